@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Behavioural validation an operator can run: builds ca, creates a CA in a temporary
+# directory, signs, revokes, publishes a CRL, and checks every step with OpenSSL.
+# Prints one PASS/FAIL line per step; exits non-zero if any step fails.
+# Usage: scripts/validate.sh [--release]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+profile=debug
+if [ "${1:-}" = "--release" ]; then profile=release; cargo build -q --release || exit 1; else cargo build -q || exit 1; fi
+CA="$PWD/target/$profile/ca"
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+export CA_DIR="$work/pki"
+failures=0
+step() { # description, command...
+  local what=$1; shift
+  if out=$("$@" 2>&1); then echo "PASS  $what"; else echo "FAIL  $what"; echo "$out" | sed 's/^/      /'; failures=$((failures+1)); fi
+}
+expect_fail() { # description, command...
+  local what=$1; shift
+  if out=$("$@" 2>&1); then echo "FAIL  $what (unexpectedly succeeded)"; failures=$((failures+1)); else echo "PASS  $what"; fi
+}
+
+step "ca init creates a CA" "$CA" init --subject "CN=Validation Root CA,O=fileca"
+step "ca.crt is a self-signed CA certificate OpenSSL accepts" openssl verify -CAfile "$CA_DIR/ca.crt" "$CA_DIR/ca.crt"
+step "ca.key is readable by OpenSSL and has mode 600" bash -c "openssl pkey -in '$CA_DIR/ca.key' -noout && [ \$(stat -c %a '$CA_DIR/ca.key') = 600 ]"
+step "ca.key matches ca.crt" bash -c "diff <(openssl pkey -in '$CA_DIR/ca.key' -pubout) <(openssl x509 -in '$CA_DIR/ca.crt' -noout -pubkey)"
+for kind in rsa:2048 ec; do
+  name=${kind%%:*}
+  extra=(); [ "$kind" = ec ] && extra=(-pkeyopt ec_paramgen_curve:P-256)
+  step "openssl req makes a $kind CSR" openssl req -new -nodes -newkey "$kind" "${extra[@]}" -keyout "$work/$name.key" -subj "/CN=$name.example.test" -out "$work/$name.csr"
+  step "ca sign issues a certificate for the $kind CSR" "$CA" sign "$work/$name.csr" --san "DNS:$name.example.test" --out "$work/$name.crt"
+  step "the $kind certificate verifies against ca.crt" openssl verify -CAfile "$CA_DIR/ca.crt" "$work/$name.crt"
+  step "the $kind certificate is a TLS server certificate with its SAN" bash -c "openssl x509 -in '$work/$name.crt' -noout -text | grep -q 'TLS Web Server Authentication' && openssl x509 -in '$work/$name.crt' -noout -ext subjectAltName | grep -q 'DNS:$name.example.test'"
+done
+openssl req -new -nodes -newkey rsa:2048 -sha1 -keyout "$work/weak.key" -subj "/CN=weak.example.test" -out "$work/weak.csr" 2>/dev/null
+before=$(cd "$CA_DIR" && find . -type f -exec sha256sum {} + | sort)
+expect_fail "a SHA-1 CSR is refused" "$CA" sign "$work/weak.csr"
+step "the refused sign left the directory byte-identical" bash -c "[ \"\$(cd '$CA_DIR' && find . -type f -exec sha256sum {} + | sort)\" = '$before' ]"
+serial=$(openssl x509 -in "$work/rsa.crt" -noout -serial | cut -d= -f2)
+step "ca revoke revokes the rsa certificate" "$CA" revoke "$serial" --reason keyCompromise
+step "ca crl publishes a CRL" "$CA" crl --days 7
+step "the CRL verifies against ca.crt" openssl crl -in "$CA_DIR/ca.crl" -noout -CAfile "$CA_DIR/ca.crt"
+expect_fail "openssl verify -crl_check rejects the revoked certificate" openssl verify -crl_check -CRLfile "$CA_DIR/ca.crl" -CAfile "$CA_DIR/ca.crt" "$work/rsa.crt"
+step "openssl verify -crl_check accepts the other certificate" openssl verify -crl_check -CRLfile "$CA_DIR/ca.crl" -CAfile "$CA_DIR/ca.crt" "$work/ec.crt"
+step "ca status reports 1 valid and 1 revoked" bash -c "'$CA' status --json | grep -q '\"revoked\": 1'"
+step "ca check finds every invariant intact" "$CA" check
+
+if [ "$failures" -eq 0 ]; then echo "validate: all steps passed"; else echo "validate: $failures step(s) FAILED"; fi
+[ "$failures" -eq 0 ]

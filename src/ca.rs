@@ -1,0 +1,154 @@
+//! The loaded CA: its certificate and key, checked to belong together and to be a CA, and
+//! the rcgen issuer built from them.
+
+use std::path::Path;
+
+use rcgen::{Issuer, KeyPair, PublicKeyData};
+use time::OffsetDateTime;
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::ParsedExtension;
+use x509_parser::prelude::FromDer;
+
+use crate::csr::decode_one;
+use crate::error::{Error, Result};
+use crate::keys::{self, KeyKind};
+use crate::store::{CERT, KEY};
+
+/// Largest certificate or key file accepted.
+pub const MAX_PEM_BYTES: usize = 1024 * 1024;
+
+/// A CA ready to sign.
+pub struct Ca {
+    pub cert_der: Vec<u8>,
+    pub key: KeyPair,
+    pub subject: String,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    /// Subject key identifier of ca.crt (the authority key id of everything it signs).
+    pub key_id: Vec<u8>,
+    pub key_kind: KeyKind,
+    /// DER SubjectPublicKeyInfo of ca.crt.
+    pub spki_der: Vec<u8>,
+}
+
+/// The parts of ca.crt fileca relies on.
+pub struct CaCert {
+    pub der: Vec<u8>,
+    pub subject: String,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    pub key_id: Vec<u8>,
+    pub key_kind: KeyKind,
+    pub spki_der: Vec<u8>,
+    /// The subjectPublicKey bit string content.
+    pub subject_public_key: Vec<u8>,
+}
+
+impl CaCert {
+    /// Parses ca.crt and checks that it is a CA certificate that may sign certificates and CRLs.
+    pub fn parse(dir: &Path, bytes: &[u8]) -> Result<CaCert> {
+        let path = dir.join(CERT);
+        let der = decode_one(bytes, &["CERTIFICATE"], MAX_PEM_BYTES)
+            .map_err(|m| Error::state(&path, m))?;
+        let (rest, cert) = X509Certificate::from_der(&der)
+            .map_err(|e| Error::state(&path, format!("not a valid X.509 certificate: {e}")))?;
+        if !rest.is_empty() {
+            return Err(Error::state(&path, "trailing bytes after the certificate"));
+        }
+        let mut is_ca = false;
+        let mut can_sign = true;
+        let mut key_id = None;
+        for ext in cert.extensions() {
+            match ext.parsed_extension() {
+                ParsedExtension::BasicConstraints(bc) => is_ca = bc.ca,
+                ParsedExtension::KeyUsage(ku) => can_sign = ku.key_cert_sign() && ku.crl_sign(),
+                ParsedExtension::SubjectKeyIdentifier(id) => key_id = Some(id.0.to_vec()),
+                _ => {}
+            }
+        }
+        if !is_ca {
+            return Err(Error::state(
+                &path,
+                "is not a CA certificate (basicConstraints CA:TRUE is missing)",
+            ));
+        }
+        if !can_sign {
+            return Err(Error::state(
+                &path,
+                "its key usage does not allow signing certificates and CRLs (keyCertSign, cRLSign)",
+            ));
+        }
+        let spki = &cert.tbs_certificate.subject_pki;
+        let key_kind = keys::classify(spki).map_err(|m| Error::state(&path, m))?;
+        let key_id = key_id.unwrap_or_else(|| keys::key_id(&spki.subject_public_key.data));
+        Ok(CaCert {
+            subject: cert.subject().to_string(),
+            not_before: cert.validity().not_before.to_datetime(),
+            not_after: cert.validity().not_after.to_datetime(),
+            key_id,
+            key_kind,
+            spki_der: spki.raw.to_vec(),
+            subject_public_key: spki.subject_public_key.data.to_vec(),
+            der,
+        })
+    }
+}
+
+impl Ca {
+    /// Loads ca.crt and ca.key and checks that the key belongs to the certificate.
+    pub fn load(dir: &Path, cert_bytes: &[u8], key_bytes: &[u8]) -> Result<Ca> {
+        let cert = CaCert::parse(dir, cert_bytes)?;
+        let key_path = dir.join(KEY);
+        let key_text = std::str::from_utf8(key_bytes)
+            .map_err(|_| Error::state(&key_path, "is not a PEM file"))?;
+        let key = KeyPair::from_pem(key_text).map_err(|e| {
+            Error::state(
+                &key_path,
+                format!("cannot read the private key (PKCS#8 PEM expected): {e}"),
+            )
+        })?;
+        if key.der_bytes() != cert.subject_public_key.as_slice() {
+            return Err(Error::KeyCertMismatch {
+                key: key_path,
+                cert: dir.join(CERT),
+            });
+        }
+        Ok(Ca {
+            cert_der: cert.der,
+            key,
+            subject: cert.subject,
+            not_before: cert.not_before,
+            not_after: cert.not_after,
+            key_id: cert.key_id,
+            key_kind: cert.key_kind,
+            spki_der: cert.spki_der,
+        })
+    }
+
+    /// The rcgen issuer: ca.crt's subject, key usages and key identifier, signing with ca.key.
+    pub fn issuer(&self) -> Result<Issuer<'static, &KeyPair>> {
+        let mut issuer = Issuer::from_ca_cert_der(&self.cert_der.as_slice().into(), &self.key)
+            .map_err(|e| Error::Internal(format!("building the issuer from ca.crt: {e}")))?;
+        let _ = &mut issuer;
+        Ok(issuer)
+    }
+
+    /// Refuses to sign outside the CA certificate's validity.
+    pub fn check_valid_at(&self, now: OffsetDateTime, dir: &Path) -> Result<()> {
+        if now > self.not_after {
+            return Err(Error::refused(format!(
+                "the CA certificate {} expired on {}; nothing can be signed with it",
+                dir.join(CERT).display(),
+                crate::clock::fmt(self.not_after)
+            )));
+        }
+        if now < self.not_before {
+            return Err(Error::refused(format!(
+                "the CA certificate {} is not valid before {}",
+                dir.join(CERT).display(),
+                crate::clock::fmt(self.not_before)
+            )));
+        }
+        Ok(())
+    }
+}

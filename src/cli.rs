@@ -1,0 +1,218 @@
+//! What the user typed: the clap definitions of every command and option. No I/O here; the man
+//! page and shell completions are generated from the same definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::keys::KeyType;
+use crate::profile::Profile;
+
+/// fileca: a file-based certificate authority that never breaks its own state.
+#[derive(Debug, Parser)]
+#[command(name = "ca", version, about, long_about = None)]
+#[command(
+    after_help = "Example:\n  ca --dir ./pki init --subject \"CN=Lab Root CA,O=Example\"\n  ca --dir ./pki sign server.csr --san DNS:www.example.test --out server.crt"
+)]
+pub struct Cli {
+    /// The CA's state directory.
+    #[arg(
+        long,
+        global = true,
+        env = "CA_DIR",
+        default_value = "ca",
+        value_name = "DIR"
+    )]
+    pub dir: PathBuf,
+
+    /// Seconds to wait for another ca command working on the same directory.
+    #[arg(
+        long,
+        global = true,
+        env = "CA_LOCK_TIMEOUT",
+        default_value_t = 30,
+        value_name = "SECS"
+    )]
+    pub lock_timeout: u64,
+
+    /// Allow a state directory on a network filesystem (NFS, SMB), where locks are unreliable.
+    #[arg(long, global = true)]
+    pub allow_network_fs: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new CA: key, self-signed certificate, counters and an empty index.
+    #[command(
+        after_help = "Example:\n  ca --dir ./pki init --subject \"CN=Lab Root CA,O=Example,C=DE\" --days 3650 --path-len 0"
+    )]
+    Init(InitArgs),
+    /// Issue a certificate for a CSR, under the CA's policy.
+    #[command(
+        after_help = "Example:\n  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \\\n      -keyout web.key -subj /CN=web.example.test -out web.csr\n  ca --dir ./pki sign web.csr --profile server --san DNS:web.example.test --out web.crt"
+    )]
+    Sign(SignArgs),
+    /// Mark an issued certificate revoked (publish it with `ca crl`).
+    #[command(
+        after_help = "Example:\n  ca --dir ./pki revoke 1F3A9C0B5D7E2F4A6B8C0D1E2F3A4B5C --reason keyCompromise\n  ca --dir ./pki crl"
+    )]
+    Revoke(RevokeArgs),
+    /// Sign a new CRL listing every revoked certificate; writes ca.crl.
+    #[command(after_help = "Example:\n  ca --dir ./pki crl --days 7 --out /srv/www/crl/lab.crl")]
+    Crl(CrlArgs),
+    /// Show the CA's subject, validity, counts, counters and CRL status.
+    #[command(after_help = "Example:\n  ca --dir ./pki status --json | jq .generation")]
+    Status(JsonArgs),
+    /// Verify every invariant of the state directory; exit 1 if any problem is found.
+    #[command(after_help = "Example:\n  ca --dir ./pki check || echo \"the CA needs attention\"")]
+    Check(JsonArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The CA's subject, e.g. "CN=Lab Root CA,O=Example,C=DE".
+    #[arg(long)]
+    pub subject: String,
+    /// Key algorithm of the CA key.
+    #[arg(long, value_enum, default_value = "ecdsa-p256")]
+    pub key_type: KeyType,
+    /// Validity of the CA certificate in days.
+    #[arg(long, default_value_t = 3650, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub days: u32,
+    /// Maximum number of intermediate CAs below this one (basicConstraints pathLenConstraint).
+    #[arg(long)]
+    pub path_len: Option<u8>,
+}
+
+/// Options shared by every mutating command.
+#[derive(Debug, Args)]
+pub struct MutationArgs {
+    /// Refuse (exit 7) unless the CA is still at this generation (see `ca status`).
+    #[arg(long, value_name = "N")]
+    pub expect_generation: Option<u64>,
+}
+
+/// Where a command writes a copy of what it produced.
+#[derive(Debug, Args)]
+pub struct OutArgs {
+    /// Also write the result to FILE (refuses to replace an existing file unless --force).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Replace an existing --out file.
+    #[arg(long, requires = "out")]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The CSR (PEM or DER); `-` reads standard input.
+    pub csr: PathBuf,
+    /// Certificate profile: decides key usages and extended key usages.
+    #[arg(long, value_enum, default_value = "server")]
+    pub profile: Profile,
+    /// Validity in days (clamped to the CA certificate's notAfter).
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub days: u32,
+    /// Subject alternative name: DNS:name, IP:address or email:address. Repeatable. When
+    /// given, these replace the SANs requested in the CSR.
+    #[arg(long, value_name = "TYPE:VALUE")]
+    pub san: Vec<String>,
+    #[command(flatten)]
+    pub out: OutArgs,
+    #[command(flatten)]
+    pub mutation: MutationArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// Serial number of the certificate (hex, as `ca status`/index.json show it).
+    pub serial: String,
+    /// RFC 5280 reason code.
+    #[arg(long, value_enum, default_value = "unspecified")]
+    pub reason: Reason,
+    #[command(flatten)]
+    pub mutation: MutationArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CrlArgs {
+    /// Days until the CRL's nextUpdate.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub days: u32,
+    #[command(flatten)]
+    pub out: OutArgs,
+    #[command(flatten)]
+    pub mutation: MutationArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Machine-readable output (schema in SPEC.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// RFC 5280 section 5.3.1 CRLReason codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "camelCase")]
+pub enum Reason {
+    Unspecified,
+    KeyCompromise,
+    #[value(alias = "cACompromise")]
+    CaCompromise,
+    AffiliationChanged,
+    Superseded,
+    CessationOfOperation,
+    CertificateHold,
+    #[value(name = "removeFromCRL")]
+    RemoveFromCrl,
+    PrivilegeWithdrawn,
+    #[value(alias = "aACompromise")]
+    AaCompromise,
+}
+
+impl Reason {
+    /// The RFC 5280 name, as stored in index.json.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::Unspecified => "unspecified",
+            Reason::KeyCompromise => "keyCompromise",
+            Reason::CaCompromise => "cACompromise",
+            Reason::AffiliationChanged => "affiliationChanged",
+            Reason::Superseded => "superseded",
+            Reason::CessationOfOperation => "cessationOfOperation",
+            Reason::CertificateHold => "certificateHold",
+            Reason::RemoveFromCrl => "removeFromCRL",
+            Reason::PrivilegeWithdrawn => "privilegeWithdrawn",
+            Reason::AaCompromise => "aACompromise",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn from_name(s: &str) -> Option<Reason> {
+        Reason::value_variants()
+            .iter()
+            .copied()
+            .find(|r| r.name() == s)
+    }
+
+    /// rcgen's code.
+    pub fn to_rcgen(self) -> rcgen::RevocationReason {
+        use rcgen::RevocationReason as R;
+        match self {
+            Reason::Unspecified => R::Unspecified,
+            Reason::KeyCompromise => R::KeyCompromise,
+            Reason::CaCompromise => R::CaCompromise,
+            Reason::AffiliationChanged => R::AffiliationChanged,
+            Reason::Superseded => R::Superseded,
+            Reason::CessationOfOperation => R::CessationOfOperation,
+            Reason::CertificateHold => R::CertificateHold,
+            Reason::RemoveFromCrl => R::RemoveFromCrl,
+            Reason::PrivilegeWithdrawn => R::PrivilegeWithdrawn,
+            Reason::AaCompromise => R::AaCompromise,
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! The current time, read once at the top of a command and passed down as `now`.
+//!
+//! Debug builds honour `FILECA_NOW` (RFC 3339) so tests can pin time; release builds ignore it.
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::error::{Error, Result};
+
+/// Now, truncated to whole seconds (certificates carry no fractions).
+pub fn now() -> Result<OffsetDateTime> {
+    #[cfg(debug_assertions)]
+    if let Ok(s) = std::env::var("FILECA_NOW") {
+        return OffsetDateTime::parse(&s, &Rfc3339)
+            .map(truncate)
+            .map_err(|e| Error::refused(format!("FILECA_NOW={s:?}: {e}")));
+    }
+    Ok(truncate(OffsetDateTime::now_utc()))
+}
+
+/// Drops sub-second precision and normalises to UTC.
+pub fn truncate(t: OffsetDateTime) -> OffsetDateTime {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.replace_nanosecond(0).unwrap_or(t)
+}
+
+/// Formats a time as RFC 3339 UTC, e.g. `2026-11-22T21:09:23Z`.
+pub fn fmt(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}

@@ -1,0 +1,292 @@
+//! `ca check`: read-only verification of every invariant in SPEC.md (`INV-*`). It lists every
+//! problem it finds instead of stopping at the first, and never repairs anything.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+use x509_parser::certificate::X509Certificate;
+use x509_parser::prelude::FromDer;
+use x509_parser::revocation_list::CertificateRevocationList;
+use x509_parser::x509::SubjectPublicKeyInfo;
+
+use super::Context;
+use crate::ca::{Ca, CaCert, MAX_PEM_BYTES};
+use crate::cli::JsonArgs;
+use crate::csr::decode_one;
+use crate::error::{Error, Result, exit};
+use crate::hex;
+use crate::index::Index;
+use crate::serial::Serial;
+use crate::store::{self, Access, CERT, CERTS, CRL, CRLNUMBER, INDEX, KEY, SERIAL, Session};
+
+/// The `--json` document (SPEC.md `CHECK-JSON`).
+#[derive(Debug, Serialize)]
+pub struct CheckReport {
+    pub ok: bool,
+    pub generation: Option<u64>,
+    pub certificates: usize,
+    pub problems: Vec<Problem>,
+}
+
+/// One violated invariant.
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    /// The file concerned, relative to the state directory.
+    pub file: String,
+    pub problem: String,
+}
+
+/// Runs `ca check`; returns the exit code (0 clean, 1 problems).
+pub fn run(args: &JsonArgs, ctx: &Context) -> Result<i32> {
+    let report = match Session::open(&ctx.dir, Access::Read, &ctx.open) {
+        Ok(session) => check(&session),
+        Err(Error::Recovery { msg, .. }) => CheckReport {
+            ok: false,
+            generation: None,
+            certificates: 0,
+            problems: vec![Problem {
+                file: store::JOURNAL.into(),
+                problem: format!("an interrupted commit could not be completed: {msg}"),
+            }],
+        },
+        Err(e) => return Err(e),
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?
+        );
+    } else {
+        for p in &report.problems {
+            println!("problem: {}: {}", p.file, p.problem);
+        }
+        if report.ok {
+            println!(
+                "ok: {} certificate(s), generation {}, every invariant holds",
+                report.certificates,
+                report.generation.unwrap_or(0)
+            );
+        } else {
+            println!(
+                "{} problem(s) found in {}",
+                report.problems.len(),
+                ctx.dir.display()
+            );
+        }
+    }
+    Ok(if report.ok { exit::OK } else { exit::PROBLEMS })
+}
+
+/// Checks everything, collecting problems.
+pub fn check(session: &Session) -> CheckReport {
+    let mut problems = Vec::new();
+    let mut add = |file: &str, problem: String| {
+        problems.push(Problem {
+            file: file.to_string(),
+            problem,
+        })
+    };
+    let dir = session.dir();
+
+    match session.leftovers() {
+        Ok(left) => {
+            for name in left {
+                add(
+                    &name,
+                    "left over from an interrupted commit (run any ca command to recover)".into(),
+                );
+            }
+        }
+        Err(e) => add(".", e.to_string()),
+    }
+
+    let ca_cert = match session.read(CERT).and_then(|b| CaCert::parse(dir, &b)) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            add(CERT, strip(&e));
+            None
+        }
+    };
+    match store::mode_of(dir, KEY) {
+        Ok(mode) if mode & 0o077 != 0 => add(
+            KEY,
+            format!(
+                "mode {mode:o} lets other users read the CA key; run: chmod 600 {}",
+                dir.join(KEY).display()
+            ),
+        ),
+        _ => {}
+    }
+    if ca_cert.is_some() {
+        let loaded = session
+            .read(CERT)
+            .and_then(|c| session.read(KEY).and_then(|k| Ca::load(dir, &c, &k)));
+        if let Err(e) = loaded {
+            add(KEY, strip(&e));
+        }
+    }
+    let ca_spki_der = ca_cert.as_ref().map(|c| c.spki_der.clone());
+    let ca_spki = ca_spki_der
+        .as_deref()
+        .and_then(|d| SubjectPublicKeyInfo::from_der(d).ok().map(|(_, s)| s));
+
+    let index = match session
+        .read(INDEX)
+        .and_then(|b| Index::parse(&b).map_err(|m| Error::state(dir.join(INDEX), m)))
+    {
+        Ok(i) => Some(i),
+        Err(e) => {
+            add(INDEX, strip(&e));
+            None
+        }
+    };
+    let counter = |name: &str| -> std::result::Result<Serial, String> {
+        let b = session.read(name).map_err(|e| strip(&e))?;
+        Serial::parse_file(&b)
+            .ok_or_else(|| "not an uppercase hex number with a final newline".to_string())
+    };
+    let serial = counter(SERIAL).map_err(|m| add(SERIAL, m)).ok();
+    let crlnumber = counter(CRLNUMBER).map_err(|m| add(CRLNUMBER, m)).ok();
+
+    if let Some(index) = &index {
+        let mut names = HashSet::new();
+        for e in &index.certificates {
+            let file = format!("{CERTS}/{}.pem", e.serial);
+            names.insert(format!("{}.pem", e.serial));
+            let bytes = match session.read(&file) {
+                Ok(b) => b,
+                Err(err) => {
+                    add(
+                        &file,
+                        format!(
+                            "index.json lists serial {} but its certificate is unreadable: {}",
+                            e.serial,
+                            strip(&err)
+                        ),
+                    );
+                    continue;
+                }
+            };
+            let der = match decode_one(&bytes, &["CERTIFICATE"], MAX_PEM_BYTES) {
+                Ok(d) => d,
+                Err(m) => {
+                    add(&file, m);
+                    continue;
+                }
+            };
+            if hex::sha256(&der) != e.sha256 {
+                add(
+                    &file,
+                    format!(
+                        "SHA-256 differs from the one index.json records for serial {}",
+                        e.serial
+                    ),
+                );
+            }
+            let cert = match X509Certificate::from_der(&der) {
+                Ok((_, c)) => c,
+                Err(err) => {
+                    add(&file, format!("not a valid certificate: {err}"));
+                    continue;
+                }
+            };
+            let cert_serial = Serial::from_magnitude(cert.raw_serial()).to_string();
+            if cert_serial != e.serial {
+                add(
+                    &file,
+                    format!("holds serial {cert_serial}, not {}", e.serial),
+                );
+            }
+            if cert.validity().not_after.to_datetime() != e.not_after {
+                add(
+                    &file,
+                    format!("notAfter differs from index.json for serial {}", e.serial),
+                );
+            }
+            if let Some(ca) = &ca_cert
+                && cert.issuer().to_string() != ca.subject
+            {
+                add(&file, "issuer is not the subject of ca.crt".into());
+            }
+            if let Some(spki) = &ca_spki
+                && cert.verify_signature(Some(spki)).is_err()
+            {
+                add(&file, "signature does not verify against ca.crt".into());
+            }
+        }
+        match session.list_certs_dir() {
+            Ok(entries) => {
+                for name in entries {
+                    if !names.contains(&name) {
+                        add(
+                            &format!("{CERTS}/{name}"),
+                            "is not listed in index.json".into(),
+                        );
+                    }
+                }
+            }
+            Err(e) => add(CERTS, strip(&e)),
+        }
+        if let Some(counter) = &serial
+            && let Some(max) = index
+                .certificates
+                .iter()
+                .filter_map(|e| Serial::parse_canonical(&e.serial))
+                .max()
+            && *counter <= max
+        {
+            add(
+                SERIAL,
+                format!("counter {counter} is not above the highest issued serial {max}"),
+            );
+        }
+    }
+
+    match session.read_optional(CRL) {
+        Ok(Some(bytes)) => match decode_one(&bytes, &["X509 CRL"], store::MAX_STATE_FILE as usize)
+            .and_then(|der| {
+                CertificateRevocationList::from_der(&der)
+                    .map(|(_, c)| {
+                        let number = c
+                            .crl_number()
+                            .map(|n| Serial::from_magnitude(&n.to_bytes_be()));
+                        let verified = ca_spki.as_ref().map(|s| c.verify_signature(s).is_ok());
+                        (number, verified)
+                    })
+                    .map_err(|e| format!("not a valid CRL: {e}"))
+            }) {
+            Ok((number, verified)) => {
+                if verified == Some(false) {
+                    add(CRL, "signature does not verify against ca.crt".into());
+                }
+                match (number, &crlnumber) {
+                    (None, _) => add(CRL, "has no CRL number".into()),
+                    (Some(n), Some(next)) if n >= *next => add(
+                        CRLNUMBER,
+                        format!("next CRL number {next} is not above the number {n} of ca.crl"),
+                    ),
+                    _ => {}
+                }
+            }
+            Err(m) => add(CRL, m),
+        },
+        Ok(None) => {}
+        Err(e) => add(CRL, strip(&e)),
+    }
+
+    CheckReport {
+        ok: problems.is_empty(),
+        generation: index.as_ref().map(|i| i.generation),
+        certificates: index.as_ref().map_or(0, |i| i.certificates.len()),
+        problems,
+    }
+}
+
+/// An error's message without the path prefix (the problem's `file` carries it).
+fn strip(e: &Error) -> String {
+    match e {
+        Error::State { msg, .. } => msg.clone(),
+        Error::Io { source, .. } => source.to_string(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,79 @@
+//! `ca init`: create a new CA directory, atomically (create-only).
+
+use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyIdMethod, KeyUsagePurpose};
+use time::Duration;
+
+use super::Context;
+use crate::cli::InitArgs;
+use crate::error::{Error, Result};
+use crate::index::Index;
+use crate::keys;
+use crate::names::Subject;
+use crate::serial::Serial;
+use crate::store::{self, CERT, CRLNUMBER, FileWrite, INDEX, KEY, MODE_SECRET, SERIAL};
+
+/// Validation phase: the complete content of every file of the new CA.
+pub fn plan(args: &InitArgs, ctx: &Context, random: [u8; 32]) -> Result<Vec<FileWrite>> {
+    let subject =
+        Subject::parse(&args.subject).map_err(|m| Error::refused(format!("--subject: {m}")))?;
+    if subject.is_empty() {
+        return Err(Error::refused("--subject must not be empty"));
+    }
+    let (key, key_pem) = keys::generate(args.key_type)?;
+    let mut params = CertificateParams::default();
+    params.distinguished_name = subject.to_rcgen().map_err(Error::refused)?;
+    params.not_before = ctx.now;
+    params.not_after = ctx.now + Duration::days(i64::from(args.days));
+    // The CA certificate's own serial is random too (RFC 5280 allows any unique positive value).
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(
+        Serial::random_start(half(&random, 0)).as_bytes(),
+    ));
+    params.is_ca = IsCa::Ca(match args.path_len {
+        Some(n) => BasicConstraints::Constrained(n),
+        None => BasicConstraints::Unconstrained,
+    });
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params.key_identifier_method = KeyIdMethod::PreSpecified(keys::key_id(key.public_key_raw()));
+    let cert = params
+        .self_signed(&key)
+        .map_err(|e| Error::Internal(format!("self-signing the CA certificate: {e}")))?;
+    // Leaf serials count up from a random point of their own (SPEC.md SERIAL-START).
+    let first = Serial::random_start(half(&random, 16));
+    Ok(vec![
+        FileWrite {
+            target: KEY.into(),
+            bytes: key_pem.into_bytes(),
+            mode: MODE_SECRET,
+        },
+        FileWrite::public(CERT, cert.pem()),
+        FileWrite::public(SERIAL, first.to_file()),
+        FileWrite::public(CRLNUMBER, Serial::from_u64(1).to_file()),
+        FileWrite::public(INDEX, Index::new().to_bytes()),
+    ])
+}
+
+/// Creates the CA.
+pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
+    let mut random = [0u8; 32];
+    crate::rand::fill(&mut random)?;
+    let files = plan(args, ctx, random)?;
+    store::create(&ctx.dir, &files)?;
+    eprintln!(
+        "created CA {:?} in {} ({:?}, valid {} days)",
+        args.subject,
+        ctx.dir.display(),
+        args.key_type,
+        args.days
+    );
+    Ok(())
+}
+
+fn half(random: &[u8; 32], from: usize) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&random[from..from + 16]);
+    out
+}

@@ -1,0 +1,261 @@
+//! The CSR gate: everything a certificate signing request must satisfy before fileca signs
+//! anything (SPEC.md `CSR-*`). The gate is pure: bytes in, a checked request or a reason out.
+//!
+//! Checks, in order: one PEM block labelled CERTIFICATE REQUEST (or DER); a well-formed
+//! PKCS#10 structure with nothing after it; a signature algorithm on the allowlist; a public
+//! key on the allowlist; a signature that verifies; a well-formed subject; well-formed SANs.
+//! Requested extensions other than SANs are reported as ignored: the CA's profile decides.
+
+use x509_parser::certification_request::X509CertificationRequest;
+use x509_parser::cri_attributes::ParsedCriAttribute;
+use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::prelude::FromDer;
+use x509_parser::x509::X509Name;
+
+use crate::keys::{self, KeyKind};
+use crate::names::{self, San, Subject};
+
+/// Largest CSR input accepted, in bytes.
+pub const MAX_CSR_BYTES: usize = 64 * 1024;
+
+/// A request that passed the gate.
+#[derive(Debug, Clone)]
+pub struct CheckedCsr {
+    /// DER SubjectPublicKeyInfo of the requester's key.
+    pub spki_der: Vec<u8>,
+    /// The subjectPublicKey bit string content (for the key identifier).
+    pub subject_public_key: Vec<u8>,
+    pub key: KeyKind,
+    pub subject: Subject,
+    pub sans: Vec<San>,
+    /// Requested extensions and attributes the policy ignores, for a note on stderr.
+    pub ignored: Vec<String>,
+    /// Name of the signature algorithm.
+    pub signature_algorithm: &'static str,
+}
+
+/// Decodes one PEM block with one of `labels`, or DER. Refuses several blocks, other labels,
+/// trailing garbage and oversized input.
+pub fn decode_one(bytes: &[u8], labels: &[&str], max: usize) -> Result<Vec<u8>, String> {
+    if bytes.len() > max {
+        return Err(format!(
+            "input is {} bytes, more than the {max}-byte limit",
+            bytes.len()
+        ));
+    }
+    if bytes.first() == Some(&0x30) {
+        return Ok(bytes.to_vec());
+    }
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| "input is neither PEM text nor DER".to_string())?;
+    if !text.contains("-----BEGIN ") {
+        return Err("input is neither PEM nor DER (no -----BEGIN line)".into());
+    }
+    let blocks = pem::parse_many(text).map_err(|e| format!("malformed PEM: {e}"))?;
+    match blocks.as_slice() {
+        [] => Err("malformed PEM: no complete block (truncated?)".into()),
+        [one] if labels.contains(&one.tag()) => Ok(one.contents().to_vec()),
+        [one] => Err(format!(
+            "PEM block is labelled {:?}, expected {:?}",
+            one.tag(),
+            labels[0]
+        )),
+        many => Err(format!(
+            "input holds {} PEM blocks; give exactly one",
+            many.len()
+        )),
+    }
+}
+
+/// Runs the whole gate over the bytes of a CSR file.
+pub fn check(bytes: &[u8]) -> Result<CheckedCsr, String> {
+    let der = decode_one(
+        bytes,
+        &["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"],
+        MAX_CSR_BYTES,
+    )?;
+    let (rest, csr) = X509CertificationRequest::from_der(&der)
+        .map_err(|e| format!("not a valid PKCS#10 certificate request: {e}"))?;
+    if !rest.is_empty() {
+        return Err(format!("{} bytes of garbage after the request", rest.len()));
+    }
+    let info = &csr.certification_request_info;
+
+    let key = keys::classify(&info.subject_pki)?;
+    let sig_oid = csr.signature_algorithm.algorithm.to_id_string();
+    let signature_algorithm = signature_allowed(&sig_oid)?;
+    let key_matches_sig = match key {
+        KeyKind::Rsa(_) => signature_algorithm.contains("RSA"),
+        KeyKind::P256 | KeyKind::P384 => signature_algorithm.starts_with("ecdsa"),
+        KeyKind::Ed25519 => signature_algorithm == "Ed25519",
+    };
+    if !key_matches_sig {
+        return Err(format!(
+            "signature algorithm {signature_algorithm} does not fit a {key} key"
+        ));
+    }
+    csr.verify_signature().map_err(|e| {
+        format!("the signature does not verify ({e}): the request was altered or is corrupt")
+    })?;
+
+    let subject = subject_of(&info.subject)?;
+    if subject.is_empty() {
+        return Err(
+            "the subject is empty; fileca requires at least one subject attribute such as CN"
+                .into(),
+        );
+    }
+    let mut sans = Vec::new();
+    let mut ignored = Vec::new();
+    let mut saw_ext_request = false;
+    for attr in info.iter_attributes() {
+        match attr.parsed_attribute() {
+            ParsedCriAttribute::ExtensionRequest(req) => {
+                if saw_ext_request {
+                    return Err("the request holds two extensionRequest attributes".into());
+                }
+                saw_ext_request = true;
+                let mut oids = std::collections::HashSet::new();
+                for ext in &req.extensions {
+                    let oid = ext.oid.to_id_string();
+                    if !oids.insert(oid.clone()) {
+                        return Err(format!("extension {oid} is requested twice"));
+                    }
+                    match ext.parsed_extension() {
+                        ParsedExtension::SubjectAlternativeName(san) => {
+                            for gn in &san.general_names {
+                                match general_name(gn)? {
+                                    Some(s) => {
+                                        if !sans.contains(&s) {
+                                            sans.push(s);
+                                        }
+                                    }
+                                    None => ignored.push(format!("SAN {gn}")),
+                                }
+                            }
+                        }
+                        ParsedExtension::BasicConstraints(bc) if bc.ca => {
+                            ignored.push("basicConstraints CA:TRUE".into());
+                        }
+                        ParsedExtension::BasicConstraints(_) => {
+                            ignored.push("basicConstraints".into());
+                        }
+                        ParsedExtension::KeyUsage(ku) => {
+                            ignored.push(format!("keyUsage {ku}"));
+                        }
+                        ParsedExtension::ExtendedKeyUsage(_) => {
+                            ignored.push("extendedKeyUsage".into());
+                        }
+                        ParsedExtension::ParseError { error } => {
+                            return Err(format!("requested extension {oid} is malformed: {error}"));
+                        }
+                        _ => ignored.push(format!("extension {oid}")),
+                    }
+                }
+            }
+            ParsedCriAttribute::ChallengePassword(_) => {
+                ignored.push("challengePassword attribute".into());
+            }
+            ParsedCriAttribute::UnsupportedAttribute => {
+                ignored.push(format!("attribute {}", attr.oid.to_id_string()));
+            }
+        }
+    }
+    Ok(CheckedCsr {
+        spki_der: info.subject_pki.raw.to_vec(),
+        subject_public_key: info.subject_pki.subject_public_key.data.to_vec(),
+        key,
+        subject,
+        sans,
+        ignored,
+        signature_algorithm,
+    })
+}
+
+/// The allowlist of signature algorithms, by OID; refusals name the algorithm and the reason.
+fn signature_allowed(oid: &str) -> Result<&'static str, String> {
+    Ok(match oid {
+        "1.2.840.113549.1.1.11" => "sha256WithRSAEncryption",
+        "1.2.840.113549.1.1.12" => "sha384WithRSAEncryption",
+        "1.2.840.113549.1.1.13" => "sha512WithRSAEncryption",
+        "1.2.840.113549.1.1.10" => "RSASSA-PSS",
+        "1.2.840.10045.4.3.2" => "ecdsa-with-SHA256",
+        "1.2.840.10045.4.3.3" => "ecdsa-with-SHA384",
+        "1.3.101.112" => "Ed25519",
+        _ => {
+            let (name, why) = match oid {
+                "1.2.840.113549.1.1.2" => ("md2WithRSAEncryption", "MD2 is broken"),
+                "1.2.840.113549.1.1.3" => ("md4WithRSAEncryption", "MD4 is broken"),
+                "1.2.840.113549.1.1.4" => ("md5WithRSAEncryption", "MD5 is broken"),
+                "1.2.840.113549.1.1.5" | "1.3.14.3.2.29" => {
+                    ("sha1WithRSAEncryption", "SHA-1 is broken")
+                }
+                "1.2.840.10045.4.1" => ("ecdsa-with-SHA1", "SHA-1 is broken"),
+                "1.2.840.10040.4.3" => ("dsa-with-SHA1", "SHA-1 and DSA are not accepted"),
+                "1.2.840.113549.1.1.14" => ("sha224WithRSAEncryption", "SHA-224 is not accepted"),
+                "1.2.840.10045.4.3.1" => ("ecdsa-with-SHA224", "SHA-224 is not accepted"),
+                "1.2.840.10045.4.3.4" => (
+                    "ecdsa-with-SHA512",
+                    "ECDSA with SHA-512 cannot be verified by fileca's crypto library (ring)",
+                ),
+                o if o.starts_with("2.16.840.1.101.3.4.3.") => (
+                    "a DSA or SHA-3 based algorithm",
+                    "only SHA-2 (256/384/512) and Ed25519 are accepted",
+                ),
+                _ => ("an unknown algorithm", "it is not on the allowlist"),
+            };
+            return Err(format!(
+                "signature algorithm {name} ({oid}) is not accepted: {why}; re-create the CSR \
+                 with SHA-256 or stronger (openssl req -sha256)"
+            ));
+        }
+    })
+}
+
+/// The subject of a CSR, under the rules of [`names`].
+fn subject_of(name: &X509Name<'_>) -> Result<Subject, String> {
+    let mut attrs = Vec::new();
+    for rdn in name.iter() {
+        let mut it = rdn.iter();
+        let Some(attr) = it.next() else {
+            return Err("the subject has an empty RDN".into());
+        };
+        if it.next().is_some() {
+            return Err("the subject has a multi-valued RDN (several attributes joined with +), which is not supported".into());
+        }
+        let oid = attr.attr_type();
+        let arcs: Vec<u64> = oid
+            .iter()
+            .map(|i| i.collect())
+            .ok_or_else(|| format!("subject attribute OID {oid} is out of range"))?;
+        let key = names::attr_name(&arcs)
+            .ok_or_else(|| format!("subject attribute {oid} is not supported"))?;
+        let value = attr
+            .as_str()
+            .map_err(|_| format!("subject attribute {key} is not a supported string"))?;
+        attrs.push((key.to_string(), value.to_string()));
+    }
+    let subject = Subject(attrs);
+    subject.check().map_err(|m| format!("subject: {m}"))?;
+    Ok(subject)
+}
+
+/// A requested SAN: `Some` for the kinds fileca issues, `None` for kinds the policy ignores;
+/// an error when it is malformed.
+fn general_name(gn: &GeneralName<'_>) -> Result<Option<San>, String> {
+    match gn {
+        GeneralName::DNSName(d) => San::dns(d).map(Some),
+        GeneralName::RFC822Name(e) => San::email(e).map(Some),
+        GeneralName::IPAddress(b) => match b.len() {
+            4 => Ok(Some(San::Ip(std::net::IpAddr::from(
+                <[u8; 4]>::try_from(*b).unwrap_or_default(),
+            )))),
+            16 => Ok(Some(San::Ip(std::net::IpAddr::from(
+                <[u8; 16]>::try_from(*b).unwrap_or_default(),
+            )))),
+            n => Err(format!("IP address SAN of {n} bytes (must be 4 or 16)")),
+        },
+        GeneralName::Invalid(tag, _) => Err(format!("malformed SAN (tag {tag})")),
+        _ => Ok(None),
+    }
+}

@@ -1,0 +1,118 @@
+//! The one error type of fileca and the exit code each kind of failure maps to.
+//!
+//! Exit codes are part of the contract (SPEC.md, section "Exit codes"): scripts rely on them,
+//! so a variant's code never changes once released.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Exit codes. See SPEC.md `EXIT-*`.
+pub mod exit {
+    /// The command succeeded.
+    pub const OK: i32 = 0;
+    /// `ca check` found problems.
+    pub const PROBLEMS: i32 = 1;
+    /// The command line could not be parsed (clap's own code).
+    pub const USAGE: i32 = 2;
+    /// Validation refused the request: bad input or a policy violation.
+    pub const REFUSED: i32 = 3;
+    /// An I/O operation failed.
+    pub const IO: i32 = 4;
+    /// The state directory is missing, corrupt or needs manual attention.
+    pub const STATE: i32 = 5;
+    /// Another command held the lock for longer than `--lock-timeout`.
+    pub const BUSY: i32 = 6;
+    /// `--expect-generation` did not match: the CA changed since it was read.
+    pub const CONFLICT: i32 = 7;
+    /// A bug in fileca.
+    pub const INTERNAL: i32 = 70;
+}
+
+/// Every way a fileca command can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An I/O operation on a named file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The request was refused by validation (bad input or policy); nothing was written.
+    #[error("{0}")]
+    Refused(String),
+    /// A file given on the command line could not be used as input.
+    #[error("{}: {msg}", path.display())]
+    BadInput { path: PathBuf, msg: String },
+    /// A file of the state directory is missing or does not hold what SPEC.md says it must.
+    #[error("{}: {msg}", path.display())]
+    State { path: PathBuf, msg: String },
+    /// `init` found a CA (or other files) where it was asked to create one.
+    #[error("{}: {msg}", path.display())]
+    Exists { path: PathBuf, msg: String },
+    /// The private key in ca.key does not belong to the certificate in ca.crt.
+    #[error("the private key in {} does not match the public key in {}", key.display(), cert.display())]
+    KeyCertMismatch { key: PathBuf, cert: PathBuf },
+    /// A previous command was interrupted and its recovery could not complete.
+    #[error("recovery needed in {}: {msg}", dir.display())]
+    Recovery { dir: PathBuf, msg: String },
+    /// Another command held the lock for too long.
+    #[error("{} is locked by another ca command; gave up after {secs} s (raise --lock-timeout to wait longer)", lock.display())]
+    Busy { lock: PathBuf, secs: u64 },
+    /// Check-and-set failed.
+    #[error(
+        "state changed since generation {expected} (now {actual}); re-read it with `ca status` and retry"
+    )]
+    Conflict { expected: u64, actual: u64 },
+    /// Something that cannot happen did; a bug.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The documented exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Io { .. } => exit::IO,
+            Error::Refused(_) | Error::BadInput { .. } | Error::Exists { .. } => exit::REFUSED,
+            Error::State { .. } | Error::KeyCertMismatch { .. } | Error::Recovery { .. } => {
+                exit::STATE
+            }
+            Error::Busy { .. } => exit::BUSY,
+            Error::Conflict { .. } => exit::CONFLICT,
+            Error::Internal(_) => exit::INTERNAL,
+        }
+    }
+
+    /// Shorthand for an I/O error on a path.
+    pub fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Shorthand for a refusal.
+    pub fn refused(msg: impl Into<String>) -> Self {
+        Error::Refused(msg.into())
+    }
+
+    /// Shorthand for a bad state file.
+    pub fn state(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
+        Error::State {
+            path: path.into(),
+            msg: msg.into(),
+        }
+    }
+
+    /// Shorthand for a bad input file.
+    pub fn bad_input(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
+        Error::BadInput {
+            path: path.into(),
+            msg: msg.into(),
+        }
+    }
+}
+
+/// The result type of fileca.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

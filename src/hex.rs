@@ -1,0 +1,29 @@
+//! Hex encoding and SHA-256 fingerprints, the two textual encodings of the state files.
+
+use ring::digest;
+
+/// Lowercase hex of `bytes`.
+pub fn lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Uppercase hex of `bytes`.
+pub fn upper(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub fn sha256(bytes: &[u8]) -> String {
+    lower(digest::digest(&digest::SHA256, bytes).as_ref())
+}
+
+/// Decodes hex (either case); `None` if `s` is not an even-length hex string.
+pub fn decode(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}

@@ -1,0 +1,154 @@
+//! index.json: the record of every certificate the CA issued, and the generation counter
+//! that every mutation increments (SPEC.md `INDEX-*`).
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::serial::Serial;
+
+/// Format version of index.json.
+pub const FORMAT: u32 = 1;
+
+/// The whole index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Index {
+    pub format: u32,
+    /// Incremented by every committed mutation; `--expect-generation` compares against it.
+    pub generation: u64,
+    /// In issue order (ascending serial).
+    pub certificates: Vec<Entry>,
+}
+
+/// One issued certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// Canonical uppercase hex; the certificate is at `certs/<serial>.pem`.
+    pub serial: String,
+    pub subject: String,
+    /// `DNS:…`, `IP:…`, `email:…` as issued.
+    pub sans: Vec<String>,
+    pub profile: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    pub status: Status,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+    /// RFC 5280 reason name (`keyCompromise`, …) when revoked.
+    pub revocation_reason: Option<String>,
+    /// SHA-256 of the certificate's DER, lowercase hex.
+    pub sha256: String,
+}
+
+/// Stored status. "expired" is not stored: it is derived from `not_after` and the time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Valid,
+    Revoked,
+}
+
+impl Index {
+    /// The index of a new CA.
+    pub fn new() -> Index {
+        Index {
+            format: FORMAT,
+            generation: 1,
+            certificates: Vec::new(),
+        }
+    }
+
+    /// The exact bytes of index.json: pretty JSON, two-space indent, final newline.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+
+    /// Parses index.json and checks what a reader relies on: the format version, canonical
+    /// unique serials and well-formed hashes.
+    pub fn parse(bytes: &[u8]) -> Result<Index, String> {
+        let index: Index =
+            serde_json::from_slice(bytes).map_err(|e| format!("not valid index JSON: {e}"))?;
+        if index.format != FORMAT {
+            return Err(format!(
+                "format {} is not supported (this fileca reads format {FORMAT})",
+                index.format
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for e in &index.certificates {
+            if Serial::parse_canonical(&e.serial).is_none() {
+                return Err(format!("entry has an invalid serial {:?}", e.serial));
+            }
+            if !seen.insert(e.serial.as_str()) {
+                return Err(format!("serial {} appears more than once", e.serial));
+            }
+            if e.sha256.len() != 64
+                || !e
+                    .sha256
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            {
+                return Err(format!("entry {} has an invalid sha256", e.serial));
+            }
+            if (e.status == Status::Revoked) != e.revoked_at.is_some() {
+                return Err(format!("entry {} has an inconsistent revocation", e.serial));
+            }
+        }
+        Ok(index)
+    }
+
+    /// The entry with this serial.
+    pub fn find(&self, serial: &Serial) -> Option<usize> {
+        let s = serial.to_string();
+        self.certificates.iter().position(|e| e.serial == s)
+    }
+}
+
+impl Default for Index {
+    fn default() -> Self {
+        Index::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_byte_for_byte() {
+        let mut idx = Index::new();
+        idx.certificates.push(Entry {
+            serial: "0A".into(),
+            subject: "CN=a".into(),
+            sans: vec!["DNS:a.example".into()],
+            profile: "server".into(),
+            not_before: time::macros::datetime!(2026-01-01 0:00 UTC),
+            not_after: time::macros::datetime!(2027-01-01 0:00 UTC),
+            status: Status::Valid,
+            revoked_at: None,
+            revocation_reason: None,
+            sha256: "ab".repeat(32),
+        });
+        let bytes = idx.to_bytes();
+        assert_eq!(Index::parse(&bytes).unwrap(), idx);
+        assert_eq!(Index::parse(&bytes).unwrap().to_bytes(), bytes);
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(
+            text.contains("\"not_before\": \"2026-01-01T00:00:00Z\""),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn refuses_duplicates_and_bad_versions() {
+        let mut idx = Index::new();
+        idx.format = 99;
+        assert!(Index::parse(&idx.to_bytes()).is_err());
+        assert!(Index::parse(b"{").is_err());
+    }
+}

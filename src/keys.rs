@@ -1,0 +1,172 @@
+//! Key types: generating the CA's key, writing it so OpenSSL can read it, and naming public
+//! keys found in certificates and CSRs (with the allowlist the CSR gate applies).
+
+use rcgen::{KeyPair, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_ED25519};
+use ring::digest;
+use x509_parser::oid_registry::{
+    OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_NIST_EC_P384, OID_PKCS1_RSAENCRYPTION,
+    OID_SIG_ED25519,
+};
+use x509_parser::public_key::PublicKey;
+use x509_parser::x509::SubjectPublicKeyInfo;
+
+use crate::error::{Error, Result};
+
+/// Key types fileca generates for a CA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeyType {
+    /// ECDSA on NIST P-256 with SHA-256 (the default).
+    EcdsaP256,
+    /// ECDSA on NIST P-384 with SHA-384.
+    EcdsaP384,
+    /// Ed25519 (RFC 8410).
+    Ed25519,
+}
+
+/// A public key fileca accepts, with its size where that matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    Rsa(usize),
+    P256,
+    P384,
+    Ed25519,
+}
+
+impl std::fmt::Display for KeyKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyKind::Rsa(bits) => write!(f, "rsa-{bits}"),
+            KeyKind::P256 => f.write_str("ecdsa-p256"),
+            KeyKind::P384 => f.write_str("ecdsa-p384"),
+            KeyKind::Ed25519 => f.write_str("ed25519"),
+        }
+    }
+}
+
+/// Smallest RSA modulus accepted, in bits.
+pub const RSA_MIN_BITS: usize = 2048;
+/// Largest RSA modulus accepted, in bits (ring verifies up to 8192).
+pub const RSA_MAX_BITS: usize = 8192;
+
+/// Generates a CA key. Returns the key pair and its PKCS#8 PEM, in the form OpenSSL 3.0 reads
+/// (PKCS#8 v1 for Ed25519: ring writes v2, which OpenSSL 3.0 rejects).
+pub fn generate(kt: KeyType) -> Result<(KeyPair, String)> {
+    let alg = match kt {
+        KeyType::EcdsaP256 => &PKCS_ECDSA_P256_SHA256,
+        KeyType::EcdsaP384 => &PKCS_ECDSA_P384_SHA384,
+        KeyType::Ed25519 => &PKCS_ED25519,
+    };
+    let key = KeyPair::generate_for(alg)
+        .map_err(|e| Error::Internal(format!("key generation failed: {e}")))?;
+    if kt != KeyType::Ed25519 {
+        let pem = key.serialize_pem();
+        return Ok((key, pem));
+    }
+    let v1 = ed25519_pkcs8_v1(key.serialized_der())
+        .ok_or_else(|| Error::Internal("unexpected Ed25519 PKCS#8 layout from ring".into()))?;
+    let pem = pem::encode(&pem::Pem::new("PRIVATE KEY", v1));
+    let key = KeyPair::from_pem(&pem)
+        .map_err(|e| Error::Internal(format!("re-reading the Ed25519 key failed: {e}")))?;
+    Ok((key, pem))
+}
+
+/// Converts ring's Ed25519 PKCS#8 v2 document (RFC 8410 with the public key) to v1.
+fn ed25519_pkcs8_v1(v2: &[u8]) -> Option<Vec<u8>> {
+    // 30 51 02 01 01 30 05 06 03 2b 65 70 04 22 04 20 <32-byte seed> 81 21 00 <public>
+    // (the second byte, the outer length, is not checked: it depends on how the public key
+    // is tagged).
+    const V2_PREFIX: [u8; 14] = [
+        0x02, 0x01, 0x01, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+    ];
+    const V1_PREFIX: [u8; 16] = [
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    if v2.len() < 48 || v2[0] != 0x30 || v2[2..16] != V2_PREFIX {
+        return None;
+    }
+    let mut v1 = V1_PREFIX.to_vec();
+    v1.extend_from_slice(&v2[16..48]);
+    Some(v1)
+}
+
+/// Names a public key and applies the allowlist: RSA 2048–8192 bits, ECDSA P-256 or P-384,
+/// Ed25519. Anything else is refused with the reason.
+pub fn classify(spki: &SubjectPublicKeyInfo) -> Result<KeyKind, String> {
+    let alg = &spki.algorithm.algorithm;
+    if *alg == OID_PKCS1_RSAENCRYPTION {
+        let Ok(PublicKey::RSA(rsa)) = spki.parsed() else {
+            return Err("the RSA public key is malformed".into());
+        };
+        let m = rsa.modulus;
+        let first = m.iter().position(|&b| b != 0).unwrap_or(m.len());
+        let m = &m[first..];
+        let bits = match m.first() {
+            Some(top) => m.len() * 8 - top.leading_zeros() as usize,
+            None => 0,
+        };
+        if bits < RSA_MIN_BITS {
+            return Err(format!(
+                "RSA key of {bits} bits is too small (at least {RSA_MIN_BITS} bits)"
+            ));
+        }
+        if bits > RSA_MAX_BITS {
+            return Err(format!(
+                "RSA key of {bits} bits is too large (at most {RSA_MAX_BITS} bits)"
+            ));
+        }
+        return Ok(KeyKind::Rsa(bits));
+    }
+    if *alg == OID_KEY_TYPE_EC_PUBLIC_KEY {
+        let curve = spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.as_oid().ok());
+        return match curve {
+            Some(c) if c == OID_EC_P256 => Ok(KeyKind::P256),
+            Some(c) if c == OID_NIST_EC_P384 => Ok(KeyKind::P384),
+            Some(c) => Err(format!(
+                "elliptic curve {c} is not supported (use P-256 or P-384)"
+            )),
+            None => Err(
+                "the EC key names no curve (explicit curve parameters are not supported)".into(),
+            ),
+        };
+    }
+    if *alg == OID_SIG_ED25519 {
+        return Ok(KeyKind::Ed25519);
+    }
+    let name = match alg.to_id_string().as_str() {
+        "1.2.840.10040.4.1" => "DSA".to_string(),
+        "1.3.101.113" => "Ed448".to_string(),
+        "1.2.840.10046.2.1" => "Diffie-Hellman".to_string(),
+        "1.3.101.110" | "1.3.101.111" => "X25519/X448 (key agreement only)".to_string(),
+        "1.2.840.113549.1.1.10" => "RSASSA-PSS-only".to_string(),
+        other => format!("OID {other}"),
+    };
+    Err(format!(
+        "{name} keys are not accepted (use RSA >= 2048 bits, ECDSA P-256/P-384 or Ed25519)"
+    ))
+}
+
+/// RFC 5280 4.2.1.2 method (1): the SHA-1 of the subjectPublicKey bit string. The key
+/// identifier OpenSSL computes too, so `openssl x509 -text` shows matching SKI and AKI.
+pub fn key_id(subject_public_key: &[u8]) -> Vec<u8> {
+    digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, subject_public_key)
+        .as_ref()
+        .to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ed25519_key_is_written_as_pkcs8_v1() {
+        let (_, pem) = generate(KeyType::Ed25519).unwrap();
+        let der = pem::parse(&pem).unwrap().into_contents();
+        assert_eq!(der.len(), 48);
+        assert_eq!(der[4], 0x00, "version 0 = PKCS#8 v1");
+    }
+}

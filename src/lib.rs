@@ -1,0 +1,38 @@
+//! fileca: a file-based certificate authority whose state survives failures, crashes and
+//! concurrent use. `main.rs` parses the command line and calls [`run`]; everything else lives
+//! here. See docs/design.md for the architecture and SPEC.md for the contract.
+
+pub mod ca;
+pub mod cli;
+pub mod clock;
+pub mod cmd;
+pub mod crl;
+pub mod csr;
+pub mod error;
+pub mod hex;
+pub mod index;
+pub mod keys;
+pub mod names;
+pub mod profile;
+pub mod rand;
+pub mod serial;
+pub mod state;
+pub mod store;
+
+use cli::{Cli, Command};
+use error::{Result, exit};
+
+/// Runs one parsed command line; returns the exit code on success.
+pub fn run(cli: Cli) -> Result<i32> {
+    let now = clock::now()?;
+    let ctx = cmd::Context::new(cli.dir, cli.lock_timeout, cli.allow_network_fs, now);
+    match &cli.command {
+        Command::Init(a) => cmd::init::run(a, &ctx)?,
+        Command::Sign(a) => cmd::sign::run(a, &ctx)?,
+        Command::Revoke(a) => cmd::revoke::run(a, &ctx)?,
+        Command::Crl(a) => cmd::crl::run(a, &ctx)?,
+        Command::Status(a) => cmd::status::run(a, &ctx)?,
+        Command::Check(a) => return cmd::check::run(a, &ctx),
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,195 @@
+//! Serial numbers and the two counter files, `serial` and `crlnumber`.
+//!
+//! A serial is a positive integer of at most 20 octets (RFC 5280 4.1.2.2), held as minimal
+//! big-endian bytes and written as uppercase hex with an even number of digits — the form
+//! `openssl ca` uses, so `certs/<SERIAL>.pem` names look familiar. A new CA starts its counter
+//! at a random 127-bit value, so a re-created CA with the same name never reuses a serial.
+
+use std::fmt;
+
+use crate::hex;
+
+/// A certificate serial number or CRL number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Serial {
+    /// Minimal big-endian magnitude; never empty, never a leading zero byte.
+    bytes: Vec<u8>,
+}
+
+/// Largest encoded size RFC 5280 allows for a serial (DER content, sign octet included).
+const MAX_OCTETS: usize = 20;
+
+impl Serial {
+    /// The number `n`.
+    pub fn from_u64(n: u64) -> Serial {
+        Serial::from_magnitude(&n.to_be_bytes())
+    }
+
+    /// A serial from big-endian bytes, leading zeros dropped. Zero stays as a single 0 byte.
+    pub fn from_magnitude(b: &[u8]) -> Serial {
+        let first = b.iter().position(|&x| x != 0).unwrap_or(b.len());
+        let mut bytes = b[first..].to_vec();
+        if bytes.is_empty() {
+            bytes.push(0);
+        }
+        Serial { bytes }
+    }
+
+    /// The random starting point of a new CA's counter: 16 random bytes, the first one in
+    /// 0x10..=0x7F so every serial has exactly 32 hex digits and a positive DER encoding.
+    pub fn random_start(mut random: [u8; 16]) -> Serial {
+        random[0] = 0x10 + random[0] % 0x70;
+        Serial {
+            bytes: random.to_vec(),
+        }
+    }
+
+    /// Parses the canonical text form (uppercase hex, even length, no leading `00`).
+    pub fn parse_canonical(s: &str) -> Option<Serial> {
+        if s.is_empty() || !s.len().is_multiple_of(2) || s.len() > 2 * MAX_OCTETS {
+            return None;
+        }
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+        {
+            return None;
+        }
+        let bytes = hex::decode(s)?;
+        if bytes.len() > 1 && bytes[0] == 0 {
+            return None;
+        }
+        Some(Serial { bytes })
+    }
+
+    /// Parses what a user typed: hex in either case, optional `0x` prefix, optional colons
+    /// (`0a:1b`), leading zeros allowed. Nothing else, so a serial can never be a path.
+    pub fn parse_user(s: &str) -> Option<Serial> {
+        let s = s
+            .strip_prefix("0x")
+            .or_else(|| s.strip_prefix("0X"))
+            .unwrap_or(s);
+        let digits: String = s.chars().filter(|&c| c != ':').collect();
+        if digits.is_empty() || digits.len() > 2 * MAX_OCTETS + 2 {
+            return None;
+        }
+        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let padded = if digits.len() % 2 == 1 {
+            format!("0{digits}")
+        } else {
+            digits
+        };
+        let bytes = hex::decode(&padded)?;
+        let serial = Serial::from_magnitude(&bytes);
+        (serial.der_len() <= MAX_OCTETS).then_some(serial)
+    }
+
+    /// Parses a counter file: the canonical form and exactly one final newline.
+    pub fn parse_file(bytes: &[u8]) -> Option<Serial> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        Serial::parse_canonical(text.strip_suffix('\n')?)
+    }
+
+    /// The exact content of a counter file holding this number.
+    pub fn to_file(&self) -> Vec<u8> {
+        format!("{self}\n").into_bytes()
+    }
+
+    /// The next number, or `None` when it would no longer fit in 20 octets.
+    pub fn next(&self) -> Option<Serial> {
+        let mut bytes = self.bytes.clone();
+        let mut i = bytes.len();
+        loop {
+            if i == 0 {
+                bytes.insert(0, 1);
+                break;
+            }
+            i -= 1;
+            if bytes[i] == 0xFF {
+                bytes[i] = 0;
+            } else {
+                bytes[i] += 1;
+                break;
+            }
+        }
+        let next = Serial { bytes };
+        (next.der_len() <= MAX_OCTETS).then_some(next)
+    }
+
+    /// Minimal big-endian magnitude.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Is this zero? (Zero is not a valid certificate serial.)
+    pub fn is_zero(&self) -> bool {
+        self.bytes == [0]
+    }
+
+    /// Length of the DER INTEGER content (a sign octet is added when the top bit is set).
+    fn der_len(&self) -> usize {
+        self.bytes.len() + usize::from(self.bytes[0] & 0x80 != 0)
+    }
+}
+
+/// Numeric order: with minimal encodings a longer magnitude is a larger number.
+impl Ord for Serial {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.bytes
+            .len()
+            .cmp(&other.bytes.len())
+            .then_with(|| self.bytes.cmp(&other.bytes))
+    }
+}
+
+impl PartialOrd for Serial {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for Serial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::upper(&self.bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_round_trips() {
+        let s = Serial::parse_canonical("01FF").unwrap();
+        assert_eq!(s.next().unwrap().to_string(), "0200");
+        let s = Serial::parse_canonical("FF").unwrap();
+        assert_eq!(s.next().unwrap().to_string(), "0100");
+        assert_eq!(Serial::parse_file(b"0A\n").unwrap().to_string(), "0A");
+        assert!(Serial::parse_file(b"0A").is_none());
+        assert!(Serial::parse_file(b"0a\n").is_none());
+        assert!(Serial::parse_file(b"000A\n").is_none());
+        assert!(Serial::parse_canonical(&"7F".repeat(21)).is_none());
+        assert!(Serial::parse_canonical("0100").unwrap() > Serial::parse_canonical("FF").unwrap());
+    }
+
+    #[test]
+    fn user_serials_are_only_hex() {
+        assert_eq!(Serial::parse_user("0a:1b").unwrap().to_string(), "0A1B");
+        assert_eq!(Serial::parse_user("a1b").unwrap().to_string(), "0A1B");
+        assert_eq!(Serial::parse_user("0x00ff").unwrap().to_string(), "FF");
+        for bad in ["../x", "/etc/passwd", "", "0A/..", "%2e%2e", "１２"] {
+            assert!(Serial::parse_user(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn random_start_is_positive_and_32_digits() {
+        for b in [0u8, 0x0F, 0x80, 0xFF] {
+            let s = Serial::random_start([b; 16]);
+            assert_eq!(s.to_string().len(), 32);
+            assert!(s.as_bytes()[0] >= 0x10 && s.as_bytes()[0] < 0x80);
+        }
+    }
+}

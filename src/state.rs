@@ -1,0 +1,69 @@
+//! The loaded state of a CA: every state file parsed and cross-checked enough to act on it.
+//! `ca check` goes further (see cmd/check.rs); this is what every command relies on.
+
+use crate::ca::Ca;
+use crate::error::{Error, Result};
+use crate::index::Index;
+use crate::serial::Serial;
+use crate::store::{CERT, CRLNUMBER, INDEX, KEY, SERIAL, Session};
+
+/// Everything a command reads before it decides anything.
+pub struct State {
+    pub ca: Ca,
+    pub index: Index,
+    /// The next serial to issue.
+    pub serial: Serial,
+    /// The next CRL number.
+    pub crlnumber: Serial,
+}
+
+impl State {
+    /// Loads and checks ca.crt, ca.key, index.json, serial and crlnumber.
+    pub fn load(session: &Session) -> Result<State> {
+        let dir = session.dir();
+        let cert = session.read(CERT)?;
+        let key = session.read(KEY)?;
+        let ca = Ca::load(dir, &cert, &key)?;
+        let index = load_index(session)?;
+        let serial = load_counter(session, SERIAL)?;
+        let crlnumber = load_counter(session, CRLNUMBER)?;
+        if let Some(last) = index
+            .certificates
+            .iter()
+            .filter_map(|e| Serial::parse_canonical(&e.serial))
+            .max()
+            && serial <= last
+        {
+            return Err(Error::state(
+                dir.join(SERIAL),
+                format!(
+                    "the counter ({serial}) is not above the highest issued serial ({last}); \
+                         refusing to issue a duplicate serial (ca check lists the details)"
+                ),
+            ));
+        }
+        Ok(State {
+            ca,
+            index,
+            serial,
+            crlnumber,
+        })
+    }
+}
+
+/// Loads index.json.
+pub fn load_index(session: &Session) -> Result<Index> {
+    let bytes = session.read(INDEX)?;
+    Index::parse(&bytes).map_err(|m| Error::state(session.dir().join(INDEX), m))
+}
+
+/// Loads a counter file (`serial` or `crlnumber`).
+pub fn load_counter(session: &Session, name: &str) -> Result<Serial> {
+    let bytes = session.read(name)?;
+    Serial::parse_file(&bytes).ok_or_else(|| {
+        Error::state(
+            session.dir().join(name),
+            "must hold one uppercase hex number with an even number of digits and a final newline",
+        )
+    })
+}

@@ -1,0 +1,35 @@
+//! The state directory's lock: a kernel `flock` on `.lock`, a file that is never replaced.
+//! The kernel releases it when the holder dies, so it can never go stale (unlike easy-rsa's
+//! lock file). Exclusive for mutations, shared for reads.
+
+use std::fs::{File, TryLockError};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+
+/// Takes the lock, polling until `timeout`; names the lock file when giving up.
+pub fn acquire(file: &File, path: &Path, shared: bool, timeout: Duration) -> Result<()> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let attempt = if shared {
+            file.try_lock_shared()
+        } else {
+            file.try_lock()
+        };
+        match attempt {
+            Ok(()) => return Ok(()),
+            Err(TryLockError::WouldBlock) => {}
+            Err(TryLockError::Error(e)) => return Err(Error::io(path, e)),
+        }
+        if start.elapsed() >= timeout {
+            return Err(Error::Busy {
+                lock: path.to_path_buf(),
+                secs: timeout.as_secs(),
+            });
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}

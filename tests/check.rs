@@ -1,0 +1,173 @@
+//! `ca check` and corrupted state (SPEC.md CHECK-*, INV-*).
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::harness::*;
+
+fn problems(env: &Env) -> Vec<(String, String)> {
+    let out = env.run(&["check", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(if v["ok"] == true { 0 } else { 1 }));
+    v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["file"].as_str().unwrap().to_string(),
+                p["problem"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn signed_env() -> (Env, String) {
+    let env = Env::new();
+    let (_, serial) = env.sign(&csr("p256-default.pem"), &[]);
+    env.sign(&csr("p384-default.pem"), &[]);
+    env.ok(&["crl"]);
+    (env, serial)
+}
+
+#[test]
+fn check_passes_on_a_healthy_ca_check_ok() {
+    let (env, _) = signed_env();
+    assert!(problems(&env).is_empty());
+}
+
+#[test]
+fn check_finds_a_missing_certificate_inv_one_to_one() {
+    let (env, serial) = signed_env();
+    std::fs::remove_file(env.dir.join(format!("certs/{serial}.pem"))).unwrap();
+    let p = problems(&env);
+    assert!(
+        p.iter()
+            .any(|(f, m)| f == &format!("certs/{serial}.pem") && m.contains("unreadable")),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn check_finds_an_extra_certificate_file_inv_one_to_one() {
+    let (env, _) = signed_env();
+    std::fs::write(env.dir.join("certs/0BAD.pem"), "x").unwrap();
+    let p = problems(&env);
+    assert!(
+        p.iter()
+            .any(|(f, m)| f == "certs/0BAD.pem" && m.contains("not listed")),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn check_finds_a_certificate_that_does_not_match_its_entry_inv_hash() {
+    let (env, serial) = signed_env();
+    let other = env.index()["certificates"][1]["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::copy(
+        env.dir.join(format!("certs/{other}.pem")),
+        env.dir.join(format!("certs/{serial}.pem")),
+    )
+    .unwrap();
+    let p = problems(&env);
+    assert!(
+        p.iter().any(|(_, m)| m.contains("SHA-256 differs")),
+        "{p:?}"
+    );
+    assert!(p.iter().any(|(_, m)| m.contains("holds serial")), "{p:?}");
+}
+
+#[test]
+fn check_finds_a_serial_counter_below_issued_serials_inv_serial() {
+    let (env, serial) = signed_env();
+    std::fs::write(env.dir.join("serial"), format!("{serial}\n")).unwrap();
+    let p = problems(&env);
+    assert!(
+        p.iter()
+            .any(|(f, m)| f == "serial" && m.contains("not above")),
+        "{p:?}"
+    );
+    // And sign refuses rather than issuing a duplicate serial.
+    let err = env.refused(&["sign", csr("p256-default.pem").to_str().unwrap()], STATE);
+    assert!(err.contains("serial"), "{err}");
+}
+
+#[test]
+fn check_finds_a_crl_number_that_went_backwards_inv_crlnumber() {
+    let (env, _) = signed_env();
+    std::fs::write(env.dir.join("crlnumber"), "01\n").unwrap();
+    let p = problems(&env);
+    assert!(p.iter().any(|(f, _)| f == "crlnumber"), "{p:?}");
+}
+
+#[test]
+fn check_and_every_command_refuse_a_key_that_does_not_match_inv_key() {
+    let (env, _) = signed_env();
+    let other = Env::new();
+    std::fs::copy(other.dir.join("ca.key"), env.dir.join("ca.key")).unwrap();
+    let p = problems(&env);
+    assert!(
+        p.iter()
+            .any(|(f, m)| f == "ca.key" && m.contains("does not match")),
+        "{p:?}"
+    );
+    let err = env.refused(&["sign", csr("p256-default.pem").to_str().unwrap()], STATE);
+    assert!(err.contains("ca.key") && err.contains("ca.crt"), "{err}");
+    env.refused(&["status"], STATE);
+}
+
+#[test]
+fn check_reports_a_readable_key_inv_key_mode() {
+    let (env, _) = signed_env();
+    std::fs::set_permissions(
+        env.dir.join("ca.key"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let p = problems(&env);
+    assert!(
+        p.iter()
+            .any(|(f, m)| f == "ca.key" && m.contains("chmod 600")),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn corrupted_state_files_give_precise_errors_and_are_never_repaired_state_corrupt() {
+    for (file, content, needle) in [
+        ("index.json", &b"{\"format\": 1,"[..], "index.json"),
+        (
+            "index.json",
+            &b"{\"format\": 9, \"generation\": 1, \"certificates\": []}"[..],
+            "format 9",
+        ),
+        ("serial", &b"hello\n"[..], "serial"),
+        ("crlnumber", &b""[..], "crlnumber"),
+        (
+            "ca.crt",
+            &b"-----BEGIN CERTIFICATE-----\nAAAA\n"[..],
+            "ca.crt",
+        ),
+    ] {
+        let (env, _) = signed_env();
+        std::fs::write(env.dir.join(file), content).unwrap();
+        let err = env.refused(&["sign", csr("p256-default.pem").to_str().unwrap()], STATE);
+        assert!(err.contains(needle), "{file}: {err}");
+        env.refused(&["revoke", "01"], STATE);
+        env.refused(&["crl"], STATE);
+        let p = problems(&env);
+        assert!(p.iter().any(|(f, _)| f == file), "{file}: {p:?}");
+    }
+}
+
+#[test]
+fn symlinked_state_files_are_refused_state_symlink() {
+    let (env, _) = signed_env();
+    let real = env.path("index-elsewhere.json");
+    std::fs::rename(env.dir.join("index.json"), &real).unwrap();
+    std::os::unix::fs::symlink(&real, env.dir.join("index.json")).unwrap();
+    let err = env.refused(&["status"], STATE);
+    assert!(err.contains("symbolic link"), "{err}");
+}

@@ -1,0 +1,355 @@
+//! Test harness: a temporary CA directory, the binary, snapshots and OpenSSL helpers.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tempfile::TempDir;
+
+/// Exit codes from SPEC.md.
+pub const REFUSED: i32 = 3;
+pub const IO: i32 = 4;
+pub const STATE: i32 = 5;
+#[allow(dead_code)]
+pub const BUSY: i32 = 6;
+pub const CONFLICT: i32 = 7;
+
+/// A fixed time for deterministic runs.
+pub const NOW: &str = "2026-06-01T12:00:00Z";
+
+/// A temporary workspace holding a CA directory `pki/`.
+pub struct Env {
+    pub tmp: TempDir,
+    pub dir: PathBuf,
+}
+
+impl Env {
+    /// An empty workspace (no CA yet).
+    pub fn empty() -> Env {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("pki");
+        Env { tmp, dir }
+    }
+
+    /// A workspace with an ECDSA P-256 CA.
+    pub fn new() -> Env {
+        let env = Env::empty();
+        env.ok(&["init", "--subject", "CN=Test Root CA,O=fileca tests"]);
+        env
+    }
+
+    /// A workspace with a CA of the given key type.
+    pub fn with_key(key_type: &str) -> Env {
+        let env = Env::empty();
+        env.ok(&[
+            "init",
+            "--subject",
+            "CN=Test Root CA",
+            "--key-type",
+            key_type,
+        ]);
+        env
+    }
+
+    /// A path inside the workspace (outside the CA directory).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// The `ca` binary with `--dir` set and a clean environment.
+    pub fn ca(&self) -> Command {
+        let mut c = Command::new(bin());
+        c.arg("--dir").arg(&self.dir);
+        c.env_remove("CA_DIR")
+            .env_remove("FILECA_FAULT")
+            .env_remove("FILECA_FAULT_TRACE")
+            .env_remove("FILECA_NOW")
+            .env_remove("CA_LOCK_TIMEOUT");
+        c
+    }
+
+    /// Runs `ca ARGS`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.ca().args(args).output().unwrap()
+    }
+
+    /// Runs `ca ARGS` and asserts success.
+    #[track_caller]
+    pub fn ok(&self, args: &[&str]) -> Output {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "ca {args:?} failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Runs `ca ARGS`, asserts it exits with `code` and that the CA directory is
+    /// byte-identical afterwards. Returns stderr.
+    #[track_caller]
+    pub fn refused(&self, args: &[&str], code: i32) -> String {
+        let before = snapshot(&self.dir);
+        let out = self.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(code), "ca {args:?}: {stderr}");
+        assert!(
+            out.stdout.is_empty() || code == 1,
+            "a failed command printed to stdout"
+        );
+        assert_unchanged(&before, &snapshot(&self.dir));
+        stderr
+    }
+
+    /// Signs a fixture CSR, returns the PEM certificate and its serial.
+    #[track_caller]
+    pub fn sign(&self, csr: &Path, extra: &[&str]) -> (String, String) {
+        let serial = self.next_serial();
+        let mut args = vec!["sign", csr.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = self.ok(&args);
+        (String::from_utf8(out.stdout).unwrap(), serial)
+    }
+
+    /// The next serial the CA will issue.
+    pub fn next_serial(&self) -> String {
+        std::fs::read_to_string(self.dir.join("serial"))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    }
+
+    /// The parsed index.json.
+    pub fn index(&self) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.dir.join("index.json")).unwrap()).unwrap()
+    }
+
+    /// `ca status --json`, parsed.
+    pub fn status(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.ok(&["status", "--json"]).stdout).unwrap()
+    }
+
+    /// Asserts `ca check` passes.
+    #[track_caller]
+    pub fn assert_check_ok(&self) {
+        let out = self.run(&["check"]);
+        assert!(
+            out.status.success(),
+            "ca check: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Path of the `ca` binary cargo built for this test run.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ca"))
+}
+
+/// A CSR fixture from testdata/csr.
+pub fn csr(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/csr")
+        .join(name)
+}
+
+/// Every file under `dir` (recursively) with its mode and bytes. Directories are recorded
+/// with their mode and no content.
+pub type Snapshot = BTreeMap<String, (u32, Option<Vec<u8>>)>;
+
+pub fn snapshot(dir: &Path) -> Snapshot {
+    let mut out = BTreeMap::new();
+    if dir.exists() {
+        walk(dir, dir, &mut out);
+    }
+    out
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Snapshot) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        let mode = meta.permissions().mode() & 0o7777;
+        if meta.is_dir() {
+            out.insert(rel, (mode, None));
+            walk(root, &path, out);
+        } else {
+            out.insert(rel, (mode, Some(std::fs::read(&path).unwrap())));
+        }
+    }
+}
+
+/// Asserts two snapshots are identical, naming the first difference.
+#[track_caller]
+pub fn assert_unchanged(before: &Snapshot, after: &Snapshot) {
+    for (k, v) in before {
+        match after.get(k) {
+            None => panic!("{k} disappeared"),
+            Some(a) if a != v => panic!("{k} changed"),
+            _ => {}
+        }
+    }
+    for k in after.keys() {
+        assert!(before.contains_key(k), "{k} appeared");
+    }
+}
+
+/// Runs openssl with `args`; returns (success, stdout + stderr).
+pub fn openssl(args: &[&str]) -> (bool, String) {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl is installed");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Writes `pem` to a file in the workspace and returns its path.
+pub fn write(env: &Env, name: &str, content: &[u8]) -> PathBuf {
+    let p = env.path(name);
+    std::fs::write(&p, content).unwrap();
+    p
+}
+
+/// `openssl x509 -text` of a PEM certificate.
+pub fn x509_text(env: &Env, pem: &str) -> String {
+    let p = write(env, "tmp-cert.pem", pem.as_bytes());
+    let (ok, text) = openssl(&["x509", "-in", p.to_str().unwrap(), "-noout", "-text"]);
+    assert!(ok, "{text}");
+    text
+}
+
+/// `openssl verify -CAfile ca.crt` of a PEM certificate (optionally with the CRL).
+pub fn verify(env: &Env, pem: &str, with_crl: bool) -> (bool, String) {
+    let p = write(env, "tmp-verify.pem", pem.as_bytes());
+    let ca = env.dir.join("ca.crt");
+    let crl = env.dir.join("ca.crl");
+    let mut args = vec!["verify", "-CAfile", ca.to_str().unwrap()];
+    if with_crl {
+        args.extend(["-crl_check", "-CRLfile", crl.to_str().unwrap()]);
+    }
+    args.push(p.to_str().unwrap());
+    openssl(&args)
+}
+
+/// The `ca` binary pointed at `dir`, clean environment, pinned time.
+pub fn ca_at(dir: &Path) -> Command {
+    let mut c = Command::new(bin());
+    c.arg("--dir").arg(dir);
+    c.env_remove("CA_DIR")
+        .env_remove("FILECA_FAULT")
+        .env_remove("FILECA_FAULT_TRACE")
+        .env("FILECA_NOW", NOW);
+    c
+}
+
+/// Copies a directory tree, preserving modes.
+pub fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir(dst).unwrap();
+    std::fs::set_permissions(dst, std::fs::metadata(src).unwrap().permissions()).unwrap();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        let to = dst.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to);
+        } else {
+            std::fs::copy(entry.path(), &to).unwrap();
+        }
+    }
+}
+
+/// A deterministic CA (Ed25519 signatures are deterministic, time is pinned) holding two
+/// certificates, one revoked, and a CRL: the before-state of the fault sweeps.
+pub fn deterministic_ca(root: &Path) -> PathBuf {
+    let dir = root.join("base");
+    let run = |args: &[&str]| {
+        let out = ca_at(&dir).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    run(&["init", "--subject", "CN=Sweep CA", "--key-type", "ed25519"]);
+    run(&["sign", csr("p256-default.pem").to_str().unwrap()]);
+    run(&["sign", csr("ed25519-default.pem").to_str().unwrap()]);
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let serial = index["certificates"][0]["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    run(&["revoke", &serial]);
+    run(&["crl"]);
+    dir
+}
+
+/// The mutations a command performs, as traced by the fault seam (debug builds).
+pub fn trace_mutations(dir: &Path, args: &[String]) -> Vec<String> {
+    let out = ca_at(dir)
+        .args(args)
+        .env("FILECA_FAULT_TRACE", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.starts_with("fileca-mutation "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The mutating commands swept by the fault tests, against the deterministic CA.
+pub fn sweep_commands(base: &Path) -> Vec<(&'static str, Vec<String>)> {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(base.join("index.json")).unwrap()).unwrap();
+    let valid = index["certificates"][1]["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    vec![
+        (
+            "sign",
+            vec![
+                "sign".into(),
+                csr("rsa2048-default.pem").to_str().unwrap().into(),
+            ],
+        ),
+        (
+            "revoke",
+            vec![
+                "revoke".into(),
+                valid,
+                "--reason".into(),
+                "superseded".into(),
+            ],
+        ),
+        ("crl", vec!["crl".into()]),
+    ]
+}
+
+/// Index (1-based) of the mutation that publishes the journal: the commit point.
+pub fn commit_point(trace: &[String]) -> usize {
+    trace
+        .iter()
+        .position(|l| l.contains(" Rename ") && l.ends_with(".journal.stage"))
+        .expect("a journal rename")
+        + 1
+}

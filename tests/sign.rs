@@ -1,0 +1,344 @@
+//! `ca sign` (SPEC.md SIGN-*, CSR-*).
+
+use crate::harness::*;
+
+#[test]
+fn sign_issues_a_verifiable_certificate_and_records_it_sign_index() {
+    let env = Env::new();
+    let (pem, serial) = env.sign(&csr("p256-sans.pem"), &[]);
+    let (ok, out) = verify(&env, &pem, false);
+    assert!(ok, "{out}");
+    let idx = env.index();
+    assert_eq!(idx["generation"], 2);
+    let e = &idx["certificates"][0];
+    assert_eq!(e["serial"], serial.as_str());
+    assert_eq!(e["subject"], "CN=multi.example.test,O=Example,C=DE");
+    assert_eq!(e["status"], "valid");
+    assert_eq!(e["profile"], "server");
+    assert_eq!(
+        e["sans"],
+        serde_json::json!([
+            "DNS:multi.example.test",
+            "DNS:www.multi.example.test",
+            "IP:192.0.2.7",
+            "IP:2001:db8::7",
+            "email:ops@example.test"
+        ])
+    );
+    let stored = std::fs::read_to_string(env.dir.join(format!("certs/{serial}.pem"))).unwrap();
+    assert_eq!(stored, pem);
+    let text = x509_text(&env, &pem);
+    assert!(text.contains("DNS:multi.example.test, DNS:www.multi.example.test, IP Address:192.0.2.7, IP Address:2001:DB8:0:0:0:0:0:7, email:ops@example.test"), "{text}");
+    assert!(text.contains(&"Serial Number:".to_string()), "{text}");
+    assert_ne!(env.next_serial(), serial, "the counter moved on");
+    env.assert_check_ok();
+}
+
+#[test]
+fn sign_profiles_decide_key_usages_sign_profile() {
+    let cases = [
+        (
+            "server",
+            "p256-default.pem",
+            "Digital Signature\n",
+            "TLS Web Server Authentication\n",
+        ),
+        (
+            "client",
+            "p256-default.pem",
+            "Digital Signature\n",
+            "TLS Web Client Authentication\n",
+        ),
+        (
+            "server-client",
+            "p256-default.pem",
+            "Digital Signature\n",
+            "TLS Web Server Authentication, TLS Web Client Authentication\n",
+        ),
+        (
+            "server",
+            "rsa2048-default.pem",
+            "Digital Signature, Key Encipherment\n",
+            "TLS Web Server Authentication\n",
+        ),
+        (
+            "client",
+            "rsa2048-default.pem",
+            "Digital Signature\n",
+            "TLS Web Client Authentication\n",
+        ),
+    ];
+    let env = Env::new();
+    for (profile, fixture, ku, eku) in cases {
+        let (pem, _) = env.sign(&csr(fixture), &["--profile", profile]);
+        let text = x509_text(&env, &pem);
+        assert!(
+            text.contains(&format!("X509v3 Key Usage: critical\n                {ku}")),
+            "{profile}: {text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "X509v3 Extended Key Usage: \n                {eku}"
+            )),
+            "{profile}: {text}"
+        );
+        assert!(text.contains("CA:FALSE"), "{text}");
+        assert!(text.contains("Authority Key Identifier"), "{text}");
+    }
+}
+
+#[test]
+fn sign_ignores_ca_true_and_key_cert_sign_from_the_csr_sign_policy() {
+    let env = Env::new();
+    let out = env.ok(&["sign", csr("p256-wants-ca.pem").to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("CA:TRUE") && stderr.contains("ignored"),
+        "{stderr}"
+    );
+    let text = x509_text(&env, &String::from_utf8_lossy(&out.stdout));
+    assert!(text.contains("CA:FALSE"), "{text}");
+    assert!(!text.contains("Certificate Sign"), "{text}");
+    assert!(!text.contains("CRL Sign"), "{text}");
+    // And OpenSSL refuses to use it as a CA.
+    let (ok, _) = verify(&env, &String::from_utf8_lossy(&out.stdout), false);
+    assert!(ok);
+}
+
+#[test]
+fn sign_san_option_replaces_the_csr_sans_sign_san() {
+    let env = Env::new();
+    let out = env.ok(&[
+        "sign",
+        csr("p256-sans.pem").to_str().unwrap(),
+        "--san",
+        "DNS:only.example.test",
+        "--san",
+        "IP:10.0.0.1",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("not issued: DNS:multi.example.test"),
+        "{stderr}"
+    );
+    let text = x509_text(&env, &String::from_utf8_lossy(&out.stdout));
+    assert!(
+        text.contains("DNS:only.example.test, IP Address:10.0.0.1\n"),
+        "{text}"
+    );
+    assert!(!text.contains("multi.example.test, DNS"), "{text}");
+}
+
+#[test]
+fn sign_adds_the_cn_as_san_for_servers_only_sign_san_cn() {
+    let env = Env::new();
+    let (pem, _) = env.sign(&csr("p256-default.pem"), &[]);
+    assert!(x509_text(&env, &pem).contains("DNS:p256.example.test"));
+    let (pem, _) = env.sign(&csr("p256-default.pem"), &["--profile", "client"]);
+    assert!(!x509_text(&env, &pem).contains("Subject Alternative Name"));
+}
+
+#[test]
+fn sign_refuses_bad_san_options_sign_san() {
+    let env = Env::new();
+    for san in [
+        "DNS:bad..example",
+        "IP:1.2.3",
+        "email:nobody",
+        "URI:http://x",
+        "DNS:*.*.example",
+    ] {
+        env.refused(
+            &[
+                "sign",
+                csr("p256-default.pem").to_str().unwrap(),
+                "--san",
+                san,
+            ],
+            REFUSED,
+        );
+    }
+}
+
+#[test]
+fn sign_clamps_not_after_to_the_ca_sign_clamp() {
+    let env = Env::empty();
+    env.ok(&["init", "--subject", "CN=Short CA", "--days", "30"]);
+    let out = env.ok(&[
+        "sign",
+        csr("p256-default.pem").to_str().unwrap(),
+        "--days",
+        "365",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("clamped"));
+    let leaf = write(&env, "leaf.pem", &out.stdout);
+    let (_, a) = openssl(&["x509", "-in", leaf.to_str().unwrap(), "-noout", "-enddate"]);
+    let (_, b) = openssl(&[
+        "x509",
+        "-in",
+        env.dir.join("ca.crt").to_str().unwrap(),
+        "-noout",
+        "-enddate",
+    ]);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn sign_refuses_with_an_expired_ca_sign_expired() {
+    let env = Env::empty();
+    env.ok(&["init", "--subject", "CN=Short CA", "--days", "1"]);
+    let before = snapshot(&env.dir);
+    let out = env
+        .ca()
+        .args(["sign", csr("p256-default.pem").to_str().unwrap()])
+        .env("FILECA_NOW", "2099-01-01T00:00:00Z")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(REFUSED));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expired"));
+    assert_unchanged(&before, &snapshot(&env.dir));
+}
+
+#[test]
+fn sign_reads_stdin_sign_stdin() {
+    use std::io::Write;
+    let env = Env::new();
+    let mut child = env
+        .ca()
+        .args(["sign", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&std::fs::read(csr("ed25519-default.pem")).unwrap())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(verify(&env, &String::from_utf8_lossy(&out.stdout), false).0);
+}
+
+#[test]
+fn sign_refuses_every_bad_csr_and_changes_nothing_csr_gate() {
+    let env = Env::new();
+    let cases = [
+        ("rsa2048-sha1.pem", "SHA-1"),
+        ("rsa2048-md5.pem", "MD5"),
+        ("rsa2048-sha224.pem", "SHA-224"),
+        ("p256-sha1.pem", "SHA-1"),
+        ("p256-sha3-256.pem", "SHA-3"),
+        ("p256-sha512.pem", "SHA-512"),
+        ("p384-sha512.pem", "SHA-512"),
+        ("rsa1024-default.pem", "1024 bits"),
+        ("p521-default.pem", "curve"),
+        ("secp256k1-default.pem", "curve"),
+        ("ed448-default.pem", "Ed448"),
+        ("dsa-default.pem", "DSA"),
+        ("p256-bad-dns.pem", "bad_name"),
+        ("p256-idn-utf8.pem", "A-labels"),
+        ("p256-empty-subject.pem", "empty"),
+        ("p256-bad-signature.pem", "does not verify"),
+    ];
+    for (fixture, needle) in cases {
+        let err = env.refused(&["sign", csr(fixture).to_str().unwrap()], REFUSED);
+        assert!(err.contains(needle), "{fixture}: {err}");
+        assert!(
+            err.contains(fixture),
+            "{fixture}: the error names the file: {err}"
+        );
+    }
+}
+
+#[test]
+fn sign_refuses_non_csr_input_csr_gate() {
+    let env = Env::new();
+    let crt = env.dir.join("ca.crt");
+    let err = env.refused(&["sign", crt.to_str().unwrap()], REFUSED);
+    assert!(err.contains("CERTIFICATE"), "{err}");
+    let garbage = write(&env, "garbage.csr", b"\x30\x03\x02\x01\x00garbage");
+    env.refused(&["sign", garbage.to_str().unwrap()], REFUSED);
+    let two = [
+        std::fs::read(csr("p256-default.pem")).unwrap(),
+        std::fs::read(csr("p384-default.pem")).unwrap(),
+    ]
+    .concat();
+    let two = write(&env, "two.csr", &two);
+    let err = env.refused(&["sign", two.to_str().unwrap()], REFUSED);
+    assert!(err.contains("2 PEM blocks"), "{err}");
+    let missing = env.path("missing.csr");
+    env.refused(&["sign", missing.to_str().unwrap()], REFUSED);
+    let big = write(&env, "big.csr", &vec![b'A'; 10 * 1024 * 1024]);
+    let err = env.refused(&["sign", big.to_str().unwrap()], REFUSED);
+    assert!(err.contains("limit"), "{err}");
+}
+
+#[test]
+fn sign_out_writes_only_after_commit_and_never_overwrites_sign_out() {
+    let env = Env::new();
+    let out_path = env.path("leaf.crt");
+    let out = env.ok(&[
+        "sign",
+        csr("p256-default.pem").to_str().unwrap(),
+        "--out",
+        out_path.to_str().unwrap(),
+    ]);
+    assert!(out.stdout.is_empty(), "--out replaces stdout");
+    let pem = std::fs::read_to_string(&out_path).unwrap();
+    assert!(verify(&env, &pem, false).0);
+    let err = env.refused(
+        &[
+            "sign",
+            csr("p256-default.pem").to_str().unwrap(),
+            "--out",
+            out_path.to_str().unwrap(),
+        ],
+        REFUSED,
+    );
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read_to_string(&out_path).unwrap(), pem);
+    env.ok(&[
+        "sign",
+        csr("p256-default.pem").to_str().unwrap(),
+        "--out",
+        out_path.to_str().unwrap(),
+        "--force",
+    ]);
+    assert_ne!(std::fs::read_to_string(&out_path).unwrap(), pem);
+    let leftovers: Vec<_> = std::fs::read_dir(env.tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("fileca-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let link = env.path("link.crt");
+    std::os::unix::fs::symlink(env.path("elsewhere"), &link).unwrap();
+    env.refused(
+        &[
+            "sign",
+            csr("p256-default.pem").to_str().unwrap(),
+            "--out",
+            link.to_str().unwrap(),
+            "--force",
+        ],
+        REFUSED,
+    );
+    assert!(!env.path("elsewhere").exists());
+}
+
+#[test]
+fn sign_out_into_a_missing_directory_changes_nothing_sign_out() {
+    let env = Env::new();
+    let out_path = env.path("no/such/dir/leaf.crt");
+    env.refused(
+        &[
+            "sign",
+            csr("p256-default.pem").to_str().unwrap(),
+            "--out",
+            out_path.to_str().unwrap(),
+        ],
+        IO,
+    );
+}
