@@ -1,1 +1,183 @@
+//! Concurrent commands on one directory (SPEC.md LOCK-*): they serialise and never lose or
+//! duplicate anything.
 
+use std::collections::HashSet;
+use std::process::Stdio;
+
+use crate::harness::*;
+
+#[test]
+fn twenty_parallel_signs_get_twenty_distinct_serials_lock_sign() {
+    let env = Env::new();
+    let csr_path = csr("p256-default.pem");
+    for round in 1..=3 {
+        let children: Vec<_> = (0..20)
+            .map(|_| {
+                env.ca()
+                    .args(["sign", csr_path.to_str().unwrap()])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut pems = HashSet::new();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            pems.insert(out.stdout);
+        }
+        assert_eq!(pems.len(), 20);
+        let index = env.index();
+        let certs = index["certificates"].as_array().unwrap();
+        assert_eq!(certs.len(), 20 * round);
+        let serials: HashSet<_> = certs
+            .iter()
+            .map(|c| c["serial"].as_str().unwrap())
+            .collect();
+        assert_eq!(serials.len(), 20 * round, "duplicate serials");
+        assert_eq!(index["generation"], 1 + 20 * round as u64);
+        // Every certificate printed is the one recorded.
+        for pem in &pems {
+            let p = write(&env, "printed.pem", pem);
+            let (_, s) = openssl(&["x509", "-in", p.to_str().unwrap(), "-noout", "-serial"]);
+            let s = s.trim().trim_start_matches("serial=").to_string();
+            assert!(serials.contains(s.as_str()), "{s} not in the index");
+        }
+        env.assert_check_ok();
+    }
+}
+
+#[test]
+fn mixed_sign_revoke_crl_and_status_in_parallel_lock_mixed() {
+    let env = Env::new();
+    let csr_path = csr("ed25519-default.pem");
+    let mut serials = Vec::new();
+    for _ in 0..10 {
+        serials.push(env.sign(&csr_path, &[]).1);
+    }
+    let mut children = Vec::new();
+    for (i, serial) in serials.iter().enumerate() {
+        children.push((
+            "revoke",
+            env.ca()
+                .args(["revoke", serial])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        ));
+        children.push((
+            "sign",
+            env.ca()
+                .args(["sign", csr_path.to_str().unwrap()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        ));
+        if i % 2 == 0 {
+            children.push((
+                "crl",
+                env.ca()
+                    .args(["crl"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap(),
+            ));
+            children.push((
+                "status",
+                env.ca()
+                    .args(["status", "--json"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap(),
+            ));
+        }
+    }
+    for (what, child) in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let s = env.status();
+    assert_eq!(s["certificates"]["total"], 20);
+    assert_eq!(s["certificates"]["revoked"], 10);
+    assert_eq!(s["next_crl_number"], "06");
+    // 10 signs + 10 revokes + 5 CRLs after the first 10 signs.
+    assert_eq!(s["generation"], 1 + 10 + 10 + 10 + 5);
+    env.assert_check_ok();
+}
+
+#[test]
+fn racing_inits_exactly_one_wins_lock_init() {
+    for _ in 0..5 {
+        let env = Env::empty();
+        let children: Vec<_> = (0..6)
+            .map(|i| {
+                env.ca()
+                    .args(["init", "--subject", &format!("CN=Racer {i}")])
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let codes: Vec<_> = children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap().status.code())
+            .collect();
+        assert_eq!(
+            codes.iter().filter(|c| **c == Some(0)).count(),
+            1,
+            "{codes:?}"
+        );
+        assert!(
+            codes.iter().all(|c| *c == Some(0) || *c == Some(REFUSED)),
+            "{codes:?}"
+        );
+        env.assert_check_ok();
+        let names: Vec<_> = std::fs::read_dir(env.tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "leftovers: {names:?}");
+    }
+}
+
+#[test]
+fn a_held_lock_times_out_with_a_clear_message_lock_timeout() {
+    let env = Env::new();
+    let lock = env.dir.join(".lock");
+    let mut holder = std::process::Command::new("flock")
+        .arg(&lock)
+        .args(["sleep", "2"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let err = env.refused(
+        &[
+            "--lock-timeout",
+            "1",
+            "sign",
+            csr("p256-default.pem").to_str().unwrap(),
+        ],
+        BUSY,
+    );
+    assert!(
+        err.contains(".lock") && err.contains("--lock-timeout"),
+        "{err}"
+    );
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    // The kernel released the lock with its holder: nothing is stale.
+    env.ok(&["sign", csr("p256-default.pem").to_str().unwrap()]);
+}

@@ -8,6 +8,7 @@ mod check;
 mod commit;
 mod concurrency;
 mod crash;
+mod environment;
 mod init;
 mod interop;
 mod revoke_crl;

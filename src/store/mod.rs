@@ -650,18 +650,42 @@ fn remove_abandoned_inits(parent: &Path, name: &str) -> Result<()> {
         if !m.is_dir() {
             continue;
         }
+        // The name carries the creator's pid: while it lives, the init is in progress (its
+        // lock is not enough, as there is a moment between creating the directory and
+        // locking it).
+        let pid = fname.to_string_lossy()[prefix.len()..]
+            .split('-')
+            .next()
+            .and_then(|p| p.parse::<i32>().ok());
+        if pid.is_none_or(process_alive) {
+            continue;
+        }
         if let Ok(f) = open_read_nofollow(&path.join(LOCK))
             && f.try_lock().is_err()
         {
-            continue; // an init in progress
+            continue;
         }
-        remove_tree(&path).map_err(|e| Error::Recovery {
-            dir: path.clone(),
-            msg: format!("removing the leftovers of an interrupted init: {e}"),
-        })?;
-        fsio::fsync_dir(parent).map_err(|e| Error::io(parent, e))?;
+        // Another init may be removing the same leftovers: failing here is not our failure.
+        if let Err(e) = remove_tree(&path) {
+            eprintln!(
+                "warning: could not remove {} left by an interrupted init: {e}",
+                path.display()
+            );
+            continue;
+        }
+        let _ = fsio::fsync_dir(parent);
     }
     Ok(())
+}
+
+/// Does a process with this pid exist?
+fn process_alive(pid: i32) -> bool {
+    if pid <= 0 {
+        return true;
+    }
+    // SAFETY: signal 0 performs only the existence and permission check.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 fn remove_tree_or_report(staging: &Path, primary: Error) -> Error {

@@ -1,0 +1,193 @@
+//! Tests that need something from the machine: a tiny filesystem for disk-full runs
+//! (SPEC.md COMMIT-ENOSPC) and strace for the order of durable writes (COMMIT-ORDER). Each
+//! prints why it skips when the machine cannot provide it.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::Command;
+
+use crate::harness::*;
+
+fn can_unshare() -> bool {
+    Command::new("unshare")
+        .args(["-Urm", "true"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+#[test]
+fn disk_full_fails_cleanly_and_changes_nothing_commit_enospc() {
+    if !can_unshare() {
+        eprintln!("SKIP disk_full: `unshare -Urm` is not permitted on this machine");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let base = deterministic_ca(tmp.path());
+    let script = r#"
+set -u
+mnt=$1 base=$2 ca=$3 csr=$4 out=$5 free_kb=$6 cmd=$7
+mount -t tmpfs -o size=512k none "$mnt" || exit 90
+cp -a "$base" "$mnt/pki" || exit 91
+total=$(df -k --output=avail "$mnt" | tail -1)
+fill=$(( total - free_kb ))
+[ "$fill" -gt 0 ] && dd if=/dev/zero of="$mnt/fill" bs=1k count="$fill" 2>/dev/null
+snap() { (cd "$mnt/pki" && find . -exec stat -c '%n %a' {} + | sort && find . -type f -exec sha256sum {} + | sort); }
+snap > "$out/before"
+if [ "$cmd" = sign ]; then set -- sign "$csr"; else set -- crl; fi
+FILECA_NOW=2026-06-01T12:00:00Z "$ca" --dir "$mnt/pki" "$@" >/dev/null 2>"$out/err"
+echo $? > "$out/rc"
+snap > "$out/after"
+FILECA_NOW=2026-06-01T12:00:00Z "$ca" --dir "$mnt/pki" check > "$out/check" 2>&1
+echo $? > "$out/check_rc"
+"#;
+    let mut failures_seen = 0;
+    for cmd in ["sign", "crl"] {
+        for free_kb in [0, 4, 8, 12, 16, 20, 24, 32, 64] {
+            let out = tmp.path().join(format!("out-{cmd}-{free_kb}"));
+            let mnt = tmp.path().join(format!("mnt-{cmd}-{free_kb}"));
+            std::fs::create_dir(&out).unwrap();
+            std::fs::create_dir(&mnt).unwrap();
+            let status = Command::new("unshare")
+                .args(["-Urm", "sh", "-c", script, "sh"])
+                .arg(&mnt)
+                .arg(&base)
+                .arg(bin())
+                .arg(csr("rsa4096-default.pem"))
+                .arg(&out)
+                .arg(free_kb.to_string())
+                .arg(cmd)
+                .status()
+                .unwrap();
+            assert!(
+                status.success() || status.code() == Some(0),
+                "setup failed: {status}"
+            );
+            let read = |n: &str| std::fs::read_to_string(out.join(n)).unwrap_or_default();
+            let rc: i32 = read("rc").trim().parse().unwrap_or(-1);
+            let err = read("err");
+            if rc == 0 {
+                assert_eq!(
+                    read("check_rc").trim(),
+                    "0",
+                    "{cmd} with {free_kb} KiB free: {}",
+                    read("check")
+                );
+            } else {
+                failures_seen += 1;
+                assert_eq!(rc, IO, "{cmd} with {free_kb} KiB free: {err}");
+                assert!(
+                    err.contains("No space left on device"),
+                    "{cmd} with {free_kb} KiB: {err}"
+                );
+                assert_eq!(
+                    read("before"),
+                    read("after"),
+                    "{cmd} with {free_kb} KiB free changed the directory"
+                );
+                assert_eq!(read("check_rc").trim(), "0", "{}", read("check"));
+            }
+        }
+    }
+    assert!(
+        failures_seen >= 2,
+        "the filesystem was never full enough to fail"
+    );
+}
+
+fn has_strace() -> bool {
+    Command::new("strace")
+        .arg("-V")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// Runs `ca ARGS` under strace and checks that every renamed or linked file was fsynced
+/// before the rename and its directory after it.
+fn check_syscall_order(dir: &Path, args: &[&str]) {
+    let log = dir
+        .parent()
+        .unwrap()
+        .join(format!("strace-{}.log", args[0]));
+    let status = Command::new("strace")
+        .args(["-f", "-qq", "-y", "-o"])
+        .arg(&log)
+        .args([
+            "-e",
+            "trace=fsync,fdatasync,rename,renameat,renameat2,link,linkat",
+        ])
+        .arg(bin())
+        .arg("--dir")
+        .arg(dir)
+        .args(args)
+        .env("FILECA_NOW", NOW)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut synced: HashSet<String> = HashSet::new();
+    let mut pending_dirs: Vec<(String, String)> = Vec::new(); // (dir to fsync, why)
+    let mut renames = 0;
+    for line in text.lines() {
+        let call = line.split_once(' ').map(|(_, c)| c.trim()).unwrap_or(line);
+        if call.starts_with("fsync(") || call.starts_with("fdatasync(") {
+            let path = call
+                .split_once('<')
+                .and_then(|(_, r)| r.split_once('>'))
+                .map(|(p, _)| p.to_string())
+                .unwrap_or_default();
+            pending_dirs.retain(|(d, _)| d != &path);
+            synced.insert(path);
+        } else if call.starts_with("rename") || call.starts_with("link") {
+            if call.contains("= -1") {
+                continue;
+            }
+            let quoted: Vec<&str> = call.split('"').skip(1).step_by(2).collect();
+            assert!(quoted.len() >= 2, "cannot parse {line}");
+            let (from, to) = (quoted[0], quoted[1]);
+            assert!(
+                synced.contains(from),
+                "{from} was renamed/linked without an fsync first:\n{text}"
+            );
+            let parent = Path::new(to)
+                .parent()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            pending_dirs.push((parent, format!("{from} -> {to}")));
+            renames += 1;
+        }
+    }
+    assert!(renames > 0, "no renames traced:\n{text}");
+    assert!(
+        pending_dirs.is_empty(),
+        "directories not fsynced after renames: {pending_dirs:?}\n{text}"
+    );
+}
+
+#[test]
+fn every_rename_is_preceded_by_fsync_and_followed_by_directory_fsync_commit_order() {
+    if !has_strace() {
+        eprintln!("SKIP syscall order: strace is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    let dir = root.join("pki");
+    check_syscall_order(&dir, &["init", "--subject", "CN=Order"]);
+    check_syscall_order(&dir, &["sign", csr("p256-default.pem").to_str().unwrap()]);
+    let serial = std::fs::read_dir(dir.join("certs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .trim_end_matches(".pem")
+        .to_string();
+    check_syscall_order(&dir, &["revoke", &serial]);
+    let out = root.join("out.crl");
+    check_syscall_order(&dir, &["crl", "--out", out.to_str().unwrap()]);
+}
