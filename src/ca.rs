@@ -17,10 +17,16 @@ use crate::store::{CERT, KEY};
 /// Largest certificate or key file accepted.
 pub const MAX_PEM_BYTES: usize = 1024 * 1024;
 
-/// A CA ready to sign.
+/// A CA ready to sign: its certificate and the key that belongs to it.
 pub struct Ca {
-    pub cert_der: Vec<u8>,
+    pub cert: CaCert,
     pub key: KeyPair,
+}
+
+/// The parts of ca.crt fileca relies on.
+pub struct CaCert {
+    /// DER of ca.crt.
+    pub der: Vec<u8>,
     pub subject: String,
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
@@ -28,17 +34,6 @@ pub struct Ca {
     pub key_id: Vec<u8>,
     pub key_kind: KeyKind,
     /// DER SubjectPublicKeyInfo of ca.crt.
-    pub spki_der: Vec<u8>,
-}
-
-/// The parts of ca.crt fileca relies on.
-pub struct CaCert {
-    pub der: Vec<u8>,
-    pub subject: String,
-    pub not_before: OffsetDateTime,
-    pub not_after: OffsetDateTime,
-    pub key_id: Vec<u8>,
-    pub key_kind: KeyKind,
     pub spki_der: Vec<u8>,
     /// The subjectPublicKey bit string content.
     pub subject_public_key: Vec<u8>,
@@ -113,40 +108,29 @@ impl Ca {
                 cert: dir.join(CERT),
             });
         }
-        Ok(Ca {
-            cert_der: cert.der,
-            key,
-            subject: cert.subject,
-            not_before: cert.not_before,
-            not_after: cert.not_after,
-            key_id: cert.key_id,
-            key_kind: cert.key_kind,
-            spki_der: cert.spki_der,
-        })
+        Ok(Ca { cert, key })
     }
 
     /// The rcgen issuer: ca.crt's subject, key usages and key identifier, signing with ca.key.
     pub fn issuer(&self) -> Result<Issuer<'static, &KeyPair>> {
-        let mut issuer = Issuer::from_ca_cert_der(&self.cert_der.as_slice().into(), &self.key)
-            .map_err(|e| Error::Internal(format!("building the issuer from ca.crt: {e}")))?;
-        let _ = &mut issuer;
-        Ok(issuer)
+        Issuer::from_ca_cert_der(&self.cert.der.as_slice().into(), &self.key)
+            .map_err(|e| Error::Internal(format!("building the issuer from ca.crt: {e}")))
     }
 
     /// Refuses to sign outside the CA certificate's validity.
     pub fn check_valid_at(&self, now: OffsetDateTime, dir: &Path) -> Result<()> {
-        if now > self.not_after {
+        if now > self.cert.not_after {
             return Err(Error::refused(format!(
                 "the CA certificate {} expired on {}; nothing can be signed with it",
                 dir.join(CERT).display(),
-                crate::clock::fmt(self.not_after)
+                crate::clock::fmt(self.cert.not_after)
             )));
         }
-        if now < self.not_before {
+        if now < self.cert.not_before {
             return Err(Error::refused(format!(
                 "the CA certificate {} is not valid before {}",
                 dir.join(CERT).display(),
-                crate::clock::fmt(self.not_before)
+                crate::clock::fmt(self.cert.not_before)
             )));
         }
         Ok(())

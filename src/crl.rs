@@ -44,7 +44,7 @@ pub fn build(
         crl_number: rcgen::SerialNumber::from_slice(number.as_bytes()),
         issuing_distribution_point: None,
         revoked_certs: revoked,
-        key_identifier_method: KeyIdMethod::PreSpecified(ca.key_id.clone()),
+        key_identifier_method: KeyIdMethod::PreSpecified(ca.cert.key_id.clone()),
     };
     let crl = params
         .signed_by(&ca.issuer()?)

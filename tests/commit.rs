@@ -10,22 +10,24 @@ fn io_error_at_every_mutation_of_sign_revoke_crl_commit_sweep() {
     let tmp = tempfile::tempdir().unwrap();
     let base = deterministic_ca(tmp.path());
     let before = snapshot(&base);
-    for (name, args) in sweep_commands(&base) {
-        // The reference after-state: the command run without faults.
-        let reference = tmp.path().join(format!("{name}-ref"));
-        copy_dir(&base, &reference);
-        let trace = trace_mutations(&reference, &args);
-        let after = snapshot(&reference);
-        let commit = commit_point(&trace);
+    // The reference after-states: each command run without faults.
+    for Sweep {
+        name,
+        args,
+        trace,
+        after,
+        commit,
+    } in sweeps(tmp.path(), &base)
+    {
         assert!(trace.len() > commit + 2, "{name}: {trace:?}");
         for n in 1..=trace.len() {
-            let dir = tmp.path().join(format!("{name}-{n}"));
-            copy_dir(&base, &dir);
-            let out = ca_at(&dir)
-                .args(&args)
-                .env("FILECA_FAULT", format!("error@{n}"))
-                .output()
-                .unwrap();
+            let (dir, out) = run_with_fault(
+                tmp.path(),
+                &base,
+                &format!("{name}-{n}"),
+                &args,
+                &format!("error@{n}"),
+            );
             let stderr = String::from_utf8_lossy(&out.stderr);
             if n <= commit + 1 {
                 assert_eq!(

@@ -11,20 +11,22 @@ fn crash_at_every_mutation_recovers_to_before_or_after_crash_sweep() {
     let tmp = tempfile::tempdir().unwrap();
     let base = deterministic_ca(tmp.path());
     let before = snapshot(&base);
-    for (name, args) in sweep_commands(&base) {
-        let reference = tmp.path().join(format!("{name}-ref"));
-        copy_dir(&base, &reference);
-        let trace = trace_mutations(&reference, &args);
-        let after = snapshot(&reference);
-        let commit = commit_point(&trace);
+    for Sweep {
+        name,
+        args,
+        trace,
+        after,
+        commit,
+    } in sweeps(tmp.path(), &base)
+    {
         for n in 1..=trace.len() {
-            let dir = tmp.path().join(format!("{name}-{n}"));
-            copy_dir(&base, &dir);
-            let out = ca_at(&dir)
-                .args(&args)
-                .env("FILECA_FAULT", format!("abort@{n}"))
-                .output()
-                .unwrap();
+            let (dir, out) = run_with_fault(
+                tmp.path(),
+                &base,
+                &format!("{name}-{n}"),
+                &args,
+                &format!("abort@{n}"),
+            );
             assert!(!out.status.success(), "{name} abort@{n} did not crash");
             // The next command, of any kind, recovers before it reads.
             let status = ca_at(&dir).arg("status").output().unwrap();
@@ -53,23 +55,26 @@ fn crash_at_every_mutation_recovers_to_before_or_after_crash_sweep() {
 fn crash_during_recovery_still_recovers_crash_recovery() {
     let tmp = tempfile::tempdir().unwrap();
     let base = deterministic_ca(tmp.path());
-    for (name, args) in sweep_commands(&base) {
-        let reference = tmp.path().join(format!("{name}-ref"));
-        copy_dir(&base, &reference);
-        let trace = trace_mutations(&reference, &args);
-        let after = snapshot(&reference);
+    for Sweep {
+        name,
+        args,
+        after,
+        commit,
+        ..
+    } in sweeps(tmp.path(), &base)
+    {
         // Crash right after the commit point, leaving every rename to recovery; then crash
         // recovery itself at each of its mutations in turn.
-        let n = commit_point(&trace) + 1;
+        let n = commit + 1;
         let mut m = 1;
         loop {
-            let dir = tmp.path().join(format!("{name}-r{m}"));
-            copy_dir(&base, &dir);
-            let out = ca_at(&dir)
-                .args(&args)
-                .env("FILECA_FAULT", format!("abort@{n}"))
-                .output()
-                .unwrap();
+            let (dir, out) = run_with_fault(
+                tmp.path(),
+                &base,
+                &format!("{name}-r{m}"),
+                &args,
+                &format!("abort@{n}"),
+            );
             assert!(!out.status.success());
             assert!(
                 dir.join(".journal").exists(),

@@ -353,3 +353,51 @@ pub fn commit_point(trace: &[String]) -> usize {
         .expect("a journal rename")
         + 1
 }
+
+/// One mutating command prepared for a fault sweep: its fault-free trace and after-state.
+pub struct Sweep {
+    pub name: &'static str,
+    pub args: Vec<String>,
+    pub trace: Vec<String>,
+    pub after: Snapshot,
+    /// 1-based index of the journal rename (the commit point).
+    pub commit: usize,
+}
+
+/// Runs each of [`sweep_commands`] once without faults on a copy of `base`.
+pub fn sweeps(root: &Path, base: &Path) -> Vec<Sweep> {
+    sweep_commands(base)
+        .into_iter()
+        .map(|(name, args)| {
+            let reference = root.join(format!("{name}-ref"));
+            copy_dir(base, &reference);
+            let trace = trace_mutations(&reference, &args);
+            let commit = commit_point(&trace);
+            Sweep {
+                name,
+                after: snapshot(&reference),
+                args,
+                trace,
+                commit,
+            }
+        })
+        .collect()
+}
+
+/// Copies `base` to a fresh directory `root/tag` and runs `args` there with `FILECA_FAULT`.
+pub fn run_with_fault(
+    root: &Path,
+    base: &Path,
+    tag: &str,
+    args: &[String],
+    fault: &str,
+) -> (PathBuf, Output) {
+    let dir = root.join(tag);
+    copy_dir(base, &dir);
+    let out = ca_at(&dir)
+        .args(args)
+        .env("FILECA_FAULT", fault)
+        .output()
+        .unwrap();
+    (dir, out)
+}

@@ -98,14 +98,14 @@ pub fn plan(
         sans.push(san);
     }
 
-    let not_before = (ctx.now - BACKDATE).max(ca.not_before);
+    let not_before = (ctx.now - BACKDATE).max(ca.cert.not_before);
     let mut not_after = ctx.now + Duration::days(i64::from(days));
-    if not_after > ca.not_after {
+    if not_after > ca.cert.not_after {
         notes.push(format!(
             "notAfter clamped to the CA certificate's notAfter {}",
-            crate::clock::fmt(ca.not_after)
+            crate::clock::fmt(ca.cert.not_after)
         ));
-        not_after = ca.not_after;
+        not_after = ca.cert.not_after;
     }
 
     let serial = state.serial.clone();

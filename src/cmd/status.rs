@@ -110,11 +110,11 @@ pub fn report(state: &State, crl: Option<CrlInfo>, now: OffsetDateTime) -> Statu
         }
     }
     StatusReport {
-        subject: state.ca.subject.clone(),
-        key_type: state.ca.key_kind.to_string(),
-        not_before: fmt(state.ca.not_before),
-        not_after: fmt(state.ca.not_after),
-        ca_expired: now > state.ca.not_after,
+        subject: state.ca.cert.subject.clone(),
+        key_type: state.ca.cert.key_kind.to_string(),
+        not_before: fmt(state.ca.cert.not_before),
+        not_after: fmt(state.ca.cert.not_after),
+        ca_expired: now > state.ca.cert.not_after,
         certificates: counts,
         next_serial: state.serial.to_string(),
         next_crl_number: state.crlnumber.to_string(),
