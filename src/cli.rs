@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::index::CertState;
 use crate::keys::KeyType;
 use crate::profile::Profile;
 
@@ -39,6 +40,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub allow_network_fs: bool,
 
+    /// No notes on stderr (warnings and errors are still printed).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -69,6 +74,96 @@ pub enum Command {
     /// Verify every invariant of the state directory; exit 1 if any problem is found.
     #[command(after_help = "Example:\n  ca --dir ./pki check || echo \"the CA needs attention\"")]
     Check(JsonArgs),
+    /// List issued certificates, with filters.
+    #[command(
+        after_help = "Examples:\n  ca --dir ./pki list --status valid --expiring 30d\n  ca --dir ./pki list --match example.test --json"
+    )]
+    List(ListArgs),
+    /// Show one issued certificate.
+    #[command(
+        after_help = "Example:\n  ca --dir ./pki show 5C0A4B9E0F1D2C3B4A5968778695A4B3 --pem > web.crt"
+    )]
+    Show(ShowArgs),
+    /// Is this certificate issued by this CA, within its validity and not revoked?
+    #[command(
+        after_help = "Example:\n  ca --dir ./pki verify web.crt && echo trusted\n\nExit codes: 0 valid, 10 not issued by this CA, 11 expired, 12 not yet valid,\n13 revoked, 14 signed by this CA's key but not in its index."
+    )]
+    Verify(VerifyArgs),
+    /// Issue a new certificate for the same subject, SANs and key as an existing one.
+    #[command(
+        after_help = "Examples:\n  ca --dir ./pki renew 5C0A4B9E0F1D2C3B4A5968778695A4B3 --days 90 --out web.crt\n  ca --dir ./pki renew 5C0A4B9E0F1D2C3B4A5968778695A4B3 --csr new-key.csr --revoke-old"
+    )]
+    Renew(RenewArgs),
+    /// Print the audit trail.
+    #[command(
+        after_help = "Example:\n  ca --dir ./pki log --json | jq '.[] | select(.operation == \"revoke\")'"
+    )]
+    Log(JsonArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  ca completions bash > /etc/bash_completion.d/ca")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(after_help = "Example:\n  ca man > /usr/local/share/man/man1/ca.1")]
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only certificates in this state.
+    #[arg(long, value_enum)]
+    pub status: Option<CertState>,
+    /// Only valid certificates expiring within this time (e.g. 30d, 12h, 2w).
+    #[arg(long, value_name = "DURATION")]
+    pub expiring: Option<String>,
+    /// Only certificates whose subject or a SAN contains TEXT (case-insensitive).
+    #[arg(long = "match", value_name = "TEXT")]
+    pub matching: Option<String>,
+    /// Machine-readable output (schema in SPEC.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Serial number (hex).
+    pub serial: String,
+    /// Machine-readable output.
+    #[arg(long, conflicts_with = "pem")]
+    pub json: bool,
+    /// Print the certificate itself.
+    #[arg(long)]
+    pub pem: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The certificate (PEM or DER).
+    pub cert: PathBuf,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RenewArgs {
+    /// Serial number of the certificate to renew.
+    pub serial: String,
+    /// Certify the key of this CSR instead of the old key (subject and SANs stay).
+    #[arg(long, value_name = "CSR_FILE")]
+    pub csr: Option<PathBuf>,
+    /// Validity in days.
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub days: u32,
+    /// Revoke the old certificate (reason superseded) in the same commit.
+    #[arg(long)]
+    pub revoke_old: bool,
+    #[command(flatten)]
+    pub out: OutArgs,
+    #[command(flatten)]
+    pub mutation: MutationArgs,
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +188,9 @@ pub struct MutationArgs {
     /// Refuse (exit 7) unless the CA is still at this generation (see `ca status`).
     #[arg(long, value_name = "N")]
     pub expect_generation: Option<u64>,
+    /// Validate and show what would change, but write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Where a command writes a copy of what it produced.
@@ -133,6 +231,12 @@ pub struct RevokeArgs {
     /// RFC 5280 reason code.
     #[arg(long, value_enum, default_value = "unspecified")]
     pub reason: Reason,
+    /// Also publish a new CRL, in the same atomic commit.
+    #[arg(long)]
+    pub crl: bool,
+    /// With --crl: days until the CRL's nextUpdate.
+    #[arg(long, default_value_t = 30, requires = "crl", value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub crl_days: u32,
     #[command(flatten)]
     pub mutation: MutationArgs,
 }

@@ -32,6 +32,8 @@ pub struct CheckedCsr {
     pub ignored: Vec<String>,
     /// Name of the signature algorithm.
     pub signature_algorithm: &'static str,
+    /// SHA-256 of the request's DER, for the audit trail.
+    pub sha256: String,
 }
 
 /// Decodes one PEM block with one of `labels`, or DER. Refuses several blocks, other labels,
@@ -169,6 +171,7 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, String> {
         sans,
         ignored,
         signature_algorithm,
+        sha256: crate::hex::sha256(&der),
     })
 }
 

@@ -16,6 +16,8 @@ pub struct Index {
     pub format: u32,
     /// Incremented by every committed mutation; `--expect-generation` compares against it.
     pub generation: u64,
+    /// SHA-256 of the last line of audit.log (SPEC.md AUDIT-CHAIN).
+    pub audit_head: String,
     /// In issue order (ascending serial).
     pub certificates: Vec<Entry>,
 }
@@ -41,6 +43,9 @@ pub struct Entry {
     pub revocation_reason: Option<String>,
     /// SHA-256 of the certificate's DER, lowercase hex.
     pub sha256: String,
+    /// Serial of the certificate this one renewed (`ca renew`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewed_from: Option<String>,
 }
 
 /// Stored status. "expired" is not stored: it is derived from `not_after` and the time.
@@ -51,12 +56,33 @@ pub enum Status {
     Revoked,
 }
 
+/// The state of an issued certificate at a given time (what `ca list` shows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CertState {
+    Valid,
+    Revoked,
+    Expired,
+}
+
+impl Entry {
+    /// Revoked, expired (past notAfter) or valid at `now`.
+    pub fn state(&self, now: OffsetDateTime) -> CertState {
+        match self.status {
+            Status::Revoked => CertState::Revoked,
+            Status::Valid if self.not_after < now => CertState::Expired,
+            Status::Valid => CertState::Valid,
+        }
+    }
+}
+
 impl Index {
     /// The index of a new CA.
     pub fn new() -> Index {
         Index {
             format: FORMAT,
             generation: 1,
+            audit_head: String::new(),
             certificates: Vec::new(),
         }
     }
@@ -71,14 +97,21 @@ impl Index {
     /// Parses index.json and checks what a reader relies on: the format version, canonical
     /// unique serials and well-formed hashes.
     pub fn parse(bytes: &[u8]) -> Result<Index, String> {
-        let index: Index =
+        // The version first, so a newer format gets a clear message, not a field error.
+        #[derive(Deserialize)]
+        struct Version {
+            format: u32,
+        }
+        let version: Version =
             serde_json::from_slice(bytes).map_err(|e| format!("not valid index JSON: {e}"))?;
-        if index.format != FORMAT {
+        if version.format != FORMAT {
             return Err(format!(
                 "format {} is not supported (this fileca reads format {FORMAT})",
-                index.format
+                version.format
             ));
         }
+        let index: Index =
+            serde_json::from_slice(bytes).map_err(|e| format!("not valid index JSON: {e}"))?;
         let mut seen = std::collections::HashSet::new();
         for e in &index.certificates {
             if Serial::parse_canonical(&e.serial).is_none() {
@@ -133,6 +166,7 @@ mod tests {
             revoked_at: None,
             revocation_reason: None,
             sha256: "ab".repeat(32),
+            renewed_from: None,
         });
         let bytes = idx.to_bytes();
         assert_eq!(Index::parse(&bytes).unwrap(), idx);

@@ -2,6 +2,7 @@
 //! concurrent use. `main.rs` parses the command line and calls [`run`]; everything else lives
 //! here. See docs/design.md for the architecture and SPEC.md for the contract.
 
+pub mod audit;
 pub mod ca;
 pub mod cli;
 pub mod clock;
@@ -25,7 +26,14 @@ use error::{Result, exit};
 /// Runs one parsed command line; returns the exit code on success.
 pub fn run(cli: Cli) -> Result<i32> {
     let now = clock::now()?;
-    let ctx = cmd::Context::new(cli.dir, cli.lock_timeout, cli.allow_network_fs, now);
+    let ctx = cmd::Context::new(
+        cli.dir,
+        cli.lock_timeout,
+        cli.allow_network_fs,
+        now,
+        audit::current_user(),
+        cli.quiet,
+    );
     match &cli.command {
         Command::Init(a) => cmd::init::run(a, &ctx)?,
         Command::Sign(a) => cmd::sign::run(a, &ctx)?,
@@ -33,6 +41,21 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Crl(a) => cmd::crl::run(a, &ctx)?,
         Command::Status(a) => cmd::status::run(a, &ctx)?,
         Command::Check(a) => return cmd::check::run(a, &ctx),
+        Command::List(a) => cmd::list::run(a, &ctx)?,
+        Command::Show(a) => cmd::show::run(a, &ctx)?,
+        Command::Verify(a) => return cmd::verify::run(a, &ctx),
+        Command::Renew(a) => cmd::renew::run(a, &ctx)?,
+        Command::Log(a) => cmd::log::run(a, &ctx)?,
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut command, "ca", &mut std::io::stdout());
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command)
+                .render(&mut std::io::stdout())
+                .map_err(|e| error::Error::io("<stdout>", e))?;
+        }
     }
     Ok(exit::OK)
 }

@@ -1,11 +1,12 @@
 //! The loaded state of a CA: every state file parsed and cross-checked enough to act on it.
 //! `ca check` goes further (see cmd/check.rs); this is what every command relies on.
 
+use crate::audit;
 use crate::ca::Ca;
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::serial::Serial;
-use crate::store::{CERT, CRLNUMBER, INDEX, KEY, SERIAL, Session};
+use crate::store::{self, AUDIT, CERT, CRLNUMBER, INDEX, KEY, SERIAL, Session};
 
 /// Everything a command reads before it decides anything.
 pub struct State {
@@ -15,6 +16,10 @@ pub struct State {
     pub serial: Serial,
     /// The next CRL number.
     pub crlnumber: Serial,
+    /// Length of audit.log, where the next record goes.
+    pub audit_len: u64,
+    /// Hash of audit.log's last line: the next record's `prev`.
+    pub audit_prev: String,
 }
 
 impl State {
@@ -42,11 +47,22 @@ impl State {
                 ),
             ));
         }
+        let (audit_len, last) = store::read_last_line(dir, AUDIT)?;
+        let audit_prev = last.map_or_else(|| audit::GENESIS.to_string(), |l| audit::line_hash(&l));
+        if audit_prev != index.audit_head {
+            return Err(Error::state(
+                dir.join(AUDIT),
+                "its last record is not the one index.json records (audit_head): the log was \
+                 edited or truncated; run `ca check` for details",
+            ));
+        }
         Ok(State {
             ca,
             index,
             serial,
             crlnumber,
+            audit_len,
+            audit_prev,
         })
     }
 }

@@ -22,10 +22,18 @@ fn init_creates_every_state_file_dir_files() {
     );
     let serial = std::fs::read_to_string(d.join("serial")).unwrap();
     assert_eq!(serial.len(), 33, "32 hex digits and a newline: {serial:?}");
+    let index = std::fs::read_to_string(d.join("index.json")).unwrap();
+    let head = index.split('"').nth(7).unwrap().to_string();
     assert_eq!(
-        std::fs::read_to_string(d.join("index.json")).unwrap(),
-        "{\n  \"format\": 1,\n  \"generation\": 1,\n  \"certificates\": []\n}\n"
+        index,
+        format!(
+            "{{\n  \"format\": 1,\n  \"generation\": 1,\n  \"audit_head\": \"{head}\",\n  \"certificates\": []\n}}\n"
+        )
     );
+    let audit = std::fs::read_to_string(d.join("audit.log")).unwrap();
+    assert_eq!(audit.lines().count(), 1);
+    assert!(audit.contains("\"operation\":\"init\""), "{audit}");
+    assert_eq!(mode(&d.join("audit.log")), 0o644);
     assert!(!d.join("ca.crl").exists());
 }
 

@@ -11,6 +11,7 @@ mod crash;
 mod environment;
 mod init;
 mod interop;
+mod operator;
 mod revoke_crl;
 mod sign;
 mod status;

@@ -10,6 +10,7 @@ use x509_parser::revocation_list::CertificateRevocationList;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
 use super::Context;
+use crate::audit;
 use crate::ca::{Ca, CaCert, MAX_PEM_BYTES};
 use crate::cli::JsonArgs;
 use crate::csr::decode_one;
@@ -17,7 +18,7 @@ use crate::error::{Error, Result, exit};
 use crate::hex;
 use crate::index::Index;
 use crate::serial::Serial;
-use crate::store::{self, Access, CERT, CERTS, CRL, CRLNUMBER, INDEX, KEY, SERIAL, Session};
+use crate::store::{self, AUDIT, Access, CERT, CERTS, CRL, CRLNUMBER, INDEX, KEY, SERIAL, Session};
 
 /// The `--json` document (SPEC.md `CHECK-JSON`).
 #[derive(Debug, Serialize)]
@@ -239,6 +240,17 @@ pub fn check(session: &Session) -> CheckReport {
                 SERIAL,
                 format!("counter {counter} is not above the highest issued serial {max}"),
             );
+        }
+    }
+
+    if let Some(index) = &index {
+        match session.read(AUDIT) {
+            Ok(bytes) => {
+                for p in audit::verify(&bytes, index.generation, &index.audit_head) {
+                    add(AUDIT, p);
+                }
+            }
+            Err(e) => add(AUDIT, strip(&e)),
         }
     }
 

@@ -4,13 +4,14 @@ use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyIdMethod, KeyUsagePurp
 use time::Duration;
 
 use super::Context;
+use crate::audit;
 use crate::cli::InitArgs;
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::keys;
 use crate::names::Subject;
 use crate::serial::Serial;
-use crate::store::{self, CERT, CRLNUMBER, FileWrite, INDEX, KEY, MODE_SECRET, SERIAL};
+use crate::store::{self, AUDIT, CERT, CRLNUMBER, FileWrite, INDEX, KEY, MODE_SECRET, SERIAL};
 
 /// Validation phase: the complete content of every file of the new CA.
 pub fn plan(args: &InitArgs, ctx: &Context, random: [u8; 32]) -> Result<Vec<FileWrite>> {
@@ -43,6 +44,18 @@ pub fn plan(args: &InitArgs, ctx: &Context, random: [u8; 32]) -> Result<Vec<File
         .map_err(|e| Error::Internal(format!("self-signing the CA certificate: {e}")))?;
     // Leaf serials count up from a random point of their own (SPEC.md SERIAL-START).
     let first = Serial::random_start(half(&random, 16));
+    let record = audit::Record {
+        time: ctx.now,
+        operation: "init".into(),
+        serials: vec![Serial::random_start(half(&random, 0)).to_string()],
+        csr_sha256: None,
+        user: ctx.user.clone(),
+        generation: 1,
+        prev: audit::GENESIS.into(),
+    };
+    let line = record.to_line();
+    let mut index = Index::new();
+    index.audit_head = audit::line_hash(&line[..line.len() - 1]);
     Ok(vec![
         FileWrite {
             target: KEY.into(),
@@ -52,7 +65,8 @@ pub fn plan(args: &InitArgs, ctx: &Context, random: [u8; 32]) -> Result<Vec<File
         FileWrite::public(CERT, cert.pem()),
         FileWrite::public(SERIAL, first.to_file()),
         FileWrite::public(CRLNUMBER, Serial::from_u64(1).to_file()),
-        FileWrite::public(INDEX, Index::new().to_bytes()),
+        FileWrite::public(INDEX, index.to_bytes()),
+        FileWrite::public(AUDIT, line),
     ])
 }
 
@@ -62,6 +76,9 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
     crate::rand::fill(&mut random)?;
     let files = plan(args, ctx, random)?;
     store::create(&ctx.dir, &files)?;
+    if ctx.quiet {
+        return Ok(());
+    }
     eprintln!(
         "created CA {:?} in {} ({:?}, valid {} days)",
         args.subject,

@@ -5,19 +5,27 @@
 pub mod check;
 pub mod crl;
 pub mod init;
+pub mod list;
+pub mod log;
+pub mod renew;
 pub mod revoke;
+pub mod show;
 pub mod sign;
 pub mod status;
+pub mod verify;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use crate::audit;
+use crate::cli::MutationArgs;
 use crate::error::{Error, Result};
+use crate::index::Index;
 use crate::state::State;
 use crate::store::output::StagedOutput;
-use crate::store::{self, Access, Plan, Session};
+use crate::store::{self, AUDIT, Access, FileAppend, FileWrite, INDEX, Plan, Session};
 
 /// What every command receives from the top level.
 pub struct Context {
@@ -25,6 +33,10 @@ pub struct Context {
     pub open: store::OpenOptions,
     /// The time of the command, read once.
     pub now: OffsetDateTime,
+    /// The operator, for the audit trail.
+    pub user: String,
+    /// `--quiet`: no notes on stderr.
+    pub quiet: bool,
 }
 
 impl Context {
@@ -33,6 +45,8 @@ impl Context {
         lock_timeout: u64,
         allow_network_fs: bool,
         now: OffsetDateTime,
+        user: String,
+        quiet: bool,
     ) -> Self {
         Context {
             dir,
@@ -41,7 +55,52 @@ impl Context {
                 allow_network_fs,
             },
             now,
+            user,
+            quiet,
         }
+    }
+}
+
+/// What an operation records in the audit trail.
+pub struct AuditInfo {
+    pub operation: &'static str,
+    pub serials: Vec<String>,
+    pub csr_sha256: Option<String>,
+}
+
+/// Finishes a plan: moves the generation on, writes `index` and `writes`, and appends the
+/// audit record in the same commit (SPEC.md AUDIT-ATOMIC).
+pub fn finish_plan(
+    state: &State,
+    ctx: &Context,
+    mut index: Index,
+    mut writes: Vec<FileWrite>,
+    info: AuditInfo,
+) -> Plan {
+    let generation_before = state.index.generation;
+    index.generation = generation_before + 1;
+    let record = audit::Record {
+        time: ctx.now,
+        operation: info.operation.to_string(),
+        serials: info.serials,
+        csr_sha256: info.csr_sha256,
+        user: ctx.user.clone(),
+        generation: index.generation,
+        prev: state.audit_prev.clone(),
+    };
+    let line = record.to_line();
+    index.audit_head = audit::line_hash(&line[..line.len() - 1]);
+    writes.push(FileWrite::public(INDEX, index.to_bytes()));
+    Plan {
+        operation: info.operation,
+        generation_before,
+        generation_after: index.generation,
+        writes,
+        appends: vec![FileAppend {
+            target: AUDIT.to_string(),
+            offset: state.audit_len,
+            bytes: line,
+        }],
     }
 }
 
@@ -49,22 +108,46 @@ impl Context {
 /// copy for `--out`, and notes for stderr.
 pub struct Planned {
     pub plan: Plan,
+    /// Printed on stdout after the commit (unless `--out` is given).
     pub stdout: String,
+    /// `--out FILE` and `--force`.
     pub out_file: Option<(PathBuf, bool)>,
-    pub out_bytes: Vec<u8>,
     pub notes: Vec<String>,
 }
 
+impl Planned {
+    pub fn new(plan: Plan, stdout: String, notes: Vec<String>) -> Planned {
+        Planned {
+            plan,
+            stdout,
+            out_file: None,
+            notes,
+        }
+    }
+
+    /// Sets the `--out` target.
+    pub fn with_out(mut self, out: Option<(PathBuf, bool)>) -> Planned {
+        self.out_file = out;
+        self
+    }
+}
+
 /// Runs a mutating command: lock and recover, load, check the generation, validate, stage the
-/// `--out` copy, commit, publish, and print only after the commit.
+/// `--out` copy, commit, publish, and print only after the commit. With `--dry-run`, stops
+/// after validation and describes the plan instead.
 pub fn mutate(
     ctx: &Context,
-    expect_generation: Option<u64>,
+    opts: &MutationArgs,
     validate: impl FnOnce(&State) -> Result<Planned>,
 ) -> Result<()> {
-    let session = Session::open(&ctx.dir, Access::Write, &ctx.open)?;
+    let access = if opts.dry_run {
+        Access::Read
+    } else {
+        Access::Write
+    };
+    let session = Session::open(&ctx.dir, access, &ctx.open)?;
     let state = State::load(&session)?;
-    if let Some(expected) = expect_generation
+    if let Some(expected) = opts.expect_generation
         && expected != state.index.generation
     {
         return Err(Error::Conflict {
@@ -74,8 +157,16 @@ pub fn mutate(
     }
     let planned = validate(&state)?;
     drop(state);
+    if opts.dry_run {
+        print!("{}", describe(&planned));
+        return Ok(());
+    }
     let staged: Option<StagedOutput> = match &planned.out_file {
-        Some((path, force)) => Some(store::output::stage(path, &planned.out_bytes, *force)?),
+        Some((path, force)) => Some(store::output::stage(
+            path,
+            planned.stdout.as_bytes(),
+            *force,
+        )?),
         None => None,
     };
     let committed = match session.commit(&planned.plan) {
@@ -87,8 +178,10 @@ pub fn mutate(
             return Err(e);
         }
     };
-    for note in &planned.notes {
-        eprintln!("note: {note}");
+    if !ctx.quiet {
+        for note in &planned.notes {
+            eprintln!("note: {note}");
+        }
     }
     if let Some(w) = committed.warning {
         eprintln!("warning: {w}");
@@ -101,9 +194,42 @@ pub fn mutate(
                 planned.plan.generation_after
             )),
         })?;
-    }
-    if planned.out_file.is_none() {
+    } else {
         print!("{}", planned.stdout);
     }
     Ok(())
+}
+
+/// The `--dry-run` report: what would be committed, without the signed objects themselves
+/// (a dry run never hands out a certificate the index does not record).
+fn describe(planned: &Planned) -> String {
+    let plan = &planned.plan;
+    let mut out = format!(
+        "dry run: {} would move the CA from generation {} to {}; nothing was written\n",
+        plan.operation, plan.generation_before, plan.generation_after
+    );
+    for w in &plan.writes {
+        out.push_str(&format!(
+            "  would write {} ({} bytes)\n",
+            w.target,
+            w.bytes.len()
+        ));
+    }
+    for a in &plan.appends {
+        out.push_str(&format!(
+            "  would append {} bytes to {}\n",
+            a.bytes.len(),
+            a.target
+        ));
+    }
+    if let Some((path, _)) = &planned.out_file {
+        out.push_str(&format!("  would write {}\n", path.display()));
+    }
+    for n in &planned.notes {
+        out.push_str(&format!(
+            "  {}\n",
+            n.replace("issued serial", "would issue serial")
+        ));
+    }
+    out
 }

@@ -6,17 +6,18 @@ use std::path::Path;
 use rcgen::{CertificateParams, IsCa, KeyIdMethod, SubjectPublicKeyInfo};
 use time::Duration;
 
-use super::{Context, Planned};
+use super::{AuditInfo, Context, Planned};
 use crate::cli::SignArgs;
 use crate::csr::{self, CheckedCsr};
 use crate::error::{Error, Result};
 use crate::hex;
 use crate::index::{Entry, Status};
-use crate::keys;
-use crate::names::{self, San};
+use crate::keys::{self, KeyKind};
+use crate::names::{self, San, Subject};
 use crate::profile::Profile;
+use crate::serial::Serial;
 use crate::state::State;
-use crate::store::{FileWrite, INDEX, Plan, SERIAL};
+use crate::store::{FileWrite, SERIAL};
 
 /// How far notBefore is set back to tolerate clients with slightly slow clocks.
 pub const BACKDATE: Duration = Duration::seconds(60);
@@ -25,18 +26,30 @@ pub const BACKDATE: Duration = Duration::seconds(60);
 pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
     let csr_bytes = read_input(&args.csr)?;
     let checked = csr::check(&csr_bytes).map_err(|m| Error::bad_input(&args.csr, m))?;
-    let sans = args
-        .san
-        .iter()
+    let sans = parse_sans(&args.san)?;
+    let out = args.out.out.clone().map(|o| (o, args.out.force));
+    super::mutate(ctx, &args.mutation, |state| {
+        plan(state, &checked, &sans, args.profile, args.days, ctx).map(|p| p.with_out(out))
+    })
+}
+
+/// Parses `--san` options.
+pub fn parse_sans(sans: &[String]) -> Result<Vec<San>> {
+    sans.iter()
         .map(|s| San::parse(s))
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|m| Error::refused(format!("--san: {m}")))?;
-    super::mutate(ctx, args.mutation.expect_generation, |state| {
-        plan(state, &checked, &sans, args.profile, args.days, ctx).map(|mut p| {
-            p.out_file = args.out.out.clone().map(|o| (o, args.out.force));
-            p
-        })
-    })
+        .map_err(|m| Error::refused(format!("--san: {m}")))
+}
+
+/// What is to be certified: an identity and a public key.
+pub struct Request<'a> {
+    pub subject: &'a Subject,
+    pub sans: Vec<San>,
+    /// DER SubjectPublicKeyInfo.
+    pub spki_der: &'a [u8],
+    /// The subjectPublicKey bit string content.
+    pub subject_public_key: &'a [u8],
+    pub key: KeyKind,
 }
 
 /// Validation phase: the new certificate, index and serial counter.
@@ -48,8 +61,6 @@ pub fn plan(
     days: u32,
     ctx: &Context,
 ) -> Result<Planned> {
-    let ca = &state.ca;
-    ca.check_valid_at(ctx.now, &ctx.dir)?;
     let mut notes = Vec::new();
     if !csr.ignored.is_empty() {
         notes.push(format!(
@@ -58,6 +69,43 @@ pub fn plan(
             csr.ignored.join("; ")
         ));
     }
+    let sans = choose_sans(csr, override_sans, profile, &mut notes);
+    let request = Request {
+        subject: &csr.subject,
+        sans,
+        spki_der: &csr.spki_der,
+        subject_public_key: &csr.subject_public_key,
+        key: csr.key,
+    };
+    let serial = state.serial.clone();
+    let (pem, entry) = issue(state, &request, &serial, profile, days, ctx, &mut notes)?;
+    let mut index = state.index.clone();
+    index.certificates.push(entry);
+    let plan = super::finish_plan(
+        state,
+        ctx,
+        index,
+        vec![
+            FileWrite::public(format!("certs/{serial}.pem"), pem.clone()),
+            FileWrite::public(SERIAL, next_serial(&serial)?.to_file()),
+        ],
+        AuditInfo {
+            operation: "sign",
+            serials: vec![serial.to_string()],
+            csr_sha256: Some(csr.sha256.clone()),
+        },
+    );
+    Ok(Planned::new(plan, pem, notes))
+}
+
+/// The SANs to issue: `--san` replaces the CSR's; a server certificate without any gets its
+/// CN when that is a DNS name.
+fn choose_sans(
+    csr: &CheckedCsr,
+    override_sans: &[San],
+    profile: Profile,
+    notes: &mut Vec<String>,
+) -> Vec<San> {
     let mut sans = if override_sans.is_empty() {
         csr.sans.clone()
     } else {
@@ -81,11 +129,6 @@ pub fn plan(
         }
         v
     };
-    if csr.subject.is_empty() {
-        return Err(Error::refused(
-            "the CSR has an empty subject; fileca requires at least one subject attribute such as CN",
-        ));
-    }
     if sans.is_empty()
         && profile != Profile::Client
         && let Some(cn) = csr
@@ -97,7 +140,40 @@ pub fn plan(
         notes.push(format!("no SANs requested; added {san} from the CN"));
         sans.push(san);
     }
+    sans
+}
 
+/// The serial after `serial`, or a refusal when the 20-octet space is exhausted.
+pub fn next_serial(serial: &Serial) -> Result<Serial> {
+    serial.next().ok_or_else(|| {
+        Error::refused("the serial counter is exhausted (20 octets); create a new CA")
+    })
+}
+
+/// Builds and signs one certificate with serial `serial` under `profile`; returns its PEM and
+/// its index entry. Pure: nothing is written.
+pub fn issue(
+    state: &State,
+    req: &Request<'_>,
+    serial: &Serial,
+    profile: Profile,
+    days: u32,
+    ctx: &Context,
+    notes: &mut Vec<String>,
+) -> Result<(String, Entry)> {
+    let ca = &state.ca;
+    ca.check_valid_at(ctx.now, &ctx.dir)?;
+    if req.subject.is_empty() {
+        return Err(Error::refused(
+            "the subject is empty; fileca requires at least one subject attribute such as CN",
+        ));
+    }
+    if state.index.find(serial).is_some() {
+        return Err(Error::state(
+            ctx.dir.join(SERIAL),
+            format!("serial {serial} is already in index.json"),
+        ));
+    }
     let not_before = (ctx.now - BACKDATE).max(ca.cert.not_before);
     let mut not_after = ctx.now + Duration::days(i64::from(days));
     if not_after > ca.cert.not_after {
@@ -108,20 +184,10 @@ pub fn plan(
         not_after = ca.cert.not_after;
     }
 
-    let serial = state.serial.clone();
-    let next = serial.next().ok_or_else(|| {
-        Error::refused("the serial counter is exhausted (20 octets); create a new CA")
-    })?;
-    if state.index.find(&serial).is_some() {
-        return Err(Error::state(
-            ctx.dir.join(SERIAL),
-            format!("serial {serial} is already in index.json"),
-        ));
-    }
-
     let mut params = CertificateParams::default();
-    params.distinguished_name = csr.subject.to_rcgen().map_err(Error::refused)?;
-    params.subject_alt_names = sans
+    params.distinguished_name = req.subject.to_rcgen().map_err(Error::refused)?;
+    params.subject_alt_names = req
+        .sans
         .iter()
         .map(|s| s.to_rcgen())
         .collect::<std::result::Result<_, _>>()
@@ -130,25 +196,25 @@ pub fn plan(
     params.not_after = not_after;
     params.serial_number = Some(rcgen::SerialNumber::from_slice(serial.as_bytes()));
     params.is_ca = IsCa::ExplicitNoCa;
-    params.key_usages = profile.key_usages(csr.key);
+    params.key_usages = profile.key_usages(req.key);
     params.extended_key_usages = profile.extended_key_usages();
     params.use_authority_key_identifier_extension = true;
-    params.key_identifier_method = KeyIdMethod::PreSpecified(keys::key_id(&csr.subject_public_key));
-    let public_key = SubjectPublicKeyInfo::from_der(&csr.spki_der)
-        .map_err(|e| Error::refused(format!("the CSR's public key: {e}")))?;
+    params.key_identifier_method = KeyIdMethod::PreSpecified(keys::key_id(req.subject_public_key));
+    let public_key = SubjectPublicKeyInfo::from_der(req.spki_der)
+        .map_err(|e| Error::refused(format!("the public key: {e}")))?;
     let issuer = ca.issuer()?;
     let cert = params
         .signed_by(&public_key, &issuer)
         .map_err(|e| Error::Internal(format!("signing: {e}")))?;
-    let pem = cert.pem();
-
-    let mut index = state.index.clone();
-    let generation_before = index.generation;
-    index.generation += 1;
-    index.certificates.push(Entry {
+    notes.push(format!(
+        "issued serial {serial} to {}, valid until {}",
+        req.subject,
+        crate::clock::fmt(not_after)
+    ));
+    let entry = Entry {
         serial: serial.to_string(),
-        subject: csr.subject.to_string(),
-        sans: sans.iter().map(|s| s.to_string()).collect(),
+        subject: req.subject.to_string(),
+        sans: req.sans.iter().map(|s| s.to_string()).collect(),
         profile: profile.name().to_string(),
         not_before,
         not_after,
@@ -156,32 +222,14 @@ pub fn plan(
         revoked_at: None,
         revocation_reason: None,
         sha256: hex::sha256(cert.der()),
-    });
-    notes.push(format!(
-        "issued serial {serial}, valid until {}",
-        crate::clock::fmt(not_after)
-    ));
-    Ok(Planned {
-        plan: Plan {
-            operation: "sign",
-            generation_before,
-            generation_after: index.generation,
-            writes: vec![
-                FileWrite::public(format!("certs/{serial}.pem"), pem.clone()),
-                FileWrite::public(INDEX, index.to_bytes()),
-                FileWrite::public(SERIAL, next.to_file()),
-            ],
-        },
-        stdout: pem.clone(),
-        out_file: None,
-        out_bytes: pem.into_bytes(),
-        notes,
-    })
+        renewed_from: None,
+    };
+    Ok((cert.pem(), entry))
 }
 
 /// Reads a CSR from a file or, for `-`, standard input; bounded so a huge input cannot
 /// exhaust memory.
-fn read_input(path: &Path) -> Result<Vec<u8>> {
+pub fn read_input(path: &Path) -> Result<Vec<u8>> {
     let limit = (csr::MAX_CSR_BYTES + 1) as u64;
     let mut buf = Vec::new();
     if path == Path::new("-") {

@@ -1,7 +1,7 @@
 //! `ca status`: a summary of the CA for people (`--json` for scripts; schema in SPEC.md).
 
 use serde::Serialize;
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::FromDer;
 use x509_parser::revocation_list::CertificateRevocationList;
 
@@ -27,7 +27,16 @@ pub struct StatusReport {
     pub next_crl_number: String,
     pub crl: Option<CrlInfo>,
     pub generation: u64,
+    /// Conditions that need the operator's attention (SPEC.md STATUS-WARN).
+    pub warnings: Vec<String>,
 }
+
+/// Warn when the CA certificate expires within this many days.
+pub const WARN_CA_DAYS: i64 = 90;
+/// Warn when the CRL's nextUpdate falls within this many days.
+pub const WARN_CRL_DAYS: i64 = 7;
+/// Warn about valid certificates expiring within this many days.
+pub const WARN_CERT_DAYS: i64 = 30;
 
 #[derive(Debug, Serialize)]
 pub struct Counts {
@@ -43,6 +52,10 @@ pub struct CrlInfo {
     pub this_update: String,
     pub next_update: Option<String>,
     pub expired: bool,
+    #[serde(skip)]
+    pub this_update_at: OffsetDateTime,
+    #[serde(skip)]
+    pub next_update_at: Option<OffsetDateTime>,
 }
 
 /// Runs `ca status`.
@@ -91,6 +104,9 @@ pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
         ),
     }
     println!("generation:    {}", report.generation);
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
     Ok(())
 }
 
@@ -109,6 +125,56 @@ pub fn report(state: &State, crl: Option<CrlInfo>, now: OffsetDateTime) -> Statu
             Status::Valid => counts.valid += 1,
         }
     }
+    let mut warnings = Vec::new();
+    let ca_after = state.ca.cert.not_after;
+    if now > ca_after {
+        warnings.push(format!("the CA certificate expired on {}", fmt(ca_after)));
+    } else if ca_after - now < Duration::days(WARN_CA_DAYS) {
+        warnings.push(format!(
+            "the CA certificate expires on {} (within {WARN_CA_DAYS} days)",
+            fmt(ca_after)
+        ));
+    }
+    match &crl {
+        Some(c) if c.expired => warnings.push(format!(
+            "the CRL expired on {}: relying parties that check it reject every certificate; run `ca crl`",
+            c.next_update.as_deref().unwrap_or("?")
+        )),
+        Some(c) if c.next_update_at.is_some_and(|n| n - now < Duration::days(WARN_CRL_DAYS)) => {
+            warnings.push(format!(
+                "the CRL's next update is {} (within {WARN_CRL_DAYS} days); run `ca crl`",
+                c.next_update.as_deref().unwrap_or("?")
+            ))
+        }
+        _ => {}
+    }
+    let unpublished = state
+        .index
+        .certificates
+        .iter()
+        .filter(|e| e.status == Status::Revoked)
+        .filter(|e| match (&crl, e.revoked_at) {
+            (Some(c), Some(at)) => c.this_update_at < at,
+            _ => true,
+        })
+        .count();
+    if unpublished > 0 {
+        warnings.push(format!(
+            "{unpublished} revocation(s) not yet in a published CRL; run `ca crl`"
+        ));
+    }
+    let soon = state
+        .index
+        .certificates
+        .iter()
+        .filter(|e| e.status == Status::Valid && e.not_after >= now)
+        .filter(|e| e.not_after - now < Duration::days(WARN_CERT_DAYS))
+        .count();
+    if soon > 0 {
+        warnings.push(format!(
+            "{soon} certificate(s) expire within {WARN_CERT_DAYS} days (ca list --expiring {WARN_CERT_DAYS}d)"
+        ));
+    }
     StatusReport {
         subject: state.ca.cert.subject.clone(),
         key_type: state.ca.cert.key_kind.to_string(),
@@ -120,6 +186,7 @@ pub fn report(state: &State, crl: Option<CrlInfo>, now: OffsetDateTime) -> Statu
         next_crl_number: state.crlnumber.to_string(),
         crl,
         generation: state.index.generation,
+        warnings,
     }
 }
 
@@ -133,10 +200,13 @@ pub fn crl_info(bytes: &[u8], now: OffsetDateTime) -> std::result::Result<CrlInf
         .map(|n| crate::serial::Serial::from_magnitude(&n.to_bytes_be()).to_string())
         .ok_or("the CRL has no CRL number")?;
     let next = crl.next_update().map(|t| t.to_datetime());
+    let this = crl.last_update().to_datetime();
     Ok(CrlInfo {
         number,
-        this_update: fmt(crl.last_update().to_datetime()),
+        this_update: fmt(this),
         next_update: next.map(fmt),
         expired: next.is_some_and(|n| n < now),
+        this_update_at: this,
+        next_update_at: next,
     })
 }

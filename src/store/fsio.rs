@@ -30,6 +30,7 @@ pub enum Op {
     Mkdir,
     Rmdir,
     FsyncDir,
+    Truncate,
 }
 
 /// Creates `path`, which must not exist, with permission bits `mode` (never more permissive
@@ -74,6 +75,25 @@ pub fn open_or_create(path: &Path, mode: u32) -> io::Result<File> {
         }
         Err(e) => Err(e),
     }
+}
+
+/// Writes `bytes` at `offset` of a file that only grows (created if missing), discarding
+/// anything already past `offset` (a torn earlier attempt), and fsyncs it.
+pub fn append_at(path: &Path, offset: u64, bytes: &[u8], mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    fault::hit(Op::Create, path)?;
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    fault::hit(Op::Truncate, path)?;
+    file.set_len(offset)?;
+    fault::hit(Op::Write, path)?;
+    file.write_all_at(bytes, offset)?;
+    fsync(&file, path)
 }
 
 /// Writes all of `bytes` to `file`.

@@ -16,6 +16,25 @@ pub struct Journal {
     pub generation_before: u64,
     pub generation_after: u64,
     pub renames: Vec<Rename>,
+    /// Appends to files that only grow (audit.log), applied after the renames.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub appends: Vec<Append>,
+}
+
+/// Bytes staged for appending at a known offset of a growing file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Append {
+    /// Name of the staged file holding the bytes to append (`.stage.N`).
+    pub staged: String,
+    /// Path of the target relative to the state directory.
+    pub target: String,
+    /// Length of the target before the append; the bytes go exactly there.
+    pub offset: u64,
+    /// Number of bytes appended.
+    pub len: u64,
+    /// SHA-256 of the appended bytes, lowercase hex.
+    pub sha256: String,
 }
 
 /// One staged file and where it goes.
@@ -47,7 +66,21 @@ impl Journal {
         if journal.format != FORMAT {
             return Err(format!("unsupported journal format {}", journal.format));
         }
-        for r in &journal.renames {
+        let appends = journal
+            .appends
+            .iter()
+            .map(|a| (&a.staged, &a.target, &a.sha256));
+        for (staged, target, sha256) in journal
+            .renames
+            .iter()
+            .map(|r| (&r.staged, &r.target, &r.sha256))
+            .chain(appends)
+        {
+            let r = Rename {
+                staged: staged.clone(),
+                target: target.clone(),
+                sha256: sha256.clone(),
+            };
             if !is_stage_name(&r.staged) {
                 return Err(format!(
                     "journal names an invalid staged file {:?}",
@@ -128,6 +161,13 @@ mod tests {
                 staged: ".stage.0".into(),
                 target: "serial".into(),
                 sha256: "0".repeat(64),
+            }],
+            appends: vec![Append {
+                staged: ".stage.1".into(),
+                target: "audit.log".into(),
+                offset: 10,
+                len: 5,
+                sha256: "1".repeat(64),
             }],
         };
         assert_eq!(Journal::parse(&j.to_bytes()).unwrap(), j);

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::hex;
-use journal::{Journal, Rename};
+use journal::{Append, Journal, Rename};
 
 /// File names inside the state directory (SPEC.md `DIR-*`).
 pub const KEY: &str = "ca.key";
@@ -31,6 +31,7 @@ pub const CRL: &str = "ca.crl";
 pub const SERIAL: &str = "serial";
 pub const CRLNUMBER: &str = "crlnumber";
 pub const INDEX: &str = "index.json";
+pub const AUDIT: &str = "audit.log";
 pub const CERTS: &str = "certs";
 pub const LOCK: &str = ".lock";
 pub const JOURNAL: &str = ".journal";
@@ -83,6 +84,14 @@ impl FileWrite {
     }
 }
 
+/// Bytes to append to a file that only grows (audit.log), at the length it had when read.
+#[derive(Debug, Clone)]
+pub struct FileAppend {
+    pub target: String,
+    pub offset: u64,
+    pub bytes: Vec<u8>,
+}
+
 /// Everything a mutating command will change, computed before anything is written.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -90,6 +99,7 @@ pub struct Plan {
     pub generation_before: u64,
     pub generation_after: u64,
     pub writes: Vec<FileWrite>,
+    pub appends: Vec<FileAppend>,
 }
 
 /// What a commit reports besides success.
@@ -200,6 +210,25 @@ impl Session {
                 sha256: hex::sha256(&w.bytes),
             });
         }
+        let mut appends = Vec::new();
+        for a in &plan.appends {
+            if !journal::is_state_target(&a.target) {
+                return Err(Error::Internal(format!("plan appends to {:?}", a.target)));
+            }
+            let name = format!(".stage.{}", staged.len());
+            let path = dir.join(&name);
+            staged.push(path.clone());
+            if let Err(e) = fsio::write_new_durable(&path, &a.bytes, MODE_PUBLIC) {
+                return Err(undo(dir, &staged, Error::io(&path, e)));
+            }
+            appends.push(Append {
+                staged: name,
+                target: a.target.clone(),
+                offset: a.offset,
+                len: a.bytes.len() as u64,
+                sha256: hex::sha256(&a.bytes),
+            });
+        }
         if let Err(e) = fsio::fsync_dir(dir) {
             return Err(undo(dir, &staged, Error::io(dir, e)));
         }
@@ -209,6 +238,7 @@ impl Session {
             generation_before: plan.generation_before,
             generation_after: plan.generation_after,
             renames,
+            appends,
         };
         let jstage = dir.join(JOURNAL_STAGE);
         let jpath = dir.join(JOURNAL);
@@ -317,10 +347,70 @@ fn apply(dir: &Path, journal: &Journal, verify: bool) -> std::result::Result<(),
         let certs = dir.join(CERTS);
         fsio::fsync_dir(&certs).map_err(|e| format!("{}: {e}", certs.display()))?;
     }
+    if !journal.appends.is_empty() {
+        for a in &journal.appends {
+            apply_append(dir, a)?;
+        }
+        // The appended bytes are durable in their targets; the staged copies can go.
+        for a in &journal.appends {
+            let staged = dir.join(&a.staged);
+            match fsio::remove_file(&staged) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(format!("removing {}: {e}", staged.display())),
+            }
+        }
+        fsio::fsync_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
     let jpath = dir.join(JOURNAL);
     fsio::remove_file(&jpath).map_err(|e| format!("removing {}: {e}", jpath.display()))?;
     fsio::fsync_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     Ok(())
+}
+
+/// Appends one journaled chunk. Idempotent: if the staged copy is gone, the target must
+/// already hold the bytes at the recorded offset.
+fn apply_append(dir: &Path, a: &Append) -> std::result::Result<(), String> {
+    let staged = dir.join(&a.staged);
+    let target = dir.join(&a.target);
+    match read_plain(&staged) {
+        Ok(bytes) => {
+            if hex::sha256(&bytes) != a.sha256 {
+                return Err(format!(
+                    "staged file {} does not hold the bytes the journal recorded for {}",
+                    staged.display(),
+                    a.target
+                ));
+            }
+            let len = std::fs::symlink_metadata(&target)
+                .map(|m| m.len())
+                .unwrap_or(0);
+            if len < a.offset {
+                return Err(format!(
+                    "{} is shorter ({len} bytes) than when the change was committed ({} bytes)",
+                    target.display(),
+                    a.offset
+                ));
+            }
+            fsio::append_at(&target, a.offset, &bytes, MODE_PUBLIC)
+                .map_err(|e| format!("appending to {}: {e}", target.display()))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let bytes = read_plain(&target).map_err(|e| format!("{}: {e}", target.display()))?;
+            let start = a.offset as usize;
+            let chunk = bytes.get(start..start + a.len as usize);
+            if chunk.is_some_and(|c| hex::sha256(c) == a.sha256) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} is missing and {} does not hold the journaled bytes",
+                    staged.display(),
+                    target.display()
+                ))
+            }
+        }
+        Err(e) => Err(format!("{}: {e}", staged.display())),
+    }
 }
 
 /// Is there a journal or a staged file to deal with?
@@ -506,6 +596,43 @@ pub fn read_state_file(dir: &Path, rel: &str) -> Result<Vec<u8>> {
     let mut buf = Vec::with_capacity(m.len() as usize);
     f.read_to_end(&mut buf).map_err(|e| Error::io(&path, e))?;
     Ok(buf)
+}
+
+/// The length of a state file and its last line (without the newline), reading only as much
+/// of its end as needed. `None` for an empty file.
+pub fn read_last_line(dir: &Path, rel: &str) -> Result<(u64, Option<Vec<u8>>)> {
+    use std::io::{Seek, SeekFrom};
+    let path = dir.join(rel);
+    let mut f = open_read_nofollow(&path).map_err(|e| Error::io(&path, e))?;
+    let m = f.metadata().map_err(|e| Error::io(&path, e))?;
+    if !m.is_file() {
+        return Err(Error::state(&path, "is not a regular file"));
+    }
+    let len = m.len();
+    if len == 0 {
+        return Ok((0, None));
+    }
+    let mut window: u64 = 4096;
+    loop {
+        let start = len.saturating_sub(window);
+        f.seek(SeekFrom::Start(start))
+            .map_err(|e| Error::io(&path, e))?;
+        let mut buf = Vec::new();
+        f.read_to_end(&mut buf).map_err(|e| Error::io(&path, e))?;
+        let Some(body) = buf.strip_suffix(b"\n") else {
+            return Err(Error::state(
+                &path,
+                "does not end with a newline (truncated?)",
+            ));
+        };
+        if let Some(pos) = body.iter().rposition(|&b| b == b'\n') {
+            return Ok((len, Some(body[pos + 1..].to_vec())));
+        }
+        if start == 0 {
+            return Ok((len, Some(body.to_vec())));
+        }
+        window *= 4;
+    }
 }
 
 /// Permission bits of a state file, without following symlinks.

@@ -1,0 +1,161 @@
+//! audit.log: one JSON line per committed operation, chained by hashes (SPEC.md `AUDIT-*`).
+//!
+//! Each record carries the SHA-256 of the previous line (`prev`; 64 zeros for the first) and
+//! the generation it produced; index.json carries the hash of the last line (`audit_head`).
+//! So an edited line breaks the chain at the next record (or at the head), a deleted line
+//! breaks it too, and a truncated tail no longer reaches the index's generation and head.
+//! The record is appended in the same journaled commit as the change it records.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::hex;
+
+/// The `prev` of the first record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One audit record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    #[serde(with = "time::serde::rfc3339")]
+    pub time: OffsetDateTime,
+    pub operation: String,
+    pub serials: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csr_sha256: Option<String>,
+    pub user: String,
+    pub generation: u64,
+    pub prev: String,
+}
+
+impl Record {
+    /// The exact line written: compact JSON and a newline.
+    pub fn to_line(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec(self).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+}
+
+/// Hash of a line (without its newline): the next record's `prev` and the index's head.
+pub fn line_hash(line: &[u8]) -> String {
+    hex::sha256(line)
+}
+
+/// The name of the user running fileca, from the password database (not `$USER`, which the
+/// caller controls), or the numeric uid.
+pub fn current_user() -> String {
+    // SAFETY: getuid cannot fail; getpwuid returns NULL or a pointer to static storage that
+    // we copy out of before any other call.
+    unsafe {
+        let uid = libc::getuid();
+        let pw = libc::getpwuid(uid);
+        if !pw.is_null()
+            && !(*pw).pw_name.is_null()
+            && let Ok(name) = std::ffi::CStr::from_ptr((*pw).pw_name).to_str()
+        {
+            return name.to_string();
+        }
+        format!("uid:{uid}")
+    }
+}
+
+/// Verifies a whole log against the index's generation and head; returns every problem.
+pub fn verify(bytes: &[u8], generation: u64, head: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    if bytes.is_empty() {
+        return vec!["audit.log is empty".into()];
+    }
+    let Some(body) = bytes.strip_suffix(b"\n") else {
+        return vec!["audit.log does not end with a newline (truncated?)".into()];
+    };
+    let mut prev = GENESIS.to_string();
+    let mut expected_gen = None;
+    let mut last_hash = String::new();
+    let mut last_gen = 0;
+    for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+        let n = i + 1;
+        let record: Record = match serde_json::from_slice(line) {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(format!("line {n} is not a valid record: {e}"));
+                prev = line_hash(line);
+                expected_gen = None;
+                continue;
+            }
+        };
+        if record.prev != prev {
+            problems.push(format!(
+                "line {n} does not chain to the line before it (edited, inserted or deleted records)"
+            ));
+        }
+        if let Some(g) = expected_gen
+            && record.generation != g
+        {
+            problems.push(format!(
+                "line {n} has generation {} where {g} was expected (records missing?)",
+                record.generation
+            ));
+        }
+        expected_gen = Some(record.generation + 1);
+        prev = line_hash(line);
+        last_hash = prev.clone();
+        last_gen = record.generation;
+    }
+    if last_gen != generation {
+        problems.push(format!(
+            "the last record has generation {last_gen} but index.json is at {generation} (truncated log?)"
+        ));
+    }
+    if last_hash != head {
+        problems.push("the last record is not the one index.json records as audit_head (edited or truncated?)".into());
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(n: u64) -> (Vec<u8>, String) {
+        let mut out = Vec::new();
+        let mut prev = GENESIS.to_string();
+        for g in 1..=n {
+            let line = Record {
+                time: time::macros::datetime!(2026-01-01 0:00 UTC),
+                operation: "sign".into(),
+                serials: vec![format!("{g:02X}")],
+                csr_sha256: None,
+                user: "op".into(),
+                generation: g,
+                prev: prev.clone(),
+            }
+            .to_line();
+            prev = line_hash(&line[..line.len() - 1]);
+            out.extend(line);
+        }
+        (out, prev)
+    }
+
+    #[test]
+    fn a_clean_chain_verifies() {
+        let (bytes, head) = log(4);
+        assert!(verify(&bytes, 4, &head).is_empty());
+    }
+
+    #[test]
+    fn tampering_deleting_and_truncating_are_detected() {
+        let (bytes, head) = log(4);
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        let edited = text.replacen("\"user\":\"op\"", "\"user\":\"eve\"", 1);
+        assert!(!verify(edited.as_bytes(), 4, &head).is_empty());
+        let lines: Vec<&str> = text.lines().collect();
+        let deleted = format!("{}\n{}\n{}\n", lines[0], lines[2], lines[3]);
+        assert!(!verify(deleted.as_bytes(), 4, &head).is_empty());
+        let truncated = format!("{}\n{}\n", lines[0], lines[1]);
+        assert!(!verify(truncated.as_bytes(), 4, &head).is_empty());
+        let last_edited = text.replacen("\"serials\":[\"04\"]", "\"serials\":[\"05\"]", 1);
+        assert!(!verify(last_edited.as_bytes(), 4, &head).is_empty());
+    }
+}

@@ -1,0 +1,41 @@
+//! `ca log`: print the audit trail (SPEC.md `LOG-*`).
+
+use super::Context;
+use crate::audit::Record;
+use crate::cli::JsonArgs;
+use crate::error::{Error, Result};
+use crate::store::{AUDIT, Access, Session};
+
+/// Runs `ca log`.
+pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
+    let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
+    let bytes = session.read(AUDIT)?;
+    let path = ctx.dir.join(AUDIT);
+    let records = std::str::from_utf8(&bytes)
+        .map_err(|_| Error::state(&path, "is not UTF-8"))?
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str::<Record>(l)
+                .map_err(|e| Error::state(&path, format!("line {}: {e} (run ca check)", i + 1)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&records).map_err(|e| Error::Internal(e.to_string()))?
+        );
+        return Ok(());
+    }
+    for r in &records {
+        println!(
+            "{}  gen {:<6} {:<10} {:<12} {}",
+            crate::clock::fmt(r.time),
+            r.generation,
+            r.operation,
+            r.user,
+            r.serials.join(" ")
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! `ca renew`: a new certificate for the subject, SANs and key (or a new CSR's key) of an
+//! issued one, linked to it in the index; optionally revoking it in the same commit
+//! (SPEC.md `RENEW-*`).
+
+use x509_parser::certificate::X509Certificate;
+use x509_parser::prelude::FromDer;
+
+use super::sign::{Request, issue, next_serial};
+use super::{AuditInfo, Context, Planned};
+use crate::ca::MAX_PEM_BYTES;
+use crate::cli::{Reason, RenewArgs};
+use crate::csr::{self, CheckedCsr, decode_one};
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::names::{San, Subject};
+use crate::profile::Profile;
+use crate::serial::Serial;
+use crate::state::State;
+use crate::store::{FileWrite, SERIAL};
+
+/// Runs `ca renew`.
+pub fn run(args: &RenewArgs, ctx: &Context) -> Result<()> {
+    let old = super::revoke::parse_serial(&args.serial)?;
+    let csr = match &args.csr {
+        Some(path) => {
+            let bytes = super::sign::read_input(path)?;
+            Some(csr::check(&bytes).map_err(|m| Error::bad_input(path, m))?)
+        }
+        None => None,
+    };
+    let out = args.out.out.clone().map(|o| (o, args.out.force));
+    super::mutate(ctx, &args.mutation, |state| {
+        plan(state, &old, csr.as_ref(), args.days, args.revoke_old, ctx).map(|p| p.with_out(out))
+    })
+}
+
+/// Validation phase.
+pub fn plan(
+    state: &State,
+    old: &Serial,
+    csr: Option<&CheckedCsr>,
+    days: u32,
+    revoke_old: bool,
+    ctx: &Context,
+) -> Result<Planned> {
+    let entry = state
+        .index
+        .find(old)
+        .map(|i| &state.index.certificates[i])
+        .ok_or_else(|| Error::refused(format!("no certificate with serial {old} in index.json")))?;
+    let file = format!("certs/{old}.pem");
+    let path = ctx.dir.join(&file);
+    let pem = crate::store::read_state_file(&ctx.dir, &file)?;
+    let der =
+        decode_one(&pem, &["CERTIFICATE"], MAX_PEM_BYTES).map_err(|m| Error::state(&path, m))?;
+    let (_, cert) =
+        X509Certificate::from_der(&der).map_err(|e| Error::state(&path, e.to_string()))?;
+    let subject = Subject::parse(&entry.subject).map_err(|m| Error::state(&path, m))?;
+    let sans = entry
+        .sans
+        .iter()
+        .map(|s| San::parse(s))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|m| Error::state(&path, m))?;
+    let profile = match entry.profile.as_str() {
+        "server" => Profile::Server,
+        "client" => Profile::Client,
+        "server-client" => Profile::ServerClient,
+        other => {
+            return Err(Error::state(
+                &path,
+                format!("unknown profile {other:?} in index.json"),
+            ));
+        }
+    };
+    let old_spki = cert.public_key();
+    let (spki_der, spk, key) = match csr {
+        Some(c) => (c.spki_der.clone(), c.subject_public_key.clone(), c.key),
+        None => (
+            old_spki.raw.to_vec(),
+            old_spki.subject_public_key.data.to_vec(),
+            keys::classify(old_spki).map_err(|m| Error::state(&path, m))?,
+        ),
+    };
+    let request = Request {
+        subject: &subject,
+        sans,
+        spki_der: &spki_der,
+        subject_public_key: &spk,
+        key,
+    };
+    let serial = state.serial.clone();
+    let mut notes = Vec::new();
+    let (new_pem, mut new_entry) = issue(state, &request, &serial, profile, days, ctx, &mut notes)?;
+    new_entry.renewed_from = Some(old.to_string());
+    let mut index = state.index.clone();
+    let mut serials = vec![serial.to_string(), old.to_string()];
+    if revoke_old {
+        super::revoke::mark_revoked(&mut index, old, Reason::Superseded, ctx)?;
+        notes.push(format!(
+            "revoked {old} (superseded); run `ca crl` to publish it"
+        ));
+    } else {
+        serials.truncate(1);
+    }
+    index.certificates.push(new_entry);
+    let plan = super::finish_plan(
+        state,
+        ctx,
+        index,
+        vec![
+            FileWrite::public(format!("certs/{serial}.pem"), new_pem.clone()),
+            FileWrite::public(SERIAL, next_serial(&serial)?.to_file()),
+        ],
+        AuditInfo {
+            operation: if revoke_old { "renew+revoke" } else { "renew" },
+            serials,
+            csr_sha256: csr.map(|c| c.sha256.clone()),
+        },
+    );
+    Ok(Planned::new(plan, new_pem, notes))
+}

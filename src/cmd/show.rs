@@ -1,0 +1,114 @@
+//! `ca show`: one issued certificate, for people (`--json`, `--pem` for scripts).
+
+use serde::Serialize;
+use x509_parser::certificate::X509Certificate;
+use x509_parser::prelude::FromDer;
+
+use super::Context;
+use super::list::Row;
+use crate::ca::MAX_PEM_BYTES;
+use crate::cli::ShowArgs;
+use crate::csr::decode_one;
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::state::load_index;
+use crate::store::{Access, Session};
+
+/// `ca show --json` (SPEC.md SHOW-JSON): the list row plus what the certificate says.
+#[derive(Debug, Serialize)]
+struct Shown<'a> {
+    #[serde(flatten)]
+    row: Row<'a>,
+    key_type: String,
+    key_usage: Vec<String>,
+    extended_key_usage: Vec<String>,
+}
+
+/// Runs `ca show`.
+pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
+    let serial = super::revoke::parse_serial(&args.serial)?;
+    let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
+    let index = load_index(&session)?;
+    let entry = index
+        .find(&serial)
+        .map(|i| &index.certificates[i])
+        .ok_or_else(|| {
+            Error::refused(format!("no certificate with serial {serial} in index.json"))
+        })?;
+    let file = format!("certs/{serial}.pem");
+    let pem = session.read(&file)?;
+    if args.pem {
+        print!("{}", String::from_utf8_lossy(&pem));
+        return Ok(());
+    }
+    let path = ctx.dir.join(&file);
+    let der =
+        decode_one(&pem, &["CERTIFICATE"], MAX_PEM_BYTES).map_err(|m| Error::state(&path, m))?;
+    let (_, cert) =
+        X509Certificate::from_der(&der).map_err(|e| Error::state(&path, e.to_string()))?;
+    let key_type = keys::classify(cert.public_key()).map_or_else(|m| m, |k| k.to_string());
+    let key_usage = match cert.key_usage() {
+        Ok(Some(ku)) => ku
+            .value
+            .to_string()
+            .split(", ")
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut extended_key_usage = Vec::new();
+    if let Ok(Some(eku)) = cert.extended_key_usage() {
+        if eku.value.server_auth {
+            extended_key_usage.push("serverAuth".to_string());
+        }
+        if eku.value.client_auth {
+            extended_key_usage.push("clientAuth".to_string());
+        }
+    }
+    let shown = Shown {
+        row: Row::new(entry, ctx.now),
+        key_type,
+        key_usage,
+        extended_key_usage,
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&shown).map_err(|e| Error::Internal(e.to_string()))?
+        );
+        return Ok(());
+    }
+    let r = &shown.row;
+    println!("serial:        {}", r.serial);
+    println!("subject:       {}", r.subject);
+    println!(
+        "SANs:          {}",
+        if r.sans.is_empty() {
+            "(none)".into()
+        } else {
+            r.sans.join(", ")
+        }
+    );
+    println!("key:           {}", shown.key_type);
+    println!("validity:      {} to {}", r.not_before, r.not_after);
+    println!("profile:       {}", r.profile);
+    println!("key usage:     {}", shown.key_usage.join(", "));
+    println!("ext key usage: {}", shown.extended_key_usage.join(", "));
+    match (&r.revoked_at, r.revocation_reason) {
+        (Some(at), reason) => println!(
+            "status:        revoked on {at} ({})",
+            reason.unwrap_or("unspecified")
+        ),
+        _ => println!(
+            "status:        {}",
+            serde_json::to_string(&r.state)
+                .unwrap_or_default()
+                .trim_matches('"')
+        ),
+    }
+    if let Some(from) = r.renewed_from {
+        println!("renewed from:  {from}");
+    }
+    println!("sha256:        {}", r.sha256);
+    Ok(())
+}

@@ -1,0 +1,134 @@
+//! `ca verify`: a verdict on a certificate file against this CA (SPEC.md `VERIFY-*`).
+
+use serde::Serialize;
+use x509_parser::certificate::X509Certificate;
+use x509_parser::prelude::FromDer;
+use x509_parser::x509::SubjectPublicKeyInfo;
+
+use super::Context;
+use crate::ca::{CaCert, MAX_PEM_BYTES};
+use crate::cli::VerifyArgs;
+use crate::csr::decode_one;
+use crate::error::{Error, Result};
+use crate::hex;
+use crate::index::{CertState, Status};
+use crate::serial::Serial;
+use crate::state::load_index;
+use crate::store::{Access, CERT, Session};
+
+/// Verdicts and their exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Valid,
+    NotIssuedByThisCa,
+    Expired,
+    NotYetValid,
+    Revoked,
+    NotInIndex,
+}
+
+impl Verdict {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Valid => 0,
+            Verdict::NotIssuedByThisCa => 10,
+            Verdict::Expired => 11,
+            Verdict::NotYetValid => 12,
+            Verdict::Revoked => 13,
+            Verdict::NotInIndex => 14,
+        }
+    }
+}
+
+/// Runs `ca verify`; returns the verdict's exit code.
+pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
+    let bytes = super::sign::read_input(&args.cert)?;
+    let der = decode_one(&bytes, &["CERTIFICATE"], MAX_PEM_BYTES)
+        .map_err(|m| Error::bad_input(&args.cert, m))?;
+    let (rest, cert) = X509Certificate::from_der(&der)
+        .map_err(|e| Error::bad_input(&args.cert, format!("not a valid certificate: {e}")))?;
+    if !rest.is_empty() {
+        return Err(Error::bad_input(
+            &args.cert,
+            "trailing bytes after the certificate",
+        ));
+    }
+    let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
+    let ca = CaCert::parse(&ctx.dir, &session.read(CERT)?)?;
+    let index = load_index(&session)?;
+    let serial = Serial::from_magnitude(cert.raw_serial());
+    let (_, ca_spki) = SubjectPublicKeyInfo::from_der(&ca.spki_der)
+        .map_err(|e| Error::Internal(format!("ca.crt public key: {e}")))?;
+    let (verdict, detail) = if cert.issuer().to_string() != ca.subject
+        || cert.verify_signature(Some(&ca_spki)).is_err()
+    {
+        (
+            Verdict::NotIssuedByThisCa,
+            format!(
+                "issuer {} is not this CA or the signature does not verify",
+                cert.issuer()
+            ),
+        )
+    } else {
+        match index.find(&serial).map(|i| &index.certificates[i]) {
+            Some(e) if e.sha256 == hex::sha256(&der) => match e.state(ctx.now) {
+                CertState::Revoked if e.status == Status::Revoked => (
+                    Verdict::Revoked,
+                    format!(
+                        "revoked on {} ({})",
+                        e.revoked_at.map(crate::clock::fmt).unwrap_or_default(),
+                        e.revocation_reason.as_deref().unwrap_or("unspecified")
+                    ),
+                ),
+                CertState::Expired => (
+                    Verdict::Expired,
+                    format!("expired on {}", crate::clock::fmt(e.not_after)),
+                ),
+                _ if ctx.now < cert.validity().not_before.to_datetime() => (
+                    Verdict::NotYetValid,
+                    format!("not valid before {}", cert.validity().not_before),
+                ),
+                _ => (
+                    Verdict::Valid,
+                    format!(
+                        "issued by this CA, valid until {}",
+                        crate::clock::fmt(e.not_after)
+                    ),
+                ),
+            },
+            _ => (
+                Verdict::NotInIndex,
+                "signed by this CA's key but not recorded in index.json (run ca check)".to_string(),
+            ),
+        }
+    };
+    if args.json {
+        #[derive(Serialize)]
+        struct Out {
+            verdict: Verdict,
+            serial: String,
+            subject: String,
+            detail: String,
+        }
+        let out = Out {
+            verdict,
+            serial: serial.to_string(),
+            subject: cert.subject().to_string(),
+            detail,
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).map_err(|e| Error::Internal(e.to_string()))?
+        );
+    } else {
+        let word = serde_json::to_string(&verdict).unwrap_or_default();
+        println!(
+            "{}: {} (serial {serial}, {})",
+            args.cert.display(),
+            word.trim_matches('"'),
+            detail
+        );
+    }
+    Ok(verdict.exit_code())
+}

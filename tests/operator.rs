@@ -1,0 +1,386 @@
+//! Operator features: audit trail, dry runs, revoke --crl, list/show/verify, renew, log,
+//! completions and man page (SPEC.md AUDIT-*, DRY-RUN, REVOKE-CRL, LIST-*, SHOW-*, VERIFY-*,
+//! RENEW-*, LOG-*, DOCS-*).
+
+use crate::harness::*;
+
+fn audit_lines(env: &Env) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(env.dir.join("audit.log"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn problems(env: &Env) -> String {
+    let out = env.run(&["check"]);
+    assert_eq!(out.status.code(), Some(1), "check should fail");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn every_commit_appends_one_chained_audit_record_audit_atomic() {
+    let env = Env::new();
+    let (_, serial) = env.sign(&csr("p256-default.pem"), &[]);
+    env.ok(&["revoke", &serial, "--reason", "superseded"]);
+    env.ok(&["crl"]);
+    env.refused(&["revoke", &serial], REFUSED); // refusals are not recorded
+    let lines = audit_lines(&env);
+    let ops: Vec<_> = lines
+        .iter()
+        .map(|l| l["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(ops, ["init", "sign", "revoke", "crl"]);
+    assert_eq!(lines[1]["serials"][0], serial.as_str());
+    assert_eq!(lines[1]["csr_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(lines[3]["generation"], 4);
+    assert!(!lines[1]["user"].as_str().unwrap().is_empty());
+    env.assert_check_ok();
+    let out = env.ok(&["log", "--json"]);
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(log.as_array().unwrap().len(), 4);
+    let text = String::from_utf8(env.ok(&["log"]).stdout).unwrap();
+    assert!(text.contains("revoke") && text.contains(&serial), "{text}");
+}
+
+#[test]
+fn check_detects_a_tampered_deleted_or_truncated_audit_log_audit_chain() {
+    type Tamper = Box<dyn Fn(&str) -> String>;
+    let mut cases: Vec<(&str, Tamper)> = Vec::new();
+    cases.push((
+        "edited",
+        Box::new(|t: &str| t.replacen("\"operation\":\"sign\"", "\"operation\":\"sigN\"", 1)),
+    ));
+    cases.push((
+        "deleted",
+        Box::new(|t: &str| {
+            let l: Vec<&str> = t.lines().collect();
+            format!("{}\n{}\n{}\n", l[0], l[2], l[3])
+        }),
+    ));
+    cases.push((
+        "truncated",
+        Box::new(|t: &str| {
+            let l: Vec<&str> = t.lines().collect();
+            format!("{}\n{}\n", l[0], l[1])
+        }),
+    ));
+    cases.push((
+        "last edited",
+        Box::new(|t: &str| t.replacen("\"operation\":\"crl\"", "\"operation\":\"cRl\"", 1)),
+    ));
+    for (what, tamper) in cases {
+        let env = Env::new();
+        env.sign(&csr("p256-default.pem"), &[]);
+        env.sign(&csr("p256-default.pem"), &[]);
+        env.ok(&["crl"]);
+        let path = env.dir.join("audit.log");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, tamper(&text)).unwrap();
+        let report = problems(&env);
+        assert!(report.contains("audit.log"), "{what}: {report}");
+        // A broken chain blocks further mutations rather than being extended.
+        if what != "edited" && what != "deleted" {
+            env.refused(&["crl"], STATE);
+        }
+    }
+}
+
+#[test]
+fn dry_run_validates_everything_and_writes_nothing_dry_run() {
+    let env = Env::new();
+    let before = snapshot(&env.dir);
+    let out = env.ok(&[
+        "sign",
+        csr("p256-default.pem").to_str().unwrap(),
+        "--dry-run",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("dry run") && text.contains("would write certs/"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("BEGIN CERTIFICATE"),
+        "a dry run never hands out a certificate"
+    );
+    assert_unchanged(&before, &snapshot(&env.dir));
+    env.ok(&["crl", "--dry-run"]);
+    assert_unchanged(&before, &snapshot(&env.dir));
+    // Validation still refuses in a dry run.
+    env.refused(
+        &[
+            "sign",
+            csr("rsa2048-sha1.pem").to_str().unwrap(),
+            "--dry-run",
+        ],
+        REFUSED,
+    );
+    let (_, serial) = env.sign(&csr("p256-default.pem"), &[]);
+    let before = snapshot(&env.dir);
+    let out = env.ok(&["revoke", &serial, "--dry-run", "--crl"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("would write ca.crl"));
+    assert_unchanged(&before, &snapshot(&env.dir));
+}
+
+#[test]
+fn revoke_with_crl_is_one_commit_revoke_crl() {
+    let env = Env::new();
+    let (pem, serial) = env.sign(&csr("p256-default.pem"), &[]);
+    let g = env.status()["generation"].as_u64().unwrap();
+    env.ok(&["revoke", &serial, "--crl", "--crl-days", "2"]);
+    let s = env.status();
+    assert_eq!(s["generation"].as_u64().unwrap(), g + 1);
+    assert_eq!(s["crl"]["number"], "01");
+    assert!(!verify(&env, &pem, true).0);
+    assert_eq!(audit_lines(&env).last().unwrap()["operation"], "revoke+crl");
+}
+
+/// Compares a JSON object's fields and their types with a checked-in schema fixture, field by
+/// field, in both directions.
+#[track_caller]
+fn assert_schema(value: &serde_json::Value, fixture: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/schema")
+        .join(fixture);
+    let schema: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let obj = value.as_object().unwrap();
+    for (field, ty) in &schema {
+        let v = obj
+            .get(field)
+            .unwrap_or_else(|| panic!("{fixture}: field {field} missing"));
+        let actual = match v {
+            serde_json::Value::Null => "null",
+            serde_json::Value::Bool(_) => "boolean",
+            serde_json::Value::Number(_) => "number",
+            serde_json::Value::String(_) => "string",
+            serde_json::Value::Array(_) => "array",
+            serde_json::Value::Object(_) => "object",
+        };
+        assert!(
+            ty.as_str().unwrap().split('|').any(|t| t == actual),
+            "{fixture}: {field} is {actual}, expected {ty}"
+        );
+    }
+    for field in obj.keys() {
+        assert!(
+            schema.contains_key(field),
+            "{fixture}: undocumented field {field}"
+        );
+    }
+}
+
+#[test]
+fn list_filters_and_its_json_schema_is_stable_list_json() {
+    let env = Env::new();
+    let (_, a) = env.sign(&csr("p256-sans.pem"), &[]);
+    let (_, b) = env.sign(&csr("p256-default.pem"), &["--days", "10"]);
+    let (_, c) = env.sign(&csr("rsa2048-default.pem"), &["--profile", "client"]);
+    env.ok(&["revoke", &c, "--reason", "keyCompromise"]);
+    let list = |args: &[&str]| -> Vec<serde_json::Value> {
+        let mut all = vec!["list", "--json"];
+        all.extend_from_slice(args);
+        serde_json::from_slice::<serde_json::Value>(&env.ok(&all).stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let all = list(&[]);
+    assert_eq!(all.len(), 3);
+    for row in &all {
+        assert_schema(row, "list.json");
+    }
+    assert_eq!(all[2]["state"], "revoked");
+    assert_eq!(all[2]["revocation_reason"], "keyCompromise");
+    let serials = |rows: Vec<serde_json::Value>| {
+        rows.iter()
+            .map(|r| r["serial"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        serials(list(&["--status", "valid"])),
+        [a.as_str(), b.as_str()]
+    );
+    assert_eq!(serials(list(&["--status", "revoked"])), [c.as_str()]);
+    assert_eq!(serials(list(&["--expiring", "30d"])), [b.as_str()]);
+    assert_eq!(serials(list(&["--match", "WWW.MULTI"])), [a.as_str()]);
+    assert_eq!(serials(list(&["--match", "192.0.2.7"])), [a.as_str()]);
+    let text = String::from_utf8(env.ok(&["list"]).stdout).unwrap();
+    assert!(
+        text.starts_with("SERIAL") && text.contains(&c) && text.contains("revoked"),
+        "{text}"
+    );
+    env.refused(&["list", "--expiring", "soon"], REFUSED);
+    assert_schema(&env.status(), "status.json");
+}
+
+#[test]
+fn show_prints_summary_json_and_pem_show() {
+    let env = Env::new();
+    let (pem, serial) = env.sign(&csr("rsa2048-default.pem"), &["--profile", "server-client"]);
+    let text = String::from_utf8(env.ok(&["show", &serial]).stdout).unwrap();
+    assert!(
+        text.contains("rsa-2048")
+            && text.contains("Key Encipherment")
+            && text.contains("serverAuth, clientAuth"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&env.ok(&["show", &serial, "--json"]).stdout).unwrap();
+    assert_eq!(json["key_type"], "rsa-2048");
+    assert_eq!(
+        json["extended_key_usage"],
+        serde_json::json!(["serverAuth", "clientAuth"])
+    );
+    assert_eq!(
+        String::from_utf8(env.ok(&["show", &serial, "--pem"]).stdout).unwrap(),
+        pem
+    );
+    env.refused(&["show", "0BAD"], REFUSED);
+}
+
+#[test]
+fn verify_gives_a_verdict_and_exit_code_for_each_outcome_verify() {
+    let env = Env::new();
+    let (good, _) = env.sign(&csr("p256-default.pem"), &["--days", "30"]);
+    let (bad, bad_serial) = env.sign(&csr("p256-default.pem"), &[]);
+    env.ok(&["revoke", &bad_serial]);
+    let other = Env::new();
+    let (foreign, _) = other.sign(&csr("p256-default.pem"), &[]);
+    let check = |pem: &str, now: Option<&str>, code: i32, word: &str| {
+        let p = write(&env, "v.pem", pem.as_bytes());
+        let mut cmd = env.ca();
+        cmd.args(["verify", p.to_str().unwrap()]);
+        if let Some(n) = now {
+            cmd.env("FILECA_NOW", n);
+        }
+        let out = cmd.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(code), "{word}: {text}");
+        assert!(text.contains(word), "{text}");
+    };
+    check(&good, None, 0, "valid");
+    check(&bad, None, 13, "revoked");
+    check(&foreign, None, 10, "not-issued-by-this-ca");
+    check(&good, Some("2099-01-01T00:00:00Z"), 11, "expired");
+    check(&good, Some("2000-01-01T00:00:00Z"), 12, "not-yet-valid");
+    // Same key and issuer name, but unknown to the index: copy the CA and sign there.
+    let copy = env.path("copy");
+    copy_dir(&env.dir, &copy);
+    let out = std::process::Command::new(bin())
+        .arg("--dir")
+        .arg(&copy)
+        .args(["sign", csr("p256-default.pem").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    check(
+        &String::from_utf8_lossy(&out.stdout),
+        None,
+        14,
+        "not-in-index",
+    );
+}
+
+#[test]
+fn renew_links_keeps_identity_and_can_revoke_the_old_one_renew() {
+    let env = Env::new();
+    let (old_pem, old) = env.sign(&csr("p256-sans.pem"), &["--profile", "server-client"]);
+    let out = env.ok(&["renew", &old, "--days", "90"]);
+    let new_pem = String::from_utf8(out.stdout).unwrap();
+    assert!(verify(&env, &new_pem, false).0);
+    let idx = env.index();
+    let (o, n) = (&idx["certificates"][0], &idx["certificates"][1]);
+    assert_eq!(n["renewed_from"], old.as_str());
+    assert_eq!(n["subject"], o["subject"]);
+    assert_eq!(n["sans"], o["sans"]);
+    assert_eq!(n["profile"], "server-client");
+    assert_eq!(o["status"], "valid");
+    let pubkey = |pem: &str| {
+        let p = write(&env, "k.pem", pem.as_bytes());
+        openssl(&["x509", "-in", p.to_str().unwrap(), "-noout", "-pubkey"]).1
+    };
+    assert_eq!(pubkey(&old_pem), pubkey(&new_pem), "same key");
+    let renewed = n["serial"].as_str().unwrap().to_string();
+    let g = env.status()["generation"].as_u64().unwrap();
+    let out = env.ok(&[
+        "renew",
+        &renewed,
+        "--csr",
+        csr("p384-default.pem").to_str().unwrap(),
+        "--revoke-old",
+    ]);
+    let newest = String::from_utf8(out.stdout).unwrap();
+    assert_ne!(pubkey(&newest), pubkey(&new_pem), "the CSR's key");
+    let idx = env.index();
+    assert_eq!(idx["certificates"][1]["status"], "revoked");
+    assert_eq!(idx["certificates"][1]["revocation_reason"], "superseded");
+    assert_eq!(idx["generation"].as_u64().unwrap(), g + 1, "one commit");
+    env.refused(&["renew", "0BAD"], REFUSED);
+    env.refused(&["renew", &renewed, "--revoke-old"], REFUSED);
+    env.assert_check_ok();
+}
+
+#[test]
+fn status_warns_about_expiry_and_unpublished_revocations_status_warn() {
+    let env = Env::empty();
+    env.ok(&["init", "--subject", "CN=Short", "--days", "60"]);
+    let (_, s) = env.sign(&csr("p256-default.pem"), &["--days", "5"]);
+    env.ok(&["revoke", &s]);
+    let w = env.status()["warnings"].to_string();
+    assert!(w.contains("CA certificate expires"), "{w}");
+    assert!(w.contains("not yet in a published CRL"), "{w}");
+    env.ok(&["crl", "--days", "3"]);
+    let w = env.status()["warnings"].to_string();
+    assert!(
+        w.contains("next update") && !w.contains("not yet in"),
+        "{w}"
+    );
+    let out = env
+        .ca()
+        .args(["status"])
+        .env("FILECA_NOW", "2026-12-31T00:00:00Z")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the CRL expired"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn completions_man_page_and_help_examples_docs() {
+    let env = Env::new();
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = env.ok(&["completions", shell]);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("renew"),
+            "{shell}"
+        );
+    }
+    let man = String::from_utf8(env.ok(&["man"]).stdout).unwrap();
+    assert!(man.contains(".TH ca") && man.contains("sign"), "{man}");
+    for cmd in [
+        "init", "sign", "revoke", "crl", "status", "check", "list", "show", "verify", "renew",
+        "log",
+    ] {
+        let help = String::from_utf8(env.ok(&[cmd, "--help"]).stdout).unwrap();
+        assert!(help.contains("Example"), "{cmd} --help has no example");
+    }
+}
+
+#[test]
+fn quiet_suppresses_notes_but_not_errors_quiet() {
+    let env = Env::new();
+    let out = env.ok(&["--quiet", "sign", csr("p256-default.pem").to_str().unwrap()]);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = env.refused(&["-q", "revoke", "0BAD"], REFUSED);
+    assert!(err.contains("error"), "{err}");
+}
