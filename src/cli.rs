@@ -180,6 +180,9 @@ pub struct InitArgs {
     /// Maximum number of intermediate CAs below this one (basicConstraints pathLenConstraint).
     #[arg(long)]
     pub path_len: Option<u8>,
+    /// Validate and show what would be created, but create nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Options shared by every mutating command.

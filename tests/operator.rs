@@ -384,3 +384,13 @@ fn quiet_suppresses_notes_but_not_errors_quiet() {
     let err = env.refused(&["-q", "revoke", "0BAD"], REFUSED);
     assert!(err.contains("error"), "{err}");
 }
+
+#[test]
+fn init_dry_run_creates_nothing_dry_run() {
+    let env = Env::empty();
+    let out = env.ok(&["init", "--subject", "CN=Dry", "--dry-run"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("would write ca.key"));
+    assert!(!env.dir.exists());
+    let env = Env::new();
+    env.refused(&["init", "--subject", "CN=Dry", "--dry-run"], REFUSED);
+}

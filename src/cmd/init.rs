@@ -75,6 +75,23 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
     let mut random = [0u8; 32];
     crate::rand::fill(&mut random)?;
     let files = plan(args, ctx, random)?;
+    if args.dry_run {
+        store::check_can_create(&ctx.dir)?;
+        println!(
+            "dry run: would create the CA {:?} in {}; nothing was written",
+            args.subject,
+            ctx.dir.display()
+        );
+        for f in &files {
+            println!(
+                "  would write {} ({} bytes, mode {:o})",
+                f.target,
+                f.bytes.len(),
+                f.mode
+            );
+        }
+        return Ok(());
+    }
     store::create(&ctx.dir, &files)?;
     if ctx.quiet {
         return Ok(());

@@ -643,10 +643,8 @@ pub fn mode_of(dir: &Path, rel: &str) -> Result<u32> {
         .map_err(|e| Error::io(&path, e))
 }
 
-/// Creates a new CA directory atomically: every file is written into a hidden sibling staging
-/// directory, which is then renamed to `dir`. `rename(2)` refuses a non-empty target, so of
-/// two racing inits exactly one wins, and a crashed init leaves no half-made `dir`.
-pub fn create(dir: &Path, files: &[FileWrite]) -> Result<()> {
+/// Refuses a target `init` must not touch; returns its parent directory and name.
+pub fn check_can_create(dir: &Path) -> Result<(PathBuf, String)> {
     match std::fs::symlink_metadata(dir) {
         Ok(m) if m.file_type().is_symlink() => {
             return Err(Error::Exists {
@@ -690,6 +688,14 @@ pub fn create(dir: &Path, files: &[FileWrite]) -> Result<()> {
             parent.display()
         )));
     }
+    Ok((parent, name))
+}
+
+/// Creates a new CA directory atomically: every file is written into a hidden sibling staging
+/// directory, which is then renamed to `dir`. `rename(2)` refuses a non-empty target, so of
+/// two racing inits exactly one wins, and a crashed init leaves no half-made `dir`.
+pub fn create(dir: &Path, files: &[FileWrite]) -> Result<()> {
+    let (parent, name) = check_can_create(dir)?;
     remove_abandoned_inits(&parent, &name)?;
 
     let mut rnd = [0u8; 8];
