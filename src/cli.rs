@@ -40,6 +40,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub allow_network_fs: bool,
 
+    /// Use a ca.key that group or others can read (normally refused).
+    #[arg(long, global = true)]
+    pub allow_insecure_key: bool,
+
     /// No notes on stderr (warnings and errors are still printed).
     #[arg(long, short, global = true)]
     pub quiet: bool,

@@ -30,6 +30,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         cli.dir,
         cli.lock_timeout,
         cli.allow_network_fs,
+        cli.allow_insecure_key,
         now,
         audit::current_user(),
         cli.quiet,

@@ -27,6 +27,17 @@ impl State {
     pub fn load(session: &Session) -> Result<State> {
         let dir = session.dir();
         let cert = session.read(CERT)?;
+        let mode = store::mode_of(dir, KEY)?;
+        if mode & 0o077 != 0 && !session.allow_insecure_key() {
+            return Err(Error::state(
+                dir.join(KEY),
+                format!(
+                    "has mode {mode:o}: other users can read the CA key. Run `chmod 600 {}` \
+                     (or pass --allow-insecure-key to use it anyway)",
+                    dir.join(KEY).display()
+                ),
+            ));
+        }
         let key = session.read(KEY)?;
         let ca = Ca::load(dir, &cert, &key)?;
         let index = load_index(session)?;

@@ -181,6 +181,12 @@ fn walk(root: &Path, dir: &Path, out: &mut Snapshot) {
         if meta.is_dir() {
             out.insert(rel, (mode, None));
             walk(root, &path, out);
+        } else if !meta.is_file() {
+            // FIFOs, sockets, symlinks: recorded by type, never opened.
+            out.insert(
+                rel,
+                (mode, Some(format!("{:?}", meta.file_type()).into_bytes())),
+            );
         } else {
             out.insert(rel, (mode, Some(std::fs::read(&path).unwrap())));
         }

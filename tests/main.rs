@@ -9,6 +9,7 @@ mod commit;
 mod concurrency;
 mod crash;
 mod environment;
+mod hostile;
 mod init;
 mod interop;
 mod operator;

@@ -44,6 +44,7 @@ impl Context {
         dir: PathBuf,
         lock_timeout: u64,
         allow_network_fs: bool,
+        allow_insecure_key: bool,
         now: OffsetDateTime,
         user: String,
         quiet: bool,
@@ -53,6 +54,7 @@ impl Context {
             open: store::OpenOptions {
                 lock_timeout: Duration::from_secs(lock_timeout),
                 allow_network_fs,
+                allow_insecure_key,
             },
             now,
             user,

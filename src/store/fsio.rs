@@ -38,9 +38,14 @@ pub enum Op {
 /// Symlinks are never followed.
 pub fn write_new_durable(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let mut file = create_new(path, mode)?;
-    write_all(&mut file, path, bytes)?;
-    set_mode(&file, path, mode)?;
-    fsync(&file, path)
+    finish_durable(&mut file, path, bytes, mode)
+}
+
+/// Writes `bytes` to a file just made by [`create_new`], sets its exact mode and fsyncs it.
+pub fn finish_durable(file: &mut File, path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    write_all(file, path, bytes)?;
+    set_mode(file, path, mode)?;
+    fsync(file, path)
 }
 
 /// Creates a new file exclusively (`O_CREAT|O_EXCL|O_NOFOLLOW`) with at most `mode`.

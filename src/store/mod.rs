@@ -63,6 +63,8 @@ pub enum Access {
 pub struct OpenOptions {
     pub lock_timeout: Duration,
     pub allow_network_fs: bool,
+    /// Use a ca.key that group or others can read (normally refused).
+    pub allow_insecure_key: bool,
 }
 
 /// The complete new content of one file.
@@ -114,6 +116,7 @@ pub struct Committed {
 pub struct Session {
     dir: PathBuf,
     access: Access,
+    allow_insecure_key: bool,
     _lock: File,
 }
 
@@ -142,8 +145,14 @@ impl Session {
         Ok(Session {
             dir: dir.to_path_buf(),
             access,
+            allow_insecure_key: opts.allow_insecure_key,
             _lock: lock_file,
         })
+    }
+
+    /// Was `--allow-insecure-key` given?
+    pub fn allow_insecure_key(&self) -> bool {
+        self.allow_insecure_key
     }
 
     /// The state directory.
@@ -200,9 +209,8 @@ impl Session {
             }
             let name = format!(".stage.{i}");
             let path = dir.join(&name);
-            staged.push(path.clone());
-            if let Err(e) = fsio::write_new_durable(&path, &w.bytes, w.mode) {
-                return Err(undo(dir, &staged, Error::io(&path, e)));
+            if let Err(e) = stage(&path, &w.bytes, w.mode, &mut staged) {
+                return Err(undo(dir, &staged, e));
             }
             renames.push(Rename {
                 staged: name,
@@ -215,11 +223,10 @@ impl Session {
             if !journal::is_state_target(&a.target) {
                 return Err(Error::Internal(format!("plan appends to {:?}", a.target)));
             }
-            let name = format!(".stage.{}", staged.len());
+            let name = format!(".stage.{}", plan.writes.len() + appends.len());
             let path = dir.join(&name);
-            staged.push(path.clone());
-            if let Err(e) = fsio::write_new_durable(&path, &a.bytes, MODE_PUBLIC) {
-                return Err(undo(dir, &staged, Error::io(&path, e)));
+            if let Err(e) = stage(&path, &a.bytes, MODE_PUBLIC, &mut staged) {
+                return Err(undo(dir, &staged, e));
             }
             appends.push(Append {
                 staged: name,
@@ -242,9 +249,8 @@ impl Session {
         };
         let jstage = dir.join(JOURNAL_STAGE);
         let jpath = dir.join(JOURNAL);
-        staged.push(jstage.clone());
-        if let Err(e) = fsio::write_new_durable(&jstage, &journal.to_bytes(), MODE_PUBLIC) {
-            return Err(undo(dir, &staged, Error::io(&jstage, e)));
+        if let Err(e) = stage(&jstage, &journal.to_bytes(), MODE_PUBLIC, &mut staged) {
+            return Err(undo(dir, &staged, e));
         }
         if let Err(e) = fsio::rename(&jstage, &jpath) {
             return Err(undo(dir, &staged, Error::io(&jstage, e)));
@@ -266,6 +272,14 @@ impl Session {
         });
         Ok(Committed { warning })
     }
+}
+
+/// Creates and fills one staged file, recording it in `staged` as soon as it exists (and not
+/// before: a file that could not be created is not ours to remove).
+fn stage(path: &Path, bytes: &[u8], mode: u32, staged: &mut Vec<PathBuf>) -> Result<()> {
+    let mut file = fsio::create_new(path, mode).map_err(|e| Error::io(path, e))?;
+    staged.push(path.to_path_buf());
+    fsio::finish_durable(&mut file, path, bytes, mode).map_err(|e| Error::io(path, e))
 }
 
 /// Removes staged files after a failure before the commit point. If removal itself fails,
@@ -492,7 +506,17 @@ fn check_is_state_dir(dir: &Path) -> Result<()> {
                     "no CA here (no ca.crt or index.json); create one with `ca init`",
                 ));
             }
-            Ok(())
+            // certs/ must be a real directory: renames into a symlinked one would land
+            // wherever it points.
+            let certs = dir.join(CERTS);
+            match std::fs::symlink_metadata(&certs) {
+                Ok(m) if m.is_dir() => Ok(()),
+                Ok(_) => Err(Error::state(
+                    &certs,
+                    "is not a directory (a symbolic link or a file); fileca never follows symlinks",
+                )),
+                Err(e) => Err(Error::io(&certs, e)),
+            }
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::state(
             dir,
