@@ -89,6 +89,13 @@ impl CaCert {
     }
 }
 
+/// The private key is wiped from memory when the CA is dropped (SPEC.md HOSTILE: secrets).
+impl Drop for Ca {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.key);
+    }
+}
+
 impl Ca {
     /// Loads ca.crt and ca.key and checks that the key belongs to the certificate.
     pub fn load(dir: &Path, cert_bytes: &[u8], key_bytes: &[u8]) -> Result<Ca> {

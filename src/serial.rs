@@ -193,3 +193,42 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// SPEC.md DIR-*: any counter value round-trips through its file byte for byte, and the
+        /// successor is strictly larger.
+        #[test]
+        fn counter_files_round_trip(bytes in proptest::collection::vec(any::<u8>(), 1..19)) {
+            let s = Serial::from_magnitude(&bytes);
+            let file = s.to_file();
+            let back = Serial::parse_file(&file).unwrap();
+            prop_assert_eq!(&back, &s);
+            prop_assert_eq!(back.to_file(), file);
+            if let Some(n) = s.next() {
+                prop_assert!(n > s);
+            }
+        }
+
+        /// Whatever a user types, a parsed serial is canonical hex: never a path.
+        #[test]
+        fn user_serials_are_canonical(input in ".{0,50}") {
+            if let Some(s) = Serial::parse_user(&input) {
+                let text = s.to_string();
+                prop_assert!(text.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_lowercase()));
+                prop_assert_eq!(Serial::parse_canonical(&text), Some(s));
+            }
+        }
+
+        /// Arbitrary bytes never panic the counter parser.
+        #[test]
+        fn counter_parser_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = Serial::parse_file(&bytes);
+        }
+    }
+}

@@ -38,8 +38,10 @@ impl State {
                 ),
             ));
         }
-        let key = session.read(KEY)?;
-        let ca = Ca::load(dir, &cert, &key)?;
+        let mut key = session.read(KEY)?;
+        let ca = Ca::load(dir, &cert, &key);
+        zeroize::Zeroize::zeroize(&mut key);
+        let ca = ca?;
         let index = load_index(session)?;
         let serial = load_counter(session, SERIAL)?;
         let crlnumber = load_counter(session, CRLNUMBER)?;

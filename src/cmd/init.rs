@@ -74,7 +74,17 @@ pub fn plan(args: &InitArgs, ctx: &Context, random: [u8; 32]) -> Result<Vec<File
 pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
     let mut random = [0u8; 32];
     crate::rand::fill(&mut random)?;
-    let files = plan(args, ctx, random)?;
+    let mut files = plan(args, ctx, random)?;
+    let result = create_or_describe(args, ctx, &files);
+    // The key's PEM is wiped from memory whatever happened.
+    for f in &mut files {
+        zeroize::Zeroize::zeroize(&mut f.bytes);
+    }
+    random.fill(0);
+    result
+}
+
+fn create_or_describe(args: &InitArgs, ctx: &Context, files: &[FileWrite]) -> Result<()> {
     if args.dry_run {
         store::check_can_create(&ctx.dir)?;
         println!(
@@ -82,7 +92,7 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
             args.subject,
             ctx.dir.display()
         );
-        for f in &files {
+        for f in files {
             println!(
                 "  would write {} ({} bytes, mode {:o})",
                 f.target,
@@ -92,7 +102,7 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
         }
         return Ok(());
     }
-    store::create(&ctx.dir, &files)?;
+    store::create(&ctx.dir, files)?;
     if ctx.quiet {
         return Ok(());
     }
