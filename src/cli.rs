@@ -213,8 +213,16 @@ pub struct OutArgs {
 
 #[derive(Debug, Args)]
 pub struct SignArgs {
-    /// The CSR (PEM or DER); `-` reads standard input.
-    pub csr: PathBuf,
+    /// CSR files (PEM or DER) or directories of them (*.pem, *.csr, *.der); `-` reads one CSR
+    /// from standard input. Several CSRs are issued in one all-or-nothing commit.
+    #[arg(value_name = "CSR", required_unless_present = "from_list")]
+    pub csr: Vec<PathBuf>,
+    /// Also sign every CSR file named in FILE (one path per line; # comments).
+    #[arg(long, value_name = "FILE")]
+    pub from_list: Option<PathBuf>,
+    /// Write each certificate to DIR/<CSR file stem>.crt instead of stdout.
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    pub out_dir: Option<PathBuf>,
     /// Certificate profile: decides key usages and extended key usages.
     #[arg(long, value_enum, default_value = "server")]
     pub profile: Profile,

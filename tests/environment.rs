@@ -115,7 +115,7 @@ fn check_syscall_order(dir: &Path, args: &[&str]) {
         .arg(&log)
         .args([
             "-e",
-            "trace=fsync,fdatasync,rename,renameat,renameat2,link,linkat",
+            "trace=openat,fsync,fdatasync,syncfs,rename,renameat,renameat2,link,linkat",
         ])
         .arg(bin())
         .arg("--dir")
@@ -130,9 +130,17 @@ fn check_syscall_order(dir: &Path, args: &[&str]) {
     let mut synced: HashSet<String> = HashSet::new();
     let mut pending_dirs: Vec<(String, String)> = Vec::new(); // (dir to fsync, why)
     let mut renames = 0;
+    let mut created: Vec<String> = Vec::new();
     for line in text.lines() {
         let call = line.split_once(' ').map(|(_, c)| c.trim()).unwrap_or(line);
-        if call.starts_with("fsync(") || call.starts_with("fdatasync(") {
+        if call.starts_with("openat(") && call.contains("O_CREAT") && !call.contains("= -1") {
+            // A file created before a syncfs is durable after it.
+            if let Some(path) = call.split('"').nth(1) {
+                created.push(path.to_string());
+            }
+        } else if call.starts_with("syncfs(") {
+            synced.extend(created.drain(..));
+        } else if call.starts_with("fsync(") || call.starts_with("fdatasync(") {
             let path = call
                 .split_once('<')
                 .and_then(|(_, r)| r.split_once('>'))
@@ -190,4 +198,10 @@ fn every_rename_is_preceded_by_fsync_and_followed_by_directory_fsync_commit_orde
     check_syscall_order(&dir, &["revoke", &serial]);
     let out = root.join("out.crl");
     check_syscall_order(&dir, &["crl", "--out", out.to_str().unwrap()]);
+    let batch = root.join("batch");
+    std::fs::create_dir(&batch).unwrap();
+    for i in 0..12 {
+        std::fs::copy(csr("p256-default.pem"), batch.join(format!("r{i}.pem"))).unwrap();
+    }
+    check_syscall_order(&dir, &["sign", batch.to_str().unwrap()]);
 }

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod batch;
 mod check;
 mod commit;
 mod concurrency;

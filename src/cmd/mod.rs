@@ -112,8 +112,11 @@ pub struct Planned {
     pub plan: Plan,
     /// Printed on stdout after the commit (unless `--out` is given).
     pub stdout: String,
-    /// `--out FILE` and `--force`.
-    pub out_file: Option<(PathBuf, bool)>,
+    /// Files to write outside the state directory after the commit (`--out`, `--out-dir`):
+    /// path and content. When empty, `stdout` is printed instead.
+    pub outputs: Vec<(PathBuf, Vec<u8>)>,
+    /// `--force`: outputs may replace existing files.
+    pub force: bool,
     pub notes: Vec<String>,
 }
 
@@ -122,14 +125,18 @@ impl Planned {
         Planned {
             plan,
             stdout,
-            out_file: None,
+            outputs: Vec::new(),
+            force: false,
             notes,
         }
     }
 
     /// Sets the `--out` target.
     pub fn with_out(mut self, out: Option<(PathBuf, bool)>) -> Planned {
-        self.out_file = out;
+        if let Some((path, force)) = out {
+            self.outputs = vec![(path, self.stdout.clone().into_bytes())];
+            self.force = force;
+        }
         self
     }
 }
@@ -163,20 +170,20 @@ pub fn mutate(
         print!("{}", describe(&planned));
         return Ok(());
     }
-    let staged: Option<StagedOutput> = match &planned.out_file {
-        Some((path, force)) => Some(store::output::stage(
-            path,
-            planned.stdout.as_bytes(),
-            *force,
-        )?),
-        None => None,
-    };
+    let mut staged: Vec<StagedOutput> = Vec::new();
+    for (path, bytes) in &planned.outputs {
+        match store::output::stage(path, bytes, planned.force) {
+            Ok(s) => staged.push(s),
+            Err(e) => {
+                staged.into_iter().for_each(StagedOutput::discard);
+                return Err(e);
+            }
+        }
+    }
     let committed = match session.commit(&planned.plan) {
         Ok(c) => c,
         Err(e) => {
-            if let Some(s) = staged {
-                s.discard();
-            }
+            staged.into_iter().for_each(StagedOutput::discard);
             return Err(e);
         }
     };
@@ -188,16 +195,17 @@ pub fn mutate(
     if let Some(w) = committed.warning {
         eprintln!("warning: {w}");
     }
-    if let Some(s) = staged {
+    if staged.is_empty() {
+        print!("{}", planned.stdout);
+    }
+    for s in staged {
         s.publish().map_err(|e| Error::Io {
             path: ctx.dir.clone(),
             source: std::io::Error::other(format!(
-                "the change is committed (generation {}), but writing the --out copy failed: {e}",
+                "the change is committed (generation {}), but writing an output file failed: {e}",
                 planned.plan.generation_after
             )),
         })?;
-    } else {
-        print!("{}", planned.stdout);
     }
     Ok(())
 }
@@ -224,7 +232,7 @@ fn describe(planned: &Planned) -> String {
             a.target
         ));
     }
-    if let Some((path, _)) = &planned.out_file {
+    for (path, _) in &planned.outputs {
         out.push_str(&format!("  would write {}\n", path.display()));
     }
     for n in &planned.notes {

@@ -1,7 +1,7 @@
 //! `ca sign`: issue a certificate for a CSR under the CA's policy (SPEC.md `SIGN-*`).
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rcgen::{CertificateParams, IsCa, KeyIdMethod, SubjectPublicKeyInfo};
 use time::Duration;
@@ -22,15 +22,237 @@ use crate::store::{FileWrite, SERIAL};
 /// How far notBefore is set back to tolerate clients with slightly slow clocks.
 pub const BACKDATE: Duration = Duration::seconds(60);
 
-/// Runs `ca sign`.
+/// Runs `ca sign`: one CSR, or a batch issued in one all-or-nothing commit.
 pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
-    let csr_bytes = read_input(&args.csr)?;
-    let checked = csr::check(&csr_bytes).map_err(|m| Error::bad_input(&args.csr, m))?;
+    let inputs = collect_inputs(&args.csr, args.from_list.as_deref())?;
+    if inputs.len() > 1 && !args.san.is_empty() {
+        return Err(Error::refused(
+            "--san applies to one certificate; sign several CSRs without it",
+        ));
+    }
+    if inputs.len() > 1 && args.out.out.is_some() {
+        return Err(Error::refused(
+            "--out takes one certificate; use --out-dir for a batch",
+        ));
+    }
+    let progress = Progress::new(inputs.len() as u64, ctx.quiet);
+    // The gate runs over every CSR before anything else; every bad one is reported.
+    let mut checked = Vec::with_capacity(inputs.len());
+    let mut bad = Vec::new();
+    for path in &inputs {
+        match read_input(path).and_then(|b| csr::check(&b).map_err(|m| Error::bad_input(path, m))) {
+            Ok(c) => checked.push((path.clone(), c)),
+            Err(e) => bad.push(e.to_string()),
+        }
+        progress.inc();
+    }
+    progress.finish();
+    if let [one] = bad.as_slice()
+        && inputs.len() == 1
+    {
+        return Err(Error::Refused(one.clone()));
+    }
+    if !bad.is_empty() {
+        return Err(Error::Refused(format!(
+            "{} of {} CSRs refused, nothing was issued:\n  {}",
+            bad.len(),
+            inputs.len(),
+            bad.join("\n  ")
+        )));
+    }
+    if let Some(dir) = &args.out_dir {
+        let mut seen = std::collections::HashSet::new();
+        for (path, _) in &checked {
+            let target = out_path(dir, path);
+            if !seen.insert(target.clone()) {
+                return Err(Error::refused(format!(
+                    "two CSRs would both be written to {} (same file stem)",
+                    target.display()
+                )));
+            }
+        }
+    }
     let sans = parse_sans(&args.san)?;
     let out = args.out.out.clone().map(|o| (o, args.out.force));
     super::mutate(ctx, &args.mutation, |state| {
-        plan(state, &checked, &sans, args.profile, args.days, ctx).map(|p| p.with_out(out))
+        if let [(_, one)] = checked.as_slice() {
+            let planned = plan(state, one, &sans, args.profile, args.days, ctx)?;
+            return Ok(match &args.out_dir {
+                Some(dir) => {
+                    let mut p = planned;
+                    p.outputs = vec![(out_path(dir, &checked[0].0), p.stdout.clone().into_bytes())];
+                    p.force = args.out.force;
+                    p
+                }
+                None => planned.with_out(out),
+            });
+        }
+        let mut planned = plan_batch(state, &checked, args.profile, args.days, ctx)?;
+        if let Some(dir) = &args.out_dir {
+            planned.outputs = checked
+                .iter()
+                .zip(
+                    planned
+                        .stdout
+                        .split_inclusive("-----END CERTIFICATE-----\n"),
+                )
+                .map(|((path, _), pem)| (out_path(dir, path), pem.as_bytes().to_vec()))
+                .collect();
+            planned.force = args.out.force;
+        }
+        Ok(planned)
     })
+}
+
+/// Validation phase of a batch: every certificate, the index and the counter, one commit.
+pub fn plan_batch(
+    state: &State,
+    csrs: &[(PathBuf, CheckedCsr)],
+    profile: Profile,
+    days: u32,
+    ctx: &Context,
+) -> Result<Planned> {
+    let mut index = state.index.clone();
+    let mut serial = state.serial.clone();
+    let mut writes = Vec::with_capacity(csrs.len() + 1);
+    let mut serials = Vec::with_capacity(csrs.len());
+    let mut stdout = String::new();
+    let mut notes = Vec::new();
+    let mut ignored = 0;
+    for (_, csr) in csrs {
+        let mut cert_notes = Vec::new();
+        let sans = choose_sans(csr, &[], profile, &mut cert_notes);
+        let request = Request {
+            subject: &csr.subject,
+            sans,
+            spki_der: &csr.spki_der,
+            subject_public_key: &csr.subject_public_key,
+            key: csr.key,
+        };
+        let (pem, entry) = issue(
+            state,
+            &request,
+            &serial,
+            profile,
+            days,
+            ctx,
+            &mut cert_notes,
+        )?;
+        ignored += usize::from(!csr.ignored.is_empty());
+        index.certificates.push(entry);
+        writes.push(FileWrite::public(
+            format!("certs/{serial}.pem"),
+            pem.clone(),
+        ));
+        stdout.push_str(&pem);
+        serials.push(serial.to_string());
+        serial = next_serial(&serial)?;
+    }
+    writes.push(FileWrite::public(SERIAL, serial.to_file()));
+    notes.push(format!(
+        "issued {} certificates, serials {} to {}",
+        csrs.len(),
+        serials.first().map_or("", String::as_str),
+        serials.last().map_or("", String::as_str)
+    ));
+    if ignored > 0 {
+        notes.push(format!(
+            "{ignored} CSR(s) requested extensions the {} profile ignored",
+            profile.name()
+        ));
+    }
+    let plan = super::finish_plan(
+        state,
+        ctx,
+        index,
+        writes,
+        AuditInfo {
+            operation: "sign",
+            serials,
+            csr_sha256: None,
+        },
+    );
+    Ok(Planned::new(plan, stdout, notes))
+}
+
+/// Expands the command line into CSR files: directories to their *.pem, *.csr and *.der
+/// files (sorted), and `--from-list` to the paths it names.
+fn collect_inputs(args: &[PathBuf], from_list: Option<&Path>) -> Result<Vec<PathBuf>> {
+    let mut inputs = Vec::new();
+    for a in args {
+        if a.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(a)
+                .map_err(|e| Error::io(a, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.extension()
+                        .and_then(|e| e.to_str())
+                        .is_some_and(|e| matches!(e, "pem" | "csr" | "der"))
+                })
+                .collect();
+            found.sort();
+            inputs.extend(found);
+        } else {
+            inputs.push(a.clone());
+        }
+    }
+    if let Some(list) = from_list {
+        let text =
+            std::fs::read_to_string(list).map_err(|e| Error::bad_input(list, e.to_string()))?;
+        let base = list.parent().unwrap_or(Path::new("."));
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            let p = Path::new(line);
+            inputs.push(if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            });
+        }
+    }
+    if inputs.is_empty() {
+        return Err(Error::refused(
+            "no CSR to sign (an empty directory or list?)",
+        ));
+    }
+    if inputs.len() > 1 && inputs.iter().any(|p| p == Path::new("-")) {
+        return Err(Error::refused(
+            "`-` (standard input) cannot be part of a batch",
+        ));
+    }
+    Ok(inputs)
+}
+
+/// Where `--out-dir` puts the certificate for `csr`: DIR/<file stem>.crt.
+fn out_path(dir: &Path, csr: &Path) -> PathBuf {
+    let stem = csr
+        .file_stem()
+        .map_or_else(|| "stdin".into(), |s| s.to_string_lossy().into_owned());
+    dir.join(format!("{stem}.crt"))
+}
+
+/// A progress bar on a terminal (indicatif), nothing otherwise or for a single CSR.
+struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    fn new(len: u64, quiet: bool) -> Progress {
+        use std::io::IsTerminal;
+        let show = len > 1 && !quiet && std::io::stderr().is_terminal();
+        Progress(show.then(|| indicatif::ProgressBar::new(len)))
+    }
+    fn inc(&self) {
+        if let Some(p) = &self.0 {
+            p.inc(1);
+        }
+    }
+    fn finish(&self) {
+        if let Some(p) = &self.0 {
+            p.finish_and_clear();
+        }
+    }
 }
 
 /// Parses `--san` options.

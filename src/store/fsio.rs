@@ -31,6 +31,7 @@ pub enum Op {
     Rmdir,
     FsyncDir,
     Truncate,
+    SyncFs,
 }
 
 /// Creates `path`, which must not exist, with permission bits `mode` (never more permissive
@@ -46,6 +47,22 @@ pub fn finish_durable(file: &mut File, path: &Path, bytes: &[u8], mode: u32) -> 
     write_all(file, path, bytes)?;
     set_mode(file, path, mode)?;
     fsync(file, path)
+}
+
+/// Flushes every dirty file of the filesystem holding `dir` (`syncfs(2)`): one call that makes
+/// a whole batch of staged files durable, instead of one fsync each.
+pub fn syncfs(dir: &Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    fault::hit(Op::SyncFs, dir)?;
+    let d = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)?;
+    // SAFETY: `d` is an open descriptor for the duration of the call.
+    if unsafe { libc::syncfs(d.as_raw_fd()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Creates a new file exclusively (`O_CREAT|O_EXCL|O_NOFOLLOW`) with at most `mode`.
