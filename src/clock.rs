@@ -5,7 +5,7 @@
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Now, truncated to whole seconds (certificates carry no fractions).
 pub fn now() -> Result<OffsetDateTime> {
@@ -13,7 +13,7 @@ pub fn now() -> Result<OffsetDateTime> {
     if let Ok(s) = std::env::var("FILECA_NOW") {
         return OffsetDateTime::parse(&s, &Rfc3339)
             .map(truncate)
-            .map_err(|e| Error::refused(format!("FILECA_NOW={s:?}: {e}")));
+            .map_err(|e| crate::error::Error::refused(format!("FILECA_NOW={s:?}: {e}")));
     }
     Ok(truncate(OffsetDateTime::now_utc()))
 }

@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Benchmark fileca against `openssl ca` in the same run (issue: scale and speed).
+
+Builds, for each size, equivalent fileca and `openssl ca` directories (same CA key and
+certificate, same number of issued or revoked certificates), then times both tools on the
+same operations. Each row: median and min-max wall time over REPS runs, peak RSS (max over
+runs, from wait4), and the ratio fileca/openssl. Writes docs/benchmarks.md.
+
+Synthetic state: fileca's is made by fileca itself (one batch sign of N copies of one CSR;
+revoked state by editing index.json's status fields, which `ca check` accepts); openssl's
+index.txt is written directly with the same serials. Both are checked before timing.
+Usage: scripts/bench.sh [--quick]   (--quick: sizes 0 and 10000 only, 3 reps)
+"""
+import json, os, shutil, statistics, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CA = os.path.join(ROOT, "target", "release", "ca")
+CSR = os.path.join(ROOT, "testdata", "csr", "p256-default.pem")
+QUICK = "--quick" in sys.argv
+REPS = 3 if QUICK else 5
+SIZES = [0, 10_000] if QUICK else [0, 10_000, 100_000]
+
+OPENSSL_CNF = """
+[ ca ]
+default_ca = CA_default
+[ CA_default ]
+dir = {dir}
+database = $dir/index.txt
+new_certs_dir = $dir/newcerts
+certificate = $dir/ca.crt
+private_key = $dir/ca.key
+serial = $dir/serial
+crlnumber = $dir/crlnumber
+default_md = sha256
+default_days = 365
+default_crl_days = 30
+policy = policy_any
+unique_subject = no
+copy_extensions = none
+x509_extensions = server
+[ policy_any ]
+commonName = supplied
+[ server ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+"""
+
+
+def run(cmd, **kw):
+    """Runs cmd, returns (seconds, peak RSS KiB). `openssl ca -status` exits 1 even when it
+    finds the serial, so its exit code is not checked."""
+    start = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+    _, status, ru = os.wait4(p.pid, 0)
+    elapsed = time.perf_counter() - start
+    err = p.stderr.read().decode(errors="replace")
+    p.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0 and "-status" not in cmd:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{err}")
+    return elapsed, ru.ru_maxrss
+
+
+def ca(d, *args):
+    return [CA, "--dir", d, "-q", *args]
+
+
+def osl(d, *args):
+    return ["openssl", "ca", "-config", os.path.join(d, "openssl.cnf"), "-batch", *args]
+
+
+def build(work, n, revoked):
+    """A fileca dir and an openssl dir with n issued (or n revoked) certificates."""
+    tag = f"{n}{'r' if revoked else ''}"
+    f = os.path.join(work, f"fileca-{tag}")
+    subprocess.run(ca(f, "init", "--subject", "CN=Bench CA"), check=True)
+    if n:
+        lst = os.path.join(work, f"list-{tag}.txt")
+        with open(lst, "w") as fh:
+            fh.write((CSR + "\n") * n)
+        subprocess.run(ca(f, "sign", "--from-list", lst), check=True, stdout=subprocess.DEVNULL)
+    idx_path = os.path.join(f, "index.json")
+    with open(idx_path) as fh:
+        idx = json.load(fh)
+    if revoked:
+        for e in idx["certificates"]:
+            e["status"], e["revoked_at"], e["revocation_reason"] = "revoked", e["not_before"], "keyCompromise"
+        with open(idx_path, "w") as fh:
+            fh.write(json.dumps(idx, indent=2) + "\n")
+    subprocess.run(ca(f, "check"), check=True, stdout=subprocess.DEVNULL)
+
+    o = os.path.join(work, f"openssl-{tag}")
+    os.makedirs(os.path.join(o, "newcerts"))
+    shutil.copy(os.path.join(f, "ca.key"), o)
+    shutil.copy(os.path.join(f, "ca.crt"), o)
+    with open(os.path.join(o, "openssl.cnf"), "w") as fh:
+        fh.write(OPENSSL_CNF.format(dir=o))
+    lines = []
+    for e in idx["certificates"]:
+        exp = e["not_after"][2:4] + e["not_after"][5:7] + e["not_after"][8:10] + e["not_after"][11:13] + e["not_after"][14:16] + e["not_after"][17:19] + "Z"
+        rev = (exp.replace(exp[:2], exp[:2]) + ",keyCompromise") if revoked else ""
+        lines.append(f"{'R' if revoked else 'V'}\t{exp}\t{rev}\t{e['serial']}\tunknown\t/CN=p256.example.test\n")
+    with open(os.path.join(o, "index.txt"), "w") as fh:
+        fh.writelines(lines)
+    with open(os.path.join(o, "serial"), "w") as fh:
+        fh.write(open(os.path.join(f, "serial")).read())
+    with open(os.path.join(o, "crlnumber"), "w") as fh:
+        fh.write("01\n")
+    subprocess.run(osl(o, "-gencrl", "-out", os.path.join(work, "check.crl")), check=True, capture_output=True)
+    return f, o
+
+
+def measure(label, size, fcmd, ocmd, rows, setup=None):
+    ft, fr, ot, orr = [], [], [], []
+    for i in range(REPS):
+        if setup:
+            setup(i)
+        t, r = run(fcmd(i)); ft.append(t); fr.append(r)
+        t, r = run(ocmd(i)); ot.append(t); orr.append(r)
+    rows.append((label, size, ft, max(fr), ot, max(orr)))
+    print(f"{label:<28} {size:>7}  fileca {statistics.median(ft)*1000:8.1f} ms  openssl {statistics.median(ot)*1000:8.1f} ms", flush=True)
+
+
+def main():
+    if not os.path.exists(CA):
+        raise SystemExit("build first: cargo build --release")
+    work = tempfile.mkdtemp(prefix="fileca-bench-")
+    rows = []
+    try:
+        for n in SIZES:
+            f, o = build(work, n, revoked=False)
+            measure("sign (one CSR)", n, lambda i: ca(f, "sign", CSR), lambda i: osl(o, "-in", CSR, "-out", os.devnull, "-notext"), rows)
+            certs = {}
+            def prep(i):
+                out = os.path.join(work, f"rev-{n}-{i}.crt")
+                subprocess.run(ca(f, "sign", CSR, "--out", out), check=True)
+                oout = os.path.join(work, f"orev-{n}-{i}.crt")
+                subprocess.run(osl(o, "-in", CSR, "-out", oout, "-notext"), check=True, capture_output=True)
+                certs[i] = (out, oout)
+            def serial_of(p):
+                return subprocess.run(["openssl", "x509", "-in", p, "-noout", "-serial"], capture_output=True, text=True, check=True).stdout.strip().split("=")[1]
+            measure("revoke", n, lambda i: ca(f, "revoke", serial_of(certs[i][0])), lambda i: osl(o, "-revoke", certs[i][1]), rows, setup=prep)
+            measure("crl", n, lambda i: ca(f, "crl", "--out", os.path.join(work, f"c{n}-{i}.crl"), "--force"), lambda i: osl(o, "-gencrl", "-out", os.path.join(work, f"o{n}-{i}.crl")), rows)
+            first = open(os.path.join(o, "index.txt")).readline().split("\t")[3]
+            measure("status (fileca) / -status (openssl)", n, lambda i: ca(f, "status"), lambda i: osl(o, "-status", first), rows)
+            measure("list --json / -updatedb", n, lambda i: ca(f, "list", "--json"), lambda i: osl(o, "-updatedb"), rows)
+        # CRL with 100k (or 10k in quick mode) revoked.
+        n = SIZES[-1]
+        f, o = build(work, n, revoked=True)
+        measure("crl, all revoked", n, lambda i: ca(f, "crl", "--out", os.path.join(work, f"rc{i}.crl"), "--force"), lambda i: osl(o, "-gencrl", "-out", os.path.join(work, f"ro{i}.crl")), rows)
+        # Batch of 10,000 CSRs into a fresh CA.
+        reqs = os.path.join(work, "reqs")
+        os.makedirs(reqs)
+        for i in range(10_000):
+            shutil.copy(CSR, os.path.join(reqs, f"r{i:05}.pem"))
+        files = sorted(os.path.join(reqs, x) for x in os.listdir(reqs))
+        lst = os.path.join(work, "batch.txt")
+        with open(lst, "w") as fh:
+            fh.write("\n".join(files) + "\n")
+        batch_dirs = {}
+        def fresh(i):
+            batch_dirs[i] = build(work, 0, revoked=False) if i not in batch_dirs else batch_dirs[i]
+        def fresh_unique(i):
+            sub = os.path.join(work, f"batch-{i}")
+            os.makedirs(sub)
+            batch_dirs[i] = build(sub, 0, revoked=False)
+        measure("batch of 10,000 CSRs", 10_000, lambda i: ca(batch_dirs[i][0], "sign", "--from-list", lst), lambda i: osl(batch_dirs[i][1], "-out", os.devnull, "-notext", "-infiles", *files), rows, setup=fresh_unique)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    write_report(rows)
+
+
+def write_report(rows):
+    ver = subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.strip()
+    cpu = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    out = [
+        "# Benchmarks: fileca vs `openssl ca`",
+        "",
+        f"Measured by `scripts/bench.sh{' --quick' if QUICK else ''}` on {time.strftime('%Y-%m-%d')}, {cpu} cores, {ver},",
+        f"{REPS} runs per row, both tools in the same run on the same disk. fileca fsyncs every commit;",
+        "`openssl ca` does not fsync at all. Wall time median (min–max); peak RSS is the maximum over",
+        "the runs. Ratio < 1 means fileca is faster.",
+        "",
+        "| operation | issued | fileca ms | openssl ms | ratio | fileca RSS MiB | openssl RSS MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, size, ft, fr, ot, orr in rows:
+        fm, om = statistics.median(ft) * 1000, statistics.median(ot) * 1000
+        out.append(
+            f"| {label} | {size:,} | {fm:.1f} ({min(ft)*1000:.1f}–{max(ft)*1000:.1f}) | {om:.1f} ({min(ot)*1000:.1f}–{max(ot)*1000:.1f}) | {fm/om:.2f} | {fr/1024:.1f} | {orr/1024:.1f} |"
+        )
+    path = os.path.join(ROOT, "docs", "benchmarks.md")
+    table = "\n".join(out) + "\n"
+    notes = ""
+    if os.path.exists(path):
+        old = open(path).read()
+        marker = "\n## Analysis"
+        if marker in old:
+            notes = old[old.index(marker):]
+    with open(path, "w") as fh:
+        fh.write(table + notes)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
