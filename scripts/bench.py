@@ -50,17 +50,21 @@ authorityKeyIdentifier = keyid
 
 
 def run(cmd, **kw):
-    """Runs cmd, returns (seconds, peak RSS KiB). `openssl ca -status` exits 1 even when it
-    finds the serial, so its exit code is not checked."""
-    start = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
-    _, status, ru = os.wait4(p.pid, 0)
-    elapsed = time.perf_counter() - start
-    err = p.stderr.read().decode(errors="replace")
-    p.stderr.close()
+    """Runs cmd, returns (seconds, peak RSS KiB). Peak RSS comes from GNU time (`%M`): a child
+    forked by this Python process would inherit Python's own high-water mark in wait4's
+    ru_maxrss. `openssl ca -status` exits 1 even when it finds the serial, so its exit code is
+    not checked."""
+    with tempfile.TemporaryFile() as errf, tempfile.NamedTemporaryFile() as rss:
+        start = time.perf_counter()  # a file, not a pipe, for stderr: a full pipe blocks the child
+        p = subprocess.Popen(["/usr/bin/time", "-o", rss.name, "-f", "%M", *cmd], stdout=subprocess.DEVNULL, stderr=errf, **kw)
+        _, status, _ = os.wait4(p.pid, 0)
+        elapsed = time.perf_counter() - start
+        errf.seek(0)
+        err = errf.read().decode(errors="replace")[-2000:]
+        maxrss = int(open(rss.name).read().strip().splitlines()[-1])
     if os.waitstatus_to_exitcode(status) != 0 and "-status" not in cmd:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{err}")
-    return elapsed, ru.ru_maxrss
+    return elapsed, maxrss
 
 
 def ca(d, *args):

@@ -98,6 +98,11 @@ pub enum Command {
         after_help = "Examples:\n  ca --dir ./pki renew 5C0A4B9E0F1D2C3B4A5968778695A4B3 --days 90 --out web.crt\n  ca --dir ./pki renew 5C0A4B9E0F1D2C3B4A5968778695A4B3 --csr new-key.csr --revoke-old"
     )]
     Renew(RenewArgs),
+    /// Re-issue the CA certificate on the same key with a new validity.
+    #[command(
+        after_help = "Example:\n  ca --dir ./pki renew-ca --days 3650\n\nThe previous certificate is kept as ca-<SERIAL>.crt; certificates issued before\nkeep verifying against the new ca.crt (same subject and key)."
+    )]
+    RenewCa(RenewCaArgs),
     /// Print the audit trail.
     #[command(
         after_help = "Example:\n  ca --dir ./pki log --json | jq '.[] | select(.operation == \"revoke\")'"
@@ -149,6 +154,15 @@ pub struct VerifyArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RenewCaArgs {
+    /// Validity of the new CA certificate in days, from now.
+    #[arg(long, default_value_t = 3650, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub days: u32,
+    #[command(flatten)]
+    pub mutation: MutationArgs,
 }
 
 #[derive(Debug, Args)]

@@ -69,6 +69,14 @@ pub fn decode_one(bytes: &[u8], labels: &[&str], max: usize) -> Result<Vec<u8>, 
     }
 }
 
+/// PEM-encodes DER with a label (64-column lines, `\n` line ends).
+pub fn pem_of(label: &str, der: &[u8]) -> String {
+    pem::encode_config(
+        &pem::Pem::new(label, der.to_vec()),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
+}
+
 /// Runs the whole gate over the bytes of a CSR file.
 pub fn check(bytes: &[u8]) -> Result<CheckedCsr, String> {
     let der = decode_one(

@@ -163,6 +163,48 @@ fn check_value(k: &str, v: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Rebuilds an rcgen name from a parsed certificate name, keeping each attribute's string
+/// type, so a re-issued CA certificate carries the same subject encoding.
+pub fn dn_from_x509(name: &x509_parser::x509::X509Name<'_>) -> Result<DistinguishedName, String> {
+    use x509_parser::der_parser::asn1_rs::Tag;
+    let mut dn = DistinguishedName::new();
+    for rdn in name.iter() {
+        let mut it = rdn.iter();
+        let Some(attr) = it.next() else {
+            return Err("the subject has an empty RDN".into());
+        };
+        if it.next().is_some() {
+            return Err("multi-valued RDNs are not supported".into());
+        }
+        let arcs: Vec<u64> = attr
+            .attr_type()
+            .iter()
+            .map(|i| i.collect())
+            .ok_or("subject attribute OID out of range")?;
+        let value = attr
+            .as_str()
+            .map_err(|_| "subject attribute is not a string".to_string())?
+            .to_string();
+        let value = match attr.attr_value().header.tag() {
+            Tag::PrintableString => DnValue::PrintableString(
+                value
+                    .as_str()
+                    .try_into()
+                    .map_err(|_| "bad PrintableString".to_string())?,
+            ),
+            Tag::Ia5String => DnValue::Ia5String(
+                value
+                    .as_str()
+                    .try_into()
+                    .map_err(|_| "bad IA5String".to_string())?,
+            ),
+            _ => DnValue::Utf8String(value),
+        };
+        dn.push(DnType::from_oid(&arcs), value);
+    }
+    Ok(dn)
+}
+
 /// A subject alternative name fileca issues.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum San {

@@ -13,6 +13,7 @@ mod environment;
 mod hostile;
 mod init;
 mod interop;
+mod keys;
 mod operator;
 mod revoke_crl;
 mod sign;

@@ -8,6 +8,7 @@ pub mod init;
 pub mod list;
 pub mod log;
 pub mod renew;
+pub mod renew_ca;
 pub mod revoke;
 pub mod show;
 pub mod sign;

@@ -118,19 +118,22 @@ pub fn is_state_target(rel: &str) -> bool {
     if TOP.contains(&rel) {
         return true;
     }
-    match rel
-        .strip_prefix("certs/")
-        .and_then(|r| r.strip_suffix(".pem"))
-    {
-        Some(serial) => {
-            !serial.is_empty()
-                && serial.len() <= 40
-                && serial
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
-        }
-        None => false,
+    // Archived CA certificates: ca-<SERIAL>.crt.
+    if let Some(serial) = rel.strip_prefix("ca-").and_then(|r| r.strip_suffix(".crt")) {
+        return is_upper_hex(serial);
     }
+    rel.strip_prefix("certs/")
+        .and_then(|r| r.strip_suffix(".pem"))
+        .is_some_and(is_upper_hex)
+}
+
+/// Uppercase hex of at most 20 octets: the only form a serial takes in a file name.
+fn is_upper_hex(serial: &str) -> bool {
+    !serial.is_empty()
+        && serial.len() <= 40
+        && serial
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
 }
 
 #[cfg(test)]

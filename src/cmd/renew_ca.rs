@@ -1,0 +1,87 @@
+//! `ca renew-ca`: re-issue the CA certificate on the same key with a new validity
+//! (SPEC.md `RENEW-CA-*`). The previous certificate is kept as `ca-<SERIAL>.crt`, and the swap
+//! is one journaled commit: after any interruption the directory holds either the old or the
+//! new ca.crt, both matching ca.key. Certificates issued before keep verifying, because
+//! subject, key and key identifier are unchanged.
+
+use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyIdMethod, KeyUsagePurpose};
+use time::Duration;
+use x509_parser::certificate::X509Certificate;
+use x509_parser::prelude::FromDer;
+
+use super::{AuditInfo, Context, Planned};
+use crate::cli::RenewCaArgs;
+use crate::error::{Error, Result};
+use crate::names;
+use crate::serial::Serial;
+use crate::state::State;
+use crate::store::{CERT, FileWrite};
+
+/// Runs `ca renew-ca`.
+pub fn run(args: &RenewCaArgs, ctx: &Context) -> Result<()> {
+    let mut random = [0u8; 16];
+    crate::rand::fill(&mut random)?;
+    super::mutate(ctx, &args.mutation, |state| {
+        plan(state, args.days, random, ctx)
+    })
+}
+
+/// Validation phase: the new ca.crt and the archived old one.
+pub fn plan(state: &State, days: u32, random: [u8; 16], ctx: &Context) -> Result<Planned> {
+    let old = &state.ca.cert;
+    let path = ctx.dir.join(CERT);
+    let (_, x509) =
+        X509Certificate::from_der(&old.der).map_err(|e| Error::state(&path, e.to_string()))?;
+    let old_serial = Serial::from_magnitude(x509.raw_serial());
+    let archive = format!("ca-{old_serial}.crt");
+    if ctx.dir.join(&archive).exists() {
+        return Err(Error::state(
+            ctx.dir.join(&archive),
+            "already exists; refusing to overwrite an archived CA certificate",
+        ));
+    }
+    let path_len = x509
+        .basic_constraints()
+        .ok()
+        .flatten()
+        .and_then(|bc| bc.value.path_len_constraint);
+    let mut params = CertificateParams::default();
+    params.distinguished_name =
+        names::dn_from_x509(x509.subject()).map_err(|m| Error::state(&path, m))?;
+    params.not_before = ctx.now;
+    params.not_after = ctx.now + Duration::days(i64::from(days));
+    let new_serial = Serial::random_start(random);
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(new_serial.as_bytes()));
+    params.is_ca = IsCa::Ca(match path_len {
+        Some(n) => BasicConstraints::Constrained(u8::try_from(n).unwrap_or(u8::MAX)),
+        None => BasicConstraints::Unconstrained,
+    });
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params.key_identifier_method = KeyIdMethod::PreSpecified(old.key_id.clone());
+    let cert = params
+        .self_signed(&state.ca.key)
+        .map_err(|e| Error::Internal(format!("self-signing the renewed CA certificate: {e}")))?;
+    let plan = super::finish_plan(
+        state,
+        ctx,
+        state.index.clone(),
+        vec![
+            FileWrite::public(archive.clone(), crate::csr::pem_of("CERTIFICATE", &old.der)),
+            FileWrite::public(CERT, cert.pem()),
+        ],
+        AuditInfo {
+            operation: "renew-ca",
+            serials: vec![new_serial.to_string(), old_serial.to_string()],
+            csr_sha256: None,
+        },
+    );
+    let notes = vec![format!(
+        "renewed the CA certificate: serial {new_serial}, valid until {}; the previous one is kept as {archive}",
+        crate::clock::fmt(params.not_after)
+    )];
+    Ok(Planned::new(plan, cert.pem(), notes))
+}

@@ -1,0 +1,116 @@
+//! CA lifecycle (SPEC.md RENEW-CA-*).
+
+use crate::harness::*;
+
+fn pubkey(path: &std::path::Path) -> String {
+    openssl(&["x509", "-in", path.to_str().unwrap(), "-noout", "-pubkey"]).1
+}
+
+#[test]
+fn renew_ca_keeps_old_certificates_valid_and_archives_the_old_ca_renew_ca() {
+    let env = Env::empty();
+    env.ok(&[
+        "init",
+        "--subject",
+        "CN=Lifecycle CA,O=fileca,C=DE",
+        "--days",
+        "30",
+        "--path-len",
+        "1",
+    ]);
+    let (leaf, _) = env.sign(&csr("p256-default.pem"), &[]);
+    let old_crt = std::fs::read(env.dir.join("ca.crt")).unwrap();
+    let old_serial = openssl(&[
+        "x509",
+        "-in",
+        env.dir.join("ca.crt").to_str().unwrap(),
+        "-noout",
+        "-serial",
+    ])
+    .1;
+    let old_serial = old_serial.trim().trim_start_matches("serial=").to_string();
+    env.ok(&["renew-ca", "--days", "3650"]);
+    let archived = env.dir.join(format!("ca-{old_serial}.crt"));
+    assert_eq!(
+        std::fs::read(&archived).unwrap(),
+        old_crt,
+        "the old certificate is kept byte for byte"
+    );
+    assert_eq!(
+        pubkey(&archived),
+        pubkey(&env.dir.join("ca.crt")),
+        "same key"
+    );
+    let (_, text) = openssl(&[
+        "x509",
+        "-in",
+        env.dir.join("ca.crt").to_str().unwrap(),
+        "-noout",
+        "-text",
+    ]);
+    assert!(
+        text.contains("CA:TRUE, pathlen:1")
+            && text.contains("Subject: CN = Lifecycle CA, O = fileca, C = DE"),
+        "{text}"
+    );
+    assert!(
+        verify(&env, &leaf, false).0,
+        "a certificate issued before still verifies"
+    );
+    // New certificates may now run past the old CA's notAfter.
+    let (fresh, _) = env.sign(&csr("p384-default.pem"), &["--days", "365"]);
+    assert!(verify(&env, &fresh, false).0);
+    env.ok(&["crl"]);
+    assert!(verify(&env, &leaf, true).0);
+    env.assert_check_ok();
+    assert!(
+        String::from_utf8(env.ok(&["log"]).stdout)
+            .unwrap()
+            .contains("renew-ca")
+    );
+}
+
+#[test]
+fn crash_at_every_mutation_of_renew_ca_leaves_old_or_new_renew_ca_sweep() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = deterministic_ca(tmp.path());
+    let before = snapshot(&base);
+    let args: Vec<String> = vec!["renew-ca".into(), "--days".into(), "900".into()];
+    let probe = tmp.path().join("probe");
+    copy_dir(&base, &probe);
+    let trace = trace_mutations(&probe, &args);
+    let commit = commit_point(&trace);
+    let old = std::fs::read(base.join("ca.crt")).unwrap();
+    for n in 1..=trace.len() {
+        let (dir, _) = run_with_fault(
+            tmp.path(),
+            &base,
+            &format!("r{n}"),
+            &args,
+            &format!("abort@{n}"),
+        );
+        assert!(
+            ca_at(&dir).arg("status").output().unwrap().status.success(),
+            "abort@{n}"
+        );
+        if n <= commit {
+            assert_unchanged(&before, &snapshot(&dir));
+        } else {
+            let now = std::fs::read(dir.join("ca.crt")).unwrap();
+            assert_ne!(now, old, "abort@{n}: the new certificate is in place");
+            let archived: Vec<_> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("ca-"))
+                .collect();
+            assert_eq!(archived.len(), 1, "abort@{n}");
+            assert_eq!(std::fs::read(dir.join(&archived[0])).unwrap(), old);
+            assert_eq!(pubkey(&dir.join("ca.crt")), pubkey(&base.join("ca.crt")));
+        }
+        assert!(
+            ca_at(&dir).arg("check").output().unwrap().status.success(),
+            "abort@{n}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
