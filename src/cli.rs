@@ -98,6 +98,11 @@ pub enum Command {
         after_help = "Examples:\n  ca --dir ./pki renew 5C0A4B9E0F1D2C3B4A5968778695A4B3 --days 90 --out web.crt\n  ca --dir ./pki renew 5C0A4B9E0F1D2C3B4A5968778695A4B3 --csr new-key.csr --revoke-old"
     )]
     Renew(RenewArgs),
+    /// Generate a key pair and issue its certificate in one step (for labs).
+    #[command(
+        after_help = "Example:\n  ca --dir ./pki issue web.lab.test --san DNS:web.lab.test --out-dir ./issued\n  # writes ./issued/web.lab.test/{web.lab.test.key,web.lab.test.crt,ca.crt}"
+    )]
+    Issue(IssueArgs),
     /// Re-issue the CA certificate on the same key with a new validity.
     #[command(
         after_help = "Example:\n  ca --dir ./pki renew-ca --days 3650\n\nThe previous certificate is kept as ca-<SERIAL>.crt; certificates issued before\nkeep verifying against the new ca.crt (same subject and key)."
@@ -154,6 +159,32 @@ pub struct VerifyArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// Name of the pair: the CN (unless --subject) and the file names.
+    pub name: String,
+    /// Subject instead of CN=NAME.
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// Subject alternative name (repeatable); default DNS:NAME for server profiles.
+    #[arg(long, value_name = "TYPE:VALUE")]
+    pub san: Vec<String>,
+    /// Certificate profile.
+    #[arg(long, value_enum, default_value = "server")]
+    pub profile: Profile,
+    /// Key algorithm of the generated key.
+    #[arg(long, value_enum, default_value = "ecdsa-p256")]
+    pub key_type: KeyType,
+    /// Validity in days.
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub days: u32,
+    /// Directory in which OUT_DIR/NAME/ is created.
+    #[arg(long, value_name = "OUT_DIR", default_value = ".")]
+    pub out_dir: PathBuf,
+    #[command(flatten)]
+    pub mutation: MutationArgs,
 }
 
 #[derive(Debug, Args)]

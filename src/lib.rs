@@ -47,6 +47,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Verify(a) => return cmd::verify::run(a, &ctx),
         Command::Renew(a) => cmd::renew::run(a, &ctx)?,
         Command::RenewCa(a) => cmd::renew_ca::run(a, &ctx)?,
+        Command::Issue(a) => cmd::issue::run(a, &ctx)?,
         Command::Log(a) => cmd::log::run(a, &ctx)?,
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

@@ -114,3 +114,149 @@ fn crash_at_every_mutation_of_renew_ca_leaves_old_or_new_renew_ca_sweep() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+#[test]
+fn issue_generates_a_key_pair_openssl_reads_issue() {
+    for kt in ["ecdsa-p256", "ecdsa-p384", "ed25519"] {
+        let env = Env::new();
+        let out = env.path("issued");
+        std::fs::create_dir(&out).unwrap();
+        env.ok(&[
+            "issue",
+            "web.lab.test",
+            "--key-type",
+            kt,
+            "--out-dir",
+            out.to_str().unwrap(),
+        ]);
+        let dir = out.join("web.lab.test");
+        let key = dir.join("web.lab.test.key");
+        let crt = dir.join("web.lab.test.crt");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        let (ok, from_key) = openssl(&["pkey", "-in", key.to_str().unwrap(), "-pubout"]);
+        assert!(ok, "{kt}: {from_key}");
+        assert_eq!(
+            from_key,
+            pubkey(&crt),
+            "{kt}: key and certificate belong together"
+        );
+        let pem = std::fs::read_to_string(&crt).unwrap();
+        assert!(verify(&env, &pem, false).0);
+        assert!(x509_text(&env, &pem).contains("DNS:web.lab.test"));
+        assert_eq!(
+            std::fs::read(dir.join("ca.crt")).unwrap(),
+            std::fs::read(env.dir.join("ca.crt")).unwrap()
+        );
+        env.refused(
+            &["issue", "web.lab.test", "--out-dir", out.to_str().unwrap()],
+            REFUSED,
+        );
+        env.refused(
+            &["issue", "../escape", "--out-dir", out.to_str().unwrap()],
+            REFUSED,
+        );
+        env.assert_check_ok();
+    }
+}
+
+#[test]
+fn crash_at_every_mutation_of_issue_publishes_both_files_or_neither_issue_pair() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = deterministic_ca(tmp.path());
+    let before = snapshot(&base);
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let args = |o: &std::path::Path| -> Vec<String> {
+        vec![
+            "issue".into(),
+            "pair.test".into(),
+            "--out-dir".into(),
+            o.to_str().unwrap().into(),
+        ]
+    };
+    let probe = tmp.path().join("probe");
+    copy_dir(&base, &probe);
+    let probe_out = tmp.path().join("probe-out");
+    std::fs::create_dir(&probe_out).unwrap();
+    let trace = trace_mutations(&probe, &args(&probe_out));
+    let commit = commit_point(&trace);
+    for n in 1..=trace.len() {
+        let o = tmp.path().join(format!("o{n}"));
+        std::fs::create_dir(&o).unwrap();
+        let (dir, _) = run_with_fault(
+            tmp.path(),
+            &base,
+            &format!("d{n}"),
+            &args(&o),
+            &format!("abort@{n}"),
+        );
+        assert!(ca_at(&dir).arg("status").output().unwrap().status.success());
+        let pair = o.join("pair.test");
+        if pair.exists() {
+            let names: Vec<_> = std::fs::read_dir(&pair)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(
+                names.len(),
+                3,
+                "abort@{n}: a published pair is complete: {names:?}"
+            );
+            assert_eq!(
+                pubkey(&pair.join("pair.test.crt")),
+                openssl(&[
+                    "pkey",
+                    "-in",
+                    pair.join("pair.test.key").to_str().unwrap(),
+                    "-pubout"
+                ])
+                .1
+            );
+        }
+        if n <= commit {
+            assert_unchanged(&before, &snapshot(&dir));
+            assert!(
+                !pair.exists(),
+                "abort@{n}: nothing published before the commit"
+            );
+        }
+        // Nothing but hidden staging leftovers (owner-only) and the pair itself.
+        for e in std::fs::read_dir(&o).unwrap() {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(
+                name == "pair.test" || name.starts_with(".pair.test.fileca-"),
+                "abort@{n}: {name}"
+            );
+        }
+        assert!(ca_at(&dir).arg("check").output().unwrap().status.success());
+        // The next issue into the same directory removes an abandoned staging directory.
+        let again = ca_at(&dir)
+            .args(["issue", "pair.test", "--out-dir", o.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let leftovers = std::fs::read_dir(&o)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with('.')
+            })
+            .count();
+        assert_eq!(
+            leftovers,
+            0,
+            "abort@{n}: {}",
+            String::from_utf8_lossy(&again.stderr)
+        );
+    }
+}

@@ -5,6 +5,7 @@
 pub mod check;
 pub mod crl;
 pub mod init;
+pub mod issue;
 pub mod list;
 pub mod log;
 pub mod renew;
@@ -118,6 +119,9 @@ pub struct Planned {
     pub outputs: Vec<(PathBuf, Vec<u8>)>,
     /// `--force`: outputs may replace existing files.
     pub force: bool,
+    /// A directory published whole after the commit (`ca issue`): its path and files
+    /// (name, content, mode).
+    pub pair: Option<(PathBuf, Vec<(String, Vec<u8>, u32)>)>,
     pub notes: Vec<String>,
 }
 
@@ -128,6 +132,7 @@ impl Planned {
             stdout,
             outputs: Vec::new(),
             force: false,
+            pair: None,
             notes,
         }
     }
@@ -181,10 +186,23 @@ pub fn mutate(
             }
         }
     }
+    let pair = match &planned.pair {
+        Some((path, files)) => match store::output::stage_dir(path, files) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                staged.into_iter().for_each(StagedOutput::discard);
+                return Err(e);
+            }
+        },
+        None => None,
+    };
     let committed = match session.commit(&planned.plan) {
         Ok(c) => c,
         Err(e) => {
             staged.into_iter().for_each(StagedOutput::discard);
+            if let Some(p) = pair {
+                p.discard();
+            }
             return Err(e);
         }
     };
@@ -195,6 +213,15 @@ pub fn mutate(
     }
     if let Some(w) = committed.warning {
         eprintln!("warning: {w}");
+    }
+    if let Some(p) = pair {
+        p.publish().map_err(|e| Error::Io {
+            path: ctx.dir.clone(),
+            source: std::io::Error::other(format!(
+                "the certificate is issued (generation {}), but publishing the key pair failed: {e}",
+                planned.plan.generation_after
+            )),
+        })?;
     }
     if staged.is_empty() {
         print!("{}", planned.stdout);
@@ -235,6 +262,14 @@ fn describe(planned: &Planned) -> String {
     }
     for (path, _) in &planned.outputs {
         out.push_str(&format!("  would write {}\n", path.display()));
+    }
+    if let Some((path, files)) = &planned.pair {
+        for (name, _, mode) in files {
+            out.push_str(&format!(
+                "  would write {} (mode {mode:o})\n",
+                path.join(name).display()
+            ));
+        }
     }
     for n in &planned.notes {
         out.push_str(&format!(

@@ -856,7 +856,7 @@ fn remove_abandoned_inits(parent: &Path, name: &str) -> Result<()> {
 }
 
 /// Does a process with this pid exist?
-fn process_alive(pid: i32) -> bool {
+pub(crate) fn process_alive(pid: i32) -> bool {
     if pid <= 0 {
         return true;
     }

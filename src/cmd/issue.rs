@@ -1,0 +1,113 @@
+//! `ca issue`: generate a key pair and issue its certificate in one step, for labs (what
+//! minica, mkcert and easy-rsa `build-server-full` offer) (SPEC.md `ISSUE-*`).
+//!
+//! The key (0600), the certificate and a copy of ca.crt are written to `OUT_DIR/NAME/` as one
+//! directory, staged before the commit and renamed into place after it: the pair appears
+//! whole or not at all, whenever the process is killed.
+
+use rcgen::PublicKeyData;
+
+use super::sign::{Request, issue, next_serial};
+use super::{AuditInfo, Context, Planned};
+use crate::cli::IssueArgs;
+use crate::error::{Error, Result};
+use crate::keys::{self, KeyKind, KeyType};
+use crate::names::{self, San, Subject};
+use crate::profile::Profile;
+use crate::store::{CERT, FileWrite, MODE_PUBLIC, MODE_SECRET, SERIAL};
+
+/// Runs `ca issue`.
+pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
+    check_name(&args.name)?;
+    let subject = match &args.subject {
+        Some(s) => Subject::parse(s).map_err(|m| Error::refused(format!("--subject: {m}")))?,
+        None => Subject(vec![("CN".into(), args.name.clone())]),
+    };
+    let mut sans = super::sign::parse_sans(&args.san)?;
+    if sans.is_empty()
+        && args.profile != Profile::Client
+        && names::is_dns_name(&args.name)
+        && let Ok(san) = San::dns(&args.name)
+    {
+        sans.push(san);
+    }
+    let (key, mut key_pem) = keys::generate(args.key_type)?;
+    let kind = match args.key_type {
+        KeyType::EcdsaP256 => KeyKind::P256,
+        KeyType::EcdsaP384 => KeyKind::P384,
+        KeyType::Ed25519 => KeyKind::Ed25519,
+    };
+    let spki = key.subject_public_key_info();
+    let result = super::mutate(ctx, &args.mutation, |state| {
+        let request = Request {
+            subject: &subject,
+            sans: sans.clone(),
+            spki_der: &spki,
+            subject_public_key: key.der_bytes(),
+            key: kind,
+        };
+        let serial = state.serial.clone();
+        let mut notes = Vec::new();
+        let (pem, entry) = issue(
+            state,
+            &request,
+            &serial,
+            args.profile,
+            args.days,
+            ctx,
+            &mut notes,
+        )?;
+        let mut index = state.index.clone();
+        index.certificates.push(entry);
+        let plan = super::finish_plan(
+            state,
+            ctx,
+            index,
+            vec![
+                FileWrite::public(format!("certs/{serial}.pem"), pem.clone()),
+                FileWrite::public(SERIAL, next_serial(&serial)?.to_file()),
+            ],
+            AuditInfo {
+                operation: "issue",
+                serials: vec![serial.to_string()],
+                csr_sha256: None,
+            },
+        );
+        let dir = args.out_dir.join(&args.name);
+        notes.push(format!("key and certificate written to {}", dir.display()));
+        let ca_pem = crate::csr::pem_of("CERTIFICATE", &state.ca.cert.der);
+        let mut planned = Planned::new(plan, String::new(), notes);
+        planned.pair = Some((
+            dir,
+            vec![
+                (
+                    format!("{}.key", args.name),
+                    key_pem.as_bytes().to_vec(),
+                    MODE_SECRET,
+                ),
+                (format!("{}.crt", args.name), pem.into_bytes(), MODE_PUBLIC),
+                (CERT.to_string(), ca_pem.into_bytes(), MODE_PUBLIC),
+            ],
+        ));
+        Ok(planned)
+    });
+    zeroize::Zeroize::zeroize(&mut key_pem);
+    result
+}
+
+/// NAME becomes file names: letters, digits, `.`, `_`, `-`, not starting with `.`.
+fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::refused(format!(
+            "NAME {name:?} must be 1-64 letters, digits, '.', '_' or '-' and not start with '.'"
+        )))
+    }
+}
