@@ -121,7 +121,7 @@ pub struct Planned {
     pub force: bool,
     /// A directory published whole after the commit (`ca issue`): its path and files
     /// (name, content, mode).
-    pub pair: Option<(PathBuf, Vec<(String, Vec<u8>, u32)>)>,
+    pub pair: Option<(PathBuf, store::output::DirFiles)>,
     pub notes: Vec<String>,
 }
 

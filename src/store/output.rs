@@ -106,11 +106,14 @@ pub struct StagedDir {
     staged: PathBuf,
 }
 
+/// Files of a staged directory: name, content, mode.
+pub type DirFiles = Vec<(String, Vec<u8>, u32)>;
+
 /// Mode of a published pair directory: it holds a private key.
 const MODE_PAIR_DIR: u32 = 0o700;
 
 /// Stages `files` (name, content, mode) in a hidden sibling of `target`, durably.
-pub fn stage_dir(target: &Path, files: &[(String, Vec<u8>, u32)]) -> Result<StagedDir> {
+pub fn stage_dir(target: &Path, files: &DirFiles) -> Result<StagedDir> {
     match std::fs::symlink_metadata(target) {
         Ok(_) => {
             return Err(Error::refused(format!(
