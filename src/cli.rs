@@ -218,8 +218,18 @@ pub struct RenewArgs {
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// The CA's subject, e.g. "CN=Lab Root CA,O=Example,C=DE".
-    #[arg(long)]
-    pub subject: String,
+    #[arg(
+        long,
+        required_unless_present = "import_cert",
+        conflicts_with = "import_cert"
+    )]
+    pub subject: Option<String>,
+    /// Adopt an existing CA key (PKCS#8, PKCS#1 or SEC1 PEM); needs --import-cert.
+    #[arg(long, value_name = "KEY", requires = "import_cert")]
+    pub import_key: Option<PathBuf>,
+    /// Adopt an existing CA certificate (PEM); needs --import-key.
+    #[arg(long, value_name = "CERT", requires = "import_key")]
+    pub import_cert: Option<PathBuf>,
     /// Key algorithm of the CA key.
     #[arg(long, value_enum, default_value = "ecdsa-p256")]
     pub key_type: KeyType,

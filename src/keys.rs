@@ -158,6 +158,102 @@ pub fn key_id(subject_public_key: &[u8]) -> Vec<u8> {
         .to_vec()
 }
 
+/// Reads a CA private key given for import: PKCS#8 (`PRIVATE KEY`), PKCS#1
+/// (`RSA PRIVATE KEY`) or SEC1 (`EC PRIVATE KEY`) PEM, unencrypted. Returns the key and its
+/// PKCS#8 PEM (the form ca.key holds).
+pub fn import_private_key(bytes: &[u8]) -> Result<(KeyPair, String), String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "not a PEM file".to_string())?;
+    let blocks = pem::parse_many(text).map_err(|e| format!("malformed PEM: {e}"))?;
+    let [block] = blocks.as_slice() else {
+        return Err(format!("expected one PEM block, found {}", blocks.len()));
+    };
+    let der = block.contents();
+    let pkcs8 = match block.tag() {
+        "PRIVATE KEY" => der.to_vec(),
+        "RSA PRIVATE KEY" => {
+            // PrivateKeyInfo { 0, { rsaEncryption, NULL }, OCTET STRING pkcs1 }
+            let alg = [
+                0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05,
+                0x00,
+            ];
+            der_seq(&[&[0x02, 0x01, 0x00], &alg, &der_tlv(0x04, der)])
+        }
+        "EC PRIVATE KEY" => {
+            let curve = sec1_curve(der).ok_or("the EC key does not name its curve")?;
+            let ec_public_key = [0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+            let alg = der_seq(&[&ec_public_key, &curve]);
+            der_seq(&[&[0x02, 0x01, 0x00], &alg, &der_tlv(0x04, der)])
+        }
+        "ENCRYPTED PRIVATE KEY" => {
+            return Err("encrypted keys cannot be imported yet; decrypt it first (openssl pkey -in KEY -out PLAIN)".into());
+        }
+        other => return Err(format!("PEM block {other:?} is not a private key")),
+    };
+    let pem = pem::encode(&pem::Pem::new("PRIVATE KEY", pkcs8));
+    let key = KeyPair::from_pem(&pem)
+        .map_err(|e| format!("unsupported or malformed private key: {e}"))?;
+    Ok((key, pem))
+}
+
+/// The curve OID TLV in a SEC1 ECPrivateKey's `[0] parameters`.
+fn sec1_curve(der: &[u8]) -> Option<Vec<u8>> {
+    let (tag, body, _) = der_next(der)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let mut rest = body;
+    while !rest.is_empty() {
+        let (tag, content, next) = der_next(rest)?;
+        if tag == 0xa0 {
+            let (inner, _, _) = der_next(content)?;
+            return (inner == 0x06).then(|| content.to_vec());
+        }
+        rest = next;
+    }
+    None
+}
+
+/// One DER TLV: (tag, content, rest). Single-byte tags, definite lengths up to 4 bytes.
+fn der_next(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (first as usize, rest)
+    } else {
+        let n = (first & 0x7f) as usize;
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | b as usize);
+        (len, &rest[n..])
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|&b| b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+fn der_seq(parts: &[&[u8]]) -> Vec<u8> {
+    der_tlv(0x30, &parts.concat())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -260,3 +260,201 @@ fn crash_at_every_mutation_of_issue_publishes_both_files_or_neither_issue_pair()
         );
     }
 }
+
+/// Makes a self-signed CA with openssl: (key file, cert file). `keygen` are genpkey arguments;
+/// `convert` optionally rewrites the key (e.g. to PKCS#1 or SEC1).
+fn openssl_ca(
+    env: &Env,
+    name: &str,
+    keygen: &[&str],
+    convert: Option<&[&str]>,
+    ca: bool,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let key = env.path(&format!("{name}.key"));
+    let crt = env.path(&format!("{name}.crt"));
+    let mut args = vec!["genpkey"];
+    args.extend_from_slice(keygen);
+    args.extend(["-out", key.to_str().unwrap()]);
+    assert!(openssl(&args).0);
+    let bc = if ca {
+        "basicConstraints=critical,CA:TRUE"
+    } else {
+        "basicConstraints=critical,CA:FALSE"
+    };
+    let (ok, out) = openssl(&[
+        "req",
+        "-x509",
+        "-key",
+        key.to_str().unwrap(),
+        "-subj",
+        &format!("/CN={name}"),
+        "-days",
+        "100",
+        "-addext",
+        bc,
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+        "-out",
+        crt.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    if let Some(conv) = convert {
+        let mut args = conv.to_vec();
+        args.extend(["-in", key.to_str().unwrap(), "-out", key.to_str().unwrap()]);
+        assert!(openssl(&args).0, "{args:?}");
+    }
+    (key, crt)
+}
+
+#[test]
+fn init_adopts_existing_ca_keys_in_every_supported_form_import_key() {
+    let env = Env::empty();
+    type Case<'a> = (&'a str, Vec<&'a str>, Option<Vec<&'a str>>, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            "rsa2048-pkcs8",
+            vec!["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+            None,
+            "rsa-2048",
+        ),
+        (
+            "rsa4096-pkcs1",
+            vec!["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:4096"],
+            Some(vec!["rsa", "-traditional"]),
+            "rsa-4096",
+        ),
+        (
+            "p256-sec1",
+            vec!["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+            Some(vec!["ec"]),
+            "ecdsa-p256",
+        ),
+        (
+            "p384-pkcs8",
+            vec!["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"],
+            None,
+            "ecdsa-p384",
+        ),
+        (
+            "ed25519-pkcs8",
+            vec!["-algorithm", "ED25519"],
+            None,
+            "ed25519",
+        ),
+    ];
+    for (name, keygen, convert, kind) in cases {
+        let (key, crt) = openssl_ca(&env, name, &keygen, convert.as_deref(), true);
+        let dir = env.path(&format!("ca-{name}"));
+        let out = std::process::Command::new(bin())
+            .arg("--dir")
+            .arg(&dir)
+            .args([
+                "init",
+                "--import-key",
+                key.to_str().unwrap(),
+                "--import-cert",
+                crt.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let run = |args: &[&str]| {
+            std::process::Command::new(bin())
+                .arg("--dir")
+                .arg(&dir)
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        let status: serde_json::Value =
+            serde_json::from_slice(&run(&["status", "--json"]).stdout).unwrap();
+        assert_eq!(status["key_type"], kind, "{name}");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("ca.key"))
+                .unwrap()
+                .lines()
+                .next(),
+            Some("-----BEGIN PRIVATE KEY-----")
+        );
+        let leaf = run(&["sign", csr("p256-default.pem").to_str().unwrap()]);
+        assert!(
+            leaf.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&leaf.stderr)
+        );
+        let p = write(&env, "leaf.pem", &leaf.stdout);
+        let (ok, text) = openssl(&[
+            "verify",
+            "-CAfile",
+            dir.join("ca.crt").to_str().unwrap(),
+            p.to_str().unwrap(),
+        ]);
+        assert!(ok, "{name}: {text}");
+        assert!(run(&["crl"]).status.success());
+        assert!(run(&["check"]).status.success(), "{name}");
+        let log = String::from_utf8(run(&["log"]).stdout).unwrap();
+        assert!(log.contains("import"), "{log}");
+    }
+}
+
+#[test]
+fn import_refuses_mismatched_non_ca_and_encrypted_keys_import_refuse() {
+    let env = Env::empty();
+    let (k1, c1) = openssl_ca(
+        &env,
+        "one",
+        &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        None,
+        true,
+    );
+    let (_, c2) = openssl_ca(
+        &env,
+        "two",
+        &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        None,
+        true,
+    );
+    let (k3, c3) = openssl_ca(
+        &env,
+        "leaf",
+        &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        None,
+        false,
+    );
+    let enc = env.path("enc.key");
+    assert!(
+        openssl(&[
+            "pkey",
+            "-in",
+            k1.to_str().unwrap(),
+            "-aes256",
+            "-passout",
+            "pass:secret",
+            "-out",
+            enc.to_str().unwrap()
+        ])
+        .0
+    );
+    for (key, crt, needle) in [
+        (&k1, &c2, "does not match"),
+        (&k3, &c3, "not a CA"),
+        (&enc, &c1, "encrypted"),
+    ] {
+        let out = env.run(&[
+            "init",
+            "--import-key",
+            key.to_str().unwrap(),
+            "--import-cert",
+            crt.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(REFUSED), "{err}");
+        assert!(err.contains(needle), "{err}");
+        assert!(!err.contains("secret"));
+        assert!(!env.dir.exists(), "nothing created");
+    }
+}

@@ -1,10 +1,13 @@
 //! `ca init`: create a new CA directory, atomically (create-only).
 
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyIdMethod, KeyUsagePurpose};
+use std::path::Path;
+
 use time::Duration;
 
 use super::Context;
 use crate::audit;
+use crate::ca::{Ca, CaCert};
 use crate::cli::InitArgs;
 use crate::error::{Error, Result};
 use crate::index::Index;
@@ -15,39 +18,21 @@ use crate::store::{self, AUDIT, CERT, CRLNUMBER, FileWrite, INDEX, KEY, MODE_SEC
 
 /// Validation phase: the complete content of every file of the new CA.
 pub fn plan(args: &InitArgs, ctx: &Context, random: [u8; 32]) -> Result<Vec<FileWrite>> {
-    let subject =
-        Subject::parse(&args.subject).map_err(|m| Error::refused(format!("--subject: {m}")))?;
-    if subject.is_empty() {
-        return Err(Error::refused("--subject must not be empty"));
-    }
-    let (key, key_pem) = keys::generate(args.key_type)?;
-    let mut params = CertificateParams::default();
-    params.distinguished_name = subject.to_rcgen().map_err(Error::refused)?;
-    params.not_before = ctx.now;
-    params.not_after = ctx.now + Duration::days(i64::from(args.days));
-    // The CA certificate's own serial is random too (RFC 5280 allows any unique positive value).
-    params.serial_number = Some(rcgen::SerialNumber::from_slice(
-        Serial::random_start(half(&random, 0)).as_bytes(),
-    ));
-    params.is_ca = IsCa::Ca(match args.path_len {
-        Some(n) => BasicConstraints::Constrained(n),
-        None => BasicConstraints::Unconstrained,
-    });
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    params.key_identifier_method = KeyIdMethod::PreSpecified(keys::key_id(key.public_key_raw()));
-    let cert = params
-        .self_signed(&key)
-        .map_err(|e| Error::Internal(format!("self-signing the CA certificate: {e}")))?;
+    let (key_pem, cert_pem, ca_serial) = match (&args.import_key, &args.import_cert) {
+        (Some(k), Some(c)) => import(k, c, ctx)?,
+        _ => generate(args, ctx, &random)?,
+    };
     // Leaf serials count up from a random point of their own (SPEC.md SERIAL-START).
     let first = Serial::random_start(half(&random, 16));
     let record = audit::Record {
         time: ctx.now,
-        operation: "init".into(),
-        serials: vec![Serial::random_start(half(&random, 0)).to_string()],
+        operation: if args.import_key.is_some() {
+            "import"
+        } else {
+            "init"
+        }
+        .into(),
+        serials: vec![ca_serial],
         csr_sha256: None,
         user: ctx.user.clone(),
         generation: 1,
@@ -62,12 +47,91 @@ pub fn plan(args: &InitArgs, ctx: &Context, random: [u8; 32]) -> Result<Vec<File
             bytes: key_pem.into_bytes(),
             mode: MODE_SECRET,
         },
-        FileWrite::public(CERT, cert.pem()),
+        FileWrite::public(CERT, cert_pem),
         FileWrite::public(SERIAL, first.to_file()),
         FileWrite::public(CRLNUMBER, Serial::from_u64(1).to_file()),
         FileWrite::public(INDEX, index.to_bytes()),
         FileWrite::public(AUDIT, line),
     ])
+}
+
+/// Adopts an existing CA: the key (any supported PEM form, stored as PKCS#8) must belong to
+/// the certificate, which must be a CA certificate valid now. Returns (key PEM, cert PEM,
+/// the CA certificate's serial).
+fn import(key_path: &Path, cert_path: &Path, ctx: &Context) -> Result<(String, String, String)> {
+    let key_bytes = read_limited(key_path)?;
+    let cert_bytes = read_limited(cert_path)?;
+    let (_, key_pem) =
+        keys::import_private_key(&key_bytes).map_err(|m| Error::bad_input(key_path, m))?;
+    let cert =
+        CaCert::parse(cert_path.parent().unwrap_or(Path::new(".")), &cert_bytes).map_err(|e| {
+            match e {
+                Error::State { msg, .. } => Error::bad_input(cert_path, msg),
+                other => other,
+            }
+        })?;
+    let ca = Ca::load(
+        Path::new("."),
+        &crate::csr::pem_of("CERTIFICATE", &cert.der).into_bytes(),
+        key_pem.as_bytes(),
+    )
+    .map_err(|e| match e {
+        Error::KeyCertMismatch { .. } => Error::bad_input(
+            key_path,
+            format!("does not match the public key in {}", cert_path.display()),
+        ),
+        Error::State { msg, .. } => Error::bad_input(key_path, msg),
+        other => other,
+    })?;
+    ca.check_valid_at(ctx.now, cert_path)?;
+    let (_, x509) = x509_parser::parse_x509_certificate(&ca.cert.der)
+        .map_err(|e| Error::bad_input(cert_path, e.to_string()))?;
+    let serial = Serial::from_magnitude(x509.raw_serial()).to_string();
+    Ok((
+        key_pem,
+        crate::csr::pem_of("CERTIFICATE", &ca.cert.der),
+        serial,
+    ))
+}
+
+fn read_limited(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::bad_input(path, e.to_string()))?;
+    if bytes.len() > crate::ca::MAX_PEM_BYTES {
+        return Err(Error::bad_input(path, "larger than 1 MiB"));
+    }
+    Ok(bytes)
+}
+
+/// A new key and self-signed certificate. Returns (key PEM, cert PEM, serial).
+fn generate(args: &InitArgs, ctx: &Context, random: &[u8; 32]) -> Result<(String, String, String)> {
+    let subject_text = args.subject.as_deref().unwrap_or_default();
+    let subject =
+        Subject::parse(subject_text).map_err(|m| Error::refused(format!("--subject: {m}")))?;
+    if subject.is_empty() {
+        return Err(Error::refused("--subject must not be empty"));
+    }
+    let (key, key_pem) = keys::generate(args.key_type)?;
+    let mut params = CertificateParams::default();
+    params.distinguished_name = subject.to_rcgen().map_err(Error::refused)?;
+    params.not_before = ctx.now;
+    params.not_after = ctx.now + Duration::days(i64::from(args.days));
+    // The CA certificate's own serial is random too (RFC 5280 allows any unique positive value).
+    let ca_serial = Serial::random_start(half(random, 0));
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(ca_serial.as_bytes()));
+    params.is_ca = IsCa::Ca(match args.path_len {
+        Some(n) => BasicConstraints::Constrained(n),
+        None => BasicConstraints::Unconstrained,
+    });
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params.key_identifier_method = KeyIdMethod::PreSpecified(keys::key_id(key.public_key_raw()));
+    let cert = params
+        .self_signed(&key)
+        .map_err(|e| Error::Internal(format!("self-signing the CA certificate: {e}")))?;
+    Ok((key_pem, cert.pem(), ca_serial.to_string()))
 }
 
 /// Creates the CA.
@@ -89,7 +153,7 @@ fn create_or_describe(args: &InitArgs, ctx: &Context, files: &[FileWrite]) -> Re
         store::check_can_create(&ctx.dir)?;
         println!(
             "dry run: would create the CA {:?} in {}; nothing was written",
-            args.subject,
+            args.subject.as_deref().unwrap_or("(imported)"),
             ctx.dir.display()
         );
         for f in files {
@@ -106,13 +170,16 @@ fn create_or_describe(args: &InitArgs, ctx: &Context, files: &[FileWrite]) -> Re
     if ctx.quiet {
         return Ok(());
     }
-    eprintln!(
-        "created CA {:?} in {} ({:?}, valid {} days)",
-        args.subject,
-        ctx.dir.display(),
-        args.key_type,
-        args.days
-    );
+    match &args.import_cert {
+        Some(c) => eprintln!("adopted the CA of {} in {}", c.display(), ctx.dir.display()),
+        None => eprintln!(
+            "created CA {:?} in {} ({:?}, valid {} days)",
+            args.subject.as_deref().unwrap_or_default(),
+            ctx.dir.display(),
+            args.key_type,
+            args.days
+        ),
+    }
     Ok(())
 }
 
