@@ -12,15 +12,16 @@ use x509_parser::prelude::FromDer;
 use crate::csr::decode_one;
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyKind};
+use crate::passphrase;
 use crate::store::{CERT, KEY};
 
 /// Largest certificate or key file accepted.
 pub const MAX_PEM_BYTES: usize = 1024 * 1024;
 
-/// A CA ready to sign: its certificate and the key that belongs to it.
+/// A CA: its certificate and, when the command signs, the key that belongs to it.
 pub struct Ca {
     pub cert: CaCert,
-    pub key: KeyPair,
+    key: Option<KeyPair>,
 }
 
 /// The parts of ca.crt fileca relies on.
@@ -92,17 +93,42 @@ impl CaCert {
 /// The private key is wiped from memory when the CA is dropped (SPEC.md HOSTILE: secrets).
 impl Drop for Ca {
     fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.key);
+        if let Some(key) = &mut self.key {
+            zeroize::Zeroize::zeroize(key);
+        }
     }
 }
 
 impl Ca {
-    /// Loads ca.crt and ca.key and checks that the key belongs to the certificate.
-    pub fn load(dir: &Path, cert_bytes: &[u8], key_bytes: &[u8]) -> Result<Ca> {
+    /// Loads ca.crt and, if `key_bytes` is given, ca.key (decrypting it with a passphrase from
+    /// `pass` when it is encrypted), and checks that the key belongs to the certificate.
+    pub fn load(
+        dir: &Path,
+        cert_bytes: &[u8],
+        key_bytes: Option<&[u8]>,
+        pass: &passphrase::Source,
+    ) -> Result<Ca> {
         let cert = CaCert::parse(dir, cert_bytes)?;
+        let Some(key_bytes) = key_bytes else {
+            return Ok(Ca { cert, key: None });
+        };
         let key_path = dir.join(KEY);
         let key_text = std::str::from_utf8(key_bytes)
             .map_err(|_| Error::state(&key_path, "is not a PEM file"))?;
+        let plain;
+        let key_text = if keys::is_encrypted(key_text) {
+            let passphrase = pass.get(&format!("passphrase for {}", key_path.display()))?;
+            plain = keys::decrypt_pem(key_text, &passphrase).map_err(|e| match e {
+                None => Error::refused(format!(
+                    "wrong passphrase for {} (nothing was changed)",
+                    key_path.display()
+                )),
+                Some(m) => Error::state(&key_path, m),
+            })?;
+            plain.as_str()
+        } else {
+            key_text
+        };
         let key = KeyPair::from_pem(key_text).map_err(|e| {
             Error::state(
                 &key_path,
@@ -115,12 +141,22 @@ impl Ca {
                 cert: dir.join(CERT),
             });
         }
-        Ok(Ca { cert, key })
+        Ok(Ca {
+            cert,
+            key: Some(key),
+        })
+    }
+
+    /// The private key; an internal error if this CA was loaded without it.
+    pub fn key(&self) -> Result<&KeyPair> {
+        self.key
+            .as_ref()
+            .ok_or_else(|| Error::Internal("the CA key was not loaded".into()))
     }
 
     /// The rcgen issuer: ca.crt's subject, key usages and key identifier, signing with ca.key.
     pub fn issuer(&self) -> Result<Issuer<'static, &KeyPair>> {
-        Issuer::from_ca_cert_der(&self.cert.der.as_slice().into(), &self.key)
+        Issuer::from_ca_cert_der(&self.cert.der.as_slice().into(), self.key()?)
             .map_err(|e| Error::Internal(format!("building the issuer from ca.crt: {e}")))
     }
 

@@ -40,6 +40,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub allow_network_fs: bool,
 
+    /// File whose first line is the CA key's passphrase (else $CA_PASSPHRASE_FILE, else a
+    /// prompt on a terminal). Never give a passphrase on the command line.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+
     /// Use a ca.key that group or others can read (normally refused).
     #[arg(long, global = true)]
     pub allow_insecure_key: bool,
@@ -108,6 +113,11 @@ pub enum Command {
         after_help = "Example:\n  ca --dir ./pki renew-ca --days 3650\n\nThe previous certificate is kept as ca-<SERIAL>.crt; certificates issued before\nkeep verifying against the new ca.crt (same subject and key)."
     )]
     RenewCa(RenewCaArgs),
+    /// Set, change or remove the passphrase of ca.key (atomically replaced).
+    #[command(
+        after_help = "Examples:\n  ca --dir ./pki passwd --new-passphrase-file new.pass                      # set\n  ca --dir ./pki --passphrase-file old.pass passwd --new-passphrase-file new.pass  # change\n  ca --dir ./pki --passphrase-file old.pass passwd --remove               # remove"
+    )]
+    Passwd(PasswdArgs),
     /// Print the audit trail.
     #[command(
         after_help = "Example:\n  ca --dir ./pki log --json | jq '.[] | select(.operation == \"revoke\")'"
@@ -188,6 +198,18 @@ pub struct IssueArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct PasswdArgs {
+    /// File whose first line is the new passphrase (else a prompt on a terminal).
+    #[arg(long, value_name = "FILE", conflicts_with = "remove")]
+    pub new_passphrase_file: Option<PathBuf>,
+    /// Store ca.key unencrypted.
+    #[arg(long)]
+    pub remove: bool,
+    #[command(flatten)]
+    pub mutation: MutationArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct RenewCaArgs {
     /// Validity of the new CA certificate in days, from now.
     #[arg(long, default_value_t = 3650, value_parser = clap::value_parser!(u32).range(1..=36500))]
@@ -239,6 +261,10 @@ pub struct InitArgs {
     /// Maximum number of intermediate CAs below this one (basicConstraints pathLenConstraint).
     #[arg(long)]
     pub path_len: Option<u8>,
+    /// Store ca.key encrypted (PBES2: scrypt + AES-256-CBC) with the passphrase from
+    /// --passphrase-file, $CA_PASSPHRASE_FILE or a prompt.
+    #[arg(long)]
+    pub encrypt_key: bool,
     /// Validate and show what would be created, but create nothing.
     #[arg(long)]
     pub dry_run: bool,

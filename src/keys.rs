@@ -70,6 +70,21 @@ pub fn generate(kt: KeyType) -> Result<(KeyPair, String)> {
     Ok((key, pem))
 }
 
+/// The PKCS#8 PEM of a key pair in the form OpenSSL 3.0 reads (v1 for Ed25519).
+pub fn pkcs8_pem(key: &KeyPair) -> Result<zeroize::Zeroizing<String>> {
+    let der = key.serialized_der();
+    let der = if key.algorithm() == &PKCS_ED25519 && der.get(4) == Some(&0x01) {
+        ed25519_pkcs8_v1(der)
+            .ok_or_else(|| Error::Internal("unexpected Ed25519 PKCS#8 layout".into()))?
+    } else {
+        der.to_vec()
+    };
+    Ok(zeroize::Zeroizing::new(pem::encode(&pem::Pem::new(
+        "PRIVATE KEY",
+        der,
+    ))))
+}
+
 /// Converts ring's Ed25519 PKCS#8 v2 document (RFC 8410 with the public key) to v1.
 fn ed25519_pkcs8_v1(v2: &[u8]) -> Option<Vec<u8>> {
     // 30 51 02 01 01 30 05 06 03 2b 65 70 04 22 04 20 <32-byte seed> 81 21 00 <public>
@@ -252,6 +267,44 @@ fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
 
 fn der_seq(parts: &[&[u8]]) -> Vec<u8> {
     der_tlv(0x30, &parts.concat())
+}
+
+/// Is this ca.key content an encrypted PKCS#8 key?
+pub fn is_encrypted(pem_text: &str) -> bool {
+    pem_text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+}
+
+/// Decrypts an `ENCRYPTED PRIVATE KEY` PEM (PBES2) to PKCS#8 PEM. `Err(None)` means the
+/// passphrase is wrong; `Err(Some(msg))` a malformed or unsupported file.
+pub fn decrypt_pem(
+    pem_text: &str,
+    passphrase: &str,
+) -> Result<zeroize::Zeroizing<String>, Option<String>> {
+    use pkcs8::der::Decode;
+    let block = pem::parse(pem_text).map_err(|e| Some(format!("malformed PEM: {e}")))?;
+    let info = pkcs8::EncryptedPrivateKeyInfoRef::from_der(block.contents())
+        .map_err(|e| Some(format!("not an encrypted PKCS#8 key: {e}")))?;
+    let doc = info.decrypt(passphrase).map_err(|_| None)?;
+    Ok(zeroize::Zeroizing::new(pem::encode(&pem::Pem::new(
+        "PRIVATE KEY",
+        doc.as_bytes().to_vec(),
+    ))))
+}
+
+/// Encrypts a PKCS#8 PEM key with PBES2 (scrypt, AES-256-CBC), in the form
+/// `openssl pkey -passin` reads.
+pub fn encrypt_pem(pkcs8_pem: &str, passphrase: &str) -> Result<String, String> {
+    use pkcs8::der::Decode;
+    let block = pem::parse(pkcs8_pem).map_err(|e| format!("malformed PEM: {e}"))?;
+    let info = pkcs8::PrivateKeyInfoRef::from_der(block.contents())
+        .map_err(|e| format!("not a PKCS#8 key: {e}"))?;
+    let doc = info
+        .encrypt(passphrase)
+        .map_err(|e| format!("encryption failed: {e}"))?;
+    Ok(pem::encode(&pem::Pem::new(
+        "ENCRYPTED PRIVATE KEY",
+        doc.as_bytes().to_vec(),
+    )))
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod hex;
 pub mod index;
 pub mod keys;
 pub mod names;
+pub mod passphrase;
 pub mod profile;
 pub mod rand;
 pub mod serial;
@@ -26,7 +27,7 @@ use error::{Result, exit};
 /// Runs one parsed command line; returns the exit code on success.
 pub fn run(cli: Cli) -> Result<i32> {
     let now = clock::now()?;
-    let ctx = cmd::Context::new(
+    let mut ctx = cmd::Context::new(
         cli.dir,
         cli.lock_timeout,
         cli.allow_network_fs,
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         audit::current_user(),
         cli.quiet,
     );
+    ctx.pass = passphrase::Source::new(cli.passphrase_file.clone());
     match &cli.command {
         Command::Init(a) => cmd::init::run(a, &ctx)?,
         Command::Sign(a) => cmd::sign::run(a, &ctx)?,
@@ -48,6 +50,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Renew(a) => cmd::renew::run(a, &ctx)?,
         Command::RenewCa(a) => cmd::renew_ca::run(a, &ctx)?,
         Command::Issue(a) => cmd::issue::run(a, &ctx)?,
+        Command::Passwd(a) => cmd::passwd::run(a, &ctx)?,
         Command::Log(a) => cmd::log::run(a, &ctx)?,
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

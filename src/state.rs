@@ -5,6 +5,7 @@ use crate::audit;
 use crate::ca::Ca;
 use crate::error::{Error, Result};
 use crate::index::Index;
+use crate::passphrase;
 use crate::serial::Serial;
 use crate::store::{self, AUDIT, CERT, CRLNUMBER, INDEX, KEY, SERIAL, Session};
 
@@ -23,12 +24,13 @@ pub struct State {
 }
 
 impl State {
-    /// Loads and checks ca.crt, ca.key, index.json, serial and crlnumber.
-    pub fn load(session: &Session) -> Result<State> {
+    /// Loads and checks ca.crt, ca.key (when `pass` is given: the command signs), index.json,
+    /// serial and crlnumber.
+    pub fn load(session: &Session, pass: Option<&passphrase::Source>) -> Result<State> {
         let dir = session.dir();
         let cert = session.read(CERT)?;
         let mode = store::mode_of(dir, KEY)?;
-        if mode & 0o077 != 0 && !session.allow_insecure_key() {
+        if pass.is_some() && mode & 0o077 != 0 && !session.allow_insecure_key() {
             return Err(Error::state(
                 dir.join(KEY),
                 format!(
@@ -38,10 +40,15 @@ impl State {
                 ),
             ));
         }
-        let mut key = session.read(KEY)?;
-        let ca = Ca::load(dir, &cert, &key);
-        zeroize::Zeroize::zeroize(&mut key);
-        let ca = ca?;
+        let ca = match pass {
+            Some(pass) => {
+                let mut key = session.read(KEY)?;
+                let ca = Ca::load(dir, &cert, Some(&key), pass);
+                zeroize::Zeroize::zeroize(&mut key);
+                ca?
+            }
+            None => Ca::load(dir, &cert, None, &passphrase::Source::default())?,
+        };
         let index = load_index(session)?;
         let serial = load_counter(session, SERIAL)?;
         let crlnumber = load_counter(session, CRLNUMBER)?;

@@ -115,7 +115,9 @@ fn check_and_every_command_refuse_a_key_that_does_not_match_inv_key() {
     );
     let err = env.refused(&["sign", csr("p256-default.pem").to_str().unwrap()], STATE);
     assert!(err.contains("ca.key") && err.contains("ca.crt"), "{err}");
-    env.refused(&["status"], STATE);
+    // Reads do not use the key (so an encrypted key needs no passphrase to read); ca check
+    // above reports the mismatch.
+    env.ok(&["status"]);
 }
 
 #[test]

@@ -458,3 +458,190 @@ fn import_refuses_mismatched_non_ca_and_encrypted_keys_import_refuse() {
         assert!(!env.dir.exists(), "nothing created");
     }
 }
+
+fn pass_file(env: &Env, name: &str, pass: &str) -> String {
+    write(env, name, format!("{pass}\n").as_bytes())
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn an_encrypted_ca_key_is_read_by_openssl_and_a_wrong_passphrase_changes_nothing_encrypt_key() {
+    for kt in ["ecdsa-p256", "ed25519"] {
+        let env = Env::empty();
+        let p1 = pass_file(&env, "p1", "correct horse");
+        let wrong = pass_file(&env, "wrong", "incorrect");
+        env.ok(&[
+            "--passphrase-file",
+            &p1,
+            "init",
+            "--subject",
+            "CN=Sealed",
+            "--key-type",
+            kt,
+            "--encrypt-key",
+        ]);
+        let key = env.dir.join("ca.key");
+        assert!(
+            std::fs::read_to_string(&key)
+                .unwrap()
+                .starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        );
+        let (ok, out) = openssl(&[
+            "pkey",
+            "-in",
+            key.to_str().unwrap(),
+            "-passin",
+            &format!("file:{p1}"),
+            "-pubout",
+        ]);
+        assert!(ok, "{kt}: {out}");
+        assert_eq!(out, pubkey(&env.dir.join("ca.crt")));
+        let err = env.refused(
+            &[
+                "--passphrase-file",
+                &wrong,
+                "sign",
+                csr("p256-default.pem").to_str().unwrap(),
+            ],
+            REFUSED,
+        );
+        assert!(
+            err.contains("wrong passphrase") && !err.contains("incorrect"),
+            "{err}"
+        );
+        let err = env.refused(
+            &["sign", csr("p256-default.pem").to_str().unwrap()],
+            REFUSED,
+        );
+        assert!(err.contains("--passphrase-file"), "{err}");
+        // Reading needs no passphrase.
+        env.ok(&["status"]);
+        env.ok(&["check"]);
+        let out = env
+            .ca()
+            .args(["sign", csr("p256-default.pem").to_str().unwrap()])
+            .env("CA_PASSPHRASE_FILE", &p1)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(verify(&env, &String::from_utf8_lossy(&out.stdout), false).0);
+    }
+}
+
+#[test]
+fn passwd_sets_changes_and_removes_the_passphrase_passwd() {
+    let env = Env::new();
+    let p1 = pass_file(&env, "p1", "first");
+    let p2 = pass_file(&env, "p2", "second");
+    let key = env.dir.join("ca.key");
+    let openssl_reads = |pass: Option<&str>| {
+        let mut args = vec!["pkey", "-in", key.to_str().unwrap(), "-noout"];
+        let pin;
+        if let Some(p) = pass {
+            pin = format!("file:{p}");
+            args.extend(["-passin", &pin]);
+        } else {
+            args.extend(["-passin", "pass:"]);
+        }
+        openssl(&args).0
+    };
+    env.ok(&["passwd", "--new-passphrase-file", &p1]);
+    assert!(openssl_reads(Some(&p1)));
+    env.refused(
+        &[
+            "--passphrase-file",
+            &p2,
+            "passwd",
+            "--new-passphrase-file",
+            &p2,
+        ],
+        REFUSED,
+    );
+    env.ok(&[
+        "--passphrase-file",
+        &p1,
+        "passwd",
+        "--new-passphrase-file",
+        &p2,
+    ]);
+    assert!(openssl_reads(Some(&p2)) && !openssl_reads(Some(&p1)));
+    env.ok(&["--passphrase-file", &p2, "passwd", "--remove"]);
+    assert!(
+        std::fs::read_to_string(&key)
+            .unwrap()
+            .starts_with("-----BEGIN PRIVATE KEY-----")
+    );
+    assert!(openssl_reads(None));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    env.assert_check_ok();
+    let log = String::from_utf8(env.ok(&["log"]).stdout).unwrap();
+    assert_eq!(log.matches("passwd").count(), 3);
+    assert!(
+        !std::fs::read_to_string(env.dir.join("audit.log"))
+            .unwrap()
+            .contains("second")
+    );
+}
+
+#[test]
+fn crash_at_every_mutation_of_passwd_leaves_the_old_or_the_new_encryption_passwd_sweep() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = deterministic_ca(tmp.path());
+    let newpass = tmp.path().join("new.pass");
+    std::fs::write(&newpass, "s3cret\n").unwrap();
+    let args: Vec<String> = vec![
+        "passwd".into(),
+        "--new-passphrase-file".into(),
+        newpass.to_str().unwrap().into(),
+    ];
+    let probe = tmp.path().join("probe");
+    copy_dir(&base, &probe);
+    let trace = trace_mutations(&probe, &args);
+    let commit = commit_point(&trace);
+    let old_key = std::fs::read(base.join("ca.key")).unwrap();
+    for n in 1..=trace.len() {
+        let (dir, _) = run_with_fault(
+            tmp.path(),
+            &base,
+            &format!("p{n}"),
+            &args,
+            &format!("abort@{n}"),
+        );
+        assert!(ca_at(&dir).arg("status").output().unwrap().status.success());
+        let key = std::fs::read(dir.join("ca.key")).unwrap();
+        if n <= commit {
+            assert_eq!(key, old_key, "abort@{n}: the old key");
+        } else {
+            let (ok, _) = openssl(&[
+                "pkey",
+                "-in",
+                dir.join("ca.key").to_str().unwrap(),
+                "-passin",
+                &format!("file:{}", newpass.display()),
+                "-noout",
+            ]);
+            assert!(ok, "abort@{n}: the new encryption");
+        }
+        let check = ca_at(&dir)
+            .arg("check")
+            .arg("--passphrase-file")
+            .arg(&newpass)
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success() || n <= commit,
+            "abort@{n}: {}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+    }
+}

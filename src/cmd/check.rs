@@ -40,7 +40,7 @@ pub struct Problem {
 /// Runs `ca check`; returns the exit code (0 clean, 1 problems).
 pub fn run(args: &JsonArgs, ctx: &Context) -> Result<i32> {
     let report = match Session::open(&ctx.dir, Access::Read, &ctx.open) {
-        Ok(session) => check(&session),
+        Ok(session) => check(&session, &ctx.pass),
         Err(Error::Recovery { msg, .. }) => CheckReport {
             ok: false,
             generation: None,
@@ -79,7 +79,7 @@ pub fn run(args: &JsonArgs, ctx: &Context) -> Result<i32> {
 }
 
 /// Checks everything, collecting problems.
-pub fn check(session: &Session) -> CheckReport {
+pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport {
     let mut problems = Vec::new();
     let mut add = |file: &str, problem: String| {
         problems.push(Problem {
@@ -119,11 +119,20 @@ pub fn check(session: &Session) -> CheckReport {
         _ => {}
     }
     if ca_cert.is_some() {
-        let loaded = session
-            .read(CERT)
-            .and_then(|c| session.read(KEY).and_then(|k| Ca::load(dir, &c, &k)));
-        if let Err(e) = loaded {
-            add(KEY, strip(&e));
+        let encrypted = session
+            .read(KEY)
+            .map(|k| crate::keys::is_encrypted(&String::from_utf8_lossy(&k)))
+            .unwrap_or(false);
+        // An encrypted key is checked only when a passphrase can be had.
+        if !encrypted || pass.available() {
+            let loaded = session.read(CERT).and_then(|c| {
+                session
+                    .read(KEY)
+                    .and_then(|k| Ca::load(dir, &c, Some(&k), pass))
+            });
+            if let Err(e) = loaded {
+                add(KEY, strip(&e));
+            }
         }
     }
     let ca_spki_der = ca_cert.as_ref().map(|c| c.spki_der.clone());

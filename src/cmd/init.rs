@@ -18,10 +18,16 @@ use crate::store::{self, AUDIT, CERT, CRLNUMBER, FileWrite, INDEX, KEY, MODE_SEC
 
 /// Validation phase: the complete content of every file of the new CA.
 pub fn plan(args: &InitArgs, ctx: &Context, random: [u8; 32]) -> Result<Vec<FileWrite>> {
-    let (key_pem, cert_pem, ca_serial) = match (&args.import_key, &args.import_cert) {
+    let (mut key_pem, cert_pem, ca_serial) = match (&args.import_key, &args.import_cert) {
         (Some(k), Some(c)) => import(k, c, ctx)?,
         _ => generate(args, ctx, &random)?,
     };
+    if args.encrypt_key {
+        let pass = ctx.pass.get("passphrase for the new ca.key")?;
+        let enc = keys::encrypt_pem(&key_pem, &pass).map_err(Error::Internal)?;
+        zeroize::Zeroize::zeroize(&mut key_pem);
+        key_pem = enc;
+    }
     // Leaf serials count up from a random point of their own (SPEC.md SERIAL-START).
     let first = Serial::random_start(half(&random, 16));
     let record = audit::Record {
@@ -73,7 +79,8 @@ fn import(key_path: &Path, cert_path: &Path, ctx: &Context) -> Result<(String, S
     let ca = Ca::load(
         Path::new("."),
         &crate::csr::pem_of("CERTIFICATE", &cert.der).into_bytes(),
-        key_pem.as_bytes(),
+        Some(key_pem.as_bytes()),
+        &crate::passphrase::Source::default(),
     )
     .map_err(|e| match e {
         Error::KeyCertMismatch { .. } => Error::bad_input(

@@ -8,6 +8,7 @@ pub mod init;
 pub mod issue;
 pub mod list;
 pub mod log;
+pub mod passwd;
 pub mod renew;
 pub mod renew_ca;
 pub mod revoke;
@@ -39,6 +40,8 @@ pub struct Context {
     pub user: String,
     /// `--quiet`: no notes on stderr.
     pub quiet: bool,
+    /// Where the CA key's passphrase comes from, if it is encrypted.
+    pub pass: crate::passphrase::Source,
 }
 
 impl Context {
@@ -61,6 +64,7 @@ impl Context {
             now,
             user,
             quiet,
+            pass: crate::passphrase::Source::default(),
         }
     }
 }
@@ -161,7 +165,7 @@ pub fn mutate(
         Access::Write
     };
     let session = Session::open(&ctx.dir, access, &ctx.open)?;
-    let state = State::load(&session)?;
+    let state = State::load(&session, Some(&ctx.pass))?;
     if let Some(expected) = opts.expect_generation
         && expected != state.index.generation
     {

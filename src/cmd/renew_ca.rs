@@ -63,7 +63,7 @@ pub fn plan(state: &State, days: u32, random: [u8; 16], ctx: &Context) -> Result
     ];
     params.key_identifier_method = KeyIdMethod::PreSpecified(old.key_id.clone());
     let cert = params
-        .self_signed(&state.ca.key)
+        .self_signed(state.ca.key()?)
         .map_err(|e| Error::Internal(format!("self-signing the renewed CA certificate: {e}")))?;
     let plan = super::finish_plan(
         state,

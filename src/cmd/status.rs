@@ -61,7 +61,7 @@ pub struct CrlInfo {
 /// Runs `ca status`.
 pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
-    let state = State::load(&session)?;
+    let state = State::load(&session, None)?;
     let crl = match session.read_optional(CRL)? {
         Some(bytes) => {
             Some(crl_info(&bytes, ctx.now).map_err(|m| Error::state(ctx.dir.join(CRL), m))?)

@@ -1,0 +1,43 @@
+//! `ca passwd`: set, change or remove the passphrase of ca.key (SPEC.md `PASSWD-*`). The key
+//! file is replaced by one journaled commit: after any interruption ca.key holds the old or
+//! the new encryption, never neither.
+
+use super::{AuditInfo, Context, Planned};
+use crate::cli::PasswdArgs;
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::passphrase;
+use crate::store::{FileWrite, KEY, MODE_SECRET};
+
+/// Runs `ca passwd`.
+pub fn run(args: &PasswdArgs, ctx: &Context) -> Result<()> {
+    super::mutate(ctx, &args.mutation, |state| {
+        let plain = keys::pkcs8_pem(state.ca.key()?)?;
+        let (content, what) = if args.remove {
+            (plain.to_string(), "removed the passphrase of ca.key")
+        } else {
+            let new = match &args.new_passphrase_file {
+                Some(f) => passphrase::read_file(f)?,
+                None => passphrase::Source::default().get("new passphrase for ca.key")?,
+            };
+            let enc = keys::encrypt_pem(&plain, &new).map_err(Error::Internal)?;
+            (enc, "ca.key is now encrypted with the new passphrase")
+        };
+        let plan = super::finish_plan(
+            state,
+            ctx,
+            state.index.clone(),
+            vec![FileWrite {
+                target: KEY.into(),
+                bytes: content.into_bytes(),
+                mode: MODE_SECRET,
+            }],
+            AuditInfo {
+                operation: "passwd",
+                serials: Vec::new(),
+                csr_sha256: None,
+            },
+        );
+        Ok(Planned::new(plan, String::new(), vec![what.to_string()]))
+    })
+}

@@ -1,0 +1,86 @@
+//! Where the CA key's passphrase comes from: `--passphrase-file FILE`, else the file named by
+//! `$CA_PASSPHRASE_FILE`, else a prompt without echo when standard input is a terminal —
+//! never a command-line argument (it would show in `ps` and shell history).
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// Environment variable naming a passphrase file.
+pub const ENV_FILE: &str = "CA_PASSPHRASE_FILE";
+
+/// A source of passphrases.
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    file: Option<PathBuf>,
+}
+
+impl Source {
+    /// `--passphrase-file`, else `$CA_PASSPHRASE_FILE`.
+    pub fn new(file: Option<PathBuf>) -> Source {
+        Source {
+            file: file.or_else(|| std::env::var_os(ENV_FILE).map(PathBuf::from)),
+        }
+    }
+
+    /// Can a passphrase be had without failing (a file, or a terminal to ask)?
+    pub fn available(&self) -> bool {
+        self.file.is_some() || std::io::stdin().is_terminal()
+    }
+
+    /// The passphrase; `what` names it in the prompt and in errors.
+    pub fn get(&self, what: &str) -> Result<Zeroizing<String>> {
+        match &self.file {
+            Some(path) => read_file(path),
+            None if std::io::stdin().is_terminal() => prompt(what),
+            None => Err(Error::refused(format!(
+                "{what} is needed: give --passphrase-file FILE or set {ENV_FILE} (standard input is not a terminal to ask on)"
+            ))),
+        }
+    }
+}
+
+/// The first line of a passphrase file, without its line end.
+pub fn read_file(path: &Path) -> Result<Zeroizing<String>> {
+    let bytes =
+        Zeroizing::new(std::fs::read(path).map_err(|e| Error::bad_input(path, e.to_string()))?);
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| Error::bad_input(path, "passphrase file is not UTF-8"))?;
+    let line = text.lines().next().unwrap_or_default();
+    if line.is_empty() {
+        return Err(Error::bad_input(path, "passphrase file is empty"));
+    }
+    Ok(Zeroizing::new(line.to_string()))
+}
+
+/// Asks on the terminal with echo off.
+fn prompt(what: &str) -> Result<Zeroizing<String>> {
+    eprint!("{what}: ");
+    let _ = std::io::stderr().flush();
+    let fd = libc::STDIN_FILENO;
+    // SAFETY: termios is plain data; tcgetattr fills it for a terminal descriptor.
+    let mut term: libc::termios = unsafe { std::mem::zeroed() };
+    let have_term = unsafe { libc::tcgetattr(fd, &mut term) } == 0;
+    if have_term {
+        let mut silent = term;
+        silent.c_lflag &= !libc::ECHO;
+        // SAFETY: a valid termios for the same descriptor.
+        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &silent) };
+    }
+    let mut line = Zeroizing::new(String::new());
+    let read = std::io::stdin().lock().read_line(&mut line);
+    if have_term {
+        // SAFETY: restores the settings read above.
+        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &term) };
+    }
+    eprintln!();
+    read.map_err(|e| Error::io("<terminal>", e))?;
+    let trimmed = line.trim_end_matches(['\n', '\r']);
+    if trimmed.is_empty() {
+        return Err(Error::refused(format!("empty {what}")));
+    }
+    Ok(Zeroizing::new(trimmed.to_string()))
+}
