@@ -7,14 +7,14 @@
 
 use rcgen::PublicKeyData;
 
-use super::sign::{Request, issue, next_serial};
-use super::{AuditInfo, Context, Planned};
+use super::sign::{Request, issue_one};
+use super::{Context, Planned};
 use crate::cli::IssueArgs;
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyKind, KeyType};
 use crate::names::{self, San, Subject};
 use crate::profile::Profile;
-use crate::store::{CERT, FileWrite, MODE_PUBLIC, MODE_SECRET, SERIAL};
+use crate::store::{CERT, MODE_PUBLIC, MODE_SECRET};
 
 /// Runs `ca issue`.
 pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
@@ -46,33 +46,17 @@ pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
             subject_public_key: key.der_bytes(),
             key: kind,
         };
-        let serial = state.serial.clone();
         let mut notes = Vec::new();
-        let (pem, entry) = issue(
+        let (plan, pem) = issue_one(
             state,
             &request,
-            &serial,
             args.profile,
             args.days,
             ctx,
             &mut notes,
+            "issue",
+            None,
         )?;
-        let mut index = state.index.clone();
-        index.certificates.push(entry);
-        let plan = super::finish_plan(
-            state,
-            ctx,
-            index,
-            vec![
-                FileWrite::public(format!("certs/{serial}.pem"), pem.clone()),
-                FileWrite::public(SERIAL, next_serial(&serial)?.to_file()),
-            ],
-            AuditInfo {
-                operation: "issue",
-                serials: vec![serial.to_string()],
-                csr_sha256: None,
-            },
-        );
         let dir = args.out_dir.join(&args.name);
         notes.push(format!("key and certificate written to {}", dir.display()));
         let ca_pem = crate::csr::pem_of("CERTIFICATE", &state.ca.cert.der);

@@ -299,24 +299,16 @@ pub fn plan(
         subject_public_key: &csr.subject_public_key,
         key: csr.key,
     };
-    let serial = state.serial.clone();
-    let (pem, entry) = issue(state, &request, &serial, profile, days, ctx, &mut notes)?;
-    let mut index = state.index.clone();
-    index.certificates.push(entry);
-    let plan = super::finish_plan(
+    let (plan, pem) = issue_one(
         state,
+        &request,
+        profile,
+        days,
         ctx,
-        index,
-        vec![
-            FileWrite::public(format!("certs/{serial}.pem"), pem.clone()),
-            FileWrite::public(SERIAL, next_serial(&serial)?.to_file()),
-        ],
-        AuditInfo {
-            operation: "sign",
-            serials: vec![serial.to_string()],
-            csr_sha256: Some(csr.sha256.clone()),
-        },
-    );
+        &mut notes,
+        "sign",
+        Some(csr.sha256.clone()),
+    )?;
     Ok(Planned::new(plan, pem, notes))
 }
 
@@ -363,6 +355,40 @@ fn choose_sans(
         sans.push(san);
     }
     sans
+}
+
+/// Issues one certificate with the next serial and builds the whole plan for it: the
+/// certificate file, the advanced counter, the index entry and the audit record.
+#[allow(clippy::too_many_arguments)]
+pub fn issue_one(
+    state: &State,
+    request: &Request<'_>,
+    profile: Profile,
+    days: u32,
+    ctx: &Context,
+    notes: &mut Vec<String>,
+    operation: &'static str,
+    csr_sha256: Option<String>,
+) -> Result<(crate::store::Plan, String)> {
+    let serial = state.serial.clone();
+    let (pem, entry) = issue(state, request, &serial, profile, days, ctx, notes)?;
+    let mut index = state.index.clone();
+    index.certificates.push(entry);
+    let plan = super::finish_plan(
+        state,
+        ctx,
+        index,
+        vec![
+            FileWrite::public(format!("certs/{serial}.pem"), pem.clone()),
+            FileWrite::public(SERIAL, next_serial(&serial)?.to_file()),
+        ],
+        AuditInfo {
+            operation,
+            serials: vec![serial.to_string()],
+            csr_sha256,
+        },
+    );
+    Ok((plan, pem))
 }
 
 /// The serial after `serial`, or a refusal when the 20-octet space is exhausted.
