@@ -113,6 +113,11 @@ pub enum Command {
         after_help = "Example:\n  ca --dir ./pki renew-ca --days 3650\n\nThe previous certificate is kept as ca-<SERIAL>.crt; certificates issued before\nkeep verifying against the new ca.crt (same subject and key)."
     )]
     RenewCa(RenewCaArgs),
+    /// Adopt an `openssl ca` directory or an easy-rsa PKI into a new fileca directory (--dir).
+    #[command(
+        after_help = "Examples:\n  ca --dir ./pki import-openssl /etc/ssl/demoCA\n  ca --dir ./pki import-openssl ~/easy-rsa/pki --ca-key ~/easy-rsa/pki/private/ca.key\n\nThe source is only read; any inconsistency is reported and nothing is imported."
+    )]
+    ImportOpenssl(ImportOpensslArgs),
     /// Set, change or remove the passphrase of ca.key (atomically replaced).
     #[command(
         after_help = "Examples:\n  ca --dir ./pki passwd --new-passphrase-file new.pass                      # set\n  ca --dir ./pki --passphrase-file old.pass passwd --new-passphrase-file new.pass  # change\n  ca --dir ./pki --passphrase-file old.pass passwd --remove               # remove"
@@ -195,6 +200,19 @@ pub struct IssueArgs {
     pub out_dir: PathBuf,
     #[command(flatten)]
     pub mutation: MutationArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportOpensslArgs {
+    /// The `openssl ca` directory (index.txt, serial, newcerts/) or easy-rsa PKI (index.txt,
+    /// serial, certs_by_serial/).
+    pub source: PathBuf,
+    /// The CA key (default: private/cakey.pem or private/ca.key under the source).
+    #[arg(long, value_name = "KEY")]
+    pub ca_key: Option<PathBuf>,
+    /// The CA certificate (default: cacert.pem or ca.crt under the source).
+    #[arg(long, value_name = "CERT")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

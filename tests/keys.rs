@@ -645,3 +645,111 @@ fn crash_at_every_mutation_of_passwd_leaves_the_old_or_the_new_encryption_passwd
         );
     }
 }
+
+/// Builds a real `openssl ca` directory: three certificates signed by `openssl ca`, one revoked
+/// with keyCompromise, serial file 1003, crlnumber 05.
+fn openssl_ca_dir(env: &Env) -> std::path::PathBuf {
+    let src = env.path("demoCA");
+    let script = r#"
+set -e
+cd "$1"
+mkdir -p newcerts private
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout private/cakey.pem \
+  -subj "/CN=Legacy CA/O=Old" -days 365 -out cacert.pem \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+: > index.txt; echo 1000 > serial; echo 05 > crlnumber
+cat > openssl.cnf <<CNF
+[ ca ]
+default_ca = d
+[ d ]
+dir = $1
+database = \$dir/index.txt
+new_certs_dir = \$dir/newcerts
+certificate = \$dir/cacert.pem
+private_key = \$dir/private/cakey.pem
+serial = \$dir/serial
+crlnumber = \$dir/crlnumber
+default_md = sha256
+default_days = 200
+policy = p
+unique_subject = no
+x509_extensions = x
+[ p ]
+commonName = supplied
+[ x ]
+basicConstraints = critical,CA:FALSE
+extendedKeyUsage = clientAuth
+CNF
+for i in 1 2 3; do openssl ca -config openssl.cnf -batch -notext -in "$2" -out c$i.pem 2>/dev/null; done
+openssl ca -config openssl.cnf -revoke c2.pem -crl_reason keyCompromise 2>/dev/null
+"#;
+    std::fs::create_dir(&src).unwrap();
+    let st = std::process::Command::new("sh")
+        .args(["-c", script, "sh"])
+        .arg(&src)
+        .arg(csr("p256-default.pem"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    src
+}
+
+#[test]
+fn import_openssl_adopts_a_real_openssl_ca_directory_import_openssl() {
+    let env = Env::empty();
+    let src = openssl_ca_dir(&env);
+    let before = snapshot(&src);
+    env.ok(&["import-openssl", src.to_str().unwrap()]);
+    assert_unchanged(&before, &snapshot(&src));
+    env.assert_check_ok();
+    let list: serde_json::Value =
+        serde_json::from_slice(&env.ok(&["list", "--json"]).stdout).unwrap();
+    let rows = list.as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[1]["serial"], "1001");
+    assert_eq!(rows[1]["state"], "revoked");
+    assert_eq!(rows[1]["revocation_reason"], "keyCompromise");
+    assert_eq!(rows[0]["profile"], "client");
+    let s = env.status();
+    assert_eq!(s["next_serial"], "1003");
+    assert_eq!(s["next_crl_number"], "05");
+    // The next serial does not collide, and the CRL covers the imported revocation.
+    let (fresh, serial) = env.sign(&csr("p384-default.pem"), &[]);
+    assert_eq!(serial, "1003");
+    assert!(verify(&env, &fresh, false).0);
+    env.ok(&["crl"]);
+    let revoked = std::fs::read_to_string(src.join("c2.pem")).unwrap();
+    let kept = std::fs::read_to_string(src.join("c1.pem")).unwrap();
+    assert!(!verify(&env, &revoked, true).0);
+    assert!(verify(&env, &kept, true).0);
+    env.assert_check_ok();
+}
+
+#[test]
+fn import_openssl_reports_inconsistencies_and_imports_nothing_import_openssl_refuse() {
+    let env = Env::empty();
+    let src = openssl_ca_dir(&env);
+    std::fs::remove_file(src.join("newcerts/1002.pem")).unwrap();
+    std::fs::write(src.join("serial"), "1001\n").unwrap();
+    let before = snapshot(&src);
+    let out = env.run(&["import-openssl", src.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(REFUSED), "{err}");
+    assert!(err.contains("no certificate file for serial 1002"), "{err}");
+    assert!(err.contains("not above the highest issued serial"), "{err}");
+    assert!(!env.dir.exists());
+    assert_unchanged(&before, &snapshot(&src));
+}
+
+#[test]
+fn import_openssl_reads_an_easy_rsa_layout_import_openssl() {
+    let env = Env::empty();
+    let src = openssl_ca_dir(&env);
+    // easy-rsa keeps certs_by_serial/, ca.crt and private/ca.key.
+    std::fs::rename(src.join("newcerts"), src.join("certs_by_serial")).unwrap();
+    std::fs::rename(src.join("cacert.pem"), src.join("ca.crt")).unwrap();
+    std::fs::rename(src.join("private/cakey.pem"), src.join("private/ca.key")).unwrap();
+    env.ok(&["import-openssl", src.to_str().unwrap()]);
+    env.assert_check_ok();
+    assert_eq!(env.status()["certificates"]["total"], 3);
+}

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod crl;
+pub mod import_openssl;
 pub mod init;
 pub mod issue;
 pub mod list;

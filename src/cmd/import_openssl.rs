@@ -1,0 +1,331 @@
+//! `ca import-openssl`: adopt an `openssl ca` directory or an easy-rsa PKI into a new fileca
+//! directory (SPEC.md `IMPORT-OPENSSL-*`). The source is only read. Every inconsistency found
+//! is reported and the import refused, rather than guessed around.
+
+use std::path::{Path, PathBuf};
+
+use time::{Date, Month, OffsetDateTime, Time};
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::prelude::FromDer;
+use x509_parser::x509::SubjectPublicKeyInfo;
+
+use super::Context;
+use crate::audit;
+use crate::ca::{Ca, MAX_PEM_BYTES};
+use crate::cli::{ImportOpensslArgs, Reason};
+use crate::csr::{decode_one, pem_of};
+use crate::error::{Error, Result};
+use crate::hex;
+use crate::index::{Entry, Index, Status};
+use crate::keys;
+use crate::serial::Serial;
+use crate::store::{self, AUDIT, CERT, CRLNUMBER, FileWrite, INDEX, KEY, MODE_SECRET, SERIAL};
+
+/// Runs `ca import-openssl`.
+pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
+    let src = &args.source;
+    let key_path = pick(
+        src,
+        args.ca_key.as_deref(),
+        &["private/cakey.pem", "private/ca.key"],
+    )?;
+    let cert_path = pick(src, args.ca_cert.as_deref(), &["cacert.pem", "ca.crt"])?;
+    let key_bytes = read(&key_path)?;
+    let (_, key_pem) =
+        keys::import_private_key(&key_bytes).map_err(|m| Error::bad_input(&key_path, m))?;
+    let cert_bytes = read(&cert_path)?;
+    let ca = Ca::load(
+        Path::new("."),
+        &cert_bytes,
+        Some(key_pem.as_bytes()),
+        &crate::passphrase::Source::default(),
+    )
+    .map_err(|e| Error::bad_input(&cert_path, e.to_string()))?;
+    let (_, ca_spki) = SubjectPublicKeyInfo::from_der(&ca.cert.spki_der)
+        .map_err(|e| Error::Internal(e.to_string()))?;
+
+    let index_path = src.join("index.txt");
+    let text = String::from_utf8(read(&index_path)?)
+        .map_err(|_| Error::bad_input(&index_path, "not UTF-8"))?;
+    let mut problems = Vec::new();
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut files = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let at = format!("index.txt line {}", i + 1);
+        match import_line(src, line, &ca, &ca_spki) {
+            Ok((entry, pem)) => {
+                if entries.iter().any(|e| e.serial == entry.serial) {
+                    problems.push(format!("{at}: serial {} appears twice", entry.serial));
+                    continue;
+                }
+                files.push(FileWrite::public(
+                    format!("certs/{}.pem", entry.serial),
+                    pem,
+                ));
+                entries.push(entry);
+            }
+            Err(m) => problems.push(format!("{at}: {m}")),
+        }
+    }
+    let counter = |name: &str| -> std::result::Result<Option<Serial>, String> {
+        match std::fs::read_to_string(src.join(name)) {
+            Ok(t) => Serial::parse_user(t.trim())
+                .map(Some)
+                .ok_or_else(|| format!("{name}: {:?} is not a hex number", t.trim())),
+            Err(_) => Ok(None),
+        }
+    };
+    let max = entries
+        .iter()
+        .filter_map(|e| Serial::parse_canonical(&e.serial))
+        .max();
+    let serial = match counter("serial") {
+        Ok(Some(s)) if max.as_ref().is_some_and(|m| s <= *m) => {
+            problems.push(format!(
+                "serial: the counter {s} is not above the highest issued serial"
+            ));
+            None
+        }
+        Ok(s) => s,
+        Err(m) => {
+            problems.push(m);
+            None
+        }
+    };
+    let crlnumber = counter("crlnumber").unwrap_or_else(|m| {
+        problems.push(m);
+        None
+    });
+    if !problems.is_empty() {
+        return Err(Error::Refused(format!(
+            "{} is inconsistent; nothing was imported:\n  {}",
+            src.display(),
+            problems.join("\n  ")
+        )));
+    }
+    // A counter the source never had: one above the highest serial issued.
+    let serial = match (serial, max) {
+        (Some(s), _) => s,
+        (None, Some(m)) => m
+            .next()
+            .ok_or_else(|| Error::refused("serial space exhausted"))?,
+        (None, None) => Serial::from_u64(1),
+    };
+    let crlnumber = crlnumber.unwrap_or_else(|| Serial::from_u64(1));
+
+    let record = audit::Record {
+        time: ctx.now,
+        operation: "import-openssl".into(),
+        serials: Vec::new(),
+        csr_sha256: None,
+        user: ctx.user.clone(),
+        generation: 1,
+        prev: audit::GENESIS.into(),
+    };
+    let line = record.to_line();
+    let mut index = Index::new();
+    index.audit_head = audit::line_hash(&line[..line.len() - 1]);
+    let count = entries.len();
+    let revoked = entries
+        .iter()
+        .filter(|e| e.status == Status::Revoked)
+        .count();
+    index.certificates = entries;
+    let mut all = vec![
+        FileWrite {
+            target: KEY.into(),
+            bytes: key_pem.into_bytes(),
+            mode: MODE_SECRET,
+        },
+        FileWrite::public(CERT, pem_of("CERTIFICATE", &ca.cert.der)),
+        FileWrite::public(SERIAL, serial.to_file()),
+        FileWrite::public(CRLNUMBER, crlnumber.to_file()),
+        FileWrite::public(INDEX, index.to_bytes()),
+        FileWrite::public(AUDIT, line),
+    ];
+    all.extend(files);
+    store::create(&ctx.dir, &all)?;
+    if !ctx.quiet {
+        eprintln!(
+            "imported {count} certificate(s) ({revoked} revoked) from {} into {}; next serial {serial}",
+            src.display(),
+            ctx.dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// One index.txt line: `STATUS \t EXPIRY \t REVOCATION[,REASON] \t SERIAL \t FILE \t SUBJECT`.
+fn import_line(
+    src: &Path,
+    line: &str,
+    ca: &Ca,
+    ca_spki: &SubjectPublicKeyInfo<'_>,
+) -> std::result::Result<(Entry, String), String> {
+    let f: Vec<&str> = line.split('\t').collect();
+    if f.len() != 6 {
+        return Err(format!("{} fields, expected 6", f.len()));
+    }
+    let serial = Serial::parse_user(f[3]).ok_or_else(|| format!("serial {:?} is not hex", f[3]))?;
+    let candidates = [
+        src.join("newcerts").join(format!("{serial}.pem")),
+        src.join("certs_by_serial").join(format!("{serial}.pem")),
+    ];
+    let path = candidates.iter().find(|p| p.is_file()).ok_or_else(|| {
+        format!("no certificate file for serial {serial} in newcerts/ or certs_by_serial/")
+    })?;
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let der = decode_one(&bytes, &["CERTIFICATE"], MAX_PEM_BYTES)
+        .map_err(|m| format!("{}: {m}", path.display()))?;
+    let (_, cert) =
+        X509Certificate::from_der(&der).map_err(|e| format!("{}: {e}", path.display()))?;
+    if Serial::from_magnitude(cert.raw_serial()) != serial {
+        return Err(format!("{} holds another serial", path.display()));
+    }
+    if cert.issuer().to_string() != ca.cert.subject || cert.verify_signature(Some(ca_spki)).is_err()
+    {
+        return Err(format!(
+            "{} was not issued by the CA certificate",
+            path.display()
+        ));
+    }
+    let (status, revoked_at, reason) = match f[0] {
+        "V" | "E" => (Status::Valid, None, None),
+        "R" => {
+            let (date, reason) = match f[2].split_once(',') {
+                Some((d, r)) => (d, Some(r)),
+                None => (f[2], None),
+            };
+            let at = parse_utc_time(date)
+                .ok_or_else(|| format!("revocation date {date:?} is not YYMMDDHHMMSSZ"))?;
+            let reason = match reason {
+                None => Reason::Unspecified,
+                Some(r) => {
+                    reason_of(r).ok_or_else(|| format!("unknown revocation reason {r:?}"))?
+                }
+            };
+            (Status::Revoked, Some(at), Some(reason.name().to_string()))
+        }
+        other => return Err(format!("unknown status {other:?}")),
+    };
+    let mut sans = Vec::new();
+    let mut profile = "imported";
+    for ext in cert.extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::SubjectAlternativeName(s) => {
+                for gn in &s.general_names {
+                    match gn {
+                        GeneralName::DNSName(d) => sans.push(format!("DNS:{d}")),
+                        GeneralName::RFC822Name(e) => sans.push(format!("email:{e}")),
+                        GeneralName::IPAddress(b) if b.len() == 4 => sans.push(format!(
+                            "IP:{}",
+                            std::net::Ipv4Addr::from(<[u8; 4]>::try_from(*b).unwrap_or_default())
+                        )),
+                        GeneralName::IPAddress(b) if b.len() == 16 => sans.push(format!(
+                            "IP:{}",
+                            std::net::Ipv6Addr::from(<[u8; 16]>::try_from(*b).unwrap_or_default())
+                        )),
+                        _ => {}
+                    }
+                }
+            }
+            ParsedExtension::ExtendedKeyUsage(e) => {
+                profile = match (e.server_auth, e.client_auth) {
+                    (true, true) => "server-client",
+                    (true, false) => "server",
+                    (false, true) => "client",
+                    _ => "imported",
+                };
+            }
+            _ => {}
+        }
+    }
+    let subject = crate::names::Subject(
+        cert.subject()
+            .iter_attributes()
+            .map(|a| {
+                let arcs: Vec<u64> = a
+                    .attr_type()
+                    .iter()
+                    .map(|i| i.collect())
+                    .unwrap_or_default();
+                let key = crate::names::attr_name(&arcs)
+                    .map_or_else(|| a.attr_type().to_id_string(), str::to_string);
+                (key, a.as_str().unwrap_or_default().to_string())
+            })
+            .collect(),
+    );
+    let entry = Entry {
+        serial: serial.to_string(),
+        subject: subject.to_string(),
+        sans,
+        profile: profile.to_string(),
+        not_before: cert.validity().not_before.to_datetime(),
+        not_after: cert.validity().not_after.to_datetime(),
+        status,
+        revoked_at,
+        revocation_reason: reason,
+        sha256: hex::sha256(&der),
+        renewed_from: None,
+    };
+    Ok((entry, pem_of("CERTIFICATE", &der)))
+}
+
+/// An X.509 UTCTime as index.txt writes it, `YYMMDDHHMMSSZ`; years 50–99 are 19xx
+/// (RFC 5280 4.1.2.5.1).
+fn parse_utc_time(s: &str) -> Option<OffsetDateTime> {
+    let d = s.strip_suffix('Z')?;
+    if d.len() != 12 || !d.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n = |i: usize| d[i..i + 2].parse::<u8>().ok();
+    let yy = i32::from(n(0)?);
+    let year = if yy < 50 { 2000 + yy } else { 1900 + yy };
+    let date = Date::from_calendar_date(year, Month::try_from(n(2)?).ok()?, n(4)?).ok()?;
+    let time = Time::from_hms(n(6)?, n(8)?, n(10)?).ok()?;
+    Some(date.with_time(time).assume_utc())
+}
+
+/// OpenSSL's reason names (index.txt) to RFC 5280's.
+fn reason_of(s: &str) -> Option<Reason> {
+    Some(match s.to_ascii_lowercase().as_str() {
+        "unspecified" => Reason::Unspecified,
+        "keycompromise" => Reason::KeyCompromise,
+        "cacompromise" => Reason::CaCompromise,
+        "affiliationchanged" => Reason::AffiliationChanged,
+        "superseded" => Reason::Superseded,
+        "cessationofoperation" => Reason::CessationOfOperation,
+        "certificatehold" => Reason::CertificateHold,
+        "removefromcrl" => Reason::RemoveFromCrl,
+        "privilegewithdrawn" => Reason::PrivilegeWithdrawn,
+        "aacompromise" => Reason::AaCompromise,
+        _ => return None,
+    })
+}
+
+/// The given path, or the first of `defaults` under `src` that exists.
+fn pick(src: &Path, given: Option<&Path>, defaults: &[&str]) -> Result<PathBuf> {
+    if let Some(p) = given {
+        return Ok(p.to_path_buf());
+    }
+    defaults
+        .iter()
+        .map(|d| src.join(d))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            Error::refused(format!(
+                "{}: none of {} found; name it with --ca-key/--ca-cert",
+                src.display(),
+                defaults.join(", ")
+            ))
+        })
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::bad_input(path, e.to_string()))
+}
