@@ -753,3 +753,48 @@ fn import_openssl_reads_an_easy_rsa_layout_import_openssl() {
     env.assert_check_ok();
     assert_eq!(env.status()["certificates"]["total"], 3);
 }
+
+#[test]
+fn the_passphrase_prompt_reads_a_terminal_without_echo_passphrase_prompt() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIP passphrase prompt: util-linux `script` (a pty) is not installed");
+        return;
+    }
+    let env = Env::empty();
+    let p = pass_file(&env, "p", "tty-secret");
+    env.ok(&[
+        "--passphrase-file",
+        &p,
+        "init",
+        "--subject",
+        "CN=Prompted",
+        "--encrypt-key",
+    ]);
+    let out_crt = env.path("prompted.crt");
+    let cmd = format!(
+        "'{}' --dir '{}' sign '{}' --out '{}'",
+        bin().display(),
+        env.dir.display(),
+        csr("p256-default.pem").display(),
+        out_crt.display()
+    );
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "(sleep 0.5; printf 'tty-secret\\n') | script -qec \"{cmd}\" /dev/null"
+        ))
+        .output()
+        .unwrap();
+    let transcript = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{transcript}");
+    assert!(transcript.contains("passphrase for"), "{transcript}");
+    assert!(
+        !transcript.contains("tty-secret"),
+        "the passphrase was echoed: {transcript}"
+    );
+    assert!(verify(&env, &std::fs::read_to_string(&out_crt).unwrap(), false).0);
+}
