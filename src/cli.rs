@@ -66,7 +66,7 @@ pub enum Command {
     Init(InitArgs),
     /// Issue a certificate for a CSR, under the CA's policy.
     #[command(
-        after_help = "Example:\n  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \\\n      -keyout web.key -subj /CN=web.example.test -out web.csr\n  ca --dir ./pki sign web.csr --profile server --san DNS:web.example.test --out web.crt"
+        after_help = "Example:\n  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \\\n      -keyout web.key -subj /CN=web.example.test -out web.csr\n  ca --dir ./pki sign web.csr --profile server --san DNS:web.example.test --out web.crt\n  ca --dir ./pki sign requests/ --out-dir issued/    # a batch: all or nothing"
     )]
     Sign(SignArgs),
     /// Mark an issued certificate revoked (publish it with `ca crl`).
