@@ -11,16 +11,15 @@ use x509_parser::prelude::FromDer;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
 use super::Context;
-use crate::audit;
 use crate::ca::{Ca, MAX_PEM_BYTES};
 use crate::cli::{ImportOpensslArgs, Reason};
 use crate::csr::{decode_one, pem_of};
 use crate::error::{Error, Result};
 use crate::hex;
-use crate::index::{Entry, Index, Status};
+use crate::index::{Entry, Status};
 use crate::keys;
 use crate::serial::Serial;
-use crate::store::{self, AUDIT, CERT, CRLNUMBER, FileWrite, INDEX, KEY, MODE_SECRET, SERIAL};
+use crate::store::{self, FileWrite};
 
 /// Runs `ca import-openssl`.
 pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
@@ -118,36 +117,20 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
     };
     let crlnumber = crlnumber.unwrap_or_else(|| Serial::from_u64(1));
 
-    let record = audit::Record {
-        time: ctx.now,
-        operation: "import-openssl".into(),
-        serials: Vec::new(),
-        csr_sha256: None,
-        user: ctx.user.clone(),
-        generation: 1,
-        prev: audit::GENESIS.into(),
-    };
-    let line = record.to_line();
-    let mut index = Index::new();
-    index.audit_head = audit::line_hash(&line[..line.len() - 1]);
     let count = entries.len();
     let revoked = entries
         .iter()
         .filter(|e| e.status == Status::Revoked)
         .count();
-    index.certificates = entries;
-    let mut all = vec![
-        FileWrite {
-            target: KEY.into(),
-            bytes: key_pem.into_bytes(),
-            mode: MODE_SECRET,
-        },
-        FileWrite::public(CERT, pem_of("CERTIFICATE", &ca.cert.der)),
-        FileWrite::public(SERIAL, serial.to_file()),
-        FileWrite::public(CRLNUMBER, crlnumber.to_file()),
-        FileWrite::public(INDEX, index.to_bytes()),
-        FileWrite::public(AUDIT, line),
-    ];
+    let mut all = super::init::new_ca_files(
+        ctx,
+        key_pem,
+        pem_of("CERTIFICATE", &ca.cert.der),
+        &serial,
+        &crlnumber,
+        ("import-openssl", Vec::new()),
+        entries,
+    );
     all.extend(files);
     store::create(&ctx.dir, &all)?;
     if !ctx.quiet {

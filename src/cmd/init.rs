@@ -30,15 +30,38 @@ pub fn plan(args: &InitArgs, ctx: &Context, random: [u8; 32]) -> Result<Vec<File
     }
     // Leaf serials count up from a random point of their own (SPEC.md SERIAL-START).
     let first = Serial::random_start(half(&random, 16));
+    let operation = if args.import_key.is_some() {
+        "import"
+    } else {
+        "init"
+    };
+    Ok(new_ca_files(
+        ctx,
+        key_pem,
+        cert_pem,
+        &first,
+        &Serial::from_u64(1),
+        (operation, vec![ca_serial]),
+        Vec::new(),
+    ))
+}
+
+/// Every file of a new CA directory: the key (0600), the certificate, both counters, the index
+/// holding `entries`, and an audit trail whose first record (generation 1) is `audit`
+/// (operation, serials). Shared by `init` and `import-openssl`.
+pub fn new_ca_files(
+    ctx: &Context,
+    key_pem: String,
+    cert_pem: String,
+    serial: &Serial,
+    crlnumber: &Serial,
+    audit: (&str, Vec<String>),
+    entries: Vec<crate::index::Entry>,
+) -> Vec<FileWrite> {
     let record = audit::Record {
         time: ctx.now,
-        operation: if args.import_key.is_some() {
-            "import"
-        } else {
-            "init"
-        }
-        .into(),
-        serials: vec![ca_serial],
+        operation: audit.0.into(),
+        serials: audit.1,
         csr_sha256: None,
         user: ctx.user.clone(),
         generation: 1,
@@ -47,18 +70,19 @@ pub fn plan(args: &InitArgs, ctx: &Context, random: [u8; 32]) -> Result<Vec<File
     let line = record.to_line();
     let mut index = Index::new();
     index.audit_head = audit::line_hash(&line[..line.len() - 1]);
-    Ok(vec![
+    index.certificates = entries;
+    vec![
         FileWrite {
             target: KEY.into(),
             bytes: key_pem.into_bytes(),
             mode: MODE_SECRET,
         },
         FileWrite::public(CERT, cert_pem),
-        FileWrite::public(SERIAL, first.to_file()),
-        FileWrite::public(CRLNUMBER, Serial::from_u64(1).to_file()),
+        FileWrite::public(SERIAL, serial.to_file()),
+        FileWrite::public(CRLNUMBER, crlnumber.to_file()),
         FileWrite::public(INDEX, index.to_bytes()),
         FileWrite::public(AUDIT, line),
-    ])
+    ]
 }
 
 /// Adopts an existing CA: the key (any supported PEM form, stored as PKCS#8) must belong to
