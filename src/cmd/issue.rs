@@ -45,18 +45,11 @@ pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
             spki_der: &spki,
             subject_public_key: key.der_bytes(),
             key: kind,
+            profile: args.profile,
+            days: args.days,
         };
         let mut notes = Vec::new();
-        let (plan, pem) = issue_one(
-            state,
-            &request,
-            args.profile,
-            args.days,
-            ctx,
-            &mut notes,
-            "issue",
-            None,
-        )?;
+        let (plan, pem) = issue_one(state, &request, ctx, &mut notes, "issue", None)?;
         let dir = args.out_dir.join(&args.name);
         notes.push(format!("key and certificate written to {}", dir.display()));
         let ca_pem = crate::csr::pem_of("CERTIFICATE", &state.ca.cert.der);

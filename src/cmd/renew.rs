@@ -88,10 +88,19 @@ pub fn plan(
         spki_der: &spki_der,
         subject_public_key: &spk,
         key,
+        profile,
+        days,
     };
     let serial = state.serial.clone();
     let mut notes = Vec::new();
-    let (new_pem, mut new_entry) = issue(state, &request, &serial, profile, days, ctx, &mut notes)?;
+    let (new_pem, mut new_entry) = issue(
+        state,
+        &state.ca.issuer()?,
+        &request,
+        &serial,
+        ctx,
+        &mut notes,
+    )?;
     new_entry.renewed_from = Some(old.to_string());
     let mut index = state.index.clone();
     let mut serials = vec![serial.to_string(), old.to_string()];

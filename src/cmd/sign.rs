@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use rcgen::{CertificateParams, IsCa, KeyIdMethod, SubjectPublicKeyInfo};
+use rcgen::{CertificateParams, IsCa, Issuer, KeyIdMethod, KeyPair, SubjectPublicKeyInfo};
 use time::Duration;
 
 use super::{AuditInfo, Context, Planned};
@@ -119,25 +119,13 @@ pub fn plan_batch(
     let mut stdout = String::new();
     let mut notes = Vec::new();
     let mut ignored = 0;
+    // One issuer for the whole batch: building it parses ca.crt.
+    let issuer = state.ca.issuer()?;
     for (_, csr) in csrs {
         let mut cert_notes = Vec::new();
         let sans = choose_sans(csr, &[], profile, &mut cert_notes);
-        let request = Request {
-            subject: &csr.subject,
-            sans,
-            spki_der: &csr.spki_der,
-            subject_public_key: &csr.subject_public_key,
-            key: csr.key,
-        };
-        let (pem, entry) = issue(
-            state,
-            &request,
-            &serial,
-            profile,
-            days,
-            ctx,
-            &mut cert_notes,
-        )?;
+        let request = Request::from_csr(csr, sans, profile, days);
+        let (pem, entry) = issue(state, &issuer, &request, &serial, ctx, &mut cert_notes)?;
         ignored += usize::from(!csr.ignored.is_empty());
         index.certificates.push(entry);
         writes.push(FileWrite::public(
@@ -272,6 +260,29 @@ pub struct Request<'a> {
     /// The subjectPublicKey bit string content.
     pub subject_public_key: &'a [u8],
     pub key: KeyKind,
+    /// The policy: extensions of the profile, validity in days.
+    pub profile: Profile,
+    pub days: u32,
+}
+
+impl<'a> Request<'a> {
+    /// The key and subject of a checked CSR, with the SANs the policy chose.
+    pub fn from_csr(
+        csr: &'a CheckedCsr,
+        sans: Vec<San>,
+        profile: Profile,
+        days: u32,
+    ) -> Request<'a> {
+        Request {
+            subject: &csr.subject,
+            sans,
+            spki_der: &csr.spki_der,
+            subject_public_key: &csr.subject_public_key,
+            key: csr.key,
+            profile,
+            days,
+        }
+    }
 }
 
 /// Validation phase: the new certificate, index and serial counter.
@@ -292,18 +303,10 @@ pub fn plan(
         ));
     }
     let sans = choose_sans(csr, override_sans, profile, &mut notes);
-    let request = Request {
-        subject: &csr.subject,
-        sans,
-        spki_der: &csr.spki_der,
-        subject_public_key: &csr.subject_public_key,
-        key: csr.key,
-    };
+    let request = Request::from_csr(csr, sans, profile, days);
     let (plan, pem) = issue_one(
         state,
         &request,
-        profile,
-        days,
         ctx,
         &mut notes,
         "sign",
@@ -359,19 +362,16 @@ fn choose_sans(
 
 /// Issues one certificate with the next serial and builds the whole plan for it: the
 /// certificate file, the advanced counter, the index entry and the audit record.
-#[allow(clippy::too_many_arguments)]
 pub fn issue_one(
     state: &State,
     request: &Request<'_>,
-    profile: Profile,
-    days: u32,
     ctx: &Context,
     notes: &mut Vec<String>,
     operation: &'static str,
     csr_sha256: Option<String>,
 ) -> Result<(crate::store::Plan, String)> {
     let serial = state.serial.clone();
-    let (pem, entry) = issue(state, request, &serial, profile, days, ctx, notes)?;
+    let (pem, entry) = issue(state, &state.ca.issuer()?, request, &serial, ctx, notes)?;
     let mut index = state.index.clone();
     index.certificates.push(entry);
     let plan = super::finish_plan(
@@ -402,13 +402,13 @@ pub fn next_serial(serial: &Serial) -> Result<Serial> {
 /// its index entry. Pure: nothing is written.
 pub fn issue(
     state: &State,
+    issuer: &Issuer<'_, &KeyPair>,
     req: &Request<'_>,
     serial: &Serial,
-    profile: Profile,
-    days: u32,
     ctx: &Context,
     notes: &mut Vec<String>,
 ) -> Result<(String, Entry)> {
+    let (profile, days) = (req.profile, req.days);
     let ca = &state.ca;
     ca.check_valid_at(ctx.now, &ctx.dir)?;
     if req.subject.is_empty() {
@@ -450,9 +450,8 @@ pub fn issue(
     params.key_identifier_method = KeyIdMethod::PreSpecified(keys::key_id(req.subject_public_key));
     let public_key = SubjectPublicKeyInfo::from_der(req.spki_der)
         .map_err(|e| Error::refused(format!("the public key: {e}")))?;
-    let issuer = ca.issuer()?;
     let cert = params
-        .signed_by(&public_key, &issuer)
+        .signed_by(&public_key, issuer)
         .map_err(|e| Error::Internal(format!("signing: {e}")))?;
     notes.push(format!(
         "issued serial {serial} to {}, valid until {}",
