@@ -101,12 +101,20 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
         Err(e) => add(".", e.to_string()),
     }
 
-    let ca_cert = match session.read(CERT).and_then(|b| CaCert::parse(dir, &b)) {
-        Ok(c) => Some(c),
+    let cert_bytes = match session.read(CERT) {
+        Ok(b) => Some(b),
         Err(e) => {
             add(CERT, strip(&e));
             None
         }
+    };
+    let ca_cert = match cert_bytes.as_deref().map(|b| CaCert::parse(dir, b)) {
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => {
+            add(CERT, strip(&e));
+            None
+        }
+        None => None,
     };
     match store::mode_of(dir, KEY) {
         Ok(mode) if mode & 0o077 != 0 => add(
@@ -118,21 +126,19 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
         ),
         _ => {}
     }
-    if ca_cert.is_some() {
-        let encrypted = session
-            .read(KEY)
-            .map(|k| crate::keys::is_encrypted(&String::from_utf8_lossy(&k)))
-            .unwrap_or(false);
-        // An encrypted key is checked only when a passphrase can be had.
-        if !encrypted || pass.available() {
-            let loaded = session.read(CERT).and_then(|c| {
-                session
-                    .read(KEY)
-                    .and_then(|k| Ca::load(dir, &c, Some(&k), pass))
-            });
-            if let Err(e) = loaded {
-                add(KEY, strip(&e));
+    if let (Some(_), Some(cert)) = (&ca_cert, &cert_bytes) {
+        match session.read(KEY) {
+            Ok(mut key) => {
+                // An encrypted key is checked only when a passphrase can be had.
+                let encrypted = crate::keys::is_encrypted(&String::from_utf8_lossy(&key));
+                if (!encrypted || pass.available())
+                    && let Err(e) = Ca::load(dir, cert, Some(&key), pass)
+                {
+                    add(KEY, strip(&e));
+                }
+                zeroize::Zeroize::zeroize(&mut key);
             }
+            Err(e) => add(KEY, strip(&e)),
         }
     }
     let ca_spki_der = ca_cert.as_ref().map(|c| c.spki_der.clone());
