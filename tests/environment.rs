@@ -139,7 +139,9 @@ fn check_syscall_order(dir: &Path, args: &[&str]) {
                 created.push(path.to_string());
             }
         } else if call.starts_with("syncfs(") {
+            // syncfs makes every file and directory entry on the filesystem durable.
             synced.extend(created.drain(..));
+            pending_dirs.clear();
         } else if call.starts_with("fsync(") || call.starts_with("fdatasync(") {
             let path = call
                 .split_once('<')

@@ -3,8 +3,8 @@
 //! Commands never write files. They load state through a [`Session`] (which holds the
 //! directory's lock and has already recovered any interrupted commit), compute a [`Plan`]
 //! holding the complete new content of every file they change, and hand the plan to
-//! [`Session::commit`]. The commit stages each file, fsyncs it, writes the journal (the commit
-//! point), renames the staged files into place and removes the journal. A failure before the
+//! [`Session::commit`]. The commit stages each file and the journal, makes them durable with one
+//! syncfs, renames the journal into place (the commit point), renames the staged files into place and removes the journal. A failure before the
 //! commit point removes everything staged, so the directory is byte-identical; a crash after it
 //! is rolled forward by the next command. docs/design.md tells the whole story.
 
@@ -45,10 +45,6 @@ pub const MODE_PUBLIC: u32 = 0o644;
 pub const MODE_DIR: u32 = 0o700;
 /// Mode of certs/.
 pub const MODE_CERTS_DIR: u32 = 0o755;
-
-/// Above this many files a commit stages them without individual fsyncs and makes them all
-/// durable with one `syncfs(2)` before the journal is written.
-pub const BATCH_FILES: usize = 8;
 
 /// Largest state file fileca reads (index.json at a million certificates stays below it).
 pub const MAX_STATE_FILE: u64 = 1 << 30;
@@ -206,8 +202,6 @@ impl Session {
         }
         let dir = &self.dir;
         let mut staged: Vec<PathBuf> = Vec::new();
-        // Many files (a batch) are made durable by one syncfs instead of an fsync each.
-        let batch = plan.writes.len() > BATCH_FILES;
         let mut renames = Vec::new();
         for (i, w) in plan.writes.iter().enumerate() {
             if !journal::is_state_target(&w.target) {
@@ -215,7 +209,7 @@ impl Session {
             }
             let name = format!(".stage.{i}");
             let path = dir.join(&name);
-            if let Err(e) = stage(&path, &w.bytes, w.mode, !batch, &mut staged) {
+            if let Err(e) = stage(&path, &w.bytes, w.mode, &mut staged) {
                 return Err(undo(dir, &staged, e));
             }
             renames.push(Rename {
@@ -231,7 +225,7 @@ impl Session {
             }
             let name = format!(".stage.{}", plan.writes.len() + appends.len());
             let path = dir.join(&name);
-            if let Err(e) = stage(&path, &a.bytes, MODE_PUBLIC, !batch, &mut staged) {
+            if let Err(e) = stage(&path, &a.bytes, MODE_PUBLIC, &mut staged) {
                 return Err(undo(dir, &staged, e));
             }
             appends.push(Append {
@@ -241,12 +235,6 @@ impl Session {
                 len: a.bytes.len() as u64,
                 sha256: hex::sha256(&a.bytes),
             });
-        }
-        if batch && let Err(e) = fsio::syncfs(dir) {
-            return Err(undo(dir, &staged, Error::io(dir, e)));
-        }
-        if let Err(e) = fsio::fsync_dir(dir) {
-            return Err(undo(dir, &staged, Error::io(dir, e)));
         }
         let journal = Journal {
             format: journal::FORMAT,
@@ -258,8 +246,13 @@ impl Session {
         };
         let jstage = dir.join(JOURNAL_STAGE);
         let jpath = dir.join(JOURNAL);
-        if let Err(e) = stage(&jstage, &journal.to_bytes(), MODE_PUBLIC, true, &mut staged) {
+        if let Err(e) = stage(&jstage, &journal.to_bytes(), MODE_PUBLIC, &mut staged) {
             return Err(undo(dir, &staged, e));
+        }
+        // One syncfs makes every staged file and the staged journal durable, with their
+        // directory entries: cheaper than an fsync per file from the second file on.
+        if let Err(e) = fsio::syncfs(dir) {
+            return Err(undo(dir, &staged, Error::io(dir, e)));
         }
         if let Err(e) = fsio::rename(&jstage, &jpath) {
             return Err(undo(dir, &staged, Error::io(&jstage, e)));
@@ -285,21 +278,13 @@ impl Session {
 
 /// Creates and fills one staged file, recording it in `staged` as soon as it exists (and not
 /// before: a file that could not be created is not ours to remove).
-fn stage(
-    path: &Path,
-    bytes: &[u8],
-    mode: u32,
-    fsync: bool,
-    staged: &mut Vec<PathBuf>,
-) -> Result<()> {
+/// Not fsynced: the caller makes everything staged durable with one syncfs.
+fn stage(path: &Path, bytes: &[u8], mode: u32, staged: &mut Vec<PathBuf>) -> Result<()> {
     let mut file = fsio::create_new(path, mode).map_err(|e| Error::io(path, e))?;
     staged.push(path.to_path_buf());
-    if fsync {
-        fsio::finish_durable(&mut file, path, bytes, mode)
-    } else {
-        fsio::write_all(&mut file, path, bytes).and_then(|()| fsio::set_mode(&file, path, mode))
-    }
-    .map_err(|e| Error::io(path, e))
+    fsio::write_all(&mut file, path, bytes)
+        .and_then(|()| fsio::set_mode(&file, path, mode))
+        .map_err(|e| Error::io(path, e))
 }
 
 /// Removes staged files after a failure before the commit point. If removal itself fails,
@@ -337,11 +322,9 @@ fn undo(dir: &Path, staged: &[PathBuf], primary: Error) -> Error {
 /// is checked first and a target that already holds the content counts as done, which makes
 /// recovery idempotent: it can itself be interrupted and rerun.
 fn apply(dir: &Path, journal: &Journal, verify: bool) -> std::result::Result<(), String> {
-    let mut touched_certs = false;
     for r in &journal.renames {
         let staged = dir.join(&r.staged);
         let target = dir.join(&r.target);
-        touched_certs |= r.target.starts_with("certs/");
         if verify {
             match read_plain(&staged) {
                 Ok(bytes) => {
@@ -376,25 +359,19 @@ fn apply(dir: &Path, journal: &Journal, verify: bool) -> std::result::Result<(),
         fsio::rename(&staged, &target)
             .map_err(|e| format!("renaming {} to {}: {e}", staged.display(), target.display()))?;
     }
-    fsio::fsync_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    if touched_certs {
-        let certs = dir.join(CERTS);
-        fsio::fsync_dir(&certs).map_err(|e| format!("{}: {e}", certs.display()))?;
+    for a in &journal.appends {
+        apply_append(dir, a)?;
     }
-    if !journal.appends.is_empty() {
-        for a in &journal.appends {
-            apply_append(dir, a)?;
+    // One syncfs makes the renames (in the directory and certs/) and the appended bytes
+    // durable; only then may the journal and the staged copies of appends go.
+    fsio::syncfs(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for a in &journal.appends {
+        let staged = dir.join(&a.staged);
+        match fsio::remove_file(&staged) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("removing {}: {e}", staged.display())),
         }
-        // The appended bytes are durable in their targets; the staged copies can go.
-        for a in &journal.appends {
-            let staged = dir.join(&a.staged);
-            match fsio::remove_file(&staged) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(format!("removing {}: {e}", staged.display())),
-            }
-        }
-        fsio::fsync_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     let jpath = dir.join(JOURNAL);
     fsio::remove_file(&jpath).map_err(|e| format!("removing {}: {e}", jpath.display()))?;
@@ -430,10 +407,9 @@ fn apply_append(dir: &Path, a: &Append) -> std::result::Result<(), String> {
                 .map_err(|e| format!("appending to {}: {e}", target.display()))
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let bytes = read_plain(&target).map_err(|e| format!("{}: {e}", target.display()))?;
-            let start = a.offset as usize;
-            let chunk = bytes.get(start..start + a.len as usize);
-            if chunk.is_some_and(|c| hex::sha256(c) == a.sha256) {
+            let chunk = read_range(&target, a.offset, a.len)
+                .map_err(|e| format!("{}: {e}", target.display()))?;
+            if chunk.is_some_and(|c| hex::sha256(&c) == a.sha256) {
                 Ok(())
             } else {
                 Err(format!(
@@ -445,6 +421,18 @@ fn apply_append(dir: &Path, a: &Append) -> std::result::Result<(), String> {
         }
         Err(e) => Err(format!("{}: {e}", staged.display())),
     }
+}
+
+/// `len` bytes of a file from `offset`, or None when the file is shorter.
+fn read_range(path: &Path, offset: u64, len: u64) -> io::Result<Option<Vec<u8>>> {
+    use std::os::unix::fs::FileExt;
+    let file = open_read_nofollow(path)?;
+    if file.metadata()?.len() < offset.saturating_add(len) {
+        return Ok(None);
+    }
+    let mut buf = vec![0; len as usize];
+    file.read_exact_at(&mut buf, offset)?;
+    Ok(Some(buf))
 }
 
 /// Is there a journal or a staged file to deal with?
