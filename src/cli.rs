@@ -123,6 +123,11 @@ pub enum Command {
         after_help = "Examples:\n  ca --dir ./pki passwd --new-passphrase-file new.pass                      # set\n  ca --dir ./pki --passphrase-file old.pass passwd --new-passphrase-file new.pass  # change\n  ca --dir ./pki --passphrase-file old.pass passwd --remove               # remove"
     )]
     Passwd(PasswdArgs),
+    /// Convert a CA directory written by fileca 0.1 (index.json format 1) to format 2.
+    #[command(
+        after_help = "Example:\n  ca --dir ./pki upgrade --dry-run\n  ca --dir ./pki upgrade && ca --dir ./pki check"
+    )]
+    Upgrade(UpgradeArgs),
     /// Print the audit trail.
     #[command(
         after_help = "Example:\n  ca --dir ./pki log --json | jq '.[] | select(.operation == \"revoke\")'"
@@ -198,6 +203,12 @@ pub struct IssueArgs {
     /// Directory in which OUT_DIR/NAME/ is created.
     #[arg(long, value_name = "OUT_DIR", default_value = ".")]
     pub out_dir: PathBuf,
+    #[command(flatten)]
+    pub mutation: MutationArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
     #[command(flatten)]
     pub mutation: MutationArgs,
 }

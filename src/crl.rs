@@ -6,34 +6,26 @@ use time::{Duration, OffsetDateTime};
 use crate::ca::Ca;
 use crate::cli::Reason;
 use crate::error::{Error, Result};
-use crate::index::{Index, Status};
+use crate::index::Revocation;
 use crate::serial::Serial;
 
-/// Signs a CRL numbered `number` listing every revoked certificate in `index`.
+/// Signs a CRL numbered `number` listing every revocation in `revoked`.
 /// The reason code is omitted for `unspecified`, as RFC 5280 5.3.1 recommends.
 pub fn build(
     ca: &Ca,
-    index: &Index,
+    revoked: &[Revocation],
     number: &Serial,
     now: OffsetDateTime,
     days: u32,
 ) -> Result<String> {
-    let mut revoked = Vec::new();
-    for e in index
-        .certificates
-        .iter()
-        .filter(|e| e.status == Status::Revoked)
-    {
-        let serial = Serial::parse_canonical(&e.serial)
-            .ok_or_else(|| Error::Internal(format!("bad serial {}", e.serial)))?;
-        let reason = e
-            .revocation_reason
-            .as_deref()
-            .and_then(Reason::from_name)
-            .filter(|r| *r != Reason::Unspecified);
-        revoked.push(RevokedCertParams {
+    let mut list = Vec::with_capacity(revoked.len());
+    for r in revoked {
+        let serial = Serial::parse_canonical(&r.revoked)
+            .ok_or_else(|| Error::Internal(format!("bad serial {}", r.revoked)))?;
+        let reason = Reason::from_name(&r.reason).filter(|r| *r != Reason::Unspecified);
+        list.push(RevokedCertParams {
             serial_number: rcgen::SerialNumber::from_slice(serial.as_bytes()),
-            revocation_time: e.revoked_at.unwrap_or(now),
+            revocation_time: r.at,
             reason_code: reason.map(Reason::to_rcgen),
             invalidity_date: None,
         });
@@ -43,7 +35,7 @@ pub fn build(
         next_update: now + Duration::days(i64::from(days)),
         crl_number: rcgen::SerialNumber::from_slice(number.as_bytes()),
         issuing_distribution_point: None,
-        revoked_certs: revoked,
+        revoked_certs: list,
         key_identifier_method: KeyIdMethod::PreSpecified(ca.cert.key_id.clone()),
     };
     let crl = params

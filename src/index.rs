@@ -1,30 +1,145 @@
-//! index.json: the record of every certificate the CA issued, and the generation counter
-//! that every mutation increments (SPEC.md `INDEX-*`).
+//! The index: index.json (a small header: format, generation, audit head, the length of
+//! index.log and the highest serial) and index.log (one JSON line per event, append-only:
+//! a certificate issued, a certificate revoked). SPEC.md `INDEX-*`.
+//!
+//! Signing never reads index.log: the header says where the next line goes and which serial
+//! is the highest, which is all a sign needs. Commands that need certificates read the log as
+//! a stream: [`find`] for one serial, [`revocations`] for the CRL, [`load_all`] for the whole
+//! table (list, status, check).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::error::{Error, Result};
 use crate::serial::Serial;
+use crate::store::{self, INDEX, INDEX_LOG};
 
-/// Format version of index.json.
-pub const FORMAT: u32 = 1;
+/// Format version of index.json and index.log.
+pub const FORMAT: u32 = 2;
 
-/// The whole index.
+/// index.json.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Index {
+pub struct Header {
     pub format: u32,
     /// Incremented by every committed mutation; `--expect-generation` compares against it.
     pub generation: u64,
     /// SHA-256 of the last line of audit.log (SPEC.md AUDIT-CHAIN).
     pub audit_head: String,
-    /// In issue order (ascending serial).
-    pub certificates: Vec<Entry>,
+    /// Length of index.log in bytes: where the next line goes.
+    pub log_len: u64,
+    /// The highest serial index.log issues (the counter must stay above it).
+    pub max_serial: Option<String>,
 }
 
-/// One issued certificate.
+impl Header {
+    /// The header of a new CA with an empty log.
+    pub fn new() -> Header {
+        Header {
+            format: FORMAT,
+            generation: 1,
+            audit_head: String::new(),
+            log_len: 0,
+            max_serial: None,
+        }
+    }
+
+    /// The exact bytes of index.json: pretty JSON, two-space indent, final newline.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+
+    /// Parses index.json. A format-1 file gets a message that says how to upgrade it.
+    pub fn parse(bytes: &[u8]) -> std::result::Result<Header, String> {
+        match format_of(bytes)? {
+            FORMAT => {}
+            1 => {
+                return Err(
+                    "is format 1 (written by fileca 0.1); run `ca upgrade` once to convert \
+                     it to format 2 (one atomic commit; `ca upgrade --dry-run` shows it)"
+                        .into(),
+                );
+            }
+            n => {
+                return Err(format!(
+                    "format {n} is not supported (this fileca reads format {FORMAT})"
+                ));
+            }
+        }
+        let h: Header =
+            serde_json::from_slice(bytes).map_err(|e| format!("not valid index JSON: {e}"))?;
+        if let Some(s) = &h.max_serial
+            && Serial::parse_canonical(s).is_none()
+        {
+            return Err(format!("max_serial {s:?} is not a canonical serial"));
+        }
+        Ok(h)
+    }
+
+    /// The highest issued serial.
+    pub fn max_serial(&self) -> Option<Serial> {
+        self.max_serial.as_deref().and_then(Serial::parse_canonical)
+    }
+}
+
+impl Default for Header {
+    fn default() -> Self {
+        Header::new()
+    }
+}
+
+/// The `format` field of index.json, read first so a newer or older format gets a clear
+/// message rather than a field error.
+pub fn format_of(bytes: &[u8]) -> std::result::Result<u32, String> {
+    #[derive(Deserialize)]
+    struct Version {
+        format: u32,
+    }
+    let v: Version =
+        serde_json::from_slice(bytes).map_err(|e| format!("not valid index JSON: {e}"))?;
+    Ok(v.format)
+}
+
+/// An index.log line recording an issued certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct IssuedLine {
+    issued: String,
+    subject: String,
+    sans: Vec<String>,
+    profile: String,
+    #[serde(with = "time::serde::rfc3339")]
+    not_before: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    not_after: OffsetDateTime,
+    sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    renewed_from: Option<String>,
+}
+
+/// An index.log line recording a revocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    pub revoked: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// RFC 5280 reason name (`keyCompromise`, …).
+    pub reason: String,
+}
+
+/// Every issued line starts with this, every revocation line with [`REVOKED`].
+const ISSUED: &[u8] = b"{\"issued\":\"";
+const REVOKED: &[u8] = b"{\"revoked\":\"";
+
+/// One issued certificate, as the log's events leave it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
     /// Canonical uppercase hex; the certificate is at `certs/<serial>.pem`.
     pub serial: String,
@@ -39,12 +154,12 @@ pub struct Entry {
     pub status: Status,
     #[serde(with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
-    /// RFC 5280 reason name (`keyCompromise`, …) when revoked.
+    /// RFC 5280 reason name when revoked.
     pub revocation_reason: Option<String>,
     /// SHA-256 of the certificate's DER, lowercase hex.
     pub sha256: String,
     /// Serial of the certificate this one renewed (`ca renew`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub renewed_from: Option<String>,
 }
 
@@ -74,77 +189,370 @@ impl Entry {
             Status::Valid => CertState::Valid,
         }
     }
-}
 
-impl Index {
-    /// The index of a new CA.
-    pub fn new() -> Index {
-        Index {
-            format: FORMAT,
-            generation: 1,
-            audit_head: String::new(),
-            certificates: Vec::new(),
-        }
-    }
-
-    /// The exact bytes of index.json: pretty JSON, two-space indent, final newline.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+    /// The index.log line that records this certificate's issue (with its newline).
+    pub fn issued_line(&self) -> Vec<u8> {
+        let line = IssuedLine {
+            issued: self.serial.clone(),
+            subject: self.subject.clone(),
+            sans: self.sans.clone(),
+            profile: self.profile.clone(),
+            not_before: self.not_before,
+            not_after: self.not_after,
+            sha256: self.sha256.clone(),
+            renewed_from: self.renewed_from.clone(),
+        };
+        let mut out = serde_json::to_vec(&line).unwrap_or_default();
         out.push(b'\n');
         out
     }
 
-    /// Parses index.json and checks what a reader relies on: the format version, canonical
-    /// unique serials and well-formed hashes.
-    pub fn parse(bytes: &[u8]) -> Result<Index, String> {
-        // The version first, so a newer format gets a clear message, not a field error.
-        #[derive(Deserialize)]
-        struct Version {
-            format: u32,
+    /// The index.log line that records this certificate's revocation, if it is revoked.
+    pub fn revoked_line(&self) -> Option<Vec<u8>> {
+        let at = self.revoked_at?;
+        let reason = self.revocation_reason.as_deref().unwrap_or("unspecified");
+        Some(revoked_line(&self.serial, at, reason))
+    }
+
+    fn from_issued(l: IssuedLine) -> Entry {
+        Entry {
+            serial: l.issued,
+            subject: l.subject,
+            sans: l.sans,
+            profile: l.profile,
+            not_before: l.not_before,
+            not_after: l.not_after,
+            status: Status::Valid,
+            revoked_at: None,
+            revocation_reason: None,
+            sha256: l.sha256,
+            renewed_from: l.renewed_from,
         }
-        let version: Version =
-            serde_json::from_slice(bytes).map_err(|e| format!("not valid index JSON: {e}"))?;
-        if version.format != FORMAT {
+    }
+
+    fn revoke(&mut self, r: Revocation) -> std::result::Result<(), String> {
+        if self.status == Status::Revoked {
+            return Err(format!("revokes {} a second time", self.serial));
+        }
+        self.status = Status::Revoked;
+        self.revoked_at = Some(r.at);
+        self.revocation_reason = Some(r.reason);
+        Ok(())
+    }
+}
+
+/// The index.log line that records a revocation (with its newline).
+pub fn revoked_line(serial: &str, at: OffsetDateTime, reason: &str) -> Vec<u8> {
+    let line = Revocation {
+        revoked: serial.to_string(),
+        at,
+        reason: reason.to_string(),
+    };
+    let mut out = serde_json::to_vec(&line).unwrap_or_default();
+    out.push(b'\n');
+    out
+}
+
+/// One parsed index.log line.
+enum Line {
+    Issued(IssuedLine),
+    Revoked(Revocation),
+}
+
+fn parse_line(line: &[u8]) -> std::result::Result<Line, String> {
+    if line.starts_with(ISSUED) {
+        let l: IssuedLine =
+            serde_json::from_slice(line).map_err(|e| format!("not a valid issued record: {e}"))?;
+        if Serial::parse_canonical(&l.issued).is_none() {
+            return Err(format!("issues an invalid serial {:?}", l.issued));
+        }
+        if l.sha256.len() != 64
+            || !l
+                .sha256
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
+            return Err(format!("records an invalid sha256 for {}", l.issued));
+        }
+        Ok(Line::Issued(l))
+    } else if line.starts_with(REVOKED) {
+        let r: Revocation = serde_json::from_slice(line)
+            .map_err(|e| format!("not a valid revocation record: {e}"))?;
+        if Serial::parse_canonical(&r.revoked).is_none() {
+            return Err(format!("revokes an invalid serial {:?}", r.revoked));
+        }
+        if crate::cli::Reason::from_name(&r.reason).is_none() {
             return Err(format!(
-                "format {} is not supported (this fileca reads format {FORMAT})",
-                version.format
+                "revokes {} for an unknown reason {:?}",
+                r.revoked, r.reason
             ));
         }
-        let index: Index =
+        Ok(Line::Revoked(r))
+    } else {
+        Err("is neither an issued nor a revoked record".into())
+    }
+}
+
+/// Does `line` (issued or revoked) concern `serial`? Compares bytes, parses nothing.
+fn concerns(line: &[u8], serial: &str) -> bool {
+    let rest = if let Some(r) = line.strip_prefix(ISSUED) {
+        r
+    } else if let Some(r) = line.strip_prefix(REVOKED) {
+        r
+    } else {
+        return true; // let the parser report it
+    };
+    rest.strip_prefix(serial.as_bytes())
+        .is_some_and(|r| r.first() == Some(&b'"'))
+}
+
+/// Reads index.json.
+pub fn load_header(dir: &Path) -> Result<Header> {
+    let bytes = store::read_state_file(dir, INDEX)?;
+    Header::parse(&bytes).map_err(|m| Error::state(dir.join(INDEX), m))
+}
+
+/// Reads index.json and checks index.log's length against it: what a command that reads
+/// certificates without loading the CA needs first.
+pub fn open(dir: &Path) -> Result<Header> {
+    let header = load_header(dir)?;
+    check_log_len(dir, &header)?;
+    Ok(header)
+}
+
+/// Checks that index.log is exactly as long as index.json records: a log edited, truncated or
+/// extended behind fileca's back is refused before anything relies on it.
+pub fn check_log_len(dir: &Path, header: &Header) -> Result<()> {
+    let (_, len) = store::open_state_file(dir, INDEX_LOG)?;
+    if len != header.log_len {
+        return Err(Error::state(
+            dir.join(INDEX_LOG),
+            format!(
+                "is {len} bytes but index.json records {} (edited or truncated?); run `ca check`",
+                header.log_len
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Calls `f` with each line of index.log (without its newline) up to the header's length.
+fn for_each_line(
+    dir: &Path,
+    header: &Header,
+    mut f: impl FnMut(&[u8]) -> std::result::Result<(), String>,
+) -> Result<()> {
+    let path = dir.join(INDEX_LOG);
+    let (file, len) = store::open_state_file(dir, INDEX_LOG)?;
+    if len < header.log_len {
+        return Err(Error::state(
+            &path,
+            format!(
+                "is {len} bytes, shorter than the {} index.json records (truncated?)",
+                header.log_len
+            ),
+        ));
+    }
+    let mut reader = BufReader::with_capacity(1 << 16, file.take(header.log_len));
+    let mut buf = Vec::with_capacity(512);
+    let mut n = 0usize;
+    loop {
+        buf.clear();
+        let got = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::io(&path, e))?;
+        if got == 0 {
+            return Ok(());
+        }
+        n += 1;
+        let Some(line) = buf.strip_suffix(b"\n") else {
+            return Err(Error::state(
+                &path,
+                format!("line {n} has no final newline (torn write?)"),
+            ));
+        };
+        f(line).map_err(|m| Error::state(&path, format!("line {n} {m}")))?;
+    }
+}
+
+/// Every certificate, in issue order, with its revocation applied. Checks the whole log:
+/// every line parses, no serial is issued twice, every revocation follows its issue and
+/// happens once, and the header's highest serial is right.
+pub fn load_all(dir: &Path, header: &Header) -> Result<Vec<Entry>> {
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut pos: HashMap<String, usize> = HashMap::new();
+    let mut max: Option<Serial> = None;
+    for_each_line(dir, header, |line| match parse_line(line)? {
+        Line::Issued(l) => {
+            if pos.contains_key(&l.issued) {
+                return Err(format!("issues serial {} a second time", l.issued));
+            }
+            let s = Serial::parse_canonical(&l.issued);
+            if s > max {
+                max = s;
+            }
+            pos.insert(l.issued.clone(), entries.len());
+            entries.push(Entry::from_issued(l));
+            Ok(())
+        }
+        Line::Revoked(r) => match pos.get(&r.revoked) {
+            Some(&i) => entries[i].revoke(r),
+            None => Err(format!(
+                "revokes {}, which no earlier line issues",
+                r.revoked
+            )),
+        },
+    })?;
+    if max != header.max_serial() {
+        return Err(Error::state(
+            dir.join(INDEX),
+            format!(
+                "max_serial is {} but index.log's highest serial is {}",
+                header.max_serial.as_deref().unwrap_or("null"),
+                max.map_or_else(|| "none".to_string(), |s| s.to_string())
+            ),
+        ));
+    }
+    Ok(entries)
+}
+
+/// The certificate with this serial, reading the log as a stream and parsing only the lines
+/// that name it.
+pub fn find(dir: &Path, header: &Header, serial: &Serial) -> Result<Option<Entry>> {
+    let wanted = serial.to_string();
+    let mut found: Option<Entry> = None;
+    for_each_line(dir, header, |line| {
+        if !concerns(line, &wanted) {
+            return Ok(());
+        }
+        match parse_line(line)? {
+            Line::Issued(l) if found.is_some() => {
+                Err(format!("issues serial {} a second time", l.issued))
+            }
+            Line::Issued(l) => {
+                found = Some(Entry::from_issued(l));
+                Ok(())
+            }
+            Line::Revoked(r) => match &mut found {
+                Some(e) => e.revoke(r),
+                None => Err(format!(
+                    "revokes {}, which no earlier line issues",
+                    r.revoked
+                )),
+            },
+        }
+    })?;
+    Ok(found)
+}
+
+/// Every revocation in log order, parsing only revocation lines: what a CRL needs.
+pub fn revocations(dir: &Path, header: &Header) -> Result<Vec<Revocation>> {
+    let mut out = Vec::new();
+    for_each_line(dir, header, |line| {
+        if line.starts_with(ISSUED) {
+            return Ok(());
+        }
+        match parse_line(line)? {
+            Line::Revoked(r) => {
+                out.push(r);
+                Ok(())
+            }
+            Line::Issued(_) => Ok(()),
+        }
+    })?;
+    Ok(out)
+}
+
+/// Format 1 (fileca 0.1): the whole table in index.json. Read only by `ca upgrade`.
+pub mod v1 {
+    use serde::Deserialize;
+
+    use super::{Entry, Status};
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Index {
+        pub format: u32,
+        pub generation: u64,
+        pub audit_head: String,
+        pub certificates: Vec<V1Entry>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct V1Entry {
+        serial: String,
+        subject: String,
+        sans: Vec<String>,
+        profile: String,
+        #[serde(with = "time::serde::rfc3339")]
+        not_before: time::OffsetDateTime,
+        #[serde(with = "time::serde::rfc3339")]
+        not_after: time::OffsetDateTime,
+        status: Status,
+        #[serde(with = "time::serde::rfc3339::option")]
+        revoked_at: Option<time::OffsetDateTime>,
+        revocation_reason: Option<String>,
+        sha256: String,
+        #[serde(default)]
+        renewed_from: Option<String>,
+    }
+
+    impl From<V1Entry> for Entry {
+        fn from(e: V1Entry) -> Entry {
+            Entry {
+                serial: e.serial,
+                subject: e.subject,
+                sans: e.sans,
+                profile: e.profile,
+                not_before: e.not_before,
+                not_after: e.not_after,
+                status: e.status,
+                revoked_at: e.revoked_at,
+                revocation_reason: e.revocation_reason,
+                sha256: e.sha256,
+                renewed_from: e.renewed_from,
+            }
+        }
+    }
+
+    /// Parses a format-1 index.json.
+    pub fn parse(bytes: &[u8]) -> Result<Index, String> {
+        let idx: Index =
             serde_json::from_slice(bytes).map_err(|e| format!("not valid index JSON: {e}"))?;
-        let mut seen = std::collections::HashSet::new();
-        for e in &index.certificates {
-            if Serial::parse_canonical(&e.serial).is_none() {
-                return Err(format!("entry has an invalid serial {:?}", e.serial));
-            }
-            if !seen.insert(e.serial.as_str()) {
-                return Err(format!("serial {} appears more than once", e.serial));
-            }
-            if e.sha256.len() != 64
-                || !e
-                    .sha256
-                    .bytes()
-                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-            {
-                return Err(format!("entry {} has an invalid sha256", e.serial));
-            }
+        if idx.format != 1 {
+            return Err(format!("is format {}, not 1", idx.format));
+        }
+        for e in &idx.certificates {
             if (e.status == Status::Revoked) != e.revoked_at.is_some() {
                 return Err(format!("entry {} has an inconsistent revocation", e.serial));
             }
         }
-        Ok(index)
-    }
-
-    /// The entry with this serial.
-    pub fn find(&self, serial: &Serial) -> Option<usize> {
-        let s = serial.to_string();
-        self.certificates.iter().position(|e| e.serial == s)
+        Ok(idx)
     }
 }
 
-impl Default for Index {
-    fn default() -> Self {
-        Index::new()
+/// What a commit appends to index.log, and the highest serial it issues.
+#[derive(Debug, Default)]
+pub struct LogAppend {
+    pub bytes: Vec<u8>,
+    pub max_serial: Option<Serial>,
+}
+
+impl LogAppend {
+    /// Records an issued certificate.
+    pub fn issued(&mut self, e: &Entry) {
+        self.bytes.extend_from_slice(&e.issued_line());
+        let s = Serial::parse_canonical(&e.serial);
+        if s > self.max_serial {
+            self.max_serial = s;
+        }
+    }
+
+    /// Records a revocation.
+    pub fn revoked(&mut self, serial: &Serial, at: OffsetDateTime, reason: &str) {
+        self.bytes
+            .extend_from_slice(&revoked_line(&serial.to_string(), at, reason));
     }
 }
 
@@ -152,11 +560,9 @@ impl Default for Index {
 mod tests {
     use super::*;
 
-    #[test]
-    fn round_trips_byte_for_byte() {
-        let mut idx = Index::new();
-        idx.certificates.push(Entry {
-            serial: "0A".into(),
+    fn entry(serial: &str) -> Entry {
+        Entry {
+            serial: serial.into(),
             subject: "CN=a".into(),
             sans: vec!["DNS:a.example".into()],
             profile: "server".into(),
@@ -167,84 +573,97 @@ mod tests {
             revocation_reason: None,
             sha256: "ab".repeat(32),
             renewed_from: None,
-        });
-        let bytes = idx.to_bytes();
-        assert_eq!(Index::parse(&bytes).unwrap(), idx);
-        assert_eq!(Index::parse(&bytes).unwrap().to_bytes(), bytes);
-        let text = String::from_utf8(bytes).unwrap();
-        assert!(
-            text.contains("\"not_before\": \"2026-01-01T00:00:00Z\""),
-            "{text}"
-        );
+        }
     }
 
     #[test]
-    fn refuses_duplicates_and_bad_versions() {
-        let mut idx = Index::new();
-        idx.format = 99;
-        assert!(Index::parse(&idx.to_bytes()).is_err());
-        assert!(Index::parse(b"{").is_err());
+    fn lines_round_trip_and_have_their_documented_form() {
+        let e = entry("0A");
+        let line = e.issued_line();
+        assert_eq!(
+            String::from_utf8(line.clone()).unwrap(),
+            format!(
+                "{{\"issued\":\"0A\",\"subject\":\"CN=a\",\"sans\":[\"DNS:a.example\"],\
+                 \"profile\":\"server\",\"not_before\":\"2026-01-01T00:00:00Z\",\
+                 \"not_after\":\"2027-01-01T00:00:00Z\",\"sha256\":\"{}\"}}\n",
+                "ab".repeat(32)
+            )
+        );
+        match parse_line(&line[..line.len() - 1]).unwrap() {
+            Line::Issued(l) => assert_eq!(Entry::from_issued(l), e),
+            Line::Revoked(_) => panic!("misread"),
+        }
+        let r = revoked_line("0A", e.not_before, "keyCompromise");
+        assert_eq!(
+            r,
+            b"{\"revoked\":\"0A\",\"at\":\"2026-01-01T00:00:00Z\",\"reason\":\"keyCompromise\"}\n"
+        );
+        assert!(concerns(&r, "0A") && !concerns(&r, "0A0B") && !concerns(&line, "0B"));
+    }
+
+    #[test]
+    fn header_round_trips_and_refuses_other_formats() {
+        let mut h = Header::new();
+        h.max_serial = Some("0A".into());
+        assert_eq!(Header::parse(&h.to_bytes()).unwrap(), h);
+        h.format = 99;
+        assert!(Header::parse(&h.to_bytes()).is_err());
+        let v1 = b"{\"format\": 1, \"generation\": 1, \"audit_head\": \"\", \"certificates\": []}";
+        assert!(Header::parse(v1).unwrap_err().contains("ca upgrade"));
+        assert!(Header::parse(b"{").is_err());
+    }
+
+    #[test]
+    fn bad_lines_are_refused() {
+        for bad in [
+            &b"{}"[..],
+            b"{\"issued\":\"0a\"}",
+            b"{\"revoked\":\"0A\",\"at\":\"2026-01-01T00:00:00Z\",\"reason\":\"because\"}",
+            b"{\"revoked\":\"0A\",\"at\":\"2026-01-01T00:00:00Z\",\"reason\":\"keyCompromise\",\"x\":1}",
+        ] {
+            assert!(parse_line(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
     }
 }
 
 #[cfg(test)]
 mod proptests {
     use proptest::prelude::*;
-    use time::OffsetDateTime;
 
     use super::*;
 
-    fn entry() -> impl Strategy<Value = Entry> {
-        (
-            proptest::collection::vec(any::<u8>(), 1..16),
-            "[ -~]{0,40}",
-            proptest::collection::vec("[a-z0-9.:@-]{1,30}", 0..4),
-            0i64..4_000_000_000,
-            0i64..4_000_000_000,
-            any::<bool>(),
-            proptest::option::of("[a-zA-Z]{1,20}"),
-        )
-            .prop_map(|(serial, subject, sans, nb, na, revoked, renewed)| {
-                let t = |s| OffsetDateTime::from_unix_timestamp(s).unwrap();
-                Entry {
-                    serial: Serial::from_magnitude(&serial).to_string(),
-                    subject,
-                    sans,
-                    profile: "server".into(),
-                    not_before: t(nb),
-                    not_after: t(na),
-                    status: if revoked {
-                        Status::Revoked
-                    } else {
-                        Status::Valid
-                    },
-                    revoked_at: revoked.then(|| t(na)),
-                    revocation_reason: revoked.then(|| "keyCompromise".to_string()),
-                    sha256: "0".repeat(64),
-                    renewed_from: renewed,
-                }
-            })
-    }
-
     proptest! {
-        /// SPEC.md INDEX-*: index.json round-trips byte for byte.
+        /// SPEC.md INDEX-LOG: an issued line round-trips through the parser.
         #[test]
-        fn index_round_trips(entries in proptest::collection::vec(entry(), 0..8), generation in 1u64..u64::MAX) {
-            let mut idx = Index::new();
-            idx.generation = generation;
-            idx.audit_head = "ab".repeat(32);
-            let mut seen = std::collections::HashSet::new();
-            idx.certificates = entries.into_iter().filter(|e| seen.insert(e.serial.clone())).collect();
-            let bytes = idx.to_bytes();
-            let back = Index::parse(&bytes).unwrap();
-            prop_assert_eq!(&back, &idx);
-            prop_assert_eq!(back.to_bytes(), bytes);
+        fn issued_lines_round_trip(
+            serial in proptest::collection::vec(any::<u8>(), 1..16),
+            subject in "[ -~]{0,40}",
+            sans in proptest::collection::vec("[a-z0-9.:@-]{1,30}", 0..4),
+            nb in 0i64..4_000_000_000,
+            na in 0i64..4_000_000_000,
+            renewed in proptest::option::of("[A-F0-9]{2,8}"),
+        ) {
+            let t = |s| OffsetDateTime::from_unix_timestamp(s).unwrap();
+            let e = Entry {
+                serial: Serial::from_magnitude(&serial).to_string(),
+                subject, sans, profile: "server".into(),
+                not_before: t(nb), not_after: t(na),
+                status: Status::Valid, revoked_at: None, revocation_reason: None,
+                sha256: "0".repeat(64), renewed_from: renewed,
+            };
+            let line = e.issued_line();
+            prop_assert!(line.ends_with(b"\n") && !line[..line.len() - 1].contains(&b'\n'));
+            match parse_line(&line[..line.len() - 1]) {
+                Ok(Line::Issued(l)) => prop_assert_eq!(Entry::from_issued(l), e),
+                _ => prop_assert!(false, "misread"),
+            }
         }
 
-        /// Arbitrary bytes never panic the index parser.
+        /// Arbitrary bytes never panic the parsers.
         #[test]
-        fn index_parser_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
-            let _ = Index::parse(&bytes);
+        fn parsers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = parse_line(&bytes);
+            let _ = Header::parse(&bytes);
         }
     }
 }

@@ -51,6 +51,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::RenewCa(a) => cmd::renew_ca::run(a, &ctx)?,
         Command::Issue(a) => cmd::issue::run(a, &ctx)?,
         Command::Passwd(a) => cmd::passwd::run(a, &ctx)?,
+        Command::Upgrade(a) => cmd::upgrade::run(a, &ctx)?,
         Command::ImportOpenssl(a) => cmd::import_openssl::run(a, &ctx)?,
         Command::Log(a) => cmd::log::run(a, &ctx)?,
         Command::Completions { shell } => {

@@ -4,15 +4,16 @@
 use crate::audit;
 use crate::ca::Ca;
 use crate::error::{Error, Result};
-use crate::index::Index;
+use crate::index::{self, Header};
 use crate::passphrase;
 use crate::serial::Serial;
-use crate::store::{self, AUDIT, CERT, CRLNUMBER, INDEX, KEY, SERIAL, Session};
+use crate::store::{self, AUDIT, CERT, CRLNUMBER, KEY, SERIAL, Session};
 
 /// Everything a command reads before it decides anything.
 pub struct State {
     pub ca: Ca,
-    pub index: Index,
+    /// index.json. index.log is read only by commands that need certificates.
+    pub header: Header,
     /// The next serial to issue.
     pub serial: Serial,
     /// The next CRL number.
@@ -24,9 +25,21 @@ pub struct State {
 }
 
 impl State {
-    /// Loads and checks ca.crt, ca.key (when `pass` is given: the command signs), index.json,
-    /// serial and crlnumber.
+    /// Loads and checks ca.crt, ca.key (when `pass` is given: the command signs), index.json
+    /// (and index.log's length), serial and crlnumber.
     pub fn load(session: &Session, pass: Option<&passphrase::Source>) -> Result<State> {
+        let header = index::load_header(session.dir())?;
+        index::check_log_len(session.dir(), &header)?;
+        State::load_with(session, pass, header)
+    }
+
+    /// [`State::load`] with an index header already read (`ca upgrade` builds it from a
+    /// format-1 index.json).
+    pub fn load_with(
+        session: &Session,
+        pass: Option<&passphrase::Source>,
+        header: Header,
+    ) -> Result<State> {
         let dir = session.dir();
         let cert = session.read(CERT)?;
         let mode = store::mode_of(dir, KEY)?;
@@ -49,14 +62,9 @@ impl State {
             }
             None => Ca::load(dir, &cert, None, &passphrase::Source::default())?,
         };
-        let index = load_index(session)?;
         let serial = load_counter(session, SERIAL)?;
         let crlnumber = load_counter(session, CRLNUMBER)?;
-        if let Some(last) = index
-            .certificates
-            .iter()
-            .filter_map(|e| Serial::parse_canonical(&e.serial))
-            .max()
+        if let Some(last) = header.max_serial()
             && serial <= last
         {
             return Err(Error::state(
@@ -69,7 +77,7 @@ impl State {
         }
         let (audit_len, last) = store::read_last_line(dir, AUDIT)?;
         let audit_prev = last.map_or_else(|| audit::GENESIS.to_string(), |l| audit::line_hash(&l));
-        if audit_prev != index.audit_head {
+        if audit_prev != header.audit_head {
             return Err(Error::state(
                 dir.join(AUDIT),
                 "its last record is not the one index.json records (audit_head): the log was \
@@ -78,19 +86,13 @@ impl State {
         }
         Ok(State {
             ca,
-            index,
+            header,
             serial,
             crlnumber,
             audit_len,
             audit_prev,
         })
     }
-}
-
-/// Loads index.json.
-pub fn load_index(session: &Session) -> Result<Index> {
-    let bytes = session.read(INDEX)?;
-    Index::parse(&bytes).map_err(|m| Error::state(session.dir().join(INDEX), m))
 }
 
 /// Loads a counter file (`serial` or `crlnumber`).

@@ -173,3 +173,90 @@ fn symlinked_state_files_are_refused_state_symlink() {
     let err = env.refused(&["status"], STATE);
     assert!(err.contains("symbolic link"), "{err}");
 }
+
+#[test]
+fn a_damaged_index_log_is_refused_by_its_readers_and_reported_by_check_index_log() {
+    let (env, serial) = signed_env();
+    let log = env.dir.join("index.log");
+    let orig = std::fs::read(&log).unwrap();
+    let p256 = csr("p256-default.pem");
+    // Extended behind fileca's back: its length no longer matches index.json's log_len, so
+    // every command that loads the index refuses, sign included.
+    let mut longer = orig.clone();
+    longer.extend_from_slice(
+        b"{\"revoked\":\"01\",\"at\":\"2026-01-01T00:00:00Z\",\"reason\":\"unspecified\"}\n",
+    );
+    std::fs::write(&log, &longer).unwrap();
+    for args in [
+        vec!["sign", p256.to_str().unwrap()],
+        vec!["revoke", &serial],
+        vec!["crl"],
+        vec!["list"],
+        vec!["status"],
+    ] {
+        let err = env.refused(&args, STATE);
+        assert!(
+            err.contains("index.log") && err.contains("index.json records"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(problems(&env).iter().any(|(f, _)| f == "index.log"));
+    // Same length, damaged content: the commands that parse the log refuse and name the line.
+    let mut bad = orig.clone();
+    bad[2] = b'X';
+    std::fs::write(&log, &bad).unwrap();
+    for args in [
+        vec!["revoke", &serial],
+        vec!["crl"],
+        vec!["list"],
+        vec!["status"],
+    ] {
+        let err = env.refused(&args, STATE);
+        assert!(
+            err.contains("index.log") && err.contains("line 1"),
+            "{args:?}: {err}"
+        );
+    }
+    let p = problems(&env);
+    assert!(
+        p.iter()
+            .any(|(f, m)| f == "index.log" && m.contains("line 1")),
+        "{p:?}"
+    );
+    // A revocation of a serial never issued, a second revocation, a second issue.
+    std::fs::write(&log, &orig).unwrap();
+    let first = String::from_utf8(orig.clone())
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    let rev = format!(
+        "{{\"revoked\":\"{serial}\",\"at\":\"2026-01-01T00:00:00Z\",\"reason\":\"unspecified\"}}\n"
+    );
+    for (extra, needle) in [
+        (rev.replace(&serial, "0A"), "no earlier line"),
+        (format!("{rev}{rev}"), "second time"),
+        (format!("{first}\n"), "second time"),
+    ] {
+        let mut content = orig.clone();
+        content.extend_from_slice(extra.as_bytes());
+        std::fs::write(&log, &content).unwrap();
+        let mut header: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(env.dir.join("index.json")).unwrap()).unwrap();
+        header["log_len"] = content.len().into();
+        std::fs::write(
+            env.dir.join("index.json"),
+            serde_json::to_vec_pretty(&header).unwrap(),
+        )
+        .unwrap();
+        let p = problems(&env);
+        assert!(
+            p.iter()
+                .any(|(f, m)| f == "index.log" && m.contains(needle)),
+            "{needle}: {p:?}"
+        );
+        let err = env.refused(&["list"], STATE);
+        assert!(err.contains(needle), "{err}");
+    }
+}

@@ -120,9 +120,9 @@ impl Env {
             .unwrap_or_default()
     }
 
-    /// The parsed index.json.
+    /// index.json with the certificates of index.log folded in (see [`read_index`]).
     pub fn index(&self) -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(self.dir.join("index.json")).unwrap()).unwrap()
+        read_index(&self.dir)
     }
 
     /// `ca status --json`, parsed.
@@ -292,8 +292,7 @@ pub fn deterministic_ca(root: &Path) -> PathBuf {
     run(&["init", "--subject", "CN=Sweep CA", "--key-type", "ed25519"]);
     run(&["sign", csr("p256-default.pem").to_str().unwrap()]);
     run(&["sign", csr("ed25519-default.pem").to_str().unwrap()]);
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let index = read_index(&dir);
     let serial = index["certificates"][0]["serial"]
         .as_str()
         .unwrap()
@@ -301,6 +300,40 @@ pub fn deterministic_ca(root: &Path) -> PathBuf {
     run(&["revoke", &serial]);
     run(&["crl"]);
     dir
+}
+
+/// index.json (format 2) with a `certificates` array folded from index.log, independently of
+/// fileca's own reader: one object per issued certificate, in issue order, with `status`,
+/// `revoked_at` and `revocation_reason` set by its revocation line.
+pub fn read_index(dir: &Path) -> serde_json::Value {
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["format"], 2);
+    let log = std::fs::read_to_string(dir.join("index.log")).unwrap();
+    assert_eq!(index["log_len"], log.len() as u64, "index.json's log_len");
+    let mut certs: Vec<serde_json::Value> = Vec::new();
+    for line in log.lines() {
+        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if let Some(serial) = v.get("issued").cloned() {
+            let o = v.as_object_mut().unwrap();
+            o.remove("issued");
+            o.insert("serial".into(), serial);
+            o.insert("status".into(), "valid".into());
+            o.insert("revoked_at".into(), serde_json::Value::Null);
+            o.insert("revocation_reason".into(), serde_json::Value::Null);
+            certs.push(v);
+        } else {
+            let e = certs
+                .iter_mut()
+                .find(|e| e["serial"] == v["revoked"])
+                .unwrap_or_else(|| panic!("revocation before issue: {line}"));
+            e["status"] = "revoked".into();
+            e["revoked_at"] = v["at"].clone();
+            e["revocation_reason"] = v["reason"].clone();
+        }
+    }
+    index["certificates"] = certs.into();
+    index
 }
 
 /// The mutations a command performs, as traced by the fault seam (debug builds).
@@ -324,8 +357,7 @@ pub fn trace_mutations(dir: &Path, args: &[String]) -> Vec<String> {
 
 /// The mutating commands swept by the fault tests, against the deterministic CA.
 pub fn sweep_commands(base: &Path) -> Vec<(&'static str, Vec<String>)> {
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(base.join("index.json")).unwrap()).unwrap();
+    let index = read_index(base);
     let valid = index["certificates"][1]["serial"]
         .as_str()
         .unwrap()

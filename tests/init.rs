@@ -27,9 +27,11 @@ fn init_creates_every_state_file_dir_files() {
     assert_eq!(
         index,
         format!(
-            "{{\n  \"format\": 1,\n  \"generation\": 1,\n  \"audit_head\": \"{head}\",\n  \"certificates\": []\n}}\n"
+            "{{\n  \"format\": 2,\n  \"generation\": 1,\n  \"audit_head\": \"{head}\",\n  \"log_len\": 0,\n  \"max_serial\": null\n}}\n"
         )
     );
+    assert_eq!(std::fs::read(d.join("index.log")).unwrap(), b"");
+    assert_eq!(mode(&d.join("index.log")), 0o644);
     let audit = std::fs::read_to_string(d.join("audit.log")).unwrap();
     assert_eq!(audit.lines().count(), 1);
     assert!(audit.contains("\"operation\":\"init\""), "{audit}");

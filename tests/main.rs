@@ -18,3 +18,4 @@ mod operator;
 mod revoke_crl;
 mod sign;
 mod status;
+mod upgrade;

@@ -6,8 +6,8 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(index) = fileca::index::Index::parse(data) {
-        assert_eq!(fileca::index::Index::parse(&index.to_bytes()).ok(), Some(index));
+    if let Ok(header) = fileca::index::Header::parse(data) {
+        assert_eq!(fileca::index::Header::parse(&header.to_bytes()).ok(), Some(header));
     }
     if let Some(serial) = fileca::serial::Serial::parse_file(data) {
         assert_eq!(serial.to_file(), data);

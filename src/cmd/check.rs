@@ -16,9 +16,11 @@ use crate::cli::JsonArgs;
 use crate::csr::decode_one;
 use crate::error::{Error, Result, exit};
 use crate::hex;
-use crate::index::Index;
+use crate::index;
 use crate::serial::Serial;
-use crate::store::{self, AUDIT, Access, CERT, CERTS, CRL, CRLNUMBER, INDEX, KEY, SERIAL, Session};
+use crate::store::{
+    self, AUDIT, Access, CERT, CERTS, CRL, CRLNUMBER, INDEX, INDEX_LOG, KEY, SERIAL, Session,
+};
 
 /// The `--json` document (SPEC.md `CHECK-JSON`).
 #[derive(Debug, Serialize)]
@@ -146,16 +148,25 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
         .as_deref()
         .and_then(|d| SubjectPublicKeyInfo::from_der(d).ok().map(|(_, s)| s));
 
-    let index = match session
-        .read(INDEX)
-        .and_then(|b| Index::parse(&b).map_err(|m| Error::state(dir.join(INDEX), m)))
-    {
-        Ok(i) => Some(i),
+    let header = match index::load_header(dir) {
+        Ok(h) => Some(h),
         Err(e) => {
             add(INDEX, strip(&e));
             None
         }
     };
+    let entries = header.as_ref().and_then(|h| {
+        if let Err(e) = index::check_log_len(dir, h) {
+            add(INDEX_LOG, strip(&e));
+        }
+        match index::load_all(dir, h) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                add(&file_of(&e, INDEX_LOG), strip(&e));
+                None
+            }
+        }
+    });
     let counter = |name: &str| -> std::result::Result<Serial, String> {
         let b = session.read(name).map_err(|e| strip(&e))?;
         Serial::parse_file(&b)
@@ -164,9 +175,9 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
     let serial = counter(SERIAL).map_err(|m| add(SERIAL, m)).ok();
     let crlnumber = counter(CRLNUMBER).map_err(|m| add(CRLNUMBER, m)).ok();
 
-    if let Some(index) = &index {
+    if let Some(entries) = &entries {
         let mut names = HashSet::new();
-        for e in &index.certificates {
+        for e in entries {
             let file = format!("{CERTS}/{}.pem", e.serial);
             names.insert(format!("{}.pem", e.serial));
             let bytes = match session.read(&file) {
@@ -175,7 +186,7 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
                     add(
                         &file,
                         format!(
-                            "index.json lists serial {} but its certificate is unreadable: {}",
+                            "index.log lists serial {} but its certificate is unreadable: {}",
                             e.serial,
                             strip(&err)
                         ),
@@ -194,7 +205,7 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
                 add(
                     &file,
                     format!(
-                        "SHA-256 differs from the one index.json records for serial {}",
+                        "SHA-256 differs from the one index.log records for serial {}",
                         e.serial
                     ),
                 );
@@ -216,7 +227,7 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
             if cert.validity().not_after.to_datetime() != e.not_after {
                 add(
                     &file,
-                    format!("notAfter differs from index.json for serial {}", e.serial),
+                    format!("notAfter differs from index.log for serial {}", e.serial),
                 );
             }
             if let Some(ca) = &ca_cert
@@ -236,7 +247,7 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
                     if !names.contains(&name) {
                         add(
                             &format!("{CERTS}/{name}"),
-                            "is not listed in index.json".into(),
+                            "is not listed in index.log".into(),
                         );
                     }
                 }
@@ -244,8 +255,7 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
             Err(e) => add(CERTS, strip(&e)),
         }
         if let Some(counter) = &serial
-            && let Some(max) = index
-                .certificates
+            && let Some(max) = entries
                 .iter()
                 .filter_map(|e| Serial::parse_canonical(&e.serial))
                 .max()
@@ -258,10 +268,10 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
         }
     }
 
-    if let Some(index) = &index {
+    if let Some(h) = &header {
         match session.read(AUDIT) {
             Ok(bytes) => {
-                for p in audit::verify(&bytes, index.generation, &index.audit_head) {
+                for p in audit::verify(&bytes, h.generation, &h.audit_head) {
                     add(AUDIT, p);
                 }
             }
@@ -303,9 +313,19 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
 
     CheckReport {
         ok: problems.is_empty(),
-        generation: index.as_ref().map(|i| i.generation),
-        certificates: index.as_ref().map_or(0, |i| i.certificates.len()),
+        generation: header.as_ref().map(|h| h.generation),
+        certificates: entries.as_ref().map_or(0, Vec::len),
         problems,
+    }
+}
+
+/// The state file an error concerns (its name), or `default`.
+fn file_of(e: &Error, default: &str) -> String {
+    match e {
+        Error::State { path, .. } | Error::Io { path, .. } => path
+            .file_name()
+            .map_or_else(|| default.to_string(), |n| n.to_string_lossy().into_owned()),
+        _ => default.to_string(),
     }
 }
 

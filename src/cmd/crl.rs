@@ -3,7 +3,7 @@
 use super::{AuditInfo, Context, Planned};
 use crate::cli::CrlArgs;
 use crate::error::{Error, Result};
-use crate::index::{Index, Status};
+use crate::index::{self, LogAppend, Revocation};
 use crate::state::State;
 use crate::store::{CRL, CRLNUMBER, FileWrite};
 
@@ -17,11 +17,12 @@ pub fn run(args: &CrlArgs, ctx: &Context) -> Result<()> {
 
 /// Validation phase: ca.crl, crlnumber and the index (its generation moves on).
 pub fn plan(state: &State, days: u32, ctx: &Context) -> Result<Planned> {
-    let (writes, pem, note) = crl_writes(state, &state.index, days, ctx)?;
+    let revoked = index::revocations(&ctx.dir, &state.header)?;
+    let (writes, pem, note) = crl_writes(state, &revoked, days, ctx)?;
     let plan = super::finish_plan(
         state,
         ctx,
-        state.index.clone(),
+        LogAppend::default(),
         writes,
         AuditInfo {
             operation: "crl",
@@ -32,10 +33,10 @@ pub fn plan(state: &State, days: u32, ctx: &Context) -> Result<Planned> {
     Ok(Planned::new(plan, pem, vec![note]))
 }
 
-/// The new ca.crl (listing the revocations in `index`) and crlnumber; also the PEM and a note.
+/// The new ca.crl (listing `revoked`) and crlnumber; also the PEM and a note.
 pub fn crl_writes(
     state: &State,
-    index: &Index,
+    revoked: &[Revocation],
     days: u32,
     ctx: &Context,
 ) -> Result<(Vec<FileWrite>, String, String)> {
@@ -44,12 +45,8 @@ pub fn crl_writes(
     let next = number
         .next()
         .ok_or_else(|| Error::refused("the CRL number is exhausted (20 octets)"))?;
-    let pem = crate::crl::build(&state.ca, index, &number, ctx.now, days)?;
-    let revoked = index
-        .certificates
-        .iter()
-        .filter(|e| e.status == Status::Revoked)
-        .count();
+    let pem = crate::crl::build(&state.ca, revoked, &number, ctx.now, days)?;
+    let revoked = revoked.len();
     let note = format!(
         "CRL number {number} lists {revoked} revoked certificate(s); next update in {days} days"
     );

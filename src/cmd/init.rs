@@ -10,11 +10,13 @@ use crate::audit;
 use crate::ca::{Ca, CaCert};
 use crate::cli::InitArgs;
 use crate::error::{Error, Result};
-use crate::index::Index;
+use crate::index::{Header, LogAppend};
 use crate::keys;
 use crate::names::Subject;
 use crate::serial::Serial;
-use crate::store::{self, AUDIT, CERT, CRLNUMBER, FileWrite, INDEX, KEY, MODE_SECRET, SERIAL};
+use crate::store::{
+    self, AUDIT, CERT, CRLNUMBER, FileWrite, INDEX, INDEX_LOG, KEY, MODE_SECRET, SERIAL,
+};
 
 /// Validation phase: the complete content of every file of the new CA.
 pub fn plan(args: &InitArgs, ctx: &Context, random: [u8; 32]) -> Result<Vec<FileWrite>> {
@@ -68,9 +70,20 @@ pub fn new_ca_files(
         prev: audit::GENESIS.into(),
     };
     let line = record.to_line();
-    let mut index = Index::new();
-    index.audit_head = audit::line_hash(&line[..line.len() - 1]);
-    index.certificates = entries;
+    // Issues first, then revocations: every revocation follows the issue it refers to.
+    let mut log = LogAppend::default();
+    for e in &entries {
+        log.issued(e);
+    }
+    for e in &entries {
+        if let Some(line) = e.revoked_line() {
+            log.bytes.extend_from_slice(&line);
+        }
+    }
+    let mut header = Header::new();
+    header.audit_head = audit::line_hash(&line[..line.len() - 1]);
+    header.log_len = log.bytes.len() as u64;
+    header.max_serial = log.max_serial.map(|s| s.to_string());
     vec![
         FileWrite {
             target: KEY.into(),
@@ -80,7 +93,8 @@ pub fn new_ca_files(
         FileWrite::public(CERT, cert_pem),
         FileWrite::public(SERIAL, serial.to_file()),
         FileWrite::public(CRLNUMBER, crlnumber.to_file()),
-        FileWrite::public(INDEX, index.to_bytes()),
+        FileWrite::public(INDEX, header.to_bytes()),
+        FileWrite::public(INDEX_LOG, log.bytes),
         FileWrite::public(AUDIT, line),
     ]
 }

@@ -8,7 +8,6 @@ use crate::cli::ListArgs;
 use crate::clock::fmt;
 use crate::error::{Error, Result};
 use crate::index::{CertState, Entry};
-use crate::state::load_index;
 use crate::store::{Access, Session};
 
 /// One row of `ca list --json` (SPEC.md LIST-JSON). Field names and types are stable.
@@ -55,9 +54,9 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
         .map_err(|m| Error::refused(format!("--expiring: {m}")))?;
     let needle = args.matching.as_deref().map(str::to_lowercase);
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
-    let index = load_index(&session)?;
-    let rows: Vec<Row<'_>> = index
-        .certificates
+    let header = crate::index::open(session.dir())?;
+    let entries = crate::index::load_all(session.dir(), &header)?;
+    let rows: Vec<Row<'_>> = entries
         .iter()
         .filter(|e| args.status.is_none_or(|s| e.state(ctx.now) == s))
         .filter(|e| {

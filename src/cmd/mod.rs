@@ -16,6 +16,7 @@ pub mod revoke;
 pub mod show;
 pub mod sign;
 pub mod status;
+pub mod upgrade;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -26,10 +27,10 @@ use time::OffsetDateTime;
 use crate::audit;
 use crate::cli::MutationArgs;
 use crate::error::{Error, Result};
-use crate::index::Index;
+use crate::index::LogAppend;
 use crate::state::State;
 use crate::store::output::StagedOutput;
-use crate::store::{self, AUDIT, Access, FileAppend, FileWrite, INDEX, Plan, Session};
+use crate::store::{self, AUDIT, Access, FileAppend, FileWrite, INDEX, INDEX_LOG, Plan, Session};
 
 /// What every command receives from the top level.
 pub struct Context {
@@ -77,39 +78,53 @@ pub struct AuditInfo {
     pub csr_sha256: Option<String>,
 }
 
-/// Finishes a plan: moves the generation on, writes `index` and `writes`, and appends the
-/// audit record in the same commit (SPEC.md AUDIT-ATOMIC).
+/// Finishes a plan: moves the generation on, appends `log` to index.log, writes index.json
+/// and `writes`, and appends the audit record in the same commit (SPEC.md AUDIT-ATOMIC).
 pub fn finish_plan(
     state: &State,
     ctx: &Context,
-    mut index: Index,
+    log: LogAppend,
     mut writes: Vec<FileWrite>,
     info: AuditInfo,
 ) -> Plan {
-    let generation_before = state.index.generation;
-    index.generation = generation_before + 1;
+    let mut header = state.header.clone();
+    let generation_before = header.generation;
+    header.generation = generation_before + 1;
     let record = audit::Record {
         time: ctx.now,
         operation: info.operation.to_string(),
         serials: info.serials,
         csr_sha256: info.csr_sha256,
         user: ctx.user.clone(),
-        generation: index.generation,
+        generation: header.generation,
         prev: state.audit_prev.clone(),
     };
     let line = record.to_line();
-    index.audit_head = audit::line_hash(&line[..line.len() - 1]);
-    writes.push(FileWrite::public(INDEX, index.to_bytes()));
+    header.audit_head = audit::line_hash(&line[..line.len() - 1]);
+    let mut appends = Vec::new();
+    if !log.bytes.is_empty() {
+        if log.max_serial > header.max_serial() {
+            header.max_serial = log.max_serial.map(|s| s.to_string());
+        }
+        appends.push(FileAppend {
+            target: INDEX_LOG.to_string(),
+            offset: header.log_len,
+            bytes: log.bytes,
+        });
+        header.log_len += appends[0].bytes.len() as u64;
+    }
+    appends.push(FileAppend {
+        target: AUDIT.to_string(),
+        offset: state.audit_len,
+        bytes: line,
+    });
+    writes.push(FileWrite::public(INDEX, header.to_bytes()));
     Plan {
         operation: info.operation,
         generation_before,
-        generation_after: index.generation,
+        generation_after: header.generation,
         writes,
-        appends: vec![FileAppend {
-            target: AUDIT.to_string(),
-            offset: state.audit_len,
-            bytes: line,
-        }],
+        appends,
     }
 }
 
@@ -160,22 +175,37 @@ pub fn mutate(
     opts: &MutationArgs,
     validate: impl FnOnce(&State) -> Result<Planned>,
 ) -> Result<()> {
+    mutate_with(
+        ctx,
+        opts,
+        |session| Ok((State::load(session, Some(&ctx.pass))?, ())),
+        |state, ()| validate(state),
+    )
+}
+
+/// [`mutate`] with a custom loader, whose extra result `T` goes to the validation phase.
+pub fn mutate_with<T>(
+    ctx: &Context,
+    opts: &MutationArgs,
+    load: impl FnOnce(&Session) -> Result<(State, T)>,
+    validate: impl FnOnce(&State, T) -> Result<Planned>,
+) -> Result<()> {
     let access = if opts.dry_run {
         Access::Read
     } else {
         Access::Write
     };
     let session = Session::open(&ctx.dir, access, &ctx.open)?;
-    let state = State::load(&session, Some(&ctx.pass))?;
+    let (state, extra) = load(&session)?;
     if let Some(expected) = opts.expect_generation
-        && expected != state.index.generation
+        && expected != state.header.generation
     {
         return Err(Error::Conflict {
             expected,
-            actual: state.index.generation,
+            actual: state.header.generation,
         });
     }
-    let planned = validate(&state)?;
+    let planned = validate(&state, extra)?;
     drop(state);
     if opts.dry_run {
         print!("{}", describe(&planned));

@@ -26,7 +26,7 @@ pub fn run(args: &PasswdArgs, ctx: &Context) -> Result<()> {
         let plan = super::finish_plan(
             state,
             ctx,
-            state.index.clone(),
+            crate::index::LogAppend::default(),
             vec![FileWrite {
                 target: KEY.into(),
                 bytes: content.into_bytes(),

@@ -11,6 +11,7 @@ use crate::ca::MAX_PEM_BYTES;
 use crate::cli::{Reason, RenewArgs};
 use crate::csr::{self, CheckedCsr, decode_one};
 use crate::error::{Error, Result};
+use crate::index::LogAppend;
 use crate::keys;
 use crate::names::{San, Subject};
 use crate::profile::Profile;
@@ -43,11 +44,8 @@ pub fn plan(
     revoke_old: bool,
     ctx: &Context,
 ) -> Result<Planned> {
-    let entry = state
-        .index
-        .find(old)
-        .map(|i| &state.index.certificates[i])
-        .ok_or_else(|| Error::refused(format!("no certificate with serial {old} in index.json")))?;
+    let entry = crate::index::find(&ctx.dir, &state.header, old)?
+        .ok_or_else(|| Error::refused(format!("no certificate with serial {old} in index.log")))?;
     let file = format!("certs/{old}.pem");
     let path = ctx.dir.join(&file);
     let pem = crate::store::read_state_file(&ctx.dir, &file)?;
@@ -69,7 +67,7 @@ pub fn plan(
         other => {
             return Err(Error::state(
                 &path,
-                format!("unknown profile {other:?} in index.json"),
+                format!("unknown profile {other:?} in index.log"),
             ));
         }
     };
@@ -102,21 +100,21 @@ pub fn plan(
         &mut notes,
     )?;
     new_entry.renewed_from = Some(old.to_string());
-    let mut index = state.index.clone();
+    let mut log = LogAppend::default();
     let mut serials = vec![serial.to_string(), old.to_string()];
     if revoke_old {
-        super::revoke::mark_revoked(&mut index, old, Reason::Superseded, ctx)?;
+        super::revoke::mark_revoked(state, &mut log, old, Reason::Superseded, ctx)?;
         notes.push(format!(
             "revoked {old} (superseded); run `ca crl` to publish it"
         ));
     } else {
         serials.truncate(1);
     }
-    index.certificates.push(new_entry);
+    log.issued(&new_entry);
     let plan = super::finish_plan(
         state,
         ctx,
-        index,
+        log,
         vec![
             FileWrite::public(format!("certs/{serial}.pem"), new_pem.clone()),
             FileWrite::public(SERIAL, next_serial(&serial)?.to_file()),

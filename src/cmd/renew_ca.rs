@@ -68,7 +68,7 @@ pub fn plan(state: &State, days: u32, random: [u8; 16], ctx: &Context) -> Result
     let plan = super::finish_plan(
         state,
         ctx,
-        state.index.clone(),
+        crate::index::LogAppend::default(),
         vec![
             FileWrite::public(archive.clone(), crate::csr::pem_of("CERTIFICATE", &old.der)),
             FileWrite::public(CERT, cert.pem()),

@@ -1,13 +1,13 @@
-//! `ca revoke`: mark an issued certificate revoked in index.json, optionally publishing a new
+//! `ca revoke`: record a revocation in index.log, optionally publishing a new
 //! CRL in the same commit (SPEC.md `REVOKE-*`).
 
 use super::{AuditInfo, Context, Planned};
 use crate::cli::{Reason, RevokeArgs};
 use crate::error::{Error, Result};
-use crate::index::{Index, Status};
+use crate::index::{self, LogAppend, Status};
 use crate::serial::Serial;
 use crate::state::State;
-use crate::store::INDEX;
+use crate::store::INDEX_LOG;
 
 /// Runs `ca revoke`.
 pub fn run(args: &RevokeArgs, ctx: &Context) -> Result<()> {
@@ -35,8 +35,8 @@ pub fn plan(
     crl_days: Option<u32>,
     ctx: &Context,
 ) -> Result<Planned> {
-    let mut index = state.index.clone();
-    let subject = mark_revoked(&mut index, serial, reason, ctx)?;
+    let mut log = LogAppend::default();
+    let subject = mark_revoked(state, &mut log, serial, reason, ctx)?;
     let mut notes = vec![format!(
         "revoked {serial} ({subject}), reason {}",
         reason.name()
@@ -45,7 +45,13 @@ pub fn plan(
     let mut stdout = String::new();
     let operation = match crl_days {
         Some(days) => {
-            let (crl, pem, note) = super::crl::crl_writes(state, &index, days, ctx)?;
+            let mut revoked = index::revocations(&ctx.dir, &state.header)?;
+            revoked.push(index::Revocation {
+                revoked: serial.to_string(),
+                at: ctx.now,
+                reason: reason.name().to_string(),
+            });
+            let (crl, pem, note) = super::crl::crl_writes(state, &revoked, days, ctx)?;
             writes = crl;
             stdout = pem;
             notes.push(note);
@@ -59,7 +65,7 @@ pub fn plan(
     let plan = super::finish_plan(
         state,
         ctx,
-        index,
+        log,
         writes,
         AuditInfo {
             operation,
@@ -70,10 +76,11 @@ pub fn plan(
     Ok(Planned::new(plan, stdout, notes))
 }
 
-/// Marks `serial` revoked in `index`; returns its subject. Refuses unknown and already revoked
-/// serials and removeFromCRL.
+/// Records the revocation of `serial` in `log`; returns its subject. Refuses unknown and
+/// already revoked serials and removeFromCRL.
 pub fn mark_revoked(
-    index: &mut Index,
+    state: &State,
+    log: &mut LogAppend,
     serial: &Serial,
     reason: Reason,
     ctx: &Context,
@@ -84,13 +91,12 @@ pub fn mark_revoked(
              not issue; it cannot be a reason to revoke",
         ));
     }
-    let i = index.find(serial).ok_or_else(|| {
+    let entry = index::find(&ctx.dir, &state.header, serial)?.ok_or_else(|| {
         Error::refused(format!(
             "no certificate with serial {serial} in {}",
-            ctx.dir.join(INDEX).display()
+            ctx.dir.join(INDEX_LOG).display()
         ))
     })?;
-    let entry = &mut index.certificates[i];
     if entry.status == Status::Revoked {
         return Err(Error::refused(format!(
             "certificate {serial} is already revoked (since {}, reason {})",
@@ -98,8 +104,6 @@ pub fn mark_revoked(
             entry.revocation_reason.as_deref().unwrap_or("unspecified")
         )));
     }
-    entry.status = Status::Revoked;
-    entry.revoked_at = Some(ctx.now);
-    entry.revocation_reason = Some(reason.name().to_string());
-    Ok(entry.subject.clone())
+    log.revoked(serial, ctx.now, reason.name());
+    Ok(entry.subject)
 }

@@ -11,7 +11,6 @@ use crate::cli::ShowArgs;
 use crate::csr::decode_one;
 use crate::error::{Error, Result};
 use crate::keys;
-use crate::state::load_index;
 use crate::store::{Access, Session};
 
 /// `ca show --json` (SPEC.md SHOW-JSON): the list row plus what the certificate says.
@@ -28,13 +27,11 @@ struct Shown<'a> {
 pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
     let serial = super::revoke::parse_serial(&args.serial)?;
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
-    let index = load_index(&session)?;
-    let entry = index
-        .find(&serial)
-        .map(|i| &index.certificates[i])
-        .ok_or_else(|| {
-            Error::refused(format!("no certificate with serial {serial} in index.json"))
-        })?;
+    let header = crate::index::open(session.dir())?;
+    let entry = crate::index::find(session.dir(), &header, &serial)?.ok_or_else(|| {
+        Error::refused(format!("no certificate with serial {serial} in index.log"))
+    })?;
+    let entry = &entry;
     let file = format!("certs/{serial}.pem");
     let pem = session.read(&file)?;
     if args.pem {

@@ -11,7 +11,7 @@ use crate::cli::SignArgs;
 use crate::csr::{self, CheckedCsr};
 use crate::error::{Error, Result};
 use crate::hex;
-use crate::index::{Entry, Status};
+use crate::index::{Entry, LogAppend, Status};
 use crate::keys::{self, KeyKind};
 use crate::names::{self, San, Subject};
 use crate::profile::Profile;
@@ -112,7 +112,7 @@ pub fn plan_batch(
     days: u32,
     ctx: &Context,
 ) -> Result<Planned> {
-    let mut index = state.index.clone();
+    let mut log = LogAppend::default();
     let mut serial = state.serial.clone();
     let mut writes = Vec::with_capacity(csrs.len() + 1);
     let mut serials = Vec::with_capacity(csrs.len());
@@ -127,7 +127,7 @@ pub fn plan_batch(
         let request = Request::from_csr(csr, sans, profile, days);
         let (pem, entry) = issue(state, &issuer, &request, &serial, ctx, &mut cert_notes)?;
         ignored += usize::from(!csr.ignored.is_empty());
-        index.certificates.push(entry);
+        log.issued(&entry);
         writes.push(FileWrite::public(
             format!("certs/{serial}.pem"),
             pem.clone(),
@@ -152,7 +152,7 @@ pub fn plan_batch(
     let plan = super::finish_plan(
         state,
         ctx,
-        index,
+        log,
         writes,
         AuditInfo {
             operation: "sign",
@@ -372,12 +372,12 @@ pub fn issue_one(
 ) -> Result<(crate::store::Plan, String)> {
     let serial = state.serial.clone();
     let (pem, entry) = issue(state, &state.ca.issuer()?, request, &serial, ctx, notes)?;
-    let mut index = state.index.clone();
-    index.certificates.push(entry);
+    let mut log = LogAppend::default();
+    log.issued(&entry);
     let plan = super::finish_plan(
         state,
         ctx,
-        index,
+        log,
         vec![
             FileWrite::public(format!("certs/{serial}.pem"), pem.clone()),
             FileWrite::public(SERIAL, next_serial(&serial)?.to_file()),
@@ -416,10 +416,12 @@ pub fn issue(
             "the subject is empty; fileca requires at least one subject attribute such as CN",
         ));
     }
-    if state.index.find(serial).is_some() {
+    if let Some(max) = state.header.max_serial()
+        && *serial <= max
+    {
         return Err(Error::state(
             ctx.dir.join(SERIAL),
-            format!("serial {serial} is already in index.json"),
+            format!("serial {serial} is not above the highest issued serial {max}"),
         ));
     }
     let not_before = (ctx.now - BACKDATE).max(ca.cert.not_before);

@@ -10,7 +10,7 @@ use crate::cli::JsonArgs;
 use crate::clock::fmt;
 use crate::csr::decode_one;
 use crate::error::{Error, Result};
-use crate::index::Status;
+use crate::index::{self, Entry, Status};
 use crate::state::State;
 use crate::store::{Access, CRL, Session};
 
@@ -68,7 +68,8 @@ pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
         }
         None => None,
     };
-    let report = report(&state, crl, ctx.now);
+    let entries = index::load_all(&ctx.dir, &state.header)?;
+    let report = report(&state, &entries, crl, ctx.now);
     if args.json {
         println!(
             "{}",
@@ -111,14 +112,19 @@ pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
 }
 
 /// Builds the report from the loaded state.
-pub fn report(state: &State, crl: Option<CrlInfo>, now: OffsetDateTime) -> StatusReport {
+pub fn report(
+    state: &State,
+    entries: &[Entry],
+    crl: Option<CrlInfo>,
+    now: OffsetDateTime,
+) -> StatusReport {
     let mut counts = Counts {
-        total: state.index.certificates.len(),
+        total: entries.len(),
         valid: 0,
         revoked: 0,
         expired: 0,
     };
-    for e in &state.index.certificates {
+    for e in entries {
         match e.status {
             Status::Revoked => counts.revoked += 1,
             Status::Valid if e.not_after < now => counts.expired += 1,
@@ -148,9 +154,7 @@ pub fn report(state: &State, crl: Option<CrlInfo>, now: OffsetDateTime) -> Statu
         }
         _ => {}
     }
-    let unpublished = state
-        .index
-        .certificates
+    let unpublished = entries
         .iter()
         .filter(|e| e.status == Status::Revoked)
         .filter(|e| match (&crl, e.revoked_at) {
@@ -163,9 +167,7 @@ pub fn report(state: &State, crl: Option<CrlInfo>, now: OffsetDateTime) -> Statu
             "{unpublished} revocation(s) not yet in a published CRL; run `ca crl`"
         ));
     }
-    let soon = state
-        .index
-        .certificates
+    let soon = entries
         .iter()
         .filter(|e| e.status == Status::Valid && e.not_after >= now)
         .filter(|e| e.not_after - now < Duration::days(WARN_CERT_DAYS))
@@ -185,7 +187,7 @@ pub fn report(state: &State, crl: Option<CrlInfo>, now: OffsetDateTime) -> Statu
         next_serial: state.serial.to_string(),
         next_crl_number: state.crlnumber.to_string(),
         crl,
-        generation: state.index.generation,
+        generation: state.header.generation,
         warnings,
     }
 }

@@ -13,7 +13,6 @@ use crate::error::{Error, Result};
 use crate::hex;
 use crate::index::{CertState, Status};
 use crate::serial::Serial;
-use crate::state::load_index;
 use crate::store::{Access, CERT, Session};
 
 /// Verdicts and their exit codes.
@@ -56,7 +55,7 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
     }
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     let ca = CaCert::parse(&ctx.dir, &session.read(CERT)?)?;
-    let index = load_index(&session)?;
+    let header = crate::index::open(session.dir())?;
     let serial = Serial::from_magnitude(cert.raw_serial());
     let (_, ca_spki) = SubjectPublicKeyInfo::from_der(&ca.spki_der)
         .map_err(|e| Error::Internal(format!("ca.crt public key: {e}")))?;
@@ -71,7 +70,7 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
             ),
         )
     } else {
-        match index.find(&serial).map(|i| &index.certificates[i]) {
+        match crate::index::find(session.dir(), &header, &serial)? {
             Some(e) if e.sha256 == hex::sha256(&der) => match e.state(ctx.now) {
                 CertState::Revoked if e.status == Status::Revoked => (
                     Verdict::Revoked,
@@ -99,7 +98,7 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
             },
             _ => (
                 Verdict::NotInIndex,
-                "signed by this CA's key but not recorded in index.json (run ca check)".to_string(),
+                "signed by this CA's key but not recorded in index.log (run ca check)".to_string(),
             ),
         }
     };

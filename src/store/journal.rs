@@ -113,6 +113,7 @@ pub fn is_state_target(rel: &str) -> bool {
         "serial",
         "crlnumber",
         "index.json",
+        "index.log",
         "audit.log",
     ];
     if TOP.contains(&rel) {

@@ -31,6 +31,7 @@ pub const CRL: &str = "ca.crl";
 pub const SERIAL: &str = "serial";
 pub const CRLNUMBER: &str = "crlnumber";
 pub const INDEX: &str = "index.json";
+pub const INDEX_LOG: &str = "index.log";
 pub const AUDIT: &str = "audit.log";
 pub const CERTS: &str = "certs";
 pub const LOCK: &str = ".lock";
@@ -608,7 +609,17 @@ fn read_plain(path: &Path) -> io::Result<Vec<u8>> {
 /// Reads a state file: no symlinks, no FIFOs or directories, bounded size.
 pub fn read_state_file(dir: &Path, rel: &str) -> Result<Vec<u8>> {
     let path = dir.join(rel);
-    let mut f = open_read_nofollow(&path).map_err(|e| {
+    let (mut f, len) = open_state_file(dir, rel)?;
+    let mut buf = Vec::with_capacity(len as usize);
+    f.read_to_end(&mut buf).map_err(|e| Error::io(&path, e))?;
+    Ok(buf)
+}
+
+/// Opens a state file for reading (no symlinks, no FIFOs or directories, bounded size);
+/// returns it and its length.
+pub fn open_state_file(dir: &Path, rel: &str) -> Result<(File, u64)> {
+    let path = dir.join(rel);
+    let f = open_read_nofollow(&path).map_err(|e| {
         if e.raw_os_error() == Some(libc::ELOOP) {
             Error::state(
                 &path,
@@ -625,9 +636,7 @@ pub fn read_state_file(dir: &Path, rel: &str) -> Result<Vec<u8>> {
     if m.len() > MAX_STATE_FILE {
         return Err(Error::state(&path, "is larger than fileca's 1 GiB limit"));
     }
-    let mut buf = Vec::with_capacity(m.len() as usize);
-    f.read_to_end(&mut buf).map_err(|e| Error::io(&path, e))?;
-    Ok(buf)
+    Ok((f, m.len()))
 }
 
 /// The length of a state file and its last line (without the newline), reading only as much

@@ -1,0 +1,111 @@
+//! `ca upgrade`: converts a format-1 index.json (fileca 0.1: every certificate in one JSON
+//! file, rewritten by every command) to format 2 (a header in index.json, the certificates in
+//! the append-only index.log). One ordinary commit: journaled, audited, all or nothing
+//! (SPEC.md `UPGRADE-*`).
+
+use super::{AuditInfo, Context, Planned};
+use crate::cli::UpgradeArgs;
+use crate::error::{Error, Result};
+use crate::index::{self, Entry, Header, LogAppend, v1};
+use crate::serial::Serial;
+use crate::state::State;
+use crate::store::{INDEX, INDEX_LOG, Session};
+
+/// Runs `ca upgrade`.
+pub fn run(args: &UpgradeArgs, ctx: &Context) -> Result<()> {
+    super::mutate_with(ctx, &args.mutation, load, |state, entries| {
+        plan(state, entries, ctx)
+    })
+}
+
+/// Reads the format-1 index and the rest of the state (not the key: nothing is signed).
+fn load(session: &Session) -> Result<(State, Vec<Entry>)> {
+    let dir = session.dir();
+    let bytes = session.read(INDEX)?;
+    let format = index::format_of(&bytes).map_err(|m| Error::state(dir.join(INDEX), m))?;
+    if format == index::FORMAT {
+        return Err(Error::refused(format!(
+            "{} is already format {}; nothing to upgrade",
+            dir.join(INDEX).display(),
+            index::FORMAT
+        )));
+    }
+    let old = v1::parse(&bytes).map_err(|m| Error::state(dir.join(INDEX), m))?;
+    if session.read_optional(INDEX_LOG)?.is_some() {
+        return Err(Error::state(
+            dir.join(INDEX_LOG),
+            "exists next to a format-1 index.json; fileca 0.1 never writes it. Move it away \
+             and run `ca upgrade` again",
+        ));
+    }
+    let header = Header {
+        generation: old.generation,
+        audit_head: old.audit_head,
+        ..Header::new()
+    };
+    let state = State::load_with(session, None, header)?;
+    let entries: Vec<Entry> = old.certificates.into_iter().map(Entry::from).collect();
+    let mut seen = std::collections::HashSet::new();
+    for e in &entries {
+        let serial = Serial::parse_canonical(&e.serial).ok_or_else(|| {
+            Error::state(
+                dir.join(INDEX),
+                format!("entry has an invalid serial {:?}", e.serial),
+            )
+        })?;
+        if !seen.insert(e.serial.as_str()) {
+            return Err(Error::state(
+                dir.join(INDEX),
+                format!("serial {} appears more than once", e.serial),
+            ));
+        }
+        if state.serial <= serial {
+            return Err(Error::state(
+                dir.join(crate::store::SERIAL),
+                format!(
+                    "the counter ({}) is not above issued serial {serial}; run `ca check`",
+                    state.serial
+                ),
+            ));
+        }
+    }
+    Ok((state, entries))
+}
+
+/// Validation phase: index.log holds every issue, then every revocation in time order.
+fn plan(state: &State, entries: Vec<Entry>, ctx: &Context) -> Result<Planned> {
+    let mut log = LogAppend::default();
+    for e in &entries {
+        log.issued(e);
+    }
+    let mut revoked: Vec<&Entry> = entries.iter().filter(|e| e.revoked_at.is_some()).collect();
+    revoked.sort_by_key(|e| e.revoked_at);
+    for e in revoked {
+        if let Some(line) = e.revoked_line() {
+            log.bytes.extend_from_slice(&line);
+        }
+    }
+    // An empty log is not an append: the file is created empty.
+    let writes = if log.bytes.is_empty() {
+        vec![crate::store::FileWrite::public(INDEX_LOG, Vec::new())]
+    } else {
+        Vec::new()
+    };
+    let plan = super::finish_plan(
+        state,
+        ctx,
+        log,
+        writes,
+        AuditInfo {
+            operation: "upgrade",
+            serials: Vec::new(),
+            csr_sha256: None,
+        },
+    );
+    let notes = vec![format!(
+        "converted index.json to format {} ({} certificate(s) now in index.log)",
+        index::FORMAT,
+        entries.len()
+    )];
+    Ok(Planned::new(plan, String::new(), notes))
+}

@@ -1,0 +1,193 @@
+//! Format 1 -> format 2 (SPEC.md INDEX-*, UPGRADE). testdata/v1-ca was written by fileca 0.1
+//! (commit f8d3796): three certificates, one revoked, one renewed, a CRL.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::harness::*;
+
+/// A writable copy of the format-1 fixture, with the modes fileca 0.1 gave it.
+fn v1_copy(root: &Path, name: &str) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/v1-ca");
+    let dir = root.join(name);
+    copy_dir(&src, &dir);
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(dir.join("ca.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    dir
+}
+
+/// The fixture was made on 2026-11-22, after the harness's pinned NOW: commands that sign run
+/// at a time inside its validity.
+fn run(dir: &Path, args: &[&str]) -> std::process::Output {
+    ca_at(dir)
+        .args(args)
+        .env("FILECA_NOW", "2026-12-01T12:00:00Z")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn every_command_refuses_format_1_and_names_ca_upgrade_upgrade() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = v1_copy(tmp.path(), "v1");
+    let before = snapshot(&dir);
+    let csr = csr("p256-default.pem");
+    for args in [
+        vec!["sign", csr.to_str().unwrap()],
+        vec!["revoke", "5FBC03709D90D9E3C2A4136B8D00418A"],
+        vec!["crl"],
+        vec!["status"],
+        vec!["list"],
+        vec!["show", "5FBC03709D90D9E3C2A4136B8D00418A"],
+    ] {
+        let out = run(&dir, &args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(STATE), "{args:?}: {err}");
+        assert!(err.contains("ca upgrade"), "{args:?}: {err}");
+        assert_unchanged(&before, &snapshot(&dir));
+    }
+    let out = run(&dir, &["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ca upgrade"));
+    // A dry run shows the plan and writes nothing.
+    let out = run(&dir, &["upgrade", "--dry-run"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("would append") && text.contains("index.log"),
+        "{text}"
+    );
+    assert_unchanged(&before, &snapshot(&dir));
+}
+
+#[test]
+fn upgrade_keeps_every_certificate_and_the_ca_keeps_working_upgrade() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = v1_copy(tmp.path(), "v1");
+    let old: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let out = run(&dir, &["upgrade", "--expect-generation", "6"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let new = read_index(&dir);
+    assert_eq!(new["generation"], 7);
+    assert_eq!(new["certificates"], old["certificates"]);
+    assert_eq!(new["max_serial"], "5FBC03709D90D9E3C2A4136B8D00418B");
+    let audit = std::fs::read_to_string(dir.join("audit.log")).unwrap();
+    assert!(
+        audit
+            .lines()
+            .last()
+            .unwrap()
+            .contains("\"operation\":\"upgrade\"")
+    );
+    let check = run(&dir, &["check"]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    // Twice is refused, unchanged.
+    let before = snapshot(&dir);
+    assert_eq!(run(&dir, &["upgrade"]).status.code(), Some(REFUSED));
+    assert_unchanged(&before, &snapshot(&dir));
+    // The upgraded CA signs, revokes and publishes a CRL OpenSSL accepts.
+    let pem = run(&dir, &["sign", csr("p256-default.pem").to_str().unwrap()]);
+    assert!(
+        pem.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pem.stderr)
+    );
+    assert!(
+        run(&dir, &["revoke", "5FBC03709D90D9E3C2A4136B8D00418A"])
+            .status
+            .success()
+    );
+    assert!(run(&dir, &["crl"]).status.success());
+    let (ok, text) = openssl(&[
+        "crl",
+        "-in",
+        dir.join("ca.crl").to_str().unwrap(),
+        "-noout",
+        "-text",
+        "-CAfile",
+        dir.join("ca.crt").to_str().unwrap(),
+    ]);
+    assert!(ok && text.contains("verify OK"), "{text}");
+    for s in [
+        "5FBC03709D90D9E3C2A4136B8D004189",
+        "5FBC03709D90D9E3C2A4136B8D00418A",
+    ] {
+        assert!(text.contains(s), "{s} not in the CRL: {text}");
+    }
+    let check = run(&dir, &["check"]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+}
+
+#[test]
+fn upgrade_refuses_an_inconsistent_format_1_index_upgrade() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The counter is not above an issued serial.
+    let dir = v1_copy(tmp.path(), "counter");
+    std::fs::write(dir.join("serial"), "5FBC03709D90D9E3C2A4136B8D004189\n").unwrap();
+    let before = snapshot(&dir);
+    let out = run(&dir, &["upgrade"]);
+    assert_eq!(
+        out.status.code(),
+        Some(STATE),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_unchanged(&before, &snapshot(&dir));
+    // A stray index.log.
+    let dir = v1_copy(tmp.path(), "stray");
+    std::fs::write(dir.join("index.log"), "").unwrap();
+    let before = snapshot(&dir);
+    let out = run(&dir, &["upgrade"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(STATE), "{err}");
+    assert!(err.contains("index.log"), "{err}");
+    assert_unchanged(&before, &snapshot(&dir));
+}
+
+#[test]
+fn io_error_or_crash_at_every_mutation_of_upgrade_leaves_before_or_after_upgrade_sweep() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = v1_copy(tmp.path(), "base");
+    let reference = v1_copy(tmp.path(), "ref");
+    let args: Vec<String> = vec!["upgrade".into()];
+    let trace = trace_mutations(&reference, &args);
+    let after = snapshot(&reference);
+    let before = snapshot(&base);
+    let commit = commit_point(&trace);
+    for n in 1..=trace.len() {
+        for fault in ["error", "abort"] {
+            let (dir, out) = run_with_fault(
+                tmp.path(),
+                &base,
+                &format!("{fault}-{n}"),
+                &args,
+                &format!("{fault}@{n}"),
+            );
+            // Any command recovers first; check does, whatever the format it then finds.
+            let check = run(&dir, &["check"]);
+            if n <= commit + usize::from(fault == "error") {
+                if fault == "error" {
+                    assert_eq!(out.status.code(), Some(IO), "error@{n}");
+                }
+                assert_unchanged(&before, &snapshot(&dir));
+            } else {
+                assert!(check.status.success(), "{fault}@{n}: {:?}", check);
+                assert_unchanged(&after, &snapshot(&dir));
+            }
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+}
