@@ -416,6 +416,56 @@ pub fn load_all(dir: &Path, header: &Header) -> Result<Vec<Entry>> {
     Ok(entries)
 }
 
+/// Calls `f` with every certificate, in issue order, with its revocation applied, holding only
+/// the revocations in memory: a first pass collects them, a second streams the issued lines.
+/// Every line is parsed and checked on its own; cross-line invariants beyond "every revocation
+/// names an issued serial" (a serial issued twice, revoked twice) are [`load_all`]'s and
+/// `ca check`'s. `f` may stop the walk with an error.
+pub fn for_each_entry(
+    dir: &Path,
+    header: &Header,
+    mut f: impl FnMut(Entry) -> Result<()>,
+) -> Result<()> {
+    let mut revoked: HashMap<String, Revocation> = HashMap::new();
+    for_each_line(dir, header, |line| {
+        if line.starts_with(ISSUED) {
+            return Ok(());
+        }
+        if let Line::Revoked(r) = parse_line(line)? {
+            let serial = r.revoked.clone();
+            if revoked.insert(serial, r).is_some() {
+                return Err("revokes a serial a second time".into());
+            }
+        }
+        Ok(())
+    })?;
+    let mut stopped: Option<Error> = None;
+    for_each_line(dir, header, |line| {
+        if !line.starts_with(ISSUED) {
+            return Ok(());
+        }
+        if let Line::Issued(l) = parse_line(line)? {
+            let mut e = Entry::from_issued(l);
+            if let Some(r) = revoked.remove(&e.serial) {
+                e.revoke(r)?;
+            }
+            if let Err(err) = f(e) {
+                stopped = Some(err);
+                return Err(String::new());
+            }
+        }
+        Ok(())
+    })
+    .map_err(|e| stopped.take().unwrap_or(e))?;
+    if let Some(serial) = revoked.keys().min() {
+        return Err(Error::state(
+            dir.join(INDEX_LOG),
+            format!("revokes {serial}, which no line issues"),
+        ));
+    }
+    Ok(())
+}
+
 /// The certificate with this serial, reading the log as a stream and parsing only the lines
 /// that name it.
 pub fn find(dir: &Path, header: &Header, serial: &Serial) -> Result<Option<Entry>> {

@@ -1,5 +1,7 @@
 //! `ca list`: the inventory of issued certificates (SPEC.md `LIST-*`).
 
+use std::io::Write;
+
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
@@ -55,40 +57,74 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
     let needle = args.matching.as_deref().map(str::to_lowercase);
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     let header = crate::index::open(session.dir())?;
-    let entries = crate::index::load_all(session.dir(), &header)?;
-    let rows: Vec<Row<'_>> = entries
-        .iter()
-        .filter(|e| args.status.is_none_or(|s| e.state(ctx.now) == s))
-        .filter(|e| {
-            within
+    let keep = |e: &Entry| {
+        args.status.is_none_or(|s| e.state(ctx.now) == s)
+            && within
                 .is_none_or(|d| e.state(ctx.now) == CertState::Valid && e.not_after <= ctx.now + d)
-        })
-        .filter(|e| {
-            needle.as_deref().is_none_or(|n| {
+            && needle.as_deref().is_none_or(|n| {
                 e.subject.to_lowercase().contains(n)
                     || e.sans.iter().any(|s| s.to_lowercase().contains(n))
             })
-        })
-        .map(|e| Row::new(e, ctx.now))
-        .collect();
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).map_err(|e| Error::Internal(e.to_string()))?
-        );
-        return Ok(());
+    };
+    // Rows are written as the log is read, so memory does not grow with the number of
+    // certificates (SPEC.md LIST-STREAM). Output is buffered; if the log turns out damaged
+    // the buffer is discarded, so a failed list prints nothing unless it had already
+    // produced more than the buffer holds.
+    let mut out = std::io::BufWriter::with_capacity(OUT_BUFFER, std::io::stdout().lock());
+    match write_rows(&mut out, session.dir(), &header, args.json, ctx.now, keep) {
+        Ok(()) => out.flush().map_err(|e| Error::io("<stdout>", e)),
+        Err(e) => {
+            drop(out.into_parts());
+            Err(e)
+        }
     }
-    println!(
+}
+
+/// Output buffer of `ca list`: 64 KiB, about 150 rows.
+const OUT_BUFFER: usize = 1 << 16;
+
+/// Writes the rows `keep` selects, as JSON or as the table.
+fn write_rows(
+    out: &mut impl Write,
+    dir: &std::path::Path,
+    header: &crate::index::Header,
+    json: bool,
+    now: OffsetDateTime,
+    keep: impl Fn(&Entry) -> bool,
+) -> Result<()> {
+    let io = |e: std::io::Error| Error::io("<stdout>", e);
+    if json {
+        use serde::ser::{SerializeSeq, Serializer};
+        let json = |e: serde_json::Error| Error::io("<stdout>", std::io::Error::other(e));
+        let mut ser = serde_json::Serializer::pretty(&mut *out);
+        let mut seq = ser.serialize_seq(None).map_err(json)?;
+        crate::index::for_each_entry(dir, header, |e| {
+            if keep(&e) {
+                seq.serialize_element(&Row::new(&e, now)).map_err(json)?;
+            }
+            Ok(())
+        })?;
+        seq.end().map_err(json)?;
+        return writeln!(out).map_err(io);
+    }
+    writeln!(
+        out,
         "{:<32}  {:<7}  {:<20}  {:<13}  SUBJECT / SANS",
         "SERIAL", "STATE", "NOT AFTER", "PROFILE"
-    );
-    for r in &rows {
+    )
+    .map_err(io)?;
+    crate::index::for_each_entry(dir, header, |e| {
+        if !keep(&e) {
+            return Ok(());
+        }
+        let r = Row::new(&e, now);
         let state = match r.state {
             CertState::Valid => "valid",
             CertState::Revoked => "revoked",
             CertState::Expired => "expired",
         };
-        println!(
+        writeln!(
+            out,
             "{:<32}  {:<7}  {:<20}  {:<13}  {}{}",
             r.serial,
             state,
@@ -100,9 +136,9 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
             } else {
                 format!(" [{}]", r.sans.join(", "))
             }
-        );
-    }
-    Ok(())
+        )
+        .map_err(io)
+    })
 }
 
 /// Parses `30d`, `12h`, `2w`, `90m` or a plain number of days.

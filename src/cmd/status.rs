@@ -38,7 +38,7 @@ pub const WARN_CRL_DAYS: i64 = 7;
 /// Warn about valid certificates expiring within this many days.
 pub const WARN_CERT_DAYS: i64 = 30;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Counts {
     pub total: usize,
     pub valid: usize,
@@ -68,8 +68,12 @@ pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
         }
         None => None,
     };
-    let entries = index::load_all(&ctx.dir, &state.header)?;
-    let report = report(&state, &entries, crl, ctx.now);
+    let mut tally = Tally::default();
+    index::for_each_entry(&ctx.dir, &state.header, |e| {
+        tally.add(&e, crl.as_ref(), ctx.now);
+        Ok(())
+    })?;
+    let report = report(&state, tally, crl, ctx.now);
     if args.json {
         println!(
             "{}",
@@ -111,26 +115,48 @@ pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
     Ok(())
 }
 
-/// Builds the report from the loaded state.
+/// What `ca status` counts over the certificates.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub counts: Counts,
+    /// Revocations after the published CRL's thisUpdate (or all, without a CRL).
+    pub unpublished: usize,
+    /// Valid certificates expiring within WARN_CERT_DAYS.
+    pub expiring_soon: usize,
+}
+
+impl Tally {
+    /// Counts one certificate.
+    pub fn add(&mut self, e: &Entry, crl: Option<&CrlInfo>, now: OffsetDateTime) {
+        self.counts.total += 1;
+        match e.status {
+            Status::Revoked => {
+                self.counts.revoked += 1;
+                if match (crl, e.revoked_at) {
+                    (Some(c), Some(at)) => c.this_update_at < at,
+                    _ => true,
+                } {
+                    self.unpublished += 1;
+                }
+            }
+            Status::Valid if e.not_after < now => self.counts.expired += 1,
+            Status::Valid => {
+                self.counts.valid += 1;
+                if e.not_after - now < Duration::days(WARN_CERT_DAYS) {
+                    self.expiring_soon += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Builds the report from the loaded state and the tally of its certificates.
 pub fn report(
     state: &State,
-    entries: &[Entry],
+    tally: Tally,
     crl: Option<CrlInfo>,
     now: OffsetDateTime,
 ) -> StatusReport {
-    let mut counts = Counts {
-        total: entries.len(),
-        valid: 0,
-        revoked: 0,
-        expired: 0,
-    };
-    for e in entries {
-        match e.status {
-            Status::Revoked => counts.revoked += 1,
-            Status::Valid if e.not_after < now => counts.expired += 1,
-            Status::Valid => counts.valid += 1,
-        }
-    }
     let mut warnings = Vec::new();
     let ca_after = state.ca.cert.not_after;
     if now > ca_after {
@@ -154,27 +180,16 @@ pub fn report(
         }
         _ => {}
     }
-    let unpublished = entries
-        .iter()
-        .filter(|e| e.status == Status::Revoked)
-        .filter(|e| match (&crl, e.revoked_at) {
-            (Some(c), Some(at)) => c.this_update_at < at,
-            _ => true,
-        })
-        .count();
-    if unpublished > 0 {
+    if tally.unpublished > 0 {
         warnings.push(format!(
-            "{unpublished} revocation(s) not yet in a published CRL; run `ca crl`"
+            "{} revocation(s) not yet in a published CRL; run `ca crl`",
+            tally.unpublished
         ));
     }
-    let soon = entries
-        .iter()
-        .filter(|e| e.status == Status::Valid && e.not_after >= now)
-        .filter(|e| e.not_after - now < Duration::days(WARN_CERT_DAYS))
-        .count();
-    if soon > 0 {
+    if tally.expiring_soon > 0 {
         warnings.push(format!(
-            "{soon} certificate(s) expire within {WARN_CERT_DAYS} days (ca list --expiring {WARN_CERT_DAYS}d)"
+            "{} certificate(s) expire within {WARN_CERT_DAYS} days (ca list --expiring {WARN_CERT_DAYS}d)",
+            tally.expiring_soon
         ));
     }
     StatusReport {
@@ -183,7 +198,7 @@ pub fn report(
         not_before: fmt(state.ca.cert.not_before),
         not_after: fmt(state.ca.cert.not_after),
         ca_expired: now > state.ca.cert.not_after,
-        certificates: counts,
+        certificates: tally.counts,
         next_serial: state.serial.to_string(),
         next_crl_number: state.crlnumber.to_string(),
         crl,
