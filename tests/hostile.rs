@@ -73,6 +73,7 @@ fn state_files_replaced_by_fifos_or_directories_are_refused_hostile_state_type()
     for (file, make) in [
         ("serial", "fifo"),
         ("index.json", "dir"),
+        ("index.log", "fifo"),
         ("crlnumber", "fifo"),
     ] {
         let env = Env::new();
@@ -160,7 +161,7 @@ fn files_get_their_modes_whatever_the_umask_hostile_umask() {
             0o644
         );
     }
-    for f in ["index.json", "serial", "audit.log"] {
+    for f in ["index.json", "index.log", "serial", "audit.log"] {
         assert_eq!(
             std::fs::metadata(env.dir.join(f))
                 .unwrap()
