@@ -590,6 +590,22 @@ pub struct LogAppend {
 }
 
 impl LogAppend {
+    /// The whole log of a set of certificates: every issue in the given order, then every
+    /// revocation in order of its time (so each follows its issue). Used where a log is
+    /// written from scratch: a new CA (init, import-openssl) and `ca upgrade`.
+    pub fn of_entries(entries: &[Entry]) -> LogAppend {
+        let mut log = LogAppend::default();
+        for e in entries {
+            log.issued(e);
+        }
+        let mut revoked: Vec<&Entry> = entries.iter().filter(|e| e.revoked_at.is_some()).collect();
+        revoked.sort_by_key(|e| e.revoked_at);
+        for line in revoked.into_iter().filter_map(Entry::revoked_line) {
+            log.bytes.extend_from_slice(&line);
+        }
+        log
+    }
+
     /// Records an issued certificate.
     pub fn issued(&mut self, e: &Entry) {
         self.bytes.extend_from_slice(&e.issued_line());

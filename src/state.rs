@@ -28,9 +28,7 @@ impl State {
     /// Loads and checks ca.crt, ca.key (when `pass` is given: the command signs), index.json
     /// (and index.log's length), serial and crlnumber.
     pub fn load(session: &Session, pass: Option<&passphrase::Source>) -> Result<State> {
-        let header = index::load_header(session.dir())?;
-        index::check_log_len(session.dir(), &header)?;
-        State::load_with(session, pass, header)
+        State::load_with(session, pass, index::open(session.dir())?)
     }
 
     /// [`State::load`] with an index header already read (`ca upgrade` builds it from a

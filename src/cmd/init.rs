@@ -70,16 +70,7 @@ pub fn new_ca_files(
         prev: audit::GENESIS.into(),
     };
     let line = record.to_line();
-    // Issues first, then revocations: every revocation follows the issue it refers to.
-    let mut log = LogAppend::default();
-    for e in &entries {
-        log.issued(e);
-    }
-    for e in &entries {
-        if let Some(line) = e.revoked_line() {
-            log.bytes.extend_from_slice(&line);
-        }
-    }
+    let log = LogAppend::of_entries(&entries);
     let mut header = Header::new();
     header.audit_head = audit::line_hash(&line[..line.len() - 1]);
     header.log_len = log.bytes.len() as u64;

@@ -74,17 +74,7 @@ fn load(session: &Session) -> Result<(State, Vec<Entry>)> {
 
 /// Validation phase: index.log holds every issue, then every revocation in time order.
 fn plan(state: &State, entries: Vec<Entry>, ctx: &Context) -> Result<Planned> {
-    let mut log = LogAppend::default();
-    for e in &entries {
-        log.issued(e);
-    }
-    let mut revoked: Vec<&Entry> = entries.iter().filter(|e| e.revoked_at.is_some()).collect();
-    revoked.sort_by_key(|e| e.revoked_at);
-    for e in revoked {
-        if let Some(line) = e.revoked_line() {
-            log.bytes.extend_from_slice(&line);
-        }
-    }
+    let log = LogAppend::of_entries(&entries);
     // An empty log is not an append: the file is created empty.
     let writes = if log.bytes.is_empty() {
         vec![crate::store::FileWrite::public(INDEX_LOG, Vec::new())]
