@@ -24,6 +24,11 @@ pub mod exit {
     pub const BUSY: i32 = 6;
     /// `--expect-generation` did not match: the CA changed since it was read.
     pub const CONFLICT: i32 = 7;
+    /// The change is committed, but an output (a file, stdout or stderr) was not delivered.
+    pub const UNDELIVERED: i32 = 8;
+    /// Making the commit point durable failed: the change may or may not have happened; the
+    /// next command settles it.
+    pub const UNKNOWN: i32 = 9;
     /// A bug in fileca.
     pub const INTERNAL: i32 = 70;
 }
@@ -64,6 +69,12 @@ pub enum Error {
         "state changed since generation {expected} (now {actual}); re-read it with `ca status` and retry"
     )]
     Conflict { expected: u64, actual: u64 },
+    /// The change is committed, but an output was not delivered.
+    #[error("{msg}")]
+    Undelivered { msg: String },
+    /// The outcome of the change is unknown until the next command recovers.
+    #[error("outcome unknown: {msg}")]
+    Unknown { msg: String },
     /// Something that cannot happen did; a bug.
     #[error("internal error: {0}")]
     Internal(String),
@@ -80,6 +91,8 @@ impl Error {
             }
             Error::Busy { .. } => exit::BUSY,
             Error::Conflict { .. } => exit::CONFLICT,
+            Error::Undelivered { .. } => exit::UNDELIVERED,
+            Error::Unknown { .. } => exit::UNKNOWN,
             Error::Internal(_) => exit::INTERNAL,
         }
     }

@@ -17,6 +17,7 @@ pub mod names;
 pub mod passphrase;
 pub mod profile;
 pub mod rand;
+pub mod render;
 pub mod serial;
 pub mod state;
 pub mod store;

@@ -16,7 +16,11 @@ fn main() {
                 }
                 source = s.source();
             }
-            eprintln!("{msg}");
+            // Never panic on a closed or full stream: an undelivered-output report goes to
+            // whichever stream still works.
+            if fileca::render::stderr_line(&msg).is_err() {
+                let _ = fileca::render::stdout(&format!("{msg}\n"));
+            }
             err.exit_code()
         }
     };

@@ -103,6 +103,38 @@ fn has_strace() -> bool {
         .unwrap_or(false)
 }
 
+/// The path arguments of a traced call, resolved: a relative name is joined to the directory
+/// of the descriptor before it (`renameat2(3</d>, "a", 3</d>, "b")` gives `/d/a`, `/d/b`).
+fn call_paths(call: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut fd_dir = String::new();
+    let mut rest = call.split_once('(').map(|(_, r)| r).unwrap_or("");
+    loop {
+        let lt = rest.find('<');
+        let q = rest.find('"');
+        match (lt, q) {
+            (Some(l), q) if q.is_none_or(|q| l < q) => {
+                let after = &rest[l + 1..];
+                let end = after.find('>').unwrap_or(after.len());
+                fd_dir = after[..end].to_string();
+                rest = &after[end..];
+            }
+            (_, Some(q)) => {
+                let after = &rest[q + 1..];
+                let end = after.find('"').unwrap_or(after.len());
+                let s = &after[..end];
+                out.push(if s.starts_with('/') {
+                    s.to_string()
+                } else {
+                    format!("{fd_dir}/{s}")
+                });
+                rest = after.get(end + 1..).unwrap_or("");
+            }
+            _ => return out,
+        }
+    }
+}
+
 /// Runs `ca ARGS` under strace and checks that every renamed or linked file was fsynced
 /// before the rename and its directory after it.
 fn check_syscall_order(dir: &Path, args: &[&str]) {
@@ -115,7 +147,7 @@ fn check_syscall_order(dir: &Path, args: &[&str]) {
         .arg(&log)
         .args([
             "-e",
-            "trace=openat,fsync,fdatasync,syncfs,rename,renameat,renameat2,link,linkat",
+            "trace=openat,fsync,fdatasync,syncfs,sync,rename,renameat,renameat2,link,linkat",
         ])
         .arg(bin())
         .arg("--dir")
@@ -135,13 +167,11 @@ fn check_syscall_order(dir: &Path, args: &[&str]) {
         let call = line.split_once(' ').map(|(_, c)| c.trim()).unwrap_or(line);
         if call.starts_with("openat(") && call.contains("O_CREAT") && !call.contains("= -1") {
             // A file created before a syncfs is durable after it.
-            if let Some(path) = call.split('"').nth(1) {
-                created.push(path.to_string());
+            if let Some(path) = call_paths(call).first() {
+                created.push(path.clone());
             }
-        } else if call.starts_with("syncfs(") {
-            // syncfs makes every file and directory entry on the filesystem durable.
-            synced.extend(created.drain(..));
-            pending_dirs.clear();
+        } else if call.starts_with("syncfs(") || call.starts_with("sync(") {
+            panic!("fileca must not call syncfs or sync (SPEC.md COMMIT-FSYNC): {line}");
         } else if call.starts_with("fsync(") || call.starts_with("fdatasync(") {
             let path = call
                 .split_once('<')
@@ -154,9 +184,9 @@ fn check_syscall_order(dir: &Path, args: &[&str]) {
             if call.contains("= -1") {
                 continue;
             }
-            let quoted: Vec<&str> = call.split('"').skip(1).step_by(2).collect();
-            assert!(quoted.len() >= 2, "cannot parse {line}");
-            let (from, to) = (quoted[0], quoted[1]);
+            let paths = call_paths(call);
+            assert!(paths.len() >= 2, "cannot parse {line}");
+            let (from, to) = (paths[0].as_str(), paths[1].as_str());
             assert!(
                 synced.contains(from),
                 "{from} was renamed/linked without an fsync first:\n{text}"

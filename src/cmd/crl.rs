@@ -11,7 +11,7 @@ use crate::store::{CRL, CRLNUMBER, FileWrite};
 pub fn run(args: &CrlArgs, ctx: &Context) -> Result<()> {
     let out = args.out.out.clone().map(|o| (o, args.out.force));
     super::mutate(ctx, &args.mutation, |state| {
-        plan(state, args.days, ctx).map(|p| p.with_out(out))
+        plan(state, args.days, ctx).and_then(|p| p.with_out(out))
     })
 }
 

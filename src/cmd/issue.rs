@@ -2,8 +2,9 @@
 //! minica, mkcert and easy-rsa `build-server-full` offer) (SPEC.md `ISSUE-*`).
 //!
 //! The key (0600), the certificate and a copy of ca.crt are written to `OUT_DIR/NAME/` as one
-//! directory, staged before the commit and renamed into place after it: the pair appears
-//! whole or not at all, whenever the process is killed.
+//! directory: only the key is staged before the commit point (in an owner-only directory); the
+//! certificate is added after it and the directory renamed into place, by this command or by
+//! the recovery of the next (SPEC.md OUTPUT-PAIR).
 
 use rcgen::PublicKeyData;
 
@@ -14,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::keys::{self, KeyKind, KeyType};
 use crate::names::{self, San, Subject};
 use crate::profile::Profile;
+use crate::store::output::PairPlan;
 use crate::store::{CERT, MODE_PUBLIC, MODE_SECRET};
 
 /// Runs `ca issue`.
@@ -49,24 +51,47 @@ pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
             days: args.days,
         };
         let mut notes = Vec::new();
-        let (plan, pem) = issue_one(state, &request, ctx, &mut notes, "issue", None)?;
+        let (mut plan, pem) = issue_one(state, &request, ctx, &mut notes, "issue", None)?;
         let dir = args.out_dir.join(&args.name);
-        notes.push(format!("key and certificate written to {}", dir.display()));
-        let ca_pem = crate::csr::pem_of("CERTIFICATE", &state.ca.cert.der);
-        let mut planned = Planned::new(plan, String::new(), notes);
-        planned.pair = Some((
-            dir,
-            vec![
-                (
-                    format!("{}.key", args.name),
-                    key_pem.as_bytes().to_vec(),
-                    MODE_SECRET,
-                ),
-                (format!("{}.crt", args.name), pem.into_bytes(), MODE_PUBLIC),
-                (CERT.to_string(), ca_pem.into_bytes(), MODE_PUBLIC),
-            ],
+        notes.push(format!(
+            "key and certificate written to {}",
+            crate::render::escape(&dir.display().to_string())
         ));
-        Ok(planned)
+        let ca_pem = crate::csr::pem_of("CERTIFICATE", &state.ca.cert.der);
+        let source = plan
+            .writes
+            .iter()
+            .find(|w| w.bytes == pem.as_bytes())
+            .map(|w| w.target.clone())
+            .ok_or_else(|| Error::Internal("issue wrote no certificate".into()))?;
+        let serial = source
+            .trim_start_matches("certs/")
+            .trim_end_matches(".pem")
+            .to_string();
+        plan.pair = Some(PairPlan {
+            path: dir,
+            serial,
+            key: (
+                format!("{}.key", args.name),
+                zeroize::Zeroizing::new(key_pem.as_bytes().to_vec()),
+                MODE_SECRET,
+            ),
+            files: vec![
+                (
+                    format!("{}.crt", args.name),
+                    source,
+                    pem.into_bytes(),
+                    MODE_PUBLIC,
+                ),
+                (
+                    CERT.to_string(),
+                    CERT.to_string(),
+                    ca_pem.into_bytes(),
+                    MODE_PUBLIC,
+                ),
+            ],
+        });
+        Ok(Planned::new(plan, String::new(), notes))
     });
     zeroize::Zeroize::zeroize(&mut key_pem);
     result

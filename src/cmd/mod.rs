@@ -28,9 +28,12 @@ use crate::audit;
 use crate::cli::MutationArgs;
 use crate::error::{Error, Result};
 use crate::index::LogAppend;
+use crate::render;
 use crate::state::State;
-use crate::store::output::StagedOutput;
-use crate::store::{self, AUDIT, Access, FileAppend, FileWrite, INDEX, INDEX_LOG, Plan, Session};
+use crate::store::output::OutputFile;
+use crate::store::{
+    self, AUDIT, Access, FileAppend, FileWrite, INDEX, INDEX_LOG, Plan, Session, fsio,
+};
 
 /// What every command receives from the top level.
 pub struct Context {
@@ -125,23 +128,17 @@ pub fn finish_plan(
         generation_after: header.generation,
         writes,
         appends,
+        outputs: Vec::new(),
+        pair: None,
     }
 }
 
-/// The result of a validation phase: the plan, what to print once it is committed, an optional
-/// copy for `--out`, and notes for stderr.
+/// The result of a validation phase: the plan (with its outputs), what to print once it is
+/// committed, and notes for stderr.
 pub struct Planned {
     pub plan: Plan,
-    /// Printed on stdout after the commit (unless `--out` is given).
+    /// Printed on stdout after the commit (unless the plan has outputs).
     pub stdout: String,
-    /// Files to write outside the state directory after the commit (`--out`, `--out-dir`):
-    /// path and content. When empty, `stdout` is printed instead.
-    pub outputs: Vec<(PathBuf, Vec<u8>)>,
-    /// `--force`: outputs may replace existing files.
-    pub force: bool,
-    /// A directory published whole after the commit (`ca issue`): its path and files
-    /// (name, content, mode).
-    pub pair: Option<(PathBuf, store::output::DirFiles)>,
     pub notes: Vec<String>,
 }
 
@@ -150,20 +147,40 @@ impl Planned {
         Planned {
             plan,
             stdout,
-            outputs: Vec::new(),
-            force: false,
-            pair: None,
             notes,
         }
     }
 
-    /// Sets the `--out` target.
-    pub fn with_out(mut self, out: Option<(PathBuf, bool)>) -> Planned {
+    /// Sets the `--out` target: the printed result goes to a file instead of stdout.
+    pub fn with_out(mut self, out: Option<(PathBuf, bool)>) -> Result<Planned> {
         if let Some((path, force)) = out {
-            self.outputs = vec![(path, self.stdout.clone().into_bytes())];
-            self.force = force;
+            let output = self.output(path, self.stdout.clone().into_bytes(), force)?;
+            self.plan.outputs = vec![output];
         }
-        self
+        Ok(self)
+    }
+
+    /// An output file holding `bytes`, which must be the content of a file this plan writes
+    /// (a certificate or the CRL): outputs are published from committed content only.
+    pub fn output(&self, path: PathBuf, bytes: Vec<u8>, force: bool) -> Result<OutputFile> {
+        let source = self
+            .plan
+            .writes
+            .iter()
+            .find(|w| w.bytes == bytes)
+            .map(|w| w.target.clone())
+            .ok_or_else(|| Error::Internal("an output that the plan does not write".into()))?;
+        let serial = source
+            .strip_prefix("certs/")
+            .and_then(|s| s.strip_suffix(".pem"))
+            .map(str::to_string);
+        Ok(OutputFile {
+            path,
+            source,
+            bytes,
+            serial,
+            force,
+        })
     }
 }
 
@@ -211,66 +228,63 @@ pub fn mutate_with<T>(
         print!("{}", describe(&planned));
         return Ok(());
     }
-    let mut staged: Vec<StagedOutput> = Vec::new();
-    for (path, bytes) in &planned.outputs {
-        match store::output::stage(path, bytes, planned.force) {
-            Ok(s) => staged.push(s),
-            Err(e) => {
-                staged.into_iter().for_each(StagedOutput::discard);
-                return Err(e);
-            }
-        }
-    }
-    let pair = match &planned.pair {
-        Some((path, files)) => match store::output::stage_dir(path, files) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                staged.into_iter().for_each(StagedOutput::discard);
-                return Err(e);
-            }
-        },
-        None => None,
-    };
-    let committed = match session.commit(&planned.plan) {
-        Ok(c) => c,
-        Err(e) => {
-            staged.into_iter().for_each(StagedOutput::discard);
-            if let Some(p) = pair {
-                p.discard();
-            }
-            return Err(e);
-        }
-    };
+    let committed = session.commit(&planned.plan)?;
+    drop(session);
+    finish(ctx, &planned, committed)
+}
+
+/// Reports a committed change: notes, then the result on stdout (unless it went to files).
+/// Nothing here may panic or hide a failure: an output, stdout or stderr that fails is exit 8
+/// with the serials and how to get them (SPEC.md EXIT-UNDELIVERED).
+fn finish(ctx: &Context, planned: &Planned, committed: store::Committed) -> Result<()> {
+    let plan = &planned.plan;
+    fsio::reported();
+    let mut failed = committed.undelivered;
+    let mut stderr_ok = true;
     if !ctx.quiet {
         for note in &planned.notes {
-            eprintln!("note: {note}");
+            stderr_ok &= render::stderr_line(&format!("note: {note}")).is_ok();
         }
     }
-    if let Some(w) = committed.warning {
-        eprintln!("warning: {w}");
+    if let Some(w) = &committed.warning {
+        stderr_ok &= render::stderr_line(&format!("warning: {w}")).is_ok();
     }
-    if let Some(p) = pair {
-        p.publish().map_err(|e| Error::Io {
-            path: ctx.dir.clone(),
-            source: std::io::Error::other(format!(
-                "the certificate is issued (generation {}), but publishing the key pair failed: {e}",
-                planned.plan.generation_after
-            )),
-        })?;
+    if !stderr_ok {
+        failed.push("stderr could not be written".into());
     }
-    if staged.is_empty() {
-        print!("{}", planned.stdout);
+    if plan.outputs.is_empty()
+        && let Err(e) = render::stdout(&planned.stdout)
+    {
+        failed.push(format!("stdout: {e}"));
     }
-    for s in staged {
-        s.publish().map_err(|e| Error::Io {
-            path: ctx.dir.clone(),
-            source: std::io::Error::other(format!(
-                "the change is committed (generation {}), but writing an output file failed: {e}",
-                planned.plan.generation_after
-            )),
-        })?;
+    if failed.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let serials: Vec<&str> = plan
+        .writes
+        .iter()
+        .filter_map(|w| w.target.strip_prefix("certs/")?.strip_suffix(".pem"))
+        .collect();
+    let hint = match serials.as_slice() {
+        [] if plan.writes.iter().any(|w| w.target == store::CRL) => {
+            format!("the CRL is in {}", ctx.dir.join(store::CRL).display())
+        }
+        [] => "run `ca status` to see the state".into(),
+        [one] => format!("certificate {one} is issued: get it with `ca show {one} --pem`"),
+        many => format!(
+            "{} certificates are issued ({} … {}): get each with `ca show SERIAL --pem`",
+            many.len(),
+            many[0],
+            many[many.len() - 1]
+        ),
+    };
+    Err(Error::Undelivered {
+        msg: format!(
+            "the change is committed (generation {}), but an output was not delivered: {}; {hint}",
+            plan.generation_after,
+            failed.join("; ")
+        ),
+    })
 }
 
 /// The `--dry-run` report: what would be committed, without the signed objects themselves
@@ -295,14 +309,18 @@ fn describe(planned: &Planned) -> String {
             a.target
         ));
     }
-    for (path, _) in &planned.outputs {
-        out.push_str(&format!("  would write {}\n", path.display()));
+    for o in &plan.outputs {
+        out.push_str(&format!(
+            "  would write {}\n",
+            render::escape(&o.path.display().to_string())
+        ));
     }
-    if let Some((path, files)) = &planned.pair {
-        for (name, _, mode) in files {
+    if let Some(pair) = &plan.pair {
+        let key = (&pair.key.0, pair.key.2);
+        for (name, mode) in std::iter::once(key).chain(pair.files.iter().map(|f| (&f.0, f.3))) {
             out.push_str(&format!(
                 "  would write {} (mode {mode:o})\n",
-                path.join(name).display()
+                render::escape(&pair.path.join(name).display().to_string())
             ));
         }
     }

@@ -31,7 +31,8 @@ pub fn run(args: &RenewArgs, ctx: &Context) -> Result<()> {
     };
     let out = args.out.out.clone().map(|o| (o, args.out.force));
     super::mutate(ctx, &args.mutation, |state| {
-        plan(state, &old, csr.as_ref(), args.days, args.revoke_old, ctx).map(|p| p.with_out(out))
+        plan(state, &old, csr.as_ref(), args.days, args.revoke_old, ctx)
+            .and_then(|p| p.with_out(out))
     })
 }
 

@@ -17,6 +17,7 @@ use crate::names::{self, San, Subject};
 use crate::profile::Profile;
 use crate::serial::Serial;
 use crate::state::State;
+use crate::store::output::OutputFile;
 use crate::store::{FileWrite, SERIAL};
 
 /// How far notBefore is set back to tolerate clients with slightly slow clocks.
@@ -77,28 +78,39 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
     super::mutate(ctx, &args.mutation, |state| {
         if let [(_, one)] = checked.as_slice() {
             let planned = plan(state, one, &sans, args.profile, args.days, ctx)?;
-            return Ok(match &args.out_dir {
+            return match &args.out_dir {
                 Some(dir) => {
                     let mut p = planned;
-                    p.outputs = vec![(out_path(dir, &checked[0].0), p.stdout.clone().into_bytes())];
-                    p.force = args.out.force;
-                    p
+                    let output = p.output(
+                        out_path(dir, &checked[0].0),
+                        p.stdout.clone().into_bytes(),
+                        args.out.force,
+                    )?;
+                    p.plan.outputs = vec![output];
+                    Ok(p)
                 }
                 None => planned.with_out(out),
-            });
+            };
         }
         let mut planned = plan_batch(state, &checked, args.profile, args.days, ctx)?;
         if let Some(dir) = &args.out_dir {
-            planned.outputs = checked
+            // plan_batch writes certs/SERIAL.pem in the order of the CSRs.
+            let outputs = checked
                 .iter()
-                .zip(
-                    planned
-                        .stdout
-                        .split_inclusive("-----END CERTIFICATE-----\n"),
-                )
-                .map(|((path, _), pem)| (out_path(dir, path), pem.as_bytes().to_vec()))
+                .zip(&planned.plan.writes)
+                .map(|((path, _), w)| OutputFile {
+                    path: out_path(dir, path),
+                    source: w.target.clone(),
+                    bytes: w.bytes.clone(),
+                    serial: w
+                        .target
+                        .strip_prefix("certs/")
+                        .and_then(|s| s.strip_suffix(".pem"))
+                        .map(str::to_string),
+                    force: args.out.force,
+                })
                 .collect();
-            planned.force = args.out.force;
+            planned.plan.outputs = outputs;
         }
         Ok(planned)
     })

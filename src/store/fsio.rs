@@ -2,20 +2,36 @@
 //!
 //! Every create, write, chmod, fsync, rename, link, unlink, mkdir, rmdir and directory fsync
 //! in the program goes through a function of this module (clippy's `disallowed-methods` forbids
-//! the `std::fs` mutators everywhere else). That gives two things:
+//! the `std::fs` mutators everywhere else). That gives three things:
 //!
-//! - one place where the order of durable writes is decided and reviewed, and
+//! - one place where the order of durable writes is decided and reviewed;
 //! - one place where faults are injected: in debug builds the environment variable
 //!   `FILECA_FAULT=error@N` makes the N-th mutation fail with EIO, and `FILECA_FAULT=abort@N`
 //!   aborts the process at the N-th mutation (no destructors, no cleanup: a crash).
-//!   `FILECA_FAULT_TRACE=1` prints every mutation to stderr as `fileca-mutation N OP PATH`.
-//!   None of this exists in release builds.
+//!   `FILECA_FAULT_TRACE=1` prints every mutation to stderr as `fileca-mutation N OP PATH`;
+//! - one place that can describe every mutation to a simulated disk: in debug builds
+//!   `FILECA_SIMDISK_TRACE=FILE` appends one JSON line per mutation that took effect (with the
+//!   inode numbers involved and the bytes written), and a `report` line when the command tells
+//!   its user it succeeded. The power-loss tests (tests/powerloss.rs) replay it to compute what
+//!   a power cut at any instant would leave on disk.
+//!
+//! None of the test hooks exist in release builds.
+//!
+//! There is no `syncfs(2)` or `sync(2)` here: what a command writes is made durable through
+//! the file descriptors that wrote it (so their writeback errors are reported to us), and the
+//! directories whose entries changed are fsynced (SPEC.md COMMIT-FSYNC). Many descriptors are
+//! flushed concurrently by [`fsync_group`], which lets the filesystem commit them together.
 #![allow(clippy::disallowed_methods)]
 
+use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Seek, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags};
 
 /// Kinds of mutation, named in fault traces.
 #[derive(Debug, Clone, Copy)]
@@ -31,151 +47,688 @@ pub enum Op {
     Rmdir,
     FsyncDir,
     Truncate,
-    SyncFs,
 }
+
+/// How many fsyncs [`fsync_group`] keeps in flight at once.
+const FSYNC_THREADS: usize = 16;
 
 /// Creates `path`, which must not exist, with permission bits `mode` (never more permissive
-/// than `mode` at any instant, whatever the umask), writes `bytes` and fsyncs it.
-/// Symlinks are never followed.
-pub fn write_new_durable(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+/// than `mode` at any instant, whatever the umask), writes `bytes` and sets the exact mode.
+/// Symlinks are never followed. Not fsynced: the caller collects it for [`fsync_group`].
+pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> io::Result<File> {
     let mut file = create_new(path, mode)?;
-    finish_durable(&mut file, path, bytes, mode)
-}
-
-/// Writes `bytes` to a file just made by [`create_new`], sets its exact mode and fsyncs it.
-pub fn finish_durable(file: &mut File, path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    write_all(file, path, bytes)?;
-    set_mode(file, path, mode)?;
-    fsync(file, path)
-}
-
-/// Flushes every dirty file of the filesystem holding `dir` (`syncfs(2)`): one call that makes
-/// a whole batch of staged files durable, instead of one fsync each.
-pub fn syncfs(dir: &Path) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    fault::hit(Op::SyncFs, dir)?;
-    let d = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-        .open(dir)?;
-    // SAFETY: `d` is an open descriptor for the duration of the call.
-    if unsafe { libc::syncfs(d.as_raw_fd()) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    write_all(&mut file, path, bytes)?;
+    set_mode(&file, path, mode)?;
+    Ok(file)
 }
 
 /// Creates a new file exclusively (`O_CREAT|O_EXCL|O_NOFOLLOW`) with at most `mode`.
 pub fn create_new(path: &Path, mode: u32) -> io::Result<File> {
     fault::hit(Op::Create, path)?;
-    OpenOptions::new()
+    let file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(mode)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
+        .open(path)?;
+    trace::create_path(path, &file, mode);
+    Ok(file)
 }
 
 /// Opens (creating it if needed) a file that is never replaced, such as the lock file.
 pub fn open_or_create(path: &Path, mode: u32) -> io::Result<File> {
     match OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
         .open(path)
     {
         Ok(f) => Ok(f),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             fault::hit(Op::Create, path)?;
-            OpenOptions::new()
+            let file = OpenOptions::new()
                 .read(true)
                 .write(true)
-                .create(true)
-                .truncate(false)
+                .create_new(true)
                 .mode(mode)
                 .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(path)
+                .open(path)?;
+            trace::create_path(path, &file, mode);
+            set_mode(&file, path, mode)?;
+            Ok(file)
         }
         Err(e) => Err(e),
     }
 }
 
-/// Writes `bytes` at `offset` of a file that only grows (created if missing), discarding
-/// anything already past `offset` (a torn earlier attempt). Not fsynced: the commit makes
-/// it durable with one syncfs.
-pub fn append_at(path: &Path, offset: u64, bytes: &[u8], mode: u32) -> io::Result<()> {
+/// Opens a file that only grows (created if missing) and writes `bytes` at `offset`,
+/// discarding anything already past `offset` (a torn earlier attempt). Returns the file for
+/// the caller to fsync.
+pub fn append_at(path: &Path, offset: u64, bytes: &[u8], mode: u32) -> io::Result<File> {
     use std::os::unix::fs::FileExt;
     fault::hit(Op::Create, path)?;
+    let opened = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path);
+    let file = match opened {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => create_new_unhit(path, mode)?,
+        Err(e) => return Err(e),
+    };
+    fault::hit(Op::Truncate, path)?;
+    file.set_len(offset)?;
+    trace::truncate(&file, offset);
+    fault::hit(Op::Write, path)?;
+    file.write_all_at(bytes, offset)?;
+    trace::write(&file, offset, bytes);
+    Ok(file)
+}
+
+fn create_new_unhit(path: &Path, mode: u32) -> io::Result<File> {
     let file = OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(false)
+        .create_new(true)
         .mode(mode)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)?;
-    fault::hit(Op::Truncate, path)?;
-    file.set_len(offset)?;
-    fault::hit(Op::Write, path)?;
-    file.write_all_at(bytes, offset)
+    trace::create_path(path, &file, mode);
+    Ok(file)
 }
 
-/// Writes all of `bytes` to `file`.
+/// Writes all of `bytes` to `file` at its current position.
 pub fn write_all(file: &mut File, path: &Path, bytes: &[u8]) -> io::Result<()> {
     fault::hit(Op::Write, path)?;
-    file.write_all(bytes)
+    let offset = if trace::on() {
+        file.stream_position()?
+    } else {
+        0
+    };
+    file.write_all(bytes)?;
+    trace::write(file, offset, bytes);
+    Ok(())
 }
 
 /// Sets the exact permission bits of an open file (undoing any umask).
 pub fn set_mode(file: &File, path: &Path, mode: u32) -> io::Result<()> {
     fault::hit(Op::Chmod, path)?;
-    file.set_permissions(std::fs::Permissions::from_mode(mode))
+    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    trace::chmod(file, mode);
+    Ok(())
 }
 
 /// Flushes a file's data and metadata to stable storage.
 pub fn fsync(file: &File, path: &Path) -> io::Result<()> {
     fault::hit(Op::Fsync, path)?;
-    file.sync_all()
+    file.sync_all()?;
+    trace::fsync(file);
+    Ok(())
 }
 
 /// Atomically replaces `to` with `from`.
 pub fn rename(from: &Path, to: &Path) -> io::Result<()> {
     fault::hit(Op::Rename, from)?;
-    std::fs::rename(from, to)
-}
-
-/// Makes `to` a second name of `from`; fails if `to` exists (an atomic no-replace publish).
-pub fn link(from: &Path, to: &Path) -> io::Result<()> {
-    fault::hit(Op::Link, to)?;
-    std::fs::hard_link(from, to)
+    std::fs::rename(from, to)?;
+    trace::rename_paths(from, to);
+    Ok(())
 }
 
 /// Removes a file.
 pub fn remove_file(path: &Path) -> io::Result<()> {
     fault::hit(Op::Unlink, path)?;
-    std::fs::remove_file(path)
+    let parent = trace::parent_ino(path);
+    std::fs::remove_file(path)?;
+    trace::unlink(parent, path, "unlink");
+    Ok(())
 }
 
 /// Creates a directory with exactly `mode`.
 pub fn create_dir(path: &Path, mode: u32) -> io::Result<()> {
     fault::hit(Op::Mkdir, path)?;
     std::fs::DirBuilder::new().mode(mode).create(path)?;
+    trace::mkdir_path(path, mode);
     fault::hit(Op::Chmod, path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    trace::chmod_path(path, mode);
+    Ok(())
 }
 
 /// Removes an empty directory.
 pub fn remove_dir(path: &Path) -> io::Result<()> {
     fault::hit(Op::Rmdir, path)?;
-    std::fs::remove_dir(path)
+    let parent = trace::parent_ino(path);
+    std::fs::remove_dir(path)?;
+    trace::unlink(parent, path, "rmdir");
+    Ok(())
 }
 
 /// Makes the entries of a directory (creations, renames, removals) durable.
 pub fn fsync_dir(path: &Path) -> io::Result<()> {
-    fault::hit(Op::FsyncDir, path)?;
-    let dir = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-        .open(path)?;
-    dir.sync_all()
+    Dir::open(path)?.fsync()
+}
+
+/// An open directory: every operation names an entry of it, so nothing is resolved by path
+/// twice (no check-then-use race) and no final symlink is ever followed.
+#[derive(Debug)]
+pub struct Dir {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+impl Dir {
+    /// Opens a directory named by the user or the state directory (symlinks in the path are
+    /// resolved as the user's shell would; use [`Dir::open_sub`] for entries fileca made).
+    pub fn open(path: &Path) -> io::Result<Dir> {
+        let fd = rustix::fs::open(
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(Dir {
+            fd,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Opens the subdirectory `name`, refusing a symlink (`O_NOFOLLOW`).
+    pub fn open_sub(&self, name: &str) -> io::Result<Dir> {
+        let fd = rustix::fs::openat(
+            &self.fd,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(Dir {
+            fd,
+            path: self.path.join(name),
+        })
+    }
+
+    /// The path this directory was opened by (for messages).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The path of an entry (for messages).
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// The directory's owner, mode and inode.
+    pub fn stat(&self) -> io::Result<rustix::fs::Stat> {
+        Ok(rustix::fs::fstat(&self.fd)?)
+    }
+
+    /// Metadata of an entry, not following a symlink.
+    pub fn stat_entry(&self, name: &str) -> io::Result<rustix::fs::Stat> {
+        Ok(rustix::fs::statat(
+            &self.fd,
+            name,
+            AtFlags::SYMLINK_NOFOLLOW,
+        )?)
+    }
+
+    /// Opens an entry for reading, refusing symlinks; non-blocking so a FIFO cannot hang us.
+    pub fn open_read(&self, name: &str) -> io::Result<File> {
+        let fd = rustix::fs::openat(
+            &self.fd,
+            name,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+            Mode::empty(),
+        )?;
+        Ok(File::from(fd))
+    }
+
+    /// The names in this directory (without `.` and `..`).
+    pub fn names(&self) -> io::Result<Vec<OsString>> {
+        let fd = rustix::fs::openat(
+            &self.fd,
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let mut names = Vec::new();
+        for entry in rustix::fs::Dir::read_from(&fd)? {
+            let entry = entry?;
+            let name = entry.file_name().to_bytes();
+            if name != b"." && name != b".." {
+                names.push(OsString::from_vec(name.to_vec()));
+            }
+        }
+        Ok(names)
+    }
+
+    /// Creates the new file `name` (`O_EXCL`, `O_NOFOLLOW`) with at most `mode`, writes
+    /// `bytes` and sets the exact mode. Not fsynced.
+    pub fn write_new(&self, name: &str, bytes: &[u8], mode: u32) -> io::Result<File> {
+        let path = self.join(name);
+        fault::hit(Op::Create, &path)?;
+        let fd = rustix::fs::openat(
+            &self.fd,
+            name,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(mode),
+        )?;
+        let mut file = File::from(fd);
+        trace::create(self, name, &file, mode);
+        write_all(&mut file, &path, bytes)?;
+        set_mode(&file, &path, mode)?;
+        Ok(file)
+    }
+
+    /// Creates the subdirectory `name` with exactly `mode`.
+    pub fn mkdir(&self, name: &str, mode: u32) -> io::Result<Dir> {
+        let path = self.join(name);
+        fault::hit(Op::Mkdir, &path)?;
+        rustix::fs::mkdirat(&self.fd, name, Mode::from_raw_mode(mode))?;
+        let sub = self.open_sub(name)?;
+        trace::mkdir(self, name, &sub, mode);
+        fault::hit(Op::Chmod, &path)?;
+        rustix::fs::fchmod(&sub.fd, Mode::from_raw_mode(mode))?;
+        trace::chmod_fd(&sub.fd, mode);
+        Ok(sub)
+    }
+
+    /// Makes `to` a second name of the file `from` (no symlink followed); fails if `to`
+    /// exists: an atomic publish that never replaces anything.
+    pub fn link(&self, from: &str, to: &str) -> io::Result<()> {
+        fault::hit(Op::Link, &self.join(to))?;
+        rustix::fs::linkat(&self.fd, from, &self.fd, to, AtFlags::empty())?;
+        trace::link(self, from, to);
+        Ok(())
+    }
+
+    /// Renames `from` onto `to` within this directory, replacing a file `to`.
+    pub fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        fault::hit(Op::Rename, &self.join(from))?;
+        rustix::fs::renameat(&self.fd, from, &self.fd, to)?;
+        trace::rename(self, from, self, to);
+        Ok(())
+    }
+
+    /// Renames `from` to `to` within this directory, failing if `to` exists.
+    pub fn rename_noreplace(&self, from: &str, to: &str) -> io::Result<()> {
+        fault::hit(Op::Rename, &self.join(from))?;
+        rustix::fs::renameat_with(&self.fd, from, &self.fd, to, RenameFlags::NOREPLACE)?;
+        trace::rename(self, from, self, to);
+        Ok(())
+    }
+
+    /// Removes the entry `name` (a file or a symlink itself, never what a symlink points to).
+    pub fn unlink(&self, name: &str) -> io::Result<()> {
+        fault::hit(Op::Unlink, &self.join(name))?;
+        rustix::fs::unlinkat(&self.fd, name, AtFlags::empty())?;
+        trace::unlink_in(self, name, "unlink");
+        Ok(())
+    }
+
+    /// Removes the empty subdirectory `name` (fails on a symlink).
+    pub fn rmdir(&self, name: &str) -> io::Result<()> {
+        fault::hit(Op::Rmdir, &self.join(name))?;
+        rustix::fs::unlinkat(&self.fd, name, AtFlags::REMOVEDIR)?;
+        trace::unlink_in(self, name, "rmdir");
+        Ok(())
+    }
+
+    /// Makes this directory's entries durable.
+    pub fn fsync(&self) -> io::Result<()> {
+        fault::hit(Op::FsyncDir, &self.path)?;
+        rustix::fs::fsync(&self.fd)?;
+        trace::fsync_fd(&self.fd);
+        Ok(())
+    }
+}
+
+/// Something [`fsync_group`] makes durable.
+pub enum Durable<'a> {
+    File(&'a File, &'a Path),
+    Dir(&'a Dir),
+}
+
+/// Makes every file and directory of `items` durable, with up to [`FSYNC_THREADS`] fsyncs in
+/// flight at once: the filesystem then commits them together (one journal transaction on
+/// ext4 or XFS) instead of one after the other. Each is flushed through the descriptor that
+/// wrote it, so its writeback errors are reported here. Fails if any fails.
+pub fn fsync_group(items: &[Durable<'_>]) -> io::Result<()> {
+    // Faults are injected in order, before any flush, so a sweep is deterministic.
+    for item in items {
+        match item {
+            Durable::File(_, path) => fault::hit(Op::Fsync, path)?,
+            Durable::Dir(dir) => fault::hit(Op::FsyncDir, &dir.path)?,
+        }
+    }
+    let flush = |item: &Durable<'_>| -> io::Result<()> {
+        match item {
+            Durable::File(f, _) => f.sync_all(),
+            Durable::Dir(d) => Ok(rustix::fs::fsync(&d.fd)?),
+        }
+    };
+    if items.len() <= 1 {
+        items.iter().try_for_each(flush)?;
+    } else {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let threads = items.len().min(FSYNC_THREADS);
+        let results: Vec<io::Result<()>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| -> io::Result<()> {
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(item) = items.get(i) else {
+                                return Ok(());
+                            };
+                            flush(item)?;
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(io::Error::other("fsync thread panicked")))
+                })
+                .collect()
+        });
+        results.into_iter().collect::<io::Result<()>>()?;
+    }
+    for item in items {
+        match item {
+            Durable::File(f, _) => trace::fsync(f),
+            Durable::Dir(d) => trace::fsync_fd(&d.fd),
+        }
+    }
+    Ok(())
+}
+
+/// Tells the simulated-disk trace that the command reported success to its user.
+pub fn reported() {
+    trace::report();
+}
+
+/// The real user id of this process.
+pub fn uid() -> u32 {
+    rustix::process::getuid().as_raw()
+}
+
+/// Does a process with this pid exist?
+pub fn process_alive(pid: i32) -> bool {
+    let Some(pid) = rustix::process::Pid::from_raw(pid) else {
+        return true;
+    };
+    match rustix::process::test_kill_process(pid) {
+        Ok(()) => true,
+        Err(e) => e == rustix::io::Errno::PERM,
+    }
+}
+
+/// The inode number of an open file, for messages and traces.
+fn ino_of(fd: impl AsFd) -> u64 {
+    rustix::fs::fstat(fd).map(|s| s.st_ino).unwrap_or(0)
+}
+
+#[cfg(debug_assertions)]
+mod trace {
+    //! The simulated-disk trace (`FILECA_SIMDISK_TRACE`); see the module documentation.
+    use std::fs::File;
+    use std::io::Write;
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    use std::path::Path;
+    use std::sync::Mutex;
+
+    use super::{Dir, ino_of};
+
+    static OUT: Mutex<Option<Option<File>>> = Mutex::new(None);
+
+    fn emit(line: impl FnOnce() -> String) {
+        let mut guard = match OUT.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let out = guard.get_or_insert_with(|| {
+            let path = std::env::var_os("FILECA_SIMDISK_TRACE")?;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .ok()
+        });
+        if let Some(f) = out {
+            let mut l = line();
+            l.push('\n');
+            let _ = f.write_all(l.as_bytes());
+        }
+    }
+
+    pub fn on() -> bool {
+        std::env::var_os("FILECA_SIMDISK_TRACE").is_some()
+    }
+
+    fn name_of(path: &Path) -> String {
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    fn q(s: &str) -> String {
+        serde_json::to_string(s).unwrap_or_default()
+    }
+
+    pub fn parent_ino(path: &Path) -> u64 {
+        if !on() {
+            return 0;
+        }
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        std::fs::metadata(parent).map(|m| m.ino()).unwrap_or(0)
+    }
+
+    pub fn create_path(path: &Path, file: &File, mode: u32) {
+        if on() {
+            let dir = parent_ino(path);
+            let name = name_of(path);
+            emit(|| {
+                format!(
+                    r#"{{"op":"create","dir":{dir},"name":{},"ino":{},"mode":{mode}}}"#,
+                    q(&name),
+                    ino_of(file)
+                )
+            });
+        }
+    }
+
+    pub fn create(dir: &Dir, name: &str, file: &File, mode: u32) {
+        if on() {
+            emit(|| {
+                format!(
+                    r#"{{"op":"create","dir":{},"name":{},"ino":{},"mode":{mode}}}"#,
+                    ino_of(&dir.fd),
+                    q(name),
+                    ino_of(file)
+                )
+            });
+        }
+    }
+
+    pub fn mkdir_path(path: &Path, mode: u32) {
+        if on() {
+            let dir = parent_ino(path);
+            let ino = std::fs::symlink_metadata(path)
+                .map(|m| m.ino())
+                .unwrap_or(0);
+            let name = name_of(path);
+            emit(|| {
+                format!(
+                    r#"{{"op":"mkdir","dir":{dir},"name":{},"ino":{ino},"mode":{mode}}}"#,
+                    q(&name)
+                )
+            });
+        }
+    }
+
+    pub fn mkdir(dir: &Dir, name: &str, sub: &Dir, mode: u32) {
+        if on() {
+            emit(|| {
+                format!(
+                    r#"{{"op":"mkdir","dir":{},"name":{},"ino":{},"mode":{mode}}}"#,
+                    ino_of(&dir.fd),
+                    q(name),
+                    ino_of(&sub.fd)
+                )
+            });
+        }
+    }
+
+    pub fn write(file: &File, off: u64, bytes: &[u8]) {
+        if on() {
+            emit(|| {
+                format!(
+                    r#"{{"op":"write","ino":{},"off":{off},"data":"{}"}}"#,
+                    ino_of(file),
+                    crate::hex::lower(bytes)
+                )
+            });
+        }
+    }
+
+    pub fn truncate(file: &File, len: u64) {
+        if on() {
+            emit(|| format!(r#"{{"op":"truncate","ino":{},"len":{len}}}"#, ino_of(file)));
+        }
+    }
+
+    pub fn chmod(file: &File, mode: u32) {
+        chmod_fd(file, mode);
+    }
+
+    pub fn chmod_fd(fd: impl AsFd, mode: u32) {
+        if on() {
+            emit(|| format!(r#"{{"op":"chmod","ino":{},"mode":{mode}}}"#, ino_of(fd)));
+        }
+    }
+
+    pub fn chmod_path(path: &Path, mode: u32) {
+        if on() {
+            let ino = std::fs::symlink_metadata(path)
+                .map(|m| m.ino())
+                .unwrap_or(0);
+            emit(|| format!(r#"{{"op":"chmod","ino":{ino},"mode":{mode}}}"#));
+        }
+    }
+
+    pub fn fsync(file: &File) {
+        fsync_fd(file);
+    }
+
+    pub fn fsync_fd(fd: impl AsFd) {
+        if on() {
+            emit(|| format!(r#"{{"op":"fsync","ino":{}}}"#, ino_of(fd)));
+        }
+    }
+
+    pub fn rename_paths(from: &Path, to: &Path) {
+        if on() {
+            let (fd, td) = (parent_ino(from), parent_ino(to));
+            let (f, t) = (name_of(from), name_of(to));
+            emit(|| {
+                format!(
+                    r#"{{"op":"rename","from_dir":{fd},"from":{},"to_dir":{td},"to":{}}}"#,
+                    q(&f),
+                    q(&t)
+                )
+            });
+        }
+    }
+
+    pub fn rename(fdir: &Dir, from: &str, tdir: &Dir, to: &str) {
+        if on() {
+            emit(|| {
+                format!(
+                    r#"{{"op":"rename","from_dir":{},"from":{},"to_dir":{},"to":{}}}"#,
+                    ino_of(&fdir.fd),
+                    q(from),
+                    ino_of(&tdir.fd),
+                    q(to)
+                )
+            });
+        }
+    }
+
+    pub fn link(dir: &Dir, from: &str, to: &str) {
+        if on() {
+            let ino = dir.stat_entry(to).map(|s| s.st_ino).unwrap_or(0);
+            emit(|| {
+                format!(
+                    r#"{{"op":"link","ino":{ino},"dir":{},"name":{}}}"#,
+                    ino_of(&dir.fd),
+                    q(to)
+                )
+            });
+            let _ = from;
+        }
+    }
+
+    pub fn unlink(parent: u64, path: &Path, op: &str) {
+        if on() {
+            let name = name_of(path);
+            emit(|| format!(r#"{{"op":"{op}","dir":{parent},"name":{}}}"#, q(&name)));
+        }
+    }
+
+    pub fn unlink_in(dir: &Dir, name: &str, op: &str) {
+        if on() {
+            emit(|| {
+                format!(
+                    r#"{{"op":"{op}","dir":{},"name":{}}}"#,
+                    ino_of(&dir.fd),
+                    q(name)
+                )
+            });
+        }
+    }
+
+    pub fn report() {
+        if on() {
+            emit(|| r#"{"op":"report"}"#.to_string());
+        }
+    }
+}
+
+#[cfg(not(debug_assertions))]
+mod trace {
+    //! Release builds trace nothing.
+    use std::fs::File;
+    use std::os::fd::AsFd;
+    use std::path::Path;
+
+    use super::Dir;
+
+    #[inline(always)]
+    pub fn on() -> bool {
+        false
+    }
+    pub fn parent_ino(_: &Path) -> u64 {
+        0
+    }
+    pub fn create_path(_: &Path, _: &File, _: u32) {}
+    pub fn create(_: &Dir, _: &str, _: &File, _: u32) {}
+    pub fn mkdir_path(_: &Path, _: u32) {}
+    pub fn mkdir(_: &Dir, _: &str, _: &Dir, _: u32) {}
+    pub fn write(_: &File, _: u64, _: &[u8]) {}
+    pub fn truncate(_: &File, _: u64) {}
+    pub fn chmod(_: &File, _: u32) {}
+    pub fn chmod_fd(_: impl AsFd, _: u32) {}
+    pub fn chmod_path(_: &Path, _: u32) {}
+    pub fn fsync(_: &File) {}
+    pub fn fsync_fd(_: impl AsFd) {}
+    pub fn rename_paths(_: &Path, _: &Path) {}
+    pub fn rename(_: &Dir, _: &str, _: &Dir, _: &str) {}
+    pub fn link(_: &Dir, _: &str, _: &str) {}
+    pub fn unlink(_: u64, _: &Path, _: &str) {}
+    pub fn unlink_in(_: &Dir, _: &str, _: &str) {}
+    pub fn report() {}
 }
 
 #[cfg(debug_assertions)]

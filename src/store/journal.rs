@@ -1,11 +1,19 @@
-//! The commit journal: the durable list of staged-file renames that makes a multi-file change
-//! atomic. Its appearance under its final name (`.journal`) is the commit point; see
-//! docs/design.md and SPEC.md `COMMIT-*`.
+//! The commit journal: one file holding every byte a change writes, whose appearance under its
+//! final name (`.journal`, made durable) is the commit point. See docs/design.md and SPEC.md
+//! `COMMIT-*`.
+//!
+//! Format 2 names the staged files (made durable before the commit point, so a full disk
+//! fails the command cleanly instead of leaving a commit that cannot be applied), carries the
+//! appended bytes inline (base64: they are small, and one fsync of the journal covers them),
+//! and lists the outputs outside the state directory (`--out`, `--out-dir`, `ca issue`'s pair
+//! directory), which are published after the commit point from the committed content, and
+//! again by recovery. Format 1 (appends staged as files too) is still recovered, for a journal
+//! left by an older fileca.
 
 use serde::{Deserialize, Serialize};
 
 /// Format version written into every journal.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// One committed change, as written to `.journal`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -15,26 +23,21 @@ pub struct Journal {
     pub operation: String,
     pub generation_before: u64,
     pub generation_after: u64,
+    /// Random id of this commit (hex); names the staged copies of outputs.
+    pub id: String,
+    /// Whole-file writes of the state directory: files staged (and made durable) before the
+    /// commit point, renamed onto their targets after it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub renames: Vec<Rename>,
-    /// Appends to files that only grow (audit.log), applied after the renames.
+    /// Appends to files that only grow (index.log, audit.log), applied after the writes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub appends: Vec<Append>,
-}
-
-/// Bytes staged for appending at a known offset of a growing file.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Append {
-    /// Name of the staged file holding the bytes to append (`.stage.N`).
-    pub staged: String,
-    /// Path of the target relative to the state directory.
-    pub target: String,
-    /// Length of the target before the append; the bytes go exactly there.
-    pub offset: u64,
-    /// Number of bytes appended.
-    pub len: u64,
-    /// SHA-256 of the appended bytes, lowercase hex.
-    pub sha256: String,
+    /// Files published outside the state directory after the state is applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<Output>,
+    /// Directories published outside the state directory (`ca issue`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pairs: Vec<Pair>,
 }
 
 /// One staged file and where it goes.
@@ -49,52 +52,239 @@ pub struct Rename {
     pub sha256: String,
 }
 
+/// Bytes appended at a known offset of a growing state file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Append {
+    pub target: String,
+    /// Length of the target before the append; the bytes go exactly there.
+    pub offset: u64,
+    #[serde(with = "b64")]
+    pub data: Vec<u8>,
+    pub sha256: String,
+}
+
+/// A file written outside the state directory with the committed content of a state file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Output {
+    /// The directory that receives it, relative to the state directory (so a copied tree
+    /// recovers into its own copy).
+    pub dir: String,
+    /// The file's name in `dir`.
+    pub name: String,
+    /// The state file whose content it is (`certs/SERIAL.pem`, `ca.crl`, `ca.crt`).
+    pub source: String,
+    /// SHA-256 of the content.
+    pub sha256: String,
+    /// `--force`: the command may replace an existing file (recovery never does).
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// A directory published whole outside the state directory (`ca issue`): staged before the
+/// commit point holding only the private key, completed and renamed into place after it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Pair {
+    /// The directory that receives it, relative to the state directory.
+    pub dir: String,
+    /// The published directory's name.
+    pub name: String,
+    /// The staging directory's name in `dir`.
+    pub staged: String,
+    /// The serial of the certificate it holds (for messages).
+    pub serial: String,
+    pub files: Vec<PairFile>,
+}
+
+/// One file of a pair directory.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PairFile {
+    pub name: String,
+    pub mode: u32,
+    /// The state file holding its content; `None` for the private key, which exists only in
+    /// the staging directory.
+    pub source: Option<String>,
+    pub sha256: String,
+}
+
+/// Format 1, written by fileca before protocol v2: staged files named in the journal.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct JournalV1 {
+    pub format: u32,
+    pub operation: String,
+    pub generation_before: u64,
+    pub generation_after: u64,
+    pub renames: Vec<Rename>,
+    #[serde(default)]
+    pub appends: Vec<AppendV1>,
+}
+
+/// A staged append of a format 1 journal.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AppendV1 {
+    pub staged: String,
+    pub target: String,
+    pub offset: u64,
+    pub len: u64,
+    pub sha256: String,
+}
+
+/// A journal read back from disk.
+#[derive(Debug)]
+pub enum Parsed {
+    V2(Journal),
+    V1(JournalV1),
+}
+
 impl Journal {
-    /// The exact bytes written to `.journal`: pretty JSON and a final newline.
+    /// The exact bytes written to `.journal`: compact JSON and a final newline.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        // Serialising plain structs of strings and numbers cannot fail.
+        let mut out = serde_json::to_vec(self).expect("a journal serialises");
         out.push(b'\n');
         out
     }
 
     /// Parses and checks a journal read back from disk. A journal that names anything but
-    /// a staged file and a known state file is refused, so a hostile journal cannot make
-    /// recovery rename files outside the state directory.
-    pub fn parse(bytes: &[u8]) -> Result<Journal, String> {
-        let journal: Journal =
-            serde_json::from_slice(bytes).map_err(|e| format!("not a valid journal: {e}"))?;
-        if journal.format != FORMAT {
-            return Err(format!("unsupported journal format {}", journal.format));
+    /// the files of a state directory (and, for outputs, plain names in a directory) is
+    /// refused, and every hash is checked, so a hostile or torn journal cannot make recovery
+    /// write anything it did not record.
+    pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
+        #[derive(Deserialize)]
+        struct Head {
+            format: u32,
         }
-        let appends = journal
-            .appends
-            .iter()
-            .map(|a| (&a.staged, &a.target, &a.sha256));
-        for (staged, target, sha256) in journal
-            .renames
-            .iter()
-            .map(|r| (&r.staged, &r.target, &r.sha256))
-            .chain(appends)
+        let head: Head =
+            serde_json::from_slice(bytes).map_err(|e| format!("not a valid journal: {e}"))?;
+        match head.format {
+            1 => {
+                let j: JournalV1 = serde_json::from_slice(bytes)
+                    .map_err(|e| format!("not a valid journal: {e}"))?;
+                for (staged, target, sha) in j
+                    .renames
+                    .iter()
+                    .map(|r| (&r.staged, &r.target, &r.sha256))
+                    .chain(j.appends.iter().map(|a| (&a.staged, &a.target, &a.sha256)))
+                {
+                    if !is_stage_name(staged) {
+                        return Err(format!("journal names an invalid staged file {staged:?}"));
+                    }
+                    check_target(target)?;
+                    check_sha(sha, target)?;
+                }
+                Ok(Parsed::V1(j))
+            }
+            FORMAT => {
+                let j: Journal = serde_json::from_slice(bytes)
+                    .map_err(|e| format!("not a valid journal: {e}"))?;
+                j.check()?;
+                Ok(Parsed::V2(j))
+            }
+            n => Err(format!("unsupported journal format {n}")),
+        }
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.id.is_empty()
+            || self.id.len() > 32
+            || !self.id.bytes().all(|b| b.is_ascii_hexdigit())
         {
-            let r = Rename {
-                staged: staged.clone(),
-                target: target.clone(),
-                sha256: sha256.clone(),
-            };
+            return Err("journal has an invalid id".into());
+        }
+        for r in &self.renames {
             if !is_stage_name(&r.staged) {
                 return Err(format!(
                     "journal names an invalid staged file {:?}",
                     r.staged
                 ));
             }
-            if !is_state_target(&r.target) {
-                return Err(format!("journal names an invalid target {:?}", r.target));
+            check_target(&r.target)?;
+            check_sha(&r.sha256, &r.target)?;
+        }
+        for a in &self.appends {
+            check_target(&a.target)?;
+            check_content(&a.data, &a.sha256, &a.target)?;
+        }
+        for o in &self.outputs {
+            check_dir(&o.dir)?;
+            check_name(&o.name)?;
+            check_target(&o.source)?;
+            check_sha(&o.sha256, &o.name)?;
+        }
+        for p in &self.pairs {
+            check_dir(&p.dir)?;
+            check_name(&p.name)?;
+            check_name(&p.staged)?;
+            if !p.staged.starts_with('.') || !p.staged.contains(".fileca-") {
+                return Err(format!(
+                    "journal names an invalid staging directory {:?}",
+                    p.staged
+                ));
             }
-            if r.sha256.len() != 64 || !r.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(format!("journal has an invalid hash for {:?}", r.target));
+            for f in &p.files {
+                check_name(&f.name)?;
+                if let Some(s) = &f.source {
+                    check_target(s)?;
+                }
+                check_sha(&f.sha256, &f.name)?;
             }
         }
-        Ok(journal)
+        Ok(())
+    }
+}
+
+fn check_target(target: &str) -> Result<(), String> {
+    if is_state_target(target) {
+        Ok(())
+    } else {
+        Err(format!("journal names an invalid target {target:?}"))
+    }
+}
+
+fn check_sha(sha: &str, what: &str) -> Result<(), String> {
+    if sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(format!("journal has an invalid hash for {what:?}"))
+    }
+}
+
+fn check_content(data: &[u8], sha: &str, what: &str) -> Result<(), String> {
+    check_sha(sha, what)?;
+    if crate::hex::sha256(data) == sha {
+        Ok(())
+    } else {
+        Err(format!(
+            "journal content for {what:?} does not match its hash"
+        ))
+    }
+}
+
+/// An output directory: a relative path without NUL.
+fn check_dir(dir: &str) -> Result<(), String> {
+    if dir.is_empty() || dir.starts_with('/') || dir.contains('\0') || dir.len() > 4096 {
+        Err(format!("journal names an invalid output directory {dir:?}"))
+    } else {
+        Ok(())
+    }
+}
+
+/// A plain file name: one path component.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || name == "."
+        || name == ".."
+        || name.len() > 255
+        || name.bytes().any(|b| b == b'/' || b == 0)
+    {
+        Err(format!("journal names an invalid file name {name:?}"))
+    } else {
+        Ok(())
     }
 }
 
@@ -137,6 +327,24 @@ fn is_upper_hex(serial: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
 }
 
+mod b64 {
+    //! Byte strings as standard base64 in JSON.
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        STANDARD
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,28 +360,66 @@ mod tests {
         assert!(is_stage_name(".stage.0"));
         assert!(!is_stage_name(".stage."));
         assert!(!is_stage_name(".stage.0/../x"));
+        assert!(check_name("../x").is_err());
+        assert!(check_name("..").is_err());
+        assert!(check_name("web.pem").is_ok());
+        assert!(check_dir("/etc").is_err());
     }
 
-    #[test]
-    fn round_trips() {
-        let j = Journal {
+    fn sample() -> Journal {
+        Journal {
             format: FORMAT,
             operation: "sign".into(),
             generation_before: 1,
             generation_after: 2,
+            id: "0123abcd".into(),
             renames: vec![Rename {
                 staged: ".stage.0".into(),
                 target: "serial".into(),
-                sha256: "0".repeat(64),
+                sha256: crate::hex::sha256(b"0B\n"),
             }],
             appends: vec![Append {
-                staged: ".stage.1".into(),
                 target: "audit.log".into(),
                 offset: 10,
-                len: 5,
-                sha256: "1".repeat(64),
+                data: b"x\n".to_vec(),
+                sha256: crate::hex::sha256(b"x\n"),
             }],
-        };
-        assert_eq!(Journal::parse(&j.to_bytes()).unwrap(), j);
+            outputs: vec![Output {
+                dir: "../out".into(),
+                name: "web.pem".into(),
+                source: "certs/0A.pem".into(),
+                sha256: "1".repeat(64),
+                force: false,
+            }],
+            pairs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let j = sample();
+        match Journal::parse(&j.to_bytes()).unwrap() {
+            Parsed::V2(back) => assert_eq!(back, j),
+            Parsed::V1(_) => panic!("read as format 1"),
+        }
+    }
+
+    #[test]
+    fn refuses_content_that_does_not_match_its_hash_and_hostile_names() {
+        let mut j = sample();
+        j.appends[0].data = b"y\n".to_vec();
+        assert!(Journal::parse(&j.to_bytes()).is_err());
+        let mut j = sample();
+        j.renames[0].staged = "../x".into();
+        assert!(Journal::parse(&j.to_bytes()).is_err());
+        let mut j = sample();
+        j.outputs[0].name = "../../etc/passwd".into();
+        assert!(Journal::parse(&j.to_bytes()).is_err());
+        let mut j = sample();
+        j.outputs[0].dir = "/etc".into();
+        assert!(Journal::parse(&j.to_bytes()).is_err());
+        let mut j = sample();
+        j.outputs[0].source = "../ca.key".into();
+        assert!(Journal::parse(&j.to_bytes()).is_err());
     }
 }

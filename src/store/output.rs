@@ -1,221 +1,513 @@
-//! Copies of results written outside the state directory (`--out FILE`).
+//! Files and directories written outside the state directory (`--out`, `--out-dir`, the pair
+//! directory of `ca issue`), as part of the commit (SPEC.md OUTPUT-*).
 //!
-//! The file is staged next to its target and fsynced before the state is committed, so a
-//! failure to write it changes nothing; after the commit it is published with `link(2)`, which
-//! refuses to replace an existing file, or with `rename(2)` under `--force`. Symlinks are never
-//! followed.
+//! Before the commit point nothing outside the state directory holds a certificate: outputs
+//! are only checked. The one exception is `ca issue`'s private key, staged durably in an
+//! owner-only directory fileca creates in the output directory. After the commit point the
+//! journal lists every output; they are written from the committed content (staged under a
+//! hidden name, fsynced, then `link(2)`-ed into place, which never replaces a file; `rename(2)`
+//! under `--force`), and recovery does the same for a command that was interrupted. Recovery
+//! never replaces an existing file and publishes only content a state file holds.
+//!
+//! Cleanup follows one rule (SPEC.md HOSTILE-CLEANUP): fileca removes only what it can prove
+//! it created — through a directory descriptor, never through a symlink (`O_NOFOLLOW`,
+//! `unlinkat`), only directories owned by the user running it that hold its marker, and never
+//! outside the directory it was pointed at.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
-use super::fsio;
+use super::fsio::{self, Dir, Durable};
+use super::journal::{self, Output, Pair};
 use crate::error::{Error, Result};
 use crate::hex;
 
-/// A staged output file waiting for the commit.
-#[derive(Debug)]
-pub struct StagedOutput {
-    target: PathBuf,
-    staged: PathBuf,
-    force: bool,
-}
-
 /// Mode of output files.
-const MODE: u32 = 0o644;
+pub const MODE_OUTPUT: u32 = 0o644;
+/// Mode of a pair directory: it holds a private key.
+pub const MODE_PAIR_DIR: u32 = 0o700;
+/// The marker file inside a pair staging directory: proof that fileca made it.
+pub const MARKER: &str = ".fileca-staging";
+const MARKER_TEXT: &[u8] = b"fileca staging directory: holds a private key until published\n";
 
-/// Validates the target and stages `bytes` next to it.
-pub fn stage(target: &Path, bytes: &[u8], force: bool) -> Result<StagedOutput> {
-    match std::fs::symlink_metadata(target) {
-        Ok(m) if m.file_type().is_symlink() => {
-            return Err(Error::refused(format!(
-                "{}: is a symbolic link; fileca does not write through symlinks",
-                target.display()
-            )));
-        }
-        Ok(m) if !m.is_file() => {
-            return Err(Error::refused(format!(
-                "{}: exists and is not a regular file",
-                target.display()
-            )));
-        }
-        Ok(_) if !force => {
-            return Err(Error::refused(format!(
-                "{}: already exists; pass --force to replace it",
-                target.display()
-            )));
-        }
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io(target, e)),
-    }
-    let name = target
-        .file_name()
-        .ok_or_else(|| Error::refused(format!("{}: not a file name", target.display())))?;
-    let parent = parent_of(target);
-    let mut rnd = [0u8; 6];
-    crate::rand::fill(&mut rnd)?;
-    let staged = parent.join(format!(
-        ".{}.fileca-{}",
-        name.to_string_lossy(),
-        hex::lower(&rnd)
-    ));
-    if let Err(e) = fsio::write_new_durable(&staged, bytes, MODE) {
-        let _ = fsio::remove_file(&staged);
-        return Err(Error::io(&staged, e));
-    }
-    Ok(StagedOutput {
-        target: target.to_path_buf(),
-        staged,
-        force,
-    })
+/// A file to write outside the state directory after the commit.
+#[derive(Debug, Clone)]
+pub struct OutputFile {
+    /// The path as the user gave it.
+    pub path: PathBuf,
+    /// The state file whose committed content it is (`certs/SERIAL.pem`, `ca.crl`).
+    pub source: String,
+    pub bytes: Vec<u8>,
+    /// The certificate's serial, for messages; `None` for a CRL.
+    pub serial: Option<String>,
+    pub force: bool,
 }
 
-impl StagedOutput {
-    /// Moves the staged file into place and makes that durable.
-    pub fn publish(self) -> Result<()> {
-        let res = if self.force {
-            fsio::rename(&self.staged, &self.target)
-        } else {
-            fsio::link(&self.staged, &self.target).and_then(|()| fsio::remove_file(&self.staged))
-        };
-        if let Err(e) = res {
-            let _ = fsio::remove_file(&self.staged);
-            return Err(Error::io(&self.target, e));
-        }
-        fsio::fsync_dir(&parent_of(&self.target)).map_err(|e| Error::io(&self.target, e))
-    }
-
-    /// Removes the staged file (the command failed before its commit).
-    pub fn discard(self) {
-        let _ = fsio::remove_file(&self.staged);
-    }
+/// A directory published whole after the commit (`ca issue`).
+#[derive(Debug, Clone)]
+pub struct PairPlan {
+    /// `OUT_DIR/NAME`.
+    pub path: PathBuf,
+    pub serial: String,
+    /// The private key: name, bytes (staged before the commit), mode.
+    pub key: (String, zeroize::Zeroizing<Vec<u8>>, u32),
+    /// The other files: name, source state file, content, mode.
+    pub files: Vec<(String, String, Vec<u8>, u32)>,
 }
 
-fn parent_of(p: &Path) -> PathBuf {
+/// The parent directory of a path as given (`.` for a bare name).
+pub fn parent_of(p: &Path) -> PathBuf {
     match p.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     }
 }
 
-/// A directory of files (a key and its certificate) staged as one unit next to its final
-/// place: published by one `rename(2)`, so it appears with every file or not at all.
-#[derive(Debug)]
-pub struct StagedDir {
-    target: PathBuf,
-    staged: PathBuf,
+fn file_name(p: &Path) -> Result<String> {
+    let name = p
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| Error::refused(format!("{}: not a file name", p.display())))?;
+    journal::check_name(name)
+        .map_err(|_| Error::refused(format!("{}: not a file name", p.display())))?;
+    Ok(name.to_string())
 }
 
-/// Files of a staged directory: name, content, mode.
-pub type DirFiles = Vec<(String, Vec<u8>, u32)>;
-
-/// Mode of a published pair directory: it holds a private key.
-const MODE_PAIR_DIR: u32 = 0o700;
-
-/// Stages `files` (name, content, mode) in a hidden sibling of `target`, durably.
-pub fn stage_dir(target: &Path, files: &DirFiles) -> Result<StagedDir> {
+/// Checks an output before anything is written: the target is not a symlink, not something
+/// other than a regular file, and does not exist unless `force`; its directory exists.
+pub fn check(out: &OutputFile) -> Result<()> {
+    let target = &out.path;
+    file_name(target)?;
     match std::fs::symlink_metadata(target) {
+        Ok(m) if m.file_type().is_symlink() => Err(Error::refused(format!(
+            "{}: is a symbolic link; fileca does not write through symlinks",
+            target.display()
+        ))),
+        Ok(m) if !m.is_file() => Err(Error::refused(format!(
+            "{}: exists and is not a regular file",
+            target.display()
+        ))),
+        Ok(_) if !out.force => Err(Error::refused(format!(
+            "{}: already exists; pass --force to replace it",
+            target.display()
+        ))),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let parent = parent_of(target);
+            match std::fs::metadata(&parent) {
+                Ok(m) if m.is_dir() => Ok(()),
+                Ok(_) => Err(Error::refused(format!(
+                    "{}: is not a directory",
+                    parent.display()
+                ))),
+                Err(e) => Err(Error::io(&parent, e)),
+            }
+        }
+        Err(e) => Err(Error::io(target, e)),
+    }
+}
+
+/// The path of `target_dir` relative to the state directory `state_dir` (both resolved), as
+/// the journal records it: a copied tree then recovers into its own copy.
+pub fn relative_to(state_dir: &Path, target_dir: &Path) -> Result<String> {
+    let base = std::fs::canonicalize(state_dir).map_err(|e| Error::io(state_dir, e))?;
+    let to = std::fs::canonicalize(target_dir).map_err(|e| Error::io(target_dir, e))?;
+    let b: Vec<Component> = base.components().collect();
+    let t: Vec<Component> = to.components().collect();
+    let common = b.iter().zip(&t).take_while(|(x, y)| x == y).count();
+    let mut rel = PathBuf::new();
+    for _ in common..b.len() {
+        rel.push("..");
+    }
+    for c in &t[common..] {
+        rel.push(c.as_os_str());
+    }
+    let rel = if rel.as_os_str().is_empty() {
+        ".".to_string()
+    } else {
+        rel.to_str()
+            .ok_or_else(|| Error::refused(format!("{}: not a UTF-8 path", target_dir.display())))?
+            .to_string()
+    };
+    Ok(rel)
+}
+
+/// The hidden name an output is staged under in its directory.
+fn staged_name(name: &str, id: &str) -> String {
+    let keep: String = name.chars().take(200).collect();
+    format!(".{keep}.fileca-{id}")
+}
+
+/// Stages `ca issue`'s private key before the commit point: a new owner-only directory
+/// `.NAME.fileca-PID-RANDOM` in the output directory, holding the marker and the key, made
+/// durable. Returns the directory's name.
+pub fn stage_pair(pair: &PairPlan) -> Result<(Dir, String)> {
+    let parent_path = parent_of(&pair.path);
+    let name = file_name(&pair.path)?;
+    let parent = Dir::open(&parent_path).map_err(|e| Error::io(&parent_path, e))?;
+    match parent.stat_entry(&name) {
         Ok(_) => {
             return Err(Error::refused(format!(
                 "{}: already exists; choose another name or --out-dir",
-                target.display()
+                pair.path.display()
             )));
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io(target, e)),
+        Err(e) => return Err(Error::io(&pair.path, e)),
     }
-    let parent = parent_of(target);
-    if !parent.is_dir() {
-        return Err(Error::refused(format!(
-            "{}: no such directory",
-            parent.display()
-        )));
-    }
-    let name = target
-        .file_name()
-        .ok_or_else(|| Error::refused(format!("{}: not a name", target.display())))?
-        .to_string_lossy()
-        .into_owned();
     remove_abandoned_pairs(&parent, &name);
     let mut rnd = [0u8; 6];
     crate::rand::fill(&mut rnd)?;
-    let staged = parent.join(format!(
-        ".{name}.fileca-{}-{}",
-        std::process::id(),
-        hex::lower(&rnd)
-    ));
-    let result = (|| -> io::Result<()> {
-        fsio::create_dir(&staged, MODE_PAIR_DIR)?;
-        for (file, bytes, mode) in files {
-            fsio::write_new_durable(&staged.join(file), bytes, *mode)?;
-        }
-        fsio::fsync_dir(&staged)
-    })();
-    let out = StagedDir {
-        target: target.to_path_buf(),
-        staged,
+    let staged = format!(".{name}.fileca-{}-{}", std::process::id(), hex::lower(&rnd));
+    let sub = match parent.mkdir(&staged, MODE_PAIR_DIR) {
+        Ok(s) => s,
+        Err(e) => return Err(Error::io(parent.join(&staged), e)),
     };
+    let result = (|| -> io::Result<()> {
+        let marker = sub.write_new(MARKER, MARKER_TEXT, 0o600)?;
+        let key = sub.write_new(&pair.key.0, &pair.key.1, pair.key.2)?;
+        fsio::fsync_group(&[
+            Durable::File(&marker, &sub.join(MARKER)),
+            Durable::File(&key, &sub.join(&pair.key.0)),
+            Durable::Dir(&sub),
+            Durable::Dir(&parent),
+        ])
+    })();
     match result {
-        Ok(()) => Ok(out),
+        Ok(()) => Ok((parent, staged)),
         Err(e) => {
-            let path = out.staged.clone();
-            out.discard();
-            Err(Error::io(path, e))
+            let err = Error::io(parent.join(&staged), e);
+            Err(match remove_staging(&parent, &staged) {
+                Ok(()) => err,
+                Err(e2) => Error::Io {
+                    path: parent.join(&staged),
+                    source: io::Error::other(format!(
+                        "{err}; removing the staging directory failed too ({e2}); the next \
+                         `ca issue` into this directory removes it"
+                    )),
+                },
+            })
         }
     }
 }
 
-impl StagedDir {
-    /// Renames the staged directory into place (refusing to replace anything) and makes the
-    /// new entry durable.
-    pub fn publish(self) -> Result<()> {
-        if std::fs::symlink_metadata(&self.target).is_ok() {
-            let target = self.target.clone();
-            self.discard();
-            return Err(Error::refused(format!(
-                "{}: appeared meanwhile; not replaced",
-                target.display()
+/// Removes a pair staging directory fileca made, and only that: opened without following a
+/// symlink, owned by the user running fileca, holding the marker, and holding only plain
+/// files (which are removed through the directory's descriptor).
+pub fn remove_staging(parent: &Dir, name: &str) -> io::Result<()> {
+    let sub = parent.open_sub(name)?;
+    let st = sub.stat()?;
+    if st.st_uid != fsio::uid() {
+        return Err(io::Error::other("not owned by the user running fileca"));
+    }
+    let names = sub.names()?;
+    if names.is_empty() {
+        // Made, then abandoned before its marker: removing an empty directory removes nothing.
+        return parent.rmdir(name);
+    }
+    match sub.stat_entry(MARKER) {
+        Ok(m) if is_regular(&m) => {}
+        _ => return Err(io::Error::other("holds no fileca marker")),
+    }
+    for n in names {
+        let n = n
+            .into_string()
+            .map_err(|_| io::Error::other("holds a file fileca did not make"))?;
+        let m = sub.stat_entry(&n)?;
+        if !is_regular(&m) {
+            return Err(io::Error::other(format!(
+                "holds {n:?}, which is not a plain file"
             )));
         }
-        fsio::rename(&self.staged, &self.target).map_err(|e| Error::io(&self.target, e))?;
-        fsio::fsync_dir(&parent_of(&self.target)).map_err(|e| Error::io(&self.target, e))
-    }
-
-    /// Removes the staged directory and its files.
-    pub fn discard(self) {
-        if let Ok(entries) = std::fs::read_dir(&self.staged) {
-            for e in entries.flatten() {
-                let _ = fsio::remove_file(&e.path());
-            }
+        if n != MARKER {
+            sub.unlink(&n)?;
         }
-        let _ = fsio::remove_dir(&self.staged);
     }
+    sub.unlink(MARKER)?;
+    parent.rmdir(name)
 }
 
-/// Removes pair directories staged by `ca issue` processes that died before publishing them
-/// (they hold a private key: they must not linger). A live creator's staging is left alone.
-fn remove_abandoned_pairs(parent: &Path, name: &str) {
+fn is_regular(st: &rustix::fs::Stat) -> bool {
+    rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile
+}
+
+/// Removes pair staging directories of `ca issue` processes that died before their commit
+/// point (they hold a private key: they must not linger). A live creator's staging, anything
+/// not provably fileca's, and anything reached through a symlink are left alone.
+fn remove_abandoned_pairs(parent: &Dir, name: &str) {
     let prefix = format!(".{name}.fileca-");
-    let Ok(entries) = std::fs::read_dir(parent) else {
+    let Ok(names) = parent.names() else {
         return;
     };
-    for e in entries.flatten() {
-        let fname = e.file_name().to_string_lossy().into_owned();
-        let Some(rest) = fname.strip_prefix(&prefix) else {
+    for n in names {
+        let Ok(n) = n.into_string() else { continue };
+        let Some(rest) = n.strip_prefix(&prefix) else {
             continue;
         };
         let pid = rest.split('-').next().and_then(|p| p.parse::<i32>().ok());
-        if pid.is_none_or(super::process_alive) || !e.path().is_dir() {
+        if pid.is_none_or(fsio::process_alive) {
             continue;
         }
-        eprintln!(
-            "note: removing {} left by an interrupted ca issue",
-            e.path().display()
-        );
-        StagedDir {
-            target: PathBuf::new(),
-            staged: e.path(),
+        match remove_staging(parent, &n) {
+            Ok(()) => {
+                eprintln!(
+                    "note: removed {} left by an interrupted ca issue",
+                    crate::render::escape(&parent.join(&n).display().to_string())
+                );
+                let _ = parent.fsync();
+            }
+            Err(e) => eprintln!(
+                "warning: left {} alone: {e}",
+                crate::render::escape(&parent.join(&n).display().to_string())
+            ),
         }
-        .discard();
     }
+}
+
+/// How a publication goes: by the command itself, or by recovery (which never replaces a file
+/// and reads the content back from the state directory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Live,
+    Recover,
+}
+
+/// Publishes the outputs of a committed journal. Returns the messages of the outputs that
+/// could not be delivered. `content` maps a journal output to its bytes (from the plan, or,
+/// in recovery, from the state directory, checked).
+pub fn publish_outputs(
+    state_dir: &Path,
+    id: &str,
+    outputs: &[Output],
+    mode: Mode,
+    content: &dyn Fn(&Output) -> std::result::Result<Vec<u8>, String>,
+) -> Vec<String> {
+    let mut undelivered = Vec::new();
+    struct Staged {
+        dir: usize,
+        name: String,
+        staged: String,
+        force: bool,
+        file: std::fs::File,
+        path: PathBuf,
+        index: usize,
+    }
+    let mut dirs: Vec<(String, Dir)> = Vec::new();
+    let mut staged: Vec<Staged> = Vec::new();
+    for (index, o) in outputs.iter().enumerate() {
+        let display = state_dir.join(&o.dir).join(&o.name);
+        let fail = |why: String| format!("{}: {why}", display.display());
+        let di = match dirs.iter().position(|(d, _)| *d == o.dir) {
+            Some(i) => i,
+            None => match Dir::open(&state_dir.join(&o.dir)) {
+                Ok(d) => {
+                    dirs.push((o.dir.clone(), d));
+                    dirs.len() - 1
+                }
+                Err(e) => {
+                    undelivered.push(fail(e.to_string()));
+                    continue;
+                }
+            },
+        };
+        let dir = &dirs[di].1;
+        let bytes = match content(o) {
+            Ok(b) => b,
+            Err(why) => {
+                undelivered.push(fail(why));
+                continue;
+            }
+        };
+        let sname = staged_name(&o.name, id);
+        // A staged copy left by an earlier attempt is ours only if it is a plain file of
+        // this user; it is replaced.
+        if let Ok(st) = dir.stat_entry(&sname) {
+            if is_regular(&st) && st.st_uid == fsio::uid() {
+                if let Err(e) = dir.unlink(&sname) {
+                    undelivered.push(fail(e.to_string()));
+                    continue;
+                }
+            } else {
+                undelivered.push(fail(format!("{sname} is in the way")));
+                continue;
+            }
+        }
+        match dir.stat_entry(&o.name) {
+            Ok(st) => {
+                if is_regular(&st) && holds(dir, &o.name, &o.sha256) {
+                    continue; // delivered already (an interrupted command got this far)
+                }
+                if !(mode == Mode::Live && o.force && is_regular(&st)) {
+                    undelivered.push(fail("exists (created meanwhile); not replaced".to_string()));
+                    continue;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                undelivered.push(fail(e.to_string()));
+                continue;
+            }
+        }
+        match dir.write_new(&sname, &bytes, MODE_OUTPUT) {
+            Ok(file) => staged.push(Staged {
+                dir: di,
+                name: o.name.clone(),
+                staged: sname.clone(),
+                force: mode == Mode::Live && o.force,
+                path: dir.join(&sname),
+                file,
+                index,
+            }),
+            Err(e) => {
+                let _ = dir.unlink(&sname);
+                undelivered.push(fail(e.to_string()));
+            }
+        }
+    }
+    // Each copy is durable before its name appears.
+    for chunk in staged.chunks(512) {
+        let items: Vec<Durable> = chunk
+            .iter()
+            .map(|s| Durable::File(&s.file, &s.path))
+            .collect();
+        if let Err(e) = fsio::fsync_group(&items) {
+            for s in chunk {
+                let _ = dirs[s.dir].1.unlink(&s.staged);
+                undelivered.push(format!(
+                    "{}: {e}",
+                    state_dir
+                        .join(&outputs[s.index].dir)
+                        .join(&s.name)
+                        .display()
+                ));
+            }
+        }
+    }
+    let mut touched = vec![false; dirs.len()];
+    for s in &staged {
+        let dir = &dirs[s.dir].1;
+        if dir.stat_entry(&s.staged).is_err() {
+            continue; // its fsync failed above
+        }
+        let res = if s.force {
+            dir.rename(&s.staged, &s.name)
+        } else {
+            dir.link(&s.staged, &s.name)
+                .and_then(|()| dir.unlink(&s.staged))
+        };
+        touched[s.dir] = true;
+        if let Err(e) = res {
+            let _ = dir.unlink(&s.staged);
+            let why = if e.kind() == io::ErrorKind::AlreadyExists {
+                "exists (created meanwhile); not replaced".to_string()
+            } else {
+                e.to_string()
+            };
+            undelivered.push(format!(
+                "{}: {why}",
+                state_dir
+                    .join(&outputs[s.index].dir)
+                    .join(&s.name)
+                    .display()
+            ));
+        }
+    }
+    let synced: Vec<Durable> = dirs
+        .iter()
+        .zip(&touched)
+        .filter(|(_, t)| **t)
+        .map(|((_, d), _)| Durable::Dir(d))
+        .collect();
+    if let Err(e) = fsio::fsync_group(&synced) {
+        undelivered.push(format!("output directories: {e}"));
+    }
+    undelivered
+}
+
+/// Does `dir/name` hold content with this SHA-256?
+fn holds(dir: &Dir, name: &str, sha256: &str) -> bool {
+    use std::io::Read;
+    let Ok(mut f) = dir.open_read(name) else {
+        return false;
+    };
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).is_ok() && hex::sha256(&buf) == sha256
+}
+
+/// Gives the committed bytes of a state file (source, SHA-256), or why it cannot.
+pub type SourceContent<'a> = dyn Fn(&str, &str) -> std::result::Result<Vec<u8>, String> + 'a;
+
+/// Completes and publishes a pair directory of a committed journal. `content` gives the bytes
+/// of each file that has a source. Returns the message if it could not be delivered.
+pub fn publish_pair(
+    state_dir: &Path,
+    pair: &Pair,
+    content: &SourceContent<'_>,
+) -> std::result::Result<(), String> {
+    let dir_path = state_dir.join(&pair.dir);
+    let parent = Dir::open(&dir_path).map_err(|e| format!("{}: {e}", dir_path.display()))?;
+    let target = parent.join(&pair.name);
+    // Already published (an interrupted command got this far)?
+    if let Ok(sub) = parent.open_sub(&pair.name) {
+        let crt = pair.files.iter().find(|f| f.source.is_some());
+        if crt.is_some_and(|f| holds(&sub, &f.name, &f.sha256)) {
+            return Ok(());
+        }
+        return Err(format!(
+            "{}: exists (created meanwhile); not replaced",
+            target.display()
+        ));
+    }
+    let sub = parent.open_sub(&pair.staged).map_err(|e| {
+        format!(
+            "{}: the staging directory holding the private key is gone ({e})",
+            parent.join(&pair.staged).display()
+        )
+    })?;
+    let st = sub.stat().map_err(|e| e.to_string())?;
+    if st.st_uid != fsio::uid() {
+        return Err(format!(
+            "{}: not owned by the user running fileca; not used",
+            sub.path().display()
+        ));
+    }
+    let mut files = Vec::new();
+    for f in &pair.files {
+        match &f.source {
+            None => {
+                if !holds(&sub, &f.name, &f.sha256) {
+                    return Err(format!(
+                        "{}: does not hold the key that was staged",
+                        sub.join(&f.name).display()
+                    ));
+                }
+            }
+            Some(source) => {
+                if holds(&sub, &f.name, &f.sha256) {
+                    continue;
+                }
+                if sub.stat_entry(&f.name).is_ok() {
+                    sub.unlink(&f.name).map_err(|e| e.to_string())?;
+                }
+                let bytes = content(source, &f.sha256)?;
+                let file = sub
+                    .write_new(&f.name, &bytes, f.mode)
+                    .map_err(|e| format!("{}: {e}", sub.join(&f.name).display()))?;
+                files.push((file, sub.join(&f.name)));
+            }
+        }
+    }
+    if sub.stat_entry(MARKER).is_ok() {
+        sub.unlink(MARKER).map_err(|e| e.to_string())?;
+    }
+    let mut items: Vec<Durable> = files.iter().map(|(f, p)| Durable::File(f, p)).collect();
+    items.push(Durable::Dir(&sub));
+    fsio::fsync_group(&items).map_err(|e| format!("{}: {e}", sub.path().display()))?;
+    parent
+        .rename_noreplace(&pair.staged, &pair.name)
+        .map_err(|e| format!("{}: {e}", target.display()))?;
+    parent
+        .fsync()
+        .map_err(|e| format!("{}: {e}", dir_path.display()))?;
+    Ok(())
 }

@@ -1,0 +1,67 @@
+//! Writing to the terminal: escaping of every string fileca did not make itself, and output
+//! that reports a failed stream instead of panicking.
+
+use std::io::Write;
+
+/// Escapes a string for a terminal or a log line: control characters (C0, DEL, C1), Unicode
+/// bidirectional controls and zero-width characters become `\u{XXXX}`, and a backslash becomes
+/// `\\`, so no input can move the cursor, clear a line or forge one.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c == '\\' {
+            out.push_str("\\\\");
+        } else if is_unsafe(c) {
+            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Characters that must never reach a terminal raw.
+pub fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{200B}'..='\u{200F}' // zero-width space/joiners, LRM, RLM
+            | '\u{202A}'..='\u{202E}' // bidi embeddings and overrides
+            | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+            | '\u{2066}'..='\u{2069}' // bidi isolates
+            | '\u{FEFF}' // zero-width no-break space
+            | '\u{061C}' // Arabic letter mark
+        )
+}
+
+/// Writes `text` to stdout and flushes it; the error is returned, never a panic.
+pub fn stdout(text: &str) -> std::io::Result<()> {
+    if text.is_empty() {
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// Writes one line to stderr; the error is returned, never a panic.
+pub fn stderr_line(line: &str) -> std::io::Result<()> {
+    let mut err = std::io::stderr().lock();
+    err.write_all(line.as_bytes())?;
+    err.write_all(b"\n")?;
+    err.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_terminal_controls() {
+        assert_eq!(escape("a\nb"), "a\\u{000a}b");
+        assert_eq!(escape("\u{1b}[2K"), "\\u{001b}[2K");
+        assert_eq!(escape("x\u{202e}y"), "x\\u{202e}y");
+        assert_eq!(escape("zero\u{200b}width"), "zero\\u{200b}width");
+        assert_eq!(escape("back\\slash"), "back\\\\slash");
+        assert_eq!(escape("Grüße, ü"), "Grüße, ü");
+    }
+}

@@ -1,0 +1,564 @@
+//! The commit protocol v2 (SPEC.md COMMIT-*, docs/design.md): journal, commit point, apply,
+//! publish outputs, recover.
+//!
+//! ```text
+//! [issue only] stage the private key in OUT/.NAME.fileca-PID-RND/ (fsync key, dir, OUT)
+//! write .stage.N for each file and .journal.stage (appends inline, 0600) \ failure: undo,
+//! fsync them all concurrently (groups of 256)                            | byte-identical
+//! rename .journal.stage -> .journal                                      /
+//! fsync the state directory  ------------- commit point ------------- failure: exit 9
+//! rename each .stage.N onto its target, appends at their offsets;        \ failure or crash:
+//!   fsync the appended files, the state directory and certs/ together    | the journal stays
+//! publish outputs: stage, fsync, link (never replace), fsync their dirs  | and the next
+//! complete and rename the pair directory, fsync OUT                      | command redoes it
+//! unlink .journal                                                        /
+//! ```
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::fsio::{self, Dir, Durable};
+use super::journal::{self, Journal, JournalV1, Pair, PairFile, Parsed};
+use super::output::{self, Mode};
+use super::{
+    Access, CERTS, Committed, INDEX_LOG, JOURNAL, JOURNAL_STAGE, MODE_PUBLIC, MODE_SECRET, Plan,
+    Session, leftovers, read_plain,
+};
+use crate::error::{Error, Result};
+use crate::hex;
+
+/// How many files are written before their fsyncs are issued together (bounds open files).
+const CHUNK: usize = 256;
+
+impl Session {
+    /// Commits a plan. Before the commit point any failure undoes everything (the state
+    /// directory and every output directory are as before) and returns the error; a failed
+    /// fsync at the commit point returns [`Error::Unknown`] (exit 9) and leaves the journal for
+    /// the next command to settle; after it, failures are reported in [`Committed`] and the
+    /// next command finishes the job.
+    pub fn commit(&self, plan: &Plan) -> Result<Committed> {
+        if self.access != Access::Write {
+            return Err(Error::Internal("commit on a read session".into()));
+        }
+        let dir = &self.dir;
+        for target in plan
+            .writes
+            .iter()
+            .map(|w| &w.target)
+            .chain(plan.appends.iter().map(|a| &a.target))
+        {
+            if !journal::is_state_target(target) {
+                return Err(Error::Internal(format!("plan writes {target:?}")));
+            }
+        }
+        // Outputs are checked before anything is written, and named relative to the state
+        // directory in the journal.
+        let mut outputs = Vec::with_capacity(plan.outputs.len());
+        for o in &plan.outputs {
+            output::check(o)?;
+            outputs.push(journal::Output {
+                dir: output::relative_to(dir, &output::parent_of(&o.path))?,
+                name: file_name(&o.path),
+                source: o.source.clone(),
+                sha256: hex::sha256(&o.bytes),
+                force: o.force,
+            });
+        }
+        let mut rnd = [0u8; 8];
+        crate::rand::fill(&mut rnd)?;
+        let id = hex::lower(&rnd);
+        let state = Dir::open(dir).map_err(|e| Error::io(dir, e))?;
+        // The one thing staged outside the state directory before the commit point: the
+        // private key of `ca issue`, in an owner-only directory it can prove it made.
+        let mut pairs = Vec::new();
+        let mut staged_pair = None;
+        if let Some(p) = &plan.pair {
+            let rel = output::relative_to(dir, &output::parent_of(&p.path))?;
+            let (parent, staged) = output::stage_pair(p)?;
+            let mut files = vec![PairFile {
+                name: p.key.0.clone(),
+                mode: p.key.2,
+                source: None,
+                sha256: hex::sha256(&p.key.1),
+            }];
+            files.extend(p.files.iter().map(|(name, source, bytes, mode)| PairFile {
+                name: name.clone(),
+                mode: *mode,
+                source: Some(source.clone()),
+                sha256: hex::sha256(bytes),
+            }));
+            pairs.push(Pair {
+                dir: rel,
+                name: file_name(&p.path),
+                staged: staged.clone(),
+                serial: p.serial.clone(),
+                files,
+            });
+            staged_pair = Some((parent, staged));
+        }
+        let mut undo = Undo {
+            dir,
+            state: &state,
+            staged: Vec::new(),
+            pair: staged_pair.as_ref(),
+        };
+        if let Err(e) = self.fix_lock_mode() {
+            return Err(undo.run(e));
+        }
+        // Stage every whole-file write: each is durable before the commit point (fsynced in
+        // groups, the last one with the journal), so a full disk fails here, cleanly.
+        let mut renames = Vec::with_capacity(plan.writes.len());
+        let mut pending: Vec<(File, PathBuf)> = Vec::new();
+        for (i, w) in plan.writes.iter().enumerate() {
+            let name = format!(".stage.{i}");
+            let path = dir.join(&name);
+            match state.write_new(&name, &w.bytes, w.mode) {
+                Ok(f) => pending.push((f, path)),
+                Err(e) => {
+                    if state.stat_entry(&name).is_ok() {
+                        undo.staged.push(name);
+                    }
+                    return Err(undo.run(Error::io(&path, e)));
+                }
+            }
+            undo.staged.push(name.clone());
+            renames.push(journal::Rename {
+                staged: name,
+                target: w.target.clone(),
+                sha256: hex::sha256(&w.bytes),
+            });
+            if pending.len() >= CHUNK
+                && let Err(e) = flush_files(&mut pending)
+            {
+                return Err(undo.run(e));
+            }
+        }
+        let journal = Journal {
+            format: journal::FORMAT,
+            operation: plan.operation.to_string(),
+            generation_before: plan.generation_before,
+            generation_after: plan.generation_after,
+            id,
+            renames,
+            appends: plan
+                .appends
+                .iter()
+                .map(|a| journal::Append {
+                    target: a.target.clone(),
+                    offset: a.offset,
+                    sha256: hex::sha256(&a.bytes),
+                    data: a.bytes.clone(),
+                })
+                .collect(),
+            outputs,
+            pairs,
+        };
+        // Owner-only: it names the staged copy of the key (passwd, renew-ca).
+        let jstage = dir.join(JOURNAL_STAGE);
+        match state.write_new(JOURNAL_STAGE, &journal.to_bytes(), MODE_SECRET) {
+            Ok(f) => pending.push((f, jstage.clone())),
+            Err(e) => {
+                if state.stat_entry(JOURNAL_STAGE).is_ok() {
+                    undo.staged.push(JOURNAL_STAGE.to_string());
+                }
+                return Err(undo.run(Error::io(&jstage, e)));
+            }
+        }
+        undo.staged.push(JOURNAL_STAGE.to_string());
+        if let Err(e) = flush_files(&mut pending) {
+            return Err(undo.run(e));
+        }
+        if let Err(e) = state.rename(JOURNAL_STAGE, JOURNAL) {
+            return Err(undo.run(Error::io(&jstage, e)));
+        }
+        // The commit point: the journal's name (and every staged file's) is durable. If this
+        // fsync fails we can neither promise the change nor take it back (Linux may report
+        // success on a later fsync of a page that failed to write, and a failed directory
+        // fsync often aborts an ext4 journal), so the outcome is left to the next command.
+        if let Err(e) = state.fsync() {
+            return Err(Error::Unknown {
+                msg: format!(
+                    "{}: making the journal durable failed ({e}); the change may or may not \
+                     have been committed. The next ca command settles it: run `ca status` \
+                     (or `ca list`) to see whether it happened",
+                    dir.display()
+                ),
+            });
+        }
+        // Committed. From here on the change happens, now or in the next command's recovery.
+        match apply(dir, &state, &journal, Mode::Live) {
+            Ok(undelivered) => Ok(Committed {
+                warning: None,
+                undelivered,
+            }),
+            Err(msg) => Ok(Committed {
+                warning: Some(format!(
+                    "the change is committed, but finishing it failed: {msg}. The journal {} \
+                     remains; the next ca command completes it (ca check reports it until then)",
+                    dir.join(JOURNAL).display()
+                )),
+                undelivered: if journal.outputs.is_empty() && journal.pairs.is_empty() {
+                    Vec::new()
+                } else {
+                    vec!["the outputs are written when the journal is completed".into()]
+                },
+            }),
+        }
+    }
+}
+
+/// What a failure before the commit point takes back: the staged files and the staged key.
+struct Undo<'a> {
+    dir: &'a Path,
+    state: &'a Dir,
+    staged: Vec<String>,
+    pair: Option<&'a (Dir, String)>,
+}
+
+impl Undo<'_> {
+    /// Removes everything staged; if removal itself fails, the error says exactly what is
+    /// left (contract 5: never swallowed).
+    fn run(&self, primary: Error) -> Error {
+        let mut left = Vec::new();
+        for n in self.staged.iter().rev() {
+            match self.state.unlink(n) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => left.push(format!("{} ({e})", self.dir.join(n).display())),
+            }
+        }
+        if let Some((parent, staged)) = self.pair {
+            match output::remove_staging(parent, staged) {
+                Ok(()) => {
+                    let _ = parent.fsync();
+                }
+                Err(e) => left.push(format!("{} ({e})", parent.join(staged).display())),
+            }
+        }
+        if left.is_empty() {
+            return primary;
+        }
+        Error::Recovery {
+            dir: self.dir.to_path_buf(),
+            msg: format!(
+                "{primary}; nothing was committed, but cleanup failed and left: {}. The next ca \
+                 command removes them (and the next `ca issue` a staged key); ca check lists \
+                 them until then",
+                left.join(", ")
+            ),
+        }
+    }
+}
+
+/// Makes staged files durable together; on failure names the first.
+fn flush_files(pending: &mut Vec<(File, PathBuf)>) -> Result<()> {
+    let items: Vec<Durable> = pending.iter().map(|(f, p)| Durable::File(f, p)).collect();
+    if let Err(e) = fsio::fsync_group(&items) {
+        let path = pending.first().map(|(_, p)| p.clone()).unwrap_or_default();
+        return Err(Error::io(path, e));
+    }
+    pending.clear();
+    Ok(())
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Applies a committed journal: the renames and appends, then the outputs, then removes the
+/// journal. Idempotent (recovery may itself be interrupted and rerun). Returns the messages of
+/// outputs that could not be delivered; an error leaves the journal in place.
+pub(super) fn apply(
+    dir: &Path,
+    state: &Dir,
+    j: &Journal,
+    mode: Mode,
+) -> std::result::Result<Vec<String>, String> {
+    let err = |p: &Path, e: io::Error| format!("{}: {e}", p.display());
+    let mut certs_touched = false;
+    for r in &j.renames {
+        let staged = dir.join(&r.staged);
+        let target = dir.join(&r.target);
+        certs_touched |= r.target.starts_with("certs/");
+        if mode == Mode::Recover {
+            match read_plain(&staged) {
+                Ok(bytes) if hex::sha256(&bytes) == r.sha256 => {}
+                Ok(_) => {
+                    return Err(format!(
+                        "staged file {} does not hold the content the journal recorded for {}",
+                        staged.display(),
+                        r.target
+                    ));
+                }
+                // Renamed already by the interrupted command?
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    if holds_path(&target, &r.sha256) {
+                        continue;
+                    }
+                    return Err(format!(
+                        "{} is missing and {} does not hold the journaled content",
+                        staged.display(),
+                        target.display()
+                    ));
+                }
+                Err(e) => return Err(err(&staged, e)),
+            }
+        }
+        fsio::rename(&staged, &target)
+            .map_err(|e| format!("renaming {} to {}: {e}", staged.display(), target.display()))?;
+    }
+    let mut pending: Vec<(File, PathBuf)> = Vec::new();
+    for a in &j.appends {
+        let target = dir.join(&a.target);
+        let len = std::fs::symlink_metadata(&target)
+            .map(|m| m.len())
+            .unwrap_or(0);
+        if len < a.offset {
+            return Err(format!(
+                "{} is shorter ({len} bytes) than when the change was committed ({} bytes)",
+                target.display(),
+                a.offset
+            ));
+        }
+        let end = a.offset + a.data.len() as u64;
+        if mode == Mode::Recover
+            && len == end
+            && read_range(&target, a.offset, a.data.len() as u64)
+                .ok()
+                .flatten()
+                .is_some_and(|c| c == a.data)
+        {
+            // Appended by the interrupted command, but perhaps not yet durable.
+            let f = super::open_read_nofollow(&target).map_err(|e| err(&target, e))?;
+            pending.push((f, target));
+            continue;
+        }
+        let f = fsio::append_at(&target, a.offset, &a.data, MODE_PUBLIC)
+            .map_err(|e| format!("appending to {}: {e}", target.display()))?;
+        pending.push((f, target));
+    }
+    // The appended files, the state directory's entries and certs/'s, flushed together (the
+    // staged files' data was made durable before the commit point).
+    let certs = if certs_touched {
+        Some(Dir::open(&dir.join(CERTS)).map_err(|e| err(&dir.join(CERTS), e))?)
+    } else {
+        None
+    };
+    let mut items: Vec<Durable> = pending.iter().map(|(f, p)| Durable::File(f, p)).collect();
+    items.push(Durable::Dir(state));
+    if let Some(c) = &certs {
+        items.push(Durable::Dir(c));
+    }
+    fsio::fsync_group(&items).map_err(|e| format!("{}: {e}", dir.display()))?;
+    drop(items);
+    drop(pending);
+    // The state is durable: the outputs, written from it.
+    let content = |source: &str, sha: &str| output_content(dir, source, sha, mode);
+    let mut undelivered = output::publish_outputs(dir, &j.id, &j.outputs, mode, &|o| {
+        content(&o.source, &o.sha256)
+    });
+    for p in &j.pairs {
+        if let Err(msg) = output::publish_pair(dir, p, &content) {
+            undelivered.push(format!(
+                "{msg}; certificate {} is issued but its key pair was not delivered: revoke it \
+                 with `ca revoke {}` and issue another",
+                p.serial, p.serial
+            ));
+        }
+    }
+    // Everything the journal promised is durable (or reported as undelivered). Removing the
+    // journal need not be durable at once: if a power loss brings it back, recovery finds
+    // every file in place and changes nothing; the next commit point makes it durable.
+    state
+        .unlink(JOURNAL)
+        .map_err(|e| err(&dir.join(JOURNAL), e))?;
+    Ok(undelivered)
+}
+
+/// The committed content an output is written from: the journal's own copy of a state file,
+/// or the state file itself; its hash must be the one recorded. In recovery (a journal found
+/// on disk) it must moreover be a certificate or CRL in PEM form, and a certificate's serial
+/// must be recorded in index.log: someone who can write the state directory cannot use
+/// recovery to write arbitrary bytes elsewhere.
+fn output_content(
+    dir: &Path,
+    source: &str,
+    sha: &str,
+    mode: Mode,
+) -> std::result::Result<Vec<u8>, String> {
+    let bytes = read_plain(&dir.join(source))
+        .map_err(|e| format!("{}: {e}", dir.join(source).display()))?;
+    if hex::sha256(&bytes) != sha {
+        return Err(format!(
+            "{source} does not hold the content the journal recorded"
+        ));
+    }
+    if mode == Mode::Recover {
+        check_publishable(dir, source, &bytes)?;
+    }
+    Ok(bytes)
+}
+
+fn check_publishable(dir: &Path, source: &str, bytes: &[u8]) -> std::result::Result<(), String> {
+    let refuse = || format!("{source} is not a certificate or CRL in PEM form; not published");
+    let blocks = pem::parse_many(bytes).map_err(|_| refuse())?;
+    if blocks.is_empty()
+        || blocks
+            .iter()
+            .any(|b| !matches!(b.tag(), "CERTIFICATE" | "X509 CRL"))
+    {
+        return Err(refuse());
+    }
+    let config = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
+    if pem::encode_many_config(&blocks, config).as_bytes() != bytes {
+        return Err(refuse());
+    }
+    if let Some(serial) = source
+        .strip_prefix("certs/")
+        .and_then(|s| s.strip_suffix(".pem"))
+    {
+        let log = read_plain(&dir.join(INDEX_LOG)).map_err(|e| e.to_string())?;
+        let needle = format!("{{\"issued\":\"{serial}\"");
+        let recorded = log
+            .split(|&b| b == b'\n')
+            .any(|line| line.starts_with(needle.as_bytes()));
+        if !recorded {
+            return Err(format!(
+                "serial {serial} is not recorded in index.log; not published"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Does the file at `path` (not followed if a symlink) hold content with this hash?
+fn holds_path(path: &Path, sha256: &str) -> bool {
+    read_plain(path).is_ok_and(|b| hex::sha256(&b) == sha256)
+}
+
+/// `len` bytes of a file from `offset`, or None when the file is shorter.
+fn read_range(path: &Path, offset: u64, len: u64) -> io::Result<Option<Vec<u8>>> {
+    use std::os::unix::fs::FileExt;
+    let file = super::open_read_nofollow(path)?;
+    if file.metadata()?.len() < offset.saturating_add(len) {
+        return Ok(None);
+    }
+    let mut buf = vec![0; len as usize];
+    file.read_exact_at(&mut buf, offset)?;
+    Ok(Some(buf))
+}
+
+/// Turns a format 1 journal (left by an older fileca) into format 2 by reading its staged
+/// files, checking each against its recorded hash.
+fn from_v1(dir: &Path, j: JournalV1) -> std::result::Result<Journal, String> {
+    let mut appends = Vec::new();
+    for a in &j.appends {
+        let staged = dir.join(&a.staged);
+        let data = match read_plain(&staged) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                read_range(&dir.join(&a.target), a.offset, a.len)
+                    .ok()
+                    .flatten()
+                    .ok_or_else(|| {
+                        format!(
+                            "{} is missing and {} does not hold the journaled bytes",
+                            staged.display(),
+                            a.target
+                        )
+                    })?
+            }
+            Err(e) => return Err(format!("{}: {e}", staged.display())),
+        };
+        if hex::sha256(&data) != a.sha256 {
+            return Err(format!(
+                "{} does not hold the bytes the journal recorded for {}",
+                staged.display(),
+                a.target
+            ));
+        }
+        appends.push(journal::Append {
+            target: a.target.clone(),
+            offset: a.offset,
+            sha256: a.sha256.clone(),
+            data,
+        });
+    }
+    Ok(Journal {
+        format: journal::FORMAT,
+        operation: j.operation,
+        generation_before: j.generation_before,
+        generation_after: j.generation_after,
+        id: "0".into(),
+        renames: j.renames,
+        appends,
+        outputs: Vec::new(),
+        pairs: Vec::new(),
+    })
+}
+
+/// Rolls a complete journal forward, or removes stray staged files when there is none.
+/// Runs under the exclusive lock. Returns warnings about outputs of the interrupted command
+/// that could not be delivered.
+pub(super) fn recover(dir: &Path) -> Result<Vec<String>> {
+    let jpath = dir.join(JOURNAL);
+    let recovery_err = |msg: String| Error::Recovery {
+        dir: dir.to_path_buf(),
+        msg,
+    };
+    let state = Dir::open(dir).map_err(|e| Error::io(dir, e))?;
+    let mut warnings = Vec::new();
+    match read_plain(&jpath) {
+        Ok(bytes) => {
+            let parsed = Journal::parse(&bytes).map_err(|m| {
+                recovery_err(format!(
+                    "{}: {m}; inspect it by hand (ca check shows the details)",
+                    jpath.display()
+                ))
+            })?;
+            let journal = match parsed {
+                Parsed::V2(j) => j,
+                Parsed::V1(j) => from_v1(dir, j).map_err(|m| {
+                    recovery_err(format!(
+                        "completing the interrupted commit (journal {}): {m}; mutations are \
+                         refused until this is resolved",
+                        jpath.display()
+                    ))
+                })?,
+            };
+            let undelivered = apply(dir, &state, &journal, Mode::Recover).map_err(|m| {
+                recovery_err(format!(
+                    "completing the interrupted {} (journal {}): {m}; mutations are refused \
+                     until this is resolved",
+                    journal.operation,
+                    jpath.display()
+                ))
+            })?;
+            for u in undelivered {
+                warnings.push(format!(
+                    "an interrupted {} was completed, but an output was not delivered: {u}",
+                    journal.operation
+                ));
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(recovery_err(format!("{}: {e}", jpath.display()))),
+    }
+    // No journal (any more): whatever is staged belongs to a command that never reached its
+    // commit point, or to a format 1 journal just completed, so it is removed.
+    let stray = leftovers(dir)?;
+    if !stray.is_empty() {
+        for name in &stray {
+            state.unlink(name).map_err(|e| {
+                recovery_err(format!("removing stray {}: {e}", dir.join(name).display()))
+            })?;
+        }
+        state
+            .fsync()
+            .map_err(|e| recovery_err(format!("{}: {e}", dir.display())))?;
+    }
+    Ok(warnings)
+}

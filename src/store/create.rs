@@ -1,0 +1,261 @@
+//! `ca init` and `ca import-openssl`: a new state directory, made whole in a hidden sibling and
+//! renamed into place, so it appears complete or not at all.
+
+use std::ffi::OsStr;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::fsio::{self, Dir, Durable};
+use super::{CERTS, FileWrite, LOCK, MODE_CERTS_DIR, MODE_DIR, MODE_LOCK, lock};
+use crate::error::{Error, Result};
+use crate::hex;
+
+/// Refuses a target `init` must not touch; returns its parent directory and name.
+pub fn check_can_create(dir: &Path) -> Result<(PathBuf, String)> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(Error::Exists {
+                path: dir.to_path_buf(),
+                msg: "is a symbolic link; fileca does not follow symlinks".into(),
+            });
+        }
+        Ok(m) if !m.is_dir() => {
+            return Err(Error::Exists {
+                path: dir.to_path_buf(),
+                msg: "exists and is not a directory".into(),
+            });
+        }
+        Ok(_) => {
+            let mut entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+            if entries.next().is_some() {
+                return Err(exists_error(dir));
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(dir, e)),
+    }
+    let name = dir
+        .file_name()
+        .filter(|n| *n != OsStr::new(".") && *n != OsStr::new(".."))
+        .ok_or_else(|| {
+            Error::refused(format!(
+                "{}: cannot create a CA here; name a new directory",
+                dir.display()
+            ))
+        })?
+        .to_string_lossy()
+        .into_owned();
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !parent.is_dir() {
+        return Err(Error::refused(format!(
+            "{}: parent directory does not exist",
+            parent.display()
+        )));
+    }
+    Ok((parent, name))
+}
+
+/// Creates a new CA directory atomically: every file is written into a hidden sibling staging
+/// directory `.NAME.init-PID-RANDOM`, made durable, and renamed to `dir`. `rename(2)` refuses
+/// a non-empty target, so of two racing inits exactly one wins, and a crashed init leaves no
+/// half-made `dir` (its staging is removed by the next init of that name, safely).
+pub fn create(dir: &Path, files: &[FileWrite]) -> Result<()> {
+    let (parent_path, name) = check_can_create(dir)?;
+    let parent = Dir::open(&parent_path).map_err(|e| Error::io(&parent_path, e))?;
+    remove_abandoned_inits(&parent, &name);
+
+    let mut rnd = [0u8; 8];
+    crate::rand::fill(&mut rnd)?;
+    let staging = format!(".{name}.init-{}-{}", std::process::id(), hex::lower(&rnd));
+    let sub = match parent.mkdir(&staging, MODE_DIR) {
+        Ok(s) => s,
+        Err(e) => {
+            // An empty directory we may have made: rmdir removes nothing else.
+            let _ = parent.rmdir(&staging);
+            return Err(Error::io(parent.join(&staging), e));
+        }
+    };
+    let result = (|| -> Result<std::fs::File> {
+        let lock_file = sub
+            .write_new(LOCK, b"", MODE_LOCK)
+            .map_err(|e| Error::io(sub.join(LOCK), e))?;
+        lock::acquire(&lock_file, &sub.join(LOCK), false, Duration::ZERO)?;
+        let certs = sub
+            .mkdir(CERTS, MODE_CERTS_DIR)
+            .map_err(|e| Error::io(sub.join(CERTS), e))?;
+        let mut written = Vec::with_capacity(files.len());
+        for f in files {
+            let (d, n) = match f.target.strip_prefix("certs/") {
+                Some(n) => (&certs, n),
+                None => (&sub, f.target.as_str()),
+            };
+            let file = d
+                .write_new(n, &f.bytes, f.mode)
+                .map_err(|e| Error::io(d.join(n), e))?;
+            written.push((file, d.join(n)));
+            if written.len() >= 256 {
+                flush(&mut written)?;
+            }
+        }
+        flush(&mut written)?;
+        fsio::fsync_group(&[
+            Durable::File(&lock_file, &sub.join(LOCK)),
+            Durable::Dir(&certs),
+            Durable::Dir(&sub),
+        ])
+        .map_err(|e| Error::io(sub.path(), e))?;
+        // An empty directory made beforehand by the user is replaced; anything else refused.
+        let renamed = if parent.stat_entry(&name).is_ok() {
+            parent.rename(&staging, &name)
+        } else {
+            parent.rename_noreplace(&staging, &name)
+        };
+        renamed.map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOTEMPTY) | Some(libc::EEXIST) | Some(libc::ENOTDIR) => exists_error(dir),
+            _ => Error::io(dir, e),
+        })?;
+        Ok(lock_file)
+    })();
+    let lock_file = match result {
+        Ok(l) => l,
+        Err(e) => return Err(remove_or_report(&parent, &staging, e)),
+    };
+    // The new directory is visible; it is ours until its parent's entry is durable, and we
+    // still hold its lock, so no other command has looked at it yet.
+    if let Err(e) = parent.fsync() {
+        let err = Error::io(&parent_path, e);
+        return Err(match parent.rename_noreplace(&name, &staging) {
+            Ok(()) => remove_or_report(&parent, &staging, err),
+            Err(e2) => Error::Recovery {
+                dir: dir.to_path_buf(),
+                msg: format!(
+                    "{err}; the CA was created but may not survive a power loss, and moving it \
+                     back failed ({e2}); check it with `ca check` or remove {} and run init again",
+                    dir.display()
+                ),
+            },
+        });
+    }
+    drop(lock_file);
+    Ok(())
+}
+
+fn flush(written: &mut Vec<(std::fs::File, PathBuf)>) -> Result<()> {
+    let items: Vec<Durable> = written.iter().map(|(f, p)| Durable::File(f, p)).collect();
+    fsio::fsync_group(&items).map_err(|e| match written.first() {
+        Some((_, p)) => Error::io(p, e),
+        None => Error::Internal(e.to_string()),
+    })?;
+    written.clear();
+    Ok(())
+}
+
+fn exists_error(dir: &Path) -> Error {
+    Error::Exists {
+        path: dir.to_path_buf(),
+        msg: "already exists and is not empty; `ca init` only creates new CAs (choose another \
+              --dir, or inspect this one with `ca status`)"
+            .into(),
+    }
+}
+
+/// Removes the staging directories of inits that died (their pid is gone and nobody holds
+/// their lock), provably ours: see [`remove_init_staging`].
+fn remove_abandoned_inits(parent: &Dir, name: &str) {
+    let prefix = format!(".{name}.init-");
+    let Ok(names) = parent.names() else {
+        return;
+    };
+    for n in names {
+        let Ok(n) = n.into_string() else { continue };
+        let Some(rest) = n.strip_prefix(&prefix) else {
+            continue;
+        };
+        // The name carries the creator's pid: while it lives, the init is in progress (its
+        // lock is not enough, as there is a moment between creating the directory and
+        // locking it).
+        let pid = rest.split('-').next().and_then(|p| p.parse::<i32>().ok());
+        if pid.is_none_or(fsio::process_alive) {
+            continue;
+        }
+        // Another init may be removing the same leftovers: failing here is not our failure.
+        match remove_init_staging(parent, &n, true) {
+            Ok(()) => {
+                let _ = parent.fsync();
+            }
+            Err(e) => eprintln!(
+                "warning: left {} alone: {e}",
+                crate::render::escape(&parent.join(&n).display().to_string())
+            ),
+        }
+    }
+}
+
+/// Removes an init staging directory, and only if fileca can prove it made it: opened without
+/// following a symlink (so a link or a swapped-in symlink is never entered), owned by the user
+/// running fileca, holding its `.lock` (the marker) unlocked, and holding only plain files and
+/// a `certs/` of plain files, which are removed through directory descriptors. `marker` is
+/// false only for the directory this very process just made.
+fn remove_init_staging(parent: &Dir, name: &str, marker: bool) -> io::Result<()> {
+    let sub = parent.open_sub(name)?;
+    if sub.stat()?.st_uid != fsio::uid() {
+        return Err(io::Error::other("not owned by the user running fileca"));
+    }
+    let names = sub.names()?;
+    if names.is_empty() {
+        // Made, then abandoned before its marker: removing an empty directory removes nothing.
+        return parent.rmdir(name);
+    }
+    if marker {
+        let lock = sub
+            .open_read(LOCK)
+            .map_err(|_| io::Error::other("holds no .lock"))?;
+        if !lock.metadata()?.is_file() || lock.try_lock().is_err() {
+            return Err(io::Error::other("its .lock is not a free plain file"));
+        }
+    }
+    for n in names {
+        let n = n
+            .into_string()
+            .map_err(|_| io::Error::other("holds a file fileca did not make"))?;
+        let st = sub.stat_entry(&n)?;
+        match rustix::fs::FileType::from_raw_mode(st.st_mode) {
+            rustix::fs::FileType::RegularFile => sub.unlink(&n)?,
+            rustix::fs::FileType::Directory if n == CERTS => {
+                let certs = sub.open_sub(CERTS)?;
+                for c in certs.names()? {
+                    let c = c
+                        .into_string()
+                        .map_err(|_| io::Error::other("holds a file fileca did not make"))?;
+                    let cst = certs.stat_entry(&c)?;
+                    if rustix::fs::FileType::from_raw_mode(cst.st_mode)
+                        != rustix::fs::FileType::RegularFile
+                    {
+                        return Err(io::Error::other(format!("certs/{c} is not a plain file")));
+                    }
+                    certs.unlink(&c)?;
+                }
+                sub.rmdir(CERTS)?;
+            }
+            _ => return Err(io::Error::other(format!("{n} is not a plain file"))),
+        }
+    }
+    parent.rmdir(name)
+}
+
+fn remove_or_report(parent: &Dir, staging: &str, primary: Error) -> Error {
+    match remove_init_staging(parent, staging, false) {
+        Ok(()) => primary,
+        Err(e) => Error::Recovery {
+            dir: parent.join(staging),
+            msg: format!(
+                "{primary}; removing the half-made {} failed ({e}); the next `ca init` removes it",
+                parent.join(staging).display()
+            ),
+        },
+    }
+}
