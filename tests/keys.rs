@@ -648,7 +648,7 @@ fn crash_at_every_mutation_of_passwd_leaves_the_old_or_the_new_encryption_passwd
 
 /// Builds a real `openssl ca` directory: three certificates signed by `openssl ca`, one revoked
 /// with keyCompromise, serial file 1003, crlnumber 05.
-fn openssl_ca_dir(env: &Env) -> std::path::PathBuf {
+pub(crate) fn openssl_ca_dir(env: &Env) -> std::path::PathBuf {
     let src = env.path("demoCA");
     let script = r#"
 set -e

@@ -133,14 +133,14 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
     );
     all.extend(files);
     store::create(&ctx.dir, &all)?;
-    if !ctx.quiet {
-        eprintln!(
+    super::report_created(
+        ctx,
+        &format!(
             "imported {count} certificate(s) ({revoked} revoked) from {} into {}; next serial {serial}",
-            src.display(),
-            ctx.dir.display()
-        );
-    }
-    Ok(())
+            crate::render::escape(&src.display().to_string()),
+            crate::render::escape(&ctx.dir.display().to_string())
+        ),
+    )
 }
 
 /// One index.txt line: `STATUS \t EXPIRY \t REVOCATION[,REASON] \t SERIAL \t FILE \t SUBJECT`.

@@ -203,20 +203,21 @@ fn create_or_describe(args: &InitArgs, ctx: &Context, files: &[FileWrite]) -> Re
         return Ok(());
     }
     store::create(&ctx.dir, files)?;
-    if ctx.quiet {
-        return Ok(());
-    }
-    match &args.import_cert {
-        Some(c) => eprintln!("adopted the CA of {} in {}", c.display(), ctx.dir.display()),
-        None => eprintln!(
+    let msg = match &args.import_cert {
+        Some(c) => format!(
+            "adopted the CA of {} in {}",
+            crate::render::escape(&c.display().to_string()),
+            crate::render::escape(&ctx.dir.display().to_string())
+        ),
+        None => format!(
             "created CA {:?} in {} ({:?}, valid {} days)",
             args.subject.as_deref().unwrap_or_default(),
-            ctx.dir.display(),
+            crate::render::escape(&ctx.dir.display().to_string()),
             args.key_type,
             args.days
         ),
-    }
-    Ok(())
+    };
+    super::report_created(ctx, &msg)
 }
 
 fn half(random: &[u8; 32], from: usize) -> [u8; 16] {

@@ -287,6 +287,21 @@ fn finish(ctx: &Context, planned: &Planned, committed: store::Committed) -> Resu
     })
 }
 
+/// Reports a new CA directory (init, import-openssl) once it is durable: a failing stderr is
+/// exit 8, never a panic.
+pub fn report_created(ctx: &Context, msg: &str) -> Result<()> {
+    fsio::reported();
+    if ctx.quiet || render::stderr_line(msg).is_ok() {
+        return Ok(());
+    }
+    Err(Error::Undelivered {
+        msg: format!(
+            "the CA is created in {}, but stderr could not be written",
+            render::escape(&ctx.dir.display().to_string())
+        ),
+    })
+}
+
 /// The `--dry-run` report: what would be committed, without the signed objects themselves
 /// (a dry run never hands out a certificate the index does not record).
 fn describe(planned: &Planned) -> String {

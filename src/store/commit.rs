@@ -340,21 +340,25 @@ pub(super) fn apply(
             .map_err(|e| format!("appending to {}: {e}", target.display()))?;
         pending.push((f, target));
     }
-    // The appended files, the state directory's entries and certs/'s, flushed together (the
-    // staged files' data was made durable before the commit point).
+    // The appended files and certs/'s new entries, flushed together (the staged files' data
+    // was made durable before the commit point); then the state directory's entries. In that
+    // order: a certificate renamed from the top into certs/ must be durable under its new
+    // name before its old name's removal is, or a power loss in between could lose it.
     let certs = if certs_touched {
         Some(Dir::open(&dir.join(CERTS)).map_err(|e| err(&dir.join(CERTS), e))?)
     } else {
         None
     };
     let mut items: Vec<Durable> = pending.iter().map(|(f, p)| Durable::File(f, p)).collect();
-    items.push(Durable::Dir(state));
     if let Some(c) = &certs {
         items.push(Durable::Dir(c));
     }
     fsio::fsync_group(&items).map_err(|e| format!("{}: {e}", dir.display()))?;
     drop(items);
     drop(pending);
+    state
+        .fsync()
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
     // The state is durable: the outputs, written from it.
     let content = |source: &str, sha: &str| output_content(dir, source, sha, mode);
     let mut undelivered = output::publish_outputs(dir, &j.id, &j.outputs, mode, &|o| {

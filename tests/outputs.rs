@@ -1,0 +1,371 @@
+//! Outputs are part of the commit (SPEC.md OUTPUT-*): a command killed at any instant never
+//! leaves, anywhere, a CA-signed certificate that the index does not record, never lets a
+//! serial be issued twice counting leftovers, and the next command leaves the CA and the
+//! command's outputs together before or after. Regression tests for commit-v2 defects 1 and 5.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::harness::*;
+
+/// Every certificate in every file under `root` (hidden files and subdirectories included):
+/// (file, serial in uppercase hex, DER).
+fn certificates_under(root: &Path) -> Vec<(PathBuf, String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return out;
+    };
+    for e in entries {
+        let path = e.unwrap().path();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        if meta.is_dir() {
+            out.extend(certificates_under(&path));
+        } else if meta.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            for p in pem::parse_many(&bytes).unwrap_or_default() {
+                if p.tag() == "CERTIFICATE" {
+                    let (_, cert) =
+                        x509_parser::parse_x509_certificate(p.contents()).expect("a certificate");
+                    let serial: String = cert
+                        .raw_serial()
+                        .iter()
+                        .map(|b| format!("{b:02X}"))
+                        .collect();
+                    out.push((path.clone(), serial, p.contents().to_vec()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Serials index.log records as issued.
+fn recorded(dir: &Path) -> Vec<String> {
+    read_index(dir)["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["serial"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Asserts the promise over a workspace: every certificate outside the state directory has a
+/// serial the index records, and no serial names two different certificates.
+#[track_caller]
+fn assert_outputs_recorded(state: &Path, out: &Path, what: &str) {
+    let index = recorded(state);
+    let ca_der = pem::parse(std::fs::read(state.join("ca.crt")).unwrap())
+        .unwrap()
+        .contents()
+        .to_vec();
+    let mut seen: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for (file, serial, der) in certificates_under(out) {
+        if der == ca_der {
+            continue; // the copy of ca.crt in an issue pair
+        }
+        assert!(
+            index.contains(&serial),
+            "{what}: {} holds certificate {serial}, which the index does not record",
+            file.display()
+        );
+        if let Some(prev) = seen.insert(serial.clone(), der.clone()) {
+            assert_eq!(prev, der, "{what}: serial {serial} names two certificates");
+        }
+    }
+}
+
+/// A workspace: `ws/ca` (the deterministic CA), `ws/out` (empty) and `ws/reqs` (3 CSRs).
+fn workspace(root: &Path, name: &str, base: &Path) -> PathBuf {
+    let ws = root.join(name);
+    std::fs::create_dir(&ws).unwrap();
+    copy_dir(base, &ws.join("ca"));
+    std::fs::create_dir(ws.join("out")).unwrap();
+    std::fs::create_dir(ws.join("reqs")).unwrap();
+    for (i, c) in [
+        "p256-default.pem",
+        "ed25519-default.pem",
+        "p384-default.pem",
+    ]
+    .iter()
+    .enumerate()
+    {
+        std::fs::copy(csr(c), ws.join("reqs").join(format!("r{i}.pem"))).unwrap();
+    }
+    ws
+}
+
+/// The output-writing commands, with arguments relative to a workspace.
+fn output_commands(ws: &Path, valid_serial: &str) -> Vec<(&'static str, Vec<String>)> {
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let out = ws.join("out");
+    vec![
+        (
+            "sign --out",
+            vec![
+                "sign".into(),
+                s(&ws.join("reqs/r0.pem")),
+                "--out".into(),
+                s(&out.join("web.pem")),
+            ],
+        ),
+        (
+            "sign --out-dir (batch)",
+            vec![
+                "sign".into(),
+                s(&ws.join("reqs")),
+                "--out-dir".into(),
+                s(&out),
+            ],
+        ),
+        (
+            "renew --out",
+            vec![
+                "renew".into(),
+                valid_serial.into(),
+                "--out".into(),
+                s(&out.join("renewed.pem")),
+            ],
+        ),
+        (
+            "issue",
+            vec![
+                "issue".into(),
+                "site.test".into(),
+                "--out-dir".into(),
+                s(&out),
+            ],
+        ),
+        (
+            "crl --out",
+            vec!["crl".into(), "--out".into(), s(&out.join("ca.crl"))],
+        ),
+    ]
+}
+
+/// Rewrites paths of one workspace into another.
+fn retarget(args: &[String], from: &Path, to: &Path) -> Vec<String> {
+    let (f, t) = (from.to_str().unwrap(), to.to_str().unwrap());
+    args.iter().map(|a| a.replace(f, t)).collect()
+}
+
+/// The names in a directory, hidden ones included, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_kill_at_any_instant_never_leaves_an_unrecorded_or_reissued_certificate_output_atomic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = deterministic_ca(tmp.path());
+    let before = snapshot(&base);
+    let valid = recorded(&base)[1].clone();
+    let proto = workspace(tmp.path(), "proto", &base);
+    for (name, args) in output_commands(&proto, &valid) {
+        // The reference run: its trace and its after-state.
+        let reference = workspace(tmp.path(), "reference", &base);
+        let ref_args = retarget(&args, &proto, &reference);
+        let trace = trace_mutations(&reference.join("ca"), &ref_args);
+        let after_out = names(&reference.join("out"));
+        assert!(
+            after_out.iter().all(|n| !n.starts_with('.')),
+            "{name}: a successful run leaves no hidden files: {after_out:?}"
+        );
+        std::fs::remove_dir_all(&reference).unwrap();
+        for n in 1..=trace.len() {
+            let ws = workspace(tmp.path(), "ws", &base);
+            let state = ws.join("ca");
+            let out = ws.join("out");
+            let run_args = retarget(&args, &proto, &ws);
+            let killed = ca_at(&state)
+                .args(&run_args)
+                .env("FILECA_FAULT", format!("abort@{n}"))
+                .output()
+                .unwrap();
+            assert!(!killed.status.success(), "{name} abort@{n} did not crash");
+            let what = format!("{name} abort@{n} ({})", trace[n - 1]);
+            // Even before any recovery, nothing outside holds an unrecorded certificate
+            // (a committed journal records the serial in index.log only when applied, so
+            // recover first, as every next command does).
+            let status = ca_at(&state).arg("status").output().unwrap();
+            assert!(
+                status.status.success(),
+                "{what}: {}",
+                String::from_utf8_lossy(&status.stderr)
+            );
+            assert_outputs_recorded(&state, &out, &what);
+            let now = snapshot(&state);
+            let visible: Vec<String> = names(&out)
+                .into_iter()
+                .filter(|n| !n.starts_with('.'))
+                .collect();
+            if now == before {
+                assert!(
+                    visible.is_empty(),
+                    "{what}: published without a commit: {visible:?}"
+                );
+            } else {
+                assert_eq!(visible, after_out, "{what}: outputs not all published");
+                // Recovered to "after": no hidden leftovers either.
+                assert!(
+                    names(&out).iter().all(|n| !n.starts_with('.')),
+                    "{what}: leftovers {:?}",
+                    names(&out)
+                );
+                assert!(
+                    ca_at(&state)
+                        .arg("check")
+                        .output()
+                        .unwrap()
+                        .status
+                        .success()
+                );
+            }
+            // The next sign gets a serial nothing else holds.
+            let next = ca_at(&state)
+                .args([
+                    "sign",
+                    ws.join("reqs/r1.pem").to_str().unwrap(),
+                    "--out",
+                    out.join("other.pem").to_str().unwrap(),
+                ])
+                .output()
+                .unwrap();
+            assert!(next.status.success(), "{what}: next sign failed");
+            assert_outputs_recorded(&state, &out, &what);
+            std::fs::remove_dir_all(&ws).unwrap();
+        }
+    }
+}
+
+#[test]
+fn outputs_are_published_only_after_the_commit_and_only_from_committed_content_output_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = deterministic_ca(tmp.path());
+    let out = tmp.path().join("web.pem");
+    let trace = trace_mutations(
+        &dir,
+        &[
+            "sign".into(),
+            csr("p256-default.pem").to_str().unwrap().into(),
+            "--out".into(),
+            out.to_str().unwrap().into(),
+        ],
+    );
+    let commit = commit_point(&trace);
+    let first_outside = trace
+        .iter()
+        .position(|l| l.contains("web.pem"))
+        .expect("the output is written");
+    assert!(
+        first_outside + 1 > commit,
+        "nothing outside the state directory before the commit point: {trace:#?}"
+    );
+}
+
+#[test]
+fn an_existing_target_after_the_commit_is_not_replaced_and_exits_8_output_undelivered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = deterministic_ca(tmp.path());
+    let out = tmp.path().join("web.pem");
+    // A target that exists when the command starts is refused up front (exit 3, nothing
+    // written, the file untouched)...
+    std::fs::write(&out, "mine").unwrap();
+    let before = snapshot(&dir);
+    let refused = ca_at(&dir)
+        .args([
+            "sign",
+            csr("p256-default.pem").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(REFUSED));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("already exists"));
+    assert_unchanged(&before, &snapshot(&dir));
+    assert_eq!(std::fs::read(&out).unwrap(), b"mine");
+    // ...while a committed journal whose output appeared meanwhile is completed without
+    // touching it, and the output is reported as not delivered.
+    let dir2 = tmp.path().join("pki2");
+    copy_dir(&dir, &dir2);
+    let out2 = tmp.path().join("later.pem");
+    let args = [
+        "sign".to_string(),
+        csr("p256-default.pem").to_str().unwrap().into(),
+        "--out".into(),
+        out2.to_str().unwrap().into(),
+    ];
+    let trace = trace_mutations(&dir, &args);
+    std::fs::remove_file(&out2).unwrap();
+    let commit = commit_point(&trace);
+    let killed = ca_at(&dir2)
+        .args(&args)
+        .env("FILECA_FAULT", format!("abort@{}", commit + 1))
+        .output()
+        .unwrap();
+    assert!(!killed.status.success());
+    assert!(dir2.join(".journal").exists());
+    std::fs::write(&out2, "someone else's").unwrap();
+    let status = ca_at(&dir2).arg("status").output().unwrap();
+    assert!(status.status.success());
+    let stderr = String::from_utf8_lossy(&status.stderr);
+    assert!(stderr.contains("not delivered"), "{stderr}");
+    assert_eq!(std::fs::read(&out2).unwrap(), b"someone else's");
+}
+
+#[test]
+fn stdout_failing_after_the_commit_exits_8_and_names_the_serial_exit_undelivered() {
+    let env = Env::new();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = env
+        .ca()
+        .args(["sign", csr("p256-default.pem").to_str().unwrap()])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(UNDELIVERED), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let serial = env.index()["certificates"][0]["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        stderr.contains(&format!("ca show {serial} --pem")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_recovery_journal_cannot_write_arbitrary_files_elsewhere_output_hostile_journal() {
+    // Someone who can write the state directory plants a journal whose output copies a file
+    // that is not a recorded certificate (here ca.key) to a new file outside.
+    let env = Env::new();
+    let key = std::fs::read(env.dir.join("ca.key")).unwrap();
+    let sha = {
+        use std::fmt::Write;
+        let d = ring::digest::digest(&ring::digest::SHA256, &key);
+        d.as_ref().iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    };
+    let journal = serde_json::json!({
+        "format": 2, "operation": "sign", "generation_before": 1, "generation_after": 1,
+        "id": "00ff",
+        "outputs": [{"dir": "..", "name": "stolen.key", "source": "ca.key", "sha256": sha}],
+    });
+    std::fs::write(env.dir.join(".journal"), journal.to_string()).unwrap();
+    let out = env.run(&["status"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!env.path("stolen.key").exists(), "{stderr}");
+    assert!(stderr.contains("not delivered"), "{stderr}");
+}
