@@ -5,6 +5,7 @@
 mod harness;
 
 mod batch;
+mod boundary;
 mod check;
 mod commit;
 mod concurrency;

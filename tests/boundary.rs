@@ -1,0 +1,198 @@
+//! The hostile boundary (SPEC.md HOSTILE-CLEANUP): fileca removes only what it can prove it
+//! created — never through a symlink, never by path after a check, only directories owned by
+//! the user running it that hold its marker, never outside the directory it was pointed at.
+//! A second user (`nobody`) plants entries in a sticky, world-writable shared directory.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::harness::*;
+
+/// Runs a shell command as `nobody` (when the tests run as root; otherwise as ourselves, which
+/// still exercises the symlink rules).
+fn as_other_user(script: &str) {
+    let root = rustix::process::geteuid().is_root();
+    let status = if root {
+        Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "sh",
+                "-c",
+                script,
+            ])
+            .status()
+    } else {
+        Command::new("sh").args(["-c", script]).status()
+    }
+    .unwrap();
+    assert!(status.success(), "{script}");
+}
+
+/// A sticky, world-writable directory, as /tmp is.
+fn shared_dir(root: &Path) -> PathBuf {
+    let shared = root.join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    // The test's temporary root must be reachable by the other user.
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    shared
+}
+
+#[test]
+fn issue_never_deletes_through_a_symlink_planted_as_an_abandoned_staging_dir_hostile_cleanup() {
+    let tmp = tempfile::tempdir().unwrap();
+    let victim = deterministic_ca(tmp.path());
+    let before = snapshot(&victim);
+    let shared = shared_dir(tmp.path());
+    // Mallory plants a "staging directory" of a dead process that is a link to alice's CA,
+    // and a real directory of his own with the same kind of name.
+    as_other_user(&format!(
+        "ln -s {v} {s}/.site.test.fileca-999990-x && mkdir {s}/.site.test.fileca-999991-y && \
+         echo data > {s}/.site.test.fileca-999991-y/.fileca-staging && \
+         echo data > {s}/.site.test.fileca-999991-y/keep",
+        v = victim.display(),
+        s = shared.display()
+    ));
+    let out = ca_at(&victim)
+        .args(["issue", "site.test", "--out-dir", shared.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Alice's CA lost nothing but gained the certificate it issued.
+    let after = snapshot(&victim);
+    for k in before.keys() {
+        assert!(after.contains_key(k), "{k} was deleted");
+    }
+    assert!(
+        std::fs::symlink_metadata(shared.join(".site.test.fileca-999990-x"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    if rustix::process::geteuid().is_root() {
+        // Not ours: left alone.
+        assert!(shared.join(".site.test.fileca-999991-y/keep").exists());
+    }
+    assert!(shared.join("site.test/site.test.key").exists());
+}
+
+#[test]
+fn init_never_deletes_through_a_symlink_planted_as_an_abandoned_init_hostile_cleanup() {
+    let tmp = tempfile::tempdir().unwrap();
+    let victim = deterministic_ca(tmp.path());
+    let before = snapshot(&victim);
+    let shared = shared_dir(tmp.path());
+    as_other_user(&format!(
+        "ln -s {v} {s}/.pki.init-999990-x",
+        v = victim.display(),
+        s = shared.display()
+    ));
+    let out = ca_at(&shared.join("pki"))
+        .args(["init", "--subject", "CN=Alice"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_unchanged(&before, &snapshot(&victim));
+}
+
+#[test]
+fn init_cleanup_cannot_be_raced_into_a_symlink_hostile_cleanup_race() {
+    // The attack of the review: renameat2(RENAME_EXCHANGE) swaps a real abandoned staging
+    // directory with a symlink to the victim while init checks and removes it. fileca opens
+    // the entry once with O_NOFOLLOW and works through that descriptor, so whatever it opens
+    // is what it removes.
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    let tmp = tempfile::tempdir().unwrap();
+    let victim = deterministic_ca(tmp.path());
+    let before = snapshot(&victim);
+    let shared = shared_dir(tmp.path());
+    for round in 0..20 {
+        let name = format!("pki{round}");
+        let staging = shared.join(format!(".{name}.init-999990-x"));
+        std::fs::create_dir(&staging).unwrap();
+        std::fs::write(staging.join(".lock"), "").unwrap();
+        std::fs::write(staging.join("ca.key"), "abandoned").unwrap();
+        let link = shared.join(format!("swap{round}"));
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let swapper = {
+            let (stop, staging, link) = (stop.clone(), staging.clone(), link.clone());
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if renameat_with(CWD, &staging, CWD, &link, RenameFlags::EXCHANGE).is_err() {
+                        break; // the real directory was removed: nothing left to swap
+                    }
+                }
+            })
+        };
+        let out = ca_at(&shared.join(&name))
+            .args(["init", "--subject", "CN=Race"])
+            .output()
+            .unwrap();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        swapper.join().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_unchanged(&before, &snapshot(&victim));
+    }
+}
+
+#[test]
+fn lock_file_is_owner_only_and_fixed_by_the_next_mutation_lock_mode() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = deterministic_ca(tmp.path());
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir.join(".lock")), 0o600, "a new CA's .lock");
+    std::fs::set_permissions(dir.join(".lock"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    // Reads and refused commands leave it alone; the next commit fixes it.
+    assert!(ca_at(&dir).arg("status").output().unwrap().status.success());
+    assert_eq!(mode(&dir.join(".lock")), 0o644);
+    assert!(ca_at(&dir).arg("crl").output().unwrap().status.success());
+    assert_eq!(mode(&dir.join(".lock")), 0o600);
+}
+
+#[test]
+fn a_fifo_in_place_of_the_lock_is_refused_without_hanging_hostile_lock_fifo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = deterministic_ca(tmp.path());
+    std::fs::remove_file(dir.join(".lock")).unwrap();
+    let st = Command::new("mkfifo")
+        .arg(dir.join(".lock"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let before = snapshot(&dir);
+    let mut child = ca_at(&dir)
+        .arg("crl")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("ca crl hangs on a FIFO .lock");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(STATE));
+    assert_unchanged(&before, &snapshot(&dir));
+}
