@@ -50,6 +50,37 @@ fn twenty_parallel_signs_get_twenty_distinct_serials_lock_sign() {
         }
         env.assert_check_ok();
     }
+    // The same with outputs: twenty parallel `sign --out` into one directory give twenty
+    // files, each the certificate the index records under its serial.
+    let outdir = env.path("out");
+    std::fs::create_dir(&outdir).unwrap();
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            env.ca()
+                .args([
+                    "sign",
+                    csr_path.to_str().unwrap(),
+                    "--out",
+                    outdir.join(format!("c{i}.pem")).to_str().unwrap(),
+                ])
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let found = crate::outputs::certificates_under(&outdir);
+    assert_eq!(found.len(), 20);
+    crate::outputs::assert_outputs_recorded(&env.dir, &outdir, "parallel --out");
+    let distinct: HashSet<_> = found.iter().map(|(_, s, _)| s.clone()).collect();
+    assert_eq!(distinct.len(), 20, "duplicate serials among the outputs");
 }
 
 #[test]

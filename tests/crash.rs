@@ -153,6 +153,8 @@ fn crash_at_every_mutation_of_init_leaves_no_half_ca_crash_init() {
 fn sigkill_campaign_200_signs_crash_sigkill() {
     let env = Env::new();
     let csr_path = csr("p256-default.pem");
+    let outdir = env.path("issued");
+    std::fs::create_dir(&outdir).unwrap();
     // A tiny deterministic generator for the kill delays (no extra crate).
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut issued_before;
@@ -163,9 +165,15 @@ fn sigkill_campaign_200_signs_crash_sigkill() {
         seed ^= seed << 17;
         let delay = Duration::from_micros(seed % 12_000);
         issued_before = env.index()["certificates"].as_array().unwrap().len();
+        let target = outdir.join(format!("c{i}.pem"));
         let mut child = env
             .ca()
-            .args(["sign", csr_path.to_str().unwrap()])
+            .args([
+                "sign",
+                csr_path.to_str().unwrap(),
+                "--out",
+                target.to_str().unwrap(),
+            ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -194,6 +202,14 @@ fn sigkill_campaign_200_signs_crash_sigkill() {
                 "a reported success is durable (kill {i})"
             );
         }
+        // The output goes with the certificate: published exactly when it was issued (the
+        // next command completes an interrupted publication), never an unrecorded one.
+        assert_eq!(
+            target.exists(),
+            issued == issued_before + 1,
+            "kill {i} after {delay:?}: output and index disagree"
+        );
+        crate::outputs::assert_outputs_recorded(&env.dir, &outdir, &format!("kill {i}"));
     }
     assert!(
         killed_mid > 20,

@@ -34,15 +34,22 @@ fill=$(( total - free_kb ))
 [ "$fill" -gt 0 ] && dd if=/dev/zero of="$mnt/fill" bs=1k count="$fill" 2>/dev/null
 snap() { (cd "$mnt/pki" && find . -exec stat -c '%n %a' {} + | sort && find . -type f -exec sha256sum {} + | sort); }
 snap > "$out/before"
-if [ "$cmd" = sign ]; then set -- sign "$csr"; else set -- crl; fi
+case "$cmd" in
+  sign) set -- sign "$csr" ;;
+  sign-out) set -- sign "$csr" --out "$mnt/out.pem" ;;
+  *) set -- crl ;;
+esac
 FILECA_NOW=2026-06-01T12:00:00Z "$ca" --dir "$mnt/pki" "$@" >/dev/null 2>"$out/err"
 echo $? > "$out/rc"
 snap > "$out/after"
 FILECA_NOW=2026-06-01T12:00:00Z "$ca" --dir "$mnt/pki" check > "$out/check" 2>&1
 echo $? > "$out/check_rc"
+[ -e "$mnt/out.pem" ] && cp "$mnt/out.pem" "$out/out.pem"
+ls -a "$mnt" > "$out/mnt_ls"
 "#;
     let mut failures_seen = 0;
-    for cmd in ["sign", "crl"] {
+    let mut undelivered_seen = 0;
+    for cmd in ["sign", "crl", "sign-out"] {
         for free_kb in [0, 4, 8, 12, 16, 20, 24, 32, 64] {
             let out = tmp.path().join(format!("out-{cmd}-{free_kb}"));
             let mnt = tmp.path().join(format!("mnt-{cmd}-{free_kb}"));
@@ -66,6 +73,12 @@ echo $? > "$out/check_rc"
             let read = |n: &str| std::fs::read_to_string(out.join(n)).unwrap_or_default();
             let rc: i32 = read("rc").trim().parse().unwrap_or(-1);
             let err = read("err");
+            // No hidden staging file is ever left beside an output.
+            assert!(
+                !read("mnt_ls").contains(".fileca-"),
+                "{cmd} with {free_kb} KiB free left {}",
+                read("mnt_ls")
+            );
             if rc == 0 {
                 assert_eq!(
                     read("check_rc").trim(),
@@ -73,6 +86,17 @@ echo $? > "$out/check_rc"
                     "{cmd} with {free_kb} KiB free: {}",
                     read("check")
                 );
+                if cmd == "sign-out" {
+                    assert!(out.join("out.pem").exists(), "{cmd} {free_kb}: no output");
+                }
+            } else if rc == UNDELIVERED {
+                // Committed, but the output did not fit: exit 8 names the serial and how to
+                // get the certificate; the CA is consistent.
+                assert_eq!(cmd, "sign-out", "{err}");
+                undelivered_seen += 1;
+                assert!(err.contains("ca show") && err.contains("--pem"), "{err}");
+                assert!(!out.join("out.pem").exists());
+                assert_eq!(read("check_rc").trim(), "0", "{}", read("check"));
             } else {
                 failures_seen += 1;
                 assert_eq!(rc, IO, "{cmd} with {free_kb} KiB free: {err}");
@@ -93,6 +117,7 @@ echo $? > "$out/check_rc"
         failures_seen >= 2,
         "the filesystem was never full enough to fail"
     );
+    eprintln!("disk full: {failures_seen} clean failures, {undelivered_seen} undelivered outputs");
 }
 
 fn has_strace() -> bool {
@@ -147,24 +172,67 @@ fn check_syscall_order(dir: &Path, args: &[&str]) {
         .arg(&log)
         .args([
             "-e",
-            "trace=openat,fsync,fdatasync,syncfs,sync,rename,renameat,renameat2,link,linkat",
+            "trace=open,openat,fsync,fdatasync,syncfs,sync,rename,renameat,renameat2,link,linkat",
         ])
         .arg(bin())
         .arg("--dir")
         .arg(dir)
         .args(args)
         .env("FILECA_NOW", NOW)
-        .stdout(std::process::Stdio::null())
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success());
+    assert!(
+        status.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     let text = std::fs::read_to_string(&log).unwrap();
     let mut synced: HashSet<String> = HashSet::new();
     let mut pending_dirs: Vec<(String, String)> = Vec::new(); // (dir to fsync, why)
     let mut renames = 0;
     let mut created: Vec<String> = Vec::new();
+    // Which descriptors were opened for writing (one process; its threads share them): a
+    // file must be fsynced through the descriptor that wrote it, so that its writeback errors
+    // reach us (COMMIT-FSYNC).
+    let mut writable: HashSet<String> = HashSet::new();
+    let mut dir_fds: HashSet<String> = HashSet::new();
     for line in text.lines() {
         let call = line.split_once(' ').map(|(_, c)| c.trim()).unwrap_or(line);
+        if (call.starts_with("openat(") || call.starts_with("open(")) && !call.contains("= -1") {
+            let fd = call
+                .rsplit_once("= ")
+                .map(|(_, r)| r.split('<').next().unwrap_or("").to_string())
+                .unwrap_or_default();
+            if call.contains("O_DIRECTORY") {
+                dir_fds.insert(fd.clone());
+            } else {
+                dir_fds.remove(&fd);
+            }
+            let key = fd;
+            if call.contains("O_WRONLY") || call.contains("O_RDWR") {
+                writable.insert(key);
+            } else {
+                writable.remove(&key);
+            }
+        }
+        if (call.starts_with("fsync(") || call.starts_with("fdatasync("))
+            && !call.contains("O_DIRECTORY")
+        {
+            let fd = call
+                .split_once('(')
+                .map(|(_, r)| r.split('<').next().unwrap_or("").to_string())
+                .unwrap_or_default();
+            let path = call
+                .split_once('<')
+                .and_then(|(_, r)| r.split_once('>'))
+                .map(|(p, _)| p.to_string())
+                .unwrap_or_default();
+            let is_dir = dir_fds.contains(&fd);
+            assert!(
+                is_dir || writable.contains(&fd),
+                "{path} was fsynced through a descriptor that did not write it: {line}"
+            );
+        }
         if call.starts_with("openat(") && call.contains("O_CREAT") && !call.contains("= -1") {
             // A file created before a syncfs is durable after it.
             if let Some(path) = call_paths(call).first() {
@@ -236,4 +304,36 @@ fn every_rename_is_preceded_by_fsync_and_followed_by_directory_fsync_commit_orde
         std::fs::copy(csr("p256-default.pem"), batch.join(format!("r{i}.pem"))).unwrap();
     }
     check_syscall_order(&dir, &["sign", batch.to_str().unwrap()]);
+    let issued = root.join("issued");
+    check_syscall_order(
+        &dir,
+        &[
+            "sign",
+            batch.to_str().unwrap(),
+            "--out-dir",
+            issued.to_str().unwrap(),
+        ],
+    );
+    check_syscall_order(
+        &dir,
+        &["issue", "site.test", "--out-dir", root.to_str().unwrap()],
+    );
+    let renewed = root.join("renewed.pem");
+    check_syscall_order(
+        &dir,
+        &[
+            "renew",
+            &serial,
+            "--force",
+            "--out",
+            renewed.to_str().unwrap(),
+        ],
+    );
+    check_syscall_order(&dir, &["renew-ca"]);
+    let pass = root.join("pass");
+    std::fs::write(&pass, "s3cret\n").unwrap();
+    check_syscall_order(
+        &dir,
+        &["passwd", "--new-passphrase-file", pass.to_str().unwrap()],
+    );
 }

@@ -10,7 +10,7 @@ use crate::harness::*;
 
 /// Every certificate in every file under `root` (hidden files and subdirectories included):
 /// (file, serial in uppercase hex, DER).
-fn certificates_under(root: &Path) -> Vec<(PathBuf, String, Vec<u8>)> {
+pub(crate) fn certificates_under(root: &Path) -> Vec<(PathBuf, String, Vec<u8>)> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(root) else {
         return out;
@@ -52,7 +52,7 @@ fn recorded(dir: &Path) -> Vec<String> {
 /// Asserts the promise over a workspace: every certificate outside the state directory has a
 /// serial the index records, and no serial names two different certificates.
 #[track_caller]
-fn assert_outputs_recorded(state: &Path, out: &Path, what: &str) {
+pub(crate) fn assert_outputs_recorded(state: &Path, out: &Path, what: &str) {
     let index = recorded(state);
     let ca_der = pem::parse(std::fs::read(state.join("ca.crt")).unwrap())
         .unwrap()
@@ -368,4 +368,52 @@ fn a_recovery_journal_cannot_write_arbitrary_files_elsewhere_output_hostile_jour
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!env.path("stolen.key").exists(), "{stderr}");
     assert!(stderr.contains("not delivered"), "{stderr}");
+}
+
+#[test]
+fn out_dir_is_created_like_mkdir_p_output_out_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = deterministic_ca(tmp.path());
+    let reqs = tmp.path().join("requests");
+    std::fs::create_dir(&reqs).unwrap();
+    std::fs::copy(csr("p256-default.pem"), reqs.join("web.pem")).unwrap();
+    let issued = tmp.path().join("issued/2026");
+    let out = ca_at(&dir)
+        .args([
+            "sign",
+            reqs.to_str().unwrap(),
+            "--out-dir",
+            issued.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(issued.join("web.crt").exists());
+    let pairs = tmp.path().join("pairs");
+    let out = ca_at(&dir)
+        .args(["issue", "site.test", "--out-dir", pairs.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(pairs.join("site.test/site.test.key").exists());
+    // --out never creates directories: a missing parent is an error naming it.
+    let before = snapshot(&dir);
+    let missing = tmp.path().join("srv/www/lab.crl");
+    let out = ca_at(&dir)
+        .args(["crl", "--out", missing.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("srv/www"), "{stderr}");
+    assert!(!stderr.contains(".fileca-"), "no internal name: {stderr}");
+    assert_unchanged(&before, &snapshot(&dir));
 }

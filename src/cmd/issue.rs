@@ -68,6 +68,7 @@ pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
             .trim_start_matches("certs/")
             .trim_end_matches(".pem")
             .to_string();
+        plan.out_dirs = vec![args.out_dir.clone()];
         plan.pair = Some(PairPlan {
             path: dir,
             serial,

@@ -130,6 +130,7 @@ pub fn finish_plan(
         appends,
         outputs: Vec::new(),
         pair: None,
+        out_dirs: Vec::new(),
     }
 }
 
@@ -323,6 +324,14 @@ fn describe(planned: &Planned) -> String {
             a.bytes.len(),
             a.target
         ));
+    }
+    for d in &plan.out_dirs {
+        if !d.is_dir() {
+            out.push_str(&format!(
+                "  would create the directory {}\n",
+                render::escape(&d.display().to_string())
+            ));
+        }
     }
     for o in &plan.outputs {
         out.push_str(&format!(

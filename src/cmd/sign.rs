@@ -87,6 +87,7 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
                         args.out.force,
                     )?;
                     p.plan.outputs = vec![output];
+                    p.plan.out_dirs = vec![dir.clone()];
                     Ok(p)
                 }
                 None => planned.with_out(out),
@@ -111,6 +112,7 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
                 })
                 .collect();
             planned.plan.outputs = outputs;
+            planned.plan.out_dirs = vec![dir.clone()];
         }
         Ok(planned)
     })

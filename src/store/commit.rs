@@ -52,6 +52,9 @@ impl Session {
                 return Err(Error::Internal(format!("plan writes {target:?}")));
             }
         }
+        for d in &plan.out_dirs {
+            output::ensure_dir(d)?;
+        }
         // Outputs are checked before anything is written, and named relative to the state
         // directory in the journal.
         let mut outputs = Vec::with_capacity(plan.outputs.len());

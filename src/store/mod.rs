@@ -108,6 +108,8 @@ pub struct Plan {
     pub outputs: Vec<output::OutputFile>,
     /// A directory published whole after the commit point (`ca issue`).
     pub pair: Option<output::PairPlan>,
+    /// `--out-dir` directories to create (like `mkdir -p`) before the outputs are checked.
+    pub out_dirs: Vec<PathBuf>,
 }
 
 /// What a commit reports besides success.

@@ -107,6 +107,42 @@ pub fn check(out: &OutputFile) -> Result<()> {
     }
 }
 
+/// Mode of a directory `--out-dir` creates: others may list certificates, not write.
+pub const MODE_OUT_DIR: u32 = 0o755;
+
+/// Creates `dir` and its missing parents (`mkdir -p`) for `--out-dir`, durably. An existing
+/// directory (or a symlink to one, as the user named it) is used as it is.
+pub fn ensure_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Ok(m) = std::fs::symlink_metadata(dir) {
+        return Err(Error::refused(format!(
+            "{}: exists and is not a directory{}",
+            dir.display(),
+            if m.file_type().is_symlink() {
+                " (a symbolic link to nothing usable)"
+            } else {
+                ""
+            }
+        )));
+    }
+    let parent = parent_of(dir);
+    if dir.file_name().is_none() {
+        return Err(Error::refused(format!(
+            "{}: not a directory name",
+            dir.display()
+        )));
+    }
+    ensure_dir(&parent)?;
+    match fsio::create_dir(dir, MODE_OUT_DIR) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => return Ok(()),
+        Err(e) => return Err(Error::io(dir, e)),
+    }
+    fsio::fsync_dir(&parent).map_err(|e| Error::io(&parent, e))
+}
+
 /// The path of `target_dir` relative to the state directory `state_dir` (both resolved), as
 /// the journal records it: a copied tree then recovers into its own copy.
 pub fn relative_to(state_dir: &Path, target_dir: &Path) -> Result<String> {
