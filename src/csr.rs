@@ -56,7 +56,16 @@ pub fn decode_one(bytes: &[u8], labels: &[&str], max: usize) -> Result<Vec<u8>, 
     let blocks = pem::parse_many(text).map_err(|e| format!("malformed PEM: {e}"))?;
     match blocks.as_slice() {
         [] => Err("malformed PEM: no complete block (truncated?)".into()),
-        [one] if labels.contains(&one.tag()) => Ok(one.contents().to_vec()),
+        [one] if labels.contains(&one.tag()) => {
+            let after = after_end_line(text);
+            if !after.trim().is_empty() {
+                return Err(format!(
+                    "{} bytes of data after the -----END line",
+                    after.len()
+                ));
+            }
+            Ok(one.contents().to_vec())
+        }
         [one] => Err(format!(
             "PEM block is labelled {:?}, expected {:?}",
             one.tag(),
@@ -66,6 +75,21 @@ pub fn decode_one(bytes: &[u8], labels: &[&str], max: usize) -> Result<Vec<u8>, 
             "input holds {} PEM blocks; give exactly one",
             many.len()
         )),
+    }
+}
+
+/// What follows the `-----END …-----` line of the (one) block in `text`. Text before the
+/// BEGIN line is allowed (`openssl req -text` writes a dump there); text after the END line is
+/// not, so one file holds one object and nothing hides behind it.
+fn after_end_line(text: &str) -> &str {
+    let begin = text.find("-----BEGIN ").unwrap_or(0);
+    let Some(end) = text[begin..].find("-----END ") else {
+        return "";
+    };
+    let label = &text[begin + end + "-----END ".len()..];
+    match label.find("-----") {
+        Some(close) => &label[close + "-----".len()..],
+        None => "",
     }
 }
 
@@ -268,5 +292,41 @@ fn general_name(gn: &GeneralName<'_>) -> Result<Option<San>, String> {
         },
         GeneralName::Invalid(tag, _) => Err(format!("malformed SAN (tag {tag})")),
         _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LABELS: &[&str] = &["CERTIFICATE REQUEST"];
+
+    fn block() -> String {
+        pem_of("CERTIFICATE REQUEST", &[0x30, 0x00])
+    }
+
+    #[test]
+    fn whitespace_after_the_end_line_and_text_before_begin_are_accepted() {
+        for text in [
+            block(),
+            format!("{}\n\n  \t\n", block()),
+            block().replace('\n', "\r\n"),
+            format!("Certificate Request:\n    Data: ...\n{}", block()),
+        ] {
+            assert_eq!(
+                decode_one(text.as_bytes(), LABELS, 1024),
+                Ok(vec![0x30, 0x00]),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn anything_after_the_end_line_is_refused_csr_gate() {
+        for junk in ["junk", "\0", "-----END CERTIFICATE REQUEST-----", "x\n\n"] {
+            let text = format!("{}{junk}", block());
+            let err = decode_one(text.as_bytes(), LABELS, 1024).unwrap_err();
+            assert!(err.contains("after the -----END line"), "{junk:?}: {err}");
+        }
     }
 }
