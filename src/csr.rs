@@ -2,8 +2,9 @@
 //! anything (SPEC.md `CSR-*`). The gate is pure: bytes in, a checked request or a reason out.
 //!
 //! Checks, in order: one PEM block labelled CERTIFICATE REQUEST (or DER); a well-formed
-//! PKCS#10 structure with nothing after it; a signature algorithm on the allowlist; a public
-//! key on the allowlist; a signature that verifies; a well-formed subject; well-formed SANs.
+//! PKCS#10 structure (version 1) with nothing after it; a signature algorithm on the
+//! allowlist; a public key on the allowlist; a signature that verifies; a well-formed subject;
+//! well-formed SANs.
 //! Requested extensions other than SANs are reported as ignored: the CA's profile decides.
 
 use x509_parser::certification_request::X509CertificationRequest;
@@ -114,6 +115,15 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, String> {
         return Err(format!("{} bytes of garbage after the request", rest.len()));
     }
     let info = &csr.certification_request_info;
+    // RFC 2986 defines only version 1 (encoded 0); a request claiming another version is
+    // either broken or from a format fileca does not understand.
+    if info.version.0 != 0 {
+        return Err(format!(
+            "the request's version is {} (v{}); PKCS#10 defines only 0 (v1)",
+            info.version.0,
+            u64::from(info.version.0) + 1
+        ));
+    }
 
     let key = keys::classify(&info.subject_pki)?;
     let sig_oid = csr.signature_algorithm.algorithm.to_id_string();

@@ -32,6 +32,7 @@ fn every_file_of_the_bad_corpus_is_refused_cleanly_hostile_corpus() {
         ("duplicate-san-extension.pem", "requested twice"),
         ("empty-subject-no-san.pem", "subject is empty"),
         ("junk-after-end.pem", "after the -----END line"),
+        ("version-4.pem", "version is 4 (v5)"),
     ];
     for (file, needle) in cases {
         let err = env.refused(&["sign", bad(file).to_str().unwrap()], REFUSED);
