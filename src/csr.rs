@@ -114,6 +114,9 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, String> {
     if !rest.is_empty() {
         return Err(format!("{} bytes of garbage after the request", rest.len()));
     }
+    strict_der(&der).map_err(|m| {
+        format!("not DER: {m}; fileca accepts only DER requests (as openssl req writes them)")
+    })?;
     let info = &csr.certification_request_info;
     // RFC 2986 defines only version 1 (encoded 0); a request claiming another version is
     // either broken or from a format fileca does not understand.
@@ -215,6 +218,68 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, String> {
         signature_algorithm,
         sha256: crate::hex::sha256(&der),
     })
+}
+
+/// How deeply [`strict_der`] follows nested constructed values; PKCS#10 needs about ten.
+const MAX_DER_DEPTH: usize = 32;
+
+/// Checks that `bytes` is a sequence of DER TLVs, recursively: every length definite and in
+/// the fewest octets (X.690 10.1), no constructed string encodings (X.690 10.2), every value
+/// inside its parent. x509-parser also reads BER, in which one request has many encodings
+/// (its SHA-256 in audit.log would then not identify it) and parsers may disagree; DER has
+/// exactly one. Lengths are decoded by the `der` crate, which enforces the minimal form;
+/// tags are read here so that every universal tag (UniversalString too) passes.
+fn strict_der(bytes: &[u8]) -> Result<(), String> {
+    use pkcs8::der::{Decode, ErrorKind, Length, Reader, SliceReader};
+
+    fn walk(bytes: &[u8], depth: usize) -> Result<(), String> {
+        let at = |r: &SliceReader<'_>| u32::from(r.position());
+        let mut r = SliceReader::new(bytes).map_err(|e| e.to_string())?;
+        while !r.is_finished() {
+            let start = at(&r);
+            let first = r.read_byte().map_err(|e| e.to_string())?;
+            if first & 0x1f == 0x1f {
+                // High tag number: base-128 digits, the first not zero (X.690 8.1.2.4.2).
+                let mut digits = 0;
+                loop {
+                    let b = r.read_byte().map_err(|e| e.to_string())?;
+                    digits += 1;
+                    if (digits == 1 && b == 0x80) || digits > 4 {
+                        return Err(format!("malformed tag at byte {start}"));
+                    }
+                    if b & 0x80 == 0 {
+                        break;
+                    }
+                }
+            }
+            let len = Length::decode(&mut r).map_err(|e| {
+                let how = match e.kind() {
+                    ErrorKind::Overlength => "is encoded in more octets than needed".into(),
+                    ErrorKind::IndefiniteLength => "is indefinite".into(),
+                    _ => format!("is malformed ({e})"),
+                };
+                format!("the length at byte {start} {how}")
+            })?;
+            let value = r
+                .read_slice(len)
+                .map_err(|_| format!("the value at byte {start} runs past its container"))?;
+            let constructed = first & 0x20 != 0;
+            let universal = first & 0xc0 == 0;
+            if constructed && universal && first != 0x30 && first != 0x31 {
+                return Err(format!(
+                    "constructed encoding of a primitive type at byte {start}"
+                ));
+            }
+            if constructed {
+                if depth == MAX_DER_DEPTH {
+                    return Err(format!("nested deeper than {MAX_DER_DEPTH} levels"));
+                }
+                walk(value, depth + 1)?;
+            }
+        }
+        Ok(())
+    }
+    walk(bytes, 0)
 }
 
 /// The allowlist of signature algorithms, by OID; refusals name the algorithm and the reason.
@@ -329,6 +394,34 @@ mod tests {
                 "{text:?}"
             );
         }
+    }
+
+    #[test]
+    fn strict_der_accepts_der_and_refuses_ber_forms_csr_gate() {
+        // SEQUENCE { INTEGER 0, UniversalString "a", [31] (high tag) NULL, SET {} }
+        let good = [
+            0x30, 0x0e, 0x02, 0x01, 0x00, 0x1c, 0x04, 0, 0, 0, b'a', 0x9f, 0x1f, 0x00, 0x31, 0x00,
+        ];
+        assert_eq!(strict_der(&good), Ok(()));
+        let long = [vec![0x04, 0x81, 0x80], vec![0; 0x80]].concat();
+        assert_eq!(strict_der(&long), Ok(()), "81 80 is minimal for 128");
+        for (bad, why) in [
+            (&[0x30, 0x81, 0x03, 0x02, 0x01, 0x00][..], "more octets"),
+            (&[0x30, 0x03, 0x02, 0x81, 0x01, 0x00], "more octets"),
+            (&[0x30, 0x82, 0x00, 0x03, 0x02, 0x01, 0x00], "more octets"),
+            (&[0x30, 0x80, 0x02, 0x01, 0x00, 0x00, 0x00], "indefinite"),
+            (&[0x24, 0x03, 0x04, 0x01, 0x00], "constructed encoding"),
+            (&[0x30, 0x03, 0x02, 0x05, 0x00], "runs past"),
+            (&[0x9f, 0x80, 0x1f, 0x00], "malformed tag"),
+        ] {
+            let err = strict_der(bad).unwrap_err();
+            assert!(err.contains(why), "{bad:02x?}: {err}");
+        }
+        let mut deep = vec![0x05, 0x00];
+        for _ in 0..=MAX_DER_DEPTH {
+            deep = [vec![0x30, deep.len() as u8], deep].concat();
+        }
+        assert!(strict_der(&deep).unwrap_err().contains("nested deeper"));
     }
 
     #[test]

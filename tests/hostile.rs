@@ -33,6 +33,8 @@ fn every_file_of_the_bad_corpus_is_refused_cleanly_hostile_corpus() {
         ("empty-subject-no-san.pem", "subject is empty"),
         ("junk-after-end.pem", "after the -----END line"),
         ("version-4.pem", "version is 4 (v5)"),
+        ("ber-length-outer.pem", "not DER"),
+        ("ber-length-signed.pem", "not DER"),
     ];
     for (file, needle) in cases {
         let err = env.refused(&["sign", bad(file).to_str().unwrap()], REFUSED);
