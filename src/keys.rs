@@ -150,6 +150,14 @@ pub fn classify(spki: &SubjectPublicKeyInfo) -> Result<KeyKind, String> {
         };
     }
     if *alg == OID_SIG_ED25519 {
+        // RFC 8410 section 3: the parameters MUST be absent. ring and OpenSSL refuse such a
+        // key, so it must not get past the gate to fail later, under the lock.
+        if spki.algorithm.parameters.is_some() {
+            return Err(
+                "the Ed25519 key's AlgorithmIdentifier has parameters, which RFC 8410 requires to be absent"
+                    .into(),
+            );
+        }
         return Ok(KeyKind::Ed25519);
     }
     let name = match alg.to_id_string().as_str() {

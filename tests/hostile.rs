@@ -35,6 +35,7 @@ fn every_file_of_the_bad_corpus_is_refused_cleanly_hostile_corpus() {
         ("version-4.pem", "version is 4 (v5)"),
         ("ber-length-outer.pem", "not DER"),
         ("ber-length-signed.pem", "not DER"),
+        ("ed25519-key-parameters.pem", "parameters"),
     ];
     for (file, needle) in cases {
         let err = env.refused(&["sign", bad(file).to_str().unwrap()], REFUSED);
