@@ -170,6 +170,7 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, String> {
                     }
                     match ext.parsed_extension() {
                         ParsedExtension::SubjectAlternativeName(san) => {
+                            names::check_san_count(san.general_names.len())?;
                             for gn in &san.general_names {
                                 match general_name(gn)? {
                                     Some(s) => {

@@ -245,6 +245,7 @@ impl Progress {
 
 /// Parses `--san` options.
 pub fn parse_sans(sans: &[String]) -> Result<Vec<San>> {
+    names::check_san_count(sans.len()).map_err(|m| Error::refused(format!("--san: {m}")))?;
     sans.iter()
         .map(|s| San::parse(s))
         .collect::<std::result::Result<Vec<_>, _>>()
