@@ -179,6 +179,18 @@ fn collect_inputs(args: &[PathBuf], from_list: Option<&Path>) -> Result<Vec<Path
                 })
                 .collect();
             found.sort();
+            // A directory batch takes regular files only: a FIFO or device found there was
+            // not named by the operator (stat, not open: this cannot block).
+            if let Some(odd) = found
+                .iter()
+                .find(|p| std::fs::metadata(p).is_ok_and(|m| !m.is_file()))
+            {
+                return Err(Error::bad_input(
+                    odd,
+                    "is not a regular file; a directory batch takes only regular files \
+                     (name a pipe or FIFO on the command line instead)",
+                ));
+            }
             inputs.extend(found);
         } else {
             inputs.push(a.clone());
@@ -477,25 +489,17 @@ pub fn issue(
     Ok((cert.pem(), entry))
 }
 
-/// Reads a CSR from a file or, for `-`, standard input; bounded so a huge input cannot
-/// exhaust memory.
+/// Reads a CSR from a file, pipe or FIFO (never blocking on one without a writer, see
+/// [`crate::input`]) or, for `-`, standard input; bounded so a huge input cannot exhaust
+/// memory.
 pub fn read_input(path: &Path) -> Result<Vec<u8>> {
-    let limit = (csr::MAX_CSR_BYTES + 1) as u64;
-    let mut buf = Vec::new();
-    if path == Path::new("-") {
-        std::io::stdin()
-            .take(limit)
-            .read_to_end(&mut buf)
-            .map_err(|e| Error::io("<stdin>", e))?;
-    } else {
-        let f = std::fs::File::open(path).map_err(|e| Error::bad_input(path, e.to_string()))?;
-        let meta = f.metadata().map_err(|e| Error::io(path, e))?;
-        if !meta.is_file() {
-            return Err(Error::bad_input(path, "not a regular file"));
-        }
-        f.take(limit)
-            .read_to_end(&mut buf)
-            .map_err(|e| Error::io(path, e))?;
+    if path != Path::new("-") {
+        return crate::input::read(path, csr::MAX_CSR_BYTES as u64);
     }
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .take((csr::MAX_CSR_BYTES + 1) as u64)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io("<stdin>", e))?;
     Ok(buf)
 }
