@@ -165,6 +165,56 @@ fn a_batch_directory_takes_only_regular_files_hostile_input() {
 }
 
 #[test]
+fn passphrase_files_are_bounded_and_never_block_hostile_input() {
+    let (env, pass) = encrypted_ca();
+    let p256 = csr("p256-default.pem");
+    let fifo = mkfifo(&env.path("pass.fifo"));
+    let err = refused(
+        &env,
+        &["--passphrase-file", s(&fifo), "sign", s(&p256)],
+        REFUSED,
+    );
+    assert!(
+        err.contains("pass.fifo") && err.contains("no data"),
+        "{err}"
+    );
+    let err = refused(
+        &env,
+        &["--passphrase-file", "/dev/zero", "sign", s(&p256)],
+        REFUSED,
+    );
+    assert!(err.contains("/dev/zero") && err.contains("device"), "{err}");
+    let long = write(&env, "long", &[b'x'; 5000]);
+    let err = refused(
+        &env,
+        &["--passphrase-file", s(&long), "sign", s(&p256)],
+        REFUSED,
+    );
+    assert!(err.contains("4096"), "{err}");
+    assert!(
+        !err.contains("xxxx"),
+        "the passphrase is never echoed: {err}"
+    );
+    let err = refused(
+        &env,
+        &[
+            "--passphrase-file",
+            s(&pass),
+            "passwd",
+            "--new-passphrase-file",
+            "/dev/zero",
+        ],
+        REFUSED,
+    );
+    assert!(err.contains("device"), "{err}");
+    // Only the first line counts, and what follows it is not read: a `pass` entry with
+    // long notes still works.
+    let notes = [b"correct horse\n".as_slice(), &[b'n'; 20_000]].concat();
+    let notes = write(&env, "notes", &notes);
+    env.ok(&["--passphrase-file", s(&notes), "sign", s(&p256)]);
+}
+
+#[test]
 fn import_inputs_are_bounded_and_never_block_hostile_input() {
     let env = Env::empty();
     let fifo = mkfifo(&env.path("key.fifo"));
