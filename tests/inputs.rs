@@ -215,6 +215,41 @@ fn passphrase_files_are_bounded_and_never_block_hostile_input() {
 }
 
 #[test]
+fn from_list_is_bounded_and_never_echoes_a_raw_line_hostile_input() {
+    let env = Env::new();
+    // Larger than 16 MiB: refused before reading it (a sparse file of NUL bytes).
+    let big = env.path("big.list");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(17 << 20)
+        .unwrap();
+    let err = refused(&env, &["sign", "--from-list", s(&big)], REFUSED);
+    assert!(err.contains("big.list") && err.contains("16 MiB"), "{err}");
+    assert!(err.len() < 1000, "{} bytes of error", err.len());
+    // One line longer than a path can be.
+    let long = write(&env, "long.list", &[b'A'; 10_000]);
+    let err = refused(&env, &["sign", "--from-list", s(&long)], REFUSED);
+    assert!(err.contains("line 1") && err.contains("4096"), "{err}");
+    assert!(err.len() < 1000, "{} bytes of error", err.len());
+    // More entries than a batch may hold.
+    let many = write(&env, "many.list", "x.pem\n".repeat(100_001).as_bytes());
+    let err = refused(&env, &["sign", "--from-list", s(&many)], REFUSED);
+    assert!(err.contains("100000 entries"), "{err}");
+    assert!(err.len() < 1000, "{} bytes of error", err.len());
+    // Control characters in an entry are escaped, never printed raw.
+    let evil = write(&env, "evil.list", b"\x1b[31mred\x07.pem\n");
+    let err = refused(&env, &["sign", "--from-list", s(&evil)], REFUSED);
+    assert!(!err.contains('\x1b') && !err.contains('\x07'), "{err:?}");
+    assert!(err.contains(r"\u{1b}[31mred\u{7}.pem"), "{err}");
+    // A FIFO without a writer, and a device.
+    let fifo = mkfifo(&env.path("list.fifo"));
+    let err = refused(&env, &["sign", "--from-list", s(&fifo)], REFUSED);
+    assert!(err.contains("no data"), "{err}");
+    let err = refused(&env, &["sign", "--from-list", "/dev/zero"], REFUSED);
+    assert!(err.contains("device"), "{err}");
+}
+
+#[test]
 fn import_inputs_are_bounded_and_never_block_hostile_input() {
     let env = Env::empty();
     let fifo = mkfifo(&env.path("key.fifo"));
