@@ -124,7 +124,7 @@ impl Error {
 /// A path as errors print it: as is, unless it holds control characters, which are escaped
 /// the way Rust's `{:?}` escapes them, so that a file name (from a `--from-list` line, say)
 /// can never drive the terminal.
-pub struct Shown<'a>(pub &'a std::path::Path);
+struct Shown<'a>(pub &'a std::path::Path);
 
 impl std::fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
