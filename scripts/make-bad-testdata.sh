@@ -13,4 +13,5 @@ printf '\x30\x82\x01\x00' > "$bad/der-garbage.der"; head -c 256 /dev/zero | tr '
 sed '2s/^..../!!!!/' "$good" > "$bad/bad-base64.pem"
 : > "$bad/empty.pem"
 printf 'hello\0world\n' > "$bad/nul-bytes.txt"
+{ cat "$good"; printf 'junk after the request\n'; } > "$bad/junk-after-end.pem"
 cargo run -q --example make_bad_csrs

@@ -2,8 +2,9 @@
 //! anything (SPEC.md `CSR-*`). The gate is pure: bytes in, a checked request or a reason out.
 //!
 //! Checks, in order: one PEM block labelled CERTIFICATE REQUEST (or DER); a well-formed
-//! PKCS#10 structure with nothing after it; a signature algorithm on the allowlist; a public
-//! key on the allowlist; a signature that verifies; a well-formed subject; well-formed SANs.
+//! PKCS#10 structure (version 1) with nothing after it; a signature algorithm on the
+//! allowlist; a public key on the allowlist; a signature that verifies; a well-formed subject;
+//! well-formed SANs.
 //! Requested extensions other than SANs are reported as ignored: the CA's profile decides.
 
 use x509_parser::certification_request::X509CertificationRequest;
@@ -56,7 +57,16 @@ pub fn decode_one(bytes: &[u8], labels: &[&str], max: usize) -> Result<Vec<u8>, 
     let blocks = pem::parse_many(text).map_err(|e| format!("malformed PEM: {e}"))?;
     match blocks.as_slice() {
         [] => Err("malformed PEM: no complete block (truncated?)".into()),
-        [one] if labels.contains(&one.tag()) => Ok(one.contents().to_vec()),
+        [one] if labels.contains(&one.tag()) => {
+            let after = after_end_line(text);
+            if !after.trim().is_empty() {
+                return Err(format!(
+                    "{} bytes of data after the -----END line",
+                    after.len()
+                ));
+            }
+            Ok(one.contents().to_vec())
+        }
         [one] => Err(format!(
             "PEM block is labelled {:?}, expected {:?}",
             one.tag(),
@@ -66,6 +76,21 @@ pub fn decode_one(bytes: &[u8], labels: &[&str], max: usize) -> Result<Vec<u8>, 
             "input holds {} PEM blocks; give exactly one",
             many.len()
         )),
+    }
+}
+
+/// What follows the `-----END …-----` line of the (one) block in `text`. Text before the
+/// BEGIN line is allowed (`openssl req -text` writes a dump there); text after the END line is
+/// not, so one file holds one object and nothing hides behind it.
+fn after_end_line(text: &str) -> &str {
+    let begin = text.find("-----BEGIN ").unwrap_or(0);
+    let Some(end) = text[begin..].find("-----END ") else {
+        return "";
+    };
+    let label = &text[begin + end + "-----END ".len()..];
+    match label.find("-----") {
+        Some(close) => &label[close + "-----".len()..],
+        None => "",
     }
 }
 
@@ -89,7 +114,19 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, String> {
     if !rest.is_empty() {
         return Err(format!("{} bytes of garbage after the request", rest.len()));
     }
+    strict_der(&der).map_err(|m| {
+        format!("not DER: {m}; fileca accepts only DER requests (as openssl req writes them)")
+    })?;
     let info = &csr.certification_request_info;
+    // RFC 2986 defines only version 1 (encoded 0); a request claiming another version is
+    // either broken or from a format fileca does not understand.
+    if info.version.0 != 0 {
+        return Err(format!(
+            "the request's version is {} (v{}); PKCS#10 defines only 0 (v1)",
+            info.version.0,
+            u64::from(info.version.0) + 1
+        ));
+    }
 
     let key = keys::classify(&info.subject_pki)?;
     let sig_oid = csr.signature_algorithm.algorithm.to_id_string();
@@ -133,6 +170,7 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, String> {
                     }
                     match ext.parsed_extension() {
                         ParsedExtension::SubjectAlternativeName(san) => {
+                            names::check_san_count(san.general_names.len())?;
                             for gn in &san.general_names {
                                 match general_name(gn)? {
                                     Some(s) => {
@@ -181,6 +219,68 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, String> {
         signature_algorithm,
         sha256: crate::hex::sha256(&der),
     })
+}
+
+/// How deeply [`strict_der`] follows nested constructed values; PKCS#10 needs about ten.
+const MAX_DER_DEPTH: usize = 32;
+
+/// Checks that `bytes` is a sequence of DER TLVs, recursively: every length definite and in
+/// the fewest octets (X.690 10.1), no constructed string encodings (X.690 10.2), every value
+/// inside its parent. x509-parser also reads BER, in which one request has many encodings
+/// (its SHA-256 in audit.log would then not identify it) and parsers may disagree; DER has
+/// exactly one. Lengths are decoded by the `der` crate, which enforces the minimal form;
+/// tags are read here so that every universal tag (UniversalString too) passes.
+fn strict_der(bytes: &[u8]) -> Result<(), String> {
+    use pkcs8::der::{Decode, ErrorKind, Length, Reader, SliceReader};
+
+    fn walk(bytes: &[u8], depth: usize) -> Result<(), String> {
+        let at = |r: &SliceReader<'_>| u32::from(r.position());
+        let mut r = SliceReader::new(bytes).map_err(|e| e.to_string())?;
+        while !r.is_finished() {
+            let start = at(&r);
+            let first = r.read_byte().map_err(|e| e.to_string())?;
+            if first & 0x1f == 0x1f {
+                // High tag number: base-128 digits, the first not zero (X.690 8.1.2.4.2).
+                let mut digits = 0;
+                loop {
+                    let b = r.read_byte().map_err(|e| e.to_string())?;
+                    digits += 1;
+                    if (digits == 1 && b == 0x80) || digits > 4 {
+                        return Err(format!("malformed tag at byte {start}"));
+                    }
+                    if b & 0x80 == 0 {
+                        break;
+                    }
+                }
+            }
+            let len = Length::decode(&mut r).map_err(|e| {
+                let how = match e.kind() {
+                    ErrorKind::Overlength => "is encoded in more octets than needed".into(),
+                    ErrorKind::IndefiniteLength => "is indefinite".into(),
+                    _ => format!("is malformed ({e})"),
+                };
+                format!("the length at byte {start} {how}")
+            })?;
+            let value = r
+                .read_slice(len)
+                .map_err(|_| format!("the value at byte {start} runs past its container"))?;
+            let constructed = first & 0x20 != 0;
+            let universal = first & 0xc0 == 0;
+            if constructed && universal && first != 0x30 && first != 0x31 {
+                return Err(format!(
+                    "constructed encoding of a primitive type at byte {start}"
+                ));
+            }
+            if constructed {
+                if depth == MAX_DER_DEPTH {
+                    return Err(format!("nested deeper than {MAX_DER_DEPTH} levels"));
+                }
+                walk(value, depth + 1)?;
+            }
+        }
+        Ok(())
+    }
+    walk(bytes, 0)
 }
 
 /// The allowlist of signature algorithms, by OID; refusals name the algorithm and the reason.
@@ -268,5 +368,69 @@ fn general_name(gn: &GeneralName<'_>) -> Result<Option<San>, String> {
         },
         GeneralName::Invalid(tag, _) => Err(format!("malformed SAN (tag {tag})")),
         _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LABELS: &[&str] = &["CERTIFICATE REQUEST"];
+
+    fn block() -> String {
+        pem_of("CERTIFICATE REQUEST", &[0x30, 0x00])
+    }
+
+    #[test]
+    fn whitespace_after_the_end_line_and_text_before_begin_are_accepted() {
+        for text in [
+            block(),
+            format!("{}\n\n  \t\n", block()),
+            block().replace('\n', "\r\n"),
+            format!("Certificate Request:\n    Data: ...\n{}", block()),
+        ] {
+            assert_eq!(
+                decode_one(text.as_bytes(), LABELS, 1024),
+                Ok(vec![0x30, 0x00]),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn strict_der_accepts_der_and_refuses_ber_forms_csr_gate() {
+        // SEQUENCE { INTEGER 0, UniversalString "a", [31] (high tag) NULL, SET {} }
+        let good = [
+            0x30, 0x0e, 0x02, 0x01, 0x00, 0x1c, 0x04, 0, 0, 0, b'a', 0x9f, 0x1f, 0x00, 0x31, 0x00,
+        ];
+        assert_eq!(strict_der(&good), Ok(()));
+        let long = [vec![0x04, 0x81, 0x80], vec![0; 0x80]].concat();
+        assert_eq!(strict_der(&long), Ok(()), "81 80 is minimal for 128");
+        for (bad, why) in [
+            (&[0x30, 0x81, 0x03, 0x02, 0x01, 0x00][..], "more octets"),
+            (&[0x30, 0x03, 0x02, 0x81, 0x01, 0x00], "more octets"),
+            (&[0x30, 0x82, 0x00, 0x03, 0x02, 0x01, 0x00], "more octets"),
+            (&[0x30, 0x80, 0x02, 0x01, 0x00, 0x00, 0x00], "indefinite"),
+            (&[0x24, 0x03, 0x04, 0x01, 0x00], "constructed encoding"),
+            (&[0x30, 0x03, 0x02, 0x05, 0x00], "runs past"),
+            (&[0x9f, 0x80, 0x1f, 0x00], "malformed tag"),
+        ] {
+            let err = strict_der(bad).unwrap_err();
+            assert!(err.contains(why), "{bad:02x?}: {err}");
+        }
+        let mut deep = vec![0x05, 0x00];
+        for _ in 0..=MAX_DER_DEPTH {
+            deep = [vec![0x30, deep.len() as u8], deep].concat();
+        }
+        assert!(strict_der(&deep).unwrap_err().contains("nested deeper"));
+    }
+
+    #[test]
+    fn anything_after_the_end_line_is_refused_csr_gate() {
+        for junk in ["junk", "\0", "-----END CERTIFICATE REQUEST-----", "x\n\n"] {
+            let text = format!("{}{junk}", block());
+            let err = decode_one(text.as_bytes(), LABELS, 1024).unwrap_err();
+            assert!(err.contains("after the -----END line"), "{junk:?}: {err}");
+        }
     }
 }

@@ -37,7 +37,7 @@ pub mod exit {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// An I/O operation on a named file failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {source}", Shown(path))]
     Io {
         path: PathBuf,
         #[source]
@@ -47,22 +47,29 @@ pub enum Error {
     #[error("{0}")]
     Refused(String),
     /// A file given on the command line could not be used as input.
-    #[error("{}: {msg}", path.display())]
+    #[error("{}: {msg}", Shown(path))]
     BadInput { path: PathBuf, msg: String },
     /// A file of the state directory is missing or does not hold what SPEC.md says it must.
-    #[error("{}: {msg}", path.display())]
+    #[error("{}: {msg}", Shown(path))]
     State { path: PathBuf, msg: String },
     /// `init` found a CA (or other files) where it was asked to create one.
-    #[error("{}: {msg}", path.display())]
+    #[error("{}: {msg}", Shown(path))]
     Exists { path: PathBuf, msg: String },
     /// The private key in ca.key does not belong to the certificate in ca.crt.
-    #[error("the private key in {} does not match the public key in {}", key.display(), cert.display())]
+    #[error(
+        "the private key in {} does not match the public key in {}",
+        Shown(key),
+        Shown(cert)
+    )]
     KeyCertMismatch { key: PathBuf, cert: PathBuf },
     /// A previous command was interrupted and its recovery could not complete.
-    #[error("recovery needed in {}: {msg}", dir.display())]
+    #[error("recovery needed in {}: {msg}", Shown(dir))]
     Recovery { dir: PathBuf, msg: String },
     /// Another command held the lock for too long.
-    #[error("{} is locked by another ca command; gave up after {secs} s (raise --lock-timeout to wait longer)", lock.display())]
+    #[error(
+        "{} is locked by another ca command; gave up after {secs} s (raise --lock-timeout to wait longer)",
+        Shown(lock)
+    )]
     Busy { lock: PathBuf, secs: u64 },
     /// Check-and-set failed.
     #[error(
@@ -127,5 +134,34 @@ impl Error {
     }
 }
 
+/// A path as errors print it: as is, unless it holds control characters, which are escaped
+/// the way Rust's `{:?}` escapes them, so that a file name (from a `--from-list` line, say)
+/// can never drive the terminal.
+struct Shown<'a>(pub &'a std::path::Path);
+
+impl std::fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = self.0.to_string_lossy();
+        if text.chars().any(char::is_control) {
+            write!(f, "{}", text.escape_debug())
+        } else {
+            f.write_str(&text)
+        }
+    }
+}
+
 /// The result type of fileca.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_with_control_characters_are_escaped_in_errors() {
+        let e = Error::bad_input("/tmp/\x1b[31mred\x07.pem", "missing");
+        assert_eq!(e.to_string(), r"/tmp/\u{1b}[31mred\u{7}.pem: missing");
+        let e = Error::bad_input("/tmp/plain name.pem", "missing");
+        assert_eq!(e.to_string(), "/tmp/plain name.pem: missing");
+    }
+}

@@ -150,6 +150,14 @@ pub fn classify(spki: &SubjectPublicKeyInfo) -> Result<KeyKind, String> {
         };
     }
     if *alg == OID_SIG_ED25519 {
+        // RFC 8410 section 3: the parameters MUST be absent. ring and OpenSSL refuse such a
+        // key, so it must not get past the gate to fail later, under the lock.
+        if spki.algorithm.parameters.is_some() {
+            return Err(
+                "the Ed25519 key's AlgorithmIdentifier has parameters, which RFC 8410 requires to be absent"
+                    .into(),
+            );
+        }
         return Ok(KeyKind::Ed25519);
     }
     let name = match alg.to_id_string().as_str() {
@@ -291,15 +299,30 @@ pub fn decrypt_pem(
     ))))
 }
 
+/// scrypt cost of an encrypted ca.key: N = 2^14, r = 8, p = 1 (16 MiB, SPEC.md ENCRYPT-KEY).
+/// The most OpenSSL 3.0 reads: its scrypt memory limit is 32 MiB, which N = 2^15 with r = 8
+/// exceeds. Pinned here rather than left to the pkcs8 crate's default, which may change.
+const SCRYPT_LOG_N: u8 = 14;
+const SCRYPT_R: u32 = 8;
+const SCRYPT_P: u32 = 1;
+
 /// Encrypts a PKCS#8 PEM key with PBES2 (scrypt, AES-256-CBC), in the form
 /// `openssl pkey -passin` reads.
 pub fn encrypt_pem(pkcs8_pem: &str, passphrase: &str) -> Result<String, String> {
     use pkcs8::der::Decode;
+    use pkcs8::pkcs5::{pbes2, scrypt};
     let block = pem::parse(pkcs8_pem).map_err(|e| format!("malformed PEM: {e}"))?;
     let info = pkcs8::PrivateKeyInfoRef::from_der(block.contents())
         .map_err(|e| format!("not a PKCS#8 key: {e}"))?;
+    let (mut salt, mut iv) = ([0u8; 16], [0u8; 16]);
+    crate::rand::fill(&mut salt).map_err(|e| e.to_string())?;
+    crate::rand::fill(&mut iv).map_err(|e| e.to_string())?;
+    let cost = scrypt::Params::new(SCRYPT_LOG_N, SCRYPT_R, SCRYPT_P)
+        .map_err(|e| format!("scrypt parameters: {e}"))?;
+    let params = pbes2::Parameters::generate_scrypt_aes256cbc(cost, &salt, iv)
+        .map_err(|e| format!("PBES2 parameters: {e}"))?;
     let doc = info
-        .encrypt(passphrase)
+        .encrypt_with_params(params, passphrase)
         .map_err(|e| format!("encryption failed: {e}"))?;
     Ok(pem::encode(&pem::Pem::new(
         "ENCRYPTED PRIVATE KEY",

@@ -12,6 +12,7 @@ pub mod csr;
 pub mod error;
 pub mod hex;
 pub mod index;
+pub mod input;
 pub mod keys;
 pub mod names;
 pub mod passphrase;

@@ -2,7 +2,7 @@
 //! `$CA_PASSPHRASE_FILE`, else a prompt without echo when standard input is a terminal —
 //! never a command-line argument (it would show in `ps` and shell history).
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
@@ -43,13 +43,39 @@ impl Source {
     }
 }
 
-/// The first line of a passphrase file, without its line end.
+/// How much of a passphrase file is read: its first line must end within it. What follows is
+/// never read, so a `pass` entry with long notes after the password works.
+pub const MAX_FILE_BYTES: usize = 4096;
+
+/// The first line of a passphrase file (a regular file, pipe or FIFO; see [`crate::input`]),
+/// without its line end.
 pub fn read_file(path: &Path) -> Result<Zeroizing<String>> {
-    let bytes =
-        Zeroizing::new(std::fs::read(path).map_err(|e| Error::bad_input(path, e.to_string()))?);
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|_| Error::bad_input(path, "passphrase file is not UTF-8"))?;
-    let line = text.lines().next().unwrap_or_default();
+    let input = crate::input::open(path, u64::MAX)?;
+    // Capacity for everything `take` lets through, so the buffer never moves (and leaves no
+    // copy of the passphrase behind).
+    let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_FILE_BYTES + 1));
+    (&input.file)
+        .take(MAX_FILE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.is_empty() && input.is_pipe() {
+        return Err(crate::input::no_data(path));
+    }
+    let first = match bytes.iter().position(|&b| b == b'\n') {
+        Some(end) => &bytes[..end],
+        None if bytes.len() > MAX_FILE_BYTES => {
+            return Err(Error::bad_input(
+                path,
+                format!(
+                    "the first line of the passphrase file is longer than {MAX_FILE_BYTES} bytes"
+                ),
+            ));
+        }
+        None => &bytes[..],
+    };
+    let line = std::str::from_utf8(first)
+        .map_err(|_| Error::bad_input(path, "passphrase file is not UTF-8"))?
+        .trim_end_matches('\r');
     if line.is_empty() {
         return Err(Error::bad_input(path, "passphrase file is empty"));
     }

@@ -31,6 +31,12 @@ fn every_file_of_the_bad_corpus_is_refused_cleanly_hostile_corpus() {
         ("ip-san-5-octets.pem", "5 bytes"),
         ("duplicate-san-extension.pem", "requested twice"),
         ("empty-subject-no-san.pem", "subject is empty"),
+        ("junk-after-end.pem", "after the -----END line"),
+        ("version-4.pem", "version is 4 (v5)"),
+        ("ber-length-outer.pem", "not DER"),
+        ("ber-length-signed.pem", "not DER"),
+        ("ed25519-key-parameters.pem", "parameters"),
+        ("too-many-sans.pem", "101 SANs"),
     ];
     for (file, needle) in cases {
         let err = env.refused(&["sign", bad(file).to_str().unwrap()], REFUSED);
@@ -54,6 +60,28 @@ fn every_file_of_the_bad_corpus_is_refused_cleanly_hostile_corpus() {
             );
         }
     }
+}
+
+#[test]
+fn at_most_100_sans_from_a_csr_or_san_options_hostile_san_limit() {
+    let env = Env::new();
+    let sans = |n: usize| -> Vec<String> {
+        (0..n)
+            .flat_map(|i| ["--san".to_string(), format!("DNS:n{i}.example.test")])
+            .collect()
+    };
+    let p256 = csr("p256-default.pem");
+    let mut args = vec!["sign", p256.to_str().unwrap()];
+    let too_many = sans(101);
+    args.extend(too_many.iter().map(String::as_str));
+    let err = env.refused(&args, REFUSED);
+    assert!(err.contains("101") && err.contains("at most 100"), "{err}");
+    // The limit itself is accepted, and each SAN is issued.
+    let mut args = vec!["sign", p256.to_str().unwrap()];
+    let hundred = sans(100);
+    args.extend(hundred.iter().map(String::as_str));
+    let pem = String::from_utf8(env.ok(&args).stdout).unwrap();
+    assert_eq!(x509_text(&env, &pem).matches("DNS:n").count(), 100);
 }
 
 #[test]

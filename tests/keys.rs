@@ -466,6 +466,27 @@ fn pass_file(env: &Env, name: &str, pass: &str) -> String {
         .to_string()
 }
 
+/// The INTEGERs of the scrypt parameters of an encrypted PKCS#8 key (N, r, p in hex), read
+/// by `openssl asn1parse`, independently of fileca and of the pkcs8 crate.
+fn scrypt_parameters(key: &std::path::Path) -> Vec<String> {
+    let (ok, dump) = openssl(&["asn1parse", "-in", key.to_str().unwrap()]);
+    assert!(ok, "{dump}");
+    let lines: Vec<&str> = dump.lines().collect();
+    let kdf = lines
+        .iter()
+        .position(|l| l.contains("OBJECT") && l.ends_with(":scrypt"))
+        .unwrap_or_else(|| panic!("no scrypt KDF: {dump}"));
+    let cipher = lines
+        .iter()
+        .position(|l| l.ends_with(":aes-256-cbc"))
+        .unwrap_or_else(|| panic!("no AES-256-CBC: {dump}"));
+    lines[kdf..cipher]
+        .iter()
+        .filter(|l| l.contains("prim: INTEGER"))
+        .map(|l| l.rsplit(':').next().unwrap().to_string())
+        .collect()
+}
+
 #[test]
 fn an_encrypted_ca_key_is_read_by_openssl_and_a_wrong_passphrase_changes_nothing_encrypt_key() {
     for kt in ["ecdsa-p256", "ed25519"] {
@@ -498,6 +519,11 @@ fn an_encrypted_ca_key_is_read_by_openssl_and_a_wrong_passphrase_changes_nothing
         ]);
         assert!(ok, "{kt}: {out}");
         assert_eq!(out, pubkey(&env.dir.join("ca.crt")));
+        assert_eq!(
+            scrypt_parameters(&key),
+            ["4000", "08", "01"],
+            "{kt}: scrypt N = 2^14, r = 8, p = 1 (SPEC.md ENCRYPT-KEY)"
+        );
         let err = env.refused(
             &[
                 "--passphrase-file",

@@ -13,6 +13,7 @@ mod crash;
 mod environment;
 mod hostile;
 mod init;
+mod inputs;
 mod interop;
 mod keys;
 mod operator;

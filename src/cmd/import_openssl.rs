@@ -45,7 +45,7 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
         .map_err(|e| Error::Internal(e.to_string()))?;
 
     let index_path = src.join("index.txt");
-    let text = String::from_utf8(read(&index_path)?)
+    let text = String::from_utf8(crate::input::read(&index_path, store::MAX_STATE_FILE)?)
         .map_err(|_| Error::bad_input(&index_path, "not UTF-8"))?;
     let mut problems = Vec::new();
     let mut entries: Vec<Entry> = Vec::new();
@@ -72,11 +72,17 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
         }
     }
     let counter = |name: &str| -> std::result::Result<Option<Serial>, String> {
-        match std::fs::read_to_string(src.join(name)) {
+        let path = src.join(name);
+        if !path.exists() {
+            return Ok(None);
+        }
+        match crate::input::read(&path, MAX_PEM_BYTES as u64)
+            .and_then(|b| String::from_utf8(b).map_err(|_| Error::bad_input(&path, "not UTF-8")))
+        {
             Ok(t) => Serial::parse_user(t.trim())
                 .map(Some)
                 .ok_or_else(|| format!("{name}: {:?} is not a hex number", t.trim())),
-            Err(_) => Ok(None),
+            Err(e) => Err(e.to_string()),
         }
     };
     let max = entries
@@ -162,7 +168,7 @@ fn import_line(
     let path = candidates.iter().find(|p| p.is_file()).ok_or_else(|| {
         format!("no certificate file for serial {serial} in newcerts/ or certs_by_serial/")
     })?;
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bytes = crate::input::read(path, MAX_PEM_BYTES as u64).map_err(|e| e.to_string())?;
     let der = decode_one(&bytes, &["CERTIFICATE"], MAX_PEM_BYTES)
         .map_err(|m| format!("{}: {m}", path.display()))?;
     let (_, cert) =
@@ -309,6 +315,7 @@ fn pick(src: &Path, given: Option<&Path>, defaults: &[&str]) -> Result<PathBuf> 
         })
 }
 
+/// Reads the CA key or certificate: at most 1 MiB, never blocking (see [`crate::input`]).
 fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::bad_input(path, e.to_string()))
+    crate::input::read(path, MAX_PEM_BYTES as u64)
 }

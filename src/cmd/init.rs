@@ -130,12 +130,9 @@ fn import(key_path: &Path, cert_path: &Path, ctx: &Context) -> Result<(String, S
     ))
 }
 
+/// Reads a key or certificate to import: at most 1 MiB, never blocking (see [`crate::input`]).
 fn read_limited(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::bad_input(path, e.to_string()))?;
-    if bytes.len() > crate::ca::MAX_PEM_BYTES {
-        return Err(Error::bad_input(path, "larger than 1 MiB"));
-    }
-    Ok(bytes)
+    crate::input::read(path, crate::ca::MAX_PEM_BYTES as u64)
 }
 
 /// A new key and self-signed certificate. Returns (key PEM, cert PEM, serial).

@@ -193,27 +193,25 @@ fn collect_inputs(args: &[PathBuf], from_list: Option<&Path>) -> Result<Vec<Path
                 })
                 .collect();
             found.sort();
+            // A directory batch takes regular files only: a FIFO or device found there was
+            // not named by the operator (stat, not open: this cannot block).
+            if let Some(odd) = found
+                .iter()
+                .find(|p| std::fs::metadata(p).is_ok_and(|m| !m.is_file()))
+            {
+                return Err(Error::bad_input(
+                    odd,
+                    "is not a regular file; a directory batch takes only regular files \
+                     (name a pipe or FIFO on the command line instead)",
+                ));
+            }
             inputs.extend(found);
         } else {
             inputs.push(a.clone());
         }
     }
     if let Some(list) = from_list {
-        let text =
-            std::fs::read_to_string(list).map_err(|e| Error::bad_input(list, e.to_string()))?;
-        let base = list.parent().unwrap_or(Path::new("."));
-        for line in text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        {
-            let p = Path::new(line);
-            inputs.push(if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                base.join(p)
-            });
-        }
+        inputs.extend(read_list(list)?);
     }
     if inputs.is_empty() {
         return Err(Error::refused(
@@ -226,6 +224,71 @@ fn collect_inputs(args: &[PathBuf], from_list: Option<&Path>) -> Result<Vec<Path
         ));
     }
     Ok(inputs)
+}
+
+/// Largest `--from-list` file, in bytes.
+const MAX_LIST_BYTES: u64 = 16 << 20;
+/// Most CSRs a `--from-list` file may name.
+const MAX_LIST_ENTRIES: usize = 100_000;
+/// Longest line of a `--from-list` file (PATH_MAX on Linux).
+const MAX_LIST_LINE: usize = 4096;
+
+/// The paths a `--from-list` file names: one per line, relative to its directory, `#`
+/// comments and blank lines skipped. Streamed line by line within [`MAX_LIST_BYTES`],
+/// [`MAX_LIST_ENTRIES`] and [`MAX_LIST_LINE`]; lines are never echoed raw.
+fn read_list(list: &Path) -> Result<Vec<PathBuf>> {
+    use std::io::BufRead;
+    use std::os::unix::ffi::OsStrExt;
+
+    let input = crate::input::open(list, MAX_LIST_BYTES)?;
+    let mut reader = std::io::BufReader::new((&input.file).take(MAX_LIST_BYTES + 1));
+    let base = list.parent().unwrap_or(Path::new("."));
+    let mut paths = Vec::new();
+    let (mut total, mut number) = (0u64, 0usize);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let got = (&mut reader)
+            .take(MAX_LIST_LINE as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::io(list, e))?;
+        if got == 0 {
+            break;
+        }
+        total += got as u64;
+        number += 1;
+        if total > MAX_LIST_BYTES {
+            return Err(crate::input::too_large(list, MAX_LIST_BYTES));
+        }
+        if line.strip_suffix(b"\n").unwrap_or(&line).len() > MAX_LIST_LINE {
+            return Err(Error::bad_input(
+                list,
+                format!(
+                    "line {number} is longer than {MAX_LIST_LINE} bytes (a path is at most that)"
+                ),
+            ));
+        }
+        let entry = line.trim_ascii();
+        if entry.is_empty() || entry.starts_with(b"#") {
+            continue;
+        }
+        if paths.len() == MAX_LIST_ENTRIES {
+            return Err(Error::bad_input(
+                list,
+                format!("names more than {MAX_LIST_ENTRIES} entries; split the batch"),
+            ));
+        }
+        let p = Path::new(std::ffi::OsStr::from_bytes(entry));
+        paths.push(if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        });
+    }
+    if total == 0 && input.is_pipe() {
+        return Err(crate::input::no_data(list));
+    }
+    Ok(paths)
 }
 
 /// Where `--out-dir` puts the certificate for `csr`: DIR/<file stem>.crt.
@@ -259,6 +322,7 @@ impl Progress {
 
 /// Parses `--san` options.
 pub fn parse_sans(sans: &[String]) -> Result<Vec<San>> {
+    names::check_san_count(sans.len()).map_err(|m| Error::refused(format!("--san: {m}")))?;
     sans.iter()
         .map(|s| San::parse(s))
         .collect::<std::result::Result<Vec<_>, _>>()
@@ -490,25 +554,17 @@ pub fn issue(
     Ok((cert.pem(), entry))
 }
 
-/// Reads a CSR from a file or, for `-`, standard input; bounded so a huge input cannot
-/// exhaust memory.
+/// Reads a CSR from a file, pipe or FIFO (never blocking on one without a writer, see
+/// [`crate::input`]) or, for `-`, standard input; bounded so a huge input cannot exhaust
+/// memory.
 pub fn read_input(path: &Path) -> Result<Vec<u8>> {
-    let limit = (csr::MAX_CSR_BYTES + 1) as u64;
-    let mut buf = Vec::new();
-    if path == Path::new("-") {
-        std::io::stdin()
-            .take(limit)
-            .read_to_end(&mut buf)
-            .map_err(|e| Error::io("<stdin>", e))?;
-    } else {
-        let f = std::fs::File::open(path).map_err(|e| Error::bad_input(path, e.to_string()))?;
-        let meta = f.metadata().map_err(|e| Error::io(path, e))?;
-        if !meta.is_file() {
-            return Err(Error::bad_input(path, "not a regular file"));
-        }
-        f.take(limit)
-            .read_to_end(&mut buf)
-            .map_err(|e| Error::io(path, e))?;
+    if path != Path::new("-") {
+        return crate::input::read(path, csr::MAX_CSR_BYTES as u64);
     }
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .take((csr::MAX_CSR_BYTES + 1) as u64)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io("<stdin>", e))?;
     Ok(buf)
 }
