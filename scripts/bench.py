@@ -10,7 +10,9 @@ Synthetic state: fileca's is made by fileca itself (one batch sign of N copies o
 revoked state by appending a revocation line per certificate to index.log and updating
 index.json's log_len, which `ca check` accepts); openssl's
 index.txt is written directly with the same serials. Both are checked before timing.
-Usage: scripts/bench.sh [--quick]   (--quick: sizes 0 and 10000 only, 3 reps)
+Usage: scripts/bench.sh [--quick] [--commit-rows]
+  --quick: sizes 0 and 10000 only, 3 reps
+  --commit-rows: only the batch and dirty-page-cache rows, printed (docs/benchmarks.md untouched)
 """
 import json, os, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -18,6 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CA = os.path.join(ROOT, "target", "release", "ca")
 CSR = os.path.join(ROOT, "testdata", "csr", "p256-default.pem")
 QUICK = "--quick" in sys.argv
+ONLY_NEW = "--commit-rows" in sys.argv  # only the rows of the commit-v2 issue (batch, dirty cache)
 REPS = 3 if QUICK else 5
 SIZES = [0, 10_000] if QUICK else [0, 10_000, 100_000]
 
@@ -131,15 +134,41 @@ def build(work, n, revoked):
     return f, o
 
 
-def measure(label, size, fcmd, ocmd, rows, setup=None):
+DIRTY_MB = 1536
+BIG = None
+
+
+def settle(work):
+    """Removes the dirty file, if any, and waits until the page cache has written back."""
+    big = os.path.join(work, "big")
+    if os.path.exists(big):
+        os.remove(big)
+    for _ in range(200):
+        with open("/proc/meminfo") as fh:
+            m = dict(l.split(":", 1) for l in fh)
+        if int(m["Dirty"].split()[0]) < 20_000 and int(m["Writeback"].split()[0]) < 1_000:
+            return
+        time.sleep(0.05)
+
+
+def dirty(work):
+    """Leaves DIRTY_MB of another process's unsynced data in the page cache, as `dd` does."""
+    settle(work)
+    subprocess.run(["dd", "if=/dev/zero", "of=" + os.path.join(work, "big"), "bs=1M", f"count={DIRTY_MB}"], check=True, capture_output=True)
+
+
+def measure(label, size, fcmd, ocmd, rows, setup=None, each=None):
     """REPS timed runs of each tool, alternating, then one more run of each under GNU time for
-    peak RSS (with its own setup, so a mutating command sees the same kind of state)."""
+    peak RSS (with its own setup, so a mutating command sees the same kind of state). `each`
+    runs again between the two tools of one round (e.g. to dirty the page cache anew)."""
     ft, ot = [], []
     for i in range(REPS + 1):
         if setup:
             setup(i)
         if i < REPS:
             ft.append(timed(fcmd(i)))
+            if each:
+                each(i)
             ot.append(timed(ocmd(i)))
         else:
             fr, orr = peak_rss(fcmd(i)), peak_rss(ocmd(i))
@@ -153,7 +182,7 @@ def main():
     work = tempfile.mkdtemp(prefix="fileca-bench-")
     rows = []
     try:
-        for n in SIZES:
+        for n in ([] if ONLY_NEW else SIZES):
             f, o = build(work, n, revoked=False)
             measure("sign (one CSR)", n, lambda i: ca(f, "sign", CSR), lambda i: osl(o, "-in", CSR, "-out", os.devnull, "-notext"), rows)
             certs = {}
@@ -172,8 +201,9 @@ def main():
             measure("list --json / -updatedb", n, lambda i: ca(f, "list", "--json"), lambda i: osl(o, "-updatedb"), rows)
         # CRL with 100k (or 10k in quick mode) revoked.
         n = SIZES[-1]
-        f, o = build(work, n, revoked=True)
-        measure("crl, all revoked", n, lambda i: ca(f, "crl", "--out", os.path.join(work, f"rc{i}.crl"), "--force"), lambda i: osl(o, "-gencrl", "-out", os.path.join(work, f"ro{i}.crl")), rows)
+        if not ONLY_NEW:
+            f, o = build(work, n, revoked=True)
+            measure("crl, all revoked", n, lambda i: ca(f, "crl", "--out", os.path.join(work, f"rc{i}.crl"), "--force"), lambda i: osl(o, "-gencrl", "-out", os.path.join(work, f"ro{i}.crl")), rows)
         # Batch of 10,000 CSRs into a fresh CA.
         reqs = os.path.join(work, "reqs")
         os.makedirs(reqs)
@@ -191,8 +221,23 @@ def main():
             os.makedirs(sub)
             batch_dirs[i] = build(sub, 0, revoked=False)
         measure("batch of 10,000 CSRs", 10_000, lambda i: ca(batch_dirs[i][0], "sign", "--from-list", lst), lambda i: osl(batch_dirs[i][1], "-out", os.devnull, "-notext", "-infiles", *files), rows, setup=fresh_unique)
+        # The same batch with every certificate also written to --out-dir (one file each, all
+        # or nothing); openssl writes its newcerts/ files in both rows.
+        def fresh_out(i):
+            sub = os.path.join(work, f"batch-out-{i}")
+            os.makedirs(sub)
+            batch_dirs[i] = build(sub, 0, revoked=False)
+        measure("batch of 10,000 CSRs --out-dir", 10_000, lambda i: ca(batch_dirs[i][0], "sign", "--from-list", lst, "--out-dir", os.path.join(work, f"batch-out-{i}", "issued")), lambda i: osl(batch_dirs[i][1], "-out", os.devnull, "-notext", "-infiles", *files), rows, setup=fresh_out)
+        # One sign on a clean page cache, then right after another process wrote DIRTY_MB
+        # without syncing (dirty, not yet under writeback): fileca must not wait for it.
+        f, o = build(work, 0, revoked=False)
+        measure("sign, clean page cache", 0, lambda i: ca(f, "sign", CSR), lambda i: osl(o, "-in", CSR, "-out", os.devnull, "-notext"), rows, setup=lambda i: settle(work))
+        measure(f"sign after {DIRTY_MB} MB of unsynced writes", 0, lambda i: ca(f, "sign", CSR), lambda i: osl(o, "-in", CSR, "-out", os.devnull, "-notext"), rows, setup=lambda i: dirty(work), each=lambda i: dirty(work))
     finally:
+        settle(work)
         shutil.rmtree(work, ignore_errors=True)
+    if ONLY_NEW:
+        return  # a partial run: printed above, docs/benchmarks.md untouched
     write_report(rows)
 
 

@@ -166,9 +166,10 @@ fn io_error_at_every_mutation_of_a_batch_leaves_before_or_after_batch_sweep() {
                 &format!("{fault}@{n}"),
             );
             assert!(ca_at(&dir).arg("status").output().unwrap().status.success());
-            // A failed fsync at the commit point (commit + 1) is "outcome unknown" (exit 9),
-            // which the next command settles by rolling forward.
-            if n <= commit {
+            // An error at or before the journal's chmod (commit + 1) is a clean failure; a
+            // failed fsync at the commit point is "outcome unknown" (exit 9), which the next
+            // command settles by rolling forward.
+            if n <= commit + usize::from(fault == "error") {
                 assert_unchanged(&before, &snapshot(&dir));
             } else {
                 assert_unchanged(&after, &snapshot(&dir));
@@ -176,4 +177,63 @@ fn io_error_at_every_mutation_of_a_batch_leaves_before_or_after_batch_sweep() {
             std::fs::remove_dir_all(&dir).unwrap();
         }
     }
+}
+
+#[test]
+fn a_large_batch_is_checked_and_signed_in_parallel_in_order_batch_parallel() {
+    // 100 CSRs take the multi-core path of the gate and of signing (64 or more).
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = deterministic_ca(tmp.path());
+    let reqs = tmp.path().join("reqs");
+    std::fs::create_dir(&reqs).unwrap();
+    let kinds = [
+        "p256-default.pem",
+        "ed25519-default.pem",
+        "p384-default.pem",
+    ];
+    for i in 0..100 {
+        std::fs::copy(csr(kinds[i % 3]), reqs.join(format!("r{i:03}.pem"))).unwrap();
+    }
+    let out = tmp.path().join("issued");
+    let run = ca_at(&dir)
+        .args([
+            "sign",
+            reqs.to_str().unwrap(),
+            "--out-dir",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let index = read_index(&dir);
+    let certs = index["certificates"].as_array().unwrap();
+    assert_eq!(certs.len(), 102);
+    // Serials count up in the order of the inputs, and each output is its certificate.
+    let found = crate::outputs::certificates_under(&out);
+    assert_eq!(found.len(), 100);
+    for (i, c) in certs[2..].iter().enumerate() {
+        let serial = c["serial"].as_str().unwrap();
+        let file = out.join(format!("r{i:03}.crt"));
+        let (_, s, _) = found.iter().find(|(p, _, _)| *p == file).unwrap();
+        assert_eq!(s, serial, "{}", file.display());
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            std::fs::read(dir.join(format!("certs/{serial}.pem"))).unwrap()
+        );
+    }
+    assert!(ca_at(&dir).arg("check").output().unwrap().status.success());
+    // One bad CSR among 100 refuses the whole batch, naming it; nothing changes.
+    let before = snapshot(&dir);
+    std::fs::write(reqs.join("r050.pem"), "not a CSR").unwrap();
+    let run = ca_at(&dir)
+        .args(["sign", reqs.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(REFUSED));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("r050.pem"));
+    assert_unchanged(&before, &snapshot(&dir));
 }

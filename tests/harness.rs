@@ -392,13 +392,33 @@ pub fn sweep_commands(base: &Path) -> Vec<(&'static str, Vec<String>)> {
     ]
 }
 
-/// Index (1-based) of the mutation that publishes the journal: the commit point.
+/// Index (1-based) of the mutation that writes the journal's bytes. A crash at or before it
+/// leaves the before-state (the journal is empty or absent); a crash after it the after-state
+/// (the journal is complete, so the next command rolls it forward).
 pub fn commit_point(trace: &[String]) -> usize {
     trace
         .iter()
-        .position(|l| l.contains(" Rename ") && l.ends_with(".journal.stage"))
-        .expect("a journal rename")
+        .position(|l| l.contains(" Write ") && l.ends_with("/.journal"))
+        .expect("the journal is written")
         + 1
+}
+
+/// The 1-based indices of the fsyncs that make the commit point durable (after the journal's
+/// write and chmod): an I/O error there leaves the outcome unknown (exit 9), and the next
+/// command settles it. An I/O error at or before `commit_point + 1` is a clean failure.
+pub fn commit_fsyncs(trace: &[String]) -> std::ops::RangeInclusive<usize> {
+    let start = commit_point(trace) + 2;
+    let len = trace[start - 1..]
+        .iter()
+        .take_while(|l| l.contains(" Fsync ") || l.contains(" FsyncDir "))
+        .count();
+    assert!(len > 0, "no fsync after the journal: {trace:?}");
+    start..=start + len - 1
+}
+
+/// Index (1-based) of the first mutation after the commit point's fsyncs.
+pub fn first_after_commit(trace: &[String]) -> usize {
+    commit_fsyncs(trace).end() + 1
 }
 
 /// One mutating command prepared for a fault sweep: its fault-free trace and after-state.

@@ -256,7 +256,7 @@ fn outputs_are_published_only_after_the_commit_and_only_from_committed_content_o
             out.to_str().unwrap().into(),
         ],
     );
-    let commit = commit_point(&trace);
+    let commit = *commit_fsyncs(&trace).end();
     let first_outside = trace
         .iter()
         .position(|l| l.contains("web.pem"))
@@ -350,20 +350,24 @@ fn a_recovery_journal_cannot_write_arbitrary_files_elsewhere_output_hostile_jour
     // that is not a recorded certificate (here ca.key) to a new file outside.
     let env = Env::new();
     let key = std::fs::read(env.dir.join("ca.key")).unwrap();
-    let sha = {
+    let sha256 = |bytes: &[u8]| {
         use std::fmt::Write;
-        let d = ring::digest::digest(&ring::digest::SHA256, &key);
+        let d = ring::digest::digest(&ring::digest::SHA256, bytes);
         d.as_ref().iter().fold(String::new(), |mut s, b| {
             let _ = write!(s, "{b:02x}");
             s
         })
     };
+    let sha = sha256(&key);
     let journal = serde_json::json!({
         "format": 2, "operation": "sign", "generation_before": 1, "generation_after": 1,
         "id": "00ff",
         "outputs": [{"dir": "..", "name": "stolen.key", "source": "ca.key", "sha256": sha}],
     });
-    std::fs::write(env.dir.join(".journal"), journal.to_string()).unwrap();
+    // With a valid checksum line: anyone can compute one.
+    let body = format!("{journal}\n");
+    let text = format!("{body}sha256 {}\n", sha256(body.as_bytes()));
+    std::fs::write(env.dir.join(".journal"), text).unwrap();
     let out = env.run(&["status"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!env.path("stolen.key").exists(), "{stderr}");

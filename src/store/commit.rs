@@ -3,12 +3,10 @@
 //!
 //! ```text
 //! [issue only] stage the private key in OUT/.NAME.fileca-PID-RND/ (fsync key, dir, OUT)
-//! write .stage.N for each file and .journal.stage (appends inline, 0600) \ failure: undo,
-//! fsync them all concurrently (groups of 256)                            | byte-identical
-//! rename .journal.stage -> .journal                                      /
-//! fsync the state directory  ------------- commit point ------------- failure: exit 9
+//! write .stage.N for each file, and .journal (appends inline, checksum)  } failure: undo
+//! fsync all of them and the state directory, concurrently = commit point  } failure: exit 9
 //! rename each .stage.N onto its target, appends at their offsets;        \ failure or crash:
-//!   fsync the appended files, the state directory and certs/ together    | the journal stays
+//!   fsync the appended files, certs/ and the state directory together    | the journal stays
 //! publish outputs: stage, fsync, link (never replace), fsync their dirs  | and the next
 //! complete and rename the pair directory, fsync OUT                      | command redoes it
 //! unlink .journal                                                        /
@@ -22,8 +20,8 @@ use super::fsio::{self, Dir, Durable};
 use super::journal::{self, Journal, JournalV1, Pair, PairFile, Parsed};
 use super::output::{self, Mode};
 use super::{
-    Access, CERTS, Committed, INDEX_LOG, JOURNAL, JOURNAL_STAGE, MODE_PUBLIC, MODE_SECRET, Plan,
-    Session, leftovers, read_plain,
+    Access, CERTS, Committed, INDEX_LOG, JOURNAL, MODE_PUBLIC, MODE_SECRET, Plan, Session,
+    leftovers, read_plain,
 };
 use crate::error::{Error, Result};
 use crate::hex;
@@ -157,38 +155,39 @@ impl Session {
             outputs,
             pairs,
         };
-        // Owner-only: it names the staged copy of the key (passwd, renew-ca).
-        let jstage = dir.join(JOURNAL_STAGE);
-        match state.write_new(JOURNAL_STAGE, &journal.to_bytes(), MODE_SECRET) {
-            Ok(f) => pending.push((f, jstage.clone())),
+        // The journal, owner-only (it names the staged copy of the key for passwd and
+        // renew-ca), written under its final name: its checksum line tells a complete one
+        // from one cut short by a crash.
+        let jpath = dir.join(JOURNAL);
+        match state.write_new(JOURNAL, &journal.to_bytes(), MODE_SECRET) {
+            Ok(f) => pending.push((f, jpath.clone())),
             Err(e) => {
-                if state.stat_entry(JOURNAL_STAGE).is_ok() {
-                    undo.staged.push(JOURNAL_STAGE.to_string());
+                if state.stat_entry(JOURNAL).is_ok() {
+                    undo.staged.push(JOURNAL.to_string());
                 }
-                return Err(undo.run(Error::io(&jstage, e)));
+                return Err(undo.run(Error::io(&jpath, e)));
             }
         }
-        undo.staged.push(JOURNAL_STAGE.to_string());
-        if let Err(e) = flush_files(&mut pending) {
-            return Err(undo.run(e));
-        }
-        if let Err(e) = state.rename(JOURNAL_STAGE, JOURNAL) {
-            return Err(undo.run(Error::io(&jstage, e)));
-        }
-        // The commit point: the journal's name (and every staged file's) is durable. If this
-        // fsync fails we can neither promise the change nor take it back (Linux may report
-        // success on a later fsync of a page that failed to write, and a failed directory
-        // fsync often aborts an ext4 journal), so the outcome is left to the next command.
-        if let Err(e) = state.fsync() {
+        // The commit point: the journal, the staged files and their names made durable in
+        // one group of concurrent fsyncs. If any fails we can neither promise the change nor
+        // take it back (Linux may report success on a later fsync of a page that failed to
+        // write, and a failed directory fsync often aborts an ext4 journal), so the outcome
+        // is left to the next command, which rolls forward what it finds complete and back
+        // what it does not.
+        let mut items: Vec<Durable> = pending.iter().map(|(f, p)| Durable::File(f, p)).collect();
+        items.push(Durable::Dir(&state));
+        if let Err(e) = fsio::fsync_group(&items) {
             return Err(Error::Unknown {
                 msg: format!(
-                    "{}: making the journal durable failed ({e}); the change may or may not \
-                     have been committed. The next ca command settles it: run `ca status` \
-                     (or `ca list`) to see whether it happened",
+                    "{}: making the change durable failed ({e}); it may or may not have been \
+                     committed. The next ca command settles it: run `ca status` (or `ca list`) \
+                     to see whether it happened",
                     dir.display()
                 ),
             });
         }
+        drop(items);
+        drop(pending);
         // Committed. From here on the change happens, now or in the next command's recovery.
         match apply(dir, &state, &journal, Mode::Live) {
             Ok(undelivered) => Ok(Committed {
@@ -343,10 +342,10 @@ pub(super) fn apply(
             .map_err(|e| format!("appending to {}: {e}", target.display()))?;
         pending.push((f, target));
     }
-    // The appended files and certs/'s new entries, flushed together (the staged files' data
-    // was made durable before the commit point); then the state directory's entries. In that
-    // order: a certificate renamed from the top into certs/ must be durable under its new
-    // name before its old name's removal is, or a power loss in between could lose it.
+    // The appended files, certs/'s new entries and the state directory's, flushed together
+    // (the staged files' data was made durable before the commit point). A certificate
+    // renamed from the top into certs/ is never lost between the two directories: rename(2)
+    // is one transaction of the filesystem's journal (docs/design.md, medium assumptions).
     let certs = if certs_touched {
         Some(Dir::open(&dir.join(CERTS)).map_err(|e| err(&dir.join(CERTS), e))?)
     } else {
@@ -356,12 +355,10 @@ pub(super) fn apply(
     if let Some(c) = &certs {
         items.push(Durable::Dir(c));
     }
+    items.push(Durable::Dir(state));
     fsio::fsync_group(&items).map_err(|e| format!("{}: {e}", dir.display()))?;
     drop(items);
     drop(pending);
-    state
-        .fsync()
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
     // The state is durable: the outputs, written from it.
     let content = |source: &str, sha: &str| output_content(dir, source, sha, mode);
     let mut undelivered = output::publish_outputs(dir, &j.id, &j.outputs, mode, &|o| {
@@ -507,6 +504,43 @@ fn from_v1(dir: &Path, j: JournalV1) -> std::result::Result<Journal, String> {
     })
 }
 
+/// Did the interrupted command complete its commit point? Yes if every staged file holds its
+/// recorded content (or was already renamed onto a target that does); no if some does not and
+/// nothing was applied yet (the journal was durable before some staged file was: roll back);
+/// anything else is inconsistent and needs a human.
+fn committed(dir: &Path, j: &Journal) -> std::result::Result<bool, String> {
+    let mut complete = true;
+    let mut applied = false;
+    for r in &j.renames {
+        let staged = dir.join(&r.staged);
+        match read_plain(&staged) {
+            Ok(b) if hex::sha256(&b) == r.sha256 => {}
+            Ok(_) => complete = false,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if holds_path(&dir.join(&r.target), &r.sha256) {
+                    applied = true;
+                } else {
+                    complete = false;
+                }
+            }
+            Err(e) => return Err(format!("{}: {e}", staged.display())),
+        }
+    }
+    for a in &j.appends {
+        let len = std::fs::symlink_metadata(dir.join(&a.target)).map_or(0, |m| m.len());
+        applied |= len > a.offset;
+    }
+    match (complete, applied) {
+        (true, _) => Ok(true),
+        (false, false) => Ok(false),
+        (false, true) => Err(
+            "it was partly applied, but a staged file does not hold the \
+                              content the journal recorded"
+                .into(),
+        ),
+    }
+}
+
 /// Rolls a complete journal forward, or removes stray staged files when there is none.
 /// Runs under the exclusive lock. Returns warnings about outputs of the interrupted command
 /// that could not be delivered.
@@ -527,28 +561,70 @@ pub(super) fn recover(dir: &Path) -> Result<Vec<String>> {
                 ))
             })?;
             let journal = match parsed {
-                Parsed::V2(j) => j,
-                Parsed::V1(j) => from_v1(dir, j).map_err(|m| {
+                Parsed::V2(j) => Some(j),
+                Parsed::V1(j) => Some(from_v1(dir, j).map_err(|m| {
                     recovery_err(format!(
                         "completing the interrupted commit (journal {}): {m}; mutations are \
                          refused until this is resolved",
                         jpath.display()
                     ))
-                })?,
+                })?),
+                Parsed::Torn => None,
             };
-            let undelivered = apply(dir, &state, &journal, Mode::Recover).map_err(|m| {
-                recovery_err(format!(
-                    "completing the interrupted {} (journal {}): {m}; mutations are refused \
-                     until this is resolved",
-                    journal.operation,
-                    jpath.display()
-                ))
-            })?;
-            for u in undelivered {
-                warnings.push(format!(
-                    "an interrupted {} was completed, but an output was not delivered: {u}",
-                    journal.operation
-                ));
+            let forward = match &journal {
+                Some(j) => committed(dir, j).map_err(|m| {
+                    recovery_err(format!(
+                        "the interrupted {} (journal {}): {m}; mutations are refused until \
+                         this is resolved",
+                        j.operation,
+                        jpath.display()
+                    ))
+                })?,
+                None => false,
+            };
+            match journal {
+                Some(journal) if forward => {
+                    let undelivered = apply(dir, &state, &journal, Mode::Recover).map_err(|m| {
+                        recovery_err(format!(
+                            "completing the interrupted {} (journal {}): {m}; mutations \
+                                 are refused until this is resolved",
+                            journal.operation,
+                            jpath.display()
+                        ))
+                    })?;
+                    for u in undelivered {
+                        warnings.push(format!(
+                            "an interrupted {} was completed, but an output was not \
+                             delivered: {u}",
+                            journal.operation
+                        ));
+                    }
+                }
+                journal => {
+                    // Its commit point was never completed: nothing was applied. Roll back:
+                    // the staged key of `ca issue` (provably ours), then the journal; the
+                    // staged files go with the strays below.
+                    for p in journal.iter().flat_map(|j| &j.pairs) {
+                        if let Ok(parent) = Dir::open(&dir.join(&p.dir)) {
+                            match output::remove_staging(&parent, &p.staged) {
+                                Ok(()) => {
+                                    let _ = parent.fsync();
+                                }
+                                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                                Err(e) => warnings.push(format!(
+                                    "left {} alone: {e}",
+                                    parent.join(&p.staged).display()
+                                )),
+                            }
+                        }
+                    }
+                    state
+                        .unlink(JOURNAL)
+                        .map_err(|e| recovery_err(format!("removing {}: {e}", jpath.display())))?;
+                    state
+                        .fsync()
+                        .map_err(|e| recovery_err(format!("{}: {e}", dir.display())))?;
+                }
             }
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}

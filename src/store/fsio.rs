@@ -26,7 +26,7 @@
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -50,7 +50,11 @@ pub enum Op {
 }
 
 /// How many fsyncs [`fsync_group`] keeps in flight at once.
-const FSYNC_THREADS: usize = 16;
+const FSYNC_THREADS: usize = 64;
+
+/// Groups up to this size are flushed one after the other on the calling thread: below it,
+/// starting threads costs more than the overlap saves (measured: docs/benchmarks.md).
+const FSYNC_INLINE_MAX: usize = 4;
 
 /// Creates `path`, which must not exist, with permission bits `mode` (never more permissive
 /// than `mode` at any instant, whatever the umask), writes `bytes` and sets the exact mode.
@@ -402,32 +406,39 @@ pub fn fsync_group(items: &[Durable<'_>]) -> io::Result<()> {
             Durable::Dir(d) => Ok(rustix::fs::fsync(&d.fd)?),
         }
     };
-    if items.len() <= 1 {
+    if items.len() <= FSYNC_INLINE_MAX {
         items.iter().try_for_each(flush)?;
     } else {
         let next = std::sync::atomic::AtomicUsize::new(0);
         let threads = items.len().min(FSYNC_THREADS);
+        let work = || -> io::Result<()> {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(item) = items.get(i) else {
+                    return Ok(());
+                };
+                flush(item)?;
+            }
+        };
         let results: Vec<io::Result<()>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
+            let handles: Vec<_> = (1..threads)
                 .map(|_| {
-                    s.spawn(|| -> io::Result<()> {
-                        loop {
-                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(item) = items.get(i) else {
-                                return Ok(());
-                            };
-                            flush(item)?;
-                        }
-                    })
+                    std::thread::Builder::new()
+                        .stack_size(64 * 1024)
+                        .spawn_scoped(s, work)
                 })
                 .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(io::Error::other("fsync thread panicked")))
-                })
-                .collect()
+            // The calling thread works too.
+            let mut results = vec![work()];
+            for h in handles {
+                results.push(match h {
+                    Ok(h) => h
+                        .join()
+                        .unwrap_or_else(|_| Err(io::Error::other("fsync thread panicked"))),
+                    Err(e) => Err(e),
+                });
+            }
+            results
         });
         results.into_iter().collect::<io::Result<()>>()?;
     }
@@ -461,11 +472,6 @@ pub fn process_alive(pid: i32) -> bool {
     }
 }
 
-/// The inode number of an open file, for messages and traces.
-fn ino_of(fd: impl AsFd) -> u64 {
-    rustix::fs::fstat(fd).map(|s| s.st_ino).unwrap_or(0)
-}
-
 #[cfg(debug_assertions)]
 mod trace {
     //! The simulated-disk trace (`FILECA_SIMDISK_TRACE`); see the module documentation.
@@ -476,7 +482,12 @@ mod trace {
     use std::path::Path;
     use std::sync::Mutex;
 
-    use super::{Dir, ino_of};
+    use super::Dir;
+
+    /// The inode number of an open file.
+    fn ino_of(fd: impl AsFd) -> u64 {
+        rustix::fs::fstat(fd).map(|s| s.st_ino).unwrap_or(0)
+    }
 
     static OUT: Mutex<Option<Option<File>>> = Mutex::new(None);
 

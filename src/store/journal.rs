@@ -139,22 +139,47 @@ pub struct AppendV1 {
 pub enum Parsed {
     V2(Journal),
     V1(JournalV1),
+    /// A journal whose writing never completed (empty, zero-filled or cut short, without its
+    /// checksum line): its command never reached the commit point.
+    Torn,
 }
 
 impl Journal {
-    /// The exact bytes written to `.journal`: compact JSON and a final newline.
+    /// The exact bytes written to `.journal`: compact JSON, a newline, and a last line
+    /// `sha256 HEX` over everything before it, so a journal cut short by a crash is told
+    /// apart from a committed one.
     pub fn to_bytes(&self) -> Vec<u8> {
         // Serialising plain structs of strings and numbers cannot fail.
         let mut out = serde_json::to_vec(self).expect("a journal serialises");
         out.push(b'\n');
+        let sum = crate::hex::sha256(&out);
+        out.extend_from_slice(format!("sha256 {sum}\n").as_bytes());
         out
     }
 
     /// Parses and checks a journal read back from disk. A journal that names anything but
     /// the files of a state directory (and, for outputs, plain names in a directory) is
-    /// refused, and every hash is checked, so a hostile or torn journal cannot make recovery
-    /// write anything it did not record.
+    /// refused, and every hash is checked, so a hostile journal cannot make recovery write
+    /// anything it did not record. Only what a crash while writing leaves (empty, zeros, or a
+    /// prefix of a format 2 journal without its checksum line) counts as torn; anything else
+    /// that does not parse is an error for a human.
     pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
+        if let Some(body) = checked_body(bytes) {
+            let j: Journal =
+                serde_json::from_slice(body).map_err(|e| format!("not a valid journal: {e}"))?;
+            if j.format != FORMAT {
+                return Err(format!("unsupported journal format {}", j.format));
+            }
+            j.check()?;
+            return Ok(Parsed::V2(j));
+        }
+        let looks_torn = bytes.is_empty()
+            || bytes.contains(&0)
+            || bytes.starts_with(b"{\"format\":2,")
+            || b"{\"format\":2,".starts_with(bytes);
+        if looks_torn {
+            return Ok(Parsed::Torn);
+        }
         #[derive(Deserialize)]
         struct Head {
             format: u32,
@@ -179,12 +204,7 @@ impl Journal {
                 }
                 Ok(Parsed::V1(j))
             }
-            FORMAT => {
-                let j: Journal = serde_json::from_slice(bytes)
-                    .map_err(|e| format!("not a valid journal: {e}"))?;
-                j.check()?;
-                Ok(Parsed::V2(j))
-            }
+            FORMAT => Err("journal has no valid checksum line".into()),
             n => Err(format!("unsupported journal format {n}")),
         }
     }
@@ -236,6 +256,15 @@ impl Journal {
         }
         Ok(())
     }
+}
+
+/// The JSON body of a journal whose last line is `sha256 HEX` over everything before it.
+fn checked_body(bytes: &[u8]) -> Option<&[u8]> {
+    let rest = bytes.strip_suffix(b"\n")?;
+    let at = rest.iter().rposition(|&b| b == b'\n')? + 1;
+    let (body, last) = rest.split_at(at);
+    let sum = std::str::from_utf8(last).ok()?.strip_prefix("sha256 ")?;
+    (crate::hex::sha256(body) == sum).then_some(body)
 }
 
 fn check_target(target: &str) -> Result<(), String> {
@@ -400,8 +429,21 @@ mod tests {
         let j = sample();
         match Journal::parse(&j.to_bytes()).unwrap() {
             Parsed::V2(back) => assert_eq!(back, j),
-            Parsed::V1(_) => panic!("read as format 1"),
+            other => panic!("read as {other:?}"),
         }
+        // What a crash while writing leaves is torn, never an error or a commit.
+        let bytes = j.to_bytes();
+        for cut in [0, 1, 12, bytes.len() / 2, bytes.len() - 2] {
+            assert!(
+                matches!(Journal::parse(&bytes[..cut]), Ok(Parsed::Torn)),
+                "cut {cut}"
+            );
+        }
+        let mut zeroed = bytes.clone();
+        zeroed[20..40].fill(0);
+        assert!(matches!(Journal::parse(&zeroed), Ok(Parsed::Torn)));
+        // Anything else that does not verify is for a human.
+        assert!(Journal::parse(b"{not json").is_err());
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub const AUDIT: &str = "audit.log";
 pub const CERTS: &str = "certs";
 pub const LOCK: &str = ".lock";
 pub const JOURNAL: &str = ".journal";
+/// The staged journal of format 1 (fileca before protocol v2), removed as a stray.
 pub const JOURNAL_STAGE: &str = ".journal.stage";
 
 /// Mode of ca.key: owner read/write only.

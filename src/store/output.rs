@@ -308,9 +308,13 @@ pub enum Mode {
     Recover,
 }
 
-/// Publishes the outputs of a committed journal. Returns the messages of the outputs that
-/// could not be delivered. `content` maps a journal output to its bytes (from the plan, or,
-/// in recovery, from the state directory, checked).
+/// How many outputs are staged before their fsyncs are issued together (bounds open files).
+const CHUNK: usize = 256;
+
+/// Publishes the outputs of a committed journal, in chunks: each staged copy is written,
+/// made durable (concurrently with the rest of its chunk), then linked into place (renamed
+/// under `--force`); the directories are fsynced at the end. Returns the messages of the
+/// outputs that could not be delivered. `content` gives an output's bytes (checked).
 pub fn publish_outputs(
     state_dir: &Path,
     id: &str,
@@ -319,140 +323,116 @@ pub fn publish_outputs(
     content: &dyn Fn(&Output) -> std::result::Result<Vec<u8>, String>,
 ) -> Vec<String> {
     let mut undelivered = Vec::new();
-    struct Staged {
-        dir: usize,
-        name: String,
-        staged: String,
-        force: bool,
-        file: std::fs::File,
-        path: PathBuf,
-        index: usize,
-    }
-    let mut dirs: Vec<(String, Dir)> = Vec::new();
-    let mut staged: Vec<Staged> = Vec::new();
-    for (index, o) in outputs.iter().enumerate() {
-        let display = state_dir.join(&o.dir).join(&o.name);
-        let fail = |why: String| format!("{}: {why}", display.display());
-        let di = match dirs.iter().position(|(d, _)| *d == o.dir) {
-            Some(i) => i,
-            None => match Dir::open(&state_dir.join(&o.dir)) {
-                Ok(d) => {
-                    dirs.push((o.dir.clone(), d));
-                    dirs.len() - 1
+    let mut dirs: Vec<(String, Dir, bool)> = Vec::new();
+    for chunk in outputs.chunks(CHUNK) {
+        let mut staged: Vec<(usize, &Output, String, std::fs::File, PathBuf)> = Vec::new();
+        for o in chunk {
+            let display = state_dir.join(&o.dir).join(&o.name);
+            let fail = |why: String| format!("{}: {why}", display.display());
+            let di = match dirs.iter().position(|(d, _, _)| *d == o.dir) {
+                Some(i) => i,
+                None => match Dir::open(&state_dir.join(&o.dir)) {
+                    Ok(d) => {
+                        dirs.push((o.dir.clone(), d, false));
+                        dirs.len() - 1
+                    }
+                    Err(e) => {
+                        undelivered.push(fail(e.to_string()));
+                        continue;
+                    }
+                },
+            };
+            let dir = &dirs[di].1;
+            let bytes = match content(o) {
+                Ok(b) => b,
+                Err(why) => {
+                    undelivered.push(fail(why));
+                    continue;
                 }
+            };
+            let sname = staged_name(&o.name, id);
+            // The command checked its targets before the commit point (a target that
+            // appeared since makes link(2) fail below); recovery looks first, and replaces a
+            // staged copy an earlier attempt left only if it is a plain file of this user.
+            if mode == Mode::Recover {
+                if let Ok(st) = dir.stat_entry(&sname) {
+                    if !(is_regular(&st) && st.st_uid == fsio::uid()) {
+                        undelivered.push(fail(format!("{sname} is in the way")));
+                        continue;
+                    }
+                    if let Err(e) = dir.unlink(&sname) {
+                        undelivered.push(fail(e.to_string()));
+                        continue;
+                    }
+                }
+                match dir.stat_entry(&o.name) {
+                    Ok(st) if is_regular(&st) && holds(dir, &o.name, &o.sha256) => continue,
+                    Ok(_) => {
+                        undelivered.push(fail("exists (created meanwhile); not replaced".into()));
+                        continue;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        undelivered.push(fail(e.to_string()));
+                        continue;
+                    }
+                }
+            }
+            match dir.write_new(&sname, &bytes, MODE_OUTPUT) {
+                Ok(file) => staged.push((di, o, sname.clone(), file, dir.join(&sname))),
                 Err(e) => {
+                    // Remove what we created, never a name someone else holds.
+                    if e.kind() != io::ErrorKind::AlreadyExists {
+                        let _ = dir.unlink(&sname);
+                    }
                     undelivered.push(fail(e.to_string()));
-                    continue;
                 }
-            },
-        };
-        let dir = &dirs[di].1;
-        let bytes = match content(o) {
-            Ok(b) => b,
-            Err(why) => {
-                undelivered.push(fail(why));
-                continue;
-            }
-        };
-        let sname = staged_name(&o.name, id);
-        // A staged copy left by an earlier attempt is ours only if it is a plain file of
-        // this user; it is replaced.
-        if let Ok(st) = dir.stat_entry(&sname) {
-            if is_regular(&st) && st.st_uid == fsio::uid() {
-                if let Err(e) = dir.unlink(&sname) {
-                    undelivered.push(fail(e.to_string()));
-                    continue;
-                }
-            } else {
-                undelivered.push(fail(format!("{sname} is in the way")));
-                continue;
             }
         }
-        match dir.stat_entry(&o.name) {
-            Ok(st) => {
-                if is_regular(&st) && holds(dir, &o.name, &o.sha256) {
-                    continue; // delivered already (an interrupted command got this far)
-                }
-                if !(mode == Mode::Live && o.force && is_regular(&st)) {
-                    undelivered.push(fail("exists (created meanwhile); not replaced".to_string()));
-                    continue;
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => {
-                undelivered.push(fail(e.to_string()));
-                continue;
-            }
-        }
-        match dir.write_new(&sname, &bytes, MODE_OUTPUT) {
-            Ok(file) => staged.push(Staged {
-                dir: di,
-                name: o.name.clone(),
-                staged: sname.clone(),
-                force: mode == Mode::Live && o.force,
-                path: dir.join(&sname),
-                file,
-                index,
-            }),
-            Err(e) => {
-                let _ = dir.unlink(&sname);
-                undelivered.push(fail(e.to_string()));
-            }
-        }
-    }
-    // Each copy is durable before its name appears.
-    for chunk in staged.chunks(512) {
-        let items: Vec<Durable> = chunk
+        // Each copy is durable before its name appears.
+        let items: Vec<Durable> = staged
             .iter()
-            .map(|s| Durable::File(&s.file, &s.path))
+            .map(|(_, _, _, f, p)| Durable::File(f, p))
             .collect();
         if let Err(e) = fsio::fsync_group(&items) {
-            for s in chunk {
-                let _ = dirs[s.dir].1.unlink(&s.staged);
+            for (di, o, sname, _, _) in &staged {
+                let _ = dirs[*di].1.unlink(sname);
                 undelivered.push(format!(
                     "{}: {e}",
-                    state_dir
-                        .join(&outputs[s.index].dir)
-                        .join(&s.name)
-                        .display()
+                    state_dir.join(&o.dir).join(&o.name).display()
+                ));
+            }
+            continue;
+        }
+        drop(items);
+        for (di, _, _, _, _) in &staged {
+            dirs[*di].2 = true;
+        }
+        for (di, o, sname, _, _) in &staged {
+            let dir = &dirs[*di].1;
+            let res = if mode == Mode::Live && o.force {
+                dir.rename(sname, &o.name)
+            } else {
+                dir.link(sname, &o.name).and_then(|()| dir.unlink(sname))
+            };
+            if let Err(e) = res {
+                let _ = dir.unlink(sname);
+                let why = if e.kind() == io::ErrorKind::AlreadyExists {
+                    "exists (created meanwhile); not replaced".to_string()
+                } else {
+                    e.to_string()
+                };
+                undelivered.push(format!(
+                    "{}: {why}",
+                    state_dir.join(&o.dir).join(&o.name).display()
                 ));
             }
         }
     }
-    let mut touched = vec![false; dirs.len()];
-    for s in &staged {
-        let dir = &dirs[s.dir].1;
-        if dir.stat_entry(&s.staged).is_err() {
-            continue; // its fsync failed above
-        }
-        let res = if s.force {
-            dir.rename(&s.staged, &s.name)
-        } else {
-            dir.link(&s.staged, &s.name)
-                .and_then(|()| dir.unlink(&s.staged))
-        };
-        touched[s.dir] = true;
-        if let Err(e) = res {
-            let _ = dir.unlink(&s.staged);
-            let why = if e.kind() == io::ErrorKind::AlreadyExists {
-                "exists (created meanwhile); not replaced".to_string()
-            } else {
-                e.to_string()
-            };
-            undelivered.push(format!(
-                "{}: {why}",
-                state_dir
-                    .join(&outputs[s.index].dir)
-                    .join(&s.name)
-                    .display()
-            ));
-        }
-    }
     let synced: Vec<Durable> = dirs
         .iter()
-        .zip(&touched)
-        .filter(|(_, t)| **t)
-        .map(|((_, d), _)| Durable::Dir(d))
+        .filter(|(_, _, touched)| *touched)
+        .map(|(_, d, _)| Durable::Dir(d))
         .collect();
     if let Err(e) = fsio::fsync_group(&synced) {
         undelivered.push(format!("output directories: {e}"));
