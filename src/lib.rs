@@ -39,6 +39,10 @@ pub fn run(cli: Cli) -> Result<i32> {
         cli.quiet,
     );
     ctx.pass = passphrase::Source::new(cli.passphrase_file.clone());
+    // Most commands hold the CA key or a passphrase at some point: no core dump, no ptrace
+    // by other processes of the user (SPEC.md HOSTILE-DUMP). Best effort: a kernel that
+    // refuses leaves the process as it was.
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
     match &cli.command {
         Command::Init(a) => cmd::init::run(a, &ctx)?,
         Command::Sign(a) => cmd::sign::run(a, &ctx)?,

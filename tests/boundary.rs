@@ -196,3 +196,81 @@ fn a_fifo_in_place_of_the_lock_is_refused_without_hanging_hostile_lock_fifo() {
     assert_eq!(status.code(), Some(STATE));
     assert_unchanged(&before, &snapshot(&dir));
 }
+
+#[test]
+fn a_process_that_may_hold_key_material_is_not_dumpable_hostile_dump() {
+    // Observable from outside: the /proc/PID files of a non-dumpable process belong to root.
+    // So run `ca` as another user, blocked reading a passphrase from a FIFO whose writer
+    // stays silent, and look at who owns its /proc entry.
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("SKIP dumpable: needs root to run ca as another user");
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let fifo = tmp.path().join("pass");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o666)).unwrap();
+    // The silent writer: keeps the FIFO open so the reader blocks.
+    let writer = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .unwrap();
+    let mut child = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(bin())
+        .arg("--dir")
+        .arg(tmp.path().join("pki"))
+        .args([
+            "init",
+            "--subject",
+            "CN=Dump",
+            "--encrypt-key",
+            "--passphrase-file",
+        ])
+        .arg(&fifo)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // setpriv execs ca in the same process; wait until it is ca and blocked.
+    let proc_dir = PathBuf::from(format!("/proc/{}", child.id()));
+    let mut owner = None;
+    for _ in 0..200 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        let exe = std::fs::read_link(proc_dir.join("exe")).unwrap_or_default();
+        if exe.file_name().is_some_and(|n| n == "ca") {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            owner = std::fs::metadata(proc_dir.join("status"))
+                .ok()
+                .map(|m| m.uid());
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(writer);
+    assert_eq!(owner, Some(0), "ca running as uid 65534 is dumpable");
+}
+
+#[test]
+fn a_huge_journal_is_refused_without_reading_it_hostile_journal_size() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = deterministic_ca(tmp.path());
+    // 3 GB, sparse: reading it whole would take 3 GB of memory.
+    let f = std::fs::File::create(dir.join(".journal")).unwrap();
+    f.set_len(3 << 30).unwrap();
+    drop(f);
+    let out = ca_at(&dir).arg("status").output().unwrap();
+    assert_eq!(out.status.code(), Some(STATE));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("limit"), "{stderr}");
+}

@@ -52,6 +52,10 @@ pub const MODE_CERTS_DIR: u32 = 0o755;
 /// Largest state file fileca reads (index.json at a million certificates stays below it).
 pub const MAX_STATE_FILE: u64 = 1 << 30;
 
+/// Largest journal (and staged or output source file read back by recovery) fileca reads:
+/// a batch of 100,000 certificates writes a journal of about 40 MiB.
+pub const MAX_JOURNAL: u64 = 256 << 20;
+
 /// How a command uses the directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -342,6 +346,12 @@ fn read_plain(path: &Path) -> io::Result<Vec<u8>> {
     let m = f.metadata()?;
     if !m.is_file() {
         return Err(io::Error::other("not a regular file"));
+    }
+    if m.len() > MAX_JOURNAL {
+        return Err(io::Error::other(format!(
+            "is larger than fileca's {} MiB limit for a journal or staged file",
+            MAX_JOURNAL >> 20
+        )));
     }
     let mut buf = Vec::with_capacity(m.len() as usize);
     f.read_to_end(&mut buf)?;
