@@ -230,7 +230,9 @@ def main():
         measure("batch of 10,000 CSRs --out-dir", 10_000, lambda i: ca(batch_dirs[i][0], "sign", "--from-list", lst, "--out-dir", os.path.join(work, f"batch-out-{i}", "issued")), lambda i: osl(batch_dirs[i][1], "-out", os.devnull, "-notext", "-infiles", *files), rows, setup=fresh_out)
         # One sign on a clean page cache, then right after another process wrote DIRTY_MB
         # without syncing (dirty, not yet under writeback): fileca must not wait for it.
-        f, o = build(work, 0, revoked=False)
+        cache = os.path.join(work, "cache")
+        os.makedirs(cache)
+        f, o = build(cache, 0, revoked=False)
         measure("sign, clean page cache", 0, lambda i: ca(f, "sign", CSR), lambda i: osl(o, "-in", CSR, "-out", os.devnull, "-notext"), rows, setup=lambda i: settle(work))
         measure(f"sign after {DIRTY_MB} MB of unsynced writes", 0, lambda i: ca(f, "sign", CSR), lambda i: osl(o, "-in", CSR, "-out", os.devnull, "-notext"), rows, setup=lambda i: dirty(work), each=lambda i: dirty(work))
     finally:

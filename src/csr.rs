@@ -178,7 +178,10 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, String> {
                                             sans.push(s);
                                         }
                                     }
-                                    None => ignored.push(format!("SAN {gn}")),
+                                    None => ignored.push(format!(
+                                        "SAN {}",
+                                        crate::render::escape(&gn.to_string())
+                                    )),
                                 }
                             }
                         }

@@ -134,16 +134,16 @@ impl Error {
     }
 }
 
-/// A path as errors print it: as is, unless it holds control characters, which are escaped
-/// the way Rust's `{:?}` escapes them, so that a file name (from a `--from-list` line, say)
+/// A path as errors print it: as is, unless it holds control, bidi or zero-width characters,
+/// which are escaped (`render::escape`), so that a file name (from a `--from-list` line, say)
 /// can never drive the terminal.
 struct Shown<'a>(pub &'a std::path::Path);
 
 impl std::fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let text = self.0.to_string_lossy();
-        if text.chars().any(char::is_control) {
-            write!(f, "{}", text.escape_debug())
+        if text.chars().any(crate::render::is_unsafe) {
+            f.write_str(&crate::render::escape(&text))
         } else {
             f.write_str(&text)
         }
@@ -160,7 +160,7 @@ mod tests {
     #[test]
     fn paths_with_control_characters_are_escaped_in_errors() {
         let e = Error::bad_input("/tmp/\x1b[31mred\x07.pem", "missing");
-        assert_eq!(e.to_string(), r"/tmp/\u{1b}[31mred\u{7}.pem: missing");
+        assert_eq!(e.to_string(), r"/tmp/\u{001b}[31mred\u{0007}.pem: missing");
         let e = Error::bad_input("/tmp/plain name.pem", "missing");
         assert_eq!(e.to_string(), "/tmp/plain name.pem: missing");
     }

@@ -15,6 +15,7 @@ pub mod index;
 pub mod input;
 pub mod keys;
 pub mod names;
+pub mod par;
 pub mod passphrase;
 pub mod profile;
 pub mod rand;

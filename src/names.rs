@@ -167,6 +167,11 @@ fn check_value(k: &str, v: &str) -> Result<(), String> {
     if v.chars().any(char::is_control) {
         return Err(format!("subject attribute {k} contains control characters"));
     }
+    if v.chars().any(crate::render::is_unsafe) {
+        return Err(format!(
+            "subject attribute {k} contains bidi or zero-width characters"
+        ));
+    }
     if k == "C" && (v.len() != 2 || !v.bytes().all(|b| b.is_ascii_uppercase())) {
         return Err(format!(
             "C={v:?} must be a two-letter country code such as DE"

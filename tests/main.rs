@@ -23,4 +23,5 @@ mod revoke_crl;
 mod sign;
 mod simdisk;
 mod status;
+mod terminal;
 mod upgrade;

@@ -76,6 +76,15 @@ fn sweep(tmp: &Path, case: &Case) -> usize {
         .args(&case.args)
         .env("FILECA_NOW", LATER)
         .env("FILECA_SIMDISK_TRACE", &trace_file)
+        // Appends above this size are staged as files: exercised by the "staged appends" case.
+        .env(
+            "FILECA_INLINE_APPEND_MAX",
+            if case.name.contains("staged appends") {
+                "0"
+            } else {
+                "65536"
+            },
+        )
         .output()
         .unwrap();
     assert!(
@@ -247,6 +256,9 @@ fn power_loss_at_every_point_of_every_mutating_command_recovers_to_before_or_aft
             "--out-dir".into(),
             s(&ws.join("out")),
         ]
+    });
+    case("sign, staged appends", Some(&base), &|ws| {
+        vec!["sign".into(), s(&ws.join("reqs/r1.pem"))]
     });
     case("revoke", Some(&base), &|_| {
         vec!["revoke".into(), valid.clone()]

@@ -249,9 +249,20 @@ fn import_line(
             })
             .collect(),
     );
+    // Legacy names are kept as they are (escaped on display), except those that could forge
+    // a terminal line: control, bidi and zero-width characters (SPEC.md HOSTILE-TERMINAL).
+    let subject_text = subject.to_string();
+    for name in std::iter::once(&subject_text).chain(&sans) {
+        if name.chars().any(crate::render::is_unsafe) {
+            return Err(format!(
+                "name {} holds control, bidi or zero-width characters; not imported",
+                crate::render::escape(name)
+            ));
+        }
+    }
     let entry = Entry {
         serial: serial.to_string(),
-        subject: subject.to_string(),
+        subject: subject_text,
         sans,
         profile: profile.to_string(),
         not_before: cert.validity().not_before.to_datetime(),

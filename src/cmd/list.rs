@@ -130,11 +130,11 @@ fn write_rows(
             state,
             r.not_after,
             r.profile,
-            r.subject,
+            crate::render::escape(r.subject),
             if r.sans.is_empty() {
                 String::new()
             } else {
-                format!(" [{}]", r.sans.join(", "))
+                crate::render::escape(&format!(" [{}]", r.sans.join(", ")))
             }
         )
         .map_err(io)

@@ -223,13 +223,13 @@ pub fn mutate_with<T>(
             actual: state.header.generation,
         });
     }
-    let planned = validate(&state, extra)?;
+    let mut planned = validate(&state, extra)?;
     drop(state);
     if opts.dry_run {
         print!("{}", describe(&planned));
         return Ok(());
     }
-    let committed = session.commit(&planned.plan)?;
+    let committed = session.commit(&mut planned.plan)?;
     drop(session);
     finish(ctx, &planned, committed)
 }

@@ -38,7 +38,8 @@ pub fn plan(
     let mut log = LogAppend::default();
     let subject = mark_revoked(state, &mut log, serial, reason, ctx)?;
     let mut notes = vec![format!(
-        "revoked {serial} ({subject}), reason {}",
+        "revoked {serial} ({}), reason {}",
+        crate::render::escape(&subject),
         reason.name()
     )];
     let mut writes = Vec::new();

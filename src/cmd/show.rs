@@ -77,13 +77,13 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
     }
     let r = &shown.row;
     println!("serial:        {}", r.serial);
-    println!("subject:       {}", r.subject);
+    println!("subject:       {}", crate::render::escape(r.subject));
     println!(
         "SANs:          {}",
         if r.sans.is_empty() {
             "(none)".into()
         } else {
-            r.sans.join(", ")
+            crate::render::escape(&r.sans.join(", "))
         }
     );
     println!("key:           {}", shown.key_type);

@@ -46,26 +46,7 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
         progress.inc();
         r
     };
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let results: Vec<Result<CheckedCsr>> = if inputs.len() < 64 || workers == 1 {
-        inputs.iter().map(gate).collect()
-    } else {
-        let chunk = inputs.len().div_ceil(workers);
-        std::thread::scope(|s| {
-            let handles: Vec<_> = inputs
-                .chunks(chunk)
-                .map(|part| s.spawn(|| part.iter().map(gate).collect::<Vec<_>>()))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        vec![Err(Error::Internal("a CSR check panicked".into()))]
-                    })
-                })
-                .collect()
-        })
-    };
+    let results: Vec<Result<CheckedCsr>> = crate::par::map(&inputs, 64, gate);
     progress.finish();
     let mut checked = Vec::with_capacity(inputs.len());
     let mut bad = Vec::new();
@@ -175,28 +156,7 @@ pub fn plan_batch(
         issue(state, &issuer, &request, serial, ctx, &mut cert_notes)
     };
     let jobs: Vec<(&CheckedCsr, &Serial)> = csrs.iter().map(|(_, c)| c).zip(&numbered).collect();
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let issued: Vec<Result<(String, Entry)>> = if jobs.len() < 64 || workers == 1 {
-        jobs.into_iter().map(sign_one).collect()
-    } else {
-        let chunk = jobs.len().div_ceil(workers);
-        std::thread::scope(|s| {
-            let handles: Vec<_> = jobs
-                .chunks(chunk)
-                .map(|part| s.spawn(|| part.iter().copied().map(sign_one).collect::<Vec<_>>()))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        vec![Err(Error::Internal(
-                            "signing a certificate panicked".into(),
-                        ))]
-                    })
-                })
-                .collect()
-        })
-    };
+    let issued = crate::par::map(&jobs, 64, |j| sign_one(*j));
     if issued.len() != csrs.len() {
         return Err(Error::Internal("a batch lost a certificate".into()));
     }
@@ -204,11 +164,8 @@ pub fn plan_batch(
         let (pem, entry) = one?;
         ignored += usize::from(!csr.ignored.is_empty());
         log.issued(&entry);
-        writes.push(FileWrite::public(
-            format!("certs/{serial}.pem"),
-            pem.clone(),
-        ));
         stdout.push_str(&pem);
+        writes.push(FileWrite::public(format!("certs/{serial}.pem"), pem));
         serials.push(serial.to_string());
     }
     writes.push(FileWrite::public(SERIAL, serial.to_file()));
@@ -596,7 +553,7 @@ pub fn issue(
         .map_err(|e| Error::Internal(format!("signing: {e}")))?;
     notes.push(format!(
         "issued serial {serial} to {}, valid until {}",
-        req.subject,
+        crate::render::escape(&req.subject.to_string()),
         crate::clock::fmt(not_after)
     ));
     let entry = Entry {

@@ -82,7 +82,7 @@ pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
         return Ok(());
     }
     let c = &report.certificates;
-    println!("subject:       {}", report.subject);
+    println!("subject:       {}", crate::render::escape(&report.subject));
     println!("key type:      {}", report.key_type);
     println!(
         "validity:      {} to {}{}",

@@ -66,7 +66,7 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
             Verdict::NotIssuedByThisCa,
             format!(
                 "issuer {} is not this CA or the signature does not verify",
-                cert.issuer()
+                crate::render::escape(&cert.issuer().to_string())
             ),
         )
     } else {
@@ -124,7 +124,7 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
         let word = serde_json::to_string(&verdict).unwrap_or_default();
         println!(
             "{}: {} (serial {serial}, {})",
-            args.cert.display(),
+            crate::render::escape(&args.cert.display().to_string()),
             word.trim_matches('"'),
             detail
         );

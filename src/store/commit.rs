@@ -29,13 +29,30 @@ use crate::hex;
 /// How many files are written before their fsyncs are issued together (bounds open files).
 const CHUNK: usize = 256;
 
+/// Appends up to this size travel inline in the journal; larger ones are staged as files.
+const INLINE_APPEND_MAX: usize = 64 << 10;
+
+/// [`INLINE_APPEND_MAX`], which debug builds let the tests lower
+/// (`FILECA_INLINE_APPEND_MAX`), so a small command exercises staged appends.
+fn inline_append_max() -> usize {
+    #[cfg(debug_assertions)]
+    if let Some(n) = std::env::var("FILECA_INLINE_APPEND_MAX")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return n;
+    }
+    INLINE_APPEND_MAX
+}
+
 impl Session {
     /// Commits a plan. Before the commit point any failure undoes everything (the state
     /// directory and every output directory are as before) and returns the error; a failed
     /// fsync at the commit point returns [`Error::Unknown`] (exit 9) and leaves the journal for
     /// the next command to settle; after it, failures are reported in [`Committed`] and the
     /// next command finishes the job.
-    pub fn commit(&self, plan: &Plan) -> Result<Committed> {
+    /// The appended bytes move into the journal (the plan keeps everything else).
+    pub fn commit(&self, plan: &mut Plan) -> Result<Committed> {
         if self.access != Access::Write {
             return Err(Error::Internal("commit on a read session".into()));
         }
@@ -135,6 +152,44 @@ impl Session {
                 return Err(undo.run(e));
             }
         }
+        // Appends travel inline, one fsync of the journal covering them; a large one (a
+        // batch's index.log lines) is staged like a file, which keeps the journal small.
+        let mut appends = Vec::with_capacity(plan.appends.len());
+        for a in plan.appends.iter_mut() {
+            let sha256 = hex::sha256(&a.bytes);
+            let len = a.bytes.len() as u64;
+            if a.bytes.len() <= inline_append_max() {
+                appends.push(journal::Append {
+                    target: a.target.clone(),
+                    offset: a.offset,
+                    len,
+                    data: std::mem::take(&mut a.bytes),
+                    staged: None,
+                    sha256,
+                });
+                continue;
+            }
+            let name = format!(".stage.{}", undo.staged.len());
+            let path = dir.join(&name);
+            match state.write_new(&name, &a.bytes, MODE_PUBLIC) {
+                Ok(f) => pending.push((f, path)),
+                Err(e) => {
+                    if state.stat_entry(&name).is_ok() {
+                        undo.staged.push(name);
+                    }
+                    return Err(undo.run(Error::io(&path, e)));
+                }
+            }
+            undo.staged.push(name.clone());
+            appends.push(journal::Append {
+                target: a.target.clone(),
+                offset: a.offset,
+                len,
+                data: Vec::new(),
+                staged: Some(name),
+                sha256,
+            });
+        }
         let journal = Journal {
             format: journal::FORMAT,
             operation: plan.operation.to_string(),
@@ -142,16 +197,7 @@ impl Session {
             generation_after: plan.generation_after,
             id,
             renames,
-            appends: plan
-                .appends
-                .iter()
-                .map(|a| journal::Append {
-                    target: a.target.clone(),
-                    offset: a.offset,
-                    sha256: hex::sha256(&a.bytes),
-                    data: a.bytes.clone(),
-                })
-                .collect(),
+            appends,
             outputs,
             pairs,
         };
@@ -315,6 +361,20 @@ pub(super) fn apply(
     let mut pending: Vec<(File, PathBuf)> = Vec::new();
     for a in &j.appends {
         let target = dir.join(&a.target);
+        let end = a.offset + a.len;
+        if mode == Mode::Recover
+            && std::fs::symlink_metadata(&target).is_ok_and(|m| m.len() == end)
+            && read_range(&target, a.offset, a.len)
+                .ok()
+                .flatten()
+                .is_some_and(|c| hex::sha256(&c) == a.sha256)
+        {
+            // Appended by the interrupted command, but perhaps not yet durable.
+            let f = super::open_read_nofollow(&target).map_err(|e| err(&target, e))?;
+            pending.push((f, target));
+            continue;
+        }
+        let data = append_data(dir, a)?;
         let len = std::fs::symlink_metadata(&target)
             .map(|m| m.len())
             .unwrap_or(0);
@@ -325,20 +385,7 @@ pub(super) fn apply(
                 a.offset
             ));
         }
-        let end = a.offset + a.data.len() as u64;
-        if mode == Mode::Recover
-            && len == end
-            && read_range(&target, a.offset, a.data.len() as u64)
-                .ok()
-                .flatten()
-                .is_some_and(|c| c == a.data)
-        {
-            // Appended by the interrupted command, but perhaps not yet durable.
-            let f = super::open_read_nofollow(&target).map_err(|e| err(&target, e))?;
-            pending.push((f, target));
-            continue;
-        }
-        let f = fsio::append_at(&target, a.offset, &a.data, MODE_PUBLIC)
+        let f = fsio::append_at(&target, a.offset, &data, MODE_PUBLIC)
             .map_err(|e| format!("appending to {}: {e}", target.display()))?;
         pending.push((f, target));
     }
@@ -359,6 +406,15 @@ pub(super) fn apply(
     fsio::fsync_group(&items).map_err(|e| format!("{}: {e}", dir.display()))?;
     drop(items);
     drop(pending);
+    // Staged appends are applied and durable: their copies go (a removal a power loss undoes
+    // leaves a stray the next recovery removes).
+    for name in j.appends.iter().filter_map(|a| a.staged.as_deref()) {
+        match state.unlink(name) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(err(&dir.join(name), e)),
+        }
+    }
     // The state is durable: the outputs, written from it.
     let content = |source: &str, sha: &str| output_content(dir, source, sha, mode);
     let mut undelivered = output::publish_outputs(dir, &j.id, &j.outputs, mode, &|o| {
@@ -380,6 +436,26 @@ pub(super) fn apply(
         .unlink(JOURNAL)
         .map_err(|e| err(&dir.join(JOURNAL), e))?;
     Ok(undelivered)
+}
+
+/// The bytes of an append: inline, or read back from its staged file (checked).
+fn append_data<'a>(
+    dir: &Path,
+    a: &'a journal::Append,
+) -> std::result::Result<std::borrow::Cow<'a, [u8]>, String> {
+    let Some(name) = &a.staged else {
+        return Ok(std::borrow::Cow::Borrowed(&a.data));
+    };
+    let path = dir.join(name);
+    let bytes = read_plain(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if bytes.len() as u64 != a.len || hex::sha256(&bytes) != a.sha256 {
+        return Err(format!(
+            "{} does not hold the bytes the journal recorded for {}",
+            path.display(),
+            a.target
+        ));
+    }
+    Ok(std::borrow::Cow::Owned(bytes))
 }
 
 /// The committed content an output is written from: the journal's own copy of a state file,
@@ -487,8 +563,10 @@ fn from_v1(dir: &Path, j: JournalV1) -> std::result::Result<Journal, String> {
         appends.push(journal::Append {
             target: a.target.clone(),
             offset: a.offset,
+            len: data.len() as u64,
             sha256: a.sha256.clone(),
             data,
+            staged: None,
         });
     }
     Ok(Journal {
@@ -529,6 +607,12 @@ fn committed(dir: &Path, j: &Journal) -> std::result::Result<bool, String> {
     for a in &j.appends {
         let len = std::fs::symlink_metadata(dir.join(&a.target)).map_or(0, |m| m.len());
         applied |= len > a.offset;
+        if let Some(name) = &a.staged
+            && !holds_path(&dir.join(name), &a.sha256)
+            && len < a.offset + a.len
+        {
+            complete = false;
+        }
     }
     match (complete, applied) {
         (true, _) => Ok(true),

@@ -59,8 +59,15 @@ pub struct Append {
     pub target: String,
     /// Length of the target before the append; the bytes go exactly there.
     pub offset: u64,
-    #[serde(with = "b64")]
+    /// Number of bytes appended.
+    pub len: u64,
+    /// The bytes, inline (empty when `staged`).
+    #[serde(default, with = "b64", skip_serializing_if = "Vec::is_empty")]
     pub data: Vec<u8>,
+    /// A large append (a batch's index.log lines) is staged as a file like a whole-file write
+    /// instead of travelling inline: `.stage.N`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staged: Option<String>,
     pub sha256: String,
 }
 
@@ -150,7 +157,10 @@ impl Journal {
     /// apart from a committed one.
     pub fn to_bytes(&self) -> Vec<u8> {
         // Serialising plain structs of strings and numbers cannot fail.
-        let mut out = serde_json::to_vec(self).expect("a journal serialises");
+        // Sized up front: the appended bytes dominate, in base64 (4/3) plus the JSON around.
+        let data: usize = self.appends.iter().map(|a| a.data.len()).sum();
+        let mut out = Vec::with_capacity(data / 3 * 4 + 4096 + self.renames.len() * 160);
+        serde_json::to_writer(&mut out, self).expect("a journal serialises");
         out.push(b'\n');
         let sum = crate::hex::sha256(&out);
         out.extend_from_slice(format!("sha256 {sum}\n").as_bytes());
@@ -228,7 +238,20 @@ impl Journal {
         }
         for a in &self.appends {
             check_target(&a.target)?;
-            check_content(&a.data, &a.sha256, &a.target)?;
+            match &a.staged {
+                Some(name) => {
+                    if !is_stage_name(name) || !a.data.is_empty() {
+                        return Err(format!("journal names an invalid staged file {name:?}"));
+                    }
+                    check_sha(&a.sha256, &a.target)?;
+                }
+                None => {
+                    check_content(&a.data, &a.sha256, &a.target)?;
+                    if a.data.len() as u64 != a.len {
+                        return Err(format!("journal has an invalid length for {:?}", a.target));
+                    }
+                }
+            }
         }
         for o in &self.outputs {
             check_dir(&o.dir)?;
@@ -410,6 +433,8 @@ mod tests {
             appends: vec![Append {
                 target: "audit.log".into(),
                 offset: 10,
+                len: 2,
+                staged: None,
                 data: b"x\n".to_vec(),
                 sha256: crate::hex::sha256(b"x\n"),
             }],
