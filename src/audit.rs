@@ -38,6 +38,71 @@ impl Record {
     }
 }
 
+/// The records of audit.log that parse (for cross-checks; `verify` reports the others).
+pub fn records(bytes: &[u8]) -> Vec<Record> {
+    bytes
+        .split(|&b| b == b'\n')
+        .filter_map(|line| serde_json::from_slice(line).ok())
+        .collect()
+}
+
+/// Cross-checks the history against the index (SPEC.md CHECK-HISTORY): every certificate in
+/// index.log was issued by an operation an audit record names, every `revoke` record's serial
+/// is revoked in the index, and every revocation was made by an operation that revokes. A
+/// directory imported before import records named their serials is allowed the imported
+/// lines (which come first in index.log) without a record.
+pub fn cross_check(entries: &[crate::index::Entry], records: &[Record]) -> Vec<String> {
+    use std::collections::{HashMap, HashSet};
+    let revokes =
+        |op: &str| op.starts_with("revoke") || op == "renew+revoke" || op == "import-openssl";
+    let mentioned: HashSet<&str> = records
+        .iter()
+        .flat_map(|r| r.serials.iter().map(String::as_str))
+        .collect();
+    let revoked_by: HashSet<&str> = records
+        .iter()
+        .filter(|r| revokes(&r.operation))
+        .flat_map(|r| r.serials.iter().map(String::as_str))
+        .collect();
+    let legacy_import = records
+        .first()
+        .is_some_and(|r| r.operation == "import-openssl" && r.serials.is_empty());
+    let mut problems = Vec::new();
+    let mut in_legacy_prefix = legacy_import;
+    let mut status: HashMap<&str, bool> = HashMap::new();
+    for e in entries {
+        let revoked = e.status == crate::index::Status::Revoked;
+        status.insert(&e.serial, revoked);
+        if mentioned.contains(e.serial.as_str()) {
+            in_legacy_prefix = false;
+        } else if !in_legacy_prefix {
+            problems.push(format!(
+                "certificate {} is in index.log, but no audit record issued it",
+                e.serial
+            ));
+            continue;
+        }
+        if revoked && !in_legacy_prefix && !revoked_by.contains(e.serial.as_str()) {
+            problems.push(format!(
+                "certificate {} is revoked in index.log, but no audit record revoked it",
+                e.serial
+            ));
+        }
+    }
+    for r in records.iter().filter(|r| r.operation.starts_with("revoke")) {
+        for s in &r.serials {
+            if status.get(s.as_str()) != Some(&true) {
+                problems.push(format!(
+                    "audit record of generation {} revoked {s}, but index.log does not say it \
+                     is revoked (a revocation line removed?)",
+                    r.generation
+                ));
+            }
+        }
+    }
+    problems
+}
+
 /// Hash of a line (without its newline): the next record's `prev` and the index's head.
 pub fn line_hash(line: &[u8]) -> String {
     hex::sha256(line)

@@ -49,6 +49,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub allow_insecure_key: bool,
 
+    /// Mutate a state directory that other users could write or that belongs to someone else
+    /// (normally refused, as OpenSSH's StrictModes does; see SPEC.md HOSTILE-TRUST).
+    #[arg(long, global = true)]
+    pub allow_insecure_dir: bool,
+
     /// No notes on stderr (warnings and errors are still printed).
     #[arg(long, short, global = true)]
     pub quiet: bool,

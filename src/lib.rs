@@ -40,6 +40,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         cli.quiet,
     );
     ctx.pass = passphrase::Source::new(cli.passphrase_file.clone());
+    ctx.open.allow_insecure_dir = cli.allow_insecure_dir;
     // Most commands hold the CA key or a passphrase at some point: no core dump, no ptrace
     // by other processes of the user (SPEC.md HOSTILE-DUMP). Best effort: a kernel that
     // refuses leaves the process as it was.

@@ -16,6 +16,8 @@ pub const ENV_FILE: &str = "CA_PASSPHRASE_FILE";
 #[derive(Debug, Clone, Default)]
 pub struct Source {
     file: Option<PathBuf>,
+    /// The passphrase read ahead of the lock ([`Source::read_ahead`]).
+    early: std::sync::OnceLock<Zeroizing<String>>,
 }
 
 impl Source {
@@ -23,7 +25,21 @@ impl Source {
     pub fn new(file: Option<PathBuf>) -> Source {
         Source {
             file: file.or_else(|| std::env::var_os(ENV_FILE).map(PathBuf::from)),
+            early: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Reads the CA key's passphrase now, before the command takes the directory's lock, if
+    /// `key_pem` (ca.key as read without the lock) is encrypted: a slow prompt or a FIFO must
+    /// not hold the lock (SPEC.md HOSTILE-INPUT). Later [`Source::get`] calls return it.
+    pub fn read_ahead(&self, key_pem: &[u8], what: &str) -> Result<()> {
+        if self.early.get().is_none()
+            && crate::keys::is_encrypted(&String::from_utf8_lossy(key_pem))
+        {
+            let pass = self.get(what)?;
+            let _ = self.early.set(pass);
+        }
+        Ok(())
     }
 
     /// Can a passphrase be had without failing (a file, or a terminal to ask)?
@@ -33,6 +49,9 @@ impl Source {
 
     /// The passphrase; `what` names it in the prompt and in errors.
     pub fn get(&self, what: &str) -> Result<Zeroizing<String>> {
+        if let Some(p) = self.early.get() {
+            return Ok(p.clone());
+        }
         match &self.file {
             Some(path) => read_file(path),
             None if std::io::stdin().is_terminal() => prompt(what),

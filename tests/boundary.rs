@@ -274,3 +274,132 @@ fn a_huge_journal_is_refused_without_reading_it_hostile_journal_size() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("limit"), "{stderr}");
 }
+
+#[test]
+fn a_state_directory_others_can_write_or_own_is_not_trusted_for_changes_hostile_trust() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = deterministic_ca(tmp.path());
+    let set =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    for (what, path, mode) in [
+        ("the directory, world-writable", dir.clone(), 0o777),
+        (
+            "certs/, group-writable by a shared group",
+            dir.join("certs"),
+            0o775,
+        ),
+    ] {
+        // A group-writable directory is fine only for the owner's private group (gid = uid).
+        if mode == 0o775 {
+            std::os::unix::fs::chown(&path, None, Some(4242)).unwrap();
+        }
+        let old = std::fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+        set(&path, mode);
+        let before = snapshot(&dir);
+        let out = ca_at(&dir).arg("crl").output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(STATE), "{what}: {stderr}");
+        assert!(stderr.contains("chmod"), "{what}: names the fix: {stderr}");
+        assert_unchanged(&before, &snapshot(&dir));
+        // Reads warn and work; check reports it; the override lets a change through.
+        let out = ca_at(&dir).arg("status").output().unwrap();
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("warning"));
+        let out = ca_at(&dir).arg("check").output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{what}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("writable"));
+        let out = ca_at(&dir)
+            .args(["crl", "--allow-insecure-dir"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        set(&path, old);
+        if mode == 0o775 {
+            std::os::unix::fs::chown(&path, None, Some(0)).unwrap();
+        }
+    }
+    // The user-private-group convention: group-writable by a group whose id is the owner's.
+    set(&dir, 0o770);
+    assert!(ca_at(&dir).arg("crl").output().unwrap().status.success());
+    set(&dir, 0o700);
+    // A directory that belongs to another user (here: root's CA used by nobody is fine to
+    // read; nobody's CA changed by root is refused: its new files would belong to root).
+    if rustix::process::geteuid().is_root() {
+        let theirs = tmp.path().join("theirs");
+        copy_dir(&dir, &theirs);
+        Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(&theirs)
+            .status()
+            .unwrap();
+        let out = ca_at(&theirs).arg("crl").output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(STATE), "{stderr}");
+        assert!(stderr.contains("sudo -u"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_slow_passphrase_source_does_not_hold_the_lock_hostile_input_lock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pki");
+    let pass = tmp.path().join("pass");
+    std::fs::write(&pass, "s3cret\n").unwrap();
+    let init = ca_at(&dir)
+        .args([
+            "init",
+            "--subject",
+            "CN=Slow",
+            "--encrypt-key",
+            "--passphrase-file",
+        ])
+        .arg(&pass)
+        .output()
+        .unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let fifo = tmp.path().join("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let writer = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .unwrap();
+    // Blocked reading a passphrase nobody types yet...
+    let mut slow = ca_at(&dir)
+        .args(["crl", "--passphrase-file"])
+        .arg(&fifo)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // ...while another mutation gets the lock at once.
+    let other = ca_at(&dir)
+        .args(["--lock-timeout", "1", "crl", "--passphrase-file"])
+        .arg(&pass)
+        .output()
+        .unwrap();
+    let _ = slow.kill();
+    let _ = slow.wait();
+    drop(writer);
+    assert!(
+        other.status.success(),
+        "{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
+}

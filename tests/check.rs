@@ -267,3 +267,66 @@ fn a_damaged_index_log_is_refused_by_its_readers_and_reported_by_check_index_log
         }
     }
 }
+
+/// Rewrites index.log without the lines `drop` selects, fixing index.json's log_len the way a
+/// careful tamperer would.
+fn drop_log_lines(dir: &std::path::Path, drop: impl Fn(&str) -> bool) {
+    let log = std::fs::read_to_string(dir.join("index.log")).unwrap();
+    let kept: String = log
+        .lines()
+        .filter(|l| !drop(l))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.join("index.log"), &kept).unwrap();
+    let mut header: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    header["log_len"] = kept.len().into();
+    std::fs::write(dir.join("index.json"), format!("{header}\n")).unwrap();
+}
+
+#[test]
+fn check_ties_the_index_to_the_audit_trail_and_the_signed_crl_check_history() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = deterministic_ca(tmp.path());
+    assert!(ca_at(&base).arg("check").output().unwrap().status.success());
+    let revoked = read_index(&base)["certificates"][0]["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A revocation line deleted (and log_len fixed): the revoke record and the signed CRL
+    // both still name it.
+    let dir = tmp.path().join("unrevoked");
+    copy_dir(&base, &dir);
+    drop_log_lines(&dir, |l| l.starts_with("{\"revoked\""));
+    let out = ca_at(&dir).arg("check").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains(&format!("revoked {revoked}")), "{text}");
+    assert!(text.contains("signed ca.crl"), "{text}");
+    // A certificate line added that no operation issued.
+    let dir = tmp.path().join("forged");
+    copy_dir(&base, &dir);
+    let log = std::fs::read_to_string(dir.join("index.log")).unwrap();
+    let first = log.lines().next().unwrap().to_string();
+    let forged = first.replacen(
+        &read_index(&base)["certificates"][0]["serial"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        "7777",
+        1,
+    );
+    drop_log_lines(&dir, |_| false);
+    let mut log = std::fs::read_to_string(dir.join("index.log")).unwrap();
+    log.push_str(&forged);
+    log.push('\n');
+    std::fs::write(dir.join("index.log"), &log).unwrap();
+    let mut header: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    header["log_len"] = log.len().into();
+    std::fs::write(dir.join("index.json"), format!("{header}\n")).unwrap();
+    let out = ca_at(&dir).arg("check").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("no audit record issued it"), "{text}");
+}

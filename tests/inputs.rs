@@ -240,7 +240,7 @@ fn from_list_is_bounded_and_never_echoes_a_raw_line_hostile_input() {
     let evil = write(&env, "evil.list", b"\x1b[31mred\x07.pem\n");
     let err = refused(&env, &["sign", "--from-list", s(&evil)], REFUSED);
     assert!(!err.contains('\x1b') && !err.contains('\x07'), "{err:?}");
-    assert!(err.contains(r"\u{1b}[31mred\u{7}.pem"), "{err}");
+    assert!(err.contains(r"\u{001b}[31mred\u{0007}.pem"), "{err}");
     // A FIFO without a writer, and a device.
     let fifo = mkfifo(&env.path("list.fifo"));
     let err = refused(&env, &["sign", "--from-list", s(&fifo)], REFUSED);

@@ -118,6 +118,9 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
         }
         None => None,
     };
+    for p in store::trust_problems(dir) {
+        add(".", p);
+    }
     match store::mode_of(dir, KEY) {
         Ok(mode) if mode & 0o077 != 0 => add(
             KEY,
@@ -274,6 +277,11 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
                 for p in audit::verify(&bytes, h.generation, &h.audit_head) {
                     add(AUDIT, p);
                 }
+                if let Some(entries) = &entries {
+                    for p in audit::cross_check(entries, &audit::records(&bytes)) {
+                        add(AUDIT, p);
+                    }
+                }
             }
             Err(e) => add(AUDIT, strip(&e)),
         }
@@ -288,13 +296,39 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
                             .crl_number()
                             .map(|n| Serial::from_magnitude(&n.to_bytes_be()));
                         let verified = ca_spki.as_ref().map(|s| c.verify_signature(s).is_ok());
-                        (number, verified)
+                        let listed: Vec<String> = c
+                            .iter_revoked_certificates()
+                            .map(|r| Serial::from_magnitude(r.raw_serial()).to_string())
+                            .collect();
+                        (number, verified, listed)
                     })
                     .map_err(|e| format!("not a valid CRL: {e}"))
             }) {
-            Ok((number, verified)) => {
+            Ok((number, verified, listed)) => {
                 if verified == Some(false) {
                     add(CRL, "signature does not verify against ca.crt".into());
+                }
+                // The CRL is signed; the index is not: every serial the CA revoked in a
+                // signed CRL must still be revoked in the index (CHECK-HISTORY).
+                if verified == Some(true)
+                    && let Some(entries) = &entries
+                {
+                    let revoked: std::collections::HashSet<&str> = entries
+                        .iter()
+                        .filter(|e| e.status == index::Status::Revoked)
+                        .map(|e| e.serial.as_str())
+                        .collect();
+                    for s in &listed {
+                        if !revoked.contains(s.as_str()) {
+                            add(
+                                INDEX_LOG,
+                                format!(
+                                    "{s} is revoked in the signed ca.crl but not in index.log \
+                                     (a revocation line removed?)"
+                                ),
+                            );
+                        }
+                    }
                 }
                 match (number, &crlnumber) {
                     (None, _) => add(CRL, "has no CRL number".into()),

@@ -134,7 +134,12 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
         pem_of("CERTIFICATE", &ca.cert.der),
         &serial,
         &crlnumber,
-        ("import-openssl", Vec::new()),
+        // The record names every imported serial, so `ca check` can tie each index line to
+        // the operation that wrote it (CHECK-HISTORY).
+        (
+            "import-openssl",
+            entries.iter().map(|e| e.serial.clone()).collect(),
+        ),
         entries,
     );
     all.extend(files);

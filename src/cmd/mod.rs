@@ -65,6 +65,7 @@ impl Context {
                 lock_timeout: Duration::from_secs(lock_timeout),
                 allow_network_fs,
                 allow_insecure_key,
+                allow_insecure_dir: false,
             },
             now,
             user,
@@ -213,6 +214,14 @@ pub fn mutate_with<T>(
     } else {
         Access::Write
     };
+    // Secrets are read before the lock: ca.key is peeked at without it (a concurrent change
+    // is caught after: the passphrase would then fail to decrypt and nothing is changed).
+    if let Ok(key) = store::read_state_file(&ctx.dir, store::KEY) {
+        ctx.pass.read_ahead(
+            &key,
+            &format!("passphrase for {}", ctx.dir.join(store::KEY).display()),
+        )?;
+    }
     let session = Session::open(&ctx.dir, access, &ctx.open)?;
     let (state, extra) = load(&session)?;
     if let Some(expected) = opts.expect_generation

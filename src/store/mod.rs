@@ -72,6 +72,8 @@ pub struct OpenOptions {
     pub allow_network_fs: bool,
     /// Use a ca.key that group or others can read (normally refused).
     pub allow_insecure_key: bool,
+    /// Mutate a directory that fails the trust check (normally refused).
+    pub allow_insecure_dir: bool,
 }
 
 /// The complete new content of one file.
@@ -141,6 +143,24 @@ impl Session {
     pub fn open(dir: &Path, access: Access, opts: &OpenOptions) -> Result<Session> {
         check_is_state_dir(dir)?;
         check_filesystem(dir, access, opts)?;
+        let distrust = trust_problems(dir);
+        if !distrust.is_empty() {
+            let list = distrust.join("; ");
+            if access == Access::Write && !opts.allow_insecure_dir {
+                return Err(Error::state(
+                    dir,
+                    format!(
+                        "not trusted for changes: {list}. Fix it, or pass --allow-insecure-dir \
+                         if this is intended (SPEC.md HOSTILE-TRUST)"
+                    ),
+                ));
+            }
+            eprintln!(
+                "warning: {}: {}",
+                crate::render::escape(&dir.display().to_string()),
+                crate::render::escape(&list)
+            );
+        }
         let lock_path = dir.join(LOCK);
         let lock_file = match access {
             Access::Write => fsio::open_or_create(&lock_path, MODE_LOCK),
@@ -242,6 +262,49 @@ fn leftovers(dir: &Path) -> Result<Vec<String>> {
     }
     found.sort();
     Ok(found)
+}
+
+/// Why the state directory cannot be trusted, as OpenSSH's StrictModes judges a `.ssh`
+/// directory (SPEC.md HOSTILE-TRUST): the directory, `certs/` or `ca.key` writable by others,
+/// or by a group other than the owner's private group (gid equal to the owner's uid, the
+/// user-private-group convention), or owned by neither the user running fileca nor root.
+/// Each problem comes with the command that fixes it.
+pub fn trust_problems(dir: &Path) -> Vec<String> {
+    let me = fsio::uid();
+    let mut out = Vec::new();
+    for (rel, is_dir) in [(".", true), (CERTS, true), (KEY, false)] {
+        let path = if rel == "." {
+            dir.to_path_buf()
+        } else {
+            dir.join(rel)
+        };
+        let Ok(m) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let mode = m.mode() & 0o7777;
+        let shown = crate::render::escape(&path.display().to_string());
+        let group_ok = m.gid() == m.uid();
+        if mode & 0o002 != 0 || (mode & 0o020 != 0 && !group_ok) {
+            let fixed = if is_dir { mode & !0o022 } else { mode & !0o077 };
+            out.push(format!(
+                "{shown} is writable by {} (mode {mode:o}); run: chmod {fixed:o} {shown}",
+                if mode & 0o002 != 0 {
+                    "every user"
+                } else {
+                    "its group"
+                }
+            ));
+        }
+        if m.uid() != me && m.uid() != 0 {
+            out.push(format!(
+                "{shown} belongs to uid {}, not to you (uid {me}) or root; run fileca as its \
+                 owner (sudo -u '#{}' ca …), or: chown {me} {shown}",
+                m.uid(),
+                m.uid()
+            ));
+        }
+    }
+    out
 }
 
 /// Refuses a state directory that is missing, a symlink or not a directory.
