@@ -38,9 +38,17 @@ pub fn stdout(text: &str) -> std::io::Result<()> {
     if text.is_empty() {
         return Ok(());
     }
+    // A closed stdout (`>&-`): std would drop the output silently (EBADF counts as success).
+    rustix::io::fcntl_getfd(std::io::stdout()).map_err(std::io::Error::from)?;
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()
+}
+
+/// Writes a line to stderr for a warning or a note that nothing depends on; a failing
+/// stderr loses it but never panics.
+pub fn warn(line: &str) {
+    let _ = stderr_line(line);
 }
 
 /// Writes one line to stderr; the error is returned, never a panic.

@@ -110,7 +110,7 @@ pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
     }
     println!("generation:    {}", report.generation);
     for w in &report.warnings {
-        eprintln!("warning: {w}");
+        crate::render::warn(&format!("warning: {w}"));
     }
     Ok(())
 }

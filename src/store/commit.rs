@@ -68,6 +68,15 @@ impl Session {
             }
         }
         for d in &plan.out_dirs {
+            output::refuse_inside_state(dir, d)?;
+        }
+        for o in &plan.outputs {
+            output::refuse_inside_state(dir, &output::parent_of(&o.path))?;
+        }
+        if let Some(p) = &plan.pair {
+            output::refuse_inside_state(dir, &output::parent_of(&p.path))?;
+        }
+        for d in &plan.out_dirs {
             output::ensure_dir(d)?;
         }
         // Outputs are checked before anything is written, and named relative to the state
@@ -75,12 +84,18 @@ impl Session {
         let mut outputs = Vec::with_capacity(plan.outputs.len());
         for o in &plan.outputs {
             output::check(o)?;
+            let replaces = if o.force {
+                read_plain(&o.path).ok().map(|b| hex::sha256(&b))
+            } else {
+                None
+            };
             outputs.push(journal::Output {
                 dir: output::relative_to(dir, &output::parent_of(&o.path))?,
                 name: file_name(&o.path),
                 source: o.source.clone(),
                 sha256: hex::sha256(&o.bytes),
                 force: o.force,
+                replaces,
             });
         }
         let mut rnd = [0u8; 8];
@@ -326,14 +341,34 @@ pub(super) fn apply(
     mode: Mode,
 ) -> std::result::Result<Vec<String>, String> {
     let err = |p: &Path, e: io::Error| format!("{}: {e}", p.display());
+    // A committed pair's staging directory loses its marker first: from now on only this
+    // journal may complete it, never the cleanup of abandoned ones (HOSTILE-CLEANUP), even
+    // if another CA's `ca issue` of the same name runs in the same directory.
+    for p in &j.pairs {
+        if let Ok(parent) = Dir::open(&dir.join(&p.dir))
+            && let Ok(sub) = parent.open_sub(&p.staged)
+            && sub.stat_entry(output::MARKER).is_ok()
+        {
+            sub.unlink(output::MARKER)
+                .map_err(|e| err(&sub.join(output::MARKER), e))?;
+        }
+    }
     let mut certs_touched = false;
+    let mut to_rename = Vec::with_capacity(j.renames.len());
+    // Recovery cannot trust that the interrupted command's fsyncs completed (it may have been
+    // killed in the middle of them): it flushes every staged file (and every target already
+    // in place) itself before any rename makes a name durable.
+    let mut unflushed: Vec<(File, PathBuf)> = Vec::new();
     for r in &j.renames {
         let staged = dir.join(&r.staged);
         let target = dir.join(&r.target);
         certs_touched |= r.target.starts_with("certs/");
         if mode == Mode::Recover {
             match read_plain(&staged) {
-                Ok(bytes) if hex::sha256(&bytes) == r.sha256 => {}
+                Ok(bytes) if hex::sha256(&bytes) == r.sha256 => {
+                    let f = super::open_read_nofollow(&staged).map_err(|e| err(&staged, e))?;
+                    unflushed.push((f, staged.clone()));
+                }
                 Ok(_) => {
                     return Err(format!(
                         "staged file {} does not hold the content the journal recorded for {}",
@@ -344,6 +379,11 @@ pub(super) fn apply(
                 // Renamed already by the interrupted command?
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     if holds_path(&target, &r.sha256) {
+                        let f = super::open_read_nofollow(&target).map_err(|e| err(&target, e))?;
+                        unflushed.push((f, target));
+                        if unflushed.len() >= CHUNK {
+                            flush_files(&mut unflushed).map_err(|e| e.to_string())?;
+                        }
                         continue;
                     }
                     return Err(format!(
@@ -354,7 +394,14 @@ pub(super) fn apply(
                 }
                 Err(e) => return Err(err(&staged, e)),
             }
+            if unflushed.len() >= CHUNK {
+                flush_files(&mut unflushed).map_err(|e| e.to_string())?;
+            }
         }
+        to_rename.push((staged, target));
+    }
+    flush_files(&mut unflushed).map_err(|e| e.to_string())?;
+    for (staged, target) in to_rename {
         fsio::rename(&staged, &target)
             .map_err(|e| format!("renaming {} to {}: {e}", staged.display(), target.display()))?;
     }
@@ -496,10 +543,38 @@ fn check_publishable(dir: &Path, source: &str, bytes: &[u8]) -> std::result::Res
     if pem::encode_many_config(&blocks, config).as_bytes() != bytes {
         return Err(refuse());
     }
-    if let Some(serial) = source
+    // Every block must be signed by the key of ca.crt: a certificate with the serial its
+    // file is named for, or a CRL. ca.crt itself is copied only as what it is.
+    let ca_pem = read_plain(&dir.join(super::CERT)).map_err(|e| e.to_string())?;
+    let ca_der = pem::parse(&ca_pem).map_err(|_| refuse())?;
+    let (_, ca) = x509_parser::parse_x509_certificate(ca_der.contents()).map_err(|_| refuse())?;
+    let spki = ca.public_key();
+    let serial_of_file = source
         .strip_prefix("certs/")
-        .and_then(|s| s.strip_suffix(".pem"))
-    {
+        .and_then(|s| s.strip_suffix(".pem"));
+    for b in &blocks {
+        let ok = match (b.tag(), source) {
+            ("CERTIFICATE", super::CERT) => b.contents() == ca_der.contents(),
+            ("CERTIFICATE", _) => {
+                x509_parser::parse_x509_certificate(b.contents()).is_ok_and(|(_, c)| {
+                    let hex = crate::hex::upper(c.raw_serial());
+                    let hex = hex.trim_start_matches('0');
+                    serial_of_file.is_some_and(|s| s.trim_start_matches('0') == hex)
+                        && c.verify_signature(Some(spki)).is_ok()
+                })
+            }
+            ("X509 CRL", super::CRL) => x509_parser::parse_x509_crl(b.contents())
+                .is_ok_and(|(_, c)| c.verify_signature(spki).is_ok()),
+            _ => false,
+        };
+        if !ok {
+            return Err(format!(
+                "{source} is not signed by the key of ca.crt (or is not what its name says); \
+                 not published"
+            ));
+        }
+    }
+    if let Some(serial) = serial_of_file {
         let log = read_plain(&dir.join(INDEX_LOG)).map_err(|e| e.to_string())?;
         let needle = format!("{{\"issued\":\"{serial}\"");
         let recorded = log

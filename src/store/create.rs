@@ -187,10 +187,10 @@ fn remove_abandoned_inits(parent: &Dir, name: &str) {
             Ok(()) => {
                 let _ = parent.fsync();
             }
-            Err(e) => eprintln!(
+            Err(e) => crate::render::warn(&format!(
                 "warning: left {} alone: {e}",
                 crate::render::escape(&parent.join(&n).display().to_string())
-            ),
+            )),
         }
     }
 }

@@ -28,7 +28,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStringExt;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags};
@@ -119,6 +119,13 @@ pub fn append_at(path: &Path, offset: u64, bytes: &[u8], mode: u32) -> io::Resul
         Err(e) if e.kind() == io::ErrorKind::NotFound => create_new_unhit(path, mode)?,
         Err(e) => return Err(e),
     };
+    // A state file with a second name (a hard link planted by someone who could write the
+    // state directory) is not written through: that would write the other name's file.
+    if file.metadata()?.nlink() > 1 {
+        return Err(io::Error::other(
+            "has more than one name (a hard link); fileca does not write through it",
+        ));
+    }
     fault::hit(Op::Truncate, path)?;
     file.set_len(offset)?;
     trace::truncate(&file, offset);
@@ -428,15 +435,14 @@ pub fn fsync_group(items: &[Durable<'_>]) -> io::Result<()> {
                         .spawn_scoped(s, work)
                 })
                 .collect();
-            // The calling thread works too.
+            // The calling thread works too; a thread that could not start (a pids limit)
+            // only means the others do its share.
             let mut results = vec![work()];
-            for h in handles {
-                results.push(match h {
-                    Ok(h) => h
-                        .join()
+            for h in handles.into_iter().flatten() {
+                results.push(
+                    h.join()
                         .unwrap_or_else(|_| Err(io::Error::other("fsync thread panicked"))),
-                    Err(e) => Err(e),
-                });
+                );
             }
             results
         });

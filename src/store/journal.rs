@@ -84,9 +84,13 @@ pub struct Output {
     pub source: String,
     /// SHA-256 of the content.
     pub sha256: String,
-    /// `--force`: the command may replace an existing file (recovery never does).
+    /// `--force`: the command may replace an existing file.
     #[serde(default)]
     pub force: bool,
+    /// With `--force`, the SHA-256 of the file the command found there: recovery replaces a
+    /// regular file holding exactly that, and nothing else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
 }
 
 /// A directory published whole outside the state directory (`ca issue`): staged before the
@@ -258,6 +262,9 @@ impl Journal {
             check_name(&o.name)?;
             check_target(&o.source)?;
             check_sha(&o.sha256, &o.name)?;
+            if let Some(r) = &o.replaces {
+                check_sha(r, &o.name)?;
+            }
         }
         for p in &self.pairs {
             check_dir(&p.dir)?;
@@ -444,6 +451,7 @@ mod tests {
                 source: "certs/0A.pem".into(),
                 sha256: "1".repeat(64),
                 force: false,
+                replaces: None,
             }],
             pairs: Vec::new(),
         }

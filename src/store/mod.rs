@@ -155,11 +155,11 @@ impl Session {
                     ),
                 ));
             }
-            eprintln!(
+            crate::render::warn(&format!(
                 "warning: {}: {}",
                 crate::render::escape(&dir.display().to_string()),
                 crate::render::escape(&list)
-            );
+            ));
         }
         let lock_path = dir.join(LOCK);
         let lock_file = match access {
@@ -175,12 +175,25 @@ impl Session {
         let shared = access == Access::Read;
         lock::acquire(&lock_file, &lock_path, shared, opts.lock_timeout)?;
         if needs_recovery(dir)? {
+            // Recovery writes, in the state directory and in output directories the journal
+            // names: never on a directory others could have prepared (HOSTILE-TRUST).
+            if !distrust.is_empty() && !opts.allow_insecure_dir {
+                return Err(Error::state(
+                    dir,
+                    format!(
+                        "an interrupted command must be completed here, but the directory is \
+                         not trusted: {}. Fix it, or pass --allow-insecure-dir if this is \
+                         intended (SPEC.md HOSTILE-TRUST)",
+                        distrust.join("; ")
+                    ),
+                ));
+            }
             if shared {
                 // Upgrade: recovery writes, so it must run alone.
                 lock::acquire(&lock_file, &lock_path, false, opts.lock_timeout)?;
             }
             for w in commit::recover(dir)? {
-                eprintln!("warning: {}", crate::render::escape(&w));
+                crate::render::warn(&format!("warning: {}", crate::render::escape(&w)));
             }
         }
         Ok(Session {
@@ -353,10 +366,10 @@ fn check_filesystem(dir: &Path, access: Access, opts: &OpenOptions) -> Result<()
         return Ok(());
     }
     if access == Access::Read {
-        eprintln!(
+        crate::render::warn(&format!(
             "warning: {} is on {kind}, where file locks are unreliable",
             dir.display()
-        );
+        ));
         return Ok(());
     }
     Err(Error::state(
@@ -447,6 +460,13 @@ pub fn open_state_file(dir: &Path, rel: &str) -> Result<(File, u64)> {
     let m = f.metadata().map_err(|e| Error::io(&path, e))?;
     if !m.is_file() {
         return Err(Error::state(&path, "is not a regular file"));
+    }
+    if m.nlink() > 1 {
+        return Err(Error::state(
+            &path,
+            "has more than one name (a hard link); fileca does not use a state file that may \
+             be another file elsewhere",
+        ));
     }
     if m.len() > MAX_STATE_FILE {
         return Err(Error::state(&path, "is larger than fileca's 1 GiB limit"));

@@ -77,7 +77,13 @@ fn file_name(p: &Path) -> Result<String> {
 /// other than a regular file, and does not exist unless `force`; its directory exists.
 pub fn check(out: &OutputFile) -> Result<()> {
     let target = &out.path;
-    file_name(target)?;
+    let name = file_name(target)?;
+    if name.len() > 255 {
+        return Err(Error::refused(format!(
+            "{}: the file name is longer than 255 bytes",
+            crate::render::escape(&target.display().to_string())
+        )));
+    }
     match std::fs::symlink_metadata(target) {
         Ok(m) if m.file_type().is_symlink() => Err(Error::refused(format!(
             "{}: is a symbolic link; fileca does not write through symlinks",
@@ -105,6 +111,34 @@ pub fn check(out: &OutputFile) -> Result<()> {
         }
         Err(e) => Err(Error::io(target, e)),
     }
+}
+
+/// Refuses an output directory inside the state directory: outputs are written outside the
+/// journal's state files, so one there could replace `serial` or `.lock` under `--force`.
+/// Judged on the nearest existing ancestor, resolved (so before `--out-dir` creates anything).
+pub fn refuse_inside_state(state_dir: &Path, out_dir: &Path) -> Result<()> {
+    let state = std::fs::canonicalize(state_dir).map_err(|e| Error::io(state_dir, e))?;
+    let mut probe = out_dir.to_path_buf();
+    let resolved = loop {
+        match std::fs::canonicalize(&probe) {
+            Ok(p) => break p,
+            Err(_) => {
+                let parent = parent_of(&probe);
+                if parent == probe || probe.as_os_str().is_empty() {
+                    return Ok(());
+                }
+                probe = parent;
+            }
+        }
+    };
+    if resolved.starts_with(&state) {
+        return Err(Error::refused(format!(
+            "{}: is inside the state directory {}; write outputs elsewhere",
+            crate::render::escape(&out_dir.display().to_string()),
+            crate::render::escape(&state_dir.display().to_string())
+        )));
+    }
+    Ok(())
 }
 
 /// Mode of a directory `--out-dir` creates: others may list certificates, not write.
@@ -170,8 +204,13 @@ pub fn relative_to(state_dir: &Path, target_dir: &Path) -> Result<String> {
 
 /// The hidden name an output is staged under in its directory.
 fn staged_name(name: &str, id: &str) -> String {
-    let keep: String = name.chars().take(200).collect();
-    format!(".{keep}.fileca-{id}")
+    // At most 200 bytes of the name, cut at a character boundary: the result stays within
+    // NAME_MAX (255 bytes) whatever the name's script.
+    let mut end = name.len().min(200);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(".{}.fileca-{id}", &name[..end])
 }
 
 /// Stages `ca issue`'s private key before the commit point: a new owner-only directory
@@ -286,16 +325,16 @@ fn remove_abandoned_pairs(parent: &Dir, name: &str) {
         }
         match remove_staging(parent, &n) {
             Ok(()) => {
-                eprintln!(
+                crate::render::warn(&format!(
                     "note: removed {} left by an interrupted ca issue",
                     crate::render::escape(&parent.join(&n).display().to_string())
-                );
+                ));
                 let _ = parent.fsync();
             }
-            Err(e) => eprintln!(
+            Err(e) => crate::render::warn(&format!(
                 "warning: left {} alone: {e}",
                 crate::render::escape(&parent.join(&n).display().to_string())
-            ),
+            )),
         }
     }
 }
@@ -325,7 +364,11 @@ pub fn publish_outputs(
     let mut undelivered = Vec::new();
     let mut dirs: Vec<(String, Dir, bool)> = Vec::new();
     for chunk in outputs.chunks(CHUNK) {
-        let mut staged: Vec<(usize, &Output, String, std::fs::File, PathBuf)> = Vec::new();
+        // (directory, output, staged name, file, path, replace an existing file?)
+        let mut staged: Vec<(usize, &Output, String, std::fs::File, PathBuf, bool)> = Vec::new();
+        // Directories whose entries an interrupted command changed without (perhaps) making
+        // them durable: fsynced at the end like the ones changed here.
+        let mut found_in_place: Vec<usize> = Vec::new();
         for o in chunk {
             let display = state_dir.join(&o.dir).join(&o.name);
             let fail = |why: String| format!("{}: {why}", display.display());
@@ -351,6 +394,7 @@ pub fn publish_outputs(
                 }
             };
             let sname = staged_name(&o.name, id);
+            let mut replace = mode == Mode::Live && o.force;
             // The command checked its targets before the commit point (a target that
             // appeared since makes link(2) fail below); recovery looks first, and replaces a
             // staged copy an earlier attempt left only if it is a plain file of this user.
@@ -366,7 +410,18 @@ pub fn publish_outputs(
                     }
                 }
                 match dir.stat_entry(&o.name) {
-                    Ok(st) if is_regular(&st) && holds(dir, &o.name, &o.sha256) => continue,
+                    Ok(st) if is_regular(&st) && holds(dir, &o.name, &o.sha256) => {
+                        found_in_place.push(di);
+                        continue;
+                    }
+                    // `--force` and the command died before its rename: replace exactly the
+                    // file it found, nothing else.
+                    Ok(st)
+                        if is_regular(&st)
+                            && o.replaces.as_ref().is_some_and(|r| holds(dir, &o.name, r)) =>
+                    {
+                        replace = true;
+                    }
                     Ok(_) => {
                         undelivered.push(fail("exists (created meanwhile); not replaced".into()));
                         continue;
@@ -379,7 +434,7 @@ pub fn publish_outputs(
                 }
             }
             match dir.write_new(&sname, &bytes, MODE_OUTPUT) {
-                Ok(file) => staged.push((di, o, sname.clone(), file, dir.join(&sname))),
+                Ok(file) => staged.push((di, o, sname.clone(), file, dir.join(&sname), replace)),
                 Err(e) => {
                     // Remove what we created, never a name someone else holds.
                     if e.kind() != io::ErrorKind::AlreadyExists {
@@ -389,13 +444,16 @@ pub fn publish_outputs(
                 }
             }
         }
+        for di in found_in_place {
+            dirs[di].2 = true;
+        }
         // Each copy is durable before its name appears.
         let items: Vec<Durable> = staged
             .iter()
-            .map(|(_, _, _, f, p)| Durable::File(f, p))
+            .map(|(_, _, _, f, p, _)| Durable::File(f, p))
             .collect();
         if let Err(e) = fsio::fsync_group(&items) {
-            for (di, o, sname, _, _) in &staged {
+            for (di, o, sname, _, _, _) in &staged {
                 let _ = dirs[*di].1.unlink(sname);
                 undelivered.push(format!(
                     "{}: {e}",
@@ -405,12 +463,12 @@ pub fn publish_outputs(
             continue;
         }
         drop(items);
-        for (di, _, _, _, _) in &staged {
+        for (di, _, _, _, _, _) in &staged {
             dirs[*di].2 = true;
         }
-        for (di, o, sname, _, _) in &staged {
+        for (di, o, sname, _, _, replace) in &staged {
             let dir = &dirs[*di].1;
-            let res = if mode == Mode::Live && o.force {
+            let res = if *replace {
                 dir.rename(sname, &o.name)
             } else {
                 dir.link(sname, &o.name).and_then(|()| dir.unlink(sname))
@@ -467,7 +525,10 @@ pub fn publish_pair(
     if let Ok(sub) = parent.open_sub(&pair.name) {
         let crt = pair.files.iter().find(|f| f.source.is_some());
         if crt.is_some_and(|f| holds(&sub, &f.name, &f.sha256)) {
-            return Ok(());
+            // Published by the interrupted command; its rename may not be durable yet.
+            return parent
+                .fsync()
+                .map_err(|e| format!("{}: {e}", dir_path.display()));
         }
         return Err(format!(
             "{}: exists (created meanwhile); not replaced",
