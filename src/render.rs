@@ -38,8 +38,6 @@ pub fn stdout(text: &str) -> std::io::Result<()> {
     if text.is_empty() {
         return Ok(());
     }
-    // A closed stdout (`>&-`): std would drop the output silently (EBADF counts as success).
-    rustix::io::fcntl_getfd(std::io::stdout()).map_err(std::io::Error::from)?;
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()

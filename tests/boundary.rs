@@ -403,3 +403,151 @@ fn a_slow_passphrase_source_does_not_hold_the_lock_hostile_input_lock() {
         String::from_utf8_lossy(&other.stderr)
     );
 }
+
+#[test]
+fn a_planted_journal_cannot_write_elsewhere_hostile_journal_plant() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = deterministic_ca(tmp.path());
+    let victim = tmp.path().join("victim");
+    std::fs::create_dir(&victim).unwrap();
+    // A "certificate" whose base64 body is a command, planted as an archived CA certificate,
+    // and a journal (valid checksum) publishing it as the victim's shell profile.
+    let fake = "-----BEGIN CERTIFICATE-----\nL3RtcC9wd24K\n-----END CERTIFICATE-----\n";
+    std::fs::write(dir.join("ca-AB.crt"), fake).unwrap();
+    let sha = |b: &[u8]| {
+        ring::digest::digest(&ring::digest::SHA256, b)
+            .as_ref()
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>()
+    };
+    let plant = |source: &str, content: &[u8]| {
+        let journal = serde_json::json!({
+            "format": 2, "operation": "sign", "generation_before": 1, "generation_after": 1,
+            "id": "00ff",
+            "outputs": [{"dir": "../victim", "name": ".bash_profile", "source": source,
+                         "sha256": sha(content)}],
+        });
+        let body = format!("{journal}\n");
+        let text = format!("{body}sha256 {}\n", sha(body.as_bytes()));
+        std::fs::write(dir.join(".journal"), text).unwrap();
+    };
+    plant("ca-AB.crt", fake.as_bytes());
+    let out = ca_at(&dir).arg("list").output().unwrap();
+    assert!(!victim.join(".bash_profile").exists(), "{out:?}");
+    // A certificate that is not signed by this CA's key, even named like a recorded one.
+    let serial = read_index(&dir)["certificates"][0]["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let foreign = tmp.path().join("foreign.crt");
+    let (ok, msg) = openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        tmp.path().join("f.key").to_str().unwrap(),
+        "-subj",
+        "/CN=x",
+        "-set_serial",
+        &format!("0x{serial}"),
+        "-out",
+        foreign.to_str().unwrap(),
+    ]);
+    assert!(ok, "{msg}");
+    let pem = std::fs::read(&foreign).unwrap();
+    std::fs::write(dir.join(format!("certs/{serial}.pem")), &pem).unwrap();
+    plant(&format!("certs/{serial}.pem"), &pem);
+    let out = ca_at(&dir).arg("list").output().unwrap();
+    assert!(!victim.join(".bash_profile").exists(), "{out:?}");
+    // On a directory others can write, recovery does not run at all (even for a read).
+    plant(&format!("certs/{serial}.pem"), &pem);
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = ca_at(&dir).arg("list").output().unwrap();
+    assert_eq!(out.status.code(), Some(STATE), "{out:?}");
+    assert!(!victim.join(".bash_profile").exists());
+    assert!(dir.join(".journal").exists());
+}
+
+#[test]
+fn a_committed_pair_is_never_cleaned_up_by_another_issue_hostile_cleanup_committed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = deterministic_ca(tmp.path());
+    let b = tmp.path().join("b");
+    copy_dir(&a, &b);
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let args: Vec<String> = ["issue", "web.test", "--out-dir", out.to_str().unwrap()]
+        .map(String::from)
+        .to_vec();
+    let probe = tmp.path().join("probe");
+    copy_dir(&a, &probe);
+    let probe_out = tmp.path().join("probe-out");
+    std::fs::create_dir(&probe_out).unwrap();
+    let probe_args: Vec<String> = [
+        "issue",
+        "web.test",
+        "--out-dir",
+        probe_out.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
+    let trace = trace_mutations(&probe, &probe_args);
+    // CA a is killed after its commit point, before publishing the pair.
+    let killed = ca_at(&a)
+        .args(&args)
+        .env(
+            "FILECA_FAULT",
+            format!("abort@{}", first_after_commit(&trace) + 1),
+        )
+        .output()
+        .unwrap();
+    assert!(!killed.status.success());
+    let staged: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".web.test.fileca-"))
+        .collect();
+    assert_eq!(staged.len(), 1, "{staged:?}");
+    // CA b issues the same name into the same directory: it must not delete a's key.
+    let other = ca_at(&b)
+        .args([
+            "issue",
+            "web.test",
+            "--out-dir",
+            out.to_str().unwrap(),
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        other.status.success(),
+        "{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
+    assert!(
+        out.join(&staged[0]).join("web.test.key").exists(),
+        "a's committed key was deleted"
+    );
+}
+
+#[test]
+fn a_state_file_with_a_second_name_is_refused_hostile_hardlink() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = deterministic_ca(tmp.path());
+    std::fs::hard_link(dir.join("audit.log"), tmp.path().join("elsewhere")).unwrap();
+    let before = snapshot(&dir);
+    let out = ca_at(&dir).arg("crl").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(STATE),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hard link"));
+    assert_unchanged(&before, &snapshot(&dir));
+}

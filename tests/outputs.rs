@@ -421,3 +421,100 @@ fn out_dir_is_created_like_mkdir_p_output_out_dir() {
     assert!(!stderr.contains(".fileca-"), "no internal name: {stderr}");
     assert_unchanged(&before, &snapshot(&dir));
 }
+
+#[test]
+fn review_findings_on_outputs_output_review() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = deterministic_ca(tmp.path());
+    // No output inside the state directory, even with --force (it would replace `serial`
+    // outside the journal).
+    let before = snapshot(&dir);
+    let out = ca_at(&dir)
+        .args([
+            "crl",
+            "--force",
+            "--out",
+            dir.join("serial").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(REFUSED), "{out:?}");
+    assert_unchanged(&before, &snapshot(&dir));
+    // A --force output interrupted before its rename is completed by the next command,
+    // replacing exactly the file the command found.
+    let crl = tmp.path().join("pub.crl");
+    std::fs::write(&crl, "old CRL").unwrap();
+    let args: Vec<String> = vec![
+        "crl".into(),
+        "--force".into(),
+        "--out".into(),
+        crl.to_str().unwrap().into(),
+    ];
+    let probe = tmp.path().join("probe");
+    copy_dir(&dir, &probe);
+    let trace = trace_mutations(&probe, &args);
+    std::fs::write(&crl, "old CRL").unwrap();
+    let rename = trace
+        .iter()
+        .position(|l| l.contains(" Rename ") && l.contains(".pub.crl.fileca-"))
+        .expect("the output is renamed into place")
+        + 1;
+    let work = tmp.path().join("work");
+    copy_dir(&dir, &work);
+    let killed = ca_at(&work)
+        .args(&args)
+        .env("FILECA_FAULT", format!("abort@{rename}"))
+        .output()
+        .unwrap();
+    assert!(!killed.status.success());
+    assert_eq!(std::fs::read(&crl).unwrap(), b"old CRL");
+    assert!(
+        ca_at(&work)
+            .arg("status")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    assert_eq!(
+        std::fs::read(&crl).unwrap(),
+        std::fs::read(work.join("ca.crl")).unwrap(),
+        "the interrupted --force output is completed"
+    );
+    // A long file name in a multi-byte script: within NAME_MAX, staged and published.
+    let long = tmp.path().join(format!("{}.pem", "é".repeat(120)));
+    let out = ca_at(&dir)
+        .args([
+            "sign",
+            csr("p256-default.pem").to_str().unwrap(),
+            "--out",
+            long.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(long.exists());
+    // (A closed stdout, `>&-`, is not a failure: Rust's runtime reopens fds 0-2 on
+    // /dev/null at start-up, so it is the same as `>/dev/null`.)
+    // A failing stderr while recovering a pending journal never panics.
+    let work2 = tmp.path().join("work2");
+    copy_dir(&dir, &work2);
+    let t = trace_mutations(&probe, &["crl".to_string()]);
+    let killed = ca_at(&work2)
+        .arg("crl")
+        .env("FILECA_FAULT", format!("abort@{}", first_after_commit(&t)))
+        .output()
+        .unwrap();
+    assert!(!killed.status.success());
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = ca_at(&work2).arg("list").stderr(full).output().unwrap();
+    assert_ne!(out.status.code(), Some(101), "panicked");
+    assert!(out.status.success());
+}

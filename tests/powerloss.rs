@@ -318,3 +318,105 @@ fn power_loss_at_every_point_of_every_mutating_command_recovers_to_before_or_aft
     }
     eprintln!("power-loss sweep: {total} crash states checked");
 }
+
+/// A kill, then the next command's recovery, then a power loss at any point of that
+/// recovery: recovery cannot assume the killed command's fsyncs completed, so it must make
+/// everything it relies on durable itself. Each state must still recover to before or after.
+#[test]
+fn power_loss_during_the_recovery_of_a_killed_command_commit_powerloss_recovery() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = deterministic_ca(tmp.path());
+    let mut checked = 0;
+    let args = |name: &str, ws: &Path| -> Vec<String> {
+        match name {
+            "sign --out" => vec![
+                "sign".to_string(),
+                s(&ws.join("reqs/r0.pem")),
+                "--out".into(),
+                s(&ws.join("out/web.pem")),
+            ],
+            _ => vec![
+                "issue".to_string(),
+                "site.test".into(),
+                "--out-dir".into(),
+                s(&ws.join("out")),
+            ],
+        }
+    };
+    for name in ["sign --out", "issue"] {
+        let probe = workspace(
+            tmp.path(),
+            &format!("probe-{}", name.replace(' ', "_")),
+            Some(&base),
+        );
+        let trace = trace_mutations(&probe.join("ca"), &args(name, &probe));
+        let first = commit_point(&trace) + 1;
+        let points: Vec<usize> = (first..=trace.len()).collect();
+        for n in points {
+            let ws = workspace(
+                tmp.path(),
+                &format!("k-{}-{n}", name.replace(' ', "_")),
+                Some(&base),
+            );
+            let before_tree = simdisk::capture(&ws);
+            let before = normalise(before_tree.state().files());
+            let trace_file = tmp
+                .path()
+                .join(format!("k-{}-{n}.trace", name.replace(' ', "_")));
+            let killed = ca_at(&ws.join("ca"))
+                .args(args(name, &ws))
+                .env("FILECA_SIMDISK_TRACE", &trace_file)
+                .env("FILECA_FAULT", format!("abort@{n}"))
+                .output()
+                .unwrap();
+            assert!(!killed.status.success());
+            let killed_ops =
+                simdisk::parse_trace(&std::fs::read_to_string(&trace_file).unwrap()).len();
+            let rec = ca_at(&ws.join("ca"))
+                .arg("status")
+                .env("FILECA_SIMDISK_TRACE", &trace_file)
+                .output()
+                .unwrap();
+            assert!(
+                rec.status.success(),
+                "{}",
+                String::from_utf8_lossy(&rec.stderr)
+            );
+            let after = workspace_files(&ws);
+            let ops = simdisk::parse_trace(&std::fs::read_to_string(&trace_file).unwrap());
+            let mut disk = Disk::new(&before_tree);
+            for (k, op) in ops.iter().enumerate() {
+                disk.apply(op);
+                if k + 1 < killed_ops {
+                    continue;
+                }
+                for (i, state) in disk.crash_states(1, k as u64).iter().enumerate() {
+                    let dest = tmp.path().join(format!("pr-{n}-{k}-{i}"));
+                    simdisk::materialise(state, &dest);
+                    let next = ca_at(&dest.join("ca")).arg("status").output().unwrap();
+                    let what = format!(
+                        "{name} killed at {n}, power loss after op {} ({})",
+                        k + 1,
+                        op
+                    );
+                    assert!(
+                        next.status.success(),
+                        "{what}: {}",
+                        String::from_utf8_lossy(&next.stderr)
+                    );
+                    let now = workspace_files(&dest);
+                    assert!(
+                        now == before || now == after,
+                        "{what}:\nvs before:\n{}\nvs after:\n{}",
+                        diff(&before, &now),
+                        diff(&after, &now)
+                    );
+                    std::fs::remove_dir_all(&dest).unwrap();
+                    checked += 1;
+                }
+            }
+            std::fs::remove_dir_all(&ws).unwrap();
+        }
+    }
+    assert!(checked > 50, "only {checked} states");
+}

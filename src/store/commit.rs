@@ -743,6 +743,19 @@ pub(super) fn recover(dir: &Path) -> Result<Vec<String>> {
             };
             match journal {
                 Some(journal) if forward => {
+                    // The killed command may not have finished its commit point: make the
+                    // journal and its name durable before acting on it, or a power loss
+                    // during this recovery could leave applied changes and a torn journal.
+                    // certs/ first: a certificate the killed command already moved there from
+                    // the top must not lose both names (its removal from the top becomes
+                    // durable with the state directory).
+                    let f = super::open_read_nofollow(&jpath)
+                        .map_err(|e| recovery_err(format!("{}: {e}", jpath.display())))?;
+                    let certs = Dir::open(&dir.join(CERTS))
+                        .map_err(|e| recovery_err(format!("{}: {e}", dir.join(CERTS).display())))?;
+                    fsio::fsync_group(&[Durable::File(&f, &jpath), Durable::Dir(&certs)])
+                        .and_then(|()| state.fsync())
+                        .map_err(|e| recovery_err(format!("{}: {e}", jpath.display())))?;
                     let undelivered = apply(dir, &state, &journal, Mode::Recover).map_err(|m| {
                         recovery_err(format!(
                             "completing the interrupted {} (journal {}): {m}; mutations \

@@ -484,6 +484,13 @@ pub fn read_last_line(dir: &Path, rel: &str) -> Result<(u64, Option<Vec<u8>>)> {
     if !m.is_file() {
         return Err(Error::state(&path, "is not a regular file"));
     }
+    if m.nlink() > 1 {
+        return Err(Error::state(
+            &path,
+            "has more than one name (a hard link); fileca does not use a state file that may \
+             be another file elsewhere",
+        ));
+    }
     let len = m.len();
     if len == 0 {
         return Ok((0, None));

@@ -561,6 +561,11 @@ pub fn publish_pair(
             }
             Some(source) => {
                 if holds(&sub, &f.name, &f.sha256) {
+                    // Written by an interrupted command, perhaps not yet durable.
+                    let file = sub
+                        .open_read(&f.name)
+                        .map_err(|e| format!("{}: {e}", sub.join(&f.name).display()))?;
+                    files.push((file, sub.join(&f.name)));
                     continue;
                 }
                 if sub.stat_entry(&f.name).is_ok() {
