@@ -11,17 +11,30 @@ use crate::store::{FileWrite, KEY, MODE_SECRET};
 
 /// Runs `ca passwd`.
 pub fn run(args: &PasswdArgs, ctx: &Context) -> Result<()> {
+    // Both passphrases are read before the lock is taken (SPEC.md HOSTILE-INPUT): a prompt
+    // or a slow FIFO must not block other commands. The current one first, as asked before.
+    if let Ok(key) = crate::store::read_state_file(&ctx.dir, KEY) {
+        ctx.pass.read_ahead(
+            &key,
+            &format!("passphrase for {}", ctx.dir.join(KEY).display()),
+        )?;
+    }
+    let new = if args.remove {
+        None
+    } else {
+        Some(match &args.new_passphrase_file {
+            Some(f) => passphrase::read_file(f)?,
+            None => passphrase::Source::default().get("new passphrase for ca.key")?,
+        })
+    };
     super::mutate(ctx, &args.mutation, |state| {
         let plain = keys::pkcs8_pem(state.ca.key()?)?;
-        let (content, what) = if args.remove {
-            (plain.to_string(), "removed the passphrase of ca.key")
-        } else {
-            let new = match &args.new_passphrase_file {
-                Some(f) => passphrase::read_file(f)?,
-                None => passphrase::Source::default().get("new passphrase for ca.key")?,
-            };
-            let enc = keys::encrypt_pem(&plain, &new).map_err(Error::Internal)?;
-            (enc, "ca.key is now encrypted with the new passphrase")
+        let (content, what) = match &new {
+            None => (plain.to_string(), "removed the passphrase of ca.key"),
+            Some(new) => {
+                let enc = keys::encrypt_pem(&plain, &new).map_err(Error::Internal)?;
+                (enc, "ca.key is now encrypted with the new passphrase")
+            }
         };
         let plan = super::finish_plan(
             state,
