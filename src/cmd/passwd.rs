@@ -32,7 +32,7 @@ pub fn run(args: &PasswdArgs, ctx: &Context) -> Result<()> {
         let (content, what) = match &new {
             None => (plain.to_string(), "removed the passphrase of ca.key"),
             Some(new) => {
-                let enc = keys::encrypt_pem(&plain, &new).map_err(Error::Internal)?;
+                let enc = keys::encrypt_pem(&plain, new).map_err(Error::Internal)?;
                 (enc, "ca.key is now encrypted with the new passphrase")
             }
         };
