@@ -143,19 +143,30 @@ impl Session {
         // groups, the last one with the journal), so a full disk fails here, cleanly.
         let mut renames = Vec::with_capacity(plan.writes.len());
         let mut pending: Vec<(File, PathBuf)> = Vec::new();
-        for (i, w) in plan.writes.iter().enumerate() {
-            let name = format!(".stage.{i}");
+        // Stages one file as `.stage.N`, recording it for the undo as soon as it exists (and
+        // not before: a name that could not be created is not ours to remove).
+        let stage = |undo: &mut Undo, pending: &mut Vec<(File, PathBuf)>, bytes: &[u8], mode| {
+            let name = format!(".stage.{}", undo.staged.len());
             let path = dir.join(&name);
-            match state.write_new(&name, &w.bytes, w.mode) {
-                Ok(f) => pending.push((f, path)),
+            match state.write_new(&name, bytes, mode) {
+                Ok(f) => {
+                    pending.push((f, path));
+                    undo.staged.push(name.clone());
+                    Ok(name)
+                }
                 Err(e) => {
                     if state.stat_entry(&name).is_ok() {
                         undo.staged.push(name);
                     }
-                    return Err(undo.run(Error::io(&path, e)));
+                    Err(Error::io(&path, e))
                 }
             }
-            undo.staged.push(name.clone());
+        };
+        for w in &plan.writes {
+            let name = match stage(&mut undo, &mut pending, &w.bytes, w.mode) {
+                Ok(n) => n,
+                Err(e) => return Err(undo.run(e)),
+            };
             renames.push(journal::Rename {
                 staged: name,
                 target: w.target.clone(),
@@ -184,18 +195,10 @@ impl Session {
                 });
                 continue;
             }
-            let name = format!(".stage.{}", undo.staged.len());
-            let path = dir.join(&name);
-            match state.write_new(&name, &a.bytes, MODE_PUBLIC) {
-                Ok(f) => pending.push((f, path)),
-                Err(e) => {
-                    if state.stat_entry(&name).is_ok() {
-                        undo.staged.push(name);
-                    }
-                    return Err(undo.run(Error::io(&path, e)));
-                }
-            }
-            undo.staged.push(name.clone());
+            let name = match stage(&mut undo, &mut pending, &a.bytes, MODE_PUBLIC) {
+                Ok(n) => n,
+                Err(e) => return Err(undo.run(e)),
+            };
             appends.push(journal::Append {
                 target: a.target.clone(),
                 offset: a.offset,

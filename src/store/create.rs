@@ -166,33 +166,9 @@ fn exists_error(dir: &Path) -> Error {
 /// Removes the staging directories of inits that died (their pid is gone and nobody holds
 /// their lock), provably ours: see [`remove_init_staging`].
 fn remove_abandoned_inits(parent: &Dir, name: &str) {
-    let prefix = format!(".{name}.init-");
-    let Ok(names) = parent.names() else {
-        return;
-    };
-    for n in names {
-        let Ok(n) = n.into_string() else { continue };
-        let Some(rest) = n.strip_prefix(&prefix) else {
-            continue;
-        };
-        // The name carries the creator's pid: while it lives, the init is in progress (its
-        // lock is not enough, as there is a moment between creating the directory and
-        // locking it).
-        let pid = rest.split('-').next().and_then(|p| p.parse::<i32>().ok());
-        if pid.is_none_or(fsio::process_alive) {
-            continue;
-        }
-        // Another init may be removing the same leftovers: failing here is not our failure.
-        match remove_init_staging(parent, &n, true) {
-            Ok(()) => {
-                let _ = parent.fsync();
-            }
-            Err(e) => crate::render::warn(&format!(
-                "warning: left {} alone: {e}",
-                crate::render::escape(&parent.join(&n).display().to_string())
-            )),
-        }
-    }
+    super::output::remove_abandoned(parent, &format!(".{name}.init-"), "ca init", &|n| {
+        remove_init_staging(parent, n, true)
+    });
 }
 
 /// Removes an init staging directory, and only if fileca can prove it made it: opened without

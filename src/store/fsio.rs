@@ -69,14 +69,7 @@ pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> io::Result<File> {
 /// Creates a new file exclusively (`O_CREAT|O_EXCL|O_NOFOLLOW`) with at most `mode`.
 pub fn create_new(path: &Path, mode: u32) -> io::Result<File> {
     fault::hit(Op::Create, path)?;
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)?;
-    trace::create_path(path, &file, mode);
-    Ok(file)
+    create_new_unhit(path, mode)
 }
 
 /// Opens (creating it if needed) a file that is never replaced, such as the lock file.

@@ -310,31 +310,43 @@ fn is_regular(st: &rustix::fs::Stat) -> bool {
 /// point (they hold a private key: they must not linger). A live creator's staging, anything
 /// not provably fileca's, and anything reached through a symlink are left alone.
 fn remove_abandoned_pairs(parent: &Dir, name: &str) {
-    let prefix = format!(".{name}.fileca-");
+    remove_abandoned(parent, &format!(".{name}.fileca-"), "ca issue", &|n| {
+        remove_staging(parent, n)
+    });
+}
+
+/// Removes the staging directories named `PREFIX<pid>-…` in `parent` whose creator is dead,
+/// each with `remove` (which proves it is fileca's, or refuses). While the creator lives its
+/// work is in progress (its lock alone is not enough: there is a moment between creating the
+/// directory and locking it). Another command may be removing the same leftovers: failing
+/// here is not the caller's failure, only a warning.
+pub(super) fn remove_abandoned(
+    parent: &Dir,
+    prefix: &str,
+    what: &str,
+    remove: &dyn Fn(&str) -> io::Result<()>,
+) {
     let Ok(names) = parent.names() else {
         return;
     };
     for n in names {
         let Ok(n) = n.into_string() else { continue };
-        let Some(rest) = n.strip_prefix(&prefix) else {
+        let Some(rest) = n.strip_prefix(prefix) else {
             continue;
         };
         let pid = rest.split('-').next().and_then(|p| p.parse::<i32>().ok());
         if pid.is_none_or(fsio::process_alive) {
             continue;
         }
-        match remove_staging(parent, &n) {
+        let shown = crate::render::escape(&parent.join(&n).display().to_string());
+        match remove(&n) {
             Ok(()) => {
                 crate::render::warn(&format!(
-                    "note: removed {} left by an interrupted ca issue",
-                    crate::render::escape(&parent.join(&n).display().to_string())
+                    "note: removed {shown} left by an interrupted {what}"
                 ));
                 let _ = parent.fsync();
             }
-            Err(e) => crate::render::warn(&format!(
-                "warning: left {} alone: {e}",
-                crate::render::escape(&parent.join(&n).display().to_string())
-            )),
+            Err(e) => crate::render::warn(&format!("warning: left {shown} alone: {e}")),
         }
     }
 }
