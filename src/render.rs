@@ -49,6 +49,35 @@ pub fn warn(line: &str) {
     let _ = stderr_line(line);
 }
 
+/// Is `path` a stream rather than a file to publish: `/dev/stdout`, `/dev/stderr`,
+/// `/dev/fd/N`, or (not through a symlink) a character device or a FIFO?
+pub fn is_stream(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    let text = path.to_string_lossy();
+    if text == "/dev/stdout" || text == "/dev/stderr" || text.starts_with("/dev/fd/") {
+        return true;
+    }
+    std::fs::symlink_metadata(path).is_ok_and(|m| {
+        let t = m.file_type();
+        t.is_char_device() || t.is_fifo()
+    })
+}
+
+/// Writes `text` to a stream named by `--out` (see [`is_stream`]): opened without creating
+/// or truncating anything, and without blocking on a FIFO nobody reads (ENXIO, reported).
+pub fn to_stream(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(path)?;
+    // Blocking writes from here on: a pipe's reader may be slower than us.
+    let flags = rustix::fs::fcntl_getfl(&file)?;
+    rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK)?;
+    file.write_all(text.as_bytes())?;
+    file.flush()
+}
+
 /// Writes one line to stderr; the error is returned, never a panic.
 pub fn stderr_line(line: &str) -> std::io::Result<()> {
     let mut err = std::io::stderr().lock();

@@ -518,3 +518,64 @@ fn review_findings_on_outputs_output_review() {
     assert_ne!(out.status.code(), Some(101), "panicked");
     assert!(out.status.success());
 }
+
+#[test]
+fn out_to_a_stream_is_written_after_the_commit_like_stdout_output_streams() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = deterministic_ca(tmp.path());
+    let c = csr("p256-default.pem");
+    let sign_to = |target: &str| {
+        ca_at(&dir)
+            .args(["-q", "sign", c.to_str().unwrap(), "--out", target])
+            .output()
+            .unwrap()
+    };
+    let out = sign_to("/dev/null");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for target in ["-", "/dev/stdout"] {
+        let out = sign_to(target);
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(!Path::new(target).is_file() || target == "/dev/stdout");
+    }
+    assert!(
+        !dir.join("-").exists() && !Path::new("-").exists(),
+        "no file named -"
+    );
+    // A FIFO with a reader receives the certificate; one without a reader does not hang:
+    // the certificate is issued and the output reported as not delivered (exit 8).
+    let fifo = tmp.path().join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reader = std::process::Command::new("cat")
+        .arg(&fifo)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let out = sign_to(fifo.to_str().unwrap());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = reader.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&got.stdout).starts_with("-----BEGIN CERTIFICATE-----"));
+    let out = sign_to(fifo.to_str().unwrap());
+    assert_eq!(out.status.code(), Some(UNDELIVERED));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--pem"));
+    // Any other symlink stays refused.
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink("/etc/passwd", &link).unwrap();
+    let out = sign_to(link.to_str().unwrap());
+    assert_eq!(out.status.code(), Some(REFUSED));
+}

@@ -142,6 +142,8 @@ pub struct Planned {
     /// Printed on stdout after the commit (unless the plan has outputs).
     pub stdout: String,
     pub notes: Vec<String>,
+    /// `--out` naming a stream (a device, a FIFO, /dev/stdout…): `stdout` goes there.
+    pub stream: Option<PathBuf>,
 }
 
 impl Planned {
@@ -150,12 +152,22 @@ impl Planned {
             plan,
             stdout,
             notes,
+            stream: None,
         }
     }
 
     /// Sets the `--out` target: the printed result goes to a file instead of stdout.
     pub fn with_out(mut self, out: Option<(PathBuf, bool)>) -> Result<Planned> {
         if let Some((path, force)) = out {
+            // `-`, /dev/stdout, /dev/stderr, /dev/fd/N, devices and FIFOs are streams: written
+            // after the commit like stdout, not journaled files (SPEC.md OUTPUT-STREAMS).
+            if path.as_os_str() == "-" {
+                return Ok(self);
+            }
+            if render::is_stream(&path) {
+                self.stream = Some(path);
+                return Ok(self);
+            }
             let output = self.output(path, self.stdout.clone().into_bytes(), force)?;
             self.plan.outputs = vec![output];
         }
@@ -262,10 +274,15 @@ fn finish(ctx: &Context, planned: &Planned, committed: store::Committed) -> Resu
     if !stderr_ok {
         failed.push("stderr could not be written".into());
     }
-    if plan.outputs.is_empty()
-        && let Err(e) = render::stdout(&planned.stdout)
-    {
-        failed.push(format!("stdout: {e}"));
+    if plan.outputs.is_empty() {
+        let written = match &planned.stream {
+            Some(path) => render::to_stream(path, &planned.stdout)
+                .map_err(|e| format!("{}: {e}", render::escape(&path.display().to_string()))),
+            None => render::stdout(&planned.stdout).map_err(|e| format!("stdout: {e}")),
+        };
+        if let Err(e) = written {
+            failed.push(e);
+        }
     }
     if failed.is_empty() {
         return Ok(());
