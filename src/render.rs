@@ -67,8 +67,18 @@ pub fn is_stream(path: &std::path::Path) -> bool {
 /// or truncating anything, and without blocking on a FIFO nobody reads (ENXIO, reported).
 pub fn to_stream(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
+    match path.to_str() {
+        Some("/dev/stdout") => return stdout(text),
+        Some("/dev/stderr") => {
+            let mut err = std::io::stderr().lock();
+            err.write_all(text.as_bytes())?;
+            return err.flush();
+        }
+        _ => {}
+    }
+    // O_APPEND: a descriptor opened for appending (`>> log`) is appended to, not overwritten.
     let mut file = std::fs::OpenOptions::new()
-        .write(true)
+        .append(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
         .open(path)?;
     // Blocking writes from here on: a pipe's reader may be slower than us.

@@ -551,3 +551,19 @@ fn a_state_file_with_a_second_name_is_refused_hostile_hardlink() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("hard link"));
     assert_unchanged(&before, &snapshot(&dir));
 }
+
+#[test]
+fn a_state_file_others_can_write_is_not_trusted_hostile_trust_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = deterministic_ca(tmp.path());
+    std::fs::set_permissions(
+        dir.join("index.log"),
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .unwrap();
+    let out = ca_at(&dir).arg("crl").output().unwrap();
+    assert_eq!(out.status.code(), Some(STATE));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("index.log"));
+    let out = ca_at(&dir).arg("check").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -579,3 +579,125 @@ fn out_to_a_stream_is_written_after_the_commit_like_stdout_output_streams() {
     let out = sign_to(link.to_str().unwrap());
     assert_eq!(out.status.code(), Some(REFUSED));
 }
+
+#[test]
+fn fresh_eyes_findings_output_fresh_eyes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = deterministic_ca(tmp.path());
+    let c = csr("p256-default.pem");
+    // `--out /dev/stdout` into a file opened for appending appends.
+    let log = tmp.path().join("app.log");
+    std::fs::write(&log, "IMPORTANT LOG LINE\n".repeat(100)).unwrap();
+    let st = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "FILECA_NOW={NOW} {} -q --dir {} sign {} --out /dev/stdout >> {}",
+            bin().display(),
+            dir.display(),
+            c.display(),
+            log.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.starts_with(&"IMPORTANT LOG LINE\n".repeat(100)),
+        "overwritten"
+    );
+    assert!(text.ends_with("-----END CERTIFICATE-----\n"));
+    // A journal that cannot be removed after every output was delivered is a warning, not
+    // an undelivered output.
+    let work = tmp.path().join("work");
+    copy_dir(&dir, &work);
+    let out = tmp.path().join("t.crt");
+    let args = [
+        "sign".to_string(),
+        c.to_str().unwrap().into(),
+        "--out".into(),
+        out.to_str().unwrap().into(),
+    ];
+    let probe = tmp.path().join("probe");
+    copy_dir(&dir, &probe);
+    let trace = trace_mutations(&probe, &args);
+    std::fs::remove_file(&out).unwrap();
+    let last = trace.len(); // the journal's unlink
+    assert!(trace[last - 1].contains("Unlink") && trace[last - 1].ends_with("/.journal"));
+    let run = ca_at(&work)
+        .args(&args)
+        .env("FILECA_FAULT", format!("error@{last}"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("journal") && !stderr.contains("not delivered"),
+        "{stderr}"
+    );
+    assert!(out.exists());
+    // A name with terminal escapes in an "already exists" refusal is escaped.
+    let evil = tmp.path().join("x\x1b[31m.crt");
+    std::fs::write(&evil, "mine").unwrap();
+    let run = ca_at(&dir)
+        .args(["sign", c.to_str().unwrap(), "--out", evil.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(REFUSED));
+    assert!(!String::from_utf8_lossy(&run.stderr).contains('\x1b'));
+}
+
+#[test]
+fn an_abandoned_key_is_removed_by_the_next_issue_of_any_name_output_pair_cleanup() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = deterministic_ca(tmp.path());
+    let out = tmp.path().join("iss");
+    std::fs::create_dir(&out).unwrap();
+    let probe = tmp.path().join("probe");
+    copy_dir(&dir, &probe);
+    let pout = tmp.path().join("pout");
+    std::fs::create_dir(&pout).unwrap();
+    let trace = trace_mutations(
+        &probe,
+        &[
+            "issue".into(),
+            "h1".into(),
+            "--out-dir".into(),
+            pout.to_str().unwrap().into(),
+        ],
+    );
+    // Killed before its commit point, once the key is staged.
+    let key_written = trace
+        .iter()
+        .position(|l| l.contains(" Fsync ") && l.contains("h1.key"))
+        .expect("the key is fsynced")
+        + 1;
+    let killed = ca_at(&dir)
+        .args(["issue", "h1", "--out-dir", out.to_str().unwrap()])
+        .env("FILECA_FAULT", format!("abort@{key_written}"))
+        .output()
+        .unwrap();
+    assert!(!killed.status.success());
+    let hidden = |d: &Path| {
+        std::fs::read_dir(d)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with('.')
+            })
+            .count()
+    };
+    assert_eq!(hidden(&out), 1, "the staged key");
+    let next = ca_at(&dir)
+        .args(["issue", "h2", "--out-dir", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        next.status.success(),
+        "{}",
+        String::from_utf8_lossy(&next.stderr)
+    );
+    assert_eq!(hidden(&out), 0, "{}", String::from_utf8_lossy(&next.stderr));
+}

@@ -76,7 +76,7 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
             if !seen.insert(target.clone()) {
                 return Err(Error::refused(format!(
                     "two CSRs would both be written to {} (same file stem)",
-                    target.display()
+                    crate::render::escape(&target.display().to_string())
                 )));
             }
         }

@@ -253,17 +253,20 @@ impl Session {
         drop(items);
         drop(pending);
         // Committed. From here on the change happens, now or in the next command's recovery.
+        let unfinished = |msg: String| {
+            format!(
+                "the change is committed, but finishing it failed: {msg}. The journal {} \
+                 remains; the next ca command completes it (ca check reports it until then)",
+                dir.join(JOURNAL).display()
+            )
+        };
         match apply(dir, &state, &journal, Mode::Live) {
-            Ok(undelivered) => Ok(Committed {
-                warning: None,
+            Ok((undelivered, leftover)) => Ok(Committed {
+                warning: leftover.map(unfinished),
                 undelivered,
             }),
             Err(msg) => Ok(Committed {
-                warning: Some(format!(
-                    "the change is committed, but finishing it failed: {msg}. The journal {} \
-                     remains; the next ca command completes it (ca check reports it until then)",
-                    dir.join(JOURNAL).display()
-                )),
+                warning: Some(unfinished(msg)),
                 undelivered: if journal.outputs.is_empty() && journal.pairs.is_empty() {
                     Vec::new()
                 } else {
@@ -342,7 +345,7 @@ pub(super) fn apply(
     state: &Dir,
     j: &Journal,
     mode: Mode,
-) -> std::result::Result<Vec<String>, String> {
+) -> std::result::Result<(Vec<String>, Option<String>), String> {
     let err = |p: &Path, e: io::Error| format!("{}: {e}", p.display());
     // A committed pair's staging directory loses its marker first: from now on only this
     // journal may complete it, never the cleanup of abandoned ones (HOSTILE-CLEANUP), even
@@ -473,19 +476,24 @@ pub(super) fn apply(
     for p in &j.pairs {
         if let Err(msg) = output::publish_pair(dir, p, &content) {
             undelivered.push(format!(
-                "{msg}; certificate {} is issued but its key pair was not delivered: revoke it \
-                 with `ca revoke {}` and issue another",
-                p.serial, p.serial
+                "{msg}; certificate {} is issued but its key pair was not delivered (what \
+                 remains of it is in {}): revoke it with `ca revoke {}` and issue another",
+                p.serial,
+                dir.join(&p.dir).join(&p.staged).display(),
+                p.serial
             ));
         }
     }
     // Everything the journal promised is durable (or reported as undelivered). Removing the
     // journal need not be durable at once: if a power loss brings it back, recovery finds
     // every file in place and changes nothing; the next commit point makes it durable.
-    state
+    // Every output is settled by now: a journal that cannot be removed is reported by the
+    // caller (the next command removes it), never as an undelivered output.
+    let leftover = state
         .unlink(JOURNAL)
-        .map_err(|e| err(&dir.join(JOURNAL), e))?;
-    Ok(undelivered)
+        .err()
+        .map(|e| err(&dir.join(JOURNAL), e));
+    Ok((undelivered, leftover))
 }
 
 /// The bytes of an append: inline, or read back from its staged file (checked).
@@ -759,14 +767,21 @@ pub(super) fn recover(dir: &Path) -> Result<Vec<String>> {
                     fsio::fsync_group(&[Durable::File(&f, &jpath), Durable::Dir(&certs)])
                         .and_then(|()| state.fsync())
                         .map_err(|e| recovery_err(format!("{}: {e}", jpath.display())))?;
-                    let undelivered = apply(dir, &state, &journal, Mode::Recover).map_err(|m| {
-                        recovery_err(format!(
-                            "completing the interrupted {} (journal {}): {m}; mutations \
+                    let (undelivered, leftover) = apply(dir, &state, &journal, Mode::Recover)
+                        .map_err(|m| {
+                            recovery_err(format!(
+                                "completing the interrupted {} (journal {}): {m}; mutations \
                                  are refused until this is resolved",
-                            journal.operation,
-                            jpath.display()
-                        ))
-                    })?;
+                                journal.operation,
+                                jpath.display()
+                            ))
+                        })?;
+                    if let Some(m) = leftover {
+                        return Err(recovery_err(format!(
+                            "the interrupted {} is complete, but removing its journal failed: {m}",
+                            journal.operation
+                        )));
+                    }
                     for u in undelivered {
                         warnings.push(format!(
                             "an interrupted {} was completed, but an output was not \

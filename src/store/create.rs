@@ -166,9 +166,13 @@ fn exists_error(dir: &Path) -> Error {
 /// Removes the staging directories of inits that died (their pid is gone and nobody holds
 /// their lock), provably ours: see [`remove_init_staging`].
 fn remove_abandoned_inits(parent: &Dir, name: &str) {
-    super::output::remove_abandoned(parent, &format!(".{name}.init-"), "ca init", &|n| {
-        remove_init_staging(parent, n, true)
-    });
+    let prefix = format!(".{name}.init-");
+    super::output::remove_abandoned(
+        parent,
+        &|n| n.strip_prefix(&prefix).map(str::to_string),
+        "ca init",
+        &|n| remove_init_staging(parent, n, true),
+    );
 }
 
 /// Removes an init staging directory, and only if fileca can prove it made it: opened without

@@ -278,14 +278,18 @@ fn leftovers(dir: &Path) -> Result<Vec<String>> {
 }
 
 /// Why the state directory cannot be trusted, as OpenSSH's StrictModes judges a `.ssh`
-/// directory (SPEC.md HOSTILE-TRUST): the directory, `certs/` or `ca.key` writable by others,
+/// directory (SPEC.md HOSTILE-TRUST): the directory, `certs/` or a state file writable by others,
 /// or by a group other than the owner's private group (gid equal to the owner's uid, the
 /// user-private-group convention), or owned by neither the user running fileca nor root.
 /// Each problem comes with the command that fixes it.
 pub fn trust_problems(dir: &Path) -> Vec<String> {
     let me = fsio::uid();
     let mut out = Vec::new();
-    for (rel, is_dir) in [(".", true), (CERTS, true), (KEY, false)] {
+    let files = [CERT, CRL, SERIAL, CRLNUMBER, INDEX, INDEX_LOG, AUDIT, KEY];
+    let all = [(".", true), (CERTS, true)]
+        .into_iter()
+        .chain(files.into_iter().map(|f| (f, false)));
+    for (rel, is_dir) in all {
         let path = if rel == "." {
             dir.to_path_buf()
         } else {

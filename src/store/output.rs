@@ -77,6 +77,7 @@ fn file_name(p: &Path) -> Result<String> {
 /// other than a regular file, and does not exist unless `force`; its directory exists.
 pub fn check(out: &OutputFile) -> Result<()> {
     let target = &out.path;
+    let shown = crate::render::escape(&target.display().to_string());
     let name = file_name(target)?;
     if name.len() > 255 {
         return Err(Error::refused(format!(
@@ -86,16 +87,13 @@ pub fn check(out: &OutputFile) -> Result<()> {
     }
     match std::fs::symlink_metadata(target) {
         Ok(m) if m.file_type().is_symlink() => Err(Error::refused(format!(
-            "{}: is a symbolic link; fileca does not write through symlinks",
-            target.display()
+            "{shown}: is a symbolic link; fileca does not write through symlinks"
         ))),
         Ok(m) if !m.is_file() => Err(Error::refused(format!(
-            "{}: exists and is not a regular file",
-            target.display()
+            "{shown}: exists and is not a regular file"
         ))),
         Ok(_) if !out.force => Err(Error::refused(format!(
-            "{}: already exists; pass --force to replace it",
-            target.display()
+            "{shown}: already exists; pass --force to replace it"
         ))),
         Ok(_) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -104,7 +102,7 @@ pub fn check(out: &OutputFile) -> Result<()> {
                 Ok(m) if m.is_dir() => Ok(()),
                 Ok(_) => Err(Error::refused(format!(
                     "{}: is not a directory",
-                    parent.display()
+                    crate::render::escape(&parent.display().to_string())
                 ))),
                 Err(e) => Err(Error::io(&parent, e)),
             }
@@ -153,7 +151,7 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
     if let Ok(m) = std::fs::symlink_metadata(dir) {
         return Err(Error::refused(format!(
             "{}: exists and is not a directory{}",
-            dir.display(),
+            crate::render::escape(&dir.display().to_string()),
             if m.file_type().is_symlink() {
                 " (a symbolic link to nothing usable)"
             } else {
@@ -224,7 +222,7 @@ pub fn stage_pair(pair: &PairPlan) -> Result<(Dir, String)> {
         Ok(_) => {
             return Err(Error::refused(format!(
                 "{}: already exists; choose another name or --out-dir",
-                pair.path.display()
+                crate::render::escape(&pair.path.display().to_string())
             )));
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -309,20 +307,32 @@ fn is_regular(st: &rustix::fs::Stat) -> bool {
 /// Removes pair staging directories of `ca issue` processes that died before their commit
 /// point (they hold a private key: they must not linger). A live creator's staging, anything
 /// not provably fileca's, and anything reached through a symlink are left alone.
-fn remove_abandoned_pairs(parent: &Dir, name: &str) {
-    remove_abandoned(parent, &format!(".{name}.fileca-"), "ca issue", &|n| {
+fn remove_abandoned_pairs(parent: &Dir, _name: &str) {
+    // Every dead `ca issue`'s staging directory in this output directory, whatever the name
+    // it was issuing: a key left by `issue a` is removed by the next `issue b` here too.
+    let after_tag = |n: &str| -> Option<String> {
+        let rest = &n[n.rfind(".fileca-")? + ".fileca-".len()..];
+        let (pid, rnd) = rest.split_once('-')?;
+        (n.starts_with('.')
+            && pid.bytes().all(|b| b.is_ascii_digit())
+            && !rnd.is_empty()
+            && rnd.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| rest.to_string())
+    };
+    remove_abandoned(parent, &after_tag, "ca issue", &|n| {
         remove_staging(parent, n)
     });
 }
 
-/// Removes the staging directories named `PREFIX<pid>-…` in `parent` whose creator is dead,
+/// Removes the staging directories in `parent` (those `tagged` recognises, giving their
+/// `PID-RANDOM` part) whose creator is dead,
 /// each with `remove` (which proves it is fileca's, or refuses). While the creator lives its
 /// work is in progress (its lock alone is not enough: there is a moment between creating the
 /// directory and locking it). Another command may be removing the same leftovers: failing
 /// here is not the caller's failure, only a warning.
 pub(super) fn remove_abandoned(
     parent: &Dir,
-    prefix: &str,
+    tagged: &dyn Fn(&str) -> Option<String>,
     what: &str,
     remove: &dyn Fn(&str) -> io::Result<()>,
 ) {
@@ -331,7 +341,8 @@ pub(super) fn remove_abandoned(
     };
     for n in names {
         let Ok(n) = n.into_string() else { continue };
-        let Some(rest) = n.strip_prefix(prefix) else {
+        // `tagged` gives what follows the staging tag: `PID-RANDOM`.
+        let Some(rest) = tagged(&n) else {
             continue;
         };
         let pid = rest.split('-').next().and_then(|p| p.parse::<i32>().ok());
