@@ -3,6 +3,28 @@
 use clap::Parser;
 
 fn main() {
+    // Read commands still print with `println!`, which panics when stdout fails. A closed
+    // pipe (`ca log | head -1`) is a normal end for them: exit 0, nothing on stderr, as
+    // ripgrep does; any other failing stream is an I/O error (exit 4), never a panic trace.
+    // (Mutations print through render.rs and report exit 8 themselves.)
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        // std's print macros, and clap_complete's generator, say so when writing fails.
+        if text.starts_with("failed printing to std") || text.starts_with("failed to write") {
+            if text.contains("Broken pipe") || text.contains("BrokenPipe") {
+                std::process::exit(fileca::error::exit::OK);
+            }
+            let _ = fileca::render::stderr_line(&format!("error: {text}"));
+            std::process::exit(fileca::error::exit::IO);
+        }
+        default(info);
+    }));
     let cli = fileca::cli::Cli::parse();
     let code = match fileca::run(cli) {
         Ok(code) => code,

@@ -701,3 +701,42 @@ fn an_abandoned_key_is_removed_by_the_next_issue_of_any_name_output_pair_cleanup
     );
     assert_eq!(hidden(&out), 0, "{}", String::from_utf8_lossy(&next.stderr));
 }
+
+#[test]
+fn a_failing_stdout_never_panics_a_read_command_output_read_streams() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = deterministic_ca(tmp.path());
+    // A closed pipe is a normal end; a full device an I/O error; never exit 101.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{} completions bash | head -1 >/dev/null; echo rc=${{PIPESTATUS:-x}}",
+            bin().display()
+        ))
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = ca_at(&dir).arg("status").stdout(full).output().unwrap();
+    assert_eq!(out.status.code(), Some(IO));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    // A broken pipe: exit 0 and nothing on stderr.
+    let mut child = ca_at(&dir)
+        .args(["completions", "bash"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stderr.is_empty());
+}
