@@ -167,3 +167,67 @@ fn a_directory_name_san_is_shown_escaped_in_the_ignored_note_hostile_terminal() 
         assert_clean(&out, &format!("{args:?} with a dirName SAN"));
     }
 }
+
+#[test]
+fn names_already_in_the_index_are_escaped_on_display_hostile_terminal_legacy() {
+    // Imported history keeps odd names (fileca escapes them on display); here a subject and a
+    // SAN with terminal escapes are put into index.log by hand, as an old import could have.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = deterministic_ca(tmp.path());
+    let log = std::fs::read_to_string(dir.join("index.log")).unwrap();
+    let serial = read_index(&dir)["certificates"][1]["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut out = String::new();
+    for line in log.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let mut line = line.to_string();
+        if v["issued"] == serial.as_str() {
+            // Replace the values in place: the line keeps its field order.
+            let enc = |x: &serde_json::Value| serde_json::to_string(x).unwrap();
+            line = line.replacen(
+                &enc(&v["subject"]),
+                &enc(&"CN=x\u{1b}[2K\rforged\u{202e}".into()),
+                1,
+            );
+            line = line.replacen(
+                &enc(&v["sans"]),
+                &enc(&serde_json::json!(["DNS:a\u{1b}[31m b\nnote: forged"])),
+                1,
+            );
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    std::fs::write(dir.join("index.log"), &out).unwrap();
+    let mut header: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    header["log_len"] = out.len().into();
+    std::fs::write(dir.join("index.json"), format!("{header}\n")).unwrap();
+    for args in [
+        vec!["list"],
+        vec!["show", serial.as_str()],
+        vec!["status"],
+        vec!["revoke", serial.as_str()],
+    ] {
+        let out = ca_at(&dir).args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_clean(&out, &format!("{args:?} of a hostile legacy name"));
+        if args[0] != "status" {
+            let all = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                all.contains(r"\u{001b}"),
+                "{args:?} shows the name, escaped: {all}"
+            );
+        }
+    }
+}
