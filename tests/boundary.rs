@@ -414,23 +414,12 @@ fn a_planted_journal_cannot_write_elsewhere_hostile_journal_plant() {
     // and a journal (valid checksum) publishing it as the victim's shell profile.
     let fake = "-----BEGIN CERTIFICATE-----\nL3RtcC9wd24K\n-----END CERTIFICATE-----\n";
     std::fs::write(dir.join("ca-AB.crt"), fake).unwrap();
-    let sha = |b: &[u8]| {
-        ring::digest::digest(&ring::digest::SHA256, b)
-            .as_ref()
-            .iter()
-            .map(|x| format!("{x:02x}"))
-            .collect::<String>()
-    };
     let plant = |source: &str, content: &[u8]| {
-        let journal = serde_json::json!({
-            "format": 2, "operation": "sign", "generation_before": 1, "generation_after": 1,
-            "id": "00ff",
-            "outputs": [{"dir": "../victim", "name": ".bash_profile", "source": source,
-                         "sha256": sha(content)}],
-        });
-        let body = format!("{journal}\n");
-        let text = format!("{body}sha256 {}\n", sha(body.as_bytes()));
-        std::fs::write(dir.join(".journal"), text).unwrap();
+        plant_journal(
+            &dir,
+            serde_json::json!([{"dir": "../victim", "name": ".bash_profile", "source": source,
+                                "sha256": fileca::hex::sha256(content)}]),
+        );
     };
     plant("ca-AB.crt", fake.as_bytes());
     let out = ca_at(&dir).arg("list").output().unwrap();

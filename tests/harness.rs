@@ -217,6 +217,18 @@ pub fn assert_unchanged(before: &Snapshot, after: &Snapshot) {
     }
 }
 
+/// Writes a `.journal` in `dir` publishing `outputs` (a JSON array of journal outputs), with
+/// a valid checksum line: what someone who can write the state directory can plant.
+pub fn plant_journal(dir: &Path, outputs: serde_json::Value) {
+    let journal = serde_json::json!({
+        "format": 2, "operation": "sign", "generation_before": 1, "generation_after": 1,
+        "id": "00ff", "outputs": outputs,
+    });
+    let body = format!("{journal}\n");
+    let text = format!("{body}sha256 {}\n", fileca::hex::sha256(body.as_bytes()));
+    std::fs::write(dir.join(".journal"), text).unwrap();
+}
+
 /// Runs openssl with `args`; returns (success, stdout + stderr).
 pub fn openssl(args: &[&str]) -> (bool, String) {
     let out = Command::new("openssl")

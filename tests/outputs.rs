@@ -350,24 +350,11 @@ fn a_recovery_journal_cannot_write_arbitrary_files_elsewhere_output_hostile_jour
     // that is not a recorded certificate (here ca.key) to a new file outside.
     let env = Env::new();
     let key = std::fs::read(env.dir.join("ca.key")).unwrap();
-    let sha256 = |bytes: &[u8]| {
-        use std::fmt::Write;
-        let d = ring::digest::digest(&ring::digest::SHA256, bytes);
-        d.as_ref().iter().fold(String::new(), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-    };
-    let sha = sha256(&key);
-    let journal = serde_json::json!({
-        "format": 2, "operation": "sign", "generation_before": 1, "generation_after": 1,
-        "id": "00ff",
-        "outputs": [{"dir": "..", "name": "stolen.key", "source": "ca.key", "sha256": sha}],
-    });
-    // With a valid checksum line: anyone can compute one.
-    let body = format!("{journal}\n");
-    let text = format!("{body}sha256 {}\n", sha256(body.as_bytes()));
-    std::fs::write(env.dir.join(".journal"), text).unwrap();
+    plant_journal(
+        &env.dir,
+        serde_json::json!([{"dir": "..", "name": "stolen.key", "source": "ca.key",
+                            "sha256": fileca::hex::sha256(&key)}]),
+    );
     let out = env.run(&["status"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!env.path("stolen.key").exists(), "{stderr}");

@@ -469,7 +469,9 @@ pub(super) fn apply(
         }
     }
     // The state is durable: the outputs, written from it.
-    let content = |source: &str, sha: &str| output_content(dir, source, sha, mode);
+    // What recovery checks outputs against, read once however many outputs there are.
+    let known = std::cell::OnceCell::new();
+    let content = |source: &str, sha: &str| output_content(dir, source, sha, mode, &known);
     let mut undelivered = output::publish_outputs(dir, &j.id, &j.outputs, mode, &|o| {
         content(&o.source, &o.sha256)
     });
@@ -526,6 +528,7 @@ fn output_content(
     source: &str,
     sha: &str,
     mode: Mode,
+    known: &std::cell::OnceCell<std::result::Result<Known, String>>,
 ) -> std::result::Result<Vec<u8>, String> {
     let bytes = read_plain(&dir.join(source))
         .map_err(|e| format!("{}: {e}", dir.join(source).display()))?;
@@ -535,12 +538,40 @@ fn output_content(
         ));
     }
     if mode == Mode::Recover {
-        check_publishable(dir, source, &bytes)?;
+        let known = known
+            .get_or_init(|| Known::load(dir))
+            .as_ref()
+            .map_err(Clone::clone)?;
+        check_publishable(known, source, &bytes)?;
     }
     Ok(bytes)
 }
 
-fn check_publishable(dir: &Path, source: &str, bytes: &[u8]) -> std::result::Result<(), String> {
+/// What recovery checks an output against: the DER of ca.crt and the serials index.log
+/// records as issued.
+struct Known {
+    ca_der: Vec<u8>,
+    issued: std::collections::HashSet<String>,
+}
+
+impl Known {
+    fn load(dir: &Path) -> std::result::Result<Known, String> {
+        let ca_pem = read_plain(&dir.join(super::CERT)).map_err(|e| e.to_string())?;
+        let ca_der = pem::parse(&ca_pem)
+            .map_err(|_| "ca.crt is not PEM; no output published".to_string())?
+            .into_contents();
+        let log = read_plain(&dir.join(INDEX_LOG)).map_err(|e| e.to_string())?;
+        let issued = log
+            .split(|&b| b == b'\n')
+            .filter_map(|line| line.strip_prefix(b"{\"issued\":\""))
+            .filter_map(|rest| rest.split(|&b| b == b'"').next())
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect();
+        Ok(Known { ca_der, issued })
+    }
+}
+
+fn check_publishable(known: &Known, source: &str, bytes: &[u8]) -> std::result::Result<(), String> {
     let refuse = || format!("{source} is not a certificate or CRL in PEM form; not published");
     let blocks = pem::parse_many(bytes).map_err(|_| refuse())?;
     if blocks.is_empty()
@@ -556,16 +587,14 @@ fn check_publishable(dir: &Path, source: &str, bytes: &[u8]) -> std::result::Res
     }
     // Every block must be signed by the key of ca.crt: a certificate with the serial its
     // file is named for, or a CRL. ca.crt itself is copied only as what it is.
-    let ca_pem = read_plain(&dir.join(super::CERT)).map_err(|e| e.to_string())?;
-    let ca_der = pem::parse(&ca_pem).map_err(|_| refuse())?;
-    let (_, ca) = x509_parser::parse_x509_certificate(ca_der.contents()).map_err(|_| refuse())?;
+    let (_, ca) = x509_parser::parse_x509_certificate(&known.ca_der).map_err(|_| refuse())?;
     let spki = ca.public_key();
     let serial_of_file = source
         .strip_prefix("certs/")
         .and_then(|s| s.strip_suffix(".pem"));
     for b in &blocks {
         let ok = match (b.tag(), source) {
-            ("CERTIFICATE", super::CERT) => b.contents() == ca_der.contents(),
+            ("CERTIFICATE", super::CERT) => b.contents() == known.ca_der,
             ("CERTIFICATE", _) => {
                 x509_parser::parse_x509_certificate(b.contents()).is_ok_and(|(_, c)| {
                     let hex = crate::hex::upper(c.raw_serial());
@@ -585,17 +614,12 @@ fn check_publishable(dir: &Path, source: &str, bytes: &[u8]) -> std::result::Res
             ));
         }
     }
-    if let Some(serial) = serial_of_file {
-        let log = read_plain(&dir.join(INDEX_LOG)).map_err(|e| e.to_string())?;
-        let needle = format!("{{\"issued\":\"{serial}\"");
-        let recorded = log
-            .split(|&b| b == b'\n')
-            .any(|line| line.starts_with(needle.as_bytes()));
-        if !recorded {
-            return Err(format!(
-                "serial {serial} is not recorded in index.log; not published"
-            ));
-        }
+    if let Some(serial) = serial_of_file
+        && !known.issued.contains(serial)
+    {
+        return Err(format!(
+            "serial {serial} is not recorded in index.log; not published"
+        ));
     }
     Ok(())
 }
