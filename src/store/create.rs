@@ -212,9 +212,7 @@ fn remove_init_staging(parent: &Dir, name: &str, marker: bool) -> io::Result<()>
                         .into_string()
                         .map_err(|_| io::Error::other("holds a file fileca did not make"))?;
                     let cst = certs.stat_entry(&c)?;
-                    if rustix::fs::FileType::from_raw_mode(cst.st_mode)
-                        != rustix::fs::FileType::RegularFile
-                    {
+                    if !super::output::is_regular(&cst) {
                         return Err(io::Error::other(format!("certs/{c} is not a plain file")));
                     }
                     certs.unlink(&c)?;

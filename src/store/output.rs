@@ -300,7 +300,8 @@ pub fn remove_staging(parent: &Dir, name: &str) -> io::Result<()> {
     parent.rmdir(name)
 }
 
-fn is_regular(st: &rustix::fs::Stat) -> bool {
+/// Is this entry a plain file (not a symlink, directory, FIFO or device)?
+pub(super) fn is_regular(st: &rustix::fs::Stat) -> bool {
     rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile
 }
 
