@@ -14,7 +14,7 @@ Usage: scripts/bench.sh [--quick] [--commit-rows]
   --quick: sizes 0 and 10000 only, 3 reps
   --commit-rows: only the batch and dirty-page-cache rows, printed (docs/benchmarks.md untouched)
 """
-import json, os, shutil, statistics, subprocess, sys, tempfile, time
+import hashlib, json, os, shutil, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CA = os.path.join(ROOT, "target", "release", "ca")
@@ -96,8 +96,9 @@ def build(work, n, revoked):
         with open(lst, "w") as fh:
             fh.write((CSR + "\n") * n)
         subprocess.run(ca(f, "sign", "--from-list", lst), check=True, stdout=subprocess.DEVNULL)
-    # index.log (format 2): one issued line per certificate; revoked state appends a
-    # revocation line for each and moves index.json's log_len on, as `ca revoke` would.
+    # index.log: one issued line per certificate; revoked state appends a revocation line
+    # for each, writes index.json as the format-2 header an earlier fileca kept (log_len
+    # moved on, as `ca revoke` would) and lets `ca upgrade` chain the log and sign it.
     log_path = os.path.join(f, "index.log")
     with open(log_path) as fh:
         issued = [json.loads(line) for line in fh]
@@ -108,9 +109,27 @@ def build(work, n, revoked):
         hdr_path = os.path.join(f, "index.json")
         with open(hdr_path) as fh:
             hdr = json.load(fh)
+        # One audit record names every revocation, chained as `ca revoke` chains its own,
+        # so `ca check` ties each revocation line to a record (CHECK-HISTORY).
+        audit_path = os.path.join(f, "audit.log")
+        with open(audit_path, "rb") as fh:
+            last = fh.read().rstrip(b"\n").rsplit(b"\n", 1)[-1]
+        record = {"time": issued[-1]["not_before"], "operation": "revoke",
+                  "serials": [e["issued"] for e in issued], "user": "bench",
+                  "generation": hdr["generation"] + 1,
+                  "prev": hashlib.sha256(last).hexdigest()}
+        line = json.dumps(record, separators=(",", ":")).encode()
+        with open(audit_path, "ab") as fh:
+            fh.write(line + b"\n")
+        hdr["generation"] += 1
+        hdr["audit_head"] = hashlib.sha256(line).hexdigest()
         hdr["log_len"] = os.path.getsize(log_path)
+        hdr["format"] = 2
+        for k in ("log_head", "policy_sha256", "checkpoint"):
+            hdr.pop(k, None)
         with open(hdr_path, "w") as fh:
             fh.write(json.dumps(hdr, indent=2) + "\n")
+        subprocess.run(ca(f, "upgrade"), check=True)
     subprocess.run(ca(f, "check"), check=True, stdout=subprocess.DEVNULL)
 
     o = os.path.join(work, f"openssl-{tag}")

@@ -154,6 +154,11 @@ impl Ca {
             .ok_or_else(|| Error::Internal("the CA key was not loaded".into()))
     }
 
+    /// The private key when this CA was loaded with it (the command signs).
+    pub fn signing_key(&self) -> Option<&KeyPair> {
+        self.key.as_ref()
+    }
+
     /// The rcgen issuer: ca.crt's subject, key usages and key identifier, signing with ca.key.
     pub fn issuer(&self) -> Result<Issuer<'static, &KeyPair>> {
         Issuer::from_ca_cert_der(&self.cert.der.as_slice().into(), self.key()?)

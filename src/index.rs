@@ -14,12 +14,13 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::checkpoint::{self, Checkpoint, LOG_GENESIS};
 use crate::error::{Error, Result};
 use crate::serial::Serial;
 use crate::store::{self, INDEX, INDEX_LOG};
 
 /// Format version of index.json and index.log.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// index.json.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,8 +33,15 @@ pub struct Header {
     pub audit_head: String,
     /// Length of index.log in bytes: where the next line goes.
     pub log_len: u64,
+    /// index.log's hash chain (SPEC.md INDEX-LOG-HEAD), extended by every append.
+    pub log_head: String,
     /// The highest serial index.log issues (the counter must stay above it).
     pub max_serial: Option<String>,
+    /// Reserved for the policy file's SHA-256; `null` in this version.
+    pub policy_sha256: Option<String>,
+    /// The last state the CA key signed (SPEC.md CHECKPOINT-*). Always present in a
+    /// format-3 index.json; `None` only while a new header is being built.
+    pub checkpoint: Option<Checkpoint>,
 }
 
 impl Header {
@@ -44,8 +52,28 @@ impl Header {
             generation: 1,
             audit_head: String::new(),
             log_len: 0,
+            log_head: LOG_GENESIS.to_string(),
             max_serial: None,
+            policy_sha256: None,
+            checkpoint: None,
         }
+    }
+
+    /// Signs a checkpoint of this header (the state after a commit, with audit.log
+    /// `audit_len` bytes long) with the CA key and stores it in the header.
+    pub fn sign_checkpoint(&mut self, audit_len: u64, key: &rcgen::KeyPair) -> Result<()> {
+        let cp = Checkpoint {
+            generation: self.generation,
+            audit_head: self.audit_head.clone(),
+            audit_len,
+            log_len: self.log_len,
+            log_head: self.log_head.clone(),
+            max_serial: self.max_serial.clone(),
+            policy_sha256: self.policy_sha256.clone(),
+            signature: String::new(),
+        };
+        self.checkpoint = Some(cp.sign(key)?);
+        Ok(())
     }
 
     /// The exact bytes of index.json: pretty JSON, two-space indent, final newline.
@@ -59,12 +87,12 @@ impl Header {
     pub fn parse(bytes: &[u8]) -> std::result::Result<Header, String> {
         match format_of(bytes)? {
             FORMAT => {}
-            1 => {
-                return Err(
-                    "is format 1 (written by fileca 0.1); run `ca upgrade` once to convert \
-                     it to format 2 (one atomic commit; `ca upgrade --dry-run` shows it)"
-                        .into(),
-                );
+            n @ (1 | 2) => {
+                return Err(format!(
+                    "is format {n} (written by an earlier fileca); run `ca upgrade` once to \
+                     convert it to format {FORMAT} (one atomic commit that signs the first \
+                     checkpoint; `ca upgrade --dry-run` shows it)"
+                ));
             }
             n => {
                 return Err(format!(
@@ -78,6 +106,20 @@ impl Header {
             && Serial::parse_canonical(s).is_none()
         {
             return Err(format!("max_serial {s:?} is not a canonical serial"));
+        }
+        if !checkpoint::is_sha256_hex(&h.log_head) {
+            return Err("log_head is not a lowercase SHA-256".into());
+        }
+        if h.policy_sha256.is_some() {
+            return Err(
+                "records a policy (policy_sha256), which this version of fileca does not \
+                 implement"
+                    .into(),
+            );
+        }
+        match &h.checkpoint {
+            None => return Err("has no signed checkpoint (edited?)".into()),
+            Some(cp) => cp.check_syntax()?,
         }
         Ok(h)
     }
@@ -582,6 +624,37 @@ pub mod v1 {
     }
 }
 
+/// Format 2 (fileca before signed checkpoints): index.json without `log_head`,
+/// `policy_sha256` and `checkpoint`. Read only by `ca upgrade`.
+pub mod v2 {
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Header {
+        pub format: u32,
+        pub generation: u64,
+        pub audit_head: String,
+        pub log_len: u64,
+        pub max_serial: Option<String>,
+    }
+
+    /// Parses a format-2 index.json.
+    pub fn parse(bytes: &[u8]) -> Result<Header, String> {
+        let h: Header =
+            serde_json::from_slice(bytes).map_err(|e| format!("not valid index JSON: {e}"))?;
+        if h.format != 2 {
+            return Err(format!("is format {}, not 2", h.format));
+        }
+        if let Some(s) = &h.max_serial
+            && crate::serial::Serial::parse_canonical(s).is_none()
+        {
+            return Err(format!("max_serial {s:?} is not a canonical serial"));
+        }
+        Ok(h)
+    }
+}
+
 /// What a commit appends to index.log, and the highest serial it issues.
 #[derive(Debug, Default)]
 pub struct LogAppend {
@@ -671,11 +744,24 @@ mod tests {
     fn header_round_trips_and_refuses_other_formats() {
         let mut h = Header::new();
         h.max_serial = Some("0A".into());
+        h.audit_head = LOG_GENESIS.into();
+        assert!(
+            Header::parse(&h.to_bytes())
+                .unwrap_err()
+                .contains("checkpoint")
+        );
+        let key = rcgen::KeyPair::generate().unwrap();
+        h.sign_checkpoint(1, &key).unwrap();
         assert_eq!(Header::parse(&h.to_bytes()).unwrap(), h);
+        let mut p = h.clone();
+        p.policy_sha256 = Some(LOG_GENESIS.into());
+        assert!(Header::parse(&p.to_bytes()).unwrap_err().contains("policy"));
         h.format = 99;
         assert!(Header::parse(&h.to_bytes()).is_err());
         let v1 = b"{\"format\": 1, \"generation\": 1, \"audit_head\": \"\", \"certificates\": []}";
         assert!(Header::parse(v1).unwrap_err().contains("ca upgrade"));
+        let v2 = b"{\"format\": 2, \"generation\": 1, \"audit_head\": \"\", \"log_len\": 0, \"max_serial\": null}";
+        assert!(Header::parse(v2).unwrap_err().contains("ca upgrade"));
         assert!(Header::parse(b"{").is_err());
     }
 

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod ca;
+pub mod checkpoint;
 pub mod cli;
 pub mod clock;
 pub mod cmd;

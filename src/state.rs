@@ -26,9 +26,21 @@ pub struct State {
 
 impl State {
     /// Loads and checks ca.crt, ca.key (when `pass` is given: the command signs), index.json
-    /// (and index.log's length), serial and crlnumber.
+    /// (and index.log's length), serial and crlnumber. A command that signs also checks that
+    /// index.json's signed checkpoint is of the state found, so it never signs over a rewritten
+    /// history (SPEC.md CHECKPOINT-CURRENT).
     pub fn load(session: &Session, pass: Option<&passphrase::Source>) -> Result<State> {
-        State::load_with(session, pass, index::open(session.dir())?)
+        let state = State::load_with(session, pass, index::open(session.dir())?)?;
+        if pass.is_some() {
+            crate::checkpoint::verify_current(
+                session,
+                &state.ca.cert,
+                &state.header,
+                state.audit_len,
+                &state.serial,
+            )?;
+        }
+        Ok(state)
     }
 
     /// [`State::load`] with an index header already read (`ca upgrade` builds it from a

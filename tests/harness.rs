@@ -323,13 +323,25 @@ pub fn deterministic_ca(root: &Path) -> PathBuf {
     dir
 }
 
-/// index.json (format 2) with a `certificates` array folded from index.log, independently of
+/// Turns a CA directory's index.json into the format-2 header an earlier fileca wrote (no
+/// `log_head`, `policy_sha256` or signed checkpoint), keeping index.log as it is.
+pub fn as_format_2(dir: &Path) {
+    let header: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let old = format!(
+        "{{\n  \"format\": 2,\n  \"generation\": {},\n  \"audit_head\": {},\n  \"log_len\": {},\n  \"max_serial\": {}\n}}\n",
+        header["generation"], header["audit_head"], header["log_len"], header["max_serial"]
+    );
+    std::fs::write(dir.join("index.json"), old).unwrap();
+}
+
+/// index.json (format 3) with a `certificates` array folded from index.log, independently of
 /// fileca's own reader: one object per issued certificate, in issue order, with `status`,
 /// `revoked_at` and `revocation_reason` set by its revocation line.
 pub fn read_index(dir: &Path) -> serde_json::Value {
     let mut index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
-    assert_eq!(index["format"], 2);
+    assert_eq!(index["format"], 3);
     let log = std::fs::read_to_string(dir.join("index.log")).unwrap();
     assert_eq!(index["log_len"], log.len() as u64, "index.json's log_len");
     let mut certs: Vec<serde_json::Value> = Vec::new();

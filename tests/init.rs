@@ -24,10 +24,18 @@ fn init_creates_every_state_file_dir_files() {
     assert_eq!(serial.len(), 33, "32 hex digits and a newline: {serial:?}");
     let index = std::fs::read_to_string(d.join("index.json")).unwrap();
     let head = index.split('"').nth(7).unwrap().to_string();
+    let signature = index.rsplit('"').nth(1).unwrap().to_string();
+    let audit_len = std::fs::metadata(d.join("audit.log")).unwrap().len();
+    let zeros = "0".repeat(64);
     assert_eq!(
         index,
         format!(
-            "{{\n  \"format\": 2,\n  \"generation\": 1,\n  \"audit_head\": \"{head}\",\n  \"log_len\": 0,\n  \"max_serial\": null\n}}\n"
+            "{{\n  \"format\": 3,\n  \"generation\": 1,\n  \"audit_head\": \"{head}\",\n  \
+             \"log_len\": 0,\n  \"log_head\": \"{zeros}\",\n  \"max_serial\": null,\n  \
+             \"policy_sha256\": null,\n  \"checkpoint\": {{\n    \"generation\": 1,\n    \
+             \"audit_head\": \"{head}\",\n    \"audit_len\": {audit_len},\n    \"log_len\": 0,\n    \
+             \"log_head\": \"{zeros}\",\n    \"max_serial\": null,\n    \"policy_sha256\": null,\n    \
+             \"signature\": \"{signature}\"\n  }}\n}}\n"
         )
     );
     assert_eq!(std::fs::read(d.join("index.log")).unwrap(), b"");

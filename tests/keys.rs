@@ -263,7 +263,7 @@ fn crash_at_every_mutation_of_issue_publishes_both_files_or_neither_issue_pair()
 
 /// Makes a self-signed CA with openssl: (key file, cert file). `keygen` are genpkey arguments;
 /// `convert` optionally rewrites the key (e.g. to PKCS#1 or SEC1).
-fn openssl_ca(
+pub fn openssl_ca(
     env: &Env,
     name: &str,
     keygen: &[&str],

@@ -7,6 +7,7 @@ mod harness;
 mod batch;
 mod boundary;
 mod check;
+mod checkpoint;
 mod commit;
 mod concurrency;
 mod crash;

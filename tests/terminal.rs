@@ -205,6 +205,14 @@ fn names_already_in_the_index_are_escaped_on_display_hostile_terminal_legacy() {
         serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
     header["log_len"] = out.len().into();
     std::fs::write(dir.join("index.json"), format!("{header}\n")).unwrap();
+    // Legacy history enters a format-3 index through `ca upgrade`, which signs it as it is.
+    as_format_2(&dir);
+    let up = ca_at(&dir).arg("upgrade").output().unwrap();
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
     for args in [
         vec!["list"],
         vec!["show", serial.as_str()],

@@ -196,3 +196,81 @@ fn io_error_or_crash_at_every_mutation_of_upgrade_leaves_before_or_after_upgrade
         }
     }
 }
+
+#[test]
+fn format_2_is_refused_until_upgrade_signs_its_first_checkpoint_upgrade_format_2() {
+    let env = Env::new();
+    let (_, a) = env.sign(&csr("p256-default.pem"), &[]);
+    env.sign(&csr("ed25519-default.pem"), &[]);
+    env.ok(&["revoke", &a]);
+    env.ok(&["crl"]);
+    let pass = env.path("pass");
+    std::fs::write(&pass, "correct horse battery staple\n").unwrap();
+    env.ok(&["passwd", "--new-passphrase-file", pass.to_str().unwrap()]);
+    let log = std::fs::read_to_string(env.dir.join("index.log")).unwrap();
+    let certificates = env.index()["certificates"].clone();
+    as_format_2(&env.dir);
+    let p = pass.to_str().unwrap();
+    let p384 = csr("p384-default.pem");
+    for args in [
+        vec!["--passphrase-file", p, "sign", p384.to_str().unwrap()],
+        vec!["--passphrase-file", p, "revoke", &a],
+        vec!["list"],
+        vec!["status"],
+    ] {
+        let err = env.refused(&args, STATE);
+        assert!(
+            err.contains("format 2") && err.contains("ca upgrade"),
+            "{args:?}: {err}"
+        );
+    }
+    // The upgrade signs, so it needs the key: without its passphrase nothing changes.
+    let wrong = env.path("wrong");
+    std::fs::write(&wrong, "not it\n").unwrap();
+    env.refused(
+        &["--passphrase-file", wrong.to_str().unwrap(), "upgrade"],
+        REFUSED,
+    );
+    let out = env.ok(&["--passphrase-file", p, "upgrade", "--dry-run"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("would write index.json"));
+    env.ok(&["--passphrase-file", p, "upgrade"]);
+    let header: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.dir.join("index.json")).unwrap()).unwrap();
+    assert_eq!(header["format"], 3);
+    assert_eq!(
+        header["log_head"],
+        crate::checkpoint::log_head(&log),
+        "the whole log is chained"
+    );
+    assert_eq!(header["checkpoint"]["generation"], header["generation"]);
+    assert_eq!(
+        std::fs::read_to_string(env.dir.join("index.log")).unwrap(),
+        log,
+        "kept as it was"
+    );
+    assert_eq!(env.index()["certificates"], certificates);
+    let check = env
+        .ca()
+        .args(["--passphrase-file", p, "check"])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    env.ok(&["--passphrase-file", p, "sign", p384.to_str().unwrap()]);
+    env.refused(&["--passphrase-file", p, "upgrade"], REFUSED);
+}
+
+#[test]
+fn upgrade_refuses_a_damaged_format_2_log_upgrade_format_2() {
+    let env = Env::new();
+    env.sign(&csr("p256-default.pem"), &[]);
+    as_format_2(&env.dir);
+    let mut log = std::fs::read(env.dir.join("index.log")).unwrap();
+    log[2] = b'X';
+    std::fs::write(env.dir.join("index.log"), &log).unwrap();
+    let err = env.refused(&["upgrade"], STATE);
+    assert!(err.contains("index.log"), "{err}");
+}

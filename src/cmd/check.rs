@@ -282,6 +282,11 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
                         add(AUDIT, p);
                     }
                 }
+                if let Some(cert) = &ca_cert {
+                    for (file, p) in check_checkpoint(session, cert, h, &bytes) {
+                        add(file, p);
+                    }
+                }
             }
             Err(e) => add(AUDIT, strip(&e)),
         }
@@ -351,6 +356,89 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
         certificates: entries.as_ref().map_or(0, Vec::len),
         problems,
     }
+}
+
+/// The signed checkpoint (SPEC.md CHECK-CHECKPOINT): its signature verifies with ca.crt's
+/// key; audit.log's record of its generation ends at its `audit_len` and hashes to its
+/// `audit_head`; index.log's first `log_len` bytes chain to its `log_head`; and it is the
+/// checkpoint of the state found (every commit signs one). History is then exactly what the
+/// CA key signed.
+fn check_checkpoint(
+    session: &Session,
+    cert: &CaCert,
+    header: &index::Header,
+    audit: &[u8],
+) -> Vec<(&'static str, String)> {
+    let mut problems = Vec::new();
+    let Some(cp) = &header.checkpoint else {
+        return vec![(INDEX, "has no signed checkpoint".into())];
+    };
+    if let Err(m) = cp.verify(cert) {
+        problems.push((INDEX, m));
+    }
+    let g = cp.generation;
+    if g != header.generation {
+        problems.push((
+            INDEX,
+            format!(
+                "its generation {} is not the signed checkpoint's ({g}): history was rewritten",
+                header.generation
+            ),
+        ));
+    }
+    let signed_audit = usize::try_from(cp.audit_len)
+        .ok()
+        .and_then(|n| audit.get(..n))
+        .and_then(|a| a.strip_suffix(b"\n"))
+        .map(|a| a.rsplit(|&b| b == b'\n').next().unwrap_or(a));
+    let audit_ok = signed_audit.is_some_and(|line| {
+        audit::line_hash(line) == cp.audit_head
+            && serde_json::from_slice::<audit::Record>(line).is_ok_and(|r| r.generation == g)
+    });
+    if !audit_ok {
+        problems.push((
+            AUDIT,
+            format!(
+                "its record of generation {g} is not the one the signed checkpoint names \
+                 (records edited, removed or re-hashed)"
+            ),
+        ));
+    } else if audit.len() as u64 != cp.audit_len {
+        problems.push((
+            AUDIT,
+            format!(
+                "holds {} bytes after the record the signed checkpoint ends with (generation {g})",
+                audit.len() as u64 - cp.audit_len.min(audit.len() as u64)
+            ),
+        ));
+    }
+    let chained =
+        crate::checkpoint::chain_file(session, crate::checkpoint::LOG_GENESIS, 0, cp.log_len).ok();
+    if chained.as_ref() != Some(&cp.log_head) {
+        problems.push((
+            INDEX_LOG,
+            format!(
+                "its first {} bytes are not the ones the signed checkpoint (generation {g}) \
+                 covers: lines were edited, removed or inserted",
+                cp.log_len
+            ),
+        ));
+    } else if header.log_len != cp.log_len || header.log_head != cp.log_head {
+        problems.push((
+            INDEX_LOG,
+            format!("has lines the signed checkpoint (generation {g}) does not cover"),
+        ));
+    }
+    if header.max_serial != cp.max_serial {
+        problems.push((
+            INDEX,
+            format!(
+                "max_serial is not the one the signed checkpoint records ({})",
+                cp.max_serial.as_deref().unwrap_or("none")
+            ),
+        ));
+    }
+    problems
 }
 
 /// The state file an error concerns (its name), or `default`.

@@ -29,7 +29,7 @@ pub fn plan(state: &State, days: u32, ctx: &Context) -> Result<Planned> {
             serials: Vec::new(),
             csr_sha256: None,
         },
-    );
+    )?;
     Ok(Planned::new(plan, pem, vec![note]))
 }
 

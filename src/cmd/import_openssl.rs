@@ -130,7 +130,7 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
         .count();
     let mut all = super::init::new_ca_files(
         ctx,
-        key_pem,
+        (ca.key()?, key_pem),
         pem_of("CERTIFICATE", &ca.cert.der),
         &serial,
         &crlnumber,
@@ -141,7 +141,7 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
             entries.iter().map(|e| e.serial.clone()).collect(),
         ),
         entries,
-    );
+    )?;
     all.extend(files);
     store::create(&ctx.dir, &all)?;
     super::report_created(

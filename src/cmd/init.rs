@@ -24,6 +24,9 @@ pub fn plan(args: &InitArgs, ctx: &Context, random: [u8; 32]) -> Result<Vec<File
         (Some(k), Some(c)) => import(k, c, ctx)?,
         _ => generate(args, ctx, &random)?,
     };
+    // The key signs the first checkpoint (SPEC.md CHECKPOINT-SIGN) before it is encrypted.
+    let signer = rcgen::KeyPair::from_pem(&key_pem)
+        .map_err(|e| Error::Internal(format!("re-reading the CA key: {e}")))?;
     if args.encrypt_key {
         let pass = ctx.pass.get("passphrase for the new ca.key")?;
         let enc = keys::encrypt_pem(&key_pem, &pass).map_err(Error::Internal)?;
@@ -37,29 +40,30 @@ pub fn plan(args: &InitArgs, ctx: &Context, random: [u8; 32]) -> Result<Vec<File
     } else {
         "init"
     };
-    Ok(new_ca_files(
+    new_ca_files(
         ctx,
-        key_pem,
+        (&signer, key_pem),
         cert_pem,
         &first,
         &Serial::from_u64(1),
         (operation, vec![ca_serial]),
         Vec::new(),
-    ))
+    )
 }
 
-/// Every file of a new CA directory: the key (0600), the certificate, both counters, the index
-/// holding `entries`, and an audit trail whose first record (generation 1) is `audit`
-/// (operation, serials). Shared by `init` and `import-openssl`.
+/// Every file of a new CA directory: the key (0600; `key` is the key pair and the PEM to
+/// store, encrypted or not), the certificate, both counters, the index holding `entries`, and
+/// an audit trail whose first record (generation 1) is `audit` (operation, serials), with a
+/// first checkpoint signed by the key. Shared by `init` and `import-openssl`.
 pub fn new_ca_files(
     ctx: &Context,
-    key_pem: String,
+    (signer, key_pem): (&rcgen::KeyPair, String),
     cert_pem: String,
     serial: &Serial,
     crlnumber: &Serial,
     audit: (&str, Vec<String>),
     entries: Vec<crate::index::Entry>,
-) -> Vec<FileWrite> {
+) -> Result<Vec<FileWrite>> {
     let record = audit::Record {
         time: ctx.now,
         operation: audit.0.into(),
@@ -74,8 +78,10 @@ pub fn new_ca_files(
     let mut header = Header::new();
     header.audit_head = audit::line_hash(&line[..line.len() - 1]);
     header.log_len = log.bytes.len() as u64;
+    header.log_head = crate::checkpoint::chain(&header.log_head, &log.bytes);
     header.max_serial = log.max_serial.map(|s| s.to_string());
-    vec![
+    header.sign_checkpoint(line.len() as u64, signer)?;
+    Ok(vec![
         FileWrite {
             target: KEY.into(),
             bytes: key_pem.into_bytes(),
@@ -87,7 +93,7 @@ pub fn new_ca_files(
         FileWrite::public(INDEX, header.to_bytes()),
         FileWrite::public(INDEX_LOG, log.bytes),
         FileWrite::public(AUDIT, line),
-    ]
+    ])
 }
 
 /// Adopts an existing CA: the key (any supported PEM form, stored as PKCS#8) must belong to

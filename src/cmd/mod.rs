@@ -83,14 +83,16 @@ pub struct AuditInfo {
 }
 
 /// Finishes a plan: moves the generation on, appends `log` to index.log, writes index.json
-/// and `writes`, and appends the audit record in the same commit (SPEC.md AUDIT-ATOMIC).
+/// and `writes`, and appends the audit record in the same commit (SPEC.md AUDIT-ATOMIC). A
+/// command that loaded the CA key also signs a checkpoint of the state it commits (SPEC.md
+/// CHECKPOINT-SIGN); the others carry the last one forward.
 pub fn finish_plan(
     state: &State,
     ctx: &Context,
     log: LogAppend,
     mut writes: Vec<FileWrite>,
     info: AuditInfo,
-) -> Plan {
+) -> Result<Plan> {
     let mut header = state.header.clone();
     let generation_before = header.generation;
     header.generation = generation_before + 1;
@@ -110,6 +112,7 @@ pub fn finish_plan(
         if log.max_serial > header.max_serial() {
             header.max_serial = log.max_serial.map(|s| s.to_string());
         }
+        header.log_head = crate::checkpoint::chain(&header.log_head, &log.bytes);
         appends.push(FileAppend {
             target: INDEX_LOG.to_string(),
             offset: header.log_len,
@@ -117,13 +120,17 @@ pub fn finish_plan(
         });
         header.log_len += appends[0].bytes.len() as u64;
     }
+    let audit_len = state.audit_len + line.len() as u64;
     appends.push(FileAppend {
         target: AUDIT.to_string(),
         offset: state.audit_len,
         bytes: line,
     });
+    if let Some(key) = state.ca.signing_key() {
+        header.sign_checkpoint(audit_len, key)?;
+    }
     writes.push(FileWrite::public(INDEX, header.to_bytes()));
-    Plan {
+    Ok(Plan {
         operation: info.operation,
         generation_before,
         generation_after: header.generation,
@@ -132,7 +139,7 @@ pub fn finish_plan(
         outputs: Vec::new(),
         pair: None,
         out_dirs: Vec::new(),
-    }
+    })
 }
 
 /// The result of a validation phase: the plan (with its outputs), what to print once it is

@@ -50,7 +50,7 @@ pub fn run(args: &PasswdArgs, ctx: &Context) -> Result<()> {
                 serials: Vec::new(),
                 csr_sha256: None,
             },
-        );
+        )?;
         Ok(Planned::new(plan, String::new(), vec![what.to_string()]))
     })
 }

@@ -125,6 +125,6 @@ pub fn plan(
             serials,
             csr_sha256: csr.map(|c| c.sha256.clone()),
         },
-    );
+    )?;
     Ok(Planned::new(plan, new_pem, notes))
 }

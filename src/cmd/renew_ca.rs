@@ -78,7 +78,7 @@ pub fn plan(state: &State, days: u32, random: [u8; 16], ctx: &Context) -> Result
             serials: vec![new_serial.to_string(), old_serial.to_string()],
             csr_sha256: None,
         },
-    );
+    )?;
     let notes = vec![format!(
         "renewed the CA certificate: serial {new_serial}, valid until {}; the previous one is kept as {archive}",
         crate::clock::fmt(params.not_after)

@@ -73,7 +73,7 @@ pub fn plan(
             serials: vec![serial.to_string()],
             csr_sha256: None,
         },
-    );
+    )?;
     Ok(Planned::new(plan, stdout, notes))
 }
 

@@ -191,7 +191,7 @@ pub fn plan_batch(
             serials,
             csr_sha256: None,
         },
-    );
+    )?;
     Ok(Planned::new(plan, stdout, notes))
 }
 
@@ -483,7 +483,7 @@ pub fn issue_one(
             serials: vec![serial.to_string()],
             csr_sha256,
         },
-    );
+    )?;
     Ok((plan, pem))
 }
 

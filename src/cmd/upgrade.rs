@@ -1,25 +1,30 @@
-//! `ca upgrade`: converts a format-1 index.json (fileca 0.1: every certificate in one JSON
-//! file, rewritten by every command) to format 2 (a header in index.json, the certificates in
-//! the append-only index.log). One ordinary commit: journaled, audited, all or nothing
-//! (SPEC.md `UPGRADE-*`).
+//! `ca upgrade`: converts index.json to format 3 — from format 1 (fileca 0.1: every
+//! certificate in one JSON file, rewritten by every command), whose certificates move to the
+//! append-only index.log, or from format 2 (no hash chain and no signed checkpoint), whose
+//! index.log is hashed once to start its chain. One ordinary commit: journaled, audited, all
+//! or nothing, and signed with the CA key like every other (SPEC.md `UPGRADE-*`).
 
 use super::{AuditInfo, Context, Planned};
 use crate::cli::UpgradeArgs;
 use crate::error::{Error, Result};
-use crate::index::{self, Entry, Header, LogAppend, v1};
+use crate::index::{self, Entry, Header, LogAppend, v1, v2};
 use crate::serial::Serial;
 use crate::state::State;
 use crate::store::{INDEX, INDEX_LOG, Session};
 
 /// Runs `ca upgrade`.
 pub fn run(args: &UpgradeArgs, ctx: &Context) -> Result<()> {
-    super::mutate_with(ctx, &args.mutation, load, |state, entries| {
-        plan(state, entries, ctx)
-    })
+    super::mutate_with(
+        ctx,
+        &args.mutation,
+        |s| load(s, ctx),
+        |state, entries| plan(state, entries, ctx),
+    )
 }
 
-/// Reads the format-1 index and the rest of the state (not the key: nothing is signed).
-fn load(session: &Session) -> Result<(State, Vec<Entry>)> {
+/// Reads the old index and the rest of the state, with the key: the upgrade signs the first
+/// checkpoint. Returns the certificates to write to a new index.log (format 1 only).
+fn load(session: &Session, ctx: &Context) -> Result<(State, Vec<Entry>)> {
     let dir = session.dir();
     let bytes = session.read(INDEX)?;
     let format = index::format_of(&bytes).map_err(|m| Error::state(dir.join(INDEX), m))?;
@@ -29,6 +34,27 @@ fn load(session: &Session) -> Result<(State, Vec<Entry>)> {
             dir.join(INDEX).display(),
             index::FORMAT
         )));
+    }
+    if format == 2 {
+        let old = v2::parse(&bytes).map_err(|m| Error::state(dir.join(INDEX), m))?;
+        let mut header = Header {
+            generation: old.generation,
+            audit_head: old.audit_head,
+            log_len: old.log_len,
+            max_serial: old.max_serial,
+            ..Header::new()
+        };
+        index::check_log_len(dir, &header)?;
+        // The whole log is parsed once, so a damaged one is reported before it is signed.
+        index::load_all(dir, &header)?;
+        header.log_head = crate::checkpoint::chain_file(
+            session,
+            crate::checkpoint::LOG_GENESIS,
+            0,
+            header.log_len,
+        )?;
+        let state = State::load_with(session, Some(&ctx.pass), header)?;
+        return Ok((state, Vec::new()));
     }
     let old = v1::parse(&bytes).map_err(|m| Error::state(dir.join(INDEX), m))?;
     if session.read_optional(INDEX_LOG)?.is_some() {
@@ -43,7 +69,7 @@ fn load(session: &Session) -> Result<(State, Vec<Entry>)> {
         audit_head: old.audit_head,
         ..Header::new()
     };
-    let state = State::load_with(session, None, header)?;
+    let state = State::load_with(session, Some(&ctx.pass), header)?;
     let entries: Vec<Entry> = old.certificates.into_iter().map(Entry::from).collect();
     let mut seen = std::collections::HashSet::new();
     for e in &entries {
@@ -75,8 +101,8 @@ fn load(session: &Session) -> Result<(State, Vec<Entry>)> {
 /// Validation phase: index.log holds every issue, then every revocation in time order.
 fn plan(state: &State, entries: Vec<Entry>, ctx: &Context) -> Result<Planned> {
     let log = LogAppend::of_entries(&entries);
-    // An empty log is not an append: the file is created empty.
-    let writes = if log.bytes.is_empty() {
+    // Format 1 had no index.log: an empty one is created, not appended to.
+    let writes = if log.bytes.is_empty() && state.header.log_len == 0 {
         vec![crate::store::FileWrite::public(INDEX_LOG, Vec::new())]
     } else {
         Vec::new()
@@ -91,11 +117,18 @@ fn plan(state: &State, entries: Vec<Entry>, ctx: &Context) -> Result<Planned> {
             serials: Vec::new(),
             csr_sha256: None,
         },
-    );
-    let notes = vec![format!(
-        "converted index.json to format {} ({} certificate(s) now in index.log)",
-        index::FORMAT,
-        entries.len()
-    )];
+    )?;
+    let notes = vec![if entries.is_empty() && state.header.log_len > 0 {
+        format!(
+            "converted index.json to format {} (index.log hashed, first checkpoint signed)",
+            index::FORMAT
+        )
+    } else {
+        format!(
+            "converted index.json to format {} ({} certificate(s) now in index.log)",
+            index::FORMAT,
+            entries.len()
+        )
+    }];
     Ok(Planned::new(plan, String::new(), notes))
 }

@@ -1,0 +1,265 @@
+//! Signed checkpoints (SPEC.md CHECKPOINT-*): every commit that loads the CA key signs, with
+//! that key, the state it commits — generation, audit head and length, index.log's length and
+//! hash chain (`log_head`), the highest serial and the policy hash. Someone who can write the
+//! state directory but cannot use the key can then no longer rewrite history up to the last
+//! checkpoint without `ca check` seeing it, and the commands that sign refuse to sign over a
+//! history that does not extend it.
+//!
+//! The signed message starts with a domain-separation line, so a checkpoint signature can
+//! never be taken for a certificate's or CRL's (whose signed bytes are DER, starting 0x30),
+//! nor a certificate's for a checkpoint's.
+
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+
+use base64::Engine;
+use rcgen::{KeyPair, SigningKey};
+use ring::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
+use serde::{Deserialize, Serialize};
+
+use crate::audit;
+use crate::ca::CaCert;
+use crate::error::{Error, Result};
+use crate::hex;
+use crate::keys::KeyKind;
+use crate::serial::Serial;
+use crate::store::{self, INDEX, INDEX_LOG, Session};
+
+/// The first line of every signed checkpoint message.
+pub const DOMAIN: &str = "fileca signed checkpoint v1";
+
+/// `log_head` of an empty index.log: 64 zeros, like the audit chain's genesis.
+pub const LOG_GENESIS: &str = audit::GENESIS;
+
+/// What a checkpoint signs: the state a commit leaves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    pub generation: u64,
+    /// SHA-256 of audit.log's last line (the record of `generation`).
+    pub audit_head: String,
+    /// audit.log's length in bytes, up to and including that record.
+    pub audit_len: u64,
+    /// index.log's length in bytes.
+    pub log_len: u64,
+    /// index.log's hash chain up to `log_len` (SPEC.md INDEX-LOG-HEAD).
+    pub log_head: String,
+    /// The highest serial issued, `null` when none.
+    pub max_serial: Option<String>,
+    /// Reserved for the policy file's SHA-256; `null` in this version.
+    pub policy_sha256: Option<String>,
+    /// The CA key's signature over [`Checkpoint::message`], standard base64.
+    pub signature: String,
+}
+
+impl Checkpoint {
+    /// The signed bytes: the domain line, then one `name: value` line per field.
+    pub fn message(&self) -> Vec<u8> {
+        format!(
+            "{DOMAIN}\ngeneration: {}\naudit_head: {}\naudit_len: {}\nlog_len: {}\nlog_head: {}\n\
+             max_serial: {}\npolicy_sha256: {}\n",
+            self.generation,
+            self.audit_head,
+            self.audit_len,
+            self.log_len,
+            self.log_head,
+            self.max_serial.as_deref().unwrap_or("none"),
+            self.policy_sha256.as_deref().unwrap_or("none"),
+        )
+        .into_bytes()
+    }
+
+    /// Signs this checkpoint's fields with the CA key (replacing any signature).
+    pub fn sign(mut self, key: &KeyPair) -> Result<Checkpoint> {
+        let sig = key
+            .sign(&self.message())
+            .map_err(|e| Error::Internal(format!("signing the checkpoint: {e}")))?;
+        self.signature = base64::engine::general_purpose::STANDARD.encode(sig);
+        Ok(self)
+    }
+
+    /// Checks the signature against ca.crt's public key.
+    pub fn verify(&self, cert: &CaCert) -> std::result::Result<(), String> {
+        let sig = base64::engine::general_purpose::STANDARD
+            .decode(&self.signature)
+            .map_err(|_| "its signed checkpoint's signature is not base64".to_string())?;
+        let alg: &dyn VerificationAlgorithm = match cert.key_kind {
+            KeyKind::P256 => &signature::ECDSA_P256_SHA256_ASN1,
+            KeyKind::P384 => &signature::ECDSA_P384_SHA384_ASN1,
+            KeyKind::Ed25519 => &signature::ED25519,
+            KeyKind::Rsa(_) => &signature::RSA_PKCS1_2048_8192_SHA256,
+        };
+        UnparsedPublicKey::new(alg, &cert.subject_public_key)
+            .verify(&self.message(), &sig)
+            .map_err(|_| {
+                format!(
+                    "its signed checkpoint (generation {}) does not verify with ca.crt's key: \
+                     index.json was edited",
+                    self.generation
+                )
+            })
+    }
+
+    /// Checks the fields' syntax (what serde cannot).
+    pub fn check_syntax(&self) -> std::result::Result<(), String> {
+        for (name, v) in [
+            ("audit_head", &self.audit_head),
+            ("log_head", &self.log_head),
+        ] {
+            if !is_sha256_hex(v) {
+                return Err(format!("checkpoint {name} is not a lowercase SHA-256"));
+            }
+        }
+        if let Some(s) = &self.max_serial
+            && Serial::parse_canonical(s).is_none()
+        {
+            return Err(format!(
+                "checkpoint max_serial {s:?} is not a canonical serial"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Is `s` 64 lowercase hex digits?
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Extends index.log's hash chain by `bytes` (whole lines, each ending in `\n`):
+/// `head = sha256hex(head || line)` for each line, newline included (SPEC.md INDEX-LOG-HEAD).
+pub fn chain(head: &str, bytes: &[u8]) -> String {
+    let mut head = head.to_string();
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        head = chain_line(&head, line);
+    }
+    head
+}
+
+/// One step of the chain.
+fn chain_line(head: &str, line: &[u8]) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(head.as_bytes());
+    ctx.update(line);
+    hex::lower(ctx.finish().as_ref())
+}
+
+/// The chain over index.log's bytes `from..to`, starting at `head`, read as a stream. Errors
+/// when a line is cut at `to`.
+pub fn chain_file(session: &Session, head: &str, from: u64, to: u64) -> Result<String> {
+    let path = session.dir().join(INDEX_LOG);
+    let (mut file, len) = store::open_state_file(session.dir(), INDEX_LOG)?;
+    if len < to || from > to {
+        return Err(Error::state(
+            &path,
+            format!("is {len} bytes, shorter than the {to} index.json records"),
+        ));
+    }
+    file.seek(SeekFrom::Start(from))
+        .map_err(|e| Error::io(&path, e))?;
+    let mut reader = BufReader::with_capacity(1 << 16, file.take(to - from));
+    let mut head = head.to_string();
+    let mut buf = Vec::with_capacity(512);
+    loop {
+        buf.clear();
+        let got = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::io(&path, e))?;
+        if got == 0 {
+            return Ok(head);
+        }
+        if buf.last() != Some(&b'\n') {
+            return Err(Error::state(
+                &path,
+                "a line is cut at a length index.json records (edited?)",
+            ));
+        }
+        head = chain_line(&head, &buf);
+    }
+}
+
+/// What every mutation checks before it signs the next checkpoint (SPEC.md CHECKPOINT-CURRENT):
+/// index.json's checkpoint verifies with ca.crt's key and signs exactly the state found —
+/// every commit signs one, so a valid directory's checkpoint is always of its own generation —
+/// and no serial it proves issued is at or above the counter. Costs one signature
+/// verification and reads nothing but index.json; the log's content is covered because
+/// `log_head` is extended by every append from the signed value, never recomputed (a line
+/// edited behind fileca's back is found by `ca check`, and no later checkpoint hides it).
+pub fn verify_current(
+    session: &Session,
+    cert: &CaCert,
+    header: &crate::index::Header,
+    audit_len: u64,
+    counter: &Serial,
+) -> Result<()> {
+    let dir = session.dir();
+    let index = dir.join(INDEX);
+    let cp = header.checkpoint.as_ref().ok_or_else(|| {
+        Error::state(&index, "has no signed checkpoint (edited?); run `ca check`")
+    })?;
+    cp.verify(cert)
+        .map_err(|m| Error::state(&index, format!("{m}; run `ca check`")))?;
+    if let Some(max) = cp.max_serial.as_deref().and_then(Serial::parse_canonical)
+        && *counter <= max
+    {
+        return Err(Error::state(
+            dir.join(store::SERIAL),
+            format!(
+                "the counter ({counter}) is not above serial {max}, which the signed checkpoint \
+                 proves issued; refusing to issue a duplicate serial (ca check lists the details)"
+            ),
+        ));
+    }
+    let differs = |what: &str| {
+        Error::state(
+            &index,
+            format!(
+                "{what} differs from its signed checkpoint (generation {}): the state was edited \
+                 or rolled back behind fileca's back; run `ca check`",
+                cp.generation
+            ),
+        )
+    };
+    if header.generation != cp.generation {
+        return Err(differs("the generation"));
+    }
+    if header.audit_head != cp.audit_head || audit_len != cp.audit_len {
+        return Err(differs("audit.log"));
+    }
+    if header.log_len != cp.log_len || header.log_head != cp.log_head {
+        return Err(differs("index.log"));
+    }
+    if header.max_serial != cp.max_serial || header.policy_sha256 != cp.policy_sha256 {
+        return Err(differs("max_serial or policy_sha256"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chain_is_sha256_over_the_previous_head_and_each_line() {
+        let one = chain(LOG_GENESIS, b"a\n");
+        assert_eq!(one, hex::sha256(format!("{LOG_GENESIS}a\n").as_bytes()));
+        assert_eq!(chain(&one, b"b\n"), chain(LOG_GENESIS, b"a\nb\n"));
+        assert_eq!(chain(LOG_GENESIS, b""), LOG_GENESIS);
+    }
+
+    #[test]
+    fn the_message_never_looks_like_der() {
+        let cp = Checkpoint {
+            generation: 1,
+            audit_head: LOG_GENESIS.into(),
+            audit_len: 1,
+            log_len: 0,
+            log_head: LOG_GENESIS.into(),
+            max_serial: None,
+            policy_sha256: None,
+            signature: String::new(),
+        };
+        let m = cp.message();
+        assert_ne!(m[0], 0x30);
+        assert!(m.starts_with(b"fileca signed checkpoint v1\n"));
+    }
+}

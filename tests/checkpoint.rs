@@ -1,0 +1,379 @@
+//! Signed checkpoints (SPEC.md CHECKPOINT-*, THREAT-WRITER): someone who can write the state
+//! directory but cannot use the CA key rewrites history *consistently* — every hash, length,
+//! generation and `max_serial` fixed up — and `ca check` still reports it, while the commands
+//! that sign refuse to build on it (and leave the directory byte-identical).
+
+use crate::harness::*;
+use std::path::Path;
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// index.log's hash chain as SPEC.md INDEX-LOG-HEAD defines it, computed independently:
+/// `head = sha256hex(head_hex || line_with_newline)`, starting from 64 zeros.
+pub fn log_head(log: &str) -> String {
+    let mut head = "0".repeat(64);
+    for line in log.split_inclusive('\n') {
+        head = sha256_hex(format!("{head}{line}").as_bytes());
+    }
+    head
+}
+
+/// The highest issued serial of a log (canonical hex: longer is larger, then by text).
+fn max_serial(log: &str) -> serde_json::Value {
+    log.lines()
+        .filter_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["issued"].as_str().map(str::to_string)
+        })
+        .max_by(|a, b| (a.len(), a).cmp(&(b.len(), b)))
+        .map_or(serde_json::Value::Null, Into::into)
+}
+
+/// What a careful tamperer does: drops index.log lines and audit records, renumbers and
+/// re-hashes the audit chain, and fixes every field of index.json they can compute —
+/// generation, audit_head, log_len, max_serial and (format 3) log_head. Only the signed
+/// checkpoint is left as it was: making it again needs the CA key.
+fn rewrite_history(dir: &Path, drop_log: impl Fn(&str) -> bool, drop_audit: impl Fn(&str) -> bool) {
+    let log: String = std::fs::read_to_string(dir.join("index.log"))
+        .unwrap()
+        .split_inclusive('\n')
+        .filter(|l| !drop_log(l))
+        .collect();
+    std::fs::write(dir.join("index.log"), &log).unwrap();
+    let mut prev = "0".repeat(64);
+    let mut audit = String::new();
+    let mut generation = 0;
+    for line in std::fs::read_to_string(dir.join("audit.log"))
+        .unwrap()
+        .lines()
+    {
+        if drop_audit(line) {
+            continue;
+        }
+        generation += 1;
+        let cut = line.rfind(",\"generation\":").unwrap();
+        let new = format!(
+            "{},\"generation\":{generation},\"prev\":\"{prev}\"}}",
+            &line[..cut]
+        );
+        prev = sha256_hex(new.as_bytes());
+        audit.push_str(&new);
+        audit.push('\n');
+    }
+    std::fs::write(dir.join("audit.log"), &audit).unwrap();
+    let mut header: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    header["generation"] = generation.into();
+    header["audit_head"] = prev.into();
+    header["log_len"] = log.len().into();
+    header["max_serial"] = max_serial(&log);
+    if header.get("log_head").is_some() {
+        header["log_head"] = log_head(&log).into();
+    }
+    std::fs::write(
+        dir.join("index.json"),
+        format!("{}\n", serde_json::to_string_pretty(&header).unwrap()),
+    )
+    .unwrap();
+}
+
+/// `ca check`'s exit code and stdout.
+fn check(env: &Env) -> (Option<i32>, String) {
+    let out = env.run(&["check"]);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn a_consistently_deleted_revocation_is_reported_and_never_signed_over_checkpoint_threat_writer() {
+    let env = Env::new();
+    let (_, revoked) = env.sign(&csr("p256-default.pem"), &[]);
+    env.ok(&["revoke", &revoked, "--reason", "keyCompromise"]);
+    // This sign signs a checkpoint that covers the revocation.
+    env.sign(&csr("ed25519-default.pem"), &[]);
+    env.assert_check_ok();
+    rewrite_history(
+        &env.dir,
+        |l| l.starts_with("{\"revoked\""),
+        |l| l.contains("\"operation\":\"revoke\""),
+    );
+    let (code, text) = check(&env);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("checkpoint"), "{text}");
+    // The next CRL would omit the revocation: every signing command refuses instead.
+    let p384 = csr("p384-default.pem");
+    for args in [
+        vec!["crl"],
+        vec!["sign", p384.to_str().unwrap()],
+        vec!["renew-ca"],
+        vec!["revoke", &revoked, "--crl"],
+    ] {
+        let err = env.refused(&args, STATE);
+        assert!(
+            err.contains("index.json") && err.contains("checkpoint"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_rehashed_audit_chain_without_a_record_is_reported_checkpoint_threat_writer() {
+    let env = Env::new();
+    env.sign(&csr("p256-default.pem"), &[]);
+    env.ok(&["crl"]);
+    env.sign(&csr("ed25519-default.pem"), &[]);
+    env.assert_check_ok();
+    rewrite_history(&env.dir, |_| false, |l| l.contains("\"operation\":\"crl\""));
+    let (code, text) = check(&env);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("checkpoint"), "{text}");
+}
+
+#[test]
+fn sign_refuses_a_counter_the_checkpoint_proves_issued_checkpoint_serial() {
+    let env = Env::new();
+    let (_, first) = env.sign(&csr("p256-default.pem"), &[]);
+    env.sign(&csr("ed25519-default.pem"), &[]);
+    // The counter is wound back to an issued serial and index.json forgets max_serial.
+    std::fs::write(env.dir.join("serial"), format!("{first}\n")).unwrap();
+    let mut header: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.dir.join("index.json")).unwrap()).unwrap();
+    header["max_serial"] = serde_json::Value::Null;
+    std::fs::write(
+        env.dir.join("index.json"),
+        format!("{}\n", serde_json::to_string_pretty(&header).unwrap()),
+    )
+    .unwrap();
+    let err = env.refused(&["sign", csr("p384-default.pem").to_str().unwrap()], STATE);
+    assert!(err.contains("serial"), "{err}");
+    let (code, text) = check(&env);
+    assert_eq!(code, Some(1), "{text}");
+}
+
+/// The message a checkpoint signs, rebuilt from index.json as SPEC.md CHECKPOINT-SIGN states it.
+fn message(cp: &serde_json::Value) -> String {
+    let opt = |v: &serde_json::Value| v.as_str().unwrap_or("none").to_string();
+    format!(
+        "fileca signed checkpoint v1\ngeneration: {}\naudit_head: {}\naudit_len: {}\nlog_len: {}\n\
+         log_head: {}\nmax_serial: {}\npolicy_sha256: {}\n",
+        cp["generation"],
+        cp["audit_head"].as_str().unwrap(),
+        cp["audit_len"],
+        cp["log_len"],
+        cp["log_head"].as_str().unwrap(),
+        opt(&cp["max_serial"]),
+        opt(&cp["policy_sha256"]),
+    )
+}
+
+/// Verifies index.json's checkpoint with OpenSSL and ca.crt's public key.
+fn openssl_verifies_checkpoint(dir: &Path, work: &Path) -> bool {
+    use base64::Engine;
+    let header: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let cp = &header["checkpoint"];
+    let msg = work.join("cp.msg");
+    let sig = work.join("cp.sig");
+    let public = work.join("cp.pub");
+    std::fs::write(&msg, message(cp)).unwrap();
+    std::fs::write(
+        &sig,
+        base64::engine::general_purpose::STANDARD
+            .decode(cp["signature"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let crt = dir.join("ca.crt");
+    let (ok, _) = openssl(&[
+        "x509",
+        "-in",
+        crt.to_str().unwrap(),
+        "-pubkey",
+        "-noout",
+        "-out",
+        public.to_str().unwrap(),
+    ]);
+    assert!(ok);
+    let (_, text) = openssl(&[
+        "pkey",
+        "-pubin",
+        "-in",
+        public.to_str().unwrap(),
+        "-noout",
+        "-text",
+    ]);
+    let (p, m, s) = (
+        public.to_str().unwrap(),
+        msg.to_str().unwrap(),
+        sig.to_str().unwrap(),
+    );
+    let (ok, out) = if text.contains("ED25519") {
+        openssl(&[
+            "pkeyutl", "-verify", "-pubin", "-inkey", p, "-rawin", "-in", m, "-sigfile", s,
+        ])
+    } else {
+        let digest = if text.contains("384") {
+            "-sha384"
+        } else {
+            "-sha256"
+        };
+        openssl(&["dgst", digest, "-verify", p, "-signature", s, m])
+    };
+    ok && out.contains("Verified")
+}
+
+#[test]
+fn openssl_verifies_the_checkpoint_of_every_key_type_checkpoint_sign() {
+    for kt in ["ecdsa-p256", "ecdsa-p384", "ed25519"] {
+        let env = Env::with_key(kt);
+        assert!(
+            openssl_verifies_checkpoint(&env.dir, env.tmp.path()),
+            "{kt} after init"
+        );
+        env.sign(&csr("p256-default.pem"), &[]);
+        assert!(
+            openssl_verifies_checkpoint(&env.dir, env.tmp.path()),
+            "{kt} after sign"
+        );
+        // A tampered field no longer verifies: the test's message is really the signed one.
+        let mut header: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(env.dir.join("index.json")).unwrap()).unwrap();
+        header["checkpoint"]["log_len"] = 1.into();
+        std::fs::write(env.dir.join("index.json"), format!("{header}\n")).unwrap();
+        assert!(
+            !openssl_verifies_checkpoint(&env.dir, env.tmp.path()),
+            "{kt} tampered"
+        );
+    }
+    // An adopted RSA key signs its checkpoints with PKCS#1 v1.5 and SHA-256.
+    let env = Env::empty();
+    let (key, crt) = crate::keys::openssl_ca(
+        &env,
+        "rsa",
+        &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+        None,
+        true,
+    );
+    env.ok(&[
+        "init",
+        "--import-key",
+        key.to_str().unwrap(),
+        "--import-cert",
+        crt.to_str().unwrap(),
+    ]);
+    env.sign(&csr("p256-default.pem"), &[]);
+    assert!(openssl_verifies_checkpoint(&env.dir, env.tmp.path()), "rsa");
+    env.assert_check_ok();
+}
+
+#[test]
+fn every_commit_signs_the_checkpoint_of_the_state_it_leaves_checkpoint_current() {
+    let env = Env::new();
+    let p256 = csr("p256-default.pem");
+    let (_, a) = env.sign(&p256, &[]);
+    let (_, b) = env.sign(&csr("ed25519-default.pem"), &[]);
+    let pass = env.path("pass");
+    std::fs::write(&pass, "correct horse battery staple\n").unwrap();
+    let out = env.path("out");
+    let steps: Vec<Vec<&str>> = vec![
+        vec!["revoke", &a],
+        vec!["crl"],
+        vec!["renew", &b],
+        vec!["issue", "web.lab.test", "--out-dir", out.to_str().unwrap()],
+        vec!["renew-ca"],
+        vec!["passwd", "--new-passphrase-file", pass.to_str().unwrap()],
+        vec![
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+            "sign",
+            p256.to_str().unwrap(),
+        ],
+    ];
+    for args in steps {
+        env.ok(&args);
+        let header: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(env.dir.join("index.json")).unwrap()).unwrap();
+        let cp = &header["checkpoint"];
+        assert_eq!(cp["generation"], header["generation"], "{args:?}");
+        assert_eq!(cp["log_head"], header["log_head"], "{args:?}");
+        let log = std::fs::read_to_string(env.dir.join("index.log")).unwrap();
+        assert_eq!(
+            header["log_head"],
+            log_head(&log),
+            "{args:?}: the chain, computed apart"
+        );
+        let audit_len = std::fs::metadata(env.dir.join("audit.log")).unwrap().len();
+        assert_eq!(cp["audit_len"], audit_len, "{args:?}");
+        assert!(
+            openssl_verifies_checkpoint(&env.dir, env.tmp.path()),
+            "{args:?}"
+        );
+        let check = env
+            .ca()
+            .args(["--passphrase-file", pass.to_str().unwrap(), "check"])
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+    }
+}
+
+#[test]
+fn a_missing_stale_or_forged_checkpoint_is_refused_checkpoint_current() {
+    let env = Env::new();
+    env.sign(&csr("p256-default.pem"), &[]);
+    let older = std::fs::read(env.dir.join("index.json")).unwrap();
+    let (_, b) = env.sign(&csr("ed25519-default.pem"), &[]);
+    env.ok(&["revoke", &b]);
+    let current = std::fs::read(env.dir.join("index.json")).unwrap();
+    let mut header: serde_json::Value = serde_json::from_slice(&current).unwrap();
+    let p384 = csr("p384-default.pem");
+    let sign = ["sign", p384.to_str().unwrap()];
+    // An older index.json put back over a longer history.
+    std::fs::write(env.dir.join("index.json"), &older).unwrap();
+    env.refused(&sign, STATE);
+    assert_eq!(check(&env).0, Some(1));
+    // The checkpoint of an older generation put into the current header.
+    let old: serde_json::Value = serde_json::from_slice(&older).unwrap();
+    let mut stale = header.clone();
+    stale["checkpoint"] = old["checkpoint"].clone();
+    std::fs::write(env.dir.join("index.json"), format!("{stale}\n")).unwrap();
+    let err = env.refused(&sign, STATE);
+    assert!(err.contains("signed checkpoint"), "{err}");
+    let (code, text) = check(&env);
+    assert_eq!(code, Some(1), "{text}");
+    // A checkpoint whose fields were edited to match: its signature fails.
+    let mut forged = header.clone();
+    forged["checkpoint"]["max_serial"] = serde_json::Value::Null;
+    forged["max_serial"] = serde_json::Value::Null;
+    std::fs::write(env.dir.join("index.json"), format!("{forged}\n")).unwrap();
+    let err = env.refused(&sign, STATE);
+    assert!(err.contains("does not verify"), "{err}");
+    let (code, text) = check(&env);
+    assert!(
+        code == Some(1) && text.contains("does not verify"),
+        "{text}"
+    );
+    // No checkpoint at all: index.json is refused by every command, reads included.
+    header.as_object_mut().unwrap().remove("checkpoint");
+    std::fs::write(env.dir.join("index.json"), format!("{header}\n")).unwrap();
+    for args in [&sign[..], &["list"], &["revoke", &b]] {
+        let err = env.refused(args, STATE);
+        assert!(err.contains("no signed checkpoint"), "{args:?}: {err}");
+    }
+    // Put back, everything works again.
+    std::fs::write(env.dir.join("index.json"), &current).unwrap();
+    env.assert_check_ok();
+    env.ok(&sign);
+}
