@@ -2,7 +2,7 @@
 //! characters, malformed SANs, duplicate extensions, a wrong version, BER lengths, Ed25519
 //! key parameters, too many SANs), properly signed so that only the property under test is
 //! wrong. Run: `cargo run --example make_bad_csrs`.
-#![allow(clippy::disallowed_methods)] // a fixture generator, not part of fileca
+#![allow(clippy::disallowed_methods, clippy::disallowed_macros)] // a fixture generator, not part of fileca
 
 use rcgen::{
     BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType, IsCa, KeyPair,

@@ -85,6 +85,10 @@ pub enum Error {
     /// Something that cannot happen did; a bug.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A read command's stdout was closed by its reader (`| head -1`): a normal end, exit 0,
+    /// nothing printed.
+    #[error("stdout was closed")]
+    Closed,
 }
 
 impl Error {
@@ -101,6 +105,7 @@ impl Error {
             Error::Undelivered { .. } => exit::UNDELIVERED,
             Error::Unknown { .. } => exit::UNKNOWN,
             Error::Internal(_) => exit::INTERNAL,
+            Error::Closed => exit::OK,
         }
     }
 

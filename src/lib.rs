@@ -65,13 +65,17 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Log(a) => cmd::log::run(a, &ctx)?,
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(*shell, &mut command, "ca", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut command, "ca", &mut script);
+            render::print(&String::from_utf8_lossy(&script))?;
         }
         Command::Man => {
             let command = <Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
             clap_mangen::Man::new(command)
-                .render(&mut std::io::stdout())
-                .map_err(|e| error::Error::io("<stdout>", e))?;
+                .render(&mut page)
+                .map_err(|e| error::Error::Internal(format!("rendering the man page: {e}")))?;
+            render::print(&String::from_utf8_lossy(&page))?;
         }
     }
     Ok(exit::OK)

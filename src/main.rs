@@ -3,10 +3,10 @@
 use clap::Parser;
 
 fn main() {
-    // Read commands still print with `println!`, which panics when stdout fails. A closed
-    // pipe (`ca log | head -1`) is a normal end for them: exit 0, nothing on stderr, as
-    // ripgrep does; any other failing stream is an I/O error (exit 4), never a panic trace.
-    // (Mutations print through render.rs and report exit 8 themselves.)
+    // fileca writes stdout and stderr only through render.rs, which reports failures. This
+    // hook is the safety net for a library that prints on its own (clap's --help): a
+    // closed pipe is a normal end (exit 0, nothing on stderr), any other failing stream an
+    // I/O error (exit 4), never a panic trace.
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let text = info
@@ -28,6 +28,7 @@ fn main() {
     let cli = fileca::cli::Cli::parse();
     let code = match fileca::run(cli) {
         Ok(code) => code,
+        Err(fileca::error::Error::Closed) => fileca::error::exit::OK,
         Err(err) => {
             let mut msg = format!("error: {err}");
             let mut source = std::error::Error::source(&err);

@@ -2,7 +2,7 @@
 //! `$CA_PASSPHRASE_FILE`, else a prompt without echo when standard input is a terminal —
 //! never a command-line argument (it would show in `ps` and shell history).
 
-use std::io::{BufRead, IsTerminal, Read, Write};
+use std::io::{BufRead, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
@@ -103,8 +103,7 @@ pub fn read_file(path: &Path) -> Result<Zeroizing<String>> {
 
 /// Asks on the terminal with echo off.
 fn prompt(what: &str) -> Result<Zeroizing<String>> {
-    eprint!("{what}: ");
-    let _ = std::io::stderr().flush();
+    crate::render::prompt(&format!("{what}: "));
     let fd = libc::STDIN_FILENO;
     // SAFETY: termios is plain data; tcgetattr fills it for a terminal descriptor.
     let mut term: libc::termios = unsafe { std::mem::zeroed() };
@@ -121,7 +120,7 @@ fn prompt(what: &str) -> Result<Zeroizing<String>> {
         // SAFETY: restores the settings read above.
         unsafe { libc::tcsetattr(fd, libc::TCSANOW, &term) };
     }
-    eprintln!();
+    crate::render::prompt("\n");
     read.map_err(|e| Error::io("<terminal>", e))?;
     let trimmed = line.trim_end_matches(['\n', '\r']);
     if trimmed.is_empty() {

@@ -1,7 +1,82 @@
-//! Writing to the terminal: escaping of every string fileca did not make itself, and output
-//! that reports a failed stream instead of panicking.
+//! Writing to the terminal: the one module that writes stdout and stderr (SPEC.md
+//! HOSTILE-TERMINAL). It escapes every string fileca did not make itself ([`escape`]; callers
+//! format with it), and every write reports a failed stream instead of panicking: a read
+//! command's closed pipe ends it quietly ([`print`]), a mutation's failed output after its
+//! commit is exit 8 (cmd/mod.rs uses [`stdout`] and [`stderr_line`]).
 
-use std::io::Write;
+#![allow(clippy::disallowed_methods)] // the one module allowed to open stdout and stderr
+
+use std::io::{BufWriter, StdoutLock, Write};
+
+use crate::error::{Error, Result};
+
+/// Appends one formatted line to a `String` being built for [`print`]:
+/// `outln!(out, "serial: {}", s)`.
+#[macro_export]
+macro_rules! outln {
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
+/// Prints a read command's output on stdout. A closed pipe (`ca log | head -1`) is a normal
+/// end: [`Error::Closed`], exit 0 with nothing on stderr, as ripgrep does; any other failure is
+/// an I/O error (exit 4).
+pub fn print(text: &str) -> Result<()> {
+    stdout(text).map_err(stdout_error)
+}
+
+/// The error for a failed stdout write (see [`print`]).
+pub fn stdout_error(e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Error::Closed
+    } else {
+        Error::io("<stdout>", e)
+    }
+}
+
+/// Buffered stdout for output written while it is computed (`ca list` at 100,000 rows):
+/// rows go out as the buffer fills; [`Stream::finish`] flushes, [`Stream::discard`] drops
+/// what is still buffered (a listing that failed half-way prints no more).
+pub struct Stream(BufWriter<StdoutLock<'static>>);
+
+impl Stream {
+    pub fn new(capacity: usize) -> Stream {
+        Stream(BufWriter::with_capacity(capacity, std::io::stdout().lock()))
+    }
+
+    pub fn finish(mut self) -> Result<()> {
+        self.0.flush().map_err(stdout_error)
+    }
+
+    pub fn discard(self) {
+        drop(self.0.into_parts());
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Is stderr a terminal (a progress bar is drawn there only then)?
+pub fn stderr_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal()
+}
+
+/// Writes a prompt (no newline) on stderr, for the passphrase prompt on a terminal.
+pub fn prompt(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.flush();
+}
 
 /// Escapes a string for a terminal or a log line: control characters (C0, DEL, C1), Unicode
 /// bidirectional controls and zero-width characters become `\u{XXXX}`, and a backslash becomes

@@ -703,27 +703,55 @@ fn a_failing_stdout_never_panics_a_read_command_output_read_streams() {
         .output()
         .unwrap();
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
-    let full = std::fs::OpenOptions::new()
-        .write(true)
-        .open("/dev/full")
-        .unwrap();
-    let out = ca_at(&dir).arg("status").stdout(full).output().unwrap();
-    assert_eq!(out.status.code(), Some(IO));
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
-    // A broken pipe: exit 0 and nothing on stderr.
-    let mut child = ca_at(&dir)
-        .args(["completions", "bash"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.stderr.is_empty());
+    // Every read command prints through render.rs: a full device is exit 4 with a message, a
+    // broken pipe exit 0 with nothing on stderr.
+    let serial = read_index(&dir)["certificates"][0]["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cert = dir.join("certs").join(format!("{serial}.pem"));
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["status"],
+        vec!["status", "--json"],
+        vec!["list"],
+        vec!["list", "--json"],
+        vec!["show", &serial],
+        vec!["show", &serial, "--json"],
+        vec!["show", &serial, "--pem"],
+        vec!["log"],
+        vec!["log", "--json"],
+        vec!["check"],
+        vec!["check", "--json"],
+        vec!["verify", cert.to_str().unwrap()],
+        vec!["man"],
+        vec!["completions", "bash"],
+        vec!["init", "--subject", "CN=x", "--dry-run"],
+        vec!["crl", "--dry-run"],
+    ];
+    for args in &commands {
+        let dir = if args[0] == "init" {
+            tmp.path().join("new")
+        } else {
+            dir.clone()
+        };
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = ca_at(&dir).args(args).stdout(full).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(IO), "{args:?} > /dev/full: {err}");
+        assert!(err.contains("stdout") && !err.contains("panicked"), "{args:?}: {err}");
+        let mut child = ca_at(&dir)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?} | (closed): {err}");
+        assert!(out.stderr.is_empty(), "{args:?}: {err}");
+    }
 }

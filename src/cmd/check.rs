@@ -54,29 +54,38 @@ pub fn run(args: &JsonArgs, ctx: &Context) -> Result<i32> {
         },
         Err(e) => return Err(e),
     };
+    let mut out = String::new();
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?
-        );
+        let json =
+            serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
+        crate::outln!(out, "{json}");
     } else {
+        // Problems quote what they found in files others may have written: escaped.
         for p in &report.problems {
-            println!("problem: {}: {}", p.file, p.problem);
+            crate::outln!(
+                out,
+                "problem: {}: {}",
+                crate::render::escape(&p.file),
+                crate::render::escape(&p.problem)
+            );
         }
         if report.ok {
-            println!(
+            crate::outln!(
+                out,
                 "ok: {} certificate(s), generation {}, every invariant holds",
                 report.certificates,
                 report.generation.unwrap_or(0)
             );
         } else {
-            println!(
+            crate::outln!(
+                out,
                 "{} problem(s) found in {}",
                 report.problems.len(),
-                ctx.dir.display()
+                crate::render::escape(&ctx.dir.display().to_string())
             );
         }
     }
+    crate::render::print(&out)?;
     Ok(if report.ok { exit::OK } else { exit::PROBLEMS })
 }
 

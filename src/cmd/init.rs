@@ -190,20 +190,23 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
 fn create_or_describe(args: &InitArgs, ctx: &Context, files: &[FileWrite]) -> Result<()> {
     if args.dry_run {
         store::check_can_create(&ctx.dir)?;
-        println!(
-            "dry run: would create the CA {:?} in {}; nothing was written",
-            args.subject.as_deref().unwrap_or("(imported)"),
-            ctx.dir.display()
+        let mut out = String::new();
+        crate::outln!(
+            out,
+            "dry run: would create the CA \"{}\" in {}; nothing was written",
+            crate::render::escape(args.subject.as_deref().unwrap_or("(imported)")),
+            crate::render::escape(&ctx.dir.display().to_string())
         );
         for f in files {
-            println!(
+            crate::outln!(
+                out,
                 "  would write {} ({} bytes, mode {:o})",
                 f.target,
                 f.bytes.len(),
                 f.mode
             );
         }
-        return Ok(());
+        return crate::render::print(&out);
     }
     store::create(&ctx.dir, files)?;
     let msg = match &args.import_cert {

@@ -70,11 +70,11 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
     // certificates (SPEC.md LIST-STREAM). Output is buffered; if the log turns out damaged
     // the buffer is discarded, so a failed list prints nothing unless it had already
     // produced more than the buffer holds.
-    let mut out = std::io::BufWriter::with_capacity(OUT_BUFFER, std::io::stdout().lock());
+    let mut out = crate::render::Stream::new(OUT_BUFFER);
     match write_rows(&mut out, session.dir(), &header, args.json, ctx.now, keep) {
-        Ok(()) => out.flush().map_err(|e| Error::io("<stdout>", e)),
+        Ok(()) => out.finish(),
         Err(e) => {
-            drop(out.into_parts());
+            out.discard();
             Err(e)
         }
     }

@@ -21,21 +21,23 @@ pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
         })
         .collect::<Result<Vec<_>>>()?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&records).map_err(|e| Error::Internal(e.to_string()))?
-        );
-        return Ok(());
+        let json =
+            serde_json::to_string_pretty(&records).map_err(|e| Error::Internal(e.to_string()))?;
+        return crate::render::print(&format!("{json}\n"));
     }
+    // Records are fileca's own, but audit.log is a file others may have written: every
+    // string in it is escaped (SPEC.md HOSTILE-TERMINAL).
+    let mut out = String::new();
     for r in &records {
-        println!(
+        crate::outln!(
+            out,
             "{}  gen {:<6} {:<10} {:<12} {}",
             crate::clock::fmt(r.time),
             r.generation,
-            r.operation,
-            r.user,
-            r.serials.join(" ")
+            crate::render::escape(&r.operation),
+            crate::render::escape(&r.user),
+            crate::render::escape(&r.serials.join(" "))
         );
     }
-    Ok(())
+    crate::render::print(&out)
 }

@@ -254,8 +254,7 @@ pub fn mutate_with<T>(
     let mut planned = validate(&state, extra)?;
     drop(state);
     if opts.dry_run {
-        print!("{}", describe(&planned));
-        return Ok(());
+        return render::print(&describe(&planned));
     }
     let committed = session.commit(&mut planned.plan)?;
     drop(session);

@@ -35,8 +35,7 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
     let file = format!("certs/{serial}.pem");
     let pem = session.read(&file)?;
     if args.pem {
-        print!("{}", String::from_utf8_lossy(&pem));
-        return Ok(());
+        return crate::render::print(&String::from_utf8_lossy(&pem));
     }
     let path = ctx.dir.join(&file);
     let der =
@@ -69,16 +68,16 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
         extended_key_usage,
     };
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&shown).map_err(|e| Error::Internal(e.to_string()))?
-        );
-        return Ok(());
+        let json =
+            serde_json::to_string_pretty(&shown).map_err(|e| Error::Internal(e.to_string()))?;
+        return crate::render::print(&format!("{json}\n"));
     }
     let r = &shown.row;
-    println!("serial:        {}", r.serial);
-    println!("subject:       {}", crate::render::escape(r.subject));
-    println!(
+    let mut out = String::new();
+    crate::outln!(out, "serial:        {}", r.serial);
+    crate::outln!(out, "subject:       {}", crate::render::escape(r.subject));
+    crate::outln!(
+        out,
         "SANs:          {}",
         if r.sans.is_empty() {
             "(none)".into()
@@ -86,17 +85,23 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
             crate::render::escape(&r.sans.join(", "))
         }
     );
-    println!("key:           {}", shown.key_type);
-    println!("validity:      {} to {}", r.not_before, r.not_after);
-    println!("profile:       {}", r.profile);
-    println!("key usage:     {}", shown.key_usage.join(", "));
-    println!("ext key usage: {}", shown.extended_key_usage.join(", "));
+    crate::outln!(out, "key:           {}", shown.key_type);
+    crate::outln!(out, "validity:      {} to {}", r.not_before, r.not_after);
+    crate::outln!(out, "profile:       {}", crate::render::escape(r.profile));
+    crate::outln!(out, "key usage:     {}", shown.key_usage.join(", "));
+    crate::outln!(
+        out,
+        "ext key usage: {}",
+        shown.extended_key_usage.join(", ")
+    );
     match (&r.revoked_at, r.revocation_reason) {
-        (Some(at), reason) => println!(
+        (Some(at), reason) => crate::outln!(
+            out,
             "status:        revoked on {at} ({})",
             reason.unwrap_or("unspecified")
         ),
-        _ => println!(
+        _ => crate::outln!(
+            out,
             "status:        {}",
             serde_json::to_string(&r.state)
                 .unwrap_or_default()
@@ -104,8 +109,8 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
         ),
     }
     if let Some(from) = r.renewed_from {
-        println!("renewed from:  {from}");
+        crate::outln!(out, "renewed from:  {from}");
     }
-    println!("sha256:        {}", r.sha256);
-    Ok(())
+    crate::outln!(out, "sha256:        {}", r.sha256);
+    crate::render::print(&out)
 }

@@ -322,8 +322,7 @@ struct Progress(Option<indicatif::ProgressBar>);
 
 impl Progress {
     fn new(len: u64, quiet: bool) -> Progress {
-        use std::io::IsTerminal;
-        let show = len > 1 && !quiet && std::io::stderr().is_terminal();
+        let show = len > 1 && !quiet && crate::render::stderr_is_terminal();
         Progress(show.then(|| indicatif::ProgressBar::new(len)))
     }
     fn inc(&self) {

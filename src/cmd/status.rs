@@ -75,40 +75,51 @@ pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
     })?;
     let report = report(&state, tally, crl, ctx.now);
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?
-        );
-        return Ok(());
+        let json =
+            serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
+        return crate::render::print(&format!("{json}\n"));
     }
     let c = &report.certificates;
-    println!("subject:       {}", crate::render::escape(&report.subject));
-    println!("key type:      {}", report.key_type);
-    println!(
+    let mut out = String::new();
+    crate::outln!(
+        out,
+        "subject:       {}",
+        crate::render::escape(&report.subject)
+    );
+    crate::outln!(out, "key type:      {}", report.key_type);
+    crate::outln!(
+        out,
         "validity:      {} to {}{}",
         report.not_before,
         report.not_after,
         if report.ca_expired { " (EXPIRED)" } else { "" }
     );
-    println!(
+    crate::outln!(
+        out,
         "certificates:  {} issued: {} valid, {} revoked, {} expired",
-        c.total, c.valid, c.revoked, c.expired
+        c.total,
+        c.valid,
+        c.revoked,
+        c.expired
     );
-    println!("next serial:   {}", report.next_serial);
+    crate::outln!(out, "next serial:   {}", report.next_serial);
     match &report.crl {
-        Some(crl) => println!(
+        Some(crl) => crate::outln!(
+            out,
             "CRL:           number {}, next update {}{}; next CRL number {}",
             crl.number,
             crl.next_update.as_deref().unwrap_or("(none)"),
             if crl.expired { " (EXPIRED)" } else { "" },
             report.next_crl_number
         ),
-        None => println!(
+        None => crate::outln!(
+            out,
             "CRL:           none published yet (run `ca crl`); next CRL number {}",
             report.next_crl_number
         ),
     }
-    println!("generation:    {}", report.generation);
+    crate::outln!(out, "generation:    {}", report.generation);
+    crate::render::print(&out)?;
     for w in &report.warnings {
         crate::render::warn(&format!("warning: {w}"));
     }

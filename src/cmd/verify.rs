@@ -116,18 +116,17 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
             subject: cert.subject().to_string(),
             detail,
         };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&out).map_err(|e| Error::Internal(e.to_string()))?
-        );
+        let json =
+            serde_json::to_string_pretty(&out).map_err(|e| Error::Internal(e.to_string()))?;
+        crate::render::print(&format!("{json}\n"))?;
     } else {
         let word = serde_json::to_string(&verdict).unwrap_or_default();
-        println!(
-            "{}: {} (serial {serial}, {})",
+        crate::render::print(&format!(
+            "{}: {} (serial {serial}, {})\n",
             crate::render::escape(&args.cert.display().to_string()),
             word.trim_matches('"'),
             detail
-        );
+        ))?;
     }
     Ok(verdict.exit_code())
 }

@@ -786,7 +786,7 @@ mod fault {
         };
         let n = COUNT.fetch_add(1, Ordering::SeqCst) + 1;
         if trace {
-            eprintln!("fileca-mutation {n} {op:?} {}", path.display());
+            crate::render::warn(&format!("fileca-mutation {n} {op:?} {}", path.display()));
         }
         if n == target {
             if abort {
