@@ -348,6 +348,49 @@ fn concerns(line: &[u8], serial: &str) -> bool {
         .is_some_and(|r| r.first() == Some(&b'"'))
 }
 
+/// Reads `certs/<serial>.pem` and checks that it holds the certificate this entry records:
+/// its SHA-256, its serial, and a signature by `ca`'s key (so an index line edited to match a
+/// planted file does not pass either). A file replaced behind fileca's back is never
+/// re-signed (`renew`) or handed out (`show --pem`) as the CA's certificate (SPEC.md
+/// SHOW-RECORDED). Returns the PEM and the DER.
+pub fn read_recorded(
+    dir: &Path,
+    entry: &Entry,
+    ca: &crate::ca::CaCert,
+) -> Result<(Vec<u8>, Vec<u8>)> {
+    let file = format!("certs/{}.pem", entry.serial);
+    let path = dir.join(&file);
+    let pem = store::read_state_file(dir, &file)?;
+    let der = crate::csr::decode_one(&pem, &["CERTIFICATE"], crate::ca::MAX_PEM_BYTES)
+        .map_err(|m| Error::state(&path, m))?;
+    if crate::hex::sha256(&der) != entry.sha256 {
+        return Err(Error::state(
+            &path,
+            format!(
+                "is not the certificate index.log records for serial {} (its SHA-256 differs): \
+                 it was replaced behind fileca's back; run `ca check`",
+                entry.serial
+            ),
+        ));
+    }
+    let ours = x509_parser::parse_x509_certificate(&der).is_ok_and(|(_, c)| {
+        Serial::from_magnitude(c.raw_serial()).to_string() == entry.serial
+            && <x509_parser::x509::SubjectPublicKeyInfo as x509_parser::prelude::FromDer<_>>::from_der(&ca.spki_der)
+                .is_ok_and(|(_, spki)| c.verify_signature(Some(&spki)).is_ok())
+    });
+    if !ours {
+        return Err(Error::state(
+            &path,
+            format!(
+                "is not a certificate with serial {} signed by ca.crt's key (index.log was edited \
+                 to match a replaced file?); run `ca check`",
+                entry.serial
+            ),
+        ));
+    }
+    Ok((pem, der))
+}
+
 /// Reads index.json.
 pub fn load_header(dir: &Path) -> Result<Header> {
     let bytes = store::read_state_file(dir, INDEX)?;

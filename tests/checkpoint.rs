@@ -377,3 +377,71 @@ fn a_missing_stale_or_forged_checkpoint_is_refused_checkpoint_current() {
     env.assert_check_ok();
     env.ok(&sign);
 }
+
+#[test]
+fn renew_and_show_use_only_the_certificate_the_index_records_threat_writer_renew() {
+    // A directory writer plants their own certificate (their key, any name) at
+    // certs/SERIAL.pem: `renew` must not sign the planted key under the recorded name, and
+    // `show --pem` must not hand the planted file out as the CA's certificate.
+    let env = Env::new();
+    let (original, serial) = env.sign(&csr("p256-default.pem"), &[]);
+    let key = env.path("attacker.key");
+    let planted = env.path("planted.pem");
+    let (ok, out) = openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        key.to_str().unwrap(),
+        "-subj",
+        "/CN=attacker",
+        "-days",
+        "1",
+        "-out",
+        planted.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    let file = env.dir.join("certs").join(format!("{serial}.pem"));
+    std::fs::copy(&planted, &file).unwrap();
+    let err = env.refused(&["renew", &serial], STATE);
+    assert!(
+        err.contains(&format!("{serial}.pem")) && err.contains("index.log"),
+        "{err}"
+    );
+    let err = env.refused(&["show", &serial, "--pem"], STATE);
+    assert!(err.contains("index.log"), "{err}");
+    // Another certificate the CA really signed (the writer's own), with the victim's index
+    // line edited to its SHA-256 (same length, so only `ca check` sees the edit): refused too.
+    let (theirs, their_serial) = env.sign(&csr("ed25519-default.pem"), &[]);
+    std::fs::write(&file, &theirs).unwrap();
+    let log = std::fs::read_to_string(env.dir.join("index.log")).unwrap();
+    let sha = |serial: &str| {
+        let line = log
+            .lines()
+            .find(|l| l.contains(&format!("\"issued\":\"{serial}\"")))
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        v["sha256"].as_str().unwrap().to_string()
+    };
+    std::fs::write(
+        env.dir.join("index.log"),
+        log.replace(&sha(&serial), &sha(&their_serial)),
+    )
+    .unwrap();
+    let err = env.refused(&["renew", &serial], STATE);
+    assert!(err.contains("signed by ca.crt"), "{err}");
+    std::fs::write(env.dir.join("index.log"), &log).unwrap();
+    // Put back, renew works and keeps the recorded key.
+    std::fs::write(&file, &original).unwrap();
+    let renewed = String::from_utf8(env.ok(&["renew", &serial]).stdout).unwrap();
+    let key_of = |pem: &str| {
+        let f = env.path("k.pem");
+        std::fs::write(&f, pem).unwrap();
+        openssl(&["x509", "-in", f.to_str().unwrap(), "-noout", "-pubkey"]).1
+    };
+    assert_eq!(key_of(&renewed), key_of(&original));
+}

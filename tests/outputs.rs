@@ -741,7 +741,10 @@ fn a_failing_stdout_never_panics_a_read_command_output_read_streams() {
         let out = ca_at(&dir).args(args).stdout(full).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(IO), "{args:?} > /dev/full: {err}");
-        assert!(err.contains("stdout") && !err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            err.contains("stdout") && !err.contains("panicked"),
+            "{args:?}: {err}"
+        );
         let mut child = ca_at(&dir)
             .args(args)
             .stdout(std::process::Stdio::piped())

@@ -7,9 +7,8 @@ use x509_parser::prelude::FromDer;
 
 use super::sign::{Request, issue, next_serial};
 use super::{AuditInfo, Context, Planned};
-use crate::ca::MAX_PEM_BYTES;
 use crate::cli::{Reason, RenewArgs};
-use crate::csr::{self, CheckedCsr, decode_one};
+use crate::csr::{self, CheckedCsr};
 use crate::error::{Error, Result};
 use crate::index::LogAppend;
 use crate::keys;
@@ -47,11 +46,8 @@ pub fn plan(
 ) -> Result<Planned> {
     let entry = crate::index::find(&ctx.dir, &state.header, old)?
         .ok_or_else(|| Error::refused(format!("no certificate with serial {old} in index.log")))?;
-    let file = format!("certs/{old}.pem");
-    let path = ctx.dir.join(&file);
-    let pem = crate::store::read_state_file(&ctx.dir, &file)?;
-    let der =
-        decode_one(&pem, &["CERTIFICATE"], MAX_PEM_BYTES).map_err(|m| Error::state(&path, m))?;
+    let path = ctx.dir.join(format!("certs/{old}.pem"));
+    let (_, der) = crate::index::read_recorded(&ctx.dir, &entry, &state.ca.cert)?;
     let (_, cert) =
         X509Certificate::from_der(&der).map_err(|e| Error::state(&path, e.to_string()))?;
     let subject = Subject::parse(&entry.subject).map_err(|m| Error::state(&path, m))?;

@@ -6,9 +6,7 @@ use x509_parser::prelude::FromDer;
 
 use super::Context;
 use super::list::Row;
-use crate::ca::MAX_PEM_BYTES;
 use crate::cli::ShowArgs;
-use crate::csr::decode_one;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::store::{Access, Session};
@@ -32,14 +30,12 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
         Error::refused(format!("no certificate with serial {serial} in index.log"))
     })?;
     let entry = &entry;
-    let file = format!("certs/{serial}.pem");
-    let pem = session.read(&file)?;
+    let path = ctx.dir.join(format!("certs/{serial}.pem"));
+    let ca = crate::ca::CaCert::parse(session.dir(), &session.read(crate::store::CERT)?)?;
+    let (pem, der) = crate::index::read_recorded(session.dir(), entry, &ca)?;
     if args.pem {
         return crate::render::print(&String::from_utf8_lossy(&pem));
     }
-    let path = ctx.dir.join(&file);
-    let der =
-        decode_one(&pem, &["CERTIFICATE"], MAX_PEM_BYTES).map_err(|m| Error::state(&path, m))?;
     let (_, cert) =
         X509Certificate::from_der(&der).map_err(|e| Error::state(&path, e.to_string()))?;
     let key_type = keys::classify(cert.public_key()).map_or_else(|m| m, |k| k.to_string());
