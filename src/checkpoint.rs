@@ -45,6 +45,12 @@ pub struct Checkpoint {
     pub log_head: String,
     /// The highest serial issued, `null` when none.
     pub max_serial: Option<String>,
+    /// The `serial` file: the next serial to issue.
+    pub serial: String,
+    /// The `crlnumber` file: the next CRL number.
+    pub crlnumber: String,
+    /// SHA-256 of ca.crl's bytes, `null` while there is none.
+    pub crl_sha256: Option<String>,
     /// Reserved for the policy file's SHA-256; `null` in this version.
     pub policy_sha256: Option<String>,
     /// The CA key's signature over [`Checkpoint::message`], standard base64.
@@ -56,13 +62,16 @@ impl Checkpoint {
     pub fn message(&self) -> Vec<u8> {
         format!(
             "{DOMAIN}\ngeneration: {}\naudit_head: {}\naudit_len: {}\nlog_len: {}\nlog_head: {}\n\
-             max_serial: {}\npolicy_sha256: {}\n",
+             max_serial: {}\nserial: {}\ncrlnumber: {}\ncrl_sha256: {}\npolicy_sha256: {}\n",
             self.generation,
             self.audit_head,
             self.audit_len,
             self.log_len,
             self.log_head,
             self.max_serial.as_deref().unwrap_or("none"),
+            self.serial,
+            self.crlnumber,
+            self.crl_sha256.as_deref().unwrap_or("none"),
             self.policy_sha256.as_deref().unwrap_or("none"),
         )
         .into_bytes()
@@ -115,6 +124,18 @@ impl Checkpoint {
             return Err(format!(
                 "checkpoint max_serial {s:?} is not a canonical serial"
             ));
+        }
+        for (name, s) in [("serial", &self.serial), ("crlnumber", &self.crlnumber)] {
+            if Serial::parse_canonical(s).is_none() {
+                return Err(format!("checkpoint {name} {s:?} is not a canonical serial"));
+            }
+        }
+        if self
+            .crl_sha256
+            .as_deref()
+            .is_some_and(|h| !is_sha256_hex(h))
+        {
+            return Err("checkpoint crl_sha256 is not a lowercase SHA-256".into());
         }
         Ok(())
     }
@@ -189,7 +210,7 @@ pub fn verify_current(
     cert: &CaCert,
     header: &crate::index::Header,
     audit_len: u64,
-    counter: &Serial,
+    (counter, crlnumber): (&Serial, &Serial),
 ) -> Result<()> {
     let dir = session.dir();
     let index = dir.join(INDEX);
@@ -231,6 +252,12 @@ pub fn verify_current(
     if header.max_serial != cp.max_serial || header.policy_sha256 != cp.policy_sha256 {
         return Err(differs("max_serial or policy_sha256"));
     }
+    if counter.to_string() != cp.serial {
+        return Err(differs("the serial counter"));
+    }
+    if crlnumber.to_string() != cp.crlnumber {
+        return Err(differs("the CRL number counter"));
+    }
     Ok(())
 }
 
@@ -255,6 +282,9 @@ mod tests {
             log_len: 0,
             log_head: LOG_GENESIS.into(),
             max_serial: None,
+            serial: "01".into(),
+            crlnumber: "01".into(),
+            crl_sha256: None,
             policy_sha256: None,
             signature: String::new(),
         };

@@ -59,16 +59,20 @@ impl Header {
         }
     }
 
-    /// Signs a checkpoint of this header (the state after a commit, with audit.log
-    /// `audit_len` bytes long) with the CA key and stores it in the header.
-    pub fn sign_checkpoint(&mut self, audit_len: u64, key: &rcgen::KeyPair) -> Result<()> {
+    /// Signs a checkpoint of this header and of the files a commit leaves beside it
+    /// (audit.log's length, the two counters, ca.crl's hash) with the CA key and stores it in
+    /// the header.
+    pub fn sign_checkpoint(&mut self, files: &Files, key: &rcgen::KeyPair) -> Result<()> {
         let cp = Checkpoint {
             generation: self.generation,
             audit_head: self.audit_head.clone(),
-            audit_len,
+            audit_len: files.audit_len,
             log_len: self.log_len,
             log_head: self.log_head.clone(),
             max_serial: self.max_serial.clone(),
+            serial: files.serial.to_string(),
+            crlnumber: files.crlnumber.to_string(),
+            crl_sha256: files.crl_sha256.clone(),
             policy_sha256: self.policy_sha256.clone(),
             signature: String::new(),
         };
@@ -134,6 +138,14 @@ impl Default for Header {
     fn default() -> Self {
         Header::new()
     }
+}
+
+/// What a checkpoint signs beside index.json: the state files a commit leaves.
+pub struct Files {
+    pub audit_len: u64,
+    pub serial: Serial,
+    pub crlnumber: Serial,
+    pub crl_sha256: Option<String>,
 }
 
 /// The `format` field of index.json, read first so a newer or older format gets a clear
@@ -794,7 +806,13 @@ mod tests {
                 .contains("checkpoint")
         );
         let key = rcgen::KeyPair::generate().unwrap();
-        h.sign_checkpoint(1, &key).unwrap();
+        let files = Files {
+            audit_len: 1,
+            serial: Serial::from_u64(2),
+            crlnumber: Serial::from_u64(1),
+            crl_sha256: None,
+        };
+        h.sign_checkpoint(&files, &key).unwrap();
         assert_eq!(Header::parse(&h.to_bytes()).unwrap(), h);
         let mut p = h.clone();
         p.policy_sha256 = Some(LOG_GENESIS.into());

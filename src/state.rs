@@ -22,6 +22,9 @@ pub struct State {
     pub audit_len: u64,
     /// Hash of audit.log's last line: the next record's `prev`.
     pub audit_prev: String,
+    /// SHA-256 of ca.crl as the last checkpoint signed it (read from ca.crl only when there is
+    /// no checkpoint yet: `ca upgrade`).
+    pub crl_sha256: Option<String>,
 }
 
 impl State {
@@ -37,7 +40,7 @@ impl State {
                 &state.ca.cert,
                 &state.header,
                 state.audit_len,
-                &state.serial,
+                (&state.serial, &state.crlnumber),
             )?;
         }
         Ok(state)
@@ -94,7 +97,14 @@ impl State {
                  edited or truncated; run `ca check` for details",
             ));
         }
+        let crl_sha256 = match &header.checkpoint {
+            Some(cp) => cp.crl_sha256.clone(),
+            None => session
+                .read_optional(store::CRL)?
+                .map(|b| crate::hex::sha256(&b)),
+        };
         Ok(State {
+            crl_sha256,
             ca,
             header,
             serial,

@@ -163,13 +163,17 @@ fn message(cp: &serde_json::Value) -> String {
     let opt = |v: &serde_json::Value| v.as_str().unwrap_or("none").to_string();
     format!(
         "fileca signed checkpoint v1\ngeneration: {}\naudit_head: {}\naudit_len: {}\nlog_len: {}\n\
-         log_head: {}\nmax_serial: {}\npolicy_sha256: {}\n",
+         log_head: {}\nmax_serial: {}\nserial: {}\ncrlnumber: {}\ncrl_sha256: {}\n\
+         policy_sha256: {}\n",
         cp["generation"],
         cp["audit_head"].as_str().unwrap(),
         cp["audit_len"],
         cp["log_len"],
         cp["log_head"].as_str().unwrap(),
         opt(&cp["max_serial"]),
+        cp["serial"].as_str().unwrap(),
+        cp["crlnumber"].as_str().unwrap(),
+        opt(&cp["crl_sha256"]),
         opt(&cp["policy_sha256"]),
     )
 }
@@ -444,4 +448,50 @@ fn renew_and_show_use_only_the_certificate_the_index_records_threat_writer_renew
         openssl(&["x509", "-in", f.to_str().unwrap(), "-noout", "-pubkey"]).1
     };
     assert_eq!(key_of(&renewed), key_of(&original));
+}
+
+#[test]
+fn counters_and_the_crl_are_signed_too_checkpoint_files() {
+    let env = Env::new();
+    let (_, a) = env.sign(&csr("p256-default.pem"), &[]);
+    env.ok(&["crl"]);
+    let old_crl = std::fs::read(env.dir.join("ca.crl")).unwrap();
+    env.ok(&["revoke", &a, "--crl"]);
+    env.assert_check_ok();
+    let p384 = csr("p384-default.pem");
+    let sign = ["sign", p384.to_str().unwrap()];
+    let restore = snapshot(&env.dir);
+    let put_back = |name: &str| {
+        let bytes = restore[name].1.as_ref().unwrap();
+        std::fs::write(env.dir.join(name), bytes).unwrap();
+    };
+    // An older CA-signed CRL (without the revocation) put back: check reports it.
+    std::fs::write(env.dir.join("ca.crl"), &old_crl).unwrap();
+    let (code, text) = check(&env);
+    assert!(code == Some(1) && text.contains("ca.crl"), "{text}");
+    std::fs::remove_file(env.dir.join("ca.crl")).unwrap();
+    let (code, text) = check(&env);
+    assert!(code == Some(1) && text.contains("ca.crl"), "{text}");
+    put_back("ca.crl");
+    // The CRL number wound back (a second, different CRL with a used number would follow),
+    // and the serial counter moved (onto the CA certificate's own serial, say): refused.
+    std::fs::write(env.dir.join("crlnumber"), "02\n").unwrap();
+    let err = env.refused(&["crl"], STATE);
+    assert!(err.contains("CRL number"), "{err}");
+    assert_eq!(check(&env).0, Some(1));
+    put_back("crlnumber");
+    let mut higher = env.next_serial();
+    let digit = if higher.starts_with('7') { "6" } else { "7" };
+    higher.replace_range(..1, digit);
+    std::fs::write(env.dir.join("serial"), format!("{higher}\n")).unwrap();
+    let err = env.refused(&sign, STATE);
+    // (Below the highest issued serial, the older INV-SERIAL check names it first.)
+    assert!(
+        err.contains("serial counter") || err.contains("highest issued"),
+        "{err}"
+    );
+    assert_eq!(check(&env).0, Some(1));
+    put_back("serial");
+    env.assert_check_ok();
+    env.ok(&sign);
 }

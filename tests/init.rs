@@ -34,8 +34,10 @@ fn init_creates_every_state_file_dir_files() {
              \"log_len\": 0,\n  \"log_head\": \"{zeros}\",\n  \"max_serial\": null,\n  \
              \"policy_sha256\": null,\n  \"checkpoint\": {{\n    \"generation\": 1,\n    \
              \"audit_head\": \"{head}\",\n    \"audit_len\": {audit_len},\n    \"log_len\": 0,\n    \
-             \"log_head\": \"{zeros}\",\n    \"max_serial\": null,\n    \"policy_sha256\": null,\n    \
-             \"signature\": \"{signature}\"\n  }}\n}}\n"
+             \"log_head\": \"{zeros}\",\n    \"max_serial\": null,\n    \"serial\": \"{}\",\n    \
+             \"crlnumber\": \"01\",\n    \"crl_sha256\": null,\n    \"policy_sha256\": null,\n    \
+             \"signature\": \"{signature}\"\n  }}\n}}\n",
+            serial.trim()
         )
     );
     assert_eq!(std::fs::read(d.join("index.log")).unwrap(), b"");

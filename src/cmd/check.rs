@@ -438,6 +438,37 @@ fn check_checkpoint(
             format!("has lines the signed checkpoint (generation {g}) does not cover"),
         ));
     }
+    for (file, signed) in [(SERIAL, &cp.serial), (CRLNUMBER, &cp.crlnumber)] {
+        let found = session
+            .read(file)
+            .ok()
+            .and_then(|b| Serial::parse_file(&b))
+            .map(|s| s.to_string());
+        if found.as_ref() != Some(signed) {
+            problems.push((
+                file,
+                format!(
+                    "is not the counter the signed checkpoint records ({signed}): edited behind \
+                     fileca's back"
+                ),
+            ));
+        }
+    }
+    let crl = session
+        .read_optional(CRL)
+        .ok()
+        .map(|b| b.map(|b| hex::sha256(&b)));
+    if crl.as_ref() != Some(&cp.crl_sha256) {
+        problems.push((
+            CRL,
+            match &cp.crl_sha256 {
+                Some(_) => "is not the CRL the signed checkpoint records (replaced by an older \
+                            one, or removed)"
+                    .into(),
+                None => "exists, but the signed checkpoint records none".into(),
+            },
+        ));
+    }
     if header.max_serial != cp.max_serial {
         problems.push((
             INDEX,

@@ -80,7 +80,13 @@ pub fn new_ca_files(
     header.log_len = log.bytes.len() as u64;
     header.log_head = crate::checkpoint::chain(&header.log_head, &log.bytes);
     header.max_serial = log.max_serial.map(|s| s.to_string());
-    header.sign_checkpoint(line.len() as u64, signer)?;
+    let files = crate::index::Files {
+        audit_len: line.len() as u64,
+        serial: serial.clone(),
+        crlnumber: crlnumber.clone(),
+        crl_sha256: None,
+    };
+    header.sign_checkpoint(&files, signer)?;
     Ok(vec![
         FileWrite {
             target: KEY.into(),

@@ -127,7 +127,23 @@ pub fn finish_plan(
         bytes: line,
     });
     if let Some(key) = state.ca.signing_key() {
-        header.sign_checkpoint(audit_len, key)?;
+        // The checkpoint signs the files as this commit leaves them.
+        let written = |name: &str| writes.iter().find(|w| w.target == name);
+        let counter = |name: &str, now: &crate::serial::Serial| match written(name) {
+            Some(w) => crate::serial::Serial::parse_file(&w.bytes)
+                .ok_or_else(|| Error::Internal(format!("the plan writes a bad {name}"))),
+            None => Ok(now.clone()),
+        };
+        let files = crate::index::Files {
+            audit_len,
+            serial: counter(store::SERIAL, &state.serial)?,
+            crlnumber: counter(store::CRLNUMBER, &state.crlnumber)?,
+            crl_sha256: match written(store::CRL) {
+                Some(w) => Some(crate::hex::sha256(&w.bytes)),
+                None => state.crl_sha256.clone(),
+            },
+        };
+        header.sign_checkpoint(&files, key)?;
     }
     writes.push(FileWrite::public(INDEX, header.to_bytes()));
     Ok(Plan {
