@@ -127,6 +127,16 @@ impl Ca {
             })?;
             plain.as_str()
         } else {
+            // An operator who passes a passphrase expects an encrypted key: a plaintext one
+            // may have been swapped in by someone who can write the directory (SPEC.md
+            // THREAT-WRITER, the CA swapped whole).
+            if pass.given() {
+                crate::render::warn(&format!(
+                    "warning: a passphrase file was given, but {} is not encrypted (if it was, \
+                     it has been replaced: compare ca.crt's fingerprint with a copy you trust)",
+                    key_path.display()
+                ));
+            }
             key_text
         };
         let key = KeyPair::from_pem(key_text).map_err(|e| {

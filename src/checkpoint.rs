@@ -156,6 +156,15 @@ pub fn chain(head: &str, bytes: &[u8]) -> String {
     head
 }
 
+/// One step of the chain for a line given without its newline.
+pub fn chain_step(head: &str, line: &[u8]) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(head.as_bytes());
+    ctx.update(line);
+    ctx.update(b"\n");
+    hex::lower(ctx.finish().as_ref())
+}
+
 /// One step of the chain.
 fn chain_line(head: &str, line: &[u8]) -> String {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);

@@ -593,9 +593,16 @@ pub fn find(dir: &Path, header: &Header, serial: &Serial) -> Result<Option<Entry
 }
 
 /// Every revocation in log order, parsing only revocation lines: what a CRL needs.
+///
+/// The CRL is what relying parties act on, so the whole log read here is also re-hashed and
+/// must chain to index.json's signed `log_head` (SPEC.md CRL-CHAIN): a line edited behind
+/// fileca's back, even at the same length, never reaches a signed CRL. SHA-256 over the log
+/// costs a fraction of reading it.
 pub fn revocations(dir: &Path, header: &Header) -> Result<Vec<Revocation>> {
     let mut out = Vec::new();
+    let mut head = LOG_GENESIS.to_string();
     for_each_line(dir, header, |line| {
+        head = checkpoint::chain_step(&head, line);
         if line.starts_with(ISSUED) {
             return Ok(());
         }
@@ -607,6 +614,13 @@ pub fn revocations(dir: &Path, header: &Header) -> Result<Vec<Revocation>> {
             Line::Issued(_) => Ok(()),
         }
     })?;
+    if head != header.log_head {
+        return Err(Error::state(
+            dir.join(INDEX_LOG),
+            "its lines do not chain to index.json's signed log_head: edited behind fileca's \
+             back; no CRL is signed over it (run `ca check`)",
+        ));
+    }
     Ok(out)
 }
 

@@ -495,3 +495,42 @@ fn counters_and_the_crl_are_signed_too_checkpoint_files() {
     env.assert_check_ok();
     env.ok(&sign);
 }
+
+#[test]
+fn a_passphrase_for_a_plaintext_key_is_warned_about_key_plaintext_warn() {
+    let env = Env::new();
+    let pass = env.path("pass");
+    std::fs::write(&pass, "correct horse battery staple\n").unwrap();
+    let out = env.ok(&["--passphrase-file", pass.to_str().unwrap(), "crl"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: a passphrase file was given") && err.contains("ca.key"),
+        "{err}"
+    );
+    let out = env.ok(&["crl"]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+}
+
+#[test]
+fn a_same_length_edit_of_a_revocation_never_reaches_a_signed_crl_crl_chain() {
+    let env = Env::new();
+    let (_, a) = env.sign(&csr("p256-default.pem"), &[]);
+    let (_, b) = env.sign(&csr("ed25519-default.pem"), &[]);
+    env.ok(&["revoke", &a, "--reason", "keyCompromise"]);
+    // The revocation now names b instead of a: same length, so log_len still matches.
+    let log = std::fs::read_to_string(env.dir.join("index.log")).unwrap();
+    let edited = log.replace(
+        &format!("{{\"revoked\":\"{a}\""),
+        &format!("{{\"revoked\":\"{b}\""),
+    );
+    assert_eq!(edited.len(), log.len());
+    std::fs::write(env.dir.join("index.log"), &edited).unwrap();
+    for args in [vec!["crl"], vec!["revoke", &a, "--crl"]] {
+        let err = env.refused(&args, STATE);
+        assert!(
+            err.contains("index.log") && err.contains("log_head"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(check(&env).0, Some(1));
+}
