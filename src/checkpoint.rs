@@ -9,8 +9,6 @@
 //! never be taken for a certificate's or CRL's (whose signed bytes are DER, starting 0x30),
 //! nor a certificate's for a checkpoint's.
 
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
-
 use base64::Engine;
 use rcgen::{KeyPair, SigningKey};
 use ring::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
@@ -22,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::hex;
 use crate::keys::KeyKind;
 use crate::serial::Serial;
-use crate::store::{self, INDEX, INDEX_LOG, Session};
+use crate::store::{self, INDEX, Session};
 
 /// The first line of every signed checkpoint message.
 pub const DOMAIN: &str = "fileca signed checkpoint v1";
@@ -156,55 +154,23 @@ pub fn chain(head: &str, bytes: &[u8]) -> String {
     head
 }
 
-/// One step of the chain for a line given without its newline.
+/// One step of the chain for a line given without its newline (as index.log is read).
 pub fn chain_step(head: &str, line: &[u8]) -> String {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    ctx.update(head.as_bytes());
-    ctx.update(line);
-    ctx.update(b"\n");
-    hex::lower(ctx.finish().as_ref())
+    step(head, line, b"\n")
 }
 
-/// One step of the chain.
+/// One step of the chain for a line given with its newline (as it is appended).
 fn chain_line(head: &str, line: &[u8]) -> String {
+    step(head, line, b"")
+}
+
+/// `sha256hex(head || line || end)`.
+fn step(head: &str, line: &[u8], end: &[u8]) -> String {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     ctx.update(head.as_bytes());
     ctx.update(line);
+    ctx.update(end);
     hex::lower(ctx.finish().as_ref())
-}
-
-/// The chain over index.log's bytes `from..to`, starting at `head`, read as a stream. Errors
-/// when a line is cut at `to`.
-pub fn chain_file(session: &Session, head: &str, from: u64, to: u64) -> Result<String> {
-    let path = session.dir().join(INDEX_LOG);
-    let (mut file, len) = store::open_state_file(session.dir(), INDEX_LOG)?;
-    if len < to || from > to {
-        return Err(Error::state(
-            &path,
-            format!("is {len} bytes, shorter than the {to} index.json records"),
-        ));
-    }
-    file.seek(SeekFrom::Start(from))
-        .map_err(|e| Error::io(&path, e))?;
-    let mut reader = BufReader::with_capacity(1 << 16, file.take(to - from));
-    let mut head = head.to_string();
-    let mut buf = Vec::with_capacity(512);
-    loop {
-        buf.clear();
-        let got = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| Error::io(&path, e))?;
-        if got == 0 {
-            return Ok(head);
-        }
-        if buf.last() != Some(&b'\n') {
-            return Err(Error::state(
-                &path,
-                "a line is cut at a length index.json records (edited?)",
-            ));
-        }
-        head = chain_line(&head, &buf);
-    }
 }
 
 /// What every mutation checks before it signs the next checkpoint (SPEC.md CHECKPOINT-CURRENT):

@@ -437,20 +437,38 @@ pub fn check_log_len(dir: &Path, header: &Header) -> Result<()> {
 fn for_each_line(
     dir: &Path,
     header: &Header,
+    f: impl FnMut(&[u8]) -> std::result::Result<(), String>,
+) -> Result<()> {
+    for_each_line_to(dir, header.log_len, f)
+}
+
+/// index.log's hash chain over its first `len` bytes (SPEC.md INDEX-LOG-HEAD), read as a
+/// stream: what `ca upgrade` starts the chain with and `ca check` compares with the signed
+/// checkpoint.
+pub fn log_head(dir: &Path, len: u64) -> Result<String> {
+    let mut head = LOG_GENESIS.to_string();
+    for_each_line_to(dir, len, |line| {
+        head = checkpoint::chain_step(&head, line);
+        Ok(())
+    })?;
+    Ok(head)
+}
+
+/// Calls `f` with each line of index.log's first `log_len` bytes (without its newline).
+fn for_each_line_to(
+    dir: &Path,
+    log_len: u64,
     mut f: impl FnMut(&[u8]) -> std::result::Result<(), String>,
 ) -> Result<()> {
     let path = dir.join(INDEX_LOG);
     let (file, len) = store::open_state_file(dir, INDEX_LOG)?;
-    if len < header.log_len {
+    if len < log_len {
         return Err(Error::state(
             &path,
-            format!(
-                "is {len} bytes, shorter than the {} index.json records (truncated?)",
-                header.log_len
-            ),
+            format!("is {len} bytes, shorter than the {log_len} index.json records (truncated?)"),
         ));
     }
-    let mut reader = BufReader::with_capacity(1 << 16, file.take(header.log_len));
+    let mut reader = BufReader::with_capacity(1 << 16, file.take(log_len));
     let mut buf = Vec::with_capacity(512);
     let mut n = 0usize;
     loop {

@@ -186,6 +186,8 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
     };
     let serial = counter(SERIAL).map_err(|m| add(SERIAL, m)).ok();
     let crlnumber = counter(CRLNUMBER).map_err(|m| add(CRLNUMBER, m)).ok();
+    // Read once: hashed for the checkpoint, parsed and verified below.
+    let crl_file = session.read_optional(CRL);
 
     if let Some(entries) = &entries {
         let mut names = HashSet::new();
@@ -292,7 +294,12 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
                     }
                 }
                 if let Some(cert) = &ca_cert {
-                    for (file, p) in check_checkpoint(session, cert, h, &bytes) {
+                    let crl_sha256 = crl_file
+                        .as_ref()
+                        .ok()
+                        .map(|b| b.as_deref().map(hex::sha256));
+                    let files = (serial.as_ref(), crlnumber.as_ref(), crl_sha256);
+                    for (file, p) in check_checkpoint(session, cert, h, &bytes, files) {
                         add(file, p);
                     }
                 }
@@ -301,8 +308,8 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
         }
     }
 
-    match session.read_optional(CRL) {
-        Ok(Some(bytes)) => match decode_one(&bytes, &["X509 CRL"], store::MAX_STATE_FILE as usize)
+    match &crl_file {
+        Ok(Some(bytes)) => match decode_one(bytes, &["X509 CRL"], store::MAX_STATE_FILE as usize)
             .and_then(|der| {
                 CertificateRevocationList::from_der(&der)
                     .map(|(_, c)| {
@@ -356,7 +363,7 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
             Err(m) => add(CRL, m),
         },
         Ok(None) => {}
-        Err(e) => add(CRL, strip(&e)),
+        Err(e) => add(CRL, strip(e)),
     }
 
     CheckReport {
@@ -377,6 +384,7 @@ fn check_checkpoint(
     cert: &CaCert,
     header: &index::Header,
     audit: &[u8],
+    (serial, crlnumber, crl): (Option<&Serial>, Option<&Serial>, Option<Option<String>>),
 ) -> Vec<(&'static str, String)> {
     let mut problems = Vec::new();
     let Some(cp) = &header.checkpoint else {
@@ -421,8 +429,7 @@ fn check_checkpoint(
             ),
         ));
     }
-    let chained =
-        crate::checkpoint::chain_file(session, crate::checkpoint::LOG_GENESIS, 0, cp.log_len).ok();
+    let chained = index::log_head(session.dir(), cp.log_len).ok();
     if chained.as_ref() != Some(&cp.log_head) {
         problems.push((
             INDEX_LOG,
@@ -438,13 +445,11 @@ fn check_checkpoint(
             format!("has lines the signed checkpoint (generation {g}) does not cover"),
         ));
     }
-    for (file, signed) in [(SERIAL, &cp.serial), (CRLNUMBER, &cp.crlnumber)] {
-        let found = session
-            .read(file)
-            .ok()
-            .and_then(|b| Serial::parse_file(&b))
-            .map(|s| s.to_string());
-        if found.as_ref() != Some(signed) {
+    for (file, found, signed) in [
+        (SERIAL, serial, &cp.serial),
+        (CRLNUMBER, crlnumber, &cp.crlnumber),
+    ] {
+        if found.map(Serial::to_string).as_ref() != Some(signed) {
             problems.push((
                 file,
                 format!(
@@ -454,10 +459,6 @@ fn check_checkpoint(
             ));
         }
     }
-    let crl = session
-        .read_optional(CRL)
-        .ok()
-        .map(|b| b.map(|b| hex::sha256(&b)));
     if crl.as_ref() != Some(&cp.crl_sha256) {
         problems.push((
             CRL,

@@ -47,12 +47,7 @@ fn load(session: &Session, ctx: &Context) -> Result<(State, Vec<Entry>)> {
         index::check_log_len(dir, &header)?;
         // The whole log is parsed once, so a damaged one is reported before it is signed.
         index::load_all(dir, &header)?;
-        header.log_head = crate::checkpoint::chain_file(
-            session,
-            crate::checkpoint::LOG_GENESIS,
-            0,
-            header.log_len,
-        )?;
+        header.log_head = index::log_head(dir, header.log_len)?;
         let state = State::load_with(session, Some(&ctx.pass), header)?;
         return Ok((state, Vec::new()));
     }
