@@ -75,3 +75,51 @@ fn interop_script_generates_fresh_csrs_csr_accept() {
         assert!(verify(&env, &pem, false).0);
     }
 }
+
+/// GnuTLS `certtool`, the second verifier (.ci/run installs gnutls-bin).
+fn certtool(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new("certtool")
+        .args(args)
+        .output()
+        .expect("certtool (GnuTLS, apt-get install gnutls-bin) is needed for this test");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn gnutls_verifies_issued_renewed_certificates_and_the_crl_interop_gnutls() {
+    for kt in ["ecdsa-p256", "ecdsa-p384", "ed25519"] {
+        let env = Env::with_key(kt);
+        let (issued, serial) = env.sign(&csr("p256-default.pem"), &[]);
+        let renewed = String::from_utf8(env.ok(&["renew", &serial]).stdout).unwrap();
+        env.ok(&["revoke", &serial, "--crl"]);
+        let ca = env.dir.join("ca.crt");
+        for (name, pem) in [("issued", &issued), ("renewed", &renewed)] {
+            let file = write(&env, &format!("{name}.pem"), pem.as_bytes());
+            let (ok, text) = certtool(&[
+                "--verify",
+                "--load-ca-certificate",
+                ca.to_str().unwrap(),
+                "--infile",
+                file.to_str().unwrap(),
+            ]);
+            assert!(ok && text.contains("Verified"), "{kt} {name}: {text}");
+        }
+        let (ok, text) = certtool(&[
+            "--verify-crl",
+            "--load-ca-certificate",
+            ca.to_str().unwrap(),
+            "--infile",
+            env.dir.join("ca.crl").to_str().unwrap(),
+        ]);
+        assert!(ok && text.contains("Verified"), "{kt} crl: {text}");
+        assert!(
+            text.contains(&serial.to_lowercase()) || text.contains(&serial),
+            "{kt}: {text}"
+        );
+    }
+}
