@@ -160,8 +160,28 @@ fn upgrade_refuses_an_inconsistent_format_1_index_upgrade() {
 #[test]
 fn io_error_or_crash_at_every_mutation_of_upgrade_leaves_before_or_after_upgrade_sweep() {
     let tmp = tempfile::tempdir().unwrap();
-    let base = v1_copy(tmp.path(), "base");
-    let reference = v1_copy(tmp.path(), "ref");
+    upgrade_sweep(tmp.path(), |name| v1_copy(tmp.path(), name));
+}
+
+#[test]
+fn io_error_or_crash_at_every_mutation_of_a_format_2_upgrade_upgrade_format_2_sweep() {
+    // Ed25519 and a pinned time: the signed checkpoint is the same in every run.
+    let tmp = tempfile::tempdir().unwrap();
+    let made = deterministic_ca(tmp.path());
+    as_format_2(&made);
+    upgrade_sweep(tmp.path(), |name| {
+        let dir = tmp.path().join(format!("v2-{name}"));
+        copy_dir(&made, &dir);
+        dir
+    });
+}
+
+/// Fails and kills `ca upgrade` at every mutation of a copy of what `make` builds: before
+/// the commit point the directory is unchanged, after it recovery completes the upgrade.
+fn upgrade_sweep(root: &Path, make: impl Fn(&str) -> PathBuf) {
+    let tmp = root;
+    let base = make("base");
+    let reference = make("ref");
     let args: Vec<String> = vec!["upgrade".into()];
     let trace = trace_mutations(&reference, &args);
     let after = snapshot(&reference);
@@ -171,7 +191,7 @@ fn io_error_or_crash_at_every_mutation_of_upgrade_leaves_before_or_after_upgrade
     for n in 1..=trace.len() {
         for fault in ["error", "abort"] {
             let (dir, out) = run_with_fault(
-                tmp.path(),
+                tmp,
                 &base,
                 &format!("{fault}-{n}"),
                 &args,
