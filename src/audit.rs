@@ -111,18 +111,10 @@ pub fn line_hash(line: &[u8]) -> String {
 /// The name of the user running fileca, from the password database (not `$USER`, which the
 /// caller controls), or the numeric uid.
 pub fn current_user() -> String {
-    // SAFETY: getuid cannot fail; getpwuid returns NULL or a pointer to static storage that
-    // we copy out of before any other call.
-    unsafe {
-        let uid = libc::getuid();
-        let pw = libc::getpwuid(uid);
-        if !pw.is_null()
-            && !(*pw).pw_name.is_null()
-            && let Ok(name) = std::ffi::CStr::from_ptr((*pw).pw_name).to_str()
-        {
-            return name.to_string();
-        }
-        format!("uid:{uid}")
+    let uid = nix::unistd::Uid::current();
+    match nix::unistd::User::from_uid(uid) {
+        Ok(Some(user)) => user.name,
+        _ => format!("uid:{uid}"),
     }
 }
 

@@ -11,7 +11,7 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -34,10 +34,7 @@ impl Input {
 /// Opens `path` for reading without blocking on a FIFO; refuses what is neither a regular
 /// file nor a pipe or FIFO, and a regular file longer than `limit` bytes.
 pub fn open(path: &Path, limit: u64) -> Result<Input> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
+    let file = crate::store::fsio::open_read(path, false)
         .map_err(|e| Error::bad_input(path, e.to_string()))?;
     let meta = file.metadata().map_err(|e| Error::io(path, e))?;
     let kind = meta.file_type();

@@ -2,7 +2,7 @@
 //! `$CA_PASSPHRASE_FILE`, else a prompt without echo when standard input is a terminal —
 //! never a command-line argument (it would show in `ps` and shell history).
 
-use std::io::{BufRead, IsTerminal, Read};
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
@@ -106,27 +106,10 @@ pub fn read_file(path: &Path) -> Result<Zeroizing<String>> {
     Ok(Zeroizing::new(line.to_string()))
 }
 
-/// Asks on the terminal with echo off.
+/// Asks on the terminal with echo off (rpassword: reads /dev/tty, restores its settings).
 fn prompt(what: &str) -> Result<Zeroizing<String>> {
-    crate::render::prompt(&format!("{what}: "));
-    let fd = libc::STDIN_FILENO;
-    // SAFETY: termios is plain data; tcgetattr fills it for a terminal descriptor.
-    let mut term: libc::termios = unsafe { std::mem::zeroed() };
-    let have_term = unsafe { libc::tcgetattr(fd, &mut term) } == 0;
-    if have_term {
-        let mut silent = term;
-        silent.c_lflag &= !libc::ECHO;
-        // SAFETY: a valid termios for the same descriptor.
-        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &silent) };
-    }
-    let mut line = Zeroizing::new(String::new());
-    let read = std::io::stdin().lock().read_line(&mut line);
-    if have_term {
-        // SAFETY: restores the settings read above.
-        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &term) };
-    }
-    crate::render::prompt("\n");
-    read.map_err(|e| Error::io("<terminal>", e))?;
+    crate::render::prompt(&format!("{}: ", crate::render::escape(what)));
+    let line = Zeroizing::new(rpassword::read_password().map_err(|e| Error::io("<terminal>", e))?);
     let trimmed = line.trim_end_matches(['\n', '\r']);
     if trimmed.is_empty() {
         return Err(Error::refused(format!("empty {what}")));

@@ -141,7 +141,6 @@ pub fn is_stream(path: &std::path::Path) -> bool {
 /// Writes `text` to a stream named by `--out` (see [`is_stream`]): opened without creating
 /// or truncating anything, and without blocking on a FIFO nobody reads (ENXIO, reported).
 pub fn to_stream(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     match path.to_str() {
         Some("/dev/stdout") => return stdout(text),
         Some("/dev/stderr") => {
@@ -152,10 +151,7 @@ pub fn to_stream(path: &std::path::Path, text: &str) -> std::io::Result<()> {
         _ => {}
     }
     // O_APPEND: a descriptor opened for appending (`>> log`) is appended to, not overwritten.
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(path)?;
+    let mut file = crate::store::fsio::open_stream(path)?;
     // Blocking writes from here on: a pipe's reader may be slower than us.
     let flags = rustix::fs::fcntl_getfl(&file)?;
     rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK)?;

@@ -115,7 +115,17 @@ pub fn create(dir: &Path, files: &[FileWrite]) -> Result<()> {
             parent.rename_noreplace(&staging, &name)
         };
         renamed.map_err(|e| match e.raw_os_error() {
-            Some(libc::ENOTEMPTY) | Some(libc::EEXIST) | Some(libc::ENOTDIR) => exists_error(dir),
+            Some(e)
+                if [
+                    rustix::io::Errno::NOTEMPTY,
+                    rustix::io::Errno::EXIST,
+                    rustix::io::Errno::NOTDIR,
+                ]
+                .iter()
+                .any(|x| x.raw_os_error() == e) =>
+            {
+                exists_error(dir)
+            }
             _ => Error::io(dir, e),
         })?;
         Ok(lock_file)

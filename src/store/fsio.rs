@@ -56,6 +56,30 @@ const FSYNC_THREADS: usize = 64;
 /// starting threads costs more than the overlap saves (measured: docs/benchmarks.md).
 const FSYNC_INLINE_MAX: usize = 4;
 
+/// Opens a file for reading without blocking (a FIFO without a writer) and, with `nofollow`,
+/// without following a final symlink. Reads need no seam, but every `open` of the program is
+/// here so that clippy can forbid `OpenOptions` elsewhere.
+pub fn open_read(path: &Path, nofollow: bool) -> io::Result<File> {
+    let mut flags = OFlags::CLOEXEC | OFlags::NONBLOCK;
+    if nofollow {
+        flags |= OFlags::NOFOLLOW;
+    }
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+}
+
+/// Opens a stream (`--out` naming a device, a FIFO, /dev/fd/N) for appending, without
+/// blocking on a FIFO without a reader and without making a terminal the controlling one.
+/// Never creates a file.
+pub fn open_stream(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .append(true)
+        .custom_flags((OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC).bits() as i32)
+        .open(path)
+}
+
 /// Creates `path`, which must not exist, with permission bits `mode` (never more permissive
 /// than `mode` at any instant, whatever the umask), writes `bytes` and sets the exact mode.
 /// Symlinks are never followed. Not fsynced: the caller collects it for [`fsync_group`].
@@ -76,7 +100,12 @@ pub fn create_new(path: &Path, mode: u32) -> io::Result<File> {
 pub fn open_or_create(path: &Path, mode: u32) -> io::Result<File> {
     match OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .custom_flags(
+            (rustix::fs::OFlags::NOFOLLOW
+                | rustix::fs::OFlags::CLOEXEC
+                | rustix::fs::OFlags::NONBLOCK)
+                .bits() as i32,
+        )
         .open(path)
     {
         Ok(f) => Ok(f),
@@ -87,7 +116,9 @@ pub fn open_or_create(path: &Path, mode: u32) -> io::Result<File> {
                 .write(true)
                 .create_new(true)
                 .mode(mode)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .custom_flags(
+                    (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC).bits() as i32,
+                )
                 .open(path)?;
             trace::create_path(path, &file, mode);
             set_mode(&file, path, mode)?;
@@ -105,7 +136,7 @@ pub fn append_at(path: &Path, offset: u64, bytes: &[u8], mode: u32) -> io::Resul
     fault::hit(Op::Create, path)?;
     let opened = OpenOptions::new()
         .write(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC).bits() as i32)
         .open(path);
     let file = match opened {
         Ok(f) => f,
@@ -133,7 +164,7 @@ fn create_new_unhit(path: &Path, mode: u32) -> io::Result<File> {
         .write(true)
         .create_new(true)
         .mode(mode)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::CLOEXEC).bits() as i32)
         .open(path)?;
     trace::create_path(path, &file, mode);
     Ok(file)

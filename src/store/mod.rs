@@ -16,7 +16,7 @@ pub mod output;
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -387,17 +387,8 @@ fn check_filesystem(dir: &Path, access: Access, opts: &OpenOptions) -> Result<()
 
 /// The kind of network filesystem `dir` is on, if it is on one.
 pub fn network_fs_kind(dir: &Path) -> Option<&'static str> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
-    let mut st = std::mem::MaybeUninit::<libc::statfs>::zeroed();
-    // SAFETY: `c` is a valid NUL-terminated path and `st` a properly sized out-buffer.
-    let rc = unsafe { libc::statfs(c.as_ptr(), st.as_mut_ptr()) };
-    if rc != 0 {
-        return None;
-    }
-    // SAFETY: statfs returned 0, so it filled the buffer.
-    let st = unsafe { st.assume_init() };
-    network_fs_name(st.f_type)
+    let st = rustix::fs::statfs(dir).ok()?;
+    network_fs_name(st.f_type as i64)
 }
 
 /// Maps a statfs magic number to the name of a network filesystem.
@@ -414,10 +405,7 @@ pub fn network_fs_name(magic: i64) -> Option<&'static str> {
 
 /// Opens a file for reading without following a final symlink.
 pub(crate) fn open_read_nofollow(path: &Path) -> io::Result<File> {
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-        .open(path)
+    fsio::open_read(path, true)
 }
 
 /// Reads a regular file without following symlinks, for journal and staged files.
@@ -452,7 +440,7 @@ pub fn read_state_file(dir: &Path, rel: &str) -> Result<Vec<u8>> {
 pub fn open_state_file(dir: &Path, rel: &str) -> Result<(File, u64)> {
     let path = dir.join(rel);
     let f = open_read_nofollow(&path).map_err(|e| {
-        if e.raw_os_error() == Some(libc::ELOOP) {
+        if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
             Error::state(
                 &path,
                 "is a symbolic link; fileca never follows symlinks inside the state directory",
