@@ -5,9 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::index::CertState;
-use crate::keys::KeyType;
-use crate::profile::Profile;
+use crate::model::index::CertState;
+use crate::pki::keys::KeyType;
+use crate::pki::profile::Profile;
+use crate::pki::reason::Reason;
+use clap::builder::PossibleValue;
 
 /// fileca: a file-based certificate authority that never breaks its own state.
 #[derive(Debug, Parser)]
@@ -389,64 +391,90 @@ pub struct JsonArgs {
     pub json: bool,
 }
 
-/// RFC 5280 section 5.3.1 CRLReason codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "camelCase")]
-pub enum Reason {
-    Unspecified,
-    KeyCompromise,
-    #[value(alias = "cACompromise")]
-    CaCompromise,
-    AffiliationChanged,
-    Superseded,
-    CessationOfOperation,
-    CertificateHold,
-    #[value(name = "removeFromCRL")]
-    RemoveFromCrl,
-    PrivilegeWithdrawn,
-    #[value(alias = "aACompromise")]
-    AaCompromise,
+// clap's view of the domain enums: their names on the command line, aliases and help. The
+// types themselves (pki/, model/) know nothing of clap.
+
+impl ValueEnum for Reason {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Reason::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            Reason::CaCompromise => PossibleValue::new("caCompromise").alias("cACompromise"),
+            Reason::AaCompromise => PossibleValue::new("aaCompromise").alias("aACompromise"),
+            other => PossibleValue::new(other.name()),
+        })
+    }
 }
 
-impl Reason {
-    /// The RFC 5280 name, as stored in index.json.
-    pub fn name(self) -> &'static str {
-        match self {
-            Reason::Unspecified => "unspecified",
-            Reason::KeyCompromise => "keyCompromise",
-            Reason::CaCompromise => "cACompromise",
-            Reason::AffiliationChanged => "affiliationChanged",
-            Reason::Superseded => "superseded",
-            Reason::CessationOfOperation => "cessationOfOperation",
-            Reason::CertificateHold => "certificateHold",
-            Reason::RemoveFromCrl => "removeFromCRL",
-            Reason::PrivilegeWithdrawn => "privilegeWithdrawn",
-            Reason::AaCompromise => "aACompromise",
-        }
+impl ValueEnum for Profile {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Profile::ALL
     }
 
-    /// Parses a stored name.
-    pub fn from_name(s: &str) -> Option<Reason> {
-        Reason::value_variants()
-            .iter()
-            .copied()
-            .find(|r| r.name() == s)
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        let help = match self {
+            Profile::Server => {
+                "TLS server: digitalSignature (+ keyEncipherment for RSA keys), EKU serverAuth"
+            }
+            Profile::Client => "TLS client: digitalSignature, EKU clientAuth",
+            Profile::ServerClient => {
+                "Both: digitalSignature (+ keyEncipherment for RSA keys), EKU serverAuth and \
+                 clientAuth"
+            }
+        };
+        Some(PossibleValue::new(self.name()).help(help))
+    }
+}
+
+impl ValueEnum for KeyType {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[KeyType::EcdsaP256, KeyType::EcdsaP384, KeyType::Ed25519]
     }
 
-    /// rcgen's code.
-    pub fn to_rcgen(self) -> rcgen::RevocationReason {
-        use rcgen::RevocationReason as R;
-        match self {
-            Reason::Unspecified => R::Unspecified,
-            Reason::KeyCompromise => R::KeyCompromise,
-            Reason::CaCompromise => R::CaCompromise,
-            Reason::AffiliationChanged => R::AffiliationChanged,
-            Reason::Superseded => R::Superseded,
-            Reason::CessationOfOperation => R::CessationOfOperation,
-            Reason::CertificateHold => R::CertificateHold,
-            Reason::RemoveFromCrl => R::RemoveFromCrl,
-            Reason::PrivilegeWithdrawn => R::PrivilegeWithdrawn,
-            Reason::AaCompromise => R::AaCompromise,
-        }
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            KeyType::EcdsaP256 => PossibleValue::new("ecdsa-p256")
+                .help("ECDSA on NIST P-256 with SHA-256 (the default)"),
+            KeyType::EcdsaP384 => {
+                PossibleValue::new("ecdsa-p384").help("ECDSA on NIST P-384 with SHA-384")
+            }
+            KeyType::Ed25519 => PossibleValue::new("ed25519").help("Ed25519 (RFC 8410)"),
+        })
     }
+}
+
+impl ValueEnum for CertState {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[CertState::Valid, CertState::Revoked, CertState::Expired]
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(match self {
+            CertState::Valid => "valid",
+            CertState::Revoked => "revoked",
+            CertState::Expired => "expired",
+        }))
+    }
+}
+
+/// Parses `--san` options.
+pub fn sans(sans: &[String]) -> crate::error::Result<Vec<crate::pki::names::San>> {
+    use crate::error::Error;
+    use crate::pki::names::{self, San};
+    names::check_san_count(sans.len()).map_err(|m| Error::refused(format!("--san: {m}")))?;
+    sans.iter()
+        .map(|s| San::parse(s))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|m| Error::refused(format!("--san: {m}")))
+}
+
+/// Parses a serial typed by the user; never a path.
+pub fn serial(s: &str) -> crate::error::Result<crate::pki::serial::Serial> {
+    crate::pki::serial::Serial::parse_user(s).ok_or_else(|| {
+        crate::error::Error::refused(format!(
+            "{s:?} is not a serial number (hex digits, optionally with colons)"
+        ))
+    })
 }

@@ -110,6 +110,21 @@ fn size(limit: u64) -> String {
     }
 }
 
+/// Reads a CSR from a file, pipe or FIFO (never blocking on one without a writer, see
+/// [`open`]) or, for `-`, standard input; bounded so a huge input cannot exhaust
+/// memory.
+pub fn read_csr(path: &Path) -> Result<Vec<u8>> {
+    if path != Path::new("-") {
+        return read(path, crate::pki::csr::MAX_CSR_BYTES as u64);
+    }
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .take((crate::pki::csr::MAX_CSR_BYTES + 1) as u64)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io("<stdin>", e))?;
+    Ok(buf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,31 +2,32 @@
 //! concurrent use. `main.rs` parses the command line and calls [`run`]; everything else lives
 //! here. See docs/design.md for the architecture and SPEC.md for the contract.
 
-pub mod audit;
-pub mod ca;
-pub mod checkpoint;
 pub mod cli;
 pub mod clock;
 pub mod cmd;
-pub mod crl;
-pub mod csr;
 pub mod error;
 pub mod hex;
-pub mod index;
 pub mod input;
-pub mod keys;
-pub mod names;
+pub mod model;
 pub mod par;
 pub mod passphrase;
-pub mod profile;
+pub mod pki;
 pub mod rand;
 pub mod render;
-pub mod serial;
-pub mod state;
 pub mod store;
 
 use cli::{Cli, Command};
 use error::{Result, exit};
+
+/// What a command learns from its surroundings once, before it starts: the time and the
+/// operator (for the audit trail).
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// The time of the command, read once.
+    pub now: time::OffsetDateTime,
+    /// The operator, from the password database.
+    pub user: String,
+}
 
 /// Runs one parsed command line; returns the exit code on success.
 pub fn run(cli: Cli) -> Result<i32> {
@@ -36,8 +37,10 @@ pub fn run(cli: Cli) -> Result<i32> {
         cli.lock_timeout,
         cli.allow_network_fs,
         cli.allow_insecure_key,
-        now,
-        audit::current_user(),
+        Env {
+            now,
+            user: model::audit::current_user(),
+        },
         cli.quiet,
     );
     ctx.pass = passphrase::Source::new(cli.passphrase_file.clone());

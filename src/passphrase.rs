@@ -34,7 +34,7 @@ impl Source {
     /// not hold the lock (SPEC.md HOSTILE-INPUT). Later [`Source::get`] calls return it.
     pub fn read_ahead(&self, key_pem: &[u8], what: &str) -> Result<()> {
         if self.early.get().is_none()
-            && crate::keys::is_encrypted(&String::from_utf8_lossy(key_pem))
+            && crate::pki::keys::is_encrypted(&String::from_utf8_lossy(key_pem))
         {
             let pass = self.get(what)?;
             let _ = self.early.set(pass);

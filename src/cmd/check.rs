@@ -4,20 +4,20 @@
 use std::collections::HashSet;
 
 use serde::Serialize;
-use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::FromDer;
 use x509_parser::revocation_list::CertificateRevocationList;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
 use super::Context;
-use crate::audit;
-use crate::ca::{Ca, CaCert, MAX_PEM_BYTES};
 use crate::cli::JsonArgs;
-use crate::csr::decode_one;
 use crate::error::{Error, Result, exit};
 use crate::hex;
-use crate::index;
-use crate::serial::Serial;
+use crate::model::audit;
+use crate::model::index;
+use crate::pki::ca::{Ca, CaCert};
+use crate::pki::pem::MAX_PEM_BYTES;
+use crate::pki::pem::decode_one;
+use crate::pki::serial::Serial;
 use crate::store::{
     self, AUDIT, Access, CERT, CERTS, CRL, CRLNUMBER, INDEX, INDEX_LOG, KEY, SERIAL, Session,
 };
@@ -144,7 +144,7 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
         match session.read(KEY) {
             Ok(mut key) => {
                 // An encrypted key is checked only when a passphrase can be had.
-                let encrypted = crate::keys::is_encrypted(&String::from_utf8_lossy(&key));
+                let encrypted = crate::pki::keys::is_encrypted(&String::from_utf8_lossy(&key));
                 if (!encrypted || pass.available())
                     && let Err(e) = Ca::load(dir, cert, Some(&key), pass)
                 {
@@ -224,10 +224,10 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
                     ),
                 );
             }
-            let cert = match X509Certificate::from_der(&der) {
-                Ok((_, c)) => c,
-                Err(err) => {
-                    add(&file, format!("not a valid certificate: {err}"));
+            let cert = match crate::pki::pem::certificate(&der) {
+                Ok(c) => c,
+                Err(m) => {
+                    add(&file, m);
                     continue;
                 }
             };

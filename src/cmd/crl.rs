@@ -2,10 +2,10 @@
 
 use super::{AuditInfo, Context, Planned};
 use crate::cli::CrlArgs;
-use crate::error::{Error, Result};
-use crate::index::{self, LogAppend, Revocation};
-use crate::state::State;
-use crate::store::{CRL, CRLNUMBER, FileWrite};
+use crate::error::Result;
+use crate::model::change::crl_writes;
+use crate::model::index::LogAppend;
+use crate::model::snapshot::State;
 
 /// Runs `ca crl`.
 pub fn run(args: &CrlArgs, ctx: &Context) -> Result<()> {
@@ -17,11 +17,11 @@ pub fn run(args: &CrlArgs, ctx: &Context) -> Result<()> {
 
 /// Validation phase: ca.crl, crlnumber and the index (its generation moves on).
 pub fn plan(state: &State, days: u32, ctx: &Context) -> Result<Planned> {
-    let revoked = index::revocations(&ctx.dir, &state.header)?;
-    let (writes, pem, note) = crl_writes(state, &revoked, days, ctx)?;
+    let revoked = state.revocations()?;
+    let (writes, pem, note) = crl_writes(state, &revoked, days, &ctx.env)?;
     let plan = super::finish_plan(
         state,
-        ctx,
+        &ctx.env,
         LogAppend::default(),
         writes,
         AuditInfo {
@@ -31,31 +31,4 @@ pub fn plan(state: &State, days: u32, ctx: &Context) -> Result<Planned> {
         },
     )?;
     Ok(Planned::new(plan, pem, vec![note]))
-}
-
-/// The new ca.crl (listing `revoked`) and crlnumber; also the PEM and a note.
-pub fn crl_writes(
-    state: &State,
-    revoked: &[Revocation],
-    days: u32,
-    ctx: &Context,
-) -> Result<(Vec<FileWrite>, String, String)> {
-    state.ca.check_valid_at(ctx.now, &ctx.dir)?;
-    let number = state.crlnumber.clone();
-    let next = number
-        .next()
-        .ok_or_else(|| Error::refused("the CRL number is exhausted (20 octets)"))?;
-    let pem = crate::crl::build(&state.ca, revoked, &number, ctx.now, days)?;
-    let revoked = revoked.len();
-    let note = format!(
-        "CRL number {number} lists {revoked} revoked certificate(s); next update in {days} days"
-    );
-    Ok((
-        vec![
-            FileWrite::public(CRL, pem.clone()),
-            FileWrite::public(CRLNUMBER, next.to_file()),
-        ],
-        pem,
-        note,
-    ))
 }

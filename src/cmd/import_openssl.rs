@@ -11,14 +11,16 @@ use x509_parser::prelude::FromDer;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
 use super::Context;
-use crate::ca::{Ca, MAX_PEM_BYTES};
-use crate::cli::{ImportOpensslArgs, Reason};
-use crate::csr::{decode_one, pem_of};
+use crate::cli::ImportOpensslArgs;
 use crate::error::{Error, Result};
 use crate::hex;
-use crate::index::{Entry, Status};
-use crate::keys;
-use crate::serial::Serial;
+use crate::model::index::{Entry, Status};
+use crate::pki::ca::Ca;
+use crate::pki::keys;
+use crate::pki::pem::MAX_PEM_BYTES;
+use crate::pki::pem::{decode_one, pem_of};
+use crate::pki::reason::Reason;
+use crate::pki::serial::Serial;
 use crate::store::{self, FileWrite};
 
 /// Runs `ca import-openssl`.
@@ -239,7 +241,7 @@ fn import_line(
             _ => {}
         }
     }
-    let subject = crate::names::Subject(
+    let subject = crate::pki::names::Subject(
         cert.subject()
             .iter_attributes()
             .map(|a| {
@@ -248,7 +250,7 @@ fn import_line(
                     .iter()
                     .map(|i| i.collect())
                     .unwrap_or_default();
-                let key = crate::names::attr_name(&arcs)
+                let key = crate::pki::names::attr_name(&arcs)
                     .map_or_else(|| a.attr_type().to_id_string(), str::to_string);
                 (key, a.as_str().unwrap_or_default().to_string())
             })

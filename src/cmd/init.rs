@@ -6,14 +6,14 @@ use std::path::Path;
 use time::Duration;
 
 use super::Context;
-use crate::audit;
-use crate::ca::{Ca, CaCert};
 use crate::cli::InitArgs;
 use crate::error::{Error, Result};
-use crate::index::{Header, LogAppend};
-use crate::keys;
-use crate::names::Subject;
-use crate::serial::Serial;
+use crate::model::audit;
+use crate::model::index::{Header, LogAppend};
+use crate::pki::ca::{Ca, CaCert};
+use crate::pki::keys;
+use crate::pki::names::Subject;
+use crate::pki::serial::Serial;
 use crate::store::{
     self, AUDIT, CERT, CRLNUMBER, FileWrite, INDEX, INDEX_LOG, KEY, MODE_SECRET, SERIAL,
 };
@@ -62,14 +62,14 @@ pub fn new_ca_files(
     serial: &Serial,
     crlnumber: &Serial,
     audit: (&str, Vec<String>),
-    entries: Vec<crate::index::Entry>,
+    entries: Vec<crate::model::index::Entry>,
 ) -> Result<Vec<FileWrite>> {
     let record = audit::Record {
-        time: ctx.now,
+        time: ctx.env.now,
         operation: audit.0.into(),
         serials: audit.1,
         csr_sha256: None,
-        user: ctx.user.clone(),
+        user: ctx.env.user.clone(),
         generation: 1,
         prev: audit::GENESIS.into(),
     };
@@ -78,9 +78,9 @@ pub fn new_ca_files(
     let mut header = Header::new();
     header.audit_head = audit::line_hash(&line[..line.len() - 1]);
     header.log_len = log.bytes.len() as u64;
-    header.log_head = crate::checkpoint::chain(&header.log_head, &log.bytes);
+    header.log_head = crate::model::checkpoint::chain(&header.log_head, &log.bytes);
     header.max_serial = log.max_serial.map(|s| s.to_string());
-    let files = crate::index::Files {
+    let files = crate::model::index::Files {
         audit_len: line.len() as u64,
         serial: serial.clone(),
         crlnumber: crlnumber.clone(),
@@ -119,7 +119,7 @@ fn import(key_path: &Path, cert_path: &Path, ctx: &Context) -> Result<(String, S
         })?;
     let ca = Ca::load(
         Path::new("."),
-        &crate::csr::pem_of("CERTIFICATE", &cert.der).into_bytes(),
+        &crate::pki::pem::pem_of("CERTIFICATE", &cert.der).into_bytes(),
         Some(key_pem.as_bytes()),
         &crate::passphrase::Source::default(),
     )
@@ -131,20 +131,20 @@ fn import(key_path: &Path, cert_path: &Path, ctx: &Context) -> Result<(String, S
         Error::State { msg, .. } => Error::bad_input(key_path, msg),
         other => other,
     })?;
-    ca.check_valid_at(ctx.now, cert_path)?;
+    ca.check_valid_at(ctx.env.now, cert_path)?;
     let (_, x509) = x509_parser::parse_x509_certificate(&ca.cert.der)
         .map_err(|e| Error::bad_input(cert_path, e.to_string()))?;
     let serial = Serial::from_magnitude(x509.raw_serial()).to_string();
     Ok((
         key_pem,
-        crate::csr::pem_of("CERTIFICATE", &ca.cert.der),
+        crate::pki::pem::pem_of("CERTIFICATE", &ca.cert.der),
         serial,
     ))
 }
 
 /// Reads a key or certificate to import: at most 1 MiB, never blocking (see [`crate::input`]).
 fn read_limited(path: &Path) -> Result<Vec<u8>> {
-    crate::input::read(path, crate::ca::MAX_PEM_BYTES as u64)
+    crate::input::read(path, crate::pki::pem::MAX_PEM_BYTES as u64)
 }
 
 /// A new key and self-signed certificate. Returns (key PEM, cert PEM, serial).
@@ -158,8 +158,8 @@ fn generate(args: &InitArgs, ctx: &Context, random: &[u8; 32]) -> Result<(String
     let (key, key_pem) = keys::generate(args.key_type)?;
     let mut params = CertificateParams::default();
     params.distinguished_name = subject.to_rcgen().map_err(Error::refused)?;
-    params.not_before = ctx.now;
-    params.not_after = ctx.now + Duration::days(i64::from(args.days));
+    params.not_before = ctx.env.now;
+    params.not_after = ctx.env.now + Duration::days(i64::from(args.days));
     // The CA certificate's own serial is random too (RFC 5280 allows any unique positive value).
     let ca_serial = Serial::random_start(half(random, 0));
     params.serial_number = Some(rcgen::SerialNumber::from_slice(ca_serial.as_bytes()));

@@ -8,13 +8,13 @@
 
 use rcgen::PublicKeyData;
 
-use super::sign::{Request, issue_one};
 use super::{Context, Planned};
 use crate::cli::IssueArgs;
 use crate::error::{Error, Result};
-use crate::keys::{self, KeyKind, KeyType};
-use crate::names::{self, San, Subject};
-use crate::profile::Profile;
+use crate::model::change::issue_one;
+use crate::pki::issuance::{Request, default_san};
+use crate::pki::keys::{self, KeyKind, KeyType};
+use crate::pki::names::Subject;
 use crate::store::output::PairPlan;
 use crate::store::{CERT, MODE_PUBLIC, MODE_SECRET};
 
@@ -25,11 +25,9 @@ pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
         Some(s) => Subject::parse(s).map_err(|m| Error::refused(format!("--subject: {m}")))?,
         None => Subject(vec![("CN".into(), args.name.clone())]),
     };
-    let mut sans = super::sign::parse_sans(&args.san)?;
+    let mut sans = crate::cli::sans(&args.san)?;
     if sans.is_empty()
-        && args.profile != Profile::Client
-        && names::is_dns_name(&args.name)
-        && let Ok(san) = San::dns(&args.name)
+        && let Some(san) = default_san(&args.name, args.profile)
     {
         sans.push(san);
     }
@@ -51,13 +49,13 @@ pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
             days: args.days,
         };
         let mut notes = Vec::new();
-        let (mut plan, pem) = issue_one(state, &request, ctx, &mut notes, "issue", None)?;
+        let (mut plan, pem) = issue_one(state, &request, &ctx.env, &mut notes, "issue", None)?;
         let dir = args.out_dir.join(&args.name);
         notes.push(format!(
             "key and certificate written to {}",
             crate::render::escape(&dir.display().to_string())
         ));
-        let ca_pem = crate::csr::pem_of("CERTIFICATE", &state.ca.cert.der);
+        let ca_pem = crate::pki::pem::pem_of("CERTIFICATE", &state.ca.cert.der);
         let source = plan
             .writes
             .iter()

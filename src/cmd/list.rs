@@ -9,7 +9,7 @@ use super::Context;
 use crate::cli::ListArgs;
 use crate::clock::fmt;
 use crate::error::{Error, Result};
-use crate::index::{CertState, Entry};
+use crate::model::index::{CertState, Entry};
 use crate::store::{Access, Session};
 
 /// One row of `ca list --json` (SPEC.md LIST-JSON). Field names and types are stable.
@@ -56,11 +56,12 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
         .map_err(|m| Error::refused(format!("--expiring: {m}")))?;
     let needle = args.matching.as_deref().map(str::to_lowercase);
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
-    let header = crate::index::open(session.dir())?;
+    let header = crate::model::index::open(session.dir())?;
     let keep = |e: &Entry| {
-        args.status.is_none_or(|s| e.state(ctx.now) == s)
-            && within
-                .is_none_or(|d| e.state(ctx.now) == CertState::Valid && e.not_after <= ctx.now + d)
+        args.status.is_none_or(|s| e.state(ctx.env.now) == s)
+            && within.is_none_or(|d| {
+                e.state(ctx.env.now) == CertState::Valid && e.not_after <= ctx.env.now + d
+            })
             && needle.as_deref().is_none_or(|n| {
                 e.subject.to_lowercase().contains(n)
                     || e.sans.iter().any(|s| s.to_lowercase().contains(n))
@@ -71,7 +72,14 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
     // the buffer is discarded, so a failed list prints nothing unless it had already
     // produced more than the buffer holds.
     let mut out = crate::render::Stream::new(OUT_BUFFER);
-    match write_rows(&mut out, session.dir(), &header, args.json, ctx.now, keep) {
+    match write_rows(
+        &mut out,
+        session.dir(),
+        &header,
+        args.json,
+        ctx.env.now,
+        keep,
+    ) {
         Ok(()) => out.finish(),
         Err(e) => {
             out.discard();
@@ -87,7 +95,7 @@ const OUT_BUFFER: usize = 1 << 16;
 fn write_rows(
     out: &mut impl Write,
     dir: &std::path::Path,
-    header: &crate::index::Header,
+    header: &crate::model::index::Header,
     json: bool,
     now: OffsetDateTime,
     keep: impl Fn(&Entry) -> bool,
@@ -98,7 +106,7 @@ fn write_rows(
         let json = |e: serde_json::Error| Error::io("<stdout>", std::io::Error::other(e));
         let mut ser = serde_json::Serializer::pretty(&mut *out);
         let mut seq = ser.serialize_seq(None).map_err(json)?;
-        crate::index::for_each_entry(dir, header, |e| {
+        crate::model::index::for_each_entry(dir, header, |e| {
             if keep(&e) {
                 seq.serialize_element(&Row::new(&e, now)).map_err(json)?;
             }
@@ -113,7 +121,7 @@ fn write_rows(
         "SERIAL", "STATE", "NOT AFTER", "PROFILE"
     )
     .map_err(io)?;
-    crate::index::for_each_entry(dir, header, |e| {
+    crate::model::index::for_each_entry(dir, header, |e| {
         if !keep(&e) {
             return Ok(());
         }

@@ -1,9 +1,9 @@
 //! `ca log`: print the audit trail (SPEC.md `LOG-*`).
 
 use super::Context;
-use crate::audit::Record;
 use crate::cli::JsonArgs;
 use crate::error::{Error, Result};
+use crate::model::audit::Record;
 use crate::store::{AUDIT, Access, Session};
 
 /// Runs `ca log`.

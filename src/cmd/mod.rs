@@ -19,30 +19,24 @@ pub mod status;
 pub mod upgrade;
 pub mod verify;
 
+pub use crate::model::change::{AuditInfo, finish_plan};
+
 use std::path::PathBuf;
 use std::time::Duration;
 
-use time::OffsetDateTime;
-
-use crate::audit;
 use crate::cli::MutationArgs;
 use crate::error::{Error, Result};
-use crate::index::LogAppend;
+use crate::model::snapshot::State;
 use crate::render;
-use crate::state::State;
 use crate::store::output::OutputFile;
-use crate::store::{
-    self, AUDIT, Access, FileAppend, FileWrite, INDEX, INDEX_LOG, Plan, Session, fsio,
-};
+use crate::store::{self, Access, Plan, Session, fsio};
 
 /// What every command receives from the top level.
 pub struct Context {
     pub dir: PathBuf,
     pub open: store::OpenOptions,
-    /// The time of the command, read once.
-    pub now: OffsetDateTime,
-    /// The operator, for the audit trail.
-    pub user: String,
+    /// The time and the operator.
+    pub env: crate::Env,
     /// `--quiet`: no notes on stderr.
     pub quiet: bool,
     /// Where the CA key's passphrase comes from, if it is encrypted.
@@ -55,8 +49,7 @@ impl Context {
         lock_timeout: u64,
         allow_network_fs: bool,
         allow_insecure_key: bool,
-        now: OffsetDateTime,
-        user: String,
+        env: crate::Env,
         quiet: bool,
     ) -> Self {
         Context {
@@ -67,95 +60,11 @@ impl Context {
                 allow_insecure_key,
                 allow_insecure_dir: false,
             },
-            now,
-            user,
+            env,
             quiet,
             pass: crate::passphrase::Source::default(),
         }
     }
-}
-
-/// What an operation records in the audit trail.
-pub struct AuditInfo {
-    pub operation: &'static str,
-    pub serials: Vec<String>,
-    pub csr_sha256: Option<String>,
-}
-
-/// Finishes a plan: moves the generation on, appends `log` to index.log, writes index.json
-/// and `writes`, and appends the audit record in the same commit (SPEC.md AUDIT-ATOMIC). A
-/// command that loaded the CA key also signs a checkpoint of the state it commits (SPEC.md
-/// CHECKPOINT-SIGN); the others carry the last one forward.
-pub fn finish_plan(
-    state: &State,
-    ctx: &Context,
-    log: LogAppend,
-    mut writes: Vec<FileWrite>,
-    info: AuditInfo,
-) -> Result<Plan> {
-    let mut header = state.header.clone();
-    let generation_before = header.generation;
-    header.generation = generation_before + 1;
-    let record = audit::Record {
-        time: ctx.now,
-        operation: info.operation.to_string(),
-        serials: info.serials,
-        csr_sha256: info.csr_sha256,
-        user: ctx.user.clone(),
-        generation: header.generation,
-        prev: state.audit_prev.clone(),
-    };
-    let line = record.to_line();
-    header.audit_head = audit::line_hash(&line[..line.len() - 1]);
-    let mut appends = Vec::new();
-    if !log.bytes.is_empty() {
-        if log.max_serial > header.max_serial() {
-            header.max_serial = log.max_serial.map(|s| s.to_string());
-        }
-        header.log_head = crate::checkpoint::chain(&header.log_head, &log.bytes);
-        appends.push(FileAppend {
-            target: INDEX_LOG.to_string(),
-            offset: header.log_len,
-            bytes: log.bytes,
-        });
-        header.log_len += appends[0].bytes.len() as u64;
-    }
-    let audit_len = state.audit_len + line.len() as u64;
-    appends.push(FileAppend {
-        target: AUDIT.to_string(),
-        offset: state.audit_len,
-        bytes: line,
-    });
-    if let Some(key) = state.ca.signing_key() {
-        // The checkpoint signs the files as this commit leaves them.
-        let written = |name: &str| writes.iter().find(|w| w.target == name);
-        let counter = |name: &str, now: &crate::serial::Serial| match written(name) {
-            Some(w) => crate::serial::Serial::parse_file(&w.bytes)
-                .ok_or_else(|| Error::Internal(format!("the plan writes a bad {name}"))),
-            None => Ok(now.clone()),
-        };
-        let files = crate::index::Files {
-            audit_len,
-            serial: counter(store::SERIAL, &state.serial)?,
-            crlnumber: counter(store::CRLNUMBER, &state.crlnumber)?,
-            crl_sha256: match written(store::CRL) {
-                Some(w) => Some(crate::hex::sha256(&w.bytes)),
-                None => state.crl_sha256.clone(),
-            },
-        };
-        header.sign_checkpoint(&files, key)?;
-    }
-    writes.push(FileWrite::public(INDEX, header.to_bytes()));
-    Ok(Plan {
-        operation: info.operation,
-        generation_before,
-        generation_after: header.generation,
-        writes,
-        appends,
-        outputs: Vec::new(),
-        pair: None,
-        out_dirs: Vec::new(),
-    })
 }
 
 /// The result of a validation phase: the plan (with its outputs), what to print once it is

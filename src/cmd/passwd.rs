@@ -5,8 +5,8 @@
 use super::{AuditInfo, Context, Planned};
 use crate::cli::PasswdArgs;
 use crate::error::{Error, Result};
-use crate::keys;
 use crate::passphrase;
+use crate::pki::keys;
 use crate::store::{FileWrite, KEY, MODE_SECRET};
 
 /// Runs `ca passwd`.
@@ -38,8 +38,8 @@ pub fn run(args: &PasswdArgs, ctx: &Context) -> Result<()> {
         };
         let plan = super::finish_plan(
             state,
-            ctx,
-            crate::index::LogAppend::default(),
+            &ctx.env,
+            crate::model::index::LogAppend::default(),
             vec![FileWrite {
                 target: KEY.into(),
                 bytes: content.into_bytes(),

@@ -2,28 +2,27 @@
 //! issued one, linked to it in the index; optionally revoking it in the same commit
 //! (SPEC.md `RENEW-*`).
 
-use x509_parser::certificate::X509Certificate;
-use x509_parser::prelude::FromDer;
-
-use super::sign::{Request, issue, next_serial};
 use super::{AuditInfo, Context, Planned};
-use crate::cli::{Reason, RenewArgs};
-use crate::csr::{self, CheckedCsr};
+use crate::cli::RenewArgs;
 use crate::error::{Error, Result};
-use crate::index::LogAppend;
-use crate::keys;
-use crate::names::{San, Subject};
-use crate::profile::Profile;
-use crate::serial::Serial;
-use crate::state::State;
+use crate::model::change::{issue_entry, mark_revoked, next_serial};
+use crate::model::index::LogAppend;
+use crate::model::snapshot::State;
+use crate::pki::csr::{self, CheckedCsr};
+use crate::pki::issuance::Request;
+use crate::pki::keys;
+use crate::pki::names::{San, Subject};
+use crate::pki::profile::Profile;
+use crate::pki::reason::Reason;
+use crate::pki::serial::Serial;
 use crate::store::{FileWrite, SERIAL};
 
 /// Runs `ca renew`.
 pub fn run(args: &RenewArgs, ctx: &Context) -> Result<()> {
-    let old = super::revoke::parse_serial(&args.serial)?;
+    let old = crate::cli::serial(&args.serial)?;
     let csr = match &args.csr {
         Some(path) => {
-            let bytes = super::sign::read_input(path)?;
+            let bytes = crate::input::read_csr(path)?;
             Some(csr::check(&bytes).map_err(|m| Error::bad_input(path, m))?)
         }
         None => None,
@@ -44,12 +43,12 @@ pub fn plan(
     revoke_old: bool,
     ctx: &Context,
 ) -> Result<Planned> {
-    let entry = crate::index::find(&ctx.dir, &state.header, old)?
+    let entry = state
+        .find(old)?
         .ok_or_else(|| Error::refused(format!("no certificate with serial {old} in index.log")))?;
     let path = ctx.dir.join(format!("certs/{old}.pem"));
-    let (_, der) = crate::index::read_recorded(&ctx.dir, &entry, &state.ca.cert)?;
-    let (_, cert) =
-        X509Certificate::from_der(&der).map_err(|e| Error::state(&path, e.to_string()))?;
+    let (_, der) = state.read_recorded(&entry)?;
+    let cert = crate::pki::pem::certificate(&der).map_err(|m| Error::state(&path, m))?;
     let subject = Subject::parse(&entry.subject).map_err(|m| Error::state(&path, m))?;
     let sans = entry
         .sans
@@ -57,17 +56,12 @@ pub fn plan(
         .map(|s| San::parse(s))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|m| Error::state(&path, m))?;
-    let profile = match entry.profile.as_str() {
-        "server" => Profile::Server,
-        "client" => Profile::Client,
-        "server-client" => Profile::ServerClient,
-        other => {
-            return Err(Error::state(
-                &path,
-                format!("unknown profile {other:?} in index.log"),
-            ));
-        }
-    };
+    let profile = Profile::from_name(&entry.profile).ok_or_else(|| {
+        Error::state(
+            &path,
+            format!("unknown profile {:?} in index.log", entry.profile),
+        )
+    })?;
     let old_spki = cert.public_key();
     let (spki_der, spk, key) = match csr {
         Some(c) => (c.spki_der.clone(), c.subject_public_key.clone(), c.key),
@@ -88,19 +82,19 @@ pub fn plan(
     };
     let serial = state.serial.clone();
     let mut notes = Vec::new();
-    let (new_pem, mut new_entry) = issue(
+    let (new_pem, mut new_entry) = issue_entry(
         state,
         &state.ca.issuer()?,
         &request,
         &serial,
-        ctx,
+        &ctx.env,
         &mut notes,
     )?;
     new_entry.renewed_from = Some(old.to_string());
     let mut log = LogAppend::default();
     let mut serials = vec![serial.to_string(), old.to_string()];
     if revoke_old {
-        super::revoke::mark_revoked(state, &mut log, old, Reason::Superseded, ctx)?;
+        mark_revoked(state, &mut log, old, Reason::Superseded, &ctx.env)?;
         notes.push(format!(
             "revoked {old} (superseded); run `ca crl` to publish it"
         ));
@@ -110,7 +104,7 @@ pub fn plan(
     log.issued(&new_entry);
     let plan = super::finish_plan(
         state,
-        ctx,
+        &ctx.env,
         log,
         vec![
             FileWrite::public(format!("certs/{serial}.pem"), new_pem.clone()),

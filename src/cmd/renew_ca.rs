@@ -6,15 +6,13 @@
 
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyIdMethod, KeyUsagePurpose};
 use time::Duration;
-use x509_parser::certificate::X509Certificate;
-use x509_parser::prelude::FromDer;
 
 use super::{AuditInfo, Context, Planned};
 use crate::cli::RenewCaArgs;
 use crate::error::{Error, Result};
-use crate::names;
-use crate::serial::Serial;
-use crate::state::State;
+use crate::model::snapshot::State;
+use crate::pki::names;
+use crate::pki::serial::Serial;
 use crate::store::{CERT, FileWrite};
 
 /// Runs `ca renew-ca`.
@@ -30,8 +28,7 @@ pub fn run(args: &RenewCaArgs, ctx: &Context) -> Result<()> {
 pub fn plan(state: &State, days: u32, random: [u8; 16], ctx: &Context) -> Result<Planned> {
     let old = &state.ca.cert;
     let path = ctx.dir.join(CERT);
-    let (_, x509) =
-        X509Certificate::from_der(&old.der).map_err(|e| Error::state(&path, e.to_string()))?;
+    let x509 = crate::pki::pem::certificate(&old.der).map_err(|m| Error::state(&path, m))?;
     let old_serial = Serial::from_magnitude(x509.raw_serial());
     let archive = format!("ca-{old_serial}.crt");
     if ctx.dir.join(&archive).exists() {
@@ -48,8 +45,8 @@ pub fn plan(state: &State, days: u32, random: [u8; 16], ctx: &Context) -> Result
     let mut params = CertificateParams::default();
     params.distinguished_name =
         names::dn_from_x509(x509.subject()).map_err(|m| Error::state(&path, m))?;
-    params.not_before = ctx.now;
-    params.not_after = ctx.now + Duration::days(i64::from(days));
+    params.not_before = ctx.env.now;
+    params.not_after = ctx.env.now + Duration::days(i64::from(days));
     let new_serial = Serial::random_start(random);
     params.serial_number = Some(rcgen::SerialNumber::from_slice(new_serial.as_bytes()));
     params.is_ca = IsCa::Ca(match path_len {
@@ -67,10 +64,13 @@ pub fn plan(state: &State, days: u32, random: [u8; 16], ctx: &Context) -> Result
         .map_err(|e| Error::Internal(format!("self-signing the renewed CA certificate: {e}")))?;
     let plan = super::finish_plan(
         state,
-        ctx,
-        crate::index::LogAppend::default(),
+        &ctx.env,
+        crate::model::index::LogAppend::default(),
         vec![
-            FileWrite::public(archive.clone(), crate::csr::pem_of("CERTIFICATE", &old.der)),
+            FileWrite::public(
+                archive.clone(),
+                crate::pki::pem::pem_of("CERTIFICATE", &old.der),
+            ),
             FileWrite::public(CERT, cert.pem()),
         ],
         AuditInfo {

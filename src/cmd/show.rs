@@ -1,14 +1,12 @@
 //! `ca show`: one issued certificate, for people (`--json`, `--pem` for scripts).
 
 use serde::Serialize;
-use x509_parser::certificate::X509Certificate;
-use x509_parser::prelude::FromDer;
 
 use super::Context;
 use super::list::Row;
 use crate::cli::ShowArgs;
 use crate::error::{Error, Result};
-use crate::keys;
+use crate::pki::keys;
 use crate::store::{Access, Session};
 
 /// `ca show --json` (SPEC.md SHOW-JSON): the list row plus what the certificate says.
@@ -23,21 +21,20 @@ struct Shown<'a> {
 
 /// Runs `ca show`.
 pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
-    let serial = super::revoke::parse_serial(&args.serial)?;
+    let serial = crate::cli::serial(&args.serial)?;
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
-    let header = crate::index::open(session.dir())?;
-    let entry = crate::index::find(session.dir(), &header, &serial)?.ok_or_else(|| {
+    let header = crate::model::index::open(session.dir())?;
+    let entry = crate::model::index::find(session.dir(), &header, &serial)?.ok_or_else(|| {
         Error::refused(format!("no certificate with serial {serial} in index.log"))
     })?;
     let entry = &entry;
     let path = ctx.dir.join(format!("certs/{serial}.pem"));
-    let ca = crate::ca::CaCert::parse(session.dir(), &session.read(crate::store::CERT)?)?;
-    let (pem, der) = crate::index::read_recorded(session.dir(), entry, &ca)?;
+    let ca = crate::pki::ca::CaCert::parse(session.dir(), &session.read(crate::store::CERT)?)?;
+    let (pem, der) = crate::model::index::read_recorded(session.dir(), entry, &ca)?;
     if args.pem {
         return crate::render::print(&String::from_utf8_lossy(&pem));
     }
-    let (_, cert) =
-        X509Certificate::from_der(&der).map_err(|e| Error::state(&path, e.to_string()))?;
+    let cert = crate::pki::pem::certificate(&der).map_err(|m| Error::state(&path, m))?;
     let key_type = keys::classify(cert.public_key()).map_or_else(|m| m, |k| k.to_string());
     let key_usage = match cert.key_usage() {
         Ok(Some(ku)) => ku
@@ -58,7 +55,7 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
         }
     }
     let shown = Shown {
-        row: Row::new(entry, ctx.now),
+        row: Row::new(entry, ctx.env.now),
         key_type,
         key_usage,
         extended_key_usage,

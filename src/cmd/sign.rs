@@ -3,25 +3,19 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use rcgen::{CertificateParams, IsCa, Issuer, KeyIdMethod, KeyPair, SubjectPublicKeyInfo};
-use time::Duration;
-
 use super::{AuditInfo, Context, Planned};
 use crate::cli::SignArgs;
-use crate::csr::{self, CheckedCsr};
 use crate::error::{Error, Result};
-use crate::hex;
-use crate::index::{Entry, LogAppend, Status};
-use crate::keys::{self, KeyKind};
-use crate::names::{self, San, Subject};
-use crate::profile::Profile;
-use crate::serial::Serial;
-use crate::state::State;
+use crate::model::change::{issue_entry, issue_one, next_serial};
+use crate::model::index::{Entry, LogAppend};
+use crate::model::snapshot::State;
+use crate::pki::csr::{self, CheckedCsr};
+use crate::pki::issuance::{Request, choose_sans};
+use crate::pki::names::San;
+use crate::pki::profile::Profile;
+use crate::pki::serial::Serial;
 use crate::store::output::OutputFile;
 use crate::store::{FileWrite, SERIAL};
-
-/// How far notBefore is set back to tolerate clients with slightly slow clocks.
-pub const BACKDATE: Duration = Duration::seconds(60);
 
 /// Runs `ca sign`: one CSR, or a batch issued in one all-or-nothing commit.
 pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
@@ -41,8 +35,8 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
     // a signature is most of a batch's work, so a batch is checked on every core (the
     // results keep the order of the inputs).
     let gate = |path: &PathBuf| {
-        let r =
-            read_input(path).and_then(|b| csr::check(&b).map_err(|m| Error::bad_input(path, m)));
+        let r = crate::input::read_csr(path)
+            .and_then(|b| csr::check(&b).map_err(|m| Error::bad_input(path, m)));
         progress.inc();
         r
     };
@@ -81,7 +75,7 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
             }
         }
     }
-    let sans = parse_sans(&args.san)?;
+    let sans = crate::cli::sans(&args.san)?;
     let out = args.out.out.clone().map(|o| (o, args.out.force));
     super::mutate(ctx, &args.mutation, |state| {
         if let [(_, one)] = checked.as_slice() {
@@ -153,7 +147,7 @@ pub fn plan_batch(
         let mut cert_notes = Vec::new();
         let sans = choose_sans(csr, &[], profile, &mut cert_notes);
         let request = Request::from_csr(csr, sans, profile, days);
-        issue(state, &issuer, &request, serial, ctx, &mut cert_notes)
+        issue_entry(state, &issuer, &request, serial, &ctx.env, &mut cert_notes)
     };
     let jobs: Vec<(&CheckedCsr, &Serial)> = csrs.iter().map(|(_, c)| c).zip(&numbered).collect();
     let issued = crate::par::map(&jobs, 64, |j| sign_one(*j));
@@ -183,7 +177,7 @@ pub fn plan_batch(
     }
     let plan = super::finish_plan(
         state,
-        ctx,
+        &ctx.env,
         log,
         writes,
         AuditInfo {
@@ -337,49 +331,6 @@ impl Progress {
     }
 }
 
-/// Parses `--san` options.
-pub fn parse_sans(sans: &[String]) -> Result<Vec<San>> {
-    names::check_san_count(sans.len()).map_err(|m| Error::refused(format!("--san: {m}")))?;
-    sans.iter()
-        .map(|s| San::parse(s))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|m| Error::refused(format!("--san: {m}")))
-}
-
-/// What is to be certified: an identity and a public key.
-pub struct Request<'a> {
-    pub subject: &'a Subject,
-    pub sans: Vec<San>,
-    /// DER SubjectPublicKeyInfo.
-    pub spki_der: &'a [u8],
-    /// The subjectPublicKey bit string content.
-    pub subject_public_key: &'a [u8],
-    pub key: KeyKind,
-    /// The policy: extensions of the profile, validity in days.
-    pub profile: Profile,
-    pub days: u32,
-}
-
-impl<'a> Request<'a> {
-    /// The key and subject of a checked CSR, with the SANs the policy chose.
-    pub fn from_csr(
-        csr: &'a CheckedCsr,
-        sans: Vec<San>,
-        profile: Profile,
-        days: u32,
-    ) -> Request<'a> {
-        Request {
-            subject: &csr.subject,
-            sans,
-            spki_der: &csr.spki_der,
-            subject_public_key: &csr.subject_public_key,
-            key: csr.key,
-            profile,
-            days,
-        }
-    }
-}
-
 /// Validation phase: the new certificate, index and serial counter.
 pub fn plan(
     state: &State,
@@ -402,186 +353,10 @@ pub fn plan(
     let (plan, pem) = issue_one(
         state,
         &request,
-        ctx,
+        &ctx.env,
         &mut notes,
         "sign",
         Some(csr.sha256.clone()),
     )?;
     Ok(Planned::new(plan, pem, notes))
-}
-
-/// The SANs to issue: `--san` replaces the CSR's; a server certificate without any gets its
-/// CN when that is a DNS name.
-fn choose_sans(
-    csr: &CheckedCsr,
-    override_sans: &[San],
-    profile: Profile,
-    notes: &mut Vec<String>,
-) -> Vec<San> {
-    let mut sans = if override_sans.is_empty() {
-        csr.sans.clone()
-    } else {
-        let dropped: Vec<String> = csr
-            .sans
-            .iter()
-            .filter(|s| !override_sans.contains(s))
-            .map(|s| s.to_string())
-            .collect();
-        if !dropped.is_empty() {
-            notes.push(format!(
-                "--san replaces the CSR's SANs; not issued: {}",
-                dropped.join(", ")
-            ));
-        }
-        let mut v: Vec<San> = Vec::new();
-        for s in override_sans {
-            if !v.contains(s) {
-                v.push(s.clone());
-            }
-        }
-        v
-    };
-    if sans.is_empty()
-        && profile != Profile::Client
-        && let Some(cn) = csr
-            .subject
-            .common_name()
-            .filter(|cn| names::is_dns_name(cn))
-        && let Ok(san) = San::dns(cn)
-    {
-        notes.push(format!("no SANs requested; added {san} from the CN"));
-        sans.push(san);
-    }
-    sans
-}
-
-/// Issues one certificate with the next serial and builds the whole plan for it: the
-/// certificate file, the advanced counter, the index entry and the audit record.
-pub fn issue_one(
-    state: &State,
-    request: &Request<'_>,
-    ctx: &Context,
-    notes: &mut Vec<String>,
-    operation: &'static str,
-    csr_sha256: Option<String>,
-) -> Result<(crate::store::Plan, String)> {
-    let serial = state.serial.clone();
-    let (pem, entry) = issue(state, &state.ca.issuer()?, request, &serial, ctx, notes)?;
-    let mut log = LogAppend::default();
-    log.issued(&entry);
-    let plan = super::finish_plan(
-        state,
-        ctx,
-        log,
-        vec![
-            FileWrite::public(format!("certs/{serial}.pem"), pem.clone()),
-            FileWrite::public(SERIAL, next_serial(&serial)?.to_file()),
-        ],
-        AuditInfo {
-            operation,
-            serials: vec![serial.to_string()],
-            csr_sha256,
-        },
-    )?;
-    Ok((plan, pem))
-}
-
-/// The serial after `serial`, or a refusal when the 20-octet space is exhausted.
-pub fn next_serial(serial: &Serial) -> Result<Serial> {
-    serial.next().ok_or_else(|| {
-        Error::refused("the serial counter is exhausted (20 octets); create a new CA")
-    })
-}
-
-/// Builds and signs one certificate with serial `serial` under `profile`; returns its PEM and
-/// its index entry. Pure: nothing is written.
-pub fn issue(
-    state: &State,
-    issuer: &Issuer<'_, &KeyPair>,
-    req: &Request<'_>,
-    serial: &Serial,
-    ctx: &Context,
-    notes: &mut Vec<String>,
-) -> Result<(String, Entry)> {
-    let (profile, days) = (req.profile, req.days);
-    let ca = &state.ca;
-    ca.check_valid_at(ctx.now, &ctx.dir)?;
-    if req.subject.is_empty() {
-        return Err(Error::refused(
-            "the subject is empty; fileca requires at least one subject attribute such as CN",
-        ));
-    }
-    if let Some(max) = state.header.max_serial()
-        && *serial <= max
-    {
-        return Err(Error::state(
-            ctx.dir.join(SERIAL),
-            format!("serial {serial} is not above the highest issued serial {max}"),
-        ));
-    }
-    let not_before = (ctx.now - BACKDATE).max(ca.cert.not_before);
-    let mut not_after = ctx.now + Duration::days(i64::from(days));
-    if not_after > ca.cert.not_after {
-        notes.push(format!(
-            "notAfter clamped to the CA certificate's notAfter {}",
-            crate::clock::fmt(ca.cert.not_after)
-        ));
-        not_after = ca.cert.not_after;
-    }
-
-    let mut params = CertificateParams::default();
-    params.distinguished_name = req.subject.to_rcgen().map_err(Error::refused)?;
-    params.subject_alt_names = req
-        .sans
-        .iter()
-        .map(|s| s.to_rcgen())
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|m| Error::refused(format!("SAN {m}")))?;
-    params.not_before = not_before;
-    params.not_after = not_after;
-    params.serial_number = Some(rcgen::SerialNumber::from_slice(serial.as_bytes()));
-    params.is_ca = IsCa::ExplicitNoCa;
-    params.key_usages = profile.key_usages(req.key);
-    params.extended_key_usages = profile.extended_key_usages();
-    params.use_authority_key_identifier_extension = true;
-    params.key_identifier_method = KeyIdMethod::PreSpecified(keys::key_id(req.subject_public_key));
-    let public_key = SubjectPublicKeyInfo::from_der(req.spki_der)
-        .map_err(|e| Error::refused(format!("the public key: {e}")))?;
-    let cert = params
-        .signed_by(&public_key, issuer)
-        .map_err(|e| Error::Internal(format!("signing: {e}")))?;
-    notes.push(format!(
-        "issued serial {serial} to {}, valid until {}",
-        crate::render::escape(&req.subject.to_string()),
-        crate::clock::fmt(not_after)
-    ));
-    let entry = Entry {
-        serial: serial.to_string(),
-        subject: req.subject.to_string(),
-        sans: req.sans.iter().map(|s| s.to_string()).collect(),
-        profile: profile.name().to_string(),
-        not_before,
-        not_after,
-        status: Status::Valid,
-        revoked_at: None,
-        revocation_reason: None,
-        sha256: hex::sha256(cert.der()),
-        renewed_from: None,
-    };
-    Ok((cert.pem(), entry))
-}
-
-/// Reads a CSR from a file, pipe or FIFO (never blocking on one without a writer, see
-/// [`crate::input`]) or, for `-`, standard input; bounded so a huge input cannot exhaust
-/// memory.
-pub fn read_input(path: &Path) -> Result<Vec<u8>> {
-    if path != Path::new("-") {
-        return crate::input::read(path, csr::MAX_CSR_BYTES as u64);
-    }
-    let mut buf = Vec::new();
-    std::io::stdin()
-        .take((csr::MAX_CSR_BYTES + 1) as u64)
-        .read_to_end(&mut buf)
-        .map_err(|e| Error::io("<stdin>", e))?;
-    Ok(buf)
 }

@@ -8,10 +8,10 @@ use x509_parser::revocation_list::CertificateRevocationList;
 use super::Context;
 use crate::cli::JsonArgs;
 use crate::clock::fmt;
-use crate::csr::decode_one;
 use crate::error::{Error, Result};
-use crate::index::{self, Entry, Status};
-use crate::state::State;
+use crate::model::index::{self, Entry, Status};
+use crate::model::snapshot::State;
+use crate::pki::pem::decode_one;
 use crate::store::{Access, CRL, Session};
 
 /// The `--json` document (SPEC.md `STATUS-JSON`).
@@ -64,16 +64,16 @@ pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
     let state = State::load(&session, None)?;
     let crl = match session.read_optional(CRL)? {
         Some(bytes) => {
-            Some(crl_info(&bytes, ctx.now).map_err(|m| Error::state(ctx.dir.join(CRL), m))?)
+            Some(crl_info(&bytes, ctx.env.now).map_err(|m| Error::state(ctx.dir.join(CRL), m))?)
         }
         None => None,
     };
     let mut tally = Tally::default();
     index::for_each_entry(&ctx.dir, &state.header, |e| {
-        tally.add(&e, crl.as_ref(), ctx.now);
+        tally.add(&e, crl.as_ref(), ctx.env.now);
         Ok(())
     })?;
-    let report = report(&state, tally, crl, ctx.now);
+    let report = report(&state, tally, crl, ctx.env.now);
     if args.json {
         let json =
             serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
@@ -225,7 +225,7 @@ pub fn crl_info(bytes: &[u8], now: OffsetDateTime) -> std::result::Result<CrlInf
         CertificateRevocationList::from_der(&der).map_err(|e| format!("not a valid CRL: {e}"))?;
     let number = crl
         .crl_number()
-        .map(|n| crate::serial::Serial::from_magnitude(&n.to_bytes_be()).to_string())
+        .map(|n| crate::pki::serial::Serial::from_magnitude(&n.to_bytes_be()).to_string())
         .ok_or("the CRL has no CRL number")?;
     let next = crl.next_update().map(|t| t.to_datetime());
     let this = crl.last_update().to_datetime();

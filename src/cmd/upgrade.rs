@@ -7,9 +7,9 @@
 use super::{AuditInfo, Context, Planned};
 use crate::cli::UpgradeArgs;
 use crate::error::{Error, Result};
-use crate::index::{self, Entry, Header, LogAppend, v1, v2};
-use crate::serial::Serial;
-use crate::state::State;
+use crate::model::index::{self, Entry, Header, LogAppend, v1, v2};
+use crate::model::snapshot::State;
+use crate::pki::serial::Serial;
 use crate::store::{INDEX, INDEX_LOG, Session};
 
 /// Runs `ca upgrade`.
@@ -104,7 +104,7 @@ fn plan(state: &State, entries: Vec<Entry>, ctx: &Context) -> Result<Planned> {
     };
     let plan = super::finish_plan(
         state,
-        ctx,
+        &ctx.env,
         log,
         writes,
         AuditInfo {

@@ -1,18 +1,18 @@
 //! `ca verify`: a verdict on a certificate file against this CA (SPEC.md `VERIFY-*`).
 
 use serde::Serialize;
-use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
 use super::Context;
-use crate::ca::{CaCert, MAX_PEM_BYTES};
 use crate::cli::VerifyArgs;
-use crate::csr::decode_one;
 use crate::error::{Error, Result};
 use crate::hex;
-use crate::index::{CertState, Status};
-use crate::serial::Serial;
+use crate::model::index::{CertState, Status};
+use crate::pki::ca::CaCert;
+use crate::pki::pem::MAX_PEM_BYTES;
+use crate::pki::pem::decode_one;
+use crate::pki::serial::Serial;
 use crate::store::{Access, CERT, Session};
 
 /// Verdicts and their exit codes.
@@ -42,20 +42,13 @@ impl Verdict {
 
 /// Runs `ca verify`; returns the verdict's exit code.
 pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
-    let bytes = super::sign::read_input(&args.cert)?;
+    let bytes = crate::input::read_csr(&args.cert)?;
     let der = decode_one(&bytes, &["CERTIFICATE"], MAX_PEM_BYTES)
         .map_err(|m| Error::bad_input(&args.cert, m))?;
-    let (rest, cert) = X509Certificate::from_der(&der)
-        .map_err(|e| Error::bad_input(&args.cert, format!("not a valid certificate: {e}")))?;
-    if !rest.is_empty() {
-        return Err(Error::bad_input(
-            &args.cert,
-            "trailing bytes after the certificate",
-        ));
-    }
+    let cert = crate::pki::pem::certificate(&der).map_err(|m| Error::bad_input(&args.cert, m))?;
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     let ca = CaCert::parse(&ctx.dir, &session.read(CERT)?)?;
-    let header = crate::index::open(session.dir())?;
+    let header = crate::model::index::open(session.dir())?;
     let serial = Serial::from_magnitude(cert.raw_serial());
     let (_, ca_spki) = SubjectPublicKeyInfo::from_der(&ca.spki_der)
         .map_err(|e| Error::Internal(format!("ca.crt public key: {e}")))?;
@@ -70,8 +63,8 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
             ),
         )
     } else {
-        match crate::index::find(session.dir(), &header, &serial)? {
-            Some(e) if e.sha256 == hex::sha256(&der) => match e.state(ctx.now) {
+        match crate::model::index::find(session.dir(), &header, &serial)? {
+            Some(e) if e.sha256 == hex::sha256(&der) => match e.state(ctx.env.now) {
                 CertState::Revoked if e.status == Status::Revoked => (
                     Verdict::Revoked,
                     format!(
@@ -84,7 +77,7 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
                     Verdict::Expired,
                     format!("expired on {}", crate::clock::fmt(e.not_after)),
                 ),
-                _ if ctx.now < cert.validity().not_before.to_datetime() => (
+                _ if ctx.env.now < cert.validity().not_before.to_datetime() => (
                     Verdict::NotYetValid,
                     format!("not valid before {}", cert.validity().not_before),
                 ),

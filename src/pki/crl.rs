@@ -3,11 +3,11 @@
 use rcgen::{CertificateRevocationListParams, KeyIdMethod, RevokedCertParams};
 use time::{Duration, OffsetDateTime};
 
-use crate::ca::Ca;
-use crate::cli::Reason;
 use crate::error::{Error, Result};
-use crate::index::Revocation;
-use crate::serial::Serial;
+use crate::model::index::Revocation;
+use crate::pki::ca::Ca;
+use crate::pki::reason::Reason;
+use crate::pki::serial::Serial;
 
 /// Signs a CRL numbered `number` listing every revocation in `revoked`.
 /// The reason code is omitted for `unspecified`, as RFC 5280 5.3.1 recommends.

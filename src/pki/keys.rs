@@ -13,7 +13,7 @@ use x509_parser::x509::SubjectPublicKeyInfo;
 use crate::error::{Error, Result};
 
 /// Key types fileca generates for a CA.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyType {
     /// ECDSA on NIST P-256 with SHA-256 (the default).
     EcdsaP256,

@@ -14,12 +14,12 @@ use rcgen::{KeyPair, SigningKey};
 use ring::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
 use serde::{Deserialize, Serialize};
 
-use crate::audit;
-use crate::ca::CaCert;
 use crate::error::{Error, Result};
 use crate::hex;
-use crate::keys::KeyKind;
-use crate::serial::Serial;
+use crate::model::audit;
+use crate::pki::ca::CaCert;
+use crate::pki::keys::KeyKind;
+use crate::pki::serial::Serial;
 use crate::store::{self, INDEX, Session};
 
 /// The first line of every signed checkpoint message.
@@ -183,7 +183,7 @@ fn step(head: &str, line: &[u8], end: &[u8]) -> String {
 pub fn verify_current(
     session: &Session,
     cert: &CaCert,
-    header: &crate::index::Header,
+    header: &crate::model::index::Header,
     audit_len: u64,
     (counter, crlnumber): (&Serial, &Serial),
 ) -> Result<()> {

@@ -14,9 +14,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::checkpoint::{self, Checkpoint, LOG_GENESIS};
 use crate::error::{Error, Result};
-use crate::serial::Serial;
+use crate::model::checkpoint::{self, Checkpoint, LOG_GENESIS};
+use crate::pki::serial::Serial;
 use crate::store::{self, INDEX, INDEX_LOG};
 
 /// Format version of index.json and index.log.
@@ -226,7 +226,7 @@ pub enum Status {
 }
 
 /// The state of an issued certificate at a given time (what `ca list` shows).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CertState {
     Valid,
@@ -335,7 +335,7 @@ fn parse_line(line: &[u8]) -> std::result::Result<Line, String> {
         if Serial::parse_canonical(&r.revoked).is_none() {
             return Err(format!("revokes an invalid serial {:?}", r.revoked));
         }
-        if crate::cli::Reason::from_name(&r.reason).is_none() {
+        if crate::pki::reason::Reason::from_name(&r.reason).is_none() {
             return Err(format!(
                 "revokes {} for an unknown reason {:?}",
                 r.revoked, r.reason
@@ -368,12 +368,12 @@ fn concerns(line: &[u8], serial: &str) -> bool {
 pub fn read_recorded(
     dir: &Path,
     entry: &Entry,
-    ca: &crate::ca::CaCert,
+    ca: &crate::pki::ca::CaCert,
 ) -> Result<(Vec<u8>, Vec<u8>)> {
     let file = format!("certs/{}.pem", entry.serial);
     let path = dir.join(&file);
     let pem = store::read_state_file(dir, &file)?;
-    let der = crate::csr::decode_one(&pem, &["CERTIFICATE"], crate::ca::MAX_PEM_BYTES)
+    let der = crate::pki::pem::decode_one(&pem, &["CERTIFICATE"], crate::pki::pem::MAX_PEM_BYTES)
         .map_err(|m| Error::state(&path, m))?;
     if crate::hex::sha256(&der) != entry.sha256 {
         return Err(Error::state(
@@ -734,7 +734,7 @@ pub mod v2 {
             return Err(format!("is format {}, not 2", h.format));
         }
         if let Some(s) = &h.max_serial
-            && crate::serial::Serial::parse_canonical(s).is_none()
+            && crate::pki::serial::Serial::parse_canonical(s).is_none()
         {
             return Err(format!("max_serial {s:?} is not a canonical serial"));
         }

@@ -1,16 +1,18 @@
 //! The loaded state of a CA: every state file parsed and cross-checked enough to act on it.
 //! `ca check` goes further (see cmd/check.rs); this is what every command relies on.
 
-use crate::audit;
-use crate::ca::Ca;
 use crate::error::{Error, Result};
-use crate::index::{self, Header};
+use crate::model::audit;
+use crate::model::index::{self, Header};
 use crate::passphrase;
-use crate::serial::Serial;
+use crate::pki::ca::Ca;
+use crate::pki::serial::Serial;
 use crate::store::{self, AUDIT, CERT, CRLNUMBER, KEY, SERIAL, Session};
 
 /// Everything a command reads before it decides anything.
 pub struct State {
+    /// The state directory it was read from (its session holds the lock).
+    pub dir: std::path::PathBuf,
     pub ca: Ca,
     /// index.json. index.log is read only by commands that need certificates.
     pub header: Header,
@@ -35,7 +37,7 @@ impl State {
     pub fn load(session: &Session, pass: Option<&passphrase::Source>) -> Result<State> {
         let state = State::load_with(session, pass, index::open(session.dir())?)?;
         if pass.is_some() {
-            crate::checkpoint::verify_current(
+            crate::model::checkpoint::verify_current(
                 session,
                 &state.ca.cert,
                 &state.header,
@@ -104,6 +106,7 @@ impl State {
                 .map(|b| crate::hex::sha256(&b)),
         };
         Ok(State {
+            dir: dir.to_path_buf(),
             crl_sha256,
             ca,
             header,
@@ -112,6 +115,24 @@ impl State {
             audit_len,
             audit_prev,
         })
+    }
+}
+
+impl State {
+    /// The entry of `serial` in index.log, if any.
+    pub fn find(&self, serial: &Serial) -> Result<Option<index::Entry>> {
+        index::find(&self.dir, &self.header, serial)
+    }
+
+    /// Every revocation in index.log, re-hashed against the signed log_head (CRL-CHAIN).
+    pub fn revocations(&self) -> Result<Vec<index::Revocation>> {
+        index::revocations(&self.dir, &self.header)
+    }
+
+    /// The certificate file of `entry`, checked against what the index records of it
+    /// (SHOW-RECORDED): its PEM and DER.
+    pub fn read_recorded(&self, entry: &index::Entry) -> Result<(Vec<u8>, Vec<u8>)> {
+        index::read_recorded(&self.dir, entry, &self.ca.cert)
     }
 }
 

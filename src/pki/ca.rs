@@ -5,18 +5,13 @@ use std::path::Path;
 
 use rcgen::{Issuer, KeyPair, PublicKeyData};
 use time::OffsetDateTime;
-use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::ParsedExtension;
-use x509_parser::prelude::FromDer;
 
-use crate::csr::decode_one;
 use crate::error::{Error, Result};
-use crate::keys::{self, KeyKind};
 use crate::passphrase;
+use crate::pki::keys::{self, KeyKind};
+use crate::pki::pem::{MAX_PEM_BYTES, decode_one};
 use crate::store::{CERT, KEY};
-
-/// Largest certificate or key file accepted.
-pub const MAX_PEM_BYTES: usize = 1024 * 1024;
 
 /// A CA: its certificate and, when the command signs, the key that belongs to it.
 pub struct Ca {
@@ -46,11 +41,7 @@ impl CaCert {
         let path = dir.join(CERT);
         let der = decode_one(bytes, &["CERTIFICATE"], MAX_PEM_BYTES)
             .map_err(|m| Error::state(&path, m))?;
-        let (rest, cert) = X509Certificate::from_der(&der)
-            .map_err(|e| Error::state(&path, format!("not a valid X.509 certificate: {e}")))?;
-        if !rest.is_empty() {
-            return Err(Error::state(&path, "trailing bytes after the certificate"));
-        }
+        let cert = crate::pki::pem::certificate(&der).map_err(|m| Error::state(&path, m))?;
         let mut is_ca = false;
         let mut can_sign = true;
         let mut key_id = None;

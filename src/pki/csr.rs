@@ -13,8 +13,9 @@ use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::X509Name;
 
-use crate::keys::{self, KeyKind};
-use crate::names::{self, San, Subject};
+use crate::pki::keys::{self, KeyKind};
+use crate::pki::names::{self, San, Subject};
+use crate::pki::pem::decode_one;
 
 /// Largest CSR input accepted, in bytes.
 pub const MAX_CSR_BYTES: usize = 64 * 1024;
@@ -35,71 +36,6 @@ pub struct CheckedCsr {
     pub signature_algorithm: &'static str,
     /// SHA-256 of the request's DER, for the audit trail.
     pub sha256: String,
-}
-
-/// Decodes one PEM block with one of `labels`, or DER. Refuses several blocks, other labels,
-/// trailing garbage and oversized input.
-pub fn decode_one(bytes: &[u8], labels: &[&str], max: usize) -> Result<Vec<u8>, String> {
-    if bytes.len() > max {
-        return Err(format!(
-            "input is {} bytes, more than the {max}-byte limit",
-            bytes.len()
-        ));
-    }
-    if bytes.first() == Some(&0x30) {
-        return Ok(bytes.to_vec());
-    }
-    let text =
-        std::str::from_utf8(bytes).map_err(|_| "input is neither PEM text nor DER".to_string())?;
-    if !text.contains("-----BEGIN ") {
-        return Err("input is neither PEM nor DER (no -----BEGIN line)".into());
-    }
-    let blocks = pem::parse_many(text).map_err(|e| format!("malformed PEM: {e}"))?;
-    match blocks.as_slice() {
-        [] => Err("malformed PEM: no complete block (truncated?)".into()),
-        [one] if labels.contains(&one.tag()) => {
-            let after = after_end_line(text);
-            if !after.trim().is_empty() {
-                return Err(format!(
-                    "{} bytes of data after the -----END line",
-                    after.len()
-                ));
-            }
-            Ok(one.contents().to_vec())
-        }
-        [one] => Err(format!(
-            "PEM block is labelled {:?}, expected {:?}",
-            one.tag(),
-            labels[0]
-        )),
-        many => Err(format!(
-            "input holds {} PEM blocks; give exactly one",
-            many.len()
-        )),
-    }
-}
-
-/// What follows the `-----END …-----` line of the (one) block in `text`. Text before the
-/// BEGIN line is allowed (`openssl req -text` writes a dump there); text after the END line is
-/// not, so one file holds one object and nothing hides behind it.
-fn after_end_line(text: &str) -> &str {
-    let begin = text.find("-----BEGIN ").unwrap_or(0);
-    let Some(end) = text[begin..].find("-----END ") else {
-        return "";
-    };
-    let label = &text[begin + end + "-----END ".len()..];
-    match label.find("-----") {
-        Some(close) => &label[close + "-----".len()..],
-        None => "",
-    }
-}
-
-/// PEM-encodes DER with a label (64-column lines, `\n` line ends).
-pub fn pem_of(label: &str, der: &[u8]) -> String {
-    pem::encode_config(
-        &pem::Pem::new(label, der.to_vec()),
-        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
-    )
 }
 
 /// Runs the whole gate over the bytes of a CSR file.
@@ -377,6 +313,7 @@ fn general_name(gn: &GeneralName<'_>) -> Result<Option<San>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pki::pem::pem_of;
 
     const LABELS: &[&str] = &["CERTIFICATE REQUEST"];
 

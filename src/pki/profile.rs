@@ -3,10 +3,10 @@
 
 use rcgen::{ExtendedKeyUsagePurpose, KeyUsagePurpose};
 
-use crate::keys::KeyKind;
+use crate::pki::keys::KeyKind;
 
 /// What a leaf certificate is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
     /// TLS server: digitalSignature (+ keyEncipherment for RSA keys), EKU serverAuth.
     Server,
@@ -17,6 +17,14 @@ pub enum Profile {
 }
 
 impl Profile {
+    /// Every built-in profile.
+    pub const ALL: [Profile; 3] = [Profile::Server, Profile::Client, Profile::ServerClient];
+
+    /// The profile stored under `name` in index.log.
+    pub fn from_name(name: &str) -> Option<Profile> {
+        Profile::ALL.into_iter().find(|p| p.name() == name)
+    }
+
     /// The name stored in index.json.
     pub fn name(self) -> &'static str {
         match self {

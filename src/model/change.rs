@@ -1,0 +1,231 @@
+//! A command's change to the state directory, computed from its snapshot: the issued or
+//! revoked entries, the new CRL, the advanced counters, the moved generation, the audit record
+//! and the signed checkpoint — one [`Plan`] that `store` commits. Nothing here writes.
+
+use crate::Env;
+use crate::error::{Error, Result};
+use crate::model::audit;
+use crate::model::index::{Entry, LogAppend, Revocation, Status};
+use crate::model::snapshot::State;
+use crate::pki::issuance::{self, Request};
+use crate::pki::reason::Reason;
+use crate::pki::serial::Serial;
+use crate::store::{
+    self, AUDIT, CRL, CRLNUMBER, FileAppend, FileWrite, INDEX, INDEX_LOG, Plan, SERIAL,
+};
+
+/// What an operation records in the audit trail.
+pub struct AuditInfo {
+    pub operation: &'static str,
+    pub serials: Vec<String>,
+    pub csr_sha256: Option<String>,
+}
+
+/// Finishes a plan: moves the generation on, appends `log` to index.log, writes index.json
+/// and `writes`, and appends the audit record in the same commit (SPEC.md AUDIT-ATOMIC). A
+/// command that loaded the CA key also signs a checkpoint of the state it commits (SPEC.md
+/// CHECKPOINT-SIGN); the others carry the last one forward.
+pub fn finish_plan(
+    state: &State,
+    env: &Env,
+    log: LogAppend,
+    mut writes: Vec<FileWrite>,
+    info: AuditInfo,
+) -> Result<Plan> {
+    let mut header = state.header.clone();
+    let generation_before = header.generation;
+    header.generation = generation_before + 1;
+    let record = audit::Record {
+        time: env.now,
+        operation: info.operation.to_string(),
+        serials: info.serials,
+        csr_sha256: info.csr_sha256,
+        user: env.user.clone(),
+        generation: header.generation,
+        prev: state.audit_prev.clone(),
+    };
+    let line = record.to_line();
+    header.audit_head = audit::line_hash(&line[..line.len() - 1]);
+    let mut appends = Vec::new();
+    if !log.bytes.is_empty() {
+        if log.max_serial > header.max_serial() {
+            header.max_serial = log.max_serial.map(|s| s.to_string());
+        }
+        header.log_head = crate::model::checkpoint::chain(&header.log_head, &log.bytes);
+        appends.push(FileAppend {
+            target: INDEX_LOG.to_string(),
+            offset: header.log_len,
+            bytes: log.bytes,
+        });
+        header.log_len += appends[0].bytes.len() as u64;
+    }
+    let audit_len = state.audit_len + line.len() as u64;
+    appends.push(FileAppend {
+        target: AUDIT.to_string(),
+        offset: state.audit_len,
+        bytes: line,
+    });
+    if let Some(key) = state.ca.signing_key() {
+        // The checkpoint signs the files as this commit leaves them.
+        let written = |name: &str| writes.iter().find(|w| w.target == name);
+        let counter = |name: &str, now: &crate::pki::serial::Serial| match written(name) {
+            Some(w) => crate::pki::serial::Serial::parse_file(&w.bytes)
+                .ok_or_else(|| Error::Internal(format!("the plan writes a bad {name}"))),
+            None => Ok(now.clone()),
+        };
+        let files = crate::model::index::Files {
+            audit_len,
+            serial: counter(store::SERIAL, &state.serial)?,
+            crlnumber: counter(store::CRLNUMBER, &state.crlnumber)?,
+            crl_sha256: match written(store::CRL) {
+                Some(w) => Some(crate::hex::sha256(&w.bytes)),
+                None => state.crl_sha256.clone(),
+            },
+        };
+        header.sign_checkpoint(&files, key)?;
+    }
+    writes.push(FileWrite::public(INDEX, header.to_bytes()));
+    Ok(Plan {
+        operation: info.operation,
+        generation_before,
+        generation_after: header.generation,
+        writes,
+        appends,
+        outputs: Vec::new(),
+        pair: None,
+        out_dirs: Vec::new(),
+    })
+}
+
+/// Issues one certificate with the next serial and builds the whole plan for it: the
+/// certificate file, the advanced counter, the index entry and the audit record.
+pub fn issue_one(
+    state: &State,
+    request: &Request<'_>,
+    env: &Env,
+    notes: &mut Vec<String>,
+    operation: &'static str,
+    csr_sha256: Option<String>,
+) -> Result<(Plan, String)> {
+    let serial = state.serial.clone();
+    let (pem, entry) = issue_entry(state, &state.ca.issuer()?, request, &serial, env, notes)?;
+    let mut log = LogAppend::default();
+    log.issued(&entry);
+    let plan = finish_plan(
+        state,
+        env,
+        log,
+        vec![
+            FileWrite::public(format!("certs/{serial}.pem"), pem.clone()),
+            FileWrite::public(SERIAL, next_serial(&serial)?.to_file()),
+        ],
+        AuditInfo {
+            operation,
+            serials: vec![serial.to_string()],
+            csr_sha256,
+        },
+    )?;
+    Ok((plan, pem))
+}
+
+/// The serial after `serial`, or a refusal when the 20-octet space is exhausted.
+pub fn next_serial(serial: &Serial) -> Result<Serial> {
+    serial.next().ok_or_else(|| {
+        Error::refused("the serial counter is exhausted (20 octets); create a new CA")
+    })
+}
+
+/// Signs one certificate with serial `serial` for `request` and builds its index entry: the
+/// CA must be valid now and the serial above every issued one.
+pub fn issue_entry(
+    state: &State,
+    issuer: &rcgen::Issuer<'_, &rcgen::KeyPair>,
+    request: &Request<'_>,
+    serial: &Serial,
+    env: &Env,
+    notes: &mut Vec<String>,
+) -> Result<(String, Entry)> {
+    state.ca.check_valid_at(env.now, &state.dir)?;
+    if let Some(max) = state.header.max_serial()
+        && *serial <= max
+    {
+        return Err(Error::state(
+            state.dir.join(SERIAL),
+            format!("serial {serial} is not above the highest issued serial {max}"),
+        ));
+    }
+    let issued = issuance::issue(&state.ca.cert, issuer, request, serial, env.now, notes)?;
+    let entry = Entry {
+        serial: serial.to_string(),
+        subject: request.subject.to_string(),
+        sans: request.sans.iter().map(|s| s.to_string()).collect(),
+        profile: request.profile.name().to_string(),
+        not_before: issued.not_before,
+        not_after: issued.not_after,
+        status: Status::Valid,
+        revoked_at: None,
+        revocation_reason: None,
+        sha256: issued.sha256,
+        renewed_from: None,
+    };
+    Ok((issued.pem, entry))
+}
+
+/// Records the revocation of `serial` in `log`; returns its subject. Refuses unknown and
+/// already revoked serials and removeFromCRL.
+pub fn mark_revoked(
+    state: &State,
+    log: &mut LogAppend,
+    serial: &Serial,
+    reason: Reason,
+    env: &Env,
+) -> Result<String> {
+    if reason == Reason::RemoveFromCrl {
+        return Err(Error::refused(
+            "removeFromCRL is only meaningful in delta CRLs (RFC 5280 5.3.1), which fileca does \
+             not issue; it cannot be a reason to revoke",
+        ));
+    }
+    let entry = state.find(serial)?.ok_or_else(|| {
+        Error::refused(format!(
+            "no certificate with serial {serial} in {}",
+            state.dir.join(INDEX_LOG).display()
+        ))
+    })?;
+    if entry.status == Status::Revoked {
+        return Err(Error::refused(format!(
+            "certificate {serial} is already revoked (since {}, reason {})",
+            entry.revoked_at.map(crate::clock::fmt).unwrap_or_default(),
+            entry.revocation_reason.as_deref().unwrap_or("unspecified")
+        )));
+    }
+    log.revoked(serial, env.now, reason.name());
+    Ok(entry.subject)
+}
+
+/// The new ca.crl (listing `revoked`) and crlnumber; also the PEM and a note.
+pub fn crl_writes(
+    state: &State,
+    revoked: &[Revocation],
+    days: u32,
+    env: &Env,
+) -> Result<(Vec<FileWrite>, String, String)> {
+    state.ca.check_valid_at(env.now, &state.dir)?;
+    let number = state.crlnumber.clone();
+    let next = number
+        .next()
+        .ok_or_else(|| Error::refused("the CRL number is exhausted (20 octets)"))?;
+    let pem = crate::pki::crl::build(&state.ca, revoked, &number, env.now, days)?;
+    let revoked = revoked.len();
+    let note = format!(
+        "CRL number {number} lists {revoked} revoked certificate(s); next update in {days} days"
+    );
+    Ok((
+        vec![
+            FileWrite::public(CRL, pem.clone()),
+            FileWrite::public(CRLNUMBER, next.to_file()),
+        ],
+        pem,
+        note,
+    ))
+}

@@ -1,0 +1,171 @@
+//! Issuance: a [`Request`] (an identity, a public key, a profile, a validity) becomes a
+//! certificate signed by the CA. Pure — the caller has checked the CA's validity and the serial;
+//! shared by sign, renew and issue.
+
+use rcgen::{CertificateParams, IsCa, Issuer, KeyIdMethod, KeyPair, SubjectPublicKeyInfo};
+use time::{Duration, OffsetDateTime};
+
+use crate::error::{Error, Result};
+use crate::hex;
+use crate::pki::ca::CaCert;
+use crate::pki::csr::CheckedCsr;
+use crate::pki::keys::{self, KeyKind};
+use crate::pki::names::{self, San, Subject};
+use crate::pki::profile::Profile;
+use crate::pki::serial::Serial;
+
+/// How far notBefore is set back to tolerate clients with slightly slow clocks.
+pub const BACKDATE: Duration = Duration::seconds(60);
+
+/// What is to be certified: an identity and a public key.
+pub struct Request<'a> {
+    pub subject: &'a Subject,
+    pub sans: Vec<San>,
+    /// DER SubjectPublicKeyInfo.
+    pub spki_der: &'a [u8],
+    /// The subjectPublicKey bit string content.
+    pub subject_public_key: &'a [u8],
+    pub key: KeyKind,
+    /// The policy: extensions of the profile, validity in days.
+    pub profile: Profile,
+    pub days: u32,
+}
+
+impl<'a> Request<'a> {
+    /// The key and subject of a checked CSR, with the SANs the policy chose.
+    pub fn from_csr(
+        csr: &'a CheckedCsr,
+        sans: Vec<San>,
+        profile: Profile,
+        days: u32,
+    ) -> Request<'a> {
+        Request {
+            subject: &csr.subject,
+            sans,
+            spki_der: &csr.spki_der,
+            subject_public_key: &csr.subject_public_key,
+            key: csr.key,
+            profile,
+            days,
+        }
+    }
+}
+
+/// The SAN a certificate without any gets from its name (a CSR's CN, `ca issue NAME`): the
+/// name as a DNS SAN when it is a DNS name and the profile is not client-only.
+pub fn default_san(name: &str, profile: Profile) -> Option<San> {
+    if profile == Profile::Client || !names::is_dns_name(name) {
+        return None;
+    }
+    San::dns(name).ok()
+}
+
+/// The SANs to issue for a CSR: `--san` replaces the CSR's; a server certificate without any
+/// gets its CN when that is a DNS name.
+pub fn choose_sans(
+    csr: &CheckedCsr,
+    override_sans: &[San],
+    profile: Profile,
+    notes: &mut Vec<String>,
+) -> Vec<San> {
+    let mut sans = if override_sans.is_empty() {
+        csr.sans.clone()
+    } else {
+        let dropped: Vec<String> = csr
+            .sans
+            .iter()
+            .filter(|s| !override_sans.contains(s))
+            .map(|s| s.to_string())
+            .collect();
+        if !dropped.is_empty() {
+            notes.push(format!(
+                "--san replaces the CSR's SANs; not issued: {}",
+                dropped.join(", ")
+            ));
+        }
+        let mut v: Vec<San> = Vec::new();
+        for s in override_sans {
+            if !v.contains(s) {
+                v.push(s.clone());
+            }
+        }
+        v
+    };
+    if sans.is_empty()
+        && let Some(san) = csr
+            .subject
+            .common_name()
+            .and_then(|cn| default_san(cn, profile))
+    {
+        notes.push(format!("no SANs requested; added {san} from the CN"));
+        sans.push(san);
+    }
+    sans
+}
+
+/// A signed certificate and what the index records of it.
+pub struct Issued {
+    pub pem: String,
+    /// SHA-256 of the DER.
+    pub sha256: String,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+}
+
+/// Builds and signs one certificate with serial `serial` at time `now`: notBefore backdated by
+/// [`BACKDATE`] (never before the CA's), notAfter clamped to the CA's (with a note).
+pub fn issue(
+    ca: &CaCert,
+    issuer: &Issuer<'_, &KeyPair>,
+    req: &Request<'_>,
+    serial: &Serial,
+    now: OffsetDateTime,
+    notes: &mut Vec<String>,
+) -> Result<Issued> {
+    if req.subject.is_empty() {
+        return Err(Error::refused(
+            "the subject is empty; fileca requires at least one subject attribute such as CN",
+        ));
+    }
+    let not_before = (now - BACKDATE).max(ca.not_before);
+    let mut not_after = now + Duration::days(i64::from(req.days));
+    if not_after > ca.not_after {
+        notes.push(format!(
+            "notAfter clamped to the CA certificate's notAfter {}",
+            crate::clock::fmt(ca.not_after)
+        ));
+        not_after = ca.not_after;
+    }
+    let mut params = CertificateParams::default();
+    params.distinguished_name = req.subject.to_rcgen().map_err(Error::refused)?;
+    params.subject_alt_names = req
+        .sans
+        .iter()
+        .map(|s| s.to_rcgen())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|m| Error::refused(format!("SAN {m}")))?;
+    params.not_before = not_before;
+    params.not_after = not_after;
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(serial.as_bytes()));
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = req.profile.key_usages(req.key);
+    params.extended_key_usages = req.profile.extended_key_usages();
+    params.use_authority_key_identifier_extension = true;
+    params.key_identifier_method = KeyIdMethod::PreSpecified(keys::key_id(req.subject_public_key));
+    let public_key = SubjectPublicKeyInfo::from_der(req.spki_der)
+        .map_err(|e| Error::refused(format!("the public key: {e}")))?;
+    let cert = params
+        .signed_by(&public_key, issuer)
+        .map_err(|e| Error::Internal(format!("signing: {e}")))?;
+    notes.push(format!(
+        "issued serial {serial} to {}, valid until {}",
+        crate::render::escape(&req.subject.to_string()),
+        crate::clock::fmt(not_after)
+    ));
+    Ok(Issued {
+        sha256: hex::sha256(cert.der()),
+        pem: cert.pem(),
+        not_before,
+        not_after,
+    })
+}
