@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::model::index::CertState;
+use crate::model::log::CertState;
 use crate::pki::keys::KeyType;
 use crate::pki::profile::Profile;
 use crate::pki::reason::Reason;

@@ -13,7 +13,6 @@ use crate::cli::JsonArgs;
 use crate::error::{Error, Result, exit};
 use crate::hex;
 use crate::model::audit;
-use crate::model::index;
 use crate::pki::ca::{Ca, CaCert};
 use crate::pki::pem::MAX_PEM_BYTES;
 use crate::pki::pem::decode_one;
@@ -160,7 +159,7 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
         .as_deref()
         .and_then(|d| SubjectPublicKeyInfo::from_der(d).ok().map(|(_, s)| s));
 
-    let header = match index::load_header(dir) {
+    let header = match crate::model::header::load_header(dir) {
         Ok(h) => Some(h),
         Err(e) => {
             add(INDEX, strip(&e));
@@ -168,10 +167,10 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
         }
     };
     let entries = header.as_ref().and_then(|h| {
-        if let Err(e) = index::check_log_len(dir, h) {
+        if let Err(e) = crate::model::header::check_log_len(dir, h) {
             add(INDEX_LOG, strip(&e));
         }
-        match index::load_all(dir, h) {
+        match crate::model::log::load_all(dir, h) {
             Ok(v) => Some(v),
             Err(e) => {
                 add(&file_of(&e, INDEX_LOG), strip(&e));
@@ -336,7 +335,7 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
                 {
                     let revoked: std::collections::HashSet<&str> = entries
                         .iter()
-                        .filter(|e| e.status == index::Status::Revoked)
+                        .filter(|e| e.revoked.is_some())
                         .map(|e| e.serial.as_str())
                         .collect();
                     for s in &listed {
@@ -382,7 +381,7 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
 fn check_checkpoint(
     session: &Session,
     cert: &CaCert,
-    header: &index::Header,
+    header: &crate::model::header::Header,
     audit: &[u8],
     (serial, crlnumber, crl): (Option<&Serial>, Option<&Serial>, Option<Option<String>>),
 ) -> Vec<(&'static str, String)> {
@@ -429,7 +428,7 @@ fn check_checkpoint(
             ),
         ));
     }
-    let chained = index::log_head(session.dir(), cp.log_len).ok();
+    let chained = crate::model::log::log_head(session.dir(), cp.log_len).ok();
     if chained.as_ref() != Some(&cp.log_head) {
         problems.push((
             INDEX_LOG,

@@ -4,7 +4,7 @@ use super::{AuditInfo, Context, Planned};
 use crate::cli::CrlArgs;
 use crate::error::Result;
 use crate::model::change::crl_writes;
-use crate::model::index::LogAppend;
+use crate::model::log::LogAppend;
 use crate::model::snapshot::State;
 
 /// Runs `ca crl`.

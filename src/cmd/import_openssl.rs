@@ -14,7 +14,7 @@ use super::Context;
 use crate::cli::ImportOpensslArgs;
 use crate::error::{Error, Result};
 use crate::hex;
-use crate::model::index::{Entry, Status};
+use crate::model::log::{Entry, Revoked};
 use crate::pki::ca::Ca;
 use crate::pki::keys;
 use crate::pki::pem::MAX_PEM_BYTES;
@@ -126,10 +126,7 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
     let crlnumber = crlnumber.unwrap_or_else(|| Serial::from_u64(1));
 
     let count = entries.len();
-    let revoked = entries
-        .iter()
-        .filter(|e| e.status == Status::Revoked)
-        .count();
+    let revoked = entries.iter().filter(|e| e.revoked.is_some()).count();
     let mut all = super::init::new_ca_files(
         ctx,
         (ca.key()?, key_pem),
@@ -190,8 +187,8 @@ fn import_line(
             path.display()
         ));
     }
-    let (status, revoked_at, reason) = match f[0] {
-        "V" | "E" => (Status::Valid, None, None),
+    let revoked = match f[0] {
+        "V" | "E" => None,
         "R" => {
             let (date, reason) = match f[2].split_once(',') {
                 Some((d, r)) => (d, Some(r)),
@@ -205,7 +202,7 @@ fn import_line(
                     reason_of(r).ok_or_else(|| format!("unknown revocation reason {r:?}"))?
                 }
             };
-            (Status::Revoked, Some(at), Some(reason.name().to_string()))
+            Some(Revoked { at, reason })
         }
         other => return Err(format!("unknown status {other:?}")),
     };
@@ -274,9 +271,7 @@ fn import_line(
         profile: profile.to_string(),
         not_before: cert.validity().not_before.to_datetime(),
         not_after: cert.validity().not_after.to_datetime(),
-        status,
-        revoked_at,
-        revocation_reason: reason,
+        revoked,
         sha256: hex::sha256(&der),
         renewed_from: None,
     };

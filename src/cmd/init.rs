@@ -9,7 +9,8 @@ use super::Context;
 use crate::cli::InitArgs;
 use crate::error::{Error, Result};
 use crate::model::audit;
-use crate::model::index::{Header, LogAppend};
+use crate::model::header::Header;
+use crate::model::log::LogAppend;
 use crate::pki::ca::{Ca, CaCert};
 use crate::pki::keys;
 use crate::pki::names::Subject;
@@ -62,7 +63,7 @@ pub fn new_ca_files(
     serial: &Serial,
     crlnumber: &Serial,
     audit: (&str, Vec<String>),
-    entries: Vec<crate::model::index::Entry>,
+    entries: Vec<crate::model::log::Entry>,
 ) -> Result<Vec<FileWrite>> {
     let record = audit::Record {
         time: ctx.env.now,
@@ -80,7 +81,7 @@ pub fn new_ca_files(
     header.log_len = log.bytes.len() as u64;
     header.log_head = crate::model::checkpoint::chain(&header.log_head, &log.bytes);
     header.max_serial = log.max_serial.map(|s| s.to_string());
-    let files = crate::model::index::Files {
+    let files = crate::model::header::Files {
         audit_len: line.len() as u64,
         serial: serial.clone(),
         crlnumber: crlnumber.clone(),

@@ -9,7 +9,7 @@ use super::Context;
 use crate::cli::ListArgs;
 use crate::clock::fmt;
 use crate::error::{Error, Result};
-use crate::model::index::{CertState, Entry};
+use crate::model::log::{CertState, Entry};
 use crate::store::{Access, Session};
 
 /// One row of `ca list --json` (SPEC.md LIST-JSON). Field names and types are stable.
@@ -38,8 +38,8 @@ impl<'a> Row<'a> {
             not_before: fmt(e.not_before),
             not_after: fmt(e.not_after),
             state: e.state(now),
-            revoked_at: e.revoked_at.map(fmt),
-            revocation_reason: e.revocation_reason.as_deref(),
+            revoked_at: e.revoked.map(|r| fmt(r.at)),
+            revocation_reason: e.revoked.map(|r| r.reason.name()),
             renewed_from: e.renewed_from.as_deref(),
             sha256: &e.sha256,
         }
@@ -56,7 +56,7 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
         .map_err(|m| Error::refused(format!("--expiring: {m}")))?;
     let needle = args.matching.as_deref().map(str::to_lowercase);
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
-    let header = crate::model::index::open(session.dir())?;
+    let header = crate::model::header::open(session.dir())?;
     let keep = |e: &Entry| {
         args.status.is_none_or(|s| e.state(ctx.env.now) == s)
             && within.is_none_or(|d| {
@@ -95,7 +95,7 @@ const OUT_BUFFER: usize = 1 << 16;
 fn write_rows(
     out: &mut impl Write,
     dir: &std::path::Path,
-    header: &crate::model::index::Header,
+    header: &crate::model::header::Header,
     json: bool,
     now: OffsetDateTime,
     keep: impl Fn(&Entry) -> bool,
@@ -106,7 +106,7 @@ fn write_rows(
         let json = |e: serde_json::Error| Error::io("<stdout>", std::io::Error::other(e));
         let mut ser = serde_json::Serializer::pretty(&mut *out);
         let mut seq = ser.serialize_seq(None).map_err(json)?;
-        crate::model::index::for_each_entry(dir, header, |e| {
+        crate::model::log::for_each_entry(dir, header, |e| {
             if keep(&e) {
                 seq.serialize_element(&Row::new(&e, now)).map_err(json)?;
             }
@@ -121,7 +121,7 @@ fn write_rows(
         "SERIAL", "STATE", "NOT AFTER", "PROFILE"
     )
     .map_err(io)?;
-    crate::model::index::for_each_entry(dir, header, |e| {
+    crate::model::log::for_each_entry(dir, header, |e| {
         if !keep(&e) {
             return Ok(());
         }

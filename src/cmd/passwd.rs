@@ -39,7 +39,7 @@ pub fn run(args: &PasswdArgs, ctx: &Context) -> Result<()> {
         let plan = super::finish_plan(
             state,
             &ctx.env,
-            crate::model::index::LogAppend::default(),
+            crate::model::log::LogAppend::default(),
             vec![FileWrite {
                 target: KEY.into(),
                 bytes: content.into_bytes(),

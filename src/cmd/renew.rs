@@ -6,7 +6,7 @@ use super::{AuditInfo, Context, Planned};
 use crate::cli::RenewArgs;
 use crate::error::{Error, Result};
 use crate::model::change::{issue_entry, mark_revoked, next_serial};
-use crate::model::index::LogAppend;
+use crate::model::log::LogAppend;
 use crate::model::snapshot::State;
 use crate::pki::csr::{self, CheckedCsr};
 use crate::pki::issuance::Request;

@@ -65,7 +65,7 @@ pub fn plan(state: &State, days: u32, random: [u8; 16], ctx: &Context) -> Result
     let plan = super::finish_plan(
         state,
         &ctx.env,
-        crate::model::index::LogAppend::default(),
+        crate::model::log::LogAppend::default(),
         vec![
             FileWrite::public(
                 archive.clone(),

@@ -5,7 +5,7 @@ use super::{AuditInfo, Context, Planned};
 use crate::cli::RevokeArgs;
 use crate::error::Result;
 use crate::model::change::{crl_writes, mark_revoked};
-use crate::model::index::{self, LogAppend};
+use crate::model::log::LogAppend;
 use crate::model::snapshot::State;
 use crate::pki::reason::Reason;
 use crate::pki::serial::Serial;
@@ -39,7 +39,7 @@ pub fn plan(
     let operation = match crl_days {
         Some(days) => {
             let mut revoked = state.revocations()?;
-            revoked.push(index::Revocation {
+            revoked.push(crate::model::log::Revocation {
                 revoked: serial.to_string(),
                 at: ctx.env.now,
                 reason: reason.name().to_string(),

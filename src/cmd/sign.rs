@@ -7,7 +7,7 @@ use super::{AuditInfo, Context, Planned};
 use crate::cli::SignArgs;
 use crate::error::{Error, Result};
 use crate::model::change::{issue_entry, issue_one, next_serial};
-use crate::model::index::{Entry, LogAppend};
+use crate::model::log::{Entry, LogAppend};
 use crate::model::snapshot::State;
 use crate::pki::csr::{self, CheckedCsr};
 use crate::pki::issuance::{Request, choose_sans};

@@ -9,7 +9,7 @@ use super::Context;
 use crate::cli::JsonArgs;
 use crate::clock::fmt;
 use crate::error::{Error, Result};
-use crate::model::index::{self, Entry, Status};
+use crate::model::log::Entry;
 use crate::model::snapshot::State;
 use crate::pki::pem::decode_one;
 use crate::store::{Access, CRL, Session};
@@ -69,7 +69,7 @@ pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
         None => None,
     };
     let mut tally = Tally::default();
-    index::for_each_entry(&ctx.dir, &state.header, |e| {
+    crate::model::log::for_each_entry(&ctx.dir, &state.header, |e| {
         tally.add(&e, crl.as_ref(), ctx.env.now);
         Ok(())
     })?;
@@ -140,18 +140,15 @@ impl Tally {
     /// Counts one certificate.
     pub fn add(&mut self, e: &Entry, crl: Option<&CrlInfo>, now: OffsetDateTime) {
         self.counts.total += 1;
-        match e.status {
-            Status::Revoked => {
+        match e.revoked {
+            Some(r) => {
                 self.counts.revoked += 1;
-                if match (crl, e.revoked_at) {
-                    (Some(c), Some(at)) => c.this_update_at < at,
-                    _ => true,
-                } {
+                if crl.is_none_or(|c| c.this_update_at < r.at) {
                     self.unpublished += 1;
                 }
             }
-            Status::Valid if e.not_after < now => self.counts.expired += 1,
-            Status::Valid => {
+            None if e.not_after < now => self.counts.expired += 1,
+            None => {
                 self.counts.valid += 1;
                 if e.not_after - now < Duration::days(WARN_CERT_DAYS) {
                     self.expiring_soon += 1;

@@ -7,7 +7,9 @@
 use super::{AuditInfo, Context, Planned};
 use crate::cli::UpgradeArgs;
 use crate::error::{Error, Result};
-use crate::model::index::{self, Entry, Header, LogAppend, v1, v2};
+use crate::model::header::Header;
+use crate::model::legacy::{v1, v2};
+use crate::model::log::{Entry, LogAppend};
 use crate::model::snapshot::State;
 use crate::pki::serial::Serial;
 use crate::store::{INDEX, INDEX_LOG, Session};
@@ -27,12 +29,13 @@ pub fn run(args: &UpgradeArgs, ctx: &Context) -> Result<()> {
 fn load(session: &Session, ctx: &Context) -> Result<(State, Vec<Entry>)> {
     let dir = session.dir();
     let bytes = session.read(INDEX)?;
-    let format = index::format_of(&bytes).map_err(|m| Error::state(dir.join(INDEX), m))?;
-    if format == index::FORMAT {
+    let format =
+        crate::model::header::format_of(&bytes).map_err(|m| Error::state(dir.join(INDEX), m))?;
+    if format == crate::model::header::FORMAT {
         return Err(Error::refused(format!(
             "{} is already format {}; nothing to upgrade",
             dir.join(INDEX).display(),
-            index::FORMAT
+            crate::model::header::FORMAT
         )));
     }
     if format == 2 {
@@ -44,10 +47,10 @@ fn load(session: &Session, ctx: &Context) -> Result<(State, Vec<Entry>)> {
             max_serial: old.max_serial,
             ..Header::new()
         };
-        index::check_log_len(dir, &header)?;
+        crate::model::header::check_log_len(dir, &header)?;
         // The whole log is parsed once, so a damaged one is reported before it is signed.
-        index::load_all(dir, &header)?;
-        header.log_head = index::log_head(dir, header.log_len)?;
+        crate::model::log::load_all(dir, &header)?;
+        header.log_head = crate::model::log::log_head(dir, header.log_len)?;
         let state = State::load_with(session, Some(&ctx.pass), header)?;
         return Ok((state, Vec::new()));
     }
@@ -65,7 +68,12 @@ fn load(session: &Session, ctx: &Context) -> Result<(State, Vec<Entry>)> {
         ..Header::new()
     };
     let state = State::load_with(session, Some(&ctx.pass), header)?;
-    let entries: Vec<Entry> = old.certificates.into_iter().map(Entry::from).collect();
+    let entries = old
+        .certificates
+        .into_iter()
+        .map(Entry::try_from)
+        .collect::<std::result::Result<Vec<Entry>, String>>()
+        .map_err(|m| Error::state(dir.join(INDEX), m))?;
     let mut seen = std::collections::HashSet::new();
     for e in &entries {
         let serial = Serial::parse_canonical(&e.serial).ok_or_else(|| {
@@ -116,12 +124,12 @@ fn plan(state: &State, entries: Vec<Entry>, ctx: &Context) -> Result<Planned> {
     let notes = vec![if entries.is_empty() && state.header.log_len > 0 {
         format!(
             "converted index.json to format {} (index.log hashed, first checkpoint signed)",
-            index::FORMAT
+            crate::model::header::FORMAT
         )
     } else {
         format!(
             "converted index.json to format {} ({} certificate(s) now in index.log)",
-            index::FORMAT,
+            crate::model::header::FORMAT,
             entries.len()
         )
     }];

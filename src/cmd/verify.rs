@@ -8,7 +8,7 @@ use super::Context;
 use crate::cli::VerifyArgs;
 use crate::error::{Error, Result};
 use crate::hex;
-use crate::model::index::{CertState, Status};
+use crate::model::log::CertState;
 use crate::pki::ca::CaCert;
 use crate::pki::pem::MAX_PEM_BYTES;
 use crate::pki::pem::decode_one;
@@ -48,7 +48,7 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
     let cert = crate::pki::pem::certificate(&der).map_err(|m| Error::bad_input(&args.cert, m))?;
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     let ca = CaCert::parse(&ctx.dir, &session.read(CERT)?)?;
-    let header = crate::model::index::open(session.dir())?;
+    let header = crate::model::header::open(session.dir())?;
     let serial = Serial::from_magnitude(cert.raw_serial());
     let (_, ca_spki) = SubjectPublicKeyInfo::from_der(&ca.spki_der)
         .map_err(|e| Error::Internal(format!("ca.crt public key: {e}")))?;
@@ -63,14 +63,14 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
             ),
         )
     } else {
-        match crate::model::index::find(session.dir(), &header, &serial)? {
+        match crate::model::log::find(session.dir(), &header, &serial)? {
             Some(e) if e.sha256 == hex::sha256(&der) => match e.state(ctx.env.now) {
-                CertState::Revoked if e.status == Status::Revoked => (
+                CertState::Revoked if let Some(r) = e.revoked => (
                     Verdict::Revoked,
                     format!(
                         "revoked on {} ({})",
-                        e.revoked_at.map(crate::clock::fmt).unwrap_or_default(),
-                        e.revocation_reason.as_deref().unwrap_or("unspecified")
+                        crate::clock::fmt(r.at),
+                        r.reason.name()
                     ),
                 ),
                 CertState::Expired => (

@@ -51,7 +51,7 @@ pub fn records(bytes: &[u8]) -> Vec<Record> {
 /// is revoked in the index, and every revocation was made by an operation that revokes. A
 /// directory imported before import records named their serials is allowed the imported
 /// lines (which come first in index.log) without a record.
-pub fn cross_check(entries: &[crate::model::index::Entry], records: &[Record]) -> Vec<String> {
+pub fn cross_check(entries: &[crate::model::log::Entry], records: &[Record]) -> Vec<String> {
     use std::collections::{HashMap, HashSet};
     let revokes =
         |op: &str| op.starts_with("revoke") || op == "renew+revoke" || op == "import-openssl";
@@ -71,7 +71,7 @@ pub fn cross_check(entries: &[crate::model::index::Entry], records: &[Record]) -
     let mut in_legacy_prefix = legacy_import;
     let mut status: HashMap<&str, bool> = HashMap::new();
     for e in entries {
-        let revoked = e.status == crate::model::index::Status::Revoked;
+        let revoked = e.revoked.is_some();
         status.insert(&e.serial, revoked);
         if mentioned.contains(e.serial.as_str()) {
             in_legacy_prefix = false;

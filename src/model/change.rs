@@ -5,7 +5,7 @@
 use crate::Env;
 use crate::error::{Error, Result};
 use crate::model::audit;
-use crate::model::index::{Entry, LogAppend, Revocation, Status};
+use crate::model::log::{Entry, LogAppend, Revocation};
 use crate::model::snapshot::State;
 use crate::pki::issuance::{self, Request};
 use crate::pki::reason::Reason;
@@ -73,7 +73,7 @@ pub fn finish_plan(
                 .ok_or_else(|| Error::Internal(format!("the plan writes a bad {name}"))),
             None => Ok(now.clone()),
         };
-        let files = crate::model::index::Files {
+        let files = crate::model::header::Files {
             audit_len,
             serial: counter(store::SERIAL, &state.serial)?,
             crlnumber: counter(store::CRLNUMBER, &state.crlnumber)?,
@@ -162,9 +162,7 @@ pub fn issue_entry(
         profile: request.profile.name().to_string(),
         not_before: issued.not_before,
         not_after: issued.not_after,
-        status: Status::Valid,
-        revoked_at: None,
-        revocation_reason: None,
+        revoked: None,
         sha256: issued.sha256,
         renewed_from: None,
     };
@@ -192,11 +190,11 @@ pub fn mark_revoked(
             state.dir.join(INDEX_LOG).display()
         ))
     })?;
-    if entry.status == Status::Revoked {
+    if let Some(r) = entry.revoked {
         return Err(Error::refused(format!(
             "certificate {serial} is already revoked (since {}, reason {})",
-            entry.revoked_at.map(crate::clock::fmt).unwrap_or_default(),
-            entry.revocation_reason.as_deref().unwrap_or("unspecified")
+            crate::clock::fmt(r.at),
+            r.reason.name()
         )));
     }
     log.revoked(serial, env.now, reason.name());

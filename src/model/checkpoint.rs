@@ -183,7 +183,7 @@ fn step(head: &str, line: &[u8], end: &[u8]) -> String {
 pub fn verify_current(
     session: &Session,
     cert: &CaCert,
-    header: &crate::model::index::Header,
+    header: &crate::model::header::Header,
     audit_len: u64,
     (counter, crlnumber): (&Serial, &Serial),
 ) -> Result<()> {

@@ -5,5 +5,7 @@
 pub mod audit;
 pub mod change;
 pub mod checkpoint;
-pub mod index;
+pub mod header;
+pub mod legacy;
+pub mod log;
 pub mod snapshot;

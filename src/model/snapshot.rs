@@ -1,9 +1,12 @@
 //! The loaded state of a CA: every state file parsed and cross-checked enough to act on it.
 //! `ca check` goes further (see cmd/check.rs); this is what every command relies on.
 
+use std::path::Path;
+
 use crate::error::{Error, Result};
 use crate::model::audit;
-use crate::model::index::{self, Header};
+use crate::model::header::Header;
+use crate::model::log::Entry;
 use crate::passphrase;
 use crate::pki::ca::Ca;
 use crate::pki::serial::Serial;
@@ -35,7 +38,7 @@ impl State {
     /// index.json's signed checkpoint is of the state found, so it never signs over a rewritten
     /// history (SPEC.md CHECKPOINT-CURRENT).
     pub fn load(session: &Session, pass: Option<&passphrase::Source>) -> Result<State> {
-        let state = State::load_with(session, pass, index::open(session.dir())?)?;
+        let state = State::load_with(session, pass, crate::model::header::open(session.dir())?)?;
         if pass.is_some() {
             crate::model::checkpoint::verify_current(
                 session,
@@ -120,20 +123,63 @@ impl State {
 
 impl State {
     /// The entry of `serial` in index.log, if any.
-    pub fn find(&self, serial: &Serial) -> Result<Option<index::Entry>> {
-        index::find(&self.dir, &self.header, serial)
+    pub fn find(&self, serial: &Serial) -> Result<Option<crate::model::log::Entry>> {
+        crate::model::log::find(&self.dir, &self.header, serial)
     }
 
     /// Every revocation in index.log, re-hashed against the signed log_head (CRL-CHAIN).
-    pub fn revocations(&self) -> Result<Vec<index::Revocation>> {
-        index::revocations(&self.dir, &self.header)
+    pub fn revocations(&self) -> Result<Vec<crate::model::log::Revocation>> {
+        crate::model::log::revocations(&self.dir, &self.header)
     }
 
     /// The certificate file of `entry`, checked against what the index records of it
     /// (SHOW-RECORDED): its PEM and DER.
-    pub fn read_recorded(&self, entry: &index::Entry) -> Result<(Vec<u8>, Vec<u8>)> {
-        index::read_recorded(&self.dir, entry, &self.ca.cert)
+    pub fn read_recorded(&self, entry: &crate::model::log::Entry) -> Result<(Vec<u8>, Vec<u8>)> {
+        read_recorded(&self.dir, entry, &self.ca.cert)
     }
+}
+
+/// Reads `certs/<serial>.pem` and checks that it holds the certificate this entry records:
+/// its SHA-256, its serial, and a signature by `ca`'s key (so an index line edited to match a
+/// planted file does not pass either). A file replaced behind fileca's back is never
+/// re-signed (`renew`) or handed out (`show --pem`) as the CA's certificate (SPEC.md
+/// SHOW-RECORDED). Returns the PEM and the DER.
+pub fn read_recorded(
+    dir: &Path,
+    entry: &Entry,
+    ca: &crate::pki::ca::CaCert,
+) -> Result<(Vec<u8>, Vec<u8>)> {
+    let file = format!("certs/{}.pem", entry.serial);
+    let path = dir.join(&file);
+    let pem = store::read_state_file(dir, &file)?;
+    let der = crate::pki::pem::decode_one(&pem, &["CERTIFICATE"], crate::pki::pem::MAX_PEM_BYTES)
+        .map_err(|m| Error::state(&path, m))?;
+    if crate::hex::sha256(&der) != entry.sha256 {
+        return Err(Error::state(
+            &path,
+            format!(
+                "is not the certificate index.log records for serial {} (its SHA-256 differs): \
+                 it was replaced behind fileca's back; run `ca check`",
+                entry.serial
+            ),
+        ));
+    }
+    let ours = x509_parser::parse_x509_certificate(&der).is_ok_and(|(_, c)| {
+        Serial::from_magnitude(c.raw_serial()).to_string() == entry.serial
+            && <x509_parser::x509::SubjectPublicKeyInfo as x509_parser::prelude::FromDer<_>>::from_der(&ca.spki_der)
+                .is_ok_and(|(_, spki)| c.verify_signature(Some(&spki)).is_ok())
+    });
+    if !ours {
+        return Err(Error::state(
+            &path,
+            format!(
+                "is not a certificate with serial {} signed by ca.crt's key (index.log was edited \
+                 to match a replaced file?); run `ca check`",
+                entry.serial
+            ),
+        ));
+    }
+    Ok((pem, der))
 }
 
 /// Loads a counter file (`serial` or `crlnumber`).

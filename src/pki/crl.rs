@@ -4,7 +4,7 @@ use rcgen::{CertificateRevocationListParams, KeyIdMethod, RevokedCertParams};
 use time::{Duration, OffsetDateTime};
 
 use crate::error::{Error, Result};
-use crate::model::index::Revocation;
+use crate::model::log::Revocation;
 use crate::pki::ca::Ca;
 use crate::pki::reason::Reason;
 use crate::pki::serial::Serial;

@@ -1,11 +1,7 @@
-//! The index: index.json (a small header: format, generation, audit head, the length of
-//! index.log and the highest serial) and index.log (one JSON line per event, append-only:
-//! a certificate issued, a certificate revoked). SPEC.md `INDEX-*`.
-//!
-//! Signing never reads index.log: the header says where the next line goes and which serial
-//! is the highest, which is all a sign needs. Commands that need certificates read the log as
-//! a stream: [`find`] for one serial, [`revocations`] for the CRL, [`load_all`] for the whole
-//! table (list, status, check).
+//! index.log: one JSON line per event, append-only — a certificate issued, a certificate
+//! revoked (SPEC.md `INDEX-*`). Commands that need certificates read it as a stream: [`find`]
+//! for one serial, [`revocations`] for the CRL, [`load_all`] for the whole table (list, status,
+//! check). [`LogAppend`] is what a commit adds to it.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
@@ -15,150 +11,11 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
-use crate::model::checkpoint::{self, Checkpoint, LOG_GENESIS};
+use crate::model::checkpoint::{self, LOG_GENESIS};
+use crate::model::header::Header;
+use crate::pki::reason::Reason;
 use crate::pki::serial::Serial;
 use crate::store::{self, INDEX, INDEX_LOG};
-
-/// Format version of index.json and index.log.
-pub const FORMAT: u32 = 3;
-
-/// index.json.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Header {
-    pub format: u32,
-    /// Incremented by every committed mutation; `--expect-generation` compares against it.
-    pub generation: u64,
-    /// SHA-256 of the last line of audit.log (SPEC.md AUDIT-CHAIN).
-    pub audit_head: String,
-    /// Length of index.log in bytes: where the next line goes.
-    pub log_len: u64,
-    /// index.log's hash chain (SPEC.md INDEX-LOG-HEAD), extended by every append.
-    pub log_head: String,
-    /// The highest serial index.log issues (the counter must stay above it).
-    pub max_serial: Option<String>,
-    /// Reserved for the policy file's SHA-256; `null` in this version.
-    pub policy_sha256: Option<String>,
-    /// The last state the CA key signed (SPEC.md CHECKPOINT-*). Always present in a
-    /// format-3 index.json; `None` only while a new header is being built.
-    pub checkpoint: Option<Checkpoint>,
-}
-
-impl Header {
-    /// The header of a new CA with an empty log.
-    pub fn new() -> Header {
-        Header {
-            format: FORMAT,
-            generation: 1,
-            audit_head: String::new(),
-            log_len: 0,
-            log_head: LOG_GENESIS.to_string(),
-            max_serial: None,
-            policy_sha256: None,
-            checkpoint: None,
-        }
-    }
-
-    /// Signs a checkpoint of this header and of the files a commit leaves beside it
-    /// (audit.log's length, the two counters, ca.crl's hash) with the CA key and stores it in
-    /// the header.
-    pub fn sign_checkpoint(&mut self, files: &Files, key: &rcgen::KeyPair) -> Result<()> {
-        let cp = Checkpoint {
-            generation: self.generation,
-            audit_head: self.audit_head.clone(),
-            audit_len: files.audit_len,
-            log_len: self.log_len,
-            log_head: self.log_head.clone(),
-            max_serial: self.max_serial.clone(),
-            serial: files.serial.to_string(),
-            crlnumber: files.crlnumber.to_string(),
-            crl_sha256: files.crl_sha256.clone(),
-            policy_sha256: self.policy_sha256.clone(),
-            signature: String::new(),
-        };
-        self.checkpoint = Some(cp.sign(key)?);
-        Ok(())
-    }
-
-    /// The exact bytes of index.json: pretty JSON, two-space indent, final newline.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
-        out.push(b'\n');
-        out
-    }
-
-    /// Parses index.json. A format-1 file gets a message that says how to upgrade it.
-    pub fn parse(bytes: &[u8]) -> std::result::Result<Header, String> {
-        match format_of(bytes)? {
-            FORMAT => {}
-            n @ (1 | 2) => {
-                return Err(format!(
-                    "is format {n} (written by an earlier fileca); run `ca upgrade` once to \
-                     convert it to format {FORMAT} (one atomic commit that signs the first \
-                     checkpoint; `ca upgrade --dry-run` shows it)"
-                ));
-            }
-            n => {
-                return Err(format!(
-                    "format {n} is not supported (this fileca reads format {FORMAT})"
-                ));
-            }
-        }
-        let h: Header =
-            serde_json::from_slice(bytes).map_err(|e| format!("not valid index JSON: {e}"))?;
-        if let Some(s) = &h.max_serial
-            && Serial::parse_canonical(s).is_none()
-        {
-            return Err(format!("max_serial {s:?} is not a canonical serial"));
-        }
-        if !checkpoint::is_sha256_hex(&h.log_head) {
-            return Err("log_head is not a lowercase SHA-256".into());
-        }
-        if h.policy_sha256.is_some() {
-            return Err(
-                "records a policy (policy_sha256), which this version of fileca does not \
-                 implement"
-                    .into(),
-            );
-        }
-        match &h.checkpoint {
-            None => return Err("has no signed checkpoint (edited?)".into()),
-            Some(cp) => cp.check_syntax()?,
-        }
-        Ok(h)
-    }
-
-    /// The highest issued serial.
-    pub fn max_serial(&self) -> Option<Serial> {
-        self.max_serial.as_deref().and_then(Serial::parse_canonical)
-    }
-}
-
-impl Default for Header {
-    fn default() -> Self {
-        Header::new()
-    }
-}
-
-/// What a checkpoint signs beside index.json: the state files a commit leaves.
-pub struct Files {
-    pub audit_len: u64,
-    pub serial: Serial,
-    pub crlnumber: Serial,
-    pub crl_sha256: Option<String>,
-}
-
-/// The `format` field of index.json, read first so a newer or older format gets a clear
-/// message rather than a field error.
-pub fn format_of(bytes: &[u8]) -> std::result::Result<u32, String> {
-    #[derive(Deserialize)]
-    struct Version {
-        format: u32,
-    }
-    let v: Version =
-        serde_json::from_slice(bytes).map_err(|e| format!("not valid index JSON: {e}"))?;
-    Ok(v.format)
-}
 
 /// An index.log line recording an issued certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,7 +50,7 @@ const ISSUED: &[u8] = b"{\"issued\":\"";
 const REVOKED: &[u8] = b"{\"revoked\":\"";
 
 /// One issued certificate, as the log's events leave it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// Canonical uppercase hex; the certificate is at `certs/<serial>.pem`.
     pub serial: String,
@@ -201,28 +58,21 @@ pub struct Entry {
     /// `DNS:…`, `IP:…`, `email:…` as issued.
     pub sans: Vec<String>,
     pub profile: String,
-    #[serde(with = "time::serde::rfc3339")]
     pub not_before: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     pub not_after: OffsetDateTime,
-    pub status: Status,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub revoked_at: Option<OffsetDateTime>,
-    /// RFC 5280 reason name when revoked.
-    pub revocation_reason: Option<String>,
+    /// Set once the log records its revocation.
+    pub revoked: Option<Revoked>,
     /// SHA-256 of the certificate's DER, lowercase hex.
     pub sha256: String,
     /// Serial of the certificate this one renewed (`ca renew`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub renewed_from: Option<String>,
 }
 
-/// Stored status. "expired" is not stored: it is derived from `not_after` and the time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Valid,
-    Revoked,
+/// A certificate's revocation, as index.log records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revoked {
+    pub at: OffsetDateTime,
+    pub reason: Reason,
 }
 
 /// The state of an issued certificate at a given time (what `ca list` shows).
@@ -237,10 +87,10 @@ pub enum CertState {
 impl Entry {
     /// Revoked, expired (past notAfter) or valid at `now`.
     pub fn state(&self, now: OffsetDateTime) -> CertState {
-        match self.status {
-            Status::Revoked => CertState::Revoked,
-            Status::Valid if self.not_after < now => CertState::Expired,
-            Status::Valid => CertState::Valid,
+        match self.revoked {
+            Some(_) => CertState::Revoked,
+            None if self.not_after < now => CertState::Expired,
+            None => CertState::Valid,
         }
     }
 
@@ -263,9 +113,8 @@ impl Entry {
 
     /// The index.log line that records this certificate's revocation, if it is revoked.
     pub fn revoked_line(&self) -> Option<Vec<u8>> {
-        let at = self.revoked_at?;
-        let reason = self.revocation_reason.as_deref().unwrap_or("unspecified");
-        Some(revoked_line(&self.serial, at, reason))
+        let r = self.revoked?;
+        Some(revoked_line(&self.serial, r.at, r.reason.name()))
     }
 
     fn from_issued(l: IssuedLine) -> Entry {
@@ -276,21 +125,19 @@ impl Entry {
             profile: l.profile,
             not_before: l.not_before,
             not_after: l.not_after,
-            status: Status::Valid,
-            revoked_at: None,
-            revocation_reason: None,
+            revoked: None,
             sha256: l.sha256,
             renewed_from: l.renewed_from,
         }
     }
 
     fn revoke(&mut self, r: Revocation) -> std::result::Result<(), String> {
-        if self.status == Status::Revoked {
+        if self.revoked.is_some() {
             return Err(format!("revokes {} a second time", self.serial));
         }
-        self.status = Status::Revoked;
-        self.revoked_at = Some(r.at);
-        self.revocation_reason = Some(r.reason);
+        let reason = Reason::from_name(&r.reason)
+            .ok_or_else(|| format!("has an unknown revocation reason {:?}", r.reason))?;
+        self.revoked = Some(Revoked { at: r.at, reason });
         Ok(())
     }
 }
@@ -335,7 +182,7 @@ fn parse_line(line: &[u8]) -> std::result::Result<Line, String> {
         if Serial::parse_canonical(&r.revoked).is_none() {
             return Err(format!("revokes an invalid serial {:?}", r.revoked));
         }
-        if crate::pki::reason::Reason::from_name(&r.reason).is_none() {
+        if Reason::from_name(&r.reason).is_none() {
             return Err(format!(
                 "revokes {} for an unknown reason {:?}",
                 r.revoked, r.reason
@@ -358,79 +205,6 @@ fn concerns(line: &[u8], serial: &str) -> bool {
     };
     rest.strip_prefix(serial.as_bytes())
         .is_some_and(|r| r.first() == Some(&b'"'))
-}
-
-/// Reads `certs/<serial>.pem` and checks that it holds the certificate this entry records:
-/// its SHA-256, its serial, and a signature by `ca`'s key (so an index line edited to match a
-/// planted file does not pass either). A file replaced behind fileca's back is never
-/// re-signed (`renew`) or handed out (`show --pem`) as the CA's certificate (SPEC.md
-/// SHOW-RECORDED). Returns the PEM and the DER.
-pub fn read_recorded(
-    dir: &Path,
-    entry: &Entry,
-    ca: &crate::pki::ca::CaCert,
-) -> Result<(Vec<u8>, Vec<u8>)> {
-    let file = format!("certs/{}.pem", entry.serial);
-    let path = dir.join(&file);
-    let pem = store::read_state_file(dir, &file)?;
-    let der = crate::pki::pem::decode_one(&pem, &["CERTIFICATE"], crate::pki::pem::MAX_PEM_BYTES)
-        .map_err(|m| Error::state(&path, m))?;
-    if crate::hex::sha256(&der) != entry.sha256 {
-        return Err(Error::state(
-            &path,
-            format!(
-                "is not the certificate index.log records for serial {} (its SHA-256 differs): \
-                 it was replaced behind fileca's back; run `ca check`",
-                entry.serial
-            ),
-        ));
-    }
-    let ours = x509_parser::parse_x509_certificate(&der).is_ok_and(|(_, c)| {
-        Serial::from_magnitude(c.raw_serial()).to_string() == entry.serial
-            && <x509_parser::x509::SubjectPublicKeyInfo as x509_parser::prelude::FromDer<_>>::from_der(&ca.spki_der)
-                .is_ok_and(|(_, spki)| c.verify_signature(Some(&spki)).is_ok())
-    });
-    if !ours {
-        return Err(Error::state(
-            &path,
-            format!(
-                "is not a certificate with serial {} signed by ca.crt's key (index.log was edited \
-                 to match a replaced file?); run `ca check`",
-                entry.serial
-            ),
-        ));
-    }
-    Ok((pem, der))
-}
-
-/// Reads index.json.
-pub fn load_header(dir: &Path) -> Result<Header> {
-    let bytes = store::read_state_file(dir, INDEX)?;
-    Header::parse(&bytes).map_err(|m| Error::state(dir.join(INDEX), m))
-}
-
-/// Reads index.json and checks index.log's length against it: what a command that reads
-/// certificates without loading the CA needs first.
-pub fn open(dir: &Path) -> Result<Header> {
-    let header = load_header(dir)?;
-    check_log_len(dir, &header)?;
-    Ok(header)
-}
-
-/// Checks that index.log is exactly as long as index.json records: a log edited, truncated or
-/// extended behind fileca's back is refused before anything relies on it.
-pub fn check_log_len(dir: &Path, header: &Header) -> Result<()> {
-    let (_, len) = store::open_state_file(dir, INDEX_LOG)?;
-    if len != header.log_len {
-        return Err(Error::state(
-            dir.join(INDEX_LOG),
-            format!(
-                "is {len} bytes but index.json records {} (edited or truncated?); run `ca check`",
-                header.log_len
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// Calls `f` with each line of index.log (without its newline) up to the header's length.
@@ -642,106 +416,6 @@ pub fn revocations(dir: &Path, header: &Header) -> Result<Vec<Revocation>> {
     Ok(out)
 }
 
-/// Format 1 (fileca 0.1): the whole table in index.json. Read only by `ca upgrade`.
-pub mod v1 {
-    use serde::Deserialize;
-
-    use super::{Entry, Status};
-
-    #[derive(Debug, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    pub struct Index {
-        pub format: u32,
-        pub generation: u64,
-        pub audit_head: String,
-        pub certificates: Vec<V1Entry>,
-    }
-
-    #[derive(Debug, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    pub struct V1Entry {
-        serial: String,
-        subject: String,
-        sans: Vec<String>,
-        profile: String,
-        #[serde(with = "time::serde::rfc3339")]
-        not_before: time::OffsetDateTime,
-        #[serde(with = "time::serde::rfc3339")]
-        not_after: time::OffsetDateTime,
-        status: Status,
-        #[serde(with = "time::serde::rfc3339::option")]
-        revoked_at: Option<time::OffsetDateTime>,
-        revocation_reason: Option<String>,
-        sha256: String,
-        #[serde(default)]
-        renewed_from: Option<String>,
-    }
-
-    impl From<V1Entry> for Entry {
-        fn from(e: V1Entry) -> Entry {
-            Entry {
-                serial: e.serial,
-                subject: e.subject,
-                sans: e.sans,
-                profile: e.profile,
-                not_before: e.not_before,
-                not_after: e.not_after,
-                status: e.status,
-                revoked_at: e.revoked_at,
-                revocation_reason: e.revocation_reason,
-                sha256: e.sha256,
-                renewed_from: e.renewed_from,
-            }
-        }
-    }
-
-    /// Parses a format-1 index.json.
-    pub fn parse(bytes: &[u8]) -> Result<Index, String> {
-        let idx: Index =
-            serde_json::from_slice(bytes).map_err(|e| format!("not valid index JSON: {e}"))?;
-        if idx.format != 1 {
-            return Err(format!("is format {}, not 1", idx.format));
-        }
-        for e in &idx.certificates {
-            if (e.status == Status::Revoked) != e.revoked_at.is_some() {
-                return Err(format!("entry {} has an inconsistent revocation", e.serial));
-            }
-        }
-        Ok(idx)
-    }
-}
-
-/// Format 2 (fileca before signed checkpoints): index.json without `log_head`,
-/// `policy_sha256` and `checkpoint`. Read only by `ca upgrade`.
-pub mod v2 {
-    use serde::Deserialize;
-
-    #[derive(Debug, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    pub struct Header {
-        pub format: u32,
-        pub generation: u64,
-        pub audit_head: String,
-        pub log_len: u64,
-        pub max_serial: Option<String>,
-    }
-
-    /// Parses a format-2 index.json.
-    pub fn parse(bytes: &[u8]) -> Result<Header, String> {
-        let h: Header =
-            serde_json::from_slice(bytes).map_err(|e| format!("not valid index JSON: {e}"))?;
-        if h.format != 2 {
-            return Err(format!("is format {}, not 2", h.format));
-        }
-        if let Some(s) = &h.max_serial
-            && crate::pki::serial::Serial::parse_canonical(s).is_none()
-        {
-            return Err(format!("max_serial {s:?} is not a canonical serial"));
-        }
-        Ok(h)
-    }
-}
-
 /// What a commit appends to index.log, and the highest serial it issues.
 #[derive(Debug, Default)]
 pub struct LogAppend {
@@ -758,8 +432,8 @@ impl LogAppend {
         for e in entries {
             log.issued(e);
         }
-        let mut revoked: Vec<&Entry> = entries.iter().filter(|e| e.revoked_at.is_some()).collect();
-        revoked.sort_by_key(|e| e.revoked_at);
+        let mut revoked: Vec<&Entry> = entries.iter().filter(|e| e.revoked.is_some()).collect();
+        revoked.sort_by_key(|e| e.revoked.map(|r| r.at));
         for line in revoked.into_iter().filter_map(Entry::revoked_line) {
             log.bytes.extend_from_slice(&line);
         }
@@ -785,6 +459,7 @@ impl LogAppend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::header::Files;
 
     fn entry(serial: &str) -> Entry {
         Entry {
@@ -794,9 +469,7 @@ mod tests {
             profile: "server".into(),
             not_before: time::macros::datetime!(2026-01-01 0:00 UTC),
             not_after: time::macros::datetime!(2027-01-01 0:00 UTC),
-            status: Status::Valid,
-            revoked_at: None,
-            revocation_reason: None,
+            revoked: None,
             sha256: "ab".repeat(32),
             renewed_from: None,
         }
@@ -893,7 +566,7 @@ mod proptests {
                 serial: Serial::from_magnitude(&serial).to_string(),
                 subject, sans, profile: "server".into(),
                 not_before: t(nb), not_after: t(na),
-                status: Status::Valid, revoked_at: None, revocation_reason: None,
+                revoked: None,
                 sha256: "0".repeat(64), renewed_from: renewed,
             };
             let line = e.issued_line();

@@ -1,0 +1,184 @@
+//! index.json: the small header every command reads first — format, generation, the audit
+//! and log heads, index.log's length, the highest serial, the signed checkpoint (SPEC.md
+//! `INDEX-*`, `CHECKPOINT-*`). Signing never reads index.log: this says where the next line
+//! goes and which serial is the highest, which is all a sign needs.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::checkpoint::{self, Checkpoint, LOG_GENESIS};
+use crate::pki::serial::Serial;
+use crate::store::{self, INDEX, INDEX_LOG};
+
+/// Format version of index.json and index.log.
+pub const FORMAT: u32 = 3;
+
+/// index.json.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    pub format: u32,
+    /// Incremented by every committed mutation; `--expect-generation` compares against it.
+    pub generation: u64,
+    /// SHA-256 of the last line of audit.log (SPEC.md AUDIT-CHAIN).
+    pub audit_head: String,
+    /// Length of index.log in bytes: where the next line goes.
+    pub log_len: u64,
+    /// index.log's hash chain (SPEC.md INDEX-LOG-HEAD), extended by every append.
+    pub log_head: String,
+    /// The highest serial index.log issues (the counter must stay above it).
+    pub max_serial: Option<String>,
+    /// Reserved for the policy file's SHA-256; `null` in this version.
+    pub policy_sha256: Option<String>,
+    /// The last state the CA key signed (SPEC.md CHECKPOINT-*). Always present in a
+    /// format-3 index.json; `None` only while a new header is being built.
+    pub checkpoint: Option<Checkpoint>,
+}
+
+impl Header {
+    /// The header of a new CA with an empty log.
+    pub fn new() -> Header {
+        Header {
+            format: FORMAT,
+            generation: 1,
+            audit_head: String::new(),
+            log_len: 0,
+            log_head: LOG_GENESIS.to_string(),
+            max_serial: None,
+            policy_sha256: None,
+            checkpoint: None,
+        }
+    }
+
+    /// Signs a checkpoint of this header and of the files a commit leaves beside it
+    /// (audit.log's length, the two counters, ca.crl's hash) with the CA key and stores it in
+    /// the header.
+    pub fn sign_checkpoint(&mut self, files: &Files, key: &rcgen::KeyPair) -> Result<()> {
+        let cp = Checkpoint {
+            generation: self.generation,
+            audit_head: self.audit_head.clone(),
+            audit_len: files.audit_len,
+            log_len: self.log_len,
+            log_head: self.log_head.clone(),
+            max_serial: self.max_serial.clone(),
+            serial: files.serial.to_string(),
+            crlnumber: files.crlnumber.to_string(),
+            crl_sha256: files.crl_sha256.clone(),
+            policy_sha256: self.policy_sha256.clone(),
+            signature: String::new(),
+        };
+        self.checkpoint = Some(cp.sign(key)?);
+        Ok(())
+    }
+
+    /// The exact bytes of index.json: pretty JSON, two-space indent, final newline.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+
+    /// Parses index.json. A format-1 file gets a message that says how to upgrade it.
+    pub fn parse(bytes: &[u8]) -> std::result::Result<Header, String> {
+        match format_of(bytes)? {
+            FORMAT => {}
+            n @ (1 | 2) => {
+                return Err(format!(
+                    "is format {n} (written by an earlier fileca); run `ca upgrade` once to \
+                     convert it to format {FORMAT} (one atomic commit that signs the first \
+                     checkpoint; `ca upgrade --dry-run` shows it)"
+                ));
+            }
+            n => {
+                return Err(format!(
+                    "format {n} is not supported (this fileca reads format {FORMAT})"
+                ));
+            }
+        }
+        let h: Header =
+            serde_json::from_slice(bytes).map_err(|e| format!("not valid index JSON: {e}"))?;
+        if let Some(s) = &h.max_serial
+            && Serial::parse_canonical(s).is_none()
+        {
+            return Err(format!("max_serial {s:?} is not a canonical serial"));
+        }
+        if !checkpoint::is_sha256_hex(&h.log_head) {
+            return Err("log_head is not a lowercase SHA-256".into());
+        }
+        if h.policy_sha256.is_some() {
+            return Err(
+                "records a policy (policy_sha256), which this version of fileca does not \
+                 implement"
+                    .into(),
+            );
+        }
+        match &h.checkpoint {
+            None => return Err("has no signed checkpoint (edited?)".into()),
+            Some(cp) => cp.check_syntax()?,
+        }
+        Ok(h)
+    }
+
+    /// The highest issued serial.
+    pub fn max_serial(&self) -> Option<Serial> {
+        self.max_serial.as_deref().and_then(Serial::parse_canonical)
+    }
+}
+
+impl Default for Header {
+    fn default() -> Self {
+        Header::new()
+    }
+}
+
+/// What a checkpoint signs beside index.json: the state files a commit leaves.
+pub struct Files {
+    pub audit_len: u64,
+    pub serial: Serial,
+    pub crlnumber: Serial,
+    pub crl_sha256: Option<String>,
+}
+
+/// The `format` field of index.json, read first so a newer or older format gets a clear
+/// message rather than a field error.
+pub fn format_of(bytes: &[u8]) -> std::result::Result<u32, String> {
+    #[derive(Deserialize)]
+    struct Version {
+        format: u32,
+    }
+    let v: Version =
+        serde_json::from_slice(bytes).map_err(|e| format!("not valid index JSON: {e}"))?;
+    Ok(v.format)
+}
+
+/// Reads index.json.
+pub fn load_header(dir: &Path) -> Result<Header> {
+    let bytes = store::read_state_file(dir, INDEX)?;
+    Header::parse(&bytes).map_err(|m| Error::state(dir.join(INDEX), m))
+}
+
+/// Reads index.json and checks index.log's length against it: what a command that reads
+/// certificates without loading the CA needs first.
+pub fn open(dir: &Path) -> Result<Header> {
+    let header = load_header(dir)?;
+    check_log_len(dir, &header)?;
+    Ok(header)
+}
+
+/// Checks that index.log is exactly as long as index.json records: a log edited, truncated or
+/// extended behind fileca's back is refused before anything relies on it.
+pub fn check_log_len(dir: &Path, header: &Header) -> Result<()> {
+    let (_, len) = store::open_state_file(dir, INDEX_LOG)?;
+    if len != header.log_len {
+        return Err(Error::state(
+            dir.join(INDEX_LOG),
+            format!(
+                "is {len} bytes but index.json records {} (edited or truncated?); run `ca check`",
+                header.log_len
+            ),
+        ));
+    }
+    Ok(())
+}
