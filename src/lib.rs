@@ -49,6 +49,11 @@ pub fn run(cli: Cli) -> Result<i32> {
     // by other processes of the user (SPEC.md HOSTILE-DUMP). Best effort: a kernel that
     // refuses leaves the process as it was.
     let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+    // Debug builds only: the way tests reach the panic hook (SPEC.md EXIT-INTERNAL).
+    #[cfg(debug_assertions)]
+    if std::env::var_os("FILECA_TEST_PANIC").is_some() {
+        panic!("FILECA_TEST_PANIC is set");
+    }
     match &cli.command {
         Command::Init(a) => cmd::init::run(a, &ctx)?,
         Command::Sign(a) => cmd::sign::run(a, &ctx)?,

@@ -23,7 +23,20 @@ fn main() {
             let _ = fileca::render::stderr_line(&format!("error: {text}"));
             std::process::exit(fileca::error::exit::IO);
         }
-        default(info);
+        // Anything else is a bug: say so in one line, with where, and exit with the
+        // documented code (SPEC.md EXIT-INTERNAL) instead of Rust's 101.
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let _ = fileca::render::stderr_line(&format!(
+            "error: internal error: {}{at} (a bug in fileca; please report it)",
+            fileca::render::escape(text)
+        ));
+        if std::env::var_os("RUST_BACKTRACE").is_some() {
+            default(info);
+        }
+        std::process::exit(fileca::error::exit::INTERNAL);
     }));
     let cli = fileca::cli::Cli::parse();
     let code = match fileca::run(cli) {

@@ -394,3 +394,28 @@ fn init_dry_run_creates_nothing_dry_run() {
     let env = Env::new();
     env.refused(&["init", "--subject", "CN=Dry", "--dry-run"], REFUSED);
 }
+
+/// EXIT-INTERNAL: a panic (a bug) is one line naming it and exit 70, never Rust's 101 and
+/// its trace; the state directory is untouched.
+#[test]
+fn a_panic_is_exit_70_with_one_line_exit_internal() {
+    let env = Env::new();
+    let before = snapshot(&env.dir);
+    let out = env
+        .ca()
+        .args(["status"])
+        .env("FILECA_TEST_PANIC", "1")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(70));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: internal error: FILECA_TEST_PANIC is set at src/lib.rs:"),
+        "{err}"
+    );
+    assert!(err.contains("a bug in fileca"), "{err}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(snapshot(&env.dir), before);
+}

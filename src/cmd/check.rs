@@ -13,7 +13,7 @@ use crate::cli::JsonArgs;
 use crate::error::{Error, Result, exit};
 use crate::hex;
 use crate::model::audit;
-use crate::pki::ca::{Ca, CaCert};
+use crate::pki::ca::CaCert;
 use crate::pki::pem::MAX_PEM_BYTES;
 use crate::pki::pem::decode_one;
 use crate::pki::serial::Serial;
@@ -118,10 +118,10 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
             None
         }
     };
-    let ca_cert = match cert_bytes.as_deref().map(|b| CaCert::parse(dir, b)) {
+    let ca_cert = match cert_bytes.as_deref().map(CaCert::parse) {
         Some(Ok(c)) => Some(c),
         Some(Err(e)) => {
-            add(CERT, strip(&e));
+            add(CERT, e.to_string());
             None
         }
         None => None,
@@ -145,7 +145,8 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
                 // An encrypted key is checked only when a passphrase can be had.
                 let encrypted = crate::pki::keys::is_encrypted(&String::from_utf8_lossy(&key));
                 if (!encrypted || pass.available())
-                    && let Err(e) = Ca::load(dir, cert, Some(&key), pass)
+                    && let Ok(cert) = CaCert::parse(cert)
+                    && let Err(e) = crate::model::snapshot::ca_with_key(dir, cert, &key, pass)
                 {
                     add(KEY, strip(&e));
                 }

@@ -15,7 +15,7 @@ use crate::cli::ImportOpensslArgs;
 use crate::error::{Error, Result};
 use crate::hex;
 use crate::model::log::{Entry, Revoked};
-use crate::pki::ca::Ca;
+use crate::pki::ca::{Ca, CaCert};
 use crate::pki::keys;
 use crate::pki::pem::MAX_PEM_BYTES;
 use crate::pki::pem::{decode_one, pem_of};
@@ -36,13 +36,15 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
     let (_, key_pem) =
         keys::import_private_key(&key_bytes).map_err(|m| Error::bad_input(&key_path, m))?;
     let cert_bytes = read(&cert_path)?;
-    let ca = Ca::load(
-        Path::new("."),
-        &cert_bytes,
-        Some(key_pem.as_bytes()),
-        &crate::passphrase::Source::default(),
-    )
-    .map_err(|e| Error::bad_input(&cert_path, e.to_string()))?;
+    let cert =
+        CaCert::parse(&cert_bytes).map_err(|e| Error::bad_input(&cert_path, e.to_string()))?;
+    let key = keys::key_pair(&key_pem).map_err(|m| Error::bad_input(&key_path, m))?;
+    let ca = Ca::with_key(cert, key).map_err(|_| {
+        Error::bad_input(
+            &key_path,
+            format!("does not match the public key in {}", cert_path.display()),
+        )
+    })?;
     let (_, ca_spki) = SubjectPublicKeyInfo::from_der(&ca.cert.spki_der)
         .map_err(|e| Error::Internal(e.to_string()))?;
 

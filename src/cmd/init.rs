@@ -112,27 +112,15 @@ fn import(key_path: &Path, cert_path: &Path, ctx: &Context) -> Result<(String, S
     let (_, key_pem) =
         keys::import_private_key(&key_bytes).map_err(|m| Error::bad_input(key_path, m))?;
     let cert =
-        CaCert::parse(cert_path.parent().unwrap_or(Path::new(".")), &cert_bytes).map_err(|e| {
-            match e {
-                Error::State { msg, .. } => Error::bad_input(cert_path, msg),
-                other => other,
-            }
-        })?;
-    let ca = Ca::load(
-        Path::new("."),
-        &crate::pki::pem::pem_of("CERTIFICATE", &cert.der).into_bytes(),
-        Some(key_pem.as_bytes()),
-        &crate::passphrase::Source::default(),
-    )
-    .map_err(|e| match e {
-        Error::KeyCertMismatch { .. } => Error::bad_input(
+        CaCert::parse(&cert_bytes).map_err(|e| Error::bad_input(cert_path, e.to_string()))?;
+    let key = keys::key_pair(&key_pem).map_err(|m| Error::bad_input(key_path, m))?;
+    let ca = Ca::with_key(cert, key).map_err(|_| {
+        Error::bad_input(
             key_path,
             format!("does not match the public key in {}", cert_path.display()),
-        ),
-        Error::State { msg, .. } => Error::bad_input(key_path, msg),
-        other => other,
+        )
     })?;
-    ca.check_valid_at(ctx.env.now, cert_path)?;
+    crate::model::snapshot::check_valid(&ca.cert, ctx.env.now, cert_path)?;
     let (_, x509) = x509_parser::parse_x509_certificate(&ca.cert.der)
         .map_err(|e| Error::bad_input(cert_path, e.to_string()))?;
     let serial = Serial::from_magnitude(x509.raw_serial()).to_string();

@@ -29,7 +29,7 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
     })?;
     let entry = &entry;
     let path = ctx.dir.join(format!("certs/{serial}.pem"));
-    let ca = crate::pki::ca::CaCert::parse(session.dir(), &session.read(crate::store::CERT)?)?;
+    let ca = crate::model::snapshot::ca_cert(session.dir(), &session.read(crate::store::CERT)?)?;
     let (pem, der) = crate::model::snapshot::read_recorded(session.dir(), entry, &ca)?;
     if args.pem {
         return crate::render::print(&String::from_utf8_lossy(&pem));

@@ -9,7 +9,6 @@ use crate::cli::VerifyArgs;
 use crate::error::{Error, Result};
 use crate::hex;
 use crate::model::log::CertState;
-use crate::pki::ca::CaCert;
 use crate::pki::pem::MAX_PEM_BYTES;
 use crate::pki::pem::decode_one;
 use crate::pki::serial::Serial;
@@ -47,7 +46,7 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
         .map_err(|m| Error::bad_input(&args.cert, m))?;
     let cert = crate::pki::pem::certificate(&der).map_err(|m| Error::bad_input(&args.cert, m))?;
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
-    let ca = CaCert::parse(&ctx.dir, &session.read(CERT)?)?;
+    let ca = crate::model::snapshot::ca_cert(&ctx.dir, &session.read(CERT)?)?;
     let header = crate::model::header::open(session.dir())?;
     let serial = Serial::from_magnitude(cert.raw_serial());
     let (_, ca_spki) = SubjectPublicKeyInfo::from_der(&ca.spki_der)

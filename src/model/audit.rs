@@ -32,7 +32,7 @@ pub struct Record {
 impl Record {
     /// The exact line written: compact JSON and a newline.
     pub fn to_line(&self) -> Vec<u8> {
-        let mut out = serde_json::to_vec(self).unwrap_or_default();
+        let mut out = crate::model::to_json(self, false);
         out.push(b'\n');
         out
     }

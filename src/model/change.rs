@@ -6,12 +6,12 @@ use crate::Env;
 use crate::error::{Error, Result};
 use crate::model::audit;
 use crate::model::log::{Entry, LogAppend, Revocation};
-use crate::model::snapshot::State;
+use crate::model::snapshot::{State, check_valid};
 use crate::pki::issuance::{self, Request};
 use crate::pki::reason::Reason;
 use crate::pki::serial::Serial;
 use crate::store::{
-    self, AUDIT, CRL, CRLNUMBER, FileAppend, FileWrite, INDEX, INDEX_LOG, Plan, SERIAL,
+    self, AUDIT, CERT, CRL, CRLNUMBER, FileAppend, FileWrite, INDEX, INDEX_LOG, Plan, SERIAL,
 };
 
 /// What an operation records in the audit trail.
@@ -145,7 +145,7 @@ pub fn issue_entry(
     env: &Env,
     notes: &mut Vec<String>,
 ) -> Result<(String, Entry)> {
-    state.ca.check_valid_at(env.now, &state.dir)?;
+    check_valid(&state.ca.cert, env.now, &state.dir.join(CERT))?;
     if let Some(max) = state.header.max_serial()
         && *serial <= max
     {
@@ -208,12 +208,24 @@ pub fn crl_writes(
     days: u32,
     env: &Env,
 ) -> Result<(Vec<FileWrite>, String, String)> {
-    state.ca.check_valid_at(env.now, &state.dir)?;
+    check_valid(&state.ca.cert, env.now, &state.dir.join(CERT))?;
     let number = state.crlnumber.clone();
     let next = number
         .next()
         .ok_or_else(|| Error::refused("the CRL number is exhausted (20 octets)"))?;
-    let pem = crate::pki::crl::build(&state.ca, revoked, &number, env.now, days)?;
+    let listed = revoked
+        .iter()
+        .map(|r| {
+            Ok(crate::pki::crl::Listed {
+                serial: Serial::parse_canonical(&r.revoked)
+                    .ok_or_else(|| Error::Internal(format!("bad serial {}", r.revoked)))?,
+                at: r.at,
+                reason: Reason::from_name(&r.reason)
+                    .ok_or_else(|| Error::Internal(format!("bad reason {}", r.reason)))?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let pem = crate::pki::crl::build(&state.ca, &listed, &number, env.now, days)?;
     let revoked = revoked.len();
     let note = format!(
         "CRL number {number} lists {revoked} revoked certificate(s); next update in {days} days"

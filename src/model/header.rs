@@ -75,7 +75,7 @@ impl Header {
 
     /// The exact bytes of index.json: pretty JSON, two-space indent, final newline.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        let mut out = crate::model::to_json(self, true);
         out.push(b'\n');
         out
     }

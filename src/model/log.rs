@@ -106,7 +106,7 @@ impl Entry {
             sha256: self.sha256.clone(),
             renewed_from: self.renewed_from.clone(),
         };
-        let mut out = serde_json::to_vec(&line).unwrap_or_default();
+        let mut out = crate::model::to_json(&line, false);
         out.push(b'\n');
         out
     }
@@ -149,7 +149,7 @@ pub fn revoked_line(serial: &str, at: OffsetDateTime, reason: &str) -> Vec<u8> {
         at,
         reason: reason.to_string(),
     };
-    let mut out = serde_json::to_vec(&line).unwrap_or_default();
+    let mut out = crate::model::to_json(&line, false);
     out.push(b'\n');
     out
 }

@@ -8,7 +8,8 @@ use crate::model::audit;
 use crate::model::header::Header;
 use crate::model::log::Entry;
 use crate::passphrase;
-use crate::pki::ca::Ca;
+use crate::pki::ca::{Ca, CaCert};
+use crate::pki::keys;
 use crate::pki::serial::Serial;
 use crate::store::{self, AUDIT, CERT, CRLNUMBER, KEY, SERIAL, Session};
 
@@ -71,14 +72,15 @@ impl State {
                 ),
             ));
         }
+        let ca_cert = ca_cert(dir, &cert)?;
         let ca = match pass {
             Some(pass) => {
                 let mut key = session.read(KEY)?;
-                let ca = Ca::load(dir, &cert, Some(&key), pass);
+                let ca = ca_with_key(dir, ca_cert, &key, pass);
                 zeroize::Zeroize::zeroize(&mut key);
                 ca?
             }
-            None => Ca::load(dir, &cert, None, &passphrase::Source::default())?,
+            None => Ca::public(ca_cert),
         };
         let serial = load_counter(session, SERIAL)?;
         let crlnumber = load_counter(session, CRLNUMBER)?;
@@ -180,6 +182,59 @@ pub fn read_recorded(
         ));
     }
     Ok((pem, der))
+}
+
+/// Parses ca.crt; anything wrong with it is a state error naming it.
+pub fn ca_cert(dir: &Path, bytes: &[u8]) -> Result<CaCert> {
+    CaCert::parse(bytes).map_err(|e| Error::state(dir.join(CERT), e.to_string()))
+}
+
+/// The CA with its key: ca.key decrypted (with a passphrase from `pass` when it is encrypted)
+/// and checked to belong to `cert`.
+pub fn ca_with_key(
+    dir: &Path,
+    cert: CaCert,
+    key_bytes: &[u8],
+    pass: &passphrase::Source,
+) -> Result<Ca> {
+    let key_path = dir.join(KEY);
+    let key_text =
+        std::str::from_utf8(key_bytes).map_err(|_| Error::state(&key_path, "is not a PEM file"))?;
+    let plain;
+    let key_text = if keys::is_encrypted(key_text) {
+        let passphrase = pass.get(&format!("passphrase for {}", key_path.display()))?;
+        plain = keys::decrypt_pem(key_text, &passphrase).map_err(|e| match e {
+            None => Error::refused(format!(
+                "wrong passphrase for {} (nothing was changed)",
+                key_path.display()
+            )),
+            Some(m) => Error::state(&key_path, m),
+        })?;
+        plain.as_str()
+    } else {
+        // An operator who passes a passphrase expects an encrypted key: a plaintext one may
+        // have been swapped in by someone who can write the directory (SPEC.md THREAT-WRITER,
+        // the CA swapped whole).
+        if pass.given() {
+            crate::render::warn(&format!(
+                "warning: a passphrase file was given, but {} is not encrypted (if it was, it \
+                 has been replaced: compare ca.crt's fingerprint with a copy you trust)",
+                key_path.display()
+            ));
+        }
+        key_text
+    };
+    let key = keys::key_pair(key_text).map_err(|m| Error::state(&key_path, m))?;
+    Ca::with_key(cert, key).map_err(|_| Error::KeyCertMismatch {
+        key: key_path,
+        cert: dir.join(CERT),
+    })
+}
+
+/// Refuses to sign outside the CA certificate's validity, naming the certificate's file.
+pub fn check_valid(cert: &CaCert, now: time::OffsetDateTime, path: &Path) -> Result<()> {
+    cert.valid_at(now)
+        .map_err(|e| Error::refused(format!("the CA certificate {} {e}", path.display())))
 }
 
 /// Loads a counter file (`serial` or `crlnumber`).

@@ -1,17 +1,38 @@
-//! The loaded CA: its certificate and key, checked to belong together and to be a CA, and
-//! the rcgen issuer built from them.
-
-use std::path::Path;
+//! The CA: its certificate and key, checked to belong together and to be a CA, and the rcgen
+//! issuer built from them. Pure: bytes and keys in, typed errors out — where the files live,
+//! and how the key was decrypted, is the caller's business (model::snapshot).
 
 use rcgen::{Issuer, KeyPair, PublicKeyData};
 use time::OffsetDateTime;
 use x509_parser::extensions::ParsedExtension;
 
 use crate::error::{Error, Result};
-use crate::passphrase;
 use crate::pki::keys::{self, KeyKind};
 use crate::pki::pem::{MAX_PEM_BYTES, decode_one};
-use crate::store::{CERT, KEY};
+
+/// Why a certificate cannot be this CA's certificate. The caller names the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CaCertError {
+    /// Not one PEM or DER certificate (framing, X.509 syntax, trailing bytes).
+    #[error("{0}")]
+    Encoding(String),
+    #[error("is not a CA certificate (basicConstraints CA:TRUE is missing)")]
+    NotCa,
+    #[error("its key usage does not allow signing certificates and CRLs (keyCertSign, cRLSign)")]
+    CannotSign,
+    /// A public key fileca does not accept.
+    #[error("{0}")]
+    Key(String),
+}
+
+/// The CA certificate is not valid at the time of the command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotValid {
+    #[error("expired on {}; nothing can be signed with it", crate::clock::fmt(*.0))]
+    Expired(OffsetDateTime),
+    #[error("is not valid before {}", crate::clock::fmt(*.0))]
+    NotYet(OffsetDateTime),
+}
 
 /// A CA: its certificate and, when the command signs, the key that belongs to it.
 pub struct Ca {
@@ -36,12 +57,11 @@ pub struct CaCert {
 }
 
 impl CaCert {
-    /// Parses ca.crt and checks that it is a CA certificate that may sign certificates and CRLs.
-    pub fn parse(dir: &Path, bytes: &[u8]) -> Result<CaCert> {
-        let path = dir.join(CERT);
-        let der = decode_one(bytes, &["CERTIFICATE"], MAX_PEM_BYTES)
-            .map_err(|m| Error::state(&path, m))?;
-        let cert = crate::pki::pem::certificate(&der).map_err(|m| Error::state(&path, m))?;
+    /// Parses a CA certificate (PEM or DER) and checks that it may sign certificates and CRLs.
+    pub fn parse(bytes: &[u8]) -> std::result::Result<CaCert, CaCertError> {
+        let der =
+            decode_one(bytes, &["CERTIFICATE"], MAX_PEM_BYTES).map_err(CaCertError::Encoding)?;
+        let cert = crate::pki::pem::certificate(&der).map_err(CaCertError::Encoding)?;
         let mut is_ca = false;
         let mut can_sign = true;
         let mut key_id = None;
@@ -54,19 +74,13 @@ impl CaCert {
             }
         }
         if !is_ca {
-            return Err(Error::state(
-                &path,
-                "is not a CA certificate (basicConstraints CA:TRUE is missing)",
-            ));
+            return Err(CaCertError::NotCa);
         }
         if !can_sign {
-            return Err(Error::state(
-                &path,
-                "its key usage does not allow signing certificates and CRLs (keyCertSign, cRLSign)",
-            ));
+            return Err(CaCertError::CannotSign);
         }
         let spki = &cert.tbs_certificate.subject_pki;
-        let key_kind = keys::classify(spki).map_err(|m| Error::state(&path, m))?;
+        let key_kind = keys::classify(spki).map_err(CaCertError::Key)?;
         let key_id = key_id.unwrap_or_else(|| keys::key_id(&spki.subject_public_key.data));
         Ok(CaCert {
             subject: cert.subject().to_string(),
@@ -79,6 +93,17 @@ impl CaCert {
             der,
         })
     }
+
+    /// Is the certificate valid at `now`? Nothing is signed outside its validity.
+    pub fn valid_at(&self, now: OffsetDateTime) -> std::result::Result<(), NotValid> {
+        if now > self.not_after {
+            return Err(NotValid::Expired(self.not_after));
+        }
+        if now < self.not_before {
+            return Err(NotValid::NotYet(self.not_before));
+        }
+        Ok(())
+    }
 }
 
 /// The private key is wiped from memory when the CA is dropped (SPEC.md HOSTILE: secrets).
@@ -90,57 +115,21 @@ impl Drop for Ca {
     }
 }
 
+/// ca.key does not hold the private key of ca.crt's public key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the private key does not match the certificate's public key")]
+pub struct KeyMismatch;
+
 impl Ca {
-    /// Loads ca.crt and, if `key_bytes` is given, ca.key (decrypting it with a passphrase from
-    /// `pass` when it is encrypted), and checks that the key belongs to the certificate.
-    pub fn load(
-        dir: &Path,
-        cert_bytes: &[u8],
-        key_bytes: Option<&[u8]>,
-        pass: &passphrase::Source,
-    ) -> Result<Ca> {
-        let cert = CaCert::parse(dir, cert_bytes)?;
-        let Some(key_bytes) = key_bytes else {
-            return Ok(Ca { cert, key: None });
-        };
-        let key_path = dir.join(KEY);
-        let key_text = std::str::from_utf8(key_bytes)
-            .map_err(|_| Error::state(&key_path, "is not a PEM file"))?;
-        let plain;
-        let key_text = if keys::is_encrypted(key_text) {
-            let passphrase = pass.get(&format!("passphrase for {}", key_path.display()))?;
-            plain = keys::decrypt_pem(key_text, &passphrase).map_err(|e| match e {
-                None => Error::refused(format!(
-                    "wrong passphrase for {} (nothing was changed)",
-                    key_path.display()
-                )),
-                Some(m) => Error::state(&key_path, m),
-            })?;
-            plain.as_str()
-        } else {
-            // An operator who passes a passphrase expects an encrypted key: a plaintext one
-            // may have been swapped in by someone who can write the directory (SPEC.md
-            // THREAT-WRITER, the CA swapped whole).
-            if pass.given() {
-                crate::render::warn(&format!(
-                    "warning: a passphrase file was given, but {} is not encrypted (if it was, \
-                     it has been replaced: compare ca.crt's fingerprint with a copy you trust)",
-                    key_path.display()
-                ));
-            }
-            key_text
-        };
-        let key = KeyPair::from_pem(key_text).map_err(|e| {
-            Error::state(
-                &key_path,
-                format!("cannot read the private key (PKCS#8 PEM expected): {e}"),
-            )
-        })?;
+    /// A CA without its key: for commands that only verify.
+    pub fn public(cert: CaCert) -> Ca {
+        Ca { cert, key: None }
+    }
+
+    /// A CA with its key, which must belong to the certificate.
+    pub fn with_key(cert: CaCert, key: KeyPair) -> std::result::Result<Ca, KeyMismatch> {
         if key.der_bytes() != cert.subject_public_key.as_slice() {
-            return Err(Error::KeyCertMismatch {
-                key: key_path,
-                cert: dir.join(CERT),
-            });
+            return Err(KeyMismatch);
         }
         Ok(Ca {
             cert,
@@ -164,24 +153,5 @@ impl Ca {
     pub fn issuer(&self) -> Result<Issuer<'static, &KeyPair>> {
         Issuer::from_ca_cert_der(&self.cert.der.as_slice().into(), self.key()?)
             .map_err(|e| Error::Internal(format!("building the issuer from ca.crt: {e}")))
-    }
-
-    /// Refuses to sign outside the CA certificate's validity.
-    pub fn check_valid_at(&self, now: OffsetDateTime, dir: &Path) -> Result<()> {
-        if now > self.cert.not_after {
-            return Err(Error::refused(format!(
-                "the CA certificate {} expired on {}; nothing can be signed with it",
-                dir.join(CERT).display(),
-                crate::clock::fmt(self.cert.not_after)
-            )));
-        }
-        if now < self.cert.not_before {
-            return Err(Error::refused(format!(
-                "the CA certificate {} is not valid before {}",
-                dir.join(CERT).display(),
-                crate::clock::fmt(self.cert.not_before)
-            )));
-        }
-        Ok(())
     }
 }

@@ -4,27 +4,32 @@ use rcgen::{CertificateRevocationListParams, KeyIdMethod, RevokedCertParams};
 use time::{Duration, OffsetDateTime};
 
 use crate::error::{Error, Result};
-use crate::model::log::Revocation;
 use crate::pki::ca::Ca;
 use crate::pki::reason::Reason;
 use crate::pki::serial::Serial;
+
+/// One revoked certificate, as a CRL lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub serial: Serial,
+    pub at: OffsetDateTime,
+    pub reason: Reason,
+}
 
 /// Signs a CRL numbered `number` listing every revocation in `revoked`.
 /// The reason code is omitted for `unspecified`, as RFC 5280 5.3.1 recommends.
 pub fn build(
     ca: &Ca,
-    revoked: &[Revocation],
+    revoked: &[Listed],
     number: &Serial,
     now: OffsetDateTime,
     days: u32,
 ) -> Result<String> {
     let mut list = Vec::with_capacity(revoked.len());
     for r in revoked {
-        let serial = Serial::parse_canonical(&r.revoked)
-            .ok_or_else(|| Error::Internal(format!("bad serial {}", r.revoked)))?;
-        let reason = Reason::from_name(&r.reason).filter(|r| *r != Reason::Unspecified);
+        let reason = Some(r.reason).filter(|r| *r != Reason::Unspecified);
         list.push(RevokedCertParams {
-            serial_number: rcgen::SerialNumber::from_slice(serial.as_bytes()),
+            serial_number: rcgen::SerialNumber::from_slice(r.serial.as_bytes()),
             revocation_time: r.at,
             reason_code: reason.map(Reason::to_rcgen),
             invalidity_date: None,

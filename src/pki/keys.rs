@@ -330,6 +330,12 @@ pub fn encrypt_pem(pkcs8_pem: &str, passphrase: &str) -> Result<String, String> 
     )))
 }
 
+/// Parses a PKCS#8 PEM private key.
+pub fn key_pair(pem: &str) -> std::result::Result<rcgen::KeyPair, String> {
+    rcgen::KeyPair::from_pem(pem)
+        .map_err(|e| format!("cannot read the private key (PKCS#8 PEM expected): {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
