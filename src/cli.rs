@@ -463,11 +463,11 @@ impl ValueEnum for CertState {
 pub fn sans(sans: &[String]) -> crate::error::Result<Vec<crate::pki::names::San>> {
     use crate::error::Error;
     use crate::pki::names::{self, San};
-    names::check_san_count(sans.len()).map_err(|m| Error::refused(format!("--san: {m}")))?;
+    names::check_san_count(sans.len()).map_err(|err| Error::Name { what: "--san", err })?;
     sans.iter()
         .map(|s| San::parse(s))
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|m| Error::refused(format!("--san: {m}")))
+        .map_err(|err| Error::Name { what: "--san", err })
 }
 
 /// Parses a serial typed by the user; never a path.

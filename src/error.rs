@@ -46,6 +46,18 @@ pub enum Error {
     /// The request was refused by validation (bad input or policy); nothing was written.
     #[error("{0}")]
     Refused(String),
+    /// A CSR refused by the gate (SPEC.md `CSR-*`); nothing was written.
+    #[error("{}: {err}", Shown(path))]
+    Csr {
+        path: PathBuf,
+        err: crate::pki::csr::CsrError,
+    },
+    /// A subject or SAN given on the command line (`what`: `--subject`, `--san`) is refused.
+    #[error("{what}: {err}")]
+    Name {
+        what: &'static str,
+        err: crate::pki::names::NameError,
+    },
     /// A file given on the command line could not be used as input.
     #[error("{}: {msg}", Shown(path))]
     BadInput { path: PathBuf, msg: String },
@@ -96,7 +108,11 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Io { .. } => exit::IO,
-            Error::Refused(_) | Error::BadInput { .. } | Error::Exists { .. } => exit::REFUSED,
+            Error::Refused(_)
+            | Error::Csr { .. }
+            | Error::Name { .. }
+            | Error::BadInput { .. }
+            | Error::Exists { .. } => exit::REFUSED,
             Error::State { .. } | Error::KeyCertMismatch { .. } | Error::Recovery { .. } => {
                 exit::STATE
             }
@@ -118,23 +134,32 @@ impl Error {
     }
 
     /// Shorthand for a refusal.
-    pub fn refused(msg: impl Into<String>) -> Self {
-        Error::Refused(msg.into())
+    pub fn refused(msg: impl std::fmt::Display) -> Self {
+        Error::Refused(msg.to_string())
     }
 
-    /// Shorthand for a bad state file.
-    pub fn state(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
+    /// Shorthand for a bad state file; `msg` says what is wrong with it (a string or a typed
+    /// error of pki/ or model/).
+    pub fn state(path: impl Into<PathBuf>, msg: impl std::fmt::Display) -> Self {
         Error::State {
             path: path.into(),
-            msg: msg.into(),
+            msg: msg.to_string(),
         }
     }
 
     /// Shorthand for a bad input file.
-    pub fn bad_input(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
+    pub fn bad_input(path: impl Into<PathBuf>, msg: impl std::fmt::Display) -> Self {
         Error::BadInput {
             path: path.into(),
-            msg: msg.into(),
+            msg: msg.to_string(),
+        }
+    }
+
+    /// A CSR refused by the gate.
+    pub fn csr(path: impl Into<PathBuf>, err: crate::pki::csr::CsrError) -> Self {
+        Error::Csr {
+            path: path.into(),
+            err,
         }
     }
 }

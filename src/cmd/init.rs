@@ -139,8 +139,10 @@ fn read_limited(path: &Path) -> Result<Vec<u8>> {
 /// A new key and self-signed certificate. Returns (key PEM, cert PEM, serial).
 fn generate(args: &InitArgs, ctx: &Context, random: &[u8; 32]) -> Result<(String, String, String)> {
     let subject_text = args.subject.as_deref().unwrap_or_default();
-    let subject =
-        Subject::parse(subject_text).map_err(|m| Error::refused(format!("--subject: {m}")))?;
+    let subject = Subject::parse(subject_text).map_err(|err| Error::Name {
+        what: "--subject",
+        err,
+    })?;
     if subject.is_empty() {
         return Err(Error::refused("--subject must not be empty"));
     }

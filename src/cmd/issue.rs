@@ -22,7 +22,10 @@ use crate::store::{CERT, MODE_PUBLIC, MODE_SECRET};
 pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
     check_name(&args.name)?;
     let subject = match &args.subject {
-        Some(s) => Subject::parse(s).map_err(|m| Error::refused(format!("--subject: {m}")))?,
+        Some(s) => Subject::parse(s).map_err(|err| Error::Name {
+            what: "--subject",
+            err,
+        })?,
         None => Subject(vec![("CN".into(), args.name.clone())]),
     };
     let mut sans = crate::cli::sans(&args.san)?;

@@ -23,7 +23,7 @@ pub fn run(args: &RenewArgs, ctx: &Context) -> Result<()> {
     let csr = match &args.csr {
         Some(path) => {
             let bytes = crate::input::read_csr(path)?;
-            Some(csr::check(&bytes).map_err(|m| Error::bad_input(path, m))?)
+            Some(csr::check(&bytes).map_err(|e| Error::csr(path, e))?)
         }
         None => None,
     };

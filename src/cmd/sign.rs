@@ -36,7 +36,7 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
     // results keep the order of the inputs).
     let gate = |path: &PathBuf| {
         let r = crate::input::read_csr(path)
-            .and_then(|b| csr::check(&b).map_err(|m| Error::bad_input(path, m)));
+            .and_then(|b| csr::check(&b).map_err(|e| Error::csr(path, e)));
         progress.inc();
         r
     };

@@ -14,7 +14,7 @@ use x509_parser::prelude::FromDer;
 use x509_parser::x509::X509Name;
 
 use crate::pki::keys::{self, KeyKind};
-use crate::pki::names::{self, San, Subject};
+use crate::pki::names::{self, NameError, San, Subject};
 use crate::pki::pem::decode_one;
 
 /// Largest CSR input accepted, in bytes.
@@ -38,33 +38,76 @@ pub struct CheckedCsr {
     pub sha256: String,
 }
 
+/// Why the gate refuses a CSR. The caller names the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CsrError {
+    /// Not one PEM block or DER (see [`crate::pki::pem::decode_one`]).
+    #[error("{0}")]
+    Pem(String),
+    #[error("not a valid PKCS#10 certificate request: {0}")]
+    Syntax(String),
+    #[error("{0} bytes of garbage after the request")]
+    Trailing(usize),
+    #[error("not DER: {0}; fileca accepts only DER requests (as openssl req writes them)")]
+    NotDer(String),
+    #[error("the request's version is {0} (v{v}); PKCS#10 defines only 0 (v1)", v = u64::from(*.0) + 1)]
+    Version(u32),
+    /// A public key that is not on the allowlist.
+    #[error("{0}")]
+    Key(String),
+    #[error(
+        "signature algorithm {name} ({oid}) is not accepted: {why}; re-create the CSR with SHA-256 or stronger (openssl req -sha256)"
+    )]
+    Algorithm {
+        name: &'static str,
+        oid: String,
+        why: &'static str,
+    },
+    #[error("signature algorithm {algorithm} does not fit a {key} key")]
+    AlgorithmKey {
+        algorithm: &'static str,
+        key: KeyKind,
+    },
+    #[error("the signature does not verify ({0}): the request was altered or is corrupt")]
+    Signature(String),
+    /// The subject or a SAN as encoded.
+    #[error("{0}")]
+    Name(#[from] NameError),
+    /// The subject breaks the rules of [`names`].
+    #[error("subject: {0}")]
+    Subject(NameError),
+    #[error("the subject is empty; fileca requires at least one subject attribute such as CN")]
+    EmptySubject,
+    #[error("the request holds two extensionRequest attributes")]
+    TwoExtensionRequests,
+    #[error("extension {0} is requested twice")]
+    DuplicateExtension(String),
+    #[error("requested extension {oid} is malformed: {error}")]
+    MalformedExtension { oid: String, error: String },
+}
+
 /// Runs the whole gate over the bytes of a CSR file.
-pub fn check(bytes: &[u8]) -> Result<CheckedCsr, String> {
+pub fn check(bytes: &[u8]) -> Result<CheckedCsr, CsrError> {
     let der = decode_one(
         bytes,
         &["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"],
         MAX_CSR_BYTES,
-    )?;
-    let (rest, csr) = X509CertificationRequest::from_der(&der)
-        .map_err(|e| format!("not a valid PKCS#10 certificate request: {e}"))?;
+    )
+    .map_err(CsrError::Pem)?;
+    let (rest, csr) =
+        X509CertificationRequest::from_der(&der).map_err(|e| CsrError::Syntax(e.to_string()))?;
     if !rest.is_empty() {
-        return Err(format!("{} bytes of garbage after the request", rest.len()));
+        return Err(CsrError::Trailing(rest.len()));
     }
-    strict_der(&der).map_err(|m| {
-        format!("not DER: {m}; fileca accepts only DER requests (as openssl req writes them)")
-    })?;
+    strict_der(&der).map_err(CsrError::NotDer)?;
     let info = &csr.certification_request_info;
     // RFC 2986 defines only version 1 (encoded 0); a request claiming another version is
     // either broken or from a format fileca does not understand.
     if info.version.0 != 0 {
-        return Err(format!(
-            "the request's version is {} (v{}); PKCS#10 defines only 0 (v1)",
-            info.version.0,
-            u64::from(info.version.0) + 1
-        ));
+        return Err(CsrError::Version(info.version.0));
     }
 
-    let key = keys::classify(&info.subject_pki)?;
+    let key = keys::classify(&info.subject_pki).map_err(CsrError::Key)?;
     let sig_oid = csr.signature_algorithm.algorithm.to_id_string();
     let signature_algorithm = signature_allowed(&sig_oid)?;
     let key_matches_sig = match key {
@@ -73,20 +116,17 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, String> {
         KeyKind::Ed25519 => signature_algorithm == "Ed25519",
     };
     if !key_matches_sig {
-        return Err(format!(
-            "signature algorithm {signature_algorithm} does not fit a {key} key"
-        ));
+        return Err(CsrError::AlgorithmKey {
+            algorithm: signature_algorithm,
+            key,
+        });
     }
-    csr.verify_signature().map_err(|e| {
-        format!("the signature does not verify ({e}): the request was altered or is corrupt")
-    })?;
+    csr.verify_signature()
+        .map_err(|e| CsrError::Signature(e.to_string()))?;
 
     let subject = subject_of(&info.subject)?;
     if subject.is_empty() {
-        return Err(
-            "the subject is empty; fileca requires at least one subject attribute such as CN"
-                .into(),
-        );
+        return Err(CsrError::EmptySubject);
     }
     let mut sans = Vec::new();
     let mut ignored = Vec::new();
@@ -95,14 +135,14 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, String> {
         match attr.parsed_attribute() {
             ParsedCriAttribute::ExtensionRequest(req) => {
                 if saw_ext_request {
-                    return Err("the request holds two extensionRequest attributes".into());
+                    return Err(CsrError::TwoExtensionRequests);
                 }
                 saw_ext_request = true;
                 let mut oids = std::collections::HashSet::new();
                 for ext in &req.extensions {
                     let oid = ext.oid.to_id_string();
                     if !oids.insert(oid.clone()) {
-                        return Err(format!("extension {oid} is requested twice"));
+                        return Err(CsrError::DuplicateExtension(oid));
                     }
                     match ext.parsed_extension() {
                         ParsedExtension::SubjectAlternativeName(san) => {
@@ -134,7 +174,10 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, String> {
                             ignored.push("extendedKeyUsage".into());
                         }
                         ParsedExtension::ParseError { error } => {
-                            return Err(format!("requested extension {oid} is malformed: {error}"));
+                            return Err(CsrError::MalformedExtension {
+                                oid,
+                                error: error.to_string(),
+                            });
                         }
                         _ => ignored.push(format!("extension {oid}")),
                     }
@@ -223,7 +266,7 @@ fn strict_der(bytes: &[u8]) -> Result<(), String> {
 }
 
 /// The allowlist of signature algorithms, by OID; refusals name the algorithm and the reason.
-fn signature_allowed(oid: &str) -> Result<&'static str, String> {
+fn signature_allowed(oid: &str) -> Result<&'static str, CsrError> {
     Ok(match oid {
         "1.2.840.113549.1.1.11" => "sha256WithRSAEncryption",
         "1.2.840.113549.1.1.12" => "sha384WithRSAEncryption",
@@ -254,45 +297,46 @@ fn signature_allowed(oid: &str) -> Result<&'static str, String> {
                 ),
                 _ => ("an unknown algorithm", "it is not on the allowlist"),
             };
-            return Err(format!(
-                "signature algorithm {name} ({oid}) is not accepted: {why}; re-create the CSR \
-                 with SHA-256 or stronger (openssl req -sha256)"
-            ));
+            return Err(CsrError::Algorithm {
+                name,
+                oid: oid.to_string(),
+                why,
+            });
         }
     })
 }
 
 /// The subject of a CSR, under the rules of [`names`].
-fn subject_of(name: &X509Name<'_>) -> Result<Subject, String> {
+fn subject_of(name: &X509Name<'_>) -> Result<Subject, CsrError> {
     let mut attrs = Vec::new();
     for rdn in name.iter() {
         let mut it = rdn.iter();
         let Some(attr) = it.next() else {
-            return Err("the subject has an empty RDN".into());
+            return Err(NameError::EmptyRdn.into());
         };
         if it.next().is_some() {
-            return Err("the subject has a multi-valued RDN (several attributes joined with +), which is not supported".into());
+            return Err(NameError::MultiValuedRdn.into());
         }
         let oid = attr.attr_type();
         let arcs: Vec<u64> = oid
             .iter()
             .map(|i| i.collect())
-            .ok_or_else(|| format!("subject attribute OID {oid} is out of range"))?;
+            .ok_or_else(|| NameError::OidOutOfRange(oid.to_id_string()))?;
         let key = names::attr_name(&arcs)
-            .ok_or_else(|| format!("subject attribute {oid} is not supported"))?;
+            .ok_or_else(|| NameError::UnsupportedAttribute(oid.to_id_string()))?;
         let value = attr
             .as_str()
-            .map_err(|_| format!("subject attribute {key} is not a supported string"))?;
+            .map_err(|_| NameError::NotAString(key.to_string()))?;
         attrs.push((key.to_string(), value.to_string()));
     }
     let subject = Subject(attrs);
-    subject.check().map_err(|m| format!("subject: {m}"))?;
+    subject.check().map_err(CsrError::Subject)?;
     Ok(subject)
 }
 
 /// A requested SAN: `Some` for the kinds fileca issues, `None` for kinds the policy ignores;
 /// an error when it is malformed.
-fn general_name(gn: &GeneralName<'_>) -> Result<Option<San>, String> {
+fn general_name(gn: &GeneralName<'_>) -> Result<Option<San>, NameError> {
     match gn {
         GeneralName::DNSName(d) => San::dns(d).map(Some),
         GeneralName::RFC822Name(e) => San::email(e).map(Some),
@@ -303,9 +347,9 @@ fn general_name(gn: &GeneralName<'_>) -> Result<Option<San>, String> {
             16 => Ok(Some(San::Ip(std::net::IpAddr::from(
                 <[u8; 16]>::try_from(*b).unwrap_or_default(),
             )))),
-            n => Err(format!("IP address SAN of {n} bytes (must be 4 or 16)")),
+            n => Err(NameError::IpLength(n)),
         },
-        GeneralName::Invalid(tag, _) => Err(format!("malformed SAN (tag {tag})")),
+        GeneralName::Invalid(tag, _) => Err(NameError::MalformedSan(tag.to_string())),
         _ => Ok(None),
     }
 }

@@ -14,12 +14,111 @@ use rcgen::{DistinguishedName, DnType, DnValue, SanType};
 /// (5,000 SANs made a 73 KB certificate) and is better served by several certificates.
 pub const MAX_SANS: usize = 100;
 
+/// Why a subject or a SAN is refused. The caller says where it came from (`--subject`, a
+/// CSR, index.log).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error(
+        "{0} SANs requested; a certificate holds at most {MAX_SANS} (split the names over several certificates)"
+    )]
+    TooManySans(usize),
+    #[error("subject ends with a lone backslash")]
+    LoneBackslash,
+    #[error("{0:?} is not of the form KEY=value")]
+    NotKeyValue(String),
+    #[error("unknown subject attribute {0:?} (accepted: {accepted})", accepted = accepted())]
+    UnknownAttribute(String),
+    #[error("subject attribute {0} appears more than once")]
+    Repeated(String),
+    #[error("subject attribute {key} {problem}")]
+    Value { key: String, problem: ValueProblem },
+    #[error("C={0:?} must be a two-letter country code such as DE")]
+    Country(String),
+    #[error("{key}={value:?} must be ASCII")]
+    NotAscii { key: String, value: String },
+    #[error("the subject has an empty RDN")]
+    EmptyRdn,
+    #[error(
+        "the subject has a multi-valued RDN (several attributes joined with +), which is not supported"
+    )]
+    MultiValuedRdn,
+    #[error("subject attribute OID {0} is out of range")]
+    OidOutOfRange(String),
+    #[error("subject attribute {0} is not supported")]
+    UnsupportedAttribute(String),
+    #[error("subject attribute {0} is not a supported string")]
+    NotAString(String),
+    #[error("SAN {0:?} must be DNS:name, IP:address or email:address")]
+    SanForm(String),
+    #[error("SAN {san:?}: unknown type {kind:?} (use DNS:, IP: or email:)")]
+    SanKind { san: String, kind: String },
+    #[error("SAN {san:?}: {value:?} is not an IP address")]
+    Ip { san: String, value: String },
+    #[error("IP address SAN of {0} bytes (must be 4 or 16)")]
+    IpLength(usize),
+    #[error("malformed SAN (tag {0})")]
+    MalformedSan(String),
+    #[error("DNS name {name:?} {problem}")]
+    Dns { name: String, problem: DnsProblem },
+    #[error("email address {addr:?} {problem}")]
+    Email { addr: String, problem: EmailProblem },
+}
+
+/// What is wrong with a subject attribute's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ValueProblem {
+    #[error("is empty")]
+    Empty,
+    #[error("is longer than 64 characters")]
+    TooLong,
+    #[error("contains control characters")]
+    Control,
+    #[error("contains bidi or zero-width characters")]
+    Invisible,
+}
+
+/// What is wrong with a DNS name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DnsProblem {
+    #[error("is empty")]
+    Empty,
+    #[error("is longer than 253 characters")]
+    TooLong,
+    #[error("is not ASCII (give internationalised names as xn-- A-labels)")]
+    NotAscii,
+    #[error("has an empty label")]
+    EmptyLabel,
+    #[error("has a label longer than 63 characters")]
+    LongLabel,
+    #[error("has characters other than letters, digits, hyphens and dots")]
+    Characters,
+    #[error("has a label that starts or ends with a hyphen")]
+    Hyphen,
+}
+
+/// What is wrong with an email address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EmailProblem {
+    #[error("has no @")]
+    NoAt,
+    #[error("has an empty or over-long local part")]
+    LocalPart,
+    #[error("has characters outside printable ASCII")]
+    NotPrintable,
+    #[error("has a wildcard domain")]
+    WildcardDomain,
+    #[error("has a domain that {0}")]
+    Domain(DnsProblem),
+}
+
+fn accepted() -> String {
+    ATTRS.iter().map(|a| a.0).collect::<Vec<_>>().join(", ")
+}
+
 /// The refusal of `count` SANs when that is more than [`MAX_SANS`].
-pub fn check_san_count(count: usize) -> Result<(), String> {
+pub fn check_san_count(count: usize) -> Result<(), NameError> {
     if count > MAX_SANS {
-        return Err(format!(
-            "{count} SANs requested; a certificate holds at most {MAX_SANS} (split the names over several certificates)"
-        ));
+        return Err(NameError::TooManySans(count));
     }
     Ok(())
 }
@@ -43,7 +142,7 @@ pub struct Subject(pub Vec<(String, String)>);
 
 impl Subject {
     /// Parses `CN=name,O=org` (commas inside values escaped as `\,`).
-    pub fn parse(s: &str) -> Result<Subject, String> {
+    pub fn parse(s: &str) -> Result<Subject, NameError> {
         let mut parts = Vec::new();
         let mut cur = String::new();
         let mut chars = s.chars();
@@ -51,7 +150,7 @@ impl Subject {
             match c {
                 '\\' => match chars.next() {
                     Some(n) => cur.push(n),
-                    None => return Err("subject ends with a lone backslash".into()),
+                    None => return Err(NameError::LoneBackslash),
                 },
                 ',' => parts.push(std::mem::take(&mut cur)),
                 c => cur.push(c),
@@ -63,14 +162,9 @@ impl Subject {
             let part = part.trim();
             let (k, v) = part
                 .split_once('=')
-                .ok_or_else(|| format!("{part:?} is not of the form KEY=value"))?;
-            let key = canonical_key(k.trim()).ok_or_else(|| {
-                format!(
-                    "unknown subject attribute {:?} (accepted: {})",
-                    k.trim(),
-                    ATTRS.iter().map(|a| a.0).collect::<Vec<_>>().join(", ")
-                )
-            })?;
+                .ok_or_else(|| NameError::NotKeyValue(part.to_string()))?;
+            let key = canonical_key(k.trim())
+                .ok_or_else(|| NameError::UnknownAttribute(k.trim().to_string()))?;
             attrs.push((key.to_string(), v.trim().to_string()));
         }
         let subject = Subject(attrs);
@@ -79,10 +173,10 @@ impl Subject {
     }
 
     /// Checks the rules in the module documentation.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), NameError> {
         for (i, (k, v)) in self.0.iter().enumerate() {
             if self.0[..i].iter().any(|(k2, _)| k2 == k) {
-                return Err(format!("subject attribute {k} appears more than once"));
+                return Err(NameError::Repeated(k.clone()));
             }
             check_value(k, v)?;
         }
@@ -103,26 +197,27 @@ impl Subject {
 
     /// rcgen's form. Country is a PrintableString, emailAddress and DC IA5Strings (as RFC 5280
     /// requires), everything else UTF8String.
-    pub fn to_rcgen(&self) -> Result<DistinguishedName, String> {
+    pub fn to_rcgen(&self) -> Result<DistinguishedName, NameError> {
         let mut dn = DistinguishedName::new();
         for (k, v) in &self.0 {
             let oid = ATTRS
                 .iter()
                 .find(|(n, _)| n == k)
                 .map(|(_, o)| *o)
-                .ok_or_else(|| format!("unknown attribute {k}"))?;
+                .ok_or_else(|| NameError::UnknownAttribute(k.clone()))?;
             let ty = DnType::from_oid(oid);
             let value = match k.as_str() {
                 "C" => DnValue::PrintableString(
                     v.as_str()
                         .try_into()
-                        .map_err(|_| format!("C={v:?} is not a PrintableString"))?,
+                        .map_err(|_| NameError::Country(v.clone()))?,
                 ),
-                "emailAddress" | "DC" => DnValue::Ia5String(
-                    v.as_str()
-                        .try_into()
-                        .map_err(|_| format!("{k}={v:?} is not ASCII"))?,
-                ),
+                "emailAddress" | "DC" => {
+                    DnValue::Ia5String(v.as_str().try_into().map_err(|_| NameError::NotAscii {
+                        key: k.clone(),
+                        value: v.clone(),
+                    })?)
+                }
                 _ => DnValue::Utf8String(v.clone()),
             };
             dn.push(ty, value);
@@ -155,68 +250,72 @@ pub fn attr_name(oid: &[u64]) -> Option<&'static str> {
     ATTRS.iter().find(|(_, o)| *o == oid).map(|(n, _)| *n)
 }
 
-fn check_value(k: &str, v: &str) -> Result<(), String> {
-    if v.is_empty() {
-        return Err(format!("subject attribute {k} is empty"));
-    }
-    if v.chars().count() > 64 {
-        return Err(format!(
-            "subject attribute {k} is longer than 64 characters"
-        ));
-    }
-    if v.chars().any(char::is_control) {
-        return Err(format!("subject attribute {k} contains control characters"));
-    }
-    if v.chars().any(crate::render::is_unsafe) {
-        return Err(format!(
-            "subject attribute {k} contains bidi or zero-width characters"
-        ));
+fn check_value(k: &str, v: &str) -> Result<(), NameError> {
+    let problem = if v.is_empty() {
+        Some(ValueProblem::Empty)
+    } else if v.chars().count() > 64 {
+        Some(ValueProblem::TooLong)
+    } else if v.chars().any(char::is_control) {
+        Some(ValueProblem::Control)
+    } else if v.chars().any(crate::render::is_unsafe) {
+        Some(ValueProblem::Invisible)
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        return Err(NameError::Value {
+            key: k.to_string(),
+            problem,
+        });
     }
     if k == "C" && (v.len() != 2 || !v.bytes().all(|b| b.is_ascii_uppercase())) {
-        return Err(format!(
-            "C={v:?} must be a two-letter country code such as DE"
-        ));
+        return Err(NameError::Country(v.to_string()));
     }
     if (k == "emailAddress" || k == "DC") && !v.is_ascii() {
-        return Err(format!("{k}={v:?} must be ASCII"));
+        return Err(NameError::NotAscii {
+            key: k.to_string(),
+            value: v.to_string(),
+        });
     }
     Ok(())
 }
 
 /// Rebuilds an rcgen name from a parsed certificate name, keeping each attribute's string
 /// type, so a re-issued CA certificate carries the same subject encoding.
-pub fn dn_from_x509(name: &x509_parser::x509::X509Name<'_>) -> Result<DistinguishedName, String> {
+pub fn dn_from_x509(
+    name: &x509_parser::x509::X509Name<'_>,
+) -> Result<DistinguishedName, NameError> {
     use x509_parser::der_parser::asn1_rs::Tag;
     let mut dn = DistinguishedName::new();
     for rdn in name.iter() {
         let mut it = rdn.iter();
         let Some(attr) = it.next() else {
-            return Err("the subject has an empty RDN".into());
+            return Err(NameError::EmptyRdn);
         };
         if it.next().is_some() {
-            return Err("multi-valued RDNs are not supported".into());
+            return Err(NameError::MultiValuedRdn);
         }
-        let arcs: Vec<u64> = attr
-            .attr_type()
+        let oid = attr.attr_type();
+        let arcs: Vec<u64> = oid
             .iter()
             .map(|i| i.collect())
-            .ok_or("subject attribute OID out of range")?;
+            .ok_or_else(|| NameError::OidOutOfRange(oid.to_id_string()))?;
         let value = attr
             .as_str()
-            .map_err(|_| "subject attribute is not a string".to_string())?
+            .map_err(|_| NameError::NotAString(oid.to_id_string()))?
             .to_string();
         let value = match attr.attr_value().header.tag() {
             Tag::PrintableString => DnValue::PrintableString(
                 value
                     .as_str()
                     .try_into()
-                    .map_err(|_| "bad PrintableString".to_string())?,
+                    .map_err(|_| NameError::NotAString(oid.to_id_string()))?,
             ),
             Tag::Ia5String => DnValue::Ia5String(
                 value
                     .as_str()
                     .try_into()
-                    .map_err(|_| "bad IA5String".to_string())?,
+                    .map_err(|_| NameError::NotAString(oid.to_id_string()))?,
             ),
             _ => DnValue::Utf8String(value),
         };
@@ -235,44 +334,56 @@ pub enum San {
 
 impl San {
     /// Parses `DNS:name`, `IP:addr` or `email:addr` (prefix case-insensitive).
-    pub fn parse(s: &str) -> Result<San, String> {
+    pub fn parse(s: &str) -> Result<San, NameError> {
         let (kind, value) = s
             .split_once(':')
-            .ok_or_else(|| format!("SAN {s:?} must be DNS:name, IP:address or email:address"))?;
+            .ok_or_else(|| NameError::SanForm(s.to_string()))?;
         match kind.to_ascii_lowercase().as_str() {
             "dns" => San::dns(value),
             "ip" => value
                 .parse::<IpAddr>()
                 .map(San::Ip)
-                .map_err(|_| format!("SAN {s:?}: {value:?} is not an IP address")),
+                .map_err(|_| NameError::Ip {
+                    san: s.to_string(),
+                    value: value.to_string(),
+                }),
             "email" => San::email(value),
-            _ => Err(format!(
-                "SAN {s:?}: unknown type {kind:?} (use DNS:, IP: or email:)"
-            )),
+            _ => Err(NameError::SanKind {
+                san: s.to_string(),
+                kind: kind.to_string(),
+            }),
         }
     }
 
     /// A DNS name: LDH labels of 1–63 characters, at most 253 in all, an optional leading `*.`
     /// wildcard label; internationalised names must be given as A-labels (`xn--…`).
-    pub fn dns(name: &str) -> Result<San, String> {
-        check_dns(name).map_err(|m| format!("DNS name {name:?} {m}"))?;
+    pub fn dns(name: &str) -> Result<San, NameError> {
+        check_dns(name).map_err(|problem| NameError::Dns {
+            name: name.to_string(),
+            problem,
+        })?;
         Ok(San::Dns(name.to_ascii_lowercase()))
     }
 
     /// An email address: a printable ASCII local part and a DNS domain.
-    pub fn email(addr: &str) -> Result<San, String> {
-        let bad = |m: &str| format!("email address {addr:?} {m}");
-        let (local, domain) = addr.rsplit_once('@').ok_or_else(|| bad("has no @"))?;
+    pub fn email(addr: &str) -> Result<San, NameError> {
+        let bad = |problem| NameError::Email {
+            addr: addr.to_string(),
+            problem,
+        };
+        let (local, domain) = addr
+            .rsplit_once('@')
+            .ok_or_else(|| bad(EmailProblem::NoAt))?;
         if local.is_empty() || local.len() > 64 {
-            return Err(bad("has an empty or over-long local part"));
+            return Err(bad(EmailProblem::LocalPart));
         }
         if !local.bytes().all(|b| b.is_ascii_graphic() && b != b'@') {
-            return Err(bad("has characters outside printable ASCII"));
+            return Err(bad(EmailProblem::NotPrintable));
         }
         if domain.starts_with("*.") {
-            return Err(bad("has a wildcard domain"));
+            return Err(bad(EmailProblem::WildcardDomain));
         }
-        check_dns(domain).map_err(|m| bad(&format!("has a domain that {m}")))?;
+        check_dns(domain).map_err(|p| bad(EmailProblem::Domain(p)))?;
         Ok(San::Email(format!(
             "{local}@{}",
             domain.to_ascii_lowercase()
@@ -280,11 +391,13 @@ impl San {
     }
 
     /// rcgen's form.
-    pub fn to_rcgen(&self) -> Result<SanType, String> {
+    pub fn to_rcgen(&self) -> Result<SanType, NameError> {
+        // Checked names are ASCII, which is all rcgen's IA5String needs.
+        let form = || NameError::SanForm(self.to_string());
         Ok(match self {
-            San::Dns(d) => SanType::DnsName(d.as_str().try_into().map_err(|_| d.clone())?),
+            San::Dns(d) => SanType::DnsName(d.as_str().try_into().map_err(|_| form())?),
             San::Ip(ip) => SanType::IpAddress(*ip),
-            San::Email(e) => SanType::Rfc822Name(e.as_str().try_into().map_err(|_| e.clone())?),
+            San::Email(e) => SanType::Rfc822Name(e.as_str().try_into().map_err(|_| form())?),
         })
     }
 }
@@ -304,38 +417,32 @@ pub fn is_dns_name(s: &str) -> bool {
     check_dns(s).is_ok() && s.contains('.')
 }
 
-fn check_dns(name: &str) -> Result<(), &'static str> {
+fn check_dns(name: &str) -> Result<(), DnsProblem> {
     if name.is_empty() {
-        return Err("is empty");
+        return Err(DnsProblem::Empty);
     }
     if name.len() > 253 {
-        return Err("is longer than 253 characters");
+        return Err(DnsProblem::TooLong);
     }
     if !name.is_ascii() {
-        return Err("is not ASCII (give internationalised names as xn-- A-labels)");
+        return Err(DnsProblem::NotAscii);
     }
-    let body = match name.strip_prefix("*.") {
-        Some(rest) => rest,
-        None => name,
-    };
-    if body.split('.').count() < 1 {
-        return Err("has no labels");
-    }
+    let body = name.strip_prefix("*.").unwrap_or(name);
     for label in body.split('.') {
         if label.is_empty() {
-            return Err("has an empty label");
+            return Err(DnsProblem::EmptyLabel);
         }
         if label.len() > 63 {
-            return Err("has a label longer than 63 characters");
+            return Err(DnsProblem::LongLabel);
         }
         if !label
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         {
-            return Err("has characters other than letters, digits, hyphens and dots");
+            return Err(DnsProblem::Characters);
         }
         if label.starts_with('-') || label.ends_with('-') {
-            return Err("has a label that starts or ends with a hyphen");
+            return Err(DnsProblem::Hyphen);
         }
     }
     Ok(())
