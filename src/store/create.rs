@@ -177,7 +177,7 @@ fn exists_error(dir: &Path) -> Error {
 /// their lock), provably ours: see [`remove_init_staging`].
 fn remove_abandoned_inits(parent: &Dir, name: &str) {
     let prefix = format!(".{name}.init-");
-    super::output::remove_abandoned(
+    super::cleanup::remove_abandoned(
         parent,
         &|n| n.strip_prefix(&prefix).map(str::to_string),
         "ca init",

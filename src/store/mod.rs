@@ -4,15 +4,18 @@
 //! directory's lock and has already recovered any interrupted commit), compute a [`Plan`]
 //! holding the complete new content of every file they change and every output they publish,
 //! and hand the plan to [`Session::commit`] (commit.rs: protocol v2, one journal holding every
-//! byte, outputs published after the commit point and by recovery). `create` makes a new CA
-//! directory atomically. docs/design.md tells the whole story.
+//! byte, outputs published after the commit point and by recovery; recover.rs completes or
+//! undoes an interrupted commit). `create` makes a new CA directory atomically.
+//! docs/design.md tells the whole story.
 
+mod cleanup;
 mod commit;
 mod create;
 pub mod fsio;
 pub mod journal;
 mod lock;
 pub mod output;
+mod recover;
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -192,7 +195,7 @@ impl Session {
                 // Upgrade: recovery writes, so it must run alone.
                 lock::acquire(&lock_file, &lock_path, false, opts.lock_timeout)?;
             }
-            for w in commit::recover(dir)? {
+            for w in recover::recover(dir)? {
                 crate::render::warn(&format!("warning: {}", crate::render::escape(&w)));
             }
         }
