@@ -36,13 +36,10 @@ pub mod exit {
 /// Every way a fileca command can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// An I/O operation on a named file failed.
-    #[error("{}: {source}", Shown(path))]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    /// An I/O operation on a named file failed. The message holds the OS error, so it is not
+    /// also a `source` (main.rs prints one line, never the cause twice).
+    #[error("{}: {err}", Shown(path))]
+    Io { path: PathBuf, err: io::Error },
     /// The request was refused by validation (bad input or policy); nothing was written.
     #[error("{0}")]
     Refused(String),
@@ -126,10 +123,10 @@ impl Error {
     }
 
     /// Shorthand for an I/O error on a path.
-    pub fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, err: io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            err,
         }
     }
 

@@ -43,15 +43,9 @@ fn main() {
         Ok(code) => code,
         Err(fileca::error::Error::Closed) => fileca::error::exit::OK,
         Err(err) => {
-            let mut msg = format!("error: {err}");
-            let mut source = std::error::Error::source(&err);
-            while let Some(s) = source {
-                let text = s.to_string();
-                if !msg.contains(&text) {
-                    msg.push_str(&format!(": {text}"));
-                }
-                source = s.source();
-            }
+            // Every fileca error carries its whole message (no error wraps a `source` whose
+            // text it does not already show), so one line says it all.
+            let msg = format!("error: {err}");
             // Never panic on a closed or full stream: an undelivered-output report goes to
             // whichever stream still works.
             if fileca::render::stderr_line(&msg).is_err() {

@@ -496,7 +496,7 @@ fn file_of(e: &Error, default: &str) -> String {
 fn strip(e: &Error) -> String {
     match e {
         Error::State { msg, .. } => msg.clone(),
-        Error::Io { source, .. } => source.to_string(),
+        Error::Io { err, .. } => err.to_string(),
         other => other.to_string(),
     }
 }

@@ -155,3 +155,49 @@ impl Ca {
             .map_err(|e| Error::Internal(format!("building the issuer from ca.crt: {e}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyUsagePurpose};
+
+    fn cert(is_ca: bool, usages: Vec<KeyUsagePurpose>, key: &KeyPair) -> Vec<u8> {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        if is_ca {
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        }
+        params.key_usages = usages;
+        params.self_signed(key).unwrap().der().to_vec()
+    }
+
+    #[test]
+    fn a_ca_certificate_is_checked_with_typed_errors() {
+        let key = KeyPair::generate().unwrap();
+        let signing = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let good = CaCert::parse(&cert(true, signing.clone(), &key)).unwrap();
+        assert_eq!(good.key_kind, KeyKind::P256);
+        assert_eq!(
+            CaCert::parse(&cert(false, signing.clone(), &key)).err(),
+            Some(CaCertError::NotCa)
+        );
+        assert_eq!(
+            CaCert::parse(&cert(true, vec![KeyUsagePurpose::KeyCertSign], &key)).err(),
+            Some(CaCertError::CannotSign)
+        );
+        assert!(matches!(
+            CaCert::parse(b"junk"),
+            Err(CaCertError::Encoding(_))
+        ));
+
+        assert_eq!(good.valid_at(good.not_before), Ok(()));
+        let late = good.not_after + time::Duration::seconds(1);
+        assert_eq!(good.valid_at(late), Err(NotValid::Expired(good.not_after)));
+        let early = good.not_before - time::Duration::seconds(1);
+        assert_eq!(good.valid_at(early), Err(NotValid::NotYet(good.not_before)));
+
+        let other = KeyPair::generate().unwrap();
+        assert!(matches!(Ca::with_key(good, other), Err(KeyMismatch)));
+        let good = CaCert::parse(&cert(true, signing, &key)).unwrap();
+        assert!(Ca::with_key(good, key).is_ok());
+    }
+}

@@ -417,4 +417,73 @@ mod tests {
             assert!(err.contains("after the -----END line"), "{junk:?}: {err}");
         }
     }
+
+    /// A CSR for `sans` with the given subject, made by rcgen (P-256).
+    fn csr_der(subject: rcgen::DistinguishedName, sans: &[&str]) -> Vec<u8> {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params =
+            rcgen::CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        params.distinguished_name = subject;
+        params.serialize_request(&key).unwrap().der().to_vec()
+    }
+
+    fn cn(name: &str) -> rcgen::DistinguishedName {
+        let mut dn = rcgen::DistinguishedName::new();
+        dn.push(rcgen::DnType::CommonName, name);
+        dn
+    }
+
+    #[test]
+    fn the_gate_passes_a_good_request_and_refuses_with_the_matching_variant_csr_gate() {
+        let good = csr_der(cn("web.example"), &["web.example"]);
+        let checked = check(&good).unwrap();
+        assert_eq!(checked.key, KeyKind::P256);
+        assert_eq!(checked.sans, vec![San::Dns("web.example".into())]);
+        assert_eq!(checked.signature_algorithm, "ecdsa-with-SHA256");
+        let pem = pem_of("CERTIFICATE REQUEST", &good);
+        assert_eq!(check(pem.as_bytes()).unwrap().sha256, checked.sha256);
+
+        let trailing = [good.clone(), vec![0x05, 0x00]].concat();
+        assert_eq!(check(&trailing).unwrap_err(), CsrError::Trailing(2));
+        let mut altered = good.clone();
+        let at = altered
+            .windows(11)
+            .position(|w| w == b"web.example")
+            .unwrap();
+        altered[at] = b'x';
+        assert!(matches!(check(&altered), Err(CsrError::Signature(_))));
+        assert_eq!(
+            check(&csr_der(rcgen::DistinguishedName::new(), &["a.example"])).unwrap_err(),
+            CsrError::EmptySubject
+        );
+        assert!(matches!(
+            check(pem_of("CERTIFICATE", &good).as_bytes()),
+            Err(CsrError::Pem(_))
+        ));
+        assert!(matches!(
+            check(b"\x30\x03\x02\x01"),
+            Err(CsrError::Syntax(_))
+        ));
+        assert_eq!(
+            check(&csr_der(cn("a\u{202e}b"), &[])).unwrap_err(),
+            CsrError::Subject(NameError::Value {
+                key: "CN".into(),
+                problem: names::ValueProblem::Invisible
+            })
+        );
+    }
+
+    #[test]
+    fn refused_signature_algorithms_are_named() {
+        assert_eq!(
+            signature_allowed("1.2.840.113549.1.1.5").unwrap_err(),
+            CsrError::Algorithm {
+                name: "sha1WithRSAEncryption",
+                oid: "1.2.840.113549.1.1.5".into(),
+                why: "SHA-1 is broken"
+            }
+        );
+        assert_eq!(signature_allowed("1.3.101.112"), Ok("Ed25519"));
+    }
 }

@@ -236,7 +236,7 @@ impl Session {
     pub fn read_optional(&self, rel: &str) -> Result<Option<Vec<u8>>> {
         match read_state_file(&self.dir, rel) {
             Ok(b) => Ok(Some(b)),
-            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(Error::Io { err, .. }) if err.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
     }

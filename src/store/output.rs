@@ -253,7 +253,7 @@ pub fn stage_pair(pair: &PairPlan) -> Result<(Dir, String)> {
                 Ok(()) => err,
                 Err(e2) => Error::Io {
                     path: parent.join(&staged),
-                    source: io::Error::other(format!(
+                    err: io::Error::other(format!(
                         "{err}; removing the staging directory failed too ({e2}); the next \
                          `ca issue` into this directory removes it"
                     )),
