@@ -78,6 +78,45 @@ pub fn prompt(text: &str) {
     let _ = err.flush();
 }
 
+/// A note for stderr about what a command did. A note about an action has its own wording
+/// for a dry run ("issued serial …" / "would issue serial …"), so the `--dry-run` report never
+/// rewrites text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// True whether or not the change is committed (a clamp, an ignored extension).
+    Text(String),
+    /// An action: its text once committed, and in a dry run.
+    Act { done: String, would: String },
+}
+
+impl Note {
+    pub fn text(text: impl Into<String>) -> Note {
+        Note::Text(text.into())
+    }
+
+    /// `"{done} {rest}"`, or `"{would} {rest}"` in a dry run.
+    pub fn act(done: &str, would: &str, rest: &str) -> Note {
+        Note::Act {
+            done: format!("{done} {rest}"),
+            would: format!("{would} {rest}"),
+        }
+    }
+
+    /// The text after a commit.
+    pub fn committed(&self) -> &str {
+        match self {
+            Note::Text(t) | Note::Act { done: t, .. } => t,
+        }
+    }
+
+    /// The text in a `--dry-run` report.
+    pub fn dry_run(&self) -> &str {
+        match self {
+            Note::Text(t) | Note::Act { would: t, .. } => t,
+        }
+    }
+}
+
 /// Escapes a string for a terminal or a log line: control characters (C0, DEL, C1), Unicode
 /// bidirectional controls and zero-width characters become `\u{XXXX}`, and a backslash becomes
 /// `\\`, so no input can move the cursor, clear a line or forge one.

@@ -419,3 +419,39 @@ fn a_panic_is_exit_70_with_one_line_exit_internal() {
     assert!(out.stdout.is_empty());
     assert_eq!(snapshot(&env.dir), before);
 }
+
+/// DRY-RUN: the report's notes say what would happen, in their own words (a note about an
+/// action has a dry-run wording; nothing rewrites text): single and batch sign, revoke.
+#[test]
+fn dry_run_notes_say_would_dry_run() {
+    let env = Env::new();
+    let before = snapshot(&env.dir);
+    let one = csr("p256-default.pem");
+    let two = csr("p384-default.pem");
+    let text = |out: std::process::Output| String::from_utf8(out.stdout).unwrap();
+    let single = text(env.ok(&["sign", one.to_str().unwrap(), "--dry-run"]));
+    assert!(single.contains("  would issue serial "), "{single}");
+    let batch = text(env.ok(&[
+        "sign",
+        one.to_str().unwrap(),
+        two.to_str().unwrap(),
+        "--dry-run",
+    ]));
+    assert!(
+        batch.contains("  would issue 2 certificates, serials "),
+        "{batch}"
+    );
+    for report in [&single, &batch] {
+        assert!(!report.contains("issued"), "{report}");
+    }
+    assert_unchanged(&before, &snapshot(&env.dir));
+    let (_, serial) = env.sign(&one, &[]);
+    let revoke = text(env.ok(&["revoke", &serial, "--dry-run"]));
+    assert!(
+        revoke.contains(&format!("  would revoke {serial} (")),
+        "{revoke}"
+    );
+    // Committed, the same notes read as done.
+    let out = env.ok(&["revoke", &serial]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("note: revoked {serial} (")));
+}

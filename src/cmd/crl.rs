@@ -24,11 +24,11 @@ pub fn plan(state: &State, days: u32, ctx: &Context) -> Result<Planned> {
         &ctx.env,
         LogAppend::default(),
         writes,
-        AuditInfo {
-            operation: "crl",
-            serials: Vec::new(),
-            csr_sha256: None,
-        },
+        AuditInfo::of("crl", Vec::new()),
     )?;
-    Ok(Planned::new(plan, pem, vec![note]))
+    Ok(Planned::new(
+        plan,
+        pem,
+        vec![crate::render::Note::Text(note)],
+    ))
 }

@@ -1,9 +1,6 @@
 //! `ca init`: create a new CA directory, atomically (create-only).
 
-use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyIdMethod, KeyUsagePurpose};
 use std::path::Path;
-
-use time::Duration;
 
 use super::Context;
 use crate::cli::InitArgs;
@@ -74,10 +71,10 @@ pub fn new_ca_files(
         generation: 1,
         prev: audit::GENESIS.into(),
     };
-    let line = record.to_line();
+    let (line, audit_head) = record.to_line_and_hash();
     let log = LogAppend::of_entries(&entries);
     let mut header = Header::new();
-    header.audit_head = audit::line_hash(&line[..line.len() - 1]);
+    header.audit_head = audit_head;
     header.log_len = log.bytes.len() as u64;
     header.log_head = crate::model::checkpoint::chain(&header.log_head, &log.bytes);
     header.max_serial = log.max_serial.map(|s| s.to_string());
@@ -147,23 +144,16 @@ fn generate(args: &InitArgs, ctx: &Context, random: &[u8; 32]) -> Result<(String
         return Err(Error::refused("--subject must not be empty"));
     }
     let (key, key_pem) = keys::generate(args.key_type)?;
-    let mut params = CertificateParams::default();
-    params.distinguished_name = subject.to_rcgen().map_err(Error::refused)?;
-    params.not_before = ctx.env.now;
-    params.not_after = ctx.env.now + Duration::days(i64::from(args.days));
     // The CA certificate's own serial is random too (RFC 5280 allows any unique positive value).
     let ca_serial = Serial::random_start(half(random, 0));
-    params.serial_number = Some(rcgen::SerialNumber::from_slice(ca_serial.as_bytes()));
-    params.is_ca = IsCa::Ca(match args.path_len {
-        Some(n) => BasicConstraints::Constrained(n),
-        None => BasicConstraints::Unconstrained,
-    });
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    params.key_identifier_method = KeyIdMethod::PreSpecified(keys::key_id(key.public_key_raw()));
+    let params = crate::pki::issuance::ca_params(
+        subject.to_rcgen().map_err(Error::refused)?,
+        ctx.env.now,
+        args.days,
+        &ca_serial,
+        args.path_len,
+        keys::key_id(key.public_key_raw()),
+    );
     let cert = params
         .self_signed(&key)
         .map_err(|e| Error::Internal(format!("self-signing the CA certificate: {e}")))?;

@@ -15,6 +15,7 @@ use crate::model::change::issue_one;
 use crate::pki::issuance::{Request, default_san};
 use crate::pki::keys::{self, KeyKind, KeyType};
 use crate::pki::names::Subject;
+use crate::render::Note;
 use crate::store::output::PairPlan;
 use crate::store::{CERT, MODE_PUBLIC, MODE_SECRET};
 
@@ -54,10 +55,11 @@ pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
         let mut notes = Vec::new();
         let (mut plan, pem) = issue_one(state, &request, &ctx.env, &mut notes, "issue", None)?;
         let dir = args.out_dir.join(&args.name);
-        notes.push(format!(
-            "key and certificate written to {}",
-            crate::render::escape(&dir.display().to_string())
-        ));
+        let shown = crate::render::escape(&dir.display().to_string());
+        notes.push(Note::Act {
+            done: format!("key and certificate written to {shown}"),
+            would: format!("key and certificate would be written to {shown}"),
+        });
         let ca_pem = crate::pki::pem::pem_of("CERTIFICATE", &state.ca.cert.der);
         let source = plan
             .writes

@@ -73,13 +73,13 @@ pub struct Planned {
     pub plan: Plan,
     /// Printed on stdout after the commit (unless the plan has outputs).
     pub stdout: String,
-    pub notes: Vec<String>,
+    pub notes: Vec<render::Note>,
     /// `--out` naming a stream (a device, a FIFO, /dev/stdout…): `stdout` goes there.
     pub stream: Option<PathBuf>,
 }
 
 impl Planned {
-    pub fn new(plan: Plan, stdout: String, notes: Vec<String>) -> Planned {
+    pub fn new(plan: Plan, stdout: String, notes: Vec<render::Note>) -> Planned {
         Planned {
             plan,
             stdout,
@@ -196,7 +196,7 @@ fn finish(ctx: &Context, planned: &Planned, committed: store::Committed) -> Resu
     let mut stderr_ok = true;
     if !ctx.quiet {
         for note in &planned.notes {
-            stderr_ok &= render::stderr_line(&format!("note: {note}")).is_ok();
+            stderr_ok &= render::stderr_line(&format!("note: {}", note.committed())).is_ok();
         }
     }
     if let Some(w) = &committed.warning {
@@ -306,10 +306,7 @@ fn describe(planned: &Planned) -> String {
         }
     }
     for n in &planned.notes {
-        out.push_str(&format!(
-            "  {}\n",
-            n.replace("issued serial", "would issue serial")
-        ));
+        out.push_str(&format!("  {}\n", n.dry_run()));
     }
     out
 }

@@ -7,6 +7,7 @@ use crate::cli::PasswdArgs;
 use crate::error::{Error, Result};
 use crate::passphrase;
 use crate::pki::keys;
+use crate::render::Note;
 use crate::store::{FileWrite, KEY, MODE_SECRET};
 
 /// Runs `ca passwd`.
@@ -30,10 +31,19 @@ pub fn run(args: &PasswdArgs, ctx: &Context) -> Result<()> {
     super::mutate(ctx, &args.mutation, |state| {
         let plain = keys::pkcs8_pem(state.ca.key()?)?;
         let (content, what) = match &new {
-            None => (plain.to_string(), "removed the passphrase of ca.key"),
+            None => (
+                plain.to_string(),
+                Note::act("removed", "would remove", "the passphrase of ca.key"),
+            ),
             Some(new) => {
                 let enc = keys::encrypt_pem(&plain, new).map_err(Error::Internal)?;
-                (enc, "ca.key is now encrypted with the new passphrase")
+                (
+                    enc,
+                    Note::Act {
+                        done: "ca.key is now encrypted with the new passphrase".into(),
+                        would: "ca.key would be encrypted with the new passphrase".into(),
+                    },
+                )
             }
         };
         let plan = super::finish_plan(
@@ -45,12 +55,8 @@ pub fn run(args: &PasswdArgs, ctx: &Context) -> Result<()> {
                 bytes: content.into_bytes(),
                 mode: MODE_SECRET,
             }],
-            AuditInfo {
-                operation: "passwd",
-                serials: Vec::new(),
-                csr_sha256: None,
-            },
+            AuditInfo::of("passwd", Vec::new()),
         )?;
-        Ok(Planned::new(plan, String::new(), vec![what.to_string()]))
+        Ok(Planned::new(plan, String::new(), vec![what]))
     })
 }

@@ -15,6 +15,7 @@ use crate::pki::names::{San, Subject};
 use crate::pki::profile::Profile;
 use crate::pki::reason::Reason;
 use crate::pki::serial::Serial;
+use crate::render::Note;
 use crate::store::{FileWrite, SERIAL};
 
 /// Runs `ca renew`.
@@ -95,8 +96,10 @@ pub fn plan(
     let mut serials = vec![serial.to_string(), old.to_string()];
     if revoke_old {
         mark_revoked(state, &mut log, old, Reason::Superseded, &ctx.env)?;
-        notes.push(format!(
-            "revoked {old} (superseded); run `ca crl` to publish it"
+        notes.push(Note::act(
+            "revoked",
+            "would revoke",
+            &format!("{old} (superseded); run `ca crl` to publish it"),
         ));
     } else {
         serials.truncate(1);

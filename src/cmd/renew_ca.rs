@@ -4,9 +4,6 @@
 //! new ca.crt, both matching ca.key. Certificates issued before keep verifying, because
 //! subject, key and key identifier are unchanged.
 
-use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyIdMethod, KeyUsagePurpose};
-use time::Duration;
-
 use super::{AuditInfo, Context, Planned};
 use crate::cli::RenewCaArgs;
 use crate::error::{Error, Result};
@@ -42,23 +39,15 @@ pub fn plan(state: &State, days: u32, random: [u8; 16], ctx: &Context) -> Result
         .ok()
         .flatten()
         .and_then(|bc| bc.value.path_len_constraint);
-    let mut params = CertificateParams::default();
-    params.distinguished_name =
-        names::dn_from_x509(x509.subject()).map_err(|m| Error::state(&path, m))?;
-    params.not_before = ctx.env.now;
-    params.not_after = ctx.env.now + Duration::days(i64::from(days));
     let new_serial = Serial::random_start(random);
-    params.serial_number = Some(rcgen::SerialNumber::from_slice(new_serial.as_bytes()));
-    params.is_ca = IsCa::Ca(match path_len {
-        Some(n) => BasicConstraints::Constrained(u8::try_from(n).unwrap_or(u8::MAX)),
-        None => BasicConstraints::Unconstrained,
-    });
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    params.key_identifier_method = KeyIdMethod::PreSpecified(old.key_id.clone());
+    let params = crate::pki::issuance::ca_params(
+        names::dn_from_x509(x509.subject()).map_err(|m| Error::state(&path, m))?,
+        ctx.env.now,
+        days,
+        &new_serial,
+        path_len.map(|n| u8::try_from(n).unwrap_or(u8::MAX)),
+        old.key_id.clone(),
+    );
     let cert = params
         .self_signed(state.ca.key()?)
         .map_err(|e| Error::Internal(format!("self-signing the renewed CA certificate: {e}")))?;
@@ -79,9 +68,13 @@ pub fn plan(state: &State, days: u32, random: [u8; 16], ctx: &Context) -> Result
             csr_sha256: None,
         },
     )?;
-    let notes = vec![format!(
-        "renewed the CA certificate: serial {new_serial}, valid until {}; the previous one is kept as {archive}",
-        crate::clock::fmt(params.not_after)
+    let notes = vec![crate::render::Note::act(
+        "renewed",
+        "would renew",
+        &format!(
+            "the CA certificate: serial {new_serial}, valid until {}; the previous one is kept as {archive}",
+            crate::clock::fmt(params.not_after)
+        ),
     )];
     Ok(Planned::new(plan, cert.pem(), notes))
 }

@@ -9,6 +9,7 @@ use crate::model::log::LogAppend;
 use crate::model::snapshot::State;
 use crate::pki::reason::Reason;
 use crate::pki::serial::Serial;
+use crate::render::Note;
 
 /// Runs `ca revoke`.
 pub fn run(args: &RevokeArgs, ctx: &Context) -> Result<()> {
@@ -29,10 +30,14 @@ pub fn plan(
 ) -> Result<Planned> {
     let mut log = LogAppend::default();
     let subject = mark_revoked(state, &mut log, serial, reason, &ctx.env)?;
-    let mut notes = vec![format!(
-        "revoked {serial} ({}), reason {}",
-        crate::render::escape(&subject),
-        reason.name()
+    let mut notes = vec![Note::act(
+        "revoked",
+        "would revoke",
+        &format!(
+            "{serial} ({}), reason {}",
+            crate::render::escape(&subject),
+            reason.name()
+        ),
     )];
     let mut writes = Vec::new();
     let mut stdout = String::new();
@@ -47,11 +52,11 @@ pub fn plan(
             let (crl, pem, note) = crl_writes(state, &revoked, days, &ctx.env)?;
             writes = crl;
             stdout = pem;
-            notes.push(note);
+            notes.push(Note::text(note));
             "revoke+crl"
         }
         None => {
-            notes.push("run `ca crl` to publish it".into());
+            notes.push(Note::text("run `ca crl` to publish it"));
             "revoke"
         }
     };
@@ -60,11 +65,7 @@ pub fn plan(
         &ctx.env,
         log,
         writes,
-        AuditInfo {
-            operation,
-            serials: vec![serial.to_string()],
-            csr_sha256: None,
-        },
+        AuditInfo::of(operation, vec![serial.to_string()]),
     )?;
     Ok(Planned::new(plan, stdout, notes))
 }

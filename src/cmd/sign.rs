@@ -14,6 +14,7 @@ use crate::pki::issuance::{Request, choose_sans};
 use crate::pki::names::San;
 use crate::pki::profile::Profile;
 use crate::pki::serial::Serial;
+use crate::render::Note;
 use crate::store::output::OutputFile;
 use crate::store::{FileWrite, SERIAL};
 
@@ -163,29 +164,23 @@ pub fn plan_batch(
         serials.push(serial.to_string());
     }
     writes.push(FileWrite::public(SERIAL, serial.to_file()));
-    notes.push(format!(
-        "issued {} certificates, serials {} to {}",
-        csrs.len(),
-        serials.first().map_or("", String::as_str),
-        serials.last().map_or("", String::as_str)
+    notes.push(Note::act(
+        "issued",
+        "would issue",
+        &format!(
+            "{} certificates, serials {} to {}",
+            csrs.len(),
+            serials.first().map_or("", String::as_str),
+            serials.last().map_or("", String::as_str)
+        ),
     ));
     if ignored > 0 {
-        notes.push(format!(
+        notes.push(Note::text(format!(
             "{ignored} CSR(s) requested extensions the {} profile ignored",
             profile.name()
-        ));
+        )));
     }
-    let plan = super::finish_plan(
-        state,
-        &ctx.env,
-        log,
-        writes,
-        AuditInfo {
-            operation: "sign",
-            serials,
-            csr_sha256: None,
-        },
-    )?;
+    let plan = super::finish_plan(state, &ctx.env, log, writes, AuditInfo::of("sign", serials))?;
     Ok(Planned::new(plan, stdout, notes))
 }
 
@@ -342,11 +337,11 @@ pub fn plan(
 ) -> Result<Planned> {
     let mut notes = Vec::new();
     if !csr.ignored.is_empty() {
-        notes.push(format!(
+        notes.push(Note::text(format!(
             "ignored what the CSR requested (the {} profile decides): {}",
             profile.name(),
             csr.ignored.join("; ")
-        ));
+        )));
     }
     let sans = choose_sans(csr, override_sans, profile, &mut notes);
     let request = Request::from_csr(csr, sans, profile, days);

@@ -115,23 +115,24 @@ fn plan(state: &State, entries: Vec<Entry>, ctx: &Context) -> Result<Planned> {
         &ctx.env,
         log,
         writes,
-        AuditInfo {
-            operation: "upgrade",
-            serials: Vec::new(),
-            csr_sha256: None,
-        },
+        AuditInfo::of("upgrade", Vec::new()),
     )?;
-    let notes = vec![if entries.is_empty() && state.header.log_len > 0 {
+    let rest = if entries.is_empty() && state.header.log_len > 0 {
         format!(
-            "converted index.json to format {} (index.log hashed, first checkpoint signed)",
+            "index.json to format {} (index.log hashed, first checkpoint signed)",
             crate::model::header::FORMAT
         )
     } else {
         format!(
-            "converted index.json to format {} ({} certificate(s) now in index.log)",
+            "index.json to format {} ({} certificate(s) now in index.log)",
             crate::model::header::FORMAT,
             entries.len()
         )
-    }];
+    };
+    let notes = vec![crate::render::Note::act(
+        "converted",
+        "would convert",
+        &rest,
+    )];
     Ok(Planned::new(plan, String::new(), notes))
 }

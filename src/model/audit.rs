@@ -36,6 +36,13 @@ impl Record {
         out.push(b'\n');
         out
     }
+
+    /// The line written and its hash: index.json's new `audit_head`, the next record's `prev`.
+    pub fn to_line_and_hash(&self) -> (Vec<u8>, String) {
+        let line = self.to_line();
+        let hash = line_hash(&line[..line.len() - 1]);
+        (line, hash)
+    }
 }
 
 /// The records of audit.log that parse (for cross-checks; `verify` reports the others).

@@ -10,6 +10,7 @@ use crate::model::snapshot::{State, check_valid};
 use crate::pki::issuance::{self, Request};
 use crate::pki::reason::Reason;
 use crate::pki::serial::Serial;
+use crate::render::Note;
 use crate::store::{
     self, AUDIT, CERT, CRL, CRLNUMBER, FileAppend, FileWrite, INDEX, INDEX_LOG, Plan, SERIAL,
 };
@@ -19,6 +20,17 @@ pub struct AuditInfo {
     pub operation: &'static str,
     pub serials: Vec<String>,
     pub csr_sha256: Option<String>,
+}
+
+impl AuditInfo {
+    /// An operation on `serials` that no CSR asked for.
+    pub fn of(operation: &'static str, serials: Vec<String>) -> AuditInfo {
+        AuditInfo {
+            operation,
+            serials,
+            csr_sha256: None,
+        }
+    }
 }
 
 /// Finishes a plan: moves the generation on, appends `log` to index.log, writes index.json
@@ -44,8 +56,8 @@ pub fn finish_plan(
         generation: header.generation,
         prev: state.audit_prev.clone(),
     };
-    let line = record.to_line();
-    header.audit_head = audit::line_hash(&line[..line.len() - 1]);
+    let (line, audit_head) = record.to_line_and_hash();
+    header.audit_head = audit_head;
     let mut appends = Vec::new();
     if !log.bytes.is_empty() {
         if log.max_serial > header.max_serial() {
@@ -103,7 +115,7 @@ pub fn issue_one(
     state: &State,
     request: &Request<'_>,
     env: &Env,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Note>,
     operation: &'static str,
     csr_sha256: Option<String>,
 ) -> Result<(Plan, String)> {
@@ -143,7 +155,7 @@ pub fn issue_entry(
     request: &Request<'_>,
     serial: &Serial,
     env: &Env,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Note>,
 ) -> Result<(String, Entry)> {
     check_valid(&state.ca.cert, env.now, &state.dir.join(CERT))?;
     if let Some(max) = state.header.max_serial()

@@ -13,6 +13,7 @@ use crate::pki::keys::{self, KeyKind};
 use crate::pki::names::{self, San, Subject};
 use crate::pki::profile::Profile;
 use crate::pki::serial::Serial;
+use crate::render::Note;
 
 /// How far notBefore is set back to tolerate clients with slightly slow clocks.
 pub const BACKDATE: Duration = Duration::seconds(60);
@@ -66,7 +67,7 @@ pub fn choose_sans(
     csr: &CheckedCsr,
     override_sans: &[San],
     profile: Profile,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Note>,
 ) -> Vec<San> {
     let mut sans = if override_sans.is_empty() {
         csr.sans.clone()
@@ -78,10 +79,10 @@ pub fn choose_sans(
             .map(|s| s.to_string())
             .collect();
         if !dropped.is_empty() {
-            notes.push(format!(
+            notes.push(Note::text(format!(
                 "--san replaces the CSR's SANs; not issued: {}",
                 dropped.join(", ")
-            ));
+            )));
         }
         let mut v: Vec<San> = Vec::new();
         for s in override_sans {
@@ -97,10 +98,41 @@ pub fn choose_sans(
             .common_name()
             .and_then(|cn| default_san(cn, profile))
     {
-        notes.push(format!("no SANs requested; added {san} from the CN"));
+        notes.push(Note::text(format!(
+            "no SANs requested; added {san} from the CN"
+        )));
         sans.push(san);
     }
     sans
+}
+
+/// The parameters of a self-signed CA certificate (`init`, `renew-ca`): CA:TRUE with
+/// `path_len`, keyCertSign + cRLSign + digitalSignature, valid `days` from `now`, the given
+/// serial and subject key identifier.
+pub fn ca_params(
+    subject: rcgen::DistinguishedName,
+    now: OffsetDateTime,
+    days: u32,
+    serial: &Serial,
+    path_len: Option<u8>,
+    key_id: Vec<u8>,
+) -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = subject;
+    params.not_before = now;
+    params.not_after = now + Duration::days(i64::from(days));
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(serial.as_bytes()));
+    params.is_ca = IsCa::Ca(match path_len {
+        Some(n) => rcgen::BasicConstraints::Constrained(n),
+        None => rcgen::BasicConstraints::Unconstrained,
+    });
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    params.key_identifier_method = KeyIdMethod::PreSpecified(key_id);
+    params
 }
 
 /// A signed certificate and what the index records of it.
@@ -120,7 +152,7 @@ pub fn issue(
     req: &Request<'_>,
     serial: &Serial,
     now: OffsetDateTime,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<Note>,
 ) -> Result<Issued> {
     if req.subject.is_empty() {
         return Err(Error::refused(
@@ -130,10 +162,10 @@ pub fn issue(
     let not_before = (now - BACKDATE).max(ca.not_before);
     let mut not_after = now + Duration::days(i64::from(req.days));
     if not_after > ca.not_after {
-        notes.push(format!(
+        notes.push(Note::text(format!(
             "notAfter clamped to the CA certificate's notAfter {}",
             crate::clock::fmt(ca.not_after)
-        ));
+        )));
         not_after = ca.not_after;
     }
     let mut params = CertificateParams::default();
@@ -157,10 +189,14 @@ pub fn issue(
     let cert = params
         .signed_by(&public_key, issuer)
         .map_err(|e| Error::Internal(format!("signing: {e}")))?;
-    notes.push(format!(
-        "issued serial {serial} to {}, valid until {}",
-        crate::render::escape(&req.subject.to_string()),
-        crate::clock::fmt(not_after)
+    notes.push(Note::act(
+        "issued",
+        "would issue",
+        &format!(
+            "serial {serial} to {}, valid until {}",
+            crate::render::escape(&req.subject.to_string()),
+            crate::clock::fmt(not_after)
+        ),
     ));
     Ok(Issued {
         sha256: hex::sha256(cert.der()),

@@ -452,21 +452,27 @@ pub fn open_state_file(dir: &Path, rel: &str) -> Result<(File, u64)> {
             Error::io(&path, e)
         }
     })?;
-    let m = f.metadata().map_err(|e| Error::io(&path, e))?;
-    if !m.is_file() {
-        return Err(Error::state(&path, "is not a regular file"));
-    }
-    if m.nlink() > 1 {
-        return Err(Error::state(
-            &path,
-            "has more than one name (a hard link); fileca does not use a state file that may \
-             be another file elsewhere",
-        ));
-    }
+    let m = state_file_metadata(&f, &path)?;
     if m.len() > MAX_STATE_FILE {
         return Err(Error::state(&path, "is larger than fileca's 1 GiB limit"));
     }
     Ok((f, m.len()))
+}
+
+/// The metadata of an open state file, which must be a regular file with one name.
+fn state_file_metadata(f: &File, path: &Path) -> Result<std::fs::Metadata> {
+    let m = f.metadata().map_err(|e| Error::io(path, e))?;
+    if !m.is_file() {
+        return Err(Error::state(path, "is not a regular file"));
+    }
+    if m.nlink() > 1 {
+        return Err(Error::state(
+            path,
+            "has more than one name (a hard link); fileca does not use a state file that may \
+             be another file elsewhere",
+        ));
+    }
+    Ok(m)
 }
 
 /// The length of a state file and its last line (without the newline), reading only as much
@@ -475,17 +481,7 @@ pub fn read_last_line(dir: &Path, rel: &str) -> Result<(u64, Option<Vec<u8>>)> {
     use std::io::{Seek, SeekFrom};
     let path = dir.join(rel);
     let mut f = open_read_nofollow(&path).map_err(|e| Error::io(&path, e))?;
-    let m = f.metadata().map_err(|e| Error::io(&path, e))?;
-    if !m.is_file() {
-        return Err(Error::state(&path, "is not a regular file"));
-    }
-    if m.nlink() > 1 {
-        return Err(Error::state(
-            &path,
-            "has more than one name (a hard link); fileca does not use a state file that may \
-             be another file elsewhere",
-        ));
-    }
+    let m = state_file_metadata(&f, &path)?;
     let len = m.len();
     if len == 0 {
         return Ok((0, None));

@@ -69,59 +69,46 @@ pub fn parent_ino(path: &Path) -> u64 {
     std::fs::metadata(parent).map(|m| m.ino()).unwrap_or(0)
 }
 
+/// A new name: `op` (create or mkdir) of inode `ino` as `name` in directory `dir`.
+fn new_entry(op: &str, dir: u64, name: &str, ino: u64, mode: u32) {
+    emit(|| {
+        format!(
+            r#"{{"op":"{op}","dir":{dir},"name":{},"ino":{ino},"mode":{mode}}}"#,
+            q(name)
+        )
+    });
+}
+
 pub fn create_path(path: &Path, file: &File, mode: u32) {
     if on() {
-        let dir = parent_ino(path);
-        let name = name_of(path);
-        emit(|| {
-            format!(
-                r#"{{"op":"create","dir":{dir},"name":{},"ino":{},"mode":{mode}}}"#,
-                q(&name),
-                ino_of(file)
-            )
-        });
+        new_entry(
+            "create",
+            parent_ino(path),
+            &name_of(path),
+            ino_of(file),
+            mode,
+        );
     }
 }
 
 pub fn create(dir: &Dir, name: &str, file: &File, mode: u32) {
     if on() {
-        emit(|| {
-            format!(
-                r#"{{"op":"create","dir":{},"name":{},"ino":{},"mode":{mode}}}"#,
-                ino_of(&dir.fd),
-                q(name),
-                ino_of(file)
-            )
-        });
+        new_entry("create", ino_of(&dir.fd), name, ino_of(file), mode);
     }
 }
 
 pub fn mkdir_path(path: &Path, mode: u32) {
     if on() {
-        let dir = parent_ino(path);
         let ino = std::fs::symlink_metadata(path)
             .map(|m| m.ino())
             .unwrap_or(0);
-        let name = name_of(path);
-        emit(|| {
-            format!(
-                r#"{{"op":"mkdir","dir":{dir},"name":{},"ino":{ino},"mode":{mode}}}"#,
-                q(&name)
-            )
-        });
+        new_entry("mkdir", parent_ino(path), &name_of(path), ino, mode);
     }
 }
 
 pub fn mkdir(dir: &Dir, name: &str, sub: &Dir, mode: u32) {
     if on() {
-        emit(|| {
-            format!(
-                r#"{{"op":"mkdir","dir":{},"name":{},"ino":{},"mode":{mode}}}"#,
-                ino_of(&dir.fd),
-                q(name),
-                ino_of(&sub.fd)
-            )
-        });
+        new_entry("mkdir", ino_of(&dir.fd), name, ino_of(&sub.fd), mode);
     }
 }
 
