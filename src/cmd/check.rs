@@ -160,7 +160,7 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
         .as_deref()
         .and_then(|d| SubjectPublicKeyInfo::from_der(d).ok().map(|(_, s)| s));
 
-    let header = match crate::model::header::load_header(dir) {
+    let header = match crate::model::header::load_header(session) {
         Ok(h) => Some(h),
         Err(e) => {
             add(INDEX, strip(&e));
@@ -168,10 +168,10 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
         }
     };
     let entries = header.as_ref().and_then(|h| {
-        if let Err(e) = crate::model::header::check_log_len(dir, h) {
+        if let Err(e) = crate::model::header::check_log_len(session, h) {
             add(INDEX_LOG, strip(&e));
         }
-        match crate::model::log::load_all(dir, h) {
+        match crate::model::log::load_all(session, h) {
             Ok(v) => Some(v),
             Err(e) => {
                 add(&file_of(&e, INDEX_LOG), strip(&e));
@@ -429,7 +429,7 @@ fn check_checkpoint(
             ),
         ));
     }
-    let chained = crate::model::log::log_head(session.dir(), cp.log_len).ok();
+    let chained = crate::model::log::log_head(session, cp.log_len).ok();
     if chained.as_ref() != Some(&cp.log_head) {
         problems.push((
             INDEX_LOG,

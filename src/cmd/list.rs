@@ -56,7 +56,7 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
         .map_err(|m| Error::refused(format!("--expiring: {m}")))?;
     let needle = args.matching.as_deref().map(str::to_lowercase);
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
-    let header = crate::model::header::open(session.dir())?;
+    let header = crate::model::header::open(&session)?;
     let keep = |e: &Entry| {
         args.status.is_none_or(|s| e.state(ctx.env.now) == s)
             && within.is_none_or(|d| {
@@ -72,14 +72,7 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
     // the buffer is discarded, so a failed list prints nothing unless it had already
     // produced more than the buffer holds.
     let mut out = crate::render::Stream::new(OUT_BUFFER);
-    match write_rows(
-        &mut out,
-        session.dir(),
-        &header,
-        args.json,
-        ctx.env.now,
-        keep,
-    ) {
+    match write_rows(&mut out, &session, &header, args.json, ctx.env.now, keep) {
         Ok(()) => out.finish(),
         Err(e) => {
             out.discard();
@@ -94,7 +87,7 @@ const OUT_BUFFER: usize = 1 << 16;
 /// Writes the rows `keep` selects, as JSON or as the table.
 fn write_rows(
     out: &mut impl Write,
-    dir: &std::path::Path,
+    session: &Session,
     header: &crate::model::header::Header,
     json: bool,
     now: OffsetDateTime,
@@ -106,7 +99,7 @@ fn write_rows(
         let json = |e: serde_json::Error| Error::io("<stdout>", std::io::Error::other(e));
         let mut ser = serde_json::Serializer::pretty(&mut *out);
         let mut seq = ser.serialize_seq(None).map_err(json)?;
-        crate::model::log::for_each_entry(dir, header, |e| {
+        crate::model::log::for_each_entry(session, header, |e| {
             if keep(&e) {
                 seq.serialize_element(&Row::new(&e, now)).map_err(json)?;
             }
@@ -121,7 +114,7 @@ fn write_rows(
         "SERIAL", "STATE", "NOT AFTER", "PROFILE"
     )
     .map_err(io)?;
-    crate::model::log::for_each_entry(dir, header, |e| {
+    crate::model::log::for_each_entry(session, header, |e| {
         if !keep(&e) {
             return Ok(());
         }

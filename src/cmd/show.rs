@@ -23,14 +23,14 @@ struct Shown<'a> {
 pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
     let serial = crate::cli::serial(&args.serial)?;
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
-    let header = crate::model::header::open(session.dir())?;
-    let entry = crate::model::log::find(session.dir(), &header, &serial)?.ok_or_else(|| {
+    let header = crate::model::header::open(&session)?;
+    let entry = crate::model::log::find(&session, &header, &serial)?.ok_or_else(|| {
         Error::refused(format!("no certificate with serial {serial} in index.log"))
     })?;
     let entry = &entry;
     let path = ctx.dir.join(format!("certs/{serial}.pem"));
     let ca = crate::model::snapshot::ca_cert(session.dir(), &session.read(crate::store::CERT)?)?;
-    let (pem, der) = crate::model::snapshot::read_recorded(session.dir(), entry, &ca)?;
+    let (pem, der) = crate::model::snapshot::read_recorded(&session, entry, &ca)?;
     if args.pem {
         return crate::render::print(&String::from_utf8_lossy(&pem));
     }

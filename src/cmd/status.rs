@@ -69,7 +69,7 @@ pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
         None => None,
     };
     let mut tally = Tally::default();
-    crate::model::log::for_each_entry(&ctx.dir, &state.header, |e| {
+    crate::model::log::for_each_entry(&session, &state.header, |e| {
         tally.add(&e, crl.as_ref(), ctx.env.now);
         Ok(())
     })?;

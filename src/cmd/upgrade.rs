@@ -26,7 +26,7 @@ pub fn run(args: &UpgradeArgs, ctx: &Context) -> Result<()> {
 
 /// Reads the old index and the rest of the state, with the key: the upgrade signs the first
 /// checkpoint. Returns the certificates to write to a new index.log (format 1 only).
-fn load(session: &Session, ctx: &Context) -> Result<(State, Vec<Entry>)> {
+fn load<'s>(session: &'s Session, ctx: &Context) -> Result<(State<'s>, Vec<Entry>)> {
     let dir = session.dir();
     let bytes = session.read(INDEX)?;
     let format =
@@ -47,10 +47,10 @@ fn load(session: &Session, ctx: &Context) -> Result<(State, Vec<Entry>)> {
             max_serial: old.max_serial,
             ..Header::new()
         };
-        crate::model::header::check_log_len(dir, &header)?;
+        crate::model::header::check_log_len(session, &header)?;
         // The whole log is parsed once, so a damaged one is reported before it is signed.
-        crate::model::log::load_all(dir, &header)?;
-        header.log_head = crate::model::log::log_head(dir, header.log_len)?;
+        crate::model::log::load_all(session, &header)?;
+        header.log_head = crate::model::log::log_head(session, header.log_len)?;
         let state = State::load_with(session, Some(&ctx.pass), header)?;
         return Ok((state, Vec::new()));
     }

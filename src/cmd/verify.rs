@@ -47,7 +47,7 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
     let cert = crate::pki::pem::certificate(&der).map_err(|m| Error::bad_input(&args.cert, m))?;
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     let ca = crate::model::snapshot::ca_cert(&ctx.dir, &session.read(CERT)?)?;
-    let header = crate::model::header::open(session.dir())?;
+    let header = crate::model::header::open(&session)?;
     let serial = Serial::from_magnitude(cert.raw_serial());
     let (_, ca_spki) = SubjectPublicKeyInfo::from_der(&ca.spki_der)
         .map_err(|e| Error::Internal(format!("ca.crt public key: {e}")))?;
@@ -62,7 +62,7 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
             ),
         )
     } else {
-        match crate::model::log::find(session.dir(), &header, &serial)? {
+        match crate::model::log::find(&session, &header, &serial)? {
             Some(e) if e.sha256 == hex::sha256(&der) => match e.state(ctx.env.now) {
                 CertState::Revoked if let Some(r) = e.revoked => (
                     Verdict::Revoked,

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::hex;
 use crate::model::audit;
+use crate::model::layout::{AUDIT, CRLNUMBER, INDEX_LOG, SERIAL};
 use crate::pki::ca::CaCert;
 use crate::pki::keys::KeyKind;
 use crate::pki::serial::Serial;
@@ -123,7 +124,7 @@ impl Checkpoint {
                 "checkpoint max_serial {s:?} is not a canonical serial"
             ));
         }
-        for (name, s) in [("serial", &self.serial), ("crlnumber", &self.crlnumber)] {
+        for (name, s) in [(SERIAL, &self.serial), (CRLNUMBER, &self.crlnumber)] {
             if Serial::parse_canonical(s).is_none() {
                 return Err(format!("checkpoint {name} {s:?} is not a canonical serial"));
             }
@@ -219,10 +220,10 @@ pub fn verify_current(
         return Err(differs("the generation"));
     }
     if header.audit_head != cp.audit_head || audit_len != cp.audit_len {
-        return Err(differs("audit.log"));
+        return Err(differs(AUDIT));
     }
     if header.log_len != cp.log_len || header.log_head != cp.log_head {
-        return Err(differs("index.log"));
+        return Err(differs(INDEX_LOG));
     }
     if header.max_serial != cp.max_serial || header.policy_sha256 != cp.policy_sha256 {
         return Err(differs("max_serial or policy_sha256"));

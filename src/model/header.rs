@@ -3,14 +3,12 @@
 //! `INDEX-*`, `CHECKPOINT-*`). Signing never reads index.log: this says where the next line
 //! goes and which serial is the highest, which is all a sign needs.
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::model::checkpoint::{self, Checkpoint, LOG_GENESIS};
 use crate::pki::serial::Serial;
-use crate::store::{self, INDEX, INDEX_LOG};
+use crate::store::{self, INDEX, INDEX_LOG, Session};
 
 /// Format version of index.json and index.log.
 pub const FORMAT: u32 = 3;
@@ -154,22 +152,24 @@ pub fn format_of(bytes: &[u8]) -> std::result::Result<u32, String> {
 }
 
 /// Reads index.json.
-pub fn load_header(dir: &Path) -> Result<Header> {
+pub fn load_header(session: &Session) -> Result<Header> {
+    let dir = session.dir();
     let bytes = store::read_state_file(dir, INDEX)?;
     Header::parse(&bytes).map_err(|m| Error::state(dir.join(INDEX), m))
 }
 
 /// Reads index.json and checks index.log's length against it: what a command that reads
 /// certificates without loading the CA needs first.
-pub fn open(dir: &Path) -> Result<Header> {
-    let header = load_header(dir)?;
-    check_log_len(dir, &header)?;
+pub fn open(session: &Session) -> Result<Header> {
+    let header = load_header(session)?;
+    check_log_len(session, &header)?;
     Ok(header)
 }
 
 /// Checks that index.log is exactly as long as index.json records: a log edited, truncated or
 /// extended behind fileca's back is refused before anything relies on it.
-pub fn check_log_len(dir: &Path, header: &Header) -> Result<()> {
+pub fn check_log_len(session: &Session, header: &Header) -> Result<()> {
+    let dir = session.dir();
     let (_, len) = store::open_state_file(dir, INDEX_LOG)?;
     if len != header.log_len {
         return Err(Error::state(

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -15,7 +14,7 @@ use crate::model::checkpoint::{self, LOG_GENESIS};
 use crate::model::header::Header;
 use crate::pki::reason::Reason;
 use crate::pki::serial::Serial;
-use crate::store::{self, INDEX, INDEX_LOG};
+use crate::store::{self, INDEX, INDEX_LOG, Session};
 
 /// An index.log line recording an issued certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,19 +208,19 @@ fn concerns(line: &[u8], serial: &str) -> bool {
 
 /// Calls `f` with each line of index.log (without its newline) up to the header's length.
 fn for_each_line(
-    dir: &Path,
+    session: &Session,
     header: &Header,
     f: impl FnMut(&[u8]) -> std::result::Result<(), String>,
 ) -> Result<()> {
-    for_each_line_to(dir, header.log_len, f)
+    for_each_line_to(session, header.log_len, f)
 }
 
 /// index.log's hash chain over its first `len` bytes (SPEC.md INDEX-LOG-HEAD), read as a
 /// stream: what `ca upgrade` starts the chain with and `ca check` compares with the signed
 /// checkpoint.
-pub fn log_head(dir: &Path, len: u64) -> Result<String> {
+pub fn log_head(session: &Session, len: u64) -> Result<String> {
     let mut head = LOG_GENESIS.to_string();
-    for_each_line_to(dir, len, |line| {
+    for_each_line_to(session, len, |line| {
         head = checkpoint::chain_step(&head, line);
         Ok(())
     })?;
@@ -230,10 +229,11 @@ pub fn log_head(dir: &Path, len: u64) -> Result<String> {
 
 /// Calls `f` with each line of index.log's first `log_len` bytes (without its newline).
 fn for_each_line_to(
-    dir: &Path,
+    session: &Session,
     log_len: u64,
     mut f: impl FnMut(&[u8]) -> std::result::Result<(), String>,
 ) -> Result<()> {
+    let dir = session.dir();
     let path = dir.join(INDEX_LOG);
     let (file, len) = store::open_state_file(dir, INDEX_LOG)?;
     if len < log_len {
@@ -267,11 +267,12 @@ fn for_each_line_to(
 /// Every certificate, in issue order, with its revocation applied. Checks the whole log:
 /// every line parses, no serial is issued twice, every revocation follows its issue and
 /// happens once, and the header's highest serial is right.
-pub fn load_all(dir: &Path, header: &Header) -> Result<Vec<Entry>> {
+pub fn load_all(session: &Session, header: &Header) -> Result<Vec<Entry>> {
+    let dir = session.dir();
     let mut entries: Vec<Entry> = Vec::new();
     let mut pos: HashMap<String, usize> = HashMap::new();
     let mut max: Option<Serial> = None;
-    for_each_line(dir, header, |line| match parse_line(line)? {
+    for_each_line(session, header, |line| match parse_line(line)? {
         Line::Issued(l) => {
             if pos.contains_key(&l.issued) {
                 return Err(format!("issues serial {} a second time", l.issued));
@@ -311,12 +312,13 @@ pub fn load_all(dir: &Path, header: &Header) -> Result<Vec<Entry>> {
 /// names an issued serial" (a serial issued twice, revoked twice) are [`load_all`]'s and
 /// `ca check`'s. `f` may stop the walk with an error.
 pub fn for_each_entry(
-    dir: &Path,
+    session: &Session,
     header: &Header,
     mut f: impl FnMut(Entry) -> Result<()>,
 ) -> Result<()> {
+    let dir = session.dir();
     let mut revoked: HashMap<String, Revocation> = HashMap::new();
-    for_each_line(dir, header, |line| {
+    for_each_line(session, header, |line| {
         if line.starts_with(ISSUED) {
             return Ok(());
         }
@@ -329,7 +331,7 @@ pub fn for_each_entry(
         Ok(())
     })?;
     let mut stopped: Option<Error> = None;
-    for_each_line(dir, header, |line| {
+    for_each_line(session, header, |line| {
         if !line.starts_with(ISSUED) {
             return Ok(());
         }
@@ -357,10 +359,10 @@ pub fn for_each_entry(
 
 /// The certificate with this serial, reading the log as a stream and parsing only the lines
 /// that name it.
-pub fn find(dir: &Path, header: &Header, serial: &Serial) -> Result<Option<Entry>> {
+pub fn find(session: &Session, header: &Header, serial: &Serial) -> Result<Option<Entry>> {
     let wanted = serial.to_string();
     let mut found: Option<Entry> = None;
-    for_each_line(dir, header, |line| {
+    for_each_line(session, header, |line| {
         if !concerns(line, &wanted) {
             return Ok(());
         }
@@ -390,10 +392,11 @@ pub fn find(dir: &Path, header: &Header, serial: &Serial) -> Result<Option<Entry
 /// must chain to index.json's signed `log_head` (SPEC.md CRL-CHAIN): a line edited behind
 /// fileca's back, even at the same length, never reaches a signed CRL. SHA-256 over the log
 /// costs a fraction of reading it.
-pub fn revocations(dir: &Path, header: &Header) -> Result<Vec<Revocation>> {
+pub fn revocations(session: &Session, header: &Header) -> Result<Vec<Revocation>> {
+    let dir = session.dir();
     let mut out = Vec::new();
     let mut head = LOG_GENESIS.to_string();
-    for_each_line(dir, header, |line| {
+    for_each_line(session, header, |line| {
         head = checkpoint::chain_step(&head, line);
         if line.starts_with(ISSUED) {
             return Ok(());

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod change;
 pub mod checkpoint;
 pub mod header;
+pub mod layout;
 pub mod legacy;
 pub mod log;
 pub mod snapshot;

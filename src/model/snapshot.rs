@@ -13,10 +13,13 @@ use crate::pki::keys;
 use crate::pki::serial::Serial;
 use crate::store::{self, AUDIT, CERT, CRLNUMBER, KEY, SERIAL, Session};
 
-/// Everything a command reads before it decides anything.
-pub struct State {
-    /// The state directory it was read from (its session holds the lock).
-    pub dir: std::path::PathBuf,
+/// Everything a command reads before it decides anything: a snapshot bound to the session
+/// that holds the directory's lock (it borrows it), so what it reads later (index.log,
+/// certs/) is read under the same lock.
+pub struct State<'s> {
+    session: &'s Session,
+    /// The state directory (for messages).
+    pub dir: &'s Path,
     pub ca: Ca,
     /// index.json. index.log is read only by commands that need certificates.
     pub header: Header,
@@ -33,13 +36,13 @@ pub struct State {
     pub crl_sha256: Option<String>,
 }
 
-impl State {
+impl<'s> State<'s> {
     /// Loads and checks ca.crt, ca.key (when `pass` is given: the command signs), index.json
     /// (and index.log's length), serial and crlnumber. A command that signs also checks that
     /// index.json's signed checkpoint is of the state found, so it never signs over a rewritten
     /// history (SPEC.md CHECKPOINT-CURRENT).
-    pub fn load(session: &Session, pass: Option<&passphrase::Source>) -> Result<State> {
-        let state = State::load_with(session, pass, crate::model::header::open(session.dir())?)?;
+    pub fn load(session: &'s Session, pass: Option<&passphrase::Source>) -> Result<State<'s>> {
+        let state = State::load_with(session, pass, crate::model::header::open(session)?)?;
         if pass.is_some() {
             crate::model::checkpoint::verify_current(
                 session,
@@ -55,10 +58,10 @@ impl State {
     /// [`State::load`] with an index header already read (`ca upgrade` builds it from a
     /// format-1 index.json).
     pub fn load_with(
-        session: &Session,
+        session: &'s Session,
         pass: Option<&passphrase::Source>,
         header: Header,
-    ) -> Result<State> {
+    ) -> Result<State<'s>> {
         let dir = session.dir();
         let cert = session.read(CERT)?;
         let mode = store::mode_of(dir, KEY)?;
@@ -111,7 +114,8 @@ impl State {
                 .map(|b| crate::hex::sha256(&b)),
         };
         Ok(State {
-            dir: dir.to_path_buf(),
+            session,
+            dir,
             crl_sha256,
             ca,
             header,
@@ -123,21 +127,21 @@ impl State {
     }
 }
 
-impl State {
+impl State<'_> {
     /// The entry of `serial` in index.log, if any.
     pub fn find(&self, serial: &Serial) -> Result<Option<crate::model::log::Entry>> {
-        crate::model::log::find(&self.dir, &self.header, serial)
+        crate::model::log::find(self.session, &self.header, serial)
     }
 
     /// Every revocation in index.log, re-hashed against the signed log_head (CRL-CHAIN).
     pub fn revocations(&self) -> Result<Vec<crate::model::log::Revocation>> {
-        crate::model::log::revocations(&self.dir, &self.header)
+        crate::model::log::revocations(self.session, &self.header)
     }
 
     /// The certificate file of `entry`, checked against what the index records of it
     /// (SHOW-RECORDED): its PEM and DER.
     pub fn read_recorded(&self, entry: &crate::model::log::Entry) -> Result<(Vec<u8>, Vec<u8>)> {
-        read_recorded(&self.dir, entry, &self.ca.cert)
+        read_recorded(self.session, entry, &self.ca.cert)
     }
 }
 
@@ -147,10 +151,11 @@ impl State {
 /// re-signed (`renew`) or handed out (`show --pem`) as the CA's certificate (SPEC.md
 /// SHOW-RECORDED). Returns the PEM and the DER.
 pub fn read_recorded(
-    dir: &Path,
+    session: &Session,
     entry: &Entry,
     ca: &crate::pki::ca::CaCert,
 ) -> Result<(Vec<u8>, Vec<u8>)> {
+    let dir = session.dir();
     let file = format!("certs/{}.pem", entry.serial);
     let path = dir.join(&file);
     let pem = store::read_state_file(dir, &file)?;

@@ -355,17 +355,7 @@ pub fn is_stage_name(name: &str) -> bool {
 
 /// Is `rel` a file of the state directory that a commit may replace?
 pub fn is_state_target(rel: &str) -> bool {
-    const TOP: &[&str] = &[
-        "ca.key",
-        "ca.crt",
-        "ca.crl",
-        "serial",
-        "crlnumber",
-        "index.json",
-        "index.log",
-        "audit.log",
-    ];
-    if TOP.contains(&rel) {
+    if crate::model::layout::STATE_FILES.contains(&rel) {
         return true;
     }
     // Archived CA certificates: ca-<SERIAL>.crt.

@@ -26,31 +26,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 pub use create::{check_can_create, create};
 
-/// File names inside the state directory (SPEC.md `DIR-*`).
-pub const KEY: &str = "ca.key";
-pub const CERT: &str = "ca.crt";
-pub const CRL: &str = "ca.crl";
-pub const SERIAL: &str = "serial";
-pub const CRLNUMBER: &str = "crlnumber";
-pub const INDEX: &str = "index.json";
-pub const INDEX_LOG: &str = "index.log";
-pub const AUDIT: &str = "audit.log";
-pub const CERTS: &str = "certs";
-pub const LOCK: &str = ".lock";
-pub const JOURNAL: &str = ".journal";
-/// The staged journal of format 1 (fileca before protocol v2), removed as a stray.
-pub const JOURNAL_STAGE: &str = ".journal.stage";
-
-/// Mode of ca.key: owner read/write only.
-pub const MODE_SECRET: u32 = 0o600;
-/// Mode of every other state file.
-pub const MODE_PUBLIC: u32 = 0o644;
-/// Mode of `.lock`: owner only, so no other user can hold a shared lock and block mutations.
-pub const MODE_LOCK: u32 = 0o600;
-/// Mode of the state directory.
-pub const MODE_DIR: u32 = 0o700;
-/// Mode of certs/.
-pub const MODE_CERTS_DIR: u32 = 0o755;
+pub use crate::model::layout::*;
 
 /// Largest state file fileca reads (index.json at a million certificates stays below it).
 pub const MAX_STATE_FILE: u64 = 1 << 30;
