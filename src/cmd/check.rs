@@ -40,6 +40,10 @@ pub struct Problem {
 
 /// Runs `ca check`; returns the exit code (0 clean, 1 problems).
 pub fn run(args: &JsonArgs, ctx: &Context) -> Result<i32> {
+    // The key is checked only when a passphrase can be had, asked before the shared lock.
+    if ctx.pass.available() {
+        ctx.passphrase_ahead()?;
+    }
     let report = match Session::open(&ctx.dir, Access::Read, &ctx.open) {
         Ok(session) => check(&session, &ctx.pass),
         Err(Error::Recovery { msg, .. }) => CheckReport {

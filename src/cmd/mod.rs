@@ -44,6 +44,20 @@ pub struct Context {
 }
 
 impl Context {
+    /// Reads the CA key's passphrase, if ca.key is encrypted, before the command takes the
+    /// lock: a prompt or a slow FIFO never holds it (SPEC.md HOSTILE-INPUT). ca.key is peeked
+    /// at without the lock; a concurrent change is caught after (the passphrase then fails to
+    /// decrypt and nothing is changed).
+    pub fn passphrase_ahead(&self) -> Result<()> {
+        if let Ok(key) = store::read_state_file(&self.dir, store::KEY) {
+            self.pass.read_ahead(
+                &key,
+                &format!("passphrase for {}", self.dir.join(store::KEY).display()),
+            )?;
+        }
+        Ok(())
+    }
+
     pub fn new(
         dir: PathBuf,
         lock_timeout: u64,
@@ -158,14 +172,7 @@ pub fn mutate_with<T>(
     } else {
         Access::Write
     };
-    // Secrets are read before the lock: ca.key is peeked at without it (a concurrent change
-    // is caught after: the passphrase would then fail to decrypt and nothing is changed).
-    if let Ok(key) = store::read_state_file(&ctx.dir, store::KEY) {
-        ctx.pass.read_ahead(
-            &key,
-            &format!("passphrase for {}", ctx.dir.join(store::KEY).display()),
-        )?;
-    }
+    ctx.passphrase_ahead()?;
     let session = Session::open(&ctx.dir, access, &ctx.open)?;
     let (state, extra) = load(&session)?;
     if let Some(expected) = opts.expect_generation

@@ -14,12 +14,7 @@ use crate::store::{FileWrite, KEY, MODE_SECRET};
 pub fn run(args: &PasswdArgs, ctx: &Context) -> Result<()> {
     // Both passphrases are read before the lock is taken (SPEC.md HOSTILE-INPUT): a prompt
     // or a slow FIFO must not block other commands. The current one first, as asked before.
-    if let Ok(key) = crate::store::read_state_file(&ctx.dir, KEY) {
-        ctx.pass.read_ahead(
-            &key,
-            &format!("passphrase for {}", ctx.dir.join(KEY).display()),
-        )?;
-    }
+    ctx.passphrase_ahead()?;
     let new = if args.remove {
         None
     } else {

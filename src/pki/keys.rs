@@ -185,6 +185,8 @@ pub fn key_id(subject_public_key: &[u8]) -> Vec<u8> {
 /// (`RSA PRIVATE KEY`) or SEC1 (`EC PRIVATE KEY`) PEM, unencrypted. Returns the key and its
 /// PKCS#8 PEM (the form ca.key holds).
 pub fn import_private_key(bytes: &[u8]) -> Result<(KeyPair, String), String> {
+    use pkcs8::der::Decode;
+    use pkcs8::der::asn1::AnyRef;
     let text = std::str::from_utf8(bytes).map_err(|_| "not a PEM file".to_string())?;
     let blocks = pem::parse_many(text).map_err(|e| format!("malformed PEM: {e}"))?;
     let [block] = blocks.as_slice() else {
@@ -193,19 +195,15 @@ pub fn import_private_key(bytes: &[u8]) -> Result<(KeyPair, String), String> {
     let der = block.contents();
     let pkcs8 = match block.tag() {
         "PRIVATE KEY" => der.to_vec(),
-        "RSA PRIVATE KEY" => {
-            // PrivateKeyInfo { 0, { rsaEncryption, NULL }, OCTET STRING pkcs1 }
-            let alg = [
-                0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05,
-                0x00,
-            ];
-            der_seq(&[&[0x02, 0x01, 0x00], &alg, &der_tlv(0x04, der)])
-        }
+        "RSA PRIVATE KEY" => wrap_pkcs8(RSA_ENCRYPTION, Some(AnyRef::NULL), der)?,
         "EC PRIVATE KEY" => {
-            let curve = sec1_curve(der).ok_or("the EC key does not name its curve")?;
-            let ec_public_key = [0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
-            let alg = der_seq(&[&ec_public_key, &curve]);
-            der_seq(&[&[0x02, 0x01, 0x00], &alg, &der_tlv(0x04, der)])
+            let ec = sec1::EcPrivateKey::from_der(der)
+                .map_err(|e| format!("malformed EC private key: {e}"))?;
+            let curve = ec
+                .parameters
+                .and_then(|p| p.named_curve())
+                .ok_or("the EC key does not name its curve")?;
+            wrap_pkcs8(EC_PUBLIC_KEY, Some(AnyRef::from(&curve)), der)?
         }
         "ENCRYPTED PRIVATE KEY" => {
             return Err("encrypted keys cannot be imported yet; decrypt it first (openssl pkey -in KEY -out PLAIN)".into());
@@ -218,63 +216,23 @@ pub fn import_private_key(bytes: &[u8]) -> Result<(KeyPair, String), String> {
     Ok((key, pem))
 }
 
-/// The curve OID TLV in a SEC1 ECPrivateKey's `[0] parameters`.
-fn sec1_curve(der: &[u8]) -> Option<Vec<u8>> {
-    let (tag, body, _) = der_next(der)?;
-    if tag != 0x30 {
-        return None;
-    }
-    let mut rest = body;
-    while !rest.is_empty() {
-        let (tag, content, next) = der_next(rest)?;
-        if tag == 0xa0 {
-            let (inner, _, _) = der_next(content)?;
-            return (inner == 0x06).then(|| content.to_vec());
-        }
-        rest = next;
-    }
-    None
-}
+const RSA_ENCRYPTION: pkcs8::ObjectIdentifier =
+    pkcs8::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const EC_PUBLIC_KEY: pkcs8::ObjectIdentifier =
+    pkcs8::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 
-/// One DER TLV: (tag, content, rest). Single-byte tags, definite lengths up to 4 bytes.
-fn der_next(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (first as usize, rest)
-    } else {
-        let n = (first & 0x7f) as usize;
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | b as usize);
-        (len, &rest[n..])
-    };
-    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
-}
-
-fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|&b| b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(content);
-    out
-}
-
-fn der_seq(parts: &[&[u8]]) -> Vec<u8> {
-    der_tlv(0x30, &parts.concat())
+/// A PKCS#1 or SEC1 private key as the PKCS#8 PrivateKeyInfo that ca.key holds (RFC 5208):
+/// the key's own DER in an OCTET STRING under its algorithm.
+fn wrap_pkcs8(
+    oid: pkcs8::ObjectIdentifier,
+    parameters: Option<pkcs8::der::asn1::AnyRef<'_>>,
+    key: &[u8],
+) -> Result<Vec<u8>, String> {
+    use pkcs8::der::Encode;
+    let key = pkcs8::der::asn1::OctetStringRef::new(key).map_err(|e| e.to_string())?;
+    pkcs8::PrivateKeyInfoRef::new(pkcs8::AlgorithmIdentifierRef { oid, parameters }, key)
+        .to_der()
+        .map_err(|e| format!("encoding the key as PKCS#8: {e}"))
 }
 
 /// Is this ca.key content an encrypted PKCS#8 key?
