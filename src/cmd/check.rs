@@ -215,7 +215,7 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
             let der = match decode_one(&bytes, &["CERTIFICATE"], MAX_PEM_BYTES) {
                 Ok(d) => d,
                 Err(m) => {
-                    add(&file, m);
+                    add(&file, m.to_string());
                     continue;
                 }
             };
@@ -231,7 +231,7 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
             let cert = match crate::pki::pem::certificate(&der) {
                 Ok(c) => c,
                 Err(m) => {
-                    add(&file, m);
+                    add(&file, m.to_string());
                     continue;
                 }
             };
@@ -314,6 +314,7 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
 
     match &crl_file {
         Ok(Some(bytes)) => match decode_one(bytes, &["X509 CRL"], store::MAX_STATE_FILE as usize)
+            .map_err(|e| e.to_string())
             .and_then(|der| {
                 CertificateRevocationList::from_der(&der)
                     .map(|(_, c)| {

@@ -35,7 +35,8 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
         return crate::render::print(&String::from_utf8_lossy(&pem));
     }
     let cert = crate::pki::pem::certificate(&der).map_err(|m| Error::state(&path, m))?;
-    let key_type = keys::classify(cert.public_key()).map_or_else(|m| m, |k| k.to_string());
+    let key_type =
+        keys::classify(cert.public_key()).map_or_else(|e| e.to_string(), |k| k.to_string());
     let key_usage = match cert.key_usage() {
         Ok(Some(ku)) => ku
             .value

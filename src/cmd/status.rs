@@ -217,7 +217,8 @@ pub fn report(
 
 /// Reads the number and dates of ca.crl.
 pub fn crl_info(bytes: &[u8], now: OffsetDateTime) -> std::result::Result<CrlInfo, String> {
-    let der = decode_one(bytes, &["X509 CRL"], crate::store::MAX_STATE_FILE as usize)?;
+    let der = decode_one(bytes, &["X509 CRL"], crate::store::MAX_STATE_FILE as usize)
+        .map_err(|e| e.to_string())?;
     let (_, crl) =
         CertificateRevocationList::from_der(&der).map_err(|e| format!("not a valid CRL: {e}"))?;
     let number = crl

@@ -15,14 +15,14 @@ use crate::pki::pem::{MAX_PEM_BYTES, decode_one};
 pub enum CaCertError {
     /// Not one PEM or DER certificate (framing, X.509 syntax, trailing bytes).
     #[error("{0}")]
-    Encoding(String),
+    Encoding(#[from] crate::pki::pem::PemError),
     #[error("is not a CA certificate (basicConstraints CA:TRUE is missing)")]
     NotCa,
     #[error("its key usage does not allow signing certificates and CRLs (keyCertSign, cRLSign)")]
     CannotSign,
     /// A public key fileca does not accept.
     #[error("{0}")]
-    Key(String),
+    Key(#[from] keys::KeyError),
 }
 
 /// The CA certificate is not valid at the time of the command.
@@ -80,7 +80,7 @@ impl CaCert {
             return Err(CaCertError::CannotSign);
         }
         let spki = &cert.tbs_certificate.subject_pki;
-        let key_kind = keys::classify(spki).map_err(CaCertError::Key)?;
+        let key_kind = keys::classify(spki)?;
         let key_id = key_id.unwrap_or_else(|| keys::key_id(&spki.subject_public_key.data));
         Ok(CaCert {
             subject: cert.subject().to_string(),

@@ -15,7 +15,7 @@ use x509_parser::x509::X509Name;
 
 use crate::pki::keys::{self, KeyKind};
 use crate::pki::names::{self, NameError, San, Subject};
-use crate::pki::pem::decode_one;
+use crate::pki::pem::{PemError, decode_one};
 
 /// Largest CSR input accepted, in bytes.
 pub const MAX_CSR_BYTES: usize = 64 * 1024;
@@ -41,9 +41,9 @@ pub struct CheckedCsr {
 /// Why the gate refuses a CSR. The caller names the file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CsrError {
-    /// Not one PEM block or DER (see [`crate::pki::pem::decode_one`]).
+    /// Not one PEM block or DER.
     #[error("{0}")]
-    Pem(String),
+    Pem(#[from] PemError),
     #[error("not a valid PKCS#10 certificate request: {0}")]
     Syntax(String),
     #[error("{0} bytes of garbage after the request")]
@@ -54,7 +54,7 @@ pub enum CsrError {
     Version(u32),
     /// A public key that is not on the allowlist.
     #[error("{0}")]
-    Key(String),
+    Key(#[from] keys::KeyError),
     #[error(
         "signature algorithm {name} ({oid}) is not accepted: {why}; re-create the CSR with SHA-256 or stronger (openssl req -sha256)"
     )]
@@ -107,7 +107,7 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, CsrError> {
         return Err(CsrError::Version(info.version.0));
     }
 
-    let key = keys::classify(&info.subject_pki).map_err(CsrError::Key)?;
+    let key = keys::classify(&info.subject_pki)?;
     let sig_oid = csr.signature_algorithm.algorithm.to_id_string();
     let signature_algorithm = signature_allowed(&sig_oid)?;
     let key_matches_sig = match key {
@@ -414,7 +414,7 @@ mod tests {
         for junk in ["junk", "\0", "-----END CERTIFICATE REQUEST-----", "x\n\n"] {
             let text = format!("{}{junk}", block());
             let err = decode_one(text.as_bytes(), LABELS, 1024).unwrap_err();
-            assert!(err.contains("after the -----END line"), "{junk:?}: {err}");
+            assert!(matches!(err, PemError::AfterEnd(_)), "{junk:?}: {err}");
         }
     }
 
@@ -485,5 +485,31 @@ mod tests {
             }
         );
         assert_eq!(signature_allowed("1.3.101.112"), Ok("Ed25519"));
+    }
+
+    #[test]
+    fn keys_off_the_allowlist_are_refused_by_kind_csr_gate() {
+        use crate::pki::keys::KeyError;
+        let csr = |name: &str| {
+            let path = format!("{}/testdata/csr/{name}", env!("CARGO_MANIFEST_DIR"));
+            check(&std::fs::read(path).unwrap())
+        };
+        assert_eq!(
+            csr("rsa1024-default.pem").unwrap_err(),
+            CsrError::Key(KeyError::RsaTooSmall(1024))
+        );
+        assert_eq!(
+            csr("p521-default.pem").unwrap_err(),
+            CsrError::Key(KeyError::Curve("1.3.132.0.35".into()))
+        );
+        assert_eq!(
+            csr("dsa-default.pem").unwrap_err(),
+            CsrError::Key(KeyError::Algorithm("DSA".into()))
+        );
+        assert_eq!(
+            csr("ed448-default.pem").unwrap_err(),
+            CsrError::Key(KeyError::Algorithm("Ed448".into()))
+        );
+        assert_eq!(csr("rsa3072-default.pem").unwrap().key, KeyKind::Rsa(3072));
     }
 }

@@ -105,13 +105,34 @@ fn ed25519_pkcs8_v1(v2: &[u8]) -> Option<Vec<u8>> {
     Some(v1)
 }
 
+/// Why a public key is not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("the RSA public key is malformed")]
+    MalformedRsa,
+    #[error("RSA key of {0} bits is too small (at least {RSA_MIN_BITS} bits)")]
+    RsaTooSmall(usize),
+    #[error("RSA key of {0} bits is too large (at most {RSA_MAX_BITS} bits)")]
+    RsaTooLarge(usize),
+    #[error("elliptic curve {0} is not supported (use P-256 or P-384)")]
+    Curve(String),
+    #[error("the EC key names no curve (explicit curve parameters are not supported)")]
+    NoCurve,
+    #[error(
+        "the Ed25519 key's AlgorithmIdentifier has parameters, which RFC 8410 requires to be absent"
+    )]
+    Ed25519Parameters,
+    #[error("{0} keys are not accepted (use RSA >= 2048 bits, ECDSA P-256/P-384 or Ed25519)")]
+    Algorithm(String),
+}
+
 /// Names a public key and applies the allowlist: RSA 2048–8192 bits, ECDSA P-256 or P-384,
 /// Ed25519. Anything else is refused with the reason.
-pub fn classify(spki: &SubjectPublicKeyInfo) -> Result<KeyKind, String> {
+pub fn classify(spki: &SubjectPublicKeyInfo) -> Result<KeyKind, KeyError> {
     let alg = &spki.algorithm.algorithm;
     if *alg == OID_PKCS1_RSAENCRYPTION {
         let Ok(PublicKey::RSA(rsa)) = spki.parsed() else {
-            return Err("the RSA public key is malformed".into());
+            return Err(KeyError::MalformedRsa);
         };
         let m = rsa.modulus;
         let first = m.iter().position(|&b| b != 0).unwrap_or(m.len());
@@ -121,14 +142,10 @@ pub fn classify(spki: &SubjectPublicKeyInfo) -> Result<KeyKind, String> {
             None => 0,
         };
         if bits < RSA_MIN_BITS {
-            return Err(format!(
-                "RSA key of {bits} bits is too small (at least {RSA_MIN_BITS} bits)"
-            ));
+            return Err(KeyError::RsaTooSmall(bits));
         }
         if bits > RSA_MAX_BITS {
-            return Err(format!(
-                "RSA key of {bits} bits is too large (at most {RSA_MAX_BITS} bits)"
-            ));
+            return Err(KeyError::RsaTooLarge(bits));
         }
         return Ok(KeyKind::Rsa(bits));
     }
@@ -141,22 +158,15 @@ pub fn classify(spki: &SubjectPublicKeyInfo) -> Result<KeyKind, String> {
         return match curve {
             Some(c) if c == OID_EC_P256 => Ok(KeyKind::P256),
             Some(c) if c == OID_NIST_EC_P384 => Ok(KeyKind::P384),
-            Some(c) => Err(format!(
-                "elliptic curve {c} is not supported (use P-256 or P-384)"
-            )),
-            None => Err(
-                "the EC key names no curve (explicit curve parameters are not supported)".into(),
-            ),
+            Some(c) => Err(KeyError::Curve(c.to_id_string())),
+            None => Err(KeyError::NoCurve),
         };
     }
     if *alg == OID_SIG_ED25519 {
         // RFC 8410 section 3: the parameters MUST be absent. ring and OpenSSL refuse such a
         // key, so it must not get past the gate to fail later, under the lock.
         if spki.algorithm.parameters.is_some() {
-            return Err(
-                "the Ed25519 key's AlgorithmIdentifier has parameters, which RFC 8410 requires to be absent"
-                    .into(),
-            );
+            return Err(KeyError::Ed25519Parameters);
         }
         return Ok(KeyKind::Ed25519);
     }
@@ -168,9 +178,7 @@ pub fn classify(spki: &SubjectPublicKeyInfo) -> Result<KeyKind, String> {
         "1.2.840.113549.1.1.10" => "RSASSA-PSS-only".to_string(),
         other => format!("OID {other}"),
     };
-    Err(format!(
-        "{name} keys are not accepted (use RSA >= 2048 bits, ECDSA P-256/P-384 or Ed25519)"
-    ))
+    Err(KeyError::Algorithm(name))
 }
 
 /// RFC 5280 4.2.1.2 method (1): the SHA-1 of the subjectPublicKey bit string. The key

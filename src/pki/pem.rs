@@ -6,45 +6,63 @@ use x509_parser::prelude::FromDer;
 /// Largest PEM certificate input accepted, in bytes.
 pub const MAX_PEM_BYTES: usize = 1024 * 1024;
 
+/// Why bytes are not the one PEM block or DER object a command expects. The caller names
+/// the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PemError {
+    #[error("input is {len} bytes, more than the {max}-byte limit")]
+    TooLarge { len: usize, max: usize },
+    #[error("input is neither PEM text nor DER")]
+    NotText,
+    #[error("input is neither PEM nor DER (no -----BEGIN line)")]
+    NoBegin,
+    #[error("malformed PEM: {0}")]
+    Malformed(String),
+    #[error("malformed PEM: no complete block (truncated?)")]
+    NoBlock,
+    #[error("{0} bytes of data after the -----END line")]
+    AfterEnd(usize),
+    #[error("PEM block is labelled {found:?}, expected {expected:?}")]
+    Label { found: String, expected: String },
+    #[error("input holds {0} PEM blocks; give exactly one")]
+    Several(usize),
+    #[error("not a valid certificate: {0}")]
+    NotCertificate(String),
+    #[error("trailing bytes after the certificate")]
+    TrailingDer,
+}
+
 /// Decodes one PEM block with one of `labels`, or DER. Refuses several blocks, other labels,
 /// trailing garbage and oversized input.
-pub fn decode_one(bytes: &[u8], labels: &[&str], max: usize) -> Result<Vec<u8>, String> {
+pub fn decode_one(bytes: &[u8], labels: &[&str], max: usize) -> Result<Vec<u8>, PemError> {
     if bytes.len() > max {
-        return Err(format!(
-            "input is {} bytes, more than the {max}-byte limit",
-            bytes.len()
-        ));
+        return Err(PemError::TooLarge {
+            len: bytes.len(),
+            max,
+        });
     }
     if bytes.first() == Some(&0x30) {
         return Ok(bytes.to_vec());
     }
-    let text =
-        std::str::from_utf8(bytes).map_err(|_| "input is neither PEM text nor DER".to_string())?;
+    let text = std::str::from_utf8(bytes).map_err(|_| PemError::NotText)?;
     if !text.contains("-----BEGIN ") {
-        return Err("input is neither PEM nor DER (no -----BEGIN line)".into());
+        return Err(PemError::NoBegin);
     }
-    let blocks = ::pem::parse_many(text).map_err(|e| format!("malformed PEM: {e}"))?;
+    let blocks = ::pem::parse_many(text).map_err(|e| PemError::Malformed(e.to_string()))?;
     match blocks.as_slice() {
-        [] => Err("malformed PEM: no complete block (truncated?)".into()),
+        [] => Err(PemError::NoBlock),
         [one] if labels.contains(&one.tag()) => {
             let after = after_end_line(text);
             if !after.trim().is_empty() {
-                return Err(format!(
-                    "{} bytes of data after the -----END line",
-                    after.len()
-                ));
+                return Err(PemError::AfterEnd(after.len()));
             }
             Ok(one.contents().to_vec())
         }
-        [one] => Err(format!(
-            "PEM block is labelled {:?}, expected {:?}",
-            one.tag(),
-            labels[0]
-        )),
-        many => Err(format!(
-            "input holds {} PEM blocks; give exactly one",
-            many.len()
-        )),
+        [one] => Err(PemError::Label {
+            found: one.tag().to_string(),
+            expected: labels[0].to_string(),
+        }),
+        many => Err(PemError::Several(many.len())),
     }
 }
 
@@ -73,11 +91,11 @@ pub fn pem_of(label: &str, der: &[u8]) -> String {
 
 /// Parses a DER certificate, refusing trailing bytes. The message is what commands print
 /// after the file's name.
-pub fn certificate(der: &[u8]) -> Result<X509Certificate<'_>, String> {
+pub fn certificate(der: &[u8]) -> Result<X509Certificate<'_>, PemError> {
     let (rest, cert) =
-        X509Certificate::from_der(der).map_err(|e| format!("not a valid certificate: {e}"))?;
+        X509Certificate::from_der(der).map_err(|e| PemError::NotCertificate(e.to_string()))?;
     if !rest.is_empty() {
-        return Err("trailing bytes after the certificate".into());
+        return Err(PemError::TrailingDer);
     }
     Ok(cert)
 }
