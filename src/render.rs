@@ -117,6 +117,40 @@ impl Note {
     }
 }
 
+/// One row of `ca list --json` (SPEC.md LIST-JSON). Field names and types are stable.
+#[derive(Debug, serde::Serialize)]
+pub struct Row<'a> {
+    pub serial: &'a str,
+    pub subject: &'a str,
+    pub sans: &'a [String],
+    pub profile: &'a str,
+    pub not_before: String,
+    pub not_after: String,
+    pub state: crate::model::log::CertState,
+    pub revoked_at: Option<String>,
+    pub revocation_reason: Option<&'a str>,
+    pub renewed_from: Option<&'a str>,
+    pub sha256: &'a str,
+}
+
+impl<'a> Row<'a> {
+    pub fn new(e: &'a crate::model::log::Entry, now: time::OffsetDateTime) -> Row<'a> {
+        Row {
+            serial: &e.serial,
+            subject: &e.subject,
+            sans: &e.sans,
+            profile: &e.profile,
+            not_before: crate::clock::fmt(e.not_before),
+            not_after: crate::clock::fmt(e.not_after),
+            state: e.state(now),
+            revoked_at: e.revoked.map(|r| crate::clock::fmt(r.at)),
+            revocation_reason: e.revoked.map(|r| r.reason.name()),
+            renewed_from: e.renewed_from.as_deref(),
+            sha256: &e.sha256,
+        }
+    }
+}
+
 /// Escapes a string for a terminal or a log line: control characters (C0, DEL, C1), Unicode
 /// bidirectional controls and zero-width characters become `\u{XXXX}`, and a backslash becomes
 /// `\\`, so no input can move the cursor, clear a line or forge one.

@@ -129,8 +129,8 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
 
     let count = entries.len();
     let revoked = entries.iter().filter(|e| e.revoked.is_some()).count();
-    let mut all = super::init::new_ca_files(
-        ctx,
+    let mut all = crate::model::change::new_ca_files(
+        &ctx.env,
         (ca.key()?, key_pem),
         pem_of("CERTIFICATE", &ca.cert.der),
         &serial,

@@ -5,16 +5,11 @@ use std::path::Path;
 use super::Context;
 use crate::cli::InitArgs;
 use crate::error::{Error, Result};
-use crate::model::audit;
-use crate::model::header::Header;
-use crate::model::log::LogAppend;
 use crate::pki::ca::{Ca, CaCert};
 use crate::pki::keys;
 use crate::pki::names::Subject;
 use crate::pki::serial::Serial;
-use crate::store::{
-    self, AUDIT, CERT, CRLNUMBER, FileWrite, INDEX, INDEX_LOG, KEY, MODE_SECRET, SERIAL,
-};
+use crate::store::{self, FileWrite};
 
 /// Validation phase: the complete content of every file of the new CA.
 pub fn plan(args: &InitArgs, ctx: &Context, random: [u8; 32]) -> Result<Vec<FileWrite>> {
@@ -38,8 +33,8 @@ pub fn plan(args: &InitArgs, ctx: &Context, random: [u8; 32]) -> Result<Vec<File
     } else {
         "init"
     };
-    new_ca_files(
-        ctx,
+    crate::model::change::new_ca_files(
+        &ctx.env,
         (&signer, key_pem),
         cert_pem,
         &first,
@@ -47,57 +42,6 @@ pub fn plan(args: &InitArgs, ctx: &Context, random: [u8; 32]) -> Result<Vec<File
         (operation, vec![ca_serial]),
         Vec::new(),
     )
-}
-
-/// Every file of a new CA directory: the key (0600; `key` is the key pair and the PEM to
-/// store, encrypted or not), the certificate, both counters, the index holding `entries`, and
-/// an audit trail whose first record (generation 1) is `audit` (operation, serials), with a
-/// first checkpoint signed by the key. Shared by `init` and `import-openssl`.
-pub fn new_ca_files(
-    ctx: &Context,
-    (signer, key_pem): (&rcgen::KeyPair, String),
-    cert_pem: String,
-    serial: &Serial,
-    crlnumber: &Serial,
-    audit: (&str, Vec<String>),
-    entries: Vec<crate::model::log::Entry>,
-) -> Result<Vec<FileWrite>> {
-    let record = audit::Record {
-        time: ctx.env.now,
-        operation: audit.0.into(),
-        serials: audit.1,
-        csr_sha256: None,
-        user: ctx.env.user.clone(),
-        generation: 1,
-        prev: audit::GENESIS.into(),
-    };
-    let (line, audit_head) = record.to_line_and_hash();
-    let log = LogAppend::of_entries(&entries);
-    let mut header = Header::new();
-    header.audit_head = audit_head;
-    header.log_len = log.bytes.len() as u64;
-    header.log_head = crate::model::checkpoint::chain(&header.log_head, &log.bytes);
-    header.max_serial = log.max_serial.map(|s| s.to_string());
-    let files = crate::model::header::Files {
-        audit_len: line.len() as u64,
-        serial: serial.clone(),
-        crlnumber: crlnumber.clone(),
-        crl_sha256: None,
-    };
-    header.sign_checkpoint(&files, signer)?;
-    Ok(vec![
-        FileWrite {
-            target: KEY.into(),
-            bytes: key_pem.into_bytes(),
-            mode: MODE_SECRET,
-        },
-        FileWrite::public(CERT, cert_pem),
-        FileWrite::public(SERIAL, serial.to_file()),
-        FileWrite::public(CRLNUMBER, crlnumber.to_file()),
-        FileWrite::public(INDEX, header.to_bytes()),
-        FileWrite::public(INDEX_LOG, log.bytes),
-        FileWrite::public(AUDIT, line),
-    ])
 }
 
 /// Adopts an existing CA: the key (any supported PEM form, stored as PKCS#8) must belong to

@@ -2,49 +2,14 @@
 
 use std::io::Write;
 
-use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use super::Context;
 use crate::cli::ListArgs;
-use crate::clock::fmt;
 use crate::error::{Error, Result};
 use crate::model::log::{CertState, Entry};
+use crate::render::Row;
 use crate::store::{Access, Session};
-
-/// One row of `ca list --json` (SPEC.md LIST-JSON). Field names and types are stable.
-#[derive(Debug, Serialize)]
-pub struct Row<'a> {
-    pub serial: &'a str,
-    pub subject: &'a str,
-    pub sans: &'a [String],
-    pub profile: &'a str,
-    pub not_before: String,
-    pub not_after: String,
-    pub state: CertState,
-    pub revoked_at: Option<String>,
-    pub revocation_reason: Option<&'a str>,
-    pub renewed_from: Option<&'a str>,
-    pub sha256: &'a str,
-}
-
-impl<'a> Row<'a> {
-    pub fn new(e: &'a Entry, now: OffsetDateTime) -> Row<'a> {
-        Row {
-            serial: &e.serial,
-            subject: &e.subject,
-            sans: &e.sans,
-            profile: &e.profile,
-            not_before: fmt(e.not_before),
-            not_after: fmt(e.not_after),
-            state: e.state(now),
-            revoked_at: e.revoked.map(|r| fmt(r.at)),
-            revocation_reason: e.revoked.map(|r| r.reason.name()),
-            renewed_from: e.renewed_from.as_deref(),
-            sha256: &e.sha256,
-        }
-    }
-}
 
 /// Runs `ca list`.
 pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {

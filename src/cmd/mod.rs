@@ -1,6 +1,12 @@
-//! One module per subcommand. Each mutating command has a pure `plan` function (the
-//! validation phase: loaded state in, complete new file contents out) and a `run` function that
-//! opens the session, calls `plan` and hands the result to the store's commit.
+//! One module per subcommand, and the driver every mutation goes through ([`mutate`]).
+//!
+//! A command's `run` turns its arguments into a typed request and reads its inputs and
+//! secrets before the lock; its `plan(&State, …)` is the validation phase: the snapshot in,
+//! a [`Planned`] out (a `store::Plan` holding every byte to write, what to print, notes),
+//! built with `model::change`. Plans read the state only through the snapshot and write
+//! nothing; [`mutate`] opens the session, loads the snapshot, checks the generation, calls the
+//! plan and hands it to `Session::commit`, then reports through `render`. Read-only commands
+//! open a shared session and query. No command imports another.
 
 pub mod check;
 pub mod crl;

@@ -3,10 +3,10 @@
 use serde::Serialize;
 
 use super::Context;
-use super::list::Row;
 use crate::cli::ShowArgs;
 use crate::error::{Error, Result};
 use crate::pki::keys;
+use crate::render::Row;
 use crate::store::{Access, Session};
 
 /// `ca show --json` (SPEC.md SHOW-JSON): the list row plus what the certificate says.
