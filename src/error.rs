@@ -56,8 +56,11 @@ pub enum Error {
         err: crate::pki::names::NameError,
     },
     /// A file given on the command line could not be used as input.
-    #[error("{}: {msg}", Shown(path))]
-    BadInput { path: PathBuf, msg: String },
+    #[error("{}: {err}", Shown(path))]
+    Input {
+        path: PathBuf,
+        err: crate::input::InputError,
+    },
     /// A file of the state directory is missing or does not hold what SPEC.md says it must.
     #[error("{}: {msg}", Shown(path))]
     State { path: PathBuf, msg: String },
@@ -108,7 +111,7 @@ impl Error {
             Error::Refused(_)
             | Error::Csr { .. }
             | Error::Name { .. }
-            | Error::BadInput { .. }
+            | Error::Input { .. }
             | Error::Exists { .. } => exit::REFUSED,
             Error::State { .. } | Error::KeyCertMismatch { .. } | Error::Recovery { .. } => {
                 exit::STATE
@@ -144,11 +147,11 @@ impl Error {
         }
     }
 
-    /// Shorthand for a bad input file.
-    pub fn bad_input(path: impl Into<PathBuf>, msg: impl std::fmt::Display) -> Self {
-        Error::BadInput {
+    /// A file given on the command line that cannot be used.
+    pub fn input(path: impl Into<PathBuf>, err: crate::input::InputError) -> Self {
+        Error::Input {
             path: path.into(),
-            msg: msg.to_string(),
+            err,
         }
     }
 
@@ -186,9 +189,14 @@ mod tests {
 
     #[test]
     fn paths_with_control_characters_are_escaped_in_errors() {
-        let e = Error::bad_input("/tmp/\x1b[31mred\x07.pem", "missing");
-        assert_eq!(e.to_string(), r"/tmp/\u{001b}[31mred\u{0007}.pem: missing");
-        let e = Error::bad_input("/tmp/plain name.pem", "missing");
-        assert_eq!(e.to_string(), "/tmp/plain name.pem: missing");
+        use crate::input::InputError;
+        let e = Error::input("/tmp/\x1b[31mred\x07.pem", InputError::NoData);
+        assert!(
+            e.to_string()
+                .starts_with(r"/tmp/\u{001b}[31mred\u{0007}.pem: is a pipe"),
+            "{e}"
+        );
+        let e = Error::input("/tmp/plain name.pem", InputError::NotUtf8);
+        assert_eq!(e.to_string(), "/tmp/plain name.pem: not UTF-8");
     }
 }

@@ -16,6 +16,44 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
+/// Why a file the user named cannot be used. The caller names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// It could not be opened (the OS error).
+    #[error("{0}")]
+    Open(std::io::Error),
+    #[error("{0}; fileca reads only regular files, pipes and FIFOs")]
+    Kind(&'static str),
+    #[error("is larger than the {} limit", size(*.0))]
+    TooLarge(u64),
+    #[error("is a pipe or FIFO that gave no data (no writer, or it wrote nothing)")]
+    NoData,
+    #[error(
+        "is not a regular file; a directory batch takes only regular files (name a pipe or FIFO on the command line instead)"
+    )]
+    BatchNotRegular,
+    #[error("line {line} is longer than {max} bytes (a path is at most that)")]
+    LongLine { line: usize, max: usize },
+    #[error("names more than {0} entries; split the batch")]
+    TooManyEntries(usize),
+    #[error("the first line of the passphrase file is longer than {0} bytes")]
+    LongPassphrase(usize),
+    #[error("passphrase file is not UTF-8")]
+    PassphraseNotUtf8,
+    #[error("passphrase file is empty")]
+    EmptyPassphrase,
+    #[error("not UTF-8")]
+    NotUtf8,
+    #[error("{0}")]
+    PrivateKey(#[from] crate::pki::keys::PrivateKeyError),
+    #[error("{0}")]
+    CaCert(#[from] crate::pki::ca::CaCertError),
+    #[error("{0}")]
+    Pem(#[from] crate::pki::pem::PemError),
+    #[error("does not match the public key in {}", .0.display())]
+    KeyMismatch(std::path::PathBuf),
+}
+
 /// An input file, open for blocking reads.
 #[derive(Debug)]
 pub struct Input {
@@ -35,7 +73,7 @@ impl Input {
 /// file nor a pipe or FIFO, and a regular file longer than `limit` bytes.
 pub fn open(path: &Path, limit: u64) -> Result<Input> {
     let file = crate::store::fsio::open_read(path, false)
-        .map_err(|e| Error::bad_input(path, e.to_string()))?;
+        .map_err(|e| Error::input(path, InputError::Open(e)))?;
     let meta = file.metadata().map_err(|e| Error::io(path, e))?;
     let kind = meta.file_type();
     if kind.is_file() {
@@ -55,7 +93,7 @@ pub fn open(path: &Path, limit: u64) -> Result<Input> {
             .map_err(|e| Error::io(path, e.into()))?;
         return Ok(Input { file, len: None });
     }
-    let what = if kind.is_char_device() || kind.is_block_device() {
+    let kind = if kind.is_char_device() || kind.is_block_device() {
         "is a device"
     } else if kind.is_dir() {
         "is a directory"
@@ -64,10 +102,7 @@ pub fn open(path: &Path, limit: u64) -> Result<Input> {
     } else {
         "is not a regular file"
     };
-    Err(Error::bad_input(
-        path,
-        format!("{what}; fileca reads only regular files, pipes and FIFOs"),
-    ))
+    Err(Error::input(path, InputError::Kind(kind)))
 }
 
 /// Reads all of `path`, at most `limit` bytes: a regular file, or a pipe or FIFO that gives
@@ -90,15 +125,12 @@ pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>> {
 
 /// The refusal of a pipe or FIFO from which nothing could be read.
 pub fn no_data(path: &Path) -> Error {
-    Error::bad_input(
-        path,
-        "is a pipe or FIFO that gave no data (no writer, or it wrote nothing)",
-    )
+    Error::input(path, InputError::NoData)
 }
 
 /// The refusal of an input over its limit.
 pub fn too_large(path: &Path, limit: u64) -> Error {
-    Error::bad_input(path, format!("is larger than the {} limit", size(limit)))
+    Error::input(path, InputError::TooLarge(limit))
 }
 
 /// `limit` in the units SPEC.md uses (`64 KiB`, `16 MiB`, or bytes).
@@ -137,11 +169,29 @@ mod tests {
         assert_eq!(size(1000), "1000-byte");
     }
 
+    fn refusal(path: &str, limit: u64) -> InputError {
+        match open(Path::new(path), limit) {
+            Err(Error::Input { err, .. }) => err,
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+
     #[test]
     fn devices_and_directories_are_refused() {
-        let e = open(Path::new("/dev/zero"), 10).unwrap_err().to_string();
-        assert!(e.contains("is a device"), "{e}");
-        let e = open(Path::new("/"), 10).unwrap_err().to_string();
-        assert!(e.contains("is a directory"), "{e}");
+        assert!(matches!(
+            refusal("/dev/zero", 10),
+            InputError::Kind("is a device")
+        ));
+        assert!(matches!(
+            refusal("/", 10),
+            InputError::Kind("is a directory")
+        ));
+        assert!(matches!(refusal("/nonexistent/x", 10), InputError::Open(_)));
+        assert!(matches!(refusal("/etc/passwd", 1), InputError::TooLarge(1)));
+        let e = Error::input("/dev/zero", refusal("/dev/zero", 10)).to_string();
+        assert_eq!(
+            e,
+            "/dev/zero: is a device; fileca reads only regular files, pipes and FIFOs"
+        );
     }
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::input::InputError;
 
 /// Environment variable naming a passphrase file.
 pub const ENV_FILE: &str = "CA_PASSPHRASE_FILE";
@@ -88,20 +89,18 @@ pub fn read_file(path: &Path) -> Result<Zeroizing<String>> {
     let first = match bytes.iter().position(|&b| b == b'\n') {
         Some(end) => &bytes[..end],
         None if bytes.len() > MAX_FILE_BYTES => {
-            return Err(Error::bad_input(
+            return Err(Error::input(
                 path,
-                format!(
-                    "the first line of the passphrase file is longer than {MAX_FILE_BYTES} bytes"
-                ),
+                InputError::LongPassphrase(MAX_FILE_BYTES),
             ));
         }
         None => &bytes[..],
     };
     let line = std::str::from_utf8(first)
-        .map_err(|_| Error::bad_input(path, "passphrase file is not UTF-8"))?
+        .map_err(|_| Error::input(path, InputError::PassphraseNotUtf8))?
         .trim_end_matches('\r');
     if line.is_empty() {
-        return Err(Error::bad_input(path, "passphrase file is empty"));
+        return Err(Error::input(path, InputError::EmptyPassphrase));
     }
     Ok(Zeroizing::new(line.to_string()))
 }

@@ -14,6 +14,7 @@ use super::Context;
 use crate::cli::ImportOpensslArgs;
 use crate::error::{Error, Result};
 use crate::hex;
+use crate::input::InputError;
 use crate::model::log::{Entry, Revoked};
 use crate::pki::ca::{Ca, CaCert};
 use crate::pki::keys;
@@ -34,23 +35,18 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
     let cert_path = pick(src, args.ca_cert.as_deref(), &["cacert.pem", "ca.crt"])?;
     let key_bytes = read(&key_path)?;
     let (_, key_pem) =
-        keys::import_private_key(&key_bytes).map_err(|m| Error::bad_input(&key_path, m))?;
+        keys::import_private_key(&key_bytes).map_err(|e| Error::input(&key_path, e.into()))?;
     let cert_bytes = read(&cert_path)?;
-    let cert =
-        CaCert::parse(&cert_bytes).map_err(|e| Error::bad_input(&cert_path, e.to_string()))?;
-    let key = keys::key_pair(&key_pem).map_err(|m| Error::bad_input(&key_path, m))?;
-    let ca = Ca::with_key(cert, key).map_err(|_| {
-        Error::bad_input(
-            &key_path,
-            format!("does not match the public key in {}", cert_path.display()),
-        )
-    })?;
+    let cert = CaCert::parse(&cert_bytes).map_err(|e| Error::input(&cert_path, e.into()))?;
+    let key = keys::key_pair(&key_pem).map_err(|e| Error::input(&key_path, e.into()))?;
+    let ca = Ca::with_key(cert, key)
+        .map_err(|_| Error::input(&key_path, InputError::KeyMismatch(cert_path.to_path_buf())))?;
     let (_, ca_spki) = SubjectPublicKeyInfo::from_der(&ca.cert.spki_der)
         .map_err(|e| Error::Internal(e.to_string()))?;
 
     let index_path = src.join("index.txt");
     let text = String::from_utf8(crate::input::read(&index_path, store::MAX_STATE_FILE)?)
-        .map_err(|_| Error::bad_input(&index_path, "not UTF-8"))?;
+        .map_err(|_| Error::input(&index_path, InputError::NotUtf8))?;
     let mut problems = Vec::new();
     let mut entries: Vec<Entry> = Vec::new();
     let mut files = Vec::new();
@@ -80,9 +76,9 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
         if !path.exists() {
             return Ok(None);
         }
-        match crate::input::read(&path, MAX_PEM_BYTES as u64)
-            .and_then(|b| String::from_utf8(b).map_err(|_| Error::bad_input(&path, "not UTF-8")))
-        {
+        match crate::input::read(&path, MAX_PEM_BYTES as u64).and_then(|b| {
+            String::from_utf8(b).map_err(|_| Error::input(&path, InputError::NotUtf8))
+        }) {
             Ok(t) => Serial::parse_user(t.trim())
                 .map(Some)
                 .ok_or_else(|| format!("{name}: {:?} is not a hex number", t.trim())),

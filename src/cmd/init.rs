@@ -5,6 +5,7 @@ use std::path::Path;
 use super::Context;
 use crate::cli::InitArgs;
 use crate::error::{Error, Result};
+use crate::input::InputError;
 use crate::pki::ca::{Ca, CaCert};
 use crate::pki::keys;
 use crate::pki::names::Subject;
@@ -51,19 +52,18 @@ fn import(key_path: &Path, cert_path: &Path, ctx: &Context) -> Result<(String, S
     let key_bytes = read_limited(key_path)?;
     let cert_bytes = read_limited(cert_path)?;
     let (_, key_pem) =
-        keys::import_private_key(&key_bytes).map_err(|m| Error::bad_input(key_path, m))?;
-    let cert =
-        CaCert::parse(&cert_bytes).map_err(|e| Error::bad_input(cert_path, e.to_string()))?;
-    let key = keys::key_pair(&key_pem).map_err(|m| Error::bad_input(key_path, m))?;
-    let ca = Ca::with_key(cert, key).map_err(|_| {
-        Error::bad_input(
-            key_path,
-            format!("does not match the public key in {}", cert_path.display()),
+        keys::import_private_key(&key_bytes).map_err(|e| Error::input(key_path, e.into()))?;
+    let cert = CaCert::parse(&cert_bytes).map_err(|e| Error::input(cert_path, e.into()))?;
+    let key = keys::key_pair(&key_pem).map_err(|e| Error::input(key_path, e.into()))?;
+    let ca = Ca::with_key(cert, key)
+        .map_err(|_| Error::input(key_path, InputError::KeyMismatch(cert_path.to_path_buf())))?;
+    crate::model::snapshot::check_valid(&ca.cert, ctx.env.now, cert_path)?;
+    let (_, x509) = x509_parser::parse_x509_certificate(&ca.cert.der).map_err(|e| {
+        Error::input(
+            cert_path,
+            crate::pki::pem::PemError::NotCertificate(e.to_string()).into(),
         )
     })?;
-    crate::model::snapshot::check_valid(&ca.cert, ctx.env.now, cert_path)?;
-    let (_, x509) = x509_parser::parse_x509_certificate(&ca.cert.der)
-        .map_err(|e| Error::bad_input(cert_path, e.to_string()))?;
     let serial = Serial::from_magnitude(x509.raw_serial()).to_string();
     Ok((
         key_pem,

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use super::{AuditInfo, Context, Planned};
 use crate::cli::SignArgs;
 use crate::error::{Error, Result};
+use crate::input::InputError;
 use crate::model::change::{issue_entry, issue_one, next_serial};
 use crate::model::log::{Entry, LogAppend};
 use crate::model::snapshot::State;
@@ -206,11 +207,7 @@ fn collect_inputs(args: &[PathBuf], from_list: Option<&Path>) -> Result<Vec<Path
                 .iter()
                 .find(|p| std::fs::metadata(p).is_ok_and(|m| !m.is_file()))
             {
-                return Err(Error::bad_input(
-                    odd,
-                    "is not a regular file; a directory batch takes only regular files \
-                     (name a pipe or FIFO on the command line instead)",
-                ));
+                return Err(Error::input(odd, InputError::BatchNotRegular));
             }
             inputs.extend(found);
         } else {
@@ -268,11 +265,12 @@ fn read_list(list: &Path) -> Result<Vec<PathBuf>> {
             return Err(crate::input::too_large(list, MAX_LIST_BYTES));
         }
         if line.strip_suffix(b"\n").unwrap_or(&line).len() > MAX_LIST_LINE {
-            return Err(Error::bad_input(
+            return Err(Error::input(
                 list,
-                format!(
-                    "line {number} is longer than {MAX_LIST_LINE} bytes (a path is at most that)"
-                ),
+                InputError::LongLine {
+                    line: number,
+                    max: MAX_LIST_LINE,
+                },
             ));
         }
         let entry = line.trim_ascii();
@@ -280,9 +278,9 @@ fn read_list(list: &Path) -> Result<Vec<PathBuf>> {
             continue;
         }
         if paths.len() == MAX_LIST_ENTRIES {
-            return Err(Error::bad_input(
+            return Err(Error::input(
                 list,
-                format!("names more than {MAX_LIST_ENTRIES} entries; split the batch"),
+                InputError::TooManyEntries(MAX_LIST_ENTRIES),
             ));
         }
         let p = Path::new(std::ffi::OsStr::from_bytes(entry));

@@ -43,8 +43,9 @@ impl Verdict {
 pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
     let bytes = crate::input::read_csr(&args.cert)?;
     let der = decode_one(&bytes, &["CERTIFICATE"], MAX_PEM_BYTES)
-        .map_err(|m| Error::bad_input(&args.cert, m))?;
-    let cert = crate::pki::pem::certificate(&der).map_err(|m| Error::bad_input(&args.cert, m))?;
+        .map_err(|e| Error::input(&args.cert, e.into()))?;
+    let cert =
+        crate::pki::pem::certificate(&der).map_err(|e| Error::input(&args.cert, e.into()))?;
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     let ca = crate::model::snapshot::ca_cert(&ctx.dir, &session.read(CERT)?)?;
     let header = crate::model::header::open(&session)?;

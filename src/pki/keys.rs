@@ -126,6 +126,33 @@ pub enum KeyError {
     Algorithm(String),
 }
 
+/// Why a private key given for import, or ca.key, cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrivateKeyError {
+    #[error("not a PEM file")]
+    NotPem,
+    #[error("malformed PEM: {0}")]
+    MalformedPem(String),
+    #[error("expected one PEM block, found {0}")]
+    Blocks(usize),
+    #[error("malformed EC private key: {0}")]
+    MalformedEc(String),
+    #[error("the EC key does not name its curve")]
+    NoCurve,
+    #[error(
+        "encrypted keys cannot be imported yet; decrypt it first (openssl pkey -in KEY -out PLAIN)"
+    )]
+    Encrypted,
+    #[error("PEM block {0:?} is not a private key")]
+    NotAKey(String),
+    #[error("unsupported or malformed private key: {0}")]
+    Unsupported(String),
+    #[error("cannot read the private key (PKCS#8 PEM expected): {0}")]
+    NotPkcs8(String),
+    #[error("encoding the key as PKCS#8: {0}")]
+    Encoding(String),
+}
+
 /// Names a public key and applies the allowlist: RSA 2048–8192 bits, ECDSA P-256 or P-384,
 /// Ed25519. Anything else is refused with the reason.
 pub fn classify(spki: &SubjectPublicKeyInfo) -> Result<KeyKind, KeyError> {
@@ -192,13 +219,13 @@ pub fn key_id(subject_public_key: &[u8]) -> Vec<u8> {
 /// Reads a CA private key given for import: PKCS#8 (`PRIVATE KEY`), PKCS#1
 /// (`RSA PRIVATE KEY`) or SEC1 (`EC PRIVATE KEY`) PEM, unencrypted. Returns the key and its
 /// PKCS#8 PEM (the form ca.key holds).
-pub fn import_private_key(bytes: &[u8]) -> Result<(KeyPair, String), String> {
+pub fn import_private_key(bytes: &[u8]) -> Result<(KeyPair, String), PrivateKeyError> {
     use pkcs8::der::Decode;
     use pkcs8::der::asn1::AnyRef;
-    let text = std::str::from_utf8(bytes).map_err(|_| "not a PEM file".to_string())?;
-    let blocks = pem::parse_many(text).map_err(|e| format!("malformed PEM: {e}"))?;
+    let text = std::str::from_utf8(bytes).map_err(|_| PrivateKeyError::NotPem)?;
+    let blocks = pem::parse_many(text).map_err(|e| PrivateKeyError::MalformedPem(e.to_string()))?;
     let [block] = blocks.as_slice() else {
-        return Err(format!("expected one PEM block, found {}", blocks.len()));
+        return Err(PrivateKeyError::Blocks(blocks.len()));
     };
     let der = block.contents();
     let pkcs8 = match block.tag() {
@@ -206,21 +233,20 @@ pub fn import_private_key(bytes: &[u8]) -> Result<(KeyPair, String), String> {
         "RSA PRIVATE KEY" => wrap_pkcs8(RSA_ENCRYPTION, Some(AnyRef::NULL), der)?,
         "EC PRIVATE KEY" => {
             let ec = sec1::EcPrivateKey::from_der(der)
-                .map_err(|e| format!("malformed EC private key: {e}"))?;
+                .map_err(|e| PrivateKeyError::MalformedEc(e.to_string()))?;
             let curve = ec
                 .parameters
                 .and_then(|p| p.named_curve())
-                .ok_or("the EC key does not name its curve")?;
+                .ok_or(PrivateKeyError::NoCurve)?;
             wrap_pkcs8(EC_PUBLIC_KEY, Some(AnyRef::from(&curve)), der)?
         }
         "ENCRYPTED PRIVATE KEY" => {
-            return Err("encrypted keys cannot be imported yet; decrypt it first (openssl pkey -in KEY -out PLAIN)".into());
+            return Err(PrivateKeyError::Encrypted);
         }
-        other => return Err(format!("PEM block {other:?} is not a private key")),
+        other => return Err(PrivateKeyError::NotAKey(other.to_string())),
     };
     let pem = pem::encode(&pem::Pem::new("PRIVATE KEY", pkcs8));
-    let key = KeyPair::from_pem(&pem)
-        .map_err(|e| format!("unsupported or malformed private key: {e}"))?;
+    let key = KeyPair::from_pem(&pem).map_err(|e| PrivateKeyError::Unsupported(e.to_string()))?;
     Ok((key, pem))
 }
 
@@ -235,12 +261,13 @@ fn wrap_pkcs8(
     oid: pkcs8::ObjectIdentifier,
     parameters: Option<pkcs8::der::asn1::AnyRef<'_>>,
     key: &[u8],
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, PrivateKeyError> {
     use pkcs8::der::Encode;
-    let key = pkcs8::der::asn1::OctetStringRef::new(key).map_err(|e| e.to_string())?;
+    let key = pkcs8::der::asn1::OctetStringRef::new(key)
+        .map_err(|e| PrivateKeyError::Encoding(e.to_string()))?;
     pkcs8::PrivateKeyInfoRef::new(pkcs8::AlgorithmIdentifierRef { oid, parameters }, key)
         .to_der()
-        .map_err(|e| format!("encoding the key as PKCS#8: {e}"))
+        .map_err(|e| PrivateKeyError::Encoding(e.to_string()))
 }
 
 /// Is this ca.key content an encrypted PKCS#8 key?
@@ -297,9 +324,8 @@ pub fn encrypt_pem(pkcs8_pem: &str, passphrase: &str) -> Result<String, String> 
 }
 
 /// Parses a PKCS#8 PEM private key.
-pub fn key_pair(pem: &str) -> std::result::Result<rcgen::KeyPair, String> {
-    rcgen::KeyPair::from_pem(pem)
-        .map_err(|e| format!("cannot read the private key (PKCS#8 PEM expected): {e}"))
+pub fn key_pair(pem: &str) -> std::result::Result<rcgen::KeyPair, PrivateKeyError> {
+    rcgen::KeyPair::from_pem(pem).map_err(|e| PrivateKeyError::NotPkcs8(e.to_string()))
 }
 
 #[cfg(test)]
