@@ -55,6 +55,9 @@ pub enum Error {
         what: &'static str,
         err: crate::pki::names::NameError,
     },
+    /// A plan refused the change (SPEC.md's refusals of sign, revoke, crl…).
+    #[error("{0}")]
+    Refusal(#[from] crate::model::change::Refusal),
     /// A file given on the command line could not be used as input.
     #[error("{}: {err}", Shown(path))]
     Input {
@@ -110,6 +113,7 @@ impl Error {
             Error::Io { .. } => exit::IO,
             Error::Refused(_)
             | Error::Csr { .. }
+            | Error::Refusal(_)
             | Error::Name { .. }
             | Error::Input { .. }
             | Error::Exists { .. } => exit::REFUSED,

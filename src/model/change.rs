@@ -17,6 +17,40 @@ use crate::store::{
     Plan, SERIAL,
 };
 
+/// Why a plan refuses the change it was asked for (exit 3, nothing written).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error(
+        "removeFromCRL is only meaningful in delta CRLs (RFC 5280 5.3.1), which fileca does not issue; it cannot be a reason to revoke"
+    )]
+    RemoveFromCrl,
+    #[error("no certificate with serial {serial} in {}", .log.display())]
+    UnknownSerial {
+        serial: Serial,
+        log: std::path::PathBuf,
+    },
+    #[error(
+        "certificate {serial} is already revoked (since {}, reason {})",
+        crate::clock::fmt(*at),
+        reason.name()
+    )]
+    AlreadyRevoked {
+        serial: Serial,
+        at: time::OffsetDateTime,
+        reason: Reason,
+    },
+    #[error("the serial counter is exhausted (20 octets); create a new CA")]
+    SerialsExhausted,
+    #[error("the CRL number is exhausted (20 octets)")]
+    CrlNumbersExhausted,
+    /// Nothing is signed outside the CA certificate's validity.
+    #[error("the CA certificate {} {reason}", .cert.display())]
+    CaNotValid {
+        cert: std::path::PathBuf,
+        reason: crate::pki::ca::NotValid,
+    },
+}
+
 /// What an operation records in the audit trail.
 pub struct AuditInfo {
     pub operation: &'static str,
@@ -144,9 +178,9 @@ pub fn issue_one(
 
 /// The serial after `serial`, or a refusal when the 20-octet space is exhausted.
 pub fn next_serial(serial: &Serial) -> Result<Serial> {
-    serial.next().ok_or_else(|| {
-        Error::refused("the serial counter is exhausted (20 octets); create a new CA")
-    })
+    serial
+        .next()
+        .ok_or(Error::Refusal(Refusal::SerialsExhausted))
 }
 
 /// Signs one certificate with serial `serial` for `request` and builds its index entry: the
@@ -193,23 +227,20 @@ pub fn mark_revoked(
     env: &Env,
 ) -> Result<String> {
     if reason == Reason::RemoveFromCrl {
-        return Err(Error::refused(
-            "removeFromCRL is only meaningful in delta CRLs (RFC 5280 5.3.1), which fileca does \
-             not issue; it cannot be a reason to revoke",
-        ));
+        return Err(Error::Refusal(Refusal::RemoveFromCrl));
     }
     let entry = state.find(serial)?.ok_or_else(|| {
-        Error::refused(format!(
-            "no certificate with serial {serial} in {}",
-            state.dir.join(INDEX_LOG).display()
-        ))
+        Error::Refusal(Refusal::UnknownSerial {
+            serial: serial.clone(),
+            log: state.dir.join(INDEX_LOG),
+        })
     })?;
     if let Some(r) = entry.revoked {
-        return Err(Error::refused(format!(
-            "certificate {serial} is already revoked (since {}, reason {})",
-            crate::clock::fmt(r.at),
-            r.reason.name()
-        )));
+        return Err(Error::Refusal(Refusal::AlreadyRevoked {
+            serial: serial.clone(),
+            at: r.at,
+            reason: r.reason,
+        }));
     }
     log.revoked(serial, env.now, reason.name());
     Ok(entry.subject)
@@ -226,7 +257,7 @@ pub fn crl_writes(
     let number = state.crlnumber.clone();
     let next = number
         .next()
-        .ok_or_else(|| Error::refused("the CRL number is exhausted (20 octets)"))?;
+        .ok_or(Error::Refusal(Refusal::CrlNumbersExhausted))?;
     let listed = revoked
         .iter()
         .map(|r| {
@@ -303,4 +334,143 @@ pub fn new_ca_files(
         FileWrite::public(INDEX_LOG, log.bytes),
         FileWrite::public(AUDIT, line),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    //! Plans called in process on a real CA directory, matching refusals by variant.
+    use super::*;
+    use crate::passphrase::Source;
+    use crate::pki::ca::NotValid;
+    use crate::store::{Access, OpenOptions, Session};
+    use clap::Parser;
+
+    fn ca(dir: &std::path::Path, args: &[&str]) {
+        let mut argv = vec!["ca", "--quiet", "--dir", dir.to_str().unwrap()];
+        argv.extend_from_slice(args);
+        crate::run(crate::cli::Cli::parse_from(argv)).unwrap();
+    }
+
+    fn open(dir: &std::path::Path) -> Session {
+        let opts = OpenOptions {
+            lock_timeout: std::time::Duration::from_secs(5),
+            allow_network_fs: false,
+            allow_insecure_key: false,
+            allow_insecure_dir: false,
+        };
+        Session::open(dir, Access::Read, &opts).unwrap()
+    }
+
+    fn env(now: time::OffsetDateTime) -> Env {
+        Env {
+            now,
+            user: "plan-test".into(),
+        }
+    }
+
+    #[test]
+    fn plans_refuse_with_typed_refusals_and_build_whole_plans() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ca");
+        ca(&dir, &["init", "--subject", "CN=Plan Test", "--days", "30"]);
+        let out = tmp.path().join("out");
+        ca(
+            &dir,
+            &["issue", "web.test", "--out-dir", out.to_str().unwrap()],
+        );
+        let session = open(&dir);
+        let state = State::load(&session, Some(&Source::default())).unwrap();
+        let now = env(time::OffsetDateTime::now_utc());
+        let issued = state.revocations().map(|r| r.len()).unwrap();
+        assert_eq!(issued, 0);
+        let serial = Serial::parse_canonical(state.header.max_serial.as_deref().unwrap()).unwrap();
+
+        let mut log = LogAppend::default();
+        let refusal = |r: Result<String>| match r {
+            Err(Error::Refusal(r)) => r,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            refusal(mark_revoked(
+                &state,
+                &mut log,
+                &serial,
+                Reason::RemoveFromCrl,
+                &now
+            )),
+            Refusal::RemoveFromCrl
+        );
+        let unknown = serial.next().unwrap();
+        assert_eq!(
+            refusal(mark_revoked(
+                &state,
+                &mut log,
+                &unknown,
+                Reason::Superseded,
+                &now
+            )),
+            Refusal::UnknownSerial {
+                serial: unknown,
+                log: dir.join(INDEX_LOG)
+            }
+        );
+        assert!(log.bytes.is_empty(), "a refusal appends nothing");
+        assert_eq!(
+            mark_revoked(&state, &mut log, &serial, Reason::KeyCompromise, &now).unwrap(),
+            "CN=web.test"
+        );
+
+        // A whole plan: the certificate, the counter, both appends, a new index.json.
+        let subject = crate::pki::names::Subject::parse("CN=plan.test").unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let request = Request {
+            subject: &subject,
+            sans: vec![crate::pki::names::San::dns("plan.test").unwrap()],
+            spki_der: &rcgen::PublicKeyData::subject_public_key_info(&key),
+            subject_public_key: rcgen::PublicKeyData::der_bytes(&key),
+            key: crate::pki::keys::KeyKind::P256,
+            profile: crate::pki::profile::Profile::Server,
+            days: 365,
+        };
+        let mut notes = Vec::new();
+        let (plan, pem) = issue_one(&state, &request, &now, &mut notes, "sign", None).unwrap();
+        let next = state.serial.clone();
+        let targets: Vec<&str> = plan.writes.iter().map(|w| w.target.as_str()).collect();
+        assert_eq!(targets, [&format!("certs/{next}.pem"), SERIAL, INDEX][..]);
+        assert_eq!(plan.writes[0].bytes, pem.as_bytes());
+        assert_eq!(plan.appends.len(), 2);
+        assert_eq!(plan.generation_after, state.header.generation + 1);
+        assert!(
+            notes.iter().any(|n| n.committed().contains("clamped")),
+            "30-day CA"
+        );
+
+        // Nothing is signed by a CA that has expired.
+        let later = env(state.ca.cert.not_after + time::Duration::days(1));
+        let mut notes = Vec::new();
+        match issue_one(&state, &request, &later, &mut notes, "sign", None) {
+            Err(Error::Refusal(Refusal::CaNotValid { reason, .. })) => {
+                assert_eq!(reason, NotValid::Expired(state.ca.cert.not_after))
+            }
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+        drop(state);
+        drop(session);
+
+        ca(&dir, &["revoke", &serial.to_string()]);
+        let session = open(&dir);
+        let state = State::load(&session, Some(&Source::default())).unwrap();
+        match mark_revoked(
+            &state,
+            &mut LogAppend::default(),
+            &serial,
+            Reason::Superseded,
+            &now,
+        ) {
+            Err(Error::Refusal(Refusal::AlreadyRevoked { reason, .. })) => {
+                assert_eq!(reason, Reason::Unspecified)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -238,8 +238,12 @@ pub fn ca_with_key(
 
 /// Refuses to sign outside the CA certificate's validity, naming the certificate's file.
 pub fn check_valid(cert: &CaCert, now: time::OffsetDateTime, path: &Path) -> Result<()> {
-    cert.valid_at(now)
-        .map_err(|e| Error::refused(format!("the CA certificate {} {e}", path.display())))
+    cert.valid_at(now).map_err(|reason| {
+        Error::Refusal(crate::model::change::Refusal::CaNotValid {
+            cert: path.to_path_buf(),
+            reason,
+        })
+    })
 }
 
 /// Loads a counter file (`serial` or `crlnumber`).
