@@ -120,7 +120,7 @@ impl Note {
 /// One row of `ca list --json` (SPEC.md LIST-JSON). Field names and types are stable.
 #[derive(Debug, serde::Serialize)]
 pub struct Row<'a> {
-    pub serial: &'a str,
+    pub serial: String,
     pub subject: &'a str,
     pub sans: &'a [String],
     pub profile: &'a str,
@@ -129,14 +129,14 @@ pub struct Row<'a> {
     pub state: crate::model::log::CertState,
     pub revoked_at: Option<String>,
     pub revocation_reason: Option<&'a str>,
-    pub renewed_from: Option<&'a str>,
+    pub renewed_from: Option<String>,
     pub sha256: &'a str,
 }
 
 impl<'a> Row<'a> {
     pub fn new(e: &'a crate::model::log::Entry, now: time::OffsetDateTime) -> Row<'a> {
         Row {
-            serial: &e.serial,
+            serial: e.serial.to_string(),
             subject: &e.subject,
             sans: &e.sans,
             profile: &e.profile,
@@ -145,7 +145,7 @@ impl<'a> Row<'a> {
             state: e.state(now),
             revoked_at: e.revoked.map(|r| crate::clock::fmt(r.at)),
             revocation_reason: e.revoked.map(|r| r.reason.name()),
-            renewed_from: e.renewed_from.as_deref(),
+            renewed_from: e.renewed_from.as_ref().map(|s| s.to_string()),
             sha256: &e.sha256,
         }
     }

@@ -235,7 +235,7 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
                     continue;
                 }
             };
-            let cert_serial = Serial::from_magnitude(cert.raw_serial()).to_string();
+            let cert_serial = Serial::from_magnitude(cert.raw_serial());
             if cert_serial != e.serial {
                 add(
                     &file,
@@ -273,10 +273,7 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
             Err(e) => add(CERTS, strip(&e)),
         }
         if let Some(counter) = &serial
-            && let Some(max) = entries
-                .iter()
-                .filter_map(|e| Serial::parse_canonical(&e.serial))
-                .max()
+            && let Some(max) = entries.iter().map(|e| e.serial.clone()).max()
             && *counter <= max
         {
             add(
@@ -339,10 +336,10 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
                 if verified == Some(true)
                     && let Some(entries) = &entries
                 {
-                    let revoked: std::collections::HashSet<&str> = entries
+                    let revoked: std::collections::HashSet<String> = entries
                         .iter()
                         .filter(|e| e.revoked.is_some())
-                        .map(|e| e.serial.as_str())
+                        .map(|e| e.serial.to_string())
                         .collect();
                     for s in &listed {
                         if !revoked.contains(s.as_str()) {

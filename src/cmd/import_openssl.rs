@@ -85,10 +85,7 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
             Err(e) => Err(e.to_string()),
         }
     };
-    let max = entries
-        .iter()
-        .filter_map(|e| Serial::parse_canonical(&e.serial))
-        .max();
+    let max = entries.iter().map(|e| e.serial.clone()).max();
     let serial = match counter("serial") {
         Ok(Some(s)) if max.as_ref().is_some_and(|m| s <= *m) => {
             problems.push(format!(
@@ -135,7 +132,7 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
         // the operation that wrote it (CHECK-HISTORY).
         (
             "import-openssl",
-            entries.iter().map(|e| e.serial.clone()).collect(),
+            entries.iter().map(|e| e.serial.to_string()).collect(),
         ),
         entries,
     )?;
@@ -263,7 +260,7 @@ fn import_line(
         }
     }
     let entry = Entry {
-        serial: serial.to_string(),
+        serial: serial.clone(),
         subject: subject_text,
         sans,
         profile: profile.to_string(),

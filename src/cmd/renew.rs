@@ -91,7 +91,7 @@ pub fn plan(
         &ctx.env,
         &mut notes,
     )?;
-    new_entry.renewed_from = Some(old.to_string());
+    new_entry.renewed_from = Some(old.clone());
     let mut log = LogAppend::default();
     let mut serials = vec![serial.to_string(), old.to_string()];
     if revoke_old {

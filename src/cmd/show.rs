@@ -102,7 +102,7 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
                 .trim_matches('"')
         ),
     }
-    if let Some(from) = r.renewed_from {
+    if let Some(from) = &r.renewed_from {
         crate::outln!(out, "renewed from:  {from}");
     }
     crate::outln!(out, "sha256:        {}", r.sha256);

@@ -11,7 +11,6 @@ use crate::model::header::Header;
 use crate::model::legacy::{v1, v2};
 use crate::model::log::{Entry, LogAppend};
 use crate::model::snapshot::State;
-use crate::pki::serial::Serial;
 use crate::store::{INDEX, INDEX_LOG, Session};
 
 /// Runs `ca upgrade`.
@@ -76,13 +75,8 @@ fn load<'s>(session: &'s Session, ctx: &Context) -> Result<(State<'s>, Vec<Entry
         .map_err(|m| Error::state(dir.join(INDEX), m))?;
     let mut seen = std::collections::HashSet::new();
     for e in &entries {
-        let serial = Serial::parse_canonical(&e.serial).ok_or_else(|| {
-            Error::state(
-                dir.join(INDEX),
-                format!("entry has an invalid serial {:?}", e.serial),
-            )
-        })?;
-        if !seen.insert(e.serial.as_str()) {
+        let serial = e.serial.clone();
+        if !seen.insert(&e.serial) {
             return Err(Error::state(
                 dir.join(INDEX),
                 format!("serial {} appears more than once", e.serial),

@@ -76,11 +76,12 @@ pub fn cross_check(entries: &[crate::model::log::Entry], records: &[Record]) -> 
         .is_some_and(|r| r.operation == "import-openssl" && r.serials.is_empty());
     let mut problems = Vec::new();
     let mut in_legacy_prefix = legacy_import;
-    let mut status: HashMap<&str, bool> = HashMap::new();
+    let mut status: HashMap<String, bool> = HashMap::new();
     for e in entries {
         let revoked = e.revoked.is_some();
-        status.insert(&e.serial, revoked);
-        if mentioned.contains(e.serial.as_str()) {
+        let serial = e.serial.to_string();
+        status.insert(serial.clone(), revoked);
+        if mentioned.contains(serial.as_str()) {
             in_legacy_prefix = false;
         } else if !in_legacy_prefix {
             problems.push(format!(
@@ -89,7 +90,7 @@ pub fn cross_check(entries: &[crate::model::log::Entry], records: &[Record]) -> 
             ));
             continue;
         }
-        if revoked && !in_legacy_prefix && !revoked_by.contains(e.serial.as_str()) {
+        if revoked && !in_legacy_prefix && !revoked_by.contains(serial.as_str()) {
             problems.push(format!(
                 "certificate {} is revoked in index.log, but no audit record revoked it",
                 e.serial

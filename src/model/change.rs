@@ -204,7 +204,7 @@ pub fn issue_entry(
     }
     let issued = issuance::issue(&state.ca.cert, issuer, request, serial, env.now, notes)?;
     let entry = Entry {
-        serial: serial.to_string(),
+        serial: serial.clone(),
         subject: request.subject.to_string(),
         sans: request.sans.iter().map(|s| s.to_string()).collect(),
         profile: request.profile.name().to_string(),

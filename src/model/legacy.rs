@@ -63,7 +63,8 @@ pub mod v1 {
                 _ => return Err(format!("entry {} has an inconsistent revocation", e.serial)),
             };
             Ok(Entry {
-                serial: e.serial,
+                serial: crate::pki::serial::Serial::parse_canonical(&e.serial)
+                    .ok_or_else(|| format!("entry has an invalid serial {:?}", e.serial))?,
                 subject: e.subject,
                 sans: e.sans,
                 profile: e.profile,
@@ -71,7 +72,14 @@ pub mod v1 {
                 not_after: e.not_after,
                 revoked,
                 sha256: e.sha256,
-                renewed_from: e.renewed_from,
+                renewed_from: e
+                    .renewed_from
+                    .as_deref()
+                    .map(|s| {
+                        crate::pki::serial::Serial::parse_canonical(s)
+                            .ok_or_else(|| format!("entry renews an invalid serial {s:?}"))
+                    })
+                    .transpose()?,
             })
         }
     }

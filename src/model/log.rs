@@ -52,7 +52,7 @@ const REVOKED: &[u8] = b"{\"revoked\":\"";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// Canonical uppercase hex; the certificate is at `certs/<serial>.pem`.
-    pub serial: String,
+    pub serial: Serial,
     pub subject: String,
     /// `DNS:…`, `IP:…`, `email:…` as issued.
     pub sans: Vec<String>,
@@ -64,7 +64,7 @@ pub struct Entry {
     /// SHA-256 of the certificate's DER, lowercase hex.
     pub sha256: String,
     /// Serial of the certificate this one renewed (`ca renew`).
-    pub renewed_from: Option<String>,
+    pub renewed_from: Option<Serial>,
 }
 
 /// A certificate's revocation, as index.log records it.
@@ -96,14 +96,14 @@ impl Entry {
     /// The index.log line that records this certificate's issue (with its newline).
     pub fn issued_line(&self) -> Vec<u8> {
         let line = IssuedLine {
-            issued: self.serial.clone(),
+            issued: self.serial.to_string(),
             subject: self.subject.clone(),
             sans: self.sans.clone(),
             profile: self.profile.clone(),
             not_before: self.not_before,
             not_after: self.not_after,
             sha256: self.sha256.clone(),
-            renewed_from: self.renewed_from.clone(),
+            renewed_from: self.renewed_from.as_ref().map(Serial::to_string),
         };
         let mut out = crate::model::to_json(&line, false);
         out.push(b'\n');
@@ -113,12 +113,19 @@ impl Entry {
     /// The index.log line that records this certificate's revocation, if it is revoked.
     pub fn revoked_line(&self) -> Option<Vec<u8>> {
         let r = self.revoked?;
-        Some(revoked_line(&self.serial, r.at, r.reason.name()))
+        Some(revoked_line(
+            &self.serial.to_string(),
+            r.at,
+            r.reason.name(),
+        ))
     }
 
-    fn from_issued(l: IssuedLine) -> Entry {
-        Entry {
-            serial: l.issued,
+    fn from_issued(l: IssuedLine) -> std::result::Result<Entry, String> {
+        let serial = |s: &str| {
+            Serial::parse_canonical(s).ok_or_else(|| format!("names an invalid serial {s:?}"))
+        };
+        Ok(Entry {
+            serial: serial(&l.issued)?,
             subject: l.subject,
             sans: l.sans,
             profile: l.profile,
@@ -126,8 +133,8 @@ impl Entry {
             not_after: l.not_after,
             revoked: None,
             sha256: l.sha256,
-            renewed_from: l.renewed_from,
-        }
+            renewed_from: l.renewed_from.as_deref().map(serial).transpose()?,
+        })
     }
 
     fn revoke(&mut self, r: Revocation) -> std::result::Result<(), String> {
@@ -282,7 +289,7 @@ pub fn load_all(session: &Session, header: &Header) -> Result<Vec<Entry>> {
                 max = s;
             }
             pos.insert(l.issued.clone(), entries.len());
-            entries.push(Entry::from_issued(l));
+            entries.push(Entry::from_issued(l)?);
             Ok(())
         }
         Line::Revoked(r) => match pos.get(&r.revoked) {
@@ -336,8 +343,8 @@ pub fn for_each_entry(
             return Ok(());
         }
         if let Line::Issued(l) = parse_line(line)? {
-            let mut e = Entry::from_issued(l);
-            if let Some(r) = revoked.remove(&e.serial) {
+            let mut e = Entry::from_issued(l)?;
+            if let Some(r) = revoked.remove(&e.serial.to_string()) {
                 e.revoke(r)?;
             }
             if let Err(err) = f(e) {
@@ -371,7 +378,7 @@ pub fn find(session: &Session, header: &Header, serial: &Serial) -> Result<Optio
                 Err(format!("issues serial {} a second time", l.issued))
             }
             Line::Issued(l) => {
-                found = Some(Entry::from_issued(l));
+                found = Some(Entry::from_issued(l)?);
                 Ok(())
             }
             Line::Revoked(r) => match &mut found {
@@ -446,9 +453,8 @@ impl LogAppend {
     /// Records an issued certificate.
     pub fn issued(&mut self, e: &Entry) {
         self.bytes.extend_from_slice(&e.issued_line());
-        let s = Serial::parse_canonical(&e.serial);
-        if s > self.max_serial {
-            self.max_serial = s;
+        if Some(&e.serial) > self.max_serial.as_ref() {
+            self.max_serial = Some(e.serial.clone());
         }
     }
 
@@ -466,7 +472,7 @@ mod tests {
 
     fn entry(serial: &str) -> Entry {
         Entry {
-            serial: serial.into(),
+            serial: Serial::parse_canonical(serial).unwrap(),
             subject: "CN=a".into(),
             sans: vec!["DNS:a.example".into()],
             profile: "server".into(),
@@ -492,7 +498,7 @@ mod tests {
             )
         );
         match parse_line(&line[..line.len() - 1]).unwrap() {
-            Line::Issued(l) => assert_eq!(Entry::from_issued(l), e),
+            Line::Issued(l) => assert_eq!(Entry::from_issued(l).unwrap(), e),
             Line::Revoked(_) => panic!("misread"),
         }
         let r = revoked_line("0A", e.not_before, "keyCompromise");
@@ -562,20 +568,21 @@ mod proptests {
             sans in proptest::collection::vec("[a-z0-9.:@-]{1,30}", 0..4),
             nb in 0i64..4_000_000_000,
             na in 0i64..4_000_000_000,
-            renewed in proptest::option::of("[A-F0-9]{2,8}"),
+            renewed in proptest::option::of(proptest::collection::vec(any::<u8>(), 1..8)),
         ) {
             let t = |s| OffsetDateTime::from_unix_timestamp(s).unwrap();
             let e = Entry {
-                serial: Serial::from_magnitude(&serial).to_string(),
+                serial: Serial::from_magnitude(&serial),
                 subject, sans, profile: "server".into(),
                 not_before: t(nb), not_after: t(na),
                 revoked: None,
-                sha256: "0".repeat(64), renewed_from: renewed,
+                sha256: "0".repeat(64),
+                renewed_from: renewed.map(|r| Serial::from_magnitude(&r)),
             };
             let line = e.issued_line();
             prop_assert!(line.ends_with(b"\n") && !line[..line.len() - 1].contains(&b'\n'));
             match parse_line(&line[..line.len() - 1]) {
-                Ok(Line::Issued(l)) => prop_assert_eq!(Entry::from_issued(l), e),
+                Ok(Line::Issued(l)) => prop_assert_eq!(Entry::from_issued(l).unwrap(), e),
                 _ => prop_assert!(false, "misread"),
             }
         }

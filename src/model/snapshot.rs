@@ -172,7 +172,7 @@ pub fn read_recorded(
         ));
     }
     let ours = x509_parser::parse_x509_certificate(&der).is_ok_and(|(_, c)| {
-        Serial::from_magnitude(c.raw_serial()).to_string() == entry.serial
+        Serial::from_magnitude(c.raw_serial()) == entry.serial
             && <x509_parser::x509::SubjectPublicKeyInfo as x509_parser::prelude::FromDer<_>>::from_der(&ca.spki_der)
                 .is_ok_and(|(_, spki)| c.verify_signature(Some(&spki)).is_ok())
     });
