@@ -65,8 +65,8 @@ pub enum Error {
         err: crate::input::InputError,
     },
     /// A file of the state directory is missing or does not hold what SPEC.md says it must.
-    #[error("{}: {msg}", Shown(path))]
-    State { path: PathBuf, msg: String },
+    #[error("{}: {problem}", Shown(path))]
+    State { path: PathBuf, problem: StateError },
     /// `init` found a CA (or other files) where it was asked to create one.
     #[error("{}: {msg}", Shown(path))]
     Exists { path: PathBuf, msg: String },
@@ -142,12 +142,12 @@ impl Error {
         Error::Refused(msg.to_string())
     }
 
-    /// Shorthand for a bad state file; `msg` says what is wrong with it (a string or a typed
-    /// error of pki/ or model/).
-    pub fn state(path: impl Into<PathBuf>, msg: impl std::fmt::Display) -> Self {
+    /// A bad state file: `problem` is a [`StateError`], or any error or text (a diagnostic
+    /// of a file that is not what SPEC.md says, [`StateError::Corrupt`]).
+    pub fn state(path: impl Into<PathBuf>, problem: impl Into<StateError>) -> Self {
         Error::State {
             path: path.into(),
-            msg: msg.to_string(),
+            problem: problem.into(),
         }
     }
 
@@ -165,6 +165,57 @@ impl Error {
             path: path.into(),
             err,
         }
+    }
+}
+
+/// What is wrong with a file of the state directory. The caller names the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    /// index.json.
+    #[error("{0}")]
+    Header(#[from] crate::model::header::HeaderError),
+    /// A certificate file of the state directory (ca.crt, certs/SERIAL.pem).
+    #[error("{0}")]
+    Pem(#[from] crate::pki::pem::PemError),
+    #[error("{0}")]
+    CaCert(#[from] crate::pki::ca::CaCertError),
+    /// A subject or SAN recorded in index.log, or ca.crt's subject.
+    #[error("{0}")]
+    Name(#[from] crate::pki::names::NameError),
+    #[error("{0}")]
+    Key(#[from] crate::pki::keys::KeyError),
+    /// ca.key.
+    #[error("{0}")]
+    PrivateKey(#[from] crate::pki::keys::PrivateKeyError),
+    #[error(
+        "is {len} bytes but index.json records {recorded} (edited or truncated?); run `ca check`"
+    )]
+    LogLength { len: u64, recorded: u64 },
+    #[error("is a symbolic link; fileca never follows symlinks inside the state directory")]
+    Symlink,
+    #[error("is not a regular file")]
+    NotRegular,
+    #[error(
+        "has more than one name (a hard link); fileca does not use a state file that may be another file elsewhere"
+    )]
+    HardLink,
+    #[error("is larger than fileca's 1 GiB limit")]
+    TooLarge,
+    /// Any other way the file is not what SPEC.md says: the words of the check that failed
+    /// (a line of index.log, a counter, a certificate file…), for the operator, not for code.
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+impl From<String> for StateError {
+    fn from(text: String) -> Self {
+        StateError::Corrupt(text)
+    }
+}
+
+impl From<&str> for StateError {
+    fn from(text: &str) -> Self {
+        StateError::Corrupt(text.into())
     }
 }
 

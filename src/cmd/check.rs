@@ -497,7 +497,7 @@ fn file_of(e: &Error, default: &str) -> String {
 /// An error's message without the path prefix (the problem's `file` carries it).
 fn strip(e: &Error) -> String {
     match e {
-        Error::State { msg, .. } => msg.clone(),
+        Error::State { problem, .. } => problem.to_string(),
         Error::Io { err, .. } => err.to_string(),
         other => other.to_string(),
     }

@@ -5,10 +5,34 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StateError};
 use crate::model::checkpoint::{self, Checkpoint, LOG_GENESIS};
 use crate::pki::serial::Serial;
 use crate::store::{self, INDEX, INDEX_LOG, Session};
+
+/// Why index.json cannot be used. The caller names the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    #[error(
+        "is format {0} (written by an earlier fileca); run `ca upgrade` once to convert it to format {FORMAT} (one atomic commit that signs the first checkpoint; `ca upgrade --dry-run` shows it)"
+    )]
+    NeedsUpgrade(u32),
+    #[error("format {0} is not supported (this fileca reads format {FORMAT})")]
+    Unsupported(u32),
+    #[error("not valid index JSON: {0}")]
+    Json(String),
+    #[error("max_serial {0:?} is not a canonical serial")]
+    MaxSerial(String),
+    #[error("log_head is not a lowercase SHA-256")]
+    LogHead,
+    #[error("records a policy (policy_sha256), which this version of fileca does not implement")]
+    Policy,
+    #[error("has no signed checkpoint (edited?)")]
+    NoCheckpoint,
+    /// A checkpoint field that is not of its form.
+    #[error("{0}")]
+    Checkpoint(String),
+}
 
 /// Format version of index.json and index.log.
 pub const FORMAT: u32 = 3;
@@ -79,42 +103,28 @@ impl Header {
     }
 
     /// Parses index.json. A format-1 file gets a message that says how to upgrade it.
-    pub fn parse(bytes: &[u8]) -> std::result::Result<Header, String> {
+    pub fn parse(bytes: &[u8]) -> std::result::Result<Header, HeaderError> {
         match format_of(bytes)? {
             FORMAT => {}
-            n @ (1 | 2) => {
-                return Err(format!(
-                    "is format {n} (written by an earlier fileca); run `ca upgrade` once to \
-                     convert it to format {FORMAT} (one atomic commit that signs the first \
-                     checkpoint; `ca upgrade --dry-run` shows it)"
-                ));
-            }
-            n => {
-                return Err(format!(
-                    "format {n} is not supported (this fileca reads format {FORMAT})"
-                ));
-            }
+            n @ (1 | 2) => return Err(HeaderError::NeedsUpgrade(n)),
+            n => return Err(HeaderError::Unsupported(n)),
         }
         let h: Header =
-            serde_json::from_slice(bytes).map_err(|e| format!("not valid index JSON: {e}"))?;
+            serde_json::from_slice(bytes).map_err(|e| HeaderError::Json(e.to_string()))?;
         if let Some(s) = &h.max_serial
             && Serial::parse_canonical(s).is_none()
         {
-            return Err(format!("max_serial {s:?} is not a canonical serial"));
+            return Err(HeaderError::MaxSerial(s.clone()));
         }
         if !checkpoint::is_sha256_hex(&h.log_head) {
-            return Err("log_head is not a lowercase SHA-256".into());
+            return Err(HeaderError::LogHead);
         }
         if h.policy_sha256.is_some() {
-            return Err(
-                "records a policy (policy_sha256), which this version of fileca does not \
-                 implement"
-                    .into(),
-            );
+            return Err(HeaderError::Policy);
         }
         match &h.checkpoint {
-            None => return Err("has no signed checkpoint (edited?)".into()),
-            Some(cp) => cp.check_syntax()?,
+            None => return Err(HeaderError::NoCheckpoint),
+            Some(cp) => cp.check_syntax().map_err(HeaderError::Checkpoint)?,
         }
         Ok(h)
     }
@@ -141,13 +151,12 @@ pub struct Files {
 
 /// The `format` field of index.json, read first so a newer or older format gets a clear
 /// message rather than a field error.
-pub fn format_of(bytes: &[u8]) -> std::result::Result<u32, String> {
+pub fn format_of(bytes: &[u8]) -> std::result::Result<u32, HeaderError> {
     #[derive(Deserialize)]
     struct Version {
         format: u32,
     }
-    let v: Version =
-        serde_json::from_slice(bytes).map_err(|e| format!("not valid index JSON: {e}"))?;
+    let v: Version = serde_json::from_slice(bytes).map_err(|e| HeaderError::Json(e.to_string()))?;
     Ok(v.format)
 }
 
@@ -174,10 +183,10 @@ pub fn check_log_len(session: &Session, header: &Header) -> Result<()> {
     if len != header.log_len {
         return Err(Error::state(
             dir.join(INDEX_LOG),
-            format!(
-                "is {len} bytes but index.json records {} (edited or truncated?); run `ca check`",
-                header.log_len
-            ),
+            StateError::LogLength {
+                len,
+                recorded: header.log_len,
+            },
         ));
     }
     Ok(())

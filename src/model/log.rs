@@ -468,7 +468,7 @@ impl LogAppend {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::header::Files;
+    use crate::model::header::{Files, HeaderError};
 
     fn entry(serial: &str) -> Entry {
         Entry {
@@ -514,11 +514,7 @@ mod tests {
         let mut h = Header::new();
         h.max_serial = Some("0A".into());
         h.audit_head = LOG_GENESIS.into();
-        assert!(
-            Header::parse(&h.to_bytes())
-                .unwrap_err()
-                .contains("checkpoint")
-        );
+        assert_eq!(Header::parse(&h.to_bytes()), Err(HeaderError::NoCheckpoint));
         let key = rcgen::KeyPair::generate().unwrap();
         let files = Files {
             audit_len: 1,
@@ -530,13 +526,18 @@ mod tests {
         assert_eq!(Header::parse(&h.to_bytes()).unwrap(), h);
         let mut p = h.clone();
         p.policy_sha256 = Some(LOG_GENESIS.into());
-        assert!(Header::parse(&p.to_bytes()).unwrap_err().contains("policy"));
+        assert_eq!(Header::parse(&p.to_bytes()), Err(HeaderError::Policy));
         h.format = 99;
         assert!(Header::parse(&h.to_bytes()).is_err());
         let v1 = b"{\"format\": 1, \"generation\": 1, \"audit_head\": \"\", \"certificates\": []}";
-        assert!(Header::parse(v1).unwrap_err().contains("ca upgrade"));
+        assert_eq!(Header::parse(v1), Err(HeaderError::NeedsUpgrade(1)));
         let v2 = b"{\"format\": 2, \"generation\": 1, \"audit_head\": \"\", \"log_len\": 0, \"max_serial\": null}";
-        assert!(Header::parse(v2).unwrap_err().contains("ca upgrade"));
+        assert_eq!(Header::parse(v2), Err(HeaderError::NeedsUpgrade(2)));
+        assert!(
+            HeaderError::NeedsUpgrade(2)
+                .to_string()
+                .contains("run `ca upgrade` once")
+        );
         assert!(Header::parse(b"{").is_err());
     }
 

@@ -191,7 +191,7 @@ pub fn read_recorded(
 
 /// Parses ca.crt; anything wrong with it is a state error naming it.
 pub fn ca_cert(dir: &Path, bytes: &[u8]) -> Result<CaCert> {
-    CaCert::parse(bytes).map_err(|e| Error::state(dir.join(CERT), e.to_string()))
+    CaCert::parse(bytes).map_err(|e| Error::state(dir.join(CERT), e))
 }
 
 /// The CA with its key: ca.key decrypted (with a passphrase from `pass` when it is encrypted)

@@ -23,7 +23,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StateError};
 pub use create::{check_can_create, create};
 
 pub use crate::model::layout::*;
@@ -420,17 +420,14 @@ pub fn open_state_file(dir: &Path, rel: &str) -> Result<(File, u64)> {
     let path = dir.join(rel);
     let f = open_read_nofollow(&path).map_err(|e| {
         if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) {
-            Error::state(
-                &path,
-                "is a symbolic link; fileca never follows symlinks inside the state directory",
-            )
+            Error::state(&path, StateError::Symlink)
         } else {
             Error::io(&path, e)
         }
     })?;
     let m = state_file_metadata(&f, &path)?;
     if m.len() > MAX_STATE_FILE {
-        return Err(Error::state(&path, "is larger than fileca's 1 GiB limit"));
+        return Err(Error::state(&path, StateError::TooLarge));
     }
     Ok((f, m.len()))
 }
@@ -439,14 +436,10 @@ pub fn open_state_file(dir: &Path, rel: &str) -> Result<(File, u64)> {
 fn state_file_metadata(f: &File, path: &Path) -> Result<std::fs::Metadata> {
     let m = f.metadata().map_err(|e| Error::io(path, e))?;
     if !m.is_file() {
-        return Err(Error::state(path, "is not a regular file"));
+        return Err(Error::state(path, StateError::NotRegular));
     }
     if m.nlink() > 1 {
-        return Err(Error::state(
-            path,
-            "has more than one name (a hard link); fileca does not use a state file that may \
-             be another file elsewhere",
-        ));
+        return Err(Error::state(path, StateError::HardLink));
     }
     Ok(m)
 }
