@@ -435,12 +435,12 @@ impl ValueEnum for KeyType {
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
         Some(match self {
-            KeyType::EcdsaP256 => PossibleValue::new("ecdsa-p256")
+            KeyType::EcdsaP256 => PossibleValue::new(self.name())
                 .help("ECDSA on NIST P-256 with SHA-256 (the default)"),
             KeyType::EcdsaP384 => {
-                PossibleValue::new("ecdsa-p384").help("ECDSA on NIST P-384 with SHA-384")
+                PossibleValue::new(self.name()).help("ECDSA on NIST P-384 with SHA-384")
             }
-            KeyType::Ed25519 => PossibleValue::new("ed25519").help("Ed25519 (RFC 8410)"),
+            KeyType::Ed25519 => PossibleValue::new(self.name()).help("Ed25519 (RFC 8410)"),
         })
     }
 }

@@ -186,3 +186,14 @@ fn dir_option_is_global_and_ca_dir_env_works_cli_dir() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// init names the key type as --key-type spells it (not Rust's "EcdsaP256").
+#[test]
+fn init_names_the_key_type_as_the_option_spells_it_init() {
+    for kt in ["ecdsa-p256", "ecdsa-p384", "ed25519"] {
+        let env = Env::empty();
+        let out = env.ok(&["init", "--subject", "CN=Named", "--key-type", kt]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("({kt}, valid 3650 days)")), "{err}");
+    }
+}

@@ -213,6 +213,15 @@ fn list_filters_and_its_json_schema_is_stable_list_json() {
         "{text}"
     );
     env.refused(&["list", "--expiring", "soon"], REFUSED);
+    // Huge durations never panic: past the end of time every valid certificate expires
+    // within them (it panicked with a duration overflow before).
+    let valid = [a.as_str(), b.as_str()];
+    assert_eq!(serials(list(&["--expiring", "9999999999d"])), valid);
+    assert_eq!(serials(list(&["--expiring", "106751991167300d"])), valid);
+    let out = env.run(&["list", "--expiring", "9223372036854775807w"]);
+    assert_eq!(out.status.code(), Some(REFUSED), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("too long a duration"));
+    env.refused(&["list", "--expiring", "99999999999999999999d"], REFUSED);
     assert_schema(&env.status(), "status.json");
 }
 

@@ -294,3 +294,28 @@ fn upgrade_refuses_a_damaged_format_2_log_upgrade_format_2() {
     let err = env.refused(&["upgrade"], STATE);
     assert!(err.contains("index.log"), "{err}");
 }
+
+/// UPGRADE-CURRENT: upgrading a current directory is a no-op that succeeds (the README's
+/// `ca upgrade && ca check`), asks for no passphrase and changes nothing.
+#[test]
+fn upgrade_of_a_current_directory_changes_nothing_and_succeeds_upgrade_current() {
+    let env = Env::new();
+    let before = snapshot(&env.dir);
+    let out = env
+        .ca()
+        .args(["upgrade"])
+        .env("CA_PASSPHRASE_FILE", "/nonexistent/never-read")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is already format 3; nothing to upgrade"),
+        "{err}"
+    );
+    assert_unchanged(&before, &snapshot(&env.dir));
+    let quiet = env.ok(&["--quiet", "upgrade"]);
+    assert!(quiet.stderr.is_empty());
+    env.ok(&["check"]);
+    assert_unchanged(&before, &snapshot(&env.dir));
+}

@@ -147,10 +147,10 @@ fn create_or_describe(args: &InitArgs, ctx: &Context, files: &[FileWrite]) -> Re
             crate::render::escape(&ctx.dir.display().to_string())
         ),
         None => format!(
-            "created CA {:?} in {} ({:?}, valid {} days)",
+            "created CA {:?} in {} ({}, valid {} days)",
             args.subject.as_deref().unwrap_or_default(),
             crate::render::escape(&ctx.dir.display().to_string()),
-            args.key_type,
+            args.key_type.name(),
             args.days
         ),
     };

@@ -25,7 +25,8 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
     let keep = |e: &Entry| {
         args.status.is_none_or(|s| e.state(ctx.env.now) == s)
             && within.is_none_or(|d| {
-                e.state(ctx.env.now) == CertState::Valid && e.not_after <= ctx.env.now + d
+                // A difference of two times never overflows; `now + d` could (`99999999999d`).
+                e.state(ctx.env.now) == CertState::Valid && e.not_after - ctx.env.now <= d
             })
             && needle.as_deref().is_none_or(|n| {
                 e.subject.to_lowercase().contains(n)
@@ -117,11 +118,14 @@ pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
     let n: i64 = num
         .parse()
         .map_err(|_| format!("{s:?} is not a duration such as 30d, 12h or 2w"))?;
-    match unit {
-        "d" => Ok(Duration::days(n)),
-        "h" => Ok(Duration::hours(n)),
-        "w" => Ok(Duration::weeks(n)),
-        "m" => Ok(Duration::minutes(n)),
-        _ => Err(format!("{s:?}: unknown unit {unit:?} (use m, h, d or w)")),
-    }
+    let seconds: i64 = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "w" => 604_800,
+        "m" => 60,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use m, h, d or w)")),
+    };
+    n.checked_mul(seconds)
+        .map(Duration::seconds)
+        .ok_or_else(|| format!("{s:?} is too long a duration"))
 }

@@ -15,6 +15,25 @@ use crate::store::{INDEX, INDEX_LOG, Session};
 
 /// Runs `ca upgrade`.
 pub fn run(args: &UpgradeArgs, ctx: &Context) -> Result<()> {
+    // A directory already in the current format needs nothing: exit 0, so that
+    // `ca upgrade && ca check` works on any directory (SPEC.md UPGRADE-CURRENT). Checked under
+    // a shared lock, before a passphrase is asked for.
+    {
+        let session = Session::open(&ctx.dir, crate::store::Access::Read, &ctx.open)?;
+        let bytes = session.read(INDEX)?;
+        let format = crate::model::header::format_of(&bytes)
+            .map_err(|m| Error::state(ctx.dir.join(INDEX), m))?;
+        if format == crate::model::header::FORMAT {
+            let msg = format!(
+                "note: {} is already format {format}; nothing to upgrade",
+                crate::render::escape(&ctx.dir.join(INDEX).display().to_string())
+            );
+            if !ctx.quiet {
+                crate::render::warn(&msg);
+            }
+            return Ok(());
+        }
+    }
     super::mutate_with(
         ctx,
         &args.mutation,

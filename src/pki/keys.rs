@@ -23,6 +23,17 @@ pub enum KeyType {
     Ed25519,
 }
 
+impl KeyType {
+    /// The name `--key-type` takes and messages print.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyType::EcdsaP256 => "ecdsa-p256",
+            KeyType::EcdsaP384 => "ecdsa-p384",
+            KeyType::Ed25519 => "ed25519",
+        }
+    }
+}
+
 /// A public key fileca accepts, with its size where that matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyKind {
