@@ -463,7 +463,8 @@ impl ValueEnum for CertState {
 pub fn sans(sans: &[String]) -> crate::error::Result<Vec<crate::pki::names::San>> {
     use crate::error::Error;
     use crate::pki::names::{self, San};
-    names::check_san_count(sans.len()).map_err(|err| Error::Name { what: "--san", err })?;
+    // Too many well-formed names is a refusal (exit 3), not a malformed value (exit 2).
+    names::check_san_count(sans.len()).map_err(|err| Error::refused(format!("--san: {err}")))?;
     sans.iter()
         .map(|s| San::parse(s))
         .collect::<std::result::Result<Vec<_>, _>>()

@@ -111,10 +111,11 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Io { .. } => exit::IO,
+            // A malformed --subject or --san is a bad option value, like clap's own.
+            Error::Name { .. } => exit::USAGE,
             Error::Refused(_)
             | Error::Csr { .. }
             | Error::Refusal(_)
-            | Error::Name { .. }
             | Error::Input { .. }
             | Error::Exists { .. } => exit::REFUSED,
             Error::State { .. } | Error::KeyCertMismatch { .. } | Error::Recovery { .. } => {

@@ -19,9 +19,12 @@ use crate::error::{Error, Result};
 /// Why a file the user named cannot be used. The caller names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    /// It could not be opened (the OS error).
+    /// It could not be opened (the OS error: missing, permission denied…).
     #[error("{0}")]
     Open(std::io::Error),
+    /// Reading it failed.
+    #[error("{0}")]
+    Read(std::io::Error),
     #[error("{0}; fileca reads only regular files, pipes and FIFOs")]
     Kind(&'static str),
     #[error("is larger than the {} limit", size(*.0))]
@@ -74,7 +77,9 @@ impl Input {
 pub fn open(path: &Path, limit: u64) -> Result<Input> {
     let file = crate::store::fsio::open_read(path, false)
         .map_err(|e| Error::input(path, InputError::Open(e)))?;
-    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::input(path, InputError::Read(e)))?;
     let kind = meta.file_type();
     if kind.is_file() {
         if meta.len() > limit {
@@ -113,7 +118,7 @@ pub fn read(path: &Path, limit: u64) -> Result<Vec<u8>> {
     let got = (&input.file)
         .take(limit + 1)
         .read_to_end(&mut buf)
-        .map_err(|e| Error::io(path, e))?;
+        .map_err(|e| Error::input(path, InputError::Read(e)))?;
     if got as u64 > limit {
         return Err(too_large(path, limit));
     }

@@ -82,7 +82,7 @@ pub fn read_file(path: &Path) -> Result<Zeroizing<String>> {
     (&input.file)
         .take(MAX_FILE_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, e))?;
+        .map_err(|e| Error::input(path, InputError::Read(e)))?;
     if bytes.is_empty() && input.is_pipe() {
         return Err(crate::input::no_data(path));
     }

@@ -9,6 +9,8 @@ use tempfile::TempDir;
 
 /// Exit codes from SPEC.md.
 pub const REFUSED: i32 = 3;
+/// A usage error: an unknown option or a malformed value (clap's code; EXIT-USAGE).
+pub const USAGE: i32 = 2;
 pub const IO: i32 = 4;
 pub const STATE: i32 = 5;
 #[allow(dead_code)]

@@ -115,7 +115,8 @@ fn init_with_a_bad_subject_leaves_nothing_init_atomic() {
     for subject in ["", "CN", "XX=a", "CN=a,CN=b", "C=Germany", "CN=a\u{1}b"] {
         let env = Env::empty();
         let out = env.run(&["init", "--subject", subject]);
-        assert_eq!(out.status.code(), Some(REFUSED), "{subject:?}");
+        // A malformed --subject is a usage error (EXIT-USAGE), like a malformed --san.
+        assert_eq!(out.status.code(), Some(USAGE), "{subject:?}");
         assert!(!env.dir.exists(), "{subject:?} left a directory");
         assert_eq!(
             std::fs::read_dir(env.tmp.path()).unwrap().count(),

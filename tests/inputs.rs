@@ -274,3 +274,49 @@ fn import_inputs_are_bounded_and_never_block_hostile_input() {
     assert!(err.contains("device"), "{err}");
     assert!(!env.dir.exists());
 }
+
+/// EXIT-REFUSED / EXIT-USAGE: a file named on the command line that is missing or unreadable
+/// is exit 3 (bad input, like one with bad content), never 4 (which is for the CA directory
+/// and outputs); a malformed --san or --subject is a usage error, exit 2. Nothing changes.
+#[test]
+fn missing_inputs_are_refused_and_bad_option_values_are_usage_errors_exit_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let before = snapshot(&env.dir);
+    let missing = env.path("missing.csr");
+    let err = env.refused(&["sign", missing.to_str().unwrap()], REFUSED);
+    assert!(err.contains("missing.csr: No such file"), "{err}");
+    env.refused(&["verify", missing.to_str().unwrap()], REFUSED);
+    let unreadable = env.path("unreadable.csr");
+    std::fs::copy(csr("p256-default.pem"), &unreadable).unwrap();
+    std::fs::set_permissions(&unreadable, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let as_nobody = std::process::Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(bin())
+        .arg("--dir")
+        .arg(env.path("nobody-ca"))
+        .args(["sign", unreadable.to_str().unwrap()])
+        .output();
+    if let Ok(out) = as_nobody
+        && nix_root()
+    {
+        // nobody cannot open it: refused before the (missing) CA directory is looked at.
+        assert_eq!(out.status.code(), Some(REFUSED), "{out:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied"));
+    }
+    let p = csr("p256-default.pem");
+    let p = p.to_str().unwrap();
+    env.refused(&["sign", p, "--san", "DNS:bad..example"], USAGE);
+    env.refused(&["issue", "web.test", "--subject", "CN=a,CN=b"], USAGE);
+    assert_unchanged(&before, &snapshot(&env.dir));
+    let fresh = Env::empty();
+    fresh.refused(&["init", "--subject", "XX=bad"], USAGE);
+    assert!(!fresh.dir.exists());
+}
+
+fn nix_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout == b"0\n")
+}

@@ -155,7 +155,7 @@ fn sign_refuses_bad_san_options_sign_san() {
                 "--san",
                 san,
             ],
-            REFUSED,
+            USAGE,
         );
     }
 }

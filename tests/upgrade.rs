@@ -90,9 +90,9 @@ fn upgrade_keeps_every_certificate_and_the_ca_keeps_working_upgrade() {
         "{}",
         String::from_utf8_lossy(&check.stdout)
     );
-    // Twice is refused, unchanged.
+    // Twice changes nothing and succeeds (UPGRADE-CURRENT).
     let before = snapshot(&dir);
-    assert_eq!(run(&dir, &["upgrade"]).status.code(), Some(REFUSED));
+    assert_eq!(run(&dir, &["upgrade"]).status.code(), Some(0));
     assert_unchanged(&before, &snapshot(&dir));
     // The upgraded CA signs, revokes and publishes a CRL OpenSSL accepts.
     let pem = run(&dir, &["sign", csr("p256-default.pem").to_str().unwrap()]);
@@ -280,7 +280,10 @@ fn format_2_is_refused_until_upgrade_signs_its_first_checkpoint_upgrade_format_2
         String::from_utf8_lossy(&check.stdout)
     );
     env.ok(&["--passphrase-file", p, "sign", p384.to_str().unwrap()]);
-    env.refused(&["--passphrase-file", p, "upgrade"], REFUSED);
+    // Upgrading again changes nothing and succeeds (UPGRADE-CURRENT).
+    let before = snapshot(&env.dir);
+    env.ok(&["--passphrase-file", p, "upgrade"]);
+    assert_unchanged(&before, &snapshot(&env.dir));
 }
 
 #[test]
