@@ -447,15 +447,11 @@ impl ValueEnum for KeyType {
 
 impl ValueEnum for CertState {
     fn value_variants<'a>() -> &'a [Self] {
-        &[CertState::Valid, CertState::Revoked, CertState::Expired]
+        &CertState::ALL
     }
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
-        Some(PossibleValue::new(match self {
-            CertState::Valid => "valid",
-            CertState::Revoked => "revoked",
-            CertState::Expired => "expired",
-        }))
+        Some(PossibleValue::new(self.name()))
     }
 }
 

@@ -4,9 +4,6 @@
 use std::collections::HashSet;
 
 use serde::Serialize;
-use x509_parser::prelude::FromDer;
-use x509_parser::revocation_list::CertificateRevocationList;
-use x509_parser::x509::SubjectPublicKeyInfo;
 
 use super::Context;
 use crate::cli::JsonArgs;
@@ -159,10 +156,6 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
             Err(e) => add(KEY, strip(&e)),
         }
     }
-    let ca_spki_der = ca_cert.as_ref().map(|c| c.spki_der.clone());
-    let ca_spki = ca_spki_der
-        .as_deref()
-        .and_then(|d| SubjectPublicKeyInfo::from_der(d).ok().map(|(_, s)| s));
 
     let header = match crate::model::header::load_header(session) {
         Ok(h) => Some(h),
@@ -196,7 +189,7 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
     if let Some(entries) = &entries {
         let mut names = HashSet::new();
         for e in entries {
-            let file = format!("{CERTS}/{}.pem", e.serial);
+            let file = crate::model::layout::cert_file(&e.serial);
             names.insert(format!("{}.pem", e.serial));
             let bytes = match session.read(&file) {
                 Ok(b) => b,
@@ -253,8 +246,8 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
             {
                 add(&file, "issuer is not the subject of ca.crt".into());
             }
-            if let Some(spki) = &ca_spki
-                && cert.verify_signature(Some(spki)).is_err()
+            if let Some(ca) = &ca_cert
+                && !ca.signed(&cert)
             {
                 add(&file, "signature does not verify against ca.crt".into());
             }
@@ -310,60 +303,52 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
     }
 
     match &crl_file {
-        Ok(Some(bytes)) => match decode_one(bytes, &["X509 CRL"], store::MAX_STATE_FILE as usize)
-            .map_err(|e| e.to_string())
-            .and_then(|der| {
-                CertificateRevocationList::from_der(&der)
-                    .map(|(_, c)| {
-                        let number = c
-                            .crl_number()
-                            .map(|n| Serial::from_magnitude(&n.to_bytes_be()));
-                        let verified = ca_spki.as_ref().map(|s| c.verify_signature(s).is_ok());
-                        let listed: Vec<String> = c
-                            .iter_revoked_certificates()
-                            .map(|r| Serial::from_magnitude(r.raw_serial()).to_string())
+        Ok(Some(bytes)) => {
+            match crate::pki::crl::parse(bytes, store::MAX_STATE_FILE as usize, ca_cert.as_ref())
+                .map(|c| {
+                    let listed: Vec<String> = c.listed.iter().map(|s| s.to_string()).collect();
+                    (c.number, c.verified, listed)
+                })
+                .map_err(|e| e.to_string())
+            {
+                Ok((number, verified, listed)) => {
+                    if verified == Some(false) {
+                        add(CRL, "signature does not verify against ca.crt".into());
+                    }
+                    // The CRL is signed; the index is not: every serial the CA revoked in a
+                    // signed CRL must still be revoked in the index (CHECK-HISTORY).
+                    if verified == Some(true)
+                        && let Some(entries) = &entries
+                    {
+                        let revoked: std::collections::HashSet<String> = entries
+                            .iter()
+                            .filter(|e| e.revoked.is_some())
+                            .map(|e| e.serial.to_string())
                             .collect();
-                        (number, verified, listed)
-                    })
-                    .map_err(|e| format!("not a valid CRL: {e}"))
-            }) {
-            Ok((number, verified, listed)) => {
-                if verified == Some(false) {
-                    add(CRL, "signature does not verify against ca.crt".into());
-                }
-                // The CRL is signed; the index is not: every serial the CA revoked in a
-                // signed CRL must still be revoked in the index (CHECK-HISTORY).
-                if verified == Some(true)
-                    && let Some(entries) = &entries
-                {
-                    let revoked: std::collections::HashSet<String> = entries
-                        .iter()
-                        .filter(|e| e.revoked.is_some())
-                        .map(|e| e.serial.to_string())
-                        .collect();
-                    for s in &listed {
-                        if !revoked.contains(s.as_str()) {
-                            add(
-                                INDEX_LOG,
-                                format!(
-                                    "{s} is revoked in the signed ca.crl but not in index.log \
+                        for s in &listed {
+                            if !revoked.contains(s.as_str()) {
+                                add(
+                                    INDEX_LOG,
+                                    format!(
+                                        "{s} is revoked in the signed ca.crl but not in index.log \
                                      (a revocation line removed?)"
-                                ),
-                            );
+                                    ),
+                                );
+                            }
                         }
                     }
+                    match (number, &crlnumber) {
+                        (None, _) => add(CRL, "has no CRL number".into()),
+                        (Some(n), Some(next)) if n >= *next => add(
+                            CRLNUMBER,
+                            format!("next CRL number {next} is not above the number {n} of ca.crl"),
+                        ),
+                        _ => {}
+                    }
                 }
-                match (number, &crlnumber) {
-                    (None, _) => add(CRL, "has no CRL number".into()),
-                    (Some(n), Some(next)) if n >= *next => add(
-                        CRLNUMBER,
-                        format!("next CRL number {next} is not above the number {n} of ca.crl"),
-                    ),
-                    _ => {}
-                }
+                Err(m) => add(CRL, m),
             }
-            Err(m) => add(CRL, m),
-        },
+        }
         Ok(None) => {}
         Err(e) => add(CRL, strip(e)),
     }

@@ -8,7 +8,6 @@ use time::{Date, Month, OffsetDateTime, Time};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::FromDer;
-use x509_parser::x509::SubjectPublicKeyInfo;
 
 use super::Context;
 use crate::cli::ImportOpensslArgs;
@@ -41,8 +40,6 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
     let key = keys::key_pair(&key_pem).map_err(|e| Error::input(&key_path, e.into()))?;
     let ca = Ca::with_key(cert, key)
         .map_err(|_| Error::input(&key_path, InputError::KeyMismatch(cert_path.to_path_buf())))?;
-    let (_, ca_spki) = SubjectPublicKeyInfo::from_der(&ca.cert.spki_der)
-        .map_err(|e| Error::Internal(e.to_string()))?;
 
     let index_path = src.join("index.txt");
     let text = String::from_utf8(crate::input::read(&index_path, store::MAX_STATE_FILE)?)
@@ -56,14 +53,14 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
         .filter(|(_, l)| !l.trim().is_empty())
     {
         let at = format!("index.txt line {}", i + 1);
-        match import_line(src, line, &ca, &ca_spki) {
+        match import_line(src, line, &ca) {
             Ok((entry, pem)) => {
                 if entries.iter().any(|e| e.serial == entry.serial) {
                     problems.push(format!("{at}: serial {} appears twice", entry.serial));
                     continue;
                 }
                 files.push(FileWrite::public(
-                    format!("certs/{}.pem", entry.serial),
+                    crate::model::layout::cert_file(&entry.serial),
                     pem,
                 ));
                 entries.push(entry);
@@ -149,12 +146,7 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
 }
 
 /// One index.txt line: `STATUS \t EXPIRY \t REVOCATION[,REASON] \t SERIAL \t FILE \t SUBJECT`.
-fn import_line(
-    src: &Path,
-    line: &str,
-    ca: &Ca,
-    ca_spki: &SubjectPublicKeyInfo<'_>,
-) -> std::result::Result<(Entry, String), String> {
+fn import_line(src: &Path, line: &str, ca: &Ca) -> std::result::Result<(Entry, String), String> {
     let f: Vec<&str> = line.split('\t').collect();
     if f.len() != 6 {
         return Err(format!("{} fields, expected 6", f.len()));
@@ -175,8 +167,7 @@ fn import_line(
     if Serial::from_magnitude(cert.raw_serial()) != serial {
         return Err(format!("{} holds another serial", path.display()));
     }
-    if cert.issuer().to_string() != ca.cert.subject || cert.verify_signature(Some(ca_spki)).is_err()
-    {
+    if !ca.cert.issued(&cert) {
         return Err(format!(
             "{} was not issued by the CA certificate",
             path.display()

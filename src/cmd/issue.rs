@@ -67,9 +67,8 @@ pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
             .find(|w| w.bytes == pem.as_bytes())
             .map(|w| w.target.clone())
             .ok_or_else(|| Error::Internal("issue wrote no certificate".into()))?;
-        let serial = source
-            .trim_start_matches("certs/")
-            .trim_end_matches(".pem")
+        let serial = crate::model::layout::serial_of_cert_file(&source)
+            .ok_or_else(|| Error::Internal("issue wrote no certificate".into()))?
             .to_string();
         plan.out_dirs = vec![args.out_dir.clone()];
         plan.pair = Some(PairPlan {

@@ -85,11 +85,7 @@ fn write_rows(
             return Ok(());
         }
         let r = Row::new(&e, now);
-        let state = match r.state {
-            CertState::Valid => "valid",
-            CertState::Revoked => "revoked",
-            CertState::Expired => "expired",
-        };
+        let state = r.state.name();
         writeln!(
             out,
             "{:<32}  {:<7}  {:<20}  {:<13}  {}{}",

@@ -136,10 +136,7 @@ impl Planned {
             .find(|w| w.bytes == bytes)
             .map(|w| w.target.clone())
             .ok_or_else(|| Error::Internal("an output that the plan does not write".into()))?;
-        let serial = source
-            .strip_prefix("certs/")
-            .and_then(|s| s.strip_suffix(".pem"))
-            .map(str::to_string);
+        let serial = crate::model::layout::serial_of_cert_file(&source).map(str::to_string);
         Ok(OutputFile {
             path,
             source,
@@ -234,7 +231,7 @@ fn finish(ctx: &Context, planned: &Planned, committed: store::Committed) -> Resu
     let serials: Vec<&str> = plan
         .writes
         .iter()
-        .filter_map(|w| w.target.strip_prefix("certs/")?.strip_suffix(".pem"))
+        .filter_map(|w| crate::model::layout::serial_of_cert_file(&w.target))
         .collect();
     let hint = match serials.as_slice() {
         [] if plan.writes.iter().any(|w| w.target == store::CRL) => {

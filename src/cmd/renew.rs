@@ -47,7 +47,7 @@ pub fn plan(
     let entry = state
         .find(old)?
         .ok_or_else(|| Error::refused(format!("no certificate with serial {old} in index.log")))?;
-    let path = ctx.dir.join(format!("certs/{old}.pem"));
+    let path = ctx.dir.join(crate::model::layout::cert_file(old));
     let (_, der) = state.read_recorded(&entry)?;
     let cert = crate::pki::pem::certificate(&der).map_err(|m| Error::state(&path, m))?;
     let subject = Subject::parse(&entry.subject).map_err(|m| Error::state(&path, m))?;
@@ -110,7 +110,7 @@ pub fn plan(
         &ctx.env,
         log,
         vec![
-            FileWrite::public(format!("certs/{serial}.pem"), new_pem.clone()),
+            FileWrite::public(crate::model::layout::cert_file(&serial), new_pem.clone()),
             FileWrite::public(SERIAL, next_serial(&serial)?.to_file()),
         ],
         AuditInfo {

@@ -27,7 +27,7 @@ pub fn plan(state: &State, days: u32, random: [u8; 16], ctx: &Context) -> Result
     let path = ctx.dir.join(CERT);
     let x509 = crate::pki::pem::certificate(&old.der).map_err(|m| Error::state(&path, m))?;
     let old_serial = Serial::from_magnitude(x509.raw_serial());
-    let archive = format!("ca-{old_serial}.crt");
+    let archive = crate::model::layout::archived_ca_file(&old_serial);
     if ctx.dir.join(&archive).exists() {
         return Err(Error::state(
             ctx.dir.join(&archive),

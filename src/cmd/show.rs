@@ -28,7 +28,7 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
         Error::refused(format!("no certificate with serial {serial} in index.log"))
     })?;
     let entry = &entry;
-    let path = ctx.dir.join(format!("certs/{serial}.pem"));
+    let path = ctx.dir.join(crate::model::layout::cert_file(&serial));
     let ca = crate::model::snapshot::ca_cert(session.dir(), &session.read(crate::store::CERT)?)?;
     let (pem, der) = crate::model::snapshot::read_recorded(&session, entry, &ca)?;
     if args.pem {
@@ -94,13 +94,7 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
             "status:        revoked on {at} ({})",
             reason.unwrap_or("unspecified")
         ),
-        _ => crate::outln!(
-            out,
-            "status:        {}",
-            serde_json::to_string(&r.state)
-                .unwrap_or_default()
-                .trim_matches('"')
-        ),
+        _ => crate::outln!(out, "status:        {}", r.state.name()),
     }
     if let Some(from) = &r.renewed_from {
         crate::outln!(out, "renewed from:  {from}");

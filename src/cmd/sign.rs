@@ -107,10 +107,7 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
                     path: out_path(dir, path),
                     source: w.target.clone(),
                     bytes: w.bytes.clone(),
-                    serial: w
-                        .target
-                        .strip_prefix("certs/")
-                        .and_then(|s| s.strip_suffix(".pem"))
+                    serial: crate::model::layout::serial_of_cert_file(&w.target)
                         .map(str::to_string),
                     force: args.out.force,
                 })
@@ -161,7 +158,10 @@ pub fn plan_batch(
         ignored += usize::from(!csr.ignored.is_empty());
         log.issued(&entry);
         stdout.push_str(&pem);
-        writes.push(FileWrite::public(format!("certs/{serial}.pem"), pem));
+        writes.push(FileWrite::public(
+            crate::model::layout::cert_file(serial),
+            pem,
+        ));
         serials.push(serial.to_string());
     }
     writes.push(FileWrite::public(SERIAL, serial.to_file()));

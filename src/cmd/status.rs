@@ -2,8 +2,6 @@
 
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
-use x509_parser::prelude::FromDer;
-use x509_parser::revocation_list::CertificateRevocationList;
 
 use super::Context;
 use crate::cli::JsonArgs;
@@ -11,7 +9,6 @@ use crate::clock::fmt;
 use crate::error::{Error, Result};
 use crate::model::log::Entry;
 use crate::model::snapshot::State;
-use crate::pki::pem::decode_one;
 use crate::store::{Access, CRL, Session};
 
 /// The `--json` document (SPEC.md `STATUS-JSON`).
@@ -217,16 +214,14 @@ pub fn report(
 
 /// Reads the number and dates of ca.crl.
 pub fn crl_info(bytes: &[u8], now: OffsetDateTime) -> std::result::Result<CrlInfo, String> {
-    let der = decode_one(bytes, &["X509 CRL"], crate::store::MAX_STATE_FILE as usize)
+    let crl = crate::pki::crl::parse(bytes, crate::store::MAX_STATE_FILE as usize, None)
         .map_err(|e| e.to_string())?;
-    let (_, crl) =
-        CertificateRevocationList::from_der(&der).map_err(|e| format!("not a valid CRL: {e}"))?;
     let number = crl
-        .crl_number()
-        .map(|n| crate::pki::serial::Serial::from_magnitude(&n.to_bytes_be()).to_string())
+        .number
+        .map(|n| n.to_string())
         .ok_or("the CRL has no CRL number")?;
-    let next = crl.next_update().map(|t| t.to_datetime());
-    let this = crl.last_update().to_datetime();
+    let next = crl.next_update;
+    let this = crl.this_update;
     Ok(CrlInfo {
         number,
         this_update: fmt(this),

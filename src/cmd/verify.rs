@@ -1,8 +1,6 @@
 //! `ca verify`: a verdict on a certificate file against this CA (SPEC.md `VERIFY-*`).
 
 use serde::Serialize;
-use x509_parser::prelude::FromDer;
-use x509_parser::x509::SubjectPublicKeyInfo;
 
 use super::Context;
 use crate::cli::VerifyArgs;
@@ -27,6 +25,18 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The verdict as printed (and in JSON).
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Valid => "valid",
+            Verdict::NotIssuedByThisCa => "not-issued-by-this-ca",
+            Verdict::Expired => "expired",
+            Verdict::NotYetValid => "not-yet-valid",
+            Verdict::Revoked => "revoked",
+            Verdict::NotInIndex => "not-in-index",
+        }
+    }
+
     pub fn exit_code(self) -> i32 {
         match self {
             Verdict::Valid => 0,
@@ -50,11 +60,7 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
     let ca = crate::model::snapshot::ca_cert(&ctx.dir, &session.read(CERT)?)?;
     let header = crate::model::header::open(&session)?;
     let serial = Serial::from_magnitude(cert.raw_serial());
-    let (_, ca_spki) = SubjectPublicKeyInfo::from_der(&ca.spki_der)
-        .map_err(|e| Error::Internal(format!("ca.crt public key: {e}")))?;
-    let (verdict, detail) = if cert.issuer().to_string() != ca.subject
-        || cert.verify_signature(Some(&ca_spki)).is_err()
-    {
+    let (verdict, detail) = if !ca.issued(&cert) {
         (
             Verdict::NotIssuedByThisCa,
             format!(
@@ -113,13 +119,34 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
             serde_json::to_string_pretty(&out).map_err(|e| Error::Internal(e.to_string()))?;
         crate::render::print(&format!("{json}\n"))?;
     } else {
-        let word = serde_json::to_string(&verdict).unwrap_or_default();
         crate::render::print(&format!(
             "{}: {} (serial {serial}, {})\n",
             crate::render::escape(&args.cert.display().to_string()),
-            word.trim_matches('"'),
+            verdict.name(),
             detail
         ))?;
     }
     Ok(verdict.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_verdicts_are_their_json_values_and_exit_codes_differ() {
+        let all = [
+            Verdict::Valid,
+            Verdict::NotIssuedByThisCa,
+            Verdict::Expired,
+            Verdict::NotYetValid,
+            Verdict::Revoked,
+            Verdict::NotInIndex,
+        ];
+        for v in all {
+            assert_eq!(serde_json::to_value(v).unwrap(), v.name());
+        }
+        let codes: std::collections::HashSet<i32> = all.iter().map(|v| v.exit_code()).collect();
+        assert_eq!(codes.len(), all.len());
+    }
 }

@@ -164,7 +164,7 @@ pub fn issue_one(
         env,
         log,
         vec![
-            FileWrite::public(format!("certs/{serial}.pem"), pem.clone()),
+            FileWrite::public(crate::model::layout::cert_file(&serial), pem.clone()),
             FileWrite::public(SERIAL, next_serial(&serial)?.to_file()),
         ],
         AuditInfo {

@@ -30,3 +30,26 @@ pub const MODE_CERTS_DIR: u32 = 0o755;
 /// The top-level state files a commit may replace (besides certs/SERIAL.pem and archived
 /// CA certificates, ca-SERIAL.crt).
 pub const STATE_FILES: [&str; 8] = [KEY, CERT, CRL, SERIAL, CRLNUMBER, INDEX, INDEX_LOG, AUDIT];
+
+/// The file of an issued certificate, relative to the state directory: `certs/SERIAL.pem`.
+pub fn cert_file(serial: &impl std::fmt::Display) -> String {
+    format!("{CERTS}/{serial}.pem")
+}
+
+/// The serial named by a `certs/SERIAL.pem` path (relative to the state directory), if it is
+/// one.
+pub fn serial_of_cert_file(rel: &str) -> Option<&str> {
+    rel.strip_prefix(CERTS)?
+        .strip_prefix('/')?
+        .strip_suffix(".pem")
+}
+
+/// The archived CA certificate that `ca renew-ca` keeps: `ca-SERIAL.crt`.
+pub fn archived_ca_file(serial: &impl std::fmt::Display) -> String {
+    format!("ca-{serial}.crt")
+}
+
+/// The serial named by an archived CA certificate's file name, if it is one.
+pub fn serial_of_archived_ca(name: &str) -> Option<&str> {
+    name.strip_prefix("ca-")?.strip_suffix(".crt")
+}

@@ -83,6 +83,19 @@ pub enum CertState {
     Expired,
 }
 
+impl CertState {
+    pub const ALL: [CertState; 3] = [CertState::Valid, CertState::Revoked, CertState::Expired];
+
+    /// The name `ca list` prints and `--status` takes (the JSON value too).
+    pub fn name(self) -> &'static str {
+        match self {
+            CertState::Valid => "valid",
+            CertState::Revoked => "revoked",
+            CertState::Expired => "expired",
+        }
+    }
+}
+
 impl Entry {
     /// Revoked, expired (past notAfter) or valid at `now`.
     pub fn state(&self, now: OffsetDateTime) -> CertState {

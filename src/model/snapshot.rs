@@ -156,7 +156,7 @@ pub fn read_recorded(
     ca: &crate::pki::ca::CaCert,
 ) -> Result<(Vec<u8>, Vec<u8>)> {
     let dir = session.dir();
-    let file = format!("certs/{}.pem", entry.serial);
+    let file = crate::model::layout::cert_file(&entry.serial);
     let path = dir.join(&file);
     let pem = store::read_state_file(dir, &file)?;
     let der = crate::pki::pem::decode_one(&pem, &["CERTIFICATE"], crate::pki::pem::MAX_PEM_BYTES)
@@ -172,9 +172,7 @@ pub fn read_recorded(
         ));
     }
     let ours = x509_parser::parse_x509_certificate(&der).is_ok_and(|(_, c)| {
-        Serial::from_magnitude(c.raw_serial()) == entry.serial
-            && <x509_parser::x509::SubjectPublicKeyInfo as x509_parser::prelude::FromDer<_>>::from_der(&ca.spki_der)
-                .is_ok_and(|(_, spki)| c.verify_signature(Some(&spki)).is_ok())
+        Serial::from_magnitude(c.raw_serial()) == entry.serial && ca.signed(&c)
     });
     if !ours {
         return Err(Error::state(

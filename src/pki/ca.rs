@@ -94,6 +94,18 @@ impl CaCert {
         })
     }
 
+    /// Does this CA's key verify `cert`'s signature?
+    pub fn signed(&self, cert: &x509_parser::certificate::X509Certificate<'_>) -> bool {
+        use x509_parser::prelude::FromDer;
+        x509_parser::x509::SubjectPublicKeyInfo::from_der(&self.spki_der)
+            .is_ok_and(|(_, spki)| cert.verify_signature(Some(&spki)).is_ok())
+    }
+
+    /// Did this CA issue `cert`: its issuer is this CA's subject and the signature verifies?
+    pub fn issued(&self, cert: &x509_parser::certificate::X509Certificate<'_>) -> bool {
+        cert.issuer().to_string() == self.subject && self.signed(cert)
+    }
+
     /// Is the certificate valid at `now`? Nothing is signed outside its validity.
     pub fn valid_at(&self, now: OffsetDateTime) -> std::result::Result<(), NotValid> {
         if now > self.not_after {

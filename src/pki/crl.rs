@@ -1,4 +1,5 @@
-//! Building the CRL from the index (SPEC.md `CRL-*`).
+//! The CRL: signing one from the revocations the index lists, and reading ca.crl back
+//! (SPEC.md `CRL-*`). Pure.
 
 use rcgen::{CertificateRevocationListParams, KeyIdMethod, RevokedCertParams};
 use time::{Duration, OffsetDateTime};
@@ -48,4 +49,55 @@ pub fn build(
         .map_err(|e| Error::Internal(format!("signing the CRL: {e}")))?;
     crl.pem()
         .map_err(|e| Error::Internal(format!("encoding the CRL: {e}")))
+}
+
+/// Why ca.crl cannot be read. The caller names the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CrlError {
+    #[error("{0}")]
+    Pem(#[from] crate::pki::pem::PemError),
+    #[error("not a valid CRL: {0}")]
+    Invalid(String),
+}
+
+/// What fileca reads back from a CRL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    /// The cRLNumber extension, if present.
+    pub number: Option<Serial>,
+    pub this_update: OffsetDateTime,
+    pub next_update: Option<OffsetDateTime>,
+    /// The serials it lists.
+    pub listed: Vec<Serial>,
+    /// Does `ca`'s key verify its signature (`None` without a CA to check against)?
+    pub verified: Option<bool>,
+}
+
+/// Reads a CRL (one PEM block or DER, at most `max` bytes) and checks its signature against
+/// `ca` when one is given.
+pub fn parse(
+    bytes: &[u8],
+    max: usize,
+    ca: Option<&crate::pki::ca::CaCert>,
+) -> std::result::Result<Parsed, CrlError> {
+    use x509_parser::prelude::FromDer;
+    let der = crate::pki::pem::decode_one(bytes, &["X509 CRL"], max)?;
+    let (_, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(&der)
+        .map_err(|e| CrlError::Invalid(e.to_string()))?;
+    let verified = ca.map(|ca| {
+        x509_parser::x509::SubjectPublicKeyInfo::from_der(&ca.spki_der)
+            .is_ok_and(|(_, spki)| crl.verify_signature(&spki).is_ok())
+    });
+    Ok(Parsed {
+        number: crl
+            .crl_number()
+            .map(|n| Serial::from_magnitude(&n.to_bytes_be())),
+        this_update: crl.last_update().to_datetime(),
+        next_update: crl.next_update().map(|t| t.to_datetime()),
+        listed: crl
+            .iter_revoked_certificates()
+            .map(|r| Serial::from_magnitude(r.raw_serial()))
+            .collect(),
+        verified,
+    })
 }

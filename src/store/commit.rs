@@ -369,7 +369,7 @@ pub(super) fn apply(
     for r in &j.renames {
         let staged = dir.join(&r.staged);
         let target = dir.join(&r.target);
-        certs_touched |= r.target.starts_with("certs/");
+        certs_touched |= crate::model::layout::serial_of_cert_file(&r.target).is_some();
         if mode == Mode::Recover {
             match read_plain(&staged) {
                 Ok(bytes) if hex::sha256(&bytes) == r.sha256 => {

@@ -89,7 +89,11 @@ pub fn create(dir: &Path, files: &[FileWrite]) -> Result<()> {
             .map_err(|e| Error::io(sub.join(CERTS), e))?;
         let mut written = Vec::with_capacity(files.len());
         for f in files {
-            let (d, n) = match f.target.strip_prefix("certs/") {
+            let (d, n) = match f
+                .target
+                .strip_prefix(super::CERTS)
+                .and_then(|t| t.strip_prefix('/'))
+            {
                 Some(n) => (&certs, n),
                 None => (&sub, f.target.as_str()),
             };

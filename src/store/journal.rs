@@ -359,12 +359,10 @@ pub fn is_state_target(rel: &str) -> bool {
         return true;
     }
     // Archived CA certificates: ca-<SERIAL>.crt.
-    if let Some(serial) = rel.strip_prefix("ca-").and_then(|r| r.strip_suffix(".crt")) {
+    if let Some(serial) = crate::model::layout::serial_of_archived_ca(rel) {
         return is_upper_hex(serial);
     }
-    rel.strip_prefix("certs/")
-        .and_then(|r| r.strip_suffix(".pem"))
-        .is_some_and(is_upper_hex)
+    crate::model::layout::serial_of_cert_file(rel).is_some_and(is_upper_hex)
 }
 
 /// Uppercase hex of at most 20 octets: the only form a serial takes in a file name.

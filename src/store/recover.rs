@@ -95,9 +95,7 @@ fn check_publishable(known: &Known, source: &str, bytes: &[u8]) -> std::result::
     // file is named for, or a CRL. ca.crt itself is copied only as what it is.
     let (_, ca) = x509_parser::parse_x509_certificate(&known.ca_der).map_err(|_| refuse())?;
     let spki = ca.public_key();
-    let serial_of_file = source
-        .strip_prefix("certs/")
-        .and_then(|s| s.strip_suffix(".pem"));
+    let serial_of_file = crate::model::layout::serial_of_cert_file(source);
     for b in &blocks {
         let ok = match (b.tag(), source) {
             ("CERTIFICATE", super::CERT) => b.contents() == known.ca_der,
