@@ -39,7 +39,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         cli.allow_insecure_key,
         Env {
             now,
-            user: model::audit::current_user(),
+            user: current_user(),
         },
         cli.quiet,
     );
@@ -87,4 +87,14 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
     }
     Ok(exit::OK)
+}
+
+/// The name of the user running fileca, from the password database (not `$USER`, which the
+/// caller controls), or the numeric uid.
+pub fn current_user() -> String {
+    let uid = nix::unistd::Uid::current();
+    match nix::unistd::User::from_uid(uid) {
+        Ok(Some(user)) => user.name,
+        _ => format!("uid:{uid}"),
+    }
 }

@@ -43,12 +43,12 @@ impl Source {
         Ok(())
     }
 
-    /// Can a passphrase be had without failing (a file, or a terminal to ask)?
     /// Was a passphrase file given (`--passphrase-file` or its environment variable)?
     pub fn given(&self) -> bool {
         self.file.is_some()
     }
 
+    /// Can a passphrase be had without failing (a file, or a terminal to ask)?
     pub fn available(&self) -> bool {
         self.file.is_some() || std::io::stdin().is_terminal()
     }

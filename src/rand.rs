@@ -1,5 +1,8 @@
-//! Randomness, from the operating system through ring. Commands receive random values as
-//! arguments; only the top level calls this.
+//! Randomness, from the operating system through ring: the random parts of serials and of
+//! staging names, key generation (ring's own generator) and the salt and IV of an encrypted
+//! key. Called where those values are made (init, renew-ca, keys, store); plans that need
+//! random values (renew-ca's serial) receive them as arguments, so they stay deterministic
+//! under test.
 
 use ring::rand::{SecureRandom, SystemRandom};
 

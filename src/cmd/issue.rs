@@ -53,7 +53,13 @@ pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
             days: args.days,
         };
         let mut notes = Vec::new();
-        let (mut plan, pem) = issue_one(state, &request, &ctx.env, &mut notes, "issue", None)?;
+        let (mut plan, pem) = issue_one(
+            state,
+            &request,
+            &ctx.env,
+            &mut notes,
+            crate::model::change::Issue::new("issue", None),
+        )?;
         let dir = args.out_dir.join(&args.name);
         let shown = crate::render::escape(&dir.display().to_string());
         notes.push(Note::Act {

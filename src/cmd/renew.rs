@@ -2,21 +2,17 @@
 //! issued one, linked to it in the index; optionally revoking it in the same commit
 //! (SPEC.md `RENEW-*`).
 
-use super::{AuditInfo, Context, Planned};
+use super::{Context, Planned};
 use crate::cli::RenewArgs;
 use crate::error::{Error, Result};
-use crate::model::change::{issue_entry, mark_revoked, next_serial};
-use crate::model::log::LogAppend;
+use crate::model::change::issue_one;
 use crate::model::snapshot::State;
 use crate::pki::csr::{self, CheckedCsr};
 use crate::pki::issuance::Request;
 use crate::pki::keys;
 use crate::pki::names::{San, Subject};
 use crate::pki::profile::Profile;
-use crate::pki::reason::Reason;
 use crate::pki::serial::Serial;
-use crate::render::Note;
-use crate::store::{FileWrite, SERIAL};
 
 /// Runs `ca renew`.
 pub fn run(args: &RenewArgs, ctx: &Context) -> Result<()> {
@@ -81,43 +77,12 @@ pub fn plan(
         profile,
         days,
     };
-    let serial = state.serial.clone();
     let mut notes = Vec::new();
-    let (new_pem, mut new_entry) = issue_entry(
-        state,
-        &state.ca.issuer()?,
-        &request,
-        &serial,
-        &ctx.env,
-        &mut notes,
-    )?;
-    new_entry.renewed_from = Some(old.clone());
-    let mut log = LogAppend::default();
-    let mut serials = vec![serial.to_string(), old.to_string()];
-    if revoke_old {
-        mark_revoked(state, &mut log, old, Reason::Superseded, &ctx.env)?;
-        notes.push(Note::act(
-            "revoked",
-            "would revoke",
-            &format!("{old} (superseded); run `ca crl` to publish it"),
-        ));
-    } else {
-        serials.truncate(1);
-    }
-    log.issued(&new_entry);
-    let plan = super::finish_plan(
-        state,
-        &ctx.env,
-        log,
-        vec![
-            FileWrite::public(crate::model::layout::cert_file(&serial), new_pem.clone()),
-            FileWrite::public(SERIAL, next_serial(&serial)?.to_file()),
-        ],
-        AuditInfo {
-            operation: if revoke_old { "renew+revoke" } else { "renew" },
-            serials,
-            csr_sha256: csr.map(|c| c.sha256.clone()),
-        },
-    )?;
+    let issue = crate::model::change::Issue {
+        operation: if revoke_old { "renew+revoke" } else { "renew" },
+        csr_sha256: csr.map(|c| c.sha256.clone()),
+        renews: Some((old.clone(), revoke_old)),
+    };
+    let (plan, new_pem) = issue_one(state, &request, &ctx.env, &mut notes, issue)?;
     Ok(Planned::new(plan, new_pem, notes))
 }

@@ -348,8 +348,7 @@ pub fn plan(
         &request,
         &ctx.env,
         &mut notes,
-        "sign",
-        Some(csr.sha256.clone()),
+        crate::model::change::Issue::new("sign", Some(csr.sha256.clone())),
     )?;
     Ok(Planned::new(plan, pem, notes))
 }

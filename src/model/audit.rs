@@ -116,16 +116,6 @@ pub fn line_hash(line: &[u8]) -> String {
     hex::sha256(line)
 }
 
-/// The name of the user running fileca, from the password database (not `$USER`, which the
-/// caller controls), or the numeric uid.
-pub fn current_user() -> String {
-    let uid = nix::unistd::Uid::current();
-    match nix::unistd::User::from_uid(uid) {
-        Ok(Some(user)) => user.name,
-        _ => format!("uid:{uid}"),
-    }
-}
-
 /// Verifies a whole log against the index's generation and head; returns every problem.
 pub fn verify(bytes: &[u8], generation: u64, head: &str) -> Vec<String> {
     let mut problems = Vec::new();

@@ -145,19 +145,52 @@ pub fn finish_plan(
     })
 }
 
+/// How one certificate is issued: the operation the audit trail records, the CSR it came
+/// from, and for `renew` the certificate it renews (and whether the same commit revokes that
+/// one as superseded).
+pub struct Issue {
+    pub operation: &'static str,
+    pub csr_sha256: Option<String>,
+    pub renews: Option<(Serial, bool)>,
+}
+
+impl Issue {
+    /// A certificate issued for `operation`, from a CSR with this hash if any.
+    pub fn new(operation: &'static str, csr_sha256: Option<String>) -> Issue {
+        Issue {
+            operation,
+            csr_sha256,
+            renews: None,
+        }
+    }
+}
+
 /// Issues one certificate with the next serial and builds the whole plan for it: the
-/// certificate file, the advanced counter, the index entry and the audit record.
+/// certificate file, the advanced counter, the index entry (and the renewed certificate's
+/// revocation) and the audit record.
 pub fn issue_one(
     state: &State,
     request: &Request<'_>,
     env: &Env,
     notes: &mut Vec<Note>,
-    operation: &'static str,
-    csr_sha256: Option<String>,
+    issue: Issue,
 ) -> Result<(Plan, String)> {
     let serial = state.serial.clone();
-    let (pem, entry) = issue_entry(state, &state.ca.issuer()?, request, &serial, env, notes)?;
+    let (pem, mut entry) = issue_entry(state, &state.ca.issuer()?, request, &serial, env, notes)?;
     let mut log = LogAppend::default();
+    let mut serials = vec![serial.to_string()];
+    if let Some((old, revoke)) = issue.renews {
+        if revoke {
+            mark_revoked(state, &mut log, &old, Reason::Superseded, env)?;
+            notes.push(Note::act(
+                "revoked",
+                "would revoke",
+                &format!("{old} (superseded); run `ca crl` to publish it"),
+            ));
+            serials.push(old.to_string());
+        }
+        entry.renewed_from = Some(old);
+    }
     log.issued(&entry);
     let plan = finish_plan(
         state,
@@ -168,9 +201,9 @@ pub fn issue_one(
             FileWrite::public(SERIAL, next_serial(&serial)?.to_file()),
         ],
         AuditInfo {
-            operation,
-            serials: vec![serial.to_string()],
-            csr_sha256,
+            operation: issue.operation,
+            serials,
+            csr_sha256: issue.csr_sha256,
         },
     )?;
     Ok((plan, pem))
@@ -433,7 +466,8 @@ mod tests {
             days: 365,
         };
         let mut notes = Vec::new();
-        let (plan, pem) = issue_one(&state, &request, &now, &mut notes, "sign", None).unwrap();
+        let (plan, pem) =
+            issue_one(&state, &request, &now, &mut notes, Issue::new("sign", None)).unwrap();
         let next = state.serial.clone();
         let targets: Vec<&str> = plan.writes.iter().map(|w| w.target.as_str()).collect();
         assert_eq!(targets, [&format!("certs/{next}.pem"), SERIAL, INDEX][..]);
@@ -448,7 +482,13 @@ mod tests {
         // Nothing is signed by a CA that has expired.
         let later = env(state.ca.cert.not_after + time::Duration::days(1));
         let mut notes = Vec::new();
-        match issue_one(&state, &request, &later, &mut notes, "sign", None) {
+        match issue_one(
+            &state,
+            &request,
+            &later,
+            &mut notes,
+            Issue::new("sign", None),
+        ) {
             Err(Error::Refusal(Refusal::CaNotValid { reason, .. })) => {
                 assert_eq!(reason, NotValid::Expired(state.ca.cert.not_after))
             }

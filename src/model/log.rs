@@ -1,7 +1,8 @@
 //! index.log: one JSON line per event, append-only — a certificate issued, a certificate
 //! revoked (SPEC.md `INDEX-*`). Commands that need certificates read it as a stream: [`find`]
-//! for one serial, [`revocations`] for the CRL, [`load_all`] for the whole table (list, status,
-//! check). [`LogAppend`] is what a commit adds to it.
+//! for one serial, [`revocations`] for the CRL, [`for_each_entry`] for list and status,
+//! [`load_all`] (every line checked) for check and upgrade. [`LogAppend`] is what a commit adds
+//! to it. Reads take the [`Session`] that holds the directory's lock; nothing here writes.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
