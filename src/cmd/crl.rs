@@ -1,6 +1,7 @@
 //! `ca crl`: sign and publish a new CRL with the next CRL number (SPEC.md `CRL-*`).
 
 use super::{AuditInfo, Context, Planned};
+use crate::Env;
 use crate::cli::CrlArgs;
 use crate::error::Result;
 use crate::model::change::crl_writes;
@@ -11,17 +12,17 @@ use crate::model::snapshot::State;
 pub fn run(args: &CrlArgs, ctx: &Context) -> Result<()> {
     let out = args.out.out.clone().map(|o| (o, args.out.force));
     super::mutate(ctx, &args.mutation, |state| {
-        plan(state, args.days, ctx).and_then(|p| p.with_out(out))
+        plan(state, args.days, &ctx.env).and_then(|p| p.with_out(out))
     })
 }
 
 /// Validation phase: ca.crl, crlnumber and the index (its generation moves on).
-pub fn plan(state: &State, days: u32, ctx: &Context) -> Result<Planned> {
+pub fn plan(state: &State, days: u32, env: &Env) -> Result<Planned> {
     let revoked = state.revocations()?;
-    let (writes, pem, note) = crl_writes(state, &revoked, days, &ctx.env)?;
+    let (writes, pem, note) = crl_writes(state, &revoked, days, env)?;
     let plan = super::finish_plan(
         state,
-        &ctx.env,
+        env,
         LogAppend::default(),
         writes,
         AuditInfo::of("crl", Vec::new()),

@@ -1,8 +1,11 @@
 //! `ca init`: create a new CA directory, atomically (create-only).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
 
 use super::Context;
+use crate::Env;
 use crate::cli::InitArgs;
 use crate::error::{Error, Result};
 use crate::input::InputError;
@@ -12,30 +15,63 @@ use crate::pki::names::Subject;
 use crate::pki::serial::Serial;
 use crate::store::{self, FileWrite};
 
+/// Where the new CA's key and certificate come from.
+pub enum Source {
+    /// A new key and a self-signed certificate.
+    Generate {
+        subject: Subject,
+        key_type: keys::KeyType,
+        days: u32,
+        path_len: Option<u8>,
+    },
+    /// An existing key and certificate (`--import-key`, `--import-cert`), as read.
+    Import {
+        key_path: PathBuf,
+        key_bytes: Zeroizing<Vec<u8>>,
+        cert_path: PathBuf,
+        cert_bytes: Vec<u8>,
+    },
+}
+
+/// What `ca init` is asked to create: every input read, the passphrase too.
+pub struct Init {
+    pub source: Source,
+    /// `--encrypt-key`: the passphrase for the new ca.key.
+    pub passphrase: Option<Zeroizing<String>>,
+}
+
 /// Validation phase: the complete content of every file of the new CA.
-pub fn plan(args: &InitArgs, ctx: &Context, random: [u8; 32]) -> Result<Vec<FileWrite>> {
-    let (mut key_pem, cert_pem, ca_serial) = match (&args.import_key, &args.import_cert) {
-        (Some(k), Some(c)) => import(k, c, ctx)?,
-        _ => generate(args, ctx, &random)?,
+pub fn plan(request: &Init, env: &Env, random: [u8; 32]) -> Result<Vec<FileWrite>> {
+    let (mut key_pem, cert_pem, ca_serial) = match &request.source {
+        Source::Import {
+            key_path,
+            key_bytes,
+            cert_path,
+            cert_bytes,
+        } => import((key_path, key_bytes), (cert_path, cert_bytes), env)?,
+        Source::Generate {
+            subject,
+            key_type,
+            days,
+            path_len,
+        } => generate(subject, *key_type, *days, *path_len, env, &random)?,
     };
     // The key signs the first checkpoint (SPEC.md CHECKPOINT-SIGN) before it is encrypted.
     let signer = rcgen::KeyPair::from_pem(&key_pem)
         .map_err(|e| Error::Internal(format!("re-reading the CA key: {e}")))?;
-    if args.encrypt_key {
-        let pass = ctx.pass.get("passphrase for the new ca.key")?;
-        let enc = keys::encrypt_pem(&key_pem, &pass).map_err(Error::Internal)?;
+    if let Some(pass) = &request.passphrase {
+        let enc = keys::encrypt_pem(&key_pem, pass).map_err(Error::Internal)?;
         zeroize::Zeroize::zeroize(&mut key_pem);
         key_pem = enc;
     }
     // Leaf serials count up from a random point of their own (SPEC.md SERIAL-START).
     let first = Serial::random_start(half(&random, 16));
-    let operation = if args.import_key.is_some() {
-        "import"
-    } else {
-        "init"
+    let operation = match request.source {
+        Source::Import { .. } => "import",
+        Source::Generate { .. } => "init",
     };
     crate::model::change::new_ca_files(
-        &ctx.env,
+        env,
         (&signer, key_pem),
         cert_pem,
         &first,
@@ -48,16 +84,18 @@ pub fn plan(args: &InitArgs, ctx: &Context, random: [u8; 32]) -> Result<Vec<File
 /// Adopts an existing CA: the key (any supported PEM form, stored as PKCS#8) must belong to
 /// the certificate, which must be a CA certificate valid now. Returns (key PEM, cert PEM,
 /// the CA certificate's serial).
-fn import(key_path: &Path, cert_path: &Path, ctx: &Context) -> Result<(String, String, String)> {
-    let key_bytes = read_limited(key_path)?;
-    let cert_bytes = read_limited(cert_path)?;
+fn import(
+    (key_path, key_bytes): (&Path, &[u8]),
+    (cert_path, cert_bytes): (&Path, &[u8]),
+    env: &Env,
+) -> Result<(String, String, String)> {
     let (_, key_pem) =
-        keys::import_private_key(&key_bytes).map_err(|e| Error::input(key_path, e.into()))?;
-    let cert = CaCert::parse(&cert_bytes).map_err(|e| Error::input(cert_path, e.into()))?;
+        keys::import_private_key(key_bytes).map_err(|e| Error::input(key_path, e.into()))?;
+    let cert = CaCert::parse(cert_bytes).map_err(|e| Error::input(cert_path, e.into()))?;
     let key = keys::key_pair(&key_pem).map_err(|e| Error::input(key_path, e.into()))?;
     let ca = Ca::with_key(cert, key)
         .map_err(|_| Error::input(key_path, InputError::KeyMismatch(cert_path.to_path_buf())))?;
-    crate::model::snapshot::check_valid(&ca.cert, ctx.env.now, cert_path)?;
+    crate::model::snapshot::check_valid(&ca.cert, env.now, cert_path)?;
     let (_, x509) = x509_parser::parse_x509_certificate(&ca.cert.der).map_err(|e| {
         Error::input(
             cert_path,
@@ -78,24 +116,23 @@ fn read_limited(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// A new key and self-signed certificate. Returns (key PEM, cert PEM, serial).
-fn generate(args: &InitArgs, ctx: &Context, random: &[u8; 32]) -> Result<(String, String, String)> {
-    let subject_text = args.subject.as_deref().unwrap_or_default();
-    let subject = Subject::parse(subject_text).map_err(|err| Error::Name {
-        what: "--subject",
-        err,
-    })?;
-    if subject.is_empty() {
-        return Err(Error::refused("--subject must not be empty"));
-    }
-    let (key, key_pem) = keys::generate(args.key_type)?;
+fn generate(
+    subject: &Subject,
+    key_type: keys::KeyType,
+    days: u32,
+    path_len: Option<u8>,
+    env: &Env,
+    random: &[u8; 32],
+) -> Result<(String, String, String)> {
+    let (key, key_pem) = keys::generate(key_type)?;
     // The CA certificate's own serial is random too (RFC 5280 allows any unique positive value).
     let ca_serial = Serial::random_start(half(random, 0));
     let params = crate::pki::issuance::ca_params(
         subject.to_rcgen().map_err(Error::refused)?,
-        ctx.env.now,
-        args.days,
+        env.now,
+        days,
         &ca_serial,
-        args.path_len,
+        path_len,
         keys::key_id(key.public_key_raw()),
     );
     let cert = params
@@ -108,7 +145,37 @@ fn generate(args: &InitArgs, ctx: &Context, random: &[u8; 32]) -> Result<(String
 pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
     let mut random = [0u8; 32];
     crate::rand::fill(&mut random)?;
-    let mut files = plan(args, ctx, random)?;
+    let source = match (&args.import_key, &args.import_cert) {
+        (Some(k), Some(c)) => Source::Import {
+            key_path: k.clone(),
+            key_bytes: Zeroizing::new(read_limited(k)?),
+            cert_path: c.clone(),
+            cert_bytes: read_limited(c)?,
+        },
+        _ => {
+            let text = args.subject.as_deref().unwrap_or_default();
+            let subject = Subject::parse(text).map_err(|err| Error::Name {
+                what: "--subject",
+                err,
+            })?;
+            if subject.is_empty() {
+                return Err(Error::refused("--subject must not be empty"));
+            }
+            Source::Generate {
+                subject,
+                key_type: args.key_type,
+                days: args.days,
+                path_len: args.path_len,
+            }
+        }
+    };
+    // Inputs and secrets first: the passphrase is asked before anything is computed.
+    let passphrase = match args.encrypt_key {
+        true => Some(ctx.pass.get("passphrase for the new ca.key")?),
+        false => None,
+    };
+    let request = Init { source, passphrase };
+    let mut files = plan(&request, &ctx.env, random)?;
     let result = create_or_describe(args, ctx, &files);
     // The key's PEM is wiped from memory whatever happened.
     for f in &mut files {
@@ -161,4 +228,70 @@ fn half(random: &[u8; 32], from: usize) -> [u8; 16] {
     let mut out = [0u8; 16];
     out.copy_from_slice(&random[from..from + 16]);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> Env {
+        Env {
+            now: time::OffsetDateTime::now_utc(),
+            user: "init-test".into(),
+        }
+    }
+
+    fn generated(random: [u8; 32]) -> Vec<FileWrite> {
+        let request = Init {
+            source: Source::Generate {
+                subject: Subject::parse("CN=Unit Root").unwrap(),
+                key_type: keys::KeyType::EcdsaP256,
+                days: 30,
+                path_len: Some(0),
+            },
+            passphrase: None,
+        };
+        plan(&request, &env(), random).unwrap()
+    }
+
+    #[test]
+    fn a_new_ca_is_every_state_file_and_an_import_must_match_its_key() {
+        let files = generated([7; 32]);
+        let targets: Vec<&str> = files.iter().map(|f| f.target.as_str()).collect();
+        assert_eq!(
+            targets,
+            [
+                "ca.key",
+                "ca.crt",
+                "serial",
+                "crlnumber",
+                "index.json",
+                "index.log",
+                "audit.log"
+            ]
+        );
+        assert_eq!(files[0].mode, crate::store::MODE_SECRET);
+        // The random input decides the serials: a different one, a different counter.
+        assert_ne!(files[2].bytes, generated([8; 32])[2].bytes);
+
+        // Importing that certificate with another key is refused, typed.
+        let other = keys::generate(keys::KeyType::EcdsaP256).unwrap().1;
+        let request = Init {
+            source: Source::Import {
+                key_path: "other.key".into(),
+                key_bytes: Zeroizing::new(other.into_bytes()),
+                cert_path: "ca.crt".into(),
+                cert_bytes: files[1].bytes.clone(),
+            },
+            passphrase: None,
+        };
+        match plan(&request, &env(), [1; 32]) {
+            Err(Error::Input {
+                err: InputError::KeyMismatch(cert),
+                ..
+            }) => assert_eq!(cert, Path::new("ca.crt")),
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("a mismatched key was imported"),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! (SPEC.md `RENEW-*`).
 
 use super::{Context, Planned};
+use crate::Env;
 use crate::cli::RenewArgs;
 use crate::error::{Error, Result};
 use crate::model::change::issue_one;
@@ -14,36 +15,48 @@ use crate::pki::names::{San, Subject};
 use crate::pki::profile::Profile;
 use crate::pki::serial::Serial;
 
+/// What `ca renew` is asked to do.
+pub struct Renew {
+    pub old: Serial,
+    /// `--csr`: certify this request's key instead of the old certificate's.
+    pub csr: Option<CheckedCsr>,
+    pub days: u32,
+    pub revoke_old: bool,
+}
+
 /// Runs `ca renew`.
 pub fn run(args: &RenewArgs, ctx: &Context) -> Result<()> {
-    let old = crate::cli::serial(&args.serial)?;
-    let csr = match &args.csr {
-        Some(path) => {
-            let bytes = crate::input::read_csr(path)?;
-            Some(csr::check(&bytes).map_err(|e| Error::csr(path, e))?)
-        }
-        None => None,
+    let request = Renew {
+        old: crate::cli::serial(&args.serial)?,
+        csr: match &args.csr {
+            Some(path) => {
+                let bytes = crate::input::read_csr(path)?;
+                Some(csr::check(&bytes).map_err(|e| Error::csr(path, e))?)
+            }
+            None => None,
+        },
+        days: args.days,
+        revoke_old: args.revoke_old,
     };
     let out = args.out.out.clone().map(|o| (o, args.out.force));
     super::mutate(ctx, &args.mutation, |state| {
-        plan(state, &old, csr.as_ref(), args.days, args.revoke_old, ctx)
-            .and_then(|p| p.with_out(out))
+        plan(state, &request, &ctx.env).and_then(|p| p.with_out(out))
     })
 }
 
 /// Validation phase.
-pub fn plan(
-    state: &State,
-    old: &Serial,
-    csr: Option<&CheckedCsr>,
-    days: u32,
-    revoke_old: bool,
-    ctx: &Context,
-) -> Result<Planned> {
+pub fn plan(state: &State, request: &Renew, env: &Env) -> Result<Planned> {
+    let Renew {
+        old,
+        csr,
+        days,
+        revoke_old,
+    } = request;
+    let (csr, days, revoke_old) = (csr.as_ref(), *days, *revoke_old);
     let entry = state
         .find(old)?
         .ok_or_else(|| Error::refused(format!("no certificate with serial {old} in index.log")))?;
-    let path = ctx.dir.join(crate::model::layout::cert_file(old));
+    let path = state.dir.join(crate::model::layout::cert_file(old));
     let (_, der) = state.read_recorded(&entry)?;
     let cert = crate::pki::pem::certificate(&der).map_err(|m| Error::state(&path, m))?;
     let subject = Subject::parse(&entry.subject).map_err(|m| Error::state(&path, m))?;
@@ -83,6 +96,6 @@ pub fn plan(
         csr_sha256: csr.map(|c| c.sha256.clone()),
         renews: Some((old.clone(), revoke_old)),
     };
-    let (plan, new_pem) = issue_one(state, &request, &ctx.env, &mut notes, issue)?;
+    let (plan, new_pem) = issue_one(state, &request, env, &mut notes, issue)?;
     Ok(Planned::new(plan, new_pem, notes))
 }

@@ -5,6 +5,7 @@
 //! subject, key and key identifier are unchanged.
 
 use super::{AuditInfo, Context, Planned};
+use crate::Env;
 use crate::cli::RenewCaArgs;
 use crate::error::{Error, Result};
 use crate::model::snapshot::State;
@@ -17,20 +18,20 @@ pub fn run(args: &RenewCaArgs, ctx: &Context) -> Result<()> {
     let mut random = [0u8; 16];
     crate::rand::fill(&mut random)?;
     super::mutate(ctx, &args.mutation, |state| {
-        plan(state, args.days, random, ctx)
+        plan(state, args.days, random, &ctx.env)
     })
 }
 
 /// Validation phase: the new ca.crt and the archived old one.
-pub fn plan(state: &State, days: u32, random: [u8; 16], ctx: &Context) -> Result<Planned> {
+pub fn plan(state: &State, days: u32, random: [u8; 16], env: &Env) -> Result<Planned> {
     let old = &state.ca.cert;
-    let path = ctx.dir.join(CERT);
+    let path = state.dir.join(CERT);
     let x509 = crate::pki::pem::certificate(&old.der).map_err(|m| Error::state(&path, m))?;
     let old_serial = Serial::from_magnitude(x509.raw_serial());
     let archive = crate::model::layout::archived_ca_file(&old_serial);
-    if ctx.dir.join(&archive).exists() {
+    if state.has_file(&archive) {
         return Err(Error::state(
-            ctx.dir.join(&archive),
+            state.dir.join(&archive),
             "already exists; refusing to overwrite an archived CA certificate",
         ));
     }
@@ -42,7 +43,7 @@ pub fn plan(state: &State, days: u32, random: [u8; 16], ctx: &Context) -> Result
     let new_serial = Serial::random_start(random);
     let params = crate::pki::issuance::ca_params(
         names::dn_from_x509(x509.subject()).map_err(|m| Error::state(&path, m))?,
-        ctx.env.now,
+        env.now,
         days,
         &new_serial,
         path_len.map(|n| u8::try_from(n).unwrap_or(u8::MAX)),
@@ -53,7 +54,7 @@ pub fn plan(state: &State, days: u32, random: [u8; 16], ctx: &Context) -> Result
         .map_err(|e| Error::Internal(format!("self-signing the renewed CA certificate: {e}")))?;
     let plan = super::finish_plan(
         state,
-        &ctx.env,
+        env,
         crate::model::log::LogAppend::default(),
         vec![
             FileWrite::public(

@@ -2,6 +2,7 @@
 //! CRL in the same commit (SPEC.md `REVOKE-*`).
 
 use super::{AuditInfo, Context, Planned};
+use crate::Env;
 use crate::cli::RevokeArgs;
 use crate::error::Result;
 use crate::model::change::{crl_writes, mark_revoked};
@@ -11,25 +12,34 @@ use crate::pki::reason::Reason;
 use crate::pki::serial::Serial;
 use crate::render::Note;
 
+/// What `ca revoke` is asked to do.
+pub struct Revoke {
+    pub serial: Serial,
+    pub reason: Reason,
+    /// `--crl`: publish a CRL valid this many days in the same commit.
+    pub crl_days: Option<u32>,
+}
+
 /// Runs `ca revoke`.
 pub fn run(args: &RevokeArgs, ctx: &Context) -> Result<()> {
-    let serial = crate::cli::serial(&args.serial)?;
-    let crl_days = args.crl.then_some(args.crl_days);
-    super::mutate(ctx, &args.mutation, |state| {
-        plan(state, &serial, args.reason, crl_days, ctx)
-    })
+    let request = Revoke {
+        serial: crate::cli::serial(&args.serial)?,
+        reason: args.reason,
+        crl_days: args.crl.then_some(args.crl_days),
+    };
+    super::mutate(ctx, &args.mutation, |state| plan(state, &request, &ctx.env))
 }
 
 /// Validation phase: the new index (and, with `crl_days`, the new CRL).
-pub fn plan(
-    state: &State,
-    serial: &Serial,
-    reason: Reason,
-    crl_days: Option<u32>,
-    ctx: &Context,
-) -> Result<Planned> {
+pub fn plan(state: &State, request: &Revoke, env: &Env) -> Result<Planned> {
+    let Revoke {
+        serial,
+        reason,
+        crl_days,
+    } = request;
+    let (reason, crl_days) = (*reason, *crl_days);
     let mut log = LogAppend::default();
-    let subject = mark_revoked(state, &mut log, serial, reason, &ctx.env)?;
+    let subject = mark_revoked(state, &mut log, serial, reason, env)?;
     let mut notes = vec![Note::act(
         "revoked",
         "would revoke",
@@ -46,10 +56,10 @@ pub fn plan(
             let mut revoked = state.revocations()?;
             revoked.push(crate::model::log::Revocation {
                 revoked: serial.to_string(),
-                at: ctx.env.now,
+                at: env.now,
                 reason: reason.name().to_string(),
             });
-            let (crl, pem, note) = crl_writes(state, &revoked, days, &ctx.env)?;
+            let (crl, pem, note) = crl_writes(state, &revoked, days, env)?;
             writes = crl;
             stdout = pem;
             notes.push(Note::text(note));
@@ -62,7 +72,7 @@ pub fn plan(
     };
     let plan = super::finish_plan(
         state,
-        &ctx.env,
+        env,
         log,
         writes,
         AuditInfo::of(operation, vec![serial.to_string()]),

@@ -4,6 +4,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::{AuditInfo, Context, Planned};
+use crate::Env;
 use crate::cli::SignArgs;
 use crate::error::{Error, Result};
 use crate::input::InputError;
@@ -81,7 +82,7 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
     let out = args.out.out.clone().map(|o| (o, args.out.force));
     super::mutate(ctx, &args.mutation, |state| {
         if let [(_, one)] = checked.as_slice() {
-            let planned = plan(state, one, &sans, args.profile, args.days, ctx)?;
+            let planned = plan(state, one, &sans, args.profile, args.days, &ctx.env)?;
             return match &args.out_dir {
                 Some(dir) => {
                     let mut p = planned;
@@ -97,7 +98,7 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
                 None => planned.with_out(out),
             };
         }
-        let mut planned = plan_batch(state, &checked, args.profile, args.days, ctx)?;
+        let mut planned = plan_batch(state, &checked, args.profile, args.days, &ctx.env)?;
         if let Some(dir) = &args.out_dir {
             // plan_batch writes certs/SERIAL.pem in the order of the CSRs.
             let outputs = checked
@@ -125,7 +126,7 @@ pub fn plan_batch(
     csrs: &[(PathBuf, CheckedCsr)],
     profile: Profile,
     days: u32,
-    ctx: &Context,
+    env: &Env,
 ) -> Result<Planned> {
     let mut log = LogAppend::default();
     let mut serial = state.serial.clone();
@@ -146,7 +147,7 @@ pub fn plan_batch(
         let mut cert_notes = Vec::new();
         let sans = choose_sans(csr, &[], profile, &mut cert_notes);
         let request = Request::from_csr(csr, sans, profile, days);
-        issue_entry(state, &issuer, &request, serial, &ctx.env, &mut cert_notes)
+        issue_entry(state, &issuer, &request, serial, env, &mut cert_notes)
     };
     let jobs: Vec<(&CheckedCsr, &Serial)> = csrs.iter().map(|(_, c)| c).zip(&numbered).collect();
     let issued = crate::par::map(&jobs, 64, |j| sign_one(*j));
@@ -181,7 +182,7 @@ pub fn plan_batch(
             profile.name()
         )));
     }
-    let plan = super::finish_plan(state, &ctx.env, log, writes, AuditInfo::of("sign", serials))?;
+    let plan = super::finish_plan(state, env, log, writes, AuditInfo::of("sign", serials))?;
     Ok(Planned::new(plan, stdout, notes))
 }
 
@@ -331,7 +332,7 @@ pub fn plan(
     override_sans: &[San],
     profile: Profile,
     days: u32,
-    ctx: &Context,
+    env: &Env,
 ) -> Result<Planned> {
     let mut notes = Vec::new();
     if !csr.ignored.is_empty() {
@@ -346,7 +347,7 @@ pub fn plan(
     let (plan, pem) = issue_one(
         state,
         &request,
-        &ctx.env,
+        env,
         &mut notes,
         crate::model::change::Issue::new("sign", Some(csr.sha256.clone())),
     )?;

@@ -38,7 +38,7 @@ pub fn run(args: &UpgradeArgs, ctx: &Context) -> Result<()> {
         ctx,
         &args.mutation,
         |s| load(s, ctx),
-        |state, entries| plan(state, entries, ctx),
+        |state, entries| plan(state, entries, &ctx.env),
     )
 }
 
@@ -115,7 +115,7 @@ fn load<'s>(session: &'s Session, ctx: &Context) -> Result<(State<'s>, Vec<Entry
 }
 
 /// Validation phase: index.log holds every issue, then every revocation in time order.
-fn plan(state: &State, entries: Vec<Entry>, ctx: &Context) -> Result<Planned> {
+fn plan(state: &State, entries: Vec<Entry>, env: &crate::Env) -> Result<Planned> {
     let log = LogAppend::of_entries(&entries);
     // Format 1 had no index.log: an empty one is created, not appended to.
     let writes = if log.bytes.is_empty() && state.header.log_len == 0 {
@@ -125,7 +125,7 @@ fn plan(state: &State, entries: Vec<Entry>, ctx: &Context) -> Result<Planned> {
     };
     let plan = super::finish_plan(
         state,
-        &ctx.env,
+        env,
         log,
         writes,
         AuditInfo::of("upgrade", Vec::new()),

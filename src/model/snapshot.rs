@@ -128,6 +128,11 @@ impl<'s> State<'s> {
 }
 
 impl State<'_> {
+    /// Is there an entry (of any kind) at `rel` in the state directory?
+    pub fn has_file(&self, rel: &str) -> bool {
+        self.session.has(rel)
+    }
+
     /// The entry of `serial` in index.log, if any.
     pub fn find(&self, serial: &Serial) -> Result<Option<crate::model::log::Entry>> {
         crate::model::log::find(self.session, &self.header, serial)

@@ -209,6 +209,11 @@ impl Session {
     }
 
     /// Reads a state file that may legitimately be absent.
+    /// Is there an entry (of any kind, a dangling symlink too) at `rel`?
+    pub fn has(&self, rel: &str) -> bool {
+        self.dir.join(rel).symlink_metadata().is_ok()
+    }
+
     pub fn read_optional(&self, rel: &str) -> Result<Option<Vec<u8>>> {
         match read_state_file(&self.dir, rel) {
             Ok(b) => Ok(Some(b)),
