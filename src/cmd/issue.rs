@@ -9,15 +9,32 @@
 use rcgen::PublicKeyData;
 
 use super::{Context, Planned};
+use crate::Env;
 use crate::cli::IssueArgs;
 use crate::error::{Error, Result};
 use crate::model::change::issue_one;
+use crate::model::snapshot::State;
 use crate::pki::issuance::{Request, default_san};
-use crate::pki::keys::{self, KeyKind, KeyType};
+use crate::pki::keys::{self, KeyType};
+use crate::pki::names::San;
 use crate::pki::names::Subject;
+use crate::pki::profile::Profile;
 use crate::render::Note;
 use crate::store::output::PairPlan;
 use crate::store::{CERT, MODE_PUBLIC, MODE_SECRET};
+
+/// What `ca issue` is asked to do: the key is generated before the lock.
+pub struct Issue {
+    pub name: String,
+    pub out_dir: std::path::PathBuf,
+    pub subject: Subject,
+    pub sans: Vec<San>,
+    pub key: rcgen::KeyPair,
+    pub key_pem: zeroize::Zeroizing<String>,
+    pub key_type: KeyType,
+    pub profile: Profile,
+    pub days: u32,
+}
 
 /// Runs `ca issue`.
 pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
@@ -35,75 +52,83 @@ pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
     {
         sans.push(san);
     }
-    let (key, mut key_pem) = keys::generate(args.key_type)?;
-    let kind = match args.key_type {
-        KeyType::EcdsaP256 => KeyKind::P256,
-        KeyType::EcdsaP384 => KeyKind::P384,
-        KeyType::Ed25519 => KeyKind::Ed25519,
+    let (key, key_pem) = keys::generate(args.key_type)?;
+    let request = Issue {
+        name: args.name.clone(),
+        out_dir: args.out_dir.clone(),
+        subject,
+        sans,
+        key,
+        key_pem: zeroize::Zeroizing::new(key_pem),
+        key_type: args.key_type,
+        profile: args.profile,
+        days: args.days,
     };
-    let spki = key.subject_public_key_info();
-    let result = super::mutate(ctx, &args.mutation, |state| {
-        let request = Request {
-            subject: &subject,
-            sans: sans.clone(),
-            spki_der: &spki,
-            subject_public_key: key.der_bytes(),
-            key: kind,
-            profile: args.profile,
-            days: args.days,
-        };
-        let mut notes = Vec::new();
-        let (mut plan, pem) = issue_one(
-            state,
-            &request,
-            &ctx.env,
-            &mut notes,
-            crate::model::change::Issue::new("issue", None),
-        )?;
-        let dir = args.out_dir.join(&args.name);
-        let shown = crate::render::escape(&dir.display().to_string());
-        notes.push(Note::Act {
-            done: format!("key and certificate written to {shown}"),
-            would: format!("key and certificate would be written to {shown}"),
-        });
-        let ca_pem = crate::pki::pem::pem_of("CERTIFICATE", &state.ca.cert.der);
-        let source = plan
-            .writes
-            .iter()
-            .find(|w| w.bytes == pem.as_bytes())
-            .map(|w| w.target.clone())
-            .ok_or_else(|| Error::Internal("issue wrote no certificate".into()))?;
-        let serial = crate::model::layout::serial_of_cert_file(&source)
-            .ok_or_else(|| Error::Internal("issue wrote no certificate".into()))?
-            .to_string();
-        plan.out_dirs = vec![args.out_dir.clone()];
-        plan.pair = Some(PairPlan {
-            path: dir,
-            serial,
-            key: (
-                format!("{}.key", args.name),
-                zeroize::Zeroizing::new(key_pem.as_bytes().to_vec()),
-                MODE_SECRET,
-            ),
-            files: vec![
-                (
-                    format!("{}.crt", args.name),
-                    source,
-                    pem.into_bytes(),
-                    MODE_PUBLIC,
-                ),
-                (
-                    CERT.to_string(),
-                    CERT.to_string(),
-                    ca_pem.into_bytes(),
-                    MODE_PUBLIC,
-                ),
-            ],
-        });
-        Ok(Planned::new(plan, String::new(), notes))
+    super::mutate(ctx, &args.mutation, |state| plan(state, &request, &ctx.env))
+}
+
+/// Validation phase: the certificate and the plan, with the pair directory OUT_DIR/NAME/
+/// (key, certificate, ca.crt) it publishes.
+pub fn plan(state: &State, request: &Issue, env: &Env) -> Result<Planned> {
+    let spki = request.key.subject_public_key_info();
+    let issuing = Request {
+        subject: &request.subject,
+        sans: request.sans.clone(),
+        spki_der: &spki,
+        subject_public_key: request.key.der_bytes(),
+        key: request.key_type.kind(),
+        profile: request.profile,
+        days: request.days,
+    };
+    let mut notes = Vec::new();
+    let (mut plan, pem) = issue_one(
+        state,
+        &issuing,
+        env,
+        &mut notes,
+        crate::model::change::Issue::new("issue", None),
+    )?;
+    let dir = request.out_dir.join(&request.name);
+    let shown = crate::render::escape(&dir.display().to_string());
+    notes.push(Note::Act {
+        done: format!("key and certificate written to {shown}"),
+        would: format!("key and certificate would be written to {shown}"),
     });
-    zeroize::Zeroize::zeroize(&mut key_pem);
-    result
+    let ca_pem = crate::pki::pem::pem_of("CERTIFICATE", &state.ca.cert.der);
+    let source = plan
+        .writes
+        .iter()
+        .find(|w| w.bytes == pem.as_bytes())
+        .map(|w| w.target.clone())
+        .ok_or_else(|| Error::Internal("issue wrote no certificate".into()))?;
+    let serial = crate::model::layout::serial_of_cert_file(&source)
+        .ok_or_else(|| Error::Internal("issue wrote no certificate".into()))?
+        .to_string();
+    plan.out_dirs = vec![request.out_dir.clone()];
+    plan.pair = Some(PairPlan {
+        path: dir,
+        serial,
+        key: (
+            format!("{}.key", request.name),
+            zeroize::Zeroizing::new(request.key_pem.as_bytes().to_vec()),
+            MODE_SECRET,
+        ),
+        files: vec![
+            (
+                format!("{}.crt", request.name),
+                source,
+                pem.into_bytes(),
+                MODE_PUBLIC,
+            ),
+            (
+                CERT.to_string(),
+                CERT.to_string(),
+                ca_pem.into_bytes(),
+                MODE_PUBLIC,
+            ),
+        ],
+    });
+    Ok(Planned::new(plan, String::new(), notes))
 }
 
 /// NAME becomes file names: letters, digits, `.`, `_`, `-`, not starting with `.`.

@@ -3,8 +3,10 @@
 //! the new encryption, never neither.
 
 use super::{AuditInfo, Context, Planned};
+use crate::Env;
 use crate::cli::PasswdArgs;
 use crate::error::{Error, Result};
+use crate::model::snapshot::State;
 use crate::passphrase;
 use crate::pki::keys;
 use crate::render::Note;
@@ -24,34 +26,39 @@ pub fn run(args: &PasswdArgs, ctx: &Context) -> Result<()> {
         })
     };
     super::mutate(ctx, &args.mutation, |state| {
-        let plain = keys::pkcs8_pem(state.ca.key()?)?;
-        let (content, what) = match &new {
-            None => (
-                plain.to_string(),
-                Note::act("removed", "would remove", "the passphrase of ca.key"),
-            ),
-            Some(new) => {
-                let enc = keys::encrypt_pem(&plain, new).map_err(Error::Internal)?;
-                (
-                    enc,
-                    Note::Act {
-                        done: "ca.key is now encrypted with the new passphrase".into(),
-                        would: "ca.key would be encrypted with the new passphrase".into(),
-                    },
-                )
-            }
-        };
-        let plan = super::finish_plan(
-            state,
-            &ctx.env,
-            crate::model::log::LogAppend::default(),
-            vec![FileWrite {
-                target: KEY.into(),
-                bytes: content.into_bytes(),
-                mode: MODE_SECRET,
-            }],
-            AuditInfo::of("passwd", Vec::new()),
-        )?;
-        Ok(Planned::new(plan, String::new(), vec![what]))
+        plan(state, new.as_deref().map(String::as_str), &ctx.env)
     })
+}
+
+/// Validation phase: ca.key re-encrypted with `new`, or stored plain without one.
+pub fn plan(state: &State, new: Option<&str>, env: &Env) -> Result<Planned> {
+    let plain = keys::pkcs8_pem(state.ca.key()?)?;
+    let (content, what) = match new {
+        None => (
+            plain.to_string(),
+            Note::act("removed", "would remove", "the passphrase of ca.key"),
+        ),
+        Some(new) => {
+            let enc = keys::encrypt_pem(&plain, new).map_err(Error::Internal)?;
+            (
+                enc,
+                Note::Act {
+                    done: "ca.key is now encrypted with the new passphrase".into(),
+                    would: "ca.key would be encrypted with the new passphrase".into(),
+                },
+            )
+        }
+    };
+    let plan = super::finish_plan(
+        state,
+        env,
+        crate::model::log::LogAppend::default(),
+        vec![FileWrite {
+            target: KEY.into(),
+            bytes: content.into_bytes(),
+            mode: MODE_SECRET,
+        }],
+        AuditInfo::of("passwd", Vec::new()),
+    )?;
+    Ok(Planned::new(plan, String::new(), vec![what]))
 }

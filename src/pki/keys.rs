@@ -24,6 +24,15 @@ pub enum KeyType {
 }
 
 impl KeyType {
+    /// The kind of public key this type generates.
+    pub fn kind(self) -> KeyKind {
+        match self {
+            KeyType::EcdsaP256 => KeyKind::P256,
+            KeyType::EcdsaP384 => KeyKind::P384,
+            KeyType::Ed25519 => KeyKind::Ed25519,
+        }
+    }
+
     /// The name `--key-type` takes and messages print.
     pub fn name(self) -> &'static str {
         match self {
