@@ -177,3 +177,32 @@ fn expect_generation_guards_every_mutation_cas() {
         &(g + 1).to_string(),
     ]);
 }
+
+/// CRL-CLAMP: `crl --days 365` on a CA that expires in 30 days gives a nextUpdate at the CA's
+/// notAfter, with a note (it was 335 days past it, silently).
+#[test]
+fn crl_next_update_is_clamped_to_the_ca_crl_clamp() {
+    let env = Env::empty();
+    env.ok(&["init", "--subject", "CN=Short CA", "--days", "30"]);
+    let out = env.ok(&["crl", "--days", "365"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nextUpdate clamped to the CA certificate's notAfter"),
+        "{err}"
+    );
+    let crl = write(&env, "clamped.crl", &out.stdout);
+    let (_, next) = openssl(&["crl", "-in", crl.to_str().unwrap(), "-noout", "-nextupdate"]);
+    let (_, end) = openssl(&[
+        "x509",
+        "-in",
+        env.dir.join("ca.crt").to_str().unwrap(),
+        "-noout",
+        "-enddate",
+    ]);
+    let next = next.trim().trim_start_matches("nextUpdate=");
+    let end = end.trim().trim_start_matches("notAfter=");
+    assert_eq!(next, end);
+    // Within the CA's validity nothing is clamped.
+    let out = env.ok(&["crl", "--days", "7"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("next update in 7 days"));
+}

@@ -303,11 +303,23 @@ pub fn crl_writes(
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let pem = crate::pki::crl::build(&state.ca, &listed, &number, env.now, days)?;
+    // A CRL never claims to be current past the CA certificate that signs it (CRL-CLAMP), as
+    // a leaf's notAfter never outlives the CA.
+    let wanted = env.now + time::Duration::days(i64::from(days));
+    let next_update = wanted.min(state.ca.cert.not_after);
+    let pem = crate::pki::crl::build(&state.ca, &listed, &number, env.now, next_update)?;
     let revoked = revoked.len();
-    let note = format!(
-        "CRL number {number} lists {revoked} revoked certificate(s); next update in {days} days"
-    );
+    let note = if next_update < wanted {
+        format!(
+            "CRL number {number} lists {revoked} revoked certificate(s); nextUpdate clamped to \
+             the CA certificate's notAfter {}",
+            crate::clock::fmt(next_update)
+        )
+    } else {
+        format!(
+            "CRL number {number} lists {revoked} revoked certificate(s); next update in {days} days"
+        )
+    };
     Ok((
         vec![
             FileWrite::public(CRL, pem.clone()),

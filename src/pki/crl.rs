@@ -2,7 +2,7 @@
 //! (SPEC.md `CRL-*`). Pure.
 
 use rcgen::{CertificateRevocationListParams, KeyIdMethod, RevokedCertParams};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
 use crate::pki::ca::Ca;
@@ -24,7 +24,7 @@ pub fn build(
     revoked: &[Listed],
     number: &Serial,
     now: OffsetDateTime,
-    days: u32,
+    next_update: OffsetDateTime,
 ) -> Result<String> {
     let mut list = Vec::with_capacity(revoked.len());
     for r in revoked {
@@ -38,7 +38,7 @@ pub fn build(
     }
     let params = CertificateRevocationListParams {
         this_update: now,
-        next_update: now + Duration::days(i64::from(days)),
+        next_update,
         crl_number: rcgen::SerialNumber::from_slice(number.as_bytes()),
         issuing_distribution_point: None,
         revoked_certs: list,
