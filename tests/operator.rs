@@ -464,3 +464,27 @@ fn dry_run_notes_say_would_dry_run() {
     let out = env.ok(&["revoke", &serial]);
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("note: revoked {serial} (")));
 }
+
+/// RENEW-COMPROMISED: renewing a certificate revoked for keyCompromise on the same key is
+/// refused, byte-identical (it re-certified the compromised key, silently); a new key from
+/// --csr is fine. Another reason keeps the key.
+#[test]
+fn renew_refuses_a_compromised_key_renew_compromised() {
+    let env = Env::new();
+    let (_, compromised) = env.sign(&csr("p256-default.pem"), &[]);
+    let (_, superseded) = env.sign(&csr("p384-default.pem"), &[]);
+    env.ok(&["revoke", &compromised, "--reason", "keyCompromise"]);
+    env.ok(&["revoke", &superseded, "--reason", "superseded"]);
+    let before = snapshot(&env.dir);
+    let err = env.refused(&["renew", &compromised], REFUSED);
+    assert!(err.contains("revoked for keyCompromise"), "{err}");
+    assert!(err.contains("--csr"), "{err}");
+    assert_unchanged(&before, &snapshot(&env.dir));
+    env.ok(&[
+        "renew",
+        &compromised,
+        "--csr",
+        csr("p384-default.pem").to_str().unwrap(),
+    ]);
+    env.ok(&["renew", &superseded]);
+}

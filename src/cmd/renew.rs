@@ -6,7 +6,7 @@ use super::{Context, Planned};
 use crate::Env;
 use crate::cli::RenewArgs;
 use crate::error::{Error, Result};
-use crate::model::change::issue_one;
+use crate::model::change::{Refusal, issue_one};
 use crate::model::snapshot::State;
 use crate::pki::csr::{self, CheckedCsr};
 use crate::pki::issuance::Request;
@@ -56,6 +56,13 @@ pub fn plan(state: &State, request: &Renew, env: &Env) -> Result<Planned> {
     let entry = state
         .find(old)?
         .ok_or_else(|| Error::refused(format!("no certificate with serial {old} in index.log")))?;
+    if csr.is_none()
+        && entry
+            .revoked
+            .is_some_and(|r| r.reason == crate::pki::reason::Reason::KeyCompromise)
+    {
+        return Err(Refusal::CompromisedKey(old.clone()).into());
+    }
     let path = state.dir.join(crate::model::layout::cert_file(old));
     let (_, der) = state.read_recorded(&entry)?;
     let cert = crate::pki::pem::certificate(&der).map_err(|m| Error::state(&path, m))?;

@@ -39,6 +39,10 @@ pub enum Refusal {
         at: time::OffsetDateTime,
         reason: Reason,
     },
+    #[error(
+        "certificate {0} was revoked for keyCompromise: its key is not certified again; renew it with a new key (--csr FILE)"
+    )]
+    CompromisedKey(Serial),
     #[error("the serial counter is exhausted (20 octets); create a new CA")]
     SerialsExhausted,
     #[error("the CRL number is exhausted (20 octets)")]
