@@ -488,3 +488,28 @@ fn renew_refuses_a_compromised_key_renew_compromised() {
     ]);
     env.ok(&["renew", &superseded]);
 }
+
+/// VERIFY-THIS-CA: `ca verify ca.crt` has its own verdict (it said "not in index … run ca
+/// check" while check was clean), and so has a CA certificate archived by renew-ca.
+#[test]
+fn verify_gives_the_ca_certificate_its_own_verdict_verify_this_ca() {
+    let env = Env::new();
+    let ca = env.dir.join("ca.crt");
+    let out = env.run(&["verify", ca.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(15), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("this-ca") && text.contains("this CA's own certificate"),
+        "{text}"
+    );
+    let json = env.run(&["verify", ca.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["verdict"], "this-ca");
+    let old = std::fs::read(&ca).unwrap();
+    env.ok(&["renew-ca"]);
+    let archived = write(&env, "old-ca.crt", &old);
+    let out = env.run(&["verify", archived.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(15));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("an earlier certificate of this CA"));
+    env.assert_check_ok();
+}

@@ -22,6 +22,8 @@ pub enum Verdict {
     NotYetValid,
     Revoked,
     NotInIndex,
+    /// The CA's own certificate (ca.crt, or one `renew-ca` archived): self-signed by its key.
+    ThisCa,
 }
 
 impl Verdict {
@@ -34,6 +36,7 @@ impl Verdict {
             Verdict::NotYetValid => "not-yet-valid",
             Verdict::Revoked => "revoked",
             Verdict::NotInIndex => "not-in-index",
+            Verdict::ThisCa => "this-ca",
         }
     }
 
@@ -45,6 +48,7 @@ impl Verdict {
             Verdict::NotYetValid => 12,
             Verdict::Revoked => 13,
             Verdict::NotInIndex => 14,
+            Verdict::ThisCa => 15,
         }
     }
 }
@@ -68,6 +72,35 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
                 crate::render::escape(&cert.issuer().to_string())
             ),
         )
+    } else if cert.subject().to_string() == ca.subject {
+        // Self-signed by this CA's key under its name: ca.crt itself, or a certificate of this
+        // CA that renew-ca archived. Not a leaf, so not in the index.
+        let now = ctx.env.now;
+        let (from, until) = (
+            cert.validity().not_before.to_datetime(),
+            cert.validity().not_after.to_datetime(),
+        );
+        let which = if der == ca.der {
+            "this CA's own certificate (ca.crt)"
+        } else {
+            "an earlier certificate of this CA (renew-ca)"
+        };
+        if now > until {
+            (
+                Verdict::Expired,
+                format!("{which}, expired on {}", crate::clock::fmt(until)),
+            )
+        } else if now < from {
+            (
+                Verdict::NotYetValid,
+                format!("{which}, not valid before {}", crate::clock::fmt(from)),
+            )
+        } else {
+            (
+                Verdict::ThisCa,
+                format!("{which}, valid until {}", crate::clock::fmt(until)),
+            )
+        }
     } else {
         match crate::model::log::find(&session, &header, &serial)? {
             Some(e) if e.sha256 == hex::sha256(&der) => match e.state(ctx.env.now) {
@@ -142,6 +175,7 @@ mod tests {
             Verdict::NotYetValid,
             Verdict::Revoked,
             Verdict::NotInIndex,
+            Verdict::ThisCa,
         ];
         for v in all {
             assert_eq!(serde_json::to_value(v).unwrap(), v.name());
