@@ -824,3 +824,26 @@ fn the_passphrase_prompt_reads_a_terminal_without_echo_passphrase_prompt() {
     );
     assert!(verify(&env, &std::fs::read_to_string(&out_crt).unwrap(), false).0);
 }
+
+/// A source counter that exists but cannot be read is a problem, never "absent" (which would
+/// start the imported CRL numbers at 01 again while the source had published 02): a dangling
+/// symlink, a directory. Nothing is imported.
+#[test]
+fn import_openssl_never_treats_an_unreadable_counter_as_absent_import_openssl_refuse() {
+    for (what, make) in [("dangling symlink", 0), ("directory", 1)] {
+        let env = Env::empty();
+        let src = openssl_ca_dir(&env);
+        let counter = src.join("crlnumber");
+        let _ = std::fs::remove_file(&counter);
+        if make == 0 {
+            std::os::unix::fs::symlink(src.join("gone"), &counter).unwrap();
+        } else {
+            std::fs::create_dir(&counter).unwrap();
+        }
+        let out = env.run(&["import-openssl", src.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(REFUSED), "{what}: {err}");
+        assert!(err.contains("crlnumber"), "{what}: {err}");
+        assert!(!env.dir.exists(), "{what}");
+    }
+}

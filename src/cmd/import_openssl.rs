@@ -70,8 +70,11 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
     }
     let counter = |name: &str| -> std::result::Result<Option<Serial>, String> {
         let path = src.join(name);
-        if !path.exists() {
-            return Ok(None);
+        // Only "does not exist" means absent: a counter that cannot be read (a dangling
+        // symlink, a directory, no permission) is a problem, never a reason to start at 01.
+        match path.symlink_metadata() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            _ => {}
         }
         match crate::input::read(&path, MAX_PEM_BYTES as u64).and_then(|b| {
             String::from_utf8(b).map_err(|_| Error::input(&path, InputError::NotUtf8))
