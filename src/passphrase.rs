@@ -43,6 +43,11 @@ impl Source {
         Ok(())
     }
 
+    /// The passphrase file, if one was given.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
     /// Was a passphrase file given (`--passphrase-file` or its environment variable)?
     pub fn given(&self) -> bool {
         self.file.is_some()
@@ -68,6 +73,40 @@ impl Source {
     }
 }
 
+/// The shortest new passphrase fileca accepts, in characters (NIST SP 800-63B's minimum for a
+/// memorized secret). Existing keys keep working whatever their passphrase.
+pub const MIN_NEW_CHARS: usize = 8;
+
+/// A new passphrase (`init --encrypt-key`, `passwd`): the first line of `file`, or typed twice
+/// on the terminal (a typo would make ca.key unrecoverable). Refused, changing nothing, when
+/// the two differ or it is shorter than [`MIN_NEW_CHARS`] (SPEC.md PASSWD-NEW).
+pub fn new_passphrase(file: Option<&Path>, what: &str) -> Result<Zeroizing<String>> {
+    let pass = match file {
+        Some(path) => read_file(path)?,
+        None if std::io::stdin().is_terminal() => {
+            let first = prompt(what)?;
+            let again = prompt(&format!("{what} (again)"))?;
+            if first != again {
+                return Err(Error::refused(
+                    "the two passphrases differ; nothing was changed",
+                ));
+            }
+            first
+        }
+        None => {
+            return Err(Error::refused(format!(
+                "{what} is needed: give a passphrase file or run on a terminal to type it twice"
+            )));
+        }
+    };
+    if pass.chars().count() < MIN_NEW_CHARS {
+        return Err(Error::refused(format!(
+            "the new passphrase is shorter than {MIN_NEW_CHARS} characters; nothing was changed"
+        )));
+    }
+    Ok(pass)
+}
+
 /// How much of a passphrase file is read: its first line must end within it. What follows is
 /// never read, so a `pass` entry with long notes after the password works.
 pub const MAX_FILE_BYTES: usize = 4096;
@@ -76,6 +115,20 @@ pub const MAX_FILE_BYTES: usize = 4096;
 /// without its line end.
 pub fn read_file(path: &Path) -> Result<Zeroizing<String>> {
     let input = crate::input::open(path, u64::MAX)?;
+    // A secret others can read is worth a warning, never a refusal (a shared lab may want it).
+    if !input.is_pipe()
+        && let Ok(meta) = input.file.metadata()
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o044 != 0 {
+            crate::render::warn(&format!(
+                "warning: the passphrase file {} is readable by other users (mode {mode:o}); \
+                 chmod 600 it",
+                crate::render::escape(&path.display().to_string())
+            ));
+        }
+    }
     // Capacity for everything `take` lets through, so the buffer never moves (and leaves no
     // copy of the passphrase behind).
     let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_FILE_BYTES + 1));

@@ -349,7 +349,7 @@ fn a_slow_passphrase_source_does_not_hold_the_lock_hostile_input_lock() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("pki");
     let pass = tmp.path().join("pass");
-    std::fs::write(&pass, "s3cret\n").unwrap();
+    std::fs::write(&pass, "s3cret passphrase\n").unwrap();
     let init = ca_at(&dir)
         .args([
             "init",

@@ -331,7 +331,7 @@ fn every_rename_is_preceded_by_fsync_and_followed_by_directory_fsync_commit_orde
     );
     check_syscall_order(&dir, &["renew-ca"]);
     let pass = root.join("pass");
-    std::fs::write(&pass, "s3cret\n").unwrap();
+    std::fs::write(&pass, "s3cret passphrase\n").unwrap();
     check_syscall_order(
         &dir,
         &["passwd", "--new-passphrase-file", pass.to_str().unwrap()],

@@ -563,8 +563,8 @@ fn an_encrypted_ca_key_is_read_by_openssl_and_a_wrong_passphrase_changes_nothing
 #[test]
 fn passwd_sets_changes_and_removes_the_passphrase_passwd() {
     let env = Env::new();
-    let p1 = pass_file(&env, "p1", "first");
-    let p2 = pass_file(&env, "p2", "second");
+    let p1 = pass_file(&env, "p1", "first passphrase");
+    let p2 = pass_file(&env, "p2", "second passphrase");
     let key = env.dir.join("ca.key");
     let openssl_reads = |pass: Option<&str>| {
         let mut args = vec!["pkey", "-in", key.to_str().unwrap(), "-noout"];
@@ -624,7 +624,7 @@ fn crash_at_every_mutation_of_passwd_leaves_the_old_or_the_new_encryption_passwd
     let tmp = tempfile::tempdir().unwrap();
     let base = deterministic_ca(tmp.path());
     let newpass = tmp.path().join("new.pass");
-    std::fs::write(&newpass, "s3cret\n").unwrap();
+    std::fs::write(&newpass, "s3cret passphrase\n").unwrap();
     let args: Vec<String> = vec![
         "passwd".into(),
         "--new-passphrase-file".into(),
@@ -846,4 +846,112 @@ fn import_openssl_never_treats_an_unreadable_counter_as_absent_import_openssl_re
         assert!(err.contains("crlnumber"), "{what}: {err}");
         assert!(!env.dir.exists(), "{what}");
     }
+}
+
+/// Runs `ca ARGS` on a pseudo-terminal (util-linux `script`), typing `lines` one by one.
+fn on_terminal(env: &Env, args: &str, lines: &[&str]) -> std::process::Output {
+    use std::io::Write;
+    let cmd = format!("{} --dir {} {args}", bin().display(), env.dir.display());
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env_remove("CA_PASSPHRASE_FILE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux");
+    let mut stdin = child.stdin.take().unwrap();
+    for line in lines {
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+/// PASSWD-NEW: a new passphrase typed on a terminal is asked twice; a mismatch is exit 3 and
+/// creates or changes nothing (a typo made ca.key unrecoverable); one shorter than 8
+/// characters is refused, from a file too; a passphrase file others can read is warned about.
+#[test]
+fn new_passphrases_are_confirmed_long_enough_and_kept_private_passwd_new() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::empty();
+    let out = on_terminal(
+        &env,
+        "init --subject CN=T --encrypt-key",
+        &["first-secret", "other-secret"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(REFUSED), "{text}");
+    assert!(
+        text.contains("(again)") && text.contains("differ"),
+        "{text}"
+    );
+    assert!(!env.dir.exists());
+    let out = on_terminal(
+        &env,
+        "init --subject CN=T --encrypt-key",
+        &["same-secret", "same-secret"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        std::fs::read_to_string(env.dir.join("ca.key"))
+            .unwrap()
+            .contains("ENCRYPTED")
+    );
+
+    // passwd: the same rules, nothing changed on a mismatch or a short passphrase.
+    let current = pass_file(&env, "current", "same-secret");
+    std::fs::set_permissions(&current, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let before = snapshot(&env.dir);
+    let out = on_terminal(
+        &env,
+        &format!("--passphrase-file {current} passwd"),
+        &["new-secret-1", "new-secret-2"],
+    );
+    assert_eq!(out.status.code(), Some(REFUSED));
+    assert_unchanged(&before, &snapshot(&env.dir));
+    let short = pass_file(&env, "short", "seven77");
+    std::fs::set_permissions(&short, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let err = env.refused(
+        &[
+            "--passphrase-file",
+            &current,
+            "passwd",
+            "--new-passphrase-file",
+            &short,
+        ],
+        REFUSED,
+    );
+    assert!(err.contains("shorter than 8 characters"), "{err}");
+    assert_unchanged(&before, &snapshot(&env.dir));
+    let fresh = Env::empty();
+    fresh.refused(
+        &[
+            "--passphrase-file",
+            &short,
+            "init",
+            "--subject",
+            "CN=S",
+            "--encrypt-key",
+        ],
+        REFUSED,
+    );
+    assert!(!fresh.dir.exists());
+
+    // A private passphrase file: no warning; a world-readable one: a warning, not a refusal.
+    let out = env.ok(&["--passphrase-file", &current, "crl"]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("readable by other users"));
+    std::fs::set_permissions(&current, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = env.ok(&["--passphrase-file", &current, "crl"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is readable by other users (mode 644); chmod 600 it"),
+        "{err}"
+    );
 }

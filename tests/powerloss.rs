@@ -222,7 +222,7 @@ fn power_loss_at_every_point_of_every_mutating_command_recovers_to_before_or_aft
         .unwrap()
         .to_string();
     let pass = tmp.path().join("pass");
-    std::fs::write(&pass, "s3cret\n").unwrap();
+    std::fs::write(&pass, "s3cret passphrase\n").unwrap();
     let mut cases = Vec::new();
     let mut case =
         |name: &'static str, base: Option<&Path>, args: &dyn Fn(&Path) -> Vec<String>| {

@@ -171,7 +171,10 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
     };
     // Inputs and secrets first: the passphrase is asked before anything is computed.
     let passphrase = match args.encrypt_key {
-        true => Some(ctx.pass.get("passphrase for the new ca.key")?),
+        true => Some(crate::passphrase::new_passphrase(
+            ctx.pass.file(),
+            "passphrase for the new ca.key",
+        )?),
         false => None,
     };
     let request = Init { source, passphrase };

@@ -20,10 +20,10 @@ pub fn run(args: &PasswdArgs, ctx: &Context) -> Result<()> {
     let new = if args.remove {
         None
     } else {
-        Some(match &args.new_passphrase_file {
-            Some(f) => passphrase::read_file(f)?,
-            None => passphrase::Source::default().get("new passphrase for ca.key")?,
-        })
+        Some(passphrase::new_passphrase(
+            args.new_passphrase_file.as_deref(),
+            "new passphrase for ca.key",
+        )?)
     };
     super::mutate(ctx, &args.mutation, |state| {
         plan(state, new.as_deref().map(String::as_str), &ctx.env)
