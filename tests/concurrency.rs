@@ -212,3 +212,34 @@ fn a_held_lock_times_out_with_a_clear_message_lock_timeout() {
     // The kernel released the lock with its holder: nothing is stale.
     env.ok(&["sign", csr("p256-default.pem").to_str().unwrap()]);
 }
+
+/// LOCK-WAIT: a command that has to wait for the lock more than a moment says so once, naming
+/// the lock file, then goes on when the holder is done; --quiet says nothing.
+#[test]
+fn waiting_for_the_lock_is_announced_once_lock_wait() {
+    let env = Env::new();
+    let lock = env.dir.join(".lock");
+    for quiet in [false, true] {
+        let mut holder = std::process::Command::new("flock")
+            .arg(&lock)
+            .args(["sleep", "1.5"])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let args: &[&str] = if quiet {
+            &["--quiet", "status"]
+        } else {
+            &["status"]
+        };
+        let out = env.ok(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        let said = err.matches("waiting for the lock on").count();
+        if quiet {
+            assert_eq!(said, 0, "{err}");
+        } else {
+            assert_eq!(said, 1, "{err}");
+            assert!(err.contains(".lock (held by another ca command)"), "{err}");
+        }
+        holder.wait().unwrap();
+    }
+}

@@ -79,6 +79,7 @@ impl Context {
                 allow_network_fs,
                 allow_insecure_key,
                 allow_insecure_dir: false,
+                announce_wait: !quiet,
             },
             env,
             quiet,

@@ -406,6 +406,7 @@ mod tests {
             allow_network_fs: false,
             allow_insecure_key: false,
             allow_insecure_dir: false,
+            announce_wait: false,
         };
         Session::open(dir, Access::Read, &opts).unwrap()
     }

@@ -83,7 +83,7 @@ pub fn create(dir: &Path, files: &[FileWrite]) -> Result<()> {
         let lock_file = sub
             .write_new(LOCK, b"", MODE_LOCK)
             .map_err(|e| Error::io(sub.join(LOCK), e))?;
-        lock::acquire(&lock_file, &sub.join(LOCK), false, Duration::ZERO)?;
+        lock::acquire(&lock_file, &sub.join(LOCK), false, Duration::ZERO, false)?;
         let certs = sub
             .mkdir(CERTS, MODE_CERTS_DIR)
             .map_err(|e| Error::io(sub.join(CERTS), e))?;

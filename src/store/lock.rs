@@ -8,10 +8,21 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
-/// Takes the lock, polling until `timeout`; names the lock file when giving up.
-pub fn acquire(file: &File, path: &Path, shared: bool, timeout: Duration) -> Result<()> {
+/// How long a command waits before it says it is waiting (as cargo does).
+pub const ANNOUNCE_AFTER: Duration = Duration::from_millis(500);
+
+/// Takes the lock, polling until `timeout`; names the lock file when giving up. With
+/// `announce`, says once on stderr that it is waiting when that takes more than a moment.
+pub fn acquire(
+    file: &File,
+    path: &Path,
+    shared: bool,
+    timeout: Duration,
+    announce: bool,
+) -> Result<()> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(1);
+    let mut announced = !announce;
     loop {
         let attempt = if shared {
             file.try_lock_shared()
@@ -28,6 +39,13 @@ pub fn acquire(file: &File, path: &Path, shared: bool, timeout: Duration) -> Res
                 lock: path.to_path_buf(),
                 secs: timeout.as_secs(),
             });
+        }
+        if !announced && start.elapsed() >= ANNOUNCE_AFTER {
+            announced = true;
+            crate::render::warn(&format!(
+                "waiting for the lock on {} (held by another ca command)…",
+                crate::render::escape(&path.display().to_string())
+            ));
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(20));

@@ -53,6 +53,8 @@ pub struct OpenOptions {
     pub allow_insecure_key: bool,
     /// Mutate a directory that fails the trust check (normally refused).
     pub allow_insecure_dir: bool,
+    /// Say on stderr when waiting for the lock takes more than a moment (not with --quiet).
+    pub announce_wait: bool,
 }
 
 /// The complete new content of one file.
@@ -152,7 +154,13 @@ impl Session {
             return Err(Error::state(&lock_path, "is not a regular file"));
         }
         let shared = access == Access::Read;
-        lock::acquire(&lock_file, &lock_path, shared, opts.lock_timeout)?;
+        lock::acquire(
+            &lock_file,
+            &lock_path,
+            shared,
+            opts.lock_timeout,
+            opts.announce_wait,
+        )?;
         if needs_recovery(dir)? {
             // Recovery writes, in the state directory and in output directories the journal
             // names: never on a directory others could have prepared (HOSTILE-TRUST).
@@ -169,7 +177,13 @@ impl Session {
             }
             if shared {
                 // Upgrade: recovery writes, so it must run alone.
-                lock::acquire(&lock_file, &lock_path, false, opts.lock_timeout)?;
+                lock::acquire(
+                    &lock_file,
+                    &lock_path,
+                    false,
+                    opts.lock_timeout,
+                    opts.announce_wait,
+                )?;
             }
             for w in recover::recover(dir)? {
                 crate::render::warn(&format!("warning: {}", crate::render::escape(&w)));
