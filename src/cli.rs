@@ -358,8 +358,13 @@ pub struct SignArgs {
 
 #[derive(Debug, Args)]
 pub struct RevokeArgs {
-    /// Serial number of the certificate (hex, as `ca status`/index.json show it).
-    pub serial: String,
+    /// Serial number of the certificate: hex as `ca list` shows it (colons, 0x or serial= as
+    /// openssl prints it are fine), or its last 8 or more digits if they are unique.
+    #[arg(required_unless_present = "cert", conflicts_with = "cert")]
+    pub serial: Option<String>,
+    /// Revoke the certificate in this file (it must be the one index.log records).
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
     /// RFC 5280 reason code.
     #[arg(long, value_enum, default_value = "unspecified")]
     pub reason: Reason,
@@ -468,10 +473,10 @@ pub fn sans(sans: &[String]) -> crate::error::Result<Vec<crate::pki::names::San>
 }
 
 /// Parses a serial typed by the user; never a path.
-pub fn serial(s: &str) -> crate::error::Result<crate::pki::serial::Serial> {
-    crate::pki::serial::Serial::parse_user(s).ok_or_else(|| {
+pub fn serial(s: &str) -> crate::error::Result<crate::model::log::Typed> {
+    crate::model::log::Typed::parse(s).ok_or_else(|| {
         crate::error::Error::refused(format!(
-            "{s:?} is not a serial number (hex digits, optionally with colons)"
+            "{s:?} is not a serial number (hex digits, optionally with colons, 0x or serial=)"
         ))
     })
 }

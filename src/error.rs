@@ -55,6 +55,9 @@ pub enum Error {
         what: &'static str,
         err: crate::pki::names::NameError,
     },
+    /// A typed serial names no single certificate (SPEC.md SERIAL-INPUT).
+    #[error("{0}")]
+    Serial(#[from] crate::model::log::SerialLookup),
     /// A plan refused the change (SPEC.md's refusals of sign, revoke, crl…).
     #[error("{0}")]
     Refusal(#[from] crate::model::change::Refusal),
@@ -116,6 +119,7 @@ impl Error {
             Error::Refused(_)
             | Error::Csr { .. }
             | Error::Refusal(_)
+            | Error::Serial(_)
             | Error::Input { .. }
             | Error::Exists { .. } => exit::REFUSED,
             Error::State { .. } | Error::KeyCertMismatch { .. } | Error::Recovery { .. } => {

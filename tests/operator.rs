@@ -513,3 +513,64 @@ fn verify_gives_the_ca_certificate_its_own_verdict_verify_this_ca() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("an earlier certificate of this CA"));
     env.assert_check_ok();
 }
+
+/// SERIAL-INPUT: serials as other tools print them (`serial=…` from openssl x509 -serial,
+/// colons, 0x, lowercase), a unique tail of 8+ hex digits, an ambiguous tail refused with
+/// the matches, a decimal number refused with a hint, and `revoke --cert FILE`.
+#[test]
+fn serials_are_accepted_as_users_type_them_serial_input() {
+    let env = Env::new();
+    let (pem, serial) = env.sign(&csr("p256-default.pem"), &[]);
+    let show = |typed: &str| env.run(&["show", typed, "--json"]);
+    let named = |out: std::process::Output| -> String {
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+        v["serial"].as_str().unwrap().to_string()
+    };
+    let cert = write(&env, "leaf.pem", pem.as_bytes());
+    let (_, printed) = openssl(&["x509", "-in", cert.to_str().unwrap(), "-noout", "-serial"]);
+    let colons: Vec<String> = serial
+        .as_bytes()
+        .chunks(2)
+        .map(|c| String::from_utf8_lossy(c).to_lowercase())
+        .collect();
+    for typed in [
+        printed.trim().to_string(),
+        colons.join(":"),
+        format!("0x{}", serial.to_lowercase()),
+        serial[serial.len() - 8..].to_string(),
+        serial[serial.len() - 12..].to_lowercase(),
+    ] {
+        assert_eq!(named(show(&typed)), serial, "{typed}");
+    }
+    // Seven digits are not enough to stand for a serial.
+    let err = env.refused(&["show", &serial[serial.len() - 7..]], REFUSED);
+    assert!(err.contains("no certificate with serial"), "{err}");
+    // A decimal number gets a hint.
+    let err = env.refused(&["show", "1234567"], REFUSED);
+    assert!(err.contains("decimal is not accepted"), "{err}");
+    // (An ambiguous tail is refused listing the matches: unit test in model/log.rs.)
+    // revoke --cert: the recorded certificate is revoked; another file is refused.
+    let before = snapshot(&env.dir);
+    let other = write(
+        &env,
+        "other.pem",
+        std::fs::read(env.dir.join("ca.crt")).unwrap().as_slice(),
+    );
+    let err = env.refused(&["revoke", "--cert", other.to_str().unwrap()], REFUSED);
+    assert!(
+        err.contains("is not a certificate index.log records"),
+        "{err}"
+    );
+    assert_unchanged(&before, &snapshot(&env.dir));
+    env.ok(&[
+        "revoke",
+        "--cert",
+        cert.to_str().unwrap(),
+        "--reason",
+        "superseded",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&show(&serial).stdout).unwrap();
+    assert_eq!(v["state"], "revoked");
+    env.refused(&["revoke"], 2);
+}

@@ -13,11 +13,10 @@ use crate::pki::issuance::Request;
 use crate::pki::keys;
 use crate::pki::names::{San, Subject};
 use crate::pki::profile::Profile;
-use crate::pki::serial::Serial;
 
 /// What `ca renew` is asked to do.
 pub struct Renew {
-    pub old: Serial,
+    pub old: crate::model::log::Typed,
     /// `--csr`: certify this request's key instead of the old certificate's.
     pub csr: Option<CheckedCsr>,
     pub days: u32,
@@ -53,9 +52,8 @@ pub fn plan(state: &State, request: &Renew, env: &Env) -> Result<Planned> {
         revoke_old,
     } = request;
     let (csr, days, revoke_old) = (csr.as_ref(), *days, *revoke_old);
-    let entry = state
-        .find(old)?
-        .ok_or_else(|| Error::refused(format!("no certificate with serial {old} in index.log")))?;
+    let entry = state.resolve(old)?;
+    let old = &entry.serial;
     if csr.is_none()
         && entry
             .revoked

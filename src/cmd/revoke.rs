@@ -4,17 +4,28 @@
 use super::{AuditInfo, Context, Planned};
 use crate::Env;
 use crate::cli::RevokeArgs;
-use crate::error::Result;
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
 use crate::model::change::{crl_writes, mark_revoked};
 use crate::model::log::LogAppend;
+use crate::model::log::Typed;
 use crate::model::snapshot::State;
 use crate::pki::reason::Reason;
 use crate::pki::serial::Serial;
 use crate::render::Note;
 
+/// Which certificate to revoke.
+pub enum Target {
+    /// A serial as typed (exact, or a unique tail).
+    Typed(Typed),
+    /// `--cert FILE`: the certificate itself (its DER), which must be the recorded one.
+    Cert { path: PathBuf, der: Vec<u8> },
+}
+
 /// What `ca revoke` is asked to do.
 pub struct Revoke {
-    pub serial: Serial,
+    pub target: Target,
     pub reason: Reason,
     /// `--crl`: publish a CRL valid this many days in the same commit.
     pub crl_days: Option<u32>,
@@ -22,8 +33,26 @@ pub struct Revoke {
 
 /// Runs `ca revoke`.
 pub fn run(args: &RevokeArgs, ctx: &Context) -> Result<()> {
+    let target = match (&args.serial, &args.cert) {
+        (_, Some(path)) => {
+            let bytes = crate::input::read_csr(path)?;
+            let der = crate::pki::pem::decode_one(
+                &bytes,
+                &["CERTIFICATE"],
+                crate::pki::pem::MAX_PEM_BYTES,
+            )
+            .map_err(|e| Error::input(path, e.into()))?;
+            crate::pki::pem::certificate(&der).map_err(|e| Error::input(path, e.into()))?;
+            Target::Cert {
+                path: path.clone(),
+                der,
+            }
+        }
+        (Some(s), None) => Target::Typed(crate::cli::serial(s)?),
+        (None, None) => return Err(Error::refused("give a SERIAL or --cert FILE")),
+    };
     let request = Revoke {
-        serial: crate::cli::serial(&args.serial)?,
+        target,
         reason: args.reason,
         crl_days: args.crl.then_some(args.crl_days),
     };
@@ -32,12 +61,25 @@ pub fn run(args: &RevokeArgs, ctx: &Context) -> Result<()> {
 
 /// Validation phase: the new index (and, with `crl_days`, the new CRL).
 pub fn plan(state: &State, request: &Revoke, env: &Env) -> Result<Planned> {
-    let Revoke {
-        serial,
-        reason,
-        crl_days,
-    } = request;
-    let (reason, crl_days) = (*reason, *crl_days);
+    let entry = match &request.target {
+        Target::Typed(typed) => state.resolve(typed)?,
+        Target::Cert { path, der } => {
+            let cert =
+                crate::pki::pem::certificate(der).map_err(|e| Error::input(path, e.into()))?;
+            let serial = Serial::from_magnitude(cert.raw_serial());
+            match state.find(&serial)? {
+                Some(e) if e.sha256 == crate::hex::sha256(der) => e,
+                _ => {
+                    return Err(Error::refused(format!(
+                        "{} is not a certificate index.log records (serial {serial})",
+                        crate::render::escape(&path.display().to_string())
+                    )));
+                }
+            }
+        }
+    };
+    let serial = &entry.serial;
+    let (reason, crl_days) = (request.reason, request.crl_days);
     let mut log = LogAppend::default();
     let subject = mark_revoked(state, &mut log, serial, reason, env)?;
     let mut notes = vec![Note::act(

@@ -21,12 +21,11 @@ struct Shown<'a> {
 
 /// Runs `ca show`.
 pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
-    let serial = crate::cli::serial(&args.serial)?;
+    let typed = crate::cli::serial(&args.serial)?;
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     let header = crate::model::header::open(&session)?;
-    let entry = crate::model::log::find(&session, &header, &serial)?.ok_or_else(|| {
-        Error::refused(format!("no certificate with serial {serial} in index.log"))
-    })?;
+    let entry = crate::model::log::resolve(&session, &header, &typed)??;
+    let serial = entry.serial.clone();
     let entry = &entry;
     let path = ctx.dir.join(crate::model::layout::cert_file(&serial));
     let ca = crate::model::snapshot::ca_cert(session.dir(), &session.read(crate::store::CERT)?)?;

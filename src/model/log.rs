@@ -440,6 +440,87 @@ pub fn revocations(session: &Session, header: &Header) -> Result<Vec<Revocation>
     Ok(out)
 }
 
+/// A serial as a user typed it: the number, and what is needed to resolve it when no
+/// certificate has exactly that serial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Typed {
+    pub serial: Serial,
+    /// The hex digits typed, uppercase, without prefix or colons.
+    pub digits: String,
+}
+
+impl Typed {
+    /// Parses a typed serial (see [`Serial::parse_user`]).
+    pub fn parse(s: &str) -> Option<Typed> {
+        let serial = Serial::parse_user(s)?;
+        let s = s.trim();
+        let s = match s.get(..7) {
+            Some(p) if p.eq_ignore_ascii_case("serial=") => &s[7..],
+            _ => s,
+        };
+        let s = s
+            .strip_prefix("0x")
+            .or_else(|| s.strip_prefix("0X"))
+            .unwrap_or(s);
+        let digits = s.chars().filter(|&c| c != ':').collect::<String>();
+        Some(Typed {
+            serial,
+            digits: digits.to_ascii_uppercase(),
+        })
+    }
+}
+
+/// The shortest tail of a serial that may stand for it: serials end in random bits, so eight
+/// hex digits tell certificates apart (SPEC.md SERIAL-INPUT).
+pub const MIN_SUFFIX_DIGITS: usize = 8;
+
+/// Why a typed serial names no single certificate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SerialLookup {
+    #[error("no certificate with serial {typed} in index.log{}", if *.decimal { " (serials are hexadecimal, as `ca list` shows them; decimal is not accepted)" } else { "" })]
+    NotFound { typed: String, decimal: bool },
+    #[error("{typed} is the end of {} serials; give more digits: {}", .matches.len(), .matches.join(", "))]
+    Ambiguous { typed: String, matches: Vec<String> },
+}
+
+/// The certificate a typed serial names: the one with exactly that serial, else the only one
+/// whose serial ends with at least [`MIN_SUFFIX_DIGITS`] typed hex digits.
+pub fn resolve(
+    session: &Session,
+    header: &Header,
+    typed: &Typed,
+) -> Result<std::result::Result<Entry, SerialLookup>> {
+    if let Some(e) = find(session, header, &typed.serial)? {
+        return Ok(Ok(e));
+    }
+    let tail = typed.digits.trim_start_matches('0');
+    let mut matches: Vec<Entry> = Vec::new();
+    if typed.digits.len() >= MIN_SUFFIX_DIGITS && !tail.is_empty() {
+        for_each_entry(session, header, |e| {
+            if e.serial.to_string().ends_with(&typed.digits) {
+                matches.push(e);
+            }
+            Ok(())
+        })?;
+    }
+    Ok(pick(typed, matches))
+}
+
+/// The one certificate among those whose serial ends with what was typed.
+fn pick(typed: &Typed, mut matches: Vec<Entry>) -> std::result::Result<Entry, SerialLookup> {
+    match matches.len() {
+        1 => Ok(matches.remove(0)),
+        0 => Err(SerialLookup::NotFound {
+            typed: typed.serial.to_string(),
+            decimal: typed.digits.bytes().all(|b| b.is_ascii_digit()),
+        }),
+        _ => Err(SerialLookup::Ambiguous {
+            typed: typed.digits.clone(),
+            matches: matches.iter().map(|e| e.serial.to_string()).collect(),
+        }),
+    }
+}
+
 /// What a commit appends to index.log, and the highest serial it issues.
 #[derive(Debug, Default)]
 pub struct LogAppend {
@@ -496,6 +577,41 @@ mod tests {
             sha256: "ab".repeat(32),
             renewed_from: None,
         }
+    }
+
+    #[test]
+    fn a_typed_serial_is_parsed_leniently_and_an_ambiguous_tail_lists_the_matches() {
+        let typed = Typed::parse("serial=0A1B2C3D4E5F").unwrap();
+        assert_eq!(
+            typed.serial,
+            Serial::parse_canonical("0A1B2C3D4E5F").unwrap()
+        );
+        assert_eq!(Typed::parse("0a:1b").unwrap().digits, "0A1B");
+        assert_eq!(Typed::parse(" 0X0A1B ").unwrap().digits, "0A1B");
+        assert!(Typed::parse("../etc").is_none());
+        let tail = Typed::parse("2C3D4E5F").unwrap();
+        let e = |s: &str| entry(s);
+        assert_eq!(
+            pick(&tail, vec![e("0A1B2C3D4E5F")])
+                .unwrap()
+                .serial
+                .to_string(),
+            "0A1B2C3D4E5F"
+        );
+        assert_eq!(
+            pick(&tail, vec![e("0A1B2C3D4E5F"), e("FF2C3D4E5F")]),
+            Err(SerialLookup::Ambiguous {
+                typed: "2C3D4E5F".into(),
+                matches: vec!["0A1B2C3D4E5F".into(), "FF2C3D4E5F".into()]
+            })
+        );
+        let decimal = Typed::parse("12345678").unwrap();
+        assert!(
+            pick(&decimal, vec![])
+                .unwrap_err()
+                .to_string()
+                .contains("decimal")
+        );
     }
 
     #[test]

@@ -133,6 +133,15 @@ impl State<'_> {
         self.session.has(rel)
     }
 
+    /// The certificate a typed serial names (exact, or a unique tail; SPEC.md SERIAL-INPUT).
+    pub fn resolve(&self, typed: &crate::model::log::Typed) -> Result<crate::model::log::Entry> {
+        Ok(crate::model::log::resolve(
+            self.session,
+            &self.header,
+            typed,
+        )??)
+    }
+
     /// The entry of `serial` in index.log, if any.
     pub fn find(&self, serial: &Serial) -> Result<Option<crate::model::log::Entry>> {
         crate::model::log::find(self.session, &self.header, serial)

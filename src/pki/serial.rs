@@ -62,9 +62,15 @@ impl Serial {
         Some(Serial { bytes })
     }
 
-    /// Parses what a user typed: hex in either case, optional `0x` prefix, optional colons
-    /// (`0a:1b`), leading zeros allowed. Nothing else, so a serial can never be a path.
+    /// Parses what a user typed: hex in either case, optional `serial=` (as `openssl x509
+    /// -serial` prints it) or `0x` prefix, optional colons (`0a:1b`), leading zeros allowed.
+    /// Nothing else, so a serial can never be a path.
     pub fn parse_user(s: &str) -> Option<Serial> {
+        let s = s.trim();
+        let s = match s.get(..7) {
+            Some(p) if p.eq_ignore_ascii_case("serial=") => &s[7..],
+            _ => s,
+        };
         let s = s
             .strip_prefix("0x")
             .or_else(|| s.strip_prefix("0X"))
