@@ -342,3 +342,88 @@ fn sign_out_into_a_missing_directory_changes_nothing_sign_out() {
         IO,
     );
 }
+
+/// A CSR made by openssl with `subj` and no SANs.
+fn csr_for(env: &Env, name: &str, subj: &str) -> std::path::PathBuf {
+    let out = env.path(&format!("{name}.csr"));
+    let key = env.path(&format!("{name}.key"));
+    let (ok, log) = openssl(&[
+        "req",
+        "-new",
+        "-nodes",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-keyout",
+        key.to_str().unwrap(),
+        "-subj",
+        subj,
+        "-out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{log}");
+    out
+}
+
+/// SIGN-HOST: a server certificate always names a host in a DNS or IP SAN (webpki, Go and
+/// Python ignore the CN): a single-label CN becomes DNS:NAME, an address IP:ADDR, and a CN
+/// that names no host is refused naming --san (a client certificate needs none); `ca issue
+/// NAME` gets DNS:NAME or IP:NAME for single labels and addresses too.
+#[test]
+fn server_certificates_always_name_a_host_sign_host() {
+    let env = Env::new();
+    let sans_of = |pem: &str| {
+        let f = write(&env, "cert.pem", pem.as_bytes());
+        openssl(&[
+            "x509",
+            "-in",
+            f.to_str().unwrap(),
+            "-noout",
+            "-ext",
+            "subjectAltName",
+        ])
+        .1
+    };
+    let (pem, _) = env.sign(&csr_for(&env, "intranet", "/CN=intranet"), &[]);
+    assert!(sans_of(&pem).contains("DNS:intranet"), "{}", sans_of(&pem));
+    let (pem, _) = env.sign(&csr_for(&env, "addr", "/CN=192.0.2.10"), &[]);
+    assert!(
+        sans_of(&pem).contains("IP Address:192.0.2.10"),
+        "{}",
+        sans_of(&pem)
+    );
+    let jane = csr_for(&env, "jane", "/CN=Jane Doe");
+    let before = snapshot(&env.dir);
+    for profile in ["server", "server-client"] {
+        let err = env.refused(
+            &["sign", jane.to_str().unwrap(), "--profile", profile],
+            REFUSED,
+        );
+        assert!(
+            err.contains("needs a DNS or IP subjectAltName") && err.contains("--san"),
+            "{err}"
+        );
+    }
+    assert_unchanged(&before, &snapshot(&env.dir));
+    env.sign(&jane, &["--profile", "client"]);
+    env.sign(&jane, &["--san", "DNS:jane.example.test"]);
+    for (name, want) in [
+        ("localhost", "DNS:localhost"),
+        ("printer", "DNS:printer"),
+        ("10.0.0.5", "IP Address:10.0.0.5"),
+    ] {
+        let out_dir = env.path("pairs");
+        env.ok(&["issue", name, "--out-dir", out_dir.to_str().unwrap()]);
+        let crt = out_dir.join(name).join(format!("{name}.crt"));
+        let (_, sans) = openssl(&[
+            "x509",
+            "-in",
+            crt.to_str().unwrap(),
+            "-noout",
+            "-ext",
+            "subjectAltName",
+        ]);
+        assert!(sans.contains(want), "{name}: {sans}");
+    }
+}

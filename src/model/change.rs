@@ -43,6 +43,13 @@ pub enum Refusal {
         "certificate {0} was revoked for keyCompromise: its key is not certified again; renew it with a new key (--csr FILE)"
     )]
     CompromisedKey(Serial),
+    #[error(
+        "a {profile} certificate needs a DNS or IP subjectAltName (TLS clients ignore the CN), and {subject} names no host: give one with --san DNS:NAME, or use --profile client"
+    )]
+    NoHostName {
+        profile: &'static str,
+        subject: String,
+    },
     #[error("the serial counter is exhausted (20 octets); create a new CA")]
     SerialsExhausted,
     #[error("the CRL number is exhausted (20 octets)")]
@@ -231,6 +238,15 @@ pub fn issue_entry(
     notes: &mut Vec<Note>,
 ) -> Result<(String, Entry)> {
     check_valid(&state.ca.cert, env.now, &state.dir.join(CERT))?;
+    if request.profile != crate::pki::profile::Profile::Client
+        && !issuance::names_a_host(&request.sans)
+    {
+        return Err(Refusal::NoHostName {
+            profile: request.profile.name(),
+            subject: crate::render::escape(&request.subject.to_string()),
+        }
+        .into());
+    }
     if let Some(max) = state.header.max_serial()
         && *serial <= max
     {

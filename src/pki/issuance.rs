@@ -10,7 +10,7 @@ use crate::hex;
 use crate::pki::ca::CaCert;
 use crate::pki::csr::CheckedCsr;
 use crate::pki::keys::{self, KeyKind};
-use crate::pki::names::{self, San, Subject};
+use crate::pki::names::{San, Subject};
 use crate::pki::profile::Profile;
 use crate::pki::serial::Serial;
 use crate::render::Note;
@@ -52,17 +52,27 @@ impl<'a> Request<'a> {
     }
 }
 
-/// The SAN a certificate without any gets from its name (a CSR's CN, `ca issue NAME`): the
-/// name as a DNS SAN when it is a DNS name and the profile is not client-only.
+/// The SAN a certificate without any gets from its name (a CSR's CN, `ca issue NAME`) when the
+/// profile is not client-only: `IP:` for an address, else `DNS:` for a host name — single
+/// labels (`intranet`, `printer`) too, which are normal in a private PKI.
 pub fn default_san(name: &str, profile: Profile) -> Option<San> {
-    if profile == Profile::Client || !names::is_dns_name(name) {
+    if profile == Profile::Client {
         return None;
+    }
+    if let Ok(ip) = name.parse::<std::net::IpAddr>() {
+        return Some(San::Ip(ip));
     }
     San::dns(name).ok()
 }
 
+/// Does a certificate with these SANs name a host a TLS client can match (a DNS or IP SAN)?
+/// Verifiers (webpki, Go, Python) ignore the CN, so a server certificate needs one.
+pub fn names_a_host(sans: &[San]) -> bool {
+    sans.iter().any(|s| matches!(s, San::Dns(_) | San::Ip(_)))
+}
+
 /// The SANs to issue for a CSR: `--san` replaces the CSR's; a server certificate without any
-/// gets its CN when that is a DNS name.
+/// gets its CN when that is a host name or an address.
 pub fn choose_sans(
     csr: &CheckedCsr,
     override_sans: &[San],
