@@ -574,3 +574,40 @@ fn serials_are_accepted_as_users_type_them_serial_input() {
     assert_eq!(v["state"], "revoked");
     env.refused(&["revoke"], 2);
 }
+
+/// LIST-TEXT / LOG-TEXT: the columns of `ca list` and `ca log` line up whatever the width of
+/// a serial or an operation name ("renew+revoke" broke the log's columns).
+#[test]
+fn list_and_log_columns_line_up_list_text() {
+    let env = Env::new();
+    let (_, a) = env.sign(&csr("p256-default.pem"), &[]);
+    env.sign(&csr("p384-default.pem"), &[]);
+    env.ok(&["renew", &a, "--revoke-old"]);
+    env.ok(&["crl"]);
+    let list = String::from_utf8(env.ok(&["list"]).stdout).unwrap();
+    let starts: Vec<usize> = list
+        .lines()
+        .map(|l| {
+            l.find("STATE")
+                .or_else(|| l.find("valid").or_else(|| l.find("revoked")))
+                .unwrap()
+        })
+        .collect();
+    assert!(starts.windows(2).all(|w| w[0] == w[1]), "{list}");
+    let log = String::from_utf8(env.ok(&["log"]).stdout).unwrap();
+    let user = whoami();
+    let at: Vec<usize> = log
+        .lines()
+        .map(|l| l.find(&format!("  {user}")).unwrap())
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] == w[1]), "{log}");
+    assert!(log.contains("renew+revoke"), "{log}");
+}
+
+fn whoami() -> String {
+    let out = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}

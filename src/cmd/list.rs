@@ -74,9 +74,15 @@ fn write_rows(
         seq.end().map_err(json)?;
         return writeln!(out).map_err(io);
     }
+    // Rows are written as the log is read: the widest serial is the highest (a canonical serial
+    // never gets shorter as it grows), which index.json records; 40 digits for 20 octets.
+    let width = header
+        .max_serial()
+        .map_or(6, |s| s.to_string().len())
+        .max(6);
     writeln!(
         out,
-        "{:<32}  {:<7}  {:<20}  {:<13}  SUBJECT / SANS",
+        "{:<width$}  {:<7}  {:<20}  {:<13}  SUBJECT / SANS",
         "SERIAL", "STATE", "NOT AFTER", "PROFILE"
     )
     .map_err(io)?;
@@ -88,7 +94,7 @@ fn write_rows(
         let state = r.state.name();
         writeln!(
             out,
-            "{:<32}  {:<7}  {:<20}  {:<13}  {}{}",
+            "{:<width$}  {:<7}  {:<20}  {:<13}  {}{}",
             r.serial,
             state,
             r.not_after,

@@ -27,17 +27,34 @@ pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
     }
     // Records are fileca's own, but audit.log is a file others may have written: every
     // string in it is escaped (SPEC.md HOSTILE-TERMINAL).
+    // Columns as wide as their widest value ("import-openssl", a long user name).
+    let shown: Vec<(String, String)> = records
+        .iter()
+        .map(|r| {
+            (
+                crate::render::escape(&r.operation),
+                crate::render::escape(&r.user),
+            )
+        })
+        .collect();
+    let op_width = shown.iter().map(|s| s.0.chars().count()).max().unwrap_or(0);
+    let user_width = shown.iter().map(|s| s.1.chars().count()).max().unwrap_or(0);
+    let gen_width = records
+        .iter()
+        .map(|r| r.generation.to_string().len())
+        .max()
+        .unwrap_or(0);
     let mut out = String::new();
-    for r in &records {
-        crate::outln!(
-            out,
-            "{}  gen {:<6} {:<10} {:<12} {}",
+    for (r, (op, user)) in records.iter().zip(&shown) {
+        let line = format!(
+            "{}  gen {:<gen_width$}  {:<op_width$}  {:<user_width$}  {}",
             crate::clock::fmt(r.time),
             r.generation,
-            crate::render::escape(&r.operation),
-            crate::render::escape(&r.user),
+            op,
+            user,
             crate::render::escape(&r.serials.join(" "))
         );
+        crate::outln!(out, "{}", line.trim_end());
     }
     crate::render::print(&out)
 }
