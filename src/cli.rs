@@ -23,7 +23,7 @@ pub struct Cli {
         long,
         global = true,
         env = "CA_DIR",
-        default_value = "ca",
+        default_value = "./ca",
         value_name = "DIR"
     )]
     pub dir: PathBuf,
@@ -320,7 +320,8 @@ pub struct MutationArgs {
 /// Where a command writes a copy of what it produced.
 #[derive(Debug, Args)]
 pub struct OutArgs {
-    /// Also write the result to FILE (refuses to replace an existing file unless --force).
+    /// Write the result to FILE instead of stdout, once committed (refuses to replace an
+    /// existing file unless --force; `-`, /dev/stdout, a device or a FIFO are written as streams).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Replace an existing --out file.
@@ -365,10 +366,11 @@ pub struct RevokeArgs {
     /// Revoke the certificate in this file (it must be the one index.log records).
     #[arg(long, value_name = "FILE")]
     pub cert: Option<PathBuf>,
-    /// RFC 5280 reason code.
-    #[arg(long, value_enum, default_value = "unspecified")]
+    /// RFC 5280 reason code (case does not matter).
+    #[arg(long, value_enum, default_value = "unspecified", ignore_case = true)]
     pub reason: Reason,
-    /// Also publish a new CRL, in the same atomic commit.
+    /// Also publish a new CRL in the same atomic commit (written to ca.crl and printed on
+    /// stdout, as `ca crl` does).
     #[arg(long)]
     pub crl: bool,
     /// With --crl: days until the CRL's nextUpdate.
@@ -408,6 +410,8 @@ impl ValueEnum for Reason {
         Some(match self {
             Reason::CaCompromise => PossibleValue::new("caCompromise").alias("cACompromise"),
             Reason::AaCompromise => PossibleValue::new("aaCompromise").alias("aACompromise"),
+            // Only meaningful in delta CRLs: accepted so that revoke can say so, not offered.
+            Reason::RemoveFromCrl => PossibleValue::new(Reason::RemoveFromCrl.name()).hide(true),
             other => PossibleValue::new(other.name()),
         })
     }

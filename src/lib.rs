@@ -83,6 +83,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             clap_mangen::Man::new(command)
                 .render(&mut page)
                 .map_err(|e| error::Error::Internal(format!("rendering the man page: {e}")))?;
+            // clap_mangen has no EXIT STATUS section; the codes are part of the contract.
+            page.extend_from_slice(EXIT_STATUS_ROFF.as_bytes());
             render::print(&String::from_utf8_lossy(&page))?;
         }
     }
@@ -98,3 +100,43 @@ pub fn current_user() -> String {
         _ => format!("uid:{uid}"),
     }
 }
+
+/// The EXIT STATUS section of `ca man` (SPEC.md section 5).
+const EXIT_STATUS_ROFF: &str = r#".SH "EXIT STATUS"
+.TP
+0
+success
+.TP
+1
+\fBca check\fR found problems
+.TP
+2
+usage error: an unknown option or a malformed value (\-\-san and \-\-subject included)
+.TP
+3
+refused: bad input (a file you named that is missing, unreadable or not what it should be) or policy; nothing written
+.TP
+4
+I/O error in the CA directory or on an output; nothing written if before the commit
+.TP
+5
+the state directory is missing, corrupt or needs recovery
+.TP
+6
+the lock was held longer than \-\-lock\-timeout
+.TP
+7
+\-\-expect\-generation did not match
+.TP
+8
+committed, but an output was not delivered (the message names the serial and \fBca show SERIAL \-\-pem\fR)
+.TP
+9
+outcome unknown: the commit's fsync failed; the next command settles it
+.TP
+10\(en15
+\fBca verify\fR verdicts: not issued by this CA, expired, not yet valid, revoked, not in the index, this CA's own certificate
+.TP
+70
+internal error (a bug)
+"#;

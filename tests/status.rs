@@ -55,3 +55,35 @@ fn status_is_read_only_status_readonly() {
     env.ok(&["check"]);
     assert_unchanged(&before, &snapshot(&env.dir));
 }
+
+/// STATUS-WARN: a CRL just published for 7 days (the README's `crl --days 7`) is not yet a
+/// warning; in the last quarter of its life it is. Reasons are accepted in any case, and
+/// removeFromCRL is not offered by --help.
+#[test]
+fn a_fresh_short_crl_is_not_a_warning_status_warn() {
+    let env = Env::new();
+    env.ok(&["crl", "--days", "7"]);
+    let warned = |out: &std::process::Output| {
+        String::from_utf8_lossy(&out.stderr).contains("CRL's next update")
+    };
+    assert!(!warned(&env.ok(&["status"])));
+    let later = (time::OffsetDateTime::now_utc() + time::Duration::days(6))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let out = env
+        .ca()
+        .args(["status"])
+        .env("FILECA_NOW", &later)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(warned(&out), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let (_, serial) = env.sign(&csr("p256-default.pem"), &[]);
+    env.ok(&["revoke", &serial, "--reason", "KEYCOMPROMISE"]);
+    let help = String::from_utf8(env.ok(&["revoke", "--help"]).stdout).unwrap();
+    assert!(
+        help.contains("caCompromise") && !help.contains("removeFromCRL"),
+        "{help}"
+    );
+}

@@ -177,9 +177,16 @@ pub fn report(
             "the CRL expired on {}: relying parties that check it reject every certificate; run `ca crl`",
             c.next_update.as_deref().unwrap_or("?")
         )),
-        Some(c) if c.next_update_at.is_some_and(|n| n - now < Duration::days(WARN_CRL_DAYS)) => {
+        // Due within 7 days, or within the last quarter of a shorter CRL's life: a 7-day
+        // CRL just published is not yet worth a warning (STATUS-WARN).
+        Some(c)
+            if c.next_update_at.is_some_and(|n| {
+                let window = Duration::days(WARN_CRL_DAYS).min((n - c.this_update_at) / 4);
+                n - now < window
+            }) =>
+        {
             warnings.push(format!(
-                "the CRL's next update is {} (within {WARN_CRL_DAYS} days); run `ca crl`",
+                "the CRL's next update is {}; run `ca crl`",
                 c.next_update.as_deref().unwrap_or("?")
             ))
         }
