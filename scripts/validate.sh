@@ -5,9 +5,12 @@
 # Usage: scripts/validate.sh [--release]
 set -uo pipefail
 cd "$(dirname "$0")/.."
-profile=debug
-if [ "${1:-}" = "--release" ]; then profile=release; cargo build -q --release || exit 1; else cargo build -q || exit 1; fi
-CA="$PWD/target/$profile/ca"
+release=()
+if [ "${1:-}" = "--release" ]; then release=(--release); fi
+# The binary is where cargo says it built it (CARGO_TARGET_DIR, a profile, a workspace…).
+CA=${VALIDATE_CA:-}; [ -n "$CA" ] || CA=$(cargo build "${release[@]}" --bin ca --message-format=json-render-diagnostics \
+  | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+if [ -z "$CA" ] || [ ! -x "$CA" ]; then echo "validate: cargo built no ca binary" >&2; exit 1; fi
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 export CA_DIR="$work/pki"
 failures=0
@@ -15,35 +18,36 @@ step() { # description, command...
   local what=$1; shift
   if out=$("$@" 2>&1); then echo "PASS  $what"; else echo "FAIL  $what"; echo "$out" | sed 's/^/      /'; failures=$((failures+1)); fi
 }
-expect_fail() { # description, command...
-  local what=$1; shift
-  if out=$("$@" 2>&1); then echo "FAIL  $what (unexpectedly succeeded)"; failures=$((failures+1)); else echo "PASS  $what"; fi
+expect_code() { # description, exit code, command... (a check that cannot pass by accident:
+  local what=$1 want=$2; shift 2  # the command must run and fail with exactly that code)
+  out=$("$@" 2>&1); local got=$?
+  if [ "$got" = "$want" ]; then echo "PASS  $what"; else echo "FAIL  $what (exit $got, expected $want)"; echo "$out" | sed 's/^/      /'; failures=$((failures+1)); fi
 }
 
-step "ca init creates a CA" "$CA" init --subject "CN=Validation Root CA,O=fileca"
+step "ca init creates a CA" bash -c "'$CA' init --subject 'CN=Validation Root CA,O=fileca' && [ -s '$CA_DIR/ca.crt' ]"
 step "ca.crt is a self-signed CA certificate OpenSSL accepts" openssl verify -CAfile "$CA_DIR/ca.crt" "$CA_DIR/ca.crt"
 step "ca.key is readable by OpenSSL and has mode 600" bash -c "openssl pkey -in '$CA_DIR/ca.key' -noout && [ \$(stat -c %a '$CA_DIR/ca.key') = 600 ]"
-step "ca.key matches ca.crt" bash -c "diff <(openssl pkey -in '$CA_DIR/ca.key' -pubout) <(openssl x509 -in '$CA_DIR/ca.crt' -noout -pubkey)"
+step "ca.key matches ca.crt" bash -c "k=\$(openssl pkey -in '$CA_DIR/ca.key' -pubout) && c=\$(openssl x509 -in '$CA_DIR/ca.crt' -noout -pubkey) && [ -n \"\$k\" ] && [ \"\$k\" = \"\$c\" ]"
 for kind in rsa:2048 ec; do
   name=${kind%%:*}
   extra=(); [ "$kind" = ec ] && extra=(-pkeyopt ec_paramgen_curve:P-256)
   step "openssl req makes a $kind CSR" openssl req -new -nodes -newkey "$kind" "${extra[@]}" -keyout "$work/$name.key" -subj "/CN=$name.example.test" -out "$work/$name.csr"
-  step "ca sign issues a certificate for the $kind CSR" "$CA" sign "$work/$name.csr" --san "DNS:$name.example.test" --out "$work/$name.crt"
+  step "ca sign issues a certificate for the $kind CSR" bash -c "'$CA' sign '$work/$name.csr' --san 'DNS:$name.example.test' --out '$work/$name.crt' && openssl x509 -in '$work/$name.crt' -noout"
   step "the $kind certificate verifies against ca.crt" openssl verify -CAfile "$CA_DIR/ca.crt" "$work/$name.crt"
   step "the $kind certificate is a TLS server certificate with its SAN" bash -c "openssl x509 -in '$work/$name.crt' -noout -text | grep -q 'TLS Web Server Authentication' && openssl x509 -in '$work/$name.crt' -noout -ext subjectAltName | grep -q 'DNS:$name.example.test'"
 done
 openssl req -new -nodes -newkey rsa:2048 -sha1 -keyout "$work/weak.key" -subj "/CN=weak.example.test" -out "$work/weak.csr" 2>/dev/null
 before=$(cd "$CA_DIR" && find . -type f -exec sha256sum {} + | sort)
-expect_fail "a SHA-1 CSR is refused" "$CA" sign "$work/weak.csr"
-step "the refused sign left the directory byte-identical" bash -c "[ \"\$(cd '$CA_DIR' && find . -type f -exec sha256sum {} + | sort)\" = '$before' ]"
+expect_code "a SHA-1 CSR is refused (exit 3)" 3 "$CA" sign "$work/weak.csr"
+step "the refused sign left the directory byte-identical" bash -c "[ -n '$before' ] && [ \"\$(cd '$CA_DIR' && find . -type f -exec sha256sum {} + | sort)\" = '$before' ]"
 serial=$(openssl x509 -in "$work/rsa.crt" -noout -serial | cut -d= -f2)
-step "ca revoke revokes the rsa certificate" "$CA" revoke "$serial" --reason keyCompromise
-step "ca crl publishes a CRL" "$CA" crl --days 7
+step "ca revoke revokes the rsa certificate" bash -c "[ -n '$serial' ] && '$CA' revoke '$serial' --reason keyCompromise && '$CA' list --status revoked | grep -q '$serial'"
+step "ca crl publishes a CRL" bash -c "'$CA' crl --days 7 >/dev/null && [ -s '$CA_DIR/ca.crl' ]"
 step "the CRL verifies against ca.crt" openssl crl -in "$CA_DIR/ca.crl" -noout -CAfile "$CA_DIR/ca.crt"
-expect_fail "openssl verify -crl_check rejects the revoked certificate" openssl verify -crl_check -CRLfile "$CA_DIR/ca.crl" -CAfile "$CA_DIR/ca.crt" "$work/rsa.crt"
+step "openssl verify -crl_check rejects the revoked certificate" bash -c "! out=\$(openssl verify -crl_check -CRLfile '$CA_DIR/ca.crl' -CAfile '$CA_DIR/ca.crt' '$work/rsa.crt' 2>&1) && echo \"\$out\" | grep -q 'certificate revoked'"
 step "openssl verify -crl_check accepts the other certificate" openssl verify -crl_check -CRLfile "$CA_DIR/ca.crl" -CAfile "$CA_DIR/ca.crt" "$work/ec.crt"
 step "ca status reports 1 valid and 1 revoked" bash -c "'$CA' status --json | grep -q '\"revoked\": 1'"
-step "ca check finds every invariant intact" "$CA" check
+step "ca check finds every invariant intact" bash -c "'$CA' check --json | grep -q '\"ok\": true'"
 
 if [ "$failures" -eq 0 ]; then echo "validate: all steps passed"; else echo "validate: $failures step(s) FAILED"; fi
 [ "$failures" -eq 0 ]

@@ -337,3 +337,26 @@ fn every_rename_is_preceded_by_fsync_and_followed_by_directory_fsync_commit_orde
         &["passwd", "--new-passphrase-file", pass.to_str().unwrap()],
     );
 }
+
+/// scripts/validate.sh: every step that checks a `ca` command fails when that command does
+/// nothing (it printed PASS for 4 steps with no binary at all), and the script fails.
+#[test]
+fn the_validation_script_cannot_pass_without_a_working_ca_validate() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/validate.sh");
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .env("VALIDATE_CA", "/bin/true")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    let passed: Vec<&str> = text.lines().filter(|l| l.starts_with("PASS")).collect();
+    assert!(
+        passed.iter().all(|l| l.contains("openssl req makes")),
+        "steps that passed with a ca that does nothing: {passed:?}"
+    );
+    assert!(
+        text.contains("FAIL  a SHA-1 CSR is refused (exit 3)"),
+        "{text}"
+    );
+}
