@@ -210,6 +210,13 @@ pub struct IssueArgs {
     /// Directory in which OUT_DIR/NAME/ is created.
     #[arg(long, value_name = "OUT_DIR", default_value = ".")]
     pub out_dir: PathBuf,
+    /// Encrypt NAME.key (PKCS#8, scrypt + AES-256-CBC; `openssl pkey -passin` reads it) with
+    /// a passphrase from --key-passphrase-file, else typed twice on the terminal.
+    #[arg(long)]
+    pub encrypt_key: bool,
+    /// File whose first line is the passphrase for NAME.key (with --encrypt-key).
+    #[arg(long, value_name = "FILE", requires = "encrypt_key")]
+    pub key_passphrase_file: Option<PathBuf>,
     #[command(flatten)]
     pub mutation: MutationArgs,
 }

@@ -758,3 +758,75 @@ fn a_failing_stdout_never_panics_a_read_command_output_read_streams() {
         assert!(out.stderr.is_empty(), "{args:?}: {err}");
     }
 }
+
+/// ISSUE-ENCRYPT: `ca issue --encrypt-key` writes NAME.key encrypted (openssl reads it with the
+/// passphrase, not without); the passphrase follows the rules of new passphrases.
+#[test]
+fn issue_can_encrypt_the_key_it_writes_issue_encrypt() {
+    let env = Env::new();
+    let pass = write(&env, "key.pass", b"pair passphrase\n");
+    std::fs::set_permissions(&pass, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let out_dir = env.path("pairs");
+    env.ok(&[
+        "issue",
+        "web.test",
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+        "--encrypt-key",
+        "--key-passphrase-file",
+        pass.to_str().unwrap(),
+    ]);
+    let key = out_dir.join("web.test/web.test.key");
+    assert!(
+        std::fs::read_to_string(&key)
+            .unwrap()
+            .contains("ENCRYPTED PRIVATE KEY")
+    );
+    let passin = format!("file:{}", pass.display());
+    let (ok, log) = openssl(&[
+        "pkey",
+        "-in",
+        key.to_str().unwrap(),
+        "-passin",
+        &passin,
+        "-noout",
+    ]);
+    assert!(ok, "{log}");
+    let (ok, _) = openssl(&[
+        "pkey",
+        "-in",
+        key.to_str().unwrap(),
+        "-passin",
+        "pass:wrong",
+        "-noout",
+    ]);
+    assert!(!ok);
+    // The key still belongs to the certificate.
+    let (_, k) = openssl(&[
+        "pkey",
+        "-in",
+        key.to_str().unwrap(),
+        "-passin",
+        &passin,
+        "-pubout",
+    ]);
+    let crt = out_dir.join("web.test/web.test.crt");
+    let (_, c) = openssl(&["x509", "-in", crt.to_str().unwrap(), "-noout", "-pubkey"]);
+    assert_eq!(k, c);
+    let short = write(&env, "short.pass", b"short\n");
+    let before = snapshot(&env.dir);
+    env.refused(
+        &[
+            "issue",
+            "other",
+            "--out-dir",
+            out_dir.to_str().unwrap(),
+            "--encrypt-key",
+            "--key-passphrase-file",
+            short.to_str().unwrap(),
+        ],
+        REFUSED,
+    );
+    assert_unchanged(&before, &snapshot(&env.dir));
+    assert!(!out_dir.join("other").exists());
+}

@@ -52,7 +52,17 @@ pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
     {
         sans.push(san);
     }
-    let (key, key_pem) = keys::generate(args.key_type)?;
+    let (key, mut key_pem) = keys::generate(args.key_type)?;
+    if args.encrypt_key {
+        // Asked before the lock, like every secret.
+        let pass = crate::passphrase::new_passphrase(
+            args.key_passphrase_file.as_deref(),
+            &format!("passphrase for {}.key", args.name),
+        )?;
+        let encrypted = keys::encrypt_pem(&key_pem, &pass).map_err(Error::Internal)?;
+        zeroize::Zeroize::zeroize(&mut key_pem);
+        key_pem = encrypted;
+    }
     let request = Issue {
         name: args.name.clone(),
         out_dir: args.out_dir.clone(),
