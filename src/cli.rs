@@ -146,9 +146,14 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    #[command(after_help = "Example:\n  ca man > /usr/local/share/man/man1/ca.1")]
-    Man,
+    /// Print the man page (roff): ca(1), or with COMMAND the page ca-COMMAND(1) it refers to.
+    #[command(
+        after_help = "Example:\n  ca man > /usr/local/share/man/man1/ca.1\n  for c in init sign revoke; do ca man $c > /usr/local/share/man/man1/ca-$c.1; done"
+    )]
+    Man {
+        /// A subcommand (init, sign, …): print its page instead.
+        command: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

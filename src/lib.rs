@@ -77,8 +77,26 @@ pub fn run(cli: Cli) -> Result<i32> {
             clap_complete::generate(*shell, &mut command, "ca", &mut script);
             render::print(&String::from_utf8_lossy(&script))?;
         }
-        Command::Man => {
-            let command = <Cli as clap::CommandFactory>::command();
+        Command::Man { command: sub } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            command.build();
+            let command = match sub {
+                None => command,
+                Some(name) => {
+                    let found = command
+                        .get_subcommands()
+                        .find(|c| c.get_name() == name)
+                        .cloned()
+                        .ok_or_else(|| {
+                            error::Error::refused(format!(
+                                "no command {:?}; `ca --help` lists them",
+                                render::escape(name)
+                            ))
+                        })?;
+                    // The page the main page refers to as ca-NAME(1).
+                    found.name(format!("ca-{name}"))
+                }
+            };
             let mut page = Vec::new();
             clap_mangen::Man::new(command)
                 .render(&mut page)
