@@ -427,3 +427,56 @@ fn server_certificates_always_name_a_host_sign_host() {
         assert!(sans.contains(want), "{name}: {sans}");
     }
 }
+
+/// SIGN-SAN-CN-KEEP: with --san, the CSR's CN stays only if it is one of the SANs; otherwise
+/// it is left out (other attributes kept), or replaced by the first SAN when nothing else
+/// would remain — the certificate never shows a name it does not certify.
+#[test]
+fn san_replacement_keeps_the_cn_only_if_certified_sign_san_cn_keep() {
+    let env = Env::new();
+    let subject_of = |pem: &str| {
+        let f = write(&env, "c.pem", pem.as_bytes());
+        openssl(&[
+            "x509",
+            "-in",
+            f.to_str().unwrap(),
+            "-noout",
+            "-subject",
+            "-nameopt",
+            "RFC2253",
+        ])
+        .1
+    };
+    let web = csr_for(&env, "web", "/O=Example/CN=web.example.test");
+    let (pem, _) = env.sign(
+        &web,
+        &[
+            "--san",
+            "DNS:web.example.test",
+            "--san",
+            "DNS:api.example.test",
+        ],
+    );
+    assert!(
+        subject_of(&pem).contains("CN=web.example.test"),
+        "{}",
+        subject_of(&pem)
+    );
+    let out = env.ok(&[
+        "sign",
+        web.to_str().unwrap(),
+        "--san",
+        "DNS:api.example.test",
+    ]);
+    let pem = String::from_utf8(out.stdout).unwrap();
+    let s = subject_of(&pem);
+    assert!(!s.contains("CN=") && s.contains("O=Example"), "{s}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("left out of the subject"));
+    let only_cn = csr_for(&env, "only", "/CN=web.example.test");
+    let (pem, _) = env.sign(&only_cn, &["--san", "DNS:api.example.test"]);
+    assert!(
+        subject_of(&pem).contains("CN=api.example.test"),
+        "{}",
+        subject_of(&pem)
+    );
+}

@@ -343,7 +343,12 @@ pub fn plan(
         )));
     }
     let sans = choose_sans(csr, override_sans, profile, &mut notes);
-    let request = Request::from_csr(csr, sans, profile, days);
+    let mut request = Request::from_csr(csr, sans, profile, days);
+    let subject;
+    if !override_sans.is_empty() {
+        subject = crate::pki::issuance::subject_for_sans(&csr.subject, &request.sans, &mut notes);
+        request.subject = &subject;
+    }
     let (plan, pem) = issue_one(
         state,
         &request,

@@ -145,6 +145,50 @@ pub fn ca_params(
     params
 }
 
+/// The subject to issue when `--san` replaced the CSR's SANs: a CN is kept only if it is one
+/// of the SANs, so the certificate never shows a name it does not certify (SIGN-SAN-CN-KEEP);
+/// if dropping it would leave the subject empty, the first SAN's name becomes the CN.
+pub fn subject_for_sans(subject: &Subject, sans: &[San], notes: &mut Vec<Note>) -> Subject {
+    let Some(cn) = subject.common_name() else {
+        return subject.clone();
+    };
+    let certified = sans.iter().any(|s| match s {
+        San::Dns(d) => d.eq_ignore_ascii_case(cn),
+        San::Ip(ip) => cn.parse::<std::net::IpAddr>().is_ok_and(|c| c == *ip),
+        San::Email(e) => e.eq_ignore_ascii_case(cn),
+    });
+    if certified {
+        return subject.clone();
+    }
+    let mut kept = Subject(
+        subject
+            .0
+            .iter()
+            .filter(|(k, _)| k != "CN")
+            .cloned()
+            .collect(),
+    );
+    let first = sans.first().map(|s| match s {
+        San::Dns(d) | San::Email(d) => d.clone(),
+        San::Ip(ip) => ip.to_string(),
+    });
+    match (kept.is_empty(), first) {
+        (true, Some(name)) => {
+            notes.push(Note::text(format!(
+                "CN={} is not among the SANs; the CN is {name} instead",
+                crate::render::escape(cn)
+            )));
+            kept.0.push(("CN".into(), name));
+        }
+        (true, None) => return subject.clone(),
+        (false, _) => notes.push(Note::text(format!(
+            "CN={} is not among the SANs; it is left out of the subject",
+            crate::render::escape(cn)
+        ))),
+    }
+    kept
+}
+
 /// A signed certificate and what the index records of it.
 pub struct Issued {
     pub pem: String,
