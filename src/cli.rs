@@ -102,7 +102,7 @@ pub enum Command {
     Show(ShowArgs),
     /// Is this certificate issued by this CA, within its validity and not revoked?
     #[command(
-        after_help = "Example:\n  ca --dir ./pki verify web.crt && echo trusted\n\nExit codes: 0 valid, 10 not issued by this CA, 11 expired, 12 not yet valid,\n13 revoked, 14 signed by this CA's key but not in its index."
+        after_help = "Example:\n  ca --dir ./pki verify web.crt && echo trusted\n\nExit codes: 0 valid, 10 not issued by this CA, 11 expired, 12 not yet valid,\n13 revoked, 14 signed by this CA's key but not in its index, 15 this CA's own certificate."
     )]
     Verify(VerifyArgs),
     /// Issue a new certificate for the same subject, SANs and key as an existing one.
@@ -130,7 +130,8 @@ pub enum Command {
         after_help = "Examples:\n  ca --dir ./pki passwd --new-passphrase-file new.pass                      # set\n  ca --dir ./pki --passphrase-file old.pass passwd --new-passphrase-file new.pass  # change\n  ca --dir ./pki --passphrase-file old.pass passwd --remove               # remove"
     )]
     Passwd(PasswdArgs),
-    /// Convert a CA directory written by fileca 0.1 (index.json format 1) to format 2.
+    /// Convert a CA directory written by an earlier fileca (index.json format 1 or 2) to
+    /// format 3; on a current directory, do nothing and succeed.
     #[command(
         after_help = "Example:\n  ca --dir ./pki upgrade --dry-run\n  ca --dir ./pki upgrade && ca --dir ./pki check"
     )]
@@ -491,7 +492,7 @@ pub fn sans(sans: &[String]) -> crate::error::Result<Vec<crate::pki::names::San>
 /// Parses a serial typed by the user; never a path.
 pub fn serial(s: &str) -> crate::error::Result<crate::model::log::Typed> {
     crate::model::log::Typed::parse(s).ok_or_else(|| {
-        crate::error::Error::refused(format!(
+        crate::error::Error::Usage(format!(
             "{s:?} is not a serial number (hex digits, optionally with colons, 0x or serial=)"
         ))
     })

@@ -55,6 +55,9 @@ pub enum Error {
         what: &'static str,
         err: crate::pki::names::NameError,
     },
+    /// A malformed argument value that clap does not parse itself (a serial, a man page name).
+    #[error("{0}")]
+    Usage(String),
     /// A typed serial names no single certificate (SPEC.md SERIAL-INPUT).
     #[error("{0}")]
     Serial(#[from] crate::model::log::SerialLookup),
@@ -115,7 +118,7 @@ impl Error {
         match self {
             Error::Io { .. } => exit::IO,
             // A malformed --subject or --san is a bad option value, like clap's own.
-            Error::Name { .. } => exit::USAGE,
+            Error::Name { .. } | Error::Usage(_) => exit::USAGE,
             Error::Refused(_)
             | Error::Csr { .. }
             | Error::Refusal(_)

@@ -88,7 +88,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                         .find(|c| c.get_name() == name)
                         .cloned()
                         .ok_or_else(|| {
-                            error::Error::refused(format!(
+                            error::Error::Usage(format!(
                                 "no command {:?}; `ca --help` lists them",
                                 render::escape(name)
                             ))

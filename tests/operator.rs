@@ -654,3 +654,68 @@ fn every_man_page_the_main_page_names_exists_docs_man() {
     }
     env.refused(&["man", "nope"], REFUSED);
 }
+
+/// Review findings: a self-signed certificate made with the CA key outside fileca is not
+/// "this CA's"; `passwd --remove` on a plaintext key commits nothing; a malformed serial is a
+/// usage error; upgrade of a current directory still honours --expect-generation; a too short
+/// tail says so.
+#[test]
+fn review_findings_on_verify_passwd_serials_and_upgrade_review() {
+    let env = Env::new();
+    let rogue = env.path("rogue.crt");
+    let subject = openssl(&[
+        "x509",
+        "-in",
+        env.dir.join("ca.crt").to_str().unwrap(),
+        "-noout",
+        "-subject",
+        "-nameopt",
+        "compat",
+    ])
+    .1;
+    let subject = subject
+        .trim()
+        .trim_start_matches("subject=")
+        .trim()
+        .to_string();
+    let (ok, log) = openssl(&[
+        "req",
+        "-x509",
+        "-key",
+        env.dir.join("ca.key").to_str().unwrap(),
+        "-subj",
+        &subject,
+        "-days",
+        "30",
+        "-out",
+        rogue.to_str().unwrap(),
+    ]);
+    assert!(ok, "{log}");
+    let out = env.run(&["verify", rogue.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(14),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let before = snapshot(&env.dir);
+    let out = env.ok(&["passwd", "--remove"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not encrypted; nothing to remove"));
+    assert_unchanged(&before, &snapshot(&env.dir));
+    env.refused(&["show", "zz"], USAGE);
+    env.refused(&["revoke", "--", "-1"], USAGE);
+    env.refused(&["man", "nosuch"], USAGE);
+    let generation = env.status()["generation"].as_u64().unwrap();
+    env.refused(
+        &[
+            "upgrade",
+            "--expect-generation",
+            &(generation + 5).to_string(),
+        ],
+        7,
+    );
+    env.ok(&["upgrade", "--expect-generation", &generation.to_string()]);
+    let err = env.refused(&["show", "A9D087"], REFUSED);
+    assert!(err.contains("at least 8 digits"), "{err}");
+    assert_unchanged(&before, &snapshot(&env.dir));
+}

@@ -17,6 +17,16 @@ pub fn run(args: &PasswdArgs, ctx: &Context) -> Result<()> {
     // Both passphrases are read before the lock is taken (SPEC.md HOSTILE-INPUT): a prompt
     // or a slow FIFO must not block other commands. The current one first, as asked before.
     ctx.passphrase_ahead()?;
+    if args.remove
+        && let Ok(key) = crate::store::read_state_file(&ctx.dir, KEY)
+        && !keys::is_encrypted(&String::from_utf8_lossy(&key))
+    {
+        // Nothing to remove: no commit, no audit record (PASSWD-REMOVE-PLAIN).
+        if !ctx.quiet {
+            crate::render::warn("note: ca.key is not encrypted; nothing to remove");
+        }
+        return Ok(());
+    }
     let new = if args.remove {
         None
     } else {

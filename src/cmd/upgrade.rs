@@ -24,6 +24,15 @@ pub fn run(args: &UpgradeArgs, ctx: &Context) -> Result<()> {
         let format = crate::model::header::format_of(&bytes)
             .map_err(|m| Error::state(ctx.dir.join(INDEX), m))?;
         if format == crate::model::header::FORMAT {
+            // --expect-generation still applies: a script that expected another state hears so.
+            if let Some(expected) = args.mutation.expect_generation {
+                let actual = crate::model::header::Header::parse(&bytes)
+                    .map_err(|m| Error::state(ctx.dir.join(INDEX), m))?
+                    .generation;
+                if expected != actual {
+                    return Err(Error::Conflict { expected, actual });
+                }
+            }
             let msg = format!(
                 "note: {} is already format {format}; nothing to upgrade",
                 crate::render::escape(&ctx.dir.join(INDEX).display().to_string())

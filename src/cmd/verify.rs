@@ -80,12 +80,26 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
             cert.validity().not_before.to_datetime(),
             cert.validity().not_after.to_datetime(),
         );
+        let archived = crate::model::layout::archived_ca_file(&serial);
         let which = if der == ca.der {
             "this CA's own certificate (ca.crt)"
-        } else {
+        } else if session.read_optional(&archived)?.is_some_and(|b| {
+            crate::pki::pem::decode_one(&b, &["CERTIFICATE"], MAX_PEM_BYTES).is_ok_and(|d| d == der)
+        }) {
             "an earlier certificate of this CA (renew-ca)"
+        } else {
+            ""
         };
-        if now > until {
+        if which.is_empty() {
+            // Self-signed with the CA's key under its name, but neither ca.crt nor one
+            // renew-ca archived: made with the key outside fileca.
+            (
+                Verdict::NotInIndex,
+                "a CA certificate signed by this CA's key that fileca did not make (neither \
+                 ca.crt nor an archived one; run ca check)"
+                    .to_string(),
+            )
+        } else if now > until {
             (
                 Verdict::Expired,
                 format!("{which}, expired on {}", crate::clock::fmt(until)),

@@ -477,8 +477,12 @@ pub const MIN_SUFFIX_DIGITS: usize = 8;
 /// Why a typed serial names no single certificate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SerialLookup {
-    #[error("no certificate with serial {typed} in index.log{}", if *.decimal { " (serials are hexadecimal, as `ca list` shows them; decimal is not accepted)" } else { "" })]
-    NotFound { typed: String, decimal: bool },
+    #[error("no certificate with serial {typed} in index.log{}{}", if *.decimal { " (serials are hexadecimal, as `ca list` shows them; decimal is not accepted)" } else { "" }, if *.short { " (a serial's tail must have at least 8 digits)" } else { "" })]
+    NotFound {
+        typed: String,
+        decimal: bool,
+        short: bool,
+    },
     #[error("{typed} is the end of {} serials; give more digits: {}", .matches.len(), .matches.join(", "))]
     Ambiguous { typed: String, matches: Vec<String> },
 }
@@ -513,6 +517,7 @@ fn pick(typed: &Typed, mut matches: Vec<Entry>) -> std::result::Result<Entry, Se
         0 => Err(SerialLookup::NotFound {
             typed: typed.serial.to_string(),
             decimal: typed.digits.bytes().all(|b| b.is_ascii_digit()),
+            short: typed.digits.len() < MIN_SUFFIX_DIGITS,
         }),
         _ => Err(SerialLookup::Ambiguous {
             typed: typed.digits.clone(),
