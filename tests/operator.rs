@@ -652,7 +652,7 @@ fn every_man_page_the_main_page_names_exists_docs_man() {
             "{name}: {page}"
         );
     }
-    env.refused(&["man", "nope"], REFUSED);
+    env.refused(&["man", "nope"], USAGE);
 }
 
 /// Review findings: a self-signed certificate made with the CA key outside fileca is not

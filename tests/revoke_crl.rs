@@ -96,8 +96,9 @@ fn revoke_refuses_unknown_repeated_and_malformed_serials_revoke_refuse() {
     env.ok(&["revoke", &serial.to_lowercase()]);
     let err = env.refused(&["revoke", &serial], REFUSED);
     assert!(err.contains("already revoked"), "{err}");
+    // A malformed serial is a usage error (EXIT-USAGE), like a malformed --reason.
     for bad in ["../index", "/etc/passwd", "12G4", ""] {
-        env.refused(&["revoke", bad], REFUSED);
+        env.refused(&["revoke", bad], USAGE);
     }
     env.refused(&["revoke", &serial, "--reason", "bogus"], 2);
 }

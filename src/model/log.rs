@@ -452,20 +452,9 @@ pub struct Typed {
 impl Typed {
     /// Parses a typed serial (see [`Serial::parse_user`]).
     pub fn parse(s: &str) -> Option<Typed> {
-        let serial = Serial::parse_user(s)?;
-        let s = s.trim();
-        let s = match s.get(..7) {
-            Some(p) if p.eq_ignore_ascii_case("serial=") => &s[7..],
-            _ => s,
-        };
-        let s = s
-            .strip_prefix("0x")
-            .or_else(|| s.strip_prefix("0X"))
-            .unwrap_or(s);
-        let digits = s.chars().filter(|&c| c != ':').collect::<String>();
         Some(Typed {
-            serial,
-            digits: digits.to_ascii_uppercase(),
+            serial: Serial::parse_user(s)?,
+            digits: Serial::user_digits(s).to_ascii_uppercase(),
         })
     }
 }

@@ -66,16 +66,7 @@ impl Serial {
     /// -serial` prints it) or `0x` prefix, optional colons (`0a:1b`), leading zeros allowed.
     /// Nothing else, so a serial can never be a path.
     pub fn parse_user(s: &str) -> Option<Serial> {
-        let s = s.trim();
-        let s = match s.get(..7) {
-            Some(p) if p.eq_ignore_ascii_case("serial=") => &s[7..],
-            _ => s,
-        };
-        let s = s
-            .strip_prefix("0x")
-            .or_else(|| s.strip_prefix("0X"))
-            .unwrap_or(s);
-        let digits: String = s.chars().filter(|&c| c != ':').collect();
+        let digits = Serial::user_digits(s);
         if digits.is_empty() || digits.len() > 2 * MAX_OCTETS + 2 {
             return None;
         }
@@ -90,6 +81,21 @@ impl Serial {
         let bytes = hex::decode(&padded)?;
         let serial = Serial::from_magnitude(&bytes);
         (serial.der_len() <= MAX_OCTETS).then_some(serial)
+    }
+
+    /// The hex digits of what a user typed: without blanks around it, a `serial=` or `0x`
+    /// prefix, or colons (not checked to be hex).
+    pub fn user_digits(s: &str) -> String {
+        let s = s.trim();
+        let s = match s.get(..7) {
+            Some(p) if p.eq_ignore_ascii_case("serial=") => &s[7..],
+            _ => s,
+        };
+        let s = s
+            .strip_prefix("0x")
+            .or_else(|| s.strip_prefix("0X"))
+            .unwrap_or(s);
+        s.chars().filter(|&c| c != ':').collect()
     }
 
     /// Parses a counter file: the canonical form and exactly one final newline.
