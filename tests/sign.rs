@@ -230,8 +230,6 @@ fn sign_refuses_every_bad_csr_and_changes_nothing_csr_gate() {
         ("rsa2048-sha224.pem", "SHA-224"),
         ("p256-sha1.pem", "SHA-1"),
         ("p256-sha3-256.pem", "SHA-3"),
-        ("p256-sha512.pem", "SHA-512"),
-        ("p384-sha512.pem", "SHA-512"),
         ("rsa1024-default.pem", "1024 bits"),
         ("p521-default.pem", "curve"),
         ("secp256k1-default.pem", "curve"),
@@ -479,4 +477,35 @@ fn san_replacement_keeps_the_cn_only_if_certified_sign_san_cn_keep() {
         "{}",
         subject_of(&pem)
     );
+}
+
+/// CSR-SHA512: ECDSA CSRs signed with SHA-512 (`openssl req -sha512`) are verified (RustCrypto
+/// p256/p384; ring cannot) and signed; one whose signature was altered is refused.
+#[test]
+fn ecdsa_sha512_csrs_are_verified_and_signed_csr_sha512() {
+    let env = Env::new();
+    for fixture in ["p256-sha512.pem", "p384-sha512.pem"] {
+        let (pem, _) = env.sign(&csr(fixture), &[]);
+        assert!(verify(&env, &pem, false).0, "{fixture}");
+        // Alter the signature's last byte (DER form): refused, nothing changed.
+        let der = env.path("req.der");
+        let (ok, log) = openssl(&[
+            "req",
+            "-in",
+            csr(fixture).to_str().unwrap(),
+            "-outform",
+            "DER",
+            "-out",
+            der.to_str().unwrap(),
+        ]);
+        assert!(ok, "{log}");
+        let mut bytes = std::fs::read(&der).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x01;
+        let bad = write(&env, "bad.der", &bytes);
+        let before = snapshot(&env.dir);
+        let err = env.refused(&["sign", bad.to_str().unwrap()], REFUSED);
+        assert!(err.contains("does not verify"), "{fixture}: {err}");
+        assert_unchanged(&before, &snapshot(&env.dir));
+    }
 }

@@ -121,8 +121,19 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, CsrError> {
             key,
         });
     }
-    csr.verify_signature()
-        .map_err(|e| CsrError::Signature(e.to_string()))?;
+    if signature_algorithm == "ecdsa-with-SHA512" {
+        // ring verifies ECDSA only with SHA-256/384; RustCrypto's p256/p384 verify the rest.
+        verify_ecdsa_sha512(
+            key,
+            &info.subject_pki.subject_public_key.data,
+            info.raw,
+            &csr.signature_value.data,
+        )
+        .map_err(CsrError::Signature)?;
+    } else {
+        csr.verify_signature()
+            .map_err(|e| CsrError::Signature(e.to_string()))?;
+    }
 
     let subject = subject_of(&info.subject)?;
     if subject.is_empty() {
@@ -265,6 +276,33 @@ fn strict_der(bytes: &[u8]) -> Result<(), String> {
     walk(bytes, 0)
 }
 
+/// Verifies an ECDSA signature over SHA-512 of `tbs` (P-256 or P-384: the digest is truncated
+/// to the curve's size, as FIPS 186-5 says) with the RustCrypto verifiers.
+fn verify_ecdsa_sha512(
+    key: KeyKind,
+    point: &[u8],
+    tbs: &[u8],
+    signature: &[u8],
+) -> Result<(), String> {
+    use p256::ecdsa::signature::hazmat::PrehashVerifier;
+    use sha2::Digest;
+    let digest = sha2::Sha512::digest(tbs);
+    let bad = |e: &dyn std::fmt::Display| format!("{e}");
+    match key {
+        KeyKind::P256 => {
+            let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|e| bad(&e))?;
+            let sig = p256::ecdsa::Signature::from_der(signature).map_err(|e| bad(&e))?;
+            vk.verify_prehash(&digest, &sig).map_err(|e| bad(&e))
+        }
+        KeyKind::P384 => {
+            let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|e| bad(&e))?;
+            let sig = p384::ecdsa::Signature::from_der(signature).map_err(|e| bad(&e))?;
+            vk.verify_prehash(&digest, &sig).map_err(|e| bad(&e))
+        }
+        other => Err(format!("ecdsa-with-SHA512 with a {other} key")),
+    }
+}
+
 /// The allowlist of signature algorithms, by OID; refusals name the algorithm and the reason.
 fn signature_allowed(oid: &str) -> Result<&'static str, CsrError> {
     Ok(match oid {
@@ -274,6 +312,7 @@ fn signature_allowed(oid: &str) -> Result<&'static str, CsrError> {
         "1.2.840.113549.1.1.10" => "RSASSA-PSS",
         "1.2.840.10045.4.3.2" => "ecdsa-with-SHA256",
         "1.2.840.10045.4.3.3" => "ecdsa-with-SHA384",
+        "1.2.840.10045.4.3.4" => "ecdsa-with-SHA512",
         "1.3.101.112" => "Ed25519",
         _ => {
             let (name, why) = match oid {
@@ -287,10 +326,6 @@ fn signature_allowed(oid: &str) -> Result<&'static str, CsrError> {
                 "1.2.840.10040.4.3" => ("dsa-with-SHA1", "SHA-1 and DSA are not accepted"),
                 "1.2.840.113549.1.1.14" => ("sha224WithRSAEncryption", "SHA-224 is not accepted"),
                 "1.2.840.10045.4.3.1" => ("ecdsa-with-SHA224", "SHA-224 is not accepted"),
-                "1.2.840.10045.4.3.4" => (
-                    "ecdsa-with-SHA512",
-                    "ECDSA with SHA-512 cannot be verified by fileca's crypto library (ring)",
-                ),
                 o if o.starts_with("2.16.840.1.101.3.4.3.") => (
                     "a DSA or SHA-3 based algorithm",
                     "only SHA-2 (256/384/512) and Ed25519 are accepted",
