@@ -360,7 +360,8 @@ pub struct SignArgs {
     /// Validity in days (clamped to the CA certificate's notAfter).
     #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36500))]
     pub days: u32,
-    /// Subject alternative name: DNS:name, IP:address or email:address. Repeatable. When
+    /// Subject alternative name: DNS:name, IP:address, email:address or URI:uri (a SPIFFE ID
+    /// such as URI:spiffe://lab.test/ns/web). Repeatable. When
     /// given, these replace the SANs requested in the CSR.
     #[arg(long, value_name = "TYPE:VALUE")]
     pub san: Vec<String>,

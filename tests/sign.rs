@@ -145,7 +145,9 @@ fn sign_refuses_bad_san_options_sign_san() {
         "DNS:bad..example",
         "IP:1.2.3",
         "email:nobody",
-        "URI:http://x",
+        "URI:not a uri",
+        "URI:spiffe://",
+        "dirName:CN=x",
         "DNS:*.*.example",
     ] {
         env.refused(
@@ -508,4 +510,69 @@ fn ecdsa_sha512_csrs_are_verified_and_signed_csr_sha512() {
         assert!(err.contains("does not verify"), "{fixture}: {err}");
         assert_unchanged(&before, &snapshot(&env.dir));
     }
+}
+
+/// SAN-URI: URI SANs (SPIFFE IDs for mTLS) are accepted from --san and from a CSR, checked for
+/// well-formedness, issued as uniformResourceIdentifier, and kept by renew.
+#[test]
+fn uri_sans_are_issued_san_uri() {
+    let env = Env::new();
+    let sans_of = |pem: &str| {
+        let f = write(&env, "u.pem", pem.as_bytes());
+        openssl(&[
+            "x509",
+            "-in",
+            f.to_str().unwrap(),
+            "-noout",
+            "-ext",
+            "subjectAltName",
+        ])
+        .1
+    };
+    let (pem, serial) = env.sign(
+        &csr("p256-default.pem"),
+        &[
+            "--profile",
+            "server-client",
+            "--san",
+            "DNS:web.lab.test",
+            "--san",
+            "URI:spiffe://lab.test/ns/web",
+        ],
+    );
+    let sans = sans_of(&pem);
+    assert!(
+        sans.contains("URI:spiffe://lab.test/ns/web") && sans.contains("DNS:web.lab.test"),
+        "{sans}"
+    );
+    let renewed = String::from_utf8(env.ok(&["renew", &serial]).stdout).unwrap();
+    assert!(sans_of(&renewed).contains("URI:spiffe://lab.test/ns/web"));
+    // From a CSR.
+    let out = env.path("uri.csr");
+    let key = env.path("uri.key");
+    let (ok, log) = openssl(&[
+        "req",
+        "-new",
+        "-nodes",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-keyout",
+        key.to_str().unwrap(),
+        "-subj",
+        "/CN=svc",
+        "-addext",
+        "subjectAltName=URI:spiffe://lab.test/ns/svc,DNS:svc.lab.test",
+        "-out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{log}");
+    let (pem, _) = env.sign(&out, &[]);
+    assert!(
+        sans_of(&pem).contains("URI:spiffe://lab.test/ns/svc"),
+        "{}",
+        sans_of(&pem)
+    );
+    env.assert_check_ok();
 }

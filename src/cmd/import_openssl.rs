@@ -204,6 +204,7 @@ fn import_line(src: &Path, line: &str, ca: &Ca) -> std::result::Result<(Entry, S
                     match gn {
                         GeneralName::DNSName(d) => sans.push(format!("DNS:{d}")),
                         GeneralName::RFC822Name(e) => sans.push(format!("email:{e}")),
+                        GeneralName::URI(u) => sans.push(format!("URI:{u}")),
                         GeneralName::IPAddress(b) if b.len() == 4 => sans.push(format!(
                             "IP:{}",
                             std::net::Ipv4Addr::from(<[u8; 4]>::try_from(*b).unwrap_or_default())

@@ -375,6 +375,7 @@ fn general_name(gn: &GeneralName<'_>) -> Result<Option<San>, NameError> {
     match gn {
         GeneralName::DNSName(d) => San::dns(d).map(Some),
         GeneralName::RFC822Name(e) => San::email(e).map(Some),
+        GeneralName::URI(u) => San::uri(u).map(Some),
         GeneralName::IPAddress(b) => match b.len() {
             4 => Ok(Some(San::Ip(std::net::IpAddr::from(
                 <[u8; 4]>::try_from(*b).unwrap_or_default(),

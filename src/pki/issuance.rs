@@ -156,6 +156,7 @@ pub fn subject_for_sans(subject: &Subject, sans: &[San], notes: &mut Vec<Note>) 
         San::Dns(d) => d.eq_ignore_ascii_case(cn),
         San::Ip(ip) => cn.parse::<std::net::IpAddr>().is_ok_and(|c| c == *ip),
         San::Email(e) => e.eq_ignore_ascii_case(cn),
+        San::Uri(u) => u == cn,
     });
     if certified {
         return subject.clone();
@@ -169,7 +170,7 @@ pub fn subject_for_sans(subject: &Subject, sans: &[San], notes: &mut Vec<Note>) 
             .collect(),
     );
     let first = sans.first().map(|s| match s {
-        San::Dns(d) | San::Email(d) => d.clone(),
+        San::Dns(d) | San::Email(d) | San::Uri(d) => d.clone(),
         San::Ip(ip) => ip.to_string(),
     });
     match (kept.is_empty(), first) {

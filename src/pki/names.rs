@@ -48,9 +48,11 @@ pub enum NameError {
     UnsupportedAttribute(String),
     #[error("subject attribute {0} is not a supported string")]
     NotAString(String),
-    #[error("SAN {0:?} must be DNS:name, IP:address or email:address")]
+    #[error("SAN {0:?} must be DNS:name, IP:address, email:address or URI:uri")]
     SanForm(String),
-    #[error("SAN {san:?}: unknown type {kind:?} (use DNS:, IP: or email:)")]
+    #[error("URI {uri:?} {problem}")]
+    Uri { uri: String, problem: &'static str },
+    #[error("SAN {san:?}: unknown type {kind:?} (use DNS:, IP:, email: or URI:)")]
     SanKind { san: String, kind: String },
     #[error("SAN {san:?}: {value:?} is not an IP address")]
     Ip { san: String, value: String },
@@ -330,6 +332,8 @@ pub enum San {
     Dns(String),
     Ip(IpAddr),
     Email(String),
+    /// A URI (RFC 3986), e.g. a SPIFFE ID `spiffe://lab.test/ns/web`.
+    Uri(String),
 }
 
 impl San {
@@ -348,6 +352,7 @@ impl San {
                     value: value.to_string(),
                 }),
             "email" => San::email(value),
+            "uri" => San::uri(value),
             _ => Err(NameError::SanKind {
                 san: s.to_string(),
                 kind: kind.to_string(),
@@ -390,6 +395,40 @@ impl San {
         )))
     }
 
+    /// A URI: an ASCII scheme (letter, then letters, digits, `+`, `-`, `.`) and `:`, then up
+    /// to 2048 printable ASCII characters without spaces; `scheme://` needs a host
+    /// (`spiffe://lab.test/ns/web`). Checked for well-formedness, not resolved.
+    pub fn uri(uri: &str) -> Result<San, NameError> {
+        let bad = |problem| NameError::Uri {
+            uri: uri.to_string(),
+            problem,
+        };
+        if uri.len() > 2048 {
+            return Err(bad("is longer than 2048 characters"));
+        }
+        if !uri.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(bad(
+                "has characters outside printable ASCII (spaces included)",
+            ));
+        }
+        let (scheme, rest) = uri.split_once(':').ok_or_else(|| bad("has no scheme"))?;
+        let mut chars = scheme.chars();
+        if !chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        {
+            return Err(bad("has a malformed scheme"));
+        }
+        if let Some(after) = rest.strip_prefix("//") {
+            let host = after.split(['/', '?', '#']).next().unwrap_or("");
+            if host.is_empty() {
+                return Err(bad("has an empty host"));
+            }
+        } else if rest.is_empty() {
+            return Err(bad("is only a scheme"));
+        }
+        Ok(San::Uri(uri.to_string()))
+    }
+
     /// rcgen's form.
     pub fn to_rcgen(&self) -> Result<SanType, NameError> {
         // Checked names are ASCII, which is all rcgen's IA5String needs.
@@ -398,6 +437,7 @@ impl San {
             San::Dns(d) => SanType::DnsName(d.as_str().try_into().map_err(|_| form())?),
             San::Ip(ip) => SanType::IpAddress(*ip),
             San::Email(e) => SanType::Rfc822Name(e.as_str().try_into().map_err(|_| form())?),
+            San::Uri(u) => SanType::URI(u.as_str().try_into().map_err(|_| form())?),
         })
     }
 }
@@ -408,6 +448,7 @@ impl std::fmt::Display for San {
             San::Dns(d) => write!(f, "DNS:{d}"),
             San::Ip(ip) => write!(f, "IP:{ip}"),
             San::Email(e) => write!(f, "email:{e}"),
+            San::Uri(u) => write!(f, "URI:{u}"),
         }
     }
 }
@@ -540,12 +581,29 @@ mod tests {
         email("a@*.example", EmailProblem::WildcardDomain);
         email("a@b..example", EmailProblem::Domain(DnsProblem::EmptyLabel));
         assert_eq!(
-            San::parse("URI:http://x").unwrap_err(),
+            San::parse("dirName:CN=x").unwrap_err(),
             NameError::SanKind {
-                san: "URI:http://x".into(),
-                kind: "URI".into()
+                san: "dirName:CN=x".into(),
+                kind: "dirName".into()
             }
         );
+        assert_eq!(
+            San::parse("URI:spiffe://lab.test/ns/web").unwrap(),
+            San::Uri("spiffe://lab.test/ns/web".into())
+        );
+        let uri = |u: &str| match San::uri(u) {
+            Err(NameError::Uri { problem, .. }) => problem,
+            other => panic!("{u}: {other:?}"),
+        };
+        assert_eq!(uri("spiffe://"), "has an empty host");
+        assert_eq!(
+            uri("no scheme"),
+            "has characters outside printable ASCII (spaces included)"
+        );
+        assert_eq!(uri("noscheme"), "has no scheme");
+        assert_eq!(uri("1http://x"), "has a malformed scheme");
+        assert_eq!(uri("urn:"), "is only a scheme");
+        assert!(San::uri("urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66").is_ok());
         assert_eq!(
             San::parse("example.com").unwrap_err(),
             NameError::SanForm("example.com".into())
