@@ -345,9 +345,14 @@ fn sign_out_into_a_missing_directory_changes_nothing_sign_out() {
 
 /// A CSR made by openssl with `subj` and no SANs.
 fn csr_for(env: &Env, name: &str, subj: &str) -> std::path::PathBuf {
+    csr_with(env, name, subj, &[])
+}
+
+/// A CSR made by openssl with `subj` and `extra` options (`-addext …`).
+fn csr_with(env: &Env, name: &str, subj: &str, extra: &[&str]) -> std::path::PathBuf {
     let out = env.path(&format!("{name}.csr"));
     let key = env.path(&format!("{name}.key"));
-    let (ok, log) = openssl(&[
+    let mut args = vec![
         "req",
         "-new",
         "-nodes",
@@ -361,7 +366,9 @@ fn csr_for(env: &Env, name: &str, subj: &str) -> std::path::PathBuf {
         subj,
         "-out",
         out.to_str().unwrap(),
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let (ok, log) = openssl(&args);
     assert!(ok, "{log}");
     out
 }
@@ -548,26 +555,15 @@ fn uri_sans_are_issued_san_uri() {
     let renewed = String::from_utf8(env.ok(&["renew", &serial]).stdout).unwrap();
     assert!(sans_of(&renewed).contains("URI:spiffe://lab.test/ns/web"));
     // From a CSR.
-    let out = env.path("uri.csr");
-    let key = env.path("uri.key");
-    let (ok, log) = openssl(&[
-        "req",
-        "-new",
-        "-nodes",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-keyout",
-        key.to_str().unwrap(),
-        "-subj",
+    let out = csr_with(
+        &env,
+        "uri",
         "/CN=svc",
-        "-addext",
-        "subjectAltName=URI:spiffe://lab.test/ns/svc,DNS:svc.lab.test",
-        "-out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(ok, "{log}");
+        &[
+            "-addext",
+            "subjectAltName=URI:spiffe://lab.test/ns/svc,DNS:svc.lab.test",
+        ],
+    );
     let (pem, _) = env.sign(&out, &[]);
     assert!(
         sans_of(&pem).contains("URI:spiffe://lab.test/ns/svc"),
