@@ -343,6 +343,24 @@ fn sign_out_into_a_missing_directory_changes_nothing_sign_out() {
     );
 }
 
+/// What `openssl x509 ARGS` prints about the certificate `pem`.
+fn x509_says(env: &Env, pem: &str, args: &[&str]) -> String {
+    let f = write(env, "inspected.pem", pem.as_bytes());
+    let mut all = vec!["x509", "-in", f.to_str().unwrap(), "-noout"];
+    all.extend_from_slice(args);
+    openssl(&all).1
+}
+
+/// The subjectAltName extension of `pem`, as openssl prints it.
+fn sans_of(env: &Env, pem: &str) -> String {
+    x509_says(env, pem, &["-ext", "subjectAltName"])
+}
+
+/// The subject of `pem` in RFC 2253 order, as openssl prints it.
+fn subject_of(env: &Env, pem: &str) -> String {
+    x509_says(env, pem, &["-subject", "-nameopt", "RFC2253"])
+}
+
 /// A CSR made by openssl with `subj` and no SANs.
 fn csr_for(env: &Env, name: &str, subj: &str) -> std::path::PathBuf {
     csr_with(env, name, subj, &[])
@@ -380,25 +398,17 @@ fn csr_with(env: &Env, name: &str, subj: &str, extra: &[&str]) -> std::path::Pat
 #[test]
 fn server_certificates_always_name_a_host_sign_host() {
     let env = Env::new();
-    let sans_of = |pem: &str| {
-        let f = write(&env, "cert.pem", pem.as_bytes());
-        openssl(&[
-            "x509",
-            "-in",
-            f.to_str().unwrap(),
-            "-noout",
-            "-ext",
-            "subjectAltName",
-        ])
-        .1
-    };
     let (pem, _) = env.sign(&csr_for(&env, "intranet", "/CN=intranet"), &[]);
-    assert!(sans_of(&pem).contains("DNS:intranet"), "{}", sans_of(&pem));
+    assert!(
+        sans_of(&env, &pem).contains("DNS:intranet"),
+        "{}",
+        sans_of(&env, &pem)
+    );
     let (pem, _) = env.sign(&csr_for(&env, "addr", "/CN=192.0.2.10"), &[]);
     assert!(
-        sans_of(&pem).contains("IP Address:192.0.2.10"),
+        sans_of(&env, &pem).contains("IP Address:192.0.2.10"),
         "{}",
-        sans_of(&pem)
+        sans_of(&env, &pem)
     );
     let jane = csr_for(&env, "jane", "/CN=Jane Doe");
     let before = snapshot(&env.dir);
@@ -441,19 +451,6 @@ fn server_certificates_always_name_a_host_sign_host() {
 #[test]
 fn san_replacement_keeps_the_cn_only_if_certified_sign_san_cn_keep() {
     let env = Env::new();
-    let subject_of = |pem: &str| {
-        let f = write(&env, "c.pem", pem.as_bytes());
-        openssl(&[
-            "x509",
-            "-in",
-            f.to_str().unwrap(),
-            "-noout",
-            "-subject",
-            "-nameopt",
-            "RFC2253",
-        ])
-        .1
-    };
     let web = csr_for(&env, "web", "/O=Example/CN=web.example.test");
     let (pem, _) = env.sign(
         &web,
@@ -465,9 +462,9 @@ fn san_replacement_keeps_the_cn_only_if_certified_sign_san_cn_keep() {
         ],
     );
     assert!(
-        subject_of(&pem).contains("CN=web.example.test"),
+        subject_of(&env, &pem).contains("CN=web.example.test"),
         "{}",
-        subject_of(&pem)
+        subject_of(&env, &pem)
     );
     let out = env.ok(&[
         "sign",
@@ -476,15 +473,15 @@ fn san_replacement_keeps_the_cn_only_if_certified_sign_san_cn_keep() {
         "DNS:api.example.test",
     ]);
     let pem = String::from_utf8(out.stdout).unwrap();
-    let s = subject_of(&pem);
+    let s = subject_of(&env, &pem);
     assert!(!s.contains("CN=") && s.contains("O=Example"), "{s}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("left out of the subject"));
     let only_cn = csr_for(&env, "only", "/CN=web.example.test");
     let (pem, _) = env.sign(&only_cn, &["--san", "DNS:api.example.test"]);
     assert!(
-        subject_of(&pem).contains("CN=api.example.test"),
+        subject_of(&env, &pem).contains("CN=api.example.test"),
         "{}",
-        subject_of(&pem)
+        subject_of(&env, &pem)
     );
 }
 
@@ -524,18 +521,6 @@ fn ecdsa_sha512_csrs_are_verified_and_signed_csr_sha512() {
 #[test]
 fn uri_sans_are_issued_san_uri() {
     let env = Env::new();
-    let sans_of = |pem: &str| {
-        let f = write(&env, "u.pem", pem.as_bytes());
-        openssl(&[
-            "x509",
-            "-in",
-            f.to_str().unwrap(),
-            "-noout",
-            "-ext",
-            "subjectAltName",
-        ])
-        .1
-    };
     let (pem, serial) = env.sign(
         &csr("p256-default.pem"),
         &[
@@ -547,13 +532,13 @@ fn uri_sans_are_issued_san_uri() {
             "URI:spiffe://lab.test/ns/web",
         ],
     );
-    let sans = sans_of(&pem);
+    let sans = sans_of(&env, &pem);
     assert!(
         sans.contains("URI:spiffe://lab.test/ns/web") && sans.contains("DNS:web.lab.test"),
         "{sans}"
     );
     let renewed = String::from_utf8(env.ok(&["renew", &serial]).stdout).unwrap();
-    assert!(sans_of(&renewed).contains("URI:spiffe://lab.test/ns/web"));
+    assert!(sans_of(&env, &renewed).contains("URI:spiffe://lab.test/ns/web"));
     // From a CSR.
     let out = csr_with(
         &env,
@@ -566,9 +551,9 @@ fn uri_sans_are_issued_san_uri() {
     );
     let (pem, _) = env.sign(&out, &[]);
     assert!(
-        sans_of(&pem).contains("URI:spiffe://lab.test/ns/svc"),
+        sans_of(&env, &pem).contains("URI:spiffe://lab.test/ns/svc"),
         "{}",
-        sans_of(&pem)
+        sans_of(&env, &pem)
     );
     env.assert_check_ok();
 }

@@ -453,11 +453,6 @@ impl std::fmt::Display for San {
     }
 }
 
-/// Is `s` a plausible DNS name (used to decide whether a CN can become a SAN)?
-pub fn is_dns_name(s: &str) -> bool {
-    check_dns(s).is_ok() && s.contains('.')
-}
-
 fn check_dns(name: &str) -> Result<(), DnsProblem> {
     if name.is_empty() {
         return Err(DnsProblem::Empty);
