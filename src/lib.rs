@@ -19,14 +19,16 @@ pub mod store;
 use cli::{Cli, Command};
 use error::{Result, exit};
 
-/// What a command learns from its surroundings once, before it starts: the time and the
-/// operator (for the audit trail).
+/// What a command learns from its surroundings once, before it starts: the time, the
+/// operator (for the audit trail) and the random source its plan draws from.
 #[derive(Debug, Clone)]
 pub struct Env {
     /// The time of the command, read once.
     pub now: time::OffsetDateTime,
     /// The operator, from the password database.
     pub user: String,
+    /// Where plans draw random serials from.
+    pub rng: rand::Rng,
 }
 
 /// Runs one parsed command line; returns the exit code on success.
@@ -40,6 +42,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Env {
             now,
             user: current_user(),
+            rng: rand::Rng::for_command(),
         },
         cli.quiet,
     );

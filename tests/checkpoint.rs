@@ -480,7 +480,7 @@ fn counters_and_the_crl_are_signed_too_checkpoint_files() {
     assert!(err.contains("CRL number"), "{err}");
     assert_eq!(check(&env).0, Some(1));
     put_back("crlnumber");
-    let mut higher = env.next_serial();
+    let mut higher = env.counter();
     let digit = if higher.starts_with('7') { "6" } else { "7" };
     higher.replace_range(..1, digit);
     std::fs::write(env.dir.join("serial"), format!("{higher}\n")).unwrap();

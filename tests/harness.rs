@@ -70,6 +70,7 @@ impl Env {
             .env_remove("FILECA_FAULT")
             .env_remove("FILECA_FAULT_TRACE")
             .env_remove("FILECA_NOW")
+            .env_remove("FILECA_TEST_SEED")
             .env_remove("CA_LOCK_TIMEOUT");
         c
     }
@@ -111,15 +112,24 @@ impl Env {
     /// Signs a fixture CSR, returns the PEM certificate and its serial.
     #[track_caller]
     pub fn sign(&self, csr: &Path, extra: &[&str]) -> (String, String) {
-        let serial = self.next_serial();
         let mut args = vec!["sign", csr.to_str().unwrap()];
         args.extend_from_slice(extra);
         let out = self.ok(&args);
-        (String::from_utf8(out.stdout).unwrap(), serial)
+        (String::from_utf8(out.stdout).unwrap(), self.last_serial())
     }
 
-    /// The next serial the CA will issue.
-    pub fn next_serial(&self) -> String {
+    /// The serial of the last certificate in the index.
+    pub fn last_serial(&self) -> String {
+        let index = self.index();
+        let certs = index["certificates"].as_array().unwrap();
+        certs.last().unwrap()["serial"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// The serial counter (SPEC.md SERIAL-RANDOM: every serial issued is below it).
+    pub fn counter(&self) -> String {
         std::fs::read_to_string(self.dir.join("serial"))
             .map(|s| s.trim().to_string())
             .unwrap_or_default()
@@ -280,7 +290,8 @@ pub fn ca_at(dir: &Path) -> Command {
     c.env_remove("CA_DIR")
         .env_remove("FILECA_FAULT")
         .env_remove("FILECA_FAULT_TRACE")
-        .env("FILECA_NOW", NOW);
+        .env("FILECA_NOW", NOW)
+        .env("FILECA_TEST_SEED", "5280");
     c
 }
 

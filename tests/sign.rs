@@ -30,7 +30,12 @@ fn sign_issues_a_verifiable_certificate_and_records_it_sign_index() {
     let text = x509_text(&env, &pem);
     assert!(text.contains("DNS:multi.example.test, DNS:www.multi.example.test, IP Address:192.0.2.7, IP Address:2001:DB8:0:0:0:0:0:7, email:ops@example.test"), "{text}");
     assert!(text.contains(&"Serial Number:".to_string()), "{text}");
-    assert_ne!(env.next_serial(), serial, "the counter moved on");
+    // SERIAL-RANDOM: the counter moved to the block above the serial, whose low 64 bits
+    // are random.
+    let counter = env.counter();
+    assert_eq!((serial.len(), counter.len()), (32, 32));
+    assert!(counter > serial, "the counter moved on: {counter} {serial}");
+    assert!(counter.ends_with("0000000000000000"), "{counter}");
     env.assert_check_ok();
 }
 
@@ -554,6 +559,55 @@ fn uri_sans_are_issued_san_uri() {
         sans_of(&env, &pem).contains("URI:spiffe://lab.test/ns/svc"),
         "{}",
         sans_of(&env, &pem)
+    );
+    env.assert_check_ok();
+}
+
+#[test]
+fn every_serial_carries_64_random_bits_serial_random() {
+    let env = Env::new();
+    // One by one and in a batch: the high 64 bits count, the low 64 bits are random.
+    env.sign(&csr("p256-default.pem"), &[]);
+    let batch = env.path("batch");
+    std::fs::create_dir(&batch).unwrap();
+    for name in [
+        "p256-default.pem",
+        "p384-default.pem",
+        "ed25519-default.pem",
+    ] {
+        std::fs::copy(csr(name), batch.join(name)).unwrap();
+    }
+    env.ok(&["sign", batch.to_str().unwrap()]);
+    env.sign(&csr("p384-default.pem"), &[]);
+    let index = env.index();
+    let serials: Vec<String> = index["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["serial"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(serials.len(), 5);
+    let high = |s: &str| u64::from_str_radix(&s[..16], 16).unwrap();
+    let low = |s: &str| u64::from_str_radix(&s[16..], 16).unwrap();
+    for pair in serials.windows(2) {
+        assert_eq!(pair[0].len(), 32);
+        assert_eq!(high(&pair[1]), high(&pair[0]) + 1, "{pair:?}");
+        // Not the last one plus one: 64 bits the next one shares nothing predictable with.
+        assert_ne!(low(&pair[1]), low(&pair[0]).wrapping_add(1), "{pair:?}");
+    }
+    let lows: std::collections::BTreeSet<u64> = serials.iter().map(|s| low(s)).collect();
+    assert_eq!(lows.len(), serials.len(), "{serials:?}");
+    // The counter is the block after the last serial; the certificate carries the serial
+    // (as openssl reads it) and check agrees.
+    let last = serials.last().unwrap();
+    assert_eq!(
+        env.counter(),
+        format!("{:016X}{}", high(last) + 1, "0".repeat(16))
+    );
+    let pem = std::fs::read_to_string(env.dir.join(format!("certs/{last}.pem"))).unwrap();
+    assert_eq!(
+        x509_says(&env, &pem, &["-serial"]).trim(),
+        format!("serial={last}")
     );
     env.assert_check_ok();
 }

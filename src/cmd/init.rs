@@ -41,7 +41,7 @@ pub struct Init {
 }
 
 /// Validation phase: the complete content of every file of the new CA.
-pub fn plan(request: &Init, env: &Env, random: [u8; 32]) -> Result<Vec<FileWrite>> {
+pub fn plan(request: &Init, env: &Env) -> Result<Vec<FileWrite>> {
     let (mut key_pem, cert_pem, ca_serial) = match &request.source {
         Source::Import {
             key_path,
@@ -54,7 +54,7 @@ pub fn plan(request: &Init, env: &Env, random: [u8; 32]) -> Result<Vec<FileWrite
             key_type,
             days,
             path_len,
-        } => generate(subject, *key_type, *days, *path_len, env, &random)?,
+        } => generate(subject, *key_type, *days, *path_len, env)?,
     };
     // The key signs the first checkpoint (SPEC.md CHECKPOINT-SIGN) before it is encrypted.
     let signer = rcgen::KeyPair::from_pem(&key_pem)
@@ -64,8 +64,8 @@ pub fn plan(request: &Init, env: &Env, random: [u8; 32]) -> Result<Vec<FileWrite
         zeroize::Zeroize::zeroize(&mut key_pem);
         key_pem = enc;
     }
-    // Leaf serials count up from a random point of their own (SPEC.md SERIAL-START).
-    let first = Serial::random_start(half(&random, 16));
+    // The leaf counter starts at a random block of its own (SPEC.md SERIAL-START).
+    let first = Serial::counter_start(env.rng.bytes()?);
     let operation = match request.source {
         Source::Import { .. } => "import",
         Source::Generate { .. } => "init",
@@ -122,11 +122,10 @@ fn generate(
     days: u32,
     path_len: Option<u8>,
     env: &Env,
-    random: &[u8; 32],
 ) -> Result<(String, String, String)> {
     let (key, key_pem) = keys::generate(key_type)?;
     // The CA certificate's own serial is random too (RFC 5280 allows any unique positive value).
-    let ca_serial = Serial::random_start(half(random, 0));
+    let ca_serial = Serial::random_start(env.rng.bytes()?);
     let params = crate::pki::issuance::ca_params(
         subject.to_rcgen().map_err(Error::refused)?,
         env.now,
@@ -143,8 +142,6 @@ fn generate(
 
 /// Creates the CA.
 pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
-    let mut random = [0u8; 32];
-    crate::rand::fill(&mut random)?;
     let source = match (&args.import_key, &args.import_cert) {
         (Some(k), Some(c)) => Source::Import {
             key_path: k.clone(),
@@ -178,13 +175,12 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
         false => None,
     };
     let request = Init { source, passphrase };
-    let mut files = plan(&request, &ctx.env, random)?;
+    let mut files = plan(&request, &ctx.env)?;
     let result = create_or_describe(args, ctx, &files);
     // The key's PEM is wiped from memory whatever happened.
     for f in &mut files {
         zeroize::Zeroize::zeroize(&mut f.bytes);
     }
-    random.fill(0);
     result
 }
 
@@ -227,24 +223,23 @@ fn create_or_describe(args: &InitArgs, ctx: &Context, files: &[FileWrite]) -> Re
     super::report_created(ctx, &msg)
 }
 
-fn half(random: &[u8; 32], from: usize) -> [u8; 16] {
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&random[from..from + 16]);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn env() -> Env {
+        env_seeded(1)
+    }
+
+    fn env_seeded(seed: u64) -> Env {
         Env {
+            rng: crate::rand::Rng::seeded(seed),
             now: time::OffsetDateTime::now_utc(),
             user: "init-test".into(),
         }
     }
 
-    fn generated(random: [u8; 32]) -> Vec<FileWrite> {
+    fn generated(seed: u64) -> Vec<FileWrite> {
         let request = Init {
             source: Source::Generate {
                 subject: Subject::parse("CN=Unit Root").unwrap(),
@@ -254,12 +249,12 @@ mod tests {
             },
             passphrase: None,
         };
-        plan(&request, &env(), random).unwrap()
+        plan(&request, &env_seeded(seed)).unwrap()
     }
 
     #[test]
     fn a_new_ca_is_every_state_file_and_an_import_must_match_its_key() {
-        let files = generated([7; 32]);
+        let files = generated(7);
         let targets: Vec<&str> = files.iter().map(|f| f.target.as_str()).collect();
         assert_eq!(
             targets,
@@ -275,7 +270,8 @@ mod tests {
         );
         assert_eq!(files[0].mode, crate::store::MODE_SECRET);
         // The random input decides the serials: a different one, a different counter.
-        assert_ne!(files[2].bytes, generated([8; 32])[2].bytes);
+        assert_ne!(files[2].bytes, generated(8)[2].bytes);
+        assert_eq!(files[2].bytes, generated(7)[2].bytes);
 
         // Importing that certificate with another key is refused, typed.
         let other = keys::generate(keys::KeyType::EcdsaP256).unwrap().1;
@@ -288,7 +284,7 @@ mod tests {
             },
             passphrase: None,
         };
-        match plan(&request, &env(), [1; 32]) {
+        match plan(&request, &env()) {
             Err(Error::Input {
                 err: InputError::KeyMismatch(cert),
                 ..

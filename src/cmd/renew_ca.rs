@@ -15,15 +15,13 @@ use crate::store::{CERT, FileWrite};
 
 /// Runs `ca renew-ca`.
 pub fn run(args: &RenewCaArgs, ctx: &Context) -> Result<()> {
-    let mut random = [0u8; 16];
-    crate::rand::fill(&mut random)?;
     super::mutate(ctx, &args.mutation, |state| {
-        plan(state, args.days, random, &ctx.env)
+        plan(state, args.days, &ctx.env)
     })
 }
 
 /// Validation phase: the new ca.crt and the archived old one.
-pub fn plan(state: &State, days: u32, random: [u8; 16], env: &Env) -> Result<Planned> {
+pub fn plan(state: &State, days: u32, env: &Env) -> Result<Planned> {
     let old = &state.ca.cert;
     let path = state.dir.join(CERT);
     let x509 = crate::pki::pem::certificate(&old.der).map_err(|m| Error::state(&path, m))?;
@@ -40,7 +38,7 @@ pub fn plan(state: &State, days: u32, random: [u8; 16], env: &Env) -> Result<Pla
         .ok()
         .flatten()
         .and_then(|bc| bc.value.path_len_constraint);
-    let new_serial = Serial::random_start(random);
+    let new_serial = Serial::random_start(env.rng.bytes()?);
     let params = crate::pki::issuance::ca_params(
         names::dn_from_x509(x509.subject()).map_err(|m| Error::state(&path, m))?,
         env.now,

@@ -8,7 +8,7 @@ use crate::Env;
 use crate::cli::SignArgs;
 use crate::error::{Error, Result};
 use crate::input::InputError;
-use crate::model::change::{issue_entry, issue_one, next_serial};
+use crate::model::change::{allot_serial, issue_entry, issue_one};
 use crate::model::log::{Entry, LogAppend};
 use crate::model::snapshot::State;
 use crate::pki::csr::{self, CheckedCsr};
@@ -140,8 +140,9 @@ pub fn plan_batch(
     // Serials in order first; then the certificates, signed on every core.
     let mut numbered = Vec::with_capacity(csrs.len());
     for _ in csrs {
-        numbered.push(serial.clone());
-        serial = next_serial(&serial)?;
+        let (allotted, next) = allot_serial(&serial, env)?;
+        numbered.push(allotted);
+        serial = next;
     }
     let sign_one = |(csr, serial): (&CheckedCsr, &Serial)| -> Result<(String, Entry)> {
         let mut cert_notes = Vec::new();

@@ -99,7 +99,11 @@ pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
         c.revoked,
         c.expired
     );
-    crate::outln!(out, "next serial:   {}", report.next_serial);
+    crate::outln!(
+        out,
+        "serials from:  {} (+ 64 random bits)",
+        report.next_serial
+    );
     match &report.crl {
         Some(crl) => crate::outln!(
             out,

@@ -186,7 +186,7 @@ pub fn issue_one(
     notes: &mut Vec<Note>,
     issue: Issue,
 ) -> Result<(Plan, String)> {
-    let serial = state.serial.clone();
+    let (serial, next) = allot_serial(&state.serial, env)?;
     let (pem, mut entry) = issue_entry(state, &state.ca.issuer()?, request, &serial, env, notes)?;
     let mut log = LogAppend::default();
     let mut serials = vec![serial.to_string()];
@@ -209,7 +209,7 @@ pub fn issue_one(
         log,
         vec![
             FileWrite::public(crate::model::layout::cert_file(&serial), pem.clone()),
-            FileWrite::public(SERIAL, next_serial(&serial)?.to_file()),
+            FileWrite::public(SERIAL, next.to_file()),
         ],
         AuditInfo {
             operation: issue.operation,
@@ -220,10 +220,12 @@ pub fn issue_one(
     Ok((plan, pem))
 }
 
-/// The serial after `serial`, or a refusal when the 20-octet space is exhausted.
-pub fn next_serial(serial: &Serial) -> Result<Serial> {
-    serial
-        .next()
+/// A new certificate serial from the counter `counter` with 64 random bits from `env`, and
+/// the counter after it (SPEC.md SERIAL-RANDOM); a refusal when the 20-octet space is
+/// exhausted.
+pub fn allot_serial(counter: &Serial, env: &Env) -> Result<(Serial, Serial)> {
+    counter
+        .allot(env.rng.bytes()?)
         .ok_or(Error::Refusal(Refusal::SerialsExhausted))
 }
 
@@ -431,6 +433,7 @@ mod tests {
         Env {
             now,
             user: "plan-test".into(),
+            rng: crate::rand::Rng::seeded(3),
         }
     }
 
@@ -501,9 +504,18 @@ mod tests {
         let mut notes = Vec::new();
         let (plan, pem) =
             issue_one(&state, &request, &now, &mut notes, Issue::new("sign", None)).unwrap();
-        let next = state.serial.clone();
+        // The serial is the counter's block with 64 random bits (SERIAL-RANDOM): the seeded
+        // stream gives the same one again, and the counter moves to the next block.
+        let (allotted, next) = state
+            .serial
+            .allot(env(now.now).rng.bytes().unwrap())
+            .unwrap();
         let targets: Vec<&str> = plan.writes.iter().map(|w| w.target.as_str()).collect();
-        assert_eq!(targets, [&format!("certs/{next}.pem"), SERIAL, INDEX][..]);
+        assert_eq!(
+            targets,
+            [&format!("certs/{allotted}.pem"), SERIAL, INDEX][..]
+        );
+        assert_eq!(plan.writes[1].bytes, next.to_file());
         assert_eq!(plan.writes[0].bytes, pem.as_bytes());
         assert_eq!(plan.appends.len(), 2);
         assert_eq!(plan.generation_after, state.header.generation + 1);

@@ -3,7 +3,8 @@
 //! A serial is a positive integer of at most 20 octets (RFC 5280 4.1.2.2), held as minimal
 //! big-endian bytes and written as uppercase hex with an even number of digits — the form
 //! `openssl ca` uses, so `certs/<SERIAL>.pem` names look familiar. A new CA starts its counter
-//! at a random 127-bit value, so a re-created CA with the same name never reuses a serial.
+//! at a random block, and every certificate's serial is the next block of 2^64 with 64 random
+//! low bits ([`Serial::allot`], SPEC.md SERIAL-RANDOM).
 
 use std::fmt;
 
@@ -42,6 +43,34 @@ impl Serial {
         Serial {
             bytes: random.to_vec(),
         }
+    }
+
+    /// The start of a new CA's leaf counter: 8 random bytes, the first one in 0x10..=0x7F,
+    /// followed by 8 zero bytes (SPEC.md SERIAL-RANDOM), so the CA's serials have exactly 32
+    /// hex digits.
+    pub fn counter_start(mut random: [u8; 8]) -> Serial {
+        random[0] = 0x10 + random[0] % 0x70;
+        let mut bytes = random.to_vec();
+        bytes.extend_from_slice(&[0; 8]);
+        Serial { bytes }
+    }
+
+    /// Allots a certificate serial from the counter `self` (SPEC.md SERIAL-RANDOM): the counter
+    /// rounded up to a multiple of 2^64 (at least 2^64) with `random` as its low 64 bits.
+    /// Returns that serial and the next counter, the following multiple of 2^64 — so serials
+    /// keep rising and never repeat, and none can be guessed from the last. `None` when
+    /// either would exceed 20 octets.
+    pub fn allot(&self, random: [u8; 8]) -> Option<(Serial, Serial)> {
+        let split = self.bytes.len().saturating_sub(8);
+        let (high, low) = self.bytes.split_at(split);
+        let mut block = Serial::from_magnitude(high);
+        if low.iter().any(|&b| b != 0) || block.is_zero() {
+            block = block.next()?;
+        }
+        let serial = Serial::from_magnitude(&[block.bytes.as_slice(), &random].concat());
+        let next = block.next()?;
+        let next = Serial::from_magnitude(&[next.bytes.as_slice(), &[0; 8]].concat());
+        (serial.der_len() <= MAX_OCTETS && next.der_len() <= MAX_OCTETS).then_some((serial, next))
     }
 
     /// Parses the canonical text form (uppercase hex, even length, no leading `00`).
@@ -194,6 +223,39 @@ mod tests {
         for bad in ["../x", "/etc/passwd", "", "0A/..", "%2e%2e", "１２"] {
             assert!(Serial::parse_user(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn serials_are_allotted_in_blocks_with_random_low_bits() {
+        let r = [0xAB; 8];
+        // A new CA's counter: the block itself.
+        let start = Serial::counter_start([0x05; 8]);
+        assert_eq!(start.to_string(), "15050505050505050000000000000000");
+        let (s, next) = start.allot(r).unwrap();
+        assert_eq!(s.to_string(), "1505050505050505ABABABABABABABAB");
+        assert_eq!(next.to_string(), "15050505050505060000000000000000");
+        // An older counter that counted up by one: the next block above it.
+        let old = Serial::parse_canonical("3A00000000000000FFFFFFFFFFFFFFFE").unwrap();
+        let (s, next) = old.allot(r).unwrap();
+        assert_eq!(s.to_string(), "3A00000000000001ABABABABABABABAB");
+        assert!(s > old);
+        assert_eq!(next.to_string(), "3A000000000000020000000000000000");
+        // An imported openssl counter such as 1001, and zero: the first block is 2^64.
+        for small in ["1001", "00"] {
+            let (s, next) = Serial::parse_canonical(small).unwrap().allot(r).unwrap();
+            assert_eq!(s.to_string(), "01ABABABABABABABAB");
+            assert_eq!(next.to_string(), "020000000000000000");
+        }
+        // Random bits may be zero; the serial is still the block, never zero.
+        let (s, _) = Serial::parse_canonical("00")
+            .unwrap()
+            .allot([0; 8])
+            .unwrap();
+        assert_eq!(s.to_string(), "010000000000000000");
+        // Twenty octets is the end.
+        let top = Serial::parse_canonical(&format!("7F{}", "FF".repeat(11))).unwrap();
+        let near = Serial::from_magnitude(&[top.as_bytes(), &[0u8; 8]].concat());
+        assert!(near.allot(r).is_none());
     }
 
     #[test]
