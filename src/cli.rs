@@ -198,7 +198,8 @@ pub struct VerifyArgs {
 pub struct IssueArgs {
     /// Name of the pair: the CN (unless --subject) and the file names.
     pub name: String,
-    /// Subject instead of CN=NAME.
+    /// Subject instead of CN=NAME, most specific first (RFC 4514), e.g. "CN=web,O=Example";
+    /// or the OpenSSL form "/O=Example/CN=web".
     #[arg(long)]
     pub subject: Option<String>,
     /// Subject alternative name (repeatable); default DNS:NAME for server profiles.
@@ -288,7 +289,8 @@ pub struct RenewArgs {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// The CA's subject, e.g. "CN=Lab Root CA,O=Example,C=DE".
+    /// The CA's subject, most specific first (RFC 4514), e.g. "CN=Lab Root CA,O=Example,C=DE";
+    /// the OpenSSL form "/C=DE/O=Example/CN=Lab Root CA" means the same.
     #[arg(
         long,
         required_unless_present = "import_cert",

@@ -121,7 +121,8 @@ impl Note {
 #[derive(Debug, serde::Serialize)]
 pub struct Row<'a> {
     pub serial: String,
-    pub subject: &'a str,
+    /// RFC 4514 order (index.log keeps ASN.1 order).
+    pub subject: String,
     pub sans: &'a [String],
     pub profile: &'a str,
     pub not_before: String,
@@ -137,7 +138,7 @@ impl<'a> Row<'a> {
     pub fn new(e: &'a crate::model::log::Entry, now: time::OffsetDateTime) -> Row<'a> {
         Row {
             serial: e.serial.to_string(),
-            subject: &e.subject,
+            subject: crate::pki::names::shown(&e.subject),
             sans: &e.sans,
             profile: &e.profile,
             not_before: crate::clock::fmt(e.not_before),

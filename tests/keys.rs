@@ -50,7 +50,7 @@ fn renew_ca_keeps_old_certificates_valid_and_archives_the_old_ca_renew_ca() {
     ]);
     assert!(
         text.contains("CA:TRUE, pathlen:1")
-            && text.contains("Subject: CN = Lifecycle CA, O = fileca, C = DE"),
+            && text.contains("Subject: C = DE, O = fileca, CN = Lifecycle CA"),
         "{text}"
     );
     assert!(

@@ -611,3 +611,153 @@ fn every_serial_carries_64_random_bits_serial_random() {
     );
     env.assert_check_ok();
 }
+
+/// NAME-ORDER: subject strings are RFC 4514 (most specific first) and are encoded reversed,
+/// so the certificate holds C, O, CN in that order; the OpenSSL `/C=…/O=…/CN=…` form gives
+/// the same subject; every output shows RFC 4514 order; index.log keeps ASN.1 order; renew
+/// keeps the subject's encoding.
+#[test]
+fn subjects_are_rfc4514_strings_encoded_most_general_first_name_order() {
+    let env = Env::empty();
+    env.ok(&["init", "--subject", "CN=Order Root,O=Example\\, Inc.,C=DE"]);
+    let ca = std::fs::read_to_string(env.dir.join("ca.crt")).unwrap();
+    assert_eq!(
+        subject_of(&env, &ca).trim(),
+        "subject=CN=Order Root,O=Example\\, Inc.,C=DE"
+    );
+    // openssl's default (ASN.1 order) output: C comes first in the certificate.
+    assert_eq!(
+        x509_says(&env, &ca, &["-subject"]).trim(),
+        "subject=C = DE, O = \"Example, Inc.\", CN = Order Root"
+    );
+    assert_eq!(
+        env.status()["subject"],
+        "CN=Order Root,O=Example\\, Inc.,C=DE"
+    );
+    let text = String::from_utf8(env.ok(&["status"]).stdout).unwrap();
+    // (The text output escapes the backslash, as it does every character it shows escaped.)
+    assert!(
+        text.contains("subject:       CN=Order Root,O=Example"),
+        "{text}"
+    );
+    assert!(text.contains("Inc.,C=DE\n"), "{text}");
+
+    // The OpenSSL form: the same DER subject.
+    let other = Env::empty();
+    other.ok(&["init", "--subject", "/C=DE/O=Example, Inc./CN=Order Root"]);
+    let other_ca = std::fs::read_to_string(other.dir.join("ca.crt")).unwrap();
+    assert_eq!(
+        x509_says(&other, &other_ca, &["-subject"]),
+        x509_says(&env, &ca, &["-subject"])
+    );
+
+    // issue --subject, and a CSR made with openssl's -subj (ASN.1 order).
+    let out = env.path("issued");
+    env.ok(&[
+        "issue",
+        "host.test",
+        "--subject",
+        "CN=host.test,O=Example",
+        "--out-dir",
+        out.to_str().unwrap(),
+    ]);
+    let pem = std::fs::read_to_string(out.join("host.test/host.test.crt")).unwrap();
+    assert_eq!(
+        subject_of(&env, &pem).trim(),
+        "subject=CN=host.test,O=Example"
+    );
+    let csr = csr_for(&env, "web", "/C=DE/O=Example/CN=web.test");
+    let (pem, serial) = env.sign(&csr, &[]);
+    assert_eq!(
+        subject_of(&env, &pem).trim(),
+        "subject=CN=web.test,O=Example,C=DE"
+    );
+    let list: serde_json::Value =
+        serde_json::from_slice(&env.ok(&["list", "--json"]).stdout).unwrap();
+    let subjects: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        subjects,
+        ["CN=host.test,O=Example", "CN=web.test,O=Example,C=DE"]
+    );
+    let text = String::from_utf8(env.ok(&["list"]).stdout).unwrap();
+    assert!(text.contains("CN=web.test,O=Example,C=DE"), "{text}");
+    let show = String::from_utf8(env.ok(&["show", &serial]).stdout).unwrap();
+    assert!(
+        show.contains("subject:       CN=web.test,O=Example,C=DE"),
+        "{show}"
+    );
+    let found =
+        String::from_utf8(env.ok(&["list", "--match", "web.test,o=example"]).stdout).unwrap();
+    assert!(found.contains(&serial), "{found}");
+    // index.log keeps ASN.1 order, the order of the certificate (and of openssl's index.txt).
+    let log = std::fs::read_to_string(env.dir.join("index.log")).unwrap();
+    assert!(
+        log.contains(r#""subject":"C=DE,O=Example,CN=web.test""#),
+        "{log}"
+    );
+    assert!(
+        log.contains(r#""subject":"O=Example,CN=host.test""#),
+        "{log}"
+    );
+
+    // renew re-issues the same subject, byte for byte.
+    let renewed = String::from_utf8(env.ok(&["renew", &serial]).stdout).unwrap();
+    assert_eq!(
+        x509_says(&env, &renewed, &["-subject"]),
+        x509_says(&env, &pem, &["-subject"])
+    );
+    let revoked = String::from_utf8(env.ok(&["revoke", &serial]).stderr).unwrap();
+    assert!(revoked.contains("CN=web.test,O=Example,C=DE"), "{revoked}");
+    env.assert_check_ok();
+}
+
+/// NAME-ORDER: a CA whose subject is in typed order (CN first, as an earlier fileca encoded
+/// `CN=…,O=…`) keeps issuing certificates whose issuer is a byte copy of its subject.
+#[test]
+fn the_issuer_is_a_byte_copy_of_the_ca_subject_name_order() {
+    let env = Env::empty();
+    let (key, cert) = (env.path("old.key"), env.path("old.crt"));
+    let (ok, log) = openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        key.to_str().unwrap(),
+        "-out",
+        cert.to_str().unwrap(),
+        "-subj",
+        "/CN=Old Root/O=Example",
+        "-days",
+        "30",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    assert!(ok, "{log}");
+    env.ok(&[
+        "init",
+        "--import-key",
+        key.to_str().unwrap(),
+        "--import-cert",
+        cert.to_str().unwrap(),
+    ]);
+    assert_eq!(env.status()["subject"], "O=Example,CN=Old Root");
+    let (pem, _) = env.sign(&csr("p256-default.pem"), &[]);
+    let der = |pem: &[u8]| pem::parse(pem).unwrap().into_contents();
+    let ca_der = der(&std::fs::read(env.dir.join("ca.crt")).unwrap());
+    let leaf_der = der(pem.as_bytes());
+    let (_, ca) = x509_parser::parse_x509_certificate(&ca_der).unwrap();
+    let (_, leaf) = x509_parser::parse_x509_certificate(&leaf_der).unwrap();
+    assert_eq!(leaf.issuer().as_raw(), ca.subject().as_raw());
+    assert!(verify(&env, &pem, false).0);
+}

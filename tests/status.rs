@@ -6,7 +6,7 @@ use crate::harness::*;
 fn status_json_reports_counts_counters_and_crl_status_json() {
     let env = Env::new();
     let s = env.status();
-    assert_eq!(s["subject"], "CN=Test Root CA, O=fileca tests");
+    assert_eq!(s["subject"], "CN=Test Root CA,O=fileca tests");
     assert_eq!(s["key_type"], "ecdsa-p256");
     assert_eq!(s["certificates"]["total"], 0);
     assert_eq!(s["crl"], serde_json::Value::Null);

@@ -245,7 +245,7 @@ fn import_line(src: &Path, line: &str, ca: &Ca) -> std::result::Result<(Entry, S
     );
     // Legacy names are kept as they are (escaped on display), except those that could forge
     // a terminal line: control, bidi and zero-width characters (SPEC.md HOSTILE-TERMINAL).
-    let subject_text = subject.to_string();
+    let subject_text = subject.stored();
     for name in std::iter::once(&subject_text).chain(&sans) {
         if name.chars().any(crate::render::is_unsafe) {
             return Err(format!(

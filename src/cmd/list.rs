@@ -29,7 +29,9 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
                 e.state(ctx.env.now) == CertState::Valid && e.not_after - ctx.env.now <= d
             })
             && needle.as_deref().is_none_or(|n| {
-                e.subject.to_lowercase().contains(n)
+                crate::pki::names::shown(&e.subject)
+                    .to_lowercase()
+                    .contains(n)
                     || e.sans.iter().any(|s| s.to_lowercase().contains(n))
             })
     };
@@ -99,7 +101,7 @@ fn write_rows(
             state,
             r.not_after,
             r.profile,
-            crate::render::escape(r.subject),
+            crate::render::escape(&r.subject),
             if r.sans.is_empty() {
                 String::new()
             } else {

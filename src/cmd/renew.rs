@@ -64,7 +64,7 @@ pub fn plan(state: &State, request: &Renew, env: &Env) -> Result<Planned> {
     let path = state.dir.join(crate::model::layout::cert_file(old));
     let (_, der) = state.read_recorded(&entry)?;
     let cert = crate::pki::pem::certificate(&der).map_err(|m| Error::state(&path, m))?;
-    let subject = Subject::parse(&entry.subject).map_err(|m| Error::state(&path, m))?;
+    let subject = Subject::parse_stored(&entry.subject).map_err(|m| Error::state(&path, m))?;
     let sans = entry
         .sans
         .iter()

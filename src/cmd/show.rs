@@ -68,7 +68,7 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
     let r = &shown.row;
     let mut out = String::new();
     crate::outln!(out, "serial:        {}", r.serial);
-    crate::outln!(out, "subject:       {}", crate::render::escape(r.subject));
+    crate::outln!(out, "subject:       {}", crate::render::escape(&r.subject));
     crate::outln!(
         out,
         "SANs:          {}",

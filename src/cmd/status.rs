@@ -209,7 +209,7 @@ pub fn report(
         ));
     }
     StatusReport {
-        subject: state.ca.cert.subject.clone(),
+        subject: state.ca.cert.subject_shown.clone(),
         key_type: state.ca.cert.key_kind.to_string(),
         not_before: fmt(state.ca.cert.not_before),
         not_after: fmt(state.ca.cert.not_after),

@@ -159,7 +159,7 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
         let out = Out {
             verdict,
             serial: serial.to_string(),
-            subject: cert.subject().to_string(),
+            subject: crate::pki::names::name_shown(cert.subject()),
             detail,
         };
         let json =

@@ -260,7 +260,7 @@ pub fn issue_entry(
     let issued = issuance::issue(&state.ca.cert, issuer, request, serial, env.now, notes)?;
     let entry = Entry {
         serial: serial.clone(),
-        subject: request.subject.to_string(),
+        subject: request.subject.stored(),
         sans: request.sans.iter().map(|s| s.to_string()).collect(),
         profile: request.profile.name().to_string(),
         not_before: issued.not_before,
@@ -298,7 +298,7 @@ pub fn mark_revoked(
         }));
     }
     log.revoked(serial, env.now, reason.name());
-    Ok(entry.subject)
+    Ok(crate::pki::names::shown(&entry.subject))
 }
 
 /// The new ca.crl (listing `revoked`) and crlnumber; also the PEM and a note.

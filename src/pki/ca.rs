@@ -44,7 +44,10 @@ pub struct Ca {
 pub struct CaCert {
     /// DER of ca.crt.
     pub der: Vec<u8>,
+    /// The subject as x509-parser prints it (ASN.1 order), for comparing names.
     pub subject: String,
+    /// The subject in RFC 4514 order, for showing it.
+    pub subject_shown: String,
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
     /// Subject key identifier of ca.crt (the authority key id of everything it signs).
@@ -84,6 +87,7 @@ impl CaCert {
         let key_id = key_id.unwrap_or_else(|| keys::key_id(&spki.subject_public_key.data));
         Ok(CaCert {
             subject: cert.subject().to_string(),
+            subject_shown: crate::pki::names::name_shown(cert.subject()),
             not_before: cert.validity().not_before.to_datetime(),
             not_after: cert.validity().not_after.to_datetime(),
             key_id,

@@ -138,27 +138,62 @@ pub const ATTRS: &[(&str, &[u64])] = &[
     ("DC", &[0, 9, 2342, 19200300, 100, 1, 25]),
 ];
 
-/// A subject: ordered (attribute short name, value) pairs.
+/// A subject: (attribute short name, value) pairs in ASN.1 order — the order of the RDNs in
+/// the certificate, most general first (`C`, `O`, `CN`). RFC 4514 strings list them the
+/// other way round (most specific first): [`Subject::parse`] and `Display` speak that form,
+/// [`Subject::parse_stored`] and [`Subject::stored`] the ASN.1-order form index.log keeps
+/// (SPEC.md NAME-ORDER).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subject(pub Vec<(String, String)>);
 
-impl Subject {
-    /// Parses `CN=name,O=org` (commas inside values escaped as `\,`).
-    pub fn parse(s: &str) -> Result<Subject, NameError> {
-        let mut parts = Vec::new();
-        let mut cur = String::new();
-        let mut chars = s.chars();
-        while let Some(c) = chars.next() {
-            match c {
-                '\\' => match chars.next() {
-                    Some(n) => cur.push(n),
-                    None => return Err(NameError::LoneBackslash),
-                },
-                ',' => parts.push(std::mem::take(&mut cur)),
-                c => cur.push(c),
-            }
+/// Splits `s` at every unescaped `sep`, removing the escapes (`\x` is `x`).
+fn split_escaped(s: &str, sep: char) -> Result<Vec<String>, NameError> {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(n) => cur.push(n),
+                None => return Err(NameError::LoneBackslash),
+            },
+            c if c == sep => parts.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
         }
-        parts.push(cur);
+    }
+    parts.push(cur);
+    Ok(parts)
+}
+
+impl Subject {
+    /// Parses a subject as a user types it: an RFC 4514 string, most specific RDN first
+    /// (`CN=name,O=org,C=DE`, commas inside values escaped as `\,`), or the OpenSSL form,
+    /// most general first (`/C=DE/O=org/CN=name`, `/` inside values escaped as `\/`). Both
+    /// give the same certificate subject.
+    pub fn parse(s: &str) -> Result<Subject, NameError> {
+        let subject = match s.trim_start().strip_prefix('/') {
+            Some(openssl) => Subject::from_parts(split_escaped(openssl, '/')?)?,
+            None => {
+                let mut parsed = Subject::from_parts(split_escaped(s, ',')?)?;
+                parsed.0.reverse();
+                parsed
+            }
+        };
+        Ok(subject)
+    }
+
+    /// Parses the form index.log keeps: `KEY=value` in ASN.1 order joined by `,`.
+    pub fn parse_stored(s: &str) -> Result<Subject, NameError> {
+        Subject::from_parts(split_escaped(s, ',')?)
+    }
+
+    /// The form index.log keeps: ASN.1 order, `,`-joined, `,` and `\` escaped.
+    pub fn stored(&self) -> String {
+        join_escaped(self.0.iter())
+    }
+
+    /// `KEY=value` parts, in the order given, checked.
+    fn from_parts(parts: Vec<String>) -> Result<Subject, NameError> {
         let mut attrs = Vec::new();
         for part in parts {
             let part = part.trim();
@@ -228,15 +263,52 @@ impl Subject {
     }
 }
 
+/// RFC 4514 order: the most specific RDN first.
 impl std::fmt::Display for Subject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let parts: Vec<String> = self
-            .0
-            .iter()
-            .map(|(k, v)| format!("{k}={}", v.replace('\\', "\\\\").replace(',', "\\,")))
-            .collect();
-        f.write_str(&parts.join(","))
+        f.write_str(&join_escaped(self.0.iter().rev()))
     }
+}
+
+/// `KEY=value` pairs joined by `,`, with `,` and `\` in values escaped by `\`.
+fn join_escaped<'a>(attrs: impl Iterator<Item = &'a (String, String)>) -> String {
+    let parts: Vec<String> = attrs
+        .map(|(k, v)| format!("{k}={}", v.replace('\\', "\\\\").replace(',', "\\,")))
+        .collect();
+    parts.join(",")
+}
+
+/// An index.log subject (ASN.1 order) as it is shown: RFC 4514 order. Only the separators
+/// are moved, so subjects recorded by an import with attributes fileca does not issue
+/// (dotted OIDs) are shown too.
+pub fn shown(stored: &str) -> String {
+    match split_escaped(stored, ',') {
+        Ok(parts) => {
+            let escaped: Vec<String> = parts
+                .iter()
+                .rev()
+                .map(|p| p.replace('\\', "\\\\").replace(',', "\\,"))
+                .collect();
+            escaped.join(",")
+        }
+        Err(_) => stored.to_string(),
+    }
+}
+
+/// A certificate's name in RFC 4514 order (most specific first), with fileca's short names
+/// and dotted OIDs for other attributes.
+pub fn name_shown(name: &x509_parser::x509::X509Name<'_>) -> String {
+    let mut parts = Vec::new();
+    for attr in name.iter_attributes() {
+        let arcs: Option<Vec<u64>> = attr.attr_type().iter().map(|i| i.collect());
+        let key = arcs
+            .as_deref()
+            .and_then(attr_name)
+            .map_or_else(|| attr.attr_type().to_id_string(), str::to_string);
+        let value = attr.as_str().unwrap_or("?");
+        parts.push((key, value.to_string()));
+    }
+    join_escaped(parts.iter().rev())
 }
 
 /// Maps a user-typed key to its canonical short name (case-insensitive).
@@ -489,11 +561,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_subjects() {
+    fn parses_subjects_in_rfc4514_and_openssl_order_name_order() {
+        // RFC 4514: most specific first; kept in ASN.1 order (C, O, CN).
         let s = Subject::parse("CN=Lab Root CA, O=Example\\, Inc.,c=DE").unwrap();
+        assert_eq!(s.0[0], ("C".into(), "DE".into()));
         assert_eq!(s.0[1], ("O".into(), "Example, Inc.".into()));
-        assert_eq!(s.0[2], ("C".into(), "DE".into()));
+        assert_eq!(s.0[2], ("CN".into(), "Lab Root CA".into()));
+        assert_eq!(s.to_string(), "CN=Lab Root CA,O=Example\\, Inc.,C=DE");
         assert_eq!(Subject::parse(&s.to_string()).unwrap(), s);
+        // The OpenSSL form lists the same subject most general first.
+        let o = Subject::parse("/C=DE/O=Example, Inc./CN=Lab Root CA").unwrap();
+        assert_eq!(o, s);
+        assert_eq!(Subject::parse(" /O=a\\/b/CN=x").unwrap().0[0].1, "a/b");
+        // index.log keeps ASN.1 order; shown turns it into RFC 4514 without parsing keys.
+        assert_eq!(s.stored(), "C=DE,O=Example\\, Inc.,CN=Lab Root CA");
+        assert_eq!(Subject::parse_stored(&s.stored()).unwrap(), s);
+        assert_eq!(shown(&s.stored()), s.to_string());
+        assert_eq!(shown("2.5.4.97=X,CN=a"), "CN=a,2.5.4.97=X");
+        assert_eq!(Subject::parse("CN=only").unwrap().to_string(), "CN=only");
     }
 
     #[test]
