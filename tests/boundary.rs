@@ -430,24 +430,12 @@ fn a_planted_journal_cannot_write_elsewhere_hostile_journal_plant() {
         .unwrap()
         .to_string();
     let foreign = tmp.path().join("foreign.crt");
-    let (ok, msg) = openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        tmp.path().join("f.key").to_str().unwrap(),
-        "-subj",
+    openssl_self_signed(
+        &tmp.path().join("f.key"),
+        &foreign,
         "/CN=x",
-        "-set_serial",
-        &format!("0x{serial}"),
-        "-out",
-        foreign.to_str().unwrap(),
-    ]);
-    assert!(ok, "{msg}");
+        &["-set_serial", &format!("0x{serial}")],
+    );
     let pem = std::fs::read(&foreign).unwrap();
     std::fs::write(dir.join(format!("certs/{serial}.pem")), &pem).unwrap();
     plant(&format!("certs/{serial}.pem"), &pem);

@@ -391,24 +391,7 @@ fn renew_and_show_use_only_the_certificate_the_index_records_threat_writer_renew
     let (original, serial) = env.sign(&csr("p256-default.pem"), &[]);
     let key = env.path("attacker.key");
     let planted = env.path("planted.pem");
-    let (ok, out) = openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        key.to_str().unwrap(),
-        "-subj",
-        "/CN=attacker",
-        "-days",
-        "1",
-        "-out",
-        planted.to_str().unwrap(),
-    ]);
-    assert!(ok, "{out}");
+    openssl_self_signed(&key, &planted, "/CN=attacker", &["-days", "1"]);
     let file = env.dir.join("certs").join(format!("{serial}.pem"));
     std::fs::copy(&planted, &file).unwrap();
     let err = env.refused(&["renew", &serial], STATE);

@@ -241,6 +241,29 @@ pub fn plant_journal(dir: &Path, outputs: serde_json::Value) {
     std::fs::write(dir.join(".journal"), text).unwrap();
 }
 
+/// A self-signed P-256 certificate made by openssl (`req -x509 -subj SUBJ EXTRA…`), its key
+/// in `key`; asserts openssl succeeded.
+pub fn openssl_self_signed(key: &Path, cert: &Path, subj: &str, extra: &[&str]) {
+    let mut args = vec![
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        key.to_str().unwrap(),
+        "-subj",
+        subj,
+        "-out",
+        cert.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let (ok, log) = openssl(&args);
+    assert!(ok, "{log}");
+}
+
 /// Runs openssl with `args`; returns (success, stdout + stderr).
 pub fn openssl(args: &[&str]) -> (bool, String) {
     let out = Command::new("openssl")

@@ -722,28 +722,19 @@ fn subjects_are_rfc4514_strings_encoded_most_general_first_name_order() {
 fn the_issuer_is_a_byte_copy_of_the_ca_subject_name_order() {
     let env = Env::empty();
     let (key, cert) = (env.path("old.key"), env.path("old.crt"));
-    let (ok, log) = openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        key.to_str().unwrap(),
-        "-out",
-        cert.to_str().unwrap(),
-        "-subj",
+    openssl_self_signed(
+        &key,
+        &cert,
         "/CN=Old Root/O=Example",
-        "-days",
-        "30",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-    assert!(ok, "{log}");
+        &[
+            "-days",
+            "30",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
     env.ok(&[
         "init",
         "--import-key",
