@@ -455,7 +455,7 @@ impl ValueEnum for Profile {
 
 impl ValueEnum for KeyType {
     fn value_variants<'a>() -> &'a [Self] {
-        &[KeyType::EcdsaP256, KeyType::EcdsaP384, KeyType::Ed25519]
+        &KeyType::ALL
     }
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
@@ -466,6 +466,10 @@ impl ValueEnum for KeyType {
                 PossibleValue::new(self.name()).help("ECDSA on NIST P-384 with SHA-384")
             }
             KeyType::Ed25519 => PossibleValue::new(self.name()).help("Ed25519 (RFC 8410)"),
+            KeyType::Rsa2048 => PossibleValue::new(self.name())
+                .help("RSA 2048 bits, signing with SHA-256 (for clients that need RSA)"),
+            KeyType::Rsa3072 => PossibleValue::new(self.name()).help("RSA 3072 bits"),
+            KeyType::Rsa4096 => PossibleValue::new(self.name()).help("RSA 4096 bits"),
         })
     }
 }

@@ -92,7 +92,7 @@ fn certtool(args: &[&str]) -> (bool, String) {
 
 #[test]
 fn gnutls_verifies_issued_renewed_certificates_and_the_crl_interop_gnutls() {
-    for kt in ["ecdsa-p256", "ecdsa-p384", "ed25519"] {
+    for kt in ["ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-3072"] {
         let env = Env::with_key(kt);
         let (issued, serial) = env.sign(&csr("p256-default.pem"), &[]);
         let renewed = String::from_utf8(env.ok(&["renew", &serial]).stdout).unwrap();

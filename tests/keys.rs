@@ -958,3 +958,58 @@ fn new_passphrases_are_confirmed_long_enough_and_kept_private_passwd_new() {
         "{err}"
     );
 }
+
+/// KEY-RSA: `init` and `issue` generate RSA keys (2048, 3072, 4096 bits) that OpenSSL reads
+/// as valid PKCS#8, plain or encrypted; an RSA CA signs with sha256WithRSAEncryption and
+/// what it issues verifies with openssl.
+#[test]
+fn rsa_keys_are_generated_for_cas_and_pairs_key_rsa() {
+    let env = Env::with_key("rsa-2048");
+    assert_eq!(env.status()["key_type"], "rsa-2048");
+    let pkey = |path: &std::path::Path, extra: &[&str]| {
+        let mut args = vec!["pkey", "-in", path.to_str().unwrap(), "-noout", "-text"];
+        args.extend_from_slice(extra);
+        openssl(&args)
+    };
+    let (ok, text) = pkey(&env.dir.join("ca.key"), &["-check"]);
+    assert!(
+        ok && text.contains("Private-Key: (2048 bit") && text.contains("valid"),
+        "{text}"
+    );
+    let pass = write(&env, "pass", b"correct horse battery\n");
+    for (kt, bits) in [("rsa-3072", "3072"), ("rsa-4096", "4096")] {
+        let out = env.path(kt);
+        let mut args = vec![
+            "issue",
+            kt,
+            "--key-type",
+            kt,
+            "--out-dir",
+            out.to_str().unwrap(),
+        ];
+        if kt == "rsa-4096" {
+            args.extend([
+                "--encrypt-key",
+                "--key-passphrase-file",
+                pass.to_str().unwrap(),
+            ]);
+        }
+        env.ok(&args);
+        let key = out.join(kt).join(format!("{kt}.key"));
+        let passin = format!("file:{}", pass.display());
+        let (ok, text) = pkey(&key, &["-check", "-passin", &passin]);
+        assert!(
+            ok && text.contains(&format!("Private-Key: ({bits} bit")),
+            "{kt}: {text}"
+        );
+        let crt = std::fs::read_to_string(out.join(kt).join(format!("{kt}.crt"))).unwrap();
+        assert!(verify(&env, &crt, false).0, "{kt}");
+        let text = x509_text(&env, &crt);
+        assert!(
+            text.contains(&format!("Public-Key: ({bits} bit)"))
+                && text.contains("Signature Algorithm: sha256WithRSAEncryption"),
+            "{kt}: {text}"
+        );
+    }
+    env.assert_check_ok();
+}
