@@ -42,9 +42,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub allow_network_fs: bool,
 
-    /// File whose first line is the CA key's passphrase (else $CA_PASSPHRASE_FILE, else a
-    /// prompt on a terminal). Never give a passphrase on the command line.
-    #[arg(long, global = true, value_name = "FILE")]
+    /// File whose first line is the CA key's passphrase, for the commands that use the key
+    /// (else $CA_PASSPHRASE_FILE, else a prompt on a terminal). Never give a passphrase on
+    /// the command line. Also accepted after those commands' names.
+    #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
 
     /// Use a ca.key that group or others can read (normally refused).
@@ -89,7 +90,7 @@ pub enum Command {
     Status(JsonArgs),
     /// Verify every invariant of the state directory; exit 1 if any problem is found.
     #[command(after_help = "Example:\n  ca --dir ./pki check || echo \"the CA needs attention\"")]
-    Check(JsonArgs),
+    Check(CheckArgs),
     /// List issued certificates, with filters.
     #[command(
         after_help = "Examples:\n  ca --dir ./pki list --status valid --expiring 30d\n  ca --dir ./pki list --match example.test --json"
@@ -245,6 +246,8 @@ pub struct ImportOpensslArgs {
     /// The CA certificate (default: cacert.pem or ca.crt under the source).
     #[arg(long, value_name = "CERT")]
     pub ca_cert: Option<PathBuf>,
+    #[command(flatten)]
+    pub key: KeyArgs,
 }
 
 #[derive(Debug, Args)]
@@ -319,6 +322,35 @@ pub struct InitArgs {
     /// Validate and show what would be created, but create nothing.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+impl Command {
+    /// `--passphrase-file` given after the command's name, on the commands that take it.
+    pub fn passphrase_file(&self) -> Option<&PathBuf> {
+        let key = match self {
+            Command::Init(a) => &a.key,
+            Command::ImportOpenssl(a) => &a.key,
+            Command::Sign(a) => &a.mutation.key,
+            Command::Revoke(a) => &a.mutation.key,
+            Command::Crl(a) => &a.mutation.key,
+            Command::Renew(a) => &a.mutation.key,
+            Command::Issue(a) => &a.mutation.key,
+            Command::RenewCa(a) => &a.mutation.key,
+            Command::Passwd(a) => &a.mutation.key,
+            Command::Upgrade(a) => &a.mutation.key,
+            Command::Check(a) => &a.key,
+            Command::Status(_)
+            | Command::List(_)
+            | Command::Show(_)
+            | Command::Verify(_)
+            | Command::Log(_)
+            | Command::Completions { .. }
+            | Command::Man { .. } => return None,
+        };
+        key.passphrase_file.as_ref()
+    }
 }
 
 /// Options shared by every mutating command.
@@ -330,6 +362,18 @@ pub struct MutationArgs {
     /// Validate and show what would change, but write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+/// The CA key's passphrase source, on the commands that use the key (read-only commands
+/// never ask for it, so their help does not offer it).
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// File whose first line is the CA key's passphrase (else $CA_PASSPHRASE_FILE, else a
+    /// prompt on a terminal). Never give a passphrase on the command line.
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
 }
 
 /// Where a command writes a copy of what it produced.
@@ -412,6 +456,16 @@ pub struct JsonArgs {
     /// Machine-readable output (schema in SPEC.md).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Machine-readable output (schema in SPEC.md).
+    #[arg(long)]
+    pub json: bool,
+    /// With the passphrase of an encrypted ca.key, check also checks that it matches ca.crt.
+    #[command(flatten)]
+    pub key: KeyArgs,
 }
 
 // clap's view of the domain enums: their names on the command line, aliases and help. The

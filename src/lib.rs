@@ -46,7 +46,12 @@ pub fn run(cli: Cli) -> Result<i32> {
         },
         cli.quiet,
     );
-    ctx.pass = passphrase::Source::new(cli.passphrase_file.clone());
+    // After the command's name, or before it (SPEC.md PASS-SOURCE).
+    let pass_file = cli
+        .command
+        .passphrase_file()
+        .or(cli.passphrase_file.as_ref());
+    ctx.pass = passphrase::Source::new(pass_file.cloned());
     ctx.open.allow_insecure_dir = cli.allow_insecure_dir;
     // Most commands hold the CA key or a passphrase at some point: no core dump, no ptrace
     // by other processes of the user (SPEC.md HOSTILE-DUMP). Best effort: a kernel that
@@ -96,8 +101,15 @@ pub fn run(cli: Cli) -> Result<i32> {
                                 render::escape(name)
                             ))
                         })?;
-                    // The page the main page refers to as ca-NAME(1).
-                    found.name(format!("ca-{name}"))
+                    // The page the main page refers to as ca-NAME(1). clap's `help` mirrors
+                    // every command as a subcommand of its own; its page names none of them
+                    // (there is no ca-help-init(1)).
+                    match found.has_subcommands() {
+                        true => clap::Command::new(format!("ca-{name}"))
+                            .about(found.get_about().cloned().unwrap_or_default())
+                            .override_usage(format!("ca {name} [COMMAND]")),
+                        false => found.name(format!("ca-{name}")),
+                    }
                 }
             };
             let mut page = Vec::new();

@@ -647,6 +647,18 @@ fn every_man_page_the_main_page_names_exists_docs_man() {
     for name in &named {
         let page = String::from_utf8(env.ok(&["man", &name.replace("\\-", "-")]).stdout).unwrap();
         assert!(page.starts_with(".ie") || page.contains(".TH"), "{name}");
+        // Pages refer only to pages that exist (`ca man help` listed ca-help-init(1)…).
+        for line in page.lines() {
+            if let Some(other) = line
+                .strip_prefix("ca\\-")
+                .and_then(|l| l.strip_suffix("(1)"))
+            {
+                assert!(
+                    named.iter().any(|n| n == other),
+                    "{name} names ca-{other}(1)"
+                );
+            }
+        }
         assert!(
             page.contains(&format!(".TH ca-{}", name.replace("\\-", "-"))),
             "{name}: {page}"
@@ -718,4 +730,49 @@ fn review_findings_on_verify_passwd_serials_and_upgrade_review() {
     let err = env.refused(&["show", "A9D087"], REFUSED);
     assert!(err.contains("at least 8 digits"), "{err}");
     assert_unchanged(&before, &snapshot(&env.dir));
+}
+
+/// PASS-SOURCE: `--passphrase-file` is offered by the commands that use the CA key (and by
+/// `ca` itself, before any command), not by the read-only ones, whose help used to list it.
+#[test]
+fn only_commands_that_use_the_key_offer_passphrase_file_pass_source() {
+    let env = Env::new();
+    let help = |cmd: &str| String::from_utf8(env.ok(&[cmd, "--help"]).stdout).unwrap();
+    for cmd in [
+        "status",
+        "list",
+        "show",
+        "verify",
+        "log",
+        "completions",
+        "man",
+    ] {
+        assert!(!help(cmd).contains("--passphrase-file"), "{cmd}");
+    }
+    for cmd in [
+        "init",
+        "import-openssl",
+        "sign",
+        "issue",
+        "renew",
+        "revoke",
+        "crl",
+        "renew-ca",
+        "passwd",
+        "upgrade",
+        "check",
+    ] {
+        assert!(help(cmd).contains("--passphrase-file"), "{cmd}");
+    }
+    let top = String::from_utf8(env.ok(&["--help"]).stdout).unwrap();
+    assert!(top.contains("--passphrase-file"), "{top}");
+    let pass = write(&env, "pass", b"correct horse battery\n");
+    let pass = pass.to_str().unwrap();
+    env.ok(&["passwd", "--new-passphrase-file", pass]);
+    // Before or after the command's name; after a read-only one it is a usage error.
+    env.ok(&["crl", "--passphrase-file", pass]);
+    env.ok(&["--passphrase-file", pass, "crl"]);
+    env.ok(&["--passphrase-file", pass, "status"]);
+    env.refused(&["status", "--passphrase-file", pass], USAGE);
+    env.assert_check_ok();
 }

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use super::Context;
-use crate::cli::JsonArgs;
+use crate::cli::CheckArgs;
 use crate::error::{Error, Result, exit};
 use crate::hex;
 use crate::model::audit;
@@ -36,7 +36,7 @@ pub struct Problem {
 }
 
 /// Runs `ca check`; returns the exit code (0 clean, 1 problems).
-pub fn run(args: &JsonArgs, ctx: &Context) -> Result<i32> {
+pub fn run(args: &CheckArgs, ctx: &Context) -> Result<i32> {
     // The key is checked only when a passphrase can be had, asked before the shared lock.
     if ctx.pass.available() {
         ctx.passphrase_ahead()?;

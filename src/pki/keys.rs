@@ -404,7 +404,11 @@ mod tests {
             let spki_der = rcgen::PublicKeyData::subject_public_key_info(&pair);
             let (_, spki) = SubjectPublicKeyInfo::from_der(&spki_der).unwrap();
             assert_eq!(classify(&spki).unwrap(), kt.kind(), "{}", kt.name());
-            assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"), "{}", kt.name());
+            assert!(
+                pem.starts_with("-----BEGIN PRIVATE KEY-----"),
+                "{}",
+                kt.name()
+            );
             // What is written loads back as the same key.
             assert_eq!(
                 key_pair(&pem).unwrap().public_key_raw(),
