@@ -20,6 +20,7 @@ mod keys;
 mod operator;
 mod outputs;
 mod powerloss;
+mod readme;
 mod revoke_crl;
 mod sign;
 mod simdisk;
