@@ -543,7 +543,7 @@ pub fn sans(sans: &[String]) -> crate::error::Result<Vec<crate::pki::names::San>
     use crate::error::Error;
     use crate::pki::names::{self, San};
     // Too many well-formed names is a refusal (exit 3), not a malformed value (exit 2).
-    names::check_san_count(sans.len()).map_err(|err| Error::refused(format!("--san: {err}")))?;
+    names::check_san_count(sans.len()).map_err(crate::error::Refused::SanCount)?;
     sans.iter()
         .map(|s| San::parse(s))
         .collect::<std::result::Result<Vec<_>, _>>()

@@ -13,7 +13,13 @@ pub fn now() -> Result<OffsetDateTime> {
     if let Ok(s) = std::env::var("FILECA_NOW") {
         return OffsetDateTime::parse(&s, &Rfc3339)
             .map(truncate)
-            .map_err(|e| crate::error::Error::refused(format!("FILECA_NOW={s:?}: {e}")));
+            .map_err(|e| {
+                crate::error::Refused::TestClock {
+                    value: s.clone(),
+                    err: e.to_string(),
+                }
+                .into()
+            });
     }
     Ok(truncate(OffsetDateTime::now_utc()))
 }

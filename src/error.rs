@@ -40,9 +40,19 @@ pub enum Error {
     /// also a `source` (main.rs prints one line, never the cause twice).
     #[error("{}: {err}", Shown(path))]
     Io { path: PathBuf, err: io::Error },
-    /// The request was refused by validation (bad input or policy); nothing was written.
+    /// The request was refused before any state was read (command-line rules, the files a
+    /// command would create); nothing was written.
     #[error("{0}")]
-    Refused(String),
+    Refused(#[from] Refused),
+    /// No usable passphrase for a key (SPEC.md ENCRYPT-KEY, PASSWD-NEW); nothing was written.
+    #[error("{0}")]
+    Passphrase(#[from] crate::passphrase::PassphraseError),
+    /// An output file or directory (`--out`, `--out-dir`) cannot be written as asked.
+    #[error("{0}")]
+    Output(#[from] crate::store::output::OutputRefusal),
+    /// A certificate could not be built from a request (SPEC.md SIGN-*).
+    #[error("{0}")]
+    Issue(#[from] crate::pki::issuance::IssueError),
     /// A CSR refused by the gate (SPEC.md `CSR-*`); nothing was written.
     #[error("{}: {err}", Shown(path))]
     Csr {
@@ -120,6 +130,9 @@ impl Error {
             // A malformed --subject or --san is a bad option value, like clap's own.
             Error::Name { .. } | Error::Usage(_) => exit::USAGE,
             Error::Refused(_)
+            | Error::Passphrase(_)
+            | Error::Output(_)
+            | Error::Issue(_)
             | Error::Csr { .. }
             | Error::Refusal(_)
             | Error::Serial(_)
@@ -143,11 +156,6 @@ impl Error {
             path: path.into(),
             err,
         }
-    }
-
-    /// Shorthand for a refusal.
-    pub fn refused(msg: impl std::fmt::Display) -> Self {
-        Error::Refused(msg.to_string())
     }
 
     /// A bad state file: `problem` is a [`StateError`], or any error or text (a diagnostic
@@ -174,6 +182,59 @@ impl Error {
             err,
         }
     }
+}
+
+/// Requests refused by the rules of the command line, before any state is read (exit 3).
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error("--san applies to one certificate; sign several CSRs without it")]
+    SanInBatch,
+    #[error("--out takes one certificate; use --out-dir for a batch")]
+    OutInBatch,
+    /// Some CSRs of a batch were refused by the gate: each with its own error.
+    #[error(
+        "{} of {total} CSRs refused, nothing was issued:\n  {}",
+        .refused.len(),
+        .refused.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n  ")
+    )]
+    Batch { total: usize, refused: Vec<Error> },
+    #[error("two CSRs would both be written to {} (same file stem)", Shown(.0))]
+    SameStem(PathBuf),
+    #[error("no CSR to sign (an empty directory or list?)")]
+    NoCsr,
+    #[error("`-` (standard input) cannot be part of a batch")]
+    StdinInBatch,
+    #[error("--subject must not be empty")]
+    EmptySubject,
+    #[error("NAME {0:?} must be 1-64 letters, digits, '.', '_' or '-' and not start with '.'")]
+    IssueName(String),
+    #[error("give a SERIAL or --cert FILE")]
+    RevokeTarget,
+    #[error("{}: cannot create a CA here; name a new directory", Shown(.0))]
+    CannotCreate(PathBuf),
+    #[error("{}: parent directory does not exist", Shown(.0))]
+    NoParent(PathBuf),
+    /// `ca upgrade` raced with another upgrade: the directory is current now.
+    #[error("{} is already format {format}; nothing to upgrade", Shown(.index))]
+    AlreadyCurrent { index: PathBuf, format: u32 },
+    /// `import-openssl`: the source directory disagrees with itself.
+    #[error("{} is inconsistent; nothing was imported:\n  {}", .src.display(), .problems.join("\n  "))]
+    ImportInconsistent { src: PathBuf, problems: Vec<String> },
+    /// `import-openssl`: no CA key or certificate where the layouts keep them.
+    #[error(
+        "{}: none of {} found; name it with --ca-key/--ca-cert",
+        .src.display(),
+        .tried.join(", ")
+    )]
+    ImportMissing { src: PathBuf, tried: Vec<String> },
+    #[error("--san: {0}")]
+    SanCount(crate::pki::names::NameError),
+    /// `--expiring` is not a duration (`30d`, `12h`, `2w`).
+    #[error("--expiring: {0}")]
+    Duration(String),
+    /// The debug-build test hook FILECA_NOW holds no RFC 3339 time.
+    #[error("FILECA_NOW={value:?}: {err}")]
+    TestClock { value: String, err: String },
 }
 
 /// What is wrong with a file of the state directory. The caller names the file.

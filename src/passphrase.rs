@@ -66,11 +66,29 @@ impl Source {
         match &self.file {
             Some(path) => read_file(path),
             None if std::io::stdin().is_terminal() => prompt(what),
-            None => Err(Error::refused(format!(
-                "{what} is needed: give --passphrase-file FILE or set {ENV_FILE} (standard input is not a terminal to ask on)"
-            ))),
+            None => Err(PassphraseError::Needed(what.to_string()).into()),
         }
     }
+}
+
+/// Why no usable passphrase was had (exit 3; nothing is written).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PassphraseError {
+    #[error(
+        "{0} is needed: give --passphrase-file FILE or set {ENV_FILE} (standard input is not a terminal to ask on)"
+    )]
+    Needed(String),
+    #[error("{0} is needed: give a passphrase file or run on a terminal to type it twice")]
+    NeededTwice(String),
+    #[error("the two passphrases differ; nothing was changed")]
+    Differ,
+    #[error("the new passphrase is shorter than {MIN_NEW_CHARS} characters; nothing was changed")]
+    TooShort,
+    #[error("empty {0}")]
+    Empty(String),
+    /// The passphrase does not decrypt the key at this path.
+    #[error("wrong passphrase for {} (nothing was changed)", .0.display())]
+    Wrong(std::path::PathBuf),
 }
 
 /// The shortest new passphrase fileca accepts, in characters (NIST SP 800-63B's minimum for a
@@ -87,22 +105,16 @@ pub fn new_passphrase(file: Option<&Path>, what: &str) -> Result<Zeroizing<Strin
             let first = prompt(what)?;
             let again = prompt(&format!("{what} (again)"))?;
             if first != again {
-                return Err(Error::refused(
-                    "the two passphrases differ; nothing was changed",
-                ));
+                return Err(PassphraseError::Differ.into());
             }
             first
         }
         None => {
-            return Err(Error::refused(format!(
-                "{what} is needed: give a passphrase file or run on a terminal to type it twice"
-            )));
+            return Err(PassphraseError::NeededTwice(what.to_string()).into());
         }
     };
     if pass.chars().count() < MIN_NEW_CHARS {
-        return Err(Error::refused(format!(
-            "the new passphrase is shorter than {MIN_NEW_CHARS} characters; nothing was changed"
-        )));
+        return Err(PassphraseError::TooShort.into());
     }
     Ok(pass)
 }
@@ -164,7 +176,7 @@ fn prompt(what: &str) -> Result<Zeroizing<String>> {
     let line = Zeroizing::new(rpassword::read_password().map_err(|e| Error::io("<terminal>", e))?);
     let trimmed = line.trim_end_matches(['\n', '\r']);
     if trimmed.is_empty() {
-        return Err(Error::refused(format!("empty {what}")));
+        return Err(PassphraseError::Empty(what.to_string()).into());
     }
     Ok(Zeroizing::new(trimmed.to_string()))
 }

@@ -104,18 +104,18 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
         None
     });
     if !problems.is_empty() {
-        return Err(Error::Refused(format!(
-            "{} is inconsistent; nothing was imported:\n  {}",
-            src.display(),
-            problems.join("\n  ")
-        )));
+        return Err(crate::error::Refused::ImportInconsistent {
+            src: src.to_path_buf(),
+            problems,
+        }
+        .into());
     }
     // A counter the source never had: one above the highest serial issued.
     let serial = match (serial, max) {
         (Some(s), _) => s,
         (None, Some(m)) => m
             .next()
-            .ok_or_else(|| Error::refused("serial space exhausted"))?,
+            .ok_or(crate::model::change::Refusal::SerialsExhausted)?,
         (None, None) => Serial::from_u64(1),
     };
     let crlnumber = crlnumber.unwrap_or_else(|| Serial::from_u64(1));
@@ -310,11 +310,11 @@ fn pick(src: &Path, given: Option<&Path>, defaults: &[&str]) -> Result<PathBuf> 
         .map(|d| src.join(d))
         .find(|p| p.is_file())
         .ok_or_else(|| {
-            Error::refused(format!(
-                "{}: none of {} found; name it with --ca-key/--ca-cert",
-                src.display(),
-                defaults.join(", ")
-            ))
+            crate::error::Refused::ImportMissing {
+                src: src.to_path_buf(),
+                tried: defaults.iter().map(|d| d.to_string()).collect(),
+            }
+            .into()
         })
 }
 

@@ -127,7 +127,9 @@ fn generate(
     // The CA certificate's own serial is random too (RFC 5280 allows any unique positive value).
     let ca_serial = Serial::random_start(env.rng.bytes()?);
     let params = crate::pki::issuance::ca_params(
-        subject.to_rcgen().map_err(Error::refused)?,
+        subject
+            .to_rcgen()
+            .map_err(crate::pki::issuance::IssueError::Subject)?,
         env.now,
         days,
         &ca_serial,
@@ -156,7 +158,7 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
                 err,
             })?;
             if subject.is_empty() {
-                return Err(Error::refused("--subject must not be empty"));
+                return Err(crate::error::Refused::EmptySubject.into());
             }
             Source::Generate {
                 subject,

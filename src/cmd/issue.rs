@@ -152,8 +152,6 @@ fn check_name(name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::refused(format!(
-            "NAME {name:?} must be 1-64 letters, digits, '.', '_' or '-' and not start with '.'"
-        )))
+        Err(crate::error::Refused::IssueName(name.to_string()).into())
     }
 }

@@ -18,7 +18,7 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
         .as_deref()
         .map(parse_duration)
         .transpose()
-        .map_err(|m| Error::refused(format!("--expiring: {m}")))?;
+        .map_err(|m| crate::error::Refused::Duration(m.to_string()))?;
     let needle = args.matching.as_deref().map(str::to_lowercase);
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     let header = crate::model::header::open(&session)?;

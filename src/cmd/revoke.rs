@@ -49,7 +49,7 @@ pub fn run(args: &RevokeArgs, ctx: &Context) -> Result<()> {
             }
         }
         (Some(s), None) => Target::Typed(crate::cli::serial(s)?),
-        (None, None) => return Err(Error::refused("give a SERIAL or --cert FILE")),
+        (None, None) => return Err(crate::error::Refused::RevokeTarget.into()),
     };
     let request = Revoke {
         target,
@@ -70,10 +70,11 @@ pub fn plan(state: &State, request: &Revoke, env: &Env) -> Result<Planned> {
             match state.find(&serial)? {
                 Some(e) if e.sha256 == crate::hex::sha256(der) => e,
                 _ => {
-                    return Err(Error::refused(format!(
-                        "{} is not a certificate index.log records (serial {serial})",
-                        crate::render::escape(&path.display().to_string())
-                    )));
+                    return Err(crate::model::change::Refusal::NotRecorded {
+                        path: path.clone(),
+                        serial,
+                    }
+                    .into());
                 }
             }
         }

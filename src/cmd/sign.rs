@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::{AuditInfo, Context, Planned};
 use crate::Env;
 use crate::cli::SignArgs;
-use crate::error::{Error, Result};
+use crate::error::{Error, Refused, Result};
 use crate::input::InputError;
 use crate::model::change::{allot_serial, issue_entry, issue_one};
 use crate::model::log::{Entry, LogAppend};
@@ -24,14 +24,10 @@ use crate::store::{FileWrite, SERIAL};
 pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
     let inputs = collect_inputs(&args.csr, args.from_list.as_deref())?;
     if inputs.len() > 1 && !args.san.is_empty() {
-        return Err(Error::refused(
-            "--san applies to one certificate; sign several CSRs without it",
-        ));
+        return Err(Refused::SanInBatch.into());
     }
     if inputs.len() > 1 && args.out.out.is_some() {
-        return Err(Error::refused(
-            "--out takes one certificate; use --out-dir for a batch",
-        ));
+        return Err(Refused::OutInBatch.into());
     }
     let progress = Progress::new(inputs.len() as u64, ctx.quiet);
     // The gate runs over every CSR before anything else; every bad one is reported. Checking
@@ -50,31 +46,27 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
     for (path, r) in inputs.iter().zip(results) {
         match r {
             Ok(c) => checked.push((path.clone(), c)),
-            Err(e) => bad.push(e.to_string()),
+            Err(e) => bad.push(e),
         }
     }
-    if let [one] = bad.as_slice()
-        && inputs.len() == 1
+    if inputs.len() == 1
+        && let Some(one) = bad.pop()
     {
-        return Err(Error::Refused(one.clone()));
+        return Err(one);
     }
     if !bad.is_empty() {
-        return Err(Error::Refused(format!(
-            "{} of {} CSRs refused, nothing was issued:\n  {}",
-            bad.len(),
-            inputs.len(),
-            bad.join("\n  ")
-        )));
+        return Err(Refused::Batch {
+            total: inputs.len(),
+            refused: bad,
+        }
+        .into());
     }
     if let Some(dir) = &args.out_dir {
         let mut seen = std::collections::HashSet::new();
         for (path, _) in &checked {
             let target = out_path(dir, path);
             if !seen.insert(target.clone()) {
-                return Err(Error::refused(format!(
-                    "two CSRs would both be written to {} (same file stem)",
-                    crate::render::escape(&target.display().to_string())
-                )));
+                return Err(Refused::SameStem(target).into());
             }
         }
     }
@@ -220,14 +212,10 @@ fn collect_inputs(args: &[PathBuf], from_list: Option<&Path>) -> Result<Vec<Path
         inputs.extend(read_list(list)?);
     }
     if inputs.is_empty() {
-        return Err(Error::refused(
-            "no CSR to sign (an empty directory or list?)",
-        ));
+        return Err(Refused::NoCsr.into());
     }
     if inputs.len() > 1 && inputs.iter().any(|p| p == Path::new("-")) {
-        return Err(Error::refused(
-            "`-` (standard input) cannot be part of a batch",
-        ));
+        return Err(Refused::StdinInBatch.into());
     }
     Ok(inputs)
 }

@@ -59,11 +59,11 @@ fn load<'s>(session: &'s Session, ctx: &Context) -> Result<(State<'s>, Vec<Entry
     let format =
         crate::model::header::format_of(&bytes).map_err(|m| Error::state(dir.join(INDEX), m))?;
     if format == crate::model::header::FORMAT {
-        return Err(Error::refused(format!(
-            "{} is already format {}; nothing to upgrade",
-            dir.join(INDEX).display(),
-            crate::model::header::FORMAT
-        )));
+        return Err(crate::error::Refused::AlreadyCurrent {
+            index: dir.join(INDEX),
+            format,
+        }
+        .into());
     }
     if format == 2 {
         let old = v2::parse(&bytes).map_err(|m| Error::state(dir.join(INDEX), m))?;

@@ -20,6 +20,15 @@ use crate::store::{
 /// Why a plan refuses the change it was asked for (exit 3, nothing written).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
+    /// `revoke --cert FILE` of a certificate index.log does not record.
+    #[error(
+        "{} is not a certificate index.log records (serial {serial})",
+        crate::render::escape(&.path.display().to_string())
+    )]
+    NotRecorded {
+        path: std::path::PathBuf,
+        serial: Serial,
+    },
     #[error(
         "removeFromCRL is only meaningful in delta CRLs (RFC 5280 5.3.1), which fileca does not issue; it cannot be a reason to revoke"
     )]

@@ -199,6 +199,19 @@ pub struct Issued {
     pub not_after: OffsetDateTime,
 }
 
+/// Why a request cannot become a certificate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IssueError {
+    #[error("the subject is empty; fileca requires at least one subject attribute such as CN")]
+    EmptySubject,
+    #[error("{0}")]
+    Subject(crate::pki::names::NameError),
+    #[error("SAN {0}")]
+    San(crate::pki::names::NameError),
+    #[error("the public key: {0}")]
+    PublicKey(String),
+}
+
 /// Builds and signs one certificate with serial `serial` at time `now`: notBefore backdated by
 /// [`BACKDATE`] (never before the CA's), notAfter clamped to the CA's (with a note).
 pub fn issue(
@@ -210,9 +223,7 @@ pub fn issue(
     notes: &mut Vec<Note>,
 ) -> Result<Issued> {
     if req.subject.is_empty() {
-        return Err(Error::refused(
-            "the subject is empty; fileca requires at least one subject attribute such as CN",
-        ));
+        return Err(IssueError::EmptySubject.into());
     }
     let not_before = (now - BACKDATE).max(ca.not_before);
     let mut not_after = now + Duration::days(i64::from(req.days));
@@ -224,13 +235,13 @@ pub fn issue(
         not_after = ca.not_after;
     }
     let mut params = CertificateParams::default();
-    params.distinguished_name = req.subject.to_rcgen().map_err(Error::refused)?;
+    params.distinguished_name = req.subject.to_rcgen().map_err(IssueError::Subject)?;
     params.subject_alt_names = req
         .sans
         .iter()
         .map(|s| s.to_rcgen())
         .collect::<std::result::Result<_, _>>()
-        .map_err(|m| Error::refused(format!("SAN {m}")))?;
+        .map_err(IssueError::San)?;
     params.not_before = not_before;
     params.not_after = not_after;
     params.serial_number = Some(rcgen::SerialNumber::from_slice(serial.as_bytes()));
@@ -240,7 +251,7 @@ pub fn issue(
     params.use_authority_key_identifier_extension = true;
     params.key_identifier_method = KeyIdMethod::PreSpecified(keys::key_id(req.subject_public_key));
     let public_key = SubjectPublicKeyInfo::from_der(req.spki_der)
-        .map_err(|e| Error::refused(format!("the public key: {e}")))?;
+        .map_err(|e| IssueError::PublicKey(e.to_string()))?;
     let cert = params
         .signed_by(&public_key, issuer)
         .map_err(|e| Error::Internal(format!("signing: {e}")))?;

@@ -38,12 +38,7 @@ pub fn check_can_create(dir: &Path) -> Result<(PathBuf, String)> {
     let name = dir
         .file_name()
         .filter(|n| *n != OsStr::new(".") && *n != OsStr::new(".."))
-        .ok_or_else(|| {
-            Error::refused(format!(
-                "{}: cannot create a CA here; name a new directory",
-                dir.display()
-            ))
-        })?
+        .ok_or_else(|| crate::error::Refused::CannotCreate(dir.to_path_buf()))?
         .to_string_lossy()
         .into_owned();
     let parent = match dir.parent() {
@@ -51,10 +46,7 @@ pub fn check_can_create(dir: &Path) -> Result<(PathBuf, String)> {
         _ => PathBuf::from("."),
     };
     if !parent.is_dir() {
-        return Err(Error::refused(format!(
-            "{}: parent directory does not exist",
-            parent.display()
-        )));
+        return Err(crate::error::Refused::NoParent(parent).into());
     }
     Ok((parent, name))
 }

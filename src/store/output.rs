@@ -62,13 +62,53 @@ pub fn parent_of(p: &Path) -> PathBuf {
     }
 }
 
+/// Why an output (`--out`, `--out-dir`, `ca issue`'s pair) cannot be written as asked
+/// (exit 3, before anything is written).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OutputRefusal {
+    #[error("{}: not a file name", .0.display())]
+    NotFileName(PathBuf),
+    #[error("{}: the file name is longer than 255 bytes", shown(.0))]
+    NameTooLong(PathBuf),
+    #[error("{}: is a symbolic link; fileca does not write through symlinks", shown(.0))]
+    Symlink(PathBuf),
+    #[error("{}: exists and is not a regular file", shown(.0))]
+    NotRegular(PathBuf),
+    #[error("{}: already exists; pass --force to replace it", shown(.0))]
+    Exists(PathBuf),
+    #[error("{}: is not a directory", shown(.0))]
+    ParentNotDirectory(PathBuf),
+    #[error(
+        "{}: is inside the state directory {}; write outputs elsewhere",
+        shown(.out),
+        shown(.state)
+    )]
+    InsideState { out: PathBuf, state: PathBuf },
+    #[error(
+        "{}: exists and is not a directory{}",
+        shown(.dir),
+        if *.dangling { " (a symbolic link to nothing usable)" } else { "" }
+    )]
+    NotDirectory { dir: PathBuf, dangling: bool },
+    #[error("{}: not a directory name", .0.display())]
+    NotDirectoryName(PathBuf),
+    #[error("{}: not a UTF-8 path", .0.display())]
+    NotUtf8(PathBuf),
+    #[error("{}: already exists; choose another name or --out-dir", shown(.0))]
+    PairExists(PathBuf),
+}
+
+/// A path as refusals show it: escaped.
+fn shown(p: &Path) -> String {
+    crate::render::escape(&p.display().to_string())
+}
+
 fn file_name(p: &Path) -> Result<String> {
     let name = p
         .file_name()
         .and_then(|n| n.to_str())
-        .ok_or_else(|| Error::refused(format!("{}: not a file name", p.display())))?;
-    journal::check_name(name)
-        .map_err(|_| Error::refused(format!("{}: not a file name", p.display())))?;
+        .ok_or_else(|| OutputRefusal::NotFileName(p.to_path_buf()))?;
+    journal::check_name(name).map_err(|_| OutputRefusal::NotFileName(p.to_path_buf()))?;
     Ok(name.to_string())
 }
 
@@ -76,33 +116,20 @@ fn file_name(p: &Path) -> Result<String> {
 /// other than a regular file, and does not exist unless `force`; its directory exists.
 pub fn check(out: &OutputFile) -> Result<()> {
     let target = &out.path;
-    let shown = crate::render::escape(&target.display().to_string());
     let name = file_name(target)?;
     if name.len() > 255 {
-        return Err(Error::refused(format!(
-            "{}: the file name is longer than 255 bytes",
-            crate::render::escape(&target.display().to_string())
-        )));
+        return Err(OutputRefusal::NameTooLong(target.clone()).into());
     }
     match std::fs::symlink_metadata(target) {
-        Ok(m) if m.file_type().is_symlink() => Err(Error::refused(format!(
-            "{shown}: is a symbolic link; fileca does not write through symlinks"
-        ))),
-        Ok(m) if !m.is_file() => Err(Error::refused(format!(
-            "{shown}: exists and is not a regular file"
-        ))),
-        Ok(_) if !out.force => Err(Error::refused(format!(
-            "{shown}: already exists; pass --force to replace it"
-        ))),
+        Ok(m) if m.file_type().is_symlink() => Err(OutputRefusal::Symlink(target.clone()).into()),
+        Ok(m) if !m.is_file() => Err(OutputRefusal::NotRegular(target.clone()).into()),
+        Ok(_) if !out.force => Err(OutputRefusal::Exists(target.clone()).into()),
         Ok(_) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let parent = parent_of(target);
             match std::fs::metadata(&parent) {
                 Ok(m) if m.is_dir() => Ok(()),
-                Ok(_) => Err(Error::refused(format!(
-                    "{}: is not a directory",
-                    crate::render::escape(&parent.display().to_string())
-                ))),
+                Ok(_) => Err(OutputRefusal::ParentNotDirectory(parent).into()),
                 Err(e) => Err(Error::io(&parent, e)),
             }
         }
@@ -129,11 +156,11 @@ pub fn refuse_inside_state(state_dir: &Path, out_dir: &Path) -> Result<()> {
         }
     };
     if resolved.starts_with(&state) {
-        return Err(Error::refused(format!(
-            "{}: is inside the state directory {}; write outputs elsewhere",
-            crate::render::escape(&out_dir.display().to_string()),
-            crate::render::escape(&state_dir.display().to_string())
-        )));
+        return Err(OutputRefusal::InsideState {
+            out: out_dir.to_path_buf(),
+            state: state_dir.to_path_buf(),
+        }
+        .into());
     }
     Ok(())
 }
@@ -148,22 +175,15 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
         return Ok(());
     }
     if let Ok(m) = std::fs::symlink_metadata(dir) {
-        return Err(Error::refused(format!(
-            "{}: exists and is not a directory{}",
-            crate::render::escape(&dir.display().to_string()),
-            if m.file_type().is_symlink() {
-                " (a symbolic link to nothing usable)"
-            } else {
-                ""
-            }
-        )));
+        return Err(OutputRefusal::NotDirectory {
+            dir: dir.to_path_buf(),
+            dangling: m.file_type().is_symlink(),
+        }
+        .into());
     }
     let parent = parent_of(dir);
     if dir.file_name().is_none() {
-        return Err(Error::refused(format!(
-            "{}: not a directory name",
-            dir.display()
-        )));
+        return Err(OutputRefusal::NotDirectoryName(dir.to_path_buf()).into());
     }
     ensure_dir(&parent)?;
     match fsio::create_dir(dir, MODE_OUT_DIR) {
@@ -193,7 +213,7 @@ pub fn relative_to(state_dir: &Path, target_dir: &Path) -> Result<String> {
         ".".to_string()
     } else {
         rel.to_str()
-            .ok_or_else(|| Error::refused(format!("{}: not a UTF-8 path", target_dir.display())))?
+            .ok_or_else(|| OutputRefusal::NotUtf8(target_dir.to_path_buf()))?
             .to_string()
     };
     Ok(rel)
@@ -219,10 +239,7 @@ pub fn stage_pair(pair: &PairPlan) -> Result<(Dir, String)> {
     let parent = Dir::open(&parent_path).map_err(|e| Error::io(&parent_path, e))?;
     match parent.stat_entry(&name) {
         Ok(_) => {
-            return Err(Error::refused(format!(
-                "{}: already exists; choose another name or --out-dir",
-                crate::render::escape(&pair.path.display().to_string())
-            )));
+            return Err(OutputRefusal::PairExists(pair.path.clone()).into());
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::io(&pair.path, e)),
