@@ -294,3 +294,404 @@ fn import_openssl_adopts_a_real_easy_rsa_pki_import_openssl_easyrsa() {
     assert!(!bad.dir.exists());
     assert_unchanged(&before, &snapshot(&copy));
 }
+
+/// A passphrase file (mode 0600, so no warning) holding `pass`.
+fn pass_file(env: &Env, name: &str, pass: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let p = write(env, name, format!("{pass}\n").as_bytes());
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+/// The public key of a certificate, or of a private key (`-passin` when encrypted), as
+/// openssl prints it.
+fn public_key(path: &Path, cert: bool, passin: Option<&str>) -> String {
+    let p = path.to_str().unwrap();
+    let mut args = if cert {
+        vec!["x509", "-in", p, "-noout", "-pubkey"]
+    } else {
+        vec!["pkey", "-in", p, "-pubout"]
+    };
+    let pass;
+    if let Some(file) = passin {
+        pass = format!("file:{file}");
+        args.extend(["-passin", &pass]);
+    }
+    let (ok, out) = openssl(&args);
+    assert!(ok, "{args:?}: {out}");
+    out
+}
+
+/// ca.key as fileca writes an encrypted key: PBES2 with scrypt (SPEC.md ENCRYPT-KEY), read
+/// by `openssl asn1parse`.
+fn is_fileca_encrypted(key: &Path) -> bool {
+    let text = std::fs::read_to_string(key).unwrap();
+    let (ok, dump) = openssl(&["asn1parse", "-in", key.to_str().unwrap()]);
+    assert!(ok, "{dump}");
+    text.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----") && dump.contains(":scrypt")
+}
+
+/// Signs a CSR with the passphrase file and checks the certificate with openssl.
+#[track_caller]
+fn sign_and_verify(env: &Env, pass: &str) {
+    let out = env.ok(&[
+        "--passphrase-file",
+        pass,
+        "sign",
+        csr("p256-default.pem").to_str().unwrap(),
+    ]);
+    let (ok, text) = verify(env, &String::from_utf8_lossy(&out.stdout), false);
+    assert!(ok, "{text}");
+}
+
+/// Makes a self-signed CA certificate for `key` (encrypted under `pass`) with openssl.
+fn ca_cert_for(env: &Env, key: &Path, pass: &str, name: &str) -> PathBuf {
+    let crt = env.path(&format!("{name}.crt"));
+    let (ok, out) = openssl(&[
+        "req",
+        "-x509",
+        "-key",
+        key.to_str().unwrap(),
+        "-passin",
+        &format!("pass:{pass}"),
+        "-subj",
+        &format!("/CN={name}"),
+        "-days",
+        "100",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        "-out",
+        crt.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    crt
+}
+
+/// IMPORT-ENCRYPTED: `init --import-key` reads every encrypted form OpenSSL writes — PKCS#8
+/// (`openssl req -keyout`'s default PBES2 DES-EDE3-CBC, AES-256-CBC, OpenSSL 1.0's
+/// hmacWithSHA1, scrypt) and the traditional `Proc-Type: 4,ENCRYPTED` PEM (AES-128/192/256-CBC,
+/// DES-EDE3-CBC; RSA and EC) — with the passphrase from --passphrase-file, and keeps ca.key
+/// encrypted with it. Without a passphrase or with a wrong one nothing is created (exit 3).
+#[test]
+fn init_imports_encrypted_keys_in_every_form_openssl_writes_import_encrypted() {
+    const PASS: &str = "adopt-secret-1";
+    let rsa = "-newkey rsa:2048";
+    let ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256";
+    // (name, how openssl makes the key, how it is then re-encrypted, the PEM it must be)
+    let cases: &[(&str, &str, Option<&str>, &str)] = &[
+        ("req-keyout", rsa, None, "ENCRYPTED PRIVATE KEY"),
+        (
+            "pkcs8-aes256",
+            ec,
+            Some("pkcs8 -topk8 -v2 aes-256-cbc"),
+            "ENCRYPTED PRIVATE KEY",
+        ),
+        (
+            "pkcs8-des3-sha1",
+            rsa,
+            Some("pkcs8 -topk8 -v2 des3 -v2prf hmacWithSHA1"),
+            "ENCRYPTED PRIVATE KEY",
+        ),
+        (
+            "pkcs8-scrypt",
+            ec,
+            Some("pkcs8 -topk8 -scrypt"),
+            "ENCRYPTED PRIVATE KEY",
+        ),
+        (
+            "rsa-aes256-traditional",
+            rsa,
+            Some("rsa -aes256 -traditional"),
+            "DEK-Info: AES-256-CBC,",
+        ),
+        (
+            "rsa-aes128-traditional",
+            rsa,
+            Some("rsa -aes128 -traditional"),
+            "DEK-Info: AES-128-CBC,",
+        ),
+        (
+            "rsa-des3-traditional",
+            rsa,
+            Some("rsa -des3 -traditional"),
+            "DEK-Info: DES-EDE3-CBC,",
+        ),
+        (
+            "ec-aes192",
+            ec,
+            Some("ec -aes192"),
+            "DEK-Info: AES-192-CBC,",
+        ),
+    ];
+    for (name, newkey, convert, form) in cases {
+        let env = Env::empty();
+        let key = env.path(&format!("{name}.key"));
+        let k = key.to_str().unwrap();
+        // `openssl req -keyout` encrypts the new key by default (no -nodes).
+        let (ok, out) = openssl(
+            &[
+                vec!["req", "-x509"],
+                newkey.split(' ').collect(),
+                vec![
+                    "-keyout",
+                    k,
+                    "-passout",
+                    &format!("pass:{PASS}"),
+                    "-subj",
+                    "/CN=throwaway",
+                    "-out",
+                ],
+                vec![env.path("throwaway.crt").to_str().unwrap()],
+            ]
+            .concat(),
+        );
+        assert!(ok, "{name}: {out}");
+        if let Some(conv) = convert {
+            let passin = format!("pass:{PASS}");
+            let tmp = env.path("converted.key");
+            let mut args: Vec<&str> = conv.split(' ').collect();
+            args.extend(["-in", k, "-passin", &passin, "-passout", &passin, "-out"]);
+            args.push(tmp.to_str().unwrap());
+            let (ok, out) = openssl(&args);
+            assert!(ok, "{name}: {out}");
+            std::fs::rename(&tmp, &key).unwrap();
+        }
+        let text = std::fs::read_to_string(&key).unwrap();
+        assert!(text.contains(form), "{name}: {text}");
+        let crt = ca_cert_for(&env, &key, PASS, name);
+        let c = crt.to_str().unwrap();
+        let import = ["init", "--import-key", k, "--import-cert", c];
+
+        // No passphrase source (standard input is no terminal here): refused, naming the
+        // options, nothing created.
+        let out = env
+            .ca()
+            .args(import)
+            .env_remove("CA_PASSPHRASE_FILE")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(REFUSED), "{name}: {err}");
+        assert!(err.contains("--passphrase-file"), "{name}: {err}");
+        assert!(!env.dir.exists(), "{name}");
+
+        // A wrong passphrase: refused, nothing created, no secret echoed.
+        let wrong = pass_file(&env, "wrong", "not-the-passphrase");
+        let out = env.run(&[&["--passphrase-file", &wrong][..], &import].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(REFUSED), "{name}: {err}");
+        assert!(
+            err.contains("wrong passphrase") && err.contains(k),
+            "{name}: {err}"
+        );
+        assert!(!err.contains("not-the-passphrase") && !err.contains(PASS));
+        assert!(!env.dir.exists(), "{name}");
+
+        // The right one: imported, ca.key encrypted (fileca's scrypt form) with it.
+        let pass = pass_file(&env, "pass", PASS);
+        env.ok(&[&["--passphrase-file", &pass][..], &import].concat());
+        let ca_key = env.dir.join("ca.key");
+        assert!(is_fileca_encrypted(&ca_key), "{name}");
+        assert_eq!(
+            public_key(&ca_key, false, Some(&pass)),
+            public_key(&crt, true, None),
+            "{name}: openssl reads ca.key with the same passphrase"
+        );
+        sign_and_verify(&env, &pass);
+        env.ok(&["--passphrase-file", &pass, "check"]);
+        env.ok(&["--passphrase-file", &pass, "crl"]);
+    }
+}
+
+/// IMPORT-ENCRYPTED: `--decrypt-key` stores the imported key unencrypted; the passphrase may
+/// come from $CA_PASSPHRASE_FILE; a plaintext import stays plaintext.
+#[test]
+fn decrypt_key_stores_an_imported_key_unencrypted_import_encrypted() {
+    let env = Env::empty();
+    let pass = pass_file(&env, "pass", "adopt-secret-2");
+    let key = env.path("enc.key");
+    let (ok, out) = openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-384",
+        "-aes-256-cbc",
+        "-pass",
+        &format!("file:{pass}"),
+        "-out",
+        key.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    let crt = ca_cert_for(&env, &key, "adopt-secret-2", "plain");
+    let out = env
+        .ca()
+        .args([
+            "init",
+            "--import-key",
+            key.to_str().unwrap(),
+            "--import-cert",
+            crt.to_str().unwrap(),
+            "--decrypt-key",
+        ])
+        .env("CA_PASSPHRASE_FILE", &pass)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ca_key = env.dir.join("ca.key");
+    assert!(
+        std::fs::read_to_string(&ca_key)
+            .unwrap()
+            .starts_with("-----BEGIN PRIVATE KEY-----")
+    );
+    assert_eq!(
+        public_key(&ca_key, false, None),
+        public_key(&crt, true, None)
+    );
+    env.ok(&["sign", csr("p256-default.pem").to_str().unwrap()]);
+    env.assert_check_ok();
+    // --decrypt-key asks for the opposite of --encrypt-key.
+    let other = Env::empty();
+    other.refused(
+        &[
+            "init",
+            "--import-key",
+            key.to_str().unwrap(),
+            "--import-cert",
+            crt.to_str().unwrap(),
+            "--decrypt-key",
+            "--encrypt-key",
+        ],
+        USAGE,
+    );
+    assert!(!other.dir.exists());
+}
+
+/// IMPORT-ENCRYPTED with import-openssl: the standard demoCA (`openssl req -keyout`, encrypted
+/// by default) and an easy-rsa PKI whose `build-ca` had a passphrase import with
+/// --passphrase-file, keep ca.key encrypted, sign and revoke as before; no or a wrong
+/// passphrase creates nothing; --decrypt-key stores it unencrypted.
+#[test]
+fn import_openssl_adopts_encrypted_ca_keys_of_democa_and_easy_rsa_import_encrypted() {
+    const PASS: &str = "legacy-ca-secret";
+    let demo_env = Env::empty();
+    let demo = crate::keys::openssl_ca_dir_with(&demo_env, Some(PASS));
+    let easy_env = Env::empty();
+    let easy = easy_rsa_pki(easy_env.tmp.path(), Some(PASS));
+    for (src, key, revoked) in [
+        (&demo, demo.join("private/cakey.pem"), demo.join("c2.pem")),
+        (&easy, easy.join("private/ca.key"), {
+            let dir = easy.join("revoked/certs_by_serial");
+            let first = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap();
+            first.path()
+        }),
+    ] {
+        let text = std::fs::read_to_string(&key).unwrap();
+        assert!(
+            text.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+            "{}: {text}",
+            key.display()
+        );
+        let env = Env::empty();
+        let s = src.to_str().unwrap();
+        let before = snapshot(src);
+
+        let out = env
+            .ca()
+            .args(["import-openssl", s])
+            .env_remove("CA_PASSPHRASE_FILE")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(REFUSED), "{err}");
+        assert!(err.contains("--passphrase-file"), "{err}");
+        assert!(!env.dir.exists());
+
+        let wrong = pass_file(&env, "wrong", "not-it-at-all");
+        let out = env.run(&["--passphrase-file", &wrong, "import-openssl", s]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(REFUSED), "{err}");
+        assert!(err.contains("wrong passphrase"), "{err}");
+        assert!(!err.contains(PASS) && !err.contains("not-it-at-all"));
+        assert!(!env.dir.exists());
+
+        let pass = pass_file(&env, "pass", PASS);
+        env.ok(&["--passphrase-file", &pass, "import-openssl", s]);
+        assert_unchanged(&before, &snapshot(src));
+        let ca_key = env.dir.join("ca.key");
+        assert!(is_fileca_encrypted(&ca_key));
+        assert_eq!(
+            public_key(&ca_key, false, Some(&pass)),
+            public_key(&env.dir.join("ca.crt"), true, None)
+        );
+        sign_and_verify(&env, &pass);
+        env.ok(&["--passphrase-file", &pass, "crl"]);
+        let (ok, out) = verify_file(&env, &revoked);
+        assert!(!ok && out.contains("revoked"), "{out}");
+        env.ok(&["--passphrase-file", &pass, "check"]);
+
+        let plain = Env::empty();
+        let pass = pass_file(&plain, "pass", PASS);
+        plain.ok(&[
+            "--passphrase-file",
+            &pass,
+            "import-openssl",
+            s,
+            "--decrypt-key",
+        ]);
+        assert!(
+            std::fs::read_to_string(plain.dir.join("ca.key"))
+                .unwrap()
+                .starts_with("-----BEGIN PRIVATE KEY-----")
+        );
+        plain.assert_check_ok();
+    }
+}
+
+/// IMPORT-ENCRYPTED: with no passphrase file, the imported key's passphrase is asked on the
+/// terminal (once, without echo); a wrong one creates nothing.
+#[test]
+fn an_encrypted_key_to_import_is_asked_for_on_the_terminal_import_encrypted() {
+    let env = Env::empty();
+    let key = env.path("tty.key");
+    let (ok, out) = openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-aes-256-cbc",
+        "-pass",
+        "pass:typed-secret",
+        "-out",
+        key.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    let crt = ca_cert_for(&env, &key, "typed-secret", "tty");
+    let args = format!(
+        "init --import-key {} --import-cert {}",
+        key.display(),
+        crt.display()
+    );
+    let out = crate::keys::on_terminal(&env, &args, &["typed-wrong"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(REFUSED), "{text}");
+    assert!(text.contains("wrong passphrase"), "{text}");
+    assert!(!env.dir.exists());
+    let out = crate::keys::on_terminal(&env, &args, &["typed-secret"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("passphrase for the encrypted key") && !text.contains("typed-secret"),
+        "{text}"
+    );
+    assert!(is_fileca_encrypted(&env.dir.join("ca.key")));
+    let pass = pass_file(&env, "pass", "typed-secret");
+    sign_and_verify(&env, &pass);
+}

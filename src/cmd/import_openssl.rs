@@ -39,9 +39,13 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
         &["private/cakey.pem", "private/ca.key"],
     )?;
     let cert_path = pick(src, args.ca_cert.as_deref(), &["cacert.pem", "ca.crt"])?;
-    let key_bytes = read(&key_path)?;
+    let key_bytes = zeroize::Zeroizing::new(read(&key_path)?);
+    // An encrypted CA key (SPEC.md IMPORT-ENCRYPTED): its passphrase from the usual sources,
+    // before anything is computed; ca.key stays encrypted with it unless --decrypt-key.
+    let key_passphrase = super::init::import_passphrase(ctx, &key_path, &key_bytes)?;
     let (_, key_pem) =
-        keys::import_private_key(&key_bytes).map_err(|e| Error::input(&key_path, e.into()))?;
+        keys::import_private_key(&key_bytes, key_passphrase.as_deref().map(String::as_str))
+            .map_err(|e| Error::input(&key_path, e.into()))?;
     let cert_bytes = read(&cert_path)?;
     let cert = CaCert::parse(&cert_bytes).map_err(|e| Error::input(&cert_path, e.into()))?;
     let key = keys::key_pair(&key_pem).map_err(|e| Error::input(&key_path, e.into()))?;
@@ -139,6 +143,12 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
     };
     let crlnumber = crlnumber.unwrap_or_else(|| Serial::from_u64(1));
 
+    let key_pem = match &key_passphrase {
+        Some(pass) if !args.decrypt_key => {
+            keys::encrypt_pem(&key_pem, pass).map_err(Error::Internal)?
+        }
+        _ => key_pem,
+    };
     let count = entries.len();
     let revoked = entries.iter().filter(|e| e.revoked.is_some()).count();
     let mut all = crate::model::change::new_ca_files(
