@@ -123,7 +123,7 @@ pub enum Command {
     RenewCa(RenewCaArgs),
     /// Adopt an `openssl ca` directory or an easy-rsa PKI into a new fileca directory (--dir).
     #[command(
-        after_help = "Examples:\n  ca --dir ./pki import-openssl /etc/ssl/demoCA\n  ca --dir ./pki import-openssl ~/easy-rsa/pki --ca-key ~/easy-rsa/pki/private/ca.key\n\nThe source is only read; any inconsistency is reported and nothing is imported."
+        after_help = "Examples:\n  ca --dir ./pki import-openssl /etc/ssl/demoCA\n  ca --dir ./pki import-openssl ~/easy-rsa/pki --ca-key ~/easy-rsa/pki/private/ca.key\n  ca --dir ./pki --passphrase-file ca.pass import-openssl ~/easy-rsa/pki   # an encrypted CA key\n\nThe source is only read; any inconsistency is reported and nothing is imported.\nAn encrypted CA key stays encrypted in ca.key, with the same passphrase (--decrypt-key: not)."
     )]
     ImportOpenssl(ImportOpensslArgs),
     /// Set, change or remove the passphrase of ca.key (atomically replaced).
@@ -248,6 +248,11 @@ pub struct ImportOpensslArgs {
     pub ca_cert: Option<PathBuf>,
     #[command(flatten)]
     pub key: KeyArgs,
+    /// Store ca.key unencrypted. By default an encrypted CA key (its passphrase from
+    /// --passphrase-file, $CA_PASSPHRASE_FILE or a prompt) stays encrypted with the same
+    /// passphrase; an unencrypted one stays unencrypted.
+    #[arg(long)]
+    pub decrypt_key: bool,
 }
 
 #[derive(Debug, Args)]
@@ -300,7 +305,9 @@ pub struct InitArgs {
         conflicts_with = "import_cert"
     )]
     pub subject: Option<String>,
-    /// Adopt an existing CA key (PKCS#8, PKCS#1 or SEC1 PEM); needs --import-cert.
+    /// Adopt an existing CA key (PKCS#8, PKCS#1 or SEC1 PEM, unencrypted or encrypted with
+    /// the passphrase from --passphrase-file, $CA_PASSPHRASE_FILE or a prompt); needs
+    /// --import-cert. An encrypted key stays encrypted in ca.key, with the same passphrase.
     #[arg(long, value_name = "KEY", requires = "import_cert")]
     pub import_key: Option<PathBuf>,
     /// Adopt an existing CA certificate (PEM); needs --import-key.
@@ -319,6 +326,10 @@ pub struct InitArgs {
     /// --passphrase-file, $CA_PASSPHRASE_FILE or a prompt.
     #[arg(long)]
     pub encrypt_key: bool,
+    /// With an encrypted --import-key: store ca.key unencrypted instead of keeping the key's
+    /// encryption.
+    #[arg(long, requires = "import_key", conflicts_with = "encrypt_key")]
+    pub decrypt_key: bool,
     /// Validate and show what would be created, but create nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -401,8 +401,10 @@ fn init_adopts_existing_ca_keys_in_every_supported_form_import_key() {
     }
 }
 
+/// A key that is not the certificate's, a certificate that is no CA, and an encrypted key with
+/// no passphrase to be had (IMPORT-ENCRYPTED reads it when there is one) are refused.
 #[test]
-fn import_refuses_mismatched_non_ca_and_encrypted_keys_import_refuse() {
+fn import_refuses_mismatched_non_ca_and_encrypted_keys_without_a_passphrase_import_refuse() {
     let env = Env::empty();
     let (k1, c1) = openssl_ca(
         &env,
@@ -442,15 +444,20 @@ fn import_refuses_mismatched_non_ca_and_encrypted_keys_import_refuse() {
     for (key, crt, needle) in [
         (&k1, &c2, "does not match"),
         (&k3, &c3, "not a CA"),
-        (&enc, &c1, "encrypted"),
+        (&enc, &c1, "encrypted key"),
     ] {
-        let out = env.run(&[
-            "init",
-            "--import-key",
-            key.to_str().unwrap(),
-            "--import-cert",
-            crt.to_str().unwrap(),
-        ]);
+        let out = env
+            .ca()
+            .args([
+                "init",
+                "--import-key",
+                key.to_str().unwrap(),
+                "--import-cert",
+                crt.to_str().unwrap(),
+            ])
+            .env_remove("CA_PASSPHRASE_FILE")
+            .output()
+            .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(REFUSED), "{err}");
         assert!(err.contains(needle), "{err}");
@@ -675,12 +682,19 @@ fn crash_at_every_mutation_of_passwd_leaves_the_old_or_the_new_encryption_passwd
 /// Builds a real `openssl ca` directory: three certificates signed by `openssl ca`, one revoked
 /// with keyCompromise, serial file 1003, crlnumber 05.
 pub(crate) fn openssl_ca_dir(env: &Env) -> std::path::PathBuf {
+    openssl_ca_dir_with(env, None)
+}
+
+/// [`openssl_ca_dir`], with the CA key left encrypted by `openssl req -keyout` (its default:
+/// PKCS#8, PBES2 with DES-EDE3-CBC) under `pass` when one is given, instead of `-nodes`.
+pub(crate) fn openssl_ca_dir_with(env: &Env, pass: Option<&str>) -> std::path::PathBuf {
     let src = env.path("demoCA");
     let script = r#"
 set -e
 cd "$1"
 mkdir -p newcerts private
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout private/cakey.pem \
+if [ -n "$PASS" ]; then keyopt="-passout env:PASS"; caopt="-passin env:PASS"; else keyopt=-nodes; caopt=; fi
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 $keyopt -keyout private/cakey.pem \
   -subj "/CN=Legacy CA/O=Old" -days 365 -out cacert.pem \
   -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
 : > index.txt; echo 1000 > serial; echo 05 > crlnumber
@@ -706,14 +720,15 @@ commonName = supplied
 basicConstraints = critical,CA:FALSE
 extendedKeyUsage = clientAuth
 CNF
-for i in 1 2 3; do openssl ca -config openssl.cnf -batch -notext -in "$2" -out c$i.pem 2>/dev/null; done
-openssl ca -config openssl.cnf -revoke c2.pem -crl_reason keyCompromise 2>/dev/null
+for i in 1 2 3; do openssl ca -config openssl.cnf $caopt -batch -notext -in "$2" -out c$i.pem 2>/dev/null; done
+openssl ca -config openssl.cnf $caopt -revoke c2.pem -crl_reason keyCompromise 2>/dev/null
 "#;
     std::fs::create_dir(&src).unwrap();
     let st = std::process::Command::new("sh")
         .args(["-c", script, "sh"])
         .arg(&src)
         .arg(csr("p256-default.pem"))
+        .env("PASS", pass.unwrap_or(""))
         .status()
         .unwrap();
     assert!(st.success());
@@ -852,7 +867,7 @@ fn import_openssl_never_treats_an_unreadable_counter_as_absent_import_openssl_re
 }
 
 /// Runs `ca ARGS` on a pseudo-terminal (util-linux `script`), typing `lines` one by one.
-fn on_terminal(env: &Env, args: &str, lines: &[&str]) -> std::process::Output {
+pub(crate) fn on_terminal(env: &Env, args: &str, lines: &[&str]) -> std::process::Output {
     use std::io::Write;
     let cmd = format!("{} --dir {} {args}", bin().display(), env.dir.display());
     let mut child = std::process::Command::new("script")

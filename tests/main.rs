@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod adopt;
 mod batch;
 mod boundary;
 mod check;

@@ -1,7 +1,14 @@
 //! `ca import-openssl`: adopt an `openssl ca` directory or an easy-rsa PKI into a new fileca
 //! directory (SPEC.md `IMPORT-OPENSSL-*`). The source is only read. Every inconsistency found
 //! is reported and the import refused, rather than guessed around.
+//!
+//! Where the certificates are: `openssl ca` keeps every one in `newcerts/SERIAL.pem`; easy-rsa
+//! moves them as their life goes on (`certs_by_serial/SERIAL.pem` while current,
+//! `revoked/certs_by_serial/SERIAL.crt` once revoked, `renewed/issued/NAME.crt` once renewed,
+//! …), so each index.txt serial is looked for in all of those places ([`CertFiles`]), and
+//! whatever file is found must hold that serial and be signed by the CA certificate.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use time::{Date, Month, OffsetDateTime, Time};
@@ -32,9 +39,13 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
         &["private/cakey.pem", "private/ca.key"],
     )?;
     let cert_path = pick(src, args.ca_cert.as_deref(), &["cacert.pem", "ca.crt"])?;
-    let key_bytes = read(&key_path)?;
+    let key_bytes = zeroize::Zeroizing::new(read(&key_path)?);
+    // An encrypted CA key (SPEC.md IMPORT-ENCRYPTED): its passphrase from the usual sources,
+    // before anything is computed; ca.key stays encrypted with it unless --decrypt-key.
+    let key_passphrase = super::init::import_passphrase(ctx, &key_path, &key_bytes)?;
     let (_, key_pem) =
-        keys::import_private_key(&key_bytes).map_err(|e| Error::input(&key_path, e.into()))?;
+        keys::import_private_key(&key_bytes, key_passphrase.as_deref().map(String::as_str))
+            .map_err(|e| Error::input(&key_path, e.into()))?;
     let cert_bytes = read(&cert_path)?;
     let cert = CaCert::parse(&cert_bytes).map_err(|e| Error::input(&cert_path, e.into()))?;
     let key = keys::key_pair(&key_pem).map_err(|e| Error::input(&key_path, e.into()))?;
@@ -47,13 +58,14 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
     let mut problems = Vec::new();
     let mut entries: Vec<Entry> = Vec::new();
     let mut files = Vec::new();
+    let certs = CertFiles::new(src);
     for (i, line) in text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
     {
         let at = format!("index.txt line {}", i + 1);
-        match import_line(src, line, &ca) {
+        match import_line(&certs, line, &ca) {
             Ok((entry, pem)) => {
                 if entries.iter().any(|e| e.serial == entry.serial) {
                     problems.push(format!("{at}: serial {} appears twice", entry.serial));
@@ -86,7 +98,18 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
         }
     };
     let max = entries.iter().map(|e| e.serial.clone()).max();
+    let mut note = String::new();
     let serial = match counter("serial") {
+        // easy-rsa draws every serial at random (EASYRSA_RAND_SN, its default) and writes
+        // the draw to `serial` before `openssl ca` uses it: the file is not a counter, and
+        // one below an earlier random serial is normal. One above the highest serial takes
+        // its place.
+        Ok(Some(s)) if certs.easy_rsa && max.as_ref().is_some_and(|m| s <= *m) => {
+            note = " (easy-rsa's serial file holds its last random draw, not a counter: \
+                     the counter starts above the highest serial)"
+                .into();
+            None
+        }
         Ok(Some(s)) if max.as_ref().is_some_and(|m| s <= *m) => {
             problems.push(format!(
                 "serial: the counter {s} is not above the highest issued serial"
@@ -120,6 +143,12 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
     };
     let crlnumber = crlnumber.unwrap_or_else(|| Serial::from_u64(1));
 
+    let key_pem = match &key_passphrase {
+        Some(pass) if !args.decrypt_key => {
+            keys::encrypt_pem(&key_pem, pass).map_err(Error::Internal)?
+        }
+        _ => key_pem,
+    };
     let count = entries.len();
     let revoked = entries.iter().filter(|e| e.revoked.is_some()).count();
     let mut all = crate::model::change::new_ca_files(
@@ -141,7 +170,7 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
     super::report_created(
         ctx,
         &format!(
-            "imported {count} certificate(s) ({revoked} revoked) from {} into {}; next serial {serial}",
+            "imported {count} certificate(s) ({revoked} revoked) from {} into {}; next serial {serial}{note}",
             crate::render::escape(&src.display().to_string()),
             crate::render::escape(&ctx.dir.display().to_string())
         ),
@@ -149,33 +178,18 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
 }
 
 /// One index.txt line: `STATUS \t EXPIRY \t REVOCATION[,REASON] \t SERIAL \t FILE \t SUBJECT`.
-fn import_line(src: &Path, line: &str, ca: &Ca) -> std::result::Result<(Entry, String), String> {
+fn import_line(
+    certs: &CertFiles,
+    line: &str,
+    ca: &Ca,
+) -> std::result::Result<(Entry, String), String> {
     let f: Vec<&str> = line.split('\t').collect();
     if f.len() != 6 {
         return Err(format!("{} fields, expected 6", f.len()));
     }
     let serial = Serial::parse_user(f[3]).ok_or_else(|| format!("serial {:?} is not hex", f[3]))?;
-    let candidates = [
-        src.join("newcerts").join(format!("{serial}.pem")),
-        src.join("certs_by_serial").join(format!("{serial}.pem")),
-    ];
-    let path = candidates.iter().find(|p| p.is_file()).ok_or_else(|| {
-        format!("no certificate file for serial {serial} in newcerts/ or certs_by_serial/")
-    })?;
-    let bytes = crate::input::read(path, MAX_PEM_BYTES as u64).map_err(|e| e.to_string())?;
-    let der = decode_one(&bytes, &["CERTIFICATE"], MAX_PEM_BYTES)
-        .map_err(|m| format!("{}: {m}", path.display()))?;
-    let (_, cert) =
-        X509Certificate::from_der(&der).map_err(|e| format!("{}: {e}", path.display()))?;
-    if Serial::from_magnitude(cert.raw_serial()) != serial {
-        return Err(format!("{} holds another serial", path.display()));
-    }
-    if !ca.cert.issued(&cert) {
-        return Err(format!(
-            "{} was not issued by the CA certificate",
-            path.display()
-        ));
-    }
+    let der = certs.find(&serial, ca)?;
+    let (_, cert) = X509Certificate::from_der(&der).map_err(|e| e.to_string())?;
     let revoked = match f[0] {
         "V" | "E" => None,
         "R" => {
@@ -321,4 +335,134 @@ fn pick(src: &Path, given: Option<&Path>, defaults: &[&str]) -> Result<PathBuf> 
 /// Reads the CA key or certificate: at most 1 MiB, never blocking (see [`crate::input`]).
 fn read(path: &Path) -> Result<Vec<u8>> {
     crate::input::read(path, MAX_PEM_BYTES as u64)
+}
+
+/// Directories holding certificates in files named by their serial: `(directory, extension)`.
+const BY_SERIAL: [(&str, &str); 4] = [
+    // `openssl ca`: new_certs_dir of the demoCA layout.
+    ("newcerts", "pem"),
+    // easy-rsa: current certificates.
+    ("certs_by_serial", "pem"),
+    // easy-rsa 3: `revoke` and `revoke-renewed` move the certificate here.
+    ("revoked/certs_by_serial", "crt"),
+    // easy-rsa 3.0.6–3.0.8: `renew` moved the old certificate here.
+    ("renewed/certs_by_serial", "crt"),
+];
+
+/// easy-rsa directories holding certificates in files named by their file name base
+/// (`NAME.crt`): `issued/` (current), `renewed/issued/` (`renew` and `rebuild` since 3.0.9
+/// move the old certificate here, and remove its certs_by_serial/ copy), `expired/`
+/// (`expire`, 3.2). Their serials are read from the files.
+const BY_NAME: [&str; 3] = ["issued", "renewed/issued", "expired"];
+
+/// Certificates found by reading files, by serial: (DER, file) each.
+type BySerial = BTreeMap<Serial, Vec<(Vec<u8>, PathBuf)>>;
+
+/// Finds the certificate of an index.txt serial in the source.
+struct CertFiles {
+    root: PathBuf,
+    /// An easy-rsa PKI (it has `certs_by_serial/`), rather than an `openssl ca` directory.
+    easy_rsa: bool,
+    /// The certificates of [`BY_NAME`] by serial (DER, file), read when first needed.
+    named: std::sync::OnceLock<BySerial>,
+}
+
+impl CertFiles {
+    fn new(root: &Path) -> CertFiles {
+        CertFiles {
+            root: root.to_path_buf(),
+            easy_rsa: root.join("certs_by_serial").is_dir(),
+            named: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The DER of the certificate with `serial`, issued by `ca`. A file named by the serial
+    /// decides (the first of [`BY_SERIAL`] that exists, checked strictly: another serial or
+    /// another issuer is a problem); otherwise the one certificate of [`BY_NAME`] with that
+    /// serial signed by the CA.
+    fn find(&self, serial: &Serial, ca: &Ca) -> std::result::Result<Vec<u8>, String> {
+        let by_serial = BY_SERIAL
+            .iter()
+            .map(|(dir, ext)| self.root.join(dir).join(format!("{serial}.{ext}")))
+            .find(|p| p.is_file());
+        if let Some(path) = by_serial {
+            let der = read_cert(&path)?;
+            check_cert(&der, serial, ca).map_err(|m| format!("{} {m}", path.display()))?;
+            return Ok(der);
+        }
+        let named = self.named.get_or_init(|| self.read_named());
+        let found = named.get(serial).map(Vec::as_slice).unwrap_or_default();
+        let signed: Vec<&(Vec<u8>, PathBuf)> = found
+            .iter()
+            .filter(|(der, _)| check_cert(der, serial, ca).is_ok())
+            .collect();
+        match signed.as_slice() {
+            [(der, first), rest @ ..] => match rest.iter().find(|(other, _)| other != der) {
+                None => Ok(der.clone()),
+                Some((_, second)) => Err(format!(
+                    "{} and {} are different certificates with serial {serial}",
+                    first.display(),
+                    second.display()
+                )),
+            },
+            [] => match found.first() {
+                Some((_, path)) => Err(format!(
+                    "{} was not issued by the CA certificate",
+                    path.display()
+                )),
+                None => Err(format!(
+                    "no certificate file for serial {serial} in {}, nor among {}",
+                    BY_SERIAL.map(|(d, _)| format!("{d}/")).join(", "),
+                    BY_NAME.map(|d| format!("{d}/")).join(", ")
+                )),
+            },
+        }
+    }
+
+    /// Every `*.crt` regular file of [`BY_NAME`] that holds one certificate, by serial. Files
+    /// that are not (a symbolic link, a PKCS#7 bundle, anything unreadable) are passed over:
+    /// a serial found nowhere is reported by [`CertFiles::find`].
+    fn read_named(&self) -> BySerial {
+        let mut map = BySerial::new();
+        for dir in BY_NAME {
+            let Ok(entries) = std::fs::read_dir(self.root.join(dir)) else {
+                continue;
+            };
+            let mut paths: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "crt"))
+                .collect();
+            paths.sort();
+            for path in paths {
+                let Ok(der) = read_cert(&path) else { continue };
+                let Ok((_, cert)) = X509Certificate::from_der(&der) else {
+                    continue;
+                };
+                let serial = Serial::from_magnitude(cert.raw_serial());
+                map.entry(serial).or_default().push((der, path));
+            }
+        }
+        map
+    }
+}
+
+/// The DER of a certificate file (PEM, text before it allowed, as `openssl ca` writes it).
+fn read_cert(path: &Path) -> std::result::Result<Vec<u8>, String> {
+    let bytes = crate::input::read(path, MAX_PEM_BYTES as u64).map_err(|e| e.to_string())?;
+    decode_one(&bytes, &["CERTIFICATE"], MAX_PEM_BYTES)
+        .map_err(|m| format!("{}: {m}", path.display()))
+}
+
+/// Is `der` a certificate with `serial` issued by `ca`? The error completes "FILE …".
+fn check_cert(der: &[u8], serial: &Serial, ca: &Ca) -> std::result::Result<(), String> {
+    let (_, cert) = X509Certificate::from_der(der).map_err(|e| format!("is unreadable: {e}"))?;
+    if Serial::from_magnitude(cert.raw_serial()) != *serial {
+        return Err("holds another serial".into());
+    }
+    if !ca.cert.issued(&cert) {
+        return Err("was not issued by the CA certificate".into());
+    }
+    Ok(())
 }

@@ -24,10 +24,12 @@ pub enum Source {
         days: u32,
         path_len: Option<u8>,
     },
-    /// An existing key and certificate (`--import-key`, `--import-cert`), as read.
+    /// An existing key and certificate (`--import-key`, `--import-cert`), as read, with the
+    /// key's passphrase when it is encrypted.
     Import {
         key_path: PathBuf,
         key_bytes: Zeroizing<Vec<u8>>,
+        key_passphrase: Option<Zeroizing<String>>,
         cert_path: PathBuf,
         cert_bytes: Vec<u8>,
     },
@@ -36,7 +38,8 @@ pub enum Source {
 /// What `ca init` is asked to create: every input read, the passphrase too.
 pub struct Init {
     pub source: Source,
-    /// `--encrypt-key`: the passphrase for the new ca.key.
+    /// The passphrase for the new ca.key: `--encrypt-key`'s, or an encrypted imported key's
+    /// own (SPEC.md IMPORT-ENCRYPTED).
     pub passphrase: Option<Zeroizing<String>>,
 }
 
@@ -46,9 +49,18 @@ pub fn plan(request: &Init, env: &Env) -> Result<Vec<FileWrite>> {
         Source::Import {
             key_path,
             key_bytes,
+            key_passphrase,
             cert_path,
             cert_bytes,
-        } => import((key_path, key_bytes), (cert_path, cert_bytes), env)?,
+        } => import(
+            (
+                key_path,
+                key_bytes,
+                key_passphrase.as_deref().map(String::as_str),
+            ),
+            (cert_path, cert_bytes),
+            env,
+        )?,
         Source::Generate {
             subject,
             key_type,
@@ -81,16 +93,16 @@ pub fn plan(request: &Init, env: &Env) -> Result<Vec<FileWrite>> {
     )
 }
 
-/// Adopts an existing CA: the key (any supported PEM form, stored as PKCS#8) must belong to
-/// the certificate, which must be a CA certificate valid now. Returns (key PEM, cert PEM,
-/// the CA certificate's serial).
+/// Adopts an existing CA: the key (any supported PEM form, decrypted with `passphrase` if it
+/// is encrypted; returned as unencrypted PKCS#8) must belong to the certificate, which must be
+/// a CA certificate valid now. Returns (key PEM, cert PEM, the CA certificate's serial).
 fn import(
-    (key_path, key_bytes): (&Path, &[u8]),
+    (key_path, key_bytes, passphrase): (&Path, &[u8], Option<&str>),
     (cert_path, cert_bytes): (&Path, &[u8]),
     env: &Env,
 ) -> Result<(String, String, String)> {
-    let (_, key_pem) =
-        keys::import_private_key(key_bytes).map_err(|e| Error::input(key_path, e.into()))?;
+    let (_, key_pem) = keys::import_private_key(key_bytes, passphrase)
+        .map_err(|e| Error::input(key_path, e.into()))?;
     let cert = CaCert::parse(cert_bytes).map_err(|e| Error::input(cert_path, e.into()))?;
     let key = keys::key_pair(&key_pem).map_err(|e| Error::input(key_path, e.into()))?;
     let ca = Ca::with_key(cert, key)
@@ -108,6 +120,25 @@ fn import(
         crate::pki::pem::pem_of("CERTIFICATE", &ca.cert.der),
         serial,
     ))
+}
+
+/// The passphrase of a key to import, if it is encrypted: from the usual sources
+/// (`--passphrase-file`, `$CA_PASSPHRASE_FILE`, a prompt), before anything is computed.
+pub fn import_passphrase(
+    ctx: &super::Context,
+    key_path: &Path,
+    key_bytes: &[u8],
+) -> Result<Option<Zeroizing<String>>> {
+    if !keys::import_is_encrypted(key_bytes) {
+        return Ok(None);
+    }
+    // Escaped where it is shown (the prompt, an error), as for ca.key's own passphrase.
+    ctx.pass
+        .get(&format!(
+            "passphrase for the encrypted key {}",
+            key_path.display()
+        ))
+        .map(Some)
 }
 
 /// Reads a key or certificate to import: at most 1 MiB, never blocking (see [`crate::input`]).
@@ -145,12 +176,17 @@ fn generate(
 /// Creates the CA.
 pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
     let source = match (&args.import_key, &args.import_cert) {
-        (Some(k), Some(c)) => Source::Import {
-            key_path: k.clone(),
-            key_bytes: Zeroizing::new(read_limited(k)?),
-            cert_path: c.clone(),
-            cert_bytes: read_limited(c)?,
-        },
+        (Some(k), Some(c)) => {
+            let key_bytes = Zeroizing::new(read_limited(k)?);
+            let cert_bytes = read_limited(c)?;
+            Source::Import {
+                key_passphrase: import_passphrase(ctx, k, &key_bytes)?,
+                key_path: k.clone(),
+                key_bytes,
+                cert_path: c.clone(),
+                cert_bytes,
+            }
+        }
         _ => {
             let text = args.subject.as_deref().unwrap_or_default();
             let subject = Subject::parse(text).map_err(|err| Error::Name {
@@ -168,13 +204,20 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
             }
         }
     };
-    // Inputs and secrets first: the passphrase is asked before anything is computed.
-    let passphrase = match args.encrypt_key {
-        true => Some(crate::passphrase::new_passphrase(
+    // Inputs and secrets first: the passphrase is asked before anything is computed. An
+    // encrypted imported key stays encrypted with its own passphrase (not a new one: it is
+    // not asked twice, nor held to the minimum length of new passphrases), unless
+    // --decrypt-key; --encrypt-key then changes nothing.
+    let passphrase = match &source {
+        Source::Import {
+            key_passphrase: Some(p),
+            ..
+        } if !args.decrypt_key => Some(p.clone()),
+        _ if args.encrypt_key => Some(crate::passphrase::new_passphrase(
             ctx.pass.file(),
             "passphrase for the new ca.key",
         )?),
-        false => None,
+        _ => None,
     };
     let request = Init { source, passphrase };
     let mut files = plan(&request, &ctx.env)?;
@@ -281,6 +324,7 @@ mod tests {
             source: Source::Import {
                 key_path: "other.key".into(),
                 key_bytes: Zeroizing::new(other.into_bytes()),
+                key_passphrase: None,
                 cert_path: "ca.crt".into(),
                 cert_bytes: files[1].bytes.clone(),
             },

@@ -203,10 +203,22 @@ pub enum PrivateKeyError {
     MalformedEc(String),
     #[error("the EC key does not name its curve")]
     NoCurve,
-    #[error(
-        "encrypted keys cannot be imported yet; decrypt it first (openssl pkey -in KEY -out PLAIN)"
-    )]
+    #[error("the key is encrypted and no passphrase was given")]
     Encrypted,
+    #[error("wrong passphrase for this key (nothing was created)")]
+    WrongPassphrase,
+    #[error(
+        "the key is encrypted with {0}, which fileca cannot decrypt; re-encrypt it with \
+         `openssl pkey -in KEY -aes256 -out NEW` (PKCS#8, PBES2) and import NEW"
+    )]
+    Cipher(String),
+    #[error("malformed encryption header: {0}")]
+    EncryptionHeader(String),
+    #[error(
+        "the key's password-based encryption costs more than fileca allows ({0}); \
+         re-encrypt it with `openssl pkey -in KEY -aes256 -out NEW`"
+    )]
+    TooCostly(String),
     #[error("PEM block {0:?} is not a private key")]
     NotAKey(String),
     #[error("unsupported or malformed private key: {0}")]
@@ -280,10 +292,29 @@ pub fn key_id(subject_public_key: &[u8]) -> Vec<u8> {
         .to_vec()
 }
 
+/// Is a key given for import encrypted: an `ENCRYPTED PRIVATE KEY` (PKCS#8) or a block with
+/// `Proc-Type: 4,ENCRYPTED` (OpenSSL's traditional form)? Its passphrase is then needed.
+pub fn import_is_encrypted(bytes: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    pem::parse_many(text).is_ok_and(|blocks| {
+        blocks
+            .iter()
+            .any(|b| b.tag() == "ENCRYPTED PRIVATE KEY" || crate::pki::legacy_pem::is_encrypted(b))
+    })
+}
+
 /// Reads a CA private key given for import: PKCS#8 (`PRIVATE KEY`), PKCS#1
-/// (`RSA PRIVATE KEY`) or SEC1 (`EC PRIVATE KEY`) PEM, unencrypted. Returns the key and its
-/// PKCS#8 PEM (the form ca.key holds).
-pub fn import_private_key(bytes: &[u8]) -> Result<(KeyPair, String), PrivateKeyError> {
+/// (`RSA PRIVATE KEY`) or SEC1 (`EC PRIVATE KEY`) PEM, either unencrypted or encrypted with
+/// `passphrase` — as PKCS#8 (`ENCRYPTED PRIVATE KEY`, PBES2: PBKDF2 with HMAC-SHA-1/SHA-2 or
+/// scrypt, AES-CBC or DES-EDE3-CBC) or in OpenSSL's traditional `Proc-Type: 4,ENCRYPTED` form
+/// ([`crate::pki::legacy_pem`]). Returns the key and its unencrypted PKCS#8 PEM (the form
+/// ca.key holds, before any encryption of its own).
+pub fn import_private_key(
+    bytes: &[u8],
+    passphrase: Option<&str>,
+) -> Result<(KeyPair, String), PrivateKeyError> {
     use pkcs8::der::Decode;
     use pkcs8::der::asn1::AnyRef;
     let text = std::str::from_utf8(bytes).map_err(|_| PrivateKeyError::NotPem)?;
@@ -291,27 +322,101 @@ pub fn import_private_key(bytes: &[u8]) -> Result<(KeyPair, String), PrivateKeyE
     let [block] = blocks.as_slice() else {
         return Err(PrivateKeyError::Blocks(blocks.len()));
     };
-    let der = block.contents();
-    let pkcs8 = match block.tag() {
+    let mut tag = block.tag();
+    let der: zeroize::Zeroizing<Vec<u8>> = if tag == "ENCRYPTED PRIVATE KEY" {
+        let pass = passphrase.ok_or(PrivateKeyError::Encrypted)?;
+        tag = "PRIVATE KEY";
+        decrypt_pkcs8(block.contents(), pass)?
+    } else if crate::pki::legacy_pem::is_encrypted(block) {
+        use crate::pki::legacy_pem::{LegacyError, decrypt};
+        let pass = passphrase.ok_or(PrivateKeyError::Encrypted)?;
+        decrypt(block, pass.as_bytes()).map_err(|e| match e {
+            LegacyError::WrongPassphrase => PrivateKeyError::WrongPassphrase,
+            LegacyError::Cipher(c) => PrivateKeyError::Cipher(format!(
+                "{c} (fileca reads {})",
+                crate::pki::legacy_pem::CIPHERS
+            )),
+            LegacyError::Header(m) => PrivateKeyError::EncryptionHeader(m),
+        })?
+    } else {
+        zeroize::Zeroizing::new(block.contents().to_vec())
+    };
+    let pkcs8 = zeroize::Zeroizing::new(match tag {
         "PRIVATE KEY" => der.to_vec(),
-        "RSA PRIVATE KEY" => wrap_pkcs8(RSA_ENCRYPTION, Some(AnyRef::NULL), der)?,
+        "RSA PRIVATE KEY" => wrap_pkcs8(RSA_ENCRYPTION, Some(AnyRef::NULL), &der)?,
         "EC PRIVATE KEY" => {
-            let ec = sec1::EcPrivateKey::from_der(der)
+            let ec = sec1::EcPrivateKey::from_der(&der)
                 .map_err(|e| PrivateKeyError::MalformedEc(e.to_string()))?;
             let curve = ec
                 .parameters
                 .and_then(|p| p.named_curve())
                 .ok_or(PrivateKeyError::NoCurve)?;
-            wrap_pkcs8(EC_PUBLIC_KEY, Some(AnyRef::from(&curve)), der)?
-        }
-        "ENCRYPTED PRIVATE KEY" => {
-            return Err(PrivateKeyError::Encrypted);
+            wrap_pkcs8(EC_PUBLIC_KEY, Some(AnyRef::from(&curve)), &der)?
         }
         other => return Err(PrivateKeyError::NotAKey(other.to_string())),
-    };
-    let pem = pem::encode(&pem::Pem::new("PRIVATE KEY", pkcs8));
+    });
+    let pem = pem::encode(&pem::Pem::new("PRIVATE KEY", pkcs8.to_vec()));
     let key = KeyPair::from_pem(&pem).map_err(|e| PrivateKeyError::Unsupported(e.to_string()))?;
     Ok((key, pem))
+}
+
+/// The most a key to import may cost to decrypt: PBKDF2 iterations (OpenSSL writes 2048; RFC
+/// 8018 calls 10,000,000 appropriate for especially critical keys) and scrypt memory (OpenSSL
+/// 3.0's own limit, 32 MiB, so every key OpenSSL reads is read). A hostile file cannot make
+/// fileca spin or allocate without bound.
+const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+const MAX_SCRYPT_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Decrypts an `ENCRYPTED PRIVATE KEY` (PKCS#8 `EncryptedPrivateKeyInfo`) given for import.
+fn decrypt_pkcs8(
+    der: &[u8],
+    passphrase: &str,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, PrivateKeyError> {
+    use pkcs8::der::Decode;
+    use pkcs8::pkcs5::{EncryptionScheme, pbes2::Kdf};
+    let info = pkcs8::EncryptedPrivateKeyInfoRef::from_der(der)
+        .map_err(|e| PrivateKeyError::Unsupported(format!("malformed encrypted PKCS#8: {e}")))?;
+    match &info.encryption_algorithm {
+        EncryptionScheme::Pbes2(p) => match &p.kdf {
+            Kdf::Pbkdf2(k) if k.iteration_count > MAX_PBKDF2_ITERATIONS => {
+                return Err(PrivateKeyError::TooCostly(format!(
+                    "PBKDF2 with {} iterations, at most {MAX_PBKDF2_ITERATIONS}",
+                    k.iteration_count
+                )));
+            }
+            Kdf::Scrypt(s) => {
+                // OpenSSL's accounting: 128·r·(N + 2) bytes for V, 128·r·p for B.
+                let r = u64::from(s.block_size);
+                let bytes = 128u64
+                    .saturating_mul(r)
+                    .saturating_mul(s.cost_parameter.saturating_add(2))
+                    .saturating_add(128 * r * u64::from(s.parallelization));
+                if bytes > MAX_SCRYPT_BYTES {
+                    return Err(PrivateKeyError::TooCostly(format!(
+                        "scrypt needing {} MiB, at most {} MiB",
+                        bytes >> 20,
+                        MAX_SCRYPT_BYTES >> 20
+                    )));
+                }
+            }
+            _ => {}
+        },
+        EncryptionScheme::Pbes1(a) => {
+            return Err(PrivateKeyError::Cipher(format!(
+                "PKCS#5 v1.5 (PBES1, {:?})",
+                a.encryption
+            )));
+        }
+        _ => {}
+    }
+    match info.decrypt(passphrase) {
+        Ok(doc) => Ok(zeroize::Zeroizing::new(doc.as_bytes().to_vec())),
+        // Bad padding, or (rarely) good padding around bytes that are not DER: the usual and
+        // the unusual sign of a wrong passphrase (CBC has no integrity check).
+        Err(pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::DecryptFailed))
+        | Err(pkcs8::Error::Asn1(_)) => Err(PrivateKeyError::WrongPassphrase),
+        Err(e) => Err(PrivateKeyError::Cipher(e.to_string())),
+    }
 }
 
 const RSA_ENCRYPTION: pkcs8::ObjectIdentifier =
@@ -395,6 +500,58 @@ pub fn key_pair(pem: &str) -> std::result::Result<rcgen::KeyPair, PrivateKeyErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An encrypted PKCS#8 key whose KDF would cost more than OpenSSL's limits is refused
+    /// before anything is derived (the ciphertext here is never reached).
+    #[test]
+    fn costly_key_derivations_are_refused_before_deriving() {
+        use pkcs8::der::Encode;
+        use pkcs8::pkcs5::pbes2::{self, Kdf, Pbkdf2Params, ScryptParams};
+        let seal = |kdf: Kdf| {
+            let params = pbes2::Parameters {
+                kdf,
+                encryption: pbes2::EncryptionScheme::Aes256Cbc { iv: [7; 16] },
+            };
+            let data = [0u8; 32];
+            let info = pkcs8::EncryptedPrivateKeyInfoRef {
+                encryption_algorithm: pkcs8::pkcs5::EncryptionScheme::Pbes2(params),
+                encrypted_data: pkcs8::der::asn1::OctetStringRef::new(&data).unwrap(),
+            };
+            pem::encode(&pem::Pem::new(
+                "ENCRYPTED PRIVATE KEY",
+                info.to_der().unwrap(),
+            ))
+        };
+        let pbkdf2 = seal(Kdf::Pbkdf2(
+            Pbkdf2Params::hmac_sha256(MAX_PBKDF2_ITERATIONS + 1, &[1; 16]).unwrap(),
+        ));
+        let scrypt = seal(Kdf::Scrypt(
+            ScryptParams::from_params_and_salt(
+                pkcs8::pkcs5::scrypt::Params::new(16, 8, 1).unwrap(),
+                &[1; 16],
+            )
+            .unwrap(),
+        ));
+        for pem in [pbkdf2, scrypt] {
+            assert!(import_is_encrypted(pem.as_bytes()));
+            match import_private_key(pem.as_bytes(), Some("x")) {
+                Err(PrivateKeyError::TooCostly(_)) => {}
+                Err(e) => panic!("{e}"),
+                Ok(_) => panic!("decrypted"),
+            }
+        }
+        let cheap = seal(Kdf::Pbkdf2(
+            Pbkdf2Params::hmac_sha256(2048, &[1; 16]).unwrap(),
+        ));
+        assert!(matches!(
+            import_private_key(cheap.as_bytes(), Some("x")),
+            Err(PrivateKeyError::WrongPassphrase)
+        ));
+        assert!(matches!(
+            import_private_key(cheap.as_bytes(), None),
+            Err(PrivateKeyError::Encrypted)
+        ));
+    }
 
     #[test]
     fn every_key_type_generates_the_kind_it_names_key_rsa() {

@@ -7,6 +7,7 @@ pub mod crl;
 pub mod csr;
 pub mod issuance;
 pub mod keys;
+pub mod legacy_pem;
 pub mod names;
 pub mod pem;
 pub mod profile;
