@@ -123,7 +123,7 @@ pub enum Command {
     RenewCa(RenewCaArgs),
     /// Adopt an `openssl ca` directory or an easy-rsa PKI into a new fileca directory (--dir).
     #[command(
-        after_help = "Examples:\n  ca --dir ./pki import-openssl /etc/ssl/demoCA\n  ca --dir ./pki import-openssl ~/easy-rsa/pki --ca-key ~/easy-rsa/pki/private/ca.key\n  ca --dir ./pki --passphrase-file ca.pass import-openssl ~/easy-rsa/pki   # an encrypted CA key\n\nThe source is only read; any inconsistency is reported and nothing is imported.\nAn encrypted CA key stays encrypted in ca.key, with the same passphrase (--decrypt-key: not)."
+        after_help = "Examples:\n  ca --dir ./pki import-openssl /etc/ssl/demoCA\n  ca --dir ./pki import-openssl --config /srv/ca/openssl.cnf   # files where its CA section says\n  ca --dir ./pki import-openssl ~/easy-rsa/pki --ca-key ~/easy-rsa/pki/private/ca.key\n  ca --dir ./pki --passphrase-file ca.pass import-openssl ~/easy-rsa/pki   # an encrypted CA key\n\nThe source is only read; any inconsistency is reported and nothing is imported.\nAn encrypted CA key stays encrypted in ca.key, with the same passphrase (--decrypt-key: not)."
     )]
     ImportOpenssl(ImportOpensslArgs),
     /// Set, change or remove the passphrase of ca.key (atomically replaced).
@@ -238,8 +238,13 @@ pub struct UpgradeArgs {
 #[derive(Debug, Args)]
 pub struct ImportOpensslArgs {
     /// The `openssl ca` directory (index.txt, serial, newcerts/) or easy-rsa PKI (index.txt,
-    /// serial, certs_by_serial/).
-    pub source: PathBuf,
+    /// serial, certs_by_serial/). Its openssl.cnf, if it has one, says where the files are.
+    #[arg(required_unless_present = "config")]
+    pub source: Option<PathBuf>,
+    /// The openssl.cnf whose CA section (`[ca] default_ca`) names the files: certificate,
+    /// private_key, database, serial, crlnumber, new_certs_dir.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// The CA key (default: private/cakey.pem or private/ca.key under the source).
     #[arg(long, value_name = "KEY")]
     pub ca_key: Option<PathBuf>,

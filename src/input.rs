@@ -55,6 +55,12 @@ pub enum InputError {
     Pem(#[from] crate::pki::pem::PemError),
     #[error("does not match the public key in {}", .0.display())]
     KeyMismatch(std::path::PathBuf),
+    /// An openssl.cnf fileca cannot read (import-openssl).
+    #[error("{0}")]
+    Config(#[from] crate::cnf::CnfError),
+    /// An openssl.cnf without the value import-openssl needs.
+    #[error("has no {0} (import-openssl reads the section [ca] default_ca names)")]
+    ConfigMissing(String),
 }
 
 /// An input file, open for blocking reads.

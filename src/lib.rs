@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod clock;
 pub mod cmd;
+pub mod cnf;
 pub mod error;
 pub mod hex;
 pub mod input;

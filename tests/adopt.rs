@@ -695,3 +695,117 @@ fn an_encrypted_key_to_import_is_asked_for_on_the_terminal_import_encrypted() {
     let pass = pass_file(&env, "pass", "typed-secret");
     sign_and_verify(&env, &pass);
 }
+
+/// An `openssl ca` directory in its own layout: the files where an openssl.cnf's CA section
+/// puts them (`root.crt`, `keys/root.key`, `db/index`, `db/serial`, `db/crlnum`, `issued/`),
+/// with `dir = .` as operators write it when they run `openssl ca` from the directory.
+fn custom_layout_ca(root: &Path) -> PathBuf {
+    let dir = root.join("myca");
+    let script = r#"
+set -e
+cd "$1"
+mkdir -p keys db issued
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout keys/root.key \
+  -subj "/O=Custom/CN=Custom Root" -days 365 -out root.crt \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+: > db/index; echo 2000 > db/serial; echo 10 > db/crlnum
+cat > openssl.cnf <<'CNF'
+# an operator's own layout
+[ ca ]
+default_ca = CA_own          # the section below
+[ CA_own ]
+dir           = .
+certificate   = $dir/root.crt
+private_key   = $dir/keys/root.key
+database      = $dir/db/index
+serial        = $dir/db/serial
+crlnumber     = $dir/db/crlnum
+new_certs_dir = ${dir}/issued
+default_md = sha256
+default_days = 200
+policy = p
+unique_subject = no
+x509_extensions = x
+[ p ]
+commonName = supplied
+[ x ]
+basicConstraints = critical,CA:FALSE
+extendedKeyUsage = serverAuth
+CNF
+for i in 1 2; do openssl ca -config openssl.cnf -batch -notext -in "$2" -out c$i.pem 2>/dev/null; done
+openssl ca -config openssl.cnf -revoke c1.pem -crl_reason superseded 2>/dev/null
+"#;
+    std::fs::create_dir(&dir).unwrap();
+    let st = std::process::Command::new("sh")
+        .args(["-c", script, "sh"])
+        .arg(&dir)
+        .arg(csr("p256-default.pem"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    dir
+}
+
+/// IMPORT-OPENSSL-CNF: `import-openssl DIR` reads DIR's openssl.cnf, and `--config FILE`
+/// any, to find the files its CA section names; relative paths as `openssl ca` read them
+/// (from the directory it ran in), else from the file's directory. Without it the
+/// layout is not found and the import names --ca-key/--ca-cert.
+#[test]
+fn import_openssl_finds_files_where_openssl_cnf_says_import_openssl_cnf() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = custom_layout_ca(tmp.path());
+    let before = snapshot(&src);
+    let check = |env: &Env| {
+        env.assert_check_ok();
+        let list: serde_json::Value =
+            serde_json::from_slice(&env.ok(&["list", "--json"]).stdout).unwrap();
+        let rows = list.as_array().unwrap();
+        assert_eq!(rows.len(), 2, "{list}");
+        assert_eq!(rows[0]["serial"], "2000");
+        assert_eq!(rows[0]["state"], "revoked");
+        assert_eq!(rows[0]["revocation_reason"], "superseded");
+        assert_eq!(rows[1]["profile"], "server");
+        let s = env.status();
+        assert_eq!(s["next_serial"], "2002");
+        assert_eq!(s["next_crl_number"], "10");
+        assert_eq!(s["subject"], "CN=Custom Root,O=Custom");
+    };
+    // The directory's own openssl.cnf (run from elsewhere: `dir = .` is the file's directory).
+    let env = Env::empty();
+    env.ok(&["import-openssl", src.to_str().unwrap()]);
+    check(&env);
+    // --config, from the directory openssl ca ran in.
+    let env = Env::empty();
+    let out = env
+        .ca()
+        .current_dir(&src)
+        .args(["import-openssl", "--config", "openssl.cnf"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    check(&env);
+    assert_unchanged(&before, &snapshot(&src));
+    // Without the configuration the layout is unknown: refused, naming the options.
+    std::fs::rename(src.join("openssl.cnf"), tmp.path().join("moved.cnf")).unwrap();
+    let env = Env::empty();
+    let err = env.refused(&["import-openssl", src.to_str().unwrap()], REFUSED);
+    assert!(err.contains("--ca-key/--ca-cert"), "{err}");
+    assert!(!env.dir.exists());
+    // A configuration that does not say where the database is: refused, naming the file.
+    let bad = write(&env, "bad.cnf", b"[ ca ]\ndefault_ca = x\n[ x ]\ndir = .\n");
+    let err = env.refused(
+        &["import-openssl", "--config", bad.to_str().unwrap()],
+        REFUSED,
+    );
+    assert!(
+        err.contains("bad.cnf") && err.contains("[ x ] database"),
+        "{err}"
+    );
+    let bad = write(&env, "worse.cnf", b"[ ca\n");
+    let err = env.refused(
+        &["import-openssl", "--config", bad.to_str().unwrap()],
+        REFUSED,
+    );
+    assert!(err.contains("worse.cnf") && err.contains("line 1"), "{err}");
+    assert!(!env.dir.exists());
+}

@@ -789,7 +789,9 @@ fn import_openssl_reports_inconsistencies_and_imports_nothing_import_openssl_ref
 fn import_openssl_reads_an_easy_rsa_layout_import_openssl() {
     let env = Env::empty();
     let src = openssl_ca_dir(&env);
-    // easy-rsa keeps certs_by_serial/, ca.crt and private/ca.key.
+    // easy-rsa keeps certs_by_serial/, ca.crt and private/ca.key, and no openssl.cnf (one
+    // would say where the files are: IMPORT-OPENSSL-CNF).
+    std::fs::remove_file(src.join("openssl.cnf")).unwrap();
     std::fs::rename(src.join("newcerts"), src.join("certs_by_serial")).unwrap();
     std::fs::rename(src.join("cacert.pem"), src.join("ca.crt")).unwrap();
     std::fs::rename(src.join("private/cakey.pem"), src.join("private/ca.key")).unwrap();

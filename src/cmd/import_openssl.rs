@@ -32,13 +32,18 @@ use crate::store::{self, FileWrite};
 
 /// Runs `ca import-openssl`.
 pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
-    let src = &args.source;
+    let layout = Layout::find(args.source.as_deref(), args.config.as_deref())?;
+    let src = &layout.root;
     let key_path = pick(
         src,
-        args.ca_key.as_deref(),
+        args.ca_key.as_deref().or(layout.private_key.as_deref()),
         &["private/cakey.pem", "private/ca.key"],
     )?;
-    let cert_path = pick(src, args.ca_cert.as_deref(), &["cacert.pem", "ca.crt"])?;
+    let cert_path = pick(
+        src,
+        args.ca_cert.as_deref().or(layout.certificate.as_deref()),
+        &["cacert.pem", "ca.crt"],
+    )?;
     let key_bytes = zeroize::Zeroizing::new(read(&key_path)?);
     // An encrypted CA key (SPEC.md IMPORT-ENCRYPTED): its passphrase from the usual sources,
     // before anything is computed; ca.key stays encrypted with it unless --decrypt-key.
@@ -52,13 +57,13 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
     let ca = Ca::with_key(cert, key)
         .map_err(|_| Error::input(&key_path, InputError::KeyMismatch(cert_path.to_path_buf())))?;
 
-    let index_path = src.join("index.txt");
+    let index_path = layout.database.clone();
     let text = String::from_utf8(crate::input::read(&index_path, store::MAX_STATE_FILE)?)
         .map_err(|_| Error::input(&index_path, InputError::NotUtf8))?;
     let mut problems = Vec::new();
     let mut entries: Vec<Entry> = Vec::new();
     let mut files = Vec::new();
-    let certs = CertFiles::new(src);
+    let certs = CertFiles::new(src, layout.new_certs_dir.clone());
     for (i, line) in text
         .lines()
         .enumerate()
@@ -81,7 +86,10 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
         }
     }
     let counter = |name: &str| -> std::result::Result<Option<Serial>, String> {
-        let path = src.join(name);
+        let path = match name {
+            "serial" => layout.serial.clone(),
+            _ => layout.crlnumber.clone(),
+        };
         // Only "does not exist" means absent: a counter that cannot be read (a dangling
         // symlink, a directory, no permission) is a problem, never a reason to start at 01.
         match path.symlink_metadata() {
@@ -337,6 +345,78 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     crate::input::read(path, MAX_PEM_BYTES as u64)
 }
 
+/// Where the files of the source are (SPEC.md IMPORT-OPENSSL-CNF): under the source
+/// directory as `openssl ca`'s demoCA and easy-rsa lay them out, or where the CA section of an
+/// openssl.cnf (`--config`, or the source's own openssl.cnf) names them.
+struct Layout {
+    /// The source directory (easy-rsa's subdirectories are looked for under it).
+    root: PathBuf,
+    certificate: Option<PathBuf>,
+    private_key: Option<PathBuf>,
+    database: PathBuf,
+    serial: PathBuf,
+    crlnumber: PathBuf,
+    new_certs_dir: Option<PathBuf>,
+}
+
+impl Layout {
+    fn find(source: Option<&Path>, config: Option<&Path>) -> Result<Layout> {
+        let config = match (config, source) {
+            (Some(c), _) => Some(c.to_path_buf()),
+            (None, Some(s)) if s.join("openssl.cnf").is_file() => Some(s.join("openssl.cnf")),
+            _ => None,
+        };
+        let Some(cnf) = config else {
+            let root = source
+                .ok_or_else(|| Error::Usage("import-openssl needs DIR or --config FILE".into()))?
+                .to_path_buf();
+            return Ok(Layout {
+                database: root.join("index.txt"),
+                serial: root.join("serial"),
+                crlnumber: root.join("crlnumber"),
+                root,
+                certificate: None,
+                private_key: None,
+                new_certs_dir: None,
+            });
+        };
+        let text = String::from_utf8(crate::input::read(&cnf, MAX_PEM_BYTES as u64)?)
+            .map_err(|_| Error::input(&cnf, InputError::NotUtf8))?;
+        let cfg = crate::cnf::Config::parse(&text, &|v| std::env::var(v).ok())
+            .map_err(|e| Error::input(&cnf, e.into()))?;
+        let missing = |what: &str| Error::input(&cnf, InputError::ConfigMissing(what.into()));
+        let section = cfg
+            .get("ca", "default_ca")
+            .ok_or_else(|| missing("[ ca ] default_ca"))?;
+        let value = |name: &str| cfg.get(section, name).filter(|v| !v.is_empty());
+        let database =
+            value("database").ok_or_else(|| missing(&format!("[ {section} ] database")))?;
+        // Relative paths are relative to the directory `openssl ca` ran in, as OpenSSL reads
+        // them; when the database is not there, to the configuration file's directory.
+        let cnf_dir = crate::store::output::parent_of(&cnf);
+        let base = [PathBuf::new(), cnf_dir]
+            .into_iter()
+            .find(|b| b.join(database).is_file())
+            .unwrap_or_default();
+        let path = |v: &str| base.join(v);
+        let serial = value("serial").ok_or_else(|| missing(&format!("[ {section} ] serial")))?;
+        let root = match (source, value("dir")) {
+            (Some(s), _) => s.to_path_buf(),
+            (None, Some(d)) => path(d),
+            (None, None) => crate::store::output::parent_of(&path(database)),
+        };
+        Ok(Layout {
+            certificate: value("certificate").map(path),
+            private_key: value("private_key").map(path),
+            database: path(database),
+            serial: path(serial),
+            crlnumber: value("crlnumber").map_or_else(|| root.join("crlnumber"), path),
+            new_certs_dir: value("new_certs_dir").map(path),
+            root,
+        })
+    }
+}
+
 /// Directories holding certificates in files named by their serial: `(directory, extension)`.
 const BY_SERIAL: [(&str, &str); 4] = [
     // `openssl ca`: new_certs_dir of the demoCA layout.
@@ -361,6 +441,8 @@ type BySerial = BTreeMap<Serial, Vec<(Vec<u8>, PathBuf)>>;
 /// Finds the certificate of an index.txt serial in the source.
 struct CertFiles {
     root: PathBuf,
+    /// new_certs_dir of an openssl.cnf, looked at first (`SERIAL.pem`).
+    new_certs_dir: Option<PathBuf>,
     /// An easy-rsa PKI (it has `certs_by_serial/`), rather than an `openssl ca` directory.
     easy_rsa: bool,
     /// The certificates of [`BY_NAME`] by serial (DER, file), read when first needed.
@@ -368,9 +450,10 @@ struct CertFiles {
 }
 
 impl CertFiles {
-    fn new(root: &Path) -> CertFiles {
+    fn new(root: &Path, new_certs_dir: Option<PathBuf>) -> CertFiles {
         CertFiles {
             root: root.to_path_buf(),
+            new_certs_dir,
             easy_rsa: root.join("certs_by_serial").is_dir(),
             named: std::sync::OnceLock::new(),
         }
@@ -381,9 +464,16 @@ impl CertFiles {
     /// another issuer is a problem); otherwise the one certificate of [`BY_NAME`] with that
     /// serial signed by the CA.
     fn find(&self, serial: &Serial, ca: &Ca) -> std::result::Result<Vec<u8>, String> {
-        let by_serial = BY_SERIAL
+        let configured = self
+            .new_certs_dir
             .iter()
-            .map(|(dir, ext)| self.root.join(dir).join(format!("{serial}.{ext}")))
+            .map(|dir| dir.join(format!("{serial}.pem")));
+        let by_serial = configured
+            .chain(
+                BY_SERIAL
+                    .iter()
+                    .map(|(dir, ext)| self.root.join(dir).join(format!("{serial}.{ext}"))),
+            )
             .find(|p| p.is_file());
         if let Some(path) = by_serial {
             let der = read_cert(&path)?;
