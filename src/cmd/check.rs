@@ -1,9 +1,11 @@
 //! `ca check`: read-only verification of every invariant in SPEC.md (`INV-*`). It lists every
 //! problem it finds instead of stopping at the first, and never repairs anything.
+//!
+//! `run` opens a shared session (an interrupted commit it cannot complete is reported as a
+//! problem); [`check`] is the query: it reads every state file through the session and
+//! collects the problems into the report; `render::check` prints it. Problems mean exit 1.
 
 use std::collections::HashSet;
-
-use serde::Serialize;
 
 use super::Context;
 use crate::cli::CheckArgs;
@@ -14,26 +16,10 @@ use crate::pki::ca::CaCert;
 use crate::pki::pem::MAX_PEM_BYTES;
 use crate::pki::pem::decode_one;
 use crate::pki::serial::Serial;
+use crate::render::check::{CheckReport, Problem};
 use crate::store::{
     self, AUDIT, Access, CERT, CERTS, CRL, CRLNUMBER, INDEX, INDEX_LOG, KEY, SERIAL, Session,
 };
-
-/// The `--json` document (SPEC.md `CHECK-JSON`).
-#[derive(Debug, Serialize)]
-pub struct CheckReport {
-    pub ok: bool,
-    pub generation: Option<u64>,
-    pub certificates: usize,
-    pub problems: Vec<Problem>,
-}
-
-/// One violated invariant.
-#[derive(Debug, Serialize)]
-pub struct Problem {
-    /// The file concerned, relative to the state directory.
-    pub file: String,
-    pub problem: String,
-}
 
 /// Runs `ca check`; returns the exit code (0 clean, 1 problems).
 pub fn run(args: &CheckArgs, ctx: &Context) -> Result<i32> {
@@ -54,38 +40,7 @@ pub fn run(args: &CheckArgs, ctx: &Context) -> Result<i32> {
         },
         Err(e) => return Err(e),
     };
-    let mut out = String::new();
-    if args.json {
-        let json =
-            serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
-        crate::outln!(out, "{json}");
-    } else {
-        // Problems quote what they found in files others may have written: escaped.
-        for p in &report.problems {
-            crate::outln!(
-                out,
-                "problem: {}: {}",
-                crate::render::escape(&p.file),
-                crate::render::escape(&p.problem)
-            );
-        }
-        if report.ok {
-            crate::outln!(
-                out,
-                "ok: {} certificate(s), generation {}, every invariant holds",
-                report.certificates,
-                report.generation.unwrap_or(0)
-            );
-        } else {
-            crate::outln!(
-                out,
-                "{} problem(s) found in {}",
-                report.problems.len(),
-                crate::render::escape(&ctx.dir.display().to_string())
-            );
-        }
-    }
-    crate::render::print(&out)?;
+    crate::render::check::print(&report, &ctx.dir, args.json)?;
     Ok(if report.ok { exit::OK } else { exit::PROBLEMS })
 }
 

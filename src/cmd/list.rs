@@ -1,14 +1,16 @@
 //! `ca list`: the inventory of issued certificates (SPEC.md `LIST-*`).
-
-use std::io::Write;
+//!
+//! `run` parses the filters and opens a shared session; [`query`] streams the selected rows
+//! out of index.log; `render::list` writes each as it comes (the table or the JSON array).
 
 use time::{Duration, OffsetDateTime};
 
 use super::Context;
 use crate::cli::ListArgs;
 use crate::error::{Error, Result};
+use crate::model::header::Header;
 use crate::model::log::{CertState, Entry};
-use crate::render::Row;
+use crate::render::list::Row;
 use crate::store::{Access, Session};
 
 /// Runs `ca list`.
@@ -40,7 +42,10 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
     // the buffer is discarded, so a failed list prints nothing unless it had already
     // produced more than the buffer holds.
     let mut out = crate::render::Stream::new(OUT_BUFFER);
-    match write_rows(&mut out, &session, &header, args.json, ctx.env.now, keep) {
+    let listed = crate::render::list::write(&mut out, args.json, header.max_serial(), |row| {
+        query(&session, &header, ctx.env.now, keep, row)
+    });
+    match listed {
         Ok(()) => out.finish(),
         Err(e) => {
             out.discard();
@@ -52,63 +57,20 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
 /// Output buffer of `ca list`: 64 KiB, about 150 rows.
 const OUT_BUFFER: usize = 1 << 16;
 
-/// Writes the rows `keep` selects, as JSON or as the table.
-fn write_rows(
-    out: &mut impl Write,
+/// Reads index.log and hands `row` the row at `now` of each certificate `keep` selects, in
+/// the log's order.
+pub fn query(
     session: &Session,
-    header: &crate::model::header::Header,
-    json: bool,
+    header: &Header,
     now: OffsetDateTime,
     keep: impl Fn(&Entry) -> bool,
+    row: &mut dyn FnMut(&Row<'_>) -> Result<()>,
 ) -> Result<()> {
-    let io = |e: std::io::Error| Error::io("<stdout>", e);
-    if json {
-        use serde::ser::{SerializeSeq, Serializer};
-        let json = |e: serde_json::Error| Error::io("<stdout>", std::io::Error::other(e));
-        let mut ser = serde_json::Serializer::pretty(&mut *out);
-        let mut seq = ser.serialize_seq(None).map_err(json)?;
-        crate::model::log::for_each_entry(session, header, |e| {
-            if keep(&e) {
-                seq.serialize_element(&Row::new(&e, now)).map_err(json)?;
-            }
-            Ok(())
-        })?;
-        seq.end().map_err(json)?;
-        return writeln!(out).map_err(io);
-    }
-    // Rows are written as the log is read: the widest serial is the highest (a canonical serial
-    // never gets shorter as it grows), which index.json records; 40 digits for 20 octets.
-    let width = header
-        .max_serial()
-        .map_or(6, |s| s.to_string().len())
-        .max(6);
-    writeln!(
-        out,
-        "{:<width$}  {:<7}  {:<20}  {:<13}  SUBJECT / SANS",
-        "SERIAL", "STATE", "NOT AFTER", "PROFILE"
-    )
-    .map_err(io)?;
     crate::model::log::for_each_entry(session, header, |e| {
-        if !keep(&e) {
-            return Ok(());
+        if keep(&e) {
+            row(&Row::new(&e, now))?;
         }
-        let r = Row::new(&e, now);
-        let state = r.state.name();
-        writeln!(
-            out,
-            "{:<width$}  {:<7}  {:<20}  {:<13}  {}{}",
-            r.serial,
-            state,
-            r.not_after,
-            r.profile,
-            crate::render::escape(&r.subject),
-            if r.sans.is_empty() {
-                String::new()
-            } else {
-                crate::render::escape(&format!(" [{}]", r.sans.join(", ")))
-            }
-        )
-        .map_err(io)
+        Ok(())
     })
 }
 

@@ -5,8 +5,10 @@
 //! a [`Planned`] out (a `store::Plan` holding every byte to write, what to print, notes),
 //! built with `model::change`. Plans read the state only through the snapshot and write
 //! nothing; [`mutate`] opens the session, loads the snapshot, checks the generation, calls the
-//! plan and hands it to `Session::commit`, then reports through `render`. Read-only commands
-//! open a shared session and query. No command imports another.
+//! plan and hands it to `Session::commit`, then reports through `render` (a `--dry-run` is
+//! `render::plan`). Read-only commands (status, show, list, log, check, verify) open a shared
+//! session and `query` it into a report whose type, text and JSON live in the `render`
+//! module of the same name; they compose no output themselves. No command imports another.
 
 pub mod check;
 pub mod crl;
@@ -190,7 +192,7 @@ pub fn mutate_with<T>(
     let mut planned = validate(&state, extra)?;
     drop(state);
     if opts.dry_run {
-        return render::print(&describe(&planned));
+        return render::plan::print(&planned.plan, &planned.notes);
     }
     let committed = session.commit(&mut planned.plan)?;
     drop(session);
@@ -269,55 +271,4 @@ pub fn report_created(ctx: &Context, msg: &str) -> Result<()> {
             render::escape(&ctx.dir.display().to_string())
         ),
     })
-}
-
-/// The `--dry-run` report: what would be committed, without the signed objects themselves
-/// (a dry run never hands out a certificate the index does not record).
-fn describe(planned: &Planned) -> String {
-    let plan = &planned.plan;
-    let mut out = format!(
-        "dry run: {} would move the CA from generation {} to {}; nothing was written\n",
-        plan.operation, plan.generation_before, plan.generation_after
-    );
-    for w in &plan.writes {
-        out.push_str(&format!(
-            "  would write {} ({} bytes)\n",
-            w.target,
-            w.bytes.len()
-        ));
-    }
-    for a in &plan.appends {
-        out.push_str(&format!(
-            "  would append {} bytes to {}\n",
-            a.bytes.len(),
-            a.target
-        ));
-    }
-    for d in &plan.out_dirs {
-        if !d.is_dir() {
-            out.push_str(&format!(
-                "  would create the directory {}\n",
-                render::escape(&d.display().to_string())
-            ));
-        }
-    }
-    for o in &plan.outputs {
-        out.push_str(&format!(
-            "  would write {}\n",
-            render::escape(&o.path.display().to_string())
-        ));
-    }
-    if let Some(pair) = &plan.pair {
-        let key = (&pair.key.0, pair.key.2);
-        for (name, mode) in std::iter::once(key).chain(pair.files.iter().map(|f| (&f.0, f.3))) {
-            out.push_str(&format!(
-                "  would write {} (mode {mode:o})\n",
-                render::escape(&pair.path.join(name).display().to_string())
-            ));
-        }
-    }
-    for n in &planned.notes {
-        out.push_str(&format!("  {}\n", n.dry_run()));
-    }
-    out
 }

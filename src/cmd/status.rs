@@ -1,6 +1,9 @@
 //! `ca status`: a summary of the CA for people (`--json` for scripts; schema in SPEC.md).
+//!
+//! `run` opens a shared session and loads the snapshot; [`query`] computes the report (the
+//! counts, the published CRL, the warnings) and writes nothing; `render::status` defines the
+//! report and prints it.
 
-use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use super::Context;
@@ -9,24 +12,8 @@ use crate::clock::fmt;
 use crate::error::{Error, Result};
 use crate::model::log::Entry;
 use crate::model::snapshot::State;
+use crate::render::status::{Counts, CrlInfo, StatusReport};
 use crate::store::{Access, CRL, Session};
-
-/// The `--json` document (SPEC.md `STATUS-JSON`).
-#[derive(Debug, Serialize)]
-pub struct StatusReport {
-    pub subject: String,
-    pub key_type: String,
-    pub not_before: String,
-    pub not_after: String,
-    pub ca_expired: bool,
-    pub certificates: Counts,
-    pub next_serial: String,
-    pub next_crl_number: String,
-    pub crl: Option<CrlInfo>,
-    pub generation: u64,
-    /// Conditions that need the operator's attention (SPEC.md STATUS-WARN).
-    pub warnings: Vec<String>,
-}
 
 /// Warn when the CA certificate expires within this many days.
 pub const WARN_CA_DAYS: i64 = 90;
@@ -35,96 +22,28 @@ pub const WARN_CRL_DAYS: i64 = 7;
 /// Warn about valid certificates expiring within this many days.
 pub const WARN_CERT_DAYS: i64 = 30;
 
-#[derive(Debug, Default, Serialize)]
-pub struct Counts {
-    pub total: usize,
-    pub valid: usize,
-    pub revoked: usize,
-    pub expired: usize,
-}
-
-#[derive(Debug, Serialize)]
-pub struct CrlInfo {
-    pub number: String,
-    pub this_update: String,
-    pub next_update: Option<String>,
-    pub expired: bool,
-    #[serde(skip)]
-    pub this_update_at: OffsetDateTime,
-    #[serde(skip)]
-    pub next_update_at: Option<OffsetDateTime>,
-}
-
 /// Runs `ca status`.
 pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     let state = State::load(&session, None)?;
+    let report = query(&session, &state, ctx.env.now)?;
+    crate::render::status::print(&report, args.json)
+}
+
+/// The report at `now`: reads ca.crl and counts the certificates as index.log is read.
+pub fn query(session: &Session, state: &State, now: OffsetDateTime) -> Result<StatusReport> {
     let crl = match session.read_optional(CRL)? {
         Some(bytes) => {
-            Some(crl_info(&bytes, ctx.env.now).map_err(|m| Error::state(ctx.dir.join(CRL), m))?)
+            Some(crl_info(&bytes, now).map_err(|m| Error::state(state.dir.join(CRL), m))?)
         }
         None => None,
     };
     let mut tally = Tally::default();
-    crate::model::log::for_each_entry(&session, &state.header, |e| {
-        tally.add(&e, crl.as_ref(), ctx.env.now);
+    crate::model::log::for_each_entry(session, &state.header, |e| {
+        tally.add(&e, crl.as_ref(), now);
         Ok(())
     })?;
-    let report = report(&state, tally, crl, ctx.env.now);
-    if args.json {
-        let json =
-            serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
-        return crate::render::print(&format!("{json}\n"));
-    }
-    let c = &report.certificates;
-    let mut out = String::new();
-    crate::outln!(
-        out,
-        "subject:       {}",
-        crate::render::escape(&report.subject)
-    );
-    crate::outln!(out, "key type:      {}", report.key_type);
-    crate::outln!(
-        out,
-        "validity:      {} to {}{}",
-        report.not_before,
-        report.not_after,
-        if report.ca_expired { " (EXPIRED)" } else { "" }
-    );
-    crate::outln!(
-        out,
-        "certificates:  {} issued: {} valid, {} revoked, {} expired",
-        c.total,
-        c.valid,
-        c.revoked,
-        c.expired
-    );
-    crate::outln!(
-        out,
-        "serials from:  {} (+ 64 random bits)",
-        report.next_serial
-    );
-    match &report.crl {
-        Some(crl) => crate::outln!(
-            out,
-            "CRL:           number {}, next update {}{}; next CRL number {}",
-            crl.number,
-            crl.next_update.as_deref().unwrap_or("(none)"),
-            if crl.expired { " (EXPIRED)" } else { "" },
-            report.next_crl_number
-        ),
-        None => crate::outln!(
-            out,
-            "CRL:           none published yet (run `ca crl`); next CRL number {}",
-            report.next_crl_number
-        ),
-    }
-    crate::outln!(out, "generation:    {}", report.generation);
-    crate::render::print(&out)?;
-    for w in &report.warnings {
-        crate::render::warn(&format!("warning: {w}"));
-    }
-    Ok(())
+    Ok(report(state, tally, crl, now))
 }
 
 /// What `ca status` counts over the certificates.

@@ -1,6 +1,11 @@
 //! `ca verify`: a verdict on a certificate file against this CA (SPEC.md `VERIFY-*`).
+//!
+//! `run` reads the file (before the lock), opens a shared session and reaches the verdict
+//! from ca.crt, the archived CA certificates and index.log; `render::verify` defines the
+//! verdicts and the report and prints it. The verdict's exit code is the command's.
 
-use serde::Serialize;
+use time::OffsetDateTime;
+use x509_parser::certificate::X509Certificate;
 
 use super::Context;
 use crate::cli::VerifyArgs;
@@ -10,48 +15,8 @@ use crate::model::log::CertState;
 use crate::pki::pem::MAX_PEM_BYTES;
 use crate::pki::pem::decode_one;
 use crate::pki::serial::Serial;
+use crate::render::verify::{Verdict, VerifyReport};
 use crate::store::{Access, CERT, Session};
-
-/// Verdicts and their exit codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    Valid,
-    NotIssuedByThisCa,
-    Expired,
-    NotYetValid,
-    Revoked,
-    NotInIndex,
-    /// The CA's own certificate (ca.crt, or one `renew-ca` archived): self-signed by its key.
-    ThisCa,
-}
-
-impl Verdict {
-    /// The verdict as printed (and in JSON).
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Valid => "valid",
-            Verdict::NotIssuedByThisCa => "not-issued-by-this-ca",
-            Verdict::Expired => "expired",
-            Verdict::NotYetValid => "not-yet-valid",
-            Verdict::Revoked => "revoked",
-            Verdict::NotInIndex => "not-in-index",
-            Verdict::ThisCa => "this-ca",
-        }
-    }
-
-    pub fn exit_code(self) -> i32 {
-        match self {
-            Verdict::Valid => 0,
-            Verdict::NotIssuedByThisCa => 10,
-            Verdict::Expired => 11,
-            Verdict::NotYetValid => 12,
-            Verdict::Revoked => 13,
-            Verdict::NotInIndex => 14,
-            Verdict::ThisCa => 15,
-        }
-    }
-}
 
 /// Runs `ca verify`; returns the verdict's exit code.
 pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
@@ -61,10 +26,23 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
     let cert =
         crate::pki::pem::certificate(&der).map_err(|e| Error::input(&args.cert, e.into()))?;
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
-    let ca = crate::model::snapshot::ca_cert(&ctx.dir, &session.read(CERT)?)?;
-    let header = crate::model::header::open(&session)?;
+    let report = query(&session, &cert, &der, ctx.env.now)?;
+    crate::render::verify::print(&report, &args.cert, args.json)?;
+    Ok(report.verdict.exit_code())
+}
+
+/// The verdict at `now` on `cert` (whose DER is `der`): checked against ca.crt, then the CA
+/// certificates renew-ca archived, then index.log.
+pub fn query(
+    session: &Session,
+    cert: &X509Certificate<'_>,
+    der: &[u8],
+    now: OffsetDateTime,
+) -> Result<VerifyReport> {
+    let ca = crate::model::snapshot::ca_cert(session.dir(), &session.read(CERT)?)?;
+    let header = crate::model::header::open(session)?;
     let serial = Serial::from_magnitude(cert.raw_serial());
-    let (verdict, detail) = if !ca.issued(&cert) {
+    let (verdict, detail) = if !ca.issued(cert) {
         (
             Verdict::NotIssuedByThisCa,
             format!(
@@ -75,7 +53,6 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
     } else if cert.subject().to_string() == ca.subject {
         // Self-signed by this CA's key under its name: ca.crt itself, or a certificate of this
         // CA that renew-ca archived. Not a leaf, so not in the index.
-        let now = ctx.env.now;
         let (from, until) = (
             cert.validity().not_before.to_datetime(),
             cert.validity().not_after.to_datetime(),
@@ -116,8 +93,8 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
             )
         }
     } else {
-        match crate::model::log::find(&session, &header, &serial)? {
-            Some(e) if e.sha256 == hex::sha256(&der) => match e.state(ctx.env.now) {
+        match crate::model::log::find(session, &header, &serial)? {
+            Some(e) if e.sha256 == hex::sha256(der) => match e.state(now) {
                 CertState::Revoked if let Some(r) = e.revoked => (
                     Verdict::Revoked,
                     format!(
@@ -130,7 +107,7 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
                     Verdict::Expired,
                     format!("expired on {}", crate::clock::fmt(e.not_after)),
                 ),
-                _ if ctx.env.now < cert.validity().not_before.to_datetime() => (
+                _ if now < cert.validity().not_before.to_datetime() => (
                     Verdict::NotYetValid,
                     format!("not valid before {}", cert.validity().not_before),
                 ),
@@ -148,53 +125,10 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
             ),
         }
     };
-    if args.json {
-        #[derive(Serialize)]
-        struct Out {
-            verdict: Verdict,
-            serial: String,
-            subject: String,
-            detail: String,
-        }
-        let out = Out {
-            verdict,
-            serial: serial.to_string(),
-            subject: crate::pki::names::name_shown(cert.subject()),
-            detail,
-        };
-        let json =
-            serde_json::to_string_pretty(&out).map_err(|e| Error::Internal(e.to_string()))?;
-        crate::render::print(&format!("{json}\n"))?;
-    } else {
-        crate::render::print(&format!(
-            "{}: {} (serial {serial}, {})\n",
-            crate::render::escape(&args.cert.display().to_string()),
-            verdict.name(),
-            detail
-        ))?;
-    }
-    Ok(verdict.exit_code())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn printed_verdicts_are_their_json_values_and_exit_codes_differ() {
-        let all = [
-            Verdict::Valid,
-            Verdict::NotIssuedByThisCa,
-            Verdict::Expired,
-            Verdict::NotYetValid,
-            Verdict::Revoked,
-            Verdict::NotInIndex,
-            Verdict::ThisCa,
-        ];
-        for v in all {
-            assert_eq!(serde_json::to_value(v).unwrap(), v.name());
-        }
-        let codes: std::collections::HashSet<i32> = all.iter().map(|v| v.exit_code()).collect();
-        assert_eq!(codes.len(), all.len());
-    }
+    Ok(VerifyReport {
+        verdict,
+        serial: serial.to_string(),
+        subject: crate::pki::names::name_shown(cert.subject()),
+        detail,
+    })
 }

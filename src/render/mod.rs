@@ -1,8 +1,21 @@
 //! Writing to the terminal: the one module that writes stdout and stderr (SPEC.md
 //! HOSTILE-TERMINAL). It escapes every string fileca did not make itself ([`escape`]; callers
 //! format with it), and every write reports a failed stream instead of panicking: a read
-//! command's closed pipe ends it quietly ([`print`]), a mutation's failed output after its
+//! command's closed pipe ends it quietly ([`print()`]), a mutation's failed output after its
 //! commit is exit 8 (cmd/mod.rs uses [`stdout`] and [`stderr_line`]).
+//!
+//! Where each command's output is composed: a read command's `query` (in `cmd/<cmd>.rs`)
+//! returns a report, and the submodule of the same name here defines the report (its
+//! `--json` document: the serde field names and their order are the contract, SPEC.md
+//! `*-JSON`) and turns it into text or JSON — [`status`], [`show`], [`list`] (streamed row by
+//! row), [`log`], [`check`], [`verify`]. [`plan`] is the `--dry-run` report of a mutation;
+//! [`Note`] is a mutation's note, in its committed and dry-run wording.
+//!
+//! What this room may touch: it formats, escapes and writes stdout and stderr (and a stream
+//! named by `--out`, [`to_stream`]). It never opens a session or reads a state file or an
+//! input: a report arrives computed, and what it says (a problem, a verdict, a warning) is
+//! decided by the command, which returns the exit code. The filesystem is looked at only to
+//! tell a stream from a file ([`is_stream`]) and whether an `--out-dir` exists yet ([`plan`]).
 
 #![allow(clippy::disallowed_methods)] // the one module allowed to open stdout and stderr
 
@@ -10,7 +23,15 @@ use std::io::{BufWriter, StdoutLock, Write};
 
 use crate::error::{Error, Result};
 
-/// Appends one formatted line to a `String` being built for [`print`]:
+pub mod check;
+pub mod list;
+pub mod log;
+pub mod plan;
+pub mod show;
+pub mod status;
+pub mod verify;
+
+/// Appends one formatted line to a `String` being built for [`print()`]:
 /// `outln!(out, "serial: {}", s)`.
 #[macro_export]
 macro_rules! outln {
@@ -27,7 +48,13 @@ pub fn print(text: &str) -> Result<()> {
     stdout(text).map_err(stdout_error)
 }
 
-/// The error for a failed stdout write (see [`print`]).
+/// Prints a `--json` document: pretty JSON and a newline, through [`print()`].
+pub fn print_json<T: serde::Serialize + ?Sized>(report: &T) -> Result<()> {
+    let json = serde_json::to_string_pretty(report).map_err(|e| Error::Internal(e.to_string()))?;
+    print(&format!("{json}\n"))
+}
+
+/// The error for a failed stdout write (see [`print()`]).
 pub fn stdout_error(e: std::io::Error) -> Error {
     if e.kind() == std::io::ErrorKind::BrokenPipe {
         Error::Closed
@@ -113,41 +140,6 @@ impl Note {
     pub fn dry_run(&self) -> &str {
         match self {
             Note::Text(t) | Note::Act { would: t, .. } => t,
-        }
-    }
-}
-
-/// One row of `ca list --json` (SPEC.md LIST-JSON). Field names and types are stable.
-#[derive(Debug, serde::Serialize)]
-pub struct Row<'a> {
-    pub serial: String,
-    /// RFC 4514 order (index.log keeps ASN.1 order).
-    pub subject: String,
-    pub sans: &'a [String],
-    pub profile: &'a str,
-    pub not_before: String,
-    pub not_after: String,
-    pub state: crate::model::log::CertState,
-    pub revoked_at: Option<String>,
-    pub revocation_reason: Option<&'a str>,
-    pub renewed_from: Option<String>,
-    pub sha256: &'a str,
-}
-
-impl<'a> Row<'a> {
-    pub fn new(e: &'a crate::model::log::Entry, now: time::OffsetDateTime) -> Row<'a> {
-        Row {
-            serial: e.serial.to_string(),
-            subject: crate::pki::names::shown(&e.subject),
-            sans: &e.sans,
-            profile: &e.profile,
-            not_before: crate::clock::fmt(e.not_before),
-            not_after: crate::clock::fmt(e.not_after),
-            state: e.state(now),
-            revoked_at: e.revoked.map(|r| crate::clock::fmt(r.at)),
-            revocation_reason: e.revoked.map(|r| r.reason.name()),
-            renewed_from: e.renewed_from.as_ref().map(|s| s.to_string()),
-            sha256: &e.sha256,
         }
     }
 }

@@ -1,0 +1,92 @@
+//! `ca list`'s output (SPEC.md LIST-JSON, LIST-STREAM): the [`Row`] of one certificate (also the
+//! core of `ca show --json`), and the table or JSON array, written row by row while
+//! `cmd/list.rs` reads the log, so memory does not grow with the number of certificates.
+
+use std::io::Write;
+
+use time::OffsetDateTime;
+
+use crate::error::{Error, Result};
+use crate::model::log::{CertState, Entry};
+use crate::pki::serial::Serial;
+
+/// One row of `ca list --json` (SPEC.md LIST-JSON). Field names and types are stable.
+#[derive(Debug, serde::Serialize)]
+pub struct Row<'a> {
+    pub serial: String,
+    /// RFC 4514 order (index.log keeps ASN.1 order).
+    pub subject: String,
+    pub sans: &'a [String],
+    pub profile: &'a str,
+    pub not_before: String,
+    pub not_after: String,
+    pub state: CertState,
+    pub revoked_at: Option<String>,
+    pub revocation_reason: Option<&'a str>,
+    pub renewed_from: Option<String>,
+    pub sha256: &'a str,
+}
+
+impl<'a> Row<'a> {
+    pub fn new(e: &'a Entry, now: OffsetDateTime) -> Row<'a> {
+        Row {
+            serial: e.serial.to_string(),
+            subject: crate::pki::names::shown(&e.subject),
+            sans: &e.sans,
+            profile: &e.profile,
+            not_before: crate::clock::fmt(e.not_before),
+            not_after: crate::clock::fmt(e.not_after),
+            state: e.state(now),
+            revoked_at: e.revoked.map(|r| crate::clock::fmt(r.at)),
+            revocation_reason: e.revoked.map(|r| r.reason.name()),
+            renewed_from: e.renewed_from.as_ref().map(|s| s.to_string()),
+            sha256: &e.sha256,
+        }
+    }
+}
+
+/// Writes the rows `query` produces, as a JSON array or as the table: `query` calls the
+/// function it is given once for each row, as it reads them. `widest` is the highest serial
+/// the CA issued (index.json records it): a canonical serial never gets shorter as it grows,
+/// so the SERIAL column is as wide as it (40 digits for 20 octets).
+pub fn write(
+    out: &mut impl Write,
+    json: bool,
+    widest: Option<Serial>,
+    query: impl FnOnce(&mut dyn FnMut(&Row<'_>) -> Result<()>) -> Result<()>,
+) -> Result<()> {
+    let io = |e: std::io::Error| Error::io("<stdout>", e);
+    if json {
+        use serde::ser::{SerializeSeq, Serializer};
+        let json = |e: serde_json::Error| Error::io("<stdout>", std::io::Error::other(e));
+        let mut ser = serde_json::Serializer::pretty(&mut *out);
+        let mut seq = ser.serialize_seq(None).map_err(json)?;
+        query(&mut |row| seq.serialize_element(row).map_err(json))?;
+        seq.end().map_err(json)?;
+        return writeln!(out).map_err(io);
+    }
+    let width = widest.map_or(6, |s| s.to_string().len()).max(6);
+    writeln!(
+        out,
+        "{:<width$}  {:<7}  {:<20}  {:<13}  SUBJECT / SANS",
+        "SERIAL", "STATE", "NOT AFTER", "PROFILE"
+    )
+    .map_err(io)?;
+    query(&mut |r| {
+        writeln!(
+            out,
+            "{:<width$}  {:<7}  {:<20}  {:<13}  {}{}",
+            r.serial,
+            r.state.name(),
+            r.not_after,
+            r.profile,
+            super::escape(&r.subject),
+            if r.sans.is_empty() {
+                String::new()
+            } else {
+                super::escape(&format!(" [{}]", r.sans.join(", ")))
+            }
+        )
+        .map_err(io)
+    })
+}

@@ -1,0 +1,65 @@
+//! `ca show`'s output: one certificate for people, or `--json` (SPEC.md SHOW-JSON). The
+//! `--pem` form is the recorded file itself, printed as it is.
+
+use serde::Serialize;
+
+use super::escape;
+use super::list::Row;
+use crate::error::Result;
+
+/// `ca show --json` (SPEC.md SHOW-JSON): the list row plus what the certificate says.
+#[derive(Debug, Serialize)]
+pub struct ShowReport<'a> {
+    #[serde(flatten)]
+    pub row: Row<'a>,
+    pub key_type: String,
+    pub key_usage: Vec<String>,
+    pub extended_key_usage: Vec<String>,
+}
+
+/// Prints the report as JSON or as text.
+pub fn print(shown: &ShowReport<'_>, json: bool) -> Result<()> {
+    if json {
+        return super::print_json(shown);
+    }
+    super::print(&text(shown))
+}
+
+/// The text form: one `label: value` line each.
+pub fn text(shown: &ShowReport<'_>) -> String {
+    let r = &shown.row;
+    let mut out = String::new();
+    crate::outln!(out, "serial:        {}", r.serial);
+    crate::outln!(out, "subject:       {}", escape(&r.subject));
+    crate::outln!(
+        out,
+        "SANs:          {}",
+        if r.sans.is_empty() {
+            "(none)".into()
+        } else {
+            escape(&r.sans.join(", "))
+        }
+    );
+    crate::outln!(out, "key:           {}", shown.key_type);
+    crate::outln!(out, "validity:      {} to {}", r.not_before, r.not_after);
+    crate::outln!(out, "profile:       {}", escape(r.profile));
+    crate::outln!(out, "key usage:     {}", shown.key_usage.join(", "));
+    crate::outln!(
+        out,
+        "ext key usage: {}",
+        shown.extended_key_usage.join(", ")
+    );
+    match (&r.revoked_at, r.revocation_reason) {
+        (Some(at), reason) => crate::outln!(
+            out,
+            "status:        revoked on {at} ({})",
+            reason.unwrap_or("unspecified")
+        ),
+        _ => crate::outln!(out, "status:        {}", r.state.name()),
+    }
+    if let Some(from) = &r.renewed_from {
+        crate::outln!(out, "renewed from:  {from}");
+    }
+    crate::outln!(out, "sha256:        {}", r.sha256);
+    out
+}

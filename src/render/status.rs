@@ -1,0 +1,103 @@
+//! `ca status`'s output: a summary for people, or `--json` for scripts (SPEC.md STATUS-JSON);
+//! the warnings go to stderr after the summary (STATUS-WARN).
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::escape;
+use crate::error::Result;
+
+/// The `--json` document (SPEC.md `STATUS-JSON`).
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    pub subject: String,
+    pub key_type: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub ca_expired: bool,
+    pub certificates: Counts,
+    pub next_serial: String,
+    pub next_crl_number: String,
+    pub crl: Option<CrlInfo>,
+    pub generation: u64,
+    /// Conditions that need the operator's attention (SPEC.md STATUS-WARN).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Counts {
+    pub total: usize,
+    pub valid: usize,
+    pub revoked: usize,
+    pub expired: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CrlInfo {
+    pub number: String,
+    pub this_update: String,
+    pub next_update: Option<String>,
+    pub expired: bool,
+    #[serde(skip)]
+    pub this_update_at: OffsetDateTime,
+    #[serde(skip)]
+    pub next_update_at: Option<OffsetDateTime>,
+}
+
+/// Prints the report as JSON (warnings included), or as text on stdout and one
+/// `warning: …` line per warning on stderr.
+pub fn print(report: &StatusReport, json: bool) -> Result<()> {
+    if json {
+        return super::print_json(report);
+    }
+    super::print(&text(report))?;
+    for w in &report.warnings {
+        super::warn(&format!("warning: {w}"));
+    }
+    Ok(())
+}
+
+/// The text form on stdout (the warnings aside).
+pub fn text(report: &StatusReport) -> String {
+    let c = &report.certificates;
+    let mut out = String::new();
+    crate::outln!(out, "subject:       {}", escape(&report.subject));
+    crate::outln!(out, "key type:      {}", report.key_type);
+    crate::outln!(
+        out,
+        "validity:      {} to {}{}",
+        report.not_before,
+        report.not_after,
+        if report.ca_expired { " (EXPIRED)" } else { "" }
+    );
+    crate::outln!(
+        out,
+        "certificates:  {} issued: {} valid, {} revoked, {} expired",
+        c.total,
+        c.valid,
+        c.revoked,
+        c.expired
+    );
+    crate::outln!(
+        out,
+        "serials from:  {} (+ 64 random bits)",
+        report.next_serial
+    );
+    match &report.crl {
+        Some(crl) => crate::outln!(
+            out,
+            "CRL:           number {}, next update {}{}; next CRL number {}",
+            crl.number,
+            crl.next_update.as_deref().unwrap_or("(none)"),
+            if crl.expired { " (EXPIRED)" } else { "" },
+            report.next_crl_number
+        ),
+        None => crate::outln!(
+            out,
+            "CRL:           none published yet (run `ca crl`); next CRL number {}",
+            report.next_crl_number
+        ),
+    }
+    crate::outln!(out, "generation:    {}", report.generation);
+    out
+}
