@@ -3,7 +3,7 @@
 use clap::Parser;
 
 fn main() {
-    // fileca writes stdout and stderr only through render.rs, which reports failures. This
+    // fileca writes stdout and stderr only through render/, which reports failures. This
     // hook is the safety net for a library that prints on its own (clap's --help): a
     // closed pipe is a normal end (exit 0, nothing on stderr), any other failing stream an
     // I/O error (exit 4), never a panic trace.

@@ -703,7 +703,7 @@ fn a_failing_stdout_never_panics_a_read_command_output_read_streams() {
         .output()
         .unwrap();
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
-    // Every read command prints through render.rs: a full device is exit 4 with a message, a
+    // Every read command prints through render/: a full device is exit 4 with a message, a
     // broken pipe exit 0 with nothing on stderr.
     let serial = read_index(&dir)["certificates"][0]["serial"]
         .as_str()

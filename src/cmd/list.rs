@@ -7,7 +7,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::Context;
 use crate::cli::ListArgs;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::header::Header;
 use crate::model::log::{CertState, Entry};
 use crate::render::list::Row;

@@ -4,7 +4,7 @@
 //! fsio.rs.
 //!
 //! It touches no file: it only decides whether a mutation goes ahead (and prints the
-//! mutation trace through render.rs).
+//! mutation trace through render/).
 
 use std::io;
 use std::path::Path;
