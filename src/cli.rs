@@ -327,6 +327,13 @@ pub struct InitArgs {
     /// Maximum number of intermediate CAs below this one (basicConstraints pathLenConstraint).
     #[arg(long)]
     pub path_len: Option<u8>,
+    /// Names this CA may certify (repeatable): DNS:lab.test (it and below), DNS:.lab.test
+    /// (below only), IP:10.0.0.0/8, email:lab.test. Types not permitted are excluded whole.
+    #[arg(long, value_name = "TYPE:NAME", conflicts_with = "import_cert")]
+    pub permit: Vec<String>,
+    /// Names this CA may never certify (repeatable), in the --permit forms.
+    #[arg(long, value_name = "TYPE:NAME", conflicts_with = "import_cert")]
+    pub exclude: Vec<String>,
     /// Store ca.key encrypted (PBES2: scrypt + AES-256-CBC) with the passphrase from
     /// --passphrase-file, $CA_PASSPHRASE_FILE or a prompt.
     #[arg(long)]
@@ -428,9 +435,27 @@ pub struct SignArgs {
     #[arg(long, value_name = "TYPE:VALUE")]
     pub san: Vec<String>,
     #[command(flatten)]
+    pub sub_ca: SubCaArgs,
+    #[command(flatten)]
     pub out: OutArgs,
     #[command(flatten)]
     pub mutation: MutationArgs,
+}
+
+/// What a CA certificate may do below it: `sign --profile sub-ca` and `init`.
+#[derive(Debug, Args)]
+pub struct SubCaArgs {
+    /// basicConstraints pathLenConstraint of the sub-CA: how many CAs may follow below it
+    /// (default 0: it signs only leaves; below this CA's own).
+    #[arg(long, value_name = "N")]
+    pub path_len: Option<u8>,
+    /// Names the CA may certify (repeatable): DNS:lab.test (it and below), DNS:.lab.test
+    /// (below only), IP:10.0.0.0/8, email:lab.test. Types not permitted are excluded whole.
+    #[arg(long, value_name = "TYPE:NAME")]
+    pub permit: Vec<String>,
+    /// Names the CA may never certify (repeatable), in the --permit forms.
+    #[arg(long, value_name = "TYPE:NAME")]
+    pub exclude: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -518,6 +543,10 @@ impl ValueEnum for Profile {
                 "Both: digitalSignature (+ keyEncipherment for RSA keys), EKU serverAuth and \
                  clientAuth"
             }
+            Profile::SubCa => {
+                "A subordinate CA (sign only): CA:TRUE with --path-len, keyCertSign and cRLSign, \
+                 name constraints from --permit/--exclude"
+            }
         };
         Some(PossibleValue::new(self.name()).help(help))
     }
@@ -555,6 +584,52 @@ impl ValueEnum for CertState {
 }
 
 /// Parses `--san` options.
+/// The sub-CA policy of `sign --profile sub-ca` (None for other profiles); the sub-CA
+/// options with another profile, `--san` or a malformed subtree are usage errors.
+pub fn sub_ca(
+    profile: Profile,
+    args: &SubCaArgs,
+    sans: &[String],
+) -> crate::error::Result<Option<crate::pki::issuance::SubCa>> {
+    use crate::error::Error;
+    let given = args.path_len.is_some() || !args.permit.is_empty() || !args.exclude.is_empty();
+    if profile != Profile::SubCa {
+        return match given {
+            true => Err(Error::Usage(
+                "--path-len, --permit and --exclude apply to --profile sub-ca".into(),
+            )),
+            false => Ok(None),
+        };
+    }
+    if !sans.is_empty() {
+        return Err(Error::Usage(
+            "a sub-CA certificate carries no SANs; --san does not apply to --profile sub-ca".into(),
+        ));
+    }
+    Ok(Some(crate::pki::issuance::SubCa {
+        path_len: args.path_len.unwrap_or(0),
+        constraints: constraints(&args.permit, &args.exclude)?,
+    }))
+}
+
+/// `--permit`/`--exclude` values, closed (types not permitted are excluded whole).
+pub fn constraints(
+    permit: &[String],
+    exclude: &[String],
+) -> crate::error::Result<crate::pki::constraints::Constraints> {
+    use crate::pki::constraints::{Constraints, Subtree};
+    let parse = |what: &'static str, values: &[String]| {
+        values
+            .iter()
+            .map(|v| Subtree::parse(v).map_err(|err| crate::error::Error::Constraint { what, err }))
+            .collect::<crate::error::Result<Vec<_>>>()
+    };
+    Ok(Constraints::closed(
+        parse("--permit", permit)?,
+        parse("--exclude", exclude)?,
+    ))
+}
+
 pub fn sans(sans: &[String]) -> crate::error::Result<Vec<crate::pki::names::San>> {
     use crate::error::Error;
     use crate::pki::names::{self, San};

@@ -65,6 +65,12 @@ pub enum Error {
         what: &'static str,
         err: crate::pki::names::NameError,
     },
+    /// A malformed `--permit`/`--exclude` (SPEC.md NC-*).
+    #[error("{what}: {err}")]
+    Constraint {
+        what: &'static str,
+        err: crate::pki::constraints::ConstraintError,
+    },
     /// A malformed argument value that clap does not parse itself (a serial, a man page name).
     #[error("{0}")]
     Usage(String),
@@ -128,7 +134,7 @@ impl Error {
         match self {
             Error::Io { .. } => exit::IO,
             // A malformed --subject or --san is a bad option value, like clap's own.
-            Error::Name { .. } | Error::Usage(_) => exit::USAGE,
+            Error::Name { .. } | Error::Constraint { .. } | Error::Usage(_) => exit::USAGE,
             Error::Refused(_)
             | Error::Passphrase(_)
             | Error::Output(_)

@@ -13,6 +13,7 @@ mod commit;
 mod concurrency;
 mod crash;
 mod environment;
+mod hierarchy;
 mod hostile;
 mod init;
 mod inputs;

@@ -23,6 +23,8 @@ pub enum Source {
         key_type: keys::KeyType,
         days: u32,
         path_len: Option<u8>,
+        /// `--permit`/`--exclude`, closed (SPEC.md NC-INIT).
+        constraints: crate::pki::constraints::Constraints,
     },
     /// An existing key and certificate (`--import-key`, `--import-cert`), as read, with the
     /// key's passphrase when it is encrypted.
@@ -66,7 +68,8 @@ pub fn plan(request: &Init, env: &Env) -> Result<Vec<FileWrite>> {
             key_type,
             days,
             path_len,
-        } => generate(subject, *key_type, *days, *path_len, env)?,
+            constraints,
+        } => generate(subject, *key_type, (*days, *path_len, constraints), env)?,
     };
     // The key signs the first checkpoint (SPEC.md CHECKPOINT-SIGN) before it is encrypted.
     let signer = rcgen::KeyPair::from_pem(&key_pem)
@@ -150,14 +153,13 @@ fn read_limited(path: &Path) -> Result<Vec<u8>> {
 fn generate(
     subject: &Subject,
     key_type: keys::KeyType,
-    days: u32,
-    path_len: Option<u8>,
+    (days, path_len, constraints): (u32, Option<u8>, &crate::pki::constraints::Constraints),
     env: &Env,
 ) -> Result<(String, String, String)> {
     let (key, key_pem) = keys::generate(key_type)?;
     // The CA certificate's own serial is random too (RFC 5280 allows any unique positive value).
     let ca_serial = Serial::random_start(env.rng.bytes()?);
-    let params = crate::pki::issuance::ca_params(
+    let mut params = crate::pki::issuance::ca_params(
         subject
             .to_rcgen()
             .map_err(crate::pki::issuance::IssueError::Subject)?,
@@ -167,6 +169,7 @@ fn generate(
         path_len,
         keys::key_id(key.public_key_raw()),
     );
+    params.name_constraints = constraints.to_rcgen();
     let cert = params
         .self_signed(&key)
         .map_err(|e| Error::Internal(format!("self-signing the CA certificate: {e}")))?;
@@ -201,6 +204,7 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
                 key_type: args.key_type,
                 days: args.days,
                 path_len: args.path_len,
+                constraints: crate::cli::constraints(&args.permit, &args.exclude)?,
             }
         }
     };
@@ -291,6 +295,7 @@ mod tests {
                 key_type: keys::KeyType::EcdsaP256,
                 days: 30,
                 path_len: Some(0),
+                constraints: Default::default(),
             },
             passphrase: None,
         };

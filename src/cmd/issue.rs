@@ -38,6 +38,11 @@ pub struct Issue {
 
 /// Runs `ca issue`.
 pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
+    if args.profile == crate::pki::profile::Profile::SubCa {
+        return Err(Error::Usage(
+            "issue makes leaf key pairs; a sub-CA's key stays with it: sign its CSR with `ca sign CSR --profile sub-ca`".into(),
+        ));
+    }
     check_name(&args.name)?;
     let subject = match &args.subject {
         Some(s) => Subject::parse(s).map_err(|err| Error::Name {
@@ -89,6 +94,7 @@ pub fn plan(state: &State, request: &Issue, env: &Env) -> Result<Planned> {
         key: request.key_type.kind(),
         profile: request.profile,
         days: request.days,
+        sub_ca: None,
     };
     let mut notes = Vec::new();
     let (mut plan, pem) = issue_one(

@@ -77,6 +77,9 @@ pub fn plan(state: &State, request: &Renew, env: &Env) -> Result<Planned> {
             format!("unknown profile {:?} in index.log", entry.profile),
         )
     })?;
+    if profile == Profile::SubCa {
+        return Err(crate::model::change::Refusal::RenewSubCa(old.clone()).into());
+    }
     let old_spki = cert.public_key();
     let (spki_der, spk, key) = match csr {
         Some(c) => (c.spki_der.clone(), c.subject_public_key.clone(), c.key),
@@ -94,6 +97,7 @@ pub fn plan(state: &State, request: &Renew, env: &Env) -> Result<Planned> {
         key,
         profile,
         days,
+        sub_ca: None,
     };
     let mut notes = Vec::new();
     let issue = crate::model::change::Issue {

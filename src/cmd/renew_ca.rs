@@ -39,7 +39,7 @@ pub fn plan(state: &State, days: u32, env: &Env) -> Result<Planned> {
         .flatten()
         .and_then(|bc| bc.value.path_len_constraint);
     let new_serial = Serial::random_start(env.rng.bytes()?);
-    let params = crate::pki::issuance::ca_params(
+    let mut params = crate::pki::issuance::ca_params(
         names::dn_from_x509(x509.subject()).map_err(|m| Error::state(&path, m))?,
         env.now,
         days,
@@ -47,6 +47,16 @@ pub fn plan(state: &State, days: u32, env: &Env) -> Result<Planned> {
         path_len.map(|n| u8::try_from(n).unwrap_or(u8::MAX)),
         old.key_id.clone(),
     );
+    // The name constraints go over byte for byte (NC-RENEW): what the CA may certify does
+    // not change with its validity, whatever types of subtree they hold.
+    for ext in x509.extensions() {
+        if ext.oid == x509_parser::oid_registry::OID_X509_EXT_NAME_CONSTRAINTS {
+            let mut copy =
+                rcgen::CustomExtension::from_oid_content(&[2, 5, 29, 30], ext.value.to_vec());
+            copy.set_criticality(ext.critical);
+            params.custom_extensions.push(copy);
+        }
+    }
     let cert = params
         .self_signed(state.ca.key()?)
         .map_err(|e| Error::Internal(format!("self-signing the renewed CA certificate: {e}")))?;

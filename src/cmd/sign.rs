@@ -22,7 +22,13 @@ use crate::store::{FileWrite, SERIAL};
 
 /// Runs `ca sign`: one CSR, or a batch issued in one all-or-nothing commit.
 pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
+    let sub_ca = crate::cli::sub_ca(args.profile, &args.sub_ca, &args.san)?;
     let inputs = collect_inputs(&args.csr, args.from_list.as_deref())?;
+    if inputs.len() > 1 && sub_ca.is_some() {
+        return Err(Error::Usage(
+            "--profile sub-ca signs one CSR at a time (each sub-CA is its own decision)".into(),
+        ));
+    }
     if inputs.len() > 1 && !args.san.is_empty() {
         return Err(Refused::SanInBatch.into());
     }
@@ -74,7 +80,14 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
     let out = args.out.out.clone().map(|o| (o, args.out.force));
     super::mutate(ctx, &args.mutation, |state| {
         if let [(_, one)] = checked.as_slice() {
-            let planned = plan(state, one, &sans, args.profile, args.days, &ctx.env)?;
+            let request = Sign {
+                csr: one,
+                sans: &sans,
+                profile: args.profile,
+                days: args.days,
+                sub_ca: sub_ca.as_ref(),
+            };
+            let planned = plan(state, &request, &ctx.env)?;
             return match &args.out_dir {
                 Some(dir) => {
                     let mut p = planned;
@@ -314,15 +327,26 @@ impl Progress {
     }
 }
 
+/// What `ca sign` of one CSR is asked to issue.
+pub struct Sign<'a> {
+    pub csr: &'a CheckedCsr,
+    /// `--san`: replaces the CSR's SANs.
+    pub sans: &'a [San],
+    pub profile: Profile,
+    pub days: u32,
+    /// `--profile sub-ca`: the new CA's limits.
+    pub sub_ca: Option<&'a crate::pki::issuance::SubCa>,
+}
+
 /// Validation phase: the new certificate, index and serial counter.
-pub fn plan(
-    state: &State,
-    csr: &CheckedCsr,
-    override_sans: &[San],
-    profile: Profile,
-    days: u32,
-    env: &Env,
-) -> Result<Planned> {
+pub fn plan(state: &State, request: &Sign<'_>, env: &Env) -> Result<Planned> {
+    let Sign {
+        csr,
+        sans: override_sans,
+        profile,
+        days,
+        sub_ca,
+    } = *request;
     let mut notes = Vec::new();
     if !csr.ignored.is_empty() {
         notes.push(Note::text(format!(
@@ -331,8 +355,20 @@ pub fn plan(
             csr.ignored.join("; ")
         )));
     }
-    let sans = choose_sans(csr, override_sans, profile, &mut notes);
+    let sans = match sub_ca {
+        // A CA certificate names no hosts; the CSR's SANs are not issued.
+        Some(_) => {
+            if !csr.sans.is_empty() {
+                notes.push(Note::text(
+                    "a sub-CA certificate carries no SANs; the CSR's SANs are not issued",
+                ));
+            }
+            Vec::new()
+        }
+        None => choose_sans(csr, override_sans, profile, &mut notes),
+    };
     let mut request = Request::from_csr(csr, sans, profile, days);
+    request.sub_ca = sub_ca.cloned();
     let subject;
     if !override_sans.is_empty() {
         subject = crate::pki::issuance::subject_for_sans(&csr.subject, &request.sans, &mut notes);

@@ -133,6 +133,14 @@ pub fn report(
         not_before: fmt(state.ca.cert.not_before),
         not_after: fmt(state.ca.cert.not_after),
         ca_expired: now > state.ca.cert.not_after,
+        path_len: state.ca.cert.path_len,
+        name_constraints: {
+            let (permitted, excluded) = state.ca.cert.constraints.spelled();
+            crate::render::status::NameConstraints {
+                permitted,
+                excluded,
+            }
+        },
         certificates: tally.counts,
         next_serial: state.serial.to_string(),
         next_crl_number: state.crlnumber.to_string(),

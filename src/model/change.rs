@@ -61,6 +61,23 @@ pub enum Refusal {
     },
     #[error("the serial counter is exhausted (20 octets); create a new CA")]
     SerialsExhausted,
+    /// A name the CA (or a CA above it) may not certify (SPEC.md NC-GATE).
+    #[error("{0}; nothing was issued")]
+    Constraint(#[from] crate::pki::constraints::Violation),
+    /// A sub-CA permitted names its parent may not certify (SUBCA-NC).
+    #[error("--permit {subtree} is not within the names {ca} may certify; nothing was issued")]
+    SubtreeOutside { subtree: String, ca: String },
+    /// A sub-CA path length the parent's does not allow (SUBCA-PATHLEN).
+    #[error(
+        "{ca} has pathLenConstraint {parent}: {}",
+        if *.parent == 0 { "it may sign no CA certificates".to_string() } else { format!("a sub-CA's --path-len must be below it (at most {})", .parent - 1) }
+    )]
+    PathLen { ca: String, parent: u32 },
+    /// `renew` of a sub-CA certificate (its limits are the parent's decision each time).
+    #[error(
+        "{0} is a sub-CA certificate; renew it by signing its CSR again with --profile sub-ca (and its --path-len, --permit, --exclude)"
+    )]
+    RenewSubCa(Serial),
     #[error("the CRL number is exhausted (20 octets)")]
     CrlNumbersExhausted,
     /// Nothing is signed outside the CA certificate's validity.
@@ -238,6 +255,47 @@ pub fn allot_serial(counter: &Serial, env: &Env) -> Result<(Serial, Serial)> {
         .ok_or(Error::Refusal(Refusal::SerialsExhausted))
 }
 
+/// The gate of a CA's own limits (SPEC.md NC-GATE, SUBCA-*): every SAN — and a server
+/// profile's CN when it is a host name or address — within the CA's name constraints; a
+/// sub-CA's path length below the CA's and its permitted names within the CA's.
+pub fn check_constraints(ca: &crate::pki::ca::CaCert, request: &Request<'_>) -> Result<()> {
+    use crate::pki::profile::Profile;
+    if let Some(sub) = &request.sub_ca {
+        if let Some(parent) = ca.path_len
+            && u32::from(sub.path_len) >= parent
+        {
+            return Err(Refusal::PathLen {
+                ca: ca.subject_shown.clone(),
+                parent,
+            }
+            .into());
+        }
+        return ca.constraints.contains(&sub.constraints).map_err(|s| {
+            Refusal::SubtreeOutside {
+                subtree: s.spelling(),
+                ca: ca.subject_shown.clone(),
+            }
+            .into()
+        });
+    }
+    if ca.constraints.is_empty() {
+        return Ok(());
+    }
+    let cn = match request.profile {
+        Profile::Client | Profile::SubCa => None,
+        _ => request
+            .subject
+            .common_name()
+            .and_then(|cn| issuance::default_san(cn, request.profile)),
+    };
+    for name in request.sans.iter().chain(cn.as_ref()) {
+        ca.constraints
+            .allows(name, &ca.subject_shown)
+            .map_err(Refusal::Constraint)?;
+    }
+    Ok(())
+}
+
 /// Signs one certificate with serial `serial` for `request` and builds its index entry: the
 /// CA must be valid now and the serial above every issued one.
 pub fn issue_entry(
@@ -249,8 +307,11 @@ pub fn issue_entry(
     notes: &mut Vec<Note>,
 ) -> Result<(String, Entry)> {
     check_valid(&state.ca.cert, env.now, &state.dir.join(CERT))?;
-    if request.profile != crate::pki::profile::Profile::Client
-        && !issuance::names_a_host(&request.sans)
+    check_constraints(&state.ca.cert, request)?;
+    if !matches!(
+        request.profile,
+        crate::pki::profile::Profile::Client | crate::pki::profile::Profile::SubCa
+    ) && !issuance::names_a_host(&request.sans)
     {
         return Err(Refusal::NoHostName {
             profile: request.profile.name(),
@@ -509,6 +570,7 @@ mod tests {
             key: crate::pki::keys::KeyKind::P256,
             profile: crate::pki::profile::Profile::Server,
             days: 365,
+            sub_ca: None,
         };
         let mut notes = Vec::new();
         let (plan, pem) =

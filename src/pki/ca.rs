@@ -57,6 +57,10 @@ pub struct CaCert {
     pub spki_der: Vec<u8>,
     /// The subjectPublicKey bit string content.
     pub subject_public_key: Vec<u8>,
+    /// basicConstraints pathLenConstraint: how many CAs may follow below (None: any).
+    pub path_len: Option<u32>,
+    /// Its nameConstraints (SPEC.md NC-*), enforced when it signs.
+    pub constraints: crate::pki::constraints::Constraints,
 }
 
 impl CaCert {
@@ -66,11 +70,15 @@ impl CaCert {
             decode_one(bytes, &["CERTIFICATE"], MAX_PEM_BYTES).map_err(CaCertError::Encoding)?;
         let cert = crate::pki::pem::certificate(&der).map_err(CaCertError::Encoding)?;
         let mut is_ca = false;
+        let mut path_len = None;
         let mut can_sign = true;
         let mut key_id = None;
         for ext in cert.extensions() {
             match ext.parsed_extension() {
-                ParsedExtension::BasicConstraints(bc) => is_ca = bc.ca,
+                ParsedExtension::BasicConstraints(bc) => {
+                    is_ca = bc.ca;
+                    path_len = bc.path_len_constraint;
+                }
                 ParsedExtension::KeyUsage(ku) => can_sign = ku.key_cert_sign() && ku.crl_sign(),
                 ParsedExtension::SubjectKeyIdentifier(id) => key_id = Some(id.0.to_vec()),
                 _ => {}
@@ -88,6 +96,8 @@ impl CaCert {
         Ok(CaCert {
             subject: cert.subject().to_string(),
             subject_shown: crate::pki::names::name_shown(cert.subject()),
+            path_len,
+            constraints: crate::pki::constraints::Constraints::of_certificate(&cert),
             not_before: cert.validity().not_before.to_datetime(),
             not_after: cert.validity().not_after.to_datetime(),
             key_id,

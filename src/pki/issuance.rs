@@ -30,6 +30,16 @@ pub struct Request<'a> {
     /// The policy: extensions of the profile, validity in days.
     pub profile: Profile,
     pub days: u32,
+    /// For the sub-ca profile: what the new CA may do below it.
+    pub sub_ca: Option<SubCa>,
+}
+
+/// What a subordinate CA may do (SPEC.md SUBCA-*): how many CAs may follow below it, and the
+/// names it may certify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubCa {
+    pub path_len: u8,
+    pub constraints: crate::pki::constraints::Constraints,
 }
 
 impl<'a> Request<'a> {
@@ -48,6 +58,7 @@ impl<'a> Request<'a> {
             key: csr.key,
             profile,
             days,
+            sub_ca: None,
         }
     }
 }
@@ -245,7 +256,13 @@ pub fn issue(
     params.not_before = not_before;
     params.not_after = not_after;
     params.serial_number = Some(rcgen::SerialNumber::from_slice(serial.as_bytes()));
-    params.is_ca = IsCa::ExplicitNoCa;
+    params.is_ca = match &req.sub_ca {
+        Some(sub) => {
+            params.name_constraints = sub.constraints.to_rcgen();
+            IsCa::Ca(rcgen::BasicConstraints::Constrained(sub.path_len))
+        }
+        None => IsCa::ExplicitNoCa,
+    };
     params.key_usages = req.profile.key_usages(req.key);
     params.extended_key_usages = req.profile.extended_key_usages();
     params.use_authority_key_identifier_extension = true;

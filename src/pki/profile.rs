@@ -14,11 +14,19 @@ pub enum Profile {
     Client,
     /// Both: digitalSignature (+ keyEncipherment for RSA keys), EKU serverAuth and clientAuth.
     ServerClient,
+    /// A subordinate CA (SPEC.md SUBCA-*): basicConstraints CA:TRUE with a path length,
+    /// keyCertSign+cRLSign(+digitalSignature), no EKU, name constraints; `sign` only.
+    SubCa,
 }
 
 impl Profile {
     /// Every built-in profile.
-    pub const ALL: [Profile; 3] = [Profile::Server, Profile::Client, Profile::ServerClient];
+    pub const ALL: [Profile; 4] = [
+        Profile::Server,
+        Profile::Client,
+        Profile::ServerClient,
+        Profile::SubCa,
+    ];
 
     /// The profile stored under `name` in index.log.
     pub fn from_name(name: &str) -> Option<Profile> {
@@ -31,12 +39,20 @@ impl Profile {
             Profile::Server => "server",
             Profile::Client => "client",
             Profile::ServerClient => "server-client",
+            Profile::SubCa => "sub-ca",
         }
     }
 
     /// Key usages for a subject key of kind `key`. keyEncipherment only for RSA, the only
     /// key type that can encrypt a TLS 1.2 premaster secret.
     pub fn key_usages(self, key: KeyKind) -> Vec<KeyUsagePurpose> {
+        if self == Profile::SubCa {
+            return vec![
+                KeyUsagePurpose::KeyCertSign,
+                KeyUsagePurpose::CrlSign,
+                KeyUsagePurpose::DigitalSignature,
+            ];
+        }
         let mut ku = vec![KeyUsagePurpose::DigitalSignature];
         if matches!(key, KeyKind::Rsa(_)) && self != Profile::Client {
             ku.push(KeyUsagePurpose::KeyEncipherment);
@@ -53,6 +69,7 @@ impl Profile {
                 ExtendedKeyUsagePurpose::ServerAuth,
                 ExtendedKeyUsagePurpose::ClientAuth,
             ],
+            Profile::SubCa => vec![],
         }
     }
 }

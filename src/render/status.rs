@@ -15,6 +15,10 @@ pub struct StatusReport {
     pub not_before: String,
     pub not_after: String,
     pub ca_expired: bool,
+    /// basicConstraints pathLenConstraint (null: none).
+    pub path_len: Option<u32>,
+    /// nameConstraints in `--permit`/`--exclude` spelling (SPEC.md NC-*).
+    pub name_constraints: NameConstraints,
     pub certificates: Counts,
     pub next_serial: String,
     pub next_crl_number: String,
@@ -22,6 +26,12 @@ pub struct StatusReport {
     pub generation: u64,
     /// Conditions that need the operator's attention (SPEC.md STATUS-WARN).
     pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct NameConstraints {
+    pub permitted: Vec<String>,
+    pub excluded: Vec<String>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -70,6 +80,19 @@ pub fn text(report: &StatusReport) -> String {
         report.not_after,
         if report.ca_expired { " (EXPIRED)" } else { "" }
     );
+    if let Some(n) = report.path_len {
+        crate::outln!(
+            out,
+            "path length:   {n} (CAs that may follow below this one)"
+        );
+    }
+    let nc = &report.name_constraints;
+    if !nc.permitted.is_empty() {
+        crate::outln!(out, "permitted:     {}", escape(&nc.permitted.join(", ")));
+    }
+    if !nc.excluded.is_empty() {
+        crate::outln!(out, "excluded:      {}", escape(&nc.excluded.join(", ")));
+    }
     crate::outln!(
         out,
         "certificates:  {} issued: {} valid, {} revoked, {} expired",

@@ -1,0 +1,498 @@
+//! Name constraints (RFC 5280 4.2.1.10): what a CA may certify, as its certificate says and as
+//! the gate enforces before anything is signed (SPEC.md NC-*). Pure.
+//!
+//! Semantics as OpenSSL and Go apply them: `DNS:lab.test` covers lab.test and every name below
+//! it, `DNS:.lab.test` only the names below it, an empty DNS constraint every name;
+//! `IP:10.0.0.0/8` the addresses of that network (same family); `email:lab.test` the
+//! mailboxes at that host, `email:.lab.test` those of hosts below it, `email:a@lab.test` that
+//! mailbox. A name is allowed when it matches no excluded subtree and — if any subtree of its
+//! type is permitted — at least one permitted subtree. Permitted subtrees constrain only the
+//! types they list, so when some type is permitted, [`Constraints::closed`] excludes every
+//! type that is not (the CA/Browser Forum's "technically constrained" rule).
+
+use std::net::IpAddr;
+
+use crate::pki::names::San;
+
+/// One subtree: a base name of one type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subtree {
+    /// `lab.test`, `.lab.test`, or `` (every DNS name). Lowercase.
+    Dns(String),
+    /// A network: address and prefix length.
+    Ip(IpAddr, u8),
+    /// `lab.test`, `.lab.test`, `user@lab.test`, or `` (every address). Lowercase domain.
+    Email(String),
+}
+
+/// Why a `--permit`/`--exclude` value is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConstraintError {
+    #[error("{0:?} is not TYPE:NAME (DNS:lab.test, DNS:.lab.test, IP:10.0.0.0/8, email:lab.test)")]
+    Form(String),
+    #[error("{0:?}: not a DNS name or .domain")]
+    Dns(String),
+    #[error("{0:?}: not an address/prefix such as 10.0.0.0/8 or fd00::/8")]
+    Ip(String),
+    #[error("{0:?}: not a host, .domain or mailbox")]
+    Email(String),
+    #[error(
+        "{0:?}: URI name constraints are not supported by fileca yet; constrain DNS, IP and email names"
+    )]
+    Uri(String),
+}
+
+impl Subtree {
+    /// Parses `DNS:…`, `IP:addr/prefix` or `email:…` (type case-insensitive).
+    pub fn parse(s: &str) -> Result<Subtree, ConstraintError> {
+        let (kind, value) = s
+            .split_once(':')
+            .ok_or_else(|| ConstraintError::Form(s.to_string()))?;
+        match kind.to_ascii_lowercase().as_str() {
+            "dns" => {
+                let bare = value.strip_prefix('.').unwrap_or(value);
+                if bare.starts_with("*.") || San::dns(bare).is_err() {
+                    return Err(ConstraintError::Dns(s.to_string()));
+                }
+                Ok(Subtree::Dns(value.to_ascii_lowercase()))
+            }
+            "ip" => {
+                let bad = || ConstraintError::Ip(s.to_string());
+                let (addr, prefix) = value.split_once('/').ok_or_else(bad)?;
+                let addr: IpAddr = addr.parse().map_err(|_| bad())?;
+                let prefix: u8 = prefix.parse().map_err(|_| bad())?;
+                let max = if addr.is_ipv4() { 32 } else { 128 };
+                if prefix > max {
+                    return Err(bad());
+                }
+                Ok(Subtree::Ip(network(addr, prefix), prefix))
+            }
+            "email" => {
+                let bad = || ConstraintError::Email(s.to_string());
+                let domain = match value.rsplit_once('@') {
+                    Some((local, domain)) if !local.is_empty() => domain,
+                    Some(_) => return Err(bad()),
+                    None => value.strip_prefix('.').unwrap_or(value),
+                };
+                if San::dns(domain).is_err() || domain.starts_with("*.") {
+                    return Err(bad());
+                }
+                Ok(Subtree::Email(value.to_ascii_lowercase()))
+            }
+            "uri" => Err(ConstraintError::Uri(s.to_string())),
+            _ => Err(ConstraintError::Form(s.to_string())),
+        }
+    }
+
+    /// Does `name` fall within this subtree? `None` when it is of another type.
+    pub fn covers(&self, name: &San) -> Option<bool> {
+        match (self, name) {
+            (Subtree::Dns(base), San::Dns(n)) => Some(dns_within(&n.to_ascii_lowercase(), base)),
+            (Subtree::Ip(net, prefix), San::Ip(a)) => Some(match (net, a) {
+                (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => {
+                    network(*a, *prefix) == *net
+                }
+                _ => false,
+            }),
+            (Subtree::Email(base), San::Email(m)) => {
+                Some(email_within(&m.to_ascii_lowercase(), base))
+            }
+            _ => None,
+        }
+    }
+
+    /// Is every name this subtree covers also covered by `outer`?
+    pub fn within(&self, outer: &Subtree) -> bool {
+        match (self, outer) {
+            (Subtree::Dns(inner), Subtree::Dns(base)) => {
+                let bare = inner.strip_prefix('.').unwrap_or(inner);
+                // `.x` (only below x) lies within `x` and within `.x`; `x` only within `x` or
+                // what covers x itself.
+                if inner.starts_with('.') && base.strip_prefix('.') == Some(bare) {
+                    return true;
+                }
+                !bare.is_empty() && dns_within(bare, base) || base.is_empty()
+            }
+            (Subtree::Ip(inner, ip), Subtree::Ip(outer, op)) => {
+                ip >= op && inner.is_ipv4() == outer.is_ipv4() && network(*inner, *op) == *outer
+            }
+            (Subtree::Email(inner), Subtree::Email(base)) => {
+                if base.is_empty() || inner == base {
+                    return true;
+                }
+                match inner.rsplit_once('@') {
+                    Some(_) => email_within(inner, base),
+                    None if base.contains('@') => false,
+                    None => {
+                        let bare = inner.strip_prefix('.').unwrap_or(inner);
+                        base.starts_with('.') && bare.ends_with(base.as_str())
+                            || (inner.starts_with('.')
+                                && base.starts_with('.')
+                                && inner.ends_with(base.as_str()))
+                    }
+                }
+            }
+            _ => false,
+        }
+    }
+
+    /// The `--permit`/`--exclude` spelling (the empty subtrees that close a type: `DNS:(every
+    /// name)`, `email:(every address)`).
+    pub fn spelling(&self) -> String {
+        match self {
+            Subtree::Dns(d) if d.is_empty() => "DNS:(every name)".into(),
+            Subtree::Email(e) if e.is_empty() => "email:(every address)".into(),
+            Subtree::Dns(d) => format!("DNS:{d}"),
+            Subtree::Ip(a, p) => format!("IP:{a}/{p}"),
+            Subtree::Email(e) => format!("email:{e}"),
+        }
+    }
+
+    /// rcgen's form.
+    pub fn to_rcgen(&self) -> rcgen::GeneralSubtree {
+        match self {
+            Subtree::Dns(d) => rcgen::GeneralSubtree::DnsName(d.clone()),
+            Subtree::Email(e) => rcgen::GeneralSubtree::Rfc822Name(e.clone()),
+            Subtree::Ip(IpAddr::V4(a), p) => {
+                rcgen::GeneralSubtree::IpAddress(rcgen::CidrSubnet::from_v4_prefix(a.octets(), *p))
+            }
+            Subtree::Ip(IpAddr::V6(a), p) => {
+                rcgen::GeneralSubtree::IpAddress(rcgen::CidrSubnet::from_v6_prefix(a.octets(), *p))
+            }
+        }
+    }
+
+    fn kind(&self) -> u8 {
+        match self {
+            Subtree::Dns(_) => 0,
+            Subtree::Ip(..) => 1,
+            Subtree::Email(_) => 2,
+        }
+    }
+}
+
+/// `addr` with the bits past `prefix` cleared.
+fn network(addr: IpAddr, prefix: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            IpAddr::V4((u32::from(a) & mask).into())
+        }
+        IpAddr::V6(a) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+            IpAddr::V6((u128::from(a) & mask).into())
+        }
+    }
+}
+
+/// RFC 5280 DNS matching: `base` covers itself and names below it; `.base` only names below.
+fn dns_within(name: &str, base: &str) -> bool {
+    if base.is_empty() {
+        return true;
+    }
+    match base.strip_prefix('.') {
+        Some(_) => name.ends_with(base),
+        None => name == base || name.ends_with(&format!(".{base}")),
+    }
+}
+
+/// RFC 5280 email matching on a mailbox `m`.
+fn email_within(m: &str, base: &str) -> bool {
+    if base.is_empty() {
+        return true;
+    }
+    if base.contains('@') {
+        return m == base;
+    }
+    let Some((_, host)) = m.rsplit_once('@') else {
+        return false;
+    };
+    match base.strip_prefix('.') {
+        Some(_) => host.ends_with(base),
+        None => host == base,
+    }
+}
+
+/// A CA's name constraints.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Constraints {
+    pub permitted: Vec<Subtree>,
+    pub excluded: Vec<Subtree>,
+}
+
+/// A name a CA may not certify, and the subtree that decides.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Violation {
+    #[error("{name} is outside the permitted names of {ca} ({})", spell(.permitted))]
+    NotPermitted {
+        name: String,
+        ca: String,
+        permitted: Vec<Subtree>,
+    },
+    #[error("{name} is inside the excluded {} of {ca}", .excluded.spelling())]
+    Excluded {
+        name: String,
+        ca: String,
+        excluded: Subtree,
+    },
+}
+
+fn spell(subtrees: &[Subtree]) -> String {
+    subtrees
+        .iter()
+        .map(Subtree::spelling)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Constraints {
+    /// No constraints at all?
+    pub fn is_empty(&self) -> bool {
+        self.permitted.is_empty() && self.excluded.is_empty()
+    }
+
+    /// The operator's subtrees, closed: when some type is permitted, every type not permitted
+    /// is excluded whole (DNS ``, IP `0.0.0.0/0` and `::/0`, email ``), so the CA cannot issue
+    /// a name of a type nobody thought of.
+    pub fn closed(permitted: Vec<Subtree>, mut excluded: Vec<Subtree>) -> Constraints {
+        if !permitted.is_empty() {
+            let has = |k: u8| permitted.iter().any(|s| s.kind() == k);
+            if !has(0) {
+                excluded.push(Subtree::Dns(String::new()));
+            }
+            if !has(1) {
+                excluded.push(Subtree::Ip(IpAddr::from([0u8; 4]), 0));
+                excluded.push(Subtree::Ip(IpAddr::from([0u8; 16]), 0));
+            }
+            if !has(2) {
+                excluded.push(Subtree::Email(String::new()));
+            }
+        }
+        Constraints {
+            permitted,
+            excluded,
+        }
+    }
+
+    /// Checks one name; `ca` names the CA whose constraint it is, for the message.
+    pub fn allows(&self, name: &San, ca: &str) -> Result<(), Violation> {
+        if let Some(ex) = self.excluded.iter().find(|s| s.covers(name) == Some(true)) {
+            return Err(Violation::Excluded {
+                name: name.to_string(),
+                ca: ca.to_string(),
+                excluded: ex.clone(),
+            });
+        }
+        let same_type: Vec<&Subtree> = self
+            .permitted
+            .iter()
+            .filter(|s| s.covers(name).is_some())
+            .collect();
+        if !same_type.is_empty() && !same_type.iter().any(|s| s.covers(name) == Some(true)) {
+            return Err(Violation::NotPermitted {
+                name: name.to_string(),
+                ca: ca.to_string(),
+                permitted: same_type.into_iter().cloned().collect(),
+            });
+        }
+        Ok(())
+    }
+
+    /// rcgen's extension, or `None` without constraints.
+    pub fn to_rcgen(&self) -> Option<rcgen::NameConstraints> {
+        (!self.is_empty()).then(|| rcgen::NameConstraints {
+            permitted_subtrees: self.permitted.iter().map(Subtree::to_rcgen).collect(),
+            excluded_subtrees: self.excluded.iter().map(Subtree::to_rcgen).collect(),
+        })
+    }
+
+    /// The constraints of a certificate (its nameConstraints extension); subtrees of other
+    /// types (URI, directory names) are not enforced by fileca and are left out.
+    pub fn of_certificate(cert: &x509_parser::certificate::X509Certificate<'_>) -> Constraints {
+        use x509_parser::extensions::{GeneralName, ParsedExtension};
+        let mut out = Constraints::default();
+        for ext in cert.extensions() {
+            let ParsedExtension::NameConstraints(nc) = ext.parsed_extension() else {
+                continue;
+            };
+            let convert = |subtrees: &Option<Vec<x509_parser::extensions::GeneralSubtree<'_>>>| {
+                subtrees
+                    .iter()
+                    .flatten()
+                    .filter_map(|s| match &s.base {
+                        GeneralName::DNSName(d) => Some(Subtree::Dns(d.to_ascii_lowercase())),
+                        GeneralName::RFC822Name(e) => Some(Subtree::Email(e.to_ascii_lowercase())),
+                        GeneralName::IPAddress(b) => ip_subtree(b),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>()
+            };
+            out.permitted.extend(convert(&nc.permitted_subtrees));
+            out.excluded.extend(convert(&nc.excluded_subtrees));
+        }
+        out
+    }
+
+    /// Are `inner`'s permitted subtrees within these constraints (each inside a permitted
+    /// subtree of its type, if this CA permits that type, and inside none of its excluded
+    /// ones)? Returns the first that is not.
+    pub fn contains(&self, inner: &Constraints) -> Result<(), Subtree> {
+        for s in &inner.permitted {
+            let same: Vec<&Subtree> = self
+                .permitted
+                .iter()
+                .filter(|p| p.kind() == s.kind())
+                .collect();
+            let permitted = same.is_empty() || same.iter().any(|p| s.within(p));
+            let excluded = self
+                .excluded
+                .iter()
+                .any(|e| e.kind() == s.kind() && s.within(e));
+            if !permitted || excluded {
+                return Err(s.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// The subtrees in `--permit`/`--exclude` spelling, for `status`.
+    pub fn spelled(&self) -> (Vec<String>, Vec<String>) {
+        (
+            self.permitted.iter().map(Subtree::spelling).collect(),
+            self.excluded.iter().map(Subtree::spelling).collect(),
+        )
+    }
+}
+
+/// An iPAddress subtree: 8 bytes (IPv4 address and mask) or 32 (IPv6).
+fn ip_subtree(b: &[u8]) -> Option<Subtree> {
+    let (addr, mask): (IpAddr, &[u8]) = match b.len() {
+        8 => (IpAddr::from(<[u8; 4]>::try_from(&b[..4]).ok()?), &b[4..]),
+        32 => (IpAddr::from(<[u8; 16]>::try_from(&b[..16]).ok()?), &b[16..]),
+        _ => return None,
+    };
+    let prefix = mask.iter().map(|m| m.count_ones()).sum::<u32>();
+    Some(Subtree::Ip(addr, u8::try_from(prefix).ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn san(s: &str) -> San {
+        San::parse(s).unwrap()
+    }
+    fn sub(s: &str) -> Subtree {
+        Subtree::parse(s).unwrap()
+    }
+
+    #[test]
+    fn subtrees_match_as_rfc5280_says_nc_match() {
+        let lab = sub("DNS:lab.test");
+        assert_eq!(lab.covers(&san("DNS:lab.test")), Some(true));
+        assert_eq!(lab.covers(&san("DNS:a.b.LAB.test")), Some(true));
+        assert_eq!(lab.covers(&san("DNS:*.lab.test")), Some(true));
+        assert_eq!(lab.covers(&san("DNS:evillab.test")), Some(false));
+        assert_eq!(lab.covers(&san("IP:10.0.0.1")), None);
+        let below = sub("DNS:.lab.test");
+        assert_eq!(below.covers(&san("DNS:lab.test")), Some(false));
+        assert_eq!(below.covers(&san("DNS:www.lab.test")), Some(true));
+        let net = sub("IP:10.1.2.3/8");
+        assert_eq!(net, Subtree::Ip("10.0.0.0".parse().unwrap(), 8));
+        assert_eq!(net.covers(&san("IP:10.200.0.1")), Some(true));
+        assert_eq!(net.covers(&san("IP:11.0.0.1")), Some(false));
+        assert_eq!(net.covers(&san("IP:::ffff:10.0.0.1")), Some(false));
+        assert_eq!(sub("IP:fd00::/8").covers(&san("IP:fd12::1")), Some(true));
+        let host = sub("email:lab.test");
+        assert_eq!(host.covers(&san("email:a@lab.test")), Some(true));
+        assert_eq!(host.covers(&san("email:a@x.lab.test")), Some(false));
+        assert_eq!(
+            sub("email:.lab.test").covers(&san("email:a@x.lab.test")),
+            Some(true)
+        );
+        assert_eq!(
+            sub("email:a@lab.test").covers(&san("email:b@lab.test")),
+            Some(false)
+        );
+        for bad in [
+            "DNS:*.lab.test",
+            "IP:10.0.0.0",
+            "IP:10.0.0.0/33",
+            "email:@x",
+            "x",
+            "URI:.lab.test",
+        ] {
+            assert!(Subtree::parse(bad).is_err(), "{bad}");
+        }
+        assert!(matches!(
+            Subtree::parse("URI:.lab.test"),
+            Err(ConstraintError::Uri(_))
+        ));
+    }
+
+    #[test]
+    fn closed_constraints_exclude_the_types_not_permitted_nc_closed() {
+        let c = Constraints::closed(vec![sub("DNS:lab.test")], vec![sub("DNS:secret.lab.test")]);
+        assert!(c.allows(&san("DNS:www.lab.test"), "X").is_ok());
+        assert!(matches!(
+            c.allows(&san("DNS:www.example.com"), "X"),
+            Err(Violation::NotPermitted { .. })
+        ));
+        assert!(matches!(
+            c.allows(&san("DNS:a.secret.lab.test"), "X"),
+            Err(Violation::Excluded { .. })
+        ));
+        let ip = c.allows(&san("IP:8.8.8.8"), "X").unwrap_err();
+        assert_eq!(
+            ip.to_string(),
+            "IP:8.8.8.8 is inside the excluded IP:0.0.0.0/0 of X"
+        );
+        assert!(c.allows(&san("IP:::1"), "X").is_err());
+        assert!(c.allows(&san("email:a@lab.test"), "X").is_err());
+        // Only exclusions: nothing else is closed.
+        let open = Constraints::closed(vec![], vec![sub("DNS:example.com")]);
+        assert_eq!(open.excluded.len(), 1);
+        assert!(open.allows(&san("IP:8.8.8.8"), "X").is_ok());
+    }
+
+    #[test]
+    fn a_child_lies_within_its_parent_nc_within() {
+        let parent = Constraints::closed(
+            vec![sub("DNS:lab.test"), sub("IP:10.0.0.0/8")],
+            vec![sub("DNS:secret.lab.test")],
+        );
+        let ok = |p: &[&str]| Constraints {
+            permitted: p.iter().map(|s| sub(s)).collect(),
+            excluded: vec![],
+        };
+        assert_eq!(
+            parent.contains(&ok(&[
+                "DNS:dev.lab.test",
+                "DNS:.lab.test",
+                "IP:10.1.0.0/16"
+            ])),
+            Ok(())
+        );
+        assert_eq!(
+            parent.contains(&ok(&["DNS:example.com"])),
+            Err(sub("DNS:example.com"))
+        );
+        assert_eq!(
+            parent.contains(&ok(&["IP:0.0.0.0/0"])),
+            Err(sub("IP:0.0.0.0/0"))
+        );
+        assert_eq!(
+            parent.contains(&ok(&["DNS:x.secret.lab.test"])),
+            Err(sub("DNS:x.secret.lab.test"))
+        );
+        assert_eq!(
+            parent.contains(&ok(&["email:lab.test"])),
+            Err(sub("email:lab.test")),
+            "email is excluded whole"
+        );
+        assert_eq!(
+            Constraints::default().contains(&ok(&["DNS:anything.test"])),
+            Ok(())
+        );
+    }
+}
