@@ -121,6 +121,11 @@ pub enum Command {
         after_help = "Example:\n  ca --dir ./pki renew-ca --days 3650\n\nThe previous certificate is kept as ca-<SERIAL>.crt; certificates issued before\nkeep verifying against the new ca.crt (same subject and key)."
     )]
     RenewCa(RenewCaArgs),
+    /// Complete a pending CA (made by `init --csr-out`) with the certificate its parent issued.
+    #[command(
+        after_help = "Example:\n  ca --dir ./issuing init --subject \"CN=Lab Issuing CA\" --csr-out issuing.csr\n  ca --dir ./root sign issuing.csr --profile sub-ca --out issuing.crt\n  ca --dir ./issuing install-ca issuing.crt --chain root/ca.crt\n\nThe certificate must certify the pending key and chain to a self-signed root through\nthe certificates after it in the same file and in --chain; chain.pem keeps them."
+    )]
+    InstallCa(InstallCaArgs),
     /// Adopt an `openssl ca` directory or an easy-rsa PKI into a new fileca directory (--dir).
     #[command(
         after_help = "Examples:\n  ca --dir ./pki import-openssl /etc/ssl/demoCA\n  ca --dir ./pki import-openssl --config /srv/ca/openssl.cnf   # files where its CA section says\n  ca --dir ./pki import-openssl ~/easy-rsa/pki --ca-key ~/easy-rsa/pki/private/ca.key\n  ca --dir ./pki --passphrase-file ca.pass import-openssl ~/easy-rsa/pki   # an encrypted CA key\n\nThe source is only read; any inconsistency is reported and nothing is imported.\nAn encrypted CA key stays encrypted in ca.key, with the same passphrase (--decrypt-key: not)."
@@ -327,6 +332,11 @@ pub struct InitArgs {
     /// Maximum number of intermediate CAs below this one (basicConstraints pathLenConstraint).
     #[arg(long)]
     pub path_len: Option<u8>,
+    /// Create a pending CA: its key, and a certificate request for a parent CA to sign
+    /// (`ca sign CSR --profile sub-ca`), written to FILE (`-`: stdout) and kept as ca.csr;
+    /// then `ca install-ca CERT` completes it.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["import_cert", "permit", "exclude", "path_len"])]
+    pub csr_out: Option<PathBuf>,
     /// Names this CA may certify (repeatable): DNS:lab.test (it and below), DNS:.lab.test
     /// (below only), IP:10.0.0.0/8, email:lab.test. Types not permitted are excluded whole.
     #[arg(long, value_name = "TYPE:NAME", conflicts_with = "import_cert")]
@@ -364,6 +374,7 @@ impl Command {
             Command::Passwd(a) => &a.mutation.key,
             Command::Upgrade(a) => &a.mutation.key,
             Command::Check(a) => &a.key,
+            Command::InstallCa(a) => &a.key,
             Command::Status(_)
             | Command::List(_)
             | Command::Show(_)
@@ -497,6 +508,17 @@ pub struct JsonArgs {
     /// Machine-readable output (schema in SPEC.md).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallCaArgs {
+    /// The CA certificate the parent issued (PEM; certificates of its chain may follow it).
+    pub cert: PathBuf,
+    /// The issuers up to the root, if not in CERT after the certificate (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub chain: Option<PathBuf>,
+    #[command(flatten)]
+    pub key: KeyArgs,
 }
 
 #[derive(Debug, Args)]

@@ -89,6 +89,14 @@ pub enum Error {
     /// A file of the state directory is missing or does not hold what SPEC.md says it must.
     #[error("{}: {problem}", Shown(path))]
     State { path: PathBuf, problem: StateError },
+    /// The directory is a pending CA: no certificate yet (SPEC.md PENDING-REFUSE).
+    #[error(
+        "{} is a pending CA (its key and the request {}/ca.csr, no certificate yet): have its parent sign the request with `ca sign ca.csr --profile sub-ca`, then run `ca --dir {} install-ca CERT`",
+        Shown(.0),
+        Shown(.0),
+        Shown(.0)
+    )]
+    Pending(PathBuf),
     /// `init` found a CA (or other files) where it was asked to create one.
     #[error("{}: {msg}", Shown(path))]
     Exists { path: PathBuf, msg: String },
@@ -143,6 +151,7 @@ impl Error {
             | Error::Refusal(_)
             | Error::Serial(_)
             | Error::Input { .. }
+            | Error::Pending(_)
             | Error::Exists { .. } => exit::REFUSED,
             Error::State { .. } | Error::KeyCertMismatch { .. } | Error::Recovery { .. } => {
                 exit::STATE
@@ -233,6 +242,25 @@ pub enum Refused {
         .tried.join(", ")
     )]
     ImportMissing { src: PathBuf, tried: Vec<String> },
+    /// `install-ca` on a directory that is not a pending CA (or changed meanwhile).
+    #[error(
+        "{} is not a pending CA (made by `ca init --csr-out`, not yet installed); nothing was changed",
+        Shown(.0)
+    )]
+    NotPending(PathBuf),
+    /// `install-ca` of a certificate for another key.
+    #[error(
+        "{} does not certify the key of the pending CA in {} (was it issued for its ca.csr?)",
+        Shown(.cert),
+        Shown(.dir)
+    )]
+    NotForThisKey { cert: PathBuf, dir: PathBuf },
+    /// `install-ca` of a certificate that does not chain to a root.
+    #[error("{}: {err}", Shown(.cert))]
+    Chain {
+        cert: PathBuf,
+        err: crate::pki::chain::ChainError,
+    },
     #[error("--san: {0}")]
     SanCount(crate::pki::names::NameError),
     /// `--expiring` is not a duration (`30d`, `12h`, `2w`).

@@ -75,6 +75,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Verify(a) => return cmd::verify::run(a, &ctx),
         Command::Renew(a) => cmd::renew::run(a, &ctx)?,
         Command::RenewCa(a) => cmd::renew_ca::run(a, &ctx)?,
+        Command::InstallCa(a) => cmd::install_ca::run(a, &ctx)?,
         Command::Issue(a) => cmd::issue::run(a, &ctx)?,
         Command::Passwd(a) => cmd::passwd::run(a, &ctx)?,
         Command::Upgrade(a) => cmd::upgrade::run(a, &ctx)?,

@@ -178,6 +178,9 @@ fn generate(
 
 /// Creates the CA.
 pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
+    if let Some(out) = &args.csr_out {
+        return pending(args, ctx, out);
+    }
     let source = match (&args.import_key, &args.import_cert) {
         (Some(k), Some(c)) => {
             let key_bytes = Zeroizing::new(read_limited(k)?);
@@ -190,23 +193,13 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
                 cert_bytes,
             }
         }
-        _ => {
-            let text = args.subject.as_deref().unwrap_or_default();
-            let subject = Subject::parse(text).map_err(|err| Error::Name {
-                what: "--subject",
-                err,
-            })?;
-            if subject.is_empty() {
-                return Err(crate::error::Refused::EmptySubject.into());
-            }
-            Source::Generate {
-                subject,
-                key_type: args.key_type,
-                days: args.days,
-                path_len: args.path_len,
-                constraints: crate::cli::constraints(&args.permit, &args.exclude)?,
-            }
-        }
+        _ => Source::Generate {
+            subject: subject_of(args)?,
+            key_type: args.key_type,
+            days: args.days,
+            path_len: args.path_len,
+            constraints: crate::cli::constraints(&args.permit, &args.exclude)?,
+        },
     };
     // Inputs and secrets first: the passphrase is asked before anything is computed. An
     // encrypted imported key stays encrypted with its own passphrase (not a new one: it is
@@ -231,6 +224,124 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
         zeroize::Zeroize::zeroize(&mut f.bytes);
     }
     result
+}
+
+/// `--subject`, parsed; never empty.
+fn subject_of(args: &InitArgs) -> Result<Subject> {
+    let text = args.subject.as_deref().unwrap_or_default();
+    let subject = Subject::parse(text).map_err(|err| Error::Name {
+        what: "--subject",
+        err,
+    })?;
+    if subject.is_empty() {
+        return Err(crate::error::Refused::EmptySubject.into());
+    }
+    Ok(subject)
+}
+
+/// Validation phase of a pending CA (SPEC.md PENDING-INIT): a new key and a certificate
+/// request for it, signed by it. Returns ca.key and ca.csr, and the request's PEM.
+pub fn plan_pending(
+    subject: &Subject,
+    key_type: keys::KeyType,
+    passphrase: Option<&str>,
+) -> Result<(Vec<FileWrite>, String)> {
+    let (key, mut key_pem) = keys::generate(key_type)?;
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name = subject
+        .to_rcgen()
+        .map_err(crate::pki::issuance::IssueError::Subject)?;
+    let csr = params
+        .serialize_request(&key)
+        .and_then(|r| r.pem())
+        .map_err(|e| Error::Internal(format!("making the certificate request: {e}")))?;
+    if let Some(pass) = passphrase {
+        let enc = keys::encrypt_pem(&key_pem, pass).map_err(Error::Internal)?;
+        zeroize::Zeroize::zeroize(&mut key_pem);
+        key_pem = enc;
+    }
+    let files = vec![
+        FileWrite {
+            target: store::KEY.into(),
+            bytes: key_pem.into_bytes(),
+            mode: store::MODE_SECRET,
+        },
+        FileWrite::public(store::CSR, csr.clone()),
+    ];
+    Ok((files, csr))
+}
+
+/// `init --csr-out FILE`: creates the pending CA, then writes its request to FILE.
+fn pending(args: &InitArgs, ctx: &Context, out: &Path) -> Result<()> {
+    let subject = subject_of(args)?;
+    let passphrase = match args.encrypt_key {
+        true => Some(crate::passphrase::new_passphrase(
+            ctx.pass.file(),
+            "passphrase for the new ca.key",
+        )?),
+        false => None,
+    };
+    let (mut files, csr) = plan_pending(
+        &subject,
+        args.key_type,
+        passphrase.as_deref().map(String::as_str),
+    )?;
+    let result = (|| {
+        if args.dry_run {
+            store::check_can_create(&ctx.dir)?;
+            return crate::render::print(&format!(
+                "dry run: would create the pending CA \"{}\" in {} (ca.key and ca.csr) and write its request to {}; nothing was written\n",
+                crate::render::escape(&subject.to_string()),
+                crate::render::escape(&ctx.dir.display().to_string()),
+                crate::render::escape(&out.display().to_string())
+            ));
+        }
+        let to_file = out.as_os_str() != "-" && !crate::render::is_stream(out);
+        if to_file {
+            store::output::check(&store::output::OutputFile {
+                path: out.to_path_buf(),
+                source: store::CSR.into(),
+                bytes: csr.clone().into_bytes(),
+                serial: None,
+                force: false,
+            })?;
+        }
+        store::create(&ctx.dir, &files)?;
+        let dir = crate::render::escape(&ctx.dir.display().to_string());
+        if let Err(e) = store::output::write_copy(out, csr.as_bytes(), false) {
+            fsio_reported();
+            return Err(Error::Undelivered {
+                msg: format!(
+                    "the pending CA is created in {dir}, but its request was not written ({e}); it is also {dir}/ca.csr"
+                ),
+            });
+        }
+        super::report_created(
+            ctx,
+            &format!(
+                "created the pending CA \"{}\" in {dir} ({}); its request {}: have the parent CA sign it with `ca sign CSR --profile sub-ca`, then run `ca --dir {dir} install-ca CERT`",
+                crate::render::escape(&subject.to_string()),
+                args.key_type.name(),
+                if to_file {
+                    format!(
+                        "is in {} and {dir}/ca.csr",
+                        crate::render::escape(&out.display().to_string())
+                    )
+                } else {
+                    format!("was printed and is in {dir}/ca.csr")
+                }
+            ),
+        )
+    })();
+    for f in &mut files {
+        zeroize::Zeroize::zeroize(&mut f.bytes);
+    }
+    result
+}
+
+/// The commit is reported (for the fault sweeps' trace) before an undelivered output says so.
+fn fsio_reported() {
+    crate::store::fsio::reported();
 }
 
 fn create_or_describe(args: &InitArgs, ctx: &Context, files: &[FileWrite]) -> Result<()> {

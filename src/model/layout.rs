@@ -12,6 +12,10 @@ pub const INDEX_LOG: &str = "index.log";
 pub const AUDIT: &str = "audit.log";
 pub const CERTS: &str = "certs";
 pub const LOCK: &str = ".lock";
+/// The certificate request of a pending CA, kept after `install-ca` (SPEC.md PENDING-*).
+pub const CSR: &str = "ca.csr";
+/// The issuers of ca.crt up to and including the root (SPEC.md CHAIN-*), for a sub-CA.
+pub const CHAIN: &str = "chain.pem";
 pub const JOURNAL: &str = ".journal";
 /// The staged journal of format 1 (fileca before protocol v2), removed as a stray.
 pub const JOURNAL_STAGE: &str = ".journal.stage";
@@ -29,7 +33,9 @@ pub const MODE_CERTS_DIR: u32 = 0o755;
 
 /// The top-level state files a commit may replace (besides certs/SERIAL.pem and archived
 /// CA certificates, ca-SERIAL.crt).
-pub const STATE_FILES: [&str; 8] = [KEY, CERT, CRL, SERIAL, CRLNUMBER, INDEX, INDEX_LOG, AUDIT];
+pub const STATE_FILES: [&str; 10] = [
+    KEY, CERT, CRL, SERIAL, CRLNUMBER, INDEX, INDEX_LOG, AUDIT, CSR, CHAIN,
+];
 
 /// The file of an issued certificate, relative to the state directory: `certs/SERIAL.pem`.
 pub fn cert_file(serial: &impl std::fmt::Display) -> String {

@@ -3,6 +3,7 @@
 //! is issued. Commands feed it what they read; the store writes what it returns.
 
 pub mod ca;
+pub mod chain;
 pub mod constraints;
 pub mod crl;
 pub mod csr;

@@ -66,6 +66,38 @@ pub fn decode_one(bytes: &[u8], labels: &[&str], max: usize) -> Result<Vec<u8>, 
     }
 }
 
+/// Decodes a bundle: one or more `CERTIFICATE` PEM blocks (a certificate followed by its
+/// chain, as CAs hand them out), or one DER certificate. Other labels are refused.
+pub fn decode_certificates(bytes: &[u8], max: usize) -> Result<Vec<Vec<u8>>, PemError> {
+    if bytes.len() > max {
+        return Err(PemError::TooLarge {
+            len: bytes.len(),
+            max,
+        });
+    }
+    if bytes.first() == Some(&0x30) {
+        return Ok(vec![bytes.to_vec()]);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| PemError::NotText)?;
+    if !text.contains("-----BEGIN ") {
+        return Err(PemError::NoBegin);
+    }
+    let blocks = ::pem::parse_many(text).map_err(|e| PemError::Malformed(e.to_string()))?;
+    if blocks.is_empty() {
+        return Err(PemError::NoBlock);
+    }
+    blocks
+        .into_iter()
+        .map(|b| match b.tag() {
+            "CERTIFICATE" => Ok(b.into_contents()),
+            other => Err(PemError::Label {
+                found: other.to_string(),
+                expected: "CERTIFICATE".into(),
+            }),
+        })
+        .collect()
+}
+
 /// What follows the `-----END …-----` line of the (one) block in `text`. Text before the
 /// BEGIN line is allowed (`openssl req -text` writes a dump there); text after the END line is
 /// not, so one file holds one object and nothing hides behind it.

@@ -59,51 +59,9 @@ pub fn create(dir: &Path, files: &[FileWrite]) -> Result<()> {
     let (parent_path, name) = check_can_create(dir)?;
     let parent = Dir::open(&parent_path).map_err(|e| Error::io(&parent_path, e))?;
     remove_abandoned_inits(&parent, &name);
-
-    let mut rnd = [0u8; 8];
-    crate::rand::fill(&mut rnd)?;
-    let staging = format!(".{name}.init-{}-{}", std::process::id(), hex::lower(&rnd));
-    let sub = match parent.mkdir(&staging, MODE_DIR) {
-        Ok(s) => s,
-        Err(e) => {
-            // An empty directory we may have made: rmdir removes nothing else.
-            let _ = parent.rmdir(&staging);
-            return Err(Error::io(parent.join(&staging), e));
-        }
-    };
+    let (staging, sub) = staging_dir(&parent, &name)?;
     let result = (|| -> Result<std::fs::File> {
-        let lock_file = sub
-            .write_new(LOCK, b"", MODE_LOCK)
-            .map_err(|e| Error::io(sub.join(LOCK), e))?;
-        lock::acquire(&lock_file, &sub.join(LOCK), false, Duration::ZERO, false)?;
-        let certs = sub
-            .mkdir(CERTS, MODE_CERTS_DIR)
-            .map_err(|e| Error::io(sub.join(CERTS), e))?;
-        let mut written = Vec::with_capacity(files.len());
-        for f in files {
-            let (d, n) = match f
-                .target
-                .strip_prefix(super::CERTS)
-                .and_then(|t| t.strip_prefix('/'))
-            {
-                Some(n) => (&certs, n),
-                None => (&sub, f.target.as_str()),
-            };
-            let file = d
-                .write_new(n, &f.bytes, f.mode)
-                .map_err(|e| Error::io(d.join(n), e))?;
-            written.push((file, d.join(n)));
-            if written.len() >= 256 {
-                flush(&mut written)?;
-            }
-        }
-        flush(&mut written)?;
-        fsio::fsync_group(&[
-            Durable::File(&lock_file, &sub.join(LOCK)),
-            Durable::Dir(&certs),
-            Durable::Dir(&sub),
-        ])
-        .map_err(|e| Error::io(sub.path(), e))?;
+        let lock_file = fill(&sub, files)?;
         // An empty directory made beforehand by the user is replaced; anything else refused.
         let renamed = if parent.stat_entry(&name).is_ok() {
             parent.rename(&staging, &name)
@@ -148,6 +106,122 @@ pub fn create(dir: &Path, files: &[FileWrite]) -> Result<()> {
     }
     drop(lock_file);
     Ok(())
+}
+
+/// `ca install-ca` (SPEC.md INSTALL-ATOMIC): the pending CA directory `dir` is replaced by a
+/// complete one — `files`, ca.key and ca.csr among them — made whole in a hidden sibling and
+/// swapped in with one `renameat2(RENAME_EXCHANGE)`; the pending directory, now the sibling,
+/// is then removed (a crash leaves it for the next init or install-ca of that name to remove).
+/// `still_pending` runs under the pending directory's lock, before anything is written.
+pub fn install(
+    dir: &Path,
+    files: &[FileWrite],
+    lock_timeout: Duration,
+    still_pending: &dyn Fn() -> Result<()>,
+) -> Result<()> {
+    let parent_path = super::output::parent_of(dir);
+    let name = dir
+        .file_name()
+        .and_then(OsStr::to_str)
+        .ok_or_else(|| crate::error::Refused::CannotCreate(dir.to_path_buf()))?
+        .to_string();
+    let parent = Dir::open(&parent_path).map_err(|e| Error::io(&parent_path, e))?;
+    let pending = parent.open_sub(&name).map_err(|e| Error::io(dir, e))?;
+    let pending_lock = pending
+        .open_read(LOCK)
+        .map_err(|e| Error::io(dir.join(LOCK), e))?;
+    lock::acquire(&pending_lock, &dir.join(LOCK), false, lock_timeout, true)?;
+    still_pending()?;
+    remove_abandoned_inits(&parent, &name);
+    let (staging, sub) = staging_dir(&parent, &name)?;
+    let lock_file = match fill(&sub, files).and_then(|l| {
+        parent
+            .exchange(&staging, &name)
+            .map_err(|e| Error::io(dir, e))
+            .map(|()| l)
+    }) {
+        Ok(l) => l,
+        Err(e) => return Err(remove_or_report(&parent, &staging, e)),
+    };
+    if let Err(e) = parent.fsync() {
+        let err = Error::io(&parent_path, e);
+        return Err(match parent.exchange(&staging, &name) {
+            Ok(()) => remove_or_report(&parent, &staging, err),
+            Err(e2) => Error::Recovery {
+                dir: dir.to_path_buf(),
+                msg: format!(
+                    "{err}; the CA certificate was installed but may not survive a power loss, \
+                     and putting the pending CA back failed ({e2}); check it with `ca check`"
+                ),
+            },
+        });
+    }
+    // The pending directory (its copy of ca.key, ca.csr, .lock) is now the sibling.
+    if let Err(e) = remove_init_staging(&parent, &staging, false) {
+        crate::render::warn(&format!(
+            "warning: the pending CA's old directory {} could not be removed ({e}); the next \
+             `ca init` or `ca install-ca` of {name} removes it",
+            crate::render::escape(&parent.join(&staging).display().to_string())
+        ));
+    }
+    drop(pending_lock);
+    drop(lock_file);
+    Ok(())
+}
+
+/// A new hidden sibling `.NAME.init-PID-RANDOM` of `name` in `parent`.
+fn staging_dir(parent: &Dir, name: &str) -> Result<(String, Dir)> {
+    let mut rnd = [0u8; 8];
+    crate::rand::fill(&mut rnd)?;
+    let staging = format!(".{name}.init-{}-{}", std::process::id(), hex::lower(&rnd));
+    match parent.mkdir(&staging, MODE_DIR) {
+        Ok(s) => Ok((staging, s)),
+        Err(e) => {
+            // An empty directory we may have made: rmdir removes nothing else.
+            let _ = parent.rmdir(&staging);
+            Err(Error::io(parent.join(&staging), e))
+        }
+    }
+}
+
+/// Writes `files` (and `.lock`, locked, and `certs/`) into the new directory `sub`, durably.
+/// Returns the held lock.
+fn fill(sub: &Dir, files: &[FileWrite]) -> Result<std::fs::File> {
+    {
+        let lock_file = sub
+            .write_new(LOCK, b"", MODE_LOCK)
+            .map_err(|e| Error::io(sub.join(LOCK), e))?;
+        lock::acquire(&lock_file, &sub.join(LOCK), false, Duration::ZERO, false)?;
+        let certs = sub
+            .mkdir(CERTS, MODE_CERTS_DIR)
+            .map_err(|e| Error::io(sub.join(CERTS), e))?;
+        let mut written = Vec::with_capacity(files.len());
+        for f in files {
+            let (d, n) = match f
+                .target
+                .strip_prefix(super::CERTS)
+                .and_then(|t| t.strip_prefix('/'))
+            {
+                Some(n) => (&certs, n),
+                None => (sub, f.target.as_str()),
+            };
+            let file = d
+                .write_new(n, &f.bytes, f.mode)
+                .map_err(|e| Error::io(d.join(n), e))?;
+            written.push((file, d.join(n)));
+            if written.len() >= 256 {
+                flush(&mut written)?;
+            }
+        }
+        flush(&mut written)?;
+        fsio::fsync_group(&[
+            Durable::File(&lock_file, &sub.join(LOCK)),
+            Durable::Dir(&certs),
+            Durable::Dir(sub),
+        ])
+        .map_err(|e| Error::io(sub.path(), e))?;
+        Ok(lock_file)
+    }
 }
 
 fn flush(written: &mut Vec<(std::fs::File, PathBuf)>) -> Result<()> {

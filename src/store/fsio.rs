@@ -389,6 +389,15 @@ impl Dir {
         Ok(())
     }
 
+    /// Swaps the entries `a` and `b` of this directory atomically (`renameat2` with
+    /// `RENAME_EXCHANGE`): `ca install-ca` puts a whole new state directory in place of a
+    /// pending one. Not in the simulated-disk trace (no sweep replays it).
+    pub fn exchange(&self, a: &str, b: &str) -> io::Result<()> {
+        fault::hit(Op::Rename, &self.join(a))?;
+        rustix::fs::renameat_with(&self.fd, a, &self.fd, b, RenameFlags::EXCHANGE)?;
+        Ok(())
+    }
+
     /// Removes the entry `name` (a file or a symlink itself, never what a symlink points to).
     pub fn unlink(&self, name: &str) -> io::Result<()> {
         fault::hit(Op::Unlink, &self.join(name))?;

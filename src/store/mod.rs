@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result, StateError};
-pub use create::{check_can_create, create};
+pub use create::{check_can_create, create, install};
 
 pub use crate::model::layout::*;
 
@@ -323,6 +323,13 @@ pub fn trust_problems(dir: &Path) -> Vec<String> {
 }
 
 /// Refuses a state directory that is missing, a symlink or not a directory.
+/// Is `dir` a pending CA (SPEC.md PENDING-*): a key and its request ca.csr, and neither
+/// ca.crt nor index.json yet?
+pub fn is_pending(dir: &Path) -> bool {
+    let exists = |name: &str| std::fs::symlink_metadata(dir.join(name)).is_ok();
+    exists(CSR) && exists(KEY) && !exists(CERT) && !exists(INDEX)
+}
+
 fn check_is_state_dir(dir: &Path) -> Result<()> {
     match std::fs::symlink_metadata(dir) {
         Ok(m) if m.file_type().is_symlink() => Err(Error::state(
@@ -331,6 +338,9 @@ fn check_is_state_dir(dir: &Path) -> Result<()> {
         )),
         Ok(m) if !m.is_dir() => Err(Error::state(dir, "not a directory")),
         Ok(_) => {
+            if is_pending(dir) {
+                return Err(Error::Pending(dir.to_path_buf()));
+            }
             if std::fs::symlink_metadata(dir.join(CERT)).is_err()
                 && std::fs::symlink_metadata(dir.join(INDEX)).is_err()
             {

@@ -112,6 +112,42 @@ fn file_name(p: &Path) -> Result<String> {
     Ok(name.to_string())
 }
 
+/// Writes a copy of a file fileca also keeps in a state directory (`init --csr-out`'s
+/// request): staged next to `path`, made durable, renamed into place (never replacing a file
+/// unless `force`); `-` and streams (devices, FIFOs, /dev/stdout) are written as they are.
+pub fn write_copy(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
+    if path.as_os_str() == "-" {
+        return crate::render::print(&String::from_utf8_lossy(bytes));
+    }
+    if crate::render::is_stream(path) {
+        return crate::render::to_stream(path, &String::from_utf8_lossy(bytes))
+            .map_err(|e| Error::io(path, e));
+    }
+    let name = file_name(path)?;
+    let parent_path = parent_of(path);
+    let parent = Dir::open(&parent_path).map_err(|e| Error::io(&parent_path, e))?;
+    let mut rnd = [0u8; 6];
+    crate::rand::fill(&mut rnd)?;
+    let staged = staged_name(
+        &name,
+        &format!("{}-{}", std::process::id(), hex::lower(&rnd)),
+    );
+    let file = parent
+        .write_new(&staged, bytes, crate::store::MODE_PUBLIC)
+        .map_err(|e| Error::io(path, e))?;
+    let placed = fsio::fsync_group(&[fsio::Durable::File(&file, &parent.join(&staged))])
+        .and_then(|()| match force {
+            true => parent.rename(&staged, &name),
+            false => parent.rename_noreplace(&staged, &name),
+        })
+        .and_then(|()| parent.fsync());
+    if let Err(e) = placed {
+        let _ = parent.unlink(&staged);
+        return Err(Error::io(path, e));
+    }
+    Ok(())
+}
+
 /// Checks an output before anything is written: the target is not a symlink, not something
 /// other than a regular file, and does not exist unless `force`; its directory exists.
 pub fn check(out: &OutputFile) -> Result<()> {

@@ -1,0 +1,137 @@
+//! `ca install-ca CERT [--chain FILE]`: completes a pending CA (SPEC.md INSTALL-*) with the
+//! certificate its parent issued for its request. The certificate must be a CA certificate
+//! for the pending key, valid now, and chain through the certificates given with it to a
+//! self-signed root; then ca.crt, chain.pem and every other state file appear at once
+//! (store::create::install), or nothing changes.
+
+use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
+
+use super::Context;
+use crate::Env;
+use crate::cli::InstallCaArgs;
+use crate::error::{Error, Refused, Result};
+use crate::input::InputError;
+use crate::pki::ca::{Ca, CaCert};
+use crate::pki::pem::{MAX_PEM_BYTES, pem_of};
+use crate::pki::serial::Serial;
+use crate::store::{self, FileWrite};
+
+/// What install-ca is given, every input read.
+pub struct Install {
+    pub cert_path: PathBuf,
+    /// The CA certificate, then the certificates given with it (same file, then --chain).
+    pub certs: Vec<Vec<u8>>,
+    /// ca.key as stored (encrypted or not) and ca.csr, read from the pending directory.
+    pub key_file: Zeroizing<Vec<u8>>,
+    pub csr: Vec<u8>,
+}
+
+/// Runs `ca install-ca`.
+pub fn run(args: &InstallCaArgs, ctx: &Context) -> Result<()> {
+    let dir = &ctx.dir;
+    if !store::is_pending(dir) {
+        return Err(Refused::NotPending(dir.clone()).into());
+    }
+    let mut certs = read_certs(&args.cert)?;
+    if let Some(chain) = &args.chain {
+        certs.extend(read_certs(chain)?);
+    }
+    let key_file = Zeroizing::new(store::read_state_file(dir, store::KEY)?);
+    let csr = store::read_state_file(dir, store::CSR)?;
+    let request = Install {
+        cert_path: args.cert.clone(),
+        certs,
+        key_file,
+        csr,
+    };
+    let ca_cert =
+        CaCert::parse(&request.certs[0]).map_err(|e| Error::input(&request.cert_path, e.into()))?;
+    let ca = crate::model::snapshot::ca_with_key(dir, ca_cert, &request.key_file, &ctx.pass)
+        .map_err(|e| match e {
+            Error::KeyCertMismatch { .. } => Refused::NotForThisKey {
+                cert: request.cert_path.clone(),
+                dir: dir.clone(),
+            }
+            .into(),
+            e => e,
+        })?;
+    let (mut files, serial) = plan(&request, &ca, &ctx.env)?;
+    let unchanged = || {
+        let same = store::is_pending(dir)
+            && store::read_state_file(dir, store::KEY)?.as_slice() == request.key_file.as_slice()
+            && store::read_state_file(dir, store::CSR)? == request.csr;
+        match same {
+            true => Ok(()),
+            false => Err(Refused::NotPending(dir.clone()).into()),
+        }
+    };
+    let result = store::install(dir, &files, ctx.open.lock_timeout, &unchanged);
+    for f in &mut files {
+        zeroize::Zeroize::zeroize(&mut f.bytes);
+    }
+    result?;
+    super::report_created(
+        ctx,
+        &format!(
+            "installed the CA certificate {serial} of \"{}\" in {} (its chain in chain.pem); the CA is ready",
+            crate::render::escape(&ca.cert.subject_shown),
+            crate::render::escape(&dir.display().to_string())
+        ),
+    )
+}
+
+/// A certificate file: one or more PEM certificates, or one DER certificate.
+fn read_certs(path: &Path) -> Result<Vec<Vec<u8>>> {
+    let bytes = crate::input::read(path, MAX_PEM_BYTES as u64)?;
+    crate::pki::pem::decode_certificates(&bytes, MAX_PEM_BYTES)
+        .map_err(|e| Error::input(path, InputError::Pem(e)))
+}
+
+/// Validation phase: every file of the complete CA. Returns them and the certificate's
+/// serial.
+pub fn plan(request: &Install, ca: &Ca, env: &Env) -> Result<(Vec<FileWrite>, Serial)> {
+    let cert_der = &request.certs[0];
+    let path = &request.cert_path;
+    // It certifies the pending request's key (ca.key's, checked by the caller)…
+    let csr_der =
+        crate::pki::pem::decode_one(&request.csr, &["CERTIFICATE REQUEST"], MAX_PEM_BYTES)
+            .map_err(|e| Error::state(store::CSR, e))?;
+    let csr =
+        crate::pki::csr::check(&csr_der).map_err(|e| Error::state(store::CSR, e.to_string()))?;
+    if csr.spki_der != ca.cert.spki_der {
+        return Err(Refused::NotForThisKey {
+            cert: path.clone(),
+            dir: PathBuf::from("."),
+        }
+        .into());
+    }
+    // …is valid now, and chains to a self-signed root through what was given.
+    crate::model::snapshot::check_valid(&ca.cert, env.now, path)?;
+    let chain =
+        crate::pki::chain::to_root(cert_der, &request.certs[1..]).map_err(|e| Refused::Chain {
+            cert: path.clone(),
+            err: e,
+        })?;
+    let x509 = crate::pki::pem::certificate(cert_der).map_err(|e| Error::input(path, e.into()))?;
+    let serial = Serial::from_magnitude(x509.raw_serial());
+    let key_pem = String::from_utf8(request.key_file.to_vec())
+        .map_err(|_| Error::state(store::KEY, "is not a PEM file"))?;
+    let mut files = crate::model::change::new_ca_files(
+        env,
+        (ca.key()?, key_pem),
+        pem_of("CERTIFICATE", cert_der),
+        &Serial::counter_start(env.rng.bytes()?),
+        &Serial::from_u64(1),
+        ("install-ca", vec![serial.to_string()]),
+        Vec::new(),
+    )?;
+    files.push(FileWrite::public(
+        store::CSR,
+        String::from_utf8_lossy(&request.csr).into_owned(),
+    ));
+    let chain_pem: String = chain.iter().map(|d| pem_of("CERTIFICATE", d)).collect();
+    files.push(FileWrite::public(store::CHAIN, chain_pem));
+    Ok((files, serial))
+}

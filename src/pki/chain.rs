@@ -1,0 +1,66 @@
+//! Certification paths (SPEC.md CHAIN-*): from a CA certificate up through the certificates
+//! given with it to a self-signed root, each signed by the next. Pure.
+
+use x509_parser::certificate::X509Certificate;
+
+/// Why no path to a root was found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    #[error("is self-signed: a root, not a sub-CA (adopt a root with `ca init --import-cert`)")]
+    SelfSigned,
+    #[error(
+        "does not chain to a self-signed root: no certificate given is the issuer {issuer} (add it with --chain FILE or after the certificate in the same file)"
+    )]
+    NoIssuer { issuer: String },
+    #[error("the chain is longer than {0} certificates")]
+    TooLong(usize),
+    #[error("{0}")]
+    Parse(String),
+}
+
+/// The longest path accepted, CA certificate excluded.
+pub const MAX_DEPTH: usize = 8;
+
+/// Is `cert` self-signed (its issuer is its subject and its own key verifies it)?
+pub fn self_signed(cert: &X509Certificate<'_>) -> bool {
+    cert.issuer().as_raw() == cert.subject().as_raw() && cert.verify_signature(None).is_ok()
+}
+
+/// The issuers of `cert` (DER) among `pool`, in order up to and including a self-signed root:
+/// each is a CA certificate whose subject is the previous one's issuer and whose key verifies
+/// its signature.
+pub fn to_root(cert: &[u8], pool: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, ChainError> {
+    let first = crate::pki::pem::certificate(cert).map_err(|e| ChainError::Parse(e.to_string()))?;
+    if self_signed(&first) {
+        return Err(ChainError::SelfSigned);
+    }
+    let parsed: Vec<(Vec<u8>, X509Certificate<'_>)> = pool
+        .iter()
+        .filter_map(|d| Some((d.clone(), crate::pki::pem::certificate(d).ok()?)))
+        .collect();
+    let mut path: Vec<Vec<u8>> = Vec::new();
+    let mut current = first;
+    loop {
+        if path.len() >= MAX_DEPTH {
+            return Err(ChainError::TooLong(MAX_DEPTH));
+        }
+        let issuer = parsed.iter().find(|(_, c)| {
+            c.subject().as_raw() == current.issuer().as_raw()
+                && c.basic_constraints()
+                    .ok()
+                    .flatten()
+                    .is_some_and(|bc| bc.value.ca)
+                && current.verify_signature(Some(c.public_key())).is_ok()
+        });
+        let Some((der, c)) = issuer else {
+            return Err(ChainError::NoIssuer {
+                issuer: crate::pki::names::name_shown(current.issuer()),
+            });
+        };
+        path.push(der.clone());
+        if self_signed(c) {
+            return Ok(path);
+        }
+        current = c.clone();
+    }
+}
