@@ -173,8 +173,8 @@ impl Error {
         }
     }
 
-    /// A bad state file: `problem` is a [`StateError`], or any error or text (a diagnostic
-    /// of a file that is not what SPEC.md says, [`StateError::Corrupt`]).
+    /// A bad state file: `problem` is a [`StateError`] or one of the typed errors it carries
+    /// (`HeaderError`, `LogError`, `SnapshotError`…), or text ([`StateError::Corrupt`]).
     pub fn state(path: impl Into<PathBuf>, problem: impl Into<StateError>) -> Self {
         Error::State {
             path: path.into(),
@@ -277,6 +277,22 @@ pub enum StateError {
     /// index.json.
     #[error("{0}")]
     Header(#[from] crate::model::header::HeaderError),
+    /// index.log: a line (with its number), or the file.
+    #[error("{0}")]
+    Log(#[from] crate::model::log::LogError),
+    /// An index.json of format 1 or 2, read by `ca upgrade`.
+    #[error("{0}")]
+    Legacy(#[from] crate::model::legacy::LegacyError),
+    /// A state that is not the one index.json's signed checkpoint covers.
+    #[error("{0}")]
+    NotCurrent(#[from] crate::model::checkpoint::NotCurrent),
+    /// State files that cannot be acted on together (a counter, ca.key's mode, audit.log's
+    /// last record, a certificate file).
+    #[error("{0}")]
+    Snapshot(#[from] crate::model::snapshot::SnapshotError),
+    /// The state directory itself.
+    #[error("{0}")]
+    Dir(#[from] crate::store::DirError),
     /// A certificate file of the state directory (ca.crt, certs/SERIAL.pem).
     #[error("{0}")]
     Pem(#[from] crate::pki::pem::PemError),
@@ -304,8 +320,12 @@ pub enum StateError {
     HardLink,
     #[error("is larger than fileca's 1 GiB limit")]
     TooLarge,
-    /// Any other way the file is not what SPEC.md says: the words of the check that failed
-    /// (a line of index.log, a counter, a certificate file…), for the operator, not for code.
+    /// A file of lines (audit.log) whose last byte is not a newline.
+    #[error("does not end with a newline (truncated?)")]
+    Unterminated,
+    /// The few checks that are still words, for the operator, not for code: a command's own
+    /// (renew's profile, renew-ca's archive, status's CRL, log's audit lines, issue_one's
+    /// serial) and pki::keys' decryption of ca.key.
     #[error("{0}")]
     Corrupt(String),
 }

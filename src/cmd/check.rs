@@ -332,8 +332,8 @@ fn check_checkpoint(
     let Some(cp) = &header.checkpoint else {
         return vec![(INDEX, "has no signed checkpoint".into())];
     };
-    if let Err(m) = cp.verify(cert) {
-        problems.push((INDEX, m));
+    if let Err(e) = cp.verify(cert) {
+        problems.push((INDEX, e.to_string()));
     }
     let g = cp.generation;
     if g != header.generation {

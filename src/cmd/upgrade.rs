@@ -8,7 +8,7 @@ use super::{AuditInfo, Context, Planned};
 use crate::cli::UpgradeArgs;
 use crate::error::{Error, Result};
 use crate::model::header::Header;
-use crate::model::legacy::{v1, v2};
+use crate::model::legacy::{LegacyError, v1, v2};
 use crate::model::log::{Entry, LogAppend};
 use crate::model::snapshot::State;
 use crate::store::{INDEX, INDEX_LOG, Session};
@@ -83,11 +83,7 @@ fn load<'s>(session: &'s Session, ctx: &Context) -> Result<(State<'s>, Vec<Entry
     }
     let old = v1::parse(&bytes).map_err(|m| Error::state(dir.join(INDEX), m))?;
     if session.read_optional(INDEX_LOG)?.is_some() {
-        return Err(Error::state(
-            dir.join(INDEX_LOG),
-            "exists next to a format-1 index.json; fileca 0.1 never writes it. Move it away \
-             and run `ca upgrade` again",
-        ));
+        return Err(Error::state(dir.join(INDEX_LOG), LegacyError::LogBesideV1));
     }
     let header = Header {
         generation: old.generation,
@@ -99,7 +95,7 @@ fn load<'s>(session: &'s Session, ctx: &Context) -> Result<(State<'s>, Vec<Entry
         .certificates
         .into_iter()
         .map(Entry::try_from)
-        .collect::<std::result::Result<Vec<Entry>, String>>()
+        .collect::<std::result::Result<Vec<Entry>, LegacyError>>()
         .map_err(|m| Error::state(dir.join(INDEX), m))?;
     let mut seen = std::collections::HashSet::new();
     for e in &entries {
@@ -107,16 +103,16 @@ fn load<'s>(session: &'s Session, ctx: &Context) -> Result<(State<'s>, Vec<Entry
         if !seen.insert(&e.serial) {
             return Err(Error::state(
                 dir.join(INDEX),
-                format!("serial {} appears more than once", e.serial),
+                LegacyError::DuplicateSerial(serial),
             ));
         }
         if state.serial <= serial {
             return Err(Error::state(
                 dir.join(crate::store::SERIAL),
-                format!(
-                    "the counter ({}) is not above issued serial {serial}; run `ca check`",
-                    state.serial
-                ),
+                LegacyError::CounterNotAbove {
+                    counter: state.serial.clone(),
+                    serial,
+                },
             ));
         }
     }

@@ -8,6 +8,9 @@
 //! The signed message starts with a domain-separation line, so a checkpoint signature can
 //! never be taken for a certificate's or CRL's (whose signed bytes are DER, starting 0x30),
 //! nor a certificate's for a checkpoint's.
+//!
+//! A checkpoint that is malformed or does not verify is a [`CheckpointError`]; a state that
+//! is not the one its verified checkpoint signs, [`NotCurrent`].
 
 use base64::Engine;
 use rcgen::{KeyPair, SigningKey};
@@ -28,6 +31,48 @@ pub const DOMAIN: &str = "fileca signed checkpoint v1";
 
 /// `log_head` of an empty index.log: 64 zeros, like the audit chain's genesis.
 pub const LOG_GENESIS: &str = audit::GENESIS;
+
+/// What is wrong with a signed checkpoint itself: a field not of its form, or a signature that
+/// does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckpointError {
+    /// `field` (audit_head, log_head, crl_sha256) is not 64 lowercase hex digits.
+    #[error("checkpoint {0} is not a lowercase SHA-256")]
+    NotSha256(&'static str),
+    /// `field` (max_serial, serial, crlnumber) is not a canonical serial.
+    #[error("checkpoint {field} {value:?} is not a canonical serial")]
+    NotSerial { field: &'static str, value: String },
+    #[error("its signed checkpoint's signature is not base64")]
+    NotBase64,
+    #[error(
+        "its signed checkpoint (generation {generation}) does not verify with ca.crt's key: \
+         index.json was edited"
+    )]
+    BadSignature { generation: u64 },
+}
+
+/// Why a command that signs refuses the state it found (SPEC.md CHECKPOINT-CURRENT): it is
+/// not the state index.json's signed checkpoint covers. The caller names the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotCurrent {
+    #[error("has no signed checkpoint (edited?); run `ca check`")]
+    Missing,
+    #[error("{0}; run `ca check`")]
+    Checkpoint(CheckpointError),
+    /// The serial counter is not above a serial the checkpoint proves issued.
+    #[error(
+        "the counter ({counter}) is not above serial {max}, which the signed checkpoint \
+         proves issued; refusing to issue a duplicate serial (ca check lists the details)"
+    )]
+    CounterNotAbove { counter: Serial, max: Serial },
+    /// `what` (the generation, audit.log, index.log, a counter…) is not what the checkpoint
+    /// of `generation` signs.
+    #[error(
+        "{what} differs from its signed checkpoint (generation {generation}): the state was \
+         edited or rolled back behind fileca's back; run `ca check`"
+    )]
+    Differs { what: &'static str, generation: u64 },
+}
 
 /// What a checkpoint signs: the state a commit leaves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,10 +131,10 @@ impl Checkpoint {
     }
 
     /// Checks the signature against ca.crt's public key.
-    pub fn verify(&self, cert: &CaCert) -> std::result::Result<(), String> {
+    pub fn verify(&self, cert: &CaCert) -> std::result::Result<(), CheckpointError> {
         let sig = base64::engine::general_purpose::STANDARD
             .decode(&self.signature)
-            .map_err(|_| "its signed checkpoint's signature is not base64".to_string())?;
+            .map_err(|_| CheckpointError::NotBase64)?;
         let alg: &dyn VerificationAlgorithm = match cert.key_kind {
             KeyKind::P256 => &signature::ECDSA_P256_SHA256_ASN1,
             KeyKind::P384 => &signature::ECDSA_P384_SHA384_ASN1,
@@ -98,35 +143,33 @@ impl Checkpoint {
         };
         UnparsedPublicKey::new(alg, &cert.subject_public_key)
             .verify(&self.message(), &sig)
-            .map_err(|_| {
-                format!(
-                    "its signed checkpoint (generation {}) does not verify with ca.crt's key: \
-                     index.json was edited",
-                    self.generation
-                )
+            .map_err(|_| CheckpointError::BadSignature {
+                generation: self.generation,
             })
     }
 
     /// Checks the fields' syntax (what serde cannot).
-    pub fn check_syntax(&self) -> std::result::Result<(), String> {
+    pub fn check_syntax(&self) -> std::result::Result<(), CheckpointError> {
         for (name, v) in [
             ("audit_head", &self.audit_head),
             ("log_head", &self.log_head),
         ] {
             if !is_sha256_hex(v) {
-                return Err(format!("checkpoint {name} is not a lowercase SHA-256"));
+                return Err(CheckpointError::NotSha256(name));
             }
         }
-        if let Some(s) = &self.max_serial
-            && Serial::parse_canonical(s).is_none()
-        {
-            return Err(format!(
-                "checkpoint max_serial {s:?} is not a canonical serial"
-            ));
-        }
-        for (name, s) in [(SERIAL, &self.serial), (CRLNUMBER, &self.crlnumber)] {
-            if Serial::parse_canonical(s).is_none() {
-                return Err(format!("checkpoint {name} {s:?} is not a canonical serial"));
+        for (field, s) in [
+            ("max_serial", self.max_serial.as_ref()),
+            (SERIAL, Some(&self.serial)),
+            (CRLNUMBER, Some(&self.crlnumber)),
+        ] {
+            if let Some(s) = s
+                && Serial::parse_canonical(s).is_none()
+            {
+                return Err(CheckpointError::NotSerial {
+                    field,
+                    value: s.clone(),
+                });
             }
         }
         if self
@@ -134,7 +177,7 @@ impl Checkpoint {
             .as_deref()
             .is_some_and(|h| !is_sha256_hex(h))
         {
-            return Err("checkpoint crl_sha256 is not a lowercase SHA-256".into());
+            return Err(CheckpointError::NotSha256("crl_sha256"));
         }
         Ok(())
     }
@@ -190,30 +233,30 @@ pub fn verify_current(
 ) -> Result<()> {
     let dir = session.dir();
     let index = dir.join(INDEX);
-    let cp = header.checkpoint.as_ref().ok_or_else(|| {
-        Error::state(&index, "has no signed checkpoint (edited?); run `ca check`")
-    })?;
+    let cp = header
+        .checkpoint
+        .as_ref()
+        .ok_or_else(|| Error::state(&index, NotCurrent::Missing))?;
     cp.verify(cert)
-        .map_err(|m| Error::state(&index, format!("{m}; run `ca check`")))?;
+        .map_err(|e| Error::state(&index, NotCurrent::Checkpoint(e)))?;
     if let Some(max) = cp.max_serial.as_deref().and_then(Serial::parse_canonical)
         && *counter <= max
     {
         return Err(Error::state(
             dir.join(store::SERIAL),
-            format!(
-                "the counter ({counter}) is not above serial {max}, which the signed checkpoint \
-                 proves issued; refusing to issue a duplicate serial (ca check lists the details)"
-            ),
+            NotCurrent::CounterNotAbove {
+                counter: counter.clone(),
+                max,
+            },
         ));
     }
-    let differs = |what: &str| {
+    let differs = |what: &'static str| {
         Error::state(
             &index,
-            format!(
-                "{what} differs from its signed checkpoint (generation {}): the state was edited \
-                 or rolled back behind fileca's back; run `ca check`",
-                cp.generation
-            ),
+            NotCurrent::Differs {
+                what,
+                generation: cp.generation,
+            },
         )
     };
     if header.generation != cp.generation {
@@ -267,5 +310,29 @@ mod tests {
         let m = cp.message();
         assert_ne!(m[0], 0x30);
         assert!(m.starts_with(b"fileca signed checkpoint v1\n"));
+        assert_eq!(cp.check_syntax(), Ok(()));
+        let bad = |f: fn(&mut Checkpoint)| {
+            let mut c = cp.clone();
+            f(&mut c);
+            c.check_syntax()
+        };
+        assert_eq!(
+            bad(|c| c.max_serial = Some("0a".into())),
+            Err(CheckpointError::NotSerial {
+                field: "max_serial",
+                value: "0a".into()
+            })
+        );
+        assert_eq!(
+            bad(|c| c.crlnumber = "1".into()),
+            Err(CheckpointError::NotSerial {
+                field: "crlnumber",
+                value: "1".into()
+            })
+        );
+        assert_eq!(
+            bad(|c| c.crl_sha256 = Some("AB".repeat(32))),
+            Err(CheckpointError::NotSha256("crl_sha256"))
+        );
     }
 }

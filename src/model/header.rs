@@ -31,7 +31,7 @@ pub enum HeaderError {
     NoCheckpoint,
     /// A checkpoint field that is not of its form.
     #[error("{0}")]
-    Checkpoint(String),
+    Checkpoint(crate::model::checkpoint::CheckpointError),
 }
 
 /// Format version of index.json and index.log.

@@ -1,9 +1,46 @@
-//! Index formats before the current one, read only by `ca upgrade`.
+//! Index formats before the current one, read only by `ca upgrade`. What is wrong with an
+//! old index.json (and with the rest of the state around a format-1 one) is a [`LegacyError`].
+
+use crate::pki::serial::Serial;
+
+/// Why an index.json of an earlier format cannot be upgraded. The caller names the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LegacyError {
+    /// serde_json's words.
+    #[error("not valid index JSON: {0}")]
+    Json(String),
+    #[error("is format {found}, not {expected}")]
+    Format { found: u32, expected: u32 },
+    #[error("max_serial {0:?} is not a canonical serial")]
+    MaxSerial(String),
+    #[error("entry has an invalid serial {0:?}")]
+    InvalidSerial(String),
+    #[error("entry renews an invalid serial {0:?}")]
+    InvalidRenewedFrom(String),
+    /// A format-1 entry whose status and revocation time disagree.
+    #[error("entry {0} has an inconsistent revocation")]
+    InconsistentRevocation(String),
+    #[error("entry {serial} has an unknown revocation reason {reason:?}")]
+    UnknownReason { serial: String, reason: String },
+    /// Two format-1 entries with one serial.
+    #[error("serial {0} appears more than once")]
+    DuplicateSerial(Serial),
+    /// index.log beside a format-1 index.json (fileca 0.1 never wrote one).
+    #[error(
+        "exists next to a format-1 index.json; fileca 0.1 never writes it. Move it away \
+         and run `ca upgrade` again"
+    )]
+    LogBesideV1,
+    /// The `serial` counter is not above a serial a format-1 index.json lists.
+    #[error("the counter ({counter}) is not above issued serial {serial}; run `ca check`")]
+    CounterNotAbove { counter: Serial, serial: Serial },
+}
 
 /// Format 1 (fileca 0.1): the whole table in index.json. Read only by `ca upgrade`.
 pub mod v1 {
     use serde::Deserialize;
 
+    use super::LegacyError;
     use crate::model::log::{Entry, Revoked};
     use crate::pki::reason::Reason;
 
@@ -45,26 +82,25 @@ pub mod v1 {
     }
 
     impl TryFrom<V1Entry> for Entry {
-        type Error = String;
+        type Error = LegacyError;
 
-        fn try_from(e: V1Entry) -> Result<Entry, String> {
+        fn try_from(e: V1Entry) -> Result<Entry, LegacyError> {
             let revoked = match (e.status, e.revoked_at) {
                 (Status::Revoked, Some(at)) => {
                     let name = e.revocation_reason.as_deref().unwrap_or("unspecified");
-                    let reason = Reason::from_name(name).ok_or_else(|| {
-                        format!(
-                            "entry {} has an unknown revocation reason {name:?}",
-                            e.serial
-                        )
-                    })?;
+                    let reason =
+                        Reason::from_name(name).ok_or_else(|| LegacyError::UnknownReason {
+                            serial: e.serial.clone(),
+                            reason: name.to_string(),
+                        })?;
                     Some(Revoked { at, reason })
                 }
                 (Status::Valid, None) => None,
-                _ => return Err(format!("entry {} has an inconsistent revocation", e.serial)),
+                _ => return Err(LegacyError::InconsistentRevocation(e.serial)),
             };
             Ok(Entry {
                 serial: crate::pki::serial::Serial::parse_canonical(&e.serial)
-                    .ok_or_else(|| format!("entry has an invalid serial {:?}", e.serial))?,
+                    .ok_or_else(|| LegacyError::InvalidSerial(e.serial.clone()))?,
                 subject: e.subject,
                 sans: e.sans,
                 profile: e.profile,
@@ -77,7 +113,7 @@ pub mod v1 {
                     .as_deref()
                     .map(|s| {
                         crate::pki::serial::Serial::parse_canonical(s)
-                            .ok_or_else(|| format!("entry renews an invalid serial {s:?}"))
+                            .ok_or_else(|| LegacyError::InvalidRenewedFrom(s.to_string()))
                     })
                     .transpose()?,
             })
@@ -85,15 +121,18 @@ pub mod v1 {
     }
 
     /// Parses a format-1 index.json.
-    pub fn parse(bytes: &[u8]) -> Result<Index, String> {
+    pub fn parse(bytes: &[u8]) -> Result<Index, LegacyError> {
         let idx: Index =
-            serde_json::from_slice(bytes).map_err(|e| format!("not valid index JSON: {e}"))?;
+            serde_json::from_slice(bytes).map_err(|e| LegacyError::Json(e.to_string()))?;
         if idx.format != 1 {
-            return Err(format!("is format {}, not 1", idx.format));
+            return Err(LegacyError::Format {
+                found: idx.format,
+                expected: 1,
+            });
         }
         for e in &idx.certificates {
             if (e.status == Status::Revoked) != e.revoked_at.is_some() {
-                return Err(format!("entry {} has an inconsistent revocation", e.serial));
+                return Err(LegacyError::InconsistentRevocation(e.serial.clone()));
             }
         }
         Ok(idx)
@@ -104,6 +143,8 @@ pub mod v1 {
 /// `policy_sha256` and `checkpoint`. Read only by `ca upgrade`.
 pub mod v2 {
     use serde::Deserialize;
+
+    use super::LegacyError;
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -116,17 +157,69 @@ pub mod v2 {
     }
 
     /// Parses a format-2 index.json.
-    pub fn parse(bytes: &[u8]) -> Result<Header, String> {
+    pub fn parse(bytes: &[u8]) -> Result<Header, LegacyError> {
         let h: Header =
-            serde_json::from_slice(bytes).map_err(|e| format!("not valid index JSON: {e}"))?;
+            serde_json::from_slice(bytes).map_err(|e| LegacyError::Json(e.to_string()))?;
         if h.format != 2 {
-            return Err(format!("is format {}, not 2", h.format));
+            return Err(LegacyError::Format {
+                found: h.format,
+                expected: 2,
+            });
         }
         if let Some(s) = &h.max_serial
             && crate::pki::serial::Serial::parse_canonical(s).is_none()
         {
-            return Err(format!("max_serial {s:?} is not a canonical serial"));
+            return Err(LegacyError::MaxSerial(s.clone()));
         }
         Ok(h)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_indexes_are_refused_with_what_is_wrong() {
+        let v1 = |certs: &str| {
+            format!(
+                "{{\"format\":1,\"generation\":1,\"audit_head\":\"\",\"certificates\":[{certs}]}}"
+            )
+        };
+        assert!(v1::parse(v1("").as_bytes()).is_ok());
+        let cert = |status: &str, at: &str| {
+            format!(
+                "{{\"serial\":\"0A\",\"subject\":\"CN=a\",\"sans\":[],\"profile\":\"server\",\
+                 \"not_before\":\"2026-01-01T00:00:00Z\",\"not_after\":\"2027-01-01T00:00:00Z\",\
+                 \"status\":\"{status}\",\"revoked_at\":{at},\"revocation_reason\":null,\
+                 \"sha256\":\"\"}}"
+            )
+        };
+        assert_eq!(
+            v1::parse(v1(&cert("revoked", "null")).as_bytes()).err(),
+            Some(LegacyError::InconsistentRevocation("0A".into()))
+        );
+        assert!(matches!(
+            v1::parse(b"{\"format\":1}"),
+            Err(LegacyError::Json(_))
+        ));
+        let v2 = |format: u32, max: &str| {
+            format!(
+                "{{\"format\":{format},\"generation\":1,\"audit_head\":\"\",\"log_len\":0,\
+                 \"max_serial\":{max}}}"
+            )
+        };
+        assert!(v2::parse(v2(2, "null").as_bytes()).is_ok());
+        assert_eq!(
+            v2::parse(v2(3, "null").as_bytes()).err(),
+            Some(LegacyError::Format {
+                found: 3,
+                expected: 2
+            })
+        );
+        assert_eq!(
+            v2::parse(v2(2, "\"0a\"").as_bytes()).err(),
+            Some(LegacyError::MaxSerial("0a".into()))
+        );
     }
 }

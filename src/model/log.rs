@@ -3,6 +3,11 @@
 //! for one serial, [`revocations`] for the CRL, [`for_each_entry`] for list and status,
 //! [`load_all`] (every line checked) for check and upgrade. [`LogAppend`] is what a commit adds
 //! to it. Reads take the [`Session`] that holds the directory's lock; nothing here writes.
+//!
+//! What is wrong with the log is typed: [`LineError`] for one line (the codec and the
+//! cross-line rules: a serial issued twice, a revocation of a serial no earlier line issues),
+//! [`LogError`] for the file (a line's number with its [`LineError`], a torn or short log, a
+//! broken hash chain), which [`StateError`](crate::error::StateError) carries.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
@@ -16,6 +21,22 @@ use crate::model::header::Header;
 use crate::pki::reason::Reason;
 use crate::pki::serial::Serial;
 use crate::store::{self, INDEX, INDEX_LOG, Session};
+
+mod error;
+pub use error::{LineError, LogError};
+
+/// Why a walk over index.log's lines stopped before its end: a line that is not what
+/// SPEC.md says (numbered by the walk), or the caller's own error, passed through.
+enum Halt {
+    Line(LineError),
+    Caller(Error),
+}
+
+impl From<LineError> for Halt {
+    fn from(err: LineError) -> Self {
+        Halt::Line(err)
+    }
+}
 
 /// An index.log line recording an issued certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,9 +155,9 @@ impl Entry {
         ))
     }
 
-    fn from_issued(l: IssuedLine) -> std::result::Result<Entry, String> {
+    fn from_issued(l: IssuedLine) -> std::result::Result<Entry, LineError> {
         let serial = |s: &str| {
-            Serial::parse_canonical(s).ok_or_else(|| format!("names an invalid serial {s:?}"))
+            Serial::parse_canonical(s).ok_or_else(|| LineError::NamesInvalidSerial(s.into()))
         };
         Ok(Entry {
             serial: serial(&l.issued)?,
@@ -151,13 +172,15 @@ impl Entry {
         })
     }
 
-    fn revoke(&mut self, r: Revocation) -> std::result::Result<(), String> {
+    /// Applies a revocation [`parse_line`] checked (its reason is known).
+    fn revoke(&mut self, r: Checked) -> std::result::Result<(), LineError> {
         if self.revoked.is_some() {
-            return Err(format!("revokes {} a second time", self.serial));
+            return Err(LineError::RevokedTwice(self.serial.clone()));
         }
-        let reason = Reason::from_name(&r.reason)
-            .ok_or_else(|| format!("has an unknown revocation reason {:?}", r.reason))?;
-        self.revoked = Some(Revoked { at: r.at, reason });
+        self.revoked = Some(Revoked {
+            at: r.line.at,
+            reason: r.reason,
+        });
         Ok(())
     }
 }
@@ -177,15 +200,21 @@ pub fn revoked_line(serial: &str, at: OffsetDateTime, reason: &str) -> Vec<u8> {
 /// One parsed index.log line.
 enum Line {
     Issued(IssuedLine),
-    Revoked(Revocation),
+    Revoked(Checked),
 }
 
-fn parse_line(line: &[u8]) -> std::result::Result<Line, String> {
+/// A revocation line with its reason parsed.
+struct Checked {
+    line: Revocation,
+    reason: Reason,
+}
+
+fn parse_line(line: &[u8]) -> std::result::Result<Line, LineError> {
     if line.starts_with(ISSUED) {
         let l: IssuedLine =
-            serde_json::from_slice(line).map_err(|e| format!("not a valid issued record: {e}"))?;
+            serde_json::from_slice(line).map_err(|e| LineError::IssuedJson(e.to_string()))?;
         if Serial::parse_canonical(&l.issued).is_none() {
-            return Err(format!("issues an invalid serial {:?}", l.issued));
+            return Err(LineError::IssuesInvalidSerial(l.issued));
         }
         if l.sha256.len() != 64
             || !l
@@ -193,24 +222,24 @@ fn parse_line(line: &[u8]) -> std::result::Result<Line, String> {
                 .bytes()
                 .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
         {
-            return Err(format!("records an invalid sha256 for {}", l.issued));
+            return Err(LineError::InvalidSha256(l.issued));
         }
         Ok(Line::Issued(l))
     } else if line.starts_with(REVOKED) {
-        let r: Revocation = serde_json::from_slice(line)
-            .map_err(|e| format!("not a valid revocation record: {e}"))?;
+        let r: Revocation =
+            serde_json::from_slice(line).map_err(|e| LineError::RevocationJson(e.to_string()))?;
         if Serial::parse_canonical(&r.revoked).is_none() {
-            return Err(format!("revokes an invalid serial {:?}", r.revoked));
+            return Err(LineError::RevokesInvalidSerial(r.revoked));
         }
-        if Reason::from_name(&r.reason).is_none() {
-            return Err(format!(
-                "revokes {} for an unknown reason {:?}",
-                r.revoked, r.reason
-            ));
-        }
-        Ok(Line::Revoked(r))
+        let Some(reason) = Reason::from_name(&r.reason) else {
+            return Err(LineError::UnknownReason {
+                serial: r.revoked,
+                reason: r.reason,
+            });
+        };
+        Ok(Line::Revoked(Checked { line: r, reason }))
     } else {
-        Err("is neither an issued nor a revoked record".into())
+        Err(LineError::NotARecord)
     }
 }
 
@@ -231,7 +260,7 @@ fn concerns(line: &[u8], serial: &str) -> bool {
 fn for_each_line(
     session: &Session,
     header: &Header,
-    f: impl FnMut(&[u8]) -> std::result::Result<(), String>,
+    f: impl FnMut(&[u8]) -> std::result::Result<(), Halt>,
 ) -> Result<()> {
     for_each_line_to(session, header.log_len, f)
 }
@@ -252,7 +281,7 @@ pub fn log_head(session: &Session, len: u64) -> Result<String> {
 fn for_each_line_to(
     session: &Session,
     log_len: u64,
-    mut f: impl FnMut(&[u8]) -> std::result::Result<(), String>,
+    mut f: impl FnMut(&[u8]) -> std::result::Result<(), Halt>,
 ) -> Result<()> {
     let dir = session.dir();
     let path = dir.join(INDEX_LOG);
@@ -260,7 +289,10 @@ fn for_each_line_to(
     if len < log_len {
         return Err(Error::state(
             &path,
-            format!("is {len} bytes, shorter than the {log_len} index.json records (truncated?)"),
+            LogError::Short {
+                len,
+                recorded: log_len,
+            },
         ));
     }
     let mut reader = BufReader::with_capacity(1 << 16, file.take(log_len));
@@ -276,12 +308,12 @@ fn for_each_line_to(
         }
         n += 1;
         let Some(line) = buf.strip_suffix(b"\n") else {
-            return Err(Error::state(
-                &path,
-                format!("line {n} has no final newline (torn write?)"),
-            ));
+            return Err(Error::state(&path, LogError::Torn { n }));
         };
-        f(line).map_err(|m| Error::state(&path, format!("line {n} {m}")))?;
+        f(line).map_err(|halt| match halt {
+            Halt::Line(err) => Error::state(&path, LogError::Line { n, err }),
+            Halt::Caller(e) => e,
+        })?;
     }
 }
 
@@ -290,41 +322,55 @@ fn for_each_line_to(
 /// happens once, and the header's highest serial is right.
 pub fn load_all(session: &Session, header: &Header) -> Result<Vec<Entry>> {
     let dir = session.dir();
-    let mut entries: Vec<Entry> = Vec::new();
-    let mut pos: HashMap<String, usize> = HashMap::new();
-    let mut max: Option<Serial> = None;
-    for_each_line(session, header, |line| match parse_line(line)? {
-        Line::Issued(l) => {
-            if pos.contains_key(&l.issued) {
-                return Err(format!("issues serial {} a second time", l.issued));
-            }
-            let s = Serial::parse_canonical(&l.issued);
-            if s > max {
-                max = s;
-            }
-            pos.insert(l.issued.clone(), entries.len());
-            entries.push(Entry::from_issued(l)?);
-            Ok(())
-        }
-        Line::Revoked(r) => match pos.get(&r.revoked) {
-            Some(&i) => entries[i].revoke(r),
-            None => Err(format!(
-                "revokes {}, which no earlier line issues",
-                r.revoked
-            )),
-        },
-    })?;
-    if max != header.max_serial() {
+    let mut table = Table::default();
+    for_each_line(session, header, |line| Ok(table.add(line)?))?;
+    if table.max != header.max_serial() {
         return Err(Error::state(
             dir.join(INDEX),
-            format!(
-                "max_serial is {} but index.log's highest serial is {}",
-                header.max_serial.as_deref().unwrap_or("null"),
-                max.map_or_else(|| "none".to_string(), |s| s.to_string())
-            ),
+            LogError::MaxSerial {
+                recorded: header.max_serial.clone(),
+                found: table.max,
+            },
         ));
     }
-    Ok(entries)
+    Ok(table.entries)
+}
+
+/// The certificates of a log read line by line, each line checked against the ones before
+/// it: what [`load_all`] builds.
+#[derive(Default)]
+struct Table {
+    entries: Vec<Entry>,
+    /// Where each issued serial is in `entries`.
+    pos: HashMap<String, usize>,
+    /// The highest serial issued.
+    max: Option<Serial>,
+}
+
+impl Table {
+    /// Adds one line: the issue of a serial no earlier line issues, or the first revocation of
+    /// one an earlier line issues.
+    fn add(&mut self, line: &[u8]) -> std::result::Result<(), LineError> {
+        match parse_line(line)? {
+            Line::Issued(l) => {
+                if self.pos.contains_key(&l.issued) {
+                    return Err(LineError::IssuedTwice(l.issued));
+                }
+                let key = l.issued.clone();
+                let e = Entry::from_issued(l)?;
+                if Some(&e.serial) > self.max.as_ref() {
+                    self.max = Some(e.serial.clone());
+                }
+                self.pos.insert(key, self.entries.len());
+                self.entries.push(e);
+                Ok(())
+            }
+            Line::Revoked(r) => match self.pos.get(&r.line.revoked) {
+                Some(&i) => self.entries[i].revoke(r),
+                None => Err(LineError::RevokesUnissued(r.line.revoked)),
+            },
+        }
+    }
 }
 
 /// Calls `f` with every certificate, in issue order, with its revocation applied, holding only
@@ -338,20 +384,19 @@ pub fn for_each_entry(
     mut f: impl FnMut(Entry) -> Result<()>,
 ) -> Result<()> {
     let dir = session.dir();
-    let mut revoked: HashMap<String, Revocation> = HashMap::new();
+    let mut revoked: HashMap<String, Checked> = HashMap::new();
     for_each_line(session, header, |line| {
         if line.starts_with(ISSUED) {
             return Ok(());
         }
         if let Line::Revoked(r) = parse_line(line)? {
-            let serial = r.revoked.clone();
-            if revoked.insert(serial, r).is_some() {
-                return Err("revokes a serial a second time".into());
+            let serial = r.line.revoked.clone();
+            if revoked.insert(serial.clone(), r).is_some() {
+                return Err(LineError::RevokedAgain(serial).into());
             }
         }
         Ok(())
     })?;
-    let mut stopped: Option<Error> = None;
     for_each_line(session, header, |line| {
         if !line.starts_with(ISSUED) {
             return Ok(());
@@ -361,18 +406,14 @@ pub fn for_each_entry(
             if let Some(r) = revoked.remove(&e.serial.to_string()) {
                 e.revoke(r)?;
             }
-            if let Err(err) = f(e) {
-                stopped = Some(err);
-                return Err(String::new());
-            }
+            f(e).map_err(Halt::Caller)?;
         }
         Ok(())
-    })
-    .map_err(|e| stopped.take().unwrap_or(e))?;
+    })?;
     if let Some(serial) = revoked.keys().min() {
         return Err(Error::state(
             dir.join(INDEX_LOG),
-            format!("revokes {serial}, which no line issues"),
+            LogError::Unissued(serial.clone()),
         ));
     }
     Ok(())
@@ -388,19 +429,14 @@ pub fn find(session: &Session, header: &Header, serial: &Serial) -> Result<Optio
             return Ok(());
         }
         match parse_line(line)? {
-            Line::Issued(l) if found.is_some() => {
-                Err(format!("issues serial {} a second time", l.issued))
-            }
+            Line::Issued(l) if found.is_some() => Err(LineError::IssuedTwice(l.issued).into()),
             Line::Issued(l) => {
                 found = Some(Entry::from_issued(l)?);
                 Ok(())
             }
             Line::Revoked(r) => match &mut found {
-                Some(e) => e.revoke(r),
-                None => Err(format!(
-                    "revokes {}, which no earlier line issues",
-                    r.revoked
-                )),
+                Some(e) => Ok(e.revoke(r)?),
+                None => Err(LineError::RevokesUnissued(r.line.revoked).into()),
             },
         }
     })?;
@@ -424,18 +460,14 @@ pub fn revocations(session: &Session, header: &Header) -> Result<Vec<Revocation>
         }
         match parse_line(line)? {
             Line::Revoked(r) => {
-                out.push(r);
+                out.push(r.line);
                 Ok(())
             }
             Line::Issued(_) => Ok(()),
         }
     })?;
     if head != header.log_head {
-        return Err(Error::state(
-            dir.join(INDEX_LOG),
-            "its lines do not chain to index.json's signed log_head: edited behind fileca's \
-             back; no CRL is signed over it (run `ca check`)",
-        ));
+        return Err(Error::state(dir.join(INDEX_LOG), LogError::Chain));
     }
     Ok(out)
 }

@@ -1,7 +1,8 @@
 //! The loaded state of a CA: every state file parsed and cross-checked enough to act on it.
-//! `ca check` goes further (see cmd/check.rs); this is what every command relies on.
+//! `ca check` goes further (see cmd/check.rs); this is what every command relies on. What
+//! it refuses is a [`SnapshotError`] (besides the typed errors of the files it parses).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::model::audit;
@@ -12,6 +13,49 @@ use crate::pki::ca::{Ca, CaCert};
 use crate::pki::keys;
 use crate::pki::serial::Serial;
 use crate::store::{self, AUDIT, CERT, CRLNUMBER, KEY, SERIAL, Session};
+
+/// Why the state files, each readable on its own, cannot be acted on together. The caller
+/// names the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotError {
+    /// ca.key is readable by others (the path is the one to `chmod`).
+    #[error(
+        "has mode {mode:o}: other users can read the CA key. Run `chmod 600 {}` \
+         (or pass --allow-insecure-key to use it anyway)",
+        .path.display()
+    )]
+    InsecureKey { mode: u32, path: PathBuf },
+    /// ca.key is not UTF-8.
+    #[error("is not a PEM file")]
+    KeyNotPem,
+    /// A counter file (`serial`, `crlnumber`) that is not of its form.
+    #[error("must hold one uppercase hex number with an even number of digits and a final newline")]
+    Counter,
+    /// The serial counter is not above index.json's highest issued serial.
+    #[error(
+        "the counter ({counter}) is not above the highest issued serial ({last}); \
+         refusing to issue a duplicate serial (ca check lists the details)"
+    )]
+    CounterNotAbove { counter: Serial, last: Serial },
+    /// audit.log's last record is not the one index.json's `audit_head` names.
+    #[error(
+        "its last record is not the one index.json records (audit_head): the log was \
+         edited or truncated; run `ca check` for details"
+    )]
+    AuditHead,
+    /// certs/SERIAL.pem does not hash to what index.log records.
+    #[error(
+        "is not the certificate index.log records for serial {0} (its SHA-256 differs): \
+         it was replaced behind fileca's back; run `ca check`"
+    )]
+    Replaced(Serial),
+    /// certs/SERIAL.pem hashes right but is not a certificate of that serial by ca.crt's key.
+    #[error(
+        "is not a certificate with serial {0} signed by ca.crt's key (index.log was edited \
+         to match a replaced file?); run `ca check`"
+    )]
+    NotSigned(Serial),
+}
 
 /// Everything a command reads before it decides anything: a snapshot bound to the session
 /// that holds the directory's lock (it borrows it), so what it reads later (index.log,
@@ -68,11 +112,10 @@ impl<'s> State<'s> {
         if pass.is_some() && mode & 0o077 != 0 && !session.allow_insecure_key() {
             return Err(Error::state(
                 dir.join(KEY),
-                format!(
-                    "has mode {mode:o}: other users can read the CA key. Run `chmod 600 {}` \
-                     (or pass --allow-insecure-key to use it anyway)",
-                    dir.join(KEY).display()
-                ),
+                SnapshotError::InsecureKey {
+                    mode,
+                    path: dir.join(KEY),
+                },
             ));
         }
         let ca_cert = ca_cert(dir, &cert)?;
@@ -92,20 +135,16 @@ impl<'s> State<'s> {
         {
             return Err(Error::state(
                 dir.join(SERIAL),
-                format!(
-                    "the counter ({serial}) is not above the highest issued serial ({last}); \
-                         refusing to issue a duplicate serial (ca check lists the details)"
-                ),
+                SnapshotError::CounterNotAbove {
+                    counter: serial.clone(),
+                    last,
+                },
             ));
         }
         let (audit_len, last) = store::read_last_line(dir, AUDIT)?;
         let audit_prev = last.map_or_else(|| audit::GENESIS.to_string(), |l| audit::line_hash(&l));
         if audit_prev != header.audit_head {
-            return Err(Error::state(
-                dir.join(AUDIT),
-                "its last record is not the one index.json records (audit_head): the log was \
-                 edited or truncated; run `ca check` for details",
-            ));
+            return Err(Error::state(dir.join(AUDIT), SnapshotError::AuditHead));
         }
         let crl_sha256 = match &header.checkpoint {
             Some(cp) => cp.crl_sha256.clone(),
@@ -178,11 +217,7 @@ pub fn read_recorded(
     if crate::hex::sha256(&der) != entry.sha256 {
         return Err(Error::state(
             &path,
-            format!(
-                "is not the certificate index.log records for serial {} (its SHA-256 differs): \
-                 it was replaced behind fileca's back; run `ca check`",
-                entry.serial
-            ),
+            SnapshotError::Replaced(entry.serial.clone()),
         ));
     }
     let ours = x509_parser::parse_x509_certificate(&der).is_ok_and(|(_, c)| {
@@ -191,11 +226,7 @@ pub fn read_recorded(
     if !ours {
         return Err(Error::state(
             &path,
-            format!(
-                "is not a certificate with serial {} signed by ca.crt's key (index.log was edited \
-                 to match a replaced file?); run `ca check`",
-                entry.serial
-            ),
+            SnapshotError::NotSigned(entry.serial.clone()),
         ));
     }
     Ok((pem, der))
@@ -215,8 +246,8 @@ pub fn ca_with_key(
     pass: &passphrase::Source,
 ) -> Result<Ca> {
     let key_path = dir.join(KEY);
-    let key_text =
-        std::str::from_utf8(key_bytes).map_err(|_| Error::state(&key_path, "is not a PEM file"))?;
+    let key_text = std::str::from_utf8(key_bytes)
+        .map_err(|_| Error::state(&key_path, SnapshotError::KeyNotPem))?;
     let plain;
     let key_text = if keys::is_encrypted(key_text) {
         let passphrase = pass.get(&format!("passphrase for {}", key_path.display()))?;
@@ -258,10 +289,6 @@ pub fn check_valid(cert: &CaCert, now: time::OffsetDateTime, path: &Path) -> Res
 /// Loads a counter file (`serial` or `crlnumber`).
 pub fn load_counter(session: &Session, name: &str) -> Result<Serial> {
     let bytes = session.read(name)?;
-    Serial::parse_file(&bytes).ok_or_else(|| {
-        Error::state(
-            session.dir().join(name),
-            "must hold one uppercase hex number with an even number of digits and a final newline",
-        )
-    })
+    Serial::parse_file(&bytes)
+        .ok_or_else(|| Error::state(session.dir().join(name), SnapshotError::Counter))
 }

@@ -472,7 +472,9 @@ pub(super) fn apply(
     // The state is durable: the outputs, written from it.
     // What recovery checks outputs against, read once however many outputs there are.
     let known = std::cell::OnceCell::new();
-    let content = |source: &str, sha: &str| output_content(dir, source, sha, mode, &known);
+    let content = |source: &str, sha: &str| {
+        output_content(dir, source, sha, mode, &known).map_err(|e| e.to_string())
+    };
     let mut undelivered = output::publish_outputs(dir, &j.id, &j.outputs, mode, &|o| {
         content(&o.source, &o.sha256)
     });

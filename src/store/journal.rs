@@ -9,8 +9,49 @@
 //! directory), which are published after the commit point from the committed content, and
 //! again by recovery. Format 1 (appends staged as files too) is still recovered, for a journal
 //! left by an older fileca.
+//!
+//! A journal that is neither valid nor torn is a [`JournalError`], which recovery reports for
+//! a human (it never acts on it).
 
 use serde::{Deserialize, Serialize};
+
+/// Why a journal read back from disk is refused. Every name and hash a journal holds is
+/// checked before recovery acts on it, so each variant says which field is not of its form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JournalError {
+    /// serde_json's words.
+    #[error("not a valid journal: {0}")]
+    Json(String),
+    #[error("unsupported journal format {0}")]
+    Format(u32),
+    /// Format 2 JSON whose last line is not the `sha256 HEX` of the rest.
+    #[error("journal has no valid checksum line")]
+    NoChecksum,
+    #[error("journal has an invalid id")]
+    Id,
+    /// A staged file that is not `.stage.N` (or a staged append that also carries data).
+    #[error("journal names an invalid staged file {0:?}")]
+    StagedFile(String),
+    /// A target or source that is not a file of the state directory.
+    #[error("journal names an invalid target {0:?}")]
+    Target(String),
+    /// The hash recorded for this target or name is not 64 hex digits.
+    #[error("journal has an invalid hash for {0:?}")]
+    Hash(String),
+    /// The inline bytes for this target do not hash to the recorded SHA-256.
+    #[error("journal content for {0:?} does not match its hash")]
+    Content(String),
+    /// The inline bytes for this target are not as long as recorded.
+    #[error("journal has an invalid length for {0:?}")]
+    Length(String),
+    #[error("journal names an invalid output directory {0:?}")]
+    OutputDir(String),
+    /// Not a plain file name (one path component).
+    #[error("journal names an invalid file name {0:?}")]
+    FileName(String),
+    #[error("journal names an invalid staging directory {0:?}")]
+    StagingDir(String),
+}
 
 /// Format version written into every journal.
 pub const FORMAT: u32 = 2;
@@ -177,12 +218,12 @@ impl Journal {
     /// anything it did not record. Only what a crash while writing leaves (empty, zeros, or a
     /// prefix of a format 2 journal without its checksum line) counts as torn; anything else
     /// that does not parse is an error for a human.
-    pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
+    pub fn parse(bytes: &[u8]) -> Result<Parsed, JournalError> {
+        let json = |e: serde_json::Error| JournalError::Json(e.to_string());
         if let Some(body) = checked_body(bytes) {
-            let j: Journal =
-                serde_json::from_slice(body).map_err(|e| format!("not a valid journal: {e}"))?;
+            let j: Journal = serde_json::from_slice(body).map_err(json)?;
             if j.format != FORMAT {
-                return Err(format!("unsupported journal format {}", j.format));
+                return Err(JournalError::Format(j.format));
             }
             j.check()?;
             return Ok(Parsed::V2(j));
@@ -198,12 +239,10 @@ impl Journal {
         struct Head {
             format: u32,
         }
-        let head: Head =
-            serde_json::from_slice(bytes).map_err(|e| format!("not a valid journal: {e}"))?;
+        let head: Head = serde_json::from_slice(bytes).map_err(json)?;
         match head.format {
             1 => {
-                let j: JournalV1 = serde_json::from_slice(bytes)
-                    .map_err(|e| format!("not a valid journal: {e}"))?;
+                let j: JournalV1 = serde_json::from_slice(bytes).map_err(json)?;
                 for (staged, target, sha) in j
                     .renames
                     .iter()
@@ -211,31 +250,28 @@ impl Journal {
                     .chain(j.appends.iter().map(|a| (&a.staged, &a.target, &a.sha256)))
                 {
                     if !is_stage_name(staged) {
-                        return Err(format!("journal names an invalid staged file {staged:?}"));
+                        return Err(JournalError::StagedFile(staged.clone()));
                     }
                     check_target(target)?;
                     check_sha(sha, target)?;
                 }
                 Ok(Parsed::V1(j))
             }
-            FORMAT => Err("journal has no valid checksum line".into()),
-            n => Err(format!("unsupported journal format {n}")),
+            FORMAT => Err(JournalError::NoChecksum),
+            n => Err(JournalError::Format(n)),
         }
     }
 
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), JournalError> {
         if self.id.is_empty()
             || self.id.len() > 32
             || !self.id.bytes().all(|b| b.is_ascii_hexdigit())
         {
-            return Err("journal has an invalid id".into());
+            return Err(JournalError::Id);
         }
         for r in &self.renames {
             if !is_stage_name(&r.staged) {
-                return Err(format!(
-                    "journal names an invalid staged file {:?}",
-                    r.staged
-                ));
+                return Err(JournalError::StagedFile(r.staged.clone()));
             }
             check_target(&r.target)?;
             check_sha(&r.sha256, &r.target)?;
@@ -245,14 +281,14 @@ impl Journal {
             match &a.staged {
                 Some(name) => {
                     if !is_stage_name(name) || !a.data.is_empty() {
-                        return Err(format!("journal names an invalid staged file {name:?}"));
+                        return Err(JournalError::StagedFile(name.clone()));
                     }
                     check_sha(&a.sha256, &a.target)?;
                 }
                 None => {
                     check_content(&a.data, &a.sha256, &a.target)?;
                     if a.data.len() as u64 != a.len {
-                        return Err(format!("journal has an invalid length for {:?}", a.target));
+                        return Err(JournalError::Length(a.target.clone()));
                     }
                 }
             }
@@ -271,10 +307,7 @@ impl Journal {
             check_name(&p.name)?;
             check_name(&p.staged)?;
             if !p.staged.starts_with('.') || !p.staged.contains(".fileca-") {
-                return Err(format!(
-                    "journal names an invalid staging directory {:?}",
-                    p.staged
-                ));
+                return Err(JournalError::StagingDir(p.staged.clone()));
             }
             for f in &p.files {
                 check_name(&f.name)?;
@@ -297,51 +330,49 @@ fn checked_body(bytes: &[u8]) -> Option<&[u8]> {
     (crate::hex::sha256(body) == sum).then_some(body)
 }
 
-fn check_target(target: &str) -> Result<(), String> {
+fn check_target(target: &str) -> Result<(), JournalError> {
     if is_state_target(target) {
         Ok(())
     } else {
-        Err(format!("journal names an invalid target {target:?}"))
+        Err(JournalError::Target(target.into()))
     }
 }
 
-fn check_sha(sha: &str, what: &str) -> Result<(), String> {
+fn check_sha(sha: &str, what: &str) -> Result<(), JournalError> {
     if sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(())
     } else {
-        Err(format!("journal has an invalid hash for {what:?}"))
+        Err(JournalError::Hash(what.into()))
     }
 }
 
-fn check_content(data: &[u8], sha: &str, what: &str) -> Result<(), String> {
+fn check_content(data: &[u8], sha: &str, what: &str) -> Result<(), JournalError> {
     check_sha(sha, what)?;
     if crate::hex::sha256(data) == sha {
         Ok(())
     } else {
-        Err(format!(
-            "journal content for {what:?} does not match its hash"
-        ))
+        Err(JournalError::Content(what.into()))
     }
 }
 
 /// An output directory: a relative path without NUL.
-fn check_dir(dir: &str) -> Result<(), String> {
+fn check_dir(dir: &str) -> Result<(), JournalError> {
     if dir.is_empty() || dir.starts_with('/') || dir.contains('\0') || dir.len() > 4096 {
-        Err(format!("journal names an invalid output directory {dir:?}"))
+        Err(JournalError::OutputDir(dir.into()))
     } else {
         Ok(())
     }
 }
 
 /// A plain file name: one path component.
-pub fn check_name(name: &str) -> Result<(), String> {
+pub fn check_name(name: &str) -> Result<(), JournalError> {
     if name.is_empty()
         || name == "."
         || name == ".."
         || name.len() > 255
         || name.bytes().any(|b| b == b'/' || b == 0)
     {
-        Err(format!("journal names an invalid file name {name:?}"))
+        Err(JournalError::FileName(name.into()))
     } else {
         Ok(())
     }
@@ -393,96 +424,4 @@ mod b64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rejects_targets_outside_the_state_directory() {
-        assert!(is_state_target("index.json"));
-        assert!(is_state_target("certs/0A1B.pem"));
-        assert!(!is_state_target("../index.json"));
-        assert!(!is_state_target("/etc/passwd"));
-        assert!(!is_state_target("certs/../../x.pem"));
-        assert!(!is_state_target("certs/0a.pem"));
-        assert!(is_stage_name(".stage.0"));
-        assert!(!is_stage_name(".stage."));
-        assert!(!is_stage_name(".stage.0/../x"));
-        assert!(check_name("../x").is_err());
-        assert!(check_name("..").is_err());
-        assert!(check_name("web.pem").is_ok());
-        assert!(check_dir("/etc").is_err());
-    }
-
-    fn sample() -> Journal {
-        Journal {
-            format: FORMAT,
-            operation: "sign".into(),
-            generation_before: 1,
-            generation_after: 2,
-            id: "0123abcd".into(),
-            renames: vec![Rename {
-                staged: ".stage.0".into(),
-                target: "serial".into(),
-                sha256: crate::hex::sha256(b"0B\n"),
-            }],
-            appends: vec![Append {
-                target: "audit.log".into(),
-                offset: 10,
-                len: 2,
-                staged: None,
-                data: b"x\n".to_vec(),
-                sha256: crate::hex::sha256(b"x\n"),
-            }],
-            outputs: vec![Output {
-                dir: "../out".into(),
-                name: "web.pem".into(),
-                source: "certs/0A.pem".into(),
-                sha256: "1".repeat(64),
-                force: false,
-                replaces: None,
-            }],
-            pairs: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn round_trips() {
-        let j = sample();
-        match Journal::parse(&j.to_bytes()).unwrap() {
-            Parsed::V2(back) => assert_eq!(back, j),
-            other => panic!("read as {other:?}"),
-        }
-        // What a crash while writing leaves is torn, never an error or a commit.
-        let bytes = j.to_bytes();
-        for cut in [0, 1, 12, bytes.len() / 2, bytes.len() - 2] {
-            assert!(
-                matches!(Journal::parse(&bytes[..cut]), Ok(Parsed::Torn)),
-                "cut {cut}"
-            );
-        }
-        let mut zeroed = bytes.clone();
-        zeroed[20..40].fill(0);
-        assert!(matches!(Journal::parse(&zeroed), Ok(Parsed::Torn)));
-        // Anything else that does not verify is for a human.
-        assert!(Journal::parse(b"{not json").is_err());
-    }
-
-    #[test]
-    fn refuses_content_that_does_not_match_its_hash_and_hostile_names() {
-        let mut j = sample();
-        j.appends[0].data = b"y\n".to_vec();
-        assert!(Journal::parse(&j.to_bytes()).is_err());
-        let mut j = sample();
-        j.renames[0].staged = "../x".into();
-        assert!(Journal::parse(&j.to_bytes()).is_err());
-        let mut j = sample();
-        j.outputs[0].name = "../../etc/passwd".into();
-        assert!(Journal::parse(&j.to_bytes()).is_err());
-        let mut j = sample();
-        j.outputs[0].dir = "/etc".into();
-        assert!(Journal::parse(&j.to_bytes()).is_err());
-        let mut j = sample();
-        j.outputs[0].source = "../ca.key".into();
-        assert!(Journal::parse(&j.to_bytes()).is_err());
-    }
-}
+mod tests;

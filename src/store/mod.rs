@@ -7,6 +7,9 @@
 //! byte, outputs published after the commit point and by recovery; recover.rs completes or
 //! undoes an interrupted commit). `create` makes a new CA directory atomically.
 //! docs/design.md tells the whole story.
+//!
+//! A directory that cannot be used as a state directory is a [`DirError`]; the typed errors
+//! of its journal and of recovery are in journal.rs and recover.rs.
 
 mod cleanup;
 mod commit;
@@ -34,6 +37,46 @@ pub const MAX_STATE_FILE: u64 = 1 << 30;
 /// Largest journal (and staged or output source file read back by recovery) fileca reads:
 /// a batch of 100,000 certificates writes a journal of about 40 MiB.
 pub const MAX_JOURNAL: u64 = 256 << 20;
+
+/// Why a directory cannot be opened as a state directory. The caller names the directory (or
+/// certs/, for [`DirError::CertsNotDir`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DirError {
+    #[error("no CA here (directory does not exist); create one with `ca init`")]
+    Missing,
+    #[error("not a directory")]
+    NotDir,
+    #[error(
+        "the state directory is a symbolic link; fileca does not follow symlinks (pass the real path)"
+    )]
+    Symlink,
+    #[error("no CA here (no ca.crt or index.json); create one with `ca init`")]
+    NoCa,
+    #[error("is not a directory (a symbolic link or a file); fileca never follows symlinks")]
+    CertsNotDir,
+    /// The directory on a network filesystem (`kind`: NFS, CIFS…) and a command that writes.
+    #[error(
+        "the state directory is on {0}, where file locks are unreliable and concurrent \
+         commands could corrupt it; move it to a local filesystem or pass --allow-network-fs"
+    )]
+    NetworkFs(&'static str),
+    /// [`trust_problems`] found these, and the command writes.
+    #[error(
+        "not trusted for changes: {}. Fix it, or pass --allow-insecure-dir \
+         if this is intended (SPEC.md HOSTILE-TRUST)",
+        .0.join("; ")
+    )]
+    Untrusted(Vec<String>),
+    /// [`trust_problems`] found these, and an interrupted command must be completed (even by a
+    /// command that only reads).
+    #[error(
+        "an interrupted command must be completed here, but the directory is \
+         not trusted: {}. Fix it, or pass --allow-insecure-dir if this is \
+         intended (SPEC.md HOSTILE-TRUST)",
+        .0.join("; ")
+    )]
+    UntrustedRecovery(Vec<String>),
+}
 
 /// How a command uses the directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,16 +169,10 @@ impl Session {
         check_filesystem(dir, access, opts)?;
         let distrust = trust_problems(dir);
         if !distrust.is_empty() {
-            let list = distrust.join("; ");
             if access == Access::Write && !opts.allow_insecure_dir {
-                return Err(Error::state(
-                    dir,
-                    format!(
-                        "not trusted for changes: {list}. Fix it, or pass --allow-insecure-dir \
-                         if this is intended (SPEC.md HOSTILE-TRUST)"
-                    ),
-                ));
+                return Err(Error::state(dir, DirError::Untrusted(distrust)));
             }
+            let list = distrust.join("; ");
             crate::render::warn(&format!(
                 "warning: {}: {}",
                 crate::render::escape(&dir.display().to_string()),
@@ -151,7 +188,7 @@ impl Session {
         .map_err(|e| Error::io(&lock_path, e))?;
         let meta = lock_file.metadata().map_err(|e| Error::io(&lock_path, e))?;
         if !meta.is_file() {
-            return Err(Error::state(&lock_path, "is not a regular file"));
+            return Err(Error::state(&lock_path, StateError::NotRegular));
         }
         let shared = access == Access::Read;
         lock::acquire(
@@ -165,15 +202,7 @@ impl Session {
             // Recovery writes, in the state directory and in output directories the journal
             // names: never on a directory others could have prepared (HOSTILE-TRUST).
             if !distrust.is_empty() && !opts.allow_insecure_dir {
-                return Err(Error::state(
-                    dir,
-                    format!(
-                        "an interrupted command must be completed here, but the directory is \
-                         not trusted: {}. Fix it, or pass --allow-insecure-dir if this is \
-                         intended (SPEC.md HOSTILE-TRUST)",
-                        distrust.join("; ")
-                    ),
-                ));
+                return Err(Error::state(dir, DirError::UntrustedRecovery(distrust)));
             }
             if shared {
                 // Upgrade: recovery writes, so it must run alone.
@@ -332,11 +361,8 @@ pub fn is_pending(dir: &Path) -> bool {
 
 fn check_is_state_dir(dir: &Path) -> Result<()> {
     match std::fs::symlink_metadata(dir) {
-        Ok(m) if m.file_type().is_symlink() => Err(Error::state(
-            dir,
-            "the state directory is a symbolic link; fileca does not follow symlinks (pass the real path)",
-        )),
-        Ok(m) if !m.is_dir() => Err(Error::state(dir, "not a directory")),
+        Ok(m) if m.file_type().is_symlink() => Err(Error::state(dir, DirError::Symlink)),
+        Ok(m) if !m.is_dir() => Err(Error::state(dir, DirError::NotDir)),
         Ok(_) => {
             if is_pending(dir) {
                 return Err(Error::Pending(dir.to_path_buf()));
@@ -344,27 +370,18 @@ fn check_is_state_dir(dir: &Path) -> Result<()> {
             if std::fs::symlink_metadata(dir.join(CERT)).is_err()
                 && std::fs::symlink_metadata(dir.join(INDEX)).is_err()
             {
-                return Err(Error::state(
-                    dir,
-                    "no CA here (no ca.crt or index.json); create one with `ca init`",
-                ));
+                return Err(Error::state(dir, DirError::NoCa));
             }
             // certs/ must be a real directory: renames into a symlinked one would land
             // wherever it points.
             let certs = dir.join(CERTS);
             match std::fs::symlink_metadata(&certs) {
                 Ok(m) if m.is_dir() => Ok(()),
-                Ok(_) => Err(Error::state(
-                    &certs,
-                    "is not a directory (a symbolic link or a file); fileca never follows symlinks",
-                )),
+                Ok(_) => Err(Error::state(&certs, DirError::CertsNotDir)),
                 Err(e) => Err(Error::io(&certs, e)),
             }
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::state(
-            dir,
-            "no CA here (directory does not exist); create one with `ca init`",
-        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::state(dir, DirError::Missing)),
         Err(e) => Err(Error::io(dir, e)),
     }
 }
@@ -384,13 +401,7 @@ fn check_filesystem(dir: &Path, access: Access, opts: &OpenOptions) -> Result<()
         ));
         return Ok(());
     }
-    Err(Error::state(
-        dir,
-        format!(
-            "the state directory is on {kind}, where file locks are unreliable and concurrent \
-             commands could corrupt it; move it to a local filesystem or pass --allow-network-fs"
-        ),
-    ))
+    Err(Error::state(dir, DirError::NetworkFs(kind)))
 }
 
 /// The kind of network filesystem `dir` is on, if it is on one.
@@ -492,10 +503,7 @@ pub fn read_last_line(dir: &Path, rel: &str) -> Result<(u64, Option<Vec<u8>>)> {
         let mut buf = Vec::new();
         f.read_to_end(&mut buf).map_err(|e| Error::io(&path, e))?;
         let Some(body) = buf.strip_suffix(b"\n") else {
-            return Err(Error::state(
-                &path,
-                "does not end with a newline (truncated?)",
-            ));
+            return Err(Error::state(&path, StateError::Unterminated));
         };
         if let Some(pos) = body.iter().rposition(|&b| b == b'\n') {
             return Ok((len, Some(body[pos + 1..].to_vec())));

@@ -12,9 +12,13 @@
 //! directory (`.stage.N`, a format 1 `.journal.stage`); every mutation through fsio.rs. It
 //! never writes an output over an existing file unless it is the very file a `--force`
 //! command recorded replacing.
+//!
+//! Its checks say what they refuse as a [`RecoverError`]; [`recover`] wraps it, with the
+//! journal and the operation, into [`Error::Recovery`], and an output it refuses becomes an
+//! undelivered output's message.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::commit::apply;
 use super::fsio::{self, Dir, Durable};
@@ -23,6 +27,56 @@ use super::output::Mode;
 use super::{CERTS, INDEX_LOG, JOURNAL, cleanup, leftovers, read_plain};
 use crate::error::{Error, Result};
 use crate::hex;
+
+/// What recovery refuses to act on: a staged file or an output source that does not hold what
+/// the journal recorded, or an output that is not a certificate or CRL of this CA. I/O errors
+/// are kept as their text (with the path): `io::Error` is neither `Clone` nor `Eq`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecoverError {
+    /// Reading a staged file or an output's source failed.
+    #[error("{}: {err}", .path.display())]
+    Read { path: PathBuf, err: String },
+    /// Reading ca.crt or index.log, to check outputs against them, failed (the message names
+    /// no file).
+    #[error("{err}")]
+    Unreadable { file: &'static str, err: String },
+    #[error("ca.crt is not PEM; no output published")]
+    CaNotPem,
+    /// An output's source (a state file) does not hash to what the journal recorded.
+    #[error("{0} does not hold the content the journal recorded")]
+    SourceChanged(String),
+    #[error("{0} is not a certificate or CRL in PEM form; not published")]
+    NotPem(String),
+    #[error(
+        "{0} is not signed by the key of ca.crt (or is not what its name says); \
+         not published"
+    )]
+    NotSigned(String),
+    #[error("serial {0} is not recorded in index.log; not published")]
+    NotIssued(String),
+    /// A format 1 journal's staged append is gone, and its target does not hold the bytes.
+    #[error("{} is missing and {target} does not hold the journaled bytes", .staged.display())]
+    StagedMissing { staged: PathBuf, target: String },
+    /// A format 1 journal's staged append does not hash to what the journal recorded.
+    #[error("{} does not hold the bytes the journal recorded for {target}", .staged.display())]
+    StagedChanged { staged: PathBuf, target: String },
+    /// Some staged files were renamed onto their targets, but another does not hold its
+    /// content: neither rolling forward nor back is safe.
+    #[error(
+        "it was partly applied, but a staged file does not hold the \
+         content the journal recorded"
+    )]
+    PartlyApplied,
+}
+
+impl RecoverError {
+    fn read(path: &Path, err: &io::Error) -> Self {
+        RecoverError::Read {
+            path: path.to_path_buf(),
+            err: err.to_string(),
+        }
+    }
+}
 
 /// The committed content an output is written from: the journal's own copy of a state file,
 /// or the state file itself; its hash must be the one recorded. In recovery (a journal found
@@ -34,14 +88,12 @@ pub(super) fn output_content(
     source: &str,
     sha: &str,
     mode: Mode,
-    known: &std::cell::OnceCell<std::result::Result<Known, String>>,
-) -> std::result::Result<Vec<u8>, String> {
-    let bytes = read_plain(&dir.join(source))
-        .map_err(|e| format!("{}: {e}", dir.join(source).display()))?;
+    known: &std::cell::OnceCell<std::result::Result<Known, RecoverError>>,
+) -> std::result::Result<Vec<u8>, RecoverError> {
+    let bytes =
+        read_plain(&dir.join(source)).map_err(|e| RecoverError::read(&dir.join(source), &e))?;
     if hex::sha256(&bytes) != sha {
-        return Err(format!(
-            "{source} does not hold the content the journal recorded"
-        ));
+        return Err(RecoverError::SourceChanged(source.into()));
     }
     if mode == Mode::Recover {
         let known = known
@@ -61,12 +113,18 @@ pub(super) struct Known {
 }
 
 impl Known {
-    fn load(dir: &Path) -> std::result::Result<Known, String> {
-        let ca_pem = read_plain(&dir.join(super::CERT)).map_err(|e| e.to_string())?;
+    fn load(dir: &Path) -> std::result::Result<Known, RecoverError> {
+        let unreadable = |file| {
+            move |e: io::Error| RecoverError::Unreadable {
+                file,
+                err: e.to_string(),
+            }
+        };
+        let ca_pem = read_plain(&dir.join(super::CERT)).map_err(unreadable(super::CERT))?;
         let ca_der = pem::parse(&ca_pem)
-            .map_err(|_| "ca.crt is not PEM; no output published".to_string())?
+            .map_err(|_| RecoverError::CaNotPem)?
             .into_contents();
-        let log = read_plain(&dir.join(INDEX_LOG)).map_err(|e| e.to_string())?;
+        let log = read_plain(&dir.join(INDEX_LOG)).map_err(unreadable(INDEX_LOG))?;
         let issued = log
             .split(|&b| b == b'\n')
             .filter_map(|line| line.strip_prefix(b"{\"issued\":\""))
@@ -77,8 +135,12 @@ impl Known {
     }
 }
 
-fn check_publishable(known: &Known, source: &str, bytes: &[u8]) -> std::result::Result<(), String> {
-    let refuse = || format!("{source} is not a certificate or CRL in PEM form; not published");
+fn check_publishable(
+    known: &Known,
+    source: &str,
+    bytes: &[u8],
+) -> std::result::Result<(), RecoverError> {
+    let refuse = || RecoverError::NotPem(source.into());
     let blocks = pem::parse_many(bytes).map_err(|_| refuse())?;
     if blocks.is_empty()
         || blocks
@@ -112,18 +174,13 @@ fn check_publishable(known: &Known, source: &str, bytes: &[u8]) -> std::result::
             _ => false,
         };
         if !ok {
-            return Err(format!(
-                "{source} is not signed by the key of ca.crt (or is not what its name says); \
-                 not published"
-            ));
+            return Err(RecoverError::NotSigned(source.into()));
         }
     }
     if let Some(serial) = serial_of_file
         && !known.issued.contains(serial)
     {
-        return Err(format!(
-            "serial {serial} is not recorded in index.log; not published"
-        ));
+        return Err(RecoverError::NotIssued(serial.into()));
     }
     Ok(())
 }
@@ -147,7 +204,7 @@ pub(super) fn read_range(path: &Path, offset: u64, len: u64) -> io::Result<Optio
 
 /// Turns a format 1 journal (left by an older fileca) into format 2 by reading its staged
 /// files, checking each against its recorded hash.
-fn from_v1(dir: &Path, j: JournalV1) -> std::result::Result<Journal, String> {
+fn from_v1(dir: &Path, j: JournalV1) -> std::result::Result<Journal, RecoverError> {
     let mut appends = Vec::new();
     for a in &j.appends {
         let staged = dir.join(&a.staged);
@@ -157,22 +214,18 @@ fn from_v1(dir: &Path, j: JournalV1) -> std::result::Result<Journal, String> {
                 read_range(&dir.join(&a.target), a.offset, a.len)
                     .ok()
                     .flatten()
-                    .ok_or_else(|| {
-                        format!(
-                            "{} is missing and {} does not hold the journaled bytes",
-                            staged.display(),
-                            a.target
-                        )
+                    .ok_or_else(|| RecoverError::StagedMissing {
+                        staged: staged.clone(),
+                        target: a.target.clone(),
                     })?
             }
-            Err(e) => return Err(format!("{}: {e}", staged.display())),
+            Err(e) => return Err(RecoverError::read(&staged, &e)),
         };
         if hex::sha256(&data) != a.sha256 {
-            return Err(format!(
-                "{} does not hold the bytes the journal recorded for {}",
-                staged.display(),
-                a.target
-            ));
+            return Err(RecoverError::StagedChanged {
+                staged,
+                target: a.target.clone(),
+            });
         }
         appends.push(journal::Append {
             target: a.target.clone(),
@@ -200,7 +253,7 @@ fn from_v1(dir: &Path, j: JournalV1) -> std::result::Result<Journal, String> {
 /// recorded content (or was already renamed onto a target that does); no if some does not and
 /// nothing was applied yet (the journal was durable before some staged file was: roll back);
 /// anything else is inconsistent and needs a human.
-fn committed(dir: &Path, j: &Journal) -> std::result::Result<bool, String> {
+fn committed(dir: &Path, j: &Journal) -> std::result::Result<bool, RecoverError> {
     let mut complete = true;
     let mut applied = false;
     for r in &j.renames {
@@ -215,7 +268,7 @@ fn committed(dir: &Path, j: &Journal) -> std::result::Result<bool, String> {
                     complete = false;
                 }
             }
-            Err(e) => return Err(format!("{}: {e}", staged.display())),
+            Err(e) => return Err(RecoverError::read(&staged, &e)),
         }
     }
     for a in &j.appends {
@@ -231,11 +284,7 @@ fn committed(dir: &Path, j: &Journal) -> std::result::Result<bool, String> {
     match (complete, applied) {
         (true, _) => Ok(true),
         (false, false) => Ok(false),
-        (false, true) => Err(
-            "it was partly applied, but a staged file does not hold the \
-                              content the journal recorded"
-                .into(),
-        ),
+        (false, true) => Err(RecoverError::PartlyApplied),
     }
 }
 

@@ -42,11 +42,13 @@ fn a_typed_serial_is_parsed_leniently_and_an_ambiguous_tail_lists_the_matches() 
         })
     );
     let decimal = Typed::parse("12345678").unwrap();
-    assert!(
-        pick(&decimal, vec![])
-            .unwrap_err()
-            .to_string()
-            .contains("decimal")
+    assert_eq!(
+        pick(&decimal, vec![]),
+        Err(SerialLookup::NotFound {
+            typed: "12345678".into(),
+            decimal: true,
+            short: false,
+        })
     );
 }
 
@@ -94,7 +96,10 @@ fn header_round_trips_and_refuses_other_formats() {
     p.policy_sha256 = Some(LOG_GENESIS.into());
     assert_eq!(Header::parse(&p.to_bytes()), Err(HeaderError::Policy));
     h.format = 99;
-    assert!(Header::parse(&h.to_bytes()).is_err());
+    assert_eq!(
+        Header::parse(&h.to_bytes()),
+        Err(HeaderError::Unsupported(99))
+    );
     let v1 = b"{\"format\": 1, \"generation\": 1, \"audit_head\": \"\", \"certificates\": []}";
     assert_eq!(Header::parse(v1), Err(HeaderError::NeedsUpgrade(1)));
     let v2 = b"{\"format\": 2, \"generation\": 1, \"audit_head\": \"\", \"log_len\": 0, \"max_serial\": null}";
@@ -104,17 +109,90 @@ fn header_round_trips_and_refuses_other_formats() {
             .to_string()
             .contains("run `ca upgrade` once")
     );
-    assert!(Header::parse(b"{").is_err());
+    assert!(matches!(Header::parse(b"{"), Err(HeaderError::Json(_))));
+}
+
+/// The line without its newline, as index.log is read.
+fn bare(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\n").unwrap()
 }
 
 #[test]
 fn bad_lines_are_refused() {
-    for bad in [
-        &b"{}"[..],
-        b"{\"issued\":\"0a\"}",
-        b"{\"revoked\":\"0A\",\"at\":\"2026-01-01T00:00:00Z\",\"reason\":\"because\"}",
-        b"{\"revoked\":\"0A\",\"at\":\"2026-01-01T00:00:00Z\",\"reason\":\"keyCompromise\",\"x\":1}",
-    ] {
-        assert!(parse_line(bad).is_err(), "{}", String::from_utf8_lossy(bad));
-    }
+    let err = |line: &[u8]| parse_line(line).err();
+    assert_eq!(err(b"{}"), Some(LineError::NotARecord));
+    assert!(matches!(
+        err(b"{\"issued\":\"0a\"}"),
+        Some(LineError::IssuedJson(_))
+    ));
+    assert_eq!(
+        err(b"{\"revoked\":\"0A\",\"at\":\"2026-01-01T00:00:00Z\",\"reason\":\"because\"}"),
+        Some(LineError::UnknownReason {
+            serial: "0A".into(),
+            reason: "because".into()
+        })
+    );
+    assert!(matches!(
+        err(b"{\"revoked\":\"0A\",\"at\":\"2026-01-01T00:00:00Z\",\"reason\":\"keyCompromise\",\"x\":1}"),
+        Some(LineError::RevocationJson(_))
+    ));
+    assert_eq!(
+        err(&revoked_line("0a", entry("0A").not_before, "keyCompromise")),
+        Some(LineError::RevokesInvalidSerial("0a".into()))
+    );
+    let mut e = entry("0A");
+    e.sha256 = "AB".repeat(32);
+    assert_eq!(
+        err(bare(&e.issued_line())),
+        Some(LineError::InvalidSha256("0A".into()))
+    );
+}
+
+#[test]
+fn a_serial_issued_twice_or_a_revocation_of_an_unknown_serial_is_refused() {
+    let a = entry("0A");
+    let revoke = |serial: &str| revoked_line(serial, a.not_before, "keyCompromise");
+    let mut table = Table::default();
+    assert_eq!(table.add(bare(&a.issued_line())), Ok(()));
+    assert_eq!(
+        table.add(bare(&a.issued_line())),
+        Err(LineError::IssuedTwice("0A".into()))
+    );
+    assert_eq!(
+        table.add(bare(&revoke("0B"))),
+        Err(LineError::RevokesUnissued("0B".into()))
+    );
+    assert_eq!(table.add(bare(&revoke("0A"))), Ok(()));
+    assert_eq!(
+        table.add(bare(&revoke("0A"))),
+        Err(LineError::RevokedTwice(a.serial.clone()))
+    );
+    let mut b = entry("0B");
+    b.renewed_from = Some(a.serial.clone());
+    let renewal = String::from_utf8(b.issued_line())
+        .unwrap()
+        .replace("\"renewed_from\":\"0A\"", "\"renewed_from\":\"0a\"");
+    assert_eq!(
+        table.add(bare(renewal.as_bytes())),
+        Err(LineError::NamesInvalidSerial("0a".into()))
+    );
+    assert_eq!(table.entries.len(), 1);
+    assert_eq!(table.max, Some(a.serial.clone()));
+    // The file-level error numbers the line; its text is what `ca check` and stderr show.
+    let numbered = LogError::Line {
+        n: 2,
+        err: LineError::IssuedTwice("0A".into()),
+    };
+    assert_eq!(
+        numbered.to_string(),
+        "line 2 issues serial 0A a second time"
+    );
+    assert_eq!(
+        LogError::Line {
+            n: 3,
+            err: LineError::RevokesUnissued("0B".into())
+        }
+        .to_string(),
+        "line 3 revokes 0B, which no earlier line issues"
+    );
 }
