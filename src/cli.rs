@@ -3,13 +3,15 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+mod convert;
+pub use convert::{constraints, sans, serial, sub_ca};
+
+use clap::{Args, Parser, Subcommand};
 
 use crate::model::log::CertState;
 use crate::pki::keys::KeyType;
 use crate::pki::profile::Profile;
 use crate::pki::reason::Reason;
-use clap::builder::PossibleValue;
 
 /// fileca: a file-based certificate authority that never breaks its own state.
 #[derive(Debug, Parser)]
@@ -529,145 +531,4 @@ pub struct CheckArgs {
     /// With the passphrase of an encrypted ca.key, check also checks that it matches ca.crt.
     #[command(flatten)]
     pub key: KeyArgs,
-}
-
-// clap's view of the domain enums: their names on the command line, aliases and help. The
-// types themselves (pki/, model/) know nothing of clap.
-
-impl ValueEnum for Reason {
-    fn value_variants<'a>() -> &'a [Self] {
-        &Reason::ALL
-    }
-
-    fn to_possible_value(&self) -> Option<PossibleValue> {
-        Some(match self {
-            Reason::CaCompromise => PossibleValue::new("caCompromise").alias("cACompromise"),
-            Reason::AaCompromise => PossibleValue::new("aaCompromise").alias("aACompromise"),
-            // Only meaningful in delta CRLs: accepted so that revoke can say so, not offered.
-            Reason::RemoveFromCrl => PossibleValue::new(Reason::RemoveFromCrl.name()).hide(true),
-            other => PossibleValue::new(other.name()),
-        })
-    }
-}
-
-impl ValueEnum for Profile {
-    fn value_variants<'a>() -> &'a [Self] {
-        &Profile::ALL
-    }
-
-    fn to_possible_value(&self) -> Option<PossibleValue> {
-        let help = match self {
-            Profile::Server => {
-                "TLS server: digitalSignature (+ keyEncipherment for RSA keys), EKU serverAuth"
-            }
-            Profile::Client => "TLS client: digitalSignature, EKU clientAuth",
-            Profile::ServerClient => {
-                "Both: digitalSignature (+ keyEncipherment for RSA keys), EKU serverAuth and \
-                 clientAuth"
-            }
-            Profile::SubCa => {
-                "A subordinate CA (sign only): CA:TRUE with --path-len, keyCertSign and cRLSign, \
-                 name constraints from --permit/--exclude"
-            }
-        };
-        Some(PossibleValue::new(self.name()).help(help))
-    }
-}
-
-impl ValueEnum for KeyType {
-    fn value_variants<'a>() -> &'a [Self] {
-        &KeyType::ALL
-    }
-
-    fn to_possible_value(&self) -> Option<PossibleValue> {
-        Some(match self {
-            KeyType::EcdsaP256 => PossibleValue::new(self.name())
-                .help("ECDSA on NIST P-256 with SHA-256 (the default)"),
-            KeyType::EcdsaP384 => {
-                PossibleValue::new(self.name()).help("ECDSA on NIST P-384 with SHA-384")
-            }
-            KeyType::Ed25519 => PossibleValue::new(self.name()).help("Ed25519 (RFC 8410)"),
-            KeyType::Rsa2048 => PossibleValue::new(self.name())
-                .help("RSA 2048 bits, signing with SHA-256 (for clients that need RSA)"),
-            KeyType::Rsa3072 => PossibleValue::new(self.name()).help("RSA 3072 bits"),
-            KeyType::Rsa4096 => PossibleValue::new(self.name()).help("RSA 4096 bits"),
-        })
-    }
-}
-
-impl ValueEnum for CertState {
-    fn value_variants<'a>() -> &'a [Self] {
-        &CertState::ALL
-    }
-
-    fn to_possible_value(&self) -> Option<PossibleValue> {
-        Some(PossibleValue::new(self.name()))
-    }
-}
-
-/// Parses `--san` options.
-/// The sub-CA policy of `sign --profile sub-ca` (None for other profiles); the sub-CA
-/// options with another profile, `--san` or a malformed subtree are usage errors.
-pub fn sub_ca(
-    profile: Profile,
-    args: &SubCaArgs,
-    sans: &[String],
-) -> crate::error::Result<Option<crate::pki::issuance::SubCa>> {
-    use crate::error::Error;
-    let given = args.path_len.is_some() || !args.permit.is_empty() || !args.exclude.is_empty();
-    if profile != Profile::SubCa {
-        return match given {
-            true => Err(Error::Usage(
-                "--path-len, --permit and --exclude apply to --profile sub-ca".into(),
-            )),
-            false => Ok(None),
-        };
-    }
-    if !sans.is_empty() {
-        return Err(Error::Usage(
-            "a sub-CA certificate carries no SANs; --san does not apply to --profile sub-ca".into(),
-        ));
-    }
-    Ok(Some(crate::pki::issuance::SubCa {
-        path_len: args.path_len.unwrap_or(0),
-        constraints: constraints(&args.permit, &args.exclude)?,
-    }))
-}
-
-/// `--permit`/`--exclude` values, closed (types not permitted are excluded whole).
-pub fn constraints(
-    permit: &[String],
-    exclude: &[String],
-) -> crate::error::Result<crate::pki::constraints::Constraints> {
-    use crate::pki::constraints::{Constraints, Subtree};
-    let parse = |what: &'static str, values: &[String]| {
-        values
-            .iter()
-            .map(|v| Subtree::parse(v).map_err(|err| crate::error::Error::Constraint { what, err }))
-            .collect::<crate::error::Result<Vec<_>>>()
-    };
-    Ok(Constraints::closed(
-        parse("--permit", permit)?,
-        parse("--exclude", exclude)?,
-    ))
-}
-
-pub fn sans(sans: &[String]) -> crate::error::Result<Vec<crate::pki::names::San>> {
-    use crate::error::Error;
-    use crate::pki::names::{self, San};
-    // Too many well-formed names is a refusal (exit 3), not a malformed value (exit 2).
-    names::check_san_count(sans.len()).map_err(crate::error::Refused::SanCount)?;
-    sans.iter()
-        .map(|s| San::parse(s))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|err| Error::Name { what: "--san", err })
-}
-
-/// Parses a serial typed by the user; never a path.
-pub fn serial(s: &str) -> crate::error::Result<crate::model::log::Typed> {
-    crate::model::log::Typed::parse(s).ok_or_else(|| {
-        crate::error::Error::Usage(format!(
-            "{s:?} is not a serial number (hex digits, optionally with colons, 0x or serial=)"
-        ))
-    })
 }
