@@ -419,3 +419,325 @@ fn three_tier_chains_of_every_key_type_verify_and_revoke_subca_chain() {
         }
     }
 }
+
+/// The entries of `dir`'s parent that are hidden siblings of it (`.NAME.init-…`).
+fn siblings(dir: &Path) -> Vec<String> {
+    let name = dir.file_name().unwrap().to_str().unwrap();
+    std::fs::read_dir(dir.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with(&format!(".{name}.init-")))
+        .collect()
+}
+
+/// PENDING-*, INSTALL-*: `init --csr-out` makes a pending CA (key and request; status says
+/// pending, check is clean, signing commands refuse naming the next step); the parent signs
+/// the request; `install-ca` refuses anything that is not a CA certificate for the pending
+/// key chaining to a root, byte-identical, and installs the right one with chain.pem. The
+/// installed CA's gate also applies the constraints of the CAs in chain.pem.
+#[test]
+fn a_pending_ca_is_completed_by_install_ca_pending_install() {
+    let root = Env::empty();
+    root.ok(&[
+        "init",
+        "--subject",
+        "CN=Root",
+        "--path-len",
+        "1",
+        "--permit",
+        "DNS:lab.test",
+    ]);
+    let int = Env::empty();
+    let csr_file = int.path("int.csr");
+    let out = int.ok(&[
+        "init",
+        "--subject",
+        "CN=Issuing,O=Lab",
+        "--key-type",
+        "ecdsa-p384",
+        "--csr-out",
+        csr_file.to_str().unwrap(),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("install-ca"),
+        "{out:?}"
+    );
+    let csr_bytes = std::fs::read(&csr_file).unwrap();
+    assert_eq!(std::fs::read(int.dir.join("ca.csr")).unwrap(), csr_bytes);
+    let mode = |p: &Path| {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions())
+            & 0o777
+    };
+    assert_eq!(mode(&int.dir.join("ca.key")), 0o600);
+    assert!(!int.dir.join("ca.crt").exists() && !int.dir.join("index.json").exists());
+    let (ok, text) = openssl(&[
+        "req",
+        "-in",
+        csr_file.to_str().unwrap(),
+        "-noout",
+        "-verify",
+        "-subject",
+        "-nameopt",
+        "RFC2253",
+    ]);
+    assert!(ok && text.contains("subject=CN=Issuing,O=Lab"), "{text}");
+    // A pending CA: status and check say so, exit 0; everything that needs the CA refuses.
+    let status = String::from_utf8(int.ok(&["status"]).stdout).unwrap();
+    assert!(
+        status.contains("pending CA:    CN=Issuing,O=Lab (ecdsa-p384)")
+            && status.contains("install-ca"),
+        "{status}"
+    );
+    assert_eq!(int.status()["pending"], true);
+    let check = String::from_utf8(int.ok(&["check"]).stdout).unwrap();
+    assert!(check.starts_with("ok: pending CA"), "{check}");
+    for args in [
+        &["sign", csr_file.to_str().unwrap()][..],
+        &["crl"],
+        &["list"],
+        &["issue", "x.lab.test"],
+    ] {
+        let err = int.refused(args, REFUSED);
+        assert!(
+            err.contains("is a pending CA") && err.contains("install-ca"),
+            "{args:?}: {err}"
+        );
+    }
+    // Usage: --csr-out is not for what the parent decides; an existing --csr-out file stays.
+    let other = Env::empty();
+    other.refused(
+        &[
+            "init",
+            "--subject",
+            "CN=X",
+            "--csr-out",
+            "x.csr",
+            "--permit",
+            "DNS:lab.test",
+        ],
+        USAGE,
+    );
+    let err = other.refused(
+        &[
+            "init",
+            "--subject",
+            "CN=X",
+            "--csr-out",
+            csr_file.to_str().unwrap(),
+        ],
+        REFUSED,
+    );
+    assert!(err.contains("already exists"), "{err}");
+    assert!(!other.dir.exists());
+
+    // The root signs the request as a sub-CA, without constraints of its own: the root's
+    // (in chain.pem once installed) still bind it.
+    let int_crt = root.path("int.crt");
+    root.ok(&[
+        "sign",
+        csr_file.to_str().unwrap(),
+        "--profile",
+        "sub-ca",
+        "--out",
+        int_crt.to_str().unwrap(),
+    ]);
+    let root_crt = root.dir.join("ca.crt");
+    // Refused, byte-identical: no chain to a root; the root itself; a leaf; another key's.
+    let err = int.refused(&["install-ca", int_crt.to_str().unwrap()], REFUSED);
+    assert!(
+        err.contains("does not chain to a self-signed root") && err.contains("--chain"),
+        "{err}"
+    );
+    let err = int.refused(&["install-ca", root_crt.to_str().unwrap()], REFUSED);
+    assert!(
+        err.contains("does not certify the key") || err.contains("self-signed"),
+        "{err}"
+    );
+    let (leaf, _) = root.sign(&csr("p256-default.pem"), &["--san", "DNS:leaf.lab.test"]);
+    let leaf_file = write(&root, "leaf.crt", leaf.as_bytes());
+    let err = int.refused(
+        &[
+            "install-ca",
+            leaf_file.to_str().unwrap(),
+            "--chain",
+            root_crt.to_str().unwrap(),
+        ],
+        REFUSED,
+    );
+    assert!(
+        err.contains("not a CA certificate") || err.contains("CA:TRUE"),
+        "{err}"
+    );
+    let (_, stranger_csr) = key_and_csr(&root, "stranger", "/CN=Stranger", P256);
+    let stranger = root.path("stranger.crt");
+    root.ok(&[
+        "sign",
+        stranger_csr.to_str().unwrap(),
+        "--profile",
+        "sub-ca",
+        "--out",
+        stranger.to_str().unwrap(),
+    ]);
+    let err = int.refused(
+        &[
+            "install-ca",
+            stranger.to_str().unwrap(),
+            "--chain",
+            root_crt.to_str().unwrap(),
+        ],
+        REFUSED,
+    );
+    assert!(
+        err.contains("does not certify the key of the pending CA"),
+        "{err}"
+    );
+
+    // The right one: the certificate and its chain in one file.
+    let bundle = concat(&int, "bundle.pem", &[&int_crt, &root_crt]);
+    let out = int.ok(&["install-ca", bundle.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("installed the CA certificate"),
+        "{out:?}"
+    );
+    assert_eq!(
+        std::fs::read(int.dir.join("ca.crt")).unwrap(),
+        std::fs::read(&int_crt).unwrap()
+    );
+    assert_eq!(
+        std::fs::read(int.dir.join("chain.pem")).unwrap(),
+        std::fs::read(&root_crt).unwrap()
+    );
+    assert_eq!(std::fs::read(int.dir.join("ca.csr")).unwrap(), csr_bytes);
+    assert!(siblings(&int.dir).is_empty(), "{:?}", siblings(&int.dir));
+    int.assert_check_ok();
+    let s = int.status();
+    assert_eq!(
+        (s["parent"].as_str(), s["depth"].as_u64()),
+        (Some("CN=Root"), Some(1))
+    );
+    let err = int.refused(&["install-ca", bundle.to_str().unwrap()], REFUSED);
+    assert!(err.contains("is not a pending CA"), "{err}");
+    // The gate applies the root's constraints from chain.pem.
+    let issued = int.path("issued");
+    let err = int.refused(
+        &[
+            "issue",
+            "www.example.com",
+            "--out-dir",
+            issued.to_str().unwrap(),
+        ],
+        REFUSED,
+    );
+    assert!(
+        err.contains("outside the permitted names of CN=Root (DNS:lab.test)"),
+        "{err}"
+    );
+    int.ok(&[
+        "issue",
+        "api.lab.test",
+        "--out-dir",
+        issued.to_str().unwrap(),
+    ]);
+    let leaf = issued.join("api.lab.test/api.lab.test.crt");
+    let (ossl, gnutls, log) = verify_chain(&int, &root_crt, &[&int.dir.join("ca.crt")], &leaf);
+    assert!(ossl && gnutls, "{log}");
+    // A chain.pem edited to something else is reported by check.
+    std::fs::write(int.dir.join("chain.pem"), std::fs::read(&int_crt).unwrap()).unwrap();
+    let out = int.run(&["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("chain.pem"),
+        "{out:?}"
+    );
+}
+
+/// INSTALL-ATOMIC: install-ca failing or killed at every filesystem mutation leaves the
+/// pending CA as it was, or the complete CA; a second install-ca (or any command) after a
+/// kill finishes the cleanup, so no copy of the key stays in a hidden sibling.
+#[test]
+fn install_ca_interrupted_anywhere_leaves_pending_or_installed_install_atomic() {
+    let work = tempfile::tempdir().unwrap();
+    let at = |name: &str| work.path().join(name);
+    // Every command here runs at the pinned time of the sweeps (ca_at).
+    let run = |dir: &Path, args: &[&str]| {
+        let out = ca_at(dir).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    };
+    let (base, rootdir, csr_file, crt) = (at("base"), at("root"), at("p.csr"), at("p.crt"));
+    run(
+        &rootdir,
+        &["init", "--subject", "CN=Root", "--path-len", "1"],
+    );
+    run(
+        &base,
+        &[
+            "init",
+            "--subject",
+            "CN=Pending",
+            "--csr-out",
+            csr_file.to_str().unwrap(),
+        ],
+    );
+    run(
+        &rootdir,
+        &[
+            "sign",
+            csr_file.to_str().unwrap(),
+            "--profile",
+            "sub-ca",
+            "--out",
+            crt.to_str().unwrap(),
+        ],
+    );
+    let chain = rootdir.join("ca.crt");
+    let args: Vec<String> = [
+        "install-ca",
+        crt.to_str().unwrap(),
+        "--chain",
+        chain.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let traced = work.path().join("traced");
+    copy_dir(&base, &traced);
+    let mutations = trace_mutations(&traced, &args).len();
+    assert!(mutations >= 10, "{mutations} mutations");
+    let key = std::fs::read(base.join("ca.key")).unwrap();
+    for n in 1..=mutations {
+        for kind in ["error", "abort"] {
+            let tag = format!("{kind}-{n}");
+            let (dir, out) =
+                run_with_fault(work.path(), &base, &tag, &args, &format!("{kind}@{n}"));
+            let installed = dir.join("index.json").exists();
+            if installed {
+                assert_eq!(
+                    std::fs::read(dir.join("ca.crt")).unwrap(),
+                    std::fs::read(&crt).unwrap(),
+                    "{tag}"
+                );
+            } else {
+                assert!(
+                    dir.join("ca.csr").exists() && !dir.join("ca.crt").exists(),
+                    "{tag}: {out:?}"
+                );
+                assert!(kind == "abort" || !out.status.success(), "{tag}");
+            }
+            assert_eq!(std::fs::read(dir.join("ca.key")).unwrap(), key, "{tag}");
+            // The next command completes what was left: installing, or (once installed)
+            // any mutating command removes a swapped-out pending directory.
+            let next = ca_at(&dir)
+                .args(if installed {
+                    vec!["crl".to_string()]
+                } else {
+                    args.clone()
+                })
+                .output()
+                .unwrap();
+            assert!(next.status.success(), "{tag}: {next:?}");
+            assert!(siblings(&dir).is_empty(), "{tag}: {:?}", siblings(&dir));
+            let check = ca_at(&dir).arg("check").output().unwrap();
+            assert!(check.status.success(), "{tag}: {check:?}");
+        }
+    }
+}

@@ -23,6 +23,10 @@ use crate::store::{
 
 /// Runs `ca check`; returns the exit code (0 clean, 1 problems).
 pub fn run(args: &CheckArgs, ctx: &Context) -> Result<i32> {
+    if store::is_pending(&ctx.dir) {
+        let ok = super::pending::check(&ctx.dir, args.json)?;
+        return Ok(if ok { exit::OK } else { exit::PROBLEMS });
+    }
     // The key is checked only when a passphrase can be had, asked before the shared lock.
     if ctx.pass.available() {
         ctx.passphrase_ahead()?;
@@ -84,6 +88,23 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
     };
     for p in store::trust_problems(dir) {
         add(".", p);
+    }
+    // CHAIN-CHECK: chain.pem is ca.crt's issuers up to a self-signed root, each signing the
+    // one before.
+    if let (Some(ca), Ok(Some(chain))) = (&ca_cert, session.read_optional(store::CHAIN)) {
+        let certs = crate::pki::pem::decode_certificates(&chain, store::MAX_STATE_FILE as usize);
+        match certs {
+            Ok(certs) => match crate::pki::chain::to_root(&ca.der, &certs) {
+                Ok(path) if path == certs => {}
+                Ok(_) => add(
+                    store::CHAIN,
+                    "holds certificates that are not ca.crt's issuers in order up to the root"
+                        .into(),
+                ),
+                Err(e) => add(store::CHAIN, format!("ca.crt {e}")),
+            },
+            Err(e) => add(store::CHAIN, e.to_string()),
+        }
     }
     match store::mode_of(dir, KEY) {
         Ok(mode) if mode & 0o077 != 0 => add(

@@ -19,6 +19,7 @@ pub mod issue;
 pub mod list;
 pub mod log;
 pub mod passwd;
+pub mod pending;
 pub mod renew;
 pub mod renew_ca;
 pub mod revoke;

@@ -24,6 +24,9 @@ pub const WARN_CERT_DAYS: i64 = 30;
 
 /// Runs `ca status`.
 pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
+    if crate::store::is_pending(&ctx.dir) {
+        return super::pending::status(&ctx.dir, args.json);
+    }
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     let state = State::load(&session, None)?;
     let report = query(&session, &state, ctx.env.now)?;
@@ -134,6 +137,8 @@ pub fn report(
         not_after: fmt(state.ca.cert.not_after),
         ca_expired: now > state.ca.cert.not_after,
         path_len: state.ca.cert.path_len,
+        parent: state.chain.first().map(|c| c.subject_shown.clone()),
+        depth: state.chain.len(),
         name_constraints: {
             let (permitted, excluded) = state.ca.cert.constraints.spelled();
             crate::render::status::NameConstraints {

@@ -255,13 +255,23 @@ pub fn allot_serial(counter: &Serial, env: &Env) -> Result<(Serial, Serial)> {
         .ok_or(Error::Refusal(Refusal::SerialsExhausted))
 }
 
-/// The gate of a CA's own limits (SPEC.md NC-GATE, SUBCA-*): every SAN — and a server
-/// profile's CN when it is a host name or address — within the CA's name constraints; a
-/// sub-CA's path length below the CA's and its permitted names within the CA's.
-pub fn check_constraints(ca: &crate::pki::ca::CaCert, request: &Request<'_>) -> Result<()> {
+/// The gate of a CA's limits (SPEC.md NC-GATE, SUBCA-*): every SAN — and a server profile's
+/// CN when it is a host name or address — within the name constraints of this CA and of
+/// every CA above it (`cas`: this CA first, then chain.pem's); a sub-CA's path length below
+/// this CA's and its permitted names within every one's.
+pub fn check_constraints(cas: &[&crate::pki::ca::CaCert], request: &Request<'_>) -> Result<()> {
+    for (i, ca) in cas.iter().enumerate() {
+        check_one(ca, request, i == 0)?;
+    }
+    Ok(())
+}
+
+/// [`check_constraints`] for one CA; `own`: the CA that signs (its path length applies).
+fn check_one(ca: &crate::pki::ca::CaCert, request: &Request<'_>, own: bool) -> Result<()> {
     use crate::pki::profile::Profile;
     if let Some(sub) = &request.sub_ca {
         if let Some(parent) = ca.path_len
+            && own
             && u32::from(sub.path_len) >= parent
         {
             return Err(Refusal::PathLen {
@@ -307,7 +317,10 @@ pub fn issue_entry(
     notes: &mut Vec<Note>,
 ) -> Result<(String, Entry)> {
     check_valid(&state.ca.cert, env.now, &state.dir.join(CERT))?;
-    check_constraints(&state.ca.cert, request)?;
+    let cas: Vec<&crate::pki::ca::CaCert> = std::iter::once(&state.ca.cert)
+        .chain(&state.chain)
+        .collect();
+    check_constraints(&cas, request)?;
     if !matches!(
         request.profile,
         crate::pki::profile::Profile::Client | crate::pki::profile::Profile::SubCa

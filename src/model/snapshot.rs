@@ -78,6 +78,8 @@ pub struct State<'s> {
     /// SHA-256 of ca.crl as the last checkpoint signed it (read from ca.crl only when there is
     /// no checkpoint yet: `ca upgrade`).
     pub crl_sha256: Option<String>,
+    /// chain.pem of a sub-CA: its issuers up to the root, parent first (SPEC.md CHAIN-*).
+    pub chain: Vec<CaCert>,
 }
 
 impl<'s> State<'s> {
@@ -152,10 +154,23 @@ impl<'s> State<'s> {
                 .read_optional(store::CRL)?
                 .map(|b| crate::hex::sha256(&b)),
         };
+        let chain = match session.read_optional(store::CHAIN)? {
+            Some(bytes) => {
+                crate::pki::pem::decode_certificates(&bytes, store::MAX_STATE_FILE as usize)
+                    .map_err(|e| Error::state(dir.join(store::CHAIN), e))?
+                    .iter()
+                    .map(|der| {
+                        CaCert::parse(der).map_err(|e| Error::state(dir.join(store::CHAIN), e))
+                    })
+                    .collect::<Result<Vec<_>>>()?
+            }
+            None => Vec::new(),
+        };
         Ok(State {
             session,
             dir,
             crl_sha256,
+            chain,
             ca,
             header,
             serial,

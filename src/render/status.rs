@@ -17,6 +17,11 @@ pub struct StatusReport {
     pub ca_expired: bool,
     /// basicConstraints pathLenConstraint (null: none).
     pub path_len: Option<u32>,
+    /// A sub-CA's parent (chain.pem's first certificate); null for a root.
+    pub parent: Option<String>,
+    /// How many CAs are above this one up to the root (0: a root or an adopted CA without
+    /// chain.pem).
+    pub depth: usize,
     /// nameConstraints in `--permit`/`--exclude` spelling (SPEC.md NC-*).
     pub name_constraints: NameConstraints,
     pub certificates: Counts,
@@ -80,6 +85,14 @@ pub fn text(report: &StatusReport) -> String {
         report.not_after,
         if report.ca_expired { " (EXPIRED)" } else { "" }
     );
+    if let Some(parent) = &report.parent {
+        crate::outln!(
+            out,
+            "issued by:     {} ({} CA(s) above, chain.pem)",
+            escape(parent),
+            report.depth
+        );
+    }
     if let Some(n) = report.path_len {
         crate::outln!(
             out,

@@ -243,6 +243,17 @@ fn exists_error(dir: &Path) -> Error {
     }
 }
 
+/// [`remove_abandoned_inits`] for the siblings of the state directory `dir`, best effort.
+pub fn remove_abandoned_siblings(dir: &Path) {
+    let parent_path = super::output::parent_of(dir);
+    if let (Ok(parent), Some(name)) = (
+        Dir::open(&parent_path),
+        dir.file_name().and_then(OsStr::to_str),
+    ) {
+        remove_abandoned_inits(&parent, name);
+    }
+}
+
 /// Removes the staging directories of inits that died (their pid is gone and nobody holds
 /// their lock), provably ours: see [`remove_init_staging`].
 fn remove_abandoned_inits(parent: &Dir, name: &str) {
@@ -265,7 +276,10 @@ fn remove_init_staging(parent: &Dir, name: &str, marker: bool) -> io::Result<()>
     if sub.stat()?.st_uid != fsio::uid() {
         return Err(io::Error::other("not owned by the user running fileca"));
     }
-    let names = sub.names()?;
+    let mut names = sub.names()?;
+    // The marker goes last: a removal interrupted halfway leaves a directory still provably
+    // ours, for the next command to finish.
+    names.sort_by_key(|n| n == LOCK);
     if names.is_empty() {
         // Made, then abandoned before its marker: removing an empty directory removes nothing.
         return parent.rmdir(name);

@@ -218,6 +218,11 @@ impl Session {
                 crate::render::warn(&format!("warning: {}", crate::render::escape(&w)));
             }
         }
+        if access == Access::Write {
+            // The old directory of a pending CA that install-ca swapped out, if a crash left
+            // it: it holds a copy of the key (SPEC.md INSTALL-ATOMIC).
+            create::remove_abandoned_siblings(dir);
+        }
         Ok(Session {
             dir: dir.to_path_buf(),
             access,
