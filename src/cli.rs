@@ -447,6 +447,10 @@ pub struct SignArgs {
     /// given, these replace the SANs requested in the CSR.
     #[arg(long, value_name = "TYPE:VALUE")]
     pub san: Vec<String>,
+    /// Print (or write) each certificate followed by the CA certificates above it, the root
+    /// excepted: what a TLS server sends. The same as the certificate alone for a root CA.
+    #[arg(long)]
+    pub fullchain: bool,
     #[command(flatten)]
     pub sub_ca: SubCaArgs,
     #[command(flatten)]

@@ -741,3 +741,167 @@ fn install_ca_interrupted_anywhere_leaves_pending_or_installed_install_atomic() 
         }
     }
 }
+
+/// CHAIN-OUT: a sub-CA's outputs carry its chain — `sign --fullchain` (stdout, --out,
+/// --out-dir batch) prints each certificate followed by the CAs above it, the root excepted;
+/// `issue` writes NAME.crt, NAME.fullchain.pem and ca.crt = the root. A root CA's fullchain is
+/// the certificate alone. Killing or failing `issue` at any mutation never leaves a pair
+/// directory with a certificate the index does not record, and the next command completes a
+/// committed one.
+#[test]
+fn sub_ca_outputs_carry_the_chain_chain_out() {
+    let work = tempfile::tempdir().unwrap();
+    let at = |name: &str| work.path().join(name);
+    let run = |dir: &Path, args: &[&str]| {
+        let out = ca_at(dir).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        out
+    };
+    let (root, base) = (at("root"), at("base"));
+    run(&root, &["init", "--subject", "CN=Root", "--path-len", "1"]);
+    let (csr_file, crt) = (at("i.csr"), at("i.crt"));
+    run(
+        &base,
+        &[
+            "init",
+            "--subject",
+            "CN=Issuing",
+            "--csr-out",
+            csr_file.to_str().unwrap(),
+        ],
+    );
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    run(
+        &root,
+        &[
+            "sign",
+            &s(&csr_file),
+            "--profile",
+            "sub-ca",
+            "--out",
+            &s(&crt),
+        ],
+    );
+    run(
+        &base,
+        &["install-ca", &s(&crt), "--chain", &s(&root.join("ca.crt"))],
+    );
+    let pems = |text: &str| text.matches("-----BEGIN CERTIFICATE-----").count();
+    let ca_pem = std::fs::read_to_string(base.join("ca.crt")).unwrap();
+    // sign --fullchain: stdout, --out, and a batch --out-dir.
+    let out = run(
+        &base,
+        &[
+            "sign",
+            &s(&csr("p256-default.pem")),
+            "--san",
+            "DNS:a.test",
+            "--fullchain",
+        ],
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(pems(&stdout) == 2 && stdout.ends_with(&ca_pem), "{stdout}");
+    let fc = at("fc.pem");
+    run(
+        &base,
+        &[
+            "sign",
+            &s(&csr("p384-default.pem")),
+            "--san",
+            "DNS:b.test",
+            "--fullchain",
+            "--out",
+            &s(&fc),
+        ],
+    );
+    let file = std::fs::read_to_string(&fc).unwrap();
+    assert!(pems(&file) == 2 && file.ends_with(&ca_pem), "{file}");
+    let batch = at("batch");
+    std::fs::create_dir(&batch).unwrap();
+    for n in ["p256-default.pem", "ed25519-default.pem"] {
+        std::fs::copy(csr(n), batch.join(n)).unwrap();
+    }
+    let issued = at("issued");
+    run(
+        &base,
+        &["sign", &s(&batch), "--fullchain", "--out-dir", &s(&issued)],
+    );
+    for n in ["p256-default.crt", "ed25519-default.crt"] {
+        let text = std::fs::read_to_string(issued.join(n)).unwrap();
+        assert!(pems(&text) == 2 && text.ends_with(&ca_pem), "{n}: {text}");
+    }
+    // A root's fullchain is the certificate alone.
+    let out = run(
+        &root,
+        &["sign", &s(&csr("p256-default.pem")), "--fullchain"],
+    );
+    assert_eq!(pems(&String::from_utf8(out.stdout).unwrap()), 1);
+
+    // issue: the pair directory, verified with its own files.
+    let pairs = at("pairs");
+    run(&base, &["issue", "web.test", "--out-dir", &s(&pairs)]);
+    let pair = pairs.join("web.test");
+    let mut names: Vec<String> = std::fs::read_dir(&pair)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "ca.crt",
+            "web.test.crt",
+            "web.test.fullchain.pem",
+            "web.test.key"
+        ]
+    );
+    assert_eq!(
+        std::fs::read(pair.join("ca.crt")).unwrap(),
+        std::fs::read(root.join("ca.crt")).unwrap()
+    );
+    let (ok, log) = openssl(&[
+        "verify",
+        "-x509_strict",
+        "-CAfile",
+        &s(&pair.join("ca.crt")),
+        "-untrusted",
+        &s(&pair.join("web.test.fullchain.pem")),
+        &s(&pair.join("web.test.crt")),
+    ]);
+    assert!(ok, "{log}");
+
+    // Fail or kill issue at every mutation.
+    let args: Vec<String> = ["issue", "swept.test", "--out-dir", &s(&at("swept"))]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    let traced = at("traced");
+    copy_dir(&base, &traced);
+    let mutations = trace_mutations(&traced, &args).len();
+    std::fs::remove_dir_all(at("swept")).unwrap();
+    for n in 1..=mutations {
+        for kind in ["error", "abort"] {
+            let tag = format!("{kind}-{n}");
+            let (dir, _) = run_with_fault(work.path(), &base, &tag, &args, &format!("{kind}@{n}"));
+            // The next command settles it; then the pair is whole exactly when recorded.
+            run(&dir, &["status"]);
+            let recorded = read_index(&dir)["certificates"].as_array().unwrap().len();
+            let before = read_index(&base)["certificates"].as_array().unwrap().len();
+            let pair = at("swept").join("swept.test");
+            if pair.exists() {
+                assert_eq!(recorded, before + 1, "{tag}");
+                for f in [
+                    "ca.crt",
+                    "swept.test.crt",
+                    "swept.test.fullchain.pem",
+                    "swept.test.key",
+                ] {
+                    assert!(pair.join(f).is_file(), "{tag}: {f}");
+                }
+                std::fs::remove_dir_all(&pair).unwrap();
+            }
+            let check = ca_at(&dir).arg("check").output().unwrap();
+            assert!(check.status.success(), "{tag}: {check:?}");
+        }
+    }
+}

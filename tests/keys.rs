@@ -205,9 +205,10 @@ fn crash_at_every_mutation_of_issue_publishes_both_files_or_neither_issue_pair()
                 .unwrap()
                 .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
                 .collect();
+            // NAME.key, NAME.crt, NAME.fullchain.pem (CHAIN-OUT) and ca.crt.
             assert_eq!(
                 names.len(),
-                3,
+                4,
                 "abort@{n}: a published pair is complete: {names:?}"
             );
             assert_eq!(

@@ -304,6 +304,7 @@ fn pending(args: &InitArgs, ctx: &Context, out: &Path) -> Result<()> {
                 bytes: csr.clone().into_bytes(),
                 serial: None,
                 force: false,
+                suffix: None,
             })?;
         }
         store::create(&ctx.dir, &files)?;

@@ -20,7 +20,7 @@ use crate::pki::names::San;
 use crate::pki::names::Subject;
 use crate::pki::profile::Profile;
 use crate::render::Note;
-use crate::store::output::PairPlan;
+use crate::store::output::{PairFile, PairPlan};
 use crate::store::{CERT, MODE_PUBLIC, MODE_SECRET};
 
 /// What `ca issue` is asked to do: the key is generated before the lock.
@@ -110,7 +110,6 @@ pub fn plan(state: &State, request: &Issue, env: &Env) -> Result<Planned> {
         done: format!("key and certificate written to {shown}"),
         would: format!("key and certificate would be written to {shown}"),
     });
-    let ca_pem = crate::pki::pem::pem_of("CERTIFICATE", &state.ca.cert.der);
     let source = plan
         .writes
         .iter()
@@ -121,6 +120,31 @@ pub fn plan(state: &State, request: &Issue, env: &Env) -> Result<Planned> {
         .ok_or_else(|| Error::Internal("issue wrote no certificate".into()))?
         .to_string();
     plan.out_dirs = vec![request.out_dir.clone()];
+    // NAME.crt, NAME.fullchain.pem (the certificate and the CAs above it, the root excepted)
+    // and ca.crt, the trust anchor: this CA's certificate for a root, else chain.pem's root,
+    // which is no new certificate and is staged with the key (CHAIN-OUT).
+    let intermediates = state.intermediates_pem();
+    let file = |name: String, source: &str, bytes: String, suffix: Option<String>| PairFile {
+        name,
+        source: source.to_string(),
+        bytes: bytes.into_bytes(),
+        mode: MODE_PUBLIC,
+        suffix,
+    };
+    let mut files = vec![
+        file(format!("{}.crt", request.name), &source, pem.clone(), None),
+        file(
+            format!("{}.fullchain.pem", request.name),
+            &source,
+            format!("{pem}{intermediates}"),
+            (!intermediates.is_empty()).then_some(intermediates.clone()),
+        ),
+    ];
+    let mut staged = Vec::new();
+    match state.chain.is_empty() {
+        true => files.push(file(CERT.to_string(), CERT, state.root_pem(), None)),
+        false => staged.push((CERT.to_string(), state.root_pem().into_bytes(), MODE_PUBLIC)),
+    }
     plan.pair = Some(PairPlan {
         path: dir,
         serial,
@@ -129,20 +153,8 @@ pub fn plan(state: &State, request: &Issue, env: &Env) -> Result<Planned> {
             zeroize::Zeroizing::new(request.key_pem.as_bytes().to_vec()),
             MODE_SECRET,
         ),
-        files: vec![
-            (
-                format!("{}.crt", request.name),
-                source,
-                pem.into_bytes(),
-                MODE_PUBLIC,
-            ),
-            (
-                CERT.to_string(),
-                CERT.to_string(),
-                ca_pem.into_bytes(),
-                MODE_PUBLIC,
-            ),
-        ],
+        staged,
+        files,
     });
     Ok(Planned::new(plan, String::new(), notes))
 }

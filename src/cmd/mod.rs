@@ -132,14 +132,22 @@ impl Planned {
     }
 
     /// An output file holding `bytes`, which must be the content of a file this plan writes
-    /// (a certificate or the CRL): outputs are published from committed content only.
+    /// (a certificate or the CRL), possibly followed by public text (`--fullchain`: the
+    /// chain): outputs are published from committed content only.
     pub fn output(&self, path: PathBuf, bytes: Vec<u8>, force: bool) -> Result<OutputFile> {
-        let source = self
+        let (source, suffix) = self
             .plan
             .writes
             .iter()
-            .find(|w| w.bytes == bytes)
-            .map(|w| w.target.clone())
+            .filter(|w| !w.bytes.is_empty() && bytes.starts_with(&w.bytes))
+            .max_by_key(|w| w.bytes.len())
+            .map(|w| {
+                let rest = &bytes[w.bytes.len()..];
+                (
+                    w.target.clone(),
+                    (!rest.is_empty()).then(|| String::from_utf8_lossy(rest).into_owned()),
+                )
+            })
             .ok_or_else(|| Error::Internal("an output that the plan does not write".into()))?;
         let serial = crate::model::layout::serial_of_cert_file(&source).map(str::to_string);
         Ok(OutputFile {
@@ -148,6 +156,7 @@ impl Planned {
             bytes,
             serial,
             force,
+            suffix,
         })
     }
 }

@@ -87,7 +87,10 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
                 days: args.days,
                 sub_ca: sub_ca.as_ref(),
             };
-            let planned = plan(state, &request, &ctx.env)?;
+            let mut planned = plan(state, &request, &ctx.env)?;
+            if args.fullchain {
+                planned.stdout.push_str(&state.intermediates_pem());
+            }
             return match &args.out_dir {
                 Some(dir) => {
                     let mut p = planned;
@@ -104,6 +107,17 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
             };
         }
         let mut planned = plan_batch(state, &checked, args.profile, args.days, &ctx.env)?;
+        // --fullchain: every certificate followed by the CAs above it (CHAIN-OUT).
+        let chain = match args.fullchain {
+            true => state.intermediates_pem(),
+            false => String::new(),
+        };
+        if !chain.is_empty() {
+            planned.stdout = planned.plan.writes[..checked.len()]
+                .iter()
+                .map(|w| format!("{}{chain}", String::from_utf8_lossy(&w.bytes)))
+                .collect();
+        }
         if let Some(dir) = &args.out_dir {
             // plan_batch writes certs/SERIAL.pem in the order of the CSRs.
             let outputs = checked
@@ -112,10 +126,11 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
                 .map(|((path, _), w)| OutputFile {
                     path: out_path(dir, path),
                     source: w.target.clone(),
-                    bytes: w.bytes.clone(),
+                    bytes: [w.bytes.as_slice(), chain.as_bytes()].concat(),
                     serial: crate::model::layout::serial_of_cert_file(&w.target)
                         .map(str::to_string),
                     force: args.out.force,
+                    suffix: (!chain.is_empty()).then(|| chain.clone()),
                 })
                 .collect();
             planned.plan.outputs = outputs;

@@ -182,6 +182,24 @@ impl<'s> State<'s> {
 }
 
 impl State<'_> {
+    /// What follows a certificate this CA issues in a full chain (SPEC.md CHAIN-OUT): this
+    /// CA's certificate and the CAs above it, the root excepted; nothing for a root CA.
+    pub fn intermediates_pem(&self) -> String {
+        match self.chain.split_last() {
+            None => String::new(),
+            Some((_, above)) => std::iter::once(&self.ca.cert)
+                .chain(above)
+                .map(|c| crate::pki::pem::pem_of("CERTIFICATE", &c.der))
+                .collect(),
+        }
+    }
+
+    /// The trust anchor: chain.pem's last certificate, or ca.crt for a root.
+    pub fn root_pem(&self) -> String {
+        let root = self.chain.last().unwrap_or(&self.ca.cert);
+        crate::pki::pem::pem_of("CERTIFICATE", &root.der)
+    }
+
     /// Is there an entry (of any kind) at `rel` in the state directory?
     pub fn has_file(&self, rel: &str) -> bool {
         self.session.has(rel)

@@ -49,7 +49,9 @@ pub fn text(plan: &Plan, notes: &[Note]) -> String {
     }
     if let Some(pair) = &plan.pair {
         let key = (&pair.key.0, pair.key.2);
-        for (name, mode) in std::iter::once(key).chain(pair.files.iter().map(|f| (&f.0, f.3))) {
+        let staged = pair.staged.iter().map(|(n, _, m)| (n, *m));
+        let files = pair.files.iter().map(|f| (&f.name, f.mode));
+        for (name, mode) in std::iter::once(key).chain(staged).chain(files) {
             out.push_str(&format!(
                 "  would write {} (mode {mode:o})\n",
                 escape(&pair.path.join(name).display().to_string())

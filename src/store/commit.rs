@@ -95,6 +95,7 @@ impl Session {
                 name: file_name(&o.path),
                 source: o.source.clone(),
                 sha256: hex::sha256(&o.bytes),
+                suffix: o.suffix.clone(),
                 force: o.force,
                 replaces,
             });
@@ -115,12 +116,21 @@ impl Session {
                 mode: p.key.2,
                 source: None,
                 sha256: hex::sha256(&p.key.1),
+                suffix: None,
             }];
-            files.extend(p.files.iter().map(|(name, source, bytes, mode)| PairFile {
+            files.extend(p.staged.iter().map(|(name, bytes, mode)| PairFile {
                 name: name.clone(),
                 mode: *mode,
-                source: Some(source.clone()),
+                source: None,
                 sha256: hex::sha256(bytes),
+                suffix: None,
+            }));
+            files.extend(p.files.iter().map(|f| PairFile {
+                name: f.name.clone(),
+                mode: f.mode,
+                source: Some(f.source.clone()),
+                sha256: hex::sha256(&f.bytes),
+                suffix: f.suffix.clone(),
             }));
             pairs.push(Pair {
                 dir: rel,
@@ -472,11 +482,11 @@ pub(super) fn apply(
     // The state is durable: the outputs, written from it.
     // What recovery checks outputs against, read once however many outputs there are.
     let known = std::cell::OnceCell::new();
-    let content = |source: &str, sha: &str| {
-        output_content(dir, source, sha, mode, &known).map_err(|e| e.to_string())
+    let content = |source: &str, suffix: Option<&str>, sha: &str| {
+        output_content(dir, (source, suffix), sha, mode, &known).map_err(|e| e.to_string())
     };
     let mut undelivered = output::publish_outputs(dir, &j.id, &j.outputs, mode, &|o| {
-        content(&o.source, &o.sha256)
+        content(&o.source, o.suffix.as_deref(), &o.sha256)
     });
     for p in &j.pairs {
         if let Err(msg) = output::publish_pair(dir, p, &content) {

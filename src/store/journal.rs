@@ -123,8 +123,12 @@ pub struct Output {
     pub name: String,
     /// The state file whose content it is (`certs/SERIAL.pem`, `ca.crl`, `ca.crt`).
     pub source: String,
-    /// SHA-256 of the content.
+    /// SHA-256 of the content: the source's, followed by `suffix`.
     pub sha256: String,
+    /// Public text published after the source's content (`sign --fullchain`: the issuing
+    /// CA's certificate and its intermediates, PEM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suffix: Option<String>,
     /// `--force`: the command may replace an existing file.
     #[serde(default)]
     pub force: bool,
@@ -156,10 +160,14 @@ pub struct Pair {
 pub struct PairFile {
     pub name: String,
     pub mode: u32,
-    /// The state file holding its content; `None` for the private key, which exists only in
-    /// the staging directory.
+    /// The state file holding its content; `None` for what is staged with the private key
+    /// before the commit point (the key; a sub-CA's root certificate).
     pub source: Option<String>,
+    /// SHA-256 of the file's content (the source's followed by `suffix`).
     pub sha256: String,
+    /// Public text published after the source's content (the full chain file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suffix: Option<String>,
 }
 
 /// Format 1, written by fileca before protocol v2: staged files named in the journal.

@@ -36,10 +36,25 @@ pub struct OutputFile {
     pub path: PathBuf,
     /// The state file whose committed content it is (`certs/SERIAL.pem`, `ca.crl`).
     pub source: String,
+    /// The whole content: the source's, then `suffix`.
     pub bytes: Vec<u8>,
+    /// Public text after the source's content (`--fullchain`: the chain).
+    pub suffix: Option<String>,
     /// The certificate's serial, for messages; `None` for a CRL.
     pub serial: Option<String>,
     pub force: bool,
+}
+
+/// A file of a pair directory published after the commit: a state file's content (then a
+/// suffix).
+#[derive(Debug, Clone)]
+pub struct PairFile {
+    pub name: String,
+    pub source: String,
+    /// The whole content.
+    pub bytes: Vec<u8>,
+    pub mode: u32,
+    pub suffix: Option<String>,
 }
 
 /// A directory published whole after the commit (`ca issue`).
@@ -50,8 +65,11 @@ pub struct PairPlan {
     pub serial: String,
     /// The private key: name, bytes (staged before the commit), mode.
     pub key: (String, zeroize::Zeroizing<Vec<u8>>, u32),
-    /// The other files: name, source state file, content, mode.
-    pub files: Vec<(String, String, Vec<u8>, u32)>,
+    /// Public files staged with the key before the commit (a sub-CA's root certificate: no
+    /// new certificate): name, bytes, mode.
+    pub staged: Vec<(String, Vec<u8>, u32)>,
+    /// The files published after the commit from state files.
+    pub files: Vec<PairFile>,
 }
 
 /// The parent directory of a path as given (`.` for a bare name).
@@ -291,12 +309,18 @@ pub fn stage_pair(pair: &PairPlan) -> Result<(Dir, String)> {
     let result = (|| -> io::Result<()> {
         let marker = sub.write_new(MARKER, MARKER_TEXT, 0o600)?;
         let key = sub.write_new(&pair.key.0, &pair.key.1, pair.key.2)?;
-        fsio::fsync_group(&[
-            Durable::File(&marker, &sub.join(MARKER)),
-            Durable::File(&key, &sub.join(&pair.key.0)),
-            Durable::Dir(&sub),
-            Durable::Dir(&parent),
-        ])
+        let mut staged = Vec::new();
+        for (name, bytes, mode) in &pair.staged {
+            staged.push((sub.write_new(name, bytes, *mode)?, sub.join(name)));
+        }
+        let (marker_path, key_path) = (sub.join(MARKER), sub.join(&pair.key.0));
+        let mut items = vec![
+            Durable::File(&marker, &marker_path),
+            Durable::File(&key, &key_path),
+        ];
+        items.extend(staged.iter().map(|(f, p)| Durable::File(f, p)));
+        items.extend([Durable::Dir(&sub), Durable::Dir(&parent)]);
+        fsio::fsync_group(&items)
     })();
     match result {
         Ok(()) => Ok((parent, staged)),
@@ -491,7 +515,8 @@ fn holds(dir: &Dir, name: &str, sha256: &str) -> bool {
 }
 
 /// Gives the committed bytes of a state file (source, SHA-256), or why it cannot.
-pub type SourceContent<'a> = dyn Fn(&str, &str) -> std::result::Result<Vec<u8>, String> + 'a;
+pub type SourceContent<'a> =
+    dyn Fn(&str, Option<&str>, &str) -> std::result::Result<Vec<u8>, String> + 'a;
 
 /// Completes and publishes a pair directory of a committed journal. `content` gives the bytes
 /// of each file that has a source. Returns the message if it could not be delivered.
@@ -536,7 +561,7 @@ pub fn publish_pair(
             None => {
                 if !holds(&sub, &f.name, &f.sha256) {
                     return Err(format!(
-                        "{}: does not hold the key that was staged",
+                        "{}: does not hold what was staged",
                         sub.join(&f.name).display()
                     ));
                 }
@@ -553,7 +578,7 @@ pub fn publish_pair(
                 if sub.stat_entry(&f.name).is_ok() {
                     sub.unlink(&f.name).map_err(|e| e.to_string())?;
                 }
-                let bytes = content(source, &f.sha256)?;
+                let bytes = content(source, f.suffix.as_deref(), &f.sha256)?;
                 let file = sub
                     .write_new(&f.name, &bytes, f.mode)
                     .map_err(|e| format!("{}: {e}", sub.join(&f.name).display()))?;

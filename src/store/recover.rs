@@ -85,14 +85,16 @@ impl RecoverError {
 /// recovery to write arbitrary bytes elsewhere.
 pub(super) fn output_content(
     dir: &Path,
-    source: &str,
+    (source, suffix): (&str, Option<&str>),
     sha: &str,
     mode: Mode,
     known: &std::cell::OnceCell<std::result::Result<Known, RecoverError>>,
 ) -> std::result::Result<Vec<u8>, RecoverError> {
     let bytes =
         read_plain(&dir.join(source)).map_err(|e| RecoverError::read(&dir.join(source), &e))?;
-    if hex::sha256(&bytes) != sha {
+    let mut full = bytes.clone();
+    full.extend_from_slice(suffix.unwrap_or_default().as_bytes());
+    if hex::sha256(&full) != sha {
         return Err(RecoverError::SourceChanged(source.into()));
     }
     if mode == Mode::Recover {
@@ -102,7 +104,7 @@ pub(super) fn output_content(
             .map_err(Clone::clone)?;
         check_publishable(known, source, &bytes)?;
     }
-    Ok(bytes)
+    Ok(full)
 }
 
 /// What recovery checks an output against: the DER of ca.crt and the serials index.log

@@ -48,6 +48,7 @@ fn sample() -> Journal {
             name: "web.pem".into(),
             source: "certs/0A.pem".into(),
             sha256: "1".repeat(64),
+            suffix: Some("-----BEGIN CERTIFICATE-----\n…".into()),
             force: false,
             replaces: None,
         }],
