@@ -284,6 +284,11 @@ pub struct RenewCaArgs {
     /// Validity of the new CA certificate in days, from now.
     #[arg(long, default_value_t = 3650, value_parser = clap::value_parser!(u32).range(1..=36500))]
     pub days: u32,
+    /// Instead of self-signing, write a certificate request for the same key and subject to
+    /// FILE (`-`: stdout) for the parent CA to sign (`sign --profile sub-ca`); `install-ca`
+    /// then swaps the new certificate in. Nothing in the CA changes.
+    #[arg(long, value_name = "FILE", conflicts_with = "days")]
+    pub csr_out: Option<PathBuf>,
     #[command(flatten)]
     pub mutation: MutationArgs,
 }
@@ -376,7 +381,7 @@ impl Command {
             Command::Passwd(a) => &a.mutation.key,
             Command::Upgrade(a) => &a.mutation.key,
             Command::Check(a) => &a.key,
-            Command::InstallCa(a) => &a.key,
+            Command::InstallCa(a) => &a.mutation.key,
             Command::Status(_)
             | Command::List(_)
             | Command::Show(_)
@@ -524,7 +529,7 @@ pub struct InstallCaArgs {
     #[arg(long, value_name = "FILE")]
     pub chain: Option<PathBuf>,
     #[command(flatten)]
-    pub key: KeyArgs,
+    pub mutation: MutationArgs,
 }
 
 #[derive(Debug, Args)]

@@ -616,7 +616,7 @@ fn a_pending_ca_is_completed_by_install_ca_pending_install() {
         (Some("CN=Root"), Some(1))
     );
     let err = int.refused(&["install-ca", bundle.to_str().unwrap()], REFUSED);
-    assert!(err.contains("is not a pending CA"), "{err}");
+    assert!(err.contains("is already this CA's certificate"), "{err}");
     // The gate applies the root's constraints from chain.pem.
     let issued = int.path("issued");
     let err = int.refused(
@@ -904,4 +904,196 @@ fn sub_ca_outputs_carry_the_chain_chain_out() {
             assert!(check.status.success(), "{tag}: {check:?}");
         }
     }
+}
+
+/// INSTALL-SWAP: an intermediate is renewed by its parent — `renew-ca --csr-out` writes a
+/// request for the same key and subject (changing nothing), the parent signs it as a sub-CA,
+/// and `install-ca` swaps ca.crt and chain.pem in one commit, keeping the old certificate as
+/// ca-SERIAL.crt; certificates issued before still verify. Another key's certificate or
+/// another subject is refused, byte-identical; failing or killing the swap at any mutation
+/// leaves the old or the new certificate, never a mix.
+#[test]
+fn an_intermediate_is_renewed_by_atomic_swap_install_swap() {
+    let work = tempfile::tempdir().unwrap();
+    let at = |name: &str| work.path().join(name);
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let run = |dir: &Path, args: &[&str]| {
+        let out = ca_at(dir).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        out
+    };
+    let (root, base) = (at("root"), at("base"));
+    run(&root, &["init", "--subject", "CN=Root", "--path-len", "1"]);
+    run(
+        &base,
+        &[
+            "init",
+            "--subject",
+            "CN=Issuing,O=Lab",
+            "--csr-out",
+            &s(&at("i.csr")),
+        ],
+    );
+    run(
+        &root,
+        &[
+            "sign",
+            &s(&at("i.csr")),
+            "--profile",
+            "sub-ca",
+            "--out",
+            &s(&at("i.crt")),
+        ],
+    );
+    run(
+        &base,
+        &[
+            "install-ca",
+            &s(&at("i.crt")),
+            "--chain",
+            &s(&root.join("ca.crt")),
+        ],
+    );
+    let leaf = at("leaf.crt");
+    run(
+        &base,
+        &["sign", &s(&csr("p256-default.pem")), "--out", &s(&leaf)],
+    );
+    // The request: same key, same subject bytes; nothing in the CA changed.
+    let before = snapshot(&base);
+    run(&base, &["renew-ca", "--csr-out", &s(&at("r.csr"))]);
+    assert_unchanged(&before, &snapshot(&base));
+    let spki = |args: &[&str]| openssl(args).1;
+    assert_eq!(
+        spki(&["req", "-in", &s(&at("r.csr")), "-noout", "-pubkey"]),
+        spki(&["x509", "-in", &s(&base.join("ca.crt")), "-noout", "-pubkey"])
+    );
+    run(
+        &root,
+        &[
+            "sign",
+            &s(&at("r.csr")),
+            "--profile",
+            "sub-ca",
+            "--days",
+            "700",
+            "--out",
+            &s(&at("r.crt")),
+        ],
+    );
+    // Refused, byte-identical: another key's sub-CA certificate; the same key, another subject.
+    let (_, other_csr) = {
+        let env = Env::empty();
+        let (k, c) = key_and_csr(&env, "o", "/CN=Issuing/O=Lab", P256);
+        let (kk, cc) = (at("o.key"), at("o.csr"));
+        std::fs::copy(k, &kk).unwrap();
+        std::fs::copy(c, &cc).unwrap();
+        (kk, cc)
+    };
+    run(
+        &root,
+        &[
+            "sign",
+            &s(&other_csr),
+            "--profile",
+            "sub-ca",
+            "--out",
+            &s(&at("o.crt")),
+        ],
+    );
+    let renamed_csr = at("n.csr");
+    let (ok, log) = openssl(&[
+        "req",
+        "-new",
+        "-key",
+        &s(&base.join("ca.key")),
+        "-subj",
+        "/CN=Renamed",
+        "-out",
+        &s(&renamed_csr),
+    ]);
+    assert!(ok, "{log}");
+    run(
+        &root,
+        &[
+            "sign",
+            &s(&renamed_csr),
+            "--profile",
+            "sub-ca",
+            "--out",
+            &s(&at("n.crt")),
+        ],
+    );
+    for (cert, words) in [
+        ("o.crt", "does not certify the key"),
+        ("n.crt", "has another subject"),
+    ] {
+        let before = snapshot(&base);
+        let out = ca_at(&base)
+            .args(["install-ca", &s(&at(cert))])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(REFUSED), "{cert}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(words),
+            "{out:?}"
+        );
+        assert_unchanged(&before, &snapshot(&base));
+    }
+    // The swap, failed or killed at every mutation; then for real.
+    let old_ca = std::fs::read(base.join("ca.crt")).unwrap();
+    let new_ca = std::fs::read(at("r.crt")).unwrap();
+    let args = vec!["install-ca".to_string(), s(&at("r.crt"))];
+    let traced = at("traced");
+    copy_dir(&base, &traced);
+    let mutations = trace_mutations(&traced, &args).len();
+    for n in 1..=mutations {
+        for kind in ["error", "abort"] {
+            let tag = format!("{kind}-{n}");
+            let (dir, _) = run_with_fault(work.path(), &base, &tag, &args, &format!("{kind}@{n}"));
+            run(&dir, &["status"]);
+            let now = std::fs::read(dir.join("ca.crt")).unwrap();
+            assert!(now == old_ca || now == new_ca, "{tag}");
+            if now == new_ca {
+                assert!(
+                    dir.join("ca-".to_string() + &serial_of_file(&at("i.crt")) + ".crt")
+                        .is_file(),
+                    "{tag}"
+                );
+            }
+            let check = ca_at(&dir).arg("check").output().unwrap();
+            assert!(check.status.success(), "{tag}: {check:?}");
+        }
+    }
+    run(&base, &["install-ca", &s(&at("r.crt"))]);
+    assert_eq!(std::fs::read(base.join("ca.crt")).unwrap(), new_ca);
+    assert_eq!(
+        std::fs::read(base.join("chain.pem")).unwrap(),
+        std::fs::read(root.join("ca.crt")).unwrap()
+    );
+    let archived = base.join(format!("ca-{}.crt", serial_of_file(&at("i.crt"))));
+    assert_eq!(std::fs::read(&archived).unwrap(), old_ca);
+    // Issued before, still verifies through the renewed certificate.
+    let (ok, log) = openssl(&[
+        "verify",
+        "-attime",
+        "1780315200",
+        "-CAfile",
+        &s(&root.join("ca.crt")),
+        "-untrusted",
+        &s(&base.join("ca.crt")),
+        &s(&leaf),
+    ]);
+    assert!(ok, "{log}");
+    let check = ca_at(&base).arg("check").output().unwrap();
+    assert!(check.status.success(), "{check:?}");
+}
+
+/// The serial of a certificate file, as fileca names it.
+fn serial_of_file(p: &Path) -> String {
+    openssl(&["x509", "-in", p.to_str().unwrap(), "-noout", "-serial"])
+        .1
+        .trim()
+        .trim_start_matches("serial=")
+        .to_string()
 }

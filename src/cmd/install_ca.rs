@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use super::Context;
+use super::{Context, Planned};
 use crate::Env;
 use crate::cli::InstallCaArgs;
 use crate::error::{Error, Refused, Result};
 use crate::input::InputError;
+use crate::model::snapshot::State;
 use crate::pki::ca::{Ca, CaCert};
 use crate::pki::pem::{MAX_PEM_BYTES, pem_of};
 use crate::pki::serial::Serial;
@@ -31,12 +32,20 @@ pub struct Install {
 /// Runs `ca install-ca`.
 pub fn run(args: &InstallCaArgs, ctx: &Context) -> Result<()> {
     let dir = &ctx.dir;
-    if !store::is_pending(dir) {
-        return Err(Refused::NotPending(dir.clone()).into());
-    }
     let mut certs = read_certs(&args.cert)?;
     if let Some(chain) = &args.chain {
         certs.extend(read_certs(chain)?);
+    }
+    if !store::is_pending(dir) {
+        // A CA with a certificate: the swap of a renewed one (INSTALL-SWAP).
+        return super::mutate(ctx, &args.mutation, |state| {
+            plan_swap(state, &args.cert, &certs, &ctx.env)
+        });
+    }
+    if args.mutation.dry_run || args.mutation.expect_generation.is_some() {
+        return Err(Error::Usage(
+            "--dry-run and --expect-generation apply to installing a renewed certificate, not to completing a pending CA".into(),
+        ));
     }
     let key_file = Zeroizing::new(store::read_state_file(dir, store::KEY)?);
     let csr = store::read_state_file(dir, store::CSR)?;
@@ -80,6 +89,76 @@ pub fn run(args: &InstallCaArgs, ctx: &Context) -> Result<()> {
             crate::render::escape(&dir.display().to_string())
         ),
     )
+}
+
+/// Validation phase of a swap (SPEC.md INSTALL-SWAP): a renewed certificate for the same key
+/// and subject, chaining to a root through what was given and chain.pem, becomes ca.crt and
+/// chain.pem in one commit; the old ca.crt is kept as `ca-<SERIAL>.crt`.
+pub fn plan_swap(state: &State, path: &Path, certs: &[Vec<u8>], env: &Env) -> Result<Planned> {
+    use crate::model::change::Refusal;
+    let new = CaCert::parse(&certs[0]).map_err(|e| Error::input(path, e.into()))?;
+    let old = &state.ca.cert;
+    if new.der == old.der {
+        return Err(Refusal::AlreadyInstalled(path.to_path_buf()).into());
+    }
+    if new.spki_der != old.spki_der {
+        return Err(Refused::NotForThisKey {
+            cert: path.to_path_buf(),
+            dir: state.dir.to_path_buf(),
+        }
+        .into());
+    }
+    let parse = |der| crate::pki::pem::certificate(der).map_err(|e| Error::input(path, e.into()));
+    let (new_x509, old_x509) = (parse(&new.der)?, parse(&old.der)?);
+    if new_x509.subject().as_raw() != old_x509.subject().as_raw() {
+        return Err(Refusal::SubjectChanged(path.to_path_buf()).into());
+    }
+    crate::model::snapshot::check_valid(&new, env.now, path)?;
+    let mut pool = certs[1..].to_vec();
+    pool.extend(state.chain.iter().map(|c| c.der.clone()));
+    let chain = crate::pki::chain::to_root(&new.der, &pool).map_err(|e| Refused::Chain {
+        cert: path.to_path_buf(),
+        err: e,
+    })?;
+    let old_serial = Serial::from_magnitude(old_x509.raw_serial());
+    let new_serial = Serial::from_magnitude(new_x509.raw_serial());
+    let archive = crate::model::layout::archived_ca_file(&old_serial);
+    if state.has_file(&archive) {
+        return Err(Error::state(
+            state.dir.join(&archive),
+            "already exists; refusing to overwrite an archived CA certificate",
+        ));
+    }
+    let plan = crate::model::change::finish_plan(
+        state,
+        env,
+        crate::model::log::LogAppend::default(),
+        vec![
+            FileWrite::public(archive.clone(), pem_of("CERTIFICATE", &old.der)),
+            FileWrite::public(store::CERT, pem_of("CERTIFICATE", &new.der)),
+            FileWrite::public(
+                store::CHAIN,
+                chain
+                    .iter()
+                    .map(|d| pem_of("CERTIFICATE", d))
+                    .collect::<String>(),
+            ),
+        ],
+        crate::model::change::AuditInfo {
+            operation: "install-ca",
+            serials: vec![new_serial.to_string(), old_serial.to_string()],
+            csr_sha256: None,
+        },
+    )?;
+    let notes = vec![crate::render::Note::act(
+        "installed",
+        "would install",
+        &format!(
+            "the CA certificate {new_serial}, valid until {}; the previous one is kept as {archive}",
+            crate::clock::fmt(new.not_after)
+        ),
+    )];
+    Ok(Planned::new(plan, String::new(), notes))
 }
 
 /// A certificate file: one or more PEM certificates, or one DER certificate.

@@ -15,9 +15,40 @@ use crate::store::{CERT, FileWrite};
 
 /// Runs `ca renew-ca`.
 pub fn run(args: &RenewCaArgs, ctx: &Context) -> Result<()> {
+    if let Some(out) = &args.csr_out {
+        return request(ctx, out);
+    }
     super::mutate(ctx, &args.mutation, |state| {
         plan(state, args.days, &ctx.env)
     })
+}
+
+/// `renew-ca --csr-out FILE` (SPEC.md INSTALL-SWAP): a request for the same key and subject
+/// (the subject's DER encoding kept), for the parent to sign. Changes nothing in the CA.
+fn request(ctx: &Context, out: &std::path::Path) -> Result<()> {
+    let session = crate::store::Session::open(&ctx.dir, crate::store::Access::Read, &ctx.open)?;
+    let state = State::load(&session, Some(&ctx.pass))?;
+    let path = state.dir.join(CERT);
+    let x509 =
+        crate::pki::pem::certificate(&state.ca.cert.der).map_err(|m| Error::state(&path, m))?;
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name =
+        names::dn_from_x509(x509.subject()).map_err(|m| Error::state(&path, m))?;
+    let csr = params
+        .serialize_request(state.ca.key()?)
+        .and_then(|r| r.pem())
+        .map_err(|e| Error::Internal(format!("making the certificate request: {e}")))?;
+    drop(state);
+    drop(session);
+    crate::store::output::write_copy(out, csr.as_bytes(), false)?;
+    if !ctx.quiet {
+        crate::render::warn(&format!(
+            "note: a request for this CA's key and subject is in {}: have the parent sign it with `ca sign CSR --profile sub-ca`, then run `ca --dir {} install-ca CERT`",
+            crate::render::escape(&out.display().to_string()),
+            crate::render::escape(&ctx.dir.display().to_string())
+        ));
+    }
+    Ok(())
 }
 
 /// Validation phase: the new ca.crt and the archived old one.

@@ -73,6 +73,16 @@ pub enum Refusal {
         if *.parent == 0 { "it may sign no CA certificates".to_string() } else { format!("a sub-CA's --path-len must be below it (at most {})", .parent - 1) }
     )]
     PathLen { ca: String, parent: u32 },
+    /// `install-ca` of the certificate ca.crt already is.
+    #[error("{} is already this CA's certificate; nothing was changed", crate::render::escape(&.0.display().to_string()))]
+    AlreadyInstalled(std::path::PathBuf),
+    /// `install-ca` of a certificate with another subject: what this CA issued would no
+    /// longer chain to it.
+    #[error(
+        "{} has another subject than ca.crt; certificates issued before would no longer verify (renew with `ca renew-ca --csr-out`)",
+        crate::render::escape(&.0.display().to_string())
+    )]
+    SubjectChanged(std::path::PathBuf),
     /// `renew` of a sub-CA certificate (its limits are the parent's decision each time).
     #[error(
         "{0} is a sub-CA certificate; renew it by signing its CSR again with --profile sub-ca (and its --path-len, --permit, --exclude)"
