@@ -752,40 +752,9 @@ fn install_ca_interrupted_anywhere_leaves_pending_or_installed_install_atomic() 
 fn sub_ca_outputs_carry_the_chain_chain_out() {
     let work = tempfile::tempdir().unwrap();
     let at = |name: &str| work.path().join(name);
-    let run = |dir: &Path, args: &[&str]| {
-        let out = ca_at(dir).args(args).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {out:?}");
-        out
-    };
-    let (root, base) = (at("root"), at("base"));
-    run(&root, &["init", "--subject", "CN=Root", "--path-len", "1"]);
-    let (csr_file, crt) = (at("i.csr"), at("i.crt"));
-    run(
-        &base,
-        &[
-            "init",
-            "--subject",
-            "CN=Issuing",
-            "--csr-out",
-            csr_file.to_str().unwrap(),
-        ],
-    );
+    let run = run_ok;
     let s = |p: &Path| p.to_str().unwrap().to_string();
-    run(
-        &root,
-        &[
-            "sign",
-            &s(&csr_file),
-            "--profile",
-            "sub-ca",
-            "--out",
-            &s(&crt),
-        ],
-    );
-    run(
-        &base,
-        &["install-ca", &s(&crt), "--chain", &s(&root.join("ca.crt"))],
-    );
+    let (root, base) = installed_sub_ca(work.path(), "CN=Issuing");
     let pems = |text: &str| text.matches("-----BEGIN CERTIFICATE-----").count();
     let ca_pem = std::fs::read_to_string(base.join("ca.crt")).unwrap();
     // sign --fullchain: stdout, --out, and a batch --out-dir.
@@ -917,43 +886,8 @@ fn an_intermediate_is_renewed_by_atomic_swap_install_swap() {
     let work = tempfile::tempdir().unwrap();
     let at = |name: &str| work.path().join(name);
     let s = |p: &Path| p.to_str().unwrap().to_string();
-    let run = |dir: &Path, args: &[&str]| {
-        let out = ca_at(dir).args(args).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {out:?}");
-        out
-    };
-    let (root, base) = (at("root"), at("base"));
-    run(&root, &["init", "--subject", "CN=Root", "--path-len", "1"]);
-    run(
-        &base,
-        &[
-            "init",
-            "--subject",
-            "CN=Issuing,O=Lab",
-            "--csr-out",
-            &s(&at("i.csr")),
-        ],
-    );
-    run(
-        &root,
-        &[
-            "sign",
-            &s(&at("i.csr")),
-            "--profile",
-            "sub-ca",
-            "--out",
-            &s(&at("i.crt")),
-        ],
-    );
-    run(
-        &base,
-        &[
-            "install-ca",
-            &s(&at("i.crt")),
-            "--chain",
-            &s(&root.join("ca.crt")),
-        ],
-    );
+    let run = run_ok;
+    let (root, base) = installed_sub_ca(work.path(), "CN=Issuing,O=Lab");
     let leaf = at("leaf.crt");
     run(
         &base,
@@ -1096,4 +1030,40 @@ fn serial_of_file(p: &Path) -> String {
         .trim()
         .trim_start_matches("serial=")
         .to_string()
+}
+
+/// `ca` at `dir` (pinned time, seeded), which must succeed.
+fn run_ok(dir: &Path, args: &[&str]) -> std::process::Output {
+    let out = ca_at(dir).args(args).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    out
+}
+
+/// Under `work`: a root (pathlen 1) and a sub-CA `subject` made pending, signed by the root
+/// (`i.csr`, `i.crt`) and installed with its chain. Returns (root, sub-CA) directories.
+fn installed_sub_ca(work: &Path, subject: &str) -> (PathBuf, PathBuf) {
+    let (root, base) = (work.join("root"), work.join("base"));
+    let (csr_file, crt) = (work.join("i.csr"), work.join("i.crt"));
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    run_ok(&root, &["init", "--subject", "CN=Root", "--path-len", "1"]);
+    run_ok(
+        &base,
+        &["init", "--subject", subject, "--csr-out", &s(&csr_file)],
+    );
+    run_ok(
+        &root,
+        &[
+            "sign",
+            &s(&csr_file),
+            "--profile",
+            "sub-ca",
+            "--out",
+            &s(&crt),
+        ],
+    );
+    run_ok(
+        &base,
+        &["install-ca", &s(&crt), "--chain", &s(&root.join("ca.crt"))],
+    );
+    (root, base)
 }
