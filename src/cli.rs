@@ -339,6 +339,11 @@ pub struct InitArgs {
     /// Maximum number of intermediate CAs below this one (basicConstraints pathLenConstraint).
     #[arg(long)]
     pub path_len: Option<u8>,
+    /// Create a sub-CA of the CA in PARENT_DIR on this machine, in one resumable command:
+    /// pending CA, the parent's `sign --profile sub-ca` (with --path-len, --permit,
+    /// --exclude, --days), `install-ca`. --passphrase-file is the parent's.
+    #[arg(long, value_name = "PARENT_DIR", conflicts_with_all = ["import_cert", "csr_out", "encrypt_key"])]
+    pub parent: Option<PathBuf>,
     /// Create a pending CA: its key, and a certificate request for a parent CA to sign
     /// (`ca sign CSR --profile sub-ca`), written to FILE (`-`: stdout) and kept as ca.csr;
     /// then `ca install-ca CERT` completes it.

@@ -261,6 +261,12 @@ pub enum Refused {
         cert: PathBuf,
         err: crate::pki::chain::ChainError,
     },
+    /// `init --parent` resumed on a pending CA made for another subject.
+    #[error(
+        "{} is a pending CA for another subject than {asked:?}; resume with its own subject, or choose another --dir",
+        Shown(.dir)
+    )]
+    ParentSubject { dir: PathBuf, asked: String },
     #[error("--san: {0}")]
     SanCount(crate::pki::names::NameError),
     /// `--expiring` is not a duration (`30d`, `12h`, `2w`).

@@ -1067,3 +1067,104 @@ fn installed_sub_ca(work: &Path, subject: &str) -> (PathBuf, PathBuf) {
     );
     (root, base)
 }
+
+/// PARENT-*: `init --parent` does the three steps in one command; killed or failed at any
+/// mutation, the same command again completes it, and the parent never holds two sub-CA
+/// certificates for the new CA nor one for a key that is gone; a finished one is a no-op.
+#[test]
+fn init_parent_is_resumable_at_every_step_parent_resume() {
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("root");
+    run_ok(
+        &root,
+        &[
+            "init",
+            "--subject",
+            "CN=Root",
+            "--path-len",
+            "1",
+            "--permit",
+            "DNS:lab.test",
+        ],
+    );
+    let args: Vec<String> = [
+        "init",
+        "--subject",
+        "CN=Int",
+        "--parent",
+        root.to_str().unwrap(),
+        "--permit",
+        "DNS:dev.lab.test",
+        "--days",
+        "500",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let sub_cas = |root: &Path| {
+        read_index(root)["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["profile"] == "sub-ca")
+            .count()
+    };
+    // Once through: quiet stdout, a complete sub-CA, and a second run changes nothing.
+    let int = work.path().join("int");
+    let out = run_ok(&int, &argv);
+    assert!(out.stdout.is_empty(), "{out:?}");
+    let before = (snapshot(&root), snapshot(&int));
+    let again = run_ok(&int, &argv);
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("nothing to do"),
+        "{again:?}"
+    );
+    assert_unchanged(&before.0, &snapshot(&root));
+    assert_unchanged(&before.1, &snapshot(&int));
+    let s = read_index(&int);
+    assert!(s["certificates"].as_array().unwrap().is_empty());
+    run_ok(&int, &["check"]);
+    // Every mutation of a fresh run (the trace counts both directories' mutations).
+    let base_root = work.path().join("base-root");
+    copy_dir(&root, &base_root);
+    let traced_root = work.path().join("traced-root");
+    copy_dir(&base_root, &traced_root);
+    let traced: Vec<String> = args
+        .iter()
+        .map(|a| a.replace(root.to_str().unwrap(), traced_root.to_str().unwrap()))
+        .collect();
+    let mutations = trace_mutations(&work.path().join("traced-int"), &traced).len();
+    assert!(mutations >= 20, "{mutations}");
+    for n in 1..=mutations {
+        for kind in ["error", "abort"] {
+            let tag = format!("{kind}-{n}");
+            let r = work.path().join(format!("{tag}-root"));
+            copy_dir(&base_root, &r);
+            let i = work.path().join(format!("{tag}-int"));
+            let argv: Vec<String> = args
+                .iter()
+                .map(|a| a.replace(root.to_str().unwrap(), r.to_str().unwrap()))
+                .collect();
+            let _ = ca_at(&i)
+                .args(&argv)
+                .env("FILECA_FAULT", format!("{kind}@{n}"))
+                .output()
+                .unwrap();
+            // The parent (recovered by any command) holds at most one sub-CA certificate
+            // beyond the base's, and only for a key that exists (the pending or installed
+            // directory's).
+            run_ok(&r, &["status"]);
+            let extra = sub_cas(&r) - sub_cas(&base_root);
+            assert!(extra <= 1, "{tag}: {extra}");
+            if extra == 1 {
+                assert!(i.join("ca.key").is_file(), "{tag}: recorded, key gone");
+            }
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            run_ok(&i, &argv);
+            assert_eq!(sub_cas(&r) - sub_cas(&base_root), 1, "{tag}");
+            run_ok(&i, &["check"]);
+            run_ok(&r, &["check"]);
+        }
+    }
+}

@@ -181,6 +181,9 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
     if let Some(out) = &args.csr_out {
         return pending(args, ctx, out);
     }
+    if let Some(parent) = &args.parent {
+        return super::init_parent::run(args, ctx, parent);
+    }
     let source = match (&args.import_key, &args.import_cert) {
         (Some(k), Some(c)) => {
             let key_bytes = Zeroizing::new(read_limited(k)?);
@@ -227,7 +230,7 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
 }
 
 /// `--subject`, parsed; never empty.
-fn subject_of(args: &InitArgs) -> Result<Subject> {
+pub fn subject_of(args: &InitArgs) -> Result<Subject> {
     let text = args.subject.as_deref().unwrap_or_default();
     let subject = Subject::parse(text).map_err(|err| Error::Name {
         what: "--subject",

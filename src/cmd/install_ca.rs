@@ -47,10 +47,17 @@ pub fn run(args: &InstallCaArgs, ctx: &Context) -> Result<()> {
             "--dry-run and --expect-generation apply to installing a renewed certificate, not to completing a pending CA".into(),
         ));
     }
+    complete_pending(ctx, &args.cert, certs)
+}
+
+/// Completes the pending CA `ctx.dir` with `certs` (the CA certificate from `cert_path`, then
+/// candidates for its chain): `install-ca`, and the last step of `init --parent`.
+pub fn complete_pending(ctx: &Context, cert_path: &Path, certs: Vec<Vec<u8>>) -> Result<()> {
+    let dir = &ctx.dir;
     let key_file = Zeroizing::new(store::read_state_file(dir, store::KEY)?);
     let csr = store::read_state_file(dir, store::CSR)?;
     let request = Install {
-        cert_path: args.cert.clone(),
+        cert_path: cert_path.to_path_buf(),
         certs,
         key_file,
         csr,

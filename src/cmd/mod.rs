@@ -14,6 +14,7 @@ pub mod check;
 pub mod crl;
 pub mod import_openssl;
 pub mod init;
+pub mod init_parent;
 pub mod install_ca;
 pub mod issue;
 pub mod list;

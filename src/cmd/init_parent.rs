@@ -1,0 +1,168 @@
+//! `ca init --parent PARENT_DIR` (SPEC.md PARENT-*): the lab shortcut when a sub-CA and its
+//! parent are directories on the same machine — the three steps of the offline procedure in
+//! one command, each a complete step of its own: (1) the new directory is created as a
+//! pending CA, its key durable; (2) the parent's commit issues and records its certificate
+//! (`sign --profile sub-ca`); (3) `install-ca` completes it. A kill between steps leaves every
+//! step done so far visible (`status` of both), and the same command again resumes from the
+//! last completed step: a pending directory is reused, and a sub-CA certificate the parent
+//! already issued for its key is installed rather than issued twice — so the parent never
+//! records a CA certificate whose key is gone.
+
+use std::path::{Path, PathBuf};
+
+use super::Context;
+use crate::cli::{InitArgs, KeyArgs, MutationArgs};
+use crate::error::{Error, Result};
+use crate::pki::pem::MAX_PEM_BYTES;
+use crate::store::{self, Access, Session};
+
+/// Runs `ca init --parent`.
+pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
+    let dir = &ctx.dir;
+    let note = |m: &str| {
+        if !ctx.quiet {
+            crate::render::warn(&format!("note: {m}"));
+        }
+    };
+    let shown = |p: &Path| crate::render::escape(&p.display().to_string());
+    // Step 1: the pending CA (or the one a previous run left).
+    if store::is_pending(dir) {
+        note(&format!("resuming: {} is a pending CA", shown(dir)));
+    } else if dir.join(store::INDEX).exists() && dir.join(store::CHAIN).exists() {
+        // Done by a previous run when its chain starts at the parent's certificate.
+        let chain = store::read_state_file(dir, store::CHAIN)?;
+        let parent_ca = store::read_state_file(parent, store::CERT)?;
+        let first = crate::pki::pem::decode_certificates(&chain, MAX_PEM_BYTES)
+            .map_err(|e| Error::state(dir.join(store::CHAIN), e))?;
+        let parent_der = crate::pki::pem::decode_one(&parent_ca, &["CERTIFICATE"], MAX_PEM_BYTES)
+            .map_err(|e| Error::state(parent.join(store::CERT), e))?;
+        if first.first() == Some(&parent_der) {
+            note(&format!(
+                "nothing to do: {} is already a sub-CA of {}",
+                shown(dir),
+                shown(parent)
+            ));
+            return Ok(());
+        }
+        return Err(store::check_can_create(dir).err().unwrap_or_else(|| {
+            Error::Internal("a complete CA where init --parent expected none".into())
+        }));
+    } else {
+        let subject = super::init::subject_of(args)?;
+        let (mut files, _) = super::init::plan_pending(&subject, args.key_type, None)?;
+        let created = store::create(dir, &files);
+        for f in &mut files {
+            zeroize::Zeroize::zeroize(&mut f.bytes);
+        }
+        created?;
+        note(&format!("created the pending CA {}", shown(dir)));
+    }
+    let csr_pem = store::read_state_file(dir, store::CSR)?;
+    let csr_der = crate::pki::pem::decode_one(&csr_pem, &["CERTIFICATE REQUEST"], MAX_PEM_BYTES)
+        .map_err(|e| Error::state(dir.join(store::CSR), e))?;
+    let csr = crate::pki::csr::check(&csr_der)
+        .map_err(|e| Error::state(dir.join(store::CSR), e.to_string()))?;
+    if let Some(subject) = &args.subject {
+        let wanted = super::init::subject_of(args)?;
+        if wanted != csr.subject {
+            return Err(Error::Refused(crate::error::Refused::ParentSubject {
+                dir: dir.clone(),
+                asked: subject.clone(),
+            }));
+        }
+    }
+    // Step 2: the parent's certificate for this key — issued now, or by a previous run.
+    let pctx = Context {
+        dir: parent.to_path_buf(),
+        open: ctx.open.clone(),
+        env: ctx.env.clone(),
+        quiet: ctx.quiet,
+        pass: crate::passphrase::Source::new(ctx.pass.file().map(Path::to_path_buf)),
+    };
+    let issued = match issued_for(&pctx, &csr.spki_der)? {
+        Some((serial, der)) => {
+            note(&format!(
+                "resuming: {} already issued certificate {serial} for this key",
+                shown(parent)
+            ));
+            (serial, der)
+        }
+        None => {
+            let sub = crate::cli::sub_ca(
+                crate::pki::profile::Profile::SubCa,
+                &crate::cli::SubCaArgs {
+                    path_len: Some(args.path_len.unwrap_or(0)),
+                    permit: args.permit.clone(),
+                    exclude: args.exclude.clone(),
+                },
+                &[],
+            )?
+            .ok_or_else(|| Error::Internal("no sub-CA policy".into()))?;
+            pctx.passphrase_ahead()?;
+            let mutation = MutationArgs {
+                expect_generation: None,
+                dry_run: false,
+                key: KeyArgs {
+                    passphrase_file: None,
+                },
+            };
+            super::mutate(&pctx, &mutation, |state| {
+                let request = super::sign::Sign {
+                    csr: &csr,
+                    sans: &[],
+                    profile: crate::pki::profile::Profile::SubCa,
+                    days: args.days,
+                    sub_ca: Some(&sub),
+                };
+                // The certificate is installed, not printed.
+                super::sign::plan(state, &request, &pctx.env).map(|mut p| {
+                    p.stdout.clear();
+                    p
+                })
+            })?;
+            issued_for(&pctx, &csr.spki_der)?.ok_or_else(|| {
+                Error::Internal("the parent's certificate is not in its index".into())
+            })?
+        }
+    };
+    // Step 3: install it, with the parent's certificate and chain as the chain.
+    let (serial, der) = issued;
+    let mut certs = vec![der];
+    certs.extend(parent_chain(&pctx)?);
+    let cert_path: PathBuf = parent.join(crate::model::layout::cert_file(&serial));
+    super::install_ca::complete_pending(ctx, &cert_path, certs)
+}
+
+/// The newest valid, unrevoked sub-CA certificate the parent's index records for the key
+/// `spki_der`: its serial and DER.
+fn issued_for(
+    pctx: &Context,
+    spki_der: &[u8],
+) -> Result<Option<(crate::pki::serial::Serial, Vec<u8>)>> {
+    let session = Session::open(&pctx.dir, Access::Read, &pctx.open)?;
+    let state = crate::model::snapshot::State::load(&session, None)?;
+    let mut found = None;
+    crate::model::log::for_each_entry(&session, &state.header, |e| {
+        if e.profile == "sub-ca" && e.revoked.is_none() && e.not_after > pctx.env.now {
+            let (_, der) = state.read_recorded(&e)?;
+            let cert = crate::pki::pem::certificate(&der).map_err(|m| {
+                Error::state(pctx.dir.join(crate::model::layout::cert_file(&e.serial)), m)
+            })?;
+            if cert.public_key().raw == spki_der {
+                found = Some((e.serial.clone(), der.clone()));
+            }
+        }
+        Ok(())
+    })?;
+    Ok(found)
+}
+
+/// The parent's certificate and its chain.pem: the candidates for the new CA's chain.
+fn parent_chain(pctx: &Context) -> Result<Vec<Vec<u8>>> {
+    let session = Session::open(&pctx.dir, Access::Read, &pctx.open)?;
+    let state = crate::model::snapshot::State::load(&session, None)?;
+    Ok(std::iter::once(&state.ca.cert)
+        .chain(&state.chain)
+        .map(|c| c.der.clone())
+        .collect())
+}
