@@ -248,6 +248,12 @@ pub enum Refused {
         Shown(.0)
     )]
     NotPending(PathBuf),
+    /// A pending directory holding what `init --csr-out` did not make.
+    #[error(
+        "{}: a pending CA holds only .lock, ca.key, ca.csr and an empty certs/; install-ca replaces the whole directory, so move this away first",
+        Shown(.0)
+    )]
+    PendingHolds(PathBuf),
     /// `install-ca` of a certificate for another key.
     #[error(
         "{} does not certify the key of the pending CA in {} (was it issued for its ca.csr?)",

@@ -21,6 +21,8 @@ use crate::store::{self, FileWrite};
 
 /// What install-ca is given, every input read.
 pub struct Install {
+    /// The pending directory (for messages).
+    pub dir: PathBuf,
     pub cert_path: PathBuf,
     /// The CA certificate, then the certificates given with it (same file, then --chain).
     pub certs: Vec<Vec<u8>>,
@@ -54,9 +56,11 @@ pub fn run(args: &InstallCaArgs, ctx: &Context) -> Result<()> {
 /// candidates for its chain): `install-ca`, and the last step of `init --parent`.
 pub fn complete_pending(ctx: &Context, cert_path: &Path, certs: Vec<Vec<u8>>) -> Result<()> {
     let dir = &ctx.dir;
+    check_pending_dir(ctx)?;
     let key_file = Zeroizing::new(store::read_state_file(dir, store::KEY)?);
     let csr = store::read_state_file(dir, store::CSR)?;
     let request = Install {
+        dir: dir.clone(),
         cert_path: cert_path.to_path_buf(),
         certs,
         key_file,
@@ -168,6 +172,49 @@ pub fn plan_swap(state: &State, path: &Path, certs: &[Vec<u8>], env: &Env) -> Re
     Ok(Planned::new(plan, String::new(), notes))
 }
 
+/// The pending directory must be what `init --csr-out` made and nothing else (INSTALL-TRUST):
+/// trusted as a state directory is (owned by the user, writable by no one else), ca.key
+/// readable by no one else, and holding only `.lock`, `ca.key`, `ca.csr` and an empty
+/// `certs/` — install-ca replaces the whole directory, so anything else would be lost.
+fn check_pending_dir(ctx: &Context) -> Result<()> {
+    let dir = &ctx.dir;
+    let distrust = store::trust_problems(dir);
+    if !distrust.is_empty() && !ctx.open.allow_insecure_dir {
+        return Err(Error::state(dir, store::DirError::Untrusted(distrust)));
+    }
+    let mode = store::mode_of(dir, store::KEY)?;
+    if mode & 0o077 != 0 && !ctx.open.allow_insecure_key {
+        return Err(Error::state(
+            dir.join(store::KEY),
+            crate::model::snapshot::SnapshotError::InsecureKey {
+                mode,
+                path: dir.join(store::KEY),
+            },
+        ));
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name();
+        let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
+        let expected = match name.to_str() {
+            Some(store::LOCK | store::KEY | store::CSR) => kind.is_file(),
+            Some(store::CERTS) => {
+                kind.is_dir()
+                    && std::fs::read_dir(entry.path())
+                        .map_err(|e| Error::io(entry.path(), e))?
+                        .next()
+                        .is_none()
+            }
+            _ => false,
+        };
+        if !expected {
+            return Err(Refused::PendingHolds(entry.path()).into());
+        }
+    }
+    Ok(())
+}
+
 /// A certificate file: one or more PEM certificates, or one DER certificate.
 fn read_certs(path: &Path) -> Result<Vec<Vec<u8>>> {
     let bytes = crate::input::read(path, MAX_PEM_BYTES as u64)?;
@@ -189,7 +236,7 @@ pub fn plan(request: &Install, ca: &Ca, env: &Env) -> Result<(Vec<FileWrite>, Se
     if csr.spki_der != ca.cert.spki_der {
         return Err(Refused::NotForThisKey {
             cert: path.clone(),
-            dir: PathBuf::from("."),
+            dir: request.dir.clone(),
         }
         .into());
     }

@@ -56,6 +56,10 @@ pub fn plan(state: &State, days: u32, env: &Env) -> Result<Planned> {
     let old = &state.ca.cert;
     let path = state.dir.join(CERT);
     let x509 = crate::pki::pem::certificate(&old.der).map_err(|m| Error::state(&path, m))?;
+    // A sub-CA is renewed by its parent (INSTALL-SWAP): self-signing would make it a root.
+    if !state.chain.is_empty() || !crate::pki::chain::self_signed(&x509) {
+        return Err(crate::model::change::Refusal::RenewCaSubCa.into());
+    }
     let old_serial = Serial::from_magnitude(x509.raw_serial());
     let archive = crate::model::layout::archived_ca_file(&old_serial);
     if state.has_file(&archive) {

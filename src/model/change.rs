@@ -73,6 +73,11 @@ pub enum Refusal {
         if *.parent == 0 { "it may sign no CA certificates".to_string() } else { format!("a sub-CA's --path-len must be below it (at most {})", .parent - 1) }
     )]
     PathLen { ca: String, parent: u32 },
+    /// `renew-ca` of a sub-CA (self-signing would turn it into a root).
+    #[error(
+        "this CA's certificate is issued by a parent CA: renew it with `ca renew-ca --csr-out FILE`, have the parent sign the request with --profile sub-ca, then `ca install-ca CERT`"
+    )]
+    RenewCaSubCa,
     /// `install-ca` of the certificate ca.crt already is.
     #[error("{} is already this CA's certificate; nothing was changed", crate::render::escape(&.0.display().to_string()))]
     AlreadyInstalled(std::path::PathBuf),
@@ -301,19 +306,40 @@ fn check_one(ca: &crate::pki::ca::CaCert, request: &Request<'_>, own: bool) -> R
     if ca.constraints.is_empty() {
         return Ok(());
     }
+    // What verifiers check besides the SANs (NC-SUBJECT): a CN that looks like a host name
+    // (OpenSSL and GnuTLS check it as a DNS name when there is no DNS SAN; an address too),
+    // and an emailAddress attribute, as an email address.
+    let no_dns_san = !request
+        .sans
+        .iter()
+        .any(|s| matches!(s, crate::pki::names::San::Dns(_)));
     let cn = match request.profile {
-        Profile::Client | Profile::SubCa => None,
-        _ => request
-            .subject
-            .common_name()
-            .and_then(|cn| issuance::default_san(cn, request.profile)),
+        Profile::SubCa => None,
+        _ if no_dns_san => request.subject.common_name().and_then(cn_as_dns),
+        _ => None,
     };
-    for name in request.sans.iter().chain(cn.as_ref()) {
+    let email = request
+        .subject
+        .0
+        .iter()
+        .find(|(k, _)| k == "emailAddress")
+        .map(|(_, v)| crate::pki::names::San::Email(v.clone()));
+    for name in request.sans.iter().chain(cn.as_ref()).chain(email.as_ref()) {
         ca.constraints
             .allows(name, &ca.subject_shown)
             .map_err(Refusal::Constraint)?;
     }
     Ok(())
+}
+
+/// A CN as the DNS name verifiers take it for: one with a dot made of letters, digits, `-`,
+/// `_`, `*` and dots (an IPv4 address is one).
+fn cn_as_dns(cn: &str) -> Option<crate::pki::names::San> {
+    let hostlike = cn.contains('.')
+        && cn
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'*'));
+    hostlike.then(|| crate::pki::names::San::Dns(cn.to_ascii_lowercase()))
 }
 
 /// Signs one certificate with serial `serial` for `request` and builds its index entry: the

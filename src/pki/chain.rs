@@ -16,6 +16,35 @@ pub enum ChainError {
     TooLong(usize),
     #[error("{0}")]
     Parse(String),
+    #[error(
+        "{issuer} allows {allowed} CA certificate(s) below it (pathLenConstraint); this one would be number {below}"
+    )]
+    PathLen {
+        issuer: String,
+        allowed: u32,
+        below: usize,
+    },
+    #[error("{cert} has a critical extension fileca does not know ({oid}); verifiers reject it")]
+    UnknownCritical { cert: String, oid: String },
+}
+
+/// Refuses a certificate with a critical extension x509-parser does not know: every verifier
+/// rejects a path through it.
+fn check_critical(cert: &X509Certificate<'_>) -> Result<(), ChainError> {
+    for ext in cert.extensions() {
+        if ext.critical
+            && matches!(
+                ext.parsed_extension(),
+                x509_parser::extensions::ParsedExtension::UnsupportedExtension { .. }
+            )
+        {
+            return Err(ChainError::UnknownCritical {
+                cert: crate::pki::names::name_shown(cert.subject()),
+                oid: ext.oid.to_id_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The longest path accepted, CA certificate excluded.
@@ -34,6 +63,7 @@ pub fn to_root(cert: &[u8], pool: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, ChainError
     if self_signed(&first) {
         return Err(ChainError::SelfSigned);
     }
+    check_critical(&first)?;
     let parsed: Vec<(Vec<u8>, X509Certificate<'_>)> = pool
         .iter()
         .filter_map(|d| Some((d.clone(), crate::pki::pem::certificate(d).ok()?)))
@@ -44,12 +74,9 @@ pub fn to_root(cert: &[u8], pool: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, ChainError
         if path.len() >= MAX_DEPTH {
             return Err(ChainError::TooLong(MAX_DEPTH));
         }
-        let issuer = parsed.iter().find(|(_, c)| {
+        let issuer = parsed.iter().find(|(der, c)| {
             c.subject().as_raw() == current.issuer().as_raw()
-                && c.basic_constraints()
-                    .ok()
-                    .flatten()
-                    .is_some_and(|bc| bc.value.ca)
+                && crate::pki::ca::CaCert::parse(der).is_ok()
                 && current.verify_signature(Some(c.public_key())).is_ok()
         });
         let Some((der, c)) = issuer else {
@@ -57,6 +84,22 @@ pub fn to_root(cert: &[u8], pool: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, ChainError
                 issuer: crate::pki::names::name_shown(current.issuer()),
             });
         };
+        check_critical(c)?;
+        // The CA being installed and every CA between it and this issuer follow it.
+        let below = path.len() + 1;
+        if let Some(allowed) = c
+            .basic_constraints()
+            .ok()
+            .flatten()
+            .and_then(|bc| bc.value.path_len_constraint)
+            && (allowed as usize) < below
+        {
+            return Err(ChainError::PathLen {
+                issuer: crate::pki::names::name_shown(c.subject()),
+                allowed,
+                below,
+            });
+        }
         path.push(der.clone());
         if self_signed(c) {
             return Ok(path);

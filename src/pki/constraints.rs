@@ -77,7 +77,11 @@ impl Subtree {
                 if San::dns(domain).is_err() || domain.starts_with("*.") {
                     return Err(bad());
                 }
-                Ok(Subtree::Email(value.to_ascii_lowercase()))
+                // The host part is case-insensitive, a mailbox's local part is not.
+                Ok(Subtree::Email(match value.rsplit_once('@') {
+                    Some((local, host)) => format!("{local}@{}", host.to_ascii_lowercase()),
+                    None => value.to_ascii_lowercase(),
+                }))
             }
             "uri" => Err(ConstraintError::Uri(s.to_string())),
             _ => Err(ConstraintError::Form(s.to_string())),
@@ -94,9 +98,7 @@ impl Subtree {
                 }
                 _ => false,
             }),
-            (Subtree::Email(base), San::Email(m)) => {
-                Some(email_within(&m.to_ascii_lowercase(), base))
-            }
+            (Subtree::Email(base), San::Email(m)) => Some(email_within(m, base)),
             _ => None,
         }
     }
@@ -197,20 +199,36 @@ fn dns_within(name: &str, base: &str) -> bool {
 }
 
 /// RFC 5280 email matching on a mailbox `m`.
+/// The local part is compared exactly (RFC 5280 4.2.1.10: it is case-sensitive), the host
+/// without regard to case.
 fn email_within(m: &str, base: &str) -> bool {
     if base.is_empty() {
         return true;
     }
-    if base.contains('@') {
-        return m == base;
-    }
-    let Some((_, host)) = m.rsplit_once('@') else {
+    let Some((local, host)) = m.rsplit_once('@') else {
         return false;
     };
+    let host = host.to_ascii_lowercase();
+    if let Some((base_local, base_host)) = base.rsplit_once('@') {
+        return local == base_local && host.eq_ignore_ascii_case(base_host);
+    }
     match base.strip_prefix('.') {
         Some(_) => host.ends_with(base),
         None => host == base,
     }
+}
+
+/// The names a DNS wildcard `*.S` stands for include `L.S` for every label L: an excluded
+/// subtree `L.S` (without a leading dot) is one of them, and OpenSSL and GnuTLS would accept
+/// the wildcard certificate for it (NC-WILDCARD).
+fn wildcard_reaches(name: &str, excluded: &str) -> bool {
+    let Some(parent) = name.strip_prefix("*.") else {
+        return false;
+    };
+    !excluded.starts_with('.')
+        && excluded
+            .split_once('.')
+            .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(parent))
 }
 
 /// A CA's name constraints.
@@ -229,6 +247,10 @@ pub enum Violation {
         ca: String,
         permitted: Vec<Subtree>,
     },
+    #[error(
+        "{name}: {ca} has name constraints and fileca does not enforce them on URIs yet, so it issues no URI under them"
+    )]
+    Uri { name: String, ca: String },
     #[error("{name} is inside the excluded {} of {ca}", .excluded.spelling())]
     Excluded {
         name: String,
@@ -276,6 +298,28 @@ impl Constraints {
 
     /// Checks one name; `ca` names the CA whose constraint it is, for the message.
     pub fn allows(&self, name: &San, ca: &str) -> Result<(), Violation> {
+        // URI subtrees are not enforced (ConstraintError::Uri), so a constrained CA issues
+        // no URI: verifiers would accept any host in it (NC-URI).
+        if let San::Uri(_) = name
+            && !self.is_empty()
+        {
+            return Err(Violation::Uri {
+                name: name.to_string(),
+                ca: ca.to_string(),
+            });
+        }
+        if let San::Dns(d) = name
+            && let Some(ex) = self.excluded.iter().find(|s| match s {
+                Subtree::Dns(e) => wildcard_reaches(d, e),
+                _ => false,
+            })
+        {
+            return Err(Violation::Excluded {
+                name: name.to_string(),
+                ca: ca.to_string(),
+                excluded: ex.clone(),
+            });
+        }
         if let Some(ex) = self.excluded.iter().find(|s| s.covers(name) == Some(true)) {
             return Err(Violation::Excluded {
                 name: name.to_string(),
