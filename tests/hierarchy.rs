@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::harness::*;
 
 /// A key and CSR made by openssl: `alg` is `-newkey`'s argument and options.
-fn key_and_csr(env: &Env, name: &str, subj: &str, alg: &[&str]) -> (PathBuf, PathBuf) {
+pub(crate) fn key_and_csr(env: &Env, name: &str, subj: &str, alg: &[&str]) -> (PathBuf, PathBuf) {
     let (key, csr) = (
         env.path(&format!("{name}.key")),
         env.path(&format!("{name}.csr")),
@@ -27,10 +27,34 @@ fn key_and_csr(env: &Env, name: &str, subj: &str, alg: &[&str]) -> (PathBuf, Pat
     (key, csr)
 }
 
-const P256: &[&str] = &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
-const P384: &[&str] = &["ec", "-pkeyopt", "ec_paramgen_curve:P-384"];
-const ED25519: &[&str] = &["ed25519"];
-const RSA: &[&str] = &["rsa:2048"];
+pub(crate) const P256: &[&str] = &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
+pub(crate) const P384: &[&str] = &["ec", "-pkeyopt", "ec_paramgen_curve:P-384"];
+pub(crate) const ED25519: &[&str] = &["ed25519"];
+pub(crate) const RSA: &[&str] = &["rsa:2048"];
+
+/// A certificate for `csr` signed by openssl with `ca`'s key, its extensions the `-extfile`
+/// line `ext`, written to `out`: a certificate forced past fileca's gate.
+pub(crate) fn openssl_signed(env: &Env, csr: &Path, ca: (&Path, &Path), ext: &str, out: &Path) {
+    let ext = write(env, "forced.ext", format!("{ext}\n").as_bytes());
+    let (ok, log) = openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        csr.to_str().unwrap(),
+        "-CA",
+        ca.0.to_str().unwrap(),
+        "-CAkey",
+        ca.1.to_str().unwrap(),
+        "-CAcreateserial",
+        "-days",
+        "30",
+        "-extfile",
+        ext.to_str().unwrap(),
+        "-out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{log}");
+}
 
 /// `root` signs `csr` as a sub-CA with `extra` options, and the sub-CA is adopted in a new
 /// directory with its key. Returns the new CA.
@@ -273,25 +297,8 @@ fn a_constrained_root_signs_a_sub_ca_whose_leaves_verify_subca_profile() {
     // Forced past fileca: openssl signs a leaf for www.example.com with the sub-CA's key;
     // openssl verify rejects it because the constraint is in the sub-CA's certificate.
     let forced = int.path("forced.crt");
-    let ext = write(&int, "forced.ext", b"subjectAltName=DNS:www.example.com\n");
-    let (ok, log) = openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        outside.to_str().unwrap(),
-        "-CA",
-        int_crt.to_str().unwrap(),
-        "-CAkey",
-        int_key.to_str().unwrap(),
-        "-CAcreateserial",
-        "-days",
-        "30",
-        "-extfile",
-        ext.to_str().unwrap(),
-        "-out",
-        forced.to_str().unwrap(),
-    ]);
-    assert!(ok, "{log}");
+    let ext = "subjectAltName=DNS:www.example.com";
+    openssl_signed(&int, &outside, (&int_crt, &int_key), ext, &forced);
     let (ossl, gnutls, log) = verify_chain(&int, &root.dir.join("ca.crt"), &[&int_crt], &forced);
     assert!(!ossl && !gnutls, "{log}");
     assert!(log.contains("subtree violation"), "{log}");

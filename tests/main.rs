@@ -19,6 +19,7 @@ mod init;
 mod inputs;
 mod interop;
 mod keys;
+mod lint;
 mod operator;
 mod outputs;
 mod powerloss;
