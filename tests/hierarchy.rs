@@ -1180,3 +1180,229 @@ fn init_parent_is_resumable_at_every_step_parent_resume() {
         }
     }
 }
+
+/// Review findings (an attack on the constraint gate and install-ca), each refused
+/// byte-identical: URI SANs under a constrained CA (NC-URI); a wildcard reaching an excluded
+/// name (NC-WILDCARD); a host-like CN, an address CN and a subject emailAddress outside the
+/// constraints, for every profile (NC-SUBJECT); a mailbox constraint's local part is
+/// case-sensitive; install-ca of a chain through an issuer whose pathLenConstraint does not
+/// allow it, or with an unknown critical extension; a pending directory that is not trusted,
+/// whose key others can read, or that holds something else.
+#[test]
+fn review_findings_on_the_constraint_gate_and_install_ca_nc_review() {
+    let root = Env::empty();
+    root.ok(&[
+        "init",
+        "--subject",
+        "CN=NC Root",
+        "--path-len",
+        "2",
+        "--permit",
+        "DNS:lab.test",
+        "--permit",
+        "IP:10.0.0.0/8",
+        "--permit",
+        "email:lab.test",
+        "--permit",
+        "email:Boss@boss.test",
+        "--exclude",
+        "DNS:secret.lab.test",
+    ]);
+    let p256 = csr("p256-default.pem");
+    let p = p256.to_str().unwrap();
+    let out = root.path("out");
+    let o = out.to_str().unwrap();
+    let (_, evil_cn) = key_and_csr(&root, "evil", "/CN=www.evil.com", P256);
+    let (_, ip_cn) = key_and_csr(&root, "ipcn", "/CN=10.1.1.1", P256);
+    for (args, words) in [
+        (
+            &[
+                "sign",
+                p,
+                "--profile",
+                "client",
+                "--san",
+                "URI:https://evil.com/",
+            ][..],
+            "URIs",
+        ),
+        (
+            &[
+                "sign",
+                p,
+                "--san",
+                "DNS:a.lab.test",
+                "--san",
+                "URI:spiffe://lab.test/x",
+            ],
+            "URIs",
+        ),
+        (
+            &["sign", p, "--san", "DNS:*.lab.test"],
+            "excluded DNS:secret.lab.test",
+        ),
+        (
+            &["sign", evil_cn.to_str().unwrap(), "--profile", "client"],
+            "DNS:www.evil.com is outside",
+        ),
+        (
+            &["sign", ip_cn.to_str().unwrap(), "--san", "IP:10.1.1.1"],
+            "DNS:10.1.1.1 is outside",
+        ),
+        (
+            &["issue", "10.1.1.1", "--out-dir", o],
+            "DNS:10.1.1.1 is outside",
+        ),
+        (
+            &[
+                "issue",
+                "x.lab.test",
+                "--subject",
+                "CN=x.lab.test,emailAddress=x@evil.com",
+                "--out-dir",
+                o,
+            ],
+            "email:x@evil.com is outside",
+        ),
+        (
+            &[
+                "sign",
+                p,
+                "--profile",
+                "client",
+                "--san",
+                "email:boss@boss.test",
+            ],
+            "email:boss@boss.test is outside",
+        ),
+    ] {
+        let err = root.refused(args, REFUSED);
+        assert!(err.contains(words), "{args:?}: {err}");
+    }
+    // Inside the constraints, the same forms are issued.
+    root.ok(&[
+        "sign",
+        p,
+        "--profile",
+        "client",
+        "--san",
+        "email:Boss@boss.test",
+    ]);
+    root.ok(&["sign", p, "--san", "DNS:*.dev.lab.test"]);
+    root.ok(&[
+        "sign",
+        ip_cn.to_str().unwrap(),
+        "--san",
+        "DNS:ip.lab.test",
+        "--san",
+        "IP:10.1.1.1",
+    ]);
+
+    // install-ca through chains verifiers reject, made by openssl outside fileca.
+    let ext = |extra: &str| {
+        format!("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n{extra}")
+    };
+    let (r_key, r_crt) = (root.path("r0.key"), root.path("r0.crt"));
+    openssl_self_signed(
+        &r_key,
+        &r_crt,
+        "/CN=PathLen Zero Root",
+        &[
+            "-days",
+            "30",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE,pathlen:0",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+    let cases = [
+        ("a", ext(""), "pathLenConstraint"),
+        ("b", ext("1.2.3.4=critical,ASN1:NULL"), "critical extension"),
+    ];
+    for (name, extfile, words) in cases {
+        let pending = Env::empty();
+        let req = pending.path("p.csr");
+        pending.ok(&[
+            "init",
+            "--subject",
+            &format!("CN=Pending {name}"),
+            "--csr-out",
+            req.to_str().unwrap(),
+        ]);
+        let (ca, issued) = if name == "a" {
+            // A CA under the pathlen-0 root, which may have no CA below it.
+            let mid_key_csr = key_and_csr(&root, &format!("mid{name}"), "/CN=Mid", P256);
+            let mid = root.path("mid.crt");
+            openssl_signed(&root, &mid_key_csr.1, (&r_crt, &r_key), &ext(""), &mid);
+            let crt = root.path(&format!("{name}.crt"));
+            openssl_signed(&root, &req, (&mid, &mid_key_csr.0), &extfile, &crt);
+            (
+                concat(&root, &format!("{name}.chain"), &[&mid, &r_crt]),
+                crt,
+            )
+        } else {
+            let crt = root.path(&format!("{name}.crt"));
+            openssl_signed(&root, &req, (&r_crt, &r_key), &extfile, &crt);
+            (r_crt.clone(), crt)
+        };
+        let err = pending.refused(
+            &[
+                "install-ca",
+                issued.to_str().unwrap(),
+                "--chain",
+                ca.to_str().unwrap(),
+            ],
+            REFUSED,
+        );
+        assert!(err.contains(words), "{name}: {err}");
+    }
+
+    // The pending directory itself: untrusted, an exposed key, a stray file.
+    let pending = Env::empty();
+    let req = pending.path("p.csr");
+    pending.ok(&[
+        "init",
+        "--subject",
+        "CN=Pending",
+        "--csr-out",
+        req.to_str().unwrap(),
+    ]);
+    let crt = root.path("pending.crt");
+    root.ok(&[
+        "sign",
+        req.to_str().unwrap(),
+        "--profile",
+        "sub-ca",
+        "--out",
+        crt.to_str().unwrap(),
+    ]);
+    let install = [
+        "install-ca",
+        crt.to_str().unwrap(),
+        "--chain",
+        root.dir.join("ca.crt").to_str().unwrap(),
+    ]
+    .map(|a| a.to_string());
+    let install: Vec<&str> = install.iter().map(String::as_str).collect();
+    let chmod = |p: &Path, m: u32| {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(m)).unwrap()
+    };
+    chmod(&pending.dir, 0o777);
+    let err = pending.refused(&install, STATE);
+    assert!(err.contains("not trusted"), "{err}");
+    chmod(&pending.dir, 0o700);
+    chmod(&pending.dir.join("ca.key"), 0o644);
+    let err = pending.refused(&install, STATE);
+    assert!(err.contains("chmod 600"), "{err}");
+    chmod(&pending.dir.join("ca.key"), 0o600);
+    std::fs::write(pending.dir.join("notes.txt"), "mine").unwrap();
+    let err = pending.refused(&install, REFUSED);
+    assert!(
+        err.contains("notes.txt") && err.contains("move this away"),
+        "{err}"
+    );
+    std::fs::remove_file(pending.dir.join("notes.txt")).unwrap();
+    pending.ok(&install);
+    pending.assert_check_ok();
+}

@@ -78,10 +78,7 @@ impl Subtree {
                     return Err(bad());
                 }
                 // The host part is case-insensitive, a mailbox's local part is not.
-                Ok(Subtree::Email(match value.rsplit_once('@') {
-                    Some((local, host)) => format!("{local}@{}", host.to_ascii_lowercase()),
-                    None => value.to_ascii_lowercase(),
-                }))
+                Ok(Subtree::Email(email_base(value)))
             }
             "uri" => Err(ConstraintError::Uri(s.to_string())),
             _ => Err(ConstraintError::Form(s.to_string())),
@@ -199,6 +196,14 @@ fn dns_within(name: &str, base: &str) -> bool {
 }
 
 /// RFC 5280 email matching on a mailbox `m`.
+/// An email subtree as stored: the host lowercase, a mailbox's local part as it is.
+fn email_base(value: &str) -> String {
+    match value.rsplit_once('@') {
+        Some((local, host)) => format!("{local}@{}", host.to_ascii_lowercase()),
+        None => value.to_ascii_lowercase(),
+    }
+}
+
 /// The local part is compared exactly (RFC 5280 4.2.1.10: it is case-sensitive), the host
 /// without regard to case.
 fn email_within(m: &str, base: &str) -> bool {
@@ -365,7 +370,7 @@ impl Constraints {
                     .flatten()
                     .filter_map(|s| match &s.base {
                         GeneralName::DNSName(d) => Some(Subtree::Dns(d.to_ascii_lowercase())),
-                        GeneralName::RFC822Name(e) => Some(Subtree::Email(e.to_ascii_lowercase())),
+                        GeneralName::RFC822Name(e) => Some(Subtree::Email(email_base(e))),
                         GeneralName::IPAddress(b) => ip_subtree(b),
                         _ => None,
                     })
