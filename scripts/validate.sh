@@ -49,5 +49,22 @@ step "openssl verify -crl_check accepts the other certificate" openssl verify -c
 step "ca status reports 1 valid and 1 revoked" bash -c "'$CA' status --json | grep -q '\"revoked\": 1'"
 step "ca check finds every invariant intact" bash -c "'$CA' check --json | grep -q '\"ok\": true'"
 
+# Two tiers: an offline root (the CA above), an issuing CA made pending, signed as a sub-CA
+# and installed, a leaf; revocation at both levels seen by openssl verify -crl_check_all.
+INT="$work/issuing"
+step "init --csr-out makes a pending issuing CA" bash -c "'$CA' --dir '$INT' init --subject 'CN=Validation Issuing CA,O=fileca' --csr-out '$work/int.csr' && '$CA' --dir '$INT' status | grep -q 'pending CA'"
+step "the root signs it as a sub-CA (pathlen 0, name constraints)" bash -c "'$CA' sign '$work/int.csr' --profile sub-ca --permit DNS:example.test --out '$work/int.crt' && openssl x509 -in '$work/int.crt' -noout -text | grep -q 'CA:TRUE, pathlen:0' && openssl x509 -in '$work/int.crt' -noout -text | grep -q 'Name Constraints: critical'"
+step "install-ca completes the issuing CA with its chain" bash -c "'$CA' --dir '$INT' install-ca '$work/int.crt' --chain '$CA_DIR/ca.crt' && cmp -s '$INT/chain.pem' '$CA_DIR/ca.crt'"
+step "the issuing CA issues a leaf that verifies through the chain" bash -c "'$CA' --dir '$INT' issue leaf.example.test --out-dir '$work/out' && openssl verify -x509_strict -CAfile '$work/out/leaf.example.test/ca.crt' -untrusted '$work/out/leaf.example.test/leaf.example.test.fullchain.pem' '$work/out/leaf.example.test/leaf.example.test.crt'"
+expect_code "a name outside the constraints is refused (exit 3)" 3 "$CA" --dir "$INT" issue www.example.com --out-dir "$work/out"
+step "a second leaf, revoked at the issuing CA" bash -c "'$CA' --dir '$INT' issue gone.example.test --out-dir '$work/out' && '$CA' --dir '$INT' revoke --cert '$work/out/gone.example.test/gone.example.test.crt' --crl && '$CA' crl >/dev/null && '$CA' --dir '$INT' list --status revoked | grep -q gone.example.test && [ -s '$INT/ca.crl' ]"
+chain_verify() { openssl verify -x509_strict -crl_check_all -CAfile "$CA_DIR/ca.crt" -untrusted "$INT/ca.crt" -CRLfile "$CA_DIR/ca.crl" -CRLfile "$INT/ca.crl" "$1"; }
+chain_rejects() { local out; ! out=$(chain_verify "$1" 2>&1) && echo "$out" | grep -q 'certificate revoked'; }
+step "openssl verify -crl_check_all accepts the valid leaf" chain_verify "$work/out/leaf.example.test/leaf.example.test.crt"
+step "openssl verify -crl_check_all rejects the leaf revoked below" chain_rejects "$work/out/gone.example.test/gone.example.test.crt"
+step "the root revokes the issuing CA" bash -c "'$CA' revoke --cert '$INT/ca.crt' --reason cACompromise --crl >/dev/null && '$CA' list --status revoked | grep -q 'Validation Issuing CA'"
+step "openssl verify -crl_check_all then rejects the issuing CA's valid leaf" chain_rejects "$work/out/leaf.example.test/leaf.example.test.crt"
+step "ca check is clean in both directories" bash -c "'$CA' check --json | grep -q '\"ok\": true' && '$CA' --dir '$INT' check --json | grep -q '\"ok\": true'"
+
 if [ "$failures" -eq 0 ]; then echo "validate: all steps passed"; else echo "validate: $failures step(s) FAILED"; fi
 [ "$failures" -eq 0 ]
