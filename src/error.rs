@@ -248,6 +248,9 @@ pub enum Refused {
         Shown(.0)
     )]
     NotPending(PathBuf),
+    /// `init --csr-out` onto an existing file.
+    #[error("{}: already exists; init never replaces a file: give --csr-out a new name", Shown(.0))]
+    CsrOutExists(PathBuf),
     /// A pending directory holding what `init --csr-out` did not make.
     #[error(
         "{}: a pending CA holds only .lock, ca.key, ca.csr and an empty certs/; install-ca replaces the whole directory, so move this away first",

@@ -301,6 +301,10 @@ fn pending(args: &InitArgs, ctx: &Context, out: &Path) -> Result<()> {
         }
         let to_file = out.as_os_str() != "-" && !crate::render::is_stream(out);
         if to_file {
+            // --csr-out never replaces a file (init has no --force): name another one.
+            if std::fs::symlink_metadata(out).is_ok() {
+                return Err(crate::error::Refused::CsrOutExists(out.to_path_buf()).into());
+            }
             store::output::check(&store::output::OutputFile {
                 path: out.to_path_buf(),
                 source: store::CSR.into(),
