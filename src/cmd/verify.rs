@@ -42,7 +42,13 @@ pub fn query(
     let ca = crate::model::snapshot::ca_cert(session.dir(), &session.read(CERT)?)?;
     let header = crate::model::header::open(session)?;
     let serial = Serial::from_magnitude(cert.raw_serial());
-    let (verdict, detail) = if !ca.issued(cert) {
+    // ca.crt and the certificates renew-ca or install-ca archived are this CA's own, also
+    // when a parent issued them (a sub-CA).
+    let archived = crate::model::layout::archived_ca_file(&serial);
+    let is_archived = session.read_optional(&archived)?.is_some_and(|b| {
+        crate::pki::pem::decode_one(&b, &["CERTIFICATE"], MAX_PEM_BYTES).is_ok_and(|d| d == der)
+    });
+    let (verdict, detail) = if !ca.issued(cert) && der != ca.der && !is_archived {
         (
             Verdict::NotIssuedByThisCa,
             format!(
@@ -57,12 +63,9 @@ pub fn query(
             cert.validity().not_before.to_datetime(),
             cert.validity().not_after.to_datetime(),
         );
-        let archived = crate::model::layout::archived_ca_file(&serial);
         let which = if der == ca.der {
             "this CA's own certificate (ca.crt)"
-        } else if session.read_optional(&archived)?.is_some_and(|b| {
-            crate::pki::pem::decode_one(&b, &["CERTIFICATE"], MAX_PEM_BYTES).is_ok_and(|d| d == der)
-        }) {
+        } else if is_archived {
             "an earlier certificate of this CA (renew-ca)"
         } else {
             ""
