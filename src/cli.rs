@@ -123,7 +123,8 @@ pub enum Command {
         after_help = "Example:\n  ca --dir ./pki renew-ca --days 3650\n\nThe previous certificate is kept as ca-<SERIAL>.crt; certificates issued before\nkeep verifying against the new ca.crt (same subject and key)."
     )]
     RenewCa(RenewCaArgs),
-    /// Complete a pending CA (made by `init --csr-out`) with the certificate its parent issued.
+    /// Install the CA certificate a parent issued: complete a pending CA (`init --csr-out`),
+    /// or swap in a renewed one (`renew-ca --csr-out`), with its chain.
     #[command(
         after_help = "Example:\n  ca --dir ./issuing init --subject \"CN=Lab Issuing CA\" --csr-out issuing.csr\n  ca --dir ./root sign issuing.csr --profile sub-ca --out issuing.crt\n  ca --dir ./issuing install-ca issuing.crt --chain root/ca.crt\n\nThe certificate must certify the pending key and chain to a self-signed root through\nthe certificates after it in the same file and in --chain; chain.pem keeps them."
     )]
