@@ -716,6 +716,7 @@ fn install_ca_interrupted_anywhere_leaves_pending_or_installed_install_atomic() 
     let mutations = trace_mutations(&traced, &args).len();
     assert!(mutations >= 10, "{mutations} mutations");
     let key = std::fs::read(base.join("ca.key")).unwrap();
+    let mut reported = 0;
     for n in 1..=mutations {
         for kind in ["error", "abort"] {
             let tag = format!("{kind}-{n}");
@@ -736,6 +737,16 @@ fn install_ca_interrupted_anywhere_leaves_pending_or_installed_install_atomic() 
                 assert!(kind == "abort" || !out.status.success(), "{tag}");
             }
             assert_eq!(std::fs::read(dir.join("ca.key")).unwrap(), key, "{tag}");
+            // check reports a leftover sibling (it may hold a copy of the key).
+            if installed && !siblings(&dir).is_empty() {
+                reported += 1;
+                let out = ca_at(&dir).arg("check").output().unwrap();
+                assert_eq!(out.status.code(), Some(1), "{tag}: {out:?}");
+                assert!(
+                    String::from_utf8_lossy(&out.stdout).contains(".init-"),
+                    "{tag}"
+                );
+            }
             // The next command completes what was left: installing, or (once installed)
             // any mutating command removes a swapped-out pending directory.
             let next = ca_at(&dir)
@@ -752,6 +763,7 @@ fn install_ca_interrupted_anywhere_leaves_pending_or_installed_install_atomic() 
             assert!(check.status.success(), "{tag}: {check:?}");
         }
     }
+    assert!(reported > 0, "no run left a sibling to report");
 }
 
 /// CHAIN-OUT: a sub-CA's outputs carry its chain — `sign --fullchain` (stdout, --out,

@@ -89,6 +89,16 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
     for p in store::trust_problems(dir) {
         add(".", p);
     }
+    // A sibling an interrupted init or install-ca left (it may hold a copy of ca.key): the
+    // next mutating command removes it when it can prove it is fileca's (INSTALL-ATOMIC).
+    for name in store::init_leftovers(dir) {
+        add(
+            &format!("../{name}"),
+            "left by an interrupted init or install-ca (it may hold a copy of ca.key); the next \
+             command that changes the CA removes it"
+                .into(),
+        );
+    }
     // CHAIN-CHECK: chain.pem is ca.crt's issuers up to a self-signed root, each signing the
     // one before.
     if let (Some(ca), Ok(Some(chain))) = (&ca_cert, session.read_optional(store::CHAIN)) {

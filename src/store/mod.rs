@@ -357,6 +357,25 @@ pub fn trust_problems(dir: &Path) -> Vec<String> {
 }
 
 /// Refuses a state directory that is missing, a symlink or not a directory.
+/// The hidden siblings `.NAME.init-…` of the state directory `dir` (what an interrupted init
+/// or install-ca leaves).
+pub fn init_leftovers(dir: &Path) -> Vec<String> {
+    let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
+        return Vec::new();
+    };
+    let prefix = format!(".{name}.init-");
+    let parent = output::parent_of(dir);
+    let Ok(entries) = std::fs::read_dir(&parent) else {
+        return Vec::new();
+    };
+    let mut found: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    found.sort();
+    found
+}
+
 /// Is `dir` a pending CA (SPEC.md PENDING-*): a key and its request ca.csr, and neither
 /// ca.crt nor index.json yet?
 pub fn is_pending(dir: &Path) -> bool {
