@@ -37,6 +37,8 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
         let parent_der = crate::pki::pem::decode_one(&parent_ca, &["CERTIFICATE"], MAX_PEM_BYTES)
             .map_err(|e| Error::state(parent.join(store::CERT), e))?;
         if first.first() == Some(&parent_der) {
+            // What an interrupted install may have left beside it goes now.
+            store::remove_abandoned_siblings(dir);
             note(&format!(
                 "nothing to do: {} is already a sub-CA of {}",
                 shown(dir),

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result, StateError};
-pub use create::{check_can_create, create, install};
+pub use create::{check_can_create, create, install, remove_abandoned_siblings};
 
 pub use crate::model::layout::*;
 
