@@ -69,7 +69,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create a new CA: key, self-signed certificate, counters and an empty index.
+    /// Create a CA: a root (key, self-signed certificate, counters, empty index), a pending
+    /// sub-CA (--csr-out), or a sub-CA of a CA on this machine (--parent).
     #[command(
         after_help = "Example:\n  ca --dir ./pki init --subject \"CN=Lab Root CA,O=Example,C=DE\" --days 3650 --path-len 0"
     )]
@@ -87,7 +88,8 @@ pub enum Command {
     /// Sign a new CRL listing every revoked certificate; writes ca.crl.
     #[command(after_help = "Example:\n  ca --dir ./pki crl --days 7 --out /srv/www/crl/lab.crl")]
     Crl(CrlArgs),
-    /// Show the CA's subject, validity, counts, counters and CRL status.
+    /// Show the CA's subject, validity, counts, counters and CRL status (or, for a pending
+    /// CA, its request and the next step).
     #[command(after_help = "Example:\n  ca --dir ./pki status --json | jq .generation")]
     Status(JsonArgs),
     /// Verify every invariant of the state directory; exit 1 if any problem is found.
@@ -334,7 +336,8 @@ pub struct InitArgs {
     /// Key algorithm of the CA key.
     #[arg(long, value_enum, default_value = "ecdsa-p256")]
     pub key_type: KeyType,
-    /// Validity of the CA certificate in days.
+    /// Validity of the CA certificate in days (with --parent: of the sub-CA certificate the
+    /// parent issues, clamped to the parent's).
     #[arg(long, default_value_t = 3650, value_parser = clap::value_parser!(u32).range(1..=36500))]
     pub days: u32,
     /// Maximum number of intermediate CAs below this one (basicConstraints pathLenConstraint).
@@ -348,7 +351,7 @@ pub struct InitArgs {
     /// Create a pending CA: its key, and a certificate request for a parent CA to sign
     /// (`ca sign CSR --profile sub-ca`), written to FILE (`-`: stdout) and kept as ca.csr;
     /// then `ca install-ca CERT` completes it.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["import_cert", "permit", "exclude", "path_len"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["import_cert", "permit", "exclude", "path_len", "days"])]
     pub csr_out: Option<PathBuf>,
     /// Names this CA may certify (repeatable): DNS:lab.test (it and below), DNS:.lab.test
     /// (below only), IP:10.0.0.0/8, email:lab.test. Types not permitted are excluded whole.

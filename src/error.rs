@@ -91,7 +91,8 @@ pub enum Error {
     State { path: PathBuf, problem: StateError },
     /// The directory is a pending CA: no certificate yet (SPEC.md PENDING-REFUSE).
     #[error(
-        "{} is a pending CA (its key and the request {}/ca.csr, no certificate yet): have its parent sign the request with `ca sign ca.csr --profile sub-ca`, then run `ca --dir {} install-ca CERT`",
+        "{} is a pending CA (its key and the request {}/ca.csr, no certificate yet): have its parent sign the request (`ca --dir PARENT sign {}/ca.csr --profile sub-ca --out CERT`), then run `ca --dir {} install-ca CERT`",
+        Shown(.0),
         Shown(.0),
         Shown(.0),
         Shown(.0)
@@ -249,7 +250,7 @@ pub enum Refused {
     )]
     NotPending(PathBuf),
     /// `init --csr-out` onto an existing file.
-    #[error("{}: already exists; init never replaces a file: give --csr-out a new name", Shown(.0))]
+    #[error("{}: already exists; fileca never replaces it: give --csr-out a new name", Shown(.0))]
     CsrOutExists(PathBuf),
     /// A pending directory holding what `init --csr-out` did not make.
     #[error(

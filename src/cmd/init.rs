@@ -327,7 +327,7 @@ fn pending(args: &InitArgs, ctx: &Context, out: &Path) -> Result<()> {
         super::report_created(
             ctx,
             &format!(
-                "created the pending CA \"{}\" in {dir} ({}); its request {}: have the parent CA sign it with `ca sign CSR --profile sub-ca`, then run `ca --dir {dir} install-ca CERT`",
+                "created the pending CA \"{}\" in {dir} ({}); its request {}: have the parent CA sign it (`ca --dir PARENT sign {dir}/ca.csr --profile sub-ca --out CERT`), then run `ca --dir {dir} install-ca CERT`",
                 crate::render::escape(&subject.to_string()),
                 args.key_type.name(),
                 if to_file {

@@ -121,6 +121,13 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
                     p.stdout.clear();
                     p
                 })
+            })
+            .inspect_err(|_| {
+                note(&format!(
+                    "{} stays pending: run the command again (with other --permit, --exclude, --path-len or --days), or remove {}",
+                    shown(dir),
+                    shown(dir)
+                ))
             })?;
             issued_for(&pctx, &csr.spki_der)?.ok_or_else(|| {
                 Error::Internal("the parent's certificate is not in its index".into())

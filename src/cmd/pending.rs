@@ -65,7 +65,7 @@ pub fn query(dir: &Path) -> Result<(PendingReport, Vec<Problem>)> {
             key_type,
             csr: format!("{}/{}", dir.display(), store::CSR),
             next: format!(
-                "have the parent CA sign {shown}/ca.csr with `ca sign ca.csr --profile sub-ca`, then run `ca --dir {shown} install-ca CERT`"
+                "have the parent CA sign the request (`ca --dir PARENT sign {shown}/ca.csr --profile sub-ca --out CERT`), then run `ca --dir {shown} install-ca CERT`"
             ),
         },
         problems,

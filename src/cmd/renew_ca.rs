@@ -40,6 +40,9 @@ fn request(ctx: &Context, out: &std::path::Path) -> Result<()> {
         .map_err(|e| Error::Internal(format!("making the certificate request: {e}")))?;
     drop(state);
     drop(session);
+    if out.as_os_str() != "-" && std::fs::symlink_metadata(out).is_ok() {
+        return Err(crate::error::Refused::CsrOutExists(out.to_path_buf()).into());
+    }
     crate::store::output::write_copy(out, csr.as_bytes(), false)?;
     if !ctx.quiet {
         crate::render::warn(&format!(
