@@ -300,24 +300,12 @@ fn pending(args: &InitArgs, ctx: &Context, out: &Path) -> Result<()> {
             ));
         }
         let to_file = out.as_os_str() != "-" && !crate::render::is_stream(out);
-        if to_file {
-            // --csr-out never replaces a file (init has no --force): name another one.
-            if std::fs::symlink_metadata(out).is_ok() {
-                return Err(crate::error::Refused::CsrOutExists(out.to_path_buf()).into());
-            }
-            store::output::check(&store::output::OutputFile {
-                path: out.to_path_buf(),
-                source: store::CSR.into(),
-                bytes: csr.clone().into_bytes(),
-                serial: None,
-                force: false,
-                suffix: None,
-            })?;
-        }
+        store::output::check_copy_target(out)?;
         store::create(&ctx.dir, &files)?;
         let dir = crate::render::escape(&ctx.dir.display().to_string());
         if let Err(e) = store::output::write_copy(out, csr.as_bytes(), false) {
-            fsio_reported();
+            // Reported as done (for the fault sweeps' trace) before saying what was not.
+            crate::store::fsio::reported();
             return Err(Error::Undelivered {
                 msg: format!(
                     "the pending CA is created in {dir}, but its request was not written ({e}); it is also {dir}/ca.csr"
@@ -345,11 +333,6 @@ fn pending(args: &InitArgs, ctx: &Context, out: &Path) -> Result<()> {
         zeroize::Zeroize::zeroize(&mut f.bytes);
     }
     result
-}
-
-/// The commit is reported (for the fault sweeps' trace) before an undelivered output says so.
-fn fsio_reported() {
-    crate::store::fsio::reported();
 }
 
 fn create_or_describe(args: &InitArgs, ctx: &Context, files: &[FileWrite]) -> Result<()> {

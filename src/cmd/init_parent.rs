@@ -81,7 +81,10 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
         quiet: ctx.quiet,
         pass: crate::passphrase::Source::new(ctx.pass.file().map(Path::to_path_buf)),
     };
-    let issued = match issued_for(&pctx, &csr.spki_der)? {
+    // The parent's certificate and chain.pem (the new CA's chain; signing does not change
+    // them), and what it already issued for this key.
+    let (found, chain) = parent_view(&pctx, &csr.spki_der)?;
+    let issued = match found {
         Some((serial, der)) => {
             note(&format!(
                 "resuming: {} already issued certificate {serial} for this key",
@@ -90,16 +93,10 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
             (serial, der)
         }
         None => {
-            let sub = crate::cli::sub_ca(
-                crate::pki::profile::Profile::SubCa,
-                &crate::cli::SubCaArgs {
-                    path_len: Some(args.path_len.unwrap_or(0)),
-                    permit: args.permit.clone(),
-                    exclude: args.exclude.clone(),
-                },
-                &[],
-            )?
-            .ok_or_else(|| Error::Internal("no sub-CA policy".into()))?;
+            let sub = crate::pki::issuance::SubCa {
+                path_len: args.path_len.unwrap_or(0),
+                constraints: crate::cli::constraints(&args.permit, &args.exclude)?,
+            };
             pctx.passphrase_ahead()?;
             let mutation = MutationArgs {
                 expect_generation: None,
@@ -129,7 +126,7 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
                     shown(dir)
                 ))
             })?;
-            issued_for(&pctx, &csr.spki_der)?.ok_or_else(|| {
+            parent_view(&pctx, &csr.spki_der)?.0.ok_or_else(|| {
                 Error::Internal("the parent's certificate is not in its index".into())
             })?
         }
@@ -137,17 +134,18 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
     // Step 3: install it, with the parent's certificate and chain as the chain.
     let (serial, der) = issued;
     let mut certs = vec![der];
-    certs.extend(parent_chain(&pctx)?);
+    certs.extend(chain);
     let cert_path: PathBuf = parent.join(crate::model::layout::cert_file(&serial));
     super::install_ca::complete_pending(ctx, &cert_path, certs)
 }
 
+/// A certificate the parent issued: its serial and DER.
+type Issued = (crate::pki::serial::Serial, Vec<u8>);
+
 /// The newest valid, unrevoked sub-CA certificate the parent's index records for the key
-/// `spki_der`: its serial and DER.
-fn issued_for(
-    pctx: &Context,
-    spki_der: &[u8],
-) -> Result<Option<(crate::pki::serial::Serial, Vec<u8>)>> {
+/// `spki_der` (its serial and DER), and the parent's certificate followed by its chain.pem:
+/// the candidates for the new CA's chain.
+fn parent_view(pctx: &Context, spki_der: &[u8]) -> Result<(Option<Issued>, Vec<Vec<u8>>)> {
     let session = Session::open(&pctx.dir, Access::Read, &pctx.open)?;
     let state = crate::model::snapshot::State::load(&session, None)?;
     let mut found = None;
@@ -163,15 +161,9 @@ fn issued_for(
         }
         Ok(())
     })?;
-    Ok(found)
-}
-
-/// The parent's certificate and its chain.pem: the candidates for the new CA's chain.
-fn parent_chain(pctx: &Context) -> Result<Vec<Vec<u8>>> {
-    let session = Session::open(&pctx.dir, Access::Read, &pctx.open)?;
-    let state = crate::model::snapshot::State::load(&session, None)?;
-    Ok(std::iter::once(&state.ca.cert)
+    let chain = std::iter::once(&state.ca.cert)
         .chain(&state.chain)
         .map(|c| c.der.clone())
-        .collect())
+        .collect();
+    Ok((found, chain))
 }

@@ -131,21 +131,14 @@ pub fn plan_swap(state: &State, path: &Path, certs: &[Vec<u8>], env: &Env) -> Re
         cert: path.to_path_buf(),
         err: e,
     })?;
-    let old_serial = Serial::from_magnitude(old_x509.raw_serial());
     let new_serial = Serial::from_magnitude(new_x509.raw_serial());
-    let archive = crate::model::layout::archived_ca_file(&old_serial);
-    if state.has_file(&archive) {
-        return Err(Error::state(
-            state.dir.join(&archive),
-            "already exists; refusing to overwrite an archived CA certificate",
-        ));
-    }
+    let (old_serial, archive, archived) = crate::model::change::archive_ca(state, &old_x509)?;
     let plan = crate::model::change::finish_plan(
         state,
         env,
         crate::model::log::LogAppend::default(),
         vec![
-            FileWrite::public(archive.clone(), pem_of("CERTIFICATE", &old.der)),
+            archived,
             FileWrite::public(store::CERT, pem_of("CERTIFICATE", &new.der)),
             FileWrite::public(
                 store::CHAIN,

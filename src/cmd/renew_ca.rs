@@ -40,13 +40,11 @@ fn request(ctx: &Context, out: &std::path::Path) -> Result<()> {
         .map_err(|e| Error::Internal(format!("making the certificate request: {e}")))?;
     drop(state);
     drop(session);
-    if out.as_os_str() != "-" && std::fs::symlink_metadata(out).is_ok() {
-        return Err(crate::error::Refused::CsrOutExists(out.to_path_buf()).into());
-    }
+    crate::store::output::check_copy_target(out)?;
     crate::store::output::write_copy(out, csr.as_bytes(), false)?;
     if !ctx.quiet {
         crate::render::warn(&format!(
-            "note: a request for this CA's key and subject is in {}: have the parent sign it with `ca sign CSR --profile sub-ca`, then run `ca --dir {} install-ca CERT`",
+            "note: a request for this CA's key and subject is in {}: have the parent sign it (`ca --dir PARENT sign CSR --profile sub-ca --out CERT`), then run `ca --dir {} install-ca CERT`",
             crate::render::escape(&out.display().to_string()),
             crate::render::escape(&ctx.dir.display().to_string())
         ));
@@ -63,14 +61,7 @@ pub fn plan(state: &State, days: u32, env: &Env) -> Result<Planned> {
     if !state.chain.is_empty() || !crate::pki::chain::self_signed(&x509) {
         return Err(crate::model::change::Refusal::RenewCaSubCa.into());
     }
-    let old_serial = Serial::from_magnitude(x509.raw_serial());
-    let archive = crate::model::layout::archived_ca_file(&old_serial);
-    if state.has_file(&archive) {
-        return Err(Error::state(
-            state.dir.join(&archive),
-            "already exists; refusing to overwrite an archived CA certificate",
-        ));
-    }
+    let (old_serial, archive, archived) = crate::model::change::archive_ca(state, &x509)?;
     let path_len = x509
         .basic_constraints()
         .ok()
@@ -102,13 +93,7 @@ pub fn plan(state: &State, days: u32, env: &Env) -> Result<Planned> {
         state,
         env,
         crate::model::log::LogAppend::default(),
-        vec![
-            FileWrite::public(
-                archive.clone(),
-                crate::pki::pem::pem_of("CERTIFICATE", &old.der),
-            ),
-            FileWrite::public(CERT, cert.pem()),
-        ],
+        vec![archived, FileWrite::public(CERT, cert.pem())],
         AuditInfo {
             operation: "renew-ca",
             serials: vec![new_serial.to_string(), old_serial.to_string()],

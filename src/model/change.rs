@@ -261,6 +261,27 @@ pub fn issue_one(
     Ok((plan, pem))
 }
 
+/// The archived copy of ca.crt (`old` is it, parsed) that renew-ca and install-ca keep as
+/// `ca-<SERIAL>.crt`: its serial, its file name and the write; refused if that file exists.
+pub fn archive_ca(
+    state: &State,
+    old: &x509_parser::certificate::X509Certificate<'_>,
+) -> Result<(Serial, String, FileWrite)> {
+    let serial = Serial::from_magnitude(old.raw_serial());
+    let archive = crate::model::layout::archived_ca_file(&serial);
+    if state.has_file(&archive) {
+        return Err(Error::state(
+            state.dir.join(&archive),
+            "already exists; refusing to overwrite an archived CA certificate",
+        ));
+    }
+    let write = FileWrite::public(
+        archive.clone(),
+        crate::pki::pem::pem_of("CERTIFICATE", &state.ca.cert.der),
+    );
+    Ok((serial, archive, write))
+}
+
 /// A new certificate serial from the counter `counter` with 64 random bits from `env`, and
 /// the counter after it (SPEC.md SERIAL-RANDOM); a refusal when the 20-octet space is
 /// exhausted.

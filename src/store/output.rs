@@ -128,6 +128,26 @@ pub fn write_copy(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
     Ok(())
 }
 
+/// Checks where [`write_copy`] will write, before anything is done (`--csr-out`): `-` and
+/// streams are fine; a file must not exist (a copy never replaces one) and its directory
+/// must.
+pub fn check_copy_target(path: &Path) -> Result<()> {
+    if path.as_os_str() == "-" || crate::render::is_stream(path) {
+        return Ok(());
+    }
+    if std::fs::symlink_metadata(path).is_ok() {
+        return Err(crate::error::Refused::CsrOutExists(path.to_path_buf()).into());
+    }
+    check(&OutputFile {
+        path: path.to_path_buf(),
+        source: String::new(),
+        bytes: Vec::new(),
+        serial: None,
+        force: false,
+        suffix: None,
+    })
+}
+
 /// Checks an output before anything is written: the target is not a symlink, not something
 /// other than a regular file, and does not exist unless `force`; its directory exists.
 pub fn check(out: &OutputFile) -> Result<()> {
