@@ -4,13 +4,12 @@
 use std::path::PathBuf;
 
 mod convert;
-pub use convert::{constraints, sans, serial, sub_ca};
+pub use convert::{constraints, sans, serial, sub_ca, sub_ca_ask};
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::model::log::CertState;
 use crate::pki::keys::KeyType;
-use crate::pki::profile::Profile;
 use crate::pki::reason::Reason;
 
 /// fileca: a file-based certificate authority that never breaks its own state.
@@ -147,6 +146,13 @@ pub enum Command {
         after_help = "Example:\n  ca --dir ./pki upgrade --dry-run\n  ca --dir ./pki upgrade && ca --dir ./pki check"
     )]
     Upgrade(UpgradeArgs),
+    /// Show, apply or edit the CA's policy: profiles, name rules, validity limits and the
+    /// URLs put into certificates (policy.toml, changed only through these commands).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  ca --dir ./pki policy show > policy.toml\n  ca --dir ./pki policy apply policy.toml --dry-run\n  ca --dir ./pki policy apply policy.toml\n  ca --dir ./pki policy edit          # $VISUAL or $EDITOR; applied on save"
+    )]
+    Policy(PolicyCommand),
     /// Print the audit trail.
     #[command(
         after_help = "Example:\n  ca --dir ./pki log --json | jq '.[] | select(.operation == \"revoke\")'"
@@ -216,15 +222,16 @@ pub struct IssueArgs {
     /// Subject alternative name (repeatable); default DNS:NAME for server profiles.
     #[arg(long, value_name = "TYPE:VALUE")]
     pub san: Vec<String>,
-    /// Certificate profile.
-    #[arg(long, value_enum, default_value = "server")]
-    pub profile: Profile,
+    /// Certificate profile, from the CA's policy (`ca policy show`): server, client,
+    /// server-client, code-signing, email, ocsp-signing, or one of policy.toml's.
+    #[arg(long, default_value = "server", value_name = "PROFILE")]
+    pub profile: String,
     /// Key algorithm of the generated key.
     #[arg(long, value_enum, default_value = "ecdsa-p256")]
     pub key_type: KeyType,
-    /// Validity in days.
-    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36500))]
-    pub days: u32,
+    /// Validity in days (default: the profile's default_days; never above its max_days).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub days: Option<u32>,
     /// Directory in which OUT_DIR/NAME/ is created.
     #[arg(long, value_name = "OUT_DIR", default_value = ".")]
     pub out_dir: PathBuf,
@@ -270,6 +277,36 @@ pub struct ImportOpensslArgs {
     pub decrypt_key: bool,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Print the policy in force (policy.toml, or the built-in policy).
+    Show {
+        /// Print the built-in policy instead.
+        #[arg(long)]
+        builtin: bool,
+    },
+    /// Validate a policy file against this CA and make it the CA's policy (one audited
+    /// commit).
+    Apply(PolicyApplyArgs),
+    /// Edit the policy with $VISUAL or $EDITOR and apply it on save (the lock is not held
+    /// while the editor is open; refused if the CA changed meanwhile).
+    Edit(PolicyEditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyApplyArgs {
+    /// The policy file (TOML; `ca policy show` prints the current one).
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub mutation: MutationArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyEditArgs {
+    #[command(flatten)]
+    pub mutation: MutationArgs,
+}
+
 #[derive(Debug, Args)]
 pub struct PasswdArgs {
     /// File whose first line is the new passphrase (else a prompt on a terminal).
@@ -303,9 +340,9 @@ pub struct RenewArgs {
     /// Certify the key of this CSR instead of the old key (subject and SANs stay).
     #[arg(long, value_name = "CSR_FILE")]
     pub csr: Option<PathBuf>,
-    /// Validity in days.
-    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36500))]
-    pub days: u32,
+    /// Validity in days (default: the profile's default_days; never above its max_days).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub days: Option<u32>,
     /// Revoke the old certificate (reason superseded) in the same commit.
     #[arg(long)]
     pub revoke_old: bool,
@@ -388,6 +425,9 @@ impl Command {
             Command::Issue(a) => &a.mutation.key,
             Command::RenewCa(a) => &a.mutation.key,
             Command::Passwd(a) => &a.mutation.key,
+            Command::Policy(PolicyCommand::Apply(a)) => &a.mutation.key,
+            Command::Policy(PolicyCommand::Edit(a)) => &a.mutation.key,
+            Command::Policy(PolicyCommand::Show { .. }) => return None,
             Command::Upgrade(a) => &a.mutation.key,
             Command::Check(a) => &a.key,
             Command::InstallCa(a) => &a.mutation.key,
@@ -450,12 +490,15 @@ pub struct SignArgs {
     /// Write each certificate to DIR/<CSR file stem>.crt instead of stdout.
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     pub out_dir: Option<PathBuf>,
-    /// Certificate profile: decides key usages and extended key usages.
-    #[arg(long, value_enum, default_value = "server")]
-    pub profile: Profile,
-    /// Validity in days (clamped to the CA certificate's notAfter).
-    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36500))]
-    pub days: u32,
+    /// Certificate profile, from the CA's policy (`ca policy show`): it decides key usages,
+    /// extended key usages, names and validity. Built in: server, client, server-client,
+    /// code-signing, email, ocsp-signing, sub-ca.
+    #[arg(long, default_value = "server", value_name = "PROFILE")]
+    pub profile: String,
+    /// Validity in days (default: the profile's default_days; never above its max_days;
+    /// clamped to the CA certificate's notAfter).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub days: Option<u32>,
     /// Subject alternative name: DNS:name, IP:address, email:address or URI:uri (a SPIFFE ID
     /// such as URI:spiffe://lab.test/ns/web). Repeatable. When
     /// given, these replace the SANs requested in the CSR.

@@ -216,6 +216,26 @@ pub enum Refused {
     Batch { total: usize, refused: Vec<Error> },
     #[error("two CSRs would both be written to {} (same file stem)", Shown(.0))]
     SameStem(PathBuf),
+    /// A policy file that does not validate (SPEC.md POLICY-VALIDATE): every problem.
+    #[error(
+        "{} is not a valid policy; nothing was changed:\n  {}",
+        Shown(.file),
+        .problems.iter().map(|p| crate::render::escape(&p.to_string())).collect::<Vec<_>>().join("\n  ")
+    )]
+    Policy {
+        file: PathBuf,
+        problems: Vec<crate::policy::parse::Problem>,
+    },
+    /// Internal to `policy apply`: the file is the policy in force (reported, exit 0).
+    #[error("the policy (sha256 {0}) is already in force")]
+    PolicyUnchanged(String),
+    #[error(
+        "the editor ({}) failed; nothing was applied. Your edit is kept in {}: `ca policy apply {}`",
+        crate::render::escape(.editor), Shown(.kept), Shown(.kept)
+    )]
+    EditorFailed { editor: String, kept: PathBuf },
+    #[error("the edited policy is not valid and was not applied; nothing was changed")]
+    PolicyEditAbandoned,
     #[error("no CSR to sign (an empty directory or list?)")]
     NoCsr,
     #[error("`-` (standard input) cannot be part of a batch")]
@@ -293,6 +313,8 @@ pub enum StateError {
     /// index.json.
     #[error("{0}")]
     Header(#[from] crate::model::header::HeaderError),
+    #[error("{0}")]
+    Policy(#[from] crate::policy::PolicyFileError),
     /// index.log: a line (with its number), or the file.
     #[error("{0}")]
     Log(#[from] crate::model::log::LogError),

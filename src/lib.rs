@@ -13,6 +13,7 @@ pub mod model;
 pub mod par;
 pub mod passphrase;
 pub mod pki;
+pub mod policy;
 pub mod rand;
 pub mod render;
 pub mod store;
@@ -81,6 +82,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Upgrade(a) => cmd::upgrade::run(a, &ctx)?,
         Command::ImportOpenssl(a) => cmd::import_openssl::run(a, &ctx)?,
         Command::Log(a) => cmd::log::run(a, &ctx)?,
+        Command::Policy(a) => cmd::policy::run(a, &ctx)?,
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();

@@ -8,7 +8,6 @@ use clap::builder::PossibleValue;
 use super::SubCaArgs;
 use crate::model::log::CertState;
 use crate::pki::keys::KeyType;
-use crate::pki::profile::Profile;
 use crate::pki::reason::Reason;
 
 // clap's view of the domain enums: their names on the command line, aliases and help. The
@@ -27,30 +26,6 @@ impl ValueEnum for Reason {
             Reason::RemoveFromCrl => PossibleValue::new(Reason::RemoveFromCrl.name()).hide(true),
             other => PossibleValue::new(other.name()),
         })
-    }
-}
-
-impl ValueEnum for Profile {
-    fn value_variants<'a>() -> &'a [Self] {
-        &Profile::ALL
-    }
-
-    fn to_possible_value(&self) -> Option<PossibleValue> {
-        let help = match self {
-            Profile::Server => {
-                "TLS server: digitalSignature (+ keyEncipherment for RSA keys), EKU serverAuth"
-            }
-            Profile::Client => "TLS client: digitalSignature, EKU clientAuth",
-            Profile::ServerClient => {
-                "Both: digitalSignature (+ keyEncipherment for RSA keys), EKU serverAuth and \
-                 clientAuth"
-            }
-            Profile::SubCa => {
-                "A subordinate CA (sign only): CA:TRUE with --path-len, keyCertSign and cRLSign, \
-                 name constraints from --permit/--exclude"
-            }
-        };
-        Some(PossibleValue::new(self.name()).help(help))
     }
 }
 
@@ -85,33 +60,39 @@ impl ValueEnum for CertState {
     }
 }
 
-/// Parses `--san` options.
-/// The sub-CA policy of `sign --profile sub-ca` (None for other profiles); the sub-CA
-/// options with another profile, `--san` or a malformed subtree are usage errors.
-pub fn sub_ca(
-    profile: Profile,
-    args: &SubCaArgs,
-    sans: &[String],
-) -> crate::error::Result<Option<crate::pki::issuance::SubCa>> {
+/// What `--path-len`, `--permit` and `--exclude` ask for (their form; the profile decides
+/// in the plan); with `--san` they are a usage error (a CA certificate carries no SANs).
+pub fn sub_ca(args: &SubCaArgs, sans: &[String]) -> crate::error::Result<crate::policy::SubCaAsk> {
     use crate::error::Error;
     let given = args.path_len.is_some() || !args.permit.is_empty() || !args.exclude.is_empty();
-    if profile != Profile::SubCa {
-        return match given {
-            true => Err(Error::Usage(
-                "--path-len, --permit and --exclude apply to --profile sub-ca".into(),
-            )),
-            false => Ok(None),
-        };
-    }
-    if !sans.is_empty() {
+    if given && !sans.is_empty() {
         return Err(Error::Usage(
-            "a sub-CA certificate carries no SANs; --san does not apply to --profile sub-ca".into(),
+            "a sub-CA certificate carries no SANs; --san does not apply with --path-len, --permit or --exclude".into(),
         ));
     }
-    Ok(Some(crate::pki::issuance::SubCa {
-        path_len: args.path_len.unwrap_or(0),
-        constraints: constraints(&args.permit, &args.exclude)?,
-    }))
+    sub_ca_ask(args.path_len, &args.permit, &args.exclude)
+}
+
+/// [`sub_ca`] from the values themselves (`init --parent`).
+pub fn sub_ca_ask(
+    path_len: Option<u8>,
+    permit: &[String],
+    exclude: &[String],
+) -> crate::error::Result<crate::policy::SubCaAsk> {
+    let parse = |what: &'static str, values: &[String]| {
+        values
+            .iter()
+            .map(|v| {
+                crate::pki::constraints::Subtree::parse(v)
+                    .map_err(|err| crate::error::Error::Constraint { what, err })
+            })
+            .collect::<crate::error::Result<Vec<_>>>()
+    };
+    Ok(crate::policy::SubCaAsk {
+        path_len,
+        permit: parse("--permit", permit)?,
+        exclude: parse("--exclude", exclude)?,
+    })
 }
 
 /// `--permit`/`--exclude` values, closed (types not permitted are excluded whole).
@@ -132,6 +113,7 @@ pub fn constraints(
     ))
 }
 
+/// Parses `--san` options.
 pub fn sans(sans: &[String]) -> crate::error::Result<Vec<crate::pki::names::San>> {
     use crate::error::Error;
     use crate::pki::names::{self, San};

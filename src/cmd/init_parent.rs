@@ -93,10 +93,7 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
             (serial, der)
         }
         None => {
-            let sub = crate::pki::issuance::SubCa {
-                path_len: args.path_len.unwrap_or(0),
-                constraints: crate::cli::constraints(&args.permit, &args.exclude)?,
-            };
+            let sub = crate::cli::sub_ca_ask(args.path_len, &args.permit, &args.exclude)?;
             pctx.passphrase_ahead()?;
             let mutation = MutationArgs {
                 expect_generation: None,
@@ -109,9 +106,9 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
                 let request = super::sign::Sign {
                     csr: &csr,
                     sans: &[],
-                    profile: crate::pki::profile::Profile::SubCa,
-                    days: args.days,
-                    sub_ca: Some(&sub),
+                    profile: "sub-ca",
+                    days: Some(args.days),
+                    sub_ca: &sub,
                 };
                 // The certificate is installed, not printed.
                 super::sign::plan(state, &request, &pctx.env).map(|mut p| {

@@ -152,6 +152,7 @@ pub fn plan_swap(state: &State, path: &Path, certs: &[Vec<u8>], env: &Env) -> Re
             operation: "install-ca",
             serials: vec![new_serial.to_string(), old_serial.to_string()],
             csr_sha256: None,
+            policy_sha256: None,
         },
     )?;
     let notes = vec![crate::render::Note::act(

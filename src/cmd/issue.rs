@@ -18,7 +18,6 @@ use crate::pki::issuance::{Request, default_san};
 use crate::pki::keys::{self, KeyType};
 use crate::pki::names::San;
 use crate::pki::names::Subject;
-use crate::pki::profile::Profile;
 use crate::render::Note;
 use crate::store::output::{PairFile, PairPlan};
 use crate::store::{CERT, MODE_PUBLIC, MODE_SECRET};
@@ -32,17 +31,13 @@ pub struct Issue {
     pub key: rcgen::KeyPair,
     pub key_pem: zeroize::Zeroizing<String>,
     pub key_type: KeyType,
-    pub profile: Profile,
-    pub days: u32,
+    /// The profile's name in the CA's policy, and `--days` if given.
+    pub profile: String,
+    pub days: Option<u32>,
 }
 
 /// Runs `ca issue`.
 pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
-    if args.profile == crate::pki::profile::Profile::SubCa {
-        return Err(Error::Usage(
-            "issue makes leaf key pairs; a sub-CA's key stays with it: sign its CSR with `ca sign CSR --profile sub-ca`".into(),
-        ));
-    }
     check_name(&args.name)?;
     let subject = match &args.subject {
         Some(s) => Subject::parse(s).map_err(|err| Error::Name {
@@ -51,12 +46,7 @@ pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
         })?,
         None => Subject(vec![("CN".into(), args.name.clone())]),
     };
-    let mut sans = crate::cli::sans(&args.san)?;
-    if sans.is_empty()
-        && let Some(san) = default_san(&args.name, args.profile)
-    {
-        sans.push(san);
-    }
+    let sans = crate::cli::sans(&args.san)?;
     let (key, mut key_pem) = keys::generate(args.key_type)?;
     if args.encrypt_key {
         // Asked before the lock, like every secret.
@@ -76,7 +66,7 @@ pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
         key,
         key_pem: zeroize::Zeroizing::new(key_pem),
         key_type: args.key_type,
-        profile: args.profile,
+        profile: args.profile.clone(),
         days: args.days,
     };
     super::mutate(ctx, &args.mutation, |state| plan(state, &request, &ctx.env))
@@ -85,18 +75,34 @@ pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
 /// Validation phase: the certificate and the plan, with the pair directory OUT_DIR/NAME/
 /// (key, certificate, ca.crt) it publishes.
 pub fn plan(state: &State, request: &Issue, env: &Env) -> Result<Planned> {
+    let policy = state.policy()?;
+    let profile = policy.leaf(&request.profile).map_err(|e| match e {
+        crate::policy::PolicyRefusal::SubCaProfile { .. } => Error::Usage(
+            "issue makes leaf key pairs; a sub-CA's key stays with it: sign its CSR with `ca sign CSR --profile sub-ca`".into(),
+        ),
+        e => crate::model::change::Refusal::Policy(e).into(),
+    })?;
+    let days = crate::policy::gate::days(profile, request.days)
+        .map_err(crate::model::change::Refusal::Policy)?;
+    let mut notes = Vec::new();
+    let mut sans = crate::pki::issuance::drop_unused(request.sans.clone(), profile, &mut notes);
+    if request.sans.is_empty()
+        && let Some(san) = default_san(&request.name, profile)
+    {
+        sans.push(san);
+    }
     let spki = request.key.subject_public_key_info();
     let issuing = Request {
         subject: &request.subject,
-        sans: request.sans.clone(),
+        sans,
         spki_der: &spki,
         subject_public_key: request.key.der_bytes(),
         key: request.key_type.kind(),
-        profile: request.profile,
-        days: request.days,
+        profile,
+        days,
+        urls: &policy.urls,
         sub_ca: None,
     };
-    let mut notes = Vec::new();
     let (mut plan, pem) = issue_one(
         state,
         &issuing,

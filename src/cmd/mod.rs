@@ -21,6 +21,7 @@ pub mod list;
 pub mod log;
 pub mod passwd;
 pub mod pending;
+pub mod policy;
 pub mod renew;
 pub mod renew_ca;
 pub mod revoke;

@@ -12,14 +12,13 @@ use crate::pki::csr::{self, CheckedCsr};
 use crate::pki::issuance::Request;
 use crate::pki::keys;
 use crate::pki::names::{San, Subject};
-use crate::pki::profile::Profile;
 
 /// What `ca renew` is asked to do.
 pub struct Renew {
     pub old: crate::model::log::Typed,
     /// `--csr`: certify this request's key instead of the old certificate's.
     pub csr: Option<CheckedCsr>,
-    pub days: u32,
+    pub days: Option<u32>,
     pub revoke_old: bool,
 }
 
@@ -71,15 +70,15 @@ pub fn plan(state: &State, request: &Renew, env: &Env) -> Result<Planned> {
         .map(|s| San::parse(s))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|m| Error::state(&path, m))?;
-    let profile = Profile::from_name(&entry.profile).ok_or_else(|| {
-        Error::state(
-            &path,
-            format!("unknown profile {:?} in index.log", entry.profile),
-        )
-    })?;
-    if profile == Profile::SubCa {
+    let policy = state.policy()?;
+    let profile = policy
+        .profile(&entry.profile)
+        .map_err(crate::model::change::Refusal::Policy)?;
+    if profile.kind == crate::pki::profile::Kind::SubCa {
         return Err(crate::model::change::Refusal::RenewSubCa(old.clone()).into());
     }
+    let days =
+        crate::policy::gate::days(profile, days).map_err(crate::model::change::Refusal::Policy)?;
     let old_spki = cert.public_key();
     let (spki_der, spk, key) = match csr {
         Some(c) => (c.spki_der.clone(), c.subject_public_key.clone(), c.key),
@@ -97,6 +96,7 @@ pub fn plan(state: &State, request: &Renew, env: &Env) -> Result<Planned> {
         key,
         profile,
         days,
+        urls: &policy.urls,
         sub_ca: None,
     };
     let mut notes = Vec::new();

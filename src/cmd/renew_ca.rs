@@ -98,6 +98,7 @@ pub fn plan(state: &State, days: u32, env: &Env) -> Result<Planned> {
             operation: "renew-ca",
             serials: vec![new_serial.to_string(), old_serial.to_string()],
             csr_sha256: None,
+            policy_sha256: None,
         },
     )?;
     let notes = vec![crate::render::Note::act(

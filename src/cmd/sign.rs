@@ -8,13 +8,13 @@ use crate::Env;
 use crate::cli::SignArgs;
 use crate::error::{Error, Refused, Result};
 use crate::input::InputError;
+use crate::model::change::Refusal;
 use crate::model::change::{allot_serial, issue_entry, issue_one};
 use crate::model::log::{Entry, LogAppend};
 use crate::model::snapshot::State;
 use crate::pki::csr::{self, CheckedCsr};
 use crate::pki::issuance::{Request, choose_sans};
 use crate::pki::names::San;
-use crate::pki::profile::Profile;
 use crate::pki::serial::Serial;
 use crate::render::Note;
 use crate::store::output::OutputFile;
@@ -22,11 +22,11 @@ use crate::store::{FileWrite, SERIAL};
 
 /// Runs `ca sign`: one CSR, or a batch issued in one all-or-nothing commit.
 pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
-    let sub_ca = crate::cli::sub_ca(args.profile, &args.sub_ca, &args.san)?;
+    let sub_ca = crate::cli::sub_ca(&args.sub_ca, &args.san)?;
     let inputs = collect_inputs(&args.csr, args.from_list.as_deref())?;
-    if inputs.len() > 1 && sub_ca.is_some() {
+    if inputs.len() > 1 && !sub_ca.is_empty() {
         return Err(Error::Usage(
-            "--profile sub-ca signs one CSR at a time (each sub-CA is its own decision)".into(),
+            "a sub-CA profile signs one CSR at a time (each sub-CA is its own decision)".into(),
         ));
     }
     if inputs.len() > 1 && !args.san.is_empty() {
@@ -83,9 +83,9 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
             let request = Sign {
                 csr: one,
                 sans: &sans,
-                profile: args.profile,
+                profile: &args.profile,
                 days: args.days,
-                sub_ca: sub_ca.as_ref(),
+                sub_ca: &sub_ca,
             };
             let mut planned = plan(state, &request, &ctx.env)?;
             if args.fullchain {
@@ -106,7 +106,7 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
                 None => planned.with_out(out),
             };
         }
-        let mut planned = plan_batch(state, &checked, args.profile, args.days, &ctx.env)?;
+        let mut planned = plan_batch(state, &checked, &args.profile, args.days, &ctx.env)?;
         // --fullchain: every certificate followed by the CAs above it (CHAIN-OUT).
         let chain = match args.fullchain {
             true => state.intermediates_pem(),
@@ -144,10 +144,18 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
 pub fn plan_batch(
     state: &State,
     csrs: &[(PathBuf, CheckedCsr)],
-    profile: Profile,
-    days: u32,
+    profile: &str,
+    days: Option<u32>,
     env: &Env,
 ) -> Result<Planned> {
+    let policy = state.policy()?;
+    let profile = policy.profile(profile).map_err(Refusal::Policy)?;
+    if profile.kind == crate::pki::profile::Kind::SubCa {
+        return Err(Error::Usage(
+            "a sub-CA profile signs one CSR at a time (each sub-CA is its own decision)".into(),
+        ));
+    }
+    let days = crate::policy::gate::days(profile, days).map_err(Refusal::Policy)?;
     let mut log = LogAppend::default();
     let mut serial = state.serial.clone();
     let mut writes = Vec::with_capacity(csrs.len() + 1);
@@ -167,7 +175,7 @@ pub fn plan_batch(
     let sign_one = |(csr, serial): (&CheckedCsr, &Serial)| -> Result<(String, Entry)> {
         let mut cert_notes = Vec::new();
         let sans = choose_sans(csr, &[], profile, &mut cert_notes);
-        let request = Request::from_csr(csr, sans, profile, days);
+        let request = Request::from_csr(csr, sans, profile, days, &policy.urls);
         issue_entry(state, &issuer, &request, serial, env, &mut cert_notes)
     };
     let jobs: Vec<(&CheckedCsr, &Serial)> = csrs.iter().map(|(_, c)| c).zip(&numbered).collect();
@@ -200,7 +208,7 @@ pub fn plan_batch(
     if ignored > 0 {
         notes.push(Note::text(format!(
             "{ignored} CSR(s) requested extensions the {} profile ignored",
-            profile.name()
+            profile.name
         )));
     }
     let plan = super::finish_plan(state, env, log, writes, AuditInfo::of("sign", serials))?;
@@ -347,10 +355,12 @@ pub struct Sign<'a> {
     pub csr: &'a CheckedCsr,
     /// `--san`: replaces the CSR's SANs.
     pub sans: &'a [San],
-    pub profile: Profile,
-    pub days: u32,
-    /// `--profile sub-ca`: the new CA's limits.
-    pub sub_ca: Option<&'a crate::pki::issuance::SubCa>,
+    /// The profile's name in the CA's policy.
+    pub profile: &'a str,
+    /// `--days`, if given.
+    pub days: Option<u32>,
+    /// `--path-len`, `--permit`, `--exclude`: for a sub-CA profile.
+    pub sub_ca: &'a crate::policy::SubCaAsk,
 }
 
 /// Validation phase: the new certificate, index and serial counter.
@@ -362,15 +372,29 @@ pub fn plan(state: &State, request: &Sign<'_>, env: &Env) -> Result<Planned> {
         days,
         sub_ca,
     } = *request;
+    let policy = state.policy()?;
+    let profile = policy.profile(profile).map_err(Refusal::Policy)?;
+    let sub_ca = crate::policy::sub_ca(profile, sub_ca).map_err(|e| match e {
+        // Options that do not apply to the profile: a usage error, as for any option.
+        e @ crate::policy::PolicyRefusal::NotSubCa { .. } => Error::Usage(e.to_string()),
+        e => Refusal::Policy(e).into(),
+    })?;
+    if sub_ca.is_some() && !override_sans.is_empty() {
+        return Err(Error::Usage(format!(
+            "a sub-CA certificate carries no SANs; --san does not apply to --profile {}",
+            profile.name
+        )));
+    }
+    let days = crate::policy::gate::days(profile, days).map_err(Refusal::Policy)?;
     let mut notes = Vec::new();
     if !csr.ignored.is_empty() {
         notes.push(Note::text(format!(
             "ignored what the CSR requested (the {} profile decides): {}",
-            profile.name(),
+            profile.name,
             csr.ignored.join("; ")
         )));
     }
-    let sans = match sub_ca {
+    let sans = match &sub_ca {
         // A CA certificate names no hosts; the CSR's SANs are not issued.
         Some(_) => {
             if !csr.sans.is_empty() {
@@ -382,8 +406,8 @@ pub fn plan(state: &State, request: &Sign<'_>, env: &Env) -> Result<Planned> {
         }
         None => choose_sans(csr, override_sans, profile, &mut notes),
     };
-    let mut request = Request::from_csr(csr, sans, profile, days);
-    request.sub_ca = sub_ca.cloned();
+    let mut request = Request::from_csr(csr, sans, profile, days, &policy.urls);
+    request.sub_ca = sub_ca;
     let subject;
     if !override_sans.is_empty() {
         subject = crate::pki::issuance::subject_for_sans(&csr.subject, &request.sans, &mut notes);

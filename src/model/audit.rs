@@ -24,6 +24,9 @@ pub struct Record {
     pub serials: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csr_sha256: Option<String>,
+    /// `policy`: the SHA-256 of the policy.toml it applied (SPEC.md POLICY-AUDIT).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_sha256: Option<String>,
     pub user: String,
     pub generation: u64,
     pub prev: String,
@@ -182,6 +185,7 @@ mod tests {
                 operation: "sign".into(),
                 serials: vec![format!("{g:02X}")],
                 csr_sha256: None,
+                policy_sha256: None,
                 user: "op".into(),
                 generation: g,
                 prev: prev.clone(),

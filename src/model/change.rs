@@ -55,10 +55,10 @@ pub enum Refusal {
     #[error(
         "a {profile} certificate needs a DNS or IP subjectAltName (TLS clients ignore the CN), and {subject} names no host: give one with --san DNS:NAME, or use --profile client"
     )]
-    NoHostName {
-        profile: &'static str,
-        subject: String,
-    },
+    NoHostName { profile: String, subject: String },
+    /// What the CA's policy does not allow (SPEC.md POLICY-GATE).
+    #[error("{0}; nothing was issued")]
+    Policy(#[from] crate::policy::PolicyRefusal),
     #[error("the serial counter is exhausted (20 octets); create a new CA")]
     SerialsExhausted,
     /// A name the CA (or a CA above it) may not certify (SPEC.md NC-GATE).
@@ -108,6 +108,8 @@ pub struct AuditInfo {
     pub operation: &'static str,
     pub serials: Vec<String>,
     pub csr_sha256: Option<String>,
+    /// `policy apply`: the new policy.toml's SHA-256, recorded in index.json and the record.
+    pub policy_sha256: Option<String>,
 }
 
 impl AuditInfo {
@@ -117,6 +119,7 @@ impl AuditInfo {
             operation,
             serials,
             csr_sha256: None,
+            policy_sha256: None,
         }
     }
 }
@@ -135,11 +138,15 @@ pub fn finish_plan(
     let mut header = state.header.clone();
     let generation_before = header.generation;
     header.generation = generation_before + 1;
+    if info.policy_sha256.is_some() {
+        header.policy_sha256 = info.policy_sha256.clone();
+    }
     let record = audit::Record {
         time: env.now,
         operation: info.operation.to_string(),
         serials: info.serials,
         csr_sha256: info.csr_sha256,
+        policy_sha256: info.policy_sha256.clone(),
         user: env.user.clone(),
         generation: header.generation,
         prev: state.audit_prev.clone(),
@@ -256,6 +263,7 @@ pub fn issue_one(
             operation: issue.operation,
             serials,
             csr_sha256: issue.csr_sha256,
+            policy_sha256: None,
         },
     )?;
     Ok((plan, pem))
@@ -304,7 +312,6 @@ pub fn check_constraints(cas: &[&crate::pki::ca::CaCert], request: &Request<'_>)
 
 /// [`check_constraints`] for one CA; `own`: the CA that signs (its path length applies).
 fn check_one(ca: &crate::pki::ca::CaCert, request: &Request<'_>, own: bool) -> Result<()> {
-    use crate::pki::profile::Profile;
     if let Some(sub) = &request.sub_ca {
         if let Some(parent) = ca.path_len
             && own
@@ -334,8 +341,8 @@ fn check_one(ca: &crate::pki::ca::CaCert, request: &Request<'_>, own: bool) -> R
         .sans
         .iter()
         .any(|s| matches!(s, crate::pki::names::San::Dns(_)));
-    let cn = match request.profile {
-        Profile::SubCa => None,
+    let cn = match request.profile.kind {
+        crate::pki::profile::Kind::SubCa => None,
         _ if no_dns_san => request.subject.common_name().and_then(cn_as_dns),
         _ => None,
     };
@@ -355,7 +362,7 @@ fn check_one(ca: &crate::pki::ca::CaCert, request: &Request<'_>, own: bool) -> R
 
 /// A CN as the DNS name verifiers take it for: one with a dot made of letters, digits, `-`,
 /// `_`, `*` and dots (an IPv4 address is one).
-fn cn_as_dns(cn: &str) -> Option<crate::pki::names::San> {
+pub fn cn_as_dns(cn: &str) -> Option<crate::pki::names::San> {
     let hostlike = cn.contains('.')
         && cn
             .bytes()
@@ -377,14 +384,12 @@ pub fn issue_entry(
     let cas: Vec<&crate::pki::ca::CaCert> = std::iter::once(&state.ca.cert)
         .chain(&state.chain)
         .collect();
+    crate::policy::gate::check(request.profile, request.key, &request.sans, request.subject)
+        .map_err(Refusal::Policy)?;
     check_constraints(&cas, request)?;
-    if !matches!(
-        request.profile,
-        crate::pki::profile::Profile::Client | crate::pki::profile::Profile::SubCa
-    ) && !issuance::names_a_host(&request.sans)
-    {
+    if request.profile.names_hosts() && !issuance::names_a_host(&request.sans) {
         return Err(Refusal::NoHostName {
-            profile: request.profile.name(),
+            profile: request.profile.name.clone(),
             subject: crate::render::escape(&request.subject.to_string()),
         }
         .into());
@@ -402,7 +407,7 @@ pub fn issue_entry(
         serial: serial.clone(),
         subject: request.subject.stored(),
         sans: request.sans.iter().map(|s| s.to_string()).collect(),
-        profile: request.profile.name().to_string(),
+        profile: request.profile.name.clone(),
         not_before: issued.not_before,
         not_after: issued.not_after,
         revoked: None,
@@ -510,6 +515,7 @@ pub fn new_ca_files(
         operation: audit.0.into(),
         serials: audit.1,
         csr_sha256: None,
+        policy_sha256: None,
         user: env.user.clone(),
         generation: 1,
         prev: audit::GENESIS.into(),

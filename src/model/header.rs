@@ -25,8 +25,8 @@ pub enum HeaderError {
     MaxSerial(String),
     #[error("log_head is not a lowercase SHA-256")]
     LogHead,
-    #[error("records a policy (policy_sha256), which this version of fileca does not implement")]
-    Policy,
+    #[error("policy_sha256 is not a lowercase SHA-256")]
+    PolicyHash,
     #[error("has no signed checkpoint (edited?)")]
     NoCheckpoint,
     /// A checkpoint field that is not of its form.
@@ -52,7 +52,7 @@ pub struct Header {
     pub log_head: String,
     /// The highest serial index.log issues (the counter must stay above it).
     pub max_serial: Option<String>,
-    /// Reserved for the policy file's SHA-256; `null` in this version.
+    /// SHA-256 of policy.toml (SPEC.md POLICY-HASH); `null`: the built-in policy.
     pub policy_sha256: Option<String>,
     /// The last state the CA key signed (SPEC.md CHECKPOINT-*). Always present in a
     /// format-3 index.json; `None` only while a new header is being built.
@@ -119,8 +119,11 @@ impl Header {
         if !checkpoint::is_sha256_hex(&h.log_head) {
             return Err(HeaderError::LogHead);
         }
-        if h.policy_sha256.is_some() {
-            return Err(HeaderError::Policy);
+        if h.policy_sha256
+            .as_deref()
+            .is_some_and(|p| !checkpoint::is_sha256_hex(p))
+        {
+            return Err(HeaderError::PolicyHash);
         }
         match &h.checkpoint {
             None => return Err(HeaderError::NoCheckpoint),

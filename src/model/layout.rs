@@ -16,6 +16,8 @@ pub const LOCK: &str = ".lock";
 pub const CSR: &str = "ca.csr";
 /// The issuers of ca.crt up to and including the root (SPEC.md CHAIN-*), for a sub-CA.
 pub const CHAIN: &str = "chain.pem";
+/// The CA's policy (SPEC.md POLICY-*), when it has one of its own.
+pub const POLICY: &str = "policy.toml";
 pub const JOURNAL: &str = ".journal";
 /// The staged journal of format 1 (fileca before protocol v2), removed as a stray.
 pub const JOURNAL_STAGE: &str = ".journal.stage";
@@ -33,8 +35,8 @@ pub const MODE_CERTS_DIR: u32 = 0o755;
 
 /// The top-level state files a commit may replace (besides certs/SERIAL.pem and archived
 /// CA certificates, ca-SERIAL.crt).
-pub const STATE_FILES: [&str; 10] = [
-    KEY, CERT, CRL, SERIAL, CRLNUMBER, INDEX, INDEX_LOG, AUDIT, CSR, CHAIN,
+pub const STATE_FILES: [&str; 11] = [
+    KEY, CERT, CRL, SERIAL, CRLNUMBER, INDEX, INDEX_LOG, AUDIT, CSR, CHAIN, POLICY,
 ];
 
 /// The file of an issued certificate, relative to the state directory: `certs/SERIAL.pem`.

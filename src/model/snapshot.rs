@@ -182,6 +182,18 @@ impl<'s> State<'s> {
 }
 
 impl State<'_> {
+    /// The policy in force (SPEC.md POLICY-HASH): policy.toml as index.json records it, or
+    /// the built-in policy. Read by the commands that issue, so a policy.toml changed by hand
+    /// stops issuance but never revocation or CRLs.
+    pub fn policy(&self) -> Result<crate::policy::Policy> {
+        let bytes = self.session.read_optional(crate::model::layout::POLICY)?;
+        crate::policy::in_force(
+            self.dir,
+            bytes.as_deref(),
+            self.header.policy_sha256.as_deref(),
+        )
+    }
+
     /// What follows a certificate this CA issues in a full chain (SPEC.md CHAIN-OUT): this
     /// CA's certificate and the CAs above it, the root excepted; nothing for a root CA.
     pub fn intermediates_pem(&self) -> String {

@@ -11,8 +11,9 @@ use crate::pki::ca::CaCert;
 use crate::pki::csr::CheckedCsr;
 use crate::pki::keys::{self, KeyKind};
 use crate::pki::names::{San, Subject};
-use crate::pki::profile::Profile;
+use crate::pki::profile::{Kind, Profile};
 use crate::pki::serial::Serial;
+use crate::policy::Urls;
 use crate::render::Note;
 
 /// How far notBefore is set back to tolerate clients with slightly slow clocks.
@@ -27,9 +28,11 @@ pub struct Request<'a> {
     /// The subjectPublicKey bit string content.
     pub subject_public_key: &'a [u8],
     pub key: KeyKind,
-    /// The policy: extensions of the profile, validity in days.
-    pub profile: Profile,
+    /// The policy: extensions of the profile, validity in days, where CRLs and the CA
+    /// certificate are published.
+    pub profile: &'a Profile,
     pub days: u32,
+    pub urls: &'a Urls,
     /// For the sub-ca profile: what the new CA may do below it.
     pub sub_ca: Option<SubCa>,
 }
@@ -47,8 +50,9 @@ impl<'a> Request<'a> {
     pub fn from_csr(
         csr: &'a CheckedCsr,
         sans: Vec<San>,
-        profile: Profile,
+        profile: &'a Profile,
         days: u32,
+        urls: &'a Urls,
     ) -> Request<'a> {
         Request {
             subject: &csr.subject,
@@ -58,22 +62,28 @@ impl<'a> Request<'a> {
             key: csr.key,
             profile,
             days,
+            urls,
             sub_ca: None,
         }
     }
 }
 
-/// The SAN a certificate without any gets from its name (a CSR's CN, `ca issue NAME`) when the
-/// profile is not client-only: `IP:` for an address, else `DNS:` for a host name — single
-/// labels (`intranet`, `printer`) too, which are normal in a private PKI.
-pub fn default_san(name: &str, profile: Profile) -> Option<San> {
-    if profile == Profile::Client {
-        return None;
-    }
-    if let Ok(ip) = name.parse::<std::net::IpAddr>() {
-        return Some(San::Ip(ip));
-    }
-    San::dns(name).ok()
+/// The SAN a certificate without any gets from its name (a CSR's CN, `ca issue NAME`): for a
+/// TLS server profile `IP:` for an address, else `DNS:` for a host name — single labels
+/// (`intranet`, `printer`) too, which are normal in a private PKI; for an S/MIME profile
+/// (emailProtection) `email:` for a mailbox. Only SAN types the profile issues.
+pub fn default_san(name: &str, profile: &Profile) -> Option<San> {
+    let san = if profile.names_hosts() {
+        match name.parse::<std::net::IpAddr>() {
+            Ok(ip) => Some(San::Ip(ip)),
+            Err(_) => San::dns(name).ok(),
+        }
+    } else if profile.has_eku("emailProtection") && name.contains('@') {
+        San::email(name).ok()
+    } else {
+        None
+    };
+    san.filter(|s| profile.san_types.admits(s))
 }
 
 /// Does a certificate with these SANs name a host a TLS client can match (a DNS or IP SAN)?
@@ -87,10 +97,10 @@ pub fn names_a_host(sans: &[San]) -> bool {
 pub fn choose_sans(
     csr: &CheckedCsr,
     override_sans: &[San],
-    profile: Profile,
+    profile: &Profile,
     notes: &mut Vec<Note>,
 ) -> Vec<San> {
-    let mut sans = if override_sans.is_empty() {
+    let sans = if override_sans.is_empty() {
         csr.sans.clone()
     } else {
         let dropped: Vec<String> = csr
@@ -113,6 +123,7 @@ pub fn choose_sans(
         }
         v
     };
+    let mut sans = drop_unused(sans, profile, notes);
     if sans.is_empty()
         && let Some(san) = csr
             .subject
@@ -125,6 +136,30 @@ pub fn choose_sans(
         sans.push(san);
     }
     sans
+}
+
+/// The SANs of the types `profile` issues (SPEC.md POLICY-SAN-TYPES): the others are
+/// dropped with a note, not refused.
+pub fn drop_unused(sans: Vec<San>, profile: &Profile, notes: &mut Vec<Note>) -> Vec<San> {
+    if profile.kind == Kind::SubCa {
+        return sans;
+    }
+    let (kept, dropped): (Vec<San>, Vec<San>) =
+        sans.into_iter().partition(|s| profile.san_types.admits(s));
+    if !dropped.is_empty() {
+        notes.push(Note::text(format!(
+            "profile {} issues no SANs of these types; not issued: {}",
+            profile.name,
+            crate::render::escape(
+                &dropped
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        )));
+    }
+    kept
 }
 
 /// The parameters of a self-signed CA certificate (`init`, `renew-ca`): CA:TRUE with
@@ -265,6 +300,7 @@ pub fn issue(
     };
     params.key_usages = req.profile.key_usages(req.key);
     params.extended_key_usages = req.profile.extended_key_usages();
+    crate::policy::ext::apply(&mut params, req.urls, req.profile);
     params.use_authority_key_identifier_extension = true;
     params.key_identifier_method = KeyIdMethod::PreSpecified(keys::key_id(req.subject_public_key));
     let public_key = SubjectPublicKeyInfo::from_der(req.spki_der)

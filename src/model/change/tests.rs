@@ -85,14 +85,16 @@ fn plans_refuse_with_typed_refusals_and_build_whole_plans() {
     // A whole plan: the certificate, the counter, both appends, a new index.json.
     let subject = crate::pki::names::Subject::parse("CN=plan.test").unwrap();
     let key = rcgen::KeyPair::generate().unwrap();
+    let policy = crate::policy::Policy::builtin();
     let request = Request {
         subject: &subject,
         sans: vec![crate::pki::names::San::dns("plan.test").unwrap()],
         spki_der: &rcgen::PublicKeyData::subject_public_key_info(&key),
         subject_public_key: rcgen::PublicKeyData::der_bytes(&key),
         key: crate::pki::keys::KeyKind::P256,
-        profile: crate::pki::profile::Profile::Server,
+        profile: policy.profile("server").unwrap(),
         days: 365,
+        urls: &policy.urls,
         sub_ca: None,
     };
     let mut notes = Vec::new();

@@ -1,0 +1,234 @@
+//! `ca policy show|apply|edit` (SPEC.md POLICY-CMD): the CA's policy file, changed only
+//! through the commit protocol.
+//!
+//! `apply` reads the file before the lock, validates the whole of it against the CA in the
+//! plan and commits policy.toml with its SHA-256 in index.json (and in the audit record, whose
+//! operation is `policy`). `edit` copies the policy to a private temporary file, runs
+//! `$VISUAL`/`$EDITOR` on it without holding any lock, and applies the result with the
+//! generation it started from; a file that does not validate is opened again (on a terminal),
+//! as visudo and crontab -e do.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use super::{AuditInfo, Context, Planned};
+use crate::Env;
+use crate::cli::{MutationArgs, PolicyApplyArgs, PolicyCommand, PolicyEditArgs};
+use crate::error::{Error, Refused, Result};
+use crate::model::layout::POLICY;
+use crate::model::snapshot::State;
+use crate::policy::{DEFAULT_TOML, MAX_POLICY_BYTES};
+use crate::render::Note;
+use crate::store::{Access, FileWrite, Session};
+
+/// Runs `ca policy …`.
+pub fn run(cmd: &PolicyCommand, ctx: &Context) -> Result<()> {
+    match cmd {
+        PolicyCommand::Show { builtin } => show(ctx, *builtin),
+        PolicyCommand::Apply(a) => apply(a, ctx),
+        PolicyCommand::Edit(a) => edit(a, ctx),
+    }
+}
+
+/// The policy in force as text, and the generation read with it.
+fn current(ctx: &Context) -> Result<(String, u64)> {
+    let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
+    let header = crate::model::header::open(&session)?;
+    let bytes = session.read_optional(POLICY)?;
+    crate::policy::in_force(
+        session.dir(),
+        bytes.as_deref(),
+        header.policy_sha256.as_deref(),
+    )?;
+    let text = match bytes {
+        Some(b) => String::from_utf8_lossy(&b).into_owned(),
+        None => DEFAULT_TOML.to_string(),
+    };
+    Ok((text, header.generation))
+}
+
+fn show(ctx: &Context, builtin: bool) -> Result<()> {
+    if builtin {
+        return crate::render::stdout(DEFAULT_TOML).map_err(|e| Error::Undelivered {
+            msg: format!("stdout: {e}"),
+        });
+    }
+    let (text, _) = current(ctx)?;
+    crate::render::stdout(&text).map_err(|e| Error::Undelivered {
+        msg: format!("stdout: {e}"),
+    })
+}
+
+/// Reads a policy file given on the command line (before the lock).
+fn read_file(path: &Path) -> Result<String> {
+    let bytes = crate::input::read(path, MAX_POLICY_BYTES)?;
+    String::from_utf8(bytes).map_err(|_| {
+        Refused::Policy {
+            file: path.to_path_buf(),
+            problems: vec![crate::policy::parse::Problem {
+                line: 1,
+                column: 1,
+                message: "not UTF-8 text".into(),
+            }],
+        }
+        .into()
+    })
+}
+
+fn apply(args: &PolicyApplyArgs, ctx: &Context) -> Result<()> {
+    let text = read_file(&args.file)?;
+    apply_text(&text, &args.file, &args.mutation, ctx)
+}
+
+fn apply_text(text: &str, file: &Path, mutation: &MutationArgs, ctx: &Context) -> Result<()> {
+    match super::mutate(ctx, mutation, |state| plan(state, text, file, &ctx.env)) {
+        // Applying the policy in force changes nothing: no commit, no audit record.
+        Err(Error::Refused(Refused::PolicyUnchanged(sha))) => {
+            if !ctx.quiet {
+                crate::render::warn(&format!(
+                    "note: this policy (sha256 {sha}) is already in force; nothing changed"
+                ));
+            }
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Validation phase: the whole file checked against this CA; policy.toml and its hash.
+pub fn plan(state: &State, text: &str, file: &Path, env: &Env) -> Result<Planned> {
+    crate::policy::parse::parse(text, Some(&state.ca.cert)).map_err(|problems| {
+        Error::from(Refused::Policy {
+            file: file.to_path_buf(),
+            problems,
+        })
+    })?;
+    let sha = crate::hex::sha256(text.as_bytes());
+    if state.header.policy_sha256.as_deref() == Some(sha.as_str()) && state.policy().is_ok() {
+        return Err(Refused::PolicyUnchanged(sha).into());
+    }
+    let plan = super::finish_plan(
+        state,
+        env,
+        crate::model::log::LogAppend::default(),
+        vec![FileWrite::public(POLICY, text.as_bytes().to_vec())],
+        AuditInfo {
+            operation: "policy",
+            serials: Vec::new(),
+            csr_sha256: None,
+            policy_sha256: Some(sha.clone()),
+        },
+    )?;
+    let note = Note::act(
+        "applied",
+        "would apply",
+        &format!(
+            "the policy in {} (sha256 {sha})",
+            crate::render::escape(&file.display().to_string())
+        ),
+    );
+    Ok(Planned::new(plan, String::new(), vec![note]))
+}
+
+/// The editor to run: $VISUAL, else $EDITOR, else vi.
+fn editor() -> String {
+    ["VISUAL", "EDITOR"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|e| !e.trim().is_empty())
+        .unwrap_or_else(|| "vi".into())
+}
+
+/// Runs the editor on `file` through the shell (an editor variable may carry arguments, as
+/// `code --wait`), with the terminal as its standard streams.
+fn run_editor(file: &Path) -> Result<bool> {
+    let editor = editor();
+    let status = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(file)
+        .status()
+        .map_err(|e| Error::io(Path::new("/bin/sh"), e))?;
+    Ok(status.success())
+}
+
+fn edit(args: &PolicyEditArgs, ctx: &Context) -> Result<()> {
+    let (text, generation) = current(ctx)?;
+    let expect = args.mutation.expect_generation.unwrap_or(generation);
+    let mut tmp = tempfile::Builder::new()
+        .prefix("fileca-policy-")
+        .suffix(".toml")
+        .tempfile()
+        .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    tmp.write_all(text.as_bytes())
+        .and_then(|()| tmp.flush())
+        .map_err(|e| Error::io(tmp.path(), e))?;
+    let path: PathBuf = tmp.path().to_path_buf();
+    loop {
+        if !run_editor(&path)? {
+            let kept = tmp
+                .into_temp_path()
+                .keep()
+                .map_err(|e| Error::io(&path, e.error))?;
+            return Err(Refused::EditorFailed {
+                editor: editor(),
+                kept,
+            }
+            .into());
+        }
+        let edited = read_file(&path)?;
+        if edited == text {
+            if !ctx.quiet {
+                crate::render::warn("note: the policy was not changed; nothing applied");
+            }
+            return Ok(());
+        }
+        let mutation = MutationArgs {
+            expect_generation: Some(expect),
+            dry_run: args.mutation.dry_run,
+            key: crate::cli::KeyArgs {
+                passphrase_file: None,
+            },
+        };
+        match apply_text(&edited, &path, &mutation, ctx) {
+            Err(Error::Refused(Refused::Policy { problems, .. }))
+                if std::io::stdin().is_terminal() =>
+            {
+                let shown = Refused::Policy {
+                    file: PathBuf::from("the edited policy"),
+                    problems,
+                };
+                crate::render::warn(&format!("error: {shown}"));
+                if !ask("Edit again? [Y/n] ")? {
+                    return Err(Refused::PolicyEditAbandoned.into());
+                }
+            }
+            Err(e @ (Error::Refused(Refused::Policy { .. }) | Error::Conflict { .. })) => {
+                // Keep the operator's work: the file is left for `ca policy apply`.
+                let kept = tmp
+                    .into_temp_path()
+                    .keep()
+                    .map_err(|e| Error::io(&path, e.error))?;
+                crate::render::warn(&format!(
+                    "note: your edit is kept in {}; fix it and run `ca policy apply {}`",
+                    crate::render::escape(&kept.display().to_string()),
+                    crate::render::escape(&kept.display().to_string())
+                ));
+                return Err(e);
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Asks a yes/no question on the terminal; yes unless the answer starts with n.
+fn ask(question: &str) -> Result<bool> {
+    crate::render::prompt(question);
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::io(Path::new("/dev/stdin"), e))?;
+    Ok(!line.trim_start().to_ascii_lowercase().starts_with('n'))
+}

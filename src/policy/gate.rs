@@ -1,0 +1,314 @@
+//! The policy's part of the gate (SPEC.md POLICY-GATE, POLICY-WILDCARD): the SANs, the
+//! subject, the key and the validity of a request checked against its profile before
+//! anything is written. Pure.
+
+use crate::pki::keys::KeyKind;
+use crate::pki::names::{San, Subject};
+use crate::pki::profile::Profile;
+
+/// Why the policy refuses a request (exit 3, nothing written).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyRefusal {
+    #[error(
+        "no profile {name:?} in this CA's policy (profiles: {known}; `ca policy show` prints them)"
+    )]
+    UnknownProfile { name: String, known: String },
+    #[error("SAN {san} not allowed by profile {profile}: {rule}")]
+    Name {
+        san: String,
+        profile: String,
+        rule: String,
+    },
+    #[error("{what} not allowed: {why}")]
+    Wildcard { what: String, why: String },
+    #[error("--days {days} is above profile {profile}'s max_days = {max}")]
+    Days {
+        days: u32,
+        profile: String,
+        max: u32,
+    },
+    #[error("a {key} key is not allowed by profile {profile}: {rule}")]
+    Key {
+        key: String,
+        profile: String,
+        rule: String,
+    },
+    #[error(
+        "profile {profile} requires a subjectAltName (require_san = true), and none is requested"
+    )]
+    NoSan { profile: String },
+    #[error("profile {profile} issues sub-CA certificates: `ca sign CSR --profile {profile}`")]
+    SubCaProfile { profile: String },
+    #[error(
+        "profile {profile} does not issue sub-CA certificates: --path-len, --permit and --exclude apply to a profile with kind = \"sub-ca\""
+    )]
+    NotSubCa { profile: String },
+    #[error("--path-len {asked} is above profile {profile}'s max_path_len = {max}")]
+    PathLen { asked: u8, profile: String, max: u8 },
+    #[error("--permit {subtree} is not within profile {profile}'s permit = [{within}]")]
+    Permit {
+        subtree: String,
+        profile: String,
+        within: String,
+    },
+}
+
+/// Checks an `allow_dns` pattern (a DNS name whose leading labels may be `*`, each standing
+/// for any one label); returns it lowercased.
+pub fn dns_pattern(p: &str) -> Result<String, &'static str> {
+    let mut rest = p;
+    while let Some(r) = rest.strip_prefix("*.") {
+        rest = r;
+    }
+    if rest.is_empty() || rest.contains('*') || San::dns(rest).is_err() {
+        return Err(
+            "a DNS name whose leading labels may be * (each any one label): *.lab.test, lab.test",
+        );
+    }
+    Ok(p.to_ascii_lowercase())
+}
+
+/// Does `name` (lowercase) match the label pattern `pat`?
+fn dns_matches(pat: &str, name: &str) -> bool {
+    let (p, n): (Vec<&str>, Vec<&str>) = (pat.split('.').collect(), name.split('.').collect());
+    p.len() == n.len() && p.iter().zip(&n).all(|(p, n)| *p == "*" || p == n)
+}
+
+/// A glob where `*` matches any run of characters.
+fn glob(pat: &str, s: &str) -> bool {
+    match pat.split_once('*') {
+        None => pat == s,
+        Some((head, tail)) => {
+            let Some(rest) = s.strip_prefix(head) else {
+                return false;
+            };
+            (0..=rest.len())
+                .filter(|i| rest.is_char_boundary(*i))
+                .any(|i| glob(tail, &rest[i..]))
+        }
+    }
+}
+
+fn quoted(v: &[String]) -> String {
+    format!(
+        "[{}]",
+        v.iter()
+            .map(|s| format!("{s:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// Is `name` a public suffix the Public Suffix List knows (com, co.uk, github.io)?
+pub fn is_public_suffix(name: &str) -> bool {
+    psl::suffix(name.as_bytes()).is_some_and(|s| s.is_known() && s.as_bytes().len() == name.len())
+}
+
+/// The wildcard and public-suffix rules every profile applies (POLICY-WILDCARD): never `*`
+/// alone or outside the leftmost label (names.rs refuses those as malformed), never a
+/// wildcard directly under a single label or a public suffix, never a name that is a public
+/// suffix itself.
+pub fn check_dns_shape(name: &str, what: &str) -> Result<(), PolicyRefusal> {
+    let refuse = |why: &str| {
+        Err(PolicyRefusal::Wildcard {
+            what: what.to_string(),
+            why: why.to_string(),
+        })
+    };
+    if let Some(base) = name.strip_prefix("*.") {
+        if !base.contains('.') {
+            return refuse("a wildcard directly under a single label matches every name of it");
+        }
+        if is_public_suffix(base) {
+            return refuse(&format!(
+                "{base} is a public suffix; a wildcard under it would match every domain registered there"
+            ));
+        }
+    } else if is_public_suffix(name) {
+        return refuse(&format!("{name} is a public suffix, not a host"));
+    }
+    Ok(())
+}
+
+/// Checks one name (a SAN, or a host-like CN as `what`) against the profile.
+pub fn check_name(p: &Profile, name: &San, what: &str) -> Result<(), PolicyRefusal> {
+    let refuse = |rule: String| {
+        Err(PolicyRefusal::Name {
+            san: what.to_string(),
+            profile: p.name.clone(),
+            rule,
+        })
+    };
+    if let San::Dns(d) = name {
+        check_dns_shape(d, what)?;
+        if d.starts_with("*.") && !p.allow_wildcard {
+            return refuse("allow_wildcard = false".into());
+        }
+        if !d.contains('.') && !p.allow_single_label {
+            return refuse("allow_single_label = false".into());
+        }
+    }
+    let Some(allowed) = &p.allowed else {
+        return Ok(());
+    };
+    match name {
+        San::Dns(d) => match &allowed.dns {
+            Some(l) if l.iter().any(|pat| dns_matches(pat, d)) => Ok(()),
+            Some(l) => refuse(format!("allow_dns = {}", quoted(l))),
+            None => refuse("no allow_dns list (DNS names are not allowed)".into()),
+        },
+        San::Ip(ip) => match &allowed.ip {
+            Some(l)
+                if l.iter().any(|(net, len)| {
+                    crate::pki::constraints::Subtree::Ip(*net, *len).covers(name) == Some(true)
+                }) =>
+            {
+                Ok(())
+            }
+            Some(l) => refuse(format!(
+                "allow_ip = {}",
+                quoted(
+                    &l.iter()
+                        .map(|(a, n)| format!("{a}/{n}"))
+                        .collect::<Vec<_>>()
+                )
+            )),
+            None => {
+                let _ = ip;
+                refuse("no allow_ip list (IP addresses are not allowed)".into())
+            }
+        },
+        San::Email(e) => match &allowed.email {
+            Some(l) if l.iter().any(|pat| email_matches(pat, e)) => Ok(()),
+            Some(l) => refuse(format!("allow_email = {}", quoted(l))),
+            None => refuse("no allow_email list (email addresses are not allowed)".into()),
+        },
+        San::Uri(u) => match &allowed.uri {
+            Some(l) if l.iter().any(|pat| glob(pat, u)) => Ok(()),
+            Some(l) => refuse(format!("allow_uri = {}", quoted(l))),
+            None => refuse("no allow_uri list (URIs are not allowed)".into()),
+        },
+    }
+}
+
+/// `alice@lab.test` matches that mailbox (local part exact, domain without case); a domain
+/// pattern (`lab.test`, `*.lab.test`) every mailbox at a matching domain.
+fn email_matches(pat: &str, addr: &str) -> bool {
+    let Some((local, domain)) = addr.rsplit_once('@') else {
+        return false;
+    };
+    let domain = domain.to_ascii_lowercase();
+    match pat.rsplit_once('@') {
+        Some((pl, pd)) => pl == local && pd.eq_ignore_ascii_case(&domain),
+        None => dns_matches(&pat.to_ascii_lowercase(), &domain),
+    }
+}
+
+/// The days to issue for: `--days` when given (refused above `max_days`), else the
+/// profile's default.
+pub fn days(p: &Profile, asked: Option<u32>) -> Result<u32, PolicyRefusal> {
+    match (asked, p.max_days) {
+        (Some(d), Some(max)) if d > max => Err(PolicyRefusal::Days {
+            days: d,
+            profile: p.name.clone(),
+            max,
+        }),
+        (Some(d), _) => Ok(d),
+        (None, _) => Ok(p.default_days),
+    }
+}
+
+/// The key, the SANs and the subject of a request under its profile.
+pub fn check(
+    p: &Profile,
+    key: KeyKind,
+    sans: &[San],
+    subject: &Subject,
+) -> Result<(), PolicyRefusal> {
+    if !p.accepts_key(key) {
+        let mut rule: Vec<String> = Vec::new();
+        if !p.key_types.is_empty() {
+            rule.push(format!(
+                "key_types = {}",
+                quoted(
+                    &p.key_types
+                        .iter()
+                        .map(|r| match r {
+                            crate::pki::profile::KeyRule::Exact(k) => k.to_string(),
+                            crate::pki::profile::KeyRule::AnyRsa => "rsa".into(),
+                        })
+                        .collect::<Vec<_>>()
+                )
+            ));
+        }
+        if matches!(key, KeyKind::Rsa(b) if b < p.min_rsa_bits) {
+            rule.push(format!("min_rsa_bits = {}", p.min_rsa_bits));
+        }
+        return Err(PolicyRefusal::Key {
+            key: key.to_string(),
+            profile: p.name.clone(),
+            rule: rule.join(", "),
+        });
+    }
+    if p.require_san && sans.is_empty() {
+        return Err(PolicyRefusal::NoSan {
+            profile: p.name.clone(),
+        });
+    }
+    for san in sans {
+        check_name(p, san, &san.to_string())?;
+    }
+    // The subject shows names too: a host-like CN is checked as the DNS name verifiers take
+    // it for, an emailAddress as an email address.
+    if p.kind == crate::pki::profile::Kind::Leaf {
+        if let Some(cn) = subject.common_name()
+            && let Some(name) = crate::model::change::cn_as_dns(cn)
+            && !sans.contains(&name)
+        {
+            check_name(p, &name, &format!("CN={cn}"))?;
+        }
+        for (k, v) in &subject.0 {
+            if k == "emailAddress" {
+                let name = San::Email(v.clone());
+                if !sans.contains(&name) && p.allowed.is_some() {
+                    check_name(p, &name, &format!("emailAddress={v}"))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns() {
+        assert!(dns_matches("*.cluster.local", "a.cluster.local"));
+        assert!(!dns_matches("*.cluster.local", "a.b.cluster.local"));
+        assert!(!dns_matches("*.cluster.local", "cluster.local"));
+        assert!(dns_matches("*.cluster.local", "*.cluster.local"));
+        assert!(glob("spiffe://lab.test/*", "spiffe://lab.test/ns/web"));
+        assert!(!glob("spiffe://lab.test/*", "spiffe://evil.test/lab.test/"));
+        assert!(email_matches("lab.test", "Alice@LAB.test"));
+        assert!(!email_matches("alice@lab.test", "Alice@lab.test"));
+        assert!(dns_pattern("*.*.lab.test").is_ok());
+        assert!(dns_pattern("a.*.lab.test").is_err());
+        assert!(dns_pattern("*").is_err());
+    }
+
+    #[test]
+    fn public_suffixes() {
+        assert!(is_public_suffix("com"));
+        assert!(is_public_suffix("co.uk"));
+        assert!(!is_public_suffix("lab.test"));
+        assert!(!is_public_suffix("intranet"));
+        assert!(check_dns_shape("*.com", "x").is_err());
+        assert!(check_dns_shape("*.co.uk", "x").is_err());
+        assert!(check_dns_shape("*.local", "x").is_err());
+        assert!(check_dns_shape("com", "x").is_err());
+        assert!(check_dns_shape("*.lab.test", "x").is_ok());
+        assert!(check_dns_shape("intranet", "x").is_ok());
+    }
+}

@@ -1,0 +1,207 @@
+//! The CA's policy as data (SPEC.md POLICY-*): profiles, name rules, publication URLs and
+//! validity limits, from policy.toml or — without one — the built-in policy
+//! ([`DEFAULT_TOML`], the same text `ca policy show` prints). policy.toml is changed only by
+//! `ca policy apply`/`edit`, which record its SHA-256 in index.json (`policy_sha256`); a file
+//! that does not hash to it is refused by every command that issues.
+
+pub mod ext;
+pub mod gate;
+pub mod parse;
+
+use crate::error::{Error, Result};
+use crate::pki::constraints::{Constraints, Subtree};
+use crate::pki::issuance::SubCa;
+use crate::pki::profile::{Kind, Profile};
+pub use gate::PolicyRefusal;
+
+/// The built-in policy, as a policy file.
+pub const DEFAULT_TOML: &str = include_str!("default.toml");
+
+/// The largest policy.toml fileca reads.
+pub const MAX_POLICY_BYTES: u64 = 1 << 20;
+
+/// Where certificates say their CRL and issuer certificate are published.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Urls {
+    pub crl: Vec<String>,
+    pub ca_issuers: Vec<String>,
+    pub ocsp: Vec<String>,
+}
+
+/// A validated policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub urls: Urls,
+    pub profiles: Vec<Profile>,
+}
+
+impl Policy {
+    /// The built-in policy.
+    pub fn builtin() -> Policy {
+        parse::parse(DEFAULT_TOML, None).expect("the built-in policy is valid")
+    }
+
+    /// The profile named `name`.
+    pub fn profile(&self, name: &str) -> std::result::Result<&Profile, PolicyRefusal> {
+        self.profiles
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| PolicyRefusal::UnknownProfile {
+                name: name.to_string(),
+                known: self
+                    .profiles
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    /// A leaf profile named `name` (refused for a sub-CA profile, with `why`).
+    pub fn leaf(&self, name: &str) -> std::result::Result<&Profile, PolicyRefusal> {
+        let p = self.profile(name)?;
+        match p.kind {
+            Kind::Leaf => Ok(p),
+            Kind::SubCa => Err(PolicyRefusal::SubCaProfile {
+                profile: p.name.clone(),
+            }),
+        }
+    }
+}
+
+/// What `--path-len`, `--permit` and `--exclude` asked for (checked for form before the
+/// lock; against the profile in the plan).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubCaAsk {
+    pub path_len: Option<u8>,
+    pub permit: Vec<Subtree>,
+    pub exclude: Vec<Subtree>,
+}
+
+impl SubCaAsk {
+    pub fn is_empty(&self) -> bool {
+        *self == SubCaAsk::default()
+    }
+}
+
+/// The sub-CA limits to issue under profile `p` (SPEC.md POLICY-SUBCA): `None` for a leaf
+/// profile (where asking for limits is refused). The path length defaults to 0 and may not
+/// exceed `max_path_len`; `--permit` must lie within the profile's `permit` (which is the
+/// default), the profile's `exclude` is always added.
+pub fn sub_ca(p: &Profile, ask: &SubCaAsk) -> std::result::Result<Option<SubCa>, PolicyRefusal> {
+    if p.kind == Kind::Leaf {
+        return match ask.is_empty() {
+            true => Ok(None),
+            false => Err(PolicyRefusal::NotSubCa {
+                profile: p.name.clone(),
+            }),
+        };
+    }
+    let path_len = ask.path_len.unwrap_or(0);
+    if let Some(max) = p.max_path_len
+        && path_len > max
+    {
+        return Err(PolicyRefusal::PathLen {
+            asked: path_len,
+            profile: p.name.clone(),
+            max,
+        });
+    }
+    let permit = if ask.permit.is_empty() {
+        p.permit.clone()
+    } else {
+        if !p.permit.is_empty() {
+            let outer = Constraints::closed(p.permit.clone(), Vec::new());
+            let inner = Constraints::closed(ask.permit.clone(), Vec::new());
+            if let Err(s) = outer.contains(&inner) {
+                return Err(PolicyRefusal::Permit {
+                    subtree: s.spelling(),
+                    profile: p.name.clone(),
+                    within: p
+                        .permit
+                        .iter()
+                        .map(|s| format!("{:?}", s.spelling()))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+        }
+        ask.permit.clone()
+    };
+    let mut exclude = ask.exclude.clone();
+    for e in &p.exclude {
+        if !exclude.contains(e) {
+            exclude.push(e.clone());
+        }
+    }
+    Ok(Some(SubCa {
+        path_len,
+        constraints: Constraints::closed(permit, exclude),
+    }))
+}
+
+/// Why policy.toml cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyFileError {
+    #[error(
+        "is not the policy index.json records (policy_sha256 {recorded}): it was edited or replaced by hand; change the policy only with `ca policy apply FILE` or `ca policy edit` (ca check shows the difference)"
+    )]
+    Changed { recorded: String },
+    #[error(
+        "exists but index.json records no policy: it was placed by hand; apply it with `ca policy apply {0}` (or remove it)"
+    )]
+    Unrecorded(String),
+    #[error(
+        "is missing, but index.json records a policy (policy_sha256 {0}); restore it from a backup"
+    )]
+    Missing(String),
+    #[error("does not validate: {0}")]
+    Invalid(String),
+}
+
+/// The policy in force in the state directory `dir`, given policy.toml's bytes (if present)
+/// and what index.json records: the built-in policy when neither has one; else the file,
+/// which must hash to `recorded`.
+pub fn in_force(
+    dir: &std::path::Path,
+    bytes: Option<&[u8]>,
+    recorded: Option<&str>,
+) -> Result<Policy> {
+    let path = dir.join(crate::model::layout::POLICY);
+    let text = match (bytes, recorded) {
+        (None, None) => return Ok(Policy::builtin()),
+        (Some(_), None) => {
+            return Err(Error::state(
+                &path,
+                PolicyFileError::Unrecorded(path.display().to_string()),
+            ));
+        }
+        (None, Some(h)) => return Err(Error::state(&path, PolicyFileError::Missing(h.into()))),
+        (Some(b), Some(h)) => {
+            if crate::hex::sha256(b) != h {
+                return Err(Error::state(
+                    &path,
+                    PolicyFileError::Changed {
+                        recorded: h.to_string(),
+                    },
+                ));
+            }
+            String::from_utf8_lossy(b).into_owned()
+        }
+    };
+    parse::parse(&text, None).map_err(|problems| {
+        Error::state(
+            &path,
+            PolicyFileError::Invalid(
+                problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests;
