@@ -193,13 +193,21 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// Serial number (hex).
-    pub serial: String,
+    #[arg(required_unless_present = "ca", conflicts_with = "ca")]
+    pub serial: Option<String>,
     /// Machine-readable output.
-    #[arg(long, conflicts_with = "pem")]
+    #[arg(long, conflicts_with_all = ["pem", "der", "ca"])]
     pub json: bool,
     /// Print the certificate itself.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "der")]
     pub pem: bool,
+    /// Print the certificate as DER (binary; for publishing at an AIA caIssuers URL). Not to
+    /// a terminal.
+    #[arg(long)]
+    pub der: bool,
+    /// This CA's own certificate (ca.crt) instead of an issued one: PEM, or DER with --der.
+    #[arg(long)]
+    pub ca: bool,
 }
 
 #[derive(Debug, Args)]
@@ -397,6 +405,19 @@ pub struct InitArgs {
     /// Names this CA may never certify (repeatable), in the --permit forms.
     #[arg(long, value_name = "TYPE:NAME", conflicts_with = "import_cert")]
     pub exclude: Vec<String>,
+    /// URL of this CA's CRL (DER, `ca crl --der --out`), put as a CRL Distribution Point into
+    /// every certificate it issues: the `[urls] crl` of its initial policy (repeatable;
+    /// http:// or ldap://).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["csr_out", "parent"])]
+    pub crl_url: Vec<String>,
+    /// URL of this CA's certificate (DER, `ca show --ca --der`), put into the Authority
+    /// Information Access of every certificate it issues (repeatable).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["csr_out", "parent"])]
+    pub ca_issuers_url: Vec<String>,
+    /// URL of an OCSP responder for this CA, put into the Authority Information Access of
+    /// every certificate it issues (repeatable).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["csr_out", "parent"])]
+    pub ocsp_url: Vec<String>,
     /// Store ca.key encrypted (PBES2: scrypt + AES-256-CBC) with the passphrase from
     /// --passphrase-file, $CA_PASSPHRASE_FILE or a prompt.
     #[arg(long)]
@@ -560,6 +581,10 @@ pub struct CrlArgs {
     /// Days until the CRL's nextUpdate.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub days: u32,
+    /// Write the CRL to --out FILE as DER, what CRL Distribution Point URLs serve (RFC 5280
+    /// 4.2.1.13); ca.crl stays PEM.
+    #[arg(long, requires = "out")]
+    pub der: bool,
     #[command(flatten)]
     pub out: OutArgs,
     #[command(flatten)]

@@ -279,3 +279,90 @@ fn the_empty_rfc822_name_excludes_every_address_for_gnutls_lint_pkix() {
         }
     }
 }
+
+/// LINT-PKIX for the policy (SPEC.md POLICY-BUILTIN, POLICY-EXT): under a root whose policy
+/// puts CDP and AIA (caIssuers, OCSP) into what it issues, a certificate of every built-in
+/// profile — for an ECDSA and an RSA key where the key usages differ — and of a policy profile
+/// with certificatePolicies and an EKU given as an OID, is clean at NOTICE.
+#[test]
+fn a_certificate_of_every_builtin_profile_is_clean_under_pkilint_lint_pkix() {
+    let Some(pkilint) = pkilint_dir() else {
+        return;
+    };
+    let mut findings = Findings {
+        bad: Vec::new(),
+        accepted: 0,
+    };
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let root = Env::empty();
+    root.ok(&[
+        "init",
+        "--subject",
+        "CN=Lint Policy Root,O=Example,C=DE",
+        "--crl-url",
+        "http://pki.lab.test/root.crl",
+        "--ca-issuers-url",
+        "http://pki.lab.test/root.crt",
+        "--ocsp-url",
+        "http://ocsp.lab.test/",
+    ]);
+    let root_crt = root.dir.join("ca.crt");
+    let mut certs: Vec<PathBuf> = Vec::new();
+    let profiles: [(&str, &str, &str); 7] = [
+        ("server", "/CN=web.lab.test", "DNS:web.lab.test"),
+        ("client", "/CN=Alice Client", ""),
+        ("server-client", "/CN=node.lab.test", "DNS:node.lab.test"),
+        ("code-signing", "/CN=Release Signing/O=Example", ""),
+        ("email", "/CN=Alice", "email:alice@lab.test"),
+        ("ocsp-signing", "/CN=OCSP Responder", ""),
+        ("sub-ca", "/CN=Lint Sub CA/O=Example", ""),
+    ];
+    for (alg_name, alg) in [("p256", P256), ("rsa", RSA)] {
+        for (profile, subj, san) in profiles {
+            let name = format!("{profile}-{alg_name}");
+            let (_, csr) = key_and_csr(&root, &name, subj, alg);
+            let crt = root.path(&format!("{name}.crt"));
+            let mut args = vec![
+                "sign".to_string(),
+                s(&csr),
+                "--profile".into(),
+                profile.into(),
+            ];
+            if !san.is_empty() {
+                args.extend(["--san".into(), san.into()]);
+            }
+            args.extend(["--out".into(), s(&crt)]);
+            root.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+            certs.push(crt);
+        }
+    }
+    let policy = write(
+        &root,
+        "policy.toml",
+        format!(
+            "{}\n[profiles.custom]\nkey_usage = [\"digitalSignature\"]\nextended_key_usage = [\"1.3.6.1.4.1.99999.7.1\", \"clientAuth\"]\npolicies = [\"1.3.6.1.4.1.99999.1\"]\n",
+            String::from_utf8(root.ok(&["policy", "show"]).stdout).unwrap()
+        )
+        .as_bytes(),
+    );
+    root.ok(&["policy", "apply", &s(&policy)]);
+    let (_, csr) = key_and_csr(&root, "custom", "/CN=Custom", P256);
+    let crt = root.path("custom.crt");
+    root.ok(&["sign", &s(&csr), "--profile", "custom", "--out", &s(&crt)]);
+    certs.push(crt);
+    for cert in &certs {
+        findings.lint(&pkilint, "lint_pkix_cert", &[], &[cert]);
+        findings.lint(
+            &pkilint,
+            "lint_pkix_signer_signee_cert_chain",
+            &[],
+            &[&root_crt, cert],
+        );
+    }
+    assert!(
+        findings.bad.is_empty(),
+        "pkilint findings:\n{}",
+        findings.bad.join("\n")
+    );
+    assert_eq!(findings.accepted, 0);
+}

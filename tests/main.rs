@@ -22,6 +22,7 @@ mod keys;
 mod lint;
 mod operator;
 mod outputs;
+mod policy;
 mod powerloss;
 mod readme;
 mod revoke_crl;

@@ -11,8 +11,24 @@ use crate::model::snapshot::State;
 /// Runs `ca crl`.
 pub fn run(args: &CrlArgs, ctx: &Context) -> Result<()> {
     let out = args.out.out.clone().map(|o| (o, args.out.force));
+    if let Some((path, _)) = &out
+        && args.der
+        && (path.as_os_str() == "-" || crate::render::is_stream(path))
+    {
+        return Err(crate::error::Error::Usage(
+            "--der writes a file: give --out FILE (not a stream)".into(),
+        ));
+    }
     super::mutate(ctx, &args.mutation, |state| {
-        plan(state, args.days, &ctx.env).and_then(|p| p.with_out(out))
+        let planned = plan(state, args.days, &ctx.env)?;
+        match (&out, args.der) {
+            (Some((path, force)), true) => {
+                let mut p = planned;
+                p.plan.outputs = vec![p.output_der(path.clone(), crate::store::CRL, *force)?];
+                Ok(p)
+            }
+            _ => planned.with_out(out),
+        }
     })
 }
 

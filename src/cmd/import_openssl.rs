@@ -163,8 +163,7 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
         &ctx.env,
         (ca.key()?, key_pem),
         pem_of("CERTIFICATE", &ca.cert.der),
-        &serial,
-        &crlnumber,
+        (&serial, &crlnumber),
         // The record names every imported serial, so `ca check` can tie each index line to
         // the operation that wrote it (CHECK-HISTORY).
         (
@@ -172,6 +171,7 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
             entries.iter().map(|e| e.serial.to_string()).collect(),
         ),
         entries,
+        None,
     )?;
     all.extend(files);
     store::create(&ctx.dir, &all)?;

@@ -43,6 +43,9 @@ pub struct Init {
     /// The passphrase for the new ca.key: `--encrypt-key`'s, or an encrypted imported key's
     /// own (SPEC.md IMPORT-ENCRYPTED).
     pub passphrase: Option<Zeroizing<String>>,
+    /// `--crl-url`, `--ca-issuers-url`, `--ocsp-url`: the new CA's policy is the built-in one
+    /// with these `[urls]` (SPEC.md POLICY-INIT); none: no policy.toml.
+    pub urls: crate::policy::Urls,
 }
 
 /// Validation phase: the complete content of every file of the new CA.
@@ -71,6 +74,21 @@ pub fn plan(request: &Init, env: &Env) -> Result<Vec<FileWrite>> {
             constraints,
         } => generate(subject, *key_type, (*days, *path_len, constraints), env)?,
     };
+    let policy = match request.urls == crate::policy::Urls::default() {
+        true => None,
+        false => {
+            let text = crate::policy::with_urls(&request.urls);
+            let ca = CaCert::parse(cert_pem.as_bytes())
+                .map_err(|e| Error::Internal(format!("re-reading the CA certificate: {e}")))?;
+            crate::policy::parse::parse(&text, Some(&ca)).map_err(|problems| {
+                crate::error::Refused::Policy {
+                    file: PathBuf::from("--crl-url/--ca-issuers-url/--ocsp-url"),
+                    problems,
+                }
+            })?;
+            Some(text)
+        }
+    };
     // The key signs the first checkpoint (SPEC.md CHECKPOINT-SIGN) before it is encrypted.
     let signer = rcgen::KeyPair::from_pem(&key_pem)
         .map_err(|e| Error::Internal(format!("re-reading the CA key: {e}")))?;
@@ -89,10 +107,10 @@ pub fn plan(request: &Init, env: &Env) -> Result<Vec<FileWrite>> {
         env,
         (&signer, key_pem),
         cert_pem,
-        &first,
-        &Serial::from_u64(1),
+        (&first, &Serial::from_u64(1)),
         (operation, vec![ca_serial]),
         Vec::new(),
+        policy.as_deref(),
     )
 }
 
@@ -219,7 +237,15 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
         )?),
         _ => None,
     };
-    let request = Init { source, passphrase };
+    let request = Init {
+        source,
+        passphrase,
+        urls: crate::policy::Urls {
+            crl: args.crl_url.clone(),
+            ca_issuers: args.ca_issuers_url.clone(),
+            ocsp: args.ocsp_url.clone(),
+        },
+    };
     let mut files = plan(&request, &ctx.env)?;
     let result = create_or_describe(args, ctx, &files);
     // The key's PEM is wiped from memory whatever happened.
@@ -400,6 +426,7 @@ mod tests {
                 constraints: Default::default(),
             },
             passphrase: None,
+            urls: Default::default(),
         };
         plan(&request, &env_seeded(seed)).unwrap()
     }
@@ -436,6 +463,7 @@ mod tests {
                 cert_bytes: files[1].bytes.clone(),
             },
             passphrase: None,
+            urls: Default::default(),
         };
         match plan(&request, &env()) {
             Err(Error::Input {

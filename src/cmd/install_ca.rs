@@ -249,10 +249,13 @@ pub fn plan(request: &Install, ca: &Ca, env: &Env) -> Result<(Vec<FileWrite>, Se
         env,
         (ca.key()?, key_pem),
         pem_of("CERTIFICATE", cert_der),
-        &Serial::counter_start(env.rng.bytes()?),
-        &Serial::from_u64(1),
+        (
+            &Serial::counter_start(env.rng.bytes()?),
+            &Serial::from_u64(1),
+        ),
         ("install-ca", vec![serial.to_string()]),
         Vec::new(),
+        None,
     )?;
     files.push(FileWrite::public(
         store::CSR,

@@ -159,6 +159,32 @@ impl Planned {
             serial,
             force,
             suffix,
+            der: false,
+        })
+    }
+
+    /// An output file holding the DER of the one PEM block a file of this plan holds (the
+    /// CRL), for publication over HTTP (RFC 5280 4.2.1.13).
+    pub fn output_der(&self, path: PathBuf, source: &str, force: bool) -> Result<OutputFile> {
+        let pem = &self
+            .plan
+            .writes
+            .iter()
+            .find(|w| w.target == source)
+            .ok_or_else(|| {
+                Error::Internal("a DER output of a file the plan does not write".into())
+            })?
+            .bytes;
+        let der = crate::pki::pem::decode_one(pem, &["X509 CRL", "CERTIFICATE"], pem.len())
+            .map_err(|e| Error::Internal(format!("{source}: {e}")))?;
+        Ok(OutputFile {
+            path,
+            source: source.to_string(),
+            bytes: der,
+            serial: None,
+            force,
+            suffix: None,
+            der: true,
         })
     }
 }

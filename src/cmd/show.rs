@@ -17,7 +17,22 @@ use crate::store::{Access, Session};
 
 /// Runs `ca show`.
 pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
-    let typed = crate::cli::serial(&args.serial)?;
+    if args.der && crate::render::stdout_is_terminal() {
+        return Err(Error::Usage(
+            "--der prints binary DER: redirect it to a file (ca show --ca --der > ca.der)".into(),
+        ));
+    }
+    let Some(serial) = &args.serial else {
+        // --ca: ca.crt itself, or its DER.
+        let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
+        let pem = session.read(crate::store::CERT)?;
+        let ca = crate::model::snapshot::ca_cert(session.dir(), &pem)?;
+        return match args.der {
+            true => crate::render::stdout_bytes(&ca.der),
+            false => crate::render::print(&String::from_utf8_lossy(&pem)),
+        };
+    };
+    let typed = crate::cli::serial(serial)?;
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     let header = crate::model::header::open(&session)?;
     let entry = crate::model::log::resolve(&session, &header, &typed)??;
@@ -26,6 +41,9 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
     let (pem, der) = crate::model::snapshot::read_recorded(&session, &entry, &ca)?;
     if args.pem {
         return crate::render::print(&String::from_utf8_lossy(&pem));
+    }
+    if args.der {
+        return crate::render::stdout_bytes(&der);
     }
     let cert = crate::pki::pem::certificate(&der).map_err(|m| Error::state(&path, m))?;
     crate::render::show::print(&query(&entry, &cert, ctx.env.now), args.json)
@@ -54,9 +72,20 @@ pub fn query<'a>(
         if eku.value.server_auth {
             extended_key_usage.push("serverAuth".to_string());
         }
-        if eku.value.client_auth {
-            extended_key_usage.push("clientAuth".to_string());
+        let v = &eku.value;
+        for (set, name) in [
+            (v.client_auth, "clientAuth"),
+            (v.code_signing, "codeSigning"),
+            (v.email_protection, "emailProtection"),
+            (v.time_stamping, "timeStamping"),
+            (v.ocsp_signing, "OCSPSigning"),
+            (v.any, "anyExtendedKeyUsage"),
+        ] {
+            if set {
+                extended_key_usage.push(name.to_string());
+            }
         }
+        extended_key_usage.extend(v.other.iter().map(|o| o.to_id_string()));
     }
     ShowReport {
         row: Row::new(entry, now),

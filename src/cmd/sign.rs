@@ -131,6 +131,7 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
                         .map(str::to_string),
                     force: args.out.force,
                     suffix: (!chain.is_empty()).then(|| chain.clone()),
+                    der: false,
                 })
                 .collect();
             planned.plan.outputs = outputs;

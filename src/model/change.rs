@@ -500,22 +500,24 @@ pub fn crl_writes(
 /// Every file of a new CA directory: the key (0600; `key` is the key pair and the PEM to
 /// store, encrypted or not), the certificate, both counters, the index holding `entries`, and
 /// an audit trail whose first record (generation 1) is `audit` (operation, serials), with a
-/// first checkpoint signed by the key. Shared by `init` and `import-openssl`.
+/// first checkpoint signed by the key, and policy.toml if `policy` is given (its hash in
+/// index.json and the record). Shared by `init`, `install-ca` and `import-openssl`.
 pub fn new_ca_files(
     env: &Env,
     (signer, key_pem): (&rcgen::KeyPair, String),
     cert_pem: String,
-    serial: &Serial,
-    crlnumber: &Serial,
+    (serial, crlnumber): (&Serial, &Serial),
     audit: (&str, Vec<String>),
     entries: Vec<crate::model::log::Entry>,
+    policy: Option<&str>,
 ) -> Result<Vec<FileWrite>> {
+    let policy_sha256 = policy.map(|p| crate::hex::sha256(p.as_bytes()));
     let record = audit::Record {
         time: env.now,
         operation: audit.0.into(),
         serials: audit.1,
         csr_sha256: None,
-        policy_sha256: None,
+        policy_sha256: policy_sha256.clone(),
         user: env.user.clone(),
         generation: 1,
         prev: audit::GENESIS.into(),
@@ -527,6 +529,7 @@ pub fn new_ca_files(
     header.log_len = log.bytes.len() as u64;
     header.log_head = crate::model::checkpoint::chain(&header.log_head, &log.bytes);
     header.max_serial = log.max_serial.map(|s| s.to_string());
+    header.policy_sha256 = policy_sha256;
     let files = crate::model::header::Files {
         audit_len: line.len() as u64,
         serial: serial.clone(),
@@ -534,7 +537,9 @@ pub fn new_ca_files(
         crl_sha256: None,
     };
     header.sign_checkpoint(&files, signer)?;
-    Ok(vec![
+    let policy =
+        policy.map(|p| FileWrite::public(crate::model::layout::POLICY, p.as_bytes().to_vec()));
+    Ok([
         FileWrite {
             target: KEY.into(),
             bytes: key_pem.into_bytes(),
@@ -546,7 +551,10 @@ pub fn new_ca_files(
         FileWrite::public(INDEX, header.to_bytes()),
         FileWrite::public(INDEX_LOG, log.bytes),
         FileWrite::public(AUDIT, line),
-    ])
+    ]
+    .into_iter()
+    .chain(policy)
+    .collect())
 }
 
 #[cfg(test)]

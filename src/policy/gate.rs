@@ -116,13 +116,13 @@ pub fn check_dns_shape(name: &str, what: &str) -> Result<(), PolicyRefusal> {
         })
     };
     if let Some(base) = name.strip_prefix("*.") {
-        if !base.contains('.') {
-            return refuse("a wildcard directly under a single label matches every name of it");
-        }
         if is_public_suffix(base) {
             return refuse(&format!(
                 "{base} is a public suffix; a wildcard under it would match every domain registered there"
             ));
+        }
+        if !base.contains('.') {
+            return refuse("a wildcard directly under a single label matches every name of it");
         }
     } else if is_public_suffix(name) {
         return refuse(&format!("{name} is a public suffix, not a host"));
@@ -227,7 +227,12 @@ pub fn check(
 ) -> Result<(), PolicyRefusal> {
     if !p.accepts_key(key) {
         let mut rule: Vec<String> = Vec::new();
-        if !p.key_types.is_empty() {
+        let type_listed = p.key_types.is_empty()
+            || p.key_types.iter().any(|r| match r {
+                crate::pki::profile::KeyRule::Exact(k) => *k == key,
+                crate::pki::profile::KeyRule::AnyRsa => matches!(key, KeyKind::Rsa(_)),
+            });
+        if !type_listed {
             rule.push(format!(
                 "key_types = {}",
                 quoted(

@@ -28,6 +28,29 @@ pub struct Urls {
     pub ocsp: Vec<String>,
 }
 
+/// The built-in policy with `urls` as its `[urls]`: a new CA's initial policy
+/// (`init --crl-url …`). The URLs are validated when the text is parsed.
+pub fn with_urls(urls: &Urls) -> String {
+    let list = |v: &[String]| {
+        format!(
+            "[{}]",
+            v.iter()
+                .map(|u| format!("{u:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    DEFAULT_TOML
+        .lines()
+        .map(|l| match l.split_once(" = []") {
+            Some(("crl", _)) => format!("crl = {}", list(&urls.crl)),
+            Some(("ca_issuers", _)) => format!("ca_issuers = {}", list(&urls.ca_issuers)),
+            Some(("ocsp", _)) => format!("ocsp = {}", list(&urls.ocsp)),
+            _ => l.to_string(),
+        } + "\n")
+        .collect()
+}
+
 /// A validated policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {

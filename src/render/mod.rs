@@ -48,6 +48,14 @@ pub fn print(text: &str) -> Result<()> {
     stdout(text).map_err(stdout_error)
 }
 
+/// Prints binary output (`show --der`) on stdout, as [`print()`] does text.
+pub fn stdout_bytes(bytes: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(stdout_error)
+}
+
 /// Prints a `--json` document: pretty JSON and a newline, through [`print()`].
 pub fn print_json<T: serde::Serialize + ?Sized>(report: &T) -> Result<()> {
     let json = serde_json::to_string_pretty(report).map_err(|e| Error::Internal(e.to_string()))?;
@@ -93,6 +101,12 @@ impl Write for Stream {
 }
 
 /// Is stderr a terminal (a progress bar is drawn there only then)?
+pub fn stdout_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal()
+}
+
+/// Is stderr a terminal?
 pub fn stderr_is_terminal() -> bool {
     use std::io::IsTerminal;
     std::io::stderr().is_terminal()

@@ -96,6 +96,7 @@ impl Session {
                 source: o.source.clone(),
                 sha256: hex::sha256(&o.bytes),
                 suffix: o.suffix.clone(),
+                der: o.der,
                 force: o.force,
                 replaces,
             });
@@ -483,10 +484,17 @@ pub(super) fn apply(
     // What recovery checks outputs against, read once however many outputs there are.
     let known = std::cell::OnceCell::new();
     let content = |source: &str, suffix: Option<&str>, sha: &str| {
-        output_content(dir, (source, suffix), sha, mode, &known).map_err(|e| e.to_string())
+        output_content(dir, (source, suffix, false), sha, mode, &known).map_err(|e| e.to_string())
     };
     let mut undelivered = output::publish_outputs(dir, &j.id, &j.outputs, mode, &|o| {
-        content(&o.source, o.suffix.as_deref(), &o.sha256)
+        output_content(
+            dir,
+            (&o.source, o.suffix.as_deref(), o.der),
+            &o.sha256,
+            mode,
+            &known,
+        )
+        .map_err(|e| e.to_string())
     });
     for p in &j.pairs {
         if let Err(msg) = output::publish_pair(dir, p, &content) {

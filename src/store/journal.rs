@@ -129,6 +129,9 @@ pub struct Output {
     /// CA's certificate and its intermediates, PEM).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suffix: Option<String>,
+    /// The source's one PEM block published as DER (`crl --der`, for HTTP publication).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub der: bool,
     /// `--force`: the command may replace an existing file.
     #[serde(default)]
     pub force: bool,

@@ -40,6 +40,8 @@ pub struct OutputFile {
     pub bytes: Vec<u8>,
     /// Public text after the source's content (`--fullchain`: the chain).
     pub suffix: Option<String>,
+    /// The source's PEM published as DER (then `suffix` is `None`).
+    pub der: bool,
     /// The certificate's serial, for messages; `None` for a CRL.
     pub serial: Option<String>,
     pub force: bool,
@@ -145,6 +147,7 @@ pub fn check_copy_target(path: &Path) -> Result<()> {
         serial: None,
         force: false,
         suffix: None,
+        der: false,
     })
 }
 

@@ -85,14 +85,19 @@ impl RecoverError {
 /// recovery to write arbitrary bytes elsewhere.
 pub(super) fn output_content(
     dir: &Path,
-    (source, suffix): (&str, Option<&str>),
+    (source, suffix, der): (&str, Option<&str>, bool),
     sha: &str,
     mode: Mode,
     known: &std::cell::OnceCell<std::result::Result<Known, RecoverError>>,
 ) -> std::result::Result<Vec<u8>, RecoverError> {
     let bytes =
         read_plain(&dir.join(source)).map_err(|e| RecoverError::read(&dir.join(source), &e))?;
-    let mut full = bytes.clone();
+    let mut full = match der {
+        // The one PEM block as DER: what crl --der publishes.
+        true => crate::pki::pem::decode_one(&bytes, &["X509 CRL", "CERTIFICATE"], bytes.len())
+            .map_err(|_| RecoverError::SourceChanged(source.into()))?,
+        false => bytes.clone(),
+    };
     full.extend_from_slice(suffix.unwrap_or_default().as_bytes());
     if hex::sha256(&full) != sha {
         return Err(RecoverError::SourceChanged(source.into()));

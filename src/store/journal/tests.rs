@@ -49,6 +49,7 @@ fn sample() -> Journal {
             source: "certs/0A.pem".into(),
             sha256: "1".repeat(64),
             suffix: Some("-----BEGIN CERTIFICATE-----\n…".into()),
+            der: false,
             force: false,
             replaces: None,
         }],

@@ -1,0 +1,852 @@
+//! The policy file (SPEC.md POLICY-*): `ca policy show|apply|edit`, the hash in index.json,
+//! the gate applying profiles, the wildcard rules, the extensions a policy adds, the new
+//! built-in profiles, publishing in DER.
+
+use std::path::{Path, PathBuf};
+
+use crate::harness::*;
+use crate::hierarchy::{P256, RSA, key_and_csr};
+
+/// A CSR with `sans` (openssl `-addext`), P-256 unless `alg`.
+fn req(env: &Env, name: &str, subj: &str, sans: &str, alg: &[&str]) -> PathBuf {
+    let (key, csr) = (
+        env.path(&format!("{name}.key")),
+        env.path(&format!("{name}.csr")),
+    );
+    let mut args = vec!["req", "-new", "-nodes", "-newkey"];
+    args.extend_from_slice(if alg.is_empty() { P256 } else { alg });
+    args.extend(["-keyout", key.to_str().unwrap(), "-subj", subj]);
+    let ext = format!("subjectAltName={sans}");
+    if !sans.is_empty() {
+        args.extend(["-addext", &ext]);
+    }
+    args.extend(["-out", csr.to_str().unwrap()]);
+    let (ok, log) = openssl(&args);
+    assert!(ok, "{log}");
+    csr
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub const K8S: &str = r#"[urls]
+crl = ["http://pki.lab.test/root.crl"]
+ca_issuers = ["http://pki.lab.test/root.crt"]
+ocsp = []
+
+[profiles.k8s]
+key_usage = ["digitalSignature", "keyEncipherment"]
+extended_key_usage = ["serverAuth", "clientAuth"]
+default_days = 30
+max_days = 90
+allow_dns = ["*.cluster.local", "cluster.local"]
+allow_ip = ["10.0.0.0/8"]
+allow_uri = ["spiffe://lab.test/*"]
+require_san = true
+allow_wildcard = false
+key_types = ["ecdsa-p256", "ecdsa-p384", "ed25519", "rsa"]
+min_rsa_bits = 3072
+policies = ["1.3.6.1.4.1.99999.1"]
+
+[profiles.tools]
+extended_key_usage = ["1.3.6.1.4.1.99999.7.1", "codeSigning"]
+san_types = ["dns"]
+allow_single_label = false
+"#;
+
+#[test]
+fn policy_show_prints_the_builtin_policy_and_apply_commits_a_new_one_policy_cmd() {
+    let env = Env::new();
+    let shown = env.ok(&["policy", "show"]).stdout;
+    assert_eq!(shown, env.ok(&["policy", "show", "--builtin"]).stdout);
+    let shown = String::from_utf8(shown).unwrap();
+    for p in [
+        "[profiles.server]",
+        "[profiles.code-signing]",
+        "[profiles.email]",
+        "[profiles.ocsp-signing]",
+        "[profiles.sub-ca]",
+    ] {
+        assert!(shown.contains(p), "{p} in {shown}");
+    }
+    assert!(env.index()["policy_sha256"].is_null());
+    // The built-in policy applied as a file is valid (the round trip an operator starts from).
+    let file = write(&env, "policy.toml", shown.as_bytes());
+    env.ok(&["policy", "apply", file.to_str().unwrap(), "--dry-run"]);
+    let file = write(&env, "k8s.toml", K8S.as_bytes());
+    let before = snapshot(&env.dir);
+    env.ok(&["policy", "apply", file.to_str().unwrap(), "--dry-run"]);
+    assert_unchanged(&before, &snapshot(&env.dir));
+    let generation = env.status()["generation"].as_u64().unwrap();
+    env.refused(
+        &[
+            "policy",
+            "apply",
+            file.to_str().unwrap(),
+            "--expect-generation",
+            &(generation + 5).to_string(),
+        ],
+        CONFLICT,
+    );
+    let out = env.ok(&["policy", "apply", file.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("applied the policy"));
+    let sha = sha256_hex(K8S.as_bytes());
+    assert_eq!(env.index()["policy_sha256"], sha.as_str());
+    assert_eq!(
+        std::fs::read(env.dir.join("policy.toml")).unwrap(),
+        K8S.as_bytes()
+    );
+    assert_eq!(env.ok(&["policy", "show"]).stdout, K8S.as_bytes());
+    // POLICY-AUDIT: one record, operation policy, with the hash.
+    let log: serde_json::Value =
+        serde_json::from_slice(&env.ok(&["log", "--json"]).stdout).unwrap();
+    let last = log.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["operation"], "policy");
+    assert_eq!(last["generation"], generation + 1);
+    let audit = std::fs::read_to_string(env.dir.join("audit.log")).unwrap();
+    assert!(audit.lines().last().unwrap().contains(&sha), "{audit}");
+    env.assert_check_ok();
+    // The same file again changes nothing: no commit.
+    let before = snapshot(&env.dir);
+    let out = env.ok(&["policy", "apply", file.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already in force"));
+    assert_unchanged(&before, &snapshot(&env.dir));
+    // The built-in profiles are gone with a policy that does not list them.
+    let e = env.refused(
+        &["sign", csr("p256-default.pem").to_str().unwrap()],
+        REFUSED,
+    );
+    assert!(
+        e.contains("no profile \"server\" in this CA's policy (profiles: k8s, tools"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_invalid_policy_is_refused_with_every_problem_and_its_place_policy_validate() {
+    let env = Env::new();
+    let bad = "[urls]\ncrl = [\"https://x.test/a.crl\"]\n\n[profiles.web]\nkey_usage = [\"digitalSignatur\"]\nextended_key_usage = [\"1.2.x\"]\ndefault_days = 400\nmax_days = 90\nbogus = true\n";
+    let file = write(&env, "bad.toml", bad.as_bytes());
+    // An unknown key is a TOML-level error: reported alone, at its place.
+    let e = env.refused(&["policy", "apply", file.to_str().unwrap()], REFUSED);
+    assert!(
+        e.contains("is not a valid policy; nothing was changed"),
+        "{e}"
+    );
+    assert!(e.contains("line 9, column 1: unknown field `bogus`"), "{e}");
+    let bad = bad.replace("bogus = true\n", "");
+    let file = write(&env, "bad.toml", bad.as_bytes());
+    let e = env.refused(&["policy", "apply", file.to_str().unwrap()], REFUSED);
+    for want in [
+        "line 2, column 8: urls.crl: \"https://x.test/a.crl\" is not an http:// or ldap:// URL",
+        "line 5, column 14: key_usage \"digitalSignatur\"",
+        "line 6, column 23: extended_key_usage \"1.2.x\"",
+        "line 7, column 16: default_days 400 is above max_days 90",
+    ] {
+        assert!(e.contains(want), "{want} in {e}");
+    }
+    // Limits beyond the CA's own: validity, name constraints, path length.
+    let c = Env::empty();
+    c.ok(&[
+        "init",
+        "--subject",
+        "CN=Lab",
+        "--days",
+        "100",
+        "--permit",
+        "DNS:lab.test",
+        "--path-len",
+        "1",
+    ]);
+    let file = write(
+        &c,
+        "p.toml",
+        b"[profiles.web]\nmax_days = 200\nallow_dns = [\"*.evil.test\"]\n\n[profiles.int]\nkind = \"sub-ca\"\nmax_path_len = 1\n",
+    );
+    let e = c.refused(&["policy", "apply", file.to_str().unwrap()], REFUSED);
+    assert!(
+        e.contains("max_days 200 exceeds the CA certificate's own validity (100 days)"),
+        "{e}"
+    );
+    assert!(e.contains("allow_dns \"*.evil.test\""), "{e}");
+    assert!(
+        e.contains("max_path_len 1: this CA's own pathLenConstraint is 1"),
+        "{e}"
+    );
+    // Not UTF-8, not TOML, missing: refused, nothing written.
+    let file = write(&env, "bin.toml", b"\xff\xfe");
+    env.refused(&["policy", "apply", file.to_str().unwrap()], REFUSED);
+    let file = write(&env, "x.toml", b"[profiles.a\n");
+    let e = env.refused(&["policy", "apply", file.to_str().unwrap()], REFUSED);
+    assert!(e.contains("line 1, column"), "{e}");
+    env.refused(
+        &[
+            "policy",
+            "apply",
+            env.path("missing.toml").to_str().unwrap(),
+        ],
+        REFUSED,
+    );
+}
+
+#[test]
+fn a_policy_toml_changed_by_hand_stops_issuance_not_revocation_policy_hash() {
+    let env = Env::new();
+    let (_, serial) = env.sign(&csr("p256-default.pem"), &[]);
+    // Placed by hand without apply: refused.
+    std::fs::write(env.dir.join("policy.toml"), K8S).unwrap();
+    let e = env.refused(&["sign", csr("p256-default.pem").to_str().unwrap()], STATE);
+    assert!(e.contains("index.json records no policy"), "{e}");
+    let out = env.run(&["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("policy.toml"));
+    std::fs::remove_file(env.dir.join("policy.toml")).unwrap();
+    let file = write(&env, "k8s.toml", K8S.as_bytes());
+    env.ok(&["policy", "apply", file.to_str().unwrap()]);
+    // Edited by hand afterwards: every issuing command refuses, at O(1) (no log read).
+    let edited = K8S.replace("max_days = 90", "max_days = 3650");
+    std::fs::write(env.dir.join("policy.toml"), &edited).unwrap();
+    let k8s = req(&env, "k", "/CN=a.cluster.local", "DNS:a.cluster.local", &[]);
+    let e = env.refused(&["sign", k8s.to_str().unwrap(), "--profile", "k8s"], STATE);
+    assert!(e.contains("policy.toml"), "{e}");
+    assert!(e.contains("edited or replaced by hand"), "{e}");
+    env.refused(&["issue", "x.cluster.local", "--profile", "k8s"], STATE);
+    env.refused(&["renew", &serial], STATE);
+    let out = env.run(&["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("policy.toml"));
+    // Revocation and CRLs go on (an emergency must not wait for the policy).
+    env.ok(&["revoke", &serial]);
+    env.ok(&["crl"]);
+    // Gone: refused as well.
+    std::fs::remove_file(env.dir.join("policy.toml")).unwrap();
+    let e = env.refused(&["sign", k8s.to_str().unwrap(), "--profile", "k8s"], STATE);
+    assert!(e.contains("is missing"), "{e}");
+    // apply is the way back.
+    env.ok(&["policy", "apply", file.to_str().unwrap()]);
+    env.ok(&["sign", k8s.to_str().unwrap(), "--profile", "k8s"]);
+    env.assert_check_ok();
+}
+
+#[test]
+fn the_gate_applies_the_profile_and_names_the_rule_policy_gate() {
+    let env = Env::new();
+    let file = write(&env, "k8s.toml", K8S.as_bytes());
+    env.ok(&["policy", "apply", file.to_str().unwrap()]);
+    let bad = req(&env, "bad", "/CN=evil.example", "DNS:evil.example", &[]);
+    let e = env.refused(
+        &["sign", bad.to_str().unwrap(), "--profile", "k8s"],
+        REFUSED,
+    );
+    assert!(
+        e.contains(
+            "SAN DNS:evil.example not allowed by profile k8s: allow_dns = [\"*.cluster.local\", \"cluster.local\"]"
+        ),
+        "{e}"
+    );
+    let good = req(
+        &env,
+        "good",
+        "/CN=web.cluster.local",
+        "DNS:web.cluster.local,IP:10.1.2.3,URI:spiffe://lab.test/ns/web",
+        &[],
+    );
+    let g = good.to_str().unwrap();
+    let e = env.refused(&["sign", g, "--profile", "k8s", "--days", "91"], REFUSED);
+    assert!(
+        e.contains("--days 91 is above profile k8s's max_days = 90"),
+        "{e}"
+    );
+    let e = env.refused(
+        &["sign", g, "--profile", "k8s", "--san", "IP:192.168.1.1"],
+        REFUSED,
+    );
+    assert!(e.contains("allow_ip = [\"10.0.0.0/8\"]"), "{e}");
+    let e = env.refused(
+        &[
+            "sign",
+            g,
+            "--profile",
+            "k8s",
+            "--san",
+            "DNS:*.cluster.local",
+        ],
+        REFUSED,
+    );
+    assert!(e.contains("allow_wildcard = false"), "{e}");
+    let e = env.refused(
+        &[
+            "sign",
+            g,
+            "--profile",
+            "k8s",
+            "--san",
+            "email:a@cluster.local",
+        ],
+        REFUSED,
+    );
+    assert!(e.contains("no allow_email list"), "{e}");
+    let rsa = req(
+        &env,
+        "rsa",
+        "/CN=r.cluster.local",
+        "DNS:r.cluster.local",
+        RSA,
+    );
+    let e = env.refused(
+        &["sign", rsa.to_str().unwrap(), "--profile", "k8s"],
+        REFUSED,
+    );
+    assert!(
+        e.contains("a rsa-2048 key is not allowed by profile k8s: min_rsa_bits = 3072"),
+        "{e}"
+    );
+    let nosan = req(&env, "nosan", "/CN=No Name", "", &[]);
+    let e = env.refused(
+        &["sign", nosan.to_str().unwrap(), "--profile", "k8s"],
+        REFUSED,
+    );
+    assert!(e.contains("requires a subjectAltName"), "{e}");
+    // A host-like CN outside the names, even with allowed SANs.
+    let cn = req(&env, "cn", "/CN=evil.example", "DNS:a.cluster.local", &[]);
+    let e = env.refused(&["sign", cn.to_str().unwrap(), "--profile", "k8s"], REFUSED);
+    assert!(
+        e.contains("CN=evil.example not allowed by profile k8s"),
+        "{e}"
+    );
+    // issue and batches go through the same gate.
+    let e = env.refused(&["issue", "evil.example", "--profile", "k8s"], REFUSED);
+    assert!(e.contains("not allowed by profile k8s"), "{e}");
+    let e = env.refused(
+        &[
+            "sign",
+            g,
+            bad.to_str().unwrap(),
+            "--profile",
+            "k8s",
+            "--out-dir",
+            env.path("o").to_str().unwrap(),
+        ],
+        REFUSED,
+    );
+    assert!(e.contains("DNS:evil.example not allowed"), "{e}");
+    // What is allowed is issued with the profile's extensions and default days.
+    let (pem, serial) = env.sign(&good, &["--profile", "k8s"]);
+    let text = x509_text(&env, &pem);
+    for want in [
+        "TLS Web Server Authentication, TLS Web Client Authentication",
+        "Digital Signature",
+        "Policy: 1.3.6.1.4.1.99999.1",
+        "X509v3 CRL Distribution Points",
+        "URI:http://pki.lab.test/root.crl",
+        "CA Issuers - URI:http://pki.lab.test/root.crt",
+        "DNS:web.cluster.local, IP Address:10.1.2.3, URI:spiffe://lab.test/ns/web",
+    ] {
+        assert!(text.contains(want), "{want} in {text}");
+    }
+    assert!(
+        !text.contains("Key Encipherment"),
+        "keyEncipherment only for RSA: {text}"
+    );
+    let row: serde_json::Value =
+        serde_json::from_slice(&env.ok(&["show", &serial, "--json"]).stdout).unwrap();
+    let days = (time::OffsetDateTime::parse(
+        row["not_after"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap()
+        - time::OffsetDateTime::parse(
+            row["not_before"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap())
+    .whole_days();
+    assert_eq!(days, 30, "default_days");
+    // renew keeps to the profile's limits.
+    let e = env.refused(&["renew", &serial, "--days", "120"], REFUSED);
+    assert!(e.contains("max_days = 90"), "{e}");
+    env.ok(&["renew", &serial, "--days", "60"]);
+    // An EKU given as an OID; SAN types the profile does not issue are dropped with a note;
+    // single labels forbidden there.
+    let tool = req(
+        &env,
+        "tool",
+        "/CN=builder",
+        "DNS:builder.lab.test,email:a@lab.test",
+        &[],
+    );
+    let out = env.ok(&["sign", tool.to_str().unwrap(), "--profile", "tools"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("profile tools issues no SANs of these types; not issued: email:a@lab.test")
+    );
+    let text = x509_text(&env, &String::from_utf8_lossy(&out.stdout));
+    assert!(
+        text.contains("1.3.6.1.4.1.99999.7.1, Code Signing"),
+        "{text}"
+    );
+    assert!(!text.contains("email:"), "{text}");
+    let e = env.refused(
+        &[
+            "sign",
+            tool.to_str().unwrap(),
+            "--profile",
+            "tools",
+            "--san",
+            "DNS:builder",
+        ],
+        REFUSED,
+    );
+    assert!(e.contains("allow_single_label = false"), "{e}");
+    env.assert_check_ok();
+}
+
+#[test]
+fn wildcards_under_a_public_suffix_or_a_single_label_are_refused_policy_wildcard() {
+    let env = Env::new();
+    for (san, why) in [
+        ("DNS:*.com", "com is a public suffix"),
+        ("DNS:*.co.uk", "co.uk is a public suffix"),
+        ("DNS:com", "com is a public suffix, not a host"),
+        ("DNS:*.local", "directly under a single label"),
+    ] {
+        let e = env.refused(
+            &[
+                "sign",
+                csr("p256-default.pem").to_str().unwrap(),
+                "--san",
+                san,
+            ],
+            REFUSED,
+        );
+        assert!(e.contains(why), "{san}: {e}");
+    }
+    // A wildcard anywhere but the whole leftmost label is malformed (exit 2).
+    for san in ["DNS:*", "DNS:a.*.lab.test", "DNS:w*.lab.test"] {
+        env.refused(
+            &[
+                "sign",
+                csr("p256-default.pem").to_str().unwrap(),
+                "--san",
+                san,
+            ],
+            USAGE,
+        );
+    }
+    // A CSR asking for *.com is refused too, and a private wildcard and single label are fine.
+    let com = req(&env, "com", "/CN=x", "DNS:*.com", &[]);
+    env.refused(&["sign", com.to_str().unwrap()], REFUSED);
+    env.ok(&[
+        "sign",
+        csr("p256-default.pem").to_str().unwrap(),
+        "--san",
+        "DNS:*.lab.test",
+    ]);
+    env.ok(&[
+        "sign",
+        csr("p256-default.pem").to_str().unwrap(),
+        "--san",
+        "DNS:intranet",
+    ]);
+}
+
+/// Serves `body` to one HTTP request on `listener` (a CDP URL names its port).
+fn serve_once(listener: std::net::TcpListener, body: Vec<u8>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf);
+        let head = format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+        let _ = s.write_all(head.as_bytes());
+        let _ = s.write_all(&body);
+    })
+}
+
+#[test]
+fn a_verifier_finds_the_crl_through_the_cdp_and_rejects_a_revoked_certificate_policy_urls() {
+    let env = Env::empty();
+    // The port is chosen before init so the URL can name it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let url = format!("http://127.0.0.1:{port}/root.crl");
+    let e = env.refused(
+        &[
+            "init",
+            "--subject",
+            "CN=Lab",
+            "--crl-url",
+            "https://x.test/a.crl",
+        ],
+        REFUSED,
+    );
+    assert!(e.contains("is not an http:// or ldap:// URL"), "{e}");
+    assert!(!env.dir.exists());
+    env.ok(&[
+        "init",
+        "--subject",
+        "CN=Lab",
+        "--crl-url",
+        &url,
+        "--ca-issuers-url",
+        "http://127.0.0.1/root.crt",
+    ]);
+    assert!(env.index()["policy_sha256"].is_string());
+    env.assert_check_ok();
+    let policy = String::from_utf8(env.ok(&["policy", "show"]).stdout).unwrap();
+    assert!(policy.contains(&format!("crl = [\"{url}\"]")), "{policy}");
+    let (good, _) = env.sign(&csr("p256-default.pem"), &[]);
+    let (bad, serial) = env.sign(&csr("p256-sans.pem"), &[]);
+    env.ok(&["revoke", &serial, "--reason", "keyCompromise"]);
+    let der = env.path("root.crl");
+    env.ok(&["crl", "--der", "--out", der.to_str().unwrap()]);
+    let crl = std::fs::read(&der).unwrap();
+    assert_eq!(crl[0], 0x30, "DER, not PEM");
+    let (ok, text) = openssl(&[
+        "crl",
+        "-inform",
+        "DER",
+        "-in",
+        der.to_str().unwrap(),
+        "-noout",
+        "-text",
+    ]);
+    assert!(ok && text.contains(&serial), "{text}");
+    // --der needs a file.
+    env.refused(&["crl", "--der", "--out", "-"], USAGE);
+    env.refused(&["crl", "--der"], USAGE);
+    let ca = env.dir.join("ca.crt");
+    for (pem, expect_ok) in [(good, true), (bad, false)] {
+        let handle = serve_once(
+            std::net::TcpListener::bind(("127.0.0.1", port)).unwrap(),
+            crl.clone(),
+        );
+        let leaf = write(&env, "leaf.pem", pem.as_bytes());
+        let (ok, log) = openssl(&[
+            "verify",
+            "-crl_check",
+            "-crl_download",
+            "-CAfile",
+            ca.to_str().unwrap(),
+            leaf.to_str().unwrap(),
+        ]);
+        handle.join().unwrap();
+        assert_eq!(ok, expect_ok, "{log}");
+        if !expect_ok {
+            assert!(log.contains("certificate revoked"), "{log}");
+        }
+    }
+    // ca show --ca --der: the certificate the caIssuers URL serves.
+    let out = env.ok(&["show", "--ca", "--der"]);
+    let cder = write(&env, "ca.der", &out.stdout);
+    let (ok, text) = openssl(&[
+        "x509",
+        "-inform",
+        "DER",
+        "-in",
+        cder.to_str().unwrap(),
+        "-noout",
+        "-subject",
+    ]);
+    assert!(ok && text.contains("CN = Lab"), "{text}");
+    assert_eq!(
+        env.ok(&["show", "--ca"]).stdout,
+        std::fs::read(&ca).unwrap()
+    );
+}
+
+#[test]
+fn an_ocsp_signing_certificate_signs_responses_openssl_accepts_policy_ocsp() {
+    let env = Env::new();
+    let (key, ocsp_csr) = key_and_csr(&env, "ocsp", "/CN=OCSP Responder", P256);
+    let out = env.ok(&[
+        "sign",
+        ocsp_csr.to_str().unwrap(),
+        "--profile",
+        "ocsp-signing",
+    ]);
+    let ocsp_crt = write(&env, "ocsp.crt", &out.stdout);
+    let text = x509_text(&env, &String::from_utf8_lossy(&out.stdout));
+    assert!(text.contains("OCSP Signing"), "{text}");
+    assert!(text.contains("OCSP No Check"), "{text}");
+    let e = env.refused(
+        &[
+            "sign",
+            ocsp_csr.to_str().unwrap(),
+            "--profile",
+            "ocsp-signing",
+            "--days",
+            "365",
+        ],
+        REFUSED,
+    );
+    assert!(e.contains("max_days = 90"), "{e}");
+    let (leaf, serial) = env.sign(&csr("p256-default.pem"), &[]);
+    let leaf = write(&env, "leaf.pem", leaf.as_bytes());
+    env.ok(&["revoke", &serial]);
+    // An index.txt for openssl ocsp, from what fileca recorded.
+    let row: serde_json::Value =
+        serde_json::from_slice(&env.ok(&["show", &serial, "--json"]).stdout).unwrap();
+    let index = format!(
+        "R\t{}\t{}\t{serial}\tunknown\t{}\n",
+        "351231235959Z",
+        "260101000000Z",
+        row["subject"].as_str().unwrap().replace(", ", "/")
+    );
+    let idx = write(&env, "index.txt", index.as_bytes());
+    let ca = env.dir.join("ca.crt");
+    let (reqf, resp) = (env.path("req.der"), env.path("resp.der"));
+    let (ok, log) = openssl(&[
+        "ocsp",
+        "-issuer",
+        ca.to_str().unwrap(),
+        "-cert",
+        leaf.to_str().unwrap(),
+        "-reqout",
+        reqf.to_str().unwrap(),
+        "-no_nonce",
+    ]);
+    assert!(ok, "{log}");
+    let (ok, log) = openssl(&[
+        "ocsp",
+        "-index",
+        idx.to_str().unwrap(),
+        "-rsigner",
+        ocsp_crt.to_str().unwrap(),
+        "-rkey",
+        key.to_str().unwrap(),
+        "-CA",
+        ca.to_str().unwrap(),
+        "-reqin",
+        reqf.to_str().unwrap(),
+        "-respout",
+        resp.to_str().unwrap(),
+    ]);
+    assert!(ok, "{log}");
+    let (ok, log) = openssl(&[
+        "ocsp",
+        "-respin",
+        resp.to_str().unwrap(),
+        "-CAfile",
+        ca.to_str().unwrap(),
+        "-issuer",
+        ca.to_str().unwrap(),
+        "-cert",
+        leaf.to_str().unwrap(),
+    ]);
+    assert!(ok, "{log}");
+    assert!(log.contains("Response verify OK"), "{log}");
+    assert!(log.contains(": revoked"), "{log}");
+}
+
+#[test]
+fn the_builtin_code_signing_and_email_profiles_policy_builtin() {
+    let env = Env::new();
+    let cs = req(&env, "cs", "/CN=Release Signing", "DNS:build.lab.test", &[]);
+    let out = env.ok(&["sign", cs.to_str().unwrap(), "--profile", "code-signing"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not issued: DNS:build.lab.test"));
+    let text = x509_text(&env, &String::from_utf8_lossy(&out.stdout));
+    assert!(text.contains("Code Signing"), "{text}");
+    assert!(!text.contains("Subject Alternative Name"), "{text}");
+    let mail = req(&env, "mail", "/CN=alice@lab.test", "", RSA);
+    let out = env.ok(&["sign", mail.to_str().unwrap(), "--profile", "email"]);
+    let text = x509_text(&env, &String::from_utf8_lossy(&out.stdout));
+    for want in [
+        "E-mail Protection",
+        "email:alice@lab.test",
+        "Key Encipherment",
+        "Non Repudiation",
+    ] {
+        assert!(text.contains(want), "{want} in {text}");
+    }
+    let row: serde_json::Value =
+        serde_json::from_slice(&env.ok(&["show", &env.last_serial(), "--json"]).stdout).unwrap();
+    assert_eq!(row["extended_key_usage"][0], "emailProtection");
+    let nomail = req(&env, "nomail", "/CN=Alice", "", &[]);
+    let e = env.refused(
+        &["sign", nomail.to_str().unwrap(), "--profile", "email"],
+        REFUSED,
+    );
+    assert!(e.contains("requires a subjectAltName"), "{e}");
+    env.refused(
+        &["sign", nomail.to_str().unwrap(), "--profile", "nope"],
+        REFUSED,
+    );
+}
+
+/// Runs `ca policy edit` under a pseudo-terminal (python3's pty module) with `editor` as
+/// $EDITOR, typing `input`; returns (exit code, everything the terminal showed).
+fn edit_in_pty(env: &Env, editor: &Path, input: &str) -> (i32, String) {
+    let script = r#"
+import os, pty, sys, time
+args = sys.argv[1:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(args[0], args)
+out = b""
+typed = False
+while True:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+    if b"Edit again?" in out and not typed:
+        os.write(fd, os.environ["PTY_INPUT"].encode())
+        typed = True
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode("utf-8", "replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(bin())
+        .arg("--dir")
+        .arg(&env.dir)
+        .args(["policy", "edit"])
+        .env("EDITOR", editor)
+        .env_remove("VISUAL")
+        .env("PTY_INPUT", input)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn editor_script(env: &Env, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = write(env, name, format!("#!/bin/sh\nset -e\n{body}\n").as_bytes());
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+#[test]
+fn policy_edit_applies_on_save_reopens_on_errors_and_refuses_a_moved_ca_policy_edit() {
+    let env = Env::new();
+    // An edit that changes the server profile's default days: applied.
+    let ed = editor_script(
+        &env,
+        "ed1.sh",
+        "sed -i 's/^default_days = 365$/default_days = 200/' \"$1\"",
+    );
+    let (code, shown) = edit_in_pty(&env, &ed, "");
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("applied the policy"), "{shown}");
+    let policy = std::fs::read_to_string(env.dir.join("policy.toml")).unwrap();
+    assert!(policy.contains("default_days = 200") && !policy.contains("default_days = 365"));
+    env.assert_check_ok();
+    // No change: nothing applied.
+    let before = snapshot(&env.dir);
+    let ed = editor_script(&env, "ed2.sh", "true");
+    let (code, shown) = edit_in_pty(&env, &ed, "");
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("not changed"), "{shown}");
+    assert_unchanged(&before, &snapshot(&env.dir));
+    // First save invalid, the editor is opened again (answer y), second save valid.
+    let count = env.path("count");
+    let ed = editor_script(
+        &env,
+        "ed3.sh",
+        &format!(
+            "n=$(cat {c} 2>/dev/null || echo 0); echo $((n+1)) > {c}\nif [ \"$n\" = 0 ]; then echo 'bogus = 1' >> \"$1\"; else sed -i '/^bogus = 1$/d; s/^default_days = 200$/default_days = 100/' \"$1\"; fi",
+            c = count.display()
+        ),
+    );
+    let (code, shown) = edit_in_pty(&env, &ed, "y\n");
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("unknown field `bogus`"), "{shown}");
+    assert!(shown.contains("Edit again?"), "{shown}");
+    assert_eq!(std::fs::read_to_string(&count).unwrap().trim(), "2");
+    assert!(
+        std::fs::read_to_string(env.dir.join("policy.toml"))
+            .unwrap()
+            .contains("default_days = 100")
+    );
+    // Invalid and the operator declines: nothing changed, exit 3.
+    let before = snapshot(&env.dir);
+    let ed = editor_script(&env, "ed4.sh", "echo 'bogus = 1' >> \"$1\"");
+    let (code, shown) = edit_in_pty(&env, &ed, "n\n");
+    assert_eq!(code, REFUSED, "{shown}");
+    assert_unchanged(&before, &snapshot(&env.dir));
+    // The CA moves on while the editor is open (the lock is not held: the sign succeeds);
+    // the edit is refused (exit 7) and kept for `ca policy apply`.
+    let ed = editor_script(
+        &env,
+        "ed5.sh",
+        &format!(
+            "{} --dir {} sign {} >/dev/null\nsed -i 's/^default_days = 100$/default_days = 50/' \"$1\"",
+            bin().display(),
+            env.dir.display(),
+            csr("p256-default.pem").display()
+        ),
+    );
+    let (code, shown) = edit_in_pty(&env, &ed, "");
+    assert_eq!(code, CONFLICT, "{shown}");
+    assert!(shown.contains("your edit is kept in"), "{shown}");
+    assert!(
+        std::fs::read_to_string(env.dir.join("policy.toml"))
+            .unwrap()
+            .contains("default_days = 100")
+    );
+    // An editor that fails: nothing applied.
+    let before = snapshot(&env.dir);
+    let ed = editor_script(&env, "ed6.sh", "exit 1");
+    let (code, shown) = edit_in_pty(&env, &ed, "");
+    assert_eq!(code, REFUSED, "{shown}");
+    assert!(shown.contains("the editor"), "{shown}");
+    assert_unchanged(&before, &snapshot(&env.dir));
+}
+
+#[test]
+fn a_sub_ca_profile_limits_path_length_and_names_policy_subca() {
+    let root = Env::empty();
+    root.ok(&["init", "--subject", "CN=Root", "--path-len", "2"]);
+    let p = write(
+        &root,
+        "p.toml",
+        b"[profiles.sub-ca]\nkind = \"sub-ca\"\nmax_path_len = 0\npermit = [\"DNS:lab.test\"]\nexclude = [\"DNS:secret.lab.test\"]\n\n[profiles.server]\nextended_key_usage = [\"serverAuth\"]\n",
+    );
+    root.ok(&["policy", "apply", p.to_str().unwrap()]);
+    let (_, int) = key_and_csr(&root, "int", "/CN=Int", P256);
+    let i = int.to_str().unwrap();
+    let e = root.refused(
+        &["sign", i, "--profile", "sub-ca", "--path-len", "1"],
+        REFUSED,
+    );
+    assert!(e.contains("max_path_len = 0"), "{e}");
+    let e = root.refused(
+        &[
+            "sign",
+            i,
+            "--profile",
+            "sub-ca",
+            "--permit",
+            "DNS:other.test",
+        ],
+        REFUSED,
+    );
+    assert!(e.contains("permit = [\"DNS:lab.test\"]"), "{e}");
+    root.refused(
+        &["sign", i, "--profile", "server", "--path-len", "0"],
+        USAGE,
+    );
+    let out = root.ok(&["sign", i, "--profile", "sub-ca"]);
+    let text = x509_text(&root, &String::from_utf8_lossy(&out.stdout));
+    assert!(
+        text.contains("Permitted:\n                  DNS:lab.test"),
+        "{text}"
+    );
+    assert!(text.contains("DNS:secret.lab.test"), "{text}");
+    assert!(text.contains("pathlen:0"), "{text}");
+}
