@@ -23,6 +23,7 @@ mod lint;
 mod operator;
 mod outputs;
 mod powerloss;
+mod powerloss_subca;
 mod readme;
 mod revoke_crl;
 mod sign;
