@@ -433,7 +433,7 @@ fn three_tier_chains_of_every_key_type_verify_and_revoke_subca_chain() {
 }
 
 /// The entries of `dir`'s parent that are hidden siblings of it (`.NAME.init-…`).
-fn siblings(dir: &Path) -> Vec<String> {
+pub(crate) fn siblings(dir: &Path) -> Vec<String> {
     let name = dir.file_name().unwrap().to_str().unwrap();
     std::fs::read_dir(dir.parent().unwrap())
         .unwrap()

@@ -24,6 +24,7 @@ mod operator;
 mod outputs;
 mod policy;
 mod powerloss;
+mod powerloss_subca;
 mod readme;
 mod revoke_crl;
 mod sign;

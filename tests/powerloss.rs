@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::harness::*;
 use crate::simdisk::{self, Disk};
 
-type Files = BTreeMap<PathBuf, (Vec<u8>, u32)>;
+pub(crate) type Files = BTreeMap<PathBuf, (Vec<u8>, u32)>;
 
 /// Inside the validity of every fixture (testdata/v1-ca was made on 2026-11-22).
 const LATER: &str = "2026-12-01T12:00:00Z";
@@ -23,7 +23,7 @@ const SAMPLES: usize = 4;
 /// The files of a workspace as compared: `.lock`'s mode is not state (SPEC.md LOCK-MODE), and
 /// hidden staging directories of `ca issue` / `ca init` that hold no certificate are allowed
 /// leftovers of a command that never reached its commit point (SPEC.md OUTPUT-STAGING).
-fn normalise(files: Files) -> Files {
+pub(crate) fn normalise(files: Files) -> Files {
     let staging: Vec<PathBuf> = files
         .keys()
         .filter_map(|p| {
@@ -55,7 +55,7 @@ fn normalise(files: Files) -> Files {
     out
 }
 
-fn workspace_files(ws: &Path) -> Files {
+pub(crate) fn workspace_files(ws: &Path) -> Files {
     normalise(simdisk::capture(ws).state().files())
 }
 
@@ -172,7 +172,7 @@ fn sweep(tmp: &Path, case: &Case) -> usize {
 }
 
 /// The first differences between two file maps, for messages.
-fn diff(a: &Files, b: &Files) -> String {
+pub(crate) fn diff(a: &Files, b: &Files) -> String {
     let mut out = Vec::new();
     for (p, v) in a {
         match b.get(p) {

@@ -23,6 +23,7 @@
 //! {"op":"fsync","ino":I}                                   fsync of a file or a directory
 //! {"op":"syncfs"}                                          syncfs(2): fsync of every inode
 //! {"op":"rename","from_dir":D1,"from":"a","to_dir":D2,"to":"b"}
+//! {"op":"exchange","from_dir":D1,"from":"a","to_dir":D2,"to":"b"}  renameat2(RENAME_EXCHANGE)
 //! {"op":"link","ino":I,"dir":D,"name":"b"}                 new hard link to a file
 //! {"op":"unlink","dir":D,"name":"x"}
 //! {"op":"rmdir","dir":D,"name":"x"}
@@ -57,6 +58,17 @@
 //! removal in the source and an insertion in the destination; the insertion may reach the disk
 //! without the removal (the object appears under both names) but not the other way round,
 //! as on every journaling filesystem (ext4, XFS, btrfs) where the rename is one transaction.
+//! An `exchange` (`renameat2(RENAME_EXCHANGE)`: both names must exist, and each then names the
+//! other's inode) within one directory is likewise one atomic entry operation: a crash before
+//! that directory's fsync leaves either the old pair of entries or the new pair — never both
+//! names on one inode, never one inode without a name. Between two directories it is one
+//! replacement in each, and the two reach the disk together or not at all (one transaction).
+//!
+//! The same transaction argument holds after an fsync: an fsync of a directory makes its
+//! entry operations durable, and with them the other half of every cross-directory rename or
+//! exchange among them (the destination's insertion of a rename whose removal became durable;
+//! the other directory's half of an exchange), together with that directory's earlier entry
+//! operations, which the journal committed first.
 //!
 //! Consequences of that independence when building a state: a directory reachable under two
 //! names is materialised twice (as two copies), and an entry that would lead back into one of its
@@ -223,6 +235,12 @@ pub enum Op {
         to_dir: u64,
         to: String,
     },
+    Exchange {
+        from_dir: u64,
+        from: String,
+        to_dir: u64,
+        to: String,
+    },
     Link {
         ino: u64,
         dir: u64,
@@ -273,6 +291,14 @@ impl fmt::Display for Op {
                 to,
             } => {
                 write!(f, "rename {from_dir}/{from} -> {to_dir}/{to}")
+            }
+            Op::Exchange {
+                from_dir,
+                from,
+                to_dir,
+                to,
+            } => {
+                write!(f, "exchange {from_dir}/{from} <-> {to_dir}/{to}")
             }
             Op::Link { ino, dir, name } => write!(f, "link ino {ino} as {dir}/{name}"),
             Op::Unlink { dir, name } => write!(f, "unlink {dir}/{name}"),
@@ -374,6 +400,12 @@ fn parse_line(lineno: usize, line: &str) -> Op {
             to_dir: num("to_dir"),
             to: name("to"),
         },
+        "exchange" => Op::Exchange {
+            from_dir: num("from_dir"),
+            from: name("from"),
+            to_dir: num("to_dir"),
+            to: name("to"),
+        },
         "link" => Op::Link {
             ino: num("ino"),
             dir: num("dir"),
@@ -449,6 +481,10 @@ struct DirInode {
     durable: BTreeMap<OsString, usize>,
     /// Entry operations since the last fsync, in order.
     pending: Vec<DirOp>,
+    /// How many entry operations became durable before `pending[0]`: `base + i` is the
+    /// position of `pending[i]` in this directory's whole history, which is how the other
+    /// half of a cross-directory rename or exchange names it.
+    base: usize,
     /// `durable` with all of `pending` applied.
     current: BTreeMap<OsString, usize>,
 }
@@ -458,10 +494,53 @@ enum DirOp {
     Insert(OsString, usize),
     Remove(OsString),
     /// The source half of a rename into another directory: the model id of that directory
-    /// and the index of the matching insertion in its pending operations.
+    /// and the position (see [`DirInode::base`]) of the matching insertion there.
     MoveOut(OsString, usize, usize),
     /// A rename within this directory (atomic).
     Rename(OsString, OsString),
+    /// An exchange of two names of this directory (atomic).
+    Exchange(OsString, OsString),
+    /// One half of an exchange between two directories: the name now names the given inode;
+    /// then the other directory and the position of its half (both or neither survive).
+    ExchangeHalf(OsString, usize, usize, usize),
+}
+
+impl DirOp {
+    /// The other directory and position of the half this operation needs on disk with it.
+    fn partner(&self) -> Option<(usize, usize)> {
+        match self {
+            DirOp::MoveOut(_, dir, at) | DirOp::ExchangeHalf(_, _, dir, at) => Some((*dir, *at)),
+            _ => None,
+        }
+    }
+}
+
+/// `entries` with `ops` applied in order.
+fn apply_dir_ops(entries: &mut BTreeMap<OsString, usize>, ops: &[DirOp]) {
+    for op in ops {
+        match op {
+            DirOp::Insert(name, id) | DirOp::ExchangeHalf(name, id, _, _) => {
+                entries.insert(name.clone(), *id);
+            }
+            DirOp::Remove(name) | DirOp::MoveOut(name, _, _) => {
+                entries.remove(name);
+            }
+            DirOp::Rename(from, to) => {
+                if let Some(id) = entries.remove(from) {
+                    entries.insert(to.clone(), id);
+                }
+            }
+            DirOp::Exchange(a, b) => {
+                let (ia, ib) = (entries.remove(a), entries.remove(b));
+                if let Some(ib) = ib {
+                    entries.insert(a.clone(), ib);
+                }
+                if let Some(ia) = ia {
+                    entries.insert(b.clone(), ia);
+                }
+            }
+        }
+    }
 }
 
 impl DirInode {
@@ -470,6 +549,7 @@ impl DirInode {
             modes: vec![mode],
             durable: entries.clone(),
             pending: Vec::new(),
+            base: 0,
             current: entries,
         }
     }
@@ -477,21 +557,7 @@ impl DirInode {
     /// Durable entries with the first `n` pending operations applied.
     fn entries_after(&self, n: usize) -> BTreeMap<OsString, usize> {
         let mut entries = self.durable.clone();
-        for op in &self.pending[..n] {
-            match op {
-                DirOp::Insert(name, id) => {
-                    entries.insert(name.clone(), *id);
-                }
-                DirOp::Remove(name) | DirOp::MoveOut(name, _, _) => {
-                    entries.remove(name);
-                }
-                DirOp::Rename(from, to) => {
-                    if let Some(id) = entries.remove(from) {
-                        entries.insert(to.clone(), id);
-                    }
-                }
-            }
-        }
+        apply_dir_ops(&mut entries, &self.pending[..n]);
         entries
     }
 }
@@ -613,6 +679,12 @@ impl Disk {
                 to_dir,
                 to,
             } => self.rename(*from_dir, from, *to_dir, to, op),
+            Op::Exchange {
+                from_dir,
+                from,
+                to_dir,
+                to,
+            } => self.exchange(*from_dir, from, *to_dir, to, op),
             Op::Link { ino, dir, name } => {
                 let id = self.id(*ino, op);
                 assert!(
@@ -784,12 +856,47 @@ impl Disk {
         } else {
             let dst_id = self.id(to_dir, op);
             let dst = self.dir_mut(to_dir, op);
-            let at = dst.pending.len();
+            let at = dst.base + dst.pending.len();
             dst.current.insert(to.clone(), id);
             dst.pending.push(DirOp::Insert(to, id));
             let src = self.dir_mut(from_dir, op);
             src.current.remove(&from);
             src.pending.push(DirOp::MoveOut(from, dst_id, at));
+        }
+    }
+
+    /// `renameat2(RENAME_EXCHANGE)`: both names exist and swap inodes (link counts unchanged).
+    fn exchange(&mut self, from_dir: u64, from: &str, to_dir: u64, to: &str, op: &Op) {
+        let (from, to) = (OsString::from(from), OsString::from(to));
+        let name_of = |disk: &mut Disk, dir: u64, name: &OsString| {
+            *disk
+                .dir_mut(dir, op)
+                .current
+                .get(name)
+                .unwrap_or_else(|| panic!("simdisk: no such name: {op}"))
+        };
+        let a = name_of(self, from_dir, &from);
+        let b = name_of(self, to_dir, &to);
+        let (a_dir, b_dir) = (self.id(from_dir, op), self.id(to_dir, op));
+        if a_dir == b_dir {
+            if from == to {
+                return; // the same entry: nothing changes
+            }
+            let d = self.dir_mut(from_dir, op);
+            d.current.insert(from.clone(), b);
+            d.current.insert(to.clone(), a);
+            d.pending.push(DirOp::Exchange(from, to));
+        } else {
+            let src = self.dir_mut(from_dir, op);
+            let at_src = src.base + src.pending.len();
+            let dst = self.dir_mut(to_dir, op);
+            let at_dst = dst.base + dst.pending.len();
+            dst.current.insert(to.clone(), a);
+            dst.pending.push(DirOp::ExchangeHalf(to, a, a_dir, at_src));
+            let src = self.dir_mut(from_dir, op);
+            src.current.insert(from.clone(), b);
+            src.pending
+                .push(DirOp::ExchangeHalf(from, b, b_dir, at_dst));
         }
     }
 
@@ -813,9 +920,31 @@ impl Disk {
             Kind::Dir(dir) => {
                 dir.modes.drain(..dir.modes.len() - 1);
                 dir.durable = dir.current.clone();
-                dir.pending.clear();
+                dir.base += dir.pending.len();
+                let flushed = std::mem::take(&mut dir.pending);
+                self.commit_partners(&flushed);
             }
             Kind::Symlink(_) => {}
+        }
+    }
+
+    /// The other halves of the cross-directory renames and exchanges in `flushed` (entry
+    /// operations just made durable) are durable too, with every earlier entry operation of
+    /// their directories: the journal commits them in order (module documentation).
+    fn commit_partners(&mut self, flushed: &[DirOp]) {
+        let mut work: Vec<(usize, usize)> = flushed.iter().filter_map(DirOp::partner).collect();
+        while let Some((id, at)) = work.pop() {
+            let Kind::Dir(d) = &mut self.inodes[id].kind else {
+                unreachable!("a partner of a directory operation is a directory")
+            };
+            if at < d.base {
+                continue; // already durable
+            }
+            let n = at + 1 - d.base;
+            let done: Vec<DirOp> = d.pending.drain(..n).collect();
+            apply_dir_ops(&mut d.durable, &done);
+            d.base += n;
+            work.extend(done.iter().filter_map(DirOp::partner));
         }
     }
 
@@ -827,14 +956,15 @@ impl Disk {
         // journaling filesystems fileca supports (docs/design.md, medium assumptions): the
         // object may be found under both names, never under neither. So a source removal is
         // kept only when its destination insertion is; cut the source's prefix before it
-        // otherwise (to a fixpoint, as a cut may drop another move's insertion).
+        // otherwise (to a fixpoint, as a cut may drop another move's insertion). The halves
+        // of an exchange between two directories need each other the same way.
         loop {
             let mut changed = false;
             for (id, inode) in self.inodes.iter().enumerate() {
                 let Kind::Dir(d) = &inode.kind else { continue };
                 for (i, op) in d.pending[..picks[id].prefix].iter().enumerate() {
-                    if let DirOp::MoveOut(_, dst, at) = op
-                        && picks[*dst].prefix <= *at
+                    if let Some((dst, at)) = op.partner()
+                        && self.dir_base(dst) + picks[dst].prefix <= at
                     {
                         picks[id].prefix = i;
                         changed = true;
@@ -862,6 +992,14 @@ impl Disk {
             &mut state.entries,
         );
         state
+    }
+
+    /// How many entry operations of directory `id` became durable before its pending ones.
+    fn dir_base(&self, id: usize) -> usize {
+        match &self.inodes[id].kind {
+            Kind::Dir(d) => d.base,
+            _ => unreachable!("a partner of a directory operation is a directory"),
+        }
     }
 
     fn walk(
@@ -1288,6 +1426,111 @@ mod tests {
     }
 
     #[test]
+    fn cross_directory_rename_is_durable_with_its_source() {
+        // The source directory's fsync commits the removal: the insertion came with it.
+        let disk = run(
+            &base(),
+            r#"{"op":"rename","from_dir":1,"from":"a","to_dir":3,"to":"a"}
+               {"op":"fsync","ino":1}"#,
+        );
+        for state in disk.crash_states(50, 5) {
+            assert_eq!(
+                (content(&state, "a"), content(&state, "d/a")),
+                (None, some("old")),
+                "{state}"
+            );
+        }
+    }
+
+    /// A staged directory `stage` (inode 20, holding f = "hello", all durable) exchanged with
+    /// the empty directory `d`, as `ca install-ca` puts a new state directory in place.
+    const EXCHANGE: &str = r#"{"op":"mkdir","dir":1,"name":"stage","ino":20,"mode":448}
+        {"op":"create","dir":20,"name":"f","ino":21,"mode":384}
+        {"op":"write","ino":21,"off":0,"data":"68656c6c6f"}
+        {"op":"fsync","ino":21}
+        {"op":"fsync","ino":20}
+        {"op":"exchange","from_dir":1,"from":"stage","to_dir":1,"to":"d"}"#;
+
+    /// (d/f, stage exists, stage/f) in a state.
+    fn exchange_pairing(state: &State) -> (Option<String>, bool, Option<String>) {
+        (
+            content(state, "d/f"),
+            state.entries.contains_key(Path::new("stage")),
+            content(state, "stage/f"),
+        )
+    }
+
+    #[test]
+    fn exchange_without_dir_fsync_can_be_lost() {
+        let disk = run(&base(), EXCHANGE);
+        let pessimistic = disk.pessimistic();
+        assert_eq!(exchange_pairing(&pessimistic), (None, false, None));
+        assert!(pessimistic.entries.contains_key(Path::new("d")));
+        let current = disk.current();
+        assert_eq!(exchange_pairing(&current), (some("hello"), true, None));
+        let pairings: BTreeSet<_> = disk
+            .crash_states(100, 13)
+            .iter()
+            .map(exchange_pairing)
+            .collect();
+        // The old pair (stage not even created yet, or created with f), or the new pair (d
+        // holds f, stage is the old empty d); never f under both names, never d missing.
+        let expected = [
+            (None, false, None),
+            (None, true, some("hello")),
+            (some("hello"), true, None),
+        ];
+        assert_eq!(pairings, expected.into());
+    }
+
+    #[test]
+    fn exchange_is_durable_after_the_dir_fsync() {
+        let trace = format!("{EXCHANGE}\n{{\"op\":\"fsync\",\"ino\":1}}");
+        let disk = run(&base(), &trace);
+        let states = disk.crash_states(50, 17);
+        assert_eq!(states.len(), 1, "everything is durable: one state");
+        assert_eq!(states[0], disk.current());
+        assert_eq!(exchange_pairing(&states[0]), (some("hello"), true, None));
+        assert_eq!(
+            states[0].entries.get(Path::new("stage")),
+            Some(&Entry::Dir { mode: 0o700 }),
+            "the old d, empty"
+        );
+    }
+
+    #[test]
+    fn exchange_between_two_directories_keeps_a_pairing() {
+        // d/x (inode 10, "new") is exchanged with a (inode 2, "old").
+        let setup = r#"{"op":"create","dir":3,"name":"x","ino":10,"mode":384}
+                       {"op":"write","ino":10,"off":0,"data":"6e6577"}
+                       {"op":"fsync","ino":10}
+                       {"op":"fsync","ino":3}
+                       {"op":"exchange","from_dir":1,"from":"a","to_dir":3,"to":"x"}"#;
+        let disk = run(&base(), setup);
+        let pairs: BTreeSet<_> = disk
+            .crash_states(100, 19)
+            .iter()
+            .map(|s| (content(s, "a"), content(s, "d/x")))
+            .collect();
+        assert_eq!(
+            pairs,
+            [(some("old"), some("new")), (some("new"), some("old"))].into()
+        );
+        // Either directory's fsync commits both halves (one transaction).
+        for dir in [1, 3] {
+            let trace = format!("{setup}\n{{\"op\":\"fsync\",\"ino\":{dir}}}");
+            let disk = run(&base(), &trace);
+            for state in disk.crash_states(50, 23) {
+                assert_eq!(
+                    (content(&state, "a"), content(&state, "d/x")),
+                    (some("new"), some("old")),
+                    "fsync of {dir}:\n{state}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn hard_links() {
         let trace = r#"{"op":"create","dir":1,"name":"tmp","ino":10,"mode":384}
                        {"op":"write","ino":10,"off":0,"data":"6e6577"}
@@ -1406,9 +1649,10 @@ mod tests {
             {"op":"link","ino":10,"dir":1,"name":"w"}
             {"op":"unlink","dir":11,"name":"z"}
             {"op":"rmdir","dir":1,"name":"y"}
+            {"op":"exchange","from_dir":1,"from":"w","to_dir":1,"to":"a"}
             {"op":"report"}"#;
         let ops = parse_trace(trace);
-        assert_eq!(ops.len(), 12);
+        assert_eq!(ops.len(), 13);
         assert_eq!(
             ops[2],
             Op::Write {
@@ -1426,10 +1670,20 @@ mod tests {
                 to: "z".into()
             }
         );
-        assert_eq!(report_index(&ops), Some(11));
-        assert_eq!(report_index(&ops[..11]), None);
+        assert_eq!(
+            ops[11],
+            Op::Exchange {
+                from_dir: 1,
+                from: "w".into(),
+                to_dir: 1,
+                to: "a".into()
+            }
+        );
+        assert_eq!(report_index(&ops), Some(12));
+        assert_eq!(report_index(&ops[..12]), None);
         let disk = run(&base(), trace);
-        assert_eq!(file(&disk.current(), "w"), Some((vec![0, 0], 0o600)));
+        assert_eq!(file(&disk.current(), "a"), Some((vec![0, 0], 0o600)));
+        assert_eq!(content(&disk.current(), "w"), some("old"));
     }
 
     #[test]

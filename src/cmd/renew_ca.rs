@@ -42,6 +42,8 @@ fn request(ctx: &Context, out: &std::path::Path) -> Result<()> {
     drop(session);
     crate::store::output::check_copy_target(out)?;
     crate::store::output::write_copy(out, csr.as_bytes(), false)?;
+    // Durable where it is reported (write_copy fsynced the file and its directory).
+    crate::store::fsio::reported();
     if !ctx.quiet {
         crate::render::warn(&format!(
             "note: a request for this CA's key and subject is in {}: have the parent sign it (`ca --dir PARENT sign CSR --profile sub-ca --out CERT`), then run `ca --dir {} install-ca CERT`",

@@ -156,11 +156,14 @@ pub fn install(
             },
         });
     }
-    // The pending directory (its copy of ca.key, ca.csr, .lock) is now the sibling.
-    if let Err(e) = remove_init_staging(&parent, &staging, false) {
+    // The pending directory (its copy of ca.key, ca.csr, .lock) is now the sibling. Its
+    // removal is made durable before success is reported: a power loss must not bring that
+    // copy of the key back beside a CA the user was told is installed (tests/powerloss_subca.rs).
+    if let Err(e) = remove_init_staging(&parent, &staging, false).and_then(|()| parent.fsync()) {
         crate::render::warn(&format!(
-            "warning: the pending CA's old directory {} could not be removed ({e}); the next \
-             `ca init` or `ca install-ca` of {name} removes it",
+            "warning: the pending CA's old directory {} could not be removed for good ({e}); \
+             `ca check` reports it while it remains, and the next mutating command on {name} \
+             removes it",
             crate::render::escape(&parent.join(&staging).display().to_string())
         ));
     }

@@ -391,10 +391,12 @@ impl Dir {
 
     /// Swaps the entries `a` and `b` of this directory atomically (`renameat2` with
     /// `RENAME_EXCHANGE`): `ca install-ca` puts a whole new state directory in place of a
-    /// pending one. Not in the simulated-disk trace (no sweep replays it).
+    /// pending one. Traced as `exchange`, which the simulated disk models as one atomic entry
+    /// operation of this directory.
     pub fn exchange(&self, a: &str, b: &str) -> io::Result<()> {
         fault::hit(Op::Rename, &self.join(a))?;
         rustix::fs::renameat_with(&self.fd, a, &self.fd, b, RenameFlags::EXCHANGE)?;
+        trace::exchange(self, a, b);
         Ok(())
     }
 
@@ -544,6 +546,7 @@ mod trace {
     pub fn fsync_fd(_: impl AsFd) {}
     pub fn rename_paths(_: &Path, _: &Path) {}
     pub fn rename(_: &Dir, _: &str, _: &Dir, _: &str) {}
+    pub fn exchange(_: &Dir, _: &str, _: &str) {}
     pub fn link(_: &Dir, _: &str, _: &str) {}
     pub fn unlink(_: u64, _: &Path, _: &str) {}
     pub fn unlink_in(_: &Dir, _: &str, _: &str) {}

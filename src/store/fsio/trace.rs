@@ -187,6 +187,21 @@ pub fn rename(fdir: &Dir, from: &str, tdir: &Dir, to: &str) {
     }
 }
 
+/// `renameat2(RENAME_EXCHANGE)` of the entries `a` and `b` of `dir`: both names stay, each now
+/// naming the other's inode (the model's `exchange` op, tests/simdisk.rs).
+pub fn exchange(dir: &Dir, a: &str, b: &str) {
+    if on() {
+        let d = ino_of(&dir.fd);
+        emit(|| {
+            format!(
+                r#"{{"op":"exchange","from_dir":{d},"from":{},"to_dir":{d},"to":{}}}"#,
+                q(a),
+                q(b)
+            )
+        });
+    }
+}
+
 pub fn link(dir: &Dir, from: &str, to: &str) {
     if on() {
         let ino = dir.stat_entry(to).map(|s| s.st_ino).unwrap_or(0);
