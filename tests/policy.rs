@@ -205,9 +205,28 @@ fn a_policy_toml_changed_by_hand_stops_issuance_not_revocation_policy_hash() {
     let out = env.run(&["check"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("policy.toml"));
+    // status says so too: no usable profile, a warning.
+    let status = env.status();
+    assert_eq!(status["policy"]["profiles"], serde_json::json!([]));
+    assert!(
+        status["warnings"]
+            .to_string()
+            .contains("nothing can be issued"),
+        "{status}"
+    );
     std::fs::remove_file(env.dir.join("policy.toml")).unwrap();
+    assert_eq!(env.status()["policy"]["profiles"][0], "client");
     let file = write(&env, "k8s.toml", K8S.as_bytes());
     env.ok(&["policy", "apply", file.to_str().unwrap()]);
+    let status = env.status();
+    assert_eq!(
+        status["policy"]["sha256"],
+        sha256_hex(K8S.as_bytes()).as_str()
+    );
+    assert_eq!(
+        status["policy"]["profiles"],
+        serde_json::json!(["k8s", "tools"])
+    );
     // Edited by hand afterwards: every issuing command refuses, at O(1) (no log read).
     let edited = K8S.replace("max_days = 90", "max_days = 3650");
     std::fs::write(env.dir.join("policy.toml"), &edited).unwrap();

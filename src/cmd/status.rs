@@ -130,7 +130,18 @@ pub fn report(
             tally.expiring_soon
         ));
     }
+    let policy = crate::render::status::PolicyInfo {
+        sha256: state.header.policy_sha256.clone(),
+        profiles: match state.policy() {
+            Ok(p) => p.profiles.iter().map(|p| p.name.clone()).collect(),
+            Err(e) => {
+                warnings.push(format!("{e}; nothing can be issued until it is fixed"));
+                Vec::new()
+            }
+        },
+    };
     StatusReport {
+        policy,
         subject: state.ca.cert.subject_shown.clone(),
         key_type: state.ca.cert.key_kind.to_string(),
         not_before: fmt(state.ca.cert.not_before),

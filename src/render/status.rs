@@ -24,6 +24,8 @@ pub struct StatusReport {
     pub depth: usize,
     /// nameConstraints in `--permit`/`--exclude` spelling (SPEC.md NC-*).
     pub name_constraints: NameConstraints,
+    /// The policy in force (SPEC.md POLICY-*, STATUS-JSON).
+    pub policy: PolicyInfo,
     pub certificates: Counts,
     pub next_serial: String,
     pub next_crl_number: String,
@@ -37,6 +39,14 @@ pub struct StatusReport {
 pub struct NameConstraints {
     pub permitted: Vec<String>,
     pub excluded: Vec<String>,
+}
+
+/// policy.toml's SHA-256 (null: the built-in policy) and the profiles it has (empty when
+/// policy.toml cannot be used: a warning says why).
+#[derive(Debug, Default, Serialize)]
+pub struct PolicyInfo {
+    pub sha256: Option<String>,
+    pub profiles: Vec<String>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -106,6 +116,18 @@ pub fn text(report: &StatusReport) -> String {
     if !nc.excluded.is_empty() {
         crate::outln!(out, "excluded:      {}", escape(&nc.excluded.join(", ")));
     }
+    crate::outln!(
+        out,
+        "policy:        {} (profiles: {})",
+        match &report.policy.sha256 {
+            Some(h) => format!("policy.toml, sha256 {h}"),
+            None => "built-in".to_string(),
+        },
+        match report.policy.profiles.is_empty() {
+            true => "none usable".to_string(),
+            false => escape(&report.policy.profiles.join(", ")),
+        }
+    );
     crate::outln!(
         out,
         "certificates:  {} issued: {} valid, {} revoked, {} expired",
