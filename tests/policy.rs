@@ -869,3 +869,54 @@ fn a_sub_ca_profile_limits_path_length_and_names_policy_subca() {
     assert!(text.contains("DNS:secret.lab.test"), "{text}");
     assert!(text.contains("pathlen:0"), "{text}");
 }
+
+#[test]
+fn allow_email_and_ocsp_urls_policy_schema() {
+    let env = Env::new();
+    let p = write(
+        &env,
+        "mail.toml",
+        b"[urls]\nocsp = [\"http://ocsp.lab.test/\"]\n\n[profiles.mail]\nkey_usage = [\"digitalSignature\", \"keyAgreement\"]\nextended_key_usage = [\"emailProtection\"]\nsan_types = [\"email\"]\nallow_email = [\"lab.test\", \"*.lab.test\", \"Boss@corp.test\"]\nrequire_san = true\n",
+    );
+    env.ok(&["policy", "apply", p.to_str().unwrap()]);
+    let c = req(&env, "m", "/CN=Mail", "", &[]);
+    let c = c.to_str().unwrap();
+    for ok in [
+        "email:a@lab.test",
+        "email:a@eu.lab.test",
+        "email:Boss@CORP.test",
+    ] {
+        let out = env.ok(&["sign", c, "--profile", "mail", "--san", ok]);
+        let text = x509_text(&env, &String::from_utf8_lossy(&out.stdout));
+        assert!(text.contains("OCSP - URI:http://ocsp.lab.test/"), "{text}");
+        assert!(
+            text.contains("Key Agreement"),
+            "keyAgreement for an ECDSA key: {text}"
+        );
+    }
+    for bad in [
+        "email:a@evil.test",
+        "email:boss@corp.test",
+        "email:a@x.eu.lab.test",
+    ] {
+        let e = env.refused(&["sign", c, "--profile", "mail", "--san", bad], REFUSED);
+        assert!(
+            e.contains("not allowed by profile mail: allow_email"),
+            "{bad}: {e}"
+        );
+    }
+    // An emailAddress in the subject is a name too.
+    let s = req(
+        &env,
+        "s",
+        "/CN=Mail/emailAddress=x@evil.test",
+        "email:a@lab.test",
+        &[],
+    );
+    let e = env.refused(&["sign", s.to_str().unwrap(), "--profile", "mail"], REFUSED);
+    assert!(e.contains("emailAddress=x@evil.test not allowed"), "{e}");
+    // keyAgreement is not set for an RSA or Ed25519 key.
+    let r = req(&env, "r", "/CN=Mail", "email:r@lab.test", RSA);
+    let out = env.ok(&["sign", r.to_str().unwrap(), "--profile", "mail"]);
+    assert!(!x509_text(&env, &String::from_utf8_lossy(&out.stdout)).contains("Key Agreement"));
+}
