@@ -236,6 +236,9 @@ pub enum Refused {
     EditorFailed { editor: String, kept: PathBuf },
     #[error("the edited policy is not valid and was not applied; nothing was changed")]
     PolicyEditAbandoned,
+    /// One CSR of a batch the plan refused (the policy, name constraints, SIGN-HOST).
+    #[error("{}: {why}", Shown(.path))]
+    InBatch { path: PathBuf, why: String },
     #[error("no CSR to sign (an empty directory or list?)")]
     NoCsr,
     #[error("`-` (standard input) cannot be part of a batch")]

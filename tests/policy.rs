@@ -354,6 +354,34 @@ fn the_gate_applies_the_profile_and_names_the_rule_policy_gate() {
         REFUSED,
     );
     assert!(e.contains("DNS:evil.example not allowed"), "{e}");
+    // Every refused CSR of a batch is named, not only the first.
+    let bad2 = req(
+        &env,
+        "bad2",
+        "/CN=x.cluster.local",
+        "DNS:x.cluster.local,IP:8.8.8.8",
+        &[],
+    );
+    let e = env.refused(
+        &[
+            "sign",
+            bad.to_str().unwrap(),
+            g,
+            bad2.to_str().unwrap(),
+            "--profile",
+            "k8s",
+        ],
+        REFUSED,
+    );
+    assert!(e.contains("2 of 3 CSRs refused, nothing was issued"), "{e}");
+    assert!(
+        e.contains("bad.csr: SAN DNS:evil.example not allowed by profile k8s"),
+        "{e}"
+    );
+    assert!(
+        e.contains("bad2.csr: SAN IP:8.8.8.8 not allowed by profile k8s"),
+        "{e}"
+    );
     // What is allowed is issued with the profile's extensions and default days.
     let (pem, serial) = env.sign(&good, &["--profile", "k8s"]);
     let text = x509_text(&env, &pem);

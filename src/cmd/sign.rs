@@ -184,8 +184,31 @@ pub fn plan_batch(
     if issued.len() != csrs.len() {
         return Err(Error::Internal("a batch lost a certificate".into()));
     }
-    for (((_, csr), serial), one) in csrs.iter().zip(&numbered).zip(issued) {
-        let (pem, entry) = one?;
+    // Every CSR the policy or the name constraints refuse is named (BATCH-ATOMIC), as the
+    // CSR gate names every bad CSR; any other error is the batch's own.
+    let mut issued_ok = Vec::with_capacity(issued.len());
+    let mut refused = Vec::new();
+    for ((path, _), one) in csrs.iter().zip(issued) {
+        match one {
+            Ok(v) => issued_ok.push(v),
+            Err(Error::Refusal(r)) => refused.push(Error::Refused(Refused::InBatch {
+                path: path.clone(),
+                why: r
+                    .to_string()
+                    .trim_end_matches("; nothing was issued")
+                    .to_string(),
+            })),
+            Err(e) => return Err(e),
+        }
+    }
+    if !refused.is_empty() {
+        return Err(Refused::Batch {
+            total: csrs.len(),
+            refused,
+        }
+        .into());
+    }
+    for (((_, csr), serial), (pem, entry)) in csrs.iter().zip(&numbered).zip(issued_ok) {
         ignored += usize::from(!csr.ignored.is_empty());
         log.issued(&entry);
         stdout.push_str(&pem);
