@@ -600,9 +600,11 @@ pub struct JsonArgs {
 
 #[derive(Debug, Args)]
 pub struct InstallCaArgs {
-    /// The CA certificate the parent issued (PEM; certificates of its chain may follow it).
+    /// The CA certificate the parent issued (PEM; certificates of its chain may follow it);
+    /// `-` reads it from standard input.
     pub cert: PathBuf,
-    /// The issuers up to the root, if not in CERT after the certificate (PEM).
+    /// The issuers up to the root, if not in CERT after the certificate (PEM; `-`: standard
+    /// input, when CERT is a file).
     #[arg(long, value_name = "FILE")]
     pub chain: Option<PathBuf>,
     #[command(flatten)]

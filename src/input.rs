@@ -157,14 +157,22 @@ fn size(limit: u64) -> String {
 /// [`open`]) or, for `-`, standard input; bounded so a huge input cannot exhaust
 /// memory.
 pub fn read_csr(path: &Path) -> Result<Vec<u8>> {
+    read_or_stdin(path, crate::pki::csr::MAX_CSR_BYTES as u64)
+}
+
+/// [`read`], or for `-` standard input, at most `limit` bytes (more is refused).
+pub fn read_or_stdin(path: &Path, limit: u64) -> Result<Vec<u8>> {
     if path != Path::new("-") {
-        return read(path, crate::pki::csr::MAX_CSR_BYTES as u64);
+        return read(path, limit);
     }
     let mut buf = Vec::new();
     std::io::stdin()
-        .take((crate::pki::csr::MAX_CSR_BYTES + 1) as u64)
+        .take(limit + 1)
         .read_to_end(&mut buf)
         .map_err(|e| Error::io("<stdin>", e))?;
+    if buf.len() as u64 > limit {
+        return Err(too_large(path, limit));
+    }
     Ok(buf)
 }
 

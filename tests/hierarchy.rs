@@ -1428,3 +1428,43 @@ fn review_findings_on_the_constraint_gate_and_install_ca_nc_review() {
     pending.ok(&install);
     pending.assert_check_ok();
 }
+
+/// INSTALL-STDIN: `install-ca -` reads the certificate from standard input (as `sign -`
+/// reads a CSR); `-` for both CERT and --chain is a usage error.
+#[test]
+fn install_ca_reads_the_certificate_from_stdin_install_stdin() {
+    let root = Env::empty();
+    root.ok(&["init", "--subject", "CN=Root"]);
+    let int = Env::empty();
+    let csr = int.path("int.csr");
+    int.ok(&[
+        "init",
+        "--subject",
+        "CN=Int",
+        "--csr-out",
+        csr.to_str().unwrap(),
+    ]);
+    let crt = root
+        .ok(&["sign", csr.to_str().unwrap(), "--profile", "sub-ca"])
+        .stdout;
+    let root_crt = root.dir.join("ca.crt");
+    int.refused(&["install-ca", "-", "--chain", "-"], USAGE);
+    let out = int
+        .ca()
+        .args(["install-ca", "-", "--chain", root_crt.to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(&crt)?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(int.dir.join("ca.crt")).unwrap(), crt);
+    int.assert_check_ok();
+}

@@ -34,6 +34,11 @@ pub struct Install {
 /// Runs `ca install-ca`.
 pub fn run(args: &InstallCaArgs, ctx: &Context) -> Result<()> {
     let dir = &ctx.dir;
+    if args.cert == Path::new("-") && args.chain.as_deref() == Some(Path::new("-")) {
+        return Err(Error::Usage(
+            "standard input (-) can be CERT or --chain, not both".into(),
+        ));
+    }
     let mut certs = read_certs(&args.cert)?;
     if let Some(chain) = &args.chain {
         certs.extend(read_certs(chain)?);
@@ -211,7 +216,7 @@ fn check_pending_dir(ctx: &Context) -> Result<()> {
 
 /// A certificate file: one or more PEM certificates, or one DER certificate.
 fn read_certs(path: &Path) -> Result<Vec<Vec<u8>>> {
-    let bytes = crate::input::read(path, MAX_PEM_BYTES as u64)?;
+    let bytes = crate::input::read_or_stdin(path, MAX_PEM_BYTES as u64)?;
     crate::pki::pem::decode_certificates(&bytes, MAX_PEM_BYTES)
         .map_err(|e| Error::input(path, InputError::Pem(e)))
 }
