@@ -143,7 +143,7 @@ fn an_invalid_policy_is_refused_with_every_problem_and_its_place_policy_validate
     let file = write(&env, "bad.toml", bad.as_bytes());
     let e = env.refused(&["policy", "apply", file.to_str().unwrap()], REFUSED);
     for want in [
-        "line 2, column 8: urls.crl: \"https://x.test/a.crl\" is not an http:// or ldap:// URL",
+        "line 2, column 8: urls.crl: \"https://x.test/a.crl\" is not a usable URL",
         "line 5, column 14: key_usage \"digitalSignatur\"",
         "line 6, column 23: extended_key_usage \"1.2.x\"",
         "line 7, column 16: default_days 400 is above max_days 90",
@@ -322,7 +322,7 @@ fn the_gate_applies_the_profile_and_names_the_rule_policy_gate() {
         REFUSED,
     );
     assert!(
-        e.contains("a rsa-2048 key is not allowed by profile k8s: min_rsa_bits = 3072"),
+        e.contains("key type rsa-2048 is not allowed by profile k8s: min_rsa_bits = 3072"),
         "{e}"
     );
     let nosan = req(&env, "nosan", "/CN=No Name", "", &[]);
@@ -531,9 +531,12 @@ fn a_verifier_finds_the_crl_through_the_cdp_and_rejects_a_revoked_certificate_po
             "--crl-url",
             "https://x.test/a.crl",
         ],
-        REFUSED,
+        USAGE,
     );
-    assert!(e.contains("is not an http:// or ldap:// URL"), "{e}");
+    assert!(
+        e.contains("is not a usable URL: only http:// and ldap://"),
+        "{e}"
+    );
     assert!(!env.dir.exists());
     env.ok(&[
         "init",
@@ -947,4 +950,269 @@ fn allow_email_and_ocsp_urls_policy_schema() {
     let r = req(&env, "r", "/CN=Mail", "email:r@lab.test", RSA);
     let out = env.ok(&["sign", r.to_str().unwrap(), "--profile", "mail"]);
     assert!(!x509_text(&env, &String::from_utf8_lossy(&out.stdout)).contains("Key Agreement"));
+}
+
+/// Findings of an attack review of the policy (each reproduced here before its fix).
+#[test]
+fn review_findings_on_the_policy_policy_review() {
+    let env = Env::new();
+    let apply = |text: &str| {
+        let f = write(&env, "p.toml", text.as_bytes());
+        env.run(&["policy", "apply", f.to_str().unwrap()])
+    };
+    let refused_apply = |text: &str, want: &str| {
+        let f = write(&env, "p.toml", text.as_bytes());
+        let e = env.refused(&["policy", "apply", f.to_str().unwrap()], REFUSED);
+        assert!(e.contains(want), "{want} in {e}");
+    };
+    // An OID whose first two arcs do not fit DER's one number: refused, not a panic later.
+    refused_apply(
+        "[profiles.x]\npolicies = [\"2.18446744073709551600\"]\n",
+        "policies \"2.18446744073709551600\"",
+    );
+    refused_apply(
+        "[profiles.x]\nextended_key_usage = [\"2.18446744073709551600\"]\n",
+        "extended_key_usage",
+    );
+    // Duplicates (RFC 5280 4.2.1.4), an EKU OID spelled for a name counts as that name.
+    refused_apply(
+        "[profiles.x]\npolicies = [\"1.2.3\", \"1.2.3\"]\n",
+        "listed twice",
+    );
+    refused_apply(
+        "[profiles.x]\nextended_key_usage = [\"clientAuth\", \"1.3.6.1.5.5.7.3.2\"]\n",
+        "listed twice",
+    );
+    refused_apply(
+        "[profiles.x]\nextended_key_usage = [\"1.3.6.1.5.5.7.3.1\"]\nsan_types = []\n",
+        "serverAuth needs DNS or IP SANs",
+    );
+    refused_apply(
+        "[profiles.x]\nkey_usage = [\"digitalSignature\", \"encipherOnly\"]\n",
+        "only with keyAgreement",
+    );
+    // URLs that are no URLs.
+    for url in [
+        "http://a\\\"b/x.crl",
+        "http://a\\\\b/",
+        "http://[zz/",
+        "http://:80/",
+        "http://@/",
+        "http://a b/",
+    ] {
+        refused_apply(
+            &format!("[urls]\ncrl = [\"{url}\"]\n[profiles.x]\n"),
+            "urls.crl",
+        );
+    }
+    let fresh = Env::empty();
+    fresh.refused(
+        &["init", "--subject", "CN=x", "--crl-url", "http://a/\u{1}"],
+        USAGE,
+    );
+    // A profile whose key usages leave nothing for a key type: refused at the gate.
+    assert!(
+        apply("[profiles.ke]\nkey_usage = [\"keyEncipherment\"]\n")
+            .status
+            .success()
+    );
+    let e = env.refused(
+        &[
+            "sign",
+            csr("p256-default.pem").to_str().unwrap(),
+            "--profile",
+            "ke",
+        ],
+        REFUSED,
+    );
+    assert!(
+        e.contains("none of key_usage = [\"keyEncipherment\"] applies"),
+        "{e}"
+    );
+    env.ok(&[
+        "sign",
+        csr("rsa2048-default.pem").to_str().unwrap(),
+        "--profile",
+        "ke",
+    ]);
+    // allow_uri: no `*` in the authority, no dot segments through a `*`.
+    refused_apply(
+        "[profiles.u]\nsan_types = [\"uri\"]\nallow_uri = [\"spiffe://*\"]\n",
+        "allow_uri",
+    );
+    assert!(
+        apply("[profiles.u]\nsan_types = [\"uri\"]\nallow_uri = [\"spiffe://lab.test/*\"]\n")
+            .status
+            .success()
+    );
+    let c = csr("p256-default.pem");
+    env.ok(&[
+        "sign",
+        c.to_str().unwrap(),
+        "--profile",
+        "u",
+        "--san",
+        "URI:spiffe://lab.test/ns/a",
+    ]);
+    env.refused(
+        &[
+            "sign",
+            c.to_str().unwrap(),
+            "--profile",
+            "u",
+            "--san",
+            "URI:spiffe://lab.test/../evil",
+        ],
+        REFUSED,
+    );
+    // An address CN is checked as an address (issue 10.1.1.1 --san IP:10.1.1.1).
+    assert!(apply("[profiles.web]\nextended_key_usage = [\"serverAuth\"]\nallow_dns = [\"*.lab.test\"]\nallow_ip = [\"10.0.0.0/8\"]\n").status.success());
+    env.ok(&[
+        "issue",
+        "10.1.1.1",
+        "--san",
+        "IP:10.1.1.1",
+        "--profile",
+        "web",
+        "--out-dir",
+        env.path("o").to_str().unwrap(),
+    ]);
+    let e = env.refused(
+        &[
+            "issue",
+            "10.1.1.2",
+            "--san",
+            "IP:10.1.1.2",
+            "--san",
+            "DNS:a.lab.test",
+            "--profile",
+            "web",
+            "--subject",
+            "CN=8.8.8.8",
+        ],
+        REFUSED,
+    );
+    assert!(
+        e.contains("CN=8.8.8.8 not allowed by profile web: allow_ip"),
+        "{e}"
+    );
+    // renew: SAN types the profile no longer issues are dropped; what the certificate is
+    // decides, not what its profile says now.
+    assert!(
+        apply("[profiles.open]\nextended_key_usage = [\"clientAuth\"]\n")
+            .status
+            .success()
+    );
+    let rr = req(
+        &env,
+        "rr",
+        "/CN=rr",
+        "DNS:rr.lab.test,IP:10.9.9.9,URI:spiffe://lab.test/rr",
+        &[],
+    );
+    let (_, serial) = env.sign(&rr, &["--profile", "open"]);
+    assert!(
+        apply("[profiles.open]\nextended_key_usage = [\"clientAuth\"]\nsan_types = [\"uri\"]\n")
+            .status
+            .success()
+    );
+    let out = env.ok(&["renew", &serial]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not issued: DNS:rr.lab.test, IP:10.9.9.9")
+    );
+    let text = x509_text(&env, &String::from_utf8_lossy(&out.stdout));
+    assert!(
+        text.contains("URI:spiffe://lab.test/rr") && !text.contains("DNS:rr.lab.test"),
+        "{text}"
+    );
+    let root = Env::empty();
+    root.ok(&["init", "--subject", "CN=Root"]);
+    let (_, int) = key_and_csr(&root, "int", "/CN=Int", P256);
+    let (_, sub) = root.sign(&int, &["--profile", "sub-ca"]);
+    let leafsub = write(
+        &root,
+        "l.toml",
+        b"[profiles.sub-ca]\nextended_key_usage = [\"serverAuth\"]\n",
+    );
+    root.ok(&["policy", "apply", leafsub.to_str().unwrap()]);
+    let e = root.refused(&["renew", &sub], REFUSED);
+    assert!(e.contains("is a sub-CA certificate"), "{e}");
+    // init --parent needs the parent's sub-ca profile to issue sub-CAs: refused before the
+    // parent commits anything.
+    let before = snapshot(&root.dir);
+    let child = root.path("child");
+    let out = std::process::Command::new(bin())
+        .args([
+            "--dir",
+            child.to_str().unwrap(),
+            "init",
+            "--subject",
+            "CN=Child",
+            "--parent",
+        ])
+        .arg(&root.dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(REFUSED),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not issue sub-CA certificates"));
+    assert_unchanged(&before, &snapshot(&root.dir));
+    // allow_* within the CA's constraints, whole patterns.
+    let nc = Env::empty();
+    nc.ok(&[
+        "init",
+        "--subject",
+        "CN=NC",
+        "--permit",
+        "DNS:x.test",
+        "--permit",
+        "email:x.test",
+    ]);
+    for bad in [
+        "allow_dns = [\"*.test\"]",
+        "allow_dns = [\"*.*.test\"]",
+        "allow_email = [\"*.test\"]",
+    ] {
+        let f = write(&nc, "p.toml", format!("[profiles.a]\n{bad}\n").as_bytes());
+        let e = nc.refused(&["policy", "apply", f.to_str().unwrap()], REFUSED);
+        assert!(e.contains("is not within the names"), "{bad}: {e}");
+    }
+    let f = write(
+        &nc,
+        "p.toml",
+        b"[profiles.a]\nallow_dns = [\"*.x.test\", \"x.test\"]\n",
+    );
+    nc.ok(&["policy", "apply", f.to_str().unwrap()]);
+    // A huge policy.toml is refused without being read whole.
+    let huge = Env::new();
+    let f = std::fs::File::create(huge.dir.join("policy.toml")).unwrap();
+    f.set_len(64 << 20).unwrap();
+    let e = huge.refused(&["sign", csr("p256-default.pem").to_str().unwrap()], STATE);
+    assert!(e.contains("policy.toml"), "{e}");
+    // policy edit without a terminal: a saved file that is not text is refused (exit 3) and
+    // kept for `ca policy apply`.
+    let ed = write(&env, "ed.sh", b"#!/bin/sh\nprintf '\\377\\376' > \"$1\"\n");
+    std::fs::set_permissions(&ed, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let before = snapshot(&env.dir);
+    let out = env
+        .ca()
+        .args(["policy", "edit"])
+        .env("EDITOR", &ed)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(REFUSED));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not UTF-8"), "{stderr}");
+    let kept = stderr
+        .split("your edit is kept in ")
+        .nth(1)
+        .and_then(|r| r.split(';').next())
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert_eq!(std::fs::read(kept).unwrap(), b"\xff\xfe");
+    std::fs::remove_file(kept).unwrap();
+    assert_unchanged(&before, &snapshot(&env.dir));
 }

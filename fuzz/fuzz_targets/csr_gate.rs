@@ -5,10 +5,11 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = fileca::csr::check(data);
-    let _ = fileca::csr::decode_one(data, &["CERTIFICATE"], 1 << 20);
+    let _ = fileca::pki::csr::check(data);
+    let _ = fileca::pki::pem::decode_one(data, &["CERTIFICATE"], 1 << 20);
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = fileca::names::Subject::parse(text);
-        let _ = fileca::names::San::parse(text);
+        let _ = fileca::pki::names::Subject::parse(text);
+        let _ = fileca::pki::names::San::parse(text);
+        let _ = fileca::pki::constraints::Subtree::parse(text);
     }
 });

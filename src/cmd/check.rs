@@ -152,7 +152,10 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
     };
     // POLICY-HASH: policy.toml is the one index.json records (or absent with none).
     if let Some(h) = &header {
-        match session.read_optional(crate::model::layout::POLICY) {
+        match session.read_optional_max(
+            crate::model::layout::POLICY,
+            crate::policy::MAX_POLICY_BYTES,
+        ) {
             Ok(bytes) => {
                 if let Err(e) =
                     crate::policy::in_force(dir, bytes.as_deref(), h.policy_sha256.as_deref())

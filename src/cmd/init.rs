@@ -237,6 +237,14 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
         )?),
         _ => None,
     };
+    for url in args
+        .crl_url
+        .iter()
+        .chain(&args.ca_issuers_url)
+        .chain(&args.ocsp_url)
+    {
+        crate::policy::parse::check_url(url).map_err(Error::Usage)?;
+    }
     let request = Init {
         source,
         passphrase,

@@ -109,6 +109,7 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
                     profile: "sub-ca",
                     days: Some(args.days),
                     sub_ca: &sub,
+                    sub_ca_only: true,
                 };
                 // The certificate is installed, not printed.
                 super::sign::plan(state, &request, &pctx.env).map(|mut p| {

@@ -34,7 +34,7 @@ pub fn run(cmd: &PolicyCommand, ctx: &Context) -> Result<()> {
 fn current(ctx: &Context) -> Result<(String, u64)> {
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     let header = crate::model::header::open(&session)?;
-    let bytes = session.read_optional(POLICY)?;
+    let bytes = session.read_optional_max(POLICY, MAX_POLICY_BYTES)?;
     crate::policy::in_force(
         session.dir(),
         bytes.as_deref(),
@@ -167,17 +167,23 @@ fn edit(args: &PolicyEditArgs, ctx: &Context) -> Result<()> {
     let path: PathBuf = tmp.path().to_path_buf();
     loop {
         if !run_editor(&path)? {
-            let kept = tmp
-                .into_temp_path()
-                .keep()
-                .map_err(|e| Error::io(&path, e.error))?;
-            return Err(Refused::EditorFailed {
+            let kept = path.clone();
+            let err = Refused::EditorFailed {
                 editor: editor(),
                 kept,
-            }
-            .into());
+            };
+            return Err(keep(tmp, &path, err.into(), false));
         }
-        let edited = read_file(&path)?;
+        let edited = match read_file(&path) {
+            Ok(t) => t,
+            // Not text: a problem of the edit, like one that does not validate.
+            Err(Error::Refused(Refused::Policy { problems, .. })) => match retry(problems)? {
+                true => continue,
+                false => return Err(keep(tmp, &path, Refused::PolicyEditAbandoned.into(), true)),
+            },
+            // Gone, too large, not a regular file: kept if it still is one.
+            Err(e) => return Err(keep(tmp, &path, e, true)),
+        };
         if edited == text {
             if !ctx.quiet {
                 crate::render::warn("note: the policy was not changed; nothing applied");
@@ -192,43 +198,64 @@ fn edit(args: &PolicyEditArgs, ctx: &Context) -> Result<()> {
             },
         };
         match apply_text(&edited, &path, &mutation, ctx) {
-            Err(Error::Refused(Refused::Policy { problems, .. }))
-                if std::io::stdin().is_terminal() =>
-            {
-                let shown = Refused::Policy {
-                    file: PathBuf::from("the edited policy"),
-                    problems,
-                };
-                crate::render::warn(&format!("error: {shown}"));
-                if !ask("Edit again? [Y/n] ")? {
-                    return Err(Refused::PolicyEditAbandoned.into());
+            Err(Error::Refused(Refused::Policy { problems, .. })) => {
+                if !retry(problems)? {
+                    return Err(keep(tmp, &path, Refused::PolicyEditAbandoned.into(), true));
                 }
             }
-            Err(e @ (Error::Refused(Refused::Policy { .. }) | Error::Conflict { .. })) => {
-                // Keep the operator's work: the file is left for `ca policy apply`.
-                let kept = tmp
-                    .into_temp_path()
-                    .keep()
-                    .map_err(|e| Error::io(&path, e.error))?;
-                crate::render::warn(&format!(
-                    "note: your edit is kept in {}; fix it and run `ca policy apply {}`",
-                    crate::render::escape(&kept.display().to_string()),
-                    crate::render::escape(&kept.display().to_string())
-                ));
-                return Err(e);
-            }
+            Err(e @ Error::Conflict { .. }) => return Err(keep(tmp, &path, e, true)),
             other => return other,
         }
     }
+}
+
+/// Shows why the edit was not applied and, on a terminal, asks whether to edit again.
+fn retry(problems: Vec<crate::policy::parse::Problem>) -> Result<bool> {
+    let shown = Refused::Policy {
+        file: PathBuf::from("the edited policy"),
+        problems,
+    };
+    crate::render::warn(&format!("error: {shown}"));
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    ask("Edit again? [Y/n] ")
+}
+
+/// Keeps the operator's work for `ca policy apply` (saying where, if `say`) and returns
+/// `err`; says so when the file is gone.
+fn keep(tmp: tempfile::NamedTempFile, path: &Path, err: Error, say: bool) -> Error {
+    let shown = crate::render::escape(&path.display().to_string());
+    let is_file = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file());
+    // Not a regular file any more: dropping the temporary path removes whatever is there.
+    let kept = if is_file {
+        tmp.into_temp_path().keep().ok()
+    } else {
+        None
+    };
+    match kept {
+        Some(_) => {
+            if say {
+                crate::render::warn(&format!(
+                    "note: your edit is kept in {shown}; fix it and run `ca policy apply {shown}`"
+                ));
+            }
+        }
+        _ => crate::render::warn(&format!(
+            "note: the edited file {shown} is gone or not a file; nothing was applied"
+        )),
+    }
+    err
 }
 
 /// Asks a yes/no question on the terminal; yes unless the answer starts with n.
 fn ask(question: &str) -> Result<bool> {
     crate::render::prompt(question);
     let mut line = String::new();
-    std::io::stdin()
+    let got = std::io::stdin()
         .lock()
         .read_line(&mut line)
         .map_err(|e| Error::io(Path::new("/dev/stdin"), e))?;
-    Ok(!line.trim_start().to_ascii_lowercase().starts_with('n'))
+    // End of input (Ctrl-D) is no: never reopen the editor without an answer.
+    Ok(got > 0 && !line.trim_start().to_ascii_lowercase().starts_with('n'))
 }

@@ -70,13 +70,23 @@ pub fn plan(state: &State, request: &Renew, env: &Env) -> Result<Planned> {
         .map(|s| San::parse(s))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|m| Error::state(&path, m))?;
-    let policy = state.policy()?;
-    let profile = policy
-        .profile(&entry.profile)
-        .map_err(crate::model::change::Refusal::Policy)?;
-    if profile.kind == crate::pki::profile::Kind::SubCa {
+    // What the certificate is decides, not what its profile is now: a CA certificate is
+    // renewed by signing its CSR again (RENEW-SUBCA).
+    if cert
+        .basic_constraints()
+        .ok()
+        .flatten()
+        .is_some_and(|b| b.value.ca)
+    {
         return Err(crate::model::change::Refusal::RenewSubCa(old.clone()).into());
     }
+    let policy = state.policy()?;
+    let profile = policy
+        .leaf(&entry.profile)
+        .map_err(crate::model::change::Refusal::Policy)?;
+    // SAN types the profile no longer issues are dropped, with a note (POLICY-SAN-TYPES).
+    let mut notes = Vec::new();
+    let sans = crate::pki::issuance::drop_unused(sans, profile, &mut notes);
     let days =
         crate::policy::gate::days(profile, days).map_err(crate::model::change::Refusal::Policy)?;
     let old_spki = cert.public_key();
@@ -99,7 +109,6 @@ pub fn plan(state: &State, request: &Renew, env: &Env) -> Result<Planned> {
         urls: &policy.urls,
         sub_ca: None,
     };
-    let mut notes = Vec::new();
     let issue = crate::model::change::Issue {
         operation: if revoke_old { "renew+revoke" } else { "renew" },
         csr_sha256: csr.map(|c| c.sha256.clone()),

@@ -19,7 +19,7 @@ use crate::store::{Access, Session};
 pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
     if args.der && crate::render::stdout_is_terminal() {
         return Err(Error::Usage(
-            "--der prints binary DER: redirect it to a file (ca show --ca --der > ca.der)".into(),
+            "--der prints binary DER: redirect it to a file (ca show … --der > FILE.der)".into(),
         ));
     }
     let Some(serial) = &args.serial else {

@@ -86,6 +86,7 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
                 profile: &args.profile,
                 days: args.days,
                 sub_ca: &sub_ca,
+                sub_ca_only: false,
             };
             let mut planned = plan(state, &request, &ctx.env)?;
             if args.fullchain {
@@ -385,6 +386,8 @@ pub struct Sign<'a> {
     pub days: Option<u32>,
     /// `--path-len`, `--permit`, `--exclude`: for a sub-CA profile.
     pub sub_ca: &'a crate::policy::SubCaAsk,
+    /// Only a sub-CA profile will do (`init --parent`).
+    pub sub_ca_only: bool,
 }
 
 /// Validation phase: the new certificate, index and serial counter.
@@ -395,9 +398,18 @@ pub fn plan(state: &State, request: &Sign<'_>, env: &Env) -> Result<Planned> {
         profile,
         days,
         sub_ca,
+        sub_ca_only,
     } = *request;
     let policy = state.policy()?;
     let profile = policy.profile(profile).map_err(Refusal::Policy)?;
+    if sub_ca_only && profile.kind != crate::pki::profile::Kind::SubCa {
+        return Err(
+            Refusal::Policy(crate::policy::PolicyRefusal::NotSubCaProfile {
+                profile: profile.name.clone(),
+            })
+            .into(),
+        );
+    }
     let sub_ca = crate::policy::sub_ca(profile, sub_ca).map_err(|e| match e {
         // Options that do not apply to the profile: a usage error, as for any option.
         e @ crate::policy::PolicyRefusal::NotSubCa { .. } => Error::Usage(e.to_string()),

@@ -13,13 +13,13 @@ pub enum PolicyRefusal {
         "no profile {name:?} in this CA's policy (profiles: {known}; `ca policy show` prints them)"
     )]
     UnknownProfile { name: String, known: String },
-    #[error("SAN {san} not allowed by profile {profile}: {rule}")]
+    #[error("{san} not allowed by profile {profile}: {rule}")]
     Name {
         san: String,
         profile: String,
         rule: String,
     },
-    #[error("{what} not allowed: {why}")]
+    #[error("{what} not allowed (by any profile): {why}")]
     Wildcard { what: String, why: String },
     #[error("--days {days} is above profile {profile}'s max_days = {max}")]
     Days {
@@ -27,7 +27,7 @@ pub enum PolicyRefusal {
         profile: String,
         max: u32,
     },
-    #[error("a {key} key is not allowed by profile {profile}: {rule}")]
+    #[error("key type {key} is not allowed by profile {profile}: {rule}")]
     Key {
         key: String,
         profile: String,
@@ -43,6 +43,10 @@ pub enum PolicyRefusal {
         "profile {profile} does not issue sub-CA certificates: --path-len, --permit and --exclude apply to a profile with kind = \"sub-ca\""
     )]
     NotSubCa { profile: String },
+    #[error(
+        "the parent's profile {profile} does not issue sub-CA certificates (kind = \"sub-ca\"); init --parent needs one named sub-ca"
+    )]
+    NotSubCaProfile { profile: String },
     #[error("--path-len {asked} is above profile {profile}'s max_path_len = {max}")]
     PathLen { asked: u8, profile: String, max: u8 },
     #[error("--permit {subtree} is not within profile {profile}'s permit = [{within}]")]
@@ -184,11 +188,19 @@ pub fn check_name(p: &Profile, name: &San, what: &str) -> Result<(), PolicyRefus
             None => refuse("no allow_email list (email addresses are not allowed)".into()),
         },
         San::Uri(u) => match &allowed.uri {
-            Some(l) if l.iter().any(|pat| glob(pat, u)) => Ok(()),
+            // A `*` must not reach above its own path: no `.` or `..` segments.
+            Some(l) if !has_dot_segment(u) && l.iter().any(|pat| glob(pat, u)) => Ok(()),
             Some(l) => refuse(format!("allow_uri = {}", quoted(l))),
             None => refuse("no allow_uri list (URIs are not allowed)".into()),
         },
     }
+}
+
+/// Has the URI's path a `.` or `..` segment (`spiffe://lab.test/../x`)?
+fn has_dot_segment(uri: &str) -> bool {
+    let path = uri.split_once("://").map_or(uri, |(_, rest)| rest);
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    path.split('/').skip(1).any(|seg| seg == "." || seg == "..")
 }
 
 /// `alice@lab.test` matches that mailbox (local part exact, domain without case); a domain
@@ -255,19 +267,44 @@ pub fn check(
             rule: rule.join(", "),
         });
     }
+    // A leaf without a key usage for this key would have no keyUsage extension at all:
+    // unrestricted (POLICY-KU-KEY).
+    if p.kind == crate::pki::profile::Kind::Leaf && p.key_usages(key).is_empty() {
+        return Err(PolicyRefusal::Key {
+            key: key.to_string(),
+            profile: p.name.clone(),
+            rule: format!(
+                "none of key_usage = {} applies to such a key",
+                quoted(
+                    &p.key_usage
+                        .iter()
+                        .filter_map(|u| crate::pki::profile::KEY_USAGE_NAMES
+                            .iter()
+                            .find(|(_, k)| k == u)
+                            .map(|(n, _)| n.to_string()))
+                        .collect::<Vec<_>>()
+                )
+            ),
+        });
+    }
     if p.require_san && sans.is_empty() {
         return Err(PolicyRefusal::NoSan {
             profile: p.name.clone(),
         });
     }
     for san in sans {
-        check_name(p, san, &san.to_string())?;
+        check_name(p, san, &format!("SAN {san}"))?;
     }
     // The subject shows names too: a host-like CN is checked as the DNS name verifiers take
     // it for, an emailAddress as an email address.
     if p.kind == crate::pki::profile::Kind::Leaf {
+        // An address in the CN is an address (issue 10.1.1.1 --san IP:10.1.1.1).
         if let Some(cn) = subject.common_name()
-            && let Some(name) = crate::model::change::cn_as_dns(cn)
+            && let Some(name) = cn
+                .parse::<std::net::IpAddr>()
+                .ok()
+                .map(San::Ip)
+                .or_else(|| crate::model::change::cn_as_dns(cn))
             && !sans.contains(&name)
         {
             check_name(p, &name, &format!("CN={cn}"))?;

@@ -70,13 +70,19 @@ impl Policy {
             .iter()
             .find(|p| p.name == name)
             .ok_or_else(|| PolicyRefusal::UnknownProfile {
-                name: name.to_string(),
-                known: self
-                    .profiles
-                    .iter()
-                    .map(|p| p.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                name: crate::render::escape(name),
+                known: {
+                    let mut names: Vec<&str> = self
+                        .profiles
+                        .iter()
+                        .take(20)
+                        .map(|p| p.name.as_str())
+                        .collect();
+                    if self.profiles.len() > 20 {
+                        names.push("…");
+                    }
+                    names.join(", ")
+                },
             })
     }
 
@@ -167,7 +173,7 @@ pub fn sub_ca(p: &Profile, ask: &SubCaAsk) -> std::result::Result<Option<SubCa>,
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyFileError {
     #[error(
-        "is not the policy index.json records (policy_sha256 {recorded}): it was edited or replaced by hand; change the policy only with `ca policy apply FILE` or `ca policy edit` (ca check shows the difference)"
+        "is not the policy index.json records (policy_sha256 {recorded}): it was edited or replaced by hand; change the policy only with `ca policy apply FILE` or `ca policy edit` (applying one replaces this file)"
     )]
     Changed { recorded: String },
     #[error(

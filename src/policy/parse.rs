@@ -173,27 +173,62 @@ pub fn parse(text: &str, ca: Option<&CaCert>) -> Result<Policy, Vec<Problem>> {
 fn check_urls(c: &mut Checker<'_>, urls: &[Spanned<String>], key: &str) -> Vec<String> {
     let mut out = Vec::new();
     for u in urls {
-        let s = u.get_ref();
-        let scheme_ok = ["http://", "ldap://"]
-            .iter()
-            .any(|p| s.len() > p.len() && s[..p.len()].eq_ignore_ascii_case(p));
-        let host = s.split_once("://").map_or("", |(_, r)| r);
-        let host = host.split(['/', '?', '#']).next().unwrap_or("");
-        if !scheme_ok || host.is_empty() || !s.bytes().all(|b| b.is_ascii_graphic()) {
-            c.at(
-                u.span(),
-                format!(
-                    "urls.{key}: {s:?} is not an http:// or ldap:// URL with a host (RFC 5280 \
-                     4.2.1.13: clients fetch it without TLS; no spaces or control characters)"
-                ),
-            );
-        } else if s.len() > 2048 {
-            c.at(u.span(), format!("urls.{key}: longer than 2048 characters"));
-        } else {
-            out.push(s.clone());
+        match check_url(u.get_ref()) {
+            Ok(()) => out.push(u.get_ref().clone()),
+            Err(why) => c.at(u.span(), format!("urls.{key}: {why}")),
         }
     }
     out
+}
+
+/// A URL a certificate may point to (RFC 5280 4.2.1.13, 4.2.2.1): `http://` or `ldap://`
+/// (clients fetch it without TLS), a host of letters, digits, `-` and `.` or a bracketed
+/// IPv6 address, an optional port, then only characters RFC 3986 allows unescaped (or
+/// `%XX`); at most 2048 characters.
+pub fn check_url(s: &str) -> Result<(), String> {
+    let shown = crate::render::escape(s);
+    let bad = |what: &str| Err(format!("{shown:?} is not a usable URL: {what}"));
+    if s.len() > 2048 {
+        return bad("longer than 2048 characters");
+    }
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return bad("not http://… or ldap://…");
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("ldap") {
+        return bad(
+            "only http:// and ldap:// (clients fetch CRLs and CA certificates without TLS)",
+        );
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((addr, port)) if addr.parse::<std::net::Ipv6Addr>().is_ok() => ("v6", port),
+            _ => return bad("a bracketed host that is not an IPv6 address"),
+        },
+        None => match authority.rsplit_once(':') {
+            Some((h, p)) => (h, &authority[h.len()..][..p.len() + 1]),
+            None => (authority, ""),
+        },
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && !host.starts_with(['.', '-']);
+    if !host_ok {
+        return bad("no host, or a host with characters other than letters, digits, '-' and '.'");
+    }
+    if !port.is_empty()
+        && (port.len() < 2 || !port[1..].bytes().all(|b| b.is_ascii_digit()) || port.len() > 6)
+    {
+        return bad("a port that is not a number");
+    }
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=%".contains(&b);
+    if !tail.bytes().all(allowed) {
+        return bad("characters a URL must percent-encode (spaces, quotes, backslashes, controls)");
+    }
+    Ok(())
 }
 
 /// A dotted OID: at least two arcs, the first 0–2, the second below 40 under 0 and 1.
@@ -208,8 +243,25 @@ pub fn parse_oid(s: &str) -> Option<Vec<u64>> {
             .flatten()
         })
         .collect::<Option<_>>()?;
-    (arcs.len() >= 2 && arcs[0] <= 2 && (arcs[0] == 2 || arcs[1] < 40)).then_some(arcs)
+    // DER writes the first two arcs as one number, 40 * first + second: it must fit.
+    let first_two_fit = match arcs.as_slice() {
+        [2, second, ..] => *second <= u64::MAX - 80,
+        [0 | 1, second, ..] => *second < 40,
+        _ => false,
+    };
+    (arcs.len() >= 2 && arcs.len() <= 64 && first_two_fit).then_some(arcs)
 }
+
+/// The OIDs of the EKU names (RFC 5280 4.2.1.12, RFC 6960): an OID spelled for a named EKU is
+/// that name, so the rules for serverAuth or OCSPSigning apply however it is written.
+const EKU_OIDS: [(&str, &str); 6] = [
+    ("serverAuth", "1.3.6.1.5.5.7.3.1"),
+    ("clientAuth", "1.3.6.1.5.5.7.3.2"),
+    ("codeSigning", "1.3.6.1.5.5.7.3.3"),
+    ("emailProtection", "1.3.6.1.5.5.7.3.4"),
+    ("timeStamping", "1.3.6.1.5.5.7.3.8"),
+    ("OCSPSigning", "1.3.6.1.5.5.7.3.9"),
+];
 
 fn list(v: &Strings) -> impl Iterator<Item = &Spanned<String>> {
     v.iter().flat_map(|l| l.get_ref().iter())
@@ -272,10 +324,24 @@ fn profile(
     }
     let mut extended_key_usage = Vec::new();
     for e in list(&t.extended_key_usage) {
-        if let Some((n, p)) = EKU_NAMES.iter().find(|(n, _)| n == e.get_ref()) {
-            extended_key_usage.push(Eku::Named(n, p()));
-        } else if let Some(arcs) = parse_oid(e.get_ref()) {
-            extended_key_usage.push(Eku::Oid(arcs));
+        let named = EKU_OIDS
+            .iter()
+            .find(|(_, oid)| oid == e.get_ref())
+            .map_or(e.get_ref().as_str(), |(n, _)| n);
+        let eku = if let Some((n, p)) = EKU_NAMES.iter().find(|(n, _)| *n == named) {
+            Some(Eku::Named(n, p()))
+        } else {
+            parse_oid(e.get_ref()).map(Eku::Oid)
+        };
+        if let Some(eku) = eku {
+            if extended_key_usage.contains(&eku) {
+                c.at(
+                    e.span(),
+                    format!("extended_key_usage {:?}: listed twice", eku.spelling()),
+                );
+            } else {
+                extended_key_usage.push(eku);
+            }
         } else {
             c.at(
                 e.span(),
@@ -299,6 +365,17 @@ fn profile(
     }
     if kind == Kind::Leaf && t.key_usage.is_none() {
         key_usage.push(rcgen::KeyUsagePurpose::DigitalSignature);
+    }
+    use rcgen::KeyUsagePurpose as Ku;
+    if key_usage
+        .iter()
+        .any(|u| matches!(u, Ku::EncipherOnly | Ku::DecipherOnly))
+        && !key_usage.contains(&Ku::KeyAgreement)
+    {
+        c.at(
+            t.key_usage.as_ref().map_or(0..0, Spanned::span),
+            "encipherOnly and decipherOnly mean something only with keyAgreement (RFC 5280 4.2.1.3)",
+        );
     }
     let default_days = days(c, &t.default_days, "default_days");
     let max_days = days(c, &t.max_days, "max_days");
@@ -354,13 +431,14 @@ fn profile(
         for p in l.get_ref() {
             match crate::policy::gate::dns_pattern(p.get_ref()) {
                 Ok(pat) => {
-                    within(
-                        c,
-                        constraints,
-                        &San::Dns(pat.replace('*', "x")),
-                        p,
-                        "allow_dns",
-                    );
+                    // Every name the pattern matches: `*.B` all names below B, `B` itself.
+                    let base = pat.trim_start_matches("*.");
+                    let subtree = match pat.starts_with("*.") {
+                        true => Subtree::Dns(format!(".{base}")),
+                        false => Subtree::Dns(base.to_string()),
+                    };
+                    let example = San::Dns(base.to_string());
+                    within_subtree(c, constraints, subtree, &example, p, "allow_dns");
                     v.push(pat);
                 }
                 Err(why) => c.at(p.span(), format!("allow_dns {:?}: {why}", p.get_ref())),
@@ -409,17 +487,24 @@ fn profile(
                 None => crate::policy::gate::dns_pattern(domain).is_ok(),
             };
             if ok {
-                within(
-                    c,
-                    constraints,
-                    &San::Email(if s.contains('@') {
-                        s.clone()
-                    } else {
-                        format!("x@{}", domain.replace('*', "x"))
-                    }),
-                    p,
-                    "allow_email",
-                );
+                match s.contains('@') {
+                    true => within(
+                        c,
+                        constraints,
+                        &San::Email(p.get_ref().clone()),
+                        p,
+                        "allow_email",
+                    ),
+                    false => {
+                        let base = domain.trim_start_matches("*.");
+                        let subtree = match domain.starts_with("*.") {
+                            true => Subtree::Email(format!(".{base}")),
+                            false => Subtree::Email(base.to_string()),
+                        };
+                        let example = San::Email(format!("x@{base}"));
+                        within_subtree(c, constraints, subtree, &example, p, "allow_email");
+                    }
+                }
                 v.push(p.get_ref().clone());
             } else {
                 c.at(
@@ -437,7 +522,11 @@ fn profile(
         let mut v = Vec::new();
         for p in l.get_ref() {
             let s = p.get_ref();
-            if San::uri(&s.replace('*', "x")).is_ok() {
+            // The scheme and the authority are literal: a `*` only in the path.
+            let literal_authority = s
+                .split_once("://")
+                .is_none_or(|(_, rest)| !rest.split('/').next().unwrap_or("").contains('*'));
+            if literal_authority && San::uri(&s.replace('*', "x")).is_ok() {
                 v.push(s.clone());
             } else {
                 c.at(
@@ -519,6 +608,14 @@ fn profile(
     let mut policies = Vec::new();
     for p in list(&t.policies) {
         match parse_oid(p.get_ref()) {
+            // RFC 5280 4.2.1.4: a policy OID MUST NOT appear more than once.
+            Some(arcs) if policies.contains(&arcs) => c.at(
+                p.span(),
+                format!(
+                    "policies {:?}: listed twice (RFC 5280 4.2.1.4)",
+                    p.get_ref()
+                ),
+            ),
             Some(arcs) => policies.push(arcs),
             None => c.at(
                 p.span(),
@@ -648,6 +745,34 @@ fn profile(
         permit,
         exclude,
     })
+}
+
+/// Reports an allow-list pattern whose names (`subtree`; `example` one of them) are not all
+/// within the CA's own name constraints.
+fn within_subtree(
+    c: &mut Checker<'_>,
+    constraints: Option<(&Constraints, &str)>,
+    subtree: Subtree,
+    example: &San,
+    p: &Spanned<String>,
+    key: &str,
+) {
+    let Some((cons, ca)) = constraints else {
+        return;
+    };
+    if cons.is_empty() {
+        return;
+    }
+    let inner = Constraints::closed(vec![subtree], Vec::new());
+    if cons.contains(&inner).is_err() || cons.allows(example, ca).is_err() {
+        c.at(
+            p.span(),
+            format!(
+                "{key} {:?} is not within the names {ca} may certify",
+                p.get_ref()
+            ),
+        );
+    }
 }
 
 /// Reports a name of an allow list that the CA's own name constraints forbid.

@@ -270,6 +270,29 @@ impl Session {
         }
     }
 
+    /// [`Session::read_optional`] of a file that may be at most `max` bytes (policy.toml): a
+    /// larger one is refused before it is read.
+    pub fn read_optional_max(&self, rel: &str, max: u64) -> Result<Option<Vec<u8>>> {
+        let (mut f, len) = match open_state_file(&self.dir, rel) {
+            Ok(v) => v,
+            Err(Error::Io { err, .. }) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let path = self.dir.join(rel);
+        if len > max {
+            return Err(Error::state(&path, StateError::TooLarge));
+        }
+        let mut buf = Vec::with_capacity(len as usize);
+        (&mut f)
+            .take(max + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::io(&path, e))?;
+        if buf.len() as u64 > max {
+            return Err(Error::state(&path, StateError::TooLarge));
+        }
+        Ok(Some(buf))
+    }
+
     /// Names of the entries of certs/ (for `ca check`).
     pub fn list_certs_dir(&self) -> Result<Vec<String>> {
         let certs = self.dir.join(CERTS);
