@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Behavioural validation an operator can run: builds ca, creates a CA in a temporary
-# directory, signs, revokes, publishes a CRL, and checks every step with OpenSSL.
+# directory, signs, revokes, publishes a CRL, builds a two-tier PKI and a CA with a policy,
+# and checks every step with OpenSSL.
 # Prints one PASS/FAIL line per step; exits non-zero if any step fails.
 # Usage: scripts/validate.sh [--release]
 set -uo pipefail
@@ -65,6 +66,18 @@ step "openssl verify -crl_check_all rejects the leaf revoked below" chain_reject
 step "the root revokes the issuing CA" bash -c "'$CA' revoke --cert '$INT/ca.crt' --reason cACompromise --crl >/dev/null && '$CA' list --status revoked | grep -q 'Validation Issuing CA'"
 step "openssl verify -crl_check_all then rejects the issuing CA's valid leaf" chain_rejects "$work/out/leaf.example.test/leaf.example.test.crt"
 step "ca check is clean in both directories" bash -c "'$CA' check --json | grep -q '\"ok\": true' && '$CA' --dir '$INT' check --json | grep -q '\"ok\": true'"
+
+# The policy: a CA whose certificates carry a CRL Distribution Point, a profile that allows
+# only names under one domain, refusals byte-identical, the CRL published in DER.
+POL="$work/policy"
+printf '[urls]\ncrl = ["http://pki.example.test/pol.crl"]\n\n[profiles.web]\nextended_key_usage = ["serverAuth"]\nmax_days = 90\nallow_dns = ["*.example.test"]\n' > "$work/policy.toml"
+step "init --crl-url and policy apply give the CA a policy" bash -c "'$CA' --dir '$POL' init --subject 'CN=Validation Policy CA' --crl-url http://pki.example.test/pol.crl && '$CA' --dir '$POL' policy apply '$work/policy.toml' && '$CA' --dir '$POL' status --json | grep -q '\"web\"'"
+step "a certificate under the policy carries its CDP and at most max_days" bash -c "'$CA' --dir '$POL' issue www.example.test --profile web --out-dir '$work/pol' && openssl x509 -in '$work/pol/www.example.test/www.example.test.crt' -noout -text | grep -q 'URI:http://pki.example.test/pol.crl' && openssl x509 -in '$work/pol/www.example.test/www.example.test.crt' -noout -checkend \$((91*86400)) | grep -q 'will expire'"
+pbefore=$(cd "$POL" && find . -type f -exec sha256sum {} + | sort)
+expect_code "a name the profile does not allow is refused (exit 3)" 3 "$CA" --dir "$POL" issue www.other.test --profile web --out-dir "$work/pol"
+expect_code "--days above max_days is refused (exit 3)" 3 "$CA" --dir "$POL" issue api.example.test --profile web --days 365 --out-dir "$work/pol"
+step "the refusals left the directory byte-identical" bash -c "[ -n '$pbefore' ] && [ \"\$(cd '$POL' && find . -type f -exec sha256sum {} + | sort)\" = '$pbefore' ]"
+step "ca crl --der writes the DER CRL a CDP serves" bash -c "'$CA' --dir '$POL' crl --der --out '$work/pol.crl' && openssl crl -inform DER -in '$work/pol.crl' -noout -CAfile '$POL/ca.crt'"
 
 if [ "$failures" -eq 0 ]; then echo "validate: all steps passed"; else echo "validate: $failures step(s) FAILED"; fi
 [ "$failures" -eq 0 ]
