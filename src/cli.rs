@@ -381,10 +381,11 @@ pub struct InitArgs {
     /// Key algorithm of the CA key.
     #[arg(long, value_enum, default_value = "ecdsa-p256")]
     pub key_type: KeyType,
-    /// Validity of the CA certificate in days (with --parent: of the sub-CA certificate the
-    /// parent issues, clamped to the parent's).
-    #[arg(long, default_value_t = 3650, value_parser = clap::value_parser!(u32).range(1..=36500))]
-    pub days: u32,
+    /// Validity of the CA certificate in days (default 3650; with --parent: of the sub-CA
+    /// certificate the parent issues, clamped to the parent's, by default 3650 or the
+    /// parent's sub-ca max_days if lower).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub days: Option<u32>,
     /// Maximum number of intermediate CAs below this one (basicConstraints pathLenConstraint).
     #[arg(long)]
     pub path_len: Option<u8>,

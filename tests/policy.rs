@@ -1216,3 +1216,57 @@ fn review_findings_on_the_policy_policy_review() {
     std::fs::remove_file(kept).unwrap();
     assert_unchanged(&before, &snapshot(&env.dir));
 }
+
+/// POLICY-SUBCA with `init --parent`: no `--days` is 3650 days or the parent's sub-ca
+/// max_days if lower (an unasked default is no refusal); `--days` above it is refused.
+#[test]
+fn init_parent_keeps_to_the_parents_sub_ca_profile_policy_subca() {
+    let root = Env::empty();
+    root.ok(&["init", "--subject", "CN=Root", "--path-len", "1"]);
+    let p = write(
+        &root,
+        "p.toml",
+        b"[profiles.sub-ca]\nkind = \"sub-ca\"\nmax_days = 1000\n",
+    );
+    root.ok(&["policy", "apply", p.to_str().unwrap()]);
+    let run = |dir: &str, extra: &[&str]| {
+        std::process::Command::new(bin())
+            .args([
+                "--dir",
+                root.path(dir).to_str().unwrap(),
+                "init",
+                "--subject",
+                "CN=Sub",
+                "--parent",
+            ])
+            .arg(&root.dir)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let before = snapshot(&root.dir);
+    let out = run("a", &["--days", "2000"]);
+    assert_eq!(
+        out.status.code(),
+        Some(REFUSED),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("max_days = 1000"));
+    assert_unchanged(&before, &snapshot(&root.dir));
+    let out = run("b", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (ok, text) = openssl(&[
+        "x509",
+        "-in",
+        root.path("b").join("ca.crt").to_str().unwrap(),
+        "-noout",
+        "-checkend",
+        &(1001 * 86400).to_string(),
+    ]);
+    assert!(!ok && text.contains("will expire"), "{text}");
+}

@@ -15,6 +15,9 @@ use crate::pki::names::Subject;
 use crate::pki::serial::Serial;
 use crate::store::{self, FileWrite};
 
+/// A new CA certificate's validity when `--days` is not given.
+pub const DEFAULT_DAYS: u32 = 3650;
+
 /// Where the new CA's key and certificate come from.
 pub enum Source {
     /// A new key and a self-signed certificate.
@@ -217,7 +220,7 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
         _ => Source::Generate {
             subject: subject_of(args)?,
             key_type: args.key_type,
-            days: args.days,
+            days: args.days.unwrap_or(DEFAULT_DAYS),
             path_len: args.path_len,
             constraints: crate::cli::constraints(&args.permit, &args.exclude)?,
         },
@@ -402,7 +405,7 @@ fn create_or_describe(args: &InitArgs, ctx: &Context, files: &[FileWrite]) -> Re
             args.subject.as_deref().unwrap_or_default(),
             crate::render::escape(&ctx.dir.display().to_string()),
             args.key_type.name(),
-            args.days
+            args.days.unwrap_or(DEFAULT_DAYS)
         ),
     };
     super::report_created(ctx, &msg)

@@ -107,7 +107,15 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
                     csr: &csr,
                     sans: &[],
                     profile: "sub-ca",
-                    days: Some(args.days),
+                    // Not given: 3650 days, or less if the parent's profile allows less
+                    // (an unasked default is not a refusal, POLICY-GATE).
+                    days: Some(args.days.unwrap_or_else(|| {
+                        let cap = state
+                            .policy()
+                            .ok()
+                            .and_then(|p| p.profile("sub-ca").ok().and_then(|p| p.max_days));
+                        cap.map_or(super::init::DEFAULT_DAYS, |m| m.min(super::init::DEFAULT_DAYS))
+                    })),
                     sub_ca: &sub,
                     sub_ca_only: true,
                 };
