@@ -1468,3 +1468,47 @@ fn install_ca_reads_the_certificate_from_stdin_install_stdin() {
     assert_eq!(std::fs::read(int.dir.join("ca.crt")).unwrap(), crt);
     int.assert_check_ok();
 }
+
+/// INSTALL-SHORTER: a renewed sub-CA certificate that ends before the one it replaces is
+/// installed (the parent decides) with a note saying so.
+#[test]
+fn a_shorter_renewal_is_installed_with_a_note_install_shorter() {
+    let root = Env::empty();
+    root.ok(&["init", "--subject", "CN=Root"]);
+    let int = Env::empty();
+    let (csr, crt) = (int.path("int.csr"), int.path("int.crt"));
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    int.ok(&["init", "--subject", "CN=Int", "--csr-out", &s(&csr)]);
+    root.ok(&[
+        "sign",
+        &s(&csr),
+        "--profile",
+        "sub-ca",
+        "--days",
+        "1000",
+        "--out",
+        &s(&crt),
+    ]);
+    int.ok(&[
+        "install-ca",
+        &s(&crt),
+        "--chain",
+        &s(&root.dir.join("ca.crt")),
+    ]);
+    let (rcsr, rcrt) = (int.path("r.csr"), int.path("r.crt"));
+    int.ok(&["renew-ca", "--csr-out", &s(&rcsr)]);
+    root.ok(&[
+        "sign",
+        &s(&rcsr),
+        "--profile",
+        "sub-ca",
+        "--days",
+        "100",
+        "--out",
+        &s(&rcrt),
+    ]);
+    let out = int.ok(&["install-ca", &s(&rcrt)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("before the one it replaces"), "{stderr}");
+    int.assert_check_ok();
+}

@@ -160,7 +160,7 @@ pub fn plan_swap(state: &State, path: &Path, certs: &[Vec<u8>], env: &Env) -> Re
             policy_sha256: None,
         },
     )?;
-    let notes = vec![crate::render::Note::act(
+    let mut notes = vec![crate::render::Note::act(
         "installed",
         "would install",
         &format!(
@@ -168,6 +168,14 @@ pub fn plan_swap(state: &State, path: &Path, certs: &[Vec<u8>], env: &Env) -> Re
             crate::clock::fmt(new.not_after)
         ),
     )];
+    // INSTALL-SHORTER: a renewal that ends earlier is allowed (the parent decides), but said.
+    if new.not_after < old.not_after {
+        notes.push(crate::render::Note::text(format!(
+            "the new certificate ends on {}, before the one it replaces ({}): what this CA issues from now on ends by then",
+            crate::clock::fmt(new.not_after),
+            crate::clock::fmt(old.not_after)
+        )));
+    }
     Ok(Planned::new(plan, String::new(), notes))
 }
 
