@@ -1512,3 +1512,46 @@ fn a_shorter_renewal_is_installed_with_a_note_install_shorter() {
     assert!(stderr.contains("before the one it replaces"), "{stderr}");
     int.assert_check_ok();
 }
+
+/// CHECKPOINT-CHAIN: chain.pem is signed into the checkpoint, so removing or replacing it —
+/// which would drop the parent's name constraints from the gate — stops every signing
+/// command (exit 5, byte-identical) and is reported by check; a swap records the new chain.
+#[test]
+fn chain_pem_is_in_the_signed_checkpoint_checkpoint_chain() {
+    let root = Env::empty();
+    root.ok(&["init", "--subject", "CN=Root", "--permit", "DNS:lab.test"]);
+    let int = Env::empty();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (csr, crt) = (int.path("int.csr"), int.path("int.crt"));
+    int.ok(&["init", "--subject", "CN=Int", "--csr-out", &s(&csr)]);
+    root.ok(&["sign", &s(&csr), "--profile", "sub-ca", "--out", &s(&crt)]);
+    int.ok(&[
+        "install-ca",
+        &s(&crt),
+        "--chain",
+        &s(&root.dir.join("ca.crt")),
+    ]);
+    let chain = std::fs::read(int.dir.join("chain.pem")).unwrap();
+    let index = read_index(&int.dir);
+    assert!(index["checkpoint"]["chain_sha256"].is_string(), "{index}");
+    std::fs::remove_file(int.dir.join("chain.pem")).unwrap();
+    // Without the chain the root's DNS:lab.test would not be applied: refused instead.
+    let e = int.refused(
+        &["issue", "www.example.com", "--out-dir", &s(&int.path("o"))],
+        STATE,
+    );
+    assert!(e.contains("chain.pem"), "{e}");
+    let out = int.run(&["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("chain.pem"));
+    std::fs::write(int.dir.join("chain.pem"), &chain).unwrap();
+    int.ok(&["issue", "www.lab.test", "--out-dir", &s(&int.path("o"))]);
+    int.assert_check_ok();
+    // A renewal swap records its chain.
+    let (rcsr, rcrt) = (int.path("r.csr"), int.path("r.crt"));
+    int.ok(&["renew-ca", "--csr-out", &s(&rcsr)]);
+    root.ok(&["sign", &s(&rcsr), "--profile", "sub-ca", "--out", &s(&rcrt)]);
+    int.ok(&["install-ca", &s(&rcrt)]);
+    int.ok(&["issue", "w2.lab.test", "--out-dir", &s(&int.path("o"))]);
+    int.assert_check_ok();
+}

@@ -459,6 +459,22 @@ fn check_checkpoint(
             },
         ));
     }
+    // CHECKPOINT-CHAIN: chain.pem as signed (once recorded).
+    if let Some(signed) = &cp.chain_sha256 {
+        let found = session
+            .read_optional(store::CHAIN)
+            .ok()
+            .flatten()
+            .map(|b| hex::sha256(&b));
+        if found.as_ref() != Some(signed) {
+            problems.push((
+                store::CHAIN,
+                "is not the chain the signed checkpoint records (replaced or removed: the name \
+                 constraints of the CAs above would no longer be applied)"
+                    .into(),
+            ));
+        }
+    }
     if header.max_serial != cp.max_serial {
         problems.push((
             INDEX,

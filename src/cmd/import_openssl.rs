@@ -171,7 +171,7 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
             entries.iter().map(|e| e.serial.to_string()).collect(),
         ),
         entries,
-        None,
+        (None, None),
     )?;
     all.extend(files);
     store::create(&ctx.dir, &all)?;

@@ -113,7 +113,7 @@ pub fn plan(request: &Init, env: &Env) -> Result<Vec<FileWrite>> {
         (&first, &Serial::from_u64(1)),
         (operation, vec![ca_serial]),
         Vec::new(),
-        policy.as_deref(),
+        (policy.as_deref(), None),
     )
 }
 

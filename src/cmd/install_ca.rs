@@ -258,6 +258,7 @@ pub fn plan(request: &Install, ca: &Ca, env: &Env) -> Result<(Vec<FileWrite>, Se
     let serial = Serial::from_magnitude(x509.raw_serial());
     let key_pem = String::from_utf8(request.key_file.to_vec())
         .map_err(|_| Error::state(store::KEY, "is not a PEM file"))?;
+    let chain_pem: String = chain.iter().map(|d| pem_of("CERTIFICATE", d)).collect();
     let mut files = crate::model::change::new_ca_files(
         env,
         (ca.key()?, key_pem),
@@ -268,13 +269,11 @@ pub fn plan(request: &Install, ca: &Ca, env: &Env) -> Result<(Vec<FileWrite>, Se
         ),
         ("install-ca", vec![serial.to_string()]),
         Vec::new(),
-        None,
+        (None, Some(&chain_pem)),
     )?;
     files.push(FileWrite::public(
         store::CSR,
         String::from_utf8_lossy(&request.csr).into_owned(),
     ));
-    let chain_pem: String = chain.iter().map(|d| pem_of("CERTIFICATE", d)).collect();
-    files.push(FileWrite::public(store::CHAIN, chain_pem));
     Ok((files, serial))
 }

@@ -188,6 +188,10 @@ pub fn finish_plan(
                 Some(w) => Some(crate::hex::sha256(&w.bytes)),
                 None => state.crl_sha256.clone(),
             },
+            chain_sha256: match written(store::CHAIN) {
+                Some(w) => Some(crate::hex::sha256(&w.bytes)),
+                None => state.chain_sha256.clone(),
+            },
         };
         header.sign_checkpoint(&files, key)?;
     }
@@ -509,7 +513,7 @@ pub fn new_ca_files(
     (serial, crlnumber): (&Serial, &Serial),
     audit: (&str, Vec<String>),
     entries: Vec<crate::model::log::Entry>,
-    policy: Option<&str>,
+    (policy, chain): (Option<&str>, Option<&str>),
 ) -> Result<Vec<FileWrite>> {
     let policy_sha256 = policy.map(|p| crate::hex::sha256(p.as_bytes()));
     let record = audit::Record {
@@ -535,10 +539,13 @@ pub fn new_ca_files(
         serial: serial.clone(),
         crlnumber: crlnumber.clone(),
         crl_sha256: None,
+        chain_sha256: chain.map(|c| crate::hex::sha256(c.as_bytes())),
     };
     header.sign_checkpoint(&files, signer)?;
-    let policy =
-        policy.map(|p| FileWrite::public(crate::model::layout::POLICY, p.as_bytes().to_vec()));
+    let policy = policy
+        .map(|p| FileWrite::public(crate::model::layout::POLICY, p.as_bytes().to_vec()))
+        .into_iter()
+        .chain(chain.map(|c| FileWrite::public(crate::model::layout::CHAIN, c.to_string())));
     Ok([
         FileWrite {
             target: KEY.into(),

@@ -95,8 +95,12 @@ pub struct Checkpoint {
     pub crlnumber: String,
     /// SHA-256 of ca.crl's bytes, `null` while there is none.
     pub crl_sha256: Option<String>,
-    /// Reserved for the policy file's SHA-256; `null` in this version.
+    /// SHA-256 of policy.toml (SPEC.md POLICY-HASH), `null` for the built-in policy.
     pub policy_sha256: Option<String>,
+    /// SHA-256 of chain.pem (a sub-CA's issuers, whose name constraints the gate applies), absent
+    /// for a root and in checkpoints signed before fileca recorded it (SPEC.md CHECKPOINT-CHAIN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_sha256: Option<String>,
     /// The CA key's signature over [`Checkpoint::message`], standard base64.
     pub signature: String,
 }
@@ -119,6 +123,15 @@ impl Checkpoint {
             self.policy_sha256.as_deref().unwrap_or("none"),
         )
         .into_bytes()
+        .into_iter()
+        // A line only when recorded: checkpoints signed before keep their message.
+        .chain(
+            self.chain_sha256
+                .as_ref()
+                .map(|h| format!("chain_sha256: {h}\n").into_bytes())
+                .unwrap_or_default(),
+        )
+        .collect()
     }
 
     /// Signs this checkpoint's fields with the CA key (replacing any signature).
@@ -179,6 +192,14 @@ impl Checkpoint {
         {
             return Err(CheckpointError::NotSha256("crl_sha256"));
         }
+        for (field, value) in [
+            ("policy_sha256", &self.policy_sha256),
+            ("chain_sha256", &self.chain_sha256),
+        ] {
+            if value.as_deref().is_some_and(|h| !is_sha256_hex(h)) {
+                return Err(CheckpointError::NotSha256(field));
+            }
+        }
         Ok(())
     }
 }
@@ -230,6 +251,7 @@ pub fn verify_current(
     header: &crate::model::header::Header,
     audit_len: u64,
     (counter, crlnumber): (&Serial, &Serial),
+    chain_sha256: Option<&str>,
 ) -> Result<()> {
     let dir = session.dir();
     let index = dir.join(INDEX);
@@ -277,6 +299,13 @@ pub fn verify_current(
     if crlnumber.to_string() != cp.crlnumber {
         return Err(differs("the CRL number counter"));
     }
+    // CHECKPOINT-CHAIN: once recorded, chain.pem must be the file signed (deleting it would drop
+    // the constraints of the CAs above from the gate).
+    if let Some(recorded) = &cp.chain_sha256
+        && chain_sha256 != Some(recorded.as_str())
+    {
+        return Err(differs(store::CHAIN));
+    }
     Ok(())
 }
 
@@ -305,9 +334,21 @@ mod tests {
             crlnumber: "01".into(),
             crl_sha256: None,
             policy_sha256: None,
+            chain_sha256: None,
             signature: String::new(),
         };
         let m = cp.message();
+        assert!(
+            m.ends_with(b"policy_sha256: none\n"),
+            "no chain line unless recorded"
+        );
+        let mut with_chain = cp.clone();
+        with_chain.chain_sha256 = Some(LOG_GENESIS.into());
+        assert!(
+            with_chain
+                .message()
+                .ends_with(format!("chain_sha256: {LOG_GENESIS}\n").as_bytes())
+        );
         assert_ne!(m[0], 0x30);
         assert!(m.starts_with(b"fileca signed checkpoint v1\n"));
         assert_eq!(cp.check_syntax(), Ok(()));

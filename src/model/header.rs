@@ -89,6 +89,7 @@ impl Header {
             crlnumber: files.crlnumber.to_string(),
             crl_sha256: files.crl_sha256.clone(),
             policy_sha256: self.policy_sha256.clone(),
+            chain_sha256: files.chain_sha256.clone(),
             signature: String::new(),
         };
         self.checkpoint = Some(cp.sign(key)?);
@@ -150,6 +151,8 @@ pub struct Files {
     pub serial: Serial,
     pub crlnumber: Serial,
     pub crl_sha256: Option<String>,
+    /// chain.pem's SHA-256 (a sub-CA), recorded in the checkpoint.
+    pub chain_sha256: Option<String>,
 }
 
 /// The `format` field of index.json, read first so a newer or older format gets a clear

@@ -80,6 +80,8 @@ pub struct State<'s> {
     pub crl_sha256: Option<String>,
     /// chain.pem of a sub-CA: its issuers up to the root, parent first (SPEC.md CHAIN-*).
     pub chain: Vec<CaCert>,
+    /// chain.pem's SHA-256, as the checkpoint records it (CHECKPOINT-CHAIN).
+    pub chain_sha256: Option<String>,
 }
 
 impl<'s> State<'s> {
@@ -96,6 +98,7 @@ impl<'s> State<'s> {
                 &state.header,
                 state.audit_len,
                 (&state.serial, &state.crlnumber),
+                state.chain_sha256.as_deref(),
             )?;
         }
         Ok(state)
@@ -154,7 +157,9 @@ impl<'s> State<'s> {
                 .read_optional(store::CRL)?
                 .map(|b| crate::hex::sha256(&b)),
         };
-        let chain = match session.read_optional(store::CHAIN)? {
+        let chain_bytes = session.read_optional(store::CHAIN)?;
+        let chain_sha256 = chain_bytes.as_deref().map(crate::hex::sha256);
+        let chain = match chain_bytes {
             Some(bytes) => {
                 crate::pki::pem::decode_certificates(&bytes, store::MAX_STATE_FILE as usize)
                     .map_err(|e| Error::state(dir.join(store::CHAIN), e))?
@@ -171,6 +176,7 @@ impl<'s> State<'s> {
             dir,
             crl_sha256,
             chain,
+            chain_sha256,
             ca,
             header,
             serial,
