@@ -22,6 +22,7 @@ mod keys;
 mod lint;
 mod operator;
 mod outputs;
+mod p12;
 mod powerloss;
 mod readme;
 mod revoke_crl;
