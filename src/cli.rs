@@ -105,9 +105,10 @@ pub enum Command {
         after_help = "Example:\n  ca --dir ./pki show 5C0A4B9E0F1D2C3B4A5968778695A4B3 --pem > web.crt"
     )]
     Show(ShowArgs),
-    /// Is this certificate issued by this CA, within its validity and not revoked?
+    /// Is this certificate issued by this CA, within its validity and not revoked, with a
+    /// good path to the root (a sub-CA: through ca.crt and chain.pem)?
     #[command(
-        after_help = "Example:\n  ca --dir ./pki verify web.crt && echo trusted\n\nExit codes: 0 valid, 10 not issued by this CA, 11 expired, 12 not yet valid,\n13 revoked, 14 signed by this CA's key but not in its index, 15 this CA's own certificate."
+        after_help = "Example:\n  ca --dir ./pki verify web.crt && echo trusted\n\nExit codes: 0 valid, 10 not issued by this CA, 11 expired, 12 not yet valid,\n13 revoked, 14 signed by this CA's key but not in its index, 15 this CA's own certificate,\n16 a CA above this one (in chain.pem), 17 the path to the root is broken (a link of\nca.crt/chain.pem expired, not yet valid or not signing the one below; no root at the end)."
     )]
     Verify(VerifyArgs),
     /// Issue a new certificate for the same subject, SANs and key as an existing one.

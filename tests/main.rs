@@ -31,3 +31,4 @@ mod simdisk;
 mod status;
 mod terminal;
 mod upgrade;
+mod verify_path;
