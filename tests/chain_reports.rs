@@ -1,7 +1,9 @@
-//! VERIFY-PATH, VERIFY-ABOVE: in a sub-CA, `ca verify` checks and shows the path from the
-//! certificate to the root through ca.crt and chain.pem — each link signs the one below it,
-//! is valid now, and the last is self-signed — and a broken or expired link is the verdict
-//! `path-broken` (exit 17); chain.pem's own certificates are `above-this-ca` (exit 16).
+//! What the read commands report about a hierarchy. VERIFY-PATH, VERIFY-ABOVE: in a sub-CA,
+//! `ca verify` checks and shows the path from the certificate to the root through ca.crt and
+//! chain.pem — each link signs the one below it, is valid now, and the last is self-signed —
+//! and a broken or expired link is the verdict `path-broken` (exit 17); chain.pem's own
+//! certificates are `above-this-ca` (exit 16). LIST-CA, SHOW-CA: `list --json` and `show`
+//! give a sub-CA's row its parent and depth.
 
 use std::path::Path;
 
@@ -223,4 +225,83 @@ fn an_expired_link_is_a_broken_path_verify_path() {
         "{v}"
     );
     assert!(v["path"][0]["problem"].is_null(), "{v}");
+}
+
+/// LIST-CA, SHOW-CA: a row of profile `sub-ca` names its parent (this CA) and its depth (this
+/// CA's + 1, as `status` of the sub-CA shows it); other rows have both null.
+#[test]
+fn list_and_show_give_a_sub_ca_its_parent_and_depth_list_ca() {
+    let work = tempfile::tempdir().unwrap();
+    let at = |n: &str| work.path().join(n);
+    let (root, int) = (at("root"), at("int"));
+    run_ok(&root, &["init", "--subject", "CN=Root"]);
+    run_ok(
+        &int,
+        &[
+            "init",
+            "--subject",
+            "CN=Int",
+            "--parent",
+            &s(&root),
+            "--path-len",
+            "1",
+        ],
+    );
+    run_ok(
+        &at("iss"),
+        &["init", "--subject", "CN=Issuing", "--parent", &s(&int)],
+    );
+    run_ok(
+        &root,
+        &["issue", "leaf.test", "--out-dir", &s(&at("pairs"))],
+    );
+    let list = |dir: &Path| -> Vec<serde_json::Value> {
+        let out = run_ok(dir, &["list", "--json"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let status_depth = |dir: &Path| -> u64 {
+        let out = run_ok(dir, &["status", "--json"]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["depth"]
+            .as_u64()
+            .unwrap()
+    };
+    for (dir, below, parent) in [(&root, &int, "CN=Root"), (&int, &at("iss"), "CN=Int")] {
+        for row in list(dir) {
+            crate::operator::assert_schema(&row, "list.json");
+            if row["profile"] == "sub-ca" {
+                assert_eq!(row["parent"], parent, "{row}");
+                assert_eq!(row["depth"].as_u64(), Some(status_depth(below)), "{row}");
+                assert_eq!(row["depth"].as_u64(), Some(status_depth(dir) + 1), "{row}");
+                let serial = row["serial"].as_str().unwrap();
+                let out = run_ok(dir, &["show", serial, "--json"]);
+                let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+                assert_eq!(
+                    (&shown["parent"], &shown["depth"]),
+                    (&row["parent"], &row["depth"])
+                );
+                let text = String::from_utf8(run_ok(dir, &["show", serial]).stdout).unwrap();
+                assert!(
+                    text.contains(&format!("parent:        {parent}\n")),
+                    "{text}"
+                );
+                assert!(
+                    text.contains(&format!("depth:         {}\n", row["depth"])),
+                    "{text}"
+                );
+            } else {
+                assert!(row["parent"].is_null() && row["depth"].is_null(), "{row}");
+                let serial = row["serial"].as_str().unwrap();
+                let text = String::from_utf8(run_ok(dir, &["show", serial]).stdout).unwrap();
+                assert!(
+                    !text.contains("parent:") && !text.contains("depth:"),
+                    "{text}"
+                );
+            }
+        }
+    }
+    assert_eq!(list(&root).len(), 2);
 }
