@@ -104,9 +104,10 @@ pub enum Command {
         after_help = "Example:\n  ca --dir ./pki show 5C0A4B9E0F1D2C3B4A5968778695A4B3 --pem > web.crt"
     )]
     Show(ShowArgs),
-    /// Is this certificate issued by this CA, within its validity and not revoked?
+    /// Is this certificate issued by this CA, within its validity and not revoked, with a
+    /// good path to the root (a sub-CA: through ca.crt and chain.pem)?
     #[command(
-        after_help = "Example:\n  ca --dir ./pki verify web.crt && echo trusted\n\nExit codes: 0 valid, 10 not issued by this CA, 11 expired, 12 not yet valid,\n13 revoked, 14 signed by this CA's key but not in its index, 15 this CA's own certificate."
+        after_help = "Example:\n  ca --dir ./pki verify web.crt && echo trusted\n\nExit codes: 0 valid, 10 not issued by this CA, 11 expired, 12 not yet valid,\n13 revoked, 14 signed by this CA's key but not in its index, 15 this CA's own certificate,\n16 a CA above this one (in chain.pem), 17 the path to the root is broken (a link of\nca.crt/chain.pem expired, not yet valid or not signing the one below; no root at the end)."
     )]
     Verify(VerifyArgs),
     /// Issue a new certificate for the same subject, SANs and key as an existing one.
@@ -116,7 +117,7 @@ pub enum Command {
     Renew(RenewArgs),
     /// Generate a key pair and issue its certificate in one step (for labs).
     #[command(
-        after_help = "Example:\n  ca --dir ./pki issue web.lab.test --san DNS:web.lab.test --out-dir ./issued\n  # writes ./issued/web.lab.test/{web.lab.test.key,web.lab.test.crt,ca.crt}"
+        after_help = "Examples:\n  ca --dir ./pki issue web.lab.test --san DNS:web.lab.test --out-dir ./issued\n  # writes ./issued/web.lab.test/{web.lab.test.key,web.lab.test.crt,web.lab.test.fullchain.pem,ca.crt}\n  ca --dir ./pki issue laptop --profile client --p12 --key-passphrase-file p12.pass\n  # also writes ./laptop/laptop.p12 (key, certificate, chain; `openssl pkcs12 -info` reads it)\n\n--p12-legacy writes NAME.p12 with 3DES and a SHA-1 MAC instead, for old Windows and\nmacOS importers. All files of the pair directory appear together or not at all."
     )]
     Issue(IssueArgs),
     /// Re-issue the CA certificate on the same key with a new validity.
@@ -220,6 +221,7 @@ pub struct VerifyArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("secret").multiple(true).args(["encrypt_key", "p12", "p12_legacy"]))]
 pub struct IssueArgs {
     /// Name of the pair: the CN (unless --subject) and the file names.
     pub name: String,
@@ -247,8 +249,18 @@ pub struct IssueArgs {
     /// a passphrase from --key-passphrase-file, else typed twice on the terminal.
     #[arg(long)]
     pub encrypt_key: bool,
-    /// File whose first line is the passphrase for NAME.key (with --encrypt-key).
-    #[arg(long, value_name = "FILE", requires = "encrypt_key")]
+    /// Also write NAME.p12: the key, the certificate and the chain up to the root, encrypted
+    /// (PBES2: PBKDF2-HMAC-SHA-256, AES-256-CBC; HMAC-SHA-256 MAC) with a passphrase from
+    /// --key-passphrase-file, else typed twice on the terminal.
+    #[arg(long)]
+    pub p12: bool,
+    /// Write NAME.p12 in the legacy form instead (pbeWithSHAAnd3-KeyTripleDES-CBC, SHA-1
+    /// MAC) for old Windows and macOS importers; implies --p12.
+    #[arg(long)]
+    pub p12_legacy: bool,
+    /// File whose first line is the passphrase for NAME.key (--encrypt-key) and NAME.p12
+    /// (--p12): one passphrase for both.
+    #[arg(long, value_name = "FILE", requires = "secret")]
     pub key_passphrase_file: Option<PathBuf>,
     #[command(flatten)]
     pub mutation: MutationArgs,

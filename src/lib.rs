@@ -171,8 +171,8 @@ committed, but an output was not delivered (the message names the serial and \fB
 9
 outcome unknown: the commit's fsync failed; the next command settles it
 .TP
-10\(en15
-\fBca verify\fR verdicts: not issued by this CA, expired, not yet valid, revoked, not in the index, this CA's own certificate
+10\(en17
+\fBca verify\fR verdicts: not issued by this CA, expired, not yet valid, revoked, not in the index, this CA's own certificate, a CA above this one, a broken path to the root
 .TP
 70
 internal error (a bug)

@@ -769,9 +769,9 @@ fn install_ca_interrupted_anywhere_leaves_pending_or_installed_install_atomic() 
 /// CHAIN-OUT: a sub-CA's outputs carry its chain — `sign --fullchain` (stdout, --out,
 /// --out-dir batch) prints each certificate followed by the CAs above it, the root excepted;
 /// `issue` writes NAME.crt, NAME.fullchain.pem and ca.crt = the root. A root CA's fullchain is
-/// the certificate alone. Killing or failing `issue` at any mutation never leaves a pair
-/// directory with a certificate the index does not record, and the next command completes a
-/// committed one.
+/// the certificate alone. Killing or failing `issue --p12` (ISSUE-P12) at any mutation never
+/// leaves a pair directory, or a NAME.p12, with a certificate the index does not record, and
+/// the next command completes a committed one, NAME.p12 included.
 #[test]
 fn sub_ca_outputs_carry_the_chain_chain_out() {
     let work = tempfile::tempdir().unwrap();
@@ -863,24 +863,41 @@ fn sub_ca_outputs_carry_the_chain_chain_out() {
     ]);
     assert!(ok, "{log}");
 
-    // Fail or kill issue at every mutation.
-    let args: Vec<String> = ["issue", "swept.test", "--out-dir", &s(&at("swept"))]
+    // Fail or kill issue --p12 at every mutation, each run into its own output directory
+    // (the seeded runs all draw the same serial).
+    let pass = crate::p12::pass_file(work.path());
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "issue",
+            "swept.test",
+            "--out-dir",
+            &s(out),
+            "--p12",
+            "--key-passphrase-file",
+            &s(&pass),
+        ]
         .iter()
         .map(|a| a.to_string())
-        .collect();
+        .collect()
+    };
     let traced = at("traced");
     copy_dir(&base, &traced);
-    let mutations = trace_mutations(&traced, &args).len();
-    std::fs::remove_dir_all(at("swept")).unwrap();
+    let mutations = trace_mutations(&traced, &args(&at("swept"))).len();
+    let before = read_index(&base)["certificates"].as_array().unwrap().len();
+    let mut published = 0;
     for n in 1..=mutations {
         for kind in ["error", "abort"] {
             let tag = format!("{kind}-{n}");
-            let (dir, _) = run_with_fault(work.path(), &base, &tag, &args, &format!("{kind}@{n}"));
-            // The next command settles it; then the pair is whole exactly when recorded.
+            let out = at(&format!("swept-{tag}"));
+            let fault = format!("{kind}@{n}");
+            let (dir, _) = run_with_fault(work.path(), &base, &tag, &args(&out), &fault);
+            // The next command settles it; then the pair is whole exactly when recorded, and
+            // nothing under the output directory, NAME.p12 included, holds a certificate the
+            // index does not record.
             run(&dir, &["status"]);
+            crate::outputs::assert_outputs_recorded(&dir, &out, &tag);
             let recorded = read_index(&dir)["certificates"].as_array().unwrap().len();
-            let before = read_index(&base)["certificates"].as_array().unwrap().len();
-            let pair = at("swept").join("swept.test");
+            let pair = out.join("swept.test");
             if pair.exists() {
                 assert_eq!(recorded, before + 1, "{tag}");
                 for f in [
@@ -888,15 +905,19 @@ fn sub_ca_outputs_carry_the_chain_chain_out() {
                     "swept.test.crt",
                     "swept.test.fullchain.pem",
                     "swept.test.key",
+                    "swept.test.p12",
                 ] {
                     assert!(pair.join(f).is_file(), "{tag}: {f}");
                 }
-                std::fs::remove_dir_all(&pair).unwrap();
+                published += 1;
             }
             let check = ca_at(&dir).arg("check").output().unwrap();
             assert!(check.status.success(), "{tag}: {check:?}");
+            let _ = std::fs::remove_dir_all(&out);
+            std::fs::remove_dir_all(&dir).unwrap();
         }
     }
+    assert!(published > 0, "no run published the pair");
 }
 
 /// INSTALL-SWAP: an intermediate is renewed by its parent — `renew-ca --csr-out` writes a
@@ -1032,11 +1053,11 @@ fn an_intermediate_is_renewed_by_atomic_swap_install_swap() {
     let archived = base.join(format!("ca-{}.crt", serial_of_file(&at("i.crt"))));
     assert_eq!(std::fs::read(&archived).unwrap(), old_ca);
     // VERIFY-THIS-CA for a sub-CA: its ca.crt and the archived one are its own (exit 15),
-    // the root is not (10).
+    // the root is a CA above it (16, VERIFY-ABOVE).
     for (cert, code) in [
         (base.join("ca.crt"), 15),
         (archived.clone(), 15),
-        (root.join("ca.crt"), 10),
+        (root.join("ca.crt"), 16),
     ] {
         let out = ca_at(&base).args(["verify", &s(&cert)]).output().unwrap();
         assert_eq!(out.status.code(), Some(code), "{cert:?}: {out:?}");
@@ -1067,7 +1088,7 @@ fn serial_of_file(p: &Path) -> String {
 }
 
 /// `ca` at `dir` (pinned time, seeded), which must succeed.
-fn run_ok(dir: &Path, args: &[&str]) -> std::process::Output {
+pub(crate) fn run_ok(dir: &Path, args: &[&str]) -> std::process::Output {
     let out = ca_at(dir).args(args).output().unwrap();
     assert!(out.status.success(), "{args:?}: {out:?}");
     out
@@ -1075,7 +1096,7 @@ fn run_ok(dir: &Path, args: &[&str]) -> std::process::Output {
 
 /// Under `work`: a root (pathlen 1) and a sub-CA `subject` made pending, signed by the root
 /// (`i.csr`, `i.crt`) and installed with its chain. Returns (root, sub-CA) directories.
-fn installed_sub_ca(work: &Path, subject: &str) -> (PathBuf, PathBuf) {
+pub(crate) fn installed_sub_ca(work: &Path, subject: &str) -> (PathBuf, PathBuf) {
     let (root, base) = (work.join("root"), work.join("base"));
     let (csr_file, crt) = (work.join("i.csr"), work.join("i.crt"));
     let s = |p: &Path| p.to_str().unwrap().to_string();

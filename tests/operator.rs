@@ -139,7 +139,7 @@ fn revoke_with_crl_is_one_commit_revoke_crl() {
 /// Compares a JSON object's fields and their types with a checked-in schema fixture, field by
 /// field, in both directions.
 #[track_caller]
-fn assert_schema(value: &serde_json::Value, fixture: &str) {
+pub(crate) fn assert_schema(value: &serde_json::Value, fixture: &str) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("testdata/schema")
         .join(fixture);

@@ -4,7 +4,9 @@
 //! The key (0600), the certificate and a copy of ca.crt are written to `OUT_DIR/NAME/` as one
 //! directory: only the key is staged before the commit point (in an owner-only directory); the
 //! certificate is added after it and the directory renamed into place, by this command or by
-//! the recovery of the next (SPEC.md OUTPUT-PAIR).
+//! the recovery of the next (SPEC.md OUTPUT-PAIR). With `--p12`, NAME.p12 (key and
+//! certificates under a passphrase) is built in the validation phase and carried by the
+//! journal, which recovery cannot rebuild it without (ISSUE-P12).
 
 use rcgen::PublicKeyData;
 
@@ -18,6 +20,7 @@ use crate::pki::issuance::{Request, default_san};
 use crate::pki::keys::{self, KeyType};
 use crate::pki::names::San;
 use crate::pki::names::Subject;
+use crate::pki::p12::{self, P12Form};
 use crate::render::Note;
 use crate::store::output::{PairFile, PairPlan};
 use crate::store::{CERT, MODE_PUBLIC, MODE_SECRET};
@@ -34,6 +37,15 @@ pub struct Issue {
     /// The profile's name in the CA's policy, and `--days` if given.
     pub profile: String,
     pub days: Option<u32>,
+    /// `--p12`: the form, the passphrase and the key's plain PKCS#8 DER.
+    pub p12: Option<P12Request>,
+}
+
+/// What NAME.p12 is made of, besides the certificates.
+pub struct P12Request {
+    pub form: P12Form,
+    pub passphrase: zeroize::Zeroizing<String>,
+    pub key_der: zeroize::Zeroizing<Vec<u8>>,
 }
 
 /// Runs `ca issue`.
@@ -48,13 +60,41 @@ pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
     };
     let sans = crate::cli::sans(&args.san)?;
     let (key, mut key_pem) = keys::generate(args.key_type)?;
-    if args.encrypt_key {
-        // Asked before the lock, like every secret.
-        let pass = crate::passphrase::new_passphrase(
-            args.key_passphrase_file.as_deref(),
-            &format!("passphrase for {}.key", args.name),
-        )?;
-        let encrypted = keys::encrypt_pem(&key_pem, &pass).map_err(Error::Internal)?;
+    let form = match (args.p12, args.p12_legacy) {
+        (_, true) => Some(P12Form::Legacy),
+        (true, false) => Some(P12Form::Modern),
+        (false, false) => None,
+    };
+    // One passphrase for NAME.key and NAME.p12, asked before the lock, like every secret.
+    let pass = match (args.encrypt_key, form) {
+        (false, None) => None,
+        (encrypt, p12) => {
+            let files: Vec<String> = [
+                encrypt.then(|| format!("{}.key", args.name)),
+                p12.map(|_| format!("{}.p12", args.name)),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            Some(crate::passphrase::new_passphrase(
+                args.key_passphrase_file.as_deref(),
+                &format!("passphrase for {}", files.join(" and ")),
+            )?)
+        }
+    };
+    let p12 = match (form, &pass) {
+        (Some(form), Some(pass)) => Some(P12Request {
+            form,
+            passphrase: pass.clone(),
+            key_der: zeroize::Zeroizing::new(
+                crate::pki::pem::decode_one(key_pem.as_bytes(), &["PRIVATE KEY"], usize::MAX)
+                    .map_err(|e| Error::Internal(format!("the generated key: {e}")))?,
+            ),
+        }),
+        _ => None,
+    };
+    if let (true, Some(pass)) = (args.encrypt_key, &pass) {
+        let encrypted = keys::encrypt_pem(&key_pem, pass).map_err(Error::Internal)?;
         zeroize::Zeroize::zeroize(&mut key_pem);
         key_pem = encrypted;
     }
@@ -68,6 +108,7 @@ pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
         key_type: args.key_type,
         profile: args.profile.clone(),
         days: args.days,
+        p12,
     };
     super::mutate(ctx, &args.mutation, |state| plan(state, &request, &ctx.env))
 }
@@ -112,9 +153,13 @@ pub fn plan(state: &State, request: &Issue, env: &Env) -> Result<Planned> {
     )?;
     let dir = request.out_dir.join(&request.name);
     let shown = crate::render::escape(&dir.display().to_string());
+    let what = match request.p12 {
+        Some(_) => "key, certificate and PKCS#12 bundle",
+        None => "key and certificate",
+    };
     notes.push(Note::Act {
-        done: format!("key and certificate written to {shown}"),
-        would: format!("key and certificate would be written to {shown}"),
+        done: format!("{what} written to {shown}"),
+        would: format!("{what} would be written to {shown}"),
     });
     let source = plan
         .writes
@@ -151,6 +196,30 @@ pub fn plan(state: &State, request: &Issue, env: &Env) -> Result<Planned> {
         true => files.push(file(CERT.to_string(), CERT, state.root_pem(), None)),
         false => staged.push((CERT.to_string(), state.root_pem().into_bytes(), MODE_PUBLIC)),
     }
+    // NAME.p12: the key, the certificate, ca.crt and chain.pem (the root last), encrypted.
+    let mut carried = Vec::new();
+    if let Some(p12) = &request.p12 {
+        let leaf = crate::pki::pem::decode_one(pem.as_bytes(), &["CERTIFICATE"], usize::MAX)
+            .map_err(|e| Error::Internal(format!("the issued certificate: {e}")))?;
+        let certs: Vec<&[u8]> = std::iter::once(&leaf[..])
+            .chain(std::iter::once(&state.ca.cert.der[..]))
+            .chain(state.chain.iter().map(|c| &c.der[..]))
+            .collect();
+        let bytes = p12::bundle(
+            &request.name,
+            &p12.key_der,
+            &keys::key_id(request.key.der_bytes()),
+            &certs,
+            &p12.passphrase,
+            p12.form,
+        )
+        .map_err(Error::Internal)?;
+        carried.push((
+            format!("{}.p12", request.name),
+            zeroize::Zeroizing::new(bytes),
+            MODE_SECRET,
+        ));
+    }
     plan.pair = Some(PairPlan {
         path: dir,
         serial,
@@ -161,6 +230,7 @@ pub fn plan(state: &State, request: &Issue, env: &Env) -> Result<Planned> {
         ),
         staged,
         files,
+        carried,
     });
     Ok(Planned::new(plan, String::new(), notes))
 }

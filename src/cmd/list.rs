@@ -10,8 +10,8 @@ use crate::cli::ListArgs;
 use crate::error::Result;
 use crate::model::header::Header;
 use crate::model::log::{CertState, Entry};
-use crate::render::list::Row;
-use crate::store::{Access, Session};
+use crate::render::list::{Row, ThisCa};
+use crate::store::{Access, CERT, CHAIN, Session};
 
 /// Runs `ca list`.
 pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
@@ -24,6 +24,8 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
     let needle = args.matching.as_deref().map(str::to_lowercase);
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     let header = crate::model::header::open(&session)?;
+    let ca = crate::model::snapshot::ca_cert(session.dir(), &session.read(CERT)?)?;
+    let ca = this_ca(&session, &ca)?;
     let keep = |e: &Entry| {
         args.status.is_none_or(|s| e.state(ctx.env.now) == s)
             && within.is_none_or(|d| {
@@ -43,7 +45,7 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
     // produced more than the buffer holds.
     let mut out = crate::render::Stream::new(OUT_BUFFER);
     let listed = crate::render::list::write(&mut out, args.json, header.max_serial(), |row| {
-        query(&session, &header, ctx.env.now, keep, row)
+        query(&session, &header, (ctx.env.now, &ca), keep, row)
     });
     match listed {
         Ok(()) => out.finish(),
@@ -58,19 +60,36 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
 const OUT_BUFFER: usize = 1 << 16;
 
 /// Reads index.log and hands `row` the row at `now` of each certificate `keep` selects, in
-/// the log's order.
+/// the log's order; `ca` places the sub-CAs this CA issued (LIST-CA).
 pub fn query(
     session: &Session,
     header: &Header,
-    now: OffsetDateTime,
+    (now, ca): (OffsetDateTime, &ThisCa),
     keep: impl Fn(&Entry) -> bool,
     row: &mut dyn FnMut(&Row<'_>) -> Result<()>,
 ) -> Result<()> {
     crate::model::log::for_each_entry(session, header, |e| {
         if keep(&e) {
-            row(&Row::new(&e, now))?;
+            row(&Row::new(&e, now, ca))?;
         }
         Ok(())
+    })
+}
+
+/// This CA (`ca`, its ca.crt) as the rows of the sub-CAs it issued name it: its subject and
+/// depth (0 for a root; chain.pem's length for a sub-CA, as `status` shows it).
+pub fn this_ca(session: &Session, ca: &crate::pki::ca::CaCert) -> Result<ThisCa> {
+    let depth = match session.read_optional(CHAIN)? {
+        Some(bytes) => {
+            crate::pki::pem::decode_certificates(&bytes, crate::store::MAX_STATE_FILE as usize)
+                .map_err(|e| crate::error::Error::state(session.dir().join(CHAIN), e))?
+                .len()
+        }
+        None => 0,
+    };
+    Ok(ThisCa {
+        subject: ca.subject_shown.clone(),
+        depth,
     })
 }
 

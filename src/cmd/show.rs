@@ -11,7 +11,7 @@ use crate::cli::ShowArgs;
 use crate::error::{Error, Result};
 use crate::model::log::Entry;
 use crate::pki::keys;
-use crate::render::list::Row;
+use crate::render::list::{Row, ThisCa};
 use crate::render::show::ShowReport;
 use crate::store::{Access, Session};
 
@@ -46,15 +46,17 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
         return crate::render::stdout_bytes(&der);
     }
     let cert = crate::pki::pem::certificate(&der).map_err(|m| Error::state(&path, m))?;
-    crate::render::show::print(&query(&entry, &cert, ctx.env.now), args.json)
+    let this = super::list::this_ca(&session, &ca)?;
+    crate::render::show::print(&query(&entry, &cert, (ctx.env.now, &this)), args.json)
 }
 
-/// The report on `entry`, whose recorded certificate is `cert`: its row at `now`, and the key
-/// type and key usages the certificate states.
+/// The report on `entry`, whose recorded certificate is `cert`: its row at `now` (placed
+/// under this CA `ca` when it is a sub-CA), and the key type and key usages the certificate
+/// states.
 pub fn query<'a>(
     entry: &'a Entry,
     cert: &X509Certificate<'_>,
-    now: time::OffsetDateTime,
+    (now, ca): (time::OffsetDateTime, &'a ThisCa),
 ) -> ShowReport<'a> {
     let key_type =
         keys::classify(cert.public_key()).map_or_else(|e| e.to_string(), |k| k.to_string());
@@ -88,7 +90,7 @@ pub fn query<'a>(
         extended_key_usage.extend(v.other.iter().map(|o| o.to_id_string()));
     }
     ShowReport {
-        row: Row::new(entry, now),
+        row: Row::new(entry, now, ca),
         key_type,
         key_usage,
         extended_key_usage,

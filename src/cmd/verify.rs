@@ -1,8 +1,10 @@
 //! `ca verify`: a verdict on a certificate file against this CA (SPEC.md `VERIFY-*`).
 //!
 //! `run` reads the file (before the lock), opens a shared session and reaches the verdict
-//! from ca.crt, the archived CA certificates and index.log; `render::verify` defines the
-//! verdicts and the report and prints it. The verdict's exit code is the command's.
+//! from ca.crt, chain.pem, the archived CA certificates and index.log, then checks the path
+//! from the certificate to the root through ca.crt and chain.pem (VERIFY-PATH);
+//! `render::verify` defines the verdicts and the report and prints it. The verdict's exit
+//! code is the command's.
 
 use time::OffsetDateTime;
 use x509_parser::certificate::X509Certificate;
@@ -12,11 +14,12 @@ use crate::cli::VerifyArgs;
 use crate::error::{Error, Result};
 use crate::hex;
 use crate::model::log::CertState;
+use crate::pki::chain::{LinkProblem, check_links};
 use crate::pki::pem::MAX_PEM_BYTES;
 use crate::pki::pem::decode_one;
 use crate::pki::serial::Serial;
-use crate::render::verify::{Verdict, VerifyReport};
-use crate::store::{Access, CERT, Session};
+use crate::render::verify::{PathLink, Verdict, VerifyReport};
+use crate::store::{Access, CERT, CHAIN, Session};
 
 /// Runs `ca verify`; returns the verdict's exit code.
 pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
@@ -31,8 +34,9 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
     Ok(report.verdict.exit_code())
 }
 
-/// The verdict at `now` on `cert` (whose DER is `der`): checked against ca.crt, then the CA
-/// certificates renew-ca archived, then index.log.
+/// The verdict at `now` on `cert` (whose DER is `der`): checked against chain.pem's CAs,
+/// ca.crt, then the CA certificates renew-ca archived, then index.log; then the path to the
+/// root.
 pub fn query(
     session: &Session,
     cert: &X509Certificate<'_>,
@@ -42,6 +46,16 @@ pub fn query(
     let ca = crate::model::snapshot::ca_cert(session.dir(), &session.read(CERT)?)?;
     let header = crate::model::header::open(session)?;
     let serial = Serial::from_magnitude(cert.raw_serial());
+    let chain = match session.read_optional(CHAIN)? {
+        Some(bytes) => {
+            crate::pki::pem::decode_certificates(&bytes, crate::store::MAX_STATE_FILE as usize)
+                .map_err(|e| Error::state(session.dir().join(CHAIN), e))?
+        }
+        None => Vec::new(),
+    };
+    if let Some(at) = chain.iter().position(|c| c == der) {
+        return Ok(above(cert, der, &chain, at, now, serial));
+    }
     // ca.crt and the certificates renew-ca or install-ca archived are this CA's own, also
     // when a parent issued them (a sub-CA).
     let archived = crate::model::layout::archived_ca_file(&serial);
@@ -128,10 +142,124 @@ pub fn query(
             ),
         }
     };
-    Ok(VerifyReport {
+    // The path: a certificate this CA signed goes up through ca.crt, then chain.pem; this
+    // CA's own certificate through chain.pem.
+    let own = cert.subject().to_string() == ca.subject;
+    let issuers: Vec<(&[u8], &'static str)> = match verdict {
+        Verdict::NotIssuedByThisCa => Vec::new(),
+        _ => (!own)
+            .then_some((&ca.der[..], CERT))
+            .into_iter()
+            .chain(chain.iter().map(|c| (&c[..], CHAIN)))
+            .collect(),
+    };
+    Ok(with_path(
+        cert,
+        der,
+        serial,
+        (verdict, detail),
+        &issuers,
+        now,
+    ))
+}
+
+/// The verdict on one of chain.pem's certificates (`at`): a CA above this one, within its
+/// validity and with a good path to the root (VERIFY-ABOVE).
+fn above(
+    cert: &X509Certificate<'_>,
+    der: &[u8],
+    chain: &[Vec<u8>],
+    at: usize,
+    now: OffsetDateTime,
+    serial: Serial,
+) -> VerifyReport {
+    let which = match at {
+        0 => "the parent of this CA (chain.pem's first)".to_string(),
+        _ if at + 1 == chain.len() => "the root above this CA (chain.pem's last)".to_string(),
+        _ => format!("a CA above this one (chain.pem's certificate {})", at + 1),
+    };
+    let (from, until) = (
+        cert.validity().not_before.to_datetime(),
+        cert.validity().not_after.to_datetime(),
+    );
+    let (verdict, detail) = if now > until {
+        (
+            Verdict::Expired,
+            format!("{which}, expired on {}", crate::clock::fmt(until)),
+        )
+    } else if now < from {
+        (
+            Verdict::NotYetValid,
+            format!("{which}, not valid before {}", crate::clock::fmt(from)),
+        )
+    } else if at + 1 == chain.len() && !crate::pki::chain::self_signed(cert) {
+        (
+            Verdict::PathBroken,
+            format!("{which}: {}", LinkProblem::NoRoot),
+        )
+    } else {
+        (
+            Verdict::AboveThisCa,
+            format!("{which}, valid until {}", crate::clock::fmt(until)),
+        )
+    };
+    let issuers: Vec<(&[u8], &'static str)> =
+        chain[at + 1..].iter().map(|c| (&c[..], CHAIN)).collect();
+    with_path(cert, der, serial, (verdict, detail), &issuers, now)
+}
+
+/// The report of a verdict on `cert` (DER `der`), with the path from it up through `issuers`
+/// (DER and the file holding each); a broken link turns a `valid`, `this-ca` or `above-this-ca` verdict into
+/// `path-broken` (VERIFY-PATH).
+fn with_path(
+    cert: &X509Certificate<'_>,
+    der: &[u8],
+    serial: Serial,
+    (verdict, detail): (Verdict, String),
+    issuers: &[(&[u8], &'static str)],
+    now: OffsetDateTime,
+) -> VerifyReport {
+    let mut report = VerifyReport {
         verdict,
         serial: serial.to_string(),
         subject: crate::pki::names::name_shown(cert.subject()),
         detail,
-    })
+        path: Vec::new(),
+    };
+    let ders: Vec<&[u8]> = issuers.iter().map(|(d, _)| *d).collect();
+    let checked = check_links(der, &ders, now);
+    for ((link, file), result) in issuers.iter().zip(checked) {
+        let parsed = crate::pki::pem::certificate(link).ok();
+        report.path.push(PathLink {
+            subject: parsed
+                .as_ref()
+                .map_or_else(String::new, |c| crate::pki::names::name_shown(c.subject())),
+            serial: parsed.as_ref().map_or_else(String::new, |c| {
+                Serial::from_magnitude(c.raw_serial()).to_string()
+            }),
+            file,
+            not_after: parsed.as_ref().map_or_else(String::new, |c| {
+                crate::clock::fmt(c.validity().not_after.to_datetime())
+            }),
+            problem: result.err().map(|e| e.to_string()),
+        });
+    }
+    let broken = report.path.iter().find_map(|l| {
+        l.problem
+            .as_ref()
+            .map(|p| format!("{} ({}) {p}", crate::render::escape(&l.subject), l.file))
+    });
+    if let Some(why) = broken
+        && matches!(
+            report.verdict,
+            Verdict::Valid | Verdict::ThisCa | Verdict::AboveThisCa
+        )
+    {
+        report.detail = format!(
+            "{}; but the path to the root is broken: {why}",
+            report.detail
+        );
+        report.verdict = Verdict::PathBroken;
+    }
+    report
 }

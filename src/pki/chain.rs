@@ -47,6 +47,79 @@ fn check_critical(cert: &X509Certificate<'_>) -> Result<(), ChainError> {
     Ok(())
 }
 
+/// Why one link of a certification path fails at a given time (`ca verify`, SPEC.md
+/// VERIFY-PATH). The link is an issuer: the certificate above the one it signs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkProblem {
+    #[error("expired on {0}")]
+    Expired(String),
+    #[error("not valid before {0}")]
+    NotYetValid(String),
+    #[error(
+        "its key does not verify the signature of {below}, or its subject is not that certificate's issuer"
+    )]
+    DoesNotSign { below: String },
+    #[error("the last certificate of the path is not self-signed: chain.pem does not reach a root")]
+    NoRoot,
+    #[error("{0}")]
+    Parse(String),
+}
+
+/// Checks the path from `cert` (DER) up through `issuers` (DER, the next issuer first, the
+/// root last) at `now`: each issuer's subject is the issuer of the certificate below it and
+/// its key verifies that certificate's signature, each issuer is valid at `now`, and the
+/// last is self-signed. Returns one result per issuer.
+pub fn check_links(
+    cert: &[u8],
+    issuers: &[&[u8]],
+    now: time::OffsetDateTime,
+) -> Vec<Result<(), LinkProblem>> {
+    fn parse(d: &[u8]) -> Result<X509Certificate<'_>, String> {
+        crate::pki::pem::certificate(d).map_err(|e| e.to_string())
+    }
+    let mut below = match parse(cert) {
+        Ok(c) => c,
+        Err(e) => {
+            return issuers
+                .iter()
+                .map(|_| Err(LinkProblem::Parse(e.clone())))
+                .collect();
+        }
+    };
+    let mut out = Vec::with_capacity(issuers.len());
+    for (i, der) in issuers.iter().enumerate() {
+        let issuer = match parse(der) {
+            Ok(c) => c,
+            Err(e) => {
+                out.push(Err(LinkProblem::Parse(e)));
+                continue;
+            }
+        };
+        let (from, until) = (
+            issuer.validity().not_before.to_datetime(),
+            issuer.validity().not_after.to_datetime(),
+        );
+        let result = if below.issuer().as_raw() != issuer.subject().as_raw()
+            || below.verify_signature(Some(issuer.public_key())).is_err()
+        {
+            Err(LinkProblem::DoesNotSign {
+                below: crate::pki::names::name_shown(below.subject()),
+            })
+        } else if now > until {
+            Err(LinkProblem::Expired(crate::clock::fmt(until)))
+        } else if now < from {
+            Err(LinkProblem::NotYetValid(crate::clock::fmt(from)))
+        } else if i + 1 == issuers.len() && !self_signed(&issuer) {
+            Err(LinkProblem::NoRoot)
+        } else {
+            Ok(())
+        };
+        out.push(result);
+        below = issuer;
+    }
+    out
+}
+
 /// The longest path accepted, CA certificate excluded.
 pub const MAX_DEPTH: usize = 8;
 

@@ -11,6 +11,7 @@ pub mod issuance;
 pub mod keys;
 pub mod legacy_pem;
 pub mod names;
+pub mod p12;
 pub mod pem;
 pub mod profile;
 pub mod reason;

@@ -25,10 +25,26 @@ pub struct Row<'a> {
     pub revocation_reason: Option<&'a str>,
     pub renewed_from: Option<String>,
     pub sha256: &'a str,
+    /// For a sub-CA this CA issued (profile `sub-ca`): this CA's subject, else null
+    /// (LIST-CA).
+    pub parent: Option<&'a str>,
+    /// For a sub-CA: this CA's depth + 1 (a root's sub-CA is 1), else null.
+    pub depth: Option<usize>,
+}
+
+/// Where this CA stands, for the rows of the sub-CAs it issued: its subject (RFC 4514) and
+/// its depth (0 for a root, chain.pem's length for a sub-CA).
+#[derive(Debug, Clone)]
+pub struct ThisCa {
+    pub subject: String,
+    pub depth: usize,
 }
 
 impl<'a> Row<'a> {
-    pub fn new(e: &'a Entry, now: OffsetDateTime) -> Row<'a> {
+    pub fn new(e: &'a Entry, now: OffsetDateTime, ca: &'a ThisCa) -> Row<'a> {
+        // The built-in sub-CA profile's name (a policy's own sub-ca profiles under other names are not
+        // recognised here: the row does not hold the certificate).
+        let sub_ca = e.profile == "sub-ca";
         Row {
             serial: e.serial.to_string(),
             subject: crate::pki::names::shown(&e.subject),
@@ -41,6 +57,8 @@ impl<'a> Row<'a> {
             revocation_reason: e.revoked.map(|r| r.reason.name()),
             renewed_from: e.renewed_from.as_ref().map(|s| s.to_string()),
             sha256: &e.sha256,
+            parent: sub_ca.then_some(ca.subject.as_str()),
+            depth: sub_ca.then_some(ca.depth + 1),
         }
     }
 }

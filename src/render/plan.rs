@@ -51,7 +51,12 @@ pub fn text(plan: &Plan, notes: &[Note]) -> String {
         let key = (&pair.key.0, pair.key.2);
         let staged = pair.staged.iter().map(|(n, _, m)| (n, *m));
         let files = pair.files.iter().map(|f| (&f.name, f.mode));
-        for (name, mode) in std::iter::once(key).chain(staged).chain(files) {
+        let carried = pair.carried.iter().map(|(n, _, m)| (n, *m));
+        for (name, mode) in std::iter::once(key)
+            .chain(staged)
+            .chain(files)
+            .chain(carried)
+        {
             out.push_str(&format!(
                 "  would write {} (mode {mode:o})\n",
                 escape(&pair.path.join(name).display().to_string())

@@ -60,6 +60,11 @@ pub fn text(shown: &ShowReport<'_>) -> String {
     if let Some(from) = &r.renewed_from {
         crate::outln!(out, "renewed from:  {from}");
     }
+    // A sub-CA this CA issued: where it stands (SHOW-CA).
+    if let (Some(parent), Some(depth)) = (r.parent, r.depth) {
+        crate::outln!(out, "parent:        {}", escape(parent));
+        crate::outln!(out, "depth:         {depth}");
+    }
     crate::outln!(out, "sha256:        {}", r.sha256);
     out
 }

@@ -19,6 +19,12 @@ pub enum Verdict {
     NotInIndex,
     /// The CA's own certificate (ca.crt, or one `renew-ca` archived): self-signed by its key.
     ThisCa,
+    /// One of chain.pem's certificates: a CA above this one (VERIFY-ABOVE).
+    AboveThisCa,
+    /// Otherwise `valid`, `this-ca` or `above-this-ca`, but a link of the path to the root
+    /// (ca.crt, chain.pem) is expired, not yet valid or does not sign the one below, or the
+    /// path ends at no self-signed root (VERIFY-PATH).
+    PathBroken,
 }
 
 impl Verdict {
@@ -32,6 +38,8 @@ impl Verdict {
             Verdict::Revoked => "revoked",
             Verdict::NotInIndex => "not-in-index",
             Verdict::ThisCa => "this-ca",
+            Verdict::AboveThisCa => "above-this-ca",
+            Verdict::PathBroken => "path-broken",
         }
     }
 
@@ -44,6 +52,8 @@ impl Verdict {
             Verdict::Revoked => 13,
             Verdict::NotInIndex => 14,
             Verdict::ThisCa => 15,
+            Verdict::AboveThisCa => 16,
+            Verdict::PathBroken => 17,
         }
     }
 }
@@ -57,6 +67,22 @@ pub struct VerifyReport {
     pub subject: String,
     /// Why: dates, the revocation, the issuer found (escaped where it quotes the file).
     pub detail: String,
+    /// The issuers up to the root, as checked: the certificate's issuer first (VERIFY-PATH);
+    /// empty for a certificate this CA did not sign, and for a root's own certificate.
+    pub path: Vec<PathLink>,
+}
+
+/// One issuer on the path to the root.
+#[derive(Debug, Serialize)]
+pub struct PathLink {
+    /// RFC 4514 order.
+    pub subject: String,
+    pub serial: String,
+    /// Where it is: `ca.crt` or `chain.pem`.
+    pub file: &'static str,
+    pub not_after: String,
+    /// Why this link fails; `null` when it holds.
+    pub problem: Option<String>,
 }
 
 /// Prints the verdict on the certificate file `path` as JSON or as a line.
@@ -64,13 +90,27 @@ pub fn print(report: &VerifyReport, path: &Path, json: bool) -> Result<()> {
     if json {
         return super::print_json(report);
     }
-    super::print(&format!(
+    let mut text = format!(
         "{}: {} (serial {}, {})\n",
         super::escape(&path.display().to_string()),
         report.verdict.name(),
         report.serial,
         report.detail
-    ))
+    );
+    // Each line: the certificate above the previous one, which it signed.
+    for link in &report.path {
+        let state = match &link.problem {
+            Some(p) => format!("BROKEN: {p}"),
+            None => format!("ok, valid until {}", link.not_after),
+        };
+        text.push_str(&format!(
+            "  issued by {} ({}, serial {}): {state}\n",
+            super::escape(&link.subject),
+            link.file,
+            link.serial
+        ));
+    }
+    super::print(&text)
 }
 
 #[cfg(test)]
@@ -87,6 +127,8 @@ mod tests {
             Verdict::Revoked,
             Verdict::NotInIndex,
             Verdict::ThisCa,
+            Verdict::AboveThisCa,
+            Verdict::PathBroken,
         ];
         for v in all {
             assert_eq!(serde_json::to_value(v).unwrap(), v.name());

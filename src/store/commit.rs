@@ -118,6 +118,7 @@ impl Session {
                 source: None,
                 sha256: hex::sha256(&p.key.1),
                 suffix: None,
+                data: Vec::new(),
             }];
             files.extend(p.staged.iter().map(|(name, bytes, mode)| PairFile {
                 name: name.clone(),
@@ -125,6 +126,7 @@ impl Session {
                 source: None,
                 sha256: hex::sha256(bytes),
                 suffix: None,
+                data: Vec::new(),
             }));
             files.extend(p.files.iter().map(|f| PairFile {
                 name: f.name.clone(),
@@ -132,6 +134,15 @@ impl Session {
                 source: Some(f.source.clone()),
                 sha256: hex::sha256(&f.bytes),
                 suffix: f.suffix.clone(),
+                data: Vec::new(),
+            }));
+            files.extend(p.carried.iter().map(|(name, bytes, mode)| PairFile {
+                name: name.clone(),
+                mode: *mode,
+                source: None,
+                sha256: hex::sha256(bytes),
+                suffix: None,
+                data: bytes.to_vec(),
             }));
             pairs.push(Pair {
                 dir: rel,

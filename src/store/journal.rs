@@ -51,6 +51,9 @@ pub enum JournalError {
     FileName(String),
     #[error("journal names an invalid staging directory {0:?}")]
     StagingDir(String),
+    /// A file the journal carries that is not a PKCS#12 bundle named `*.p12` without a source.
+    #[error("journal carries {0:?}, which is not a PKCS#12 bundle")]
+    Carried(String),
 }
 
 /// Format version written into every journal.
@@ -171,6 +174,11 @@ pub struct PairFile {
     /// Public text published after the source's content (the full chain file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suffix: Option<String>,
+    /// The content, carried by the journal (NAME.p12, encrypted under its passphrase: made
+    /// in the validation phase, it cannot be rebuilt from state files). Only a `.p12` with no
+    /// source, holding a PKCS#12 PFX.
+    #[serde(default, with = "b64", skip_serializing_if = "Vec::is_empty")]
+    pub data: Vec<u8>,
 }
 
 /// Format 1, written by fileca before protocol v2: staged files named in the journal.
@@ -326,6 +334,15 @@ impl Journal {
                     check_target(s)?;
                 }
                 check_sha(&f.sha256, &f.name)?;
+                if !f.data.is_empty() {
+                    check_content(&f.data, &f.sha256, &f.name)?;
+                    if f.source.is_some()
+                        || !f.name.ends_with(".p12")
+                        || !crate::pki::p12::is_pfx(&f.data)
+                    {
+                        return Err(JournalError::Carried(f.name.clone()));
+                    }
+                }
             }
         }
         Ok(())

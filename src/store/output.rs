@@ -72,6 +72,10 @@ pub struct PairPlan {
     pub staged: Vec<(String, Vec<u8>, u32)>,
     /// The files published after the commit from state files.
     pub files: Vec<PairFile>,
+    /// Files the journal carries whole, published after the commit (NAME.p12: it holds the
+    /// certificate, so it may not exist outside the state directory before the commit point,
+    /// and recovery could not rebuild it without the passphrase): name, bytes, mode.
+    pub carried: Vec<(String, zeroize::Zeroizing<Vec<u8>>, u32)>,
 }
 
 mod refusal;
@@ -542,34 +546,33 @@ pub fn publish_pair(
     }
     let mut files = Vec::new();
     for f in &pair.files {
-        match &f.source {
-            None => {
-                if !holds(&sub, &f.name, &f.sha256) {
-                    return Err(format!(
-                        "{}: does not hold what was staged",
-                        sub.join(&f.name).display()
-                    ));
-                }
+        // Staged with the key before the commit point.
+        if f.source.is_none() && f.data.is_empty() {
+            if !holds(&sub, &f.name, &f.sha256) {
+                return Err(format!(
+                    "{}: does not hold what was staged",
+                    sub.join(&f.name).display()
+                ));
             }
-            Some(source) => {
-                if holds(&sub, &f.name, &f.sha256) {
-                    // Written by an interrupted command, perhaps not yet durable.
-                    let file = sub
-                        .open_read(&f.name)
-                        .map_err(|e| format!("{}: {e}", sub.join(&f.name).display()))?;
-                    files.push((file, sub.join(&f.name)));
-                    continue;
-                }
-                if sub.stat_entry(&f.name).is_ok() {
-                    sub.unlink(&f.name).map_err(|e| e.to_string())?;
-                }
-                let bytes = content(source, f.suffix.as_deref(), &f.sha256)?;
-                let file = sub
-                    .write_new(&f.name, &bytes, f.mode)
-                    .map_err(|e| format!("{}: {e}", sub.join(&f.name).display()))?;
-                files.push((file, sub.join(&f.name)));
-            }
+            continue;
         }
+        let path = sub.join(&f.name);
+        let file = if holds(&sub, &f.name, &f.sha256) {
+            // Written by an interrupted command, perhaps not yet durable.
+            sub.open_read(&f.name)
+        } else {
+            if sub.stat_entry(&f.name).is_ok() {
+                sub.unlink(&f.name).map_err(|e| e.to_string())?;
+            }
+            // A state file's content, or what the journal carries (NAME.p12, checked against
+            // its hash when the journal was read).
+            let bytes = match &f.source {
+                Some(source) => content(source, f.suffix.as_deref(), &f.sha256)?,
+                None => f.data.clone(),
+            };
+            sub.write_new(&f.name, &bytes, f.mode)
+        };
+        files.push((file.map_err(|e| format!("{}: {e}", path.display()))?, path));
     }
     if sub.stat_entry(MARKER).is_ok() {
         sub.unlink(MARKER).map_err(|e| e.to_string())?;

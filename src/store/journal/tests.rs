@@ -176,3 +176,55 @@ fn refuses_content_that_does_not_match_its_hash_and_hostile_names() {
     j.outputs[0].source = "../ca.key".into();
     assert_eq!(refused(j), Some(JournalError::Target("../ca.key".into())));
 }
+
+/// ISSUE-P12: a pair file the journal carries is only a PKCS#12 bundle named `*.p12`, with no
+/// source, whose bytes hash to the recorded SHA-256: a planted journal cannot make recovery
+/// write anything else into a pair directory.
+#[test]
+fn a_carried_pair_file_must_be_a_pkcs12_bundle() {
+    let (key, pem) = crate::pki::keys::generate(crate::pki::keys::KeyType::EcdsaP256).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["p.test".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let key_der =
+        crate::pki::pem::decode_one(pem.as_bytes(), &["PRIVATE KEY"], usize::MAX).unwrap();
+    let p12 = crate::pki::p12::bundle(
+        "p.test",
+        &key_der,
+        b"id",
+        &[cert.der()],
+        "passphrase",
+        crate::pki::p12::P12Form::Modern,
+    )
+    .unwrap();
+    let with = |name: &str, data: Vec<u8>, source: Option<&str>| {
+        let mut j = sample();
+        j.pairs = vec![Pair {
+            dir: "../out".into(),
+            name: "p.test".into(),
+            staged: ".p.test.fileca-1-ab".into(),
+            serial: "0A".into(),
+            files: vec![PairFile {
+                name: name.into(),
+                mode: 0o600,
+                source: source.map(str::to_string),
+                sha256: crate::hex::sha256(&data),
+                suffix: None,
+                data,
+            }],
+        }];
+        Journal::parse(&j.to_bytes()).err()
+    };
+    assert_eq!(with("p.test.p12", p12.clone(), None), None);
+    let carried = |n: &str| Some(JournalError::Carried(n.into()));
+    assert_eq!(with("p.test.key", p12.clone(), None), carried("p.test.key"));
+    assert_eq!(
+        with("p.test.p12", p12, Some("certs/0A.pem")),
+        carried("p.test.p12")
+    );
+    assert_eq!(
+        with("p.test.p12", b"#!/bin/sh\n".to_vec(), None),
+        carried("p.test.p12")
+    );
+}
