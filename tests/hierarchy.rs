@@ -1576,3 +1576,111 @@ fn chain_pem_is_in_the_signed_checkpoint_checkpoint_chain() {
     int.ok(&["issue", "w2.lab.test", "--out-dir", &s(&int.path("o"))]);
     int.assert_check_ok();
 }
+
+/// NC-URI: URI subtrees (`--permit URI:.lab.test`: hosts below lab.test; `URI:lab.test`: that
+/// host) are written into the CA certificate (rcgen has no URI subtrees: fileca writes the
+/// extension), enforced by the gate — GnuTLS does not check them, OpenSSL does — and must lie
+/// within the parent's for a sub-CA.
+#[test]
+fn uri_name_constraints_are_issued_and_enforced_nc_uri() {
+    let root = Env::empty();
+    root.ok(&[
+        "init",
+        "--subject",
+        "CN=Root",
+        "--path-len",
+        "1",
+        "--permit",
+        "DNS:lab.test",
+        "--permit",
+        "URI:.lab.test",
+    ]);
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let ca = root.dir.join("ca.crt");
+    let (ok, text) = openssl(&["x509", "-in", &s(&ca), "-noout", "-text"]);
+    assert!(ok && text.contains("URI:.lab.test"), "{text}");
+    let (key, leaf_csr) = key_and_csr(&root, "leaf", "/CN=a.lab.test", P256);
+    let c = s(&leaf_csr);
+    let good = root
+        .ok(&[
+            "sign",
+            &c,
+            "--san",
+            "DNS:a.lab.test",
+            "--san",
+            "URI:spiffe://a.lab.test/web",
+        ])
+        .stdout;
+    let good = write(&root, "good.crt", &good);
+    let (ok, log) = openssl(&["verify", "-x509_strict", "-CAfile", &s(&ca), &s(&good)]);
+    assert!(ok, "{log}");
+    for (uri, why) in [
+        ("URI:spiffe://evil.test/web", "outside the permitted names"),
+        ("URI:spiffe://lab.test/web", "outside the permitted names"),
+        ("URI:urn:uuid:1", "no plain host"),
+        ("URI:spiffe://u@a.lab.test/", "no plain host"),
+    ] {
+        let e = root.refused(
+            &["sign", &c, "--san", "DNS:a.lab.test", "--san", uri],
+            REFUSED,
+        );
+        assert!(e.contains(why), "{uri}: {e}");
+    }
+    // The constraint is in the certificate: a leaf forced past fileca is rejected by OpenSSL.
+    let forced = root.path("forced.crt");
+    openssl_signed(
+        &root,
+        &leaf_csr,
+        (&ca, &root.dir.join("ca.key")),
+        "subjectAltName=DNS:a.lab.test,URI:spiffe://evil.test/web",
+        &forced,
+    );
+    let (ok, log) = openssl(&["verify", "-CAfile", &s(&ca), &s(&forced)]);
+    assert!(!ok && log.contains("permitted subtree violation"), "{log}");
+    let _ = key;
+    // A sub-CA's URI subtrees lie within the parent's.
+    let (_, int_csr) = key_and_csr(&root, "int", "/CN=Int", P256);
+    let i = s(&int_csr);
+    let e = root.refused(
+        &[
+            "sign",
+            &i,
+            "--profile",
+            "sub-ca",
+            "--permit",
+            "URI:.evil.test",
+        ],
+        REFUSED,
+    );
+    assert!(e.contains("URI:.evil.test is not within"), "{e}");
+    let int_crt = root.path("int.crt");
+    root.ok(&[
+        "sign",
+        &i,
+        "--profile",
+        "sub-ca",
+        "--permit",
+        "DNS:dev.lab.test",
+        "--permit",
+        "URI:.dev.lab.test",
+        "--out",
+        &s(&int_crt),
+    ]);
+    let (ok, text) = openssl(&["x509", "-in", &s(&int_crt), "-noout", "-text"]);
+    assert!(ok && text.contains("URI:.dev.lab.test"), "{text}");
+    // A CA constrained without URI subtrees still issues no URI (NC-URI).
+    let dns_only = Env::empty();
+    dns_only.ok(&["init", "--subject", "CN=D", "--permit", "DNS:lab.test"]);
+    let e = dns_only.refused(
+        &[
+            "sign",
+            &c,
+            "--san",
+            "DNS:a.lab.test",
+            "--san",
+            "URI:spiffe://a.lab.test/x",
+        ],
+        REFUSED,
+    );
+    assert!(e.contains("none for URIs"), "{e}");
+}

@@ -190,7 +190,7 @@ fn generate(
         path_len,
         keys::key_id(key.public_key_raw()),
     );
-    params.name_constraints = constraints.to_rcgen();
+    constraints.apply(&mut params);
     let cert = params
         .self_signed(&key)
         .map_err(|e| Error::Internal(format!("self-signing the CA certificate: {e}")))?;

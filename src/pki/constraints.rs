@@ -23,6 +23,9 @@ pub enum Subtree {
     Ip(IpAddr, u8),
     /// `lab.test`, `.lab.test`, `user@lab.test`, or `` (every address). Lowercase domain.
     Email(String),
+    /// A URI's host (RFC 5280 4.2.1.10, as OpenSSL applies it): `lab.test` that host only,
+    /// `.lab.test` hosts below it. Lowercase.
+    Uri(String),
 }
 
 /// Why a `--permit`/`--exclude` value is refused.
@@ -36,9 +39,7 @@ pub enum ConstraintError {
     Ip(String),
     #[error("{0:?}: not a host, .domain or mailbox")]
     Email(String),
-    #[error(
-        "{0:?}: URI name constraints are not supported by fileca yet; constrain DNS, IP and email names"
-    )]
+    #[error("{0:?}: not a host or .domain (URI:lab.test, URI:.lab.test)")]
     Uri(String),
 }
 
@@ -80,7 +81,13 @@ impl Subtree {
                 // The host part is case-insensitive, a mailbox's local part is not.
                 Ok(Subtree::Email(email_base(value)))
             }
-            "uri" => Err(ConstraintError::Uri(s.to_string())),
+            "uri" => {
+                let bare = value.strip_prefix('.').unwrap_or(value);
+                if bare.is_empty() || bare.starts_with("*.") || San::dns(bare).is_err() {
+                    return Err(ConstraintError::Uri(s.to_string()));
+                }
+                Ok(Subtree::Uri(value.to_ascii_lowercase()))
+            }
             _ => Err(ConstraintError::Form(s.to_string())),
         }
     }
@@ -96,6 +103,12 @@ impl Subtree {
                 _ => false,
             }),
             (Subtree::Email(base), San::Email(m)) => Some(email_within(m, base)),
+            (Subtree::Uri(base), San::Uri(u)) => {
+                Some(uri_host(u).is_some_and(|h| match base.strip_prefix('.') {
+                    Some(_) => h.ends_with(base.as_str()),
+                    None => h == *base,
+                }))
+            }
             _ => None,
         }
     }
@@ -111,6 +124,9 @@ impl Subtree {
                     return true;
                 }
                 !bare.is_empty() && dns_within(bare, base) || base.is_empty()
+            }
+            (Subtree::Uri(inner), Subtree::Uri(base)) => {
+                inner == base || base.starts_with('.') && inner.ends_with(base.as_str())
             }
             (Subtree::Ip(inner, ip), Subtree::Ip(outer, op)) => {
                 ip >= op && inner.is_ipv4() == outer.is_ipv4() && network(*inner, *op) == *outer
@@ -144,12 +160,15 @@ impl Subtree {
             Subtree::Dns(d) => format!("DNS:{d}"),
             Subtree::Ip(a, p) => format!("IP:{a}/{p}"),
             Subtree::Email(e) => format!("email:{e}"),
+            Subtree::Uri(u) => format!("URI:{u}"),
         }
     }
 
-    /// rcgen's form.
-    pub fn to_rcgen(&self) -> rcgen::GeneralSubtree {
-        match self {
+    /// rcgen's form; `None` for a URI subtree, which rcgen cannot write (see
+    /// [`Constraints::apply`]).
+    fn to_rcgen(&self) -> Option<rcgen::GeneralSubtree> {
+        Some(match self {
+            Subtree::Uri(_) => return None,
             Subtree::Dns(d) => rcgen::GeneralSubtree::DnsName(d.clone()),
             Subtree::Email(e) => rcgen::GeneralSubtree::Rfc822Name(e.clone()),
             Subtree::Ip(IpAddr::V4(a), p) => {
@@ -157,6 +176,32 @@ impl Subtree {
             }
             Subtree::Ip(IpAddr::V6(a), p) => {
                 rcgen::GeneralSubtree::IpAddress(rcgen::CidrSubnet::from_v6_prefix(a.octets(), *p))
+            }
+        })
+    }
+
+    /// The GeneralName of a GeneralSubtree's base (RFC 5280 4.2.1.6), DER.
+    fn write_base(&self, w: yasna::DERWriter<'_>) {
+        use yasna::Tag;
+        match self {
+            Subtree::Dns(d) => w.write_tagged_implicit(Tag::context(2), |w| w.write_ia5_string(d)),
+            Subtree::Email(e) => {
+                w.write_tagged_implicit(Tag::context(1), |w| w.write_ia5_string(e))
+            }
+            Subtree::Uri(u) => w.write_tagged_implicit(Tag::context(6), |w| w.write_ia5_string(u)),
+            Subtree::Ip(addr, prefix) => {
+                let (mut bytes, bits) = match addr {
+                    IpAddr::V4(a) => (a.octets().to_vec(), 32u32),
+                    IpAddr::V6(a) => (a.octets().to_vec(), 128u32),
+                };
+                let mask = u128::MAX
+                    .checked_shl(bits - u32::from(*prefix))
+                    .unwrap_or(0)
+                    .to_be_bytes();
+                let len = (bits / 8) as usize;
+                // The mask is the low `bits` of the shifted u128, big-endian.
+                bytes.extend_from_slice(&mask[16 - len..]);
+                w.write_tagged_implicit(Tag::context(7), |w| w.write_bytes(&bytes))
             }
         }
     }
@@ -166,6 +211,7 @@ impl Subtree {
             Subtree::Dns(_) => 0,
             Subtree::Ip(..) => 1,
             Subtree::Email(_) => 2,
+            Subtree::Uri(_) => 3,
         }
     }
 }
@@ -193,6 +239,20 @@ fn dns_within(name: &str, base: &str) -> bool {
         Some(_) => name.ends_with(base),
         None => name == base || name.ends_with(&format!(".{base}")),
     }
+}
+
+/// A URI's host as OpenSSL takes it for name constraints: after `scheme://`, up to `:` or
+/// `/`, lowercased; `None` without `://` or a host, or with characters a DNS host has not
+/// (userinfo, `?`, `#`, brackets): such a URI is refused under URI constraints rather than
+/// judged differently than verifiers would.
+fn uri_host(uri: &str) -> Option<String> {
+    let (_, rest) = uri.split_once("://")?;
+    let host = rest.split([':', '/']).next().unwrap_or("");
+    let ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    ok.then(|| host.to_ascii_lowercase())
 }
 
 /// RFC 5280 email matching on a mailbox `m`.
@@ -253,9 +313,13 @@ pub enum Violation {
         permitted: Vec<Subtree>,
     },
     #[error(
-        "{name}: {ca} has name constraints and fileca does not enforce them on URIs yet, so it issues no URI under them"
+        "{name}: {ca} has name constraints but none for URIs, which no verifier would then check; fileca issues no URI under it (constrain URIs too: --permit URI:.lab.test)"
     )]
     Uri { name: String, ca: String },
+    #[error(
+        "{name}: {ca} constrains URIs by their host, and this URI has no plain host (scheme://host[:port]/…) a verifier could check"
+    )]
+    UriNoHost { name: String, ca: String },
     #[error("{name} is inside the excluded {} of {ca}", .excluded.spelling())]
     Excluded {
         name: String,
@@ -303,15 +367,28 @@ impl Constraints {
 
     /// Checks one name; `ca` names the CA whose constraint it is, for the message.
     pub fn allows(&self, name: &San, ca: &str) -> Result<(), Violation> {
-        // URI subtrees are not enforced (ConstraintError::Uri), so a constrained CA issues
-        // no URI: verifiers would accept any host in it (NC-URI).
-        if let San::Uri(_) = name
+        // NC-URI: a constrained CA without URI subtrees issues no URI (verifiers would accept
+        // any host in it); with URI subtrees, a URI needs a host they can check.
+        if let San::Uri(u) = name
             && !self.is_empty()
         {
-            return Err(Violation::Uri {
-                name: name.to_string(),
-                ca: ca.to_string(),
-            });
+            let has_uri = self
+                .permitted
+                .iter()
+                .chain(&self.excluded)
+                .any(|s| matches!(s, Subtree::Uri(_)));
+            if !has_uri {
+                return Err(Violation::Uri {
+                    name: name.to_string(),
+                    ca: ca.to_string(),
+                });
+            }
+            if uri_host(u).is_none() {
+                return Err(Violation::UriNoHost {
+                    name: name.to_string(),
+                    ca: ca.to_string(),
+                });
+            }
         }
         if let San::Dns(d) = name
             && let Some(ex) = self.excluded.iter().find(|s| match s {
@@ -347,12 +424,44 @@ impl Constraints {
         Ok(())
     }
 
-    /// rcgen's extension, or `None` without constraints.
-    pub fn to_rcgen(&self) -> Option<rcgen::NameConstraints> {
-        (!self.is_empty()).then(|| rcgen::NameConstraints {
-            permitted_subtrees: self.permitted.iter().map(Subtree::to_rcgen).collect(),
-            excluded_subtrees: self.excluded.iter().map(Subtree::to_rcgen).collect(),
-        })
+    /// Puts the critical nameConstraints extension into `params` (nothing without
+    /// constraints): rcgen's when it can write every subtree, else written here (rcgen has no
+    /// URI subtrees), the same DER structure (RFC 5280 4.2.1.10).
+    pub fn apply(&self, params: &mut rcgen::CertificateParams) {
+        if self.is_empty() {
+            return;
+        }
+        let rcgen_form =
+            |v: &[Subtree]| v.iter().map(Subtree::to_rcgen).collect::<Option<Vec<_>>>();
+        if let (Some(permitted_subtrees), Some(excluded_subtrees)) =
+            (rcgen_form(&self.permitted), rcgen_form(&self.excluded))
+        {
+            params.name_constraints = Some(rcgen::NameConstraints {
+                permitted_subtrees,
+                excluded_subtrees,
+            });
+            return;
+        }
+        let der = yasna::construct_der(|w| {
+            w.write_sequence(|w| {
+                for (tag, list) in [(0, &self.permitted), (1, &self.excluded)] {
+                    if list.is_empty() {
+                        continue;
+                    }
+                    w.next()
+                        .write_tagged_implicit(yasna::Tag::context(tag), |w| {
+                            w.write_sequence(|w| {
+                                for s in list {
+                                    w.next().write_sequence(|w| s.write_base(w.next()));
+                                }
+                            })
+                        });
+                }
+            })
+        });
+        let mut ext = rcgen::CustomExtension::from_oid_content(&[2, 5, 29, 30], der);
+        ext.set_criticality(true);
+        params.custom_extensions.push(ext);
     }
 
     /// The constraints of a certificate (its nameConstraints extension); subtrees of other
@@ -372,6 +481,7 @@ impl Constraints {
                         GeneralName::DNSName(d) => Some(Subtree::Dns(d.to_ascii_lowercase())),
                         GeneralName::RFC822Name(e) => Some(Subtree::Email(email_base(e))),
                         GeneralName::IPAddress(b) => ip_subtree(b),
+                        GeneralName::URI(u) => Some(Subtree::Uri(u.to_ascii_lowercase())),
                         _ => None,
                     })
                     .collect::<Vec<_>>()
@@ -469,14 +579,33 @@ mod tests {
             "IP:10.0.0.0/33",
             "email:@x",
             "x",
-            "URI:.lab.test",
+            "URI:spiffe://lab.test",
+            "URI:",
         ] {
             assert!(Subtree::parse(bad).is_err(), "{bad}");
         }
-        assert!(matches!(
-            Subtree::parse("URI:.lab.test"),
-            Err(ConstraintError::Uri(_))
-        ));
+        assert_eq!(
+            Subtree::parse("URI:.Lab.test"),
+            Ok(Subtree::Uri(".lab.test".into()))
+        );
+        let u = |s: &str| San::uri(s).unwrap();
+        let below = Subtree::Uri(".lab.test".into());
+        assert_eq!(below.covers(&u("spiffe://a.lab.test/x")), Some(true));
+        assert_eq!(below.covers(&u("spiffe://A.LAB.test:8443/x")), Some(true));
+        assert_eq!(below.covers(&u("spiffe://lab.test/x")), Some(false));
+        assert_eq!(
+            below.covers(&u("spiffe://evil.test/a.lab.test")),
+            Some(false)
+        );
+        assert_eq!(below.covers(&u("spiffe://x@a.lab.test/")), Some(false));
+        assert_eq!(below.covers(&u("urn:uuid:1")), Some(false));
+        let exact = Subtree::Uri("lab.test".into());
+        assert_eq!(exact.covers(&u("https://lab.test/")), Some(true));
+        assert_eq!(exact.covers(&u("https://a.lab.test/")), Some(false));
+        assert!(Subtree::Uri(".a.lab.test".into()).within(&below));
+        assert!(Subtree::Uri("a.lab.test".into()).within(&below));
+        assert!(!Subtree::Uri("lab.test".into()).within(&below));
+        assert!(!below.within(&exact));
     }
 
     #[test]

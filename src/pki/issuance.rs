@@ -293,7 +293,7 @@ pub fn issue(
     params.serial_number = Some(rcgen::SerialNumber::from_slice(serial.as_bytes()));
     params.is_ca = match &req.sub_ca {
         Some(sub) => {
-            params.name_constraints = sub.constraints.to_rcgen();
+            sub.constraints.apply(&mut params);
             IsCa::Ca(rcgen::BasicConstraints::Constrained(sub.path_len))
         }
         None => IsCa::ExplicitNoCa,
