@@ -107,7 +107,7 @@ pub enum Command {
     /// Is this certificate issued by this CA, within its validity and not revoked, with a
     /// good path to the root (a sub-CA: through ca.crt and chain.pem)?
     #[command(
-        after_help = "Example:\n  ca --dir ./pki verify web.crt && echo trusted\n\nExit codes: 0 valid, 10 not issued by this CA, 11 expired, 12 not yet valid,\n13 revoked, 14 signed by this CA's key but not in its index, 15 this CA's own certificate,\n16 a CA above this one (in chain.pem), 17 the path to the root is broken (a link of\nca.crt/chain.pem expired, not yet valid or not signing the one below; no root at the end)."
+        after_help = "Example:\n  ca --dir ./pki verify web.crt && echo trusted\n\nExit codes: 0 valid, 10 not issued by this CA, 11 expired, 12 not yet valid,\n13 revoked, 14 signed by this CA's key but not in its index, 15 this CA's own certificate,\n16 a CA above this one (in chain.pem), 17 the path to the root is broken (a link of\nca.crt/chain.pem expired, not yet valid or not signing the one below; no root at the end).\n\nA file of several certificates (a full chain) is verified as its first. Whether the CAs\nabove this one are revoked is not checked: that is in their CRLs (openssl verify\n-crl_check_all with every CRL of the chain)."
     )]
     Verify(VerifyArgs),
     /// Issue a new certificate for the same subject, SANs and key as an existing one.

@@ -95,10 +95,24 @@ pub fn run(cli: Cli) -> Result<i32> {
             let command = match sub {
                 None => command,
                 Some(name) => {
-                    let found = command
-                        .get_subcommands()
-                        .find(|c| c.get_name() == name)
-                        .cloned()
+                    // `policy apply` or `policy-apply`: a command of a command (ca-policy-apply(1)).
+                    let path: Vec<&str> = name.split([' ', '-']).collect();
+                    let nested = match path.as_slice() {
+                        [outer, inner] => command
+                            .get_subcommands()
+                            .find(|c| c.get_name() == *outer)
+                            .and_then(|c| c.get_subcommands().find(|s| s.get_name() == *inner))
+                            .cloned(),
+                        _ => None,
+                    };
+                    let found = nested
+                        .map(|c| c.name(format!("ca-{}", path.join("-"))))
+                        .or_else(|| {
+                            command
+                                .get_subcommands()
+                                .find(|c| c.get_name() == name)
+                                .cloned()
+                        })
                         .ok_or_else(|| {
                             error::Error::Usage(format!(
                                 "no command {:?}; `ca --help` lists them",
@@ -109,9 +123,14 @@ pub fn run(cli: Cli) -> Result<i32> {
                     // every command as a subcommand of its own; its page names none of them
                     // (there is no ca-help-init(1)).
                     match found.has_subcommands() {
-                        true => clap::Command::new(format!("ca-{name}"))
+                        true if name == "help" => clap::Command::new(format!("ca-{name}"))
                             .about(found.get_about().cloned().unwrap_or_default())
                             .override_usage(format!("ca {name} [COMMAND]")),
+                        // `policy`: its page lists its commands, each with its own page.
+                        true => found
+                            .name(format!("ca-{name}"))
+                            .override_usage(format!("ca {name} <COMMAND>")),
+                        false if found.get_name().starts_with("ca-") => found,
                         false => found.name(format!("ca-{name}")),
                     }
                 }

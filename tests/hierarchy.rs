@@ -163,10 +163,10 @@ fn a_constrained_root_signs_a_sub_ca_whose_leaves_verify_subca_profile() {
         let err = root.refused(&args, REFUSED);
         assert!(err.contains(words), "{extra:?}: {err}");
     }
-    // Usage errors: sub-CA options elsewhere, a URI constraint, --san, a batch, issue.
+    // A URI subtree under a root constrained without URI subtrees (which issues no URI,
+    // NC-URI) is not within it.
     let csr = int_csr.to_str().unwrap();
-    for args in [
-        &["sign", csr, "--permit", "DNS:lab.test"][..],
+    let e = root.refused(
         &[
             "sign",
             csr,
@@ -175,6 +175,12 @@ fn a_constrained_root_signs_a_sub_ca_whose_leaves_verify_subca_profile() {
             "--permit",
             "URI:.lab.test",
         ],
+        REFUSED,
+    );
+    assert!(e.contains("URI:.lab.test is not within"), "{e}");
+    // Usage errors: sub-CA options elsewhere, a wildcard subtree, --san, a batch, issue.
+    for args in [
+        &["sign", csr, "--permit", "DNS:lab.test"][..],
         &[
             "sign",
             csr,

@@ -144,9 +144,9 @@ fn an_invalid_policy_is_refused_with_every_problem_and_its_place_policy_validate
     let e = env.refused(&["policy", "apply", file.to_str().unwrap()], REFUSED);
     for want in [
         "line 2, column 8: urls.crl: \"https://x.test/a.crl\" is not a usable URL",
-        "line 5, column 14: key_usage \"digitalSignatur\"",
-        "line 6, column 23: extended_key_usage \"1.2.x\"",
-        "line 7, column 16: default_days 400 is above max_days 90",
+        "line 5, column 14: profiles.web.key_usage \"digitalSignatur\"",
+        "line 6, column 23: profiles.web.extended_key_usage \"1.2.x\"",
+        "line 7, column 16: profiles.web.default_days 400 is above max_days 90",
     ] {
         assert!(e.contains(want), "{want} in {e}");
     }
@@ -792,7 +792,7 @@ fn policy_edit_applies_on_save_reopens_on_errors_and_refuses_a_moved_ca_policy_e
     );
     let (code, shown) = edit_in_pty(&env, &ed, "");
     assert_eq!(code, 0, "{shown}");
-    assert!(shown.contains("applied the policy"), "{shown}");
+    assert!(shown.contains("applied the edited policy"), "{shown}");
     let policy = std::fs::read_to_string(env.dir.join("policy.toml")).unwrap();
     assert!(policy.contains("default_days = 200") && !policy.contains("default_days = 365"));
     env.assert_check_ok();
@@ -1269,4 +1269,122 @@ fn init_parent_keeps_to_the_parents_sub_ca_profile_policy_subca() {
         &(1001 * 86400).to_string(),
     ]);
     assert!(!ok && text.contains("will expire"), "{text}");
+}
+
+/// Findings of a fresh-eyes walk (helper), each checked here.
+#[test]
+fn fresh_eyes_findings_on_the_policy_policy_review() {
+    let env = Env::new();
+    // apply names the profiles a policy drops and adds.
+    let f = write(
+        &env,
+        "p.toml",
+        b"[profiles.web]\nextended_key_usage = [\"serverAuth\"]\n",
+    );
+    let out = env.ok(&["policy", "apply", f.to_str().unwrap(), "--dry-run"]);
+    let stderr = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stderr.contains("profiles no longer in the policy: client, code-signing"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("new profiles: web"), "{stderr}");
+    // A mTLS profile with URIs on a CA whose name constraints have no URI subtree: refused at
+    // apply, not at every issue.
+    let nc = Env::empty();
+    nc.ok(&["init", "--subject", "CN=NC", "--permit", "DNS:lab.test"]);
+    let f = write(&nc, "m.toml", b"[profiles.mtls]\nextended_key_usage = [\"clientAuth\"]\nsan_types = [\"uri\"]\nallow_uri = [\"spiffe://lab.test/*\"]\n");
+    let e = nc.refused(&["policy", "apply", f.to_str().unwrap()], REFUSED);
+    assert!(
+        e.contains("profiles.mtls.allow_uri \"spiffe://lab.test/*\""),
+        "{e}"
+    );
+    assert!(e.contains("none for URIs"), "{e}");
+    // With a URI subtree it is accepted.
+    let uri = Env::empty();
+    uri.ok(&[
+        "init",
+        "--subject",
+        "CN=U",
+        "--permit",
+        "DNS:lab.test",
+        "--permit",
+        "URI:lab.test",
+    ]);
+    let f = write(&uri, "m.toml", b"[profiles.mtls]\nextended_key_usage = [\"clientAuth\"]\nsan_types = [\"uri\"]\nallow_uri = [\"spiffe://lab.test/*\"]\nrequire_san = true\n");
+    uri.ok(&["policy", "apply", f.to_str().unwrap()]);
+    uri.ok(&[
+        "issue",
+        "billing",
+        "--profile",
+        "mtls",
+        "--san",
+        "URI:spiffe://lab.test/billing",
+        "--out-dir",
+        uri.path("o").to_str().unwrap(),
+    ]);
+    // A SAN of a type the profile does not issue is dropped; the refusal says none is left.
+    let e = uri.refused(
+        &[
+            "issue",
+            "bob",
+            "--profile",
+            "mtls",
+            "--san",
+            "DNS:bob.lab.test",
+        ],
+        REFUSED,
+    );
+    assert!(
+        e.contains("of the types it issues (san_types), and none is left"),
+        "{e}"
+    );
+    // init --parent checks the parent's policy before creating anything.
+    let f = write(
+        &env,
+        "p2.toml",
+        b"[profiles.web]\nextended_key_usage = [\"serverAuth\"]\n",
+    );
+    env.ok(&["policy", "apply", f.to_str().unwrap()]);
+    let child = env.path("child");
+    let out = std::process::Command::new(bin())
+        .args([
+            "--dir",
+            child.to_str().unwrap(),
+            "init",
+            "--subject",
+            "CN=Child",
+            "--parent",
+        ])
+        .arg(&env.dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(REFUSED));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the parent's policy has no profile sub-ca")
+    );
+    assert!(!child.exists(), "no pending directory is left");
+    // policy edit without an editor and without a terminal: a usage error, no vi.
+    let out = env
+        .ca()
+        .args(["policy", "edit"])
+        .env_remove("VISUAL")
+        .env_remove("EDITOR")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(USAGE),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The man page of a command of a command.
+    let page = String::from_utf8(env.ok(&["man", "policy-apply"]).stdout).unwrap();
+    assert!(page.contains("ca\\-policy\\-apply"), "{page}");
+    env.ok(&["man", "policy apply"]);
+    let page = String::from_utf8(env.ok(&["man", "policy"]).stdout).unwrap();
+    assert!(page.contains("ca\\-policy\\-edit(1)"), "{page}");
 }

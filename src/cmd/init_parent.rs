@@ -25,6 +25,27 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
         }
     };
     let shown = |p: &Path| crate::render::escape(&p.display().to_string());
+    // Before anything is created: the parent can issue a sub-CA at all (its policy has a
+    // profile sub-ca of kind sub-ca), so a policy that cannot leaves no pending directory.
+    {
+        let session = crate::store::Session::open(parent, crate::store::Access::Read, &ctx.open)?;
+        let state = crate::model::snapshot::State::load(&session, None)?;
+        let policy = state.policy()?;
+        use crate::policy::PolicyRefusal;
+        let refuse = |e| -> Error { crate::model::change::Refusal::Policy(e).into() };
+        match policy.profile("sub-ca") {
+            Ok(p) if p.kind == crate::pki::profile::Kind::SubCa => {}
+            Ok(p) => {
+                return Err(refuse(PolicyRefusal::NotSubCaProfile {
+                    profile: p.name.clone(),
+                }));
+            }
+            Err(PolicyRefusal::UnknownProfile { known, .. }) => {
+                return Err(refuse(PolicyRefusal::ParentNoSubCa { known }));
+            }
+            Err(e) => return Err(refuse(e)),
+        }
+    }
     // Step 1: the pending CA (or the one a previous run left).
     if store::is_pending(dir) {
         note(&format!("resuming: {} is a pending CA", shown(dir)));

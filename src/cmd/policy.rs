@@ -97,7 +97,7 @@ fn apply_text(text: &str, file: &Path, mutation: &MutationArgs, ctx: &Context) -
 
 /// Validation phase: the whole file checked against this CA; policy.toml and its hash.
 pub fn plan(state: &State, text: &str, file: &Path, env: &Env) -> Result<Planned> {
-    crate::policy::parse::parse(text, Some(&state.ca.cert)).map_err(|problems| {
+    let new = crate::policy::parse::parse(text, Some(&state.ca.cert)).map_err(|problems| {
         Error::from(Refused::Policy {
             file: file.to_path_buf(),
             problems,
@@ -119,16 +119,53 @@ pub fn plan(state: &State, text: &str, file: &Path, env: &Env) -> Result<Planned
             policy_sha256: Some(sha.clone()),
         },
     )?;
-    let note = Note::act(
+    let mut notes = vec![Note::act(
         "applied",
         "would apply",
         &format!(
-            "the policy in {} (sha256 {sha})",
-            crate::render::escape(&file.display().to_string())
+            "{} (sha256 {sha})",
+            if file == Path::new(EDITED) {
+                EDITED.to_string()
+            } else {
+                format!(
+                    "the policy in {}",
+                    crate::render::escape(&file.display().to_string())
+                )
+            }
         ),
-    );
-    Ok(Planned::new(plan, String::new(), vec![note]))
+    )];
+    // A policy is the whole list of profiles: say which come and go (a removed profile's
+    // certificates can no longer be renewed).
+    if let Ok(old) = state.policy() {
+        let names = |p: &crate::policy::Policy| -> Vec<String> {
+            p.profiles.iter().map(|p| p.name.clone()).collect()
+        };
+        let (old, new) = (names(&old), names(&new));
+        let gone: Vec<&str> = old
+            .iter()
+            .filter(|n| !new.contains(n))
+            .map(String::as_str)
+            .collect();
+        let added: Vec<&str> = new
+            .iter()
+            .filter(|n| !old.contains(n))
+            .map(String::as_str)
+            .collect();
+        if !gone.is_empty() {
+            notes.push(Note::text(format!(
+                "profiles no longer in the policy: {} (--profile cannot name them; certificates issued under them cannot be renewed)",
+                gone.join(", ")
+            )));
+        }
+        if !added.is_empty() {
+            notes.push(Note::text(format!("new profiles: {}", added.join(", "))));
+        }
+    }
+    Ok(Planned::new(plan, String::new(), notes))
 }
+
+/// How `edit` names what it applies (the temporary file is gone by then).
+const EDITED: &str = "the edited policy";
 
 /// The editor to run: $VISUAL, else $EDITOR, else vi.
 fn editor() -> String {
@@ -154,6 +191,14 @@ fn run_editor(file: &Path) -> Result<bool> {
 }
 
 fn edit(args: &PolicyEditArgs, ctx: &Context) -> Result<()> {
+    let named = ["VISUAL", "EDITOR"]
+        .iter()
+        .any(|v| std::env::var(v).is_ok_and(|e| !e.trim().is_empty()));
+    if !named && !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(
+            "no editor: set $VISUAL or $EDITOR (vi is the default only on a terminal), or use `ca policy show` and `ca policy apply FILE`".into(),
+        ));
+    }
     let (text, generation) = current(ctx)?;
     let expect = args.mutation.expect_generation.unwrap_or(generation);
     let mut tmp = tempfile::Builder::new()
@@ -197,13 +242,14 @@ fn edit(args: &PolicyEditArgs, ctx: &Context) -> Result<()> {
                 passphrase_file: None,
             },
         };
-        match apply_text(&edited, &path, &mutation, ctx) {
+        match apply_text(&edited, Path::new(EDITED), &mutation, ctx) {
             Err(Error::Refused(Refused::Policy { problems, .. })) => {
                 if !retry(problems)? {
                     return Err(keep(tmp, &path, Refused::PolicyEditAbandoned.into(), true));
                 }
             }
             Err(e @ Error::Conflict { .. }) => return Err(keep(tmp, &path, e, true)),
+            // Applied: say so without naming the temporary file, which is about to go.
             other => return other,
         }
     }
@@ -237,7 +283,7 @@ fn keep(tmp: tempfile::NamedTempFile, path: &Path, err: Error, say: bool) -> Err
         Some(_) => {
             if say {
                 crate::render::warn(&format!(
-                    "note: your edit is kept in {shown}; fix it and run `ca policy apply {shown}`"
+                    "note: your edit is kept in {shown}; to apply it (once valid, to the CA as it is now): `ca policy apply {shown}`"
                 ));
             }
         }

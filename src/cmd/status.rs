@@ -73,7 +73,10 @@ impl Tally {
             None if e.not_after < now => self.counts.expired += 1,
             None => {
                 self.counts.valid += 1;
-                if e.not_after - now < Duration::days(WARN_CERT_DAYS) {
+                // Within 30 days, or the last third of a shorter life (a 30-day certificate
+                // is not "expiring" the day it is issued: STATUS-WARN).
+                let window = Duration::days(WARN_CERT_DAYS).min((e.not_after - e.not_before) / 3);
+                if e.not_after - now < window {
                     self.expiring_soon += 1;
                 }
             }

@@ -16,7 +16,6 @@ use crate::hex;
 use crate::model::log::CertState;
 use crate::pki::chain::{LinkProblem, check_links};
 use crate::pki::pem::MAX_PEM_BYTES;
-use crate::pki::pem::decode_one;
 use crate::pki::serial::Serial;
 use crate::render::verify::{PathLink, Verdict, VerifyReport};
 use crate::store::{Access, CERT, CHAIN, Session};
@@ -24,8 +23,11 @@ use crate::store::{Access, CERT, CHAIN, Session};
 /// Runs `ca verify`; returns the verdict's exit code.
 pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
     let bytes = crate::input::read_csr(&args.cert)?;
-    let der = decode_one(&bytes, &["CERTIFICATE"], MAX_PEM_BYTES)
-        .map_err(|e| Error::input(&args.cert, e.into()))?;
+    // The first certificate: a full chain file (`sign --fullchain`, NAME.fullchain.pem) is
+    // verified as its leaf (VERIFY-FIRST).
+    let der = crate::pki::pem::decode_certificates(&bytes, MAX_PEM_BYTES)
+        .map_err(|e| Error::input(&args.cert, e.into()))?
+        .swap_remove(0);
     let cert =
         crate::pki::pem::certificate(&der).map_err(|e| Error::input(&args.cert, e.into()))?;
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;

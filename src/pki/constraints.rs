@@ -496,7 +496,17 @@ impl Constraints {
     /// subtree of its type, if this CA permits that type, and inside none of its excluded
     /// ones)? Returns the first that is not.
     pub fn contains(&self, inner: &Constraints) -> Result<(), Subtree> {
+        // A constrained CA without URI subtrees issues no URI (NC-URI): nor may a CA below it.
+        let no_uris = !self.is_empty()
+            && !self
+                .permitted
+                .iter()
+                .chain(&self.excluded)
+                .any(|s| s.kind() == 3);
         for s in &inner.permitted {
+            if no_uris && s.kind() == 3 {
+                return Err(s.clone());
+            }
             let same: Vec<&Subtree> = self
                 .permitted
                 .iter()

@@ -34,7 +34,7 @@ pub enum PolicyRefusal {
         rule: String,
     },
     #[error(
-        "profile {profile} requires a subjectAltName (require_san = true), and none is requested"
+        "profile {profile} requires a subjectAltName (require_san = true) of the types it issues (san_types), and none is left"
     )]
     NoSan { profile: String },
     #[error("profile {profile} issues sub-CA certificates: `ca sign CSR --profile {profile}`")]
@@ -47,6 +47,10 @@ pub enum PolicyRefusal {
         "the parent's profile {profile} does not issue sub-CA certificates (kind = \"sub-ca\"); init --parent needs one named sub-ca"
     )]
     NotSubCaProfile { profile: String },
+    #[error(
+        "the parent's policy has no profile sub-ca (profiles: {known}); init --parent needs one with kind = \"sub-ca\""
+    )]
+    ParentNoSubCa { known: String },
     #[error("--path-len {asked} is above profile {profile}'s max_path_len = {max}")]
     PathLen { asked: u8, profile: String, max: u8 },
     #[error("--permit {subtree} is not within profile {profile}'s permit = [{within}]")]

@@ -173,7 +173,7 @@ pub fn sub_ca(p: &Profile, ask: &SubCaAsk) -> std::result::Result<Option<SubCa>,
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyFileError {
     #[error(
-        "is not the policy index.json records (policy_sha256 {recorded}): it was edited or replaced by hand; change the policy only with `ca policy apply FILE` or `ca policy edit` (applying one replaces this file)"
+        "is not the policy index.json records (policy_sha256 {recorded}): it was edited or replaced by hand. Apply the policy you mean with `ca policy apply FILE` — the file as it is now, if that is the one, or your copy — which replaces it (`ca policy edit` and `show` need a policy in force)"
     )]
     Changed { recorded: String },
     #[error(

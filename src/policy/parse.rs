@@ -158,8 +158,13 @@ pub fn parse(text: &str, ca: Option<&CaCert>) -> Result<Policy, Vec<Problem>> {
             );
             continue;
         }
+        let before = c.problems.len();
         if let Some(p) = profile(&mut c, name, table.get_ref(), ca) {
             profiles.push(p);
+        }
+        // Each problem names the key in full: profiles.NAME.key_usage.
+        for p in &mut c.problems[before..] {
+            p.message = format!("profiles.{name}.{}", p.message);
         }
     }
     if c.problems.is_empty() {
@@ -527,11 +532,19 @@ fn profile(
                 .split_once("://")
                 .is_none_or(|(_, rest)| !rest.split('/').next().unwrap_or("").contains('*'));
             if literal_authority && San::uri(&s.replace('*', "x")).is_ok() {
+                // Its URIs must be ones this CA may issue (NC-URI): a constrained CA needs URI
+                // subtrees, and the pattern's host must lie within them.
+                if let Some((cons, ca)) = constraints
+                    && !cons.is_empty()
+                    && let Err(v) = cons.allows(&San::Uri(s.replace('*', "x")), ca)
+                {
+                    c.at(p.span(), format!("allow_uri {s:?}: {v}"));
+                }
                 v.push(s.clone());
             } else {
                 c.at(
                     p.span(),
-                    format!("allow_uri {s:?}: a URI pattern such as spiffe://lab.test/*"),
+                    format!("allow_uri {s:?}: a URI pattern such as spiffe://lab.test/* (a * only in the path)"),
                 );
             }
         }

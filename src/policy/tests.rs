@@ -39,10 +39,13 @@ fn errors_name_line_and_column() {
         problems("[profiles.a]\nextended_key_usage = [\"serverAuth\", \"1.2.x\"]\nmax_days = 0\n");
     assert_eq!(e.len(), 2, "{e:?}");
     assert!(
-        e[0].starts_with("line 2, column 37: extended_key_usage \"1.2.x\""),
+        e[0].starts_with("line 2, column 37: profiles.a.extended_key_usage \"1.2.x\""),
         "{e:?}"
     );
-    assert!(e[1].starts_with("line 3, column 12: max_days"), "{e:?}");
+    assert!(
+        e[1].starts_with("line 3, column 12: profiles.a.max_days"),
+        "{e:?}"
+    );
     let e = problems("[urls]\ncrl = [\"https://x.test/a.crl\", \"ftp://x\"]\n[profiles.a]\n");
     assert_eq!(e.len(), 2, "{e:?}");
     let e = problems("[profiles.a]\ndefault_days = 100\nmax_days = 90\n");

@@ -47,7 +47,11 @@ pub fn text(shown: &ShowReport<'_>) -> String {
     crate::outln!(
         out,
         "ext key usage: {}",
-        shown.extended_key_usage.join(", ")
+        if shown.extended_key_usage.is_empty() {
+            "(none)".to_string()
+        } else {
+            shown.extended_key_usage.join(", ")
+        }
     );
     match (&r.revoked_at, r.revocation_reason) {
         (Some(at), reason) => crate::outln!(
