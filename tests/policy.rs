@@ -1388,3 +1388,60 @@ fn fresh_eyes_findings_on_the_policy_policy_review() {
     let page = String::from_utf8(env.ok(&["man", "policy"]).stdout).unwrap();
     assert!(page.contains("ca\\-policy\\-edit(1)"), "{page}");
 }
+
+/// SHOW-EXT: `show` says what the policy put into a certificate (CDP, AIA, policies) and what
+/// a sub-CA certificate allows below it.
+#[test]
+fn show_prints_the_policy_extensions_and_ca_limits_show_ext() {
+    let env = Env::empty();
+    env.ok(&[
+        "init",
+        "--subject",
+        "CN=Root",
+        "--path-len",
+        "1",
+        "--permit",
+        "DNS:lab.test",
+        "--crl-url",
+        "http://pki.lab.test/root.crl",
+        "--ca-issuers-url",
+        "http://pki.lab.test/root.crt",
+        "--ocsp-url",
+        "http://ocsp.lab.test/",
+    ]);
+    let (_, serial) = env.sign(&csr("p256-default.pem"), &["--san", "DNS:www.lab.test"]);
+    let row: serde_json::Value =
+        serde_json::from_slice(&env.ok(&["show", &serial, "--json"]).stdout).unwrap();
+    assert_eq!(
+        row["crl_urls"],
+        serde_json::json!(["http://pki.lab.test/root.crl"])
+    );
+    assert_eq!(
+        row["ca_issuers"],
+        serde_json::json!(["http://pki.lab.test/root.crt"])
+    );
+    assert_eq!(row["ocsp"], serde_json::json!(["http://ocsp.lab.test/"]));
+    assert!(row["ca"].is_null());
+    let text = String::from_utf8(env.ok(&["show", &serial]).stdout).unwrap();
+    assert!(
+        text.contains("CRL URLs:      http://pki.lab.test/root.crl"),
+        "{text}"
+    );
+    let (_, int) = key_and_csr(&env, "int", "/CN=Int", P256);
+    let (_, sub) = env.sign(
+        &int,
+        &["--profile", "sub-ca", "--permit", "DNS:dev.lab.test"],
+    );
+    let row: serde_json::Value =
+        serde_json::from_slice(&env.ok(&["show", &sub, "--json"]).stdout).unwrap();
+    assert_eq!(row["ca"]["path_len"], 0);
+    assert_eq!(
+        row["ca"]["permitted"],
+        serde_json::json!(["DNS:dev.lab.test"])
+    );
+    let text = String::from_utf8(env.ok(&["show", &sub]).stdout).unwrap();
+    assert!(
+        text.contains("path length:   0") && text.contains("permitted:     DNS:dev.lab.test"),
+        "{text}"
+    );
+}

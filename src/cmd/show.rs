@@ -89,10 +89,70 @@ pub fn query<'a>(
         }
         extended_key_usage.extend(v.other.iter().map(|o| o.to_id_string()));
     }
+    let ext = extensions(cert);
     ShowReport {
         row: Row::new(entry, now, ca),
         key_type,
         key_usage,
         extended_key_usage,
+        crl_urls: ext.0,
+        ca_issuers: ext.1,
+        ocsp: ext.2,
+        policies: ext.3,
+        ca: ext.4,
     }
+}
+
+/// CDP URIs, AIA caIssuers and OCSP URIs, policy OIDs, and a CA certificate's limits.
+type Extensions = (
+    Vec<String>,
+    Vec<String>,
+    Vec<String>,
+    Vec<String>,
+    Option<crate::render::show::CaLimits>,
+);
+
+fn extensions(cert: &X509Certificate<'_>) -> Extensions {
+    use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
+    let uri = |g: &GeneralName<'_>| match g {
+        GeneralName::URI(u) => Some(u.to_string()),
+        _ => None,
+    };
+    let (mut crl, mut issuers, mut ocsp, mut policies, mut ca) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), None);
+    for ext in cert.extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::CRLDistributionPoints(cdp) => {
+                for p in &cdp.points {
+                    if let Some(DistributionPointName::FullName(names)) = &p.distribution_point {
+                        crl.extend(names.iter().filter_map(uri));
+                    }
+                }
+            }
+            ParsedExtension::AuthorityInfoAccess(aia) => {
+                for d in &aia.accessdescs {
+                    let to = match d.access_method.to_id_string().as_str() {
+                        "1.3.6.1.5.5.7.48.1" => &mut ocsp,
+                        "1.3.6.1.5.5.7.48.2" => &mut issuers,
+                        _ => continue,
+                    };
+                    to.extend(uri(&d.access_location));
+                }
+            }
+            ParsedExtension::CertificatePolicies(p) => {
+                policies.extend(p.iter().map(|i| i.policy_id.to_id_string()));
+            }
+            ParsedExtension::BasicConstraints(bc) if bc.ca => {
+                let (permitted, excluded) =
+                    crate::pki::constraints::Constraints::of_certificate(cert).spelled();
+                ca = Some(crate::render::show::CaLimits {
+                    path_len: bc.path_len_constraint,
+                    permitted,
+                    excluded,
+                });
+            }
+            _ => {}
+        }
+    }
+    (crl, issuers, ocsp, policies, ca)
 }

@@ -15,6 +15,23 @@ pub struct ShowReport<'a> {
     pub key_type: String,
     pub key_usage: Vec<String>,
     pub extended_key_usage: Vec<String>,
+    /// What the policy put in (SHOW-EXT): CRL Distribution Point URIs, AIA caIssuers and
+    /// OCSP URIs, certificatePolicies OIDs.
+    pub crl_urls: Vec<String>,
+    pub ca_issuers: Vec<String>,
+    pub ocsp: Vec<String>,
+    pub policies: Vec<String>,
+    /// A CA certificate's pathLenConstraint and name constraints (`--permit` spelling);
+    /// null for a leaf.
+    pub ca: Option<CaLimits>,
+}
+
+/// What a CA certificate allows below it.
+#[derive(Debug, Serialize)]
+pub struct CaLimits {
+    pub path_len: Option<u32>,
+    pub permitted: Vec<String>,
+    pub excluded: Vec<String>,
 }
 
 /// Prints the report as JSON or as text.
@@ -53,6 +70,29 @@ pub fn text(shown: &ShowReport<'_>) -> String {
             shown.extended_key_usage.join(", ")
         }
     );
+    for (label, list) in [
+        ("CRL URLs:     ", &shown.crl_urls),
+        ("CA issuers:   ", &shown.ca_issuers),
+        ("OCSP:         ", &shown.ocsp),
+        ("policies:     ", &shown.policies),
+    ] {
+        if !list.is_empty() {
+            crate::outln!(out, "{label} {}", escape(&list.join(", ")));
+        }
+    }
+    if let Some(ca) = &shown.ca {
+        crate::outln!(
+            out,
+            "path length:   {}",
+            ca.path_len.map_or("(none)".to_string(), |n| n.to_string())
+        );
+        if !ca.permitted.is_empty() {
+            crate::outln!(out, "permitted:     {}", escape(&ca.permitted.join(", ")));
+        }
+        if !ca.excluded.is_empty() {
+            crate::outln!(out, "excluded:      {}", escape(&ca.excluded.join(", ")));
+        }
+    }
     match (&r.revoked_at, r.revocation_reason) {
         (Some(at), reason) => crate::outln!(
             out,
