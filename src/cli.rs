@@ -315,7 +315,8 @@ pub enum PolicyCommand {
 
 #[derive(Debug, Args)]
 pub struct PolicyApplyArgs {
-    /// The policy file (TOML; `ca policy show` prints the current one).
+    /// The policy file (TOML; `ca policy show` prints the current one); `-` reads it from
+    /// standard input.
     pub file: PathBuf,
     #[command(flatten)]
     pub mutation: MutationArgs,

@@ -78,12 +78,15 @@ pub enum PassphraseError {
         "{0} is needed: give --passphrase-file FILE or set {ENV_FILE} (standard input is not a terminal to ask on)"
     )]
     Needed(String),
-    #[error("{0} is needed: give a passphrase file or run on a terminal to type it twice")]
-    NeededTwice(String),
+    #[error("{what} is needed: give {flag} FILE, or run on a terminal to type it twice")]
+    NeededTwice { what: String, flag: &'static str },
     #[error("the two passphrases differ; nothing was changed")]
     Differ,
-    #[error("the new passphrase is shorter than {MIN_NEW_CHARS} characters; nothing was changed")]
-    TooShort,
+    #[error("the {what}{} is shorter than {MIN_NEW_CHARS} characters; nothing was changed", .file.as_ref().map(|f| format!(" (from {})", crate::render::escape(&f.display().to_string()))).unwrap_or_default())]
+    TooShort {
+        what: String,
+        file: Option<std::path::PathBuf>,
+    },
     #[error("empty {0}")]
     Empty(String),
     /// The passphrase does not decrypt the key at this path.
@@ -98,7 +101,10 @@ pub const MIN_NEW_CHARS: usize = 8;
 /// A new passphrase (`init --encrypt-key`, `passwd`): the first line of `file`, or typed twice
 /// on the terminal (a typo would make ca.key unrecoverable). Refused, changing nothing, when
 /// the two differ or it is shorter than [`MIN_NEW_CHARS`] (SPEC.md PASSWD-NEW).
-pub fn new_passphrase(file: Option<&Path>, what: &str) -> Result<Zeroizing<String>> {
+pub fn new_passphrase(
+    file: Option<&Path>,
+    (what, flag): (&str, &'static str),
+) -> Result<Zeroizing<String>> {
     let pass = match file {
         Some(path) => read_file(path)?,
         None if std::io::stdin().is_terminal() => {
@@ -110,11 +116,19 @@ pub fn new_passphrase(file: Option<&Path>, what: &str) -> Result<Zeroizing<Strin
             first
         }
         None => {
-            return Err(PassphraseError::NeededTwice(what.to_string()).into());
+            return Err(PassphraseError::NeededTwice {
+                what: what.to_string(),
+                flag,
+            }
+            .into());
         }
     };
     if pass.chars().count() < MIN_NEW_CHARS {
-        return Err(PassphraseError::TooShort.into());
+        return Err(PassphraseError::TooShort {
+            what: what.to_string(),
+            file: file.map(Path::to_path_buf),
+        }
+        .into());
     }
     Ok(pass)
 }

@@ -1480,6 +1480,7 @@ fn install_ca_reads_the_certificate_from_stdin_install_stdin() {
         .ca()
         .args(["install-ca", "-", "--chain", root_crt.to_str().unwrap()])
         .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .and_then(|mut c| {
             use std::io::Write;

@@ -1381,6 +1381,57 @@ fn fresh_eyes_findings_on_the_policy_policy_review() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // policy apply - reads standard input.
+    let out =
+        env.ca()
+            .args(["policy", "apply", "-", "--dry-run"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(
+                    b"[profiles.web]\nextended_key_usage = [\"serverAuth\"]\nbogus = 1\n",
+                )?;
+                c.wait_with_output()
+            })
+            .unwrap();
+    assert_eq!(out.status.code(), Some(REFUSED));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 3, column 1: unknown field `bogus`"),
+        "{stderr}"
+    );
+    // A passphrase problem names the option.
+    let e = env.refused(
+        &[
+            "issue",
+            "laptop",
+            "--p12",
+            "--out-dir",
+            env.path("p").to_str().unwrap(),
+        ],
+        REFUSED,
+    );
+    assert!(e.contains("give --key-passphrase-file FILE"), "{e}");
+    let short = write(&env, "short.pass", b"abc\n");
+    let e = env.refused(
+        &[
+            "issue",
+            "laptop",
+            "--p12",
+            "--key-passphrase-file",
+            short.to_str().unwrap(),
+            "--out-dir",
+            env.path("p").to_str().unwrap(),
+        ],
+        REFUSED,
+    );
+    assert!(
+        e.contains("short.pass") && e.contains("shorter than 8"),
+        "{e}"
+    );
     // The man page of a command of a command.
     let page = String::from_utf8(env.ok(&["man", "policy-apply"]).stdout).unwrap();
     assert!(page.contains("ca\\-policy\\-apply"), "{page}");

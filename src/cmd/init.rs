@@ -236,7 +236,7 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
         } if !args.decrypt_key => Some(p.clone()),
         _ if args.encrypt_key => Some(crate::passphrase::new_passphrase(
             ctx.pass.file(),
-            "passphrase for the new ca.key",
+            ("passphrase for the new ca.key", "--passphrase-file"),
         )?),
         _ => None,
     };
@@ -317,7 +317,7 @@ fn pending(args: &InitArgs, ctx: &Context, out: &Path) -> Result<()> {
     let passphrase = match args.encrypt_key {
         true => Some(crate::passphrase::new_passphrase(
             ctx.pass.file(),
-            "passphrase for the new ca.key",
+            ("passphrase for the new ca.key", "--passphrase-file"),
         )?),
         false => None,
     };

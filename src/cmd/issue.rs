@@ -78,7 +78,10 @@ pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
             .collect();
             Some(crate::passphrase::new_passphrase(
                 args.key_passphrase_file.as_deref(),
-                &format!("passphrase for {}", files.join(" and ")),
+                (
+                    &format!("passphrase for {}", files.join(" and ")),
+                    "--key-passphrase-file",
+                ),
             )?)
         }
     };

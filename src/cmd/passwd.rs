@@ -32,7 +32,7 @@ pub fn run(args: &PasswdArgs, ctx: &Context) -> Result<()> {
     } else {
         Some(passphrase::new_passphrase(
             args.new_passphrase_file.as_deref(),
-            "new passphrase for ca.key",
+            ("new passphrase for ca.key", "--new-passphrase-file"),
         )?)
     };
     super::mutate(ctx, &args.mutation, |state| {

@@ -61,7 +61,7 @@ fn show(ctx: &Context, builtin: bool) -> Result<()> {
 
 /// Reads a policy file given on the command line (before the lock).
 fn read_file(path: &Path) -> Result<String> {
-    let bytes = crate::input::read(path, MAX_POLICY_BYTES)?;
+    let bytes = crate::input::read_or_stdin(path, MAX_POLICY_BYTES)?;
     String::from_utf8(bytes).map_err(|_| {
         Refused::Policy {
             file: path.to_path_buf(),
