@@ -1626,6 +1626,13 @@ fn uri_name_constraints_are_issued_and_enforced_nc_uri() {
         ("URI:spiffe://lab.test/web", "outside the permitted names"),
         ("URI:urn:uuid:1", "no plain host"),
         ("URI:spiffe://u@a.lab.test/", "no plain host"),
+        // An attack review's bypasses: userinfo after a `:`, a trailing dot, a `:` in the
+        // path (OpenSSL's host ends there), `://` not at the first `:`, an empty label.
+        ("URI:https://x.lab.test:1@evil.test/", "no plain host"),
+        ("URI:https://a.lab.test./", "no plain host"),
+        ("URI:https://a.lab.test/x:y", "no plain host"),
+        ("URI:urn:x://a.lab.test", "no plain host"),
+        ("URI:https://.lab.test/", "no plain host"),
     ] {
         let e = root.refused(
             &["sign", &c, "--san", "DNS:a.lab.test", "--san", uri],
@@ -1690,4 +1697,43 @@ fn uri_name_constraints_are_issued_and_enforced_nc_uri() {
         REFUSED,
     );
     assert!(e.contains("none for URIs"), "{e}");
+}
+
+/// CHECKPOINT-CHAIN: a chain.pem no checkpoint recorded is used only if it is ca.crt's
+/// issuers up to a root; one planted in a root CA (which would put another root into every
+/// pair's ca.crt and every full chain) is refused, byte-identical.
+#[test]
+fn a_chain_pem_planted_in_a_root_is_refused_checkpoint_chain() {
+    let root = Env::new();
+    let other = Env::empty();
+    other.ok(&["init", "--subject", "CN=Other Root"]);
+    std::fs::copy(other.dir.join("ca.crt"), root.dir.join("chain.pem")).unwrap();
+    let e = root.refused(
+        &[
+            "issue",
+            "q1.lab.test",
+            "--out-dir",
+            root.path("o").to_str().unwrap(),
+        ],
+        STATE,
+    );
+    assert!(
+        e.contains("chain.pem") && e.contains("in no signed checkpoint"),
+        "{e}"
+    );
+    root.refused(
+        &[
+            "sign",
+            csr("p256-default.pem").to_str().unwrap(),
+            "--fullchain",
+        ],
+        STATE,
+    );
+    std::fs::remove_file(root.dir.join("chain.pem")).unwrap();
+    root.ok(&[
+        "issue",
+        "q1.lab.test",
+        "--out-dir",
+        root.path("o").to_str().unwrap(),
+    ]);
 }

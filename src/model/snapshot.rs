@@ -92,6 +92,26 @@ impl<'s> State<'s> {
     pub fn load(session: &'s Session, pass: Option<&passphrase::Source>) -> Result<State<'s>> {
         let state = State::load_with(session, pass, crate::model::header::open(session)?)?;
         if pass.is_some() {
+            // CHECKPOINT-CHAIN for a chain.pem no checkpoint has recorded yet (a sub-CA last
+            // signed by fileca 0.2): used — and then recorded — only if it is ca.crt's issuers
+            // up to a root; one planted in a root or an adopted CA is refused.
+            if !state.chain.is_empty()
+                && state
+                    .header
+                    .checkpoint
+                    .as_ref()
+                    .is_some_and(|cp| cp.chain_sha256.is_none())
+            {
+                let ders: Vec<Vec<u8>> = state.chain.iter().map(|c| c.der.clone()).collect();
+                let genuine = crate::pki::chain::to_root(&state.ca.cert.der, &ders)
+                    .is_ok_and(|path| path == ders);
+                if !genuine {
+                    return Err(Error::state(
+                        session.dir().join(store::CHAIN),
+                        "is in no signed checkpoint and is not ca.crt's issuers up to a root (placed by hand?); remove it, or run `ca check`",
+                    ));
+                }
+            }
             crate::model::checkpoint::verify_current(
                 session,
                 &state.ca.cert,

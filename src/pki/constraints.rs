@@ -246,13 +246,30 @@ fn dns_within(name: &str, base: &str) -> bool {
 /// (userinfo, `?`, `#`, brackets): such a URI is refused under URI constraints rather than
 /// judged differently than verifiers would.
 fn uri_host(uri: &str) -> Option<String> {
-    let (_, rest) = uri.split_once("://")?;
-    let host = rest.split([':', '/']).next().unwrap_or("");
-    let ok = !host.is_empty()
+    // OpenSSL: the first `:` must start `://`.
+    let (scheme, rest) = uri.split_once(':')?;
+    let rest = rest.strip_prefix("//")?;
+    if scheme.is_empty() {
+        return None;
+    }
+    // RFC 3986: the authority ends at `/`, `?` or `#`; no userinfo; the host ends at `:`.
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return None;
+    }
+    let host = authority.split(':').next().unwrap_or("");
+    // OpenSSL: the host ends at the first `:` anywhere, else at the first `/`. Both readings
+    // must agree, or verifiers and fileca would judge different hosts.
+    let openssl_host = match rest.find(':') {
+        Some(i) => &rest[..i],
+        None => rest.split('/').next().unwrap_or(""),
+    };
+    let plain = !host.is_empty()
+        && host == openssl_host
         && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-    ok.then(|| host.to_ascii_lowercase())
+            .split('.')
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    plain.then(|| host.to_ascii_lowercase())
 }
 
 /// RFC 5280 email matching on a mailbox `m`.
@@ -609,6 +626,19 @@ mod tests {
         );
         assert_eq!(below.covers(&u("spiffe://x@a.lab.test/")), Some(false));
         assert_eq!(below.covers(&u("urn:uuid:1")), Some(false));
+        // Userinfo after a `:`, a trailing dot, a `:` in the path, `://` not at the first
+        // `:`, an empty label: no plain host (the attack review's bypasses).
+        for odd in [
+            "https://x.lab.test:1@evil.test/",
+            "https://a.lab.test./",
+            "https://a.lab.test/x:y",
+            "urn:x://a.lab.test",
+            "https://.lab.test/",
+            "https://..lab.test/",
+        ] {
+            assert_eq!(below.covers(&u(odd)), Some(false), "{odd}");
+        }
+        assert_eq!(below.covers(&u("https://a.lab.test:8443/x")), Some(true));
         let exact = Subtree::Uri("lab.test".into());
         assert_eq!(exact.covers(&u("https://lab.test/")), Some(true));
         assert_eq!(exact.covers(&u("https://a.lab.test/")), Some(false));

@@ -54,6 +54,9 @@ pub enum JournalError {
     /// A file the journal carries that is not a PKCS#12 bundle named `*.p12` without a source.
     #[error("journal carries {0:?}, which is not a PKCS#12 bundle")]
     Carried(String),
+    /// A pair file with a mode fileca never gives (JOURNAL-MODES).
+    #[error("journal gives {name:?} mode {mode:o}, which fileca never writes")]
+    PairMode { name: String, mode: u32 },
 }
 
 /// Format version written into every journal.
@@ -342,6 +345,23 @@ impl Journal {
                     {
                         return Err(JournalError::Carried(f.name.clone()));
                     }
+                }
+                // Modes are fileca's two, 0600 and 0644, and a carried .p12 is 0600: a
+                // planted journal sets nothing else (no setuid, no world-writable file).
+                let allowed = if f.data.is_empty() {
+                    [
+                        crate::model::layout::MODE_SECRET,
+                        crate::model::layout::MODE_PUBLIC,
+                    ]
+                    .contains(&f.mode)
+                } else {
+                    f.mode == crate::model::layout::MODE_SECRET
+                };
+                if !allowed {
+                    return Err(JournalError::PairMode {
+                        name: f.name.clone(),
+                        mode: f.mode,
+                    });
                 }
             }
         }

@@ -228,3 +228,32 @@ fn a_carried_pair_file_must_be_a_pkcs12_bundle() {
         carried("p.test.p12")
     );
 }
+
+#[test]
+fn a_pair_file_mode_other_than_0600_or_0644_is_refused_journal_modes() {
+    let mut j = sample();
+    let file = |mode| PairFile {
+        name: "web.crt".into(),
+        mode,
+        source: Some("certs/0A.pem".into()),
+        sha256: "1".repeat(64),
+        suffix: None,
+        data: Vec::new(),
+    };
+    j.pairs = vec![Pair {
+        dir: "../out".into(),
+        name: "web".into(),
+        staged: ".web.fileca-0123".into(),
+        serial: "0A".into(),
+        files: vec![file(0o644)],
+    }];
+    assert_eq!(j.check(), Ok(()));
+    j.pairs[0].files = vec![file(0o4777)];
+    assert_eq!(
+        j.check(),
+        Err(JournalError::PairMode {
+            name: "web.crt".into(),
+            mode: 0o4777
+        })
+    );
+}
