@@ -151,20 +151,10 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
         }
     };
     // POLICY-HASH: policy.toml is the one index.json records (or absent with none).
-    if let Some(h) = &header {
-        match session.read_optional_max(
-            crate::model::layout::POLICY,
-            crate::policy::MAX_POLICY_BYTES,
-        ) {
-            Ok(bytes) => {
-                if let Err(e) =
-                    crate::policy::in_force(dir, bytes.as_deref(), h.policy_sha256.as_deref())
-                {
-                    add(crate::model::layout::POLICY, strip(&e));
-                }
-            }
-            Err(e) => add(crate::model::layout::POLICY, strip(&e)),
-        }
+    if let Some(h) = &header
+        && let Err(e) = crate::policy::read(session, h.policy_sha256.as_deref())
+    {
+        add(crate::model::layout::POLICY, strip(&e));
     }
     let entries = header.as_ref().and_then(|h| {
         if let Err(e) = crate::model::header::check_log_len(session, h) {

@@ -34,16 +34,7 @@ pub fn run(cmd: &PolicyCommand, ctx: &Context) -> Result<()> {
 fn current(ctx: &Context) -> Result<(String, u64)> {
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     let header = crate::model::header::open(&session)?;
-    let bytes = session.read_optional_max(POLICY, MAX_POLICY_BYTES)?;
-    crate::policy::in_force(
-        session.dir(),
-        bytes.as_deref(),
-        header.policy_sha256.as_deref(),
-    )?;
-    let text = match bytes {
-        Some(b) => String::from_utf8_lossy(&b).into_owned(),
-        None => DEFAULT_TOML.to_string(),
-    };
+    let (_, text) = crate::policy::read(&session, header.policy_sha256.as_deref())?;
     Ok((text, header.generation))
 }
 

@@ -212,15 +212,7 @@ impl State<'_> {
     /// the built-in policy. Read by the commands that issue, so a policy.toml changed by hand
     /// stops issuance but never revocation or CRLs.
     pub fn policy(&self) -> Result<crate::policy::Policy> {
-        let bytes = self.session.read_optional_max(
-            crate::model::layout::POLICY,
-            crate::policy::MAX_POLICY_BYTES,
-        )?;
-        crate::policy::in_force(
-            self.dir,
-            bytes.as_deref(),
-            self.header.policy_sha256.as_deref(),
-        )
+        crate::policy::read(self.session, self.header.policy_sha256.as_deref()).map(|(p, _)| p)
     }
 
     /// What follows a certificate this CA issues in a full chain (SPEC.md CHAIN-OUT): this

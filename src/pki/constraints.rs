@@ -382,6 +382,17 @@ impl Constraints {
         }
     }
 
+    /// NC-URI: constrained, but with no URI subtree — so no URI may be issued (verifiers
+    /// would accept any host in it).
+    fn closes_uris(&self) -> bool {
+        !self.is_empty()
+            && !self
+                .permitted
+                .iter()
+                .chain(&self.excluded)
+                .any(|s| matches!(s, Subtree::Uri(_)))
+    }
+
     /// Checks one name; `ca` names the CA whose constraint it is, for the message.
     pub fn allows(&self, name: &San, ca: &str) -> Result<(), Violation> {
         // NC-URI: a constrained CA without URI subtrees issues no URI (verifiers would accept
@@ -389,12 +400,7 @@ impl Constraints {
         if let San::Uri(u) = name
             && !self.is_empty()
         {
-            let has_uri = self
-                .permitted
-                .iter()
-                .chain(&self.excluded)
-                .any(|s| matches!(s, Subtree::Uri(_)));
-            if !has_uri {
+            if self.closes_uris() {
                 return Err(Violation::Uri {
                     name: name.to_string(),
                     ca: ca.to_string(),
@@ -514,12 +520,7 @@ impl Constraints {
     /// ones)? Returns the first that is not.
     pub fn contains(&self, inner: &Constraints) -> Result<(), Subtree> {
         // A constrained CA without URI subtrees issues no URI (NC-URI): nor may a CA below it.
-        let no_uris = !self.is_empty()
-            && !self
-                .permitted
-                .iter()
-                .chain(&self.excluded)
-                .any(|s| s.kind() == 3);
+        let no_uris = self.closes_uris();
         for s in &inner.permitted {
             if no_uris && s.kind() == 3 {
                 return Err(s.clone());

@@ -130,6 +130,24 @@ pub enum KeyRule {
     AnyRsa,
 }
 
+impl KeyRule {
+    /// Is `key` of this type?
+    pub fn matches(self, key: KeyKind) -> bool {
+        match self {
+            KeyRule::Exact(k) => k == key,
+            KeyRule::AnyRsa => matches!(key, KeyKind::Rsa(_)),
+        }
+    }
+
+    /// The `key_types` spelling.
+    pub fn spelling(self) -> String {
+        match self {
+            KeyRule::Exact(k) => k.to_string(),
+            KeyRule::AnyRsa => "rsa".into(),
+        }
+    }
+}
+
 /// One profile: what a certificate issued under it says and what it may name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
@@ -210,10 +228,11 @@ impl Profile {
         {
             return false;
         }
-        self.key_types.is_empty()
-            || self.key_types.iter().any(|r| match r {
-                KeyRule::Exact(k) => *k == key,
-                KeyRule::AnyRsa => matches!(key, KeyKind::Rsa(_)),
-            })
+        self.lists_key(key)
+    }
+
+    /// Is the key's type among `key_types` (size aside)?
+    pub fn lists_key(&self, key: KeyKind) -> bool {
+        self.key_types.is_empty() || self.key_types.iter().any(|r| r.matches(key))
     }
 }

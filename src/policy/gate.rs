@@ -243,24 +243,9 @@ pub fn check(
 ) -> Result<(), PolicyRefusal> {
     if !p.accepts_key(key) {
         let mut rule: Vec<String> = Vec::new();
-        let type_listed = p.key_types.is_empty()
-            || p.key_types.iter().any(|r| match r {
-                crate::pki::profile::KeyRule::Exact(k) => *k == key,
-                crate::pki::profile::KeyRule::AnyRsa => matches!(key, KeyKind::Rsa(_)),
-            });
-        if !type_listed {
-            rule.push(format!(
-                "key_types = {}",
-                quoted(
-                    &p.key_types
-                        .iter()
-                        .map(|r| match r {
-                            crate::pki::profile::KeyRule::Exact(k) => k.to_string(),
-                            crate::pki::profile::KeyRule::AnyRsa => "rsa".into(),
-                        })
-                        .collect::<Vec<_>>()
-                )
-            ));
+        if !p.lists_key(key) {
+            let listed: Vec<String> = p.key_types.iter().map(|r| r.spelling()).collect();
+            rule.push(format!("key_types = {}", quoted(&listed)));
         }
         if matches!(key, KeyKind::Rsa(b) if b < p.min_rsa_bits) {
             rule.push(format!("min_rsa_bits = {}", p.min_rsa_bits));

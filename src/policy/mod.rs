@@ -232,5 +232,18 @@ pub fn in_force(
     })
 }
 
+/// The policy in force in `session`'s directory (policy.toml read within
+/// [`MAX_POLICY_BYTES`] and checked by [`in_force`] against `recorded`, index.json's hash), and
+/// its text: the file's, or [`DEFAULT_TOML`].
+pub fn read(session: &crate::store::Session, recorded: Option<&str>) -> Result<(Policy, String)> {
+    let bytes = session.read_optional_max(crate::model::layout::POLICY, MAX_POLICY_BYTES)?;
+    let policy = in_force(session.dir(), bytes.as_deref(), recorded)?;
+    let text = match bytes {
+        Some(b) => String::from_utf8_lossy(&b).into_owned(),
+        None => DEFAULT_TOML.to_string(),
+    };
+    Ok((policy, text))
+}
+
 #[cfg(test)]
 mod tests;

@@ -437,11 +437,7 @@ fn profile(
             match crate::policy::gate::dns_pattern(p.get_ref()) {
                 Ok(pat) => {
                     // Every name the pattern matches: `*.B` all names below B, `B` itself.
-                    let base = pat.trim_start_matches("*.");
-                    let subtree = match pat.starts_with("*.") {
-                        true => Subtree::Dns(format!(".{base}")),
-                        false => Subtree::Dns(base.to_string()),
-                    };
+                    let (base, subtree) = pattern_subtree(&pat, Subtree::Dns);
                     let example = San::Dns(base.to_string());
                     within_subtree(c, constraints, subtree, &example, p, "allow_dns");
                     v.push(pat);
@@ -501,11 +497,7 @@ fn profile(
                         "allow_email",
                     ),
                     false => {
-                        let base = domain.trim_start_matches("*.");
-                        let subtree = match domain.starts_with("*.") {
-                            true => Subtree::Email(format!(".{base}")),
-                            false => Subtree::Email(base.to_string()),
-                        };
+                        let (base, subtree) = pattern_subtree(domain, Subtree::Email);
                         let example = San::Email(format!("x@{base}"));
                         within_subtree(c, constraints, subtree, &example, p, "allow_email");
                     }
@@ -758,6 +750,16 @@ fn profile(
         permit,
         exclude,
     })
+}
+
+/// The subtree of every name a domain pattern matches — `*.B`: the names below B (`.B`);
+/// `B`: B and below, a superset checked with an example too — and its base B.
+fn pattern_subtree(pattern: &str, subtree: fn(String) -> Subtree) -> (&str, Subtree) {
+    let base = pattern.trim_start_matches("*.");
+    match pattern.starts_with("*.") {
+        true => (base, subtree(format!(".{base}"))),
+        false => (base, subtree(base.to_string())),
+    }
 }
 
 /// Reports an allow-list pattern whose names (`subtree`; `example` one of them) are not all
