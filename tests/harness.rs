@@ -449,6 +449,18 @@ pub fn sweep_commands(base: &Path) -> Vec<(&'static str, Vec<String>)> {
             ],
         ),
         ("crl", vec!["crl".into()]),
+        (
+            "policy",
+            vec![
+                "policy".into(),
+                "apply".into(),
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("testdata/policy/web.toml")
+                    .to_str()
+                    .unwrap()
+                    .into(),
+            ],
+        ),
     ]
 }
 
