@@ -111,6 +111,19 @@ pub enum Error {
     /// A previous command was interrupted and its recovery could not complete.
     #[error("recovery needed in {}: {msg}", Shown(dir))]
     Recovery { dir: PathBuf, msg: String },
+    /// Recovery could not read or write what it needed (an I/O error): it decided nothing,
+    /// kept the journal and removed nothing; the next command retries (SPEC.md
+    /// RECOVER-NO-GUESS).
+    #[error(
+        "recovering the interrupted {op} in {}: {msg}; nothing was decided, the journal is kept \
+         and nothing was removed: the next ca command retries",
+        Shown(dir)
+    )]
+    RecoveryIo {
+        dir: PathBuf,
+        op: String,
+        msg: String,
+    },
     /// Another command held the lock for too long.
     #[error(
         "{} is locked by another ca command; gave up after {secs} s (raise --lock-timeout to wait longer)",
@@ -141,7 +154,7 @@ impl Error {
     /// The documented exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Io { .. } => exit::IO,
+            Error::Io { .. } | Error::RecoveryIo { .. } => exit::IO,
             // A malformed --subject or --san is a bad option value, like clap's own.
             Error::Name { .. } | Error::Constraint { .. } | Error::Usage(_) => exit::USAGE,
             Error::Refused(_)

@@ -269,6 +269,7 @@ fn a_huge_journal_is_refused_without_reading_it_hostile_journal_size() {
     let f = std::fs::File::create(dir.join(".journal")).unwrap();
     f.set_len(3 << 30).unwrap();
     drop(f);
+    std::fs::set_permissions(dir.join(".journal"), std::fs::Permissions::from_mode(0o600)).unwrap();
     let out = ca_at(&dir).arg("status").output().unwrap();
     assert_eq!(out.status.code(), Some(STATE));
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -239,6 +239,8 @@ pub fn plant_journal(dir: &Path, outputs: serde_json::Value) {
     let body = format!("{journal}\n");
     let text = format!("{body}sha256 {}\n", fileca::hex::sha256(body.as_bytes()));
     std::fs::write(dir.join(".journal"), text).unwrap();
+    // As fileca writes it (RECOVER-OWNER acts on nothing else).
+    std::fs::set_permissions(dir.join(".journal"), std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
 /// A self-signed P-256 certificate made by openssl (`req -x509 -subj SUBJ EXTRA…`), its key
@@ -313,6 +315,8 @@ pub fn ca_at(dir: &Path) -> Command {
     c.env_remove("CA_DIR")
         .env_remove("FILECA_FAULT")
         .env_remove("FILECA_FAULT_TRACE")
+        .env_remove("FILECA_READ_FAULT")
+        .env_remove("FILECA_READ_TRACE")
         .env("FILECA_NOW", NOW)
         .env("FILECA_TEST_SEED", "5280");
     c

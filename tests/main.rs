@@ -28,6 +28,7 @@ mod policy;
 mod powerloss;
 mod powerloss_subca;
 mod readme;
+mod recovery;
 mod revoke_crl;
 mod sign;
 mod simdisk;

@@ -114,7 +114,7 @@ fn before_or_after(t: &Traced, dest: &Path, reported: bool, what: &str) -> Files
         );
     } else {
         assert!(
-            now == t.before || now == t.after,
+            crate::powerloss::recovered(&t.before, &t.after, &now),
             "{what}: neither before nor after:\nvs before:\n{}\nvs after:\n{}",
             diff(&t.before, &now),
             diff(&t.after, &now)

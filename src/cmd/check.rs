@@ -41,6 +41,7 @@ pub fn run(args: &CheckArgs, ctx: &Context) -> Result<i32> {
                 file: store::JOURNAL.into(),
                 problem: format!("an interrupted commit could not be completed: {msg}"),
             }],
+            undelivered: Vec::new(),
         },
         Err(e) => return Err(e),
     };
@@ -345,11 +346,19 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
         Err(e) => add(CRL, strip(e)),
     }
 
+    let undelivered = match store::read_undelivered(dir) {
+        Ok(records) => records.into_iter().flat_map(|r| r.messages).collect(),
+        Err(e) => {
+            add(store::UNDELIVERED, format!("cannot be read: {e}"));
+            Vec::new()
+        }
+    };
     CheckReport {
         ok: problems.is_empty(),
         generation: header.as_ref().map(|h| h.generation),
         certificates: entries.as_ref().map_or(0, Vec::len),
         problems,
+        undelivered,
     }
 }
 

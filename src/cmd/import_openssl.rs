@@ -515,13 +515,13 @@ impl CertFiles {
     fn read_named(&self) -> BySerial {
         let mut map = BySerial::new();
         for dir in BY_NAME {
-            let Ok(entries) = std::fs::read_dir(self.root.join(dir)) else {
+            let Ok(entries) = crate::store::fsio::list_dir(&self.root.join(dir)) else {
                 continue;
             };
             let mut paths: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok())
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-                .map(|e| e.path())
+                .into_iter()
+                .map(|n| self.root.join(dir).join(n))
+                .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
                 .filter(|p| p.extension().is_some_and(|x| x == "crt"))
                 .collect();
             paths.sort();

@@ -199,24 +199,24 @@ fn check_pending_dir(ctx: &Context) -> Result<()> {
             },
         ));
     }
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        let name = entry.file_name();
-        let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
+    let entries = store::fsio::list_dir(dir).map_err(|e| Error::io(dir, e))?;
+    for name in entries {
+        let path = dir.join(&name);
+        let kind = std::fs::symlink_metadata(&path)
+            .map_err(|e| Error::io(&path, e))?
+            .file_type();
         let expected = match name.to_str() {
             Some(store::LOCK | store::KEY | store::CSR) => kind.is_file(),
             Some(store::CERTS) => {
                 kind.is_dir()
-                    && std::fs::read_dir(entry.path())
-                        .map_err(|e| Error::io(entry.path(), e))?
-                        .next()
-                        .is_none()
+                    && store::fsio::list_dir(&path)
+                        .map_err(|e| Error::io(&path, e))?
+                        .is_empty()
             }
             _ => false,
         };
         if !expected {
-            return Err(Refused::PendingHolds(entry.path()).into());
+            return Err(Refused::PendingHolds(path).into());
         }
     }
     Ok(())

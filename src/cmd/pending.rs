@@ -99,6 +99,7 @@ pub fn check(dir: &Path, json: bool) -> Result<bool> {
         generation: None,
         certificates: 0,
         problems,
+        undelivered: Vec::new(),
     };
     if json || !ok {
         crate::render::check::print(&check, dir, json)?;

@@ -246,9 +246,10 @@ fn collect_inputs(args: &[PathBuf], from_list: Option<&Path>) -> Result<Vec<Path
     let mut inputs = Vec::new();
     for a in args {
         if a.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(a)
+            let mut found: Vec<PathBuf> = crate::store::fsio::list_dir(a)
                 .map_err(|e| Error::io(a, e))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
+                .into_iter()
+                .map(|n| a.join(n))
                 .filter(|p| {
                     p.extension()
                         .and_then(|e| e.to_str())

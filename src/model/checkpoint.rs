@@ -299,6 +299,13 @@ pub fn verify_current(
     if crlnumber.to_string() != cp.crlnumber {
         return Err(differs("the CRL number counter"));
     }
+    // ca.crl must be the CRL signed last (a planted journal or a hand could put an older one
+    // in place: RECOVER-SIGNED); the next checkpoint carries its hash forward, never the
+    // file's.
+    let crl = session.read_optional(store::CRL)?;
+    if crl.as_deref().map(hex::sha256) != cp.crl_sha256 {
+        return Err(differs(store::CRL));
+    }
     // CHECKPOINT-CHAIN: once recorded, chain.pem must be the file signed (deleting it would drop
     // the constraints of the CAs above from the gate).
     if let Some(recorded) = &cp.chain_sha256

@@ -19,6 +19,10 @@ pub const CHAIN: &str = "chain.pem";
 /// The CA's policy (SPEC.md POLICY-*), when it has one of its own.
 pub const POLICY: &str = "policy.toml";
 pub const JOURNAL: &str = ".journal";
+/// What recovery committed but did not deliver outside the state directory (SPEC.md
+/// RECOVER-UNDELIVERED): one JSON object per line, listed by `ca check`, removed by the next
+/// commit.
+pub const UNDELIVERED: &str = ".undelivered";
 /// The staged journal of format 1 (fileca before protocol v2), removed as a stray.
 pub const JOURNAL_STAGE: &str = ".journal.stage";
 

@@ -15,6 +15,11 @@ pub struct CheckReport {
     pub generation: Option<u64>,
     pub certificates: usize,
     pub problems: Vec<Problem>,
+    /// What an interrupted command committed and recovery did not deliver outside the state
+    /// directory (SPEC.md RECOVER-UNDELIVERED): not a problem of the state, a task for its
+    /// user, listed until the next change (a pair's while its key waits).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub undelivered: Vec<String>,
 }
 
 /// One violated invariant.
@@ -39,6 +44,9 @@ pub fn text(report: &CheckReport, dir: &Path) -> String {
     // Problems quote what they found in files others may have written: escaped.
     for p in &report.problems {
         crate::outln!(out, "problem: {}: {}", escape(&p.file), escape(&p.problem));
+    }
+    for u in &report.undelivered {
+        crate::outln!(out, "undelivered: {}", escape(u));
     }
     if report.ok {
         crate::outln!(

@@ -52,8 +52,10 @@ pub(super) fn remove_staging(parent: &Dir, name: &str) -> io::Result<()> {
 
 /// Removes pair staging directories of `ca issue` processes that died before their commit
 /// point (they hold a private key: they must not linger). A live creator's staging, anything
-/// not provably fileca's, and anything reached through a symlink are left alone.
-pub(super) fn remove_abandoned_pairs(parent: &Dir, _name: &str) {
+/// not provably fileca's, anything reached through a symlink, and a staging directory whose
+/// certificate was committed (its marker names a state directory that records the serial or
+/// holds a journal, or that cannot be read) are left alone.
+pub(super) fn remove_abandoned_pairs(parent: &Dir) {
     // Every dead `ca issue`'s staging directory in this output directory, whatever the name
     // it was issuing: a key left by `issue a` is removed by the next `issue b` here too.
     let after_tag = |n: &str| -> Option<String> {
@@ -66,8 +68,52 @@ pub(super) fn remove_abandoned_pairs(parent: &Dir, _name: &str) {
         .then(|| rest.to_string())
     };
     remove_abandoned(parent, &after_tag, "ca issue", &|n| {
+        if let Some(why) = committed_staging(parent, n) {
+            return Err(io::Error::other(why));
+        }
         remove_staging(parent, n)
     });
+}
+
+/// Why the staging directory `name` must be kept although its creator died: its marker
+/// names a certificate that was committed (the only copy of its key is here), or whether it
+/// was cannot be told. None when the marker proves it was not (or is an older fileca's,
+/// which predates committed pairs keeping their marker).
+fn committed_staging(parent: &Dir, name: &str) -> Option<String> {
+    use std::io::Read;
+    let sub = parent.open_sub(name).ok()?;
+    let mut text = Vec::new();
+    sub.open_read(MARKER)
+        .ok()?
+        .take(8192)
+        .read_to_end(&mut text)
+        .ok()?;
+    let (state, serial) = super::output::marker_names(&text)?;
+    let kept = |why: &str| {
+        Some(format!(
+            "it holds the private key of certificate {serial} of {}, {why}; finish it with \
+             `ca issue` as the recovery said, or revoke the certificate and remove it",
+            state.display()
+        ))
+    };
+    // The journal first: once it is gone, a committed append is in index.log.
+    match std::fs::symlink_metadata(state.join(super::JOURNAL)) {
+        Ok(_) => return kept("whose commit may be pending"),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(_) => return kept("whose state cannot be read"),
+    }
+    let Ok(log) = super::read_state_file(&state, super::INDEX_LOG) else {
+        return kept("whose index cannot be read");
+    };
+    let needle = format!("{{\"issued\":\"{serial}\"");
+    let found = log
+        .split(|&b| b == b'\n')
+        .any(|l| l.starts_with(needle.as_bytes()));
+    if found {
+        kept("which was issued")
+    } else {
+        None
+    }
 }
 
 /// Removes the staging directories in `parent` (those `tagged` recognises, giving their

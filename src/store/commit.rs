@@ -20,9 +20,13 @@ use std::path::{Path, PathBuf};
 use super::fsio::{self, Dir, Durable};
 use super::journal::{self, Journal, Pair, PairFile};
 use super::output::{self, Mode};
-use super::recover::{holds_path, output_content, read_range};
+use super::recover::{
+    Failure, definitely_not_content, holds_append, holds_path, len_of, output_content,
+    undelivered_output, undelivered_pair,
+};
 use super::{
-    Access, CERTS, Committed, JOURNAL, MODE_PUBLIC, MODE_SECRET, Plan, Session, cleanup, read_plain,
+    Access, CERTS, Committed, JOURNAL, MODE_PUBLIC, MODE_SECRET, Plan, Session, UNDELIVERED,
+    cleanup, read_plain,
 };
 use crate::error::{Error, Result};
 use crate::hex;
@@ -111,7 +115,7 @@ impl Session {
         let mut staged_pair = None;
         if let Some(p) = &plan.pair {
             let rel = output::relative_to(dir, &output::parent_of(&p.path))?;
-            let (parent, staged) = output::stage_pair(p)?;
+            let (parent, staged) = output::stage_pair(dir, p)?;
             let mut files = vec![PairFile {
                 name: p.key.0.clone(),
                 mode: p.key.2,
@@ -159,9 +163,6 @@ impl Session {
             staged: Vec::new(),
             pair: staged_pair.as_ref(),
         };
-        if let Err(e) = self.fix_lock_mode() {
-            return Err(undo.run(e));
-        }
         // Stage every whole-file write: each is durable before the commit point (fsynced in
         // groups, the last one with the journal), so a full disk fails here, cleanly.
         let mut renames = Vec::with_capacity(plan.writes.len());
@@ -284,12 +285,28 @@ impl Session {
             )
         };
         match apply(dir, &state, &journal, Mode::Live) {
-            Ok((undelivered, leftover)) => Ok(Committed {
-                warning: leftover.map(unfinished),
-                undelivered,
-            }),
+            Ok((undelivered, leftover)) => {
+                // After the commit point, so that a failed command changes nothing: a
+                // `.lock` made before it was owner-only, and what an earlier recovery did
+                // not deliver (listed until this next change; a pair's while its key waits).
+                let mut warning = leftover.map(unfinished);
+                let chores = self
+                    .fix_lock_mode()
+                    .map_err(|e| e.to_string())
+                    .and_then(|()| {
+                        prune_undelivered(dir, &state)
+                            .map_err(|e| format!("{}: {e}", dir.join(UNDELIVERED).display()))
+                    });
+                if let Err(e) = chores {
+                    warning.get_or_insert(format!("the change is committed; {e}"));
+                }
+                Ok(Committed {
+                    warning,
+                    undelivered,
+                })
+            }
             Err(msg) => Ok(Committed {
-                warning: Some(unfinished(msg)),
+                warning: Some(unfinished(msg.to_string())),
                 undelivered: if journal.outputs.is_empty() && journal.pairs.is_empty() {
                     Vec::new()
                 } else {
@@ -297,6 +314,72 @@ impl Session {
                 },
             }),
         }
+    }
+}
+
+impl Session {
+    /// Completes the delivery of a pair directory that an interrupted `ca issue` committed
+    /// and recovery recorded as undelivered (RECOVER-UNDELIVERED), when the user runs the
+    /// same `ca issue NAME` into the same directory again: the only later command that opens
+    /// a destination a journal named. Returns the serial delivered, or None when no record
+    /// names this pair. The record is checked as a journal is (it is a file of the state
+    /// directory), and its certificate must be this CA's, recorded in index.log.
+    pub fn deliver_pair(&self, name: &str, out_dir: &Path) -> Result<Option<String>> {
+        if self.access != Access::Write {
+            return Err(Error::Internal("deliver_pair on a read session".into()));
+        }
+        let dir = &self.dir;
+        let path = dir.join(UNDELIVERED);
+        let mut records = read_undelivered(dir).map_err(|e| Error::io(&path, e))?;
+        let Ok(wanted) = std::fs::canonicalize(out_dir) else {
+            return Ok(None);
+        };
+        let found = records.iter().enumerate().find_map(|(ri, r)| {
+            r.pairs
+                .iter()
+                .position(|p| {
+                    p.name == name
+                        && std::fs::canonicalize(dir.join(&p.dir)).is_ok_and(|d| d == wanted)
+                })
+                .map(|pi| (ri, pi))
+        });
+        let Some((ri, pi)) = found else {
+            return Ok(None);
+        };
+        let pair = records[ri].pairs[pi].clone();
+        let as_journal = Journal {
+            format: journal::FORMAT,
+            operation: records[ri].operation.clone(),
+            generation_before: 0,
+            generation_after: 0,
+            id: records[ri].id.clone(),
+            renames: Vec::new(),
+            appends: Vec::new(),
+            outputs: Vec::new(),
+            pairs: vec![pair.clone()],
+        };
+        as_journal.check().map_err(|e| Error::Recovery {
+            dir: dir.clone(),
+            msg: format!("{}: {e}; not used", path.display()),
+        })?;
+        let known = std::cell::OnceCell::new();
+        let content = |source: &str, suffix: Option<&str>, sha: &str| {
+            output_content(dir, (source, suffix, false), sha, Mode::Recover, &known)
+                .map_err(|e| e.to_string())
+        };
+        output::publish_pair(dir, &pair, &content).map_err(|msg| Error::Undelivered {
+            msg: format!(
+                "certificate {} is issued, but its key pair could not be delivered: {msg}",
+                pair.serial
+            ),
+        })?;
+        records[ri].pairs.remove(pi);
+        let r = &mut records[ri];
+        r.messages = r.pairs.iter().map(|p| undelivered_pair(dir, p)).collect();
+        records.retain(|r| !r.pairs.is_empty());
+        let state = Dir::open(dir).map_err(|e| Error::io(dir, e))?;
+        write_undelivered(dir, &state, &records).map_err(|e| Error::io(&path, e))?;
+        Ok(Some(pair.serial))
     }
 }
 
@@ -360,26 +443,31 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Applies a committed journal: the renames and appends, then the outputs, then removes the
-/// journal. Idempotent (recovery may itself be interrupted and rerun). Returns the messages of
-/// outputs that could not be delivered; an error leaves the journal in place.
+/// Applies a committed journal: the renames and appends, then (by the command itself, never
+/// by recovery: RECOVER-INSIDE) the outputs, then removes the journal. Idempotent (recovery
+/// may itself be interrupted and rerun). Returns the messages of outputs that were not
+/// delivered; an error leaves the journal in place.
 pub(super) fn apply(
     dir: &Path,
     state: &Dir,
     j: &Journal,
     mode: Mode,
-) -> std::result::Result<(Vec<String>, Option<String>), String> {
-    let err = |p: &Path, e: io::Error| format!("{}: {e}", p.display());
+) -> std::result::Result<(Vec<String>, Option<String>), Failure> {
+    let err = |p: &Path, e: io::Error| Failure::Io(format!("{}: {e}", p.display()));
+    let recover = mode == Mode::Recover;
     // A committed pair's staging directory loses its marker first: from now on only this
-    // journal may complete it, never the cleanup of abandoned ones (HOSTILE-CLEANUP), even
-    // if another CA's `ca issue` of the same name runs in the same directory.
-    for p in &j.pairs {
-        if let Ok(parent) = Dir::open(&dir.join(&p.dir))
-            && let Ok(sub) = parent.open_sub(&p.staged)
-            && sub.stat_entry(output::MARKER).is_ok()
-        {
-            sub.unlink(output::MARKER)
-                .map_err(|e| err(&sub.join(output::MARKER), e))?;
+    // command may complete it, never the cleanup of abandoned ones (HOSTILE-CLEANUP). Only
+    // the command itself: recovery touches nothing outside the state directory, and the
+    // cleanup recognises a committed staging directory by the serial its marker names.
+    if !recover {
+        for p in &j.pairs {
+            if let Ok(parent) = Dir::open(&dir.join(&p.dir))
+                && let Ok(sub) = parent.open_sub(&p.staged)
+                && sub.stat_entry(output::MARKER).is_ok()
+            {
+                sub.unlink(output::MARKER)
+                    .map_err(|e| err(&sub.join(output::MARKER), e))?;
+            }
         }
     }
     let mut certs_touched = false;
@@ -388,62 +476,65 @@ pub(super) fn apply(
     // killed in the middle of them): it flushes every staged file (and every target already
     // in place) itself before any rename makes a name durable.
     let mut unflushed: Vec<(File, PathBuf)> = Vec::new();
+    let flush = |unflushed: &mut Vec<(File, PathBuf)>| {
+        flush_files(unflushed).map_err(|e| Failure::Io(e.to_string()))
+    };
     for r in &j.renames {
         let staged = dir.join(&r.staged);
         let target = dir.join(&r.target);
         certs_touched |= crate::model::layout::serial_of_cert_file(&r.target).is_some();
-        if mode == Mode::Recover {
+        if recover {
             match read_plain(&staged) {
                 Ok(bytes) if hex::sha256(&bytes) == r.sha256 => {
                     let f = super::open_read_nofollow(&staged).map_err(|e| err(&staged, e))?;
                     unflushed.push((f, staged.clone()));
                 }
                 Ok(_) => {
-                    return Err(format!(
+                    return Err(Failure::Content(format!(
                         "staged file {} does not hold the content the journal recorded for {}",
                         staged.display(),
                         r.target
-                    ));
+                    )));
                 }
                 // Renamed already by the interrupted command?
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    if holds_path(&target, &r.sha256) {
+                Err(e) if definitely_not_content(&e) => {
+                    if holds_path(&target, &r.sha256).map_err(|e| err(&target, e))? {
                         let f = super::open_read_nofollow(&target).map_err(|e| err(&target, e))?;
                         unflushed.push((f, target));
                         if unflushed.len() >= CHUNK {
-                            flush_files(&mut unflushed).map_err(|e| e.to_string())?;
+                            flush(&mut unflushed)?;
                         }
                         continue;
                     }
-                    return Err(format!(
+                    return Err(Failure::Content(format!(
                         "{} is missing and {} does not hold the journaled content",
                         staged.display(),
                         target.display()
-                    ));
+                    )));
                 }
                 Err(e) => return Err(err(&staged, e)),
             }
             if unflushed.len() >= CHUNK {
-                flush_files(&mut unflushed).map_err(|e| e.to_string())?;
+                flush(&mut unflushed)?;
             }
         }
         to_rename.push((staged, target));
     }
-    flush_files(&mut unflushed).map_err(|e| e.to_string())?;
+    flush(&mut unflushed)?;
     for (staged, target) in to_rename {
-        fsio::rename(&staged, &target)
-            .map_err(|e| format!("renaming {} to {}: {e}", staged.display(), target.display()))?;
+        fsio::rename(&staged, &target).map_err(|e| {
+            Failure::Io(format!(
+                "renaming {} to {}: {e}",
+                staged.display(),
+                target.display()
+            ))
+        })?;
     }
     let mut pending: Vec<(File, PathBuf)> = Vec::new();
     for a in &j.appends {
         let target = dir.join(&a.target);
-        let end = a.offset + a.len;
-        if mode == Mode::Recover
-            && std::fs::symlink_metadata(&target).is_ok_and(|m| m.len() == end)
-            && read_range(&target, a.offset, a.len)
-                .ok()
-                .flatten()
-                .is_some_and(|c| hex::sha256(&c) == a.sha256)
+        if recover
+            && holds_append(&target, a.offset, a.len, &a.sha256).map_err(|e| err(&target, e))?
         {
             // Appended by the interrupted command, but perhaps not yet durable.
             let f = super::open_read_nofollow(&target).map_err(|e| err(&target, e))?;
@@ -451,18 +542,16 @@ pub(super) fn apply(
             continue;
         }
         let data = append_data(dir, a)?;
-        let len = std::fs::symlink_metadata(&target)
-            .map(|m| m.len())
-            .unwrap_or(0);
+        let len = len_of(&target).map_err(|e| err(&target, e))?;
         if len < a.offset {
-            return Err(format!(
+            return Err(Failure::Content(format!(
                 "{} is shorter ({len} bytes) than when the change was committed ({} bytes)",
                 target.display(),
                 a.offset
-            ));
+            )));
         }
         let f = fsio::append_at(&target, a.offset, &data, MODE_PUBLIC)
-            .map_err(|e| format!("appending to {}: {e}", target.display()))?;
+            .map_err(|e| Failure::Io(format!("appending to {}: {e}", target.display())))?;
         pending.push((f, target));
     }
     // The appended files, certs/'s new entries and the state directory's, flushed together
@@ -479,7 +568,7 @@ pub(super) fn apply(
         items.push(Durable::Dir(c));
     }
     items.push(Durable::Dir(state));
-    fsio::fsync_group(&items).map_err(|e| format!("{}: {e}", dir.display()))?;
+    fsio::fsync_group(&items).map_err(|e| err(dir, e))?;
     drop(items);
     drop(pending);
     // Staged appends are applied and durable: their copies go (a removal a power loss undoes
@@ -491,33 +580,55 @@ pub(super) fn apply(
             Err(e) => return Err(err(&dir.join(name), e)),
         }
     }
-    // The state is durable: the outputs, written from it.
-    // What recovery checks outputs against, read once however many outputs there are.
-    let known = std::cell::OnceCell::new();
-    let content = |source: &str, suffix: Option<&str>, sha: &str| {
-        output_content(dir, (source, suffix, false), sha, mode, &known).map_err(|e| e.to_string())
-    };
-    let mut undelivered = output::publish_outputs(dir, &j.id, &j.outputs, mode, &|o| {
-        output_content(
-            dir,
-            (&o.source, o.suffix.as_deref(), o.der),
-            &o.sha256,
-            mode,
-            &known,
-        )
-        .map_err(|e| e.to_string())
-    });
-    for p in &j.pairs {
-        if let Err(msg) = output::publish_pair(dir, p, &content) {
+    let undelivered = if recover {
+        // The state is durable. Recovery writes nothing outside the state directory
+        // (RECOVER-INSIDE): each output and pair is reported, and recorded for `ca check`
+        // and for a re-run of the same `ca issue` (which may complete its pair).
+        let mut undelivered: Vec<String> = j
+            .outputs
+            .iter()
+            .map(|o| undelivered_output(dir, o, &j.id))
+            .chain(j.pairs.iter().map(|p| undelivered_pair(dir, p)))
+            .collect();
+        if !undelivered.is_empty()
+            && let Err(e) = record_undelivered(dir, state, j, &undelivered)
+        {
             undelivered.push(format!(
-                "{msg}; certificate {} is issued but its key pair was not delivered (what \
-                 remains of it is in {}): revoke it with `ca revoke {}` and issue another",
-                p.serial,
-                dir.join(&p.dir).join(&p.staged).display(),
-                p.serial
+                "recording this in {} failed ({e}); ca check will not list it",
+                dir.join(UNDELIVERED).display()
             ));
         }
-    }
+        undelivered
+    } else {
+        // The state is durable: the outputs, written from it.
+        let known = std::cell::OnceCell::new();
+        let content = |source: &str, suffix: Option<&str>, sha: &str| {
+            output_content(dir, (source, suffix, false), sha, mode, &known)
+                .map_err(|e| e.to_string())
+        };
+        let mut undelivered = output::publish_outputs(dir, &j.id, &j.outputs, mode, &|o| {
+            output_content(
+                dir,
+                (&o.source, o.suffix.as_deref(), o.der),
+                &o.sha256,
+                mode,
+                &known,
+            )
+            .map_err(|e| e.to_string())
+        });
+        for p in &j.pairs {
+            if let Err(msg) = output::publish_pair(dir, p, &content) {
+                undelivered.push(format!(
+                    "{msg}; certificate {} is issued but its key pair was not delivered (what \
+                     remains of it is in {}): revoke it with `ca revoke {}` and issue another",
+                    p.serial,
+                    dir.join(&p.dir).join(&p.staged).display(),
+                    p.serial
+                ));
+            }
+        }
+        undelivered
+    };
     // Everything the journal promised is durable (or reported as undelivered). Removing the
     // journal need not be durable at once: if a power loss brings it back, recovery finds
     // every file in place and changes nothing; the next commit point makes it durable.
@@ -526,26 +637,132 @@ pub(super) fn apply(
     let leftover = state
         .unlink(JOURNAL)
         .err()
-        .map(|e| err(&dir.join(JOURNAL), e));
+        .map(|e| format!("{}: {e}", dir.join(JOURNAL).display()));
     Ok((undelivered, leftover))
+}
+
+/// One record of `.undelivered`: what an interrupted command committed and recovery did not
+/// deliver (RECOVER-UNDELIVERED).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UndeliveredRecord {
+    pub operation: String,
+    pub id: String,
+    #[serde(default)]
+    pub outputs: Vec<journal::Output>,
+    #[serde(default)]
+    pub pairs: Vec<Pair>,
+    pub messages: Vec<String>,
+}
+
+/// The records of `.undelivered` (none when it is absent). A line that is not a record is an
+/// error: `ca check` reports it.
+pub fn read_undelivered(dir: &Path) -> io::Result<Vec<UndeliveredRecord>> {
+    let text = match read_plain(&dir.join(UNDELIVERED)) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    text.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            serde_json::from_slice::<UndeliveredRecord>(l)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        })
+        .collect()
+}
+
+/// Writes the records (removes the file when there are none), replacing it whole.
+fn write_undelivered(dir: &Path, state: &Dir, records: &[UndeliveredRecord]) -> io::Result<()> {
+    if records.is_empty() {
+        return match state.unlink(UNDELIVERED) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        };
+    }
+    let mut text = Vec::new();
+    for r in records {
+        text.extend_from_slice(&serde_json::to_vec(r).map_err(io::Error::other)?);
+        text.push(b'\n');
+    }
+    let tmp = ".stage.undelivered";
+    match state.unlink(tmp) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let f = state.write_new(tmp, &text, MODE_SECRET)?;
+    let placed = fsio::fsync_group(&[Durable::File(&f, &dir.join(tmp))])
+        .and_then(|()| state.rename(tmp, UNDELIVERED));
+    if placed.is_err() {
+        let _ = state.unlink(tmp);
+    }
+    placed
+}
+
+/// After a commit: drops the undelivered outputs an earlier recovery recorded, and the
+/// undelivered pairs whose staging directory is gone (delivered, or removed by hand).
+fn prune_undelivered(dir: &Path, state: &Dir) -> io::Result<()> {
+    if state.stat_entry(UNDELIVERED).is_err() {
+        return Ok(());
+    }
+    let records = read_undelivered(dir)?;
+    let before = records.len();
+    let kept: Vec<UndeliveredRecord> = records
+        .into_iter()
+        .filter_map(|mut r| {
+            r.outputs.clear();
+            r.pairs
+                .retain(|p| fsio::lstat(&dir.join(&p.dir).join(&p.staged)).is_ok());
+            let msgs: Vec<String> = r.pairs.iter().map(|p| undelivered_pair(dir, p)).collect();
+            r.messages = msgs;
+            (!r.pairs.is_empty()).then_some(r)
+        })
+        .collect();
+    if kept.is_empty() && before == 0 {
+        return Ok(());
+    }
+    write_undelivered(dir, state, &kept)
+}
+
+/// Records what recovery did not deliver in `.undelivered` (RECOVER-UNDELIVERED): the
+/// journal's outputs and pairs (a re-run of `ca issue` completes a pair from it) and the
+/// messages, one JSON line each, appended to what an earlier recovery recorded. Owner-only:
+/// a pair may carry NAME.p12.
+fn record_undelivered(dir: &Path, state: &Dir, j: &Journal, messages: &[String]) -> io::Result<()> {
+    let mut records = read_undelivered(dir).unwrap_or_default();
+    records.retain(|r| r.id != j.id);
+    records.push(UndeliveredRecord {
+        operation: j.operation.clone(),
+        id: j.id.clone(),
+        outputs: j.outputs.clone(),
+        pairs: j.pairs.clone(),
+        messages: messages.to_vec(),
+    });
+    write_undelivered(dir, state, &records)
 }
 
 /// The bytes of an append: inline, or read back from its staged file (checked).
 fn append_data<'a>(
     dir: &Path,
     a: &'a journal::Append,
-) -> std::result::Result<std::borrow::Cow<'a, [u8]>, String> {
+) -> std::result::Result<std::borrow::Cow<'a, [u8]>, Failure> {
     let Some(name) = &a.staged else {
         return Ok(std::borrow::Cow::Borrowed(&a.data));
     };
     let path = dir.join(name);
-    let bytes = read_plain(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bytes = match read_plain(&path) {
+        Ok(b) => b,
+        Err(e) if definitely_not_content(&e) => {
+            return Err(Failure::Content(format!("{}: {e}", path.display())));
+        }
+        Err(e) => return Err(Failure::Io(format!("{}: {e}", path.display()))),
+    };
     if bytes.len() as u64 != a.len || hex::sha256(&bytes) != a.sha256 {
-        return Err(format!(
+        return Err(Failure::Content(format!(
             "{} does not hold the bytes the journal recorded for {}",
             path.display(),
             a.target
-        ));
+        )));
     }
     Ok(std::borrow::Cow::Owned(bytes))
 }

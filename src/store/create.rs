@@ -27,8 +27,8 @@ pub fn check_can_create(dir: &Path) -> Result<(PathBuf, String)> {
             });
         }
         Ok(_) => {
-            let mut entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-            if entries.next().is_some() {
+            let entries = fsio::list_dir(dir).map_err(|e| Error::io(dir, e))?;
+            if !entries.is_empty() {
                 return Err(exists_error(dir));
             }
         }

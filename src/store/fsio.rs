@@ -61,6 +61,7 @@ const FSYNC_INLINE_MAX: usize = 4;
 /// without following a final symlink. Reads need no seam, but every `open` of the program is
 /// here so that clippy can forbid `OpenOptions` elsewhere.
 pub fn open_read(path: &Path, nofollow: bool) -> io::Result<File> {
+    fault::read_hit(path)?;
     let mut flags = OFlags::CLOEXEC | OFlags::NONBLOCK;
     if nofollow {
         flags |= OFlags::NOFOLLOW;
@@ -69,6 +70,34 @@ pub fn open_read(path: &Path, nofollow: bool) -> io::Result<File> {
         .read(true)
         .custom_flags(flags.bits() as i32)
         .open(path)
+}
+
+/// The names in the directory at `path` (without `.` and `..`), read through rustix: Rust
+/// std's `ReadDir` asserts that closing the directory succeeds, so an EIO from `close(2)`
+/// would abort the program; here a failed close is ignored like any read-only descriptor's.
+pub fn list_dir(path: &Path) -> io::Result<Vec<OsString>> {
+    fault::read_hit(path)?;
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut names = Vec::new();
+    for entry in rustix::fs::Dir::read_from(&fd)? {
+        let entry = entry?;
+        let name = entry.file_name().to_bytes();
+        if name != b"." && name != b".." {
+            names.push(OsString::from_vec(name.to_vec()));
+        }
+    }
+    Ok(names)
+}
+
+/// `lstat(2)`: the metadata of `path` itself, a symlink not followed. Counted as a read by
+/// the fault injection of debug builds (recovery decides on what it finds).
+pub fn lstat(path: &Path) -> io::Result<std::fs::Metadata> {
+    fault::read_hit(path)?;
+    std::fs::symlink_metadata(path)
 }
 
 /// Opens a stream (`--out` naming a device, a FIFO, /dev/fd/N) for appending, without
@@ -565,6 +594,11 @@ mod fault {
 
     #[inline(always)]
     pub(super) fn hit(_op: Op, _path: &Path) -> io::Result<()> {
+        Ok(())
+    }
+
+    #[inline(always)]
+    pub(super) fn read_hit(_path: &Path) -> io::Result<()> {
         Ok(())
     }
 }

@@ -284,7 +284,7 @@ impl Journal {
         }
     }
 
-    fn check(&self) -> Result<(), JournalError> {
+    pub(super) fn check(&self) -> Result<(), JournalError> {
         if self.id.is_empty()
             || self.id.len() > 32
             || !self.id.bytes().all(|b| b.is_ascii_hexdigit())

@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result, StateError};
+pub use commit::{UndeliveredRecord, read_undelivered};
 pub use create::{check_can_create, create, install, remove_abandoned_siblings};
 
 pub use crate::model::layout::*;
@@ -297,9 +298,8 @@ impl Session {
     pub fn list_certs_dir(&self) -> Result<Vec<String>> {
         let certs = self.dir.join(CERTS);
         let mut names = Vec::new();
-        for entry in std::fs::read_dir(&certs).map_err(|e| Error::io(&certs, e))? {
-            let entry = entry.map_err(|e| Error::io(&certs, e))?;
-            names.push(entry.file_name().to_string_lossy().into_owned());
+        for name in fsio::list_dir(&certs).map_err(|e| Error::io(&certs, e))? {
+            names.push(name.to_string_lossy().into_owned());
         }
         names.sort();
         Ok(names)
@@ -320,9 +320,7 @@ fn needs_recovery(dir: &Path) -> Result<bool> {
 /// Names of journal and staged files at the top of the state directory.
 fn leftovers(dir: &Path) -> Result<Vec<String>> {
     let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        let name = entry.file_name();
+    for name in fsio::list_dir(dir).map_err(|e| Error::io(dir, e))? {
         let name = name.to_string_lossy();
         if name == JOURNAL || name == JOURNAL_STAGE || name.starts_with(".stage.") {
             found.push(name.into_owned());
@@ -340,6 +338,8 @@ fn leftovers(dir: &Path) -> Result<Vec<String>> {
 pub fn trust_problems(dir: &Path) -> Vec<String> {
     let me = fsio::uid();
     let mut out = Vec::new();
+    // (gid, owner uid, verdict): the group of every file is usually the same.
+    let mut groups: Vec<(u32, u32, std::result::Result<(), String>)> = Vec::new();
     let files = [CERT, CRL, SERIAL, CRLNUMBER, INDEX, INDEX_LOG, AUDIT, KEY];
     let all = [(".", true), (CERTS, true)]
         .into_iter()
@@ -355,16 +355,29 @@ pub fn trust_problems(dir: &Path) -> Vec<String> {
         };
         let mode = m.mode() & 0o7777;
         let shown = crate::render::escape(&path.display().to_string());
-        let group_ok = m.gid() == m.uid();
-        if mode & 0o002 != 0 || (mode & 0o020 != 0 && !group_ok) {
-            let fixed = if is_dir { mode & !0o022 } else { mode & !0o077 };
-            out.push(format!(
-                "{shown} is writable by {} (mode {mode:o}); run: chmod {fixed:o} {shown}",
-                if mode & 0o002 != 0 {
-                    "every user"
-                } else {
-                    "its group"
+        let group_problem = if mode & 0o020 != 0 && mode & 0o002 == 0 {
+            let (gid, uid) = (m.gid(), m.uid());
+            let known = groups.iter().find(|(g, u, _)| *g == gid && *u == uid);
+            let verdict = match known {
+                Some((_, _, v)) => v.clone(),
+                None => {
+                    let v = private_group(gid, uid);
+                    groups.push((gid, uid, v.clone()));
+                    v
                 }
+            };
+            verdict.err()
+        } else {
+            None
+        };
+        if mode & 0o002 != 0 || group_problem.is_some() {
+            let fixed = if is_dir { mode & !0o022 } else { mode & !0o077 };
+            let by = match &group_problem {
+                None => "every user".to_string(),
+                Some(why) => format!("its group ({why})"),
+            };
+            out.push(format!(
+                "{shown} is writable by {by} (mode {mode:o}); run: chmod {fixed:o} {shown}"
             ));
         }
         if m.uid() != me && m.uid() != 0 {
@@ -379,6 +392,77 @@ pub fn trust_problems(dir: &Path) -> Vec<String> {
     out
 }
 
+/// Is `gid` the private group of the user `uid` (HOSTILE-TRUST), as Debian's OpenSSH
+/// (`user-group-modes`) decides it: the group exists, and its only member — by primary group
+/// or listed in the group — is that user. Upstream OpenSSH refuses any group write; the
+/// user-private-group convention (umask 002) is why fileca accepts this one case. When the
+/// members cannot be listed (the group or the user is unknown) it is not private.
+fn private_group(gid: u32, uid: u32) -> std::result::Result<(), String> {
+    use uzers::os::unix::GroupExt;
+    let group = uzers::get_group_by_gid(gid);
+    let owner = uzers::get_user_by_uid(uid);
+    // SAFETY: getpwent(3) walks a process-wide cursor; fileca reads it here, before any
+    // thread of its own is started, and nothing else in the process uses it.
+    let primary: Vec<(u32, String)> = match &group {
+        Some(_) => unsafe { uzers::all_users() }
+            .filter(|u| u.primary_group_id() == gid)
+            .map(|u| (u.uid(), u.name().to_string_lossy().into_owned()))
+            .collect(),
+        None => Vec::new(),
+    };
+    let name = |s: &std::ffi::OsStr| s.to_string_lossy().into_owned();
+    group_verdict(
+        gid,
+        owner.as_ref().map(|o| (uid, name(o.name()))),
+        group.as_ref().map(|g| {
+            (
+                name(g.name()),
+                g.members().iter().map(|m| name(m)).collect(),
+            )
+        }),
+        &primary,
+    )
+}
+
+/// [`private_group`]'s rule over what the user and group databases say: the owner (uid,
+/// name), the group (name, listed members), the users whose primary group it is.
+fn group_verdict(
+    gid: u32,
+    owner: Option<(u32, String)>,
+    group: Option<(String, Vec<String>)>,
+    primary: &[(u32, String)],
+) -> std::result::Result<(), String> {
+    let Some((name, members)) = group else {
+        return Err(format!(
+            "group {gid} is unknown, so its members cannot be listed"
+        ));
+    };
+    let Some((uid, owner)) = owner else {
+        return Err("the owner is an unknown user".into());
+    };
+    let others: Vec<&str> = members
+        .iter()
+        .filter(|m| **m != owner)
+        .map(String::as_str)
+        .chain(
+            primary
+                .iter()
+                .filter(|(u, _)| *u != uid)
+                .map(|(_, n)| n.as_str()),
+        )
+        .collect();
+    if !others.is_empty() {
+        return Err(format!(
+            "group {name} has other members: {}",
+            others.join(", ")
+        ));
+    }
+    if members.is_empty() && !primary.iter().any(|(u, _)| *u == uid) {
+        return Err(format!("group {name} has no member"));
+    }
+    Ok(())
+}
+
 /// Refuses a state directory that is missing, a symlink or not a directory.
 /// The hidden siblings `.NAME.init-…` of the state directory `dir` (what an interrupted init
 /// or install-ca leaves).
@@ -388,11 +472,12 @@ pub fn init_leftovers(dir: &Path) -> Vec<String> {
     };
     let prefix = format!(".{name}.init-");
     let parent = output::parent_of(dir);
-    let Ok(entries) = std::fs::read_dir(&parent) else {
+    let Ok(entries) = fsio::list_dir(&parent) else {
         return Vec::new();
     };
     let mut found: Vec<String> = entries
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .into_iter()
+        .filter_map(|n| n.into_string().ok())
         .filter(|n| n.starts_with(&prefix))
         .collect();
     found.sort();
@@ -579,5 +664,37 @@ mod tests {
         assert_eq!(network_fs_name(0x6969), Some("NFS"));
         assert_eq!(network_fs_name(0xEF53), None); // ext4
         assert_eq!(network_fs_name(0x0102_1994), None); // tmpfs
+    }
+
+    #[test]
+    fn a_group_is_private_only_with_the_owner_as_its_one_member_hostile_trust() {
+        let alice = Some((1000, "alice".to_string()));
+        let group = |members: &[&str]| {
+            Some((
+                "alice".to_string(),
+                members.iter().map(|m| m.to_string()).collect(),
+            ))
+        };
+        let primary_alice = [(1000, "alice".to_string())];
+        // The user-private group: alice's primary group, nobody else in it.
+        assert!(group_verdict(1000, alice.clone(), group(&[]), &primary_alice).is_ok());
+        assert!(group_verdict(1000, alice.clone(), group(&["alice"]), &primary_alice).is_ok());
+        // Listed by name only (a supplementary group of alice's alone).
+        assert!(group_verdict(1000, alice.clone(), group(&["alice"]), &[]).is_ok());
+        // gid equal to uid is not enough: another member makes it shared.
+        let e = group_verdict(1000, alice.clone(), group(&["bob"]), &primary_alice).unwrap_err();
+        assert!(e.contains("other members: bob"), "{e}");
+        let e = group_verdict(
+            1000,
+            alice.clone(),
+            group(&[]),
+            &[(1000, "alice".into()), (1001, "mallory".into())],
+        )
+        .unwrap_err();
+        assert!(e.contains("mallory"), "{e}");
+        // No member at all (a setgid group), an unknown group or owner: not private.
+        assert!(group_verdict(50, alice.clone(), group(&[]), &[]).is_err());
+        assert!(group_verdict(1000, alice, None, &primary_alice).is_err());
+        assert!(group_verdict(1000, None, group(&[]), &primary_alice).is_err());
     }
 }

@@ -27,7 +27,31 @@ pub const MODE_OUTPUT: u32 = 0o644;
 pub const MODE_PAIR_DIR: u32 = 0o700;
 /// The marker file inside a pair staging directory: proof that fileca made it.
 pub const MARKER: &str = ".fileca-staging";
-const MARKER_TEXT: &[u8] = b"fileca staging directory: holds a private key until published\n";
+const MARKER_TEXT: &str = "fileca staging directory: holds a private key until published\n";
+
+/// The marker's content: its fixed first line, then the state directory (absolute) and the
+/// serial of the certificate the key is for, by which the cleanup of abandoned staging
+/// directories recognises one whose certificate was committed (HOSTILE-CLEANUP).
+fn marker_text(state_dir: &Path, serial: &str) -> Vec<u8> {
+    let mut text = MARKER_TEXT.as_bytes().to_vec();
+    text.extend_from_slice(b"state ");
+    text.extend_from_slice(state_dir.as_os_str().as_encoded_bytes());
+    text.extend_from_slice(format!("\nserial {serial}\n").as_bytes());
+    text
+}
+
+/// The state directory and serial a marker names (None for a marker of an older fileca).
+pub(super) fn marker_names(text: &[u8]) -> Option<(PathBuf, String)> {
+    use std::os::unix::ffi::OsStrExt;
+    let rest = text.strip_prefix(MARKER_TEXT.as_bytes())?;
+    let rest = rest.strip_prefix(b"state ")?;
+    let nl = rest.iter().position(|&b| b == b'\n')?;
+    let state = PathBuf::from(std::ffi::OsStr::from_bytes(&rest[..nl]));
+    let serial = std::str::from_utf8(rest[nl + 1..].strip_prefix(b"serial ")?)
+        .ok()?
+        .strip_suffix('\n')?;
+    Some((state, serial.to_string()))
+}
 
 /// A file to write outside the state directory after the commit.
 #[derive(Debug, Clone)]
@@ -112,26 +136,70 @@ pub fn write_copy(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
     let name = file_name(path)?;
     let parent_path = parent_of(path);
     let parent = Dir::open(&parent_path).map_err(|e| Error::io(&parent_path, e))?;
+    // Copies of this name that a killed command staged here (public content): removed once
+    // their process is dead, if they are plain files of this user.
+    remove_abandoned_copies(&parent, &name);
     let mut rnd = [0u8; 6];
     crate::rand::fill(&mut rnd)?;
     let staged = staged_name(
         &name,
         &format!("{}-{}", std::process::id(), hex::lower(&rnd)),
     );
-    let file = parent
-        .write_new(&staged, bytes, crate::store::MODE_PUBLIC)
-        .map_err(|e| Error::io(path, e))?;
-    let placed = fsio::fsync_group(&[fsio::Durable::File(&file, &parent.join(&staged))])
-        .and_then(|()| match force {
-            true => parent.rename(&staged, &name),
-            false => parent.rename_noreplace(&staged, &name),
-        })
-        .and_then(|()| parent.fsync());
+    let file = match parent.write_new(&staged, bytes, crate::store::MODE_PUBLIC) {
+        Ok(f) => f,
+        Err(e) => {
+            // A random name nobody else uses: ours if it exists (a write that failed after
+            // the create, a full disk).
+            if e.kind() != io::ErrorKind::AlreadyExists {
+                let _ = parent.unlink(&staged);
+            }
+            return Err(Error::io(path, e));
+        }
+    };
+    let placed =
+        fsio::fsync_group(&[fsio::Durable::File(&file, &parent.join(&staged))]).and_then(|()| {
+            match force {
+                true => parent.rename(&staged, &name),
+                false => parent.rename_noreplace(&staged, &name),
+            }
+        });
     if let Err(e) = placed {
         let _ = parent.unlink(&staged);
         return Err(Error::io(path, e));
     }
+    if let Err(e) = parent.fsync() {
+        // Not durable, so not written: a new name is taken back (a failed command leaves
+        // nothing); a replaced file cannot be, and the error says so.
+        if !force {
+            let _ = parent.unlink(&name);
+        }
+        return Err(Error::io(&parent_path, e));
+    }
     Ok(())
+}
+
+/// Removes the staged copies `.NAME.fileca-PID-RANDOM` of `name` whose process is dead
+/// (a kill, or a power loss, between staging and renaming): plain files of this user only.
+fn remove_abandoned_copies(parent: &Dir, name: &str) {
+    let prefix = staged_name(name, "");
+    let tagged = |n: &str| -> Option<String> {
+        let rest = n.strip_prefix(&prefix)?;
+        let (pid, rnd) = rest.split_once('-')?;
+        (!pid.is_empty()
+            && pid.bytes().all(|b| b.is_ascii_digit())
+            && !rnd.is_empty()
+            && rnd.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| rest.to_string())
+    };
+    cleanup::remove_abandoned(parent, &tagged, "copy of a request", &|n| {
+        let st = parent.stat_entry(n)?;
+        if !is_regular(&st) || st.st_uid != fsio::uid() {
+            return Err(io::Error::other(
+                "not a plain file of the user running fileca",
+            ));
+        }
+        parent.unlink(n)
+    });
 }
 
 /// Checks where [`write_copy`] will write, before anything is done (`--csr-out`): `-` and
@@ -263,7 +331,7 @@ pub fn relative_to(state_dir: &Path, target_dir: &Path) -> Result<String> {
 }
 
 /// The hidden name an output is staged under in its directory.
-fn staged_name(name: &str, id: &str) -> String {
+pub(super) fn staged_name(name: &str, id: &str) -> String {
     // At most 200 bytes of the name, cut at a character boundary: the result stays within
     // NAME_MAX (255 bytes) whatever the name's script.
     let mut end = name.len().min(200);
@@ -276,7 +344,7 @@ fn staged_name(name: &str, id: &str) -> String {
 /// Stages `ca issue`'s private key before the commit point: a new owner-only directory
 /// `.NAME.fileca-PID-RANDOM` in the output directory, holding the marker and the key, made
 /// durable. Returns the directory's name.
-pub fn stage_pair(pair: &PairPlan) -> Result<(Dir, String)> {
+pub fn stage_pair(state_dir: &Path, pair: &PairPlan) -> Result<(Dir, String)> {
     let parent_path = parent_of(&pair.path);
     let name = file_name(&pair.path)?;
     let parent = Dir::open(&parent_path).map_err(|e| Error::io(&parent_path, e))?;
@@ -287,7 +355,8 @@ pub fn stage_pair(pair: &PairPlan) -> Result<(Dir, String)> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::io(&pair.path, e)),
     }
-    cleanup::remove_abandoned_pairs(&parent, &name);
+    cleanup::remove_abandoned_pairs(&parent);
+    let state_dir = std::fs::canonicalize(state_dir).map_err(|e| Error::io(state_dir, e))?;
     let mut rnd = [0u8; 6];
     crate::rand::fill(&mut rnd)?;
     let staged = format!(".{name}.fileca-{}-{}", std::process::id(), hex::lower(&rnd));
@@ -296,19 +365,24 @@ pub fn stage_pair(pair: &PairPlan) -> Result<(Dir, String)> {
         Err(e) => return Err(Error::io(parent.join(&staged), e)),
     };
     let result = (|| -> io::Result<()> {
-        let marker = sub.write_new(MARKER, MARKER_TEXT, 0o600)?;
+        // The marker is durable before the key exists: no power loss leaves a key in a
+        // directory the cleanup cannot prove is fileca's.
+        let marker = sub.write_new(MARKER, &marker_text(&state_dir, &pair.serial), 0o600)?;
+        let marker_path = sub.join(MARKER);
+        fsio::fsync_group(&[
+            Durable::File(&marker, &marker_path),
+            Durable::Dir(&sub),
+            Durable::Dir(&parent),
+        ])?;
         let key = sub.write_new(&pair.key.0, &pair.key.1, pair.key.2)?;
         let mut staged = Vec::new();
         for (name, bytes, mode) in &pair.staged {
             staged.push((sub.write_new(name, bytes, *mode)?, sub.join(name)));
         }
-        let (marker_path, key_path) = (sub.join(MARKER), sub.join(&pair.key.0));
-        let mut items = vec![
-            Durable::File(&marker, &marker_path),
-            Durable::File(&key, &key_path),
-        ];
+        let key_path = sub.join(&pair.key.0);
+        let mut items = vec![Durable::File(&key, &key_path)];
         items.extend(staged.iter().map(|(f, p)| Durable::File(f, p)));
-        items.extend([Durable::Dir(&sub), Durable::Dir(&parent)]);
+        items.push(Durable::Dir(&sub));
         fsio::fsync_group(&items)
     })();
     match result {

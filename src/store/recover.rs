@@ -24,7 +24,7 @@ use super::commit::apply;
 use super::fsio::{self, Dir, Durable};
 use super::journal::{self, Journal, JournalV1, Parsed};
 use super::output::Mode;
-use super::{CERTS, INDEX_LOG, JOURNAL, cleanup, leftovers, read_plain};
+use super::{CERTS, INDEX_LOG, JOURNAL, leftovers, read_plain};
 use crate::error::{Error, Result};
 use crate::hex;
 
@@ -192,9 +192,45 @@ fn check_publishable(
     Ok(())
 }
 
-/// Does the file at `path` (not followed if a symlink) hold content with this hash?
-pub(super) fn holds_path(path: &Path, sha256: &str) -> bool {
-    read_plain(path).is_ok_and(|b| hex::sha256(&b) == sha256)
+/// Does the file at `path` (not followed if a symlink) hold content with this hash? A name
+/// that is absent, a symlink, not a regular file or over the size limit does not; any other
+/// failure to read is an error, never a "no" (RECOVER-NO-GUESS).
+pub(super) fn holds_path(path: &Path, sha256: &str) -> io::Result<bool> {
+    match read_plain(path) {
+        Ok(b) => Ok(hex::sha256(&b) == sha256),
+        Err(e) if definitely_not_content(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Is this failure to read a file an observation (the name is absent, a symlink, not a
+/// regular file, too large: it holds no recorded content) rather than an I/O error?
+pub(super) fn definitely_not_content(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound
+        || e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+        || (e.kind() == io::ErrorKind::Other && e.raw_os_error().is_none())
+}
+
+/// The length of a state file, 0 when absent; an I/O error is an error.
+pub(super) fn len_of(path: &Path) -> io::Result<u64> {
+    match fsio::lstat(path) {
+        Ok(m) => Ok(m.len()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+/// Does `path` hold exactly the appended bytes at their offset, and end there?
+pub(super) fn holds_append(path: &Path, offset: u64, len: u64, sha256: &str) -> io::Result<bool> {
+    if len_of(path)? != offset + len {
+        return Ok(false);
+    }
+    match read_range(path, offset, len) {
+        Ok(Some(c)) => Ok(hex::sha256(&c) == sha256),
+        Ok(None) => Ok(false),
+        Err(e) if definitely_not_content(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// `len` bytes of a file from `offset`, or None when the file is shorter.
@@ -257,21 +293,24 @@ fn from_v1(dir: &Path, j: JournalV1) -> std::result::Result<Journal, RecoverErro
 }
 
 /// Did the interrupted command complete its commit point? Yes if every staged file holds its
-/// recorded content (or was already renamed onto a target that does); no if some does not and
-/// nothing was applied yet (the journal was durable before some staged file was: roll back);
-/// anything else is inconsistent and needs a human.
+/// recorded content (or was already renamed onto a target that does). If not, the commit
+/// point was never completed (after it every staged file is durable, then renamed): roll
+/// back — unless an append is already in place, which only happens after the commit point
+/// (then a staged file was tampered with, and a human decides). A target holding a staged
+/// file's bytes is no proof of a rename: it may have held them before (an install-ca swap
+/// whose chain.pem is unchanged). Any failure to read is an error, never a guess
+/// (RECOVER-NO-GUESS).
 fn committed(dir: &Path, j: &Journal) -> std::result::Result<bool, RecoverError> {
     let mut complete = true;
-    let mut applied = false;
+    let mut appended = false;
     for r in &j.renames {
         let staged = dir.join(&r.staged);
         match read_plain(&staged) {
             Ok(b) if hex::sha256(&b) == r.sha256 => {}
             Ok(_) => complete = false,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if holds_path(&dir.join(&r.target), &r.sha256) {
-                    applied = true;
-                } else {
+            Err(e) if definitely_not_content(&e) => {
+                let target = dir.join(&r.target);
+                if !holds_path(&target, &r.sha256).map_err(|e| RecoverError::read(&target, &e))? {
                     complete = false;
                 }
             }
@@ -279,130 +318,176 @@ fn committed(dir: &Path, j: &Journal) -> std::result::Result<bool, RecoverError>
         }
     }
     for a in &j.appends {
-        let len = std::fs::symlink_metadata(dir.join(&a.target)).map_or(0, |m| m.len());
-        applied |= len > a.offset;
-        if let Some(name) = &a.staged
-            && !holds_path(&dir.join(name), &a.sha256)
-            && len < a.offset + a.len
-        {
-            complete = false;
+        let target = dir.join(&a.target);
+        let applied = holds_append(&target, a.offset, a.len, &a.sha256)
+            .map_err(|e| RecoverError::read(&target, &e))?;
+        appended |= applied;
+        if let Some(name) = &a.staged {
+            let staged = dir.join(name);
+            if !applied
+                && !holds_path(&staged, &a.sha256).map_err(|e| RecoverError::read(&staged, &e))?
+            {
+                complete = false;
+            }
         }
     }
-    match (complete, applied) {
+    match (complete, appended) {
         (true, _) => Ok(true),
         (false, false) => Ok(false),
         (false, true) => Err(RecoverError::PartlyApplied),
     }
 }
 
+/// Why a `.journal` may not be acted on (RECOVER-OWNER): it must be a regular file owned by
+/// the user running fileca, mode 0600 — what fileca writes. Anyone else's journal (a
+/// directory writer's, planted) is never acted on, never removed.
+fn journal_problem(m: &std::fs::Metadata) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let kind = m.file_type();
+    if !kind.is_file() {
+        return Some(if kind.is_symlink() {
+            "is a symbolic link".into()
+        } else {
+            "is not a regular file".into()
+        });
+    }
+    if m.uid() != fsio::uid() {
+        return Some(format!(
+            "belongs to uid {}, not to you (uid {})",
+            m.uid(),
+            fsio::uid()
+        ));
+    }
+    if m.mode() & 0o7777 != super::MODE_SECRET {
+        return Some(format!(
+            "has mode {:o}; fileca writes its journals 0600",
+            m.mode() & 0o7777
+        ));
+    }
+    None
+}
+
 /// Rolls a complete journal forward, or removes stray staged files when there is none.
 /// Runs under the exclusive lock. Returns warnings about outputs of the interrupted command
-/// that could not be delivered.
+/// that were not delivered: recovery writes nothing outside the state directory
+/// (RECOVER-INSIDE); they are also recorded in `.undelivered` for `ca check`.
 pub(super) fn recover(dir: &Path) -> Result<Vec<String>> {
     let jpath = dir.join(JOURNAL);
     let recovery_err = |msg: String| Error::Recovery {
         dir: dir.to_path_buf(),
         msg,
     };
+    let retry_err = |op: &str, msg: String| Error::RecoveryIo {
+        dir: dir.to_path_buf(),
+        op: op.to_string(),
+        msg,
+    };
     let state = Dir::open(dir).map_err(|e| Error::io(dir, e))?;
     let mut warnings = Vec::new();
-    match read_plain(&jpath) {
-        Ok(bytes) => {
-            let parsed = Journal::parse(&bytes).map_err(|m| {
+    let meta = match fsio::lstat(&jpath) {
+        Ok(m) => Some(m),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(retry_err("command", format!("{}: {e}", jpath.display()))),
+    };
+    if let Some(m) = &meta {
+        if let Some(why) = journal_problem(m) {
+            return Err(recovery_err(format!(
+                "{} {why}: fileca acts only on a journal it wrote (a regular file of yours, \
+                 mode 0600), so it did nothing and removed nothing. Inspect it (ls -l {0}; \
+                 cat {0}) and remove it if it is not yours",
+                jpath.display()
+            )));
+        }
+        let bytes = read_plain(&jpath).map_err(|e| {
+            let msg = format!("{}: {e}", jpath.display());
+            // Too large (HOSTILE-JOURNAL) is what it is; any other failure is retried.
+            if definitely_not_content(&e) {
                 recovery_err(format!(
-                    "{}: {m}; inspect it by hand (ca check shows the details)",
-                    jpath.display()
+                    "{msg}; inspect it by hand (ca check shows the details)"
                 ))
-            })?;
-            let journal = match parsed {
-                Parsed::V2(j) => Some(j),
-                Parsed::V1(j) => Some(from_v1(dir, j).map_err(|m| {
-                    recovery_err(format!(
-                        "completing the interrupted commit (journal {}): {m}; mutations are \
-                         refused until this is resolved",
-                        jpath.display()
-                    ))
-                })?),
-                Parsed::Torn => None,
-            };
-            let forward = match &journal {
-                Some(j) => committed(dir, j).map_err(|m| {
-                    recovery_err(format!(
-                        "the interrupted {} (journal {}): {m}; mutations are refused until \
-                         this is resolved",
-                        j.operation,
-                        jpath.display()
-                    ))
-                })?,
-                None => false,
-            };
-            match journal {
-                Some(journal) if forward => {
-                    // The killed command may not have finished its commit point: make the
-                    // journal and its name durable before acting on it, or a power loss
-                    // during this recovery could leave applied changes and a torn journal.
-                    // certs/ first: a certificate the killed command already moved there from
-                    // the top must not lose both names (its removal from the top becomes
-                    // durable with the state directory).
-                    let f = super::open_read_nofollow(&jpath)
-                        .map_err(|e| recovery_err(format!("{}: {e}", jpath.display())))?;
-                    let certs = Dir::open(&dir.join(CERTS))
-                        .map_err(|e| recovery_err(format!("{}: {e}", dir.join(CERTS).display())))?;
-                    fsio::fsync_group(&[Durable::File(&f, &jpath), Durable::Dir(&certs)])
-                        .and_then(|()| state.fsync())
-                        .map_err(|e| recovery_err(format!("{}: {e}", jpath.display())))?;
-                    let (undelivered, leftover) = apply(dir, &state, &journal, Mode::Recover)
-                        .map_err(|m| {
-                            recovery_err(format!(
-                                "completing the interrupted {} (journal {}): {m}; mutations \
-                                 are refused until this is resolved",
-                                journal.operation,
-                                jpath.display()
-                            ))
-                        })?;
-                    if let Some(m) = leftover {
-                        return Err(recovery_err(format!(
-                            "the interrupted {} is complete, but removing its journal failed: {m}",
-                            journal.operation
-                        )));
-                    }
-                    for u in undelivered {
-                        warnings.push(format!(
-                            "an interrupted {} was completed, but an output was not \
-                             delivered: {u}",
-                            journal.operation
-                        ));
-                    }
+            } else {
+                retry_err("command", msg)
+            }
+        })?;
+        let parsed = Journal::parse(&bytes).map_err(|m| {
+            recovery_err(format!(
+                "{}: {m}; inspect it by hand (ca check shows the details)",
+                jpath.display()
+            ))
+        })?;
+        let as_recover_error = |op: &str, e: RecoverError| match e {
+            RecoverError::Read { .. } | RecoverError::Unreadable { .. } => {
+                retry_err(op, e.to_string())
+            }
+            e => recovery_err(format!(
+                "the interrupted {op} (journal {}): {e}; mutations are refused until this is \
+                 resolved",
+                jpath.display()
+            )),
+        };
+        let journal = match parsed {
+            Parsed::V2(j) => Some(j),
+            Parsed::V1(j) => {
+                let op = j.operation.clone();
+                Some(from_v1(dir, j).map_err(|e| as_recover_error(&op, e))?)
+            }
+            Parsed::Torn => None,
+        };
+        let forward = match &journal {
+            Some(j) => committed(dir, j).map_err(|e| as_recover_error(&j.operation, e))?,
+            None => false,
+        };
+        match journal {
+            Some(journal) if forward => {
+                let op = journal.operation.as_str();
+                // The killed command may not have finished its commit point: make the
+                // journal and its name durable before acting on it, or a power loss
+                // during this recovery could leave applied changes and a torn journal.
+                // certs/ first: a certificate the killed command already moved there from
+                // the top must not lose both names (its removal from the top becomes
+                // durable with the state directory).
+                let f = super::open_read_nofollow(&jpath)
+                    .map_err(|e| retry_err(op, format!("{}: {e}", jpath.display())))?;
+                let certs = Dir::open(&dir.join(CERTS))
+                    .map_err(|e| retry_err(op, format!("{}: {e}", dir.join(CERTS).display())))?;
+                fsio::fsync_group(&[Durable::File(&f, &jpath), Durable::Dir(&certs)])
+                    .and_then(|()| state.fsync())
+                    .map_err(|e| retry_err(op, format!("{}: {e}", jpath.display())))?;
+                let (undelivered, leftover) =
+                    apply(dir, &state, &journal, Mode::Recover).map_err(|f| match f {
+                        Failure::Io(m) => retry_err(op, m),
+                        Failure::Content(m) => recovery_err(format!(
+                            "completing the interrupted {op} (journal {}): {m}; mutations \
+                             are refused until this is resolved",
+                            jpath.display()
+                        )),
+                    })?;
+                if let Some(m) = leftover {
+                    return Err(recovery_err(format!(
+                        "the interrupted {op} is complete, but removing its journal failed: {m}"
+                    )));
                 }
-                journal => {
-                    // Its commit point was never completed: nothing was applied. Roll back:
-                    // the staged key of `ca issue` (provably ours), then the journal; the
-                    // staged files go with the strays below.
-                    for p in journal.iter().flat_map(|j| &j.pairs) {
-                        if let Ok(parent) = Dir::open(&dir.join(&p.dir)) {
-                            match cleanup::remove_staging(&parent, &p.staged) {
-                                Ok(()) => {
-                                    let _ = parent.fsync();
-                                }
-                                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                                Err(e) => warnings.push(format!(
-                                    "left {} alone: {e}",
-                                    parent.join(&p.staged).display()
-                                )),
-                            }
-                        }
-                    }
-                    state
-                        .unlink(JOURNAL)
-                        .map_err(|e| recovery_err(format!("removing {}: {e}", jpath.display())))?;
-                    state
-                        .fsync()
-                        .map_err(|e| recovery_err(format!("{}: {e}", dir.display())))?;
+                for u in undelivered {
+                    warnings.push(format!(
+                        "an interrupted {op} was completed, but an output was not delivered: {u}"
+                    ));
                 }
             }
+            journal => {
+                // Its commit point was never completed: nothing was applied. Roll back: the
+                // journal; the staged files go with the strays below. Nothing outside the
+                // state directory is touched (RECOVER-INSIDE): the staged key of an
+                // uncommitted `ca issue` is removed by the next `ca issue` into its
+                // directory (HOSTILE-CLEANUP).
+                let op = journal.as_ref().map_or("command", |j| j.operation.as_str());
+                state
+                    .unlink(JOURNAL)
+                    .map_err(|e| retry_err(op, format!("removing {}: {e}", jpath.display())))?;
+                state
+                    .fsync()
+                    .map_err(|e| retry_err(op, format!("{}: {e}", dir.display())))?;
+            }
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(recovery_err(format!("{}: {e}", jpath.display()))),
     }
     // No journal (any more): whatever is staged belongs to a command that never reached its
     // commit point, or to a format 1 journal just completed, so it is removed.
@@ -410,12 +495,92 @@ pub(super) fn recover(dir: &Path) -> Result<Vec<String>> {
     if !stray.is_empty() {
         for name in &stray {
             state.unlink(name).map_err(|e| {
-                recovery_err(format!("removing stray {}: {e}", dir.join(name).display()))
+                retry_err(
+                    "command",
+                    format!("removing stray {}: {e}", dir.join(name).display()),
+                )
             })?;
         }
         state
             .fsync()
-            .map_err(|e| recovery_err(format!("{}: {e}", dir.display())))?;
+            .map_err(|e| retry_err("command", format!("{}: {e}", dir.display())))?;
     }
     Ok(warnings)
+}
+
+/// Why applying a committed journal stopped: an I/O error (the next command retries), or
+/// content that is not what the journal recorded (a human decides).
+#[derive(Debug)]
+pub(super) enum Failure {
+    Io(String),
+    Content(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Io(m) | Failure::Content(m) => f.write_str(m),
+        }
+    }
+}
+
+/// An output directory the journal names relative to the state directory, as a message
+/// shows it: resolved when it exists (`/srv/out`, not `/srv/pki/../out`).
+fn shown_dir(dir: &Path, rel: &str) -> PathBuf {
+    let joined = dir.join(rel);
+    std::fs::canonicalize(&joined).unwrap_or(joined)
+}
+
+/// What recovery says of an output it did not write (RECOVER-INSIDE): what was committed,
+/// where it was to go, and the command that delivers it.
+pub(super) fn undelivered_output(dir: &Path, o: &journal::Output, id: &str) -> String {
+    let out_dir = shown_dir(dir, &o.dir);
+    // A copy the killed command staged and did not link into place: named, never removed
+    // by recovery (looking is not writing).
+    let staged = out_dir.join(super::output::staged_name(&o.name, id));
+    let leftover = match fsio::lstat(&staged) {
+        Ok(_) => format!(" (it left a hidden copy, {}: remove it)", staged.display()),
+        Err(_) => String::new(),
+    };
+    let dest = out_dir.join(&o.name);
+    let dest = dest.display();
+    let serial = crate::model::layout::serial_of_cert_file(&o.source);
+    let how = match (serial, o.der, o.suffix.is_some()) {
+        (Some(s), true, _) => format!("ca show {s} --der > {dest}"),
+        (Some(s), false, false) => format!("ca show {s} --pem > {dest}"),
+        (Some(s), false, true) => format!(
+            "(ca show {s} --pem; cat {} {}) > {dest}",
+            dir.join(super::CERT).display(),
+            dir.join(super::CHAIN).display()
+        ),
+        (None, true, _) => format!(
+            "openssl crl -in {} -outform DER -out {dest}",
+            dir.join(&o.source).display()
+        ),
+        (None, false, _) => format!("cp {} {dest}", dir.join(&o.source).display()),
+    };
+    let what = match serial {
+        Some(s) => format!("certificate {s}"),
+        None => o.source.clone(),
+    };
+    format!(
+        "{what} was not written to {dest} (recovery writes nothing outside the state \
+         directory); deliver it with: {how}{leftover}"
+    )
+}
+
+/// What recovery says of a pair directory it did not publish (RECOVER-INSIDE).
+pub(super) fn undelivered_pair(dir: &Path, p: &journal::Pair) -> String {
+    let out = shown_dir(dir, &p.dir);
+    let staged = out.join(&p.staged);
+    format!(
+        "certificate {serial} is issued, but its key pair was not delivered to {dest} \
+         (recovery writes nothing outside the state directory). Its private key is in {staged} \
+         (fileca never removes it); run the same `ca issue {name}` again with the same output \
+         directory to complete the delivery, or revoke it: ca revoke {serial}",
+        serial = p.serial,
+        dest = out.join(&p.name).display(),
+        staged = staged.display(),
+        name = p.name,
+    )
 }

@@ -1,0 +1,665 @@
+//! Recovery that cannot be steered or fooled (SPEC.md RECOVER-INSIDE, RECOVER-OWNER,
+//! RECOVER-SIGNED, RECOVER-NO-GUESS, RECOVER-UNDELIVERED): a journal is acted on only if it is
+//! the owner's 0600 regular file; recovery creates, replaces or removes nothing outside the
+//! state directory; what a planted journal renames into place is refused by the signed
+//! checkpoint; an I/O error while recovering decides nothing (exit 4, the journal kept), and
+//! no failed or killed recovery leaves a state that is neither before nor after.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::harness::*;
+
+/// A journal's text with its checksum line.
+fn journal_text(journal: &serde_json::Value) -> String {
+    let body = format!("{journal}\n");
+    format!("{body}sha256 {}\n", fileca::hex::sha256(body.as_bytes()))
+}
+
+/// Writes `.journal` as fileca would (0600, the running user's).
+fn plant(dir: &Path, journal: &serde_json::Value) {
+    let path = dir.join(".journal");
+    std::fs::write(&path, journal_text(journal)).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+fn sha(bytes: &[u8]) -> String {
+    fileca::hex::sha256(bytes)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// `ca ARGS` in `dir` with a read fault (`FILECA_READ_FAULT=N`, debug builds).
+fn with_read_fault(dir: &Path, args: &[&str], n: usize) -> Output {
+    ca_at(dir)
+        .args(args)
+        .env("FILECA_READ_FAULT", n.to_string())
+        .output()
+        .unwrap()
+}
+
+/// How many reads (opens and lstats through the seam) `ca ARGS` makes in `dir`: run on a copy.
+fn count_reads(root: &Path, dir: &Path, args: &[&str]) -> usize {
+    let probe = root.join("read-probe");
+    let _ = std::fs::remove_dir_all(&probe);
+    copy_dir(dir, &probe);
+    let out = ca_at(&probe)
+        .args(args)
+        .env("FILECA_READ_TRACE", "1")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&probe).unwrap();
+    stderr(&out)
+        .lines()
+        .filter(|l| l.starts_with("fileca-read "))
+        .count()
+}
+
+/// The state directory's snapshot without what recovery records for `ca check`
+/// (`.undelivered`) and without the lock.
+fn state_of(dir: &Path) -> Snapshot {
+    let mut s = snapshot(dir);
+    s.remove(".undelivered");
+    s.remove(".lock");
+    s
+}
+
+/// `ca issue` generates a new key each run, so its certificate (and the index lines and
+/// checkpoint over it) differ between runs: its after-state is compared by names, and by
+/// content for everything else.
+fn comparable(s: &Snapshot, name: &str) -> Snapshot {
+    if name != "issue" {
+        return s.clone();
+    }
+    s.iter()
+        .map(|(k, (mode, v))| {
+            let varies = k.starts_with("certs/") || k == "index.json" || k == "index.log";
+            (k.clone(), (*mode, if varies { None } else { v.clone() }))
+        })
+        .collect()
+}
+
+/// The first differences between two snapshots, for messages.
+fn differences(a: &Snapshot, b: &Snapshot) -> String {
+    let mut out = Vec::new();
+    for (k, v) in a {
+        match b.get(k) {
+            None => out.push(format!("missing {k}")),
+            Some(w) if w != v => out.push(format!("differs {k}")),
+            _ => {}
+        }
+    }
+    out.extend(
+        b.keys()
+            .filter(|k| !a.contains_key(*k))
+            .map(|k| format!("extra {k}")),
+    );
+    out.join(", ")
+}
+
+#[track_caller]
+fn assert_state(now: &Snapshot, expected: &Snapshot, what: &str) {
+    assert!(now == expected, "{what}: {}", differences(expected, now));
+}
+
+#[test]
+fn a_planted_journal_writes_nothing_outside_the_state_directory_recover_inside() {
+    let env = Env::new();
+    let home = env.path("home");
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    std::fs::write(home.join(".profile"), "the owner's profile\n").unwrap();
+    let ca_crt = std::fs::read(env.dir.join("ca.crt")).unwrap();
+    let suffix = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIattacker attacker@evil\n";
+    let mut appended = ca_crt.clone();
+    appended.extend_from_slice(suffix.as_bytes());
+    // The review's journal: ~/.ssh/authorized_keys with the attacker's key as a suffix, and
+    // ~/.profile replaced under "force" with the hash of what is there now.
+    plant(
+        &env.dir,
+        &serde_json::json!({
+            "format": 2, "operation": "sign", "generation_before": 1, "generation_after": 1,
+            "id": "00ff",
+            "outputs": [
+                {"dir": "../home/.ssh", "name": "authorized_keys", "source": "ca.crt",
+                 "suffix": suffix, "sha256": sha(&appended)},
+                {"dir": "../home", "name": ".profile", "source": "ca.crt",
+                 "sha256": sha(&ca_crt), "force": true,
+                 "replaces": sha(b"the owner's profile\n")},
+            ],
+        }),
+    );
+    let before_home = snapshot(&home);
+    let out = env.run(&["status"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "its own exit code: {err}");
+    assert_unchanged(&before_home, &snapshot(&home));
+    assert!(err.contains("was not written to"), "{err}");
+    assert!(err.contains("authorized_keys"), "{err}");
+    assert!(!env.dir.join(".journal").exists());
+    // check lists what was not delivered, without calling it a problem of the state...
+    let out = env.run(&["check"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("undelivered:") && text.contains("authorized_keys"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&env.run(&["check", "--json"]).stdout).unwrap();
+    assert_eq!(json["undelivered"].as_array().unwrap().len(), 2, "{json}");
+    // ...until the next change.
+    env.ok(&["crl"]);
+    let text = String::from_utf8_lossy(&env.run(&["check"]).stdout).into_owned();
+    assert!(!text.contains("undelivered"), "{text}");
+    assert!(!env.dir.join(".undelivered").exists());
+    assert_unchanged(&before_home, &snapshot(&home));
+}
+
+#[test]
+fn only_the_owners_0600_journal_is_acted_on_recover_owner() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = deterministic_ca(tmp.path());
+    // A genuine journal: sign killed right after its commit point.
+    let args: Vec<String> = vec![
+        "sign".into(),
+        csr("p256-default.pem").to_str().unwrap().into(),
+    ];
+    let reference = tmp.path().join("reference");
+    copy_dir(&base, &reference);
+    let trace = trace_mutations(&reference, &args);
+    let after = state_of(&reference);
+    let killed = tmp.path().join("killed");
+    copy_dir(&base, &killed);
+    let out = ca_at(&killed)
+        .args(&args)
+        .env(
+            "FILECA_FAULT",
+            format!("abort@{}", first_after_commit(&trace)),
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let journal = std::fs::read(killed.join(".journal")).unwrap();
+    type Spoil = Box<dyn Fn(&Path)>;
+    let variants: Vec<(&str, Spoil)> = vec![
+        (
+            "mode 0644",
+            Box::new(|d: &Path| {
+                std::fs::set_permissions(d.join(".journal"), std::fs::Permissions::from_mode(0o644))
+                    .unwrap()
+            }),
+        ),
+        (
+            "a symbolic link",
+            Box::new(|d: &Path| {
+                let real = d.parent().unwrap().join(format!(
+                    "real-journal-{}",
+                    d.file_name().unwrap().to_string_lossy()
+                ));
+                std::fs::rename(d.join(".journal"), &real).unwrap();
+                std::os::unix::fs::symlink(&real, d.join(".journal")).unwrap();
+            }),
+        ),
+        (
+            "a FIFO",
+            Box::new(|d: &Path| {
+                std::fs::remove_file(d.join(".journal")).unwrap();
+                let st = std::process::Command::new("mkfifo")
+                    .args(["-m", "600"])
+                    .arg(d.join(".journal"))
+                    .status()
+                    .unwrap();
+                assert!(st.success());
+            }),
+        ),
+        (
+            "another user's",
+            Box::new(|d: &Path| {
+                if is_root() {
+                    std::os::unix::fs::chown(d.join(".journal"), Some(65534), Some(65534)).unwrap();
+                } else {
+                    // Without root, a journal of another user cannot be made: a 0640 one
+                    // stands in (refused by the same check).
+                    std::fs::set_permissions(
+                        d.join(".journal"),
+                        std::fs::Permissions::from_mode(0o640),
+                    )
+                    .unwrap();
+                }
+            }),
+        ),
+    ];
+    for (i, (what, spoil)) in variants.iter().enumerate() {
+        let ws = tmp.path().join(format!("ws{i}"));
+        copy_dir(&killed, &ws);
+        spoil(&ws);
+        let before = snapshot(&ws);
+        for cmd in [&["status"][..], &["crl"][..], &["list"][..]] {
+            let out = ca_at(&ws).args(cmd).output().unwrap();
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(STATE), "{what} {cmd:?}: {err}");
+            assert!(
+                err.contains(".journal") && err.contains("did nothing"),
+                "{what}: names it and says nothing was done: {err}"
+            );
+            assert_unchanged(&before, &snapshot(&ws));
+        }
+        // check reports it (exit 1) and changes nothing either.
+        let out = ca_at(&ws).arg("check").output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{what}");
+        assert_unchanged(&before, &snapshot(&ws));
+    }
+    // The owner's own 0600 journal is rolled forward to exactly "after".
+    assert_eq!(std::fs::read(killed.join(".journal")).unwrap(), journal);
+    assert!(
+        ca_at(&killed)
+            .arg("status")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    assert_state(&state_of(&killed), &after, "the owner's journal");
+}
+
+/// Renames the given (target, bytes) into place through a planted journal, as someone who
+/// can write the state directory (but not use the CA key) could.
+fn plant_renames(dir: &Path, files: &[(&str, Vec<u8>)]) {
+    let mut renames = Vec::new();
+    for (i, (target, bytes)) in files.iter().enumerate() {
+        let staged = format!(".stage.{i}");
+        std::fs::write(dir.join(&staged), bytes).unwrap();
+        renames.push(serde_json::json!({"staged": staged, "target": target,
+                                        "sha256": sha(bytes)}));
+    }
+    plant(
+        dir,
+        &serde_json::json!({
+            "format": 2, "operation": "revoke", "generation_before": 5, "generation_after": 6,
+            "id": "0a0b", "renames": renames,
+        }),
+    );
+}
+
+#[test]
+fn a_planted_journal_only_leads_to_a_state_the_checkpoint_refuses_recover_signed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = deterministic_ca(tmp.path());
+    let revoked = read_index(&base)["certificates"][0]["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let log = std::fs::read_to_string(base.join("index.log")).unwrap();
+    let header: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(base.join("index.json")).unwrap()).unwrap();
+    // index.log without its revocation line, index.json's log_len fixed up to match.
+    let without: String = log
+        .lines()
+        .filter(|l| !l.contains("\"revoked\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(without, log, "the base holds a revocation");
+    let mut fixed = header.clone();
+    fixed["log_len"] = without.len().into();
+    let fixed = format!("{}\n", serde_json::to_string_pretty(&fixed).unwrap());
+    // An older CRL (without the revocation's successor) and a wound-back counter.
+    let older_crl = {
+        let ws = tmp.path().join("older");
+        copy_dir(&base, &ws);
+        std::fs::read(ws.join("ca.crl")).unwrap()
+    };
+    let newer = tmp.path().join("newer");
+    copy_dir(&base, &newer);
+    assert!(ca_at(&newer).arg("crl").output().unwrap().status.success());
+    type Files<'a> = Vec<(&'a str, Vec<u8>)>;
+    let cases: Vec<(&str, &Path, Files)> = vec![
+        (
+            "index.log without the revocation",
+            &base,
+            vec![("index.log", without.clone().into_bytes())],
+        ),
+        (
+            "index.log and index.json rewritten consistently",
+            &base,
+            vec![
+                ("index.log", without.into_bytes()),
+                ("index.json", fixed.into_bytes()),
+            ],
+        ),
+        (
+            "a wound-back serial counter",
+            &base,
+            vec![("serial", b"01\n".to_vec())],
+        ),
+        ("an older ca.crl", &newer, vec![("ca.crl", older_crl)]),
+    ];
+    for (i, (what, from, files)) in cases.into_iter().enumerate() {
+        let ws = tmp.path().join(format!("case{i}"));
+        copy_dir(from, &ws);
+        plant_renames(&ws, &files);
+        // Recovery applies it (the journal is the owner's, complete)...
+        let _ = ca_at(&ws).arg("status").output().unwrap();
+        assert!(!ws.join(".journal").exists(), "{what}");
+        let tampered = snapshot(&ws);
+        // ...and nothing trusts it: every change is refused, so no later commit signs it into
+        // a new checkpoint; check reports it.
+        for cmd in [
+            vec!["sign", csr("rsa2048-default.pem").to_str().unwrap()],
+            vec!["crl"],
+            vec!["revoke", &revoked],
+        ] {
+            let out = ca_at(&ws).args(&cmd).output().unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(STATE),
+                "{what}: {cmd:?}: {}",
+                stderr(&out)
+            );
+            assert_unchanged(&tampered, &snapshot(&ws));
+        }
+        let out = ca_at(&ws).arg("check").output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{what}");
+    }
+}
+
+/// One command of the recovery sweeps: its reference after-state and the points (1-based
+/// mutation numbers) at which it is killed after its commit point.
+struct Killed {
+    name: &'static str,
+    args: Vec<String>,
+    after: Snapshot,
+    kills: Vec<usize>,
+}
+
+fn killed_commands(root: &Path, base: &Path) -> Vec<Killed> {
+    let index = read_index(base);
+    let valid = index["certificates"][1]["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = root.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let commands: Vec<(&'static str, Vec<String>)> = vec![
+        ("revoke --crl", vec!["revoke".into(), valid, "--crl".into()]),
+        (
+            "sign --out",
+            vec![
+                "sign".into(),
+                csr("rsa2048-default.pem").to_str().unwrap().into(),
+                "--out".into(),
+                out.join("web.pem").to_str().unwrap().into(),
+            ],
+        ),
+        (
+            "issue",
+            vec![
+                "issue".into(),
+                "host.lab.test".into(),
+                "--out-dir".into(),
+                out.to_str().unwrap().into(),
+            ],
+        ),
+    ];
+    commands
+        .into_iter()
+        .map(|(name, args)| {
+            let reference = root.join(format!("ref-{}", name.replace(' ', "_")));
+            copy_dir(base, &reference);
+            let trace = trace_mutations(&reference, &args);
+            let after = state_of(&reference);
+            std::fs::remove_dir_all(&reference).unwrap();
+            let _ = std::fs::remove_dir_all(&out);
+            std::fs::create_dir_all(&out).unwrap();
+            // Every mutation after the commit point up to the journal's removal: renames,
+            // appends, flushes, outputs.
+            let kills = (first_after_commit(&trace)..=trace.len()).collect();
+            Killed {
+                name,
+                args,
+                after,
+                kills,
+            }
+        })
+        .collect()
+}
+
+/// Runs the command of `k` in a fresh copy of `base` killed at mutation `at`; returns the
+/// copy (holding a committed journal, or already the after-state).
+fn kill_at(root: &Path, base: &Path, k: &Killed, at: usize, tag: &str) -> PathBuf {
+    let ws = root.join(tag);
+    let _ = std::fs::remove_dir_all(&ws);
+    copy_dir(base, &ws);
+    let out_dir = root.join("out");
+    let _ = std::fs::remove_dir_all(&out_dir);
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let out = ca_at(&ws)
+        .args(&k.args)
+        .env("FILECA_FAULT", format!("abort@{at}"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{} abort@{at} did not crash", k.name);
+    ws
+}
+
+#[test]
+fn an_io_error_while_recovering_decides_nothing_and_loses_nothing_recover_no_guess() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = deterministic_ca(tmp.path());
+    let mut runs = 0;
+    for k in killed_commands(tmp.path(), &base) {
+        for &at in &k.kills {
+            let killed = kill_at(tmp.path(), &base, &k, at, "killed");
+            if !killed.join(".journal").exists() {
+                continue; // the journal was removed: nothing left to recover
+            }
+            // Every read of the recovering command fails once, in turn (the review's case is
+            // `ca crl` after revoke --crl died at its second rename, with EIO opening ca.crl).
+            let recovering: &[&str] = if k.name == "revoke --crl" {
+                &["crl"]
+            } else {
+                &["status"]
+            };
+            let reads = count_reads(tmp.path(), &killed, recovering);
+            assert!(reads > 3, "{}: the read trace works", k.name);
+            for n in 1..=reads {
+                let what = format!(
+                    "{} abort@{at}, then {recovering:?} with EIO at read {n}",
+                    k.name
+                );
+                let ws = tmp.path().join("ws");
+                let _ = std::fs::remove_dir_all(&ws);
+                copy_dir(&killed, &ws);
+                let out = with_read_fault(&ws, recovering, n);
+                runs += 1;
+                let code = out.status.code();
+                assert!(
+                    matches!(code, Some(0) | Some(IO)),
+                    "{what}: exit {code:?}: {}",
+                    stderr(&out)
+                );
+                if code == Some(IO) && stderr(&out).contains("recovering") {
+                    assert!(ws.join(".journal").exists(), "{what}: the journal is kept");
+                }
+                // The next command completes it: exactly "after" (for crl: after, then
+                // one more CRL, which the reference does not have: compare without it).
+                let check = ca_at(&ws).arg("check").output().unwrap();
+                assert_eq!(
+                    check.status.code(),
+                    Some(0),
+                    "{what}: {}",
+                    String::from_utf8_lossy(&check.stdout)
+                );
+                if k.name != "revoke --crl" || code != Some(0) {
+                    assert_state(
+                        &comparable(&state_of(&ws), k.name),
+                        &comparable(&k.after, k.name),
+                        &what,
+                    );
+                } else {
+                    // The revocation is there and the CRL after it names it.
+                    let show = ca_at(&ws).args(["list", "--json"]).output().unwrap();
+                    assert!(
+                        String::from_utf8_lossy(&show.stdout)
+                            .matches("revoked")
+                            .count()
+                            >= 2
+                    );
+                }
+            }
+        }
+    }
+    assert!(runs > 50, "the sweep ran ({runs} faulted recoveries)");
+}
+
+#[test]
+fn a_killed_recovery_is_recovered_by_the_next_command_recover_chain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = deterministic_ca(tmp.path());
+    let mut runs = 0;
+    for k in killed_commands(tmp.path(), &base) {
+        // Killed right after its commit point, then its recovery killed at every mutation.
+        let at = k.kills[0];
+        let killed = kill_at(tmp.path(), &base, &k, at, "killed");
+        let probe = tmp.path().join("probe");
+        let _ = std::fs::remove_dir_all(&probe);
+        copy_dir(&killed, &probe);
+        let recovery = trace_mutations(&probe, &["status".to_string()]);
+        std::fs::remove_dir_all(&probe).unwrap();
+        assert!(!recovery.is_empty(), "{}: recovery mutates", k.name);
+        for m in 1..=recovery.len() {
+            let ws = tmp.path().join("ws");
+            let _ = std::fs::remove_dir_all(&ws);
+            copy_dir(&killed, &ws);
+            let out = ca_at(&ws)
+                .arg("status")
+                .env("FILECA_FAULT", format!("abort@{m}"))
+                .output()
+                .unwrap();
+            assert!(!out.status.success());
+            // And the next recovery fails at its first read, then the one after completes.
+            let out = with_read_fault(&ws, &["status"], 1);
+            assert!(matches!(out.status.code(), Some(0) | Some(IO)));
+            let check = ca_at(&ws).arg("check").output().unwrap();
+            assert_eq!(
+                check.status.code(),
+                Some(0),
+                "{} recovery abort@{m}",
+                k.name
+            );
+            assert_state(
+                &comparable(&state_of(&ws), k.name),
+                &comparable(&k.after, k.name),
+                &format!("{} recovery abort@{m} ({})", k.name, recovery[m - 1]),
+            );
+            runs += 1;
+        }
+    }
+    assert!(runs > 10);
+}
+
+#[test]
+fn an_issue_killed_after_its_commit_keeps_its_key_until_the_same_issue_delivers_it_recover_undelivered()
+ {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = deterministic_ca(tmp.path());
+    let out = tmp.path().join("issued");
+    std::fs::create_dir(&out).unwrap();
+    let args: Vec<String> = vec![
+        "issue".into(),
+        "web.lab.test".into(),
+        "--out-dir".into(),
+        out.to_str().unwrap().into(),
+    ];
+    let reference = tmp.path().join("reference");
+    copy_dir(&base, &reference);
+    let trace = trace_mutations(&reference, &args);
+    std::fs::remove_dir_all(out.join("web.lab.test")).unwrap();
+    let dir = tmp.path().join("ca");
+    copy_dir(&base, &dir);
+    // Killed at the first mutation after its commit point: the staging directory still
+    // holds its marker.
+    let killed = ca_at(&dir)
+        .args(&args)
+        .env(
+            "FILECA_FAULT",
+            format!("abort@{}", first_after_commit(&trace)),
+        )
+        .output()
+        .unwrap();
+    assert!(!killed.status.success());
+    let staged: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(staged.len(), 1, "{staged:?}");
+    let staged = out.join(&staged[0]);
+    let outside = snapshot(&out);
+    // Recovery completes the state, names the staging directory, touches nothing outside.
+    let status = ca_at(&dir).arg("status").output().unwrap();
+    let err = stderr(&status);
+    assert!(status.status.success(), "{err}");
+    let shown = std::fs::canonicalize(&staged).unwrap();
+    assert!(err.contains(&shown.display().to_string()), "{err}");
+    assert!(
+        err.contains("ca issue web.lab.test"),
+        "says to re-run: {err}"
+    );
+    assert_unchanged(&outside, &snapshot(&out));
+    let serial = read_index(&dir)["certificates"][2]["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let count = read_index(&dir)["certificates"].as_array().unwrap().len();
+    // Another issue into the same directory does not take the committed key for abandoned.
+    let other = ca_at(&dir)
+        .args([
+            "issue",
+            "other.lab.test",
+            "--out-dir",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(other.status.success(), "{}", stderr(&other));
+    assert!(
+        staged.exists(),
+        "the committed key is kept: {}",
+        stderr(&other)
+    );
+    // A mutation does not drop the record of a pair whose key still waits.
+    let text =
+        String::from_utf8_lossy(&ca_at(&dir).arg("check").output().unwrap().stdout).into_owned();
+    assert!(
+        text.contains("undelivered:") && text.contains(&serial),
+        "{text}"
+    );
+    // The same command again delivers it: no new certificate.
+    let again = ca_at(&dir).args(&args).output().unwrap();
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stderr(&again).contains("delivered"), "{}", stderr(&again));
+    assert_eq!(
+        read_index(&dir)["certificates"].as_array().unwrap().len(),
+        count + 1,
+        "only other.lab.test was issued since"
+    );
+    let pair = out.join("web.lab.test");
+    assert!(pair.join("web.lab.test.key").exists());
+    let crt = std::fs::read_to_string(pair.join("web.lab.test.crt")).unwrap();
+    let shown = ca_at(&dir)
+        .args(["show", &serial, "--pem"])
+        .output()
+        .unwrap();
+    assert_eq!(crt.as_bytes(), &shown.stdout[..]);
+    assert!(!staged.exists());
+    assert!(!dir.join(".undelivered").exists());
+    let check = ca_at(&dir).arg("check").output().unwrap();
+    assert_eq!(check.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&check.stdout).contains("undelivered"));
+}
