@@ -2,7 +2,7 @@
 //! duplicate anything.
 
 use std::collections::HashSet;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 
 use crate::harness::*;
 
@@ -242,4 +242,58 @@ fn waiting_for_the_lock_is_announced_once_lock_wait() {
         }
         holder.wait().unwrap();
     }
+}
+
+#[test]
+fn a_command_that_waited_for_a_renew_ca_judges_the_new_ca_crt_by_a_later_clock_lock_clock() {
+    // Real time (no FILECA_NOW): the review's 44 of 8,072 refusals "ca.crt is not valid
+    // before T" came from a clock read before the lock, while a renew-ca held it.
+    let env = Env::new();
+    let renewed = env.path("renewed");
+    let holder = std::process::Command::new("flock")
+        .arg("-x")
+        .arg(env.dir.join(".lock"))
+        .args(["-c", "sleep 3"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let sign = env
+        .ca()
+        .args(["sign", csr("p256-default.pem").to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A second later (certificates count whole seconds), renew-ca runs on a copy; its
+    // ca.crt is not valid before that second. It is put in place while sign waits.
+    std::thread::sleep(std::time::Duration::from_millis(1300));
+    copy_dir(&env.dir, &renewed);
+    let out = Command::new(bin())
+        .arg("--dir")
+        .arg(&renewed)
+        .arg("renew-ca")
+        .env_remove("FILECA_NOW")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for entry in std::fs::read_dir(&renewed).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == ".lock" || entry.file_type().unwrap().is_dir() {
+            continue;
+        }
+        std::fs::copy(entry.path(), env.dir.join(&name)).unwrap();
+    }
+    let mut holder = holder;
+    assert!(holder.wait().unwrap().success());
+    let out = sign.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -304,6 +304,26 @@ fn power_loss_at_every_point_of_every_mutating_command_recovers_to_before_or_aft
             s(&ws.join("out")),
         ]
     });
+    case("issue --p12", Some(&base), &|ws| {
+        vec![
+            "issue".into(),
+            "laptop.test".into(),
+            "--profile".into(),
+            "client".into(),
+            "--p12".into(),
+            "--key-passphrase-file".into(),
+            s(&pass),
+            "--out-dir".into(),
+            s(&ws.join("out")),
+        ]
+    });
+    case("policy apply", Some(&base), &|_| {
+        vec![
+            "policy".into(),
+            "apply".into(),
+            s(&Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/policy/web.toml")),
+        ]
+    });
     case("passwd", Some(&base), &|_| {
         vec!["passwd".into(), "--new-passphrase-file".into(), s(&pass)]
     });

@@ -663,3 +663,176 @@ fn an_issue_killed_after_its_commit_keeps_its_key_until_the_same_issue_delivers_
     assert_eq!(check.status.code(), Some(0));
     assert!(!String::from_utf8_lossy(&check.stdout).contains("undelivered"));
 }
+
+#[test]
+fn a_staged_file_whose_target_already_holds_its_bytes_is_no_proof_of_a_rename_recover_reorder() {
+    // The install-ca swap after a power loss: the journal durable, the staged copy of an
+    // unchanged file (chain.pem there; ca.crt here) gone with its directory entry, another
+    // staged file's data lost. Nothing was applied: roll back, never "partly applied".
+    let env = Env::new();
+    let ca_crt = std::fs::read(env.dir.join("ca.crt")).unwrap();
+    std::fs::write(env.dir.join(".stage.1"), b"").unwrap(); // its data never reached the disk
+    plant(
+        &env.dir,
+        &serde_json::json!({
+            "format": 2, "operation": "install-ca", "generation_before": 1,
+            "generation_after": 2, "id": "0c0d",
+            "renames": [
+                {"staged": ".stage.0", "target": "ca.crt", "sha256": sha(&ca_crt)},
+                {"staged": ".stage.1", "target": "serial", "sha256": sha(b"0A\n")},
+            ],
+        }),
+    );
+    let mut before = snapshot(&env.dir);
+    before.remove(".journal");
+    before.remove(".stage.1");
+    let out = env.run(&["status"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_unchanged(&before, &snapshot(&env.dir));
+    env.assert_check_ok();
+    // An append already in place is proof the commit point passed: then a staged file that
+    // does not hold its content is a human's to resolve.
+    let log = std::fs::read(env.dir.join("index.log")).unwrap();
+    let line = b"{\"revoked\":\"01\"}\n".to_vec();
+    let mut grown = log.clone();
+    grown.extend_from_slice(&line);
+    std::fs::write(env.dir.join("index.log"), &grown).unwrap();
+    std::fs::write(env.dir.join(".stage.0"), b"").unwrap();
+    use base64::Engine;
+    plant(
+        &env.dir,
+        &serde_json::json!({
+            "format": 2, "operation": "revoke", "generation_before": 1,
+            "generation_after": 2, "id": "0e0f",
+            "renames": [{"staged": ".stage.0", "target": "serial", "sha256": sha(b"0A\n")}],
+            "appends": [{"target": "index.log", "offset": log.len(), "len": line.len(),
+                         "data": base64::engine::general_purpose::STANDARD.encode(&line),
+                         "sha256": sha(&line)}],
+        }),
+    );
+    let before = snapshot(&env.dir);
+    let out = env.run(&["status"]);
+    assert_eq!(out.status.code(), Some(STATE), "{}", stderr(&out));
+    assert!(stderr(&out).contains("partly applied"), "{}", stderr(&out));
+    assert_unchanged(&before, &snapshot(&env.dir));
+}
+
+#[test]
+fn a_killed_or_failed_csr_out_leaves_no_copy_behind_recover_csr_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let req = out.join("sub.csr");
+    let init = |dir: &Path| -> Vec<String> {
+        vec![
+            "--dir".into(),
+            dir.to_str().unwrap().into(),
+            "init".into(),
+            "--subject".into(),
+            "CN=Sub".into(),
+            "--csr-out".into(),
+            req.to_str().unwrap().into(),
+        ]
+    };
+    let hidden = || -> Vec<String> {
+        std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect()
+    };
+    // The trace of a clean run: the copy's create, write and rename.
+    let probe = tmp.path().join("probe");
+    let trace = {
+        let o = std::process::Command::new(bin())
+            .args(init(&probe))
+            .env("FILECA_FAULT_TRACE", "1")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        stderr(&o)
+            .lines()
+            .filter(|l| l.starts_with("fileca-mutation "))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    std::fs::remove_file(&req).unwrap();
+    let copy_ops: Vec<usize> = trace
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains(".sub.csr.fileca-"))
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert!(copy_ops.len() >= 3, "{trace:#?}");
+    for (i, &n) in copy_ops.iter().enumerate() {
+        // An I/O error at each step of the copy: nothing left beside the request's name.
+        let dir = tmp.path().join(format!("e{i}"));
+        let o = std::process::Command::new(bin())
+            .args(init(&dir))
+            .env("FILECA_FAULT", format!("error@{n}"))
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "error@{n}");
+        assert!(
+            hidden().is_empty(),
+            "error@{n} ({}): {:?}",
+            trace[n - 1],
+            hidden()
+        );
+        let _ = std::fs::remove_file(&req);
+        // A kill at each step: what it leaves is removed by the next --csr-out there.
+        let dir = tmp.path().join(format!("k{i}"));
+        let o = std::process::Command::new(bin())
+            .args(init(&dir))
+            .env("FILECA_FAULT", format!("abort@{n}"))
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        let _ = std::fs::remove_file(&req);
+        let next = tmp.path().join(format!("n{i}"));
+        let o = std::process::Command::new(bin())
+            .args(init(&next))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(hidden().is_empty(), "abort@{n}: {:?}", hidden());
+        std::fs::remove_file(&req).unwrap();
+    }
+}
+
+#[test]
+fn init_parent_finishes_the_install_before_it_reports_a_failing_stderr_recover_init_parent() {
+    // stderr fails (a full disk behind it) while the parent's commit is reported: the
+    // install still completes, then exit 8 says what was not delivered.
+    let env = Env::new();
+    let sub = env.path("sub");
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let status = std::process::Command::new(bin())
+        .arg("--dir")
+        .arg(&sub)
+        .args(["init", "--subject", "CN=Sub CA", "--parent"])
+        .arg(&env.dir)
+        .env_remove("FILECA_NOW")
+        .stdout(std::process::Stdio::null())
+        .stderr(full)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(UNDELIVERED));
+    assert!(sub.join("ca.crt").exists(), "installed");
+    assert!(!sub.join("ca.csr").exists() || sub.join("index.json").exists());
+    let check = std::process::Command::new(bin())
+        .arg("--dir")
+        .arg(&sub)
+        .arg("check")
+        .env_remove("FILECA_NOW")
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+}

@@ -19,8 +19,8 @@ pub fn run(args: &CrlArgs, ctx: &Context) -> Result<()> {
             "--der writes a file: give --out FILE (not a stream)".into(),
         ));
     }
-    super::mutate(ctx, &args.mutation, |state| {
-        let planned = plan(state, args.days, &ctx.env)?;
+    super::mutate(ctx, &args.mutation, |state, env| {
+        let planned = plan(state, args.days, env)?;
         match (&out, args.der) {
             (Some((path, force)), true) => {
                 let mut p = planned;

@@ -105,6 +105,7 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
     // The parent's certificate and chain.pem (the new CA's chain; signing does not change
     // them), and what it already issued for this key.
     let (found, chain) = parent_view(&pctx, &csr.spki_der)?;
+    let mut parent_undelivered = None;
     let issued = match found {
         Some((serial, der)) => {
             note(&format!(
@@ -123,7 +124,7 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
                     passphrase_file: None,
                 },
             };
-            super::mutate(&pctx, &mutation, |state| {
+            super::mutate(&pctx, &mutation, |state, env| {
                 let request = super::sign::Sign {
                     csr: &csr,
                     sans: &[],
@@ -141,17 +142,26 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
                     sub_ca_only: true,
                 };
                 // The certificate is installed, not printed.
-                super::sign::plan(state, &request, &pctx.env).map(|mut p| {
+                super::sign::plan(state, &request, env).map(|mut p| {
                     p.stdout.clear();
                     p
                 })
             })
-            .inspect_err(|_| {
-                note(&format!(
-                    "{} stays pending: run the command again (with other --permit, --exclude, --path-len or --days), or remove {}",
-                    shown(dir),
-                    shown(dir)
-                ))
+            .or_else(|e| match e {
+                // The parent's certificate is committed; only its report failed (stderr):
+                // finish the install first, then say what was not delivered.
+                Error::Undelivered { msg } => {
+                    parent_undelivered = Some(msg);
+                    Ok(())
+                }
+                e => {
+                    note(&format!(
+                        "{} stays pending: run the command again (with other --permit, --exclude, --path-len or --days), or remove {}",
+                        shown(dir),
+                        shown(dir)
+                    ));
+                    Err(e)
+                }
             })?;
             parent_view(&pctx, &csr.spki_der)?.0.ok_or_else(|| {
                 Error::Internal("the parent's certificate is not in its index".into())
@@ -163,7 +173,11 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
     let mut certs = vec![der];
     certs.extend(chain);
     let cert_path: PathBuf = parent.join(crate::model::layout::cert_file(&serial));
-    super::install_ca::complete_pending(ctx, &cert_path, certs)
+    let installed = super::install_ca::complete_pending(ctx, &cert_path, certs);
+    match (installed, parent_undelivered) {
+        (Ok(()), Some(msg)) => Err(Error::Undelivered { msg }),
+        (done, _) => done,
+    }
 }
 
 /// A certificate the parent issued: its serial and DER.

@@ -45,8 +45,8 @@ pub fn run(args: &InstallCaArgs, ctx: &Context) -> Result<()> {
     }
     if !store::is_pending(dir) {
         // A CA with a certificate: the swap of a renewed one (INSTALL-SWAP).
-        return super::mutate(ctx, &args.mutation, |state| {
-            plan_swap(state, &args.cert, &certs, &ctx.env)
+        return super::mutate(ctx, &args.mutation, |state, env| {
+            plan_swap(state, &args.cert, &certs, env)
         });
     }
     if args.mutation.dry_run || args.mutation.expect_generation.is_some() {

@@ -116,7 +116,7 @@ pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
         days: args.days,
         p12,
     };
-    super::mutate(ctx, &args.mutation, |state| plan(state, &request, &ctx.env))
+    super::mutate(ctx, &args.mutation, |state, env| plan(state, &request, env))
 }
 
 /// The same `ca issue NAME` run again into the same directory after an interrupted one whose

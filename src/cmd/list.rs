@@ -23,14 +23,16 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
         .map_err(|m| crate::error::Refused::Duration(m.to_string()))?;
     let needle = args.matching.as_deref().map(str::to_lowercase);
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
+    // Read under the lock: a concurrent renew-ca may have installed a newer ca.crt.
+    let now = crate::clock::now()?;
     let header = crate::model::header::open(&session)?;
     let ca = crate::model::snapshot::ca_cert(session.dir(), &session.read(CERT)?)?;
     let ca = this_ca(&session, &ca)?;
     let keep = |e: &Entry| {
-        args.status.is_none_or(|s| e.state(ctx.env.now) == s)
+        args.status.is_none_or(|s| e.state(now) == s)
             && within.is_none_or(|d| {
                 // A difference of two times never overflows; `now + d` could (`99999999999d`).
-                e.state(ctx.env.now) == CertState::Valid && e.not_after - ctx.env.now <= d
+                e.state(now) == CertState::Valid && e.not_after - now <= d
             })
             && needle.as_deref().is_none_or(|n| {
                 crate::pki::names::shown(&e.subject)
@@ -45,7 +47,7 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
     // produced more than the buffer holds.
     let mut out = crate::render::Stream::new(OUT_BUFFER);
     let listed = crate::render::list::write(&mut out, args.json, header.max_serial(), |row| {
-        query(&session, &header, (ctx.env.now, &ca), keep, row)
+        query(&session, &header, (now, &ca), keep, row)
     });
     match listed {
         Ok(()) => out.finish(),

@@ -36,6 +36,7 @@ pub use crate::model::change::{AuditInfo, finish_plan};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::Env;
 use crate::cli::MutationArgs;
 use crate::error::{Error, Result};
 use crate::model::snapshot::State;
@@ -195,13 +196,13 @@ impl Planned {
 pub fn mutate(
     ctx: &Context,
     opts: &MutationArgs,
-    validate: impl FnOnce(&State) -> Result<Planned>,
+    validate: impl FnOnce(&State, &Env) -> Result<Planned>,
 ) -> Result<()> {
     mutate_with(
         ctx,
         opts,
         |session| Ok((State::load(session, Some(&ctx.pass))?, ())),
-        |state, ()| validate(state),
+        |state, (), env| validate(state, env),
     )
 }
 
@@ -210,7 +211,7 @@ pub fn mutate_with<T>(
     ctx: &Context,
     opts: &MutationArgs,
     load: impl FnOnce(&Session) -> Result<(State, T)>,
-    validate: impl FnOnce(&State, T) -> Result<Planned>,
+    validate: impl FnOnce(&State, T, &Env) -> Result<Planned>,
 ) -> Result<()> {
     let access = if opts.dry_run {
         Access::Read
@@ -228,7 +229,14 @@ pub fn mutate_with<T>(
             actual: state.header.generation,
         });
     }
-    let mut planned = validate(&state, extra)?;
+    // The time of the change is read under the lock, after the state: a command that waited
+    // for a concurrent renew-ca must not judge the new ca.crt by a time read before it
+    // existed ("not valid before").
+    let env = Env {
+        now: crate::clock::now()?,
+        ..ctx.env.clone()
+    };
+    let mut planned = validate(&state, extra, &env)?;
     drop(state);
     if opts.dry_run {
         return render::plan::print(&planned.plan, &planned.notes);

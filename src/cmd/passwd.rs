@@ -35,8 +35,8 @@ pub fn run(args: &PasswdArgs, ctx: &Context) -> Result<()> {
             ("new passphrase for ca.key", "--new-passphrase-file"),
         )?)
     };
-    super::mutate(ctx, &args.mutation, |state| {
-        plan(state, new.as_deref().map(String::as_str), &ctx.env)
+    super::mutate(ctx, &args.mutation, |state, env| {
+        plan(state, new.as_deref().map(String::as_str), env)
     })
 }
 

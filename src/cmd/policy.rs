@@ -72,7 +72,7 @@ fn apply(args: &PolicyApplyArgs, ctx: &Context) -> Result<()> {
 }
 
 fn apply_text(text: &str, file: &Path, mutation: &MutationArgs, ctx: &Context) -> Result<()> {
-    match super::mutate(ctx, mutation, |state| plan(state, text, file, &ctx.env)) {
+    match super::mutate(ctx, mutation, |state, env| plan(state, text, file, env)) {
         // Applying the policy in force changes nothing: no commit, no audit record.
         Err(Error::Refused(Refused::PolicyUnchanged(sha))) => {
             if !ctx.quiet {

@@ -37,8 +37,8 @@ pub fn run(args: &RenewArgs, ctx: &Context) -> Result<()> {
         revoke_old: args.revoke_old,
     };
     let out = args.out.out.clone().map(|o| (o, args.out.force));
-    super::mutate(ctx, &args.mutation, |state| {
-        plan(state, &request, &ctx.env).and_then(|p| p.with_out(out))
+    super::mutate(ctx, &args.mutation, |state, env| {
+        plan(state, &request, env).and_then(|p| p.with_out(out))
     })
 }
 

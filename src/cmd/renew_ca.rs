@@ -18,8 +18,8 @@ pub fn run(args: &RenewCaArgs, ctx: &Context) -> Result<()> {
     if let Some(out) = &args.csr_out {
         return request(ctx, out);
     }
-    super::mutate(ctx, &args.mutation, |state| {
-        plan(state, args.days, &ctx.env)
+    super::mutate(ctx, &args.mutation, |state, env| {
+        plan(state, args.days, env)
     })
 }
 

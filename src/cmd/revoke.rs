@@ -56,7 +56,7 @@ pub fn run(args: &RevokeArgs, ctx: &Context) -> Result<()> {
         reason: args.reason,
         crl_days: args.crl.then_some(args.crl_days),
     };
-    super::mutate(ctx, &args.mutation, |state| plan(state, &request, &ctx.env))
+    super::mutate(ctx, &args.mutation, |state, env| plan(state, &request, env))
 }
 
 /// Validation phase: the new index (and, with `crl_days`, the new CRL).

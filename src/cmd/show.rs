@@ -34,6 +34,8 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
     };
     let typed = crate::cli::serial(serial)?;
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
+    // Read under the lock: a concurrent renew-ca may have installed a newer ca.crt.
+    let now = crate::clock::now()?;
     let header = crate::model::header::open(&session)?;
     let entry = crate::model::log::resolve(&session, &header, &typed)??;
     let path = ctx.dir.join(crate::model::layout::cert_file(&entry.serial));
@@ -47,7 +49,7 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
     }
     let cert = crate::pki::pem::certificate(&der).map_err(|m| Error::state(&path, m))?;
     let this = super::list::this_ca(&session, &ca)?;
-    crate::render::show::print(&query(&entry, &cert, (ctx.env.now, &this)), args.json)
+    crate::render::show::print(&query(&entry, &cert, (now, &this)), args.json)
 }
 
 /// The report on `entry`, whose recorded certificate is `cert`: its row at `now` (placed

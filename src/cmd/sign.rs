@@ -78,7 +78,7 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
     }
     let sans = crate::cli::sans(&args.san)?;
     let out = args.out.out.clone().map(|o| (o, args.out.force));
-    super::mutate(ctx, &args.mutation, |state| {
+    super::mutate(ctx, &args.mutation, |state, env| {
         if let [(_, one)] = checked.as_slice() {
             let request = Sign {
                 csr: one,
@@ -88,7 +88,7 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
                 sub_ca: &sub_ca,
                 sub_ca_only: false,
             };
-            let mut planned = plan(state, &request, &ctx.env)?;
+            let mut planned = plan(state, &request, env)?;
             if args.fullchain {
                 planned.stdout.push_str(&state.intermediates_pem());
             }
@@ -107,7 +107,7 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
                 None => planned.with_out(out),
             };
         }
-        let mut planned = plan_batch(state, &checked, &args.profile, args.days, &ctx.env)?;
+        let mut planned = plan_batch(state, &checked, &args.profile, args.days, env)?;
         // --fullchain: every certificate followed by the CAs above it (CHAIN-OUT).
         let chain = match args.fullchain {
             true => state.intermediates_pem(),

@@ -28,8 +28,10 @@ pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
         return super::pending::status(&ctx.dir, args.json);
     }
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
+    // Read under the lock: a concurrent renew-ca may have installed a newer ca.crt.
+    let now = crate::clock::now()?;
     let state = State::load(&session, None)?;
-    let report = query(&session, &state, ctx.env.now)?;
+    let report = query(&session, &state, now)?;
     crate::render::status::print(&report, args.json)
 }
 

@@ -43,12 +43,7 @@ pub fn run(args: &UpgradeArgs, ctx: &Context) -> Result<()> {
             return Ok(());
         }
     }
-    super::mutate_with(
-        ctx,
-        &args.mutation,
-        |s| load(s, ctx),
-        |state, entries| plan(state, entries, &ctx.env),
-    )
+    super::mutate_with(ctx, &args.mutation, |s| load(s, ctx), plan)
 }
 
 /// Reads the old index and the rest of the state, with the key: the upgrade signs the first

@@ -31,7 +31,9 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
     let cert =
         crate::pki::pem::certificate(&der).map_err(|e| Error::input(&args.cert, e.into()))?;
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
-    let report = query(&session, &cert, &der, ctx.env.now)?;
+    // Read under the lock: a concurrent renew-ca may have installed a newer ca.crt.
+    let now = crate::clock::now()?;
+    let report = query(&session, &cert, &der, now)?;
     crate::render::verify::print(&report, &args.cert, args.json)?;
     Ok(report.verdict.exit_code())
 }

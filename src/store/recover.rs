@@ -1,21 +1,23 @@
-//! Recovery of an interrupted commit (SPEC.md COMMIT-*, docs/design.md), run by
+//! Recovery of an interrupted commit (SPEC.md COMMIT-*, RECOVER-*, docs/design.md), run by
 //! [`Session::open`](super::Session::open) under the exclusive lock before anything is read:
 //! a journal whose commit point completed is rolled forward (through commit.rs's [`apply`] in
 //! [`Mode::Recover`]), one whose commit point did not is rolled back, and stray staged files
-//! are removed. Also the checks recovery makes before it publishes an output: a journal found
-//! on disk may have been planted, so recovery publishes only certificates and CRLs signed by
-//! the key of ca.crt, whose serials index.log records.
+//! are removed.
 //!
-//! What it may touch: only what the journal names (its staged files, their targets, the
-//! journal itself, the output and pair directories it lists; a pair staging directory only
-//! when provably fileca's, see cleanup.rs) and the stray staged files at the top of the state
-//! directory (`.stage.N`, a format 1 `.journal.stage`); every mutation through fsio.rs. It
-//! never writes an output over an existing file unless it is the very file a `--force`
-//! command recorded replacing.
+//! Its rules: a journal is acted on only if it is the running user's 0600 regular file
+//! (RECOVER-OWNER); nothing is inferred from a failed read — an I/O error ends the command
+//! with the journal kept (RECOVER-NO-GUESS); and nothing outside the state directory is
+//! created, replaced or removed (RECOVER-INSIDE): outputs the killed command did not deliver
+//! are reported ([`undelivered_output`], [`undelivered_pair`]) and recorded in `.undelivered`.
+//! It touches only the journal, the staged files it names, their targets and the stray
+//! staged files at the top of the state directory (`.stage.N`, a format 1 `.journal.stage`);
+//! every mutation through fsio.rs.
 //!
-//! Its checks say what they refuse as a [`RecoverError`]; [`recover`] wraps it, with the
-//! journal and the operation, into [`Error::Recovery`], and an output it refuses becomes an
-//! undelivered output's message.
+//! The checks of [`output_content`] (a certificate of this CA whose serial index.log records,
+//! or a CRL it signed) now serve `ca issue`'s re-run, which completes a recorded pair.
+//! Its refusals are [`RecoverError`]s; [`recover`] wraps them, with the journal and the
+//! operation, into [`Error::Recovery`] (exit 5) or, for an I/O error, [`Error::RecoveryIo`]
+//! (exit 4).
 
 use std::io;
 use std::path::{Path, PathBuf};
