@@ -606,7 +606,7 @@ pub(super) fn apply(
             output_content(dir, (source, suffix, false), sha, mode, &known)
                 .map_err(|e| e.to_string())
         };
-        let mut undelivered = output::publish_outputs(dir, &j.id, &j.outputs, mode, &|o| {
+        let mut undelivered = output::publish_outputs(dir, &j.id, &j.outputs, &|o| {
             output_content(
                 dir,
                 (&o.source, o.suffix.as_deref(), o.der),

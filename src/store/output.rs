@@ -4,10 +4,11 @@
 //! Before the commit point nothing outside the state directory holds a certificate: outputs
 //! are only checked. The one exception is `ca issue`'s private key, staged durably in an
 //! owner-only directory fileca creates in the output directory. After the commit point the
-//! journal lists every output; they are written from the committed content (staged under a
-//! hidden name, fsynced, then `link(2)`-ed into place, which never replaces a file; `rename(2)`
-//! under `--force`), and recovery does the same for a command that was interrupted. Recovery
-//! never replaces an existing file and publishes only content a state file holds.
+//! journal lists every output; the command writes them from the committed content (staged
+//! under a hidden name, fsynced, then `link(2)`-ed into place, which never replaces a file;
+//! `rename(2)` under `--force`). Recovery of an interrupted command writes nothing here: it
+//! reports what was not delivered (SPEC.md RECOVER-INSIDE), and a re-run of the same
+//! `ca issue` completes a recorded pair ([`publish_pair`]).
 //!
 //! Staging directories abandoned by dead processes are removed by cleanup.rs, under its one
 //! rule (SPEC.md HOSTILE-CLEANUP).
@@ -408,8 +409,10 @@ pub(super) fn is_regular(st: &rustix::fs::Stat) -> bool {
     rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile
 }
 
-/// How a publication goes: by the command itself, or by recovery (which never replaces a file
-/// and reads the content back from the state directory).
+/// Who reads an output's content back: the command itself, or a later one (`ca issue`'s
+/// re-run completing a recorded pair, RECOVER-UNDELIVERED), which checks it is a certificate
+/// or CRL of this CA (a record found on disk may have been planted). Recovery publishes
+/// nothing (RECOVER-INSIDE).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Live,
@@ -427,7 +430,6 @@ pub fn publish_outputs(
     state_dir: &Path,
     id: &str,
     outputs: &[Output],
-    mode: Mode,
     content: &dyn Fn(&Output) -> std::result::Result<Vec<u8>, String>,
 ) -> Vec<String> {
     let mut undelivered = Vec::new();
@@ -435,9 +437,6 @@ pub fn publish_outputs(
     for chunk in outputs.chunks(CHUNK) {
         // (directory, output, staged name, file, path, replace an existing file?)
         let mut staged: Vec<(usize, &Output, String, std::fs::File, PathBuf, bool)> = Vec::new();
-        // Directories whose entries an interrupted command changed without (perhaps) making
-        // them durable: fsynced at the end like the ones changed here.
-        let mut found_in_place: Vec<usize> = Vec::new();
         for o in chunk {
             let display = state_dir.join(&o.dir).join(&o.name);
             let fail = |why: String| format!("{}: {why}", display.display());
@@ -463,45 +462,9 @@ pub fn publish_outputs(
                 }
             };
             let sname = staged_name(&o.name, id);
-            let mut replace = mode == Mode::Live && o.force;
             // The command checked its targets before the commit point (a target that
-            // appeared since makes link(2) fail below); recovery looks first, and replaces a
-            // staged copy an earlier attempt left only if it is a plain file of this user.
-            if mode == Mode::Recover {
-                if let Ok(st) = dir.stat_entry(&sname) {
-                    if !(is_regular(&st) && st.st_uid == fsio::uid()) {
-                        undelivered.push(fail(format!("{sname} is in the way")));
-                        continue;
-                    }
-                    if let Err(e) = dir.unlink(&sname) {
-                        undelivered.push(fail(e.to_string()));
-                        continue;
-                    }
-                }
-                match dir.stat_entry(&o.name) {
-                    Ok(st) if is_regular(&st) && holds(dir, &o.name, &o.sha256) => {
-                        found_in_place.push(di);
-                        continue;
-                    }
-                    // `--force` and the command died before its rename: replace exactly the
-                    // file it found, nothing else.
-                    Ok(st)
-                        if is_regular(&st)
-                            && o.replaces.as_ref().is_some_and(|r| holds(dir, &o.name, r)) =>
-                    {
-                        replace = true;
-                    }
-                    Ok(_) => {
-                        undelivered.push(fail("exists (created meanwhile); not replaced".into()));
-                        continue;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        undelivered.push(fail(e.to_string()));
-                        continue;
-                    }
-                }
-            }
+            // appeared since makes link(2) fail below); only `--force` replaces.
+            let replace = o.force;
             match dir.write_new(&sname, &bytes, MODE_OUTPUT) {
                 Ok(file) => staged.push((di, o, sname.clone(), file, dir.join(&sname), replace)),
                 Err(e) => {
@@ -512,9 +475,6 @@ pub fn publish_outputs(
                     undelivered.push(fail(e.to_string()));
                 }
             }
-        }
-        for di in found_in_place {
-            dirs[di].2 = true;
         }
         // Each copy is durable before its name appears.
         let items: Vec<Durable> = staged
