@@ -124,6 +124,10 @@ pub enum Error {
         op: String,
         msg: String,
     },
+    /// `--out` names a stream that cannot be written (a FIFO without a reader: refused before
+    /// the commit).
+    #[error("{0}")]
+    Stream(#[from] crate::render::StreamError),
     /// Another command held the lock for too long.
     #[error(
         "{} is locked by another ca command; gave up after {secs} s (raise --lock-timeout to wait longer)",
@@ -155,6 +159,8 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Io { .. } | Error::RecoveryIo { .. } => exit::IO,
+            Error::Stream(crate::render::StreamError::NoReader(_)) => exit::REFUSED,
+            Error::Stream(crate::render::StreamError::Io { .. }) => exit::IO,
             // A malformed --subject or --san is a bad option value, like clap's own.
             Error::Name { .. } | Error::Constraint { .. } | Error::Usage(_) => exit::USAGE,
             Error::Refused(_)

@@ -580,8 +580,7 @@ fn out_to_a_stream_is_written_after_the_commit_like_stdout_output_streams() {
         !dir.join("-").exists() && !Path::new("-").exists(),
         "no file named -"
     );
-    // A FIFO with a reader receives the certificate; one without a reader does not hang:
-    // the certificate is issued and the output reported as not delivered (exit 8).
+    // A FIFO with a reader receives the certificate; one without a reader does not hang.
     let fifo = tmp.path().join("fifo");
     assert!(
         std::process::Command::new("mkfifo")
@@ -604,9 +603,16 @@ fn out_to_a_stream_is_written_after_the_commit_like_stdout_output_streams() {
     );
     let got = reader.wait_with_output().unwrap();
     assert!(String::from_utf8_lossy(&got.stdout).starts_with("-----BEGIN CERTIFICATE-----"));
+    // Without a reader it is refused before the commit (OUTPUT-STREAMS): nothing issued.
+    let before = snapshot(&dir);
     let out = sign_to(fifo.to_str().unwrap());
-    assert_eq!(out.status.code(), Some(UNDELIVERED));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--pem"));
+    assert_eq!(out.status.code(), Some(REFUSED));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no reader"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_unchanged(&before, &snapshot(&dir));
     // Any other symlink stays refused.
     let link = tmp.path().join("link");
     std::os::unix::fs::symlink("/etc/passwd", &link).unwrap();
@@ -876,4 +882,74 @@ fn issue_can_encrypt_the_key_it_writes_issue_encrypt() {
     );
     assert_unchanged(&before, &snapshot(&env.dir));
     assert!(!out_dir.join("other").exists());
+}
+
+#[test]
+fn a_stream_target_swapped_for_a_symlink_is_never_written_through_output_stream_race() {
+    // Another user swaps SHARED/out.crt between a FIFO and a symlink to a victim's file
+    // (renameat2 RENAME_EXCHANGE in a loop) while fileca writes to it: the name was judged by
+    // lstat and reopened following symlinks, so certificates were appended to the victim.
+    // Now the target is opened once, O_NOFOLLOW, and judged by fstat of that descriptor.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = deterministic_ca(tmp.path());
+    let shared = tmp.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    let victim = tmp.path().join("victim.txt");
+    std::fs::write(&victim, "the victim's file\n").unwrap();
+    let target = shared.join("out.crt");
+    let spare = shared.join("spare");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&target)
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::os::unix::fs::symlink(&victim, &spare).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = {
+        let (stop, a, b) = (stop.clone(), target.clone(), spare.clone());
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                rustix::fs::renameat_with(
+                    rustix::fs::CWD,
+                    &a,
+                    rustix::fs::CWD,
+                    &b,
+                    rustix::fs::RenameFlags::EXCHANGE,
+                )
+                .unwrap();
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    let c = csr("p256-default.pem");
+    for i in 0..40 {
+        let args: Vec<&str> = if i % 2 == 0 {
+            vec![
+                "-q",
+                "sign",
+                c.to_str().unwrap(),
+                "--out",
+                target.to_str().unwrap(),
+            ]
+        } else {
+            vec!["-q", "crl", "--out", target.to_str().unwrap()]
+        };
+        let out = ca_at(&dir).args(&args).output().unwrap();
+        // A FIFO without a reader, or a symlink: refused before the commit (exit 3).
+        assert!(
+            matches!(out.status.code(), Some(0) | Some(REFUSED)),
+            "{args:?}: {out:?}"
+        );
+        assert_eq!(
+            std::fs::read(&victim).unwrap(),
+            b"the victim's file\n",
+            "run {i}: written through the symlink"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(swapper.join().unwrap() > 100, "the swap loop ran");
 }

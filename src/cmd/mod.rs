@@ -102,8 +102,9 @@ pub struct Planned {
     /// Printed on stdout after the commit (unless the plan has outputs).
     pub stdout: String,
     pub notes: Vec<render::Note>,
-    /// `--out` naming a stream (a device, a FIFO, /dev/stdout…): `stdout` goes there.
-    pub stream: Option<PathBuf>,
+    /// `--out` naming a stream (a device, a FIFO, /dev/stdout…), opened before the commit:
+    /// `stdout` goes there.
+    pub stream: Option<(PathBuf, render::OutStream)>,
 }
 
 impl Planned {
@@ -124,8 +125,8 @@ impl Planned {
             if path.as_os_str() == "-" {
                 return Ok(self);
             }
-            if render::is_stream(&path) {
-                self.stream = Some(path);
+            if let Some(stream) = render::open_stream(&path)? {
+                self.stream = Some((path, stream));
                 return Ok(self);
             }
             let output = self.output(path, self.stdout.clone().into_bytes(), force)?;
@@ -267,7 +268,7 @@ fn finish(ctx: &Context, planned: &Planned, committed: store::Committed) -> Resu
     }
     if plan.outputs.is_empty() {
         let written = match &planned.stream {
-            Some(path) => render::to_stream(path, &planned.stdout)
+            Some((path, stream)) => render::to_stream(stream, &planned.stdout)
                 .map_err(|e| format!("{}: {e}", render::escape(&path.display().to_string()))),
             None => render::stdout(&planned.stdout).map_err(|e| format!("stdout: {e}")),
         };

@@ -204,8 +204,9 @@ pub fn warn(line: &str) {
     let _ = stderr_line(line);
 }
 
-/// Is `path` a stream rather than a file to publish: `/dev/stdout`, `/dev/stderr`,
-/// `/dev/fd/N`, or (not through a symlink) a character device or a FIFO?
+/// Does `path` look like a stream (by name, or `lstat`: a character device or a FIFO)? Only
+/// for refusing options that need a file (`crl --der`): what is written is decided by
+/// [`open_stream`] on the descriptor it writes through.
 pub fn is_stream(path: &std::path::Path) -> bool {
     use std::os::unix::fs::FileTypeExt;
     let text = path.to_string_lossy();
@@ -218,25 +219,105 @@ pub fn is_stream(path: &std::path::Path) -> bool {
     })
 }
 
-/// Writes `text` to a stream named by `--out` (see [`is_stream`]): opened without creating
-/// or truncating anything, and without blocking on a FIFO nobody reads (ENXIO, reported).
-pub fn to_stream(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    match path.to_str() {
-        Some("/dev/stdout") => return stdout(text),
-        Some("/dev/stderr") => {
+/// A stream `--out` names, opened once before the commit and written after it
+/// (OUTPUT-STREAMS): what the descriptor is was judged by `fstat` of that descriptor, so
+/// nothing swapped in at the name afterwards (a symlink to another user's file) is written.
+#[derive(Debug)]
+pub enum OutStream {
+    Stdout,
+    Stderr,
+    /// A FIFO or character device opened at the name, or a duplicate of `/dev/fd/N`.
+    File(std::fs::File),
+}
+
+/// Why `--out` cannot be used as a stream.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// A FIFO nobody reads (ENXIO): refused before the commit.
+    #[error("{}: a FIFO with no reader; start its reader first", escape(&.0.display().to_string()))]
+    NoReader(std::path::PathBuf),
+    #[error("{}: {err}", escape(&.path.display().to_string()))]
+    Io {
+        path: std::path::PathBuf,
+        err: std::io::Error,
+    },
+}
+
+/// Opens `path` as a stream if it is one: `/dev/stdout`, `/dev/stderr` and `/dev/fd/N` by
+/// name, through the descriptors the process holds (no open by path); anything else opened
+/// once with `O_NOFOLLOW|O_NONBLOCK` and kept only if `fstat` says FIFO or character device
+/// (then `O_NONBLOCK` is cleared: a pipe's reader may be slower than us). None: not a stream
+/// (absent, a regular file, a symlink, a directory…), for the regular-file rules to judge.
+pub fn open_stream(path: &std::path::Path) -> Result<Option<OutStream>, StreamError> {
+    use std::os::fd::AsFd;
+    let io_err = |err: std::io::Error| StreamError::Io {
+        path: path.to_path_buf(),
+        err,
+    };
+    let text = path.to_string_lossy();
+    let fd_number = match text.as_ref() {
+        "/dev/stdout" => return Ok(Some(OutStream::Stdout)),
+        "/dev/stderr" => return Ok(Some(OutStream::Stderr)),
+        t => t.strip_prefix("/dev/fd/"),
+    };
+    if let Some(n) = fd_number {
+        let n: i32 = n.parse().map_err(|_| {
+            io_err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a descriptor number",
+            ))
+        })?;
+        return match n {
+            1 => Ok(Some(OutStream::Stdout)),
+            2 => Ok(Some(OutStream::Stderr)),
+            n if n < 0 => Err(io_err(std::io::Error::from_raw_os_error(9))),
+            n => {
+                // SAFETY: borrowed only for the two calls below, within this function; a
+                // number that names no open descriptor makes fcntl fail with EBADF.
+                let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(n) };
+                rustix::io::fcntl_getfd(fd).map_err(|e| io_err(e.into()))?;
+                let dup = rustix::io::fcntl_dupfd_cloexec(fd, 3).map_err(|e| io_err(e.into()))?;
+                Ok(Some(OutStream::File(std::fs::File::from(dup))))
+            }
+        };
+    }
+    let file = match crate::store::fsio::open_stream(path) {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NXIO.raw_os_error()) => {
+            return Err(StreamError::NoReader(path.to_path_buf()));
+        }
+        // Absent, a symlink (ELOOP), a directory, not writable…: not a stream.
+        Err(_) => return Ok(None),
+    };
+    let st = rustix::fs::fstat(file.as_fd()).map_err(|e| io_err(e.into()))?;
+    let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+    if !matches!(
+        kind,
+        rustix::fs::FileType::Fifo | rustix::fs::FileType::CharacterDevice
+    ) {
+        return Ok(None);
+    }
+    let flags = rustix::fs::fcntl_getfl(&file).map_err(|e| io_err(e.into()))?;
+    rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK)
+        .map_err(|e| io_err(e.into()))?;
+    Ok(Some(OutStream::File(file)))
+}
+
+/// Writes `text` to a stream [`open_stream`] opened.
+pub fn to_stream(stream: &OutStream, text: &str) -> std::io::Result<()> {
+    match stream {
+        OutStream::Stdout => stdout(text),
+        OutStream::Stderr => {
             let mut err = std::io::stderr().lock();
             err.write_all(text.as_bytes())?;
-            return err.flush();
+            err.flush()
         }
-        _ => {}
+        OutStream::File(file) => {
+            let mut file = file;
+            file.write_all(text.as_bytes())?;
+            file.flush()
+        }
     }
-    // O_APPEND: a descriptor opened for appending (`>> log`) is appended to, not overwritten.
-    let mut file = crate::store::fsio::open_stream(path)?;
-    // Blocking writes from here on: a pipe's reader may be slower than us.
-    let flags = rustix::fs::fcntl_getfl(&file)?;
-    rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK)?;
-    file.write_all(text.as_bytes())?;
-    file.flush()
 }
 
 /// Writes one line to stderr; the error is returned, never a panic.

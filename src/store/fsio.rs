@@ -100,13 +100,16 @@ pub fn lstat(path: &Path) -> io::Result<std::fs::Metadata> {
     std::fs::symlink_metadata(path)
 }
 
-/// Opens a stream (`--out` naming a device, a FIFO, /dev/fd/N) for appending, without
-/// blocking on a FIFO without a reader and without making a terminal the controlling one.
-/// Never creates a file.
+/// Opens what `--out` names for appending, once, to judge it by `fstat` of the descriptor
+/// (OUTPUT-STREAMS): never through a final symlink (`O_NOFOLLOW`: a symlink swapped in is
+/// ELOOP), without blocking on a FIFO without a reader (ENXIO), without making a terminal the
+/// controlling one, and never creating or truncating a file.
 pub fn open_stream(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .append(true)
-        .custom_flags((OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC).bits() as i32)
+        .custom_flags(
+            (OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC | OFlags::NOFOLLOW).bits() as i32,
+        )
         .open(path)
 }
 

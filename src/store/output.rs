@@ -123,17 +123,34 @@ fn file_name(p: &Path) -> Result<String> {
     Ok(name.to_string())
 }
 
+/// Where [`write_copy`] writes (`--csr-out`), decided once by [`check_copy_target`] before
+/// anything is done: stdout, a stream opened then (OUTPUT-STREAMS), or a new file.
+#[derive(Debug)]
+pub enum CopyTarget {
+    Stdout,
+    Stream(crate::render::OutStream),
+    File(PathBuf),
+}
+
+impl CopyTarget {
+    /// Is it a file (rather than stdout or a stream)?
+    pub fn is_file(&self) -> bool {
+        matches!(self, CopyTarget::File(_))
+    }
+}
+
 /// Writes a copy of a file fileca also keeps in a state directory (`init --csr-out`'s
-/// request): staged next to `path`, made durable, renamed into place (never replacing a file
-/// unless `force`); `-` and streams (devices, FIFOs, /dev/stdout) are written as they are.
-pub fn write_copy(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
-    if path.as_os_str() == "-" {
-        return crate::render::print(&String::from_utf8_lossy(bytes));
-    }
-    if crate::render::is_stream(path) {
-        return crate::render::to_stream(path, &String::from_utf8_lossy(bytes))
-            .map_err(|e| Error::io(path, e));
-    }
+/// request): a file is staged next to its path, made durable, renamed into place (never
+/// replacing a file unless `force`); stdout and streams are written as they are.
+pub fn write_copy(target: &CopyTarget, bytes: &[u8], force: bool) -> Result<()> {
+    let path = match target {
+        CopyTarget::Stdout => return crate::render::print(&String::from_utf8_lossy(bytes)),
+        CopyTarget::Stream(s) => {
+            return crate::render::to_stream(s, &String::from_utf8_lossy(bytes))
+                .map_err(|e| Error::io("--csr-out", e));
+        }
+        CopyTarget::File(p) => p,
+    };
     let name = file_name(path)?;
     let parent_path = parent_of(path);
     let parent = Dir::open(&parent_path).map_err(|e| Error::io(&parent_path, e))?;
@@ -203,12 +220,15 @@ fn remove_abandoned_copies(parent: &Dir, name: &str) {
     });
 }
 
-/// Checks where [`write_copy`] will write, before anything is done (`--csr-out`): `-` and
-/// streams are fine; a file must not exist (a copy never replaces one) and its directory
-/// must.
-pub fn check_copy_target(path: &Path) -> Result<()> {
-    if path.as_os_str() == "-" || crate::render::is_stream(path) {
-        return Ok(());
+/// Decides where [`write_copy`] will write, before anything is done (`--csr-out`): `-`,
+/// and a stream opened now; a file must not exist (a copy never replaces one) and its
+/// directory must.
+pub fn check_copy_target(path: &Path) -> Result<CopyTarget> {
+    if path.as_os_str() == "-" {
+        return Ok(CopyTarget::Stdout);
+    }
+    if let Some(stream) = crate::render::open_stream(path)? {
+        return Ok(CopyTarget::Stream(stream));
     }
     if std::fs::symlink_metadata(path).is_ok() {
         return Err(crate::error::Refused::CsrOutExists(path.to_path_buf()).into());
@@ -221,7 +241,8 @@ pub fn check_copy_target(path: &Path) -> Result<()> {
         force: false,
         suffix: None,
         der: false,
-    })
+    })?;
+    Ok(CopyTarget::File(path.to_path_buf()))
 }
 
 /// Checks an output before anything is written: the target is not a symlink, not something
