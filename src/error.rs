@@ -222,6 +222,18 @@ impl Error {
 /// Requests refused by the rules of the command line, before any state is read (exit 3).
 #[derive(Debug, thiserror::Error)]
 pub enum Refused {
+    /// `ca issue` run again for a pair an interrupted one committed (RECOVER-UNDELIVERED),
+    /// whose certificate may no longer be delivered.
+    #[error(
+        "certificate {serial}, which an interrupted ca issue made for this name, is not \
+         delivered: {why}. Its key is in {}: remove that directory (rm -r), then issue again",
+        Shown(staged)
+    )]
+    Undeliverable {
+        serial: String,
+        why: String,
+        staged: PathBuf,
+    },
     #[error("--san applies to one certificate; sign several CSRs without it")]
     SanInBatch,
     #[error("--out takes one certificate; use --out-dir for a batch")]

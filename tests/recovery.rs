@@ -896,3 +896,192 @@ fn init_parent_finishes_the_install_before_it_reports_a_failing_stderr_recover_i
         String::from_utf8_lossy(&check.stdout)
     );
 }
+
+/// Sets a POSIX ACL on `path` giving uid 65534 rwx (mask rwx), as `setfacl -m u:nobody:rwx`.
+fn acl_for_nobody(path: &Path) {
+    let entry = |tag: u16, perm: u16, id: u32| {
+        let mut e = tag.to_le_bytes().to_vec();
+        e.extend(perm.to_le_bytes());
+        e.extend(id.to_le_bytes());
+        e
+    };
+    let mut acl = 2u32.to_le_bytes().to_vec();
+    for e in [
+        entry(1, 7, u32::MAX),
+        entry(2, 7, 65534),
+        entry(4, 5, u32::MAX),
+        entry(0x10, 7, u32::MAX),
+        entry(0x20, 5, u32::MAX),
+    ] {
+        acl.extend(e);
+    }
+    rustix::fs::setxattr(
+        path,
+        "system.posix_acl_access",
+        &acl,
+        rustix::fs::XattrFlags::empty(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn review_findings_on_recovery_recover_review() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = deterministic_ca(tmp.path());
+    let out = tmp.path().join("issued");
+    std::fs::create_dir(&out).unwrap();
+    let args: Vec<String> = vec![
+        "issue".into(),
+        "web.lab.test".into(),
+        "--out-dir".into(),
+        out.to_str().unwrap().into(),
+    ];
+    let reference = tmp.path().join("reference");
+    copy_dir(&base, &reference);
+    let trace = trace_mutations(&reference, &args);
+    let at = first_after_commit(&trace);
+    let killed = |tag: &str| -> PathBuf {
+        let dir = tmp.path().join(tag);
+        copy_dir(&base, &dir);
+        let _ = std::fs::remove_dir_all(&out);
+        std::fs::create_dir(&out).unwrap();
+        let k = ca_at(&dir)
+            .args(&args)
+            .env("FILECA_FAULT", format!("abort@{at}"))
+            .output()
+            .unwrap();
+        assert!(!k.status.success());
+        assert!(ca_at(&dir).arg("status").output().unwrap().status.success());
+        dir
+    };
+    let count = |dir: &Path| read_index(dir)["certificates"].as_array().unwrap().len();
+
+    // 1. Revoked after the recovery said "re-run or revoke": the re-run does not deliver it
+    //    (exit 3, naming the staging directory); once that is removed, it issues anew.
+    let dir = killed("revoked");
+    let serial = read_index(&dir)["certificates"][2]["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        ca_at(&dir)
+            .args(["revoke", &serial])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let n = count(&dir);
+    let again = ca_at(&dir).args(&args).output().unwrap();
+    assert_eq!(again.status.code(), Some(REFUSED), "{}", stderr(&again));
+    assert!(stderr(&again).contains("revoked"), "{}", stderr(&again));
+    assert!(!out.join("web.lab.test").exists());
+    assert_eq!(count(&dir), n);
+    let staged: Vec<PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(staged.len(), 1);
+    std::fs::remove_dir_all(&staged[0]).unwrap();
+    let fresh = ca_at(&dir).args(&args).output().unwrap();
+    assert!(fresh.status.success(), "{}", stderr(&fresh));
+    assert_eq!(count(&dir), n + 1, "issued anew");
+    assert!(!dir.join(".undelivered").exists());
+
+    // 1b. Expired meanwhile: not delivered either.
+    let dir = killed("expired");
+    let late = ca_at(&dir)
+        .args(&args)
+        .env("FILECA_NOW", "2028-01-01T00:00:00Z")
+        .output()
+        .unwrap();
+    assert_eq!(late.status.code(), Some(REFUSED), "{}", stderr(&late));
+    assert!(stderr(&late).contains("expired"), "{}", stderr(&late));
+
+    // 2. An I/O error reading .undelivered is no "no record": nothing is issued.
+    let dir = killed("eio");
+    let n = count(&dir);
+    let saved = tmp.path().join("issued-saved");
+    copy_dir(&out, &saved);
+    let reads = count_reads(
+        tmp.path(),
+        &dir,
+        &["issue", "web.lab.test", "--out-dir", out.to_str().unwrap()],
+    );
+    assert!(reads > 5, "{reads} reads");
+    for r in 1..=reads {
+        let ws = tmp.path().join("eio-ws");
+        let _ = std::fs::remove_dir_all(&ws);
+        copy_dir(&dir, &ws);
+        std::fs::remove_dir_all(&out).unwrap();
+        copy_dir(&saved, &out);
+        let o = with_read_fault(
+            &ws,
+            &["issue", "web.lab.test", "--out-dir", out.to_str().unwrap()],
+            r,
+        );
+        assert_eq!(
+            count(&ws),
+            n,
+            "EIO at read {r}: a second certificate ({})",
+            stderr(&o)
+        );
+    }
+
+    // 3. An ACL that lets another user write the directory is a trust problem.
+    let dir = killed("acl");
+    acl_for_nobody(&dir);
+    let before = snapshot(&dir);
+    let sign = ca_at(&dir)
+        .args(["sign", csr("p256-default.pem").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(sign.status.code(), Some(STATE), "{}", stderr(&sign));
+    assert!(stderr(&sign).contains("setfacl -b"), "{}", stderr(&sign));
+    assert_unchanged(&before, &snapshot(&dir));
+    assert_eq!(
+        ca_at(&dir).arg("check").output().unwrap().status.code(),
+        Some(1)
+    );
+
+    // 4. A .undelivered that is not the user's 0600 file is not used, and check says so.
+    let dir = killed("foreign");
+    std::fs::set_permissions(
+        dir.join(".undelivered"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let before = snapshot(&dir);
+    let again = ca_at(&dir).args(&args).output().unwrap();
+    assert_eq!(again.status.code(), Some(STATE), "{}", stderr(&again));
+    assert_unchanged(&before, &snapshot(&dir));
+    let check = ca_at(&dir).arg("check").output().unwrap();
+    assert_eq!(check.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&check.stdout).contains(".undelivered"));
+
+    // 5. A directory named .stage.N is no stray fileca can remove: exit 5, not 4 forever.
+    let dir = tmp.path().join("stage-dir");
+    copy_dir(&base, &dir);
+    std::fs::create_dir(dir.join(".stage.1")).unwrap();
+    let st = ca_at(&dir).arg("status").output().unwrap();
+    assert_eq!(st.status.code(), Some(STATE), "{}", stderr(&st));
+    assert!(dir.join(".stage.1").is_dir());
+
+    // 6. A journal naming a serial index.log does not record is not reported as issued.
+    let env = Env::new();
+    let fake = b"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n";
+    plant(
+        &env.dir,
+        &serde_json::json!({
+            "format": 2, "operation": "sign", "generation_before": 1, "generation_after": 1,
+            "id": "00aa",
+            "outputs": [{"dir": "..", "name": "keep", "source": "certs/01.pem",
+                         "sha256": sha(fake)}],
+        }),
+    );
+    let st = env.run(&["status"]);
+    assert!(st.status.success(), "{}", stderr(&st));
+    assert!(!stderr(&st).contains("ca show 01"), "{}", stderr(&st));
+    assert!(stderr(&st).contains("not this CA's"), "{}", stderr(&st));
+    assert!(!env.dir.join(".undelivered").exists());
+}

@@ -330,7 +330,13 @@ impl Session {
         }
         let dir = &self.dir;
         let path = dir.join(UNDELIVERED);
-        let mut records = read_undelivered(dir).map_err(|e| Error::io(&path, e))?;
+        let mut records = read_undelivered(dir).map_err(|e| match e.kind() {
+            io::ErrorKind::PermissionDenied | io::ErrorKind::InvalidData => Error::Recovery {
+                dir: dir.clone(),
+                msg: format!("{}: {e}", path.display()),
+            },
+            _ => Error::io(&path, e),
+        })?;
         let Ok(wanted) = std::fs::canonicalize(out_dir) else {
             return Ok(None);
         };
@@ -347,6 +353,21 @@ impl Session {
             return Ok(None);
         };
         let pair = records[ri].pairs[pi].clone();
+        let state = Dir::open(dir).map_err(|e| Error::io(dir, e))?;
+        // Its staging directory removed (by hand, after a revocation): nothing to deliver any
+        // more; the record goes and the command issues anew.
+        let staged = dir.join(&pair.dir).join(&pair.staged);
+        match fsio::lstat(&staged) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                records[ri].pairs.remove(pi);
+                refresh_messages(dir, &mut records[ri]);
+                records.retain(|r| !r.pairs.is_empty() || !r.outputs.is_empty());
+                write_undelivered(dir, &state, &records).map_err(|e| Error::io(&path, e))?;
+                return Ok(None);
+            }
+            Err(e) => return Err(Error::io(&staged, e)),
+        }
         let as_journal = Journal {
             format: journal::FORMAT,
             operation: records[ri].operation.clone(),
@@ -362,6 +383,15 @@ impl Session {
             dir: dir.clone(),
             msg: format!("{}: {e}; not used", path.display()),
         })?;
+        // A certificate revoked or expired since is not delivered (the user was told to
+        // revoke it, or waited too long): its key is the user's to remove.
+        if let Some(why) = not_deliverable(dir, &pair.serial)? {
+            return Err(Error::Refused(crate::error::Refused::Undeliverable {
+                serial: pair.serial.clone(),
+                why,
+                staged: dir.join(&pair.dir).join(&pair.staged),
+            }));
+        }
         let known = std::cell::OnceCell::new();
         let content = |source: &str, suffix: Option<&str>, sha: &str| {
             output_content(dir, (source, suffix, false), sha, Mode::Recover, &known)
@@ -374,13 +404,38 @@ impl Session {
             ),
         })?;
         records[ri].pairs.remove(pi);
-        let r = &mut records[ri];
-        r.messages = r.pairs.iter().map(|p| undelivered_pair(dir, p)).collect();
-        records.retain(|r| !r.pairs.is_empty());
-        let state = Dir::open(dir).map_err(|e| Error::io(dir, e))?;
+        refresh_messages(dir, &mut records[ri]);
+        records.retain(|r| !r.pairs.is_empty() || !r.outputs.is_empty());
         write_undelivered(dir, &state, &records).map_err(|e| Error::io(&path, e))?;
         Ok(Some(pair.serial))
     }
+}
+
+/// Why the certificate `serial` may no longer be delivered: revoked (index.log), or expired
+/// (its file's notAfter). Reads index.log once: only `ca issue`'s re-run comes here.
+fn not_deliverable(dir: &Path, serial: &str) -> Result<Option<String>> {
+    let log = super::read_state_file(dir, super::INDEX_LOG)?;
+    let revoked = format!("{{\"revoked\":\"{serial}\"");
+    if log
+        .split(|&b| b == b'\n')
+        .any(|l| l.starts_with(revoked.as_bytes()))
+    {
+        return Ok(Some("it was revoked".into()));
+    }
+    let rel = crate::model::layout::cert_file(&serial);
+    let pem = super::read_state_file(dir, &rel)?;
+    let der = crate::pki::pem::decode_one(&pem, &["CERTIFICATE"], pem.len())
+        .map_err(|e| Error::state(dir.join(&rel), e))?;
+    let not_after = x509_parser::parse_x509_certificate(&der)
+        .map(|(_, c)| c.validity().not_after.to_datetime())
+        .map_err(|e| Error::state(dir.join(&rel), e.to_string()))?;
+    if not_after < crate::clock::now()? {
+        return Ok(Some(format!(
+            "it expired at {}",
+            crate::clock::fmt(not_after)
+        )));
+    }
+    Ok(None)
 }
 
 /// What a failure before the commit point takes back: the staged files and the staged key.
@@ -584,14 +639,34 @@ pub(super) fn apply(
         // The state is durable. Recovery writes nothing outside the state directory
         // (RECOVER-INSIDE): each output and pair is reported, and recorded for `ca check`
         // and for a re-run of the same `ca issue` (which may complete its pair).
-        let mut undelivered: Vec<String> = j
+        // Only what index.log records is reported and recorded: a serial it does not know
+        // was not this CA's commit (a journal that is not fileca's).
+        let known = super::recover::Known::load(dir).map_err(|e| match e {
+            super::recover::RecoverError::Unreadable { .. } => Failure::Io(e.to_string()),
+            e => Failure::Content(e.to_string()),
+        })?;
+        let recorded = |source: &str| {
+            crate::model::layout::serial_of_cert_file(source).is_none_or(|s| known.records(s))
+        };
+        let mut kept = j.clone();
+        kept.outputs.retain(|o| recorded(&o.source));
+        kept.pairs.retain(|p| known.records(&p.serial));
+        let foreign = (j.outputs.len() - kept.outputs.len()) + (j.pairs.len() - kept.pairs.len());
+        let mut undelivered: Vec<String> = kept
             .outputs
             .iter()
             .map(|o| undelivered_output(dir, o, &j.id))
-            .chain(j.pairs.iter().map(|p| undelivered_pair(dir, p)))
+            .chain(kept.pairs.iter().map(|p| undelivered_pair(dir, p)))
             .collect();
-        if !undelivered.is_empty()
-            && let Err(e) = record_undelivered(dir, state, j, &undelivered)
+        let to_record = undelivered.clone();
+        if foreign > 0 {
+            undelivered.push(format!(
+                "the journal also named {foreign} output(s) of certificates index.log does not \
+                 record: not this CA's, ignored"
+            ));
+        }
+        if !to_record.is_empty()
+            && let Err(e) = record_undelivered(dir, state, &kept, &to_record)
         {
             undelivered.push(format!(
                 "recording this in {} failed ({e}); ca check will not list it",
@@ -658,7 +733,28 @@ pub struct UndeliveredRecord {
 /// The records of `.undelivered` (none when it is absent). A line that is not a record is an
 /// error: `ca check` reports it.
 pub fn read_undelivered(dir: &Path) -> io::Result<Vec<UndeliveredRecord>> {
-    let text = match read_plain(&dir.join(UNDELIVERED)) {
+    let path = dir.join(UNDELIVERED);
+    match fsio::lstat(&path) {
+        Ok(m) => {
+            // Like a journal (RECOVER-OWNER): only the user's own 0600 file is used; a record
+            // planted by someone else would steer `ca issue`'s re-run and what check prints.
+            use std::os::unix::fs::MetadataExt;
+            if !m.file_type().is_file() || m.uid() != fsio::uid() || m.mode() & 0o7777 != 0o600 {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!(
+                        "is not a regular 0600 file of yours (uid {}, mode {:o}): not used; \
+                         inspect it and remove it",
+                        m.uid(),
+                        m.mode() & 0o7777
+                    ),
+                ));
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    }
+    let text = match read_plain(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
@@ -670,6 +766,16 @@ pub fn read_undelivered(dir: &Path) -> io::Result<Vec<UndeliveredRecord>> {
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
         })
         .collect()
+}
+
+/// A record's messages, made anew from what it still holds.
+fn refresh_messages(dir: &Path, r: &mut UndeliveredRecord) {
+    r.messages = r
+        .outputs
+        .iter()
+        .map(|o| undelivered_output(dir, o, &r.id))
+        .chain(r.pairs.iter().map(|p| undelivered_pair(dir, p)))
+        .collect();
 }
 
 /// Writes the records (removes the file when there are none), replacing it whole.
@@ -713,8 +819,7 @@ fn prune_undelivered(dir: &Path, state: &Dir) -> io::Result<()> {
             r.outputs.clear();
             r.pairs
                 .retain(|p| fsio::lstat(&dir.join(&p.dir).join(&p.staged)).is_ok());
-            let msgs: Vec<String> = r.pairs.iter().map(|p| undelivered_pair(dir, p)).collect();
-            r.messages = msgs;
+            refresh_messages(dir, &mut r);
             (!r.pairs.is_empty()).then_some(r)
         })
         .collect();

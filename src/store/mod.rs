@@ -380,6 +380,12 @@ pub fn trust_problems(dir: &Path) -> Vec<String> {
                 "{shown} is writable by {by} (mode {mode:o}); run: chmod {fixed:o} {shown}"
             ));
         }
+        if let Some(writers) = acl_writers(&path) {
+            out.push(format!(
+                "{shown} has an access control list that lets {writers} write it; run: setfacl \
+                 -b {shown}"
+            ));
+        }
         if m.uid() != me && m.uid() != 0 {
             out.push(format!(
                 "{shown} belongs to uid {}, not to you (uid {me}) or root; run fileca as its \
@@ -390,6 +396,49 @@ pub fn trust_problems(dir: &Path) -> Vec<String> {
         }
     }
     out
+}
+
+/// Who, besides the owner, an extended POSIX ACL (`system.posix_acl_access`) on `path` lets
+/// write (HOSTILE-TRUST): named users and groups with the write bit, when the mask allows it.
+/// The mode's group bits show only the mask, so the mode check alone misses them. None when
+/// there is no such ACL (or the filesystem has none).
+fn acl_writers(path: &Path) -> Option<String> {
+    let mut buf = [0u8; 4096];
+    let n = rustix::fs::lgetxattr(path, "system.posix_acl_access", &mut buf[..]).ok()?;
+    acl_writers_of(&buf[..n])
+}
+
+/// [`acl_writers`] over the xattr's bytes: a little-endian version 2 header, then entries of
+/// (tag u16, perm u16, id u32).
+fn acl_writers_of(bytes: &[u8]) -> Option<String> {
+    const USER: u16 = 0x02;
+    const GROUP: u16 = 0x08;
+    const MASK: u16 = 0x10;
+    const WRITE: u16 = 0x02;
+    let entries: Vec<(u16, u16, u32)> = bytes
+        .get(4..)?
+        .chunks_exact(8)
+        .map(|e| {
+            (
+                u16::from_le_bytes([e[0], e[1]]),
+                u16::from_le_bytes([e[2], e[3]]),
+                u32::from_le_bytes([e[4], e[5], e[6], e[7]]),
+            )
+        })
+        .collect();
+    let mask_writes = entries
+        .iter()
+        .find(|(tag, _, _)| *tag == MASK)
+        .is_none_or(|(_, perm, _)| perm & WRITE != 0);
+    let writers: Vec<String> = entries
+        .iter()
+        .filter(|(tag, perm, _)| (*tag == USER || *tag == GROUP) && perm & WRITE != 0)
+        .map(|(tag, _, id)| match *tag {
+            USER => format!("uid {id}"),
+            _ => format!("gid {id}"),
+        })
+        .collect();
+    (mask_writes && !writers.is_empty()).then(|| writers.join(", "))
 }
 
 /// Is `gid` the private group of the user `uid` (HOSTILE-TRUST), as Debian's OpenSSH
@@ -664,6 +713,44 @@ mod tests {
         assert_eq!(network_fs_name(0x6969), Some("NFS"));
         assert_eq!(network_fs_name(0xEF53), None); // ext4
         assert_eq!(network_fs_name(0x0102_1994), None); // tmpfs
+    }
+
+    #[test]
+    fn an_acl_granting_write_to_another_user_is_found_hostile_trust() {
+        let entry = |tag: u16, perm: u16, id: u32| {
+            let mut e = tag.to_le_bytes().to_vec();
+            e.extend(perm.to_le_bytes());
+            e.extend(id.to_le_bytes());
+            e
+        };
+        let acl = |entries: &[Vec<u8>]| {
+            let mut b = 2u32.to_le_bytes().to_vec();
+            for e in entries {
+                b.extend(e);
+            }
+            b
+        };
+        let base = [
+            entry(1, 7, u32::MAX),
+            entry(4, 5, u32::MAX),
+            entry(0x20, 5, u32::MAX),
+        ];
+        // user:nobody:rwx with mask rwx: nobody can write.
+        let mut with = base.to_vec();
+        with.push(entry(2, 7, 65534));
+        with.push(entry(0x10, 7, u32::MAX));
+        assert_eq!(acl_writers_of(&acl(&with)).as_deref(), Some("uid 65534"));
+        // The same entry under a read-only mask: no write.
+        let mut masked = base.to_vec();
+        masked.push(entry(2, 7, 65534));
+        masked.push(entry(0x10, 5, u32::MAX));
+        assert_eq!(acl_writers_of(&acl(&masked)), None);
+        // group:staff:r-x: no write.
+        let mut read_only = base.to_vec();
+        read_only.push(entry(8, 5, 50));
+        read_only.push(entry(0x10, 7, u32::MAX));
+        assert_eq!(acl_writers_of(&acl(&read_only)), None);
+        assert_eq!(acl_writers_of(&[]), None);
     }
 
     #[test]

@@ -122,7 +122,12 @@ pub(super) struct Known {
 }
 
 impl Known {
-    fn load(dir: &Path) -> std::result::Result<Known, RecoverError> {
+    /// Does index.log record this serial as issued?
+    pub(super) fn records(&self, serial: &str) -> bool {
+        self.issued.contains(serial)
+    }
+
+    pub(super) fn load(dir: &Path) -> std::result::Result<Known, RecoverError> {
         let unreadable = |file| {
             move |e: io::Error| RecoverError::Unreadable {
                 file,
@@ -496,6 +501,25 @@ pub(super) fn recover(dir: &Path) -> Result<Vec<String>> {
     let stray = leftovers(dir)?;
     if !stray.is_empty() {
         for name in &stray {
+            // fileca stages only regular files: anything else under such a name is not its
+            // own, and retrying would never remove it (a human looks).
+            match fsio::lstat(&dir.join(name)) {
+                Ok(m) if !m.file_type().is_file() => {
+                    return Err(recovery_err(format!(
+                        "{} is not a regular file; fileca stages none such, so it did nothing \
+                         and removed nothing: inspect it and remove it",
+                        dir.join(name).display()
+                    )));
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    return Err(retry_err(
+                        "command",
+                        format!("{}: {e}", dir.join(name).display()),
+                    ));
+                }
+            }
             state.unlink(name).map_err(|e| {
                 retry_err(
                     "command",
@@ -545,6 +569,15 @@ pub(super) fn undelivered_output(dir: &Path, o: &journal::Output, id: &str) -> S
         Err(_) => String::new(),
     };
     let dest = out_dir.join(&o.name);
+    // The destination is the journal's word: if something is there now, say so before
+    // anyone follows the advice below over it.
+    let there = match fsio::lstat(&dest) {
+        Ok(_) => format!(
+            " ({} exists now: look at it before you replace it)",
+            dest.display()
+        ),
+        Err(_) => String::new(),
+    };
     let dest = dest.display();
     let serial = crate::model::layout::serial_of_cert_file(&o.source);
     let how = match (serial, o.der, o.suffix.is_some()) {
@@ -567,7 +600,7 @@ pub(super) fn undelivered_output(dir: &Path, o: &journal::Output, id: &str) -> S
     };
     format!(
         "{what} was not written to {dest} (recovery writes nothing outside the state \
-         directory); deliver it with: {how}{leftover}"
+         directory); deliver it with: {how}{there}{leftover}"
     )
 }
 
