@@ -29,13 +29,20 @@ pub enum CnfError {
     Line { line: usize, problem: String },
 }
 
+/// The longest value a substitution may produce (OpenSSL's CONF_MAX_SIZE).
+const MAX_VALUE: usize = 64 << 10;
+/// All values together.
+const MAX_TOTAL: usize = 16 << 20;
+
 impl Config {
-    /// Parses `text`; `env` answers `$ENV::NAME`.
+    /// Parses `text`; `env` answers `$ENV::NAME`. Each value expands to at most 64 KiB and
+    /// all of them together to at most 16 MiB.
     pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, CnfError> {
         let mut cfg = Config::default();
         let mut section = DEFAULT.to_string();
         let mut pending = String::new();
         let mut start = 0;
+        let mut total = 0usize;
         for (i, raw) in text.lines().enumerate() {
             if pending.is_empty() {
                 start = i + 1;
@@ -72,6 +79,14 @@ impl Config {
             let value = cfg
                 .expand(&section, value.trim(), env)
                 .map_err(|m| err(format!("{}: {m}", name.trim())))?;
+            total += value.len();
+            if total > MAX_TOTAL {
+                return Err(err(format!(
+                    "{}: the values expand to more than {} MiB in all",
+                    name.trim(),
+                    MAX_TOTAL >> 20
+                )));
+            }
             cfg.sections
                 .entry(section.clone())
                 .or_default()
@@ -118,6 +133,14 @@ impl Config {
                     out.push_str(&value.ok_or_else(|| format!("${name} is not defined"))?);
                 }
                 (c, _) => out.push(c),
+            }
+            // OpenSSL's own bound (CONF_MAX_SIZE): `a1 = $a0$a0` … doubled 39 times ran 29 s
+            // and aborted on allocation (#24).
+            if out.len() > MAX_VALUE {
+                return Err(format!(
+                    "expands to more than {} KiB (OpenSSL's limit for a value)",
+                    MAX_VALUE >> 10
+                ));
             }
         }
         Ok(out)
@@ -236,6 +259,24 @@ quoted = 'a $dir # not a comment'
         assert_eq!(v("quoted"), "a $dir # not a comment");
         assert_eq!(v("HOME"), ".", "the default section answers too");
         assert_eq!(cfg.skipped, [".include /etc/ssl/more.cnf"]);
+    }
+
+    #[test]
+    fn substitutions_are_bounded_import_openssl_cnf_bound() {
+        // The review's 823-byte file: each value doubles the one before, 2^39 bytes at the end.
+        let mut text = String::from("a0 = xxxxxxxxxxxxxxxx\n");
+        for i in 1..40 {
+            text.push_str(&format!("a{i} = $a{}$a{}\n", i - 1, i - 1));
+        }
+        let e = Config::parse(&text, &env).unwrap_err().to_string();
+        assert!(e.contains("line 14") && e.contains("64 KiB"), "{e}");
+        // Many values of up to 64 KiB each: bounded in all.
+        let mut text = format!("a = {}\n", "y".repeat(60 << 10));
+        for i in 0..400 {
+            text.push_str(&format!("b{i} = $a\n"));
+        }
+        let e = Config::parse(&text, &env).unwrap_err().to_string();
+        assert!(e.contains("16 MiB"), "{e}");
     }
 
     #[test]

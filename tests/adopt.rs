@@ -809,3 +809,25 @@ fn import_openssl_finds_files_where_openssl_cnf_says_import_openssl_cnf() {
     assert!(err.contains("worse.cnf") && err.contains("line 1"), "{err}");
     assert!(!env.dir.exists());
 }
+
+#[test]
+fn an_openssl_cnf_whose_substitutions_explode_is_refused_with_its_line_import_openssl_cnf_bound() {
+    // 823 bytes: each value doubles the one before (2^39 bytes at the end). It ran 29 s and
+    // aborted on allocation; now refused at the first value over OpenSSL's 64 KiB.
+    let env = Env::empty();
+    let src = crate::keys::openssl_ca_dir(&env);
+    let mut text = std::fs::read_to_string(src.join("openssl.cnf")).unwrap();
+    text.push_str("\n[ bomb ]\na0 = xxxxxxxxxxxxxxxx\n");
+    for i in 1..40 {
+        text.push_str(&format!("a{i} = $a{}$a{}\n", i - 1, i - 1));
+    }
+    std::fs::write(src.join("openssl.cnf"), &text).unwrap();
+    let out = env.run(&["import-openssl", src.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(REFUSED), "{err}");
+    assert!(
+        err.contains("openssl.cnf") && err.contains("64 KiB"),
+        "{err}"
+    );
+    assert!(!env.dir.exists(), "nothing created");
+}

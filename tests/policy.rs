@@ -1496,3 +1496,43 @@ fn show_prints_the_policy_extensions_and_ca_limits_show_ext() {
         "{text}"
     );
 }
+
+#[test]
+fn the_largest_accepted_policy_oid_is_issued_and_read_by_openssl_policy_oid() {
+    // 2.18446744073709551535 applied and then made every sign exit 70 (yasna's "Invalid
+    // OID"); validation and encoding agree now: refused at apply, and the largest accepted
+    // one is issued and parsed by OpenSSL.
+    let env = Env::new();
+    let apply = |oid: &str| {
+        let text = format!(
+            "[profiles.web]\nextended_key_usage = [\"serverAuth\"]\nallow_dns = [\"*.example.test\"]\npolicies = [\"{oid}\"]\n"
+        );
+        let f = write(&env, "p.toml", text.as_bytes());
+        env.run(&["policy", "apply", f.to_str().unwrap()])
+    };
+    let refused = apply("2.18446744073709551535");
+    assert_eq!(refused.status.code(), Some(REFUSED));
+    let ok = apply("2.18446744073709551534");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let out = env.ok(&[
+        "sign",
+        csr("p256-default.pem").to_str().unwrap(),
+        "--profile",
+        "web",
+    ]);
+    let text = x509_text(&env, &String::from_utf8_lossy(&out.stdout));
+    assert!(text.contains("Policy: 2.18446744073709551534"), "{text}");
+    // fileca reads it back too (show lists the policies it put in).
+    let serial = env.last_serial();
+    let shown = env.ok(&["show", &serial]);
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains("2.18446744073709551534"),
+        "{}",
+        String::from_utf8_lossy(&shown.stdout)
+    );
+    env.ok(&["show", &serial, "--json"]);
+}

@@ -142,7 +142,10 @@ fn extensions(cert: &X509Certificate<'_>) -> Extensions {
                 }
             }
             ParsedExtension::CertificatePolicies(p) => {
-                policies.extend(p.iter().map(|i| i.policy_id.to_id_string()));
+                policies.extend(p.iter().map(|i| {
+                    crate::pki::oid_string(i.policy_id.as_bytes())
+                        .unwrap_or_else(|| i.policy_id.to_id_string())
+                }));
             }
             ParsedExtension::BasicConstraints(bc) if bc.ca => {
                 let (permitted, excluded) =

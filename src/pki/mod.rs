@@ -16,3 +16,57 @@ pub mod pem;
 pub mod profile;
 pub mod reason;
 pub mod serial;
+
+/// The dotted form of an OBJECT IDENTIFIER's content octets (X.690 8.19), for any arc that
+/// fits 64 bits (x509-parser's `to_id_string` misreads a first subidentifier above 2^63:
+/// `2.18446744073709551534` showed as `3.9.…`). None for octets that are not an OID.
+pub fn oid_string(octets: &[u8]) -> Option<String> {
+    let mut subids: Vec<u128> = Vec::new();
+    let mut acc: u128 = 0;
+    for b in octets {
+        if acc == 0 && *b == 0x80 {
+            return None; // not minimal
+        }
+        acc = acc.checked_mul(128)? | u128::from(b & 0x7f);
+        if b & 0x80 == 0 {
+            subids.push(acc);
+            acc = 0;
+        }
+    }
+    let (&first, rest) = subids.split_first()?;
+    if acc != 0 || octets.last().is_none_or(|b| b & 0x80 != 0) {
+        return None;
+    }
+    let (a, b) = match first {
+        f if f < 40 => (0, f),
+        f if f < 80 => (1, f - 40),
+        f => (2, f - 80),
+    };
+    let arcs: Vec<String> = [a, b]
+        .into_iter()
+        .chain(rest.iter().copied())
+        .map(|x| x.to_string())
+        .collect();
+    Some(arcs.join("."))
+}
+
+#[cfg(test)]
+mod oid_tests {
+    #[test]
+    fn oid_strings_of_every_size() {
+        let dotted = |arcs: &[u64]| {
+            let oid = yasna::models::ObjectIdentifier::from_slice(arcs);
+            let der = yasna::construct_der(|w| w.write_oid(&oid));
+            super::oid_string(&der[2..]).unwrap()
+        };
+        assert_eq!(dotted(&[1, 3, 6, 1, 4, 1, 99999, 1]), "1.3.6.1.4.1.99999.1");
+        assert_eq!(dotted(&[2, 18446744073709551534]), "2.18446744073709551534");
+        assert_eq!(
+            dotted(&[2, 5, 18446744073709551615]),
+            "2.5.18446744073709551615"
+        );
+        assert_eq!(super::oid_string(&[0x80, 0x01]), None);
+        assert_eq!(super::oid_string(&[0x81]), None);
+        assert_eq!(super::oid_string(&[]), None);
+    }
+}

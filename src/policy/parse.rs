@@ -248,9 +248,11 @@ pub fn parse_oid(s: &str) -> Option<Vec<u64>> {
             .flatten()
         })
         .collect::<Option<_>>()?;
-    // DER writes the first two arcs as one number, 40 * first + second: it must fit.
+    // DER writes the first two arcs as one number, 40 * first + second: it must fit, as yasna
+    // (which encodes it) requires: below u64::MAX - 80 (2.18446744073709551535 was accepted
+    // here and made every issuing command panic, #24).
     let first_two_fit = match arcs.as_slice() {
-        [2, second, ..] => *second <= u64::MAX - 80,
+        [2, second, ..] => *second < u64::MAX - 80,
         [0 | 1, second, ..] => *second < 40,
         _ => false,
     };

@@ -220,3 +220,74 @@ fn sub_ca_limits_come_from_the_profile() {
     };
     assert!(sub_ca(p, &ask).is_err());
 }
+
+/// Encodes arcs as yasna does when issuing, then reads them back with an independent reader
+/// of X.690 8.19 (yasna's own reader refuses some arcs above 2^63 that its writer encodes).
+fn yasna_round_trip(arcs: &[u64]) -> Vec<u64> {
+    let oid = yasna::models::ObjectIdentifier::from_slice(arcs);
+    let der = yasna::construct_der(|w| w.write_oid(&oid));
+    assert_eq!(der[0], 0x06, "an OBJECT IDENTIFIER");
+    let (len, body) = match der[1] {
+        n if n < 0x80 => (n as usize, &der[2..]),
+        0x81 => (der[2] as usize, &der[3..]),
+        n => panic!("length form {n:#x}"),
+    };
+    assert_eq!(body.len(), len);
+    let mut subids: Vec<u128> = Vec::new();
+    let mut acc: u128 = 0;
+    for (i, b) in body.iter().enumerate() {
+        assert!(!(acc == 0 && *b == 0x80), "no leading 0x80 at {i}");
+        acc = (acc << 7) | u128::from(b & 0x7f);
+        if b & 0x80 == 0 {
+            subids.push(acc);
+            acc = 0;
+        }
+    }
+    assert_eq!(acc, 0, "ends on a last octet");
+    let first = subids[0];
+    let (a, b) = match first {
+        f if f < 40 => (0, f),
+        f if f < 80 => (1, f - 40),
+        f => (2, f - 80),
+    };
+    std::iter::once(a)
+        .chain(std::iter::once(b))
+        .chain(subids[1..].iter().copied())
+        .map(|x| u64::try_from(x).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_largest_second_arc_yasna_encodes_is_the_largest_accepted_policy_oid() {
+    // 2.18446744073709551535 was accepted and made every issue panic in yasna.
+    assert!(parse_oid("2.18446744073709551535").is_none());
+    let arcs = parse_oid("2.18446744073709551534").unwrap();
+    assert_eq!(yasna_round_trip(&arcs), arcs);
+    let arcs = parse_oid("2.5.29.32.18446744073709551615").unwrap();
+    assert_eq!(yasna_round_trip(&arcs), arcs);
+}
+
+proptest::proptest! {
+    /// Validation and encoding agree: every OID parse_oid accepts encodes (no panic) and
+    /// reads back the same (POLICY-OID).
+    #[test]
+    fn every_accepted_oid_encodes_and_round_trips(
+        first in 0u64..4,
+        second in proptest::prop_oneof![
+            0u64..100,
+            (u64::MAX - 200)..=u64::MAX,
+            proptest::num::u64::ANY,
+        ],
+        rest in proptest::collection::vec(proptest::num::u64::ANY, 0..6),
+    ) {
+        let dotted = std::iter::once(first)
+            .chain(std::iter::once(second))
+            .chain(rest)
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(".");
+        if let Some(arcs) = parse_oid(&dotted) {
+            proptest::prop_assert_eq!(yasna_round_trip(&arcs), arcs);
+        }
+    }
+}
