@@ -45,9 +45,25 @@ fn show(ctx: &Context, builtin: bool) -> Result<()> {
         });
     }
     let (text, _) = current(ctx)?;
-    crate::render::stdout(&text).map_err(|e| Error::Undelivered {
+    crate::render::stdout(&shown(&text)).map_err(|e| Error::Undelivered {
         msg: format!("stdout: {e}"),
     })
+}
+
+/// The policy's text as `show` prints it: what `policy apply` refuses (terminal controls,
+/// bidi and zero-width characters, POLICY-TEXT) escaped as `\u{…}` should a file in force
+/// hold one; lines, tabs and everything else as they are, so the output applies again.
+fn shown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (at, ch) in text.char_indices() {
+        let crlf = ch == '\r' && text[at + 1..].starts_with('\n');
+        if crate::render::is_unsafe(ch) && !matches!(ch, '\n' | '\t') && !crlf {
+            out.push_str(&format!("\\u{{{:04x}}}", ch as u32));
+        } else {
+            out.push(ch);
+        }
+    }
+    out
 }
 
 /// Reads a policy file given on the command line (before the lock).

@@ -119,6 +119,24 @@ pub fn parse(text: &str, ca: Option<&CaCert>) -> Result<Policy, Vec<Problem>> {
         text,
         problems: Vec::new(),
     };
+    // POLICY-TEXT: no terminal controls, bidi overrides or zero-width characters anywhere,
+    // comments included (`policy show` prints the file; a U+202E in a comment reorders what
+    // the operator reads).
+    for (at, ch) in text.char_indices() {
+        let crlf = ch == '\r' && text[at + 1..].starts_with('\n');
+        if crate::render::is_unsafe(ch) && !matches!(ch, '\n' | '\t') && !crlf {
+            c.at(
+                at..at + ch.len_utf8(),
+                format!(
+                    "U+{:04X} is a control or invisible character; a policy holds none",
+                    ch as u32
+                ),
+            );
+        }
+    }
+    if !c.problems.is_empty() {
+        return Err(c.problems);
+    }
     let file: File = match toml::from_str(text) {
         Ok(f) => f,
         Err(e) => {

@@ -77,7 +77,8 @@ pub fn write(
     if json {
         use serde::ser::{SerializeSeq, Serializer};
         let json = |e: serde_json::Error| Error::io("<stdout>", std::io::Error::other(e));
-        let mut ser = serde_json::Serializer::pretty(&mut *out);
+        let mut ser =
+            serde_json::Serializer::with_formatter(&mut *out, super::json::SafeFormatter::new());
         let mut seq = ser.serialize_seq(None).map_err(json)?;
         query(&mut |row| seq.serialize_element(row).map_err(json))?;
         seq.end().map_err(json)?;

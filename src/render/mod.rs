@@ -24,6 +24,7 @@ use std::io::{BufWriter, StdoutLock, Write};
 use crate::error::{Error, Result};
 
 pub mod check;
+pub mod json;
 pub mod list;
 pub mod log;
 pub mod plan;
@@ -58,7 +59,7 @@ pub fn stdout_bytes(bytes: &[u8]) -> Result<()> {
 
 /// Prints a `--json` document: pretty JSON and a newline, through [`print()`].
 pub fn print_json<T: serde::Serialize + ?Sized>(report: &T) -> Result<()> {
-    let json = serde_json::to_string_pretty(report).map_err(|e| Error::Internal(e.to_string()))?;
+    let json = json::to_string(report).map_err(|e| Error::Internal(e.to_string()))?;
     print(&format!("{json}\n"))
 }
 
