@@ -318,10 +318,16 @@ fn a_constrained_root_signs_a_sub_ca_whose_leaves_verify_subca_profile() {
     let before = x509_text(&root, &std::fs::read_to_string(&root_crt).unwrap());
     root.ok(&["renew-ca", "--days", "3000"]);
     let after = x509_text(&root, &std::fs::read_to_string(&root_crt).unwrap());
+    // The extension's lines: its header, then what is indented below it.
     let nc = |t: &str| {
-        t[t.find("Name Constraints").unwrap()..]
-            .lines()
-            .take(6)
+        let mut lines = t[t.find("Name Constraints").unwrap()..].lines();
+        let header = lines.next().unwrap().to_string();
+        std::iter::once(header)
+            .chain(
+                lines
+                    .take_while(|l| l.starts_with("                "))
+                    .map(str::to_string),
+            )
             .collect::<Vec<_>>()
             .join("\n")
     };

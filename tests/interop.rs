@@ -123,3 +123,307 @@ fn gnutls_verifies_issued_renewed_certificates_and_the_crl_interop_gnutls() {
         );
     }
 }
+
+/// Java's PKIX validator (tests/java/PkixCheck.java), compiled once per test run into a
+/// temporary directory; .ci/run installs the JDK (openjdk-17-jdk-headless) if javac is
+/// missing. Returns the classpath.
+fn java_checker() -> std::path::PathBuf {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("fileca-java-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let src =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/PkixCheck.java");
+        let st = std::process::Command::new("javac")
+            .arg("-d")
+            .arg(&dir)
+            .arg(&src)
+            .status()
+            .expect(
+                "javac (a JDK: apt-get install openjdk-17-jdk-headless) is needed for this test",
+            );
+        assert!(st.success(), "javac failed");
+        dir
+    })
+    .clone()
+}
+
+/// Java parses every certificate and validates the last up to the first (PKIX, with the
+/// name constraints of the CAs between).
+fn java_validates(chain: &[&std::path::Path]) -> (bool, String) {
+    let out = std::process::Command::new("java")
+        .arg("-cp")
+        .arg(java_checker())
+        .arg("PkixCheck")
+        .args(chain)
+        .output()
+        .expect("java (apt-get install openjdk-17-jdk-headless) is needed for this test");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success() && text.trim() == "ok", text)
+}
+
+/// A leaf for `subj` with `sans`, signed by `ca`'s key with openssl, past fileca's gate.
+fn forced_leaf(env: &Env, ca: &std::path::Path, name: &str, sans: &str) -> std::path::PathBuf {
+    let (key, csr, crt) = (
+        env.path(&format!("{name}.key")),
+        env.path(&format!("{name}.csr")),
+        env.path(&format!("{name}.crt")),
+    );
+    let san = format!("subjectAltName={sans}");
+    let (ok, out) = openssl(&[
+        "req",
+        "-new",
+        "-nodes",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-subj",
+        "/CN=forced",
+        "-addext",
+        &san,
+        "-keyout",
+        key.to_str().unwrap(),
+        "-out",
+        csr.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    let (ok, out) = openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        csr.to_str().unwrap(),
+        "-CA",
+        ca.join("ca.crt").to_str().unwrap(),
+        "-CAkey",
+        ca.join("ca.key").to_str().unwrap(),
+        "-days",
+        "10",
+        "-copy_extensions",
+        "copy",
+        "-out",
+        crt.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    crt
+}
+
+#[test]
+fn java_parses_closed_name_types_and_enforces_them_interop_java() {
+    // The README's two-tier root closes email (and the issuing CA DNS-only closes IP too):
+    // the empty rfc822Name exclusion made Java unable to parse the certificate at all. The
+    // closed type is now a permitted subtree under `invalid` (NC-CLOSE-ENCODING).
+    let env = Env::empty();
+    let root = env.path("root");
+    let issuing = env.path("issuing");
+    let run = |dir: &std::path::Path, args: &[&str]| {
+        let out = ca_at(dir).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    run(
+        &root,
+        &[
+            "init",
+            "--subject",
+            "CN=Lab Root CA",
+            "--path-len",
+            "1",
+            "--permit",
+            "DNS:lab.test",
+            "--permit",
+            "IP:10.0.0.0/8",
+        ],
+    );
+    run(
+        &issuing,
+        &[
+            "init",
+            "--subject",
+            "CN=Lab Issuing CA",
+            "--parent",
+            root.to_str().unwrap(),
+            "--permit",
+            "DNS:dev.lab.test",
+        ],
+    );
+    let text = x509_text(&env, &std::fs::read_to_string(root.join("ca.crt")).unwrap());
+    assert!(
+        text.contains("email:closed.invalid") && !text.contains("email:\n"),
+        "{text}"
+    );
+    let text = x509_text(
+        &env,
+        &std::fs::read_to_string(issuing.join("ca.crt")).unwrap(),
+    );
+    assert!(text.contains("IP:") || text.contains("Excluded"), "{text}");
+    // keytool parses both CA certificates.
+    for ca in [&root, &issuing] {
+        let out = std::process::Command::new("keytool")
+            .args(["-printcert", "-file"])
+            .arg(ca.join("ca.crt"))
+            .output()
+            .expect("keytool (a JDK) is needed for this test");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let out_dir = env.path("issued");
+    run(
+        &issuing,
+        &[
+            "issue",
+            "api.dev.lab.test",
+            "--out-dir",
+            out_dir.to_str().unwrap(),
+        ],
+    );
+    run(
+        &issuing,
+        &[
+            "issue",
+            "laptop",
+            "--profile",
+            "client",
+            "--subject",
+            "CN=Laptop client",
+            "--out-dir",
+            out_dir.to_str().unwrap(),
+        ],
+    );
+    let (rc, ic) = (root.join("ca.crt"), issuing.join("ca.crt"));
+    for leaf in ["api.dev.lab.test", "laptop"] {
+        let crt = out_dir.join(leaf).join(format!("{leaf}.crt"));
+        let (ok, text) = java_validates(&[&rc, &ic, &crt]);
+        assert!(ok, "{leaf}: {text}");
+        let (ok, text) = verify_chain(&rc, &ic, &crt);
+        assert!(ok, "{leaf}: {text}");
+    }
+    // What the constraints close, Java and OpenSSL refuse (leaves forced past fileca's gate).
+    for (name, sans) in [
+        ("mail", "email:a@dev.lab.test"),
+        ("evil", "DNS:evil.com"),
+        ("addr", "IP:10.1.1.1"),
+        ("uri", "URI:https://dev.lab.test/"),
+    ] {
+        let crt = forced_leaf(&env, &issuing, name, sans);
+        let (ok, text) = java_validates(&[&rc, &ic, &crt]);
+        let (ossl, otext) = verify_chain(&rc, &ic, &crt);
+        if name == "uri" {
+            // Verifiers apply no constraint to a type without subtrees: a URI passes them
+            // all, so fileca's gate refuses URIs under such a CA (NC-URI).
+            assert!(ossl, "{name}: {otext}");
+            continue;
+        }
+        assert!(!ossl, "{name}: openssl accepted: {otext}");
+        assert!(!ok, "{name}: Java accepted: {text}");
+    }
+}
+
+#[test]
+fn a_host_like_cn_is_gated_whatever_the_sans_and_a_single_label_without_them_nc_subject() {
+    let env = Env::empty();
+    let ca = env.path("ca");
+    let run = |args: &[&str]| ca_at(&ca).args(args).output().unwrap();
+    assert!(
+        run(&["init", "--subject", "CN=Sub", "--permit", "DNS:lab.test"])
+            .status
+            .success()
+    );
+    let out = env.path("out");
+    let o = out.to_str().unwrap();
+    for (args, word) in [
+        // A CN outside beside a SAN inside: clients that read the CN were exposed (#24).
+        (
+            vec![
+                "issue",
+                "x1",
+                "--subject",
+                "CN=evil.com",
+                "--san",
+                "DNS:b.lab.test",
+                "--out-dir",
+                o,
+            ],
+            "DNS:evil.com",
+        ),
+        // A single-label CN without a DNS SAN is what Java checks as a DNS name.
+        (
+            vec!["issue", "laptop", "--profile", "client", "--out-dir", o],
+            "DNS:laptop",
+        ),
+    ] {
+        let before = snapshot(&ca);
+        let r = run(&args);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(REFUSED), "{args:?}: {err}");
+        assert!(err.contains(word), "{args:?}: {err}");
+        assert_unchanged(&before, &snapshot(&ca));
+    }
+    // The same names inside, or a CN that is no host name: issued.
+    for args in [
+        vec![
+            "issue",
+            "x2",
+            "--subject",
+            "CN=x2.lab.test",
+            "--san",
+            "DNS:b.lab.test",
+            "--out-dir",
+            o,
+        ],
+        vec![
+            "issue",
+            "laptop",
+            "--profile",
+            "client",
+            "--subject",
+            "CN=Laptop client",
+            "--out-dir",
+            o,
+        ],
+        vec![
+            "issue",
+            "x3",
+            "--subject",
+            "CN=x3",
+            "--san",
+            "DNS:x3.lab.test",
+            "--out-dir",
+            o,
+        ],
+    ] {
+        let r = run(&args);
+        assert!(
+            r.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+    }
+}
+
+/// `openssl verify` of `leaf` through `ca` to `root`.
+fn verify_chain(
+    root: &std::path::Path,
+    ca: &std::path::Path,
+    leaf: &std::path::Path,
+) -> (bool, String) {
+    openssl(&[
+        "verify",
+        "-CAfile",
+        root.to_str().unwrap(),
+        "-untrusted",
+        ca.to_str().unwrap(),
+        leaf.to_str().unwrap(),
+    ])
+}

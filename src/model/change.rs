@@ -339,16 +339,18 @@ fn check_one(ca: &crate::pki::ca::CaCert, request: &Request<'_>, own: bool) -> R
         return Ok(());
     }
     // What verifiers check besides the SANs (NC-SUBJECT): a CN that looks like a host name
-    // (OpenSSL and GnuTLS check it as a DNS name when there is no DNS SAN; an address too),
-    // and an emailAddress attribute, as an email address.
+    // or an address, and an emailAddress attribute, as an email address.
     let no_dns_san = !request
         .sans
         .iter()
         .any(|s| matches!(s, crate::pki::names::San::Dns(_)));
-    let cn = match request.profile.kind {
-        crate::pki::profile::Kind::SubCa => None,
-        _ if no_dns_san => request.subject.common_name().and_then(cn_as_dns),
-        _ => None,
+    let cn: Vec<crate::pki::names::San> = match request.profile.kind {
+        crate::pki::profile::Kind::SubCa => Vec::new(),
+        _ => request
+            .subject
+            .common_name()
+            .map(|cn| cn_names(cn, no_dns_san))
+            .unwrap_or_default(),
     };
     let email = request
         .subject
@@ -356,12 +358,38 @@ fn check_one(ca: &crate::pki::ca::CaCert, request: &Request<'_>, own: bool) -> R
         .iter()
         .find(|(k, _)| k == "emailAddress")
         .map(|(_, v)| crate::pki::names::San::Email(v.clone()));
-    for name in request.sans.iter().chain(cn.as_ref()).chain(email.as_ref()) {
+    for name in request.sans.iter().chain(&cn).chain(email.as_ref()) {
         ca.constraints
             .allows(name, &ca.subject_shown)
             .map_err(Refusal::Constraint)?;
     }
     Ok(())
+}
+
+/// The names a CN is gated as against name constraints (NC-SUBJECT), whether or not there
+/// are SANs: an address as that address; one with a dot made of host characters as a DNS
+/// name (clients that still read the CN take it for one: `CN=evil.com` beside
+/// `DNS:a.lab.test` was issued under `DNS:lab.test`, #24); and, when there is no DNS SAN, an
+/// address or a single label (`laptop`) as a DNS name too — OpenSSL and GnuTLS check the CN
+/// as one then, and Java reads any CN that is a valid DNS name, so `issue laptop --profile
+/// client` under a DNS-constrained CA failed Java's check while OpenSSL accepted it.
+pub fn cn_names(cn: &str, no_dns_san: bool) -> Vec<crate::pki::names::San> {
+    use crate::pki::names::San;
+    let mut names = Vec::new();
+    let address = cn.parse::<std::net::IpAddr>().ok();
+    if let Some(a) = address {
+        names.push(San::Ip(a));
+    }
+    let label = !cn.is_empty()
+        && cn
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
+    match cn_as_dns(cn) {
+        Some(dns) if address.is_none() || no_dns_san => names.push(dns),
+        None if label && no_dns_san => names.push(San::Dns(cn.to_ascii_lowercase())),
+        _ => {}
+    }
+    names
 }
 
 /// A CN as the DNS name verifiers take it for: one with a dot made of letters, digits, `-`,

@@ -12,6 +12,10 @@
 
 use std::net::IpAddr;
 
+/// The reserved name (RFC 6761 6.4) under which a closed DNS or email type is written as a
+/// permitted subtree.
+const CLOSED: &str = "closed.invalid";
+
 use crate::pki::names::San;
 
 /// One subtree: a base name of one type.
@@ -454,10 +458,11 @@ impl Constraints {
         if self.is_empty() {
             return;
         }
+        let (permitted, excluded) = self.written();
         let rcgen_form =
             |v: &[Subtree]| v.iter().map(Subtree::to_rcgen).collect::<Option<Vec<_>>>();
         if let (Some(permitted_subtrees), Some(excluded_subtrees)) =
-            (rcgen_form(&self.permitted), rcgen_form(&self.excluded))
+            (rcgen_form(&permitted), rcgen_form(&excluded))
         {
             params.name_constraints = Some(rcgen::NameConstraints {
                 permitted_subtrees,
@@ -467,7 +472,7 @@ impl Constraints {
         }
         let der = yasna::construct_der(|w| {
             w.write_sequence(|w| {
-                for (tag, list) in [(0, &self.permitted), (1, &self.excluded)] {
+                for (tag, list) in [(0, &permitted), (1, &excluded)] {
                     if list.is_empty() {
                         continue;
                     }
@@ -487,8 +492,37 @@ impl Constraints {
         params.custom_extensions.push(ext);
     }
 
+    /// The subtrees as the certificate says them (NC-CLOSE-ENCODING): a type closed whole
+    /// (the empty DNS or email exclusion of [`Constraints::closed`]) is written as a permitted
+    /// subtree under the reserved name `invalid` (RFC 6761: never a real name or mail host)
+    /// when no subtree of that type is permitted. The empty dNSName and rfc822Name are not
+    /// RFC 5280 names: Java cannot parse a certificate holding an empty rfc822Name at all
+    /// (keytool "Failed to parse input"), and pyca and pkilint reject them. Read back by
+    /// [`Constraints::of_certificate`] as the closed type again.
+    fn written(&self) -> (Vec<Subtree>, Vec<Subtree>) {
+        let mut permitted = self.permitted.clone();
+        let mut excluded = Vec::with_capacity(self.excluded.len());
+        for s in &self.excluded {
+            let closes = match s {
+                Subtree::Dns(d) => d.is_empty(),
+                Subtree::Email(e) => e.is_empty(),
+                _ => false,
+            };
+            if closes && !self.permitted.iter().any(|p| p.kind() == s.kind()) {
+                permitted.push(match s {
+                    Subtree::Dns(_) => Subtree::Dns(CLOSED.into()),
+                    _ => Subtree::Email(CLOSED.into()),
+                });
+            } else {
+                excluded.push(s.clone());
+            }
+        }
+        (permitted, excluded)
+    }
+
     /// The constraints of a certificate (its nameConstraints extension); subtrees of other
-    /// types (URI, directory names) are not enforced by fileca and are left out.
+    /// types (URI, directory names) are not enforced by fileca and are left out. A type whose
+    /// only permitted subtree is `invalid` is closed ([`Constraints::written`]).
     pub fn of_certificate(cert: &x509_parser::certificate::X509Certificate<'_>) -> Constraints {
         use x509_parser::extensions::{GeneralName, ParsedExtension};
         let mut out = Constraints::default();
@@ -511,6 +545,21 @@ impl Constraints {
             };
             out.permitted.extend(convert(&nc.permitted_subtrees));
             out.excluded.extend(convert(&nc.excluded_subtrees));
+        }
+        for kind in [0u8, 2] {
+            let of_kind: Vec<&Subtree> =
+                out.permitted.iter().filter(|p| p.kind() == kind).collect();
+            let only_invalid = matches!(
+                of_kind.as_slice(),
+                [Subtree::Dns(d)] | [Subtree::Email(d)] if d == CLOSED
+            );
+            if only_invalid {
+                out.permitted.retain(|p| p.kind() != kind);
+                out.excluded.push(match kind {
+                    0 => Subtree::Dns(String::new()),
+                    _ => Subtree::Email(String::new()),
+                });
+            }
         }
         out
     }
