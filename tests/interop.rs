@@ -427,3 +427,20 @@ fn verify_chain(
         leaf.to_str().unwrap(),
     ])
 }
+
+#[test]
+fn a_dns_constraint_with_a_leading_dot_is_refused_nc_dns_form() {
+    // `--permit DNS:.lab.test` wrote the dNSName `.lab.test`, which RFC 5280 does not define:
+    // pyca rejected every leaf under the CA, pkilint reported invalid syntax.
+    let env = Env::empty();
+    for args in [
+        vec!["init", "--subject", "CN=Dot", "--permit", "DNS:.lab.test"],
+        vec!["init", "--subject", "CN=Dot", "--exclude", "DNS:.lab.test"],
+    ] {
+        let out = env.run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(USAGE), "{args:?}: {err}");
+        assert!(err.contains("DNS:lab.test covers"), "{err}");
+        assert!(!env.dir.exists(), "nothing created");
+    }
+}

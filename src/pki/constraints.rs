@@ -2,7 +2,8 @@
 //! the gate enforces before anything is signed (SPEC.md NC-*). Pure.
 //!
 //! Semantics as OpenSSL and Go apply them: `DNS:lab.test` covers lab.test and every name below
-//! it, `DNS:.lab.test` only the names below it, an empty DNS constraint every name;
+//! it (`DNS:.lab.test`, only the names below it, is read from older certificates but not
+//! written: RFC 5280 does not define it), an empty DNS constraint every name;
 //! `IP:10.0.0.0/8` the addresses of that network (same family); `email:lab.test` the
 //! mailboxes at that host, `email:.lab.test` those of hosts below it, `email:a@lab.test` that
 //! mailbox. A name is allowed when it matches no excluded subtree and — if any subtree of its
@@ -35,10 +36,16 @@ pub enum Subtree {
 /// Why a `--permit`/`--exclude` value is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConstraintError {
-    #[error("{0:?} is not TYPE:NAME (DNS:lab.test, DNS:.lab.test, IP:10.0.0.0/8, email:lab.test)")]
+    #[error("{0:?} is not TYPE:NAME (DNS:lab.test, IP:10.0.0.0/8, email:lab.test, URI:.lab.test)")]
     Form(String),
-    #[error("{0:?}: not a DNS name or .domain")]
+    #[error("{0:?}: not a DNS name")]
     Dns(String),
+    #[error(
+        "{given:?}: RFC 5280 has no \"only below\" DNS constraint (verifiers such as pyca \
+         reject the leading dot); DNS:{} covers that name and every name below it",
+        given.split_once(':').map_or("", |(_, v)| v.trim_start_matches('.'))
+    )]
+    DnsBelowOnly { given: String },
     #[error("{0:?}: not an address/prefix such as 10.0.0.0/8 or fd00::/8")]
     Ip(String),
     #[error("{0:?}: not a host, .domain or mailbox")]
@@ -55,8 +62,16 @@ impl Subtree {
             .ok_or_else(|| ConstraintError::Form(s.to_string()))?;
         match kind.to_ascii_lowercase().as_str() {
             "dns" => {
-                let bare = value.strip_prefix('.').unwrap_or(value);
-                if bare.starts_with("*.") || San::dns(bare).is_err() {
+                // NC-DNS-FORM: RFC 5280 defines no ".domain" dNSName constraint (pyca rejects
+                // every leaf under one, pkilint calls it invalid syntax); `lab.test` covers the
+                // name and every name below it. A certificate that holds one (an older fileca)
+                // is still read (`of_certificate`).
+                if value.starts_with('.') {
+                    return Err(ConstraintError::DnsBelowOnly {
+                        given: s.to_string(),
+                    });
+                }
+                if value.starts_with("*.") || San::dns(value).is_err() {
                     return Err(ConstraintError::Dns(s.to_string()));
                 }
                 Ok(Subtree::Dns(value.to_ascii_lowercase()))
@@ -630,7 +645,12 @@ mod tests {
         assert_eq!(lab.covers(&san("DNS:*.lab.test")), Some(true));
         assert_eq!(lab.covers(&san("DNS:evillab.test")), Some(false));
         assert_eq!(lab.covers(&san("IP:10.0.0.1")), None);
-        let below = sub("DNS:.lab.test");
+        // Not accepted from the command line (NC-DNS-FORM), still understood in a certificate.
+        assert!(matches!(
+            Subtree::parse("DNS:.lab.test"),
+            Err(ConstraintError::DnsBelowOnly { .. })
+        ));
+        let below = Subtree::Dns(".lab.test".into());
         assert_eq!(below.covers(&san("DNS:lab.test")), Some(false));
         assert_eq!(below.covers(&san("DNS:www.lab.test")), Some(true));
         let net = sub("IP:10.1.2.3/8");
