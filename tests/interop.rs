@@ -166,6 +166,42 @@ fn java_validates(chain: &[&std::path::Path]) -> (bool, String) {
     (out.status.success() && text.trim() == "ok", text)
 }
 
+/// pyca/cryptography's path validation (tests/python/pyca_verify.py) of a server leaf for
+/// `name`, through `inter` to `root`. Runs the Python of pkilint's venv (`$PKILINT`'s
+/// directory: .ci/run makes it, with cryptography), else `python3`.
+fn pyca_validates(
+    root: &std::path::Path,
+    inter: &std::path::Path,
+    leaf: &std::path::Path,
+    name: &str,
+) -> (bool, String) {
+    let python = std::env::var_os("PKILINT")
+        .map(std::path::PathBuf::from)
+        .and_then(|p| p.parent().map(|d| d.join("python")))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| "python3".into());
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/pyca_verify.py");
+    let out = std::process::Command::new(&python)
+        .arg(script)
+        .arg("server")
+        .args([root, inter, leaf])
+        .arg(name)
+        .output()
+        .expect("python with pyca/cryptography (pkilint's venv, made by .ci/run) is needed");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !text.contains("ModuleNotFoundError"),
+        "pyca/cryptography is needed for this test (pkilint's venv has it; PKILINT={:?}): {text}",
+        std::env::var_os("PKILINT")
+    );
+    (out.status.success() && text.trim() == "ok", text)
+}
+
 /// A leaf for `subj` with `sans`, signed by `ca`'s key with openssl, past fileca's gate.
 fn forced_leaf(env: &Env, ca: &std::path::Path, name: &str, sans: &str) -> std::path::PathBuf {
     let (key, csr, crt) = (
@@ -302,6 +338,11 @@ fn java_parses_closed_name_types_and_enforces_them_interop_java() {
         ],
     );
     let (rc, ic) = (root.join("ca.crt"), issuing.join("ca.crt"));
+    // pyca (INTEROP-PYCA): the server leaf validates for its name (pyca's client profile
+    // wants a SAN, which a client leaf need not have).
+    let api = out_dir.join("api.dev.lab.test/api.dev.lab.test.crt");
+    let (ok, text) = pyca_validates(&rc, &ic, &api, "api.dev.lab.test");
+    assert!(ok, "pyca: {text}");
     for leaf in ["api.dev.lab.test", "laptop"] {
         let crt = out_dir.join(leaf).join(format!("{leaf}.crt"));
         let (ok, text) = java_validates(&[&rc, &ic, &crt]);
@@ -327,6 +368,10 @@ fn java_parses_closed_name_types_and_enforces_them_interop_java() {
         }
         assert!(!ossl, "{name}: openssl accepted: {otext}");
         assert!(!ok, "{name}: Java accepted: {text}");
+        if name == "evil" {
+            let (ok, text) = pyca_validates(&rc, &ic, &crt, "evil.com");
+            assert!(!ok && text.contains("name constraint"), "pyca: {text}");
+        }
     }
 }
 

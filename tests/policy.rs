@@ -1316,9 +1316,27 @@ fn fresh_eyes_findings_on_the_policy_policy_review() {
     ]);
     let f = write(&uri, "m.toml", b"[profiles.mtls]\nextended_key_usage = [\"clientAuth\"]\nsan_types = [\"uri\"]\nallow_uri = [\"spiffe://lab.test/*\"]\nrequire_san = true\n");
     uri.ok(&["policy", "apply", f.to_str().unwrap()]);
+    // (A bare `billing` CN is refused under DNS:lab.test: Java would check it as a DNS name,
+    // NC-SUBJECT.)
+    let e = uri.refused(
+        &[
+            "issue",
+            "billing",
+            "--profile",
+            "mtls",
+            "--san",
+            "URI:spiffe://lab.test/billing",
+            "--out-dir",
+            uri.path("o").to_str().unwrap(),
+        ],
+        REFUSED,
+    );
+    assert!(e.contains("CN=billing (client)"), "{e}");
     uri.ok(&[
         "issue",
         "billing",
+        "--subject",
+        "CN=billing (client)",
         "--profile",
         "mtls",
         "--san",

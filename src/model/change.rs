@@ -64,6 +64,17 @@ pub enum Refusal {
     /// A name the CA (or a CA above it) may not certify (SPEC.md NC-GATE).
     #[error("{0}; nothing was issued")]
     Constraint(#[from] crate::pki::constraints::Violation),
+    /// NC-SUBJECT: the CN, read as a host name or an address, is outside the constraints.
+    #[error(
+        "{violation} (it is the subject's CN={cn}, which verifiers read as a host name or \
+         address; Java does for any CN that is a valid DNS name when there is no DNS SAN): give \
+         --subject a CN that is not a host name, e.g. \"CN={cn} (client)\", or one within \
+         the constraints"
+    )]
+    CnConstraint {
+        cn: String,
+        violation: crate::pki::constraints::Violation,
+    },
     /// A sub-CA permitted names its parent may not certify (SUBCA-NC).
     #[error("--permit {subtree} is not within the names {ca} may certify; nothing was issued")]
     SubtreeOutside { subtree: String, ca: String },
@@ -358,10 +369,18 @@ fn check_one(ca: &crate::pki::ca::CaCert, request: &Request<'_>, own: bool) -> R
         .iter()
         .find(|(k, _)| k == "emailAddress")
         .map(|(_, v)| crate::pki::names::San::Email(v.clone()));
-    for name in request.sans.iter().chain(&cn).chain(email.as_ref()) {
+    for name in request.sans.iter().chain(email.as_ref()) {
         ca.constraints
             .allows(name, &ca.subject_shown)
             .map_err(Refusal::Constraint)?;
+    }
+    for name in &cn {
+        ca.constraints
+            .allows(name, &ca.subject_shown)
+            .map_err(|violation| Refusal::CnConstraint {
+                cn: crate::render::escape(request.subject.common_name().unwrap_or_default()),
+                violation,
+            })?;
     }
     Ok(())
 }
