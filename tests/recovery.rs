@@ -624,12 +624,11 @@ fn a_killed_recovery_is_recovered_by_the_next_command_recover_chain() {
     assert!(runs > 10);
 }
 
-#[test]
-fn an_issue_killed_after_its_commit_keeps_its_key_until_the_same_issue_delivers_it_recover_undelivered()
- {
-    let tmp = tempfile::tempdir().unwrap();
-    let base = deterministic_ca(tmp.path());
-    let out = tmp.path().join("issued");
+/// The deterministic CA, an empty output directory `issued`, the arguments of `ca issue
+/// web.lab.test --out-dir issued` and the mutations of a clean run (whose pair is removed).
+fn issue_web(root: &Path) -> (PathBuf, PathBuf, Vec<String>, Vec<String>) {
+    let base = deterministic_ca(root);
+    let out = root.join("issued");
     std::fs::create_dir(&out).unwrap();
     let args: Vec<String> = vec![
         "issue".into(),
@@ -637,10 +636,18 @@ fn an_issue_killed_after_its_commit_keeps_its_key_until_the_same_issue_delivers_
         "--out-dir".into(),
         out.to_str().unwrap().into(),
     ];
-    let reference = tmp.path().join("reference");
+    let reference = root.join("reference");
     copy_dir(&base, &reference);
     let trace = trace_mutations(&reference, &args);
     std::fs::remove_dir_all(out.join("web.lab.test")).unwrap();
+    (base, out, args, trace)
+}
+
+#[test]
+fn an_issue_killed_after_its_commit_keeps_its_key_until_the_same_issue_delivers_it_recover_undelivered()
+ {
+    let tmp = tempfile::tempdir().unwrap();
+    let (base, out, args, trace) = issue_web(tmp.path());
     let dir = tmp.path().join("ca");
     copy_dir(&base, &dir);
     // Killed at the first mutation after its commit point: the staging directory still
@@ -927,18 +934,7 @@ fn acl_for_nobody(path: &Path) {
 #[test]
 fn review_findings_on_recovery_recover_review() {
     let tmp = tempfile::tempdir().unwrap();
-    let base = deterministic_ca(tmp.path());
-    let out = tmp.path().join("issued");
-    std::fs::create_dir(&out).unwrap();
-    let args: Vec<String> = vec![
-        "issue".into(),
-        "web.lab.test".into(),
-        "--out-dir".into(),
-        out.to_str().unwrap().into(),
-    ];
-    let reference = tmp.path().join("reference");
-    copy_dir(&base, &reference);
-    let trace = trace_mutations(&reference, &args);
+    let (base, out, args, trace) = issue_web(tmp.path());
     let at = first_after_commit(&trace);
     let killed = |tag: &str| -> PathBuf {
         let dir = tmp.path().join(tag);

@@ -82,8 +82,13 @@ pub fn list_dir(path: &Path) -> io::Result<Vec<OsString>> {
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
+    names_of(&fd)
+}
+
+/// The names in the directory open at `fd` (without `.` and `..`).
+fn names_of(fd: &OwnedFd) -> io::Result<Vec<OsString>> {
     let mut names = Vec::new();
-    for entry in rustix::fs::Dir::read_from(&fd)? {
+    for entry in rustix::fs::Dir::read_from(fd)? {
         let entry = entry?;
         let name = entry.file_name().to_bytes();
         if name != b"." && name != b".." {
@@ -354,15 +359,7 @@ impl Dir {
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        let mut names = Vec::new();
-        for entry in rustix::fs::Dir::read_from(&fd)? {
-            let entry = entry?;
-            let name = entry.file_name().to_bytes();
-            if name != b"." && name != b".." {
-                names.push(OsString::from_vec(name.to_vec()));
-            }
-        }
-        Ok(names)
+        names_of(&fd)
     }
 
     /// Creates the new file `name` (`O_EXCL`, `O_NOFOLLOW`) with at most `mode`, writes
