@@ -824,13 +824,18 @@ fn a_killed_or_failed_csr_out_leaves_no_copy_behind_recover_csr_out() {
             .collect::<Vec<_>>()
     };
     std::fs::remove_file(&req).unwrap();
-    let copy_ops: Vec<usize> = trace
+    let mut copy_ops: Vec<usize> = trace
         .iter()
         .enumerate()
         .filter(|(_, l)| l.contains(".sub.csr.fileca-"))
         .map(|(i, _)| i + 1)
         .collect();
     assert!(copy_ops.len() >= 3, "{trace:#?}");
+    // And the fsync of the directory after the rename: a failure there takes the name back
+    // (exit 4 means nothing written), where it used to leave the request published.
+    let last = *copy_ops.last().unwrap();
+    assert!(trace[last].contains("FsyncDir"), "{trace:#?}");
+    copy_ops.push(last + 1);
     for (i, &n) in copy_ops.iter().enumerate() {
         // An I/O error at each step of the copy: nothing left beside the request's name.
         let dir = tmp.path().join(format!("e{i}"));
@@ -845,6 +850,11 @@ fn a_killed_or_failed_csr_out_leaves_no_copy_behind_recover_csr_out() {
             "error@{n} ({}): {:?}",
             trace[n - 1],
             hidden()
+        );
+        assert!(
+            !req.exists(),
+            "error@{n} ({}): the request is published",
+            trace[n - 1]
         );
         let _ = std::fs::remove_file(&req);
         // A kill at each step: what it leaves is removed by the next --csr-out there.
@@ -1080,4 +1090,30 @@ fn review_findings_on_recovery_recover_review() {
     assert!(!stderr(&st).contains("ca show 01"), "{}", stderr(&st));
     assert!(stderr(&st).contains("not this CA's"), "{}", stderr(&st));
     assert!(!env.dir.join(".undelivered").exists());
+}
+
+#[test]
+fn a_failed_command_leaves_an_old_lock_mode_alone_lock_mode() {
+    // A directory whose .lock an older fileca made 0644: a command that fails before its
+    // commit point changes nothing, the mode included; the next commit fixes it.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = deterministic_ca(tmp.path());
+    let lock = dir.join(".lock");
+    std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mode = || std::fs::metadata(&lock).unwrap().permissions().mode() & 0o777;
+    let c = csr("p256-default.pem");
+    let args = ["sign", c.to_str().unwrap()];
+    // Fail at the journal's write: the last step before the commit point.
+    let probe = tmp.path().join("probe");
+    copy_dir(&dir, &probe);
+    let trace = trace_mutations(&probe, &args.map(String::from));
+    let failed = ca_at(&dir)
+        .args(args)
+        .env("FILECA_FAULT", format!("error@{}", commit_point(&trace)))
+        .output()
+        .unwrap();
+    assert!(!failed.status.success());
+    assert_eq!(mode(), 0o644, "a failed command changed .lock");
+    assert!(ca_at(&dir).args(args).output().unwrap().status.success());
+    assert_eq!(mode(), 0o600, "the next commit makes it owner-only");
 }
