@@ -1117,3 +1117,29 @@ fn a_failed_command_leaves_an_old_lock_mode_alone_lock_mode() {
     assert!(ca_at(&dir).args(args).output().unwrap().status.success());
     assert_eq!(mode(), 0o600, "the next commit makes it owner-only");
 }
+
+#[test]
+fn eio_from_closing_a_directory_is_no_internal_error_recover_closedir() {
+    // Rust std's ReadDir asserts that closedir succeeds: an EIO from close(2) (a network or
+    // FUSE filesystem) aborted with exit 70. Directories are listed through rustix now (and
+    // std::fs::read_dir is fenced by clippy). strace injects EIO into every close of a
+    // descriptor of the state directory itself.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = deterministic_ca(tmp.path());
+    for cmd in [&["check"][..], &["status"][..], &["list"][..], &["crl"][..]] {
+        let out = std::process::Command::new("strace")
+            .args(["-f", "-qq", "-o", "/dev/null", "-P"])
+            .arg(&dir)
+            .args(["-e", "trace=close", "-e", "inject=close:error=EIO", "--"])
+            .arg(bin())
+            .arg("--dir")
+            .arg(&dir)
+            .args(cmd)
+            .env("FILECA_NOW", NOW)
+            .output()
+            .expect("strace (apt-get install strace; .ci/run does) is needed for this test");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{cmd:?}: {err}");
+        assert!(!err.contains("internal error"), "{cmd:?}: {err}");
+    }
+}
