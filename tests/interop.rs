@@ -337,6 +337,43 @@ fn java_parses_closed_name_types_and_enforces_them_interop_java() {
             out_dir.to_str().unwrap(),
         ],
     );
+    // A PKCS#12 bundle under the constrained CA: keytool lists it (it failed as "keystore
+    // password was incorrect" while the chain held an empty rfc822Name).
+    let pass = env.path("p12.pass");
+    std::fs::write(&pass, "a p12 passphrase\n").unwrap();
+    run(
+        &issuing,
+        &[
+            "issue",
+            "phone",
+            "--profile",
+            "client",
+            "--subject",
+            "CN=Phone client",
+            "--p12",
+            "--key-passphrase-file",
+            pass.to_str().unwrap(),
+            "--out-dir",
+            out_dir.to_str().unwrap(),
+        ],
+    );
+    let listed = std::process::Command::new("keytool")
+        .args([
+            "-list",
+            "-storetype",
+            "PKCS12",
+            "-storepass",
+            "a p12 passphrase",
+            "-keystore",
+        ])
+        .arg(out_dir.join("phone/phone.p12"))
+        .output()
+        .expect("keytool (a JDK) is needed for this test");
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.status.success() && text.contains("1 entry"),
+        "{text}"
+    );
     let (rc, ic) = (root.join("ca.crt"), issuing.join("ca.crt"));
     // pyca (INTEROP-PYCA): the server leaf validates for its name (pyca's client profile
     // wants a SAN, which a client leaf need not have).
