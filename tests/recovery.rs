@@ -1143,3 +1143,69 @@ fn eio_from_closing_a_directory_is_no_internal_error_recover_closedir() {
         assert!(!err.contains("internal error"), "{cmd:?}: {err}");
     }
 }
+
+#[test]
+fn the_same_issue_right_after_a_kill_delivers_the_committed_pair_recover_rerun() {
+    // No other command in between: the re-run's own recovery records the pair, then it is
+    // delivered (the re-run used to look for the record before recovering, and issued a
+    // second certificate: the fresh-eyes review, 24 of 24 kills after the commit).
+    let tmp = tempfile::tempdir().unwrap();
+    let (base, out, args, trace) = issue_web(tmp.path());
+    let dir = tmp.path().join("ca");
+    copy_dir(&base, &dir);
+    let n = read_index(&dir)["certificates"].as_array().unwrap().len();
+    for at in [first_after_commit(&trace), trace.len()] {
+        let _ = std::fs::remove_dir_all(&dir);
+        copy_dir(&base, &dir);
+        let _ = std::fs::remove_dir_all(&out);
+        std::fs::create_dir(&out).unwrap();
+        let killed = ca_at(&dir)
+            .args(&args)
+            .env("FILECA_FAULT", format!("abort@{at}"))
+            .output()
+            .unwrap();
+        assert!(!killed.status.success());
+        let pair = out.join("web.lab.test");
+        let published = pair.exists();
+        let again = ca_at(&dir).args(&args).output().unwrap();
+        if published {
+            // Killed after it published the pair (at its journal's removal): nothing to
+            // deliver, and a new issue of the name is refused as ever.
+            assert_eq!(
+                again.status.code(),
+                Some(REFUSED),
+                "abort@{at}: {}",
+                stderr(&again)
+            );
+            assert!(
+                stderr(&again).contains("already exists"),
+                "{}",
+                stderr(&again)
+            );
+        } else {
+            assert!(again.status.success(), "abort@{at}: {}", stderr(&again));
+            assert!(
+                stderr(&again).contains("no new certificate"),
+                "{}",
+                stderr(&again)
+            );
+        }
+        let certs = read_index(&dir)["certificates"].as_array().unwrap().len();
+        assert_eq!(
+            certs,
+            n + 1,
+            "abort@{at}: one certificate, not two: {}",
+            stderr(&again)
+        );
+        assert!(pair.join("web.lab.test.key").exists(), "abort@{at}");
+        let hidden: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n.to_string_lossy().starts_with('.'))
+            .collect();
+        assert!(hidden.is_empty(), "abort@{at}: {hidden:?}");
+        let check = ca_at(&dir).arg("check").output().unwrap();
+        assert_eq!(check.status.code(), Some(0));
+        assert!(!String::from_utf8_lossy(&check.stdout).contains("undelivered"));
+    }
+}

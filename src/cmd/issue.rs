@@ -125,11 +125,15 @@ pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
 fn deliver_undelivered(args: &IssueArgs, ctx: &Context) -> Result<bool> {
     // Cheap and unlocked first: almost always there is no record at all.
     // A record that cannot be read is no "no" (RECOVER-NO-GUESS): the locked read decides.
+    // A journal waiting for recovery may be the interrupted issue's own: opening the session
+    // recovers it and records its pair first (the re-run right after a kill issued a second
+    // certificate, found by the fresh-eyes review).
+    let pending = std::fs::symlink_metadata(ctx.dir.join(crate::store::JOURNAL)).is_ok();
     let recorded = crate::store::read_undelivered(&ctx.dir).map_or(true, |r| {
         r.iter()
             .any(|r| r.pairs.iter().any(|p| p.name == args.name))
     });
-    if !recorded {
+    if !recorded && !pending {
         return Ok(false);
     }
     let session = crate::store::Session::open(&ctx.dir, crate::store::Access::Write, &ctx.open)?;

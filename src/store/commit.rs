@@ -360,11 +360,12 @@ impl Session {
         match fsio::lstat(&staged) {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let delivered = output::pair_delivered(dir, &pair);
                 records[ri].pairs.remove(pi);
                 refresh_messages(dir, &mut records[ri]);
                 records.retain(|r| !r.pairs.is_empty() || !r.outputs.is_empty());
                 write_undelivered(dir, &state, &records).map_err(|e| Error::io(&path, e))?;
-                return Ok(None);
+                return Ok(delivered.then(|| pair.serial.clone()));
             }
             Err(e) => return Err(Error::io(&staged, e)),
         }
@@ -652,11 +653,31 @@ pub(super) fn apply(
         kept.outputs.retain(|o| recorded(&o.source));
         kept.pairs.retain(|p| known.records(&p.serial));
         let foreign = (j.outputs.len() - kept.outputs.len()) + (j.pairs.len() - kept.pairs.len());
+        // What the killed command delivered before it died is not reported (looking is not
+        // writing): an output holding its recorded content — but a hidden copy it was linked
+        // from, still there, is named for removal — and a pair directory holding its
+        // certificate.
+        let mut leftovers = Vec::new();
+        kept.outputs.retain(|o| {
+            let out_dir = dir.join(&o.dir);
+            let delivered = holds_path(&out_dir.join(&o.name), &o.sha256).unwrap_or(false);
+            let copy = out_dir.join(output::staged_name(&o.name, &j.id));
+            if delivered && fsio::lstat(&copy).is_ok() {
+                leftovers.push(format!(
+                    "{} was delivered, but the hidden copy {} it was linked from remains: remove it",
+                    out_dir.join(&o.name).display(),
+                    copy.display()
+                ));
+            }
+            !delivered
+        });
+        kept.pairs.retain(|p| !output::pair_delivered(dir, p));
         let mut undelivered: Vec<String> = kept
             .outputs
             .iter()
             .map(|o| undelivered_output(dir, o, &j.id))
             .chain(kept.pairs.iter().map(|p| undelivered_pair(dir, p)))
+            .chain(leftovers)
             .collect();
         let to_record = undelivered.clone();
         if foreign > 0 {

@@ -562,6 +562,21 @@ fn holds(dir: &Dir, name: &str, sha256: &str) -> bool {
 pub type SourceContent<'a> =
     dyn Fn(&str, Option<&str>, &str) -> std::result::Result<Vec<u8>, String> + 'a;
 
+/// Is the pair directory already published: `DIR/NAME` a directory (not through a symlink)
+/// whose certificate file holds the recorded content? Only looks.
+pub fn pair_delivered(state_dir: &Path, pair: &Pair) -> bool {
+    let Ok(parent) = Dir::open(&state_dir.join(&pair.dir)) else {
+        return false;
+    };
+    let Ok(sub) = parent.open_sub(&pair.name) else {
+        return false;
+    };
+    pair.files
+        .iter()
+        .find(|f| f.source.is_some())
+        .is_some_and(|f| holds(&sub, &f.name, &f.sha256))
+}
+
 /// Completes and publishes a pair directory of a committed journal. `content` gives the bytes
 /// of each file that has a source. Returns the message if it could not be delivered.
 pub fn publish_pair(
