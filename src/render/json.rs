@@ -93,12 +93,24 @@ impl Formatter for SafeFormatter {
 mod tests {
     #[test]
     fn unsafe_characters_are_escaped_and_read_back_the_same_hostile_terminal() {
-        let planted = "CN=evil\u{202e}moc.\u{85}x\u{7f}\u{200b}\u{1F600}é\u{1b}[2J";
+        let planted = "CN=evil\u{202e}moc.\u{85}x\u{7f}\u{200b}\u{1F600}é\u{1b}[2J\
+                       \u{ad}\u{2028}\u{180e}\u{3164}\u{fff9}\u{e0041}";
         let text = super::to_string(&serde_json::json!({ "subject": planted })).unwrap();
         for c in text.chars() {
             assert!(!super::super::is_unsafe(c) || c == '\n', "{c:?} in {text}");
         }
         assert!(text.contains("\\u202e") && text.contains("\\u0085") && text.contains("\\u007f"));
+        // The fresh-eyes review's invisible characters, a tag character as a surrogate pair.
+        for e in [
+            "\\u00ad",
+            "\\u2028",
+            "\\u180e",
+            "\\u3164",
+            "\\ufff9",
+            "\\udb40\\udc41",
+        ] {
+            assert!(text.contains(e), "{e} in {text}");
+        }
         assert!(text.contains("é") && text.contains('\u{1F600}'), "{text}");
         let back: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(back["subject"], planted);

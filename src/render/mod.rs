@@ -180,12 +180,20 @@ pub fn escape(s: &str) -> String {
 pub fn is_unsafe(c: char) -> bool {
     c.is_control()
         || matches!(c,
-            '\u{200B}'..='\u{200F}' // zero-width space/joiners, LRM, RLM
+            '\u{00AD}' // soft hyphen: invisible
+            | '\u{034F}' // combining grapheme joiner
+            | '\u{061C}' // Arabic letter mark
+            | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers: blank
+            | '\u{17B4}' | '\u{17B5}' // Khmer inherent vowels: invisible
+            | '\u{180B}'..='\u{180F}' // Mongolian variation selectors and vowel separator
+            | '\u{200B}'..='\u{200F}' // zero-width space/joiners, LRM, RLM
+            | '\u{2028}' | '\u{2029}' // line and paragraph separators
             | '\u{202A}'..='\u{202E}' // bidi embeddings and overrides
             | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
             | '\u{2066}'..='\u{2069}' // bidi isolates
             | '\u{FEFF}' // zero-width no-break space
-            | '\u{061C}' // Arabic letter mark
+            | '\u{FFF9}'..='\u{FFFB}' // interlinear annotation controls
+            | '\u{E0000}'..='\u{E007F}' // tag characters
         )
 }
 
