@@ -1634,3 +1634,65 @@ fn terminal_controls_are_refused_in_a_policy_and_escaped_in_json_hostile_termina
         assert!(!shown.contains('\u{202e}'), "{shown}");
     }
 }
+
+#[test]
+fn uri_patterns_cannot_be_escaped_policy_glob() {
+    // The fresh-eyes review: percent-encoded dot segments, a `*` reaching into the query, and
+    // SPIFFE IDs that SPIFFE consumers reject were issued.
+    let env = Env::new();
+    let f = write(
+        &env,
+        "u.toml",
+        b"[profiles.svc]\nextended_key_usage = [\"clientAuth\"]\nsan_types = [\"uri\"]\nallow_uri = [\"https://lab.test/a/*/b\", \"spiffe://lab.test/*\"]\n",
+    );
+    env.ok(&["policy", "apply", f.to_str().unwrap()]);
+    let out = env.path("o");
+    let o = out.to_str().unwrap();
+    for (i, uri) in [
+        "URI:https://lab.test/a/%2e%2e/b",
+        "URI:https://lab.test/a/x?y=/b",
+        "URI:spiffe://lab.test/",
+        "URI:spiffe://lab.test/a?x=1",
+        "URI:spiffe://lab.test//x",
+        "URI:spiffe://lab.test/%2e%2e",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let name = format!("bad{i}");
+        let e = env.refused(
+            &[
+                "issue",
+                &name,
+                "--subject",
+                "CN=svc (client)",
+                "--profile",
+                "svc",
+                "--san",
+                uri,
+                "--out-dir",
+                o,
+            ],
+            REFUSED,
+        );
+        assert!(e.contains("allow_uri"), "{uri}: {e}");
+    }
+    for (i, uri) in ["URI:https://lab.test/a/x/b", "URI:spiffe://lab.test/ns/web"]
+        .iter()
+        .enumerate()
+    {
+        let name = format!("good{i}");
+        env.ok(&[
+            "issue",
+            &name,
+            "--subject",
+            "CN=svc (client)",
+            "--profile",
+            "svc",
+            "--san",
+            uri,
+            "--out-dir",
+            o,
+        ]);
+    }
+}
