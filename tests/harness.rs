@@ -272,12 +272,16 @@ pub fn openssl(args: &[&str]) -> (bool, String) {
         .args(args)
         .output()
         .expect("openssl is installed");
-    let text = format!(
+    (out.status.success(), output_text(&out))
+}
+
+/// A finished process's stdout, then its stderr, as text (for messages and checks).
+pub fn output_text(out: &Output) -> String {
+    format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    )
 }
 
 /// Writes `pem` to a file in the workspace and returns its path.

@@ -82,11 +82,7 @@ fn certtool(args: &[&str]) -> (bool, String) {
         .args(args)
         .output()
         .expect("certtool (GnuTLS, apt-get install gnutls-bin) is needed for this test");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = output_text(&out);
     (out.status.success(), text)
 }
 
@@ -158,11 +154,7 @@ fn java_validates(chain: &[&std::path::Path]) -> (bool, String) {
         .args(chain)
         .output()
         .expect("java (apt-get install openjdk-17-jdk-headless) is needed for this test");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = output_text(&out);
     (out.status.success() && text.trim() == "ok", text)
 }
 
@@ -189,11 +181,7 @@ fn pyca_validates(
         .arg(name)
         .output()
         .expect("python with pyca/cryptography (pkilint's venv, made by .ci/run) is needed");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = output_text(&out);
     assert!(
         !text.contains("ModuleNotFoundError"),
         "pyca/cryptography is needed for this test (pkilint's venv has it; PKILINT={:?}): {text}",
