@@ -138,7 +138,7 @@ fn a_constrained_root_signs_a_sub_ca_whose_leaves_verify_subca_profile() {
     let status = root.status();
     assert_eq!(
         status["name_constraints"],
-        serde_json::json!({"permitted": ["DNS:lab.test", "IP:10.0.0.0/8"], "excluded": ["email:(every address)"]})
+        serde_json::json!({"permitted": ["DNS:lab.test", "IP:10.0.0.0/8"], "excluded": [], "closed": ["email"]})
     );
     assert_eq!(status["path_len"], 1);
     let (int_key, int_csr) = key_and_csr(&root, "int", "/O=Lab/CN=Lab Issuing CA", P256);
@@ -221,7 +221,7 @@ fn a_constrained_root_signs_a_sub_ca_whose_leaves_verify_subca_profile() {
         "X509v3 Name Constraints: critical",
         "DNS:dev.lab.test",
         "DNS:secret.dev.lab.test",
-        "IP:0.0.0.0/0.0.0.0",
+        "IP:255.255.255.255/255.255.255.255",
         "X509v3 Subject Key Identifier",
         "X509v3 Authority Key Identifier",
         "Subject: O = Lab, CN = Lab Issuing CA",
@@ -278,7 +278,7 @@ fn a_constrained_root_signs_a_sub_ca_whose_leaves_verify_subca_profile() {
                 "--out-dir",
                 out.to_str().unwrap(),
             ],
-            "IP:10.1.1.1 is inside the excluded IP:0.0.0.0/0",
+            "IP:10.1.1.1: CN=Lab Issuing CA,O=Lab issues no IP addresses",
         ),
     ] {
         let err = int.refused(args, REFUSED);
@@ -476,7 +476,7 @@ fn a_pending_ca_is_completed_by_install_ca_pending_install() {
     let out = int.ok(&[
         "init",
         "--subject",
-        "CN=Issuing,O=Lab",
+        "CN=Issuing CA,O=Lab",
         "--key-type",
         "ecdsa-p384",
         "--csr-out",
@@ -504,11 +504,11 @@ fn a_pending_ca_is_completed_by_install_ca_pending_install() {
         "-nameopt",
         "RFC2253",
     ]);
-    assert!(ok && text.contains("subject=CN=Issuing,O=Lab"), "{text}");
+    assert!(ok && text.contains("subject=CN=Issuing CA,O=Lab"), "{text}");
     // A pending CA: status and check say so, exit 0; everything that needs the CA refuses.
     let status = String::from_utf8(int.ok(&["status"]).stdout).unwrap();
     assert!(
-        status.contains("pending CA:    CN=Issuing,O=Lab (ecdsa-p384)")
+        status.contains("pending CA:    CN=Issuing CA,O=Lab (ecdsa-p384)")
             && status.contains("install-ca"),
         "{status}"
     );
@@ -592,7 +592,7 @@ fn a_pending_ca_is_completed_by_install_ca_pending_install() {
         err.contains("not a CA certificate") || err.contains("CA:TRUE"),
         "{err}"
     );
-    let (_, stranger_csr) = key_and_csr(&root, "stranger", "/CN=Stranger", P256);
+    let (_, stranger_csr) = key_and_csr(&root, "stranger", "/CN=Stranger CA", P256);
     let stranger = root.path("stranger.crt");
     root.ok(&[
         "sign",
@@ -1157,7 +1157,7 @@ fn init_parent_is_resumable_at_every_step_parent_resume() {
     let args: Vec<String> = [
         "init",
         "--subject",
-        "CN=Int",
+        "CN=Int CA",
         "--parent",
         root.to_str().unwrap(),
         "--permit",
@@ -1419,7 +1419,7 @@ fn review_findings_on_the_constraint_gate_and_install_ca_nc_review() {
     pending.ok(&[
         "init",
         "--subject",
-        "CN=Pending",
+        "CN=Pending CA",
         "--csr-out",
         req.to_str().unwrap(),
     ]);
@@ -1557,7 +1557,7 @@ fn chain_pem_is_in_the_signed_checkpoint_checkpoint_chain() {
     let int = Env::empty();
     let s = |p: &Path| p.to_str().unwrap().to_string();
     let (csr, crt) = (int.path("int.csr"), int.path("int.crt"));
-    int.ok(&["init", "--subject", "CN=Int", "--csr-out", &s(&csr)]);
+    int.ok(&["init", "--subject", "CN=Int CA", "--csr-out", &s(&csr)]);
     root.ok(&["sign", &s(&csr), "--profile", "sub-ca", "--out", &s(&crt)]);
     int.ok(&[
         "install-ca",
@@ -1659,7 +1659,7 @@ fn uri_name_constraints_are_issued_and_enforced_nc_uri() {
     assert!(!ok && log.contains("permitted subtree violation"), "{log}");
     let _ = key;
     // A sub-CA's URI subtrees lie within the parent's.
-    let (_, int_csr) = key_and_csr(&root, "int", "/CN=Int", P256);
+    let (_, int_csr) = key_and_csr(&root, "int", "/CN=Int CA", P256);
     let i = s(&int_csr);
     let e = root.refused(
         &[

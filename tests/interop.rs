@@ -159,11 +159,11 @@ fn java_validates(chain: &[&std::path::Path]) -> (bool, String) {
 }
 
 /// pyca/cryptography's path validation (tests/python/pyca_verify.py) of a server leaf for
-/// `name`, through `inter` to `root`. Runs the Python of pkilint's venv (`$PKILINT`'s
+/// `name`, through `inters` (nearest the root first) to `root`. Runs the Python of pkilint's venv (`$PKILINT`'s
 /// directory: .ci/run makes it, with cryptography), else `python3`.
 fn pyca_validates(
     root: &std::path::Path,
-    inter: &std::path::Path,
+    inters: &[&std::path::Path],
     leaf: &std::path::Path,
     name: &str,
 ) -> (bool, String) {
@@ -177,8 +177,9 @@ fn pyca_validates(
     let out = std::process::Command::new(&python)
         .arg(script)
         .arg("server")
-        .args([root, inter, leaf])
+        .args([root, leaf])
         .arg(name)
+        .args(inters.iter().rev())
         .output()
         .expect("python with pyca/cryptography (pkilint's venv, made by .ci/run) is needed");
     let text = output_text(&out);
@@ -366,7 +367,7 @@ fn java_parses_closed_name_types_and_enforces_them_interop_java() {
     // pyca (INTEROP-PYCA): the server leaf validates for its name (pyca's client profile
     // wants a SAN, which a client leaf need not have).
     let api = out_dir.join("api.dev.lab.test/api.dev.lab.test.crt");
-    let (ok, text) = pyca_validates(&rc, &ic, &api, "api.dev.lab.test");
+    let (ok, text) = pyca_validates(&rc, &[&ic], &api, "api.dev.lab.test");
     assert!(ok, "pyca: {text}");
     for leaf in ["api.dev.lab.test", "laptop"] {
         let crt = out_dir.join(leaf).join(format!("{leaf}.crt"));
@@ -394,7 +395,7 @@ fn java_parses_closed_name_types_and_enforces_them_interop_java() {
         assert!(!ossl, "{name}: openssl accepted: {otext}");
         assert!(!ok, "{name}: Java accepted: {text}");
         if name == "evil" {
-            let (ok, text) = pyca_validates(&rc, &ic, &crt, "evil.com");
+            let (ok, text) = pyca_validates(&rc, &[&ic], &crt, "evil.com");
             assert!(!ok && text.contains("name constraint"), "pyca: {text}");
         }
     }
@@ -512,5 +513,171 @@ fn a_dns_constraint_with_a_leading_dot_is_refused_nc_dns_form() {
         assert_eq!(out.status.code(), Some(USAGE), "{args:?}: {err}");
         assert!(err.contains("DNS:lab.test covers"), "{err}");
         assert!(!env.dir.exists(), "nothing created");
+    }
+}
+
+/// A three-tier hierarchy whose intermediates close IP addresses (NC-CLOSE-ENCODING): Java's
+/// PKIX validator threw ArrayIndexOutOfBoundsException merging the `0.0.0.0/0` and `::/0`
+/// exclusions of two intermediates (IPAddressName.constrains compares an IPv4 with an IPv6
+/// subtree out of bounds). A closed IP is now one permitted IPv4 subtree; every leaf
+/// validates in OpenSSL, GnuTLS, Java and pyca, and what is closed stays closed in all.
+/// A sub-CA whose CN Java reads as a DNS name outside the constraints above is refused
+/// (NC-SUBJECT): Java rejected every leaf below `CN=Int`.
+#[test]
+fn a_three_tier_constrained_hierarchy_validates_in_every_verifier_interop_java() {
+    let env = Env::empty();
+    let (root, i1, i2) = (env.path("root"), env.path("i1"), env.path("i2"));
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let run = |dir: &std::path::Path, args: &[&str]| ca_at(dir).args(args).output().unwrap();
+    let ok = |dir: &std::path::Path, args: &[&str]| {
+        let out = run(dir, args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ok(
+        &root,
+        &[
+            "init",
+            "--subject",
+            "CN=Lab Root CA",
+            "--path-len",
+            "2",
+            "--permit",
+            "DNS:lab.test",
+            "--permit",
+            "IP:10.0.0.0/8",
+        ],
+    );
+    // A sub-CA named like a host outside the root's names: refused, the root unchanged.
+    let before = snapshot(&root);
+    let out = run(
+        &env.path("int"),
+        &["init", "--subject", "CN=Int", "--parent", &s(&root)],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(REFUSED), "{err}");
+    assert!(
+        err.contains("DNS:int is outside") && err.contains("\"CN=Int CA\""),
+        "{err}"
+    );
+    assert!(err.contains("another --subject"), "{err}");
+    assert_unchanged(&before, &snapshot(&root));
+    ok(
+        &i1,
+        &[
+            "init",
+            "--subject",
+            "CN=Int One CA",
+            "--parent",
+            &s(&root),
+            "--path-len",
+            "1",
+            "--permit",
+            "DNS:dev.lab.test",
+        ],
+    );
+    ok(
+        &i2,
+        &[
+            "init",
+            "--subject",
+            "CN=Int Two CA",
+            "--parent",
+            &s(&i1),
+            "--permit",
+            "DNS:x.dev.lab.test",
+        ],
+    );
+    let text = x509_text(&env, &std::fs::read_to_string(i2.join("ca.crt")).unwrap());
+    assert!(
+        text.contains("IP:255.255.255.255/255.255.255.255") && !text.contains("IP:0.0.0.0"),
+        "{text}"
+    );
+    let status = String::from_utf8(run(&i2, &["status"]).stdout).unwrap();
+    assert!(status.contains("closed:        IP, email"), "{status}");
+    let out_dir = env.path("issued");
+    ok(
+        &i2,
+        &["issue", "a.x.dev.lab.test", "--out-dir", &s(&out_dir)],
+    );
+    let leaf = out_dir.join("a.x.dev.lab.test/a.x.dev.lab.test.crt");
+    let (rc, c1, c2) = (root.join("ca.crt"), i1.join("ca.crt"), i2.join("ca.crt"));
+    let (j, text) = java_validates(&[&rc, &c1, &c2, &leaf]);
+    assert!(j, "java: {text}");
+    let (p, text) = pyca_validates(&rc, &[&c1, &c2], &leaf, "a.x.dev.lab.test");
+    assert!(p, "pyca: {text}");
+    let untrusted = env.path("untrusted.pem");
+    let bundle = |files: &[&std::path::Path]| {
+        files
+            .iter()
+            .map(|f| std::fs::read_to_string(f).unwrap())
+            .collect::<String>()
+    };
+    std::fs::write(&untrusted, bundle(&[&c2, &c1])).unwrap();
+    let (o, text) = openssl(&[
+        "verify",
+        "-CAfile",
+        &s(&rc),
+        "-untrusted",
+        &s(&untrusted),
+        &s(&leaf),
+    ]);
+    assert!(o, "openssl: {text}");
+    let chain = env.path("chain.pem");
+    std::fs::write(&chain, bundle(&[&leaf, &c2, &c1])).unwrap();
+    let (g, text) = certtool(&[
+        "--verify",
+        "--load-ca-certificate",
+        &s(&rc),
+        "--infile",
+        &s(&chain),
+    ]);
+    assert!(g && text.contains("Verified"), "certtool: {text}");
+    // The gate refuses an address under i2; forced past it, every verifier refuses it too
+    // (Java with a reason, not an exception).
+    let before = snapshot(&i2);
+    let out = run(
+        &i2,
+        &[
+            "issue",
+            "h",
+            "--san",
+            "IP:10.1.1.1",
+            "--out-dir",
+            &s(&out_dir),
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(REFUSED), "{err}");
+    assert!(err.contains("issues no IP addresses"), "{err}");
+    assert_unchanged(&before, &snapshot(&i2));
+    for (name, sans) in [("v4", "IP:10.1.1.1"), ("v6", "IP:fd00::1")] {
+        let crt = forced_leaf(&env, &i2, name, sans);
+        let (j, text) = java_validates(&[&rc, &c1, &c2, &crt]);
+        assert!(!j && text.starts_with("invalid:"), "{name}: java: {text}");
+        std::fs::write(&chain, bundle(&[&crt, &c2, &c1])).unwrap();
+        let (o, text) = openssl(&[
+            "verify",
+            "-CAfile",
+            &s(&rc),
+            "-untrusted",
+            &s(&untrusted),
+            &s(&crt),
+        ]);
+        assert!(!o, "{name}: openssl accepted: {text}");
+        let (g, text) = certtool(&[
+            "--verify",
+            "--load-ca-certificate",
+            &s(&rc),
+            "--infile",
+            &s(&chain),
+        ]);
+        assert!(
+            !g || !text.contains("Verified."),
+            "{name}: certtool: {text}"
+        );
     }
 }

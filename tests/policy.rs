@@ -1496,7 +1496,7 @@ fn show_prints_the_policy_extensions_and_ca_limits_show_ext() {
         text.contains("CRL URLs:      http://pki.lab.test/root.crl"),
         "{text}"
     );
-    let (_, int) = key_and_csr(&env, "int", "/CN=Int", P256);
+    let (_, int) = key_and_csr(&env, "int", "/CN=Int CA", P256);
     let (_, sub) = env.sign(
         &int,
         &["--profile", "sub-ca", "--permit", "DNS:dev.lab.test"],

@@ -155,11 +155,25 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
                     Ok(())
                 }
                 e => {
-                    note(&format!(
-                        "{} stays pending: run the command again (with other --permit, --exclude, --path-len or --days), or remove {}",
-                        shown(dir),
-                        shown(dir)
-                    ));
+                    // The subject is the pending CA's (its key's request): another one needs
+                    // a new pending CA.
+                    let subject_refused = matches!(
+                        e,
+                        Error::Refusal(crate::model::change::Refusal::CaCnConstraint { .. })
+                    );
+                    note(&if subject_refused {
+                        format!(
+                            "{} stays pending for this subject: remove {} and run the command again with another --subject",
+                            shown(dir),
+                            shown(dir)
+                        )
+                    } else {
+                        format!(
+                            "{} stays pending: run the command again (with other --permit, --exclude, --path-len or --days), or remove {}",
+                            shown(dir),
+                            shown(dir)
+                        )
+                    });
                     Err(e)
                 }
             })?;

@@ -148,12 +148,12 @@ fn extensions(cert: &X509Certificate<'_>) -> Extensions {
                 }));
             }
             ParsedExtension::BasicConstraints(bc) if bc.ca => {
-                let (permitted, excluded) =
-                    crate::pki::constraints::Constraints::of_certificate(cert).spelled();
+                let s = crate::pki::constraints::Constraints::of_certificate(cert).spelled();
                 ca = Some(crate::render::show::CaLimits {
                     path_len: bc.path_len_constraint,
-                    permitted,
-                    excluded,
+                    permitted: s.permitted,
+                    excluded: s.excluded,
+                    closed: s.closed,
                 });
             }
             _ => {}

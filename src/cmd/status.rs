@@ -156,10 +156,11 @@ pub fn report(
         parent: state.chain.first().map(|c| c.subject_shown.clone()),
         depth: state.chain.len(),
         name_constraints: {
-            let (permitted, excluded) = state.ca.cert.constraints.spelled();
+            let s = state.ca.cert.constraints.spelled();
             crate::render::status::NameConstraints {
-                permitted,
-                excluded,
+                permitted: s.permitted,
+                excluded: s.excluded,
+                closed: s.closed,
             }
         },
         certificates: tally.counts,

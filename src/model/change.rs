@@ -75,6 +75,18 @@ pub enum Refusal {
         cn: String,
         violation: crate::pki::constraints::Violation,
     },
+    /// NC-SUBJECT: a sub-CA's CN, read as a host name or an address, is outside the
+    /// constraints of a CA above it.
+    #[error(
+        "{violation} (it is the sub-CA's CN={cn}, which verifiers read as a host name or \
+         address: Java does for any CN that is a valid DNS name, and would reject every \
+         certificate below this sub-CA): give --subject a CN that is not a host name, e.g. \
+         \"CN={cn} CA\""
+    )]
+    CaCnConstraint {
+        cn: String,
+        violation: crate::pki::constraints::Violation,
+    },
     /// A sub-CA permitted names its parent may not certify (SUBCA-NC).
     #[error("--permit {subtree} is not within the names {ca} may certify; nothing was issued")]
     SubtreeOutside { subtree: String, ca: String },
@@ -338,13 +350,25 @@ fn check_one(ca: &crate::pki::ca::CaCert, request: &Request<'_>, own: bool) -> R
             }
             .into());
         }
-        return ca.constraints.contains(&sub.constraints).map_err(|s| {
-            Refusal::SubtreeOutside {
+        ca.constraints.contains(&sub.constraints).map_err(|s| {
+            Error::from(Refusal::SubtreeOutside {
                 subtree: s.spelling(),
                 ca: ca.subject_shown.clone(),
-            }
-            .into()
-        });
+            })
+        })?;
+        // NC-SUBJECT for a sub-CA: it has no SANs, so Java reads a CN that is a valid DNS
+        // name (`CN=Int`) as one and checks it against the constraints above — every
+        // certificate below such a sub-CA then fails Java's validation.
+        let cn = request.subject.common_name().unwrap_or_default();
+        for name in cn_names(cn, true) {
+            ca.constraints
+                .allows(&name, &ca.subject_shown)
+                .map_err(|violation| Refusal::CaCnConstraint {
+                    cn: crate::render::escape(cn),
+                    violation,
+                })?;
+        }
+        return Ok(());
     }
     if ca.constraints.is_empty() {
         return Ok(());

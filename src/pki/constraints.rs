@@ -16,6 +16,11 @@ use std::net::IpAddr;
 /// The reserved name (RFC 6761 6.4) under which a closed DNS or email type is written as a
 /// permitted subtree.
 const CLOSED: &str = "closed.invalid";
+/// The one permitted iPAddress subtree that closes addresses (NC-CLOSE-ENCODING): the
+/// limited broadcast address, never a host's. One IPv4 subtree, not `0.0.0.0/0` and `::/0`
+/// excluded: Java compares an IPv4 with an IPv6 subtree out of bounds
+/// (ArrayIndexOutOfBoundsException in IPAddressName.constrains) whenever both families meet.
+const CLOSED_IP: [u8; 4] = [255; 4];
 
 use crate::pki::names::San;
 
@@ -356,6 +361,14 @@ pub enum Violation {
         "{name}: {ca} constrains URIs by their host, and this URI has no plain host (scheme://host[:port]/…) a verifier could check"
     )]
     UriNoHost { name: String, ca: String },
+    #[error(
+        "{name}: {ca} issues no {kind} (its name constraints close them: only the types it permits)"
+    )]
+    Closed {
+        name: String,
+        ca: String,
+        kind: &'static str,
+    },
     #[error("{name} is inside the excluded {} of {ca}", .excluded.spelling())]
     Excluded {
         name: String,
@@ -401,6 +414,16 @@ impl Constraints {
         }
     }
 
+    /// Are addresses of both families excluded whole (`0.0.0.0/0` and `::/0`)?
+    fn closes_ip(&self) -> bool {
+        let whole = |v4: bool| {
+            self.excluded
+                .iter()
+                .any(|s| matches!(s, Subtree::Ip(a, 0) if a.is_ipv4() == v4))
+        };
+        whole(true) && whole(false)
+    }
+
     /// NC-URI: constrained, but with no URI subtree — so no URI may be issued (verifiers
     /// would accept any host in it).
     fn closes_uris(&self) -> bool {
@@ -442,6 +465,13 @@ impl Constraints {
                 name: name.to_string(),
                 ca: ca.to_string(),
                 excluded: ex.clone(),
+            });
+        }
+        if let Some(kind) = self.closed_kinds().into_iter().find(|k| k.holds(name)) {
+            return Err(Violation::Closed {
+                name: name.to_string(),
+                ca: ca.to_string(),
+                kind: kind.plural(),
             });
         }
         if let Some(ex) = self.excluded.iter().find(|s| s.covers(name) == Some(true)) {
@@ -517,19 +547,25 @@ impl Constraints {
     fn written(&self) -> (Vec<Subtree>, Vec<Subtree>) {
         let mut permitted = self.permitted.clone();
         let mut excluded = Vec::with_capacity(self.excluded.len());
+        let closes_ip = self.closes_ip();
         for s in &self.excluded {
             let closes = match s {
                 Subtree::Dns(d) => d.is_empty(),
                 Subtree::Email(e) => e.is_empty(),
+                Subtree::Ip(_, 0) => closes_ip,
                 _ => false,
             };
-            if closes && !self.permitted.iter().any(|p| p.kind() == s.kind()) {
-                permitted.push(match s {
-                    Subtree::Dns(_) => Subtree::Dns(CLOSED.into()),
-                    _ => Subtree::Email(CLOSED.into()),
-                });
-            } else {
+            if !closes || self.permitted.iter().any(|p| p.kind() == s.kind()) {
                 excluded.push(s.clone());
+                continue;
+            }
+            let closed = match s {
+                Subtree::Dns(_) => Subtree::Dns(CLOSED.into()),
+                Subtree::Email(_) => Subtree::Email(CLOSED.into()),
+                _ => Subtree::Ip(IpAddr::from(CLOSED_IP), 32),
+            };
+            if !permitted.contains(&closed) {
+                permitted.push(closed);
             }
         }
         (permitted, excluded)
@@ -561,19 +597,24 @@ impl Constraints {
             out.permitted.extend(convert(&nc.permitted_subtrees));
             out.excluded.extend(convert(&nc.excluded_subtrees));
         }
-        for kind in [0u8, 2] {
+        for kind in [0u8, 1, 2] {
             let of_kind: Vec<&Subtree> =
                 out.permitted.iter().filter(|p| p.kind() == kind).collect();
-            let only_invalid = matches!(
-                of_kind.as_slice(),
-                [Subtree::Dns(d)] | [Subtree::Email(d)] if d == CLOSED
-            );
+            let only_invalid = match of_kind.as_slice() {
+                [Subtree::Dns(d)] | [Subtree::Email(d)] => d == CLOSED,
+                [Subtree::Ip(a, 32)] => *a == IpAddr::from(CLOSED_IP),
+                _ => false,
+            };
             if only_invalid {
                 out.permitted.retain(|p| p.kind() != kind);
-                out.excluded.push(match kind {
-                    0 => Subtree::Dns(String::new()),
-                    _ => Subtree::Email(String::new()),
-                });
+                match kind {
+                    0 => out.excluded.push(Subtree::Dns(String::new())),
+                    1 => out.excluded.extend([
+                        Subtree::Ip(IpAddr::from([0u8; 4]), 0),
+                        Subtree::Ip(IpAddr::from([0u8; 16]), 0),
+                    ]),
+                    _ => out.excluded.push(Subtree::Email(String::new())),
+                }
             }
         }
         out
@@ -606,13 +647,91 @@ impl Constraints {
         Ok(())
     }
 
-    /// The subtrees in `--permit`/`--exclude` spelling, for `status`.
-    pub fn spelled(&self) -> (Vec<String>, Vec<String>) {
-        (
-            self.permitted.iter().map(Subtree::spelling).collect(),
-            self.excluded.iter().map(Subtree::spelling).collect(),
+    /// The name types closed whole (no subtree of the type permitted, every name of it
+    /// excluded: [`Constraints::closed`]).
+    pub fn closed_kinds(&self) -> Vec<NameKind> {
+        let permits = |k: u8| self.permitted.iter().any(|p| p.kind() == k);
+        let mut out = Vec::new();
+        if !permits(0) && self.excluded.contains(&Subtree::Dns(String::new())) {
+            out.push(NameKind::Dns);
+        }
+        if !permits(1) && self.closes_ip() {
+            out.push(NameKind::Ip);
+        }
+        if !permits(2) && self.excluded.contains(&Subtree::Email(String::new())) {
+            out.push(NameKind::Email);
+        }
+        out
+    }
+
+    /// The subtrees in `--permit`/`--exclude` spelling, for `status` and `show`: permitted,
+    /// excluded, and the types closed whole (listed once, not as their excluded subtrees).
+    pub fn spelled(&self) -> Spelled {
+        let closed = self.closed_kinds();
+        let closing = |s: &Subtree| {
+            closed.iter().any(|k| match (k, s) {
+                (NameKind::Dns, Subtree::Dns(d)) | (NameKind::Email, Subtree::Email(d)) => {
+                    d.is_empty()
+                }
+                (NameKind::Ip, Subtree::Ip(_, 0)) => true,
+                _ => false,
+            })
+        };
+        Spelled {
+            permitted: self.permitted.iter().map(Subtree::spelling).collect(),
+            excluded: self
+                .excluded
+                .iter()
+                .filter(|s| !closing(s))
+                .map(Subtree::spelling)
+                .collect(),
+            closed: closed.iter().map(|k| k.type_name()).collect(),
+        }
+    }
+}
+
+/// A type of name that constraints can close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    Dns,
+    Ip,
+    Email,
+}
+
+impl NameKind {
+    /// The `--permit` type: `DNS`, `IP`, `email`.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            NameKind::Dns => "DNS",
+            NameKind::Ip => "IP",
+            NameKind::Email => "email",
+        }
+    }
+
+    fn plural(self) -> &'static str {
+        match self {
+            NameKind::Dns => "DNS names",
+            NameKind::Ip => "IP addresses",
+            NameKind::Email => "email addresses",
+        }
+    }
+
+    fn holds(self, name: &San) -> bool {
+        matches!(
+            (self, name),
+            (NameKind::Dns, San::Dns(_))
+                | (NameKind::Ip, San::Ip(_))
+                | (NameKind::Email, San::Email(_))
         )
     }
+}
+
+/// [`Constraints::spelled`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spelled {
+    pub permitted: Vec<String>,
+    pub excluded: Vec<String>,
+    pub closed: Vec<&'static str>,
 }
 
 /// An iPAddress subtree: 8 bytes (IPv4 address and mask) or 32 (IPv6).
@@ -733,7 +852,16 @@ mod tests {
         let ip = c.allows(&san("IP:8.8.8.8"), "X").unwrap_err();
         assert_eq!(
             ip.to_string(),
-            "IP:8.8.8.8 is inside the excluded IP:0.0.0.0/0 of X"
+            "IP:8.8.8.8: X issues no IP addresses (its name constraints close them: only the \
+             types it permits)"
+        );
+        assert_eq!(
+            c.spelled(),
+            Spelled {
+                permitted: vec!["DNS:lab.test".into()],
+                excluded: vec!["DNS:secret.lab.test".into()],
+                closed: vec!["IP", "email"],
+            }
         );
         assert!(c.allows(&san("IP:::1"), "X").is_err());
         assert!(c.allows(&san("email:a@lab.test"), "X").is_err());
@@ -741,6 +869,52 @@ mod tests {
         let open = Constraints::closed(vec![], vec![sub("DNS:example.com")]);
         assert_eq!(open.excluded.len(), 1);
         assert!(open.allows(&san("IP:8.8.8.8"), "X").is_ok());
+    }
+
+    /// NC-CLOSE-ENCODING: what a certificate says is read back as the same constraints; a
+    /// closed IP is one permitted IPv4 subtree (255.255.255.255/32), never the two-family
+    /// exclusions Java crashes on (ArrayIndexOutOfBoundsException, 3-tier hierarchies).
+    #[test]
+    fn closed_types_are_written_as_one_permitted_subtree_and_read_back_nc_close_encoding() {
+        let written = |c: &Constraints| {
+            let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            c.apply(&mut params);
+            let key = rcgen::KeyPair::generate().unwrap();
+            params.self_signed(&key).unwrap().der().to_vec()
+        };
+        for c in [
+            Constraints::closed(vec![sub("DNS:lab.test")], vec![sub("DNS:secret.lab.test")]),
+            Constraints::closed(vec![sub("IP:10.0.0.0/8")], vec![]),
+            Constraints::closed(vec![sub("email:lab.test")], vec![sub("IP:10.9.0.0/16")]),
+            Constraints::closed(vec![sub("URI:.lab.test")], vec![]),
+            Constraints::closed(vec![], vec![sub("IP:0.0.0.0/0")]),
+        ] {
+            let der = written(&c);
+            let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+            assert_eq!(Constraints::of_certificate(&cert), c);
+            let (permitted, excluded) = c.written();
+            // Both address families never meet in one list of the certificate.
+            for list in [&permitted, &excluded] {
+                let v4 = list
+                    .iter()
+                    .any(|s| matches!(s, Subtree::Ip(a, _) if a.is_ipv4()));
+                let v6 = list
+                    .iter()
+                    .any(|s| matches!(s, Subtree::Ip(a, _) if a.is_ipv6()));
+                assert!(!(v4 && v6), "{list:?}");
+            }
+        }
+        let dns_only = Constraints::closed(vec![sub("DNS:lab.test")], vec![]);
+        assert_eq!(
+            dns_only.written().0,
+            vec![
+                sub("DNS:lab.test"),
+                sub("IP:255.255.255.255/32"),
+                sub("email:closed.invalid")
+            ]
+        );
+        assert!(dns_only.written().1.is_empty());
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct CaLimits {
     pub path_len: Option<u32>,
     pub permitted: Vec<String>,
     pub excluded: Vec<String>,
+    /// Name types closed whole: `DNS`, `IP`, `email` (NC-CLOSED).
+    pub closed: Vec<&'static str>,
 }
 
 /// Prints the report as JSON or as text.
@@ -91,6 +93,13 @@ pub fn text(shown: &ShowReport<'_>) -> String {
         }
         if !ca.excluded.is_empty() {
             crate::outln!(out, "excluded:      {}", escape(&ca.excluded.join(", ")));
+        }
+        if !ca.closed.is_empty() {
+            crate::outln!(
+                out,
+                "closed:        {} (no name of these types is issued)",
+                ca.closed.join(", ")
+            );
         }
     }
     match (&r.revoked_at, r.revocation_reason) {

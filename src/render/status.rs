@@ -39,6 +39,8 @@ pub struct StatusReport {
 pub struct NameConstraints {
     pub permitted: Vec<String>,
     pub excluded: Vec<String>,
+    /// Name types closed whole: `DNS`, `IP`, `email` (NC-CLOSED).
+    pub closed: Vec<&'static str>,
 }
 
 /// policy.toml's SHA-256 (null: the built-in policy) and the profiles it has (empty when
@@ -115,6 +117,13 @@ pub fn text(report: &StatusReport) -> String {
     }
     if !nc.excluded.is_empty() {
         crate::outln!(out, "excluded:      {}", escape(&nc.excluded.join(", ")));
+    }
+    if !nc.closed.is_empty() {
+        crate::outln!(
+            out,
+            "closed:        {} (no name of these types is issued)",
+            nc.closed.join(", ")
+        );
     }
     crate::outln!(
         out,
