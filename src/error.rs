@@ -159,7 +159,10 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Io { .. } | Error::RecoveryIo { .. } => exit::IO,
-            Error::Stream(crate::render::StreamError::NoReader(_)) => exit::REFUSED,
+            Error::Stream(
+                crate::render::StreamError::NoReader(_)
+                | crate::render::StreamError::NotWritable { .. },
+            ) => exit::REFUSED,
             Error::Stream(crate::render::StreamError::Io { .. }) => exit::IO,
             // A malformed --subject or --san is a bad option value, like clap's own.
             Error::Name { .. } | Error::Constraint { .. } | Error::Usage(_) => exit::USAGE,

@@ -514,6 +514,17 @@ fn a_dns_constraint_with_a_leading_dot_is_refused_nc_dns_form() {
         assert!(err.contains("DNS:lab.test covers"), "{err}");
         assert!(!env.dir.exists(), "nothing created");
     }
+    // NC-IP-EXACT: an address with bits beyond its prefix was silently made the network.
+    for args in [
+        vec!["init", "--subject", "CN=Net", "--permit", "IP:10.0.0.1/8"],
+        vec!["init", "--subject", "CN=Net", "--exclude", "IP:fd00::1/8"],
+    ] {
+        let out = env.run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(USAGE), "{args:?}: {err}");
+        assert!(err.contains("bits set beyond its prefix"), "{err}");
+        assert!(!env.dir.exists(), "nothing created");
+    }
 }
 
 /// A three-tier hierarchy whose intermediates close IP addresses (NC-CLOSE-ENCODING): Java's

@@ -953,3 +953,70 @@ fn a_stream_target_swapped_for_a_symlink_is_never_written_through_output_stream_
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(swapper.join().unwrap() > 100, "the swap loop ran");
 }
+
+/// OUTPUT-STREAM-WRITABLE: Rust's stdout swallows EBADF, so `ca sign a.csr 1</dev/null`
+/// committed the certificate and exited 0 with nothing printed. The descriptor the result
+/// goes through is checked before the commit (and in a dry run): read-only is exit 3 and the
+/// state byte-identical.
+#[test]
+fn a_read_only_stdout_or_fd_is_refused_before_the_commit_output_stream_writable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = deterministic_ca(tmp.path());
+    let c = csr("p256-default.pem");
+    let c = c.to_str().unwrap();
+    let readable = tmp.path().join("readable");
+    std::fs::write(&readable, "x").unwrap();
+    let read_only = || std::fs::File::open(&readable).unwrap();
+    for (args, stdin_ro, stdout_ro, word) in [
+        (vec!["sign", c], false, true, "stdout is open read-only"),
+        (
+            vec!["sign", c, "--dry-run"],
+            false,
+            true,
+            "stdout is open read-only",
+        ),
+        (
+            vec!["sign", c, "--out", "/dev/stdout"],
+            false,
+            true,
+            "--out /dev/stdout is open read-only",
+        ),
+        (
+            vec!["sign", c, "--out", "/dev/fd/0"],
+            true,
+            false,
+            "--out /dev/fd/0 is open read-only",
+        ),
+        (vec!["crl"], false, true, "stdout is open read-only"),
+    ] {
+        let before = snapshot(&dir);
+        let mut cmd = ca_at(&dir);
+        cmd.args(&args);
+        if stdin_ro {
+            cmd.stdin(read_only());
+        }
+        if stdout_ro {
+            cmd.stdout(read_only());
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+        assert!(
+            err.contains(word) && err.contains("nothing was changed"),
+            "{args:?}: {err}"
+        );
+        assert_unchanged(&before, &snapshot(&dir));
+    }
+    // init --csr-out - with a read-only stdout: refused before the directory is made.
+    let pending = tmp.path().join("pending");
+    let out = ca_at(&pending)
+        .args(["init", "--subject", "CN=P", "--csr-out", "-"])
+        .stdout(read_only())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(!pending.exists());
+    // Writable, the same commands print the certificate.
+    let out = ca_at(&dir).args(["sign", c]).output().unwrap();
+    assert!(out.status.success() && out.stdout.starts_with(b"-----BEGIN CERTIFICATE-----"));
+}

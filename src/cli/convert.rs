@@ -83,7 +83,7 @@ pub fn sub_ca_ask(
         values
             .iter()
             .map(|v| {
-                crate::pki::constraints::Subtree::parse(v)
+                crate::pki::constraints::Subtree::parse_exact(v)
                     .map_err(|err| crate::error::Error::Constraint { what, err })
             })
             .collect::<crate::error::Result<Vec<_>>>()
@@ -104,7 +104,9 @@ pub fn constraints(
     let parse = |what: &'static str, values: &[String]| {
         values
             .iter()
-            .map(|v| Subtree::parse(v).map_err(|err| crate::error::Error::Constraint { what, err }))
+            .map(|v| {
+                Subtree::parse_exact(v).map_err(|err| crate::error::Error::Constraint { what, err })
+            })
             .collect::<crate::error::Result<Vec<_>>>()
     };
     Ok(Constraints::closed(

@@ -239,6 +239,17 @@ pub fn mutate_with<T>(
     };
     let mut planned = validate(&state, extra, &env)?;
     drop(state);
+    // What is printed after the commit must have somewhere to go (OUTPUT-STREAMS): a
+    // closed or read-only stdout, or `--out /dev/fd/N` read-only, is refused now — the
+    // dry run too — not found after the commit.
+    if planned.plan.outputs.is_empty() && !planned.stdout.is_empty() {
+        match &planned.stream {
+            Some((path, stream)) => {
+                render::check_writable(stream, &format!("--out {}", path.display()))?
+            }
+            None => render::check_writable(&render::OutStream::Stdout, "stdout")?,
+        }
+    }
     if opts.dry_run {
         return render::plan::print(&planned.plan, &planned.notes);
     }

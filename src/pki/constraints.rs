@@ -53,6 +53,11 @@ pub enum ConstraintError {
     DnsBelowOnly { given: String },
     #[error("{0:?}: not an address/prefix such as 10.0.0.0/8 or fd00::/8")]
     Ip(String),
+    #[error(
+        "{given:?} has bits set beyond its prefix (a verifier compares only the network): \
+         write the network, IP:{network}"
+    )]
+    IpHostBits { given: String, network: String },
     #[error("{0:?}: not a host, .domain or mailbox")]
     Email(String),
     #[error("{0:?}: not a host or .domain (URI:lab.test, URI:.lab.test)")]
@@ -60,6 +65,24 @@ pub enum ConstraintError {
 }
 
 impl Subtree {
+    /// [`Subtree::parse`] as typed by an operator (`--permit`, `--exclude`): an address with
+    /// bits beyond its prefix (`IP:10.0.0.1/8`) is refused rather than silently made the
+    /// network (NC-IP-EXACT) — it may be a mistyped prefix.
+    pub fn parse_exact(s: &str) -> Result<Subtree, ConstraintError> {
+        let sub = Subtree::parse(s)?;
+        if let Subtree::Ip(net, prefix) = &sub {
+            let typed = s.split_once(':').map_or("", |(_, v)| v);
+            let addr = typed.split_once('/').map_or(typed, |(a, _)| a);
+            if addr.parse::<IpAddr>().ok() != Some(*net) {
+                return Err(ConstraintError::IpHostBits {
+                    given: s.to_string(),
+                    network: format!("{net}/{prefix}"),
+                });
+            }
+        }
+        Ok(sub)
+    }
+
     /// Parses `DNS:…`, `IP:addr/prefix` or `email:…` (type case-insensitive).
     pub fn parse(s: &str) -> Result<Subtree, ConstraintError> {
         let (kind, value) = s
@@ -915,6 +938,29 @@ mod tests {
             ]
         );
         assert!(dns_only.written().1.is_empty());
+    }
+
+    #[test]
+    fn an_address_beyond_its_prefix_is_refused_as_typed_nc_ip_exact() {
+        assert_eq!(
+            Subtree::parse_exact("IP:10.0.0.1/8"),
+            Err(ConstraintError::IpHostBits {
+                given: "IP:10.0.0.1/8".into(),
+                network: "10.0.0.0/8".into()
+            })
+        );
+        assert!(Subtree::parse_exact("IP:fd00::1/8").is_err());
+        assert_eq!(
+            Subtree::parse_exact("IP:10.0.0.0/8"),
+            Ok(sub("IP:10.0.0.0/8"))
+        );
+        assert_eq!(Subtree::parse_exact("ip:fd00::/8"), Ok(sub("IP:fd00::/8")));
+        assert_eq!(
+            Subtree::parse_exact("DNS:lab.test"),
+            Ok(sub("DNS:lab.test"))
+        );
+        // What a policy or certificate holds is still normalised.
+        assert_eq!(Subtree::parse("IP:10.0.0.1/8"), Ok(sub("IP:10.0.0.0/8")));
     }
 
     #[test]

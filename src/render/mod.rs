@@ -245,6 +245,11 @@ pub enum StreamError {
     /// A FIFO nobody reads (ENXIO): refused before the commit.
     #[error("{}: a FIFO with no reader; start its reader first", escape(&.0.display().to_string()))]
     NoReader(std::path::PathBuf),
+    /// A descriptor the output would go through is closed or open read-only: std's stdout
+    /// swallows EBADF, so `ca sign a.csr >&-` (or `1</dev/null`) printed nothing and exited
+    /// 0. Refused before the commit.
+    #[error("{name} {why}: nothing was changed; redirect it to a file or use --out FILE")]
+    NotWritable { name: String, why: &'static str },
     #[error("{}: {err}", escape(&.path.display().to_string()))]
     Io {
         path: std::path::PathBuf,
@@ -310,6 +315,34 @@ pub fn open_stream(path: &std::path::Path) -> Result<Option<OutStream>, StreamEr
     rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK)
         .map_err(|e| io_err(e.into()))?;
     Ok(Some(OutStream::File(file)))
+}
+
+/// Is the descriptor an output goes through open for writing (OUTPUT-STREAMS)? `name` says
+/// which (`stdout`, `--out /dev/fd/3`).
+pub fn check_writable(stream: &OutStream, name: &str) -> Result<(), StreamError> {
+    use std::os::fd::AsFd;
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let fd = match stream {
+        OutStream::Stdout => stdout.as_fd(),
+        OutStream::Stderr => stderr.as_fd(),
+        OutStream::File(f) => f.as_fd(),
+    };
+    let refuse = |why| StreamError::NotWritable {
+        name: escape(name),
+        why,
+    };
+    match rustix::fs::fcntl_getfl(fd) {
+        Err(rustix::io::Errno::BADF) => Err(refuse("is closed")),
+        Err(e) => Err(StreamError::Io {
+            path: name.into(),
+            err: e.into(),
+        }),
+        Ok(flags) if flags & rustix::fs::OFlags::ACCMODE == rustix::fs::OFlags::RDONLY => {
+            Err(refuse("is open read-only"))
+        }
+        Ok(_) => Ok(()),
+    }
 }
 
 /// Writes `text` to a stream [`open_stream`] opened.

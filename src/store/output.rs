@@ -225,9 +225,11 @@ fn remove_abandoned_copies(parent: &Dir, name: &str) {
 /// directory must.
 pub fn check_copy_target(path: &Path) -> Result<CopyTarget> {
     if path.as_os_str() == "-" {
+        crate::render::check_writable(&crate::render::OutStream::Stdout, "stdout")?;
         return Ok(CopyTarget::Stdout);
     }
     if let Some(stream) = crate::render::open_stream(path)? {
+        crate::render::check_writable(&stream, &format!("--csr-out {}", path.display()))?;
         return Ok(CopyTarget::Stream(stream));
     }
     if std::fs::symlink_metadata(path).is_ok() {
