@@ -221,7 +221,7 @@ fn a_constrained_root_signs_a_sub_ca_whose_leaves_verify_subca_profile() {
         "X509v3 Name Constraints: critical",
         "DNS:dev.lab.test",
         "DNS:secret.dev.lab.test",
-        "IP:255.255.255.255/255.255.255.255",
+        "IP:10.0.0.0/255.0.0.0",
         "X509v3 Subject Key Identifier",
         "X509v3 Authority Key Identifier",
         "Subject: O = Lab, CN = Lab Issuing CA",

@@ -158,6 +158,21 @@ fn java_validates(chain: &[&std::path::Path]) -> (bool, String) {
     (out.status.success() && text.trim() == "ok", text)
 }
 
+/// tests/python/pyca_verify.py under the Python of pkilint's venv (`$PKILINT`'s directory:
+/// .ci/run makes it, with cryptography), else `python3`.
+fn pyca_command() -> std::process::Command {
+    let python = std::env::var_os("PKILINT")
+        .map(std::path::PathBuf::from)
+        .and_then(|p| p.parent().map(|d| d.join("python")))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| "python3".into());
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/pyca_verify.py");
+    let mut cmd = std::process::Command::new(python);
+    cmd.arg(script);
+    cmd
+}
+
 /// pyca/cryptography's path validation (tests/python/pyca_verify.py) of a server leaf for
 /// `name`, through `inters` (nearest the root first) to `root`. Runs the Python of pkilint's venv (`$PKILINT`'s
 /// directory: .ci/run makes it, with cryptography), else `python3`.
@@ -167,15 +182,7 @@ fn pyca_validates(
     leaf: &std::path::Path,
     name: &str,
 ) -> (bool, String) {
-    let python = std::env::var_os("PKILINT")
-        .map(std::path::PathBuf::from)
-        .and_then(|p| p.parent().map(|d| d.join("python")))
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| "python3".into());
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/pyca_verify.py");
-    let out = std::process::Command::new(&python)
-        .arg(script)
+    let out = pyca_command()
         .arg("server")
         .args([root, leaf])
         .arg(name)
@@ -530,8 +537,9 @@ fn a_dns_constraint_with_a_leading_dot_is_refused_nc_dns_form() {
 /// A three-tier hierarchy whose intermediates close IP addresses (NC-CLOSE-ENCODING): Java's
 /// PKIX validator threw ArrayIndexOutOfBoundsException merging the `0.0.0.0/0` and `::/0`
 /// exclusions of two intermediates (IPAddressName.constrains compares an IPv4 with an IPv6
-/// subtree out of bounds). A closed IP is now one permitted IPv4 subtree; every leaf
-/// validates in OpenSSL, GnuTLS, Java and pyca, and what is closed stays closed in all.
+/// subtree out of bounds). A closed IP is now the root's IPv4 range, permitted and excluded;
+/// every leaf validates in OpenSSL, GnuTLS, Java and pyca, and what is closed stays closed in
+/// all.
 /// A sub-CA whose CN Java reads as a DNS name outside the constraints above is refused
 /// (NC-SUBJECT): Java rejected every leaf below `CN=Int`.
 #[test]
@@ -603,8 +611,10 @@ fn a_three_tier_constrained_hierarchy_validates_in_every_verifier_interop_java()
         ],
     );
     let text = x509_text(&env, &std::fs::read_to_string(i2.join("ca.crt")).unwrap());
+    // Closed IP: the root's 10.0.0.0/8 both permitted and excluded (NC-CLOSE-ENCODING).
+    let excluded = text.split("Excluded:").nth(1).unwrap_or_default();
     assert!(
-        text.contains("IP:255.255.255.255/255.255.255.255") && !text.contains("IP:0.0.0.0"),
+        excluded.contains("IP:10.0.0.0/255.0.0.0") && !text.contains("IP:0.0.0.0"),
         "{text}"
     );
     let status = String::from_utf8(run(&i2, &["status"]).stdout).unwrap();
@@ -691,4 +701,391 @@ fn a_three_tier_constrained_hierarchy_validates_in_every_verifier_interop_java()
             "{name}: certtool: {text}"
         );
     }
+}
+
+/// What a verifier is asked about one leaf: its path from the root, and the pyca profile
+/// (server with the DNS name, or client) when pyca has one for the leaf's purpose.
+struct Case {
+    path: Vec<std::path::PathBuf>,
+    pyca: Option<PycaProfile>,
+}
+
+/// pyca's verifier (`server` or `client`) and the DNS name a server leaf is checked for.
+type PycaProfile = (&'static str, String);
+
+/// Runs `cmd` with one tab-separated line per case on stdin; one result line per case.
+fn batch(mut cmd: std::process::Command, lines: &[String]) -> Vec<String> {
+    use std::io::Write as _;
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = lines.join("\n") + "\n";
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let results: Vec<String> = text.lines().map(str::to_string).collect();
+    assert_eq!(
+        results.len(),
+        lines.len(),
+        "{}{}",
+        text,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    results
+}
+
+/// INTEROP-MATRIX: for each key type as root (the next ones as the two CAs below), a
+/// three-tier name-constrained hierarchy made by `init --parent`; the middle CA issues a leaf
+/// of every built-in profile (server with an address, client, email, code-signing,
+/// ocsp-signing), the lowest (IP and email closed) a server-client leaf by `issue` and a
+/// server leaf by `sign` of an openssl CSR. Every CA and every leaf parses and validates in
+/// OpenSSL (`-x509_strict`), GnuTLS, Java's PKIX and — for the server and client leaves of
+/// RSA and ECDSA chains, the profiles and algorithms its WebPKI policy has — pyca.
+#[test]
+fn every_ca_and_leaf_of_a_hierarchy_over_every_key_type_validates_everywhere_interop_matrix() {
+    const KT: [&str; 4] = ["ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-3072"];
+    let env = Env::empty();
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    // Real time, not the pinned clock: verifiers judge validity now (the ocsp-signing
+    // profile's short default would have expired at the pinned date).
+    let ok = |dir: &std::path::Path, args: &[&str]| {
+        let out = ca_at(dir)
+            .env_remove("FILECA_NOW")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let mut cases: Vec<Case> = Vec::new();
+    for i in 0..KT.len() {
+        let kt = |k: usize| KT[(i + k) % KT.len()];
+        let (root, i1, i2) = (
+            env.path(&format!("root{i}")),
+            env.path(&format!("i1-{i}")),
+            env.path(&format!("i2-{i}")),
+        );
+        ok(
+            &root,
+            &[
+                "init",
+                "--subject",
+                "CN=Matrix Root CA,O=Example",
+                "--key-type",
+                kt(0),
+                "--path-len",
+                "2",
+                "--permit",
+                "DNS:lab.test",
+                "--permit",
+                "IP:10.0.0.0/8",
+                "--permit",
+                "email:.lab.test",
+            ],
+        );
+        ok(
+            &i1,
+            &[
+                "init",
+                "--subject",
+                "CN=Matrix Issuing CA,O=Example",
+                "--key-type",
+                kt(1),
+                "--parent",
+                &s(&root),
+                "--path-len",
+                "1",
+                "--permit",
+                "DNS:dev.lab.test",
+                "--permit",
+                "IP:10.1.0.0/16",
+                "--permit",
+                "email:dev.lab.test",
+            ],
+        );
+        ok(
+            &i2,
+            &[
+                "init",
+                "--subject",
+                "CN=Matrix Leaf CA,O=Example",
+                "--key-type",
+                kt(2),
+                "--parent",
+                &s(&i1),
+                "--permit",
+                "DNS:x.dev.lab.test",
+            ],
+        );
+        let (rc, c1, c2) = (root.join("ca.crt"), i1.join("ca.crt"), i2.join("ca.crt"));
+        // The CAs themselves.
+        cases.push(Case {
+            path: vec![rc.clone(), c1.clone()],
+            pyca: None,
+        });
+        cases.push(Case {
+            path: vec![rc.clone(), c1.clone(), c2.clone()],
+            pyca: None,
+        });
+        let out = env.path(&format!("issued{i}"));
+        let o = s(&out);
+        let leaf = |name: &str| out.join(name).join(format!("{name}.crt"));
+        let server = format!("s{i}.dev.lab.test");
+        let addr = format!("IP:10.1.1.{i}");
+        let client = format!("c{i}.dev.lab.test");
+        let (server_san, client_san) = (format!("DNS:{server}"), format!("DNS:{client}"));
+        let issued: [(Vec<&str>, &str, Option<PycaProfile>); 5] = [
+            (
+                vec![
+                    "issue",
+                    &server,
+                    "--san",
+                    &server_san,
+                    "--san",
+                    &addr,
+                    "--key-type",
+                    kt(3),
+                ],
+                &server,
+                Some(("server", server.clone())),
+            ),
+            (
+                // pyca's client profile wants a SAN (INTEROP-PYCA).
+                vec![
+                    "issue",
+                    &client,
+                    "--profile",
+                    "client",
+                    "--san",
+                    &client_san,
+                    "--key-type",
+                    kt(0),
+                ],
+                &client,
+                Some(("client", "-".into())),
+            ),
+            (
+                vec![
+                    "issue",
+                    "alice",
+                    "--profile",
+                    "email",
+                    "--san",
+                    "email:alice@dev.lab.test",
+                    "--subject",
+                    "CN=Alice Example",
+                    "--key-type",
+                    kt(1),
+                ],
+                "alice",
+                None,
+            ),
+            (
+                vec![
+                    "issue",
+                    "signer",
+                    "--profile",
+                    "code-signing",
+                    "--subject",
+                    "CN=Code signer",
+                    "--key-type",
+                    kt(2),
+                ],
+                "signer",
+                None,
+            ),
+            (
+                vec![
+                    "issue",
+                    "responder",
+                    "--profile",
+                    "ocsp-signing",
+                    "--subject",
+                    "CN=OCSP responder",
+                ],
+                "responder",
+                None,
+            ),
+        ];
+        for (args, name, pyca) in issued {
+            let mut args = args.clone();
+            args.extend(["--out-dir", &o]);
+            ok(&i1, &args);
+            cases.push(Case {
+                path: vec![rc.clone(), c1.clone(), leaf(name)],
+                pyca,
+            });
+        }
+        let both = format!("w{i}.x.dev.lab.test");
+        ok(
+            &i2,
+            &[
+                "issue",
+                &both,
+                "--profile",
+                "server-client",
+                "--key-type",
+                kt(1),
+                "--out-dir",
+                &o,
+            ],
+        );
+        cases.push(Case {
+            path: vec![rc.clone(), c1.clone(), c2.clone(), leaf(&both)],
+            pyca: Some(("server", both.clone())),
+        });
+        let signed = format!("v{i}.x.dev.lab.test");
+        let (_, csr) = crate::hierarchy::key_and_csr(
+            &env,
+            &signed,
+            &format!("/CN={signed}"),
+            crate::hierarchy::P256,
+        );
+        let crt = env.path(&format!("{signed}.crt"));
+        ok(&i2, &["sign", &s(&csr), "--out", &s(&crt)]);
+        cases.push(Case {
+            path: vec![rc.clone(), c1.clone(), c2.clone(), crt],
+            pyca: Some(("server", signed)),
+        });
+    }
+
+    let mut failed = Vec::new();
+    let is_ca = |p: &std::path::PathBuf| {
+        let (_, text) = openssl(&["x509", "-in", p.to_str().unwrap(), "-noout", "-text"]);
+        text.contains("CA:TRUE")
+    };
+    let bundle = |files: &[std::path::PathBuf]| {
+        files
+            .iter()
+            .map(|f| std::fs::read_to_string(f).unwrap())
+            .collect::<String>()
+    };
+    for (n, case) in cases.iter().enumerate() {
+        let (root, rest) = case.path.split_first().unwrap();
+        let (leaf, cas) = rest.split_last().unwrap();
+        let untrusted = env.path(&format!("untrusted{n}.pem"));
+        std::fs::write(&untrusted, bundle(cas)).unwrap();
+        let mut args = vec!["verify", "-x509_strict", "-CAfile", root.to_str().unwrap()];
+        if !cas.is_empty() {
+            args.extend(["-untrusted", untrusted.to_str().unwrap()]);
+        }
+        args.push(leaf.to_str().unwrap());
+        let (o, text) = openssl(&args);
+        if !o {
+            failed.push(format!("openssl {:?}: {text}", case.path));
+        }
+        // GnuTLS applies the constraints above to an end certificate's subject, and a CA
+        // certificate is never one in use: the CAs are checked in every leaf's chain.
+        if case.pyca.is_none() && is_ca(leaf) {
+            continue;
+        }
+        let chain = env.path(&format!("chain{n}.pem"));
+        let mut up: Vec<std::path::PathBuf> = rest.to_vec();
+        up.reverse();
+        std::fs::write(&chain, bundle(&up)).unwrap();
+        let (g, text) = certtool(&[
+            "--verify",
+            "--load-ca-certificate",
+            root.to_str().unwrap(),
+            "--infile",
+            chain.to_str().unwrap(),
+        ]);
+        if !g || !text.contains("Verified.") {
+            failed.push(format!("certtool {:?}: {text}", case.path));
+        }
+    }
+    let mut java = std::process::Command::new("java");
+    java.arg("-cp").arg(java_checker()).args(["PkixCheck", "-"]);
+    let lines: Vec<String> = cases
+        .iter()
+        .map(|c| c.path.iter().map(|p| s(p)).collect::<Vec<_>>().join("\t"))
+        .collect();
+    for (case, result) in cases.iter().zip(batch(java, &lines)) {
+        if result != "ok" {
+            failed.push(format!("java {:?}: {result}", case.path));
+        }
+    }
+    // pyca's WebPKI policy has RSA and ECDSA only: chains with an Ed25519 key or signature
+    // are left out (SPEC.md INTEROP-PYCA).
+    let is_ed25519 = |p: &std::path::PathBuf| {
+        let (_, text) = openssl(&["x509", "-in", p.to_str().unwrap(), "-noout", "-text"]);
+        text.contains("ED25519")
+    };
+    let pyca_cases: Vec<(&Case, String)> = cases
+        .iter()
+        .filter_map(|c| {
+            let (kind, name) = c.pyca.as_ref()?;
+            if c.path.iter().any(is_ed25519) {
+                return None;
+            }
+            let (root, rest) = c.path.split_first().unwrap();
+            let (leaf, cas) = rest.split_last().unwrap();
+            let mut f = vec![kind.to_string(), s(root), s(leaf), name.clone()];
+            f.extend(cas.iter().map(|p| s(p)));
+            Some((c, f.join("\t")))
+        })
+        .collect();
+    assert!(pyca_cases.len() >= 4, "pyca sees too few chains");
+    let lines: Vec<String> = pyca_cases.iter().map(|(_, l)| l.clone()).collect();
+    let mut pyca = pyca_command();
+    pyca.arg("-");
+    for ((case, _), result) in pyca_cases.iter().zip(batch(pyca, &lines)) {
+        if result != "ok" {
+            failed.push(format!("pyca {:?}: {result}", case.path));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+/// SIGN-SAN-CN-KEEP for issue: `issue api.lab.test --san IP:10.0.0.5` showed
+/// CN=api.lab.test, which no SAN certified (pyca's server verifier rejects the leaf for that
+/// name; found by INTEROP-MATRIX). The default CN=NAME is kept only if NAME is a SAN.
+#[test]
+fn issue_keeps_its_default_cn_only_when_a_san_certifies_it_sign_san_cn_keep() {
+    let env = Env::new();
+    let out = env.path("o");
+    let o = out.to_str().unwrap();
+    let r = env.run(&[
+        "issue",
+        "api.lab.test",
+        "--san",
+        "IP:10.0.0.5",
+        "--out-dir",
+        o,
+    ]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(r.status.success(), "{err}");
+    assert!(
+        err.contains("CN=api.lab.test is not among the SANs"),
+        "{err}"
+    );
+    let text = x509_text(
+        &env,
+        &std::fs::read_to_string(out.join("api.lab.test/api.lab.test.crt")).unwrap(),
+    );
+    assert!(text.contains("Subject: CN = 10.0.0.5"), "{text}");
+    // With NAME among the SANs, or a --subject of the operator's, the CN stays.
+    env.ok(&[
+        "issue",
+        "web.lab.test",
+        "--san",
+        "DNS:web.lab.test",
+        "--san",
+        "IP:10.0.0.6",
+        "--out-dir",
+        o,
+    ]);
+    let text = x509_text(
+        &env,
+        &std::fs::read_to_string(out.join("web.lab.test/web.lab.test.crt")).unwrap(),
+    );
+    assert!(text.contains("Subject: CN = web.lab.test"), "{text}");
 }

@@ -362,3 +362,61 @@ fn a_certificate_of_every_builtin_profile_is_clean_under_pkilint_lint_pkix() {
     );
     assert_eq!(findings.accepted, 0);
 }
+
+/// LINT-PKIX-LIMITS: what pkilint reports on names RFC 5280 and its successors allow is
+/// pkilint's limit, listed in SPEC.md with the text that allows them — a wildcard dNSName
+/// (RFC 6125 §6.4.3, RFC 9525 §6.3), a single-label dNSName (RFC 5280 §4.2.1.6 only requires
+/// the "preferred name syntax" of RFC 1034 §3.5, which a single label meets) and a
+/// `spiffe://` URI (RFC 3986, a scheme pkilint does not know). Each such certificate gets
+/// exactly those findings and no other.
+#[test]
+fn pkilints_findings_on_wildcard_single_label_and_spiffe_names_are_its_own_limits_lint_pkix() {
+    let Some(pkilint) = pkilint_dir() else {
+        return;
+    };
+    let env = Env::new();
+    let out = env.path("o");
+    let o = out.to_str().unwrap();
+    env.ok(&["issue", "wild", "--san", "DNS:*.lab.test", "--out-dir", o]);
+    env.ok(&["issue", "intranet", "--out-dir", o]);
+    let policy = write(
+        &env,
+        "p.toml",
+        b"[profiles.mtls]\nextended_key_usage = [\"clientAuth\"]\nsan_types = [\"uri\"]\nallow_uri = [\"spiffe://lab.test/*\"]\n",
+    );
+    env.ok(&["policy", "apply", policy.to_str().unwrap()]);
+    env.ok(&[
+        "issue",
+        "billing",
+        "--profile",
+        "mtls",
+        "--subject",
+        "CN=billing service",
+        "--san",
+        "URI:spiffe://lab.test/ns/billing",
+        "--out-dir",
+        o,
+    ]);
+    let limits: [(&str, &[&str]); 3] = [
+        ("wild", &["pkix.invalid_domain_name_syntax"]),
+        ("intranet", &["pkix.invalid_domain_name_syntax"]),
+        (
+            "billing",
+            &["pkix.invalid_uri_syntax", "pkix.uri_scheme_not_known"],
+        ),
+    ];
+    for (name, allowed) in limits {
+        let mut findings = Findings {
+            bad: Vec::new(),
+            accepted: 0,
+        };
+        let crt = out.join(name).join(format!("{name}.crt"));
+        findings.lint(&pkilint, "lint_pkix_cert", &[], &[&crt]);
+        let other: Vec<&String> = findings
+            .bad
+            .iter()
+            .filter(|f| !allowed.iter().any(|code| f.contains(&format!(" {code} "))))
+            .collect();
+        assert!(other.is_empty(), "{name}: {other:#?}");
+    }
+}

@@ -1331,7 +1331,7 @@ fn fresh_eyes_findings_on_the_policy_policy_review() {
         ],
         REFUSED,
     );
-    assert!(e.contains("CN=billing (client)"), "{e}");
+    assert!(e.contains("CN=billing (mtls)"), "{e}");
     uri.ok(&[
         "issue",
         "billing",

@@ -190,7 +190,7 @@ fn generate(
         path_len,
         keys::key_id(key.public_key_raw()),
     );
-    constraints.apply(&mut params);
+    constraints.apply(&mut params, &[]);
     let cert = params
         .self_signed(&key)
         .map_err(|e| Error::Internal(format!("self-signing the CA certificate: {e}")))?;

@@ -169,9 +169,24 @@ pub fn plan(state: &State, request: &Issue, env: &Env) -> Result<Planned> {
     {
         sans.push(san);
     }
+    // SIGN-SAN-CN-KEEP for issue: the default CN=NAME, when the profile would certify NAME
+    // (DNS:NAME or IP:NAME without --san), is kept with --san only if NAME is among the SANs —
+    // `issue api.lab.test --san IP:10.0.0.5` showed CN=api.lab.test, which nothing certified
+    // (pyca rejects it for that name). A --subject the operator gave is theirs (NC-SUBJECT
+    // gates it).
+    let default_cn = request.subject.0.len() == 1
+        && request.subject.common_name() == Some(request.name.as_str());
+    let subject = if !request.sans.is_empty()
+        && default_cn
+        && default_san(&request.name, profile).is_some()
+    {
+        crate::pki::issuance::subject_for_sans(&request.subject, &sans, &mut notes)
+    } else {
+        request.subject.clone()
+    };
     let spki = request.key.subject_public_key_info();
     let issuing = Request {
-        subject: &request.subject,
+        subject: &subject,
         sans,
         spki_der: &spki,
         subject_public_key: request.key.der_bytes(),

@@ -68,12 +68,13 @@ pub enum Refusal {
     #[error(
         "{violation} (it is the subject's CN={cn}, which verifiers read as a host name or \
          address; Java does for any CN that is a valid DNS name when there is no DNS SAN): give \
-         --subject a CN that is not a host name, e.g. \"CN={cn} (client)\", or one within \
+         --subject a CN that is not a host name, e.g. \"CN={cn} ({profile})\", or one within \
          the constraints"
     )]
     CnConstraint {
         cn: String,
-        violation: crate::pki::constraints::Violation,
+        profile: String,
+        violation: Box<crate::pki::constraints::Violation>,
     },
     /// NC-SUBJECT: a sub-CA's CN, read as a host name or an address, is outside the
     /// constraints of a CA above it.
@@ -85,7 +86,7 @@ pub enum Refusal {
     )]
     CaCnConstraint {
         cn: String,
-        violation: crate::pki::constraints::Violation,
+        violation: Box<crate::pki::constraints::Violation>,
     },
     /// A sub-CA permitted names its parent may not certify (SUBCA-NC).
     #[error("--permit {subtree} is not within the names {ca} may certify; nothing was issued")]
@@ -365,7 +366,7 @@ fn check_one(ca: &crate::pki::ca::CaCert, request: &Request<'_>, own: bool) -> R
                 .allows(&name, &ca.subject_shown)
                 .map_err(|violation| Refusal::CaCnConstraint {
                     cn: crate::render::escape(cn),
-                    violation,
+                    violation: Box::new(violation),
                 })?;
         }
         return Ok(());
@@ -403,7 +404,8 @@ fn check_one(ca: &crate::pki::ca::CaCert, request: &Request<'_>, own: bool) -> R
             .allows(name, &ca.subject_shown)
             .map_err(|violation| Refusal::CnConstraint {
                 cn: crate::render::escape(request.subject.common_name().unwrap_or_default()),
-                violation,
+                profile: crate::render::escape(&request.profile.name),
+                violation: Box::new(violation),
             })?;
     }
     Ok(())
@@ -477,7 +479,17 @@ pub fn issue_entry(
             format!("serial {serial} is not above the highest issued serial {max}"),
         ));
     }
-    let issued = issuance::issue(&state.ca.cert, issuer, request, serial, env.now, notes)?;
+    let above: Vec<&crate::pki::constraints::Constraints> =
+        state.chain.iter().map(|c| &c.constraints).collect();
+    let issued = issuance::issue(
+        &state.ca.cert,
+        &above,
+        issuer,
+        request,
+        serial,
+        env.now,
+        notes,
+    )?;
     let entry = Entry {
         serial: serial.clone(),
         subject: request.subject.stored(),

@@ -16,10 +16,8 @@ use std::net::IpAddr;
 /// The reserved name (RFC 6761 6.4) under which a closed DNS or email type is written as a
 /// permitted subtree.
 const CLOSED: &str = "closed.invalid";
-/// The one permitted iPAddress subtree that closes addresses (NC-CLOSE-ENCODING): the
-/// limited broadcast address, never a host's. One IPv4 subtree, not `0.0.0.0/0` and `::/0`
-/// excluded: Java compares an IPv4 with an IPv6 subtree out of bounds
-/// (ArrayIndexOutOfBoundsException in IPAddressName.constrains) whenever both families meet.
+/// The iPAddress subtree that closes addresses when no CA above permits any
+/// (NC-CLOSE-ENCODING): the limited broadcast address, never a host's.
 const CLOSED_IP: [u8; 4] = [255; 4];
 
 use crate::pki::names::San;
@@ -522,11 +520,13 @@ impl Constraints {
     /// Puts the critical nameConstraints extension into `params` (nothing without
     /// constraints): rcgen's when it can write every subtree, else written here (rcgen has no
     /// URI subtrees), the same DER structure (RFC 5280 4.2.1.10).
-    pub fn apply(&self, params: &mut rcgen::CertificateParams) {
+    /// `above`: the constraints of the CA that signs, then of the CAs above it (none for a
+    /// root), for [`Constraints::written`].
+    pub fn apply(&self, params: &mut rcgen::CertificateParams, above: &[&Constraints]) {
         if self.is_empty() {
             return;
         }
-        let (permitted, excluded) = self.written();
+        let (permitted, excluded) = self.written(above);
         let rcgen_form =
             |v: &[Subtree]| v.iter().map(Subtree::to_rcgen).collect::<Option<Vec<_>>>();
         if let (Some(permitted_subtrees), Some(excluded_subtrees)) =
@@ -560,43 +560,53 @@ impl Constraints {
         params.custom_extensions.push(ext);
     }
 
-    /// The subtrees as the certificate says them (NC-CLOSE-ENCODING): a type closed whole
-    /// (the empty DNS or email exclusion of [`Constraints::closed`]) is written as a permitted
-    /// subtree under the reserved name `invalid` (RFC 6761: never a real name or mail host)
-    /// when no subtree of that type is permitted. The empty dNSName and rfc822Name are not
-    /// RFC 5280 names: Java cannot parse a certificate holding an empty rfc822Name at all
-    /// (keytool "Failed to parse input"), and pyca and pkilint reject them. Read back by
-    /// [`Constraints::of_certificate`] as the closed type again.
-    fn written(&self) -> (Vec<Subtree>, Vec<Subtree>) {
+    /// The subtrees as the certificate says them (NC-CLOSE-ENCODING). A type closed whole
+    /// (the empty DNS or email exclusion, or `0.0.0.0/0` with `::/0`, of
+    /// [`Constraints::closed`]) is written as one subtree R both permitted and excluded: R is
+    /// the first subtree of that type the nearest CA in `above` permits (this CA's issuer
+    /// first, then the CAs above it), else `closed.invalid` (RFC 6761: never a real name or
+    /// mail host) or `255.255.255.255/32` (the limited broadcast address, never a host's).
+    /// Nothing of the type passes (every name in R is excluded, every other is not
+    /// permitted), and every list stays what Java can process: the empty dNSName and
+    /// rfc822Name it cannot parse; an IPv4 beside an IPv6 subtree makes its validator throw
+    /// ArrayIndexOutOfBoundsException; a permitted subtree disjoint from one a CA above
+    /// permits makes it build an empty "widest" name and throw (NullPointerException for
+    /// IP). Read back by [`Constraints::of_certificate`] as the closed type again.
+    fn written(&self, above: &[&Constraints]) -> (Vec<Subtree>, Vec<Subtree>) {
         let mut permitted = self.permitted.clone();
         let mut excluded = Vec::with_capacity(self.excluded.len());
-        let closes_ip = self.closes_ip();
+        let closed = self.closed_kinds();
         for s in &self.excluded {
-            let closes = match s {
-                Subtree::Dns(d) => d.is_empty(),
-                Subtree::Email(e) => e.is_empty(),
-                Subtree::Ip(_, 0) => closes_ip,
-                _ => false,
+            let closing = match s {
+                Subtree::Dns(d) => d.is_empty() && closed.contains(&NameKind::Dns),
+                Subtree::Email(e) => e.is_empty() && closed.contains(&NameKind::Email),
+                Subtree::Ip(_, 0) => closed.contains(&NameKind::Ip),
+                Subtree::Uri(_) => false,
+                Subtree::Ip(..) => false,
             };
-            if !closes || self.permitted.iter().any(|p| p.kind() == s.kind()) {
+            if !closing {
                 excluded.push(s.clone());
-                continue;
             }
-            let closed = match s {
-                Subtree::Dns(_) => Subtree::Dns(CLOSED.into()),
-                Subtree::Email(_) => Subtree::Email(CLOSED.into()),
-                _ => Subtree::Ip(IpAddr::from(CLOSED_IP), 32),
-            };
-            if !permitted.contains(&closed) {
-                permitted.push(closed);
-            }
+        }
+        for kind in closed {
+            let r = above
+                .iter()
+                .find_map(|c| c.permitted.iter().find(|p| kind.is(p)).cloned())
+                .unwrap_or_else(|| match kind {
+                    NameKind::Dns => Subtree::Dns(CLOSED.into()),
+                    NameKind::Email => Subtree::Email(CLOSED.into()),
+                    NameKind::Ip => Subtree::Ip(IpAddr::from(CLOSED_IP), 32),
+                });
+            permitted.push(r.clone());
+            excluded.push(r);
         }
         (permitted, excluded)
     }
 
     /// The constraints of a certificate (its nameConstraints extension); subtrees of other
     /// types (URI, directory names) are not enforced by fileca and are left out. A type whose
-    /// only permitted subtree is `invalid` is closed ([`Constraints::written`]).
+    /// permitted subtrees are all excluded too ([`Constraints::written`]), or whose only
+    /// permitted subtree is `closed.invalid` (as fileca wrote it before), is closed.
     pub fn of_certificate(cert: &x509_parser::certificate::X509Certificate<'_>) -> Constraints {
         use x509_parser::extensions::{GeneralName, ParsedExtension};
         let mut out = Constraints::default();
@@ -623,13 +633,18 @@ impl Constraints {
         for kind in [0u8, 1, 2] {
             let of_kind: Vec<&Subtree> =
                 out.permitted.iter().filter(|p| p.kind() == kind).collect();
-            let only_invalid = match of_kind.as_slice() {
-                [Subtree::Dns(d)] | [Subtree::Email(d)] => d == CLOSED,
-                [Subtree::Ip(a, 32)] => *a == IpAddr::from(CLOSED_IP),
-                _ => false,
-            };
-            if only_invalid {
+            // Every permitted subtree of the type excluded too (NC-CLOSE-ENCODING), or the
+            // one permitted `closed.invalid` an earlier fileca wrote.
+            let all_excluded =
+                !of_kind.is_empty() && of_kind.iter().all(|p| out.excluded.contains(p));
+            let only_invalid = matches!(
+                of_kind.as_slice(),
+                [Subtree::Dns(d)] | [Subtree::Email(d)] if d == CLOSED
+            );
+            if all_excluded || only_invalid {
+                let closing: Vec<Subtree> = of_kind.into_iter().cloned().collect();
                 out.permitted.retain(|p| p.kind() != kind);
+                out.excluded.retain(|e| !closing.contains(e));
                 match kind {
                     0 => out.excluded.push(Subtree::Dns(String::new())),
                     1 => out.excluded.extend([
@@ -737,6 +752,16 @@ impl NameKind {
             NameKind::Ip => "IP addresses",
             NameKind::Email => "email addresses",
         }
+    }
+
+    /// Is `s` a subtree of this type?
+    fn is(self, s: &Subtree) -> bool {
+        matches!(
+            (self, s),
+            (NameKind::Dns, Subtree::Dns(_))
+                | (NameKind::Ip, Subtree::Ip(..))
+                | (NameKind::Email, Subtree::Email(_))
+        )
     }
 
     fn holds(self, name: &San) -> bool {
@@ -902,7 +927,7 @@ mod tests {
         let written = |c: &Constraints| {
             let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
             params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-            c.apply(&mut params);
+            c.apply(&mut params, &[]);
             let key = rcgen::KeyPair::generate().unwrap();
             params.self_signed(&key).unwrap().der().to_vec()
         };
@@ -916,7 +941,7 @@ mod tests {
             let der = written(&c);
             let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
             assert_eq!(Constraints::of_certificate(&cert), c);
-            let (permitted, excluded) = c.written();
+            let (permitted, excluded) = c.written(&[]);
             // Both address families never meet in one list of the certificate.
             for list in [&permitted, &excluded] {
                 let v4 = list
@@ -929,15 +954,38 @@ mod tests {
             }
         }
         let dns_only = Constraints::closed(vec![sub("DNS:lab.test")], vec![]);
-        assert_eq!(
-            dns_only.written().0,
+        let closing = [sub("IP:255.255.255.255/32"), sub("email:closed.invalid")];
+        let (permitted, excluded) = dns_only.written(&[]);
+        assert_eq!(permitted[0], sub("DNS:lab.test"));
+        assert_eq!(permitted[1..], closing);
+        assert_eq!(excluded, closing);
+        // Below a CA that permits the type, the closing subtree is the one it permits first
+        // (Java throws on a permitted subtree disjoint from one above); a CA that closes the
+        // type itself is passed over.
+        let parent = Constraints::closed(
+            vec![sub("DNS:dev.lab.test"), sub("email:dev.lab.test")],
+            vec![],
+        );
+        let root = Constraints::closed(
             vec![
                 sub("DNS:lab.test"),
-                sub("IP:255.255.255.255/32"),
-                sub("email:closed.invalid")
-            ]
+                sub("IP:10.0.0.0/8"),
+                sub("IP:fd00::/8"),
+            ],
+            vec![],
         );
-        assert!(dns_only.written().1.is_empty());
+        let child = Constraints::closed(vec![sub("DNS:x.dev.lab.test")], vec![]);
+        let (permitted, excluded) = child.written(&[&parent, &root]);
+        let closing = [sub("IP:10.0.0.0/8"), sub("email:dev.lab.test")];
+        assert_eq!(permitted[1..], closing);
+        assert_eq!(excluded, closing);
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        child.apply(&mut params, &[&parent, &root]);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let der = params.self_signed(&key).unwrap().der().to_vec();
+        let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+        assert_eq!(Constraints::of_certificate(&cert), child);
     }
 
     #[test]

@@ -259,9 +259,12 @@ pub enum IssueError {
 }
 
 /// Builds and signs one certificate with serial `serial` at time `now`: notBefore backdated by
-/// [`BACKDATE`] (never before the CA's), notAfter clamped to the CA's (with a note).
+/// [`BACKDATE`] (never before the CA's), notAfter clamped to the CA's (with a note). `above`:
+/// the constraints of the CAs above `ca` (chain.pem's, nearest first), which a sub-CA's closed
+/// name types are written against (NC-CLOSE-ENCODING).
 pub fn issue(
     ca: &CaCert,
+    above: &[&crate::pki::constraints::Constraints],
     issuer: &Issuer<'_, &KeyPair>,
     req: &Request<'_>,
     serial: &Serial,
@@ -293,7 +296,11 @@ pub fn issue(
     params.serial_number = Some(rcgen::SerialNumber::from_slice(serial.as_bytes()));
     params.is_ca = match &req.sub_ca {
         Some(sub) => {
-            sub.constraints.apply(&mut params);
+            let signers: Vec<&crate::pki::constraints::Constraints> =
+                std::iter::once(&ca.constraints)
+                    .chain(above.iter().copied())
+                    .collect();
+            sub.constraints.apply(&mut params, &signers);
             IsCa::Ca(rcgen::BasicConstraints::Constrained(sub.path_len))
         }
         None => IsCa::ExplicitNoCa,

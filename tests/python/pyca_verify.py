@@ -1,10 +1,13 @@
 """pyca/cryptography's X.509 path validation (tests/interop.rs, SPEC.md INTEROP-PYCA).
 
     python pyca_verify.py server|client ROOT.pem LEAF.pem DNS-NAME|- INTERMEDIATE.pem...
+    python pyca_verify.py -
 
 Parses every certificate with cryptography and validates LEAF up to ROOT through the
 intermediates, with the CA/Browser-style profile pyca implements (name constraints included),
-at the leaf's notBefore. Prints "ok" and exits 0, or prints the reason and exits 1.
+at the leaf's notBefore. Prints "ok" and exits 0, or prints the reason and exits 1. With `-`,
+reads one such argument list per line from stdin (tab-separated) and prints one result line
+per line, in order; exits 0.
 """
 import sys
 
@@ -17,14 +20,13 @@ def load(path):
         return x509.load_pem_x509_certificate(f.read())
 
 
-def main():
-    kind, root, leaf, name = sys.argv[1:5]
+def check(args):
+    kind, root, leaf, name = args[:4]
     try:
         root, leaf = load(root), load(leaf)
-        inters = [load(p) for p in sys.argv[5:]]
+        inters = [load(p) for p in args[4:]]
     except Exception as e:  # parse failure is the finding
-        print(f"parse: {e}")
-        return 1
+        return f"parse: {e}"
     builder = PolicyBuilder().store(Store([root])).time(leaf.not_valid_before_utc)
     try:
         if kind == "server":
@@ -32,10 +34,20 @@ def main():
         else:
             builder.build_client_verifier().verify(leaf, inters)
     except Exception as e:
-        print(f"invalid: {e}")
-        return 1
-    print("ok")
-    return 0
+        return f"invalid: {e}".replace("\n", " ")
+    return "ok"
+
+
+def main():
+    if sys.argv[1:] == ["-"]:
+        for line in sys.stdin:
+            line = line.rstrip("\n")
+            if line:
+                print(check(line.split("\t")), flush=True)
+        return 0
+    result = check(sys.argv[1:])
+    print(result)
+    return 0 if result == "ok" else 1
 
 
 if __name__ == "__main__":
