@@ -402,7 +402,8 @@ fn renew_and_show_use_only_the_certificate_the_index_records_threat_writer_renew
     let err = env.refused(&["show", &serial, "--pem"], STATE);
     assert!(err.contains("index.log"), "{err}");
     // Another certificate the CA really signed (the writer's own), with the victim's index
-    // line edited to its SHA-256 (same length, so only `ca check` sees the edit): refused too.
+    // line edited to its SHA-256 (same length): refused too — the edited line no longer
+    // chains to the signed log_head (VERIFIED-READ), before the file is even compared.
     let (theirs, their_serial) = env.sign(&csr("ed25519-default.pem"), &[]);
     std::fs::write(&file, &theirs).unwrap();
     let log = std::fs::read_to_string(env.dir.join("index.log")).unwrap();
@@ -420,7 +421,7 @@ fn renew_and_show_use_only_the_certificate_the_index_records_threat_writer_renew
     )
     .unwrap();
     let err = env.refused(&["renew", &serial], STATE);
-    assert!(err.contains("signed by ca.crt"), "{err}");
+    assert!(err.contains("log_head"), "{err}");
     std::fs::write(env.dir.join("index.log"), &log).unwrap();
     // Put back, renew works and keeps the recorded key.
     std::fs::write(&file, &original).unwrap();
@@ -516,4 +517,94 @@ fn a_same_length_edit_of_a_revocation_never_reaches_a_signed_crl_crl_chain() {
         );
     }
     assert_eq!(check(&env).0, Some(1));
+}
+
+/// VERIFIED-READ: every command that answers about a certificate answers only from the state
+/// the CA-signed checkpoint covers. Each edit below made `ca verify` say valid (exit 0) and
+/// `list`, `status`, `show` agree with no warning, and the padded reason made `renew` issue
+/// the compromised key again: now each is exit 5, naming the file, nothing printed on stdout,
+/// the directory byte-identical.
+#[test]
+fn every_read_answers_only_from_the_signed_state_verified_read() {
+    type Edit = fn(&Path, &str, &str);
+    let edits: [(&str, Edit); 4] = [
+        // A same-length edit: the revocation moved onto another serial of the same length.
+        ("moved", |dir, a, b| {
+            let log = std::fs::read_to_string(dir.join("index.log")).unwrap();
+            let edited = log.replace(
+                &format!("{{\"revoked\":\"{a}\""),
+                &format!("{{\"revoked\":\"{b}\""),
+            );
+            assert_eq!(edited.len(), log.len());
+            std::fs::write(dir.join("index.log"), edited).unwrap();
+        }),
+        // keyCompromise made a padded superseded, same length (JSON allows the spaces).
+        ("reason", |dir, _, _| {
+            let log = std::fs::read_to_string(dir.join("index.log")).unwrap();
+            let edited = log.replace(
+                "\"reason\":\"keyCompromise\"",
+                "\"reason\":   \"superseded\"",
+            );
+            assert_ne!(edited, log);
+            assert_eq!(edited.len(), log.len());
+            std::fs::write(dir.join("index.log"), edited).unwrap();
+        }),
+        // The revocation line deleted and log_len fixed.
+        ("deleted", |dir, _, _| {
+            let log: String = std::fs::read_to_string(dir.join("index.log"))
+                .unwrap()
+                .split_inclusive('\n')
+                .filter(|l| !l.starts_with("{\"revoked\""))
+                .collect();
+            std::fs::write(dir.join("index.log"), &log).unwrap();
+            let mut header: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+            header["log_len"] = log.len().into();
+            std::fs::write(
+                dir.join("index.json"),
+                format!("{}\n", serde_json::to_string_pretty(&header).unwrap()),
+            )
+            .unwrap();
+        }),
+        // Rewritten consistently: every hash, length and generation fixed but the signature.
+        ("rewritten", |dir, _, _| {
+            rewrite_history(
+                dir,
+                |l| l.starts_with("{\"revoked\""),
+                |l| l.contains("\"operation\":\"revoke\""),
+            )
+        }),
+    ];
+    for (name, edit) in edits {
+        let env = Env::new();
+        let (a_pem, a) = env.sign(&csr("p256-default.pem"), &[]);
+        let (_, b) = env.sign(&csr("ed25519-default.pem"), &[]);
+        assert_eq!(a.len(), b.len());
+        env.ok(&["revoke", &a, "--reason", "keyCompromise"]);
+        let a_file = write(&env, "a.crt", a_pem.as_bytes());
+        let a_path = a_file.to_str().unwrap();
+        // Before the edit: revoked, and renew refuses a compromised key.
+        let out = env.run(&["verify", a_path]);
+        assert_ne!(out.status.code(), Some(0), "{name}: {out:?}");
+        edit(&env.dir, &a, &b);
+        for args in [
+            vec!["verify", a_path],
+            vec!["verify", a_path, "--json"],
+            vec!["show", &a],
+            vec!["show", &b, "--json"],
+            vec!["list"],
+            vec!["list", "--json"],
+            vec!["status"],
+            vec!["status", "--json"],
+            vec!["renew", &a],
+            vec!["crl"],
+        ] {
+            let err = env.refused(&args, STATE);
+            assert!(
+                err.contains("index.log") || err.contains("index.json"),
+                "{name} {args:?}: {err}"
+            );
+        }
+        assert_eq!(check(&env).0, Some(1), "{name}");
+    }
 }

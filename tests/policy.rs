@@ -1089,6 +1089,8 @@ fn review_findings_on_the_policy_policy_review() {
             "web",
             "--subject",
             "CN=8.8.8.8",
+            "--out-dir",
+            env.path("o").to_str().unwrap(),
         ],
         REFUSED,
     );
@@ -1615,23 +1617,22 @@ fn terminal_controls_are_refused_in_a_policy_and_escaped_in_json_hostile_termina
         format!("{}\n", serde_json::to_string_pretty(&header).unwrap()),
     )
     .unwrap();
-    let serial = {
-        let v: serde_json::Value = serde_json::from_slice(&env.run(&["list", "--json"]).stdout)
-            .unwrap_or(serde_json::Value::Null);
-        v[0]["serial"].as_str().map(str::to_string)
-    };
-    for args in [vec!["list", "--json"], vec!["status", "--json"]] {
+    // The planted lines are not the log the CA signed: the readers answer nothing from them
+    // (VERIFIED-READ, exit 5, stdout empty) and print no raw control on stderr either. (The
+    // JSON escaping of such characters stays, for what a signed state may hold: unit tests
+    // of render::json.)
+    for args in [
+        vec!["list", "--json"],
+        vec!["status", "--json"],
+        vec!["list"],
+    ] {
         let out = env.run(&args);
-        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(STATE), "{args:?}: {out:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
         for c in ['\u{85}', '\u{202e}', '\u{200b}'] {
-            assert!(!stdout.contains(c), "{args:?}: raw {c:?} in {stdout}");
+            assert!(!stderr.contains(c), "{args:?}: raw {c:?} in {stderr}");
         }
-    }
-    let listed = String::from_utf8(env.run(&["list", "--json"]).stdout).unwrap();
-    assert!(listed.contains("\\u202e"), "{listed}");
-    if let Some(serial) = serial {
-        let shown = String::from_utf8(env.run(&["show", &serial, "--json"]).stdout).unwrap();
-        assert!(!shown.contains('\u{202e}'), "{shown}");
     }
 }
 

@@ -222,7 +222,7 @@ fn pending_signed(tmp: &Path, root: &Path, dir: &Path) -> PathBuf {
         &strings(&[
             "init",
             "--subject",
-            "CN=Pending",
+            "CN=Pending CA",
             "--key-type",
             "ed25519",
             "--csr-out",
@@ -308,7 +308,7 @@ fn power_loss_anywhere_in_init_parent_recovers_by_running_it_again_parent_resume
         strings(&[
             "init",
             "--subject",
-            "CN=Int",
+            "CN=Int CA",
             "--parent",
             &s(&at.join("root")),
             "--key-type",

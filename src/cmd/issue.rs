@@ -30,6 +30,8 @@ pub struct Issue {
     pub name: String,
     pub out_dir: std::path::PathBuf,
     pub subject: Subject,
+    /// Was `--subject` given (else the subject is CN=NAME)?
+    pub subject_given: bool,
     pub sans: Vec<San>,
     pub key: rcgen::KeyPair,
     pub key_pem: zeroize::Zeroizing<String>,
@@ -108,6 +110,7 @@ pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
         name: args.name.clone(),
         out_dir: args.out_dir.clone(),
         subject,
+        subject_given: args.subject.is_some(),
         sans,
         key,
         key_pem: zeroize::Zeroizing::new(key_pem),
@@ -174,10 +177,8 @@ pub fn plan(state: &State, request: &Issue, env: &Env) -> Result<Planned> {
     // `issue api.lab.test --san IP:10.0.0.5` showed CN=api.lab.test, which nothing certified
     // (pyca rejects it for that name). A --subject the operator gave is theirs (NC-SUBJECT
     // gates it).
-    let default_cn = request.subject.0.len() == 1
-        && request.subject.common_name() == Some(request.name.as_str());
     let subject = if !request.sans.is_empty()
-        && default_cn
+        && !request.subject_given
         && default_san(&request.name, profile).is_some()
     {
         crate::pki::issuance::subject_for_sans(&request.subject, &sans, &mut notes)

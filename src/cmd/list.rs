@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::model::header::Header;
 use crate::model::log::{CertState, Entry};
 use crate::render::list::{Row, ThisCa};
-use crate::store::{Access, CERT, CHAIN, Session};
+use crate::store::{Access, CHAIN, Session};
 
 /// Runs `ca list`.
 pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
@@ -25,9 +25,10 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     // Read under the lock: a concurrent renew-ca may have installed a newer ca.crt.
     let now = crate::clock::now()?;
-    let header = crate::model::header::open(&session)?;
-    let ca = crate::model::snapshot::ca_cert(session.dir(), &session.read(CERT)?)?;
-    let ca = this_ca(&session, &ca)?;
+    // VERIFIED-READ: only the state the signed checkpoint covers is listed.
+    let state = crate::model::snapshot::State::load(&session, None)?;
+    let header = &state.header;
+    let ca = this_ca(&session, &state.ca.cert)?;
     let keep = |e: &Entry| {
         args.status.is_none_or(|s| e.state(now) == s)
             && within.is_none_or(|d| {
@@ -47,7 +48,7 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
     // produced more than the buffer holds.
     let mut out = crate::render::Stream::new(OUT_BUFFER);
     let listed = crate::render::list::write(&mut out, args.json, header.max_serial(), |row| {
-        query(&session, &header, (now, &ca), keep, row)
+        query(&session, header, (now, &ca), keep, row)
     });
     match listed {
         Ok(()) => out.finish(),

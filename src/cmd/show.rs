@@ -36,11 +36,11 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     // Read under the lock: a concurrent renew-ca may have installed a newer ca.crt.
     let now = crate::clock::now()?;
-    let header = crate::model::header::open(&session)?;
-    let entry = crate::model::log::resolve(&session, &header, &typed)??;
+    // VERIFIED-READ: only the state the signed checkpoint covers is shown.
+    let state = crate::model::snapshot::State::load(&session, None)?;
+    let entry = state.resolve(&typed)?;
     let path = ctx.dir.join(crate::model::layout::cert_file(&entry.serial));
-    let ca = crate::model::snapshot::ca_cert(session.dir(), &session.read(crate::store::CERT)?)?;
-    let (pem, der) = crate::model::snapshot::read_recorded(&session, &entry, &ca)?;
+    let (pem, der) = state.read_recorded(&entry)?;
     if args.pem {
         return crate::render::print(&String::from_utf8_lossy(&pem));
     }
@@ -48,17 +48,23 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
         return crate::render::stdout_bytes(&der);
     }
     let cert = crate::pki::pem::certificate(&der).map_err(|m| Error::state(&path, m))?;
-    let this = super::list::this_ca(&session, &ca)?;
-    crate::render::show::print(&query(&entry, &cert, (now, &this)), args.json)
+    let this = super::list::this_ca(&session, &state.ca.cert)?;
+    let above: Vec<_> = std::iter::once(&state.ca.cert)
+        .chain(&state.chain)
+        .map(|c| &c.constraints)
+        .collect();
+    crate::render::show::print(&query(&entry, &cert, (now, &this), &above), args.json)
 }
 
 /// The report on `entry`, whose recorded certificate is `cert`: its row at `now` (placed
 /// under this CA `ca` when it is a sub-CA), and the key type and key usages the certificate
-/// states.
+/// states. `above`: the constraints of this CA and the CAs above it, with which a sub-CA's
+/// closed name types are read back (NC-CLOSE-ENCODING).
 pub fn query<'a>(
     entry: &'a Entry,
     cert: &X509Certificate<'_>,
     (now, ca): (time::OffsetDateTime, &'a ThisCa),
+    above: &[&crate::pki::constraints::Constraints],
 ) -> ShowReport<'a> {
     let key_type =
         keys::classify(cert.public_key()).map_or_else(|e| e.to_string(), |k| k.to_string());
@@ -91,7 +97,7 @@ pub fn query<'a>(
         }
         extended_key_usage.extend(v.other.iter().map(|o| o.to_id_string()));
     }
-    let ext = extensions(cert);
+    let ext = extensions(cert, above);
     ShowReport {
         row: Row::new(entry, now, ca),
         key_type,
@@ -114,7 +120,10 @@ type Extensions = (
     Option<crate::render::show::CaLimits>,
 );
 
-fn extensions(cert: &X509Certificate<'_>) -> Extensions {
+fn extensions(
+    cert: &X509Certificate<'_>,
+    above: &[&crate::pki::constraints::Constraints],
+) -> Extensions {
     use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
     let uri = |g: &GeneralName<'_>| match g {
         GeneralName::URI(u) => Some(u.to_string()),
@@ -148,7 +157,9 @@ fn extensions(cert: &X509Certificate<'_>) -> Extensions {
                 }));
             }
             ParsedExtension::BasicConstraints(bc) if bc.ca => {
-                let s = crate::pki::constraints::Constraints::of_certificate(cert).spelled();
+                let mut c = crate::pki::constraints::Constraints::of_certificate(cert);
+                c.resolve_closing(above);
+                let s = c.spelled();
                 ca = Some(crate::render::show::CaLimits {
                     path_len: bc.path_len_constraint,
                     permitted: s.permitted,

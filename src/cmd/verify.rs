@@ -47,8 +47,9 @@ pub fn query(
     der: &[u8],
     now: OffsetDateTime,
 ) -> Result<VerifyReport> {
-    let ca = crate::model::snapshot::ca_cert(session.dir(), &session.read(CERT)?)?;
-    let header = crate::model::header::open(session)?;
+    // VERIFIED-READ: the verdict comes only from the state the signed checkpoint covers.
+    let state = crate::model::snapshot::State::load(session, None)?;
+    let (ca, header) = (&state.ca.cert, &state.header);
     let serial = Serial::from_magnitude(cert.raw_serial());
     let chain = match session.read_optional(CHAIN)? {
         Some(bytes) => {
@@ -114,7 +115,7 @@ pub fn query(
             )
         }
     } else {
-        match crate::model::log::find(session, &header, &serial)? {
+        match crate::model::log::find(session, header, &serial)? {
             Some(e) if e.sha256 == hex::sha256(der) => match e.state(now) {
                 CertState::Revoked if let Some(r) = e.revoked => (
                     Verdict::Revoked,

@@ -256,13 +256,26 @@ fn concerns(line: &[u8], serial: &str) -> bool {
         .is_some_and(|r| r.first() == Some(&b'"'))
 }
 
-/// Calls `f` with each line of index.log (without its newline) up to the header's length.
+/// Calls `f` with each line of index.log (without its newline) up to the header's length, and
+/// then checks that the lines read chain to the header's `log_head` (SPEC.md VERIFIED-READ,
+/// CRL-CHAIN): nothing read here is answered from unless it is the log the CA signed — the
+/// header's `log_head` is the signed checkpoint's ([`crate::model::snapshot::State::load`]
+/// checks that first). `f` must keep what it reads until this returns: a line edited behind
+/// fileca's back, even at the same length, is found only at the end.
 fn for_each_line(
     session: &Session,
     header: &Header,
-    f: impl FnMut(&[u8]) -> std::result::Result<(), Halt>,
+    mut f: impl FnMut(&[u8]) -> std::result::Result<(), Halt>,
 ) -> Result<()> {
-    for_each_line_to(session, header.log_len, f)
+    let mut head = LOG_GENESIS.to_string();
+    for_each_line_to(session, header.log_len, |line| {
+        head = checkpoint::chain_step(&head, line);
+        f(line)
+    })?;
+    if head != header.log_head {
+        return Err(Error::state(session.dir().join(INDEX_LOG), LogError::Chain));
+    }
+    Ok(())
 }
 
 /// index.log's hash chain over its first `len` bytes (SPEC.md INDEX-LOG-HEAD), read as a
@@ -320,10 +333,13 @@ fn for_each_line_to(
 /// Every certificate, in issue order, with its revocation applied. Checks the whole log:
 /// every line parses, no serial is issued twice, every revocation follows its issue and
 /// happens once, and the header's highest serial is right.
+///
+/// The lines are not checked against `log_head` here: `ca check` compares the chain itself
+/// and reports every problem, and `ca upgrade` starts the chain from what it finds.
 pub fn load_all(session: &Session, header: &Header) -> Result<Vec<Entry>> {
     let dir = session.dir();
     let mut table = Table::default();
-    for_each_line(session, header, |line| Ok(table.add(line)?))?;
+    for_each_line_to(session, header.log_len, |line| Ok(table.add(line)?))?;
     if table.max != header.max_serial() {
         return Err(Error::state(
             dir.join(INDEX),
@@ -445,16 +461,12 @@ pub fn find(session: &Session, header: &Header, serial: &Serial) -> Result<Optio
 
 /// Every revocation in log order, parsing only revocation lines: what a CRL needs.
 ///
-/// The CRL is what relying parties act on, so the whole log read here is also re-hashed and
-/// must chain to index.json's signed `log_head` (SPEC.md CRL-CHAIN): a line edited behind
-/// fileca's back, even at the same length, never reaches a signed CRL. SHA-256 over the log
-/// costs a fraction of reading it.
+/// The CRL is what relying parties act on: the whole log read here chains to index.json's
+/// signed `log_head` ([`for_each_line`], SPEC.md CRL-CHAIN), so a line edited behind fileca's
+/// back, even at the same length, never reaches a signed CRL.
 pub fn revocations(session: &Session, header: &Header) -> Result<Vec<Revocation>> {
-    let dir = session.dir();
     let mut out = Vec::new();
-    let mut head = LOG_GENESIS.to_string();
     for_each_line(session, header, |line| {
-        head = checkpoint::chain_step(&head, line);
         if line.starts_with(ISSUED) {
             return Ok(());
         }
@@ -466,9 +478,6 @@ pub fn revocations(session: &Session, header: &Header) -> Result<Vec<Revocation>
             Line::Issued(_) => Ok(()),
         }
     })?;
-    if head != header.log_head {
-        return Err(Error::state(dir.join(INDEX_LOG), LogError::Chain));
-    }
     Ok(out)
 }
 

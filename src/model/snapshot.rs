@@ -86,41 +86,41 @@ pub struct State<'s> {
 
 impl<'s> State<'s> {
     /// Loads and checks ca.crt, ca.key (when `pass` is given: the command signs), index.json
-    /// (and index.log's length), serial and crlnumber. A command that signs also checks that
-    /// index.json's signed checkpoint is of the state found, so it never signs over a rewritten
-    /// history (SPEC.md CHECKPOINT-CURRENT).
+    /// (and index.log's length), serial and crlnumber, and that index.json's signed checkpoint
+    /// verifies with ca.crt's key and is of the state found: a command that signs never signs
+    /// over a rewritten history (SPEC.md CHECKPOINT-CURRENT), and a command that answers about
+    /// certificates answers only from the signed state (VERIFIED-READ; index.log's lines are
+    /// chained to the signed `log_head` as they are read, model::log).
     pub fn load(session: &'s Session, pass: Option<&passphrase::Source>) -> Result<State<'s>> {
         let state = State::load_with(session, pass, crate::model::header::open(session)?)?;
-        if pass.is_some() {
-            // CHECKPOINT-CHAIN for a chain.pem no checkpoint has recorded yet (a sub-CA last
-            // signed by fileca 0.2): used — and then recorded — only if it is ca.crt's issuers
-            // up to a root; one planted in a root or an adopted CA is refused.
-            if !state.chain.is_empty()
-                && state
-                    .header
-                    .checkpoint
-                    .as_ref()
-                    .is_some_and(|cp| cp.chain_sha256.is_none())
-            {
-                let ders: Vec<Vec<u8>> = state.chain.iter().map(|c| c.der.clone()).collect();
-                let genuine = crate::pki::chain::to_root(&state.ca.cert.der, &ders)
-                    .is_ok_and(|path| path == ders);
-                if !genuine {
-                    return Err(Error::state(
-                        session.dir().join(store::CHAIN),
-                        "is in no signed checkpoint and is not ca.crt's issuers up to a root (placed by hand?); remove it, or run `ca check`",
-                    ));
-                }
+        // CHECKPOINT-CHAIN for a chain.pem no checkpoint has recorded yet (a sub-CA last
+        // signed by fileca 0.2): used — and then recorded — only if it is ca.crt's issuers
+        // up to a root; one planted in a root or an adopted CA is refused.
+        if !state.chain.is_empty()
+            && state
+                .header
+                .checkpoint
+                .as_ref()
+                .is_some_and(|cp| cp.chain_sha256.is_none())
+        {
+            let ders: Vec<Vec<u8>> = state.chain.iter().map(|c| c.der.clone()).collect();
+            let genuine = crate::pki::chain::to_root(&state.ca.cert.der, &ders)
+                .is_ok_and(|path| path == ders);
+            if !genuine {
+                return Err(Error::state(
+                    session.dir().join(store::CHAIN),
+                    "is in no signed checkpoint and is not ca.crt's issuers up to a root (placed by hand?); remove it, or run `ca check`",
+                ));
             }
-            crate::model::checkpoint::verify_current(
-                session,
-                &state.ca.cert,
-                &state.header,
-                state.audit_len,
-                (&state.serial, &state.crlnumber),
-                state.chain_sha256.as_deref(),
-            )?;
         }
+        crate::model::checkpoint::verify_current(
+            session,
+            &state.ca.cert,
+            &state.header,
+            state.audit_len,
+            (&state.serial, &state.crlnumber),
+            state.chain_sha256.as_deref(),
+        )?;
         Ok(state)
     }
 
@@ -143,7 +143,22 @@ impl<'s> State<'s> {
                 },
             ));
         }
-        let ca_cert = ca_cert(dir, &cert)?;
+        let mut ca_cert = ca_cert(dir, &cert)?;
+        let chain_bytes = session.read_optional(store::CHAIN)?;
+        let chain_sha256 = chain_bytes.as_deref().map(crate::hex::sha256);
+        let mut chain = match chain_bytes {
+            Some(bytes) => {
+                crate::pki::pem::decode_certificates(&bytes, store::MAX_STATE_FILE as usize)
+                    .map_err(|e| Error::state(dir.join(store::CHAIN), e))?
+                    .iter()
+                    .map(|der| {
+                        CaCert::parse(der).map_err(|e| Error::state(dir.join(store::CHAIN), e))
+                    })
+                    .collect::<Result<Vec<_>>>()?
+            }
+            None => Vec::new(),
+        };
+        resolve_closings(&mut ca_cert, &mut chain);
         let ca = match pass {
             Some(pass) => {
                 let mut key = session.read(KEY)?;
@@ -176,20 +191,6 @@ impl<'s> State<'s> {
             None => session
                 .read_optional(store::CRL)?
                 .map(|b| crate::hex::sha256(&b)),
-        };
-        let chain_bytes = session.read_optional(store::CHAIN)?;
-        let chain_sha256 = chain_bytes.as_deref().map(crate::hex::sha256);
-        let chain = match chain_bytes {
-            Some(bytes) => {
-                crate::pki::pem::decode_certificates(&bytes, store::MAX_STATE_FILE as usize)
-                    .map_err(|e| Error::state(dir.join(store::CHAIN), e))?
-                    .iter()
-                    .map(|der| {
-                        CaCert::parse(der).map_err(|e| Error::state(dir.join(store::CHAIN), e))
-                    })
-                    .collect::<Result<Vec<_>>>()?
-            }
-            None => Vec::new(),
         };
         Ok(State {
             session,
@@ -296,6 +297,19 @@ pub fn read_recorded(
         ));
     }
     Ok((pem, der))
+}
+
+/// Reads back the closed name types of ca.crt and chain.pem's CAs, top-down: the IP form of
+/// NC-CLOSE-ENCODING is known only with the CAs above
+/// ([`crate::pki::constraints::Constraints::resolve_closing`]).
+pub fn resolve_closings(ca: &mut CaCert, chain: &mut [CaCert]) {
+    for i in (0..chain.len()).rev() {
+        let (head, tail) = chain.split_at_mut(i + 1);
+        let above: Vec<_> = tail.iter().map(|c| &c.constraints).collect();
+        head[i].constraints.resolve_closing(&above);
+    }
+    let above: Vec<_> = chain.iter().map(|c| &c.constraints).collect();
+    ca.constraints.resolve_closing(&above);
 }
 
 /// Parses ca.crt; anything wrong with it is a state error naming it.

@@ -562,51 +562,47 @@ impl Constraints {
 
     /// The subtrees as the certificate says them (NC-CLOSE-ENCODING). A type closed whole
     /// (the empty DNS or email exclusion, or `0.0.0.0/0` with `::/0`, of
-    /// [`Constraints::closed`]) is written as one subtree R both permitted and excluded: R is
-    /// the first subtree of that type the nearest CA in `above` permits (this CA's issuer
-    /// first, then the CAs above it), else `closed.invalid` (RFC 6761: never a real name or
-    /// mail host) or `255.255.255.255/32` (the limited broadcast address, never a host's).
-    /// Nothing of the type passes (every name in R is excluded, every other is not
-    /// permitted), and every list stays what Java can process: the empty dNSName and
-    /// rfc822Name it cannot parse; an IPv4 beside an IPv6 subtree makes its validator throw
-    /// ArrayIndexOutOfBoundsException; a permitted subtree disjoint from one a CA above
-    /// permits makes it build an empty "widest" name and throw (NullPointerException for
-    /// IP). Read back by [`Constraints::of_certificate`] as the closed type again.
+    /// [`Constraints::closed`]) is written as one *permitted* subtree that no name in use
+    /// falls in, inside the first subtree of that type the nearest CA in `above` permits (this
+    /// CA's issuer first): DNS `closed.invalid.R` (or `closed.invalid`, RFC 6761), email
+    /// `closed.invalid@HOST` or `closed.invalid.DOMAIN` (or `closed.invalid`), IP the network
+    /// address of R alone (`/32`, `/128`; or `255.255.255.255/32`, the limited broadcast
+    /// address). What Java needs decides the form: it cannot parse an empty dNSName or
+    /// rfc822Name; its validator throws when an IPv4 and an IPv6 subtree meet in a list
+    /// (ArrayIndexOutOfBoundsException) or when a permitted subtree is disjoint from one a CA
+    /// above permits (it builds an empty "widest" name: NullPointerException for IP); and it
+    /// drops a permitted subtree that is also excluded (`GeneralSubtrees.reduce`), which
+    /// would open the type. Read back by [`Constraints::of_certificate`].
     fn written(&self, above: &[&Constraints]) -> (Vec<Subtree>, Vec<Subtree>) {
         let mut permitted = self.permitted.clone();
-        let mut excluded = Vec::with_capacity(self.excluded.len());
         let closed = self.closed_kinds();
-        for s in &self.excluded {
-            let closing = match s {
-                Subtree::Dns(d) => d.is_empty() && closed.contains(&NameKind::Dns),
-                Subtree::Email(e) => e.is_empty() && closed.contains(&NameKind::Email),
-                Subtree::Ip(_, 0) => closed.contains(&NameKind::Ip),
-                Subtree::Uri(_) => false,
-                Subtree::Ip(..) => false,
-            };
-            if !closing {
-                excluded.push(s.clone());
-            }
-        }
+        let excluded = self
+            .excluded
+            .iter()
+            .filter(|s| {
+                !closed.iter().any(|k| match (k, s) {
+                    (NameKind::Dns, Subtree::Dns(d)) | (NameKind::Email, Subtree::Email(d)) => {
+                        d.is_empty()
+                    }
+                    (NameKind::Ip, Subtree::Ip(_, 0)) => true,
+                    _ => false,
+                })
+            })
+            .cloned()
+            .collect();
         for kind in closed {
             let r = above
                 .iter()
-                .find_map(|c| c.permitted.iter().find(|p| kind.is(p)).cloned())
-                .unwrap_or_else(|| match kind {
-                    NameKind::Dns => Subtree::Dns(CLOSED.into()),
-                    NameKind::Email => Subtree::Email(CLOSED.into()),
-                    NameKind::Ip => Subtree::Ip(IpAddr::from(CLOSED_IP), 32),
-                });
-            permitted.push(r.clone());
-            excluded.push(r);
+                .find_map(|c| c.permitted.iter().find(|p| kind.is(p)));
+            permitted.push(closing(kind, r));
         }
         (permitted, excluded)
     }
 
     /// The constraints of a certificate (its nameConstraints extension); subtrees of other
     /// types (URI, directory names) are not enforced by fileca and are left out. A type whose
-    /// permitted subtrees are all excluded too ([`Constraints::written`]), or whose only
-    /// permitted subtree is `closed.invalid` (as fileca wrote it before), is closed.
+    /// permitted subtrees are all closing subtrees ([`Constraints::written`]: under
+    /// `closed.invalid`, or `255.255.255.255/32`), or all excluded too, is closed.
     pub fn of_certificate(cert: &x509_parser::certificate::X509Certificate<'_>) -> Constraints {
         use x509_parser::extensions::{GeneralName, ParsedExtension};
         let mut out = Constraints::default();
@@ -633,15 +629,12 @@ impl Constraints {
         for kind in [0u8, 1, 2] {
             let of_kind: Vec<&Subtree> =
                 out.permitted.iter().filter(|p| p.kind() == kind).collect();
-            // Every permitted subtree of the type excluded too (NC-CLOSE-ENCODING), or the
-            // one permitted `closed.invalid` an earlier fileca wrote.
+            // Only closing subtrees permitted (NC-CLOSE-ENCODING), or every permitted
+            // subtree excluded too: nothing of the type passes.
             let all_excluded =
                 !of_kind.is_empty() && of_kind.iter().all(|p| out.excluded.contains(p));
-            let only_invalid = matches!(
-                of_kind.as_slice(),
-                [Subtree::Dns(d)] | [Subtree::Email(d)] if d == CLOSED
-            );
-            if all_excluded || only_invalid {
+            let only_closing = !of_kind.is_empty() && of_kind.iter().all(|p| is_closing(p));
+            if all_excluded || only_closing {
                 let closing: Vec<Subtree> = of_kind.into_iter().cloned().collect();
                 out.permitted.retain(|p| p.kind() != kind);
                 out.excluded.retain(|e| !closing.contains(e));
@@ -683,6 +676,28 @@ impl Constraints {
             }
         }
         Ok(())
+    }
+
+    /// Reads the IP form of NC-CLOSE-ENCODING back, which needs the CAs above (`above`: the
+    /// issuer's constraints first, themselves read back): a certificate whose only permitted
+    /// iPAddress subtree is the network address of the first range the nearest CA above
+    /// permits, alone, was written closing IP ([`Constraints::written`]), and is closed again.
+    pub fn resolve_closing(&mut self, above: &[&Constraints]) {
+        let ips: Vec<&Subtree> = self
+            .permitted
+            .iter()
+            .filter(|p| NameKind::Ip.is(p))
+            .collect();
+        let r = above
+            .iter()
+            .find_map(|c| c.permitted.iter().find(|p| NameKind::Ip.is(p)));
+        if r.is_some() && ips == [&closing(NameKind::Ip, r)] {
+            self.permitted.retain(|p| !NameKind::Ip.is(p));
+            self.excluded.extend([
+                Subtree::Ip(IpAddr::from([0u8; 4]), 0),
+                Subtree::Ip(IpAddr::from([0u8; 16]), 0),
+            ]);
+        }
     }
 
     /// The name types closed whole (no subtree of the type permitted, every name of it
@@ -780,6 +795,46 @@ pub struct Spelled {
     pub permitted: Vec<String>,
     pub excluded: Vec<String>,
     pub closed: Vec<&'static str>,
+}
+
+/// The permitted subtree that closes `kind` inside `r`, the subtree of that type a CA above
+/// permits ([`Constraints::written`]).
+fn closing(kind: NameKind, r: Option<&Subtree>) -> Subtree {
+    match (kind, r) {
+        (NameKind::Dns, Some(Subtree::Dns(d))) if !d.is_empty() => {
+            Subtree::Dns(format!("{CLOSED}.{}", d.trim_start_matches('.')))
+        }
+        (NameKind::Email, Some(Subtree::Email(e))) if !e.is_empty() && !e.contains('@') => {
+            Subtree::Email(match e.strip_prefix('.') {
+                Some(domain) => format!("{CLOSED}.{domain}"),
+                None => format!("{CLOSED}@{e}"),
+            })
+        }
+        (NameKind::Ip, Some(Subtree::Ip(net, _))) => {
+            Subtree::Ip(*net, if net.is_ipv4() { 32 } else { 128 })
+        }
+        (NameKind::Dns, _) => Subtree::Dns(CLOSED.into()),
+        (NameKind::Email, _) => Subtree::Email(CLOSED.into()),
+        (NameKind::Ip, _) => Subtree::Ip(IpAddr::from(CLOSED_IP), 32),
+    }
+}
+
+/// Is `s` a subtree [`closing`] writes, recognisable on its own: `closed.invalid` and what is
+/// below it or at it (DNS, email), or `255.255.255.255/32`? (The network address of a range
+/// above, which closes IP under a CA that permits one, is not: it reads back as the one
+/// address it permits.)
+fn is_closing(s: &Subtree) -> bool {
+    let marked = |v: &str| {
+        v == CLOSED
+            || v.strip_prefix(CLOSED)
+                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('@'))
+    };
+    match s {
+        Subtree::Dns(d) => marked(d),
+        Subtree::Email(e) => marked(e),
+        Subtree::Ip(a, 32) => *a == IpAddr::from(CLOSED_IP),
+        _ => false,
+    }
 }
 
 /// An iPAddress subtree: 8 bytes (IPv4 address and mask) or 32 (IPv6).
@@ -954,14 +1009,22 @@ mod tests {
             }
         }
         let dns_only = Constraints::closed(vec![sub("DNS:lab.test")], vec![]);
-        let closing = [sub("IP:255.255.255.255/32"), sub("email:closed.invalid")];
         let (permitted, excluded) = dns_only.written(&[]);
-        assert_eq!(permitted[0], sub("DNS:lab.test"));
-        assert_eq!(permitted[1..], closing);
-        assert_eq!(excluded, closing);
-        // Below a CA that permits the type, the closing subtree is the one it permits first
-        // (Java throws on a permitted subtree disjoint from one above); a CA that closes the
-        // type itself is passed over.
+        assert_eq!(
+            permitted,
+            [
+                sub("DNS:lab.test"),
+                sub("IP:255.255.255.255/32"),
+                sub("email:closed.invalid")
+            ]
+        );
+        assert!(
+            excluded.is_empty(),
+            "Java drops a permitted subtree also excluded"
+        );
+        // Below CAs that permit the type, the closing subtree lies inside the first subtree
+        // the nearest of them permits (Java throws on a permitted subtree disjoint from one
+        // above); a CA that closes the type itself is passed over.
         let parent = Constraints::closed(
             vec![sub("DNS:dev.lab.test"), sub("email:dev.lab.test")],
             vec![],
@@ -971,44 +1034,43 @@ mod tests {
                 sub("DNS:lab.test"),
                 sub("IP:10.0.0.0/8"),
                 sub("IP:fd00::/8"),
+                sub("email:.lab.test"),
             ],
             vec![],
         );
-        let child = Constraints::closed(vec![sub("DNS:x.dev.lab.test")], vec![]);
+        let child = Constraints::closed(vec![sub("URI:.x.dev.lab.test")], vec![]);
         let (permitted, excluded) = child.written(&[&parent, &root]);
-        let closing = [sub("IP:10.0.0.0/8"), sub("email:dev.lab.test")];
-        assert_eq!(permitted[1..], closing);
-        assert_eq!(excluded, closing);
+        assert_eq!(
+            permitted,
+            [
+                sub("URI:.x.dev.lab.test"),
+                sub("DNS:closed.invalid.dev.lab.test"),
+                sub("IP:10.0.0.0/32"),
+                sub("email:closed.invalid@dev.lab.test")
+            ]
+        );
+        assert!(excluded.is_empty());
+        assert_eq!(
+            closing(NameKind::Email, Some(&sub("email:.lab.test"))),
+            sub("email:closed.invalid.lab.test")
+        );
+        assert_eq!(
+            closing(NameKind::Ip, Some(&sub("IP:fd00::/8"))),
+            sub("IP:fd00::/128")
+        );
+        // Read back: DNS and email closed again; IP as the one address it permits.
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         child.apply(&mut params, &[&parent, &root]);
         let key = rcgen::KeyPair::generate().unwrap();
         let der = params.self_signed(&key).unwrap().der().to_vec();
         let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
-        assert_eq!(Constraints::of_certificate(&cert), child);
-    }
-
-    #[test]
-    fn an_address_beyond_its_prefix_is_refused_as_typed_nc_ip_exact() {
+        let read = Constraints::of_certificate(&cert);
         assert_eq!(
-            Subtree::parse_exact("IP:10.0.0.1/8"),
-            Err(ConstraintError::IpHostBits {
-                given: "IP:10.0.0.1/8".into(),
-                network: "10.0.0.0/8".into()
-            })
+            read.permitted,
+            [sub("URI:.x.dev.lab.test"), sub("IP:10.0.0.0/32")]
         );
-        assert!(Subtree::parse_exact("IP:fd00::1/8").is_err());
-        assert_eq!(
-            Subtree::parse_exact("IP:10.0.0.0/8"),
-            Ok(sub("IP:10.0.0.0/8"))
-        );
-        assert_eq!(Subtree::parse_exact("ip:fd00::/8"), Ok(sub("IP:fd00::/8")));
-        assert_eq!(
-            Subtree::parse_exact("DNS:lab.test"),
-            Ok(sub("DNS:lab.test"))
-        );
-        // What a policy or certificate holds is still normalised.
-        assert_eq!(Subtree::parse("IP:10.0.0.1/8"), Ok(sub("IP:10.0.0.0/8")));
+        assert_eq!(read.closed_kinds(), [NameKind::Dns, NameKind::Email]);
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub enum LogError {
     },
     #[error(
         "its lines do not chain to index.json's signed log_head: edited behind fileca's \
-         back; no CRL is signed over it (run `ca check`)"
+         back; nothing is answered or signed from it (run `ca check`)"
     )]
     Chain,
 }
