@@ -10,8 +10,9 @@ Synthetic state: fileca's is made by fileca itself (one batch sign of N copies o
 revoked state by appending a revocation line per certificate to index.log and updating
 index.json's log_len, which `ca check` accepts); openssl's
 index.txt is written directly with the same serials. Both are checked before timing.
-Usage: scripts/bench.sh [--quick] [--commit-rows]
+Usage: scripts/bench.sh [--quick] [--commit-rows] [--sizes=N,N,...]
   --quick: sizes 0 and 10000 only, 3 reps
+  --sizes: the sizes to build (the last also gets the all-revoked CRL row)
   --commit-rows: only the batch and dirty-page-cache rows, printed (docs/benchmarks.md untouched)
 """
 import hashlib, json, os, shutil, statistics, subprocess, sys, tempfile, time
@@ -23,6 +24,9 @@ QUICK = "--quick" in sys.argv
 ONLY_NEW = "--commit-rows" in sys.argv  # only the rows of the commit-v2 issue (batch, dirty cache)
 REPS = 3 if QUICK else 5
 SIZES = [0, 10_000] if QUICK else [0, 10_000, 100_000]
+for _arg in sys.argv:
+    if _arg.startswith("--sizes="):  # e.g. --sizes=0,100000,1000000
+        SIZES = [int(x) for x in _arg.split("=", 1)[1].split(",")]
 
 OPENSSL_CNF = """
 [ ca ]
@@ -218,6 +222,14 @@ def main():
             first = open(os.path.join(o, "index.txt")).readline().split("\t")[3]
             measure("status (fileca) / -status (openssl)", n, lambda i: ca(f, "status"), lambda i: osl(o, "-status", first), rows)
             measure("list --json / -updatedb", n, lambda i: ca(f, "list", "--json"), lambda i: osl(o, "-updatedb"), rows)
+            if n:
+                # Answers about one certificate (VERIFIED-READ: each checks the signed state);
+                # openssl's nearest is -status, a lookup in index.txt.
+                cert = os.path.join(work, f"show-{n}.crt")
+                with open(cert, "w") as fh:
+                    subprocess.run(ca(f, "show", first, "--pem"), stdout=fh, check=True)
+                measure("show SERIAL / -status", n, lambda i: ca(f, "show", first), lambda i: osl(o, "-status", first), rows)
+                measure("verify CERT / -status", n, lambda i: ca(f, "verify", cert), lambda i: osl(o, "-status", first), rows)
         # CRL with 100k (or 10k in quick mode) revoked.
         n = SIZES[-1]
         if not ONLY_NEW:

@@ -224,6 +224,44 @@ pub fn chain_step(head: &str, line: &[u8]) -> String {
     step(head, line, b"\n")
 }
 
+/// index.log's hash chain as it is walked line by line: [`chain_step`] without a String per
+/// line (every read of the log runs it, VERIFIED-READ).
+pub struct LogChain {
+    /// The head as 64 lowercase hex digits.
+    head: [u8; 64],
+}
+
+impl LogChain {
+    /// The chain of an empty log.
+    pub fn new() -> LogChain {
+        LogChain { head: [b'0'; 64] }
+    }
+
+    /// Extends the chain by one line given without its newline.
+    pub fn step(&mut self, line: &[u8]) {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        ctx.update(&self.head);
+        ctx.update(line);
+        ctx.update(b"\n");
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        for (i, b) in ctx.finish().as_ref().iter().enumerate() {
+            self.head[2 * i] = HEX[usize::from(b >> 4)];
+            self.head[2 * i + 1] = HEX[usize::from(b & 0xf)];
+        }
+    }
+
+    /// Is the chain at `head` (64 lowercase hex digits)?
+    pub fn is(&self, head: &str) -> bool {
+        self.head == head.as_bytes()
+    }
+}
+
+impl Default for LogChain {
+    fn default() -> LogChain {
+        LogChain::new()
+    }
+}
+
 /// One step of the chain for a line given with its newline (as it is appended).
 fn chain_line(head: &str, line: &[u8]) -> String {
     step(head, line, b"")
@@ -322,6 +360,12 @@ mod tests {
 
     #[test]
     fn the_chain_is_sha256_over_the_previous_head_and_each_line() {
+        let mut walked = LogChain::new();
+        assert!(walked.is(LOG_GENESIS));
+        walked.step(b"a");
+        walked.step(b"b");
+        assert!(walked.is(&chain(LOG_GENESIS, b"a\nb\n")));
+        assert!(!walked.is(LOG_GENESIS));
         let one = chain(LOG_GENESIS, b"a\n");
         assert_eq!(one, hex::sha256(format!("{LOG_GENESIS}a\n").as_bytes()));
         assert_eq!(chain(&one, b"b\n"), chain(LOG_GENESIS, b"a\nb\n"));

@@ -267,12 +267,12 @@ fn for_each_line(
     header: &Header,
     mut f: impl FnMut(&[u8]) -> std::result::Result<(), Halt>,
 ) -> Result<()> {
-    let mut head = LOG_GENESIS.to_string();
+    let mut chain = checkpoint::LogChain::new();
     for_each_line_to(session, header.log_len, |line| {
-        head = checkpoint::chain_step(&head, line);
+        chain.step(line);
         f(line)
     })?;
-    if head != header.log_head {
+    if !chain.is(&header.log_head) {
         return Err(Error::state(session.dir().join(INDEX_LOG), LogError::Chain));
     }
     Ok(())
