@@ -608,3 +608,68 @@ fn every_read_answers_only_from_the_signed_state_verified_read() {
         assert_eq!(check(&env).0, Some(1), "{name}");
     }
 }
+
+/// VERIFIED-READ, the attack review's findings: `show --ca` handed out a replaced ca.crt
+/// (what an AIA URL serves), `ca log` printed an edited or shortened audit trail, and
+/// `verify` called an attacker's self-signed certificate "an earlier certificate of this CA"
+/// when it was planted under an archive's name (ca-SERIAL.crt). Each is refused now.
+#[test]
+fn the_ca_certificate_the_audit_trail_and_archives_are_verified_too_verified_read() {
+    let env = Env::new();
+    let (_, a) = env.sign(&csr("p256-default.pem"), &[]);
+    env.ok(&["revoke", &a, "--reason", "keyCompromise"]);
+    let subject = {
+        let text = String::from_utf8(env.ok(&["status", "--json"]).stdout).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["subject"].as_str().unwrap().to_string()
+    };
+    // An attacker's CA certificate under the same name.
+    let (key, evil) = (env.path("evil.key"), env.path("evil.crt"));
+    let subj = format!("/{}", subject.replace(',', "/"));
+    openssl_self_signed(&key, &evil, &subj, &["-days", "30"]);
+    let evil_path = evil.to_str().unwrap();
+    let out = env.run(&["verify", evil_path]);
+    assert_eq!(out.status.code(), Some(10), "{out:?}");
+    // Planted under an archive's name: still not this CA's.
+    let serial = openssl(&["x509", "-in", evil_path, "-noout", "-serial"])
+        .1
+        .trim()
+        .trim_start_matches("serial=")
+        .trim_start_matches('0')
+        .to_string();
+    let archive = env.dir.join(format!("ca-{serial}.crt"));
+    std::fs::copy(&evil, &archive).unwrap();
+    let out = env.run(&["verify", evil_path]);
+    assert_eq!(out.status.code(), Some(10), "{out:?}");
+    std::fs::remove_file(&archive).unwrap();
+    // ca.crt replaced: show --ca refuses (its key does not verify the checkpoint).
+    let genuine = std::fs::read(env.dir.join("ca.crt")).unwrap();
+    std::fs::copy(&evil, env.dir.join("ca.crt")).unwrap();
+    for args in [vec!["show", "--ca"], vec!["show", "--ca", "--der"]] {
+        let err = env.refused(&args, STATE);
+        assert!(err.contains("index.json"), "{args:?}: {err}");
+    }
+    std::fs::write(env.dir.join("ca.crt"), &genuine).unwrap();
+    let shown = env.ok(&["show", "--ca"]).stdout;
+    assert_eq!(shown, genuine);
+    // audit.log: a middle record edited at the same length, or the revoke record removed.
+    let audit = std::fs::read_to_string(env.dir.join("audit.log")).unwrap();
+    let lines: Vec<&str> = audit.lines().collect();
+    assert!(lines.len() >= 3, "{audit}");
+    let edited = audit.replacen("\"operation\":\"sign\"", "\"operation\":\"xign\"", 1);
+    assert_ne!(edited, audit);
+    assert_eq!(edited.len(), audit.len());
+    std::fs::write(env.dir.join("audit.log"), &edited).unwrap();
+    for args in [vec!["log"], vec!["log", "--json"]] {
+        let err = env.refused(&args, STATE);
+        assert!(err.contains("audit.log"), "{args:?}: {err}");
+    }
+    std::fs::write(env.dir.join("audit.log"), &audit).unwrap();
+    env.ok(&["log"]);
+    rewrite_history(
+        &env.dir,
+        |_| false,
+        |l| l.contains("\"operation\":\"revoke\""),
+    );
+    env.refused(&["log"], STATE);
+}

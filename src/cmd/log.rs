@@ -16,10 +16,22 @@ pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
     crate::render::log::print(&records, args.json)
 }
 
-/// The records of audit.log, in order; a line that is not a record is a state error.
+/// The records of audit.log, in order, only from the history the CA signed (VERIFIED-READ):
+/// the state is loaded (its checkpoint verified with ca.crt's key, audit.log as long as it
+/// records), and every record must chain to the one before it up to the signed
+/// `audit_head`. A line that is not a record, or a broken chain, is a state error.
 pub fn query(session: &Session) -> Result<Vec<Record>> {
+    let state = crate::model::snapshot::State::load(session, None)?;
     let bytes = session.read(AUDIT)?;
     let path = session.dir().join(AUDIT);
+    let problems =
+        crate::model::audit::verify(&bytes, state.header.generation, &state.header.audit_head);
+    if let Some(first) = problems.first() {
+        return Err(Error::state(
+            &path,
+            format!("does not chain to the signed audit_head: {first} (run `ca check`)"),
+        ));
+    }
     std::str::from_utf8(&bytes)
         .map_err(|_| Error::state(&path, "is not UTF-8"))?
         .lines()

@@ -24,12 +24,14 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
     }
     let Some(serial) = &args.serial else {
         // --ca: ca.crt itself, or its DER.
+        // VERIFIED-READ: what an AIA caIssuers URL serves is ca.crt only if its key signs
+        // the state's checkpoint (a replaced ca.crt is refused).
         let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
-        let pem = session.read(crate::store::CERT)?;
-        let ca = crate::model::snapshot::ca_cert(session.dir(), &pem)?;
+        let state = crate::model::snapshot::State::load(&session, None)?;
+        let der = &state.ca.cert.der;
         return match args.der {
-            true => crate::render::stdout_bytes(&ca.der),
-            false => crate::render::print(&String::from_utf8_lossy(&pem)),
+            true => crate::render::stdout_bytes(der),
+            false => crate::render::print(&crate::pki::pem::pem_of("CERTIFICATE", der)),
         };
     };
     let typed = crate::cli::serial(serial)?;

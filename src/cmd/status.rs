@@ -37,9 +37,9 @@ pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
 
 /// The report at `now`: reads ca.crl and counts the certificates as index.log is read.
 pub fn query(session: &Session, state: &State, now: OffsetDateTime) -> Result<StatusReport> {
-    let crl = match session.read_optional(CRL)? {
+    let crl = match &state.crl {
         Some(bytes) => {
-            Some(crl_info(&bytes, now).map_err(|m| Error::state(state.dir.join(CRL), m))?)
+            Some(crl_info(bytes, now).map_err(|m| Error::state(state.dir.join(CRL), m))?)
         }
         None => None,
     };

@@ -51,22 +51,22 @@ pub fn query(
     let state = crate::model::snapshot::State::load(session, None)?;
     let (ca, header) = (&state.ca.cert, &state.header);
     let serial = Serial::from_magnitude(cert.raw_serial());
-    let chain = match session.read_optional(CHAIN)? {
-        Some(bytes) => {
-            crate::pki::pem::decode_certificates(&bytes, crate::store::MAX_STATE_FILE as usize)
-                .map_err(|e| Error::state(session.dir().join(CHAIN), e))?
-        }
-        None => Vec::new(),
-    };
+    // chain.pem as loaded (and checked) with the state, never read again: a file swapped in
+    // after the load is not what was verified.
+    let chain: Vec<Vec<u8>> = state.chain.iter().map(|c| c.der.clone()).collect();
     if let Some(at) = chain.iter().position(|c| c == der) {
         return Ok(above(cert, der, &chain, at, now, serial));
     }
     // ca.crt and the certificates renew-ca or install-ca archived are this CA's own, also
     // when a parent issued them (a sub-CA).
+    // An archive is this CA's only if it holds this CA's key and is signed by that key
+    // (renew-ca) or by the parent (install-ca): a file of another key planted under the
+    // archive's name is no earlier certificate of this CA (review finding).
     let archived = crate::model::layout::archived_ca_file(&serial);
     let is_archived = session.read_optional(&archived)?.is_some_and(|b| {
         crate::pki::pem::decode_one(&b, &["CERTIFICATE"], MAX_PEM_BYTES).is_ok_and(|d| d == der)
-    });
+    }) && cert.public_key().raw == ca.spki_der.as_slice()
+        && (ca.signed(cert) || state.chain.first().is_some_and(|p| p.signed(cert)));
     let (verdict, detail) = if !ca.issued(cert) && der != ca.der && !is_archived {
         (
             Verdict::NotIssuedByThisCa,

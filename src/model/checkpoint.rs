@@ -289,6 +289,7 @@ pub fn verify_current(
     header: &crate::model::header::Header,
     audit_len: u64,
     (counter, crlnumber): (&Serial, &Serial),
+    crl: Option<&[u8]>,
     chain_sha256: Option<&str>,
 ) -> Result<()> {
     let dir = session.dir();
@@ -340,8 +341,7 @@ pub fn verify_current(
     // ca.crl must be the CRL signed last (a planted journal or a hand could put an older one
     // in place: RECOVER-SIGNED); the next checkpoint carries its hash forward, never the
     // file's.
-    let crl = session.read_optional(store::CRL)?;
-    if crl.as_deref().map(hex::sha256) != cp.crl_sha256 {
+    if crl.map(hex::sha256) != cp.crl_sha256 {
         return Err(differs(store::CRL));
     }
     // CHECKPOINT-CHAIN: once recorded, chain.pem must be the file signed (deleting it would drop

@@ -256,6 +256,26 @@ fn concerns(line: &[u8], serial: &str) -> bool {
         .is_some_and(|r| r.first() == Some(&b'"'))
 }
 
+/// index.log opened once: a walk that reads it twice (a listing's two passes) reads the same
+/// file both times, whatever is renamed into place between them.
+struct Opened {
+    file: std::fs::File,
+    len: u64,
+    path: std::path::PathBuf,
+}
+
+impl Opened {
+    fn open(session: &Session) -> Result<Opened> {
+        let dir = session.dir();
+        let (file, len) = store::open_state_file(dir, INDEX_LOG)?;
+        Ok(Opened {
+            file,
+            len,
+            path: dir.join(INDEX_LOG),
+        })
+    }
+}
+
 /// Calls `f` with each line of index.log (without its newline) up to the header's length, and
 /// then checks that the lines read chain to the header's `log_head` (SPEC.md VERIFIED-READ,
 /// CRL-CHAIN): nothing read here is answered from unless it is the log the CA signed — the
@@ -265,15 +285,24 @@ fn concerns(line: &[u8], serial: &str) -> bool {
 fn for_each_line(
     session: &Session,
     header: &Header,
+    f: impl FnMut(&[u8]) -> std::result::Result<(), Halt>,
+) -> Result<()> {
+    walk_verified(&Opened::open(session)?, header, f)
+}
+
+/// [`for_each_line`] over an index.log already open.
+fn walk_verified(
+    log: &Opened,
+    header: &Header,
     mut f: impl FnMut(&[u8]) -> std::result::Result<(), Halt>,
 ) -> Result<()> {
     let mut chain = checkpoint::LogChain::new();
-    for_each_line_to(session, header.log_len, |line| {
+    walk(log, header.log_len, |line| {
         chain.step(line);
         f(line)
     })?;
     if !chain.is(&header.log_head) {
-        return Err(Error::state(session.dir().join(INDEX_LOG), LogError::Chain));
+        return Err(Error::state(&log.path, LogError::Chain));
     }
     Ok(())
 }
@@ -294,20 +323,31 @@ pub fn log_head(session: &Session, len: u64) -> Result<String> {
 fn for_each_line_to(
     session: &Session,
     log_len: u64,
+    f: impl FnMut(&[u8]) -> std::result::Result<(), Halt>,
+) -> Result<()> {
+    walk(&Opened::open(session)?, log_len, f)
+}
+
+/// Calls `f` with each line of the open index.log's first `log_len` bytes, from its start.
+fn walk(
+    log: &Opened,
+    log_len: u64,
     mut f: impl FnMut(&[u8]) -> std::result::Result<(), Halt>,
 ) -> Result<()> {
-    let dir = session.dir();
-    let path = dir.join(INDEX_LOG);
-    let (file, len) = store::open_state_file(dir, INDEX_LOG)?;
-    if len < log_len {
+    use std::io::Seek;
+    let path = &log.path;
+    if log.len < log_len {
         return Err(Error::state(
-            &path,
+            path,
             LogError::Short {
-                len,
+                len: log.len,
                 recorded: log_len,
             },
         ));
     }
+    let mut file = &log.file;
+    file.seek(std::io::SeekFrom::Start(0))
+        .map_err(|e| Error::io(path, e))?;
     let mut reader = BufReader::with_capacity(1 << 16, file.take(log_len));
     let mut buf = Vec::with_capacity(512);
     let mut n = 0usize;
@@ -315,16 +355,16 @@ fn for_each_line_to(
         buf.clear();
         let got = reader
             .read_until(b'\n', &mut buf)
-            .map_err(|e| Error::io(&path, e))?;
+            .map_err(|e| Error::io(path, e))?;
         if got == 0 {
             return Ok(());
         }
         n += 1;
         let Some(line) = buf.strip_suffix(b"\n") else {
-            return Err(Error::state(&path, LogError::Torn { n }));
+            return Err(Error::state(path, LogError::Torn { n }));
         };
         f(line).map_err(|halt| match halt {
-            Halt::Line(err) => Error::state(&path, LogError::Line { n, err }),
+            Halt::Line(err) => Error::state(path, LogError::Line { n, err }),
             Halt::Caller(e) => e,
         })?;
     }
@@ -400,8 +440,9 @@ pub fn for_each_entry(
     mut f: impl FnMut(Entry) -> Result<()>,
 ) -> Result<()> {
     let dir = session.dir();
+    let log = Opened::open(session)?;
     let mut revoked: HashMap<String, Checked> = HashMap::new();
-    for_each_line(session, header, |line| {
+    walk_verified(&log, header, |line| {
         if line.starts_with(ISSUED) {
             return Ok(());
         }
@@ -413,7 +454,7 @@ pub fn for_each_entry(
         }
         Ok(())
     })?;
-    for_each_line(session, header, |line| {
+    walk_verified(&log, header, |line| {
         if !line.starts_with(ISSUED) {
             return Ok(());
         }

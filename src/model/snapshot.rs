@@ -78,6 +78,8 @@ pub struct State<'s> {
     /// SHA-256 of ca.crl as the last checkpoint signed it (read from ca.crl only when there is
     /// no checkpoint yet: `ca upgrade`).
     pub crl_sha256: Option<String>,
+    /// ca.crl's bytes as read at load (None: no CRL yet).
+    pub crl: Option<Vec<u8>>,
     /// chain.pem of a sub-CA: its issuers up to the root, parent first (SPEC.md CHAIN-*).
     pub chain: Vec<CaCert>,
     /// chain.pem's SHA-256, as the checkpoint records it (CHECKPOINT-CHAIN).
@@ -119,6 +121,7 @@ impl<'s> State<'s> {
             &state.header,
             state.audit_len,
             (&state.serial, &state.crlnumber),
+            state.crl.as_deref(),
             state.chain_sha256.as_deref(),
         )?;
         Ok(state)
@@ -186,14 +189,16 @@ impl<'s> State<'s> {
         if audit_prev != header.audit_head {
             return Err(Error::state(dir.join(AUDIT), SnapshotError::AuditHead));
         }
+        // ca.crl is read once: CHECKPOINT-CURRENT compares these bytes with the checkpoint,
+        // and `status` reports from them (a file swapped in after the check is not read).
+        let crl = session.read_optional(store::CRL)?;
         let crl_sha256 = match &header.checkpoint {
             Some(cp) => cp.crl_sha256.clone(),
-            None => session
-                .read_optional(store::CRL)?
-                .map(|b| crate::hex::sha256(&b)),
+            None => crl.as_deref().map(crate::hex::sha256),
         };
         Ok(State {
             session,
+            crl,
             dir,
             crl_sha256,
             chain,
