@@ -181,8 +181,8 @@ pub struct ListArgs {
     #[arg(long, value_enum)]
     pub status: Option<CertState>,
     /// Only valid certificates expiring within this time (e.g. 30d, 12h, 2w).
-    #[arg(long, value_name = "DURATION")]
-    pub expiring: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = convert::duration)]
+    pub expiring: Option<time::Duration>,
     /// Only certificates whose subject or a SAN contains TEXT (case-insensitive).
     #[arg(long = "match", value_name = "TEXT")]
     pub matching: Option<String>,
@@ -223,7 +223,9 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("secret").multiple(true).args(["encrypt_key", "p12", "p12_legacy"]))]
 pub struct IssueArgs {
-    /// Name of the pair: the CN (unless --subject) and the file names.
+    /// Name of the pair: the CN (unless --subject) and the file names (1-64 letters, digits,
+    /// '.', '_', '-'; a wildcard goes in --san 'DNS:*.NAME').
+    #[arg(value_parser = convert::issue_name)]
     pub name: String,
     /// Subject instead of CN=NAME, most specific first (RFC 4514), e.g. "CN=web,O=Example";
     /// or the OpenSSL form "/O=Example/CN=web".
@@ -242,8 +244,8 @@ pub struct IssueArgs {
     /// Validity in days (default: the profile's default_days; never above its max_days).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36500))]
     pub days: Option<u32>,
-    /// Directory in which OUT_DIR/NAME/ is created.
-    #[arg(long, value_name = "OUT_DIR", default_value = ".")]
+    /// Directory in which OUT_DIR/NAME/ is created (OUT_DIR is created if missing; not `-`).
+    #[arg(long, value_name = "OUT_DIR", default_value = ".", value_parser = convert::out_dir)]
     pub out_dir: PathBuf,
     /// Encrypt NAME.key (PKCS#8, scrypt + AES-256-CBC; `openssl pkey -passin` reads it) with
     /// a passphrase from --key-passphrase-file, else typed twice on the terminal.
@@ -522,8 +524,9 @@ pub struct SignArgs {
     /// Also sign every CSR file named in FILE (one path per line; # comments).
     #[arg(long, value_name = "FILE")]
     pub from_list: Option<PathBuf>,
-    /// Write each certificate to DIR/<CSR file stem>.crt instead of stdout.
-    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    /// Write each certificate to DIR/<CSR file stem>.crt instead of stdout (DIR is created if
+    /// missing; not `-`).
+    #[arg(long, value_name = "DIR", conflicts_with = "out", value_parser = convert::out_dir)]
     pub out_dir: Option<PathBuf>,
     /// Certificate profile, from the CA's policy (`ca policy show`): it decides key usages,
     /// extended key usages, names and validity. Built in: server, client, server-client,
@@ -595,9 +598,9 @@ pub struct CrlArgs {
     /// Days until the CRL's nextUpdate.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub days: u32,
-    /// Write the CRL to --out FILE as DER, what CRL Distribution Point URLs serve (RFC 5280
-    /// 4.2.1.13); ca.crl stays PEM.
-    #[arg(long, requires = "out")]
+    /// Print (or write to --out FILE) the CRL as DER, what CRL Distribution Point URLs serve
+    /// (RFC 5280 4.2.1.13); ca.crl stays PEM. Not to a terminal.
+    #[arg(long)]
     pub der: bool,
     #[command(flatten)]
     pub out: OutArgs,

@@ -166,6 +166,8 @@ impl Error {
             Error::Stream(crate::render::StreamError::Io { .. }) => exit::IO,
             // A malformed --subject or --san is a bad option value, like clap's own.
             Error::Name { .. } | Error::Constraint { .. } | Error::Usage(_) => exit::USAGE,
+            // `sign - -`: what was typed, not what the files hold.
+            Error::Refused(Refused::StdinInBatch) => exit::USAGE,
             Error::Refused(_)
             | Error::Passphrase(_)
             | Error::Output(_)
@@ -279,8 +281,6 @@ pub enum Refused {
     StdinInBatch,
     #[error("--subject must not be empty")]
     EmptySubject,
-    #[error("NAME {0:?} must be 1-64 letters, digits, '.', '_' or '-' and not start with '.'")]
-    IssueName(String),
     #[error("give a SERIAL or --cert FILE")]
     RevokeTarget,
     #[error("{}: cannot create a CA here; name a new directory", Shown(.0))]
@@ -336,9 +336,6 @@ pub enum Refused {
     ParentSubject { dir: PathBuf, asked: String },
     #[error("--san: {0}")]
     SanCount(crate::pki::names::NameError),
-    /// `--expiring` is not a duration (`30d`, `12h`, `2w`).
-    #[error("--expiring: {0}")]
-    Duration(String),
     /// The debug-build test hook FILECA_NOW holds no RFC 3339 time.
     #[error("FILECA_NOW={value:?}: {err}")]
     TestClock { value: String, err: String },

@@ -161,7 +161,7 @@ fn issue_generates_a_key_pair_openssl_reads_issue() {
         );
         env.refused(
             &["issue", "../escape", "--out-dir", out.to_str().unwrap()],
-            REFUSED,
+            USAGE,
         );
         env.assert_check_ok();
     }

@@ -13,6 +13,7 @@ mod checkpoint;
 mod commit;
 mod concurrency;
 mod crash;
+mod edges;
 mod environment;
 mod hierarchy;
 mod hostile;

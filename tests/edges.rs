@@ -1,0 +1,201 @@
+//! Operator edges (issue #27): exit codes as SPEC.md's table says (EXIT-USAGE, EXIT-REFUSED,
+//! EXIT-TABLE), refusals that name the option and the next step, `crl --der` on stdout
+//! (CRL-DER), dry runs that refuse what the real run refuses (DRY-RUN), and help that keeps
+//! global options apart (DOCS-HELP).
+
+use std::path::Path;
+
+use crate::harness::*;
+
+/// Runs `ca ARGS` in the workspace (so a relative path such as `-` lands there, never in
+/// the source tree), asserts the exit code and that the CA directory and the workspace's
+/// other files are unchanged. Returns stderr.
+#[track_caller]
+fn refused_here(env: &Env, args: &[&str], code: i32) -> String {
+    let before = snapshot(env.tmp.path());
+    let out = env
+        .ca()
+        .current_dir(env.tmp.path())
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "ca {args:?}: {stderr}");
+    assert!(out.stdout.is_empty(), "ca {args:?} printed to stdout");
+    assert_unchanged(&before, &snapshot(env.tmp.path()));
+    stderr
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// EXIT-USAGE: a malformed value is exit 2 whichever command reads it — a duration, an
+/// issue NAME (a wildcard is pointed to `--san`), a `-` that cannot be a batch member or an
+/// output directory; EXIT-REFUSED: a well-formed request the policy refuses is exit 3.
+#[test]
+fn malformed_values_are_exit_2_and_policy_refusals_exit_3_exit_usage_exit_refused() {
+    let env = Env::new();
+    let p256 = csr("p256-default.pem");
+    refused_here(&env, &["list", "--expiring", "30x"], USAGE);
+    refused_here(&env, &["list", "--expiring", "d"], USAGE);
+    let e = refused_here(&env, &["issue", "bad/name"], USAGE);
+    assert!(e.contains("letters, digits"), "{e}");
+    let e = refused_here(&env, &["issue", "*.lab.test"], USAGE);
+    assert!(e.contains("--san 'DNS:*.lab.test'"), "{e}");
+    refused_here(&env, &["issue", ".hidden"], USAGE);
+    refused_here(&env, &["sign", "-", "-"], USAGE);
+    refused_here(&env, &["sign", "-", s(&p256)], USAGE);
+    // `--out-dir -` made a directory named `-`.
+    let e = refused_here(&env, &["sign", s(&p256), "--out-dir", "-"], USAGE);
+    assert!(e.contains("not `-`"), "{e}");
+    refused_here(&env, &["issue", "web.test", "--out-dir", "-"], USAGE);
+    assert!(!env.path("-").exists());
+    // A profile that makes CAs is the policy's word: a refusal, not a usage error.
+    let e = refused_here(
+        &env,
+        &["issue", "x.lab.test", "--profile", "sub-ca"],
+        REFUSED,
+    );
+    assert!(e.contains("ca sign CSR --profile sub-ca"), "{e}");
+    // What works stays working.
+    env.ok(&["list", "--expiring", "30d"]);
+    env.ok(&["list", "--expiring", "45"]);
+}
+
+/// Refusals say what is wrong in the user's terms: a missing `--out` directory names
+/// `--out` and says nothing was issued (EXIT-REFUSED); `revoke --cert ca.crt` says it is the
+/// CA's own certificate (REVOKE-REFUSE); a `--dir` that does not exist says so and how to
+/// name another (DIR-MISSING).
+#[test]
+fn refusals_name_the_option_and_the_next_step_exit_refused_revoke_refuse_dir_missing() {
+    let env = Env::new();
+    let p256 = csr("p256-default.pem");
+    let e = refused_here(
+        &env,
+        &["sign", s(&p256), "--out", "/nonexistent/dir/a.crt"],
+        REFUSED,
+    );
+    assert!(
+        e.contains("--out /nonexistent/dir/a.crt")
+            && e.contains("does not exist")
+            && e.contains("nothing was issued"),
+        "{e}"
+    );
+    let e = refused_here(
+        &env,
+        &["revoke", "--cert", s(&env.dir.join("ca.crt"))],
+        REFUSED,
+    );
+    assert!(e.contains("this CA's own certificate"), "{e}");
+    let missing = env.path("pkj");
+    let out = ca_at(&missing).arg("status").output().unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(STATE), "{e}");
+    assert!(
+        e.contains("does not exist") && e.contains("--dir") && e.contains("$CA_DIR"),
+        "{e}"
+    );
+    assert!(!missing.exists());
+}
+
+/// CRL-DER: `crl --der` prints the DER on stdout (or `--out -`), as `show --ca --der` does,
+/// and refuses a terminal (exit 2, nothing written).
+#[test]
+fn crl_der_goes_to_stdout_but_never_to_a_terminal_crl_der() {
+    let env = Env::new();
+    let (_, serial) = env.sign(&csr("p256-default.pem"), &[]);
+    env.ok(&["revoke", &serial]);
+    for args in [&["crl", "--der"][..], &["crl", "--der", "--out", "-"]] {
+        let der = env.ok(args).stdout;
+        assert_eq!(der[0], 0x30, "{args:?}: DER, not PEM");
+        let file = write(&env, "stdout.crl", &der);
+        let (ok, text) = openssl(&["crl", "-inform", "DER", "-in", s(&file), "-noout", "-text"]);
+        assert!(ok && text.contains(&serial), "{text}");
+        // ca.crl stays PEM.
+        let pem = std::fs::read_to_string(env.dir.join("ca.crl")).unwrap();
+        assert!(pem.starts_with("-----BEGIN X509 CRL-----"), "{pem}");
+    }
+    let before = snapshot(&env.dir);
+    let out = crate::keys::on_terminal(&env, "crl --der", &[]);
+    let transcript = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(USAGE), "{transcript}");
+    assert!(transcript.contains("--der"), "{transcript}");
+    assert_unchanged(&before, &snapshot(&env.dir));
+}
+
+/// DRY-RUN: a dry run refuses whatever the real run refuses, outputs included (an existing
+/// `--out`, a file of `--out-dir`, `issue`'s pair directory), with the same exit code — and
+/// before the CA key is decrypted: with a wrong passphrase the refusal is the output's.
+#[test]
+fn a_dry_run_refuses_the_outputs_the_real_run_refuses_before_the_key_dry_run() {
+    let env = Env::empty();
+    let pass = write(&env, "ca.pass", b"right passphrase\n");
+    let wrong = write(&env, "wrong.pass", b"wrong passphrase\n");
+    for p in [&pass, &wrong] {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    }
+    env.ok(&[
+        "--passphrase-file",
+        s(&pass),
+        "init",
+        "--subject",
+        "CN=Dry CA",
+        "--encrypt-key",
+    ]);
+    let p256 = csr("p256-default.pem");
+    let with_pass = |p: &Path, args: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = vec!["--passphrase-file".into(), s(p).into()];
+        v.extend(args.iter().map(|a| a.to_string()));
+        v
+    };
+    env.ok(&with_pass(&pass, &["sign", s(&p256)])
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    let serial = env.last_serial();
+    let existing = write(&env, "existing.crt", b"keep me\n");
+    let out_dir = env.path("issued");
+    std::fs::create_dir(&out_dir).unwrap();
+    write(&env, "issued/p256-default.crt", b"keep me too\n");
+    std::fs::create_dir_all(out_dir.join("web.test")).unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["sign", s(&p256), "--out", s(&existing)],
+        vec!["sign", s(&p256), "--out-dir", s(&out_dir)],
+        vec!["renew", &serial, "--out", s(&existing)],
+        vec!["crl", "--out", s(&existing)],
+        vec!["crl", "--der", "--out", s(&existing)],
+        vec!["issue", "web.test", "--out-dir", s(&out_dir)],
+        vec!["sign", s(&p256), "--out", "/nonexistent/dir/a.crt"],
+    ];
+    for case in &cases {
+        for p in [&pass, &wrong] {
+            for dry in [false, true] {
+                let mut args = with_pass(p, case);
+                if dry {
+                    args.push("--dry-run".into());
+                }
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let e = refused_here(&env, &args, REFUSED);
+                assert!(
+                    e.contains("already exists") || e.contains("does not exist"),
+                    "{args:?}: {e}"
+                );
+            }
+        }
+    }
+    assert_eq!(std::fs::read(&existing).unwrap(), b"keep me\n");
+    // With --force the dry run goes through, as the real run would.
+    let args = with_pass(
+        &pass,
+        &[
+            "sign",
+            s(&p256),
+            "--out",
+            s(&existing),
+            "--force",
+            "--dry-run",
+        ],
+    );
+    env.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+}
