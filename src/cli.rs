@@ -12,17 +12,28 @@ use crate::model::log::CertState;
 use crate::pki::keys::KeyType;
 use crate::pki::reason::Reason;
 
+/// The heading of the options every command accepts, apart from the command's own in each
+/// `--help` (DOCS-HELP).
+const GLOBAL: &str = "Global options";
+
+/// Every SERIAL argument's help (revoke, show, renew): one wording (SERIAL-INPUT).
+const SERIAL_HELP: &str = "Serial number of the certificate: hex as `ca list` shows it \
+    (colons, 0x or serial= as openssl prints it are fine), or its last 8 or more digits if \
+    they are unique";
+
 /// fileca: a file-based certificate authority that never breaks its own state.
 #[derive(Debug, Parser)]
 #[command(name = "ca", version, about, long_about = None)]
-#[command(
-    after_help = "Example:\n  ca --dir ./pki init --subject \"CN=Lab Root CA,O=Example\"\n  ca --dir ./pki sign server.csr --san DNS:www.example.test --out server.crt"
-)]
+#[command(after_help = format!(
+    "Example:\n  ca --dir ./pki init --subject \"CN=Lab Root CA,O=Example\"\n  ca --dir ./pki sign server.csr --san DNS:www.example.test --out server.crt\n\n{}",
+    crate::error::exit::help()
+))]
 pub struct Cli {
     /// The CA's state directory.
     #[arg(
         long,
         global = true,
+        help_heading = GLOBAL,
         env = "CA_DIR",
         default_value = "./ca",
         value_name = "DIR"
@@ -33,6 +44,7 @@ pub struct Cli {
     #[arg(
         long,
         global = true,
+        help_heading = GLOBAL,
         env = "CA_LOCK_TIMEOUT",
         default_value_t = 30,
         value_name = "SECS"
@@ -40,7 +52,7 @@ pub struct Cli {
     pub lock_timeout: u64,
 
     /// Allow a state directory on a network filesystem (NFS, SMB), where locks are unreliable.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub allow_network_fs: bool,
 
     /// File whose first line is the CA key's passphrase, for the commands that use the key
@@ -50,16 +62,16 @@ pub struct Cli {
     pub passphrase_file: Option<PathBuf>,
 
     /// Use a ca.key that group or others can read (normally refused).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub allow_insecure_key: bool,
 
     /// Mutate a state directory that other users could write or that belongs to someone else
     /// (normally refused, as OpenSSH's StrictModes does; see SPEC.md HOSTILE-TRUST).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub allow_insecure_dir: bool,
 
     /// No notes on stderr (warnings and errors are still printed).
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
 
     #[command(subcommand)]
@@ -193,8 +205,7 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// Serial number (hex).
-    #[arg(required_unless_present = "ca", conflicts_with = "ca")]
+    #[arg(help = SERIAL_HELP, required_unless_present = "ca", conflicts_with = "ca")]
     pub serial: Option<String>,
     /// Machine-readable output.
     #[arg(long, conflicts_with_all = ["pem", "der", "ca"])]
@@ -358,7 +369,7 @@ pub struct RenewCaArgs {
 
 #[derive(Debug, Args)]
 pub struct RenewArgs {
-    /// Serial number of the certificate to renew.
+    #[arg(help = SERIAL_HELP)]
     pub serial: String,
     /// Certify the key of this CSR instead of the old key (subject and SANs stay).
     #[arg(long, value_name = "CSR_FILE")]
@@ -572,9 +583,7 @@ pub struct SubCaArgs {
 
 #[derive(Debug, Args)]
 pub struct RevokeArgs {
-    /// Serial number of the certificate: hex as `ca list` shows it (colons, 0x or serial= as
-    /// openssl prints it are fine), or its last 8 or more digits if they are unique.
-    #[arg(required_unless_present = "cert", conflicts_with = "cert")]
+    #[arg(help = SERIAL_HELP, required_unless_present = "cert", conflicts_with = "cert")]
     pub serial: Option<String>,
     /// Revoke the certificate in this file (it must be the one index.log records).
     #[arg(long, value_name = "FILE")]

@@ -31,6 +31,30 @@ pub mod exit {
     pub const UNKNOWN: i32 = 9;
     /// A bug in fileca.
     pub const INTERNAL: i32 = 70;
+
+    /// Every exit code in a few words, as SPEC.md's table (section 5, EXIT-TABLE) names them
+    /// in its "in short" column; `ca --help` lists them ([`help`]), as does the README
+    /// (tests/edges.rs checks that the three agree).
+    pub const TABLE: &[(&str, &str)] = &[
+        ("0", "success"),
+        ("1", "problems found"),
+        ("2", "usage error"),
+        ("3", "refused"),
+        ("4", "I/O error"),
+        ("5", "bad state"),
+        ("6", "lock timeout"),
+        ("7", "generation mismatch"),
+        ("8", "output not delivered"),
+        ("9", "outcome unknown"),
+        ("10–17", "verify verdicts"),
+        ("70", "internal error"),
+    ];
+
+    /// The exit codes as `ca --help` ends: one line, from [`TABLE`].
+    pub fn help() -> String {
+        let codes: Vec<String> = TABLE.iter().map(|(c, m)| format!("{c} {m}")).collect();
+        format!("Exit codes (SPEC.md section 5): {}.", codes.join(", "))
+    }
 }
 
 /// Every way a fileca command can fail.

@@ -199,3 +199,211 @@ fn a_dry_run_refuses_the_outputs_the_real_run_refuses_before_the_key_dry_run() {
     );
     env.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
 }
+
+/// The codes a list names, in order: the items of "CODE words, CODE words, …" after its
+/// first `): ` or `: ` (parenthesised remarks hold no item that starts with a digit).
+fn listed_codes(list: &str) -> Vec<String> {
+    let body = list
+        .split_once("): ")
+        .or_else(|| list.split_once(": "))
+        .unwrap()
+        .1;
+    body.split(", ")
+        .filter(|item| item.starts_with(|c: char| c.is_ascii_digit()))
+        .map(|item| item.split(' ').next().unwrap().to_string())
+        .collect()
+}
+
+/// EXIT-TABLE: SPEC.md's exit code table is the one source: the README's list, `ca --help`'s
+/// and `ca man`'s EXIT STATUS name exactly its codes, README and `--help` with its words.
+#[test]
+fn readme_help_and_man_list_the_exit_codes_of_specs_table_exit_table() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let spec = std::fs::read_to_string(root.join("SPEC.md")).unwrap();
+    let section = spec.split("## 5. Exit codes").nth(1).unwrap();
+    let section = section.split("\n## ").next().unwrap();
+    let table: Vec<(String, String)> = section
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells.len() > 3 && cells[1].starts_with(|c: char| c.is_ascii_digit()))
+                .then(|| (cells[1].to_string(), cells[2].to_string()))
+        })
+        .collect();
+    let codes: Vec<String> = table.iter().map(|(c, _)| c.clone()).collect();
+    assert!(
+        codes.contains(&"70".to_string()) && codes.len() >= 12,
+        "{table:?}"
+    );
+
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let start = readme
+        .find("\nExit codes (")
+        .expect("the README's exit code list");
+    let list = readme[start + 1..]
+        .split("\n\n")
+        .next()
+        .unwrap()
+        .replace('\n', " ");
+    let help = String::from_utf8(Env::empty().ok(&["--help"]).stdout).unwrap();
+    let help_list = help
+        .lines()
+        .find(|l| l.starts_with("Exit codes"))
+        .expect("ca --help lists the exit codes");
+    for (what, text) in [("README", list.as_str()), ("ca --help", help_list)] {
+        assert_eq!(listed_codes(text), codes, "{what}: {text}");
+        for (code, short) in &table {
+            assert!(
+                text.contains(&format!("{code} {short}")),
+                "{what} lacks \"{code} {short}\": {text}"
+            );
+        }
+    }
+    let man = String::from_utf8(Env::empty().ok(&["man"]).stdout).unwrap();
+    let status = man
+        .split(".SH \"EXIT STATUS\"")
+        .nth(1)
+        .expect("EXIT STATUS");
+    let lines: Vec<&str> = status.lines().collect();
+    let man_codes: Vec<String> = lines
+        .windows(2)
+        .filter(|w| w[0] == ".TP")
+        .map(|w| w[1].replace("\\(en", "–"))
+        .collect();
+    assert_eq!(man_codes, codes, "ca man's EXIT STATUS");
+}
+
+/// The subcommands `ca --help` lists (clap's `help` excepted), and policy's.
+fn commands() -> Vec<Vec<String>> {
+    let help = String::from_utf8(Env::empty().ok(&["--help"]).stdout).unwrap();
+    let mut out: Vec<Vec<String>> = help
+        .split("Commands:\n")
+        .nth(1)
+        .unwrap()
+        .split("\n\n")
+        .next()
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(|c| vec![c.to_string()])
+        .collect();
+    for sub in ["show", "apply", "edit"] {
+        out.push(vec!["policy".into(), sub.into()]);
+    }
+    out
+}
+
+/// DOCS-HELP: every command's `--help` lists its own options under "Options:" and the
+/// options every command takes under "Global options:", apart; every SERIAL argument is
+/// described in the same words (SERIAL-INPUT).
+#[test]
+fn every_help_keeps_global_options_apart_and_serials_in_one_wording_docs_help() {
+    let env = Env::empty();
+    let commands = commands();
+    assert!(commands.len() >= 20, "{commands:?}");
+    for cmd in &commands {
+        let mut args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        args.push("--help");
+        let help = String::from_utf8(env.ok(&args).stdout).unwrap();
+        let (own, global) = help
+            .split_once("\nGlobal options:\n")
+            .unwrap_or_else(|| panic!("{cmd:?}: no Global options heading:\n{help}"));
+        for option in [
+            "--dir <DIR>",
+            "--lock-timeout",
+            "--quiet",
+            "--allow-insecure-dir",
+        ] {
+            assert!(
+                !own.contains(option),
+                "{cmd:?}: {option} among its own options"
+            );
+            assert!(
+                global.contains(option),
+                "{cmd:?}: {option} not under Global options"
+            );
+        }
+    }
+    let serial_help = |cmd: &str| {
+        let help = String::from_utf8(env.ok(&[cmd, "--help"]).stdout).unwrap();
+        let line = help
+            .lines()
+            .find(|l| {
+                l.trim_start().starts_with("[SERIAL]") || l.trim_start().starts_with("<SERIAL>")
+            })
+            .unwrap_or_else(|| panic!("{cmd}: {help}"))
+            .trim_start()
+            .split_once("  ")
+            .unwrap()
+            .1
+            .trim()
+            .to_string();
+        assert!(line.contains("last 8 or more digits"), "{cmd}: {line}");
+        line
+    };
+    let revoke = serial_help("revoke");
+    assert_eq!(serial_help("show"), revoke);
+    assert_eq!(serial_help("renew"), revoke);
+}
+
+/// REVOKE-REASONS: a reason is shown in text as users type it (`caCompromise`, as `--help`
+/// lists it), while JSON and index.log keep RFC 5280's `cACompromise`.
+#[test]
+fn reasons_are_shown_as_typed_and_json_keeps_rfc_5280s_name_revoke_reasons() {
+    let env = Env::new();
+    let (pem, serial) = env.sign(&csr("p256-default.pem"), &[]);
+    let out = env.ok(&["revoke", &serial, "--reason", "caCompromise"]);
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(note.contains("caCompromise"), "{note}");
+    let show = String::from_utf8(env.ok(&["show", &serial]).stdout).unwrap();
+    assert!(show.contains("(caCompromise)"), "{show}");
+    let cert = write(&env, "leaf.pem", pem.as_bytes());
+    let out = env.run(&["verify", s(&cert)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("caCompromise") && !text.contains("cACompromise"),
+        "{text}"
+    );
+    let e = env.refused(&["revoke", &serial, "--reason", "aACompromise"], REFUSED);
+    assert!(e.contains("reason caCompromise"), "{e}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&env.ok(&["show", &serial, "--json"]).stdout).unwrap();
+    assert_eq!(json["revocation_reason"], "cACompromise");
+    let log = std::fs::read_to_string(env.dir.join("index.log")).unwrap();
+    assert!(log.contains("cACompromise"), "{log}");
+}
+
+/// DOCS-MAN: every man page's footer carries the version and the date, the same on every run.
+#[test]
+fn every_man_page_carries_the_version_and_date_in_its_footer_docs_man() {
+    let env = Env::empty();
+    let version = format!("\"fileca {}\"", env!("CARGO_PKG_VERSION"));
+    let mut pages = vec![vec![]];
+    pages.extend(commands().into_iter().map(|c| vec![c.join("-")]));
+    for page in &pages {
+        let mut args = vec!["man"];
+        args.extend(page.iter().map(String::as_str));
+        let text = String::from_utf8(env.ok(&args).stdout).unwrap();
+        let th = text
+            .lines()
+            .find(|l| l.starts_with(".TH "))
+            .unwrap_or_else(|| panic!("{page:?}: no .TH"));
+        // .TH TITLE 1 YYYY-MM-DD "fileca VERSION" "fileca manual"
+        let fields: Vec<&str> = th.splitn(4, ' ').collect();
+        let date = fields[3].split(' ').next().unwrap();
+        assert!(
+            date.len() == 10 && date.as_bytes()[4] == b'-' && date.as_bytes()[7] == b'-',
+            "{page:?}: {th}"
+        );
+        assert!(
+            th.contains(&version) && th.ends_with("\"fileca manual\""),
+            "{page:?}: {th}"
+        );
+        assert_eq!(
+            env.ok(&args).stdout,
+            text.as_bytes(),
+            "{page:?}: not deterministic"
+        );
+    }
+}

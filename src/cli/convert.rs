@@ -20,8 +20,9 @@ impl ValueEnum for Reason {
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
         Some(match self {
-            Reason::CaCompromise => PossibleValue::new("caCompromise").alias("cACompromise"),
-            Reason::AaCompromise => PossibleValue::new("aaCompromise").alias("aACompromise"),
+            Reason::CaCompromise | Reason::AaCompromise => {
+                PossibleValue::new(self.typed()).alias(self.name())
+            }
             // Only meaningful in delta CRLs: accepted so that revoke can say so, not offered.
             Reason::RemoveFromCrl => PossibleValue::new(Reason::RemoveFromCrl.name()).hide(true),
             other => PossibleValue::new(other.name()),

@@ -92,7 +92,7 @@ pub fn plan(state: &State, request: &Revoke, env: &Env) -> Result<Planned> {
         &format!(
             "{serial} ({}), reason {}",
             crate::render::escape(&subject),
-            reason.name()
+            reason.typed()
         ),
     )];
     let mut writes = Vec::new();

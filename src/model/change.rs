@@ -48,7 +48,7 @@ pub enum Refusal {
     #[error(
         "certificate {serial} is already revoked (since {}, reason {})",
         crate::clock::fmt(*at),
-        reason.name()
+        reason.typed()
     )]
     AlreadyRevoked {
         serial: Serial,
