@@ -407,3 +407,43 @@ fn every_man_page_carries_the_version_and_date_in_its_footer_docs_man() {
         );
     }
 }
+
+/// TEST-COMMAND, TEST-TOOLS: `scripts/test.sh` is the README's test command and CI's
+/// (`.ci/run` runs it); no test skips itself for a missing tool or offers a switch to; every
+/// package a test names when its tool is missing is one `scripts/test.sh` installs.
+#[test]
+fn one_test_command_installs_every_tool_a_test_requires_test_tools() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let script = read("scripts/test.sh");
+    assert!(read(".ci/run").contains("scripts/test.sh"));
+    assert!(read("README.md").contains("\n    scripts/test.sh\n"));
+    let installed: Vec<&str> = script
+        .lines()
+        .filter_map(|l| l.split_once("need+=(").map(|(_, r)| r))
+        .flat_map(|r| r.split(')').next().unwrap().split_whitespace())
+        .collect();
+    assert!(installed.contains(&"easy-rsa"), "{installed:?}");
+    let skip = ["SK", "IP"].concat();
+    for entry in std::fs::read_dir(root.join("tests")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains(&format!("\"{skip} ")) && !text.contains(&format!("FILECA_{skip}")),
+            "{}: a test skips itself",
+            path.display()
+        );
+        for call in text.split("require(\"").skip(1) {
+            let package = call.split('"').nth(2).unwrap();
+            let package = package.split_whitespace().next().unwrap();
+            assert!(
+                installed.contains(&package),
+                "{}: requires {package}, which scripts/test.sh does not install",
+                path.display()
+            );
+        }
+    }
+}
