@@ -16,6 +16,12 @@ pub fn run(args: &CrlArgs, ctx: &Context) -> Result<()> {
     if let Some((path, force)) = &out {
         crate::store::output::precheck(path, *force)?;
     }
+    // DER on stdout (CRL-DER), as `show --ca --der`: never to a terminal, refused before the
+    // lock and the key (a stream `--out` is judged once opened, below).
+    let to_stdout = out.as_ref().is_none_or(|(p, _)| p.as_os_str() == "-");
+    if args.der && to_stdout && crate::render::stdout_is_terminal() {
+        return Err(der_to_terminal());
+    }
     super::mutate(ctx, &args.mutation, |state, env| {
         let planned = plan(state, args.days, env)?;
         match (&out, args.der) {
@@ -27,17 +33,14 @@ pub fn run(args: &CrlArgs, ctx: &Context) -> Result<()> {
                 Ok(p)
             }
             (_, true) => {
-                // DER to stdout or a stream (CRL-DER), as `show --ca --der`: never a terminal.
+                // DER to stdout or a stream (CRL-DER): never a terminal.
                 let mut p = planned.with_out(out.clone())?;
                 let terminal = match &p.stream {
                     Some((_, stream)) => stream.is_terminal(),
                     None => crate::render::stdout_is_terminal(),
                 };
                 if terminal {
-                    return Err(crate::error::Error::Usage(
-                        "--der writes binary DER: give --out FILE or redirect it (ca crl --der > FILE.crl)"
-                            .into(),
-                    ));
+                    return Err(der_to_terminal());
                 }
                 let der = p
                     .output_der(PathBuf::new(), crate::store::CRL, false)?
@@ -48,6 +51,13 @@ pub fn run(args: &CrlArgs, ctx: &Context) -> Result<()> {
             _ => planned.with_out(out),
         }
     })
+}
+
+/// `--der` to a terminal: a usage error (exit 2), as `show --der`.
+fn der_to_terminal() -> crate::error::Error {
+    crate::error::Error::Usage(
+        "--der writes binary DER: give --out FILE or redirect it (ca crl --der > FILE.crl)".into(),
+    )
 }
 
 /// Validation phase: ca.crl, crlnumber and the index (its generation moves on).
