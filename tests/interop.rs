@@ -160,7 +160,7 @@ fn java_validates(chain: &[&std::path::Path]) -> (bool, String) {
 }
 
 /// tests/python/pyca_verify.py under the Python of pkilint's venv (`$PKILINT`'s directory:
-/// .ci/run makes it, with cryptography), else `python3`.
+/// scripts/test.sh makes it, with cryptography), else `python3`.
 fn pyca_command() -> std::process::Command {
     let python = std::env::var_os("PKILINT")
         .map(std::path::PathBuf::from)
