@@ -12,17 +12,28 @@ use crate::model::log::CertState;
 use crate::pki::keys::KeyType;
 use crate::pki::reason::Reason;
 
+/// The heading of the options every command accepts, apart from the command's own in each
+/// `--help` (DOCS-HELP).
+const GLOBAL: &str = "Global options";
+
+/// Every SERIAL argument's help (revoke, show, renew): one wording (SERIAL-INPUT).
+const SERIAL_HELP: &str = "Serial number of the certificate: hex as `ca list` shows it \
+    (colons, 0x or serial= as openssl prints it are fine), or its last 8 or more digits if \
+    they are unique";
+
 /// fileca: a file-based certificate authority that never breaks its own state.
 #[derive(Debug, Parser)]
 #[command(name = "ca", version, about, long_about = None)]
-#[command(
-    after_help = "Example:\n  ca --dir ./pki init --subject \"CN=Lab Root CA,O=Example\"\n  ca --dir ./pki sign server.csr --san DNS:www.example.test --out server.crt"
-)]
+#[command(after_help = format!(
+    "Example:\n  ca --dir ./pki init --subject \"CN=Lab Root CA,O=Example\"\n  ca --dir ./pki sign server.csr --san DNS:www.example.test --out server.crt\n\n{}",
+    crate::error::exit::help()
+))]
 pub struct Cli {
     /// The CA's state directory.
     #[arg(
         long,
         global = true,
+        help_heading = GLOBAL,
         env = "CA_DIR",
         default_value = "./ca",
         value_name = "DIR"
@@ -33,6 +44,7 @@ pub struct Cli {
     #[arg(
         long,
         global = true,
+        help_heading = GLOBAL,
         env = "CA_LOCK_TIMEOUT",
         default_value_t = 30,
         value_name = "SECS"
@@ -40,7 +52,7 @@ pub struct Cli {
     pub lock_timeout: u64,
 
     /// Allow a state directory on a network filesystem (NFS, SMB), where locks are unreliable.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub allow_network_fs: bool,
 
     /// File whose first line is the CA key's passphrase, for the commands that use the key
@@ -50,16 +62,16 @@ pub struct Cli {
     pub passphrase_file: Option<PathBuf>,
 
     /// Use a ca.key that group or others can read (normally refused).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub allow_insecure_key: bool,
 
     /// Mutate a state directory that other users could write or that belongs to someone else
     /// (normally refused, as OpenSSH's StrictModes does; see SPEC.md HOSTILE-TRUST).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub allow_insecure_dir: bool,
 
     /// No notes on stderr (warnings and errors are still printed).
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
 
     #[command(subcommand)]
@@ -181,8 +193,8 @@ pub struct ListArgs {
     #[arg(long, value_enum)]
     pub status: Option<CertState>,
     /// Only valid certificates expiring within this time (e.g. 30d, 12h, 2w).
-    #[arg(long, value_name = "DURATION")]
-    pub expiring: Option<String>,
+    #[arg(long, value_name = "DURATION", value_parser = convert::duration)]
+    pub expiring: Option<time::Duration>,
     /// Only certificates whose subject or a SAN contains TEXT (case-insensitive).
     #[arg(long = "match", value_name = "TEXT")]
     pub matching: Option<String>,
@@ -193,8 +205,7 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// Serial number (hex).
-    #[arg(required_unless_present = "ca", conflicts_with = "ca")]
+    #[arg(help = SERIAL_HELP, required_unless_present = "ca", conflicts_with = "ca")]
     pub serial: Option<String>,
     /// Machine-readable output.
     #[arg(long, conflicts_with_all = ["pem", "der", "ca"])]
@@ -223,7 +234,9 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("secret").multiple(true).args(["encrypt_key", "p12", "p12_legacy"]))]
 pub struct IssueArgs {
-    /// Name of the pair: the CN (unless --subject) and the file names.
+    /// Name of the pair: the CN (unless --subject) and the file names (1-64 letters, digits,
+    /// '.', '_', '-'; a wildcard goes in --san 'DNS:*.NAME').
+    #[arg(value_parser = convert::issue_name)]
     pub name: String,
     /// Subject instead of CN=NAME, most specific first (RFC 4514), e.g. "CN=web,O=Example";
     /// or the OpenSSL form "/O=Example/CN=web".
@@ -242,8 +255,8 @@ pub struct IssueArgs {
     /// Validity in days (default: the profile's default_days; never above its max_days).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36500))]
     pub days: Option<u32>,
-    /// Directory in which OUT_DIR/NAME/ is created.
-    #[arg(long, value_name = "OUT_DIR", default_value = ".")]
+    /// Directory in which OUT_DIR/NAME/ is created (OUT_DIR is created if missing; not `-`).
+    #[arg(long, value_name = "OUT_DIR", default_value = ".", value_parser = convert::out_dir)]
     pub out_dir: PathBuf,
     /// Encrypt NAME.key (PKCS#8, scrypt + AES-256-CBC; `openssl pkey -passin` reads it) with
     /// a passphrase from --key-passphrase-file, else typed twice on the terminal.
@@ -356,7 +369,7 @@ pub struct RenewCaArgs {
 
 #[derive(Debug, Args)]
 pub struct RenewArgs {
-    /// Serial number of the certificate to renew.
+    #[arg(help = SERIAL_HELP)]
     pub serial: String,
     /// Certify the key of this CSR instead of the old key (subject and SANs stay).
     #[arg(long, value_name = "CSR_FILE")]
@@ -522,8 +535,9 @@ pub struct SignArgs {
     /// Also sign every CSR file named in FILE (one path per line; # comments).
     #[arg(long, value_name = "FILE")]
     pub from_list: Option<PathBuf>,
-    /// Write each certificate to DIR/<CSR file stem>.crt instead of stdout.
-    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    /// Write each certificate to DIR/<CSR file stem>.crt instead of stdout (DIR is created if
+    /// missing; not `-`).
+    #[arg(long, value_name = "DIR", conflicts_with = "out", value_parser = convert::out_dir)]
     pub out_dir: Option<PathBuf>,
     /// Certificate profile, from the CA's policy (`ca policy show`): it decides key usages,
     /// extended key usages, names and validity. Built in: server, client, server-client,
@@ -569,9 +583,7 @@ pub struct SubCaArgs {
 
 #[derive(Debug, Args)]
 pub struct RevokeArgs {
-    /// Serial number of the certificate: hex as `ca list` shows it (colons, 0x or serial= as
-    /// openssl prints it are fine), or its last 8 or more digits if they are unique.
-    #[arg(required_unless_present = "cert", conflicts_with = "cert")]
+    #[arg(help = SERIAL_HELP, required_unless_present = "cert", conflicts_with = "cert")]
     pub serial: Option<String>,
     /// Revoke the certificate in this file (it must be the one index.log records).
     #[arg(long, value_name = "FILE")]
@@ -595,9 +607,9 @@ pub struct CrlArgs {
     /// Days until the CRL's nextUpdate.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub days: u32,
-    /// Write the CRL to --out FILE as DER, what CRL Distribution Point URLs serve (RFC 5280
-    /// 4.2.1.13); ca.crl stays PEM.
-    #[arg(long, requires = "out")]
+    /// Print (or write to --out FILE) the CRL as DER, what CRL Distribution Point URLs serve
+    /// (RFC 5280 4.2.1.13); ca.crl stays PEM. Not to a terminal.
+    #[arg(long)]
     pub der: bool,
     #[command(flatten)]
     pub out: OutArgs,

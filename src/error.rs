@@ -31,6 +31,30 @@ pub mod exit {
     pub const UNKNOWN: i32 = 9;
     /// A bug in fileca.
     pub const INTERNAL: i32 = 70;
+
+    /// Every exit code in a few words, as SPEC.md's table (section 5, EXIT-TABLE) names them
+    /// in its "in short" column; `ca --help` lists them ([`help`]), as does the README
+    /// (tests/edges.rs checks that the three agree).
+    pub const TABLE: &[(&str, &str)] = &[
+        ("0", "success"),
+        ("1", "problems found"),
+        ("2", "usage error"),
+        ("3", "refused"),
+        ("4", "I/O error"),
+        ("5", "bad state"),
+        ("6", "lock timeout"),
+        ("7", "generation mismatch"),
+        ("8", "output not delivered"),
+        ("9", "outcome unknown"),
+        ("10–17", "verify verdicts"),
+        ("70", "internal error"),
+    ];
+
+    /// The exit codes as `ca --help` ends: one line, from [`TABLE`].
+    pub fn help() -> String {
+        let codes: Vec<String> = TABLE.iter().map(|(c, m)| format!("{c} {m}")).collect();
+        format!("Exit codes (SPEC.md section 5): {}.", codes.join(", "))
+    }
 }
 
 /// Every way a fileca command can fail.
@@ -166,6 +190,8 @@ impl Error {
             Error::Stream(crate::render::StreamError::Io { .. }) => exit::IO,
             // A malformed --subject or --san is a bad option value, like clap's own.
             Error::Name { .. } | Error::Constraint { .. } | Error::Usage(_) => exit::USAGE,
+            // `sign - -`: what was typed, not what the files hold.
+            Error::Refused(Refused::StdinInBatch) => exit::USAGE,
             Error::Refused(_)
             | Error::Passphrase(_)
             | Error::Output(_)
@@ -279,8 +305,6 @@ pub enum Refused {
     StdinInBatch,
     #[error("--subject must not be empty")]
     EmptySubject,
-    #[error("NAME {0:?} must be 1-64 letters, digits, '.', '_' or '-' and not start with '.'")]
-    IssueName(String),
     #[error("give a SERIAL or --cert FILE")]
     RevokeTarget,
     #[error("{}: cannot create a CA here; name a new directory", Shown(.0))]
@@ -336,9 +360,6 @@ pub enum Refused {
     ParentSubject { dir: PathBuf, asked: String },
     #[error("--san: {0}")]
     SanCount(crate::pki::names::NameError),
-    /// `--expiring` is not a duration (`30d`, `12h`, `2w`).
-    #[error("--expiring: {0}")]
-    Duration(String),
     /// The debug-build test hook FILECA_NOW holds no RFC 3339 time.
     #[error("FILECA_NOW={value:?}: {err}")]
     TestClock { value: String, err: String },

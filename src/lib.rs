@@ -136,7 +136,11 @@ pub fn run(cli: Cli) -> Result<i32> {
                 }
             };
             let mut page = Vec::new();
+            // Every page's footer: the version and the date (DOCS-MAN).
             clap_mangen::Man::new(command)
+                .date(man_date())
+                .source(format!("fileca {}", env!("CARGO_PKG_VERSION")))
+                .manual("fileca manual")
                 .render(&mut page)
                 .map_err(|e| error::Error::Internal(format!("rendering the man page: {e}")))?;
             // clap_mangen has no EXIT STATUS section; the codes are part of the contract.
@@ -155,6 +159,21 @@ pub fn current_user() -> String {
         Ok(Some(user)) => user.name,
         _ => format!("uid:{uid}"),
     }
+}
+
+/// The date of this version, for the man pages' footer (DOCS-MAN): set when the version in
+/// Cargo.toml changes. A build with `SOURCE_DATE_EPOCH` (reproducible builds) takes its day
+/// instead; either way every build of one source tree prints the same pages.
+const RELEASE_DATE: &str = "2026-12-07";
+
+/// The man pages' date: `SOURCE_DATE_EPOCH` at build time (its UTC day), else
+/// [`RELEASE_DATE`]. Never the time of the run.
+fn man_date() -> String {
+    option_env!("SOURCE_DATE_EPOCH")
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok())
+        .map(|t| t.date().to_string())
+        .unwrap_or_else(|| RELEASE_DATE.to_string())
 }
 
 /// The EXIT STATUS section of `ca man` (SPEC.md section 5).

@@ -49,7 +49,7 @@ fn main() {
             // Never panic on a closed or full stream: an undelivered-output report goes to
             // whichever stream still works.
             if fileca::render::stderr_line(&msg).is_err() {
-                let _ = fileca::render::stdout(&format!("{msg}\n"));
+                let _ = fileca::render::stdout(format!("{msg}\n"));
             }
             err.exit_code()
         }

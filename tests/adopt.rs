@@ -1,6 +1,6 @@
 //! Adopting existing CAs made by other tools (IMPORT-OPENSSL-EASYRSA, IMPORT-ENCRYPTED): the
 //! fixtures are built by the tools themselves — easy-rsa (Debian's `easy-rsa` package, which
-//! .ci/run installs) and the openssl command line — never imitated.
+//! scripts/test.sh installs) and the openssl command line — never imitated.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -52,10 +52,7 @@ fn read_index_txt(pki: &Path) -> Vec<IndexLine> {
 ///
 /// Panics (never skips) when easy-rsa is missing: CI installs it.
 fn easy_rsa_pki(root: &Path, ca_pass: Option<&str>) -> PathBuf {
-    assert!(
-        Path::new(EASYRSA).exists(),
-        "{EASYRSA} is missing: install Debian's easy-rsa package (apt-get install easy-rsa; .ci/run does)"
-    );
+    require(EASYRSA, "easy-rsa");
     let root = root.join("easyrsa");
     std::fs::create_dir(&root).unwrap();
     let pki = root.join("pki");

@@ -202,8 +202,7 @@ fn a_process_that_may_hold_key_material_is_not_dumpable_hostile_dump() {
     // Observable from outside: the /proc/PID files of a non-dumpable process belong to root.
     // So run `ca` as another user, blocked reading a passphrase from a FIFO whose writer
     // stays silent, and look at who owns its /proc entry.
-    if !rustix::process::geteuid().is_root() {
-        eprintln!("SKIP dumpable: needs root to run ca as another user");
+    if lacks_privilege("root") {
         return;
     }
     use std::os::unix::fs::MetadataExt;

@@ -1,6 +1,6 @@
 //! Tests that need something from the machine: a tiny filesystem for disk-full runs
-//! (SPEC.md COMMIT-ENOSPC) and strace for the order of durable writes (COMMIT-ORDER). Each
-//! prints why it skips when the machine cannot provide it.
+//! (SPEC.md COMMIT-ENOSPC, an unprivileged mount namespace: TEST-PRIVILEGE) and strace for the
+//! order of durable writes (COMMIT-ORDER; missing, the test fails naming it: TEST-TOOLS).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -8,18 +8,9 @@ use std::process::Command;
 
 use crate::harness::*;
 
-fn can_unshare() -> bool {
-    Command::new("unshare")
-        .args(["-Urm", "true"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
 #[test]
 fn disk_full_fails_cleanly_and_changes_nothing_commit_enospc() {
-    if !can_unshare() {
-        eprintln!("SKIP disk_full: `unshare -Urm` is not permitted on this machine");
+    if lacks_privilege("unshare") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -118,14 +109,6 @@ ls -a "$mnt" > "$out/mnt_ls"
         "the filesystem was never full enough to fail"
     );
     eprintln!("disk full: {failures_seen} clean failures, {undelivered_seen} undelivered outputs");
-}
-
-fn has_strace() -> bool {
-    Command::new("strace")
-        .arg("-V")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
 }
 
 /// The path arguments of a traced call, resolved: a relative name is joined to the directory
@@ -277,10 +260,7 @@ fn check_syscall_order(dir: &Path, args: &[&str]) {
 
 #[test]
 fn every_rename_is_preceded_by_fsync_and_followed_by_directory_fsync_commit_order() {
-    if !has_strace() {
-        eprintln!("SKIP syscall order: strace is not installed");
-        return;
-    }
+    require("strace", "strace");
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().canonicalize().unwrap();
     let dir = root.join("pki");

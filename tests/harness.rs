@@ -158,6 +158,45 @@ impl Env {
     }
 }
 
+/// TEST-TOOLS: a test whose external tool is missing fails, naming the tool and the package
+/// that provides it (`scripts/test.sh` installs every one); it never skips. `tool` is a
+/// command looked up on PATH, or an absolute path.
+#[track_caller]
+pub fn require(tool: &str, package: &str) {
+    let found = if tool.starts_with('/') {
+        Path::new(tool).is_file()
+    } else {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path).any(|d| d.join(tool).is_file())
+    };
+    assert!(
+        found,
+        "this test needs `{tool}`: apt-get install {package} (scripts/test.sh installs it)"
+    );
+}
+
+/// TEST-PRIVILEGE: what the machine grants that no package provides — root, and unprivileged
+/// user namespaces (`unshare -Urm`). A test that needs one and lacks it prints why and
+/// passes: the one exception to TEST-TOOLS. `scripts/test.sh` (and so CI) refuses to run the
+/// tests on a machine that does not grant both, so they never go unrun there.
+pub fn lacks_privilege(what: &str) -> bool {
+    let granted = match what {
+        "root" => rustix::process::geteuid().is_root(),
+        "unshare" => Command::new("unshare")
+            .args(["-Urm", "true"])
+            .output()
+            .is_ok_and(|o| o.status.success()),
+        other => panic!("unknown privilege {other}"),
+    };
+    if !granted {
+        eprintln!(
+            "NOT RUN: this test needs {what}, which this machine does not grant (SPEC.md \
+             TEST-PRIVILEGE; scripts/test.sh refuses such a machine)"
+        );
+    }
+    !granted
+}
+
 /// Path of the `ca` binary cargo built for this test run.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_ca"))

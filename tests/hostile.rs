@@ -204,13 +204,7 @@ fn files_get_their_modes_whatever_the_umask_hostile_umask() {
 
 #[test]
 fn a_read_only_state_directory_serves_reads_and_refuses_writes_hostile_readonly() {
-    let ok = Command::new("unshare")
-        .args(["-Urm", "true"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("SKIP read-only directory: `unshare -Urm` is not permitted on this machine");
+    if lacks_privilege("unshare") {
         return;
     }
     let env = Env::new();

@@ -76,7 +76,7 @@ fn interop_script_generates_fresh_csrs_csr_accept() {
     }
 }
 
-/// GnuTLS `certtool`, the second verifier (.ci/run installs gnutls-bin).
+/// GnuTLS `certtool`, the second verifier (scripts/test.sh installs gnutls-bin).
 fn certtool(args: &[&str]) -> (bool, String) {
     let out = std::process::Command::new("certtool")
         .args(args)
@@ -121,7 +121,7 @@ fn gnutls_verifies_issued_renewed_certificates_and_the_crl_interop_gnutls() {
 }
 
 /// Java's PKIX validator (tests/java/PkixCheck.java), compiled once per test run into a
-/// temporary directory; .ci/run installs the JDK (openjdk-17-jdk-headless) if javac is
+/// temporary directory; scripts/test.sh installs the JDK (openjdk-17-jdk-headless) if javac is
 /// missing. Returns the classpath.
 fn java_checker() -> std::path::PathBuf {
     static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
@@ -130,6 +130,7 @@ fn java_checker() -> std::path::PathBuf {
         std::fs::create_dir_all(&dir).unwrap();
         let src =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/java/PkixCheck.java");
+        require("javac", "openjdk-17-jdk-headless");
         let st = std::process::Command::new("javac")
             .arg("-d")
             .arg(&dir)
@@ -159,7 +160,7 @@ fn java_validates(chain: &[&std::path::Path]) -> (bool, String) {
 }
 
 /// tests/python/pyca_verify.py under the Python of pkilint's venv (`$PKILINT`'s directory:
-/// .ci/run makes it, with cryptography), else `python3`.
+/// scripts/test.sh makes it, with cryptography), else `python3`.
 fn pyca_command() -> std::process::Command {
     let python = std::env::var_os("PKILINT")
         .map(std::path::PathBuf::from)
@@ -175,7 +176,7 @@ fn pyca_command() -> std::process::Command {
 
 /// pyca/cryptography's path validation (tests/python/pyca_verify.py) of a server leaf for
 /// `name`, through `inters` (nearest the root first) to `root`. Runs the Python of pkilint's venv (`$PKILINT`'s
-/// directory: .ci/run makes it, with cryptography), else `python3`.
+/// directory: scripts/test.sh makes it, with cryptography), else `python3`.
 fn pyca_validates(
     root: &std::path::Path,
     inters: &[&std::path::Path],
@@ -188,7 +189,9 @@ fn pyca_validates(
         .arg(name)
         .args(inters.iter().rev())
         .output()
-        .expect("python with pyca/cryptography (pkilint's venv, made by .ci/run) is needed");
+        .expect(
+            "python with pyca/cryptography (pkilint's venv, made by scripts/test.sh) is needed",
+        );
     let text = output_text(&out);
     assert!(
         !text.contains("ModuleNotFoundError"),
@@ -304,7 +307,9 @@ fn java_parses_closed_name_types_and_enforces_them_interop_java() {
             .args(["-printcert", "-file"])
             .arg(ca.join("ca.crt"))
             .output()
-            .expect("keytool (a JDK) is needed for this test");
+            .expect(
+                "keytool: apt-get install openjdk-17-jdk-headless (scripts/test.sh installs it)",
+            );
         assert!(
             out.status.success(),
             "{}",
@@ -365,7 +370,7 @@ fn java_parses_closed_name_types_and_enforces_them_interop_java() {
         ])
         .arg(out_dir.join("phone/phone.p12"))
         .output()
-        .expect("keytool (a JDK) is needed for this test");
+        .expect("keytool: apt-get install openjdk-17-jdk-headless (scripts/test.sh installs it)");
     let text = String::from_utf8_lossy(&listed.stdout);
     assert!(
         listed.status.success() && text.contains("1 entry"),

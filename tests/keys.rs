@@ -161,7 +161,7 @@ fn issue_generates_a_key_pair_openssl_reads_issue() {
         );
         env.refused(
             &["issue", "../escape", "--out-dir", out.to_str().unwrap()],
-            REFUSED,
+            USAGE,
         );
         env.assert_check_ok();
     }
@@ -803,14 +803,7 @@ fn import_openssl_reads_an_easy_rsa_layout_import_openssl() {
 
 #[test]
 fn the_passphrase_prompt_reads_a_terminal_without_echo_passphrase_prompt() {
-    if std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("SKIP passphrase prompt: util-linux `script` (a pty) is not installed");
-        return;
-    }
+    require("script", "util-linux (bsdutils on Debian 12 and older)");
     let env = Env::empty();
     let p = pass_file(&env, "p", "tty-secret");
     env.ok(&[
@@ -872,6 +865,7 @@ fn import_openssl_never_treats_an_unreadable_counter_as_absent_import_openssl_re
 /// Runs `ca ARGS` on a pseudo-terminal (util-linux `script`), typing `lines` one by one.
 pub(crate) fn on_terminal(env: &Env, args: &str, lines: &[&str]) -> std::process::Output {
     use std::io::Write;
+    require("script", "util-linux (bsdutils on Debian 12 and older)");
     let cmd = format!("{} --dir {} {args}", bin().display(), env.dir.display());
     let mut child = std::process::Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])

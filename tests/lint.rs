@@ -4,9 +4,9 @@
 //! (`lint_pkix_cert`, `lint_pkix_signer_signee_cert_chain`, `lint_crl -p PKIX`), but for the
 //! one finding SPEC.md LINT-PKIX accepts.
 //!
-//! pkilint is a Python package (PyPI): `.ci/run` installs it in a venv and sets `PKILINT` to its
-//! `lint_pkix_cert`; without `PKILINT` it is looked up on PATH. When it is missing the test
-//! fails, unless `FILECA_SKIP_PKILINT=1` (for machines without it; CI never sets it).
+//! pkilint is a Python package (PyPI): `scripts/test.sh` installs it in a venv and sets
+//! `PKILINT` to its `lint_pkix_cert`; without `PKILINT` it is looked up on PATH. When it is
+//! missing the test fails saying how to install it (TEST-TOOLS).
 
 use std::path::{Path, PathBuf};
 
@@ -22,30 +22,25 @@ const KEY_TYPES: [(&str, &[&str]); 4] = [
 ];
 const LEAF_PROFILES: [&str; 3] = ["server", "client", "server-client"];
 
-/// The directory holding pkilint's scripts (`$PKILINT`'s, else the one on PATH), or `None`
-/// after printing SKIP.
-fn pkilint_dir() -> Option<PathBuf> {
+/// The directory holding pkilint's scripts (`$PKILINT`'s, else the one on PATH); a failure
+/// saying how to install it when there is none (TEST-TOOLS).
+fn pkilint_dir() -> PathBuf {
     if let Some(p) = std::env::var_os("PKILINT").map(PathBuf::from) {
         assert!(p.is_file(), "PKILINT={} is not a file", p.display());
-        return Some(p.parent().unwrap().to_path_buf());
+        return p.parent().unwrap().to_path_buf();
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     if let Some(p) = std::env::split_paths(&path)
         .map(|d| d.join("lint_pkix_cert"))
         .find(|p| p.is_file())
     {
-        return Some(p.parent().unwrap().to_path_buf());
-    }
-    if std::env::var("FILECA_SKIP_PKILINT").as_deref() == Ok("1") {
-        eprintln!("SKIP pkilint: not installed and FILECA_SKIP_PKILINT=1");
-        return None;
+        return p.parent().unwrap().to_path_buf();
     }
     panic!(
-        "pkilint's lint_pkix_cert is needed for this test (PKILINT is not set and it is not on \
-         PATH). `.ci/run` installs it; by hand: python3 -m venv ~/.cache/fileca-ci/pkilint-0.13.3 \
-         && ~/.cache/fileca-ci/pkilint-0.13.3/bin/pip install pkilint==0.13.3, then \
-         PKILINT=~/.cache/fileca-ci/pkilint-0.13.3/bin/lint_pkix_cert cargo test. \
-         FILECA_SKIP_PKILINT=1 skips this test (never in CI)."
+        "this test needs pkilint's lint_pkix_cert (the PyPI package pkilint==0.13.3; PKILINT is \
+         not set and it is not on PATH). scripts/test.sh installs it; by hand: python3 -m venv \
+         ~/.cache/fileca-ci/pkilint-0.13.3 && ~/.cache/fileca-ci/pkilint-0.13.3/bin/pip install \
+         pkilint==0.13.3, then PKILINT=~/.cache/fileca-ci/pkilint-0.13.3/bin/lint_pkix_cert"
     );
 }
 
@@ -115,9 +110,7 @@ impl Findings {
 /// pkilint lints every certificate, every issuer/subject pair and both CRLs.
 #[test]
 fn a_two_tier_pki_is_clean_under_pkilint_lint_pkix() {
-    let Some(pkilint) = pkilint_dir() else {
-        return;
-    };
+    let pkilint = pkilint_dir();
     let mut findings = Findings {
         bad: Vec::new(),
         accepted: 0,
@@ -282,9 +275,7 @@ fn the_empty_rfc822_name_excludes_every_address_for_gnutls_lint_pkix() {
 /// with certificatePolicies and an EKU given as an OID, is clean at NOTICE.
 #[test]
 fn a_certificate_of_every_builtin_profile_is_clean_under_pkilint_lint_pkix() {
-    let Some(pkilint) = pkilint_dir() else {
-        return;
-    };
+    let pkilint = pkilint_dir();
     let mut findings = Findings {
         bad: Vec::new(),
         accepted: 0,
@@ -371,9 +362,7 @@ fn a_certificate_of_every_builtin_profile_is_clean_under_pkilint_lint_pkix() {
 /// exactly those findings and no other.
 #[test]
 fn pkilints_findings_on_wildcard_single_label_and_spiffe_names_are_its_own_limits_lint_pkix() {
-    let Some(pkilint) = pkilint_dir() else {
-        return;
-    };
+    let pkilint = pkilint_dir();
     let env = Env::new();
     let out = env.path("o");
     let o = out.to_str().unwrap();

@@ -1,6 +1,6 @@
 //! The one integration test binary: drives the real `ca` binary. Each module covers one area
 //! and names the SPEC.md requirement IDs it tests.
-#![allow(clippy::disallowed_methods, clippy::disallowed_macros)] // tests build fixtures with std::fs and print SKIP notes
+#![allow(clippy::disallowed_methods, clippy::disallowed_macros)] // tests build fixtures with std::fs and print notes
 
 mod harness;
 
@@ -13,6 +13,7 @@ mod checkpoint;
 mod commit;
 mod concurrency;
 mod crash;
+mod edges;
 mod environment;
 mod hierarchy;
 mod hostile;

@@ -212,16 +212,16 @@ fn list_filters_and_its_json_schema_is_stable_list_json() {
         text.starts_with("SERIAL") && text.contains(&c) && text.contains("revoked"),
         "{text}"
     );
-    env.refused(&["list", "--expiring", "soon"], REFUSED);
+    env.refused(&["list", "--expiring", "soon"], USAGE);
     // Huge durations never panic: past the end of time every valid certificate expires
     // within them (it panicked with a duration overflow before).
     let valid = [a.as_str(), b.as_str()];
     assert_eq!(serials(list(&["--expiring", "9999999999d"])), valid);
     assert_eq!(serials(list(&["--expiring", "106751991167300d"])), valid);
     let out = env.run(&["list", "--expiring", "9223372036854775807w"]);
-    assert_eq!(out.status.code(), Some(REFUSED), "{out:?}");
+    assert_eq!(out.status.code(), Some(USAGE), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("too long a duration"));
-    env.refused(&["list", "--expiring", "99999999999999999999d"], REFUSED);
+    env.refused(&["list", "--expiring", "99999999999999999999d"], USAGE);
     assert_schema(&env.status(), "status.json");
 }
 
@@ -566,7 +566,8 @@ fn serials_are_accepted_as_users_type_them_serial_input() {
     let err = env.refused(&["show", "1234567"], REFUSED);
     assert!(err.contains("decimal is not accepted"), "{err}");
     // (An ambiguous tail is refused listing the matches: unit test in model/log.rs.)
-    // revoke --cert: the recorded certificate is revoked; another file is refused.
+    // revoke --cert: the recorded certificate is revoked; another file is refused (the
+    // CA's own certificate with its own message, REVOKE-REFUSE).
     let before = snapshot(&env.dir);
     let other = write(
         &env,
@@ -574,10 +575,7 @@ fn serials_are_accepted_as_users_type_them_serial_input() {
         std::fs::read(env.dir.join("ca.crt")).unwrap().as_slice(),
     );
     let err = env.refused(&["revoke", "--cert", other.to_str().unwrap()], REFUSED);
-    assert!(
-        err.contains("is not a certificate index.log records"),
-        "{err}"
-    );
+    assert!(err.contains("is this CA's own certificate"), "{err}");
     assert_unchanged(&before, &snapshot(&env.dir));
     env.ok(&[
         "revoke",

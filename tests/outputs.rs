@@ -1020,3 +1020,71 @@ fn a_read_only_stdout_or_fd_is_refused_before_the_commit_output_stream_writable(
     let out = ca_at(&dir).args(["sign", c]).output().unwrap();
     assert!(out.status.success() && out.stdout.starts_with(b"-----BEGIN CERTIFICATE-----"));
 }
+
+/// EXIT-PIPE: every read command whose output exceeds a pipe's buffer (64 KiB), written into
+/// a pipe whose reader is gone (`ca list | head -1`), ends with exit 0 and nothing on stderr —
+/// whether the write that meets the closed pipe is a row, a buffer flush or a whole report.
+/// The CA holds 2,500 certificates from one batch, so `list` (≈375 KiB), `list --json`
+/// (≈1.2 MiB), `log` and `log --json` (one record naming 2,500 serials) all pass 64 KiB.
+#[test]
+fn read_commands_larger_than_a_pipe_end_quietly_when_the_reader_is_gone_exit_pipe() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("big");
+    let run = |args: &[&str]| {
+        let out = ca_at(&dir).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    run(&["init", "--subject", "CN=Big CA", "--key-type", "ed25519"]);
+    // One CSR named 2,500 times: one batch, one commit (SPEC.md BATCH-*).
+    let list = tmp.path().join("todo.txt");
+    let line = format!("{}\n", csr("ed25519-default.pem").display());
+    std::fs::write(&list, line.repeat(2500)).unwrap();
+    run(&["sign", "--from-list", list.to_str().unwrap()]);
+    let serial = read_index(&dir)["certificates"][0]["serial"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cert = dir.join("certs").join(format!("{serial}.pem"));
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["list"],
+        vec!["list", "--json"],
+        vec!["list", "--status", "valid"],
+        vec!["log"],
+        vec!["log", "--json"],
+        vec!["status"],
+        vec!["status", "--json"],
+        vec!["show", &serial],
+        vec!["show", &serial, "--json"],
+        vec!["show", &serial, "--pem"],
+        vec!["show", &serial, "--der"],
+        vec!["show", "--ca"],
+        vec!["check"],
+        vec!["check", "--json"],
+        vec!["verify", cert.to_str().unwrap()],
+        vec!["verify", cert.to_str().unwrap(), "--json"],
+        vec!["policy", "show"],
+        vec!["man"],
+        vec!["man", "sign"],
+        vec!["completions", "bash"],
+        vec!["sign", cert.to_str().unwrap(), "--help"],
+    ];
+    for args in &commands {
+        let size = run(args).stdout.len();
+        if ["list", "log"].contains(&args[0]) {
+            assert!(size > 64 << 10, "{args:?} prints only {size} bytes");
+        }
+        let before = snapshot(&dir);
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = ca_at(&dir).args(args).stdout(writer).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?} | (closed): {err}");
+        assert!(out.stderr.is_empty(), "{args:?} | (closed): {err}");
+        assert_unchanged(&before, &snapshot(&dir));
+    }
+}

@@ -1185,7 +1185,9 @@ fn eio_from_closing_a_directory_is_no_internal_error_recover_closedir() {
             .args(cmd)
             .env("FILECA_NOW", NOW)
             .output()
-            .expect("strace (apt-get install strace; .ci/run does) is needed for this test");
+            .expect(
+                "strace (apt-get install strace; scripts/test.sh does) is needed for this test",
+            );
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{cmd:?}: {err}");
         assert!(!err.contains("internal error"), "{cmd:?}: {err}");

@@ -333,6 +333,8 @@ fn sign_out_writes_only_after_commit_and_never_overwrites_sign_out() {
     assert!(!env.path("elsewhere").exists());
 }
 
+/// A missing `--out` directory is refused before anything is done (exit 3, EXIT-REFUSED;
+/// it was an I/O error, exit 4, found at the commit).
 #[test]
 fn sign_out_into_a_missing_directory_changes_nothing_sign_out() {
     let env = Env::new();
@@ -344,7 +346,7 @@ fn sign_out_into_a_missing_directory_changes_nothing_sign_out() {
             "--out",
             out_path.to_str().unwrap(),
         ],
-        IO,
+        REFUSED,
     );
 }
 

@@ -20,8 +20,9 @@ impl ValueEnum for Reason {
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
         Some(match self {
-            Reason::CaCompromise => PossibleValue::new("caCompromise").alias("cACompromise"),
-            Reason::AaCompromise => PossibleValue::new("aaCompromise").alias("aACompromise"),
+            Reason::CaCompromise | Reason::AaCompromise => {
+                PossibleValue::new(self.typed()).alias(self.name())
+            }
             // Only meaningful in delta CRLs: accepted so that revoke can say so, not offered.
             Reason::RemoveFromCrl => PossibleValue::new(Reason::RemoveFromCrl.name()).hide(true),
             other => PossibleValue::new(other.name()),
@@ -134,4 +135,63 @@ pub fn serial(s: &str) -> crate::error::Result<crate::model::log::Typed> {
             "{s:?} is not a serial number (hex digits, optionally with colons, 0x or serial=)"
         ))
     })
+}
+
+/// `list --expiring`: `30d`, `12h`, `2w`, `90m` or a plain number of days. A clap value
+/// parser, so a malformed duration is a usage error (exit 2, EXIT-USAGE).
+pub fn duration(s: &str) -> Result<time::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "d"),
+    };
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration such as 30d, 12h or 2w"))?;
+    let seconds: i64 = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "w" => 604_800,
+        "m" => 60,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use m, h, d or w)")),
+    };
+    n.checked_mul(seconds)
+        .map(time::Duration::seconds)
+        .ok_or_else(|| format!("{s:?} is too long a duration"))
+}
+
+/// `issue NAME`: NAME becomes file names, so 1–64 of letters, digits, `.`, `_`, `-`, not
+/// starting with `.` (SPEC.md ISSUE-*). A clap value parser: anything else is a usage error
+/// (exit 2, EXIT-USAGE); a wildcard is pointed to `--san`.
+pub fn issue_name(name: &str) -> Result<String, String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        return Ok(name.to_string());
+    }
+    let shown = crate::render::escape(name);
+    if let Some(base) = name.strip_prefix("*.") {
+        let base = crate::render::escape(base);
+        return Err(format!(
+            "{shown:?}: NAME names files and cannot hold '*'; a wildcard is a SAN: \
+             ca issue {base} --san 'DNS:*.{base}'"
+        ));
+    }
+    Err(format!(
+        "{shown:?} must be 1-64 letters, digits, '.', '_' or '-' and not start with '.'"
+    ))
+}
+
+/// `--out-dir DIR`: a directory to create or fill, never `-` (which would make a directory
+/// named `-`, not standard output). A clap value parser: `-` is a usage error (EXIT-USAGE).
+pub fn out_dir(dir: &str) -> Result<std::path::PathBuf, String> {
+    match dir {
+        "-" => Err("--out-dir takes a directory, not `-` (standard output)".into()),
+        "" => Err("--out-dir needs a directory name".into()),
+        d => Ok(d.into()),
+    }
 }

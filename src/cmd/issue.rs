@@ -52,10 +52,11 @@ pub struct P12Request {
 
 /// Runs `ca issue`.
 pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
-    check_name(&args.name)?;
     if deliver_undelivered(args, ctx)? {
         return Ok(());
     }
+    // Refused now, before the key is made or the CA key read, for a dry run too (DRY-RUN).
+    crate::store::output::precheck_pair(&args.out_dir, &args.out_dir.join(&args.name))?;
     let subject = match &args.subject {
         Some(s) => Subject::parse(s).map_err(|err| Error::Name {
             what: "--subject",
@@ -157,12 +158,10 @@ fn deliver_undelivered(args: &IssueArgs, ctx: &Context) -> Result<bool> {
 /// (key, certificate, ca.crt) it publishes.
 pub fn plan(state: &State, request: &Issue, env: &Env) -> Result<Planned> {
     let policy = state.policy()?;
-    let profile = policy.leaf(&request.profile).map_err(|e| match e {
-        crate::policy::PolicyRefusal::SubCaProfile { .. } => Error::Usage(
-            "issue makes leaf key pairs; a sub-CA's key stays with it: sign its CSR with `ca sign CSR --profile sub-ca`".into(),
-        ),
-        e => crate::model::change::Refusal::Policy(e).into(),
-    })?;
+    // A refusal (exit 3), not a usage error: which profiles make CAs is the policy's to say.
+    let profile = policy
+        .leaf(&request.profile)
+        .map_err(crate::model::change::Refusal::Policy)?;
     let days = crate::policy::gate::days(profile, request.days)
         .map_err(crate::model::change::Refusal::Policy)?;
     let mut notes = Vec::new();
@@ -286,19 +285,4 @@ pub fn plan(state: &State, request: &Issue, env: &Env) -> Result<Planned> {
         carried,
     });
     Ok(Planned::new(plan, String::new(), notes))
-}
-
-/// NAME becomes file names: letters, digits, `.`, `_`, `-`, not starting with `.`.
-fn check_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(crate::error::Refused::IssueName(name.to_string()).into())
-    }
 }

@@ -3,7 +3,7 @@
 //! `run` parses the filters and opens a shared session; [`query`] streams the selected rows
 //! out of index.log; `render::list` writes each as it comes (the table or the JSON array).
 
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use super::Context;
 use crate::cli::ListArgs;
@@ -15,12 +15,7 @@ use crate::store::{Access, CHAIN, Session};
 
 /// Runs `ca list`.
 pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
-    let within = args
-        .expiring
-        .as_deref()
-        .map(parse_duration)
-        .transpose()
-        .map_err(|m| crate::error::Refused::Duration(m.to_string()))?;
+    let within = args.expiring;
     let needle = args.matching.as_deref().map(str::to_lowercase);
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     // Read under the lock: a concurrent renew-ca may have installed a newer ca.crt.
@@ -94,26 +89,4 @@ pub fn this_ca(session: &Session, ca: &crate::pki::ca::CaCert) -> Result<ThisCa>
         subject: ca.subject_shown.clone(),
         depth,
     })
-}
-
-/// Parses `30d`, `12h`, `2w`, `90m` or a plain number of days.
-pub fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, "d"),
-    };
-    let n: i64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration such as 30d, 12h or 2w"))?;
-    let seconds: i64 = match unit {
-        "d" => 86_400,
-        "h" => 3_600,
-        "w" => 604_800,
-        "m" => 60,
-        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use m, h, d or w)")),
-    };
-    n.checked_mul(seconds)
-        .map(Duration::seconds)
-        .ok_or_else(|| format!("{s:?} is too long a duration"))
 }

@@ -101,6 +101,9 @@ pub struct Planned {
     pub plan: Plan,
     /// Printed on stdout after the commit (unless the plan has outputs).
     pub stdout: String,
+    /// Printed instead of `stdout` when set: the same result in binary form (`crl --der`
+    /// without `--out`: the DER of the committed ca.crl).
+    pub binary: Option<Vec<u8>>,
     pub notes: Vec<render::Note>,
     /// `--out` naming a stream (a device, a FIFO, /dev/stdout…), opened before the commit:
     /// `stdout` goes there.
@@ -112,6 +115,7 @@ impl Planned {
         Planned {
             plan,
             stdout,
+            binary: None,
             notes,
             stream: None,
         }
@@ -251,6 +255,11 @@ pub fn mutate_with<T>(
         }
     }
     if opts.dry_run {
+        // The commit's own checks of the outputs, so a dry run refuses what the real run
+        // would (DRY-RUN).
+        for o in &planned.plan.outputs {
+            store::output::check(o)?;
+        }
         return render::plan::print(&planned.plan, &planned.notes);
     }
     let committed = session.commit(&mut planned.plan)?;
@@ -278,10 +287,14 @@ fn finish(ctx: &Context, planned: &Planned, committed: store::Committed) -> Resu
         failed.push("stderr could not be written".into());
     }
     if plan.outputs.is_empty() {
+        let bytes = match &planned.binary {
+            Some(b) => b.as_slice(),
+            None => planned.stdout.as_bytes(),
+        };
         let written = match &planned.stream {
-            Some((path, stream)) => render::to_stream(stream, &planned.stdout)
+            Some((path, stream)) => render::to_stream(stream, bytes)
                 .map_err(|e| format!("{}: {e}", render::escape(&path.display().to_string()))),
-            None => render::stdout(&planned.stdout).map_err(|e| format!("stdout: {e}")),
+            None => render::stdout(bytes).map_err(|e| format!("stdout: {e}")),
         };
         if let Err(e) = written {
             failed.push(e);

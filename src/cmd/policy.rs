@@ -39,15 +39,12 @@ fn current(ctx: &Context) -> Result<(String, u64)> {
 }
 
 fn show(ctx: &Context, builtin: bool) -> Result<()> {
+    // A read command: a closed pipe is a normal end, another failure exit 4 (EXIT-PIPE).
     if builtin {
-        return crate::render::stdout(DEFAULT_TOML).map_err(|e| Error::Undelivered {
-            msg: format!("stdout: {e}"),
-        });
+        return crate::render::print(DEFAULT_TOML);
     }
     let (text, _) = current(ctx)?;
-    crate::render::stdout(&shown(&text)).map_err(|e| Error::Undelivered {
-        msg: format!("stdout: {e}"),
-    })
+    crate::render::print(&shown(&text))
 }
 
 /// The policy's text as `show` prints it: what `policy apply` refuses (terminal controls,

@@ -37,6 +37,9 @@ pub fn run(args: &RenewArgs, ctx: &Context) -> Result<()> {
         revoke_old: args.revoke_old,
     };
     let out = args.out.out.clone().map(|o| (o, args.out.force));
+    if let Some(out) = &args.out.out {
+        crate::store::output::precheck(out, args.out.force)?;
+    }
     super::mutate(ctx, &args.mutation, |state, env| {
         plan(state, &request, env).and_then(|p| p.with_out(out))
     })

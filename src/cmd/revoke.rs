@@ -69,6 +69,9 @@ pub fn plan(state: &State, request: &Revoke, env: &Env) -> Result<Planned> {
             let serial = Serial::from_magnitude(cert.raw_serial());
             match state.find(&serial)? {
                 Some(e) if e.sha256 == crate::hex::sha256(der) => e,
+                _ if *der == state.ca.cert.der => {
+                    return Err(crate::model::change::Refusal::OwnCaCert(path.clone()).into());
+                }
                 _ => {
                     return Err(crate::model::change::Refusal::NotRecorded {
                         path: path.clone(),
@@ -89,7 +92,7 @@ pub fn plan(state: &State, request: &Revoke, env: &Env) -> Result<Planned> {
         &format!(
             "{serial} ({}), reason {}",
             crate::render::escape(&subject),
-            reason.name()
+            reason.typed()
         ),
     )];
     let mut writes = Vec::new();

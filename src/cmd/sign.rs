@@ -78,6 +78,15 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
     }
     let sans = crate::cli::sans(&args.san)?;
     let out = args.out.out.clone().map(|o| (o, args.out.force));
+    // What the commit would refuse is refused now, before the CA key is read, for a dry run
+    // too (DRY-RUN).
+    if let Some((path, force)) = &out {
+        crate::store::output::precheck(path, *force)?;
+    }
+    if let Some(dir) = &args.out_dir {
+        let files: Vec<PathBuf> = checked.iter().map(|(p, _)| out_path(dir, p)).collect();
+        crate::store::output::precheck_dir(dir, &files, args.out.force)?;
+    }
     super::mutate(ctx, &args.mutation, |state, env| {
         if let [(_, one)] = checked.as_slice() {
             let request = Sign {

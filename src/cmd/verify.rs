@@ -122,7 +122,7 @@ pub fn query(
                     format!(
                         "revoked on {} ({})",
                         crate::clock::fmt(r.at),
-                        r.reason.name()
+                        r.reason.typed()
                     ),
                 ),
                 CertState::Expired => (

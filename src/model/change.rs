@@ -29,6 +29,13 @@ pub enum Refusal {
         path: std::path::PathBuf,
         serial: Serial,
     },
+    /// `revoke --cert ca.crt`: the CA's own certificate, which it did not issue (REVOKE-REFUSE).
+    #[error(
+        "{} is this CA's own certificate (ca.crt), not one it issued: a sub-CA is revoked by \
+         its parent (`ca --dir PARENT revoke SERIAL`); a root is retired by no longer trusting it",
+        crate::render::escape(&.0.display().to_string())
+    )]
+    OwnCaCert(std::path::PathBuf),
     #[error(
         "removeFromCRL is only meaningful in delta CRLs (RFC 5280 5.3.1), which fileca does not issue; it cannot be a reason to revoke"
     )]
@@ -41,7 +48,7 @@ pub enum Refusal {
     #[error(
         "certificate {serial} is already revoked (since {}, reason {})",
         crate::clock::fmt(*at),
-        reason.name()
+        reason.typed()
     )]
     AlreadyRevoked {
         serial: Serial,

@@ -46,6 +46,17 @@ impl Reason {
         }
     }
 
+    /// The name users type (`revoke --reason`, as `--help` lists it) and text output shows:
+    /// RFC 5280's, but `caCompromise` and `aaCompromise` in the camel case of the others.
+    /// JSON and index.log keep [`Reason::name`] (SPEC.md REVOKE-REASONS).
+    pub fn typed(self) -> &'static str {
+        match self {
+            Reason::CaCompromise => "caCompromise",
+            Reason::AaCompromise => "aaCompromise",
+            other => other.name(),
+        }
+    }
+
     /// Parses a stored name.
     pub fn from_name(s: &str) -> Option<Reason> {
         Reason::ALL.iter().copied().find(|r| r.name() == s)

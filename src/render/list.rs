@@ -73,10 +73,15 @@ pub fn write(
     widest: Option<Serial>,
     query: impl FnOnce(&mut dyn FnMut(&Row<'_>) -> Result<()>) -> Result<()>,
 ) -> Result<()> {
-    let io = |e: std::io::Error| Error::io("<stdout>", e);
+    // A closed pipe is a normal end (SPEC.md EXIT-PIPE): the same mapping as every other
+    // stdout write, whether the row or the buffer's flush met it.
+    let io = super::stdout_error;
     if json {
         use serde::ser::{SerializeSeq, Serializer};
-        let json = |e: serde_json::Error| Error::io("<stdout>", std::io::Error::other(e));
+        let json = |e: serde_json::Error| match e.io_error_kind() {
+            Some(std::io::ErrorKind::BrokenPipe) => Error::Closed,
+            _ => Error::io("<stdout>", std::io::Error::other(e)),
+        };
         let mut ser =
             serde_json::Serializer::with_formatter(&mut *out, super::json::SafeFormatter::new());
         let mut seq = ser.serialize_seq(None).map_err(json)?;

@@ -198,12 +198,13 @@ pub fn is_unsafe(c: char) -> bool {
 }
 
 /// Writes `text` to stdout and flushes it; the error is returned, never a panic.
-pub fn stdout(text: &str) -> std::io::Result<()> {
+pub fn stdout(text: impl AsRef<[u8]>) -> std::io::Result<()> {
+    let text = text.as_ref();
     if text.is_empty() {
         return Ok(());
     }
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
+    out.write_all(text)?;
     out.flush()
 }
 
@@ -346,18 +347,31 @@ pub fn check_writable(stream: &OutStream, name: &str) -> Result<(), StreamError>
 }
 
 /// Writes `text` to a stream [`open_stream`] opened.
-pub fn to_stream(stream: &OutStream, text: &str) -> std::io::Result<()> {
+pub fn to_stream(stream: &OutStream, text: impl AsRef<[u8]>) -> std::io::Result<()> {
+    let text = text.as_ref();
     match stream {
         OutStream::Stdout => stdout(text),
         OutStream::Stderr => {
             let mut err = std::io::stderr().lock();
-            err.write_all(text.as_bytes())?;
+            err.write_all(text)?;
             err.flush()
         }
         OutStream::File(file) => {
             let mut file = file;
-            file.write_all(text.as_bytes())?;
+            file.write_all(text)?;
             file.flush()
+        }
+    }
+}
+
+impl OutStream {
+    /// Is it a terminal (binary output is refused there, `show --der`, `crl --der`)?
+    pub fn is_terminal(&self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            OutStream::Stdout => std::io::stdout().is_terminal(),
+            OutStream::Stderr => std::io::stderr().is_terminal(),
+            OutStream::File(f) => f.is_terminal(),
         }
     }
 }

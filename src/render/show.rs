@@ -106,7 +106,10 @@ pub fn text(shown: &ShowReport<'_>) -> String {
         (Some(at), reason) => crate::outln!(
             out,
             "status:        revoked on {at} ({})",
-            reason.unwrap_or("unspecified")
+            // What users type (caCompromise), not index.log's RFC spelling (REVOKE-REASONS).
+            reason
+                .and_then(crate::pki::reason::Reason::from_name)
+                .map_or("unspecified", crate::pki::reason::Reason::typed)
         ),
         _ => crate::outln!(out, "status:        {}", r.state.name()),
     }

@@ -43,7 +43,10 @@ pub const MAX_JOURNAL: u64 = 256 << 20;
 /// certs/, for [`DirError::CertsNotDir`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DirError {
-    #[error("no CA here (directory does not exist); create one with `ca init`")]
+    #[error(
+        "does not exist; if the CA is elsewhere, name its directory with --dir DIR or $CA_DIR \
+         (default ./ca); `ca init` creates a new CA"
+    )]
     Missing,
     #[error("not a directory")]
     NotDir,

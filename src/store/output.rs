@@ -146,8 +146,7 @@ pub fn write_copy(target: &CopyTarget, bytes: &[u8], force: bool) -> Result<()> 
     let path = match target {
         CopyTarget::Stdout => return crate::render::print(&String::from_utf8_lossy(bytes)),
         CopyTarget::Stream(s) => {
-            return crate::render::to_stream(s, &String::from_utf8_lossy(bytes))
-                .map_err(|e| Error::io("--csr-out", e));
+            return crate::render::to_stream(s, bytes).map_err(|e| Error::io("--csr-out", e));
         }
         CopyTarget::File(p) => p,
     };
@@ -243,8 +242,60 @@ pub fn check_copy_target(path: &Path) -> Result<CopyTarget> {
         force: false,
         suffix: None,
         der: false,
+    })
+    .map_err(|e| match e {
+        Error::Output(OutputRefusal::NoParent { path, dir, .. }) => OutputRefusal::NoParent {
+            option: "--csr-out",
+            path,
+            dir,
+        }
+        .into(),
+        e => e,
     })?;
     Ok(CopyTarget::File(path.to_path_buf()))
+}
+
+/// Refuses, before the CA key is read, an `--out FILE` that the commit would refuse
+/// ([`check`]), so a dry run refuses what the real run does (DRY-RUN). `-` and streams pass:
+/// they are judged when opened.
+pub fn precheck(path: &Path, force: bool) -> Result<()> {
+    if path.as_os_str() == "-" || crate::render::is_stream(path) {
+        return Ok(());
+    }
+    check(&OutputFile {
+        path: path.to_path_buf(),
+        source: String::new(),
+        bytes: Vec::new(),
+        serial: None,
+        force,
+        suffix: None,
+        der: false,
+    })
+}
+
+/// [`precheck`] for `--out-dir DIR` and the files a command will write in it: a DIR that
+/// exists must be a directory, and its files pass [`check`]; a missing DIR is created at
+/// the commit.
+pub fn precheck_dir(dir: &Path, files: &[PathBuf], force: bool) -> Result<()> {
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => files.iter().try_for_each(|f| precheck(f, force)),
+        Ok(_) => Err(OutputRefusal::NotDirectory {
+            dir: dir.to_path_buf(),
+            dangling: false,
+        }
+        .into()),
+        Err(_) => Ok(()),
+    }
+}
+
+/// [`precheck`] for `ca issue`'s pair directory: it must not exist ([`stage_pair`] refuses
+/// it at the commit).
+pub fn precheck_pair(dir: &Path, pair: &Path) -> Result<()> {
+    precheck_dir(dir, &[], false)?;
+    match std::fs::symlink_metadata(pair) {
+        Ok(_) => Err(OutputRefusal::PairExists(pair.to_path_buf()).into()),
+        Err(_) => Ok(()),
+    }
 }
 
 /// Checks an output before anything is written: the target is not a symlink, not something
@@ -265,6 +316,12 @@ pub fn check(out: &OutputFile) -> Result<()> {
             match std::fs::metadata(&parent) {
                 Ok(m) if m.is_dir() => Ok(()),
                 Ok(_) => Err(OutputRefusal::ParentNotDirectory(parent).into()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Err(OutputRefusal::NoParent {
+                    option: "--out",
+                    path: target.clone(),
+                    dir: parent,
+                }
+                .into()),
                 Err(e) => Err(Error::io(&parent, e)),
             }
         }

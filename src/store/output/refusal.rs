@@ -18,6 +18,17 @@ pub enum OutputRefusal {
     Exists(PathBuf),
     #[error("{}: is not a directory", shown(.0))]
     ParentNotDirectory(PathBuf),
+    /// The directory of an output file does not exist (`option`: `--out`, `--csr-out`).
+    #[error(
+        "{option} {}: the directory {} does not exist ({option} never creates directories); nothing was issued or changed",
+        shown(.path),
+        shown(.dir)
+    )]
+    NoParent {
+        option: &'static str,
+        path: PathBuf,
+        dir: PathBuf,
+    },
     #[error(
         "{}: is inside the state directory {}; write outputs elsewhere",
         shown(.out),

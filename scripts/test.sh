@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The README's test command (SPEC.md TEST-TOOLS): on a fresh Debian/Ubuntu machine with the
+# Rust toolchain, installs every tool the tests use, checks that the machine grants what no
+# package provides (TEST-PRIVILEGE), then runs the format check, clippy, the whole test suite
+# and the behavioural validation script. Exits non-zero on any failure. `.ci/run` is this.
+#
+#   scripts/test.sh               install what is missing, then check everything
+#   scripts/test.sh --setup-only  install and check the machine only; prints the PKILINT
+#                                 export for running single tests (cargo test -- MODULE::)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+setup_only=false
+case "${1:-}" in
+  "") ;;
+  --setup-only) setup_only=true ;;
+  *) echo "usage: scripts/test.sh [--setup-only]" >&2; exit 2 ;;
+esac
+
+die() { echo "scripts/test.sh: $*" >&2; exit 1; }
+
+command -v cargo >/dev/null || die "cargo is missing: install the Rust toolchain (https://rustup.rs)"
+
+# Distribution packages, each for the tests that name it when it is missing (TEST-TOOLS).
+need=()
+command -v openssl >/dev/null || need+=(openssl)                     # everywhere; validate.sh
+command -v strace >/dev/null || need+=(strace)                       # tests/environment.rs
+command -v certtool >/dev/null || need+=(gnutls-bin)                 # the second verifier
+command -v /usr/share/easy-rsa/easyrsa >/dev/null || need+=(easy-rsa) # tests/adopt.rs
+{ command -v unshare && command -v script; } >/dev/null || need+=(util-linux bsdutils)
+# Java's PKIX validator and keytool (tests/interop.rs, INTEROP-JAVA).
+{ command -v javac && command -v keytool; } >/dev/null || need+=(openjdk-17-jdk-headless)
+# pkilint (tests/lint.rs) comes from PyPI into a venv kept in the user's cache, pinned (a new
+# pkilint may add findings: bump the pin deliberately). Made once, reused by every run.
+pkilint_version=0.13.3
+pkilint_venv="${XDG_CACHE_HOME:-$HOME/.cache}/fileca-ci/pkilint-$pkilint_version"
+if ! [ -f "$pkilint_venv/installed" ]; then
+  command -v python3 >/dev/null || need+=(python3)
+  python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+fi
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "installing ${need[*]} needs root (apt-get): run as root or install them"
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq "${need[@]}"
+fi
+if ! [ -f "$pkilint_venv/installed" ]; then # the mark is made last: a broken venv is remade
+  echo "installing: pkilint $pkilint_version in $pkilint_venv"
+  python3 -m venv --clear "$pkilint_venv"
+  "$pkilint_venv/bin/pip" install -q "pkilint==$pkilint_version"
+  touch "$pkilint_venv/installed"
+fi
+export PKILINT="$pkilint_venv/bin/lint_pkix_cert"
+
+# What no package provides (TEST-PRIVILEGE): the tests that need it would only say "NOT RUN",
+# so a machine without it is refused here rather than passing them unrun.
+[ "$(id -u)" -eq 0 ] ||
+  die "the tests need root (tests/boundary.rs runs ca as another user, SPEC.md TEST-PRIVILEGE): run as root, e.g. in a container"
+unshare -Urm true 2>/dev/null ||
+  die "this kernel refuses unprivileged user namespaces (unshare -Urm), which the disk-full and read-only tests need (SPEC.md TEST-PRIVILEGE): sysctl kernel.unprivileged_userns_clone=1, or a container that allows them"
+
+if $setup_only; then
+  echo "ready: export PKILINT=$PKILINT"
+  exit 0
+fi
+
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+cargo test
+bash scripts/validate.sh

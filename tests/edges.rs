@@ -1,0 +1,449 @@
+//! Operator edges (issue #27): exit codes as SPEC.md's table says (EXIT-USAGE, EXIT-REFUSED,
+//! EXIT-TABLE), refusals that name the option and the next step, `crl --der` on stdout
+//! (CRL-DER), dry runs that refuse what the real run refuses (DRY-RUN), and help that keeps
+//! global options apart (DOCS-HELP).
+
+use std::path::Path;
+
+use crate::harness::*;
+
+/// Runs `ca ARGS` in the workspace (so a relative path such as `-` lands there, never in
+/// the source tree), asserts the exit code and that the CA directory and the workspace's
+/// other files are unchanged. Returns stderr.
+#[track_caller]
+fn refused_here(env: &Env, args: &[&str], code: i32) -> String {
+    let before = snapshot(env.tmp.path());
+    let out = env
+        .ca()
+        .current_dir(env.tmp.path())
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "ca {args:?}: {stderr}");
+    assert!(out.stdout.is_empty(), "ca {args:?} printed to stdout");
+    assert_unchanged(&before, &snapshot(env.tmp.path()));
+    stderr
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// EXIT-USAGE: a malformed value is exit 2 whichever command reads it — a duration, an
+/// issue NAME (a wildcard is pointed to `--san`), a `-` that cannot be a batch member or an
+/// output directory; EXIT-REFUSED: a well-formed request the policy refuses is exit 3.
+#[test]
+fn malformed_values_are_exit_2_and_policy_refusals_exit_3_exit_usage_exit_refused() {
+    let env = Env::new();
+    let p256 = csr("p256-default.pem");
+    refused_here(&env, &["list", "--expiring", "30x"], USAGE);
+    refused_here(&env, &["list", "--expiring", "d"], USAGE);
+    let e = refused_here(&env, &["issue", "bad/name"], USAGE);
+    assert!(e.contains("letters, digits"), "{e}");
+    let e = refused_here(&env, &["issue", "*.lab.test"], USAGE);
+    assert!(e.contains("--san 'DNS:*.lab.test'"), "{e}");
+    refused_here(&env, &["issue", ".hidden"], USAGE);
+    refused_here(&env, &["sign", "-", "-"], USAGE);
+    refused_here(&env, &["sign", "-", s(&p256)], USAGE);
+    // `--out-dir -` made a directory named `-`.
+    let e = refused_here(&env, &["sign", s(&p256), "--out-dir", "-"], USAGE);
+    assert!(e.contains("not `-`"), "{e}");
+    refused_here(&env, &["issue", "web.test", "--out-dir", "-"], USAGE);
+    assert!(!env.path("-").exists());
+    // A profile that makes CAs is the policy's word: a refusal, not a usage error.
+    let e = refused_here(
+        &env,
+        &["issue", "x.lab.test", "--profile", "sub-ca"],
+        REFUSED,
+    );
+    assert!(e.contains("ca sign CSR --profile sub-ca"), "{e}");
+    // What works stays working.
+    env.ok(&["list", "--expiring", "30d"]);
+    env.ok(&["list", "--expiring", "45"]);
+}
+
+/// Refusals say what is wrong in the user's terms: a missing `--out` directory names
+/// `--out` and says nothing was issued (EXIT-REFUSED); `revoke --cert ca.crt` says it is the
+/// CA's own certificate (REVOKE-REFUSE); a `--dir` that does not exist says so and how to
+/// name another (DIR-MISSING).
+#[test]
+fn refusals_name_the_option_and_the_next_step_exit_refused_revoke_refuse_dir_missing() {
+    let env = Env::new();
+    let p256 = csr("p256-default.pem");
+    let e = refused_here(
+        &env,
+        &["sign", s(&p256), "--out", "/nonexistent/dir/a.crt"],
+        REFUSED,
+    );
+    assert!(
+        e.contains("--out /nonexistent/dir/a.crt")
+            && e.contains("does not exist")
+            && e.contains("nothing was issued"),
+        "{e}"
+    );
+    let e = refused_here(
+        &env,
+        &["revoke", "--cert", s(&env.dir.join("ca.crt"))],
+        REFUSED,
+    );
+    assert!(e.contains("this CA's own certificate"), "{e}");
+    let missing = env.path("pkj");
+    let out = ca_at(&missing).arg("status").output().unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(STATE), "{e}");
+    assert!(
+        e.contains("does not exist") && e.contains("--dir") && e.contains("$CA_DIR"),
+        "{e}"
+    );
+    assert!(!missing.exists());
+}
+
+/// CRL-DER: `crl --der` prints the DER on stdout (or `--out -`), as `show --ca --der` does,
+/// and refuses a terminal (exit 2, nothing written).
+#[test]
+fn crl_der_goes_to_stdout_but_never_to_a_terminal_crl_der() {
+    let env = Env::new();
+    let (_, serial) = env.sign(&csr("p256-default.pem"), &[]);
+    env.ok(&["revoke", &serial]);
+    for args in [&["crl", "--der"][..], &["crl", "--der", "--out", "-"]] {
+        let der = env.ok(args).stdout;
+        assert_eq!(der[0], 0x30, "{args:?}: DER, not PEM");
+        let file = write(&env, "stdout.crl", &der);
+        let (ok, text) = openssl(&["crl", "-inform", "DER", "-in", s(&file), "-noout", "-text"]);
+        assert!(ok && text.contains(&serial), "{text}");
+        // ca.crl stays PEM.
+        let pem = std::fs::read_to_string(env.dir.join("ca.crl")).unwrap();
+        assert!(pem.starts_with("-----BEGIN X509 CRL-----"), "{pem}");
+    }
+    let before = snapshot(&env.dir);
+    let out = crate::keys::on_terminal(&env, "crl --der", &[]);
+    let transcript = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(USAGE), "{transcript}");
+    assert!(transcript.contains("--der"), "{transcript}");
+    assert_unchanged(&before, &snapshot(&env.dir));
+}
+
+/// DRY-RUN: a dry run refuses whatever the real run refuses, outputs included (an existing
+/// `--out`, a file of `--out-dir`, `issue`'s pair directory), with the same exit code — and
+/// before the CA key is decrypted: with a wrong passphrase the refusal is the output's.
+#[test]
+fn a_dry_run_refuses_the_outputs_the_real_run_refuses_before_the_key_dry_run() {
+    let env = Env::empty();
+    let pass = write(&env, "ca.pass", b"right passphrase\n");
+    let wrong = write(&env, "wrong.pass", b"wrong passphrase\n");
+    for p in [&pass, &wrong] {
+        std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    }
+    env.ok(&[
+        "--passphrase-file",
+        s(&pass),
+        "init",
+        "--subject",
+        "CN=Dry CA",
+        "--encrypt-key",
+    ]);
+    let p256 = csr("p256-default.pem");
+    let with_pass = |p: &Path, args: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = vec!["--passphrase-file".into(), s(p).into()];
+        v.extend(args.iter().map(|a| a.to_string()));
+        v
+    };
+    env.ok(&with_pass(&pass, &["sign", s(&p256)])
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>());
+    let serial = env.last_serial();
+    let existing = write(&env, "existing.crt", b"keep me\n");
+    let out_dir = env.path("issued");
+    std::fs::create_dir(&out_dir).unwrap();
+    write(&env, "issued/p256-default.crt", b"keep me too\n");
+    std::fs::create_dir_all(out_dir.join("web.test")).unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["sign", s(&p256), "--out", s(&existing)],
+        vec!["sign", s(&p256), "--out-dir", s(&out_dir)],
+        vec!["renew", &serial, "--out", s(&existing)],
+        vec!["crl", "--out", s(&existing)],
+        vec!["crl", "--der", "--out", s(&existing)],
+        vec!["issue", "web.test", "--out-dir", s(&out_dir)],
+        vec!["sign", s(&p256), "--out", "/nonexistent/dir/a.crt"],
+    ];
+    for case in &cases {
+        for p in [&pass, &wrong] {
+            for dry in [false, true] {
+                let mut args = with_pass(p, case);
+                if dry {
+                    args.push("--dry-run".into());
+                }
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let e = refused_here(&env, &args, REFUSED);
+                assert!(
+                    e.contains("already exists") || e.contains("does not exist"),
+                    "{args:?}: {e}"
+                );
+            }
+        }
+    }
+    assert_eq!(std::fs::read(&existing).unwrap(), b"keep me\n");
+    // With --force the dry run goes through, as the real run would.
+    let args = with_pass(
+        &pass,
+        &[
+            "sign",
+            s(&p256),
+            "--out",
+            s(&existing),
+            "--force",
+            "--dry-run",
+        ],
+    );
+    env.ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+/// The codes a list names, in order: the items of "CODE words, CODE words, …" after its
+/// first `): ` or `: ` (parenthesised remarks hold no item that starts with a digit).
+fn listed_codes(list: &str) -> Vec<String> {
+    let body = list
+        .split_once("): ")
+        .or_else(|| list.split_once(": "))
+        .unwrap()
+        .1;
+    body.split(", ")
+        .filter(|item| item.starts_with(|c: char| c.is_ascii_digit()))
+        .map(|item| item.split(' ').next().unwrap().to_string())
+        .collect()
+}
+
+/// EXIT-TABLE: SPEC.md's exit code table is the one source: the README's list, `ca --help`'s
+/// and `ca man`'s EXIT STATUS name exactly its codes, README and `--help` with its words.
+#[test]
+fn readme_help_and_man_list_the_exit_codes_of_specs_table_exit_table() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let spec = std::fs::read_to_string(root.join("SPEC.md")).unwrap();
+    let section = spec.split("## 5. Exit codes").nth(1).unwrap();
+    let section = section.split("\n## ").next().unwrap();
+    let table: Vec<(String, String)> = section
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells.len() > 3 && cells[1].starts_with(|c: char| c.is_ascii_digit()))
+                .then(|| (cells[1].to_string(), cells[2].to_string()))
+        })
+        .collect();
+    let codes: Vec<String> = table.iter().map(|(c, _)| c.clone()).collect();
+    assert!(
+        codes.contains(&"70".to_string()) && codes.len() >= 12,
+        "{table:?}"
+    );
+
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let start = readme
+        .find("\nExit codes (")
+        .expect("the README's exit code list");
+    let list = readme[start + 1..]
+        .split("\n\n")
+        .next()
+        .unwrap()
+        .replace('\n', " ");
+    let help = String::from_utf8(Env::empty().ok(&["--help"]).stdout).unwrap();
+    let help_list = help
+        .lines()
+        .find(|l| l.starts_with("Exit codes"))
+        .expect("ca --help lists the exit codes");
+    for (what, text) in [("README", list.as_str()), ("ca --help", help_list)] {
+        assert_eq!(listed_codes(text), codes, "{what}: {text}");
+        for (code, short) in &table {
+            assert!(
+                text.contains(&format!("{code} {short}")),
+                "{what} lacks \"{code} {short}\": {text}"
+            );
+        }
+    }
+    let man = String::from_utf8(Env::empty().ok(&["man"]).stdout).unwrap();
+    let status = man
+        .split(".SH \"EXIT STATUS\"")
+        .nth(1)
+        .expect("EXIT STATUS");
+    let lines: Vec<&str> = status.lines().collect();
+    let man_codes: Vec<String> = lines
+        .windows(2)
+        .filter(|w| w[0] == ".TP")
+        .map(|w| w[1].replace("\\(en", "–"))
+        .collect();
+    assert_eq!(man_codes, codes, "ca man's EXIT STATUS");
+}
+
+/// The subcommands `ca --help` lists (clap's `help` excepted), and policy's.
+fn commands() -> Vec<Vec<String>> {
+    let help = String::from_utf8(Env::empty().ok(&["--help"]).stdout).unwrap();
+    let mut out: Vec<Vec<String>> = help
+        .split("Commands:\n")
+        .nth(1)
+        .unwrap()
+        .split("\n\n")
+        .next()
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(|c| vec![c.to_string()])
+        .collect();
+    for sub in ["show", "apply", "edit"] {
+        out.push(vec!["policy".into(), sub.into()]);
+    }
+    out
+}
+
+/// DOCS-HELP: every command's `--help` lists its own options under "Options:" and the
+/// options every command takes under "Global options:", apart; every SERIAL argument is
+/// described in the same words (SERIAL-INPUT).
+#[test]
+fn every_help_keeps_global_options_apart_and_serials_in_one_wording_docs_help() {
+    let env = Env::empty();
+    let commands = commands();
+    assert!(commands.len() >= 20, "{commands:?}");
+    for cmd in &commands {
+        let mut args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        args.push("--help");
+        let help = String::from_utf8(env.ok(&args).stdout).unwrap();
+        let (own, global) = help
+            .split_once("\nGlobal options:\n")
+            .unwrap_or_else(|| panic!("{cmd:?}: no Global options heading:\n{help}"));
+        for option in [
+            "--dir <DIR>",
+            "--lock-timeout",
+            "--quiet",
+            "--allow-insecure-dir",
+        ] {
+            assert!(
+                !own.contains(option),
+                "{cmd:?}: {option} among its own options"
+            );
+            assert!(
+                global.contains(option),
+                "{cmd:?}: {option} not under Global options"
+            );
+        }
+    }
+    let serial_help = |cmd: &str| {
+        let help = String::from_utf8(env.ok(&[cmd, "--help"]).stdout).unwrap();
+        let line = help
+            .lines()
+            .find(|l| {
+                l.trim_start().starts_with("[SERIAL]") || l.trim_start().starts_with("<SERIAL>")
+            })
+            .unwrap_or_else(|| panic!("{cmd}: {help}"))
+            .trim_start()
+            .split_once("  ")
+            .unwrap()
+            .1
+            .trim()
+            .to_string();
+        assert!(line.contains("last 8 or more digits"), "{cmd}: {line}");
+        line
+    };
+    let revoke = serial_help("revoke");
+    assert_eq!(serial_help("show"), revoke);
+    assert_eq!(serial_help("renew"), revoke);
+}
+
+/// REVOKE-REASONS: a reason is shown in text as users type it (`caCompromise`, as `--help`
+/// lists it), while JSON and index.log keep RFC 5280's `cACompromise`.
+#[test]
+fn reasons_are_shown_as_typed_and_json_keeps_rfc_5280s_name_revoke_reasons() {
+    let env = Env::new();
+    let (pem, serial) = env.sign(&csr("p256-default.pem"), &[]);
+    let out = env.ok(&["revoke", &serial, "--reason", "caCompromise"]);
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(note.contains("caCompromise"), "{note}");
+    let show = String::from_utf8(env.ok(&["show", &serial]).stdout).unwrap();
+    assert!(show.contains("(caCompromise)"), "{show}");
+    let cert = write(&env, "leaf.pem", pem.as_bytes());
+    let out = env.run(&["verify", s(&cert)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("caCompromise") && !text.contains("cACompromise"),
+        "{text}"
+    );
+    let e = env.refused(&["revoke", &serial, "--reason", "aACompromise"], REFUSED);
+    assert!(e.contains("reason caCompromise"), "{e}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&env.ok(&["show", &serial, "--json"]).stdout).unwrap();
+    assert_eq!(json["revocation_reason"], "cACompromise");
+    let log = std::fs::read_to_string(env.dir.join("index.log")).unwrap();
+    assert!(log.contains("cACompromise"), "{log}");
+}
+
+/// DOCS-MAN: every man page's footer carries the version and the date, the same on every run.
+#[test]
+fn every_man_page_carries_the_version_and_date_in_its_footer_docs_man() {
+    let env = Env::empty();
+    let version = format!("\"fileca {}\"", env!("CARGO_PKG_VERSION"));
+    let mut pages = vec![vec![]];
+    pages.extend(commands().into_iter().map(|c| vec![c.join("-")]));
+    for page in &pages {
+        let mut args = vec!["man"];
+        args.extend(page.iter().map(String::as_str));
+        let text = String::from_utf8(env.ok(&args).stdout).unwrap();
+        let th = text
+            .lines()
+            .find(|l| l.starts_with(".TH "))
+            .unwrap_or_else(|| panic!("{page:?}: no .TH"));
+        // .TH TITLE 1 YYYY-MM-DD "fileca VERSION" "fileca manual"
+        let fields: Vec<&str> = th.splitn(4, ' ').collect();
+        let date = fields[3].split(' ').next().unwrap();
+        assert!(
+            date.len() == 10 && date.as_bytes()[4] == b'-' && date.as_bytes()[7] == b'-',
+            "{page:?}: {th}"
+        );
+        assert!(
+            th.contains(&version) && th.ends_with("\"fileca manual\""),
+            "{page:?}: {th}"
+        );
+        assert_eq!(
+            env.ok(&args).stdout,
+            text.as_bytes(),
+            "{page:?}: not deterministic"
+        );
+    }
+}
+
+/// TEST-COMMAND, TEST-TOOLS: `scripts/test.sh` is the README's test command and CI's
+/// (`.ci/run` runs it); no test skips itself for a missing tool or offers a switch to; every
+/// package a test names when its tool is missing is one `scripts/test.sh` installs.
+#[test]
+fn one_test_command_installs_every_tool_a_test_requires_test_tools() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let script = read("scripts/test.sh");
+    assert!(read(".ci/run").contains("scripts/test.sh"));
+    assert!(read("README.md").contains("\n    scripts/test.sh\n"));
+    let installed: Vec<&str> = script
+        .lines()
+        .filter_map(|l| l.split_once("need+=(").map(|(_, r)| r))
+        .flat_map(|r| r.split(')').next().unwrap().split_whitespace())
+        .collect();
+    assert!(installed.contains(&"easy-rsa"), "{installed:?}");
+    let skip = ["SK", "IP"].concat();
+    for entry in std::fs::read_dir(root.join("tests")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains(&format!("\"{skip} ")) && !text.contains(&format!("FILECA_{skip}")),
+            "{}: a test skips itself",
+            path.display()
+        );
+        for call in text.split("require(\"").skip(1) {
+            let package = call.split('"').nth(2).unwrap();
+            let package = package.split_whitespace().next().unwrap();
+            assert!(
+                installed.contains(&package),
+                "{}: requires {package}, which scripts/test.sh does not install",
+                path.display()
+            );
+        }
+    }
+}
