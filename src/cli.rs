@@ -166,6 +166,12 @@ pub enum Command {
         after_help = "Examples:\n  ca --dir ./pki policy show > policy.toml\n  ca --dir ./pki policy apply policy.toml --dry-run\n  ca --dir ./pki policy apply policy.toml\n  ca --dir ./pki policy edit          # $VISUAL or $EDITOR; applied on save"
     )]
     Policy(PolicyCommand),
+    /// Print this CA's certificates as an OpenSSL index.txt (V/R/E lines), for `openssl ocsp
+    /// -index` and other OpenSSL tooling.
+    #[command(
+        after_help = "Example:\n  ca --dir ./pki export-index > index.txt\n  openssl ocsp -index index.txt -CA pki/ca.crt -rsigner ocsp.crt -rkey ocsp.key -port 8080"
+    )]
+    ExportIndex,
     /// Print the audit trail.
     #[command(
         after_help = "Example:\n  ca --dir ./pki log --json | jq '.[] | select(.operation == \"revoke\")'"
@@ -484,6 +490,7 @@ impl Command {
             | Command::Show(_)
             | Command::Verify(_)
             | Command::Log(_)
+            | Command::ExportIndex
             | Command::Completions { .. }
             | Command::Man { .. } => return None,
         };

@@ -4,12 +4,23 @@ use ring::digest;
 
 /// Lowercase hex of `bytes`.
 pub fn lower(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    encode(bytes, b"0123456789abcdef")
 }
 
 /// Uppercase hex of `bytes`.
 pub fn upper(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
+    encode(bytes, b"0123456789ABCDEF")
+}
+
+/// Hex of `bytes` with these 16 digits: one allocation (every serial a listing prints, every
+/// hash the log chain compares, goes through here).
+fn encode(bytes: &[u8], digits: &[u8; 16]) -> String {
+    let mut out = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        out.push(char::from(digits[usize::from(b >> 4)]));
+        out.push(char::from(digits[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// Lowercase hex SHA-256 of `bytes`.

@@ -447,3 +447,114 @@ fn one_test_command_installs_every_tool_a_test_requires_test_tools() {
         }
     }
 }
+
+/// EXPORT-INDEX: `ca export-index` writes an OpenSSL index.txt that `openssl ocsp -index`
+/// answers from correctly for this CA's certificates: good, revoked (with its time and
+/// reason), unknown for a serial the CA never issued; nothing from a tampered state.
+#[test]
+fn export_index_feeds_openssl_ocsp_good_revoked_and_unknown_export_index() {
+    let env = Env::new();
+    let (good_pem, good) = env.sign(&csr("p256-default.pem"), &[]);
+    let (bad_pem, bad) = env.sign(&csr("ed25519-default.pem"), &[]);
+    let (_, plain) = env.sign(&csr("p384-default.pem"), &[]);
+    env.ok(&["revoke", &bad, "--reason", "keyCompromise"]);
+    env.ok(&["revoke", &plain]);
+    let out = env.ok(&["export-index"]);
+    let index = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = index.lines().collect();
+    assert_eq!(lines.len(), 3, "{index}");
+    let fields = |serial: &str| -> Vec<String> {
+        let line = lines
+            .iter()
+            .find(|l| l.split('\t').nth(3) == Some(serial))
+            .unwrap_or_else(|| panic!("{serial} not in {index}"));
+        line.split('\t').map(str::to_string).collect()
+    };
+    let g = fields(&good);
+    assert_eq!((g.len(), g[0].as_str(), g[2].as_str()), (6, "V", ""));
+    assert!(g[1].ends_with('Z') && g[1].len() == 13, "{g:?}");
+    assert_eq!(g[5], "/CN=p256.example.test");
+    let b = fields(&bad);
+    assert_eq!(b[0], "R");
+    assert!(b[2].ends_with(",keyCompromise"), "{b:?}");
+    let p = fields(&plain);
+    assert!(
+        p[0] == "R" && p[2].len() == 13 && !p[2].contains(','),
+        "{p:?}"
+    );
+    // openssl ocsp answers from it, signed by the CA itself (a CA-signed response).
+    let idx = write(&env, "index.txt", index.as_bytes());
+    let ca = env.dir.join("ca.crt");
+    let ca = ca.to_str().unwrap();
+    let key = env.dir.join("ca.key");
+    let key = key.to_str().unwrap();
+    let other = Env::new();
+    let (foreign_pem, _) = other.sign(&csr("p256-default.pem"), &[]);
+    for (name, pem, want) in [
+        ("good", &good_pem, "good"),
+        ("bad", &bad_pem, "revoked"),
+        // Another CA's certificate, asked of this issuer: a serial this CA never issued.
+        ("foreign", &foreign_pem, "unknown"),
+    ] {
+        let cert = write(&env, &format!("{name}.crt"), pem.as_bytes());
+        let cert = cert.to_str().unwrap();
+        let (req, resp) = (
+            env.path(&format!("{name}.req")),
+            env.path(&format!("{name}.resp")),
+        );
+        let (ok, text) = openssl(&[
+            "ocsp",
+            "-issuer",
+            ca,
+            "-cert",
+            cert,
+            "-no_nonce",
+            "-reqout",
+            req.to_str().unwrap(),
+        ]);
+        assert!(ok, "{text}");
+        let (ok, text) = openssl(&[
+            "ocsp",
+            "-index",
+            idx.to_str().unwrap(),
+            "-CA",
+            ca,
+            "-rsigner",
+            ca,
+            "-rkey",
+            key,
+            "-reqin",
+            req.to_str().unwrap(),
+            "-respout",
+            resp.to_str().unwrap(),
+            "-ndays",
+            "1",
+        ]);
+        assert!(ok, "{text}");
+        let (_, text) = openssl(&[
+            "ocsp",
+            "-respin",
+            resp.to_str().unwrap(),
+            "-issuer",
+            ca,
+            "-cert",
+            cert,
+            "-CAfile",
+            ca,
+            "-no_nonce",
+        ]);
+        assert!(text.contains(&format!(": {want}")), "{name}: {text}");
+        if want == "revoked" {
+            assert!(text.contains("Reason: keyCompromise"), "{name}: {text}");
+        }
+    }
+    // A tampered state exports nothing (VERIFIED-READ).
+    let log = std::fs::read_to_string(env.dir.join("index.log")).unwrap();
+    let edited = log.replace(
+        "\"reason\":\"keyCompromise\"",
+        "\"reason\":   \"superseded\"",
+    );
+    assert_eq!(edited.len(), log.len());
+    std::fs::write(env.dir.join("index.log"), edited).unwrap();
+    env.refused(&["export-index"], STATE);
+}

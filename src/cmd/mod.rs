@@ -12,6 +12,7 @@
 
 pub mod check;
 pub mod crl;
+pub mod export_index;
 pub mod import_openssl;
 pub mod init;
 pub mod init_parent;

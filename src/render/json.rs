@@ -38,6 +38,11 @@ impl Formatter for SafeFormatter {
         w: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
+        // Printable ASCII, nearly every fragment: nothing to escape (serde_json escapes
+        // what is below 0x20 before calling this).
+        if fragment.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            return w.write_all(fragment.as_bytes());
+        }
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
             if super::is_unsafe(c) {

@@ -96,6 +96,12 @@ impl Write for Stream {
         self.0.write(buf)
     }
 
+    /// BufWriter's own: a small write is one copy into the buffer (the default loops over
+    /// `write`, and a JSON listing makes several writes per field).
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(buf)
+    }
+
     fn flush(&mut self) -> std::io::Result<()> {
         self.0.flush()
     }
@@ -178,6 +184,9 @@ pub fn escape(s: &str) -> String {
 
 /// Characters that must never reach a terminal raw.
 pub fn is_unsafe(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_control();
+    }
     c.is_control()
         || matches!(c,
             '\u{00AD}' // soft hyphen: invisible
