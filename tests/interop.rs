@@ -1088,6 +1088,11 @@ fn issue_keeps_its_default_cn_only_when_a_san_certifies_it_sign_san_cn_keep() {
     let env = Env::new();
     let out = env.path("o");
     let o = out.to_str().unwrap();
+    // The subject line `openssl x509 -text` shows for the certificate of pair `name`.
+    let subject_of = |name: &str| {
+        let pem = std::fs::read_to_string(out.join(name).join(format!("{name}.crt"))).unwrap();
+        x509_text(&env, &pem)
+    };
     let r = env.run(&[
         "issue",
         "api.lab.test",
@@ -1102,10 +1107,7 @@ fn issue_keeps_its_default_cn_only_when_a_san_certifies_it_sign_san_cn_keep() {
         err.contains("CN=api.lab.test is not among the SANs"),
         "{err}"
     );
-    let text = x509_text(
-        &env,
-        &std::fs::read_to_string(out.join("api.lab.test/api.lab.test.crt")).unwrap(),
-    );
+    let text = subject_of("api.lab.test");
     assert!(text.contains("Subject: CN = 10.0.0.5"), "{text}");
     // With NAME among the SANs, or a --subject of the operator's, the CN stays.
     env.ok(&[
@@ -1118,10 +1120,7 @@ fn issue_keeps_its_default_cn_only_when_a_san_certifies_it_sign_san_cn_keep() {
         "--out-dir",
         o,
     ]);
-    let text = x509_text(
-        &env,
-        &std::fs::read_to_string(out.join("web.lab.test/web.lab.test.crt")).unwrap(),
-    );
+    let text = subject_of("web.lab.test");
     assert!(text.contains("Subject: CN = web.lab.test"), "{text}");
     // An explicit --subject is the operator's, even when it is CN=NAME (review finding).
     env.ok(&[
@@ -1134,9 +1133,6 @@ fn issue_keeps_its_default_cn_only_when_a_san_certifies_it_sign_san_cn_keep() {
         "--out-dir",
         o,
     ]);
-    let text = x509_text(
-        &env,
-        &std::fs::read_to_string(out.join("api2.lab.test/api2.lab.test.crt")).unwrap(),
-    );
+    let text = subject_of("api2.lab.test");
     assert!(text.contains("Subject: CN = api2.lab.test"), "{text}");
 }
