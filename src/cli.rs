@@ -166,6 +166,12 @@ pub enum Command {
         after_help = "Examples:\n  ca --dir ./pki policy show > policy.toml\n  ca --dir ./pki policy apply policy.toml --dry-run\n  ca --dir ./pki policy apply policy.toml\n  ca --dir ./pki policy edit          # $VISUAL or $EDITOR; applied on save"
     )]
     Policy(PolicyCommand),
+    /// Copy the state directory, consistently (other commands wait), into a new directory
+    /// DEST; `ca check` passes on the copy. ca.key is copied as it is on disk.
+    #[command(
+        after_help = "Example:\n  ca --dir ./pki backup /mnt/usb/pki-$(date +%F)\n  ca --dir /mnt/usb/pki-2026-12-07 check"
+    )]
+    Backup(BackupArgs),
     /// Print this CA's certificates as an OpenSSL index.txt (V/R/E lines), for `openssl ocsp
     /// -index` and other OpenSSL tooling.
     #[command(
@@ -491,6 +497,7 @@ impl Command {
             | Command::Verify(_)
             | Command::Log(_)
             | Command::ExportIndex
+            | Command::Backup(_)
             | Command::Completions { .. }
             | Command::Man { .. } => return None,
         };
@@ -622,6 +629,14 @@ pub struct CrlArgs {
     pub out: OutArgs,
     #[command(flatten)]
     pub mutation: MutationArgs,
+}
+
+/// `ca backup` arguments.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The directory to create with the copy (it must not exist, or be empty).
+    #[arg(value_name = "DEST")]
+    pub dest: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -83,6 +83,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::ImportOpenssl(a) => cmd::import_openssl::run(a, &ctx)?,
         Command::Log(a) => cmd::log::run(a, &ctx)?,
         Command::ExportIndex => cmd::export_index::run(&ctx)?,
+        Command::Backup(a) => cmd::backup::run(a, &ctx)?,
         Command::Policy(a) => cmd::policy::run(a, &ctx)?,
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

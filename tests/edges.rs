@@ -558,3 +558,57 @@ fn export_index_feeds_openssl_ocsp_good_revoked_and_unknown_export_index() {
     std::fs::write(env.dir.join("index.log"), edited).unwrap();
     env.refused(&["export-index"], STATE);
 }
+
+/// BACKUP: `ca backup DEST` copies the state directory under the lock — byte-identical
+/// files (ca.key as it is on disk), `ca check` passes on the copy — also while other
+/// commands commit; refuses an existing DEST and a state that does not chain to its signed
+/// checkpoint, creating nothing.
+#[test]
+fn backup_is_a_consistent_copy_that_check_accepts_backup() {
+    let env = Env::new();
+    let (_, a) = env.sign(&csr("p256-default.pem"), &[]);
+    env.ok(&["revoke", &a, "--reason", "superseded", "--crl"]);
+    let copy = env.path("copy");
+    env.ok(&["backup", s(&copy)]);
+    let strip = |snap: Snapshot| {
+        snap.into_iter()
+            .filter(|(k, _)| !k.ends_with(".lock"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(snapshot(&env.dir)), strip(snapshot(&copy)));
+    let out = ca_at(&copy).arg("check").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    // An existing DEST: refused, nothing changed anywhere.
+    let err = refused_here(&env, &["backup", s(&copy)], REFUSED);
+    assert!(err.contains("already exists"), "{err}");
+    // Copies taken while signs commit are each one whole generation.
+    let signer = {
+        let dir = env.dir.clone();
+        let c = csr("ed25519-default.pem");
+        std::thread::spawn(move || {
+            for _ in 0..12 {
+                let out = ca_at(&dir)
+                    .env_remove("FILECA_NOW")
+                    .args(["sign", s(&c)])
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{out:?}");
+            }
+        })
+    };
+    for i in 0..4 {
+        let dest = env.path(&format!("during{i}"));
+        env.ok(&["backup", s(&dest)]);
+        let out = ca_at(&dest).arg("check").output().unwrap();
+        assert!(out.status.success(), "copy {i}: {out:?}");
+    }
+    signer.join().unwrap();
+    // A state that does not chain to its checkpoint is not copied.
+    let log = std::fs::read_to_string(env.dir.join("index.log")).unwrap();
+    let edited = log.replace("\"reason\":\"superseded\"", "\"reason\":\"SUPERSEDED\"");
+    assert_ne!(edited, log);
+    std::fs::write(env.dir.join("index.log"), edited).unwrap();
+    let bad = env.path("bad");
+    refused_here(&env, &["backup", s(&bad)], STATE);
+    assert!(!bad.exists());
+}
