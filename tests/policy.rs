@@ -518,10 +518,10 @@ fn serve_once(listener: std::net::TcpListener, body: Vec<u8>) -> std::thread::Jo
 #[test]
 fn a_verifier_finds_the_crl_through_the_cdp_and_rejects_a_revoked_certificate_policy_urls() {
     let env = Env::empty();
-    // The port is chosen before init so the URL can name it.
+    // The port is chosen before init so the URL can name it, and kept bound for the whole
+    // test: a port given back and bound again could be taken in between (AddrInUse in CI).
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    drop(listener);
     let url = format!("http://127.0.0.1:{port}/root.crl");
     let e = env.refused(
         &[
@@ -571,10 +571,7 @@ fn a_verifier_finds_the_crl_through_the_cdp_and_rejects_a_revoked_certificate_po
     // --der to stdout: tests/edges.rs (CRL-DER).
     let ca = env.dir.join("ca.crt");
     for (pem, expect_ok) in [(good, true), (bad, false)] {
-        let handle = serve_once(
-            std::net::TcpListener::bind(("127.0.0.1", port)).unwrap(),
-            crl.clone(),
-        );
+        let handle = serve_once(listener.try_clone().unwrap(), crl.clone());
         let leaf = write(&env, "leaf.pem", pem.as_bytes());
         let (ok, log) = openssl(&[
             "verify",
