@@ -219,13 +219,8 @@ pub fn chain(head: &str, bytes: &[u8]) -> String {
     head
 }
 
-/// One step of the chain for a line given without its newline (as index.log is read).
-pub fn chain_step(head: &str, line: &[u8]) -> String {
-    step(head, line, b"\n")
-}
-
-/// index.log's hash chain as it is walked line by line: [`chain_step`] without a String per
-/// line (every read of the log runs it, VERIFIED-READ).
+/// index.log's hash chain as it is walked line by line (lines given without their newline),
+/// without a String per line (every read of the log runs it, VERIFIED-READ).
 pub struct LogChain {
     /// The head as 64 lowercase hex digits.
     head: [u8; 64],
@@ -248,6 +243,11 @@ impl LogChain {
             self.head[2 * i] = HEX[usize::from(b >> 4)];
             self.head[2 * i + 1] = HEX[usize::from(b & 0xf)];
         }
+    }
+
+    /// The head, 64 lowercase hex digits.
+    pub fn head(&self) -> String {
+        String::from_utf8_lossy(&self.head).into_owned()
     }
 
     /// Is the chain at `head` (64 lowercase hex digits)?

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
-use crate::model::checkpoint::{self, LOG_GENESIS};
+use crate::model::checkpoint;
 use crate::model::header::Header;
 use crate::pki::reason::Reason;
 use crate::pki::serial::Serial;
@@ -311,12 +311,12 @@ fn walk_verified(
 /// stream: what `ca upgrade` starts the chain with and `ca check` compares with the signed
 /// checkpoint.
 pub fn log_head(session: &Session, len: u64) -> Result<String> {
-    let mut head = LOG_GENESIS.to_string();
+    let mut chain = checkpoint::LogChain::new();
     for_each_line_to(session, len, |line| {
-        head = checkpoint::chain_step(&head, line);
+        chain.step(line);
         Ok(())
     })?;
-    Ok(head)
+    Ok(chain.head())
 }
 
 /// Calls `f` with each line of index.log's first `log_len` bytes (without its newline).

@@ -418,15 +418,10 @@ impl Constraints {
     pub fn closed(permitted: Vec<Subtree>, mut excluded: Vec<Subtree>) -> Constraints {
         if !permitted.is_empty() {
             let has = |k: u8| permitted.iter().any(|s| s.kind() == k);
-            if !has(0) {
-                excluded.push(Subtree::Dns(String::new()));
-            }
-            if !has(1) {
-                excluded.push(Subtree::Ip(IpAddr::from([0u8; 4]), 0));
-                excluded.push(Subtree::Ip(IpAddr::from([0u8; 16]), 0));
-            }
-            if !has(2) {
-                excluded.push(Subtree::Email(String::new()));
+            for kind in [NameKind::Dns, NameKind::Ip, NameKind::Email] {
+                if !has(kind.code()) {
+                    excluded.extend(kind.whole());
+                }
             }
         }
         Constraints {
@@ -579,22 +574,11 @@ impl Constraints {
         let excluded = self
             .excluded
             .iter()
-            .filter(|s| {
-                !closed.iter().any(|k| match (k, s) {
-                    (NameKind::Dns, Subtree::Dns(d)) | (NameKind::Email, Subtree::Email(d)) => {
-                        d.is_empty()
-                    }
-                    (NameKind::Ip, Subtree::Ip(_, 0)) => true,
-                    _ => false,
-                })
-            })
+            .filter(|s| !closed.iter().any(|k| k.is_whole(s)))
             .cloned()
             .collect();
         for kind in closed {
-            let r = above
-                .iter()
-                .find_map(|c| c.permitted.iter().find(|p| kind.is(p)));
-            permitted.push(closing(kind, r));
+            permitted.push(closing(kind, first_permitted(above, kind)));
         }
         (permitted, excluded)
     }
@@ -638,14 +622,12 @@ impl Constraints {
                 let closing: Vec<Subtree> = of_kind.into_iter().cloned().collect();
                 out.permitted.retain(|p| p.kind() != kind);
                 out.excluded.retain(|e| !closing.contains(e));
-                match kind {
-                    0 => out.excluded.push(Subtree::Dns(String::new())),
-                    1 => out.excluded.extend([
-                        Subtree::Ip(IpAddr::from([0u8; 4]), 0),
-                        Subtree::Ip(IpAddr::from([0u8; 16]), 0),
-                    ]),
-                    _ => out.excluded.push(Subtree::Email(String::new())),
-                }
+                let closed = match kind {
+                    0 => NameKind::Dns,
+                    1 => NameKind::Ip,
+                    _ => NameKind::Email,
+                };
+                out.excluded.extend(closed.whole());
             }
         }
         out
@@ -688,15 +670,10 @@ impl Constraints {
             .iter()
             .filter(|p| NameKind::Ip.is(p))
             .collect();
-        let r = above
-            .iter()
-            .find_map(|c| c.permitted.iter().find(|p| NameKind::Ip.is(p)));
+        let r = first_permitted(above, NameKind::Ip);
         if r.is_some() && ips == [&closing(NameKind::Ip, r)] {
             self.permitted.retain(|p| !NameKind::Ip.is(p));
-            self.excluded.extend([
-                Subtree::Ip(IpAddr::from([0u8; 4]), 0),
-                Subtree::Ip(IpAddr::from([0u8; 16]), 0),
-            ]);
+            self.excluded.extend(NameKind::Ip.whole());
         }
     }
 
@@ -721,15 +698,7 @@ impl Constraints {
     /// excluded, and the types closed whole (listed once, not as their excluded subtrees).
     pub fn spelled(&self) -> Spelled {
         let closed = self.closed_kinds();
-        let closing = |s: &Subtree| {
-            closed.iter().any(|k| match (k, s) {
-                (NameKind::Dns, Subtree::Dns(d)) | (NameKind::Email, Subtree::Email(d)) => {
-                    d.is_empty()
-                }
-                (NameKind::Ip, Subtree::Ip(_, 0)) => true,
-                _ => false,
-            })
-        };
+        let closing = |s: &Subtree| closed.iter().any(|k| k.is_whole(s));
         Spelled {
             permitted: self.permitted.iter().map(Subtree::spelling).collect(),
             excluded: self
@@ -769,6 +738,37 @@ impl NameKind {
         }
     }
 
+    /// [`Subtree::kind`]'s number for this type.
+    fn code(self) -> u8 {
+        match self {
+            NameKind::Dns => 0,
+            NameKind::Ip => 1,
+            NameKind::Email => 2,
+        }
+    }
+
+    /// The excluded subtrees that close this type whole (as [`Constraints::closed`] keeps
+    /// them): DNS ``, IP `0.0.0.0/0` and `::/0`, email ``.
+    fn whole(self) -> Vec<Subtree> {
+        match self {
+            NameKind::Dns => vec![Subtree::Dns(String::new())],
+            NameKind::Ip => vec![
+                Subtree::Ip(IpAddr::from([0u8; 4]), 0),
+                Subtree::Ip(IpAddr::from([0u8; 16]), 0),
+            ],
+            NameKind::Email => vec![Subtree::Email(String::new())],
+        }
+    }
+
+    /// Is `s` one of the subtrees [`NameKind::whole`] excludes for this type?
+    fn is_whole(self, s: &Subtree) -> bool {
+        match (self, s) {
+            (NameKind::Dns, Subtree::Dns(d)) | (NameKind::Email, Subtree::Email(d)) => d.is_empty(),
+            (NameKind::Ip, Subtree::Ip(_, 0)) => true,
+            _ => false,
+        }
+    }
+
     /// Is `s` a subtree of this type?
     fn is(self, s: &Subtree) -> bool {
         matches!(
@@ -795,6 +795,13 @@ pub struct Spelled {
     pub permitted: Vec<String>,
     pub excluded: Vec<String>,
     pub closed: Vec<&'static str>,
+}
+
+/// The first subtree of `kind` the nearest CA in `above` permits (issuer first).
+fn first_permitted<'a>(above: &[&'a Constraints], kind: NameKind) -> Option<&'a Subtree> {
+    above
+        .iter()
+        .find_map(|c| c.permitted.iter().find(|p| kind.is(p)))
 }
 
 /// The permitted subtree that closes `kind` inside `r`, the subtree of that type a CA above

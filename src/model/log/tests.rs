@@ -1,4 +1,5 @@
 use super::*;
+use crate::model::checkpoint::LOG_GENESIS;
 use crate::model::header::{Files, HeaderError};
 
 fn entry(serial: &str) -> Entry {
