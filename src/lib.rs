@@ -31,11 +31,30 @@ pub struct Env {
     pub user: String,
     /// Where plans draw random serials from.
     pub rng: rand::Rng,
+    /// `now` is fixed for the whole command ([`run_with`]); else each lock taken reads the
+    /// clock again ([`cmd::Context::now`]).
+    pub fixed_time: bool,
+}
+
+/// The time and the random stream of a command run in process by a test: what `FILECA_NOW`
+/// and `FILECA_TEST_SEED` are to a process, without the environment.
+#[derive(Debug, Clone, Copy)]
+pub struct Fixed {
+    pub now: time::OffsetDateTime,
+    pub seed: u64,
 }
 
 /// Runs one parsed command line; returns the exit code on success.
 pub fn run(cli: Cli) -> Result<i32> {
-    let now = clock::now()?;
+    run_with(cli, None)
+}
+
+/// [`run`], with the time and randomness fixed when `fixed` is given.
+pub fn run_with(cli: Cli, fixed: Option<Fixed>) -> Result<i32> {
+    let now = match fixed {
+        Some(f) => clock::truncate(f.now),
+        None => clock::now()?,
+    };
     let mut ctx = cmd::Context::new(
         cli.dir,
         cli.lock_timeout,
@@ -44,7 +63,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Env {
             now,
             user: current_user(),
-            rng: rand::Rng::for_command(),
+            rng: fixed.map_or_else(rand::Rng::for_command, |f| rand::Rng::seeded(f.seed)),
+            fixed_time: fixed.is_some(),
         },
         cli.quiet,
     );
@@ -65,7 +85,11 @@ pub fn run(cli: Cli) -> Result<i32> {
         panic!("FILECA_TEST_PANIC is set");
     }
     match &cli.command {
-        Command::Init(a) => cmd::init::run(a, &ctx)?,
+        // `init --parent` is its own flow (SPEC.md INIT-PARENT); `--csr-out` wins over it.
+        Command::Init(a) => match (&a.parent, &a.csr_out) {
+            (Some(parent), None) => cmd::init_parent::run(a, &ctx, parent)?,
+            _ => cmd::init::run(a, &ctx)?,
+        },
         Command::Sign(a) => cmd::sign::run(a, &ctx)?,
         Command::Revoke(a) => cmd::revoke::run(a, &ctx)?,
         Command::Crl(a) => cmd::crl::run(a, &ctx)?,

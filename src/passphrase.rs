@@ -58,6 +58,19 @@ impl Source {
         self.file.is_some() || std::io::stdin().is_terminal()
     }
 
+    /// The passphrase of the key at `key_path` once the command holds the lock: the one read
+    /// ahead, or the file's; never a prompt (a terminal must not hold the lock: a ca.key that
+    /// became encrypted while the command waited is refused, and the command run again).
+    pub fn read_early(&self, key_path: &Path) -> Result<Zeroizing<String>> {
+        if let Some(p) = self.early.get() {
+            return Ok(p.clone());
+        }
+        match &self.file {
+            Some(path) => read_file(path),
+            None => Err(PassphraseError::ChangedUnderLock(key_path.to_path_buf()).into()),
+        }
+    }
+
     /// The passphrase; `what` names it in the prompt and in errors.
     pub fn get(&self, what: &str) -> Result<Zeroizing<String>> {
         if let Some(p) = self.early.get() {
@@ -89,6 +102,12 @@ pub enum PassphraseError {
     },
     #[error("empty {0}")]
     Empty(String),
+    /// The key was not encrypted when the command started, and is now that it holds the lock.
+    #[error(
+        "{} became encrypted while this command waited for the lock; nothing was changed: run it again",
+        .0.display()
+    )]
+    ChangedUnderLock(std::path::PathBuf),
     /// The passphrase does not decrypt the key at this path.
     #[error("wrong passphrase for {} (nothing was changed)", .0.display())]
     Wrong(std::path::PathBuf),

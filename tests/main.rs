@@ -18,6 +18,7 @@ mod environment;
 mod hierarchy;
 mod hostile;
 mod init;
+mod inprocess;
 mod inputs;
 mod interop;
 mod keys;

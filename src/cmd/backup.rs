@@ -22,8 +22,8 @@ pub fn run(args: &BackupArgs, ctx: &Context) -> Result<()> {
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     // VERIFIED-READ: only a state that chains to its signed checkpoint is copied, so `ca
     // check` passes on the copy; the whole log is walked for that.
-    let state = crate::model::snapshot::State::load(&session, None)?;
-    crate::model::log::for_each_entry(&session, &state.header, |_| Ok(()))?;
+    let state = session.verified_state()?;
+    crate::model::log::for_each_entry(&session.open_log()?, &state.header, |_| Ok(()))?;
     let files = collect(&session)?;
     let generation = state.header.generation;
     let count = files.len();

@@ -144,7 +144,7 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
         }
     }
 
-    let header = match crate::model::header::load_header(session) {
+    let header = match session.load_header() {
         Ok(h) => Some(h),
         Err(e) => {
             add(INDEX, strip(&e));
@@ -158,10 +158,13 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
         add(crate::model::layout::POLICY, strip(&e));
     }
     let entries = header.as_ref().and_then(|h| {
-        if let Err(e) = crate::model::header::check_log_len(session, h) {
+        if let Err(e) = session.check_log_len(h) {
             add(INDEX_LOG, strip(&e));
         }
-        match crate::model::log::load_all(session, h) {
+        match session
+            .open_log()
+            .and_then(|log| crate::model::log::load_all(&log, h))
+        {
             Ok(v) => Some(v),
             Err(e) => {
                 add(&file_of(&e, INDEX_LOG), strip(&e));
@@ -417,7 +420,10 @@ fn check_checkpoint(
             ),
         ));
     }
-    let chained = crate::model::log::log_head(session, cp.log_len).ok();
+    let chained = session
+        .open_log()
+        .and_then(|log| crate::model::log::log_head(&log, cp.log_len))
+        .ok();
     if chained.as_ref() != Some(&cp.log_head) {
         problems.push((
             INDEX_LOG,

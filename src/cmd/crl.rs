@@ -12,45 +12,38 @@ use crate::model::snapshot::State;
 
 /// Runs `ca crl`.
 pub fn run(args: &CrlArgs, ctx: &Context) -> Result<()> {
-    let out = args.out.out.clone().map(|o| (o, args.out.force));
-    if let Some((path, force)) = &out {
-        crate::store::output::precheck(path, *force)?;
-    }
-    // DER on stdout (CRL-DER), as `show --ca --der`: never to a terminal, refused before the
-    // lock and the key (a stream `--out` is judged once opened, below).
-    let to_stdout = out.as_ref().is_none_or(|(p, _)| p.as_os_str() == "-");
-    if args.der && to_stdout && crate::render::stdout_is_terminal() {
+    let out = super::Out::open(args.out.out.clone().map(|o| (o, args.out.force)))?;
+    // DER on stdout or a stream (CRL-DER), as `show --ca --der`: never to a terminal, refused
+    // before the lock and the key.
+    let terminal = match &out {
+        super::Out::Stdout => crate::render::stdout_is_terminal(),
+        super::Out::Stream(_, stream) => stream.is_terminal(),
+        super::Out::File { .. } => false,
+    };
+    if args.der && terminal {
         return Err(der_to_terminal());
     }
-    super::mutate(ctx, &args.mutation, |state, env| {
-        let planned = plan(state, args.days, env)?;
-        match (&out, args.der) {
-            (Some((path, force)), true)
-                if path.as_os_str() != "-" && !crate::render::is_stream(path) =>
-            {
+    super::mutate(
+        ctx,
+        &args.mutation,
+        crate::store::Reads::SIGN_WITH_LOG,
+        |state, env| {
+            let planned = plan(state, args.days, env)?;
+            if let (super::Out::File { path, force }, true) = (&out, args.der) {
                 let mut p = planned;
                 p.plan.outputs = vec![p.output_der(path.clone(), crate::store::CRL, *force)?];
-                Ok(p)
+                return Ok(p);
             }
-            (_, true) => {
-                // DER to stdout or a stream (CRL-DER): never a terminal.
-                let mut p = planned.with_out(out.clone())?;
-                let terminal = match &p.stream {
-                    Some((_, stream)) => stream.is_terminal(),
-                    None => crate::render::stdout_is_terminal(),
-                };
-                if terminal {
-                    return Err(der_to_terminal());
-                }
-                let der = p
-                    .output_der(PathBuf::new(), crate::store::CRL, false)?
-                    .bytes;
-                p.binary = Some(der);
-                Ok(p)
+            let mut p = planned.with_out(out)?;
+            if args.der {
+                p.binary = Some(
+                    p.output_der(PathBuf::new(), crate::store::CRL, false)?
+                        .bytes,
+                );
             }
-            _ => planned.with_out(out),
-        }
-    })
+            Ok(p)
+        },
+    )
 }
 
 /// `--der` to a terminal: a usage error (exit 2), as `show --der`.

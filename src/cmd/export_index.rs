@@ -18,11 +18,11 @@ use crate::store::{Access, Session};
 pub fn run(ctx: &Context) -> Result<()> {
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     // Read under the lock, like list: what is expired is judged at the same instant.
-    let now = crate::clock::now()?;
+    let now = ctx.now()?;
     // VERIFIED-READ: only the state the signed checkpoint covers is exported.
-    let state = crate::model::snapshot::State::load(&session, None)?;
+    let state = &session.verified_state()?;
     let mut out = crate::render::Stream::new(1 << 16);
-    let written = crate::model::log::for_each_entry(&session, &state.header, |e| {
+    let written = crate::model::log::for_each_entry(&session.open_log()?, &state.header, |e| {
         out.write_all(index_line(&e, now).as_bytes())
             .map_err(crate::render::stdout_error)
     });

@@ -47,7 +47,7 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
     let key_bytes = zeroize::Zeroizing::new(read(&key_path)?);
     // An encrypted CA key (SPEC.md IMPORT-ENCRYPTED): its passphrase from the usual sources,
     // before anything is computed; ca.key stays encrypted with it unless --decrypt-key.
-    let key_passphrase = super::init::import_passphrase(ctx, &key_path, &key_bytes)?;
+    let key_passphrase = super::new_ca::import_passphrase(ctx, &key_path, &key_bytes)?;
     let (_, key_pem) =
         keys::import_private_key(&key_bytes, key_passphrase.as_deref().map(String::as_str))
             .map_err(|e| Error::input(&key_path, e.into()))?;

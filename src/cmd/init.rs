@@ -15,9 +15,6 @@ use crate::pki::names::Subject;
 use crate::pki::serial::Serial;
 use crate::store::{self, FileWrite};
 
-/// A new CA certificate's validity when `--days` is not given.
-pub const DEFAULT_DAYS: u32 = 3650;
-
 /// Where the new CA's key and certificate come from.
 pub enum Source {
     /// A new key and a self-signed certificate.
@@ -146,25 +143,6 @@ fn import(
     ))
 }
 
-/// The passphrase of a key to import, if it is encrypted: from the usual sources
-/// (`--passphrase-file`, `$CA_PASSPHRASE_FILE`, a prompt), before anything is computed.
-pub fn import_passphrase(
-    ctx: &super::Context,
-    key_path: &Path,
-    key_bytes: &[u8],
-) -> Result<Option<Zeroizing<String>>> {
-    if !keys::import_is_encrypted(key_bytes) {
-        return Ok(None);
-    }
-    // Escaped where it is shown (the prompt, an error), as for ca.key's own passphrase.
-    ctx.pass
-        .get(&format!(
-            "passphrase for the encrypted key {}",
-            key_path.display()
-        ))
-        .map(Some)
-}
-
 /// Reads a key or certificate to import: at most 1 MiB, never blocking (see [`crate::input`]).
 fn read_limited(path: &Path) -> Result<Vec<u8>> {
     crate::input::read(path, crate::pki::pem::MAX_PEM_BYTES as u64)
@@ -202,15 +180,12 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
     if let Some(out) = &args.csr_out {
         return pending(args, ctx, out);
     }
-    if let Some(parent) = &args.parent {
-        return super::init_parent::run(args, ctx, parent);
-    }
     let source = match (&args.import_key, &args.import_cert) {
         (Some(k), Some(c)) => {
             let key_bytes = Zeroizing::new(read_limited(k)?);
             let cert_bytes = read_limited(c)?;
             Source::Import {
-                key_passphrase: import_passphrase(ctx, k, &key_bytes)?,
+                key_passphrase: super::new_ca::import_passphrase(ctx, k, &key_bytes)?,
                 key_path: k.clone(),
                 key_bytes,
                 cert_path: c.clone(),
@@ -218,9 +193,9 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
             }
         }
         _ => Source::Generate {
-            subject: subject_of(args)?,
+            subject: super::new_ca::subject_of(args)?,
             key_type: args.key_type,
-            days: args.days.unwrap_or(DEFAULT_DAYS),
+            days: args.days.unwrap_or(super::new_ca::DEFAULT_DAYS),
             path_len: args.path_len,
             constraints: crate::cli::constraints(&args.permit, &args.exclude)?,
         },
@@ -266,54 +241,9 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
     result
 }
 
-/// `--subject`, parsed; never empty.
-pub fn subject_of(args: &InitArgs) -> Result<Subject> {
-    let text = args.subject.as_deref().unwrap_or_default();
-    let subject = Subject::parse(text).map_err(|err| Error::Name {
-        what: "--subject",
-        err,
-    })?;
-    if subject.is_empty() {
-        return Err(crate::error::Refused::EmptySubject.into());
-    }
-    Ok(subject)
-}
-
-/// Validation phase of a pending CA (SPEC.md PENDING-INIT): a new key and a certificate
-/// request for it, signed by it. Returns ca.key and ca.csr, and the request's PEM.
-pub fn plan_pending(
-    subject: &Subject,
-    key_type: keys::KeyType,
-    passphrase: Option<&str>,
-) -> Result<(Vec<FileWrite>, String)> {
-    let (key, mut key_pem) = keys::generate(key_type)?;
-    let mut params = rcgen::CertificateParams::default();
-    params.distinguished_name = subject
-        .to_rcgen()
-        .map_err(crate::pki::issuance::IssueError::Subject)?;
-    let csr = params
-        .serialize_request(&key)
-        .and_then(|r| r.pem())
-        .map_err(|e| Error::Internal(format!("making the certificate request: {e}")))?;
-    if let Some(pass) = passphrase {
-        let enc = keys::encrypt_pem(&key_pem, pass).map_err(Error::Internal)?;
-        zeroize::Zeroize::zeroize(&mut key_pem);
-        key_pem = enc;
-    }
-    let files = vec![
-        FileWrite {
-            target: store::KEY.into(),
-            bytes: key_pem.into_bytes(),
-            mode: store::MODE_SECRET,
-        },
-        FileWrite::public(store::CSR, csr.clone()),
-    ];
-    Ok((files, csr))
-}
-
 /// `init --csr-out FILE`: creates the pending CA, then writes its request to FILE.
 fn pending(args: &InitArgs, ctx: &Context, out: &Path) -> Result<()> {
-    let subject = subject_of(args)?;
+    let subject = super::new_ca::subject_of(args)?;
     let passphrase = match args.encrypt_key {
         true => Some(crate::passphrase::new_passphrase(
             ctx.pass.file(),
@@ -321,7 +251,7 @@ fn pending(args: &InitArgs, ctx: &Context, out: &Path) -> Result<()> {
         )?),
         false => None,
     };
-    let (mut files, csr) = plan_pending(
+    let (mut files, csr) = super::new_ca::plan_pending(
         &subject,
         args.key_type,
         passphrase.as_deref().map(String::as_str),
@@ -405,7 +335,7 @@ fn create_or_describe(args: &InitArgs, ctx: &Context, files: &[FileWrite]) -> Re
             args.subject.as_deref().unwrap_or_default(),
             crate::render::escape(&ctx.dir.display().to_string()),
             args.key_type.name(),
-            args.days.unwrap_or(DEFAULT_DAYS)
+            args.days.unwrap_or(super::new_ca::DEFAULT_DAYS)
         ),
     };
     super::report_created(ctx, &msg)
@@ -424,6 +354,7 @@ mod tests {
             rng: crate::rand::Rng::seeded(seed),
             now: time::OffsetDateTime::now_utc(),
             user: "init-test".into(),
+            fixed_time: true,
         }
     }
 

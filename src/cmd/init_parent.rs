@@ -29,7 +29,7 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
     // profile sub-ca of kind sub-ca), so a policy that cannot leaves no pending directory.
     {
         let session = crate::store::Session::open(parent, crate::store::Access::Read, &ctx.open)?;
-        let state = crate::model::snapshot::State::load(&session, None)?;
+        let state = &session.verified_state()?;
         let policy = state.policy()?;
         use crate::policy::PolicyRefusal;
         let refuse = |e| -> Error { crate::model::change::Refusal::Policy(e).into() };
@@ -71,8 +71,8 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
             Error::Internal("a complete CA where init --parent expected none".into())
         }));
     } else {
-        let subject = super::init::subject_of(args)?;
-        let (mut files, _) = super::init::plan_pending(&subject, args.key_type, None)?;
+        let subject = super::new_ca::subject_of(args)?;
+        let (mut files, _) = super::new_ca::plan_pending(&subject, args.key_type, None)?;
         let created = store::create(dir, &files);
         for f in &mut files {
             zeroize::Zeroize::zeroize(&mut f.bytes);
@@ -86,7 +86,7 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
     let csr = crate::pki::csr::check(&csr_der)
         .map_err(|e| Error::state(dir.join(store::CSR), e.to_string()))?;
     if let Some(subject) = &args.subject {
-        let wanted = super::init::subject_of(args)?;
+        let wanted = super::new_ca::subject_of(args)?;
         if wanted != csr.subject {
             return Err(Error::Refused(crate::error::Refused::ParentSubject {
                 dir: dir.clone(),
@@ -124,8 +124,8 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
                     passphrase_file: None,
                 },
             };
-            super::mutate(&pctx, &mutation, |state, env| {
-                let request = super::sign::Sign {
+            super::mutate(&pctx, &mutation, crate::store::Reads::SIGN, |state, env| {
+                let request = super::signing::Sign {
                     csr: &csr,
                     sans: &[],
                     profile: "sub-ca",
@@ -136,13 +136,13 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
                             .policy()
                             .ok()
                             .and_then(|p| p.profile("sub-ca").ok().and_then(|p| p.max_days));
-                        cap.map_or(super::init::DEFAULT_DAYS, |m| m.min(super::init::DEFAULT_DAYS))
+                        cap.map_or(super::new_ca::DEFAULT_DAYS, |m| m.min(super::new_ca::DEFAULT_DAYS))
                     })),
                     sub_ca: &sub,
                     sub_ca_only: true,
                 };
                 // The certificate is installed, not printed.
-                super::sign::plan(state, &request, env).map(|mut p| {
+                super::signing::plan(state, &request, env).map(|mut p| {
                     p.stdout.clear();
                     p
                 })
@@ -187,7 +187,7 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
     let mut certs = vec![der];
     certs.extend(chain);
     let cert_path: PathBuf = parent.join(crate::model::layout::cert_file(&serial));
-    let installed = super::install_ca::complete_pending(ctx, &cert_path, certs);
+    let installed = super::pending::complete_pending(ctx, &cert_path, certs);
     match (installed, parent_undelivered) {
         (Ok(()), Some(msg)) => Err(Error::Undelivered { msg }),
         (done, _) => done,
@@ -202,11 +202,11 @@ type Issued = (crate::pki::serial::Serial, Vec<u8>);
 /// the candidates for the new CA's chain.
 fn parent_view(pctx: &Context, spki_der: &[u8]) -> Result<(Option<Issued>, Vec<Vec<u8>>)> {
     let session = Session::open(&pctx.dir, Access::Read, &pctx.open)?;
-    let state = crate::model::snapshot::State::load(&session, None)?;
+    let state = &session.verified_state()?;
     let mut found = None;
-    crate::model::log::for_each_entry(&session, &state.header, |e| {
+    crate::model::log::for_each_entry(&session.open_log()?, &state.header, |e| {
         if e.profile == "sub-ca" && e.revoked.is_none() && e.not_after > pctx.env.now {
-            let (_, der) = state.read_recorded(&e)?;
+            let (_, der) = session.read_recorded(&e, &state.ca.cert)?;
             let cert = crate::pki::pem::certificate(&der).map_err(|m| {
                 Error::state(pctx.dir.join(crate::model::layout::cert_file(&e.serial)), m)
             })?;

@@ -120,7 +120,12 @@ pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
         days: args.days,
         p12,
     };
-    super::mutate(ctx, &args.mutation, |state, env| plan(state, &request, env))
+    super::mutate(
+        ctx,
+        &args.mutation,
+        crate::store::Reads::SIGN,
+        |state, env| plan(state, &request, env),
+    )
 }
 
 /// The same `ca issue NAME` run again into the same directory after an interrupted one whose

@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::model::header::Header;
 use crate::model::log::{CertState, Entry};
 use crate::render::list::{Row, ThisCa};
-use crate::store::{Access, CHAIN, Session};
+use crate::store::{Access, Session};
 
 /// Runs `ca list`.
 pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
@@ -19,11 +19,11 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
     let needle = args.matching.as_deref().map(str::to_lowercase);
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     // Read under the lock: a concurrent renew-ca may have installed a newer ca.crt.
-    let now = crate::clock::now()?;
+    let now = ctx.now()?;
     // VERIFIED-READ: only the state the signed checkpoint covers is listed.
-    let state = crate::model::snapshot::State::load(&session, None)?;
+    let state = &session.verified_state()?;
     let header = &state.header;
-    let ca = this_ca(&session, &state.ca.cert)?;
+    let ca = super::this_ca(state);
     let keep = |e: &Entry| {
         args.status.is_none_or(|s| e.state(now) == s)
             && within.is_none_or(|d| {
@@ -66,27 +66,10 @@ pub fn query(
     keep: impl Fn(&Entry) -> bool,
     row: &mut dyn FnMut(&Row<'_>) -> Result<()>,
 ) -> Result<()> {
-    crate::model::log::for_each_entry(session, header, |e| {
+    crate::model::log::for_each_entry(&session.open_log()?, header, |e| {
         if keep(&e) {
             row(&Row::new(&e, now, ca))?;
         }
         Ok(())
-    })
-}
-
-/// This CA (`ca`, its ca.crt) as the rows of the sub-CAs it issued name it: its subject and
-/// depth (0 for a root; chain.pem's length for a sub-CA, as `status` shows it).
-pub fn this_ca(session: &Session, ca: &crate::pki::ca::CaCert) -> Result<ThisCa> {
-    let depth = match session.read_optional(CHAIN)? {
-        Some(bytes) => {
-            crate::pki::pem::decode_certificates(&bytes, crate::store::MAX_STATE_FILE as usize)
-                .map_err(|e| crate::error::Error::state(session.dir().join(CHAIN), e))?
-                .len()
-        }
-        None => 0,
-    };
-    Ok(ThisCa {
-        subject: ca.subject_shown.clone(),
-        depth,
     })
 }

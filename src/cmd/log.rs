@@ -21,7 +21,7 @@ pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
 /// records), and every record must chain to the one before it up to the signed
 /// `audit_head`. A line that is not a record, or a broken chain, is a state error.
 pub fn query(session: &Session) -> Result<Vec<Record>> {
-    let state = crate::model::snapshot::State::load(session, None)?;
+    let state = session.verified_state()?;
     let bytes = session.read(AUDIT)?;
     let path = session.dir().join(AUDIT);
     let problems =

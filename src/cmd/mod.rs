@@ -21,6 +21,7 @@ pub mod install_ca;
 pub mod issue;
 pub mod list;
 pub mod log;
+pub mod new_ca;
 pub mod passwd;
 pub mod pending;
 pub mod policy;
@@ -29,6 +30,7 @@ pub mod renew_ca;
 pub mod revoke;
 pub mod show;
 pub mod sign;
+pub mod signing;
 pub mod status;
 pub mod upgrade;
 pub mod verify;
@@ -73,6 +75,15 @@ impl Context {
         Ok(())
     }
 
+    /// The time, read under the lock (a command that waited for a concurrent renew-ca must
+    /// judge the new ca.crt by a time read after it), unless the command's time is fixed.
+    pub fn now(&self) -> Result<time::OffsetDateTime> {
+        match self.env.fixed_time {
+            true => Ok(self.env.now),
+            false => crate::clock::now(),
+        }
+    }
+
     pub fn new(
         dir: PathBuf,
         lock_timeout: u64,
@@ -94,6 +105,34 @@ impl Context {
             quiet,
             pass: crate::passphrase::Source::default(),
         }
+    }
+}
+
+/// Where a command's printed result goes, judged before the lock and the CA key, so the
+/// plan decides nothing by looking at the filesystem and a dry run refuses what the real
+/// run would (DRY-RUN): stdout (`-` too); a stream — /dev/stdout, /dev/stderr, /dev/fd/N, a
+/// device or a FIFO — opened now and written after the commit like stdout (SPEC.md
+/// OUTPUT-STREAMS); or a file, journaled, that the commit's output rules accept now.
+pub enum Out {
+    Stdout,
+    Stream(PathBuf, render::OutStream),
+    File { path: PathBuf, force: bool },
+}
+
+impl Out {
+    /// `--out PATH` (with `--force`), or stdout.
+    pub fn open(out: Option<(PathBuf, bool)>) -> Result<Out> {
+        let Some((path, force)) = out else {
+            return Ok(Out::Stdout);
+        };
+        if path.as_os_str() == "-" {
+            return Ok(Out::Stdout);
+        }
+        if let Some(stream) = render::open_stream(&path)? {
+            return Ok(Out::Stream(path, stream));
+        }
+        store::output::precheck(&path, force)?;
+        Ok(Out::File { path, force })
     }
 }
 
@@ -123,20 +162,15 @@ impl Planned {
         }
     }
 
-    /// Sets the `--out` target: the printed result goes to a file instead of stdout.
-    pub fn with_out(mut self, out: Option<(PathBuf, bool)>) -> Result<Planned> {
-        if let Some((path, force)) = out {
-            // `-`, /dev/stdout, /dev/stderr, /dev/fd/N, devices and FIFOs are streams: written
-            // after the commit like stdout, not journaled files (SPEC.md OUTPUT-STREAMS).
-            if path.as_os_str() == "-" {
-                return Ok(self);
+    /// Sends the printed result where `--out` says ([`Out`], judged before the lock).
+    pub fn with_out(mut self, out: Out) -> Result<Planned> {
+        match out {
+            Out::Stdout => {}
+            Out::Stream(path, stream) => self.stream = Some((path, stream)),
+            Out::File { path, force } => {
+                let output = self.output(path, self.stdout.clone().into_bytes(), force)?;
+                self.plan.outputs = vec![output];
             }
-            if let Some(stream) = render::open_stream(&path)? {
-                self.stream = Some((path, stream));
-                return Ok(self);
-            }
-            let output = self.output(path, self.stdout.clone().into_bytes(), force)?;
-            self.plan.outputs = vec![output];
         }
         Ok(self)
     }
@@ -203,12 +237,13 @@ impl Planned {
 pub fn mutate(
     ctx: &Context,
     opts: &MutationArgs,
+    reads: store::Reads,
     validate: impl FnOnce(&State, &Env) -> Result<Planned>,
 ) -> Result<()> {
     mutate_with(
         ctx,
         opts,
-        |session| Ok((State::load(session, Some(&ctx.pass))?, ())),
+        |session| Ok((session.snapshot(reads, &ctx.pass)?, ())),
         |state, (), env| validate(state, env),
     )
 }
@@ -240,7 +275,7 @@ pub fn mutate_with<T>(
     // for a concurrent renew-ca must not judge the new ca.crt by a time read before it
     // existed ("not valid before").
     let env = Env {
-        now: crate::clock::now()?,
+        now: ctx.now()?,
         ..ctx.env.clone()
     };
     let mut planned = validate(&state, extra, &env)?;
@@ -332,6 +367,15 @@ fn finish(ctx: &Context, planned: &Planned, committed: store::Committed) -> Resu
     })
 }
 
+/// This CA as the rows of the sub-CAs it issued name it (`list`, `show`): its subject and
+/// depth (0 for a root; chain.pem's length for a sub-CA, as `status` shows it).
+pub fn this_ca(state: &State) -> render::list::ThisCa {
+    render::list::ThisCa {
+        subject: state.ca.cert.subject_shown.clone(),
+        depth: state.chain.len(),
+    }
+}
+
 /// Reports a new CA directory (init, import-openssl) once it is durable: a failing stderr is
 /// exit 8, never a panic.
 pub fn report_created(ctx: &Context, msg: &str) -> Result<()> {
@@ -346,3 +390,6 @@ pub fn report_created(ctx: &Context, msg: &str) -> Result<()> {
         ),
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -35,9 +35,12 @@ pub fn run(args: &PasswdArgs, ctx: &Context) -> Result<()> {
             ("new passphrase for ca.key", "--new-passphrase-file"),
         )?)
     };
-    super::mutate(ctx, &args.mutation, |state, env| {
-        plan(state, new.as_deref().map(String::as_str), env)
-    })
+    super::mutate(
+        ctx,
+        &args.mutation,
+        crate::store::Reads::SIGN,
+        |state, env| plan(state, new.as_deref().map(String::as_str), env),
+    )
 }
 
 /// Validation phase: ca.key re-encrypted with `new`, or stored plain without one.

@@ -33,7 +33,7 @@ pub fn run(cmd: &PolicyCommand, ctx: &Context) -> Result<()> {
 /// The policy in force as text, and the generation read with it.
 fn current(ctx: &Context) -> Result<(String, u64)> {
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
-    let header = crate::model::header::open(&session)?;
+    let header = session.header()?;
     let (_, text) = crate::policy::read(&session, header.policy_sha256.as_deref())?;
     Ok((text, header.generation))
 }
@@ -85,7 +85,9 @@ fn apply(args: &PolicyApplyArgs, ctx: &Context) -> Result<()> {
 }
 
 fn apply_text(text: &str, file: &Path, mutation: &MutationArgs, ctx: &Context) -> Result<()> {
-    match super::mutate(ctx, mutation, |state, env| plan(state, text, file, env)) {
+    match super::mutate(ctx, mutation, crate::store::Reads::SIGN, |state, env| {
+        plan(state, text, file, env)
+    }) {
         // Applying the policy in force changes nothing: no commit, no audit record.
         Err(Error::Refused(Refused::PolicyUnchanged(sha))) => {
             if !ctx.quiet {

@@ -36,25 +36,36 @@ pub fn run(args: &RenewArgs, ctx: &Context) -> Result<()> {
         days: args.days,
         revoke_old: args.revoke_old,
     };
-    let out = args.out.out.clone().map(|o| (o, args.out.force));
-    if let Some(out) = &args.out.out {
-        crate::store::output::precheck(out, args.out.force)?;
-    }
-    super::mutate(ctx, &args.mutation, |state, env| {
-        plan(state, &request, env).and_then(|p| p.with_out(out))
+    let out = super::Out::open(args.out.out.clone().map(|o| (o, args.out.force)))?;
+    // The certificate renewed is found and its file read under the lock, before the plan.
+    let load = |session: &crate::store::Session| {
+        let state = session.snapshot(crate::store::Reads::SIGN_WITH_LOG, &ctx.pass)?;
+        let entry = state.resolve(&request.old)?;
+        let (_, der) = session.read_recorded(&entry, &state.ca.cert)?;
+        Ok((state, Recorded { entry, der }))
+    };
+    super::mutate_with(ctx, &args.mutation, load, |state, recorded, env| {
+        plan(state, &request, &recorded, env).and_then(|p| p.with_out(out))
     })
 }
 
+/// The certificate renewed, as the index records it and its file holds it (checked against
+/// each other: SPEC.md SHOW-RECORDED).
+pub struct Recorded {
+    pub entry: crate::model::log::Entry,
+    pub der: Vec<u8>,
+}
+
 /// Validation phase.
-pub fn plan(state: &State, request: &Renew, env: &Env) -> Result<Planned> {
+pub fn plan(state: &State, request: &Renew, recorded: &Recorded, env: &Env) -> Result<Planned> {
     let Renew {
-        old,
+        old: _,
         csr,
         days,
         revoke_old,
     } = request;
     let (csr, days, revoke_old) = (csr.as_ref(), *days, *revoke_old);
-    let entry = state.resolve(old)?;
+    let Recorded { entry, der } = recorded;
     let old = &entry.serial;
     if csr.is_none()
         && entry
@@ -64,8 +75,7 @@ pub fn plan(state: &State, request: &Renew, env: &Env) -> Result<Planned> {
         return Err(Refusal::CompromisedKey(old.clone()).into());
     }
     let path = state.dir.join(crate::model::layout::cert_file(old));
-    let (_, der) = state.read_recorded(&entry)?;
-    let cert = crate::pki::pem::certificate(&der).map_err(|m| Error::state(&path, m))?;
+    let cert = crate::pki::pem::certificate(der).map_err(|m| Error::state(&path, m))?;
     let subject = Subject::parse_stored(&entry.subject).map_err(|m| Error::state(&path, m))?;
     let sans = entry
         .sans

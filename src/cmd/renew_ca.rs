@@ -18,16 +18,20 @@ pub fn run(args: &RenewCaArgs, ctx: &Context) -> Result<()> {
     if let Some(out) = &args.csr_out {
         return request(ctx, out);
     }
-    super::mutate(ctx, &args.mutation, |state, env| {
-        plan(state, args.days, env)
-    })
+    super::mutate(
+        ctx,
+        &args.mutation,
+        crate::store::Reads::SIGN,
+        |state, env| plan(state, args.days, env),
+    )
 }
 
 /// `renew-ca --csr-out FILE` (SPEC.md INSTALL-SWAP): a request for the same key and subject
 /// (the subject's DER encoding kept), for the parent to sign. Changes nothing in the CA.
 fn request(ctx: &Context, out: &std::path::Path) -> Result<()> {
+    ctx.passphrase_ahead()?;
     let session = crate::store::Session::open(&ctx.dir, crate::store::Access::Read, &ctx.open)?;
-    let state = State::load(&session, Some(&ctx.pass))?;
+    let state = session.snapshot(crate::store::Reads::SIGN, &ctx.pass)?;
     let path = state.dir.join(CERT);
     let x509 =
         crate::pki::pem::certificate(&state.ca.cert.der).map_err(|m| Error::state(&path, m))?;

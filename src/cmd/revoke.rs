@@ -56,7 +56,12 @@ pub fn run(args: &RevokeArgs, ctx: &Context) -> Result<()> {
         reason: args.reason,
         crl_days: args.crl.then_some(args.crl_days),
     };
-    super::mutate(ctx, &args.mutation, |state, env| plan(state, &request, env))
+    super::mutate(
+        ctx,
+        &args.mutation,
+        crate::store::Reads::SIGN_WITH_LOG,
+        |state, env| plan(state, &request, env),
+    )
 }
 
 /// Validation phase: the new index (and, with `crl_days`, the new CRL).

@@ -27,7 +27,7 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
         // VERIFIED-READ: what an AIA caIssuers URL serves is ca.crt only if its key signs
         // the state's checkpoint (a replaced ca.crt is refused).
         let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
-        let state = crate::model::snapshot::State::load(&session, None)?;
+        let state = &session.verified_state()?;
         let der = &state.ca.cert.der;
         return match args.der {
             true => crate::render::stdout_bytes(der),
@@ -37,12 +37,12 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
     let typed = crate::cli::serial(serial)?;
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     // Read under the lock: a concurrent renew-ca may have installed a newer ca.crt.
-    let now = crate::clock::now()?;
+    let now = ctx.now()?;
     // VERIFIED-READ: only the state the signed checkpoint covers is shown.
-    let state = crate::model::snapshot::State::load(&session, None)?;
+    let state = &session.verified_state()?;
     let entry = state.resolve(&typed)?;
     let path = ctx.dir.join(crate::model::layout::cert_file(&entry.serial));
-    let (pem, der) = state.read_recorded(&entry)?;
+    let (pem, der) = session.read_recorded(&entry, &state.ca.cert)?;
     if args.pem {
         return crate::render::print(&String::from_utf8_lossy(&pem));
     }
@@ -50,7 +50,7 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
         return crate::render::stdout_bytes(&der);
     }
     let cert = crate::pki::pem::certificate(&der).map_err(|m| Error::state(&path, m))?;
-    let this = super::list::this_ca(&session, &state.ca.cert)?;
+    let this = super::this_ca(state);
     let above: Vec<_> = std::iter::once(&state.ca.cert)
         .chain(&state.chain)
         .map(|c| &c.constraints)

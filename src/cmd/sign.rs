@@ -9,12 +9,11 @@ use crate::cli::SignArgs;
 use crate::error::{Error, Refused, Result};
 use crate::input::InputError;
 use crate::model::change::Refusal;
-use crate::model::change::{allot_serial, issue_entry, issue_one};
+use crate::model::change::{allot_serial, issue_entry};
 use crate::model::log::{Entry, LogAppend};
 use crate::model::snapshot::State;
 use crate::pki::csr::{self, CheckedCsr};
 use crate::pki::issuance::{Request, choose_sans};
-use crate::pki::names::San;
 use crate::pki::serial::Serial;
 use crate::render::Note;
 use crate::store::output::OutputFile;
@@ -77,78 +76,80 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
         }
     }
     let sans = crate::cli::sans(&args.san)?;
-    let out = args.out.out.clone().map(|o| (o, args.out.force));
     // What the commit would refuse is refused now, before the CA key is read, for a dry run
     // too (DRY-RUN).
-    if let Some((path, force)) = &out {
-        crate::store::output::precheck(path, *force)?;
-    }
+    let out = super::Out::open(args.out.out.clone().map(|o| (o, args.out.force)))?;
     if let Some(dir) = &args.out_dir {
         let files: Vec<PathBuf> = checked.iter().map(|(p, _)| out_path(dir, p)).collect();
         crate::store::output::precheck_dir(dir, &files, args.out.force)?;
     }
-    super::mutate(ctx, &args.mutation, |state, env| {
-        if let [(_, one)] = checked.as_slice() {
-            let request = Sign {
-                csr: one,
-                sans: &sans,
-                profile: &args.profile,
-                days: args.days,
-                sub_ca: &sub_ca,
-                sub_ca_only: false,
-            };
-            let mut planned = plan(state, &request, env)?;
-            if args.fullchain {
-                planned.stdout.push_str(&state.intermediates_pem());
-            }
-            return match &args.out_dir {
-                Some(dir) => {
-                    let mut p = planned;
-                    let output = p.output(
-                        out_path(dir, &checked[0].0),
-                        p.stdout.clone().into_bytes(),
-                        args.out.force,
-                    )?;
-                    p.plan.outputs = vec![output];
-                    p.plan.out_dirs = vec![dir.clone()];
-                    Ok(p)
+    super::mutate(
+        ctx,
+        &args.mutation,
+        crate::store::Reads::SIGN,
+        |state, env| {
+            if let [(_, one)] = checked.as_slice() {
+                let request = super::signing::Sign {
+                    csr: one,
+                    sans: &sans,
+                    profile: &args.profile,
+                    days: args.days,
+                    sub_ca: &sub_ca,
+                    sub_ca_only: false,
+                };
+                let mut planned = super::signing::plan(state, &request, env)?;
+                if args.fullchain {
+                    planned.stdout.push_str(&state.intermediates_pem());
                 }
-                None => planned.with_out(out),
+                return match &args.out_dir {
+                    Some(dir) => {
+                        let mut p = planned;
+                        let output = p.output(
+                            out_path(dir, &checked[0].0),
+                            p.stdout.clone().into_bytes(),
+                            args.out.force,
+                        )?;
+                        p.plan.outputs = vec![output];
+                        p.plan.out_dirs = vec![dir.clone()];
+                        Ok(p)
+                    }
+                    None => planned.with_out(out),
+                };
+            }
+            let mut planned = plan_batch(state, &checked, &args.profile, args.days, env)?;
+            // --fullchain: every certificate followed by the CAs above it (CHAIN-OUT).
+            let chain = match args.fullchain {
+                true => state.intermediates_pem(),
+                false => String::new(),
             };
-        }
-        let mut planned = plan_batch(state, &checked, &args.profile, args.days, env)?;
-        // --fullchain: every certificate followed by the CAs above it (CHAIN-OUT).
-        let chain = match args.fullchain {
-            true => state.intermediates_pem(),
-            false => String::new(),
-        };
-        if !chain.is_empty() {
-            planned.stdout = planned.plan.writes[..checked.len()]
-                .iter()
-                .map(|w| format!("{}{chain}", String::from_utf8_lossy(&w.bytes)))
-                .collect();
-        }
-        if let Some(dir) = &args.out_dir {
-            // plan_batch writes certs/SERIAL.pem in the order of the CSRs.
-            let outputs = checked
-                .iter()
-                .zip(&planned.plan.writes)
-                .map(|((path, _), w)| OutputFile {
-                    path: out_path(dir, path),
-                    source: w.target.clone(),
-                    bytes: [w.bytes.as_slice(), chain.as_bytes()].concat(),
-                    serial: crate::model::layout::serial_of_cert_file(&w.target)
-                        .map(str::to_string),
-                    force: args.out.force,
-                    suffix: (!chain.is_empty()).then(|| chain.clone()),
-                    der: false,
-                })
-                .collect();
-            planned.plan.outputs = outputs;
-            planned.plan.out_dirs = vec![dir.clone()];
-        }
-        Ok(planned)
-    })
+            if !chain.is_empty() {
+                planned.stdout = planned.plan.writes[..checked.len()]
+                    .iter()
+                    .map(|w| format!("{}{chain}", String::from_utf8_lossy(&w.bytes)))
+                    .collect();
+            }
+            if let Some(dir) = &args.out_dir {
+                // plan_batch writes certs/SERIAL.pem in the order of the CSRs.
+                let outputs = checked
+                    .iter()
+                    .zip(&planned.plan.writes)
+                    .map(|((path, _), w)| OutputFile {
+                        path: out_path(dir, path),
+                        source: w.target.clone(),
+                        bytes: [w.bytes.as_slice(), chain.as_bytes()].concat(),
+                        serial: crate::model::layout::serial_of_cert_file(&w.target)
+                            .map(str::to_string),
+                        force: args.out.force,
+                        suffix: (!chain.is_empty()).then(|| chain.clone()),
+                        der: false,
+                    })
+                    .collect();
+                planned.plan.outputs = outputs;
+                planned.plan.out_dirs = vec![dir.clone()];
+            }
+            Ok(planned)
+        },
+    )
 }
 
 /// Validation phase of a batch: every certificate, the index and the counter, one commit.
@@ -383,88 +384,4 @@ impl Progress {
             p.finish_and_clear();
         }
     }
-}
-
-/// What `ca sign` of one CSR is asked to issue.
-pub struct Sign<'a> {
-    pub csr: &'a CheckedCsr,
-    /// `--san`: replaces the CSR's SANs.
-    pub sans: &'a [San],
-    /// The profile's name in the CA's policy.
-    pub profile: &'a str,
-    /// `--days`, if given.
-    pub days: Option<u32>,
-    /// `--path-len`, `--permit`, `--exclude`: for a sub-CA profile.
-    pub sub_ca: &'a crate::policy::SubCaAsk,
-    /// Only a sub-CA profile will do (`init --parent`).
-    pub sub_ca_only: bool,
-}
-
-/// Validation phase: the new certificate, index and serial counter.
-pub fn plan(state: &State, request: &Sign<'_>, env: &Env) -> Result<Planned> {
-    let Sign {
-        csr,
-        sans: override_sans,
-        profile,
-        days,
-        sub_ca,
-        sub_ca_only,
-    } = *request;
-    let policy = state.policy()?;
-    let profile = policy.profile(profile).map_err(Refusal::Policy)?;
-    if sub_ca_only && profile.kind != crate::pki::profile::Kind::SubCa {
-        return Err(
-            Refusal::Policy(crate::policy::PolicyRefusal::NotSubCaProfile {
-                profile: profile.name.clone(),
-            })
-            .into(),
-        );
-    }
-    let sub_ca = crate::policy::sub_ca(profile, sub_ca).map_err(|e| match e {
-        // Options that do not apply to the profile: a usage error, as for any option.
-        e @ crate::policy::PolicyRefusal::NotSubCa { .. } => Error::Usage(e.to_string()),
-        e => Refusal::Policy(e).into(),
-    })?;
-    if sub_ca.is_some() && !override_sans.is_empty() {
-        return Err(Error::Usage(format!(
-            "a sub-CA certificate carries no SANs; --san does not apply to --profile {}",
-            profile.name
-        )));
-    }
-    let days = crate::policy::gate::days(profile, days).map_err(Refusal::Policy)?;
-    let mut notes = Vec::new();
-    if !csr.ignored.is_empty() {
-        notes.push(Note::text(format!(
-            "ignored what the CSR requested (the {} profile decides): {}",
-            profile.name,
-            csr.ignored.join("; ")
-        )));
-    }
-    let sans = match &sub_ca {
-        // A CA certificate names no hosts; the CSR's SANs are not issued.
-        Some(_) => {
-            if !csr.sans.is_empty() {
-                notes.push(Note::text(
-                    "a sub-CA certificate carries no SANs; the CSR's SANs are not issued",
-                ));
-            }
-            Vec::new()
-        }
-        None => choose_sans(csr, override_sans, profile, &mut notes),
-    };
-    let mut request = Request::from_csr(csr, sans, profile, days, &policy.urls);
-    request.sub_ca = sub_ca;
-    let subject;
-    if !override_sans.is_empty() {
-        subject = crate::pki::issuance::subject_for_sans(&csr.subject, &request.sans, &mut notes);
-        request.subject = &subject;
-    }
-    let (plan, pem) = issue_one(
-        state,
-        &request,
-        env,
-        &mut notes,
-        crate::model::change::Issue::new("sign", Some(csr.sha256.clone())),
-    )?;
-    Ok(Planned::new(plan, pem, notes))
 }

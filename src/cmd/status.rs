@@ -29,8 +29,8 @@ pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
     }
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     // Read under the lock: a concurrent renew-ca may have installed a newer ca.crt.
-    let now = crate::clock::now()?;
-    let state = State::load(&session, None)?;
+    let now = ctx.now()?;
+    let state = session.verified_state()?;
     let report = query(&session, &state, now)?;
     crate::render::status::print(&report, args.json)
 }
@@ -44,7 +44,7 @@ pub fn query(session: &Session, state: &State, now: OffsetDateTime) -> Result<St
         None => None,
     };
     let mut tally = Tally::default();
-    crate::model::log::for_each_entry(session, &state.header, |e| {
+    crate::model::log::for_each_entry(&session.open_log()?, &state.header, |e| {
         tally.add(&e, crl.as_ref(), now);
         Ok(())
     })?;

@@ -48,7 +48,7 @@ pub fn run(args: &UpgradeArgs, ctx: &Context) -> Result<()> {
 
 /// Reads the old index and the rest of the state, with the key: the upgrade signs the first
 /// checkpoint. Returns the certificates to write to a new index.log (format 1 only).
-fn load<'s>(session: &'s Session, ctx: &Context) -> Result<(State<'s>, Vec<Entry>)> {
+fn load(session: &Session, ctx: &Context) -> Result<(State, Vec<Entry>)> {
     let dir = session.dir();
     let bytes = session.read(INDEX)?;
     let format =
@@ -69,11 +69,12 @@ fn load<'s>(session: &'s Session, ctx: &Context) -> Result<(State<'s>, Vec<Entry
             max_serial: old.max_serial,
             ..Header::new()
         };
-        crate::model::header::check_log_len(session, &header)?;
+        session.check_log_len(&header)?;
         // The whole log is parsed once, so a damaged one is reported before it is signed.
-        crate::model::log::load_all(session, &header)?;
-        header.log_head = crate::model::log::log_head(session, header.log_len)?;
-        let state = State::load_with(session, Some(&ctx.pass), header)?;
+        let log = session.open_log()?;
+        crate::model::log::load_all(&log, &header)?;
+        header.log_head = crate::model::log::log_head(&log, header.log_len)?;
+        let state = unverified(session, ctx, header)?;
         return Ok((state, Vec::new()));
     }
     let old = v1::parse(&bytes).map_err(|m| Error::state(dir.join(INDEX), m))?;
@@ -85,7 +86,7 @@ fn load<'s>(session: &'s Session, ctx: &Context) -> Result<(State<'s>, Vec<Entry
         audit_head: old.audit_head,
         ..Header::new()
     };
-    let state = State::load_with(session, Some(&ctx.pass), header)?;
+    let state = unverified(session, ctx, header)?;
     let entries = old
         .certificates
         .into_iter()
@@ -112,6 +113,13 @@ fn load<'s>(session: &'s Session, ctx: &Context) -> Result<(State<'s>, Vec<Entry
         }
     }
     Ok((state, entries))
+}
+
+/// The snapshot of a directory no checkpoint signed yet, with `header` built from its old
+/// index.json.
+fn unverified(session: &Session, ctx: &Context, header: Header) -> Result<State> {
+    let raw = session.raw(crate::store::Reads::SIGN, header)?;
+    State::unverified(raw, &ctx.pass, session.allow_insecure_key())
 }
 
 /// Validation phase: index.log holds every issue, then every revocation in time order.

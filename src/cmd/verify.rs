@@ -32,7 +32,7 @@ pub fn run(args: &VerifyArgs, ctx: &Context) -> Result<i32> {
         crate::pki::pem::certificate(&der).map_err(|e| Error::input(&args.cert, e.into()))?;
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     // Read under the lock: a concurrent renew-ca may have installed a newer ca.crt.
-    let now = crate::clock::now()?;
+    let now = ctx.now()?;
     let report = query(&session, &cert, &der, now)?;
     crate::render::verify::print(&report, &args.cert, args.json)?;
     Ok(report.verdict.exit_code())
@@ -48,7 +48,7 @@ pub fn query(
     now: OffsetDateTime,
 ) -> Result<VerifyReport> {
     // VERIFIED-READ: the verdict comes only from the state the signed checkpoint covers.
-    let state = crate::model::snapshot::State::load(session, None)?;
+    let state = session.verified_state()?;
     let (ca, header) = (&state.ca.cert, &state.header);
     let serial = Serial::from_magnitude(cert.raw_serial());
     // chain.pem as loaded (and checked) with the state, never read again: a file swapped in
@@ -115,7 +115,7 @@ pub fn query(
             )
         }
     } else {
-        match crate::model::log::find(session, header, &serial)? {
+        match crate::model::log::find(&session.open_log()?, header, &serial)? {
             Some(e) if e.sha256 == hex::sha256(der) => match e.state(now) {
                 CertState::Revoked if let Some(r) = e.revoked => (
                     Verdict::Revoked,

@@ -20,11 +20,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::hex;
 use crate::model::audit;
-use crate::model::layout::{AUDIT, CRLNUMBER, INDEX_LOG, SERIAL};
+use crate::model::layout::{AUDIT, CHAIN, CRL, CRLNUMBER, INDEX, INDEX_LOG, SERIAL};
 use crate::pki::ca::CaCert;
 use crate::pki::keys::KeyKind;
 use crate::pki::serial::Serial;
-use crate::store::{self, INDEX, Session};
 
 /// The first line of every signed checkpoint message.
 pub const DOMAIN: &str = "fileca signed checkpoint v1";
@@ -284,7 +283,7 @@ fn step(head: &str, line: &[u8], end: &[u8]) -> String {
 /// `log_head` is extended by every append from the signed value, never recomputed (a line
 /// edited behind fileca's back is found by `ca check`, and no later checkpoint hides it).
 pub fn verify_current(
-    session: &Session,
+    dir: &std::path::Path,
     cert: &CaCert,
     header: &crate::model::header::Header,
     audit_len: u64,
@@ -292,7 +291,6 @@ pub fn verify_current(
     crl: Option<&[u8]>,
     chain_sha256: Option<&str>,
 ) -> Result<()> {
-    let dir = session.dir();
     let index = dir.join(INDEX);
     let cp = header
         .checkpoint
@@ -304,7 +302,7 @@ pub fn verify_current(
         && *counter <= max
     {
         return Err(Error::state(
-            dir.join(store::SERIAL),
+            dir.join(SERIAL),
             NotCurrent::CounterNotAbove {
                 counter: counter.clone(),
                 max,
@@ -342,14 +340,14 @@ pub fn verify_current(
     // in place: RECOVER-SIGNED); the next checkpoint carries its hash forward, never the
     // file's.
     if crl.map(hex::sha256) != cp.crl_sha256 {
-        return Err(differs(store::CRL));
+        return Err(differs(CRL));
     }
     // CHECKPOINT-CHAIN: once recorded, chain.pem must be the file signed (deleting it would drop
     // the constraints of the CAs above from the gate).
     if let Some(recorded) = &cp.chain_sha256
         && chain_sha256 != Some(recorded.as_str())
     {
-        return Err(differs(store::CHAIN));
+        return Err(differs(CHAIN));
     }
     Ok(())
 }

@@ -5,10 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result, StateError};
+use crate::error::Result;
 use crate::model::checkpoint::{self, Checkpoint, LOG_GENESIS};
 use crate::pki::serial::Serial;
-use crate::store::{self, INDEX, INDEX_LOG, Session};
 
 /// Why index.json cannot be used. The caller names the file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -164,36 +163,4 @@ pub fn format_of(bytes: &[u8]) -> std::result::Result<u32, HeaderError> {
     }
     let v: Version = serde_json::from_slice(bytes).map_err(|e| HeaderError::Json(e.to_string()))?;
     Ok(v.format)
-}
-
-/// Reads index.json.
-pub fn load_header(session: &Session) -> Result<Header> {
-    let dir = session.dir();
-    let bytes = store::read_state_file(dir, INDEX)?;
-    Header::parse(&bytes).map_err(|m| Error::state(dir.join(INDEX), m))
-}
-
-/// Reads index.json and checks index.log's length against it: what a command that reads
-/// certificates without loading the CA needs first.
-pub fn open(session: &Session) -> Result<Header> {
-    let header = load_header(session)?;
-    check_log_len(session, &header)?;
-    Ok(header)
-}
-
-/// Checks that index.log is exactly as long as index.json records: a log edited, truncated or
-/// extended behind fileca's back is refused before anything relies on it.
-pub fn check_log_len(session: &Session, header: &Header) -> Result<()> {
-    let dir = session.dir();
-    let (_, len) = store::open_state_file(dir, INDEX_LOG)?;
-    if len != header.log_len {
-        return Err(Error::state(
-            dir.join(INDEX_LOG),
-            StateError::LogLength {
-                len,
-                recorded: header.log_len,
-            },
-        ));
-    }
-    Ok(())
 }

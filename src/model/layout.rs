@@ -18,6 +18,8 @@ pub const CSR: &str = "ca.csr";
 pub const CHAIN: &str = "chain.pem";
 /// The CA's policy (SPEC.md POLICY-*), when it has one of its own.
 pub const POLICY: &str = "policy.toml";
+/// The largest policy.toml read.
+pub const MAX_POLICY_BYTES: u64 = 1 << 20;
 pub const JOURNAL: &str = ".journal";
 /// What recovery committed but did not deliver outside the state directory (SPEC.md
 /// RECOVER-UNDELIVERED): one JSON object per line, listed by `ca check`, removed by the next

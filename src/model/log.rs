@@ -2,7 +2,8 @@
 //! revoked (SPEC.md `INDEX-*`). Commands that need certificates read it as a stream: [`find`]
 //! for one serial, [`revocations`] for the CRL, [`for_each_entry`] for list and status,
 //! [`load_all`] (every line checked) for check and upgrade. [`LogAppend`] is what a commit adds
-//! to it. Reads take the [`Session`] that holds the directory's lock; nothing here writes.
+//! to it. Reads go through a [`Log`]: index.log opened under the session's lock, or its bytes in a
+//! snapshot; nothing here does I/O besides reading it, and nothing here writes.
 //!
 //! What is wrong with the log is typed: [`LineError`] for one line (the codec and the
 //! cross-line rules: a serial issued twice, a revocation of a serial no earlier line issues),
@@ -18,9 +19,9 @@ use time::OffsetDateTime;
 use crate::error::{Error, Result};
 use crate::model::checkpoint;
 use crate::model::header::Header;
+use crate::model::layout::INDEX;
 use crate::pki::reason::Reason;
 use crate::pki::serial::Serial;
-use crate::store::{self, INDEX, INDEX_LOG, Session};
 
 mod error;
 pub use error::{LineError, LogError};
@@ -256,23 +257,58 @@ fn concerns(line: &[u8], serial: &str) -> bool {
         .is_some_and(|r| r.first() == Some(&b'"'))
 }
 
-/// index.log opened once: a walk that reads it twice (a listing's two passes) reads the same
-/// file both times, whatever is renamed into place between them.
-struct Opened {
-    file: std::fs::File,
+/// index.log as a command reads it: the file opened once (a walk that reads it twice — a
+/// listing's two passes — reads the same file both times, whatever is renamed into place
+/// between them), or its bytes already in memory (a plan's snapshot: a value, read under the
+/// lock before the plan runs). [`crate::store::Session::open_log`] opens it.
+pub struct Log {
+    source: Source,
     len: u64,
     path: std::path::PathBuf,
 }
 
-impl Opened {
-    fn open(session: &Session) -> Result<Opened> {
-        let dir = session.dir();
-        let (file, len) = store::open_state_file(dir, INDEX_LOG)?;
-        Ok(Opened {
-            file,
+enum Source {
+    File(std::fs::File),
+    Bytes(Vec<u8>),
+}
+
+impl Log {
+    /// index.log open at `path`, `len` bytes long.
+    pub fn file(file: std::fs::File, len: u64, path: std::path::PathBuf) -> Log {
+        Log {
+            source: Source::File(file),
             len,
-            path: dir.join(INDEX_LOG),
-        })
+            path,
+        }
+    }
+
+    /// index.log's bytes as read (`path` names it in messages).
+    pub fn bytes(bytes: Vec<u8>, path: std::path::PathBuf) -> Log {
+        Log {
+            len: bytes.len() as u64,
+            source: Source::Bytes(bytes),
+            path,
+        }
+    }
+
+    /// The log read whole into memory (a plan's snapshot holds it as a value).
+    pub fn into_memory(self) -> Result<Log> {
+        match self.source {
+            Source::Bytes(_) => Ok(self),
+            Source::File(mut file) => {
+                use std::io::Seek;
+                let mut bytes = Vec::with_capacity(self.len as usize);
+                file.seek(std::io::SeekFrom::Start(0))
+                    .and_then(|_| (&file).take(self.len).read_to_end(&mut bytes))
+                    .map_err(|e| Error::io(&self.path, e))?;
+                Ok(Log::bytes(bytes, self.path))
+            }
+        }
+    }
+
+    /// The path, for messages.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
     }
 }
 
@@ -283,16 +319,16 @@ impl Opened {
 /// checks that first). `f` must keep what it reads until this returns: a line edited behind
 /// fileca's back, even at the same length, is found only at the end.
 fn for_each_line(
-    session: &Session,
+    log: &Log,
     header: &Header,
     f: impl FnMut(&[u8]) -> std::result::Result<(), Halt>,
 ) -> Result<()> {
-    walk_verified(&Opened::open(session)?, header, f)
+    walk_verified(log, header, f)
 }
 
 /// [`for_each_line`] over an index.log already open.
 fn walk_verified(
-    log: &Opened,
+    log: &Log,
     header: &Header,
     mut f: impl FnMut(&[u8]) -> std::result::Result<(), Halt>,
 ) -> Result<()> {
@@ -310,27 +346,18 @@ fn walk_verified(
 /// index.log's hash chain over its first `len` bytes (SPEC.md INDEX-LOG-HEAD), read as a
 /// stream: what `ca upgrade` starts the chain with and `ca check` compares with the signed
 /// checkpoint.
-pub fn log_head(session: &Session, len: u64) -> Result<String> {
+pub fn log_head(log: &Log, len: u64) -> Result<String> {
     let mut chain = checkpoint::LogChain::new();
-    for_each_line_to(session, len, |line| {
+    walk(log, len, |line| {
         chain.step(line);
         Ok(())
     })?;
     Ok(chain.head())
 }
 
-/// Calls `f` with each line of index.log's first `log_len` bytes (without its newline).
-fn for_each_line_to(
-    session: &Session,
-    log_len: u64,
-    f: impl FnMut(&[u8]) -> std::result::Result<(), Halt>,
-) -> Result<()> {
-    walk(&Opened::open(session)?, log_len, f)
-}
-
 /// Calls `f` with each line of the open index.log's first `log_len` bytes, from its start.
 fn walk(
-    log: &Opened,
+    log: &Log,
     log_len: u64,
     mut f: impl FnMut(&[u8]) -> std::result::Result<(), Halt>,
 ) -> Result<()> {
@@ -345,10 +372,15 @@ fn walk(
             },
         ));
     }
-    let mut file = &log.file;
-    file.seek(std::io::SeekFrom::Start(0))
-        .map_err(|e| Error::io(path, e))?;
-    let mut reader = BufReader::with_capacity(1 << 16, file.take(log_len));
+    let mut reader: Box<dyn BufRead + '_> = match &log.source {
+        Source::File(file) => {
+            let mut file = file;
+            file.seek(std::io::SeekFrom::Start(0))
+                .map_err(|e| Error::io(path, e))?;
+            Box::new(BufReader::with_capacity(1 << 16, file.take(log_len)))
+        }
+        Source::Bytes(bytes) => Box::new(&bytes[..log_len as usize]),
+    };
     let mut buf = Vec::with_capacity(512);
     let mut n = 0usize;
     loop {
@@ -376,13 +408,12 @@ fn walk(
 ///
 /// The lines are not checked against `log_head` here: `ca check` compares the chain itself
 /// and reports every problem, and `ca upgrade` starts the chain from what it finds.
-pub fn load_all(session: &Session, header: &Header) -> Result<Vec<Entry>> {
-    let dir = session.dir();
+pub fn load_all(log: &Log, header: &Header) -> Result<Vec<Entry>> {
     let mut table = Table::default();
-    for_each_line_to(session, header.log_len, |line| Ok(table.add(line)?))?;
+    walk(log, header.log_len, |line| Ok(table.add(line)?))?;
     if table.max != header.max_serial() {
         return Err(Error::state(
-            dir.join(INDEX),
+            log.path.with_file_name(INDEX),
             LogError::MaxSerial {
                 recorded: header.max_serial.clone(),
                 found: table.max,
@@ -435,14 +466,12 @@ impl Table {
 /// names an issued serial" (a serial issued twice, revoked twice) are [`load_all`]'s and
 /// `ca check`'s. `f` may stop the walk with an error.
 pub fn for_each_entry(
-    session: &Session,
+    log: &Log,
     header: &Header,
     mut f: impl FnMut(Entry) -> Result<()>,
 ) -> Result<()> {
-    let dir = session.dir();
-    let log = Opened::open(session)?;
     let mut revoked: HashMap<String, Checked> = HashMap::new();
-    walk_verified(&log, header, |line| {
+    walk_verified(log, header, |line| {
         if line.starts_with(ISSUED) {
             return Ok(());
         }
@@ -454,7 +483,7 @@ pub fn for_each_entry(
         }
         Ok(())
     })?;
-    walk_verified(&log, header, |line| {
+    walk_verified(log, header, |line| {
         if !line.starts_with(ISSUED) {
             return Ok(());
         }
@@ -468,20 +497,17 @@ pub fn for_each_entry(
         Ok(())
     })?;
     if let Some(serial) = revoked.keys().min() {
-        return Err(Error::state(
-            dir.join(INDEX_LOG),
-            LogError::Unissued(serial.clone()),
-        ));
+        return Err(Error::state(&log.path, LogError::Unissued(serial.clone())));
     }
     Ok(())
 }
 
 /// The certificate with this serial, reading the log as a stream and parsing only the lines
 /// that name it.
-pub fn find(session: &Session, header: &Header, serial: &Serial) -> Result<Option<Entry>> {
+pub fn find(log: &Log, header: &Header, serial: &Serial) -> Result<Option<Entry>> {
     let wanted = serial.to_string();
     let mut found: Option<Entry> = None;
-    for_each_line(session, header, |line| {
+    for_each_line(log, header, |line| {
         if !concerns(line, &wanted) {
             return Ok(());
         }
@@ -505,9 +531,9 @@ pub fn find(session: &Session, header: &Header, serial: &Serial) -> Result<Optio
 /// The CRL is what relying parties act on: the whole log read here chains to index.json's
 /// signed `log_head` ([`for_each_line`], SPEC.md CRL-CHAIN), so a line edited behind fileca's
 /// back, even at the same length, never reaches a signed CRL.
-pub fn revocations(session: &Session, header: &Header) -> Result<Vec<Revocation>> {
+pub fn revocations(log: &Log, header: &Header) -> Result<Vec<Revocation>> {
     let mut out = Vec::new();
-    for_each_line(session, header, |line| {
+    for_each_line(log, header, |line| {
         if line.starts_with(ISSUED) {
             return Ok(());
         }
@@ -561,17 +587,17 @@ pub enum SerialLookup {
 /// The certificate a typed serial names: the one with exactly that serial, else the only one
 /// whose serial ends with at least [`MIN_SUFFIX_DIGITS`] typed hex digits.
 pub fn resolve(
-    session: &Session,
+    log: &Log,
     header: &Header,
     typed: &Typed,
 ) -> Result<std::result::Result<Entry, SerialLookup>> {
-    if let Some(e) = find(session, header, &typed.serial)? {
+    if let Some(e) = find(log, header, &typed.serial)? {
         return Ok(Ok(e));
     }
     let tail = typed.digits.trim_start_matches('0');
     let mut matches: Vec<Entry> = Vec::new();
     if typed.digits.len() >= MIN_SUFFIX_DIGITS && !tail.is_empty() {
-        for_each_entry(session, header, |e| {
+        for_each_entry(log, header, |e| {
             if e.serial.to_string().ends_with(&typed.digits) {
                 matches.push(e);
             }

@@ -2,17 +2,18 @@
 //! `ca check` goes further (see cmd/check.rs); this is what every command relies on. What
 //! it refuses is a [`SnapshotError`] (besides the typed errors of the files it parses).
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::model::audit;
 use crate::model::header::Header;
-use crate::model::log::Entry;
+use crate::model::layout::{AUDIT, CERT, CHAIN, CRLNUMBER, KEY, SERIAL};
+use crate::model::log::{Entry, Log};
 use crate::passphrase;
 use crate::pki::ca::{Ca, CaCert};
 use crate::pki::keys;
 use crate::pki::serial::Serial;
-use crate::store::{self, AUDIT, CERT, CRLNUMBER, KEY, SERIAL, Session};
 
 /// Why the state files, each readable on its own, cannot be acted on together. The caller
 /// names the file.
@@ -57,15 +58,46 @@ pub enum SnapshotError {
     NotSigned(Serial),
 }
 
-/// Everything a command reads before it decides anything: a snapshot bound to the session
-/// that holds the directory's lock (it borrows it), so what it reads later (index.log,
-/// certs/) is read under the same lock.
-pub struct State<'s> {
-    session: &'s Session,
+/// The bytes of the state files as the session read them under the lock, before anything is
+/// decided: what [`Snapshot::from_raw`] parses and cross-checks without touching the
+/// directory again ([`crate::store::Session::snapshot`] reads it; tests build it in memory).
+pub struct Raw {
     /// The state directory (for messages).
-    pub dir: &'s Path,
+    pub dir: PathBuf,
+    pub cert: Vec<u8>,
+    /// ca.key and its mode, read only by a command that signs.
+    pub key: Option<RawKey>,
+    /// index.json, parsed (its length check against index.log is the session's).
+    pub header: Header,
+    pub serial: Vec<u8>,
+    pub crlnumber: Vec<u8>,
+    /// audit.log's length and last line.
+    pub audit_len: u64,
+    pub audit_last: Option<Vec<u8>>,
+    pub crl: Option<Vec<u8>>,
+    pub chain: Option<Vec<u8>>,
+    pub policy: Option<Vec<u8>>,
+    /// The names in the state directory's top level (e.g. archived CA certificates).
+    pub present: BTreeSet<String>,
+    /// index.log: in memory for the plans that read certificates (revoke, renew, crl),
+    /// opened for a command that answers, absent for the others.
+    pub log: Option<Log>,
+}
+
+/// ca.key as read: its bytes (wiped when dropped) and its permission bits.
+pub struct RawKey {
+    pub bytes: zeroize::Zeroizing<Vec<u8>>,
+    pub mode: u32,
+}
+
+/// Everything a plan may read, as a value: the state files parsed and checked against each
+/// other and against the signed checkpoint. A plan is a function of a snapshot, its request
+/// and the environment; it touches nothing else (no file, no clock, no terminal).
+pub struct Snapshot {
+    /// The state directory (for messages).
+    pub dir: PathBuf,
     pub ca: Ca,
-    /// index.json. index.log is read only by commands that need certificates.
+    /// index.json.
     pub header: Header,
     /// The next serial to issue.
     pub serial: Serial,
@@ -84,95 +116,97 @@ pub struct State<'s> {
     pub chain: Vec<CaCert>,
     /// chain.pem's SHA-256, as the checkpoint records it (CHECKPOINT-CHAIN).
     pub chain_sha256: Option<String>,
+    policy: Option<Vec<u8>>,
+    present: BTreeSet<String>,
+    log: Option<Log>,
 }
 
-impl<'s> State<'s> {
-    /// Loads and checks ca.crt, ca.key (when `pass` is given: the command signs), index.json
-    /// (and index.log's length), serial and crlnumber, and that index.json's signed checkpoint
-    /// verifies with ca.crt's key and is of the state found: a command that signs never signs
-    /// over a rewritten history (SPEC.md CHECKPOINT-CURRENT), and a command that answers about
-    /// certificates answers only from the signed state (VERIFIED-READ; index.log's lines are
-    /// chained to the signed `log_head` as they are read, model::log).
-    pub fn load(session: &'s Session, pass: Option<&passphrase::Source>) -> Result<State<'s>> {
-        let state = State::load_with(session, pass, crate::model::header::open(session)?)?;
+/// The name plans used before the snapshot became a value.
+pub type State = Snapshot;
+
+impl Snapshot {
+    /// Parses and checks what the session read: ca.crt, ca.key (when present: the command
+    /// signs; its passphrase from `pass`, read before the lock), index.json, serial and
+    /// crlnumber, and that index.json's signed checkpoint verifies with ca.crt's key and is
+    /// of the state found: a command that signs never signs over a rewritten history (SPEC.md
+    /// CHECKPOINT-CURRENT), and a command that answers about certificates answers only from
+    /// the signed state (VERIFIED-READ; index.log's lines are chained to the signed
+    /// `log_head` as they are read, model::log).
+    pub fn from_raw(
+        raw: Raw,
+        pass: &passphrase::Source,
+        allow_insecure_key: bool,
+    ) -> Result<Snapshot> {
+        let snapshot = Snapshot::unverified(raw, pass, allow_insecure_key)?;
         // CHECKPOINT-CHAIN for a chain.pem no checkpoint has recorded yet (a sub-CA last
         // signed by fileca 0.2): used — and then recorded — only if it is ca.crt's issuers
         // up to a root; one planted in a root or an adopted CA is refused.
-        if !state.chain.is_empty()
-            && state
+        if !snapshot.chain.is_empty()
+            && snapshot
                 .header
                 .checkpoint
                 .as_ref()
                 .is_some_and(|cp| cp.chain_sha256.is_none())
         {
-            let ders: Vec<Vec<u8>> = state.chain.iter().map(|c| c.der.clone()).collect();
-            let genuine = crate::pki::chain::to_root(&state.ca.cert.der, &ders)
+            let ders: Vec<Vec<u8>> = snapshot.chain.iter().map(|c| c.der.clone()).collect();
+            let genuine = crate::pki::chain::to_root(&snapshot.ca.cert.der, &ders)
                 .is_ok_and(|path| path == ders);
             if !genuine {
                 return Err(Error::state(
-                    session.dir().join(store::CHAIN),
+                    snapshot.dir.join(CHAIN),
                     "is in no signed checkpoint and is not ca.crt's issuers up to a root (placed by hand?); remove it, or run `ca check`",
                 ));
             }
         }
         crate::model::checkpoint::verify_current(
-            session,
-            &state.ca.cert,
-            &state.header,
-            state.audit_len,
-            (&state.serial, &state.crlnumber),
-            state.crl.as_deref(),
-            state.chain_sha256.as_deref(),
+            &snapshot.dir,
+            &snapshot.ca.cert,
+            &snapshot.header,
+            snapshot.audit_len,
+            (&snapshot.serial, &snapshot.crlnumber),
+            snapshot.crl.as_deref(),
+            snapshot.chain_sha256.as_deref(),
         )?;
-        Ok(state)
+        Ok(snapshot)
     }
 
-    /// [`State::load`] with an index header already read (`ca upgrade` builds it from a
-    /// format-1 index.json).
-    pub fn load_with(
-        session: &'s Session,
-        pass: Option<&passphrase::Source>,
-        header: Header,
-    ) -> Result<State<'s>> {
-        let dir = session.dir();
-        let cert = session.read(CERT)?;
-        let mode = store::mode_of(dir, KEY)?;
-        if pass.is_some() && mode & 0o077 != 0 && !session.allow_insecure_key() {
-            return Err(Error::state(
-                dir.join(KEY),
-                SnapshotError::InsecureKey {
-                    mode,
-                    path: dir.join(KEY),
-                },
-            ));
-        }
-        let mut ca_cert = ca_cert(dir, &cert)?;
-        let chain_bytes = session.read_optional(store::CHAIN)?;
-        let chain_sha256 = chain_bytes.as_deref().map(crate::hex::sha256);
-        let mut chain = match chain_bytes {
-            Some(bytes) => {
-                crate::pki::pem::decode_certificates(&bytes, store::MAX_STATE_FILE as usize)
-                    .map_err(|e| Error::state(dir.join(store::CHAIN), e))?
-                    .iter()
-                    .map(|der| {
-                        CaCert::parse(der).map_err(|e| Error::state(dir.join(store::CHAIN), e))
-                    })
-                    .collect::<Result<Vec<_>>>()?
-            }
+    /// [`Snapshot::from_raw`] without the checkpoint checks: `ca upgrade` builds the header
+    /// of a directory no checkpoint has signed yet.
+    pub fn unverified(
+        raw: Raw,
+        pass: &passphrase::Source,
+        allow_insecure_key: bool,
+    ) -> Result<Snapshot> {
+        let dir = raw.dir;
+        let header = raw.header;
+        let mut ca_cert = ca_cert(&dir, &raw.cert)?;
+        let chain_sha256 = raw.chain.as_deref().map(crate::hex::sha256);
+        let mut chain = match raw.chain {
+            Some(bytes) => crate::pki::pem::decode_certificates(&bytes, bytes.len())
+                .map_err(|e| Error::state(dir.join(CHAIN), e))?
+                .iter()
+                .map(|der| CaCert::parse(der).map_err(|e| Error::state(dir.join(CHAIN), e)))
+                .collect::<Result<Vec<_>>>()?,
             None => Vec::new(),
         };
         resolve_closings(&mut ca_cert, &mut chain);
-        let ca = match pass {
-            Some(pass) => {
-                let mut key = session.read(KEY)?;
-                let ca = ca_with_key(dir, ca_cert, &key, pass);
-                zeroize::Zeroize::zeroize(&mut key);
-                ca?
+        let ca = match raw.key {
+            Some(key) => {
+                if key.mode & 0o077 != 0 && !allow_insecure_key {
+                    return Err(Error::state(
+                        dir.join(KEY),
+                        SnapshotError::InsecureKey {
+                            mode: key.mode,
+                            path: dir.join(KEY),
+                        },
+                    ));
+                }
+                ca_with_key(&dir, ca_cert, &key.bytes, pass)?
             }
             None => Ca::public(ca_cert),
         };
-        let serial = load_counter(session, SERIAL)?;
-        let crlnumber = load_counter(session, CRLNUMBER)?;
+        let serial = parse_counter(&dir, SERIAL, &raw.serial)?;
+        let crlnumber = parse_counter(&dir, CRLNUMBER, &raw.crlnumber)?;
         if let Some(last) = header.max_serial()
             && serial <= last
         {
@@ -184,21 +218,20 @@ impl<'s> State<'s> {
                 },
             ));
         }
-        let (audit_len, last) = store::read_last_line(dir, AUDIT)?;
-        let audit_prev = last.map_or_else(|| audit::GENESIS.to_string(), |l| audit::line_hash(&l));
+        let audit_prev = raw
+            .audit_last
+            .map_or_else(|| audit::GENESIS.to_string(), |l| audit::line_hash(&l));
         if audit_prev != header.audit_head {
             return Err(Error::state(dir.join(AUDIT), SnapshotError::AuditHead));
         }
         // ca.crl is read once: CHECKPOINT-CURRENT compares these bytes with the checkpoint,
         // and `status` reports from them (a file swapped in after the check is not read).
-        let crl = session.read_optional(store::CRL)?;
         let crl_sha256 = match &header.checkpoint {
             Some(cp) => cp.crl_sha256.clone(),
-            None => crl.as_deref().map(crate::hex::sha256),
+            None => raw.crl.as_deref().map(crate::hex::sha256),
         };
-        Ok(State {
-            session,
-            crl,
+        Ok(Snapshot {
+            crl: raw.crl,
             dir,
             crl_sha256,
             chain,
@@ -207,18 +240,23 @@ impl<'s> State<'s> {
             header,
             serial,
             crlnumber,
-            audit_len,
+            audit_len: raw.audit_len,
             audit_prev,
+            policy: raw.policy,
+            present: raw.present,
+            log: raw.log,
         })
     }
-}
 
-impl State<'_> {
     /// The policy in force (SPEC.md POLICY-HASH): policy.toml as index.json records it, or
     /// the built-in policy. Read by the commands that issue, so a policy.toml changed by hand
     /// stops issuance but never revocation or CRLs.
     pub fn policy(&self) -> Result<crate::policy::Policy> {
-        crate::policy::read(self.session, self.header.policy_sha256.as_deref()).map(|(p, _)| p)
+        crate::policy::in_force(
+            &self.dir,
+            self.policy.as_deref(),
+            self.header.policy_sha256.as_deref(),
+        )
     }
 
     /// What follows a certificate this CA issues in a full chain (SPEC.md CHAIN-OUT): this
@@ -239,15 +277,23 @@ impl State<'_> {
         crate::pki::pem::pem_of("CERTIFICATE", &root.der)
     }
 
-    /// Is there an entry (of any kind) at `rel` in the state directory?
-    pub fn has_file(&self, rel: &str) -> bool {
-        self.session.has(rel)
+    /// Is there an entry (of any kind) named `name` in the state directory's top level?
+    pub fn has_file(&self, name: &str) -> bool {
+        self.present.contains(name)
+    }
+
+    /// index.log, which the session reads into the snapshot for the commands whose plans
+    /// read certificates ([`crate::store::Session::snapshot`]).
+    fn log(&self) -> Result<&Log> {
+        self.log.as_ref().ok_or_else(|| {
+            Error::Internal("a plan read index.log, which its snapshot was loaded without".into())
+        })
     }
 
     /// The certificate a typed serial names (exact, or a unique tail; SPEC.md SERIAL-INPUT).
     pub fn resolve(&self, typed: &crate::model::log::Typed) -> Result<crate::model::log::Entry> {
         Ok(crate::model::log::resolve(
-            self.session,
+            self.log()?,
             &self.header,
             typed,
         )??)
@@ -255,40 +301,31 @@ impl State<'_> {
 
     /// The entry of `serial` in index.log, if any.
     pub fn find(&self, serial: &Serial) -> Result<Option<crate::model::log::Entry>> {
-        crate::model::log::find(self.session, &self.header, serial)
+        crate::model::log::find(self.log()?, &self.header, serial)
     }
 
     /// Every revocation in index.log, re-hashed against the signed log_head (CRL-CHAIN).
     pub fn revocations(&self) -> Result<Vec<crate::model::log::Revocation>> {
-        crate::model::log::revocations(self.session, &self.header)
-    }
-
-    /// The certificate file of `entry`, checked against what the index records of it
-    /// (SHOW-RECORDED): its PEM and DER.
-    pub fn read_recorded(&self, entry: &crate::model::log::Entry) -> Result<(Vec<u8>, Vec<u8>)> {
-        read_recorded(self.session, entry, &self.ca.cert)
+        crate::model::log::revocations(self.log()?, &self.header)
     }
 }
 
-/// Reads `certs/<serial>.pem` and checks that it holds the certificate this entry records:
+/// Checks that `pem` (certs/SERIAL.pem as read) holds the certificate this entry records:
 /// its SHA-256, its serial, and a signature by `ca`'s key (so an index line edited to match a
 /// planted file does not pass either). A file replaced behind fileca's back is never
 /// re-signed (`renew`) or handed out (`show --pem`) as the CA's certificate (SPEC.md
-/// SHOW-RECORDED). Returns the PEM and the DER.
-pub fn read_recorded(
-    session: &Session,
+/// SHOW-RECORDED). Returns the DER; `path` names the file in messages.
+pub fn check_recorded(
+    path: &Path,
+    pem: &[u8],
     entry: &Entry,
     ca: &crate::pki::ca::CaCert,
-) -> Result<(Vec<u8>, Vec<u8>)> {
-    let dir = session.dir();
-    let file = crate::model::layout::cert_file(&entry.serial);
-    let path = dir.join(&file);
-    let pem = store::read_state_file(dir, &file)?;
-    let der = crate::pki::pem::decode_one(&pem, &["CERTIFICATE"], crate::pki::pem::MAX_PEM_BYTES)
-        .map_err(|m| Error::state(&path, m))?;
+) -> Result<Vec<u8>> {
+    let der = crate::pki::pem::decode_one(pem, &["CERTIFICATE"], crate::pki::pem::MAX_PEM_BYTES)
+        .map_err(|m| Error::state(path, m))?;
     if crate::hex::sha256(&der) != entry.sha256 {
         return Err(Error::state(
-            &path,
+            path,
             SnapshotError::Replaced(entry.serial.clone()),
         ));
     }
@@ -297,11 +334,11 @@ pub fn read_recorded(
     });
     if !ours {
         return Err(Error::state(
-            &path,
+            path,
             SnapshotError::NotSigned(entry.serial.clone()),
         ));
     }
-    Ok((pem, der))
+    Ok(der)
 }
 
 /// Reads back the closed name types of ca.crt and chain.pem's CAs, top-down: the IP form of
@@ -335,7 +372,7 @@ pub fn ca_with_key(
         .map_err(|_| Error::state(&key_path, SnapshotError::KeyNotPem))?;
     let plain;
     let key_text = if keys::is_encrypted(key_text) {
-        let passphrase = pass.get(&format!("passphrase for {}", key_path.display()))?;
+        let passphrase = pass.read_early(&key_path)?;
         plain = keys::decrypt_pem(key_text, &passphrase).map_err(|e| match e {
             None => crate::passphrase::PassphraseError::Wrong(key_path.clone()).into(),
             Some(m) => Error::state(&key_path, m),
@@ -371,9 +408,7 @@ pub fn check_valid(cert: &CaCert, now: time::OffsetDateTime, path: &Path) -> Res
     })
 }
 
-/// Loads a counter file (`serial` or `crlnumber`).
-pub fn load_counter(session: &Session, name: &str) -> Result<Serial> {
-    let bytes = session.read(name)?;
-    Serial::parse_file(&bytes)
-        .ok_or_else(|| Error::state(session.dir().join(name), SnapshotError::Counter))
+/// Parses a counter file (`serial` or `crlnumber`) as read.
+pub fn parse_counter(dir: &Path, name: &str, bytes: &[u8]) -> Result<Serial> {
+    Serial::parse_file(bytes).ok_or_else(|| Error::state(dir.join(name), SnapshotError::Counter))
 }

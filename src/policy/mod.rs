@@ -18,7 +18,7 @@ pub use gate::PolicyRefusal;
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
 
 /// The largest policy.toml fileca reads.
-pub const MAX_POLICY_BYTES: u64 = 1 << 20;
+pub use crate::model::layout::MAX_POLICY_BYTES;
 
 /// Where certificates say their CRL and issuer certificate are published.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

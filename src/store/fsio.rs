@@ -583,7 +583,7 @@ mod trace {
 }
 
 #[cfg(debug_assertions)]
-mod fault;
+pub mod fault;
 
 #[cfg(not(debug_assertions))]
 mod fault {

@@ -16,6 +16,7 @@ mod commit;
 mod create;
 pub mod fsio;
 pub mod journal;
+mod load;
 mod lock;
 pub mod output;
 mod recover;
@@ -29,6 +30,7 @@ use std::time::Duration;
 use crate::error::{Error, Result, StateError};
 pub use commit::{UndeliveredRecord, read_undelivered};
 pub use create::{check_can_create, create, install, remove_abandoned_siblings};
+pub use load::{LogReads, Reads};
 
 pub use crate::model::layout::*;
 

@@ -27,6 +27,7 @@ fn env(now: time::OffsetDateTime) -> Env {
         now,
         user: "plan-test".into(),
         rng: crate::rand::Rng::seeded(3),
+        fixed_time: true,
     }
 }
 
@@ -41,7 +42,9 @@ fn plans_refuse_with_typed_refusals_and_build_whole_plans() {
         &["issue", "web.test", "--out-dir", out.to_str().unwrap()],
     );
     let session = open(&dir);
-    let state = State::load(&session, Some(&Source::default())).unwrap();
+    let state = session
+        .snapshot(crate::store::Reads::SIGN_WITH_LOG, &Source::default())
+        .unwrap();
     let now = env(time::OffsetDateTime::now_utc());
     let issued = state.revocations().map(|r| r.len()).unwrap();
     assert_eq!(issued, 0);
@@ -140,7 +143,9 @@ fn plans_refuse_with_typed_refusals_and_build_whole_plans() {
 
     ca(&dir, &["revoke", &serial.to_string()]);
     let session = open(&dir);
-    let state = State::load(&session, Some(&Source::default())).unwrap();
+    let state = session
+        .snapshot(crate::store::Reads::SIGN_WITH_LOG, &Source::default())
+        .unwrap();
     match mark_revoked(
         &state,
         &mut LogAppend::default(),

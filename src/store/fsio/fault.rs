@@ -8,6 +8,12 @@
 //!
 //! It touches no file: it only decides whether a mutation goes ahead (and prints the
 //! mutation trace through render/).
+//!
+//! Tests that run commands in process (`fileca::run`) set a plan with [`inject`] instead of
+//! the environment, so a sweep over every mutation of a command costs no process per fault:
+//! [`Fault::Error`] fails the N-th mutation with EIO, as `error@N` does; [`Fault::Crash`]
+//! fails the N-th and every later one, so nothing the command does after that point reaches
+//! the disk — what `abort@N` leaves (the page cache keeps what was written before it).
 
 use std::io;
 use std::path::Path;
@@ -45,7 +51,123 @@ fn plan() -> Option<(bool, u64, bool)> {
     })
 }
 
+/// A fault set in process ([`inject`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The N-th mutation fails with EIO; the command goes on handling it.
+    Error,
+    /// The N-th mutation and every later one fail: the process is as good as dead there.
+    Crash,
+    /// The N-th read (an open or lstat through fsio.rs) fails with EIO.
+    ReadError,
+}
+
+/// The in-process plan: the fault, its N, and how many mutations and reads were counted.
+struct Injected {
+    fault: Fault,
+    at: u64,
+    mutations: u64,
+    reads: u64,
+}
+
+/// Serialises the tests that inject faults in process: a plan is the process's.
+static INJECT: Mutex<()> = Mutex::new(());
+static INJECTED: Mutex<Option<Injected>> = Mutex::new(None);
+
+/// Holds an in-process fault plan until dropped (and the other injecting tests off).
+pub struct Injection {
+    _serial: std::sync::MutexGuard<'static, ()>,
+}
+
+impl Injection {
+    /// Mutations counted since [`inject`] (a sweep with `at` beyond the last one runs the
+    /// command whole and reads its length here).
+    pub fn mutations(&self) -> u64 {
+        injected(|i| i.map_or(0, |i| i.mutations))
+    }
+
+    /// Reads counted since [`inject`].
+    pub fn reads(&self) -> u64 {
+        injected(|i| i.map_or(0, |i| i.reads))
+    }
+}
+
+impl Drop for Injection {
+    fn drop(&mut self) {
+        injected_mut(|i| *i = None);
+    }
+}
+
+fn injected<T>(f: impl FnOnce(Option<&Injected>) -> T) -> T {
+    let guard = match INJECTED.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    };
+    f(guard.as_ref())
+}
+
+fn injected_mut<T>(f: impl FnOnce(&mut Option<Injected>) -> T) -> T {
+    let mut guard = match INJECTED.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    };
+    f(&mut guard)
+}
+
+/// Sets `fault` at the `at`-th mutation (or read, for [`Fault::ReadError`]; 0: none, count
+/// only) for the commands this process runs until the returned guard is dropped.
+pub fn inject(fault: Fault, at: u64) -> Injection {
+    let serial = match INJECT.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    };
+    injected_mut(|i| {
+        *i = Some(Injected {
+            fault,
+            at,
+            mutations: 0,
+            reads: 0,
+        })
+    });
+    Injection { _serial: serial }
+}
+
+/// The in-process plan's verdict on one mutation (None: no plan is set).
+fn injected_hit(op: Op) -> Option<io::Result<()>> {
+    injected_mut(|i| {
+        let i = i.as_mut()?;
+        i.mutations += 1;
+        let n = i.mutations;
+        let failed = match i.fault {
+            Fault::Error => n == i.at,
+            Fault::Crash => i.at != 0 && n >= i.at,
+            Fault::ReadError => false,
+        };
+        Some(match failed {
+            true => Err(io::Error::other(format!(
+                "injected fault at mutation {n} ({op:?})"
+            ))),
+            false => Ok(()),
+        })
+    })
+}
+
+/// The in-process plan's verdict on one read (None: no plan is set).
+fn injected_read() -> Option<io::Result<()>> {
+    injected_mut(|i| {
+        let i = i.as_mut()?;
+        i.reads += 1;
+        Some(match i.fault == Fault::ReadError && i.reads == i.at {
+            true => Err(io::Error::from_raw_os_error(5)),
+            false => Ok(()),
+        })
+    })
+}
+
 pub(super) fn hit(op: Op, path: &Path) -> io::Result<()> {
+    if let Some(verdict) = injected_hit(op) {
+        return verdict;
+    }
     let Some((abort, target, trace)) = plan() else {
         return Ok(());
     };
@@ -70,6 +192,9 @@ static READ_PLAN: Mutex<Option<(u64, bool)>> = Mutex::new(None);
 /// Counts a read (an open or lstat through fsio.rs) and fails the one `FILECA_READ_FAULT`
 /// names with EIO.
 pub(super) fn read_hit(path: &Path) -> io::Result<()> {
+    if let Some(verdict) = injected_read() {
+        return verdict;
+    }
     let (target, trace) = {
         let mut guard = match READ_PLAN.lock() {
             Ok(g) => g,
