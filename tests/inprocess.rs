@@ -103,14 +103,6 @@ fn commands(root: &Path) -> Vec<(&'static str, Vec<String>)> {
     ]
 }
 
-/// The tests of this module run commands in this process: one at a time (a fault plan is the
-/// process's).
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// Runs `args` on a copy of `base` at `name` with `fault` at `at`: the copy, the exit code and
 /// the number of mutations (or reads) the run counted.
 fn faulted(
@@ -169,7 +161,6 @@ fn describe(now: &Snapshot, before: &Snapshot, after: &Snapshot) -> String {
 
 #[test]
 fn every_mutation_of_every_command_crashed_or_failed_in_process_test_inprocess() {
-    let _one = one_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let base = base(root);
@@ -205,7 +196,6 @@ fn every_mutation_of_every_command_crashed_or_failed_in_process_test_inprocess()
 
 #[test]
 fn recovery_crashed_at_each_of_its_mutations_in_process_test_inprocess() {
-    let _one = one_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let base = base(root);
@@ -260,7 +250,6 @@ fn recovery_crashed_at_each_of_its_mutations_in_process_test_inprocess() {
 
 #[test]
 fn a_failed_read_while_recovering_loses_nothing_in_process_test_inprocess() {
-    let _one = one_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let base = base(root);

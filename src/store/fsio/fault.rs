@@ -70,25 +70,29 @@ struct Injected {
     reads: u64,
 }
 
-/// Serialises the tests that inject faults in process: a plan is the process's.
-static INJECT: Mutex<()> = Mutex::new(());
-static INJECTED: Mutex<Option<Injected>> = Mutex::new(None);
+thread_local! {
+    /// The plan of the commands this thread runs: every mutation and read of a command is
+    /// made on its own thread (fsync_group counts its fsyncs before it starts threads), so
+    /// tests that inject faults in parallel threads do not see each other's.
+    static INJECTED: std::cell::RefCell<Option<Injected>> = const { std::cell::RefCell::new(None) };
+}
 
-/// Holds an in-process fault plan until dropped (and the other injecting tests off).
+/// Holds an in-process fault plan for this thread until dropped.
 pub struct Injection {
-    _serial: std::sync::MutexGuard<'static, ()>,
+    /// Not Send: the plan is this thread's.
+    _thread: std::marker::PhantomData<*const ()>,
 }
 
 impl Injection {
     /// Mutations counted since [`inject`] (a sweep with `at` beyond the last one runs the
     /// command whole and reads its length here).
     pub fn mutations(&self) -> u64 {
-        injected(|i| i.map_or(0, |i| i.mutations))
+        injected_mut(|i| i.as_ref().map_or(0, |i| i.mutations))
     }
 
     /// Reads counted since [`inject`].
     pub fn reads(&self) -> u64 {
-        injected(|i| i.map_or(0, |i| i.reads))
+        injected_mut(|i| i.as_ref().map_or(0, |i| i.reads))
     }
 }
 
@@ -98,29 +102,13 @@ impl Drop for Injection {
     }
 }
 
-fn injected<T>(f: impl FnOnce(Option<&Injected>) -> T) -> T {
-    let guard = match INJECTED.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    };
-    f(guard.as_ref())
-}
-
 fn injected_mut<T>(f: impl FnOnce(&mut Option<Injected>) -> T) -> T {
-    let mut guard = match INJECTED.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    };
-    f(&mut guard)
+    INJECTED.with(|cell| f(&mut cell.borrow_mut()))
 }
 
 /// Sets `fault` at the `at`-th mutation (or read, for [`Fault::ReadError`]; 0: none, count
-/// only) for the commands this process runs until the returned guard is dropped.
+/// only) for the commands this thread runs until the returned guard is dropped.
 pub fn inject(fault: Fault, at: u64) -> Injection {
-    let serial = match INJECT.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    };
     injected_mut(|i| {
         *i = Some(Injected {
             fault,
@@ -129,7 +117,9 @@ pub fn inject(fault: Fault, at: u64) -> Injection {
             reads: 0,
         })
     });
-    Injection { _serial: serial }
+    Injection {
+        _thread: std::marker::PhantomData,
+    }
 }
 
 /// The in-process plan's verdict on one mutation (None: no plan is set).
