@@ -52,12 +52,18 @@ fn code_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
 /// The first component of every `crate::` path on `line`: `crate::store::Session` gives
 /// `store`; `crate::{error::Error, hex}` gives `error` and `hex`.
 fn crate_paths(line: &str) -> Vec<String> {
+    paths_after(line, "crate::")
+}
+
+/// The first component of every path on `line` that starts with `prefix` (`crate::`,
+/// `super::`, `cmd::`), a `{…}` group giving each of its top-level names.
+fn paths_after(line: &str, prefix: &str) -> Vec<String> {
     let mut found = Vec::new();
     let mut rest = line;
-    while let Some(at) = rest.find("crate::") {
+    while let Some(at) = rest.find(prefix) {
         // `fileca_crate::` or `mycrate::` is not `crate::`.
         let before = rest[..at].chars().next_back();
-        rest = &rest[at + "crate::".len()..];
+        rest = &rest[at + prefix.len()..];
         if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
             continue;
         }
@@ -239,14 +245,9 @@ fn no_command_imports_another_command() {
                 if other == own {
                     continue;
                 }
-                let hit = [format!("cmd::{other}::"), format!("super::{other}::")]
+                let hit = ["super::", "cmd::"]
                     .iter()
-                    .chain(&[
-                        format!("cmd::{other};"),
-                        format!("super::{other};"),
-                        format!("super::{{{other}"),
-                    ])
-                    .any(|p| line.contains(p.as_str()));
+                    .any(|prefix| paths_after(line, prefix).contains(other));
                 if hit {
                     found.push(format!("{rel}:{n}: imports {other} ({})", line.trim()));
                 }
@@ -261,8 +262,10 @@ fn no_command_imports_another_command() {
 }
 
 #[test]
-#[ignore = "#25: fails until Plan/FileWrite move to model/ (model branch) and pki/ stops \
-            importing error/render/policy (pki branch)"]
+#[ignore = "#25: fails until Plan/FileWrite move to model/ (model branch), pki/ imports only \
+            pki/ (pki branch), and error.rs stops being imported by the modules whose errors \
+            it wraps (error <-> input, model, store, ...) and render <-> store goes \
+            (render::open_stream opens through store::fsio; store warns through render)"]
 fn no_import_cycle_between_top_level_modules() {
     let files = sources();
     let nodes: BTreeSet<String> = files
@@ -379,6 +382,10 @@ fn the_scanners_find_what_they_look_for() {
         ["error", "hex", "store"]
     );
     assert_eq!(crate_paths("let x = crate::render::escape(s);"), ["render"]);
+    assert_eq!(
+        paths_after("use super::{Context, init::subject_of};", "super::"),
+        ["Context", "init"]
+    );
     assert_eq!(
         top_module("src/store/fsio/group.rs").as_deref(),
         Some("store")
