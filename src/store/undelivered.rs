@@ -65,89 +65,6 @@ pub fn read_undelivered(dir: &Path) -> io::Result<Vec<UndeliveredRecord>> {
         .collect()
 }
 
-/// A record's messages, made anew from what it still holds.
-fn refresh_messages(dir: &Path, r: &mut UndeliveredRecord) {
-    r.messages = r
-        .outputs
-        .iter()
-        .map(|o| undelivered_output(dir, o, &r.id))
-        .chain(r.pairs.iter().map(|p| undelivered_pair(dir, p)))
-        .collect();
-}
-
-/// Writes the records (removes the file when there are none), replacing it whole.
-fn write_undelivered(dir: &Path, state: &Dir, records: &[UndeliveredRecord]) -> io::Result<()> {
-    if records.is_empty() {
-        return match state.unlink(UNDELIVERED) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        };
-    }
-    let mut text = Vec::new();
-    for r in records {
-        text.extend_from_slice(&serde_json::to_vec(r).map_err(io::Error::other)?);
-        text.push(b'\n');
-    }
-    let tmp = ".stage.undelivered";
-    match state.unlink(tmp) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-        _ => {}
-    }
-    let f = state.write_new(tmp, &text, MODE_SECRET)?;
-    let placed = fsio::fsync_group(&[Durable::File(&f, &dir.join(tmp))])
-        .and_then(|()| state.rename(tmp, UNDELIVERED));
-    if placed.is_err() {
-        let _ = state.unlink(tmp);
-    }
-    placed
-}
-
-/// After a commit: drops the undelivered outputs an earlier recovery recorded, and the
-/// undelivered pairs whose staging directory is gone (delivered, or removed by hand).
-pub(super) fn prune_undelivered(dir: &Path, state: &Dir) -> io::Result<()> {
-    if state.stat_entry(UNDELIVERED).is_err() {
-        return Ok(());
-    }
-    let records = read_undelivered(dir)?;
-    let before = records.len();
-    let kept: Vec<UndeliveredRecord> = records
-        .into_iter()
-        .filter_map(|mut r| {
-            r.outputs.clear();
-            r.pairs
-                .retain(|p| fsio::lstat(&dir.join(&p.dir).join(&p.staged)).is_ok());
-            refresh_messages(dir, &mut r);
-            (!r.pairs.is_empty()).then_some(r)
-        })
-        .collect();
-    if kept.is_empty() && before == 0 {
-        return Ok(());
-    }
-    write_undelivered(dir, state, &kept)
-}
-
-/// Records what recovery did not deliver in `.undelivered` (RECOVER-UNDELIVERED): the
-/// journal's outputs and pairs (a re-run of `ca issue` completes a pair from it) and the
-/// messages, one JSON line each, appended to what an earlier recovery recorded. Owner-only:
-/// a pair may carry NAME.p12.
-pub(super) fn record_undelivered(
-    dir: &Path,
-    state: &Dir,
-    j: &Journal,
-    messages: &[String],
-) -> io::Result<()> {
-    let mut records = read_undelivered(dir).unwrap_or_default();
-    records.retain(|r| r.id != j.id);
-    records.push(UndeliveredRecord {
-        operation: j.operation.clone(),
-        id: j.id.clone(),
-        outputs: j.outputs.clone(),
-        pairs: j.pairs.clone(),
-        messages: messages.to_vec(),
-    });
-    write_undelivered(dir, state, &records)
-}
-
 impl Session {
     /// Completes the delivery of a pair directory that an interrupted `ca issue` committed
     /// and recovery recorded as undelivered (RECOVER-UNDELIVERED), when the user runs the
@@ -242,38 +159,50 @@ impl Session {
     }
 }
 
-/// Why the certificate `serial` may no longer be delivered: revoked (index.log), or expired
-/// (its file's notAfter). Reads index.log once: only `ca issue`'s re-run comes here.
-fn not_deliverable(dir: &Path, serial: &str) -> Result<Option<String>> {
-    let log = super::read_state_file(dir, super::INDEX_LOG)?;
-    let revoked = format!("{{\"revoked\":\"{serial}\"");
-    if log
-        .split(|&b| b == b'\n')
-        .any(|l| l.starts_with(revoked.as_bytes()))
-    {
-        return Ok(Some("it was revoked".into()));
+/// After a commit: drops the undelivered outputs an earlier recovery recorded, and the
+/// undelivered pairs whose staging directory is gone (delivered, or removed by hand).
+pub(super) fn prune_undelivered(dir: &Path, state: &Dir) -> io::Result<()> {
+    if state.stat_entry(UNDELIVERED).is_err() {
+        return Ok(());
     }
-    let rel = crate::model::layout::cert_file(&serial);
-    let pem = super::read_state_file(dir, &rel)?;
-    let der = crate::pki::pem::decode_one(&pem, &["CERTIFICATE"], pem.len())
-        .map_err(|e| Error::state(dir.join(&rel), e))?;
-    let not_after = x509_parser::parse_x509_certificate(&der)
-        .map(|(_, c)| c.validity().not_after.to_datetime())
-        .map_err(|e| Error::state(dir.join(&rel), e.to_string()))?;
-    if not_after < crate::clock::now()? {
-        return Ok(Some(format!(
-            "it expired at {}",
-            crate::clock::fmt(not_after)
-        )));
+    let records = read_undelivered(dir)?;
+    let before = records.len();
+    let kept: Vec<UndeliveredRecord> = records
+        .into_iter()
+        .filter_map(|mut r| {
+            r.outputs.clear();
+            r.pairs
+                .retain(|p| fsio::lstat(&dir.join(&p.dir).join(&p.staged)).is_ok());
+            refresh_messages(dir, &mut r);
+            (!r.pairs.is_empty()).then_some(r)
+        })
+        .collect();
+    if kept.is_empty() && before == 0 {
+        return Ok(());
     }
-    Ok(None)
+    write_undelivered(dir, state, &kept)
 }
 
-/// An output directory the journal names relative to the state directory, as a message
-/// shows it: resolved when it exists (`/srv/out`, not `/srv/pki/../out`).
-fn shown_dir(dir: &Path, rel: &str) -> PathBuf {
-    let joined = dir.join(rel);
-    std::fs::canonicalize(&joined).unwrap_or(joined)
+/// Records what recovery did not deliver in `.undelivered` (RECOVER-UNDELIVERED): the
+/// journal's outputs and pairs (a re-run of `ca issue` completes a pair from it) and the
+/// messages, one JSON line each, appended to what an earlier recovery recorded. Owner-only:
+/// a pair may carry NAME.p12.
+pub(super) fn record_undelivered(
+    dir: &Path,
+    state: &Dir,
+    j: &Journal,
+    messages: &[String],
+) -> io::Result<()> {
+    let mut records = read_undelivered(dir).unwrap_or_default();
+    records.retain(|r| r.id != j.id);
+    records.push(UndeliveredRecord {
+        operation: j.operation.clone(),
+        id: j.id.clone(),
+        outputs: j.outputs.clone(),
+        pairs: j.pairs.clone(),
+        messages: messages.to_vec(),
+    });
+    write_undelivered(dir, state, &records)
 }
 
 /// What recovery says of an output it did not write (RECOVER-INSIDE): what was committed,
@@ -337,4 +266,75 @@ pub(super) fn undelivered_pair(dir: &Path, p: &journal::Pair) -> String {
         staged = staged.display(),
         name = p.name,
     )
+}
+
+/// A record's messages, made anew from what it still holds.
+fn refresh_messages(dir: &Path, r: &mut UndeliveredRecord) {
+    r.messages = r
+        .outputs
+        .iter()
+        .map(|o| undelivered_output(dir, o, &r.id))
+        .chain(r.pairs.iter().map(|p| undelivered_pair(dir, p)))
+        .collect();
+}
+
+/// Writes the records (removes the file when there are none), replacing it whole.
+fn write_undelivered(dir: &Path, state: &Dir, records: &[UndeliveredRecord]) -> io::Result<()> {
+    if records.is_empty() {
+        return match state.unlink(UNDELIVERED) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        };
+    }
+    let mut text = Vec::new();
+    for r in records {
+        text.extend_from_slice(&serde_json::to_vec(r).map_err(io::Error::other)?);
+        text.push(b'\n');
+    }
+    let tmp = ".stage.undelivered";
+    match state.unlink(tmp) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let f = state.write_new(tmp, &text, MODE_SECRET)?;
+    let placed = fsio::fsync_group(&[Durable::File(&f, &dir.join(tmp))])
+        .and_then(|()| state.rename(tmp, UNDELIVERED));
+    if placed.is_err() {
+        let _ = state.unlink(tmp);
+    }
+    placed
+}
+
+/// Why the certificate `serial` may no longer be delivered: revoked (index.log), or expired
+/// (its file's notAfter). Reads index.log once: only `ca issue`'s re-run comes here.
+fn not_deliverable(dir: &Path, serial: &str) -> Result<Option<String>> {
+    let log = super::read_state_file(dir, super::INDEX_LOG)?;
+    let revoked = format!("{{\"revoked\":\"{serial}\"");
+    if log
+        .split(|&b| b == b'\n')
+        .any(|l| l.starts_with(revoked.as_bytes()))
+    {
+        return Ok(Some("it was revoked".into()));
+    }
+    let rel = crate::model::layout::cert_file(&serial);
+    let pem = super::read_state_file(dir, &rel)?;
+    let der = crate::pki::pem::decode_one(&pem, &["CERTIFICATE"], pem.len())
+        .map_err(|e| Error::state(dir.join(&rel), e))?;
+    let not_after = x509_parser::parse_x509_certificate(&der)
+        .map(|(_, c)| c.validity().not_after.to_datetime())
+        .map_err(|e| Error::state(dir.join(&rel), e.to_string()))?;
+    if not_after < crate::clock::now()? {
+        return Ok(Some(format!(
+            "it expired at {}",
+            crate::clock::fmt(not_after)
+        )));
+    }
+    Ok(None)
+}
+
+/// An output directory the journal names relative to the state directory, as a message
+/// shows it: resolved when it exists (`/srv/out`, not `/srv/pki/../out`).
+fn shown_dir(dir: &Path, rel: &str) -> PathBuf {
+    let joined = dir.join(rel);
+    std::fs::canonicalize(&joined).unwrap_or(joined)
 }

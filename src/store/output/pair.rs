@@ -112,16 +112,6 @@ pub fn stage_pair(state_dir: &Path, pair: &PairPlan) -> Result<(Dir, String)> {
     }
 }
 
-/// Does `dir/name` hold content with this SHA-256?
-fn holds(dir: &Dir, name: &str, sha256: &str) -> bool {
-    use std::io::Read;
-    let Ok(mut f) = dir.open_read(name) else {
-        return false;
-    };
-    let mut buf = Vec::new();
-    f.read_to_end(&mut buf).is_ok() && hex::sha256(&buf) == sha256
-}
-
 /// Gives the committed bytes of a state file (source, SHA-256), or why it cannot.
 pub type SourceContent<'a> =
     dyn Fn(&str, Option<&str>, &str) -> std::result::Result<Vec<u8>, RecoverError> + 'a;
@@ -208,4 +198,14 @@ pub fn publish_pair(
         .map_err(NotDelivered::io(&target))?;
     parent.fsync().map_err(NotDelivered::io(&dir_path))?;
     Ok(())
+}
+
+/// Does `dir/name` hold content with this SHA-256?
+fn holds(dir: &Dir, name: &str, sha256: &str) -> bool {
+    use std::io::Read;
+    let Ok(mut f) = dir.open_read(name) else {
+        return false;
+    };
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).is_ok() && hex::sha256(&buf) == sha256
 }
