@@ -29,6 +29,24 @@ pub enum CnfError {
     Line { line: usize, problem: String },
 }
 
+/// Why a value could not be unquoted and substituted; [`CnfError::Line`] names its line and
+/// name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExpandError {
+    /// A substitution of a name defined nowhere.
+    #[error("${0} is not defined")]
+    Undefined(String),
+    /// More than [`MAX_VALUE`] bytes.
+    #[error("expands to more than {} KiB (OpenSSL's limit for a value)", MAX_VALUE >> 10)]
+    TooLong,
+    /// `${name` or `$(name` without its closing bracket.
+    #[error("unclosed ${0}")]
+    Unclosed(String),
+    /// A `$` followed by no name.
+    #[error("a lone $")]
+    LoneDollar,
+}
+
 /// The longest value a substitution may produce (OpenSSL's CONF_MAX_SIZE).
 const MAX_VALUE: usize = 64 << 10;
 /// All values together.
@@ -109,7 +127,7 @@ impl Config {
         section: &str,
         raw: &str,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<String, String> {
+    ) -> Result<String, ExpandError> {
         let mut out = String::new();
         let mut chars = raw.chars().peekable();
         let mut quote: Option<char> = None;
@@ -130,17 +148,14 @@ impl Config {
                         Some((sec, var)) => self.get(sec, var).map(str::to_string),
                         None => self.get(section, &name).map(str::to_string),
                     };
-                    out.push_str(&value.ok_or_else(|| format!("${name} is not defined"))?);
+                    out.push_str(&value.ok_or(ExpandError::Undefined(name))?);
                 }
                 (c, _) => out.push(c),
             }
             // OpenSSL's own bound (CONF_MAX_SIZE): `a1 = $a0$a0` … doubled 39 times ran 29 s
             // and aborted on allocation (#24).
             if out.len() > MAX_VALUE {
-                return Err(format!(
-                    "expands to more than {} KiB (OpenSSL's limit for a value)",
-                    MAX_VALUE >> 10
-                ));
+                return Err(ExpandError::TooLong);
             }
         }
         Ok(out)
@@ -148,7 +163,7 @@ impl Config {
 }
 
 /// The name after a `$`: `name`, `section::name`, `{…}` or `(…)`.
-fn variable(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<String, String> {
+fn variable(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<String, ExpandError> {
     let close = match chars.peek() {
         Some('{') => Some('}'),
         Some('(') => Some(')'),
@@ -163,7 +178,7 @@ fn variable(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<Stri
             }
             name.push(c);
         }
-        return Err(format!("unclosed ${name}"));
+        return Err(ExpandError::Unclosed(name));
     }
     while let Some(&c) = chars.peek() {
         let part_of_name = c.is_ascii_alphanumeric() || c == '_' || c == '.';
@@ -185,7 +200,7 @@ fn variable(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<Stri
         }
     }
     if name.is_empty() {
-        return Err("a lone $".into());
+        return Err(ExpandError::LoneDollar);
     }
     Ok(name)
 }

@@ -35,5 +35,6 @@ mod revoke_crl;
 mod sign;
 mod simdisk;
 mod status;
+mod structure;
 mod terminal;
 mod upgrade;

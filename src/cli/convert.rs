@@ -137,9 +137,39 @@ pub fn serial(s: &str) -> crate::error::Result<crate::model::log::Typed> {
     })
 }
 
+/// Why a value of an option or argument is malformed: the clap value parsers below return
+/// it, and clap reports it (exit 2, EXIT-USAGE).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadValue {
+    /// `--expiring` that does not start with a number.
+    #[error("{0:?} is not a duration such as 30d, 12h or 2w")]
+    NotDuration(String),
+    /// `--expiring` with a unit other than m, h, d, w.
+    #[error("{value:?}: unknown unit {unit:?} (use m, h, d or w)")]
+    DurationUnit { value: String, unit: String },
+    /// `--expiring` beyond what a duration holds.
+    #[error("{0:?} is too long a duration")]
+    DurationTooLong(String),
+    /// `issue '*.NAME'` (both escaped): a wildcard belongs in `--san`.
+    #[error(
+        "{shown:?}: NAME names files and cannot hold '*'; a wildcard is a SAN: \
+         ca issue {base} --san 'DNS:*.{base}'"
+    )]
+    IssueWildcard { shown: String, base: String },
+    /// `issue NAME` (escaped) that cannot be a file name.
+    #[error("{0:?} must be 1-64 letters, digits, '.', '_' or '-' and not start with '.'")]
+    IssueName(String),
+    /// `--out-dir -`.
+    #[error("--out-dir takes a directory, not `-` (standard output)")]
+    OutDirDash,
+    /// `--out-dir ''`.
+    #[error("--out-dir needs a directory name")]
+    OutDirEmpty,
+}
+
 /// `list --expiring`: `30d`, `12h`, `2w`, `90m` or a plain number of days. A clap value
 /// parser, so a malformed duration is a usage error (exit 2, EXIT-USAGE).
-pub fn duration(s: &str) -> Result<time::Duration, String> {
+pub fn duration(s: &str) -> Result<time::Duration, BadValue> {
     let s = s.trim();
     let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => (&s[..i], &s[i..]),
@@ -147,23 +177,28 @@ pub fn duration(s: &str) -> Result<time::Duration, String> {
     };
     let n: i64 = num
         .parse()
-        .map_err(|_| format!("{s:?} is not a duration such as 30d, 12h or 2w"))?;
+        .map_err(|_| BadValue::NotDuration(s.to_string()))?;
     let seconds: i64 = match unit {
         "d" => 86_400,
         "h" => 3_600,
         "w" => 604_800,
         "m" => 60,
-        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use m, h, d or w)")),
+        _ => {
+            return Err(BadValue::DurationUnit {
+                value: s.to_string(),
+                unit: unit.to_string(),
+            });
+        }
     };
     n.checked_mul(seconds)
         .map(time::Duration::seconds)
-        .ok_or_else(|| format!("{s:?} is too long a duration"))
+        .ok_or_else(|| BadValue::DurationTooLong(s.to_string()))
 }
 
 /// `issue NAME`: NAME becomes file names, so 1–64 of letters, digits, `.`, `_`, `-`, not
 /// starting with `.` (SPEC.md ISSUE-*). A clap value parser: anything else is a usage error
 /// (exit 2, EXIT-USAGE); a wildcard is pointed to `--san`.
-pub fn issue_name(name: &str) -> Result<String, String> {
+pub fn issue_name(name: &str) -> Result<String, BadValue> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && !name.starts_with('.')
@@ -176,22 +211,17 @@ pub fn issue_name(name: &str) -> Result<String, String> {
     let shown = crate::render::escape(name);
     if let Some(base) = name.strip_prefix("*.") {
         let base = crate::render::escape(base);
-        return Err(format!(
-            "{shown:?}: NAME names files and cannot hold '*'; a wildcard is a SAN: \
-             ca issue {base} --san 'DNS:*.{base}'"
-        ));
+        return Err(BadValue::IssueWildcard { shown, base });
     }
-    Err(format!(
-        "{shown:?} must be 1-64 letters, digits, '.', '_' or '-' and not start with '.'"
-    ))
+    Err(BadValue::IssueName(shown))
 }
 
 /// `--out-dir DIR`: a directory to create or fill, never `-` (which would make a directory
 /// named `-`, not standard output). A clap value parser: `-` is a usage error (EXIT-USAGE).
-pub fn out_dir(dir: &str) -> Result<std::path::PathBuf, String> {
+pub fn out_dir(dir: &str) -> Result<std::path::PathBuf, BadValue> {
     match dir {
-        "-" => Err("--out-dir takes a directory, not `-` (standard output)".into()),
-        "" => Err("--out-dir needs a directory name".into()),
+        "-" => Err(BadValue::OutDirDash),
+        "" => Err(BadValue::OutDirEmpty),
         d => Ok(d.into()),
     }
 }

@@ -8,6 +8,8 @@
 use std::collections::HashSet;
 
 use super::Context;
+
+mod checkpoint;
 use crate::cli::CheckArgs;
 use crate::error::{Error, Result, exit};
 use crate::hex;
@@ -20,6 +22,7 @@ use crate::render::check::{CheckReport, Problem};
 use crate::store::{
     self, AUDIT, Access, CERT, CERTS, CRL, CRLNUMBER, INDEX, INDEX_LOG, KEY, SERIAL, Session,
 };
+use checkpoint::check_checkpoint;
 
 /// Runs `ca check`; returns the exit code (0 clean, 1 problems).
 pub fn run(args: &CheckArgs, ctx: &Context) -> Result<i32> {
@@ -49,17 +52,82 @@ pub fn run(args: &CheckArgs, ctx: &Context) -> Result<i32> {
     Ok(if report.ok { exit::OK } else { exit::PROBLEMS })
 }
 
-/// Checks everything, collecting problems.
+/// Checks everything, collecting problems. Each part below checks one file or one rule and
+/// adds what it finds, in the order the report lists them.
 pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport {
-    let mut problems = Vec::new();
-    let mut add = |file: &str, problem: String| {
-        problems.push(Problem {
+    let mut p = Problems::default();
+    let dir = session.dir();
+    leftover_problems(session, &mut p);
+    let (cert_bytes, ca_cert) = read_ca(session, &mut p);
+    sibling_problems(dir, &mut p);
+    chain_and_key_problems(
+        session,
+        pass,
+        cert_bytes.as_deref(),
+        ca_cert.as_ref(),
+        &mut p,
+    );
+    let (header, entries) = load_state(session, &mut p);
+    let serial = counter(session, SERIAL, &mut p);
+    let crlnumber = counter(session, CRLNUMBER, &mut p);
+    // Read once: hashed for the checkpoint, parsed and verified below.
+    let crl_file = session.read_optional(CRL);
+    if let Some(entries) = &entries {
+        certificate_problems(session, entries, ca_cert.as_ref(), serial.as_ref(), &mut p);
+    }
+    if let Some(h) = &header {
+        let counters = (serial.as_ref(), crlnumber.as_ref());
+        audit_problems(
+            session,
+            h,
+            entries.as_deref(),
+            ca_cert.as_ref(),
+            counters,
+            &crl_file,
+            &mut p,
+        );
+    }
+    crl_problems(
+        &crl_file,
+        ca_cert.as_ref(),
+        entries.as_deref(),
+        crlnumber.as_ref(),
+        &mut p,
+    );
+    let mut add = |file: &str, problem: String| p.add(file, problem);
+    let undelivered = match store::read_undelivered(dir) {
+        Ok(records) => records.into_iter().flat_map(|r| r.messages).collect(),
+        Err(e) => {
+            add(store::UNDELIVERED, format!("cannot be read: {e}"));
+            Vec::new()
+        }
+    };
+    CheckReport {
+        ok: p.0.is_empty(),
+        generation: header.as_ref().map(|h| h.generation),
+        certificates: entries.as_ref().map_or(0, Vec::len),
+        problems: p.0,
+        undelivered,
+    }
+}
+
+/// The problems found so far, in the order found.
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn add(&mut self, file: &str, problem: String) {
+        self.0.push(Problem {
             file: file.to_string(),
             problem,
         })
-    };
-    let dir = session.dir();
+    }
+}
 
+/// Staged files or a journal present right now (normally none: opening the session
+/// recovered them).
+fn leftover_problems(session: &Session, p: &mut Problems) {
+    let mut add = |file: &str, problem: String| p.add(file, problem);
     match session.leftovers() {
         Ok(left) => {
             for name in left {
@@ -71,7 +139,11 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
         }
         Err(e) => add(".", e.to_string()),
     }
+}
 
+/// ca.crt, read and parsed: its bytes and the certificate, when they can be had.
+fn read_ca(session: &Session, p: &mut Problems) -> (Option<Vec<u8>>, Option<CaCert>) {
+    let mut add = |file: &str, problem: String| p.add(file, problem);
     let cert_bytes = match session.read(CERT) {
         Ok(b) => Some(b),
         Err(e) => {
@@ -87,6 +159,13 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
         }
         None => None,
     };
+    (cert_bytes, ca_cert)
+}
+
+/// Who may write the directory (HOSTILE-TRUST), and what an interrupted init or install-ca
+/// left beside it.
+fn sibling_problems(dir: &std::path::Path, p: &mut Problems) {
+    let mut add = |file: &str, problem: String| p.add(file, problem);
     for p in store::trust_problems(dir) {
         add(".", p);
     }
@@ -100,6 +179,18 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
                 .into(),
         );
     }
+}
+
+/// chain.pem (CHAIN-CHECK), and ca.key: owner-only, and the key of ca.crt.
+fn chain_and_key_problems(
+    session: &Session,
+    pass: &crate::passphrase::Source,
+    cert_bytes: Option<&[u8]>,
+    ca_cert: Option<&CaCert>,
+    p: &mut Problems,
+) {
+    let dir = session.dir();
+    let mut add = |file: &str, problem: String| p.add(file, problem);
     // CHAIN-CHECK: chain.pem is ca.crt's issuers up to a self-signed root, each signing the
     // one before.
     if let (Some(ca), Ok(Some(chain))) = (&ca_cert, session.read_optional(store::CHAIN)) {
@@ -143,7 +234,17 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
             Err(e) => add(KEY, strip(&e)),
         }
     }
+}
 
+/// index.json (with the policy it records) and index.log, loaded.
+fn load_state(
+    session: &Session,
+    p: &mut Problems,
+) -> (
+    Option<crate::model::header::Header>,
+    Option<Vec<crate::model::log::Entry>>,
+) {
+    let mut add = |file: &str, problem: String| p.add(file, problem);
     let header = match session.load_header() {
         Ok(h) => Some(h),
         Err(e) => {
@@ -172,135 +273,177 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
             }
         }
     });
-    let counter = |name: &str| -> std::result::Result<Serial, String> {
-        let b = session.read(name).map_err(|e| strip(&e))?;
-        Serial::parse_file(&b)
-            .ok_or_else(|| "not an uppercase hex number with a final newline".to_string())
-    };
-    let serial = counter(SERIAL).map_err(|m| add(SERIAL, m)).ok();
-    let crlnumber = counter(CRLNUMBER).map_err(|m| add(CRLNUMBER, m)).ok();
-    // Read once: hashed for the checkpoint, parsed and verified below.
-    let crl_file = session.read_optional(CRL);
+    (header, entries)
+}
 
-    if let Some(entries) = &entries {
-        let mut names = HashSet::new();
-        for e in entries {
-            let file = crate::model::layout::cert_file(&e.serial);
-            names.insert(format!("{}.pem", e.serial));
-            let bytes = match session.read(&file) {
-                Ok(b) => b,
-                Err(err) => {
-                    add(
-                        &file,
-                        format!(
-                            "index.log lists serial {} but its certificate is unreadable: {}",
-                            e.serial,
-                            strip(&err)
-                        ),
-                    );
-                    continue;
-                }
-            };
-            let der = match decode_one(&bytes, &["CERTIFICATE"], MAX_PEM_BYTES) {
-                Ok(d) => d,
-                Err(m) => {
-                    add(&file, m.to_string());
-                    continue;
-                }
-            };
-            if hex::sha256(&der) != e.sha256 {
+/// A counter file (serial, crlnumber): an uppercase hex number with a final newline.
+fn counter(session: &Session, name: &str, p: &mut Problems) -> Option<Serial> {
+    match session.read(name) {
+        Ok(b) => match Serial::parse_file(&b) {
+            Some(n) => Some(n),
+            None => {
+                p.add(
+                    name,
+                    "not an uppercase hex number with a final newline".to_string(),
+                );
+                None
+            }
+        },
+        Err(e) => {
+            p.add(name, strip(&e));
+            None
+        }
+    }
+}
+
+/// Every certificate index.log lists: its file, hash, serial, notAfter, issuer and
+/// signature; nothing in certs/ that index.log does not list; the serial counter above them.
+fn certificate_problems(
+    session: &Session,
+    entries: &[crate::model::log::Entry],
+    ca_cert: Option<&CaCert>,
+    serial: Option<&Serial>,
+    p: &mut Problems,
+) {
+    let mut add = |file: &str, problem: String| p.add(file, problem);
+    let mut names = HashSet::new();
+    for e in entries {
+        let file = crate::model::layout::cert_file(&e.serial);
+        names.insert(format!("{}.pem", e.serial));
+        let bytes = match session.read(&file) {
+            Ok(b) => b,
+            Err(err) => {
                 add(
                     &file,
                     format!(
-                        "SHA-256 differs from the one index.log records for serial {}",
-                        e.serial
+                        "index.log lists serial {} but its certificate is unreadable: {}",
+                        e.serial,
+                        strip(&err)
                     ),
                 );
+                continue;
             }
-            let cert = match crate::pki::pem::certificate(&der) {
-                Ok(c) => c,
-                Err(m) => {
-                    add(&file, m.to_string());
-                    continue;
-                }
-            };
-            let cert_serial = Serial::from_magnitude(cert.raw_serial());
-            if cert_serial != e.serial {
-                add(
-                    &file,
-                    format!("holds serial {cert_serial}, not {}", e.serial),
-                );
+        };
+        let der = match decode_one(&bytes, &["CERTIFICATE"], MAX_PEM_BYTES) {
+            Ok(d) => d,
+            Err(m) => {
+                add(&file, m.to_string());
+                continue;
             }
-            if cert.validity().not_after.to_datetime() != e.not_after {
-                add(
-                    &file,
-                    format!("notAfter differs from index.log for serial {}", e.serial),
-                );
-            }
-            if let Some(ca) = &ca_cert
-                && cert.issuer().to_string() != ca.subject
-            {
-                add(&file, "issuer is not the subject of ca.crt".into());
-            }
-            if let Some(ca) = &ca_cert
-                && !ca.signed(&cert)
-            {
-                add(&file, "signature does not verify against ca.crt".into());
-            }
-        }
-        match session.list_certs_dir() {
-            Ok(entries) => {
-                for name in entries {
-                    if !names.contains(&name) {
-                        add(
-                            &format!("{CERTS}/{name}"),
-                            "is not listed in index.log".into(),
-                        );
-                    }
-                }
-            }
-            Err(e) => add(CERTS, strip(&e)),
-        }
-        if let Some(counter) = &serial
-            && let Some(max) = entries.iter().map(|e| e.serial.clone()).max()
-            && *counter <= max
-        {
+        };
+        if hex::sha256(&der) != e.sha256 {
             add(
-                SERIAL,
-                format!("counter {counter} is not above the highest issued serial {max}"),
+                &file,
+                format!(
+                    "SHA-256 differs from the one index.log records for serial {}",
+                    e.serial
+                ),
             );
         }
-    }
-
-    if let Some(h) = &header {
-        match session.read(AUDIT) {
-            Ok(bytes) => {
-                for p in audit::verify(&bytes, h.generation, &h.audit_head) {
-                    add(AUDIT, p);
-                }
-                if let Some(entries) = &entries {
-                    for p in audit::cross_check(entries, &audit::records(&bytes)) {
-                        add(AUDIT, p);
-                    }
-                }
-                if let Some(cert) = &ca_cert {
-                    let crl_sha256 = crl_file
-                        .as_ref()
-                        .ok()
-                        .map(|b| b.as_deref().map(hex::sha256));
-                    let files = (serial.as_ref(), crlnumber.as_ref(), crl_sha256);
-                    for (file, p) in check_checkpoint(session, cert, h, &bytes, files) {
-                        add(file, p);
-                    }
-                }
+        let cert = match crate::pki::pem::certificate(&der) {
+            Ok(c) => c,
+            Err(m) => {
+                add(&file, m.to_string());
+                continue;
             }
-            Err(e) => add(AUDIT, strip(&e)),
+        };
+        let cert_serial = Serial::from_magnitude(cert.raw_serial());
+        if cert_serial != e.serial {
+            add(
+                &file,
+                format!("holds serial {cert_serial}, not {}", e.serial),
+            );
+        }
+        if cert.validity().not_after.to_datetime() != e.not_after {
+            add(
+                &file,
+                format!("notAfter differs from index.log for serial {}", e.serial),
+            );
+        }
+        if let Some(ca) = &ca_cert
+            && cert.issuer().to_string() != ca.subject
+        {
+            add(&file, "issuer is not the subject of ca.crt".into());
+        }
+        if let Some(ca) = &ca_cert
+            && !ca.signed(&cert)
+        {
+            add(&file, "signature does not verify against ca.crt".into());
         }
     }
+    match session.list_certs_dir() {
+        Ok(entries) => {
+            for name in entries {
+                if !names.contains(&name) {
+                    add(
+                        &format!("{CERTS}/{name}"),
+                        "is not listed in index.log".into(),
+                    );
+                }
+            }
+        }
+        Err(e) => add(CERTS, strip(&e)),
+    }
+    if let Some(counter) = serial
+        && let Some(max) = entries.iter().map(|e| e.serial.clone()).max()
+        && *counter <= max
+    {
+        add(
+            SERIAL,
+            format!("counter {counter} is not above the highest issued serial {max}"),
+        );
+    }
+}
 
+/// audit.log against index.json and index.log, and the signed checkpoint.
+fn audit_problems(
+    session: &Session,
+    h: &crate::model::header::Header,
+    entries: Option<&[crate::model::log::Entry]>,
+    ca_cert: Option<&CaCert>,
+    (serial, crlnumber): (Option<&Serial>, Option<&Serial>),
+    crl_file: &Result<Option<Vec<u8>>>,
+    p: &mut Problems,
+) {
+    let mut add = |file: &str, problem: String| p.add(file, problem);
+    match session.read(AUDIT) {
+        Ok(bytes) => {
+            for p in audit::verify(&bytes, h.generation, &h.audit_head) {
+                add(AUDIT, p);
+            }
+            if let Some(entries) = &entries {
+                for p in audit::cross_check(entries, &audit::records(&bytes)) {
+                    add(AUDIT, p);
+                }
+            }
+            if let Some(cert) = &ca_cert {
+                let crl_sha256 = crl_file
+                    .as_ref()
+                    .ok()
+                    .map(|b| b.as_deref().map(hex::sha256));
+                let files = (serial, crlnumber, crl_sha256);
+                for (file, p) in check_checkpoint(session, cert, h, &bytes, files) {
+                    add(file, p);
+                }
+            }
+        }
+        Err(e) => add(AUDIT, strip(&e)),
+    }
+}
+
+/// ca.crl: signed by ca.crt, numbered below the next CRL number, and every serial it lists
+/// still revoked in index.log (CHECK-HISTORY).
+fn crl_problems(
+    crl_file: &Result<Option<Vec<u8>>>,
+    ca_cert: Option<&CaCert>,
+    entries: Option<&[crate::model::log::Entry]>,
+    crlnumber: Option<&Serial>,
+    p: &mut Problems,
+) {
+    let mut add = |file: &str, problem: String| p.add(file, problem);
     match &crl_file {
         Ok(Some(bytes)) => {
-            match crate::pki::crl::parse(bytes, store::MAX_STATE_FILE as usize, ca_cert.as_ref())
+            match crate::pki::crl::parse(bytes, store::MAX_STATE_FILE as usize, ca_cert)
                 .map(|c| {
                     let listed: Vec<String> = c.listed.iter().map(|s| s.to_string()).collect();
                     (c.number, c.verified, listed)
@@ -333,7 +476,7 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
                             }
                         }
                     }
-                    match (number, &crlnumber) {
+                    match (number, crlnumber) {
                         (None, _) => add(CRL, "has no CRL number".into()),
                         (Some(n), Some(next)) if n >= *next => add(
                             CRLNUMBER,
@@ -348,148 +491,6 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
         Ok(None) => {}
         Err(e) => add(CRL, strip(e)),
     }
-
-    let undelivered = match store::read_undelivered(dir) {
-        Ok(records) => records.into_iter().flat_map(|r| r.messages).collect(),
-        Err(e) => {
-            add(store::UNDELIVERED, format!("cannot be read: {e}"));
-            Vec::new()
-        }
-    };
-    CheckReport {
-        ok: problems.is_empty(),
-        generation: header.as_ref().map(|h| h.generation),
-        certificates: entries.as_ref().map_or(0, Vec::len),
-        problems,
-        undelivered,
-    }
-}
-
-/// The signed checkpoint (SPEC.md CHECK-CHECKPOINT): its signature verifies with ca.crt's
-/// key; audit.log's record of its generation ends at its `audit_len` and hashes to its
-/// `audit_head`; index.log's first `log_len` bytes chain to its `log_head`; and it is the
-/// checkpoint of the state found (every commit signs one). History is then exactly what the
-/// CA key signed.
-fn check_checkpoint(
-    session: &Session,
-    cert: &CaCert,
-    header: &crate::model::header::Header,
-    audit: &[u8],
-    (serial, crlnumber, crl): (Option<&Serial>, Option<&Serial>, Option<Option<String>>),
-) -> Vec<(&'static str, String)> {
-    let mut problems = Vec::new();
-    let Some(cp) = &header.checkpoint else {
-        return vec![(INDEX, "has no signed checkpoint".into())];
-    };
-    if let Err(e) = cp.verify(cert) {
-        problems.push((INDEX, e.to_string()));
-    }
-    let g = cp.generation;
-    if g != header.generation {
-        problems.push((
-            INDEX,
-            format!(
-                "its generation {} is not the signed checkpoint's ({g}): history was rewritten",
-                header.generation
-            ),
-        ));
-    }
-    let signed_audit = usize::try_from(cp.audit_len)
-        .ok()
-        .and_then(|n| audit.get(..n))
-        .and_then(|a| a.strip_suffix(b"\n"))
-        .map(|a| a.rsplit(|&b| b == b'\n').next().unwrap_or(a));
-    let audit_ok = signed_audit.is_some_and(|line| {
-        audit::line_hash(line) == cp.audit_head
-            && serde_json::from_slice::<audit::Record>(line).is_ok_and(|r| r.generation == g)
-    });
-    if !audit_ok {
-        problems.push((
-            AUDIT,
-            format!(
-                "its record of generation {g} is not the one the signed checkpoint names \
-                 (records edited, removed or re-hashed)"
-            ),
-        ));
-    } else if audit.len() as u64 != cp.audit_len {
-        problems.push((
-            AUDIT,
-            format!(
-                "holds {} bytes after the record the signed checkpoint ends with (generation {g})",
-                audit.len() as u64 - cp.audit_len.min(audit.len() as u64)
-            ),
-        ));
-    }
-    let chained = session
-        .open_log()
-        .and_then(|log| crate::model::log::log_head(&log, cp.log_len))
-        .ok();
-    if chained.as_ref() != Some(&cp.log_head) {
-        problems.push((
-            INDEX_LOG,
-            format!(
-                "its first {} bytes are not the ones the signed checkpoint (generation {g}) \
-                 covers: lines were edited, removed or inserted",
-                cp.log_len
-            ),
-        ));
-    } else if header.log_len != cp.log_len || header.log_head != cp.log_head {
-        problems.push((
-            INDEX_LOG,
-            format!("has lines the signed checkpoint (generation {g}) does not cover"),
-        ));
-    }
-    for (file, found, signed) in [
-        (SERIAL, serial, &cp.serial),
-        (CRLNUMBER, crlnumber, &cp.crlnumber),
-    ] {
-        if found.map(Serial::to_string).as_ref() != Some(signed) {
-            problems.push((
-                file,
-                format!(
-                    "is not the counter the signed checkpoint records ({signed}): edited behind \
-                     fileca's back"
-                ),
-            ));
-        }
-    }
-    if crl.as_ref() != Some(&cp.crl_sha256) {
-        problems.push((
-            CRL,
-            match &cp.crl_sha256 {
-                Some(_) => "is not the CRL the signed checkpoint records (replaced by an older \
-                            one, or removed)"
-                    .into(),
-                None => "exists, but the signed checkpoint records none".into(),
-            },
-        ));
-    }
-    // CHECKPOINT-CHAIN: chain.pem as signed (once recorded).
-    if let Some(signed) = &cp.chain_sha256 {
-        let found = session
-            .read_optional(store::CHAIN)
-            .ok()
-            .flatten()
-            .map(|b| hex::sha256(&b));
-        if found.as_ref() != Some(signed) {
-            problems.push((
-                store::CHAIN,
-                "is not the chain the signed checkpoint records (replaced or removed: the name \
-                 constraints of the CAs above would no longer be applied)"
-                    .into(),
-            ));
-        }
-    }
-    if header.max_serial != cp.max_serial {
-        problems.push((
-            INDEX,
-            format!(
-                "max_serial is not the one the signed checkpoint records ({})",
-                cp.max_serial.as_deref().unwrap_or("none")
-            ),
-        ));
-    }
-    problems
 }
 
 /// The state file an error concerns (its name), or `default`.

@@ -3,6 +3,10 @@
 //! ([`DEFAULT_TOML`], the same text `ca policy show` prints). policy.toml is changed only by
 //! `ca policy apply`/`edit`, which record its SHA-256 in index.json (`policy_sha256`); a file
 //! that does not hash to it is refused by every command that issues.
+//!
+//! Everything here is a function of its arguments except [`read`], which reads policy.toml
+//! through the session; parse.rs validates the text, gate.rs checks a request against a
+//! profile, ext.rs turns the policy into extensions.
 
 pub mod ext;
 pub mod gate;

@@ -107,13 +107,13 @@ impl Write for Stream {
     }
 }
 
-/// Is stderr a terminal (a progress bar is drawn there only then)?
+/// Is stdout a terminal (binary output, `show --der` and `crl --der`, is refused there)?
 pub fn stdout_is_terminal() -> bool {
     use std::io::IsTerminal;
     std::io::stdout().is_terminal()
 }
 
-/// Is stderr a terminal?
+/// Is stderr a terminal (a progress bar is drawn there only then)?
 pub fn stderr_is_terminal() -> bool {
     use std::io::IsTerminal;
     std::io::stderr().is_terminal()

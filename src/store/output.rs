@@ -18,9 +18,8 @@ use std::path::{Component, Path, PathBuf};
 
 use super::cleanup;
 use super::fsio::{self, Dir, Durable};
-use super::journal::{self, Output, Pair};
+use super::journal::{self, Output};
 use crate::error::{Error, Result};
-use crate::hex;
 
 /// Mode of output files.
 pub const MODE_OUTPUT: u32 = 0o644;
@@ -33,7 +32,7 @@ const MARKER_TEXT: &str = "fileca staging directory: holds a private key until p
 /// The marker's content: its fixed first line, then the state directory (absolute) and the
 /// serial of the certificate the key is for, by which the cleanup of abandoned staging
 /// directories recognises one whose certificate was committed (HOSTILE-CLEANUP).
-fn marker_text(state_dir: &Path, serial: &str) -> Vec<u8> {
+pub(super) fn marker_text(state_dir: &Path, serial: &str) -> Vec<u8> {
     let mut text = MARKER_TEXT.as_bytes().to_vec();
     text.extend_from_slice(b"state ");
     text.extend_from_slice(state_dir.as_os_str().as_encoded_bytes());
@@ -103,7 +102,11 @@ pub struct PairPlan {
     pub carried: Vec<(String, zeroize::Zeroizing<Vec<u8>>, u32)>,
 }
 
+mod copy;
+mod pair;
 mod refusal;
+pub use copy::{CopyTarget, check_copy_target, write_copy};
+pub use pair::{NotDelivered, SourceContent, pair_delivered, publish_pair, stage_pair};
 pub use refusal::OutputRefusal;
 
 /// The parent directory of a path as given (`.` for a bare name).
@@ -114,145 +117,13 @@ pub fn parent_of(p: &Path) -> PathBuf {
     }
 }
 
-fn file_name(p: &Path) -> Result<String> {
+pub(super) fn file_name(p: &Path) -> Result<String> {
     let name = p
         .file_name()
         .and_then(|n| n.to_str())
         .ok_or_else(|| OutputRefusal::NotFileName(p.to_path_buf()))?;
     journal::check_name(name).map_err(|_| OutputRefusal::NotFileName(p.to_path_buf()))?;
     Ok(name.to_string())
-}
-
-/// Where [`write_copy`] writes (`--csr-out`), decided once by [`check_copy_target`] before
-/// anything is done: stdout, a stream opened then (OUTPUT-STREAMS), or a new file.
-#[derive(Debug)]
-pub enum CopyTarget {
-    Stdout,
-    Stream(crate::render::OutStream),
-    File(PathBuf),
-}
-
-impl CopyTarget {
-    /// Is it a file (rather than stdout or a stream)?
-    pub fn is_file(&self) -> bool {
-        matches!(self, CopyTarget::File(_))
-    }
-}
-
-/// Writes a copy of a file fileca also keeps in a state directory (`init --csr-out`'s
-/// request): a file is staged next to its path, made durable, renamed into place (never
-/// replacing a file unless `force`); stdout and streams are written as they are.
-pub fn write_copy(target: &CopyTarget, bytes: &[u8], force: bool) -> Result<()> {
-    let path = match target {
-        CopyTarget::Stdout => return crate::render::print(&String::from_utf8_lossy(bytes)),
-        CopyTarget::Stream(s) => {
-            return crate::render::to_stream(s, bytes).map_err(|e| Error::io("--csr-out", e));
-        }
-        CopyTarget::File(p) => p,
-    };
-    let name = file_name(path)?;
-    let parent_path = parent_of(path);
-    let parent = Dir::open(&parent_path).map_err(|e| Error::io(&parent_path, e))?;
-    // Copies of this name that a killed command staged here (public content): removed once
-    // their process is dead, if they are plain files of this user.
-    remove_abandoned_copies(&parent, &name);
-    let mut rnd = [0u8; 6];
-    crate::rand::fill(&mut rnd)?;
-    let staged = staged_name(
-        &name,
-        &format!("{}-{}", std::process::id(), hex::lower(&rnd)),
-    );
-    let file = match parent.write_new(&staged, bytes, crate::store::MODE_PUBLIC) {
-        Ok(f) => f,
-        Err(e) => {
-            // A random name nobody else uses: ours if it exists (a write that failed after
-            // the create, a full disk).
-            if e.kind() != io::ErrorKind::AlreadyExists {
-                let _ = parent.unlink(&staged);
-            }
-            return Err(Error::io(path, e));
-        }
-    };
-    let placed =
-        fsio::fsync_group(&[fsio::Durable::File(&file, &parent.join(&staged))]).and_then(|()| {
-            match force {
-                true => parent.rename(&staged, &name),
-                false => parent.rename_noreplace(&staged, &name),
-            }
-        });
-    if let Err(e) = placed {
-        let _ = parent.unlink(&staged);
-        return Err(Error::io(path, e));
-    }
-    if let Err(e) = parent.fsync() {
-        // Not durable, so not written: a new name is taken back (a failed command leaves
-        // nothing); a replaced file cannot be, and the error says so.
-        if !force {
-            let _ = parent.unlink(&name);
-        }
-        return Err(Error::io(&parent_path, e));
-    }
-    Ok(())
-}
-
-/// Removes the staged copies `.NAME.fileca-PID-RANDOM` of `name` whose process is dead
-/// (a kill, or a power loss, between staging and renaming): plain files of this user only.
-fn remove_abandoned_copies(parent: &Dir, name: &str) {
-    let prefix = staged_name(name, "");
-    let tagged = |n: &str| -> Option<String> {
-        let rest = n.strip_prefix(&prefix)?;
-        let (pid, rnd) = rest.split_once('-')?;
-        (!pid.is_empty()
-            && pid.bytes().all(|b| b.is_ascii_digit())
-            && !rnd.is_empty()
-            && rnd.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| rest.to_string())
-    };
-    cleanup::remove_abandoned(parent, &tagged, "copy of a request", &|n| {
-        let st = parent.stat_entry(n)?;
-        if !is_regular(&st) || st.st_uid != fsio::uid() {
-            return Err(io::Error::other(
-                "not a plain file of the user running fileca",
-            ));
-        }
-        parent.unlink(n)
-    });
-}
-
-/// Decides where [`write_copy`] will write, before anything is done (`--csr-out`): `-`,
-/// and a stream opened now; a file must not exist (a copy never replaces one) and its
-/// directory must.
-pub fn check_copy_target(path: &Path) -> Result<CopyTarget> {
-    if path.as_os_str() == "-" {
-        crate::render::check_writable(&crate::render::OutStream::Stdout, "stdout")?;
-        return Ok(CopyTarget::Stdout);
-    }
-    if let Some(stream) = crate::render::open_stream(path)? {
-        crate::render::check_writable(&stream, &format!("--csr-out {}", path.display()))?;
-        return Ok(CopyTarget::Stream(stream));
-    }
-    if std::fs::symlink_metadata(path).is_ok() {
-        return Err(crate::error::Refused::CsrOutExists(path.to_path_buf()).into());
-    }
-    check(&OutputFile {
-        path: path.to_path_buf(),
-        source: String::new(),
-        bytes: Vec::new(),
-        serial: None,
-        force: false,
-        suffix: None,
-        der: false,
-    })
-    .map_err(|e| match e {
-        Error::Output(OutputRefusal::NoParent { path, dir, .. }) => OutputRefusal::NoParent {
-            option: "--csr-out",
-            path,
-            dir,
-        }
-        .into(),
-        e => e,
-    })?;
-    Ok(CopyTarget::File(path.to_path_buf()))
 }
 
 /// Refuses, before the CA key is read, an `--out FILE` that the commit would refuse
@@ -422,68 +293,6 @@ pub(super) fn staged_name(name: &str, id: &str) -> String {
     format!(".{}.fileca-{id}", &name[..end])
 }
 
-/// Stages `ca issue`'s private key before the commit point: a new owner-only directory
-/// `.NAME.fileca-PID-RANDOM` in the output directory, holding the marker and the key, made
-/// durable. Returns the directory's name.
-pub fn stage_pair(state_dir: &Path, pair: &PairPlan) -> Result<(Dir, String)> {
-    let parent_path = parent_of(&pair.path);
-    let name = file_name(&pair.path)?;
-    let parent = Dir::open(&parent_path).map_err(|e| Error::io(&parent_path, e))?;
-    match parent.stat_entry(&name) {
-        Ok(_) => {
-            return Err(OutputRefusal::PairExists(pair.path.clone()).into());
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io(&pair.path, e)),
-    }
-    cleanup::remove_abandoned_pairs(&parent);
-    let state_dir = std::fs::canonicalize(state_dir).map_err(|e| Error::io(state_dir, e))?;
-    let mut rnd = [0u8; 6];
-    crate::rand::fill(&mut rnd)?;
-    let staged = format!(".{name}.fileca-{}-{}", std::process::id(), hex::lower(&rnd));
-    let sub = match parent.mkdir(&staged, MODE_PAIR_DIR) {
-        Ok(s) => s,
-        Err(e) => return Err(Error::io(parent.join(&staged), e)),
-    };
-    let result = (|| -> io::Result<()> {
-        // The marker is durable before the key exists: no power loss leaves a key in a
-        // directory the cleanup cannot prove is fileca's.
-        let marker = sub.write_new(MARKER, &marker_text(&state_dir, &pair.serial), 0o600)?;
-        let marker_path = sub.join(MARKER);
-        fsio::fsync_group(&[
-            Durable::File(&marker, &marker_path),
-            Durable::Dir(&sub),
-            Durable::Dir(&parent),
-        ])?;
-        let key = sub.write_new(&pair.key.0, &pair.key.1, pair.key.2)?;
-        let mut staged = Vec::new();
-        for (name, bytes, mode) in &pair.staged {
-            staged.push((sub.write_new(name, bytes, *mode)?, sub.join(name)));
-        }
-        let key_path = sub.join(&pair.key.0);
-        let mut items = vec![Durable::File(&key, &key_path)];
-        items.extend(staged.iter().map(|(f, p)| Durable::File(f, p)));
-        items.push(Durable::Dir(&sub));
-        fsio::fsync_group(&items)
-    })();
-    match result {
-        Ok(()) => Ok((parent, staged)),
-        Err(e) => {
-            let err = Error::io(parent.join(&staged), e);
-            Err(match cleanup::remove_staging(&parent, &staged) {
-                Ok(()) => err,
-                Err(e2) => Error::Io {
-                    path: parent.join(&staged),
-                    err: io::Error::other(format!(
-                        "{err}; removing the staging directory failed too ({e2}); the next \
-                         `ca issue` into this directory removes it"
-                    )),
-                },
-            })
-        }
-    }
-}
-
 /// Is this entry a plain file (not a symlink, directory, FIFO or device)?
 pub(super) fn is_regular(st: &rustix::fs::Stat) -> bool {
     rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile
@@ -510,7 +319,7 @@ pub fn publish_outputs(
     state_dir: &Path,
     id: &str,
     outputs: &[Output],
-    content: &dyn Fn(&Output) -> std::result::Result<Vec<u8>, String>,
+    content: &dyn Fn(&Output) -> std::result::Result<Vec<u8>, super::recover::RecoverError>,
 ) -> Vec<String> {
     let mut undelivered = Vec::new();
     let mut dirs: Vec<(String, Dir, bool)> = Vec::new();
@@ -537,7 +346,7 @@ pub fn publish_outputs(
             let bytes = match content(o) {
                 Ok(b) => b,
                 Err(why) => {
-                    undelivered.push(fail(why));
+                    undelivered.push(fail(why.to_string()));
                     continue;
                 }
             };
@@ -605,115 +414,4 @@ pub fn publish_outputs(
         undelivered.push(format!("output directories: {e}"));
     }
     undelivered
-}
-
-/// Does `dir/name` hold content with this SHA-256?
-fn holds(dir: &Dir, name: &str, sha256: &str) -> bool {
-    use std::io::Read;
-    let Ok(mut f) = dir.open_read(name) else {
-        return false;
-    };
-    let mut buf = Vec::new();
-    f.read_to_end(&mut buf).is_ok() && hex::sha256(&buf) == sha256
-}
-
-/// Gives the committed bytes of a state file (source, SHA-256), or why it cannot.
-pub type SourceContent<'a> =
-    dyn Fn(&str, Option<&str>, &str) -> std::result::Result<Vec<u8>, String> + 'a;
-
-/// Is the pair directory already published: `DIR/NAME` a directory (not through a symlink)
-/// whose certificate file holds the recorded content? Only looks.
-pub fn pair_delivered(state_dir: &Path, pair: &Pair) -> bool {
-    let Ok(parent) = Dir::open(&state_dir.join(&pair.dir)) else {
-        return false;
-    };
-    let Ok(sub) = parent.open_sub(&pair.name) else {
-        return false;
-    };
-    pair.files
-        .iter()
-        .find(|f| f.source.is_some())
-        .is_some_and(|f| holds(&sub, &f.name, &f.sha256))
-}
-
-/// Completes and publishes a pair directory of a committed journal. `content` gives the bytes
-/// of each file that has a source. Returns the message if it could not be delivered.
-pub fn publish_pair(
-    state_dir: &Path,
-    pair: &Pair,
-    content: &SourceContent<'_>,
-) -> std::result::Result<(), String> {
-    let dir_path = state_dir.join(&pair.dir);
-    let parent = Dir::open(&dir_path).map_err(|e| format!("{}: {e}", dir_path.display()))?;
-    let target = parent.join(&pair.name);
-    // Already published (an interrupted command got this far)?
-    if let Ok(sub) = parent.open_sub(&pair.name) {
-        let crt = pair.files.iter().find(|f| f.source.is_some());
-        if crt.is_some_and(|f| holds(&sub, &f.name, &f.sha256)) {
-            // Published by the interrupted command; its rename may not be durable yet.
-            return parent
-                .fsync()
-                .map_err(|e| format!("{}: {e}", dir_path.display()));
-        }
-        return Err(format!(
-            "{}: exists (created meanwhile); not replaced",
-            target.display()
-        ));
-    }
-    let sub = parent.open_sub(&pair.staged).map_err(|e| {
-        format!(
-            "{}: the staging directory holding the private key is gone ({e})",
-            parent.join(&pair.staged).display()
-        )
-    })?;
-    let st = sub.stat().map_err(|e| e.to_string())?;
-    if st.st_uid != fsio::uid() {
-        return Err(format!(
-            "{}: not owned by the user running fileca; not used",
-            sub.path().display()
-        ));
-    }
-    let mut files = Vec::new();
-    for f in &pair.files {
-        // Staged with the key before the commit point.
-        if f.source.is_none() && f.data.is_empty() {
-            if !holds(&sub, &f.name, &f.sha256) {
-                return Err(format!(
-                    "{}: does not hold what was staged",
-                    sub.join(&f.name).display()
-                ));
-            }
-            continue;
-        }
-        let path = sub.join(&f.name);
-        let file = if holds(&sub, &f.name, &f.sha256) {
-            // Written by an interrupted command, perhaps not yet durable.
-            sub.open_read(&f.name)
-        } else {
-            if sub.stat_entry(&f.name).is_ok() {
-                sub.unlink(&f.name).map_err(|e| e.to_string())?;
-            }
-            // A state file's content, or what the journal carries (NAME.p12, checked against
-            // its hash when the journal was read).
-            let bytes = match &f.source {
-                Some(source) => content(source, f.suffix.as_deref(), &f.sha256)?,
-                None => f.data.clone(),
-            };
-            sub.write_new(&f.name, &bytes, f.mode)
-        };
-        files.push((file.map_err(|e| format!("{}: {e}", path.display()))?, path));
-    }
-    if sub.stat_entry(MARKER).is_ok() {
-        sub.unlink(MARKER).map_err(|e| e.to_string())?;
-    }
-    let mut items: Vec<Durable> = files.iter().map(|(f, p)| Durable::File(f, p)).collect();
-    items.push(Durable::Dir(&sub));
-    fsio::fsync_group(&items).map_err(|e| format!("{}: {e}", sub.path().display()))?;
-    parent
-        .rename_noreplace(&pair.staged, &pair.name)
-        .map_err(|e| format!("{}: {e}", target.display()))?;
-    parent
-        .fsync()
-        .map_err(|e| format!("{}: {e}", dir_path.display()))?;
-    Ok(())
 }

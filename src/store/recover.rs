@@ -8,7 +8,7 @@
 //! (RECOVER-OWNER); nothing is inferred from a failed read — an I/O error ends the command
 //! with the journal kept (RECOVER-NO-GUESS); and nothing outside the state directory is
 //! created, replaced or removed (RECOVER-INSIDE): outputs the killed command did not deliver
-//! are reported ([`undelivered_output`], [`undelivered_pair`]) and recorded in `.undelivered`.
+//! are reported and recorded in `.undelivered` (undelivered.rs).
 //! It touches only the journal, the staged files it names, their targets and the stray
 //! staged files at the top of the state directory (`.stage.N`, a format 1 `.journal.stage`);
 //! every mutation through fsio.rs.
@@ -22,7 +22,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::commit::apply;
+use super::apply::apply;
 use super::fsio::{self, Dir, Durable};
 use super::journal::{self, Journal, JournalV1, Parsed};
 use super::output::Mode;
@@ -380,158 +380,191 @@ fn journal_problem(m: &std::fs::Metadata) -> Option<String> {
 /// (RECOVER-INSIDE); they are also recorded in `.undelivered` for `ca check`.
 pub(super) fn recover(dir: &Path) -> Result<Vec<String>> {
     let jpath = dir.join(JOURNAL);
-    let recovery_err = |msg: String| Error::Recovery {
+    let state = Dir::open(dir).map_err(|e| Error::io(dir, e))?;
+    let warnings = match fsio::lstat(&jpath) {
+        Ok(m) => settle_journal(dir, &state, &m)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => {
+            return Err(retry_err(
+                dir,
+                "command",
+                format!("{}: {e}", jpath.display()),
+            ));
+        }
+    };
+    remove_strays(dir, &state)?;
+    Ok(warnings)
+}
+
+/// A refusal of recovery: a human decides (exit 5).
+fn recovery_err(dir: &Path, msg: String) -> Error {
+    Error::Recovery {
         dir: dir.to_path_buf(),
         msg,
-    };
-    let retry_err = |op: &str, msg: String| Error::RecoveryIo {
+    }
+}
+
+/// An I/O failure of recovery: the next command retries (exit 4).
+fn retry_err(dir: &Path, op: &str, msg: String) -> Error {
+    Error::RecoveryIo {
         dir: dir.to_path_buf(),
         op: op.to_string(),
         msg,
-    };
-    let state = Dir::open(dir).map_err(|e| Error::io(dir, e))?;
-    let mut warnings = Vec::new();
-    let meta = match fsio::lstat(&jpath) {
-        Ok(m) => Some(m),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return Err(retry_err("command", format!("{}: {e}", jpath.display()))),
-    };
-    if let Some(m) = &meta {
-        if let Some(why) = journal_problem(m) {
-            return Err(recovery_err(format!(
-                "{} {why}: fileca acts only on a journal it wrote (a regular file of yours, \
-                 mode 0600), so it did nothing and removed nothing. Inspect it (ls -l {0}; \
-                 cat {0}) and remove it if it is not yours",
-                jpath.display()
-            )));
-        }
-        let bytes = read_plain(&jpath).map_err(|e| {
-            let msg = format!("{}: {e}", jpath.display());
-            // Too large (HOSTILE-JOURNAL) is what it is; any other failure is retried.
-            if definitely_not_content(&e) {
-                recovery_err(format!(
-                    "{msg}; inspect it by hand (ca check shows the details)"
-                ))
-            } else {
-                retry_err("command", msg)
-            }
-        })?;
-        let parsed = Journal::parse(&bytes).map_err(|m| {
+    }
+}
+
+/// Acts on the journal whose metadata is `m`: checks that it is fileca's own, reads it, and
+/// rolls it forward (its commit point completed) or back (it did not).
+fn settle_journal(dir: &Path, state: &Dir, m: &std::fs::Metadata) -> Result<Vec<String>> {
+    let jpath = dir.join(JOURNAL);
+    let recovery_err = |msg: String| recovery_err(dir, msg);
+    let retry_err = |op: &str, msg: String| retry_err(dir, op, msg);
+    if let Some(why) = journal_problem(m) {
+        return Err(recovery_err(format!(
+            "{} {why}: fileca acts only on a journal it wrote (a regular file of yours, \
+             mode 0600), so it did nothing and removed nothing. Inspect it (ls -l {0}; \
+             cat {0}) and remove it if it is not yours",
+            jpath.display()
+        )));
+    }
+    let bytes = read_plain(&jpath).map_err(|e| {
+        let msg = format!("{}: {e}", jpath.display());
+        // Too large (HOSTILE-JOURNAL) is what it is; any other failure is retried.
+        if definitely_not_content(&e) {
             recovery_err(format!(
-                "{}: {m}; inspect it by hand (ca check shows the details)",
-                jpath.display()
+                "{msg}; inspect it by hand (ca check shows the details)"
             ))
-        })?;
-        let as_recover_error = |op: &str, e: RecoverError| match e {
-            RecoverError::Read { .. } | RecoverError::Unreadable { .. } => {
-                retry_err(op, e.to_string())
-            }
-            e => recovery_err(format!(
-                "the interrupted {op} (journal {}): {e}; mutations are refused until this is \
-                 resolved",
-                jpath.display()
-            )),
-        };
-        let journal = match parsed {
-            Parsed::V2(j) => Some(j),
-            Parsed::V1(j) => {
-                let op = j.operation.clone();
-                Some(from_v1(dir, j).map_err(|e| as_recover_error(&op, e))?)
-            }
-            Parsed::Torn => None,
-        };
-        let forward = match &journal {
-            Some(j) => committed(dir, j).map_err(|e| as_recover_error(&j.operation, e))?,
-            None => false,
-        };
-        match journal {
-            Some(journal) if forward => {
-                let op = journal.operation.as_str();
-                // The killed command may not have finished its commit point: make the
-                // journal and its name durable before acting on it, or a power loss
-                // during this recovery could leave applied changes and a torn journal.
-                // certs/ first: a certificate the killed command already moved there from
-                // the top must not lose both names (its removal from the top becomes
-                // durable with the state directory).
-                let f = super::open_read_nofollow(&jpath)
-                    .map_err(|e| retry_err(op, format!("{}: {e}", jpath.display())))?;
-                let certs = Dir::open(&dir.join(CERTS))
-                    .map_err(|e| retry_err(op, format!("{}: {e}", dir.join(CERTS).display())))?;
-                fsio::fsync_group(&[Durable::File(&f, &jpath), Durable::Dir(&certs)])
-                    .and_then(|()| state.fsync())
-                    .map_err(|e| retry_err(op, format!("{}: {e}", jpath.display())))?;
-                let (undelivered, leftover) =
-                    apply(dir, &state, &journal, Mode::Recover).map_err(|f| match f {
-                        Failure::Io(m) => retry_err(op, m),
-                        Failure::Content(m) => recovery_err(format!(
-                            "completing the interrupted {op} (journal {}): {m}; mutations \
-                             are refused until this is resolved",
-                            jpath.display()
-                        )),
-                    })?;
-                if let Some(m) = leftover {
-                    return Err(recovery_err(format!(
-                        "the interrupted {op} is complete, but removing its journal failed: {m}"
-                    )));
-                }
-                for u in undelivered {
-                    warnings.push(format!(
-                        "an interrupted {op} was completed, but an output was not delivered: {u}"
-                    ));
-                }
-            }
-            journal => {
-                // Its commit point was never completed: nothing was applied. Roll back: the
-                // journal; the staged files go with the strays below. Nothing outside the
-                // state directory is touched (RECOVER-INSIDE): the staged key of an
-                // uncommitted `ca issue` is removed by the next `ca issue` into its
-                // directory (HOSTILE-CLEANUP).
-                let op = journal.as_ref().map_or("command", |j| j.operation.as_str());
-                state
-                    .unlink(JOURNAL)
-                    .map_err(|e| retry_err(op, format!("removing {}: {e}", jpath.display())))?;
-                state
-                    .fsync()
-                    .map_err(|e| retry_err(op, format!("{}: {e}", dir.display())))?;
-            }
+        } else {
+            retry_err("command", msg)
+        }
+    })?;
+    let parsed = Journal::parse(&bytes).map_err(|m| {
+        recovery_err(format!(
+            "{}: {m}; inspect it by hand (ca check shows the details)",
+            jpath.display()
+        ))
+    })?;
+    let as_recover_error = |op: &str, e: RecoverError| match e {
+        RecoverError::Read { .. } | RecoverError::Unreadable { .. } => retry_err(op, e.to_string()),
+        e => recovery_err(format!(
+            "the interrupted {op} (journal {}): {e}; mutations are refused until this is \
+             resolved",
+            jpath.display()
+        )),
+    };
+    let journal = match parsed {
+        Parsed::V2(j) => Some(j),
+        Parsed::V1(j) => {
+            let op = j.operation.clone();
+            Some(from_v1(dir, j).map_err(|e| as_recover_error(&op, e))?)
+        }
+        Parsed::Torn => None,
+    };
+    let forward = match &journal {
+        Some(j) => committed(dir, j).map_err(|e| as_recover_error(&j.operation, e))?,
+        None => false,
+    };
+    match journal {
+        Some(journal) if forward => roll_forward(dir, state, &journal),
+        journal => {
+            // Its commit point was never completed: nothing was applied. Roll back: the
+            // journal; the staged files go with the strays. Nothing outside the state
+            // directory is touched (RECOVER-INSIDE): the staged key of an uncommitted
+            // `ca issue` is removed by the next `ca issue` into its directory
+            // (HOSTILE-CLEANUP).
+            let op = journal.as_ref().map_or("command", |j| j.operation.as_str());
+            state
+                .unlink(JOURNAL)
+                .map_err(|e| retry_err(op, format!("removing {}: {e}", jpath.display())))?;
+            state
+                .fsync()
+                .map_err(|e| retry_err(op, format!("{}: {e}", dir.display())))?;
+            Ok(Vec::new())
         }
     }
-    // No journal (any more): whatever is staged belongs to a command that never reached its
-    // commit point, or to a format 1 journal just completed, so it is removed.
+}
+
+/// Completes a journal whose commit point completed; returns the warnings about what it did
+/// not deliver.
+fn roll_forward(dir: &Path, state: &Dir, journal: &Journal) -> Result<Vec<String>> {
+    let jpath = dir.join(JOURNAL);
+    let op = journal.operation.as_str();
+    let recovery_err = |msg: String| recovery_err(dir, msg);
+    let retry_err = |msg: String| retry_err(dir, op, msg);
+    // The killed command may not have finished its commit point: make the journal and its
+    // name durable before acting on it, or a power loss during this recovery could leave
+    // applied changes and a torn journal. certs/ first: a certificate the killed command
+    // already moved there from the top must not lose both names (its removal from the top
+    // becomes durable with the state directory).
+    let f = super::open_read_nofollow(&jpath)
+        .map_err(|e| retry_err(format!("{}: {e}", jpath.display())))?;
+    let certs = Dir::open(&dir.join(CERTS))
+        .map_err(|e| retry_err(format!("{}: {e}", dir.join(CERTS).display())))?;
+    fsio::fsync_group(&[Durable::File(&f, &jpath), Durable::Dir(&certs)])
+        .and_then(|()| state.fsync())
+        .map_err(|e| retry_err(format!("{}: {e}", jpath.display())))?;
+    let (undelivered, leftover) =
+        apply(dir, state, journal, Mode::Recover).map_err(|f| match f {
+            Failure::Io(m) => retry_err(m),
+            Failure::Content(m) => recovery_err(format!(
+                "completing the interrupted {op} (journal {}): {m}; mutations are refused until \
+             this is resolved",
+                jpath.display()
+            )),
+        })?;
+    if let Some(m) = leftover {
+        return Err(recovery_err(format!(
+            "the interrupted {op} is complete, but removing its journal failed: {m}"
+        )));
+    }
+    Ok(undelivered
+        .into_iter()
+        .map(|u| format!("an interrupted {op} was completed, but an output was not delivered: {u}"))
+        .collect())
+}
+
+/// No journal (any more): whatever is staged belongs to a command that never reached its
+/// commit point, or to a format 1 journal just completed, so it is removed.
+fn remove_strays(dir: &Path, state: &Dir) -> Result<()> {
     let stray = leftovers(dir)?;
-    if !stray.is_empty() {
-        for name in &stray {
-            // fileca stages only regular files: anything else under such a name is not its
-            // own, and retrying would never remove it (a human looks).
-            match fsio::lstat(&dir.join(name)) {
-                Ok(m) if !m.file_type().is_file() => {
-                    return Err(recovery_err(format!(
+    if stray.is_empty() {
+        return Ok(());
+    }
+    for name in &stray {
+        // fileca stages only regular files: anything else under such a name is not its
+        // own, and retrying would never remove it (a human looks).
+        match fsio::lstat(&dir.join(name)) {
+            Ok(m) if !m.file_type().is_file() => {
+                return Err(recovery_err(
+                    dir,
+                    format!(
                         "{} is not a regular file; fileca stages none such, so it did nothing \
                          and removed nothing: inspect it and remove it",
                         dir.join(name).display()
-                    )));
-                }
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => {
-                    return Err(retry_err(
-                        "command",
-                        format!("{}: {e}", dir.join(name).display()),
-                    ));
-                }
+                    ),
+                ));
             }
-            state.unlink(name).map_err(|e| {
-                retry_err(
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                return Err(retry_err(
+                    dir,
                     "command",
-                    format!("removing stray {}: {e}", dir.join(name).display()),
-                )
-            })?;
+                    format!("{}: {e}", dir.join(name).display()),
+                ));
+            }
         }
-        state
-            .fsync()
-            .map_err(|e| retry_err("command", format!("{}: {e}", dir.display())))?;
+        state.unlink(name).map_err(|e| {
+            retry_err(
+                dir,
+                "command",
+                format!("removing stray {}: {e}", dir.join(name).display()),
+            )
+        })?;
     }
-    Ok(warnings)
+    state
+        .fsync()
+        .map_err(|e| retry_err(dir, "command", format!("{}: {e}", dir.display())))
 }
 
 /// Why applying a committed journal stopped: an I/O error (the next command retries), or
@@ -548,74 +581,4 @@ impl std::fmt::Display for Failure {
             Failure::Io(m) | Failure::Content(m) => f.write_str(m),
         }
     }
-}
-
-/// An output directory the journal names relative to the state directory, as a message
-/// shows it: resolved when it exists (`/srv/out`, not `/srv/pki/../out`).
-fn shown_dir(dir: &Path, rel: &str) -> PathBuf {
-    let joined = dir.join(rel);
-    std::fs::canonicalize(&joined).unwrap_or(joined)
-}
-
-/// What recovery says of an output it did not write (RECOVER-INSIDE): what was committed,
-/// where it was to go, and the command that delivers it.
-pub(super) fn undelivered_output(dir: &Path, o: &journal::Output, id: &str) -> String {
-    let out_dir = shown_dir(dir, &o.dir);
-    // A copy the killed command staged and did not link into place: named, never removed
-    // by recovery (looking is not writing).
-    let staged = out_dir.join(super::output::staged_name(&o.name, id));
-    let leftover = match fsio::lstat(&staged) {
-        Ok(_) => format!(" (it left a hidden copy, {}: remove it)", staged.display()),
-        Err(_) => String::new(),
-    };
-    let dest = out_dir.join(&o.name);
-    // The destination is the journal's word: if something is there now, say so before
-    // anyone follows the advice below over it.
-    let there = match fsio::lstat(&dest) {
-        Ok(_) => format!(
-            " ({} exists now: look at it before you replace it)",
-            dest.display()
-        ),
-        Err(_) => String::new(),
-    };
-    let dest = dest.display();
-    let serial = crate::model::layout::serial_of_cert_file(&o.source);
-    let how = match (serial, o.der, o.suffix.is_some()) {
-        (Some(s), true, _) => format!("ca show {s} --der > {dest}"),
-        (Some(s), false, false) => format!("ca show {s} --pem > {dest}"),
-        (Some(s), false, true) => format!(
-            "(ca show {s} --pem; cat {} {}) > {dest}",
-            dir.join(super::CERT).display(),
-            dir.join(super::CHAIN).display()
-        ),
-        (None, true, _) => format!(
-            "openssl crl -in {} -outform DER -out {dest}",
-            dir.join(&o.source).display()
-        ),
-        (None, false, _) => format!("cp {} {dest}", dir.join(&o.source).display()),
-    };
-    let what = match serial {
-        Some(s) => format!("certificate {s}"),
-        None => o.source.clone(),
-    };
-    format!(
-        "{what} was not written to {dest} (recovery writes nothing outside the state \
-         directory); deliver it with: {how}{there}{leftover}"
-    )
-}
-
-/// What recovery says of a pair directory it did not publish (RECOVER-INSIDE).
-pub(super) fn undelivered_pair(dir: &Path, p: &journal::Pair) -> String {
-    let out = shown_dir(dir, &p.dir);
-    let staged = out.join(&p.staged);
-    format!(
-        "certificate {serial} is issued, but its key pair was not delivered to {dest} \
-         (recovery writes nothing outside the state directory). Its private key is in {staged} \
-         (fileca never removes it); run the same `ca issue {name}` again with the same output \
-         directory to complete the delivery, or revoke it: ca revoke {serial}",
-        serial = p.serial,
-        dest = out.join(&p.name).display(),
-        staged = staged.display(),
-        name = p.name,
-    )
 }
