@@ -1,6 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::model::header::Header;
 
 proptest! {
     /// SPEC.md INDEX-LOG: an issued line round-trips through the parser.

@@ -1,6 +1,7 @@
+use super::read::{Table, pick};
 use super::*;
 use crate::model::checkpoint::LOG_GENESIS;
-use crate::model::header::{Files, HeaderError};
+use crate::model::header::{Files, Header, HeaderError};
 
 fn entry(serial: &str) -> Entry {
     Entry {
