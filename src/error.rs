@@ -74,9 +74,19 @@ pub enum Error {
     /// An output file or directory (`--out`, `--out-dir`) cannot be written as asked.
     #[error("{0}")]
     Output(#[from] crate::store::output::OutputRefusal),
-    /// A certificate could not be built from a request (SPEC.md SIGN-*).
+    /// A certificate could not be built from a request (SPEC.md SIGN-*). Never
+    /// `IssueError::Crypto`, which converts to [`Error::Crypto`].
     #[error("{0}")]
-    Issue(#[from] crate::pki::issuance::IssueError),
+    Issue(crate::pki::issuance::IssueError),
+    /// A cryptographic library failed on fileca's own keys or certificates: a bug.
+    #[error("internal error: {0}")]
+    Crypto(#[from] crate::pki::CryptoError),
+    /// A PKCS#12 bundle (`issue --p12`) could not be written; nothing was written.
+    #[error("{0}; nothing was written")]
+    P12(#[from] crate::pki::p12::P12Error),
+    /// A new key (`init`, `issue --encrypt-key`) could not be encrypted; nothing was written.
+    #[error("encrypting the key: {0}; nothing was written")]
+    KeyEncryption(#[from] crate::pki::keys::EncryptError),
     /// A CSR refused by the gate (SPEC.md `CSR-*`); nothing was written.
     #[error("{}: {err}", Shown(path))]
     Csr {
@@ -196,6 +206,8 @@ impl Error {
             | Error::Passphrase(_)
             | Error::Output(_)
             | Error::Issue(_)
+            | Error::P12(_)
+            | Error::KeyEncryption(_)
             | Error::Csr { .. }
             | Error::Refusal(_)
             | Error::Serial(_)
@@ -209,7 +221,7 @@ impl Error {
             Error::Conflict { .. } => exit::CONFLICT,
             Error::Undelivered { .. } => exit::UNDELIVERED,
             Error::Unknown { .. } => exit::UNKNOWN,
-            Error::Internal(_) => exit::INTERNAL,
+            Error::Internal(_) | Error::Crypto(_) => exit::INTERNAL,
             Error::Closed => exit::OK,
         }
     }
@@ -244,6 +256,16 @@ impl Error {
         Error::Csr {
             path: path.into(),
             err,
+        }
+    }
+}
+
+impl From<crate::pki::issuance::IssueError> for Error {
+    /// A signing failure is a bug (exit 70), not a refusal of the request.
+    fn from(err: crate::pki::issuance::IssueError) -> Self {
+        match err {
+            crate::pki::issuance::IssueError::Crypto(e) => Error::Crypto(e),
+            other => Error::Issue(other),
         }
     }
 }
@@ -366,7 +388,7 @@ pub enum Refused {
 }
 
 /// What is wrong with a file of the state directory. The caller names the file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StateError {
     /// index.json.
     #[error("{0}")]
@@ -402,6 +424,10 @@ pub enum StateError {
     /// ca.key.
     #[error("{0}")]
     PrivateKey(#[from] crate::pki::keys::PrivateKeyError),
+    /// An encrypted ca.key that is malformed (a wrong passphrase is a
+    /// [`crate::passphrase::PassphraseError`]).
+    #[error("{0}")]
+    KeyDecrypt(#[from] crate::pki::keys::DecryptError),
     #[error(
         "is {len} bytes but index.json records {recorded} (edited or truncated?); run `ca check`"
     )]
@@ -421,7 +447,7 @@ pub enum StateError {
     Unterminated,
     /// The few checks that are still words, for the operator, not for code: a command's own
     /// (renew's profile, renew-ca's archive, status's CRL, log's audit lines, issue_one's
-    /// serial) and pki::keys' decryption of ca.key.
+    /// serial).
     #[error("{0}")]
     Corrupt(String),
 }

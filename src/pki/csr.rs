@@ -9,6 +9,8 @@
 
 use x509_parser::certification_request::X509CertificationRequest;
 use x509_parser::cri_attributes::ParsedCriAttribute;
+use x509_parser::der_parser::error::BerError;
+use x509_parser::error::X509Error;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::X509Name;
@@ -30,7 +32,8 @@ pub struct CheckedCsr {
     pub key: KeyKind,
     pub subject: Subject,
     pub sans: Vec<San>,
-    /// Requested extensions and attributes the policy ignores, for a note on stderr.
+    /// Requested extensions and attributes the policy ignores, for a note on stderr (a SAN
+    /// here is as the CSR wrote it: escape it to show it).
     pub ignored: Vec<String>,
     /// Name of the signature algorithm.
     pub signature_algorithm: &'static str,
@@ -39,17 +42,17 @@ pub struct CheckedCsr {
 }
 
 /// Why the gate refuses a CSR. The caller names the file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CsrError {
     /// Not one PEM block or DER.
     #[error("{0}")]
     Pem(#[from] PemError),
     #[error("not a valid PKCS#10 certificate request: {0}")]
-    Syntax(String),
+    Syntax(x509_parser::nom::Err<X509Error>),
     #[error("{0} bytes of garbage after the request")]
     Trailing(usize),
     #[error("not DER: {0}; fileca accepts only DER requests (as openssl req writes them)")]
-    NotDer(String),
+    NotDer(NotDer),
     #[error("the request's version is {0} (v{v}); PKCS#10 defines only 0 (v1)", v = u64::from(*.0) + 1)]
     Version(u32),
     /// A public key that is not on the allowlist.
@@ -69,7 +72,7 @@ pub enum CsrError {
         key: KeyKind,
     },
     #[error("the signature does not verify ({0}): the request was altered or is corrupt")]
-    Signature(String),
+    Signature(BadSignature),
     /// The subject or a SAN as encoded.
     #[error("{0}")]
     Name(#[from] NameError),
@@ -83,7 +86,10 @@ pub enum CsrError {
     #[error("extension {0} is requested twice")]
     DuplicateExtension(String),
     #[error("requested extension {oid} is malformed: {error}")]
-    MalformedExtension { oid: String, error: String },
+    MalformedExtension {
+        oid: String,
+        error: x509_parser::nom::Err<BerError>,
+    },
 }
 
 /// Runs the whole gate over the bytes of a CSR file.
@@ -94,8 +100,7 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, CsrError> {
         MAX_CSR_BYTES,
     )
     .map_err(CsrError::Pem)?;
-    let (rest, csr) =
-        X509CertificationRequest::from_der(&der).map_err(|e| CsrError::Syntax(e.to_string()))?;
+    let (rest, csr) = X509CertificationRequest::from_der(&der).map_err(CsrError::Syntax)?;
     if !rest.is_empty() {
         return Err(CsrError::Trailing(rest.len()));
     }
@@ -132,7 +137,7 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, CsrError> {
         .map_err(CsrError::Signature)?;
     } else {
         csr.verify_signature()
-            .map_err(|e| CsrError::Signature(e.to_string()))?;
+            .map_err(|e| CsrError::Signature(BadSignature::Verifier(e)))?;
     }
 
     let subject = subject_of(&info.subject)?;
@@ -165,10 +170,7 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, CsrError> {
                                             sans.push(s);
                                         }
                                     }
-                                    None => ignored.push(format!(
-                                        "SAN {}",
-                                        crate::render::escape(&gn.to_string())
-                                    )),
+                                    None => ignored.push(format!("SAN {gn}")),
                                 }
                             }
                         }
@@ -187,7 +189,7 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, CsrError> {
                         ParsedExtension::ParseError { error } => {
                             return Err(CsrError::MalformedExtension {
                                 oid,
-                                error: error.to_string(),
+                                error: error.clone(),
                             });
                         }
                         _ => ignored.push(format!("extension {oid}")),
@@ -210,7 +212,7 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, CsrError> {
         sans,
         ignored,
         signature_algorithm,
-        sha256: crate::hex::sha256(&der),
+        sha256: crate::pki::hex::sha256(&der),
     })
 }
 
@@ -223,50 +225,48 @@ const MAX_DER_DEPTH: usize = 32;
 /// (its SHA-256 in audit.log would then not identify it) and parsers may disagree; DER has
 /// exactly one. Lengths are decoded by the `der` crate, which enforces the minimal form;
 /// tags are read here so that every universal tag (UniversalString too) passes.
-fn strict_der(bytes: &[u8]) -> Result<(), String> {
+fn strict_der(bytes: &[u8]) -> Result<(), NotDer> {
     use pkcs8::der::{Decode, ErrorKind, Length, Reader, SliceReader};
 
-    fn walk(bytes: &[u8], depth: usize) -> Result<(), String> {
+    fn walk(bytes: &[u8], depth: usize) -> Result<(), NotDer> {
         let at = |r: &SliceReader<'_>| u32::from(r.position());
-        let mut r = SliceReader::new(bytes).map_err(|e| e.to_string())?;
+        let mut r = SliceReader::new(bytes).map_err(NotDer::Reader)?;
         while !r.is_finished() {
             let start = at(&r);
-            let first = r.read_byte().map_err(|e| e.to_string())?;
+            let first = r.read_byte().map_err(NotDer::Reader)?;
             if first & 0x1f == 0x1f {
                 // High tag number: base-128 digits, the first not zero (X.690 8.1.2.4.2).
                 let mut digits = 0;
                 loop {
-                    let b = r.read_byte().map_err(|e| e.to_string())?;
+                    let b = r.read_byte().map_err(NotDer::Reader)?;
                     digits += 1;
                     if (digits == 1 && b == 0x80) || digits > 4 {
-                        return Err(format!("malformed tag at byte {start}"));
+                        return Err(NotDer::Tag(start));
                     }
                     if b & 0x80 == 0 {
                         break;
                     }
                 }
             }
-            let len = Length::decode(&mut r).map_err(|e| {
-                let how = match e.kind() {
-                    ErrorKind::Overlength => "is encoded in more octets than needed".into(),
-                    ErrorKind::IndefiniteLength => "is indefinite".into(),
-                    _ => format!("is malformed ({e})"),
-                };
-                format!("the length at byte {start} {how}")
+            let len = Length::decode(&mut r).map_err(|e| match e.kind() {
+                ErrorKind::Overlength => NotDer::LongLength(start),
+                ErrorKind::IndefiniteLength => NotDer::IndefiniteLength(start),
+                _ => NotDer::Length {
+                    at: start,
+                    error: e,
+                },
             })?;
             let value = r
                 .read_slice(len)
-                .map_err(|_| format!("the value at byte {start} runs past its container"))?;
+                .map_err(|_| NotDer::PastContainer(start))?;
             let constructed = first & 0x20 != 0;
             let universal = first & 0xc0 == 0;
             if constructed && universal && first != 0x30 && first != 0x31 {
-                return Err(format!(
-                    "constructed encoding of a primitive type at byte {start}"
-                ));
+                return Err(NotDer::Constructed(start));
             }
             if constructed {
                 if depth == MAX_DER_DEPTH {
-                    return Err(format!("nested deeper than {MAX_DER_DEPTH} levels"));
+                    return Err(NotDer::TooDeep);
                 }
                 walk(value, depth + 1)?;
             }
@@ -276,6 +276,44 @@ fn strict_der(bytes: &[u8]) -> Result<(), String> {
     walk(bytes, 0)
 }
 
+/// Why a request's bytes are not DER ([`strict_der`]); `at` is the offset of the TLV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotDer {
+    #[error("{0}")]
+    Reader(pkcs8::der::Error),
+    #[error("malformed tag at byte {0}")]
+    Tag(u32),
+    #[error("the length at byte {0} is encoded in more octets than needed")]
+    LongLength(u32),
+    #[error("the length at byte {0} is indefinite")]
+    IndefiniteLength(u32),
+    #[error("the length at byte {at} is malformed ({error})")]
+    Length { at: u32, error: pkcs8::der::Error },
+    #[error("the value at byte {0} runs past its container")]
+    PastContainer(u32),
+    #[error("constructed encoding of a primitive type at byte {0}")]
+    Constructed(u32),
+    #[error("nested deeper than {MAX_DER_DEPTH} levels")]
+    TooDeep,
+}
+
+/// Why a request's signature does not verify.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BadSignature {
+    /// x509-parser's verifier (ring) refused it.
+    #[error("{0}")]
+    Verifier(X509Error),
+    /// ecdsa-with-SHA512, checked by RustCrypto: the key is not a point on its curve.
+    #[error("the public key is not a point on its curve")]
+    Point,
+    #[error("the signature is not a DER ECDSA signature")]
+    Encoding,
+    #[error("signature error")]
+    Mismatch,
+    #[error("ecdsa-with-SHA512 with a {0} key")]
+    Key(KeyKind),
+}
+
 /// Verifies an ECDSA signature over SHA-512 of `tbs` (P-256 or P-384: the digest is truncated
 /// to the curve's size, as FIPS 186-5 says) with the RustCrypto verifiers.
 fn verify_ecdsa_sha512(
@@ -283,23 +321,28 @@ fn verify_ecdsa_sha512(
     point: &[u8],
     tbs: &[u8],
     signature: &[u8],
-) -> Result<(), String> {
+) -> Result<(), BadSignature> {
     use p256::ecdsa::signature::hazmat::PrehashVerifier;
     use sha2::Digest;
     let digest = sha2::Sha512::digest(tbs);
-    let bad = |e: &dyn std::fmt::Display| format!("{e}");
     match key {
         KeyKind::P256 => {
-            let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|e| bad(&e))?;
-            let sig = p256::ecdsa::Signature::from_der(signature).map_err(|e| bad(&e))?;
-            vk.verify_prehash(&digest, &sig).map_err(|e| bad(&e))
+            let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
+                .map_err(|_| BadSignature::Point)?;
+            let sig =
+                p256::ecdsa::Signature::from_der(signature).map_err(|_| BadSignature::Encoding)?;
+            vk.verify_prehash(&digest, &sig)
+                .map_err(|_| BadSignature::Mismatch)
         }
         KeyKind::P384 => {
-            let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|e| bad(&e))?;
-            let sig = p384::ecdsa::Signature::from_der(signature).map_err(|e| bad(&e))?;
-            vk.verify_prehash(&digest, &sig).map_err(|e| bad(&e))
+            let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(point)
+                .map_err(|_| BadSignature::Point)?;
+            let sig =
+                p384::ecdsa::Signature::from_der(signature).map_err(|_| BadSignature::Encoding)?;
+            vk.verify_prehash(&digest, &sig)
+                .map_err(|_| BadSignature::Mismatch)
         }
-        other => Err(format!("ecdsa-with-SHA512 with a {other} key")),
+        other => Err(BadSignature::Key(other)),
     }
 }
 
@@ -435,14 +478,14 @@ mod tests {
             (&[0x30, 0x03, 0x02, 0x05, 0x00], "runs past"),
             (&[0x9f, 0x80, 0x1f, 0x00], "malformed tag"),
         ] {
-            let err = strict_der(bad).unwrap_err();
+            let err = strict_der(bad).unwrap_err().to_string();
             assert!(err.contains(why), "{bad:02x?}: {err}");
         }
         let mut deep = vec![0x05, 0x00];
         for _ in 0..=MAX_DER_DEPTH {
             deep = [vec![0x30, deep.len() as u8], deep].concat();
         }
-        assert!(strict_der(&deep).unwrap_err().contains("nested deeper"));
+        assert_eq!(strict_der(&deep), Err(NotDer::TooDeep));
     }
 
     #[test]

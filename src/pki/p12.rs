@@ -37,11 +37,11 @@ pub fn bundle(
     certs_der: &[&[u8]],
     passphrase: &str,
     form: P12Form,
-) -> Result<Vec<u8>, String> {
-    let key = PrivateKey::from_der(key_pkcs8_der).map_err(|e| format!("PKCS#12 key: {e}"))?;
+) -> Result<Vec<u8>, P12Error> {
+    let key = PrivateKey::from_der(key_pkcs8_der).map_err(P12Error::Key)?;
     let certs = certs_der
         .iter()
-        .map(|der| Certificate::from_der(der).map_err(|e| format!("PKCS#12 certificate: {e}")))
+        .map(|der| Certificate::from_der(der).map_err(P12Error::Certificate))
         .collect::<Result<Vec<_>, _>>()?;
     let mut store = KeyStore::new();
     store.add_entry(
@@ -65,7 +65,21 @@ pub fn bundle(
         .mac_algorithm(mac)
         .mac_iterations(ITERATIONS)
         .write()
-        .map_err(|e| format!("writing the PKCS#12 bundle: {e}"))
+        .map_err(P12Error::Write)
+}
+
+/// Why a PKCS#12 bundle cannot be written.
+#[derive(Debug, thiserror::Error)]
+pub enum P12Error {
+    /// The key is not a PKCS#8 document p12-keystore reads.
+    #[error("PKCS#12 key: {0}")]
+    Key(p12_keystore::error::Error),
+    #[error("PKCS#12 certificate: {0}")]
+    Certificate(p12_keystore::error::Error),
+    /// Encrypting or MACing the bundle failed (a passphrase the PKCS#12 password encoding
+    /// cannot hold, or the writer's own failure).
+    #[error("writing the PKCS#12 bundle: {0}")]
+    Write(p12_keystore::error::Error),
 }
 
 /// Is `bytes` a DER PFX (version 3, with a MAC)? All recovery can check of a bundle it

@@ -4,7 +4,6 @@
 //! `ca policy apply`/`edit`, which record its SHA-256 in index.json (`policy_sha256`); a file
 //! that does not hash to it is refused by every command that issues.
 
-pub mod ext;
 pub mod gate;
 pub mod parse;
 
@@ -20,13 +19,8 @@ pub const DEFAULT_TOML: &str = include_str!("default.toml");
 /// The largest policy.toml fileca reads.
 pub const MAX_POLICY_BYTES: u64 = 1 << 20;
 
-/// Where certificates say their CRL and issuer certificate are published.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Urls {
-    pub crl: Vec<String>,
-    pub ca_issuers: Vec<String>,
-    pub ocsp: Vec<String>,
-}
+/// Where certificates say their CRL and issuer certificate are published (`[urls]`).
+pub use crate::pki::extensions::Urls;
 
 /// The built-in policy with `urls` as its `[urls]`: a new CA's initial policy
 /// (`init --crl-url …`). The URLs are validated when the text is parsed.
