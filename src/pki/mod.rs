@@ -24,6 +24,7 @@ pub mod profile;
 pub mod reason;
 pub mod rfc3339;
 pub mod serial;
+pub mod strict_der;
 pub mod text;
 
 /// A cryptographic library failed on what fileca made itself (its own keys, certificates and
