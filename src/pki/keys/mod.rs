@@ -246,8 +246,6 @@ pub enum PrivateKeyError {
     Unsupported(rcgen::Error),
     #[error("cannot read the private key (PKCS#8 PEM expected): {0}")]
     NotPkcs8(rcgen::Error),
-    #[error("encoding the key as PKCS#8: {0}")]
-    Encoding(pkcs8::der::Error),
 }
 
 /// Names a public key and applies the allowlist: RSA 2048–8192 bits, ECDSA P-256 or P-384,
@@ -337,7 +335,6 @@ pub fn import_private_key(
     passphrase: Option<&str>,
 ) -> Result<(KeyPair, String), PrivateKeyError> {
     use pkcs8::der::Decode;
-    use pkcs8::der::asn1::AnyRef;
     let text = std::str::from_utf8(bytes).map_err(|_| PrivateKeyError::NotPem)?;
     let blocks = pem::parse_many(text).map_err(|e| PrivateKeyError::MalformedPem(Arc::new(e)))?;
     let [block] = blocks.as_slice() else {
@@ -361,14 +358,15 @@ pub fn import_private_key(
     };
     let pkcs8 = zeroize::Zeroizing::new(match tag {
         "PRIVATE KEY" => der.to_vec(),
-        "RSA PRIVATE KEY" => wrap_pkcs8(RSA_ENCRYPTION, Some(AnyRef::NULL), &der)?,
+        "RSA PRIVATE KEY" => wrap_pkcs8(RSA_ENCRYPTION, None, &der),
         "EC PRIVATE KEY" => {
             let ec = sec1::EcPrivateKey::from_der(&der).map_err(PrivateKeyError::MalformedEc)?;
             let curve = ec
                 .parameters
                 .and_then(|p| p.named_curve())
                 .ok_or(PrivateKeyError::NoCurve)?;
-            wrap_pkcs8(EC_PUBLIC_KEY, Some(AnyRef::from(&curve)), &der)?
+            let curve: Vec<u64> = curve.arcs().map(u64::from).collect();
+            wrap_pkcs8(EC_PUBLIC_KEY, Some(&curve), &der)
         }
         other => return Err(PrivateKeyError::NotAKey(other.to_string())),
     });
@@ -426,23 +424,27 @@ fn decrypt_pkcs8(
     }
 }
 
-const RSA_ENCRYPTION: pkcs8::ObjectIdentifier =
-    pkcs8::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
-const EC_PUBLIC_KEY: pkcs8::ObjectIdentifier =
-    pkcs8::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const RSA_ENCRYPTION: &[u64] = &[1, 2, 840, 113549, 1, 1, 1];
+const EC_PUBLIC_KEY: &[u64] = &[1, 2, 840, 10045, 2, 1];
 
 /// A PKCS#1 or SEC1 private key as the PKCS#8 PrivateKeyInfo that ca.key holds (RFC 5208):
-/// the key's own DER in an OCTET STRING under its algorithm.
-fn wrap_pkcs8(
-    oid: pkcs8::ObjectIdentifier,
-    parameters: Option<pkcs8::der::asn1::AnyRef<'_>>,
-    key: &[u8],
-) -> Result<Vec<u8>, PrivateKeyError> {
-    use pkcs8::der::Encode;
-    let key = pkcs8::der::asn1::OctetStringRef::new(key).map_err(PrivateKeyError::Encoding)?;
-    pkcs8::PrivateKeyInfoRef::new(pkcs8::AlgorithmIdentifierRef { oid, parameters }, key)
-        .to_der()
-        .map_err(PrivateKeyError::Encoding)
+/// the key's own DER in an OCTET STRING under its algorithm, whose parameters are the named
+/// curve (EC) or NULL (RSA, RFC 3279 2.3.1). Written with yasna, fileca's one DER writer.
+fn wrap_pkcs8(algorithm: &[u64], curve: Option<&[u64]>, key: &[u8]) -> Vec<u8> {
+    use yasna::models::ObjectIdentifier;
+    yasna::construct_der(|w| {
+        w.write_sequence(|w| {
+            w.next().write_u8(0);
+            w.next().write_sequence(|w| {
+                w.next().write_oid(&ObjectIdentifier::from_slice(algorithm));
+                match curve {
+                    Some(c) => w.next().write_oid(&ObjectIdentifier::from_slice(c)),
+                    None => w.next().write_null(),
+                }
+            });
+            w.next().write_bytes(key);
+        })
+    })
 }
 
 /// Parses a PKCS#8 PEM private key.
@@ -527,6 +529,35 @@ mod tests {
                 kt.name()
             );
         }
+    }
+
+    /// yasna writes the PrivateKeyInfo of an imported PKCS#1 or SEC1 key byte for byte as the
+    /// pkcs8 crate would (checked against it here, an independent encoder).
+    #[test]
+    fn wrapped_keys_match_the_pkcs8_crates_encoding() {
+        use pkcs8::der::Encode;
+        use pkcs8::der::asn1::{AnyRef, OctetStringRef};
+        let key = [0x30, 0x03, 0x02, 0x01, 0x00];
+        let theirs = |oid: &str, parameters: AnyRef<'_>| {
+            pkcs8::PrivateKeyInfoRef::new(
+                pkcs8::AlgorithmIdentifierRef {
+                    oid: pkcs8::ObjectIdentifier::new_unwrap(oid),
+                    parameters: Some(parameters),
+                },
+                OctetStringRef::new(&key).unwrap(),
+            )
+            .to_der()
+            .unwrap()
+        };
+        assert_eq!(
+            wrap_pkcs8(RSA_ENCRYPTION, None, &key),
+            theirs("1.2.840.113549.1.1.1", AnyRef::NULL)
+        );
+        let p384 = pkcs8::ObjectIdentifier::new_unwrap("1.3.132.0.34");
+        assert_eq!(
+            wrap_pkcs8(EC_PUBLIC_KEY, Some(&[1, 3, 132, 0, 34]), &key),
+            theirs("1.2.840.10045.2.1", AnyRef::from(&p384))
+        );
     }
 
     #[test]
