@@ -7,6 +7,8 @@
 //! an encryption come in as arguments; what it tells the operator are typed values
 //! ([`issuance::Notice`]) that `crate::render` words and escapes.
 
+#![forbid(unsafe_code)]
+
 pub mod ca;
 pub mod chain;
 pub mod constraints;
