@@ -478,7 +478,7 @@ mod tests {
 
     #[test]
     fn keys_off_the_allowlist_are_refused_by_kind_csr_gate() {
-        use crate::pki::keys::KeyError;
+        use crate::pki::keys::{KeyError, RefusedAlgorithm};
         let csr = |name: &str| {
             let path = format!("{}/testdata/csr/{name}", env!("CARGO_MANIFEST_DIR"));
             check(&std::fs::read(path).unwrap())
@@ -493,11 +493,11 @@ mod tests {
         );
         assert_eq!(
             csr("dsa-default.pem").unwrap_err(),
-            CsrError::Key(KeyError::Algorithm("DSA".into()))
+            CsrError::Key(KeyError::Algorithm(RefusedAlgorithm::Dsa))
         );
         assert_eq!(
             csr("ed448-default.pem").unwrap_err(),
-            CsrError::Key(KeyError::Algorithm("Ed448".into()))
+            CsrError::Key(KeyError::Algorithm(RefusedAlgorithm::Ed448))
         );
         assert_eq!(csr("rsa3072-default.pem").unwrap().key, KeyKind::Rsa(3072));
     }

@@ -183,7 +183,25 @@ pub enum KeyError {
     )]
     Ed25519Parameters,
     #[error("{0} keys are not accepted (use RSA >= 2048 bits, ECDSA P-256/P-384 or Ed25519)")]
-    Algorithm(String),
+    Algorithm(RefusedAlgorithm),
+}
+
+/// A public-key algorithm off the allowlist, named when fileca knows it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RefusedAlgorithm {
+    #[error("DSA")]
+    Dsa,
+    #[error("Ed448")]
+    Ed448,
+    #[error("Diffie-Hellman")]
+    DiffieHellman,
+    #[error("X25519/X448 (key agreement only)")]
+    KeyAgreement,
+    #[error("RSASSA-PSS-only")]
+    RsaPssOnly,
+    /// Another algorithm, by its dotted OID.
+    #[error("OID {0}")]
+    Other(String),
 }
 
 /// Why a private key given for import, or ca.key, cannot be read.
@@ -292,15 +310,15 @@ pub fn classify(spki: &SubjectPublicKeyInfo) -> Result<KeyKind, KeyError> {
         }
         return Ok(KeyKind::Ed25519);
     }
-    let name = match alg.to_id_string().as_str() {
-        "1.2.840.10040.4.1" => "DSA".to_string(),
-        "1.3.101.113" => "Ed448".to_string(),
-        "1.2.840.10046.2.1" => "Diffie-Hellman".to_string(),
-        "1.3.101.110" | "1.3.101.111" => "X25519/X448 (key agreement only)".to_string(),
-        "1.2.840.113549.1.1.10" => "RSASSA-PSS-only".to_string(),
-        other => format!("OID {other}"),
+    let refused = match alg.to_id_string().as_str() {
+        "1.2.840.10040.4.1" => RefusedAlgorithm::Dsa,
+        "1.3.101.113" => RefusedAlgorithm::Ed448,
+        "1.2.840.10046.2.1" => RefusedAlgorithm::DiffieHellman,
+        "1.3.101.110" | "1.3.101.111" => RefusedAlgorithm::KeyAgreement,
+        "1.2.840.113549.1.1.10" => RefusedAlgorithm::RsaPssOnly,
+        other => RefusedAlgorithm::Other(other.to_string()),
     };
-    Err(KeyError::Algorithm(name))
+    Err(KeyError::Algorithm(refused))
 }
 
 /// RFC 5280 4.2.1.2 method (1): the SHA-1 of the subjectPublicKey bit string. The key
