@@ -84,7 +84,8 @@ pub enum Error {
     /// A PKCS#12 bundle (`issue --p12`) could not be written; nothing was written.
     #[error("{0}; nothing was written")]
     P12(#[from] crate::pki::p12::P12Error),
-    /// A new key (`init`, `issue --encrypt-key`) could not be encrypted; nothing was written.
+    /// A key could not be encrypted (`init`, `issue --encrypt-key`, `passwd`,
+    /// `import-openssl`); nothing was written.
     #[error("encrypting the key: {0}; nothing was written")]
     KeyEncryption(#[from] crate::pki::keys::EncryptError),
     /// A CSR refused by the gate (SPEC.md `CSR-*`); nothing was written.
@@ -486,6 +487,39 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A signing failure stays a bug (exit 70, the words it had); a PKCS#12 bundle or a key
+    /// that cannot be encrypted is a refusal (exit 3), not "a bug".
+    #[test]
+    fn pki_failures_keep_their_kind_and_exit_code() {
+        use crate::pki::CryptoError;
+        use crate::pki::issuance::IssueError;
+        let signing = Error::from(IssueError::Crypto(CryptoError::NoKey));
+        assert!(matches!(signing, Error::Crypto(CryptoError::NoKey)));
+        assert_eq!(signing.exit_code(), exit::INTERNAL);
+        assert_eq!(
+            signing.to_string(),
+            "internal error: the CA key was not loaded"
+        );
+        let refused = Error::from(IssueError::EmptySubject);
+        assert!(matches!(refused, Error::Issue(IssueError::EmptySubject)));
+        assert_eq!(refused.exit_code(), exit::REFUSED);
+        let p12 = Error::from(crate::pki::p12::P12Error::Write(
+            p12_keystore::error::Error::InvalidParameters,
+        ));
+        assert_eq!(p12.exit_code(), exit::REFUSED);
+        assert_eq!(
+            p12.to_string(),
+            "writing the PKCS#12 bundle: Invalid parameters; nothing was written"
+        );
+        let sealing = crate::pki::keys::Sealing {
+            salt: [0; 16],
+            iv: [0; 16],
+        };
+        let encrypt = crate::pki::keys::encrypt_pem("not PEM", "pass", sealing).unwrap_err();
+        assert!(matches!(encrypt, crate::pki::keys::EncryptError::Pem(_)));
+        assert_eq!(Error::from(encrypt).exit_code(), exit::REFUSED);
+    }
 
     #[test]
     fn paths_with_control_characters_are_escaped_in_errors() {

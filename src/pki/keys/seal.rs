@@ -93,3 +93,29 @@ pub fn encrypt_pem(
         doc.as_bytes().to_vec(),
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The salt and IV come in as an argument: the same ones give the same file, and it
+    /// decrypts with its passphrase only.
+    #[test]
+    fn a_sealed_key_is_a_function_of_its_sealing_and_opens_with_its_passphrase() {
+        let (_, pem) = crate::pki::keys::generate(crate::pki::keys::KeyType::EcdsaP256).unwrap();
+        let sealing = Sealing {
+            salt: [1; 16],
+            iv: [2; 16],
+        };
+        let sealed = encrypt_pem(&pem, "pass", sealing).unwrap();
+        assert_eq!(sealed, encrypt_pem(&pem, "pass", sealing).unwrap());
+        assert!(is_encrypted(&sealed));
+        let opened = decrypt_pem(&sealed, "pass").unwrap();
+        let der = |text: &str| pem::parse(text).unwrap().into_contents();
+        assert_eq!(der(&opened), der(&pem));
+        assert_eq!(
+            decrypt_pem(&sealed, "wrong"),
+            Err(DecryptError::WrongPassphrase)
+        );
+    }
+}
