@@ -30,7 +30,5 @@ pub fn truncate(t: OffsetDateTime) -> OffsetDateTime {
     t.replace_nanosecond(0).unwrap_or(t)
 }
 
-/// Formats a time as RFC 3339 UTC, e.g. `2026-11-22T21:09:23Z`.
-pub fn fmt(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
-}
+/// Formats a time as RFC 3339 UTC (in the PKI core, whose errors and notes print times).
+pub use crate::pki::rfc3339::fmt;

@@ -74,9 +74,20 @@ pub enum Error {
     /// An output file or directory (`--out`, `--out-dir`) cannot be written as asked.
     #[error("{0}")]
     Output(#[from] crate::store::output::OutputRefusal),
-    /// A certificate could not be built from a request (SPEC.md SIGN-*).
+    /// A certificate could not be built from a request (SPEC.md SIGN-*). Never
+    /// `IssueError::Crypto`, which converts to [`Error::Crypto`].
     #[error("{0}")]
-    Issue(#[from] crate::pki::issuance::IssueError),
+    Issue(crate::pki::issuance::IssueError),
+    /// A cryptographic library failed on fileca's own keys or certificates: a bug.
+    #[error("internal error: {0}")]
+    Crypto(#[from] crate::pki::CryptoError),
+    /// A PKCS#12 bundle (`issue --p12`) could not be written; nothing was written.
+    #[error("{0}; nothing was written")]
+    P12(#[from] crate::pki::p12::P12Error),
+    /// A key could not be encrypted (`init`, `issue --encrypt-key`, `passwd`,
+    /// `import-openssl`); nothing was written.
+    #[error("encrypting the key: {0}; nothing was written")]
+    KeyEncryption(#[from] crate::pki::keys::EncryptError),
     /// A CSR refused by the gate (SPEC.md `CSR-*`); nothing was written.
     #[error("{}: {err}", Shown(path))]
     Csr {
@@ -196,6 +207,8 @@ impl Error {
             | Error::Passphrase(_)
             | Error::Output(_)
             | Error::Issue(_)
+            | Error::P12(_)
+            | Error::KeyEncryption(_)
             | Error::Csr { .. }
             | Error::Refusal(_)
             | Error::Serial(_)
@@ -209,7 +222,7 @@ impl Error {
             Error::Conflict { .. } => exit::CONFLICT,
             Error::Undelivered { .. } => exit::UNDELIVERED,
             Error::Unknown { .. } => exit::UNKNOWN,
-            Error::Internal(_) => exit::INTERNAL,
+            Error::Internal(_) | Error::Crypto(_) => exit::INTERNAL,
             Error::Closed => exit::OK,
         }
     }
@@ -244,6 +257,16 @@ impl Error {
         Error::Csr {
             path: path.into(),
             err,
+        }
+    }
+}
+
+impl From<crate::pki::issuance::IssueError> for Error {
+    /// A signing failure is a bug (exit 70), not a refusal of the request.
+    fn from(err: crate::pki::issuance::IssueError) -> Self {
+        match err {
+            crate::pki::issuance::IssueError::Crypto(e) => Error::Crypto(e),
+            other => Error::Issue(other),
         }
     }
 }
@@ -366,7 +389,7 @@ pub enum Refused {
 }
 
 /// What is wrong with a file of the state directory. The caller names the file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StateError {
     /// index.json.
     #[error("{0}")]
@@ -402,6 +425,10 @@ pub enum StateError {
     /// ca.key.
     #[error("{0}")]
     PrivateKey(#[from] crate::pki::keys::PrivateKeyError),
+    /// An encrypted ca.key that is malformed (a wrong passphrase is a
+    /// [`crate::passphrase::PassphraseError`]).
+    #[error("{0}")]
+    KeyDecrypt(#[from] crate::pki::keys::DecryptError),
     #[error(
         "is {len} bytes but index.json records {recorded} (edited or truncated?); run `ca check`"
     )]
@@ -421,7 +448,7 @@ pub enum StateError {
     Unterminated,
     /// The few checks that are still words, for the operator, not for code: a command's own
     /// (renew's profile, renew-ca's archive, status's CRL, log's audit lines, issue_one's
-    /// serial) and pki::keys' decryption of ca.key.
+    /// serial).
     #[error("{0}")]
     Corrupt(String),
 }
@@ -460,6 +487,39 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A signing failure stays a bug (exit 70, the words it had); a PKCS#12 bundle or a key
+    /// that cannot be encrypted is a refusal (exit 3), not "a bug".
+    #[test]
+    fn pki_failures_keep_their_kind_and_exit_code() {
+        use crate::pki::CryptoError;
+        use crate::pki::issuance::IssueError;
+        let signing = Error::from(IssueError::Crypto(CryptoError::NoKey));
+        assert!(matches!(signing, Error::Crypto(CryptoError::NoKey)));
+        assert_eq!(signing.exit_code(), exit::INTERNAL);
+        assert_eq!(
+            signing.to_string(),
+            "internal error: the CA key was not loaded"
+        );
+        let refused = Error::from(IssueError::EmptySubject);
+        assert!(matches!(refused, Error::Issue(IssueError::EmptySubject)));
+        assert_eq!(refused.exit_code(), exit::REFUSED);
+        let p12 = Error::from(crate::pki::p12::P12Error::Write(
+            p12_keystore::error::Error::InvalidParameters,
+        ));
+        assert_eq!(p12.exit_code(), exit::REFUSED);
+        assert_eq!(
+            p12.to_string(),
+            "writing the PKCS#12 bundle: Invalid parameters; nothing was written"
+        );
+        let sealing = crate::pki::keys::Sealing {
+            salt: [0; 16],
+            iv: [0; 16],
+        };
+        let encrypt = crate::pki::keys::encrypt_pem("not PEM", "pass", sealing).unwrap_err();
+        assert!(matches!(encrypt, crate::pki::keys::EncryptError::Pem(_)));
+        assert_eq!(Error::from(encrypt).exit_code(), exit::REFUSED);
+    }
 
     #[test]
     fn paths_with_control_characters_are_escaped_in_errors() {

@@ -17,6 +17,17 @@ pub fn fill(buf: &mut [u8]) -> Result<()> {
         .map_err(|_| Error::Internal("the system random number generator failed".into()))
 }
 
+/// A fresh salt and IV for encrypting a key, from the operating system.
+pub fn sealing() -> Result<crate::pki::keys::Sealing> {
+    let mut s = crate::pki::keys::Sealing {
+        salt: [0; 16],
+        iv: [0; 16],
+    };
+    fill(&mut s.salt)?;
+    fill(&mut s.iv)?;
+    Ok(s)
+}
+
 /// The random source a command's plan draws from: the operating system's generator, or
 /// (tests only) a seeded, reproducible stream.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +59,18 @@ impl Rng {
         Rng {
             seeded: Some(Arc::new(AtomicU64::new(seed))),
         }
+    }
+
+    /// The salt and IV of a key encrypted at rest, drawn from this source (a plan's
+    /// randomness comes from its `Env`, never from elsewhere).
+    pub fn sealing(&self) -> Result<crate::pki::keys::Sealing> {
+        let mut s = crate::pki::keys::Sealing {
+            salt: [0; 16],
+            iv: [0; 16],
+        };
+        self.fill(&mut s.salt)?;
+        self.fill(&mut s.iv)?;
+        Ok(s)
     }
 
     /// Fills `buf` with random bytes.

@@ -153,7 +153,7 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
 
     let key_pem = match &key_passphrase {
         Some(pass) if !args.decrypt_key => {
-            keys::encrypt_pem(&key_pem, pass).map_err(Error::Internal)?
+            keys::encrypt_pem(&key_pem, pass, crate::rand::sealing()?)?
         }
         _ => key_pem,
     };

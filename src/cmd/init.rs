@@ -93,7 +93,7 @@ pub fn plan(request: &Init, env: &Env) -> Result<Vec<FileWrite>> {
     let signer = rcgen::KeyPair::from_pem(&key_pem)
         .map_err(|e| Error::Internal(format!("re-reading the CA key: {e}")))?;
     if let Some(pass) = &request.passphrase {
-        let enc = keys::encrypt_pem(&key_pem, pass).map_err(Error::Internal)?;
+        let enc = keys::encrypt_pem(&key_pem, pass, env.rng.sealing()?)?;
         zeroize::Zeroize::zeroize(&mut key_pem);
         key_pem = enc;
     }
@@ -132,7 +132,7 @@ fn import(
     let (_, x509) = x509_parser::parse_x509_certificate(&ca.cert.der).map_err(|e| {
         Error::input(
             cert_path,
-            crate::pki::pem::PemError::NotCertificate(e.to_string()).into(),
+            crate::pki::pem::PemError::NotCertificate(e).into(),
         )
     })?;
     let serial = Serial::from_magnitude(x509.raw_serial()).to_string();

@@ -103,7 +103,7 @@ pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
         _ => None,
     };
     if let (true, Some(pass)) = (args.encrypt_key, &pass) {
-        let encrypted = keys::encrypt_pem(&key_pem, pass).map_err(Error::Internal)?;
+        let encrypted = keys::encrypt_pem(&key_pem, pass, crate::rand::sealing()?)?;
         zeroize::Zeroize::zeroize(&mut key_pem);
         key_pem = encrypted;
     }
@@ -269,8 +269,7 @@ pub fn plan(state: &State, request: &Issue, env: &Env) -> Result<Planned> {
             &certs,
             &p12.passphrase,
             p12.form,
-        )
-        .map_err(Error::Internal)?;
+        )?;
         carried.push((
             format!("{}.p12", request.name),
             zeroize::Zeroizing::new(bytes),

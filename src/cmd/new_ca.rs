@@ -64,7 +64,7 @@ pub fn plan_pending(
         .and_then(|r| r.pem())
         .map_err(|e| Error::Internal(format!("making the certificate request: {e}")))?;
     if let Some(pass) = passphrase {
-        let enc = keys::encrypt_pem(&key_pem, pass).map_err(Error::Internal)?;
+        let enc = keys::encrypt_pem(&key_pem, pass, crate::rand::sealing()?)?;
         zeroize::Zeroize::zeroize(&mut key_pem);
         key_pem = enc;
     }

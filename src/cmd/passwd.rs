@@ -5,7 +5,7 @@
 use super::{AuditInfo, Context, Planned};
 use crate::Env;
 use crate::cli::PasswdArgs;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::snapshot::State;
 use crate::passphrase;
 use crate::pki::keys;
@@ -52,7 +52,7 @@ pub fn plan(state: &State, new: Option<&str>, env: &Env) -> Result<Planned> {
             Note::act("removed", "would remove", "the passphrase of ca.key"),
         ),
         Some(new) => {
-            let enc = keys::encrypt_pem(&plain, new).map_err(Error::Internal)?;
+            let enc = keys::encrypt_pem(&plain, new, env.rng.sealing()?)?;
             (
                 enc,
                 Note::Act {

@@ -64,7 +64,7 @@ pub fn plan(state: &State, request: &Sign<'_>, env: &Env) -> Result<Planned> {
         notes.push(Note::text(format!(
             "ignored what the CSR requested (the {} profile decides): {}",
             profile.name,
-            csr.ignored.join("; ")
+            crate::render::escape(&csr.ignored.join("; "))
         )));
     }
     let sans = match &sub_ca {

@@ -374,8 +374,10 @@ pub fn ca_with_key(
     let key_text = if keys::is_encrypted(key_text) {
         let passphrase = pass.read_early(&key_path)?;
         plain = keys::decrypt_pem(key_text, &passphrase).map_err(|e| match e {
-            None => crate::passphrase::PassphraseError::Wrong(key_path.clone()).into(),
-            Some(m) => Error::state(&key_path, m),
+            keys::DecryptError::WrongPassphrase => {
+                crate::passphrase::PassphraseError::Wrong(key_path.clone()).into()
+            }
+            other => Error::state(&key_path, other),
         })?;
         plain.as_str()
     } else {

@@ -6,12 +6,12 @@ use rcgen::{Issuer, KeyPair, PublicKeyData};
 use time::OffsetDateTime;
 use x509_parser::extensions::ParsedExtension;
 
-use crate::error::{Error, Result};
+use crate::pki::CryptoError;
 use crate::pki::keys::{self, KeyKind};
 use crate::pki::pem::{MAX_PEM_BYTES, decode_one};
 
 /// Why a certificate cannot be this CA's certificate. The caller names the file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CaCertError {
     /// Not one PEM or DER certificate (framing, X.509 syntax, trailing bytes).
     #[error("{0}")]
@@ -28,9 +28,9 @@ pub enum CaCertError {
 /// The CA certificate is not valid at the time of the command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum NotValid {
-    #[error("expired on {}; nothing can be signed with it", crate::clock::fmt(*.0))]
+    #[error("expired on {}; nothing can be signed with it", crate::pki::rfc3339::fmt(*.0))]
     Expired(OffsetDateTime),
-    #[error("is not valid before {}", crate::clock::fmt(*.0))]
+    #[error("is not valid before {}", crate::pki::rfc3339::fmt(*.0))]
     NotYet(OffsetDateTime),
 }
 
@@ -65,7 +65,7 @@ pub struct CaCert {
 
 impl CaCert {
     /// Parses a CA certificate (PEM or DER) and checks that it may sign certificates and CRLs.
-    pub fn parse(bytes: &[u8]) -> std::result::Result<CaCert, CaCertError> {
+    pub fn parse(bytes: &[u8]) -> Result<CaCert, CaCertError> {
         let der =
             decode_one(bytes, &["CERTIFICATE"], MAX_PEM_BYTES).map_err(CaCertError::Encoding)?;
         let cert = crate::pki::pem::certificate(&der).map_err(CaCertError::Encoding)?;
@@ -121,7 +121,7 @@ impl CaCert {
     }
 
     /// Is the certificate valid at `now`? Nothing is signed outside its validity.
-    pub fn valid_at(&self, now: OffsetDateTime) -> std::result::Result<(), NotValid> {
+    pub fn valid_at(&self, now: OffsetDateTime) -> Result<(), NotValid> {
         if now > self.not_after {
             return Err(NotValid::Expired(self.not_after));
         }
@@ -153,7 +153,7 @@ impl Ca {
     }
 
     /// A CA with its key, which must belong to the certificate.
-    pub fn with_key(cert: CaCert, key: KeyPair) -> std::result::Result<Ca, KeyMismatch> {
+    pub fn with_key(cert: CaCert, key: KeyPair) -> Result<Ca, KeyMismatch> {
         if key.der_bytes() != cert.subject_public_key.as_slice() {
             return Err(KeyMismatch);
         }
@@ -164,10 +164,8 @@ impl Ca {
     }
 
     /// The private key; an internal error if this CA was loaded without it.
-    pub fn key(&self) -> Result<&KeyPair> {
-        self.key
-            .as_ref()
-            .ok_or_else(|| Error::Internal("the CA key was not loaded".into()))
+    pub fn key(&self) -> Result<&KeyPair, CryptoError> {
+        self.key.as_ref().ok_or(CryptoError::NoKey)
     }
 
     /// The private key when this CA was loaded with it (the command signs).
@@ -176,9 +174,9 @@ impl Ca {
     }
 
     /// The rcgen issuer: ca.crt's subject, key usages and key identifier, signing with ca.key.
-    pub fn issuer(&self) -> Result<Issuer<'static, &KeyPair>> {
+    pub fn issuer(&self) -> Result<Issuer<'static, &KeyPair>, CryptoError> {
         Issuer::from_ca_cert_der(&self.cert.der.as_slice().into(), self.key()?)
-            .map_err(|e| Error::Internal(format!("building the issuer from ca.crt: {e}")))
+            .map_err(CryptoError::Issuer)
     }
 }
 

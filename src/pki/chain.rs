@@ -4,7 +4,7 @@
 use x509_parser::certificate::X509Certificate;
 
 /// Why no path to a root was found.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ChainError {
     #[error("is self-signed: a root, not a sub-CA (adopt a root with `ca init --import-cert`)")]
     SelfSigned,
@@ -15,7 +15,7 @@ pub enum ChainError {
     #[error("the chain is longer than {0} certificates")]
     TooLong(usize),
     #[error("{0}")]
-    Parse(String),
+    Parse(crate::pki::pem::PemError),
     #[error(
         "{issuer} allows {allowed} CA certificate(s) below it (pathLenConstraint); this one would be number {below}"
     )]
@@ -49,12 +49,12 @@ fn check_critical(cert: &X509Certificate<'_>) -> Result<(), ChainError> {
 
 /// Why one link of a certification path fails at a given time (`ca verify`, SPEC.md
 /// VERIFY-PATH). The link is an issuer: the certificate above the one it signs.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LinkProblem {
-    #[error("expired on {0}")]
-    Expired(String),
-    #[error("not valid before {0}")]
-    NotYetValid(String),
+    #[error("expired on {}", crate::pki::rfc3339::fmt(*.0))]
+    Expired(time::OffsetDateTime),
+    #[error("not valid before {}", crate::pki::rfc3339::fmt(*.0))]
+    NotYetValid(time::OffsetDateTime),
     #[error(
         "its key does not verify the signature of {below}, or its subject is not that certificate's issuer"
     )]
@@ -62,7 +62,7 @@ pub enum LinkProblem {
     #[error("the last certificate of the path is not self-signed: chain.pem does not reach a root")]
     NoRoot,
     #[error("{0}")]
-    Parse(String),
+    Parse(crate::pki::pem::PemError),
 }
 
 /// Checks the path from `cert` (DER) up through `issuers` (DER, the next issuer first, the
@@ -74,9 +74,7 @@ pub fn check_links(
     issuers: &[&[u8]],
     now: time::OffsetDateTime,
 ) -> Vec<Result<(), LinkProblem>> {
-    fn parse(d: &[u8]) -> Result<X509Certificate<'_>, String> {
-        crate::pki::pem::certificate(d).map_err(|e| e.to_string())
-    }
+    use crate::pki::pem::certificate as parse;
     let mut below = match parse(cert) {
         Ok(c) => c,
         Err(e) => {
@@ -106,9 +104,9 @@ pub fn check_links(
                 below: crate::pki::names::name_shown(below.subject()),
             })
         } else if now > until {
-            Err(LinkProblem::Expired(crate::clock::fmt(until)))
+            Err(LinkProblem::Expired(until))
         } else if now < from {
-            Err(LinkProblem::NotYetValid(crate::clock::fmt(from)))
+            Err(LinkProblem::NotYetValid(from))
         } else if i + 1 == issuers.len() && !self_signed(&issuer) {
             Err(LinkProblem::NoRoot)
         } else {
@@ -132,7 +130,7 @@ pub fn self_signed(cert: &X509Certificate<'_>) -> bool {
 /// each is a CA certificate whose subject is the previous one's issuer and whose key verifies
 /// its signature.
 pub fn to_root(cert: &[u8], pool: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, ChainError> {
-    let first = crate::pki::pem::certificate(cert).map_err(|e| ChainError::Parse(e.to_string()))?;
+    let first = crate::pki::pem::certificate(cert).map_err(ChainError::Parse)?;
     if self_signed(&first) {
         return Err(ChainError::SelfSigned);
     }

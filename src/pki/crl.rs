@@ -4,7 +4,7 @@
 use rcgen::{CertificateRevocationListParams, KeyIdMethod, RevokedCertParams};
 use time::OffsetDateTime;
 
-use crate::error::{Error, Result};
+use crate::pki::CryptoError;
 use crate::pki::ca::Ca;
 use crate::pki::reason::Reason;
 use crate::pki::serial::Serial;
@@ -25,7 +25,7 @@ pub fn build(
     number: &Serial,
     now: OffsetDateTime,
     next_update: OffsetDateTime,
-) -> Result<String> {
+) -> Result<String, CryptoError> {
     let mut list = Vec::with_capacity(revoked.len());
     for r in revoked {
         let reason = Some(r.reason).filter(|r| *r != Reason::Unspecified);
@@ -46,18 +46,17 @@ pub fn build(
     };
     let crl = params
         .signed_by(&ca.issuer()?)
-        .map_err(|e| Error::Internal(format!("signing the CRL: {e}")))?;
-    crl.pem()
-        .map_err(|e| Error::Internal(format!("encoding the CRL: {e}")))
+        .map_err(CryptoError::SignCrl)?;
+    crl.pem().map_err(CryptoError::EncodeCrl)
 }
 
 /// Why ca.crl cannot be read. The caller names the file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CrlError {
     #[error("{0}")]
     Pem(#[from] crate::pki::pem::PemError),
     #[error("not a valid CRL: {0}")]
-    Invalid(String),
+    Invalid(x509_parser::nom::Err<x509_parser::error::X509Error>),
 }
 
 /// What fileca reads back from a CRL.
@@ -79,11 +78,11 @@ pub fn parse(
     bytes: &[u8],
     max: usize,
     ca: Option<&crate::pki::ca::CaCert>,
-) -> std::result::Result<Parsed, CrlError> {
+) -> Result<Parsed, CrlError> {
     use x509_parser::prelude::FromDer;
     let der = crate::pki::pem::decode_one(bytes, &["X509 CRL"], max)?;
     let (_, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(&der)
-        .map_err(|e| CrlError::Invalid(e.to_string()))?;
+        .map_err(CrlError::Invalid)?;
     let verified = ca.map(|ca| {
         x509_parser::x509::SubjectPublicKeyInfo::from_der(&ca.spki_der)
             .is_ok_and(|(_, spki)| crl.verify_signature(&spki).is_ok())

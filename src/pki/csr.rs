@@ -9,6 +9,8 @@
 
 use x509_parser::certification_request::X509CertificationRequest;
 use x509_parser::cri_attributes::ParsedCriAttribute;
+use x509_parser::der_parser::error::BerError;
+use x509_parser::error::X509Error;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::X509Name;
@@ -16,6 +18,7 @@ use x509_parser::x509::X509Name;
 use crate::pki::keys::{self, KeyKind};
 use crate::pki::names::{self, NameError, San, Subject};
 use crate::pki::pem::{PemError, decode_one};
+use crate::pki::strict_der::{NotDer, strict_der};
 
 /// Largest CSR input accepted, in bytes.
 pub const MAX_CSR_BYTES: usize = 64 * 1024;
@@ -30,7 +33,8 @@ pub struct CheckedCsr {
     pub key: KeyKind,
     pub subject: Subject,
     pub sans: Vec<San>,
-    /// Requested extensions and attributes the policy ignores, for a note on stderr.
+    /// Requested extensions and attributes the policy ignores, for a note on stderr (a SAN
+    /// here is as the CSR wrote it: escape it to show it).
     pub ignored: Vec<String>,
     /// Name of the signature algorithm.
     pub signature_algorithm: &'static str,
@@ -39,17 +43,17 @@ pub struct CheckedCsr {
 }
 
 /// Why the gate refuses a CSR. The caller names the file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CsrError {
     /// Not one PEM block or DER.
     #[error("{0}")]
     Pem(#[from] PemError),
     #[error("not a valid PKCS#10 certificate request: {0}")]
-    Syntax(String),
+    Syntax(x509_parser::nom::Err<X509Error>),
     #[error("{0} bytes of garbage after the request")]
     Trailing(usize),
     #[error("not DER: {0}; fileca accepts only DER requests (as openssl req writes them)")]
-    NotDer(String),
+    NotDer(NotDer),
     #[error("the request's version is {0} (v{v}); PKCS#10 defines only 0 (v1)", v = u64::from(*.0) + 1)]
     Version(u32),
     /// A public key that is not on the allowlist.
@@ -69,7 +73,7 @@ pub enum CsrError {
         key: KeyKind,
     },
     #[error("the signature does not verify ({0}): the request was altered or is corrupt")]
-    Signature(String),
+    Signature(BadSignature),
     /// The subject or a SAN as encoded.
     #[error("{0}")]
     Name(#[from] NameError),
@@ -83,7 +87,10 @@ pub enum CsrError {
     #[error("extension {0} is requested twice")]
     DuplicateExtension(String),
     #[error("requested extension {oid} is malformed: {error}")]
-    MalformedExtension { oid: String, error: String },
+    MalformedExtension {
+        oid: String,
+        error: x509_parser::nom::Err<BerError>,
+    },
 }
 
 /// Runs the whole gate over the bytes of a CSR file.
@@ -94,8 +101,7 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, CsrError> {
         MAX_CSR_BYTES,
     )
     .map_err(CsrError::Pem)?;
-    let (rest, csr) =
-        X509CertificationRequest::from_der(&der).map_err(|e| CsrError::Syntax(e.to_string()))?;
+    let (rest, csr) = X509CertificationRequest::from_der(&der).map_err(CsrError::Syntax)?;
     if !rest.is_empty() {
         return Err(CsrError::Trailing(rest.len()));
     }
@@ -107,6 +113,28 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, CsrError> {
         return Err(CsrError::Version(info.version.0));
     }
 
+    let (key, signature_algorithm) = verify(&csr)?;
+    let subject = subject_of(&info.subject)?;
+    if subject.is_empty() {
+        return Err(CsrError::EmptySubject);
+    }
+    let (sans, ignored) = requested(info)?;
+    Ok(CheckedCsr {
+        spki_der: info.subject_pki.raw.to_vec(),
+        subject_public_key: info.subject_pki.subject_public_key.data.to_vec(),
+        key,
+        subject,
+        sans,
+        ignored,
+        signature_algorithm,
+        sha256: crate::pki::hex::sha256(&der),
+    })
+}
+
+/// The requester's key on the allowlist, and a signature algorithm on the allowlist that fits
+/// it and verifies the request.
+fn verify(csr: &X509CertificationRequest<'_>) -> Result<(KeyKind, &'static str), CsrError> {
+    let info = &csr.certification_request_info;
     let key = keys::classify(&info.subject_pki)?;
     let sig_oid = csr.signature_algorithm.algorithm.to_id_string();
     let signature_algorithm = signature_allowed(&sig_oid)?;
@@ -132,13 +160,18 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, CsrError> {
         .map_err(CsrError::Signature)?;
     } else {
         csr.verify_signature()
-            .map_err(|e| CsrError::Signature(e.to_string()))?;
+            .map_err(|e| CsrError::Signature(BadSignature::Verifier(e)))?;
     }
 
-    let subject = subject_of(&info.subject)?;
-    if subject.is_empty() {
-        return Err(CsrError::EmptySubject);
-    }
+    Ok((key, signature_algorithm))
+}
+
+/// The SANs a request asks for (duplicates dropped), and what else it asks for that the
+/// policy ignores; a malformed or repeated extension, or two extensionRequest attributes,
+/// refuse it.
+fn requested(
+    info: &x509_parser::certification_request::X509CertificationRequestInfo<'_>,
+) -> Result<(Vec<San>, Vec<String>), CsrError> {
     let mut sans = Vec::new();
     let mut ignored = Vec::new();
     let mut saw_ext_request = false;
@@ -165,10 +198,7 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, CsrError> {
                                             sans.push(s);
                                         }
                                     }
-                                    None => ignored.push(format!(
-                                        "SAN {}",
-                                        crate::render::escape(&gn.to_string())
-                                    )),
+                                    None => ignored.push(format!("SAN {gn}")),
                                 }
                             }
                         }
@@ -187,7 +217,7 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, CsrError> {
                         ParsedExtension::ParseError { error } => {
                             return Err(CsrError::MalformedExtension {
                                 oid,
-                                error: error.to_string(),
+                                error: error.clone(),
                             });
                         }
                         _ => ignored.push(format!("extension {oid}")),
@@ -202,78 +232,24 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, CsrError> {
             }
         }
     }
-    Ok(CheckedCsr {
-        spki_der: info.subject_pki.raw.to_vec(),
-        subject_public_key: info.subject_pki.subject_public_key.data.to_vec(),
-        key,
-        subject,
-        sans,
-        ignored,
-        signature_algorithm,
-        sha256: crate::hex::sha256(&der),
-    })
+    Ok((sans, ignored))
 }
 
-/// How deeply [`strict_der`] follows nested constructed values; PKCS#10 needs about ten.
-const MAX_DER_DEPTH: usize = 32;
-
-/// Checks that `bytes` is a sequence of DER TLVs, recursively: every length definite and in
-/// the fewest octets (X.690 10.1), no constructed string encodings (X.690 10.2), every value
-/// inside its parent. x509-parser also reads BER, in which one request has many encodings
-/// (its SHA-256 in audit.log would then not identify it) and parsers may disagree; DER has
-/// exactly one. Lengths are decoded by the `der` crate, which enforces the minimal form;
-/// tags are read here so that every universal tag (UniversalString too) passes.
-fn strict_der(bytes: &[u8]) -> Result<(), String> {
-    use pkcs8::der::{Decode, ErrorKind, Length, Reader, SliceReader};
-
-    fn walk(bytes: &[u8], depth: usize) -> Result<(), String> {
-        let at = |r: &SliceReader<'_>| u32::from(r.position());
-        let mut r = SliceReader::new(bytes).map_err(|e| e.to_string())?;
-        while !r.is_finished() {
-            let start = at(&r);
-            let first = r.read_byte().map_err(|e| e.to_string())?;
-            if first & 0x1f == 0x1f {
-                // High tag number: base-128 digits, the first not zero (X.690 8.1.2.4.2).
-                let mut digits = 0;
-                loop {
-                    let b = r.read_byte().map_err(|e| e.to_string())?;
-                    digits += 1;
-                    if (digits == 1 && b == 0x80) || digits > 4 {
-                        return Err(format!("malformed tag at byte {start}"));
-                    }
-                    if b & 0x80 == 0 {
-                        break;
-                    }
-                }
-            }
-            let len = Length::decode(&mut r).map_err(|e| {
-                let how = match e.kind() {
-                    ErrorKind::Overlength => "is encoded in more octets than needed".into(),
-                    ErrorKind::IndefiniteLength => "is indefinite".into(),
-                    _ => format!("is malformed ({e})"),
-                };
-                format!("the length at byte {start} {how}")
-            })?;
-            let value = r
-                .read_slice(len)
-                .map_err(|_| format!("the value at byte {start} runs past its container"))?;
-            let constructed = first & 0x20 != 0;
-            let universal = first & 0xc0 == 0;
-            if constructed && universal && first != 0x30 && first != 0x31 {
-                return Err(format!(
-                    "constructed encoding of a primitive type at byte {start}"
-                ));
-            }
-            if constructed {
-                if depth == MAX_DER_DEPTH {
-                    return Err(format!("nested deeper than {MAX_DER_DEPTH} levels"));
-                }
-                walk(value, depth + 1)?;
-            }
-        }
-        Ok(())
-    }
-    walk(bytes, 0)
+/// Why a request's signature does not verify.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BadSignature {
+    /// x509-parser's verifier (ring) refused it.
+    #[error("{0}")]
+    Verifier(X509Error),
+    /// ecdsa-with-SHA512, checked by RustCrypto: the key is not a point on its curve.
+    #[error("the public key is not a point on its curve")]
+    Point,
+    #[error("the signature is not a DER ECDSA signature")]
+    Encoding,
+    #[error("signature error")]
+    Mismatch,
+    #[error("ecdsa-with-SHA512 with a {0} key")]
+    Key(KeyKind),
 }
 
 /// Verifies an ECDSA signature over SHA-512 of `tbs` (P-256 or P-384: the digest is truncated
@@ -283,23 +259,28 @@ fn verify_ecdsa_sha512(
     point: &[u8],
     tbs: &[u8],
     signature: &[u8],
-) -> Result<(), String> {
+) -> Result<(), BadSignature> {
     use p256::ecdsa::signature::hazmat::PrehashVerifier;
     use sha2::Digest;
     let digest = sha2::Sha512::digest(tbs);
-    let bad = |e: &dyn std::fmt::Display| format!("{e}");
     match key {
         KeyKind::P256 => {
-            let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|e| bad(&e))?;
-            let sig = p256::ecdsa::Signature::from_der(signature).map_err(|e| bad(&e))?;
-            vk.verify_prehash(&digest, &sig).map_err(|e| bad(&e))
+            let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
+                .map_err(|_| BadSignature::Point)?;
+            let sig =
+                p256::ecdsa::Signature::from_der(signature).map_err(|_| BadSignature::Encoding)?;
+            vk.verify_prehash(&digest, &sig)
+                .map_err(|_| BadSignature::Mismatch)
         }
         KeyKind::P384 => {
-            let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|e| bad(&e))?;
-            let sig = p384::ecdsa::Signature::from_der(signature).map_err(|e| bad(&e))?;
-            vk.verify_prehash(&digest, &sig).map_err(|e| bad(&e))
+            let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(point)
+                .map_err(|_| BadSignature::Point)?;
+            let sig =
+                p384::ecdsa::Signature::from_der(signature).map_err(|_| BadSignature::Encoding)?;
+            vk.verify_prehash(&digest, &sig)
+                .map_err(|_| BadSignature::Mismatch)
         }
-        other => Err(format!("ecdsa-with-SHA512 with a {other} key")),
+        other => Err(BadSignature::Key(other)),
     }
 }
 
@@ -418,34 +399,6 @@ mod tests {
     }
 
     #[test]
-    fn strict_der_accepts_der_and_refuses_ber_forms_csr_gate() {
-        // SEQUENCE { INTEGER 0, UniversalString "a", [31] (high tag) NULL, SET {} }
-        let good = [
-            0x30, 0x0e, 0x02, 0x01, 0x00, 0x1c, 0x04, 0, 0, 0, b'a', 0x9f, 0x1f, 0x00, 0x31, 0x00,
-        ];
-        assert_eq!(strict_der(&good), Ok(()));
-        let long = [vec![0x04, 0x81, 0x80], vec![0; 0x80]].concat();
-        assert_eq!(strict_der(&long), Ok(()), "81 80 is minimal for 128");
-        for (bad, why) in [
-            (&[0x30, 0x81, 0x03, 0x02, 0x01, 0x00][..], "more octets"),
-            (&[0x30, 0x03, 0x02, 0x81, 0x01, 0x00], "more octets"),
-            (&[0x30, 0x82, 0x00, 0x03, 0x02, 0x01, 0x00], "more octets"),
-            (&[0x30, 0x80, 0x02, 0x01, 0x00, 0x00, 0x00], "indefinite"),
-            (&[0x24, 0x03, 0x04, 0x01, 0x00], "constructed encoding"),
-            (&[0x30, 0x03, 0x02, 0x05, 0x00], "runs past"),
-            (&[0x9f, 0x80, 0x1f, 0x00], "malformed tag"),
-        ] {
-            let err = strict_der(bad).unwrap_err();
-            assert!(err.contains(why), "{bad:02x?}: {err}");
-        }
-        let mut deep = vec![0x05, 0x00];
-        for _ in 0..=MAX_DER_DEPTH {
-            deep = [vec![0x30, deep.len() as u8], deep].concat();
-        }
-        assert!(strict_der(&deep).unwrap_err().contains("nested deeper"));
-    }
-
-    #[test]
     fn anything_after_the_end_line_is_refused_csr_gate() {
         for junk in ["junk", "\0", "-----END CERTIFICATE REQUEST-----", "x\n\n"] {
             let text = format!("{}{junk}", block());
@@ -525,7 +478,7 @@ mod tests {
 
     #[test]
     fn keys_off_the_allowlist_are_refused_by_kind_csr_gate() {
-        use crate::pki::keys::KeyError;
+        use crate::pki::keys::{KeyError, RefusedAlgorithm};
         let csr = |name: &str| {
             let path = format!("{}/testdata/csr/{name}", env!("CARGO_MANIFEST_DIR"));
             check(&std::fs::read(path).unwrap())
@@ -540,11 +493,11 @@ mod tests {
         );
         assert_eq!(
             csr("dsa-default.pem").unwrap_err(),
-            CsrError::Key(KeyError::Algorithm("DSA".into()))
+            CsrError::Key(KeyError::Algorithm(RefusedAlgorithm::Dsa))
         );
         assert_eq!(
             csr("ed448-default.pem").unwrap_err(),
-            CsrError::Key(KeyError::Algorithm("Ed448".into()))
+            CsrError::Key(KeyError::Algorithm(RefusedAlgorithm::Ed448))
         );
         assert_eq!(csr("rsa3072-default.pem").unwrap().key, KeyKind::Rsa(3072));
     }

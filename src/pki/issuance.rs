@@ -5,16 +5,41 @@
 use rcgen::{CertificateParams, IsCa, Issuer, KeyIdMethod, KeyPair, SubjectPublicKeyInfo};
 use time::{Duration, OffsetDateTime};
 
-use crate::error::{Error, Result};
-use crate::hex;
+use crate::pki::CryptoError;
 use crate::pki::ca::CaCert;
 use crate::pki::csr::CheckedCsr;
+use crate::pki::extensions::Urls;
+use crate::pki::hex;
 use crate::pki::keys::{self, KeyKind};
 use crate::pki::names::{San, Subject};
 use crate::pki::profile::{Kind, Profile};
 use crate::pki::serial::Serial;
-use crate::policy::Urls;
-use crate::render::Note;
+
+/// What issuance tells the operator about the choices it made. `crate::render` words each
+/// one (and escapes what came from a CSR or the command line); the functions here take any
+/// `Vec<N>` whose notes can be made from a notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// `--san` replaced the CSR's SANs: these were not issued.
+    SansReplaced(Vec<San>),
+    /// The profile issues no SANs of these types: these were not issued.
+    SanTypesDropped { profile: String, dropped: Vec<San> },
+    /// No SAN was requested: this one was made from the CN.
+    SanFromCn(San),
+    /// The CN is not among the SANs and was the only attribute: `name` (the first SAN) is
+    /// the CN instead.
+    CnReplaced { cn: String, name: String },
+    /// The CN is not among the SANs and is left out of the subject.
+    CnLeftOut { cn: String },
+    /// notAfter was clamped to the CA certificate's.
+    NotAfterClamped(OffsetDateTime),
+    /// A certificate was (or, in a dry run, would be) issued.
+    Issued {
+        serial: Serial,
+        subject: Subject,
+        not_after: OffsetDateTime,
+    },
+}
 
 /// How far notBefore is set back to tolerate clients with slightly slow clocks.
 pub const BACKDATE: Duration = Duration::seconds(60);
@@ -94,26 +119,23 @@ pub fn names_a_host(sans: &[San]) -> bool {
 
 /// The SANs to issue for a CSR: `--san` replaces the CSR's; a server certificate without any
 /// gets its CN when that is a host name or an address.
-pub fn choose_sans(
+pub fn choose_sans<N: From<Notice>>(
     csr: &CheckedCsr,
     override_sans: &[San],
     profile: &Profile,
-    notes: &mut Vec<Note>,
+    notes: &mut Vec<N>,
 ) -> Vec<San> {
     let sans = if override_sans.is_empty() {
         csr.sans.clone()
     } else {
-        let dropped: Vec<String> = csr
+        let dropped: Vec<San> = csr
             .sans
             .iter()
             .filter(|s| !override_sans.contains(s))
-            .map(|s| s.to_string())
+            .cloned()
             .collect();
         if !dropped.is_empty() {
-            notes.push(Note::text(format!(
-                "--san replaces the CSR's SANs; not issued: {}",
-                dropped.join(", ")
-            )));
+            notes.push(Notice::SansReplaced(dropped).into());
         }
         let mut v: Vec<San> = Vec::new();
         for s in override_sans {
@@ -130,9 +152,7 @@ pub fn choose_sans(
             .common_name()
             .and_then(|cn| default_san(cn, profile))
     {
-        notes.push(Note::text(format!(
-            "no SANs requested; added {san} from the CN"
-        )));
+        notes.push(Notice::SanFromCn(san.clone()).into());
         sans.push(san);
     }
     sans
@@ -140,24 +160,24 @@ pub fn choose_sans(
 
 /// The SANs of the types `profile` issues (SPEC.md POLICY-SAN-TYPES): the others are
 /// dropped with a note, not refused.
-pub fn drop_unused(sans: Vec<San>, profile: &Profile, notes: &mut Vec<Note>) -> Vec<San> {
+pub fn drop_unused<N: From<Notice>>(
+    sans: Vec<San>,
+    profile: &Profile,
+    notes: &mut Vec<N>,
+) -> Vec<San> {
     if profile.kind == Kind::SubCa {
         return sans;
     }
     let (kept, dropped): (Vec<San>, Vec<San>) =
         sans.into_iter().partition(|s| profile.san_types.admits(s));
     if !dropped.is_empty() {
-        notes.push(Note::text(format!(
-            "profile {} issues no SANs of these types; not issued: {}",
-            profile.name,
-            crate::render::escape(
-                &dropped
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        )));
+        notes.push(
+            Notice::SanTypesDropped {
+                profile: profile.name.clone(),
+                dropped,
+            }
+            .into(),
+        );
     }
     kept
 }
@@ -194,7 +214,11 @@ pub fn ca_params(
 /// The subject to issue when `--san` replaced the CSR's SANs: a CN is kept only if it is one
 /// of the SANs, so the certificate never shows a name it does not certify (SIGN-SAN-CN-KEEP);
 /// if dropping it would leave the subject empty, the first SAN's name becomes the CN.
-pub fn subject_for_sans(subject: &Subject, sans: &[San], notes: &mut Vec<Note>) -> Subject {
+pub fn subject_for_sans<N: From<Notice>>(
+    subject: &Subject,
+    sans: &[San],
+    notes: &mut Vec<N>,
+) -> Subject {
     let Some(cn) = subject.common_name() else {
         return subject.clone();
     };
@@ -221,17 +245,17 @@ pub fn subject_for_sans(subject: &Subject, sans: &[San], notes: &mut Vec<Note>) 
     });
     match (kept.is_empty(), first) {
         (true, Some(name)) => {
-            notes.push(Note::text(format!(
-                "CN={} is not among the SANs; the CN is {name} instead",
-                crate::render::escape(cn)
-            )));
+            notes.push(
+                Notice::CnReplaced {
+                    cn: cn.to_string(),
+                    name: name.clone(),
+                }
+                .into(),
+            );
             kept.0.push(("CN".into(), name));
         }
         (true, None) => return subject.clone(),
-        (false, _) => notes.push(Note::text(format!(
-            "CN={} is not among the SANs; it is left out of the subject",
-            crate::render::escape(cn)
-        ))),
+        (false, _) => notes.push(Notice::CnLeftOut { cn: cn.to_string() }.into()),
     }
     kept
 }
@@ -255,32 +279,32 @@ pub enum IssueError {
     #[error("SAN {0}")]
     San(crate::pki::names::NameError),
     #[error("the public key: {0}")]
-    PublicKey(String),
+    PublicKey(rcgen::Error),
+    /// Signing failed: a bug, not a refusal (`crate::error` reports it as one).
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
 }
 
 /// Builds and signs one certificate with serial `serial` at time `now`: notBefore backdated by
 /// [`BACKDATE`] (never before the CA's), notAfter clamped to the CA's (with a note). `above`:
 /// the constraints of the CAs above `ca` (chain.pem's, nearest first), which a sub-CA's closed
 /// name types are written against (NC-CLOSE-ENCODING).
-pub fn issue(
+pub fn issue<N: From<Notice>>(
     ca: &CaCert,
     above: &[&crate::pki::constraints::Constraints],
     issuer: &Issuer<'_, &KeyPair>,
     req: &Request<'_>,
     serial: &Serial,
     now: OffsetDateTime,
-    notes: &mut Vec<Note>,
-) -> Result<Issued> {
+    notes: &mut Vec<N>,
+) -> Result<Issued, IssueError> {
     if req.subject.is_empty() {
-        return Err(IssueError::EmptySubject.into());
+        return Err(IssueError::EmptySubject);
     }
     let not_before = (now - BACKDATE).max(ca.not_before);
     let mut not_after = now + Duration::days(i64::from(req.days));
     if not_after > ca.not_after {
-        notes.push(Note::text(format!(
-            "notAfter clamped to the CA certificate's notAfter {}",
-            crate::clock::fmt(ca.not_after)
-        )));
+        notes.push(Notice::NotAfterClamped(ca.not_after).into());
         not_after = ca.not_after;
     }
     let mut params = CertificateParams::default();
@@ -289,7 +313,7 @@ pub fn issue(
         .sans
         .iter()
         .map(|s| s.to_rcgen())
-        .collect::<std::result::Result<_, _>>()
+        .collect::<Result<_, _>>()
         .map_err(IssueError::San)?;
     params.not_before = not_before;
     params.not_after = not_after;
@@ -307,23 +331,21 @@ pub fn issue(
     };
     params.key_usages = req.profile.key_usages(req.key);
     params.extended_key_usages = req.profile.extended_key_usages();
-    crate::policy::ext::apply(&mut params, req.urls, req.profile);
+    crate::pki::extensions::apply(&mut params, req.urls, req.profile);
     params.use_authority_key_identifier_extension = true;
     params.key_identifier_method = KeyIdMethod::PreSpecified(keys::key_id(req.subject_public_key));
-    let public_key = SubjectPublicKeyInfo::from_der(req.spki_der)
-        .map_err(|e| IssueError::PublicKey(e.to_string()))?;
+    let public_key = SubjectPublicKeyInfo::from_der(req.spki_der).map_err(IssueError::PublicKey)?;
     let cert = params
         .signed_by(&public_key, issuer)
-        .map_err(|e| Error::Internal(format!("signing: {e}")))?;
-    notes.push(Note::act(
-        "issued",
-        "would issue",
-        &format!(
-            "serial {serial} to {}, valid until {}",
-            crate::render::escape(&req.subject.to_string()),
-            crate::clock::fmt(not_after)
-        ),
-    ));
+        .map_err(CryptoError::Sign)?;
+    notes.push(
+        Notice::Issued {
+            serial: serial.clone(),
+            subject: req.subject.clone(),
+            not_after,
+        }
+        .into(),
+    );
     Ok(Issued {
         sha256: hex::sha256(cert.der()),
         pem: cert.pem(),

@@ -28,12 +28,29 @@ use zeroize::Zeroizing;
 /// Why a traditional encrypted key cannot be decrypted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LegacyError {
-    /// `DEK-Info` is missing or malformed (the message says how).
-    Header(String),
+    /// `DEK-Info` is missing or malformed.
+    Header(HeaderProblem),
     /// The cipher named by `DEK-Info` is not one fileca reads.
     Cipher(String),
     /// The passphrase does not decrypt the key.
     WrongPassphrase,
+}
+
+/// What is wrong with a block's `DEK-Info` header (the values quoted are the file's).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderProblem {
+    #[error("Proc-Type: 4,ENCRYPTED without DEK-Info")]
+    NoDekInfo,
+    #[error("DEK-Info {0:?} is not CIPHER,IV")]
+    NotCipherIv(String),
+    #[error("DEK-Info IV {0:?} is not hex")]
+    IvNotHex(String),
+    #[error("DEK-Info IV has {len} bytes, {cipher} needs {needs}")]
+    IvLength {
+        len: usize,
+        cipher: String,
+        needs: usize,
+    },
 }
 
 /// The ciphers read: what `openssl rsa|ec|genrsa -aes128|-aes192|-aes256|-des3` writes.
@@ -52,13 +69,13 @@ pub fn decrypt(block: &pem::Pem, passphrase: &[u8]) -> Result<Zeroizing<Vec<u8>>
     let dek = block
         .headers()
         .get("DEK-Info")
-        .ok_or_else(|| LegacyError::Header("Proc-Type: 4,ENCRYPTED without DEK-Info".into()))?;
+        .ok_or(LegacyError::Header(HeaderProblem::NoDekInfo))?;
     let (name, iv_hex) = dek
         .split_once(',')
-        .ok_or_else(|| LegacyError::Header(format!("DEK-Info {dek:?} is not CIPHER,IV")))?;
+        .ok_or_else(|| LegacyError::Header(HeaderProblem::NotCipherIv(dek.to_string())))?;
     let name = name.trim();
-    let iv = crate::hex::decode(iv_hex.trim())
-        .ok_or_else(|| LegacyError::Header(format!("DEK-Info IV {:?} is not hex", iv_hex)))?;
+    let iv = crate::pki::hex::decode(iv_hex.trim())
+        .ok_or_else(|| LegacyError::Header(HeaderProblem::IvNotHex(iv_hex.to_string())))?;
     let (key_len, block_len) = match name.to_ascii_uppercase().as_str() {
         "AES-128-CBC" => (16, 16),
         "AES-192-CBC" => (24, 16),
@@ -67,10 +84,11 @@ pub fn decrypt(block: &pem::Pem, passphrase: &[u8]) -> Result<Zeroizing<Vec<u8>>
         _ => return Err(LegacyError::Cipher(name.to_string())),
     };
     if iv.len() != block_len {
-        return Err(LegacyError::Header(format!(
-            "DEK-Info IV has {} bytes, {name} needs {block_len}",
-            iv.len()
-        )));
+        return Err(LegacyError::Header(HeaderProblem::IvLength {
+            len: iv.len(),
+            cipher: name.to_string(),
+            needs: block_len,
+        }));
     }
     // OpenSSL's PEM_do_header uses the first 8 bytes of the IV as the salt.
     let key = bytes_to_key(passphrase, &iv[..8], key_len);
@@ -135,12 +153,12 @@ mod tests {
         let salt = [1, 2, 3, 4, 5, 6, 7, 8];
         let key = bytes_to_key(b"fileca-test", &salt, 32);
         assert_eq!(
-            crate::hex::upper(&key),
+            crate::pki::hex::upper(&key),
             "49D5E0F5DC699D84521E3EAB6CDB7230EE7AA89ACAC89FE571B267B0406A628B"
         );
         let key = bytes_to_key(b"fileca-test", &salt, 24);
         assert_eq!(
-            crate::hex::upper(&key),
+            crate::pki::hex::upper(&key),
             "49D5E0F5DC699D84521E3EAB6CDB7230EE7AA89ACAC89FE5"
         );
     }

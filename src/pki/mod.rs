@@ -1,12 +1,21 @@
 //! The PKI core: pure functions over bytes and values — no I/O, no clap, no paths. What a
 //! certificate, a CSR, a name, a key, a serial, a reason, a profile and a CRL are, and how one
 //! is issued. Commands feed it what they read; the store writes what it returns.
+//!
+//! It imports nothing from the rest of the crate (as rcgen and webpki stand alone): each module
+//! returns its own typed error, which `crate::error::Error` wraps; time and the random bytes of
+//! an encryption come in as arguments; what it tells the operator are typed values
+//! ([`issuance::Notice`]) that `crate::render` words and escapes.
+
+#![forbid(unsafe_code)]
 
 pub mod ca;
 pub mod chain;
 pub mod constraints;
 pub mod crl;
 pub mod csr;
+pub mod extensions;
+pub mod hex;
 pub mod issuance;
 pub mod keys;
 pub mod legacy_pem;
@@ -15,7 +24,41 @@ pub mod p12;
 pub mod pem;
 pub mod profile;
 pub mod reason;
+pub mod rfc3339;
 pub mod serial;
+pub mod strict_der;
+pub mod text;
+
+/// A cryptographic library failed on what fileca made itself (its own keys, certificates and
+/// CRLs): nothing the operator gave can cause it, so it is reported as a bug (exit 70).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    #[error("key generation failed: {0}")]
+    Generate(rcgen::Error),
+    /// ring's Ed25519 PKCS#8 v2 document is not laid out as [`keys`] expects.
+    #[error("unexpected Ed25519 PKCS#8 layout")]
+    Ed25519Layout,
+    #[error("re-reading the Ed25519 key failed: {0}")]
+    Ed25519Reload(rcgen::Error),
+    #[error("RSA key generation failed: {0}")]
+    RsaGenerate(rsa::Error),
+    #[error("encoding the RSA key failed: {0}")]
+    RsaEncode(rsa::pkcs8::Error),
+    #[error("loading the RSA key failed: {0}")]
+    RsaLoad(rcgen::Error),
+    /// A certificate could not be signed.
+    #[error("signing: {0}")]
+    Sign(rcgen::Error),
+    #[error("signing the CRL: {0}")]
+    SignCrl(rcgen::Error),
+    #[error("encoding the CRL: {0}")]
+    EncodeCrl(rcgen::Error),
+    /// A command that signs loaded the CA without its key.
+    #[error("the CA key was not loaded")]
+    NoKey,
+    #[error("building the issuer from ca.crt: {0}")]
+    Issuer(rcgen::Error),
+}
 
 /// The dotted form of an OBJECT IDENTIFIER's content octets (X.690 8.19), for any arc that
 /// fits 64 bits (x509-parser's `to_id_string` misreads a first subidentifier above 2^63:

@@ -331,7 +331,7 @@ fn check_value(k: &str, v: &str) -> Result<(), NameError> {
         Some(ValueProblem::TooLong)
     } else if v.chars().any(char::is_control) {
         Some(ValueProblem::Control)
-    } else if v.chars().any(crate::render::is_unsafe) {
+    } else if v.chars().any(crate::pki::text::is_unsafe) {
         Some(ValueProblem::Invisible)
     } else {
         None

@@ -3,12 +3,12 @@
 //! (Windows, macOS Keychain, Java, browsers).
 //!
 //! Written by `p12-keystore`, which builds on the RustCrypto `pkcs12`/`pkcs5` crates already
-//! in our tree. Two forms: the modern one (PBES2: PBKDF2-HMAC-SHA-256 and AES-256-CBC for the
+//! in our tree (the one PKCS#12 crate fileca names: [`is_pfx`] reads the outer structure with
+//! `der`, not with the pre-release `pkcs12` directly). Two forms: the modern one (PBES2: PBKDF2-HMAC-SHA-256 and AES-256-CBC for the
 //! key bag and the certificate bag, an HMAC-SHA-256 MAC), which OpenSSL 3 reads without
 //! `-legacy`; and the legacy one (pbeWithSHAAnd3-KeyTripleDES-CBC for both bags, an HMAC-SHA-1
 //! MAC) for old Windows and macOS importers. Pure: bytes in, bytes out.
 
-use der::Decode;
 use p12_keystore::{
     Certificate, EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm, PrivateKey,
     PrivateKeyChain,
@@ -37,11 +37,11 @@ pub fn bundle(
     certs_der: &[&[u8]],
     passphrase: &str,
     form: P12Form,
-) -> Result<Vec<u8>, String> {
-    let key = PrivateKey::from_der(key_pkcs8_der).map_err(|e| format!("PKCS#12 key: {e}"))?;
+) -> Result<Vec<u8>, P12Error> {
+    let key = PrivateKey::from_der(key_pkcs8_der).map_err(P12Error::Key)?;
     let certs = certs_der
         .iter()
-        .map(|der| Certificate::from_der(der).map_err(|e| format!("PKCS#12 certificate: {e}")))
+        .map(|der| Certificate::from_der(der).map_err(P12Error::Certificate))
         .collect::<Result<Vec<_>, _>>()?;
     let mut store = KeyStore::new();
     store.add_entry(
@@ -65,14 +65,54 @@ pub fn bundle(
         .mac_algorithm(mac)
         .mac_iterations(ITERATIONS)
         .write()
-        .map_err(|e| format!("writing the PKCS#12 bundle: {e}"))
+        .map_err(P12Error::Write)
+}
+
+/// Why a PKCS#12 bundle cannot be written.
+#[derive(Debug, thiserror::Error)]
+pub enum P12Error {
+    /// The key is not a PKCS#8 document p12-keystore reads.
+    #[error("PKCS#12 key: {0}")]
+    Key(p12_keystore::error::Error),
+    #[error("PKCS#12 certificate: {0}")]
+    Certificate(p12_keystore::error::Error),
+    /// Encrypting or MACing the bundle failed (a passphrase the PKCS#12 password encoding
+    /// cannot hold, or the writer's own failure).
+    #[error("writing the PKCS#12 bundle: {0}")]
+    Write(p12_keystore::error::Error),
 }
 
 /// Is `bytes` a DER PFX (version 3, with a MAC)? All recovery can check of a bundle it
 /// publishes from a journal: its content is encrypted under a passphrase it does not have.
+/// RFC 7292 4: `PFX ::= SEQUENCE { version INTEGER {v3(3)}, authSafe ContentInfo, macData
+/// MacData OPTIONAL }`, `ContentInfo ::= SEQUENCE { contentType OID, content [0] EXPLICIT ANY }`
+/// — read with the `der` crate p12-keystore is built on.
 pub fn is_pfx(bytes: &[u8]) -> bool {
-    pkcs12::pfx::Pfx::from_der(bytes)
-        .is_ok_and(|p| p.version == pkcs12::pfx::Version::V3 && p.mac_data.is_some())
+    use pkcs8::der::asn1::{AnyRef, ObjectIdentifier};
+    use pkcs8::der::{Reader, SliceReader, Tag, TagNumber, Tagged};
+    let pfx = |r: &mut SliceReader<'_>| -> pkcs8::der::Result<bool> {
+        r.sequence(|r| {
+            let version: u8 = r.decode()?;
+            let content_info = r.sequence(|r| -> pkcs8::der::Result<bool> {
+                let _content_type: ObjectIdentifier = r.decode()?;
+                let content: AnyRef<'_> = r.decode()?;
+                Ok(content.tag()
+                    == Tag::ContextSpecific {
+                        constructed: true,
+                        number: TagNumber(0),
+                    })
+            })?;
+            let mac: Option<AnyRef<'_>> = r.decode()?;
+            Ok(version == 3 && content_info && mac.is_some_and(|m| m.tag() == Tag::Sequence))
+        })
+    };
+    SliceReader::new(bytes)
+        .and_then(|mut r| {
+            let ok = pfx(&mut r)?;
+            r.finish()?;
+            Ok(ok)
+        })
+        .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -97,6 +137,8 @@ mod tests {
             )
             .unwrap();
             assert!(is_pfx(&p12));
+            assert!(!is_pfx(&p12[..p12.len() - 1]), "truncated");
+            assert!(!is_pfx(&[&p12[..], &[0]].concat()), "trailing bytes");
             let back = KeyStore::from_pkcs12(
                 &p12,
                 "secret pass",

@@ -8,7 +8,7 @@ pub const MAX_PEM_BYTES: usize = 1024 * 1024;
 
 /// Why bytes are not the one PEM block or DER object a command expects. The caller names
 /// the file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PemError {
     #[error("input is {len} bytes, more than the {max}-byte limit")]
     TooLarge { len: usize, max: usize },
@@ -17,7 +17,7 @@ pub enum PemError {
     #[error("input is neither PEM nor DER (no -----BEGIN line)")]
     NoBegin,
     #[error("malformed PEM: {0}")]
-    Malformed(String),
+    Malformed(std::sync::Arc<::pem::PemError>),
     #[error("malformed PEM: no complete block (truncated?)")]
     NoBlock,
     #[error("{0} bytes of data after the -----END line")]
@@ -27,7 +27,7 @@ pub enum PemError {
     #[error("input holds {0} PEM blocks; give exactly one")]
     Several(usize),
     #[error("not a valid certificate: {0}")]
-    NotCertificate(String),
+    NotCertificate(x509_parser::nom::Err<x509_parser::error::X509Error>),
     #[error("trailing bytes after the certificate")]
     TrailingDer,
 }
@@ -48,7 +48,8 @@ pub fn decode_one(bytes: &[u8], labels: &[&str], max: usize) -> Result<Vec<u8>, 
     if !text.contains("-----BEGIN ") {
         return Err(PemError::NoBegin);
     }
-    let blocks = ::pem::parse_many(text).map_err(|e| PemError::Malformed(e.to_string()))?;
+    let blocks =
+        ::pem::parse_many(text).map_err(|e| PemError::Malformed(std::sync::Arc::new(e)))?;
     match blocks.as_slice() {
         [] => Err(PemError::NoBlock),
         [one] if labels.contains(&one.tag()) => {
@@ -82,7 +83,8 @@ pub fn decode_certificates(bytes: &[u8], max: usize) -> Result<Vec<Vec<u8>>, Pem
     if !text.contains("-----BEGIN ") {
         return Err(PemError::NoBegin);
     }
-    let blocks = ::pem::parse_many(text).map_err(|e| PemError::Malformed(e.to_string()))?;
+    let blocks =
+        ::pem::parse_many(text).map_err(|e| PemError::Malformed(std::sync::Arc::new(e)))?;
     if blocks.is_empty() {
         return Err(PemError::NoBlock);
     }
@@ -124,8 +126,7 @@ pub fn pem_of(label: &str, der: &[u8]) -> String {
 /// Parses a DER certificate, refusing trailing bytes. The message is what commands print
 /// after the file's name.
 pub fn certificate(der: &[u8]) -> Result<X509Certificate<'_>, PemError> {
-    let (rest, cert) =
-        X509Certificate::from_der(der).map_err(|e| PemError::NotCertificate(e.to_string()))?;
+    let (rest, cert) = X509Certificate::from_der(der).map_err(PemError::NotCertificate)?;
     if !rest.is_empty() {
         return Err(PemError::TrailingDer);
     }

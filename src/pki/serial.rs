@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use crate::hex;
+use crate::pki::hex;
 
 /// A certificate serial number or CRL number.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -8,7 +8,6 @@
 //! through the session; parse.rs validates the text, gate.rs checks a request against a
 //! profile, ext.rs turns the policy into extensions.
 
-pub mod ext;
 pub mod gate;
 pub mod parse;
 
@@ -24,13 +23,8 @@ pub const DEFAULT_TOML: &str = include_str!("default.toml");
 /// The largest policy.toml fileca reads.
 pub use crate::model::layout::MAX_POLICY_BYTES;
 
-/// Where certificates say their CRL and issuer certificate are published.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Urls {
-    pub crl: Vec<String>,
-    pub ca_issuers: Vec<String>,
-    pub ocsp: Vec<String>,
-}
+/// Where certificates say their CRL and issuer certificate are published (`[urls]`).
+pub use crate::pki::extensions::Urls;
 
 /// The built-in policy with `urls` as its `[urls]`: a new CA's initial policy
 /// (`init --crl-url …`). The URLs are validated when the text is parsed.

@@ -165,6 +165,58 @@ impl Note {
     }
 }
 
+/// The words for what issuance tells the operator; what a CSR or the command line wrote (a
+/// CN, a subject, SANs of a type the profile drops) is escaped here, where it is shown.
+impl From<crate::pki::issuance::Notice> for Note {
+    fn from(notice: crate::pki::issuance::Notice) -> Note {
+        use crate::pki::issuance::Notice;
+        let list = |sans: &[crate::pki::names::San]| {
+            sans.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match notice {
+            Notice::SansReplaced(dropped) => Note::text(format!(
+                "--san replaces the CSR's SANs; not issued: {}",
+                list(&dropped)
+            )),
+            Notice::SanTypesDropped { profile, dropped } => Note::text(format!(
+                "profile {profile} issues no SANs of these types; not issued: {}",
+                escape(&list(&dropped))
+            )),
+            Notice::SanFromCn(san) => {
+                Note::text(format!("no SANs requested; added {san} from the CN"))
+            }
+            Notice::CnReplaced { cn, name } => Note::text(format!(
+                "CN={} is not among the SANs; the CN is {name} instead",
+                escape(&cn)
+            )),
+            Notice::CnLeftOut { cn } => Note::text(format!(
+                "CN={} is not among the SANs; it is left out of the subject",
+                escape(&cn)
+            )),
+            Notice::NotAfterClamped(at) => Note::text(format!(
+                "notAfter clamped to the CA certificate's notAfter {}",
+                crate::clock::fmt(at)
+            )),
+            Notice::Issued {
+                serial,
+                subject,
+                not_after,
+            } => Note::act(
+                "issued",
+                "would issue",
+                &format!(
+                    "serial {serial} to {}, valid until {}",
+                    escape(&subject.to_string()),
+                    crate::clock::fmt(not_after)
+                ),
+            ),
+        }
+    }
+}
+
 /// Escapes a string for a terminal or a log line: control characters (C0, DEL, C1), Unicode
 /// bidirectional controls and zero-width characters become `\u{XXXX}`, and a backslash becomes
 /// `\\`, so no input can move the cursor, clear a line or forge one.
@@ -182,29 +234,7 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// Characters that must never reach a terminal raw.
-pub fn is_unsafe(c: char) -> bool {
-    if c.is_ascii() {
-        return c.is_ascii_control();
-    }
-    c.is_control()
-        || matches!(c,
-            '\u{00AD}' // soft hyphen: invisible
-            | '\u{034F}' // combining grapheme joiner
-            | '\u{061C}' // Arabic letter mark
-            | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers: blank
-            | '\u{17B4}' | '\u{17B5}' // Khmer inherent vowels: invisible
-            | '\u{180B}'..='\u{180F}' // Mongolian variation selectors and vowel separator
-            | '\u{200B}'..='\u{200F}' // zero-width space/joiners, LRM, RLM
-            | '\u{2028}' | '\u{2029}' // line and paragraph separators
-            | '\u{202A}'..='\u{202E}' // bidi embeddings and overrides
-            | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
-            | '\u{2066}'..='\u{2069}' // bidi isolates
-            | '\u{FEFF}' // zero-width no-break space
-            | '\u{FFF9}'..='\u{FFFB}' // interlinear annotation controls
-            | '\u{E0000}'..='\u{E007F}' // tag characters
-        )
-}
+pub use crate::pki::text::is_unsafe;
 
 /// Writes `text` to stdout and flushes it; the error is returned, never a panic.
 pub fn stdout(text: impl AsRef<[u8]>) -> std::io::Result<()> {

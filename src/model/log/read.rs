@@ -367,7 +367,10 @@ pub fn resolve(
 }
 
 /// The one certificate among those whose serial ends with what was typed.
-pub(super) fn pick(typed: &Typed, mut matches: Vec<Entry>) -> std::result::Result<Entry, SerialLookup> {
+pub(super) fn pick(
+    typed: &Typed,
+    mut matches: Vec<Entry>,
+) -> std::result::Result<Entry, SerialLookup> {
     match matches.len() {
         1 => Ok(matches.remove(0)),
         0 => Err(SerialLookup::NotFound {

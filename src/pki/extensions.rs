@@ -1,12 +1,22 @@
 //! The extensions a policy adds to what it issues (SPEC.md POLICY-EXT), as rcgen parameters:
 //! CRL Distribution Points and Authority Information Access from `[urls]`,
 //! certificatePolicies and id-pkix-ocsp-nocheck from the profile. rcgen writes CDP itself;
-//! the others are DER written here with yasna (rcgen's own DER writer).
+//! the others are DER written here with yasna (rcgen's own DER writer). Pure X.509 encoding,
+//! so it lives in the PKI core: `crate::policy` reads `[urls]` and the profiles into these
+//! types and re-exports [`Urls`].
 
 use rcgen::{CertificateParams, CrlDistributionPoint, CustomExtension};
 
 use crate::pki::profile::Profile;
-use crate::policy::Urls;
+
+/// Where certificates say their CRL and issuer certificate are published: policy.toml's
+/// `[urls]` (read by `crate::policy`), written as CDP and AIA.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Urls {
+    pub crl: Vec<String>,
+    pub ca_issuers: Vec<String>,
+    pub ocsp: Vec<String>,
+}
 
 const AIA: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 1];
 const AD_OCSP: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 1];

@@ -1,4 +1,5 @@
-//! Hex encoding and SHA-256 fingerprints, the two textual encodings of the state files.
+//! Hex encoding and SHA-256 fingerprints, the two textual encodings of the state files. In the
+//! PKI core because serials, key ids and CSR digests need them; `crate::hex` re-exports it.
 
 use ring::digest;
 

@@ -1,0 +1,28 @@
+//! Which characters can never be shown as they are: a subject attribute holding one is refused
+//! (names), and the terminal writer (`crate::render`, which re-exports [`is_unsafe`]) escapes
+//! them in text fileca did not write. One definition, so that what the gate lets through is
+//! exactly what shows unescaped.
+
+/// Characters that must never reach a terminal raw.
+pub fn is_unsafe(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_control();
+    }
+    c.is_control()
+        || matches!(c,
+            '\u{00AD}' // soft hyphen: invisible
+            | '\u{034F}' // combining grapheme joiner
+            | '\u{061C}' // Arabic letter mark
+            | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers: blank
+            | '\u{17B4}' | '\u{17B5}' // Khmer inherent vowels: invisible
+            | '\u{180B}'..='\u{180F}' // Mongolian variation selectors and vowel separator
+            | '\u{200B}'..='\u{200F}' // zero-width space/joiners, LRM, RLM
+            | '\u{2028}' | '\u{2029}' // line and paragraph separators
+            | '\u{202A}'..='\u{202E}' // bidi embeddings and overrides
+            | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+            | '\u{2066}'..='\u{2069}' // bidi isolates
+            | '\u{FEFF}' // zero-width no-break space
+            | '\u{FFF9}'..='\u{FFFB}' // interlinear annotation controls
+            | '\u{E0000}'..='\u{E007F}' // tag characters
+        )
+}
