@@ -409,6 +409,9 @@ pub enum StateError {
     /// last record, a certificate file).
     #[error("{0}")]
     Snapshot(#[from] crate::model::snapshot::SnapshotError),
+    /// ca.crl, read for `status`.
+    #[error("{0}")]
+    CrlInfo(#[from] crate::cmd::status::CrlInfoError),
     /// The state directory itself.
     #[error("{0}")]
     Dir(#[from] crate::store::DirError),

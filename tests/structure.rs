@@ -151,8 +151,6 @@ fn string_results(line: &str) -> usize {
 }
 
 #[test]
-#[ignore = "#25: fails until pki/constraints.rs (1119 lines) is split (pki branch), and \
-            model/log.rs (642) and model/change.rs (658) (model branch)"]
 fn no_file_in_src_is_over_600_lines() {
     let long: Vec<String> = sources()
         .into_iter()
@@ -169,9 +167,6 @@ fn no_file_in_src_is_over_600_lines() {
 }
 
 #[test]
-#[ignore = "#25: fails until pki/ and model/ have typed errors (pki, model branches), \
-            cmd/status.rs and cmd/import_openssl.rs do (commands), and cmd/init.rs calls \
-            policy::parse::validate_url so policy/parse.rs can drop check_url"]
 fn no_result_has_a_string_error() {
     let mut found = Vec::new();
     for (rel, text) in sources() {
@@ -189,8 +184,6 @@ fn no_result_has_a_string_error() {
 }
 
 #[test]
-#[ignore = "#25: fails until pki/ has its own errors and stops calling render and policy \
-            (pki branch)"]
 fn pki_imports_nothing_outside_pki() {
     let mut found = Vec::new();
     for (rel, text) in sources() {
@@ -213,8 +206,6 @@ fn pki_imports_nothing_outside_pki() {
 }
 
 #[test]
-#[ignore = "#25: fails until init_parent, init, import_openssl and show stop importing other \
-            commands (commands branch)"]
 fn no_command_imports_another_command() {
     let files = sources();
     // A command module is a file of cmd/ with a `run` entry point (`ca init --parent` is

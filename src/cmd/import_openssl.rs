@@ -8,6 +8,9 @@
 //! …), so each index.txt serial is looked for in all of those places ([`CertFiles`]), and
 //! whatever file is found must hold that serial and be signed by the CA certificate.
 
+mod problem;
+use problem::{CertProblem, ImportProblem};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -85,26 +88,30 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
             Err(m) => problems.push(format!("{at}: {m}")),
         }
     }
-    let counter = |name: &str| -> std::result::Result<Option<Serial>, String> {
-        let path = match name {
-            "serial" => layout.serial.clone(),
-            _ => layout.crlnumber.clone(),
+    let counter =
+        |name: &str| -> std::result::Result<Option<Serial>, ImportProblem> {
+            let path = match name {
+                "serial" => layout.serial.clone(),
+                _ => layout.crlnumber.clone(),
+            };
+            // Only "does not exist" means absent: a counter that cannot be read (a dangling
+            // symlink, a directory, no permission) is a problem, never a reason to start at 01.
+            match path.symlink_metadata() {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                _ => {}
+            }
+            match crate::input::read(&path, MAX_PEM_BYTES as u64).and_then(|b| {
+                String::from_utf8(b).map_err(|_| Error::input(&path, InputError::NotUtf8))
+            }) {
+                Ok(t) => Serial::parse_user(t.trim()).map(Some).ok_or_else(|| {
+                    ImportProblem::CounterNotHex {
+                        name: name.to_string(),
+                        text: t.trim().to_string(),
+                    }
+                }),
+                Err(e) => Err(ImportProblem::Unreadable(e.to_string())),
+            }
         };
-        // Only "does not exist" means absent: a counter that cannot be read (a dangling
-        // symlink, a directory, no permission) is a problem, never a reason to start at 01.
-        match path.symlink_metadata() {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            _ => {}
-        }
-        match crate::input::read(&path, MAX_PEM_BYTES as u64).and_then(|b| {
-            String::from_utf8(b).map_err(|_| Error::input(&path, InputError::NotUtf8))
-        }) {
-            Ok(t) => Serial::parse_user(t.trim())
-                .map(Some)
-                .ok_or_else(|| format!("{name}: {:?} is not a hex number", t.trim())),
-            Err(e) => Err(e.to_string()),
-        }
-    };
     let max = entries.iter().map(|e| e.serial.clone()).max();
     let mut note = String::new();
     let serial = match counter("serial") {
@@ -126,12 +133,12 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
         }
         Ok(s) => s,
         Err(m) => {
-            problems.push(m);
+            problems.push(m.to_string());
             None
         }
     };
     let crlnumber = counter("crlnumber").unwrap_or_else(|m| {
-        problems.push(m);
+        problems.push(m.to_string());
         None
     });
     if !problems.is_empty() {
@@ -190,14 +197,16 @@ fn import_line(
     certs: &CertFiles,
     line: &str,
     ca: &Ca,
-) -> std::result::Result<(Entry, String), String> {
+) -> std::result::Result<(Entry, String), ImportProblem> {
     let f: Vec<&str> = line.split('\t').collect();
     if f.len() != 6 {
-        return Err(format!("{} fields, expected 6", f.len()));
+        return Err(ImportProblem::Fields(f.len()));
     }
-    let serial = Serial::parse_user(f[3]).ok_or_else(|| format!("serial {:?} is not hex", f[3]))?;
+    let serial =
+        Serial::parse_user(f[3]).ok_or_else(|| ImportProblem::SerialNotHex(f[3].to_string()))?;
     let der = certs.find(&serial, ca)?;
-    let (_, cert) = X509Certificate::from_der(&der).map_err(|e| e.to_string())?;
+    let (_, cert) =
+        X509Certificate::from_der(&der).map_err(|e| ImportProblem::Unreadable(e.to_string()))?;
     let revoked = match f[0] {
         "V" | "E" => None,
         "R" => {
@@ -206,16 +215,14 @@ fn import_line(
                 None => (f[2], None),
             };
             let at = parse_utc_time(date)
-                .ok_or_else(|| format!("revocation date {date:?} is not YYMMDDHHMMSSZ"))?;
+                .ok_or_else(|| ImportProblem::RevocationDate(date.to_string()))?;
             let reason = match reason {
                 None => Reason::Unspecified,
-                Some(r) => {
-                    reason_of(r).ok_or_else(|| format!("unknown revocation reason {r:?}"))?
-                }
+                Some(r) => reason_of(r).ok_or_else(|| ImportProblem::Reason(r.to_string()))?,
             };
             Some(Revoked { at, reason })
         }
-        other => return Err(format!("unknown status {other:?}")),
+        other => return Err(ImportProblem::Status(other.to_string())),
     };
     let mut sans = Vec::new();
     let mut profile = "imported";
@@ -270,10 +277,7 @@ fn import_line(
     let subject_text = subject.stored();
     for name in std::iter::once(&subject_text).chain(&sans) {
         if name.chars().any(crate::render::is_unsafe) {
-            return Err(format!(
-                "name {} holds control, bidi or zero-width characters; not imported",
-                crate::render::escape(name)
-            ));
+            return Err(ImportProblem::UnsafeName(name.clone()));
         }
     }
     let entry = Entry {
@@ -463,7 +467,7 @@ impl CertFiles {
     /// decides (the first of [`BY_SERIAL`] that exists, checked strictly: another serial or
     /// another issuer is a problem); otherwise the one certificate of [`BY_NAME`] with that
     /// serial signed by the CA.
-    fn find(&self, serial: &Serial, ca: &Ca) -> std::result::Result<Vec<u8>, String> {
+    fn find(&self, serial: &Serial, ca: &Ca) -> std::result::Result<Vec<u8>, ImportProblem> {
         let configured = self
             .new_certs_dir
             .iter()
@@ -477,7 +481,7 @@ impl CertFiles {
             .find(|p| p.is_file());
         if let Some(path) = by_serial {
             let der = read_cert(&path)?;
-            check_cert(&der, serial, ca).map_err(|m| format!("{} {m}", path.display()))?;
+            check_cert(&der, serial, ca).map_err(|why| ImportProblem::File { path, why })?;
             return Ok(der);
         }
         let named = self.named.get_or_init(|| self.read_named());
@@ -489,22 +493,18 @@ impl CertFiles {
         match signed.as_slice() {
             [(der, first), rest @ ..] => match rest.iter().find(|(other, _)| other != der) {
                 None => Ok(der.clone()),
-                Some((_, second)) => Err(format!(
-                    "{} and {} are different certificates with serial {serial}",
-                    first.display(),
-                    second.display()
-                )),
+                Some((_, second)) => Err(ImportProblem::TwoFiles {
+                    first: first.clone(),
+                    second: second.clone(),
+                    serial: serial.clone(),
+                }),
             },
             [] => match found.first() {
-                Some((_, path)) => Err(format!(
-                    "{} was not issued by the CA certificate",
-                    path.display()
-                )),
-                None => Err(format!(
-                    "no certificate file for serial {serial} in {}, nor among {}",
-                    BY_SERIAL.map(|(d, _)| format!("{d}/")).join(", "),
-                    BY_NAME.map(|d| format!("{d}/")).join(", ")
-                )),
+                Some((_, path)) => Err(ImportProblem::File {
+                    path: path.clone(),
+                    why: CertProblem::NotIssued,
+                }),
+                None => Err(ImportProblem::NoFile(serial.clone())),
             },
         }
     }
@@ -539,20 +539,24 @@ impl CertFiles {
 }
 
 /// The DER of a certificate file (PEM, text before it allowed, as `openssl ca` writes it).
-fn read_cert(path: &Path) -> std::result::Result<Vec<u8>, String> {
-    let bytes = crate::input::read(path, MAX_PEM_BYTES as u64).map_err(|e| e.to_string())?;
-    decode_one(&bytes, &["CERTIFICATE"], MAX_PEM_BYTES)
-        .map_err(|m| format!("{}: {m}", path.display()))
+fn read_cert(path: &Path) -> std::result::Result<Vec<u8>, ImportProblem> {
+    let bytes = crate::input::read(path, MAX_PEM_BYTES as u64)
+        .map_err(|e| ImportProblem::Unreadable(e.to_string()))?;
+    decode_one(&bytes, &["CERTIFICATE"], MAX_PEM_BYTES).map_err(|err| ImportProblem::Pem {
+        path: path.to_path_buf(),
+        err,
+    })
 }
 
 /// Is `der` a certificate with `serial` issued by `ca`? The error completes "FILE …".
-fn check_cert(der: &[u8], serial: &Serial, ca: &Ca) -> std::result::Result<(), String> {
-    let (_, cert) = X509Certificate::from_der(der).map_err(|e| format!("is unreadable: {e}"))?;
+fn check_cert(der: &[u8], serial: &Serial, ca: &Ca) -> std::result::Result<(), CertProblem> {
+    let (_, cert) =
+        X509Certificate::from_der(der).map_err(|e| CertProblem::Unreadable(e.to_string()))?;
     if Serial::from_magnitude(cert.raw_serial()) != *serial {
-        return Err("holds another serial".into());
+        return Err(CertProblem::OtherSerial);
     }
     if !ca.cert.issued(&cert) {
-        return Err("was not issued by the CA certificate".into());
+        return Err(CertProblem::NotIssued);
     }
     Ok(())
 }

@@ -221,7 +221,7 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
         .chain(&args.ca_issuers_url)
         .chain(&args.ocsp_url)
     {
-        crate::policy::parse::check_url(url).map_err(Error::Usage)?;
+        crate::policy::parse::validate_url(url).map_err(|e| Error::Usage(e.to_string()))?;
     }
     let request = Init {
         source,

@@ -172,14 +172,22 @@ pub fn report(
     }
 }
 
+/// Why ca.crl's number and dates cannot be reported.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CrlInfoError {
+    #[error(transparent)]
+    Crl(#[from] crate::pki::crl::CrlError),
+    #[error("the CRL has no CRL number")]
+    NoNumber,
+}
+
 /// Reads the number and dates of ca.crl.
-pub fn crl_info(bytes: &[u8], now: OffsetDateTime) -> std::result::Result<CrlInfo, String> {
-    let crl = crate::pki::crl::parse(bytes, crate::store::MAX_STATE_FILE as usize, None)
-        .map_err(|e| e.to_string())?;
+pub fn crl_info(bytes: &[u8], now: OffsetDateTime) -> std::result::Result<CrlInfo, CrlInfoError> {
+    let crl = crate::pki::crl::parse(bytes, crate::store::MAX_STATE_FILE as usize, None)?;
     let number = crl
         .number
         .map(|n| n.to_string())
-        .ok_or("the CRL has no CRL number")?;
+        .ok_or(CrlInfoError::NoNumber)?;
     let next = crl.next_update;
     let this = crl.this_update;
     Ok(CrlInfo {

@@ -212,14 +212,6 @@ pub struct BadUrl {
     pub why: &'static str,
 }
 
-/// [`validate_url`] with the reason as text, for `ca init --crl-url` and the like (cmd/init.rs
-/// maps it to a usage error).
-// #25: goes when cmd/init.rs calls validate_url (its owner's branch); until then the one
-// `Result<_, String>` left in policy/.
-pub fn check_url(s: &str) -> Result<(), String> {
-    validate_url(s).map_err(|e| e.to_string())
-}
-
 /// A URL a certificate may point to (RFC 5280 4.2.1.13, 4.2.2.1): `http://` or `ldap://`
 /// (clients fetch it without TLS), a host of letters, digits, `-` and `.` or a bracketed
 /// IPv6 address, an optional port, then only characters RFC 3986 allows unescaped (or
