@@ -8,7 +8,7 @@ use crate::cli::CrlArgs;
 use crate::error::Result;
 use crate::model::change::crl_writes;
 use crate::model::log::LogAppend;
-use crate::model::snapshot::State;
+use crate::model::snapshot::Snapshot;
 
 /// Runs `ca crl`.
 pub fn run(args: &CrlArgs, ctx: &Context) -> Result<()> {
@@ -54,7 +54,7 @@ fn der_to_terminal() -> crate::error::Error {
 }
 
 /// Validation phase: ca.crl, crlnumber and the index (its generation moves on).
-pub fn plan(state: &State, days: u32, env: &Env) -> Result<Planned> {
+pub fn plan(state: &Snapshot, days: u32, env: &Env) -> Result<Planned> {
     let revoked = state.revocations()?;
     let (writes, pem, note) = crl_writes(state, &revoked, days, env)?;
     let plan = super::finish_plan(

@@ -11,7 +11,7 @@ use crate::Env;
 use crate::cli::InstallCaArgs;
 use crate::error::{Error, Refused, Result};
 use crate::input::InputError;
-use crate::model::snapshot::State;
+use crate::model::snapshot::Snapshot;
 use crate::pki::ca::CaCert;
 use crate::pki::pem::{MAX_PEM_BYTES, pem_of};
 use crate::pki::serial::Serial;
@@ -49,7 +49,7 @@ pub fn run(args: &InstallCaArgs, ctx: &Context) -> Result<()> {
 /// Validation phase of a swap (SPEC.md INSTALL-SWAP): a renewed certificate for the same key
 /// and subject, chaining to a root through what was given and chain.pem, becomes ca.crt and
 /// chain.pem in one commit; the old ca.crt is kept as `ca-<SERIAL>.crt`.
-pub fn plan_swap(state: &State, path: &Path, certs: &[Vec<u8>], env: &Env) -> Result<Planned> {
+pub fn plan_swap(state: &Snapshot, path: &Path, certs: &[Vec<u8>], env: &Env) -> Result<Planned> {
     use crate::model::change::Refusal;
     let new = CaCert::parse(&certs[0]).map_err(|e| Error::input(path, e.into()))?;
     let old = &state.ca.cert;

@@ -15,7 +15,7 @@ use crate::Env;
 use crate::cli::IssueArgs;
 use crate::error::{Error, Result};
 use crate::model::change::issue_one;
-use crate::model::snapshot::State;
+use crate::model::snapshot::Snapshot;
 use crate::pki::issuance::{Request, default_san};
 use crate::pki::keys::{self, KeyType};
 use crate::pki::names::San;
@@ -161,7 +161,7 @@ fn deliver_undelivered(args: &IssueArgs, ctx: &Context) -> Result<bool> {
 
 /// Validation phase: the certificate and the plan, with the pair directory OUT_DIR/NAME/
 /// (key, certificate, ca.crt) it publishes.
-pub fn plan(state: &State, request: &Issue, env: &Env) -> Result<Planned> {
+pub fn plan(state: &Snapshot, request: &Issue, env: &Env) -> Result<Planned> {
     let policy = state.policy()?;
     // A refusal (exit 3), not a usage error: which profiles make CAs is the policy's to say.
     let profile = policy

@@ -1,7 +1,7 @@
 //! One module per subcommand, and the driver every mutation goes through ([`mutate`]).
 //!
 //! A command's `run` turns its arguments into a typed request and reads its inputs and
-//! secrets before the lock; its `plan(&State, …)` is the validation phase: the snapshot in,
+//! secrets before the lock; its `plan(&Snapshot, …)` is the validation phase: the snapshot in,
 //! a [`Planned`] out (a `store::Plan` holding every byte to write, what to print, notes),
 //! built with `model::change`. Plans read the state only through the snapshot and write
 //! nothing; [`mutate`] opens the session, loads the snapshot, checks the generation, calls the
@@ -43,7 +43,7 @@ use std::time::Duration;
 use crate::Env;
 use crate::cli::MutationArgs;
 use crate::error::{Error, Result};
-use crate::model::snapshot::State;
+use crate::model::snapshot::Snapshot;
 use crate::render;
 use crate::store::output::OutputFile;
 use crate::store::{self, Access, Plan, Session, fsio};
@@ -238,7 +238,7 @@ pub fn mutate(
     ctx: &Context,
     opts: &MutationArgs,
     reads: store::Reads,
-    validate: impl FnOnce(&State, &Env) -> Result<Planned>,
+    validate: impl FnOnce(&Snapshot, &Env) -> Result<Planned>,
 ) -> Result<()> {
     mutate_with(
         ctx,
@@ -252,8 +252,8 @@ pub fn mutate(
 pub fn mutate_with<T>(
     ctx: &Context,
     opts: &MutationArgs,
-    load: impl FnOnce(&Session) -> Result<(State, T)>,
-    validate: impl FnOnce(&State, T, &Env) -> Result<Planned>,
+    load: impl FnOnce(&Session) -> Result<(Snapshot, T)>,
+    validate: impl FnOnce(&Snapshot, T, &Env) -> Result<Planned>,
 ) -> Result<()> {
     let access = if opts.dry_run {
         Access::Read
@@ -369,7 +369,7 @@ fn finish(ctx: &Context, planned: &Planned, committed: store::Committed) -> Resu
 
 /// This CA as the rows of the sub-CAs it issued name it (`list`, `show`): its subject and
 /// depth (0 for a root; chain.pem's length for a sub-CA, as `status` shows it).
-pub fn this_ca(state: &State) -> render::list::ThisCa {
+pub fn this_ca(state: &Snapshot) -> render::list::ThisCa {
     render::list::ThisCa {
         subject: state.ca.cert.subject_shown.clone(),
         depth: state.chain.len(),

@@ -6,7 +6,7 @@ use super::{AuditInfo, Context, Planned};
 use crate::Env;
 use crate::cli::PasswdArgs;
 use crate::error::Result;
-use crate::model::snapshot::State;
+use crate::model::snapshot::Snapshot;
 use crate::passphrase;
 use crate::pki::keys;
 use crate::render::Note;
@@ -44,7 +44,7 @@ pub fn run(args: &PasswdArgs, ctx: &Context) -> Result<()> {
 }
 
 /// Validation phase: ca.key re-encrypted with `new`, or stored plain without one.
-pub fn plan(state: &State, new: Option<&str>, env: &Env) -> Result<Planned> {
+pub fn plan(state: &Snapshot, new: Option<&str>, env: &Env) -> Result<Planned> {
     let plain = keys::pkcs8_pem(state.ca.key()?)?;
     let (content, what) = match new {
         None => (

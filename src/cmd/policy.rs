@@ -16,7 +16,7 @@ use crate::Env;
 use crate::cli::{MutationArgs, PolicyApplyArgs, PolicyCommand, PolicyEditArgs};
 use crate::error::{Error, Refused, Result};
 use crate::model::layout::POLICY;
-use crate::model::snapshot::State;
+use crate::model::snapshot::Snapshot;
 use crate::policy::{DEFAULT_TOML, MAX_POLICY_BYTES};
 use crate::render::Note;
 use crate::store::{Access, FileWrite, Session};
@@ -102,7 +102,7 @@ fn apply_text(text: &str, file: &Path, mutation: &MutationArgs, ctx: &Context) -
 }
 
 /// Validation phase: the whole file checked against this CA; policy.toml and its hash.
-pub fn plan(state: &State, text: &str, file: &Path, env: &Env) -> Result<Planned> {
+pub fn plan(state: &Snapshot, text: &str, file: &Path, env: &Env) -> Result<Planned> {
     let new = crate::policy::parse::parse(text, Some(&state.ca.cert)).map_err(|problems| {
         Error::from(Refused::Policy {
             file: file.to_path_buf(),

@@ -7,7 +7,7 @@ use crate::Env;
 use crate::cli::RenewArgs;
 use crate::error::{Error, Result};
 use crate::model::change::{Refusal, issue_one};
-use crate::model::snapshot::State;
+use crate::model::snapshot::Snapshot;
 use crate::pki::csr::{self, CheckedCsr};
 use crate::pki::issuance::Request;
 use crate::pki::keys;
@@ -57,7 +57,7 @@ pub struct Recorded {
 }
 
 /// Validation phase.
-pub fn plan(state: &State, request: &Renew, recorded: &Recorded, env: &Env) -> Result<Planned> {
+pub fn plan(state: &Snapshot, request: &Renew, recorded: &Recorded, env: &Env) -> Result<Planned> {
     let Renew {
         old: _,
         csr,

@@ -8,7 +8,7 @@ use super::{AuditInfo, Context, Planned};
 use crate::Env;
 use crate::cli::RenewCaArgs;
 use crate::error::{Error, Result};
-use crate::model::snapshot::State;
+use crate::model::snapshot::Snapshot;
 use crate::pki::names;
 use crate::pki::serial::Serial;
 use crate::store::{CERT, FileWrite};
@@ -59,7 +59,7 @@ fn request(ctx: &Context, out: &std::path::Path) -> Result<()> {
 }
 
 /// Validation phase: the new ca.crt and the archived old one.
-pub fn plan(state: &State, days: u32, env: &Env) -> Result<Planned> {
+pub fn plan(state: &Snapshot, days: u32, env: &Env) -> Result<Planned> {
     let old = &state.ca.cert;
     let path = state.dir.join(CERT);
     let x509 = crate::pki::pem::certificate(&old.der).map_err(|m| Error::state(&path, m))?;

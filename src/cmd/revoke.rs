@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::model::change::{crl_writes, mark_revoked};
 use crate::model::log::LogAppend;
 use crate::model::log::Typed;
-use crate::model::snapshot::State;
+use crate::model::snapshot::Snapshot;
 use crate::pki::reason::Reason;
 use crate::pki::serial::Serial;
 use crate::render::Note;
@@ -65,7 +65,7 @@ pub fn run(args: &RevokeArgs, ctx: &Context) -> Result<()> {
 }
 
 /// Validation phase: the new index (and, with `crl_days`, the new CRL).
-pub fn plan(state: &State, request: &Revoke, env: &Env) -> Result<Planned> {
+pub fn plan(state: &Snapshot, request: &Revoke, env: &Env) -> Result<Planned> {
     let entry = match &request.target {
         Target::Typed(typed) => state.resolve(typed)?,
         Target::Cert { path, der } => {

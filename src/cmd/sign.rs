@@ -11,7 +11,7 @@ use crate::input::InputError;
 use crate::model::change::Refusal;
 use crate::model::change::{allot_serial, issue_entry};
 use crate::model::log::{Entry, LogAppend};
-use crate::model::snapshot::State;
+use crate::model::snapshot::Snapshot;
 use crate::pki::csr::{self, CheckedCsr};
 use crate::pki::issuance::{Request, choose_sans};
 use crate::pki::serial::Serial;
@@ -154,7 +154,7 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
 
 /// Validation phase of a batch: every certificate, the index and the counter, one commit.
 pub fn plan_batch(
-    state: &State,
+    state: &Snapshot,
     csrs: &[(PathBuf, CheckedCsr)],
     profile: &str,
     days: Option<u32>,

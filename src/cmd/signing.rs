@@ -6,7 +6,7 @@ use crate::Env;
 use crate::error::{Error, Result};
 use crate::model::change::Refusal;
 use crate::model::change::issue_one;
-use crate::model::snapshot::State;
+use crate::model::snapshot::Snapshot;
 use crate::pki::csr::CheckedCsr;
 use crate::pki::issuance::{Request, choose_sans};
 use crate::pki::names::San;
@@ -28,7 +28,7 @@ pub struct Sign<'a> {
 }
 
 /// Validation phase: the new certificate, index and serial counter.
-pub fn plan(state: &State, request: &Sign<'_>, env: &Env) -> Result<Planned> {
+pub fn plan(state: &Snapshot, request: &Sign<'_>, env: &Env) -> Result<Planned> {
     let Sign {
         csr,
         sans: override_sans,

@@ -11,7 +11,7 @@ use crate::cli::JsonArgs;
 use crate::clock::fmt;
 use crate::error::{Error, Result};
 use crate::model::log::Entry;
-use crate::model::snapshot::State;
+use crate::model::snapshot::Snapshot;
 use crate::render::status::{Counts, CrlInfo, StatusReport};
 use crate::store::{Access, CRL, Session};
 
@@ -36,7 +36,7 @@ pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
 }
 
 /// The report at `now`: reads ca.crl and counts the certificates as index.log is read.
-pub fn query(session: &Session, state: &State, now: OffsetDateTime) -> Result<StatusReport> {
+pub fn query(session: &Session, state: &Snapshot, now: OffsetDateTime) -> Result<StatusReport> {
     let crl = match &state.crl {
         Some(bytes) => {
             Some(crl_info(bytes, now).map_err(|m| Error::state(state.dir.join(CRL), m))?)
@@ -88,7 +88,7 @@ impl Tally {
 
 /// Builds the report from the loaded state and the tally of its certificates.
 pub fn report(
-    state: &State,
+    state: &Snapshot,
     tally: Tally,
     crl: Option<CrlInfo>,
     now: OffsetDateTime,

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::model::header::Header;
 use crate::model::legacy::{LegacyError, v1, v2};
 use crate::model::log::{Entry, LogAppend};
-use crate::model::snapshot::State;
+use crate::model::snapshot::Snapshot;
 use crate::store::{INDEX, INDEX_LOG, Session};
 
 /// Runs `ca upgrade`.
@@ -48,7 +48,7 @@ pub fn run(args: &UpgradeArgs, ctx: &Context) -> Result<()> {
 
 /// Reads the old index and the rest of the state, with the key: the upgrade signs the first
 /// checkpoint. Returns the certificates to write to a new index.log (format 1 only).
-fn load(session: &Session, ctx: &Context) -> Result<(State, Vec<Entry>)> {
+fn load(session: &Session, ctx: &Context) -> Result<(Snapshot, Vec<Entry>)> {
     let dir = session.dir();
     let bytes = session.read(INDEX)?;
     let format =
@@ -117,13 +117,13 @@ fn load(session: &Session, ctx: &Context) -> Result<(State, Vec<Entry>)> {
 
 /// The snapshot of a directory no checkpoint signed yet, with `header` built from its old
 /// index.json.
-fn unverified(session: &Session, ctx: &Context, header: Header) -> Result<State> {
+fn unverified(session: &Session, ctx: &Context, header: Header) -> Result<Snapshot> {
     let raw = session.raw(crate::store::Reads::SIGN, header)?;
-    State::unverified(raw, &ctx.pass, session.allow_insecure_key())
+    Snapshot::unverified(raw, &ctx.pass, session.allow_insecure_key())
 }
 
 /// Validation phase: index.log holds every issue, then every revocation in time order.
-fn plan(state: &State, entries: Vec<Entry>, env: &crate::Env) -> Result<Planned> {
+fn plan(state: &Snapshot, entries: Vec<Entry>, env: &crate::Env) -> Result<Planned> {
     let log = LogAppend::of_entries(&entries);
     // Format 1 had no index.log: an empty one is created, not appended to.
     let writes = if log.bytes.is_empty() && state.header.log_len == 0 {

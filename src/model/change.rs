@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::model::audit;
 use crate::model::header::Header;
 use crate::model::log::{Entry, LogAppend, Revocation};
-use crate::model::snapshot::{State, check_valid};
+use crate::model::snapshot::{Snapshot, check_valid};
 use crate::pki::issuance::{self, Request};
 use crate::pki::reason::Reason;
 use crate::pki::serial::Serial;
@@ -160,7 +160,7 @@ impl AuditInfo {
 /// command that loaded the CA key also signs a checkpoint of the state it commits (SPEC.md
 /// CHECKPOINT-SIGN); the others carry the last one forward.
 pub fn finish_plan(
-    state: &State,
+    state: &Snapshot,
     env: &Env,
     log: LogAppend,
     mut writes: Vec<FileWrite>,
@@ -263,7 +263,7 @@ impl Issue {
 /// certificate file, the advanced counter, the index entry (and the renewed certificate's
 /// revocation) and the audit record.
 pub fn issue_one(
-    state: &State,
+    state: &Snapshot,
     request: &Request<'_>,
     env: &Env,
     notes: &mut Vec<Note>,
@@ -307,7 +307,7 @@ pub fn issue_one(
 /// The archived copy of ca.crt (`old` is it, parsed) that renew-ca and install-ca keep as
 /// `ca-<SERIAL>.crt`: its serial, its file name and the write; refused if that file exists.
 pub fn archive_ca(
-    state: &State,
+    state: &Snapshot,
     old: &x509_parser::certificate::X509Certificate<'_>,
 ) -> Result<(Serial, String, FileWrite)> {
     let serial = Serial::from_magnitude(old.raw_serial());
@@ -337,7 +337,7 @@ pub fn allot_serial(counter: &Serial, env: &Env) -> Result<(Serial, Serial)> {
 /// Signs one certificate with serial `serial` for `request` and builds its index entry: the
 /// CA must be valid now and the serial above every issued one.
 pub fn issue_entry(
-    state: &State,
+    state: &Snapshot,
     issuer: &rcgen::Issuer<'_, &rcgen::KeyPair>,
     request: &Request<'_>,
     serial: &Serial,
@@ -394,7 +394,7 @@ pub fn issue_entry(
 /// Records the revocation of `serial` in `log`; returns its subject. Refuses unknown and
 /// already revoked serials and removeFromCRL.
 pub fn mark_revoked(
-    state: &State,
+    state: &Snapshot,
     log: &mut LogAppend,
     serial: &Serial,
     reason: Reason,
@@ -422,7 +422,7 @@ pub fn mark_revoked(
 
 /// The new ca.crl (listing `revoked`) and crlnumber; also the PEM and a note.
 pub fn crl_writes(
-    state: &State,
+    state: &Snapshot,
     revoked: &[Revocation],
     days: u32,
     env: &Env,

@@ -121,9 +121,6 @@ pub struct Snapshot {
     log: Option<Log>,
 }
 
-/// The name plans used before the snapshot became a value.
-pub type State = Snapshot;
-
 impl Snapshot {
     /// Parses and checks what the session read: ca.crt, ca.key (when present: the command
     /// signs; its passphrase from `pass`, read before the lock), index.json, serial and

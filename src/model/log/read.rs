@@ -74,7 +74,7 @@ impl Log {
 /// Calls `f` with each line of index.log (without its newline) up to the header's length, and
 /// then checks that the lines read chain to the header's `log_head` (SPEC.md VERIFIED-READ,
 /// CRL-CHAIN): nothing read here is answered from unless it is the log the CA signed — the
-/// header's `log_head` is the signed checkpoint's ([`crate::model::snapshot::State::load`]
+/// header's `log_head` is the signed checkpoint's ([`crate::model::snapshot::Snapshot::from_raw`]
 /// checks that first). `f` must keep what it reads until this returns: a line edited behind
 /// fileca's back, even at the same length, is found only at the end.
 fn for_each_line(
