@@ -253,10 +253,10 @@ fn no_command_imports_another_command() {
 }
 
 #[test]
-#[ignore = "#25: fails until Plan/FileWrite move to model/ (model branch), pki/ imports only \
-            pki/ (pki branch), and error.rs stops being imported by the modules whose errors \
-            it wraps (error <-> input, model, store, ...) and render <-> store goes \
-            (render::open_stream opens through store::fsio; store warns through render)"]
+#[ignore = "#25: fails until error.rs stops being imported by the modules whose errors it \
+            wraps (each layer gets its own error type; error.rs wraps them at the top) and \
+            render <-> store goes (render::open_stream opens through store::fsio; store warns \
+            through render)"]
 fn no_import_cycle_between_top_level_modules() {
     let files = sources();
     let nodes: BTreeSet<String> = files

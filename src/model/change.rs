@@ -6,16 +6,16 @@ use crate::Env;
 use crate::error::{Error, Result};
 use crate::model::audit;
 use crate::model::header::Header;
+use crate::model::layout::{
+    AUDIT, CERT, CHAIN, CRL, CRLNUMBER, INDEX, INDEX_LOG, KEY, MODE_SECRET, SERIAL,
+};
 use crate::model::log::{Entry, LogAppend, Revocation};
+use crate::model::plan::{FileAppend, FileWrite, Plan};
 use crate::model::snapshot::{Snapshot, check_valid};
 use crate::pki::issuance::{self, Request};
 use crate::pki::reason::Reason;
 use crate::pki::serial::Serial;
 use crate::render::Note;
-use crate::store::{
-    self, AUDIT, CERT, CRL, CRLNUMBER, FileAppend, FileWrite, INDEX, INDEX_LOG, KEY, MODE_SECRET,
-    Plan, SERIAL,
-};
 
 /// Why a plan refuses the change it was asked for (exit 3, nothing written).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -213,13 +213,13 @@ pub fn finish_plan(
         };
         let files = crate::model::header::Files {
             audit_len,
-            serial: counter(store::SERIAL, &state.serial)?,
-            crlnumber: counter(store::CRLNUMBER, &state.crlnumber)?,
-            crl_sha256: match written(store::CRL) {
+            serial: counter(SERIAL, &state.serial)?,
+            crlnumber: counter(CRLNUMBER, &state.crlnumber)?,
+            crl_sha256: match written(CRL) {
                 Some(w) => Some(crate::hex::sha256(&w.bytes)),
                 None => state.crl_sha256.clone(),
             },
-            chain_sha256: match written(store::CHAIN) {
+            chain_sha256: match written(CHAIN) {
                 Some(w) => Some(crate::hex::sha256(&w.bytes)),
                 None => state.chain_sha256.clone(),
             },

@@ -9,6 +9,7 @@ pub mod header;
 pub mod layout;
 pub mod legacy;
 pub mod log;
+pub mod plan;
 pub mod snapshot;
 
 /// Serializes a record of the state files (index.json, an index.log or audit.log line).

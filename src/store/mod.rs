@@ -117,48 +117,7 @@ pub struct OpenOptions {
     pub announce_wait: bool,
 }
 
-/// The complete new content of one file.
-#[derive(Debug, Clone)]
-pub struct FileWrite {
-    /// Path relative to the state directory, one of the names in SPEC.md.
-    pub target: String,
-    pub bytes: Vec<u8>,
-    pub mode: u32,
-}
-
-impl FileWrite {
-    pub fn public(target: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Self {
-        FileWrite {
-            target: target.into(),
-            bytes: bytes.into(),
-            mode: MODE_PUBLIC,
-        }
-    }
-}
-
-/// Bytes to append to a file that only grows (audit.log), at the length it had when read.
-#[derive(Debug, Clone)]
-pub struct FileAppend {
-    pub target: String,
-    pub offset: u64,
-    pub bytes: Vec<u8>,
-}
-
-/// Everything a mutating command will change, computed before anything is written.
-#[derive(Debug, Clone)]
-pub struct Plan {
-    pub operation: &'static str,
-    pub generation_before: u64,
-    pub generation_after: u64,
-    pub writes: Vec<FileWrite>,
-    pub appends: Vec<FileAppend>,
-    /// Files written outside the state directory after the commit point (`--out`, `--out-dir`).
-    pub outputs: Vec<output::OutputFile>,
-    /// A directory published whole after the commit point (`ca issue`).
-    pub pair: Option<output::PairPlan>,
-    /// `--out-dir` directories to create (like `mkdir -p`) before the outputs are checked.
-    pub out_dirs: Vec<PathBuf>,
-}
+pub use crate::model::plan::{FileAppend, FileWrite, Plan};
 
 /// What a commit reports besides success.
 #[derive(Debug, Default)]

@@ -53,54 +53,7 @@ pub(super) fn marker_names(text: &[u8]) -> Option<(PathBuf, String)> {
     Some((state, serial.to_string()))
 }
 
-/// A file to write outside the state directory after the commit.
-#[derive(Debug, Clone)]
-pub struct OutputFile {
-    /// The path as the user gave it.
-    pub path: PathBuf,
-    /// The state file whose committed content it is (`certs/SERIAL.pem`, `ca.crl`).
-    pub source: String,
-    /// The whole content: the source's, then `suffix`.
-    pub bytes: Vec<u8>,
-    /// Public text after the source's content (`--fullchain`: the chain).
-    pub suffix: Option<String>,
-    /// The source's PEM published as DER (then `suffix` is `None`).
-    pub der: bool,
-    /// The certificate's serial, for messages; `None` for a CRL.
-    pub serial: Option<String>,
-    pub force: bool,
-}
-
-/// A file of a pair directory published after the commit: a state file's content (then a
-/// suffix).
-#[derive(Debug, Clone)]
-pub struct PairFile {
-    pub name: String,
-    pub source: String,
-    /// The whole content.
-    pub bytes: Vec<u8>,
-    pub mode: u32,
-    pub suffix: Option<String>,
-}
-
-/// A directory published whole after the commit (`ca issue`).
-#[derive(Debug, Clone)]
-pub struct PairPlan {
-    /// `OUT_DIR/NAME`.
-    pub path: PathBuf,
-    pub serial: String,
-    /// The private key: name, bytes (staged before the commit), mode.
-    pub key: (String, zeroize::Zeroizing<Vec<u8>>, u32),
-    /// Public files staged with the key before the commit (a sub-CA's root certificate: no
-    /// new certificate): name, bytes, mode.
-    pub staged: Vec<(String, Vec<u8>, u32)>,
-    /// The files published after the commit from state files.
-    pub files: Vec<PairFile>,
-    /// Files the journal carries whole, published after the commit (NAME.p12: it holds the
-    /// certificate, so it may not exist outside the state directory before the commit point,
-    /// and recovery could not rebuild it without the passphrase): name, bytes, mode.
-    pub carried: Vec<(String, zeroize::Zeroizing<Vec<u8>>, u32)>,
-}
+pub use crate::model::plan::{OutputFile, PairFile, PairPlan};
 
 mod copy;
 mod pair;
