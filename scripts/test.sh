@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The README's test command (SPEC.md TEST-TOOLS): on a fresh Debian/Ubuntu machine with the
-# Rust toolchain, installs every tool the tests use, checks that the machine grants what no
-# package provides (TEST-PRIVILEGE), then runs the format check, clippy, the whole test suite
-# and the behavioural validation script. Exits non-zero on any failure. `.ci/run` is this.
+# The README's test command and the full tier (docs/testing.md; SPEC.md TEST-TOOLS): on a
+# fresh Debian/Ubuntu machine with the Rust toolchain, installs every tool the tests use,
+# checks that the machine grants what no package provides (TEST-PRIVILEGE), then runs the
+# format check, clippy, every test — the fast tier (`cargo test`) and the full tier (the tests
+# marked `#[ignore = "full tier: …"]`) — and the behavioural validation script. Exits
+# non-zero on any failure. `.ci/run` is this.
 #
 #   scripts/test.sh               install what is missing, then check everything
 #   scripts/test.sh --setup-only  install and check the machine only; prints the PKILINT
@@ -55,8 +57,8 @@ if ! [ -f "$pkilint_venv/installed" ]; then # the mark is made last: a broken ve
 fi
 export PKILINT="$pkilint_venv/bin/lint_pkix_cert"
 
-# What no package provides (TEST-PRIVILEGE): the tests that need it would only say "NOT RUN",
-# so a machine without it is refused here rather than passing them unrun.
+# What no package provides (TEST-PRIVILEGE): the tests that need it fail without it, so a
+# machine without it is refused here, before a long run, with what to grant.
 [ "$(id -u)" -eq 0 ] ||
   die "the tests need root (tests/boundary.rs runs ca as another user, SPEC.md TEST-PRIVILEGE): run as root, e.g. in a container"
 unshare -Urm true 2>/dev/null ||
@@ -69,5 +71,8 @@ fi
 
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
-cargo test
+# Both tiers: every test, the ignored (full-tier) ones included. `--all-targets` leaves out
+# doctests, which run on their own so that --include-ignored never reaches them.
+cargo test --all-targets -- --include-ignored
+cargo test --doc
 bash scripts/validate.sh

@@ -144,6 +144,7 @@ fn verify_file(env: &Env, cert: &Path) -> (bool, String) {
 /// revoked/certs_by_serial/, a renewed one only in renewed/issued/, a certificateHold, an
 /// expired entry, random serials with a `serial` file that is no counter — imports whole.
 #[test]
+#[ignore = "full tier: easy-rsa"]
 fn import_openssl_adopts_a_real_easy_rsa_pki_import_openssl_easyrsa() {
     let env = Env::empty();
     let pki = easy_rsa_pki(env.tmp.path(), None);
@@ -292,14 +293,6 @@ fn import_openssl_adopts_a_real_easy_rsa_pki_import_openssl_easyrsa() {
     assert_unchanged(&before, &snapshot(&copy));
 }
 
-/// A passphrase file (mode 0600, so no warning) holding `pass`.
-fn pass_file(env: &Env, name: &str, pass: &str) -> String {
-    use std::os::unix::fs::PermissionsExt;
-    let p = write(env, name, format!("{pass}\n").as_bytes());
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-    p.to_str().unwrap().to_string()
-}
-
 /// The public key of a certificate, or of a private key (`-passin` when encrypted), as
 /// openssl prints it.
 fn public_key(path: &Path, cert: bool, passin: Option<&str>) -> String {
@@ -372,6 +365,7 @@ fn ca_cert_for(env: &Env, key: &Path, pass: &str, name: &str) -> PathBuf {
 /// DES-EDE3-CBC; RSA and EC) — with the passphrase from --passphrase-file, and keeps ca.key
 /// encrypted with it. Without a passphrase or with a wrong one nothing is created (exit 3).
 #[test]
+#[ignore = "full tier: every encrypted key form openssl writes (slow KDFs)"]
 fn init_imports_encrypted_keys_in_every_form_openssl_writes_import_encrypted() {
     const PASS: &str = "adopt-secret-1";
     let rsa = "-newkey rsa:2048";
@@ -575,6 +569,7 @@ fn decrypt_key_stores_an_imported_key_unencrypted_import_encrypted() {
 /// --passphrase-file, keep ca.key encrypted, sign and revoke as before; no or a wrong
 /// passphrase creates nothing; --decrypt-key stores it unencrypted.
 #[test]
+#[ignore = "full tier: easy-rsa; every encrypted key form"]
 fn import_openssl_adopts_encrypted_ca_keys_of_democa_and_easy_rsa_import_encrypted() {
     const PASS: &str = "legacy-ca-secret";
     let demo_env = Env::empty();
@@ -654,6 +649,7 @@ fn import_openssl_adopts_encrypted_ca_keys_of_democa_and_easy_rsa_import_encrypt
 /// IMPORT-ENCRYPTED: with no passphrase file, the imported key's passphrase is asked on the
 /// terminal (once, without echo); a wrong one creates nothing.
 #[test]
+#[ignore = "full tier: script (util-linux) for a terminal"]
 fn an_encrypted_key_to_import_is_asked_for_on_the_terminal_import_encrypted() {
     let env = Env::empty();
     let key = env.path("tty.key");

@@ -176,35 +176,20 @@ fn a_fifo_in_place_of_the_lock_is_refused_without_hanging_hostile_lock_fifo() {
         .unwrap();
     assert!(st.success());
     let before = snapshot(&dir);
-    let mut child = ca_at(&dir)
-        .arg("crl")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if start.elapsed() > std::time::Duration::from_secs(10) {
-            let _ = child.kill();
-            panic!("ca crl hangs on a FIFO .lock");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
+    let mut crl = ca_at(&dir);
+    crl.arg("crl");
+    let status = bounded(crl, std::time::Duration::from_secs(10)).status; // a hang fails
     assert_eq!(status.code(), Some(STATE));
     assert_unchanged(&before, &snapshot(&dir));
 }
 
 #[test]
+#[ignore = "full tier: root, setpriv (util-linux)"]
 fn a_process_that_may_hold_key_material_is_not_dumpable_hostile_dump() {
     // Observable from outside: the /proc/PID files of a non-dumpable process belong to root.
     // So run `ca` as another user, blocked reading a passphrase from a FIFO whose writer
     // stays silent, and look at who owns its /proc entry.
-    if lacks_privilege("root") {
-        return;
-    }
+    require_privilege("root");
     use std::os::unix::fs::MetadataExt;
     let tmp = tempfile::tempdir().unwrap();
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
@@ -242,18 +227,13 @@ fn a_process_that_may_hold_key_material_is_not_dumpable_hostile_dump() {
         .unwrap();
     // setpriv execs ca in the same process; wait until it is ca and blocked.
     let proc_dir = PathBuf::from(format!("/proc/{}", child.id()));
-    let mut owner = None;
-    for _ in 0..200 {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-        let exe = std::fs::read_link(proc_dir.join("exe")).unwrap_or_default();
-        if exe.file_name().is_some_and(|n| n == "ca") {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            owner = std::fs::metadata(proc_dir.join("status"))
-                .ok()
-                .map(|m| m.uid());
-            break;
-        }
-    }
+    // Blocked on the FIFO once it has it open (root reads /proc/PID/fd either way).
+    wait_until_open(child.id(), &fifo);
+    let exe = std::fs::read_link(proc_dir.join("exe")).unwrap_or_default();
+    assert!(exe.file_name().is_some_and(|n| n == "ca"), "{exe:?}");
+    let owner = std::fs::metadata(proc_dir.join("status"))
+        .ok()
+        .map(|m| m.uid());
     let _ = child.kill();
     let _ = child.wait();
     drop(writer);
@@ -387,7 +367,7 @@ fn a_slow_passphrase_source_does_not_hold_the_lock_hostile_input_lock() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    wait_until_open(slow.id(), &fifo);
     // ...while another mutation gets the lock at once.
     let other = ca_at(&dir)
         .args(["--lock-timeout", "1", "crl", "--passphrase-file"])

@@ -6,14 +6,6 @@
 use crate::harness::*;
 use std::path::Path;
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// index.log's hash chain as SPEC.md INDEX-LOG-HEAD defines it, computed independently:
 /// `head = sha256hex(head_hex || line_with_newline)`, starting from 64 zeros.
 pub fn log_head(log: &str) -> String {

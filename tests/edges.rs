@@ -7,25 +7,6 @@ use std::path::Path;
 
 use crate::harness::*;
 
-/// Runs `ca ARGS` in the workspace (so a relative path such as `-` lands there, never in
-/// the source tree), asserts the exit code and that the CA directory and the workspace's
-/// other files are unchanged. Returns stderr.
-#[track_caller]
-fn refused_here(env: &Env, args: &[&str], code: i32) -> String {
-    let before = snapshot(env.tmp.path());
-    let out = env
-        .ca()
-        .current_dir(env.tmp.path())
-        .args(args)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(code), "ca {args:?}: {stderr}");
-    assert!(out.stdout.is_empty(), "ca {args:?} printed to stdout");
-    assert_unchanged(&before, &snapshot(env.tmp.path()));
-    stderr
-}
-
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -37,26 +18,22 @@ fn s(p: &Path) -> &str {
 fn malformed_values_are_exit_2_and_policy_refusals_exit_3_exit_usage_exit_refused() {
     let env = Env::new();
     let p256 = csr("p256-default.pem");
-    refused_here(&env, &["list", "--expiring", "30x"], USAGE);
-    refused_here(&env, &["list", "--expiring", "d"], USAGE);
-    let e = refused_here(&env, &["issue", "bad/name"], USAGE);
+    env.refused(&["list", "--expiring", "30x"], USAGE);
+    env.refused(&["list", "--expiring", "d"], USAGE);
+    let e = env.refused(&["issue", "bad/name"], USAGE);
     assert!(e.contains("letters, digits"), "{e}");
-    let e = refused_here(&env, &["issue", "*.lab.test"], USAGE);
+    let e = env.refused(&["issue", "*.lab.test"], USAGE);
     assert!(e.contains("--san 'DNS:*.lab.test'"), "{e}");
-    refused_here(&env, &["issue", ".hidden"], USAGE);
-    refused_here(&env, &["sign", "-", "-"], USAGE);
-    refused_here(&env, &["sign", "-", s(&p256)], USAGE);
+    env.refused(&["issue", ".hidden"], USAGE);
+    env.refused(&["sign", "-", "-"], USAGE);
+    env.refused(&["sign", "-", s(&p256)], USAGE);
     // `--out-dir -` made a directory named `-`.
-    let e = refused_here(&env, &["sign", s(&p256), "--out-dir", "-"], USAGE);
+    let e = env.refused(&["sign", s(&p256), "--out-dir", "-"], USAGE);
     assert!(e.contains("not `-`"), "{e}");
-    refused_here(&env, &["issue", "web.test", "--out-dir", "-"], USAGE);
+    env.refused(&["issue", "web.test", "--out-dir", "-"], USAGE);
     assert!(!env.path("-").exists());
     // A profile that makes CAs is the policy's word: a refusal, not a usage error.
-    let e = refused_here(
-        &env,
-        &["issue", "x.lab.test", "--profile", "sub-ca"],
-        REFUSED,
-    );
+    let e = env.refused(&["issue", "x.lab.test", "--profile", "sub-ca"], REFUSED);
     assert!(e.contains("ca sign CSR --profile sub-ca"), "{e}");
     // What works stays working.
     env.ok(&["list", "--expiring", "30d"]);
@@ -71,8 +48,7 @@ fn malformed_values_are_exit_2_and_policy_refusals_exit_3_exit_usage_exit_refuse
 fn refusals_name_the_option_and_the_next_step_exit_refused_revoke_refuse_dir_missing() {
     let env = Env::new();
     let p256 = csr("p256-default.pem");
-    let e = refused_here(
-        &env,
+    let e = env.refused(
         &["sign", s(&p256), "--out", "/nonexistent/dir/a.crt"],
         REFUSED,
     );
@@ -82,11 +58,7 @@ fn refusals_name_the_option_and_the_next_step_exit_refused_revoke_refuse_dir_mis
             && e.contains("nothing was issued"),
         "{e}"
     );
-    let e = refused_here(
-        &env,
-        &["revoke", "--cert", s(&env.dir.join("ca.crt"))],
-        REFUSED,
-    );
+    let e = env.refused(&["revoke", "--cert", s(&env.dir.join("ca.crt"))], REFUSED);
     assert!(e.contains("this CA's own certificate"), "{e}");
     let missing = env.path("pkj");
     let out = ca_at(&missing).arg("status").output().unwrap();
@@ -102,6 +74,7 @@ fn refusals_name_the_option_and_the_next_step_exit_refused_revoke_refuse_dir_mis
 /// CRL-DER: `crl --der` prints the DER on stdout (or `--out -`), as `show --ca --der` does,
 /// and refuses a terminal (exit 2, nothing written).
 #[test]
+#[ignore = "full tier: script (util-linux) for a terminal"]
 fn crl_der_goes_to_stdout_but_never_to_a_terminal_crl_der() {
     let env = Env::new();
     let (_, serial) = env.sign(&csr("p256-default.pem"), &[]);
@@ -176,7 +149,7 @@ fn a_dry_run_refuses_the_outputs_the_real_run_refuses_before_the_key_dry_run() {
                     args.push("--dry-run".into());
                 }
                 let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                let e = refused_here(&env, &args, REFUSED);
+                let e = env.refused(&args, REFUSED);
                 assert!(
                     e.contains("already exists") || e.contains("does not exist"),
                     "{args:?}: {e}"
@@ -424,6 +397,10 @@ fn one_test_command_installs_every_tool_a_test_requires_test_tools() {
         .flat_map(|r| r.split(')').next().unwrap().split_whitespace())
         .collect();
     assert!(installed.contains(&"easy-rsa"), "{installed:?}");
+    assert!(
+        script.contains("cargo test --all-targets -- --include-ignored"),
+        "scripts/test.sh runs the full tier"
+    );
     let skip = ["SK", "IP"].concat();
     for entry in std::fs::read_dir(root.join("tests")).unwrap() {
         let path = entry.unwrap().path();
@@ -436,6 +413,35 @@ fn one_test_command_installs_every_tool_a_test_requires_test_tools() {
             "{}: a test skips itself",
             path.display()
         );
+        // A test that needs a tool beyond openssl (or a privilege) is in the full tier, which
+        // scripts/test.sh runs: plain `cargo test` needs nothing else (docs/testing.md).
+        for test in text.split("#[test]\n").skip(1) {
+            let body = test.split("\n}\n").next().unwrap();
+            let name = body
+                .split("fn ")
+                .nth(1)
+                .unwrap_or("")
+                .split('(')
+                .next()
+                .unwrap();
+            if name != "one_test_command_installs_every_tool_a_test_requires_test_tools"
+                && [
+                    concat!("require", "("),
+                    "require_privilege(",
+                    "on_terminal(",
+                    "certtool(",
+                    "\"certtool\"",
+                ]
+                .iter()
+                .any(|tool| body.contains(tool))
+            {
+                assert!(
+                    body.starts_with("#[ignore = \"full tier: "),
+                    "{}: {name} needs a tool beyond openssl but is in the fast tier",
+                    path.display()
+                );
+            }
+        }
         for call in text.split("require(\"").skip(1) {
             let package = call.split('"').nth(2).unwrap();
             let package = package.split_whitespace().next().unwrap();
@@ -579,7 +585,7 @@ fn backup_is_a_consistent_copy_that_check_accepts_backup() {
     let out = ca_at(&copy).arg("check").output().unwrap();
     assert!(out.status.success(), "{out:?}");
     // An existing DEST: refused, nothing changed anywhere.
-    let err = refused_here(&env, &["backup", s(&copy)], REFUSED);
+    let err = env.refused(&["backup", s(&copy)], REFUSED);
     assert!(err.contains("already exists"), "{err}");
     // Copies taken while signs commit are each one whole generation.
     let signer = {
@@ -609,6 +615,6 @@ fn backup_is_a_consistent_copy_that_check_accepts_backup() {
     assert_ne!(edited, log);
     std::fs::write(env.dir.join("index.log"), edited).unwrap();
     let bad = env.path("bad");
-    refused_here(&env, &["backup", s(&bad)], STATE);
+    env.refused(&["backup", s(&bad)], STATE);
     assert!(!bad.exists());
 }

@@ -62,17 +62,9 @@ impl Env {
         self.tmp.path().join(name)
     }
 
-    /// The `ca` binary with `--dir` set and a clean environment.
+    /// The `ca` binary with `--dir` set and a clean environment (real time, real randomness).
     pub fn ca(&self) -> Command {
-        let mut c = Command::new(bin());
-        c.arg("--dir").arg(&self.dir);
-        c.env_remove("CA_DIR")
-            .env_remove("FILECA_FAULT")
-            .env_remove("FILECA_FAULT_TRACE")
-            .env_remove("FILECA_NOW")
-            .env_remove("FILECA_TEST_SEED")
-            .env_remove("CA_LOCK_TIMEOUT");
-        c
+        clean_ca(&self.dir)
     }
 
     /// Runs `ca ARGS`.
@@ -93,19 +85,34 @@ impl Env {
         out
     }
 
-    /// Runs `ca ARGS`, asserts it exits with `code` and that the CA directory is
-    /// byte-identical afterwards. Returns stderr.
+    /// Runs `ca ARGS` in the workspace (so a relative path such as `-` lands there, never in
+    /// the source tree) under [`DEADLINE`], asserts it exits with `code` and that the whole
+    /// workspace — the CA directory and every file beside it — is byte-identical afterwards.
+    /// Returns stderr.
     #[track_caller]
     pub fn refused(&self, args: &[&str], code: i32) -> String {
-        let before = snapshot(&self.dir);
-        let out = self.run(args);
+        self.refused_within(args, code, DEADLINE)
+    }
+
+    /// [`Env::refused`] with a deadline of the caller's (a refusal that must be immediate).
+    #[track_caller]
+    pub fn refused_within(
+        &self,
+        args: &[&str],
+        code: i32,
+        deadline: std::time::Duration,
+    ) -> String {
+        let before = snapshot(self.tmp.path());
+        let mut cmd = self.ca();
+        cmd.current_dir(self.tmp.path()).args(args);
+        let out = bounded(cmd, deadline);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert_eq!(out.status.code(), Some(code), "ca {args:?}: {stderr}");
         assert!(
             out.stdout.is_empty() || code == 1,
-            "a failed command printed to stdout"
+            "ca {args:?}: a failed command printed to stdout"
         );
-        assert_unchanged(&before, &snapshot(&self.dir));
+        assert_unchanged(&before, &snapshot(self.tmp.path()));
         stderr
     }
 
@@ -175,26 +182,31 @@ pub fn require(tool: &str, package: &str) {
     );
 }
 
-/// TEST-PRIVILEGE: what the machine grants that no package provides — root, and unprivileged
-/// user namespaces (`unshare -Urm`). A test that needs one and lacks it prints why and
-/// passes: the one exception to TEST-TOOLS. `scripts/test.sh` (and so CI) refuses to run the
-/// tests on a machine that does not grant both, so they never go unrun there.
-pub fn lacks_privilege(what: &str) -> bool {
-    let granted = match what {
-        "root" => rustix::process::geteuid().is_root(),
-        "unshare" => Command::new("unshare")
-            .args(["-Urm", "true"])
-            .output()
-            .is_ok_and(|o| o.status.success()),
+/// TEST-PRIVILEGE: what the machine grants that no package provides — root, or unprivileged
+/// user namespaces (`unshare -Urm`). Like a missing tool (TEST-TOOLS), a missing privilege
+/// fails the test, saying what to grant; it is never a silent pass. Only full-tier tests
+/// (`#[ignore = "full tier: …"]`, run by `scripts/test.sh`, which checks both first) need one.
+#[track_caller]
+pub fn require_privilege(what: &str) {
+    let (granted, how) = match what {
+        "root" => (
+            rustix::process::geteuid().is_root(),
+            "run the tests as root, e.g. in a container",
+        ),
+        "unshare" => (
+            Command::new("unshare")
+                .args(["-Urm", "true"])
+                .output()
+                .is_ok_and(|o| o.status.success()),
+            "sysctl kernel.unprivileged_userns_clone=1, or a container that allows them",
+        ),
         other => panic!("unknown privilege {other}"),
     };
-    if !granted {
-        eprintln!(
-            "NOT RUN: this test needs {what}, which this machine does not grant (SPEC.md \
-             TEST-PRIVILEGE; scripts/test.sh refuses such a machine)"
-        );
-    }
-    !granted
+    assert!(
+        granted,
+        "this test needs {what}, which this machine does not grant: {how} (SPEC.md \
+         TEST-PRIVILEGE; scripts/test.sh checks it first)"
+    );
 }
 
 /// Path of the `ca` binary cargo built for this test run.
@@ -351,18 +363,146 @@ pub fn verify(env: &Env, pem: &str, with_crl: bool) -> (bool, String) {
     openssl(&args)
 }
 
-/// The `ca` binary pointed at `dir`, clean environment, pinned time.
+/// The `ca` binary pointed at `dir`, clean environment, pinned time and seeded serials (so a
+/// sweep can compare after-states byte for byte).
 pub fn ca_at(dir: &Path) -> Command {
+    let mut c = clean_ca(dir);
+    c.env("FILECA_NOW", NOW).env("FILECA_TEST_SEED", "5280");
+    c
+}
+
+/// The one command builder: the `ca` binary with `--dir DIR` and none of the environment
+/// variables it reads (SPEC.md's options and test hooks) inherited from the caller's shell.
+pub fn clean_ca(dir: &Path) -> Command {
     let mut c = Command::new(bin());
     c.arg("--dir").arg(dir);
-    c.env_remove("CA_DIR")
-        .env_remove("FILECA_FAULT")
-        .env_remove("FILECA_FAULT_TRACE")
-        .env_remove("FILECA_READ_FAULT")
-        .env_remove("FILECA_READ_TRACE")
-        .env("FILECA_NOW", NOW)
-        .env("FILECA_TEST_SEED", "5280");
+    for var in [
+        "CA_DIR",
+        "CA_LOCK_TIMEOUT",
+        "FILECA_FAULT",
+        "FILECA_FAULT_TRACE",
+        "FILECA_INLINE_APPEND_MAX",
+        "FILECA_NOW",
+        "FILECA_READ_FAULT",
+        "FILECA_READ_TRACE",
+        "FILECA_SIMDISK_TRACE",
+        "FILECA_TEST_PANIC",
+        "FILECA_TEST_SEED",
+    ] {
+        c.env_remove(var);
+    }
     c
+}
+
+/// How long a command under test may run before [`bounded`] calls it a hang.
+pub const DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs `cmd` (stdin from /dev/null, output to temporary files outside any workspace) and
+/// kills it if it is still running after `deadline`: a hang or a memory blow-up fails the
+/// test, naming the command, instead of hanging the suite.
+#[track_caller]
+pub fn bounded(mut cmd: Command, deadline: std::time::Duration) -> Output {
+    use std::process::Stdio;
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let err = tempfile::NamedTempFile::new().unwrap();
+    cmd.stdin(Stdio::null())
+        .stdout(out.reopen().unwrap())
+        .stderr(err.reopen().unwrap());
+    let what = format!("{cmd:?}");
+    let mut child = cmd.spawn().unwrap();
+    let status = wait_until(deadline, || child.try_wait().unwrap()).unwrap_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{what} was still running after {deadline:?}: it hangs or exhausts memory")
+    });
+    let output = Output {
+        status,
+        stdout: std::fs::read(out.path()).unwrap(),
+        stderr: std::fs::read(err.path()).unwrap(),
+    };
+    drop((out, err));
+    output
+}
+
+/// Polls `ready` until it returns `Some` or `timeout` passes: how a test waits for an
+/// observable condition instead of sleeping and hoping.
+pub fn wait_until<T>(
+    timeout: std::time::Duration,
+    mut ready: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = ready() {
+            return Some(v);
+        }
+        if start.elapsed() > timeout {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Waits until process `pid` has `path` open (one of its /proc/PID/fd links): the observable
+/// sign that it reached the point of opening it (a lock file, a FIFO it now blocks on).
+#[track_caller]
+pub fn wait_until_open(pid: u32, path: &Path) {
+    let want = std::fs::canonicalize(path).unwrap();
+    let fds = PathBuf::from(format!("/proc/{pid}/fd"));
+    let found = wait_until(DEADLINE, || {
+        let entries = std::fs::read_dir(&fds).ok()?;
+        entries
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .any(|target| target == want)
+            .then_some(())
+    });
+    assert!(
+        found.is_some(),
+        "process {pid} did not open {} within {DEADLINE:?}",
+        path.display()
+    );
+}
+
+/// The exclusive `flock` on a CA's lock file, held by the test process itself until
+/// released or dropped: it is held when `hold` returns, so a test never guesses how long
+/// taking it takes. (The descriptor is close-on-exec: no `ca` child inherits it.)
+pub struct LockHolder(std::fs::File);
+
+impl LockHolder {
+    #[track_caller]
+    pub fn hold(lock: &Path) -> LockHolder {
+        let file = std::fs::OpenOptions::new().write(true).open(lock).unwrap();
+        file.lock().unwrap();
+        LockHolder(file)
+    }
+
+    /// Releases the lock.
+    pub fn release(self) {
+        self.0.unlock().unwrap();
+    }
+}
+
+/// A passphrase file holding `pass`, mode 0600 (so no "readable by other users" warning).
+pub fn pass_file_at(path: &Path, pass: &str) -> PathBuf {
+    std::fs::write(path, format!("{pass}\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    path.to_path_buf()
+}
+
+/// [`pass_file_at`] in the workspace, as the string an argument list takes.
+pub fn pass_file(env: &Env, name: &str, pass: &str) -> String {
+    pass_file_at(&env.path(name), pass)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// SHA-256 of `bytes` in lowercase hex (ring: the tests use one hash implementation).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Copies a directory tree, preserving modes.

@@ -122,6 +122,7 @@ fn verify_chain(env: &Env, root: &Path, chain: &[&Path], leaf: &Path) -> (bool, 
 /// constraints are refused at the gate, byte-identical; a leaf forced past fileca is
 /// rejected by openssl verify, so the constraint is really in the certificate.
 #[test]
+#[ignore = "full tier: certtool (gnutls-bin)"]
 fn a_constrained_root_signs_a_sub_ca_whose_leaves_verify_subca_profile() {
     let root = Env::empty();
     root.ok(&[
@@ -365,6 +366,7 @@ fn verify_with_crls(env: &Env, root: &Path, chain: &[&Path], crls: &[&Path], lea
 /// three chains; OpenSSL and GnuTLS verify them; revocation at both levels below the root is
 /// seen by `openssl verify -crl_check_all` with the three CAs' CRLs.
 #[test]
+#[ignore = "full tier: certtool (gnutls-bin); every key type"]
 fn three_tier_chains_of_every_key_type_verify_and_revoke_subca_chain() {
     for (root_kt, int_alg, issuing_alg, leaf_alg) in [
         ("ed25519", P384, RSA, P256),
@@ -464,6 +466,7 @@ pub(crate) fn siblings(dir: &Path) -> Vec<String> {
 /// key chaining to a root, byte-identical, and installs the right one with chain.pem. The
 /// installed CA's gate also applies the constraints of the CAs in chain.pem.
 #[test]
+#[ignore = "full tier: certtool (gnutls-bin)"]
 fn a_pending_ca_is_completed_by_install_ca_pending_install() {
     let root = Env::empty();
     root.ok(&[
@@ -683,6 +686,7 @@ fn a_pending_ca_is_completed_by_install_ca_pending_install() {
 /// pending CA as it was, or the complete CA; a second install-ca (or any command) after a
 /// kill finishes the cleanup, so no copy of the key stays in a hidden sibling.
 #[test]
+#[ignore = "full tier: a crash at every mutation, one process per fault point"]
 fn install_ca_interrupted_anywhere_leaves_pending_or_installed_install_atomic() {
     let work = tempfile::tempdir().unwrap();
     let at = |name: &str| work.path().join(name);
@@ -789,6 +793,7 @@ fn install_ca_interrupted_anywhere_leaves_pending_or_installed_install_atomic() 
 /// leaves a pair directory, or a NAME.p12, with a certificate the index does not record, and
 /// the next command completes a committed one, NAME.p12 included.
 #[test]
+#[ignore = "full tier: a crash sweep of issue --p12, one process per fault point"]
 fn sub_ca_outputs_carry_the_chain_chain_out() {
     let work = tempfile::tempdir().unwrap();
     let at = |name: &str| work.path().join(name);
@@ -881,7 +886,7 @@ fn sub_ca_outputs_carry_the_chain_chain_out() {
 
     // Fail or kill issue --p12 at every mutation, each run into its own output directory
     // (the seeded runs all draw the same serial).
-    let pass = crate::p12::pass_file(work.path());
+    let pass = pass_file_at(&work.path().join("p12.pass"), crate::p12::PASSPHRASE);
     let args = |out: &Path| -> Vec<String> {
         [
             "issue",
@@ -943,6 +948,7 @@ fn sub_ca_outputs_carry_the_chain_chain_out() {
 /// another subject is refused, byte-identical; failing or killing the swap at any mutation
 /// leaves the old or the new certificate, never a mix.
 #[test]
+#[ignore = "full tier: a crash at every mutation, one process per fault point"]
 fn an_intermediate_is_renewed_by_atomic_swap_install_swap() {
     let work = tempfile::tempdir().unwrap();
     let at = |name: &str| work.path().join(name);
@@ -1143,6 +1149,7 @@ pub(crate) fn installed_sub_ca(work: &Path, subject: &str) -> (PathBuf, PathBuf)
 /// mutation, the same command again completes it, and the parent never holds two sub-CA
 /// certificates for the new CA nor one for a key that is gone; a finished one is a no-op.
 #[test]
+#[ignore = "full tier: a crash at every step, one process per fault point"]
 fn init_parent_is_resumable_at_every_step_parent_resume() {
     let work = tempfile::tempdir().unwrap();
     let root = work.path().join("root");
@@ -1240,15 +1247,15 @@ fn init_parent_is_resumable_at_every_step_parent_resume() {
     }
 }
 
-/// Review findings (an attack on the constraint gate and install-ca), each refused
-/// byte-identical: URI SANs under a constrained CA (NC-URI); a wildcard reaching an excluded
+/// The constraint gate and install-ca under attack, each refused byte-identical: URI SANs under a constrained CA (NC-URI); a wildcard reaching an excluded
 /// name (NC-WILDCARD); a host-like CN, an address CN and a subject emailAddress outside the
 /// constraints, for every profile (NC-SUBJECT); a mailbox constraint's local part is
 /// case-sensitive; install-ca of a chain through an issuer whose pathLenConstraint does not
 /// allow it, or with an unknown critical extension; a pending directory that is not trusted,
 /// whose key others can read, or that holds something else.
 #[test]
-fn review_findings_on_the_constraint_gate_and_install_ca_nc_review() {
+fn constraint_gate_and_install_ca_refuse_every_escape_byte_identical_nc_uri_nc_wildcard_nc_subject_install_checks()
+ {
     let root = Env::empty();
     root.ok(&[
         "init",

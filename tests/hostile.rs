@@ -203,10 +203,9 @@ fn files_get_their_modes_whatever_the_umask_hostile_umask() {
 }
 
 #[test]
+#[ignore = "full tier: unshare (user namespaces)"]
 fn a_read_only_state_directory_serves_reads_and_refuses_writes_hostile_readonly() {
-    if lacks_privilege("unshare") {
-        return;
-    }
+    require_privilege("unshare");
     let env = Env::new();
     env.sign(&csr("p256-default.pem"), &[]);
     let out_dir = env.path("out");

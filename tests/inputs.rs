@@ -1,71 +1,27 @@
 //! Input files that could hang fileca or exhaust its memory (SPEC.md section 6, HOSTILE-INPUT):
 //! FIFOs without a writer, devices, oversized files and lists, raw control characters.
 //!
-//! Every command here runs under a deadline ([`bounded`]) so that a regression fails the test
+//! Every command here runs under a deadline (harness `bounded`, [`IMMEDIATE`]) so that a regression fails the test
 //! instead of hanging CI.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 use crate::harness::*;
 
 /// How long a refusal may take; the refusals here are immediate.
-const DEADLINE: Duration = Duration::from_secs(5);
-
-/// Runs `cmd` with standard input closed, killing it if it is still running after
-/// [`DEADLINE`] (the test then fails: fileca hung or was still eating memory).
-fn bounded(mut cmd: Command, scratch: &Path) -> Output {
-    let out = scratch.join("bounded.out");
-    let err = scratch.join("bounded.err");
-    cmd.stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap());
-    let what = format!("{cmd:?}");
-    let mut child = cmd.spawn().unwrap();
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > DEADLINE {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("{what} was still running after {DEADLINE:?}: it hangs or exhausts memory");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: std::fs::read(&out).unwrap(),
-        stderr: std::fs::read(&err).unwrap(),
-    }
-}
-
-/// Runs `ca ARGS` under the deadline, asserts exit `code` and a byte-identical state
-/// directory; returns stderr.
-#[track_caller]
-fn refused(env: &Env, args: &[&str], code: i32) -> String {
-    let before = snapshot(&env.dir);
-    let mut cmd = env.ca();
-    cmd.args(args);
-    let out = bounded(cmd, env.tmp.path());
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(code), "ca {args:?}: {stderr}");
-    assert!(out.stdout.is_empty(), "a refused command printed to stdout");
-    assert_unchanged(&before, &snapshot(&env.dir));
-    stderr
-}
+const IMMEDIATE: Duration = Duration::from_secs(5);
 
 /// Runs `bash -c SCRIPT` under the deadline (for process substitution) and asserts success.
 #[track_caller]
-fn bash_ok(env: &Env, script: &str) -> Output {
+fn bash_ok(script: &str) -> Output {
     let mut cmd = Command::new("bash");
     cmd.arg("-c")
         .arg(script)
         .env_remove("CA_PASSPHRASE_FILE")
         .env_remove("CA_DIR");
-    let out = bounded(cmd, env.tmp.path());
+    let out = bounded(cmd, IMMEDIATE);
     assert!(
         out.status.success(),
         "{script}: {}",
@@ -103,42 +59,36 @@ fn encrypted_ca() -> (Env, PathBuf) {
 fn a_fifo_without_a_writer_given_as_a_csr_is_refused_at_once_hostile_input() {
     let env = Env::new();
     let fifo = mkfifo(&env.path("request.pem"));
-    let err = refused(&env, &["sign", s(&fifo)], REFUSED);
+    let err = env.refused_within(&["sign", s(&fifo)], REFUSED, IMMEDIATE);
     assert!(
         err.contains("request.pem") && err.contains("no data"),
         "{err}"
     );
     // The other commands that read a CSR or a certificate.
     let serial = env.sign(&csr("p256-default.pem"), &[]).1;
-    let err = refused(&env, &["renew", &serial, "--csr", s(&fifo)], REFUSED);
+    let err = env.refused_within(&["renew", &serial, "--csr", s(&fifo)], REFUSED, IMMEDIATE);
     assert!(err.contains("no data"), "{err}");
-    let err = refused(&env, &["verify", s(&fifo)], REFUSED);
+    let err = env.refused_within(&["verify", s(&fifo)], REFUSED, IMMEDIATE);
     assert!(err.contains("no data"), "{err}");
 }
 
 #[test]
 fn pipes_and_process_substitution_keep_working_hostile_input() {
     let env = Env::new();
-    let out = bash_ok(
-        &env,
-        &format!(
-            "exec '{}' --dir '{}' sign <(cat '{}')",
-            bin().display(),
-            env.dir.display(),
-            csr("p256-default.pem").display()
-        ),
-    );
+    let out = bash_ok(&format!(
+        "exec '{}' --dir '{}' sign <(cat '{}')",
+        bin().display(),
+        env.dir.display(),
+        csr("p256-default.pem").display()
+    ));
     assert!(String::from_utf8_lossy(&out.stdout).contains("BEGIN CERTIFICATE"));
     let (env, _) = encrypted_ca();
-    let out = bash_ok(
-        &env,
-        &format!(
-            "exec '{}' --dir '{}' --passphrase-file <(printf 'correct horse\\nuser: ca\\n') sign '{}'",
-            bin().display(),
-            env.dir.display(),
-            csr("p256-default.pem").display()
-        ),
-    );
+    let out = bash_ok(&format!(
+        "exec '{}' --dir '{}' --passphrase-file <(printf 'correct horse\\nuser: ca\\n') sign '{}'",
+        bin().display(),
+        env.dir.display(),
+        csr("p256-default.pem").display()
+    ));
     assert!(String::from_utf8_lossy(&out.stdout).contains("BEGIN CERTIFICATE"));
     env.assert_check_ok();
 }
@@ -150,14 +100,14 @@ fn a_batch_directory_takes_only_regular_files_hostile_input() {
     std::fs::create_dir(&dir).unwrap();
     std::fs::copy(csr("p256-default.pem"), dir.join("a.pem")).unwrap();
     mkfifo(&dir.join("b.pem"));
-    let err = refused(&env, &["sign", s(&dir)], REFUSED);
+    let err = env.refused_within(&["sign", s(&dir)], REFUSED, IMMEDIATE);
     assert!(
         err.contains("b.pem") && err.contains("not a regular file"),
         "{err}"
     );
     std::fs::remove_file(dir.join("b.pem")).unwrap();
     std::os::unix::fs::symlink("/dev/zero", dir.join("c.csr")).unwrap();
-    let err = refused(&env, &["sign", s(&dir)], REFUSED);
+    let err = env.refused_within(&["sign", s(&dir)], REFUSED, IMMEDIATE);
     assert!(
         err.contains("c.csr") && err.contains("not a regular file"),
         "{err}"
@@ -169,34 +119,33 @@ fn passphrase_files_are_bounded_and_never_block_hostile_input() {
     let (env, pass) = encrypted_ca();
     let p256 = csr("p256-default.pem");
     let fifo = mkfifo(&env.path("pass.fifo"));
-    let err = refused(
-        &env,
+    let err = env.refused_within(
         &["--passphrase-file", s(&fifo), "sign", s(&p256)],
         REFUSED,
+        IMMEDIATE,
     );
     assert!(
         err.contains("pass.fifo") && err.contains("no data"),
         "{err}"
     );
-    let err = refused(
-        &env,
+    let err = env.refused_within(
         &["--passphrase-file", "/dev/zero", "sign", s(&p256)],
         REFUSED,
+        IMMEDIATE,
     );
     assert!(err.contains("/dev/zero") && err.contains("device"), "{err}");
     let long = write(&env, "long", &[b'x'; 5000]);
-    let err = refused(
-        &env,
+    let err = env.refused_within(
         &["--passphrase-file", s(&long), "sign", s(&p256)],
         REFUSED,
+        IMMEDIATE,
     );
     assert!(err.contains("4096"), "{err}");
     assert!(
         !err.contains("xxxx"),
         "the passphrase is never echoed: {err}"
     );
-    let err = refused(
-        &env,
+    let err = env.refused_within(
         &[
             "--passphrase-file",
             s(&pass),
@@ -205,6 +154,7 @@ fn passphrase_files_are_bounded_and_never_block_hostile_input() {
             "/dev/zero",
         ],
         REFUSED,
+        IMMEDIATE,
     );
     assert!(err.contains("device"), "{err}");
     // Only the first line counts, and what follows it is not read: a `pass` entry with
@@ -223,29 +173,29 @@ fn from_list_is_bounded_and_never_echoes_a_raw_line_hostile_input() {
         .unwrap()
         .set_len(17 << 20)
         .unwrap();
-    let err = refused(&env, &["sign", "--from-list", s(&big)], REFUSED);
+    let err = env.refused_within(&["sign", "--from-list", s(&big)], REFUSED, IMMEDIATE);
     assert!(err.contains("big.list") && err.contains("16 MiB"), "{err}");
     assert!(err.len() < 1000, "{} bytes of error", err.len());
     // One line longer than a path can be.
     let long = write(&env, "long.list", &[b'A'; 10_000]);
-    let err = refused(&env, &["sign", "--from-list", s(&long)], REFUSED);
+    let err = env.refused_within(&["sign", "--from-list", s(&long)], REFUSED, IMMEDIATE);
     assert!(err.contains("line 1") && err.contains("4096"), "{err}");
     assert!(err.len() < 1000, "{} bytes of error", err.len());
     // More entries than a batch may hold.
     let many = write(&env, "many.list", "x.pem\n".repeat(100_001).as_bytes());
-    let err = refused(&env, &["sign", "--from-list", s(&many)], REFUSED);
+    let err = env.refused_within(&["sign", "--from-list", s(&many)], REFUSED, IMMEDIATE);
     assert!(err.contains("100000 entries"), "{err}");
     assert!(err.len() < 1000, "{} bytes of error", err.len());
     // Control characters in an entry are escaped, never printed raw.
     let evil = write(&env, "evil.list", b"\x1b[31mred\x07.pem\n");
-    let err = refused(&env, &["sign", "--from-list", s(&evil)], REFUSED);
+    let err = env.refused_within(&["sign", "--from-list", s(&evil)], REFUSED, IMMEDIATE);
     assert!(!err.contains('\x1b') && !err.contains('\x07'), "{err:?}");
     assert!(err.contains(r"\u{001b}[31mred\u{0007}.pem"), "{err}");
     // A FIFO without a writer, and a device.
     let fifo = mkfifo(&env.path("list.fifo"));
-    let err = refused(&env, &["sign", "--from-list", s(&fifo)], REFUSED);
+    let err = env.refused_within(&["sign", "--from-list", s(&fifo)], REFUSED, IMMEDIATE);
     assert!(err.contains("no data"), "{err}");
-    let err = refused(&env, &["sign", "--from-list", "/dev/zero"], REFUSED);
+    let err = env.refused_within(&["sign", "--from-list", "/dev/zero"], REFUSED, IMMEDIATE);
     assert!(err.contains("device"), "{err}");
 }
 
@@ -254,14 +204,13 @@ fn import_inputs_are_bounded_and_never_block_hostile_input() {
     let env = Env::empty();
     let fifo = mkfifo(&env.path("key.fifo"));
     let crt = write(&env, "ca.crt", b"");
-    let err = refused(
-        &env,
+    let err = env.refused_within(
         &["init", "--import-key", s(&fifo), "--import-cert", s(&crt)],
         REFUSED,
+        IMMEDIATE,
     );
     assert!(err.contains("no data"), "{err}");
-    let err = refused(
-        &env,
+    let err = env.refused_within(
         &[
             "init",
             "--import-key",
@@ -270,6 +219,7 @@ fn import_inputs_are_bounded_and_never_block_hostile_input() {
             s(&crt),
         ],
         REFUSED,
+        IMMEDIATE,
     );
     assert!(err.contains("device"), "{err}");
     assert!(!env.dir.exists());

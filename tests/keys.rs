@@ -71,6 +71,7 @@ fn renew_ca_keeps_old_certificates_valid_and_archives_the_old_ca_renew_ca() {
 }
 
 #[test]
+#[ignore = "full tier: a crash at every mutation, one process per fault point"]
 fn crash_at_every_mutation_of_renew_ca_leaves_old_or_new_renew_ca_sweep() {
     let tmp = tempfile::tempdir().unwrap();
     let base = deterministic_ca(tmp.path());
@@ -168,6 +169,7 @@ fn issue_generates_a_key_pair_openssl_reads_issue() {
 }
 
 #[test]
+#[ignore = "full tier: a crash at every mutation, one process per fault point"]
 fn crash_at_every_mutation_of_issue_publishes_both_files_or_neither_issue_pair() {
     let tmp = tempfile::tempdir().unwrap();
     let base = deterministic_ca(tmp.path());
@@ -308,6 +310,7 @@ pub fn openssl_ca(
 }
 
 #[test]
+#[ignore = "full tier: every key form, RSA included"]
 fn init_adopts_existing_ca_keys_in_every_supported_form_import_key() {
     let env = Env::empty();
     type Case<'a> = (&'a str, Vec<&'a str>, Option<Vec<&'a str>>, &'a str);
@@ -467,13 +470,6 @@ fn import_refuses_mismatched_non_ca_and_encrypted_keys_without_a_passphrase_impo
     }
 }
 
-fn pass_file(env: &Env, name: &str, pass: &str) -> String {
-    write(env, name, format!("{pass}\n").as_bytes())
-        .to_str()
-        .unwrap()
-        .to_string()
-}
-
 /// The INTEGERs of the scrypt parameters of an encrypted PKCS#8 key (N, r, p in hex), read
 /// by `openssl asn1parse`, independently of fileca and of the pkcs8 crate.
 fn scrypt_parameters(key: &std::path::Path) -> Vec<String> {
@@ -628,6 +624,7 @@ fn passwd_sets_changes_and_removes_the_passphrase_passwd() {
 }
 
 #[test]
+#[ignore = "full tier: a crash at every mutation, one process per fault point"]
 fn crash_at_every_mutation_of_passwd_leaves_the_old_or_the_new_encryption_passwd_sweep() {
     let tmp = tempfile::tempdir().unwrap();
     let base = deterministic_ca(tmp.path());
@@ -802,6 +799,7 @@ fn import_openssl_reads_an_easy_rsa_layout_import_openssl() {
 }
 
 #[test]
+#[ignore = "full tier: script (util-linux) for a terminal"]
 fn the_passphrase_prompt_reads_a_terminal_without_echo_passphrase_prompt() {
     require("script", "util-linux (bsdutils on Debian 12 and older)");
     let env = Env::empty();
@@ -815,20 +813,12 @@ fn the_passphrase_prompt_reads_a_terminal_without_echo_passphrase_prompt() {
         "--encrypt-key",
     ]);
     let out_crt = env.path("prompted.crt");
-    let cmd = format!(
-        "'{}' --dir '{}' sign '{}' --out '{}'",
-        bin().display(),
-        env.dir.display(),
+    let args = format!(
+        "sign {} --out {}",
         csr("p256-default.pem").display(),
         out_crt.display()
     );
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "(sleep 0.5; printf 'tty-secret\\n') | script -qec \"{cmd}\" /dev/null"
-        ))
-        .output()
-        .unwrap();
+    let out = on_terminal(&env, &args, &["tty-secret"]);
     let transcript = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{transcript}");
     assert!(transcript.contains("passphrase for"), "{transcript}");
@@ -862,33 +852,75 @@ fn import_openssl_never_treats_an_unreadable_counter_as_absent_import_openssl_re
     }
 }
 
-/// Runs `ca ARGS` on a pseudo-terminal (util-linux `script`), typing `lines` one by one.
+/// Runs `ca ARGS` on a pseudo-terminal (util-linux `script`), typing each of `lines` once
+/// its prompt (a line ending in ": ") has appeared on the terminal; then closes the input.
 pub(crate) fn on_terminal(env: &Env, args: &str, lines: &[&str]) -> std::process::Output {
-    use std::io::Write;
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
     require("script", "util-linux (bsdutils on Debian 12 and older)");
     let cmd = format!("{} --dir {} {args}", bin().display(), env.dir.display());
     let mut child = std::process::Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
-        .env_remove("CA_PASSPHRASE_FILE")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("script(1) from util-linux");
+    let transcript = Arc::new(Mutex::new(Vec::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let pump = {
+        let transcript = Arc::clone(&transcript);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                transcript.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
     let mut stdin = child.stdin.take().unwrap();
-    for line in lines {
-        std::thread::sleep(std::time::Duration::from_millis(400));
+    let mut seen = 0; // the transcript's length when the last line was typed
+    for (i, line) in lines.iter().enumerate() {
+        let prompted = wait_until(DEADLINE, || {
+            let text = transcript.lock().unwrap();
+            (text.len() > seen && text.ends_with(b": ")).then_some(())
+        });
+        let text = String::from_utf8_lossy(&transcript.lock().unwrap()).into_owned();
+        assert!(
+            prompted.is_some(),
+            "no prompt for line {i} of ca {args}: {text}"
+        );
+        seen = text.len();
+        // The prompt is printed just before echo is turned off: a moment for that switch,
+        // which is not observable from outside `script`'s terminal.
+        std::thread::sleep(std::time::Duration::from_millis(100));
         stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
     }
-    std::thread::sleep(std::time::Duration::from_millis(400));
     drop(stdin);
-    child.wait_with_output().unwrap()
+    let status = child.wait().unwrap();
+    pump.join().unwrap();
+    let mut stderr = Vec::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_end(&mut stderr)
+        .unwrap();
+    let stdout = std::mem::take(&mut *transcript.lock().unwrap());
+    std::process::Output {
+        status,
+        stdout,
+        stderr,
+    }
 }
 
 /// PASSWD-NEW: a new passphrase typed on a terminal is asked twice; a mismatch is exit 3 and
 /// creates or changes nothing (a typo made ca.key unrecoverable); one shorter than 8
 /// characters is refused, from a file too; a passphrase file others can read is warned about.
 #[test]
+#[ignore = "full tier: script (util-linux) for a terminal"]
 fn new_passphrases_are_confirmed_long_enough_and_kept_private_passwd_new() {
     use std::os::unix::fs::PermissionsExt;
     let env = Env::empty();
@@ -975,6 +1007,7 @@ fn new_passphrases_are_confirmed_long_enough_and_kept_private_passwd_new() {
 /// as valid PKCS#8, plain or encrypted; an RSA CA signs with sha256WithRSAEncryption and
 /// what it issues verifies with openssl.
 #[test]
+#[ignore = "full tier: big sizes: RSA key generation"]
 fn rsa_keys_are_generated_for_cas_and_pairs_key_rsa() {
     let env = Env::with_key("rsa-2048");
     assert_eq!(env.status()["key_type"], "rsa-2048");

@@ -109,6 +109,7 @@ impl Findings {
 /// profile in both — renews one and revokes one; both publish a CRL; the root is renewed.
 /// pkilint lints every certificate, every issuer/subject pair and both CRLs.
 #[test]
+#[ignore = "full tier: pkilint (PyPI) and certtool (gnutls-bin)"]
 fn a_two_tier_pki_is_clean_under_pkilint_lint_pkix() {
     let pkilint = pkilint_dir();
     let mut findings = Findings {
@@ -235,6 +236,7 @@ fn a_two_tier_pki_is_clean_under_pkilint_lint_pkix() {
 /// empty rfc822Name in excludedSubtrees, now by the permitted subtree closed.invalid,
 /// NC-CLOSE-ENCODING).
 #[test]
+#[ignore = "full tier: pkilint (PyPI) and certtool (gnutls-bin)"]
 fn the_empty_rfc822_name_excludes_every_address_for_gnutls_lint_pkix() {
     let root = Env::empty();
     root.ok(&[
@@ -274,6 +276,7 @@ fn the_empty_rfc822_name_excludes_every_address_for_gnutls_lint_pkix() {
 /// profile — for an ECDSA and an RSA key where the key usages differ — and of a policy profile
 /// with certificatePolicies and an EKU given as an OID, is clean at NOTICE.
 #[test]
+#[ignore = "full tier: pkilint (PyPI) and certtool (gnutls-bin)"]
 fn a_certificate_of_every_builtin_profile_is_clean_under_pkilint_lint_pkix() {
     let pkilint = pkilint_dir();
     let mut findings = Findings {
@@ -361,6 +364,7 @@ fn a_certificate_of_every_builtin_profile_is_clean_under_pkilint_lint_pkix() {
 /// `spiffe://` URI (RFC 3986, a scheme pkilint does not know). Each such certificate gets
 /// exactly those findings and no other.
 #[test]
+#[ignore = "full tier: pkilint (PyPI) and certtool (gnutls-bin)"]
 fn pkilints_findings_on_wildcard_single_label_and_spiffe_names_are_its_own_limits_lint_pkix() {
     let pkilint = pkilint_dir();
     let env = Env::new();

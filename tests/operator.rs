@@ -670,12 +670,13 @@ fn every_man_page_the_main_page_names_exists_docs_man() {
     env.refused(&["man", "nope"], USAGE);
 }
 
-/// Review findings: a self-signed certificate made with the CA key outside fileca is not
+/// A self-signed certificate made with the CA key outside fileca is not
 /// "this CA's"; `passwd --remove` on a plaintext key commits nothing; a malformed serial is a
 /// usage error; upgrade of a current directory still honours --expect-generation; a too short
 /// tail says so.
 #[test]
-fn review_findings_on_verify_passwd_serials_and_upgrade_review() {
+fn foreign_certs_noop_passwd_bad_serials_and_stale_upgrades_are_refused_or_named_verify_this_ca_serial_input_upgrade_current()
+ {
     let env = Env::new();
     let rogue = env.path("rogue.crt");
     let subject = openssl(&[

@@ -197,6 +197,7 @@ fn names(dir: &Path) -> Vec<String> {
 }
 
 #[test]
+#[ignore = "full tier: kill loop"]
 fn a_kill_at_any_instant_never_leaves_an_unrecorded_or_reissued_certificate_output_atomic() {
     let tmp = tempfile::tempdir().unwrap();
     let base = deterministic_ca(tmp.path());
@@ -459,7 +460,8 @@ fn out_dir_is_created_like_mkdir_p_output_out_dir() {
 }
 
 #[test]
-fn review_findings_on_outputs_output_review() {
+fn outputs_never_land_in_the_state_directory_and_recover_exactly_what_was_found_output_recover_recover_inside()
+ {
     let tmp = tempfile::tempdir().unwrap();
     let dir = deterministic_ca(tmp.path());
     // No output inside the state directory, even with --force (it would replace `serial`
@@ -589,20 +591,24 @@ fn out_to_a_stream_is_written_after_the_commit_like_stdout_output_streams() {
             .unwrap()
             .success()
     );
-    let reader = std::process::Command::new("cat")
-        .arg(&fifo)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
+    // The reader is this process, there before the command starts: the FIFO opened
+    // read-write (Linux: never blocks), read once the command is done (a certificate fits in
+    // the pipe buffer).
+    let mut reader = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(200));
     let out = sign_to(fifo.to_str().unwrap());
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let got = reader.wait_with_output().unwrap();
-    assert!(String::from_utf8_lossy(&got.stdout).starts_with("-----BEGIN CERTIFICATE-----"));
+    let mut got = vec![0; 65536];
+    let n = std::io::Read::read(&mut reader, &mut got).unwrap();
+    drop(reader);
+    assert!(String::from_utf8_lossy(&got[..n]).starts_with("-----BEGIN CERTIFICATE-----"));
     // Without a reader it is refused before the commit (OUTPUT-STREAMS): nothing issued.
     let before = snapshot(&dir);
     let out = sign_to(fifo.to_str().unwrap());
@@ -621,7 +627,7 @@ fn out_to_a_stream_is_written_after_the_commit_like_stdout_output_streams() {
 }
 
 #[test]
-fn fresh_eyes_findings_output_fresh_eyes() {
+fn stdout_appends_and_an_unremovable_journal_or_an_escaped_name_is_only_a_note_output_streams() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = deterministic_ca(tmp.path());
     let c = csr("p256-default.pem");
@@ -1027,6 +1033,7 @@ fn a_read_only_stdout_or_fd_is_refused_before_the_commit_output_stream_writable(
 /// The CA holds 2,500 certificates from one batch, so `list` (≈375 KiB), `list --json`
 /// (≈1.2 MiB), `log` and `log --json` (one record naming 2,500 serials) all pass 64 KiB.
 #[test]
+#[ignore = "full tier: big sizes: thousands of certificates into a closed pipe"]
 fn read_commands_larger_than_a_pipe_end_quietly_when_the_reader_is_gone_exit_pipe() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("big");

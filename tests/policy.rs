@@ -26,14 +26,6 @@ fn req(env: &Env, name: &str, subj: &str, sans: &str, alg: &[&str]) -> PathBuf {
     csr
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 pub const K8S: &str = r#"[urls]
 crl = ["http://pki.lab.test/root.crl"]
 ca_issuers = ["http://pki.lab.test/root.crt"]
@@ -947,9 +939,12 @@ fn allow_email_and_ocsp_urls_policy_schema() {
     assert!(!x509_text(&env, &String::from_utf8_lossy(&out.stdout)).contains("Key Agreement"));
 }
 
-/// Findings of an attack review of the policy (each reproduced here before its fix).
+/// `policy apply` refuses what could not be encoded or would fail later, byte-identical: OIDs
+/// DER cannot hold, duplicates (RFC 5280 4.2.1.4), URLs that are no URLs, key usages that
+/// leave nothing for a key type, `*` where an URI pattern cannot have one.
 #[test]
-fn review_findings_on_the_policy_policy_review() {
+fn policy_apply_refuses_unencodable_oids_duplicates_bad_urls_and_patterns_policy_oid_policy_validate_policy_url()
+ {
     let env = Env::new();
     let apply = |text: &str| {
         let f = write(&env, "p.toml", text.as_bytes());
@@ -1060,6 +1055,19 @@ fn review_findings_on_the_policy_policy_review() {
         ],
         REFUSED,
     );
+}
+
+/// The gate judges what a certificate is, not what its profile says now: an address CN is
+/// an address; renew drops SAN types the profile no longer issues and refuses a sub-CA the
+/// policy no longer issues; init --parent checks the parent's sub-ca profile before the
+/// parent commits anything.
+#[test]
+fn the_gate_and_renew_judge_the_certificate_not_the_profile_name_policy_gate_policy_renew() {
+    let env = Env::new();
+    let apply = |text: &str| {
+        let f = write(&env, "p.toml", text.as_bytes());
+        env.run(&["policy", "apply", f.to_str().unwrap()])
+    };
     // An address CN is checked as an address (issue 10.1.1.1 --san IP:10.1.1.1).
     assert!(apply("[profiles.web]\nextended_key_usage = [\"serverAuth\"]\nallow_dns = [\"*.lab.test\"]\nallow_ip = [\"10.0.0.0/8\"]\n").status.success());
     env.ok(&[
@@ -1158,6 +1166,13 @@ fn review_findings_on_the_policy_policy_review() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not issue sub-CA certificates"));
     assert_unchanged(&before, &snapshot(&root.dir));
+}
+
+/// Policy files stay within the CA's name constraints (whole patterns), are bounded in size
+/// (never read whole), and a saved edit that is not text is refused and kept.
+#[test]
+fn policies_stay_within_the_constraints_bounded_and_text_policy_text_policy_cmd() {
+    let env = Env::new();
     // allow_* within the CA's constraints, whole patterns.
     let nc = Env::empty();
     nc.ok(&[
@@ -1268,9 +1283,11 @@ fn init_parent_keeps_to_the_parents_sub_ca_profile_policy_subca() {
     assert!(!ok && text.contains("will expire"), "{text}");
 }
 
-/// Findings of a fresh-eyes walk (helper), each checked here.
+/// `policy apply`/`edit` refuse at apply what would fail at every issue, name the profiles
+/// they drop and add, and name the option a passphrase problem comes from.
 #[test]
-fn fresh_eyes_findings_on_the_policy_policy_review() {
+fn policy_apply_and_edit_refuse_early_and_name_what_they_change_policy_cmd_policy_diff_policy_san_types()
+ {
     let env = Env::new();
     // apply names the profiles a policy drops and adds.
     let f = write(

@@ -231,6 +231,7 @@ fn s(p: &Path) -> String {
 }
 
 #[test]
+#[ignore = "full tier: power-loss sweep, one process per fault point"]
 fn power_loss_at_every_point_of_every_mutating_command_recovers_to_before_or_after_commit_powerloss()
  {
     let tmp = tempfile::tempdir().unwrap();
@@ -361,6 +362,7 @@ fn power_loss_at_every_point_of_every_mutating_command_recovers_to_before_or_aft
 /// recovery: recovery cannot assume the killed command's fsyncs completed, so it must make
 /// everything it relies on durable itself. Each state must still recover to before or after.
 #[test]
+#[ignore = "full tier: power-loss sweep, one process per fault point"]
 fn power_loss_during_the_recovery_of_a_killed_command_commit_powerloss_recovery() {
     let tmp = tempfile::tempdir().unwrap();
     let base = deterministic_ca(tmp.path());

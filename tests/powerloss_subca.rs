@@ -252,6 +252,7 @@ fn pending_signed(tmp: &Path, root: &Path, dir: &Path) -> PathBuf {
 /// directory that the next mutating command removes. Once success was reported, only the
 /// after-state, without that directory.
 #[test]
+#[ignore = "full tier: power-loss sweep, one process per fault point"]
 fn power_loss_anywhere_in_install_ca_leaves_pending_or_installed_install_atomic() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("root");
@@ -299,6 +300,7 @@ fn power_loss_anywhere_in_install_ca_leaves_pending_or_installed_install_atomic(
 /// sub-CA: both `check`-clean, one sub-CA certificate more than before, and when the key
 /// survived, that key and the very certificate the run recorded.
 #[test]
+#[ignore = "full tier: power-loss sweep, one process per fault point"]
 fn power_loss_anywhere_in_init_parent_recovers_by_running_it_again_parent_resume() {
     let tmp = tempfile::tempdir().unwrap();
     let ws = tmp.path().join("ws");
@@ -426,6 +428,7 @@ fn power_loss_anywhere_in_init_parent_recovers_by_running_it_again_parent_resume
 /// certificate archived). Each crash state, once recovered (`status`), is exactly before or
 /// after, after once success was reported, and `check`-clean.
 #[test]
+#[ignore = "full tier: power-loss sweep, one process per fault point"]
 fn power_loss_anywhere_in_renewing_an_installed_sub_ca_install_swap() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("root");
