@@ -171,6 +171,12 @@ pub enum Command {
         after_help = "Example:\n  ca --dir ./pki backup /mnt/usb/pki-$(date +%F)\n  ca --dir /mnt/usb/pki-2026-12-07 check"
     )]
     Backup(BackupArgs),
+    /// Bundle a certificate this CA issued with the key you hold: a PKCS#12 file, or the
+    /// certificate with its chain (PEM). Nothing in the CA changes.
+    #[command(
+        after_help = "Examples:\n  ca --dir ./pki export 5C0A4B9E --key web.key --p12 web.p12\n  ca --dir ./pki export --cert web.crt --fullchain web-chain.pem"
+    )]
+    Export(ExportArgs),
     /// Print this CA's certificates as an OpenSSL index.txt (V/R/E lines), for `openssl ocsp
     /// -index` and other OpenSSL tooling.
     #[command(
@@ -222,6 +228,7 @@ impl Command {
             | Command::Show(_)
             | Command::Verify(_)
             | Command::Log(_)
+            | Command::Export(_)
             | Command::ExportIndex
             | Command::Backup(_)
             | Command::Completions { .. }

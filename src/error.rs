@@ -353,6 +353,18 @@ pub enum Refused {
         Shown(.0)
     )]
     NotPending(PathBuf),
+    /// `export --key` of a key that is not the certificate's.
+    #[error(
+        "{} is not the key of certificate {serial} (its public key differs); nothing was written",
+        Shown(.key)
+    )]
+    ExportKeyMismatch { key: PathBuf, serial: String },
+    /// `export --p12 -` or a binary bundle onto a terminal.
+    #[error("a PKCS#12 bundle is binary: give --p12 or --p12-legacy a file, not a terminal")]
+    P12ToTerminal,
+    /// `export` onto an existing file.
+    #[error("{}: already exists; fileca never replaces it: give {option} a new name", Shown(.path))]
+    ExportExists { path: PathBuf, option: &'static str },
     /// `init --csr-out` onto an existing file.
     #[error("{}: already exists; fileca never replaces it: give --csr-out a new name", Shown(.0))]
     CsrOutExists(PathBuf),

@@ -109,6 +109,7 @@ pub fn run_with(cli: Cli, fixed: Option<Fixed>) -> Result<i32> {
         Command::Upgrade(a) => cmd::upgrade::run(a, &ctx)?,
         Command::ImportOpenssl(a) => cmd::import_openssl::run(a, &ctx)?,
         Command::Log(a) => cmd::log::run(a, &ctx)?,
+        Command::Export(a) => cmd::export::run(a, &ctx)?,
         Command::ExportIndex => cmd::export_index::run(&ctx)?,
         Command::Backup(a) => cmd::backup::run(a, &ctx)?,
         Command::Policy(a) => cmd::policy::run(a, &ctx)?,

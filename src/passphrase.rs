@@ -204,6 +204,15 @@ pub fn read_file(path: &Path) -> Result<Zeroizing<String>> {
 }
 
 /// Asks on the terminal with echo off (rpassword: reads /dev/tty, restores its settings).
+/// A passphrase typed once on the terminal (`what` names it); without a terminal, the error
+/// says which file option to give instead.
+pub fn ask(what: &str) -> Result<Zeroizing<String>> {
+    match std::io::stdin().is_terminal() {
+        true => prompt(what),
+        false => Err(PassphraseError::Needed(what.to_string()).into()),
+    }
+}
+
 fn prompt(what: &str) -> Result<Zeroizing<String>> {
     crate::render::prompt(&format!("{}: ", crate::render::escape(what)));
     let line = Zeroizing::new(rpassword::read_password().map_err(|e| Error::io("<terminal>", e))?);

@@ -15,6 +15,7 @@ mod concurrency;
 mod crash;
 mod edges;
 mod environment;
+mod export;
 mod hierarchy;
 mod hostile;
 mod init;

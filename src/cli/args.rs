@@ -417,6 +417,41 @@ pub struct BackupArgs {
     pub dest: PathBuf,
 }
 
+/// Arguments of `ca export`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("form").required(true).args(["p12", "p12_legacy", "fullchain"])))]
+pub struct ExportArgs {
+    #[arg(help = SERIAL_HELP, required_unless_present = "cert", conflicts_with = "cert")]
+    pub serial: Option<String>,
+    /// The certificate itself instead of its serial (it must be one this CA's index records).
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// The certificate's private key, as you hold it (PEM: PKCS#8, PKCS#1 or SEC1, encrypted
+    /// or not); it must be the certificate's key.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// File whose first line is --key's passphrase, if it is encrypted (else asked on the
+    /// terminal).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub key_passphrase_file: Option<PathBuf>,
+    /// Write a PKCS#12 bundle to OUT (a new file, mode 0600): the key, the certificate and
+    /// the CAs above it up to the root, encrypted (PBES2 with AES-256, HMAC-SHA-256).
+    #[arg(long, value_name = "OUT", requires = "key")]
+    pub p12: Option<PathBuf>,
+    /// As --p12, in the legacy form (pbeWithSHAAnd3-KeyTripleDES-CBC, SHA-1 MAC) for old
+    /// Windows and macOS importers.
+    #[arg(long, value_name = "OUT", requires = "key")]
+    pub p12_legacy: Option<PathBuf>,
+    /// Write the certificate followed by the CAs above it, the root excepted (PEM; no key) to
+    /// OUT (`-`: stdout).
+    #[arg(long, value_name = "OUT")]
+    pub fullchain: Option<PathBuf>,
+    /// File whose first line is the passphrase of the PKCS#12 bundle (else typed twice on the
+    /// terminal).
+    #[arg(long, value_name = "FILE")]
+    pub p12_passphrase_file: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct JsonArgs {
     /// Machine-readable output (schema in SPEC.md).

@@ -266,11 +266,13 @@ fn pending(args: &InitArgs, ctx: &Context, out: &Path) -> Result<()> {
                 crate::render::escape(&out.display().to_string())
             ));
         }
-        let target = store::output::check_copy_target(out)?;
+        let target = store::output::check_copy_target(out, "--csr-out")?;
         let to_file = target.is_file();
         store::create(&ctx.dir, &files)?;
         let dir = crate::render::escape(&ctx.dir.display().to_string());
-        if let Err(e) = store::output::write_copy(&target, csr.as_bytes(), false) {
+        if let Err(e) =
+            store::output::write_copy(&target, csr.as_bytes(), false, store::MODE_PUBLIC)
+        {
             // Reported as done (for the fault sweeps' trace) before saying what was not.
             crate::store::fsio::reported();
             return Err(Error::Undelivered {

@@ -13,6 +13,7 @@
 pub mod backup;
 pub mod check;
 pub mod crl;
+pub mod export;
 pub mod export_index;
 pub mod import_openssl;
 pub mod init;

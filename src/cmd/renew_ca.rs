@@ -44,8 +44,8 @@ fn request(ctx: &Context, out: &std::path::Path) -> Result<()> {
         .map_err(|e| Error::Internal(format!("making the certificate request: {e}")))?;
     drop(state);
     drop(session);
-    let target = crate::store::output::check_copy_target(out)?;
-    crate::store::output::write_copy(&target, csr.as_bytes(), false)?;
+    let target = crate::store::output::check_copy_target(out, "--csr-out")?;
+    crate::store::output::write_copy(&target, csr.as_bytes(), false, crate::store::MODE_PUBLIC)?;
     // Durable where it is reported (write_copy fsynced the file and its directory).
     crate::store::fsio::reported();
     if !ctx.quiet {

@@ -31,11 +31,11 @@ impl CopyTarget {
 /// Writes a copy of a file fileca also keeps in a state directory (`init --csr-out`'s
 /// request): a file is staged next to its path, made durable, renamed into place (never
 /// replacing a file unless `force`); stdout and streams are written as they are.
-pub fn write_copy(target: &CopyTarget, bytes: &[u8], force: bool) -> Result<()> {
+pub fn write_copy(target: &CopyTarget, bytes: &[u8], force: bool, mode: u32) -> Result<()> {
     let path = match target {
-        CopyTarget::Stdout => return crate::render::print(&String::from_utf8_lossy(bytes)),
+        CopyTarget::Stdout => return crate::render::stdout_bytes(bytes),
         CopyTarget::Stream(s) => {
-            return crate::render::to_stream(s, bytes).map_err(|e| Error::io("--csr-out", e));
+            return crate::render::to_stream(s, bytes).map_err(|e| Error::io("the output", e));
         }
         CopyTarget::File(p) => p,
     };
@@ -51,7 +51,7 @@ pub fn write_copy(target: &CopyTarget, bytes: &[u8], force: bool) -> Result<()> 
         &name,
         &format!("{}-{}", std::process::id(), hex::lower(&rnd)),
     );
-    let file = match parent.write_new(&staged, bytes, crate::store::MODE_PUBLIC) {
+    let file = match parent.write_new(&staged, bytes, mode) {
         Ok(f) => f,
         Err(e) => {
             // A random name nobody else uses: ours if it exists (a write that failed after
@@ -111,17 +111,24 @@ fn remove_abandoned_copies(parent: &Dir, name: &str) {
 /// Decides where [`write_copy`] will write, before anything is done (`--csr-out`): `-`,
 /// and a stream opened now; a file must not exist (a copy never replaces one) and its
 /// directory must.
-pub fn check_copy_target(path: &Path) -> Result<CopyTarget> {
+pub fn check_copy_target(path: &Path, option: &'static str) -> Result<CopyTarget> {
     if path.as_os_str() == "-" {
         crate::render::check_writable(&crate::render::OutStream::Stdout, "stdout")?;
         return Ok(CopyTarget::Stdout);
     }
     if let Some(stream) = crate::render::open_stream(path)? {
-        crate::render::check_writable(&stream, &format!("--csr-out {}", path.display()))?;
+        crate::render::check_writable(&stream, &format!("{option} {}", path.display()))?;
         return Ok(CopyTarget::Stream(stream));
     }
     if std::fs::symlink_metadata(path).is_ok() {
-        return Err(crate::error::Refused::CsrOutExists(path.to_path_buf()).into());
+        return Err(match option {
+            "--csr-out" => crate::error::Refused::CsrOutExists(path.to_path_buf()),
+            option => crate::error::Refused::ExportExists {
+                path: path.to_path_buf(),
+                option,
+            },
+        }
+        .into());
     }
     check(&OutputFile {
         path: path.to_path_buf(),
@@ -133,12 +140,9 @@ pub fn check_copy_target(path: &Path) -> Result<CopyTarget> {
         der: false,
     })
     .map_err(|e| match e {
-        Error::Output(OutputRefusal::NoParent { path, dir, .. }) => OutputRefusal::NoParent {
-            option: "--csr-out",
-            path,
-            dir,
+        Error::Output(OutputRefusal::NoParent { path, dir, .. }) => {
+            OutputRefusal::NoParent { option, path, dir }.into()
         }
-        .into(),
         e => e,
     })?;
     Ok(CopyTarget::File(path.to_path_buf()))
