@@ -362,6 +362,9 @@ pub enum Refused {
     /// `export --p12 -` or a binary bundle onto a terminal.
     #[error("a PKCS#12 bundle is binary: give --p12 or --p12-legacy a file, not a terminal")]
     P12ToTerminal,
+    /// `backup --tar -` onto a terminal.
+    #[error("a tar archive is binary: give backup --tar a file, or pipe it")]
+    TarToTerminal,
     /// `export` onto an existing file.
     #[error("{}: already exists; fileca never replaces it: give {option} a new name", Shown(.path))]
     ExportExists { path: PathBuf, option: &'static str },

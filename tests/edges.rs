@@ -565,6 +565,59 @@ fn export_index_feeds_openssl_ocsp_good_revoked_and_unknown_export_index() {
     env.refused(&["export-index"], STATE);
 }
 
+/// BACKUP-TAR: `ca backup --tar FILE` writes the same files as one ustar archive (mode
+/// 0600: it holds ca.key; ca.key 0600 and certs/ 0755 inside, as init makes them); restored with `mkdir -m 700
+/// DIR && tar -xpf FILE -C DIR` it passes `ca check` and is byte-identical to the directory;
+/// `-` writes it to a pipe; an existing FILE is refused with nothing changed.
+#[test]
+fn backup_tar_restores_to_a_directory_check_accepts_backup_tar() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let (_, a) = env.sign(&csr("p256-default.pem"), &[]);
+    env.ok(&["revoke", &a, "--reason", "superseded", "--crl"]);
+    let archive = env.path("pki.tar");
+    env.ok(&["backup", "--tar", s(&archive)]);
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&archive), 0o600);
+    let restored = env.path("restored");
+    std::fs::create_dir(&restored).unwrap();
+    std::fs::set_permissions(&restored, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = std::process::Command::new("tar")
+        .args(["-xpf", s(&archive), "-C", s(&restored)])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(mode(&restored.join("ca.key")), 0o600);
+    assert_eq!(mode(&restored.join("certs")), 0o755);
+    let strip = |snap: Snapshot| {
+        snap.into_iter()
+            .filter(|(k, _)| !k.ends_with(".lock"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(snapshot(&env.dir)), strip(snapshot(&restored)));
+    let out = ca_at(&restored).arg("check").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    // To a pipe: the same archive.
+    let piped = env.ca().args(["backup", "--tar", "-"]).output().unwrap();
+    assert!(piped.status.success(), "{piped:?}");
+    let listed = |bytes: &[u8]| {
+        let path = env.path("listed.tar");
+        std::fs::write(&path, bytes).unwrap();
+        let out = std::process::Command::new("tar")
+            .args(["-tf", s(&path)])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(
+        listed(&piped.stdout),
+        listed(&std::fs::read(&archive).unwrap())
+    );
+    // An existing FILE: refused, nothing changed anywhere.
+    let err = env.refused(&["backup", "--tar", s(&archive)], REFUSED);
+    assert!(err.contains("already exists"), "{err}");
+}
+
 /// BACKUP: `ca backup DEST` copies the state directory under the lock — byte-identical
 /// files (ca.key as it is on disk), `ca check` passes on the copy — also while other
 /// commands commit; refuses an existing DEST and a state that does not chain to its signed

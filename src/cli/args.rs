@@ -412,9 +412,14 @@ pub struct CrlArgs {
 /// `ca backup` arguments.
 #[derive(Debug, Args)]
 pub struct BackupArgs {
-    /// The directory to create with the copy (it must not exist, or be empty).
+    /// The directory to create with the copy (it must not exist, or be empty); with --tar,
+    /// the archive file to create (`-`: stdout, not a terminal).
     #[arg(value_name = "DEST")]
     pub dest: PathBuf,
+    /// Write one tar archive (POSIX ustar, mode 0600: it holds ca.key) instead of a
+    /// directory; restore with `mkdir -m 700 DIR && tar -xpf DEST -C DIR`.
+    #[arg(long)]
+    pub tar: bool,
 }
 
 /// Arguments of `ca export`.

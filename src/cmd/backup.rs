@@ -11,14 +11,29 @@ use crate::store::{Access, FileWrite, Session};
 
 /// Runs `ca backup`.
 pub fn run(args: &BackupArgs, ctx: &Context) -> Result<()> {
-    // DEST must be new (or an empty directory): a backup never mixes into other files.
-    crate::store::check_can_create(&args.dest).map_err(|e| match e {
-        Error::Exists { path, .. } => Error::Exists {
-            path,
-            msg: "already exists and is not an empty directory; back up into a new one".into(),
-        },
-        e => e,
-    })?;
+    // DEST must be new (or an empty directory): a backup never mixes into other files. An
+    // archive is a new file (or stdout), judged before the lock.
+    let archive = match args.tar {
+        true => {
+            let target = crate::store::output::check_copy_target(&args.dest, "backup --tar")?;
+            if matches!(target, crate::store::output::CopyTarget::Stdout)
+                && crate::render::stdout_is_terminal()
+            {
+                return Err(crate::error::Refused::TarToTerminal.into());
+            }
+            Some(target)
+        }
+        false => None,
+    };
+    if archive.is_none() {
+        crate::store::check_can_create(&args.dest).map_err(|e| match e {
+            Error::Exists { path, .. } => Error::Exists {
+                path,
+                msg: "already exists and is not an empty directory; back up into a new one".into(),
+            },
+            e => e,
+        })?;
+    }
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     // VERIFIED-READ: only a state that chains to its signed checkpoint is copied, so `ca
     // check` passes on the copy; the whole log is walked for that.
@@ -27,19 +42,77 @@ pub fn run(args: &BackupArgs, ctx: &Context) -> Result<()> {
     let files = collect(&session)?;
     let generation = state.header.generation;
     let count = files.len();
-    crate::store::create(&args.dest, &files)?;
-    drop(state);
-    drop(session);
-    if !ctx.quiet {
+    let restore = match &archive {
+        Some(target) => {
+            // Read under the lock; written after it (a slow pipe holds no one up).
+            let tar = tar_of(&files, ctx.now()?.unix_timestamp())?;
+            drop(state);
+            drop(session);
+            crate::store::output::write_copy(target, &tar, false, MODE_SECRET)?;
+            "mkdir -m 700 DIR && tar -xpf"
+        }
+        None => {
+            crate::store::create(&args.dest, &files)?;
+            drop(state);
+            drop(session);
+            "cp -a"
+        }
+    };
+    if !ctx.quiet && args.dest.as_os_str() != "-" {
         let dest = crate::render::escape(&args.dest.display().to_string());
+        let restore = match args.tar {
+            true => format!("{restore} {dest} -C DIR"),
+            false => format!("{restore} {dest} DIR"),
+        };
         // The copy is made and durable: a stderr that cannot take the note changes nothing.
         let _ = crate::render::stderr_line(&format!(
             "note: backed up generation {generation} of {} to {dest} ({count} files; ca.key as \
-             it is on disk); to restore, copy it back while no command runs: cp -a {dest} DIR",
+             it is on disk); to restore, copy it back while no command runs: {restore}",
             crate::render::escape(&ctx.dir.display().to_string()),
         ));
     }
     Ok(())
+}
+
+/// The files as a POSIX ustar archive, in the order given, `certs/` as a directory entry
+/// (0755, as init makes it) before its files; each file with its state mode, owned by the user running fileca,
+/// dated `mtime`.
+fn tar_of(files: &[FileWrite], mtime: i64) -> Result<Vec<u8>> {
+    let uid = u64::from(crate::store::fsio::uid());
+    let header = |path: &str, size: u64, mode: u32, kind: tar::EntryType| {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(kind);
+        h.set_size(size);
+        h.set_mode(mode);
+        h.set_uid(uid);
+        h.set_mtime(u64::try_from(mtime).unwrap_or(0));
+        h.set_path(path).map(|()| h)
+    };
+    let mut out = tar::Builder::new(Vec::new());
+    let build = |out: &mut tar::Builder<Vec<u8>>| -> std::io::Result<()> {
+        let mut h = header(
+            &format!("{CERTS}/"),
+            0,
+            layout::MODE_CERTS_DIR,
+            tar::EntryType::Directory,
+        )?;
+        h.set_cksum();
+        out.append(&h, std::io::empty())?;
+        for f in files {
+            let mut h = header(
+                &f.target,
+                f.bytes.len() as u64,
+                f.mode,
+                tar::EntryType::Regular,
+            )?;
+            h.set_cksum();
+            out.append(&h, f.bytes.as_slice())?;
+        }
+        out.finish()
+    };
+    build(&mut out).map_err(|e| Error::Internal(format!("building the backup archive: {e}")))?;
+    out.into_inner()
+        .map_err(|e| Error::Internal(format!("building the backup archive: {e}")))
 }
 
 /// Every state file fileca keeps, read under the session's lock: the top-level files
