@@ -166,6 +166,66 @@ fn no_file_in_src_is_over_600_lines() {
     );
 }
 
+/// Every `fn` of `text` (rustfmt's layout: its body ends at the first `}` line indented as
+/// the `fn` line) that spans more than `max` lines and whose header comment — the `///` or
+/// `//` lines right above it, past attributes — does not say "Long because": (line, name,
+/// length).
+fn long_functions(text: &str, max: usize) -> Vec<(usize, String, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        let rest = ["pub(crate) ", "pub(super) ", "pub ", "const ", "async "]
+            .iter()
+            .fold(trimmed, |t, p| t.strip_prefix(p).unwrap_or(t));
+        let Some(name) = rest.strip_prefix("fn ") else {
+            continue;
+        };
+        let name: String = name
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let close = format!("{indent}}}");
+        let Some(end) = lines[i + 1..].iter().position(|l| *l == close) else {
+            continue;
+        };
+        let len = end + 2;
+        if len <= max {
+            continue;
+        }
+        let header: Vec<&str> = lines[..i]
+            .iter()
+            .rev()
+            .map(|l| l.trim_start())
+            .skip_while(|l| l.starts_with("#["))
+            .take_while(|l| l.starts_with("//"))
+            .collect();
+        if !header.iter().any(|l| l.contains("Long because")) {
+            out.push((i + 1, name, len));
+        }
+    }
+    out
+}
+
+#[test]
+fn no_function_is_over_100_lines_without_a_reason() {
+    let long: Vec<String> = sources()
+        .into_iter()
+        .flat_map(|(rel, text)| {
+            long_functions(&text, 100)
+                .into_iter()
+                .map(move |(line, name, len)| format!("{rel}:{line}: fn {name}, {len} lines"))
+        })
+        .collect();
+    assert!(
+        long.is_empty(),
+        "functions over 100 lines (split them, or say why in their header comment with \
+         \"Long because …\"):\n  {}",
+        long.join("\n  ")
+    );
+}
+
 #[test]
 fn no_result_has_a_string_error() {
     let mut found = Vec::new();
@@ -357,6 +417,18 @@ fn no_import_cycle_between_top_level_modules() {
             );
         }
     }
+}
+
+#[test]
+fn the_function_scanner_measures_bodies_and_reads_reasons() {
+    let body = "        x();\n".repeat(120);
+    let text = format!(
+        "/// Short.\nfn short() {{\n}}\n\n/// No reason.\nfn long() {{\n{body}}}\n\n/// Long because it must.\n#[test]\nfn excused() {{\n{body}}}\n"
+    );
+    let found = long_functions(&text, 100);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].1, "long");
+    assert_eq!(found[0].2, 122);
 }
 
 #[test]

@@ -34,6 +34,9 @@ use crate::pki::serial::Serial;
 use crate::store::{self, FileWrite};
 
 /// Runs `ca import-openssl`.
+/// Long because the import is one sequence read top to bottom as SPEC.md IMPORT-OPENSSL lists
+/// it — the CA key and certificate, every index line, the counters, then the new directory —
+/// each step a call; splitting it would only pass its dozen locals around.
 pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
     let layout = Layout::find(args.source.as_deref(), args.config.as_deref())?;
     let src = &layout.root;
@@ -64,54 +67,15 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
     let text = String::from_utf8(crate::input::read(&index_path, store::MAX_STATE_FILE)?)
         .map_err(|_| Error::input(&index_path, InputError::NotUtf8))?;
     let mut problems = Vec::new();
-    let mut entries: Vec<Entry> = Vec::new();
-    let mut files = Vec::new();
     let certs = CertFiles::new(src, layout.new_certs_dir.clone());
-    for (i, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let at = format!("index.txt line {}", i + 1);
-        match import_line(&certs, line, &ca) {
-            Ok((entry, pem)) => {
-                if entries.iter().any(|e| e.serial == entry.serial) {
-                    problems.push(format!("{at}: serial {} appears twice", entry.serial));
-                    continue;
-                }
-                files.push(FileWrite::public(
-                    crate::model::layout::cert_file(&entry.serial),
-                    pem,
-                ));
-                entries.push(entry);
-            }
-            Err(m) => problems.push(format!("{at}: {m}")),
-        }
-    }
-    let counter =
-        |name: &str| -> std::result::Result<Option<Serial>, ImportProblem> {
-            let path = match name {
-                "serial" => layout.serial.clone(),
-                _ => layout.crlnumber.clone(),
-            };
-            // Only "does not exist" means absent: a counter that cannot be read (a dangling
-            // symlink, a directory, no permission) is a problem, never a reason to start at 01.
-            match path.symlink_metadata() {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                _ => {}
-            }
-            match crate::input::read(&path, MAX_PEM_BYTES as u64).and_then(|b| {
-                String::from_utf8(b).map_err(|_| Error::input(&path, InputError::NotUtf8))
-            }) {
-                Ok(t) => Serial::parse_user(t.trim()).map(Some).ok_or_else(|| {
-                    ImportProblem::CounterNotHex {
-                        name: name.to_string(),
-                        text: t.trim().to_string(),
-                    }
-                }),
-                Err(e) => Err(ImportProblem::Unreadable(e.to_string())),
-            }
+    let (entries, files) = import_lines(&certs, &text, &ca, &mut problems);
+    let counter = |name: &str| {
+        let path = match name {
+            "serial" => &layout.serial,
+            _ => &layout.crlnumber,
         };
+        read_counter(path, name)
+    };
     let max = entries.iter().map(|e| e.serial.clone()).max();
     let mut note = String::new();
     let serial = match counter("serial") {
@@ -190,6 +154,64 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
             crate::render::escape(&ctx.dir.display().to_string())
         ),
     )
+}
+
+/// Every line of index.txt: the entries and their certificate files; what is wrong with a
+/// line goes to `problems`, numbered.
+fn import_lines(
+    certs: &CertFiles,
+    text: &str,
+    ca: &Ca,
+    problems: &mut Vec<String>,
+) -> (Vec<Entry>, Vec<FileWrite>) {
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut files = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let at = format!("index.txt line {}", i + 1);
+        match import_line(certs, line, ca) {
+            Ok((entry, pem)) => {
+                if entries.iter().any(|e| e.serial == entry.serial) {
+                    problems.push(format!("{at}: serial {} appears twice", entry.serial));
+                    continue;
+                }
+                files.push(FileWrite::public(
+                    crate::model::layout::cert_file(&entry.serial),
+                    pem,
+                ));
+                entries.push(entry);
+            }
+            Err(m) => problems.push(format!("{at}: {m}")),
+        }
+    }
+    (entries, files)
+}
+
+/// A counter file of the source (`serial`, `crlnumber`): None when it does not exist. Only
+/// "does not exist" means absent: a counter that cannot be read (a dangling symlink, a
+/// directory, no permission) is a problem, never a reason to start at 01.
+fn read_counter(path: &Path, name: &str) -> std::result::Result<Option<Serial>, ImportProblem> {
+    if let Err(e) = path.symlink_metadata()
+        && e.kind() == std::io::ErrorKind::NotFound
+    {
+        return Ok(None);
+    }
+    match crate::input::read(path, MAX_PEM_BYTES as u64)
+        .and_then(|b| String::from_utf8(b).map_err(|_| Error::input(path, InputError::NotUtf8)))
+    {
+        Ok(t) => {
+            Serial::parse_user(t.trim())
+                .map(Some)
+                .ok_or_else(|| ImportProblem::CounterNotHex {
+                    name: name.to_string(),
+                    text: t.trim().to_string(),
+                })
+        }
+        Err(e) => Err(ImportProblem::Unreadable(e.to_string())),
+    }
 }
 
 /// One index.txt line: `STATUS \t EXPIRY \t REVOCATION[,REASON] \t SERIAL \t FILE \t SUBJECT`.

@@ -17,6 +17,9 @@ use crate::pki::pem::MAX_PEM_BYTES;
 use crate::store::{self, Access, Session};
 
 /// Runs `ca init --parent`.
+/// Long because it is the resumable flow of SPEC.md INIT-PARENT, step 2 (the parent signs, or
+/// signed in an earlier run) with the note it leaves for each way that step can stop; steps 1
+/// and 3 are their own functions.
 pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
     let dir = &ctx.dir;
     let note = |m: &str| {
@@ -25,60 +28,9 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
         }
     };
     let shown = |p: &Path| crate::render::escape(&p.display().to_string());
-    // Before anything is created: the parent can issue a sub-CA at all (its policy has a
-    // profile sub-ca of kind sub-ca), so a policy that cannot leaves no pending directory.
-    {
-        let session = crate::store::Session::open(parent, crate::store::Access::Read, &ctx.open)?;
-        let state = &session.verified_state()?;
-        let policy = state.policy()?;
-        use crate::policy::PolicyRefusal;
-        let refuse = |e| -> Error { crate::model::change::Refusal::Policy(e).into() };
-        match policy.profile("sub-ca") {
-            Ok(p) if p.kind == crate::pki::profile::Kind::SubCa => {}
-            Ok(p) => {
-                return Err(refuse(PolicyRefusal::NotSubCaProfile {
-                    profile: p.name.clone(),
-                }));
-            }
-            Err(PolicyRefusal::UnknownProfile { known, .. }) => {
-                return Err(refuse(PolicyRefusal::ParentNoSubCa { known }));
-            }
-            Err(e) => return Err(refuse(e)),
-        }
-    }
-    // Step 1: the pending CA (or the one a previous run left).
-    if store::is_pending(dir) {
-        note(&format!("resuming: {} is a pending CA", shown(dir)));
-    } else if dir.join(store::INDEX).exists() && dir.join(store::CHAIN).exists() {
-        // Done by a previous run when its chain starts at the parent's certificate.
-        let chain = store::read_state_file(dir, store::CHAIN)?;
-        let parent_ca = store::read_state_file(parent, store::CERT)?;
-        let first = crate::pki::pem::decode_certificates(&chain, MAX_PEM_BYTES)
-            .map_err(|e| Error::state(dir.join(store::CHAIN), e))?;
-        let parent_der = crate::pki::pem::decode_one(&parent_ca, &["CERTIFICATE"], MAX_PEM_BYTES)
-            .map_err(|e| Error::state(parent.join(store::CERT), e))?;
-        if first.first() == Some(&parent_der) {
-            // What an interrupted install may have left beside it goes now.
-            store::remove_abandoned_siblings(dir);
-            note(&format!(
-                "nothing to do: {} is already a sub-CA of {}",
-                shown(dir),
-                shown(parent)
-            ));
-            return Ok(());
-        }
-        return Err(store::check_can_create(dir).err().unwrap_or_else(|| {
-            Error::Internal("a complete CA where init --parent expected none".into())
-        }));
-    } else {
-        let subject = super::new_ca::subject_of(args)?;
-        let (mut files, _) = super::new_ca::plan_pending(&subject, args.key_type, None)?;
-        let created = store::create(dir, &files);
-        for f in &mut files {
-            zeroize::Zeroize::zeroize(&mut f.bytes);
-        }
-        created?;
-        note(&format!("created the pending CA {}", shown(dir)));
+    parent_can_issue_sub_cas(parent, ctx)?;
+    if pending_or_done(args, ctx, parent)? {
+        return Ok(());
     }
     let csr_pem = store::read_state_file(dir, store::CSR)?;
     let csr_der = crate::pki::pem::decode_one(&csr_pem, &["CERTIFICATE REQUEST"], MAX_PEM_BYTES)
@@ -192,6 +144,76 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
         (Ok(()), Some(msg)) => Err(Error::Undelivered { msg }),
         (done, _) => done,
     }
+}
+
+/// Before anything is created: the parent can issue a sub-CA at all (its policy has a
+/// profile sub-ca of kind sub-ca), so a policy that cannot leaves no pending directory.
+fn parent_can_issue_sub_cas(parent: &Path, ctx: &Context) -> Result<()> {
+    let session = crate::store::Session::open(parent, crate::store::Access::Read, &ctx.open)?;
+    let state = &session.verified_state()?;
+    let policy = state.policy()?;
+    use crate::policy::PolicyRefusal;
+    let refuse = |e| -> Error { crate::model::change::Refusal::Policy(e).into() };
+    match policy.profile("sub-ca") {
+        Ok(p) if p.kind == crate::pki::profile::Kind::SubCa => {}
+        Ok(p) => {
+            return Err(refuse(PolicyRefusal::NotSubCaProfile {
+                profile: p.name.clone(),
+            }));
+        }
+        Err(PolicyRefusal::UnknownProfile { known, .. }) => {
+            return Err(refuse(PolicyRefusal::ParentNoSubCa { known }));
+        }
+        Err(e) => return Err(refuse(e)),
+    }
+    Ok(())
+}
+
+/// Step 1 of `init --parent`: the pending CA, created now or left by a previous run. True
+/// when a previous run finished (the directory is already a sub-CA of `parent`).
+fn pending_or_done(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<bool> {
+    let dir = &ctx.dir;
+    let note = |m: &str| {
+        if !ctx.quiet {
+            crate::render::warn(&format!("note: {m}"));
+        }
+    };
+    let shown = |p: &Path| crate::render::escape(&p.display().to_string());
+    // Step 1: the pending CA (or the one a previous run left).
+    if store::is_pending(dir) {
+        note(&format!("resuming: {} is a pending CA", shown(dir)));
+    } else if dir.join(store::INDEX).exists() && dir.join(store::CHAIN).exists() {
+        // Done by a previous run when its chain starts at the parent's certificate.
+        let chain = store::read_state_file(dir, store::CHAIN)?;
+        let parent_ca = store::read_state_file(parent, store::CERT)?;
+        let first = crate::pki::pem::decode_certificates(&chain, MAX_PEM_BYTES)
+            .map_err(|e| Error::state(dir.join(store::CHAIN), e))?;
+        let parent_der = crate::pki::pem::decode_one(&parent_ca, &["CERTIFICATE"], MAX_PEM_BYTES)
+            .map_err(|e| Error::state(parent.join(store::CERT), e))?;
+        if first.first() == Some(&parent_der) {
+            // What an interrupted install may have left beside it goes now.
+            store::remove_abandoned_siblings(dir);
+            note(&format!(
+                "nothing to do: {} is already a sub-CA of {}",
+                shown(dir),
+                shown(parent)
+            ));
+            return Ok(true);
+        }
+        return Err(store::check_can_create(dir).err().unwrap_or_else(|| {
+            Error::Internal("a complete CA where init --parent expected none".into())
+        }));
+    } else {
+        let subject = super::new_ca::subject_of(args)?;
+        let (mut files, _) = super::new_ca::plan_pending(&subject, args.key_type, None)?;
+        let created = store::create(dir, &files);
+        for f in &mut files {
+            zeroize::Zeroize::zeroize(&mut f.bytes);
+        }
+        created?;
+        note(&format!("created the pending CA {}", shown(dir)));
+    }
+    Ok(false)
 }
 
 /// A certificate the parent issued: its serial and DER.

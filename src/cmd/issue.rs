@@ -159,6 +159,92 @@ fn deliver_undelivered(args: &IssueArgs, ctx: &Context) -> Result<bool> {
     Ok(true)
 }
 
+/// The pair directory `dir` of a planned issue: NAME.key (staged before the commit), NAME.crt
+/// and NAME.fullchain.pem from the committed certificate, ca.crt (the trust anchor), and
+/// NAME.p12 when asked, carried by the journal.
+fn pair(
+    state: &Snapshot,
+    request: &Issue,
+    plan: &crate::model::plan::Plan,
+    pem: &str,
+    dir: std::path::PathBuf,
+) -> Result<PairPlan> {
+    let source = plan
+        .writes
+        .iter()
+        .find(|w| w.bytes == pem.as_bytes())
+        .map(|w| w.target.clone())
+        .ok_or_else(|| Error::Internal("issue wrote no certificate".into()))?;
+    let serial = crate::model::layout::serial_of_cert_file(&source)
+        .ok_or_else(|| Error::Internal("issue wrote no certificate".into()))?
+        .to_string();
+    // NAME.crt, NAME.fullchain.pem (the certificate and the CAs above it, the root excepted)
+    // and ca.crt, the trust anchor: this CA's certificate for a root, else chain.pem's root,
+    // which is no new certificate and is staged with the key (CHAIN-OUT).
+    let intermediates = state.intermediates_pem();
+    let file = |name: String, source: &str, bytes: String, suffix: Option<String>| PairFile {
+        name,
+        source: source.to_string(),
+        bytes: bytes.into_bytes(),
+        mode: MODE_PUBLIC,
+        suffix,
+    };
+    let mut files = vec![
+        file(
+            format!("{}.crt", request.name),
+            &source,
+            pem.to_string(),
+            None,
+        ),
+        file(
+            format!("{}.fullchain.pem", request.name),
+            &source,
+            format!("{pem}{intermediates}"),
+            (!intermediates.is_empty()).then_some(intermediates.clone()),
+        ),
+    ];
+    let mut staged = Vec::new();
+    match state.chain.is_empty() {
+        true => files.push(file(CERT.to_string(), CERT, state.root_pem(), None)),
+        false => staged.push((CERT.to_string(), state.root_pem().into_bytes(), MODE_PUBLIC)),
+    }
+    // NAME.p12: the key, the certificate, ca.crt and chain.pem (the root last), encrypted.
+    let mut carried = Vec::new();
+    if let Some(p12) = &request.p12 {
+        let leaf = crate::pki::pem::decode_one(pem.as_bytes(), &["CERTIFICATE"], usize::MAX)
+            .map_err(|e| Error::Internal(format!("the issued certificate: {e}")))?;
+        let certs: Vec<&[u8]> = std::iter::once(&leaf[..])
+            .chain(std::iter::once(&state.ca.cert.der[..]))
+            .chain(state.chain.iter().map(|c| &c.der[..]))
+            .collect();
+        let bytes = p12::bundle(
+            &request.name,
+            &p12.key_der,
+            &keys::key_id(request.key.der_bytes()),
+            &certs,
+            &p12.passphrase,
+            p12.form,
+        )?;
+        carried.push((
+            format!("{}.p12", request.name),
+            zeroize::Zeroizing::new(bytes),
+            MODE_SECRET,
+        ));
+    }
+    Ok(PairPlan {
+        path: dir,
+        serial,
+        key: (
+            format!("{}.key", request.name),
+            zeroize::Zeroizing::new(request.key_pem.as_bytes().to_vec()),
+            MODE_SECRET,
+        ),
+        staged,
+        files,
+        carried,
+    })
+}
+
 /// Validation phase: the certificate and the plan, with the pair directory OUT_DIR/NAME/
 /// (key, certificate, ca.crt) it publishes.
 pub fn plan(state: &Snapshot, request: &Issue, env: &Env) -> Result<Planned> {
@@ -218,75 +304,7 @@ pub fn plan(state: &Snapshot, request: &Issue, env: &Env) -> Result<Planned> {
         done: format!("{what} written to {shown}"),
         would: format!("{what} would be written to {shown}"),
     });
-    let source = plan
-        .writes
-        .iter()
-        .find(|w| w.bytes == pem.as_bytes())
-        .map(|w| w.target.clone())
-        .ok_or_else(|| Error::Internal("issue wrote no certificate".into()))?;
-    let serial = crate::model::layout::serial_of_cert_file(&source)
-        .ok_or_else(|| Error::Internal("issue wrote no certificate".into()))?
-        .to_string();
     plan.out_dirs = vec![request.out_dir.clone()];
-    // NAME.crt, NAME.fullchain.pem (the certificate and the CAs above it, the root excepted)
-    // and ca.crt, the trust anchor: this CA's certificate for a root, else chain.pem's root,
-    // which is no new certificate and is staged with the key (CHAIN-OUT).
-    let intermediates = state.intermediates_pem();
-    let file = |name: String, source: &str, bytes: String, suffix: Option<String>| PairFile {
-        name,
-        source: source.to_string(),
-        bytes: bytes.into_bytes(),
-        mode: MODE_PUBLIC,
-        suffix,
-    };
-    let mut files = vec![
-        file(format!("{}.crt", request.name), &source, pem.clone(), None),
-        file(
-            format!("{}.fullchain.pem", request.name),
-            &source,
-            format!("{pem}{intermediates}"),
-            (!intermediates.is_empty()).then_some(intermediates.clone()),
-        ),
-    ];
-    let mut staged = Vec::new();
-    match state.chain.is_empty() {
-        true => files.push(file(CERT.to_string(), CERT, state.root_pem(), None)),
-        false => staged.push((CERT.to_string(), state.root_pem().into_bytes(), MODE_PUBLIC)),
-    }
-    // NAME.p12: the key, the certificate, ca.crt and chain.pem (the root last), encrypted.
-    let mut carried = Vec::new();
-    if let Some(p12) = &request.p12 {
-        let leaf = crate::pki::pem::decode_one(pem.as_bytes(), &["CERTIFICATE"], usize::MAX)
-            .map_err(|e| Error::Internal(format!("the issued certificate: {e}")))?;
-        let certs: Vec<&[u8]> = std::iter::once(&leaf[..])
-            .chain(std::iter::once(&state.ca.cert.der[..]))
-            .chain(state.chain.iter().map(|c| &c.der[..]))
-            .collect();
-        let bytes = p12::bundle(
-            &request.name,
-            &p12.key_der,
-            &keys::key_id(request.key.der_bytes()),
-            &certs,
-            &p12.passphrase,
-            p12.form,
-        )?;
-        carried.push((
-            format!("{}.p12", request.name),
-            zeroize::Zeroizing::new(bytes),
-            MODE_SECRET,
-        ));
-    }
-    plan.pair = Some(PairPlan {
-        path: dir,
-        serial,
-        key: (
-            format!("{}.key", request.name),
-            zeroize::Zeroizing::new(request.key_pem.as_bytes().to_vec()),
-            MODE_SECRET,
-        ),
-        staged,
-        files,
-        carried,
-    });
+    plan.pair = Some(pair(state, request, &plan, &pem, dir)?);
     Ok(Planned::new(plan, String::new(), notes))
 }

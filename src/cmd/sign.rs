@@ -34,38 +34,7 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
     if inputs.len() > 1 && args.out.out.is_some() {
         return Err(Refused::OutInBatch.into());
     }
-    let progress = Progress::new(inputs.len() as u64, ctx.quiet);
-    // The gate runs over every CSR before anything else; every bad one is reported. Checking
-    // a signature is most of a batch's work, so a batch is checked on every core (the
-    // results keep the order of the inputs).
-    let gate = |path: &PathBuf| {
-        let r = crate::input::read_csr(path)
-            .and_then(|b| csr::check(&b).map_err(|e| Error::csr(path, e)));
-        progress.inc();
-        r
-    };
-    let results: Vec<Result<CheckedCsr>> = crate::par::map(&inputs, 64, gate);
-    progress.finish();
-    let mut checked = Vec::with_capacity(inputs.len());
-    let mut bad = Vec::new();
-    for (path, r) in inputs.iter().zip(results) {
-        match r {
-            Ok(c) => checked.push((path.clone(), c)),
-            Err(e) => bad.push(e),
-        }
-    }
-    if inputs.len() == 1
-        && let Some(one) = bad.pop()
-    {
-        return Err(one);
-    }
-    if !bad.is_empty() {
-        return Err(Refused::Batch {
-            total: inputs.len(),
-            refused: bad,
-        }
-        .into());
-    }
+    let checked = gate(&inputs, ctx.quiet)?;
     if let Some(dir) = &args.out_dir {
         let mut seen = std::collections::HashSet::new();
         for (path, _) in &checked {
@@ -150,6 +119,42 @@ pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
             Ok(planned)
         },
     )
+}
+
+/// The CSR gate over every input, before anything else; every bad one is reported (one
+/// alone is its own error). Checking a signature is most of a batch's work, so a batch is
+/// checked on every core (the results keep the order of the inputs).
+fn gate(inputs: &[PathBuf], quiet: bool) -> Result<Vec<(PathBuf, CheckedCsr)>> {
+    let progress = Progress::new(inputs.len() as u64, quiet);
+    let gate = |path: &PathBuf| {
+        let r = crate::input::read_csr(path)
+            .and_then(|b| csr::check(&b).map_err(|e| Error::csr(path, e)));
+        progress.inc();
+        r
+    };
+    let results: Vec<Result<CheckedCsr>> = crate::par::map(inputs, 64, gate);
+    progress.finish();
+    let mut checked = Vec::with_capacity(inputs.len());
+    let mut bad = Vec::new();
+    for (path, r) in inputs.iter().zip(results) {
+        match r {
+            Ok(c) => checked.push((path.clone(), c)),
+            Err(e) => bad.push(e),
+        }
+    }
+    if inputs.len() == 1
+        && let Some(one) = bad.pop()
+    {
+        return Err(one);
+    }
+    if !bad.is_empty() {
+        return Err(Refused::Batch {
+            total: inputs.len(),
+            refused: bad,
+        }
+        .into());
+    }
+    Ok(checked)
 }
 
 /// Validation phase of a batch: every certificate, the index and the counter, one commit.

@@ -170,6 +170,7 @@ fn issued_serial(plan: &Plan) -> String {
 }
 
 #[test]
+/// Long because it is one scenario, each plan applied before the next is planned.
 fn sign_then_revoke_then_crl_in_memory_plan_pure() {
     let mut ca = Mem::init();
     let env = env_at(t0() + Duration::hours(1), 2);
@@ -338,6 +339,7 @@ fn renew_and_batch_sign_in_memory_plan_pure() {
 }
 
 #[test]
+/// Long because it is one scenario, each plan applied before the next is planned.
 fn issue_passwd_policy_and_renew_ca_in_memory_plan_pure() {
     let mut ca = Mem::init();
     let env = env_at(t0() + Duration::days(2), 4);

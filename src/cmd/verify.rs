@@ -76,44 +76,7 @@ pub fn query(
             ),
         )
     } else if cert.subject().to_string() == ca.subject {
-        // Self-signed by this CA's key under its name: ca.crt itself, or a certificate of this
-        // CA that renew-ca archived. Not a leaf, so not in the index.
-        let (from, until) = (
-            cert.validity().not_before.to_datetime(),
-            cert.validity().not_after.to_datetime(),
-        );
-        let which = if der == ca.der {
-            "this CA's own certificate (ca.crt)"
-        } else if is_archived {
-            "an earlier certificate of this CA (renew-ca)"
-        } else {
-            ""
-        };
-        if which.is_empty() {
-            // Self-signed with the CA's key under its name, but neither ca.crt nor one
-            // renew-ca archived: made with the key outside fileca.
-            (
-                Verdict::NotInIndex,
-                "a CA certificate signed by this CA's key that fileca did not make (neither \
-                 ca.crt nor an archived one; run ca check)"
-                    .to_string(),
-            )
-        } else if now > until {
-            (
-                Verdict::Expired,
-                format!("{which}, expired on {}", crate::clock::fmt(until)),
-            )
-        } else if now < from {
-            (
-                Verdict::NotYetValid,
-                format!("{which}, not valid before {}", crate::clock::fmt(from)),
-            )
-        } else {
-            (
-                Verdict::ThisCa,
-                format!("{which}, valid until {}", crate::clock::fmt(until)),
-            )
-        }
+        own_verdict(cert, der == ca.der, is_archived, now)
     } else {
         match crate::model::log::find(&session.open_log()?, header, &serial)? {
             Some(e) if e.sha256 == hex::sha256(der) => match e.state(now) {
@@ -166,6 +129,55 @@ pub fn query(
         &issuers,
         now,
     ))
+}
+
+/// The verdict on a certificate self-signed by this CA's key under its name: ca.crt itself
+/// (`is_ca_crt`), or a certificate of this CA that renew-ca archived. Not a leaf, so not in
+/// the index.
+fn own_verdict(
+    cert: &X509Certificate<'_>,
+    is_ca_crt: bool,
+    is_archived: bool,
+    now: OffsetDateTime,
+) -> (Verdict, String) {
+    // Self-signed by this CA's key under its name: ca.crt itself, or a certificate of this
+    // CA that renew-ca archived. Not a leaf, so not in the index.
+    let (from, until) = (
+        cert.validity().not_before.to_datetime(),
+        cert.validity().not_after.to_datetime(),
+    );
+    let which = if is_ca_crt {
+        "this CA's own certificate (ca.crt)"
+    } else if is_archived {
+        "an earlier certificate of this CA (renew-ca)"
+    } else {
+        ""
+    };
+    if which.is_empty() {
+        // Self-signed with the CA's key under its name, but neither ca.crt nor one
+        // renew-ca archived: made with the key outside fileca.
+        (
+            Verdict::NotInIndex,
+            "a CA certificate signed by this CA's key that fileca did not make (neither \
+             ca.crt nor an archived one; run ca check)"
+                .to_string(),
+        )
+    } else if now > until {
+        (
+            Verdict::Expired,
+            format!("{which}, expired on {}", crate::clock::fmt(until)),
+        )
+    } else if now < from {
+        (
+            Verdict::NotYetValid,
+            format!("{which}, not valid before {}", crate::clock::fmt(from)),
+        )
+    } else {
+        (
+            Verdict::ThisCa,
+            format!("{which}, valid until {}", crate::clock::fmt(until)),
+        )
+    }
 }
 
 /// The verdict on one of chain.pem's certificates (`at`): a CA above this one, within its

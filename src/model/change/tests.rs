@@ -32,6 +32,7 @@ fn env(now: time::OffsetDateTime) -> Env {
 }
 
 #[test]
+/// Long because it is one scenario over one directory, each refusal beside the plan it guards.
 fn plans_refuse_with_typed_refusals_and_build_whole_plans() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ca");
