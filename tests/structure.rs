@@ -312,18 +312,72 @@ fn no_command_imports_another_command() {
     );
 }
 
-#[test]
-#[ignore = "#25: fails until error.rs stops being imported by the modules whose errors it \
-            wraps (each layer gets its own error type; error.rs wraps them at the top) and \
-            render <-> store goes (render::open_stream opens through store::fsio; store warns \
-            through render)"]
-fn no_import_cycle_between_top_level_modules() {
+/// The imports between top-level modules that still close a cycle (#25, left for the next
+/// round): every module imports `crate::error` while error.rs wraps their error types, and
+/// model, store, policy, render, cli, input and passphrase reach each other. The check below
+/// is a ratchet: an import that closes a new cycle fails it, and so does an entry here that
+/// no longer does (remove it: the list only shrinks).
+const CYCLIC_IMPORTS_LEFT: &[&str] = &[
+    "cli -> error",
+    "cli -> model",
+    "cli -> policy",
+    "cli -> render",
+    "clock -> error",
+    "cmd -> cli",
+    "cmd -> clock",
+    "cmd -> error",
+    "cmd -> input",
+    "cmd -> model",
+    "cmd -> passphrase",
+    "cmd -> policy",
+    "cmd -> rand",
+    "cmd -> render",
+    "cmd -> store",
+    "error -> cmd",
+    "error -> input",
+    "error -> model",
+    "error -> passphrase",
+    "error -> policy",
+    "error -> render",
+    "error -> store",
+    "input -> error",
+    "input -> store",
+    "model -> cli",
+    "model -> clock",
+    "model -> error",
+    "model -> passphrase",
+    "model -> policy",
+    "model -> rand",
+    "model -> render",
+    "model -> store",
+    "passphrase -> error",
+    "passphrase -> input",
+    "passphrase -> render",
+    "policy -> error",
+    "policy -> model",
+    "policy -> render",
+    "policy -> store",
+    "rand -> error",
+    "render -> clock",
+    "render -> error",
+    "render -> model",
+    "render -> store",
+    "store -> clock",
+    "store -> error",
+    "store -> model",
+    "store -> passphrase",
+    "store -> rand",
+    "store -> render",
+];
+
+/// The imports between top-level modules of src/ (`from -> to`, with the first place each is
+/// made), and those of them that lie on a cycle (both ends reach each other).
+fn import_graph() -> (BTreeMap<String, String>, BTreeSet<String>) {
     let files = sources();
     let nodes: BTreeSet<String> = files
         .iter()
         .filter_map(|(rel, _)| top_module(rel))
         .collect();
-    // module → module it imports → the first place it does.
     let mut edges: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for (rel, text) in &files {
         let Some(from) = top_module(rel) else {
@@ -341,82 +395,53 @@ fn no_import_cycle_between_top_level_modules() {
             }
         }
     }
-    // Depth-first search for a back edge; the cycle is the stack from its target.
-    fn visit(
-        node: &str,
-        edges: &BTreeMap<String, BTreeMap<String, String>>,
-        state: &mut BTreeMap<String, u8>,
-        stack: &mut Vec<String>,
-    ) -> Option<Vec<String>> {
-        state.insert(node.to_string(), 1);
-        stack.push(node.to_string());
-        for next in edges.get(node).into_iter().flat_map(|m| m.keys()) {
-            match state.get(next.as_str()) {
-                Some(1) => {
-                    let start = stack.iter().position(|s| s == next).unwrap_or(0);
-                    let mut cycle = stack[start..].to_vec();
-                    cycle.push(next.clone());
-                    return Some(cycle);
-                }
-                Some(_) => {}
-                None => {
-                    if let Some(c) = visit(next, edges, state, stack) {
-                        return Some(c);
-                    }
+    let reach = |from: &str| {
+        let mut seen = BTreeSet::from([from.to_string()]);
+        let mut todo = vec![from.to_string()];
+        while let Some(n) = todo.pop() {
+            for next in edges.get(&n).into_iter().flat_map(|m| m.keys()) {
+                if seen.insert(next.clone()) {
+                    todo.push(next.clone());
                 }
             }
         }
-        stack.pop();
-        state.insert(node.to_string(), 2);
-        None
-    }
-    let mut state = BTreeMap::new();
-    for node in &nodes {
-        if state.contains_key(node) {
-            continue;
-        }
-        if let Some(cycle) = visit(node, &edges, &mut state, &mut Vec::new()) {
-            let steps: Vec<String> = cycle
-                .windows(2)
-                .map(|w| format!("{} -> {} ({})", w[0], w[1], edges[&w[0]][&w[1]]))
-                .collect();
-            // And every group of modules that import each other, round about, for the whole
-            // picture: a module is in a group with each module it reaches and is reached by.
-            let reach = |from: &str| {
-                let mut seen = BTreeSet::from([from.to_string()]);
-                let mut todo = vec![from.to_string()];
-                while let Some(n) = todo.pop() {
-                    for next in edges.get(&n).into_iter().flat_map(|m| m.keys()) {
-                        if seen.insert(next.clone()) {
-                            todo.push(next.clone());
-                        }
-                    }
-                }
-                seen
-            };
-            let reached: BTreeMap<&String, BTreeSet<String>> =
-                nodes.iter().map(|n| (n, reach(n))).collect();
-            let mut groups: BTreeSet<Vec<String>> = BTreeSet::new();
-            for n in &nodes {
-                let group: Vec<String> = nodes
-                    .iter()
-                    .filter(|m| reached[n].contains(*m) && reached[m].contains(n))
-                    .cloned()
-                    .collect();
-                if group.len() > 1 {
-                    groups.insert(group);
-                }
+        seen
+    };
+    let reached: BTreeMap<&String, BTreeSet<String>> =
+        nodes.iter().map(|n| (n, reach(n))).collect();
+    let mut all = BTreeMap::new();
+    let mut cyclic = BTreeSet::new();
+    for (from, tos) in &edges {
+        for (to, at) in tos {
+            let edge = format!("{from} -> {to}");
+            if reached[to].contains(from) {
+                cyclic.insert(edge.clone());
             }
-            let groups: Vec<String> = groups.iter().map(|g| g.join(", ")).collect();
-            panic!(
-                "import cycle between top-level modules of src/: {}\n  {}\nmodules in a \
-                 cycle with each other:\n  {}",
-                cycle.join(" -> "),
-                steps.join("\n  "),
-                groups.join("\n  ")
-            );
+            all.insert(edge, at.clone());
         }
     }
+    (all, cyclic)
+}
+
+#[test]
+fn no_new_import_cycle_between_top_level_modules() {
+    let (all, cyclic) = import_graph();
+    let left: BTreeSet<String> = CYCLIC_IMPORTS_LEFT.iter().map(|e| e.to_string()).collect();
+    let new: Vec<String> = cyclic
+        .difference(&left)
+        .map(|e| format!("{e} ({})", all[e]))
+        .collect();
+    assert!(
+        new.is_empty(),
+        "imports that close a cycle between top-level modules of src/ (import downwards only; \
+         what two layers share belongs in the lower one):\n  {}",
+        new.join("\n  ")
+    );
+    let gone: Vec<&String> = left.difference(&cyclic).collect();
+    assert!(
+        gone.is_empty(),
+        "no longer on a cycle — remove them from CYCLIC_IMPORTS_LEFT: {gone:?}"
+    );
 }
 
 #[test]
