@@ -320,8 +320,11 @@ pub enum Refused {
     #[error("the edited policy is not valid and was not applied; nothing was changed")]
     PolicyEditAbandoned,
     /// One CSR of a batch the plan refused (the policy, name constraints, SIGN-HOST).
-    #[error("{}: {why}", Shown(.path))]
-    InBatch { path: PathBuf, why: String },
+    #[error("{}: {}", Shown(.path), .why.reason())]
+    InBatch {
+        path: PathBuf,
+        why: Box<crate::model::change::Refusal>,
+    },
     #[error("no CSR to sign (an empty directory or list?)")]
     NoCsr,
     #[error("`-` (standard input) cannot be part of a batch")]

@@ -366,6 +366,8 @@ fn the_gate_applies_the_profile_and_names_the_rule_policy_gate() {
         REFUSED,
     );
     assert!(e.contains("2 of 3 CSRs refused, nothing was issued"), "{e}");
+    // Said once for the batch, not again on each CSR's line.
+    assert_eq!(e.matches("nothing was issued").count(), 1, "{e}");
     assert!(
         e.contains("bad.csr: SAN DNS:evil.example not allowed by profile k8s"),
         "{e}"

@@ -209,10 +209,7 @@ pub fn plan_batch(
             Ok(v) => issued_ok.push(v),
             Err(Error::Refusal(r)) => refused.push(Error::Refused(Refused::InBatch {
                 path: path.clone(),
-                why: r
-                    .to_string()
-                    .trim_end_matches("; nothing was issued")
-                    .to_string(),
+                why: Box::new(r),
             })),
             Err(e) => return Err(e),
         }

@@ -17,6 +17,21 @@ use crate::pki::reason::Reason;
 use crate::pki::serial::Serial;
 use crate::render::Note;
 
+impl Refusal {
+    /// The reason alone, without what it means for the command ("nothing was issued"): one
+    /// CSR's line in a refused batch, whose report says that once.
+    pub fn reason(&self) -> String {
+        match self {
+            Refusal::Policy(p) => p.to_string(),
+            Refusal::Constraint(v) => v.to_string(),
+            Refusal::SubtreeOutside { subtree, ca } => {
+                format!("--permit {subtree} is not within the names {ca} may certify")
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
 /// Why a plan refuses the change it was asked for (exit 3, nothing written).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
