@@ -90,6 +90,16 @@ pub fn run_with(cli: Cli, fixed: Option<Fixed>) -> Result<i32> {
     match &cli.command {
         // `init --parent` is its own flow (SPEC.md INIT-PARENT); `--csr-out` wins over it.
         Command::Init(a) => match (&a.parent, &a.csr_out) {
+            // It commits in the parent and then creates the CA: there is no plan of both to
+            // show, and a dry run must write nothing (DRY-RUN).
+            (Some(_), None) if a.dry_run => {
+                return Err(error::Error::Usage(
+                    "init --parent has no --dry-run (it commits in the parent, then creates the CA): \
+                     try `ca --dir PARENT sign CSR --profile sub-ca --dry-run` on a request, or \
+                     init --csr-out FILE and install-ca"
+                        .into(),
+                ));
+            }
             (Some(parent), None) => cmd::init_parent::run(a, &ctx, parent)?,
             _ => cmd::init::run(a, &ctx)?,
         },

@@ -671,3 +671,128 @@ fn backup_is_a_consistent_copy_that_check_accepts_backup() {
     env.refused(&["backup", s(&bad)], STATE);
     assert!(!bad.exists());
 }
+
+/// RENEW-COMPROMISED, CAS: `renew` judges `--expect-generation` and a keyCompromise
+/// revocation before it reads the certificate's file (a renew of an unknown serial with a
+/// stale generation is exit 7, as revoke's; a compromised certificate whose file is gone is
+/// still the keyCompromise refusal), and a CSR of the compromised key itself is refused too.
+#[test]
+fn renew_refuses_a_compromised_key_and_a_stale_generation_first_renew_compromised_cas() {
+    let env = Env::new();
+    let (_, a) = env.sign(&csr("p256-default.pem"), &[]);
+    env.ok(&["revoke", &a, "--reason", "keyCompromise"]);
+    env.refused(
+        &["renew", "ABCDEF0123", "--expect-generation", "1"],
+        CONFLICT,
+    );
+    // The same key in a CSR: refused.
+    let err = env.refused(
+        &["renew", &a, "--csr", s(&csr("p256-default.pem"))],
+        REFUSED,
+    );
+    assert!(err.contains("holds that same key"), "{err}");
+    // Its file gone: still the keyCompromise refusal, not the missing file.
+    std::fs::remove_file(env.dir.join(format!("certs/{a}.pem"))).unwrap();
+    let err = env.refused(&["renew", &a], REFUSED);
+    assert!(err.contains("keyCompromise"), "{err}");
+}
+
+/// DRY-RUN: `init --parent --dry-run` is refused (it would commit in the parent), creating
+/// nothing and changing nothing in the parent; `renew-ca --csr-out FILE --dry-run` writes no
+/// FILE, and `--expect-generation` applies to it.
+#[test]
+fn init_parent_and_renew_ca_csr_out_honour_dry_run_dry_run() {
+    let env = Env::new();
+    let child = env.path("child");
+    let before = snapshot(env.tmp.path());
+    let out = clean_ca(&child)
+        .args([
+            "init",
+            "--parent",
+            s(&env.dir),
+            "--subject",
+            "CN=Child CA",
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(USAGE), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--dry-run"));
+    assert_eq!(
+        snapshot(env.tmp.path()),
+        before,
+        "a refused dry run changed something"
+    );
+    let out = env.path("renew.csr");
+    env.ok(&["renew-ca", "--csr-out", s(&out), "--dry-run"]);
+    assert!(!out.exists(), "a dry run wrote the request");
+    env.refused(
+        &[
+            "renew-ca",
+            "--csr-out",
+            s(&out),
+            "--expect-generation",
+            "999",
+        ],
+        CONFLICT,
+    );
+}
+
+/// INSTALL-ENCRYPTED: install-ca of a pending CA whose key is encrypted takes the passphrase
+/// from --passphrase-file, and without one (and no terminal) says it is needed — never that
+/// the key "became encrypted while waiting" (it always was).
+#[test]
+fn install_ca_of_an_encrypted_pending_ca_asks_for_its_passphrase_install_encrypted() {
+    let env = Env::new();
+    let pass = pass_file(&env, "pw", "correct horse battery");
+    let pending = env.path("pending");
+    let request = env.path("pending.csr");
+    let out = clean_ca(&pending)
+        .args([
+            "init",
+            "--subject",
+            "CN=Pending CA",
+            "--csr-out",
+            s(&request),
+            "--encrypt-key",
+            "--passphrase-file",
+            &pass,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let cert = env.path("pending.crt");
+    env.ok(&[
+        "sign",
+        s(&request),
+        "--profile",
+        "sub-ca",
+        "--out",
+        s(&cert),
+    ]);
+    let chain = env.dir.join("ca.crt");
+    let install = |extra: &[&str]| {
+        let mut cmd = clean_ca(&pending);
+        cmd.args(["install-ca", s(&cert), "--chain", s(&chain)])
+            .args(extra)
+            .stdin(std::process::Stdio::null());
+        cmd.output().unwrap()
+    };
+    let out = install(&[]);
+    assert_eq!(out.status.code(), Some(REFUSED), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is needed") && !err.contains("became encrypted"),
+        "{err}"
+    );
+    let out = install(&["--passphrase-file", &pass]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        ca_at(&pending)
+            .arg("check")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+}

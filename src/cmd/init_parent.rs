@@ -139,7 +139,13 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
     let mut certs = vec![der];
     certs.extend(chain);
     let cert_path: PathBuf = parent.join(crate::model::layout::cert_file(&serial));
-    let installed = super::pending::complete_pending(ctx, &cert_path, certs);
+    // The new CA's key is not encrypted: the parent's passphrase is not its (a passphrase
+    // file given for the parent would otherwise be reported as given for an unencrypted key).
+    let child = Context {
+        pass: crate::passphrase::Source::default(),
+        ..ctx.clone()
+    };
+    let installed = super::pending::complete_pending(&child, &cert_path, certs);
     match (installed, parent_undelivered) {
         (Ok(()), Some(msg)) => Err(Error::Undelivered { msg }),
         (done, _) => done,

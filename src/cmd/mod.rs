@@ -50,6 +50,7 @@ use crate::store::output::OutputFile;
 use crate::store::{self, Access, Plan, Session, fsio};
 
 /// What every command receives from the top level.
+#[derive(Clone)]
 pub struct Context {
     pub dir: PathBuf,
     pub open: store::OpenOptions,
@@ -264,14 +265,7 @@ pub fn mutate_with<T>(
     ctx.passphrase_ahead()?;
     let session = Session::open(&ctx.dir, access, &ctx.open)?;
     let (state, extra) = load(&session)?;
-    if let Some(expected) = opts.expect_generation
-        && expected != state.header.generation
-    {
-        return Err(Error::Conflict {
-            expected,
-            actual: state.header.generation,
-        });
-    }
+    expect_generation(opts, &state)?;
     // The time of the change is read under the lock, after the state: a command that waited
     // for a concurrent renew-ca must not judge the new ca.crt by a time read before it
     // existed ("not valid before").
@@ -303,6 +297,18 @@ pub fn mutate_with<T>(
     let committed = session.commit(&mut planned.plan)?;
     drop(session);
     finish(ctx, &planned, committed)
+}
+
+/// `--expect-generation` (SPEC.md CAS): refused, exit 7, unless the state is of that
+/// generation. A loader that reads more than the snapshot checks it first.
+pub fn expect_generation(opts: &MutationArgs, state: &Snapshot) -> Result<()> {
+    match opts.expect_generation {
+        Some(expected) if expected != state.header.generation => Err(Error::Conflict {
+            expected,
+            actual: state.header.generation,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Reports a committed change: notes, then the result on stdout (unless it went to files).

@@ -139,6 +139,12 @@ pub fn complete_pending(ctx: &Context, cert_path: &Path, certs: Vec<Vec<u8>>) ->
     let dir = &ctx.dir;
     check_pending_dir(ctx)?;
     let key_file = Zeroizing::new(store::read_state_file(dir, store::KEY)?);
+    // An encrypted pending key: its passphrase now, from the usual sources (a pending CA is
+    // changed by install-ca alone, which holds no state lock while it asks).
+    ctx.pass.read_ahead(
+        &key_file,
+        &format!("passphrase for {}", dir.join(store::KEY).display()),
+    )?;
     let csr = store::read_state_file(dir, store::CSR)?;
     let request = Install {
         dir: dir.clone(),

@@ -37,16 +37,39 @@ pub fn run(args: &RenewArgs, ctx: &Context) -> Result<()> {
         revoke_old: args.revoke_old,
     };
     let out = super::Out::open(args.out.out.clone().map(|o| (o, args.out.force)))?;
-    // The certificate renewed is found and its file read under the lock, before the plan.
+    // The certificate renewed is found and its file read under the lock, before the plan —
+    // after the generation check and the keyCompromise refusal, which need no file.
     let load = |session: &crate::store::Session| {
         let state = session.snapshot(crate::store::Reads::SIGN_WITH_LOG, &ctx.pass)?;
+        super::expect_generation(&args.mutation, &state)?;
         let entry = state.resolve(&request.old)?;
+        refuse_compromised(&entry, request.csr.as_ref(), None)?;
         let (_, der) = session.read_recorded(&entry, &state.ca.cert)?;
         Ok((state, Recorded { entry, der }))
     };
     super::mutate_with(ctx, &args.mutation, load, |state, recorded, env| {
         plan(state, &request, &recorded, env).and_then(|p| p.with_out(out))
     })
+}
+
+/// RENEW-COMPROMISED: a key revoked for keyCompromise is never certified again — not without
+/// --csr, and not with a CSR of that same key (`old_spki`, the old certificate's, when read).
+fn refuse_compromised(
+    entry: &crate::model::log::Entry,
+    csr: Option<&crate::pki::csr::CheckedCsr>,
+    old_spki: Option<&[u8]>,
+) -> Result<()> {
+    let compromised = entry
+        .revoked
+        .is_some_and(|r| r.reason == crate::pki::reason::Reason::KeyCompromise);
+    match csr {
+        _ if !compromised => Ok(()),
+        None => Err(Refusal::CompromisedKey(entry.serial.clone()).into()),
+        Some(c) if old_spki == Some(c.spki_der.as_slice()) => {
+            Err(Refusal::CompromisedKeyInCsr(entry.serial.clone()).into())
+        }
+        Some(_) => Ok(()),
+    }
 }
 
 /// The certificate renewed, as the index records it and its file holds it (checked against
@@ -67,15 +90,9 @@ pub fn plan(state: &Snapshot, request: &Renew, recorded: &Recorded, env: &Env) -
     let (csr, days, revoke_old) = (csr.as_ref(), *days, *revoke_old);
     let Recorded { entry, der } = recorded;
     let old = &entry.serial;
-    if csr.is_none()
-        && entry
-            .revoked
-            .is_some_and(|r| r.reason == crate::pki::reason::Reason::KeyCompromise)
-    {
-        return Err(Refusal::CompromisedKey(old.clone()).into());
-    }
     let path = state.dir.join(crate::model::layout::cert_file(old));
     let cert = crate::pki::pem::certificate(der).map_err(|m| Error::state(&path, m))?;
+    refuse_compromised(entry, csr, Some(cert.public_key().raw))?;
     let subject = Subject::parse_stored(&entry.subject).map_err(|m| Error::state(&path, m))?;
     let sans = entry
         .sans

@@ -16,7 +16,7 @@ use crate::store::{CERT, FileWrite};
 /// Runs `ca renew-ca`.
 pub fn run(args: &RenewCaArgs, ctx: &Context) -> Result<()> {
     if let Some(out) = &args.csr_out {
-        return request(ctx, out);
+        return request(ctx, out, &args.mutation);
     }
     super::mutate(
         ctx,
@@ -28,10 +28,14 @@ pub fn run(args: &RenewCaArgs, ctx: &Context) -> Result<()> {
 
 /// `renew-ca --csr-out FILE` (SPEC.md INSTALL-SWAP): a request for the same key and subject
 /// (the subject's DER encoding kept), for the parent to sign. Changes nothing in the CA.
-fn request(ctx: &Context, out: &std::path::Path) -> Result<()> {
+fn request(ctx: &Context, out: &std::path::Path, opts: &crate::cli::MutationArgs) -> Result<()> {
+    // Where it goes is judged first, before the key is read (DRY-RUN refuses what the real
+    // run would).
+    let target = crate::store::output::check_copy_target(out, "--csr-out")?;
     ctx.passphrase_ahead()?;
     let session = crate::store::Session::open(&ctx.dir, crate::store::Access::Read, &ctx.open)?;
     let state = session.snapshot(crate::store::Reads::SIGN, &ctx.pass)?;
+    super::expect_generation(opts, &state)?;
     let path = state.dir.join(CERT);
     let x509 =
         crate::pki::pem::certificate(&state.ca.cert.der).map_err(|m| Error::state(&path, m))?;
@@ -44,7 +48,15 @@ fn request(ctx: &Context, out: &std::path::Path) -> Result<()> {
         .map_err(|e| Error::Internal(format!("making the certificate request: {e}")))?;
     drop(state);
     drop(session);
-    let target = crate::store::output::check_copy_target(out, "--csr-out")?;
+    if opts.dry_run {
+        if !ctx.quiet {
+            crate::render::warn(&format!(
+                "note: would write a request for this CA's key and subject to {} (dry run: nothing written)",
+                crate::render::escape(&out.display().to_string())
+            ));
+        }
+        return Ok(());
+    }
     crate::store::output::write_copy(&target, csr.as_bytes(), false, crate::store::MODE_PUBLIC)?;
     // Durable where it is reported (write_copy fsynced the file and its directory).
     crate::store::fsio::reported();

@@ -74,6 +74,11 @@ pub enum Refusal {
         "certificate {0} was revoked for keyCompromise: its key is not certified again; renew it with a new key (--csr FILE)"
     )]
     CompromisedKey(Serial),
+    /// `renew --csr` of a certificate revoked for keyCompromise, with a CSR of that same key.
+    #[error(
+        "certificate {0} was revoked for keyCompromise, and the CSR given with --csr holds that same key: it is not certified again; make a new key and a CSR for it"
+    )]
+    CompromisedKeyInCsr(Serial),
     #[error(
         "a {profile} certificate needs a DNS or IP subjectAltName (TLS clients ignore the CN), and {subject} names no host: give one with --san DNS:NAME, or use --profile client"
     )]
