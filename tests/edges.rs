@@ -796,3 +796,50 @@ fn install_ca_of_an_encrypted_pending_ca_asks_for_its_passphrase_install_encrypt
             .success()
     );
 }
+
+/// DRY-RUN: a dry run refuses what the real run refuses — an output inside the state
+/// directory, an untrusted (world-writable) state directory, an existing `--csr-out`, an
+/// `--out-dir` below a file — with the same exit code, changing nothing.
+#[test]
+fn a_dry_run_refuses_what_the_real_run_refuses_dry_run() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let c = csr("p256-default.pem");
+    let inside = env.dir.join("x.pem");
+    for dry in [true, false] {
+        let mut args = vec!["sign", s(&c), "--out", s(&inside)];
+        if dry {
+            args.push("--dry-run");
+        }
+        env.refused(&args, REFUSED);
+    }
+    let file = env.path("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let below = file.join("sub");
+    for dry in [true, false] {
+        let mut args = vec!["sign", s(&c), "--out-dir", s(&below)];
+        if dry {
+            args.push("--dry-run");
+        }
+        env.refused(&args, REFUSED);
+    }
+    let pending = env.path("new");
+    for dry in [true, false] {
+        let mut cmd = clean_ca(&pending);
+        cmd.args(["init", "--subject", "CN=New CA", "--csr-out", s(&file)]);
+        if dry {
+            cmd.arg("--dry-run");
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(REFUSED), "dry {dry}: {out:?}");
+        assert!(!pending.exists());
+    }
+    std::fs::set_permissions(&env.dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    for dry in [true, false] {
+        let mut args = vec!["sign", s(&c)];
+        if dry {
+            args.push("--dry-run");
+        }
+        env.refused(&args, STATE);
+    }
+}

@@ -257,6 +257,7 @@ fn pending(args: &InitArgs, ctx: &Context, out: &Path) -> Result<()> {
         passphrase.as_deref().map(String::as_str),
     )?;
     let result = (|| {
+        let target = store::output::check_copy_target(out, "--csr-out")?;
         if args.dry_run {
             store::check_can_create(&ctx.dir)?;
             return crate::render::print(&format!(
@@ -266,7 +267,6 @@ fn pending(args: &InitArgs, ctx: &Context, out: &Path) -> Result<()> {
                 crate::render::escape(&out.display().to_string())
             ));
         }
-        let target = store::output::check_copy_target(out, "--csr-out")?;
         let to_file = target.is_file();
         store::create(&ctx.dir, &files)?;
         let dir = crate::render::escape(&ctx.dir.display().to_string());

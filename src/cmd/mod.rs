@@ -292,6 +292,12 @@ pub fn mutate_with<T>(
         for o in &planned.plan.outputs {
             store::output::check(o)?;
         }
+        store::outputs_outside(&ctx.dir, &planned.plan)?;
+        // The directory trust a real run requires of the directory it changes.
+        let distrust = store::trust_problems(&ctx.dir);
+        if !distrust.is_empty() && !ctx.open.allow_insecure_dir {
+            return Err(Error::state(&ctx.dir, store::DirError::Untrusted(distrust)));
+        }
         return render::plan::print(&planned.plan, &planned.notes);
     }
     let committed = session.commit(&mut planned.plan)?;

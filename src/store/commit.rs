@@ -165,6 +165,21 @@ impl Session {
     }
 }
 
+/// Refuses a plan whose outputs (`--out`, `--out-dir`, the pair) would land inside the state
+/// directory: what the commit checks, and a dry run too (DRY-RUN).
+pub fn outputs_outside(dir: &Path, plan: &Plan) -> Result<()> {
+    for d in &plan.out_dirs {
+        output::refuse_inside_state(dir, d)?;
+    }
+    for o in &plan.outputs {
+        output::refuse_inside_state(dir, &output::parent_of(&o.path))?;
+    }
+    if let Some(p) = &plan.pair {
+        output::refuse_inside_state(dir, &output::parent_of(&p.path))?;
+    }
+    Ok(())
+}
+
 /// Refuses a plan that writes anything but a state file, or an output inside the state
 /// directory; then creates the `--out-dir` directories (like `mkdir -p`), before anything is
 /// staged.
@@ -179,15 +194,7 @@ fn check_targets(dir: &Path, plan: &Plan) -> Result<()> {
             return Err(Error::Internal(format!("plan writes {target:?}")));
         }
     }
-    for d in &plan.out_dirs {
-        output::refuse_inside_state(dir, d)?;
-    }
-    for o in &plan.outputs {
-        output::refuse_inside_state(dir, &output::parent_of(&o.path))?;
-    }
-    if let Some(p) = &plan.pair {
-        output::refuse_inside_state(dir, &output::parent_of(&p.path))?;
-    }
+    outputs_outside(dir, plan)?;
     for d in &plan.out_dirs {
         output::ensure_dir(d)?;
     }

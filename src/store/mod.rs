@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result, StateError};
+pub use commit::outputs_outside;
 pub use create::{check_can_create, create, install, remove_abandoned_siblings};
 pub use load::{LogReads, Reads};
 pub(crate) use read::open_read_nofollow;

@@ -108,6 +108,14 @@ pub fn precheck_dir(dir: &Path, files: &[PathBuf], force: bool) -> Result<()> {
             dangling: false,
         }
         .into()),
+        // A path through a file (ENOTDIR) can never be made a directory.
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) => {
+            Err(OutputRefusal::NotDirectory {
+                dir: dir.to_path_buf(),
+                dangling: false,
+            }
+            .into())
+        }
         Err(_) => Ok(()),
     }
 }
