@@ -365,6 +365,10 @@ pub enum Refused {
     /// `export --p12 -` or a binary bundle onto a terminal.
     #[error("a PKCS#12 bundle is binary: give --p12 or --p12-legacy a file, not a terminal")]
     P12ToTerminal,
+    /// `init --parent`: the parent signed a certificate for the new CA's key while this run
+    /// waited for its lock (another run of the same command); that one is installed.
+    #[error("the parent issued certificate {serial} for this key meanwhile")]
+    IssuedMeanwhile { serial: String },
     /// `backup --tar -` onto a terminal.
     #[error("a tar archive is binary: give backup --tar a file, or pipe it")]
     TarToTerminal,

@@ -843,3 +843,59 @@ fn a_dry_run_refuses_what_the_real_run_refuses_dry_run() {
         env.refused(&args, STATE);
     }
 }
+
+/// INIT-PARENT: several `init --parent` of one new CA at once have the parent sign once —
+/// the others find that certificate under the parent's lock instead of issuing a twin for
+/// the same key (which would stay valid when the installed one is revoked).
+#[test]
+fn concurrent_init_parent_has_the_parent_sign_once_init_parent() {
+    let env = Env::new();
+    let child = env.path("child");
+    // The pending CA exists (as a run interrupted after step 1 leaves it): every run resumes.
+    let request = env.path("child.csr");
+    let out = clean_ca(&child)
+        .args(["init", "--subject", "CN=Child CA", "--csr-out", s(&request)])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    // All four wait on the parent's lock, then go at once.
+    let lock = env.dir.join(".lock");
+    let held = LockHolder::hold(&lock);
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            clean_ca(&child)
+                .args(["init", "--parent", s(&env.dir), "--subject", "CN=Child CA"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for run in &runs {
+        wait_until_open(run.id(), &lock);
+    }
+    held.release();
+    let ok = runs
+        .into_iter()
+        .map(|mut c| c.wait().unwrap().success())
+        .filter(|s| *s)
+        .count();
+    assert!(ok >= 1, "no run created the CA");
+    let list = env.ok(&["list", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let sub_cas = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["profile"] == "sub-ca")
+        .count();
+    assert_eq!(sub_cas, 1, "the parent signed more than once: {rows}");
+    assert!(
+        ca_at(&child)
+            .arg("check")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+}

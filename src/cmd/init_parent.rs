@@ -76,7 +76,21 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
                     passphrase_file: None,
                 },
             };
-            super::mutate(&pctx, &mutation, crate::store::Reads::SIGN, |state, env| {
+            // Looked for again under the parent's exclusive lock: two `init --parent` of one
+            // new CA at once must not both have the parent sign (the first one's certificate
+            // is then installed by whichever gets there).
+            let load = |session: &Session| {
+                let state = session.snapshot(crate::store::Reads::SIGN, &pctx.pass)?;
+                if let Some((serial, _)) = issued_for(session, &state, &csr.spki_der, pctx.env.now)?
+                {
+                    return Err(crate::error::Refused::IssuedMeanwhile {
+                        serial: serial.to_string(),
+                    }
+                    .into());
+                }
+                Ok((state, ()))
+            };
+            super::mutate_with(&pctx, &mutation, load, |state, (), env| {
                 let request = super::signing::Sign {
                     csr: &csr,
                     sans: &[],
@@ -106,6 +120,8 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
                     parent_undelivered = Some(msg);
                     Ok(())
                 }
+                // Another run had it signed while this one waited: that one is installed.
+                Error::Refused(crate::error::Refused::IssuedMeanwhile { .. }) => Ok(()),
                 e => {
                     // The subject is the pending CA's (its key's request): another one needs
                     // a new pending CA.
@@ -222,6 +238,35 @@ fn pending_or_done(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<bool
     Ok(false)
 }
 
+/// The newest valid, unrevoked sub-CA certificate the parent (`session`, `state`) issued
+/// for the key `spki_der`.
+fn issued_for(
+    session: &Session,
+    state: &crate::model::snapshot::Snapshot,
+    spki_der: &[u8],
+    now: time::OffsetDateTime,
+) -> Result<Option<Issued>> {
+    let mut found = None;
+    crate::model::log::for_each_entry(&session.open_log()?, &state.header, |e| {
+        if e.profile == "sub-ca" && e.revoked.is_none() && e.not_after > now {
+            let (_, der) = session.read_recorded(&e, &state.ca.cert)?;
+            let cert = crate::pki::pem::certificate(&der).map_err(|m| {
+                Error::state(
+                    session
+                        .dir()
+                        .join(crate::model::layout::cert_file(&e.serial)),
+                    m,
+                )
+            })?;
+            if cert.public_key().raw == spki_der {
+                found = Some((e.serial.clone(), der.clone()));
+            }
+        }
+        Ok(())
+    })?;
+    Ok(found)
+}
+
 /// A certificate the parent issued: its serial and DER.
 type Issued = (crate::pki::serial::Serial, Vec<u8>);
 
@@ -231,19 +276,7 @@ type Issued = (crate::pki::serial::Serial, Vec<u8>);
 fn parent_view(pctx: &Context, spki_der: &[u8]) -> Result<(Option<Issued>, Vec<Vec<u8>>)> {
     let session = Session::open(&pctx.dir, Access::Read, &pctx.open)?;
     let state = &session.verified_state()?;
-    let mut found = None;
-    crate::model::log::for_each_entry(&session.open_log()?, &state.header, |e| {
-        if e.profile == "sub-ca" && e.revoked.is_none() && e.not_after > pctx.env.now {
-            let (_, der) = session.read_recorded(&e, &state.ca.cert)?;
-            let cert = crate::pki::pem::certificate(&der).map_err(|m| {
-                Error::state(pctx.dir.join(crate::model::layout::cert_file(&e.serial)), m)
-            })?;
-            if cert.public_key().raw == spki_der {
-                found = Some((e.serial.clone(), der.clone()));
-            }
-        }
-        Ok(())
-    })?;
+    let found = issued_for(&session, state, spki_der, pctx.env.now)?;
     let chain = std::iter::once(&state.ca.cert)
         .chain(&state.chain)
         .map(|c| c.der.clone())
