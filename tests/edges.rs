@@ -899,3 +899,24 @@ fn concurrent_init_parent_has_the_parent_sign_once_init_parent() {
             .success()
     );
 }
+
+/// EXIT-TABLE: an `--out` below a file is a refusal (3), as a parent that is a file is; a
+/// certificate index.log records whose certs/SERIAL.pem is gone is a damaged state (5) for
+/// `show --pem` and `renew`, not an I/O error.
+#[test]
+fn a_path_through_a_file_is_refused_and_a_missing_certificate_is_damage_exit_table() {
+    let env = Env::new();
+    let (_, a) = env.sign(&csr("p256-default.pem"), &[]);
+    let file = env.path("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let below = file.join("x.pem");
+    env.refused(
+        &["sign", s(&csr("ed25519-default.pem")), "--out", s(&below)],
+        REFUSED,
+    );
+    std::fs::remove_file(env.dir.join(format!("certs/{a}.pem"))).unwrap();
+    for args in [vec!["show", &a, "--pem"], vec!["renew", &a]] {
+        let err = env.refused(&args, STATE);
+        assert!(err.contains("is missing"), "{args:?}: {err}");
+    }
+}

@@ -50,6 +50,12 @@ pub enum SnapshotError {
          it was replaced behind fileca's back; run `ca check`"
     )]
     Replaced(Serial),
+    /// certs/SERIAL.pem of a certificate index.log records does not exist.
+    #[error(
+        "is missing: index.log records certificate {0}, whose file is gone (deleted behind \
+         fileca's back?); run `ca check`, and restore it from a backup"
+    )]
+    CertMissing(Serial),
     /// certs/SERIAL.pem hashes right but is not a certificate of that serial by ca.crt's key.
     #[error(
         "is not a certificate with serial {0} signed by ca.crt's key (index.log was edited \

@@ -167,7 +167,17 @@ impl Session {
         ca: &crate::pki::ca::CaCert,
     ) -> Result<(Vec<u8>, Vec<u8>)> {
         let file = crate::model::layout::cert_file(&entry.serial);
-        let pem = super::read_state_file(self.dir(), &file)?;
+        // The index records it: a file that is gone is a damaged state (exit 5), not an I/O
+        // error.
+        let pem = match self.read_optional(&file)? {
+            Some(pem) => pem,
+            None => {
+                return Err(Error::state(
+                    self.dir().join(&file),
+                    crate::model::snapshot::SnapshotError::CertMissing(entry.serial.clone()),
+                ));
+            }
+        };
         let der = crate::model::snapshot::check_recorded(&self.dir().join(&file), &pem, entry, ca)?;
         Ok((pem, der))
     }

@@ -157,6 +157,11 @@ pub fn check(out: &OutputFile) -> Result<()> {
                 Err(e) => Err(Error::io(&parent, e)),
             }
         }
+        // A path through a file: its "directory" is not one (a refusal, as for a parent that
+        // exists and is a file).
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) => {
+            Err(OutputRefusal::ParentNotDirectory(parent_of(target)).into())
+        }
         Err(e) => Err(Error::io(target, e)),
     }
 }
