@@ -431,6 +431,9 @@ pub enum StateError {
     /// last record, a certificate file).
     #[error("{0}")]
     Snapshot(#[from] crate::model::snapshot::SnapshotError),
+    /// ca.crl that does not parse (read back by `upgrade`).
+    #[error("{0}")]
+    Crl(#[from] crate::pki::crl::CrlError),
     /// ca.crl, read for `status`.
     #[error("{0}")]
     CrlInfo(#[from] crate::cmd::status::CrlInfoError),

@@ -324,3 +324,31 @@ fn upgrade_of_a_current_directory_changes_nothing_and_succeeds_upgrade_current()
     env.ok(&["check"]);
     assert_unchanged(&before, &snapshot(&env.dir));
 }
+
+/// UPGRADE-CRL: whoever can write the directory (not the key) cannot launder an edited
+/// history through `ca upgrade` by rewriting index.json as format 2: a keyCompromise made a
+/// superseded disagrees with the signed ca.crl, and the upgrade signs nothing (exit 5);
+/// `renew` then still refuses the key.
+#[test]
+fn upgrade_refuses_a_history_the_signed_crl_contradicts_upgrade_crl() {
+    let env = Env::new();
+    let (_, a) = env.sign(&csr("p256-default.pem"), &[]);
+    env.ok(&["revoke", &a, "--reason", "keyCompromise", "--crl"]);
+    let log_path = env.dir.join("index.log");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let edited = log.replace(
+        "\"reason\":\"keyCompromise\"",
+        "\"reason\":   \"superseded\"",
+    );
+    assert_ne!(edited, log);
+    assert_eq!(edited.len(), log.len());
+    std::fs::write(&log_path, edited).unwrap();
+    as_format_2(&env.dir);
+    let err = env.refused(&["upgrade"], STATE);
+    assert!(err.contains("disagrees with ca.crl"), "{err}");
+    // Undone, the same directory upgrades.
+    std::fs::write(&log_path, &log).unwrap();
+    env.ok(&["upgrade"]);
+    let err = env.refused(&["renew", &a], REFUSED);
+    assert!(err.contains("keyCompromise"), "{err}");
+}

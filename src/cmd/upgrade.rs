@@ -72,9 +72,10 @@ fn load(session: &Session, ctx: &Context) -> Result<(Snapshot, Vec<Entry>)> {
         session.check_log_len(&header)?;
         // The whole log is parsed once, so a damaged one is reported before it is signed.
         let log = session.open_log()?;
-        crate::model::log::load_all(&log, &header)?;
+        let entries = crate::model::log::load_all(&log, &header)?;
         header.log_head = crate::model::log::log_head(&log, header.log_len)?;
         let state = unverified(session, ctx, header)?;
+        agrees_with_crl(&state, &entries, &dir.join(INDEX_LOG))?;
         return Ok((state, Vec::new()));
     }
     let old = v1::parse(&bytes).map_err(|m| Error::state(dir.join(INDEX), m))?;
@@ -93,6 +94,7 @@ fn load(session: &Session, ctx: &Context) -> Result<(Snapshot, Vec<Entry>)> {
         .map(Entry::try_from)
         .collect::<std::result::Result<Vec<Entry>, LegacyError>>()
         .map_err(|m| Error::state(dir.join(INDEX), m))?;
+    agrees_with_crl(&state, &entries, &dir.join(INDEX))?;
     let mut seen = std::collections::HashSet::new();
     for e in &entries {
         let serial = e.serial.clone();
@@ -113,6 +115,50 @@ fn load(session: &Session, ctx: &Context) -> Result<(Snapshot, Vec<Entry>)> {
         }
     }
     Ok((state, entries))
+}
+
+/// UPGRADE-CRL: the history an upgrade signs must agree with what the CA already signed of
+/// it: every revocation ca.crl lists is in the history, at the same second and for the same
+/// reason (a format-2 or format-1 index.json can be rewritten by whoever can write the
+/// directory — e.g. to turn a keyCompromise into a superseded that renew accepts — and the
+/// upgrade would sign it). ca.crl must verify with ca.crt's key. A revocation made after the
+/// last CRL is in no signed file: nothing can check it (SPEC.md's known limit).
+fn agrees_with_crl(state: &Snapshot, entries: &[Entry], history: &std::path::Path) -> Result<()> {
+    let Some(bytes) = &state.crl else {
+        return Ok(());
+    };
+    let crl_path = state.dir.join(crate::model::layout::CRL);
+    let crl = crate::pki::crl::parse(bytes, bytes.len(), Some(&state.ca.cert))
+        .map_err(|e| Error::state(&crl_path, e))?;
+    if crl.verified != Some(true) {
+        return Err(Error::state(
+            &crl_path,
+            LegacyError::DisagreesWithCrl("ca.crl is not signed by ca.crt's key".into()),
+        ));
+    }
+    let by_serial: std::collections::HashMap<&crate::pki::serial::Serial, &Entry> =
+        entries.iter().map(|e| (&e.serial, e)).collect();
+    for (serial, at, reason) in &crl.entries {
+        let recorded = by_serial.get(serial).and_then(|e| e.revoked);
+        let agrees = recorded.is_some_and(|r| {
+            Some(r.reason) == *reason && r.at.unix_timestamp() == at.unix_timestamp()
+        });
+        if !agrees {
+            let said = reason.map_or("an unknown reason", |r| r.name());
+            let history_says = match recorded {
+                Some(r) => format!("{} at {}", r.reason.name(), crate::clock::fmt(r.at)),
+                None => "not revoked".into(),
+            };
+            return Err(Error::state(
+                history,
+                LegacyError::DisagreesWithCrl(format!(
+                    "it lists {serial} as revoked for {said} at {}, the history says {history_says}",
+                    crate::clock::fmt(*at)
+                )),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The snapshot of a directory no checkpoint signed yet, with `header` built from its old

@@ -11,6 +11,13 @@ pub enum LegacyError {
     Json(String),
     #[error("is format {found}, not {expected}")]
     Format { found: u32, expected: u32 },
+    /// The signed ca.crl says otherwise of a revocation than the unsigned history does: the
+    /// history was edited (or ca.crl is not this CA's).
+    #[error(
+        "disagrees with ca.crl, which the CA signed: {0}; nothing is signed over an edited \
+         history (restore the directory from a backup, or run `ca check`)"
+    )]
+    DisagreesWithCrl(String),
     #[error("max_serial {0:?} is not a canonical serial")]
     MaxSerial(String),
     #[error("entry has an invalid serial {0:?}")]

@@ -68,6 +68,9 @@ pub struct Parsed {
     pub next_update: Option<OffsetDateTime>,
     /// The serials it lists.
     pub listed: Vec<Serial>,
+    /// What it says of each: the revocation time and reason (no reasonCode: unspecified;
+    /// a code RFC 5280 does not define: `None`).
+    pub entries: Vec<(Serial, OffsetDateTime, Option<Reason>)>,
     /// Does `ca`'s key verify its signature (`None` without a CA to check against)?
     pub verified: Option<bool>,
 }
@@ -96,6 +99,20 @@ pub fn parse(
         listed: crl
             .iter_revoked_certificates()
             .map(|r| Serial::from_magnitude(r.raw_serial()))
+            .collect(),
+        entries: crl
+            .iter_revoked_certificates()
+            .map(|r| {
+                let reason = match r.reason_code() {
+                    None => Some(Reason::Unspecified),
+                    Some((_, code)) => Reason::from_code(code.0),
+                };
+                (
+                    Serial::from_magnitude(r.raw_serial()),
+                    r.revocation_date.to_datetime(),
+                    reason,
+                )
+            })
             .collect(),
         verified,
     })

@@ -62,6 +62,15 @@ impl Reason {
         Reason::ALL.iter().copied().find(|r| r.name() == s)
     }
 
+    /// The reason of an RFC 5280 CRLReason code (7 is unused).
+    pub fn from_code(code: u8) -> Option<Reason> {
+        match code {
+            0..=6 => Some(Reason::ALL[code as usize]),
+            8..=10 => Some(Reason::ALL[code as usize - 1]),
+            _ => None,
+        }
+    }
+
     /// rcgen's code.
     pub fn to_rcgen(self) -> rcgen::RevocationReason {
         use rcgen::RevocationReason as R;
@@ -77,5 +86,21 @@ impl Reason {
             Reason::PrivilegeWithdrawn => R::PrivilegeWithdrawn,
             Reason::AaCompromise => R::AaCompromise,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_has_its_rfc_5280_code_and_back() {
+        let codes = [0u8, 1, 2, 3, 4, 5, 6, 8, 9, 10];
+        for (reason, code) in Reason::ALL.iter().zip(codes) {
+            assert_eq!(Reason::from_code(code), Some(*reason));
+            assert_eq!(reason.to_rcgen() as u8, code, "{reason:?}");
+        }
+        assert_eq!(Reason::from_code(7), None);
+        assert_eq!(Reason::from_code(11), None);
     }
 }
