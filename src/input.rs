@@ -160,6 +160,16 @@ pub fn read_csr(path: &Path) -> Result<Vec<u8>> {
     read_or_stdin(path, crate::pki::csr::MAX_CSR_BYTES as u64)
 }
 
+/// Reads one certificate a user names (`revoke --cert`, `export --cert`; PEM or DER, `-` for
+/// standard input) and checks it parses: its DER.
+pub fn read_certificate(path: &Path) -> Result<Vec<u8>> {
+    let bytes = read_csr(path)?;
+    let der = crate::pki::pem::decode_one(&bytes, &["CERTIFICATE"], crate::pki::pem::MAX_PEM_BYTES)
+        .map_err(|e| Error::input(path, e.into()))?;
+    crate::pki::pem::certificate(&der).map_err(|e| Error::input(path, e.into()))?;
+    Ok(der)
+}
+
 /// [`read`], or for `-` standard input, at most `limit` bytes (more is refused).
 pub fn read_or_stdin(path: &Path, limit: u64) -> Result<Vec<u8>> {
     if path != Path::new("-") {

@@ -595,8 +595,7 @@ fn backup_tar_restores_to_a_directory_check_accepts_backup_tar() {
             .collect::<Vec<_>>()
     };
     assert_eq!(strip(snapshot(&env.dir)), strip(snapshot(&restored)));
-    let out = ca_at(&restored).arg("check").output().unwrap();
-    assert!(out.status.success(), "{out:?}");
+    assert_check_ok_at(&restored);
     // To a pipe: the same archive.
     let piped = env.ca().args(["backup", "--tar", "-"]).output().unwrap();
     assert!(piped.status.success(), "{piped:?}");
@@ -787,14 +786,7 @@ fn install_ca_of_an_encrypted_pending_ca_asks_for_its_passphrase_install_encrypt
     );
     let out = install(&["--passphrase-file", &pass]);
     assert!(out.status.success(), "{out:?}");
-    assert!(
-        ca_at(&pending)
-            .arg("check")
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
+    assert_check_ok_at(&pending);
 }
 
 /// DRY-RUN: a dry run refuses what the real run refuses — an output inside the state
@@ -890,14 +882,7 @@ fn concurrent_init_parent_has_the_parent_sign_once_init_parent() {
         .filter(|r| r["profile"] == "sub-ca")
         .count();
     assert_eq!(sub_cas, 1, "the parent signed more than once: {rows}");
-    assert!(
-        ca_at(&child)
-            .arg("check")
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
+    assert_check_ok_at(&child);
 }
 
 /// EXIT-TABLE: an `--out` below a file is a refusal (3), as a parent that is a file is; a

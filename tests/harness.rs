@@ -155,14 +155,21 @@ impl Env {
     /// Asserts `ca check` passes.
     #[track_caller]
     pub fn assert_check_ok(&self) {
-        let out = self.run(&["check"]);
-        assert!(
-            out.status.success(),
-            "ca check: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_check_ok_at(&self.dir);
     }
+}
+
+/// Asserts that `ca check` passes on the CA directory `dir`, showing its report if not.
+#[track_caller]
+pub fn assert_check_ok_at(dir: &Path) {
+    let out = ca_at(dir).arg("check").output().unwrap();
+    assert!(
+        out.status.success(),
+        "ca check {}: {}{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// TEST-TOOLS: a test whose external tool is missing fails, naming the tool and the package

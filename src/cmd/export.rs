@@ -3,19 +3,17 @@
 //! nothing in the CA changes; the certificate is the one the index records (SHOW-RECORDED),
 //! from a state that chains to the signed checkpoint (VERIFIED-READ).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use zeroize::Zeroizing;
 
 use super::Context;
 use crate::cli::ExportArgs;
 use crate::error::{Error, Refused, Result};
-use crate::model::change::Refusal;
 use crate::model::log::Entry;
 use crate::model::snapshot::Snapshot;
 use crate::pki::p12::{self, P12Form};
 use crate::pki::pem::{MAX_PEM_BYTES, decode_one};
-use crate::pki::serial::Serial;
 use crate::store::output::{CopyTarget, check_copy_target, write_copy};
 use crate::store::{Access, MODE_PUBLIC, MODE_SECRET, Session};
 
@@ -39,7 +37,7 @@ pub fn run(args: &ExportArgs, ctx: &Context) -> Result<()> {
         _ => unreachable!("clap requires one of --p12, --p12-legacy, --fullchain"),
     };
     let cert_file = match &args.cert {
-        Some(path) => Some(read_cert(path)?),
+        Some(path) => Some((path.clone(), crate::input::read_certificate(path)?)),
         None => None,
     };
     let typed = args.serial.as_deref().map(crate::cli::serial).transpose()?;
@@ -82,7 +80,7 @@ pub fn run(args: &ExportArgs, ctx: &Context) -> Result<()> {
     let state = session.verified_state()?;
     let entry = match (&typed, &cert_file) {
         (Some(typed), _) => state.resolve(typed)?,
-        (None, Some((path, der))) => recorded(&state, path, der)?,
+        (None, Some((path, der))) => state.recorded_entry(path, der)?,
         (None, None) => unreachable!("clap requires SERIAL or --cert"),
     };
     let (pem, der) = session.read_recorded(&entry, &state.ca.cert)?;
@@ -171,29 +169,6 @@ fn check_key(entry: &Entry, der: &[u8], key_path: &Path, key_der: &[u8]) -> Resu
         .into());
     }
     Ok(public)
-}
-
-/// The index entry of a certificate given as a file: it must be one the index records.
-fn recorded(state: &Snapshot, path: &Path, der: &[u8]) -> Result<Entry> {
-    let cert = crate::pki::pem::certificate(der).map_err(|e| Error::input(path, e.into()))?;
-    let serial = Serial::from_magnitude(cert.raw_serial());
-    match state.find(&serial)? {
-        Some(e) if e.sha256 == crate::hex::sha256(der) => Ok(e),
-        _ => Err(Refusal::NotRecorded {
-            path: path.to_path_buf(),
-            serial,
-        }
-        .into()),
-    }
-}
-
-/// A certificate file given with --cert (PEM or DER), its DER.
-fn read_cert(path: &Path) -> Result<(PathBuf, Vec<u8>)> {
-    let bytes = crate::input::read_csr(path)?;
-    let der = decode_one(&bytes, &["CERTIFICATE"], MAX_PEM_BYTES)
-        .map_err(|e| Error::input(path, e.into()))?;
-    crate::pki::pem::certificate(&der).map_err(|e| Error::input(path, e.into()))?;
-    Ok((path.to_path_buf(), der))
 }
 
 /// The key given with --key, decrypted with its passphrase (from `pass_file`, else asked on

@@ -6,13 +6,12 @@ use crate::Env;
 use crate::cli::RevokeArgs;
 use std::path::PathBuf;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::change::{crl_writes, mark_revoked};
 use crate::model::log::LogAppend;
 use crate::model::log::Typed;
 use crate::model::snapshot::Snapshot;
 use crate::pki::reason::Reason;
-use crate::pki::serial::Serial;
 use crate::render::Note;
 
 /// Which certificate to revoke.
@@ -34,20 +33,10 @@ pub struct Revoke {
 /// Runs `ca revoke`.
 pub fn run(args: &RevokeArgs, ctx: &Context) -> Result<()> {
     let target = match (&args.serial, &args.cert) {
-        (_, Some(path)) => {
-            let bytes = crate::input::read_csr(path)?;
-            let der = crate::pki::pem::decode_one(
-                &bytes,
-                &["CERTIFICATE"],
-                crate::pki::pem::MAX_PEM_BYTES,
-            )
-            .map_err(|e| Error::input(path, e.into()))?;
-            crate::pki::pem::certificate(&der).map_err(|e| Error::input(path, e.into()))?;
-            Target::Cert {
-                path: path.clone(),
-                der,
-            }
-        }
+        (_, Some(path)) => Target::Cert {
+            path: path.clone(),
+            der: crate::input::read_certificate(path)?,
+        },
         (Some(s), None) => Target::Typed(crate::cli::serial(s)?),
         (None, None) => return Err(crate::error::Refused::RevokeTarget.into()),
     };
@@ -69,22 +58,10 @@ pub fn plan(state: &Snapshot, request: &Revoke, env: &Env) -> Result<Planned> {
     let entry = match &request.target {
         Target::Typed(typed) => state.resolve(typed)?,
         Target::Cert { path, der } => {
-            let cert =
-                crate::pki::pem::certificate(der).map_err(|e| Error::input(path, e.into()))?;
-            let serial = Serial::from_magnitude(cert.raw_serial());
-            match state.find(&serial)? {
-                Some(e) if e.sha256 == crate::hex::sha256(der) => e,
-                _ if *der == state.ca.cert.der => {
-                    return Err(crate::model::change::Refusal::OwnCaCert(path.clone()).into());
-                }
-                _ => {
-                    return Err(crate::model::change::Refusal::NotRecorded {
-                        path: path.clone(),
-                        serial,
-                    }
-                    .into());
-                }
+            if *der == state.ca.cert.der {
+                return Err(crate::model::change::Refusal::OwnCaCert(path.clone()).into());
             }
+            state.recorded_entry(path, der)?
         }
     };
     let serial = &entry.serial;

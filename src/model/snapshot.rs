@@ -307,6 +307,21 @@ impl Snapshot {
         crate::model::log::find(self.log()?, &self.header, serial)
     }
 
+    /// The entry of a certificate given as a file (`revoke --cert`, `export --cert`; `path`
+    /// names it): index.log must record it, byte for byte.
+    pub fn recorded_entry(&self, path: &Path, der: &[u8]) -> Result<crate::model::log::Entry> {
+        let cert = crate::pki::pem::certificate(der).map_err(|e| Error::input(path, e.into()))?;
+        let serial = Serial::from_magnitude(cert.raw_serial());
+        match self.find(&serial)? {
+            Some(e) if e.sha256 == crate::hex::sha256(der) => Ok(e),
+            _ => Err(crate::model::change::Refusal::NotRecorded {
+                path: path.to_path_buf(),
+                serial,
+            }
+            .into()),
+        }
+    }
+
     /// Every revocation in index.log, re-hashed against the signed log_head (CRL-CHAIN).
     pub fn revocations(&self) -> Result<Vec<crate::model::log::Revocation>> {
         crate::model::log::revocations(self.log()?, &self.header)
