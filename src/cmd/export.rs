@@ -53,7 +53,7 @@ pub fn run(args: &ExportArgs, ctx: &Context) -> Result<()> {
         )),
         None => None,
     };
-    let form = match (option, key) {
+    let form = match (option, &key) {
         ("--fullchain", _) => Form::FullChain,
         (_, None) => unreachable!("clap requires --key with --p12"),
         (option, Some(_)) => {
@@ -85,10 +85,11 @@ pub fn run(args: &ExportArgs, ctx: &Context) -> Result<()> {
     };
     let (pem, der) = session.read_recorded(&entry, &state.ca.cert)?;
     drop(session);
-    // The key given must be the certificate's, whatever is written.
-    if let (Some(key_path), Some(key_der)) = (&args.key, &key_der) {
-        check_key(&entry, &der, key_path, key_der)?;
-    }
+    // The key given must be the certificate's, whatever is written: checked once, here.
+    let public = match (&args.key, &key) {
+        (Some(key_path), Some((key_pair, _))) => Some(check_key(&entry, &der, key_path, key_pair)?),
+        _ => None,
+    };
     let bytes = match &form {
         Form::FullChain => {
             let mut text = String::from_utf8_lossy(&pem).into_owned();
@@ -96,10 +97,10 @@ pub fn run(args: &ExportArgs, ctx: &Context) -> Result<()> {
             text.into_bytes()
         }
         Form::P12 { form, passphrase } => {
-            let (Some(key_path), Some(key_der)) = (&args.key, &key_der) else {
+            let (Some(key_der), Some(public)) = (&key_der, &public) else {
                 unreachable!("a P12 form has a key");
             };
-            bundle(&state, &entry, &der, (key_path, key_der), passphrase, *form)?
+            bundle(&state, &entry, &der, (key_der, public), passphrase, *form)?
         }
     };
     let mode = match form {
@@ -128,17 +129,16 @@ pub fn run(args: &ExportArgs, ctx: &Context) -> Result<()> {
     Ok(())
 }
 
-/// The PKCS#12 of the certificate, its key and the CAs above it (root last), once the key is
-/// found to be the certificate's.
+/// The PKCS#12 of the certificate, its key (PKCS#8 DER, found to be the certificate's, whose
+/// public key bits are `public`) and the CAs above it (root last).
 fn bundle(
     state: &Snapshot,
     entry: &Entry,
     der: &[u8],
-    (key_path, key_der): (&Path, &[u8]),
+    (key_der, public): (&[u8], &[u8]),
     passphrase: &str,
     form: P12Form,
 ) -> Result<Vec<u8>> {
-    let public = check_key(entry, der, key_path, key_der)?;
     let certs: Vec<&[u8]> = std::iter::once(der)
         .chain(std::iter::once(&state.ca.cert.der[..]))
         .chain(state.chain.iter().map(|c| &c.der[..]))
@@ -147,7 +147,7 @@ fn bundle(
     Ok(p12::bundle(
         &name,
         key_der,
-        &crate::pki::keys::key_id(&public),
+        &crate::pki::keys::key_id(public),
         &certs,
         passphrase,
         form,
@@ -155,13 +155,11 @@ fn bundle(
 }
 
 /// Refuses a key that is not the certificate's; returns the certificate's public key bits.
-fn check_key(entry: &Entry, der: &[u8], key_path: &Path, key_der: &[u8]) -> Result<Vec<u8>> {
+fn check_key(entry: &Entry, der: &[u8], key_path: &Path, key: &rcgen::KeyPair) -> Result<Vec<u8>> {
     let cert = crate::pki::pem::certificate(der)
         .map_err(|e| Error::Internal(format!("the recorded certificate: {e}")))?;
     let public = cert.public_key().subject_public_key.data.to_vec();
-    let key = rcgen::KeyPair::try_from(key_der)
-        .map_err(|e| Error::Internal(format!("the key read for export: {e}")))?;
-    if rcgen::PublicKeyData::der_bytes(&key) != public.as_slice() {
+    if rcgen::PublicKeyData::der_bytes(key) != public.as_slice() {
         return Err(Refused::ExportKeyMismatch {
             key: key_path.to_path_buf(),
             serial: entry.serial.to_string(),
