@@ -105,6 +105,7 @@ pub fn run_with(cli: Cli, fixed: Option<Fixed>) -> Result<i32> {
         },
         Command::Sign(a) => cmd::sign::run(a, &ctx)?,
         Command::Revoke(a) => cmd::revoke::run(a, &ctx)?,
+        Command::Unhold(a) => cmd::unhold::run(a, &ctx)?,
         Command::Crl(a) => cmd::crl::run(a, &ctx)?,
         Command::Status(a) => cmd::status::run(a, &ctx)?,
         Command::Check(a) => return cmd::check::run(a, &ctx),

@@ -38,4 +38,5 @@ mod simdisk;
 mod status;
 mod structure;
 mod terminal;
+mod unhold;
 mod upgrade;

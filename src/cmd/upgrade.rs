@@ -1,8 +1,10 @@
-//! `ca upgrade`: converts index.json to format 3 — from format 1 (fileca 0.1: every
-//! certificate in one JSON file, rewritten by every command), whose certificates move to the
-//! append-only index.log, or from format 2 (no hash chain and no signed checkpoint), whose
-//! index.log is hashed once to start its chain. One ordinary commit: journaled, audited, all
-//! or nothing, and signed with the CA key like every other (SPEC.md `UPGRADE-*`).
+//! `ca upgrade`: converts index.json to the current format 4 — from format 1 (fileca 0.1:
+//! every certificate in one JSON file, rewritten by every command), whose certificates move to
+//! the append-only index.log, from format 2 (no hash chain and no signed checkpoint), whose
+//! index.log is hashed once to start its chain, or from format 3 (signed already; only the
+//! format number changes, since a format-3 fileca cannot read a released hold). One ordinary
+//! commit: journaled, audited, all or nothing, and signed with the CA key like every other
+//! (SPEC.md `UPGRADE-*`).
 
 use super::{AuditInfo, Context, Planned};
 use crate::cli::UpgradeArgs;
@@ -59,6 +61,25 @@ fn load(session: &Session, ctx: &Context) -> Result<(Snapshot, Vec<Entry>)> {
             format,
         }
         .into());
+    }
+    if format == 3 {
+        // Signed already: the snapshot is verified as every mutation's is (the checkpoint
+        // does not sign the format number), and the commit writes it back as format 4.
+        let header = Header::parse_v3(&bytes).map_err(|m| Error::state(dir.join(INDEX), m))?;
+        let raw = session.raw(crate::store::Reads::SIGN, header)?;
+        let state = Snapshot::from_raw(raw, &ctx.pass, session.allow_insecure_key())?;
+        // The log is not rewritten, but it is read once: every line must parse and chain to
+        // the signed log_head, so a damaged or edited history is reported now, not later.
+        session.check_log_len(&state.header)?;
+        let log = session.open_log()?;
+        crate::model::log::load_all(&log, &state.header)?;
+        if crate::model::log::log_head(&log, state.header.log_len)? != state.header.log_head {
+            return Err(Error::state(
+                dir.join(INDEX_LOG),
+                crate::model::log::LogError::Chain,
+            ));
+        }
+        return Ok((state, Vec::new()));
     }
     if format == 2 {
         let old = v2::parse(&bytes).map_err(|m| Error::state(dir.join(INDEX), m))?;
@@ -184,7 +205,12 @@ fn plan(state: &Snapshot, entries: Vec<Entry>, env: &crate::Env) -> Result<Plann
         writes,
         AuditInfo::of("upgrade", Vec::new()),
     )?;
-    let rest = if entries.is_empty() && state.header.log_len > 0 {
+    let rest = if state.header.checkpoint.is_some() {
+        format!(
+            "index.json to format {} (index.log may now record a released hold)",
+            crate::model::header::FORMAT
+        )
+    } else if entries.is_empty() && state.header.log_len > 0 {
         format!(
             "index.json to format {} (index.log hashed, first checkpoint signed)",
             crate::model::header::FORMAT

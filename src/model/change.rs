@@ -70,6 +70,20 @@ pub enum Refusal {
         at: time::OffsetDateTime,
         reason: Reason,
     },
+    /// `revoke --reason certificateHold` of a certificate already on hold.
+    #[error(
+        "certificate {serial} is already on hold (since {}); release it with `ca unhold {serial}`, or revoke it for good with another reason",
+        crate::clock::fmt(*at)
+    )]
+    AlreadyHeld {
+        serial: Serial,
+        at: time::OffsetDateTime,
+    },
+    /// `ca unhold` of a certificate that is not on hold (SPEC.md UNHOLD).
+    #[error(
+        "certificate {serial} is not on hold: {standing}; only a certificateHold can be released"
+    )]
+    NotOnHold { serial: Serial, standing: String },
     #[error(
         "certificate {0} was revoked for keyCompromise: its key is not certified again; renew it with a new key (--csr FILE)"
     )]
@@ -405,6 +419,7 @@ pub fn issue_entry(
         not_before: issued.not_before,
         not_after: issued.not_after,
         revoked: None,
+        released: None,
         sha256: issued.sha256,
         renewed_from: None,
     };
@@ -412,7 +427,8 @@ pub fn issue_entry(
 }
 
 /// Records the revocation of `serial` in `log`; returns its subject. Refuses unknown and
-/// already revoked serials and removeFromCRL.
+/// already revoked serials and removeFromCRL; a certificate on hold may be revoked for good
+/// (any other reason), once (SPEC.md UNHOLD).
 pub fn mark_revoked(
     state: &Snapshot,
     log: &mut LogAppend,
@@ -429,12 +445,25 @@ pub fn mark_revoked(
             log: state.dir.join(INDEX_LOG),
         })
     })?;
-    if let Some(r) = entry.revoked {
-        return Err(Error::Refusal(Refusal::AlreadyRevoked {
-            serial: serial.clone(),
-            at: r.at,
-            reason: r.reason,
-        }));
+    match entry.revoked {
+        None => {}
+        Some(held)
+            if held.reason == Reason::CertificateHold && reason == Reason::CertificateHold =>
+        {
+            return Err(Error::Refusal(Refusal::AlreadyHeld {
+                serial: serial.clone(),
+                at: held.at,
+            }));
+        }
+        // A hold made final (UNHOLD).
+        Some(held) if held.reason == Reason::CertificateHold => {}
+        Some(r) => {
+            return Err(Error::Refusal(Refusal::AlreadyRevoked {
+                serial: serial.clone(),
+                at: r.at,
+                reason: r.reason,
+            }));
+        }
     }
     log.revoked(serial, env.now, reason.name());
     Ok(crate::pki::names::shown(&entry.subject))

@@ -114,6 +114,7 @@ pub mod v1 {
                 not_before: e.not_before,
                 not_after: e.not_after,
                 revoked,
+                released: None,
                 sha256: e.sha256,
                 renewed_from: e
                     .renewed_from

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 
 use super::{
-    Checked, Entry, Halt, ISSUED, Line, LineError, LogError, Revocation, concerns, parse_line,
+    Entry, Halt, ISSUED, Line, LineError, LogError, Revocation, Standing, concerns, parse_line,
 };
 use crate::error::{Error, Result};
 use crate::model::checkpoint;
@@ -161,9 +161,9 @@ fn walk(
     }
 }
 
-/// Every certificate, in issue order, with its revocation applied. Checks the whole log:
-/// every line parses, no serial is issued twice, every revocation follows its issue and
-/// happens once, and the header's highest serial is right.
+/// Every certificate, in issue order, with its revocations and releases applied. Checks the
+/// whole log: every line parses, no serial is issued twice, every revocation and release
+/// follows its issue and keeps [`Standing`]'s rule, and the header's highest serial is right.
 ///
 /// The lines are not checked against `log_head` here: `ca check` compares the chain itself
 /// and reports every problem, and `ca upgrade` starts the chain from what it finds.
@@ -212,44 +212,37 @@ impl Table {
                 Ok(())
             }
             Line::Revoked(r) => match self.pos.get(&r.line.revoked) {
-                Some(&i) => self.entries[i].revoke(r),
+                Some(&i) => self.entries[i].revoke(&r),
                 None => Err(LineError::RevokesUnissued(r.line.revoked)),
+            },
+            Line::Released(r) => match self.pos.get(&r.released) {
+                Some(&i) => self.entries[i].release(&r),
+                None => Err(LineError::ReleasesUnheld(r.released)),
             },
         }
     }
 }
 
-/// Calls `f` with every certificate, in issue order, with its revocation applied, holding only
-/// the revocations in memory: a first pass collects them, a second streams the issued lines.
-/// Every line is parsed and checked on its own; cross-line invariants beyond "every revocation
-/// names an issued serial" (a serial issued twice, revoked twice) are [`load_all`]'s and
+/// Calls `f` with every certificate, in issue order, with its revocations and releases
+/// applied, holding only those events' result in memory: a first pass folds them, a second
+/// streams the issued lines. Every line is parsed and checked on its own, and each serial's
+/// events keep [`Standing`]'s rule; cross-line invariants beyond "every revocation names an
+/// issued serial" (a serial issued twice, an event before its issue) are [`load_all`]'s and
 /// `ca check`'s. `f` may stop the walk with an error.
 pub fn for_each_entry(
     log: &Log,
     header: &Header,
     mut f: impl FnMut(Entry) -> Result<()>,
 ) -> Result<()> {
-    let mut revoked: HashMap<String, Checked> = HashMap::new();
-    walk_verified(log, header, |line| {
-        if line.starts_with(ISSUED) {
-            return Ok(());
-        }
-        if let Line::Revoked(r) = parse_line(line)? {
-            let serial = r.line.revoked.clone();
-            if revoked.insert(serial.clone(), r).is_some() {
-                return Err(LineError::RevokedAgain(serial).into());
-            }
-        }
-        Ok(())
-    })?;
+    let mut revoked = standings(log, header)?;
     walk_verified(log, header, |line| {
         if !line.starts_with(ISSUED) {
             return Ok(());
         }
         if let Line::Issued(l) = parse_line(line)? {
             let mut e = Entry::from_issued(l)?;
-            if let Some(r) = revoked.remove(&e.serial.to_string()) {
-                e.revoke(r)?;
+            if let Some(s) = revoked.remove(&e.serial.to_string()) {
+                s.set(&mut e);
             }
             f(e).map_err(Halt::Caller)?;
         }
@@ -259,6 +252,30 @@ pub fn for_each_entry(
         return Err(Error::state(&log.path, LogError::Unissued(serial.clone())));
     }
     Ok(())
+}
+
+/// Where every serial that a revocation or release names stands at the end of the log, the
+/// log's events folded in order (the first pass of [`for_each_entry`]).
+fn standings(log: &Log, header: &Header) -> Result<HashMap<String, Standing>> {
+    let mut out: HashMap<String, Standing> = HashMap::new();
+    walk_verified(log, header, |line| {
+        if line.starts_with(ISSUED) {
+            return Ok(());
+        }
+        match parse_line(line)? {
+            Line::Issued(_) => {}
+            Line::Revoked(r) => {
+                let s = out.entry(r.line.revoked.clone()).or_default();
+                *s = s.revoke(&r.line.revoked, &r)?;
+            }
+            Line::Released(r) => {
+                let s = out.entry(r.released.clone()).or_default();
+                *s = s.release(&r)?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 /// The certificate with this serial, reading the log as a stream and parsing only the lines
@@ -277,34 +294,54 @@ pub fn find(log: &Log, header: &Header, serial: &Serial) -> Result<Option<Entry>
                 Ok(())
             }
             Line::Revoked(r) => match &mut found {
-                Some(e) => Ok(e.revoke(r)?),
+                Some(e) => Ok(e.revoke(&r)?),
                 None => Err(LineError::RevokesUnissued(r.line.revoked).into()),
+            },
+            Line::Released(r) => match &mut found {
+                Some(e) => Ok(e.release(&r)?),
+                None => Err(LineError::ReleasesUnheld(r.released).into()),
             },
         }
     })?;
     Ok(found)
 }
 
-/// Every revocation in log order, parsing only revocation lines: what a CRL needs.
+/// The certificates revoked at the end of the log, each with its last revocation, in the
+/// order of those revocation lines, parsing only revocation and release lines: what a CRL
+/// needs. A released hold is not listed (SPEC.md UNHOLD); a hold made final is listed once,
+/// with its final reason.
 ///
 /// The CRL is what relying parties act on: the whole log read here chains to index.json's
 /// signed `log_head` ([`for_each_line`], SPEC.md CRL-CHAIN), so a line edited behind fileca's
 /// back, even at the same length, never reaches a signed CRL.
 pub fn revocations(log: &Log, header: &Header) -> Result<Vec<Revocation>> {
-    let mut out = Vec::new();
+    // Each serial's standing, and where its current revocation is in `order`.
+    let mut standing: HashMap<String, (Standing, Option<usize>)> = HashMap::new();
+    let mut order: Vec<Option<Revocation>> = Vec::new();
     for_each_line(log, header, |line| {
         if line.starts_with(ISSUED) {
             return Ok(());
         }
-        match parse_line(line)? {
-            Line::Revoked(r) => {
-                out.push(r.line);
-                Ok(())
-            }
-            Line::Issued(_) => Ok(()),
+        let parsed = parse_line(line)?;
+        let Some(serial) = parsed.event_serial() else {
+            return Ok(());
+        };
+        let (s, at) = standing.entry(serial.to_string()).or_default();
+        if let Some(i) = at.take() {
+            order[i] = None;
         }
+        match parsed {
+            Line::Issued(_) => {}
+            Line::Revoked(r) => {
+                *s = s.revoke(&r.line.revoked, &r)?;
+                *at = Some(order.len());
+                order.push(Some(r.line));
+            }
+            Line::Released(r) => *s = s.release(&r)?,
+        }
+        Ok(())
     })?;
-    Ok(out)
+    Ok(order.into_iter().flatten().collect())
 }
 
 /// A serial as a user typed it: the number, and what is needed to resolve it when no
