@@ -157,8 +157,8 @@ pub enum Command {
         after_help = "Examples:\n  ca --dir ./pki passwd --new-passphrase-file new.pass                      # set\n  ca --dir ./pki --passphrase-file old.pass passwd --new-passphrase-file new.pass  # change\n  ca --dir ./pki --passphrase-file old.pass passwd --remove               # remove"
     )]
     Passwd(PasswdArgs),
-    /// Convert a CA directory written by an earlier fileca (index.json format 1 or 2) to
-    /// format 3; on a current directory, do nothing and succeed.
+    /// Convert a CA directory written by an earlier fileca (index.json format 1, 2 or 3) to
+    /// format 4; on a current directory, do nothing and succeed.
     #[command(
         after_help = "Example:\n  ca --dir ./pki upgrade --dry-run\n  ca --dir ./pki upgrade && ca --dir ./pki check"
     )]

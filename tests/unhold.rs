@@ -65,8 +65,18 @@ fn a_released_hold_is_valid_again_and_the_next_crl_omits_it_unhold() {
     let shown = String::from_utf8(env.ok(&["show", &serial]).stdout).unwrap();
     assert!(shown.contains("status:        valid"), "{shown}");
     assert!(shown.contains("hold released: "), "{shown}");
-    // The CRL signed before still lists the hold: history, not a problem (CHECK-HISTORY).
+    // The CRL signed before still lists the hold: history, not a problem (CHECK-HISTORY), but
+    // status says it is not published yet (review finding: it said nothing).
     env.assert_check_ok();
+    let status = env.status();
+    assert_eq!(status["certificates"]["valid"], 1, "{status}");
+    assert_eq!(status["certificates"]["revoked"], 1, "{status}");
+    assert!(
+        status["warnings"]
+            .to_string()
+            .contains("1 revocation(s) or release(s) of a hold not yet in a published CRL"),
+        "{status}"
+    );
     let index = env.index();
     assert_eq!(index["certificates"][0]["status"], "valid");
     let audit = std::fs::read_to_string(env.dir.join("audit.log")).unwrap();
@@ -75,6 +85,11 @@ fn a_released_hold_is_valid_again_and_the_next_crl_omits_it_unhold() {
     assert_eq!(last["serials"][0], serial.as_str());
 
     env.ok(&["crl"]);
+    let status = env.status();
+    assert!(
+        !status["warnings"].to_string().contains("published"),
+        "{status}"
+    );
     let text = crl_text(&env);
     assert!(!text.contains(&serial), "{text}");
     assert!(text.contains(&other), "{text}");
@@ -240,4 +255,72 @@ fn a_format_3_header_whose_history_was_edited_is_not_upgraded_upgrade_format_3()
     std::fs::write(env.dir.join("index.log"), edited).unwrap();
     let err = env.refused(&["upgrade"], 5);
     assert!(err.contains("index.log"), "{err}");
+}
+
+#[test]
+fn a_release_appended_to_a_downgraded_directory_is_not_signed_by_upgrade_upgrade_crl() {
+    // Review finding: whoever can write the directory rewrote index.json as format 2, appended
+    // a release line (and an audit record), and `ca upgrade` signed it: the hold vanished.
+    let env = Env::new();
+    let (_, serial) = env.sign(&csr("p256-default.pem"), &[]);
+    env.ok(&["crl"]);
+    env.ok(&["revoke", &serial, "--reason", "certificateHold"]);
+    let release = format!("{{\"released\":\"{serial}\",\"at\":\"2026-12-01T00:00:00Z\"}}\n");
+    let mut log = std::fs::read(env.dir.join("index.log")).unwrap();
+    log.extend_from_slice(release.as_bytes());
+    std::fs::write(env.dir.join("index.log"), &log).unwrap();
+    let mut header: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.dir.join("index.json")).unwrap()).unwrap();
+    header["log_len"] = log.len().into();
+    std::fs::write(env.dir.join("index.json"), header.to_string()).unwrap();
+    as_format_2(&env.dir);
+    let err = env.refused(&["upgrade"], 5);
+    assert!(err.contains("no fileca before format 4 wrote"), "{err}");
+}
+
+#[test]
+fn a_removed_ca_crl_does_not_switch_off_the_upgrades_comparison_upgrade_crl() {
+    let env = Env::new();
+    let (_, serial) = env.sign(&csr("p256-default.pem"), &[]);
+    env.ok(&["revoke", &serial, "--reason", "keyCompromise", "--crl"]);
+    as_format_2(&env.dir);
+    std::fs::remove_file(env.dir.join("ca.crl")).unwrap();
+    let err = env.refused(&["upgrade"], 5);
+    assert!(
+        err.contains("ca.crl is missing, but crlnumber (02) says the CA signed one"),
+        "{err}"
+    );
+}
+
+#[test]
+fn making_a_hold_final_says_so_and_show_tells_the_current_state_unhold_final() {
+    let env = Env::new();
+    let (_, serial) = env.sign(&csr("p256-default.pem"), &[]);
+    // Without a ca.crl, the note does not claim one lists the hold.
+    env.ok(&["revoke", &serial, "--reason", "certificateHold"]);
+    let out = env.ok(&["unhold", &serial]);
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        note.contains("run `ca crl`") && !note.contains("still lists"),
+        "{note}"
+    );
+    env.ok(&["revoke", &serial, "--reason", "certificateHold"]);
+    let out = env.ok(&[
+        "renew",
+        &serial,
+        "--revoke-old",
+        "--out",
+        env.path("r.pem").to_str().unwrap(),
+    ]);
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        note.contains("the hold becomes final (superseded) and can no longer be released"),
+        "{note}"
+    );
+    let shown = String::from_utf8(env.ok(&["show", &serial]).stdout).unwrap();
+    assert!(
+        shown.contains("revoked on") && !shown.contains("hold released"),
+        "{shown}"
+    );
+    env.assert_check_ok();
 }

@@ -240,7 +240,9 @@ fn import_line(
                 .ok_or_else(|| ImportProblem::RevocationDate(date.to_string()))?;
             let reason = match reason {
                 None => Reason::Unspecified,
-                Some(r) => reason_of(r).ok_or_else(|| ImportProblem::Reason(r.to_string()))?,
+                Some(r) => reason_of(r)
+                    .filter(|&r| r != Reason::RemoveFromCrl)
+                    .ok_or_else(|| ImportProblem::Reason(r.to_string()))?,
             };
             Some(Revoked { at, reason })
         }

@@ -69,7 +69,8 @@ pub fn plan(state: &Snapshot, request: &Revoke, env: &Env) -> Result<Planned> {
     let serial = &entry.serial;
     let (reason, crl_days) = (request.reason, request.crl_days);
     let mut log = LogAppend::default();
-    let subject = mark_revoked(state, &mut log, serial, reason, env)?;
+    let mut held = Vec::new();
+    let subject = mark_revoked(state, &mut log, (serial, reason), env, &mut held)?;
     let mut notes = vec![Note::act(
         "revoked",
         "would revoke",
@@ -79,6 +80,7 @@ pub fn plan(state: &Snapshot, request: &Revoke, env: &Env) -> Result<Planned> {
             reason.typed()
         ),
     )];
+    notes.append(&mut held);
     let mut writes = Vec::new();
     let mut stdout = String::new();
     let operation = match crl_days {

@@ -72,9 +72,11 @@ pub fn plan(state: &Snapshot, request: &Unhold, env: &Env) -> Result<Planned> {
             "unhold+crl"
         }
         None => {
-            notes.push(Note::text(
-                "run `ca crl` to publish it: the current ca.crl still lists the hold",
-            ));
+            notes.push(Note::text(if crl_lists(state, serial) {
+                "run `ca crl` to publish it: the current ca.crl still lists the hold"
+            } else {
+                "run `ca crl` to publish it"
+            }));
             "unhold"
         }
     };
@@ -99,4 +101,12 @@ fn standing(e: &Entry, now: time::OffsetDateTime) -> String {
         None if e.not_after < now => "it is not revoked (it has expired)".into(),
         None => "it is not revoked".into(),
     }
+}
+
+/// Does the published ca.crl list `serial`?
+fn crl_lists(state: &Snapshot, serial: &crate::pki::serial::Serial) -> bool {
+    state.crl.as_deref().is_some_and(|bytes| {
+        crate::pki::crl::parse(bytes, bytes.len(), None)
+            .is_ok_and(|c| c.listed.iter().any(|s| s == serial))
+    })
 }

@@ -72,7 +72,7 @@ fn load(session: &Session, ctx: &Context) -> Result<(Snapshot, Vec<Entry>)> {
         // the signed log_head, so a damaged or edited history is reported now, not later.
         session.check_log_len(&state.header)?;
         let log = session.open_log()?;
-        crate::model::log::load_all(&log, &state.header)?;
+        no_release(&crate::model::log::load_all(&log, &state.header)?, dir)?;
         if crate::model::log::log_head(&log, state.header.log_len)? != state.header.log_head {
             return Err(Error::state(
                 dir.join(INDEX_LOG),
@@ -94,6 +94,7 @@ fn load(session: &Session, ctx: &Context) -> Result<(Snapshot, Vec<Entry>)> {
         // The whole log is parsed once, so a damaged one is reported before it is signed.
         let log = session.open_log()?;
         let entries = crate::model::log::load_all(&log, &header)?;
+        no_release(&entries, dir)?;
         header.log_head = crate::model::log::log_head(&log, header.log_len)?;
         let state = unverified(session, ctx, header)?;
         agrees_with_crl(&state, &entries, &dir.join(INDEX_LOG))?;
@@ -138,6 +139,18 @@ fn load(session: &Session, ctx: &Context) -> Result<(Snapshot, Vec<Entry>)> {
     Ok((state, entries))
 }
 
+/// A log older than format 4 holds no release of a hold (UNHOLD): one there was appended
+/// behind fileca's back, or the directory was a newer fileca's with index.json rewritten.
+fn no_release(entries: &[Entry], dir: &std::path::Path) -> Result<()> {
+    match entries.iter().find(|e| e.released.is_some()) {
+        Some(e) => Err(Error::state(
+            dir.join(INDEX_LOG),
+            LegacyError::ReleaseBeforeFormat4(e.serial.to_string()),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// UPGRADE-CRL: the history an upgrade signs must agree with what the CA already signed of
 /// it: every revocation ca.crl lists is in the history, at the same second and for the same
 /// reason (a format-2 or format-1 index.json can be rewritten by whoever can write the
@@ -146,6 +159,16 @@ fn load(session: &Session, ctx: &Context) -> Result<(Snapshot, Vec<Entry>)> {
 /// last CRL is in no signed file: nothing can check it (SPEC.md's known limit).
 fn agrees_with_crl(state: &Snapshot, entries: &[Entry], history: &std::path::Path) -> Result<()> {
     let Some(bytes) = &state.crl else {
+        // Removing ca.crl must not switch the comparison off: the counter says one was signed.
+        if state.crlnumber != crate::pki::serial::Serial::from_u64(1) {
+            return Err(Error::state(
+                state.dir.join(crate::model::layout::CRL),
+                LegacyError::DisagreesWithCrl(format!(
+                    "ca.crl is missing, but crlnumber ({}) says the CA signed one",
+                    state.crlnumber
+                )),
+            ));
+        }
         return Ok(());
     };
     let crl_path = state.dir.join(crate::model::layout::CRL);

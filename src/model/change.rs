@@ -309,7 +309,7 @@ pub fn issue_one(
     let mut serials = vec![serial.to_string()];
     if let Some((old, revoke)) = issue.renews {
         if revoke {
-            mark_revoked(state, &mut log, &old, Reason::Superseded, env)?;
+            mark_revoked(state, &mut log, (&old, Reason::Superseded), env, notes)?;
             notes.push(Note::act(
                 "revoked",
                 "would revoke",
@@ -428,13 +428,13 @@ pub fn issue_entry(
 
 /// Records the revocation of `serial` in `log`; returns its subject. Refuses unknown and
 /// already revoked serials and removeFromCRL; a certificate on hold may be revoked for good
-/// (any other reason), once (SPEC.md UNHOLD).
+/// (any other reason), once, and `notes` then says so (SPEC.md UNHOLD).
 pub fn mark_revoked(
     state: &Snapshot,
     log: &mut LogAppend,
-    serial: &Serial,
-    reason: Reason,
+    (serial, reason): (&Serial, Reason),
     env: &Env,
+    notes: &mut Vec<Note>,
 ) -> Result<String> {
     if reason == Reason::RemoveFromCrl {
         return Err(Error::Refusal(Refusal::RemoveFromCrl));
@@ -456,7 +456,11 @@ pub fn mark_revoked(
             }));
         }
         // A hold made final (UNHOLD).
-        Some(held) if held.reason == Reason::CertificateHold => {}
+        Some(held) if held.reason == Reason::CertificateHold => notes.push(Note::text(format!(
+            "{serial} was on hold since {}: the hold becomes final ({}) and can no longer be released",
+            crate::clock::fmt(held.at),
+            reason.typed()
+        ))),
         Some(r) => {
             return Err(Error::Refusal(Refusal::AlreadyRevoked {
                 serial: serial.clone(),

@@ -13,7 +13,8 @@ use crate::pki::serial::Serial;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HeaderError {
     #[error(
-        "is format {0} (written by an earlier fileca); run `ca upgrade` once to convert it to format {FORMAT} (one atomic commit that signs the first checkpoint; `ca upgrade --dry-run` shows it)"
+        "is format {0} (written by an earlier fileca); run `ca upgrade` once to convert it to format {FORMAT} (one atomic commit{signs}; `ca upgrade --dry-run` shows it)",
+        signs = if *.0 < 3 { " that signs the first checkpoint" } else { ", signed like any other" }
     )]
     NeedsUpgrade(u32),
     #[error("format {0} is not supported (this fileca reads format {FORMAT})")]

@@ -19,11 +19,13 @@ use crate::pki::serial::Serial;
 
 mod error;
 mod read;
+mod scan;
 pub use error::{LineError, LogError};
 pub use read::{
     Log, MIN_SUFFIX_DIGITS, SerialLookup, Typed, find, for_each_entry, load_all, log_head, resolve,
-    revocations,
+    revocations, scan_issued,
 };
+pub use scan::IssuedDates;
 
 /// Why a walk over index.log's lines stopped before its end: a line that is not what
 /// SPEC.md says (numbered by the walk), or the caller's own error, passed through.
@@ -206,9 +208,9 @@ impl Entry {
 /// revoked; one on hold (certificateHold) may be released or revoked for good (another
 /// reason), never held twice; a revocation for any other reason is final.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct Standing {
-    pub(super) revoked: Option<Revoked>,
-    pub(super) released: Option<OffsetDateTime>,
+pub struct Standing {
+    pub revoked: Option<Revoked>,
+    pub released: Option<OffsetDateTime>,
 }
 
 impl Standing {
@@ -230,6 +232,9 @@ impl Standing {
         serial: &str,
         r: &Checked,
     ) -> std::result::Result<Standing, LineError> {
+        if r.reason == Reason::RemoveFromCrl {
+            return Err(LineError::RemoveFromCrl(serial.to_string()));
+        }
         match self.revoked {
             None => {}
             Some(held)

@@ -113,7 +113,7 @@ pub fn text(shown: &ShowReport<'_>) -> String {
         ),
         _ => crate::outln!(out, "status:        {}", r.state.name()),
     }
-    if let Some(at) = &r.hold_released_at {
+    if let (Some(at), None) = (&r.hold_released_at, &r.revoked_at) {
         crate::outln!(out, "hold released: {at} (ca unhold)");
     }
     if let Some(from) = &r.renewed_from {

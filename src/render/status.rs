@@ -69,6 +69,9 @@ pub struct CrlInfo {
     pub this_update_at: OffsetDateTime,
     #[serde(skip)]
     pub next_update_at: Option<OffsetDateTime>,
+    /// The serials it lists (canonical hex).
+    #[serde(skip)]
+    pub listed: std::collections::HashSet<String>,
 }
 
 /// Prints the report as JSON (warnings included), or as text on stdout and one

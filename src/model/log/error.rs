@@ -34,6 +34,10 @@ pub enum LineError {
     UnknownReason { serial: String, reason: String },
     #[error("issues serial {0} a second time")]
     IssuedTwice(String),
+    /// removeFromCRL, which only means something in a delta CRL (RFC 5280 5.3.1): a full CRL
+    /// listing it would tell OpenSSL the certificate is not revoked, GnuTLS that it is.
+    #[error("revokes {0} with reason removeFromCRL, which is not a revocation (RFC 5280 5.3.1)")]
+    RemoveFromCrl(String),
     /// A second revocation of a serial that is revoked (a hold may be made final, once).
     #[error("revokes {0} a second time")]
     RevokedTwice(String),

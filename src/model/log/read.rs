@@ -278,6 +278,46 @@ fn standings(log: &Log, header: &Header) -> Result<HashMap<String, Standing>> {
     Ok(out)
 }
 
+/// One pass over index.log, chained to the signed `log_head` before it returns: `issued` is
+/// called with each issued line's serial and dates (scanned without a JSON parser,
+/// [`super::scan`]; a line of another shape is parsed in full, which reports damage), and the
+/// result is where each serial a revocation or release names stands at the end. What `ca
+/// status` counts: one read and one hash of the log, memory in the number of revocations.
+pub fn scan_issued(
+    log: &Log,
+    header: &Header,
+    mut issued: impl FnMut(super::IssuedDates<'_>),
+) -> Result<HashMap<String, Standing>> {
+    let mut out: HashMap<String, Standing> = HashMap::new();
+    walk_verified(log, header, |line| {
+        if let Some(dates) = super::scan::issued_dates(line) {
+            issued(dates);
+            return Ok(());
+        }
+        match parse_line(line)? {
+            Line::Issued(l) => {
+                let e = Entry::from_issued(l)?;
+                let serial = e.serial.to_string();
+                issued(super::IssuedDates {
+                    serial: serial.as_bytes(),
+                    not_before: e.not_before.unix_timestamp(),
+                    not_after: e.not_after.unix_timestamp(),
+                });
+            }
+            Line::Revoked(r) => {
+                let s = out.entry(r.line.revoked.clone()).or_default();
+                *s = s.revoke(&r.line.revoked, &r)?;
+            }
+            Line::Released(r) => {
+                let s = out.entry(r.released.clone()).or_default();
+                *s = s.release(&r)?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
 /// The certificate with this serial, reading the log as a stream and parsing only the lines
 /// that name it.
 pub fn find(log: &Log, header: &Header, serial: &Serial) -> Result<Option<Entry>> {

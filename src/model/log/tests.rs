@@ -333,6 +333,17 @@ fn only_a_hold_is_released_and_a_hold_is_made_final_once_unhold() {
         ],
         un(),
     );
+    refused(
+        &[
+            revoked_line("0A", t, "certificateHold"),
+            revoked_line("0A", t, "removeFromCRL"),
+        ],
+        LineError::RemoveFromCrl("0A".into()),
+    );
+    refused(
+        &[revoked_line("0A", t, "removeFromCRL")],
+        LineError::RemoveFromCrl("0A".into()),
+    );
     assert!(matches!(
         parse_line(b"{\"released\":\"0a\",\"at\":\"2026-01-01T00:00:00Z\"}"),
         Err(LineError::ReleasesInvalidSerial(_))
