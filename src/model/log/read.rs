@@ -16,10 +16,10 @@ use crate::model::header::Header;
 use crate::model::layout::INDEX;
 use crate::pki::serial::Serial;
 
-/// index.log as a command reads it: the file opened once (a walk that reads it twice — a
-/// listing's two passes — reads the same file both times, whatever is renamed into place
-/// between them), or its bytes already in memory (a plan's snapshot: a value, read under the
-/// lock before the plan runs). [`crate::store::Session::open_log`] opens it.
+/// index.log as a command reads it: the file opened once under the lock (a walk that reads it
+/// twice — a listing's two passes — reads the same file both times, whatever is renamed into
+/// place between them), or its bytes (a plan's snapshot built in memory by a test).
+/// [`crate::store::Session::open_log`] opens it.
 pub struct Log {
     source: Source,
     len: u64,
@@ -47,21 +47,6 @@ impl Log {
             len: bytes.len() as u64,
             source: Source::Bytes(bytes),
             path,
-        }
-    }
-
-    /// The log read whole into memory (a plan's snapshot holds it as a value).
-    pub fn into_memory(self) -> Result<Log> {
-        match self.source {
-            Source::Bytes(_) => Ok(self),
-            Source::File(mut file) => {
-                use std::io::Seek;
-                let mut bytes = Vec::with_capacity(self.len as usize);
-                file.seek(std::io::SeekFrom::Start(0))
-                    .and_then(|_| (&file).take(self.len).read_to_end(&mut bytes))
-                    .map_err(|e| Error::io(&self.path, e))?;
-                Ok(Log::bytes(bytes, self.path))
-            }
         }
     }
 
