@@ -469,3 +469,122 @@ fn plans_refuse_outside_the_ca_validity_and_unknown_profiles_plan_pure() {
     // The snapshot is a value: what was refused left it as it was.
     ca.snapshot(Reads::SIGN);
 }
+
+#[test]
+/// Long because it is one scenario: hold, release, hold again, made final, each plan applied.
+fn hold_release_and_final_revocation_in_memory_plan_pure_unhold() {
+    let mut ca = Mem::init();
+    let env = env_at(t0() + Duration::hours(2), 11);
+    let csr = csr("held.test");
+    let planned =
+        super::signing::plan(&ca.snapshot(Reads::SIGN), &sign_request(&csr), &env).unwrap();
+    let serial = issued_serial(&planned.plan);
+    ca.apply(&planned.plan);
+    let typed = || Typed::parse(&serial).unwrap();
+    let unhold = |crl_days| super::unhold::Unhold {
+        serial: typed(),
+        crl_days,
+    };
+    let revoke = |reason| super::revoke::Revoke {
+        target: super::revoke::Target::Typed(typed()),
+        reason,
+        crl_days: Some(7),
+    };
+
+    // Not on hold: refused, and the snapshot still verifies.
+    let snap = ca.snapshot(Reads::SIGN_WITH_LOG);
+    assert!(matches!(
+        refusal(super::unhold::plan(&snap, &unhold(None), &env)),
+        Refusal::NotOnHold { .. }
+    ));
+
+    // Held (with a CRL listing it), then released with a CRL that omits it.
+    ca.apply(
+        &super::revoke::plan(&snap, &revoke(Reason::CertificateHold), &env)
+            .unwrap()
+            .plan,
+    );
+    let snap = ca.snapshot(Reads::SIGN_WITH_LOG);
+    assert_eq!(snap.revocations().unwrap().len(), 1);
+    assert!(matches!(
+        refusal(super::revoke::plan(
+            &snap,
+            &revoke(Reason::CertificateHold),
+            &env
+        )),
+        Refusal::AlreadyHeld { .. }
+    ));
+    let planned = super::unhold::plan(&snap, &unhold(Some(7)), &env).unwrap();
+    let released = String::from_utf8(planned.plan.appends[0].bytes.clone()).unwrap();
+    assert_eq!(
+        released,
+        format!("{{\"released\":\"{serial}\",\"at\":\"2026-03-01T14:00:00Z\"}}\n")
+    );
+    assert!(planned.plan.writes.iter().any(|w| w.target == CRL));
+    ca.apply(&planned.plan);
+    let snap = ca.snapshot(Reads::SIGN_WITH_LOG);
+    assert!(snap.revocations().unwrap().is_empty());
+    let entry = snap.resolve(&typed()).unwrap();
+    assert_eq!((entry.revoked, entry.released), (None, Some(env.now)));
+
+    // Held again, made final: listed once with the final reason; no longer releasable.
+    ca.apply(
+        &super::revoke::plan(&snap, &revoke(Reason::CertificateHold), &env)
+            .unwrap()
+            .plan,
+    );
+    let snap = ca.snapshot(Reads::SIGN_WITH_LOG);
+    let planned = super::revoke::plan(&snap, &revoke(Reason::KeyCompromise), &env).unwrap();
+    assert!(
+        planned
+            .notes
+            .iter()
+            .any(|n| format!("{n:?}").contains("can no longer be released")),
+        "{:?}",
+        planned.notes
+    );
+    ca.apply(&planned.plan);
+    let snap = ca.snapshot(Reads::SIGN_WITH_LOG);
+    let listed = snap.revocations().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].reason, "keyCompromise");
+    assert!(matches!(
+        refusal(super::unhold::plan(&snap, &unhold(None), &env)),
+        Refusal::NotOnHold { .. }
+    ));
+}
+
+#[test]
+fn upgrade_of_a_signed_directory_writes_only_the_header_in_memory_plan_pure_upgrade_format_3() {
+    let mut ca = Mem::init();
+    let env = env_at(t0() + Duration::hours(3), 12);
+    let csr = csr("kept.test");
+    ca.apply(
+        &super::signing::plan(&ca.snapshot(Reads::SIGN), &sign_request(&csr), &env)
+            .unwrap()
+            .plan,
+    );
+    let log = ca.get(INDEX_LOG);
+    let snap = ca.snapshot(Reads::SIGN);
+    let planned = super::upgrade::plan(&snap, Vec::new(), &env).unwrap();
+    let targets: Vec<&str> = planned
+        .plan
+        .writes
+        .iter()
+        .map(|w| w.target.as_str())
+        .collect();
+    assert_eq!(targets, [INDEX], "index.log is kept byte for byte");
+    let appended: Vec<&str> = planned
+        .plan
+        .appends
+        .iter()
+        .map(|a| a.target.as_str())
+        .collect();
+    assert_eq!(appended, [AUDIT]);
+    assert!(String::from_utf8_lossy(&planned.plan.appends[0].bytes).contains("\"upgrade\""));
+    ca.apply(&planned.plan);
+    let after = ca.snapshot(Reads::SIGN);
+    assert_eq!(after.header.format, crate::model::header::FORMAT);
+    assert_eq!(after.header.generation, snap.header.generation + 1);
+    assert_eq!(ca.get(INDEX_LOG), log);
+}

@@ -213,7 +213,7 @@ fn unverified(session: &Session, ctx: &Context, header: Header) -> Result<Snapsh
 }
 
 /// Validation phase: index.log holds every issue, then every revocation in time order.
-fn plan(state: &Snapshot, entries: Vec<Entry>, env: &crate::Env) -> Result<Planned> {
+pub fn plan(state: &Snapshot, entries: Vec<Entry>, env: &crate::Env) -> Result<Planned> {
     let log = LogAppend::of_entries(&entries);
     // Format 1 had no index.log: an empty one is created, not appended to.
     let writes = if log.bytes.is_empty() && state.header.log_len == 0 {
