@@ -24,6 +24,7 @@ mod inputs;
 mod interop;
 mod keys;
 mod lint;
+mod ocsp;
 mod operator;
 mod outputs;
 mod p12;

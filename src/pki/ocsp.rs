@@ -246,6 +246,33 @@ impl IssuerHashes {
         })
     }
 
+    /// The CertID a client asks with about `serial` of this issuer (`alg` SHA-1 or SHA-256;
+    /// anything else is SHA-256): what a pre-signed response answers.
+    pub fn cert_id(&self, alg: HashAlg, serial: &Serial) -> CertId {
+        let (alg, oid, (name, key)) = match alg {
+            HashAlg::Sha1 => (HashAlg::Sha1, SHA1, &self.sha1),
+            HashAlg::Sha256 | HashAlg::Other => (HashAlg::Sha256, SHA256, &self.sha256),
+        };
+        let der = yasna::construct_der(|w| {
+            w.write_sequence(|w| {
+                w.next().write_sequence(|w| {
+                    w.next().write_oid(&ObjectIdentifier::from_slice(oid));
+                    w.next().write_null();
+                });
+                w.next().write_bytes(name);
+                w.next().write_bytes(key);
+                w.next().write_bigint_bytes(serial.as_bytes(), true);
+            })
+        });
+        CertId {
+            alg,
+            issuer_name_hash: name.clone(),
+            issuer_key_hash: key.clone(),
+            serial: Some(serial.clone()),
+            der,
+        }
+    }
+
     /// Does `id` name this issuer?
     pub fn matches(&self, id: &CertId) -> bool {
         let (name, key) = match id.alg {

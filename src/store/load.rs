@@ -159,6 +159,26 @@ impl Session {
         self.snapshot(Reads::ANSWER, &passphrase::Source::default())
     }
 
+    /// The delegated OCSP responder, ocsp.key and ocsp.crt checked against `state` (SPEC.md
+    /// OCSP-RESPONDER): `None` when the CA has none.
+    pub fn responder(
+        &self,
+        state: &Snapshot,
+    ) -> Result<Option<crate::model::responder::Responder>> {
+        use crate::model::layout::{OCSP_CERT, OCSP_KEY};
+        let key = self.read_optional(OCSP_KEY)?.map(zeroize::Zeroizing::new);
+        let mode = match key {
+            Some(_) => super::mode_of(self.dir(), OCSP_KEY)?,
+            None => 0,
+        };
+        let cert = self.read_optional(OCSP_CERT)?;
+        crate::model::responder::load(
+            state,
+            key.as_deref().map(|k| (k.as_slice(), mode)),
+            cert.as_deref(),
+        )
+    }
+
     /// certs/SERIAL.pem of `entry`, checked to be the certificate the index records
     /// ([`crate::model::snapshot::check_recorded`], SPEC.md SHOW-RECORDED): its PEM and DER.
     pub fn read_recorded(

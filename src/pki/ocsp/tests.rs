@@ -150,6 +150,15 @@ fn a_request_is_read_with_its_cert_ids_and_nonce_ocsp_request() {
     let sha256 = parse_request(&request(HashAlg::Sha256, &p.ca_der, &[&[1]], None)).unwrap();
     assert!(hashes.matches(&sha256.ids[0]));
     assert_eq!(sha256.nonce, None);
+    // The CertID fileca builds for a pre-signed response is the one a client sends.
+    assert_eq!(
+        hashes.cert_id(HashAlg::Sha1, &Serial::from_u64(0x1234)),
+        r.ids[0]
+    );
+    assert_eq!(
+        hashes.cert_id(HashAlg::Sha256, &Serial::from_u64(1)),
+        sha256.ids[0]
+    );
     let other = pki();
     let theirs = parse_request(&request(HashAlg::Sha1, &other.ca_der, &[&[1]], None)).unwrap();
     assert!(!hashes.matches(&theirs.ids[0]));
