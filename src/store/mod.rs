@@ -70,6 +70,11 @@ pub enum DirError {
     Symlink,
     #[error("no CA here (no ca.crt or index.json); create one with `ca init`")]
     NoCa,
+    /// A reader that never recovers (`ca serve`) found an interrupted commit.
+    #[error(
+        "holds an interrupted commit (.journal); not read until it is completed (run any ca          command on it, e.g. `ca check`)"
+    )]
+    Interrupted,
     #[error("is not a directory (a symbolic link or a file); fileca never follows symlinks")]
     CertsNotDir,
     /// The directory on a network filesystem (`kind`: NFS, CIFS…) and a command that writes.
@@ -142,6 +147,17 @@ impl Session {
     /// Locks `dir` (shared for reads, exclusive for writes, waiting up to the timeout) and
     /// recovers any interrupted commit before anything is read.
     pub fn open(dir: &Path, access: Access, opts: &OpenOptions) -> Result<Session> {
+        Session::open_with(dir, access, opts, true)
+    }
+
+    /// A shared session that never recovers and so never writes (`ca serve`, SPEC.md
+    /// SERVE-STATE): an interrupted commit is [`DirError::Interrupted`], left to the next
+    /// command.
+    pub fn open_reader(dir: &Path, opts: &OpenOptions) -> Result<Session> {
+        Session::open_with(dir, Access::Read, opts, false)
+    }
+
+    fn open_with(dir: &Path, access: Access, opts: &OpenOptions, recover: bool) -> Result<Session> {
         check_is_state_dir(dir)?;
         check_filesystem(dir, access, opts)?;
         let distrust = trust_problems(dir);
@@ -159,6 +175,8 @@ impl Session {
         let lock_path = dir.join(LOCK);
         let lock_file = match access {
             Access::Write => fsio::open_or_create(&lock_path, MODE_LOCK),
+            // A reader that never writes does not create a missing .lock either.
+            Access::Read if !recover => open_read_nofollow(&lock_path),
             Access::Read => open_read_nofollow(&lock_path)
                 .or_else(|_| fsio::open_or_create(&lock_path, MODE_LOCK)),
         }
@@ -175,6 +193,9 @@ impl Session {
             opts.lock_timeout,
             opts.announce_wait,
         )?;
+        if !recover && needs_recovery(dir)? {
+            return Err(Error::state(dir.join(JOURNAL), DirError::Interrupted));
+        }
         if needs_recovery(dir)? {
             // Recovery writes, in the state directory and in output directories the journal
             // names: never on a directory others could have prepared (HOSTILE-TRUST).
