@@ -14,7 +14,6 @@ pub mod passphrase;
 pub mod pki;
 pub mod policy;
 pub mod rand;
-pub mod serve;
 pub mod render;
 pub mod store;
 

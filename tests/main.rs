@@ -34,6 +34,7 @@ mod powerloss_subca;
 mod readme;
 mod recovery;
 mod revoke_crl;
+mod serve;
 mod sign;
 mod simdisk;
 mod status;

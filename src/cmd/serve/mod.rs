@@ -24,6 +24,8 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use super::Context;
+use crate::cli::ServeArgs;
 use crate::error::{Error, Result};
 use crate::pki::ocsp::IssuerHashes;
 use crate::store::OpenOptions;
@@ -65,8 +67,22 @@ pub struct Shared {
     pub cache: Mutex<std::collections::HashMap<Vec<u8>, http::Cached>>,
 }
 
+/// Runs `ca serve` until SIGTERM or SIGINT.
+pub fn run(args: &ServeArgs, ctx: &Context) -> Result<()> {
+    let dirs = match args.dirs.is_empty() {
+        true => vec![ctx.dir.clone()],
+        false => args.dirs.clone(),
+    };
+    serve(
+        args.listen,
+        dirs,
+        ctx.open.clone(),
+        args.exit_after.map(std::time::Duration::from_secs),
+    )
+}
+
 /// Runs the server until SIGTERM or SIGINT (or `exit_after`).
-pub fn run(
+pub fn serve(
     listen: SocketAddr,
     dirs: Vec<PathBuf>,
     opts: OpenOptions,
@@ -124,7 +140,10 @@ fn poll_once(
         let shown = crate::render::escape(&dir.display().to_string());
         let now = OffsetDateTime::now_utc();
         let outcome = if load::has_journal(dir) {
-            Err("holds an interrupted commit (.journal); run any ca command on it to complete it".to_string())
+            Err(
+                "holds an interrupted commit (.journal); run any ca command on it to complete it"
+                    .to_string(),
+            )
         } else {
             load::load(dir, opts, now).map_err(|e| e.to_string())
         };

@@ -163,7 +163,13 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> (&'static str, Respon
     match target {
         Target::Crl(s) if get => ("crl", crl(&req, &s, now, head)),
         Target::Ca(s) if get => ("ca", ca_cert(&req, &s, head)),
-        Target::Unavailable if get => ("unavailable", plain(StatusCode::SERVICE_UNAVAILABLE, "the CA's state cannot be verified now\n")),
+        Target::Unavailable if get => (
+            "unavailable",
+            plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the CA's state cannot be verified now\n",
+            ),
+        ),
         Target::Healthz if get => ("healthz", healthz(shared)),
         Target::Metrics if get => {
             let text = match shared.slots.read() {
@@ -181,10 +187,18 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> (&'static str, Respon
             )
             .await;
             match body {
-                Ok(Ok(b)) if rest.is_empty() => ("ocsp", ocsp_response(shared, &b.to_bytes(), now, false)),
+                Ok(Ok(b)) if rest.is_empty() => {
+                    ("ocsp", ocsp_response(shared, &b.to_bytes(), now, false))
+                }
                 Ok(Ok(_)) => ("ocsp", plain(StatusCode::NOT_FOUND, "not found\n")),
-                Ok(Err(_)) => ("ocsp", plain(StatusCode::PAYLOAD_TOO_LARGE, "request too large\n")),
-                Err(_) => ("ocsp", plain(StatusCode::REQUEST_TIMEOUT, "request body timed out\n")),
+                Ok(Err(_)) => (
+                    "ocsp",
+                    plain(StatusCode::PAYLOAD_TOO_LARGE, "request too large\n"),
+                ),
+                Err(_) => (
+                    "ocsp",
+                    plain(StatusCode::REQUEST_TIMEOUT, "request body timed out\n"),
+                ),
             }
         }
         Target::Ocsp(rest) if get && !rest.is_empty() => {
@@ -194,7 +208,14 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> (&'static str, Respon
                     .ok()
             }) {
                 Some(der) => ("ocsp", ocsp_response(shared, &der, now, true)),
-                None => ("ocsp", ocsp_bytes(ocsp::error_response(ErrorStatus::MalformedRequest).into(), shared, "malformedRequest")),
+                None => (
+                    "ocsp",
+                    ocsp_bytes(
+                        ocsp::error_response(ErrorStatus::MalformedRequest).into(),
+                        shared,
+                        "malformedRequest",
+                    ),
+                ),
             }
         }
         Target::None => ("other", plain(StatusCode::NOT_FOUND, "not found\n")),
@@ -217,7 +238,9 @@ fn find(shared: &Shared, path: &str) -> Target {
         return Target::None;
     };
     for slot in slots.iter() {
-        let Some(routes) = slot.routes() else { continue };
+        let Some(routes) = slot.routes() else {
+            continue;
+        };
         let crl = routes.crl.iter().any(|p| p == path);
         let ca = routes.ca.iter().any(|p| p == path);
         match (&slot.served, crl, ca) {
@@ -228,7 +251,9 @@ fn find(shared: &Shared, path: &str) -> Target {
         }
     }
     for slot in slots.iter() {
-        let Some(routes) = slot.routes() else { continue };
+        let Some(routes) = slot.routes() else {
+            continue;
+        };
         for p in &routes.ocsp {
             if path == p {
                 return Target::Ocsp(String::new());
@@ -247,7 +272,10 @@ fn find(shared: &Shared, path: &str) -> Target {
 /// The CRL as DER, its caching bounded by its nextUpdate.
 fn crl(req: &Request<Incoming>, s: &Served, now: OffsetDateTime, head: bool) -> Response<Body> {
     let Some(crl) = &s.crl else {
-        return plain(StatusCode::NOT_FOUND, "no CRL has been signed yet (ca crl)\n");
+        return plain(
+            StatusCode::NOT_FOUND,
+            "no CRL has been signed yet (ca crl)\n",
+        );
     };
     let max_age = crl
         .next_update
@@ -257,19 +285,33 @@ fn crl(req: &Request<Incoming>, s: &Served, now: OffsetDateTime, head: bool) -> 
     if let Some(next) = crl.next_update {
         set(&mut r, header::EXPIRES, &http_date(next));
     }
-    set(&mut r, header::CACHE_CONTROL, &format!("public, max-age={max_age}, no-transform"));
+    set(
+        &mut r,
+        header::CACHE_CONTROL,
+        &format!("public, max-age={max_age}, no-transform"),
+    );
     r
 }
 
 /// ca.crt as DER.
 fn ca_cert(req: &Request<Incoming>, s: &Served, head: bool) -> Response<Body> {
     let mut r = file(req, &s.ca_der, &s.ca_etag, "application/pkix-cert", head);
-    set(&mut r, header::CACHE_CONTROL, "public, max-age=3600, no-transform");
+    set(
+        &mut r,
+        header::CACHE_CONTROL,
+        "public, max-age=3600, no-transform",
+    );
     r
 }
 
 /// A served file, or 304 when the client has it (If-None-Match).
-fn file(req: &Request<Incoming>, body: &[u8], etag: &str, kind: &str, head: bool) -> Response<Body> {
+fn file(
+    req: &Request<Incoming>,
+    body: &[u8],
+    etag: &str,
+    kind: &str,
+    head: bool,
+) -> Response<Body> {
     let cached = req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -304,15 +346,19 @@ fn healthz(shared: &Shared) -> Response<Body> {
             (Some(s), None) => text.push_str(&format!("{dir}: generation {}\n", s.generation)),
             (served, problem) => {
                 ok = false;
-                let serving = served
-                    .as_ref()
-                    .map_or("nothing".to_string(), |s| format!("generation {}", s.generation));
+                let serving = served.as_ref().map_or("nothing".to_string(), |s| {
+                    format!("generation {}", s.generation)
+                });
                 let why = crate::render::escape(problem.as_deref().unwrap_or("not loaded yet"));
                 text.push_str(&format!("{dir}: serving {serving}: {why}\n"));
             }
         }
     }
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     plain(status, &text)
 }
 
@@ -321,7 +367,11 @@ fn ocsp_response(shared: &Shared, der: &[u8], now: OffsetDateTime, get: bool) ->
     let request = match ocsp::parse_request(der) {
         Ok(r) => r,
         Err(_) => {
-            return ocsp_bytes(ocsp::error_response(ErrorStatus::MalformedRequest).into(), shared, "malformedRequest");
+            return ocsp_bytes(
+                ocsp::error_response(ErrorStatus::MalformedRequest).into(),
+                shared,
+                "malformedRequest",
+            );
         }
     };
     let served = match issuer_of(shared, &request) {
@@ -335,7 +385,11 @@ fn ocsp_response(shared: &Shared, der: &[u8], now: OffsetDateTime, get: bool) ->
         }
     };
     let Some(responder) = served.responder.as_ref().filter(|r| r.not_after > now) else {
-        return ocsp_bytes(ocsp::error_response(ErrorStatus::TryLater).into(), shared, "tryLater");
+        return ocsp_bytes(
+            ocsp::error_response(ErrorStatus::TryLater).into(),
+            shared,
+            "tryLater",
+        );
     };
     let key: Vec<u8> = served
         .generation
@@ -384,7 +438,11 @@ fn ocsp_response(shared: &Shared, der: &[u8], now: OffsetDateTime, get: bool) ->
         Ok(d) => Bytes::from(d),
         Err(e) => {
             crate::render::warn(&format!("serve: signing an OCSP response failed: {e}"));
-            return ocsp_bytes(ocsp::error_response(ErrorStatus::InternalError).into(), shared, "internalError");
+            return ocsp_bytes(
+                ocsp::error_response(ErrorStatus::InternalError).into(),
+                shared,
+                "internalError",
+            );
         }
     };
     let cached = Cached {
@@ -414,8 +472,14 @@ impl Served {
 /// The served CA every CertID of `request` names: `unauthorized` for an issuer no served
 /// directory is (or for CertIDs of two issuers), `tryLater` when it is one whose state
 /// cannot be verified now — or when some directory's issuer cannot be known at all.
-fn issuer_of(shared: &Shared, request: &ocsp::Request) -> std::result::Result<Arc<Served>, ErrorStatus> {
-    let slots = shared.slots.read().map_err(|_| ErrorStatus::InternalError)?;
+fn issuer_of(
+    shared: &Shared,
+    request: &ocsp::Request,
+) -> std::result::Result<Arc<Served>, ErrorStatus> {
+    let slots = shared
+        .slots
+        .read()
+        .map_err(|_| ErrorStatus::InternalError)?;
     let first = &request.ids[0];
     let mut unknown_issuer = false;
     for slot in slots.iter() {
@@ -450,7 +514,11 @@ fn ocsp_ok(c: Cached, now: OffsetDateTime, cacheable: bool) -> Response<Body> {
         let max_age = (c.this_update + REFRESH - now)
             .whole_seconds()
             .clamp(0, (c.next_update - now).whole_seconds().max(0));
-        set(&mut r, header::CACHE_CONTROL, &format!("max-age={max_age}, public, no-transform, must-revalidate"));
+        set(
+            &mut r,
+            header::CACHE_CONTROL,
+            &format!("max-age={max_age}, public, no-transform, must-revalidate"),
+        );
         set(&mut r, header::LAST_MODIFIED, &http_date(c.this_update));
         set(&mut r, header::EXPIRES, &http_date(c.next_update));
         set(&mut r, header::ETAG, &etag);
