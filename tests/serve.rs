@@ -497,3 +497,67 @@ fn a_two_tier_pki_is_served_by_one_server_serve_multi() {
     assert_check_ok_at(&root);
     assert_check_ok_at(&issuing);
 }
+
+/// SERVE-STATE for an unprivileged `serve`: as `nobody`, with the state directory and
+/// ocsp.key readable by its group (0750, 0640) and ca.key and .lock (0600) not, it answers
+/// OCSP — reading without the lock it may not open — and cannot read ca.key.
+#[test]
+#[ignore = "full tier: root, setpriv (util-linux)"]
+fn serve_runs_as_a_user_that_cannot_read_the_ca_key_serve_state() {
+    use std::os::unix::fs::{PermissionsExt, chown};
+    require_privilege("root");
+    require("setpriv", "util-linux");
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let port = free_port();
+    let dir = tmp.path().join("root");
+    lab_ca(&dir, "root", port, None);
+    let (leaf, _) = issue(&dir, "web.test", &tmp.path().join("out"));
+    let nogroup = Some(65534);
+    chown(&dir, None, nogroup).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o750)).unwrap();
+    chown(dir.join("ocsp.key"), None, nogroup).unwrap();
+    std::fs::set_permissions(dir.join("ocsp.key"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert_check_ok_at(&dir);
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "cat"])
+        .arg(dir.join("ca.key"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut child = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--groups=65534"])
+        .arg(bin())
+        .args([
+            "serve",
+            "--exit-after",
+            "60",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .arg(&dir)
+        .stderr(log.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let ready = wait_until(DEADLINE, || {
+        let t = std::fs::read_to_string(log.path()).unwrap_or_default();
+        t.contains("serving generation").then_some(())
+    });
+    let text = std::fs::read_to_string(log.path()).unwrap_or_default();
+    let ca = dir.join("ca.crt");
+    let answer = ready.map(|()| {
+        ocsp_query(
+            port,
+            "/root/ocsp",
+            &ca,
+            &["-cert", leaf.to_str().unwrap()],
+            &[],
+            &ca,
+        )
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let answer = answer.unwrap_or_else(|| panic!("serve as nobody: {text}"));
+    assert!(answer.contains("web.test.crt: good"), "{answer}");
+}

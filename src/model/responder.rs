@@ -22,8 +22,12 @@ pub enum ResponderError {
     /// Only one of the two files is present.
     #[error("is missing while its pair is present; run `ca ocsp-responder renew`")]
     Half,
-    /// ocsp.key has group or other permission bits.
-    #[error("has mode {0:o}: other users can read the OCSP responder key; run `chmod 600` on it")]
+    /// ocsp.key is readable by others, or writable by its group (0640 is allowed: the group
+    /// of a `ca serve` user).
+    #[error(
+        "has mode {0:o}: other users can read or change the OCSP responder key; run `chmod 600` \
+         on it (or 640 for the group of a `ca serve` user)"
+    )]
     InsecureKey(u32),
     #[error("is not an unencrypted PKCS#8 private key")]
     Key,
@@ -75,7 +79,7 @@ pub fn load(
         (Some((k, mode)), Some(c)) => (k, mode, c),
     };
     let fail = |file: &str, e: ResponderError| Err(Error::state(dir.join(file), e));
-    if mode & 0o077 != 0 {
+    if mode & 0o037 != 0 {
         return fail(OCSP_KEY, ResponderError::InsecureKey(mode & 0o777));
     }
     let key = match std::str::from_utf8(key)

@@ -140,7 +140,9 @@ pub struct Session {
     dir: PathBuf,
     access: Access,
     allow_insecure_key: bool,
-    _lock: File,
+    /// The locked `.lock`; `None` only for a reader that may not open it
+    /// ([`Session::open_reader`]).
+    _lock: Option<File>,
 }
 
 impl Session {
@@ -173,10 +175,35 @@ impl Session {
             ));
         }
         let lock_path = dir.join(LOCK);
+        if !recover {
+            // A reader that never writes does not create a missing .lock either; one that
+            // may not open it (another user's, 0600: `ca serve` as its own user) reads
+            // without it — a read that overlaps a commit does not verify against the signed
+            // checkpoint and is retried (SPEC.md SERVE-STATE).
+            let lock_file = match open_read_nofollow(&lock_path) {
+                Ok(f) => Some(f),
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => None,
+                Err(e) => return Err(Error::io(&lock_path, e)),
+            };
+            if let Some(f) = &lock_file {
+                let meta = f.metadata().map_err(|e| Error::io(&lock_path, e))?;
+                if !meta.is_file() {
+                    return Err(Error::state(&lock_path, StateError::NotRegular));
+                }
+                lock::acquire(f, &lock_path, true, opts.lock_timeout, opts.announce_wait)?;
+            }
+            if needs_recovery(dir)? {
+                return Err(Error::state(dir.join(JOURNAL), DirError::Interrupted));
+            }
+            return Ok(Session {
+                dir: dir.to_path_buf(),
+                access,
+                allow_insecure_key: opts.allow_insecure_key,
+                _lock: lock_file,
+            });
+        }
         let lock_file = match access {
             Access::Write => fsio::open_or_create(&lock_path, MODE_LOCK),
-            // A reader that never writes does not create a missing .lock either.
-            Access::Read if !recover => open_read_nofollow(&lock_path),
             Access::Read => open_read_nofollow(&lock_path)
                 .or_else(|_| fsio::open_or_create(&lock_path, MODE_LOCK)),
         }
@@ -193,9 +220,6 @@ impl Session {
             opts.lock_timeout,
             opts.announce_wait,
         )?;
-        if !recover && needs_recovery(dir)? {
-            return Err(Error::state(dir.join(JOURNAL), DirError::Interrupted));
-        }
         if needs_recovery(dir)? {
             // Recovery writes, in the state directory and in output directories the journal
             // names: never on a directory others could have prepared (HOSTILE-TRUST).
@@ -225,16 +249,19 @@ impl Session {
             dir: dir.to_path_buf(),
             access,
             allow_insecure_key: opts.allow_insecure_key,
-            _lock: lock_file,
+            _lock: Some(lock_file),
         })
     }
 
     /// Directories made before `.lock` was owner-only get it fixed by their next commit.
     fn fix_lock_mode(&self) -> Result<()> {
         let path = self.dir.join(LOCK);
-        let meta = self._lock.metadata().map_err(|e| Error::io(&path, e))?;
+        let Some(lock) = &self._lock else {
+            return Ok(());
+        };
+        let meta = lock.metadata().map_err(|e| Error::io(&path, e))?;
         if meta.mode() & 0o777 != MODE_LOCK {
-            fsio::set_mode(&self._lock, &path, MODE_LOCK).map_err(|e| Error::io(&path, e))?;
+            fsio::set_mode(lock, &path, MODE_LOCK).map_err(|e| Error::io(&path, e))?;
         }
         Ok(())
     }
