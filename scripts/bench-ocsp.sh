@@ -24,27 +24,41 @@ PF=$(port); PO=$(port)
 D=$work/ca
 echo "building a CA with $N certificates…" >&2
 "$CA" --dir "$D" -q init --subject "CN=Bench OCSP CA" --ocsp-url "http://127.0.0.1:$PF/ocsp"
-yes testdata/csr/p256-default.pem | head -n "$N" > "$work/list"
+python3 -c "import sys; sys.stdout.write('$PWD/testdata/csr/p256-default.pem\\n' * $N)" > "$work/list"
 "$CA" --dir "$D" -q sign --from-list "$work/list" > /dev/null
 mapfile -t serials < <(cut -d'"' -f4 "$D/index.log" | head -n "$N")
 for s in "${serials[@]:0:10}"; do "$CA" --dir "$D" -q revoke "$s" --reason keyCompromise; done
 "$CA" --dir "$D" -q ocsp-responder renew
 "$CA" --dir "$D" -q export-index > "$work/index.txt"
+# Every certificate has the same subject (one CSR signed N times).
+echo "unique_subject = no" > "$work/index.txt.attr"
 GOOD=${serials[$((N / 2))]}
-
-"$CA" --dir "$D" serve --listen "127.0.0.1:$PF" 2> "$work/serve.log" & pids+=($!); SPID=$!
-openssl ocsp -index "$work/index.txt" -port "127.0.0.1:$PO" -CA "$D/ca.crt" \
-    -rsigner "$D/ocsp.crt" -rkey "$D/ocsp.key" -nmin 60 -ignore_err 2> "$work/openssl.log" > /dev/null & pids+=($!); OPID=$!
-for p in $PF $PO; do
-    for _ in $(seq 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1',$p),1)" 2>/dev/null && break; sleep 0.1; done
-done
-sleep 1
 
 openssl ocsp -issuer "$D/ca.crt" -serial "0x$GOOD" -no_nonce -reqout "$work/plain.der" > /dev/null
 openssl ocsp -issuer "$D/ca.crt" -serial "0x$GOOD" -reqout "$work/nonce.der" > /dev/null
+# openssl's responder is started afresh for every row: after a client closes a connection
+# without a request (ab at the end of a run), OpenSSL 3.0's responder spins on it.
+start_openssl() {
+    openssl ocsp -index "$work/index.txt" -port "$PO" -CA "$D/ca.crt" \
+        -rsigner "$D/ocsp.crt" -rkey "$D/ocsp.key" -nmin 60 -ignore_err 2> "$work/openssl.log" > /dev/null &
+    OPID=$!; pids+=("$OPID")
+    for _ in $(seq 100); do
+        openssl ocsp -reqin "$work/plain.der" -url "http://127.0.0.1:$PO/ocsp" -noverify > /dev/null 2>&1 && return
+        sleep 0.1
+    done
+}
+stop_openssl() { kill "$OPID" 2>/dev/null || true; wait "$OPID" 2>/dev/null || true; }
+start_openssl
+"$CA" --dir "$D" serve --listen "127.0.0.1:$PF" 2> "$work/serve.log" & pids+=($!); SPID=$!
+# Wait with real requests: a bare connect that sends nothing leaves openssl's responder
+# spinning on the closed connection.
 for p in $PF $PO; do
-    out=$(openssl ocsp -reqin "$work/nonce.der" -url "http://127.0.0.1:$p/ocsp" -issuer "$D/ca.crt" -CAfile "$D/ca.crt" -serial "0x$GOOD" 2>&1)
-    grep -q "Response verify OK" <<<"$out" && grep -q ": good" <<<"$out" || { echo "port $p: $out" >&2; exit 1; }
+    for _ in $(seq 100); do
+        openssl ocsp -reqin "$work/plain.der" -url "http://127.0.0.1:$p/ocsp" -noverify > /dev/null 2>&1 && break
+        sleep 0.1
+    done
+    out=$(openssl ocsp -reqin "$work/nonce.der" -url "http://127.0.0.1:$p/ocsp" -issuer "$D/ca.crt" -CAfile "$D/ca.crt" -serial "0x$GOOD" 2>&1 || true)
+    grep -q "Response verify OK" <<<"$out" && grep -q ": good" <<<"$out" || { echo "port $p: $out" >&2; cat "$work/serve.log" "$work/openssl.log" >&2; exit 1; }
 done
 b64url() { base64 -w0 "$1" | python3 -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.stdin.read(), safe=""))'; }
 
@@ -52,16 +66,20 @@ rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$1/status"; }
 rows=()
 run() { # server method nonce clients
     local port=$1 method=$2 body=$3 c=$4 n out rps p50 p99 fail
-    n=$(( c == 1 ? 1000 : c == 16 ? 5000 : 10000 ))
+    n=$(( c == 1 ? ${REQ1:-1000} : c == 16 ? ${REQ16:-5000} : ${REQ256:-10000} ))
     if [ "$method" = POST ]; then
         out=$(ab -q -l -n "$n" -c "$c" -s 30 -p "$body" -T application/ocsp-request "http://127.0.0.1:$port/ocsp" 2>&1 || true)
     else
-        out=$(ab -q -l -n "$n" -c "$c" -s 30 "http://127.0.0.1:$port/ocsp/$(b64url "$body")" 2>&1 || true)
+        # openssl's responder takes the request right after the first "/" (RFC 6960 A.1
+        # allows any path before it; it does not).
+        local path=/ocsp/; [ "$port" = "$PO" ] && path=/
+        out=$(ab -q -l -n "$n" -c "$c" -s 30 "http://127.0.0.1:$port$path$(b64url "$body")" 2>&1 || true)
     fi
     rps=$(awk '/Requests per second/ {print $4}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-    fail=$(awk '/Failed requests/ {print $3}' <<<"$out")
+    # Failed (connection, length) plus non-2xx answers: both count as failures.
+    fail=$(awk '/Failed requests/ {f=$3} /Non-2xx responses/ {x=$3} END {print f + x}' <<<"$out")
     echo "${rps:-0} ${p50:--} ${p99:--} ${fail:--}"
 }
 for method in POST GET; do
@@ -69,6 +87,7 @@ for method in POST GET; do
         body=$work/plain.der; [ "$nonce" = yes ] && body=$work/nonce.der
         for c in 1 16 256; do
             read -r frps fp50 fp99 ffail < <(run "$PF" "$method" "$body" "$c")
+            stop_openssl; start_openssl
             read -r orps op50 op99 ofail < <(run "$PO" "$method" "$body" "$c")
             ratio=$(python3 -c "print(f'{$frps/$orps:.1f}' if $orps else '–')")
             row="| $method | $nonce | $c | $frps | $fp50 / $fp99 | $orps | $op50 / $op99 | ${ratio}× | $ffail / $ofail |"
