@@ -288,6 +288,22 @@ pub enum Refused {
     },
     #[error("--san applies to one certificate; sign several CSRs without it")]
     SanInBatch,
+    /// `ca ocsp` on a CA without ocsp.key and ocsp.crt (SPEC.md OCSP-PRESIGN).
+    #[error(
+        "{} has no OCSP responder: run `ca ocsp-responder renew` (it needs the CA key) first",
+        Shown(.0)
+    )]
+    NoOcspResponder(PathBuf),
+    /// The responder certificate has expired: no response it signs would be accepted.
+    #[error(
+        "the OCSP responder certificate in {} expired on {}: run `ca ocsp-responder renew`",
+        Shown(.dir),
+        crate::pki::rfc3339::fmt(*.at)
+    )]
+    OcspResponderExpired {
+        dir: PathBuf,
+        at: time::OffsetDateTime,
+    },
     #[error("--out takes one certificate; use --out-dir for a batch")]
     OutInBatch,
     /// Some CSRs of a batch were refused by the gate: each with its own error.
@@ -431,6 +447,9 @@ pub enum StateError {
     /// last record, a certificate file).
     #[error("{0}")]
     Snapshot(#[from] crate::model::snapshot::SnapshotError),
+    /// ocsp.key and ocsp.crt, the delegated OCSP responder (OCSP-RESPONDER).
+    #[error("{0}")]
+    Responder(#[from] crate::model::responder::ResponderError),
     /// ca.crl that does not parse (read back by `upgrade`).
     #[error("{0}")]
     Crl(#[from] crate::pki::crl::CrlError),

@@ -128,6 +128,11 @@ pub fn run_with(cli: Cli, fixed: Option<Fixed>) -> Result<i32> {
         Command::Log(a) => cmd::log::run(a, &ctx)?,
         Command::Export(a) => cmd::export::run(a, &ctx)?,
         Command::ExportIndex => cmd::export_index::run(&ctx)?,
+        Command::OcspResponder(cli::OcspResponderCommand::Renew(a)) => {
+            cmd::ocsp_responder::run(a, &ctx)?
+        }
+        Command::Ocsp(a) => cmd::ocsp::run(a, &ctx)?,
+        Command::Serve(a) => cmd::serve::run(a, &ctx)?,
         Command::Backup(a) => cmd::backup::run(a, &ctx)?,
         Command::Policy(a) => cmd::policy::run(a, &ctx)?,
         Command::Completions { shell } => {

@@ -511,3 +511,61 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub key: KeyArgs,
 }
+
+/// `ca ocsp-responder` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum OcspResponderCommand {
+    /// Issue a new delegated OCSP responder certificate (profile ocsp-signing, with
+    /// id-pkix-ocsp-nocheck) for a fresh P-256 key, and keep both in the state directory
+    /// (ocsp.crt, ocsp.key 0600). Needs the CA key; one audited commit.
+    Renew(OcspResponderRenewArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OcspResponderRenewArgs {
+    /// Validity in days (default: the ocsp-signing profile's default_days, 30 in the
+    /// built-in policy).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub days: Option<u32>,
+    #[command(flatten)]
+    pub mutation: MutationArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OcspArgs {
+    #[arg(
+        help = "Serial number of the certificate (as `ca list` shows it, or a unique tail of 8 or more digits)",
+        required_unless_present = "out_dir",
+        conflicts_with = "out_dir",
+        requires = "out"
+    )]
+    pub serial: Option<String>,
+    /// Write the DER response to FILE (refuses to replace an existing file unless --force).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Replace an existing --out file.
+    #[arg(long, requires = "out")]
+    pub force: bool,
+    /// Write a response for every unexpired certificate to DIR/SERIAL.der (DIR is created
+    /// if missing; existing responses there are replaced: they are meant to be refreshed).
+    #[arg(long, value_name = "DIR", value_parser = convert::out_dir)]
+    pub out_dir: Option<PathBuf>,
+    /// Hours until the responses' nextUpdate (at most the responder certificate's notAfter).
+    #[arg(long, default_value_t = 168, value_parser = clap::value_parser!(u32).range(1..=8760))]
+    pub hours: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// The CA directories to serve (default: --dir), e.g. a root and its issuing CAs; each
+    /// is served at the paths of its own policy's [urls].
+    #[arg(value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Stop after this many seconds (for tests and timed demos; default: until SIGTERM or
+    /// SIGINT).
+    #[arg(long, value_name = "SECS", hide = true)]
+    pub exit_after: Option<u64>,
+}

@@ -42,18 +42,19 @@ pub fn page(sub: Option<&str>) -> Result<Vec<u8>> {
 fn command_page(name: &str) -> Result<clap::Command> {
     let mut command = <Cli as clap::CommandFactory>::command();
     command.build();
-    // `policy apply` or `policy-apply`: a command of a command (ca-policy-apply(1)).
-    let path: Vec<&str> = name.split([' ', '-']).collect();
-    let nested = match path.as_slice() {
-        [outer, inner] => command
-            .get_subcommands()
-            .find(|c| c.get_name() == *outer)
-            .and_then(|c| c.get_subcommands().find(|s| s.get_name() == *inner))
-            .cloned(),
-        _ => None,
-    };
+    // `policy apply` or `policy-apply`: a command of a command (ca-policy-apply(1)); the
+    // outer name may hold a dash itself (ca-ocsp-responder-renew(1)).
+    let nested = name
+        .match_indices([' ', '-'])
+        .map(|(i, _)| (&name[..i], &name[i + 1..]))
+        .find_map(|(outer, inner)| {
+            command
+                .get_subcommands()
+                .find(|c| c.get_name() == outer)
+                .and_then(|c| c.get_subcommands().find(|s| s.get_name() == inner))
+                .map(|c| c.clone().name(format!("ca-{outer}-{inner}")))
+        });
     let found = nested
-        .map(|c| c.name(format!("ca-{}", path.join("-"))))
         .or_else(|| {
             command
                 .get_subcommands()

@@ -94,6 +94,7 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
         crlnumber.as_ref(),
         &mut p,
     );
+    responder_problems(session, &mut p);
     let mut add = |file: &str, problem: String| p.add(file, problem);
     let undelivered = match store::read_undelivered(dir) {
         Ok(records) => records.into_iter().flat_map(|r| r.messages).collect(),
@@ -108,6 +109,30 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
         certificates: entries.as_ref().map_or(0, Vec::len),
         problems: p.0,
         undelivered,
+    }
+}
+
+/// ocsp.key and ocsp.crt, when present (SPEC.md OCSP-RESPONDER): the key is the
+/// certificate's, 0600, and the certificate one this CA issued, recorded and not revoked.
+/// Checked against the verified state only: when it cannot be had, the problems above say why.
+fn responder_problems(session: &Session, p: &mut Problems) {
+    if !session.has(store::OCSP_KEY) && !session.has(store::OCSP_CERT) {
+        return;
+    }
+    let Ok(state) = session.verified_state() else {
+        return;
+    };
+    if let Err(e) = session.responder(&state) {
+        match e {
+            Error::State { path, problem } => {
+                let file = path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
+                p.add(&file, problem.to_string())
+            }
+            other => p.add(store::OCSP_CERT, other.to_string()),
+        }
     }
 }
 

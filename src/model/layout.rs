@@ -20,6 +20,10 @@ pub const CHAIN: &str = "chain.pem";
 pub const POLICY: &str = "policy.toml";
 /// The largest policy.toml read.
 pub const MAX_POLICY_BYTES: u64 = 1 << 20;
+/// The delegated OCSP responder's key (PKCS#8 PEM, 0600) and certificate (SPEC.md
+/// OCSP-RESPONDER), written by `ca ocsp-responder renew`.
+pub const OCSP_KEY: &str = "ocsp.key";
+pub const OCSP_CERT: &str = "ocsp.crt";
 pub const JOURNAL: &str = ".journal";
 /// What recovery committed but did not deliver outside the state directory (SPEC.md
 /// RECOVER-UNDELIVERED): one JSON object per line, listed by `ca check`, removed by the next
@@ -41,8 +45,9 @@ pub const MODE_CERTS_DIR: u32 = 0o755;
 
 /// The top-level state files a commit may replace (besides certs/SERIAL.pem and archived
 /// CA certificates, ca-SERIAL.crt).
-pub const STATE_FILES: [&str; 11] = [
-    KEY, CERT, CRL, SERIAL, CRLNUMBER, INDEX, INDEX_LOG, AUDIT, CSR, CHAIN, POLICY,
+pub const STATE_FILES: [&str; 13] = [
+    KEY, CERT, CRL, SERIAL, CRLNUMBER, INDEX, INDEX_LOG, AUDIT, CSR, CHAIN, POLICY, OCSP_KEY,
+    OCSP_CERT,
 ];
 
 /// The file of an issued certificate, relative to the state directory: `certs/SERIAL.pem`.

@@ -10,6 +10,7 @@ pub mod layout;
 pub mod legacy;
 pub mod log;
 pub mod plan;
+pub mod responder;
 pub mod snapshot;
 
 /// Serializes a record of the state files (index.json, an index.log or audit.log line).

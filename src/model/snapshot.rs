@@ -293,6 +293,12 @@ impl Snapshot {
         })
     }
 
+    /// index.log as the session loaded it (opened, or in memory), for a walk of every entry
+    /// (`ca ocsp --out-dir`, `ca serve`): each walk verifies it against the signed log_head.
+    pub fn log_ref(&self) -> Result<&Log> {
+        self.log()
+    }
+
     /// The certificate a typed serial names (exact, or a unique tail; SPEC.md SERIAL-INPUT).
     pub fn resolve(&self, typed: &crate::model::log::Typed) -> Result<crate::model::log::Entry> {
         Ok(crate::model::log::resolve(

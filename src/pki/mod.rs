@@ -20,6 +20,7 @@ pub mod issuance;
 pub mod keys;
 pub mod legacy_pem;
 pub mod names;
+pub mod ocsp;
 pub mod p12;
 pub mod pem;
 pub mod profile;
@@ -56,6 +57,11 @@ pub enum CryptoError {
     /// A command that signs loaded the CA without its key.
     #[error("the CA key was not loaded")]
     NoKey,
+    #[error("signing an OCSP response: {0}")]
+    SignOcsp(rcgen::Error),
+    /// The responder key is of a kind fileca does not sign OCSP responses with.
+    #[error("the OCSP responder key is not P-256, P-384 or Ed25519")]
+    OcspKey,
     #[error("building the issuer from ca.crt: {0}")]
     Issuer(rcgen::Error),
 }

@@ -71,6 +71,12 @@ impl Reason {
         }
     }
 
+    /// The RFC 5280 CRLReason code (7 is unused).
+    pub fn code(self) -> u8 {
+        let i = Reason::ALL.iter().position(|r| *r == self).unwrap_or(0) as u8;
+        if i >= 7 { i + 1 } else { i }
+    }
+
     /// rcgen's code.
     pub fn to_rcgen(self) -> rcgen::RevocationReason {
         use rcgen::RevocationReason as R;

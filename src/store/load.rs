@@ -38,6 +38,9 @@ pub enum LogReads {
     /// the signed `log_head`, so the plan sees the log as it was under the lock or refuses;
     /// it is not copied into memory (about 280 MB at 1,000,000 certificates).
     Open,
+    /// Read whole into memory under the lock: a reader that lets the lock go before it walks
+    /// the log (`ca serve` holds it only while the files are read, SERVE-STATE; `ca ocsp`).
+    Memory,
 }
 
 impl Reads {
@@ -122,6 +125,7 @@ impl Session {
         let log = match reads.log {
             LogReads::None => None,
             LogReads::Open => Some(self.open_log()?),
+            LogReads::Memory => Some(self.open_log()?.into_memory()?),
         };
         let present = super::fsio::list_dir(dir)
             .map_err(|e| Error::io(dir, e))?
@@ -157,6 +161,26 @@ impl Session {
     /// against the signed checkpoint like every other (SPEC.md VERIFIED-READ).
     pub fn verified_state(&self) -> Result<Snapshot> {
         self.snapshot(Reads::ANSWER, &passphrase::Source::default())
+    }
+
+    /// The delegated OCSP responder, ocsp.key and ocsp.crt checked against `state` (SPEC.md
+    /// OCSP-RESPONDER): `None` when the CA has none.
+    pub fn responder(
+        &self,
+        state: &Snapshot,
+    ) -> Result<Option<crate::model::responder::Responder>> {
+        use crate::model::layout::{OCSP_CERT, OCSP_KEY};
+        let key = self.read_optional(OCSP_KEY)?.map(zeroize::Zeroizing::new);
+        let mode = match key {
+            Some(_) => super::mode_of(self.dir(), OCSP_KEY)?,
+            None => 0,
+        };
+        let cert = self.read_optional(OCSP_CERT)?;
+        crate::model::responder::load(
+            state,
+            key.as_deref().map(|k| (k.as_slice(), mode)),
+            cert.as_deref(),
+        )
     }
 
     /// certs/SERIAL.pem of `entry`, checked to be the certificate the index records

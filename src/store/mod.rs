@@ -70,6 +70,11 @@ pub enum DirError {
     Symlink,
     #[error("no CA here (no ca.crt or index.json); create one with `ca init`")]
     NoCa,
+    /// A reader that never recovers (`ca serve`) found an interrupted commit.
+    #[error(
+        "holds an interrupted commit (.journal); not read until it is completed (run any ca          command on it, e.g. `ca check`)"
+    )]
+    Interrupted,
     #[error("is not a directory (a symbolic link or a file); fileca never follows symlinks")]
     CertsNotDir,
     /// The directory on a network filesystem (`kind`: NFS, CIFS…) and a command that writes.
@@ -135,13 +140,26 @@ pub struct Session {
     dir: PathBuf,
     access: Access,
     allow_insecure_key: bool,
-    _lock: File,
+    /// The locked `.lock`; `None` only for a reader that may not open it
+    /// ([`Session::open_reader`]).
+    _lock: Option<File>,
 }
 
 impl Session {
     /// Locks `dir` (shared for reads, exclusive for writes, waiting up to the timeout) and
     /// recovers any interrupted commit before anything is read.
     pub fn open(dir: &Path, access: Access, opts: &OpenOptions) -> Result<Session> {
+        Session::open_with(dir, access, opts, true)
+    }
+
+    /// A shared session that never recovers and so never writes (`ca serve`, SPEC.md
+    /// SERVE-STATE): an interrupted commit is [`DirError::Interrupted`], left to the next
+    /// command.
+    pub fn open_reader(dir: &Path, opts: &OpenOptions) -> Result<Session> {
+        Session::open_with(dir, Access::Read, opts, false)
+    }
+
+    fn open_with(dir: &Path, access: Access, opts: &OpenOptions, recover: bool) -> Result<Session> {
         check_is_state_dir(dir)?;
         check_filesystem(dir, access, opts)?;
         let distrust = trust_problems(dir);
@@ -157,6 +175,33 @@ impl Session {
             ));
         }
         let lock_path = dir.join(LOCK);
+        if !recover {
+            // A reader that never writes does not create a missing .lock either; one that
+            // may not open it (another user's, 0600: `ca serve` as its own user) reads
+            // without it — a read that overlaps a commit does not verify against the signed
+            // checkpoint and is retried (SPEC.md SERVE-STATE).
+            let lock_file = match open_read_nofollow(&lock_path) {
+                Ok(f) => Some(f),
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => None,
+                Err(e) => return Err(Error::io(&lock_path, e)),
+            };
+            if let Some(f) = &lock_file {
+                let meta = f.metadata().map_err(|e| Error::io(&lock_path, e))?;
+                if !meta.is_file() {
+                    return Err(Error::state(&lock_path, StateError::NotRegular));
+                }
+                lock::acquire(f, &lock_path, true, opts.lock_timeout, opts.announce_wait)?;
+            }
+            if needs_recovery(dir)? {
+                return Err(Error::state(dir.join(JOURNAL), DirError::Interrupted));
+            }
+            return Ok(Session {
+                dir: dir.to_path_buf(),
+                access,
+                allow_insecure_key: opts.allow_insecure_key,
+                _lock: lock_file,
+            });
+        }
         let lock_file = match access {
             Access::Write => fsio::open_or_create(&lock_path, MODE_LOCK),
             Access::Read => open_read_nofollow(&lock_path)
@@ -204,16 +249,19 @@ impl Session {
             dir: dir.to_path_buf(),
             access,
             allow_insecure_key: opts.allow_insecure_key,
-            _lock: lock_file,
+            _lock: Some(lock_file),
         })
     }
 
     /// Directories made before `.lock` was owner-only get it fixed by their next commit.
     fn fix_lock_mode(&self) -> Result<()> {
         let path = self.dir.join(LOCK);
-        let meta = self._lock.metadata().map_err(|e| Error::io(&path, e))?;
+        let Some(lock) = &self._lock else {
+            return Ok(());
+        };
+        let meta = lock.metadata().map_err(|e| Error::io(&path, e))?;
         if meta.mode() & 0o777 != MODE_LOCK {
-            fsio::set_mode(&self._lock, &path, MODE_LOCK).map_err(|e| Error::io(&path, e))?;
+            fsio::set_mode(lock, &path, MODE_LOCK).map_err(|e| Error::io(&path, e))?;
         }
         Ok(())
     }

@@ -50,6 +50,21 @@ impl Log {
         }
     }
 
+    /// The log read whole into memory (a reader that walks it after letting the lock go).
+    pub fn into_memory(self) -> Result<Log> {
+        match self.source {
+            Source::Bytes(_) => Ok(self),
+            Source::File(mut file) => {
+                use std::io::Seek;
+                let mut bytes = Vec::with_capacity(self.len as usize);
+                file.seek(std::io::SeekFrom::Start(0))
+                    .and_then(|_| (&file).take(self.len).read_to_end(&mut bytes))
+                    .map_err(|e| Error::io(&self.path, e))?;
+                Ok(Log::bytes(bytes, self.path))
+            }
+        }
+    }
+
     /// The path, for messages.
     pub fn path(&self) -> &std::path::Path {
         &self.path

@@ -1,0 +1,216 @@
+//! `ca serve`: the CA answers at the URLs its certificates name — the CRL, the CA
+//! certificate and OCSP — for one or more state directories (SPEC.md SERVE-*).
+//!
+//! Invariants: serve never loads ca.key, never recovers and never writes a state directory
+//! (it opens it with [`crate::store::Session::open_reader`]); it answers only from a snapshot
+//! that passed the verification every read command does (VERIFIED-READ), held as an
+//! immutable [`load::Served`] value; a state that fails it — a `.journal` waiting, a log
+//! edited behind fileca's back — is not served: the last verified snapshot stays, or, without
+//! one, the answer is 503 / OCSP `tryLater`, never `good`. A poller notices a new generation
+//! within [`POLL`] and loads it; the shared lock is held only while the files are read.
+//!
+//! hyper 1 on a two-thread tokio runtime does the HTTP (HTTP/1.1, and HTTP/2 over cleartext
+//! with prior knowledge); `render` is still the only writer of stderr (the log).
+
+pub mod http;
+pub mod load;
+pub mod metrics;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use super::Context;
+use crate::cli::ServeArgs;
+use crate::error::{Error, Result};
+use crate::pki::ocsp::IssuerHashes;
+use crate::store::OpenOptions;
+use load::{Fingerprint, Routes, Served};
+
+/// How often each directory is checked for a new generation: a committed change is served
+/// within this (plus the time to load it).
+pub const POLL: Duration = Duration::from_millis(200);
+
+/// One served directory: its verified snapshot, if any, and what is known without one.
+pub struct Slot {
+    pub dir: PathBuf,
+    pub served: Option<Arc<Served>>,
+    /// Where it is served and which issuer it is, from unverified files, when no verified
+    /// snapshot could be had: enough to answer 503 / tryLater for it.
+    pub fallback: Option<(Routes, IssuerHashes)>,
+    /// Why the files found are not the ones served (an interrupted commit, a state that does
+    /// not verify); `None` when the newest state is served.
+    pub problem: Option<String>,
+}
+
+impl Slot {
+    /// The routes of this directory, verified or not.
+    pub fn routes(&self) -> Option<&Routes> {
+        match (&self.served, &self.fallback) {
+            (Some(s), _) => Some(&s.routes),
+            (None, Some((r, _))) => Some(r),
+            (None, None) => None,
+        }
+    }
+}
+
+/// What every request handler reads.
+pub struct Shared {
+    pub slots: RwLock<Vec<Slot>>,
+    pub metrics: metrics::Metrics,
+    /// Cached responses to requests without a nonce (RFC 5019), per snapshot: keyed by the
+    /// generation and the request's CertIDs; emptied when a snapshot is replaced.
+    pub cache: Mutex<std::collections::HashMap<Vec<u8>, http::Cached>>,
+}
+
+/// Runs `ca serve` until SIGTERM or SIGINT.
+pub fn run(args: &ServeArgs, ctx: &Context) -> Result<()> {
+    let dirs = match args.dirs.is_empty() {
+        true => vec![ctx.dir.clone()],
+        false => args.dirs.clone(),
+    };
+    serve(
+        args.listen,
+        dirs,
+        ctx.open.clone(),
+        args.exit_after.map(std::time::Duration::from_secs),
+    )
+}
+
+/// Runs the server until SIGTERM or SIGINT (or `exit_after`).
+pub fn serve(
+    listen: SocketAddr,
+    dirs: Vec<PathBuf>,
+    opts: OpenOptions,
+    exit_after: Option<Duration>,
+) -> Result<()> {
+    let shared = Arc::new(Shared {
+        slots: RwLock::new(
+            dirs.iter()
+                .map(|d| Slot {
+                    dir: d.clone(),
+                    served: None,
+                    fallback: None,
+                    problem: None,
+                })
+                .collect(),
+        ),
+        metrics: metrics::Metrics::default(),
+        cache: Mutex::new(std::collections::HashMap::new()),
+    });
+    let mut prints: Vec<Option<Fingerprint>> = vec![None; dirs.len()];
+    poll_once(&shared, &dirs, &opts, &mut prints);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("starting the server runtime: {e}")))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let poller = {
+        let (shared, stop) = (shared.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(POLL);
+                poll_once(&shared, &dirs, &opts, &mut prints);
+            }
+        })
+    };
+    let result = runtime.block_on(http::serve(listen, shared, exit_after));
+    stop.store(true, Ordering::Relaxed);
+    let _ = poller.join();
+    result
+}
+
+/// Checks each directory once and loads the ones whose files changed.
+fn poll_once(
+    shared: &Shared,
+    dirs: &[PathBuf],
+    opts: &OpenOptions,
+    prints: &mut [Option<Fingerprint>],
+) {
+    for (i, dir) in dirs.iter().enumerate() {
+        let print = load::fingerprint(dir);
+        if prints[i].as_ref() == Some(&print) {
+            continue;
+        }
+        let shown = crate::render::escape(&dir.display().to_string());
+        let now = OffsetDateTime::now_utc();
+        let outcome = if load::has_journal(dir) {
+            Err(
+                "holds an interrupted commit (.journal); run any ca command on it to complete it"
+                    .to_string(),
+            )
+        } else {
+            load::load(dir, opts, now).map_err(|e| e.to_string())
+        };
+        let mut slots = match shared.slots.write() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let slot = &mut slots[i];
+        match outcome {
+            Ok(served) => {
+                crate::render::warn(&format!(
+                    "serve: {shown}: serving generation {}",
+                    served.generation
+                ));
+                warn_expiring(&shown, &served, now);
+                slot.served = Some(Arc::new(served));
+                slot.fallback = None;
+                slot.problem = None;
+                if let Ok(mut cache) = shared.cache.lock() {
+                    cache.clear();
+                }
+            }
+            Err(why) if slot.problem.as_ref() == Some(&why) => {}
+            Err(why) => {
+                let keeping = match &slot.served {
+                    Some(s) => format!("still serving generation {}", s.generation),
+                    None => "answering 503 / OCSP tryLater for it".to_string(),
+                };
+                crate::render::warn(&format!(
+                    "serve: {shown}: not served: {}; {keeping}",
+                    crate::render::escape(&why)
+                ));
+                if slot.served.is_none() {
+                    slot.fallback = load::unverified_routes(dir);
+                }
+                slot.problem = Some(why);
+            }
+        }
+        // A journal is retried every poll until it is gone; anything else when the files
+        // change again.
+        prints[i] = (!load::has_journal(dir)).then_some(print);
+    }
+}
+
+/// The CRL or the responder certificate in the last third of its validity (SPEC.md
+/// SERVE-WARN): serve keeps serving them, and says so.
+fn warn_expiring(shown: &str, served: &Served, now: OffsetDateTime) {
+    if let Some(r) = &served.responder
+        && crate::model::responder::in_last_third(r, now)
+    {
+        crate::render::warn(&format!(
+            "serve: {shown}: warning: the OCSP responder certificate expires on {}; run `ca ocsp-responder renew`",
+            crate::clock::fmt(r.not_after)
+        ));
+    }
+    if served.responder.is_none() {
+        crate::render::warn(&format!(
+            "serve: {shown}: no OCSP responder (ocsp.key, ocsp.crt): OCSP answers tryLater; run `ca ocsp-responder renew`"
+        ));
+    }
+    if let Some(crl) = &served.crl
+        && let Some(next) = crl.next_update
+        && now >= next - (next - crl.this_update) / 3
+    {
+        crate::render::warn(&format!(
+            "serve: {shown}: warning: the CRL's nextUpdate is {}; run `ca crl` (serve never signs one)",
+            crate::clock::fmt(next)
+        ));
+    }
+}
