@@ -95,9 +95,10 @@ pub enum Command {
         after_help = "Example:\n  ca --dir ./pki revoke 1F3A9C0B5D7E2F4A6B8C0D1E2F3A4B5C --reason keyCompromise\n  ca --dir ./pki crl"
     )]
     Revoke(RevokeArgs),
-    /// Release a certificateHold: the certificate is valid again (publish it with `ca crl`).
+    /// Release a certificateHold: the certificate is valid again (publish it with `ca crl`,
+    /// or with --crl in the same commit).
     #[command(
-        after_help = "A hold (revoke --reason certificateHold) is the only revocation that can be released;\nthe hold stays in index.log and audit.log as history. A hold can also be made final:\n`ca revoke SERIAL --reason keyCompromise`.\n\nExample:\n  ca --dir ./pki revoke 1F3A9C0B5D7E2F4A --reason certificateHold\n  ca --dir ./pki unhold 1F3A9C0B5D7E2F4A --crl"
+        after_help = "A hold (revoke --reason certificateHold) is the only revocation that can be released;\nthe hold stays in index.log and audit.log as history. A hold can also be made final:\n`ca revoke SERIAL --reason keyCompromise`.\n\nExample:\n  ca --dir ./pki revoke 1F3A9C0B5D7E2F4A6B8C0D1E2F3A4B5C --reason certificateHold\n  ca --dir ./pki unhold 1F3A9C0B5D7E2F4A6B8C0D1E2F3A4B5C --crl"
     )]
     Unhold(UnholdArgs),
     /// Sign a new CRL listing every revoked certificate; writes ca.crl.

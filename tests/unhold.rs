@@ -324,3 +324,31 @@ fn making_a_hold_final_says_so_and_show_tells_the_current_state_unhold_final() {
     );
     env.assert_check_ok();
 }
+
+#[test]
+fn status_counts_what_the_published_crl_does_not_say_to_the_second_status_warn() {
+    // Review finding: a revocation in the same second as `ca crl` (and a hold made final
+    // after it) was taken as published, so status said nothing while the CRL disagreed.
+    let env = Env::new();
+    let (_, a) = env.sign(&csr("p256-default.pem"), &[]);
+    let (_, b) = env.sign(&csr("rsa2048-default.pem"), &[]);
+    let (_, c) = env.sign(&csr("p384-default.pem"), &[]);
+    env.ok(&["revoke", &c, "--reason", "certificateHold"]);
+    env.ok(&["crl"]);
+    let warnings = |env: &Env| env.status()["warnings"].to_string();
+    assert!(!warnings(&env).contains("published"), "{}", warnings(&env));
+    env.ok(&["revoke", &a]);
+    env.ok(&["revoke", &b, "--reason", "keyCompromise"]);
+    env.ok(&["revoke", &c, "--reason", "superseded"]);
+    let w = warnings(&env);
+    assert!(
+        w.contains("3 revocation(s) or release(s) of a hold not yet in a published CRL"),
+        "{w}"
+    );
+    env.ok(&["crl"]);
+    let w = warnings(&env);
+    assert!(
+        !w.contains("published"),
+        "an unspecified revocation is published without a reason code: {w}"
+    );
+}

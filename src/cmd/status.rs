@@ -69,7 +69,17 @@ pub fn count(
             unusual.insert(d.serial.to_vec(), class);
         }
     })?;
-    let published = |at: OffsetDateTime| crl.is_some_and(|c| at <= c.this_update_at);
+    // Published: the CRL lists it as the log has it (same second, same reason). Times alone
+    // cannot tell, at one-second resolution, a revocation just before `ca crl` from one just
+    // after (review finding), nor a hold from the final revocation that replaced it.
+    let published = |serial: &str, r: &crate::model::log::Revoked| {
+        crl.and_then(|c| c.listed.get(serial))
+            .is_some_and(|&(at, reason)| {
+                // A CRL entry without a reason code is `unspecified` (RFC 5280 5.3.1).
+                at == r.at.unix_timestamp()
+                    && reason.unwrap_or(crate::pki::reason::Reason::Unspecified) == r.reason
+            })
+    };
     for (serial, standing) in standings {
         if let Some(r) = standing.revoked {
             let class = unusual
@@ -78,10 +88,11 @@ pub fn count(
                 .unwrap_or(Class::Valid);
             tally.add(class, -1);
             tally.counts.revoked += 1;
-            if !published(r.at) {
+            if !published(&serial, &r) {
                 tally.unpublished += 1;
             }
-        } else if standing.released.is_some() && crl.is_some_and(|c| c.listed.contains(&serial)) {
+        } else if standing.released.is_some() && crl.is_some_and(|c| c.listed.contains_key(&serial))
+        {
             // A released hold the published CRL still lists (UNHOLD).
             tally.unpublished += 1;
         }
@@ -249,6 +260,10 @@ pub fn crl_info(bytes: &[u8], now: OffsetDateTime) -> std::result::Result<CrlInf
         expired: next.is_some_and(|n| n < now),
         this_update_at: this,
         next_update_at: next,
-        listed: crl.listed.iter().map(|s| s.to_string()).collect(),
+        listed: crl
+            .entries
+            .iter()
+            .map(|(s, at, reason)| (s.to_string(), (at.unix_timestamp(), *reason)))
+            .collect(),
     })
 }
