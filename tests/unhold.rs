@@ -352,3 +352,28 @@ fn status_counts_what_the_published_crl_does_not_say_to_the_second_status_warn()
         "an unspecified revocation is published without a reason code: {w}"
     );
 }
+
+#[test]
+fn an_openssl_hold_is_imported_as_a_hold_and_can_be_released_import_openssl() {
+    // Review finding: `openssl ca -revoke -crl_hold` writes `holdInstruction,INSTRUCTION` in
+    // index.txt, which import-openssl refused; a CA adopted with a held certificate could then
+    // never release it.
+    let env = Env::empty();
+    let src = crate::keys::openssl_ca_dir(&env);
+    let st = std::process::Command::new("openssl")
+        .args(["ca", "-config", "openssl.cnf", "-revoke", "c3.pem"])
+        .args(["-crl_hold", "holdInstructionReject"])
+        .current_dir(&src)
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{st:?}");
+    let index = std::fs::read_to_string(src.join("index.txt")).unwrap();
+    assert!(index.contains(",holdInstruction,"), "{index}");
+    env.ok(&["import-openssl", src.to_str().unwrap()]);
+    assert_eq!(row(&env, "1002")["revocation_reason"], "certificateHold");
+    env.ok(&["unhold", "1002", "--crl"]);
+    let held = std::fs::read_to_string(src.join("c3.pem")).unwrap();
+    let (ok, out) = verify(&env, &held, true);
+    assert!(ok, "{out}");
+    env.assert_check_ok();
+}

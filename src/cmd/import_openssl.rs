@@ -9,12 +9,13 @@
 //! whatever file is found must hold that serial and be signed by the CA certificate.
 
 mod problem;
+mod revocation;
 use problem::{CertProblem, ImportProblem};
+use revocation::revocation_of;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use time::{Date, Month, OffsetDateTime, Time};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::FromDer;
@@ -24,12 +25,11 @@ use crate::cli::ImportOpensslArgs;
 use crate::error::{Error, Result};
 use crate::hex;
 use crate::input::InputError;
-use crate::model::log::{Entry, Revoked};
+use crate::model::log::Entry;
 use crate::pki::ca::{Ca, CaCert};
 use crate::pki::keys;
 use crate::pki::pem::MAX_PEM_BYTES;
 use crate::pki::pem::{decode_one, pem_of};
-use crate::pki::reason::Reason;
 use crate::pki::serial::Serial;
 use crate::store::{self, FileWrite};
 
@@ -231,21 +231,7 @@ fn import_line(
         X509Certificate::from_der(&der).map_err(|e| ImportProblem::Unreadable(e.to_string()))?;
     let revoked = match f[0] {
         "V" | "E" => None,
-        "R" => {
-            let (date, reason) = match f[2].split_once(',') {
-                Some((d, r)) => (d, Some(r)),
-                None => (f[2], None),
-            };
-            let at = parse_utc_time(date)
-                .ok_or_else(|| ImportProblem::RevocationDate(date.to_string()))?;
-            let reason = match reason {
-                None => Reason::Unspecified,
-                Some(r) => reason_of(r)
-                    .filter(|&r| r != Reason::RemoveFromCrl)
-                    .ok_or_else(|| ImportProblem::Reason(r.to_string()))?,
-            };
-            Some(Revoked { at, reason })
-        }
+        "R" => Some(revocation_of(f[2])?),
         other => return Err(ImportProblem::Status(other.to_string())),
     };
     let (sans, profile) = sans_and_profile(&cert);
@@ -323,38 +309,6 @@ fn sans_and_profile(cert: &X509Certificate<'_>) -> (Vec<String>, &'static str) {
         }
     }
     (sans, profile)
-}
-
-/// An X.509 UTCTime as index.txt writes it, `YYMMDDHHMMSSZ`; years 50–99 are 19xx
-/// (RFC 5280 4.1.2.5.1).
-fn parse_utc_time(s: &str) -> Option<OffsetDateTime> {
-    let d = s.strip_suffix('Z')?;
-    if d.len() != 12 || !d.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let n = |i: usize| d[i..i + 2].parse::<u8>().ok();
-    let yy = i32::from(n(0)?);
-    let year = if yy < 50 { 2000 + yy } else { 1900 + yy };
-    let date = Date::from_calendar_date(year, Month::try_from(n(2)?).ok()?, n(4)?).ok()?;
-    let time = Time::from_hms(n(6)?, n(8)?, n(10)?).ok()?;
-    Some(date.with_time(time).assume_utc())
-}
-
-/// OpenSSL's reason names (index.txt) to RFC 5280's.
-fn reason_of(s: &str) -> Option<Reason> {
-    Some(match s.to_ascii_lowercase().as_str() {
-        "unspecified" => Reason::Unspecified,
-        "keycompromise" => Reason::KeyCompromise,
-        "cacompromise" => Reason::CaCompromise,
-        "affiliationchanged" => Reason::AffiliationChanged,
-        "superseded" => Reason::Superseded,
-        "cessationofoperation" => Reason::CessationOfOperation,
-        "certificatehold" => Reason::CertificateHold,
-        "removefromcrl" => Reason::RemoveFromCrl,
-        "privilegewithdrawn" => Reason::PrivilegeWithdrawn,
-        "aacompromise" => Reason::AaCompromise,
-        _ => return None,
-    })
 }
 
 /// The given path, or the first of `defaults` under `src` that exists.
