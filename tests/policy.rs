@@ -752,6 +752,8 @@ sys.exit(os.waitstatus_to_exitcode(status))
         .arg("--dir")
         .arg(&env.dir)
         .args(["policy", "edit"])
+        // An edit policy edit keeps (a refused one) goes to $TMPDIR: the test's own.
+        .env("TMPDIR", env.tmp.path())
         .env("EDITOR", editor)
         .env_remove("VISUAL")
         .env("PTY_INPUT", input)
@@ -1215,6 +1217,8 @@ fn policies_stay_within_the_constraints_bounded_and_text_policy_text_policy_cmd(
     let out = env
         .ca()
         .args(["policy", "edit"])
+        // An edit policy edit keeps (a refused one) goes to $TMPDIR: the test's own.
+        .env("TMPDIR", env.tmp.path())
         .env("EDITOR", &ed)
         .output()
         .unwrap();
@@ -1405,6 +1409,8 @@ fn policy_apply_and_edit_refuse_early_and_name_what_they_change_policy_cmd_polic
     let out = env
         .ca()
         .args(["policy", "edit"])
+        // An edit policy edit keeps (a refused one) goes to $TMPDIR: the test's own.
+        .env("TMPDIR", env.tmp.path())
         .env_remove("VISUAL")
         .env_remove("EDITOR")
         .output()

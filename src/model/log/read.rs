@@ -451,7 +451,7 @@ pub(super) fn pick(
     match matches.len() {
         1 => Ok(matches.remove(0)),
         0 => Err(SerialLookup::NotFound {
-            typed: typed.serial.to_string(),
+            typed: typed.digits.clone(),
             decimal: typed.digits.bytes().all(|b| b.is_ascii_digit()),
             short: typed.digits.len() < MIN_SUFFIX_DIGITS,
         }),

@@ -53,6 +53,15 @@ fn a_typed_serial_is_parsed_leniently_and_an_ambiguous_tail_lists_the_matches() 
             short: false,
         })
     );
+    // What was typed is what the message names, not the serial it stands for (a new user
+    // typed 1234567 and read "serial 01234567").
+    assert_eq!(
+        pick(&Typed::parse("1234567").unwrap(), vec![])
+            .unwrap_err()
+            .to_string(),
+        "no certificate with serial 1234567 in index.log (serials are hexadecimal, as `ca list` \
+         shows them; decimal is not accepted) (a serial's tail must have at least 8 digits)"
+    );
 }
 
 #[test]
