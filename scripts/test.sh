@@ -22,6 +22,12 @@ esac
 die() { echo "scripts/test.sh: $*" >&2; exit 1; }
 
 command -v cargo >/dev/null || die "cargo is missing: install the Rust toolchain (https://rustup.rs)"
+{ cargo fmt --version && cargo clippy --version; } >/dev/null 2>&1 ||
+  die "rustfmt and clippy are missing: rustup component add rustfmt clippy"
+# What no package provides (TEST-PRIVILEGE), checked before anything is installed: a machine
+# that cannot run the tests is refused with what to grant, and nothing is installed on it.
+[ "$(id -u)" -eq 0 ] ||
+  die "the tests need root (tests/boundary.rs runs ca as another user, SPEC.md TEST-PRIVILEGE): run as root, e.g. in a container"
 
 # Distribution packages, each for the tests that name it when it is missing (TEST-TOOLS).
 need=()
@@ -42,12 +48,7 @@ if ! [ -f "$pkilint_venv/installed" ]; then
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
-  sudo=()
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || die "installing ${need[*]} needs root (apt-get): run as root or install them"
-    sudo=(sudo)
-  fi
-  "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq "${need[@]}"
+  apt-get update -qq && apt-get install -y -qq "${need[@]}"   # root: checked above
 fi
 if ! [ -f "$pkilint_venv/installed" ]; then # the mark is made last: a broken venv is remade
   echo "installing: pkilint $pkilint_version in $pkilint_venv"
@@ -57,10 +58,7 @@ if ! [ -f "$pkilint_venv/installed" ]; then # the mark is made last: a broken ve
 fi
 export PKILINT="$pkilint_venv/bin/lint_pkix_cert"
 
-# What no package provides (TEST-PRIVILEGE): the tests that need it fail without it, so a
-# machine without it is refused here, before a long run, with what to grant.
-[ "$(id -u)" -eq 0 ] ||
-  die "the tests need root (tests/boundary.rs runs ca as another user, SPEC.md TEST-PRIVILEGE): run as root, e.g. in a container"
+# User namespaces (TEST-PRIVILEGE), once util-linux is there: refused before a long run.
 unshare -Urm true 2>/dev/null ||
   die "this kernel refuses unprivileged user namespaces (unshare -Urm), which the disk-full and read-only tests need (SPEC.md TEST-PRIVILEGE): sysctl kernel.unprivileged_userns_clone=1, or a container that allows them"
 
