@@ -285,6 +285,17 @@ fn power_loss_at_every_point_of_every_mutating_command_recovers_to_before_or_aft
     case("revoke --crl", Some(&base), &|_| {
         vec!["revoke".into(), valid.clone(), "--crl".into()]
     });
+    // A base whose valid certificate is on hold, for unhold (UNHOLD).
+    let held = tmp.path().join("held");
+    copy_dir(&base, &held);
+    let out = ca_at(&held)
+        .args(["revoke", &valid, "--reason", "certificateHold", "--crl"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    case("unhold --crl", Some(&held), &|_| {
+        vec!["unhold".into(), valid.clone(), "--crl".into()]
+    });
     case("crl --out", Some(&base), &|ws| {
         vec!["crl".into(), "--out".into(), s(&ws.join("out/ca.crl"))]
     });
