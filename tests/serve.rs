@@ -285,7 +285,17 @@ fn openssl_checks_revocation_through_ocsp_and_the_crl_url_serve_ocsp() {
     let out = bounded(again, DEADLINE);
     assert_eq!(out.status.code(), Some(IO), "{}", output_text(&out));
     assert_unchanged(&before, &snapshot(&dir));
-    drop(server);
+    // SERVE-LIMITS: SIGTERM stops it cleanly (exit 0) and promptly.
+    let mut server = server;
+    let term = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = wait_until(Duration::from_secs(10), || server.child.try_wait().unwrap())
+        .expect("serve stops within 10 s of SIGTERM");
+    assert!(status.success(), "{status:?}: {}", server.log());
+    assert!(server.log().contains("serve: stopped"), "{}", server.log());
 }
 
 /// The DER of a PEM block.
