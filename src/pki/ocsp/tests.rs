@@ -307,3 +307,44 @@ fn every_reason_has_its_rfc_5280_code() {
         assert_eq!(Reason::from_code(r.code()), Some(r));
     }
 }
+
+/// One well-formed request with a nonce, made once for the mutation property below.
+fn sample_request() -> &'static [u8] {
+    static SAMPLE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    SAMPLE.get_or_init(|| {
+        let p = pki();
+        request(
+            HashAlg::Sha1,
+            &p.ca_der,
+            &[&[0x12, 0x34], &[7; 20]],
+            Some(&[5; 16]),
+        )
+    })
+}
+
+proptest::proptest! {
+    /// Hostile input: any bytes are read or refused with a typed error, never a panic.
+    #[test]
+    fn any_bytes_are_read_or_refused_ocsp_malformed(
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)
+    ) {
+        let _ = parse_request(&bytes);
+    }
+
+    /// A real request with one byte changed: read (then its CertIDs are sane) or refused.
+    #[test]
+    fn a_request_with_a_byte_changed_is_read_or_refused_ocsp_malformed(
+        at in 0usize..1000,
+        byte in proptest::prelude::any::<u8>()
+    ) {
+        let mut der = sample_request().to_vec();
+        let i = at % der.len();
+        der[i] = byte;
+        if let Ok(r) = parse_request(&der) {
+            proptest::prop_assert!(!r.ids.is_empty() && r.ids.len() <= MAX_CERT_IDS);
+            if let Some(n) = r.nonce {
+                proptest::prop_assert!(n.len() <= MAX_NONCE + 2);
+            }
+        }
+    }
+}
