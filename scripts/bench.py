@@ -10,10 +10,20 @@ Synthetic state: fileca's is made by fileca itself (one batch sign of N copies o
 revoked state by appending a revocation line per certificate to index.log and updating
 index.json's log_len, which `ca check` accepts); openssl's
 index.txt is written directly with the same serials. Both are checked before timing.
-Usage: scripts/bench.sh [--quick] [--commit-rows] [--sizes=N,N,...]
+Usage: scripts/bench.sh [--quick] [--commit-rows] [--sizes=N,N,...] [--reads]
   --quick: sizes 0 and 10000 only, 3 reps
   --sizes: the sizes to build (the last also gets the all-revoked CRL row)
   --commit-rows: only the batch and dirty-page-cache rows, printed (docs/benchmarks.md untouched)
+  --reads: only the read rows (status, list, show, verify, crl) at --sizes (default 100000 and
+           1000000) over synthetic state (below); written to the "Reads at scale" section of
+           docs/benchmarks.md, the rest of the file untouched
+
+Synthetic state (--reads): one certificate really signed, then N-1 index.log lines that copy
+its line with other serials (1 in 100 revoked), a format-2 header and `ca upgrade`, which
+chains and signs the log as it would any upgraded directory. The reads measured touch only
+index.log (show and verify look up the real certificate, the first line, and read the whole
+log for it); `ca check` is not run on it (certs/ holds one file). Issuing 1,000,000 real
+certificates would take this machine most of an hour and a million files.
 """
 import hashlib, json, os, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -22,8 +32,9 @@ CA = os.path.join(ROOT, "target", "release", "ca")
 CSR = os.path.join(ROOT, "testdata", "csr", "p256-default.pem")
 QUICK = "--quick" in sys.argv
 ONLY_NEW = "--commit-rows" in sys.argv  # only the rows of the commit-v2 issue (batch, dirty cache)
+READS = "--reads" in sys.argv
 REPS = 3 if QUICK else 5
-SIZES = [0, 10_000] if QUICK else [0, 10_000, 100_000]
+SIZES = [0, 10_000] if QUICK else [100_000, 1_000_000] if READS else [0, 10_000, 100_000]
 for _arg in sys.argv:
     if _arg.startswith("--sizes="):  # e.g. --sizes=0,100000,1000000
         SIZES = [int(x) for x in _arg.split("=", 1)[1].split(",")]
@@ -157,6 +168,103 @@ def build(work, n, revoked):
     return f, o
 
 
+def build_synthetic(work, n):
+    """A fileca dir and an openssl dir with the same n certificates, 1 in 100 revoked, made
+    without issuing n certificates (see the module comment)."""
+    f = os.path.join(work, f"fileca-s{n}")
+    subprocess.run(ca(f, "init", "--subject", "CN=Bench CA"), check=True)
+    subprocess.run(ca(f, "sign", CSR), check=True, stdout=subprocess.DEVNULL)
+    log_path = os.path.join(f, "index.log")
+    first = open(log_path).read()
+    e = json.loads(first)
+    base, width = int(e["issued"], 16), len(e["issued"])
+    serials = [e["issued"]] + [format(base + i * 7919, "0%dX" % width) for i in range(1, n)]
+    revoked = serials[100::100]
+    with open(log_path, "w") as fh:
+        fh.write(first)
+        for s in serials[1:]:
+            e["issued"] = s
+            fh.write(json.dumps(e, separators=(",", ":")) + "\n")
+        for s in revoked:
+            fh.write(json.dumps({"revoked": s, "at": e["not_before"], "reason": "keyCompromise"}, separators=(",", ":")) + "\n")
+    hdr_path = os.path.join(f, "index.json")
+    with open(hdr_path) as fh:
+        hdr = json.load(fh)
+    old = {"format": 2, "generation": hdr["generation"], "audit_head": hdr["audit_head"],
+           "log_len": os.path.getsize(log_path), "max_serial": serials[-1]}
+    with open(hdr_path, "w") as fh:
+        fh.write(json.dumps(old, indent=2) + "\n")
+    with open(os.path.join(f, "serial"), "w") as fh:
+        fh.write(format(base + n * 7919 + 1, "0%dX" % width) + "\n")
+    subprocess.run(ca(f, "upgrade"), check=True)
+    o = os.path.join(work, f"openssl-s{n}")
+    os.makedirs(os.path.join(o, "newcerts"))
+    shutil.copy(os.path.join(f, "ca.key"), o)
+    shutil.copy(os.path.join(f, "ca.crt"), o)
+    with open(os.path.join(o, "openssl.cnf"), "w") as fh:
+        fh.write(OPENSSL_CNF.format(dir=o))
+    na = e["not_after"]
+    exp = na[2:4] + na[5:7] + na[8:10] + na[11:13] + na[14:16] + na[17:19] + "Z"
+    rs = set(revoked)
+    with open(os.path.join(o, "index.txt"), "w") as fh:
+        for s in serials:
+            r = s in rs
+            fh.write(f"{'R' if r else 'V'}\t{exp}\t{exp + ',keyCompromise' if r else ''}\t{s}\tunknown\t/CN=p256.example.test\n")
+    with open(os.path.join(o, "serial"), "w") as fh:
+        fh.write(open(os.path.join(f, "serial")).read())
+    with open(os.path.join(o, "crlnumber"), "w") as fh:
+        fh.write("01\n")
+    return f, o
+
+
+def reads(work, rows):
+    """The read rows (VERIFIED-READ) at each size, over synthetic state."""
+    for n in SIZES:
+        f, o = build_synthetic(work, n)
+        first = open(os.path.join(o, "index.txt")).readline().split("\t")[3]
+        cert = os.path.join(work, f"show-s{n}.crt")
+        with open(cert, "w") as fh:
+            subprocess.run(ca(f, "show", first, "--pem"), stdout=fh, check=True)
+        measure("status / -status", n, lambda i: ca(f, "status"), lambda i: osl(o, "-status", first), rows)
+        measure("list --json / -updatedb", n, lambda i: ca(f, "list", "--json"), lambda i: osl(o, "-updatedb"), rows)
+        measure("show SERIAL / -status", n, lambda i: ca(f, "show", first), lambda i: osl(o, "-status", first), rows)
+        measure("verify CERT / -status", n, lambda i: ca(f, "verify", cert), lambda i: osl(o, "-status", first), rows)
+        measure("crl (1% revoked) / -gencrl", n, lambda i: ca(f, "crl", "--out", os.path.join(work, f"s{n}-{i}.crl"), "--force"), lambda i: osl(o, "-gencrl", "-out", os.path.join(work, f"so{n}-{i}.crl")), rows)
+
+
+def write_reads(rows):
+    """Writes the rows into docs/benchmarks.md's "Reads at scale" section."""
+    ver = subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.strip()
+    out = [
+        "## Reads at scale",
+        "",
+        f"Measured by `scripts/bench.sh --reads` on {time.strftime('%Y-%m-%d')}, {ver}, {REPS} runs per row,",
+        "synthetic state (scripts/bench.py: one real certificate, the other lines copies with",
+        "other serials, 1 in 100 revoked; both tools over the same certificates).",
+        "",
+        "| operation | issued | fileca ms | openssl ms | ratio | fileca RSS MiB | openssl RSS MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for label, size, ft, fr, ot, orr in rows:
+        fm, om = statistics.median(ft) * 1000, statistics.median(ot) * 1000
+        out.append(
+            f"| {label} | {size:,} | {fm:.1f} ({min(ft)*1000:.1f}–{max(ft)*1000:.1f}) | {om:.1f} ({min(ot)*1000:.1f}–{max(ot)*1000:.1f}) | {fm/om:.2f} | {fr/1024:.1f} | {orr/1024:.1f} |"
+        )
+    section = "\n".join(out) + "\n"
+    path = os.path.join(ROOT, "docs", "benchmarks.md")
+    doc = open(path).read()
+    start = doc.find("\n## Reads at scale\n")
+    if start < 0:
+        marker = doc.find("\n## Analysis")
+        doc = doc[:marker] + "\n" + section + doc[marker:]
+    else:
+        end = doc.find("\n## ", start + 1)
+        doc = doc[:start + 1] + section + (doc[end:] if end >= 0 else "")
+    with open(path, "w") as fh:
+        fh.write(doc)
+    print(section)
+
+
 DIRTY_MB = 1536
 BIG = None
 
@@ -204,6 +312,13 @@ def main():
         raise SystemExit("build first: cargo build --release")
     work = tempfile.mkdtemp(prefix="fileca-bench-")
     rows = []
+    if READS:
+        try:
+            reads(work, rows)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        write_reads(rows)
+        return
     try:
         for n in ([] if ONLY_NEW else SIZES):
             f, o = build(work, n, revoked=False)

@@ -49,6 +49,11 @@ step "openssl verify -crl_check rejects the revoked certificate" bash -c "! out=
 step "openssl verify -crl_check accepts the other certificate" openssl verify -crl_check -CRLfile "$CA_DIR/ca.crl" -CAfile "$CA_DIR/ca.crt" "$work/ec.crt"
 step "ca status reports 1 valid and 1 revoked" bash -c "'$CA' status --json | grep -q '\"revoked\": 1'"
 step "ca check finds every invariant intact" bash -c "'$CA' check --json | grep -q '\"ok\": true'"
+ec_serial=$(openssl x509 -in "$work/ec.crt" -noout -serial | cut -d= -f2)
+step "a certificate on hold is rejected by openssl verify -crl_check" bash -c "[ -n '$ec_serial' ] && '$CA' revoke '$ec_serial' --reason certificateHold --crl >/dev/null && ! openssl verify -crl_check -CRLfile '$CA_DIR/ca.crl' -CAfile '$CA_DIR/ca.crt' '$work/ec.crt' >/dev/null 2>&1"
+step "ca unhold --crl releases it and openssl verify -crl_check accepts it again" bash -c "'$CA' unhold '$ec_serial' --crl >/dev/null && openssl verify -crl_check -CRLfile '$CA_DIR/ca.crl' -CAfile '$CA_DIR/ca.crt' '$work/ec.crt'"
+expect_code "ca unhold of a keyCompromise revocation is refused (exit 3)" 3 "$CA" unhold "$serial"
+step "ca check accepts the released hold" bash -c "'$CA' check --json | grep -q '\"ok\": true'"
 
 # Two tiers: an offline root (the CA above), an issuing CA made pending, signed as a sub-CA
 # and installed, a leaf; revocation at both levels seen by openssl verify -crl_check_all.

@@ -95,6 +95,12 @@ pub enum Command {
         after_help = "Example:\n  ca --dir ./pki revoke 1F3A9C0B5D7E2F4A6B8C0D1E2F3A4B5C --reason keyCompromise\n  ca --dir ./pki crl"
     )]
     Revoke(RevokeArgs),
+    /// Release a certificateHold: the certificate is valid again (publish it with `ca crl`,
+    /// or with --crl in the same commit).
+    #[command(
+        after_help = "A hold (revoke --reason certificateHold) is the only revocation that can be released;\nthe hold stays in index.log and audit.log as history. A hold can also be made final:\n`ca revoke SERIAL --reason keyCompromise`.\n\nExample:\n  ca --dir ./pki revoke 1F3A9C0B5D7E2F4A6B8C0D1E2F3A4B5C --reason certificateHold\n  ca --dir ./pki unhold 1F3A9C0B5D7E2F4A6B8C0D1E2F3A4B5C --crl"
+    )]
+    Unhold(UnholdArgs),
     /// Sign a new CRL listing every revoked certificate; writes ca.crl.
     #[command(after_help = "Example:\n  ca --dir ./pki crl --days 7 --out /srv/www/crl/lab.crl")]
     Crl(CrlArgs),
@@ -152,8 +158,8 @@ pub enum Command {
         after_help = "Examples:\n  ca --dir ./pki passwd --new-passphrase-file new.pass                      # set\n  ca --dir ./pki --passphrase-file old.pass passwd --new-passphrase-file new.pass  # change\n  ca --dir ./pki --passphrase-file old.pass passwd --remove               # remove"
     )]
     Passwd(PasswdArgs),
-    /// Convert a CA directory written by an earlier fileca (index.json format 1 or 2) to
-    /// format 3; on a current directory, do nothing and succeed.
+    /// Convert a CA directory written by an earlier fileca (index.json format 1, 2 or 3) to
+    /// format 4; on a current directory, do nothing and succeed.
     #[command(
         after_help = "Example:\n  ca --dir ./pki upgrade --dry-run\n  ca --dir ./pki upgrade && ca --dir ./pki check"
     )]
@@ -226,6 +232,7 @@ impl Command {
             Command::ImportOpenssl(a) => &a.key,
             Command::Sign(a) => &a.mutation.key,
             Command::Revoke(a) => &a.mutation.key,
+            Command::Unhold(a) => &a.mutation.key,
             Command::Crl(a) => &a.mutation.key,
             Command::Renew(a) => &a.mutation.key,
             Command::Issue(a) => &a.mutation.key,

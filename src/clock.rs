@@ -3,7 +3,6 @@
 //! Debug builds honour `FILECA_NOW` (RFC 3339) so tests can pin time; release builds ignore it.
 
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::error::Result;
 
@@ -11,7 +10,7 @@ use crate::error::Result;
 pub fn now() -> Result<OffsetDateTime> {
     #[cfg(debug_assertions)]
     if let Ok(s) = std::env::var("FILECA_NOW") {
-        return OffsetDateTime::parse(&s, &Rfc3339)
+        return OffsetDateTime::parse(&s, &time::format_description::well_known::Rfc3339)
             .map(truncate)
             .map_err(|e| {
                 crate::error::Refused::TestClock {

@@ -1,4 +1,5 @@
 //! The `ca` binary: parse, run, report. Nothing else.
+#![forbid(unsafe_code)]
 
 use clap::Parser;
 

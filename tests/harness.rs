@@ -357,6 +357,20 @@ pub fn x509_text(env: &Env, pem: &str) -> String {
     text
 }
 
+/// `openssl crl -text` of ca.crl: the serials it lists, with their reasons.
+#[track_caller]
+pub fn crl_text(env: &Env) -> String {
+    let (ok, text) = openssl(&[
+        "crl",
+        "-in",
+        env.dir.join("ca.crl").to_str().unwrap(),
+        "-noout",
+        "-text",
+    ]);
+    assert!(ok, "{text}");
+    text
+}
+
 /// `openssl verify -CAfile ca.crt` of a PEM certificate (optionally with the CRL).
 pub fn verify(env: &Env, pem: &str, with_crl: bool) -> (bool, String) {
     let p = write(env, "tmp-verify.pem", pem.as_bytes());
@@ -565,13 +579,26 @@ pub fn as_format_2(dir: &Path) {
     std::fs::write(dir.join("index.json"), old).unwrap();
 }
 
-/// index.json (format 3) with a `certificates` array folded from index.log, independently of
+/// Turns a CA directory's index.json into the format-3 header fileca wrote before UNHOLD (the
+/// same fields; the checkpoint does not sign the format number).
+pub fn as_format_3(dir: &Path) {
+    let text = std::fs::read_to_string(dir.join("index.json")).unwrap();
+    assert!(text.starts_with("{\n  \"format\": 4,\n"), "{text}");
+    std::fs::write(
+        dir.join("index.json"),
+        text.replacen("\"format\": 4,", "\"format\": 3,", 1),
+    )
+    .unwrap();
+}
+
+/// index.json (format 4) with a `certificates` array folded from index.log, independently of
 /// fileca's own reader: one object per issued certificate, in issue order, with `status`,
-/// `revoked_at` and `revocation_reason` set by its revocation line.
+/// `revoked_at` and `revocation_reason` set by its last revocation line and cleared by a
+/// release line (which sets `hold_released_at`).
 pub fn read_index(dir: &Path) -> serde_json::Value {
     let mut index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
-    assert_eq!(index["format"], 3);
+    assert_eq!(index["format"], 4);
     let log = std::fs::read_to_string(dir.join("index.log")).unwrap();
     assert_eq!(index["log_len"], log.len() as u64, "index.json's log_len");
     let mut certs: Vec<serde_json::Value> = Vec::new();
@@ -585,6 +612,16 @@ pub fn read_index(dir: &Path) -> serde_json::Value {
             o.insert("revoked_at".into(), serde_json::Value::Null);
             o.insert("revocation_reason".into(), serde_json::Value::Null);
             certs.push(v);
+        } else if let Some(serial) = v.get("released") {
+            let e = certs
+                .iter_mut()
+                .find(|e| e["serial"] == *serial)
+                .unwrap_or_else(|| panic!("release before issue: {line}"));
+            assert_eq!(e["revocation_reason"], "certificateHold", "{line}");
+            e["status"] = "valid".into();
+            e["revoked_at"] = serde_json::Value::Null;
+            e["revocation_reason"] = serde_json::Value::Null;
+            e["hold_released_at"] = v["at"].clone();
         } else {
             let e = certs
                 .iter_mut()

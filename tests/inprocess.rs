@@ -35,8 +35,8 @@ fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
 }
 
-/// A CA whose every signature is deterministic (Ed25519), with two certificates, one revoked,
-/// and a CRL: every command below has something to act on.
+/// A CA whose every signature is deterministic (Ed25519), with three certificates, one
+/// revoked, one on hold, and a CRL: every command below has something to act on.
 fn base(root: &Path) -> PathBuf {
     let dir = root.join("base");
     let ok = |args: &[&str]| assert_eq!(ca(&dir, &strings(args)), 0, "{args:?}");
@@ -48,9 +48,13 @@ fn base(root: &Path) -> PathBuf {
         "ed25519",
     ]);
     let out = root.join("first.pem");
-    for (n, name) in ["p256-default.pem", "ed25519-default.pem"]
-        .iter()
-        .enumerate()
+    for (n, name) in [
+        "p256-default.pem",
+        "ed25519-default.pem",
+        "p384-default.pem",
+    ]
+    .iter()
+    .enumerate()
     {
         let out = root.join(format!("c{n}.pem"));
         ok(&[
@@ -63,6 +67,8 @@ fn base(root: &Path) -> PathBuf {
     let _ = out;
     let first = serial_of(&root.join("c0.pem"));
     ok(&["revoke", &first, "--reason", "superseded"]);
+    let third = serial_of(&root.join("c2.pem"));
+    ok(&["revoke", &third, "--reason", "certificateHold"]);
     ok(&["crl", "--out", root.join("base.crl").to_str().unwrap()]);
     dir
 }
@@ -84,6 +90,7 @@ fn serial_of(pem: &Path) -> String {
 /// the commit like stdout (OUTPUT-STREAMS), so nothing is journaled outside the directory.
 fn commands(root: &Path) -> Vec<(&'static str, Vec<String>)> {
     let second = serial_of(&root.join("c1.pem"));
+    let held = serial_of(&root.join("c2.pem"));
     let rsa = csr("rsa2048-default.pem");
     vec![
         (
@@ -99,6 +106,7 @@ fn commands(root: &Path) -> Vec<(&'static str, Vec<String>)> {
             strings(&["renew", &second, "--days", "30", "--out", "/dev/null"]),
         ),
         ("crl", strings(&["crl", "--out", "/dev/null"])),
+        ("unhold", strings(&["unhold", &held])),
         ("renew-ca", strings(&["renew-ca", "--days", "400"])),
     ]
 }

@@ -40,4 +40,5 @@ mod simdisk;
 mod status;
 mod structure;
 mod terminal;
+mod unhold;
 mod upgrade;

@@ -96,6 +96,13 @@ fn the_readme_walk_through_runs_verbatim_docs_readme() {
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("client.crt is revoked"), "{stdout}");
+    // The renewal walk-through leaves a valid web.crt (it once revoked the new one).
+    let verdict = clean_ca(&work.join("pki"))
+        .arg("verify")
+        .arg(work.join("web.crt"))
+        .output()
+        .unwrap();
+    assert_eq!(verdict.status.code(), Some(0), "{verdict:?}");
     let issued = std::fs::read_dir(work.join("issued")).unwrap().count();
     assert!(issued >= 2, "batch and issue outputs: {issued}");
     let pages = std::fs::read_dir(root.join("usr/local/share/man/man1"))

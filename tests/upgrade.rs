@@ -258,7 +258,7 @@ fn format_2_is_refused_until_upgrade_signs_its_first_checkpoint_upgrade_format_2
     env.ok(&["--passphrase-file", p, "upgrade"]);
     let header: serde_json::Value =
         serde_json::from_slice(&std::fs::read(env.dir.join("index.json")).unwrap()).unwrap();
-    assert_eq!(header["format"], 3);
+    assert_eq!(header["format"], 4);
     assert_eq!(
         header["log_head"],
         crate::checkpoint::log_head(&log),
@@ -315,7 +315,7 @@ fn upgrade_of_a_current_directory_changes_nothing_and_succeeds_upgrade_current()
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("is already format 3; nothing to upgrade"),
+        err.contains("is already format 4; nothing to upgrade"),
         "{err}"
     );
     assert_unchanged(&before, &snapshot(&env.dir));

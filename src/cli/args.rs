@@ -383,6 +383,15 @@ pub struct RevokeArgs {
     /// RFC 5280 reason code (case does not matter).
     #[arg(long, value_enum, default_value = "unspecified", ignore_case = true)]
     pub reason: Reason,
+    #[command(flatten)]
+    pub publish: PublishArgs,
+    #[command(flatten)]
+    pub mutation: MutationArgs,
+}
+
+/// `--crl [--crl-days N]`: a mutation of the revocation set that also publishes the CRL.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
     /// Also publish a new CRL in the same atomic commit (written to ca.crl and printed on
     /// stdout, as `ca crl` does).
     #[arg(long)]
@@ -390,6 +399,22 @@ pub struct RevokeArgs {
     /// With --crl: days until the CRL's nextUpdate.
     #[arg(long, default_value_t = 30, requires = "crl", value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub crl_days: u32,
+}
+
+impl PublishArgs {
+    /// The CRL's days, when one is to be published.
+    pub fn days(&self) -> Option<u32> {
+        self.crl.then_some(self.crl_days)
+    }
+}
+
+/// `ca unhold` arguments.
+#[derive(Debug, Args)]
+pub struct UnholdArgs {
+    #[arg(help = SERIAL_HELP)]
+    pub serial: String,
+    #[command(flatten)]
+    pub publish: PublishArgs,
     #[command(flatten)]
     pub mutation: MutationArgs,
 }

@@ -457,7 +457,7 @@ fn audit_problems(
 }
 
 /// ca.crl: signed by ca.crt, numbered below the next CRL number, and every serial it lists
-/// still revoked in index.log (CHECK-HISTORY).
+/// still revoked in index.log, or on a hold released since (CHECK-HISTORY, UNHOLD).
 fn crl_problems(
     crl_file: &Result<Option<Vec<u8>>>,
     ca_cert: Option<&CaCert>,
@@ -484,9 +484,10 @@ fn crl_problems(
                     if verified == Some(true)
                         && let Some(entries) = &entries
                     {
+                        // A released hold (UNHOLD) is history the CRL may still list.
                         let revoked: std::collections::HashSet<String> = entries
                             .iter()
-                            .filter(|e| e.revoked.is_some())
+                            .filter(|e| e.revoked.is_some() || e.released.is_some())
                             .map(|e| e.serial.to_string())
                             .collect();
                         for s in &listed {

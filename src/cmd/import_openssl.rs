@@ -240,12 +240,55 @@ fn import_line(
                 .ok_or_else(|| ImportProblem::RevocationDate(date.to_string()))?;
             let reason = match reason {
                 None => Reason::Unspecified,
-                Some(r) => reason_of(r).ok_or_else(|| ImportProblem::Reason(r.to_string()))?,
+                Some(r) => reason_of(r)
+                    .filter(|&r| r != Reason::RemoveFromCrl)
+                    .ok_or_else(|| ImportProblem::Reason(r.to_string()))?,
             };
             Some(Revoked { at, reason })
         }
         other => return Err(ImportProblem::Status(other.to_string())),
     };
+    let (sans, profile) = sans_and_profile(&cert);
+    let subject = crate::pki::names::Subject(
+        cert.subject()
+            .iter_attributes()
+            .map(|a| {
+                let arcs: Vec<u64> = a
+                    .attr_type()
+                    .iter()
+                    .map(|i| i.collect())
+                    .unwrap_or_default();
+                let key = crate::pki::names::attr_name(&arcs)
+                    .map_or_else(|| a.attr_type().to_id_string(), str::to_string);
+                (key, a.as_str().unwrap_or_default().to_string())
+            })
+            .collect(),
+    );
+    // Legacy names are kept as they are (escaped on display), except those that could forge
+    // a terminal line: control, bidi and zero-width characters (SPEC.md HOSTILE-TERMINAL).
+    let subject_text = subject.stored();
+    for name in std::iter::once(&subject_text).chain(&sans) {
+        if name.chars().any(crate::render::is_unsafe) {
+            return Err(ImportProblem::UnsafeName(name.clone()));
+        }
+    }
+    let entry = Entry {
+        serial: serial.clone(),
+        subject: subject_text,
+        sans,
+        profile: profile.to_string(),
+        not_before: cert.validity().not_before.to_datetime(),
+        not_after: cert.validity().not_after.to_datetime(),
+        revoked,
+        released: None,
+        sha256: hex::sha256(&der),
+        renewed_from: None,
+    };
+    Ok((entry, pem_of("CERTIFICATE", &der)))
+}
+
+/// A legacy certificate's SANs as index.log writes them, and the profile its EKUs say.
+fn sans_and_profile(cert: &X509Certificate<'_>) -> (Vec<String>, &'static str) {
     let mut sans = Vec::new();
     let mut profile = "imported";
     for ext in cert.extensions() {
@@ -279,41 +322,7 @@ fn import_line(
             _ => {}
         }
     }
-    let subject = crate::pki::names::Subject(
-        cert.subject()
-            .iter_attributes()
-            .map(|a| {
-                let arcs: Vec<u64> = a
-                    .attr_type()
-                    .iter()
-                    .map(|i| i.collect())
-                    .unwrap_or_default();
-                let key = crate::pki::names::attr_name(&arcs)
-                    .map_or_else(|| a.attr_type().to_id_string(), str::to_string);
-                (key, a.as_str().unwrap_or_default().to_string())
-            })
-            .collect(),
-    );
-    // Legacy names are kept as they are (escaped on display), except those that could forge
-    // a terminal line: control, bidi and zero-width characters (SPEC.md HOSTILE-TERMINAL).
-    let subject_text = subject.stored();
-    for name in std::iter::once(&subject_text).chain(&sans) {
-        if name.chars().any(crate::render::is_unsafe) {
-            return Err(ImportProblem::UnsafeName(name.clone()));
-        }
-    }
-    let entry = Entry {
-        serial: serial.clone(),
-        subject: subject_text,
-        sans,
-        profile: profile.to_string(),
-        not_before: cert.validity().not_before.to_datetime(),
-        not_after: cert.validity().not_after.to_datetime(),
-        revoked,
-        sha256: hex::sha256(&der),
-        renewed_from: None,
-    };
-    Ok((entry, pem_of("CERTIFICATE", &der)))
+    (sans, profile)
 }
 
 /// An X.509 UTCTime as index.txt writes it, `YYMMDDHHMMSSZ`; years 50–99 are 19xx

@@ -36,6 +36,7 @@ pub mod show;
 pub mod sign;
 pub mod signing;
 pub mod status;
+pub mod unhold;
 pub mod upgrade;
 pub mod verify;
 

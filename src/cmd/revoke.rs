@@ -9,9 +9,11 @@ use std::path::PathBuf;
 use crate::error::Result;
 use crate::model::change::{crl_writes, mark_revoked};
 use crate::model::log::LogAppend;
+use crate::model::log::Revocation;
 use crate::model::log::Typed;
 use crate::model::snapshot::Snapshot;
 use crate::pki::reason::Reason;
+use crate::pki::serial::Serial;
 use crate::render::Note;
 
 /// Which certificate to revoke.
@@ -43,7 +45,7 @@ pub fn run(args: &RevokeArgs, ctx: &Context) -> Result<()> {
     let request = Revoke {
         target,
         reason: args.reason,
-        crl_days: args.crl.then_some(args.crl_days),
+        crl_days: args.publish.days(),
     };
     super::mutate(
         ctx,
@@ -67,7 +69,8 @@ pub fn plan(state: &Snapshot, request: &Revoke, env: &Env) -> Result<Planned> {
     let serial = &entry.serial;
     let (reason, crl_days) = (request.reason, request.crl_days);
     let mut log = LogAppend::default();
-    let subject = mark_revoked(state, &mut log, serial, reason, env)?;
+    let mut held = Vec::new();
+    let subject = mark_revoked(state, &mut log, (serial, reason), env, &mut held)?;
     let mut notes = vec![Note::act(
         "revoked",
         "would revoke",
@@ -77,16 +80,12 @@ pub fn plan(state: &Snapshot, request: &Revoke, env: &Env) -> Result<Planned> {
             reason.typed()
         ),
     )];
+    notes.append(&mut held);
     let mut writes = Vec::new();
     let mut stdout = String::new();
     let operation = match crl_days {
         Some(days) => {
-            let mut revoked = state.revocations()?;
-            revoked.push(crate::model::log::Revocation {
-                revoked: serial.to_string(),
-                at: env.now,
-                reason: reason.name().to_string(),
-            });
+            let revoked = with_revocation(state.revocations()?, serial, env.now, reason);
             let (crl, pem, note) = crl_writes(state, &revoked, days, env)?;
             writes = crl;
             stdout = pem;
@@ -106,4 +105,22 @@ pub fn plan(state: &Snapshot, request: &Revoke, env: &Env) -> Result<Planned> {
         AuditInfo::of(operation, vec![serial.to_string()]),
     )?;
     Ok(Planned::new(plan, stdout, notes))
+}
+
+/// `revoked` (the revocations a CRL lists) with `serial` revoked at `at` for `reason`: a hold
+/// made final is listed once, with its final reason.
+fn with_revocation(
+    mut revoked: Vec<Revocation>,
+    serial: &Serial,
+    at: time::OffsetDateTime,
+    reason: Reason,
+) -> Vec<Revocation> {
+    let serial = serial.to_string();
+    revoked.retain(|r| r.revoked != serial);
+    revoked.push(Revocation {
+        revoked: serial,
+        at,
+        reason: reason.name().to_string(),
+    });
+    revoked
 }

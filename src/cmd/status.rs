@@ -10,10 +10,10 @@ use super::Context;
 use crate::cli::JsonArgs;
 use crate::clock::fmt;
 use crate::error::{Error, Result};
-use crate::model::log::Entry;
 use crate::model::snapshot::Snapshot;
 use crate::render::status::{Counts, CrlInfo, StatusReport};
 use crate::store::{Access, CRL, Session};
+use std::collections::HashMap;
 
 /// Warn when the CA certificate expires within this many days.
 pub const WARN_CA_DAYS: i64 = 90;
@@ -43,11 +43,7 @@ pub fn query(session: &Session, state: &Snapshot, now: OffsetDateTime) -> Result
         }
         None => None,
     };
-    let mut tally = Tally::default();
-    crate::model::log::for_each_entry(&session.open_log()?, &state.header, |e| {
-        tally.add(&e, crl.as_ref(), now);
-        Ok(())
-    })?;
+    let tally = count(&session.open_log()?, state, crl.as_ref(), now)?;
     let mut report = report(state, tally, crl, now);
     report
         .warnings
@@ -75,37 +71,104 @@ fn responder_warning(session: &Session, state: &Snapshot, now: OffsetDateTime) -
     }
 }
 
+/// Counts the certificates in one verified pass over index.log (INDEX-COST): each issued line
+/// is classed by its dates alone (scanned, not parsed), and only the classes other than
+/// "valid" are remembered by serial; at the end, each certificate the log leaves revoked moves
+/// from its class to `revoked`. Memory grows with the revoked, expired and expiring
+/// certificates, not with all of them.
+pub fn count(
+    log: &crate::model::log::Log,
+    state: &Snapshot,
+    crl: Option<&CrlInfo>,
+    now: OffsetDateTime,
+) -> Result<Tally> {
+    let now_s = now.unix_timestamp();
+    let mut tally = Tally::default();
+    let mut unusual: HashMap<Vec<u8>, Class> = HashMap::new();
+    let standings = crate::model::log::scan_issued(log, &state.header, |d| {
+        let class = Class::of(d.not_before, d.not_after, now_s);
+        tally.counts.total += 1;
+        tally.add(class, 1);
+        if class != Class::Valid {
+            unusual.insert(d.serial.to_vec(), class);
+        }
+    })?;
+    // Published: the CRL lists it as the log has it (same second, same reason). Times alone
+    // cannot tell, at one-second resolution, a revocation just before `ca crl` from one just
+    // after (review finding), nor a hold from the final revocation that replaced it.
+    let published = |serial: &str, r: &crate::model::log::Revoked| {
+        crl.and_then(|c| c.listed.get(serial))
+            .is_some_and(|&(at, reason)| {
+                // A CRL entry without a reason code is `unspecified` (RFC 5280 5.3.1).
+                at == r.at.unix_timestamp()
+                    && reason.unwrap_or(crate::pki::reason::Reason::Unspecified) == r.reason
+            })
+    };
+    for (serial, standing) in standings {
+        if let Some(r) = standing.revoked {
+            let class = unusual
+                .get(serial.as_bytes())
+                .copied()
+                .unwrap_or(Class::Valid);
+            tally.add(class, -1);
+            tally.counts.revoked += 1;
+            if !published(&serial, &r) {
+                tally.unpublished += 1;
+            }
+        } else if standing.released.is_some() && crl.is_some_and(|c| c.listed.contains_key(&serial))
+        {
+            // A released hold the published CRL still lists (UNHOLD).
+            tally.unpublished += 1;
+        }
+    }
+    Ok(tally)
+}
+
+/// How an unrevoked certificate stands at a time, by its dates alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Valid,
+    /// Valid, within 30 days of notAfter or in the last third of a shorter life (a 30-day
+    /// certificate is not "expiring" the day it is issued: STATUS-WARN).
+    Expiring,
+    Expired,
+}
+
+impl Class {
+    fn of(not_before: i64, not_after: i64, now: i64) -> Class {
+        let window = (WARN_CERT_DAYS * 86_400).min((not_after - not_before) / 3);
+        if not_after < now {
+            Class::Expired
+        } else if not_after - now < window {
+            Class::Expiring
+        } else {
+            Class::Valid
+        }
+    }
+}
+
 /// What `ca status` counts over the certificates.
 #[derive(Debug, Default)]
 pub struct Tally {
     pub counts: Counts,
-    /// Revocations after the published CRL's thisUpdate (or all, without a CRL).
+    /// Revocations (and releases of a hold) after the published CRL's thisUpdate (all
+    /// revocations, without a CRL).
     pub unpublished: usize,
     /// Valid certificates expiring within WARN_CERT_DAYS.
     pub expiring_soon: usize,
 }
 
 impl Tally {
-    /// Counts one certificate.
-    pub fn add(&mut self, e: &Entry, crl: Option<&CrlInfo>, now: OffsetDateTime) {
-        self.counts.total += 1;
-        match e.revoked {
-            Some(r) => {
-                self.counts.revoked += 1;
-                if crl.is_none_or(|c| c.this_update_at < r.at) {
-                    self.unpublished += 1;
-                }
+    /// Adds `n` (1 or -1) certificates of `class`.
+    fn add(&mut self, class: Class, n: isize) {
+        let bump = |c: &mut usize| *c = c.saturating_add_signed(n);
+        match class {
+            Class::Expired => bump(&mut self.counts.expired),
+            Class::Expiring => {
+                bump(&mut self.counts.valid);
+                bump(&mut self.expiring_soon);
             }
-            None if e.not_after < now => self.counts.expired += 1,
-            None => {
-                self.counts.valid += 1;
-                // Within 30 days, or the last third of a shorter life (a 30-day certificate
-                // is not "expiring" the day it is issued: STATUS-WARN).
-                let window = Duration::days(WARN_CERT_DAYS).min((e.not_after - e.not_before) / 3);
-                if e.not_after - now < window {
-                    self.expiring_soon += 1;
-                }
-            }
+            Class::Valid => bump(&mut self.counts.valid),
         }
     }
 }
@@ -149,7 +212,7 @@ pub fn report(
     }
     if tally.unpublished > 0 {
         warnings.push(format!(
-            "{} revocation(s) not yet in a published CRL; run `ca crl`",
+            "{} revocation(s) or release(s) of a hold not yet in a published CRL; run `ca crl`",
             tally.unpublished
         ));
     }
@@ -221,5 +284,10 @@ pub fn crl_info(bytes: &[u8], now: OffsetDateTime) -> std::result::Result<CrlInf
         expired: next.is_some_and(|n| n < now),
         this_update_at: this,
         next_update_at: next,
+        listed: crl
+            .entries
+            .iter()
+            .map(|(s, at, reason)| (s.to_string(), (at.unix_timestamp(), *reason)))
+            .collect(),
     })
 }

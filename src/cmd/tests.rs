@@ -470,78 +470,123 @@ fn plans_refuse_outside_the_ca_validity_and_unknown_profiles_plan_pure() {
     ca.snapshot(Reads::SIGN);
 }
 
-/// OCSP-RESPONDER: `ocsp-responder renew` plans the responder certificate like any issue plus
-/// ocsp.key (0600) and ocsp.crt, which the next snapshot accepts as a responder; the
-/// responder's answers follow the index (good, then revoked) — all on values.
 #[test]
-fn ocsp_responder_renew_and_answers_in_memory_plan_pure() {
+/// Long because it is one scenario: hold, release, hold again, made final, each plan applied.
+fn hold_release_and_final_revocation_in_memory_plan_pure_unhold() {
     let mut ca = Mem::init();
-    let env = env_at(t0() + Duration::days(1), 7);
-    let (key, key_pem) = crate::pki::keys::generate(KeyType::EcdsaP256).unwrap();
-    let too_long = super::ocsp_responder::Renew {
-        key,
-        key_pem: zeroize::Zeroizing::new(key_pem),
-        days: Some(91),
+    let env = env_at(t0() + Duration::hours(2), 11);
+    let csr = csr("held.test");
+    let planned =
+        super::signing::plan(&ca.snapshot(Reads::SIGN), &sign_request(&csr), &env).unwrap();
+    let serial = issued_serial(&planned.plan);
+    ca.apply(&planned.plan);
+    let typed = || Typed::parse(&serial).unwrap();
+    let unhold = |crl_days| super::unhold::Unhold {
+        serial: typed(),
+        crl_days,
     };
+    let revoke = |reason| super::revoke::Revoke {
+        target: super::revoke::Target::Typed(typed()),
+        reason,
+        crl_days: Some(7),
+    };
+
+    // Not on hold: refused, and the snapshot still verifies.
+    let snap = ca.snapshot(Reads::SIGN_WITH_LOG);
     assert!(matches!(
-        refusal(super::ocsp_responder::plan(
-            &ca.snapshot(Reads::SIGN),
-            &too_long,
+        refusal(super::unhold::plan(&snap, &unhold(None), &env)),
+        Refusal::NotOnHold { .. }
+    ));
+
+    // Held (with a CRL listing it), then released with a CRL that omits it.
+    ca.apply(
+        &super::revoke::plan(&snap, &revoke(Reason::CertificateHold), &env)
+            .unwrap()
+            .plan,
+    );
+    let snap = ca.snapshot(Reads::SIGN_WITH_LOG);
+    assert_eq!(snap.revocations().unwrap().len(), 1);
+    assert!(matches!(
+        refusal(super::revoke::plan(
+            &snap,
+            &revoke(Reason::CertificateHold),
             &env
         )),
-        Refusal::Policy(_)
+        Refusal::AlreadyHeld { .. }
     ));
-    let request = super::ocsp_responder::Renew {
-        days: None,
-        ..too_long
-    };
-    let planned = super::ocsp_responder::plan(&ca.snapshot(Reads::SIGN), &request, &env).unwrap();
-    let modes: BTreeMap<&str, u32> = planned
+    let planned = super::unhold::plan(&snap, &unhold(Some(7)), &env).unwrap();
+    let released = String::from_utf8(planned.plan.appends[0].bytes.clone()).unwrap();
+    assert_eq!(
+        released,
+        format!("{{\"released\":\"{serial}\",\"at\":\"2026-03-01T14:00:00Z\"}}\n")
+    );
+    assert!(planned.plan.writes.iter().any(|w| w.target == CRL));
+    ca.apply(&planned.plan);
+    let snap = ca.snapshot(Reads::SIGN_WITH_LOG);
+    assert!(snap.revocations().unwrap().is_empty());
+    let entry = snap.resolve(&typed()).unwrap();
+    assert_eq!((entry.revoked, entry.released), (None, Some(env.now)));
+
+    // Held again, made final: listed once with the final reason; no longer releasable.
+    ca.apply(
+        &super::revoke::plan(&snap, &revoke(Reason::CertificateHold), &env)
+            .unwrap()
+            .plan,
+    );
+    let snap = ca.snapshot(Reads::SIGN_WITH_LOG);
+    let planned = super::revoke::plan(&snap, &revoke(Reason::KeyCompromise), &env).unwrap();
+    assert!(
+        planned
+            .notes
+            .iter()
+            .any(|n| format!("{n:?}").contains("can no longer be released")),
+        "{:?}",
+        planned.notes
+    );
+    ca.apply(&planned.plan);
+    let snap = ca.snapshot(Reads::SIGN_WITH_LOG);
+    let listed = snap.revocations().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].reason, "keyCompromise");
+    assert!(matches!(
+        refusal(super::unhold::plan(&snap, &unhold(None), &env)),
+        Refusal::NotOnHold { .. }
+    ));
+}
+
+#[test]
+fn upgrade_of_a_signed_directory_writes_only_the_header_in_memory_plan_pure_upgrade_format_3() {
+    let mut ca = Mem::init();
+    let env = env_at(t0() + Duration::hours(3), 12);
+    let csr = csr("kept.test");
+    ca.apply(
+        &super::signing::plan(&ca.snapshot(Reads::SIGN), &sign_request(&csr), &env)
+            .unwrap()
+            .plan,
+    );
+    let log = ca.get(INDEX_LOG);
+    let snap = ca.snapshot(Reads::SIGN);
+    let planned = super::upgrade::plan(&snap, Vec::new(), &env).unwrap();
+    let targets: Vec<&str> = planned
         .plan
         .writes
         .iter()
-        .map(|w| (w.target.as_str(), w.mode))
+        .map(|w| w.target.as_str())
         .collect();
-    assert_eq!(modes.get("ocsp.key"), Some(&0o600));
-    assert_eq!(modes.get("ocsp.crt"), Some(&0o644));
-    let responder_serial = issued_serial(&planned.plan);
+    assert_eq!(targets, [INDEX], "index.log is kept byte for byte");
+    let appended: Vec<&str> = planned
+        .plan
+        .appends
+        .iter()
+        .map(|a| a.target.as_str())
+        .collect();
+    assert_eq!(appended, [AUDIT]);
+    assert!(String::from_utf8_lossy(&planned.plan.appends[0].bytes).contains("\"upgrade\""));
     ca.apply(&planned.plan);
-
-    let state = ca.snapshot(Reads::SIGN_WITH_LOG);
-    let responder = crate::model::responder::load(
-        &state,
-        Some((&ca.get("ocsp.key"), 0o600)),
-        Some(&ca.get("ocsp.crt")),
-    )
-    .unwrap()
-    .expect("a responder");
-    assert_eq!(responder.serial.to_string(), responder_serial);
-    // Its own certificate, as the index says: good; then revoked by a revoke plan.
-    let entry = state.find(&responder.serial).unwrap().unwrap();
-    assert_eq!(
-        crate::model::responder::status_of(&entry),
-        crate::pki::ocsp::Status::Good
-    );
-    let typed = Typed::parse(&responder_serial).unwrap();
-    let revoke = super::revoke::plan(
-        &state,
-        &super::revoke::Revoke {
-            target: super::revoke::Target::Typed(typed),
-            reason: Reason::KeyCompromise,
-            crl_days: None,
-        },
-        &env,
-    )
-    .unwrap();
-    ca.apply(&revoke.plan);
-    // A revoked responder is refused: nothing is signed with it.
-    let state = ca.snapshot(Reads::SIGN_WITH_LOG);
-    let err = crate::model::responder::load(
-        &state,
-        Some((&ca.get("ocsp.key"), 0o600)),
-        Some(&ca.get("ocsp.crt")),
-    )
-    .err()
-    .expect("refused");
-    assert!(err.to_string().contains("revoked"), "{err}");
+    let after = ca.snapshot(Reads::SIGN);
+    assert_eq!(after.header.format, crate::model::header::FORMAT);
+    assert_eq!(after.header.generation, snap.header.generation + 1);
+    assert_eq!(ca.get(INDEX_LOG), log);
 }
+
+mod ocsp_responder;

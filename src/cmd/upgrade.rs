@@ -1,8 +1,10 @@
-//! `ca upgrade`: converts index.json to format 3 — from format 1 (fileca 0.1: every
-//! certificate in one JSON file, rewritten by every command), whose certificates move to the
-//! append-only index.log, or from format 2 (no hash chain and no signed checkpoint), whose
-//! index.log is hashed once to start its chain. One ordinary commit: journaled, audited, all
-//! or nothing, and signed with the CA key like every other (SPEC.md `UPGRADE-*`).
+//! `ca upgrade`: converts index.json to the current format 4 — from format 1 (fileca 0.1:
+//! every certificate in one JSON file, rewritten by every command), whose certificates move to
+//! the append-only index.log, from format 2 (no hash chain and no signed checkpoint), whose
+//! index.log is hashed once to start its chain, or from format 3 (signed already; only the
+//! format number changes, since a format-3 fileca cannot read a released hold). One ordinary
+//! commit: journaled, audited, all or nothing, and signed with the CA key like every other
+//! (SPEC.md `UPGRADE-*`).
 
 use super::{AuditInfo, Context, Planned};
 use crate::cli::UpgradeArgs;
@@ -60,6 +62,25 @@ fn load(session: &Session, ctx: &Context) -> Result<(Snapshot, Vec<Entry>)> {
         }
         .into());
     }
+    if format == 3 {
+        // Signed already: the snapshot is verified as every mutation's is (the checkpoint
+        // does not sign the format number), and the commit writes it back as format 4.
+        let header = Header::parse_v3(&bytes).map_err(|m| Error::state(dir.join(INDEX), m))?;
+        let raw = session.raw(crate::store::Reads::SIGN, header)?;
+        let state = Snapshot::from_raw(raw, &ctx.pass, session.allow_insecure_key())?;
+        // The log is not rewritten, but it is read once: every line must parse and chain to
+        // the signed log_head, so a damaged or edited history is reported now, not later.
+        session.check_log_len(&state.header)?;
+        let log = session.open_log()?;
+        no_release(&crate::model::log::load_all(&log, &state.header)?, dir)?;
+        if crate::model::log::log_head(&log, state.header.log_len)? != state.header.log_head {
+            return Err(Error::state(
+                dir.join(INDEX_LOG),
+                crate::model::log::LogError::Chain,
+            ));
+        }
+        return Ok((state, Vec::new()));
+    }
     if format == 2 {
         let old = v2::parse(&bytes).map_err(|m| Error::state(dir.join(INDEX), m))?;
         let mut header = Header {
@@ -73,6 +94,7 @@ fn load(session: &Session, ctx: &Context) -> Result<(Snapshot, Vec<Entry>)> {
         // The whole log is parsed once, so a damaged one is reported before it is signed.
         let log = session.open_log()?;
         let entries = crate::model::log::load_all(&log, &header)?;
+        no_release(&entries, dir)?;
         header.log_head = crate::model::log::log_head(&log, header.log_len)?;
         let state = unverified(session, ctx, header)?;
         agrees_with_crl(&state, &entries, &dir.join(INDEX_LOG))?;
@@ -117,6 +139,18 @@ fn load(session: &Session, ctx: &Context) -> Result<(Snapshot, Vec<Entry>)> {
     Ok((state, entries))
 }
 
+/// A log older than format 4 holds no release of a hold (UNHOLD): one there was appended
+/// behind fileca's back, or the directory was a newer fileca's with index.json rewritten.
+fn no_release(entries: &[Entry], dir: &std::path::Path) -> Result<()> {
+    match entries.iter().find(|e| e.released.is_some()) {
+        Some(e) => Err(Error::state(
+            dir.join(INDEX_LOG),
+            LegacyError::ReleaseBeforeFormat4(e.serial.to_string()),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// UPGRADE-CRL: the history an upgrade signs must agree with what the CA already signed of
 /// it: every revocation ca.crl lists is in the history, at the same second and for the same
 /// reason (a format-2 or format-1 index.json can be rewritten by whoever can write the
@@ -125,6 +159,16 @@ fn load(session: &Session, ctx: &Context) -> Result<(Snapshot, Vec<Entry>)> {
 /// last CRL is in no signed file: nothing can check it (SPEC.md's known limit).
 fn agrees_with_crl(state: &Snapshot, entries: &[Entry], history: &std::path::Path) -> Result<()> {
     let Some(bytes) = &state.crl else {
+        // Removing ca.crl must not switch the comparison off: the counter says one was signed.
+        if state.crlnumber != crate::pki::serial::Serial::from_u64(1) {
+            return Err(Error::state(
+                state.dir.join(crate::model::layout::CRL),
+                LegacyError::DisagreesWithCrl(format!(
+                    "ca.crl is missing, but crlnumber ({}) says the CA signed one",
+                    state.crlnumber
+                )),
+            ));
+        }
         return Ok(());
     };
     let crl_path = state.dir.join(crate::model::layout::CRL);
@@ -169,7 +213,7 @@ fn unverified(session: &Session, ctx: &Context, header: Header) -> Result<Snapsh
 }
 
 /// Validation phase: index.log holds every issue, then every revocation in time order.
-fn plan(state: &Snapshot, entries: Vec<Entry>, env: &crate::Env) -> Result<Planned> {
+pub fn plan(state: &Snapshot, entries: Vec<Entry>, env: &crate::Env) -> Result<Planned> {
     let log = LogAppend::of_entries(&entries);
     // Format 1 had no index.log: an empty one is created, not appended to.
     let writes = if log.bytes.is_empty() && state.header.log_len == 0 {
@@ -184,7 +228,12 @@ fn plan(state: &Snapshot, entries: Vec<Entry>, env: &crate::Env) -> Result<Plann
         writes,
         AuditInfo::of("upgrade", Vec::new()),
     )?;
-    let rest = if entries.is_empty() && state.header.log_len > 0 {
+    let rest = if state.header.checkpoint.is_some() {
+        format!(
+            "index.json to format {} (index.log may now record a released hold)",
+            crate::model::header::FORMAT
+        )
+    } else if entries.is_empty() && state.header.log_len > 0 {
         format!(
             "index.json to format {} (index.log hashed, first checkpoint signed)",
             crate::model::header::FORMAT

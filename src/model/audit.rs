@@ -58,7 +58,8 @@ pub fn records(bytes: &[u8]) -> Vec<Record> {
 
 /// Cross-checks the history against the index (SPEC.md CHECK-HISTORY): every certificate in
 /// index.log was issued by an operation an audit record names, every `revoke` record's serial
-/// is revoked in the index, and every revocation was made by an operation that revokes. A
+/// is revoked in the index (or was on a hold released since), every revocation was made by an
+/// operation that revokes, and every release of a hold by an `unhold` record (UNHOLD). A
 /// directory imported before import records named their serials is allowed the imported
 /// lines (which come first in index.log) without a record.
 pub fn cross_check(entries: &[crate::model::log::Entry], records: &[Record]) -> Vec<String> {
@@ -74,6 +75,11 @@ pub fn cross_check(entries: &[crate::model::log::Entry], records: &[Record]) -> 
         .filter(|r| revokes(&r.operation))
         .flat_map(|r| r.serials.iter().map(String::as_str))
         .collect();
+    let released_by: HashSet<&str> = records
+        .iter()
+        .filter(|r| r.operation.starts_with("unhold"))
+        .flat_map(|r| r.serials.iter().map(String::as_str))
+        .collect();
     let legacy_import = records
         .first()
         .is_some_and(|r| r.operation == "import-openssl" && r.serials.is_empty());
@@ -83,7 +89,14 @@ pub fn cross_check(entries: &[crate::model::log::Entry], records: &[Record]) -> 
     for e in entries {
         let revoked = e.revoked.is_some();
         let serial = e.serial.to_string();
-        status.insert(serial.clone(), revoked);
+        status.insert(serial.clone(), revoked || e.released.is_some());
+        if e.released.is_some() && !released_by.contains(serial.as_str()) {
+            problems.push(format!(
+                "certificate {} is released from a hold in index.log, but no audit record \
+                 (unhold) released it",
+                e.serial
+            ));
+        }
         if mentioned.contains(serial.as_str()) {
             in_legacy_prefix = false;
         } else if !in_legacy_prefix {
@@ -105,7 +118,7 @@ pub fn cross_check(entries: &[crate::model::log::Entry], records: &[Record]) -> 
             if status.get(s.as_str()) != Some(&true) {
                 problems.push(format!(
                     "audit record of generation {} revoked {s}, but index.log does not say it \
-                     is revoked (a revocation line removed?)",
+                     is revoked, nor released from a hold (a revocation line removed?)",
                     r.generation
                 ));
             }

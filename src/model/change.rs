@@ -70,6 +70,20 @@ pub enum Refusal {
         at: time::OffsetDateTime,
         reason: Reason,
     },
+    /// `revoke --reason certificateHold` of a certificate already on hold.
+    #[error(
+        "certificate {serial} is already on hold (since {}); release it with `ca unhold {serial}`, or revoke it for good with another reason",
+        crate::clock::fmt(*at)
+    )]
+    AlreadyHeld {
+        serial: Serial,
+        at: time::OffsetDateTime,
+    },
+    /// `ca unhold` of a certificate that is not on hold (SPEC.md UNHOLD).
+    #[error(
+        "certificate {serial} is not on hold: {standing}; only a certificateHold can be released"
+    )]
+    NotOnHold { serial: Serial, standing: String },
     #[error(
         "certificate {0} was revoked for keyCompromise: its key is not certified again; renew it with a new key (--csr FILE)"
     )]
@@ -295,7 +309,7 @@ pub fn issue_one(
     let mut serials = vec![serial.to_string()];
     if let Some((old, revoke)) = issue.renews {
         if revoke {
-            mark_revoked(state, &mut log, &old, Reason::Superseded, env)?;
+            mark_revoked(state, &mut log, (&old, Reason::Superseded), env, notes)?;
             notes.push(Note::act(
                 "revoked",
                 "would revoke",
@@ -405,6 +419,7 @@ pub fn issue_entry(
         not_before: issued.not_before,
         not_after: issued.not_after,
         revoked: None,
+        released: None,
         sha256: issued.sha256,
         renewed_from: None,
     };
@@ -412,13 +427,14 @@ pub fn issue_entry(
 }
 
 /// Records the revocation of `serial` in `log`; returns its subject. Refuses unknown and
-/// already revoked serials and removeFromCRL.
+/// already revoked serials and removeFromCRL; a certificate on hold may be revoked for good
+/// (any other reason), once, and `notes` then says so (SPEC.md UNHOLD).
 pub fn mark_revoked(
     state: &Snapshot,
     log: &mut LogAppend,
-    serial: &Serial,
-    reason: Reason,
+    (serial, reason): (&Serial, Reason),
     env: &Env,
+    notes: &mut Vec<Note>,
 ) -> Result<String> {
     if reason == Reason::RemoveFromCrl {
         return Err(Error::Refusal(Refusal::RemoveFromCrl));
@@ -429,12 +445,29 @@ pub fn mark_revoked(
             log: state.dir.join(INDEX_LOG),
         })
     })?;
-    if let Some(r) = entry.revoked {
-        return Err(Error::Refusal(Refusal::AlreadyRevoked {
-            serial: serial.clone(),
-            at: r.at,
-            reason: r.reason,
-        }));
+    match entry.revoked {
+        None => {}
+        Some(held)
+            if held.reason == Reason::CertificateHold && reason == Reason::CertificateHold =>
+        {
+            return Err(Error::Refusal(Refusal::AlreadyHeld {
+                serial: serial.clone(),
+                at: held.at,
+            }));
+        }
+        // A hold made final (UNHOLD).
+        Some(held) if held.reason == Reason::CertificateHold => notes.push(Note::text(format!(
+            "{serial} was on hold since {}: the hold becomes final ({}) and can no longer be released",
+            crate::clock::fmt(held.at),
+            reason.typed()
+        ))),
+        Some(r) => {
+            return Err(Error::Refusal(Refusal::AlreadyRevoked {
+                serial: serial.clone(),
+                at: r.at,
+                reason: r.reason,
+            }));
+        }
     }
     log.revoked(serial, env.now, reason.name());
     Ok(crate::pki::names::shown(&entry.subject))

@@ -13,7 +13,8 @@ use crate::pki::serial::Serial;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HeaderError {
     #[error(
-        "is format {0} (written by an earlier fileca); run `ca upgrade` once to convert it to format {FORMAT} (one atomic commit that signs the first checkpoint; `ca upgrade --dry-run` shows it)"
+        "is format {0} (written by an earlier fileca); run `ca upgrade` once to convert it to format {FORMAT} (one atomic commit{signs}; `ca upgrade --dry-run` shows it)",
+        signs = if *.0 < 3 { " that signs the first checkpoint" } else { ", signed like any other" }
     )]
     NeedsUpgrade(u32),
     #[error("format {0} is not supported (this fileca reads format {FORMAT})")]
@@ -33,8 +34,9 @@ pub enum HeaderError {
     Checkpoint(crate::model::checkpoint::CheckpointError),
 }
 
-/// Format version of index.json and index.log.
-pub const FORMAT: u32 = 3;
+/// Format version of index.json and index.log: 4 since index.log may record the release of a
+/// hold (SPEC.md UNHOLD), which a format-3 reader would take for a damaged line.
+pub const FORMAT: u32 = 4;
 
 /// index.json.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,13 +104,30 @@ impl Header {
         out
     }
 
-    /// Parses index.json. A format-1 file gets a message that says how to upgrade it.
+    /// Parses index.json. An older format gets a message that says how to upgrade it.
     pub fn parse(bytes: &[u8]) -> std::result::Result<Header, HeaderError> {
         match format_of(bytes)? {
             FORMAT => {}
-            n @ (1 | 2) => return Err(HeaderError::NeedsUpgrade(n)),
+            n @ (1..=3) => return Err(HeaderError::NeedsUpgrade(n)),
             n => return Err(HeaderError::Unsupported(n)),
         }
+        Header::parse_fields(bytes)
+    }
+
+    /// Parses a format-3 index.json (`ca upgrade` only): the same fields as format 4, whose
+    /// log holds no release of a hold; returned as the format-4 header it becomes.
+    pub fn parse_v3(bytes: &[u8]) -> std::result::Result<Header, HeaderError> {
+        match format_of(bytes)? {
+            3 => {}
+            n => return Err(HeaderError::Unsupported(n)),
+        }
+        let mut h = Header::parse_fields(bytes)?;
+        h.format = FORMAT;
+        Ok(h)
+    }
+
+    /// The fields of index.json, each of its form.
+    fn parse_fields(bytes: &[u8]) -> std::result::Result<Header, HeaderError> {
         let h: Header =
             serde_json::from_slice(bytes).map_err(|e| HeaderError::Json(e.to_string()))?;
         if let Some(s) = &h.max_serial

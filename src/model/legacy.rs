@@ -18,6 +18,13 @@ pub enum LegacyError {
          history (restore the directory from a backup, or run `ca check`)"
     )]
     DisagreesWithCrl(String),
+    /// A release line in a log no fileca before format 4 could have written (UNHOLD).
+    #[error(
+        "releases {0} from a hold, which no fileca before format 4 wrote: the index was edited \
+         or taken back from a newer fileca; nothing is signed over it (restore the directory \
+         from a backup, or run `ca check`)"
+    )]
+    ReleaseBeforeFormat4(String),
     #[error("max_serial {0:?} is not a canonical serial")]
     MaxSerial(String),
     #[error("entry has an invalid serial {0:?}")]
@@ -114,6 +121,7 @@ pub mod v1 {
                 not_before: e.not_before,
                 not_after: e.not_after,
                 revoked,
+                released: None,
                 sha256: e.sha256,
                 renewed_from: e
                     .renewed_from

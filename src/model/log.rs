@@ -1,5 +1,5 @@
 //! index.log: one JSON line per event, append-only — a certificate issued, a certificate
-//! revoked (SPEC.md `INDEX-*`). This file is the codec (the lines, [`Entry`]) and
+//! revoked, a certificateHold released (SPEC.md `INDEX-*`, UNHOLD). This file is the codec (the lines, [`Entry`]) and
 //! [`LogAppend`], what a commit adds; log/read.rs reads it: through a [`Log`] (index.log
 //! opened under the session's lock, or its bytes in a snapshot), [`find`] one serial,
 //! [`revocations`] for the CRL, [`for_each_entry`] for list and status, [`load_all`] (every
@@ -19,11 +19,13 @@ use crate::pki::serial::Serial;
 
 mod error;
 mod read;
+mod scan;
 pub use error::{LineError, LogError};
 pub use read::{
     Log, MIN_SUFFIX_DIGITS, SerialLookup, Typed, find, for_each_entry, load_all, log_head, resolve,
-    revocations,
+    revocations, scan_issued,
 };
+pub use scan::IssuedDates;
 
 /// Why a walk over index.log's lines stopped before its end: a line that is not what
 /// SPEC.md says (numbered by the walk), or the caller's own error, passed through.
@@ -66,9 +68,21 @@ pub struct Revocation {
     pub reason: String,
 }
 
-/// Every issued line starts with this, every revocation line with [`REVOKED`].
+/// An index.log line recording that a certificateHold was released (`ca unhold`): the
+/// certificate is no longer revoked from `at` on (SPEC.md UNHOLD).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Release {
+    pub released: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// Every issued line starts with this, every revocation line with [`REVOKED`], every release
+/// of a hold with [`RELEASED`].
 pub(super) const ISSUED: &[u8] = b"{\"issued\":\"";
 pub(super) const REVOKED: &[u8] = b"{\"revoked\":\"";
+pub(super) const RELEASED: &[u8] = b"{\"released\":\"";
 
 /// One issued certificate, as the log's events leave it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,8 +95,11 @@ pub struct Entry {
     pub profile: String,
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
-    /// Set once the log records its revocation.
+    /// Set while the log records it revoked: its last revocation not released since.
     pub revoked: Option<Revoked>,
+    /// When a certificateHold of it was last released (`ca unhold`), if ever: the hold is
+    /// history (a CRL signed before may list it), not a deletion.
+    pub released: Option<OffsetDateTime>,
     /// SHA-256 of the certificate's DER, lowercase hex.
     pub sha256: String,
     /// Serial of the certificate this one renewed (`ca renew`).
@@ -167,21 +184,81 @@ impl Entry {
             not_before: l.not_before,
             not_after: l.not_after,
             revoked: None,
+            released: None,
             sha256: l.sha256,
             renewed_from: l.renewed_from.as_deref().map(serial).transpose()?,
         })
     }
 
     /// Applies a revocation [`parse_line`] checked (its reason is known).
-    fn revoke(&mut self, r: Checked) -> std::result::Result<(), LineError> {
-        if self.revoked.is_some() {
-            return Err(LineError::RevokedTwice(self.serial.clone()));
+    fn revoke(&mut self, r: &Checked) -> std::result::Result<(), LineError> {
+        Standing::of(self).revoke(&r.line.revoked, r)?.set(self);
+        Ok(())
+    }
+
+    /// Applies the release of a hold.
+    fn release(&mut self, r: &Release) -> std::result::Result<(), LineError> {
+        Standing::of(self).release(r)?.set(self);
+        Ok(())
+    }
+}
+
+/// Where a certificate stands after the revocations and releases read so far: the one rule
+/// for a serial's events (SPEC.md INDEX-LOG, UNHOLD). A certificate not revoked may be
+/// revoked; one on hold (certificateHold) may be released or revoked for good (another
+/// reason), never held twice; a revocation for any other reason is final.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Standing {
+    pub revoked: Option<Revoked>,
+    pub released: Option<OffsetDateTime>,
+}
+
+impl Standing {
+    fn of(e: &Entry) -> Standing {
+        Standing {
+            revoked: e.revoked,
+            released: e.released,
+        }
+    }
+
+    fn set(self, e: &mut Entry) {
+        e.revoked = self.revoked;
+        e.released = self.released;
+    }
+
+    /// After `r`, a revocation of `serial`.
+    pub(super) fn revoke(
+        mut self,
+        serial: &str,
+        r: &Checked,
+    ) -> std::result::Result<Standing, LineError> {
+        if r.reason == Reason::RemoveFromCrl {
+            return Err(LineError::RemoveFromCrl(serial.to_string()));
+        }
+        match self.revoked {
+            None => {}
+            Some(held)
+                if held.reason == Reason::CertificateHold
+                    && r.reason != Reason::CertificateHold => {}
+            Some(_) => return Err(LineError::RevokedTwice(serial.to_string())),
         }
         self.revoked = Some(Revoked {
             at: r.line.at,
             reason: r.reason,
         });
-        Ok(())
+        Ok(self)
+    }
+
+    /// After `r`, the release of a hold.
+    pub(super) fn release(mut self, r: &Release) -> std::result::Result<Standing, LineError> {
+        match self.revoked {
+            Some(held) if held.reason == Reason::CertificateHold => {
+                self.revoked = None;
+                self.released = Some(r.at);
+                Ok(self)
+            }
+            _ => Err(LineError::ReleasesUnheld(r.released.clone())),
+        }
     }
 }
 
@@ -197,10 +274,33 @@ pub fn revoked_line(serial: &str, at: OffsetDateTime, reason: &str) -> Vec<u8> {
     out
 }
 
+/// The index.log line that records the release of a hold (with its newline).
+pub fn released_line(serial: &str, at: OffsetDateTime) -> Vec<u8> {
+    let line = Release {
+        released: serial.to_string(),
+        at,
+    };
+    let mut out = crate::model::to_json(&line, false);
+    out.push(b'\n');
+    out
+}
+
 /// One parsed index.log line.
 pub(super) enum Line {
     Issued(IssuedLine),
     Revoked(Checked),
+    Released(Release),
+}
+
+impl Line {
+    /// The serial a revocation or release names (`None` for an issued line).
+    pub(super) fn event_serial(&self) -> Option<&str> {
+        match self {
+            Line::Issued(_) => None,
+            Line::Revoked(r) => Some(&r.line.revoked),
+            Line::Released(r) => Some(&r.released),
+        }
+    }
 }
 
 /// A revocation line with its reason parsed.
@@ -238,16 +338,25 @@ pub(super) fn parse_line(line: &[u8]) -> std::result::Result<Line, LineError> {
             });
         };
         Ok(Line::Revoked(Checked { line: r, reason }))
+    } else if line.starts_with(RELEASED) {
+        let r: Release =
+            serde_json::from_slice(line).map_err(|e| LineError::ReleaseJson(e.to_string()))?;
+        if Serial::parse_canonical(&r.released).is_none() {
+            return Err(LineError::ReleasesInvalidSerial(r.released));
+        }
+        Ok(Line::Released(r))
     } else {
         Err(LineError::NotARecord)
     }
 }
 
-/// Does `line` (issued or revoked) concern `serial`? Compares bytes, parses nothing.
+/// Does `line` (issued, revoked or released) concern `serial`? Compares bytes, parses nothing.
 pub(super) fn concerns(line: &[u8], serial: &str) -> bool {
     let rest = if let Some(r) = line.strip_prefix(ISSUED) {
         r
     } else if let Some(r) = line.strip_prefix(REVOKED) {
+        r
+    } else if let Some(r) = line.strip_prefix(RELEASED) {
         r
     } else {
         return true; // let the parser report it
@@ -292,6 +401,12 @@ impl LogAppend {
     pub fn revoked(&mut self, serial: &Serial, at: OffsetDateTime, reason: &str) {
         self.bytes
             .extend_from_slice(&revoked_line(&serial.to_string(), at, reason));
+    }
+
+    /// Records the release of a hold.
+    pub fn released(&mut self, serial: &Serial, at: OffsetDateTime) {
+        self.bytes
+            .extend_from_slice(&released_line(&serial.to_string(), at));
     }
 }
 

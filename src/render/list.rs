@@ -23,6 +23,8 @@ pub struct Row<'a> {
     pub state: CertState,
     pub revoked_at: Option<String>,
     pub revocation_reason: Option<&'a str>,
+    /// When a certificateHold of it was last released (`ca unhold`), else null (UNHOLD).
+    pub hold_released_at: Option<String>,
     pub renewed_from: Option<String>,
     pub sha256: &'a str,
     /// For a sub-CA this CA issued (profile `sub-ca`): this CA's subject, else null
@@ -55,6 +57,7 @@ impl<'a> Row<'a> {
             state: e.state(now),
             revoked_at: e.revoked.map(|r| crate::clock::fmt(r.at)),
             revocation_reason: e.revoked.map(|r| r.reason.name()),
+            hold_released_at: e.released.map(crate::clock::fmt),
             renewed_from: e.renewed_from.as_ref().map(|s| s.to_string()),
             sha256: &e.sha256,
             parent: sub_ca.then_some(ca.subject.as_str()),

@@ -328,6 +328,7 @@ pub fn open_stream(path: &std::path::Path) -> Result<Option<OutStream>, StreamEr
             n => {
                 // SAFETY: borrowed only for the two calls below, within this function; a
                 // number that names no open descriptor makes fcntl fail with EBADF.
+                #[allow(unsafe_code)]
                 let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(n) };
                 rustix::io::fcntl_getfd(fd).map_err(|e| io_err(e.into()))?;
                 let dup = rustix::io::fcntl_dupfd_cloexec(fd, 3).map_err(|e| io_err(e.into()))?;

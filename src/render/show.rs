@@ -113,6 +113,9 @@ pub fn text(shown: &ShowReport<'_>) -> String {
         ),
         _ => crate::outln!(out, "status:        {}", r.state.name()),
     }
+    if let (Some(at), None) = (&r.hold_released_at, &r.revoked_at) {
+        crate::outln!(out, "hold released: {at} (ca unhold)");
+    }
     if let Some(from) = &r.renewed_from {
         crate::outln!(out, "renewed from:  {from}");
     }

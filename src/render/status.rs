@@ -69,6 +69,9 @@ pub struct CrlInfo {
     pub this_update_at: OffsetDateTime,
     #[serde(skip)]
     pub next_update_at: Option<OffsetDateTime>,
+    /// What it lists: serial (canonical hex) → revocation time (Unix seconds) and reason.
+    #[serde(skip)]
+    pub listed: std::collections::HashMap<String, (i64, Option<crate::pki::reason::Reason>)>,
 }
 
 /// Prints the report as JSON (warnings included), or as text on stdout and one

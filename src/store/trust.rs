@@ -152,6 +152,7 @@ fn private_group(gid: u32, uid: u32) -> std::result::Result<(), NotPrivate> {
     let owner = uzers::get_user_by_uid(uid);
     // SAFETY: getpwent(3) walks a process-wide cursor; fileca reads it here, before any
     // thread of its own is started, and nothing else in the process uses it.
+    #[allow(unsafe_code)]
     let primary: Vec<(u32, String)> = match &group {
         Some(_) => unsafe { uzers::all_users() }
             .filter(|u| u.primary_group_id() == gid)

@@ -17,7 +17,10 @@ pub(super) enum ImportProblem {
     CounterNotHex { name: String, text: String },
     #[error("revocation date {0:?} is not YYMMDDHHMMSSZ")]
     RevocationDate(String),
-    #[error("unknown revocation reason {0:?}")]
+    /// An unknown reason, or removeFromCRL (not a revocation outside delta CRLs).
+    #[error(
+        "revocation reason {0:?} is not one fileca records (removeFromCRL only means something in a delta CRL: give the certificate another reason in index.txt, or make it valid there)"
+    )]
     Reason(String),
     #[error("unknown status {0:?}")]
     Status(String),

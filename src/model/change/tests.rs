@@ -60,9 +60,9 @@ fn plans_refuse_with_typed_refusals_and_build_whole_plans() {
         refusal(mark_revoked(
             &state,
             &mut log,
-            &serial,
-            Reason::RemoveFromCrl,
-            &now
+            (&serial, Reason::RemoveFromCrl),
+            &now,
+            &mut Vec::new()
         )),
         Refusal::RemoveFromCrl
     );
@@ -71,9 +71,9 @@ fn plans_refuse_with_typed_refusals_and_build_whole_plans() {
         refusal(mark_revoked(
             &state,
             &mut log,
-            &unknown,
-            Reason::Superseded,
-            &now
+            (&unknown, Reason::Superseded),
+            &now,
+            &mut Vec::new()
         )),
         Refusal::UnknownSerial {
             serial: unknown,
@@ -82,7 +82,14 @@ fn plans_refuse_with_typed_refusals_and_build_whole_plans() {
     );
     assert!(log.bytes.is_empty(), "a refusal appends nothing");
     assert_eq!(
-        mark_revoked(&state, &mut log, &serial, Reason::KeyCompromise, &now).unwrap(),
+        mark_revoked(
+            &state,
+            &mut log,
+            (&serial, Reason::KeyCompromise),
+            &now,
+            &mut Vec::new()
+        )
+        .unwrap(),
         "CN=web.test"
     );
 
@@ -150,9 +157,9 @@ fn plans_refuse_with_typed_refusals_and_build_whole_plans() {
     match mark_revoked(
         &state,
         &mut LogAppend::default(),
-        &serial,
-        Reason::Superseded,
+        (&serial, Reason::Superseded),
         &now,
+        &mut Vec::new(),
     ) {
         Err(Error::Refusal(Refusal::AlreadyRevoked { reason, .. })) => {
             assert_eq!(reason, Reason::Unspecified)

@@ -5,7 +5,7 @@ use crate::pki::serial::Serial;
 /// What is wrong with one line of index.log; [`LogError::Line`] adds its number.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LineError {
-    #[error("is neither an issued nor a revoked record")]
+    #[error("is neither an issued, a revoked nor a released record")]
     NotARecord,
     /// serde_json's words for an issued line that does not parse.
     #[error("not a valid issued record: {0}")]
@@ -20,20 +20,27 @@ pub enum LineError {
     NamesInvalidSerial(String),
     #[error("records an invalid sha256 for {0}")]
     InvalidSha256(String),
+    /// serde_json's words for a release line that does not parse.
+    #[error("not a valid release record: {0}")]
+    ReleaseJson(String),
+    #[error("releases an invalid serial {0:?}")]
+    ReleasesInvalidSerial(String),
+    /// A release of a serial that is not on hold (certificateHold) at that line.
+    #[error("releases {0}, which is not on hold (certificateHold) there")]
+    ReleasesUnheld(String),
     #[error("revokes an invalid serial {0:?}")]
     RevokesInvalidSerial(String),
     #[error("revokes {serial} for an unknown reason {reason:?}")]
     UnknownReason { serial: String, reason: String },
     #[error("issues serial {0} a second time")]
     IssuedTwice(String),
-    /// A second revocation of a serial, found where its issue was read first.
+    /// removeFromCRL, which only means something in a delta CRL (RFC 5280 5.3.1): a full CRL
+    /// listing it would tell OpenSSL the certificate is not revoked, GnuTLS that it is.
+    #[error("revokes {0} with reason removeFromCRL, which is not a revocation (RFC 5280 5.3.1)")]
+    RemoveFromCrl(String),
+    /// A second revocation of a serial that is revoked (a hold may be made final, once).
     #[error("revokes {0} a second time")]
-    RevokedTwice(Serial),
-    /// A second revocation of a serial, found by the first pass of
-    /// [`for_each_entry`](super::for_each_entry), which reads only revocations (the message
-    /// names no serial).
-    #[error("revokes a serial a second time")]
-    RevokedAgain(String),
+    RevokedTwice(String),
     #[error("revokes {0}, which no earlier line issues")]
     RevokesUnissued(String),
 }
@@ -49,8 +56,9 @@ pub enum LogError {
     Short { len: u64, recorded: u64 },
     #[error("line {n} has no final newline (torn write?)")]
     Torn { n: usize },
-    /// A revocation whose serial no line of the log issues (found after the whole walk).
-    #[error("revokes {0}, which no line issues")]
+    /// A revocation or release whose serial no line of the log issues (found after the
+    /// whole walk).
+    #[error("revokes or releases {0}, which no line issues")]
     Unissued(String),
     /// index.json's `max_serial` is not the highest serial the log issues.
     #[error(

@@ -20,6 +20,7 @@ proptest! {
             subject, sans, profile: "server".into(),
             not_before: t(nb), not_after: t(na),
             revoked: None,
+            released: None,
             sha256: "0".repeat(64),
             renewed_from: renewed.map(|r| Serial::from_magnitude(&r)),
         };

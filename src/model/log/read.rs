@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 
 use super::{
-    Checked, Entry, Halt, ISSUED, Line, LineError, LogError, Revocation, concerns, parse_line,
+    Entry, Halt, ISSUED, Line, LineError, LogError, Revocation, Standing, concerns, parse_line,
 };
 use crate::error::{Error, Result};
 use crate::model::checkpoint;
@@ -16,10 +16,10 @@ use crate::model::header::Header;
 use crate::model::layout::INDEX;
 use crate::pki::serial::Serial;
 
-/// index.log as a command reads it: the file opened once (a walk that reads it twice — a
-/// listing's two passes — reads the same file both times, whatever is renamed into place
-/// between them), or its bytes already in memory (a plan's snapshot: a value, read under the
-/// lock before the plan runs). [`crate::store::Session::open_log`] opens it.
+/// index.log as a command reads it: the file opened once under the lock (a walk that reads it
+/// twice — a listing's two passes — reads the same file both times, whatever is renamed into
+/// place between them), or its bytes (a plan's snapshot built in memory by a test).
+/// [`crate::store::Session::open_log`] opens it.
 pub struct Log {
     source: Source,
     len: u64,
@@ -50,7 +50,7 @@ impl Log {
         }
     }
 
-    /// The log read whole into memory (a plan's snapshot holds it as a value).
+    /// The log read whole into memory (a reader that walks it after letting the lock go).
     pub fn into_memory(self) -> Result<Log> {
         match self.source {
             Source::Bytes(_) => Ok(self),
@@ -161,9 +161,9 @@ fn walk(
     }
 }
 
-/// Every certificate, in issue order, with its revocation applied. Checks the whole log:
-/// every line parses, no serial is issued twice, every revocation follows its issue and
-/// happens once, and the header's highest serial is right.
+/// Every certificate, in issue order, with its revocations and releases applied. Checks the
+/// whole log: every line parses, no serial is issued twice, every revocation and release
+/// follows its issue and keeps [`Standing`]'s rule, and the header's highest serial is right.
 ///
 /// The lines are not checked against `log_head` here: `ca check` compares the chain itself
 /// and reports every problem, and `ca upgrade` starts the chain from what it finds.
@@ -212,44 +212,37 @@ impl Table {
                 Ok(())
             }
             Line::Revoked(r) => match self.pos.get(&r.line.revoked) {
-                Some(&i) => self.entries[i].revoke(r),
+                Some(&i) => self.entries[i].revoke(&r),
                 None => Err(LineError::RevokesUnissued(r.line.revoked)),
+            },
+            Line::Released(r) => match self.pos.get(&r.released) {
+                Some(&i) => self.entries[i].release(&r),
+                None => Err(LineError::ReleasesUnheld(r.released)),
             },
         }
     }
 }
 
-/// Calls `f` with every certificate, in issue order, with its revocation applied, holding only
-/// the revocations in memory: a first pass collects them, a second streams the issued lines.
-/// Every line is parsed and checked on its own; cross-line invariants beyond "every revocation
-/// names an issued serial" (a serial issued twice, revoked twice) are [`load_all`]'s and
+/// Calls `f` with every certificate, in issue order, with its revocations and releases
+/// applied, holding only those events' result in memory: a first pass folds them, a second
+/// streams the issued lines. Every line is parsed and checked on its own, and each serial's
+/// events keep [`Standing`]'s rule; cross-line invariants beyond "every revocation names an
+/// issued serial" (a serial issued twice, an event before its issue) are [`load_all`]'s and
 /// `ca check`'s. `f` may stop the walk with an error.
 pub fn for_each_entry(
     log: &Log,
     header: &Header,
     mut f: impl FnMut(Entry) -> Result<()>,
 ) -> Result<()> {
-    let mut revoked: HashMap<String, Checked> = HashMap::new();
-    walk_verified(log, header, |line| {
-        if line.starts_with(ISSUED) {
-            return Ok(());
-        }
-        if let Line::Revoked(r) = parse_line(line)? {
-            let serial = r.line.revoked.clone();
-            if revoked.insert(serial.clone(), r).is_some() {
-                return Err(LineError::RevokedAgain(serial).into());
-            }
-        }
-        Ok(())
-    })?;
+    let mut revoked = standings(log, header)?;
     walk_verified(log, header, |line| {
         if !line.starts_with(ISSUED) {
             return Ok(());
         }
         if let Line::Issued(l) = parse_line(line)? {
             let mut e = Entry::from_issued(l)?;
-            if let Some(r) = revoked.remove(&e.serial.to_string()) {
-                e.revoke(r)?;
+            if let Some(s) = revoked.remove(&e.serial.to_string()) {
+                s.set(&mut e);
             }
             f(e).map_err(Halt::Caller)?;
         }
@@ -259,6 +252,70 @@ pub fn for_each_entry(
         return Err(Error::state(&log.path, LogError::Unissued(serial.clone())));
     }
     Ok(())
+}
+
+/// Where every serial that a revocation or release names stands at the end of the log, the
+/// log's events folded in order (the first pass of [`for_each_entry`]).
+fn standings(log: &Log, header: &Header) -> Result<HashMap<String, Standing>> {
+    let mut out: HashMap<String, Standing> = HashMap::new();
+    walk_verified(log, header, |line| {
+        if line.starts_with(ISSUED) {
+            return Ok(());
+        }
+        match parse_line(line)? {
+            Line::Issued(_) => {}
+            Line::Revoked(r) => {
+                let s = out.entry(r.line.revoked.clone()).or_default();
+                *s = s.revoke(&r.line.revoked, &r)?;
+            }
+            Line::Released(r) => {
+                let s = out.entry(r.released.clone()).or_default();
+                *s = s.release(&r)?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// One pass over index.log, chained to the signed `log_head` before it returns: `issued` is
+/// called with each issued line's serial and dates (scanned without a JSON parser,
+/// [`super::scan`]; a line of another shape is parsed in full, which reports damage), and the
+/// result is where each serial a revocation or release names stands at the end. What `ca
+/// status` counts: one read and one hash of the log, memory in the number of revocations.
+pub fn scan_issued(
+    log: &Log,
+    header: &Header,
+    mut issued: impl FnMut(super::IssuedDates<'_>),
+) -> Result<HashMap<String, Standing>> {
+    let mut out: HashMap<String, Standing> = HashMap::new();
+    walk_verified(log, header, |line| {
+        if let Some(dates) = super::scan::issued_dates(line) {
+            issued(dates);
+            return Ok(());
+        }
+        match parse_line(line)? {
+            Line::Issued(l) => {
+                let e = Entry::from_issued(l)?;
+                let serial = e.serial.to_string();
+                issued(super::IssuedDates {
+                    serial: serial.as_bytes(),
+                    not_before: e.not_before.unix_timestamp(),
+                    not_after: e.not_after.unix_timestamp(),
+                });
+            }
+            Line::Revoked(r) => {
+                let s = out.entry(r.line.revoked.clone()).or_default();
+                *s = s.revoke(&r.line.revoked, &r)?;
+            }
+            Line::Released(r) => {
+                let s = out.entry(r.released.clone()).or_default();
+                *s = s.release(&r)?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 /// The certificate with this serial, reading the log as a stream and parsing only the lines
@@ -277,34 +334,54 @@ pub fn find(log: &Log, header: &Header, serial: &Serial) -> Result<Option<Entry>
                 Ok(())
             }
             Line::Revoked(r) => match &mut found {
-                Some(e) => Ok(e.revoke(r)?),
+                Some(e) => Ok(e.revoke(&r)?),
                 None => Err(LineError::RevokesUnissued(r.line.revoked).into()),
+            },
+            Line::Released(r) => match &mut found {
+                Some(e) => Ok(e.release(&r)?),
+                None => Err(LineError::ReleasesUnheld(r.released).into()),
             },
         }
     })?;
     Ok(found)
 }
 
-/// Every revocation in log order, parsing only revocation lines: what a CRL needs.
+/// The certificates revoked at the end of the log, each with its last revocation, in the
+/// order of those revocation lines, parsing only revocation and release lines: what a CRL
+/// needs. A released hold is not listed (SPEC.md UNHOLD); a hold made final is listed once,
+/// with its final reason.
 ///
 /// The CRL is what relying parties act on: the whole log read here chains to index.json's
 /// signed `log_head` ([`for_each_line`], SPEC.md CRL-CHAIN), so a line edited behind fileca's
 /// back, even at the same length, never reaches a signed CRL.
 pub fn revocations(log: &Log, header: &Header) -> Result<Vec<Revocation>> {
-    let mut out = Vec::new();
+    // Each serial's standing, and where its current revocation is in `order`.
+    let mut standing: HashMap<String, (Standing, Option<usize>)> = HashMap::new();
+    let mut order: Vec<Option<Revocation>> = Vec::new();
     for_each_line(log, header, |line| {
         if line.starts_with(ISSUED) {
             return Ok(());
         }
-        match parse_line(line)? {
-            Line::Revoked(r) => {
-                out.push(r.line);
-                Ok(())
-            }
-            Line::Issued(_) => Ok(()),
+        let parsed = parse_line(line)?;
+        let Some(serial) = parsed.event_serial() else {
+            return Ok(());
+        };
+        let (s, at) = standing.entry(serial.to_string()).or_default();
+        if let Some(i) = at.take() {
+            order[i] = None;
         }
+        match parsed {
+            Line::Issued(_) => {}
+            Line::Revoked(r) => {
+                *s = s.revoke(&r.line.revoked, &r)?;
+                *at = Some(order.len());
+                order.push(Some(r.line));
+            }
+            Line::Released(r) => *s = s.release(&r)?,
+        }
+        Ok(())
     })?;
-    Ok(out)
+    Ok(order.into_iter().flatten().collect())
 }
 
 /// A serial as a user typed it: the number, and what is needed to resolve it when no

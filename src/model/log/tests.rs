@@ -12,6 +12,7 @@ fn entry(serial: &str) -> Entry {
         not_before: time::macros::datetime!(2026-01-01 0:00 UTC),
         not_after: time::macros::datetime!(2027-01-01 0:00 UTC),
         revoked: None,
+        released: None,
         sha256: "ab".repeat(32),
         renewed_from: None,
     }
@@ -69,7 +70,7 @@ fn lines_round_trip_and_have_their_documented_form() {
     );
     match parse_line(&line[..line.len() - 1]).unwrap() {
         Line::Issued(l) => assert_eq!(Entry::from_issued(l).unwrap(), e),
-        Line::Revoked(_) => panic!("misread"),
+        Line::Revoked(_) | Line::Released(_) => panic!("misread"),
     }
     let r = revoked_line("0A", e.not_before, "keyCompromise");
     assert_eq!(
@@ -173,7 +174,7 @@ fn a_serial_issued_twice_or_a_revocation_of_an_unknown_serial_is_refused() {
     assert_eq!(table.add(bare(&revoke("0A"))), Ok(()));
     assert_eq!(
         table.add(bare(&revoke("0A"))),
-        Err(LineError::RevokedTwice(a.serial.clone()))
+        Err(LineError::RevokedTwice("0A".into()))
     );
     let mut b = entry("0B");
     b.renewed_from = Some(a.serial.clone());
@@ -203,4 +204,153 @@ fn a_serial_issued_twice_or_a_revocation_of_an_unknown_serial_is_refused() {
         .to_string(),
         "line 3 revokes 0B, which no earlier line issues"
     );
+}
+
+/// A log of `lines` (each with its newline) and the header that records it.
+fn log_of(lines: &[Vec<u8>]) -> (Log, Header) {
+    let bytes: Vec<u8> = lines.concat();
+    let mut header = Header::new();
+    header.log_len = bytes.len() as u64;
+    let log = Log::bytes(bytes, "index.log".into());
+    header.log_head = log_head(&log, header.log_len).unwrap();
+    (log, header)
+}
+
+#[test]
+fn a_hold_may_be_released_or_made_final_and_every_reader_agrees_unhold() {
+    let (a, b, c) = (entry("0A"), entry("0B"), entry("0C"));
+    let t = |h: u8| time::macros::datetime!(2026-03-01 0:00 UTC) + time::Duration::hours(h.into());
+    let lines = vec![
+        a.issued_line(),
+        b.issued_line(),
+        c.issued_line(),
+        revoked_line("0A", t(1), "certificateHold"),
+        revoked_line("0B", t(2), "certificateHold"),
+        revoked_line("0C", t(3), "superseded"),
+        released_line("0A", t(4)),
+        revoked_line("0B", t(5), "keyCompromise"),
+        revoked_line("0A", t(6), "certificateHold"),
+        released_line("0A", t(7)),
+    ];
+    assert_eq!(
+        String::from_utf8(released_line("0A", t(7))).unwrap(),
+        "{\"released\":\"0A\",\"at\":\"2026-03-01T07:00:00Z\"}\n"
+    );
+    let (log, header) = log_of(&lines);
+    let mut table = Table::default();
+    for l in &lines {
+        table.add(bare(l)).unwrap();
+    }
+    let mut streamed = Vec::new();
+    for_each_entry(&log, &header, |e| {
+        streamed.push(e);
+        Ok(())
+    })
+    .unwrap();
+    let found: Vec<Entry> = [&a, &b, &c]
+        .iter()
+        .map(|e| find(&log, &header, &e.serial).unwrap().unwrap())
+        .collect();
+    assert_eq!(table.entries, streamed);
+    assert_eq!(table.entries, found);
+    let [ea, eb, ec] = [&found[0], &found[1], &found[2]];
+    assert_eq!((ea.revoked, ea.released), (None, Some(t(7))));
+    assert_eq!(ea.state(t(8)), CertState::Valid);
+    assert_eq!(
+        eb.revoked.map(|r| (r.at, r.reason)),
+        Some((t(5), Reason::KeyCompromise))
+    );
+    assert_eq!(eb.released, None);
+    assert_eq!(ec.revoked.map(|r| r.reason), Some(Reason::Superseded));
+    // The CRL lists what is revoked now, each once, in the order of its last revocation.
+    let crl: Vec<(String, String)> = revocations(&log, &header)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.revoked, r.reason))
+        .collect();
+    assert_eq!(
+        crl,
+        [
+            ("0C".to_string(), "superseded".to_string()),
+            ("0B".to_string(), "keyCompromise".to_string())
+        ]
+    );
+}
+
+#[test]
+fn only_a_hold_is_released_and_a_hold_is_made_final_once_unhold() {
+    let a = entry("0A");
+    let t = a.not_before;
+    let refused = |events: &[Vec<u8>], err: LineError| {
+        let mut lines = vec![a.issued_line()];
+        lines.extend_from_slice(events);
+        let mut table = Table::default();
+        let last = lines.len() - 1;
+        for l in &lines[..last] {
+            table.add(bare(l)).unwrap();
+        }
+        assert_eq!(table.add(bare(&lines[last])), Err(err.clone()));
+        // The streaming readers refuse the same log.
+        let (log, header) = log_of(&lines);
+        assert!(for_each_entry(&log, &header, |_| Ok(())).is_err());
+        assert!(find(&log, &header, &a.serial).is_err());
+        assert!(revocations(&log, &header).is_err());
+    };
+    let un = || LineError::ReleasesUnheld("0A".into());
+    refused(&[released_line("0A", t)], un());
+    refused(
+        &[revoked_line("0A", t, "superseded"), released_line("0A", t)],
+        un(),
+    );
+    refused(
+        &[
+            revoked_line("0A", t, "certificateHold"),
+            released_line("0A", t),
+            released_line("0A", t),
+        ],
+        un(),
+    );
+    refused(
+        &[
+            revoked_line("0A", t, "certificateHold"),
+            revoked_line("0A", t, "certificateHold"),
+        ],
+        LineError::RevokedTwice("0A".into()),
+    );
+    refused(
+        &[
+            revoked_line("0A", t, "certificateHold"),
+            revoked_line("0A", t, "keyCompromise"),
+            revoked_line("0A", t, "superseded"),
+        ],
+        LineError::RevokedTwice("0A".into()),
+    );
+    refused(
+        &[
+            revoked_line("0A", t, "certificateHold"),
+            revoked_line("0A", t, "keyCompromise"),
+            released_line("0A", t),
+        ],
+        un(),
+    );
+    refused(
+        &[
+            revoked_line("0A", t, "certificateHold"),
+            revoked_line("0A", t, "removeFromCRL"),
+        ],
+        LineError::RemoveFromCrl("0A".into()),
+    );
+    refused(
+        &[revoked_line("0A", t, "removeFromCRL")],
+        LineError::RemoveFromCrl("0A".into()),
+    );
+    assert!(matches!(
+        parse_line(b"{\"released\":\"0a\",\"at\":\"2026-01-01T00:00:00Z\"}"),
+        Err(LineError::ReleasesInvalidSerial(_))
+    ));
+    assert!(matches!(
+        parse_line(b"{\"released\":\"0A\",\"at\":\"2026-01-01T00:00:00Z\",\"reason\":\"x\"}"),
+        Err(LineError::ReleaseJson(_))
+    ));
+    assert!(concerns(&released_line("0A", t), "0A") && !concerns(&released_line("0A", t), "0A0B"));
 }
