@@ -644,3 +644,54 @@ fn revocations_in_a_loop_are_never_contradicted_serve_reload() {
     }
     assert!(seen_revoked.iter().all(|r| *r), "{answers:?}");
 }
+
+/// SERVE-STATE: `serve` holds the shared lock only while it reads, so the mutations of other
+/// processes do not wait for it: 20 revocations in a row while it reloads after each, on a CA
+/// of 2,000 certificates, none waiting long enough to say so (500 ms, LOCK-WAIT's announce).
+#[test]
+#[ignore = "full tier: a CA of 2,000 certificates and 20 commits against a running server"]
+fn mutations_do_not_wait_for_serve_serve_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let dir = tmp.path().join("root");
+    lab_ca(&dir, "root", port, None);
+    let list = tmp.path().join("list");
+    let one = csr("p256-default.pem");
+    std::fs::write(&list, format!("{}\n", one.display()).repeat(2000)).unwrap();
+    let out = clean_ca(&dir)
+        .args(["-q", "sign", "--from-list"])
+        .arg(&list)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    let serials: Vec<String> = std::fs::read_to_string(dir.join("index.log"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("{\"issued\":\"")?
+                .split('"')
+                .next()
+                .map(String::from)
+        })
+        .skip(1)
+        .take(20)
+        .collect();
+    let server = Server::start(port, &[&dir], true);
+    for s in &serials {
+        let start = Instant::now();
+        let out = clean_ca(&dir).args(["revoke", s]).output().unwrap();
+        let text = output_text(&out);
+        assert!(out.status.success(), "{text}");
+        assert!(
+            !text.contains("waiting for the lock"),
+            "{:?}: {text}",
+            start.elapsed()
+        );
+    }
+    let reloads = server.log().matches("serving generation").count();
+    assert!(
+        reloads >= 2,
+        "serve reloaded as the commits came: {}",
+        server.log()
+    );
+}
