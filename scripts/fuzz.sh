@@ -11,7 +11,7 @@ command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz is not installed: cargo i
 if rustup toolchain list 2>/dev/null | grep -q nightly; then tc=(+nightly); san=(); else tc=(); san=(-s none); fi
 mkdir -p fuzz/corpus/csr_gate fuzz/corpus/state_files
 cp testdata/csr/*.pem testdata/bad/* fuzz/corpus/csr_gate/ 2>/dev/null || true
-for t in csr_gate state_files; do
+for t in csr_gate state_files ocsp_request; do
   echo "== fuzzing $t for ${secs}s"
   cargo "${tc[@]}" fuzz run "${san[@]}" "$t" -- -max_total_time="$secs" -rss_limit_mb=2048
 done

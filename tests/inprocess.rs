@@ -309,3 +309,55 @@ fn a_failed_read_while_recovering_loses_nothing_in_process_test_inprocess() {
         "no failed read made the command fail: the fault never bit"
     );
 }
+
+/// OCSP-RESPONDER: `ocsp-responder renew` crashed or failed at each of its mutations. Its key
+/// is fresh randomness, so the after-state is not byte-comparable: after the next command
+/// (`ca check`, which recovers) the directory is exactly as before, or it holds the new pair
+/// (ocsp.key 0600, ocsp.crt), one generation on, and `ca check` passes either way.
+#[test]
+fn ocsp_responder_renew_crashed_or_failed_in_process_test_inprocess() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let base = base(root);
+    let before = snapshot(&base);
+    let generation = |d: &Path| -> u64 {
+        let text = std::fs::read_to_string(d.join("index.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["generation"]
+            .as_u64()
+            .unwrap()
+    };
+    let args = strings(&["ocsp-responder", "renew"]);
+    let (reference, code, total) = faulted(root, &base, "ocsp-ref", &args, Fault::Error, 0);
+    assert_eq!(code, 0);
+    assert!(total > 10, "only {total} mutations");
+    std::fs::remove_dir_all(&reference).unwrap();
+    let mut outcomes = std::collections::BTreeSet::new();
+    for at in 1..=total {
+        for fault in [Fault::Crash, Fault::Error] {
+            let tag = format!("ocsp-{fault:?}-{at}");
+            let (dir, code, _) = faulted(root, &base, &tag, &args, fault, at);
+            assert!(
+                code == 0 || fault == Fault::Crash || code == IO || code == UNKNOWN,
+                "{tag}: exit {code}"
+            );
+            assert_eq!(ca(&dir, &strings(&["check"])), 0, "{tag}: ca check");
+            let committed = dir.join("ocsp.key").exists();
+            if committed {
+                let mode = std::fs::metadata(dir.join("ocsp.key"))
+                    .unwrap()
+                    .permissions()
+                    .mode();
+                assert_eq!(mode & 0o777, 0o600, "{tag}");
+                assert!(dir.join("ocsp.crt").exists(), "{tag}");
+                assert_eq!(generation(&dir), generation(&base) + 1, "{tag}");
+            } else {
+                let now = snapshot(&dir);
+                assert!(now == before, "{tag}: {}", describe(&now, &before, &before));
+            }
+            outcomes.insert(committed);
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+    assert_eq!(outcomes.len(), 2, "only one outcome: {outcomes:?}");
+}

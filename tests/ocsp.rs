@@ -276,3 +276,27 @@ impl Drop for KillOnDrop {
         let _ = Command::new("kill").arg(self.0.to_string()).status();
     }
 }
+
+/// STATUS-WARN: `ca status` warns when the responder certificate is in its last third.
+#[test]
+fn status_warns_about_an_expiring_responder_ocsp_responder() {
+    let env = Env::new();
+    env.ok(&["ocsp-responder", "renew", "--days", "3"]);
+    let quiet = env.ok(&["status"]);
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("OCSP"));
+    let later = time::OffsetDateTime::now_utc() + time::Duration::hours(60);
+    let later = later
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let out = env
+        .ca()
+        .env("FILECA_NOW", &later)
+        .arg("status")
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert!(
+        text.contains("OCSP responder certificate (ocsp.crt) expires on"),
+        "{text}"
+    );
+}

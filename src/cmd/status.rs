@@ -44,7 +44,31 @@ pub fn query(session: &Session, state: &Snapshot, now: OffsetDateTime) -> Result
         None => None,
     };
     let tally = count(&session.open_log()?, state, crl.as_ref(), now)?;
-    Ok(report(state, tally, crl, now))
+    let mut report = report(state, tally, crl, now);
+    report
+        .warnings
+        .extend(responder_warning(session, state, now));
+    Ok(report)
+}
+
+/// The delegated OCSP responder (SPEC.md OCSP-RESPONDER), when there is one: expired, in the
+/// last third of its validity, or failing its checks.
+fn responder_warning(session: &Session, state: &Snapshot, now: OffsetDateTime) -> Option<String> {
+    match session.responder(state) {
+        Ok(None) => None,
+        Ok(Some(r)) if r.not_after <= now => Some(format!(
+            "the OCSP responder certificate (ocsp.crt) expired on {}; run `ca ocsp-responder renew`",
+            fmt(r.not_after)
+        )),
+        Ok(Some(r)) if crate::model::responder::in_last_third(&r, now) => Some(format!(
+            "the OCSP responder certificate (ocsp.crt) expires on {}; run `ca ocsp-responder renew`",
+            fmt(r.not_after)
+        )),
+        Ok(Some(_)) => None,
+        Err(e) => Some(format!(
+            "{e}; no OCSP response can be signed until it is fixed"
+        )),
+    }
 }
 
 /// Counts the certificates in one verified pass over index.log (INDEX-COST): each issued line

@@ -588,3 +588,5 @@ fn upgrade_of_a_signed_directory_writes_only_the_header_in_memory_plan_pure_upgr
     assert_eq!(after.header.generation, snap.header.generation + 1);
     assert_eq!(ca.get(INDEX_LOG), log);
 }
+
+mod ocsp_responder;

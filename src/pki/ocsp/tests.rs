@@ -130,7 +130,7 @@ fn openssl_reads(response: &[u8], ca_pem: &str, args: &[&str]) -> String {
 }
 
 #[test]
-fn a_request_is_read_with_its_cert_ids_and_nonce_ocsp_request() {
+fn a_request_is_read_with_its_cert_ids_and_nonce_serve_ocsp() {
     let p = pki();
     let der = request(
         HashAlg::Sha1,
@@ -165,7 +165,7 @@ fn a_request_is_read_with_its_cert_ids_and_nonce_ocsp_request() {
 }
 
 #[test]
-fn an_openssl_request_is_read_ocsp_request() {
+fn an_openssl_request_is_read_serve_ocsp() {
     let p = pki();
     let ca = tmp(p.ca_pem.as_bytes());
     let req = tempfile::NamedTempFile::new().unwrap();
@@ -190,7 +190,7 @@ fn an_openssl_request_is_read_ocsp_request() {
 }
 
 #[test]
-fn bad_requests_are_refused_ocsp_malformed() {
+fn bad_requests_are_refused_serve_ocsp() {
     let p = pki();
     assert_eq!(parse_request(b""), Err(RequestError::Malformed));
     assert_eq!(parse_request(b"\x30\x03junk"), Err(RequestError::Malformed));
@@ -218,7 +218,7 @@ fn bad_requests_are_refused_ocsp_malformed() {
 }
 
 #[test]
-fn good_revoked_and_unknown_are_signed_and_openssl_verifies_them_ocsp_response() {
+fn good_revoked_and_unknown_are_signed_and_openssl_verifies_them_serve_ocsp() {
     let p = pki();
     let der = request(
         HashAlg::Sha1,
@@ -278,7 +278,7 @@ fn good_revoked_and_unknown_are_signed_and_openssl_verifies_them_ocsp_response()
 }
 
 #[test]
-fn error_statuses_are_bare_responses_ocsp_errors() {
+fn error_statuses_are_bare_responses_serve_ocsp() {
     assert_eq!(
         error_response(ErrorStatus::MalformedRequest),
         [0x30, 3, 0x0a, 1, 1]
@@ -305,5 +305,46 @@ fn every_reason_has_its_rfc_5280_code() {
     assert_eq!(codes, [0, 1, 2, 3, 4, 5, 6, 8, 9, 10]);
     for r in Reason::ALL {
         assert_eq!(Reason::from_code(r.code()), Some(r));
+    }
+}
+
+/// One well-formed request with a nonce, made once for the mutation property below.
+fn sample_request() -> &'static [u8] {
+    static SAMPLE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    SAMPLE.get_or_init(|| {
+        let p = pki();
+        request(
+            HashAlg::Sha1,
+            &p.ca_der,
+            &[&[0x12, 0x34], &[7; 20]],
+            Some(&[5; 16]),
+        )
+    })
+}
+
+proptest::proptest! {
+    /// Hostile input: any bytes are read or refused with a typed error, never a panic.
+    #[test]
+    fn any_bytes_are_read_or_refused_serve_ocsp(
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)
+    ) {
+        let _ = parse_request(&bytes);
+    }
+
+    /// A real request with one byte changed: read (then its CertIDs are sane) or refused.
+    #[test]
+    fn a_request_with_a_byte_changed_is_read_or_refused_serve_ocsp(
+        at in 0usize..1000,
+        byte in proptest::prelude::any::<u8>()
+    ) {
+        let mut der = sample_request().to_vec();
+        let i = at % der.len();
+        der[i] = byte;
+        if let Ok(r) = parse_request(&der) {
+            proptest::prop_assert!(!r.ids.is_empty() && r.ids.len() <= MAX_CERT_IDS);
+            if let Some(n) = r.nonce {
+                proptest::prop_assert!(n.len() <= MAX_NONCE + 2);
+            }
+        }
     }
 }

@@ -1,0 +1,11 @@
+//! OCSP requests (SPEC.md SERVE-OCSP, what `ca serve` reads from the network) on arbitrary
+//! bytes: a request or a typed refusal, never a panic; a request read keeps its bounds.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(r) = fileca::pki::ocsp::parse_request(data) {
+        assert!(!r.ids.is_empty() && r.ids.len() <= fileca::pki::ocsp::MAX_CERT_IDS);
+    }
+});
