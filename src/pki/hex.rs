@@ -31,11 +31,38 @@ pub fn sha256(bytes: &[u8]) -> String {
 
 /// Decodes hex (either case); `None` if `s` is not an even-length hex string.
 pub fn decode(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+    let b = s.as_bytes();
+    if !b.len().is_multiple_of(2) {
         return None;
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+    // By nibble, not by from_str_radix on each pair: listings decode a serial per line.
+    b.chunks_exact(2)
+        .map(|p| Some((nibble(p[0])? << 4) | nibble(p[1])?))
         .collect()
+}
+
+/// The value of one hex digit (either case).
+fn nibble(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn decode_takes_even_hex_of_either_case_and_nothing_else() {
+        assert_eq!(super::decode("0aFf10"), Some(vec![0x0a, 0xff, 0x10]));
+        assert_eq!(super::decode(""), Some(vec![]));
+        for bad in ["0", "0g", "+1", " 1", "é1", "1é"] {
+            assert_eq!(super::decode(bad), None, "{bad}");
+        }
+        for b in 0..=255u8 {
+            assert_eq!(super::decode(&format!("{b:02X}")), Some(vec![b]));
+            assert_eq!(super::decode(&format!("{b:02x}")), Some(vec![b]));
+        }
+    }
 }
