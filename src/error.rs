@@ -78,9 +78,13 @@ pub enum Error {
     /// `IssueError::Crypto`, which converts to [`Error::Crypto`].
     #[error("{0}")]
     Issue(crate::pki::issuance::IssueError),
-    /// A cryptographic library failed on fileca's own keys or certificates: a bug.
+    /// A cryptographic library failed on fileca's own keys or certificates: a bug. (A token
+    /// that fails to sign is [`Error::Token`], see `From<CryptoError>`.)
     #[error("internal error: {0}")]
-    Crypto(#[from] crate::pki::CryptoError),
+    Crypto(crate::pki::CryptoError),
+    /// The CA key on a PKCS#11 token cannot be used (SPEC.md TOKEN-*); nothing was written.
+    #[error("{0}")]
+    Token(#[from] crate::token::TokenError),
     /// A PKCS#12 bundle (`issue --p12`) could not be written; nothing was written.
     #[error("{0}; nothing was written")]
     P12(#[from] crate::pki::p12::P12Error),
@@ -223,6 +227,14 @@ impl Error {
             Error::Undelivered { .. } => exit::UNDELIVERED,
             Error::Unknown { .. } => exit::UNKNOWN,
             Error::Internal(_) | Error::Crypto(_) => exit::INTERNAL,
+            // A token whose key changed is a bad state, a failing device an I/O error, no
+            // module named a usage error; the rest (wrong PIN, no token…) a refusal.
+            Error::Token(t) => match t {
+                crate::token::TokenError::KeyChanged { .. } => exit::STATE,
+                crate::token::TokenError::Failed { .. } => exit::IO,
+                crate::token::TokenError::NoModule => exit::USAGE,
+                _ => exit::REFUSED,
+            },
             Error::Closed => exit::OK,
         }
     }
@@ -261,11 +273,28 @@ impl Error {
     }
 }
 
+impl From<crate::pki::CryptoError> for Error {
+    /// A library failing on fileca's own keys is a bug (exit 70), except a token that failed
+    /// to sign (removed, an error of its module): exit 4, nothing written, in the token's own
+    /// words ([`crate::token::take_failure`]).
+    fn from(err: crate::pki::CryptoError) -> Self {
+        use crate::pki::CryptoError as C;
+        match err {
+            C::Sign(rcgen::Error::RemoteKeyError)
+            | C::SignCrl(rcgen::Error::RemoteKeyError)
+            | C::Generate(rcgen::Error::RemoteKeyError) => {
+                Error::Token(crate::token::take_failure())
+            }
+            other => Error::Crypto(other),
+        }
+    }
+}
+
 impl From<crate::pki::issuance::IssueError> for Error {
     /// A signing failure is a bug (exit 70), not a refusal of the request.
     fn from(err: crate::pki::issuance::IssueError) -> Self {
         match err {
-            crate::pki::issuance::IssueError::Crypto(e) => Error::Crypto(e),
+            crate::pki::issuance::IssueError::Crypto(e) => Error::from(e),
             other => Error::Issue(other),
         }
     }
@@ -457,6 +486,9 @@ pub enum StateError {
     /// [`crate::passphrase::PassphraseError`]).
     #[error("{0}")]
     KeyDecrypt(#[from] crate::pki::keys::DecryptError),
+    /// ca.key holding a token key reference that is not of its form (SPEC.md KEYREF).
+    #[error("{0}")]
+    KeyRef(#[from] crate::token::keyref::KeyRefError),
     #[error(
         "is {len} bytes but index.json records {recorded} (edited or truncated?); run `ca check`"
     )]

@@ -27,6 +27,7 @@ mod lint;
 mod operator;
 mod outputs;
 mod p12;
+mod pkcs11;
 mod policy;
 mod powerloss;
 mod powerloss_subca;

@@ -31,7 +31,10 @@ pub fn run(args: &CheckArgs, ctx: &Context) -> Result<i32> {
         return Ok(if ok { exit::OK } else { exit::PROBLEMS });
     }
     // The key is checked only when a passphrase can be had, asked before the shared lock.
-    if ctx.pass.available() {
+    // A key on a token is checked without its PIN (TOKEN-CHECK): none is asked.
+    let on_token =
+        store::read_state_file(&ctx.dir, KEY).is_ok_and(|k| crate::token::KeyRef::is_reference(&k));
+    if ctx.pass.available() && !on_token {
         ctx.passphrase_ahead()?;
     }
     let report = match Session::open(&ctx.dir, Access::Read, &ctx.open) {
@@ -45,6 +48,7 @@ pub fn run(args: &CheckArgs, ctx: &Context) -> Result<i32> {
                 problem: format!("an interrupted commit could not be completed: {msg}"),
             }],
             undelivered: Vec::new(),
+            notes: Vec::new(),
         },
         Err(e) => return Err(e),
     };
@@ -108,12 +112,13 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
         certificates: entries.as_ref().map_or(0, Vec::len),
         problems: p.0,
         undelivered,
+        notes: p.1,
     }
 }
 
 /// The problems found so far, in the order found.
 #[derive(Default)]
-struct Problems(Vec<Problem>);
+struct Problems(Vec<Problem>, Vec<String>);
 
 impl Problems {
     fn add(&mut self, file: &str, problem: String) {
@@ -220,6 +225,11 @@ fn chain_and_key_problems(
     }
     if let (Some(_), Some(cert)) = (&ca_cert, &cert_bytes) {
         match session.read(KEY) {
+            Ok(key) if crate::token::KeyRef::is_reference(&key) => {
+                if let Ok(cert) = CaCert::parse(cert) {
+                    token_problems(&key, &cert, p);
+                }
+            }
             Ok(mut key) => {
                 // An encrypted key is checked only when a passphrase can be had.
                 let encrypted = crate::pki::keys::is_encrypted(&String::from_utf8_lossy(&key));
@@ -233,6 +243,42 @@ fn chain_and_key_problems(
             }
             Err(e) => add(KEY, strip(&e)),
         }
+    }
+}
+
+/// ca.key as a token key reference (SPEC.md TOKEN-CHECK): its form, and, when the token is
+/// present, that its public key is the one the reference records and ca.crt's. No PIN is
+/// used; a token that is absent is a note, never a problem (a root kept offline is normal).
+fn token_problems(key: &[u8], cert: &CaCert, p: &mut Problems) {
+    let reference = match crate::token::KeyRef::parse(key) {
+        Ok(r) => r,
+        Err(e) => return p.add(KEY, e.to_string()),
+    };
+    match crate::token::probe(&reference) {
+        Ok(found) if found.public_key_sha256 != reference.public_key_sha256 => p.add(
+            KEY,
+            crate::token::TokenError::KeyChanged {
+                uri: reference.uri.to_string(),
+            }
+            .to_string(),
+        ),
+        Ok(found) if found.spki != cert.spki_der => p.add(
+            KEY,
+            format!(
+                "the public key of {} on the token does not match ca.crt's",
+                reference.uri
+            ),
+        ),
+        Ok(found) => p.1.push(format!(
+            "the CA key is on the token {:?} (serial {}), present, and matches ca.crt",
+            found.token_label, found.token_serial
+        )),
+        Err(e) => p.1.push(format!(
+            "the CA key is on a token that could not be checked now ({e}); ca.key names {} \
+             through {}",
+            reference.uri,
+            reference.module.display()
+        )),
     }
 }
 

@@ -16,6 +16,7 @@ use crate::pki::serial::Serial;
 use crate::store::{self, FileWrite};
 
 /// Where the new CA's key and certificate come from.
+#[allow(clippy::large_enum_variant)] // one value per `ca init`
 pub enum Source {
     /// A new key and a self-signed certificate.
     Generate {
@@ -24,6 +25,16 @@ pub enum Source {
         days: u32,
         path_len: Option<u8>,
         /// `--permit`/`--exclude`, closed (SPEC.md NC-INIT).
+        constraints: crate::pki::constraints::Constraints,
+    },
+    /// A key on a PKCS#11 token (`--key pkcs11:…`), opened and logged in, and a self-signed
+    /// certificate; ca.key holds `reference` (SPEC.md KEYREF).
+    Token {
+        key: crate::pki::ca::CaKey,
+        reference: crate::token::KeyRef,
+        subject: Subject,
+        days: u32,
+        path_len: Option<u8>,
         constraints: crate::pki::constraints::Constraints,
     },
     /// An existing key and certificate (`--import-key`, `--import-cert`), as read, with the
@@ -50,7 +61,21 @@ pub struct Init {
 
 /// Validation phase: the complete content of every file of the new CA.
 pub fn plan(request: &Init, env: &Env) -> Result<Vec<FileWrite>> {
+    let mut signer_in_memory = None;
     let (mut key_pem, cert_pem, ca_serial) = match &request.source {
+        Source::Token {
+            key,
+            reference,
+            subject,
+            days,
+            path_len,
+            constraints,
+        } => {
+            let (cert, serial) = self_signed(subject, key, (*days, *path_len, constraints), env)?;
+            let text = String::from_utf8(reference.to_bytes())
+                .map_err(|_| Error::Internal("a key reference that is not UTF-8".into()))?;
+            (text, cert, serial)
+        }
         Source::Import {
             key_path,
             key_bytes,
@@ -90,8 +115,13 @@ pub fn plan(request: &Init, env: &Env) -> Result<Vec<FileWrite>> {
         }
     };
     // The key signs the first checkpoint (SPEC.md CHECKPOINT-SIGN) before it is encrypted.
-    let signer = rcgen::KeyPair::from_pem(&key_pem)
-        .map_err(|e| Error::Internal(format!("re-reading the CA key: {e}")))?;
+    let signer: &dyn rcgen::SigningKey = match &request.source {
+        Source::Token { key, .. } => key,
+        _ => signer_in_memory.insert(
+            rcgen::KeyPair::from_pem(&key_pem)
+                .map_err(|e| Error::Internal(format!("re-reading the CA key: {e}")))?,
+        ),
+    };
     if let Some(pass) = &request.passphrase {
         let enc = keys::encrypt_pem(&key_pem, pass, env.rng.sealing()?)?;
         zeroize::Zeroize::zeroize(&mut key_pem);
@@ -101,11 +131,11 @@ pub fn plan(request: &Init, env: &Env) -> Result<Vec<FileWrite>> {
     let first = Serial::counter_start(env.rng.bytes()?);
     let operation = match request.source {
         Source::Import { .. } => "import",
-        Source::Generate { .. } => "init",
+        Source::Generate { .. } | Source::Token { .. } => "init",
     };
     crate::model::change::new_ca_files(
         env,
-        (&signer, key_pem),
+        (signer, key_pem),
         cert_pem,
         (&first, &Serial::from_u64(1)),
         (operation, vec![ca_serial]),
@@ -126,7 +156,7 @@ fn import(
         .map_err(|e| Error::input(key_path, e.into()))?;
     let cert = CaCert::parse(cert_bytes).map_err(|e| Error::input(cert_path, e.into()))?;
     let key = keys::key_pair(&key_pem).map_err(|e| Error::input(key_path, e.into()))?;
-    let ca = Ca::with_key(cert, key)
+    let ca = Ca::with_key(cert, crate::pki::ca::CaKey::File(key))
         .map_err(|_| Error::input(key_path, InputError::KeyMismatch(cert_path.to_path_buf())))?;
     crate::model::snapshot::check_valid(&ca.cert, env.now, cert_path)?;
     let (_, x509) = x509_parser::parse_x509_certificate(&ca.cert.der).map_err(|e| {
@@ -152,10 +182,22 @@ fn read_limited(path: &Path) -> Result<Vec<u8>> {
 fn generate(
     subject: &Subject,
     key_type: keys::KeyType,
-    (days, path_len, constraints): (u32, Option<u8>, &crate::pki::constraints::Constraints),
+    validity: (u32, Option<u8>, &crate::pki::constraints::Constraints),
     env: &Env,
 ) -> Result<(String, String, String)> {
     let (key, key_pem) = keys::generate(key_type)?;
+    let (cert, serial) = self_signed(subject, &key, validity, env)?;
+    Ok((key_pem, cert, serial))
+}
+
+/// The CA's self-signed certificate, signed by `key` (in memory or on a token). Returns
+/// (cert PEM, serial).
+fn self_signed(
+    subject: &Subject,
+    key: &impl rcgen::SigningKey,
+    (days, path_len, constraints): (u32, Option<u8>, &crate::pki::constraints::Constraints),
+    env: &Env,
+) -> Result<(String, String)> {
     // The CA certificate's own serial is random too (RFC 5280 allows any unique positive value).
     let ca_serial = Serial::random_start(env.rng.bytes()?);
     let mut params = crate::pki::issuance::ca_params(
@@ -166,13 +208,14 @@ fn generate(
         days,
         &ca_serial,
         path_len,
-        keys::key_id(key.public_key_raw()),
+        keys::key_id(key.der_bytes()),
     );
     constraints.apply(&mut params, &[]);
-    let cert = params
-        .self_signed(&key)
-        .map_err(|e| Error::Internal(format!("self-signing the CA certificate: {e}")))?;
-    Ok((key_pem, cert.pem(), ca_serial.to_string()))
+    let cert = params.self_signed(key).map_err(|e| match e {
+        rcgen::Error::RemoteKeyError => Error::from(crate::pki::CryptoError::Sign(e)),
+        e => Error::Internal(format!("self-signing the CA certificate: {e}")),
+    })?;
+    Ok((cert.pem(), ca_serial.to_string()))
 }
 
 /// Creates the CA.
@@ -181,6 +224,7 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
         return pending(args, ctx, out);
     }
     let source = match (&args.import_key, &args.import_cert) {
+        _ if args.token_key.is_some() => token_source(args, ctx)?,
         (Some(k), Some(c)) => {
             let key_bytes = Zeroizing::new(read_limited(k)?);
             let cert_bytes = read_limited(c)?;
@@ -239,6 +283,35 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
         zeroize::Zeroize::zeroize(&mut f.bytes);
     }
     result
+}
+
+/// `init --key pkcs11:…`: the token key, opened and logged in with the PIN (from the PIN
+/// file or a prompt), before anything is computed.
+fn token_source(args: &InitArgs, ctx: &Context) -> Result<Source> {
+    let typed = args.token_key.as_deref().unwrap_or_default();
+    let uri = crate::token::Pkcs11Uri::parse(typed)
+        .map_err(|e| Error::Usage(format!("--key {}", crate::render::escape(&e.to_string()))))?;
+    if args.key_on_token {
+        return Err(Error::Usage(
+            "--key-on-token is not implemented yet: generate the key with the token's tool \
+             (e.g. `pkcs11-tool --keypairgen`) and adopt it with --key"
+                .into(),
+        ));
+    }
+    // Everything typed is checked before the PIN is asked or the token touched.
+    let subject = super::new_ca::subject_of(args)?;
+    let constraints = crate::cli::constraints(&args.permit, &args.exclude)?;
+    let module = crate::token::module_path(args.module.as_deref())?;
+    let pin = ctx.pass.pin_now(uri.token.as_deref().unwrap_or_default())?;
+    let (key, reference) = crate::token::adopt(&uri, &module, pin)?;
+    Ok(Source::Token {
+        key: crate::pki::ca::CaKey::Remote(Box::new(key)),
+        reference,
+        subject,
+        days: args.days.unwrap_or(super::new_ca::DEFAULT_DAYS),
+        path_len: args.path_len,
+        constraints,
+    })
 }
 
 /// `init --csr-out FILE`: creates the pending CA, then writes its request to FILE.
@@ -336,7 +409,10 @@ fn create_or_describe(args: &InitArgs, ctx: &Context, files: &[FileWrite]) -> Re
             "created CA {:?} in {} ({}, valid {} days)",
             args.subject.as_deref().unwrap_or_default(),
             crate::render::escape(&ctx.dir.display().to_string()),
-            args.key_type.name(),
+            match &args.token_key {
+                Some(uri) => format!("the key on the token: {}", crate::render::escape(uri)),
+                None => args.key_type.name().to_string(),
+            },
             args.days.unwrap_or(super::new_ca::DEFAULT_DAYS)
         ),
     };

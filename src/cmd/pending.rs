@@ -109,6 +109,7 @@ pub fn check(dir: &Path, json: bool) -> Result<bool> {
         certificates: 0,
         problems,
         undelivered: Vec::new(),
+        notes: Vec::new(),
     };
     if json || !ok {
         crate::render::check::print(&check, dir, json)?;

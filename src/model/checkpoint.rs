@@ -13,7 +13,7 @@
 //! is not the one its verified checkpoint signs, [`NotCurrent`].
 
 use base64::Engine;
-use rcgen::{KeyPair, SigningKey};
+use rcgen::SigningKey;
 use ring::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
 use serde::{Deserialize, Serialize};
 
@@ -134,10 +134,12 @@ impl Checkpoint {
     }
 
     /// Signs this checkpoint's fields with the CA key (replacing any signature).
-    pub fn sign(mut self, key: &KeyPair) -> Result<Checkpoint> {
-        let sig = key
-            .sign(&self.message())
-            .map_err(|e| Error::Internal(format!("signing the checkpoint: {e}")))?;
+    pub fn sign(mut self, key: &dyn SigningKey) -> Result<Checkpoint> {
+        let sig = key.sign(&self.message()).map_err(|e| match e {
+            // A token failed: exit 4, nothing written.
+            rcgen::Error::RemoteKeyError => Error::Token(crate::token::take_failure()),
+            e => Error::Internal(format!("signing the checkpoint: {e}")),
+        })?;
         self.signature = base64::engine::general_purpose::STANDARD.encode(sig);
         Ok(self)
     }

@@ -1,0 +1,438 @@
+//! The CA key on a PKCS#11 token (SPEC.md KEYREF, TOKEN-*), with a throwaway SoftHSM2 token
+//! per test in the test's own temporary directory (`SOFTHSM2_CONF`), keys made by opensc's
+//! `pkcs11-tool`, and what the token signed checked by OpenSSL and GnuTLS.
+//!
+//! Every test here needs softhsm2 and opensc, so all are in the full tier (docs/testing.md:
+//! the fast tier needs nothing but openssl; edges.rs checks it).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::harness::*;
+
+const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+const PIN: &str = "246810";
+const SO_PIN: &str = "13579135";
+
+/// A SoftHSM2 token in a temporary directory of its own, beside the test's workspace: a
+/// token counts failed logins in its store, which is the token's business, so the
+/// workspace that [`Token::refused`] compares holds only fileca's files.
+struct Token {
+    store: tempfile::TempDir,
+    conf: PathBuf,
+    label: String,
+}
+
+impl Token {
+    /// Initialises a token labelled `label` in a temporary store.
+    fn new(label: &str) -> Token {
+        require("softhsm2-util", "softhsm2");
+        require(MODULE, "softhsm2");
+        require("pkcs11-tool", "opensc");
+        let store = tempfile::tempdir().unwrap();
+        let dir = store.path().join("tokens");
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = store.path().join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                dir.display()
+            ),
+        )
+        .unwrap();
+        let token = Token {
+            store,
+            conf,
+            label: label.into(),
+        };
+        token.init(label);
+        token
+    }
+
+    /// Adds another token to the same SoftHSM2 store.
+    fn init(&self, label: &str) {
+        let out = Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &self.conf)
+            .args(["--init-token", "--free", "--label", label, "--pin", PIN])
+            .args(["--so-pin", SO_PIN])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", output_text(&out));
+    }
+
+    /// `pkcs11-tool` against this token.
+    fn tool(&self, args: &[&str]) -> String {
+        let out = Command::new("pkcs11-tool")
+            .env("SOFTHSM2_CONF", &self.conf)
+            .args(["--module", MODULE, "--token-label", &self.label])
+            .args(args)
+            .output()
+            .unwrap();
+        let text = output_text(&out);
+        assert!(out.status.success(), "pkcs11-tool {args:?}: {text}");
+        text
+    }
+
+    /// Generates a key pair on the token (`EC:prime256v1`, `EC:secp384r1`, `rsa:3072`).
+    fn keygen(&self, key_type: &str, label: &str, id: &str) {
+        self.tool(&[
+            "--login",
+            "--pin",
+            PIN,
+            "--keypairgen",
+            "--key-type",
+            key_type,
+            "--label",
+            label,
+            "--id",
+            id,
+        ]);
+    }
+
+    /// Deletes the key pair labelled `label`.
+    fn delete(&self, label: &str) {
+        for class in ["privkey", "pubkey"] {
+            self.tool(&[
+                "--login",
+                "--pin",
+                PIN,
+                "--delete-object",
+                "--type",
+                class,
+                "--label",
+                label,
+            ]);
+        }
+    }
+
+    /// `ca ARGS` for `env` with this token's SoftHSM2 configuration.
+    fn ca(&self, env: &Env) -> Command {
+        let mut c = env.ca();
+        c.env("SOFTHSM2_CONF", &self.conf);
+        c
+    }
+
+    #[track_caller]
+    fn ok(&self, env: &Env, args: &[&str]) -> String {
+        let out = self
+            .ca(env)
+            .current_dir(env.tmp.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ca {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs `ca ARGS`, asserts exit `code` and the whole workspace byte-identical
+    /// afterwards; returns stderr.
+    #[track_caller]
+    fn refused(&self, env: &Env, args: &[&str], code: i32) -> String {
+        let before = snapshot(env.tmp.path());
+        let mut cmd = self.ca(env);
+        cmd.current_dir(env.tmp.path()).args(args);
+        let out = bounded(cmd, DEADLINE);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(code), "ca {args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "ca {args:?} printed to stdout");
+        assert_unchanged(&before, &snapshot(env.tmp.path()));
+        assert!(!stderr.contains(PIN), "the PIN was shown: {stderr}");
+        stderr
+    }
+}
+
+/// The PIN file (mode 0600) in the workspace.
+fn pin_file(env: &Env, pin: &str) -> String {
+    pass_file(env, "token.pin", pin)
+}
+
+/// `ca init --key pkcs11:… --module …` adopting the token key `object`.
+fn init_on_token(env: &Env, token: &Token, object: &str) {
+    let pin = pin_file(env, PIN);
+    let uri = format!("pkcs11:token={};object={object}", token.label);
+    token.ok(
+        env,
+        &[
+            "init",
+            "--subject",
+            "CN=Token Root CA,O=fileca tests",
+            "--key",
+            &uri,
+            "--module",
+            MODULE,
+            "--pin-file",
+            &pin,
+        ],
+    );
+}
+
+/// GnuTLS `certtool`, the second verifier.
+fn certtool(args: &[&str]) -> (bool, String) {
+    require("certtool", "gnutls-bin");
+    let out = Command::new("certtool").args(args).output().unwrap();
+    (out.status.success(), output_text(&out))
+}
+
+/// Verifies a certificate against ca.crt and ca.crl with OpenSSL (`-crl_check`) and GnuTLS.
+#[track_caller]
+fn both_verify(env: &Env, name: &str, pem: &str, revoked: bool) {
+    let (ok, text) = verify(env, pem, true);
+    assert_eq!(ok, !revoked, "openssl verify -crl_check of {name}: {text}");
+    if revoked {
+        assert!(text.contains("certificate revoked"), "{name}: {text}");
+    }
+    let file = write(env, &format!("{name}.pem"), pem.as_bytes());
+    let ca = env.dir.join("ca.crt");
+    let (ok, text) = certtool(&[
+        "--verify",
+        "--load-ca-certificate",
+        ca.to_str().unwrap(),
+        "--load-crl",
+        env.dir.join("ca.crl").to_str().unwrap(),
+        "--infile",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(ok, !revoked, "certtool --verify of {name}: {text}");
+}
+
+/// Every signing command with a key of `key_type` on the token: init (the self-signed
+/// certificate and the first checkpoint signed on the token), sign, a batch, issue, renew,
+/// revoke, crl; verified by OpenSSL and GnuTLS; then status, check and passwd.
+fn every_command_with(key_type: &str) {
+    let env = Env::empty();
+    let token = Token::new("lab-root");
+    token.keygen(key_type, "root-key", "01");
+    init_on_token(&env, &token, "root-key");
+    let pin = pin_file(&env, PIN);
+    let key = std::fs::read_to_string(env.dir.join("ca.key")).unwrap();
+    assert!(key.starts_with("fileca pkcs11 key reference v1\n"), "{key}");
+    assert!(!key.contains(PIN) && !key.contains("PRIVATE KEY"), "{key}");
+
+    let issued = token.ok(
+        &env,
+        &[
+            "sign",
+            csr("p256-default.pem").to_str().unwrap(),
+            "--pin-file",
+            &pin,
+        ],
+    );
+    let serial = env.last_serial();
+    let batch_dir = env.path("batch");
+    token.ok(
+        &env,
+        &[
+            "sign",
+            csr("p256-default.pem").to_str().unwrap(),
+            csr("p256-sans.pem").to_str().unwrap(),
+            "--out-dir",
+            batch_dir.to_str().unwrap(),
+            "--pin-file",
+            &pin,
+        ],
+    );
+    let pair = env.path("pair");
+    token.ok(
+        &env,
+        &[
+            "issue",
+            "web.test",
+            "--out-dir",
+            pair.to_str().unwrap(),
+            "--pin-file",
+            &pin,
+        ],
+    );
+    let issued_pair = std::fs::read_to_string(pair.join("web.test/web.test.crt")).unwrap();
+    let renewed = token.ok(&env, &["renew", &serial, "--pin-file", &pin]);
+    token.ok(&env, &["revoke", &serial, "--pin-file", &pin]);
+    token.ok(&env, &["crl", "--pin-file", &pin]);
+
+    both_verify(&env, "issued", &issued, true);
+    both_verify(&env, "renewed", &renewed, false);
+    both_verify(&env, "pair", &issued_pair, false);
+    let ca = env.dir.join("ca.crt");
+    let (ok, text) = certtool(&[
+        "--verify-crl",
+        "--load-ca-certificate",
+        ca.to_str().unwrap(),
+        "--infile",
+        env.dir.join("ca.crl").to_str().unwrap(),
+    ]);
+    assert!(
+        ok && text.contains("Verified"),
+        "certtool --verify-crl: {text}"
+    );
+    let (ok, text) = openssl(&[
+        "crl",
+        "-noout",
+        "-CAfile",
+        ca.to_str().unwrap(),
+        "-in",
+        env.dir.join("ca.crl").to_str().unwrap(),
+    ]);
+    assert!(ok && text.contains("verify OK"), "openssl crl: {text}");
+
+    // status says where the key lives; check verifies it against ca.crt (no PIN needed).
+    let status = String::from_utf8(
+        token
+            .ca(&env)
+            .args(["status", "--json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["key"]["present"], true, "{status}");
+    assert_eq!(status["key"]["token_label"], "lab-root", "{status}");
+    assert_eq!(status["key"]["module"], MODULE, "{status}");
+    let check = token.ok(&env, &["check"]);
+    assert!(check.contains("present, and matches ca.crt"), "{check}");
+    assert!(check.contains("every invariant holds"), "{check}");
+    let err = token.refused(&env, &["passwd", "--pin-file", &pin], REFUSED);
+    assert!(err.contains("change the token's PIN"), "{err}");
+}
+
+#[test]
+#[ignore = "full tier: real-tool interop: softhsm2, pkcs11-tool (opensc)"]
+fn a_p256_token_key_signs_everything_token_p256() {
+    every_command_with("EC:prime256v1");
+}
+
+#[test]
+#[ignore = "full tier: real-tool interop: softhsm2, pkcs11-tool (opensc)"]
+fn a_p384_token_key_signs_everything_token_p384() {
+    every_command_with("EC:secp384r1");
+}
+
+#[test]
+#[ignore = "full tier: real-tool interop: softhsm2, pkcs11-tool (opensc)"]
+fn an_rsa_3072_token_key_signs_everything_token_rsa() {
+    every_command_with("rsa:3072");
+}
+
+/// Wrong PIN (the token's flags named, the PIN never shown), no PIN without a terminal, a
+/// missing module, a token that is not there, a key replaced on the token (exit 5): each
+/// refused with the workspace, the token's store included, byte-identical.
+#[test]
+#[ignore = "full tier: real-tool interop: softhsm2, pkcs11-tool (opensc)"]
+fn token_failures_change_nothing_token_errors() {
+    let env = Env::empty();
+    let token = Token::new("lab-root");
+    token.keygen("EC:prime256v1", "root-key", "01");
+
+    // init: the PIN never on the command line, a module that is not there, no such token.
+    let uri = "pkcs11:token=lab-root;object=root-key";
+    let good = pin_file(&env, PIN);
+    let err = token.refused(
+        &env,
+        &[
+            "init",
+            "--subject",
+            "CN=X",
+            "--key",
+            "pkcs11:token=lab-root;object=root-key?pin-value=246810",
+            "--module",
+            MODULE,
+            "--pin-file",
+            &good,
+        ],
+        USAGE,
+    );
+    assert!(err.contains("never put the PIN in the URI"), "{err}");
+    let err = token.refused(
+        &env,
+        &[
+            "init",
+            "--subject",
+            "CN=X",
+            "--key",
+            uri,
+            "--module",
+            "/nonexistent/libpkcs11.so",
+            "--pin-file",
+            &good,
+        ],
+        REFUSED,
+    );
+    assert!(
+        err.contains("cannot load the PKCS#11 module /nonexistent/libpkcs11.so"),
+        "{err}"
+    );
+    let err = token.refused(
+        &env,
+        &[
+            "init",
+            "--subject",
+            "CN=X",
+            "--key",
+            "pkcs11:token=elsewhere;object=root-key",
+            "--module",
+            MODULE,
+            "--pin-file",
+            &good,
+        ],
+        REFUSED,
+    );
+    assert!(
+        err.contains("no token matching") && err.contains("\"lab-root\""),
+        "{err}"
+    );
+
+    init_on_token(&env, &token, "root-key");
+    let csr_path = csr("p256-default.pem");
+    let csr_arg = csr_path.to_str().unwrap();
+
+    // A wrong PIN: exit 3, nothing written, the flags the token sets afterwards named.
+    let wrong = pass_file(&env, "wrong.pin", "000000");
+    let err = token.refused(&env, &["sign", csr_arg, "--pin-file", &wrong], REFUSED);
+    assert!(
+        err.contains("wrong PIN for the token \"lab-root\""),
+        "{err}"
+    );
+    assert!(!err.contains("000000"), "{err}");
+    // No PIN and no terminal: said which option to give.
+    let err = token.refused(&env, &["sign", csr_arg], REFUSED);
+    assert!(err.contains("--pin-file"), "{err}");
+    // $CA_PIN_FILE works like --pin-file.
+    let out = token
+        .ca(&env)
+        .env("CA_PIN_FILE", &good)
+        .args(["sign", csr_arg])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The module named in ca.key gone: exit 3 naming it.
+    let key = std::fs::read_to_string(env.dir.join("ca.key")).unwrap();
+    let moved = key.replace(MODULE, "/nonexistent/libsofthsm2.so");
+    std::fs::write(env.dir.join("ca.key"), &moved).unwrap();
+    let err = token.refused(&env, &["crl", "--pin-file", &good], REFUSED);
+    assert!(err.contains("/nonexistent/libsofthsm2.so"), "{err}");
+    let check = token.ok(&env, &["check"]);
+    assert!(check.contains("could not be checked now"), "{check}");
+    std::fs::write(env.dir.join("ca.key"), &key).unwrap();
+
+    // The key on the token replaced by another with the same label: exit 5, refused before
+    // the PIN is used (the token's store is unchanged too: no login was tried); check
+    // reports it.
+    token.delete("root-key");
+    token.keygen("EC:prime256v1", "root-key", "01");
+    let store_before = snapshot(token.store.path());
+    let err = token.refused(&env, &["sign", csr_arg, "--pin-file", &good], STATE);
+    assert_unchanged(&store_before, &snapshot(token.store.path()));
+    assert!(err.contains("not the one ca.key records"), "{err}");
+    let out = token.ca(&env).arg("check").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    assert!(output_text(&out).contains("not the one ca.key records"));
+}
