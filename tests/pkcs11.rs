@@ -203,7 +203,7 @@ fn both_verify(env: &Env, name: &str, pem: &str, revoked: bool) {
 /// Every signing command with a key of `key_type` on the token: init (the self-signed
 /// certificate and the first checkpoint signed on the token), sign, a batch, issue, renew,
 /// revoke, crl; verified by OpenSSL and GnuTLS; then status, check and passwd.
-fn every_command_with(key_type: &str) {
+fn every_command_with(key_type: &str) -> (Env, Token) {
     let env = Env::empty();
     let token = Token::new("lab-root");
     token.keygen(key_type, "root-key", "01");
@@ -297,12 +297,56 @@ fn every_command_with(key_type: &str) {
     assert!(check.contains("every invariant holds"), "{check}");
     let err = token.refused(&env, &["passwd", "--pin-file", &pin], REFUSED);
     assert!(err.contains("change the token's PIN"), "{err}");
+    (env, token)
+}
+
+/// The rest of the commands that sign, once (P-256): unhold, renew-ca (same key, signed on
+/// the token), and `init --parent` of a sub-CA whose parent's key is on the token.
+fn the_other_signing_commands(env: &Env, token: &Token) {
+    let pin = pin_file(env, PIN);
+    let csr_path = csr("p256-default.pem");
+    token.ok(
+        env,
+        &["sign", csr_path.to_str().unwrap(), "--pin-file", &pin],
+    );
+    let held = env.last_serial();
+    token.ok(
+        env,
+        &[
+            "revoke",
+            &held,
+            "--reason",
+            "certificateHold",
+            "--pin-file",
+            &pin,
+        ],
+    );
+    token.ok(env, &["unhold", &held, "--pin-file", &pin]);
+    token.ok(env, &["renew-ca", "--pin-file", &pin]);
+    let sub = env.path("sub");
+    let out = clean_ca(&sub)
+        .env("SOFTHSM2_CONF", &token.conf)
+        .args(["init", "--subject", "CN=Token Sub CA"])
+        .args(["--parent", env.dir.to_str().unwrap(), "--pin-file", &pin])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    let (ok, text) = openssl(&[
+        "verify",
+        "-CAfile",
+        env.dir.join("ca.crt").to_str().unwrap(),
+        sub.join("ca.crt").to_str().unwrap(),
+    ]);
+    assert!(ok, "the sub-CA signed on the token: {text}");
+    let check = token.ok(env, &["check"]);
+    assert!(check.contains("every invariant holds"), "{check}");
 }
 
 #[test]
 #[ignore = "full tier: real-tool interop: softhsm2, pkcs11-tool (opensc)"]
 fn a_p256_token_key_signs_everything_token_p256() {
-    every_command_with("EC:prime256v1");
+    let (env, token) = every_command_with("EC:prime256v1");
+    the_other_signing_commands(&env, &token);
 }
 
 #[test]
@@ -435,4 +479,62 @@ fn token_failures_change_nothing_token_errors() {
     let out = token.ca(&env).arg("check").output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     assert!(output_text(&out).contains("not the one ca.key records"));
+}
+
+/// DOCS-README for the token section: the README's "A CA key on a token" `bash` block runs
+/// verbatim (it is not an `sh` block, which the fast-tier README test runs, because it needs
+/// SoftHSM2), in an empty directory with this run's `ca` first on PATH.
+#[test]
+#[ignore = "full tier: real-tool interop: softhsm2, pkcs11-tool (opensc)"]
+fn the_readme_token_section_runs_verbatim_token_readme() {
+    require("softhsm2-util", "softhsm2");
+    require("pkcs11-tool", "opensc");
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let section = readme
+        .split("### A CA key on a token\n")
+        .nth(1)
+        .unwrap()
+        .split("\n### ")
+        .next()
+        .unwrap();
+    let block = section
+        .split("```bash\n")
+        .nth(1)
+        .unwrap()
+        .split("\n```")
+        .next()
+        .unwrap();
+    assert!(block.contains("--key 'pkcs11:token=lab-root;object=root-key'"));
+    let tmp = tempfile::tempdir().unwrap();
+    let bin_dir = tmp.path().join("bin");
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    std::fs::create_dir_all(&work).unwrap();
+    std::os::unix::fs::symlink(bin(), bin_dir.join("ca")).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -euo pipefail\n{block}\n"))
+        .current_dir(&work)
+        .env("PATH", path)
+        .env("HOME", tmp.path())
+        .env_remove("SOFTHSM2_CONF")
+        .env_remove("CA_DIR")
+        .env_remove("CA_PIN_FILE")
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("revoked, as the token-signed CRL says"),
+        "{text}"
+    );
+    assert!(text.contains("present, and matches ca.crt"), "{text}");
+    assert!(text.contains("fileca pkcs11 key reference v1"), "{text}");
 }
