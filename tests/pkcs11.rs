@@ -429,6 +429,33 @@ fn token_failures_change_nothing_token_errors() {
         "{err}"
     );
 
+    // A module anyone may replace (here: in a directory others can write) is never loaded:
+    // ca.key, which a writer of the state directory could edit, names the module.
+    let shared = env.path("shared-lib");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::copy(MODULE, shared.join("libsofthsm2.so")).unwrap();
+    std::fs::set_permissions(&shared, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let planted = shared.join("libsofthsm2.so");
+    let err = token.refused(
+        &env,
+        &[
+            "init",
+            "--subject",
+            "CN=X",
+            "--key",
+            uri,
+            "--module",
+            planted.to_str().unwrap(),
+            "--pin-file",
+            &good,
+        ],
+        REFUSED,
+    );
+    assert!(
+        err.contains("shared-lib is owned") && err.contains("writable by no one else"),
+        "{err}"
+    );
+
     init_on_token(&env, &token, "root-key");
     let csr_path = csr("p256-default.pem");
     let csr_arg = csr_path.to_str().unwrap();

@@ -335,6 +335,7 @@ pub(crate) fn failed(what: &'static str) -> impl Fn(CkError) -> TokenError {
 
 /// Loads and initialises a module.
 fn load(module: &Path) -> Result<Pkcs11, TokenError> {
+    trusted_module(module)?;
     let ctx = Pkcs11::new(module).map_err(|e| TokenError::Module {
         module: module.to_path_buf(),
         reason: match e {
@@ -349,6 +350,39 @@ fn load(module: &Path) -> Result<Pkcs11, TokenError> {
             reason: e.to_string(),
         }),
     }
+}
+
+/// Loading a module runs its code with the operator's PIN at hand, and ca.key (which a
+/// writer of the state directory could edit) names it: the module, whatever a symlink points
+/// to, and every directory above both must belong to root or to the user running fileca and
+/// be writable by no one else (SPEC.md TOKEN-MODULE), as sudo and OpenSSH judge their files.
+fn trusted_module(module: &Path) -> Result<(), TokenError> {
+    use std::os::unix::fs::MetadataExt;
+    let refuse = |reason: String| TokenError::Module {
+        module: module.to_path_buf(),
+        reason,
+    };
+    if !module.is_absolute() {
+        return Err(refuse("not an absolute path".into()));
+    }
+    let real = std::fs::canonicalize(module).map_err(|e| refuse(e.to_string()))?;
+    let me = rustix::process::geteuid().as_raw();
+    for path in [module, real.as_path()] {
+        for part in path.ancestors() {
+            let meta = std::fs::symlink_metadata(part).map_err(|e| refuse(e.to_string()))?;
+            let shared = meta.mode() & 0o022 != 0 && !meta.file_type().is_symlink();
+            if (meta.uid() != 0 && meta.uid() != me) || shared {
+                return Err(refuse(format!(
+                    "{} is owned by uid {} with mode {:o}: a module and the directories above \
+                     it must belong to root or to you and be writable by no one else",
+                    part.display(),
+                    meta.uid(),
+                    meta.mode() & 0o7777
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The one slot whose token matches the URI's token attributes.
