@@ -286,9 +286,10 @@ pub struct InitArgs {
         conflicts_with_all = ["import_cert", "csr_out", "parent", "encrypt_key"]
     )]
     pub token_key: Option<String>,
-    /// With --key: generate the key pair on the token (--key-type ecdsa-p256, ecdsa-p384 or
-    /// rsa-3072), labelled and identified as the URI says, instead of adopting an existing one.
-    #[arg(long, requires = "token_key")]
+    /// With --key: generate the key pair on the token (--key-type ecdsa-p256, ecdsa-p384,
+    /// rsa-2048/3072/4096) under the URI's object= label (and id=, else a random CKA_ID),
+    /// instead of adopting an existing key. Nothing may already use that label or id.
+    #[arg(long, requires = "token_key", conflicts_with = "dry_run")]
     pub key_on_token: bool,
     /// The PKCS#11 module (shared library) of the token, e.g.
     /// /usr/lib/softhsm/libsofthsm2.so (else $CA_PKCS11_MODULE).

@@ -223,8 +223,13 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
     if let Some(out) = &args.csr_out {
         return pending(args, ctx, out);
     }
+    let mut generated = None;
     let source = match (&args.import_key, &args.import_cert) {
-        _ if args.token_key.is_some() => token_source(args, ctx)?,
+        _ if args.token_key.is_some() => {
+            let (source, made) = super::init_token::source(args, ctx)?;
+            generated = made;
+            source
+        }
         (Some(k), Some(c)) => {
             let key_bytes = Zeroizing::new(read_limited(k)?);
             let cert_bytes = read_limited(c)?;
@@ -244,6 +249,15 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
             constraints: crate::cli::constraints(&args.permit, &args.exclude)?,
         },
     };
+    let result = create_from(args, ctx, source);
+    match generated {
+        Some(made) => super::init_token::settle(&ctx.dir, made, result),
+        None => result,
+    }
+}
+
+/// Plans and creates the CA from its key's source.
+fn create_from(args: &InitArgs, ctx: &Context, source: Source) -> Result<()> {
     // Inputs and secrets first: the passphrase is asked before anything is computed. An
     // encrypted imported key stays encrypted with its own passphrase (not a new one: it is
     // not asked twice, nor held to the minimum length of new passphrases), unless
@@ -283,35 +297,6 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
         zeroize::Zeroize::zeroize(&mut f.bytes);
     }
     result
-}
-
-/// `init --key pkcs11:…`: the token key, opened and logged in with the PIN (from the PIN
-/// file or a prompt), before anything is computed.
-fn token_source(args: &InitArgs, ctx: &Context) -> Result<Source> {
-    let typed = args.token_key.as_deref().unwrap_or_default();
-    let uri = crate::token::Pkcs11Uri::parse(typed)
-        .map_err(|e| Error::Usage(format!("--key {}", crate::render::escape(&e.to_string()))))?;
-    if args.key_on_token {
-        return Err(Error::Usage(
-            "--key-on-token is not implemented yet: generate the key with the token's tool \
-             (e.g. `pkcs11-tool --keypairgen`) and adopt it with --key"
-                .into(),
-        ));
-    }
-    // Everything typed is checked before the PIN is asked or the token touched.
-    let subject = super::new_ca::subject_of(args)?;
-    let constraints = crate::cli::constraints(&args.permit, &args.exclude)?;
-    let module = crate::token::module_path(args.module.as_deref())?;
-    let pin = ctx.pass.pin_now(uri.token.as_deref().unwrap_or_default())?;
-    let (key, reference) = crate::token::adopt(&uri, &module, pin)?;
-    Ok(Source::Token {
-        key: crate::pki::ca::CaKey::Remote(Box::new(key)),
-        reference,
-        subject,
-        days: args.days.unwrap_or(super::new_ca::DEFAULT_DAYS),
-        path_len: args.path_len,
-        constraints,
-    })
 }
 
 /// `init --csr-out FILE`: creates the pending CA, then writes its request to FILE.

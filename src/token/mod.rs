@@ -8,6 +8,7 @@
 //! the one the reference records is refused before the PIN is used ([`TokenError::KeyChanged`]);
 //! a signature the token fails to make fails the command before its commit point.
 
+pub mod generate;
 pub mod keyref;
 mod public;
 pub mod uri;
@@ -93,6 +94,24 @@ pub enum TokenError {
          (standard input is not a terminal to ask on)"
     )]
     PinNeeded(String),
+    /// `init --key-on-token` cannot make this key (exit 3).
+    #[error("cannot make the key {uri} on the token: {why}; nothing was changed")]
+    Generate { uri: String, why: String },
+    /// An earlier `init --key-on-token` of this directory was interrupted (exit 3).
+    #[error(
+        "{record} is left by an interrupted `ca init --key-on-token`: the token may hold the \
+         key it names ({uri}). If no CA uses that key, delete it with `pkcs11-tool --module {} \
+         --login --delete-object --type privkey {sel}` (and `--type pubkey`); then remove \
+         {record} and run init again",
+        .module.display(),
+        sel = .selector
+    )]
+    Interrupted {
+        record: String,
+        uri: String,
+        module: PathBuf,
+        selector: String,
+    },
     /// `passwd` on a CA whose key is on a token (exit 3).
     #[error(
         "the CA key is on a PKCS#11 token (ca.key is a reference to it) and has no passphrase: \
