@@ -227,14 +227,11 @@ impl Error {
             Error::Undelivered { .. } => exit::UNDELIVERED,
             Error::Unknown { .. } => exit::UNKNOWN,
             Error::Internal(_) | Error::Crypto(_) => exit::INTERNAL,
-            // A token whose key changed is a bad state, a failing device an I/O error, no
-            // module named a usage error; the rest (wrong PIN, no token…) a refusal.
-            Error::Token(t) => match t {
-                crate::token::TokenError::KeyChanged { .. } => exit::STATE,
-                crate::token::TokenError::Failed { .. } => exit::IO,
-                crate::token::TokenError::NoModule => exit::USAGE,
-                _ => exit::REFUSED,
-            },
+            // A token key that changed: bad state; a failing token: I/O; no module: usage.
+            Error::Token(crate::token::TokenError::KeyChanged { .. }) => exit::STATE,
+            Error::Token(crate::token::TokenError::Failed { .. }) => exit::IO,
+            Error::Token(crate::token::TokenError::NoModule) => exit::USAGE,
+            Error::Token(_) => exit::REFUSED,
             Error::Closed => exit::OK,
         }
     }
@@ -244,6 +241,14 @@ impl Error {
         Error::Io {
             path: path.into(),
             err,
+        }
+    }
+
+    /// rcgen failed to sign while `what`: a failing token is exit 4 (its words), else a bug.
+    pub fn signing(err: rcgen::Error, what: &str) -> Self {
+        match err {
+            rcgen::Error::RemoteKeyError => Error::Token(crate::token::take_failure()),
+            e => Error::Internal(format!("{what}: {e}")),
         }
     }
 
@@ -275,8 +280,7 @@ impl Error {
 
 impl From<crate::pki::CryptoError> for Error {
     /// A library failing on fileca's own keys is a bug (exit 70), except a token that failed
-    /// to sign (removed, an error of its module): exit 4, nothing written, in the token's own
-    /// words ([`crate::token::take_failure`]).
+    /// to sign (removed, a module error): exit 4, in its words (token::take_failure).
     fn from(err: crate::pki::CryptoError) -> Self {
         use crate::pki::CryptoError as C;
         match err {

@@ -211,10 +211,9 @@ fn self_signed(
         keys::key_id(key.der_bytes()),
     );
     constraints.apply(&mut params, &[]);
-    let cert = params.self_signed(key).map_err(|e| match e {
-        rcgen::Error::RemoteKeyError => Error::from(crate::pki::CryptoError::Sign(e)),
-        e => Error::Internal(format!("self-signing the CA certificate: {e}")),
-    })?;
+    let cert = params
+        .self_signed(key)
+        .map_err(|e| Error::signing(e, "self-signing the CA certificate"))?;
     Ok((cert.pem(), ca_serial.to_string()))
 }
 

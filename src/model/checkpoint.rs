@@ -135,11 +135,9 @@ impl Checkpoint {
 
     /// Signs this checkpoint's fields with the CA key (replacing any signature).
     pub fn sign(mut self, key: &dyn SigningKey) -> Result<Checkpoint> {
-        let sig = key.sign(&self.message()).map_err(|e| match e {
-            // A token failed: exit 4, nothing written.
-            rcgen::Error::RemoteKeyError => Error::Token(crate::token::take_failure()),
-            e => Error::Internal(format!("signing the checkpoint: {e}")),
-        })?;
+        let sig = key
+            .sign(&self.message())
+            .map_err(|e| Error::signing(e, "signing the checkpoint"))?;
         self.signature = base64::engine::general_purpose::STANDARD.encode(sig);
         Ok(self)
     }
