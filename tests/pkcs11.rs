@@ -686,3 +686,79 @@ fn init_key_on_token_never_leaves_an_unnamed_key_token_generate() {
         }
     }
 }
+
+/// TOKEN-SIGN, a batch logs in once: with opensc's PKCS#11 spy between fileca and SoftHSM2
+/// (the spy logs every call the module receives), signing 5 CSRs in one batch opens one
+/// session, calls C_Login once, and C_SignInit 6 times (5 certificates and the checkpoint).
+#[test]
+#[ignore = "full tier: real-tool interop: softhsm2, pkcs11-tool and pkcs11-spy (opensc)"]
+fn a_batch_logs_in_once_token_batch() {
+    const SPY: &str = "/usr/lib/x86_64-linux-gnu/pkcs11-spy.so";
+    require(SPY, "opensc");
+    let env = Env::empty();
+    let token = Token::new("lab-root");
+    token.keygen("EC:prime256v1", "root-key", "01");
+    let pin = pin_file(&env, PIN);
+    let log = env.path("spy.log");
+    let spied = |args: &[&str]| {
+        let out = token
+            .ca(&env)
+            .env("PKCS11SPY", MODULE)
+            .env("PKCS11SPY_OUTPUT", &log)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", output_text(&out));
+    };
+    spied(&[
+        "init",
+        "--subject",
+        "CN=Spied Root",
+        "--key",
+        "pkcs11:token=lab-root;object=root-key",
+        "--module",
+        SPY,
+        "--pin-file",
+        &pin,
+    ]);
+    std::fs::remove_file(&log).unwrap();
+    let requests = env.path("requests");
+    std::fs::create_dir(&requests).unwrap();
+    for i in 0..5 {
+        let (ok, text) = openssl(&[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "/dev/null",
+            "-subj",
+            &format!("/CN=h{i}.test"),
+            "-out",
+            requests.join(format!("h{i}.csr")).to_str().unwrap(),
+        ]);
+        assert!(ok, "{text}");
+    }
+    let out_dir = env.path("issued");
+    spied(&[
+        "sign",
+        requests.to_str().unwrap(),
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+        "--pin-file",
+        &pin,
+    ]);
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let count = |name: &str| {
+        calls
+            .lines()
+            .filter(|l| l.split_whitespace().any(|w| w == name))
+            .count()
+    };
+    assert_eq!(count("C_Login"), 1, "{calls}");
+    assert_eq!(count("C_OpenSession"), 1, "{calls}");
+    assert_eq!(count("C_SignInit"), 6, "{calls}");
+}
