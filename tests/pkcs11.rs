@@ -494,6 +494,32 @@ fn token_failures_change_nothing_token_errors() {
     assert!(check.contains("could not be checked now"), "{check}");
     std::fs::write(env.dir.join("ca.key"), &key).unwrap();
 
+    // ca.key pointing at another key on the token, with that key's hash (ca.key edited by
+    // someone who can write the directory): the key is not ca.crt's, exit 5.
+    token.keygen("EC:prime256v1", "other-key", "02");
+    let spki = env.path("other.der");
+    token.tool(&[
+        "--read-object",
+        "--type",
+        "pubkey",
+        "--label",
+        "other-key",
+        "-o",
+        spki.to_str().unwrap(),
+    ]);
+    let other_hash = sha256_hex(&std::fs::read(&spki).unwrap());
+    let hash_line = key
+        .lines()
+        .find(|l| l.starts_with("public-key-sha256: "))
+        .unwrap();
+    let swapped = key
+        .replace("object=root-key", "object=other-key")
+        .replace(hash_line, &format!("public-key-sha256: {other_hash}"));
+    std::fs::write(env.dir.join("ca.key"), &swapped).unwrap();
+    let err = token.refused(&env, &["crl", "--pin-file", &good], STATE);
+    assert!(err.contains("does not match"), "{err}");
+    std::fs::write(env.dir.join("ca.key"), &key).unwrap();
+
     // The key on the token replaced by another with the same label: exit 5, refused before
     // the PIN is used (the token's store is unchanged too: no login was tried); check
     // reports it.
@@ -668,6 +694,15 @@ fn init_key_on_token_never_leaves_an_unnamed_key_token_generate() {
                     keys == 0 || record.exists() || named_by_ca,
                     "{kind}@{n}: a key is left on the token that nothing names"
                 ),
+            }
+            if record.exists() && dir.join("ca.crt").exists() {
+                // Killed after the CA was created: check says only the record is to go.
+                let check = clean_ca(&dir)
+                    .env("SOFTHSM2_CONF", &token.conf)
+                    .arg("check")
+                    .output()
+                    .unwrap();
+                assert!(output_text(&check).contains("never the key"), "{kind}@{n}");
             }
             if record.exists() && !dir.exists() {
                 let again = init(&dir, &object, "p256").output().unwrap();

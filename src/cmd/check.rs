@@ -184,6 +184,38 @@ fn sibling_problems(dir: &std::path::Path, p: &mut Problems) {
                 .into(),
         );
     }
+    token_record_problems(dir, p);
+}
+
+/// The record of an `init --key-on-token` left beside the CA (SPEC.md TOKEN-GENERATE): when
+/// it names this CA's own key (init was killed after creating the CA) only the record is to
+/// go — a note; else it names a key that may be on the token unused — a problem saying how
+/// to delete it.
+fn token_record_problems(dir: &std::path::Path, p: &mut Problems) {
+    let Some(bytes) = store::token_record::read(dir) else {
+        return;
+    };
+    let path = store::token_record::path(dir);
+    let name = format!(
+        "../{}",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    );
+    let (uri, _) = crate::token::generate::recorded(&bytes);
+    let ours = store::read_state_file(dir, KEY)
+        .ok()
+        .and_then(|k| crate::token::KeyRef::parse(&k).ok())
+        .is_some_and(|r| r.uri.to_string() == uri);
+    match ours {
+        true => p.1.push(format!(
+            "{name} is left by an `init --key-on-token` killed after it created this CA; it \
+             names this CA's own key: remove the record (rm {}), never the key",
+            path.display()
+        )),
+        false => p.add(
+            &name,
+            crate::token::generate::interrupted(path.display().to_string(), &bytes).to_string(),
+        ),
+    }
 }
 
 /// chain.pem (CHAIN-CHECK), and ca.key: owner-only, and the key of ca.crt.

@@ -79,29 +79,8 @@ fn interrupted_generation(dir: &Path) -> Result<()> {
     let Some(bytes) = store::token_record::read(dir) else {
         return Ok(());
     };
-    let text = String::from_utf8_lossy(&bytes);
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .unwrap_or("?")
-            .to_string()
-    };
-    let uri = field("uri: ");
-    let selector = match crate::token::Pkcs11Uri::parse(&uri) {
-        Ok(u) => format!(
-            "--token-label '{}' --id {}",
-            u.token.unwrap_or_default(),
-            crate::hex::lower(&u.id.unwrap_or_default())
-        ),
-        Err(_) => "--id ID".into(),
-    };
-    Err(crate::token::TokenError::Interrupted {
-        record: store::token_record::path(dir).display().to_string(),
-        uri,
-        module: PathBuf::from(field("module: ")),
-        selector,
-    }
-    .into())
+    let record = store::token_record::path(dir).display().to_string();
+    Err(crate::token::generate::interrupted(record, &bytes).into())
 }
 
 /// After `init --key-on-token`: on success the record goes (ca.key names the key now); on

@@ -172,3 +172,35 @@ impl Generator {
         )
     }
 }
+
+/// The record an interrupted `init --key-on-token` left (`record` names its file), as the
+/// error that names its key and the command that deletes it.
+pub fn interrupted(record: String, bytes: &[u8]) -> TokenError {
+    let (uri, module) = recorded(bytes);
+    let selector = match Pkcs11Uri::parse(&uri) {
+        Ok(u) => format!(
+            "--token-label '{}' --id {}",
+            u.token.unwrap_or_default(),
+            crate::pki::hex::lower(&u.id.unwrap_or_default())
+        ),
+        Err(_) => "--id ID".into(),
+    };
+    TokenError::Interrupted {
+        record,
+        uri,
+        module,
+        selector,
+    }
+}
+
+/// The URI and module a record names ("?" where a line is missing).
+pub fn recorded(bytes: &[u8]) -> (String, PathBuf) {
+    let text = String::from_utf8_lossy(bytes);
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or("?")
+            .to_string()
+    };
+    (field("uri: "), PathBuf::from(field("module: ")))
+}
