@@ -40,11 +40,9 @@ pub struct Ca {
     key: Option<CaKey>,
 }
 
-/// A key that signs somewhere else (a PKCS#11 token): pki only asks it to sign.
-pub trait RemoteKey: SigningKey + Send + Sync {
-    /// Where the key lives, for messages ("the token \"lab-root\"").
-    fn location(&self) -> String;
-}
+/// A key that signs somewhere else (a PKCS#11 token): pki only asks it to sign, from any of
+/// the threads a batch signs on.
+pub trait RemoteKey: SigningKey + Send + Sync {}
 
 /// The CA's signing key: in memory (ca.key, wiped on drop), or remote (ca.key is a reference
 /// to a token key, SPEC.md KEYREF). Both sign through rcgen's `SigningKey`, so certificates,

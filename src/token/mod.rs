@@ -324,11 +324,7 @@ pub fn take_failure() -> TokenError {
         })
 }
 
-impl crate::pki::ca::RemoteKey for TokenKey {
-    fn location(&self) -> String {
-        format!("the token {:?}", self.token)
-    }
-}
+impl crate::pki::ca::RemoteKey for TokenKey {}
 
 /// DER `ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }` from a token's r||s of `n`-byte
 /// halves (PKCS#11 CKM_ECDSA).
