@@ -456,6 +456,37 @@ fn token_failures_change_nothing_token_errors() {
         "{err}"
     );
 
+    // A key that wants the PIN for every signature (CKA_ALWAYS_AUTHENTICATE) is refused.
+    token.tool(&[
+        "--login",
+        "--pin",
+        PIN,
+        "--keypairgen",
+        "--key-type",
+        "EC:prime256v1",
+        "--label",
+        "always-key",
+        "--id",
+        "0a",
+        "--always-auth",
+    ]);
+    let err = token.refused(
+        &env,
+        &[
+            "init",
+            "--subject",
+            "CN=X",
+            "--key",
+            "pkcs11:token=lab-root;object=always-key",
+            "--module",
+            MODULE,
+            "--pin-file",
+            &good,
+        ],
+        REFUSED,
+    );
+    assert!(err.contains("CKA_ALWAYS_AUTHENTICATE"), "{err}");
+
     init_on_token(&env, &token, "root-key");
     let csr_path = csr("p256-default.pem");
     let csr_arg = csr_path.to_str().unwrap();

@@ -20,7 +20,6 @@ pub struct Generator {
     pub uri: Pkcs11Uri,
     pub module: PathBuf,
     token: String,
-    pin: Zeroizing<String>,
 }
 
 /// Finds the token, logs in, and checks that nothing on it has the new key's label or id
@@ -70,7 +69,6 @@ pub fn prepare(
         uri,
         module: module.to_path_buf(),
         token,
-        pin,
     })
 }
 
@@ -129,7 +127,7 @@ impl Generator {
             module: self.module.clone(),
             public_key_sha256: crate::pki::hex::sha256(&key_public.spki()),
         };
-        let key = finish(self.session, &self.uri, self.token, key_public, self.pin)?;
+        let key = finish(self.session, &self.uri, self.token, key_public)?;
         Ok((key, reference))
     }
 }

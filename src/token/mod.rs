@@ -112,6 +112,13 @@ pub enum TokenError {
         module: PathBuf,
         selector: String,
     },
+    /// A key that needs a login for every signature (exit 3).
+    #[error(
+        "the key {uri} needs the PIN for every signature (CKA_ALWAYS_AUTHENTICATE), which \
+         fileca does not support yet; use a key without it (for a YubiKey PIV slot: generate \
+         it with `yubico-piv-tool -a generate --pin-policy=once`); nothing was changed"
+    )]
+    AlwaysAuthenticate { uri: String },
     /// `passwd` on a CA whose key is on a token (exit 3).
     #[error(
         "the CA key is on a PKCS#11 token (ca.key is a reference to it) and has no passphrase: \
@@ -148,9 +155,6 @@ pub struct TokenKey {
     alg: &'static SignatureAlgorithm,
     /// The subjectPublicKey content (what rcgen compares and embeds).
     public: Vec<u8>,
-    /// Keys that need a login per signature (CKA_ALWAYS_AUTHENTICATE, YubiKey PIV slot 9c).
-    always_authenticate: bool,
-    pin: Zeroizing<String>,
     /// The token's label, for messages.
     pub token: String,
 }
@@ -200,7 +204,7 @@ pub fn open(reference: &KeyRef, pin: Zeroizing<String>) -> Result<TokenKey, Toke
         });
     }
     login(&ctx, slot, &session, &pin, &token)?;
-    finish(session, &reference.uri, token, public, pin)
+    finish(session, &reference.uri, token, public)
 }
 
 /// What `init --key pkcs11:…` adopts: the key opened and logged in, with the reference that
@@ -223,7 +227,7 @@ pub fn adopt(
         module: module.to_path_buf(),
         public_key_sha256: crate::pki::hex::sha256(&public.spki()),
     };
-    Ok((finish(session, uri, token, public, pin)?, reference))
+    Ok((finish(session, uri, token, public)?, reference))
 }
 
 /// The module `init` uses: `--module`, else `$CA_PKCS11_MODULE`; made absolute, since ca.key
@@ -250,38 +254,35 @@ impl TokenKey {
             what: "signing",
             rv: "an earlier signature panicked".into(),
         })?;
-        let sign = |mech: &Mechanism, data: &[u8]| {
-            if self.always_authenticate {
-                let pin = cryptoki::types::AuthPin::from(self.pin.as_str());
-                session
-                    .login(UserType::ContextSpecific, Some(&pin))
-                    .map_err(failed(
-                        "logging in for one signature (CKA_ALWAYS_AUTHENTICATE)",
-                    ))?;
+        let n = match self.kind {
+            KeyKind::P256 => 32,
+            KeyKind::P384 => 48,
+            _ => {
+                return session
+                    .sign(&Mechanism::Sha256RsaPkcs, self.key, msg)
+                    .map_err(failed("signing"));
             }
-            session
-                .sign(mech, self.key, data)
-                .map_err(failed("signing"))
         };
-        match self.kind {
-            KeyKind::P256 | KeyKind::P384 => {
-                use sha2::Digest;
-                let (digest, n) = match self.kind {
-                    KeyKind::P256 => (sha2::Sha256::digest(msg).to_vec(), 32),
-                    _ => (sha2::Sha384::digest(msg).to_vec(), 48),
-                };
-                let raw = sign(&Mechanism::Ecdsa, &digest)?;
-                ecdsa_der(&raw, n).ok_or(TokenError::Failed {
-                    what: "signing",
-                    rv: format!(
-                        "the token's ECDSA signature is {} bytes, not {}",
-                        raw.len(),
-                        2 * n
-                    ),
-                })
-            }
-            _ => sign(&Mechanism::Sha256RsaPkcs, msg),
-        }
+        let raw = session
+            .sign(&Mechanism::Ecdsa, self.key, &digest(self.kind, msg))
+            .map_err(failed("signing"))?;
+        ecdsa_der(&raw, n).ok_or(TokenError::Failed {
+            what: "signing",
+            rv: format!(
+                "the token's ECDSA signature is {} bytes, not {}",
+                raw.len(),
+                2 * n
+            ),
+        })
+    }
+}
+
+/// The digest an ECDSA key of `kind` signs (CKM_ECDSA takes the hash, not the message).
+fn digest(kind: KeyKind, msg: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    match kind {
+        KeyKind::P384 => sha2::Sha384::digest(msg).to_vec(),
+        _ => sha2::Sha256::digest(msg).to_vec(),
     }
 }
 
@@ -508,13 +509,12 @@ pub(crate) fn one_object(
     }
 }
 
-/// The logged-in key: its private object and whether it needs a login per signature.
+/// The logged-in key: its private object, refused when it needs a login per signature.
 fn finish(
     session: Session,
     uri: &Pkcs11Uri,
     token: String,
     public: Public,
-    pin: Zeroizing<String>,
 ) -> Result<TokenKey, TokenError> {
     let key = one_object(
         &session,
@@ -523,12 +523,20 @@ fn finish(
         &token,
         "private key",
     )?;
-    let always_authenticate = session
+    // A key that wants the PIN for every signature (CKA_ALWAYS_AUTHENTICATE: YubiKey PIV slot
+    // 9c by default) needs C_Login(CKU_CONTEXT_SPECIFIC) between C_SignInit and C_Sign, which
+    // cryptoki's one-call sign cannot do (SoftHSM2 rejects it before C_SignInit, and does not
+    // sign CKM_ECDSA in parts): refused, saying what works instead.
+    let always = session
         .get_attributes(key, &[AttributeType::AlwaysAuthenticate])
-        .ok()
+        .map_err(failed("reading the key's attributes"))?
         .into_iter()
-        .flatten()
         .any(|a| matches!(a, Attribute::AlwaysAuthenticate(true)));
+    if always {
+        return Err(TokenError::AlwaysAuthenticate {
+            uri: uri.to_string(),
+        });
+    }
     let alg = match public.kind {
         KeyKind::P256 => &rcgen::PKCS_ECDSA_P256_SHA256,
         KeyKind::P384 => &rcgen::PKCS_ECDSA_P384_SHA384,
@@ -540,8 +548,6 @@ fn finish(
         kind: public.kind,
         alg,
         public: public.key,
-        always_authenticate,
-        pin,
         token,
     })
 }
