@@ -381,7 +381,10 @@ pub fn ca_cert(dir: &Path, bytes: &[u8]) -> Result<CaCert> {
 }
 
 /// The CA with its key: ca.key decrypted (with a passphrase from `pass` when it is encrypted)
-/// and checked to belong to `cert`.
+/// and checked to belong to `cert`. When ca.key is a token key reference (SPEC.md KEYREF) the
+/// token is opened and logged in here — the one device a snapshot touches while it is built,
+/// so that the plan still gets a value that signs (`CaKey::Remote`) and stays a function of
+/// the snapshot.
 pub fn ca_with_key(
     dir: &Path,
     cert: CaCert,

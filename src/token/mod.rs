@@ -155,8 +155,6 @@ pub struct TokenKey {
     alg: &'static SignatureAlgorithm,
     /// The subjectPublicKey content (what rcgen compares and embeds).
     public: Vec<u8>,
-    /// The token's label, for messages.
-    pub token: String,
 }
 
 /// Where a token key is and whether it is there now, without a PIN: for `status` and `check`.
@@ -244,11 +242,6 @@ pub fn module_path(given: Option<&Path>) -> Result<PathBuf, TokenError> {
 }
 
 impl TokenKey {
-    /// The key's kind (for messages and the CA certificate's parameters).
-    pub fn kind(&self) -> KeyKind {
-        self.kind
-    }
-
     fn sign_raw(&self, msg: &[u8]) -> Result<Vec<u8>, TokenError> {
         let session = self.session.lock().map_err(|_| TokenError::Failed {
             what: "signing",
@@ -548,7 +541,6 @@ fn finish(
         kind: public.kind,
         alg,
         public: public.key,
-        token,
     })
 }
 
