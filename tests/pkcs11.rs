@@ -897,3 +897,91 @@ fn a_token_backed_sign_survives_a_fault_at_every_mutation_token_sweep() {
         }
     }
 }
+
+/// TOKEN-PENDING: `init --csr-out FILE --key pkcs11:…` makes a pending CA whose ca.key is the
+/// reference and whose request is signed on the token; a parent with a key in a file signs
+/// it; `install-ca` (the PIN from --pin-file) completes it; the sub-CA issues on the token,
+/// and OpenSSL verifies the leaf up to the parent.
+#[test]
+#[ignore = "full tier: real-tool interop: softhsm2, pkcs11-tool (opensc)"]
+fn a_pending_ca_with_its_key_on_a_token_is_installed_token_pending() {
+    let env = Env::empty();
+    let token = Token::new("lab-sub");
+    token.keygen("EC:secp384r1", "sub-key", "0b");
+    let pin = pin_file(&env, PIN);
+    let parent = env.path("parent");
+    let out = clean_ca(&parent)
+        .args(["init", "--subject", "CN=File Parent"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    let request = env.path("sub.csr");
+    token.ok(
+        &env,
+        &[
+            "init",
+            "--subject",
+            "CN=Token Sub",
+            "--csr-out",
+            request.to_str().unwrap(),
+            "--key",
+            "pkcs11:token=lab-sub;object=sub-key",
+            "--module",
+            MODULE,
+            "--pin-file",
+            &pin,
+        ],
+    );
+    assert!(
+        std::fs::read_to_string(env.dir.join("ca.key"))
+            .unwrap()
+            .starts_with("fileca pkcs11 key reference v1\n")
+    );
+    let pending = token.ok(&env, &["check"]);
+    assert!(pending.contains("ok: pending CA"), "{pending}");
+    let cert = env.path("sub.crt");
+    let out = clean_ca(&parent)
+        .args([
+            "sign",
+            request.to_str().unwrap(),
+            "--profile",
+            "sub-ca",
+            "--out",
+        ])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    token.ok(
+        &env,
+        &[
+            "install-ca",
+            cert.to_str().unwrap(),
+            "--chain",
+            parent.join("ca.crt").to_str().unwrap(),
+            "--pin-file",
+            &pin,
+        ],
+    );
+    let leaf = token.ok(
+        &env,
+        &[
+            "sign",
+            csr("p256-default.pem").to_str().unwrap(),
+            "--pin-file",
+            &pin,
+        ],
+    );
+    let leaf_file = write(&env, "leaf.pem", leaf.as_bytes());
+    let (ok, text) = openssl(&[
+        "verify",
+        "-CAfile",
+        parent.join("ca.crt").to_str().unwrap(),
+        "-untrusted",
+        env.dir.join("ca.crt").to_str().unwrap(),
+        leaf_file.to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
+    let check = token.ok(&env, &["check"]);
+    assert!(check.contains("present, and matches ca.crt"), "{check}");
+}

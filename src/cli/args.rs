@@ -283,7 +283,7 @@ pub struct InitArgs {
     #[arg(
         long = "key",
         value_name = "PKCS11_URI",
-        conflicts_with_all = ["import_cert", "csr_out", "parent", "encrypt_key"]
+        conflicts_with_all = ["import_cert", "parent", "encrypt_key"]
     )]
     pub token_key: Option<String>,
     /// With --key: generate the key pair on the token (--key-type ecdsa-p256, ecdsa-p384,

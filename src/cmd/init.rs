@@ -308,11 +308,26 @@ fn pending(args: &InitArgs, ctx: &Context, out: &Path) -> Result<()> {
         )?),
         false => None,
     };
-    let (mut files, csr) = super::new_ca::plan_pending(
-        &subject,
-        args.key_type,
-        passphrase.as_deref().map(String::as_str),
-    )?;
+    let mut generated = None;
+    let (mut files, csr) = match &args.token_key {
+        Some(_) => {
+            let (key, reference, made) = super::init_token::key(args, ctx)?;
+            let planned = super::new_ca::plan_pending_on_token(&subject, &key, &reference);
+            match (planned, made) {
+                (Ok(p), made) => {
+                    generated = made;
+                    p
+                }
+                (Err(e), Some(made)) => return super::init_token::settle(&ctx.dir, made, Err(e)),
+                (Err(e), None) => return Err(e),
+            }
+        }
+        None => super::new_ca::plan_pending(
+            &subject,
+            args.key_type,
+            passphrase.as_deref().map(String::as_str),
+        )?,
+    };
     let result = (|| {
         let target = store::output::check_copy_target(out, "--csr-out")?;
         if args.dry_run {
@@ -343,7 +358,10 @@ fn pending(args: &InitArgs, ctx: &Context, out: &Path) -> Result<()> {
             &format!(
                 "created the pending CA \"{}\" in {dir} ({}); its request {}: have the parent CA sign it (`ca --dir PARENT sign {dir}/ca.csr --profile sub-ca --out CERT`), then run `ca --dir {dir} install-ca CERT`",
                 crate::render::escape(&subject.to_string()),
-                args.key_type.name(),
+                match &args.token_key {
+                    Some(uri) => format!("the key on the token: {}", crate::render::escape(uri)),
+                    None => args.key_type.name().to_string(),
+                },
                 if to_file {
                     format!(
                         "is in {} and {dir}/ca.csr",
@@ -358,7 +376,10 @@ fn pending(args: &InitArgs, ctx: &Context, out: &Path) -> Result<()> {
     for f in &mut files {
         zeroize::Zeroize::zeroize(&mut f.bytes);
     }
-    result
+    match generated {
+        Some(made) => super::init_token::settle(&ctx.dir, made, result),
+        None => result,
+    }
 }
 
 fn create_or_describe(args: &InitArgs, ctx: &Context, files: &[FileWrite]) -> Result<()> {

@@ -10,8 +10,10 @@ use super::Context;
 use super::init::Source;
 use crate::cli::InitArgs;
 use crate::error::{Error, Result};
+use crate::pki::ca::CaKey;
 use crate::pki::keys;
 use crate::store;
+use crate::token::KeyRef;
 
 /// A key `init --key-on-token` made, to be deleted if init fails (SPEC.md TOKEN-GENERATE).
 pub struct Generated {
@@ -20,15 +22,30 @@ pub struct Generated {
     pin: Zeroizing<String>,
 }
 
-/// `init --key pkcs11:…`: the token key, adopted or made on the token (`--key-on-token`), and
-/// logged in with the PIN (from the PIN file or a prompt), before anything is computed.
+/// `init --key pkcs11:…`: the token key (see [`key`]) and the rest of the new CA's request.
 pub fn source(args: &InitArgs, ctx: &Context) -> Result<(Source, Option<Generated>)> {
-    let typed = args.token_key.as_deref().unwrap_or_default();
-    let uri = crate::token::Pkcs11Uri::parse(typed)
-        .map_err(|e| Error::Usage(format!("--key {}", crate::render::escape(&e.to_string()))))?;
     // Everything typed is checked before the PIN is asked or the token touched.
     let subject = super::new_ca::subject_of(args)?;
     let constraints = crate::cli::constraints(&args.permit, &args.exclude)?;
+    let (key, reference, generated) = key(args, ctx)?;
+    let source = Source::Token {
+        key,
+        reference,
+        subject,
+        days: args.days.unwrap_or(super::new_ca::DEFAULT_DAYS),
+        path_len: args.path_len,
+        constraints,
+    };
+    Ok((source, generated))
+}
+
+/// The token key of `init --key pkcs11:…` (with or without `--csr-out`): adopted, or made on
+/// the token (`--key-on-token`), and logged in with the PIN (from the PIN file or a
+/// prompt), with the reference ca.key will hold.
+pub fn key(args: &InitArgs, ctx: &Context) -> Result<(CaKey, KeyRef, Option<Generated>)> {
+    let typed = args.token_key.as_deref().unwrap_or_default();
+    let uri = crate::token::Pkcs11Uri::parse(typed)
+        .map_err(|e| Error::Usage(format!("--key {}", crate::render::escape(&e.to_string()))))?;
     let module = crate::token::module_path(args.module.as_deref())?;
     let mut generated = None;
     let (key, reference) = if args.key_on_token {
@@ -62,15 +79,7 @@ pub fn source(args: &InitArgs, ctx: &Context) -> Result<(Source, Option<Generate
         let pin = ctx.pass.pin_now(uri.token.as_deref().unwrap_or_default())?;
         crate::token::adopt(&uri, &module, pin)?
     };
-    let source = Source::Token {
-        key: crate::pki::ca::CaKey::Remote(Box::new(key)),
-        reference,
-        subject,
-        days: args.days.unwrap_or(super::new_ca::DEFAULT_DAYS),
-        path_len: args.path_len,
-        constraints,
-    };
-    Ok((source, generated))
+    Ok((CaKey::Remote(Box::new(key)), reference, generated))
 }
 
 /// Refuses `init --key-on-token` where an earlier one was interrupted: its record names a key
