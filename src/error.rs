@@ -6,6 +6,8 @@
 use std::io;
 use std::path::PathBuf;
 
+mod signing;
+
 /// Exit codes. See SPEC.md `EXIT-*`.
 pub mod exit {
     /// The command succeeded.
@@ -244,14 +246,6 @@ impl Error {
         }
     }
 
-    /// rcgen failed to sign while `what`: a failing token is exit 4 (its words), else a bug.
-    pub fn signing(err: rcgen::Error, what: &str) -> Self {
-        match err {
-            rcgen::Error::RemoteKeyError => Error::Token(crate::token::take_failure()),
-            e => Error::Internal(format!("{what}: {e}")),
-        }
-    }
-
     /// A bad state file: `problem` is a [`StateError`] or one of the typed errors it carries
     /// (`HeaderError`, `LogError`, `SnapshotError`…), or text ([`StateError::Corrupt`]).
     pub fn state(path: impl Into<PathBuf>, problem: impl Into<StateError>) -> Self {
@@ -274,22 +268,6 @@ impl Error {
         Error::Csr {
             path: path.into(),
             err,
-        }
-    }
-}
-
-impl From<crate::pki::CryptoError> for Error {
-    /// A library failing on fileca's own keys is a bug (exit 70), except a token that failed
-    /// to sign (removed, a module error): exit 4, in its words (token::take_failure).
-    fn from(err: crate::pki::CryptoError) -> Self {
-        use crate::pki::CryptoError as C;
-        match err {
-            C::Sign(rcgen::Error::RemoteKeyError)
-            | C::SignCrl(rcgen::Error::RemoteKeyError)
-            | C::Generate(rcgen::Error::RemoteKeyError) => {
-                Error::Token(crate::token::take_failure())
-            }
-            other => Error::Crypto(other),
         }
     }
 }
