@@ -35,6 +35,9 @@ command -v openssl >/dev/null || need+=(openssl)                     # everywher
 command -v strace >/dev/null || need+=(strace)                       # tests/environment.rs
 command -v certtool >/dev/null || need+=(gnutls-bin)                 # the second verifier
 command -v /usr/share/easy-rsa/easyrsa >/dev/null || need+=(easy-rsa) # tests/adopt.rs
+# A throwaway SoftHSM2 token per test and keys made on it (tests/pkcs11.rs, TOKEN-*).
+{ command -v softhsm2-util && [ -f /usr/lib/softhsm/libsofthsm2.so ]; } >/dev/null || need+=(softhsm2)
+command -v pkcs11-tool >/dev/null || need+=(opensc)
 { command -v unshare && command -v script; } >/dev/null || need+=(util-linux bsdutils)
 # Java's PKIX validator and keytool (tests/interop.rs, INTEROP-JAVA).
 { command -v javac && command -v keytool; } >/dev/null || need+=(openjdk-17-jdk-headless)

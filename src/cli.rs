@@ -227,6 +227,16 @@ pub enum Command {
 impl Command {
     /// `--passphrase-file` given after the command's name, on the commands that take it.
     pub fn passphrase_file(&self) -> Option<&PathBuf> {
+        self.key_args()?.passphrase_file.as_ref()
+    }
+
+    /// `--pin-file`, on the commands that use the CA key.
+    pub fn pin_file(&self) -> Option<&PathBuf> {
+        self.key_args()?.pin_file.as_ref()
+    }
+
+    /// The CA key's secret sources given after the command's name.
+    fn key_args(&self) -> Option<&KeyArgs> {
         let key = match self {
             Command::Init(a) => &a.key,
             Command::ImportOpenssl(a) => &a.key,
@@ -258,6 +268,6 @@ impl Command {
             | Command::Completions { .. }
             | Command::Man { .. } => return None,
         };
-        key.passphrase_file.as_ref()
+        Some(key)
     }
 }

@@ -6,6 +6,8 @@
 use std::io;
 use std::path::PathBuf;
 
+mod signing;
+
 /// Exit codes. See SPEC.md `EXIT-*`.
 pub mod exit {
     /// The command succeeded.
@@ -78,9 +80,13 @@ pub enum Error {
     /// `IssueError::Crypto`, which converts to [`Error::Crypto`].
     #[error("{0}")]
     Issue(crate::pki::issuance::IssueError),
-    /// A cryptographic library failed on fileca's own keys or certificates: a bug.
+    /// A cryptographic library failed on fileca's own keys or certificates: a bug. (A token
+    /// that fails to sign is [`Error::Token`], see `From<CryptoError>`.)
     #[error("internal error: {0}")]
-    Crypto(#[from] crate::pki::CryptoError),
+    Crypto(crate::pki::CryptoError),
+    /// The CA key on a PKCS#11 token cannot be used (SPEC.md TOKEN-*); nothing was written.
+    #[error("{0}")]
+    Token(#[from] crate::token::TokenError),
     /// A PKCS#12 bundle (`issue --p12`) could not be written; nothing was written.
     #[error("{0}; nothing was written")]
     P12(#[from] crate::pki::p12::P12Error),
@@ -223,6 +229,11 @@ impl Error {
             Error::Undelivered { .. } => exit::UNDELIVERED,
             Error::Unknown { .. } => exit::UNKNOWN,
             Error::Internal(_) | Error::Crypto(_) => exit::INTERNAL,
+            // A token key that changed: bad state; a failing token: I/O; no module: usage.
+            Error::Token(crate::token::TokenError::KeyChanged { .. }) => exit::STATE,
+            Error::Token(crate::token::TokenError::Failed { .. }) => exit::IO,
+            Error::Token(crate::token::TokenError::NoModule) => exit::USAGE,
+            Error::Token(_) => exit::REFUSED,
             Error::Closed => exit::OK,
         }
     }
@@ -265,7 +276,7 @@ impl From<crate::pki::issuance::IssueError> for Error {
     /// A signing failure is a bug (exit 70), not a refusal of the request.
     fn from(err: crate::pki::issuance::IssueError) -> Self {
         match err {
-            crate::pki::issuance::IssueError::Crypto(e) => Error::Crypto(e),
+            crate::pki::issuance::IssueError::Crypto(e) => Error::from(e),
             other => Error::Issue(other),
         }
     }
@@ -476,6 +487,9 @@ pub enum StateError {
     /// [`crate::passphrase::PassphraseError`]).
     #[error("{0}")]
     KeyDecrypt(#[from] crate::pki::keys::DecryptError),
+    /// ca.key holding a token key reference that is not of its form (SPEC.md KEYREF).
+    #[error("{0}")]
+    KeyRef(#[from] crate::token::keyref::KeyRefError),
     #[error(
         "is {len} bytes but index.json records {recorded} (edited or truncated?); run `ca check`"
     )]

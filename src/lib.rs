@@ -22,6 +22,7 @@ pub mod policy;
 pub mod rand;
 pub mod render;
 pub mod store;
+pub mod token;
 
 /// Hex and SHA-256 fingerprints live in the PKI core, which needs them; the rest of the crate
 /// reaches them here.
@@ -82,7 +83,8 @@ pub fn run_with(cli: Cli, fixed: Option<Fixed>) -> Result<i32> {
         .command
         .passphrase_file()
         .or(cli.passphrase_file.as_ref());
-    ctx.pass = passphrase::Source::new(pass_file.cloned());
+    ctx.pass =
+        passphrase::Source::new(pass_file.cloned()).with_pin_file(cli.command.pin_file().cloned());
     ctx.open.allow_insecure_dir = cli.allow_insecure_dir;
     // Most commands hold the CA key or a passphrase at some point: no core dump, no ptrace
     // by other processes of the user (SPEC.md HOSTILE-DUMP). Best effort: a kernel that

@@ -13,12 +13,21 @@ use crate::input::InputError;
 /// Environment variable naming a passphrase file.
 pub const ENV_FILE: &str = "CA_PASSPHRASE_FILE";
 
-/// A source of passphrases.
+/// Environment variable naming a file holding a token's PIN (SPEC.md TOKEN-PIN).
+pub const ENV_PIN_FILE: &str = "CA_PIN_FILE";
+
+/// A source of passphrases, and of the PIN of a token that holds the CA key: the same rules
+/// for both (a file read before the lock, size-limited, FIFOs allowed, a warning when others
+/// can read it; else a prompt on a terminal; never the command line).
 #[derive(Debug, Clone, Default)]
 pub struct Source {
     file: Option<PathBuf>,
     /// The passphrase read ahead of the lock ([`Source::read_ahead`]).
     early: std::sync::OnceLock<Zeroizing<String>>,
+    /// `--pin-file`, else `$CA_PIN_FILE`.
+    pin_file: Option<PathBuf>,
+    /// The PIN read ahead of the lock.
+    early_pin: std::sync::OnceLock<Zeroizing<String>>,
 }
 
 impl Source {
@@ -27,6 +36,51 @@ impl Source {
         Source {
             file: file.or_else(|| std::env::var_os(ENV_FILE).map(PathBuf::from)),
             early: std::sync::OnceLock::new(),
+            pin_file: std::env::var_os(ENV_PIN_FILE).map(PathBuf::from),
+            early_pin: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// With `--pin-file` (which wins over `$CA_PIN_FILE`).
+    pub fn with_pin_file(mut self, pin_file: Option<PathBuf>) -> Source {
+        if pin_file.is_some() {
+            self.pin_file = pin_file;
+        }
+        self
+    }
+
+    /// The PIN file, if one was given.
+    pub fn pin_file(&self) -> Option<&Path> {
+        self.pin_file.as_deref()
+    }
+
+    /// The PIN of the token `token` (its label, for the prompt), now: the one read ahead, the
+    /// PIN file's first line, or a prompt on a terminal. Called before the lock.
+    pub fn pin_now(&self, token: &str) -> Result<Zeroizing<String>> {
+        if let Some(p) = self.early_pin.get() {
+            return Ok(p.clone());
+        }
+        let pin = match &self.pin_file {
+            Some(path) => read_secret_file(path, "PIN file")?,
+            None if std::io::stdin().is_terminal() => {
+                prompt(&format!("PIN for the token {token:?}"))?
+            }
+            None => return Err(crate::token::TokenError::PinNeeded(token.to_string()).into()),
+        };
+        let _ = self.early_pin.set(pin.clone());
+        Ok(pin)
+    }
+
+    /// The PIN for the key `reference` names once the command holds the lock: the one read
+    /// ahead or the PIN file's; never a prompt (a terminal must not hold the lock).
+    pub fn pin(&self, reference: &crate::token::KeyRef) -> Result<Zeroizing<String>> {
+        let token = reference.uri.token.clone().unwrap_or_default();
+        if let Some(p) = self.early_pin.get() {
+            return Ok(p.clone());
+        }
+        match &self.pin_file {
+            Some(path) => read_secret_file(path, "PIN file"),
+            None => Err(crate::token::TokenError::PinNeeded(token).into()),
         }
     }
 
@@ -34,6 +88,14 @@ impl Source {
     /// `key_pem` (ca.key as read without the lock) is encrypted: a slow prompt or a FIFO must
     /// not hold the lock (SPEC.md HOSTILE-INPUT). Later [`Source::get`] calls return it.
     pub fn read_ahead(&self, key_pem: &[u8], what: &str) -> Result<()> {
+        if crate::token::KeyRef::is_reference(key_pem) {
+            // A token key: its PIN, asked now (a reference that does not parse is reported
+            // under the lock, naming ca.key).
+            if let Ok(reference) = crate::token::KeyRef::parse(key_pem) {
+                self.pin_now(reference.uri.token.as_deref().unwrap_or_default())?;
+            }
+            return Ok(());
+        }
         if self.early.get().is_none()
             && crate::pki::keys::is_encrypted(&String::from_utf8_lossy(key_pem))
         {
@@ -159,6 +221,11 @@ pub const MAX_FILE_BYTES: usize = 4096;
 /// The first line of a passphrase file (a regular file, pipe or FIFO; see [`crate::input`]),
 /// without its line end.
 pub fn read_file(path: &Path) -> Result<Zeroizing<String>> {
+    read_secret_file(path, "passphrase file")
+}
+
+/// The first line of a file holding a secret (`what`: "passphrase file", "PIN file").
+fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<String>> {
     let input = crate::input::open(path, u64::MAX)?;
     // A secret others can read is worth a warning, never a refusal (a shared lab may want it).
     if !input.is_pipe()
@@ -168,7 +235,7 @@ pub fn read_file(path: &Path) -> Result<Zeroizing<String>> {
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o044 != 0 {
             crate::render::warn(&format!(
-                "warning: the passphrase file {} is readable by other users (mode {mode:o}); \
+                "warning: the {what} {} is readable by other users (mode {mode:o}); \
                  chmod 600 it",
                 crate::render::escape(&path.display().to_string())
             ));

@@ -400,6 +400,8 @@ pub fn clean_ca(dir: &Path) -> Command {
     for var in [
         "CA_DIR",
         "CA_LOCK_TIMEOUT",
+        "CA_PIN_FILE",
+        "CA_PKCS11_MODULE",
         "FILECA_FAULT",
         "FILECA_FAULT_TRACE",
         "FILECA_INLINE_APPEND_MAX",

@@ -28,6 +28,7 @@ mod ocsp;
 mod operator;
 mod outputs;
 mod p12;
+mod pkcs11;
 mod policy;
 mod powerloss;
 mod powerloss_subca;

@@ -276,6 +276,25 @@ pub struct InitArgs {
     /// encryption.
     #[arg(long, requires = "import_key", conflicts_with = "encrypt_key")]
     pub decrypt_key: bool,
+    /// Keep the CA key on a PKCS#11 token: the key named by this RFC 7512 URI, e.g.
+    /// 'pkcs11:token=lab-root;object=root-key' (P-256, P-384 or RSA; no PIN in the URI).
+    /// ca.key then holds a reference to it (SPEC.md KEYREF), and everything is signed on the
+    /// token. Needs --module or $CA_PKCS11_MODULE.
+    #[arg(
+        long = "key",
+        value_name = "PKCS11_URI",
+        conflicts_with_all = ["import_cert", "parent", "encrypt_key"]
+    )]
+    pub token_key: Option<String>,
+    /// With --key: generate the key pair on the token (--key-type ecdsa-p256, ecdsa-p384,
+    /// rsa-2048/3072/4096) under the URI's object= label (and id=, else a random CKA_ID),
+    /// instead of adopting an existing key. Nothing may already use that label or id.
+    #[arg(long, requires = "token_key", conflicts_with = "dry_run")]
+    pub key_on_token: bool,
+    /// The PKCS#11 module (shared library) of the token, e.g.
+    /// /usr/lib/softhsm/libsofthsm2.so (else $CA_PKCS11_MODULE).
+    #[arg(long, value_name = "PATH", requires = "token_key")]
+    pub module: Option<PathBuf>,
     /// Validate and show what would be created, but create nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -304,6 +323,10 @@ pub struct KeyArgs {
     /// prompt on a terminal). Never give a passphrase on the command line.
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
+    /// When the CA key is on a PKCS#11 token: file whose first line is the token's user PIN
+    /// (else $CA_PIN_FILE, else a prompt on a terminal). Never give a PIN on the command line.
+    #[arg(long, value_name = "FILE")]
+    pub pin_file: Option<PathBuf>,
 }
 
 /// Where a command writes a copy of what it produced.

@@ -38,14 +38,17 @@ impl ValueEnum for KeyType {
     fn to_possible_value(&self) -> Option<PossibleValue> {
         Some(match self {
             KeyType::EcdsaP256 => PossibleValue::new(self.name())
+                .alias("p256")
                 .help("ECDSA on NIST P-256 with SHA-256 (the default)"),
-            KeyType::EcdsaP384 => {
-                PossibleValue::new(self.name()).help("ECDSA on NIST P-384 with SHA-384")
-            }
+            KeyType::EcdsaP384 => PossibleValue::new(self.name())
+                .alias("p384")
+                .help("ECDSA on NIST P-384 with SHA-384"),
             KeyType::Ed25519 => PossibleValue::new(self.name()).help("Ed25519 (RFC 8410)"),
             KeyType::Rsa2048 => PossibleValue::new(self.name())
                 .help("RSA 2048 bits, signing with SHA-256 (for clients that need RSA)"),
-            KeyType::Rsa3072 => PossibleValue::new(self.name()).help("RSA 3072 bits"),
+            KeyType::Rsa3072 => PossibleValue::new(self.name())
+                .alias("rsa3072")
+                .help("RSA 3072 bits"),
             KeyType::Rsa4096 => PossibleValue::new(self.name()).help("RSA 4096 bits"),
         })
     }

@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use super::Context;
 
 mod checkpoint;
+mod token;
 use crate::cli::CheckArgs;
 use crate::error::{Error, Result, exit};
 use crate::hex;
@@ -23,6 +24,7 @@ use crate::store::{
     self, AUDIT, Access, CERT, CERTS, CRL, CRLNUMBER, INDEX, INDEX_LOG, KEY, SERIAL, Session,
 };
 use checkpoint::check_checkpoint;
+use token::{token_problems, token_record_problems};
 
 /// Runs `ca check`; returns the exit code (0 clean, 1 problems).
 pub fn run(args: &CheckArgs, ctx: &Context) -> Result<i32> {
@@ -31,7 +33,10 @@ pub fn run(args: &CheckArgs, ctx: &Context) -> Result<i32> {
         return Ok(if ok { exit::OK } else { exit::PROBLEMS });
     }
     // The key is checked only when a passphrase can be had, asked before the shared lock.
-    if ctx.pass.available() {
+    // A key on a token is checked without its PIN (TOKEN-CHECK): none is asked.
+    let on_token =
+        store::read_state_file(&ctx.dir, KEY).is_ok_and(|k| crate::token::KeyRef::is_reference(&k));
+    if ctx.pass.available() && !on_token {
         ctx.passphrase_ahead()?;
     }
     let report = match Session::open(&ctx.dir, Access::Read, &ctx.open) {
@@ -45,6 +50,7 @@ pub fn run(args: &CheckArgs, ctx: &Context) -> Result<i32> {
                 problem: format!("an interrupted commit could not be completed: {msg}"),
             }],
             undelivered: Vec::new(),
+            notes: Vec::new(),
         },
         Err(e) => return Err(e),
     };
@@ -109,6 +115,7 @@ pub fn check(session: &Session, pass: &crate::passphrase::Source) -> CheckReport
         certificates: entries.as_ref().map_or(0, Vec::len),
         problems: p.0,
         undelivered,
+        notes: p.1,
     }
 }
 
@@ -138,7 +145,7 @@ fn responder_problems(session: &Session, p: &mut Problems) {
 
 /// The problems found so far, in the order found.
 #[derive(Default)]
-struct Problems(Vec<Problem>);
+struct Problems(Vec<Problem>, Vec<String>);
 
 impl Problems {
     fn add(&mut self, file: &str, problem: String) {
@@ -204,6 +211,7 @@ fn sibling_problems(dir: &std::path::Path, p: &mut Problems) {
                 .into(),
         );
     }
+    token_record_problems(dir, p);
 }
 
 /// chain.pem (CHAIN-CHECK), and ca.key: owner-only, and the key of ca.crt.
@@ -245,6 +253,11 @@ fn chain_and_key_problems(
     }
     if let (Some(_), Some(cert)) = (&ca_cert, &cert_bytes) {
         match session.read(KEY) {
+            Ok(key) if crate::token::KeyRef::is_reference(&key) => {
+                if let Ok(cert) = CaCert::parse(cert) {
+                    token_problems(&key, &cert, p);
+                }
+            }
             Ok(mut key) => {
                 // An encrypted key is checked only when a passphrase can be had.
                 let encrypted = crate::pki::keys::is_encrypted(&String::from_utf8_lossy(&key));

@@ -60,7 +60,7 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
     let cert_bytes = read(&cert_path)?;
     let cert = CaCert::parse(&cert_bytes).map_err(|e| Error::input(&cert_path, e.into()))?;
     let key = keys::key_pair(&key_pem).map_err(|e| Error::input(&key_path, e.into()))?;
-    let ca = Ca::with_key(cert, key)
+    let ca = Ca::with_key(cert, crate::pki::ca::CaKey::File(key))
         .map_err(|_| Error::input(&key_path, InputError::KeyMismatch(cert_path.to_path_buf())))?;
 
     let index_path = layout.database.clone();

@@ -16,6 +16,7 @@ use crate::pki::serial::Serial;
 use crate::store::{self, FileWrite};
 
 /// Where the new CA's key and certificate come from.
+#[allow(clippy::large_enum_variant)] // one value per `ca init`
 pub enum Source {
     /// A new key and a self-signed certificate.
     Generate {
@@ -24,6 +25,16 @@ pub enum Source {
         days: u32,
         path_len: Option<u8>,
         /// `--permit`/`--exclude`, closed (SPEC.md NC-INIT).
+        constraints: crate::pki::constraints::Constraints,
+    },
+    /// A key on a PKCS#11 token (`--key pkcs11:…`), opened and logged in, and a self-signed
+    /// certificate; ca.key holds `reference` (SPEC.md KEYREF).
+    Token {
+        key: crate::pki::ca::CaKey,
+        reference: crate::token::KeyRef,
+        subject: Subject,
+        days: u32,
+        path_len: Option<u8>,
         constraints: crate::pki::constraints::Constraints,
     },
     /// An existing key and certificate (`--import-key`, `--import-cert`), as read, with the
@@ -50,7 +61,21 @@ pub struct Init {
 
 /// Validation phase: the complete content of every file of the new CA.
 pub fn plan(request: &Init, env: &Env) -> Result<Vec<FileWrite>> {
+    let mut signer_in_memory = None;
     let (mut key_pem, cert_pem, ca_serial) = match &request.source {
+        Source::Token {
+            key,
+            reference,
+            subject,
+            days,
+            path_len,
+            constraints,
+        } => {
+            let (cert, serial) = self_signed(subject, key, (*days, *path_len, constraints), env)?;
+            let text = String::from_utf8(reference.to_bytes())
+                .map_err(|_| Error::Internal("a key reference that is not UTF-8".into()))?;
+            (text, cert, serial)
+        }
         Source::Import {
             key_path,
             key_bytes,
@@ -90,8 +115,13 @@ pub fn plan(request: &Init, env: &Env) -> Result<Vec<FileWrite>> {
         }
     };
     // The key signs the first checkpoint (SPEC.md CHECKPOINT-SIGN) before it is encrypted.
-    let signer = rcgen::KeyPair::from_pem(&key_pem)
-        .map_err(|e| Error::Internal(format!("re-reading the CA key: {e}")))?;
+    let signer: &dyn rcgen::SigningKey = match &request.source {
+        Source::Token { key, .. } => key,
+        _ => signer_in_memory.insert(
+            rcgen::KeyPair::from_pem(&key_pem)
+                .map_err(|e| Error::Internal(format!("re-reading the CA key: {e}")))?,
+        ),
+    };
     if let Some(pass) = &request.passphrase {
         let enc = keys::encrypt_pem(&key_pem, pass, env.rng.sealing()?)?;
         zeroize::Zeroize::zeroize(&mut key_pem);
@@ -101,11 +131,11 @@ pub fn plan(request: &Init, env: &Env) -> Result<Vec<FileWrite>> {
     let first = Serial::counter_start(env.rng.bytes()?);
     let operation = match request.source {
         Source::Import { .. } => "import",
-        Source::Generate { .. } => "init",
+        Source::Generate { .. } | Source::Token { .. } => "init",
     };
     crate::model::change::new_ca_files(
         env,
-        (&signer, key_pem),
+        (signer, key_pem),
         cert_pem,
         (&first, &Serial::from_u64(1)),
         (operation, vec![ca_serial]),
@@ -126,7 +156,7 @@ fn import(
         .map_err(|e| Error::input(key_path, e.into()))?;
     let cert = CaCert::parse(cert_bytes).map_err(|e| Error::input(cert_path, e.into()))?;
     let key = keys::key_pair(&key_pem).map_err(|e| Error::input(key_path, e.into()))?;
-    let ca = Ca::with_key(cert, key)
+    let ca = Ca::with_key(cert, crate::pki::ca::CaKey::File(key))
         .map_err(|_| Error::input(key_path, InputError::KeyMismatch(cert_path.to_path_buf())))?;
     crate::model::snapshot::check_valid(&ca.cert, env.now, cert_path)?;
     let (_, x509) = x509_parser::parse_x509_certificate(&ca.cert.der).map_err(|e| {
@@ -152,10 +182,22 @@ fn read_limited(path: &Path) -> Result<Vec<u8>> {
 fn generate(
     subject: &Subject,
     key_type: keys::KeyType,
-    (days, path_len, constraints): (u32, Option<u8>, &crate::pki::constraints::Constraints),
+    validity: (u32, Option<u8>, &crate::pki::constraints::Constraints),
     env: &Env,
 ) -> Result<(String, String, String)> {
     let (key, key_pem) = keys::generate(key_type)?;
+    let (cert, serial) = self_signed(subject, &key, validity, env)?;
+    Ok((key_pem, cert, serial))
+}
+
+/// The CA's self-signed certificate, signed by `key` (in memory or on a token). Returns
+/// (cert PEM, serial).
+fn self_signed(
+    subject: &Subject,
+    key: &impl rcgen::SigningKey,
+    (days, path_len, constraints): (u32, Option<u8>, &crate::pki::constraints::Constraints),
+    env: &Env,
+) -> Result<(String, String)> {
     // The CA certificate's own serial is random too (RFC 5280 allows any unique positive value).
     let ca_serial = Serial::random_start(env.rng.bytes()?);
     let mut params = crate::pki::issuance::ca_params(
@@ -166,13 +208,13 @@ fn generate(
         days,
         &ca_serial,
         path_len,
-        keys::key_id(key.public_key_raw()),
+        keys::key_id(key.der_bytes()),
     );
     constraints.apply(&mut params, &[]);
     let cert = params
-        .self_signed(&key)
-        .map_err(|e| Error::Internal(format!("self-signing the CA certificate: {e}")))?;
-    Ok((key_pem, cert.pem(), ca_serial.to_string()))
+        .self_signed(key)
+        .map_err(|e| Error::signing(e, "self-signing the CA certificate"))?;
+    Ok((cert.pem(), ca_serial.to_string()))
 }
 
 /// Creates the CA.
@@ -180,7 +222,13 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
     if let Some(out) = &args.csr_out {
         return pending(args, ctx, out);
     }
+    let mut generated = None;
     let source = match (&args.import_key, &args.import_cert) {
+        _ if args.token_key.is_some() => {
+            let (source, made) = super::init_token::source(args, ctx)?;
+            generated = made;
+            source
+        }
         (Some(k), Some(c)) => {
             let key_bytes = Zeroizing::new(read_limited(k)?);
             let cert_bytes = read_limited(c)?;
@@ -200,6 +248,15 @@ pub fn run(args: &InitArgs, ctx: &Context) -> Result<()> {
             constraints: crate::cli::constraints(&args.permit, &args.exclude)?,
         },
     };
+    let result = create_from(args, ctx, source);
+    match generated {
+        Some(made) => super::init_token::settle(&ctx.dir, made, result),
+        None => result,
+    }
+}
+
+/// Plans and creates the CA from its key's source.
+fn create_from(args: &InitArgs, ctx: &Context, source: Source) -> Result<()> {
     // Inputs and secrets first: the passphrase is asked before anything is computed. An
     // encrypted imported key stays encrypted with its own passphrase (not a new one: it is
     // not asked twice, nor held to the minimum length of new passphrases), unless
@@ -251,11 +308,26 @@ fn pending(args: &InitArgs, ctx: &Context, out: &Path) -> Result<()> {
         )?),
         false => None,
     };
-    let (mut files, csr) = super::new_ca::plan_pending(
-        &subject,
-        args.key_type,
-        passphrase.as_deref().map(String::as_str),
-    )?;
+    let mut generated = None;
+    let (mut files, csr) = match &args.token_key {
+        Some(_) => {
+            let (key, reference, made) = super::init_token::key(args, ctx)?;
+            let planned = super::new_ca::plan_pending_on_token(&subject, &key, &reference);
+            match (planned, made) {
+                (Ok(p), made) => {
+                    generated = made;
+                    p
+                }
+                (Err(e), Some(made)) => return super::init_token::settle(&ctx.dir, made, Err(e)),
+                (Err(e), None) => return Err(e),
+            }
+        }
+        None => super::new_ca::plan_pending(
+            &subject,
+            args.key_type,
+            passphrase.as_deref().map(String::as_str),
+        )?,
+    };
     let result = (|| {
         let target = store::output::check_copy_target(out, "--csr-out")?;
         if args.dry_run {
@@ -286,7 +358,10 @@ fn pending(args: &InitArgs, ctx: &Context, out: &Path) -> Result<()> {
             &format!(
                 "created the pending CA \"{}\" in {dir} ({}); its request {}: have the parent CA sign it (`ca --dir PARENT sign {dir}/ca.csr --profile sub-ca --out CERT`), then run `ca --dir {dir} install-ca CERT`",
                 crate::render::escape(&subject.to_string()),
-                args.key_type.name(),
+                match &args.token_key {
+                    Some(uri) => format!("the key on the token: {}", crate::render::escape(uri)),
+                    None => args.key_type.name().to_string(),
+                },
                 if to_file {
                     format!(
                         "is in {} and {dir}/ca.csr",
@@ -301,7 +376,10 @@ fn pending(args: &InitArgs, ctx: &Context, out: &Path) -> Result<()> {
     for f in &mut files {
         zeroize::Zeroize::zeroize(&mut f.bytes);
     }
-    result
+    match generated {
+        Some(made) => super::init_token::settle(&ctx.dir, made, result),
+        None => result,
+    }
 }
 
 fn create_or_describe(args: &InitArgs, ctx: &Context, files: &[FileWrite]) -> Result<()> {
@@ -336,7 +414,10 @@ fn create_or_describe(args: &InitArgs, ctx: &Context, files: &[FileWrite]) -> Re
             "created CA {:?} in {} ({}, valid {} days)",
             args.subject.as_deref().unwrap_or_default(),
             crate::render::escape(&ctx.dir.display().to_string()),
-            args.key_type.name(),
+            match &args.token_key {
+                Some(uri) => format!("the key on the token: {}", crate::render::escape(uri)),
+                None => args.key_type.name().to_string(),
+            },
             args.days.unwrap_or(super::new_ca::DEFAULT_DAYS)
         ),
     };

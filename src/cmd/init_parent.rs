@@ -52,7 +52,8 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
         open: ctx.open.clone(),
         env: ctx.env.clone(),
         quiet: ctx.quiet,
-        pass: crate::passphrase::Source::new(ctx.pass.file().map(Path::to_path_buf)),
+        pass: crate::passphrase::Source::new(ctx.pass.file().map(Path::to_path_buf))
+            .with_pin_file(ctx.pass.pin_file().map(Path::to_path_buf)),
     };
     // The parent's certificate and chain.pem (the new CA's chain; signing does not change
     // them), and what it already issued for this key.
@@ -74,6 +75,7 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
                 dry_run: false,
                 key: KeyArgs {
                     passphrase_file: None,
+                    pin_file: None,
                 },
             };
             // Looked for again under the parent's exclusive lock: two `init --parent` of one

@@ -18,6 +18,7 @@ pub mod export_index;
 pub mod import_openssl;
 pub mod init;
 pub mod init_parent;
+pub mod init_token;
 pub mod install_ca;
 pub mod issue;
 pub mod list;

@@ -55,14 +55,7 @@ pub fn plan_pending(
     passphrase: Option<&str>,
 ) -> Result<(Vec<FileWrite>, String)> {
     let (key, mut key_pem) = keys::generate(key_type)?;
-    let mut params = rcgen::CertificateParams::default();
-    params.distinguished_name = subject
-        .to_rcgen()
-        .map_err(crate::pki::issuance::IssueError::Subject)?;
-    let csr = params
-        .serialize_request(&key)
-        .and_then(|r| r.pem())
-        .map_err(|e| Error::Internal(format!("making the certificate request: {e}")))?;
+    let csr = pending_request(subject, &key)?;
     if let Some(pass) = passphrase {
         let enc = keys::encrypt_pem(&key_pem, pass, crate::rand::sealing()?)?;
         zeroize::Zeroize::zeroize(&mut key_pem);
@@ -77,4 +70,35 @@ pub fn plan_pending(
         FileWrite::public(store::CSR, csr.clone()),
     ];
     Ok((files, csr))
+}
+
+/// A pending CA whose key is on a token (SPEC.md TOKEN-PENDING): ca.key is the key's
+/// reference, ca.csr signed on the token.
+pub fn plan_pending_on_token(
+    subject: &Subject,
+    key: &crate::pki::ca::CaKey,
+    reference: &crate::token::KeyRef,
+) -> Result<(Vec<FileWrite>, String)> {
+    let csr = pending_request(subject, key)?;
+    let files = vec![
+        FileWrite {
+            target: store::KEY.into(),
+            bytes: reference.to_bytes(),
+            mode: store::MODE_SECRET,
+        },
+        FileWrite::public(store::CSR, csr.clone()),
+    ];
+    Ok((files, csr))
+}
+
+/// The pending CA's request for `subject`, signed by its key.
+fn pending_request(subject: &Subject, key: &impl rcgen::SigningKey) -> Result<String> {
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name = subject
+        .to_rcgen()
+        .map_err(crate::pki::issuance::IssueError::Subject)?;
+    params
+        .serialize_request(key)
+        .and_then(|r| r.pem())
+        .map_err(|e| Error::signing(e, "making the certificate request"))
 }

@@ -16,6 +16,12 @@ use crate::store::{FileWrite, KEY, MODE_SECRET};
 pub fn run(args: &PasswdArgs, ctx: &Context) -> Result<()> {
     // Both passphrases are read before the lock is taken (SPEC.md HOSTILE-INPUT): a prompt
     // or a slow FIFO must not block other commands. The current one first, as asked before.
+    // A token key has no passphrase: said before any PIN is asked (SPEC.md TOKEN-PASSWD).
+    if let Ok(key) = crate::store::read_state_file(&ctx.dir, KEY)
+        && crate::token::KeyRef::is_reference(&key)
+    {
+        return Err(crate::token::TokenError::Passwd.into());
+    }
     ctx.passphrase_ahead()?;
     if args.remove
         && let Ok(key) = crate::store::read_state_file(&ctx.dir, KEY)
@@ -45,7 +51,12 @@ pub fn run(args: &PasswdArgs, ctx: &Context) -> Result<()> {
 
 /// Validation phase: ca.key re-encrypted with `new`, or stored plain without one.
 pub fn plan(state: &Snapshot, new: Option<&str>, env: &Env) -> Result<Planned> {
-    let plain = keys::pkcs8_pem(state.ca.key()?)?;
+    let key = state
+        .ca
+        .key()?
+        .in_memory()
+        .ok_or(crate::token::TokenError::Passwd)?;
+    let plain = keys::pkcs8_pem(key)?;
     let (content, what) = match new {
         None => (
             plain.to_string(),

@@ -52,6 +52,26 @@ pub fn query(dir: &Path) -> Result<(PendingReport, Vec<Problem>)> {
     };
     let text = String::from_utf8_lossy(&key_bytes);
     if let Ok(c) = &checked
+        && crate::token::KeyRef::is_reference(&key_bytes)
+    {
+        // A key on a token (TOKEN-PENDING): checked when the token is present, without a PIN.
+        match crate::token::KeyRef::parse(&key_bytes) {
+            Err(e) => problems.push(Problem {
+                file: store::KEY.into(),
+                problem: e.to_string(),
+            }),
+            Ok(r) => {
+                if let Ok(found) = crate::token::probe(&r)
+                    && found.spki != c.spki_der
+                {
+                    problems.push(Problem {
+                        file: store::KEY.into(),
+                        problem: format!("names {}, which is not the key of ca.csr", r.uri),
+                    });
+                }
+            }
+        }
+    } else if let Ok(c) = &checked
         && !crate::pki::keys::is_encrypted(&text)
     {
         match crate::pki::keys::key_pair(&text) {
@@ -109,6 +129,7 @@ pub fn check(dir: &Path, json: bool) -> Result<bool> {
         certificates: 0,
         problems,
         undelivered: Vec::new(),
+        notes: Vec::new(),
     };
     if json || !ok {
         crate::render::check::print(&check, dir, json)?;

@@ -246,6 +246,7 @@ fn edit(args: &PolicyEditArgs, ctx: &Context) -> Result<()> {
             dry_run: args.mutation.dry_run,
             key: crate::cli::KeyArgs {
                 passphrase_file: None,
+                pin_file: None,
             },
         };
         match apply_text(&edited, Path::new(EDITED), &mutation, ctx) {

@@ -45,7 +45,7 @@ fn request(ctx: &Context, out: &std::path::Path, opts: &crate::cli::MutationArgs
     let csr = params
         .serialize_request(state.ca.key()?)
         .and_then(|r| r.pem())
-        .map_err(|e| Error::Internal(format!("making the certificate request: {e}")))?;
+        .map_err(|e| Error::signing(e, "making the certificate request"))?;
     drop(state);
     drop(session);
     if opts.dry_run {
@@ -106,7 +106,7 @@ pub fn plan(state: &Snapshot, days: u32, env: &Env) -> Result<Planned> {
     }
     let cert = params
         .self_signed(state.ca.key()?)
-        .map_err(|e| Error::Internal(format!("self-signing the renewed CA certificate: {e}")))?;
+        .map_err(|e| Error::signing(e, "self-signing the renewed CA certificate"))?;
     let plan = super::finish_plan(
         state,
         env,

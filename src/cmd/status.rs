@@ -31,8 +31,40 @@ pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
     // Read under the lock: a concurrent renew-ca may have installed a newer ca.crt.
     let now = ctx.now()?;
     let state = session.verified_state()?;
-    let report = query(&session, &state, now)?;
+    let mut report = query(&session, &state, now)?;
+    report.key = key_location(&session)?;
     crate::render::status::print(&report, args.json)
+}
+
+/// Where the CA key lives when ca.key is a token key reference: the token looked at without
+/// a login (SPEC.md TOKEN-STATUS). None for a key in ca.key.
+fn key_location(session: &Session) -> Result<Option<crate::render::status::KeyLocation>> {
+    let bytes = session.read(crate::store::KEY)?;
+    if !crate::token::KeyRef::is_reference(&bytes) {
+        return Ok(None);
+    }
+    let reference = crate::token::KeyRef::parse(&bytes)
+        .map_err(|e| Error::state(session.dir().join(crate::store::KEY), e))?;
+    let probe = crate::token::probe(&reference).and_then(|p| {
+        match p.public_key_sha256 == reference.public_key_sha256 {
+            true => Ok(p),
+            false => Err(crate::token::TokenError::KeyChanged {
+                uri: reference.uri.to_string(),
+            }),
+        }
+    });
+    let (label, serial, why) = match probe {
+        Ok(p) => (Some(p.token_label), Some(p.token_serial), None),
+        Err(e) => (None, None, Some(e.to_string())),
+    };
+    Ok(Some(crate::render::status::KeyLocation {
+        uri: reference.uri.to_string(),
+        module: reference.module.display().to_string(),
+        present: why.is_none(),
+        token_label: label,
+        token_serial: serial,
+        absent_because: why,
+    }))
 }
 
 /// The report at `now`: reads ca.crl and counts the certificates as index.log is read.
@@ -256,6 +288,7 @@ pub fn report(
         crl,
         generation: state.header.generation,
         warnings,
+        key: None,
     }
 }
 

@@ -372,7 +372,7 @@ pub fn allot_serial(counter: &Serial, env: &Env) -> Result<(Serial, Serial)> {
 /// CA must be valid now and the serial above every issued one.
 pub fn issue_entry(
     state: &Snapshot,
-    issuer: &rcgen::Issuer<'_, &rcgen::KeyPair>,
+    issuer: &rcgen::Issuer<'_, &crate::pki::ca::CaKey>,
     request: &Request<'_>,
     serial: &Serial,
     env: &Env,
@@ -531,7 +531,7 @@ pub fn crl_writes(
 /// index.json and the record). Shared by `init`, `install-ca` and `import-openssl`.
 pub fn new_ca_files(
     env: &Env,
-    (signer, key_pem): (&rcgen::KeyPair, String),
+    (signer, key_pem): (&dyn rcgen::SigningKey, String),
     cert_pem: String,
     (serial, crlnumber): (&Serial, &Serial),
     audit: (&str, Vec<String>),

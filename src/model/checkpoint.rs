@@ -13,7 +13,7 @@
 //! is not the one its verified checkpoint signs, [`NotCurrent`].
 
 use base64::Engine;
-use rcgen::{KeyPair, SigningKey};
+use rcgen::SigningKey;
 use ring::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
 use serde::{Deserialize, Serialize};
 
@@ -134,10 +134,10 @@ impl Checkpoint {
     }
 
     /// Signs this checkpoint's fields with the CA key (replacing any signature).
-    pub fn sign(mut self, key: &KeyPair) -> Result<Checkpoint> {
+    pub fn sign(mut self, key: &dyn SigningKey) -> Result<Checkpoint> {
         let sig = key
             .sign(&self.message())
-            .map_err(|e| Error::Internal(format!("signing the checkpoint: {e}")))?;
+            .map_err(|e| Error::signing(e, "signing the checkpoint"))?;
         self.signature = base64::engine::general_purpose::STANDARD.encode(sig);
         Ok(self)
     }

@@ -78,7 +78,7 @@ impl Header {
     /// Signs a checkpoint of this header and of the files a commit leaves beside it
     /// (audit.log's length, the two counters, ca.crl's hash) with the CA key and stores it in
     /// the header.
-    pub fn sign_checkpoint(&mut self, files: &Files, key: &rcgen::KeyPair) -> Result<()> {
+    pub fn sign_checkpoint(&mut self, files: &Files, key: &dyn rcgen::SigningKey) -> Result<()> {
         let cp = Checkpoint {
             generation: self.generation,
             audit_head: self.audit_head.clone(),

@@ -195,7 +195,10 @@ impl Snapshot {
         resolve_closings(&mut ca_cert, &mut chain);
         let ca = match raw.key {
             Some(key) => {
-                if key.mode & 0o077 != 0 && !allow_insecure_key {
+                if key.mode & 0o077 != 0
+                    && !allow_insecure_key
+                    && !crate::token::KeyRef::is_reference(&key.bytes)
+                {
                     return Err(Error::state(
                         dir.join(KEY),
                         SnapshotError::InsecureKey {
@@ -384,7 +387,10 @@ pub fn ca_cert(dir: &Path, bytes: &[u8]) -> Result<CaCert> {
 }
 
 /// The CA with its key: ca.key decrypted (with a passphrase from `pass` when it is encrypted)
-/// and checked to belong to `cert`.
+/// and checked to belong to `cert`. When ca.key is a token key reference (SPEC.md KEYREF) the
+/// token is opened and logged in here — the one device a snapshot touches while it is built,
+/// so that the plan still gets a value that signs (`CaKey::Remote`) and stays a function of
+/// the snapshot.
 pub fn ca_with_key(
     dir: &Path,
     cert: CaCert,
@@ -392,6 +398,21 @@ pub fn ca_with_key(
     pass: &passphrase::Source,
 ) -> Result<Ca> {
     let key_path = dir.join(KEY);
+    if crate::token::KeyRef::is_reference(key_bytes) {
+        // The key is on a token (SPEC.md KEYREF): opened and logged in with the PIN read
+        // before the lock; its public key checked against the reference's hash, then against
+        // ca.crt.
+        let reference =
+            crate::token::KeyRef::parse(key_bytes).map_err(|e| Error::state(&key_path, e))?;
+        let pin = pass.pin(&reference)?;
+        let key = crate::token::open(&reference, pin)?;
+        return Ca::with_key(cert, crate::pki::ca::CaKey::Remote(Box::new(key))).map_err(|_| {
+            Error::KeyCertMismatch {
+                key: key_path,
+                cert: dir.join(CERT),
+            }
+        });
+    }
     let key_text = std::str::from_utf8(key_bytes)
         .map_err(|_| Error::state(&key_path, SnapshotError::KeyNotPem))?;
     let plain;
@@ -418,7 +439,7 @@ pub fn ca_with_key(
         key_text
     };
     let key = keys::key_pair(key_text).map_err(|m| Error::state(&key_path, m))?;
-    Ca::with_key(cert, key).map_err(|_| Error::KeyCertMismatch {
+    Ca::with_key(cert, crate::pki::ca::CaKey::File(key)).map_err(|_| Error::KeyCertMismatch {
         key: key_path,
         cert: dir.join(CERT),
     })

@@ -2,7 +2,7 @@
 //! issuer built from them. Pure: bytes and keys in, typed errors out — where the files live,
 //! and how the key was decrypted, is the caller's business (model::snapshot).
 
-use rcgen::{Issuer, KeyPair, PublicKeyData};
+use rcgen::{Issuer, KeyPair, PublicKeyData, SignatureAlgorithm, SigningKey};
 use time::OffsetDateTime;
 use x509_parser::extensions::ParsedExtension;
 
@@ -37,7 +37,55 @@ pub enum NotValid {
 /// A CA: its certificate and, when the command signs, the key that belongs to it.
 pub struct Ca {
     pub cert: CaCert,
-    key: Option<KeyPair>,
+    key: Option<CaKey>,
+}
+
+/// A key that signs somewhere else (a PKCS#11 token): pki only asks it to sign, from any of
+/// the threads a batch signs on.
+pub trait RemoteKey: SigningKey + Send + Sync {}
+
+/// The CA's signing key: in memory (ca.key, wiped on drop), or remote (ca.key is a reference
+/// to a token key, SPEC.md KEYREF). Both sign through rcgen's `SigningKey`, so certificates,
+/// CRLs and checkpoints take one path.
+#[allow(clippy::large_enum_variant)] // one per command; boxing the key would add a copy to wipe
+pub enum CaKey {
+    File(KeyPair),
+    Remote(Box<dyn RemoteKey>),
+}
+
+impl CaKey {
+    /// The key pair in memory, when the key is a file (`passwd`, the PKCS#8 of a pending CA).
+    pub fn in_memory(&self) -> Option<&KeyPair> {
+        match self {
+            CaKey::File(k) => Some(k),
+            CaKey::Remote(_) => None,
+        }
+    }
+}
+
+impl PublicKeyData for CaKey {
+    fn der_bytes(&self) -> &[u8] {
+        match self {
+            CaKey::File(k) => k.der_bytes(),
+            CaKey::Remote(k) => k.der_bytes(),
+        }
+    }
+
+    fn algorithm(&self) -> &'static SignatureAlgorithm {
+        match self {
+            CaKey::File(k) => PublicKeyData::algorithm(k),
+            CaKey::Remote(k) => k.algorithm(),
+        }
+    }
+}
+
+impl SigningKey for CaKey {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        match self {
+            CaKey::File(k) => k.sign(msg),
+            CaKey::Remote(k) => k.sign(msg),
+        }
+    }
 }
 
 /// The parts of ca.crt fileca relies on.
@@ -135,7 +183,7 @@ impl CaCert {
 /// The private key is wiped from memory when the CA is dropped (SPEC.md HOSTILE: secrets).
 impl Drop for Ca {
     fn drop(&mut self) {
-        if let Some(key) = &mut self.key {
+        if let Some(CaKey::File(key)) = &mut self.key {
             zeroize::Zeroize::zeroize(key);
         }
     }
@@ -153,7 +201,7 @@ impl Ca {
     }
 
     /// A CA with its key, which must belong to the certificate.
-    pub fn with_key(cert: CaCert, key: KeyPair) -> Result<Ca, KeyMismatch> {
+    pub fn with_key(cert: CaCert, key: CaKey) -> Result<Ca, KeyMismatch> {
         if key.der_bytes() != cert.subject_public_key.as_slice() {
             return Err(KeyMismatch);
         }
@@ -164,17 +212,17 @@ impl Ca {
     }
 
     /// The private key; an internal error if this CA was loaded without it.
-    pub fn key(&self) -> Result<&KeyPair, CryptoError> {
+    pub fn key(&self) -> Result<&CaKey, CryptoError> {
         self.key.as_ref().ok_or(CryptoError::NoKey)
     }
 
     /// The private key when this CA was loaded with it (the command signs).
-    pub fn signing_key(&self) -> Option<&KeyPair> {
+    pub fn signing_key(&self) -> Option<&CaKey> {
         self.key.as_ref()
     }
 
     /// The rcgen issuer: ca.crt's subject, key usages and key identifier, signing with ca.key.
-    pub fn issuer(&self) -> Result<Issuer<'static, &KeyPair>, CryptoError> {
+    pub fn issuer(&self) -> Result<Issuer<'static, &CaKey>, CryptoError> {
         Issuer::from_ca_cert_der(&self.cert.der.as_slice().into(), self.key()?)
             .map_err(CryptoError::Issuer)
     }
@@ -220,8 +268,11 @@ mod tests {
         assert_eq!(good.valid_at(early), Err(NotValid::NotYet(good.not_before)));
 
         let other = KeyPair::generate().unwrap();
-        assert!(matches!(Ca::with_key(good, other), Err(KeyMismatch)));
+        assert!(matches!(
+            Ca::with_key(good, CaKey::File(other)),
+            Err(KeyMismatch)
+        ));
         let good = CaCert::parse(&cert(true, signing, &key)).unwrap();
-        assert!(Ca::with_key(good, key).is_ok());
+        assert!(Ca::with_key(good, CaKey::File(key)).is_ok());
     }
 }

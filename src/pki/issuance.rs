@@ -2,7 +2,7 @@
 //! certificate signed by the CA. Pure — the caller has checked the CA's validity and the serial;
 //! shared by sign, renew and issue.
 
-use rcgen::{CertificateParams, IsCa, Issuer, KeyIdMethod, KeyPair, SubjectPublicKeyInfo};
+use rcgen::{CertificateParams, IsCa, Issuer, KeyIdMethod, SubjectPublicKeyInfo};
 use time::{Duration, OffsetDateTime};
 
 use crate::pki::CryptoError;
@@ -292,7 +292,7 @@ pub enum IssueError {
 pub fn issue<N: From<Notice>>(
     ca: &CaCert,
     above: &[&crate::pki::constraints::Constraints],
-    issuer: &Issuer<'_, &KeyPair>,
+    issuer: &Issuer<'_, &crate::pki::ca::CaKey>,
     req: &Request<'_>,
     serial: &Serial,
     now: OffsetDateTime,

@@ -20,6 +20,10 @@ pub struct CheckReport {
     /// user, listed until the next change (a pair's while its key waits).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub undelivered: Vec<String>,
+    /// What could not be checked and why, which is not a problem of the state: a CA key on a
+    /// token that is not present now (SPEC.md TOKEN-CHECK).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// One violated invariant.
@@ -47,6 +51,9 @@ pub fn text(report: &CheckReport, dir: &Path) -> String {
     }
     for u in &report.undelivered {
         crate::outln!(out, "undelivered: {}", escape(u));
+    }
+    for n in &report.notes {
+        crate::outln!(out, "note: {}", escape(n));
     }
     if report.ok {
         crate::outln!(

@@ -33,6 +33,26 @@ pub struct StatusReport {
     pub generation: u64,
     /// Conditions that need the operator's attention (SPEC.md STATUS-WARN).
     pub warnings: Vec<String>,
+    /// Where the CA key lives when it is on a PKCS#11 token (SPEC.md TOKEN-STATUS); absent
+    /// for a key in ca.key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<KeyLocation>,
+}
+
+/// A CA key on a token: the reference's URI (never a PIN) and module, and what a look at the
+/// token without a login found.
+#[derive(Debug, Serialize)]
+pub struct KeyLocation {
+    pub uri: String,
+    pub module: String,
+    /// The token's label and serial, when present.
+    pub token_label: Option<String>,
+    pub token_serial: Option<String>,
+    /// Is the token there now, with the key the reference records?
+    pub present: bool,
+    /// Why it is not, when it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub absent_because: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -87,12 +107,38 @@ pub fn print(report: &StatusReport, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// Where a token key lives, and whether the token is there (TOKEN-STATUS).
+fn key_lines(out: &mut String, k: &KeyLocation) {
+    crate::outln!(
+        *out,
+        "key on token:  {} (module {})",
+        escape(&k.uri),
+        escape(&k.module)
+    );
+    match (&k.token_label, &k.token_serial, &k.absent_because) {
+        (Some(label), Some(serial), None) => crate::outln!(
+            *out,
+            "token:         {} (serial {}), present",
+            escape(label),
+            escape(serial)
+        ),
+        (_, _, why) => crate::outln!(
+            *out,
+            "token:         not present now ({})",
+            escape(why.as_deref().unwrap_or("?"))
+        ),
+    }
+}
+
 /// The text form on stdout (the warnings aside).
 pub fn text(report: &StatusReport) -> String {
     let c = &report.certificates;
     let mut out = String::new();
     crate::outln!(out, "subject:       {}", escape(&report.subject));
     crate::outln!(out, "key type:      {}", report.key_type);
+    if let Some(k) = &report.key {
+        key_lines(&mut out, k);
+    }
     crate::outln!(
         out,
         "validity:      {} to {}{}",

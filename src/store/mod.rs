@@ -24,6 +24,7 @@ mod lock;
 pub mod output;
 mod read;
 mod recover;
+pub mod token_record;
 mod trust;
 mod undelivered;
 

@@ -1,0 +1,561 @@
+//! The one room that talks to PKCS#11 tokens (SPEC.md TOKEN-*): it loads the module ca.key's
+//! reference names, finds the token and the key, logs in once with the PIN read before the
+//! lock, and hands out a [`TokenKey`] — an rcgen `SigningKey` — so that certificates, CRLs and
+//! checkpoints are signed on the token through the same seam as a key in memory. Nothing on
+//! a token is changed except by `init --key-on-token` ([`generate`]).
+//!
+//! Invariants: the PIN is never part of an error or a message; a token whose public key is not
+//! the one the reference records is refused before the PIN is used ([`TokenError::KeyChanged`]);
+//! a signature the token fails to make fails the command before its commit point.
+
+pub mod generate;
+pub mod keyref;
+mod public;
+pub mod uri;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::{Slot, TokenInfo};
+use rcgen::{PublicKeyData, SignatureAlgorithm, SigningKey};
+use zeroize::Zeroizing;
+
+use crate::pki::keys::KeyKind;
+pub use keyref::KeyRef;
+use public::{Public, public_key};
+pub use uri::Pkcs11Uri;
+
+/// Environment variable naming the PKCS#11 module when `--module` is not given.
+pub const ENV_MODULE: &str = "CA_PKCS11_MODULE";
+
+/// Why a token key cannot be used. None of these carries the PIN.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// The module cannot be loaded or initialised (exit 3).
+    #[error("cannot load the PKCS#11 module {}: {reason}", .module.display())]
+    Module { module: PathBuf, reason: String },
+    /// No token in the module's slots matches the URI (exit 3).
+    #[error(
+        "no token matching {uri} in the module {} (tokens present: {}); is it plugged in?",
+        .module.display(),
+        if .present.is_empty() { "none".to_string() } else { .present.join(", ") }
+    )]
+    NoToken {
+        uri: String,
+        module: PathBuf,
+        present: Vec<String>,
+    },
+    /// No private key (or no public key beside it) on the token matches the URI (exit 3).
+    #[error("the token {token:?} holds no {what} matching {uri}")]
+    NoKey {
+        uri: String,
+        token: String,
+        what: &'static str,
+    },
+    /// More than one key matches: the URI must name one (exit 3).
+    #[error("{count} keys on the token {token:?} match {uri}: add id=… or object=… to name one")]
+    Ambiguous {
+        uri: String,
+        token: String,
+        count: usize,
+    },
+    /// A key fileca does not sign with (exit 3).
+    #[error("the key {uri} is {what}; fileca signs with P-256, P-384 or RSA (2048–8192 bits) keys")]
+    Unsupported { uri: String, what: String },
+    /// The PIN was refused; what the token's flags say afterwards (exit 3).
+    #[error("wrong PIN for the token {token:?}{}; nothing was changed", pin_flags(*.count_low, *.final_try, *.locked))]
+    WrongPin {
+        token: String,
+        count_low: bool,
+        final_try: bool,
+        locked: bool,
+    },
+    /// The user PIN is locked: nothing can be signed until it is unblocked (exit 3).
+    #[error(
+        "the token {token:?} has its user PIN locked (CKF_USER_PIN_LOCKED): unblock it with the \
+         token's own tool (e.g. `softhsm2-util`, `pkcs11-tool --init-pin --login --login-type so`, \
+         `yubico-piv-tool -a unblock-pin`); nothing was changed"
+    )]
+    Locked { token: String },
+    /// The token's key is not the one ca.key's reference records (exit 5).
+    #[error(
+        "the public key of {uri} on the token is not the one ca.key records (public-key-sha256): \
+         the key on the token was replaced, or this is another token; nothing was changed"
+    )]
+    KeyChanged { uri: String },
+    /// The PIN is needed and cannot be had (exit 3).
+    #[error(
+        "the PIN of the token {0:?} is needed: give --pin-file FILE or set $CA_PIN_FILE \
+         (standard input is not a terminal to ask on)"
+    )]
+    PinNeeded(String),
+    /// `init --key-on-token` cannot make this key (exit 3).
+    #[error("cannot make the key {uri} on the token: {why}; nothing was changed")]
+    Generate { uri: String, why: String },
+    /// An earlier `init --key-on-token` of this directory was interrupted (exit 3).
+    #[error(
+        "{record} is left by an interrupted `ca init --key-on-token`: the token may hold the \
+         key it names ({uri}). If no CA uses that key, delete it with `pkcs11-tool --module {} \
+         --login --delete-object --type privkey {sel}` (and `--type pubkey`); then remove \
+         {record} and run init again",
+        .module.display(),
+        sel = .selector
+    )]
+    Interrupted {
+        record: String,
+        uri: String,
+        module: PathBuf,
+        selector: String,
+    },
+    /// A key that needs a login for every signature (exit 3).
+    #[error(
+        "the key {uri} needs the PIN for every signature (CKA_ALWAYS_AUTHENTICATE), which \
+         fileca does not support yet; use a key without it (for a YubiKey PIV slot: generate \
+         it with `yubico-piv-tool -a generate --pin-policy=once`); nothing was changed"
+    )]
+    AlwaysAuthenticate { uri: String },
+    /// `passwd` on a CA whose key is on a token (exit 3).
+    #[error(
+        "the CA key is on a PKCS#11 token (ca.key is a reference to it) and has no passphrase: \
+         change the token's PIN with the token's own tool (`pkcs11-tool --change-pin`, \
+         `softhsm2-util`, `yubico-piv-tool -a change-pin`); nothing was changed"
+    )]
+    Passwd,
+    /// No module was named for `init --key`/`--key-on-token` (exit 2).
+    #[error("no PKCS#11 module: give --module PATH or set ${ENV_MODULE}")]
+    NoModule,
+    /// The token failed an operation (removed, an error from the module) (exit 4).
+    #[error("the token failed while {what}: {rv}; nothing was changed")]
+    Failed { what: &'static str, rv: String },
+}
+
+fn pin_flags(count_low: bool, final_try: bool, locked: bool) -> String {
+    match (locked, final_try, count_low) {
+        (true, _, _) => {
+            " (CKF_USER_PIN_LOCKED: the PIN is now locked; unblock it with the token's own tool)"
+                .into()
+        }
+        (_, true, _) => " (CKF_USER_PIN_FINAL_TRY: one more wrong PIN locks it)".into(),
+        (_, _, true) => " (CKF_USER_PIN_COUNT_LOW: few tries are left)".into(),
+        _ => String::new(),
+    }
+}
+
+/// A private key on a token, logged in, ready to sign. The session is shared by every
+/// signature of the command (a batch logs in once) and serialised by a mutex.
+pub struct TokenKey {
+    session: Mutex<Session>,
+    key: ObjectHandle,
+    kind: KeyKind,
+    alg: &'static SignatureAlgorithm,
+    /// The subjectPublicKey content (what rcgen compares and embeds).
+    public: Vec<u8>,
+}
+
+/// Where a token key is and whether it is there now, without a PIN: for `status` and `check`.
+pub struct Probe {
+    pub token_label: String,
+    pub token_serial: String,
+    /// SHA-256 of the DER SubjectPublicKeyInfo of the public key found beside the key.
+    pub public_key_sha256: String,
+    /// The DER SubjectPublicKeyInfo.
+    pub spki: Vec<u8>,
+}
+
+/// Finds the token and the key's public half without logging in.
+pub fn probe(reference: &KeyRef) -> Result<Probe, TokenError> {
+    let ctx = load(&reference.module)?;
+    let (slot, info) = find_token(&ctx, &reference.uri, &reference.module)?;
+    let session = ctx
+        .open_ro_session(slot)
+        .map_err(failed("opening a session"))?;
+    let token = info.label().trim_end().to_string();
+    let public = public_key(&session, &reference.uri, &token)?;
+    let spki = public.spki();
+    Ok(Probe {
+        token_label: token,
+        token_serial: info.serial_number().trim_end().to_string(),
+        public_key_sha256: crate::pki::hex::sha256(&spki),
+        spki,
+    })
+}
+
+/// Opens the key a reference names: loads the module, finds the token and the key, checks
+/// its public key against the reference's hash (before the PIN is used: a replaced key costs
+/// no PIN try), then logs in with `pin`.
+pub fn open(reference: &KeyRef, pin: Zeroizing<String>) -> Result<TokenKey, TokenError> {
+    let ctx = load(&reference.module)?;
+    let (slot, info) = find_token(&ctx, &reference.uri, &reference.module)?;
+    let token = info.label().trim_end().to_string();
+    let session = ctx
+        .open_ro_session(slot)
+        .map_err(failed("opening a session"))?;
+    let public = public_key(&session, &reference.uri, &token)?;
+    if crate::pki::hex::sha256(&public.spki()) != reference.public_key_sha256 {
+        return Err(TokenError::KeyChanged {
+            uri: reference.uri.to_string(),
+        });
+    }
+    login(&ctx, slot, &session, &pin, &token)?;
+    finish(session, &reference.uri, token, public)
+}
+
+/// What `init --key pkcs11:…` adopts: the key opened and logged in, with the reference that
+/// ca.key will hold.
+pub fn adopt(
+    uri: &Pkcs11Uri,
+    module: &Path,
+    pin: Zeroizing<String>,
+) -> Result<(TokenKey, KeyRef), TokenError> {
+    let ctx = load(module)?;
+    let (slot, info) = find_token(&ctx, uri, module)?;
+    let token = info.label().trim_end().to_string();
+    let session = ctx
+        .open_ro_session(slot)
+        .map_err(failed("opening a session"))?;
+    login(&ctx, slot, &session, &pin, &token)?;
+    let public = public_key(&session, uri, &token)?;
+    let reference = KeyRef {
+        uri: uri.clone(),
+        module: module.to_path_buf(),
+        public_key_sha256: crate::pki::hex::sha256(&public.spki()),
+    };
+    Ok((finish(session, uri, token, public)?, reference))
+}
+
+/// The module `init` uses: `--module`, else `$CA_PKCS11_MODULE`; made absolute, since ca.key
+/// records it and later commands may run elsewhere.
+pub fn module_path(given: Option<&Path>) -> Result<PathBuf, TokenError> {
+    let path = given
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os(ENV_MODULE).map(PathBuf::from))
+        .ok_or(TokenError::NoModule)?;
+    std::path::absolute(&path).map_err(|e| TokenError::Module {
+        module: path.clone(),
+        reason: e.to_string(),
+    })
+}
+
+impl TokenKey {
+    fn sign_raw(&self, msg: &[u8]) -> Result<Vec<u8>, TokenError> {
+        let session = self.session.lock().map_err(|_| TokenError::Failed {
+            what: "signing",
+            rv: "an earlier signature panicked".into(),
+        })?;
+        let n = match self.kind {
+            KeyKind::P256 => 32,
+            KeyKind::P384 => 48,
+            _ => {
+                return session
+                    .sign(&Mechanism::Sha256RsaPkcs, self.key, msg)
+                    .map_err(failed("signing"));
+            }
+        };
+        let raw = session
+            .sign(&Mechanism::Ecdsa, self.key, &digest(self.kind, msg))
+            .map_err(failed("signing"))?;
+        ecdsa_der(&raw, n).ok_or(TokenError::Failed {
+            what: "signing",
+            rv: format!(
+                "the token's ECDSA signature is {} bytes, not {}",
+                raw.len(),
+                2 * n
+            ),
+        })
+    }
+}
+
+/// The digest an ECDSA key of `kind` signs (CKM_ECDSA takes the hash, not the message).
+fn digest(kind: KeyKind, msg: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    match kind {
+        KeyKind::P384 => sha2::Sha384::digest(msg).to_vec(),
+        _ => sha2::Sha256::digest(msg).to_vec(),
+    }
+}
+
+impl PublicKeyData for TokenKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.public
+    }
+
+    fn algorithm(&self) -> &'static SignatureAlgorithm {
+        self.alg
+    }
+}
+
+impl SigningKey for TokenKey {
+    /// Signs on the token; ECDSA's raw r||s becomes the DER X.509 and checkpoints use. rcgen's
+    /// error type has no room for the token's own words: they are kept for
+    /// [`take_failure`], and the command fails with exit 4 before its commit point.
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        self.sign_raw(msg).map_err(|e| {
+            if let Ok(mut last) = LAST_FAILURE.lock() {
+                last.get_or_insert(e);
+            }
+            rcgen::Error::RemoteKeyError
+        })
+    }
+}
+
+/// The first signing failure of this process (signatures of a batch run on several threads).
+static LAST_FAILURE: Mutex<Option<TokenError>> = Mutex::new(None);
+
+/// Why the token failed to sign, once rcgen reported `RemoteKeyError`.
+pub fn take_failure() -> TokenError {
+    LAST_FAILURE
+        .lock()
+        .ok()
+        .and_then(|mut l| l.take())
+        .unwrap_or(TokenError::Failed {
+            what: "signing",
+            rv: "the module gave no reason".into(),
+        })
+}
+
+impl crate::pki::ca::RemoteKey for TokenKey {}
+
+/// DER `ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }` from a token's r||s of `n`-byte
+/// halves (PKCS#11 CKM_ECDSA).
+pub fn ecdsa_der(raw: &[u8], n: usize) -> Option<Vec<u8>> {
+    if raw.len() != 2 * n {
+        return None;
+    }
+    let (r, s) = raw.split_at(n);
+    Some(yasna::construct_der(|w| {
+        w.write_sequence(|w| {
+            w.next().write_bigint_bytes(r, true);
+            w.next().write_bigint_bytes(s, true);
+        })
+    }))
+}
+
+pub(crate) fn failed(what: &'static str) -> impl Fn(CkError) -> TokenError {
+    move |e| TokenError::Failed {
+        what,
+        rv: e.to_string(),
+    }
+}
+
+/// Loads and initialises a module.
+fn load(module: &Path) -> Result<Pkcs11, TokenError> {
+    trusted_module(module)?;
+    let ctx = Pkcs11::new(module).map_err(|e| TokenError::Module {
+        module: module.to_path_buf(),
+        reason: match e {
+            CkError::LibraryLoading(l) => l.to_string(),
+            other => other.to_string(),
+        },
+    })?;
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => Ok(ctx),
+        Err(e) => Err(TokenError::Module {
+            module: module.to_path_buf(),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// Loading a module runs its code with the operator's PIN at hand, and ca.key (which a
+/// writer of the state directory could edit) names it: the module, whatever a symlink points
+/// to, and every directory above both must belong to root or to the user running fileca and
+/// be writable by no one else (SPEC.md TOKEN-MODULE), as sudo and OpenSSH judge their files.
+fn trusted_module(module: &Path) -> Result<(), TokenError> {
+    use std::os::unix::fs::MetadataExt;
+    let refuse = |reason: String| TokenError::Module {
+        module: module.to_path_buf(),
+        reason,
+    };
+    if !module.is_absolute() {
+        return Err(refuse("not an absolute path".into()));
+    }
+    let real = std::fs::canonicalize(module).map_err(|e| refuse(e.to_string()))?;
+    let me = rustix::process::geteuid().as_raw();
+    for path in [module, real.as_path()] {
+        for part in path.ancestors() {
+            let meta = std::fs::symlink_metadata(part).map_err(|e| refuse(e.to_string()))?;
+            let shared = meta.mode() & 0o022 != 0 && !meta.file_type().is_symlink();
+            if (meta.uid() != 0 && meta.uid() != me) || shared {
+                return Err(refuse(format!(
+                    "{} is owned by uid {} with mode {:o}: a module and the directories above \
+                     it must belong to root or to you and be writable by no one else",
+                    part.display(),
+                    meta.uid(),
+                    meta.mode() & 0o7777
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The one slot whose token matches the URI's token attributes.
+fn find_token(
+    ctx: &Pkcs11,
+    uri: &Pkcs11Uri,
+    module: &Path,
+) -> Result<(Slot, TokenInfo), TokenError> {
+    let slots = ctx
+        .get_slots_with_token()
+        .map_err(failed("listing the module's slots"))?;
+    let mut present = Vec::new();
+    for slot in slots {
+        let Ok(info) = ctx.get_token_info(slot) else {
+            continue;
+        };
+        let matches =
+            |want: &Option<String>, have: &str| want.as_ref().is_none_or(|w| w == have.trim_end());
+        if !info.token_initialized() {
+            continue;
+        }
+        if matches(&uri.token, info.label())
+            && matches(&uri.serial, info.serial_number())
+            && matches(&uri.manufacturer, info.manufacturer_id())
+            && matches(&uri.model, info.model())
+        {
+            return Ok((slot, info));
+        }
+        present.push(format!("{:?}", info.label().trim_end()));
+    }
+    Err(TokenError::NoToken {
+        uri: uri.to_string(),
+        module: module.to_path_buf(),
+        present,
+    })
+}
+
+/// Logs the user in; a refused PIN is reported with the token's PIN flags.
+fn login(
+    ctx: &Pkcs11,
+    slot: Slot,
+    session: &Session,
+    pin: &Zeroizing<String>,
+    token: &str,
+) -> Result<(), TokenError> {
+    let flags = ctx
+        .get_token_info(slot)
+        .map_err(failed("reading the token's flags"))?;
+    if flags.user_pin_locked() {
+        return Err(TokenError::Locked {
+            token: token.to_string(),
+        });
+    }
+    let auth = cryptoki::types::AuthPin::from(pin.as_str());
+    match session.login(UserType::User, Some(&auth)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
+        Err(CkError::Pkcs11(RvError::PinIncorrect | RvError::PinLenRange, _)) => {
+            let after = ctx.get_token_info(slot).ok();
+            Err(TokenError::WrongPin {
+                token: token.to_string(),
+                count_low: after.as_ref().is_some_and(TokenInfo::user_pin_count_low),
+                final_try: after.as_ref().is_some_and(TokenInfo::user_pin_final_try),
+                locked: after.as_ref().is_some_and(TokenInfo::user_pin_locked),
+            })
+        }
+        Err(CkError::Pkcs11(RvError::PinLocked, _)) => Err(TokenError::Locked {
+            token: token.to_string(),
+        }),
+        Err(e) => Err(failed("logging in")(e)),
+    }
+}
+
+/// The search template of the URI's object attributes for a key of `class`.
+fn template(uri: &Pkcs11Uri, class: ObjectClass) -> Vec<Attribute> {
+    let mut t = vec![Attribute::Class(class)];
+    if let Some(label) = &uri.object {
+        t.push(Attribute::Label(label.as_bytes().to_vec()));
+    }
+    if let Some(id) = &uri.id {
+        t.push(Attribute::Id(id.clone()));
+    }
+    t
+}
+
+/// The one object of `class` matching the URI.
+pub(crate) fn one_object(
+    session: &Session,
+    uri: &Pkcs11Uri,
+    class: ObjectClass,
+    token: &str,
+    what: &'static str,
+) -> Result<ObjectHandle, TokenError> {
+    let found = session
+        .find_objects(&template(uri, class))
+        .map_err(failed("looking for the key"))?;
+    match found[..] {
+        [one] => Ok(one),
+        [] => Err(TokenError::NoKey {
+            uri: uri.to_string(),
+            token: token.to_string(),
+            what,
+        }),
+        _ => Err(TokenError::Ambiguous {
+            uri: uri.to_string(),
+            token: token.to_string(),
+            count: found.len(),
+        }),
+    }
+}
+
+/// The logged-in key: its private object, refused when it needs a login per signature.
+fn finish(
+    session: Session,
+    uri: &Pkcs11Uri,
+    token: String,
+    public: Public,
+) -> Result<TokenKey, TokenError> {
+    let key = one_object(
+        &session,
+        uri,
+        ObjectClass::PRIVATE_KEY,
+        &token,
+        "private key",
+    )?;
+    // A key that wants the PIN for every signature (CKA_ALWAYS_AUTHENTICATE: YubiKey PIV slot
+    // 9c by default) needs C_Login(CKU_CONTEXT_SPECIFIC) between C_SignInit and C_Sign, which
+    // cryptoki's one-call sign cannot do (SoftHSM2 rejects it before C_SignInit, and does not
+    // sign CKM_ECDSA in parts): refused, saying what works instead.
+    let always = session
+        .get_attributes(key, &[AttributeType::AlwaysAuthenticate])
+        .map_err(failed("reading the key's attributes"))?
+        .into_iter()
+        .any(|a| matches!(a, Attribute::AlwaysAuthenticate(true)));
+    if always {
+        return Err(TokenError::AlwaysAuthenticate {
+            uri: uri.to_string(),
+        });
+    }
+    let alg = match public.kind {
+        KeyKind::P256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+        KeyKind::P384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+        _ => &rcgen::PKCS_RSA_SHA256,
+    };
+    Ok(TokenKey {
+        session: Mutex::new(session),
+        key,
+        kind: public.kind,
+        alg,
+        public: public.key,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_raw_ecdsa_signature_becomes_der_integers() {
+        let mut raw = vec![0u8; 64];
+        raw[0] = 0x80; // r needs a leading zero to stay positive
+        raw[63] = 1; // s is 1
+        let der = ecdsa_der(&raw, 32).unwrap();
+        assert_eq!(&der[..5], &[0x30, 0x26, 0x02, 0x21, 0x00]);
+        assert_eq!(&der[der.len() - 3..], &[0x02, 0x01, 0x01]);
+        assert_eq!(ecdsa_der(&raw, 48), None);
+    }
+}
