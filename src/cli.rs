@@ -189,16 +189,20 @@ pub enum Command {
         after_help = "Example:\n  ca --dir ./pki export-index > index.txt\n  openssl ocsp -index index.txt -CA pki/ca.crt -rsigner ocsp.crt -rkey ocsp.key -port 8080"
     )]
     ExportIndex,
+    /// Create or rotate the delegated OCSP responder (ocsp.key, ocsp.crt) that `ca ocsp` and
+    /// `ca serve` sign with.
     #[command(
         subcommand,
         name = "ocsp-responder",
         after_help = "Example:\n  ca --dir ./pki ocsp-responder renew --days 30\n\nWrites ocsp.key and ocsp.crt in the state directory: the delegated responder that\n`ca ocsp` and `ca serve` sign OCSP responses with (they never load ca.key)."
     )]
     OcspResponder(OcspResponderCommand),
+    /// Write pre-signed OCSP responses (for stapling or static serving).
     #[command(
         after_help = "Examples:\n  ca --dir ./pki ocsp 5C0A4B9E --out web.ocsp     # nginx ssl_stapling_file, s_server -status_file\n  ca --dir ./pki ocsp --out-dir /srv/www/ocsp     # every unexpired certificate, SERIAL.der\n\nResponses are signed by the delegated responder (`ca ocsp-responder renew`) and are\nvalid until their nextUpdate (--hours, at most the responder certificate's notAfter):\nrun it again before then."
     )]
     Ocsp(OcspArgs),
+    /// Serve the CRL, the CA certificate and OCSP over HTTP at the policy's URLs.
     #[command(
         after_help = "Examples:\n  ca --dir ./pki serve --listen 127.0.0.1:8080\n  ca serve --listen 0.0.0.0:8080 ./root ./issuing    # a root and its issuing CA\n\nServes, at the paths of each CA's policy [urls]: the CRL (DER), the CA certificate (DER)\nand OCSP (POST, and GET with the base64 request in the path); /healthz and /metrics.\nNever loads ca.key and never writes the state directory; a committed change is served\nwithin a second."
     )]

@@ -421,11 +421,7 @@ fn hostile_requests_and_an_interrupted_commit_serve_limits() {
     let req = std::fs::read(write_request(&dir, tmp.path())).unwrap();
     let (_, _, body) = post(port, "/root/ocsp", &req);
     assert_eq!(body, TRY_LATER);
-    assert!(
-        server.log().contains("interrupted commit"),
-        "{}",
-        server.log()
-    );
+    assert!(server.log().contains("(.journal;"), "{}", server.log());
     drop(server);
     assert_unchanged(&before, &snapshot(&dir));
 }
@@ -693,5 +689,164 @@ fn mutations_do_not_wait_for_serve_serve_state() {
         reloads >= 2,
         "serve reloaded as the commits came: {}",
         server.log()
+    );
+}
+
+/// OUTPUT-INSIDE for `ca ocsp` (review finding: `--out ca.crl --force` replaced the signed
+/// CRL with an OCSP response, and `--out-dir` filled the state directory): refused, nothing
+/// written.
+#[test]
+fn ca_ocsp_never_writes_into_the_state_directory_ocsp_presign() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("root");
+    lab_ca(&dir, "root", free_port(), None);
+    let (_, serial) = issue(&dir, "web.test", &tmp.path().join("out"));
+    let before = snapshot(tmp.path());
+    for args in [
+        vec!["ocsp", &serial, "--out", "root/ca.crl", "--force"],
+        vec!["ocsp", &serial, "--out", "root/certs/x.der"],
+        vec!["ocsp", "--out-dir", "root"],
+        vec!["ocsp", "--out-dir", "root/certs"],
+    ] {
+        let out = clean_ca(&dir)
+            .args(&args)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{args:?}: {}",
+            output_text(&out)
+        );
+        assert!(
+            output_text(&out).contains("state directory"),
+            "{}",
+            output_text(&out)
+        );
+        assert_unchanged(&before, &snapshot(tmp.path()));
+    }
+}
+
+/// SERVE-LIMITS, SERVE-STATE, SERVE-RELOAD (review findings): a connection that sends nothing
+/// is closed; a failure that passes without any watched file changing (a missing .lock) is
+/// retried; a directory rolled back to an older generation is not served over the newer one.
+#[test]
+#[ignore = "full tier: waits out the header timeout"]
+fn silent_connections_passing_failures_and_rollbacks_serve_limits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let dir = tmp.path().join("root");
+    lab_ca(&dir, "root", port, None);
+    let (leaf, serial) = issue(&dir, "web.test", &tmp.path().join("out"));
+    let ca = dir.join("ca.crt");
+    let cert = ["-cert", leaf.to_str().unwrap()];
+
+    // A missing .lock: not served; once a read command has made it, served — no file the
+    // poller watches changed.
+    std::fs::remove_file(dir.join(".lock")).unwrap();
+    let server = Server::start(port, &[&dir], false);
+    wait_until(Duration::from_secs(10), || {
+        server.log().contains("not served").then_some(())
+    })
+    .expect("serve reports the missing .lock");
+    std::fs::File::create(dir.join(".lock")).unwrap();
+    wait_until(Duration::from_secs(10), || {
+        server.log().contains("serving generation").then_some(())
+    })
+    .expect("serve retries without a watched file changing");
+
+    // A silent connection is closed within the header timeout.
+    let mut silent = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 16];
+    let n = silent.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "closed without an answer");
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A rollback: the older generation is not served over the newer one.
+    let old: Vec<(&str, Vec<u8>)> = ["index.json", "index.log", "audit.log"]
+        .iter()
+        .map(|f| (*f, std::fs::read(dir.join(f)).unwrap()))
+        .collect();
+    let ok = clean_ca(&dir)
+        .args(["revoke", &serial, "--reason", "keyCompromise"])
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    wait_until(Duration::from_secs(10), || {
+        ocsp_query(port, "/root/ocsp", &ca, &cert, &["-no_nonce"], &ca)
+            .contains(": revoked")
+            .then_some(())
+    })
+    .expect("the revocation is served");
+    for (f, bytes) in &old {
+        let tmpf = dir.join(format!("{f}.rollback"));
+        std::fs::write(&tmpf, bytes).unwrap();
+        std::fs::rename(&tmpf, dir.join(f)).unwrap();
+    }
+    wait_until(Duration::from_secs(10), || {
+        server.log().contains("rolled back").then_some(())
+    })
+    .expect("serve says the directory was rolled back");
+    let text = ocsp_query(port, "/root/ocsp", &ca, &cert, &["-no_nonce"], &ca);
+    assert!(text.contains(": revoked"), "{text}");
+}
+
+/// SERVE-RELOAD (review finding): when the newest state cannot be served (here: it revokes the
+/// responder's own certificate), the last verified snapshot stays, but its answers keep the
+/// thisUpdate of the last time it was the newest state — never a fresh "good" signed now.
+#[test]
+#[ignore = "full tier: a server and several commits"]
+fn answers_from_a_superseded_snapshot_keep_their_old_this_update_serve_reload() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let dir = tmp.path().join("root");
+    lab_ca(&dir, "root", port, None);
+    let (leaf, _) = issue(&dir, "web.test", &tmp.path().join("out"));
+    let ca = dir.join("ca.crt");
+    let cert = ["-cert", leaf.to_str().unwrap()];
+    let server = Server::start(port, &[&dir], true);
+    let responder = dir.join("ocsp.crt");
+    let ok = clean_ca(&dir)
+        .args(["revoke", "--cert"])
+        .arg(&responder)
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", output_text(&ok));
+    let revoked_at = time::OffsetDateTime::now_utc();
+    wait_until(Duration::from_secs(10), || {
+        server.log().contains("not served").then_some(())
+    })
+    .expect("the newest state is not served");
+    std::thread::sleep(Duration::from_secs(2));
+    let text = ocsp_query(
+        port,
+        "/root/ocsp",
+        &ca,
+        &cert,
+        &["-no_nonce", "-resp_text"],
+        &ca,
+    );
+    let this_update = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("This Update: "))
+        .unwrap_or_else(|| panic!("{text}"));
+    let fmt = time::macros::format_description!(
+        "[month repr:short] [day padding:space] [hour]:[minute]:[second] [year] GMT"
+    );
+    let at = time::PrimitiveDateTime::parse(this_update.trim(), &fmt)
+        .unwrap_or_else(|e| panic!("{this_update}: {e}"))
+        .assume_utc();
+    assert!(
+        at <= revoked_at,
+        "thisUpdate {at} is after the state changed at {revoked_at}"
     );
 }

@@ -26,6 +26,16 @@ pub fn run(args: &OcspArgs, ctx: &Context) -> Result<()> {
         (Some(out), true) => Some(CopyTarget::File(out.clone())),
         (None, _) => None,
     };
+    // Never into the state directory: `--out ca.crl --force` replaced the signed CRL with an
+    // OCSP response and `--out-dir DIR` filled it with files (review finding; OUTPUT-INSIDE).
+    if let Some(out) = &args.out
+        && target.as_ref().is_some_and(CopyTarget::is_file)
+    {
+        crate::store::output::refuse_inside_state(&ctx.dir, &crate::store::output::parent_of(out))?;
+    }
+    if let Some(dir) = &args.out_dir {
+        crate::store::output::refuse_inside_state(&ctx.dir, dir)?;
+    }
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     let state = session.snapshot(
         crate::store::Reads {

@@ -142,6 +142,21 @@ pub fn status_of(entry: &crate::model::log::Entry) -> crate::pki::ocsp::Status {
     }
 }
 
+/// The times of an answer from a snapshot last confirmed to be the newest state at
+/// `confirmed_at` (SERVE-RELOAD): thisUpdate is that time, not now, so a newer state that
+/// cannot be served freezes it; `None` once that is older than `validity` (the answer is then
+/// tryLater, never a fresh "good" from a superseded state).
+pub fn times_confirmed(
+    responder: &Responder,
+    confirmed_at: OffsetDateTime,
+    now: OffsetDateTime,
+    validity: time::Duration,
+) -> Option<crate::pki::ocsp::Times> {
+    let mut times = times(responder, confirmed_at.min(now), validity);
+    times.produced_at = now;
+    (times.next_update > now).then_some(times)
+}
+
 /// The times of responses signed at `now` to be valid `validity` long, never past the
 /// responder certificate's notAfter (a client refuses a response whose signer has expired).
 pub fn times(

@@ -34,6 +34,8 @@ pub const MAX_CONNECTIONS: usize = 1024;
 /// Time allowed for a request's headers, and for its body.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest one connection keeps its slot, whatever it does (SERVE-LIMITS).
+pub const MAX_CONNECTION_LIFE: Duration = Duration::from_secs(120);
 /// The most cached responses (one per CertID set asked about); the cache is emptied when full.
 const MAX_CACHED: usize = 100_000;
 
@@ -96,27 +98,37 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
-        let service = hyper::service::service_fn(move |req| {
-            let shared = shared.clone();
-            async move { Ok::<_, Infallible>(handle(&shared, req).await) }
-        });
-        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_TIMEOUT)
-            .max_buf_size(64 * 1024);
-        builder
-            .http2()
-            .timer(TokioTimer::new())
-            .max_concurrent_streams(128)
-            .max_header_list_size(64 * 1024);
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let conn = graceful.watch(conn);
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let _ = conn.await;
+            // A connection that sends nothing within HEADER_TIMEOUT gives its slot back: hyper's
+            // header timeout starts only once it knows the protocol (review finding: 1,024
+            // silent connections stopped the server for good).
+            let mut first = [0u8; 1];
+            match tokio::time::timeout(HEADER_TIMEOUT, stream.peek(&mut first)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return drop(permit),
+            }
+            let service = hyper::service::service_fn(move |req| {
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(handle(&shared, req).await) }
+            });
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .max_buf_size(64 * 1024);
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .max_concurrent_streams(128)
+                .max_header_list_size(64 * 1024);
+            let conn = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .into_owned();
+            // Nor does one keep a slot longer than MAX_CONNECTION_LIFE (an HTTP/2 client that
+            // sent its preface and then nothing; an idle keep-alive is closed by hyper sooner).
+            let _ = tokio::time::timeout(MAX_CONNECTION_LIFE, watcher.watch(conn)).await;
             drop(permit);
         });
     }
@@ -364,17 +376,11 @@ fn healthz(shared: &Shared) -> Response<Body> {
 
 /// Answers an OCSP request (DER).
 fn ocsp_response(shared: &Shared, der: &[u8], now: OffsetDateTime, get: bool) -> Response<Body> {
-    let request = match ocsp::parse_request(der) {
-        Ok(r) => r,
-        Err(_) => {
-            return ocsp_bytes(
-                ocsp::error_response(ErrorStatus::MalformedRequest).into(),
-                shared,
-                "malformedRequest",
-            );
-        }
+    let Ok(request) = ocsp::parse_request(der) else {
+        let malformed = ocsp::error_response(ErrorStatus::MalformedRequest);
+        return ocsp_bytes(malformed.into(), shared, "malformedRequest");
     };
-    let served = match issuer_of(shared, &request) {
+    let (served, confirmed_at) = match issuer_of(shared, &request) {
         Ok(s) => s,
         Err(status) => {
             let kind = match status {
@@ -424,7 +430,12 @@ fn ocsp_response(shared: &Shared, der: &[u8], now: OffsetDateTime, get: bool) ->
             Status::Unknown => "unknown",
         });
     }
-    let times = crate::model::responder::times(responder, now, VALIDITY);
+    let Some(times) =
+        crate::model::responder::times_confirmed(responder, confirmed_at, now, VALIDITY)
+    else {
+        let stale = ocsp::error_response(ErrorStatus::TryLater);
+        return ocsp_bytes(stale.into(), shared, "tryLater");
+    };
     let signed = ocsp::sign_response(
         &ocsp::Responder {
             key: &responder.key,
@@ -475,7 +486,7 @@ impl Served {
 fn issuer_of(
     shared: &Shared,
     request: &ocsp::Request,
-) -> std::result::Result<Arc<Served>, ErrorStatus> {
+) -> std::result::Result<(Arc<Served>, OffsetDateTime), ErrorStatus> {
     let slots = shared
         .slots
         .read()
@@ -495,7 +506,10 @@ fn issuer_of(
             if !request.ids.iter().all(|id| hashes.matches(id)) {
                 return Err(ErrorStatus::Unauthorized);
             }
-            return served.cloned().ok_or(ErrorStatus::TryLater);
+            return served
+                .cloned()
+                .map(|s| (s, slot.confirmed_at))
+                .ok_or(ErrorStatus::TryLater);
         }
     }
     Err(if unknown_issuer {

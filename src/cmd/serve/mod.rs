@@ -45,6 +45,9 @@ pub struct Slot {
     /// Why the files found are not the ones served (an interrupted commit, a state that does
     /// not verify); `None` when the newest state is served.
     pub problem: Option<String>,
+    /// When the served snapshot was last confirmed to be the newest state (loaded, or its
+    /// files unchanged at a poll): an OCSP answer's thisUpdate.
+    pub confirmed_at: OffsetDateTime,
 }
 
 impl Slot {
@@ -96,6 +99,7 @@ pub fn serve(
                     served: None,
                     fallback: None,
                     problem: None,
+                    confirmed_at: OffsetDateTime::UNIX_EPOCH,
                 })
                 .collect(),
         ),
@@ -103,7 +107,8 @@ pub fn serve(
         cache: Mutex::new(std::collections::HashMap::new()),
     });
     let mut prints: Vec<Option<Fingerprint>> = vec![None; dirs.len()];
-    poll_once(&shared, &dirs, &opts, &mut prints);
+    let mut retry_at = vec![None; dirs.len()];
+    poll_once(&shared, &dirs, &opts, &mut prints, &mut retry_at);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -115,7 +120,7 @@ pub fn serve(
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(POLL);
-                poll_once(&shared, &dirs, &opts, &mut prints);
+                poll_once(&shared, &dirs, &opts, &mut prints, &mut retry_at);
             }
         })
     };
@@ -131,17 +136,30 @@ fn poll_once(
     dirs: &[PathBuf],
     opts: &OpenOptions,
     prints: &mut [Option<Fingerprint>],
+    retry_at: &mut [Option<std::time::Instant>],
 ) {
     for (i, dir) in dirs.iter().enumerate() {
         let print = load::fingerprint(dir);
+        let now = OffsetDateTime::now_utc();
         if prints[i].as_ref() == Some(&print) {
+            // Unchanged since the snapshot served was loaded: still the newest state.
+            let mut slots = match shared.slots.write() {
+                Ok(s) => s,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            slots[i].confirmed_at = now;
+            continue;
+        }
+        // A state that failed is tried again at most once a second, whether or not its files
+        // change (a failure may be passing: descriptors, permissions, a missing .lock).
+        if retry_at[i].is_some_and(|t| std::time::Instant::now() < t) {
             continue;
         }
         let shown = crate::render::escape(&dir.display().to_string());
-        let now = OffsetDateTime::now_utc();
         let outcome = if load::has_journal(dir) {
             Err(
-                "holds an interrupted commit (.journal); run any ca command on it to complete it"
+                "a commit is in progress, or was interrupted (.journal; if it stays, run any ca \
+                 command on the directory to complete it)"
                     .to_string(),
             )
         } else {
@@ -152,6 +170,17 @@ fn poll_once(
             Err(poisoned) => poisoned.into_inner(),
         };
         let slot = &mut slots[i];
+        // A generation below the one served is a directory rolled back (SERVE-STATE): the
+        // newer state served stays, and the rollback is said.
+        let outcome = match (outcome, &slot.served) {
+            (Ok(new), Some(old)) if new.generation < old.generation => Err(format!(
+                "generation {} is older than generation {} served before (the directory was \
+                 rolled back or replaced)",
+                new.generation, old.generation
+            )),
+            (outcome, _) => outcome,
+        };
+        let loaded = outcome.is_ok();
         match outcome {
             Ok(served) => {
                 crate::render::warn(&format!(
@@ -162,6 +191,7 @@ fn poll_once(
                 slot.served = Some(Arc::new(served));
                 slot.fallback = None;
                 slot.problem = None;
+                slot.confirmed_at = now;
                 if let Ok(mut cache) = shared.cache.lock() {
                     cache.clear();
                 }
@@ -182,9 +212,20 @@ fn poll_once(
                 slot.problem = Some(why);
             }
         }
-        // A journal is retried every poll until it is gone; anything else when the files
-        // change again.
-        prints[i] = (!load::has_journal(dir)).then_some(print);
+        // Loaded: not loaded again until its files change. Not loaded: tried again in a
+        // second (a journal is usually a commit in progress).
+        if loaded {
+            prints[i] = Some(print);
+            retry_at[i] = None;
+        } else {
+            prints[i] = None;
+            let wait = if load::has_journal(dir) {
+                Duration::ZERO
+            } else {
+                Duration::from_secs(1)
+            };
+            retry_at[i] = Some(std::time::Instant::now() + wait);
+        }
     }
 }
 
