@@ -850,3 +850,47 @@ fn answers_from_a_superseded_snapshot_keep_their_old_this_update_serve_reload() 
         "thisUpdate {at} is after the state changed at {revoked_at}"
     );
 }
+
+/// SERVE-LIMITS (review finding): /healthz is 503 when a DIR with an OCSP URL has only an
+/// expired responder (every OCSP answer is tryLater), and says why.
+#[test]
+#[ignore = "full tier: a server"]
+fn healthz_is_unhealthy_with_an_expired_responder_serve_limits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let dir = tmp.path().join("root");
+    let then = (time::OffsetDateTime::now_utc() - time::Duration::days(3))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    for args in [
+        vec![
+            "init".to_string(),
+            "--subject".into(),
+            "CN=Expired Responder".into(),
+            "--crl-url".into(),
+            format!("{base}/root.crl"),
+            "--ocsp-url".into(),
+            format!("{base}/root/ocsp"),
+        ],
+        vec![
+            "ocsp-responder".into(),
+            "renew".into(),
+            "--days".into(),
+            "1".into(),
+        ],
+        vec!["crl".into()],
+    ] {
+        let out = clean_ca(&dir)
+            .env("FILECA_NOW", &then)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", output_text(&out));
+    }
+    let _server = Server::start(port, &[&dir], true);
+    let (status, _, body) = get(port, "/healthz");
+    assert_eq!(status, 503, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("no valid OCSP responder"));
+    assert_eq!(get(port, "/root.crl").0, 200, "the CRL is still served");
+}

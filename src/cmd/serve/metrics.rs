@@ -117,3 +117,37 @@ fn label(s: &str) -> String {
         })
         .collect()
 }
+
+/// `/healthz`: healthy when every DIR serves its newest state and, where it has an OCSP URL, a
+/// responder that has not expired; the text says per DIR what is served and why not.
+pub fn health(slots: &[Slot], now: time::OffsetDateTime) -> (bool, String) {
+    let mut text = String::new();
+    let mut ok = true;
+    for slot in slots.iter() {
+        let dir = crate::render::escape(&slot.dir.display().to_string());
+        let responder_ok = |s: &super::load::Served| {
+            s.routes.ocsp.is_empty() || s.responder.as_ref().is_some_and(|r| r.not_after > now)
+        };
+        match (&slot.served, &slot.problem) {
+            // A DIR with an OCSP URL whose responder is expired (or absent) answers every OCSP
+            // request tryLater: unhealthy (review finding: /healthz said 200).
+            (Some(s), None) if !responder_ok(s) => {
+                ok = false;
+                text.push_str(&format!(
+                    "{dir}: generation {}: no valid OCSP responder (ca ocsp-responder renew)\n",
+                    s.generation
+                ));
+            }
+            (Some(s), None) => text.push_str(&format!("{dir}: generation {}\n", s.generation)),
+            (served, problem) => {
+                ok = false;
+                let serving = served.as_ref().map_or("nothing".to_string(), |s| {
+                    format!("generation {}", s.generation)
+                });
+                let why = crate::render::escape(problem.as_deref().unwrap_or("not loaded yet"));
+                text.push_str(&format!("{dir}: serving {serving}: {why}\n"));
+            }
+        }
+    }
+    (ok, text)
+}
