@@ -894,3 +894,31 @@ fn healthz_is_unhealthy_with_an_expired_responder_serve_limits() {
     assert!(String::from_utf8_lossy(&body).contains("no valid OCSP responder"));
     assert_eq!(get(port, "/root.crl").0, 200, "the CRL is still served");
 }
+
+/// SERVE-STATE (review finding): a DIR that can never be served — a symlink, a file, a
+/// directory without a CA — is refused at start (exit 5), not served as 503 for good.
+#[test]
+fn serve_refuses_at_start_what_can_never_be_a_ca_directory_serve_state() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("root");
+    let out = clean_ca(&dir)
+        .args(["init", "--subject", "CN=Start"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink(&dir, &link).unwrap();
+    let file = tmp.path().join("file");
+    std::fs::write(&file, b"").unwrap();
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    for bad in [&link, &file, &empty] {
+        let mut cmd = Command::new(bin());
+        cmd.env_clear()
+            .args(["serve", "--exit-after", "5", "--listen", "127.0.0.1:0"])
+            .arg(&dir)
+            .arg(bad);
+        let out = bounded(cmd, Duration::from_secs(20));
+        assert_eq!(out.status.code(), Some(5), "{bad:?}: {}", output_text(&out));
+    }
+}

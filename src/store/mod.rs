@@ -384,7 +384,7 @@ pub fn is_pending(dir: &Path) -> bool {
 
 /// Refuses a state directory that is missing, a symlink or not a directory, a pending CA, a
 /// directory with no CA in it, or one whose certs/ is not a real directory.
-fn check_is_state_dir(dir: &Path) -> Result<()> {
+pub fn check_is_state_dir(dir: &Path) -> Result<()> {
     match std::fs::symlink_metadata(dir) {
         Ok(m) if m.file_type().is_symlink() => Err(Error::state(dir, DirError::Symlink)),
         Ok(m) if !m.is_dir() => Err(Error::state(dir, DirError::NotDir)),

@@ -91,6 +91,12 @@ pub fn serve(
     opts: OpenOptions,
     exit_after: Option<Duration>,
 ) -> Result<()> {
+    // What can never become a CA directory while serve runs is refused at start (review
+    // finding: a DIR given as a symlink ran and answered 503 for good): a symlink, a file, a
+    // missing directory, a pending sub-CA, a directory without a CA.
+    for dir in &dirs {
+        crate::store::check_is_state_dir(dir)?;
+    }
     let shared = Arc::new(Shared {
         slots: RwLock::new(
             dirs.iter()
