@@ -232,6 +232,17 @@ def reads(work, rows):
         measure("crl (1% revoked) / -gencrl", n, lambda i: ca(f, "crl", "--out", os.path.join(work, f"s{n}-{i}.crl"), "--force"), lambda i: osl(o, "-gencrl", "-out", os.path.join(work, f"so{n}-{i}.crl")), rows)
 
 
+def table_rows(rows):
+    """The markdown rows of the measured rows: median (min–max) of each tool, ratio, RSS."""
+    out = []
+    for label, size, ft, fr, ot, orr in rows:
+        fm, om = statistics.median(ft) * 1000, statistics.median(ot) * 1000
+        out.append(
+            f"| {label} | {size:,} | {fm:.1f} ({min(ft)*1000:.1f}–{max(ft)*1000:.1f}) | {om:.1f} ({min(ot)*1000:.1f}–{max(ot)*1000:.1f}) | {fm/om:.2f} | {fr/1024:.1f} | {orr/1024:.1f} |"
+        )
+    return out
+
+
 def write_reads(rows):
     """Writes the rows into docs/benchmarks.md's "Reads at scale" section."""
     ver = subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.strip()
@@ -245,11 +256,7 @@ def write_reads(rows):
         "| operation | issued | fileca ms | openssl ms | ratio | fileca RSS MiB | openssl RSS MiB |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for label, size, ft, fr, ot, orr in rows:
-        fm, om = statistics.median(ft) * 1000, statistics.median(ot) * 1000
-        out.append(
-            f"| {label} | {size:,} | {fm:.1f} ({min(ft)*1000:.1f}–{max(ft)*1000:.1f}) | {om:.1f} ({min(ot)*1000:.1f}–{max(ot)*1000:.1f}) | {fm/om:.2f} | {fr/1024:.1f} | {orr/1024:.1f} |"
-        )
+    out.extend(table_rows(rows))
     section = "\n".join(out) + "\n"
     path = os.path.join(ROOT, "docs", "benchmarks.md")
     doc = open(path).read()
@@ -403,11 +410,7 @@ def write_report(rows):
         "| operation | issued | fileca ms | openssl ms | ratio | fileca RSS MiB | openssl RSS MiB |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for label, size, ft, fr, ot, orr in rows:
-        fm, om = statistics.median(ft) * 1000, statistics.median(ot) * 1000
-        out.append(
-            f"| {label} | {size:,} | {fm:.1f} ({min(ft)*1000:.1f}–{max(ft)*1000:.1f}) | {om:.1f} ({min(ot)*1000:.1f}–{max(ot)*1000:.1f}) | {fm/om:.2f} | {fr/1024:.1f} | {orr/1024:.1f} |"
-        )
+    out.extend(table_rows(rows))
     path = os.path.join(ROOT, "docs", "benchmarks.md")
     table = "\n".join(out) + "\n"
     notes = ""

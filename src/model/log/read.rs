@@ -262,20 +262,26 @@ fn standings(log: &Log, header: &Header) -> Result<HashMap<String, Standing>> {
         if line.starts_with(ISSUED) {
             return Ok(());
         }
-        match parse_line(line)? {
-            Line::Issued(_) => {}
-            Line::Revoked(r) => {
-                let s = out.entry(r.line.revoked.clone()).or_default();
-                *s = s.revoke(&r.line.revoked, &r)?;
-            }
-            Line::Released(r) => {
-                let s = out.entry(r.released.clone()).or_default();
-                *s = s.release(&r)?;
-            }
-        }
-        Ok(())
+        Ok(fold(&mut out, &parse_line(line)?)?)
     })?;
     Ok(out)
+}
+
+/// Applies a revocation or release line to the standing of the serial it names (an issued line
+/// changes none): the one fold [`standings`] and [`scan_issued`] share.
+fn fold(out: &mut HashMap<String, Standing>, line: &Line) -> std::result::Result<(), LineError> {
+    match line {
+        Line::Issued(_) => {}
+        Line::Revoked(r) => {
+            let s = out.entry(r.line.revoked.clone()).or_default();
+            *s = s.revoke(&r.line.revoked, r)?;
+        }
+        Line::Released(r) => {
+            let s = out.entry(r.released.clone()).or_default();
+            *s = s.release(r)?;
+        }
+    }
+    Ok(())
 }
 
 /// One pass over index.log, chained to the signed `log_head` before it returns: `issued` is
@@ -304,14 +310,7 @@ pub fn scan_issued(
                     not_after: e.not_after.unix_timestamp(),
                 });
             }
-            Line::Revoked(r) => {
-                let s = out.entry(r.line.revoked.clone()).or_default();
-                *s = s.revoke(&r.line.revoked, &r)?;
-            }
-            Line::Released(r) => {
-                let s = out.entry(r.released.clone()).or_default();
-                *s = s.release(&r)?;
-            }
+            event => fold(&mut out, &event)?,
         }
         Ok(())
     })?;
