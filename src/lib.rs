@@ -13,6 +13,7 @@ pub mod clock;
 pub mod cmd;
 pub mod cnf;
 pub mod error;
+pub mod fsio;
 pub mod input;
 pub mod model;
 pub mod par;
@@ -22,6 +23,7 @@ pub mod policy;
 pub mod rand;
 pub mod render;
 pub mod store;
+pub mod term;
 pub mod token;
 
 /// Hex and SHA-256 fingerprints live in the PKI core, which needs them; the rest of the crate
@@ -138,10 +140,10 @@ pub fn run_with(cli: Cli, fixed: Option<Fixed>) -> Result<i32> {
         Command::Backup(a) => cmd::backup::run(a, &ctx)?,
         Command::Policy(a) => cmd::policy::run(a, &ctx)?,
         Command::Completions { shell } => {
-            render::print(&String::from_utf8_lossy(&cli::man::completions(*shell)))?;
+            term::print(&String::from_utf8_lossy(&cli::man::completions(*shell)))?;
         }
         Command::Man { command: sub } => {
-            render::print(&String::from_utf8_lossy(&cli::man::page(sub.as_deref())?))?;
+            term::print(&String::from_utf8_lossy(&cli::man::page(sub.as_deref())?))?;
         }
     }
     Ok(exit::OK)

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use fileca::store::fsio::fault::{self, Fault};
+use fileca::fsio::fault::{self, Fault};
 
 use crate::harness::{IO, Snapshot, UNKNOWN, copy_dir, csr, snapshot};
 

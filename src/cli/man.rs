@@ -64,7 +64,7 @@ fn command_page(name: &str) -> Result<clap::Command> {
         .ok_or_else(|| {
             Error::Usage(format!(
                 "no command {:?}; `ca --help` lists them",
-                crate::render::escape(name)
+                crate::term::escape(name)
             ))
         })?;
     // The page the main page refers to as ca-NAME(1). clap's `help` mirrors

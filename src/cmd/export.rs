@@ -57,7 +57,7 @@ pub fn run(args: &ExportArgs, ctx: &Context) -> Result<()> {
         ("--fullchain", _) => Form::FullChain,
         (_, None) => unreachable!("clap requires --key with --p12"),
         (option, Some(_)) => {
-            if matches!(target, CopyTarget::Stdout) && crate::render::stdout_is_terminal() {
+            if matches!(target, CopyTarget::Stdout) && crate::term::stdout_is_terminal() {
                 return Err(Refused::P12ToTerminal.into());
             }
             let passphrase = crate::passphrase::new_passphrase(
@@ -108,22 +108,22 @@ pub fn run(args: &ExportArgs, ctx: &Context) -> Result<()> {
         Form::P12 { .. } => MODE_SECRET,
     };
     write_copy(&target, &bytes, false, mode)?;
-    crate::store::fsio::reported();
+    crate::fsio::reported();
     let now = ctx.now()?;
     let state_now = entry.state(now);
     if !ctx.quiet && state_now != crate::model::log::CertState::Valid {
-        crate::render::warn(&format!(
+        crate::term::warn(&format!(
             "warning: certificate {} is {}: relying parties will refuse it",
             entry.serial,
             state_now.name()
         ));
     }
     if !ctx.quiet && target.is_file() {
-        crate::render::warn(&format!(
+        crate::term::warn(&format!(
             "note: exported certificate {} ({}) to {}",
             entry.serial,
             crate::pki::names::shown(&entry.subject),
-            crate::render::escape(&out.display().to_string())
+            crate::term::escape(&out.display().to_string())
         ));
     }
     Ok(())

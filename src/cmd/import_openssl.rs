@@ -150,8 +150,8 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
         ctx,
         &format!(
             "imported {count} certificate(s) ({revoked} revoked) from {} into {}; next serial {serial}{note}",
-            crate::render::escape(&src.display().to_string()),
-            crate::render::escape(&ctx.dir.display().to_string())
+            crate::term::escape(&src.display().to_string()),
+            crate::term::escape(&ctx.dir.display().to_string())
         ),
     )
 }
@@ -254,7 +254,7 @@ fn import_line(
     // a terminal line: control, bidi and zero-width characters (SPEC.md HOSTILE-TERMINAL).
     let subject_text = subject.stored();
     for name in std::iter::once(&subject_text).chain(&sans) {
-        if name.chars().any(crate::render::is_unsafe) {
+        if name.chars().any(crate::term::is_unsafe) {
             return Err(ImportProblem::UnsafeName(name.clone()));
         }
     }
@@ -500,7 +500,7 @@ impl CertFiles {
     fn read_named(&self) -> BySerial {
         let mut map = BySerial::new();
         for dir in BY_NAME {
-            let Ok(entries) = crate::store::fsio::list_dir(&self.root.join(dir)) else {
+            let Ok(entries) = crate::fsio::list_dir(&self.root.join(dir)) else {
                 continue;
             };
             let mut paths: Vec<PathBuf> = entries

@@ -24,10 +24,10 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
     let dir = &ctx.dir;
     let note = |m: &str| {
         if !ctx.quiet {
-            crate::render::warn(&format!("note: {m}"));
+            crate::term::warn(&format!("note: {m}"));
         }
     };
-    let shown = |p: &Path| crate::render::escape(&p.display().to_string());
+    let shown = |p: &Path| crate::term::escape(&p.display().to_string());
     parent_can_issue_sub_cas(parent, ctx)?;
     if pending_or_done(args, ctx, parent)? {
         return Ok(());
@@ -199,10 +199,10 @@ fn pending_or_done(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<bool
     let dir = &ctx.dir;
     let note = |m: &str| {
         if !ctx.quiet {
-            crate::render::warn(&format!("note: {m}"));
+            crate::term::warn(&format!("note: {m}"));
         }
     };
-    let shown = |p: &Path| crate::render::escape(&p.display().to_string());
+    let shown = |p: &Path| crate::term::escape(&p.display().to_string());
     // Step 1: the pending CA (or the one a previous run left).
     if store::is_pending(dir) {
         note(&format!("resuming: {} is a pending CA", shown(dir)));

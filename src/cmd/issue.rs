@@ -21,9 +21,9 @@ use crate::pki::keys::{self, KeyType};
 use crate::pki::names::San;
 use crate::pki::names::Subject;
 use crate::pki::p12::{self, P12Form};
-use crate::render::Note;
 use crate::store::output::{PairFile, PairPlan};
 use crate::store::{CERT, MODE_PUBLIC, MODE_SECRET};
+use crate::term::Note;
 
 /// What `ca issue` is asked to do: the key is generated before the lock.
 pub struct Issue {
@@ -150,10 +150,10 @@ fn deliver_undelivered(args: &IssueArgs, ctx: &Context) -> Result<bool> {
         return Ok(false);
     };
     if !ctx.quiet {
-        crate::render::warn(&format!(
+        crate::term::warn(&format!(
             "delivered {} (certificate {serial}, issued by the interrupted ca issue); no new \
              certificate was issued",
-            crate::render::escape(&args.out_dir.join(&args.name).display().to_string())
+            crate::term::escape(&args.out_dir.join(&args.name).display().to_string())
         ));
     }
     Ok(true)
@@ -295,7 +295,7 @@ pub fn plan(state: &Snapshot, request: &Issue, env: &Env) -> Result<Planned> {
         crate::model::change::Issue::new("issue", None),
     )?;
     let dir = request.out_dir.join(&request.name);
-    let shown = crate::render::escape(&dir.display().to_string());
+    let shown = crate::term::escape(&dir.display().to_string());
     let what = match request.p12 {
         Some(_) => "key, certificate and PKCS#12 bundle",
         None => "key and certificate",

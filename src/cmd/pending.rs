@@ -86,7 +86,7 @@ pub fn query(dir: &Path) -> Result<(PendingReport, Vec<Problem>)> {
             }),
         }
     }
-    let shown = crate::render::escape(&dir.display().to_string());
+    let shown = crate::term::escape(&dir.display().to_string());
     Ok((
         PendingReport {
             pending: true,
@@ -111,12 +111,12 @@ pub fn status(dir: &Path, json: bool) -> Result<()> {
     crate::outln!(
         out,
         "pending CA:    {} ({})",
-        crate::render::escape(&report.subject),
+        crate::term::escape(&report.subject),
         report.key_type
     );
-    crate::outln!(out, "request:       {}", crate::render::escape(&report.csr));
+    crate::outln!(out, "request:       {}", crate::term::escape(&report.csr));
     crate::outln!(out, "next:          {}", report.next);
-    crate::render::print(&out)
+    crate::term::print(&out)
 }
 
 /// `ca check` of a pending CA: its problems, or an ok line naming it pending.
@@ -134,9 +134,9 @@ pub fn check(dir: &Path, json: bool) -> Result<bool> {
     if json || !ok {
         crate::render::check::print(&check, dir, json)?;
     } else {
-        crate::render::print(&format!(
+        crate::term::print(&format!(
             "ok: pending CA {}: its request ca.csr is signed by its key; no certificate yet\n",
-            crate::render::escape(&report.subject)
+            crate::term::escape(&report.subject)
         ))?;
     }
     Ok(ok)
@@ -204,8 +204,8 @@ pub fn complete_pending(ctx: &Context, cert_path: &Path, certs: Vec<Vec<u8>>) ->
         ctx,
         &format!(
             "installed the CA certificate {serial} of \"{}\" in {} (its chain in chain.pem); the CA is ready",
-            crate::render::escape(&ca.cert.subject_shown),
-            crate::render::escape(&dir.display().to_string())
+            crate::term::escape(&ca.cert.subject_shown),
+            crate::term::escape(&dir.display().to_string())
         ),
     )
 }
@@ -230,7 +230,7 @@ fn check_pending_dir(ctx: &Context) -> Result<()> {
             },
         ));
     }
-    let entries = store::fsio::list_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let entries = crate::fsio::list_dir(dir).map_err(|e| Error::io(dir, e))?;
     for name in entries {
         let path = dir.join(&name);
         let kind = std::fs::symlink_metadata(&path)
@@ -240,7 +240,7 @@ fn check_pending_dir(ctx: &Context) -> Result<()> {
             Some(store::LOCK | store::KEY | store::CSR) => kind.is_file(),
             Some(store::CERTS) => {
                 kind.is_dir()
-                    && store::fsio::list_dir(&path)
+                    && crate::fsio::list_dir(&path)
                         .map_err(|e| Error::io(&path, e))?
                         .is_empty()
             }

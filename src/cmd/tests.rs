@@ -25,6 +25,7 @@ use crate::pki::names::{San, Subject};
 use crate::pki::reason::Reason;
 use crate::store::{Plan, Reads};
 
+mod change;
 mod remote;
 
 /// A path that does not exist: messages name it; nothing may read it.

@@ -18,7 +18,6 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::apply::{apply, flush_files};
-use super::fsio::{self, Dir, Durable};
 use super::journal::{self, Journal, Pair, PairFile};
 use super::output::{self, Mode};
 use super::undelivered::prune_undelivered;
@@ -27,6 +26,7 @@ use super::{
     UNDELIVERED, cleanup, read_plain,
 };
 use crate::error::{Error, Result};
+use crate::fsio::{self, Dir, Durable};
 use crate::hex;
 
 /// How many files are written before their fsyncs are issued together (bounds open files).

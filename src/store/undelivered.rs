@@ -6,12 +6,12 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::fsio::{self, Dir, Durable};
 use super::journal::{self, Journal, Pair};
 use super::output::{self, Mode};
 use super::recover::output_content;
 use super::{Access, MODE_SECRET, Session, UNDELIVERED, read_plain};
 use crate::error::{Error, Result};
+use crate::fsio::{self, Dir, Durable};
 
 /// One record of `.undelivered`: what an interrupted command committed and recovery did not
 /// deliver (RECOVER-UNDELIVERED).
