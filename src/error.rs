@@ -193,9 +193,13 @@ pub enum Error {
     /// The outcome of the change is unknown until the next command recovers.
     #[error("outcome unknown: {msg}")]
     Unknown { msg: String },
-    /// Something that cannot happen did; a bug.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Something that cannot happen did; a bug (exit 70). `what` names the invariant that
+    /// broke; `cause` is the library error that showed it, when one did.
+    #[error("internal error: {what}{}", .cause.as_ref().map(|e| format!(": {e}")).unwrap_or_default())]
+    Internal {
+        what: &'static str,
+        cause: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// A read command's stdout was closed by its reader (`| head -1`): a normal end, exit 0,
     /// nothing printed.
     #[error("stdout was closed")]
@@ -203,6 +207,22 @@ pub enum Error {
 }
 
 impl Error {
+    /// A bug: `what` (an invariant, in words fixed at compile time) did not hold.
+    pub fn bug(what: &'static str) -> Self {
+        Error::Internal { what, cause: None }
+    }
+
+    /// A bug shown by a library's error `cause` while doing `what`.
+    pub fn bug_in(
+        what: &'static str,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Internal {
+            what,
+            cause: Some(Box::new(cause)),
+        }
+    }
+
     /// The documented exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
@@ -234,7 +254,7 @@ impl Error {
             Error::Conflict { .. } => exit::CONFLICT,
             Error::Undelivered { .. } => exit::UNDELIVERED,
             Error::Unknown { .. } => exit::UNKNOWN,
-            Error::Internal(_) | Error::Crypto(_) => exit::INTERNAL,
+            Error::Internal { .. } | Error::Crypto(_) => exit::INTERNAL,
             // A token key that changed: bad state; a failing token: I/O; no module: usage.
             Error::Token(crate::token::TokenError::KeyChanged { .. }) => exit::STATE,
             Error::Token(crate::token::TokenError::Failed { .. }) => exit::IO,

@@ -32,7 +32,7 @@ pub fn page(sub: Option<&str>) -> Result<Vec<u8>> {
         .source(format!("fileca {}", env!("CARGO_PKG_VERSION")))
         .manual("fileca manual")
         .render(&mut page)
-        .map_err(|e| Error::Internal(format!("rendering the man page: {e}")))?;
+        .map_err(|e| Error::bug_in("rendering the man page", e))?;
     // clap_mangen has no EXIT STATUS section; the codes are part of the contract.
     page.extend_from_slice(EXIT_STATUS_ROFF.as_bytes());
     Ok(page)

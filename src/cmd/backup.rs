@@ -110,9 +110,9 @@ fn tar_of(files: &[FileWrite], mtime: i64) -> Result<Vec<u8>> {
         }
         out.finish()
     };
-    build(&mut out).map_err(|e| Error::Internal(format!("building the backup archive: {e}")))?;
+    build(&mut out).map_err(|e| Error::bug_in("building the backup archive", e))?;
     out.into_inner()
-        .map_err(|e| Error::Internal(format!("building the backup archive: {e}")))
+        .map_err(|e| Error::bug_in("building the backup archive", e))
 }
 
 /// Every state file fileca keeps, read under the session's lock: the top-level files

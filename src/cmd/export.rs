@@ -49,7 +49,7 @@ pub fn run(args: &ExportArgs, ctx: &Context) -> Result<()> {
     let key_der = match &key {
         Some((_, key_pem)) => Some(Zeroizing::new(
             decode_one(key_pem.as_bytes(), &["PRIVATE KEY"], MAX_PEM_BYTES)
-                .map_err(|e| Error::Internal(format!("the key read for export: {e}")))?,
+                .map_err(|e| Error::bug_in("the key read for export", e))?,
         )),
         None => None,
     };
@@ -157,7 +157,7 @@ fn bundle(
 /// Refuses a key that is not the certificate's; returns the certificate's public key bits.
 fn check_key(entry: &Entry, der: &[u8], key_path: &Path, key: &rcgen::KeyPair) -> Result<Vec<u8>> {
     let cert = crate::pki::pem::certificate(der)
-        .map_err(|e| Error::Internal(format!("the recorded certificate: {e}")))?;
+        .map_err(|e| Error::bug_in("the recorded certificate", e))?;
     let public = cert.public_key().subject_public_key.data.to_vec();
     if rcgen::PublicKeyData::der_bytes(key) != public.as_slice() {
         return Err(Refused::ExportKeyMismatch {

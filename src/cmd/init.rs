@@ -73,7 +73,7 @@ pub fn plan(request: &Init, env: &Env) -> Result<Vec<FileWrite>> {
         } => {
             let (cert, serial) = self_signed(subject, key, (*days, *path_len, constraints), env)?;
             let text = String::from_utf8(reference.to_bytes())
-                .map_err(|_| Error::Internal("a key reference that is not UTF-8".into()))?;
+                .map_err(|_| Error::bug("a key reference that is not UTF-8"))?;
             (text, cert, serial)
         }
         Source::Import {
@@ -104,7 +104,7 @@ pub fn plan(request: &Init, env: &Env) -> Result<Vec<FileWrite>> {
         false => {
             let text = crate::policy::with_urls(&request.urls);
             let ca = CaCert::parse(cert_pem.as_bytes())
-                .map_err(|e| Error::Internal(format!("re-reading the CA certificate: {e}")))?;
+                .map_err(|e| Error::bug_in("re-reading the CA certificate", e))?;
             crate::policy::parse::parse(&text, Some(&ca)).map_err(|problems| {
                 crate::error::Refused::Policy {
                     file: PathBuf::from("--crl-url/--ca-issuers-url/--ocsp-url"),
@@ -119,7 +119,7 @@ pub fn plan(request: &Init, env: &Env) -> Result<Vec<FileWrite>> {
         Source::Token { key, .. } => key,
         _ => signer_in_memory.insert(
             rcgen::KeyPair::from_pem(&key_pem)
-                .map_err(|e| Error::Internal(format!("re-reading the CA key: {e}")))?,
+                .map_err(|e| Error::bug_in("re-reading the CA key", e))?,
         ),
     };
     if let Some(pass) = &request.passphrase {

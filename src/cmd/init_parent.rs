@@ -35,8 +35,8 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
     let csr_pem = store::read_state_file(dir, store::CSR)?;
     let csr_der = crate::pki::pem::decode_one(&csr_pem, &["CERTIFICATE REQUEST"], MAX_PEM_BYTES)
         .map_err(|e| Error::state(dir.join(store::CSR), e))?;
-    let csr = crate::pki::csr::check(&csr_der)
-        .map_err(|e| Error::state(dir.join(store::CSR), e.to_string()))?;
+    let csr =
+        crate::pki::csr::check(&csr_der).map_err(|e| Error::state(dir.join(store::CSR), e))?;
     if let Some(subject) = &args.subject {
         let wanted = super::new_ca::subject_of(args)?;
         if wanted != csr.subject {
@@ -147,9 +147,9 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
                     Err(e)
                 }
             })?;
-            parent_view(&pctx, &csr.spki_der)?.0.ok_or_else(|| {
-                Error::Internal("the parent's certificate is not in its index".into())
-            })?
+            parent_view(&pctx, &csr.spki_der)?
+                .0
+                .ok_or_else(|| Error::bug("the parent's certificate is not in its index"))?
         }
     };
     // Step 3: install it, with the parent's certificate and chain as the chain.
@@ -224,9 +224,9 @@ fn pending_or_done(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<bool
             ));
             return Ok(true);
         }
-        return Err(store::check_can_create(dir).err().unwrap_or_else(|| {
-            Error::Internal("a complete CA where init --parent expected none".into())
-        }));
+        return Err(store::check_can_create(dir)
+            .err()
+            .unwrap_or_else(|| Error::bug("a complete CA where init --parent expected none")));
     } else {
         let subject = super::new_ca::subject_of(args)?;
         let (mut files, _) = super::new_ca::plan_pending(&subject, args.key_type, None)?;

@@ -97,7 +97,7 @@ pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
             passphrase: pass.clone(),
             key_der: zeroize::Zeroizing::new(
                 crate::pki::pem::decode_one(key_pem.as_bytes(), &["PRIVATE KEY"], usize::MAX)
-                    .map_err(|e| Error::Internal(format!("the generated key: {e}")))?,
+                    .map_err(|e| Error::bug_in("the generated key", e))?,
             ),
         }),
         _ => None,
@@ -174,9 +174,9 @@ fn pair(
         .iter()
         .find(|w| w.bytes == pem.as_bytes())
         .map(|w| w.target.clone())
-        .ok_or_else(|| Error::Internal("issue wrote no certificate".into()))?;
+        .ok_or_else(|| Error::bug("issue wrote no certificate"))?;
     let serial = crate::model::layout::serial_of_cert_file(&source)
-        .ok_or_else(|| Error::Internal("issue wrote no certificate".into()))?
+        .ok_or_else(|| Error::bug("issue wrote no certificate"))?
         .to_string();
     // NAME.crt, NAME.fullchain.pem (the certificate and the CAs above it, the root excepted)
     // and ca.crt, the trust anchor: this CA's certificate for a root, else chain.pem's root,
@@ -212,7 +212,7 @@ fn pair(
     let mut carried = Vec::new();
     if let Some(p12) = &request.p12 {
         let leaf = crate::pki::pem::decode_one(pem.as_bytes(), &["CERTIFICATE"], usize::MAX)
-            .map_err(|e| Error::Internal(format!("the issued certificate: {e}")))?;
+            .map_err(|e| Error::bug_in("the issued certificate", e))?;
         let certs: Vec<&[u8]> = std::iter::once(&leaf[..])
             .chain(std::iter::once(&state.ca.cert.der[..]))
             .chain(state.chain.iter().map(|c| &c.der[..]))

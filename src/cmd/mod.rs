@@ -201,7 +201,7 @@ impl Planned {
                     (!rest.is_empty()).then(|| String::from_utf8_lossy(rest).into_owned()),
                 )
             })
-            .ok_or_else(|| Error::Internal("an output that the plan does not write".into()))?;
+            .ok_or_else(|| Error::bug("an output that the plan does not write"))?;
         let serial = crate::model::layout::serial_of_cert_file(&source).map(str::to_string);
         Ok(OutputFile {
             path,
@@ -222,12 +222,10 @@ impl Planned {
             .writes
             .iter()
             .find(|w| w.target == source)
-            .ok_or_else(|| {
-                Error::Internal("a DER output of a file the plan does not write".into())
-            })?
+            .ok_or_else(|| Error::bug("a DER output of a file the plan does not write"))?
             .bytes;
         let der = crate::pki::pem::decode_one(pem, &["X509 CRL", "CERTIFICATE"], pem.len())
-            .map_err(|e| Error::Internal(format!("{source}: {e}")))?;
+            .map_err(|e| Error::bug_in("a DER output of a PEM file the plan writes", e))?;
         Ok(OutputFile {
             path,
             source: source.to_string(),

@@ -57,7 +57,7 @@ pub fn run(args: &OcspArgs, ctx: &Context) -> Result<()> {
         .into());
     }
     let hashes = IssuerHashes::of_certificate(&state.ca.cert.der)
-        .ok_or_else(|| crate::error::Error::Internal("ca.crt does not parse again".into()))?;
+        .ok_or_else(|| crate::error::Error::bug("ca.crt does not parse again"))?;
     let times = responder::times(&responder, now, time::Duration::hours(args.hours.into()));
     let sign = |e: &Entry| -> Result<Vec<u8>> {
         let id = hashes.cert_id(HashAlg::Sha1, &e.serial);

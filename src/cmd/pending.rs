@@ -262,8 +262,7 @@ pub fn plan(request: &Install, ca: &Ca, env: &Env) -> Result<(Vec<FileWrite>, Se
     let csr_der =
         crate::pki::pem::decode_one(&request.csr, &["CERTIFICATE REQUEST"], MAX_PEM_BYTES)
             .map_err(|e| Error::state(store::CSR, e))?;
-    let csr =
-        crate::pki::csr::check(&csr_der).map_err(|e| Error::state(store::CSR, e.to_string()))?;
+    let csr = crate::pki::csr::check(&csr_der).map_err(|e| Error::state(store::CSR, e))?;
     if csr.spki_der != ca.cert.spki_der {
         return Err(Refused::NotForThisKey {
             cert: path.clone(),
@@ -281,7 +280,7 @@ pub fn plan(request: &Install, ca: &Ca, env: &Env) -> Result<(Vec<FileWrite>, Se
     let x509 = crate::pki::pem::certificate(cert_der).map_err(|e| Error::input(path, e.into()))?;
     let serial = Serial::from_magnitude(x509.raw_serial());
     let key_pem = String::from_utf8(request.key_file.to_vec())
-        .map_err(|_| Error::state(store::KEY, "is not a PEM file"))?;
+        .map_err(|_| Error::state(store::KEY, crate::model::snapshot::SnapshotError::KeyNotPem))?;
     let chain_pem: String = chain.iter().map(|d| pem_of("CERTIFICATE", d)).collect();
     let mut files = crate::model::change::new_ca_files(
         env,

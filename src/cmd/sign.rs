@@ -198,7 +198,7 @@ pub fn plan_batch(
     let jobs: Vec<(&CheckedCsr, &Serial)> = csrs.iter().map(|(_, c)| c).zip(&numbered).collect();
     let issued = crate::par::map(&jobs, 64, |j| sign_one(*j));
     if issued.len() != csrs.len() {
-        return Err(Error::Internal("a batch lost a certificate".into()));
+        return Err(Error::bug("a batch lost a certificate"));
     }
     // Every CSR the policy or the name constraints refuse is named (BATCH-ATOMIC), as the
     // CSR gate names every bad CSR; any other error is the batch's own.

@@ -203,6 +203,14 @@ pub enum SnapshotError {
     /// ca.key is not UTF-8.
     #[error("is not a PEM file")]
     KeyNotPem,
+    /// renew-ca's archive of the old certificate (ca-SERIAL.crt) is already there.
+    #[error("already exists; refusing to overwrite an archived CA certificate")]
+    ArchiveExists,
+    /// chain.pem that no checkpoint signed and that is not ca.crt's issuers up to a root.
+    #[error(
+        "is in no signed checkpoint and is not ca.crt's issuers up to a root (placed by hand?); remove it, or run `ca check`"
+    )]
+    ChainUnsigned,
     /// A counter file (`serial`, `crlnumber`) that is not of its form.
     #[error("must hold one uppercase hex number with an even number of digits and a final newline")]
     Counter,
@@ -291,4 +299,44 @@ pub enum NotCurrent {
          edited or rolled back behind fileca's back; run `ca check`"
     )]
     Differs { what: &'static str, generation: u64 },
+}
+
+/// Why `ca log` cannot show audit.log. The caller names the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuditError {
+    /// The first problem `ca check` would report about the chain of records.
+    #[error("does not chain to the signed audit_head: {0} (run `ca check`)")]
+    Unchained(String),
+    #[error("is not UTF-8 (run `ca check`)")]
+    NotUtf8,
+    /// A line that is not a record fileca writes: what serde_json found, and where.
+    #[error(
+        "line {line}: not an audit record ({category:?} error at column {column}; run `ca check`)"
+    )]
+    Line {
+        line: usize,
+        column: usize,
+        category: JsonCategory,
+    },
+}
+
+/// serde_json's kind of error, comparable (its `Category` is `Copy` but not `Eq`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonCategory {
+    Io,
+    Syntax,
+    Data,
+    Eof,
+}
+
+impl From<serde_json::error::Category> for JsonCategory {
+    fn from(c: serde_json::error::Category) -> Self {
+        use serde_json::error::Category;
+        match c {
+            Category::Io => JsonCategory::Io,
+            Category::Syntax => JsonCategory::Syntax,
+            Category::Data => JsonCategory::Data,
+            Category::Eof => JsonCategory::Eof,
+        }
+    }
 }

@@ -73,21 +73,10 @@ pub enum StateError {
     /// A file of lines (audit.log) whose last byte is not a newline.
     #[error("does not end with a newline (truncated?)")]
     Unterminated,
-    /// The few checks that are still words, for the operator, not for code: a command's own
-    /// (renew's profile, renew-ca's archive, status's CRL, log's audit lines, issue_one's
-    /// serial).
+    /// A CSR of the state directory (a pending CA's ca.csr) the gate refuses.
     #[error("{0}")]
-    Corrupt(String),
-}
-
-impl From<String> for StateError {
-    fn from(text: String) -> Self {
-        StateError::Corrupt(text)
-    }
-}
-
-impl From<&str> for StateError {
-    fn from(text: &str) -> Self {
-        StateError::Corrupt(text.into())
-    }
+    Csr(#[from] crate::pki::csr::CsrError),
+    /// audit.log, read by `ca log`.
+    #[error("{0}")]
+    Audit(#[from] model::AuditError),
 }

@@ -107,8 +107,9 @@ pub fn finish_plan(
         // The checkpoint signs the files as this commit leaves them.
         let written = |name: &str| writes.iter().find(|w| w.target == name);
         let counter = |name: &str, now: &crate::pki::serial::Serial| match written(name) {
-            Some(w) => crate::pki::serial::Serial::parse_file(&w.bytes)
-                .ok_or_else(|| Error::Internal(format!("the plan writes a bad {name}"))),
+            Some(w) => crate::pki::serial::Serial::parse_file(&w.bytes).ok_or_else(|| {
+                Error::bug("the plan writes a counter file (serial, crlnumber) that does not parse")
+            }),
             None => Ok(now.clone()),
         };
         let files = crate::model::header::Files {
@@ -215,7 +216,7 @@ pub fn archive_ca(
     if state.has_file(&archive) {
         return Err(Error::state(
             state.dir.join(&archive),
-            "already exists; refusing to overwrite an archived CA certificate",
+            crate::model::snapshot::SnapshotError::ArchiveExists,
         ));
     }
     let write = FileWrite::public(
@@ -263,7 +264,10 @@ pub fn issue_entry(
     {
         return Err(Error::state(
             state.dir.join(SERIAL),
-            format!("serial {serial} is not above the highest issued serial {max}"),
+            crate::model::snapshot::SnapshotError::CounterNotAbove {
+                counter: serial.clone(),
+                last: max,
+            },
         ));
     }
     let above: Vec<&crate::pki::constraints::Constraints> =
@@ -355,11 +359,13 @@ pub fn crl_writes(
         .iter()
         .map(|r| {
             Ok(crate::pki::crl::Listed {
-                serial: Serial::parse_canonical(&r.revoked)
-                    .ok_or_else(|| Error::Internal(format!("bad serial {}", r.revoked)))?,
+                serial: Serial::parse_canonical(&r.revoked).ok_or_else(|| {
+                    Error::bug("a recorded revocation whose serial does not parse")
+                })?,
                 at: r.at,
-                reason: Reason::from_name(&r.reason)
-                    .ok_or_else(|| Error::Internal(format!("bad reason {}", r.reason)))?,
+                reason: Reason::from_name(&r.reason).ok_or_else(|| {
+                    Error::bug("a recorded revocation whose reason is not one fileca writes")
+                })?,
             })
         })
         .collect::<Result<Vec<_>>>()?;

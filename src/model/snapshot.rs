@@ -110,7 +110,7 @@ impl Snapshot {
             if !genuine {
                 return Err(Error::state(
                     snapshot.dir.join(CHAIN),
-                    "is in no signed checkpoint and is not ca.crt's issuers up to a root (placed by hand?); remove it, or run `ca check`",
+                    SnapshotError::ChainUnsigned,
                 ));
             }
         }
@@ -245,7 +245,7 @@ impl Snapshot {
     /// read certificates ([`crate::store::Session::snapshot`]).
     fn log(&self) -> Result<&Log> {
         self.log.as_ref().ok_or_else(|| {
-            Error::Internal("a plan read index.log, which its snapshot was loaded without".into())
+            Error::bug("a plan read index.log, which its snapshot was loaded without")
         })
     }
 

@@ -35,6 +35,7 @@ macro_rules! outln {
 
 /// Prints a `--json` document: pretty JSON and a newline, through [`print()`].
 pub fn print_json<T: serde::Serialize + ?Sized>(report: &T) -> Result<()> {
-    let json = json::to_string(report).map_err(|e| Error::Internal(e.to_string()))?;
+    let json =
+        json::to_string(report).map_err(|e| Error::bug_in("serializing a --json report", e))?;
     print(&format!("{json}\n"))
 }

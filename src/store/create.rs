@@ -231,7 +231,7 @@ fn flush(written: &mut Vec<(std::fs::File, PathBuf)>) -> Result<()> {
     let items: Vec<Durable> = written.iter().map(|(f, p)| Durable::File(f, p)).collect();
     fsio::fsync_group(&items).map_err(|e| match written.first() {
         Some((_, p)) => Error::io(p, e),
-        None => Error::Internal(e.to_string()),
+        None => Error::bug_in("fsync of a group of no files", e),
     })?;
     written.clear();
     Ok(())

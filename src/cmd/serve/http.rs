@@ -65,7 +65,7 @@ pub async fn serve(
         .map_err(|e| Error::io(format!("--listen {listen}"), e))?;
     crate::term::warn(&format!("serve: listening on http://{bound}"));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| Error::Internal(format!("installing the SIGTERM handler: {e}")))?;
+        .map_err(|e| Error::bug_in("installing the SIGTERM handler", e))?;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let deadline = async {

@@ -119,7 +119,7 @@ pub fn serve(
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| Error::Internal(format!("starting the server runtime: {e}")))?;
+        .map_err(|e| Error::bug_in("starting the server runtime", e))?;
     let stop = Arc::new(AtomicBool::new(false));
     let poller = {
         let (shared, stop) = (shared.clone(), stop.clone());
