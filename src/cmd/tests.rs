@@ -26,6 +26,7 @@ use crate::pki::reason::Reason;
 use crate::store::{Plan, Reads};
 
 mod change;
+mod hierarchy;
 mod remote;
 
 /// A path that does not exist: messages name it; nothing may read it.
