@@ -3,7 +3,7 @@
 //! here. See docs/design.md for the architecture and SPEC.md for the contract.
 //!
 //! No unsafe code but two statements, each allowed where it stands with its reason: borrowing
-//! a descriptor the user named by number (`--out /dev/fd/N`, render/mod.rs) and walking the
+//! a descriptor the user named by number (`--out /dev/fd/N`, term.rs) and walking the
 //! password database (store/trust.rs). `forbid` would admit no exception; `deny` admits only
 //! these two, which the structure test counts.
 #![deny(unsafe_code)]
