@@ -20,6 +20,9 @@ pub struct Generator {
     pub uri: Pkcs11Uri,
     pub module: PathBuf,
     token: String,
+    ctx: cryptoki::context::Pkcs11,
+    slot: cryptoki::slot::Slot,
+    pin: Zeroizing<String>,
 }
 
 /// Finds the token, logs in, and checks that nothing on it has the new key's label or id
@@ -69,6 +72,9 @@ pub fn prepare(
         uri,
         module: module.to_path_buf(),
         token,
+        ctx,
+        slot,
+        pin,
     })
 }
 
@@ -127,7 +133,13 @@ impl Generator {
             module: self.module.clone(),
             public_key_sha256: crate::pki::hex::sha256(&key_public.spki()),
         };
-        let key = finish(self.session, &self.uri, self.token, key_public)?;
+        let logged_in = super::LoggedIn {
+            ctx: &self.ctx,
+            module: &self.module,
+            slot: self.slot,
+            pin: self.pin,
+        };
+        let key = finish(self.session, &self.uri, self.token, key_public, logged_in)?;
         Ok((key, reference))
     }
 }

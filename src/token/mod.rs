@@ -8,6 +8,7 @@
 //! the one the reference records is refused before the PIN is used ([`TokenError::KeyChanged`]);
 //! a signature the token fails to make fails the command before its commit point.
 
+mod context;
 pub mod generate;
 pub mod keyref;
 mod public;
@@ -112,13 +113,6 @@ pub enum TokenError {
         module: PathBuf,
         selector: String,
     },
-    /// A key that needs a login for every signature (exit 3).
-    #[error(
-        "the key {uri} needs the PIN for every signature (CKA_ALWAYS_AUTHENTICATE), which \
-         fileca does not support yet; use a key without it (for a YubiKey PIV slot: generate \
-         it with `yubico-piv-tool -a generate --pin-policy=once`); nothing was changed"
-    )]
-    AlwaysAuthenticate { uri: String },
     /// `passwd` on a CA whose key is on a token (exit 3).
     #[error(
         "the CA key is on a PKCS#11 token (ca.key is a reference to it) and has no passphrase: \
@@ -155,6 +149,17 @@ pub struct TokenKey {
     alg: &'static SignatureAlgorithm,
     /// The subjectPublicKey content (what rcgen compares and embeds).
     public: Vec<u8>,
+    /// For a key with CKA_ALWAYS_AUTHENTICATE: the login before each signature.
+    context: Option<context::ContextLogin>,
+}
+
+/// What [`finish`] needs to give a key that wants a login per signature its
+/// [`context::ContextLogin`]: the module, the slot, the PIN read once.
+pub(crate) struct LoggedIn<'a> {
+    ctx: &'a Pkcs11,
+    module: &'a Path,
+    slot: Slot,
+    pin: Zeroizing<String>,
 }
 
 /// Where a token key is and whether it is there now, without a PIN: for `status` and `check`.
@@ -202,7 +207,13 @@ pub fn open(reference: &KeyRef, pin: Zeroizing<String>) -> Result<TokenKey, Toke
         });
     }
     login(&ctx, slot, &session, &pin, &token)?;
-    finish(session, &reference.uri, token, public)
+    let logged_in = LoggedIn {
+        ctx: &ctx,
+        module: &reference.module,
+        slot,
+        pin,
+    };
+    finish(session, &reference.uri, token, public, logged_in)
 }
 
 /// What `init --key pkcs11:…` adopts: the key opened and logged in, with the reference that
@@ -225,7 +236,13 @@ pub fn adopt(
         module: module.to_path_buf(),
         public_key_sha256: crate::pki::hex::sha256(&public.spki()),
     };
-    Ok((finish(session, uri, token, public)?, reference))
+    let logged_in = LoggedIn {
+        ctx: &ctx,
+        module,
+        slot,
+        pin,
+    };
+    Ok((finish(session, uri, token, public, logged_in)?, reference))
 }
 
 /// The module `init` uses: `--module`, else `$CA_PKCS11_MODULE`; made absolute, since ca.key
@@ -247,18 +264,18 @@ impl TokenKey {
             what: "signing",
             rv: "an earlier signature panicked".into(),
         })?;
+        let sign = |mechanism: &Mechanism, data: &[u8]| match &self.context {
+            Some(context) => context.sign(&session, mechanism, self.key, data),
+            None => session
+                .sign(mechanism, self.key, data)
+                .map_err(failed("signing")),
+        };
         let n = match self.kind {
             KeyKind::P256 => 32,
             KeyKind::P384 => 48,
-            _ => {
-                return session
-                    .sign(&Mechanism::Sha256RsaPkcs, self.key, msg)
-                    .map_err(failed("signing"));
-            }
+            _ => return sign(&Mechanism::Sha256RsaPkcs, msg),
         };
-        let raw = session
-            .sign(&Mechanism::Ecdsa, self.key, &digest(self.kind, msg))
-            .map_err(failed("signing"))?;
+        let raw = sign(&Mechanism::Ecdsa, &digest(self.kind, msg))?;
         ecdsa_der(&raw, n).ok_or(TokenError::Failed {
             what: "signing",
             rv: format!(
@@ -437,6 +454,18 @@ fn login(
     pin: &Zeroizing<String>,
     token: &str,
 ) -> Result<(), TokenError> {
+    login_as(ctx, slot, session, pin, token, UserType::User)
+}
+
+/// Logs in as `user` (the user, or CKU_CONTEXT_SPECIFIC before a signature).
+fn login_as(
+    ctx: &Pkcs11,
+    slot: Slot,
+    session: &Session,
+    pin: &Zeroizing<String>,
+    token: &str,
+    user: UserType,
+) -> Result<(), TokenError> {
     let flags = ctx
         .get_token_info(slot)
         .map_err(failed("reading the token's flags"))?;
@@ -446,7 +475,7 @@ fn login(
         });
     }
     let auth = cryptoki::types::AuthPin::from(pin.as_str());
-    match session.login(UserType::User, Some(&auth)) {
+    match session.login(user, Some(&auth)) {
         Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
         Err(CkError::Pkcs11(RvError::PinIncorrect | RvError::PinLenRange, _)) => {
             let after = ctx.get_token_info(slot).ok();
@@ -502,12 +531,14 @@ pub(crate) fn one_object(
     }
 }
 
-/// The logged-in key: its private object, refused when it needs a login per signature.
+/// The logged-in key: its private object, with a login before each signature when it has
+/// CKA_ALWAYS_AUTHENTICATE.
 fn finish(
     session: Session,
     uri: &Pkcs11Uri,
     token: String,
     public: Public,
+    logged_in: LoggedIn<'_>,
 ) -> Result<TokenKey, TokenError> {
     let key = one_object(
         &session,
@@ -517,19 +548,22 @@ fn finish(
         "private key",
     )?;
     // A key that wants the PIN for every signature (CKA_ALWAYS_AUTHENTICATE: YubiKey PIV slot
-    // 9c by default) needs C_Login(CKU_CONTEXT_SPECIFIC) between C_SignInit and C_Sign, which
-    // cryptoki's one-call sign cannot do (SoftHSM2 rejects it before C_SignInit, and does not
-    // sign CKM_ECDSA in parts): refused, saying what works instead.
+    // 9c by default) signs through `context` (TOKEN-ALWAYS).
     let always = session
         .get_attributes(key, &[AttributeType::AlwaysAuthenticate])
         .map_err(failed("reading the key's attributes"))?
         .into_iter()
         .any(|a| matches!(a, Attribute::AlwaysAuthenticate(true)));
-    if always {
-        return Err(TokenError::AlwaysAuthenticate {
-            uri: uri.to_string(),
-        });
-    }
+    let context = match always {
+        true => Some(context::ContextLogin::new(
+            logged_in.ctx,
+            logged_in.module,
+            logged_in.slot,
+            token.clone(),
+            logged_in.pin,
+        )?),
+        false => None,
+    };
     let alg = match public.kind {
         KeyKind::P256 => &rcgen::PKCS_ECDSA_P256_SHA256,
         KeyKind::P384 => &rcgen::PKCS_ECDSA_P384_SHA384,
@@ -541,6 +575,7 @@ fn finish(
         kind: public.kind,
         alg,
         public: public.key,
+        context,
     })
 }
 

@@ -1,0 +1,160 @@
+//! Token keys beyond the plain ones of pkcs11.rs (SPEC.md TOKEN-ALWAYS, TOKEN-KEYTYPES): a
+//! key that wants the PIN for every signature, RSA-4096, Ed25519; with a throwaway SoftHSM2
+//! token per test (pkcs11.rs's [`Token`]). Full tier: they need softhsm2 and opensc.
+
+use std::io::Write;
+use std::process::Command;
+
+use crate::harness::*;
+use crate::pkcs11::{MODULE, PIN, Token, both_verify, certtool, pin_file};
+
+/// Runs `cmd` with `--pin-file /dev/stdin` appended and the PIN written once to its stdin, a
+/// pipe closed after it: a second read of the PIN would find the pipe at its end and fail the
+/// command ("gave no data").
+fn with_pin_once(mut cmd: Command, pin: &str) -> std::process::Output {
+    use std::process::Stdio;
+    cmd.args(["--pin-file", "/dev/stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    writeln!(child.stdin.take().unwrap(), "{pin}").unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// `count` fresh P-256 requests in a directory of their own.
+fn requests(env: &Env, name: &str, count: usize) -> std::path::PathBuf {
+    let dir = env.path(name);
+    std::fs::create_dir(&dir).unwrap();
+    for i in 0..count {
+        let (ok, text) = openssl(&[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "/dev/null",
+            "-subj",
+            &format!("/CN=h{i}.test"),
+            "-out",
+            dir.join(format!("h{i}.csr")).to_str().unwrap(),
+        ]);
+        assert!(ok, "{text}");
+    }
+    dir
+}
+
+/// TOKEN-ALWAYS: a key with CKA_ALWAYS_AUTHENTICATE (SoftHSM2 wants C_Login
+/// (CKU_CONTEXT_SPECIFIC) after every C_SignInit) is adopted by init and signs a
+/// certificate, a batch and a CRL, verified by OpenSSL and GnuTLS. Through opensc's PKCS#11
+/// spy, the batch of 4 logs the user in once and logs in per signature (4 certificates and
+/// the checkpoint); each command reads its PIN once, from a pipe written once.
+#[test]
+#[ignore = "full tier: real-tool interop: softhsm2, pkcs11-tool and pkcs11-spy (opensc)"]
+fn an_always_authenticate_key_signs_with_a_login_per_signature_token_always() {
+    const SPY: &str = "/usr/lib/x86_64-linux-gnu/pkcs11-spy.so";
+    require(SPY, "opensc");
+    let env = Env::empty();
+    let token = Token::new("lab-root");
+    token.tool(&[
+        "--login",
+        "--pin",
+        PIN,
+        "--keypairgen",
+        "--key-type",
+        "EC:prime256v1",
+        "--label",
+        "always-key",
+        "--id",
+        "0a",
+        "--always-auth",
+    ]);
+    let listing = token.tool(&["--login", "--pin", PIN, "--list-objects"]);
+    assert!(listing.contains("always authenticate"), "{listing}");
+    let log = env.path("spy.log");
+    let spied = |args: &[&str]| {
+        let mut cmd = token.ca(&env);
+        cmd.env("PKCS11SPY", MODULE)
+            .env("PKCS11SPY_OUTPUT", &log)
+            .args(args);
+        let out = with_pin_once(cmd, PIN);
+        assert!(out.status.success(), "{args:?}: {}", output_text(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    spied(&[
+        "init",
+        "--subject",
+        "CN=Always Root",
+        "--key",
+        "pkcs11:token=lab-root;object=always-key",
+        "--module",
+        SPY,
+    ]);
+    let issued = spied(&["sign", csr("p256-default.pem").to_str().unwrap()]);
+    let serial = env.last_serial();
+    std::fs::remove_file(&log).unwrap();
+    let batch = requests(&env, "requests", 4);
+    let out_dir = env.path("issued");
+    spied(&[
+        "sign",
+        batch.to_str().unwrap(),
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+    ]);
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let count = |name: &str| {
+        calls
+            .lines()
+            .filter(|l| l.split_whitespace().any(|w| w == name))
+            .count()
+    };
+    assert_eq!(
+        count("C_Login"),
+        6,
+        "1 user login and 5 per signature: {calls}"
+    );
+    assert_eq!(count("CKU_CONTEXT_SPECIFIC"), 5, "{calls}");
+    assert_eq!(count("C_SignInit"), 5, "{calls}");
+    assert_eq!(count("C_OpenSession"), 1, "{calls}");
+    spied(&["revoke", &serial]);
+    spied(&["crl"]);
+    both_verify(&env, "issued", &issued, true);
+    for i in 0..4 {
+        let pem = std::fs::read_to_string(out_dir.join(format!("h{i}.crt"))).unwrap();
+        both_verify(&env, &format!("h{i}"), &pem, false);
+    }
+    let ca = env.dir.join("ca.crt");
+    let (ok, text) = certtool(&[
+        "--verify-crl",
+        "--load-ca-certificate",
+        ca.to_str().unwrap(),
+        "--infile",
+        env.dir.join("ca.crl").to_str().unwrap(),
+    ]);
+    assert!(ok && text.contains("Verified"), "{text}");
+    // A wrong PIN: refused, nothing written, the PIN never shown.
+    let wrong = pin_file(&env, "000000");
+    let before = snapshot(env.tmp.path());
+    let mut cmd = token.ca(&env);
+    cmd.env("PKCS11SPY", MODULE)
+        .env("PKCS11SPY_OUTPUT", "/dev/null")
+        .args(["crl", "--pin-file", &wrong]);
+    let out = bounded(cmd, DEADLINE);
+    assert_eq!(out.status.code(), Some(REFUSED), "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains("wrong PIN"),
+        "{}",
+        output_text(&out)
+    );
+    assert!(!output_text(&out).contains("000000"));
+    assert_unchanged(&before, &snapshot(env.tmp.path()));
+    let mut cmd = token.ca(&env);
+    cmd.env("PKCS11SPY", MODULE)
+        .env("PKCS11SPY_OUTPUT", "/dev/null")
+        .arg("check");
+    let check = output_text(&bounded(cmd, DEADLINE));
+    assert!(check.contains("every invariant holds"), "{check}");
+}
