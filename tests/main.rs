@@ -29,6 +29,7 @@ mod operator;
 mod outputs;
 mod p12;
 mod pkcs11;
+mod pkcs11_adopt;
 mod pkcs11_keys;
 mod policy;
 mod powerloss;
