@@ -158,3 +158,85 @@ fn an_always_authenticate_key_signs_with_a_login_per_signature_token_always() {
     let check = output_text(&bounded(cmd, DEADLINE));
     assert!(check.contains("every invariant holds"), "{check}");
 }
+
+/// TOKEN-KEYTYPES: RSA-4096 and Ed25519 keys made on the token by `init --key-on-token`,
+/// and an Ed25519 key made by pkcs11-tool and adopted by `init --key` (SoftHSM2 2.6.1 offers
+/// CKM_EDDSA and CKM_EC_EDWARDS_KEY_PAIR_GEN): each CA signs a certificate, revokes it and
+/// publishes a CRL on the token; OpenSSL (`verify -crl_check`, `crl`) and GnuTLS
+/// (`--verify`, `--verify-crl`) accept them all, and the CA certificate's key is the type
+/// asked for.
+#[test]
+#[ignore = "full tier: real-tool interop: softhsm2, pkcs11-tool (opensc); RSA-4096 generation"]
+fn rsa_4096_and_ed25519_token_keys_sign_everything_token_keytypes() {
+    let token = Token::new("lab-root");
+    token.keygen("EC:edwards25519", "adopted-ed", "0e");
+    for (what, shown) in [
+        ("rsa-4096", "Public-Key: (4096 bit)"),
+        ("ed25519", "ED25519"),
+        ("adopt", "ED25519"),
+    ] {
+        let env = Env::empty();
+        let pin = pin_file(&env, PIN);
+        let mut init = vec!["init", "--subject", "CN=Key Type Root"];
+        let object = format!("pkcs11:token=lab-root;object=made-{what}");
+        match what {
+            "adopt" => init.extend(["--key", "pkcs11:token=lab-root;object=adopted-ed"]),
+            _ => init.extend(["--key-on-token", "--key", &object, "--key-type", what]),
+        }
+        init.extend(["--module", MODULE, "--pin-file", &pin]);
+        token.ok(&env, &init);
+        let ca = std::fs::read_to_string(env.dir.join("ca.crt")).unwrap();
+        let text = x509_text(&env, &ca);
+        assert!(text.contains(shown), "{what}: {text}");
+        let leaf = token.ok(
+            &env,
+            &[
+                "sign",
+                csr("p256-default.pem").to_str().unwrap(),
+                "--pin-file",
+                &pin,
+            ],
+        );
+        let kept = token.ok(
+            &env,
+            &[
+                "sign",
+                csr("p256-sans.pem").to_str().unwrap(),
+                "--pin-file",
+                &pin,
+            ],
+        );
+        let serial = env.last_serial();
+        let first = {
+            let f = write(&env, "first.pem", leaf.as_bytes());
+            let (ok, out) = openssl(&["x509", "-noout", "-serial", "-in", f.to_str().unwrap()]);
+            assert!(ok, "{out}");
+            out.trim().trim_start_matches("serial=").to_string()
+        };
+        assert_ne!(first, serial);
+        token.ok(&env, &["revoke", &first, "--pin-file", &pin]);
+        token.ok(&env, &["crl", "--pin-file", &pin]);
+        both_verify(&env, &format!("{what}-revoked"), &leaf, true);
+        both_verify(&env, &format!("{what}-kept"), &kept, false);
+        let crl = env.dir.join("ca.crl");
+        let (ok, out) = certtool(&[
+            "--verify-crl",
+            "--load-ca-certificate",
+            env.dir.join("ca.crt").to_str().unwrap(),
+            "--infile",
+            crl.to_str().unwrap(),
+        ]);
+        assert!(ok && out.contains("Verified"), "{what}: {out}");
+        let (ok, out) = openssl(&[
+            "crl",
+            "-noout",
+            "-CAfile",
+            env.dir.join("ca.crt").to_str().unwrap(),
+            "-in",
+            crl.to_str().unwrap(),
+        ]);
+        assert!(ok && out.contains("verify OK"), "{what}: {out}");
+        let check = token.ok(&env, &["check"]);
+        assert!(check.contains("every invariant holds"), "{what}: {check}");
+    }
+}

@@ -283,7 +283,7 @@ pub struct InitArgs {
     #[arg(long, requires = "import_key", conflicts_with = "encrypt_key")]
     pub decrypt_key: bool,
     /// Keep the CA key on a PKCS#11 token: the key named by this RFC 7512 URI, e.g.
-    /// 'pkcs11:token=lab-root;object=root-key' (P-256, P-384 or RSA; no PIN in the URI).
+    /// 'pkcs11:token=lab-root;object=root-key' (P-256, P-384, Ed25519, RSA; no PIN in it).
     /// ca.key then holds a reference to it (SPEC.md KEYREF), and everything is signed on the
     /// token. Needs --module or $CA_PKCS11_MODULE. With --parent: the new sub-CA's key.
     #[arg(
@@ -293,7 +293,7 @@ pub struct InitArgs {
     )]
     pub token_key: Option<String>,
     /// With --key: generate the key pair on the token (--key-type ecdsa-p256, ecdsa-p384,
-    /// rsa-2048/3072/4096) under the URI's object= label (and id=, else a random CKA_ID),
+    /// ed25519 where the token offers CKM_EDDSA, rsa-2048/3072/4096) under the URI's object= label (and id=, else a random CKA_ID),
     /// instead of adopting an existing key. Nothing may already use that label or id.
     #[arg(long, requires = "token_key", conflicts_with = "dry_run")]
     pub key_on_token: bool,

@@ -9,6 +9,7 @@
 //! a signature the token fails to make fails the command before its commit point.
 
 mod context;
+mod error;
 pub mod generate;
 pub mod keyref;
 mod public;
@@ -19,7 +20,8 @@ use std::sync::Mutex;
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
-use cryptoki::mechanism::Mechanism;
+use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
+use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::{Slot, TokenInfo};
@@ -27,118 +29,13 @@ use rcgen::{PublicKeyData, SignatureAlgorithm, SigningKey};
 use zeroize::Zeroizing;
 
 use crate::pki::keys::KeyKind;
+pub use error::TokenError;
 pub use keyref::KeyRef;
 use public::{Public, public_key};
 pub use uri::Pkcs11Uri;
 
 /// Environment variable naming the PKCS#11 module when `--module` is not given.
 pub const ENV_MODULE: &str = "CA_PKCS11_MODULE";
-
-/// Why a token key cannot be used. None of these carries the PIN.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TokenError {
-    /// The module cannot be loaded or initialised (exit 3).
-    #[error("cannot load the PKCS#11 module {}: {reason}", .module.display())]
-    Module { module: PathBuf, reason: String },
-    /// No token in the module's slots matches the URI (exit 3).
-    #[error(
-        "no token matching {uri} in the module {} (tokens present: {}); is it plugged in?",
-        .module.display(),
-        if .present.is_empty() { "none".to_string() } else { .present.join(", ") }
-    )]
-    NoToken {
-        uri: String,
-        module: PathBuf,
-        present: Vec<String>,
-    },
-    /// No private key (or no public key beside it) on the token matches the URI (exit 3).
-    #[error("the token {token:?} holds no {what} matching {uri}")]
-    NoKey {
-        uri: String,
-        token: String,
-        what: &'static str,
-    },
-    /// More than one key matches: the URI must name one (exit 3).
-    #[error("{count} keys on the token {token:?} match {uri}: add id=… or object=… to name one")]
-    Ambiguous {
-        uri: String,
-        token: String,
-        count: usize,
-    },
-    /// A key fileca does not sign with (exit 3).
-    #[error("the key {uri} is {what}; fileca signs with P-256, P-384 or RSA (2048–8192 bits) keys")]
-    Unsupported { uri: String, what: String },
-    /// The PIN was refused; what the token's flags say afterwards (exit 3).
-    #[error("wrong PIN for the token {token:?}{}; nothing was changed", pin_flags(*.count_low, *.final_try, *.locked))]
-    WrongPin {
-        token: String,
-        count_low: bool,
-        final_try: bool,
-        locked: bool,
-    },
-    /// The user PIN is locked: nothing can be signed until it is unblocked (exit 3).
-    #[error(
-        "the token {token:?} has its user PIN locked (CKF_USER_PIN_LOCKED): unblock it with the \
-         token's own tool (e.g. `softhsm2-util`, `pkcs11-tool --init-pin --login --login-type so`, \
-         `yubico-piv-tool -a unblock-pin`); nothing was changed"
-    )]
-    Locked { token: String },
-    /// The token's key is not the one ca.key's reference records (exit 5).
-    #[error(
-        "the public key of {uri} on the token is not the one ca.key records (public-key-sha256): \
-         the key on the token was replaced, or this is another token; nothing was changed"
-    )]
-    KeyChanged { uri: String },
-    /// The PIN is needed and cannot be had (exit 3).
-    #[error(
-        "the PIN of the token {0:?} is needed: give --pin-file FILE or set $CA_PIN_FILE \
-         (standard input is not a terminal to ask on)"
-    )]
-    PinNeeded(String),
-    /// `init --key-on-token` cannot make this key (exit 3).
-    #[error("cannot make the key {uri} on the token: {why}; nothing was changed")]
-    Generate { uri: String, why: String },
-    /// An earlier `init --key-on-token` of this directory was interrupted (exit 3).
-    #[error(
-        "{record} is left by an interrupted `ca init --key-on-token`: the token may hold the \
-         key it names ({uri}). If no CA uses that key, delete it with `pkcs11-tool --module {} \
-         --login --delete-object --type privkey {sel}` (and `--type pubkey`); then remove \
-         {record} and run init again",
-        .module.display(),
-        sel = .selector
-    )]
-    Interrupted {
-        record: String,
-        uri: String,
-        module: PathBuf,
-        selector: String,
-    },
-    /// `passwd` on a CA whose key is on a token (exit 3).
-    #[error(
-        "the CA key is on a PKCS#11 token (ca.key is a reference to it) and has no passphrase: \
-         change the token's PIN with the token's own tool (`pkcs11-tool --change-pin`, \
-         `softhsm2-util`, `yubico-piv-tool -a change-pin`); nothing was changed"
-    )]
-    Passwd,
-    /// No module was named for `init --key`/`--key-on-token` (exit 2).
-    #[error("no PKCS#11 module: give --module PATH or set ${ENV_MODULE}")]
-    NoModule,
-    /// The token failed an operation (removed, an error from the module) (exit 4).
-    #[error("the token failed while {what}: {rv}; nothing was changed")]
-    Failed { what: &'static str, rv: String },
-}
-
-fn pin_flags(count_low: bool, final_try: bool, locked: bool) -> String {
-    match (locked, final_try, count_low) {
-        (true, _, _) => {
-            " (CKF_USER_PIN_LOCKED: the PIN is now locked; unblock it with the token's own tool)"
-                .into()
-        }
-        (_, true, _) => " (CKF_USER_PIN_FINAL_TRY: one more wrong PIN locks it)".into(),
-        (_, _, true) => " (CKF_USER_PIN_COUNT_LOW: few tries are left)".into(),
-        _ => String::new(),
-    }
-}
 
 /// A private key on a token, logged in, ready to sign. The session is shared by every
 /// signature of the command (a batch logs in once) and serialised by a mutex.
@@ -273,7 +170,12 @@ impl TokenKey {
         let n = match self.kind {
             KeyKind::P256 => 32,
             KeyKind::P384 => 48,
-            _ => return sign(&Mechanism::Sha256RsaPkcs, msg),
+            // Pure Ed25519 (RFC 8032): the token's 64 bytes are the X.509 signature.
+            KeyKind::Ed25519 => {
+                let pure = EddsaParams::new(EddsaSignatureScheme::Ed25519);
+                return sign(&Mechanism::Eddsa(pure), msg);
+            }
+            KeyKind::Rsa(_) => return sign(&Mechanism::Sha256RsaPkcs, msg),
         };
         let raw = sign(&Mechanism::Ecdsa, &digest(self.kind, msg))?;
         ecdsa_der(&raw, n).ok_or(TokenError::Failed {
@@ -564,10 +466,23 @@ fn finish(
         )?),
         false => None,
     };
+    if public.kind == KeyKind::Ed25519 {
+        let offered = logged_in
+            .ctx
+            .get_mechanism_list(logged_in.slot)
+            .map_err(failed("listing the token's mechanisms"))?;
+        offers(
+            &offered,
+            MechanismType::EDDSA,
+            &token,
+            "signing with an Ed25519 key needs",
+        )?;
+    }
     let alg = match public.kind {
         KeyKind::P256 => &rcgen::PKCS_ECDSA_P256_SHA256,
         KeyKind::P384 => &rcgen::PKCS_ECDSA_P384_SHA384,
-        _ => &rcgen::PKCS_RSA_SHA256,
+        KeyKind::Ed25519 => &rcgen::PKCS_ED25519,
+        KeyKind::Rsa(_) => &rcgen::PKCS_RSA_SHA256,
     };
     Ok(TokenKey {
         session: Mutex::new(session),
@@ -577,6 +492,28 @@ fn finish(
         public: public.key,
         context,
     })
+}
+
+/// Refuses a token whose mechanism list lacks `want` (CKM_EDDSA for an Ed25519 key,
+/// CKM_EC_EDWARDS_KEY_PAIR_GEN to make one): said before any signature or change.
+pub(crate) fn offers(
+    offered: &[MechanismType],
+    want: MechanismType,
+    token: &str,
+    why: &'static str,
+) -> Result<(), TokenError> {
+    match offered.contains(&want) {
+        true => Ok(()),
+        false => Err(TokenError::NoMechanism {
+            token: token.to_string(),
+            mechanism: if want == MechanismType::EDDSA {
+                "CKM_EDDSA"
+            } else {
+                "CKM_EC_EDWARDS_KEY_PAIR_GEN"
+            },
+            why,
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -592,5 +529,36 @@ mod tests {
         assert_eq!(&der[..5], &[0x30, 0x26, 0x02, 0x21, 0x00]);
         assert_eq!(&der[der.len() - 3..], &[0x02, 0x01, 0x01]);
         assert_eq!(ecdsa_der(&raw, 48), None);
+    }
+
+    #[test]
+    fn a_token_without_eddsa_is_refused_with_the_mechanism_named_token_keytypes() {
+        let none = [MechanismType::ECDSA, MechanismType::RSA_PKCS];
+        let err = offers(
+            &none,
+            MechanismType::EDDSA,
+            "lab",
+            "signing with an Ed25519 key needs",
+        )
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            TokenError::NoMechanism {
+                mechanism: "CKM_EDDSA",
+                ..
+            }
+        ));
+        let text = err.to_string();
+        assert!(
+            text.contains("does not offer CKM_EDDSA") && text.contains("pkcs11-tool -M"),
+            "{text}"
+        );
+        let making =
+            offers(&none, MechanismType::ECC_EDWARDS_KEY_PAIR_GEN, "lab", "x").unwrap_err();
+        assert!(
+            making.to_string().contains("CKM_EC_EDWARDS_KEY_PAIR_GEN"),
+            "{making}"
+        );
+        assert!(offers(&[MechanismType::EDDSA], MechanismType::EDDSA, "lab", "x").is_ok());
     }
 }
