@@ -240,3 +240,71 @@ fn rsa_4096_and_ed25519_token_keys_sign_everything_token_keytypes() {
         assert!(check.contains("every invariant holds"), "{what}: {check}");
     }
 }
+
+/// TOKEN-MODULE-DEFAULT: with neither --module nor $CA_PKCS11_MODULE, init takes the first
+/// installed module of the documented list and ca.key records it; with none installed (a
+/// controlled list through the debug-build hook FILECA_PKCS11_SEARCH), exit 2 naming every
+/// path looked for, the workspace byte-identical.
+#[test]
+#[ignore = "full tier: real-tool interop: softhsm2, pkcs11-tool (opensc)"]
+fn the_module_comes_from_the_default_search_list_token_module_default() {
+    let token = Token::new("lab-root");
+    token.keygen("EC:prime256v1", "root-key", "01");
+    let init = |env: &Env, search: Option<&str>| {
+        let pin = pin_file(env, PIN);
+        let mut cmd = token.ca(env);
+        cmd.args(["init", "--subject", "CN=Default Module Root"])
+            .args(["--key", "pkcs11:token=lab-root;object=root-key"])
+            .args(["--pin-file", &pin]);
+        if let Some(list) = search {
+            cmd.env("FILECA_PKCS11_SEARCH", list);
+        }
+        cmd
+    };
+    let recorded = |env: &Env| {
+        let key = std::fs::read_to_string(env.dir.join("ca.key")).unwrap();
+        key.lines()
+            .find_map(|l| l.strip_prefix("module: "))
+            .unwrap()
+            .to_string()
+    };
+    for (list, says) in [
+        (
+            "/nonexistent/libsofthsm2.so:/nonexistent/p11-kit-proxy.so",
+            "none of the default modules is installed (/nonexistent/libsofthsm2.so, \
+             /nonexistent/p11-kit-proxy.so)",
+        ),
+        ("", "the search list is empty"),
+    ] {
+        let env = Env::empty();
+        let cmd = init(&env, Some(list));
+        let before = snapshot(env.tmp.path());
+        let out = bounded(cmd, DEADLINE);
+        let text = output_text(&out);
+        assert_eq!(out.status.code(), Some(USAGE), "{text}");
+        assert!(
+            text.contains("give --module PATH or set $CA_PKCS11_MODULE"),
+            "{text}"
+        );
+        assert!(text.contains(says), "{text}");
+        assert_unchanged(&before, &snapshot(env.tmp.path()));
+    }
+    let env = Env::empty();
+    let out = bounded(
+        init(&env, Some(&format!("/nonexistent/a.so:{MODULE}"))),
+        DEADLINE,
+    );
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(recorded(&env), MODULE);
+    // The real list, on this machine: the first of it that is installed.
+    let env = Env::empty();
+    let out = bounded(init(&env, None), DEADLINE);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let first = fileca::token::DEFAULT_MODULES
+        .iter()
+        .find(|m| std::path::Path::new(m).is_file())
+        .unwrap();
+    assert_eq!(&recorded(&env), first);
+    let check = token.ok(&env, &["check"]);
+    assert!(check.contains("present, and matches ca.crt"), "{check}");
+}

@@ -124,7 +124,7 @@ pub struct ImportOpensslArgs {
     #[arg(long, value_name = "KEY")]
     pub ca_key: Option<PathBuf>,
     /// With --ca-key pkcs11:…: the token's PKCS#11 module (else $CA_PKCS11_MODULE, else the
-    /// default search list).
+    /// first installed of SPEC.md's TOKEN-MODULE-DEFAULT list).
     #[arg(long, value_name = "PATH")]
     pub module: Option<PathBuf>,
     /// The CA certificate (default: cacert.pem or ca.crt under the source).
@@ -297,8 +297,8 @@ pub struct InitArgs {
     /// instead of adopting an existing key. Nothing may already use that label or id.
     #[arg(long, requires = "token_key", conflicts_with = "dry_run")]
     pub key_on_token: bool,
-    /// The PKCS#11 module (shared library) of the token, e.g.
-    /// /usr/lib/softhsm/libsofthsm2.so (else $CA_PKCS11_MODULE).
+    /// The token's PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so (else
+    /// $CA_PKCS11_MODULE, else the first installed of SPEC.md's TOKEN-MODULE-DEFAULT list).
     #[arg(long, value_name = "PATH", requires = "token_key")]
     pub module: Option<PathBuf>,
     /// Validate and show what would be created, but create nothing.

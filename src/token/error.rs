@@ -104,9 +104,19 @@ pub enum TokenError {
          `softhsm2-util`, `yubico-piv-tool -a change-pin`); nothing was changed"
     )]
     Passwd,
-    /// No module was named for `init --key`/`--key-on-token` (exit 2).
-    #[error("no PKCS#11 module: give --module PATH or set ${ENV_MODULE}")]
-    NoModule,
+    /// No module was named for `init --key`/`--key-on-token` and none of the search list is
+    /// installed (exit 2).
+    #[error(
+        "no PKCS#11 module: give --module PATH or set ${ENV_MODULE}; {}",
+        match .searched.is_empty() {
+            true => "the search list is empty".to_string(),
+            false => format!(
+                "none of the default modules is installed ({})",
+                .searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    )]
+    NoModule { searched: Vec<PathBuf> },
     /// The token failed an operation (removed, an error from the module) (exit 4).
     #[error("the token failed while {what}: {rv}; nothing was changed")]
     Failed { what: &'static str, rv: String },

@@ -12,10 +12,11 @@ mod context;
 mod error;
 pub mod generate;
 pub mod keyref;
+mod module;
 mod public;
 pub mod uri;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -31,11 +32,9 @@ use zeroize::Zeroizing;
 use crate::pki::keys::KeyKind;
 pub use error::TokenError;
 pub use keyref::KeyRef;
+pub use module::{DEFAULT_MODULES, ENV_MODULE, module_path};
 use public::{Public, public_key};
 pub use uri::Pkcs11Uri;
-
-/// Environment variable naming the PKCS#11 module when `--module` is not given.
-pub const ENV_MODULE: &str = "CA_PKCS11_MODULE";
 
 /// A private key on a token, logged in, ready to sign. The session is shared by every
 /// signature of the command (a batch logs in once) and serialised by a mutex.
@@ -140,19 +139,6 @@ pub fn adopt(
         pin,
     };
     Ok((finish(session, uri, token, public, logged_in)?, reference))
-}
-
-/// The module `init` uses: `--module`, else `$CA_PKCS11_MODULE`; made absolute, since ca.key
-/// records it and later commands may run elsewhere.
-pub fn module_path(given: Option<&Path>) -> Result<PathBuf, TokenError> {
-    let path = given
-        .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os(ENV_MODULE).map(PathBuf::from))
-        .ok_or(TokenError::NoModule)?;
-    std::path::absolute(&path).map_err(|e| TokenError::Module {
-        module: path.clone(),
-        reason: e.to_string(),
-    })
 }
 
 impl TokenKey {
@@ -263,7 +249,7 @@ pub(crate) fn failed(what: &'static str) -> impl Fn(CkError) -> TokenError {
 
 /// Loads and initialises a module.
 fn load(module: &Path) -> Result<Pkcs11, TokenError> {
-    trusted_module(module)?;
+    module::trusted(module)?;
     let ctx = Pkcs11::new(module).map_err(|e| TokenError::Module {
         module: module.to_path_buf(),
         reason: match e {
@@ -278,39 +264,6 @@ fn load(module: &Path) -> Result<Pkcs11, TokenError> {
             reason: e.to_string(),
         }),
     }
-}
-
-/// Loading a module runs its code with the operator's PIN at hand, and ca.key (which a
-/// writer of the state directory could edit) names it: the module, whatever a symlink points
-/// to, and every directory above both must belong to root or to the user running fileca and
-/// be writable by no one else (SPEC.md TOKEN-MODULE), as sudo and OpenSSH judge their files.
-fn trusted_module(module: &Path) -> Result<(), TokenError> {
-    use std::os::unix::fs::MetadataExt;
-    let refuse = |reason: String| TokenError::Module {
-        module: module.to_path_buf(),
-        reason,
-    };
-    if !module.is_absolute() {
-        return Err(refuse("not an absolute path".into()));
-    }
-    let real = std::fs::canonicalize(module).map_err(|e| refuse(e.to_string()))?;
-    let me = rustix::process::geteuid().as_raw();
-    for path in [module, real.as_path()] {
-        for part in path.ancestors() {
-            let meta = std::fs::symlink_metadata(part).map_err(|e| refuse(e.to_string()))?;
-            let shared = meta.mode() & 0o022 != 0 && !meta.file_type().is_symlink();
-            if (meta.uid() != 0 && meta.uid() != me) || shared {
-                return Err(refuse(format!(
-                    "{} is owned by uid {} with mode {:o}: a module and the directories above \
-                     it must belong to root or to you and be writable by no one else",
-                    part.display(),
-                    meta.uid(),
-                    meta.mode() & 0o7777
-                )));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The one slot whose token matches the URI's token attributes.
