@@ -468,6 +468,14 @@ fn token_failures_change_nothing_token_errors() {
         "{err}"
     );
     assert!(!err.contains("000000"), "{err}");
+    // SoftHSM2 sets CKF_USER_PIN_COUNT_LOW after a wrong PIN (it never sets FINAL_TRY or
+    // LOCKED: those are unit-tested, token::error::tests), and the message says so; the
+    // right PIN clears it.
+    assert!(
+        err.contains("(CKF_USER_PIN_COUNT_LOW: few tries are left)"),
+        "{err}"
+    );
+    assert!(token.tool(&["-T"]).contains("user PIN count low"));
     // No PIN and no terminal: said which option to give.
     let err = token.refused(&env, &["sign", csr_arg], REFUSED);
     assert!(err.contains("--pin-file"), "{err}");
@@ -483,6 +491,7 @@ fn token_failures_change_nothing_token_errors() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(!token.tool(&["-T"]).contains("user PIN count low"));
 
     // The module named in ca.key gone: exit 3 naming it.
     let key = std::fs::read_to_string(env.dir.join("ca.key")).unwrap();

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use cryptoki::slot::TokenInfo;
+
 use super::ENV_MODULE;
 
 /// Why a token key cannot be used. None of these carries the PIN.
@@ -131,5 +133,96 @@ fn pin_flags(count_low: bool, final_try: bool, locked: bool) -> String {
         (_, true, _) => " (CKF_USER_PIN_FINAL_TRY: one more wrong PIN locks it)".into(),
         (_, _, true) => " (CKF_USER_PIN_COUNT_LOW: few tries are left)".into(),
         _ => String::new(),
+    }
+}
+
+/// What a token's flags (CK_TOKEN_INFO.flags) say about its user PIN after a refused login.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct PinFlags {
+    pub count_low: bool,
+    pub final_try: bool,
+    pub locked: bool,
+}
+
+impl PinFlags {
+    pub(crate) fn of(info: &TokenInfo) -> PinFlags {
+        PinFlags {
+            count_low: info.user_pin_count_low(),
+            final_try: info.user_pin_final_try(),
+            locked: info.user_pin_locked(),
+        }
+    }
+}
+
+/// The refusal of a wrong PIN, with what the token's flags say afterwards (TOKEN-ERRORS).
+pub(crate) fn wrong_pin(token: &str, flags: PinFlags) -> TokenError {
+    TokenError::WrongPin {
+        token: token.to_string(),
+        count_low: flags.count_low,
+        final_try: flags.final_try,
+        locked: flags.locked,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// TOKEN-ERRORS: each PIN flag a token may set after a wrong PIN is named in the
+    /// message (the strongest one: locked, then final try, then count low), a locked token
+    /// says how to unblock it, and every one of them is exit 3 with "nothing was changed".
+    #[test]
+    fn each_pin_flag_is_named_and_exit_3_token_pin_flags() {
+        let flags = |count_low, final_try, locked| PinFlags {
+            count_low,
+            final_try,
+            locked,
+        };
+        for (f, says) in [
+            (flags(false, false, false), None),
+            (
+                flags(true, false, false),
+                Some("CKF_USER_PIN_COUNT_LOW: few tries are left"),
+            ),
+            (
+                flags(false, true, false),
+                Some("CKF_USER_PIN_FINAL_TRY: one more wrong PIN locks it"),
+            ),
+            (flags(true, true, false), Some("CKF_USER_PIN_FINAL_TRY")),
+            (
+                flags(false, false, true),
+                Some("CKF_USER_PIN_LOCKED: the PIN is now locked"),
+            ),
+            (flags(true, true, true), Some("CKF_USER_PIN_LOCKED")),
+        ] {
+            let err = wrong_pin("lab-root", f);
+            let text = err.to_string();
+            assert!(
+                text.starts_with("wrong PIN for the token \"lab-root\""),
+                "{text}"
+            );
+            assert!(text.ends_with("; nothing was changed"), "{text}");
+            match says {
+                Some(s) => assert!(text.contains(s), "{f:?}: {text}"),
+                None => assert!(!text.contains("CKF_"), "{text}"),
+            }
+            if f.locked {
+                assert!(
+                    !text.contains("FINAL_TRY") && !text.contains("COUNT_LOW"),
+                    "{text}"
+                );
+            }
+            assert_eq!(crate::error::Error::from(err).exit_code(), 3);
+        }
+        let locked = TokenError::Locked {
+            token: "lab-root".into(),
+        };
+        let text = locked.to_string();
+        assert!(
+            text.contains("CKF_USER_PIN_LOCKED") && text.contains("unblock"),
+            "{text}"
+        );
+        assert!(text.contains("nothing was changed"), "{text}");
+        assert_eq!(crate::error::Error::from(locked).exit_code(), 3);
     }
 }

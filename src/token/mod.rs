@@ -30,6 +30,7 @@ use rcgen::{PublicKeyData, SignatureAlgorithm, SigningKey};
 use zeroize::Zeroizing;
 
 use crate::pki::keys::KeyKind;
+use error::PinFlags;
 pub use error::TokenError;
 pub use keyref::KeyRef;
 pub use module::{DEFAULT_MODULES, ENV_MODULE, module_path};
@@ -334,12 +335,10 @@ fn login_as(
         Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
         Err(CkError::Pkcs11(RvError::PinIncorrect | RvError::PinLenRange, _)) => {
             let after = ctx.get_token_info(slot).ok();
-            Err(TokenError::WrongPin {
-                token: token.to_string(),
-                count_low: after.as_ref().is_some_and(TokenInfo::user_pin_count_low),
-                final_try: after.as_ref().is_some_and(TokenInfo::user_pin_final_try),
-                locked: after.as_ref().is_some_and(TokenInfo::user_pin_locked),
-            })
+            Err(error::wrong_pin(
+                token,
+                after.as_ref().map(PinFlags::of).unwrap_or_default(),
+            ))
         }
         Err(CkError::Pkcs11(RvError::PinLocked, _)) => Err(TokenError::Locked {
             token: token.to_string(),
