@@ -170,9 +170,9 @@ mod tests {
 
     /// TOKEN-ERRORS: each PIN flag a token may set after a wrong PIN is named in the
     /// message (the strongest one: locked, then final try, then count low), a locked token
-    /// says how to unblock it, and every one of them is exit 3 with "nothing was changed".
+    /// says how to unblock it, each saying "nothing was changed" (exit 3: error.rs's tests).
     #[test]
-    fn each_pin_flag_is_named_and_exit_3_token_pin_flags() {
+    fn each_pin_flag_is_named_in_the_message_token_pin_flags() {
         let flags = |count_low, final_try, locked| PinFlags {
             count_low,
             final_try,
@@ -212,7 +212,6 @@ mod tests {
                     "{text}"
                 );
             }
-            assert_eq!(crate::error::Error::from(err).exit_code(), 3);
         }
         let locked = TokenError::Locked {
             token: "lab-root".into(),
@@ -223,6 +222,5 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("nothing was changed"), "{text}");
-        assert_eq!(crate::error::Error::from(locked).exit_code(), 3);
     }
 }
