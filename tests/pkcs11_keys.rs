@@ -308,3 +308,53 @@ fn the_module_comes_from_the_default_search_list_token_module_default() {
     let check = token.ok(&env, &["check"]);
     assert!(check.contains("present, and matches ca.crt"), "{check}");
 }
+
+/// COMMIT-POWERLOSS with the key on a token (TOKEN-SIGN: signatures are made during
+/// planning, before the commit point): a token-backed `sign` and batch `sign --out-dir`
+/// (an Ed25519 token key, whose signatures are deterministic) run once with the simulated
+/// disk's trace; after every traced mutation the pessimistic crash state and random ones are
+/// materialised, the next command (`status`, with the token present) recovers, and the
+/// workspace is exactly the before- or the after-state, the after-state once success was
+/// reported (powerloss.rs's sweep).
+#[test]
+#[ignore = "full tier: power-loss sweep with softhsm2, pkcs11-tool (opensc); a process per crash state"]
+fn power_loss_during_a_token_backed_sign_recovers_to_before_or_after_token_powerloss() {
+    let tmp = tempfile::tempdir().unwrap();
+    let token = Token::new("lab-root");
+    token.keygen("EC:edwards25519", "root-key", "01");
+    let pin = tmp.path().join("token.pin");
+    pass_file_at(&pin, PIN);
+    let base = tmp.path().join("base");
+    let out = ca_at(&base)
+        .env("SOFTHSM2_CONF", &token.conf)
+        .args(["init", "--subject", "CN=Power Loss Token CA"])
+        .args(["--key", "pkcs11:token=lab-root;object=root-key"])
+        .args(["--module", MODULE, "--pin-file"])
+        .arg(&pin)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    let conf = vec![("SOFTHSM2_CONF".to_string(), token.conf.clone())];
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let mut checked = 0;
+    for (name, batch) in [("token sign", false), ("token batch sign", true)] {
+        let ws = crate::powerloss::workspace(tmp.path(), &name.replace(' ', "-"), Some(&base));
+        let mut args = vec!["sign".to_string()];
+        match batch {
+            true => args.extend([s(&ws.join("reqs")), "--out-dir".into(), s(&ws.join("out"))]),
+            false => args.push(s(&ws.join("reqs/r0.pem"))),
+        }
+        args.extend(["--pin-file".into(), s(&pin)]);
+        let case = crate::powerloss::Case {
+            name,
+            state: ws.join("ca"),
+            ws,
+            args,
+            env: conf.clone(),
+        };
+        let n = crate::powerloss::sweep(tmp.path(), &case);
+        assert!(n > 10, "{name}: {n} crash states");
+        checked += n;
+    }
+    eprintln!("token power-loss sweep: {checked} crash states checked");
+}
