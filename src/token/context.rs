@@ -1,6 +1,6 @@
 //! Keys that want the PIN for every signature (CKA_ALWAYS_AUTHENTICATE: YubiKey PIV slot 9c
-//! by default; SoftHSM2 honours it): PKCS#11 3.0 §5.12 puts `C_Login(CKU_CONTEXT_SPECIFIC)`
-//! between `C_SignInit` and `C_Sign`. The cryptoki crate's `Session::sign` makes those two
+//! by default; SoftHSM2 honours it): PKCS#11 (2.40 and 3.0, under C_Login) puts
+//! `C_Login(CKU_CONTEXT_SPECIFIC)` between `C_SignInit` and `C_Sign`. The cryptoki crate's `Session::sign` makes those two
 //! calls in one, and its multi-part signing does not help (SoftHSM2 signs CKM_ECDSA and
 //! CKM_EDDSA in one part only), so this module makes the `C_Sign` call itself, through the
 //! module's own function list (SPEC.md TOKEN-ALWAYS).
