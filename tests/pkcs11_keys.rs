@@ -358,3 +358,74 @@ fn power_loss_during_a_token_backed_sign_recovers_to_before_or_after_token_power
     }
     eprintln!("token power-loss sweep: {checked} crash states checked");
 }
+
+/// TOKEN-ALWAYS for the other signing mechanisms: RSA-2048 (CKM_SHA256_RSA_PKCS) and
+/// Ed25519 (CKM_EDDSA) keys with CKA_ALWAYS_AUTHENTICATE sign a certificate and a CRL through
+/// the per-signature login, verified by OpenSSL and GnuTLS.
+#[test]
+#[ignore = "full tier: real-tool interop: softhsm2, pkcs11-tool (opensc)"]
+fn always_authenticate_rsa_and_ed25519_keys_sign_token_always_mechanisms() {
+    let token = Token::new("lab-root");
+    for (key_type, label) in [("rsa:2048", "always-rsa"), ("EC:edwards25519", "always-ed")] {
+        token.tool(&[
+            "--login",
+            "--pin",
+            PIN,
+            "--keypairgen",
+            "--key-type",
+            key_type,
+            "--label",
+            label,
+            "--always-auth",
+        ]);
+        let listing = token.tool(&[
+            "--login",
+            "--pin",
+            PIN,
+            "--list-objects",
+            "--type",
+            "privkey",
+            "--label",
+            label,
+        ]);
+        assert!(listing.contains("always authenticate"), "{listing}");
+        let env = Env::empty();
+        let pin = pin_file(&env, PIN);
+        let uri = format!("pkcs11:token=lab-root;object={label}");
+        token.ok(
+            &env,
+            &[
+                "init",
+                "--subject",
+                "CN=Always Root",
+                "--key",
+                &uri,
+                "--module",
+                MODULE,
+                "--pin-file",
+                &pin,
+            ],
+        );
+        let leaf = token.ok(
+            &env,
+            &[
+                "sign",
+                csr("p256-default.pem").to_str().unwrap(),
+                "--pin-file",
+                &pin,
+            ],
+        );
+        token.ok(&env, &["crl", "--pin-file", &pin]);
+        both_verify(&env, label, &leaf, false);
+        let (ok, text) = certtool(&[
+            "--verify-crl",
+            "--load-ca-certificate",
+            env.dir.join("ca.crt").to_str().unwrap(),
+            "--infile",
+            env.dir.join("ca.crl").to_str().unwrap(),
+        ]);
+        assert!(ok && text.contains("Verified"), "{label}: {text}");
+        let check = token.ok(&env, &["check"]);
+        assert!(check.contains("every invariant holds"), "{label}: {check}");
+    }
+}
