@@ -258,7 +258,7 @@ impl Error {
             // A token key that changed: bad state; a failing token: I/O; no module: usage.
             Error::Token(crate::token::TokenError::KeyChanged { .. }) => exit::STATE,
             Error::Token(crate::token::TokenError::Failed { .. }) => exit::IO,
-            Error::Token(crate::token::TokenError::NoModule) => exit::USAGE,
+            Error::Token(crate::token::TokenError::NoModule { .. }) => exit::USAGE,
             Error::Token(_) => exit::REFUSED,
             Error::Closed => exit::OK,
         }

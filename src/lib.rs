@@ -2,10 +2,11 @@
 //! concurrent use. `main.rs` parses the command line and calls [`run`]; everything else lives
 //! here. See docs/design.md for the architecture and SPEC.md for the contract.
 //!
-//! No unsafe code but two statements, each allowed where it stands with its reason: borrowing
-//! a descriptor the user named by number (`--out /dev/fd/N`, term.rs) and walking the
-//! password database (store/trust.rs). `forbid` would admit no exception; `deny` admits only
-//! these two, which the structure test counts.
+//! No unsafe code but four statements, each allowed where it stands with its reason: borrowing
+//! a descriptor the user named by number (`--out /dev/fd/N`, term.rs), walking the
+//! password database (store/trust.rs), and finding and calling a PKCS#11 module's C_Sign for
+//! a key that wants a login per signature (token/context.rs). `forbid` would admit no
+//! exception; `deny` admits only these four, which the structure test counts.
 #![deny(unsafe_code)]
 
 pub mod cli;

@@ -48,6 +48,17 @@ impl Source {
         self
     }
 
+    /// The same PIN (file, and the PIN already read), and no passphrase: for the new sub-CA
+    /// of `init --parent`, whose key is never encrypted but may be on a token.
+    pub fn pin_only(&self) -> Source {
+        Source {
+            file: None,
+            early: std::sync::OnceLock::new(),
+            pin_file: self.pin_file.clone(),
+            early_pin: self.early_pin.clone(),
+        }
+    }
+
     /// The PIN file, if one was given.
     pub fn pin_file(&self) -> Option<&Path> {
         self.pin_file.as_deref()

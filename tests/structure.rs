@@ -227,7 +227,7 @@ fn no_function_is_over_100_lines_without_a_reason() {
 }
 
 #[test]
-fn unsafe_code_is_denied_but_at_its_two_documented_statements() {
+fn unsafe_code_is_denied_but_at_its_four_documented_statements() {
     let mut allowed = Vec::new();
     for (rel, text) in sources() {
         for (n, line) in code_lines(&text) {
@@ -240,9 +240,10 @@ fn unsafe_code_is_denied_but_at_its_two_documented_statements() {
     assert!(lib.contains("#![deny(unsafe_code)]"));
     assert_eq!(
         allowed.len(),
-        2,
-        "unsafe code is allowed only at the descriptor borrow (term.rs) and the password \
-         database walk (store/trust.rs): {allowed:?}"
+        4,
+        "unsafe code is allowed only at the descriptor borrow (term.rs), the password \
+         database walk (store/trust.rs) and finding and calling C_Sign for a per-signature login \
+         (token/context.rs): {allowed:?}"
     );
 }
 

@@ -159,8 +159,9 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
     let cert_path: PathBuf = parent.join(crate::model::layout::cert_file(&serial));
     // The new CA's key is not encrypted: the parent's passphrase is not its (a passphrase
     // file given for the parent would otherwise be reported as given for an unencrypted key).
+    // A key on a token keeps the PIN read for it in step 1 (the same --pin-file, read once).
     let child = Context {
-        pass: crate::passphrase::Source::default(),
+        pass: ctx.pass.pin_only(),
         ..ctx.clone()
     };
     let installed = super::pending::complete_pending(&child, &cert_path, certs);
@@ -227,6 +228,19 @@ fn pending_or_done(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<bool
         return Err(store::check_can_create(dir)
             .err()
             .unwrap_or_else(|| Error::bug("a complete CA where init --parent expected none")));
+    } else if args.token_key.is_some() {
+        // The new CA's key on a token (TOKEN-PARENT): adopted or made there, as for
+        // `init --csr-out --key pkcs11:…`; a key made here is deleted if the pending CA
+        // cannot be created (TOKEN-GENERATE).
+        let subject = super::new_ca::subject_of(args)?;
+        let (key, reference, made) = super::init_token::key(args, ctx)?;
+        let created = super::new_ca::plan_pending_on_token(&subject, &key, &reference)
+            .and_then(|(files, _)| store::create(dir, &files));
+        match made {
+            Some(made) => super::init_token::settle(dir, made, created)?,
+            None => created?,
+        }
+        note(&format!("created the pending CA {}", shown(dir)));
     } else {
         let subject = super::new_ca::subject_of(args)?;
         let (mut files, _) = super::new_ca::plan_pending(&subject, args.key_type, None)?;

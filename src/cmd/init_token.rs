@@ -11,7 +11,6 @@ use super::init::Source;
 use crate::cli::InitArgs;
 use crate::error::{Error, Result};
 use crate::pki::ca::CaKey;
-use crate::pki::keys;
 use crate::store;
 use crate::token::KeyRef;
 
@@ -50,11 +49,6 @@ pub fn key(args: &InitArgs, ctx: &Context) -> Result<(CaKey, KeyRef, Option<Gene
     let mut generated = None;
     let (key, reference) = if args.key_on_token {
         let kind = args.key_type.kind();
-        if matches!(kind, keys::KeyKind::Ed25519) {
-            return Err(Error::Usage(
-                "--key-on-token makes ecdsa-p256, ecdsa-p384 or rsa-2048/3072/4096 keys".into(),
-            ));
-        }
         store::check_can_create(&ctx.dir)?;
         interrupted_generation(&ctx.dir)?;
         let pin = ctx.pass.pin_now(uri.token.as_deref().unwrap_or_default())?;
