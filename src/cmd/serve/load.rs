@@ -63,6 +63,8 @@ pub struct Served {
     pub loaded_at: OffsetDateTime,
     pub ca_der: Vec<u8>,
     pub ca_etag: String,
+    /// ca.crt's notBefore: its Last-Modified (SERVE-CRL).
+    pub ca_not_before: OffsetDateTime,
     pub crl: Option<Crl>,
     pub hashes: IssuerHashes,
     /// Every certificate index.log records: revoked (time, reason) or good.
@@ -166,6 +168,7 @@ pub fn load(dir: &Path, opts: &OpenOptions, now: OffsetDateTime) -> Result<Serve
         loaded_at: now,
         ca_etag: etag(&state.ca.cert.der),
         ca_der: state.ca.cert.der.clone(),
+        ca_not_before: state.ca.cert.not_before,
         crl,
         hashes,
         statuses,
