@@ -398,3 +398,114 @@ fn slow_request_bodies_are_cut_off_after_the_body_timeout_serve_limits() {
     }
     assert_eq!(get(port, "/healthz").0, 200);
 }
+
+/// OCSP-RESPONDER, SERVE-STATE, HOSTILE-TRUST-READER: `ca serve` as its own user (nobody,
+/// through a group) across a responder renewal. With the state directory setgid to serve's
+/// group and ocsp.key 0640, `ca ocsp-responder renew` writes the new ocsp.key 0640 in that
+/// group (review: it was always 0600, so each renewal locked serve out), and serve answers
+/// without a word of `chown` for the CA owner's files (review: readers were told to chown
+/// the state to themselves). With ocsp.key 0600 serve refuses to start, exit 5, saying how
+/// to give its group read; a renewal then keeps 0600.
+#[test]
+#[ignore = "full tier: root, setpriv (util-linux)"]
+fn serve_as_its_own_user_keeps_reading_ocsp_key_across_renewals_serve_state() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, chown};
+    require_privilege("root");
+    require("setpriv", "util-linux");
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let port = free_port();
+    let dir = tmp.path().join("root");
+    lab_ca(&dir, "root", port, None);
+    let (leaf, _) = issue(&dir, "web.test", &tmp.path().join("out"));
+    let nogroup = 65534;
+    // The README's setup: the directory setgid to serve's group, ocsp.key readable by it.
+    chown(&dir, None, Some(nogroup)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o2750)).unwrap();
+    chown(dir.join("ocsp.key"), None, Some(nogroup)).unwrap();
+    std::fs::set_permissions(dir.join("ocsp.key"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let renew = || {
+        let o = clean_ca(&dir)
+            .args(["ocsp-responder", "renew"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", output_text(&o));
+        let m = std::fs::metadata(dir.join("ocsp.key")).unwrap();
+        (m.mode() & 0o7777, m.gid())
+    };
+    assert_eq!(renew(), (0o640, nogroup));
+    // The CA belongs to a user other than root: a reader is not told to chown it.
+    let owner = 4242;
+    for entry in walk(&dir) {
+        std::os::unix::fs::lchown(&entry, Some(owner), None).unwrap();
+    }
+    let serve_as_nobody = |exit_after: &str| {
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let child = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--groups=65534"])
+            .arg(bin())
+            .args(["serve", "--exit-after", exit_after, "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg(&dir)
+            .stdin(std::process::Stdio::null())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .unwrap();
+        (child, log)
+    };
+    let (mut child, log) = serve_as_nobody("60");
+    let read_log = || std::fs::read_to_string(log.path()).unwrap_or_default();
+    let ready = wait_until(DEADLINE, || {
+        read_log().contains("serving generation").then_some(())
+    });
+    let ca = dir.join("ca.crt");
+    let answer = ready.map(|()| {
+        ocsp_query(
+            port,
+            "/root/ocsp",
+            &ca,
+            &["-cert", leaf.to_str().unwrap()],
+            &[],
+            &ca,
+        )
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = read_log();
+    let answer = answer.unwrap_or_else(|| panic!("serve as nobody: {text}"));
+    assert!(answer.contains("web.test.crt: good"), "{answer}\n{text}");
+    assert!(
+        !text.contains("chown") && !text.contains("belongs to"),
+        "{text}"
+    );
+    // ocsp.key without group read: refused at start, with the fix.
+    std::fs::set_permissions(dir.join("ocsp.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (mut child, log) = serve_as_nobody("20");
+    let status = child.wait().unwrap();
+    let text = std::fs::read_to_string(log.path()).unwrap_or_default();
+    assert_eq!(status.code(), Some(5), "{text}");
+    assert!(
+        text.contains("ocsp.key") && text.contains("uid 65534") && text.contains("chmod 640"),
+        "{text}"
+    );
+    // Back as root's own: a renewal of a 0600 key writes 0600.
+    for entry in walk(&dir) {
+        std::os::unix::fs::lchown(&entry, Some(0), None).unwrap();
+    }
+    assert_eq!(renew().0, 0o600);
+}
+
+/// Every path under `dir`, `dir` included.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    let mut i = 0;
+    while i < out.len() {
+        if out[i].is_dir() && !out[i].is_symlink() {
+            for e in std::fs::read_dir(&out[i]).unwrap() {
+                out.push(e.unwrap().path());
+            }
+        }
+        i += 1;
+    }
+    out
+}

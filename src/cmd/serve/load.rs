@@ -108,6 +108,20 @@ pub fn fingerprint(dir: &Path) -> Fingerprint {
     )
 }
 
+/// Can this process read `dir`'s ocsp.key, when there is one? Checked at start (SPEC.md
+/// SERVE-STATE): a `serve` user that cannot would answer tryLater for good.
+pub fn check_key_readable(dir: &Path) -> Result<()> {
+    let path = dir.join(OCSP_KEY);
+    match crate::store::open_read_nofollow(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(Error::state(
+            path,
+            crate::model::responder::ResponderError::Unreadable(crate::store::fsio::uid()),
+        )),
+        // Missing, or any other failure: the load says it, and is retried.
+        _ => Ok(()),
+    }
+}
+
 /// Is an interrupted commit waiting in `dir`?
 pub fn has_journal(dir: &Path) -> bool {
     std::fs::symlink_metadata(dir.join(JOURNAL)).is_ok()

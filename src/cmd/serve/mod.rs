@@ -99,6 +99,7 @@ pub fn serve(
     // missing directory, a pending sub-CA, a directory without a CA.
     for dir in &dirs {
         crate::store::check_is_state_dir(dir)?;
+        load::check_key_readable(dir)?;
     }
     let shared = Arc::new(Shared {
         slots: RwLock::new(
