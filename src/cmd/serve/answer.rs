@@ -162,11 +162,16 @@ fn answer_uncounted(shared: &Shared, der: &[u8], now: OffsetDateTime) -> Answer 
             return Answer::Error(ErrorStatus::InternalError);
         }
     };
-    let header = |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static(""));
+    // RFC 5019's headers go only with a cacheable response: a response to a nonce does not
+    // pay for a SHA-256 and two dates it never sends (seen in a profile of the nonce rows).
+    let header = |s: &dyn Fn() -> String| match cacheable {
+        true => HeaderValue::from_str(&s()).unwrap_or(HeaderValue::from_static("")),
+        false => HeaderValue::from_static(""),
+    };
     let response = Cached {
-        etag: header(&super::load::etag(&der)),
-        last_modified: header(&super::http::http_date(times.this_update)),
-        expires: header(&super::http::http_date(times.next_update)),
+        etag: header(&|| super::load::etag(&der)),
+        last_modified: header(&|| super::http::http_date(times.this_update)),
+        expires: header(&|| super::http::http_date(times.next_update)),
         der,
         this_update: times.this_update,
         next_update: times.next_update,
