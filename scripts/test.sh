@@ -34,6 +34,7 @@ need=()
 command -v openssl >/dev/null || need+=(openssl)                     # everywhere; validate.sh
 command -v strace >/dev/null || need+=(strace)                       # tests/environment.rs
 command -v certtool >/dev/null || need+=(gnutls-bin)                 # the second verifier
+command -v curl >/dev/null || need+=(curl)                           # tests/serve_http.rs: HTTP/2
 command -v /usr/share/easy-rsa/easyrsa >/dev/null || need+=(easy-rsa) # tests/adopt.rs
 # A throwaway SoftHSM2 token per test and keys made on it (tests/pkcs11.rs, TOKEN-*).
 { command -v softhsm2-util && [ -f /usr/lib/softhsm/libsofthsm2.so ]; } >/dev/null || need+=(softhsm2)

@@ -38,6 +38,8 @@ mod readme;
 mod recovery;
 mod revoke_crl;
 mod serve;
+mod serve_fuzz;
+mod serve_http;
 mod sign;
 mod simdisk;
 mod status;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::harness::*;
 
 /// A port free right now on loopback (the certificates must name it before serve binds it).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -21,7 +21,7 @@ fn free_port() -> u16 {
 
 /// A CA in `dir` whose policy names URLs on `port` under `/NAME.crl`, `/NAME.crt` and
 /// `/NAME/ocsp`, with a responder and a signed CRL; `parent` makes it a sub-CA.
-fn lab_ca(dir: &Path, name: &str, port: u16, parent: Option<&Path>) {
+pub(crate) fn lab_ca(dir: &Path, name: &str, port: u16, parent: Option<&Path>) {
     let base = format!("http://127.0.0.1:{port}");
     let mut init = clean_ca(dir);
     init.args(["init", "--subject", &format!("CN={name}")]);
@@ -55,7 +55,7 @@ fn lab_ca(dir: &Path, name: &str, port: u16, parent: Option<&Path>) {
 
 /// Issues `name` (key and certificate) from the CA in `dir` into `out/NAME/`; returns the
 /// certificate's path and serial.
-fn issue(dir: &Path, name: &str, out: &Path) -> (PathBuf, String) {
+pub(crate) fn issue(dir: &Path, name: &str, out: &Path) -> (PathBuf, String) {
     let o = clean_ca(dir)
         .args(["issue", name, "--out-dir"])
         .arg(out)
@@ -74,7 +74,7 @@ fn issue(dir: &Path, name: &str, out: &Path) -> (PathBuf, String) {
 }
 
 /// A running `ca serve`, killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     log: tempfile::NamedTempFile,
 }
@@ -82,7 +82,7 @@ struct Server {
 impl Server {
     /// Starts `ca serve` on `port` for `dirs` and waits until it serves every one of them
     /// (or, with `verified = false`, until it listens).
-    fn start(port: u16, dirs: &[&Path], verified: bool) -> Server {
+    pub(crate) fn start(port: u16, dirs: &[&Path], verified: bool) -> Server {
         let log = tempfile::NamedTempFile::new().unwrap();
         let child = Command::new(bin())
             .env_clear()
@@ -105,7 +105,7 @@ impl Server {
         server
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 }
@@ -118,7 +118,7 @@ impl Drop for Server {
 }
 
 /// `openssl ocsp` against the server for `cert` of `issuer`, trusting `ca_file`: its output.
-fn ocsp_query(
+pub(crate) fn ocsp_query(
     port: u16,
     path: &str,
     issuer: &Path,
@@ -139,7 +139,7 @@ fn ocsp_query(
 }
 
 /// One HTTP/1.1 request on a fresh connection: the status code, the headers and the body.
-fn http(port: u16, request: &[u8]) -> (u16, String, Vec<u8>) {
+pub(crate) fn http(port: u16, request: &[u8]) -> (u16, String, Vec<u8>) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let _ = s.write_all(request);
@@ -159,14 +159,14 @@ fn http(port: u16, request: &[u8]) -> (u16, String, Vec<u8>) {
     (status, head, body)
 }
 
-fn get(port: u16, path: &str) -> (u16, String, Vec<u8>) {
+pub(crate) fn get(port: u16, path: &str) -> (u16, String, Vec<u8>) {
     http(
         port,
         format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
     )
 }
 
-fn post(port: u16, path: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+pub(crate) fn post(port: u16, path: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
     let mut req = format!(
         "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/ocsp-request\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
@@ -177,8 +177,8 @@ fn post(port: u16, path: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
 }
 
 /// The OCSP tryLater and malformedRequest responses (RFC 6960 4.2.1).
-const TRY_LATER: [u8; 5] = [0x30, 3, 0x0a, 1, 3];
-const MALFORMED: [u8; 5] = [0x30, 3, 0x0a, 1, 1];
+pub(crate) const TRY_LATER: [u8; 5] = [0x30, 3, 0x0a, 1, 3];
+pub(crate) const MALFORMED: [u8; 5] = [0x30, 3, 0x0a, 1, 1];
 
 /// SERVE-OCSP, SERVE-CRL, SERVE-RELOAD: good, unknown, a revocation committed by another
 /// process answered within the documented delay, with its reason, the nonce echoed; the CRL
@@ -299,7 +299,7 @@ fn openssl_checks_revocation_through_ocsp_and_the_crl_url_serve_ocsp() {
 }
 
 /// The DER of a PEM block.
-fn pem_der(pem: &[u8]) -> Vec<u8> {
+pub(crate) fn pem_der(pem: &[u8]) -> Vec<u8> {
     let text = String::from_utf8_lossy(pem);
     let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
     use base64::Engine;

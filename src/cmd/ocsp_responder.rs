@@ -2,7 +2,8 @@
 //! P-256 key and keep the pair in the state directory (SPEC.md OCSP-RESPONDER).
 //!
 //! The certificate is issued like any other (profile `ocsp-signing`: OCSPSigning and
-//! id-pkix-ocsp-nocheck; recorded in index.log, audited), and `ocsp.key` (0600) and `ocsp.crt`
+//! id-pkix-ocsp-nocheck; recorded in index.log, audited), and `ocsp.key` (0600, or 0640 when
+//! the one it replaces is) and `ocsp.crt`
 //! are written by the same journaled commit, so the pair on disk is always one the index
 //! records. The key is generated before the lock, as `ca issue` does. `ca ocsp` and
 //! `ca serve` sign with this pair and never load ca.key.
@@ -19,7 +20,7 @@ use crate::model::snapshot::Snapshot;
 use crate::pki::issuance::Request;
 use crate::pki::keys::{self, KeyType};
 use crate::pki::names::Subject;
-use crate::store::{MODE_SECRET, OCSP_CERT, OCSP_KEY};
+use crate::store::{MODE_GROUP_SECRET, MODE_SECRET, OCSP_CERT, OCSP_KEY};
 use crate::term::Note;
 
 /// The profile the responder certificate is issued under.
@@ -30,6 +31,9 @@ pub struct Renew {
     pub key: rcgen::KeyPair,
     pub key_pem: zeroize::Zeroizing<String>,
     pub days: Option<u32>,
+    /// The mode ocsp.key is written with: 0640 when the one it replaces is 0640 (readable by
+    /// the group of a `ca serve` user, SPEC.md OCSP-RESPONDER), else 0600.
+    pub key_mode: u32,
 }
 
 /// Runs `ca ocsp-responder renew`.
@@ -39,6 +43,7 @@ pub fn run(args: &OcspResponderRenewArgs, ctx: &Context) -> Result<()> {
         key,
         key_pem: zeroize::Zeroizing::new(key_pem),
         days: args.days,
+        key_mode: key_mode(&ctx.dir),
     };
     super::mutate(
         ctx,
@@ -83,7 +88,7 @@ pub fn plan(state: &Snapshot, request: &Renew, env: &Env) -> Result<Planned> {
     plan.writes.push(FileWrite {
         target: OCSP_KEY.into(),
         bytes: request.key_pem.as_bytes().to_vec(),
-        mode: MODE_SECRET,
+        mode: request.key_mode,
     });
     plan.writes.push(FileWrite::public(OCSP_CERT, pem.clone()));
     let shown = crate::term::escape(&state.dir.display().to_string());
@@ -96,4 +101,14 @@ pub fn plan(state: &Snapshot, request: &Renew, env: &Env) -> Result<Planned> {
         ),
     });
     Ok(Planned::new(plan, String::new(), notes))
+}
+
+/// The mode of the ocsp.key to write, read before the lock like every input: the group read
+/// an operator gave the one it replaces (0640) is kept, so a renewal does not lock out the
+/// `ca serve` user; anything else gets 0600.
+fn key_mode(dir: &std::path::Path) -> u32 {
+    match crate::store::mode_of(dir, OCSP_KEY) {
+        Ok(mode) if mode & 0o777 == MODE_GROUP_SECRET => MODE_GROUP_SECRET,
+        _ => MODE_SECRET,
+    }
 }

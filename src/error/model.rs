@@ -259,6 +259,15 @@ pub enum ResponderError {
          on it (or 640 for the group of a `ca serve` user)"
     )]
     InsecureKey(u32),
+    /// ocsp.key exists but the user running `ca serve` may not read it (SPEC.md
+    /// SERVE-STATE): serve refuses to start rather than answer tryLater for good.
+    #[error(
+        "cannot be read by this user (uid {0}), so no OCSP response can be signed; let the \
+         user that runs `ca serve` read it through a group, as the owner of the CA: \
+         `chgrp GROUP DIR DIR/ocsp.key; chmod 2750 DIR; chmod 640 DIR/ocsp.key` (README, \
+         \"Running serve as its own user\"; `ca ocsp-responder renew` keeps mode 640)"
+    )]
+    Unreadable(u32),
     #[error("is not an unencrypted PKCS#8 private key")]
     Key,
     #[error("is not one PEM certificate")]

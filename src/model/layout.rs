@@ -35,6 +35,9 @@ pub const JOURNAL_STAGE: &str = ".journal.stage";
 pub const MODE_SECRET: u32 = 0o600;
 /// Mode of every other state file.
 pub const MODE_PUBLIC: u32 = 0o644;
+/// ocsp.key readable by the group of a `ca serve` user (never by others, never writable by
+/// the group): kept by `ca ocsp-responder renew` when the key it replaces has it.
+pub const MODE_GROUP_SECRET: u32 = 0o640;
 /// Mode of `.lock`: owner only, so no other user can hold a shared lock and block mutations.
 pub const MODE_LOCK: u32 = 0o600;
 /// Mode of the state directory.

@@ -118,7 +118,10 @@ impl Session {
     fn open_with(dir: &Path, access: Access, opts: &OpenOptions, recover: bool) -> Result<Session> {
         check_is_state_dir(dir)?;
         check_filesystem(dir, access, opts)?;
-        let distrust = trust_problems(dir);
+        let distrust = match access {
+            Access::Read => trust::trust_problems_reading(dir),
+            _ => trust_problems(dir),
+        };
         if !distrust.is_empty() {
             if access == Access::Write && !opts.allow_insecure_dir {
                 return Err(Error::state(dir, DirError::Untrusted(distrust)));

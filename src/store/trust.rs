@@ -37,7 +37,24 @@ pub enum NotPrivate {
 /// user-private-group convention), or owned by neither the user running fileca nor root.
 /// Each problem comes with the command that fixes it.
 pub fn trust_problems(dir: &Path) -> Vec<String> {
+    problems(dir, false)
+}
+
+/// [`trust_problems`] for a command that only reads (`ca serve` run as its own user, `ca
+/// status` of another user's CA): a file owned by the directory's owner is that operator's
+/// state, not a problem for a reader, and is not said — the advice to `chown` it to the
+/// reader would hand the CA to the `serve` user. A file owned by a third user still is, with
+/// the directory's owner as the fix.
+pub fn trust_problems_reading(dir: &Path) -> Vec<String> {
+    problems(dir, true)
+}
+
+fn problems(dir: &Path, reader: bool) -> Vec<String> {
     let me = fsio::uid();
+    let dir_owner = match reader {
+        true => std::fs::symlink_metadata(dir).ok().map(|m| m.uid()),
+        false => None,
+    };
     let mut out = Vec::new();
     // (gid, owner uid, verdict): the group of every file is usually the same.
     let mut groups: Vec<(u32, u32, std::result::Result<(), NotPrivate>)> = Vec::new();
@@ -87,7 +104,14 @@ pub fn trust_problems(dir: &Path) -> Vec<String> {
                  -b {shown}"
             ));
         }
-        if m.uid() != me && m.uid() != 0 {
+        if reader && m.uid() != me && m.uid() != 0 && dir_owner != Some(m.uid()) {
+            out.push(format!(
+                "{shown} belongs to uid {}, not to the directory's owner, you (uid {me}) or \
+                 root; as the CA's owner, run: chown {} {shown}",
+                m.uid(),
+                dir_owner.map_or("OWNER".to_string(), |u| u.to_string())
+            ));
+        } else if !reader && m.uid() != me && m.uid() != 0 {
             out.push(format!(
                 "{shown} belongs to uid {}, not to you (uid {me}) or root; run fileca as its \
                  owner (sudo -u '#{}' ca …), or: chown {me} {shown}",

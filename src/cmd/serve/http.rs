@@ -3,16 +3,13 @@
 //! `/healthz` and `/metrics` — 404 for anything else — and a graceful stop on SIGTERM/SIGINT.
 //!
 //! OCSP (RFC 6960 appendix A, RFC 5019): POST `application/ocsp-request`, or GET with the
-//! base64 request (URL-encoded) after the OCSP path. A request without a nonce is answered
-//! from a response cached for the snapshot it was signed from (refreshed after
-//! [`REFRESH`]); a request with a nonce is signed for it.
+//! base64 request (URL-encoded) after the OCSP path; answer.rs answers it.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
@@ -20,15 +17,11 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use time::OffsetDateTime;
 
-use super::Shared;
 use super::load::Served;
+use super::{Shared, answer};
 use crate::error::{Error, Result};
-use crate::pki::ocsp::{self, ErrorStatus, Status};
+use crate::pki::ocsp;
 
-/// How long a response without a nonce is valid (its nextUpdate after thisUpdate).
-pub const VALIDITY: time::Duration = time::Duration::hours(1);
-/// After how long a cached response is signed again (and the most HTTP caches may keep it).
-pub const REFRESH: time::Duration = time::Duration::minutes(5);
 /// The most connections served at once; more wait in the listen backlog.
 pub const MAX_CONNECTIONS: usize = 1024;
 /// Time allowed for a request's headers, and for its body.
@@ -36,19 +29,6 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest one connection keeps its slot, whatever it does (SERVE-LIMITS).
 pub const MAX_CONNECTION_LIFE: Duration = Duration::from_secs(120);
-/// The most cached responses (one per CertID set asked about); the cache is emptied when full.
-/// A response and its key are at most ~4 KB (16 CertIDs and the responder certificate), so the
-/// cache stays under ~40 MB whatever is asked (review finding: 100,000 allowed ~470 MB).
-const MAX_CACHED: usize = 10_000;
-
-/// A response signed for a request without a nonce.
-#[derive(Clone)]
-pub struct Cached {
-    der: Bytes,
-    this_update: OffsetDateTime,
-    next_update: OffsetDateTime,
-}
-
 type Body = Full<Bytes>;
 
 /// Listens on `listen` and serves until a signal (or `exit_after`).
@@ -167,9 +147,18 @@ enum Target {
     None,
 }
 
+impl Target {
+    /// The methods this path answers: the Allow header of its 405 (RFC 9110 15.5.6).
+    fn allow(&self) -> &'static str {
+        match self {
+            Target::Ocsp(rest) if rest.is_empty() => "POST",
+            _ => "GET, HEAD",
+        }
+    }
+}
+
 async fn route(shared: &Shared, req: Request<Incoming>) -> (&'static str, Response<Body>) {
-    let path = req.uri().path().to_string();
-    let target = find(shared, &path);
+    let target = find(shared, req.uri().path());
     let method = req.method().clone();
     let get = method == Method::GET || method == Method::HEAD;
     let head = method == Method::HEAD;
@@ -194,17 +183,17 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> (&'static str, Respon
             set(&mut r, header::CONTENT_TYPE, "text/plain; version=0.0.4");
             ("metrics", r)
         }
-        Target::Ocsp(rest) if method == Method::POST => {
+        Target::Ocsp(rest) if method == Method::POST && rest.is_empty() => {
             let body = tokio::time::timeout(
                 BODY_TIMEOUT,
                 Limited::new(req.into_body(), ocsp::MAX_REQUEST_BYTES).collect(),
             )
             .await;
             match body {
-                Ok(Ok(b)) if rest.is_empty() => {
-                    ("ocsp", ocsp_response(shared, &b.to_bytes(), now, false))
+                Ok(Ok(b)) => {
+                    let answer = answer::answer(shared, &b.to_bytes(), now);
+                    ("ocsp", ocsp_http(answer, now, false))
                 }
-                Ok(Ok(_)) => ("ocsp", plain(StatusCode::NOT_FOUND, "not found\n")),
                 Ok(Err(_)) => (
                     "ocsp",
                     plain(StatusCode::PAYLOAD_TOO_LARGE, "request too large\n"),
@@ -216,32 +205,21 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> (&'static str, Respon
             }
         }
         Target::Ocsp(rest) if get && !rest.is_empty() => {
-            match percent_decode(&rest).and_then(|b64| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(b64.trim_end_matches('\n'))
-                    .ok()
-            }) {
-                Some(der) => ("ocsp", ocsp_response(shared, &der, now, true)),
-                None => (
-                    "ocsp",
-                    ocsp_bytes(
-                        ocsp::error_response(ErrorStatus::MalformedRequest).into(),
-                        shared,
-                        "malformedRequest",
-                    ),
-                ),
-            }
+            let answer = answer::answer_get(shared, &rest, now);
+            ("ocsp", ocsp_http(answer, now, true))
         }
         Target::None => ("other", plain(StatusCode::NOT_FOUND, "not found\n")),
-        _ => {
+        other => {
             let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-            set(&mut r, header::ALLOW, "GET, HEAD, POST");
+            set(&mut r, header::ALLOW, other.allow());
             ("other", r)
         }
     }
 }
 
-/// Which served file or service `path` names.
+/// Which served file or service `path` names. The CRL and CA certificate paths come first;
+/// then the longest OCSP path that `path` is, or starts with followed by `/` — an OCSP URL
+/// without a path is the root, under which every other path is an OCSP GET (SERVE-OCSP).
 fn find(shared: &Shared, path: &str) -> Target {
     match path {
         "/healthz" => return Target::Healthz,
@@ -264,23 +242,22 @@ fn find(shared: &Shared, path: &str) -> Target {
             _ => {}
         }
     }
-    for slot in slots.iter() {
-        let Some(routes) = slot.routes() else {
-            continue;
-        };
+    let mut best: Option<(usize, &str)> = None;
+    for routes in slots.iter().filter_map(|s| s.routes()) {
         for p in &routes.ocsp {
-            if path == p {
-                return Target::Ocsp(String::new());
-            }
             let base = p.trim_end_matches('/');
-            if let Some(rest) = path.strip_prefix(base).and_then(|r| r.strip_prefix('/'))
-                && !rest.is_empty()
+            let rest = match path == p {
+                true => Some(""),
+                false => path.strip_prefix(base).and_then(|r| r.strip_prefix('/')),
+            };
+            if let Some(rest) = rest
+                && best.is_none_or(|(len, _)| base.len() > len)
             {
-                return Target::Ocsp(rest.to_string());
+                best = Some((base.len(), rest));
             }
         }
     }
-    Target::None
+    best.map_or(Target::None, |(_, rest)| Target::Ocsp(rest.to_string()))
 }
 
 /// The CRL as DER, its caching bounded by its nextUpdate.
@@ -294,8 +271,8 @@ fn crl(req: &Request<Incoming>, s: &Served, now: OffsetDateTime, head: bool) -> 
     let max_age = crl
         .next_update
         .map_or(3600, |n| (n - now).whole_seconds().clamp(0, 3600));
-    let mut r = file(req, &crl.der, &crl.etag, "application/pkix-crl", head);
-    set(&mut r, header::LAST_MODIFIED, &http_date(crl.this_update));
+    let validators = (crl.etag.as_str(), crl.this_update);
+    let mut r = file(req, &crl.der, validators, "application/pkix-crl", head);
     if let Some(next) = crl.next_update {
         set(&mut r, header::EXPIRES, &http_date(next));
     }
@@ -307,9 +284,10 @@ fn crl(req: &Request<Incoming>, s: &Served, now: OffsetDateTime, head: bool) -> 
     r
 }
 
-/// ca.crt as DER.
+/// ca.crt as DER; its Last-Modified is its notBefore.
 fn ca_cert(req: &Request<Incoming>, s: &Served, head: bool) -> Response<Body> {
-    let mut r = file(req, &s.ca_der, &s.ca_etag, "application/pkix-cert", head);
+    let validators = (s.ca_etag.as_str(), s.ca_not_before);
+    let mut r = file(req, &s.ca_der, validators, "application/pkix-cert", head);
     set(
         &mut r,
         header::CACHE_CONTROL,
@@ -318,19 +296,31 @@ fn ca_cert(req: &Request<Incoming>, s: &Served, head: bool) -> Response<Body> {
     r
 }
 
-/// A served file, or 304 when the client has it (If-None-Match).
+/// A served file with its `ETag` and `Last-Modified`, or 304 when the client has it (RFC
+/// 9110 13.1): `If-None-Match` (weak comparison, `*`) decides when present; otherwise
+/// `If-Modified-Since` at or after Last-Modified.
 fn file(
     req: &Request<Incoming>,
     body: &[u8],
-    etag: &str,
+    (etag, modified): (&str, OffsetDateTime),
     kind: &str,
     head: bool,
 ) -> Response<Body> {
-    let cached = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let headers = req.headers();
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    let cached = match text(header::IF_NONE_MATCH) {
+        Some(tags) => tags.split(',').any(|t| {
+            let t = t.trim();
+            t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag
+        }),
+        None => text(header::IF_MODIFIED_SINCE)
+            .and_then(parse_http_date)
+            .is_some_and(|since| modified.replace_nanosecond(0).unwrap_or(modified) <= since),
+    };
     let mut r = if cached {
         let mut r = Response::new(Full::new(Bytes::new()));
         *r.status_mut() = StatusCode::NOT_MODIFIED;
@@ -344,6 +334,7 @@ fn file(
     };
     set(&mut r, header::CONTENT_TYPE, kind);
     set(&mut r, header::ETAG, etag);
+    set(&mut r, header::LAST_MODIFIED, &http_date(modified));
     r
 }
 
@@ -358,180 +349,35 @@ fn healthz(shared: &Shared) -> Response<Body> {
     }
 }
 
-/// Answers an OCSP request (DER).
-fn ocsp_response(shared: &Shared, der: &[u8], now: OffsetDateTime, get: bool) -> Response<Body> {
-    let Ok(request) = ocsp::parse_request(der) else {
-        let malformed = ocsp::error_response(ErrorStatus::MalformedRequest);
-        return ocsp_bytes(malformed.into(), shared, "malformedRequest");
-    };
-    let (served, confirmed_at) = match issuer_of(shared, &request) {
-        Ok(s) => s,
-        Err(status) => {
-            let kind = match status {
-                ErrorStatus::TryLater => "tryLater",
-                _ => "unauthorized",
-            };
-            return ocsp_bytes(ocsp::error_response(status).into(), shared, kind);
-        }
-    };
-    let Some(responder) = served.responder.as_ref().filter(|r| r.not_after > now) else {
-        return ocsp_bytes(
-            ocsp::error_response(ErrorStatus::TryLater).into(),
-            shared,
-            "tryLater",
-        );
-    };
-    let key: Vec<u8> = served
-        .generation
-        .to_be_bytes()
-        .into_iter()
-        .chain(served.hashes_key())
-        .chain(request.ids.iter().flat_map(|id| id.der.iter().copied()))
-        .collect();
-    if request.nonce.is_none()
-        && let Some(c) = shared.cache.lock().ok().and_then(|c| c.get(&key).cloned())
-        && now < c.this_update + REFRESH
-    {
-        shared.metrics.ocsp("cached");
-        return ocsp_ok(c, now, get);
-    }
-    let answers: Vec<(&ocsp::CertId, Status)> = request
-        .ids
-        .iter()
-        .map(|id| {
-            let status = id
-                .serial
-                .as_ref()
-                .and_then(|s| served.statuses.get(s).copied())
-                .unwrap_or(Status::Unknown);
-            (id, status)
-        })
-        .collect();
-    for (_, status) in &answers {
-        shared.metrics.ocsp(match status {
-            Status::Good => "good",
-            Status::Revoked { .. } => "revoked",
-            Status::Unknown => "unknown",
-        });
-    }
-    let Some(times) =
-        crate::model::responder::times_confirmed(responder, confirmed_at, now, VALIDITY)
-    else {
-        let stale = ocsp::error_response(ErrorStatus::TryLater);
-        return ocsp_bytes(stale.into(), shared, "tryLater");
-    };
-    let signed = ocsp::sign_response(
-        &ocsp::Responder {
-            key: &responder.key,
-            cert_der: &responder.cert_der,
-        },
-        &answers,
-        request.nonce.as_deref(),
-        times,
+/// An OCSP answer over HTTP (200: an error status is in the body, RFC 6960 A.1); a GET
+/// without a nonce gets RFC 5019's caching headers, every other answer `no-store`.
+fn ocsp_http(answer: answer::Answer, now: OffsetDateTime, get: bool) -> Response<Body> {
+    let mut r = Response::new(Full::new(answer.der()));
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/ocsp-response"),
     );
-    let der = match signed {
-        Ok(d) => Bytes::from(d),
-        Err(e) => {
-            crate::term::warn(&format!("serve: signing an OCSP response failed: {e}"));
-            return ocsp_bytes(
-                ocsp::error_response(ErrorStatus::InternalError).into(),
-                shared,
-                "internalError",
-            );
-        }
-    };
-    let cached = Cached {
-        der,
-        this_update: times.this_update,
-        next_update: times.next_update,
-    };
-    if request.nonce.is_none()
-        && let Ok(mut cache) = shared.cache.lock()
-    {
-        if cache.len() >= MAX_CACHED {
-            cache.clear();
-        }
-        cache.insert(key, cached.clone());
-    }
-    // A response to a nonce is for this request only.
-    ocsp_ok(cached, now, get && request.nonce.is_none())
-}
-
-impl Served {
-    /// The issuer's key hash, to tell apart cache entries of the served CAs.
-    fn hashes_key(&self) -> Vec<u8> {
-        self.ca_etag.as_bytes().to_vec()
-    }
-}
-
-/// The served CA every CertID of `request` names: `unauthorized` for an issuer no served
-/// directory is (or for CertIDs of two issuers), `tryLater` when it is one whose state
-/// cannot be verified now — or when some directory's issuer cannot be known at all.
-fn issuer_of(
-    shared: &Shared,
-    request: &ocsp::Request,
-) -> std::result::Result<(Arc<Served>, OffsetDateTime), ErrorStatus> {
-    let slots = shared
-        .slots
-        .read()
-        .map_err(|_| ErrorStatus::InternalError)?;
-    let first = &request.ids[0];
-    let mut unknown_issuer = false;
-    for slot in slots.iter() {
-        let (hashes, served) = match (&slot.served, &slot.fallback) {
-            (Some(s), _) => (&s.hashes, Some(s)),
-            (None, Some((_, h))) => (h, None),
-            (None, None) => {
-                unknown_issuer = true;
-                continue;
+    match answer {
+        answer::Answer::Signed {
+            response: c,
+            cacheable: true,
+        } if get => {
+            let max_age = (c.this_update + answer::REFRESH - now)
+                .whole_seconds()
+                .clamp(0, (c.next_update - now).whole_seconds().max(0));
+            let control = format!("max-age={max_age}, public, no-transform, must-revalidate");
+            if let Ok(v) = HeaderValue::from_str(&control) {
+                h.insert(header::CACHE_CONTROL, v);
             }
-        };
-        if hashes.matches(first) {
-            if !request.ids.iter().all(|id| hashes.matches(id)) {
-                return Err(ErrorStatus::Unauthorized);
-            }
-            return served
-                .cloned()
-                .map(|s| (s, slot.confirmed_at))
-                .ok_or(ErrorStatus::TryLater);
+            h.insert(header::LAST_MODIFIED, c.last_modified);
+            h.insert(header::EXPIRES, c.expires);
+            h.insert(header::ETAG, c.etag);
+        }
+        _ => {
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
     }
-    Err(if unknown_issuer {
-        ErrorStatus::TryLater
-    } else {
-        ErrorStatus::Unauthorized
-    })
-}
-
-/// A successful OCSP response; a GET without a nonce gets RFC 5019's caching headers.
-fn ocsp_ok(c: Cached, now: OffsetDateTime, cacheable: bool) -> Response<Body> {
-    let etag = super::load::etag(&c.der);
-    let mut r = Response::new(Full::new(c.der));
-    set(&mut r, header::CONTENT_TYPE, "application/ocsp-response");
-    if cacheable {
-        let max_age = (c.this_update + REFRESH - now)
-            .whole_seconds()
-            .clamp(0, (c.next_update - now).whole_seconds().max(0));
-        set(
-            &mut r,
-            header::CACHE_CONTROL,
-            &format!("max-age={max_age}, public, no-transform, must-revalidate"),
-        );
-        set(&mut r, header::LAST_MODIFIED, &http_date(c.this_update));
-        set(&mut r, header::EXPIRES, &http_date(c.next_update));
-        set(&mut r, header::ETAG, &etag);
-    } else {
-        set(&mut r, header::CACHE_CONTROL, "no-store");
-    }
-    r
-}
-
-/// An OCSP error status (HTTP 200: the answer is in the body, RFC 6960 A.1).
-fn ocsp_bytes(der: Bytes, shared: &Shared, kind: &'static str) -> Response<Body> {
-    shared.metrics.ocsp(kind);
-    let mut r = Response::new(Full::new(der));
-    set(&mut r, header::CONTENT_TYPE, "application/ocsp-response");
-    set(&mut r, header::CACHE_CONTROL, "no-store");
     r
 }
 
@@ -549,7 +395,7 @@ fn set(r: &mut Response<Body>, name: header::HeaderName, value: &str) {
 }
 
 /// An IMF-fixdate (RFC 9110 5.6.7).
-fn http_date(t: OffsetDateTime) -> String {
+pub fn http_date(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
     t.format(time::macros::format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
@@ -557,20 +403,13 @@ fn http_date(t: OffsetDateTime) -> String {
     .unwrap_or_default()
 }
 
-/// `%XX` decoding of a path segment; `None` for a malformed escape or non-UTF-8 result.
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+/// An IMF-fixdate (RFC 9110 5.6.7) as `If-Modified-Since` carries it; `None` for another
+/// form (the obsolete RFC 850 and asctime forms are ignored, as the header then is).
+fn parse_http_date(s: &str) -> Option<OffsetDateTime> {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::PrimitiveDateTime::parse(s.trim(), format)
+        .ok()
+        .map(|t| t.assume_utc())
 }

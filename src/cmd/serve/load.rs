@@ -63,6 +63,8 @@ pub struct Served {
     pub loaded_at: OffsetDateTime,
     pub ca_der: Vec<u8>,
     pub ca_etag: String,
+    /// ca.crt's notBefore: its Last-Modified (SERVE-CRL).
+    pub ca_not_before: OffsetDateTime,
     pub crl: Option<Crl>,
     pub hashes: IssuerHashes,
     /// Every certificate index.log records: revoked (time, reason) or good.
@@ -104,6 +106,20 @@ pub fn fingerprint(dir: &Path) -> Fingerprint {
         })
         .collect(),
     )
+}
+
+/// Can this process read `dir`'s ocsp.key, when there is one? Checked at start (SPEC.md
+/// SERVE-STATE): a `serve` user that cannot would answer tryLater for good.
+pub fn check_key_readable(dir: &Path) -> Result<()> {
+    let path = dir.join(OCSP_KEY);
+    match crate::store::open_read_nofollow(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(Error::state(
+            path,
+            crate::model::responder::ResponderError::Unreadable(crate::fsio::uid()),
+        )),
+        // Missing, or any other failure: the load says it, and is retried.
+        _ => Ok(()),
+    }
 }
 
 /// Is an interrupted commit waiting in `dir`?
@@ -166,6 +182,7 @@ pub fn load(dir: &Path, opts: &OpenOptions, now: OffsetDateTime) -> Result<Serve
         loaded_at: now,
         ca_etag: etag(&state.ca.cert.der),
         ca_der: state.ca.cert.der.clone(),
+        ca_not_before: state.ca.cert.not_before,
         crl,
         hashes,
         statuses,

@@ -12,6 +12,8 @@
 //! hyper 1 on a two-thread tokio runtime does the HTTP (HTTP/1.1, and HTTP/2 over cleartext
 //! with prior knowledge); `render` is still the only writer of stderr (the log).
 
+pub mod answer;
+pub mod cache;
 pub mod http;
 pub mod load;
 pub mod metrics;
@@ -66,8 +68,9 @@ pub struct Shared {
     pub slots: RwLock<Vec<Slot>>,
     pub metrics: metrics::Metrics,
     /// Cached responses to requests without a nonce (RFC 5019), per snapshot: keyed by the
-    /// generation and the request's CertIDs; emptied when a snapshot is replaced.
-    pub cache: Mutex<std::collections::HashMap<Vec<u8>, http::Cached>>,
+    /// generation and the request's CertIDs; bounded, one entry evicted at a time when full;
+    /// emptied when a snapshot is replaced.
+    pub cache: Mutex<cache::Clock<Vec<u8>, answer::Cached>>,
 }
 
 /// Runs `ca serve` until SIGTERM or SIGINT.
@@ -96,6 +99,7 @@ pub fn serve(
     // missing directory, a pending sub-CA, a directory without a CA.
     for dir in &dirs {
         crate::store::check_is_state_dir(dir)?;
+        load::check_key_readable(dir)?;
     }
     let shared = Arc::new(Shared {
         slots: RwLock::new(
@@ -110,7 +114,7 @@ pub fn serve(
                 .collect(),
         ),
         metrics: metrics::Metrics::default(),
-        cache: Mutex::new(std::collections::HashMap::new()),
+        cache: Mutex::new(cache::Clock::new(answer::MAX_CACHED)),
     });
     let mut prints: Vec<Option<Fingerprint>> = vec![None; dirs.len()];
     let mut retry_at = vec![None; dirs.len()];

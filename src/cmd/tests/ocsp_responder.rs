@@ -19,6 +19,7 @@ fn ocsp_responder_renew_and_answers_in_memory_plan_pure() {
         key,
         key_pem: zeroize::Zeroizing::new(key_pem),
         days: Some(91),
+        key_mode: 0o600,
     };
     assert!(matches!(
         refusal(crate::cmd::ocsp_responder::plan(
@@ -42,6 +43,16 @@ fn ocsp_responder_renew_and_answers_in_memory_plan_pure() {
         .collect();
     assert_eq!(modes.get("ocsp.key"), Some(&0o600));
     assert_eq!(modes.get("ocsp.crt"), Some(&0o644));
+    // A renewal that replaces a group-readable key (the `ca serve` user's) keeps 0640.
+    let group = crate::cmd::ocsp_responder::Renew {
+        key: crate::pki::keys::generate(KeyType::EcdsaP256).unwrap().0,
+        key_pem: request.key_pem.clone(),
+        days: None,
+        key_mode: 0o640,
+    };
+    let kept = crate::cmd::ocsp_responder::plan(&ca.snapshot(Reads::SIGN), &group, &env).unwrap();
+    let key_write = kept.plan.writes.iter().find(|w| w.target == "ocsp.key");
+    assert_eq!(key_write.map(|w| w.mode), Some(0o640));
     let responder_serial = issued_serial(&planned.plan);
     ca.apply(&planned.plan);
 
