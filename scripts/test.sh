@@ -38,6 +38,8 @@ command -v /usr/share/easy-rsa/easyrsa >/dev/null || need+=(easy-rsa) # tests/ad
 # A throwaway SoftHSM2 token per test and keys made on it (tests/pkcs11.rs, TOKEN-*).
 { command -v softhsm2-util && [ -f /usr/lib/softhsm/libsofthsm2.so ]; } >/dev/null || need+=(softhsm2)
 command -v pkcs11-tool >/dev/null || need+=(opensc)
+# ACME clients (tests/acme.rs, ACME-*).
+command -v lego >/dev/null || need+=(lego)
 { command -v unshare && command -v script; } >/dev/null || need+=(util-linux bsdutils)
 # Java's PKIX validator and keytool (tests/interop.rs, INTEROP-JAVA).
 { command -v javac && command -v keytool; } >/dev/null || need+=(openjdk-17-jdk-headless)

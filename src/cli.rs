@@ -3,9 +3,11 @@
 
 use std::path::PathBuf;
 
+mod acme_args;
 mod args;
 mod convert;
 pub mod man;
+pub use acme_args::AcmeArgs;
 pub use args::*;
 pub use convert::{constraints, sans, serial, sub_ca, sub_ca_ask};
 

@@ -8,6 +8,7 @@
 //! these two, which the structure test counts.
 #![deny(unsafe_code)]
 
+pub mod acme;
 pub mod cli;
 pub mod clock;
 pub mod cmd;

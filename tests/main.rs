@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod acme;
 mod adopt;
 mod batch;
 mod boundary;

@@ -591,4 +591,6 @@ pub struct ServeArgs {
     /// SIGINT).
     #[arg(long, value_name = "SECS", hide = true)]
     pub exit_after: Option<u64>,
+    #[command(flatten)]
+    pub acme: super::AcmeArgs,
 }

@@ -1,0 +1,248 @@
+//! The ACME server's changes to the state directory: each request that changes acme.json —
+//! a new account, a new order, a validated challenge, a finalize — is one journaled commit
+//! under the directory's exclusive lock, planned from the snapshot read under that lock (so a
+//! finalize that finds its order already `valid` issues nothing), with the audit record
+//! naming the account (SPEC.md ACME-STATE, ACME-AUDIT).
+
+use crate::Env;
+use crate::acme::problem::{Kind, Problem, problem};
+use crate::acme::state::{Failure, State};
+use crate::error::{Error, Result};
+use crate::model::change::{AuditInfo, Refusal, allot_serial, finish_plan_for, issue_entry};
+use crate::model::layout::{ACME, SERIAL, cert_file};
+use crate::model::log::LogAppend;
+use crate::model::plan::FileWrite;
+use crate::model::snapshot::Snapshot;
+use crate::pki::csr::CheckedCsr;
+use crate::pki::issuance::Request;
+use crate::pki::names::San;
+use crate::store::{Access, Reads, Session};
+
+use super::Acme;
+
+/// The name of the profile ACME certificates are issued under: the policy's, if it has one
+/// by this name, else the built-in one ([`BUILTIN_PROFILE`]).
+pub const PROFILE: &str = "acme";
+
+/// The built-in `acme` profile (SPEC.md ACME-PROFILE): a TLS server certificate for a week.
+pub const BUILTIN_PROFILE: &str = "[profiles.acme]
+key_usage = [\"digitalSignature\", \"keyEncipherment\"]
+extended_key_usage = [\"serverAuth\"]
+default_days = 7
+max_days = 90
+";
+
+/// What a request changes besides acme.json: the audit operation, the account, and for an
+/// issuance the certificate's writes and index line.
+pub struct Change {
+    pub operation: &'static str,
+    pub account: String,
+    pub writes: Vec<FileWrite>,
+    pub log: LogAppend,
+    pub serials: Vec<String>,
+    pub csr_sha256: Option<String>,
+}
+
+impl Change {
+    /// A change of acme.json alone.
+    pub fn of(operation: &'static str, account: &str) -> Change {
+        Change {
+            operation,
+            account: account.to_string(),
+            writes: Vec::new(),
+            log: LogAppend::default(),
+            serials: Vec::new(),
+            csr_sha256: None,
+        }
+    }
+}
+
+/// Runs `f` on the state read under the exclusive lock; when it returns a change, commits it
+/// with the new acme.json in one journaled commit. One at a time in this process.
+pub fn transact<T>(
+    acme: &Acme,
+    f: impl FnOnce(&Snapshot, &mut State, &Env) -> std::result::Result<(T, Option<Change>), Problem>,
+) -> std::result::Result<T, Problem> {
+    let _one = acme.writer.lock().unwrap_or_else(|p| p.into_inner());
+    let session = Session::open(&acme.dir, Access::Write, &acme.open).map_err(internal)?;
+    let snapshot = session
+        .snapshot(Reads::SIGN, &acme.pass)
+        .map_err(internal)?;
+    let env = Env {
+        now: crate::clock::now().map_err(internal)?,
+        ..acme.env.clone()
+    };
+    let mut state = load_state(&snapshot).map_err(internal)?;
+    let (value, change) = f(&snapshot, &mut state, &env)?;
+    if let Some(change) = change {
+        state.prune(env.now);
+        let mut writes = change.writes;
+        writes.push(FileWrite::public(ACME, state.to_bytes()));
+        let info = AuditInfo {
+            operation: change.operation,
+            serials: change.serials,
+            csr_sha256: change.csr_sha256,
+            policy_sha256: None,
+        };
+        let mut plan = finish_plan_for(
+            &snapshot,
+            &env,
+            change.log,
+            writes,
+            (info, Some(change.account)),
+        )
+        .map_err(internal)?;
+        drop(snapshot);
+        session.commit(&mut plan).map_err(internal)?;
+    }
+    Ok(value)
+}
+
+/// Reads the state without changing it (shared lock, no key): POST-as-GET of an order,
+/// authorization or certificate.
+pub fn read<T>(
+    acme: &Acme,
+    f: impl FnOnce(&Snapshot, &State) -> std::result::Result<T, Problem>,
+) -> std::result::Result<T, Problem> {
+    let session = Session::open(&acme.dir, Access::Read, &acme.open).map_err(internal)?;
+    let reads = Reads {
+        key: false,
+        log: crate::store::LogReads::None,
+    };
+    let snapshot = session.snapshot(reads, &acme.pass).map_err(internal)?;
+    let state = load_state(&snapshot).map_err(internal)?;
+    f(&snapshot, &state)
+}
+
+/// acme.json from the snapshot (empty before the first ACME commit).
+pub fn load_state(snapshot: &Snapshot) -> Result<State> {
+    match &snapshot.acme {
+        None => Ok(State::default()),
+        Some(bytes) => State::parse(bytes).map_err(|e| {
+            Error::state(
+                snapshot.dir.join(ACME),
+                format!("is not valid ACME state: {e}"),
+            )
+        }),
+    }
+}
+
+/// The `acme` profile in force: the policy's, else the built-in one.
+pub fn profile(snapshot: &Snapshot) -> Result<crate::pki::profile::Profile> {
+    let policy = snapshot.policy()?;
+    if let Ok(p) = policy.leaf(PROFILE) {
+        return Ok(p.clone());
+    }
+    let text = format!("[urls]\ncrl = []\nca_issuers = []\nocsp = []\n\n{BUILTIN_PROFILE}");
+    crate::policy::parse::parse(&text, None)
+        .ok()
+        .and_then(|p| p.profiles.into_iter().next())
+        .ok_or_else(|| Error::Internal("the built-in acme profile does not parse".into()))
+}
+
+/// newOrder's gate for one DNS name: the `acme` profile's rules and the name constraints of
+/// this CA and every CA above it; the refusal names the rule.
+pub fn gate_name(snapshot: &Snapshot, name: &str) -> std::result::Result<(), Failure> {
+    let failure = |e: String| Failure(crate::render::escape(&e));
+    let profile = profile(snapshot).map_err(|e| failure(e.to_string()))?;
+    let san = San::Dns(name.to_string());
+    crate::policy::gate::check_name(&profile, &san, &format!("DNS:{name}"))
+        .map_err(|e| failure(e.to_string()))?;
+    for ca in std::iter::once(&snapshot.ca.cert).chain(&snapshot.chain) {
+        ca.constraints
+            .allows(&san, &ca.subject_shown)
+            .map_err(|e| failure(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// finalize's issuance: the CSR must name exactly the order's identifiers (RFC 8555 7.4);
+/// the certificate is issued under the `acme` profile through the same gate as `ca sign`
+/// (policy, name constraints, key rules), with the next serial. Returns the serial and the
+/// change to commit.
+pub fn issue(
+    snapshot: &Snapshot,
+    csr: &CheckedCsr,
+    names: &[String],
+    account: &str,
+    env: &Env,
+) -> std::result::Result<(String, Change), Problem> {
+    let mut asked: Vec<String> = Vec::new();
+    for san in &csr.sans {
+        match san {
+            San::Dns(d) => asked.push(d.to_ascii_lowercase()),
+            other => {
+                return Err(problem(
+                    Kind::BadCsr,
+                    format!("the CSR names {other}, which the order does not"),
+                ));
+            }
+        }
+    }
+    if let Some(cn) = csr.subject.common_name()
+        && !asked.contains(&cn.to_ascii_lowercase())
+    {
+        asked.push(cn.to_ascii_lowercase());
+    }
+    asked.sort();
+    asked.dedup();
+    let mut wanted = names.to_vec();
+    wanted.sort();
+    if asked != wanted {
+        return Err(problem(
+            Kind::BadCsr,
+            format!(
+                "the CSR names {} but the order names {}",
+                asked.join(", "),
+                wanted.join(", ")
+            ),
+        ));
+    }
+    let profile = profile(snapshot).map_err(internal)?;
+    let policy = snapshot.policy().map_err(internal)?;
+    let days = crate::policy::gate::days(&profile, None).map_err(|e| refused(e.into()))?;
+    let sans: Vec<San> = names.iter().map(|n| San::Dns(n.clone())).collect();
+    let request = Request::from_csr(csr, sans, &profile, days, &policy.urls);
+    let (serial, next) = allot_serial(&snapshot.serial, env).map_err(internal)?;
+    let issuer = snapshot.ca.issuer().map_err(|e| internal(e.into()))?;
+    let mut notes = Vec::new();
+    let (pem, entry) = issue_entry(snapshot, &issuer, &request, &serial, env, &mut notes).map_err(
+        |e| match e {
+            Error::Refusal(r) => refused(r),
+            e => internal(e),
+        },
+    )?;
+    let mut log = LogAppend::default();
+    log.issued(&entry);
+    let change = Change {
+        operation: "acme-issue",
+        account: account.to_string(),
+        writes: vec![
+            FileWrite::public(cert_file(&serial), pem),
+            FileWrite::public(SERIAL, next.to_file()),
+        ],
+        log,
+        serials: vec![serial.to_string()],
+        csr_sha256: Some(csr.sha256.clone()),
+    };
+    Ok((serial.to_string(), change))
+}
+
+/// What the policy or the name constraints refuse: `rejectedIdentifier`, naming the rule;
+/// anything else about the request: `badCSR`.
+fn refused(r: Refusal) -> Problem {
+    match r {
+        Refusal::Policy(_) | Refusal::Constraint(_) | Refusal::CnConstraint { .. } => {
+            problem(Kind::RejectedIdentifier, r.reason())
+        }
+        other => problem(Kind::BadCsr, other.reason()),
+    }
+}
+
+/// An error of the server's own (I/O, a state that does not verify): `serverInternal`, and
+/// the log says it.
+pub fn internal(e: Error) -> Problem {
+    let text = crate::render::escape(&e.to_string());
+    crate::render::warn(&format!("serve: acme: {text}"));
+    problem(Kind::ServerInternal, text)
+}

@@ -1,0 +1,190 @@
+//! The ACME server's TLS certificate (SPEC.md ACME-TLS): issued by this CA under the built-in
+//! `acme-tls` profile for the `--acme-host` names, through the ordinary journaled commit
+//! (recorded in index.log, audited as `acme-tls`), with its key in acme-tls.key (0600) and
+//! the certificate in acme-tls.crt. At start it is reissued when missing, when it does not
+//! name every host, when ca.crt did not sign it, or in the last third of its validity.
+
+use std::path::Path;
+
+use rcgen::PublicKeyData;
+
+use crate::cli::{KeyArgs, MutationArgs};
+use crate::error::{Error, Result};
+use crate::model::change::{AuditInfo, allot_serial, finish_plan_for, issue_entry};
+use crate::model::layout::{ACME_TLS_CERT, ACME_TLS_KEY, MODE_SECRET, SERIAL, cert_file};
+use crate::model::log::LogAppend;
+use crate::model::plan::FileWrite;
+use crate::pki::issuance::Request;
+use crate::pki::keys::{self, KeyType};
+use crate::pki::names::{San, Subject};
+use crate::store::{Access, Session};
+
+/// The built-in profile of the server's own certificate.
+const PROFILE: &str = "[urls]
+crl = []
+ca_issuers = []
+ocsp = []
+
+[profiles.acme-tls]
+key_usage = [\"digitalSignature\"]
+extended_key_usage = [\"serverAuth\"]
+default_days = 30
+";
+
+/// A certificate PEM and its key's PEM.
+pub type Pair = (Vec<u8>, zeroize::Zeroizing<Vec<u8>>);
+
+/// The certificate and key PEM to serve with, issued now if needed.
+pub fn ensure(ctx: &crate::cmd::Context, dir: &Path, hosts: &[String]) -> Result<Pair> {
+    let sans = hosts
+        .iter()
+        .map(|h| {
+            San::parse(&format!("DNS:{h}"))
+                .map_err(|e| Error::Usage(format!("--acme-host {h}: {e}")))
+        })
+        .collect::<Result<Vec<San>>>()?;
+    if let Some(found) = current(ctx, dir, &sans)? {
+        return Ok(found);
+    }
+    let (key, key_pem) = keys::generate(KeyType::EcdsaP256)?;
+    let key_pem = zeroize::Zeroizing::new(key_pem);
+    let mutation = MutationArgs {
+        expect_generation: None,
+        dry_run: false,
+        key: KeyArgs {
+            passphrase_file: None,
+            pin_file: None,
+        },
+    };
+    crate::cmd::mutate(ctx, &mutation, crate::store::Reads::SIGN, |state, env| {
+        let policy = crate::policy::parse::parse(PROFILE, None)
+            .map_err(|_| Error::Internal("the built-in acme-tls profile does not parse".into()))?;
+        let profile = &policy.profiles[0];
+        let subject = Subject(vec![("CN".into(), hosts[0].clone())]);
+        let spki = key.subject_public_key_info();
+        let request = Request {
+            subject: &subject,
+            sans: sans.clone(),
+            spki_der: &spki,
+            subject_public_key: key.der_bytes(),
+            key: KeyType::EcdsaP256.kind(),
+            profile,
+            days: profile.default_days,
+            urls: &state.policy()?.urls,
+            sub_ca: None,
+        };
+        let (serial, next) = allot_serial(&state.serial, env)?;
+        let mut notes = Vec::new();
+        let (pem, entry) = issue_entry(
+            state,
+            &state.ca.issuer()?,
+            &request,
+            &serial,
+            env,
+            &mut notes,
+        )?;
+        let mut log = LogAppend::default();
+        log.issued(&entry);
+        let writes = vec![
+            FileWrite::public(cert_file(&serial), pem.clone()),
+            FileWrite::public(SERIAL, next.to_file()),
+            FileWrite {
+                target: ACME_TLS_KEY.into(),
+                bytes: key_pem.as_bytes().to_vec(),
+                mode: MODE_SECRET,
+            },
+            FileWrite::public(ACME_TLS_CERT, pem),
+        ];
+        let info = AuditInfo::of("acme-tls", vec![serial.to_string()]);
+        let plan = finish_plan_for(state, env, log, writes, (info, None))?;
+        notes.push(crate::render::Note::text(format!(
+            "issued the ACME server's TLS certificate {serial} for {}",
+            hosts.join(", ")
+        )));
+        Ok(crate::cmd::Planned::new(plan, String::new(), notes))
+    })?;
+    current(ctx, dir, &sans)?
+        .ok_or_else(|| Error::Internal("the ACME TLS certificate just issued does not load".into()))
+}
+
+/// The pair in the directory, if it is still good for `sans`.
+fn current(ctx: &crate::cmd::Context, dir: &Path, sans: &[San]) -> Result<Option<Pair>> {
+    let session = Session::open(dir, Access::Read, &ctx.open)?;
+    let (Some(cert), Some(key)) = (
+        session.read_optional(ACME_TLS_CERT)?,
+        session.read_optional(ACME_TLS_KEY)?,
+    ) else {
+        return Ok(None);
+    };
+    let key = zeroize::Zeroizing::new(key);
+    let ca = session.read(crate::model::layout::CERT)?;
+    drop(session);
+    let good = still_good(&cert, &ca, sans, ctx.env.now);
+    Ok(good.then_some((cert, key)))
+}
+
+/// Signed by ca.crt, naming every host, and not in the last third of its validity.
+fn still_good(cert: &[u8], ca: &[u8], sans: &[San], now: time::OffsetDateTime) -> bool {
+    let der = |b: &[u8]| crate::pki::pem::decode_one(b, &["CERTIFICATE"], 1 << 20).ok();
+    let (Some(cert), Some(ca)) = (der(cert), der(ca)) else {
+        return false;
+    };
+    use x509_parser::prelude::FromDer;
+    let (Ok((_, c)), Ok((_, a))) = (
+        x509_parser::certificate::X509Certificate::from_der(&cert),
+        x509_parser::certificate::X509Certificate::from_der(&ca),
+    ) else {
+        return false;
+    };
+    if c.verify_signature(Some(a.public_key())).is_err() {
+        return false;
+    }
+    let (from, to) = (
+        c.validity().not_before.timestamp(),
+        c.validity().not_after.timestamp(),
+    );
+    let now = now.unix_timestamp();
+    if now < from || now >= to - (to - from) / 3 {
+        return false;
+    }
+    let names: Vec<String> = c
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|ext| {
+            ext.value
+                .general_names
+                .iter()
+                .filter_map(|g| match g {
+                    x509_parser::extensions::GeneralName::DNSName(d) => Some(d.to_string()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    sans.iter().all(|s| match s {
+        San::Dns(d) => names.contains(d),
+        _ => false,
+    })
+}
+
+/// The rustls server configuration (ring provider) for the pair.
+pub fn config(cert_pem: &[u8], key_pem: &[u8]) -> Result<rustls::ServerConfig> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let chain = crate::pki::pem::decode_certificates(cert_pem, cert_pem.len())
+        .map_err(|e| Error::Internal(format!("{ACME_TLS_CERT}: {e}")))?
+        .into_iter()
+        .map(CertificateDer::from)
+        .collect();
+    let key = crate::pki::pem::decode_one(key_pem, &["PRIVATE KEY"], key_pem.len())
+        .map_err(|e| Error::Internal(format!("{ACME_TLS_KEY}: {e}")))?;
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key));
+    // ring, the crate's one crypto stack; rustls deprecates it only for lacking the
+    // post-quantum key exchange, which no ACME client needs.
+    #[allow(deprecated)]
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))
+        .map_err(|e| Error::Internal(format!("the ACME TLS configuration: {e}")))
+}
