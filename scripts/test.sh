@@ -40,6 +40,7 @@ command -v /usr/share/easy-rsa/easyrsa >/dev/null || need+=(easy-rsa) # tests/ad
 command -v pkcs11-tool >/dev/null || need+=(opensc)
 # ACME clients (tests/acme.rs, ACME-*).
 command -v lego >/dev/null || need+=(lego)
+command -v certbot >/dev/null || need+=(certbot)
 { command -v unshare && command -v script; } >/dev/null || need+=(util-linux bsdutils)
 # Java's PKIX validator and keytool (tests/interop.rs, INTEROP-JAVA).
 { command -v javac && command -v keytool; } >/dev/null || need+=(openjdk-17-jdk-headless)

@@ -25,13 +25,13 @@ fn free_port() -> u16 {
 }
 
 /// A DNS server on loopback answering every A query with 127.0.0.1; stops when dropped.
-struct Dns {
+pub struct Dns {
     addr: std::net::SocketAddr,
     stop: Arc<AtomicBool>,
 }
 
 impl Dns {
-    fn start() -> Dns {
+    pub fn start() -> Dns {
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
         sock.set_read_timeout(Some(Duration::from_millis(100)))
             .unwrap();
@@ -69,7 +69,7 @@ impl Drop for Dns {
 }
 
 /// A root CA in `dir` whose policy has an `acme` profile for `*.lab.test` only.
-fn lab_ca(dir: &Path) {
+pub fn lab_ca(dir: &Path) {
     let out = clean_ca(dir)
         .args(["init", "--subject", "CN=ACME Lab Root"])
         .output()
@@ -93,15 +93,15 @@ fn lab_ca(dir: &Path) {
 }
 
 /// A running `ca serve --acme`, killed when dropped.
-struct Server {
+pub struct Server {
     child: Child,
     log: tempfile::NamedTempFile,
-    port: u16,
+    pub port: u16,
 }
 
 impl Server {
     /// Starts serve with ACME on a free port; `http_port` is where http-01 is fetched.
-    fn start(dir: &Path, http_port: u16, dns: &Dns) -> Server {
+    pub fn start(dir: &Path, http_port: u16, dns: &Dns) -> Server {
         Server::start_on(free_port(), dir, http_port, dns)
     }
 
@@ -132,7 +132,7 @@ impl Server {
         server
     }
 
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 
@@ -370,4 +370,65 @@ fn a_wrong_challenge_response_leaves_the_authorization_invalid_acme_http01() {
     let orders: Vec<&serde_json::Value> = acme["orders"].as_object().unwrap().values().collect();
     assert_eq!(orders[0]["status"], "invalid");
     assert!(acme_serials(&dir).is_empty());
+}
+
+/// ACME-FINALIZE with certbot: certbot (standalone http-01) registers and obtains a
+/// certificate; its CSR has an empty subject, which the ACME gate accepts and names after the
+/// order; OpenSSL verifies the certificate to the root.
+#[test]
+#[ignore = "full tier: real-tool interop (certbot)"]
+fn certbot_obtains_a_certificate_by_http01_standalone_acme_certbot() {
+    require("certbot", "certbot");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ca");
+    lab_ca(&dir);
+    let dns = Dns::start();
+    let http_port = free_port();
+    let server = Server::start(&dir, http_port, &dns);
+    let state = tmp.path().join("certbot");
+    let mut cmd = Command::new("certbot");
+    cmd.env("REQUESTS_CA_BUNDLE", dir.join("ca.crt"))
+        .args([
+            "certonly",
+            "--standalone",
+            "--non-interactive",
+            "--agree-tos",
+        ])
+        .args(["-m", "ops@lab.test", "-d", "web.lab.test"])
+        .args(["--http-01-address", "127.0.0.1"])
+        .args(["--http-01-port", &http_port.to_string()])
+        .args(["--server", &server.directory()]);
+    for (flag, sub) in [
+        ("--config-dir", "conf"),
+        ("--work-dir", "work"),
+        ("--logs-dir", "logs"),
+    ] {
+        cmd.arg(flag).arg(state.join(sub));
+    }
+    let out = bounded(cmd, Duration::from_secs(120));
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        output_text(&out),
+        server.log()
+    );
+    let cert = state.join("conf/live/web.lab.test/cert.pem");
+    let verify = Command::new("openssl")
+        .args(["verify", "-purpose", "sslserver", "-CAfile"])
+        .arg(dir.join("ca.crt"))
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", output_text(&verify));
+    let subject = Command::new("openssl")
+        .args(["x509", "-noout", "-subject", "-in"])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&subject.stdout).contains("CN = web.lab.test"),
+        "{}",
+        output_text(&subject)
+    );
+    assert_eq!(acme_serials(&dir).len(), 1);
 }

@@ -5,6 +5,7 @@
 mod harness;
 
 mod acme;
+mod acme_client;
 mod adopt;
 mod batch;
 mod boundary;

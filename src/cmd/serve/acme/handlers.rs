@@ -46,8 +46,8 @@ impl Reply {
 pub fn answer(acme: &Acme, method: &str, path: &str, base: &str, body: &[u8]) -> Reply {
     let mut reply = match (method, path) {
         ("GET", "/acme/directory") => Reply::json(200, &directory(base)),
-        ("HEAD", "/acme/new-nonce") => Reply::json(200, &Value::Null).empty(),
-        ("GET", "/acme/new-nonce") => Reply::json(204, &Value::Null).empty(),
+        ("HEAD", "/acme/new-nonce") => Reply::empty(200),
+        ("GET", "/acme/new-nonce") => Reply::empty(204),
         ("POST", _) if path.starts_with("/acme/") => {
             post(acme, path, base, body).unwrap_or_else(|p| Reply::problem(&p))
         }
@@ -72,9 +72,12 @@ pub fn answer(acme: &Acme, method: &str, path: &str, base: &str, body: &[u8]) ->
 }
 
 impl Reply {
-    fn empty(mut self) -> Reply {
-        self.body.clear();
-        self
+    fn empty(status: u16) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
     }
 }
 
@@ -147,7 +150,8 @@ fn post(acme: &Acme, path: &str, base: &str, body: &[u8]) -> Result<Reply, Probl
                 &authz_json(base, z, s.authz(z, &account)?),
             ))
         }),
-        ("chall", z) => challenge(acme, base, &account, z),
+        // A POST-as-GET reads the challenge; a POST of `{}` answers it (RFC 8555 7.5.1).
+        ("chall", z) => challenge(acme, base, &account, z, !parsed.is_post_as_get()),
         ("cert", o) => certificate(acme, &account, o),
         _ => Err(problem(Kind::Malformed, format!("no resource at {path}"))),
     }
@@ -220,14 +224,20 @@ fn new_order(acme: &Acme, base: &str, account: &str, ask: &Value) -> Result<Repl
 
 /// A challenge answered (RFC 8555 7.5.1): validated now, outside the lock, and the outcome
 /// committed; the answer is the challenge with its new status.
-fn challenge(acme: &Acme, base: &str, account: &str, id: &str) -> Result<Reply, Problem> {
+fn challenge(
+    acme: &Acme,
+    base: &str,
+    account: &str,
+    id: &str,
+    respond: bool,
+) -> Result<Reply, Problem> {
     let (authz, thumbprint) = ops::read(acme, |_, s| {
         Ok((
             s.authz(id, account)?.clone(),
             s.account(account)?.thumbprint.clone(),
         ))
     })?;
-    let authz = if authz.status == "pending" {
+    let authz = if respond && authz.status == "pending" {
         let key_authz = format!("{}.{thumbprint}", authz.token);
         let outcome = super::validate::http01(
             &acme.target,
@@ -270,7 +280,7 @@ fn finalize(
         if !state.finalize_check(id, account, env.now)? {
             return Ok((state.orders[id].clone(), None));
         }
-        let csr = crate::pki::csr::check(&der)
+        let csr = crate::pki::csr::check_acme(&der)
             .map_err(|e| problem(Kind::BadCsr, crate::render::escape(&e.to_string())))?;
         let names: Vec<String> = state.orders[id]
             .identifiers
@@ -287,8 +297,9 @@ fn finalize(
     Ok(Reply::json(200, &order_json(base, id, &order)).located(format!("{base}/acme/order/{id}")))
 }
 
-/// The certificate of a valid order, with the CAs above this one but the root
-/// (`application/pem-certificate-chain`, RFC 8555 7.4.2).
+/// The certificate of a valid order, then this CA and the CAs above it but the root (this
+/// CA's certificate even when it is the root), as `application/pem-certificate-chain`
+/// (RFC 8555 7.4.2).
 fn certificate(acme: &Acme, account: &str, id: &str) -> Result<Reply, Problem> {
     ops::read(acme, |snapshot, s| {
         let serial = s
@@ -299,7 +310,13 @@ fn certificate(acme: &Acme, account: &str, id: &str) -> Result<Reply, Problem> {
         let file = crate::model::layout::cert_file(&serial);
         let pem = crate::store::read_state_file(&snapshot.dir, &file).map_err(ops::internal)?;
         let mut body = pem;
-        body.extend_from_slice(snapshot.intermediates_pem().as_bytes());
+        // The issuing CA always follows the certificate — for a root CA the root itself, as
+        // certbot refuses a chain of one certificate.
+        let above = match snapshot.intermediates_pem() {
+            none if none.is_empty() => snapshot.root_pem(),
+            some => some,
+        };
+        body.extend_from_slice(above.as_bytes());
         Ok(Reply {
             status: 200,
             headers: vec![("content-type", "application/pem-certificate-chain".into())],

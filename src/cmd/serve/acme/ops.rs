@@ -202,7 +202,16 @@ pub fn issue(
     let policy = snapshot.policy().map_err(internal)?;
     let days = crate::policy::gate::days(&profile, None).map_err(|e| refused(e.into()))?;
     let sans: Vec<San> = names.iter().map(|n| San::Dns(n.clone())).collect();
-    let request = Request::from_csr(csr, sans, &profile, days, &policy.urls);
+    let mut request = Request::from_csr(csr, sans, &profile, days, &policy.urls);
+    // An empty subject (certbot's) is named after the order's first name that fits a CN
+    // (at most 64 characters, RFC 5280 ub-common-name).
+    let named;
+    if csr.subject.is_empty()
+        && let Some(cn) = names.iter().find(|n| n.len() <= 64)
+    {
+        named = crate::pki::names::Subject(vec![("CN".into(), cn.clone())]);
+        request.subject = &named;
+    }
     let (serial, next) = allot_serial(&snapshot.serial, env).map_err(internal)?;
     let issuer = snapshot.ca.issuer().map_err(|e| internal(e.into()))?;
     let mut notes = Vec::new();
