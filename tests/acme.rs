@@ -197,6 +197,21 @@ fn serve_acme_answers_the_directory_over_tls_issued_by_the_ca_acme_tls() {
     assert_eq!(std::fs::read(dir.join("index.log")).unwrap(), before);
     let check = clean_ca(&dir).args(["check"]).output().unwrap();
     assert!(check.status.success(), "{}", output_text(&check));
+    // The TLS key is a secret in the state directory and in a backup of it.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.join("acme-tls.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let copy = tmp.path().join("copy");
+    let out = clean_ca(&dir).arg("backup").arg(&copy).output().unwrap();
+    assert!(out.status.success(), "{}", output_text(&out));
+    let mode = std::fs::metadata(copy.join("acme-tls.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
 }
 
 /// `lego` against the server: its command with the root trusted; its output.

@@ -346,4 +346,30 @@ fn two_finalizes_at_once_issue_once_and_hostile_jws_change_nothing_acme_finalize
     assert!(verify.status.success(), "{}", output_text(&verify));
     let check = clean_ca(&dir).args(["check"]).output().unwrap();
     assert!(check.status.success(), "{}", output_text(&check));
+    drop(server);
+
+    // ACME-STATE: acme.json is signed by the checkpoint; an edit is refused by every signing
+    // command and reported by `ca check`.
+    let acme = std::fs::read_to_string(dir.join("acme.json")).unwrap();
+    std::fs::write(
+        dir.join("acme.json"),
+        acme.replacen("\"valid\"", "\"ready\"", 1),
+    )
+    .unwrap();
+    let before = snapshot(&dir);
+    let sign = clean_ca(&dir).args(["crl"]).output().unwrap();
+    assert_eq!(sign.status.code(), Some(5), "{}", output_text(&sign));
+    assert!(
+        output_text(&sign).contains("acme.json"),
+        "{}",
+        output_text(&sign)
+    );
+    let check = clean_ca(&dir).args(["check"]).output().unwrap();
+    assert!(!check.status.success());
+    assert!(
+        output_text(&check).contains("acme.json"),
+        "{}",
+        output_text(&check)
+    );
+    assert_unchanged(&before, &snapshot(&dir));
 }
