@@ -392,7 +392,7 @@ fn a_wrong_challenge_response_leaves_the_authorization_invalid_acme_http01() {
 /// order; OpenSSL verifies the certificate to the root.
 #[test]
 #[ignore = "full tier: real-tool interop (certbot)"]
-fn certbot_obtains_a_certificate_by_http01_standalone_acme_certbot() {
+fn certbot_obtains_a_certificate_by_http01_standalone_acme_finalize() {
     require("certbot", "certbot");
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ca");

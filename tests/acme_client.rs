@@ -269,6 +269,13 @@ fn two_finalizes_at_once_issue_once_and_hostile_jws_change_nothing_acme_finalize
         "urn:ietf:params:acme:error:rejectedIdentifier"
     );
     assert!(String::from_utf8_lossy(&a.body).contains("allow_dns"));
+    let big = client.send("POST", "/acme/new-order", &vec![b'{'; 70 * 1024]);
+    assert_eq!(big.status, 413, "a body over 64 KiB");
+    let garbage = client.send("POST", "/acme/new-order", b"{\"protected\":1}");
+    assert_eq!(
+        garbage.json()["type"],
+        "urn:ietf:params:acme:error:malformed"
+    );
     assert_unchanged(&after_order, &snapshot(&dir));
     assert_ne!(before, after_order, "the first newOrder was committed");
 
