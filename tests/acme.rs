@@ -68,7 +68,8 @@ impl Drop for Dns {
     }
 }
 
-/// A root CA in `dir` whose policy has an `acme` profile for `*.lab.test` only.
+/// A root CA in `dir` whose policy has an `acme` profile for `*.lab.test` and 127.0.0.0/8
+/// only.
 pub fn lab_ca(dir: &Path) {
     let out = clean_ca(dir)
         .args(["init", "--subject", "CN=ACME Lab Root"])
@@ -80,7 +81,7 @@ pub fn lab_ca(dir: &Path) {
     text.push_str(
         "\n[profiles.acme]\nkey_usage = [\"digitalSignature\", \"keyEncipherment\"]\n\
          extended_key_usage = [\"serverAuth\"]\ndefault_days = 7\nmax_days = 90\n\
-         allow_dns = [\"*.lab.test\"]\n",
+         allow_dns = [\"*.lab.test\"]\nallow_ip = [\"127.0.0.0/8\"]\n",
     );
     let file = dir.with_extension("policy.toml");
     std::fs::write(&file, text).unwrap();

@@ -380,3 +380,101 @@ fn two_finalizes_at_once_issue_once_and_hostile_jws_change_nothing_acme_finalize
     );
     assert_unchanged(&before, &snapshot(&dir));
 }
+
+/// ACME-FLOW for an IP identifier (RFC 8738): http-01 fetched from the address itself, the
+/// certificate names it as an IP SAN; an address outside the profile's allow_ip is
+/// rejectedIdentifier.
+#[test]
+fn an_ip_identifier_is_validated_at_its_address_and_issued_as_an_ip_san_acme_flow() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ca");
+    lab_ca(&dir);
+    let dns = Dns::start();
+    let answer = Arc::new(std::sync::Mutex::new(String::new()));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let http_port = listener.local_addr().unwrap().port();
+    let host_seen = Arc::new(std::sync::Mutex::new(String::new()));
+    {
+        let (answer, host_seen) = (answer.clone(), host_seen.clone());
+        std::thread::spawn(move || {
+            for mut s in listener.incoming().flatten() {
+                let mut buf = [0u8; 2048];
+                let n = s.read(&mut buf).unwrap_or(0);
+                *host_seen.lock().unwrap() = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let body = answer.lock().unwrap().clone();
+                let reply = format!(
+                    "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(reply.as_bytes());
+            }
+        });
+    }
+    let server = Server::start(&dir, http_port, &dns);
+    let mut client = Client::new(&dir.join("ca.crt"), server.port);
+    let a = client.post(
+        "/acme/new-account",
+        Some(&json!({"termsOfServiceAgreed": true})),
+    );
+    client.kid = Some(a.header("location").unwrap());
+    let outside = json!({"identifiers": [{"type": "ip", "value": "192.0.2.7"}]});
+    let a = client.post("/acme/new-order", Some(&outside));
+    assert_eq!(
+        a.json()["type"],
+        "urn:ietf:params:acme:error:rejectedIdentifier"
+    );
+    assert!(String::from_utf8_lossy(&a.body).contains("allow_ip"));
+
+    let ask = json!({"identifiers": [{"type": "ip", "value": "127.0.0.1"}]});
+    let order = client.post("/acme/new-order", Some(&ask));
+    assert_eq!(
+        order.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&order.body)
+    );
+    let order = order.json();
+    let authz = client
+        .post(
+            &Client::path(order["authorizations"][0].as_str().unwrap()),
+            None,
+        )
+        .json();
+    assert_eq!(authz["identifier"]["type"], "ip");
+    let token = authz["challenges"][0]["token"].as_str().unwrap();
+    *answer.lock().unwrap() = format!("{token}.{}", client.thumbprint());
+    let chall = Client::path(authz["challenges"][0]["url"].as_str().unwrap());
+    let c = client.post(&chall, Some(&json!({})));
+    assert_eq!(
+        c.json()["status"],
+        "valid",
+        "{}",
+        String::from_utf8_lossy(&c.body)
+    );
+    assert!(host_seen.lock().unwrap().contains("Host: 127.0.0.1\r\n"));
+    let finalize = Client::path(order["finalize"].as_str().unwrap());
+    let done = client
+        .post(&finalize, Some(&json!({"csr": b64(&csr("127.0.0.1"))})))
+        .json();
+    assert_eq!(done["status"], "valid", "{done}");
+    let cert = client.post(&Client::path(done["certificate"].as_str().unwrap()), None);
+    let pem_file = tmp.path().join("ip.pem");
+    std::fs::write(&pem_file, &cert.body).unwrap();
+    let text = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+        .arg(&pem_file)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("IP Address:127.0.0.1"),
+        "{}",
+        output_text(&text)
+    );
+    let verify = std::process::Command::new("openssl")
+        .args(["verify", "-verify_ip", "127.0.0.1", "-CAfile"])
+        .arg(dir.join("ca.crt"))
+        .arg(&pem_file)
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", output_text(&verify));
+}

@@ -55,7 +55,7 @@ pub struct Account {
     pub created: OffsetDateTime,
 }
 
-/// An identifier (RFC 8555 9.7.7): only `dns` is accepted so far.
+/// An identifier (RFC 8555 9.7.7): `dns`, or `ip` (RFC 8738).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Identifier {
@@ -100,6 +100,40 @@ pub struct Authz {
     pub validated: Option<OffsetDateTime>,
     /// Why the challenge failed, once `invalid`.
     pub error: Option<String>,
+}
+
+/// An identifier as an order keeps it: a `dns` name lowercased (no wildcard: that needs
+/// dns-01), an `ip` address as its canonical text (RFC 8738 3: `::1`, not `0::1`).
+pub fn canonical(id: &Identifier) -> Result<Identifier, Problem> {
+    match id.kind.as_str() {
+        "dns" => {
+            let value = id.value.to_ascii_lowercase();
+            if value.starts_with("*.") {
+                return Err(problem(
+                    Kind::RejectedIdentifier,
+                    format!("{value}: wildcards need dns-01, which this server does not offer yet"),
+                ));
+            }
+            Ok(Identifier {
+                kind: "dns".into(),
+                value,
+            })
+        }
+        "ip" => match id.value.parse::<std::net::IpAddr>() {
+            Ok(ip) => Ok(Identifier {
+                kind: "ip".into(),
+                value: ip.to_string(),
+            }),
+            Err(_) => Err(problem(
+                Kind::Malformed,
+                format!("{:?} is not an IP address", id.value),
+            )),
+        },
+        other => Err(problem(
+            Kind::UnsupportedIdentifier,
+            format!("identifier type {other:?}: only dns and ip are supported"),
+        )),
+    }
 }
 
 /// What a newAccount request asks (RFC 8555 7.3).
@@ -191,16 +225,17 @@ impl State {
         }
     }
 
-    /// newOrder: checks every identifier (a `dns` name, lowercased; `gate` says whether the
-    /// policy admits it, naming the rule when not) and makes order `ids.0` with one new
-    /// authorization per identifier (`ids.1`, each with its token `ids.2`).
+    /// newOrder: checks every identifier (a `dns` name, lowercased, or an `ip` address in its
+    /// canonical text, RFC 8738; `gate` says whether the policy admits it, naming the rule
+    /// when not) and makes order `ids.0` with one new authorization per identifier (`ids.1`,
+    /// each with its token `ids.2`).
     pub fn new_order(
         &mut self,
         account: &str,
         identifiers: &[Identifier],
         ids: (String, Vec<(String, String)>),
         now: OffsetDateTime,
-        gate: impl Fn(&str) -> Result<(), Failure>,
+        gate: impl Fn(&Identifier) -> Result<(), Failure>,
     ) -> Result<String, Problem> {
         self.account(account)?;
         if identifiers.is_empty() || identifiers.len() > MAX_IDENTIFIERS {
@@ -211,27 +246,8 @@ impl State {
         }
         let mut names: Vec<Identifier> = Vec::new();
         for id in identifiers {
-            if id.kind != "dns" {
-                return Err(problem(
-                    Kind::UnsupportedIdentifier,
-                    format!(
-                        "identifier type {:?}: only dns is supported so far",
-                        id.kind
-                    ),
-                ));
-            }
-            let value = id.value.to_ascii_lowercase();
-            if value.starts_with("*.") {
-                return Err(problem(
-                    Kind::RejectedIdentifier,
-                    format!("{value}: wildcards need dns-01, which this server does not offer yet"),
-                ));
-            }
-            gate(&value).map_err(|why| problem(Kind::RejectedIdentifier, why.0))?;
-            let one = Identifier {
-                kind: "dns".into(),
-                value,
-            };
+            let one = canonical(id)?;
+            gate(&one).map_err(|why| problem(Kind::RejectedIdentifier, why.0))?;
             if !names.contains(&one) {
                 names.push(one);
             }

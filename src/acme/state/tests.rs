@@ -21,8 +21,9 @@ fn dns(v: &str) -> Identifier {
     }
 }
 
-fn admit_lab(name: &str) -> Result<(), Failure> {
-    match name.ends_with(".lab.test") {
+fn admit_lab(id: &Identifier) -> Result<(), Failure> {
+    let name = &id.value;
+    match name.ends_with(".lab.test") || id.kind == "ip" {
         true => Ok(()),
         false => Err(Failure(format!(
             "{name} not allowed by profile acme: allow_dns = [\"*.lab.test\"]"
@@ -144,12 +145,22 @@ fn identifiers_outside_the_policy_or_not_dns_are_refused() {
         .unwrap_err();
     assert_eq!(err.kind, Kind::RejectedIdentifier);
     assert!(err.detail.contains("allow_dns"), "{}", err.detail);
-    let ip = Identifier {
-        kind: "ip".into(),
-        value: "192.0.2.1".into(),
+    let other = Identifier {
+        kind: "email".into(),
+        value: "a@lab.test".into(),
     };
-    let err = s.new_order("A", &[ip], ids(), NOW, admit_lab).unwrap_err();
+    let err = s
+        .new_order("A", &[other], ids(), NOW, admit_lab)
+        .unwrap_err();
     assert_eq!(err.kind, Kind::UnsupportedIdentifier);
+    let not_ip = Identifier {
+        kind: "ip".into(),
+        value: "192.0.2".into(),
+    };
+    let err = s
+        .new_order("A", &[not_ip], ids(), NOW, admit_lab)
+        .unwrap_err();
+    assert_eq!(err.kind, Kind::Malformed);
     let err = s
         .new_order("A", &[dns("*.lab.test")], ids(), NOW, admit_lab)
         .unwrap_err();
@@ -174,4 +185,17 @@ fn an_expired_ready_order_is_not_finalized_and_old_orders_are_pruned() {
     s.prune(later + KEEP_EXPIRED);
     assert!(s.orders.is_empty() && s.authorizations.is_empty());
     assert_eq!(s.accounts.len(), 1);
+}
+
+#[test]
+fn an_ip_identifier_is_kept_in_its_canonical_form_rfc_8738() {
+    let mut s = ordered();
+    let ip = Identifier {
+        kind: "ip".into(),
+        value: "2001:db8:0::1".into(),
+    };
+    let ids = ("P".to_string(), vec![("Z9".to_string(), "t9".to_string())]);
+    s.new_order("A", &[ip], ids, NOW, admit_lab).unwrap();
+    assert_eq!(s.orders["P"].identifiers[0].value, "2001:db8::1");
+    assert_eq!(s.orders["P"].identifiers[0].kind, "ip");
 }

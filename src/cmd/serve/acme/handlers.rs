@@ -214,7 +214,7 @@ fn new_order(acme: &Acme, base: &str, account: &str, ask: &Value) -> Result<Repl
         .map(|_| (acme.fresh_id(), acme.fresh_id()))
         .collect();
     let (id, order) = ops::transact(acme, |snapshot, state, env| {
-        let gate = |name: &str| ops::gate_name(snapshot, name);
+        let gate = |id: &Identifier| ops::gate_identifier(snapshot, id);
         let id = state.new_order(account, &identifiers, (order_id, authz_ids), env.now, gate)?;
         let order = state.orders[&id].clone();
         Ok(((id, order), Some(Change::of("acme-order", account))))
@@ -239,12 +239,8 @@ fn challenge(
     })?;
     let authz = if respond && authz.status == "pending" {
         let key_authz = format!("{}.{thumbprint}", authz.token);
-        let outcome = super::validate::http01(
-            &acme.target,
-            &authz.identifier.value,
-            &authz.token,
-            &key_authz,
-        );
+        let outcome =
+            super::validate::http01(&acme.target, &authz.identifier, &authz.token, &key_authz);
         ops::transact(acme, |_, state, env| {
             let pending = state.authz(id, account)?.status == "pending";
             if pending {
@@ -282,11 +278,7 @@ fn finalize(
         }
         let csr = crate::pki::csr::check_acme(&der)
             .map_err(|e| problem(Kind::BadCsr, crate::render::escape(&e.to_string())))?;
-        let names: Vec<String> = state.orders[id]
-            .identifiers
-            .iter()
-            .map(|i| i.value.clone())
-            .collect();
+        let names = state.orders[id].identifiers.clone();
         let (serial, change) = ops::issue(snapshot, &csr, &names, account, env)?;
         state.record_issued(id, &serial)?;
         crate::render::warn(&format!(

@@ -6,7 +6,7 @@
 
 use crate::Env;
 use crate::acme::problem::{Kind, Problem, problem};
-use crate::acme::state::{Failure, State};
+use crate::acme::state::{Failure, Identifier, State};
 use crate::error::{Error, Result};
 use crate::model::change::{AuditInfo, Refusal, allot_serial, finish_plan_for, issue_entry};
 use crate::model::layout::{ACME, SERIAL, cert_file};
@@ -140,13 +140,35 @@ pub fn profile(snapshot: &Snapshot) -> Result<crate::pki::profile::Profile> {
         .ok_or_else(|| Error::Internal("the built-in acme profile does not parse".into()))
 }
 
-/// newOrder's gate for one DNS name: the `acme` profile's rules and the name constraints of
-/// this CA and every CA above it; the refusal names the rule.
-pub fn gate_name(snapshot: &Snapshot, name: &str) -> std::result::Result<(), Failure> {
+/// The SAN an identifier is issued as (`dns` → DNS, `ip` → IP).
+pub fn san_of(id: &Identifier) -> Option<San> {
+    match id.kind.as_str() {
+        "dns" => Some(San::Dns(id.value.clone())),
+        "ip" => id.value.parse().ok().map(San::Ip),
+        _ => None,
+    }
+}
+
+/// The identifier a SAN (or a CN) of a CSR names, as an order keeps it.
+fn identifier_of(san: &San) -> Option<Identifier> {
+    let (kind, value) = match san {
+        San::Dns(d) => ("dns", d.to_ascii_lowercase()),
+        San::Ip(ip) => ("ip", ip.to_string()),
+        _ => return None,
+    };
+    Some(Identifier {
+        kind: kind.into(),
+        value,
+    })
+}
+
+/// newOrder's gate for one identifier: the `acme` profile's rules and the name constraints
+/// of this CA and every CA above it; the refusal names the rule.
+pub fn gate_identifier(snapshot: &Snapshot, id: &Identifier) -> std::result::Result<(), Failure> {
     let failure = |e: String| Failure(crate::render::escape(&e));
     let profile = profile(snapshot).map_err(|e| failure(e.to_string()))?;
-    let san = San::Dns(name.to_string());
-    crate::policy::gate::check_name(&profile, &san, &format!("DNS:{name}"))
+    let san = san_of(id).ok_or_else(|| failure(format!("{} is not a name", id.value)))?;
+    crate::policy::gate::check_name(&profile, &san, &san.to_string())
         .map_err(|e| failure(e.to_string()))?;
     for ca in std::iter::once(&snapshot.ca.cert).chain(&snapshot.chain) {
         ca.constraints
@@ -163,53 +185,59 @@ pub fn gate_name(snapshot: &Snapshot, name: &str) -> std::result::Result<(), Fai
 pub fn issue(
     snapshot: &Snapshot,
     csr: &CheckedCsr,
-    names: &[String],
+    names: &[Identifier],
     account: &str,
     env: &Env,
 ) -> std::result::Result<(String, Change), Problem> {
-    let mut asked: Vec<String> = Vec::new();
+    let mut asked: Vec<Identifier> = Vec::new();
     for san in &csr.sans {
-        match san {
-            San::Dns(d) => asked.push(d.to_ascii_lowercase()),
-            other => {
-                return Err(problem(
-                    Kind::BadCsr,
-                    format!("the CSR names {other}, which the order does not"),
-                ));
-            }
-        }
+        let id = identifier_of(san).ok_or_else(|| {
+            problem(
+                Kind::BadCsr,
+                format!("the CSR names {san}, which the order does not"),
+            )
+        })?;
+        asked.push(id);
     }
-    if let Some(cn) = csr.subject.common_name()
-        && !asked.contains(&cn.to_ascii_lowercase())
-    {
-        asked.push(cn.to_ascii_lowercase());
+    if let Some(cn) = csr.subject.common_name() {
+        let san = match cn.parse() {
+            Ok(ip) => San::Ip(ip),
+            Err(_) => San::Dns(cn.to_string()),
+        };
+        asked.extend(identifier_of(&san));
     }
     asked.sort();
     asked.dedup();
     let mut wanted = names.to_vec();
     wanted.sort();
     if asked != wanted {
+        let shown = |v: &[Identifier]| {
+            v.iter()
+                .map(|i| format!("{}:{}", i.kind, i.value))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         return Err(problem(
             Kind::BadCsr,
-            format!(
+            crate::render::escape(&format!(
                 "the CSR names {} but the order names {}",
-                asked.join(", "),
-                wanted.join(", ")
-            ),
+                shown(&asked),
+                shown(&wanted)
+            )),
         ));
     }
     let profile = profile(snapshot).map_err(internal)?;
     let policy = snapshot.policy().map_err(internal)?;
     let days = crate::policy::gate::days(&profile, None).map_err(|e| refused(e.into()))?;
-    let sans: Vec<San> = names.iter().map(|n| San::Dns(n.clone())).collect();
+    let sans: Vec<San> = names.iter().filter_map(san_of).collect();
     let mut request = Request::from_csr(csr, sans, &profile, days, &policy.urls);
     // An empty subject (certbot's) is named after the order's first name that fits a CN
     // (at most 64 characters, RFC 5280 ub-common-name).
     let named;
     if csr.subject.is_empty()
-        && let Some(cn) = names.iter().find(|n| n.len() <= 64)
+        && let Some(cn) = names.iter().find(|n| n.value.len() <= 64)
     {
-        named = crate::pki::names::Subject(vec![("CN".into(), cn.clone())]);
+        named = crate::pki::names::Subject(vec![("CN".into(), cn.value.clone())]);
         request.subject = &named;
     }
     let (serial, next) = allot_serial(&snapshot.serial, env).map_err(internal)?;

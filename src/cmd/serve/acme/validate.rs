@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::time::Duration;
 
-use crate::acme::state::Failure;
+use crate::acme::state::{Failure, Identifier};
 
 /// Time allowed for each connection, and for each DNS answer.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -24,17 +24,29 @@ pub struct Target {
     pub resolver: Option<SocketAddr>,
 }
 
-/// Checks the http-01 challenge `token` of `name`: Ok, or why it failed (for the
-/// authorization's error).
-pub fn http01(target: &Target, name: &str, token: &str, key_authz: &str) -> Result<(), Failure> {
-    let addrs = resolve(target, name)?;
+/// Checks the http-01 challenge `token` of identifier `id`: Ok, or why it failed (for the
+/// authorization's error). An `ip` identifier is fetched from that address, with the address
+/// as Host (RFC 8738 7); a `dns` one from the addresses it resolves to.
+pub fn http01(
+    target: &Target,
+    id: &Identifier,
+    token: &str,
+    key_authz: &str,
+) -> Result<(), Failure> {
+    let name = id.value.as_str();
+    let (addrs, host) = match (id.kind.as_str(), name.parse::<IpAddr>()) {
+        ("ip", Ok(ip @ IpAddr::V6(_))) => (vec![ip], format!("[{ip}]")),
+        ("ip", Ok(ip)) => (vec![ip], ip.to_string()),
+        ("ip", Err(_)) => return Err(fail(format!("{name} is not an IP address"))),
+        _ => (resolve(target, name)?, name.to_string()),
+    };
     let mut last = format!("{name} has no address");
     for ip in addrs {
-        match fetch(SocketAddr::new(ip, target.http_port), name, token) {
+        match fetch(SocketAddr::new(ip, target.http_port), &host, token) {
             Ok(body) if body.trim_end() == key_authz => return Ok(()),
             Ok(body) => {
                 return Err(fail(format!(
-                    "http://{name}:{}/.well-known/acme-challenge/{token} answered {:?}, not the key authorization",
+                    "http://{host}:{}/.well-known/acme-challenge/{token} answered {:?}, not the key authorization",
                     target.http_port,
                     body.chars().take(100).collect::<String>()
                 )));
