@@ -35,6 +35,11 @@ pub struct Acme {
     pub listen: SocketAddr,
     pub target: validate::Target,
     pub tls: Arc<rustls::ServerConfig>,
+    /// The certificate served, replaced when it is renewed.
+    current: Arc<tls::Current>,
+    /// What the TLS certificate is renewed with: the command's context and the hosts.
+    ctx: crate::cmd::Context,
+    hosts: Vec<String>,
     nonces: Mutex<Book>,
     /// One ACME commit at a time in this process (the lock orders it with other commands).
     writer: Mutex<()>,
@@ -63,6 +68,12 @@ impl Acme {
         crate::acme::b64url(&self.random16())
     }
 
+    /// Renews the TLS certificate if it needs it (tls.rs) and serves the result.
+    fn renew_tls(&self) -> Result<()> {
+        let pair = tls::ensure(&self.ctx, &self.dir, &self.hosts)?;
+        self.current.replace(&pair)
+    }
+
     fn random16(&self) -> [u8; 16] {
         // The system's generator; if it failed, the serial rng of the command (never zeros).
         ring::rand::generate::<[u8; 16]>(&ring::rand::SystemRandom::new())
@@ -80,8 +91,9 @@ pub fn prepare(args: &AcmeArgs, ctx: &super::super::Context, dir: PathBuf) -> Re
         true => vec!["localhost".to_string()],
         false => args.acme_host.clone(),
     };
-    let (cert_pem, key_pem) = tls::ensure(ctx, &dir, &hosts)?;
-    let tls = tls::config(&cert_pem, &key_pem)?;
+    let pair = tls::ensure(ctx, &dir, &hosts)?;
+    let current = Arc::new(tls::Current::new(&pair)?);
+    let tls = tls::config(current.clone())?;
     Ok(Acme {
         dir,
         open: ctx.open.clone(),
@@ -93,6 +105,9 @@ pub fn prepare(args: &AcmeArgs, ctx: &super::super::Context, dir: PathBuf) -> Re
             resolver: args.acme_resolver,
         },
         tls: Arc::new(tls),
+        current,
+        ctx: ctx.clone(),
+        hosts,
         nonces: Mutex::new(Book::new(crate::acme::nonce::CAPACITY)),
         writer: Mutex::new(()),
     })
@@ -120,6 +135,7 @@ pub async fn serve(acme: Arc<Acme>, exit_after: Option<Duration>) -> Result<()> 
         }
     };
     tokio::pin!(deadline);
+    let renewer = tokio::spawn(renew_loop(acme.clone()));
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -143,7 +159,27 @@ pub async fn serve(acme: Arc<Acme>, exit_after: Option<Duration>) -> Result<()> 
             drop(permit);
         });
     }
+    renewer.abort();
     Ok(())
+}
+
+/// Checks the TLS certificate every [`tls::RENEW_CHECK`] and renews it in its last third
+/// (SPEC.md ACME-TLS); a failure is logged and tried again at the next check.
+async fn renew_loop(acme: Arc<Acme>) {
+    let mut tick = tokio::time::interval(tls::RENEW_CHECK);
+    // The first tick is at once: the certificate was checked at start.
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let a = acme.clone();
+        let outcome = tokio::task::spawn_blocking(move || a.renew_tls()).await;
+        if let Ok(Err(e)) = outcome {
+            crate::render::warn(&format!(
+                "serve: acme: renewing the TLS certificate: {}",
+                crate::render::escape(&e.to_string())
+            ));
+        }
+    }
 }
 
 /// One TLS connection: handshake within the header timeout, then HTTP/1.1.

@@ -1,12 +1,15 @@
 //! The ACME server's TLS certificate (SPEC.md ACME-TLS): issued by this CA under the built-in
 //! `acme-tls` profile for the `--acme-host` names, through the ordinary journaled commit
 //! (recorded in index.log, audited as `acme-tls`), with its key in acme-tls.key (0600) and
-//! the certificate in acme-tls.crt. At start it is reissued when missing, when it does not
-//! name every host, when ca.crt did not sign it, or in the last third of its validity.
+//! the certificate in acme-tls.crt. At start, and every [`RENEW_CHECK`] while serve runs, it
+//! is reissued when missing, when it does not name every host, when ca.crt did not sign it,
+//! or in the last third of its validity; [`Current`] then serves the new one.
 
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 
 use rcgen::PublicKeyData;
+use rustls::sign::CertifiedKey;
 
 use crate::cli::{KeyArgs, MutationArgs};
 use crate::error::{Error, Result};
@@ -18,6 +21,9 @@ use crate::pki::issuance::Request;
 use crate::pki::keys::{self, KeyType};
 use crate::pki::names::{San, Subject};
 use crate::store::{Access, Session};
+
+/// How often a running server checks whether its certificate needs renewing.
+pub const RENEW_CHECK: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The built-in profile of the server's own certificate.
 const PROFILE: &str = "[urls]
@@ -119,12 +125,12 @@ fn current(ctx: &crate::cmd::Context, dir: &Path, sans: &[San]) -> Result<Option
     let key = zeroize::Zeroizing::new(key);
     let ca = session.read(crate::model::layout::CERT)?;
     drop(session);
-    let good = still_good(&cert, &ca, sans, ctx.env.now);
+    let good = still_good(&cert, &ca, sans, ctx.now()?);
     Ok(good.then_some((cert, key)))
 }
 
 /// Signed by ca.crt, naming every host, and not in the last third of its validity.
-fn still_good(cert: &[u8], ca: &[u8], sans: &[San], now: time::OffsetDateTime) -> bool {
+pub fn still_good(cert: &[u8], ca: &[u8], sans: &[San], now: time::OffsetDateTime) -> bool {
     let der = |b: &[u8]| crate::pki::pem::decode_one(b, &["CERTIFICATE"], 1 << 20).ok();
     let (Some(cert), Some(ca)) = (der(cert), der(ca)) else {
         return false;
@@ -168,8 +174,40 @@ fn still_good(cert: &[u8], ca: &[u8], sans: &[San], now: time::OffsetDateTime) -
     })
 }
 
-/// The rustls server configuration (ring provider) for the pair.
-pub fn config(cert_pem: &[u8], key_pem: &[u8]) -> Result<rustls::ServerConfig> {
+/// The certificate the server presents: swapped in place when it is renewed, so connections
+/// after a renewal get the new one and those in progress keep theirs.
+#[derive(Debug)]
+pub struct Current(RwLock<Arc<CertifiedKey>>);
+
+impl Current {
+    /// The pair as rustls serves it.
+    pub fn new(pair: &Pair) -> Result<Current> {
+        Ok(Current(RwLock::new(Arc::new(certified(pair)?))))
+    }
+
+    /// Serves `pair` from now on.
+    pub fn replace(&self, pair: &Pair) -> Result<()> {
+        let new = Arc::new(certified(pair)?);
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = new;
+        Ok(())
+    }
+}
+
+impl rustls::server::ResolvesServerCert for Current {
+    fn resolve(&self, _: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.read().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+}
+
+/// ring, the crate's one crypto stack; rustls deprecates its ring provider only for lacking
+/// the post-quantum key exchange, which no ACME client needs.
+#[allow(deprecated)]
+fn provider() -> rustls::crypto::CryptoProvider {
+    rustls::crypto::ring::default_provider()
+}
+
+/// The certificate chain and key of `pair`, the key checked against the certificate.
+fn certified((cert_pem, key_pem): &Pair) -> Result<CertifiedKey> {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     let chain = crate::pki::pem::decode_certificates(cert_pem, cert_pem.len())
         .map_err(|e| Error::Internal(format!("{ACME_TLS_CERT}: {e}")))?
@@ -179,12 +217,17 @@ pub fn config(cert_pem: &[u8], key_pem: &[u8]) -> Result<rustls::ServerConfig> {
     let key = crate::pki::pem::decode_one(key_pem, &["PRIVATE KEY"], key_pem.len())
         .map_err(|e| Error::Internal(format!("{ACME_TLS_KEY}: {e}")))?;
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key));
-    // ring, the crate's one crypto stack; rustls deprecates it only for lacking the
-    // post-quantum key exchange, which no ACME client needs.
-    #[allow(deprecated)]
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    rustls::ServerConfig::builder_with_provider(provider)
+    CertifiedKey::from_der(chain, key, &provider())
+        .map_err(|e| Error::Internal(format!("{ACME_TLS_KEY}, {ACME_TLS_CERT}: {e}")))
+}
+
+/// The rustls server configuration (ring provider) serving `current`.
+pub fn config(current: Arc<Current>) -> Result<rustls::ServerConfig> {
+    rustls::ServerConfig::builder_with_provider(Arc::new(provider()))
         .with_safe_default_protocol_versions()
-        .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))
+        .map(|b| b.with_no_client_auth().with_cert_resolver(current))
         .map_err(|e| Error::Internal(format!("the ACME TLS configuration: {e}")))
 }
+
+#[cfg(test)]
+mod tests;
