@@ -289,6 +289,13 @@ fn lego_obtains_certificates_by_http01_across_a_restart_acme_flow() {
         "{issued}"
     );
     assert!(audit.contains("\"operation\":\"acme-account\""), "{audit}");
+    let log = clean_ca(&dir).args(["log"]).output().unwrap();
+    let log = String::from_utf8_lossy(&log.stdout).into_owned();
+    let line = log.lines().find(|l| l.contains("acme-issue")).unwrap();
+    assert!(
+        line.contains(&serials[0]) && line.contains("  account "),
+        "{log}"
+    );
 
     // A restart on the same URL: the account, kept in acme.json, orders again.
     let port = server.port;
