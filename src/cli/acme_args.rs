@@ -5,9 +5,9 @@ use clap::Args;
 /// `--acme` and its options.
 #[derive(Debug, Args)]
 pub struct AcmeArgs {
-    /// Also serve an ACME directory (RFC 8555, preview: http-01, DNS names) over HTTPS at
-    /// /acme/directory. Loads the CA key (its passphrase once at start) and issues under the
-    /// `acme` profile; needs one DIR.
+    /// Also serve an ACME directory (RFC 8555, preview: http-01 for DNS names and IP
+    /// addresses) over HTTPS at /acme/directory. Loads the CA key (its passphrase once at
+    /// start) and issues under the `acme` profile; needs one DIR.
     #[arg(long)]
     pub acme: bool,
     /// A name of this server for its TLS certificate (repeatable; default localhost).

@@ -135,6 +135,10 @@ fn post(acme: &Acme, path: &str, base: &str, body: &[u8]) -> Result<Reply, Probl
         ("new-order", "") => new_order(acme, base, &account, &parsed.json()?),
         ("acct", a) if a == account => account_reply(acme, base, &account),
         ("acct", a) if a == format!("{account}/orders") => orders_reply(acme, base, &account),
+        ("acct", _) => Err(problem(
+            Kind::Unauthorized,
+            "a request about another account than the one that signed it",
+        )),
         ("order", o) if o.ends_with("/finalize") => {
             finalize(acme, base, &account, &o[..o.len() - 9], &parsed.json()?)
         }
