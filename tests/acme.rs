@@ -107,7 +107,7 @@ impl Server {
     }
 
     /// [`Server::start`] on ACME port `port` (a restart keeps the URLs clients stored).
-    fn start_on(port: u16, dir: &Path, http_port: u16, dns: &Dns) -> Server {
+    pub fn start_on(port: u16, dir: &Path, http_port: u16, dns: &Dns) -> Server {
         let log = tempfile::NamedTempFile::new().unwrap();
         let child = clean_ca(dir)
             .args(["serve", "--exit-after", "120", "--listen"])

@@ -477,4 +477,20 @@ fn an_ip_identifier_is_validated_at_its_address_and_issued_as_an_ip_san_acme_flo
         .output()
         .unwrap();
     assert!(verify.status.success(), "{}", output_text(&verify));
+
+    // ACME-STATE: after a restart the account, its order and the certificate are still
+    // served; a nonce of the previous process is not accepted.
+    let order_path =
+        Client::path(done["certificate"].as_str().unwrap()).replace("/acme/cert/", "/acme/order/");
+    let old_nonce = client.nonce();
+    let port = server.port;
+    drop(server);
+    let server = Server::start_on(port, &dir, http_port, &dns);
+    let again = client.post(&order_path, None).json();
+    assert_eq!(again["status"], "valid", "{again}");
+    assert_eq!(again["certificate"], done["certificate"]);
+    let stale = client.jws(&client.url(&order_path), &old_nonce, None);
+    let a = client.send("POST", &order_path, &stale);
+    assert_eq!(a.json()["type"], "urn:ietf:params:acme:error:badNonce");
+    drop(server);
 }

@@ -159,6 +159,11 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Problem> {
             None => Err(malformed(&format!("the protected header has no {k}"))),
         }
     };
+    // No JWS extension is understood (RFC 7515 4.1.11: a `crit` header must then be refused),
+    // and unencoded payloads (RFC 7797 `b64`) are not ACME's.
+    if header.contains_key("crit") || header.contains_key("b64") {
+        return Err(malformed("crit and b64 are not supported in ACME requests"));
+    }
     let alg = text("alg")?;
     if !["ES256", "ES384", "RS256", "EdDSA"].contains(&alg.as_str()) {
         return Err(problem(

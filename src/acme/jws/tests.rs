@@ -203,6 +203,13 @@ fn refused_algorithms_and_headers() {
         parse(&key.jws(no_url, b"{}")).unwrap_err().kind,
         Kind::Malformed
     );
+    let mut crit = header(&key);
+    crit["crit"] = serde_json::json!(["b64"]);
+    crit["b64"] = false.into();
+    assert_eq!(
+        parse(&key.jws(crit, b"{}")).unwrap_err().kind,
+        Kind::Malformed
+    );
     let mut small = header(&key);
     small["jwk"]["x"] = b64url(&[1; 31]).into();
     assert_eq!(
