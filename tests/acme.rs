@@ -68,6 +68,59 @@ impl Drop for Dns {
     }
 }
 
+/// An http-01 responder on loopback: answers every request 200 with what `body` holds and
+/// keeps the last request it read; stops when dropped.
+pub struct Responder {
+    pub port: u16,
+    pub body: Arc<std::sync::Mutex<String>>,
+    pub last: Arc<std::sync::Mutex<String>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Responder {
+    pub fn start(body: &str) -> Responder {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let body = Arc::new(std::sync::Mutex::new(body.to_string()));
+        let last = Arc::new(std::sync::Mutex::new(String::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (b, l, flag) = (body.clone(), last.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                let Ok((mut s, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                let _ = s.set_nonblocking(false);
+                let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+                let mut buf = [0u8; 2048];
+                let n = s.read(&mut buf).unwrap_or(0);
+                *l.lock().unwrap() = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let body = b.lock().unwrap().clone();
+                let reply = format!(
+                    "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(reply.as_bytes());
+            }
+        });
+        Responder {
+            port,
+            body,
+            last,
+            stop,
+        }
+    }
+}
+
+impl Drop for Responder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
 /// A root CA in `dir` whose policy has an `acme` profile for `*.lab.test` and 127.0.0.0/8
 /// only.
 pub fn lab_ca(dir: &Path) {
@@ -350,17 +403,8 @@ fn a_wrong_challenge_response_leaves_the_authorization_invalid_acme_http01() {
     lab_ca(&dir);
     let dns = Dns::start();
     // The server fetches the challenge from a port where something else answers.
-    let wrong = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let wrong_port = wrong.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut s in wrong.incoming().flatten() {
-            use std::io::{Read, Write};
-            let mut buf = [0u8; 1024];
-            let _ = s.read(&mut buf);
-            let _ = s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nwrong");
-        }
-    });
-    let server = Server::start(&dir, wrong_port, &dns);
+    let wrong = Responder::start("wrong");
+    let server = Server::start(&dir, wrong.port, &dns);
     let state = tmp.path().join("lego");
     let http = format!("127.0.0.1:{}", free_port());
     let out = lego(

@@ -5,7 +5,7 @@
 //! problem type and none changing the state (ACME-JWS).
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use serde_json::{Value, json};
 
-use crate::acme::{Dns, Server, lab_ca};
+use crate::acme::{Dns, Responder, Server, lab_ca};
 use crate::harness::*;
 
 fn b64(b: &[u8]) -> String {
@@ -194,27 +194,10 @@ fn two_finalizes_at_once_issue_once_and_hostile_jws_change_nothing_acme_finalize
     let dir = tmp.path().join("ca");
     lab_ca(&dir);
     let dns = Dns::start();
-    // The http-01 server answers with what `answer` holds: the key authorization, set once
-    // the order (and so the token) exists.
-    let answer = Arc::new(std::sync::Mutex::new(String::new()));
-    let http_port = {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let answer = answer.clone();
-        std::thread::spawn(move || {
-            for mut s in listener.incoming().flatten() {
-                let mut buf = [0u8; 2048];
-                let _ = s.read(&mut buf);
-                let body = answer.lock().unwrap().clone();
-                let reply = format!(
-                    "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = s.write_all(reply.as_bytes());
-            }
-        });
-        port
-    };
+    // The http-01 responder answers with the key authorization, set once the order (and so
+    // the token) exists.
+    let responder = Responder::start("");
+    let http_port = responder.port;
     let server = Server::start(&dir, http_port, &dns);
     let mut client = Client::new(&dir.join("ca.crt"), server.port);
 
@@ -288,7 +271,7 @@ fn two_finalizes_at_once_issue_once_and_hostile_jws_change_nothing_acme_finalize
         .as_str()
         .unwrap()
         .to_string();
-    *answer.lock().unwrap() = format!("{token}.{}", client.thumbprint());
+    *responder.body.lock().unwrap() = format!("{token}.{}", client.thumbprint());
     let finalize = Client::path(order["finalize"].as_str().unwrap());
     let early = client.post(&finalize, Some(&json!({"csr": b64(&csr("web.lab.test"))})));
     assert_eq!(
@@ -390,26 +373,8 @@ fn an_ip_identifier_is_validated_at_its_address_and_issued_as_an_ip_san_acme_flo
     let dir = tmp.path().join("ca");
     lab_ca(&dir);
     let dns = Dns::start();
-    let answer = Arc::new(std::sync::Mutex::new(String::new()));
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let http_port = listener.local_addr().unwrap().port();
-    let host_seen = Arc::new(std::sync::Mutex::new(String::new()));
-    {
-        let (answer, host_seen) = (answer.clone(), host_seen.clone());
-        std::thread::spawn(move || {
-            for mut s in listener.incoming().flatten() {
-                let mut buf = [0u8; 2048];
-                let n = s.read(&mut buf).unwrap_or(0);
-                *host_seen.lock().unwrap() = String::from_utf8_lossy(&buf[..n]).into_owned();
-                let body = answer.lock().unwrap().clone();
-                let reply = format!(
-                    "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = s.write_all(reply.as_bytes());
-            }
-        });
-    }
+    let responder = Responder::start("");
+    let http_port = responder.port;
     let server = Server::start(&dir, http_port, &dns);
     let mut client = Client::new(&dir.join("ca.crt"), server.port);
     let a = client.post(
@@ -442,7 +407,7 @@ fn an_ip_identifier_is_validated_at_its_address_and_issued_as_an_ip_san_acme_flo
         .json();
     assert_eq!(authz["identifier"]["type"], "ip");
     let token = authz["challenges"][0]["token"].as_str().unwrap();
-    *answer.lock().unwrap() = format!("{token}.{}", client.thumbprint());
+    *responder.body.lock().unwrap() = format!("{token}.{}", client.thumbprint());
     let chall = Client::path(authz["challenges"][0]["url"].as_str().unwrap());
     let c = client.post(&chall, Some(&json!({})));
     assert_eq!(
@@ -451,7 +416,13 @@ fn an_ip_identifier_is_validated_at_its_address_and_issued_as_an_ip_san_acme_flo
         "{}",
         String::from_utf8_lossy(&c.body)
     );
-    assert!(host_seen.lock().unwrap().contains("Host: 127.0.0.1\r\n"));
+    assert!(
+        responder
+            .last
+            .lock()
+            .unwrap()
+            .contains("Host: 127.0.0.1\r\n")
+    );
     let finalize = Client::path(order["finalize"].as_str().unwrap());
     let done = client
         .post(&finalize, Some(&json!({"csr": b64(&csr("127.0.0.1"))})))

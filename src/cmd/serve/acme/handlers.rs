@@ -276,20 +276,24 @@ fn finalize(
         .as_str()
         .and_then(crate::acme::b64url_decode)
         .ok_or_else(|| problem(Kind::Malformed, "csr must be the base64url DER of a CSR"))?;
-    let order = ops::transact(acme, |snapshot, state, env| {
+    let (order, issued) = ops::transact(acme, |snapshot, state, env| {
         if !state.finalize_check(id, account, env.now)? {
-            return Ok((state.orders[id].clone(), None));
+            return Ok(((state.orders[id].clone(), false), None));
         }
         let csr = crate::pki::csr::check_acme(&der)
             .map_err(|e| problem(Kind::BadCsr, crate::render::escape(&e.to_string())))?;
         let names = state.orders[id].identifiers.clone();
         let (serial, change) = ops::issue(snapshot, &csr, &names, account, env)?;
         state.record_issued(id, &serial)?;
-        crate::render::warn(&format!(
-            "serve: acme: issued {serial} for account {account}"
-        ));
-        Ok((state.orders[id].clone(), Some(change)))
+        Ok(((state.orders[id].clone(), true), Some(change)))
     })?;
+    // Said once committed.
+    if issued && let Some(serial) = &order.certificate {
+        crate::render::warn(&format!(
+            "serve: acme: issued {serial} for account {}",
+            crate::render::escape(account)
+        ));
+    }
     Ok(Reply::json(200, &order_json(base, id, &order)).located(format!("{base}/acme/order/{id}")))
 }
 
