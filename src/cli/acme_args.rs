@@ -10,7 +10,8 @@ pub struct AcmeArgs {
     /// start) and issues under the `acme` profile; needs one DIR.
     #[arg(long)]
     pub acme: bool,
-    /// A name of this server for its TLS certificate (repeatable; default localhost).
+    /// A name or address of this server for its TLS certificate (repeatable; default
+    /// localhost).
     #[arg(long, value_name = "NAME", requires = "acme")]
     pub acme_host: Vec<String>,
     /// Address the ACME HTTPS server listens on.

@@ -45,7 +45,13 @@ pub fn ensure(ctx: &crate::cmd::Context, dir: &Path, hosts: &[String]) -> Result
     let sans = hosts
         .iter()
         .map(|h| {
-            San::parse(&format!("DNS:{h}"))
+            // An address is certified as an IP SAN (`--acme-host 127.0.0.1`), a name as DNS.
+            let kind = if h.parse::<std::net::IpAddr>().is_ok() {
+                "IP"
+            } else {
+                "DNS"
+            };
+            San::parse(&format!("{kind}:{h}"))
                 .map_err(|e| Error::Usage(format!("--acme-host {h}: {e}")))
         })
         .collect::<Result<Vec<San>>>()?;
@@ -153,7 +159,8 @@ pub fn still_good(cert: &[u8], ca: &[u8], sans: &[San], now: time::OffsetDateTim
     if now < from || now >= to - (to - from) / 3 {
         return false;
     }
-    let names: Vec<String> = c
+    use x509_parser::extensions::GeneralName;
+    let names: Vec<San> = c
         .subject_alternative_name()
         .ok()
         .flatten()
@@ -162,16 +169,18 @@ pub fn still_good(cert: &[u8], ca: &[u8], sans: &[San], now: time::OffsetDateTim
                 .general_names
                 .iter()
                 .filter_map(|g| match g {
-                    x509_parser::extensions::GeneralName::DNSName(d) => Some(d.to_string()),
+                    GeneralName::DNSName(d) => Some(San::Dns(d.to_string())),
+                    GeneralName::IPAddress(b) => match b.len() {
+                        4 => <[u8; 4]>::try_from(*b).ok().map(|a| San::Ip(a.into())),
+                        16 => <[u8; 16]>::try_from(*b).ok().map(|a| San::Ip(a.into())),
+                        _ => None,
+                    },
                     _ => None,
                 })
                 .collect()
         })
         .unwrap_or_default();
-    sans.iter().all(|s| match s {
-        San::Dns(d) => names.contains(d),
-        _ => false,
-    })
+    sans.iter().all(|s| names.contains(s))
 }
 
 /// The certificate the server presents: swapped in place when it is renewed, so connections

@@ -68,6 +68,17 @@ fn the_tls_certificate_is_kept_until_its_last_third_and_only_for_its_hosts_acme_
         "another CA"
     );
     assert!(!still_good(b"garbage", a, &[dns("localhost")], early));
+    // `--acme-host 127.0.0.1`: an IP SAN.
+    let (cert, ca) = issued(&["localhost", "127.0.0.1"], from, to);
+    let ip = San::Ip("127.0.0.1".parse().unwrap());
+    assert!(still_good(
+        cert.as_bytes(),
+        ca.as_bytes(),
+        &[dns("localhost"), ip.clone()],
+        early
+    ));
+    let (cert, ca) = issued(&["localhost"], from, to);
+    assert!(!still_good(cert.as_bytes(), ca.as_bytes(), &[ip], early));
 }
 
 #[test]
