@@ -41,6 +41,8 @@ command -v pkcs11-tool >/dev/null || need+=(opensc)
 # ACME clients (tests/acme.rs, ACME-*).
 command -v lego >/dev/null || need+=(lego)
 command -v certbot >/dev/null || need+=(certbot)
+# OpenSSL signing with a token key (tests/pkcs11_adopt.rs, TOKEN-IMPORT; scripts/bench-token.sh).
+[ -f /usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so ] || need+=(libengine-pkcs11-openssl)
 { command -v unshare && command -v script; } >/dev/null || need+=(util-linux bsdutils)
 # Java's PKIX validator and keytool (tests/interop.rs, INTEROP-JAVA).
 { command -v javac && command -v keytool; } >/dev/null || need+=(openjdk-17-jdk-headless)

@@ -6,7 +6,14 @@
 use std::io;
 use std::path::PathBuf;
 
+pub mod input;
+pub mod model;
+pub mod policy;
+pub mod refusal;
 mod signing;
+mod state;
+pub use state::StateError;
+pub mod store;
 
 /// Exit codes. See SPEC.md `EXIT-*`.
 pub mod exit {
@@ -72,10 +79,10 @@ pub enum Error {
     Refused(#[from] Refused),
     /// No usable passphrase for a key (SPEC.md ENCRYPT-KEY, PASSWD-NEW); nothing was written.
     #[error("{0}")]
-    Passphrase(#[from] crate::passphrase::PassphraseError),
+    Passphrase(#[from] input::PassphraseError),
     /// An output file or directory (`--out`, `--out-dir`) cannot be written as asked.
     #[error("{0}")]
-    Output(#[from] crate::store::output::OutputRefusal),
+    Output(#[from] store::OutputRefusal),
     /// A certificate could not be built from a request (SPEC.md SIGN-*). Never
     /// `IssueError::Crypto`, which converts to [`Error::Crypto`].
     #[error("{0}")]
@@ -117,15 +124,15 @@ pub enum Error {
     Usage(String),
     /// A typed serial names no single certificate (SPEC.md SERIAL-INPUT).
     #[error("{0}")]
-    Serial(#[from] crate::model::log::SerialLookup),
+    Serial(#[from] model::SerialLookup),
     /// A plan refused the change (SPEC.md's refusals of sign, revoke, crl…).
     #[error("{0}")]
-    Refusal(#[from] crate::model::change::Refusal),
+    Refusal(#[from] refusal::Refusal),
     /// A file given on the command line could not be used as input.
     #[error("{}: {err}", Shown(path))]
     Input {
         path: PathBuf,
-        err: crate::input::InputError,
+        err: input::InputError,
     },
     /// A file of the state directory is missing or does not hold what SPEC.md says it must.
     #[error("{}: {problem}", Shown(path))]
@@ -168,7 +175,7 @@ pub enum Error {
     /// `--out` names a stream that cannot be written (a FIFO without a reader: refused before
     /// the commit).
     #[error("{0}")]
-    Stream(#[from] crate::render::StreamError),
+    Stream(#[from] store::StreamError),
     /// Another command held the lock for too long.
     #[error(
         "{} is locked by another ca command; gave up after {secs} s (raise --lock-timeout to wait longer)",
@@ -186,9 +193,13 @@ pub enum Error {
     /// The outcome of the change is unknown until the next command recovers.
     #[error("outcome unknown: {msg}")]
     Unknown { msg: String },
-    /// Something that cannot happen did; a bug.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Something that cannot happen did; a bug (exit 70). `what` names the invariant that
+    /// broke; `cause` is the library error that showed it, when one did.
+    #[error("internal error: {what}{}", .cause.as_ref().map(|e| format!(": {e}")).unwrap_or_default())]
+    Internal {
+        what: &'static str,
+        cause: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// A read command's stdout was closed by its reader (`| head -1`): a normal end, exit 0,
     /// nothing printed.
     #[error("stdout was closed")]
@@ -196,15 +207,30 @@ pub enum Error {
 }
 
 impl Error {
+    /// A bug: `what` (an invariant, in words fixed at compile time) did not hold.
+    pub fn bug(what: &'static str) -> Self {
+        Error::Internal { what, cause: None }
+    }
+
+    /// A bug shown by a library's error `cause` while doing `what`.
+    pub fn bug_in(
+        what: &'static str,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Internal {
+            what,
+            cause: Some(Box::new(cause)),
+        }
+    }
+
     /// The documented exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Io { .. } | Error::RecoveryIo { .. } => exit::IO,
             Error::Stream(
-                crate::render::StreamError::NoReader(_)
-                | crate::render::StreamError::NotWritable { .. },
+                store::StreamError::NoReader(_) | store::StreamError::NotWritable { .. },
             ) => exit::REFUSED,
-            Error::Stream(crate::render::StreamError::Io { .. }) => exit::IO,
+            Error::Stream(store::StreamError::Io { .. }) => exit::IO,
             // A malformed --subject or --san is a bad option value, like clap's own.
             Error::Name { .. } | Error::Constraint { .. } | Error::Usage(_) => exit::USAGE,
             // `sign - -`: what was typed, not what the files hold.
@@ -228,11 +254,11 @@ impl Error {
             Error::Conflict { .. } => exit::CONFLICT,
             Error::Undelivered { .. } => exit::UNDELIVERED,
             Error::Unknown { .. } => exit::UNKNOWN,
-            Error::Internal(_) | Error::Crypto(_) => exit::INTERNAL,
+            Error::Internal { .. } | Error::Crypto(_) => exit::INTERNAL,
             // A token key that changed: bad state; a failing token: I/O; no module: usage.
             Error::Token(crate::token::TokenError::KeyChanged { .. }) => exit::STATE,
             Error::Token(crate::token::TokenError::Failed { .. }) => exit::IO,
-            Error::Token(crate::token::TokenError::NoModule) => exit::USAGE,
+            Error::Token(crate::token::TokenError::NoModule { .. }) => exit::USAGE,
             Error::Token(_) => exit::REFUSED,
             Error::Closed => exit::OK,
         }
@@ -256,7 +282,7 @@ impl Error {
     }
 
     /// A file given on the command line that cannot be used.
-    pub fn input(path: impl Into<PathBuf>, err: crate::input::InputError) -> Self {
+    pub fn input(path: impl Into<PathBuf>, err: input::InputError) -> Self {
         Error::Input {
             path: path.into(),
             err,
@@ -330,18 +356,18 @@ pub enum Refused {
     #[error(
         "{} is not a valid policy; nothing was changed:\n  {}",
         Shown(.file),
-        .problems.iter().map(|p| crate::render::escape(&p.to_string())).collect::<Vec<_>>().join("\n  ")
+        .problems.iter().map(|p| crate::pki::text::escape(&p.to_string())).collect::<Vec<_>>().join("\n  ")
     )]
     Policy {
         file: PathBuf,
-        problems: Vec<crate::policy::parse::Problem>,
+        problems: Vec<policy::Problem>,
     },
     /// Internal to `policy apply`: the file is the policy in force (reported, exit 0).
     #[error("the policy (sha256 {0}) is already in force")]
     PolicyUnchanged(String),
     #[error(
         "the editor ({}) failed; nothing was applied. Your edit is kept in {}: `ca policy apply {}`",
-        crate::render::escape(.editor), Shown(.kept), Shown(.kept)
+        crate::pki::text::escape(.editor), Shown(.kept), Shown(.kept)
     )]
     EditorFailed { editor: String, kept: PathBuf },
     #[error("the edited policy is not valid and was not applied; nothing was changed")]
@@ -350,7 +376,7 @@ pub enum Refused {
     #[error("{}: {}", Shown(.path), .why.reason())]
     InBatch {
         path: PathBuf,
-        why: Box<crate::model::change::Refusal>,
+        why: Box<refusal::Refusal>,
     },
     #[error("no CSR to sign (an empty directory or list?)")]
     NoCsr,
@@ -437,105 +463,16 @@ pub enum Refused {
     TestClock { value: String, err: String },
 }
 
-/// What is wrong with a file of the state directory. The caller names the file.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum StateError {
-    /// index.json.
-    #[error("{0}")]
-    Header(#[from] crate::model::header::HeaderError),
-    #[error("{0}")]
-    Policy(#[from] crate::policy::PolicyFileError),
-    /// index.log: a line (with its number), or the file.
-    #[error("{0}")]
-    Log(#[from] crate::model::log::LogError),
-    /// An index.json of format 1 or 2, read by `ca upgrade`.
-    #[error("{0}")]
-    Legacy(#[from] crate::model::legacy::LegacyError),
-    /// A state that is not the one index.json's signed checkpoint covers.
-    #[error("{0}")]
-    NotCurrent(#[from] crate::model::checkpoint::NotCurrent),
-    /// State files that cannot be acted on together (a counter, ca.key's mode, audit.log's
-    /// last record, a certificate file).
-    #[error("{0}")]
-    Snapshot(#[from] crate::model::snapshot::SnapshotError),
-    /// ocsp.key and ocsp.crt, the delegated OCSP responder (OCSP-RESPONDER).
-    #[error("{0}")]
-    Responder(#[from] crate::model::responder::ResponderError),
-    /// ca.crl that does not parse (read back by `upgrade`).
-    #[error("{0}")]
-    Crl(#[from] crate::pki::crl::CrlError),
-    /// ca.crl, read for `status`.
-    #[error("{0}")]
-    CrlInfo(#[from] crate::cmd::status::CrlInfoError),
-    /// The state directory itself.
-    #[error("{0}")]
-    Dir(#[from] crate::store::DirError),
-    /// A certificate file of the state directory (ca.crt, certs/SERIAL.pem).
-    #[error("{0}")]
-    Pem(#[from] crate::pki::pem::PemError),
-    #[error("{0}")]
-    CaCert(#[from] crate::pki::ca::CaCertError),
-    /// A subject or SAN recorded in index.log, or ca.crt's subject.
-    #[error("{0}")]
-    Name(#[from] crate::pki::names::NameError),
-    #[error("{0}")]
-    Key(#[from] crate::pki::keys::KeyError),
-    /// ca.key.
-    #[error("{0}")]
-    PrivateKey(#[from] crate::pki::keys::PrivateKeyError),
-    /// An encrypted ca.key that is malformed (a wrong passphrase is a
-    /// [`crate::passphrase::PassphraseError`]).
-    #[error("{0}")]
-    KeyDecrypt(#[from] crate::pki::keys::DecryptError),
-    /// ca.key holding a token key reference that is not of its form (SPEC.md KEYREF).
-    #[error("{0}")]
-    KeyRef(#[from] crate::token::keyref::KeyRefError),
-    #[error(
-        "is {len} bytes but index.json records {recorded} (edited or truncated?); run `ca check`"
-    )]
-    LogLength { len: u64, recorded: u64 },
-    #[error("is a symbolic link; fileca never follows symlinks inside the state directory")]
-    Symlink,
-    #[error("is not a regular file")]
-    NotRegular,
-    #[error(
-        "has more than one name (a hard link); fileca does not use a state file that may be another file elsewhere"
-    )]
-    HardLink,
-    #[error("is larger than fileca's 1 GiB limit")]
-    TooLarge,
-    /// A file of lines (audit.log) whose last byte is not a newline.
-    #[error("does not end with a newline (truncated?)")]
-    Unterminated,
-    /// The few checks that are still words, for the operator, not for code: a command's own
-    /// (renew's profile, renew-ca's archive, status's CRL, log's audit lines, issue_one's
-    /// serial).
-    #[error("{0}")]
-    Corrupt(String),
-}
-
-impl From<String> for StateError {
-    fn from(text: String) -> Self {
-        StateError::Corrupt(text)
-    }
-}
-
-impl From<&str> for StateError {
-    fn from(text: &str) -> Self {
-        StateError::Corrupt(text.into())
-    }
-}
-
 /// A path as errors print it: as is, unless it holds control, bidi or zero-width characters,
-/// which are escaped (`render::escape`), so that a file name (from a `--from-list` line, say)
+/// which are escaped (`term::escape`), so that a file name (from a `--from-list` line, say)
 /// can never drive the terminal.
 struct Shown<'a>(pub &'a std::path::Path);
 
 impl std::fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let text = self.0.to_string_lossy();
-        if text.chars().any(crate::render::is_unsafe) {
-            f.write_str(&crate::render::escape(&text))
+        if text.chars().any(crate::pki::text::is_unsafe) {
+            f.write_str(&crate::pki::text::escape(&text))
         } else {
             f.write_str(&text)
         }
@@ -584,7 +521,7 @@ mod tests {
 
     #[test]
     fn paths_with_control_characters_are_escaped_in_errors() {
-        use crate::input::InputError;
+        use input::InputError;
         let e = Error::input("/tmp/\x1b[31mred\x07.pem", InputError::NoData);
         assert!(
             e.to_string()

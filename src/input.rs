@@ -16,52 +16,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
-/// Why a file the user named cannot be used. The caller names the file.
-#[derive(Debug, thiserror::Error)]
-pub enum InputError {
-    /// It could not be opened (the OS error: missing, permission denied…).
-    #[error("{0}")]
-    Open(std::io::Error),
-    /// Reading it failed.
-    #[error("{0}")]
-    Read(std::io::Error),
-    #[error("{0}; fileca reads only regular files, pipes and FIFOs")]
-    Kind(&'static str),
-    #[error("is larger than the {} limit", size(*.0))]
-    TooLarge(u64),
-    #[error("is a pipe or FIFO that gave no data (no writer, or it wrote nothing)")]
-    NoData,
-    #[error(
-        "is not a regular file; a directory batch takes only regular files (name a pipe or FIFO on the command line instead)"
-    )]
-    BatchNotRegular,
-    #[error("line {line} is longer than {max} bytes (a path is at most that)")]
-    LongLine { line: usize, max: usize },
-    #[error("names more than {0} entries; split the batch")]
-    TooManyEntries(usize),
-    #[error("the first line of the passphrase file is longer than {0} bytes")]
-    LongPassphrase(usize),
-    #[error("passphrase file is not UTF-8")]
-    PassphraseNotUtf8,
-    #[error("passphrase file is empty")]
-    EmptyPassphrase,
-    #[error("not UTF-8")]
-    NotUtf8,
-    #[error("{0}")]
-    PrivateKey(#[from] crate::pki::keys::PrivateKeyError),
-    #[error("{0}")]
-    CaCert(#[from] crate::pki::ca::CaCertError),
-    #[error("{0}")]
-    Pem(#[from] crate::pki::pem::PemError),
-    #[error("does not match the public key in {}", .0.display())]
-    KeyMismatch(std::path::PathBuf),
-    /// An openssl.cnf fileca cannot read (import-openssl).
-    #[error("{0}")]
-    Config(#[from] crate::cnf::CnfError),
-    /// An openssl.cnf without the value import-openssl needs.
-    #[error("has no {0} (import-openssl reads the section [ca] default_ca names)")]
-    ConfigMissing(String),
-}
+pub use crate::error::input::InputError;
 
 /// An input file, open for blocking reads.
 #[derive(Debug)]
@@ -81,8 +36,8 @@ impl Input {
 /// Opens `path` for reading without blocking on a FIFO; refuses what is neither a regular
 /// file nor a pipe or FIFO, and a regular file longer than `limit` bytes.
 pub fn open(path: &Path, limit: u64) -> Result<Input> {
-    let file = crate::store::fsio::open_read(path, false)
-        .map_err(|e| Error::input(path, InputError::Open(e)))?;
+    let file =
+        crate::fsio::open_read(path, false).map_err(|e| Error::input(path, InputError::Open(e)))?;
     let meta = file
         .metadata()
         .map_err(|e| Error::input(path, InputError::Read(e)))?;
@@ -144,15 +99,6 @@ pub fn too_large(path: &Path, limit: u64) -> Error {
     Error::input(path, InputError::TooLarge(limit))
 }
 
-/// `limit` in the units SPEC.md uses (`64 KiB`, `16 MiB`, or bytes).
-fn size(limit: u64) -> String {
-    match limit {
-        l if l >= 1 << 20 && l % (1 << 20) == 0 => format!("{} MiB", l >> 20),
-        l if l >= 1 << 10 && l % (1 << 10) == 0 => format!("{} KiB", l >> 10),
-        l => format!("{l}-byte"),
-    }
-}
-
 /// Reads a CSR from a file, pipe or FIFO (never blocking on one without a writer, see
 /// [`open`]) or, for `-`, standard input; bounded so a huge input cannot exhaust
 /// memory.
@@ -189,14 +135,6 @@ pub fn read_or_stdin(path: &Path, limit: u64) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn limits_are_named_as_in_the_spec() {
-        assert_eq!(size(64 << 10), "64 KiB");
-        assert_eq!(size(16 << 20), "16 MiB");
-        assert_eq!(size(4096), "4 KiB");
-        assert_eq!(size(1000), "1000-byte");
-    }
 
     fn refusal(path: &str, limit: u64) -> InputError {
         match open(Path::new(path), limit) {

@@ -21,7 +21,7 @@ fn main() {
             if text.contains("Broken pipe") || text.contains("BrokenPipe") {
                 std::process::exit(fileca::error::exit::OK);
             }
-            let _ = fileca::render::stderr_line(&format!("error: {text}"));
+            let _ = fileca::term::stderr_line(&format!("error: {text}"));
             std::process::exit(fileca::error::exit::IO);
         }
         // Anything else is a bug: say so in one line, with where, and exit with the
@@ -30,9 +30,9 @@ fn main() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        let _ = fileca::render::stderr_line(&format!(
+        let _ = fileca::term::stderr_line(&format!(
             "error: internal error: {}{at} (a bug in fileca; please report it)",
-            fileca::render::escape(text)
+            fileca::term::escape(text)
         ));
         if std::env::var_os("RUST_BACKTRACE").is_some() {
             default(info);
@@ -49,8 +49,8 @@ fn main() {
             let msg = format!("error: {err}");
             // Never panic on a closed or full stream: an undelivered-output report goes to
             // whichever stream still works.
-            if fileca::render::stderr_line(&msg).is_err() {
-                let _ = fileca::render::stdout(format!("{msg}\n"));
+            if fileca::term::stderr_line(&msg).is_err() {
+                let _ = fileca::term::stdout(format!("{msg}\n"));
             }
             err.exit_code()
         }

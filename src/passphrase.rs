@@ -10,8 +10,7 @@ use zeroize::Zeroizing;
 use crate::error::{Error, Result};
 use crate::input::InputError;
 
-/// Environment variable naming a passphrase file.
-pub const ENV_FILE: &str = "CA_PASSPHRASE_FILE";
+pub use crate::error::input::{ENV_FILE, MIN_NEW_CHARS};
 
 /// Environment variable naming a file holding a token's PIN (SPEC.md TOKEN-PIN).
 pub const ENV_PIN_FILE: &str = "CA_PIN_FILE";
@@ -47,6 +46,17 @@ impl Source {
             self.pin_file = pin_file;
         }
         self
+    }
+
+    /// The same PIN (file, and the PIN already read), and no passphrase: for the new sub-CA
+    /// of `init --parent`, whose key is never encrypted but may be on a token.
+    pub fn pin_only(&self) -> Source {
+        Source {
+            file: None,
+            early: std::sync::OnceLock::new(),
+            pin_file: self.pin_file.clone(),
+            early_pin: self.early_pin.clone(),
+        }
     }
 
     /// The PIN file, if one was given.
@@ -146,38 +156,7 @@ impl Source {
     }
 }
 
-/// Why no usable passphrase was had (exit 3; nothing is written).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PassphraseError {
-    #[error(
-        "{0} is needed: give --passphrase-file FILE or set {ENV_FILE} (standard input is not a terminal to ask on)"
-    )]
-    Needed(String),
-    #[error("{what} is needed: give {flag} FILE, or run on a terminal to type it twice")]
-    NeededTwice { what: String, flag: &'static str },
-    #[error("the two passphrases differ; nothing was changed")]
-    Differ,
-    #[error("the {what}{} is shorter than {MIN_NEW_CHARS} characters; nothing was changed", .file.as_ref().map(|f| format!(" (from {})", crate::render::escape(&f.display().to_string()))).unwrap_or_default())]
-    TooShort {
-        what: String,
-        file: Option<std::path::PathBuf>,
-    },
-    #[error("empty {0}")]
-    Empty(String),
-    /// The key was not encrypted when the command started, and is now that it holds the lock.
-    #[error(
-        "{} became encrypted while this command waited for the lock; nothing was changed: run it again",
-        .0.display()
-    )]
-    ChangedUnderLock(std::path::PathBuf),
-    /// The passphrase does not decrypt the key at this path.
-    #[error("wrong passphrase for {} (nothing was changed)", .0.display())]
-    Wrong(std::path::PathBuf),
-}
-
-/// The shortest new passphrase fileca accepts, in characters (NIST SP 800-63B's minimum for a
-/// memorized secret). Existing keys keep working whatever their passphrase.
-pub const MIN_NEW_CHARS: usize = 8;
+pub use crate::error::input::PassphraseError;
 
 /// A new passphrase (`init --encrypt-key`, `passwd`): the first line of `file`, or typed twice
 /// on the terminal (a typo would make ca.key unrecoverable). Refused, changing nothing, when
@@ -234,10 +213,10 @@ fn read_secret_file(path: &Path, what: &str) -> Result<Zeroizing<String>> {
         use std::os::unix::fs::PermissionsExt;
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o044 != 0 {
-            crate::render::warn(&format!(
+            crate::term::warn(&format!(
                 "warning: the {what} {} is readable by other users (mode {mode:o}); \
                  chmod 600 it",
-                crate::render::escape(&path.display().to_string())
+                crate::term::escape(&path.display().to_string())
             ));
         }
     }
@@ -281,7 +260,7 @@ pub fn ask(what: &str) -> Result<Zeroizing<String>> {
 }
 
 fn prompt(what: &str) -> Result<Zeroizing<String>> {
-    crate::render::prompt(&format!("{}: ", crate::render::escape(what)));
+    crate::term::prompt(&format!("{}: ", crate::term::escape(what)));
     let line = Zeroizing::new(rpassword::read_password().map_err(|e| Error::io("<terminal>", e))?);
     let trimmed = line.trim_end_matches(['\n', '\r']);
     if trimmed.is_empty() {

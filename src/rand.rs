@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 pub fn fill(buf: &mut [u8]) -> Result<()> {
     SystemRandom::new()
         .fill(buf)
-        .map_err(|_| Error::Internal("the system random number generator failed".into()))
+        .map_err(|_| Error::bug("the system random number generator failed"))
 }
 
 /// A fresh salt and IV for encrypting a key, from the operating system.

@@ -406,6 +406,7 @@ pub fn clean_ca(dir: &Path) -> Command {
         "FILECA_FAULT_TRACE",
         "FILECA_INLINE_APPEND_MAX",
         "FILECA_NOW",
+        "FILECA_PKCS11_SEARCH",
         "FILECA_READ_FAULT",
         "FILECA_READ_TRACE",
         "FILECA_SIMDISK_TRACE",

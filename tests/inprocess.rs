@@ -1,6 +1,6 @@
 //! Fault sweeps run in process (SPEC.md TEST-INPROCESS): every mutating command is run by
 //! `fileca::run_with` (a fixed time and random stream) with a fault injected at each of its
-//! mutations through store::fsio's seam (`fsio::fault::inject`) — an EIO, or a crash after
+//! mutations through the fsio seam (`fsio::fault::inject`) — an EIO, or a crash after
 //! which nothing the command does reaches the disk, as `abort@N` leaves it — and recovery
 //! is crashed at each of its own mutations too; the next command must then find the
 //! directory exactly as it was before or as the fault-free run left it. No process per
@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use fileca::store::fsio::fault::{self, Fault};
+use fileca::fsio::fault::{self, Fault};
 
 use crate::harness::{IO, Snapshot, UNKNOWN, copy_dir, csr, snapshot};
 

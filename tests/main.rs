@@ -31,6 +31,8 @@ mod operator;
 mod outputs;
 mod p12;
 mod pkcs11;
+mod pkcs11_adopt;
+mod pkcs11_keys;
 mod policy;
 mod powerloss;
 mod powerloss_subca;

@@ -77,21 +77,24 @@ pub(crate) fn workspace_files(ws: &Path) -> Files {
     normalise(simdisk::capture(ws).state().files())
 }
 
-/// One command to sweep: the workspace's state directory and the arguments.
-struct Case {
-    name: &'static str,
-    ws: PathBuf,
-    state: PathBuf,
-    args: Vec<String>,
+/// One command to sweep: the workspace's state directory, the arguments, and environment
+/// variables for it and for the command that recovers (a token's `SOFTHSM2_CONF`).
+pub(crate) struct Case {
+    pub name: &'static str,
+    pub ws: PathBuf,
+    pub state: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<(String, PathBuf)>,
 }
 
 /// Runs the power-loss sweep for one command. Returns the number of states checked.
-fn sweep(tmp: &Path, case: &Case) -> usize {
+pub(crate) fn sweep(tmp: &Path, case: &Case) -> usize {
     let before_tree = simdisk::capture(&case.ws);
     let before = normalise(before_tree.state().files());
     let trace_file = tmp.join(format!("{}.trace", case.name.replace(' ', "_")));
     let out = ca_at(&case.state)
         .args(&case.args)
+        .envs(case.env.iter().map(|(k, v)| (k, v)))
         .env("FILECA_NOW", LATER)
         .env("FILECA_SIMDISK_TRACE", &trace_file)
         // Appends above this size are staged as files: exercised by the "staged appends" case.
@@ -157,6 +160,7 @@ fn sweep(tmp: &Path, case: &Case) -> usize {
                 // format 1 directory (exit 5, naming `ca upgrade`) after recovering it.
                 let next = ca_at(&dir)
                     .arg("status")
+                    .envs(case.env.iter().map(|(k, v)| (k, v)))
                     .env("FILECA_NOW", LATER)
                     .output()
                     .unwrap();
@@ -209,7 +213,7 @@ pub(crate) fn diff(a: &Files, b: &Files) -> String {
 }
 
 /// A workspace `root/name` with `ca/` (a copy of `base`, if given), `out/` and `reqs/`.
-fn workspace(root: &Path, name: &str, base: Option<&Path>) -> PathBuf {
+pub(crate) fn workspace(root: &Path, name: &str, base: Option<&Path>) -> PathBuf {
     let ws = root.join(name);
     std::fs::create_dir(&ws).unwrap();
     if let Some(b) = base {
@@ -252,6 +256,7 @@ fn power_loss_at_every_point_of_every_mutating_command_recovers_to_before_or_aft
                 state: ws.join("ca"),
                 ws,
                 args,
+                env: Vec::new(),
             });
         };
     case("init", None, &|_| {

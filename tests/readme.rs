@@ -103,6 +103,14 @@ fn the_readme_walk_through_runs_verbatim_docs_readme() {
         .output()
         .unwrap();
     assert_eq!(verdict.status.code(), Some(0), "{verdict:?}");
+    // ~/.ca-pass still opens ./lab's key after the walk changed its passphrase.
+    let crl = clean_ca(&work.join("lab"))
+        .arg("--passphrase-file")
+        .arg(home.join(".ca-pass"))
+        .arg("crl")
+        .output()
+        .unwrap();
+    assert!(crl.status.success(), "{crl:?}");
     let issued = std::fs::read_dir(work.join("issued")).unwrap().count();
     assert!(issued >= 2, "batch and issue outputs: {issued}");
     let pages = std::fs::read_dir(root.join("usr/local/share/man/man1"))

@@ -27,7 +27,7 @@ fn assert_clean(out: &Output, what: &str) {
         for line in text.lines() {
             let bad: Vec<char> = line
                 .chars()
-                .filter(|&c| fileca::render::is_unsafe(c))
+                .filter(|&c| fileca::term::is_unsafe(c))
                 .collect();
             assert!(bad.is_empty(), "{what}: raw {bad:?} on {name}: {line:?}");
         }

@@ -118,9 +118,15 @@ pub struct ImportOpensslArgs {
     /// private_key, database, serial, crlnumber, new_certs_dir.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// The CA key (default: private/cakey.pem or private/ca.key under the source).
+    /// The CA key (default: private/cakey.pem or private/ca.key under the source), or the
+    /// RFC 7512 URI of the CA key on a PKCS#11 token ('pkcs11:token=…;object=…', with
+    /// --module): ca.key then holds a reference to it (SPEC.md TOKEN-IMPORT).
     #[arg(long, value_name = "KEY")]
     pub ca_key: Option<PathBuf>,
+    /// With --ca-key pkcs11:…: the token's PKCS#11 module (else $CA_PKCS11_MODULE, else the
+    /// first installed of SPEC.md's TOKEN-MODULE-DEFAULT list).
+    #[arg(long, value_name = "PATH")]
+    pub module: Option<PathBuf>,
     /// The CA certificate (default: cacert.pem or ca.crt under the source).
     #[arg(long, value_name = "CERT")]
     pub ca_cert: Option<PathBuf>,
@@ -277,22 +283,22 @@ pub struct InitArgs {
     #[arg(long, requires = "import_key", conflicts_with = "encrypt_key")]
     pub decrypt_key: bool,
     /// Keep the CA key on a PKCS#11 token: the key named by this RFC 7512 URI, e.g.
-    /// 'pkcs11:token=lab-root;object=root-key' (P-256, P-384 or RSA; no PIN in the URI).
+    /// 'pkcs11:token=lab-root;object=root-key' (P-256, P-384, Ed25519, RSA; no PIN in it).
     /// ca.key then holds a reference to it (SPEC.md KEYREF), and everything is signed on the
-    /// token. Needs --module or $CA_PKCS11_MODULE.
+    /// token. Needs --module or $CA_PKCS11_MODULE. With --parent: the new sub-CA's key.
     #[arg(
         long = "key",
         value_name = "PKCS11_URI",
-        conflicts_with_all = ["import_cert", "parent", "encrypt_key"]
+        conflicts_with_all = ["import_cert", "encrypt_key"]
     )]
     pub token_key: Option<String>,
     /// With --key: generate the key pair on the token (--key-type ecdsa-p256, ecdsa-p384,
-    /// rsa-2048/3072/4096) under the URI's object= label (and id=, else a random CKA_ID),
+    /// ed25519 where the token offers CKM_EDDSA, rsa-2048/3072/4096) under the URI's object= label (and id=, else a random CKA_ID),
     /// instead of adopting an existing key. Nothing may already use that label or id.
     #[arg(long, requires = "token_key", conflicts_with = "dry_run")]
     pub key_on_token: bool,
-    /// The PKCS#11 module (shared library) of the token, e.g.
-    /// /usr/lib/softhsm/libsofthsm2.so (else $CA_PKCS11_MODULE).
+    /// The token's PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so (else
+    /// $CA_PKCS11_MODULE, else the first installed of SPEC.md's TOKEN-MODULE-DEFAULT list).
     #[arg(long, value_name = "PATH", requires = "token_key")]
     pub module: Option<PathBuf>,
     /// Validate and show what would be created, but create nothing.
@@ -583,12 +589,10 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
-    /// The CA directories to serve (default: --dir), e.g. a root and its issuing CAs; each
-    /// is served at the paths of its own policy's [urls].
+    /// The CA directories to serve (default: --dir), e.g. a root and its issuing CAs.
     #[arg(value_name = "DIR")]
     pub dirs: Vec<PathBuf>,
-    /// Stop after this many seconds (for tests and timed demos; default: until SIGTERM or
-    /// SIGINT).
+    /// Stop after this many seconds (tests, timed demos; default: at SIGTERM or SIGINT).
     #[arg(long, value_name = "SECS", hide = true)]
     pub exit_after: Option<u64>,
     #[command(flatten)]

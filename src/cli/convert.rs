@@ -211,9 +211,9 @@ pub fn issue_name(name: &str) -> Result<String, BadValue> {
     if ok {
         return Ok(name.to_string());
     }
-    let shown = crate::render::escape(name);
+    let shown = crate::term::escape(name);
     if let Some(base) = name.strip_prefix("*.") {
-        let base = crate::render::escape(base);
+        let base = crate::term::escape(base);
         return Err(BadValue::IssueWildcard { shown, base });
     }
     Err(BadValue::IssueName(shown))

@@ -32,7 +32,7 @@ pub fn page(sub: Option<&str>) -> Result<Vec<u8>> {
         .source(format!("fileca {}", env!("CARGO_PKG_VERSION")))
         .manual("fileca manual")
         .render(&mut page)
-        .map_err(|e| Error::Internal(format!("rendering the man page: {e}")))?;
+        .map_err(|e| Error::bug_in("rendering the man page", e))?;
     // clap_mangen has no EXIT STATUS section; the codes are part of the contract.
     page.extend_from_slice(EXIT_STATUS_ROFF.as_bytes());
     Ok(page)
@@ -64,7 +64,7 @@ fn command_page(name: &str) -> Result<clap::Command> {
         .ok_or_else(|| {
             Error::Usage(format!(
                 "no command {:?}; `ca --help` lists them",
-                crate::render::escape(name)
+                crate::term::escape(name)
             ))
         })?;
     // The page the main page refers to as ca-NAME(1). clap's `help` mirrors

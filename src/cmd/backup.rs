@@ -17,7 +17,7 @@ pub fn run(args: &BackupArgs, ctx: &Context) -> Result<()> {
         true => {
             let target = crate::store::output::check_copy_target(&args.dest, "backup --tar")?;
             if matches!(target, crate::store::output::CopyTarget::Stdout)
-                && crate::render::stdout_is_terminal()
+                && crate::term::stdout_is_terminal()
             {
                 return Err(crate::error::Refused::TarToTerminal.into());
             }
@@ -59,16 +59,16 @@ pub fn run(args: &BackupArgs, ctx: &Context) -> Result<()> {
         }
     };
     if !ctx.quiet && args.dest.as_os_str() != "-" {
-        let dest = crate::render::escape(&args.dest.display().to_string());
+        let dest = crate::term::escape(&args.dest.display().to_string());
         let restore = match args.tar {
             true => format!("{restore} {dest} -C DIR"),
             false => format!("{restore} {dest} DIR"),
         };
         // The copy is made and durable: a stderr that cannot take the note changes nothing.
-        let _ = crate::render::stderr_line(&format!(
+        let _ = crate::term::stderr_line(&format!(
             "note: backed up generation {generation} of {} to {dest} ({count} files; ca.key as \
              it is on disk); to restore, copy it back while no command runs: {restore}",
-            crate::render::escape(&ctx.dir.display().to_string()),
+            crate::term::escape(&ctx.dir.display().to_string()),
         ));
     }
     Ok(())
@@ -78,7 +78,7 @@ pub fn run(args: &BackupArgs, ctx: &Context) -> Result<()> {
 /// (0755, as init makes it) before its files; each file with its state mode, owned by the user running fileca,
 /// dated `mtime`.
 fn tar_of(files: &[FileWrite], mtime: i64) -> Result<Vec<u8>> {
-    let uid = u64::from(crate::store::fsio::uid());
+    let uid = u64::from(crate::fsio::uid());
     let header = |path: &str, size: u64, mode: u32, kind: tar::EntryType| {
         let mut h = tar::Header::new_ustar();
         h.set_entry_type(kind);
@@ -110,9 +110,9 @@ fn tar_of(files: &[FileWrite], mtime: i64) -> Result<Vec<u8>> {
         }
         out.finish()
     };
-    build(&mut out).map_err(|e| Error::Internal(format!("building the backup archive: {e}")))?;
+    build(&mut out).map_err(|e| Error::bug_in("building the backup archive", e))?;
     out.into_inner()
-        .map_err(|e| Error::Internal(format!("building the backup archive: {e}")))
+        .map_err(|e| Error::bug_in("building the backup archive", e))
 }
 
 /// Every state file fileca keeps, read under the session's lock: the top-level files
@@ -138,7 +138,7 @@ fn collect(session: &Session) -> Result<Vec<FileWrite>> {
         }
     }
     let names = |sub: &std::path::Path| -> Result<Vec<String>> {
-        let mut v: Vec<String> = crate::store::fsio::list_dir(sub)
+        let mut v: Vec<String> = crate::fsio::list_dir(sub)
             .map_err(|e| Error::io(sub, e))?
             .into_iter()
             .filter_map(|n| n.into_string().ok())

@@ -292,7 +292,7 @@ fn load_state(
     };
     // POLICY-HASH: policy.toml is the one index.json records (or absent with none).
     if let Some(h) = &header
-        && let Err(e) = crate::policy::read(session, h.policy_sha256.as_deref())
+        && let Err(e) = crate::store::read_policy(session, h.policy_sha256.as_deref())
     {
         add(crate::model::layout::POLICY, strip(&e));
     }

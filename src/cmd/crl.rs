@@ -16,7 +16,7 @@ pub fn run(args: &CrlArgs, ctx: &Context) -> Result<()> {
     // DER on stdout or a stream (CRL-DER), as `show --ca --der`: never to a terminal, refused
     // before the lock and the key.
     let terminal = match &out {
-        super::Out::Stdout => crate::render::stdout_is_terminal(),
+        super::Out::Stdout => crate::term::stdout_is_terminal(),
         super::Out::Stream(_, stream) => stream.is_terminal(),
         super::Out::File { .. } => false,
     };
@@ -64,9 +64,5 @@ pub fn plan(state: &Snapshot, days: u32, env: &Env) -> Result<Planned> {
         writes,
         AuditInfo::of("crl", Vec::new()),
     )?;
-    Ok(Planned::new(
-        plan,
-        pem,
-        vec![crate::render::Note::Text(note)],
-    ))
+    Ok(Planned::new(plan, pem, vec![crate::term::Note::Text(note)]))
 }

@@ -49,7 +49,7 @@ pub fn run(args: &ExportArgs, ctx: &Context) -> Result<()> {
     let key_der = match &key {
         Some((_, key_pem)) => Some(Zeroizing::new(
             decode_one(key_pem.as_bytes(), &["PRIVATE KEY"], MAX_PEM_BYTES)
-                .map_err(|e| Error::Internal(format!("the key read for export: {e}")))?,
+                .map_err(|e| Error::bug_in("the key read for export", e))?,
         )),
         None => None,
     };
@@ -57,7 +57,7 @@ pub fn run(args: &ExportArgs, ctx: &Context) -> Result<()> {
         ("--fullchain", _) => Form::FullChain,
         (_, None) => unreachable!("clap requires --key with --p12"),
         (option, Some(_)) => {
-            if matches!(target, CopyTarget::Stdout) && crate::render::stdout_is_terminal() {
+            if matches!(target, CopyTarget::Stdout) && crate::term::stdout_is_terminal() {
                 return Err(Refused::P12ToTerminal.into());
             }
             let passphrase = crate::passphrase::new_passphrase(
@@ -108,22 +108,22 @@ pub fn run(args: &ExportArgs, ctx: &Context) -> Result<()> {
         Form::P12 { .. } => MODE_SECRET,
     };
     write_copy(&target, &bytes, false, mode)?;
-    crate::store::fsio::reported();
+    crate::fsio::reported();
     let now = ctx.now()?;
     let state_now = entry.state(now);
     if !ctx.quiet && state_now != crate::model::log::CertState::Valid {
-        crate::render::warn(&format!(
+        crate::term::warn(&format!(
             "warning: certificate {} is {}: relying parties will refuse it",
             entry.serial,
             state_now.name()
         ));
     }
     if !ctx.quiet && target.is_file() {
-        crate::render::warn(&format!(
+        crate::term::warn(&format!(
             "note: exported certificate {} ({}) to {}",
             entry.serial,
             crate::pki::names::shown(&entry.subject),
-            crate::render::escape(&out.display().to_string())
+            crate::term::escape(&out.display().to_string())
         ));
     }
     Ok(())
@@ -157,7 +157,7 @@ fn bundle(
 /// Refuses a key that is not the certificate's; returns the certificate's public key bits.
 fn check_key(entry: &Entry, der: &[u8], key_path: &Path, key: &rcgen::KeyPair) -> Result<Vec<u8>> {
     let cert = crate::pki::pem::certificate(der)
-        .map_err(|e| Error::Internal(format!("the recorded certificate: {e}")))?;
+        .map_err(|e| Error::bug_in("the recorded certificate", e))?;
     let public = cert.public_key().subject_public_key.data.to_vec();
     if rcgen::PublicKeyData::der_bytes(key) != public.as_slice() {
         return Err(Refused::ExportKeyMismatch {

@@ -21,10 +21,10 @@ pub fn run(ctx: &Context) -> Result<()> {
     let now = ctx.now()?;
     // VERIFIED-READ: only the state the signed checkpoint covers is exported.
     let state = &session.verified_state()?;
-    let mut out = crate::render::Stream::new(1 << 16);
+    let mut out = crate::term::Stream::new(1 << 16);
     let written = crate::model::log::for_each_entry(&session.open_log()?, &state.header, |e| {
         out.write_all(index_line(&e, now).as_bytes())
-            .map_err(crate::render::stdout_error)
+            .map_err(crate::term::stdout_error)
     });
     match written {
         Ok(()) => out.finish(),

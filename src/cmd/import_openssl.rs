@@ -40,28 +40,20 @@ use crate::store::{self, FileWrite};
 pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
     let layout = Layout::find(args.source.as_deref(), args.config.as_deref())?;
     let src = &layout.root;
-    let key_path = pick(
-        src,
-        args.ca_key.as_deref().or(layout.private_key.as_deref()),
-        &["private/cakey.pem", "private/ca.key"],
-    )?;
     let cert_path = pick(
         src,
         args.ca_cert.as_deref().or(layout.certificate.as_deref()),
         &["cacert.pem", "ca.crt"],
     )?;
-    let key_bytes = zeroize::Zeroizing::new(read(&key_path)?);
-    // An encrypted CA key (SPEC.md IMPORT-ENCRYPTED): its passphrase from the usual sources,
-    // before anything is computed; ca.key stays encrypted with it unless --decrypt-key.
-    let key_passphrase = super::new_ca::import_passphrase(ctx, &key_path, &key_bytes)?;
-    let (_, key_pem) =
-        keys::import_private_key(&key_bytes, key_passphrase.as_deref().map(String::as_str))
-            .map_err(|e| Error::input(&key_path, e.into()))?;
-    let cert_bytes = read(&cert_path)?;
-    let cert = CaCert::parse(&cert_bytes).map_err(|e| Error::input(&cert_path, e.into()))?;
-    let key = keys::key_pair(&key_pem).map_err(|e| Error::input(&key_path, e.into()))?;
-    let ca = Ca::with_key(cert, crate::pki::ca::CaKey::File(key))
-        .map_err(|_| Error::input(&key_path, InputError::KeyMismatch(cert_path.to_path_buf())))?;
+    let token_uri = args
+        .ca_key
+        .as_deref()
+        .and_then(Path::to_str)
+        .filter(|k| k.starts_with("pkcs11:"));
+    let (ca, key_pem, key_passphrase) = match token_uri {
+        Some(uri) => on_token(uri, args.module.as_deref(), ctx, &cert_path)?,
+        None => in_file(args, ctx, &layout, &cert_path)?,
+    };
 
     let index_path = layout.database.clone();
     let text = String::from_utf8(crate::input::read(&index_path, store::MAX_STATE_FILE)?)
@@ -150,10 +142,67 @@ pub fn run(args: &ImportOpensslArgs, ctx: &Context) -> Result<()> {
         ctx,
         &format!(
             "imported {count} certificate(s) ({revoked} revoked) from {} into {}; next serial {serial}{note}",
-            crate::render::escape(&src.display().to_string()),
-            crate::render::escape(&ctx.dir.display().to_string())
+            crate::term::escape(&src.display().to_string()),
+            crate::term::escape(&ctx.dir.display().to_string())
         ),
     )
+}
+
+/// The CA key in a file and its certificate: (the CA, ca.key's PEM, the key's passphrase
+/// when it is encrypted). The key and its passphrase are read before the certificate.
+fn in_file(
+    args: &ImportOpensslArgs,
+    ctx: &Context,
+    layout: &Layout,
+    cert_path: &Path,
+) -> Result<(Ca, String, Option<zeroize::Zeroizing<String>>)> {
+    let key_path = pick(
+        &layout.root,
+        args.ca_key.as_deref().or(layout.private_key.as_deref()),
+        &["private/cakey.pem", "private/ca.key"],
+    )?;
+    let key_bytes = zeroize::Zeroizing::new(read(&key_path)?);
+    // An encrypted CA key (SPEC.md IMPORT-ENCRYPTED): its passphrase from the usual sources,
+    // before anything is computed; ca.key stays encrypted with it unless --decrypt-key.
+    let key_passphrase = super::new_ca::import_passphrase(ctx, &key_path, &key_bytes)?;
+    let (_, key_pem) =
+        keys::import_private_key(&key_bytes, key_passphrase.as_deref().map(String::as_str))
+            .map_err(|e| Error::input(&key_path, e.into()))?;
+    let cert_bytes = read(cert_path)?;
+    let cert = CaCert::parse(&cert_bytes).map_err(|e| Error::input(cert_path, e.into()))?;
+    let key = keys::key_pair(&key_pem).map_err(|e| Error::input(&key_path, e.into()))?;
+    let ca = Ca::with_key(cert, crate::pki::ca::CaKey::File(key))
+        .map_err(|_| Error::input(&key_path, InputError::KeyMismatch(cert_path.to_path_buf())))?;
+    Ok((ca, key_pem, key_passphrase))
+}
+
+/// The CA key on a PKCS#11 token (SPEC.md TOKEN-IMPORT): adopted as `init --key` adopts one
+/// (the PIN read first), and the certificate's public key must be the token key's; ca.key
+/// becomes the reference.
+fn on_token(
+    uri: &str,
+    module: Option<&Path>,
+    ctx: &Context,
+    cert_path: &Path,
+) -> Result<(Ca, String, Option<zeroize::Zeroizing<String>>)> {
+    let parsed = crate::token::Pkcs11Uri::parse(uri)
+        .map_err(|e| Error::Usage(format!("--ca-key {}", crate::term::escape(&e.to_string()))))?;
+    let module = crate::token::module_path(module)?;
+    let cert_bytes = read(cert_path)?;
+    let cert = CaCert::parse(&cert_bytes).map_err(|e| Error::input(cert_path, e.into()))?;
+    let pin = ctx
+        .pass
+        .pin_now(parsed.token.as_deref().unwrap_or_default())?;
+    let (key, reference) = crate::token::adopt(&parsed, &module, pin)?;
+    let ca = Ca::with_key(cert, crate::pki::ca::CaKey::Remote(Box::new(key))).map_err(|_| {
+        Error::input(
+            Path::new(&parsed.to_string()),
+            InputError::KeyMismatch(cert_path.to_path_buf()),
+        )
+    })?;
+    let text = String::from_utf8(reference.to_bytes())
+        .map_err(|_| Error::bug("a key reference that is not UTF-8"))?;
+    Ok((ca, text, None))
 }
 
 /// Every line of index.txt: the entries and their certificate files; what is wrong with a
@@ -254,7 +303,7 @@ fn import_line(
     // a terminal line: control, bidi and zero-width characters (SPEC.md HOSTILE-TERMINAL).
     let subject_text = subject.stored();
     for name in std::iter::once(&subject_text).chain(&sans) {
-        if name.chars().any(crate::render::is_unsafe) {
+        if name.chars().any(crate::term::is_unsafe) {
             return Err(ImportProblem::UnsafeName(name.clone()));
         }
     }
@@ -500,7 +549,7 @@ impl CertFiles {
     fn read_named(&self) -> BySerial {
         let mut map = BySerial::new();
         for dir in BY_NAME {
-            let Ok(entries) = crate::store::fsio::list_dir(&self.root.join(dir)) else {
+            let Ok(entries) = crate::fsio::list_dir(&self.root.join(dir)) else {
                 continue;
             };
             let mut paths: Vec<PathBuf> = entries

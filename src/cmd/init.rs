@@ -73,7 +73,7 @@ pub fn plan(request: &Init, env: &Env) -> Result<Vec<FileWrite>> {
         } => {
             let (cert, serial) = self_signed(subject, key, (*days, *path_len, constraints), env)?;
             let text = String::from_utf8(reference.to_bytes())
-                .map_err(|_| Error::Internal("a key reference that is not UTF-8".into()))?;
+                .map_err(|_| Error::bug("a key reference that is not UTF-8"))?;
             (text, cert, serial)
         }
         Source::Import {
@@ -104,7 +104,7 @@ pub fn plan(request: &Init, env: &Env) -> Result<Vec<FileWrite>> {
         false => {
             let text = crate::policy::with_urls(&request.urls);
             let ca = CaCert::parse(cert_pem.as_bytes())
-                .map_err(|e| Error::Internal(format!("re-reading the CA certificate: {e}")))?;
+                .map_err(|e| Error::bug_in("re-reading the CA certificate", e))?;
             crate::policy::parse::parse(&text, Some(&ca)).map_err(|problems| {
                 crate::error::Refused::Policy {
                     file: PathBuf::from("--crl-url/--ca-issuers-url/--ocsp-url"),
@@ -119,7 +119,7 @@ pub fn plan(request: &Init, env: &Env) -> Result<Vec<FileWrite>> {
         Source::Token { key, .. } => key,
         _ => signer_in_memory.insert(
             rcgen::KeyPair::from_pem(&key_pem)
-                .map_err(|e| Error::Internal(format!("re-reading the CA key: {e}")))?,
+                .map_err(|e| Error::bug_in("re-reading the CA key", e))?,
         ),
     };
     if let Some(pass) = &request.passphrase {
@@ -332,21 +332,21 @@ fn pending(args: &InitArgs, ctx: &Context, out: &Path) -> Result<()> {
         let target = store::output::check_copy_target(out, "--csr-out")?;
         if args.dry_run {
             store::check_can_create(&ctx.dir)?;
-            return crate::render::print(&format!(
+            return crate::term::print(&format!(
                 "dry run: would create the pending CA \"{}\" in {} (ca.key and ca.csr) and write its request to {}; nothing was written\n",
-                crate::render::escape(&subject.to_string()),
-                crate::render::escape(&ctx.dir.display().to_string()),
-                crate::render::escape(&out.display().to_string())
+                crate::term::escape(&subject.to_string()),
+                crate::term::escape(&ctx.dir.display().to_string()),
+                crate::term::escape(&out.display().to_string())
             ));
         }
         let to_file = target.is_file();
         store::create(&ctx.dir, &files)?;
-        let dir = crate::render::escape(&ctx.dir.display().to_string());
+        let dir = crate::term::escape(&ctx.dir.display().to_string());
         if let Err(e) =
             store::output::write_copy(&target, csr.as_bytes(), false, store::MODE_PUBLIC)
         {
             // Reported as done (for the fault sweeps' trace) before saying what was not.
-            crate::store::fsio::reported();
+            crate::fsio::reported();
             return Err(Error::Undelivered {
                 msg: format!(
                     "the pending CA is created in {dir}, but its request was not written ({e}); it is also {dir}/ca.csr"
@@ -357,15 +357,15 @@ fn pending(args: &InitArgs, ctx: &Context, out: &Path) -> Result<()> {
             ctx,
             &format!(
                 "created the pending CA \"{}\" in {dir} ({}); its request {}: have the parent CA sign it (`ca --dir PARENT sign {dir}/ca.csr --profile sub-ca --out CERT`), then run `ca --dir {dir} install-ca CERT`",
-                crate::render::escape(&subject.to_string()),
+                crate::term::escape(&subject.to_string()),
                 match &args.token_key {
-                    Some(uri) => format!("the key on the token: {}", crate::render::escape(uri)),
+                    Some(uri) => format!("the key on the token: {}", crate::term::escape(uri)),
                     None => args.key_type.name().to_string(),
                 },
                 if to_file {
                     format!(
                         "is in {} and {dir}/ca.csr",
-                        crate::render::escape(&out.display().to_string())
+                        crate::term::escape(&out.display().to_string())
                     )
                 } else {
                     format!("was printed and is in {dir}/ca.csr")
@@ -389,8 +389,8 @@ fn create_or_describe(args: &InitArgs, ctx: &Context, files: &[FileWrite]) -> Re
         crate::outln!(
             out,
             "dry run: would create the CA \"{}\" in {}; nothing was written",
-            crate::render::escape(args.subject.as_deref().unwrap_or("(imported)")),
-            crate::render::escape(&ctx.dir.display().to_string())
+            crate::term::escape(args.subject.as_deref().unwrap_or("(imported)")),
+            crate::term::escape(&ctx.dir.display().to_string())
         );
         for f in files {
             crate::outln!(
@@ -401,21 +401,21 @@ fn create_or_describe(args: &InitArgs, ctx: &Context, files: &[FileWrite]) -> Re
                 f.mode
             );
         }
-        return crate::render::print(&out);
+        return crate::term::print(&out);
     }
     store::create(&ctx.dir, files)?;
     let msg = match &args.import_cert {
         Some(c) => format!(
             "adopted the CA of {} in {}",
-            crate::render::escape(&c.display().to_string()),
-            crate::render::escape(&ctx.dir.display().to_string())
+            crate::term::escape(&c.display().to_string()),
+            crate::term::escape(&ctx.dir.display().to_string())
         ),
         None => format!(
             "created CA {:?} in {} ({}, valid {} days)",
             args.subject.as_deref().unwrap_or_default(),
-            crate::render::escape(&ctx.dir.display().to_string()),
+            crate::term::escape(&ctx.dir.display().to_string()),
             match &args.token_key {
-                Some(uri) => format!("the key on the token: {}", crate::render::escape(uri)),
+                Some(uri) => format!("the key on the token: {}", crate::term::escape(uri)),
                 None => args.key_type.name().to_string(),
             },
             args.days.unwrap_or(super::new_ca::DEFAULT_DAYS)

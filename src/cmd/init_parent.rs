@@ -24,10 +24,10 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
     let dir = &ctx.dir;
     let note = |m: &str| {
         if !ctx.quiet {
-            crate::render::warn(&format!("note: {m}"));
+            crate::term::warn(&format!("note: {m}"));
         }
     };
-    let shown = |p: &Path| crate::render::escape(&p.display().to_string());
+    let shown = |p: &Path| crate::term::escape(&p.display().to_string());
     parent_can_issue_sub_cas(parent, ctx)?;
     if pending_or_done(args, ctx, parent)? {
         return Ok(());
@@ -35,8 +35,8 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
     let csr_pem = store::read_state_file(dir, store::CSR)?;
     let csr_der = crate::pki::pem::decode_one(&csr_pem, &["CERTIFICATE REQUEST"], MAX_PEM_BYTES)
         .map_err(|e| Error::state(dir.join(store::CSR), e))?;
-    let csr = crate::pki::csr::check(&csr_der)
-        .map_err(|e| Error::state(dir.join(store::CSR), e.to_string()))?;
+    let csr =
+        crate::pki::csr::check(&csr_der).map_err(|e| Error::state(dir.join(store::CSR), e))?;
     if let Some(subject) = &args.subject {
         let wanted = super::new_ca::subject_of(args)?;
         if wanted != csr.subject {
@@ -147,9 +147,9 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
                     Err(e)
                 }
             })?;
-            parent_view(&pctx, &csr.spki_der)?.0.ok_or_else(|| {
-                Error::Internal("the parent's certificate is not in its index".into())
-            })?
+            parent_view(&pctx, &csr.spki_der)?
+                .0
+                .ok_or_else(|| Error::bug("the parent's certificate is not in its index"))?
         }
     };
     // Step 3: install it, with the parent's certificate and chain as the chain.
@@ -159,8 +159,9 @@ pub fn run(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<()> {
     let cert_path: PathBuf = parent.join(crate::model::layout::cert_file(&serial));
     // The new CA's key is not encrypted: the parent's passphrase is not its (a passphrase
     // file given for the parent would otherwise be reported as given for an unencrypted key).
+    // A key on a token keeps the PIN read for it in step 1 (the same --pin-file, read once).
     let child = Context {
-        pass: crate::passphrase::Source::default(),
+        pass: ctx.pass.pin_only(),
         ..ctx.clone()
     };
     let installed = super::pending::complete_pending(&child, &cert_path, certs);
@@ -199,10 +200,10 @@ fn pending_or_done(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<bool
     let dir = &ctx.dir;
     let note = |m: &str| {
         if !ctx.quiet {
-            crate::render::warn(&format!("note: {m}"));
+            crate::term::warn(&format!("note: {m}"));
         }
     };
-    let shown = |p: &Path| crate::render::escape(&p.display().to_string());
+    let shown = |p: &Path| crate::term::escape(&p.display().to_string());
     // Step 1: the pending CA (or the one a previous run left).
     if store::is_pending(dir) {
         note(&format!("resuming: {} is a pending CA", shown(dir)));
@@ -224,9 +225,22 @@ fn pending_or_done(args: &InitArgs, ctx: &Context, parent: &Path) -> Result<bool
             ));
             return Ok(true);
         }
-        return Err(store::check_can_create(dir).err().unwrap_or_else(|| {
-            Error::Internal("a complete CA where init --parent expected none".into())
-        }));
+        return Err(store::check_can_create(dir)
+            .err()
+            .unwrap_or_else(|| Error::bug("a complete CA where init --parent expected none")));
+    } else if args.token_key.is_some() {
+        // The new CA's key on a token (TOKEN-PARENT): adopted or made there, as for
+        // `init --csr-out --key pkcs11:…`; a key made here is deleted if the pending CA
+        // cannot be created (TOKEN-GENERATE).
+        let subject = super::new_ca::subject_of(args)?;
+        let (key, reference, made) = super::init_token::key(args, ctx)?;
+        let created = super::new_ca::plan_pending_on_token(&subject, &key, &reference)
+            .and_then(|(files, _)| store::create(dir, &files));
+        match made {
+            Some(made) => super::init_token::settle(dir, made, created)?,
+            None => created?,
+        }
+        note(&format!("created the pending CA {}", shown(dir)));
     } else {
         let subject = super::new_ca::subject_of(args)?;
         let (mut files, _) = super::new_ca::plan_pending(&subject, args.key_type, None)?;

@@ -11,7 +11,6 @@ use super::init::Source;
 use crate::cli::InitArgs;
 use crate::error::{Error, Result};
 use crate::pki::ca::CaKey;
-use crate::pki::keys;
 use crate::store;
 use crate::token::KeyRef;
 
@@ -45,16 +44,11 @@ pub fn source(args: &InitArgs, ctx: &Context) -> Result<(Source, Option<Generate
 pub fn key(args: &InitArgs, ctx: &Context) -> Result<(CaKey, KeyRef, Option<Generated>)> {
     let typed = args.token_key.as_deref().unwrap_or_default();
     let uri = crate::token::Pkcs11Uri::parse(typed)
-        .map_err(|e| Error::Usage(format!("--key {}", crate::render::escape(&e.to_string()))))?;
+        .map_err(|e| Error::Usage(format!("--key {}", crate::term::escape(&e.to_string()))))?;
     let module = crate::token::module_path(args.module.as_deref())?;
     let mut generated = None;
     let (key, reference) = if args.key_on_token {
         let kind = args.key_type.kind();
-        if matches!(kind, keys::KeyKind::Ed25519) {
-            return Err(Error::Usage(
-                "--key-on-token makes ecdsa-p256, ecdsa-p384 or rsa-2048/3072/4096 keys".into(),
-            ));
-        }
         store::check_can_create(&ctx.dir)?;
         interrupted_generation(&ctx.dir)?;
         let pin = ctx.pass.pin_now(uri.token.as_deref().unwrap_or_default())?;
@@ -98,11 +92,11 @@ pub fn settle(dir: &Path, made: Generated, result: Result<()>) -> Result<()> {
     match result {
         Ok(()) => {
             if let Err(e) = store::token_record::remove(dir) {
-                crate::render::warn(&format!(
+                crate::term::warn(&format!(
                     "warning: the CA is created, but its init record could not be removed ({}); \
                      remove {} by hand",
-                    crate::render::escape(&e.to_string()),
-                    crate::render::escape(&store::token_record::path(dir).display().to_string())
+                    crate::term::escape(&e.to_string()),
+                    crate::term::escape(&store::token_record::path(dir).display().to_string())
                 ));
             }
             Ok(())
@@ -119,10 +113,10 @@ fn undo_generated(dir: &Path, made: Generated, err: Error) -> Error {
         Ok(_) => {
             let _ = store::token_record::remove(dir);
         }
-        Err(d) => crate::render::warn(&format!(
+        Err(d) => crate::term::warn(&format!(
             "warning: the key made on the token could not be deleted ({}); {} names it",
-            crate::render::escape(&d.to_string()),
-            crate::render::escape(&store::token_record::path(dir).display().to_string())
+            crate::term::escape(&d.to_string()),
+            crate::term::escape(&store::token_record::path(dir).display().to_string())
         )),
     }
     err

@@ -99,7 +99,7 @@ pub fn plan_swap(state: &Snapshot, path: &Path, certs: &[Vec<u8>], env: &Env) ->
             policy_sha256: None,
         },
     )?;
-    let mut notes = vec![crate::render::Note::act(
+    let mut notes = vec![crate::term::Note::act(
         "installed",
         "would install",
         &format!(
@@ -109,7 +109,7 @@ pub fn plan_swap(state: &Snapshot, path: &Path, certs: &[Vec<u8>], env: &Env) ->
     )];
     // INSTALL-SHORTER: a renewal that ends earlier is allowed (the parent decides), but said.
     if new.not_after < old.not_after {
-        notes.push(crate::render::Note::text(format!(
+        notes.push(crate::term::Note::text(format!(
             "the new certificate ends on {}, before the one it replaces ({}): what this CA issues from now on ends by then",
             crate::clock::fmt(new.not_after),
             crate::clock::fmt(old.not_after)

@@ -21,9 +21,9 @@ use crate::pki::keys::{self, KeyType};
 use crate::pki::names::San;
 use crate::pki::names::Subject;
 use crate::pki::p12::{self, P12Form};
-use crate::render::Note;
 use crate::store::output::{PairFile, PairPlan};
 use crate::store::{CERT, MODE_PUBLIC, MODE_SECRET};
+use crate::term::Note;
 
 /// What `ca issue` is asked to do: the key is generated before the lock.
 pub struct Issue {
@@ -97,7 +97,7 @@ pub fn run(args: &IssueArgs, ctx: &Context) -> Result<()> {
             passphrase: pass.clone(),
             key_der: zeroize::Zeroizing::new(
                 crate::pki::pem::decode_one(key_pem.as_bytes(), &["PRIVATE KEY"], usize::MAX)
-                    .map_err(|e| Error::Internal(format!("the generated key: {e}")))?,
+                    .map_err(|e| Error::bug_in("the generated key", e))?,
             ),
         }),
         _ => None,
@@ -150,10 +150,10 @@ fn deliver_undelivered(args: &IssueArgs, ctx: &Context) -> Result<bool> {
         return Ok(false);
     };
     if !ctx.quiet {
-        crate::render::warn(&format!(
+        crate::term::warn(&format!(
             "delivered {} (certificate {serial}, issued by the interrupted ca issue); no new \
              certificate was issued",
-            crate::render::escape(&args.out_dir.join(&args.name).display().to_string())
+            crate::term::escape(&args.out_dir.join(&args.name).display().to_string())
         ));
     }
     Ok(true)
@@ -174,9 +174,9 @@ fn pair(
         .iter()
         .find(|w| w.bytes == pem.as_bytes())
         .map(|w| w.target.clone())
-        .ok_or_else(|| Error::Internal("issue wrote no certificate".into()))?;
+        .ok_or_else(|| Error::bug("issue wrote no certificate"))?;
     let serial = crate::model::layout::serial_of_cert_file(&source)
-        .ok_or_else(|| Error::Internal("issue wrote no certificate".into()))?
+        .ok_or_else(|| Error::bug("issue wrote no certificate"))?
         .to_string();
     // NAME.crt, NAME.fullchain.pem (the certificate and the CAs above it, the root excepted)
     // and ca.crt, the trust anchor: this CA's certificate for a root, else chain.pem's root,
@@ -212,7 +212,7 @@ fn pair(
     let mut carried = Vec::new();
     if let Some(p12) = &request.p12 {
         let leaf = crate::pki::pem::decode_one(pem.as_bytes(), &["CERTIFICATE"], usize::MAX)
-            .map_err(|e| Error::Internal(format!("the issued certificate: {e}")))?;
+            .map_err(|e| Error::bug_in("the issued certificate", e))?;
         let certs: Vec<&[u8]> = std::iter::once(&leaf[..])
             .chain(std::iter::once(&state.ca.cert.der[..]))
             .chain(state.chain.iter().map(|c| &c.der[..]))
@@ -295,7 +295,7 @@ pub fn plan(state: &Snapshot, request: &Issue, env: &Env) -> Result<Planned> {
         crate::model::change::Issue::new("issue", None),
     )?;
     let dir = request.out_dir.join(&request.name);
-    let shown = crate::render::escape(&dir.display().to_string());
+    let shown = crate::term::escape(&dir.display().to_string());
     let what = match request.p12 {
         Some(_) => "key, certificate and PKCS#12 bundle",
         None => "key and certificate",

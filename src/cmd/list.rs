@@ -41,7 +41,7 @@ pub fn run(args: &ListArgs, ctx: &Context) -> Result<()> {
     // certificates (SPEC.md LIST-STREAM). Output is buffered; if the log turns out damaged
     // the buffer is discarded, so a failed list prints nothing unless it had already
     // produced more than the buffer holds.
-    let mut out = crate::render::Stream::new(OUT_BUFFER);
+    let mut out = crate::term::Stream::new(OUT_BUFFER);
     let listed = crate::render::list::write(&mut out, args.json, header.max_serial(), |row| {
         query(&session, header, (now, &ca), keep, row)
     });

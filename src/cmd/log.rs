@@ -6,7 +6,7 @@
 use super::Context;
 use crate::cli::JsonArgs;
 use crate::error::{Error, Result};
-use crate::model::audit::Record;
+use crate::model::audit::{AuditError, Record};
 use crate::store::{AUDIT, Access, Session};
 
 /// Runs `ca log`.
@@ -27,18 +27,25 @@ pub fn query(session: &Session) -> Result<Vec<Record>> {
     let problems =
         crate::model::audit::verify(&bytes, state.header.generation, &state.header.audit_head);
     if let Some(first) = problems.first() {
-        return Err(Error::state(
-            &path,
-            format!("does not chain to the signed audit_head: {first} (run `ca check`)"),
-        ));
+        return Err(Error::state(&path, AuditError::Unchained(first.clone())));
     }
     std::str::from_utf8(&bytes)
-        .map_err(|_| Error::state(&path, "is not UTF-8"))?
+        .map_err(|_| Error::state(&path, AuditError::NotUtf8))?
         .lines()
         .enumerate()
         .map(|(i, l)| {
-            serde_json::from_str::<Record>(l)
-                .map_err(|e| Error::state(&path, format!("line {}: {e} (run ca check)", i + 1)))
+            serde_json::from_str::<Record>(l).map_err(|e| {
+                let line = i + 1;
+                let (column, category) = (e.column(), e.classify().into());
+                Error::state(
+                    &path,
+                    AuditError::Line {
+                        line,
+                        column,
+                        category,
+                    },
+                )
+            })
         })
         .collect()
 }

@@ -49,10 +49,12 @@ use std::time::Duration;
 use crate::Env;
 use crate::cli::MutationArgs;
 use crate::error::{Error, Result};
+use crate::fsio;
 use crate::model::snapshot::Snapshot;
 use crate::render;
 use crate::store::output::OutputFile;
-use crate::store::{self, Access, Plan, Session, fsio};
+use crate::store::{self, Access, Plan, Session};
+use crate::term;
 
 /// What every command receives from the top level.
 #[derive(Clone)]
@@ -122,7 +124,7 @@ impl Context {
 /// OUTPUT-STREAMS); or a file, journaled, that the commit's output rules accept now.
 pub enum Out {
     Stdout,
-    Stream(PathBuf, render::OutStream),
+    Stream(PathBuf, term::OutStream),
     File { path: PathBuf, force: bool },
 }
 
@@ -135,7 +137,7 @@ impl Out {
         if path.as_os_str() == "-" {
             return Ok(Out::Stdout);
         }
-        if let Some(stream) = render::open_stream(&path)? {
+        if let Some(stream) = term::open_stream(&path)? {
             return Ok(Out::Stream(path, stream));
         }
         store::output::precheck(&path, force)?;
@@ -152,14 +154,14 @@ pub struct Planned {
     /// Printed instead of `stdout` when set: the same result in binary form (`crl --der`
     /// without `--out`: the DER of the committed ca.crl).
     pub binary: Option<Vec<u8>>,
-    pub notes: Vec<render::Note>,
+    pub notes: Vec<term::Note>,
     /// `--out` naming a stream (a device, a FIFO, /dev/stdout…), opened before the commit:
     /// `stdout` goes there.
-    pub stream: Option<(PathBuf, render::OutStream)>,
+    pub stream: Option<(PathBuf, term::OutStream)>,
 }
 
 impl Planned {
-    pub fn new(plan: Plan, stdout: String, notes: Vec<render::Note>) -> Planned {
+    pub fn new(plan: Plan, stdout: String, notes: Vec<term::Note>) -> Planned {
         Planned {
             plan,
             stdout,
@@ -199,7 +201,7 @@ impl Planned {
                     (!rest.is_empty()).then(|| String::from_utf8_lossy(rest).into_owned()),
                 )
             })
-            .ok_or_else(|| Error::Internal("an output that the plan does not write".into()))?;
+            .ok_or_else(|| Error::bug("an output that the plan does not write"))?;
         let serial = crate::model::layout::serial_of_cert_file(&source).map(str::to_string);
         Ok(OutputFile {
             path,
@@ -220,12 +222,10 @@ impl Planned {
             .writes
             .iter()
             .find(|w| w.target == source)
-            .ok_or_else(|| {
-                Error::Internal("a DER output of a file the plan does not write".into())
-            })?
+            .ok_or_else(|| Error::bug("a DER output of a file the plan does not write"))?
             .bytes;
         let der = crate::pki::pem::decode_one(pem, &["X509 CRL", "CERTIFICATE"], pem.len())
-            .map_err(|e| Error::Internal(format!("{source}: {e}")))?;
+            .map_err(|e| Error::bug_in("a DER output of a PEM file the plan writes", e))?;
         Ok(OutputFile {
             path,
             source: source.to_string(),
@@ -286,9 +286,9 @@ pub fn mutate_with<T>(
     if planned.plan.outputs.is_empty() && !planned.stdout.is_empty() {
         match &planned.stream {
             Some((path, stream)) => {
-                render::check_writable(stream, &format!("--out {}", path.display()))?
+                term::check_writable(stream, &format!("--out {}", path.display()))?
             }
-            None => render::check_writable(&render::OutStream::Stdout, "stdout")?,
+            None => term::check_writable(&term::OutStream::Stdout, "stdout")?,
         }
     }
     if opts.dry_run {
@@ -332,11 +332,11 @@ fn finish(ctx: &Context, planned: &Planned, committed: store::Committed) -> Resu
     let mut stderr_ok = true;
     if !ctx.quiet {
         for note in &planned.notes {
-            stderr_ok &= render::stderr_line(&format!("note: {}", note.committed())).is_ok();
+            stderr_ok &= term::stderr_line(&format!("note: {}", note.committed())).is_ok();
         }
     }
     if let Some(w) = &committed.warning {
-        stderr_ok &= render::stderr_line(&format!("warning: {w}")).is_ok();
+        stderr_ok &= term::stderr_line(&format!("warning: {w}")).is_ok();
     }
     if !stderr_ok {
         failed.push("stderr could not be written".into());
@@ -347,9 +347,9 @@ fn finish(ctx: &Context, planned: &Planned, committed: store::Committed) -> Resu
             None => planned.stdout.as_bytes(),
         };
         let written = match &planned.stream {
-            Some((path, stream)) => render::to_stream(stream, bytes)
-                .map_err(|e| format!("{}: {e}", render::escape(&path.display().to_string()))),
-            None => render::stdout(bytes).map_err(|e| format!("stdout: {e}")),
+            Some((path, stream)) => term::to_stream(stream, bytes)
+                .map_err(|e| format!("{}: {e}", term::escape(&path.display().to_string()))),
+            None => term::stdout(bytes).map_err(|e| format!("stdout: {e}")),
         };
         if let Err(e) = written {
             failed.push(e);
@@ -398,13 +398,13 @@ pub fn this_ca(state: &Snapshot) -> render::list::ThisCa {
 /// exit 8, never a panic.
 pub fn report_created(ctx: &Context, msg: &str) -> Result<()> {
     fsio::reported();
-    if ctx.quiet || render::stderr_line(msg).is_ok() {
+    if ctx.quiet || term::stderr_line(msg).is_ok() {
         return Ok(());
     }
     Err(Error::Undelivered {
         msg: format!(
             "the CA is created in {}, but stderr could not be written",
-            render::escape(&ctx.dir.display().to_string())
+            term::escape(&ctx.dir.display().to_string())
         ),
     })
 }

@@ -57,7 +57,7 @@ pub fn run(args: &OcspArgs, ctx: &Context) -> Result<()> {
         .into());
     }
     let hashes = IssuerHashes::of_certificate(&state.ca.cert.der)
-        .ok_or_else(|| crate::error::Error::Internal("ca.crt does not parse again".into()))?;
+        .ok_or_else(|| crate::error::Error::bug("ca.crt does not parse again"))?;
     let times = responder::times(&responder, now, time::Duration::hours(args.hours.into()));
     let sign = |e: &Entry| -> Result<Vec<u8>> {
         let id = hashes.cert_id(HashAlg::Sha1, &e.serial);
@@ -87,7 +87,7 @@ pub fn run(args: &OcspArgs, ctx: &Context) -> Result<()> {
                 Ok(())
             })?;
             write_all(dir, &entries, sign)?;
-            let shown = crate::render::escape(&dir.display().to_string());
+            let shown = crate::term::escape(&dir.display().to_string());
             note(
                 ctx,
                 &format!("{} OCSP responses written to {shown}", entries.len()),
@@ -115,20 +115,20 @@ fn write_all(
         let path: PathBuf = dir.join(format!("{}.der", e.serial));
         write_copy(&CopyTarget::File(path), &sign(e)?, true, MODE_PUBLIC)?;
     }
-    crate::store::fsio::reported();
+    crate::fsio::reported();
     Ok(())
 }
 
 fn note(ctx: &Context, text: &str) {
     if !ctx.quiet {
-        crate::render::warn(&format!("note: {text}"));
+        crate::term::warn(&format!("note: {text}"));
     }
 }
 
 /// The responder certificate in its last third: time to renew it.
 fn warn_expiring(ctx: &Context, responder: &Responder, now: time::OffsetDateTime) {
     if !ctx.quiet && responder::in_last_third(responder, now) {
-        crate::render::warn(&format!(
+        crate::term::warn(&format!(
             "warning: the OCSP responder certificate expires on {}: run `ca ocsp-responder renew`",
             crate::clock::fmt(responder.not_after)
         ));

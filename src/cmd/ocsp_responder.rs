@@ -19,8 +19,8 @@ use crate::model::snapshot::Snapshot;
 use crate::pki::issuance::Request;
 use crate::pki::keys::{self, KeyType};
 use crate::pki::names::Subject;
-use crate::render::Note;
 use crate::store::{MODE_SECRET, OCSP_CERT, OCSP_KEY};
+use crate::term::Note;
 
 /// The profile the responder certificate is issued under.
 pub const PROFILE: &str = "ocsp-signing";
@@ -86,7 +86,7 @@ pub fn plan(state: &Snapshot, request: &Renew, env: &Env) -> Result<Planned> {
         mode: MODE_SECRET,
     });
     plan.writes.push(FileWrite::public(OCSP_CERT, pem.clone()));
-    let shown = crate::render::escape(&state.dir.display().to_string());
+    let shown = crate::term::escape(&state.dir.display().to_string());
     notes.push(Note::Act {
         done: format!(
             "OCSP responder key and certificate written to {shown}/{OCSP_KEY}, {OCSP_CERT}"

@@ -9,8 +9,8 @@ use crate::error::Result;
 use crate::model::snapshot::Snapshot;
 use crate::passphrase;
 use crate::pki::keys;
-use crate::render::Note;
 use crate::store::{FileWrite, KEY, MODE_SECRET};
+use crate::term::Note;
 
 /// Runs `ca passwd`.
 pub fn run(args: &PasswdArgs, ctx: &Context) -> Result<()> {
@@ -29,7 +29,7 @@ pub fn run(args: &PasswdArgs, ctx: &Context) -> Result<()> {
     {
         // Nothing to remove: no commit, no audit record (PASSWD-REMOVE-PLAIN).
         if !ctx.quiet {
-            crate::render::warn("note: ca.key is not encrypted; nothing to remove");
+            crate::term::warn("note: ca.key is not encrypted; nothing to remove");
         }
         return Ok(());
     }

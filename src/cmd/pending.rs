@@ -86,7 +86,7 @@ pub fn query(dir: &Path) -> Result<(PendingReport, Vec<Problem>)> {
             }),
         }
     }
-    let shown = crate::render::escape(&dir.display().to_string());
+    let shown = crate::term::escape(&dir.display().to_string());
     Ok((
         PendingReport {
             pending: true,
@@ -111,12 +111,12 @@ pub fn status(dir: &Path, json: bool) -> Result<()> {
     crate::outln!(
         out,
         "pending CA:    {} ({})",
-        crate::render::escape(&report.subject),
+        crate::term::escape(&report.subject),
         report.key_type
     );
-    crate::outln!(out, "request:       {}", crate::render::escape(&report.csr));
+    crate::outln!(out, "request:       {}", crate::term::escape(&report.csr));
     crate::outln!(out, "next:          {}", report.next);
-    crate::render::print(&out)
+    crate::term::print(&out)
 }
 
 /// `ca check` of a pending CA: its problems, or an ok line naming it pending.
@@ -134,9 +134,9 @@ pub fn check(dir: &Path, json: bool) -> Result<bool> {
     if json || !ok {
         crate::render::check::print(&check, dir, json)?;
     } else {
-        crate::render::print(&format!(
+        crate::term::print(&format!(
             "ok: pending CA {}: its request ca.csr is signed by its key; no certificate yet\n",
-            crate::render::escape(&report.subject)
+            crate::term::escape(&report.subject)
         ))?;
     }
     Ok(ok)
@@ -204,8 +204,8 @@ pub fn complete_pending(ctx: &Context, cert_path: &Path, certs: Vec<Vec<u8>>) ->
         ctx,
         &format!(
             "installed the CA certificate {serial} of \"{}\" in {} (its chain in chain.pem); the CA is ready",
-            crate::render::escape(&ca.cert.subject_shown),
-            crate::render::escape(&dir.display().to_string())
+            crate::term::escape(&ca.cert.subject_shown),
+            crate::term::escape(&dir.display().to_string())
         ),
     )
 }
@@ -230,7 +230,7 @@ fn check_pending_dir(ctx: &Context) -> Result<()> {
             },
         ));
     }
-    let entries = store::fsio::list_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let entries = crate::fsio::list_dir(dir).map_err(|e| Error::io(dir, e))?;
     for name in entries {
         let path = dir.join(&name);
         let kind = std::fs::symlink_metadata(&path)
@@ -240,7 +240,7 @@ fn check_pending_dir(ctx: &Context) -> Result<()> {
             Some(store::LOCK | store::KEY | store::CSR) => kind.is_file(),
             Some(store::CERTS) => {
                 kind.is_dir()
-                    && store::fsio::list_dir(&path)
+                    && crate::fsio::list_dir(&path)
                         .map_err(|e| Error::io(&path, e))?
                         .is_empty()
             }
@@ -262,8 +262,7 @@ pub fn plan(request: &Install, ca: &Ca, env: &Env) -> Result<(Vec<FileWrite>, Se
     let csr_der =
         crate::pki::pem::decode_one(&request.csr, &["CERTIFICATE REQUEST"], MAX_PEM_BYTES)
             .map_err(|e| Error::state(store::CSR, e))?;
-    let csr =
-        crate::pki::csr::check(&csr_der).map_err(|e| Error::state(store::CSR, e.to_string()))?;
+    let csr = crate::pki::csr::check(&csr_der).map_err(|e| Error::state(store::CSR, e))?;
     if csr.spki_der != ca.cert.spki_der {
         return Err(Refused::NotForThisKey {
             cert: path.clone(),
@@ -281,7 +280,7 @@ pub fn plan(request: &Install, ca: &Ca, env: &Env) -> Result<(Vec<FileWrite>, Se
     let x509 = crate::pki::pem::certificate(cert_der).map_err(|e| Error::input(path, e.into()))?;
     let serial = Serial::from_magnitude(x509.raw_serial());
     let key_pem = String::from_utf8(request.key_file.to_vec())
-        .map_err(|_| Error::state(store::KEY, "is not a PEM file"))?;
+        .map_err(|_| Error::state(store::KEY, crate::model::snapshot::SnapshotError::KeyNotPem))?;
     let chain_pem: String = chain.iter().map(|d| pem_of("CERTIFICATE", d)).collect();
     let mut files = crate::model::change::new_ca_files(
         env,

@@ -17,9 +17,9 @@ use crate::cli::{MutationArgs, PolicyApplyArgs, PolicyCommand, PolicyEditArgs};
 use crate::error::{Error, Refused, Result};
 use crate::model::layout::POLICY;
 use crate::model::snapshot::Snapshot;
-use crate::policy::{DEFAULT_TOML, MAX_POLICY_BYTES};
-use crate::render::Note;
+use crate::policy::{DEFAULT_TOML, MAX_BYTES as MAX_POLICY_BYTES};
 use crate::store::{Access, FileWrite, Session};
+use crate::term::Note;
 
 /// Runs `ca policy …`.
 pub fn run(cmd: &PolicyCommand, ctx: &Context) -> Result<()> {
@@ -34,17 +34,17 @@ pub fn run(cmd: &PolicyCommand, ctx: &Context) -> Result<()> {
 fn current(ctx: &Context) -> Result<(String, u64)> {
     let session = Session::open(&ctx.dir, Access::Read, &ctx.open)?;
     let header = session.header()?;
-    let (_, text) = crate::policy::read(&session, header.policy_sha256.as_deref())?;
+    let (_, text) = crate::store::read_policy(&session, header.policy_sha256.as_deref())?;
     Ok((text, header.generation))
 }
 
 fn show(ctx: &Context, builtin: bool) -> Result<()> {
     // A read command: a closed pipe is a normal end, another failure exit 4 (EXIT-PIPE).
     if builtin {
-        return crate::render::print(DEFAULT_TOML);
+        return crate::term::print(DEFAULT_TOML);
     }
     let (text, _) = current(ctx)?;
-    crate::render::print(&shown(&text))
+    crate::term::print(&shown(&text))
 }
 
 /// The policy's text as `show` prints it: what `policy apply` refuses (terminal controls,
@@ -54,7 +54,7 @@ fn shown(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for (at, ch) in text.char_indices() {
         let crlf = ch == '\r' && text[at + 1..].starts_with('\n');
-        if crate::render::is_unsafe(ch) && !matches!(ch, '\n' | '\t') && !crlf {
+        if crate::term::is_unsafe(ch) && !matches!(ch, '\n' | '\t') && !crlf {
             out.push_str(&format!("\\u{{{:04x}}}", ch as u32));
         } else {
             out.push(ch);
@@ -91,7 +91,7 @@ fn apply_text(text: &str, file: &Path, mutation: &MutationArgs, ctx: &Context) -
         // Applying the policy in force changes nothing: no commit, no audit record.
         Err(Error::Refused(Refused::PolicyUnchanged(sha))) => {
             if !ctx.quiet {
-                crate::render::warn(&format!(
+                crate::term::warn(&format!(
                     "note: this policy (sha256 {sha}) is already in force; nothing changed"
                 ));
             }
@@ -135,7 +135,7 @@ pub fn plan(state: &Snapshot, text: &str, file: &Path, env: &Env) -> Result<Plan
             } else {
                 format!(
                     "the policy in {}",
-                    crate::render::escape(&file.display().to_string())
+                    crate::term::escape(&file.display().to_string())
                 )
             }
         ),
@@ -237,7 +237,7 @@ fn edit(args: &PolicyEditArgs, ctx: &Context) -> Result<()> {
         };
         if edited == text {
             if !ctx.quiet {
-                crate::render::warn("note: the policy was not changed; nothing applied");
+                crate::term::warn("note: the policy was not changed; nothing applied");
             }
             return Ok(());
         }
@@ -268,7 +268,7 @@ fn retry(problems: Vec<crate::policy::parse::Problem>) -> Result<bool> {
         file: PathBuf::from("the edited policy"),
         problems,
     };
-    crate::render::warn(&format!("error: {shown}"));
+    crate::term::warn(&format!("error: {shown}"));
     if !std::io::stdin().is_terminal() {
         return Ok(false);
     }
@@ -278,7 +278,7 @@ fn retry(problems: Vec<crate::policy::parse::Problem>) -> Result<bool> {
 /// Keeps the operator's work for `ca policy apply` (saying where, if `say`) and returns
 /// `err`; says so when the file is gone.
 fn keep(tmp: tempfile::NamedTempFile, path: &Path, err: Error, say: bool) -> Error {
-    let shown = crate::render::escape(&path.display().to_string());
+    let shown = crate::term::escape(&path.display().to_string());
     let is_file = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file());
     // Not a regular file any more: dropping the temporary path removes whatever is there.
     let kept = if is_file {
@@ -289,12 +289,12 @@ fn keep(tmp: tempfile::NamedTempFile, path: &Path, err: Error, say: bool) -> Err
     match kept {
         Some(_) => {
             if say {
-                crate::render::warn(&format!(
+                crate::term::warn(&format!(
                     "note: your edit is kept in {shown}; to apply it (once valid, to the CA as it is now): `ca policy apply {shown}`"
                 ));
             }
         }
-        _ => crate::render::warn(&format!(
+        _ => crate::term::warn(&format!(
             "note: the edited file {shown} is gone or not a file; nothing was applied"
         )),
     }
@@ -303,7 +303,7 @@ fn keep(tmp: tempfile::NamedTempFile, path: &Path, err: Error, say: bool) -> Err
 
 /// Asks a yes/no question on the terminal; yes unless the answer starts with n.
 fn ask(question: &str) -> Result<bool> {
-    crate::render::prompt(question);
+    crate::term::prompt(question);
     let mut line = String::new();
     let got = std::io::stdin()
         .lock()

@@ -50,21 +50,21 @@ fn request(ctx: &Context, out: &std::path::Path, opts: &crate::cli::MutationArgs
     drop(session);
     if opts.dry_run {
         if !ctx.quiet {
-            crate::render::warn(&format!(
+            crate::term::warn(&format!(
                 "note: would write a request for this CA's key and subject to {} (dry run: nothing written)",
-                crate::render::escape(&out.display().to_string())
+                crate::term::escape(&out.display().to_string())
             ));
         }
         return Ok(());
     }
     crate::store::output::write_copy(&target, csr.as_bytes(), false, crate::store::MODE_PUBLIC)?;
     // Durable where it is reported (write_copy fsynced the file and its directory).
-    crate::store::fsio::reported();
+    crate::fsio::reported();
     if !ctx.quiet {
-        crate::render::warn(&format!(
+        crate::term::warn(&format!(
             "note: a request for this CA's key and subject is in {}: have the parent sign it (`ca --dir PARENT sign CSR --profile sub-ca --out CERT`), then run `ca --dir {} install-ca CERT`",
-            crate::render::escape(&out.display().to_string()),
-            crate::render::escape(&ctx.dir.display().to_string())
+            crate::term::escape(&out.display().to_string()),
+            crate::term::escape(&ctx.dir.display().to_string())
         ));
     }
     Ok(())
@@ -119,7 +119,7 @@ pub fn plan(state: &Snapshot, days: u32, env: &Env) -> Result<Planned> {
             policy_sha256: None,
         },
     )?;
-    let notes = vec![crate::render::Note::act(
+    let notes = vec![crate::term::Note::act(
         "renewed",
         "would renew",
         &format!(

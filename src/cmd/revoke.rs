@@ -14,7 +14,7 @@ use crate::model::log::Typed;
 use crate::model::snapshot::Snapshot;
 use crate::pki::reason::Reason;
 use crate::pki::serial::Serial;
-use crate::render::Note;
+use crate::term::Note;
 
 /// Which certificate to revoke.
 pub enum Target {
@@ -76,7 +76,7 @@ pub fn plan(state: &Snapshot, request: &Revoke, env: &Env) -> Result<Planned> {
         "would revoke",
         &format!(
             "{serial} ({}), reason {}",
-            crate::render::escape(&subject),
+            crate::term::escape(&subject),
             reason.typed()
         ),
     )];

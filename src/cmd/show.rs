@@ -17,7 +17,7 @@ use crate::store::{Access, Session};
 
 /// Runs `ca show`.
 pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
-    if args.der && crate::render::stdout_is_terminal() {
+    if args.der && crate::term::stdout_is_terminal() {
         return Err(Error::Usage(
             "--der prints binary DER: redirect it to a file (ca show … --der > FILE.der)".into(),
         ));
@@ -30,8 +30,8 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
         let state = &session.verified_state()?;
         let der = &state.ca.cert.der;
         return match args.der {
-            true => crate::render::stdout_bytes(der),
-            false => crate::render::print(&crate::pki::pem::pem_of("CERTIFICATE", der)),
+            true => crate::term::stdout_bytes(der),
+            false => crate::term::print(&crate::pki::pem::pem_of("CERTIFICATE", der)),
         };
     };
     let typed = crate::cli::serial(serial)?;
@@ -44,10 +44,10 @@ pub fn run(args: &ShowArgs, ctx: &Context) -> Result<()> {
     let path = ctx.dir.join(crate::model::layout::cert_file(&entry.serial));
     let (pem, der) = session.read_recorded(&entry, &state.ca.cert)?;
     if args.pem {
-        return crate::render::print(&String::from_utf8_lossy(&pem));
+        return crate::term::print(&String::from_utf8_lossy(&pem));
     }
     if args.der {
-        return crate::render::stdout_bytes(&der);
+        return crate::term::stdout_bytes(&der);
     }
     let cert = crate::pki::pem::certificate(&der).map_err(|m| Error::state(&path, m))?;
     let this = super::this_ca(state);

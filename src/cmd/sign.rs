@@ -15,9 +15,9 @@ use crate::model::snapshot::Snapshot;
 use crate::pki::csr::{self, CheckedCsr};
 use crate::pki::issuance::{Request, choose_sans};
 use crate::pki::serial::Serial;
-use crate::render::Note;
 use crate::store::output::OutputFile;
 use crate::store::{FileWrite, SERIAL};
+use crate::term::Note;
 
 /// Runs `ca sign`: one CSR, or a batch issued in one all-or-nothing commit.
 pub fn run(args: &SignArgs, ctx: &Context) -> Result<()> {
@@ -198,7 +198,7 @@ pub fn plan_batch(
     let jobs: Vec<(&CheckedCsr, &Serial)> = csrs.iter().map(|(_, c)| c).zip(&numbered).collect();
     let issued = crate::par::map(&jobs, 64, |j| sign_one(*j));
     if issued.len() != csrs.len() {
-        return Err(Error::Internal("a batch lost a certificate".into()));
+        return Err(Error::bug("a batch lost a certificate"));
     }
     // Every CSR the policy or the name constraints refuse is named (BATCH-ATOMIC), as the
     // CSR gate names every bad CSR; any other error is the batch's own.
@@ -258,7 +258,7 @@ fn collect_inputs(args: &[PathBuf], from_list: Option<&Path>) -> Result<Vec<Path
     let mut inputs = Vec::new();
     for a in args {
         if a.is_dir() {
-            let mut found: Vec<PathBuf> = crate::store::fsio::list_dir(a)
+            let mut found: Vec<PathBuf> = crate::fsio::list_dir(a)
                 .map_err(|e| Error::io(a, e))?
                 .into_iter()
                 .map(|n| a.join(n))
@@ -373,7 +373,7 @@ struct Progress(Option<indicatif::ProgressBar>);
 
 impl Progress {
     fn new(len: u64, quiet: bool) -> Progress {
-        let show = len > 1 && !quiet && crate::render::stderr_is_terminal();
+        let show = len > 1 && !quiet && crate::term::stderr_is_terminal();
         Progress(show.then(|| indicatif::ProgressBar::new(len)))
     }
     fn inc(&self) {

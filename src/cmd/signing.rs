@@ -10,7 +10,7 @@ use crate::model::snapshot::Snapshot;
 use crate::pki::csr::CheckedCsr;
 use crate::pki::issuance::{Request, choose_sans};
 use crate::pki::names::San;
-use crate::render::Note;
+use crate::term::Note;
 
 /// What `ca sign` of one CSR is asked to issue.
 pub struct Sign<'a> {
@@ -64,7 +64,7 @@ pub fn plan(state: &Snapshot, request: &Sign<'_>, env: &Env) -> Result<Planned> 
         notes.push(Note::text(format!(
             "ignored what the CSR requested (the {} profile decides): {}",
             profile.name,
-            crate::render::escape(&csr.ignored.join("; "))
+            crate::term::escape(&csr.ignored.join("; "))
         )));
     }
     let sans = match &sub_ca {

@@ -292,14 +292,7 @@ pub fn report(
     }
 }
 
-/// Why ca.crl's number and dates cannot be reported.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum CrlInfoError {
-    #[error(transparent)]
-    Crl(#[from] crate::pki::crl::CrlError),
-    #[error("the CRL has no CRL number")]
-    NoNumber,
-}
+pub use crate::error::store::CrlInfoError;
 
 /// Reads the number and dates of ca.crl.
 pub fn crl_info(bytes: &[u8], now: OffsetDateTime) -> std::result::Result<CrlInfo, CrlInfoError> {

@@ -25,6 +25,8 @@ use crate::pki::names::{San, Subject};
 use crate::pki::reason::Reason;
 use crate::store::{Plan, Reads};
 
+mod change;
+mod hierarchy;
 mod remote;
 
 /// A path that does not exist: messages name it; nothing may read it.

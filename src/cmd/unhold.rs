@@ -10,7 +10,7 @@ use crate::model::change::{Refusal, crl_writes};
 use crate::model::log::{Entry, LogAppend, Typed};
 use crate::model::snapshot::Snapshot;
 use crate::pki::reason::Reason;
-use crate::render::Note;
+use crate::term::Note;
 
 /// What `ca unhold` is asked to do.
 pub struct Unhold {
@@ -54,7 +54,7 @@ pub fn plan(state: &Snapshot, request: &Unhold, env: &Env) -> Result<Planned> {
         "would release",
         &format!(
             "{serial} ({}) from its hold (certificateHold since {})",
-            crate::render::escape(&crate::pki::names::shown(&entry.subject)),
+            crate::term::escape(&crate::pki::names::shown(&entry.subject)),
             crate::clock::fmt(since)
         ),
     )];

@@ -38,10 +38,10 @@ pub fn run(args: &UpgradeArgs, ctx: &Context) -> Result<()> {
             }
             let msg = format!(
                 "note: {} is already format {format}; nothing to upgrade",
-                crate::render::escape(&ctx.dir.join(INDEX).display().to_string())
+                crate::term::escape(&ctx.dir.join(INDEX).display().to_string())
             );
             if !ctx.quiet {
-                crate::render::warn(&msg);
+                crate::term::warn(&msg);
             }
             return Ok(());
         }
@@ -251,10 +251,6 @@ pub fn plan(state: &Snapshot, entries: Vec<Entry>, env: &crate::Env) -> Result<P
             entries.len()
         )
     };
-    let notes = vec![crate::render::Note::act(
-        "converted",
-        "would convert",
-        &rest,
-    )];
+    let notes = vec![crate::term::Note::act("converted", "would convert", &rest)];
     Ok(Planned::new(plan, String::new(), notes))
 }

@@ -72,7 +72,7 @@ pub fn query(
             Verdict::NotIssuedByThisCa,
             format!(
                 "issuer {} is not this CA or the signature does not verify",
-                crate::render::escape(&cert.issuer().to_string())
+                crate::term::escape(&cert.issuer().to_string())
             ),
         )
     } else if cert.subject().to_string() == ca.subject {
@@ -264,7 +264,7 @@ fn with_path(
     let broken = report.path.iter().find_map(|l| {
         l.problem
             .as_ref()
-            .map(|p| format!("{} ({}) {p}", crate::render::escape(&l.subject), l.file))
+            .map(|p| format!("{} ({}) {p}", crate::term::escape(&l.subject), l.file))
     });
     if let Some(why) = broken
         && matches!(

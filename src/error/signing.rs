@@ -22,10 +22,10 @@ impl From<crate::pki::CryptoError> for Error {
 
 impl Error {
     /// rcgen failed to sign while `what`: a failing token is exit 4 (its words), else a bug.
-    pub fn signing(err: rcgen::Error, what: &str) -> Self {
+    pub fn signing(err: rcgen::Error, what: &'static str) -> Self {
         match err {
             rcgen::Error::RemoteKeyError => Error::Token(crate::token::take_failure()),
-            e => Error::Internal(format!("{what}: {e}")),
+            e => Error::bug_in(what, e),
         }
     }
 }

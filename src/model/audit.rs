@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+pub use crate::error::model::AuditError;
 use crate::hex;
 
 /// The `prev` of the first record.

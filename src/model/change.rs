@@ -15,7 +15,7 @@ use crate::model::snapshot::{Snapshot, check_valid};
 use crate::pki::issuance::{self, Request};
 use crate::pki::reason::Reason;
 use crate::pki::serial::Serial;
-use crate::render::Note;
+use crate::term::Note;
 
 impl Refusal {
     /// The reason alone, without what it means for the command ("nothing was issued"): one
@@ -32,141 +32,7 @@ impl Refusal {
     }
 }
 
-/// Why a plan refuses the change it was asked for (exit 3, nothing written).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    /// `revoke --cert FILE` of a certificate index.log does not record.
-    #[error(
-        "{} is not a certificate index.log records (serial {serial})",
-        crate::render::escape(&.path.display().to_string())
-    )]
-    NotRecorded {
-        path: std::path::PathBuf,
-        serial: Serial,
-    },
-    /// `revoke --cert ca.crt`: the CA's own certificate, which it did not issue (REVOKE-REFUSE).
-    #[error(
-        "{} is this CA's own certificate (ca.crt), not one it issued: a sub-CA is revoked by \
-         its parent (`ca --dir PARENT revoke SERIAL`); a root is retired by no longer trusting it",
-        crate::render::escape(&.0.display().to_string())
-    )]
-    OwnCaCert(std::path::PathBuf),
-    #[error(
-        "removeFromCRL is only meaningful in delta CRLs (RFC 5280 5.3.1), which fileca does not issue; it cannot be a reason to revoke"
-    )]
-    RemoveFromCrl,
-    #[error("no certificate with serial {serial} in {}", .log.display())]
-    UnknownSerial {
-        serial: Serial,
-        log: std::path::PathBuf,
-    },
-    #[error(
-        "certificate {serial} is already revoked (since {}, reason {})",
-        crate::clock::fmt(*at),
-        reason.typed()
-    )]
-    AlreadyRevoked {
-        serial: Serial,
-        at: time::OffsetDateTime,
-        reason: Reason,
-    },
-    /// `revoke --reason certificateHold` of a certificate already on hold.
-    #[error(
-        "certificate {serial} is already on hold (since {}); release it with `ca unhold {serial}`, or revoke it for good with another reason",
-        crate::clock::fmt(*at)
-    )]
-    AlreadyHeld {
-        serial: Serial,
-        at: time::OffsetDateTime,
-    },
-    /// `ca unhold` of a certificate that is not on hold (SPEC.md UNHOLD).
-    #[error(
-        "certificate {serial} is not on hold: {standing}; only a certificateHold can be released"
-    )]
-    NotOnHold { serial: Serial, standing: String },
-    #[error(
-        "certificate {0} was revoked for keyCompromise: its key is not certified again; renew it with a new key (--csr FILE)"
-    )]
-    CompromisedKey(Serial),
-    /// `renew --csr` of a certificate revoked for keyCompromise, with a CSR of that same key.
-    #[error(
-        "certificate {0} was revoked for keyCompromise, and the CSR given with --csr holds that same key: it is not certified again; make a new key and a CSR for it"
-    )]
-    CompromisedKeyInCsr(Serial),
-    #[error(
-        "a {profile} certificate needs a DNS or IP subjectAltName (TLS clients ignore the CN), and {subject} names no host: give one with --san DNS:NAME, or use --profile client"
-    )]
-    NoHostName { profile: String, subject: String },
-    /// What the CA's policy does not allow (SPEC.md POLICY-GATE).
-    #[error("{0}; nothing was issued")]
-    Policy(#[from] crate::policy::PolicyRefusal),
-    #[error("the serial counter is exhausted (20 octets); create a new CA")]
-    SerialsExhausted,
-    /// A name the CA (or a CA above it) may not certify (SPEC.md NC-GATE).
-    #[error("{0}; nothing was issued")]
-    Constraint(#[from] crate::pki::constraints::Violation),
-    /// NC-SUBJECT: the CN, read as a host name or an address, is outside the constraints.
-    #[error(
-        "{violation} (it is the subject's CN={cn}, which verifiers read as a host name or \
-         address; Java does for any CN that is a valid DNS name when there is no DNS SAN): give \
-         --subject a CN that is not a host name, e.g. \"CN={cn} ({profile})\", or one within \
-         the constraints"
-    )]
-    CnConstraint {
-        cn: String,
-        profile: String,
-        violation: Box<crate::pki::constraints::Violation>,
-    },
-    /// NC-SUBJECT: a sub-CA's CN, read as a host name or an address, is outside the
-    /// constraints of a CA above it.
-    #[error(
-        "{violation} (it is the sub-CA's CN={cn}, which verifiers read as a host name or \
-         address: Java does for any CN that is a valid DNS name, and would reject every \
-         certificate below this sub-CA): give --subject a CN that is not a host name, e.g. \
-         \"CN={cn} CA\""
-    )]
-    CaCnConstraint {
-        cn: String,
-        violation: Box<crate::pki::constraints::Violation>,
-    },
-    /// A sub-CA permitted names its parent may not certify (SUBCA-NC).
-    #[error("--permit {subtree} is not within the names {ca} may certify; nothing was issued")]
-    SubtreeOutside { subtree: String, ca: String },
-    /// A sub-CA path length the parent's does not allow (SUBCA-PATHLEN).
-    #[error(
-        "{ca} has pathLenConstraint {parent}: {}",
-        if *.parent == 0 { "it may sign no CA certificates".to_string() } else { format!("a sub-CA's --path-len must be below it (at most {})", .parent - 1) }
-    )]
-    PathLen { ca: String, parent: u32 },
-    /// `renew-ca` of a sub-CA (self-signing would turn it into a root).
-    #[error(
-        "this CA's certificate is issued by a parent CA: renew it with `ca renew-ca --csr-out FILE`, have the parent sign the request with --profile sub-ca, then `ca install-ca CERT`"
-    )]
-    RenewCaSubCa,
-    /// `install-ca` of the certificate ca.crt already is.
-    #[error("{} is already this CA's certificate; nothing was changed", crate::render::escape(&.0.display().to_string()))]
-    AlreadyInstalled(std::path::PathBuf),
-    /// `install-ca` of a certificate with another subject: what this CA issued would no
-    /// longer chain to it.
-    #[error(
-        "{} has another subject than ca.crt; certificates issued before would no longer verify (renew with `ca renew-ca --csr-out`)",
-        crate::render::escape(&.0.display().to_string())
-    )]
-    SubjectChanged(std::path::PathBuf),
-    /// `renew` of a sub-CA certificate (its limits are the parent's decision each time).
-    #[error(
-        "{0} is a sub-CA certificate; renew it by signing its CSR again with --profile sub-ca (and its --path-len, --permit, --exclude)"
-    )]
-    RenewSubCa(Serial),
-    #[error("the CRL number is exhausted (20 octets)")]
-    CrlNumbersExhausted,
-    /// Nothing is signed outside the CA certificate's validity.
-    #[error("the CA certificate {} {reason}", .cert.display())]
-    CaNotValid {
-        cert: std::path::PathBuf,
-        reason: crate::pki::ca::NotValid,
-    },
-}
+pub use crate::error::refusal::Refusal;
 
 /// What an operation records in the audit trail.
 pub struct AuditInfo {
@@ -254,8 +120,9 @@ pub fn finish_plan_for(
         // The checkpoint signs the files as this commit leaves them.
         let written = |name: &str| writes.iter().find(|w| w.target == name);
         let counter = |name: &str, now: &crate::pki::serial::Serial| match written(name) {
-            Some(w) => crate::pki::serial::Serial::parse_file(&w.bytes)
-                .ok_or_else(|| Error::Internal(format!("the plan writes a bad {name}"))),
+            Some(w) => crate::pki::serial::Serial::parse_file(&w.bytes).ok_or_else(|| {
+                Error::bug("the plan writes a counter file (serial, crlnumber) that does not parse")
+            }),
             None => Ok(now.clone()),
         };
         let files = crate::model::header::Files {
@@ -366,7 +233,7 @@ pub fn archive_ca(
     if state.has_file(&archive) {
         return Err(Error::state(
             state.dir.join(&archive),
-            "already exists; refusing to overwrite an archived CA certificate",
+            crate::model::snapshot::SnapshotError::ArchiveExists,
         ));
     }
     let write = FileWrite::public(
@@ -405,7 +272,7 @@ pub fn issue_entry(
     if request.profile.names_hosts() && !issuance::names_a_host(&request.sans) {
         return Err(Refusal::NoHostName {
             profile: request.profile.name.clone(),
-            subject: crate::render::escape(&request.subject.to_string()),
+            subject: crate::term::escape(&request.subject.to_string()),
         }
         .into());
     }
@@ -414,7 +281,10 @@ pub fn issue_entry(
     {
         return Err(Error::state(
             state.dir.join(SERIAL),
-            format!("serial {serial} is not above the highest issued serial {max}"),
+            crate::model::snapshot::SnapshotError::CounterNotAbove {
+                counter: serial.clone(),
+                last: max,
+            },
         ));
     }
     let above: Vec<&crate::pki::constraints::Constraints> =
@@ -559,6 +429,3 @@ mod crl;
 mod gate;
 pub use crl::crl_writes;
 pub use gate::{check_constraints, cn_as_dns, cn_names};
-
-#[cfg(test)]
-mod tests;

@@ -31,24 +31,7 @@ pub const DOMAIN: &str = "fileca signed checkpoint v1";
 /// `log_head` of an empty index.log: 64 zeros, like the audit chain's genesis.
 pub const LOG_GENESIS: &str = audit::GENESIS;
 
-/// What is wrong with a signed checkpoint itself: a field not of its form, or a signature that
-/// does not verify.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CheckpointError {
-    /// `field` (audit_head, log_head, crl_sha256) is not 64 lowercase hex digits.
-    #[error("checkpoint {0} is not a lowercase SHA-256")]
-    NotSha256(&'static str),
-    /// `field` (max_serial, serial, crlnumber) is not a canonical serial.
-    #[error("checkpoint {field} {value:?} is not a canonical serial")]
-    NotSerial { field: &'static str, value: String },
-    #[error("its signed checkpoint's signature is not base64")]
-    NotBase64,
-    #[error(
-        "its signed checkpoint (generation {generation}) does not verify with ca.crt's key: \
-         index.json was edited"
-    )]
-    BadSignature { generation: u64 },
-}
+pub use crate::error::model::CheckpointError;
 
 /// ACME-STATE: acme.json must be the file the checkpoint signs — absent while the checkpoint
 /// records none, else of the recorded SHA-256 — so an order or account edited by hand is
@@ -73,28 +56,7 @@ pub fn verify_acme(
     Ok(())
 }
 
-/// Why a command that signs refuses the state it found (SPEC.md CHECKPOINT-CURRENT): it is
-/// not the state index.json's signed checkpoint covers. The caller names the file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NotCurrent {
-    #[error("has no signed checkpoint (edited?); run `ca check`")]
-    Missing,
-    #[error("{0}; run `ca check`")]
-    Checkpoint(CheckpointError),
-    /// The serial counter is not above a serial the checkpoint proves issued.
-    #[error(
-        "the counter ({counter}) is not above serial {max}, which the signed checkpoint \
-         proves issued; refusing to issue a duplicate serial (ca check lists the details)"
-    )]
-    CounterNotAbove { counter: Serial, max: Serial },
-    /// `what` (the generation, audit.log, index.log, a counter…) is not what the checkpoint
-    /// of `generation` signs.
-    #[error(
-        "{what} differs from its signed checkpoint (generation {generation}): the state was \
-         edited or rolled back behind fileca's back; run `ca check`"
-    )]
-    Differs { what: &'static str, generation: u64 },
-}
+pub use crate::error::model::NotCurrent;
 
 /// What a checkpoint signs: the state a commit leaves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,37 +9,9 @@ use crate::error::Result;
 use crate::model::checkpoint::{self, Checkpoint, LOG_GENESIS};
 use crate::pki::serial::Serial;
 
-/// Why index.json cannot be used. The caller names the file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HeaderError {
-    #[error(
-        "is format {0} (written by an earlier fileca); run `ca upgrade` once to convert it to format {FORMAT} (one atomic commit{signs}; `ca upgrade --dry-run` shows it)",
-        signs = if *.0 < 3 { " that signs the first checkpoint" } else { ", signed like any other" }
-    )]
-    NeedsUpgrade(u32),
-    #[error("format {0} is not supported (this fileca reads format {FORMAT})")]
-    Unsupported(u32),
-    #[error("not valid index JSON: {0}")]
-    Json(String),
-    #[error("max_serial {0:?} is not a canonical serial")]
-    MaxSerial(String),
-    #[error("log_head is not a lowercase SHA-256")]
-    LogHead,
-    #[error("policy_sha256 is not a lowercase SHA-256")]
-    PolicyHash,
-    #[error("has no signed checkpoint (edited?)")]
-    NoCheckpoint,
-    /// A checkpoint field that is not of its form.
-    #[error("{0}")]
-    Checkpoint(crate::model::checkpoint::CheckpointError),
-}
+pub use crate::error::model::HeaderError;
 
-/// Format version of index.json and index.log: 4 since index.log may record the release of a
-/// hold (SPEC.md UNHOLD), which a format-3 reader would take for a damaged line; 5 since the
-/// directory may hold the ACME server's state (acme.json, signed by the checkpoint's
-/// `acme_sha256`, and its TLS pair) and audit records may name an ACME account, which a
-/// format-4 fileca would not check or would refuse (SPEC.md ACME-STATE).
-pub const FORMAT: u32 = 5;
+pub use crate::error::model::FORMAT;
 
 /// index.json.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

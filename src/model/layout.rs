@@ -16,10 +16,9 @@ pub const LOCK: &str = ".lock";
 pub const CSR: &str = "ca.csr";
 /// The issuers of ca.crt up to and including the root (SPEC.md CHAIN-*), for a sub-CA.
 pub const CHAIN: &str = "chain.pem";
-/// The CA's policy (SPEC.md POLICY-*), when it has one of its own.
-pub const POLICY: &str = "policy.toml";
-/// The largest policy.toml read.
-pub const MAX_POLICY_BYTES: u64 = 1 << 20;
+/// The CA's policy (SPEC.md POLICY-*), when it has one of its own, and the largest
+/// policy.toml read: the policy module's, which sits below this one.
+pub use crate::policy::{FILE as POLICY, MAX_BYTES as MAX_POLICY_BYTES};
 /// The delegated OCSP responder's key (PKCS#8 PEM, 0600) and certificate (SPEC.md
 /// OCSP-RESPONDER), written by `ca ocsp-responder renew`.
 pub const OCSP_KEY: &str = "ocsp.key";

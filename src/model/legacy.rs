@@ -1,54 +1,7 @@
 //! Index formats before the current one, read only by `ca upgrade`. What is wrong with an
 //! old index.json (and with the rest of the state around a format-1 one) is a [`LegacyError`].
 
-use crate::pki::serial::Serial;
-
-/// Why an index.json of an earlier format cannot be upgraded. The caller names the file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LegacyError {
-    /// serde_json's words.
-    #[error("not valid index JSON: {0}")]
-    Json(String),
-    #[error("is format {found}, not {expected}")]
-    Format { found: u32, expected: u32 },
-    /// The signed ca.crl says otherwise of a revocation than the unsigned history does: the
-    /// history was edited (or ca.crl is not this CA's).
-    #[error(
-        "disagrees with ca.crl, which the CA signed: {0}; nothing is signed over an edited \
-         history (restore the directory from a backup, or run `ca check`)"
-    )]
-    DisagreesWithCrl(String),
-    /// A release line in a log no fileca before format 4 could have written (UNHOLD).
-    #[error(
-        "releases {0} from a hold, which no fileca before format 4 wrote: the index was edited \
-         or taken back from a newer fileca; nothing is signed over it (restore the directory \
-         from a backup, or run `ca check`)"
-    )]
-    ReleaseBeforeFormat4(String),
-    #[error("max_serial {0:?} is not a canonical serial")]
-    MaxSerial(String),
-    #[error("entry has an invalid serial {0:?}")]
-    InvalidSerial(String),
-    #[error("entry renews an invalid serial {0:?}")]
-    InvalidRenewedFrom(String),
-    /// A format-1 entry whose status and revocation time disagree.
-    #[error("entry {0} has an inconsistent revocation")]
-    InconsistentRevocation(String),
-    #[error("entry {serial} has an unknown revocation reason {reason:?}")]
-    UnknownReason { serial: String, reason: String },
-    /// Two format-1 entries with one serial.
-    #[error("serial {0} appears more than once")]
-    DuplicateSerial(Serial),
-    /// index.log beside a format-1 index.json (fileca 0.1 never wrote one).
-    #[error(
-        "exists next to a format-1 index.json; fileca 0.1 never writes it. Move it away \
-         and run `ca upgrade` again"
-    )]
-    LogBesideV1,
-    /// The `serial` counter is not above a serial a format-1 index.json lists.
-    #[error("the counter ({counter}) is not above issued serial {serial}; run `ca check`")]
-    CounterNotAbove { counter: Serial, serial: Serial },
-}
+pub use crate::error::model::LegacyError;
 
 /// Format 1 (fileca 0.1): the whole table in index.json. Read only by `ca upgrade`.
 pub mod v1 {

@@ -17,10 +17,9 @@ use crate::error::Error;
 use crate::pki::reason::Reason;
 use crate::pki::serial::Serial;
 
-mod error;
 mod read;
 mod scan;
-pub use error::{LineError, LogError};
+pub use crate::error::model::{LineError, LogError};
 pub use read::{
     Log, MIN_SUFFIX_DIGITS, SerialLookup, Typed, find, for_each_entry, load_all, log_head, resolve,
     revocations, scan_issued,

@@ -16,37 +16,7 @@ use crate::model::layout::{OCSP_CERT, OCSP_KEY};
 use crate::model::snapshot::Snapshot;
 use crate::pki::serial::Serial;
 
-/// Why ocsp.key and ocsp.crt cannot sign this CA's OCSP responses. The caller names the file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ResponderError {
-    /// Only one of the two files is present.
-    #[error("is missing while its pair is present; run `ca ocsp-responder renew`")]
-    Half,
-    /// ocsp.key is readable by others, or writable by its group (0640 is allowed: the group
-    /// of a `ca serve` user).
-    #[error(
-        "has mode {0:o}: other users can read or change the OCSP responder key; run `chmod 600` \
-         on it (or 640 for the group of a `ca serve` user)"
-    )]
-    InsecureKey(u32),
-    #[error("is not an unencrypted PKCS#8 private key")]
-    Key,
-    #[error("is not one PEM certificate")]
-    Cert,
-    #[error("does not certify the public key of ocsp.key")]
-    KeyMismatch,
-    #[error("is not signed by ca.crt's key")]
-    NotIssued,
-    #[error("does not have the OCSPSigning extended key usage")]
-    NotOcspSigning,
-    #[error(
-        "is not the certificate index.log records for serial {0} (planted or replaced?); \
-         run `ca ocsp-responder renew`"
-    )]
-    NotRecorded(Serial),
-    #[error("certificate {0} is revoked; run `ca ocsp-responder renew`")]
-    Revoked(Serial),
-}
+pub use crate::error::model::ResponderError;
 
 /// A responder fit to sign: its key, its certificate and when the certificate expires.
 pub struct Responder {

@@ -15,54 +15,7 @@ use crate::pki::ca::{Ca, CaCert};
 use crate::pki::keys;
 use crate::pki::serial::Serial;
 
-/// Why the state files, each readable on its own, cannot be acted on together. The caller
-/// names the file.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SnapshotError {
-    /// ca.key is readable by others (the path is the one to `chmod`).
-    #[error(
-        "has mode {mode:o}: other users can read the CA key. Run `chmod 600 {}` \
-         (or pass --allow-insecure-key to use it anyway)",
-        .path.display()
-    )]
-    InsecureKey { mode: u32, path: PathBuf },
-    /// ca.key is not UTF-8.
-    #[error("is not a PEM file")]
-    KeyNotPem,
-    /// A counter file (`serial`, `crlnumber`) that is not of its form.
-    #[error("must hold one uppercase hex number with an even number of digits and a final newline")]
-    Counter,
-    /// The serial counter is not above index.json's highest issued serial.
-    #[error(
-        "the counter ({counter}) is not above the highest issued serial ({last}); \
-         refusing to issue a duplicate serial (ca check lists the details)"
-    )]
-    CounterNotAbove { counter: Serial, last: Serial },
-    /// audit.log's last record is not the one index.json's `audit_head` names.
-    #[error(
-        "its last record is not the one index.json records (audit_head): the log was \
-         edited or truncated; run `ca check` for details"
-    )]
-    AuditHead,
-    /// certs/SERIAL.pem does not hash to what index.log records.
-    #[error(
-        "is not the certificate index.log records for serial {0} (its SHA-256 differs): \
-         it was replaced behind fileca's back; run `ca check`"
-    )]
-    Replaced(Serial),
-    /// certs/SERIAL.pem of a certificate index.log records does not exist.
-    #[error(
-        "is missing: index.log records certificate {0}, whose file is gone (deleted behind \
-         fileca's back?); run `ca check`, and restore it from a backup"
-    )]
-    CertMissing(Serial),
-    /// certs/SERIAL.pem hashes right but is not a certificate of that serial by ca.crt's key.
-    #[error(
-        "is not a certificate with serial {0} signed by ca.crt's key (index.log was edited \
-         to match a replaced file?); run `ca check`"
-    )]
-    NotSigned(Serial),
-}
+pub use crate::error::model::SnapshotError;
 
 /// The bytes of the state files as the session read them under the lock, before anything is
 /// decided: what [`Snapshot::from_raw`] parses and cross-checks without touching the
@@ -161,7 +114,7 @@ impl Snapshot {
             if !genuine {
                 return Err(Error::state(
                     snapshot.dir.join(CHAIN),
-                    "is in no signed checkpoint and is not ca.crt's issuers up to a root (placed by hand?); remove it, or run `ca check`",
+                    SnapshotError::ChainUnsigned,
                 ));
             }
         }
@@ -302,7 +255,7 @@ impl Snapshot {
     /// read certificates ([`crate::store::Session::snapshot`]).
     fn log(&self) -> Result<&Log> {
         self.log.as_ref().ok_or_else(|| {
-            Error::Internal("a plan read index.log, which its snapshot was loaded without".into())
+            Error::bug("a plan read index.log, which its snapshot was loaded without")
         })
     }
 
@@ -440,7 +393,7 @@ pub fn ca_with_key(
         // have been swapped in by someone who can write the directory (SPEC.md THREAT-WRITER,
         // the CA swapped whole).
         if pass.given() {
-            crate::render::warn(&format!(
+            crate::term::warn(&format!(
                 "warning: a passphrase file was given, but {} is not encrypted (if it was, it \
                  has been replaced: compare ca.crt's fingerprint with a copy you trust)",
                 key_path.display()

@@ -558,3 +558,13 @@ fn check_dns(name: &str) -> Result<(), DnsProblem> {
 
 #[cfg(test)]
 mod tests;
+
+/// A CN as the DNS name verifiers take it for: one with a dot made of letters, digits, `-`,
+/// `_`, `*` and dots (an IPv4 address is one).
+pub fn cn_as_dns(cn: &str) -> Option<San> {
+    let hostlike = cn.contains('.')
+        && cn
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'*'));
+    hostlike.then(|| San::Dns(cn.to_ascii_lowercase()))
+}

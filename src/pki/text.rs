@@ -1,6 +1,5 @@
 //! Which characters can never be shown as they are: a subject attribute holding one is refused
-//! (names), and the terminal writer (`crate::render`, which re-exports [`is_unsafe`]) escapes
-//! them in text fileca did not write. One definition, so that what the gate lets through is
+//! (names), and the terminal writer escapes them ([`escape`], which `crate::term` re-exports) in text fileca did not write. One definition, so that what the gate lets through is
 //! exactly what shows unescaped.
 
 /// Characters that must never reach a terminal raw.
@@ -25,4 +24,36 @@ pub fn is_unsafe(c: char) -> bool {
             | '\u{FFF9}'..='\u{FFFB}' // interlinear annotation controls
             | '\u{E0000}'..='\u{E007F}' // tag characters
         )
+}
+
+/// Escapes a string for a terminal or a log line: control characters (C0, DEL, C1), Unicode
+/// bidirectional controls and zero-width characters become `\u{XXXX}`, and a backslash becomes
+/// `\\`, so no input can move the cursor, clear a line or forge one.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c == '\\' {
+            out.push_str("\\\\");
+        } else if is_unsafe(c) {
+            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_terminal_controls() {
+        assert_eq!(escape("a\nb"), "a\\u{000a}b");
+        assert_eq!(escape("\u{1b}[2K"), "\\u{001b}[2K");
+        assert_eq!(escape("x\u{202e}y"), "x\\u{202e}y");
+        assert_eq!(escape("zero\u{200b}width"), "zero\\u{200b}width");
+        assert_eq!(escape("back\\slash"), "back\\\\slash");
+        assert_eq!(escape("Grüße, ü"), "Grüße, ü");
+    }
 }

@@ -6,60 +6,7 @@ use crate::pki::keys::KeyKind;
 use crate::pki::names::{San, Subject};
 use crate::pki::profile::Profile;
 
-/// Why the policy refuses a request (exit 3, nothing written).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PolicyRefusal {
-    #[error(
-        "no profile {name:?} in this CA's policy (profiles: {known}; `ca policy show` prints them)"
-    )]
-    UnknownProfile { name: String, known: String },
-    #[error("{san} not allowed by profile {profile}: {rule}")]
-    Name {
-        san: String,
-        profile: String,
-        rule: String,
-    },
-    #[error("{what} not allowed (by any profile): {why}")]
-    Wildcard { what: String, why: String },
-    #[error("--days {days} is above profile {profile}'s max_days = {max}")]
-    Days {
-        days: u32,
-        profile: String,
-        max: u32,
-    },
-    #[error("key type {key} is not allowed by profile {profile}: {rule}")]
-    Key {
-        key: String,
-        profile: String,
-        rule: String,
-    },
-    #[error(
-        "profile {profile} requires a subjectAltName (require_san = true) of the types it issues (san_types), and none is left"
-    )]
-    NoSan { profile: String },
-    #[error("profile {profile} issues sub-CA certificates: `ca sign CSR --profile {profile}`")]
-    SubCaProfile { profile: String },
-    #[error(
-        "profile {profile} does not issue sub-CA certificates: --path-len, --permit and --exclude apply to a profile with kind = \"sub-ca\""
-    )]
-    NotSubCa { profile: String },
-    #[error(
-        "the parent's profile {profile} does not issue sub-CA certificates (kind = \"sub-ca\"); init --parent needs one named sub-ca"
-    )]
-    NotSubCaProfile { profile: String },
-    #[error(
-        "the parent's policy has no profile sub-ca (profiles: {known}); init --parent needs one with kind = \"sub-ca\""
-    )]
-    ParentNoSubCa { known: String },
-    #[error("--path-len {asked} is above profile {profile}'s max_path_len = {max}")]
-    PathLen { asked: u8, profile: String, max: u8 },
-    #[error("--permit {subtree} is not within profile {profile}'s permit = [{within}]")]
-    Permit {
-        subtree: String,
-        profile: String,
-        within: String,
-    },
-}
+pub use crate::error::policy::PolicyRefusal;
 
 /// Checks an `allow_dns` pattern (a DNS name whose leading labels may be `*`, each standing
 /// for any one label); returns it lowercased.
@@ -351,7 +298,7 @@ pub fn check(
                 .parse::<std::net::IpAddr>()
                 .ok()
                 .map(San::Ip)
-                .or_else(|| crate::model::change::cn_as_dns(cn))
+                .or_else(|| crate::pki::names::cn_as_dns(cn))
             && !sans.contains(&name)
         {
             check_name(p, &name, &format!("CN={cn}"))?;

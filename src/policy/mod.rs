@@ -20,8 +20,10 @@ pub use gate::PolicyRefusal;
 /// The built-in policy, as a policy file.
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
 
+/// The CA's policy file in the state directory (SPEC.md POLICY-*), when it has one of its own.
+pub const FILE: &str = "policy.toml";
 /// The largest policy.toml fileca reads.
-pub use crate::model::layout::MAX_POLICY_BYTES;
+pub const MAX_BYTES: u64 = 1 << 20;
 
 /// Where certificates say their CRL and issuer certificate are published (`[urls]`).
 pub use crate::pki::extensions::Urls;
@@ -68,7 +70,7 @@ impl Policy {
             .iter()
             .find(|p| p.name == name)
             .ok_or_else(|| PolicyRefusal::UnknownProfile {
-                name: crate::render::escape(name),
+                name: crate::term::escape(name),
                 known: {
                     let mut names: Vec<&str> = self
                         .profiles
@@ -167,24 +169,7 @@ pub fn sub_ca(p: &Profile, ask: &SubCaAsk) -> std::result::Result<Option<SubCa>,
     }))
 }
 
-/// Why policy.toml cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PolicyFileError {
-    #[error(
-        "is not the policy index.json records (policy_sha256 {recorded}): it was edited or replaced by hand. Apply the policy you mean with `ca policy apply FILE` — the file as it is now, if that is the one, or your copy — which replaces it (`ca policy edit` and `show` need a policy in force)"
-    )]
-    Changed { recorded: String },
-    #[error(
-        "exists but index.json records no policy: it was placed by hand; apply it with `ca policy apply {0}` (or remove it)"
-    )]
-    Unrecorded(String),
-    #[error(
-        "is missing, but index.json records a policy (policy_sha256 {0}); restore it from a backup"
-    )]
-    Missing(String),
-    #[error("does not validate: {0}")]
-    Invalid(String),
-}
+pub use crate::error::policy::PolicyFileError;
 
 /// The policy in force in the state directory `dir`, given policy.toml's bytes (if present)
 /// and what index.json records: the built-in policy when neither has one; else the file,
@@ -194,7 +179,7 @@ pub fn in_force(
     bytes: Option<&[u8]>,
     recorded: Option<&str>,
 ) -> Result<Policy> {
-    let path = dir.join(crate::model::layout::POLICY);
+    let path = dir.join(FILE);
     let text = match (bytes, recorded) {
         (None, None) => return Ok(Policy::builtin()),
         (Some(_), None) => {
@@ -228,19 +213,6 @@ pub fn in_force(
             ),
         )
     })
-}
-
-/// The policy in force in `session`'s directory (policy.toml read within
-/// [`MAX_POLICY_BYTES`] and checked by [`in_force`] against `recorded`, index.json's hash), and
-/// its text: the file's, or [`DEFAULT_TOML`].
-pub fn read(session: &crate::store::Session, recorded: Option<&str>) -> Result<(Policy, String)> {
-    let bytes = session.read_optional_max(crate::model::layout::POLICY, MAX_POLICY_BYTES)?;
-    let policy = in_force(session.dir(), bytes.as_deref(), recorded)?;
-    let text = match bytes {
-        Some(b) => String::from_utf8_lossy(&b).into_owned(),
-        None => DEFAULT_TOML.to_string(),
-    };
-    Ok((policy, text))
 }
 
 #[cfg(test)]

@@ -63,13 +63,7 @@ struct ProfileToml {
     exclude: Strings,
 }
 
-/// One thing wrong with a policy file, where it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub line: usize,
-    pub column: usize,
-    pub message: String,
-}
+pub use crate::error::policy::Problem;
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -122,7 +116,7 @@ pub fn parse(text: &str, ca: Option<&CaCert>) -> Result<Policy, Vec<Problem>> {
     // the operator reads).
     for (at, ch) in text.char_indices() {
         let crlf = ch == '\r' && text[at + 1..].starts_with('\n');
-        if crate::render::is_unsafe(ch) && !matches!(ch, '\n' | '\t') && !crlf {
+        if crate::term::is_unsafe(ch) && !matches!(ch, '\n' | '\t') && !crlf {
             c.at(
                 at..at + ch.len_utf8(),
                 format!(
@@ -219,7 +213,7 @@ pub struct BadUrl {
 pub fn validate_url(s: &str) -> Result<(), BadUrl> {
     let bad = |why: &'static str| {
         Err(BadUrl {
-            shown: crate::render::escape(s),
+            shown: crate::term::escape(s),
             why,
         })
     };

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::escape;
 use crate::error::Result;
+use crate::term::escape;
 
 /// The `--json` document (SPEC.md `CHECK-JSON`).
 #[derive(Debug, Serialize)]
@@ -39,7 +39,7 @@ pub fn print(report: &CheckReport, dir: &Path, json: bool) -> Result<()> {
     if json {
         return super::print_json(report);
     }
-    super::print(&text(report, dir))
+    crate::term::print(&text(report, dir))
 }
 
 /// The text form.

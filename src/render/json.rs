@@ -1,5 +1,5 @@
 //! JSON for terminals and scripts (SPEC.md HOSTILE-TERMINAL): serde_json's pretty layout, with
-//! every character [`super::is_unsafe`] names — C1 controls, DEL, bidi overrides and
+//! every character [`crate::term::is_unsafe`] names — C1 controls, DEL, bidi overrides and
 //! isolates, zero-width characters — written as `\uXXXX` (serde_json escapes only those
 //! below U+0020). A value planted in index.log (`U+202E` in a subject) then cannot reorder
 //! or hide what a terminal shows, and a script still reads the same string.
@@ -45,7 +45,7 @@ impl Formatter for SafeFormatter {
         }
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
-            if super::is_unsafe(c) {
+            if crate::term::is_unsafe(c) {
                 w.write_all(&fragment.as_bytes()[start..i])?;
                 let mut units = [0u16; 2];
                 for u in c.encode_utf16(&mut units) {
@@ -102,7 +102,7 @@ mod tests {
                        \u{ad}\u{2028}\u{180e}\u{3164}\u{fff9}\u{e0041}";
         let text = super::to_string(&serde_json::json!({ "subject": planted })).unwrap();
         for c in text.chars() {
-            assert!(!super::super::is_unsafe(c) || c == '\n', "{c:?} in {text}");
+            assert!(!crate::term::is_unsafe(c) || c == '\n', "{c:?} in {text}");
         }
         assert!(text.contains("\\u202e") && text.contains("\\u0085") && text.contains("\\u007f"));
         // The fresh-eyes review's invisible characters, a tag character as a surrogate pair.

@@ -78,7 +78,7 @@ pub fn write(
 ) -> Result<()> {
     // A closed pipe is a normal end (SPEC.md EXIT-PIPE): the same mapping as every other
     // stdout write, whether the row or the buffer's flush met it.
-    let io = super::stdout_error;
+    let io = crate::term::stdout_error;
     if json {
         use serde::ser::{SerializeSeq, Serializer};
         let json = |e: serde_json::Error| match e.io_error_kind() {
@@ -107,11 +107,11 @@ pub fn write(
             r.state.name(),
             r.not_after,
             r.profile,
-            super::escape(&r.subject),
+            crate::term::escape(&r.subject),
             if r.sans.is_empty() {
                 String::new()
             } else {
-                super::escape(&format!(" [{}]", r.sans.join(", ")))
+                crate::term::escape(&format!(" [{}]", r.sans.join(", ")))
             }
         )
         .map_err(io)

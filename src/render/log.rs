@@ -1,16 +1,16 @@
 //! `ca log`'s output: the audit trail as aligned columns, or `--json` (SPEC.md LOG-*). The
 //! report is the records themselves (`model::audit::Record`, whose serde form is the JSON).
 
-use super::escape;
 use crate::error::Result;
 use crate::model::audit::Record;
+use crate::term::escape;
 
 /// Prints the records as JSON or as text.
 pub fn print(records: &[Record], json: bool) -> Result<()> {
     if json {
         return super::print_json(records);
     }
-    super::print(&text(records))
+    crate::term::print(&text(records))
 }
 
 /// The text form: one line per record, columns as wide as their widest value

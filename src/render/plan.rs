@@ -3,13 +3,13 @@
 //! and its notes in their dry-run wording ([`Note::dry_run`]), without the signed objects
 //! themselves (a dry run never hands out a certificate the index does not record).
 
-use super::{Note, escape};
 use crate::error::Result;
 use crate::store::Plan;
+use crate::term::{Note, escape};
 
 /// Prints the report of `plan` and its `notes` on stdout.
 pub fn print(plan: &Plan, notes: &[Note]) -> Result<()> {
-    super::print(&text(plan, notes))
+    crate::term::print(&text(plan, notes))
 }
 
 /// The report: a line naming the generations, then one indented line per file, directory

@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
-use super::escape;
 use super::list::Row;
 use crate::error::Result;
+use crate::term::escape;
 
 /// `ca show --json` (SPEC.md SHOW-JSON): the list row plus what the certificate says.
 #[derive(Debug, Serialize)]
@@ -41,7 +41,7 @@ pub fn print(shown: &ShowReport<'_>, json: bool) -> Result<()> {
     if json {
         return super::print_json(shown);
     }
-    super::print(&text(shown))
+    crate::term::print(&text(shown))
 }
 
 /// The text form: one `label: value` line each.

@@ -4,8 +4,8 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::escape;
 use crate::error::Result;
+use crate::term::escape;
 
 /// The `--json` document (SPEC.md `STATUS-JSON`).
 #[derive(Debug, Serialize)]
@@ -100,9 +100,9 @@ pub fn print(report: &StatusReport, json: bool) -> Result<()> {
     if json {
         return super::print_json(report);
     }
-    super::print(&text(report))?;
+    crate::term::print(&text(report))?;
     for w in &report.warnings {
-        super::warn(&format!("warning: {w}"));
+        crate::term::warn(&format!("warning: {w}"));
     }
     Ok(())
 }

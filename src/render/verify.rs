@@ -92,7 +92,7 @@ pub fn print(report: &VerifyReport, path: &Path, json: bool) -> Result<()> {
     }
     let mut text = format!(
         "{}: {} (serial {}, {})\n",
-        super::escape(&path.display().to_string()),
+        crate::term::escape(&path.display().to_string()),
         report.verdict.name(),
         report.serial,
         report.detail
@@ -105,12 +105,12 @@ pub fn print(report: &VerifyReport, path: &Path, json: bool) -> Result<()> {
         };
         text.push_str(&format!(
             "  issued by {} ({}, serial {}): {state}\n",
-            super::escape(&link.subject),
+            crate::term::escape(&link.subject),
             link.file,
             link.serial
         ));
     }
-    super::print(&text)
+    crate::term::print(&text)
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@ use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::fsio::{self, Dir, Durable};
 use super::journal::{self, Journal};
 use super::output::{self, Mode};
 use super::recover::{
@@ -18,6 +17,7 @@ use super::recover::{
 use super::undelivered::{record_undelivered, undelivered_output, undelivered_pair};
 use super::{CERTS, JOURNAL, MODE_PUBLIC, UNDELIVERED, read_plain};
 use crate::error::{Error, Result};
+use crate::fsio::{self, Dir, Durable};
 use crate::hex;
 
 /// How many staged files recovery opens before it flushes them together (bounds open files).

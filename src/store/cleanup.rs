@@ -11,8 +11,8 @@
 
 use std::io;
 
-use super::fsio::{self, Dir};
 use super::output::{MARKER, is_regular};
+use crate::fsio::{self, Dir};
 
 /// Removes a pair staging directory fileca made, and only that: opened without following a
 /// symlink, owned by the user running fileca, holding the marker, and holding only plain
@@ -141,15 +141,15 @@ pub(super) fn remove_abandoned(
         if pid.is_none_or(fsio::process_alive) {
             continue;
         }
-        let shown = crate::render::escape(&parent.join(&n).display().to_string());
+        let shown = crate::term::escape(&parent.join(&n).display().to_string());
         match remove(&n) {
             Ok(()) => {
-                crate::render::warn(&format!(
+                crate::term::warn(&format!(
                     "note: removed {shown} left by an interrupted {what}"
                 ));
                 let _ = parent.fsync();
             }
-            Err(e) => crate::render::warn(&format!("warning: left {shown} alone: {e}")),
+            Err(e) => crate::term::warn(&format!("warning: left {shown} alone: {e}")),
         }
     }
 }

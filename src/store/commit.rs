@@ -18,7 +18,6 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::apply::{apply, flush_files};
-use super::fsio::{self, Dir, Durable};
 use super::journal::{self, Journal, Pair, PairFile};
 use super::output::{self, Mode};
 use super::undelivered::prune_undelivered;
@@ -27,6 +26,7 @@ use super::{
     UNDELIVERED, cleanup, read_plain,
 };
 use crate::error::{Error, Result};
+use crate::fsio::{self, Dir, Durable};
 use crate::hex;
 
 /// How many files are written before their fsyncs are issued together (bounds open files).
@@ -57,7 +57,7 @@ impl Session {
     /// The appended bytes move into the journal (the plan keeps everything else).
     pub fn commit(&self, plan: &mut Plan) -> Result<Committed> {
         if self.access != Access::Write {
-            return Err(Error::Internal("commit on a read session".into()));
+            return Err(Error::bug("commit on a read session"));
         }
         let dir = &self.dir;
         check_targets(dir, plan)?;
@@ -191,7 +191,7 @@ fn check_targets(dir: &Path, plan: &Plan) -> Result<()> {
         .chain(plan.appends.iter().map(|a| &a.target))
     {
         if !journal::is_state_target(target) {
-            return Err(Error::Internal(format!("plan writes {target:?}")));
+            return Err(Error::bug("a plan writes a file that is not a state file"));
         }
     }
     outputs_outside(dir, plan)?;

@@ -6,9 +6,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::fsio::{self, Dir, Durable};
 use super::{CERTS, FileWrite, LOCK, MODE_CERTS_DIR, MODE_DIR, MODE_LOCK, lock};
 use crate::error::{Error, Result};
+use crate::fsio::{self, Dir, Durable};
 use crate::hex;
 
 /// Refuses a target `init` must not touch; returns its parent directory and name.
@@ -160,11 +160,11 @@ pub fn install(
     // removal is made durable before success is reported: a power loss must not bring that
     // copy of the key back beside a CA the user was told is installed (tests/powerloss_subca.rs).
     if let Err(e) = remove_init_staging(&parent, &staging, false).and_then(|()| parent.fsync()) {
-        crate::render::warn(&format!(
+        crate::term::warn(&format!(
             "warning: the pending CA's old directory {} could not be removed for good ({e}); \
              `ca check` reports it while it remains, and the next mutating command on {name} \
              removes it",
-            crate::render::escape(&parent.join(&staging).display().to_string())
+            crate::term::escape(&parent.join(&staging).display().to_string())
         ));
     }
     drop(pending_lock);
@@ -231,7 +231,7 @@ fn flush(written: &mut Vec<(std::fs::File, PathBuf)>) -> Result<()> {
     let items: Vec<Durable> = written.iter().map(|(f, p)| Durable::File(f, p)).collect();
     fsio::fsync_group(&items).map_err(|e| match written.first() {
         Some((_, p)) => Error::io(p, e),
-        None => Error::Internal(e.to_string()),
+        None => Error::bug_in("fsync of a group of no files", e),
     })?;
     written.clear();
     Ok(())

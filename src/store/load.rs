@@ -128,7 +128,7 @@ impl Session {
             LogReads::Open => Some(self.open_log()?),
             LogReads::Memory => Some(self.open_log()?.into_memory()?),
         };
-        let present = super::fsio::list_dir(dir)
+        let present = crate::fsio::list_dir(dir)
             .map_err(|e| Error::io(dir, e))?
             .into_iter()
             .filter_map(|n| n.into_string().ok())

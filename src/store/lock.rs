@@ -42,9 +42,9 @@ pub fn acquire(
         }
         if !announced && start.elapsed() >= ANNOUNCE_AFTER {
             announced = true;
-            crate::render::warn(&format!(
+            crate::term::warn(&format!(
                 "waiting for the lock on {} (held by another ca command)…",
-                crate::render::escape(&path.display().to_string())
+                crate::term::escape(&path.display().to_string())
             ));
         }
         std::thread::sleep(pause);

@@ -17,12 +17,12 @@ mod apply;
 mod cleanup;
 mod commit;
 mod create;
-pub mod fsio;
 pub mod journal;
 mod load;
 mod lock;
 pub mod output;
 mod read;
+pub use read::read_policy;
 mod recover;
 pub mod token_record;
 mod trust;
@@ -35,6 +35,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result, StateError};
+use crate::fsio;
 pub use commit::outputs_outside;
 pub use create::{check_can_create, create, install, remove_abandoned_siblings};
 pub use load::{LogReads, Reads};
@@ -54,53 +55,7 @@ pub const MAX_STATE_FILE: u64 = 1 << 30;
 /// a batch of 100,000 certificates writes a journal of about 40 MiB.
 pub const MAX_JOURNAL: u64 = 256 << 20;
 
-/// Why a directory cannot be opened as a state directory. The caller names the directory (or
-/// certs/, for [`DirError::CertsNotDir`]).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DirError {
-    #[error(
-        "does not exist; if the CA is elsewhere, name its directory with --dir DIR or $CA_DIR \
-         (default ./ca); `ca init` creates a new CA"
-    )]
-    Missing,
-    #[error("not a directory")]
-    NotDir,
-    #[error(
-        "the state directory is a symbolic link; fileca does not follow symlinks (pass the real path)"
-    )]
-    Symlink,
-    #[error("no CA here (no ca.crt or index.json); create one with `ca init`")]
-    NoCa,
-    /// A reader that never recovers (`ca serve`) found an interrupted commit.
-    #[error(
-        "holds an interrupted commit (.journal); not read until it is completed (run any ca          command on it, e.g. `ca check`)"
-    )]
-    Interrupted,
-    #[error("is not a directory (a symbolic link or a file); fileca never follows symlinks")]
-    CertsNotDir,
-    /// The directory on a network filesystem (`kind`: NFS, CIFS…) and a command that writes.
-    #[error(
-        "the state directory is on {0}, where file locks are unreliable and concurrent \
-         commands could corrupt it; move it to a local filesystem or pass --allow-network-fs"
-    )]
-    NetworkFs(&'static str),
-    /// [`trust_problems`] found these, and the command writes.
-    #[error(
-        "not trusted for changes: {}. Fix it, or pass --allow-insecure-dir \
-         if this is intended (SPEC.md HOSTILE-TRUST)",
-        .0.join("; ")
-    )]
-    Untrusted(Vec<String>),
-    /// [`trust_problems`] found these, and an interrupted command must be completed (even by a
-    /// command that only reads).
-    #[error(
-        "an interrupted command must be completed here, but the directory is \
-         not trusted: {}. Fix it, or pass --allow-insecure-dir if this is \
-         intended (SPEC.md HOSTILE-TRUST)",
-        .0.join("; ")
-    )]
-    UntrustedRecovery(Vec<String>),
-}
+pub use crate::error::store::DirError;
 
 /// How a command uses the directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,10 +124,10 @@ impl Session {
                 return Err(Error::state(dir, DirError::Untrusted(distrust)));
             }
             let list = distrust.join("; ");
-            crate::render::warn(&format!(
+            crate::term::warn(&format!(
                 "warning: {}: {}",
-                crate::render::escape(&dir.display().to_string()),
-                crate::render::escape(&list)
+                crate::term::escape(&dir.display().to_string()),
+                crate::term::escape(&list)
             ));
         }
         let lock_path = dir.join(LOCK);
@@ -238,7 +193,7 @@ impl Session {
                 )?;
             }
             for w in recover::recover(dir)? {
-                crate::render::warn(&format!("warning: {}", crate::render::escape(&w)));
+                crate::term::warn(&format!("warning: {}", crate::term::escape(&w)));
             }
         }
         if access == Access::Write {

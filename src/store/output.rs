@@ -17,9 +17,9 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 
 use super::cleanup;
-use super::fsio::{self, Dir, Durable};
 use super::journal::{self, Output};
 use crate::error::{Error, Result};
+use crate::fsio::{self, Dir, Durable};
 
 /// Mode of output files.
 pub const MODE_OUTPUT: u32 = 0o644;
@@ -57,10 +57,10 @@ pub use crate::model::plan::{OutputFile, PairFile, PairPlan};
 
 mod copy;
 mod pair;
-mod refusal;
+
+pub use crate::error::store::OutputRefusal;
 pub use copy::{CopyTarget, check_copy_target, write_copy};
 pub use pair::{NotDelivered, SourceContent, pair_delivered, publish_pair, stage_pair};
-pub use refusal::OutputRefusal;
 
 /// The parent directory of a path as given (`.` for a bare name).
 pub fn parent_of(p: &Path) -> PathBuf {
@@ -83,7 +83,7 @@ pub(super) fn file_name(p: &Path) -> Result<String> {
 /// ([`check`]), so a dry run refuses what the real run does (DRY-RUN). `-` and streams pass:
 /// they are judged when opened.
 pub fn precheck(path: &Path, force: bool) -> Result<()> {
-    if path.as_os_str() == "-" || crate::render::is_stream(path) {
+    if path.as_os_str() == "-" || crate::term::is_stream(path) {
         return Ok(());
     }
     check(&OutputFile {

@@ -7,8 +7,9 @@ use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use super::{MAX_JOURNAL, MAX_STATE_FILE, fsio};
+use super::{MAX_JOURNAL, MAX_STATE_FILE};
 use crate::error::{Error, Result, StateError};
+use crate::fsio;
 
 /// Opens a file for reading without following a final symlink.
 pub(crate) fn open_read_nofollow(path: &Path) -> io::Result<File> {
@@ -109,4 +110,20 @@ pub fn mode_of(dir: &Path, rel: &str) -> Result<u32> {
     std::fs::symlink_metadata(&path)
         .map(|m| m.mode() & 0o7777)
         .map_err(|e| Error::io(&path, e))
+}
+
+/// The policy in force in `session`'s directory (policy.toml read within
+/// `policy::MAX_BYTES` and checked by `policy::in_force` against `recorded`, index.json's hash), and
+/// its text: the file's, or `policy::DEFAULT_TOML`.
+pub fn read_policy(
+    session: &super::Session,
+    recorded: Option<&str>,
+) -> Result<(crate::policy::Policy, String)> {
+    let bytes = session.read_optional_max(crate::policy::FILE, crate::policy::MAX_BYTES)?;
+    let policy = crate::policy::in_force(session.dir(), bytes.as_deref(), recorded)?;
+    let text = match bytes {
+        Some(b) => String::from_utf8_lossy(&b).into_owned(),
+        None => crate::policy::DEFAULT_TOML.to_string(),
+    };
+    Ok((policy, text))
 }

@@ -23,11 +23,11 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::apply::apply;
-use super::fsio::{self, Dir, Durable};
 use super::journal::{self, Journal, JournalV1, Parsed};
 use super::output::Mode;
 use super::{CERTS, INDEX_LOG, JOURNAL, leftovers, read_plain};
 use crate::error::{Error, Result};
+use crate::fsio::{self, Dir, Durable};
 use crate::hex;
 
 /// What recovery refuses to act on: a staged file or an output source that does not hold what

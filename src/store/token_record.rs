@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::fsio;
 use crate::error::{Error, Result};
+use crate::fsio;
 
 /// Where the record of the CA directory `dir` lives.
 pub fn path(dir: &Path) -> PathBuf {

@@ -9,9 +9,10 @@ use std::path::Path;
 
 use super::{
     AUDIT, Access, CERT, CERTS, CRL, CRLNUMBER, DirError, INDEX, INDEX_LOG, KEY, OpenOptions,
-    SERIAL, fsio,
+    SERIAL,
 };
 use crate::error::{Error, Result};
+use crate::fsio;
 
 /// Why a group that can write a state file is not the owner's private group (HOSTILE-TRUST).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,7 +55,7 @@ pub fn trust_problems(dir: &Path) -> Vec<String> {
             continue;
         };
         let mode = m.mode() & 0o7777;
-        let shown = crate::render::escape(&path.display().to_string());
+        let shown = crate::term::escape(&path.display().to_string());
         let group_problem = if mode & 0o020 != 0 && mode & 0o002 == 0 {
             let (gid, uid) = (m.gid(), m.uid());
             let known = groups.iter().find(|(g, u, _)| *g == gid && *u == uid);
@@ -220,7 +221,7 @@ pub(super) fn check_filesystem(dir: &Path, access: Access, opts: &OpenOptions) -
         return Ok(());
     }
     if access == Access::Read {
-        crate::render::warn(&format!(
+        crate::term::warn(&format!(
             "warning: {} is on {kind}, where file locks are unreliable",
             dir.display()
         ));

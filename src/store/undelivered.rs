@@ -6,12 +6,12 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::fsio::{self, Dir, Durable};
 use super::journal::{self, Journal, Pair};
 use super::output::{self, Mode};
 use super::recover::output_content;
 use super::{Access, MODE_SECRET, Session, UNDELIVERED, read_plain};
 use crate::error::{Error, Result};
+use crate::fsio::{self, Dir, Durable};
 
 /// One record of `.undelivered`: what an interrupted command committed and recovery did not
 /// deliver (RECOVER-UNDELIVERED).
@@ -74,7 +74,7 @@ impl Session {
     /// directory), and its certificate must be this CA's, recorded in index.log.
     pub fn deliver_pair(&self, name: &str, out_dir: &Path) -> Result<Option<String>> {
         if self.access != Access::Write {
-            return Err(Error::Internal("deliver_pair on a read session".into()));
+            return Err(Error::bug("deliver_pair on a read session"));
         }
         let dir = &self.dir;
         let path = dir.join(UNDELIVERED);
@@ -320,9 +320,9 @@ fn not_deliverable(dir: &Path, serial: &str) -> Result<Option<String>> {
     let pem = super::read_state_file(dir, &rel)?;
     let der = crate::pki::pem::decode_one(&pem, &["CERTIFICATE"], pem.len())
         .map_err(|e| Error::state(dir.join(&rel), e))?;
-    let not_after = x509_parser::parse_x509_certificate(&der)
-        .map(|(_, c)| c.validity().not_after.to_datetime())
-        .map_err(|e| Error::state(dir.join(&rel), e.to_string()))?;
+    let not_after = crate::pki::pem::certificate(&der)
+        .map(|c| c.validity().not_after.to_datetime())
+        .map_err(|e| Error::state(dir.join(&rel), e))?;
     if not_after < crate::clock::now()? {
         return Ok(Some(format!(
             "it expired at {}",

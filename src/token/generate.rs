@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use cryptoki::mechanism::Mechanism;
+use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, ObjectClass};
 use cryptoki::session::Session;
 use zeroize::Zeroizing;
@@ -20,6 +20,9 @@ pub struct Generator {
     pub uri: Pkcs11Uri,
     pub module: PathBuf,
     token: String,
+    ctx: cryptoki::context::Pkcs11,
+    slot: cryptoki::slot::Slot,
+    pin: Zeroizing<String>,
 }
 
 /// Finds the token, logs in, and checks that nothing on it has the new key's label or id
@@ -69,6 +72,9 @@ pub fn prepare(
         uri,
         module: module.to_path_buf(),
         token,
+        ctx,
+        slot,
+        pin,
     })
 }
 
@@ -93,10 +99,24 @@ impl Generator {
                 Attribute::ModulusBits((bits as std::os::raw::c_ulong).into()),
             ),
             KeyKind::Ed25519 => {
-                return Err(TokenError::Generate {
-                    uri: self.uri.to_string(),
-                    why: "fileca makes P-256, P-384 or RSA keys on a token".into(),
-                });
+                let offered = self
+                    .ctx
+                    .get_mechanism_list(self.slot)
+                    .map_err(failed("listing the token's mechanisms"))?;
+                for (want, why) in [
+                    (
+                        MechanismType::ECC_EDWARDS_KEY_PAIR_GEN,
+                        "making an Ed25519 key needs",
+                    ),
+                    (MechanismType::EDDSA, "signing with an Ed25519 key needs"),
+                ] {
+                    super::offers(&offered, want, &self.token, why)?;
+                }
+                (
+                    Mechanism::EccEdwardsKeyPairGen,
+                    // id-Ed25519 (RFC 8410), as SoftHSM2 and PKCS#11 3.0 tokens accept it.
+                    Attribute::EcParams(vec![0x06, 0x03, 0x2b, 0x65, 0x70]),
+                )
             }
         };
         let mut public = vec![
@@ -127,7 +147,13 @@ impl Generator {
             module: self.module.clone(),
             public_key_sha256: crate::pki::hex::sha256(&key_public.spki()),
         };
-        let key = finish(self.session, &self.uri, self.token, key_public)?;
+        let logged_in = super::LoggedIn {
+            ctx: &self.ctx,
+            module: &self.module,
+            slot: self.slot,
+            pin: self.pin,
+        };
+        let key = finish(self.session, &self.uri, self.token, key_public, logged_in)?;
         Ok((key, reference))
     }
 }

@@ -8,17 +8,21 @@
 //! the one the reference records is refused before the PIN is used ([`TokenError::KeyChanged`]);
 //! a signature the token fails to make fails the command before its commit point.
 
+mod context;
+mod error;
 pub mod generate;
 pub mod keyref;
+mod module;
 mod public;
 pub mod uri;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
-use cryptoki::mechanism::Mechanism;
+use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
+use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::{Slot, TokenInfo};
@@ -26,125 +30,12 @@ use rcgen::{PublicKeyData, SignatureAlgorithm, SigningKey};
 use zeroize::Zeroizing;
 
 use crate::pki::keys::KeyKind;
+use error::PinFlags;
+pub use error::TokenError;
 pub use keyref::KeyRef;
+pub use module::{DEFAULT_MODULES, ENV_MODULE, module_path};
 use public::{Public, public_key};
 pub use uri::Pkcs11Uri;
-
-/// Environment variable naming the PKCS#11 module when `--module` is not given.
-pub const ENV_MODULE: &str = "CA_PKCS11_MODULE";
-
-/// Why a token key cannot be used. None of these carries the PIN.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TokenError {
-    /// The module cannot be loaded or initialised (exit 3).
-    #[error("cannot load the PKCS#11 module {}: {reason}", .module.display())]
-    Module { module: PathBuf, reason: String },
-    /// No token in the module's slots matches the URI (exit 3).
-    #[error(
-        "no token matching {uri} in the module {} (tokens present: {}); is it plugged in?",
-        .module.display(),
-        if .present.is_empty() { "none".to_string() } else { .present.join(", ") }
-    )]
-    NoToken {
-        uri: String,
-        module: PathBuf,
-        present: Vec<String>,
-    },
-    /// No private key (or no public key beside it) on the token matches the URI (exit 3).
-    #[error("the token {token:?} holds no {what} matching {uri}")]
-    NoKey {
-        uri: String,
-        token: String,
-        what: &'static str,
-    },
-    /// More than one key matches: the URI must name one (exit 3).
-    #[error("{count} keys on the token {token:?} match {uri}: add id=… or object=… to name one")]
-    Ambiguous {
-        uri: String,
-        token: String,
-        count: usize,
-    },
-    /// A key fileca does not sign with (exit 3).
-    #[error("the key {uri} is {what}; fileca signs with P-256, P-384 or RSA (2048–8192 bits) keys")]
-    Unsupported { uri: String, what: String },
-    /// The PIN was refused; what the token's flags say afterwards (exit 3).
-    #[error("wrong PIN for the token {token:?}{}; nothing was changed", pin_flags(*.count_low, *.final_try, *.locked))]
-    WrongPin {
-        token: String,
-        count_low: bool,
-        final_try: bool,
-        locked: bool,
-    },
-    /// The user PIN is locked: nothing can be signed until it is unblocked (exit 3).
-    #[error(
-        "the token {token:?} has its user PIN locked (CKF_USER_PIN_LOCKED): unblock it with the \
-         token's own tool (e.g. `softhsm2-util`, `pkcs11-tool --init-pin --login --login-type so`, \
-         `yubico-piv-tool -a unblock-pin`); nothing was changed"
-    )]
-    Locked { token: String },
-    /// The token's key is not the one ca.key's reference records (exit 5).
-    #[error(
-        "the public key of {uri} on the token is not the one ca.key records (public-key-sha256): \
-         the key on the token was replaced, or this is another token; nothing was changed"
-    )]
-    KeyChanged { uri: String },
-    /// The PIN is needed and cannot be had (exit 3).
-    #[error(
-        "the PIN of the token {0:?} is needed: give --pin-file FILE or set $CA_PIN_FILE \
-         (standard input is not a terminal to ask on)"
-    )]
-    PinNeeded(String),
-    /// `init --key-on-token` cannot make this key (exit 3).
-    #[error("cannot make the key {uri} on the token: {why}; nothing was changed")]
-    Generate { uri: String, why: String },
-    /// An earlier `init --key-on-token` of this directory was interrupted (exit 3).
-    #[error(
-        "{record} is left by an interrupted `ca init --key-on-token`: the token may hold the \
-         key it names ({uri}). If no CA uses that key, delete it with `pkcs11-tool --module {} \
-         --login --delete-object --type privkey {sel}` (and `--type pubkey`); then remove \
-         {record} and run init again",
-        .module.display(),
-        sel = .selector
-    )]
-    Interrupted {
-        record: String,
-        uri: String,
-        module: PathBuf,
-        selector: String,
-    },
-    /// A key that needs a login for every signature (exit 3).
-    #[error(
-        "the key {uri} needs the PIN for every signature (CKA_ALWAYS_AUTHENTICATE), which \
-         fileca does not support yet; use a key without it (for a YubiKey PIV slot: generate \
-         it with `yubico-piv-tool -a generate --pin-policy=once`); nothing was changed"
-    )]
-    AlwaysAuthenticate { uri: String },
-    /// `passwd` on a CA whose key is on a token (exit 3).
-    #[error(
-        "the CA key is on a PKCS#11 token (ca.key is a reference to it) and has no passphrase: \
-         change the token's PIN with the token's own tool (`pkcs11-tool --change-pin`, \
-         `softhsm2-util`, `yubico-piv-tool -a change-pin`); nothing was changed"
-    )]
-    Passwd,
-    /// No module was named for `init --key`/`--key-on-token` (exit 2).
-    #[error("no PKCS#11 module: give --module PATH or set ${ENV_MODULE}")]
-    NoModule,
-    /// The token failed an operation (removed, an error from the module) (exit 4).
-    #[error("the token failed while {what}: {rv}; nothing was changed")]
-    Failed { what: &'static str, rv: String },
-}
-
-fn pin_flags(count_low: bool, final_try: bool, locked: bool) -> String {
-    match (locked, final_try, count_low) {
-        (true, _, _) => {
-            " (CKF_USER_PIN_LOCKED: the PIN is now locked; unblock it with the token's own tool)"
-                .into()
-        }
-        (_, true, _) => " (CKF_USER_PIN_FINAL_TRY: one more wrong PIN locks it)".into(),
-        (_, _, true) => " (CKF_USER_PIN_COUNT_LOW: few tries are left)".into(),
-        _ => String::new(),
-    }
-}
 
 /// A private key on a token, logged in, ready to sign. The session is shared by every
 /// signature of the command (a batch logs in once) and serialised by a mutex.
@@ -155,6 +46,17 @@ pub struct TokenKey {
     alg: &'static SignatureAlgorithm,
     /// The subjectPublicKey content (what rcgen compares and embeds).
     public: Vec<u8>,
+    /// For a key with CKA_ALWAYS_AUTHENTICATE: the login before each signature.
+    context: Option<context::ContextLogin>,
+}
+
+/// What [`finish`] needs to give a key that wants a login per signature its
+/// [`context::ContextLogin`]: the module, the slot, the PIN read once.
+pub(crate) struct LoggedIn<'a> {
+    ctx: &'a Pkcs11,
+    module: &'a Path,
+    slot: Slot,
+    pin: Zeroizing<String>,
 }
 
 /// Where a token key is and whether it is there now, without a PIN: for `status` and `check`.
@@ -202,7 +104,13 @@ pub fn open(reference: &KeyRef, pin: Zeroizing<String>) -> Result<TokenKey, Toke
         });
     }
     login(&ctx, slot, &session, &pin, &token)?;
-    finish(session, &reference.uri, token, public)
+    let logged_in = LoggedIn {
+        ctx: &ctx,
+        module: &reference.module,
+        slot,
+        pin,
+    };
+    finish(session, &reference.uri, token, public, logged_in)
 }
 
 /// What `init --key pkcs11:…` adopts: the key opened and logged in, with the reference that
@@ -225,20 +133,13 @@ pub fn adopt(
         module: module.to_path_buf(),
         public_key_sha256: crate::pki::hex::sha256(&public.spki()),
     };
-    Ok((finish(session, uri, token, public)?, reference))
-}
-
-/// The module `init` uses: `--module`, else `$CA_PKCS11_MODULE`; made absolute, since ca.key
-/// records it and later commands may run elsewhere.
-pub fn module_path(given: Option<&Path>) -> Result<PathBuf, TokenError> {
-    let path = given
-        .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os(ENV_MODULE).map(PathBuf::from))
-        .ok_or(TokenError::NoModule)?;
-    std::path::absolute(&path).map_err(|e| TokenError::Module {
-        module: path.clone(),
-        reason: e.to_string(),
-    })
+    let logged_in = LoggedIn {
+        ctx: &ctx,
+        module,
+        slot,
+        pin,
+    };
+    Ok((finish(session, uri, token, public, logged_in)?, reference))
 }
 
 impl TokenKey {
@@ -247,18 +148,23 @@ impl TokenKey {
             what: "signing",
             rv: "an earlier signature panicked".into(),
         })?;
+        let sign = |mechanism: &Mechanism, data: &[u8]| match &self.context {
+            Some(context) => context.sign(&session, mechanism, self.key, data),
+            None => session
+                .sign(mechanism, self.key, data)
+                .map_err(failed("signing")),
+        };
         let n = match self.kind {
             KeyKind::P256 => 32,
             KeyKind::P384 => 48,
-            _ => {
-                return session
-                    .sign(&Mechanism::Sha256RsaPkcs, self.key, msg)
-                    .map_err(failed("signing"));
+            // Pure Ed25519 (RFC 8032): the token's 64 bytes are the X.509 signature.
+            KeyKind::Ed25519 => {
+                let pure = EddsaParams::new(EddsaSignatureScheme::Ed25519);
+                return sign(&Mechanism::Eddsa(pure), msg);
             }
+            KeyKind::Rsa(_) => return sign(&Mechanism::Sha256RsaPkcs, msg),
         };
-        let raw = session
-            .sign(&Mechanism::Ecdsa, self.key, &digest(self.kind, msg))
-            .map_err(failed("signing"))?;
+        let raw = sign(&Mechanism::Ecdsa, &digest(self.kind, msg))?;
         ecdsa_der(&raw, n).ok_or(TokenError::Failed {
             what: "signing",
             rv: format!(
@@ -344,7 +250,7 @@ pub(crate) fn failed(what: &'static str) -> impl Fn(CkError) -> TokenError {
 
 /// Loads and initialises a module.
 fn load(module: &Path) -> Result<Pkcs11, TokenError> {
-    trusted_module(module)?;
+    module::trusted(module)?;
     let ctx = Pkcs11::new(module).map_err(|e| TokenError::Module {
         module: module.to_path_buf(),
         reason: match e {
@@ -359,39 +265,6 @@ fn load(module: &Path) -> Result<Pkcs11, TokenError> {
             reason: e.to_string(),
         }),
     }
-}
-
-/// Loading a module runs its code with the operator's PIN at hand, and ca.key (which a
-/// writer of the state directory could edit) names it: the module, whatever a symlink points
-/// to, and every directory above both must belong to root or to the user running fileca and
-/// be writable by no one else (SPEC.md TOKEN-MODULE), as sudo and OpenSSH judge their files.
-fn trusted_module(module: &Path) -> Result<(), TokenError> {
-    use std::os::unix::fs::MetadataExt;
-    let refuse = |reason: String| TokenError::Module {
-        module: module.to_path_buf(),
-        reason,
-    };
-    if !module.is_absolute() {
-        return Err(refuse("not an absolute path".into()));
-    }
-    let real = std::fs::canonicalize(module).map_err(|e| refuse(e.to_string()))?;
-    let me = rustix::process::geteuid().as_raw();
-    for path in [module, real.as_path()] {
-        for part in path.ancestors() {
-            let meta = std::fs::symlink_metadata(part).map_err(|e| refuse(e.to_string()))?;
-            let shared = meta.mode() & 0o022 != 0 && !meta.file_type().is_symlink();
-            if (meta.uid() != 0 && meta.uid() != me) || shared {
-                return Err(refuse(format!(
-                    "{} is owned by uid {} with mode {:o}: a module and the directories above \
-                     it must belong to root or to you and be writable by no one else",
-                    part.display(),
-                    meta.uid(),
-                    meta.mode() & 0o7777
-                )));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The one slot whose token matches the URI's token attributes.
@@ -437,6 +310,18 @@ fn login(
     pin: &Zeroizing<String>,
     token: &str,
 ) -> Result<(), TokenError> {
+    login_as(ctx, slot, session, pin, token, UserType::User)
+}
+
+/// Logs in as `user` (the user, or CKU_CONTEXT_SPECIFIC before a signature).
+fn login_as(
+    ctx: &Pkcs11,
+    slot: Slot,
+    session: &Session,
+    pin: &Zeroizing<String>,
+    token: &str,
+    user: UserType,
+) -> Result<(), TokenError> {
     let flags = ctx
         .get_token_info(slot)
         .map_err(failed("reading the token's flags"))?;
@@ -446,16 +331,14 @@ fn login(
         });
     }
     let auth = cryptoki::types::AuthPin::from(pin.as_str());
-    match session.login(UserType::User, Some(&auth)) {
+    match session.login(user, Some(&auth)) {
         Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
         Err(CkError::Pkcs11(RvError::PinIncorrect | RvError::PinLenRange, _)) => {
             let after = ctx.get_token_info(slot).ok();
-            Err(TokenError::WrongPin {
-                token: token.to_string(),
-                count_low: after.as_ref().is_some_and(TokenInfo::user_pin_count_low),
-                final_try: after.as_ref().is_some_and(TokenInfo::user_pin_final_try),
-                locked: after.as_ref().is_some_and(TokenInfo::user_pin_locked),
-            })
+            Err(error::wrong_pin(
+                token,
+                after.as_ref().map(PinFlags::of).unwrap_or_default(),
+            ))
         }
         Err(CkError::Pkcs11(RvError::PinLocked, _)) => Err(TokenError::Locked {
             token: token.to_string(),
@@ -502,12 +385,14 @@ pub(crate) fn one_object(
     }
 }
 
-/// The logged-in key: its private object, refused when it needs a login per signature.
+/// The logged-in key: its private object, with a login before each signature when it has
+/// CKA_ALWAYS_AUTHENTICATE.
 fn finish(
     session: Session,
     uri: &Pkcs11Uri,
     token: String,
     public: Public,
+    logged_in: LoggedIn<'_>,
 ) -> Result<TokenKey, TokenError> {
     let key = one_object(
         &session,
@@ -517,23 +402,39 @@ fn finish(
         "private key",
     )?;
     // A key that wants the PIN for every signature (CKA_ALWAYS_AUTHENTICATE: YubiKey PIV slot
-    // 9c by default) needs C_Login(CKU_CONTEXT_SPECIFIC) between C_SignInit and C_Sign, which
-    // cryptoki's one-call sign cannot do (SoftHSM2 rejects it before C_SignInit, and does not
-    // sign CKM_ECDSA in parts): refused, saying what works instead.
+    // 9c by default) signs through `context` (TOKEN-ALWAYS).
     let always = session
         .get_attributes(key, &[AttributeType::AlwaysAuthenticate])
         .map_err(failed("reading the key's attributes"))?
         .into_iter()
         .any(|a| matches!(a, Attribute::AlwaysAuthenticate(true)));
-    if always {
-        return Err(TokenError::AlwaysAuthenticate {
-            uri: uri.to_string(),
-        });
+    let context = match always {
+        true => Some(context::ContextLogin::new(
+            logged_in.ctx,
+            logged_in.module,
+            logged_in.slot,
+            token.clone(),
+            logged_in.pin,
+        )?),
+        false => None,
+    };
+    if public.kind == KeyKind::Ed25519 {
+        let offered = logged_in
+            .ctx
+            .get_mechanism_list(logged_in.slot)
+            .map_err(failed("listing the token's mechanisms"))?;
+        offers(
+            &offered,
+            MechanismType::EDDSA,
+            &token,
+            "signing with an Ed25519 key needs",
+        )?;
     }
     let alg = match public.kind {
         KeyKind::P256 => &rcgen::PKCS_ECDSA_P256_SHA256,
         KeyKind::P384 => &rcgen::PKCS_ECDSA_P384_SHA384,
-        _ => &rcgen::PKCS_RSA_SHA256,
+        KeyKind::Ed25519 => &rcgen::PKCS_ED25519,
+        KeyKind::Rsa(_) => &rcgen::PKCS_RSA_SHA256,
     };
     Ok(TokenKey {
         session: Mutex::new(session),
@@ -541,7 +442,30 @@ fn finish(
         kind: public.kind,
         alg,
         public: public.key,
+        context,
     })
+}
+
+/// Refuses a token whose mechanism list lacks `want` (CKM_EDDSA for an Ed25519 key,
+/// CKM_EC_EDWARDS_KEY_PAIR_GEN to make one): said before any signature or change.
+pub(crate) fn offers(
+    offered: &[MechanismType],
+    want: MechanismType,
+    token: &str,
+    why: &'static str,
+) -> Result<(), TokenError> {
+    match offered.contains(&want) {
+        true => Ok(()),
+        false => Err(TokenError::NoMechanism {
+            token: token.to_string(),
+            mechanism: if want == MechanismType::EDDSA {
+                "CKM_EDDSA"
+            } else {
+                "CKM_EC_EDWARDS_KEY_PAIR_GEN"
+            },
+            why,
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -557,5 +481,36 @@ mod tests {
         assert_eq!(&der[..5], &[0x30, 0x26, 0x02, 0x21, 0x00]);
         assert_eq!(&der[der.len() - 3..], &[0x02, 0x01, 0x01]);
         assert_eq!(ecdsa_der(&raw, 48), None);
+    }
+
+    #[test]
+    fn a_token_without_eddsa_is_refused_with_the_mechanism_named_token_keytypes() {
+        let none = [MechanismType::ECDSA, MechanismType::RSA_PKCS];
+        let err = offers(
+            &none,
+            MechanismType::EDDSA,
+            "lab",
+            "signing with an Ed25519 key needs",
+        )
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            TokenError::NoMechanism {
+                mechanism: "CKM_EDDSA",
+                ..
+            }
+        ));
+        let text = err.to_string();
+        assert!(
+            text.contains("does not offer CKM_EDDSA") && text.contains("pkcs11-tool -M"),
+            "{text}"
+        );
+        let making =
+            offers(&none, MechanismType::ECC_EDWARDS_KEY_PAIR_GEN, "lab", "x").unwrap_err();
+        assert!(
+            making.to_string().contains("CKM_EC_EDWARDS_KEY_PAIR_GEN"),
+            "{making}"
+        );
+        assert!(offers(&[MechanismType::EDDSA], MechanismType::EDDSA, "lab", "x").is_ok());
     }
 }

@@ -28,6 +28,8 @@ impl Public {
             0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b,
             0x81, 0x04, 0x00, 0x22,
         ];
+        // id-Ed25519 with absent parameters (RFC 8410).
+        const ED25519: &[u8] = &[0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70];
         const RSA: &[u8] = &[
             0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05,
             0x00,
@@ -35,7 +37,8 @@ impl Public {
         let alg = match self.kind {
             KeyKind::P384 => P384,
             KeyKind::Rsa(_) => RSA,
-            _ => P256,
+            KeyKind::Ed25519 => ED25519,
+            KeyKind::P256 => P256,
         };
         yasna::construct_der(|w| {
             w.write_sequence(|w| {
@@ -109,6 +112,7 @@ pub(super) fn public_key(
             }
             Ok(Public { kind, key })
         }
+        Some(t) if t == CkKeyType::EC_EDWARDS => ed25519(params, point, unsupported),
         Some(t) if t == CkKeyType::RSA => {
             let (Some(n), Some(e)) = (modulus, exponent) else {
                 return Err(unsupported("an RSA key without its modulus".into()));
@@ -131,6 +135,35 @@ pub(super) fn public_key(
         }
         other => Err(unsupported(format!("a key of PKCS#11 type {other:?}"))),
     }
+}
+
+/// An Ed25519 public key from CKA_EC_PARAMS and CKA_EC_POINT (TOKEN-KEYTYPES).
+fn ed25519(
+    params: Option<Vec<u8>>,
+    point: Option<Vec<u8>>,
+    unsupported: impl Fn(String) -> TokenError,
+) -> Result<Public, TokenError> {
+    // CKA_EC_PARAMS: the curve's OID (id-Ed25519) or, from PKCS#11 3.0 tokens, the
+    // PrintableString "edwards25519".
+    const ED25519_OID: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
+    const ED25519_NAME: &[u8] = b"\x13\x0cedwards25519";
+    if !matches!(params.as_deref(), Some(ED25519_OID | ED25519_NAME)) {
+        return Err(unsupported("an Edwards key other than Ed25519".into()));
+    }
+    let point = point.ok_or_else(|| unsupported("an Ed25519 key without its point".into()))?;
+    // The 32-byte public key, as a DER OCTET STRING (PKCS#11 3.0) or bare.
+    let key = match point.len() == 32 {
+        true => point,
+        false => yasna::parse_der(&point, |r| r.read_bytes())
+            .map_err(|_| unsupported("an Ed25519 key whose point cannot be read".into()))?,
+    };
+    if key.len() != 32 {
+        return Err(unsupported("an Ed25519 key that is not 32 bytes".into()));
+    }
+    Ok(Public {
+        kind: KeyKind::Ed25519,
+        key,
+    })
 }
 
 fn strip_zeros(b: &[u8]) -> &[u8] {

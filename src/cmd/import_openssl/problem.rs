@@ -24,7 +24,7 @@ pub(super) enum ImportProblem {
     Reason(String),
     #[error("unknown status {0:?}")]
     Status(String),
-    #[error("name {} holds control, bidi or zero-width characters; not imported", crate::render::escape(.0))]
+    #[error("name {} holds control, bidi or zero-width characters; not imported", crate::term::escape(.0))]
     UnsafeName(String),
     /// A file or certificate that cannot be read (the reader's own message).
     #[error("{0}")]

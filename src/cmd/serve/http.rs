@@ -63,9 +63,9 @@ pub async fn serve(
     let bound = listener
         .local_addr()
         .map_err(|e| Error::io(format!("--listen {listen}"), e))?;
-    crate::render::warn(&format!("serve: listening on http://{bound}"));
+    crate::term::warn(&format!("serve: listening on http://{bound}"));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| Error::Internal(format!("installing the SIGTERM handler: {e}")))?;
+        .map_err(|e| Error::bug_in("installing the SIGTERM handler", e))?;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let deadline = async {
@@ -135,12 +135,12 @@ pub async fn serve(
         });
     }
     drop(listener);
-    crate::render::warn("serve: stopping (finishing the requests in progress)");
+    crate::term::warn("serve: stopping (finishing the requests in progress)");
     tokio::select! {
         _ = graceful.shutdown() => {},
         _ = tokio::time::sleep(Duration::from_secs(5)) => {},
     }
-    crate::render::warn("serve: stopped");
+    crate::term::warn("serve: stopped");
     Ok(())
 }
 
@@ -432,7 +432,7 @@ fn ocsp_response(shared: &Shared, der: &[u8], now: OffsetDateTime, get: bool) ->
     let der = match signed {
         Ok(d) => Bytes::from(d),
         Err(e) => {
-            crate::render::warn(&format!("serve: signing an OCSP response failed: {e}"));
+            crate::term::warn(&format!("serve: signing an OCSP response failed: {e}"));
             return ocsp_bytes(
                 ocsp::error_response(ErrorStatus::InternalError).into(),
                 shared,

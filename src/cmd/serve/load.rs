@@ -145,7 +145,7 @@ pub fn load(dir: &Path, opts: &OpenOptions, now: OffsetDateTime) -> Result<Serve
     })?;
     let policy = state.policy()?;
     let hashes = IssuerHashes::of_certificate(&state.ca.cert.der)
-        .ok_or_else(|| Error::Internal("ca.crt does not parse again".into()))?;
+        .ok_or_else(|| Error::bug("ca.crt does not parse again"))?;
     let crl = match &state.crl {
         Some(bytes) => {
             let parsed = crate::pki::crl::parse(bytes, bytes.len(), Some(&state.ca.cert))

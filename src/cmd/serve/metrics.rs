@@ -124,7 +124,7 @@ pub fn health(slots: &[Slot], now: time::OffsetDateTime) -> (bool, String) {
     let mut text = String::new();
     let mut ok = true;
     for slot in slots.iter() {
-        let dir = crate::render::escape(&slot.dir.display().to_string());
+        let dir = crate::term::escape(&slot.dir.display().to_string());
         let responder_ok = |s: &super::load::Served| {
             s.routes.ocsp.is_empty() || s.responder.as_ref().is_some_and(|r| r.not_after > now)
         };
@@ -144,7 +144,7 @@ pub fn health(slots: &[Slot], now: time::OffsetDateTime) -> (bool, String) {
                 let serving = served.as_ref().map_or("nothing".to_string(), |s| {
                     format!("generation {}", s.generation)
                 });
-                let why = crate::render::escape(problem.as_deref().unwrap_or("not loaded yet"));
+                let why = crate::term::escape(problem.as_deref().unwrap_or("not loaded yet"));
                 text.push_str(&format!("{dir}: serving {serving}: {why}\n"));
             }
         }

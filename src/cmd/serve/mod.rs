@@ -129,7 +129,7 @@ pub fn serve(
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| Error::Internal(format!("starting the server runtime: {e}")))?;
+        .map_err(|e| Error::bug_in("starting the server runtime", e))?;
     let stop = Arc::new(AtomicBool::new(false));
     let poller = {
         let (shared, stop) = (shared.clone(), stop.clone());
@@ -182,7 +182,7 @@ fn poll_once(
         if retry_at[i].is_some_and(|t| std::time::Instant::now() < t) {
             continue;
         }
-        let shown = crate::render::escape(&dir.display().to_string());
+        let shown = crate::term::escape(&dir.display().to_string());
         let outcome = if load::has_journal(dir) {
             Err(
                 "a commit is in progress, or was interrupted (.journal; if it stays, run any ca \
@@ -210,7 +210,7 @@ fn poll_once(
         let loaded = outcome.is_ok();
         match outcome {
             Ok(served) => {
-                crate::render::warn(&format!(
+                crate::term::warn(&format!(
                     "serve: {shown}: serving generation {}",
                     served.generation
                 ));
@@ -229,9 +229,9 @@ fn poll_once(
                     Some(s) => format!("still serving generation {}", s.generation),
                     None => "answering 503 / OCSP tryLater for it".to_string(),
                 };
-                crate::render::warn(&format!(
+                crate::term::warn(&format!(
                     "serve: {shown}: not served: {}; {keeping}",
-                    crate::render::escape(&why)
+                    crate::term::escape(&why)
                 ));
                 if slot.served.is_none() {
                     slot.fallback = load::unverified_routes(dir);
@@ -262,13 +262,13 @@ fn warn_expiring(shown: &str, served: &Served, now: OffsetDateTime) {
     if let Some(r) = &served.responder
         && crate::model::responder::in_last_third(r, now)
     {
-        crate::render::warn(&format!(
+        crate::term::warn(&format!(
             "serve: {shown}: warning: the OCSP responder certificate expires on {}; run `ca ocsp-responder renew`",
             crate::clock::fmt(r.not_after)
         ));
     }
     if served.responder.is_none() {
-        crate::render::warn(&format!(
+        crate::term::warn(&format!(
             "serve: {shown}: no OCSP responder (ocsp.key, ocsp.crt): OCSP answers tryLater; run `ca ocsp-responder renew`"
         ));
     }
@@ -276,7 +276,7 @@ fn warn_expiring(shown: &str, served: &Served, now: OffsetDateTime) {
         && let Some(next) = crl.next_update
         && now >= next - (next - crl.this_update) / 3
     {
-        crate::render::warn(&format!(
+        crate::term::warn(&format!(
             "serve: {shown}: warning: the CRL's nextUpdate is {}; run `ca crl` (serve never signs one)",
             crate::clock::fmt(next)
         ));

@@ -91,3 +91,28 @@ fn a_remote_key_signs_a_batch_and_one_that_fails_midway_fails_the_plan_token_sig
         crate::cmd::sign::plan_batch(&with_remote_key(&ca, 3), &csrs, "server", None, &env);
     assert!(matches!(failed, Err(Error::Token(_))));
 }
+
+/// TOKEN-ERRORS: a wrong PIN, whatever the token's flags, and a locked PIN are exit 3.
+#[test]
+fn pin_refusals_are_exit_3_token_pin_flags() {
+    use crate::token::TokenError;
+    for (count_low, final_try, locked) in [(false, false, false), (true, true, true)] {
+        let wrong = TokenError::WrongPin {
+            token: "lab".into(),
+            count_low,
+            final_try,
+            locked,
+        };
+        assert_eq!(
+            crate::error::Error::from(wrong).exit_code(),
+            crate::error::exit::REFUSED
+        );
+    }
+    let locked = TokenError::Locked {
+        token: "lab".into(),
+    };
+    assert_eq!(
+        crate::error::Error::from(locked).exit_code(),
+        crate::error::exit::REFUSED
+    );
+}

@@ -26,11 +26,13 @@ pub fn crl_writes(
         .iter()
         .map(|r| {
             Ok(crate::pki::crl::Listed {
-                serial: Serial::parse_canonical(&r.revoked)
-                    .ok_or_else(|| Error::Internal(format!("bad serial {}", r.revoked)))?,
+                serial: Serial::parse_canonical(&r.revoked).ok_or_else(|| {
+                    Error::bug("a recorded revocation whose serial does not parse")
+                })?,
                 at: r.at,
-                reason: Reason::from_name(&r.reason)
-                    .ok_or_else(|| Error::Internal(format!("bad reason {}", r.reason)))?,
+                reason: Reason::from_name(&r.reason).ok_or_else(|| {
+                    Error::bug("a recorded revocation whose reason is not one fileca writes")
+                })?,
             })
         })
         .collect::<Result<Vec<_>>>()?;

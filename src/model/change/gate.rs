@@ -43,7 +43,7 @@ fn check_one(ca: &crate::pki::ca::CaCert, request: &Request<'_>, own: bool) -> R
             ca.constraints
                 .allows(&name, &ca.subject_shown)
                 .map_err(|violation| Refusal::CaCnConstraint {
-                    cn: crate::render::escape(cn),
+                    cn: crate::term::escape(cn),
                     violation: Box::new(violation),
                 })?;
         }
@@ -81,8 +81,8 @@ fn check_one(ca: &crate::pki::ca::CaCert, request: &Request<'_>, own: bool) -> R
         ca.constraints
             .allows(name, &ca.subject_shown)
             .map_err(|violation| Refusal::CnConstraint {
-                cn: crate::render::escape(request.subject.common_name().unwrap_or_default()),
-                profile: crate::render::escape(&request.profile.name),
+                cn: crate::term::escape(request.subject.common_name().unwrap_or_default()),
+                profile: crate::term::escape(&request.profile.name),
                 violation: Box::new(violation),
             })?;
     }
@@ -115,12 +115,4 @@ pub fn cn_names(cn: &str, no_dns_san: bool) -> Vec<crate::pki::names::San> {
     names
 }
 
-/// A CN as the DNS name verifiers take it for: one with a dot made of letters, digits, `-`,
-/// `_`, `*` and dots (an IPv4 address is one).
-pub fn cn_as_dns(cn: &str) -> Option<crate::pki::names::San> {
-    let hostlike = cn.contains('.')
-        && cn
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'*'));
-    hostlike.then(|| crate::pki::names::San::Dns(cn.to_ascii_lowercase()))
-}
+pub use crate::pki::names::cn_as_dns;

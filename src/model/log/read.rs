@@ -406,18 +406,7 @@ impl Typed {
 /// hex digits tell certificates apart (SPEC.md SERIAL-INPUT).
 pub const MIN_SUFFIX_DIGITS: usize = 8;
 
-/// Why a typed serial names no single certificate.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SerialLookup {
-    #[error("no certificate with serial {typed} in index.log{}{}", if *.decimal { " (serials are hexadecimal, as `ca list` shows them; decimal is not accepted)" } else { "" }, if *.short { " (a serial's tail must have at least 8 digits)" } else { "" })]
-    NotFound {
-        typed: String,
-        decimal: bool,
-        short: bool,
-    },
-    #[error("{typed} is the end of {} serials; give more digits: {}", .matches.len(), .matches.join(", "))]
-    Ambiguous { typed: String, matches: Vec<String> },
-}
+pub use crate::error::model::SerialLookup;
 
 /// The certificate a typed serial names: the one with exactly that serial, else the only one
 /// whose serial ends with at least [`MIN_SUFFIX_DIGITS`] typed hex digits.

@@ -9,15 +9,15 @@ use super::{
     OutputFile, OutputRefusal, check, cleanup, file_name, is_regular, parent_of, staged_name,
 };
 use crate::error::{Error, Result};
+use crate::fsio::{self, Dir};
 use crate::hex;
-use crate::store::fsio::{self, Dir};
 
 /// Where [`write_copy`] writes (`--csr-out`), decided once by [`check_copy_target`] before
 /// anything is done: stdout, a stream opened then (OUTPUT-STREAMS), or a new file.
 #[derive(Debug)]
 pub enum CopyTarget {
     Stdout,
-    Stream(crate::render::OutStream),
+    Stream(crate::term::OutStream),
     File(PathBuf),
 }
 
@@ -33,9 +33,9 @@ impl CopyTarget {
 /// replacing a file unless `force`); stdout and streams are written as they are.
 pub fn write_copy(target: &CopyTarget, bytes: &[u8], force: bool, mode: u32) -> Result<()> {
     let path = match target {
-        CopyTarget::Stdout => return crate::render::stdout_bytes(bytes),
+        CopyTarget::Stdout => return crate::term::stdout_bytes(bytes),
         CopyTarget::Stream(s) => {
-            return crate::render::to_stream(s, bytes).map_err(|e| Error::io("the output", e));
+            return crate::term::to_stream(s, bytes).map_err(|e| Error::io("the output", e));
         }
         CopyTarget::File(p) => p,
     };
@@ -113,11 +113,11 @@ fn remove_abandoned_copies(parent: &Dir, name: &str) {
 /// directory must.
 pub fn check_copy_target(path: &Path, option: &'static str) -> Result<CopyTarget> {
     if path.as_os_str() == "-" {
-        crate::render::check_writable(&crate::render::OutStream::Stdout, "stdout")?;
+        crate::term::check_writable(&crate::term::OutStream::Stdout, "stdout")?;
         return Ok(CopyTarget::Stdout);
     }
-    if let Some(stream) = crate::render::open_stream(path)? {
-        crate::render::check_writable(&stream, &format!("{option} {}", path.display()))?;
+    if let Some(stream) = crate::term::open_stream(path)? {
+        crate::term::check_writable(&stream, &format!("{option} {}", path.display()))?;
         return Ok(CopyTarget::Stream(stream));
     }
     if std::fs::symlink_metadata(path).is_ok() {

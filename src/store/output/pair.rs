@@ -9,8 +9,8 @@ use super::{
     MARKER, MODE_PAIR_DIR, OutputRefusal, PairPlan, cleanup, file_name, marker_text, parent_of,
 };
 use crate::error::{Error, Result};
+use crate::fsio::{self, Dir, Durable};
 use crate::hex;
-use crate::store::fsio::{self, Dir, Durable};
 use crate::store::journal::Pair;
 use crate::store::recover::RecoverError;
 

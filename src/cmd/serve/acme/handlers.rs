@@ -281,7 +281,7 @@ fn finalize(
             return Ok(((state.orders[id].clone(), false), None));
         }
         let csr = crate::pki::csr::check_acme(&der)
-            .map_err(|e| problem(Kind::BadCsr, crate::render::escape(&e.to_string())))?;
+            .map_err(|e| problem(Kind::BadCsr, crate::term::escape(&e.to_string())))?;
         let names = state.orders[id].identifiers.clone();
         let (serial, change) = ops::issue(snapshot, &csr, &names, account, env)?;
         state.record_issued(id, &serial)?;
@@ -289,9 +289,9 @@ fn finalize(
     })?;
     // Said once committed.
     if issued && let Some(serial) = &order.certificate {
-        crate::render::warn(&format!(
+        crate::term::warn(&format!(
             "serve: acme: issued {serial} for account {}",
-            crate::render::escape(account)
+            crate::term::escape(account)
         ));
     }
     Ok(Reply::json(200, &order_json(base, id, &order)).located(format!("{base}/acme/order/{id}")))

@@ -121,11 +121,11 @@ pub async fn serve(acme: Arc<Acme>, exit_after: Option<Duration>) -> Result<()> 
     let bound = listener
         .local_addr()
         .map_err(|e| Error::io(format!("--acme-listen {}", acme.listen), e))?;
-    crate::render::warn(&format!(
+    crate::term::warn(&format!(
         "serve: ACME directory at https://{bound}/acme/directory"
     ));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| Error::Internal(format!("installing the SIGTERM handler: {e}")))?;
+        .map_err(|e| Error::bug_in("installing the SIGTERM handler", e))?;
     let acceptor = tokio_rustls::TlsAcceptor::from(acme.tls.clone());
     let permits = Arc::new(tokio::sync::Semaphore::new(super::http::MAX_CONNECTIONS));
     let deadline = async {
@@ -174,9 +174,9 @@ async fn renew_loop(acme: Arc<Acme>) {
         let a = acme.clone();
         let outcome = tokio::task::spawn_blocking(move || a.renew_tls()).await;
         if let Ok(Err(e)) = outcome {
-            crate::render::warn(&format!(
+            crate::term::warn(&format!(
                 "serve: acme: renewing the TLS certificate: {}",
-                crate::render::escape(&e.to_string())
+                crate::term::escape(&e.to_string())
             ));
         }
     }

@@ -121,7 +121,7 @@ pub fn load_state(snapshot: &Snapshot) -> Result<State> {
         Some(bytes) => State::parse(bytes).map_err(|e| {
             Error::state(
                 snapshot.dir.join(ACME),
-                format!("is not valid ACME state: {e}"),
+                crate::error::StateError::AcmeState(e.to_string()),
             )
         }),
     }
@@ -137,7 +137,7 @@ pub fn profile(snapshot: &Snapshot) -> Result<crate::pki::profile::Profile> {
     crate::policy::parse::parse(&text, None)
         .ok()
         .and_then(|p| p.profiles.into_iter().next())
-        .ok_or_else(|| Error::Internal("the built-in acme profile does not parse".into()))
+        .ok_or_else(|| Error::bug("the built-in acme profile does not parse"))
 }
 
 /// The SAN an identifier is issued as (`dns` → DNS, `ip` → IP).
@@ -165,7 +165,7 @@ fn identifier_of(san: &San) -> Option<Identifier> {
 /// newOrder's gate for one identifier: the `acme` profile's rules and the name constraints
 /// of this CA and every CA above it; the refusal names the rule.
 pub fn gate_identifier(snapshot: &Snapshot, id: &Identifier) -> std::result::Result<(), Failure> {
-    let failure = |e: String| Failure(crate::render::escape(&e));
+    let failure = |e: String| Failure(crate::term::escape(&e));
     let profile = profile(snapshot).map_err(|e| failure(e.to_string()))?;
     let san = san_of(id).ok_or_else(|| failure(format!("{} is not a name", id.value)))?;
     crate::policy::gate::check_name(&profile, &san, &san.to_string())
@@ -219,7 +219,7 @@ pub fn issue(
         };
         return Err(problem(
             Kind::BadCsr,
-            crate::render::escape(&format!(
+            crate::term::escape(&format!(
                 "the CSR names {} but the order names {}",
                 shown(&asked),
                 shown(&wanted)
@@ -279,7 +279,7 @@ fn refused(r: Refusal) -> Problem {
 /// An error of the server's own (I/O, a state that does not verify): `serverInternal`, and
 /// the log says it.
 pub fn internal(e: Error) -> Problem {
-    let text = crate::render::escape(&e.to_string());
-    crate::render::warn(&format!("serve: acme: {text}"));
+    let text = crate::term::escape(&e.to_string());
+    crate::term::warn(&format!("serve: acme: {text}"));
     problem(Kind::ServerInternal, text)
 }

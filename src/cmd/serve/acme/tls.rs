@@ -70,7 +70,7 @@ pub fn ensure(ctx: &crate::cmd::Context, dir: &Path, hosts: &[String]) -> Result
     };
     crate::cmd::mutate(ctx, &mutation, crate::store::Reads::SIGN, |state, env| {
         let policy = crate::policy::parse::parse(PROFILE, None)
-            .map_err(|_| Error::Internal("the built-in acme-tls profile does not parse".into()))?;
+            .map_err(|_| Error::bug("the built-in acme-tls profile does not parse"))?;
         let profile = &policy.profiles[0];
         let subject = Subject(vec![("CN".into(), hosts[0].clone())]);
         let spki = key.subject_public_key_info();
@@ -109,14 +109,14 @@ pub fn ensure(ctx: &crate::cmd::Context, dir: &Path, hosts: &[String]) -> Result
         ];
         let info = AuditInfo::of("acme-tls", vec![serial.to_string()]);
         let plan = finish_plan_for(state, env, log, writes, (info, None))?;
-        notes.push(crate::render::Note::text(format!(
+        notes.push(crate::term::Note::text(format!(
             "issued the ACME server's TLS certificate {serial} for {}",
             hosts.join(", ")
         )));
         Ok(crate::cmd::Planned::new(plan, String::new(), notes))
     })?;
     current(ctx, dir, &sans)?
-        .ok_or_else(|| Error::Internal("the ACME TLS certificate just issued does not load".into()))
+        .ok_or_else(|| Error::bug("the ACME TLS certificate just issued does not load"))
 }
 
 /// The pair in the directory, if it is still good for `sans`.
@@ -219,15 +219,15 @@ fn provider() -> rustls::crypto::CryptoProvider {
 fn certified((cert_pem, key_pem): &Pair) -> Result<CertifiedKey> {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     let chain = crate::pki::pem::decode_certificates(cert_pem, cert_pem.len())
-        .map_err(|e| Error::Internal(format!("{ACME_TLS_CERT}: {e}")))?
+        .map_err(|e| Error::bug_in("reading acme-tls.crt", e))?
         .into_iter()
         .map(CertificateDer::from)
         .collect();
     let key = crate::pki::pem::decode_one(key_pem, &["PRIVATE KEY"], key_pem.len())
-        .map_err(|e| Error::Internal(format!("{ACME_TLS_KEY}: {e}")))?;
+        .map_err(|e| Error::bug_in("reading acme-tls.key", e))?;
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key));
     CertifiedKey::from_der(chain, key, &provider())
-        .map_err(|e| Error::Internal(format!("{ACME_TLS_KEY}, {ACME_TLS_CERT}: {e}")))
+        .map_err(|e| Error::bug_in("loading acme-tls.key and acme-tls.crt", e))
 }
 
 /// The rustls server configuration (ring provider) serving `current`.
@@ -235,7 +235,7 @@ pub fn config(current: Arc<Current>) -> Result<rustls::ServerConfig> {
     rustls::ServerConfig::builder_with_provider(Arc::new(provider()))
         .with_safe_default_protocol_versions()
         .map(|b| b.with_no_client_auth().with_cert_resolver(current))
-        .map_err(|e| Error::Internal(format!("the ACME TLS configuration: {e}")))
+        .map_err(|e| Error::bug_in("building the ACME TLS configuration", e))
 }
 
 #[cfg(test)]

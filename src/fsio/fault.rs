@@ -163,7 +163,7 @@ pub(super) fn hit(op: Op, path: &Path) -> io::Result<()> {
     };
     let n = COUNT.fetch_add(1, Ordering::SeqCst) + 1;
     if trace {
-        crate::render::warn(&format!("fileca-mutation {n} {op:?} {}", path.display()));
+        trace_line(&format!("fileca-mutation {n} {op:?} {}", path.display()));
     }
     if n == target {
         if abort {
@@ -203,10 +203,19 @@ pub(super) fn read_hit(path: &Path) -> io::Result<()> {
     }
     let n = READS.fetch_add(1, Ordering::SeqCst) + 1;
     if trace {
-        crate::render::warn(&format!("fileca-read {n} {}", path.display()));
+        trace_line(&format!("fileca-read {n} {}", path.display()));
     }
     if n == target {
         return Err(io::Error::from_raw_os_error(5));
     }
     Ok(())
+}
+
+/// Writes one line of the fault trace (`FILECA_FAULT_TRACE`, debug builds) to stderr. Its
+/// own writer, not `crate::term`'s: the file seam sits below the terminal module, which opens
+/// `--out` streams through it. A path here is fileca's own (a state file or a staging name).
+#[allow(clippy::disallowed_methods)]
+fn trace_line(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }

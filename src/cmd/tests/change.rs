@@ -1,7 +1,16 @@
-//! Plans called in process on a real CA directory, matching refusals by variant.
-use super::*;
+//! The shared plan builders of model/change.rs called in process on a real CA directory,
+//! matching refusals by variant (here, at the top, because building the directory takes the
+//! whole command line).
+use crate::Env;
+use crate::error::{Error, Result};
+use crate::model::change::*;
+use crate::model::layout::{INDEX, INDEX_LOG, SERIAL};
+use crate::model::log::LogAppend;
 use crate::passphrase::Source;
 use crate::pki::ca::NotValid;
+use crate::pki::issuance::Request;
+use crate::pki::reason::Reason;
+use crate::pki::serial::Serial;
 use crate::store::{Access, OpenOptions, Session};
 use clap::Parser;
 
