@@ -39,6 +39,9 @@ command -v /usr/share/easy-rsa/easyrsa >/dev/null || need+=(easy-rsa) # tests/ad
 # A throwaway SoftHSM2 token per test and keys made on it (tests/pkcs11.rs, TOKEN-*).
 { command -v softhsm2-util && [ -f /usr/lib/softhsm/libsofthsm2.so ]; } >/dev/null || need+=(softhsm2)
 command -v pkcs11-tool >/dev/null || need+=(opensc)
+# ACME clients (tests/acme.rs, ACME-*).
+command -v lego >/dev/null || need+=(lego)
+command -v certbot >/dev/null || need+=(certbot)
 # OpenSSL signing with a token key (tests/pkcs11_adopt.rs, TOKEN-IMPORT; scripts/bench-token.sh).
 [ -f /usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so ] || need+=(libengine-pkcs11-openssl)
 { command -v unshare && command -v script; } >/dev/null || need+=(util-linux bsdutils)

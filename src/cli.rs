@@ -3,9 +3,11 @@
 
 use std::path::PathBuf;
 
+mod acme_args;
 mod args;
 mod convert;
 pub mod man;
+pub use acme_args::AcmeArgs;
 pub use args::*;
 pub use convert::{constraints, sans, serial, sub_ca, sub_ca_ask};
 
@@ -204,7 +206,7 @@ pub enum Command {
     Ocsp(OcspArgs),
     /// Serve the CRL, the CA certificate and OCSP over HTTP at the policy's URLs.
     #[command(
-        after_help = "Examples:\n  ca --dir ./pki serve --listen 127.0.0.1:8080\n  ca serve --listen 0.0.0.0:8080 ./root ./issuing    # a root and its issuing CA\n\nServes, at the paths of each CA's policy [urls]: the CRL (DER), the CA certificate (DER)\nand OCSP (POST, and GET with the base64 request in the path); /healthz and /metrics.\nNever loads ca.key and never writes the state directory; a committed change is served\nwithin a second."
+        after_help = "Examples:\n  ca --dir ./pki serve --listen 127.0.0.1:8080\n  ca serve --listen 0.0.0.0:8080 ./root ./issuing    # a root and its issuing CA\n  ca --dir ./issuing serve --acme --acme-host acme.lab.test --acme-listen 0.0.0.0:8443\n\nServes, at the paths of each CA's policy [urls]: the CRL (DER), the CA certificate (DER)\nand OCSP (POST, and GET with the base64 request in the path); /healthz and /metrics.\nWithout --acme it never loads ca.key and never writes the state directory; a committed\nchange is served within a second. --acme (preview, docs/acme.md) also serves ACME over\nHTTPS for one DIR: it then holds the CA key and commits accounts, orders and certificates."
     )]
     Serve(ServeArgs),
     /// Print the audit trail.

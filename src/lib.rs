@@ -9,6 +9,7 @@
 //! exception; `deny` admits only these four, which the structure test counts.
 #![deny(unsafe_code)]
 
+pub mod acme;
 pub mod cli;
 pub mod clock;
 pub mod cmd;

@@ -585,23 +585,34 @@ pub fn as_format_2(dir: &Path) {
 /// Turns a CA directory's index.json into the format-3 header fileca wrote before UNHOLD (the
 /// same fields; the checkpoint does not sign the format number).
 pub fn as_format_3(dir: &Path) {
+    as_format(dir, 3);
+}
+
+/// Turns a CA directory's index.json into the format-4 header fileca wrote before ACME (the
+/// same fields; a directory without acme.json has no `acme_sha256`).
+pub fn as_format_4(dir: &Path) {
+    as_format(dir, 4);
+}
+
+fn as_format(dir: &Path, format: u32) {
     let text = std::fs::read_to_string(dir.join("index.json")).unwrap();
-    assert!(text.starts_with("{\n  \"format\": 4,\n"), "{text}");
+    assert!(text.starts_with("{\n  \"format\": 5,\n"), "{text}");
+    assert!(!text.contains("acme_sha256"), "{text}");
     std::fs::write(
         dir.join("index.json"),
-        text.replacen("\"format\": 4,", "\"format\": 3,", 1),
+        text.replacen("\"format\": 5,", &format!("\"format\": {format},"), 1),
     )
     .unwrap();
 }
 
-/// index.json (format 4) with a `certificates` array folded from index.log, independently of
+/// index.json (format 5) with a `certificates` array folded from index.log, independently of
 /// fileca's own reader: one object per issued certificate, in issue order, with `status`,
 /// `revoked_at` and `revocation_reason` set by its last revocation line and cleared by a
 /// release line (which sets `hold_released_at`).
 pub fn read_index(dir: &Path) -> serde_json::Value {
     let mut index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
-    assert_eq!(index["format"], 4);
+    assert_eq!(index["format"], 5);
     let log = std::fs::read_to_string(dir.join("index.log")).unwrap();
     assert_eq!(index["log_len"], log.len() as u64, "index.json's log_len");
     let mut certs: Vec<serde_json::Value> = Vec::new();

@@ -30,7 +30,7 @@ fn init_creates_every_state_file_dir_files() {
     assert_eq!(
         index,
         format!(
-            "{{\n  \"format\": 4,\n  \"generation\": 1,\n  \"audit_head\": \"{head}\",\n  \
+            "{{\n  \"format\": 5,\n  \"generation\": 1,\n  \"audit_head\": \"{head}\",\n  \
              \"log_len\": 0,\n  \"log_head\": \"{zeros}\",\n  \"max_serial\": null,\n  \
              \"policy_sha256\": null,\n  \"checkpoint\": {{\n    \"generation\": 1,\n    \
              \"audit_head\": \"{head}\",\n    \"audit_len\": {audit_len},\n    \"log_len\": 0,\n    \

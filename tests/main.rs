@@ -4,6 +4,8 @@
 
 mod harness;
 
+mod acme;
+mod acme_client;
 mod adopt;
 mod batch;
 mod boundary;

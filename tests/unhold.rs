@@ -224,13 +224,13 @@ fn a_format_3_directory_is_read_only_after_ca_upgrade_upgrade_format_3() {
     assert_unchanged(&before, &snapshot(env.tmp.path()));
     let log_before = std::fs::read(env.dir.join("index.log")).unwrap();
     let out = env.ok(&["upgrade"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("format 4"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("format 5"));
     assert_eq!(
         std::fs::read(env.dir.join("index.log")).unwrap(),
         log_before
     );
     let index = env.index();
-    assert_eq!(index["format"], 4);
+    assert_eq!(index["format"], 5);
     let audit = std::fs::read_to_string(env.dir.join("audit.log")).unwrap();
     assert!(audit.lines().last().unwrap().contains("\"upgrade\""));
     env.assert_check_ok();
@@ -238,7 +238,7 @@ fn a_format_3_directory_is_read_only_after_ca_upgrade_upgrade_format_3() {
     env.assert_check_ok();
     // Upgrading again changes nothing.
     let err = String::from_utf8(env.ok(&["upgrade"]).stderr).unwrap();
-    assert!(err.contains("already format 4"), "{err}");
+    assert!(err.contains("already format 5"), "{err}");
 }
 
 #[test]

@@ -258,7 +258,7 @@ fn format_2_is_refused_until_upgrade_signs_its_first_checkpoint_upgrade_format_2
     env.ok(&["--passphrase-file", p, "upgrade"]);
     let header: serde_json::Value =
         serde_json::from_slice(&std::fs::read(env.dir.join("index.json")).unwrap()).unwrap();
-    assert_eq!(header["format"], 4);
+    assert_eq!(header["format"], 5);
     assert_eq!(
         header["log_head"],
         crate::checkpoint::log_head(&log),
@@ -300,6 +300,38 @@ fn upgrade_refuses_a_damaged_format_2_log_upgrade_format_2() {
     assert!(err.contains("index.log"), "{err}");
 }
 
+/// UPGRADE-FORMAT-4: a format-4 directory (fileca before ACME) is refused by every command
+/// but `ca upgrade`, which changes only the number, in one signed and audited commit; a held
+/// certificate's release line, which format 4 may hold, is kept.
+#[test]
+fn a_format_4_directory_is_upgraded_to_format_5_by_number_only_upgrade_format_4() {
+    let env = Env::new();
+    let (_, serial) = env.sign(&csr("p256-default.pem"), &[]);
+    env.ok(&["revoke", &serial, "--reason", "certificateHold"]);
+    env.ok(&["unhold", &serial]);
+    as_format_4(&env.dir);
+    let err = env.refused(&["list"], 5);
+    assert!(
+        err.contains("is format 4") && err.contains("ca upgrade"),
+        "{err}"
+    );
+    let log_before = std::fs::read(env.dir.join("index.log")).unwrap();
+    let header: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.dir.join("index.json")).unwrap()).unwrap();
+    let generation = header["generation"].as_u64().unwrap();
+    env.ok(&["upgrade"]);
+    assert_eq!(
+        std::fs::read(env.dir.join("index.log")).unwrap(),
+        log_before
+    );
+    let index = env.index();
+    assert_eq!(index["format"], 5);
+    assert_eq!(index["generation"].as_u64().unwrap(), generation + 1);
+    let audit = std::fs::read_to_string(env.dir.join("audit.log")).unwrap();
+    assert!(audit.lines().last().unwrap().contains("\"upgrade\""));
+    env.assert_check_ok();
+}
+
 /// UPGRADE-CURRENT: upgrading a current directory is a no-op that succeeds (the README's
 /// `ca upgrade && ca check`), asks for no passphrase and changes nothing.
 #[test]
@@ -315,7 +347,7 @@ fn upgrade_of_a_current_directory_changes_nothing_and_succeeds_upgrade_current()
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("is already format 4; nothing to upgrade"),
+        err.contains("is already format 5; nothing to upgrade"),
         "{err}"
     );
     assert_unchanged(&before, &snapshot(&env.dir));

@@ -589,12 +589,12 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
-    /// The CA directories to serve (default: --dir), e.g. a root and its issuing CAs; each
-    /// is served at the paths of its own policy's [urls].
+    /// The CA directories to serve (default: --dir), e.g. a root and its issuing CAs.
     #[arg(value_name = "DIR")]
     pub dirs: Vec<PathBuf>,
-    /// Stop after this many seconds (for tests and timed demos; default: until SIGTERM or
-    /// SIGINT).
+    /// Stop after this many seconds (tests, timed demos; default: at SIGTERM or SIGINT).
     #[arg(long, value_name = "SECS", hide = true)]
     pub exit_after: Option<u64>,
+    #[command(flatten)]
+    pub acme: super::AcmeArgs,
 }

@@ -121,7 +121,7 @@ fn tar_of(files: &[FileWrite], mtime: i64) -> Result<Vec<u8>> {
 fn collect(session: &Session) -> Result<Vec<FileWrite>> {
     let dir = session.dir();
     let mode = |name: &str| {
-        if name == KEY || name == layout::OCSP_KEY {
+        if name == KEY || name == layout::OCSP_KEY || name == layout::ACME_TLS_KEY {
             MODE_SECRET
         } else {
             MODE_PUBLIC

@@ -99,6 +99,7 @@ impl Mem {
             crl: self.files.get(CRL).cloned(),
             chain: self.files.get(CHAIN).cloned(),
             policy: self.files.get(POLICY).cloned(),
+            acme: self.files.get(crate::model::layout::ACME).cloned(),
             present: self
                 .files
                 .keys()

@@ -1,8 +1,9 @@
-//! `ca upgrade`: converts index.json to the current format 4 — from format 1 (fileca 0.1:
+//! `ca upgrade`: converts index.json to the current format 5 — from format 1 (fileca 0.1:
 //! every certificate in one JSON file, rewritten by every command), whose certificates move to
 //! the append-only index.log, from format 2 (no hash chain and no signed checkpoint), whose
 //! index.log is hashed once to start its chain, or from format 3 (signed already; only the
-//! format number changes, since a format-3 fileca cannot read a released hold). One ordinary
+//! format number changes, since a format-3 fileca cannot read a released hold), or from format
+//! 4 (only the number changes: a format-4 fileca would not check acme.json). One ordinary
 //! commit: journaled, audited, all or nothing, and signed with the CA key like every other
 //! (SPEC.md `UPGRADE-*`).
 
@@ -62,9 +63,11 @@ fn load(session: &Session, ctx: &Context) -> Result<(Snapshot, Vec<Entry>)> {
         }
         .into());
     }
-    if format == 3 {
+    if format == 3 || format == 4 {
         // Signed already: the snapshot is verified as every mutation's is (the checkpoint
-        // does not sign the format number), and the commit writes it back as format 4.
+        // does not sign the format number), and the commit writes it back as the current
+        // format. Format 4 differs from 5 only by what it cannot hold (acme.json, an audit
+        // record naming an ACME account), so only the number changes (UPGRADE-FORMAT-4).
         let header = Header::parse_v3(&bytes).map_err(|m| Error::state(dir.join(INDEX), m))?;
         let raw = session.raw(crate::store::Reads::SIGN, header)?;
         let state = Snapshot::from_raw(raw, &ctx.pass, session.allow_insecure_key())?;
@@ -72,7 +75,10 @@ fn load(session: &Session, ctx: &Context) -> Result<(Snapshot, Vec<Entry>)> {
         // the signed log_head, so a damaged or edited history is reported now, not later.
         session.check_log_len(&state.header)?;
         let log = session.open_log()?;
-        no_release(&crate::model::log::load_all(&log, &state.header)?, dir)?;
+        let entries = crate::model::log::load_all(&log, &state.header)?;
+        if format == 3 {
+            no_release(&entries, dir)?;
+        }
         if crate::model::log::log_head(&log, state.header.log_len)? != state.header.log_head {
             return Err(Error::state(
                 dir.join(INDEX_LOG),

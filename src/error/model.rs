@@ -7,8 +7,11 @@ use std::path::PathBuf;
 use crate::pki::serial::Serial;
 
 /// Format version of index.json and index.log: 4 since index.log may record the release of a
-/// hold (SPEC.md UNHOLD), which a format-3 reader would take for a damaged line.
-pub const FORMAT: u32 = 4;
+/// hold (SPEC.md UNHOLD), which a format-3 reader would take for a damaged line; 5 since the
+/// directory may hold the ACME server's state (acme.json, signed by the checkpoint's
+/// `acme_sha256`, and its TLS pair) and audit records may name an ACME account, which a
+/// format-4 fileca would not check or would refuse (SPEC.md ACME-STATE).
+pub const FORMAT: u32 = 5;
 
 /// Why a typed serial names no single certificate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -79,4 +79,7 @@ pub enum StateError {
     /// audit.log, read by `ca log`.
     #[error("{0}")]
     Audit(#[from] model::AuditError),
+    /// acme.json (SPEC.md ACME-STATE) that is not the ACME server's state: the parser's words.
+    #[error("is not valid ACME state: {0}")]
+    AcmeState(String),
 }

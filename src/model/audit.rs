@@ -28,6 +28,9 @@ pub struct Record {
     /// `policy`: the SHA-256 of the policy.toml it applied (SPEC.md POLICY-AUDIT).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_sha256: Option<String>,
+    /// ACME changes: the account they were made for (SPEC.md ACME-AUDIT; format 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme_account: Option<String>,
     pub user: String,
     pub generation: u64,
     pub prev: String,
@@ -200,6 +203,7 @@ mod tests {
                 serials: vec![format!("{g:02X}")],
                 csr_sha256: None,
                 policy_sha256: None,
+                acme_account: None,
                 user: "op".into(),
                 generation: g,
                 prev: prev.clone(),

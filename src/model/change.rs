@@ -9,7 +9,7 @@ use crate::model::header::Header;
 use crate::model::layout::{
     AUDIT, CERT, CHAIN, CRL, CRLNUMBER, INDEX, INDEX_LOG, KEY, MODE_SECRET, SERIAL,
 };
-use crate::model::log::{Entry, LogAppend, Revocation};
+use crate::model::log::{Entry, LogAppend};
 use crate::model::plan::{FileAppend, FileWrite, Plan};
 use crate::model::snapshot::{Snapshot, check_valid};
 use crate::pki::issuance::{self, Request};
@@ -63,8 +63,20 @@ pub fn finish_plan(
     state: &Snapshot,
     env: &Env,
     log: LogAppend,
-    mut writes: Vec<FileWrite>,
+    writes: Vec<FileWrite>,
     info: AuditInfo,
+) -> Result<Plan> {
+    finish_plan_for(state, env, log, writes, (info, None))
+}
+
+/// [`finish_plan`] of a change made for an ACME account, whose id the audit record names
+/// (SPEC.md ACME-AUDIT).
+pub fn finish_plan_for(
+    state: &Snapshot,
+    env: &Env,
+    log: LogAppend,
+    mut writes: Vec<FileWrite>,
+    (info, acme_account): (AuditInfo, Option<String>),
 ) -> Result<Plan> {
     let mut header = state.header.clone();
     let generation_before = header.generation;
@@ -78,6 +90,7 @@ pub fn finish_plan(
         serials: info.serials,
         csr_sha256: info.csr_sha256,
         policy_sha256: info.policy_sha256.clone(),
+        acme_account,
         user: env.user.clone(),
         generation: header.generation,
         prev: state.audit_prev.clone(),
@@ -123,6 +136,10 @@ pub fn finish_plan(
             chain_sha256: match written(CHAIN) {
                 Some(w) => Some(crate::hex::sha256(&w.bytes)),
                 None => state.chain_sha256.clone(),
+            },
+            acme_sha256: match written(crate::model::layout::ACME) {
+                Some(w) => Some(crate::hex::sha256(&w.bytes)),
+                None => state.acme.as_deref().map(crate::hex::sha256),
             },
         };
         header.sign_checkpoint(&files, key)?;
@@ -343,59 +360,6 @@ pub fn mark_revoked(
     Ok(crate::pki::names::shown(&entry.subject))
 }
 
-/// The new ca.crl (listing `revoked`) and crlnumber; also the PEM and a note.
-pub fn crl_writes(
-    state: &Snapshot,
-    revoked: &[Revocation],
-    days: u32,
-    env: &Env,
-) -> Result<(Vec<FileWrite>, String, String)> {
-    check_valid(&state.ca.cert, env.now, &state.dir.join(CERT))?;
-    let number = state.crlnumber.clone();
-    let next = number
-        .next()
-        .ok_or(Error::Refusal(Refusal::CrlNumbersExhausted))?;
-    let listed = revoked
-        .iter()
-        .map(|r| {
-            Ok(crate::pki::crl::Listed {
-                serial: Serial::parse_canonical(&r.revoked).ok_or_else(|| {
-                    Error::bug("a recorded revocation whose serial does not parse")
-                })?,
-                at: r.at,
-                reason: Reason::from_name(&r.reason).ok_or_else(|| {
-                    Error::bug("a recorded revocation whose reason is not one fileca writes")
-                })?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    // A CRL never claims to be current past the CA certificate that signs it (CRL-CLAMP), as
-    // a leaf's notAfter never outlives the CA.
-    let wanted = env.now + time::Duration::days(i64::from(days));
-    let next_update = wanted.min(state.ca.cert.not_after);
-    let pem = crate::pki::crl::build(&state.ca, &listed, &number, env.now, next_update)?;
-    let revoked = revoked.len();
-    let note = if next_update < wanted {
-        format!(
-            "CRL number {number} lists {revoked} revoked certificate(s); nextUpdate clamped to \
-             the CA certificate's notAfter {}",
-            crate::clock::fmt(next_update)
-        )
-    } else {
-        format!(
-            "CRL number {number} lists {revoked} revoked certificate(s); next update in {days} days"
-        )
-    };
-    Ok((
-        vec![
-            FileWrite::public(CRL, pem.clone()),
-            FileWrite::public(CRLNUMBER, next.to_file()),
-        ],
-        pem,
-        note,
-    ))
-}
-
 /// Every file of a new CA directory: the key (0600; `key` is the key pair and the PEM to
 /// store, encrypted or not), the certificate, both counters, the index holding `entries`, and
 /// an audit trail whose first record (generation 1) is `audit` (operation, serials), with a
@@ -417,6 +381,7 @@ pub fn new_ca_files(
         serials: audit.1,
         csr_sha256: None,
         policy_sha256: policy_sha256.clone(),
+        acme_account: None,
         user: env.user.clone(),
         generation: 1,
         prev: audit::GENESIS.into(),
@@ -435,6 +400,7 @@ pub fn new_ca_files(
         crlnumber: crlnumber.clone(),
         crl_sha256: None,
         chain_sha256: chain.map(|c| crate::hex::sha256(c.as_bytes())),
+        acme_sha256: None,
     };
     header.sign_checkpoint(&files, signer)?;
     let policy = policy
@@ -459,5 +425,7 @@ pub fn new_ca_files(
     .collect())
 }
 
+mod crl;
 mod gate;
+pub use crl::crl_writes;
 pub use gate::{check_constraints, cn_as_dns, cn_names};

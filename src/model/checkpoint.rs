@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::hex;
 use crate::model::audit;
-use crate::model::layout::{AUDIT, CHAIN, CRL, CRLNUMBER, INDEX, INDEX_LOG, SERIAL};
+use crate::model::layout::{ACME, AUDIT, CHAIN, CRL, CRLNUMBER, INDEX, INDEX_LOG, SERIAL};
 use crate::pki::ca::CaCert;
 use crate::pki::keys::KeyKind;
 use crate::pki::serial::Serial;
@@ -32,6 +32,29 @@ pub const DOMAIN: &str = "fileca signed checkpoint v1";
 pub const LOG_GENESIS: &str = audit::GENESIS;
 
 pub use crate::error::model::CheckpointError;
+
+/// ACME-STATE: acme.json must be the file the checkpoint signs — absent while the checkpoint
+/// records none, else of the recorded SHA-256 — so an order or account edited by hand is
+/// refused like an edited index.log.
+pub fn verify_acme(
+    dir: &std::path::Path,
+    header: &crate::model::header::Header,
+    acme: Option<&[u8]>,
+) -> Result<()> {
+    let Some(cp) = &header.checkpoint else {
+        return Ok(());
+    };
+    if acme.map(hex::sha256) != cp.acme_sha256 {
+        return Err(Error::state(
+            dir.join(INDEX),
+            NotCurrent::Differs {
+                what: ACME,
+                generation: cp.generation,
+            },
+        ));
+    }
+    Ok(())
+}
 
 pub use crate::error::model::NotCurrent;
 
@@ -62,6 +85,10 @@ pub struct Checkpoint {
     /// for a root and in checkpoints signed before fileca recorded it (SPEC.md CHECKPOINT-CHAIN).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain_sha256: Option<String>,
+    /// SHA-256 of acme.json (the ACME server's accounts and orders, format 5), absent while
+    /// there is none (SPEC.md ACME-STATE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme_sha256: Option<String>,
     /// The CA key's signature over [`Checkpoint::message`], standard base64.
     pub signature: String,
 }
@@ -90,6 +117,12 @@ impl Checkpoint {
             self.chain_sha256
                 .as_ref()
                 .map(|h| format!("chain_sha256: {h}\n").into_bytes())
+                .unwrap_or_default(),
+        )
+        .chain(
+            self.acme_sha256
+                .as_ref()
+                .map(|h| format!("acme_sha256: {h}\n").into_bytes())
                 .unwrap_or_default(),
         )
         .collect()
@@ -156,6 +189,7 @@ impl Checkpoint {
         for (field, value) in [
             ("policy_sha256", &self.policy_sha256),
             ("chain_sha256", &self.chain_sha256),
+            ("acme_sha256", &self.acme_sha256),
         ] {
             if value.as_deref().is_some_and(|h| !is_sha256_hex(h)) {
                 return Err(CheckpointError::NotSha256(field));
@@ -346,6 +380,7 @@ mod tests {
             crl_sha256: None,
             policy_sha256: None,
             chain_sha256: None,
+            acme_sha256: None,
             signature: String::new(),
         };
         let m = cp.message();

@@ -66,6 +66,7 @@ impl Header {
             crl_sha256: files.crl_sha256.clone(),
             policy_sha256: self.policy_sha256.clone(),
             chain_sha256: files.chain_sha256.clone(),
+            acme_sha256: files.acme_sha256.clone(),
             signature: String::new(),
         };
         self.checkpoint = Some(cp.sign(key)?);
@@ -83,17 +84,18 @@ impl Header {
     pub fn parse(bytes: &[u8]) -> std::result::Result<Header, HeaderError> {
         match format_of(bytes)? {
             FORMAT => {}
-            n @ (1..=3) => return Err(HeaderError::NeedsUpgrade(n)),
+            n @ (1..=4) => return Err(HeaderError::NeedsUpgrade(n)),
             n => return Err(HeaderError::Unsupported(n)),
         }
         Header::parse_fields(bytes)
     }
 
-    /// Parses a format-3 index.json (`ca upgrade` only): the same fields as format 4, whose
-    /// log holds no release of a hold; returned as the format-4 header it becomes.
+    /// Parses a format-3 or format-4 index.json (`ca upgrade` only): the same fields as the
+    /// current format (a format-3 log holds no release of a hold, a format-4 directory no ACME
+    /// state); returned as the current-format header it becomes.
     pub fn parse_v3(bytes: &[u8]) -> std::result::Result<Header, HeaderError> {
         match format_of(bytes)? {
-            3 => {}
+            3 | 4 => {}
             n => return Err(HeaderError::Unsupported(n)),
         }
         let mut h = Header::parse_fields(bytes)?;
@@ -146,6 +148,8 @@ pub struct Files {
     pub crl_sha256: Option<String>,
     /// chain.pem's SHA-256 (a sub-CA), recorded in the checkpoint.
     pub chain_sha256: Option<String>,
+    /// acme.json's SHA-256 (format 5), recorded in the checkpoint.
+    pub acme_sha256: Option<String>,
 }
 
 /// The `format` field of index.json, read first so a newer or older format gets a clear

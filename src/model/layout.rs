@@ -23,6 +23,13 @@ pub use crate::policy::{FILE as POLICY, MAX_BYTES as MAX_POLICY_BYTES};
 /// OCSP-RESPONDER), written by `ca ocsp-responder renew`.
 pub const OCSP_KEY: &str = "ocsp.key";
 pub const OCSP_CERT: &str = "ocsp.crt";
+/// The ACME server's accounts, orders and authorizations (SPEC.md ACME-STATE), written by
+/// `ca serve --acme` through the journaled commit; its SHA-256 is in the signed checkpoint.
+pub const ACME: &str = "acme.json";
+/// The ACME server's own TLS key (PKCS#8 PEM, 0600) and certificate, issued by this CA
+/// (SPEC.md ACME-TLS).
+pub const ACME_TLS_KEY: &str = "acme-tls.key";
+pub const ACME_TLS_CERT: &str = "acme-tls.crt";
 pub const JOURNAL: &str = ".journal";
 /// What recovery committed but did not deliver outside the state directory (SPEC.md
 /// RECOVER-UNDELIVERED): one JSON object per line, listed by `ca check`, removed by the next
@@ -47,9 +54,23 @@ pub const MODE_CERTS_DIR: u32 = 0o755;
 
 /// The top-level state files a commit may replace (besides certs/SERIAL.pem and archived
 /// CA certificates, ca-SERIAL.crt).
-pub const STATE_FILES: [&str; 13] = [
-    KEY, CERT, CRL, SERIAL, CRLNUMBER, INDEX, INDEX_LOG, AUDIT, CSR, CHAIN, POLICY, OCSP_KEY,
+pub const STATE_FILES: [&str; 16] = [
+    KEY,
+    CERT,
+    CRL,
+    SERIAL,
+    CRLNUMBER,
+    INDEX,
+    INDEX_LOG,
+    AUDIT,
+    CSR,
+    CHAIN,
+    POLICY,
+    OCSP_KEY,
     OCSP_CERT,
+    ACME,
+    ACME_TLS_KEY,
+    ACME_TLS_CERT,
 ];
 
 /// The file of an issued certificate, relative to the state directory: `certs/SERIAL.pem`.

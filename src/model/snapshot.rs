@@ -36,6 +36,8 @@ pub struct Raw {
     pub crl: Option<Vec<u8>>,
     pub chain: Option<Vec<u8>>,
     pub policy: Option<Vec<u8>>,
+    /// acme.json, when the ACME server has written one (format 5).
+    pub acme: Option<Vec<u8>>,
     /// The names in the state directory's top level (e.g. archived CA certificates).
     pub present: BTreeSet<String>,
     /// index.log: in memory for the plans that read certificates (revoke, renew, crl),
@@ -75,6 +77,8 @@ pub struct Snapshot {
     pub chain: Vec<CaCert>,
     /// chain.pem's SHA-256, as the checkpoint records it (CHECKPOINT-CHAIN).
     pub chain_sha256: Option<String>,
+    /// acme.json's bytes as read under the lock (ACME-STATE: checked against the checkpoint).
+    pub acme: Option<Vec<u8>>,
     policy: Option<Vec<u8>>,
     present: BTreeSet<String>,
     log: Option<Log>,
@@ -122,6 +126,11 @@ impl Snapshot {
             (&snapshot.serial, &snapshot.crlnumber),
             snapshot.crl.as_deref(),
             snapshot.chain_sha256.as_deref(),
+        )?;
+        crate::model::checkpoint::verify_acme(
+            &snapshot.dir,
+            &snapshot.header,
+            snapshot.acme.as_deref(),
         )?;
         Ok(snapshot)
     }
@@ -202,6 +211,7 @@ impl Snapshot {
             audit_len: raw.audit_len,
             audit_prev,
             policy: raw.policy,
+            acme: raw.acme,
             present: raw.present,
             log: raw.log,
         })

@@ -95,6 +95,18 @@ pub enum CsrError {
 
 /// Runs the whole gate over the bytes of a CSR file.
 pub fn check(bytes: &[u8]) -> Result<CheckedCsr, CsrError> {
+    gate(bytes, false)
+}
+
+/// The gate of an ACME finalize (SPEC.md ACME-FINALIZE): the same, except that the subject
+/// may be empty (RFC 8555 7.4: the names are the SANs; certbot sends no subject) — the
+/// issuer then names the certificate after the order.
+pub fn check_acme(bytes: &[u8]) -> Result<CheckedCsr, CsrError> {
+    gate(bytes, true)
+}
+
+/// [`check`], with an empty subject allowed or not.
+fn gate(bytes: &[u8], empty_subject_ok: bool) -> Result<CheckedCsr, CsrError> {
     let der = decode_one(
         bytes,
         &["CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"],
@@ -115,7 +127,7 @@ pub fn check(bytes: &[u8]) -> Result<CheckedCsr, CsrError> {
 
     let (key, signature_algorithm) = verify(&csr)?;
     let subject = subject_of(&info.subject)?;
-    if subject.is_empty() {
+    if subject.is_empty() && !empty_subject_ok {
         return Err(CsrError::EmptySubject);
     }
     let (sans, ignored) = requested(info)?;
@@ -446,6 +458,12 @@ mod tests {
             check(&csr_der(rcgen::DistinguishedName::new(), &["a.example"])).unwrap_err(),
             CsrError::EmptySubject
         );
+        // ACME-FINALIZE: an ACME CSR may have no subject (certbot's); the gate is otherwise
+        // the same.
+        let acme = check_acme(&csr_der(rcgen::DistinguishedName::new(), &["a.example"])).unwrap();
+        assert!(acme.subject.is_empty());
+        assert_eq!(acme.sans, vec![San::Dns("a.example".into())]);
+        assert!(matches!(check_acme(&altered), Err(CsrError::Signature(_))));
         assert!(matches!(
             check(pem_of("CERTIFICATE", &good).as_bytes()),
             Err(CsrError::Pem(_))

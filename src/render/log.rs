@@ -31,8 +31,14 @@ pub fn text(records: &[Record]) -> String {
         .unwrap_or(0);
     let mut out = String::new();
     for (r, (op, user)) in records.iter().zip(&shown) {
+        // An ACME change names its account (SPEC.md ACME-AUDIT).
+        let account = r
+            .acme_account
+            .as_ref()
+            .map(|a| format!("  account {}", escape(a)))
+            .unwrap_or_default();
         let line = format!(
-            "{}  gen {:<gen_width$}  {:<op_width$}  {:<user_width$}  {}",
+            "{}  gen {:<gen_width$}  {:<op_width$}  {:<user_width$}  {}{account}",
             crate::clock::fmt(r.time),
             r.generation,
             op,

@@ -122,6 +122,7 @@ impl Session {
         let (audit_len, audit_last) = super::read_last_line(dir, AUDIT)?;
         let crl = self.read_optional(CRL)?;
         let policy = self.read_optional_max(POLICY, MAX_POLICY_BYTES)?;
+        let acme = self.read_optional(crate::model::layout::ACME)?;
         let log = match reads.log {
             LogReads::None => None,
             LogReads::Open => Some(self.open_log()?),
@@ -144,6 +145,7 @@ impl Session {
             crl,
             chain,
             policy,
+            acme,
             present,
             log,
         })

@@ -1,5 +1,6 @@
 //! `ca check`'s reading of the signed checkpoint (SPEC.md CHECK-CHECKPOINT): index.json,
-//! audit.log, index.log, the counters, ca.crl and chain.pem against what the CA key signed.
+//! audit.log, index.log, the counters, ca.crl, chain.pem and acme.json against what the CA key
+//! signed.
 
 use crate::hex;
 use crate::model::audit;
@@ -82,6 +83,23 @@ pub(super) fn check_checkpoint(
                     .into(),
             ));
         }
+    }
+    // ACME-STATE: acme.json as signed (absent while none is recorded).
+    let acme = session
+        .read_optional(store::ACME)
+        .ok()
+        .flatten()
+        .map(|b| hex::sha256(&b));
+    if acme != cp.acme_sha256 {
+        problems.push((
+            store::ACME,
+            match &cp.acme_sha256 {
+                Some(_) => "is not the ACME state the signed checkpoint records (edited, replaced \
+                            or removed behind fileca's back)"
+                    .into(),
+                None => "exists, but the signed checkpoint records none".into(),
+            },
+        ));
     }
     if header.max_serial != cp.max_serial {
         problems.push((

@@ -10,8 +10,9 @@
 //! within [`POLL`] and loads it; the shared lock is held only while the files are read.
 //!
 //! hyper 1 on a two-thread tokio runtime does the HTTP (HTTP/1.1, and HTTP/2 over cleartext
-//! with prior knowledge); `render` is still the only writer of stderr (the log).
+//! with prior knowledge); `term` is still the only writer of stderr (the log).
 
+pub mod acme;
 pub mod answer;
 pub mod cache;
 pub mod http;
@@ -79,11 +80,20 @@ pub fn run(args: &ServeArgs, ctx: &Context) -> Result<()> {
         true => vec![ctx.dir.clone()],
         false => args.dirs.clone(),
     };
+    // ACME (SPEC.md ACME-*): only with --acme is the CA key loaded.
+    let acme = match (args.acme.acme, dirs.as_slice()) {
+        (false, _) => None,
+        (true, [one]) => {
+            crate::store::check_is_state_dir(one)?;
+            Some(acme::prepare(&args.acme, ctx, one.clone())?)
+        }
+        (true, _) => return Err(Error::Usage("--acme serves one DIR".into())),
+    };
     serve(
         args.listen,
         dirs,
         ctx.open.clone(),
-        args.exit_after.map(std::time::Duration::from_secs),
+        (args.exit_after.map(std::time::Duration::from_secs), acme),
     )
 }
 
@@ -92,7 +102,7 @@ pub fn serve(
     listen: SocketAddr,
     dirs: Vec<PathBuf>,
     opts: OpenOptions,
-    exit_after: Option<Duration>,
+    (exit_after, acme): (Option<Duration>, Option<acme::Acme>),
 ) -> Result<()> {
     // What can never become a CA directory while serve runs is refused at start (review
     // finding: a DIR given as a symlink ran and answered 503 for good): a symlink, a file, a
@@ -134,7 +144,18 @@ pub fn serve(
             }
         })
     };
-    let result = runtime.block_on(http::serve(listen, shared, exit_after));
+    let result = runtime.block_on(async {
+        match acme {
+            None => http::serve(listen, shared, exit_after).await,
+            Some(a) => {
+                let (r, a) = tokio::join!(
+                    http::serve(listen, shared, exit_after),
+                    acme::serve(std::sync::Arc::new(a), exit_after)
+                );
+                r.and(a)
+            }
+        }
+    });
     stop.store(true, Ordering::Relaxed);
     let _ = poller.join();
     result

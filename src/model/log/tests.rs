@@ -102,6 +102,7 @@ fn header_round_trips_and_refuses_other_formats() {
         crlnumber: Serial::from_u64(1),
         crl_sha256: None,
         chain_sha256: None,
+        acme_sha256: None,
     };
     h.sign_checkpoint(&files, &key).unwrap();
     assert_eq!(Header::parse(&h.to_bytes()).unwrap(), h);
