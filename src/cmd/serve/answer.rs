@@ -129,7 +129,7 @@ fn answer_uncounted(shared: &Shared, der: &[u8], now: OffsetDateTime) -> Answer 
             let status = id
                 .serial
                 .as_ref()
-                .and_then(|s| served.statuses.get(s).copied())
+                .and_then(|s| served.statuses.get(s))
                 .unwrap_or(Status::Unknown);
             (id, status)
         })

@@ -6,7 +6,6 @@
 //! `log_head` and the responder check all run after the lock is released, on the bytes read.
 //! A state that fails any of them is never served; the caller keeps the last one that passed.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
@@ -15,8 +14,7 @@ use crate::error::{Error, Result};
 use crate::model::layout::{CERT, INDEX, INDEX_LOG, JOURNAL, OCSP_CERT, OCSP_KEY, POLICY};
 use crate::model::responder::Responder;
 use crate::model::snapshot::Snapshot;
-use crate::pki::ocsp::{IssuerHashes, Status};
-use crate::pki::serial::Serial;
+use crate::pki::ocsp::IssuerHashes;
 use crate::store::{LogReads, OpenOptions, Reads, Session};
 
 /// Where a CA's files are served: the paths of its policy's `[urls]`.
@@ -68,7 +66,7 @@ pub struct Served {
     pub crl: Option<Crl>,
     pub hashes: IssuerHashes,
     /// Every certificate index.log records: revoked (time, reason) or good.
-    pub statuses: HashMap<Serial, Status>,
+    pub statuses: super::statuses::Statuses,
     pub responder: Option<Responder>,
     pub routes: Routes,
 }
@@ -154,11 +152,12 @@ pub fn load(dir: &Path, opts: &OpenOptions, now: OffsetDateTime) -> Result<Serve
         key.as_ref().map(|(k, mode)| (k.as_slice(), *mode)),
         cert.as_deref(),
     )?;
-    let mut statuses = HashMap::new();
+    let mut statuses = super::statuses::Builder::default();
     crate::model::log::for_each_entry(state.log_ref()?, &state.header, |e| {
-        statuses.insert(e.serial.clone(), crate::model::responder::status_of(&e));
+        statuses.push(&e.serial, crate::model::responder::status_of(&e));
         Ok(())
     })?;
+    let statuses = statuses.build();
     let policy = state.policy()?;
     let hashes = IssuerHashes::of_certificate(&state.ca.cert.der)
         .ok_or_else(|| Error::bug("ca.crt does not parse again"))?;

@@ -18,6 +18,7 @@ pub mod cache;
 pub mod http;
 pub mod load;
 pub mod metrics;
+pub mod statuses;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
