@@ -57,7 +57,7 @@ fn status_is_read_only_status_readonly() {
 }
 
 /// STATUS-WARN: a CRL just published for 7 days (the README's `crl --days 7`) is not yet a
-/// warning; in the last quarter of its life it is. Reasons are accepted in any case, and
+/// warning; in the last third of its life it is (day 5 of 7; day 4 is not). Reasons are accepted in any case, and
 /// removeFromCRL is not offered by --help.
 #[test]
 fn a_fresh_short_crl_is_not_a_warning_status_warn() {
@@ -67,7 +67,18 @@ fn a_fresh_short_crl_is_not_a_warning_status_warn() {
         String::from_utf8_lossy(&out.stderr).contains("CRL's next update")
     };
     assert!(!warned(&env.ok(&["status"])));
-    let later = (time::OffsetDateTime::now_utc() + time::Duration::days(6))
+    let at = |days| {
+        let t = (time::OffsetDateTime::now_utc() + time::Duration::days(days))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        env.ca()
+            .args(["status"])
+            .env("FILECA_NOW", t)
+            .output()
+            .unwrap()
+    };
+    assert!(!warned(&at(4)), "day 4 of 7 is not the last third");
+    let later = (time::OffsetDateTime::now_utc() + time::Duration::days(5))
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
     let out = env

@@ -17,8 +17,6 @@ use std::collections::HashMap;
 
 /// Warn when the CA certificate expires within this many days.
 pub const WARN_CA_DAYS: i64 = 90;
-/// Warn when the CRL's nextUpdate falls within this many days.
-pub const WARN_CRL_DAYS: i64 = 7;
 /// Warn about valid certificates expiring within this many days.
 pub const WARN_CERT_DAYS: i64 = 30;
 
@@ -227,13 +225,9 @@ pub fn report(
             "the CRL expired on {}: relying parties that check it reject every certificate; run `ca crl`",
             c.next_update.as_deref().unwrap_or("?")
         )),
-        // Due within 7 days, or within the last quarter of a shorter CRL's life: a 7-day
-        // CRL just published is not yet worth a warning (STATUS-WARN).
-        Some(c)
-            if c.next_update_at.is_some_and(|n| {
-                let window = Duration::days(WARN_CRL_DAYS).min((n - c.this_update_at) / 4);
-                n - now < window
-            }) =>
+        // In the last third of its validity, the rule `serve` logs by too (STATUS-WARN,
+        // SERVE-WARN): a CRL just published is not yet worth a warning, whatever its period.
+        Some(c) if c.next_update_at.is_some_and(|n| n - now < (n - c.this_update_at) / 3) =>
         {
             warnings.push(format!(
                 "the CRL's next update is {}; run `ca crl`",
