@@ -160,8 +160,8 @@ pub enum Command {
         after_help = "Examples:\n  ca --dir ./pki passwd --new-passphrase-file new.pass                      # set\n  ca --dir ./pki --passphrase-file old.pass passwd --new-passphrase-file new.pass  # change\n  ca --dir ./pki --passphrase-file old.pass passwd --remove               # remove"
     )]
     Passwd(PasswdArgs),
-    /// Convert a CA directory written by an earlier fileca (index.json format 1, 2 or 3) to
-    /// format 4; on a current directory, do nothing and succeed.
+    /// Convert a CA directory written by an earlier fileca (index.json format 1 to 4) to
+    /// format 5; on a current directory, do nothing and succeed.
     #[command(
         after_help = "Example:\n  ca --dir ./pki upgrade --dry-run\n  ca --dir ./pki upgrade && ca --dir ./pki check"
     )]
@@ -261,6 +261,7 @@ impl Command {
             Command::Check(a) => &a.key,
             Command::InstallCa(a) => &a.mutation.key,
             Command::OcspResponder(OcspResponderCommand::Renew(a)) => &a.mutation.key,
+            Command::Serve(a) => &a.acme.key,
             Command::Status(_)
             | Command::List(_)
             | Command::Show(_)
@@ -269,7 +270,6 @@ impl Command {
             | Command::Export(_)
             | Command::ExportIndex
             | Command::Ocsp(_)
-            | Command::Serve(_)
             | Command::Backup(_)
             | Command::Completions { .. }
             | Command::Man { .. } => return None,

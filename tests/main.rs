@@ -6,6 +6,7 @@ mod harness;
 
 mod acme;
 mod acme_client;
+mod acme_subca;
 mod adopt;
 mod batch;
 mod boundary;

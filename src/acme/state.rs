@@ -114,6 +114,18 @@ pub fn canonical(id: &Identifier) -> Result<Identifier, Problem> {
                     format!("{value}: wildcards need dns-01, which this server does not offer yet"),
                 ));
             }
+            // A host name, as a certificate may carry it (the SAN rules of `ca sign`): LDH
+            // labels, ASCII (an IDN as its A-label); never text that would become part of the
+            // http-01 request (a space, CR/LF, `/`, `@`…).
+            if crate::pki::names::San::parse(&format!("DNS:{value}")).is_err() {
+                return Err(problem(
+                    Kind::RejectedIdentifier,
+                    format!(
+                        "{value:?} is not a DNS name (labels of letters, digits and hyphens, an \
+                         internationalized name as its xn-- A-label)"
+                    ),
+                ));
+            }
             Ok(Identifier {
                 kind: "dns".into(),
                 value,

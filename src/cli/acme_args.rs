@@ -28,4 +28,8 @@ pub struct AcmeArgs {
     /// DNS server (IP:PORT) that resolves the names to validate (default: the system's).
     #[arg(long, value_name = "ADDR", requires = "acme")]
     pub acme_resolver: Option<std::net::SocketAddr>,
+    /// The CA key's passphrase or token PIN, which only `--acme` reads (refused without it:
+    /// plain serve never loads the CA key).
+    #[command(flatten)]
+    pub key: super::KeyArgs,
 }

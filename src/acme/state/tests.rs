@@ -199,3 +199,32 @@ fn an_ip_identifier_is_kept_in_its_canonical_form_rfc_8738() {
     assert_eq!(s.orders["P"].identifiers[0].value, "2001:db8::1");
     assert_eq!(s.orders["P"].identifiers[0].kind, "ip");
 }
+
+/// ACME-IDENTIFIER (review finding: `x/y.lab.test`, `x y.lab.test`, a name with CR LF and a
+/// header after it were ordered, validated — the raw value written into the http-01 request's
+/// Host line — and stored): a dns identifier is a host name or rejectedIdentifier.
+#[test]
+fn a_dns_identifier_must_be_a_host_name() {
+    for bad in [
+        "x/y.lab.test",
+        "x@y.lab.test",
+        "x#y.lab.test",
+        "x?y.lab.test",
+        "x y.lab.test",
+        "x_y.lab.test",
+        "-x.lab.test",
+        "WÉB.lab.test",
+        "a\r\nX-Injected: yes\r\nFoo: b.lab.test",
+        "",
+        "a..lab.test",
+    ] {
+        let refused = canonical(&dns(bad)).expect_err(bad);
+        assert_eq!(refused.kind, Kind::RejectedIdentifier, "{bad:?}");
+    }
+    let long = format!("{}.lab.test", "a".repeat(64));
+    assert!(canonical(&dns(&long)).is_err());
+    for good in ["Web.LAB.test", "xn--bcher-kva.lab.test", "a-b.lab.test"] {
+        let id = canonical(&dns(good)).unwrap();
+        assert_eq!(id.value, good.to_ascii_lowercase());
+    }
+}

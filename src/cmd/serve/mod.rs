@@ -82,6 +82,12 @@ pub fn run(args: &ServeArgs, ctx: &Context) -> Result<()> {
         false => args.dirs.clone(),
     };
     // ACME (SPEC.md ACME-*): only with --acme is the CA key loaded.
+    let key = &args.acme.key;
+    if !args.acme.acme && (key.passphrase_file.is_some() || key.pin_file.is_some()) {
+        return Err(Error::Usage(
+            "--passphrase-file and --pin-file are for serve --acme: plain serve never loads the CA key".into(),
+        ));
+    }
     let acme = match (args.acme.acme, dirs.as_slice()) {
         (false, _) => None,
         (true, [one]) => {

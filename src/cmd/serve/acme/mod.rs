@@ -91,7 +91,16 @@ pub fn prepare(args: &AcmeArgs, ctx: &super::super::Context, dir: PathBuf) -> Re
         true => vec!["localhost".to_string()],
         false => args.acme_host.clone(),
     };
-    let pair = tls::ensure(ctx, &dir, &hosts)?;
+    let pair = tls::ensure(ctx, &dir, &hosts).inspect_err(|e| {
+        if matches!(e, Error::Refusal(_)) {
+            // The default `localhost` is outside a name-constrained sub-CA's names.
+            crate::term::warn(&format!(
+                "note: the ACME server's TLS certificate names --acme-host ({}); give \
+                 --acme-host NAME with a name this CA may certify",
+                crate::term::escape(&hosts.join(", "))
+            ));
+        }
+    })?;
     let current = Arc::new(tls::Current::new(&pair)?);
     let tls = tls::config(current.clone())?;
     Ok(Acme {
@@ -121,8 +130,15 @@ pub async fn serve(acme: Arc<Acme>, exit_after: Option<Duration>) -> Result<()> 
     let bound = listener
         .local_addr()
         .map_err(|e| Error::io(format!("--acme-listen {}", acme.listen), e))?;
+    // The URL clients use names the first --acme-host, which the certificate covers (review
+    // finding: the listen address was shown, which the certificate does not name).
+    let host = match acme.hosts[0].parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(_)) => format!("[{}]", acme.hosts[0]),
+        _ => acme.hosts[0].clone(),
+    };
     crate::term::warn(&format!(
-        "serve: ACME directory at https://{bound}/acme/directory"
+        "serve: ACME directory at https://{host}:{}/acme/directory (listening on {bound})",
+        bound.port()
     ));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| Error::bug_in("installing the SIGTERM handler", e))?;

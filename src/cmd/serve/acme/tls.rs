@@ -130,9 +130,30 @@ fn current(ctx: &crate::cmd::Context, dir: &Path, sans: &[San]) -> Result<Option
     };
     let key = zeroize::Zeroizing::new(key);
     let ca = session.read(crate::model::layout::CERT)?;
+    let chain = session.read_optional(crate::model::layout::CHAIN)?;
     drop(session);
-    let good = still_good(&cert, &ca, sans, ctx.now()?);
-    Ok(good.then_some((cert, key)))
+    if !still_good(&cert, &ca, sans, ctx.now()?) {
+        return Ok(None);
+    }
+    Ok(Some((served_chain(cert, &ca, chain.as_deref())?, key)))
+}
+
+/// What the server presents (ACME-TLS): its certificate, then — for a sub-CA — ca.crt and
+/// the CAs of chain.pem between it and the root, so that a client trusting only the root
+/// verifies it (review finding: only the leaf was sent, and lego and certbot, told by the
+/// README to trust the root, failed on the recommended issuing sub-CA). The root itself is
+/// left out (RFC 8446 4.4.2: the client has it).
+fn served_chain(mut cert: Vec<u8>, ca: &[u8], chain: Option<&[u8]>) -> Result<Vec<u8>> {
+    let Some(chain) = chain else {
+        return Ok(cert); // a root: the client's trust anchor is ca.crt itself
+    };
+    let above = crate::pki::pem::decode_certificates(chain, chain.len())
+        .map_err(|e| Error::state(crate::model::layout::CHAIN, e))?;
+    cert.extend_from_slice(ca);
+    for der in above.iter().take(above.len().saturating_sub(1)) {
+        cert.extend_from_slice(crate::pki::pem::pem_of("CERTIFICATE", der).as_bytes());
+    }
+    Ok(cert)
 }
 
 /// Signed by ca.crt, naming every host, and not in the last third of its validity.
