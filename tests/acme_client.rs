@@ -252,6 +252,19 @@ fn two_finalizes_at_once_issue_once_and_hostile_jws_change_nothing_acme_finalize
         "urn:ietf:params:acme:error:rejectedIdentifier"
     );
     assert!(String::from_utf8_lossy(&a.body).contains("allow_dns"));
+    // A validity the acme profile will not meet is refused, not ignored (RFC 8555 7.4), and a
+    // name that is no host name never becomes an order (ACME-IDENTIFIER).
+    let dated = json!({"identifiers": [{"type": "dns", "value": "web.lab.test"}],
+        "notAfter": "2099-01-01T00:00:00Z"});
+    let a = client.post("/acme/new-order", Some(&dated));
+    assert_eq!(a.json()["type"], "urn:ietf:params:acme:error:malformed");
+    let injected = json!({"identifiers": [{"type": "dns",
+        "value": "a\r\nX-Injected: yes\r\nFoo: b.lab.test"}]});
+    let a = client.post("/acme/new-order", Some(&injected));
+    assert_eq!(
+        a.json()["type"],
+        "urn:ietf:params:acme:error:rejectedIdentifier"
+    );
     let big = client.send("POST", "/acme/new-order", &vec![b'{'; 70 * 1024]);
     assert_eq!(big.status, 413, "a body over 64 KiB");
     let garbage = client.send("POST", "/acme/new-order", b"{\"protected\":1}");

@@ -304,10 +304,12 @@ impl State {
     pub fn authz(&self, id: &str, account: &str) -> Result<&Authz, Problem> {
         match self.authorizations.get(id) {
             Some(a) if a.account == account => Ok(a),
-            _ => Err(problem(
-                Kind::Malformed,
-                "no such authorization for this account",
+            // Another account's (SPEC.md ACME-JWS): not this account's to read or answer.
+            Some(_) => Err(problem(
+                Kind::Unauthorized,
+                "this authorization belongs to another account",
             )),
+            None => Err(problem(Kind::Malformed, "no such authorization")),
         }
     }
 
@@ -315,7 +317,11 @@ impl State {
     pub fn order(&self, id: &str, account: &str) -> Result<&Order, Problem> {
         match self.orders.get(id) {
             Some(o) if o.account == account => Ok(o),
-            _ => Err(problem(Kind::Malformed, "no such order for this account")),
+            Some(_) => Err(problem(
+                Kind::Unauthorized,
+                "this order belongs to another account",
+            )),
+            None => Err(problem(Kind::Malformed, "no such order")),
         }
     }
 

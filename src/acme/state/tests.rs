@@ -228,3 +228,21 @@ fn a_dns_identifier_must_be_a_host_name() {
         assert_eq!(id.value, good.to_ascii_lowercase());
     }
 }
+
+/// ACME-JWS: another account's order or authorization is `unauthorized` (review finding:
+/// `malformed`, unlike the account and order-list URLs); one that does not exist `malformed`.
+#[test]
+fn another_accounts_order_is_unauthorized() {
+    let mut s = ordered();
+    let other = Jwk::Okp {
+        crv: "Ed25519".into(),
+        x: super::super::b64url(&[9; 32]),
+    };
+    s.new_account(&other, &NewAccount::default(), "B".into(), NOW)
+        .unwrap();
+    assert_eq!(s.order("O", "B").unwrap_err().kind, Kind::Unauthorized);
+    assert_eq!(s.authz("Z1", "B").unwrap_err().kind, Kind::Unauthorized);
+    assert_eq!(s.order("nope", "A").unwrap_err().kind, Kind::Malformed);
+    assert_eq!(s.authz("nope", "A").unwrap_err().kind, Kind::Malformed);
+    assert!(s.order("O", "A").is_ok());
+}

@@ -210,6 +210,14 @@ fn orders_reply(acme: &Acme, base: &str, account: &str) -> Result<Reply, Problem
 /// newOrder (RFC 8555 7.4): each identifier gated by the `acme` profile and the name
 /// constraints; 201 and the order.
 fn new_order(acme: &Acme, base: &str, account: &str, ask: &Value) -> Result<Reply, Problem> {
+    // RFC 8555 7.4: a server that cannot meet the validity asked for must say so; the `acme`
+    // profile decides it (review finding: the fields were silently ignored).
+    if ["notBefore", "notAfter"].iter().any(|f| !ask[f].is_null()) {
+        return Err(problem(
+            Kind::Malformed,
+            "notBefore and notAfter are not supported: the CA's acme profile sets the validity",
+        ));
+    }
     let identifiers: Vec<Identifier> = serde_json::from_value(ask["identifiers"].clone())
         .map_err(|e| problem(Kind::Malformed, format!("identifiers: {e}")))?;
     let order_id = acme.fresh_id();
