@@ -198,3 +198,25 @@ fn init_names_the_key_type_as_the_option_spells_it_init() {
         assert!(err.contains(&format!("({kt}, valid 3650 days)")), "{err}");
     }
 }
+
+/// A passphrase file given to `init` without `--encrypt-key` (review finding: ca.key was
+/// written unencrypted without a word): the CA is made, with a note saying the key is not
+/// encrypted and naming --encrypt-key.
+#[test]
+fn init_says_when_a_passphrase_file_is_not_used_init_encrypt_note() {
+    let env = Env::empty();
+    let pass = pass_file(&env, "p.pass", "long enough passphrase");
+    let out = env
+        .ca()
+        .args(["--passphrase-file", &pass, "init", "--subject", "CN=Plain"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("written unencrypted") && err.contains("--encrypt-key"),
+        "{err}"
+    );
+    let key = std::fs::read_to_string(env.dir.join("ca.key")).unwrap();
+    assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"));
+}

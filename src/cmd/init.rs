@@ -272,6 +272,19 @@ fn create_from(args: &InitArgs, ctx: &Context, source: Source) -> Result<()> {
         )?),
         _ => None,
     };
+    if passphrase.is_none()
+        && !args.decrypt_key
+        && let Some(file) = ctx.pass.file()
+        && !ctx.quiet
+    {
+        // Review finding: `init --passphrase-file F` without --encrypt-key wrote an
+        // unencrypted ca.key without a word.
+        crate::term::warn(&format!(
+            "note: ca.key is written unencrypted; the passphrase file {} is not used (add \
+             --encrypt-key to encrypt it)",
+            crate::term::escape(&file.display().to_string())
+        ));
+    }
     for url in args
         .crl_url
         .iter()
