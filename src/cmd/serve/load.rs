@@ -209,7 +209,7 @@ pub fn unverified_routes(dir: &Path) -> Option<(Routes, IssuerHashes)> {
     Some((Routes::of(&urls), hashes))
 }
 
-/// A strong ETag: the SHA-256 of the body, quoted.
+/// A strong ETag: the first 128 bits of the body's SHA-256 (32 hex digits), quoted.
 pub fn etag(bytes: &[u8]) -> String {
     format!("\"{}\"", &crate::hex::sha256(bytes)[..32])
 }
