@@ -75,6 +75,28 @@ impl Jwk {
         }
     }
 
+    /// Is this the public key of `spki` (a certificate's)? revokeCert signed with the
+    /// certificate's own key (RFC 8555 7.6): the same curve point, Ed25519 key, or RSA modulus
+    /// and exponent (leading zeros aside).
+    pub fn is_key_of(&self, spki: &x509_parser::x509::SubjectPublicKeyInfo) -> bool {
+        use x509_parser::public_key::PublicKey;
+        let d = |s: &str| b64url_decode(s).unwrap_or_default();
+        let trim = |b: &[u8]| -> Vec<u8> { b.iter().copied().skip_while(|x| *x == 0).collect() };
+        let raw = spki.subject_public_key.data.as_ref();
+        match (self, spki.parsed()) {
+            (Jwk::Ec { x, y, .. }, Ok(PublicKey::EC(_))) => {
+                raw == [&[4u8][..], &d(x), &d(y)].concat()
+            }
+            (Jwk::Okp { x, .. }, _) => {
+                spki.algorithm.algorithm.to_id_string() == "1.3.101.112" && raw == d(x)
+            }
+            (Jwk::Rsa { n, e }, Ok(PublicKey::RSA(k))) => {
+                trim(k.modulus) == trim(&d(n)) && trim(k.exponent) == trim(&d(e))
+            }
+            _ => false,
+        }
+    }
+
     /// The `alg` this key signs with.
     fn alg(&self) -> &'static str {
         match self {

@@ -87,6 +87,7 @@ fn directory(base: &str) -> Value {
         "newNonce": format!("{base}/acme/new-nonce"),
         "newAccount": format!("{base}/acme/new-account"),
         "newOrder": format!("{base}/acme/new-order"),
+        "revokeCert": format!("{base}/acme/revoke-cert"),
         "meta": {"externalAccountRequired": false},
     })
 }
@@ -112,21 +113,16 @@ fn post(acme: &Acme, path: &str, base: &str, body: &[u8]) -> Result<Reply, Probl
         let ask: NewAccount = parsed.json()?;
         return new_account(acme, base, jwk, &ask);
     }
+    if path == "/acme/revoke-cert" {
+        return super::revoke::revoke_cert(acme, base, &url, &parsed);
+    }
     let Signer::Kid(kid) = &parsed.signer else {
         return Err(problem(
             Kind::Malformed,
             "this request is signed with the account's kid, not a jwk",
         ));
     };
-    let account = kid
-        .strip_prefix(&format!("{base}/acme/acct/"))
-        .ok_or_else(|| {
-            problem(
-                Kind::AccountDoesNotExist,
-                "kid is not an account URL of this server",
-            )
-        })?
-        .to_string();
+    let account = account_id(base, kid)?;
     let jwk = ops::read(acme, |_, s| s.account(&account).map(|a| a.jwk.clone()))?;
     parsed.verify(&url, &jwk)?;
     let rest = &path["/acme/".len()..];
@@ -159,6 +155,19 @@ fn post(acme: &Acme, path: &str, base: &str, body: &[u8]) -> Result<Reply, Probl
         ("cert", o) => certificate(acme, &account, o),
         _ => Err(problem(Kind::Malformed, format!("no resource at {path}"))),
     }
+}
+
+/// The account id a `kid` names: an account URL of this server.
+pub fn account_id(base: &str, kid: &str) -> Result<String, Problem> {
+    kid.strip_prefix(&format!("{base}/acme/acct/"))
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+        .map(str::to_string)
+        .ok_or_else(|| {
+            problem(
+                Kind::AccountDoesNotExist,
+                "kid is not an account URL of this server",
+            )
+        })
 }
 
 /// newAccount (RFC 8555 7.3): 201 and the new account, or 200 and the existing one.

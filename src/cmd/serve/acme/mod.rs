@@ -8,6 +8,7 @@
 
 pub mod handlers;
 pub mod ops;
+pub mod revoke;
 pub mod tls;
 pub mod validate;
 
