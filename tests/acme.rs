@@ -26,8 +26,8 @@ pub fn free_port() -> u16 {
 
 /// A DNS server on loopback answering every A query with 127.0.0.1; stops when dropped.
 pub struct Dns {
-    addr: std::net::SocketAddr,
-    stop: Arc<AtomicBool>,
+    pub addr: std::net::SocketAddr,
+    pub stop: Arc<AtomicBool>,
 }
 
 impl Dns {

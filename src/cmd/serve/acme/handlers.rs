@@ -236,28 +236,43 @@ fn new_order(acme: &Acme, base: &str, account: &str, ask: &Value) -> Result<Repl
 }
 
 /// A challenge answered (RFC 8555 7.5.1): validated now, outside the lock, and the outcome
-/// committed; the answer is the challenge with its new status.
+/// committed; the answer is the challenge with its new status. `path` is the authorization
+/// id (http-01) or `ID/dns-01`.
 fn challenge(
     acme: &Acme,
     base: &str,
     account: &str,
-    id: &str,
+    path: &str,
     respond: bool,
 ) -> Result<Reply, Problem> {
+    let (id, kind) = match path.split_once('/') {
+        None => (path, "http-01"),
+        Some((id, "dns-01")) => (id, "dns-01"),
+        Some(_) => return Err(problem(Kind::Malformed, "no such challenge")),
+    };
     let (authz, thumbprint) = ops::read(acme, |_, s| {
         Ok((
             s.authz(id, account)?.clone(),
             s.account(account)?.thumbprint.clone(),
         ))
     })?;
+    if !authz.challenges().contains(&kind) {
+        return Err(problem(
+            Kind::Malformed,
+            format!("this authorization offers no {kind} challenge"),
+        ));
+    }
     let authz = if respond && authz.status == "pending" {
         let key_authz = format!("{}.{thumbprint}", authz.token);
-        let outcome =
-            super::validate::http01(&acme.target, &authz.identifier, &authz.token, &key_authz);
+        let target = &acme.target;
+        let outcome = match kind {
+            "dns-01" => super::validate::dns01(target, &authz.identifier.value, &key_authz),
+            _ => super::validate::http01(target, &authz.identifier, &authz.token, &key_authz),
+        };
         ops::transact(acme, |_, state, env| {
             let pending = state.authz(id, account)?.status == "pending";
             if pending {
-                state.record_validation(id, outcome, env.now)?;
+                state.record_validation(id, kind, outcome, env.now)?;
             }
             let change = pending.then(|| Change::of("acme-validate", account));
             Ok((state.authz(id, account)?.clone(), change))
@@ -265,7 +280,7 @@ fn challenge(
     } else {
         authz
     };
-    let mut reply = Reply::json(200, &challenge_json(base, id, &authz));
+    let mut reply = Reply::json(200, &challenge_json(base, id, &authz, kind));
     reply
         .headers
         .push(("link", format!("<{base}/acme/authz/{id}>;rel=\"up\"")));
@@ -353,21 +368,46 @@ fn order_json(base: &str, id: &str, o: &Order) -> Value {
 }
 
 fn authz_json(base: &str, id: &str, a: &Authz) -> Value {
-    json!({
+    let challenges: Vec<Value> = a
+        .challenges()
+        .iter()
+        .map(|kind| challenge_json(base, id, a, kind))
+        .collect();
+    let mut v = json!({
         "status": a.status,
         "expires": crate::clock::fmt(a.expires),
         "identifier": a.identifier,
-        "challenges": [challenge_json(base, id, a)],
-    })
+        "challenges": challenges,
+    });
+    if a.wildcard {
+        v["wildcard"] = true.into();
+    }
+    v
 }
 
-fn challenge_json(base: &str, id: &str, a: &Authz) -> Value {
+/// Challenge `kind` of authorization `id`: the one that decided it carries its status
+/// (with `validated` or `error`); the others stay `pending`.
+fn challenge_json(base: &str, id: &str, a: &Authz, kind: &str) -> Value {
+    let url = match kind {
+        "http-01" => format!("{base}/acme/chall/{id}"),
+        other => format!("{base}/acme/chall/{id}/{other}"),
+    };
+    // acme.json of milestone 1 had http-01 alone and no `challenge`.
+    let decided = a.challenge.as_deref().unwrap_or("http-01") == kind;
+    let status = if decided {
+        a.status.as_str()
+    } else {
+        "pending"
+    };
     let mut v = json!({
-        "type": "http-01",
-        "url": format!("{base}/acme/chall/{id}"),
+        "type": kind,
+        "url": url,
         "token": a.token,
-        "status": a.status,
+        "status": status,
     });
+    if !decided {
+        return v;
+    }
     if let Some(t) = a.validated {
         v["validated"] = crate::clock::fmt(t).into();
     }
