@@ -5,6 +5,7 @@
 mod harness;
 
 mod acme;
+mod acme_account;
 mod acme_client;
 mod acme_dns;
 mod acme_revoke;

@@ -157,6 +157,24 @@ pub struct Parsed {
 /// Parses a flattened JWS (RFC 8555 6.2): the form, `alg` one fileca verifies, `nonce`,
 /// `url`, and exactly one of `jwk` and `kid`.
 pub fn parse(body: &[u8]) -> Result<Parsed, Problem> {
+    parse_as(body, true)
+}
+
+/// Parses the inner JWS of a key change (RFC 8555 7.3.5): as [`parse`], but it must have a
+/// `jwk` (the new key) and no `nonce`.
+pub fn parse_inner(body: &[u8]) -> Result<Parsed, Problem> {
+    let inner = parse_as(body, false)?;
+    match inner.signer {
+        Signer::Jwk(_) => Ok(inner),
+        Signer::Kid(_) => Err(problem(
+            Kind::Malformed,
+            "the inner JWS of a key change is signed with the new key's jwk",
+        )),
+    }
+}
+
+/// [`parse`] with a `nonce` required (`outer`) or forbidden (a key change's inner JWS).
+fn parse_as(body: &[u8], outer: bool) -> Result<Parsed, Problem> {
     let malformed = |d: &str| problem(Kind::Malformed, d.to_string());
     if body.len() > MAX_BODY {
         return Err(malformed("the request body is too large"));
@@ -196,7 +214,11 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Problem> {
             ),
         ));
     }
-    let nonce = text("nonce").map_err(|p| problem(Kind::BadNonce, p.detail))?;
+    let nonce = match (outer, header.contains_key("nonce")) {
+        (true, _) => text("nonce").map_err(|p| problem(Kind::BadNonce, p.detail))?,
+        (false, false) => String::new(),
+        (false, true) => return Err(malformed("the inner JWS of a key change has no nonce")),
+    };
     let url = text("url")?;
     let signer = match (header.get("jwk"), header.get("kid")) {
         (Some(jwk), None) => Signer::Jwk(Jwk::from_value(jwk)?),

@@ -146,6 +146,30 @@ pub fn canonical(id: &Identifier) -> Result<Identifier, Problem> {
     }
 }
 
+/// The outcome of a key rollover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyChange {
+    Changed,
+    /// Another account (this id) has the new key.
+    InUse(String),
+}
+
+/// Contacts must be `mailto:` URLs of one address each.
+fn check_contacts(contact: &[String]) -> Result<(), Problem> {
+    for c in contact {
+        let ok = c.strip_prefix("mailto:").is_some_and(|a| {
+            a.contains('@') && a.len() < 256 && !a.contains(',') && !a.contains('?')
+        });
+        if !ok {
+            return Err(problem(
+                Kind::Malformed,
+                format!("contact {c:?} is not a mailto: URL of one address"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// What a newAccount request asks (RFC 8555 7.3).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -214,17 +238,7 @@ impl State {
                 "no account has this key (onlyReturnExisting)",
             ));
         }
-        for c in &ask.contact {
-            let ok = c.strip_prefix("mailto:").is_some_and(|a| {
-                a.contains('@') && a.len() < 256 && !a.contains(',') && !a.contains('?')
-            });
-            if !ok {
-                return Err(problem(
-                    Kind::Malformed,
-                    format!("contact {c:?} is not a mailto: URL of one address"),
-                ));
-            }
-        }
+        check_contacts(&ask.contact)?;
         self.accounts.insert(
             id.clone(),
             Account {
@@ -236,6 +250,59 @@ impl State {
             },
         );
         Ok(Registered::Created(id))
+    }
+
+    /// Account update (RFC 8555 7.3.2, 7.3.6): new contacts, or `deactivated` for good. The
+    /// account must be valid; a deactivated account's requests are then `unauthorized`.
+    pub fn update_account(
+        &mut self,
+        id: &str,
+        contact: Option<Vec<String>>,
+        deactivate: bool,
+    ) -> Result<Account, Problem> {
+        self.account(id)?;
+        if let Some(c) = &contact {
+            check_contacts(c)?;
+        }
+        let account = self
+            .accounts
+            .get_mut(id)
+            .ok_or_else(|| problem(Kind::AccountDoesNotExist, "no such account"))?;
+        if let Some(c) = contact {
+            account.contact = c;
+        }
+        if deactivate {
+            account.status = "deactivated".into();
+        }
+        Ok(account.clone())
+    }
+
+    /// Key rollover (RFC 8555 7.3.5): account `id`'s key becomes `new`, unless another
+    /// account has it ([`KeyChange::InUse`]: a 409 naming it). `old` must be the key the
+    /// account has now.
+    pub fn change_key(&mut self, id: &str, old: &Jwk, new: &Jwk) -> Result<KeyChange, Problem> {
+        let current = self.account(id)?;
+        if current.thumbprint != old.thumbprint() {
+            return Err(problem(
+                Kind::Malformed,
+                "oldKey is not the account's current key",
+            ));
+        }
+        let thumbprint = new.thumbprint();
+        if let Some((other, _)) = self
+            .accounts
+            .iter()
+            .find(|(_, a)| a.thumbprint == thumbprint)
+        {
+            return Ok(KeyChange::InUse(other.clone()));
+        }
+        let account = self
+            .accounts
+            .get_mut(id)
+            .ok_or_else(|| problem(Kind::AccountDoesNotExist, "no such account"))?;
+        account.jwk = new.clone();
+        account.thumbprint = thumbprint;
+        Ok(KeyChange::Changed)
     }
 
     /// The account `id`, which must be valid.

@@ -225,3 +225,32 @@ fn a_wildcard_is_authorized_for_its_base_name_by_dns_01_only() {
     assert_eq!(s.orders["W"].status, "ready");
     assert_eq!(State::parse(&s.to_bytes()).unwrap(), s);
 }
+
+#[test]
+fn a_key_change_needs_the_current_key_and_a_key_no_other_account_has() {
+    let mut s = ordered();
+    let new = Jwk::Okp {
+        crv: "Ed25519".into(),
+        x: super::super::b64url(&[9; 32]),
+    };
+    let err = s.change_key("A", &new, &new).unwrap_err();
+    assert_eq!(err.kind, Kind::Malformed, "oldKey is not the account's");
+    s.new_account(&new, &NewAccount::default(), "B".into(), NOW)
+        .unwrap();
+    assert_eq!(
+        s.change_key("A", &key(), &new),
+        Ok(KeyChange::InUse("B".into()))
+    );
+    s.update_account("B", None, true).unwrap();
+    let fresh = Jwk::Okp {
+        crv: "Ed25519".into(),
+        x: super::super::b64url(&[10; 32]),
+    };
+    assert_eq!(s.change_key("A", &key(), &fresh), Ok(KeyChange::Changed));
+    assert_eq!(s.accounts["A"].thumbprint, fresh.thumbprint());
+    assert_eq!(
+        s.change_key("B", &new, &key()).unwrap_err().kind,
+        Kind::Unauthorized,
+        "a deactivated account"
+    );
+}

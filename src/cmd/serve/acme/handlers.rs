@@ -10,7 +10,7 @@ use super::Acme;
 use super::ops::{self, Change};
 use crate::acme::jws::{self, Jwk, Signer};
 use crate::acme::problem::{Kind, Problem, problem};
-use crate::acme::state::{Authz, Identifier, NewAccount, Order, Registered};
+use crate::acme::state::{Account, Authz, Identifier, NewAccount, Order, Registered};
 
 /// An answer: status, headers, body.
 pub struct Reply {
@@ -20,7 +20,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn json(status: u16, v: &Value) -> Reply {
+    pub fn json(status: u16, v: &Value) -> Reply {
         Reply {
             status,
             headers: vec![("content-type", "application/json".into())],
@@ -28,7 +28,7 @@ impl Reply {
         }
     }
 
-    fn problem(p: &Problem) -> Reply {
+    pub fn problem(p: &Problem) -> Reply {
         Reply {
             status: p.kind.status(),
             headers: vec![("content-type", "application/problem+json".into())],
@@ -36,7 +36,7 @@ impl Reply {
         }
     }
 
-    fn located(mut self, url: String) -> Reply {
+    pub fn located(mut self, url: String) -> Reply {
         self.headers.push(("location", url));
         self
     }
@@ -88,6 +88,7 @@ fn directory(base: &str) -> Value {
         "newAccount": format!("{base}/acme/new-account"),
         "newOrder": format!("{base}/acme/new-order"),
         "revokeCert": format!("{base}/acme/revoke-cert"),
+        "keyChange": format!("{base}/acme/key-change"),
         "meta": {"externalAccountRequired": false},
     })
 }
@@ -129,7 +130,13 @@ fn post(acme: &Acme, path: &str, base: &str, body: &[u8]) -> Result<Reply, Probl
     let (kind, id) = rest.split_once('/').unwrap_or((rest, ""));
     match (kind, id) {
         ("new-order", "") => new_order(acme, base, &account, &parsed.json()?),
-        ("acct", a) if a == account => account_reply(acme, base, &account),
+        ("key-change", "") => super::account::key_change(acme, base, &account, &url, &parsed),
+        ("acct", a) if a == account && parsed.is_post_as_get() => {
+            account_reply(acme, base, &account)
+        }
+        ("acct", a) if a == account => {
+            super::account::update(acme, base, &account, &parsed.json()?)
+        }
         ("acct", a) if a == format!("{account}/orders") => orders_reply(acme, base, &account),
         ("acct", _) => Err(problem(
             Kind::Unauthorized,
@@ -192,15 +199,16 @@ fn new_account(acme: &Acme, base: &str, jwk: &Jwk, ask: &NewAccount) -> Result<R
 
 fn account_reply(acme: &Acme, base: &str, id: &str) -> Result<Reply, Problem> {
     ops::read(acme, |_, s| {
-        let a = s.account(id)?;
-        Ok(Reply::json(
-            200,
-            &json!({
-                "status": a.status,
-                "contact": a.contact,
-                "orders": format!("{base}/acme/acct/{id}/orders"),
-            }),
-        ))
+        Ok(Reply::json(200, &account_json(base, id, s.account(id)?)))
+    })
+}
+
+/// An account as its URL answers it (RFC 8555 7.1.2).
+pub fn account_json(base: &str, id: &str, a: &Account) -> Value {
+    json!({
+        "status": a.status,
+        "contact": a.contact,
+        "orders": format!("{base}/acme/acct/{id}/orders"),
     })
 }
 
