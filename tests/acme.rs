@@ -16,7 +16,7 @@ use std::time::Duration;
 use crate::harness::*;
 
 /// A port free right now on loopback.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -26,8 +26,8 @@ fn free_port() -> u16 {
 
 /// A DNS server on loopback answering every A query with 127.0.0.1; stops when dropped.
 pub struct Dns {
-    addr: std::net::SocketAddr,
-    stop: Arc<AtomicBool>,
+    pub addr: std::net::SocketAddr,
+    pub stop: Arc<AtomicBool>,
 }
 
 impl Dns {
@@ -161,10 +161,16 @@ impl Server {
 
     /// [`Server::start`] on ACME port `port` (a restart keeps the URLs clients stored).
     pub fn start_on(port: u16, dir: &Path, http_port: u16, dns: &Dns) -> Server {
+        Server::start_at((port, free_port()), dir, http_port, dns)
+    }
+
+    /// [`Server::start`] with ACME on `ports.0` and OCSP/CRL (`--listen`) on `ports.1`.
+    pub fn start_at(ports: (u16, u16), dir: &Path, http_port: u16, dns: &Dns) -> Server {
+        let (port, listen) = ports;
         let log = tempfile::NamedTempFile::new().unwrap();
         let child = clean_ca(dir)
             .args(["serve", "--exit-after", "120", "--listen"])
-            .arg(format!("127.0.0.1:{}", free_port()))
+            .arg(format!("127.0.0.1:{listen}"))
             .args(["--acme", "--acme-listen"])
             .arg(format!("127.0.0.1:{port}"))
             .args(["--acme-http-port", &http_port.to_string()])
@@ -269,7 +275,7 @@ fn serve_acme_answers_the_directory_over_tls_issued_by_the_ca_acme_tls() {
 }
 
 /// `lego` against the server: its command with the root trusted; its output.
-fn lego(server: &Server, dir: &Path, state: &Path, args: &[&str]) -> std::process::Output {
+pub fn lego(server: &Server, dir: &Path, state: &Path, args: &[&str]) -> std::process::Output {
     let mut cmd = Command::new("lego");
     cmd.env("LEGO_CA_CERTIFICATES", dir.join("ca.crt"))
         .args(["--server", &server.directory()])
@@ -280,7 +286,7 @@ fn lego(server: &Server, dir: &Path, state: &Path, args: &[&str]) -> std::proces
 }
 
 /// The serials `ca list --json` shows with profile `acme`.
-fn acme_serials(dir: &Path) -> Vec<String> {
+pub fn acme_serials(dir: &Path) -> Vec<String> {
     let out = clean_ca(dir).args(["list", "--json"]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = v.as_array().cloned().unwrap_or_default();

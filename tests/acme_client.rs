@@ -17,40 +17,40 @@ use serde_json::{Value, json};
 use crate::acme::{Dns, Responder, Server, lab_ca};
 use crate::harness::*;
 
-fn b64(b: &[u8]) -> String {
+pub fn b64(b: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
 }
 
 /// A client: TLS trusting the CA, an ES256 account key, the account URL once registered.
-struct Client {
-    tls: Arc<rustls::ClientConfig>,
-    port: u16,
-    key: EcdsaKeyPair,
-    kid: Option<String>,
+pub struct Client {
+    pub tls: Arc<rustls::ClientConfig>,
+    pub port: u16,
+    pub key: EcdsaKeyPair,
+    pub kid: Option<String>,
 }
 
 /// One answer: status, headers (lowercased names), body.
-struct Answer {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
+pub struct Answer {
+    pub status: u16,
+    pub head: String,
+    pub body: Vec<u8>,
 }
 
 impl Answer {
-    fn header(&self, name: &str) -> Option<String> {
+    pub fn header(&self, name: &str) -> Option<String> {
         self.head.lines().find_map(|l| {
             let (k, v) = l.split_once(':')?;
             (k.trim().eq_ignore_ascii_case(name)).then(|| v.trim().to_string())
         })
     }
 
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
     }
 }
 
 impl Client {
-    fn new(ca: &Path, port: u16) -> Client {
+    pub fn new(ca: &Path, port: u16) -> Client {
         let mut roots = rustls::RootCertStore::empty();
         for block in pem::parse_many(std::fs::read(ca).unwrap()).unwrap() {
             roots
@@ -78,12 +78,12 @@ impl Client {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("https://localhost:{}{path}", self.port)
     }
 
     /// One HTTPS request on a fresh connection.
-    fn send(&self, method: &str, path: &str, body: &[u8]) -> Answer {
+    pub fn send(&self, method: &str, path: &str, body: &[u8]) -> Answer {
         let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
         let conn = rustls::ClientConnection::new(self.tls.clone(), name).unwrap();
         let sock = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
@@ -116,19 +116,19 @@ impl Client {
         }
     }
 
-    fn nonce(&self) -> String {
+    pub fn nonce(&self) -> String {
         let a = self.send("HEAD", "/acme/new-nonce", b"");
         assert_eq!(a.status, 200);
         a.header("replay-nonce").unwrap()
     }
 
-    fn jwk(&self) -> Value {
+    pub fn jwk(&self) -> Value {
         let p = self.key.public_key().as_ref();
         json!({"kty": "EC", "crv": "P-256", "x": b64(&p[1..33]), "y": b64(&p[33..])})
     }
 
     /// A JWS of `payload` (None: POST-as-GET) for `url` with `nonce`.
-    fn jws(&self, url: &str, nonce: &str, payload: Option<&Value>) -> Vec<u8> {
+    pub fn jws(&self, url: &str, nonce: &str, payload: Option<&Value>) -> Vec<u8> {
         let mut header = json!({"alg": "ES256", "nonce": nonce, "url": url});
         match &self.kid {
             Some(kid) => header["kid"] = kid.clone().into(),
@@ -149,12 +149,12 @@ impl Client {
     }
 
     /// POSTs `payload` to `path` with a fresh nonce.
-    fn post(&self, path: &str, payload: Option<&Value>) -> Answer {
+    pub fn post(&self, path: &str, payload: Option<&Value>) -> Answer {
         let body = self.jws(&self.url(path), &self.nonce(), payload);
         self.send("POST", path, &body)
     }
 
-    fn path(url: &str) -> String {
+    pub fn path(url: &str) -> String {
         url.split_once("localhost:")
             .unwrap()
             .1
@@ -163,7 +163,7 @@ impl Client {
             .unwrap()
     }
 
-    fn thumbprint(&self) -> String {
+    pub fn thumbprint(&self) -> String {
         let j = self.jwk();
         let canonical = format!(
             r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
@@ -175,7 +175,7 @@ impl Client {
 }
 
 /// A CSR for `name` (CN and DNS SAN) under a fresh P-256 key, DER.
-fn csr(name: &str) -> Vec<u8> {
+pub fn csr(name: &str) -> Vec<u8> {
     let key = rcgen::KeyPair::generate().unwrap();
     let mut params = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap();
     params.distinguished_name = rcgen::DistinguishedName::new();

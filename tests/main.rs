@@ -5,7 +5,10 @@
 mod harness;
 
 mod acme;
+mod acme_account;
 mod acme_client;
+mod acme_dns;
+mod acme_revoke;
 mod acme_subca;
 mod adopt;
 mod batch;

@@ -75,6 +75,28 @@ impl Jwk {
         }
     }
 
+    /// Is this the public key of `spki` (a certificate's)? revokeCert signed with the
+    /// certificate's own key (RFC 8555 7.6): the same curve point, Ed25519 key, or RSA modulus
+    /// and exponent (leading zeros aside).
+    pub fn is_key_of(&self, spki: &x509_parser::x509::SubjectPublicKeyInfo) -> bool {
+        use x509_parser::public_key::PublicKey;
+        let d = |s: &str| b64url_decode(s).unwrap_or_default();
+        let trim = |b: &[u8]| -> Vec<u8> { b.iter().copied().skip_while(|x| *x == 0).collect() };
+        let raw = spki.subject_public_key.data.as_ref();
+        match (self, spki.parsed()) {
+            (Jwk::Ec { x, y, .. }, Ok(PublicKey::EC(_))) => {
+                raw == [&[4u8][..], &d(x), &d(y)].concat()
+            }
+            (Jwk::Okp { x, .. }, _) => {
+                spki.algorithm.algorithm.to_id_string() == "1.3.101.112" && raw == d(x)
+            }
+            (Jwk::Rsa { n, e }, Ok(PublicKey::RSA(k))) => {
+                trim(k.modulus) == trim(&d(n)) && trim(k.exponent) == trim(&d(e))
+            }
+            _ => false,
+        }
+    }
+
     /// The `alg` this key signs with.
     fn alg(&self) -> &'static str {
         match self {
@@ -135,6 +157,24 @@ pub struct Parsed {
 /// Parses a flattened JWS (RFC 8555 6.2): the form, `alg` one fileca verifies, `nonce`,
 /// `url`, and exactly one of `jwk` and `kid`.
 pub fn parse(body: &[u8]) -> Result<Parsed, Problem> {
+    parse_as(body, true)
+}
+
+/// Parses the inner JWS of a key change (RFC 8555 7.3.5): as [`parse`], but it must have a
+/// `jwk` (the new key) and no `nonce`.
+pub fn parse_inner(body: &[u8]) -> Result<Parsed, Problem> {
+    let inner = parse_as(body, false)?;
+    match inner.signer {
+        Signer::Jwk(_) => Ok(inner),
+        Signer::Kid(_) => Err(problem(
+            Kind::Malformed,
+            "the inner JWS of a key change is signed with the new key's jwk",
+        )),
+    }
+}
+
+/// [`parse`] with a `nonce` required (`outer`) or forbidden (a key change's inner JWS).
+fn parse_as(body: &[u8], outer: bool) -> Result<Parsed, Problem> {
     let malformed = |d: &str| problem(Kind::Malformed, d.to_string());
     if body.len() > MAX_BODY {
         return Err(malformed("the request body is too large"));
@@ -174,7 +214,11 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Problem> {
             ),
         ));
     }
-    let nonce = text("nonce").map_err(|p| problem(Kind::BadNonce, p.detail))?;
+    let nonce = match (outer, header.contains_key("nonce")) {
+        (true, _) => text("nonce").map_err(|p| problem(Kind::BadNonce, p.detail))?,
+        (false, false) => String::new(),
+        (false, true) => return Err(malformed("the inner JWS of a key change has no nonce")),
+    };
     let url = text("url")?;
     let signer = match (header.get("jwk"), header.get("kid")) {
         (Some(jwk), None) => Signer::Jwk(Jwk::from_value(jwk)?),

@@ -19,6 +19,9 @@ pub enum Kind {
     Connection,
     IncorrectResponse,
     Dns,
+    AlreadyRevoked,
+    BadRevocationReason,
+    ExternalAccountRequired,
 }
 
 impl Kind {
@@ -38,6 +41,9 @@ impl Kind {
             Kind::Connection => "connection",
             Kind::IncorrectResponse => "incorrectResponse",
             Kind::Dns => "dns",
+            Kind::AlreadyRevoked => "alreadyRevoked",
+            Kind::BadRevocationReason => "badRevocationReason",
+            Kind::ExternalAccountRequired => "externalAccountRequired",
         }
     }
 
@@ -45,6 +51,7 @@ impl Kind {
     pub fn status(self) -> u16 {
         match self {
             Kind::AccountDoesNotExist | Kind::Unauthorized => 403,
+            Kind::ExternalAccountRequired => 403,
             Kind::OrderNotReady => 403,
             Kind::ServerInternal => 500,
             _ => 400,

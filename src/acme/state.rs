@@ -6,8 +6,9 @@
 //!
 //! Invariants: an order is `valid` exactly when it names the serial of the certificate issued
 //! for it, and it is issued at most once: [`State::finalize_check`] refuses an order that is
-//! not `ready`. An authorization is `valid` only after its http-01 challenge was answered with
-//! the key authorization ([`State::record_validation`]).
+//! not `ready`. An authorization is `valid` only after one of its challenges (http-01 or
+//! dns-01; a wildcard's only dns-01) was answered with the key authorization
+//! ([`State::record_validation`]).
 
 use std::collections::BTreeMap;
 
@@ -83,35 +84,44 @@ pub struct Order {
     pub error: Option<String>,
 }
 
-/// An authorization with its one http-01 challenge (RFC 8555 7.1.4, 8.3).
+/// An authorization and its challenges (RFC 8555 7.1.4, 8.3, 8.4): http-01 and dns-01 for a
+/// name, dns-01 alone for a wildcard, http-01 alone for an address ([`Authz::challenges`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Authz {
     pub account: String,
+    /// The name to validate: for a wildcard order identifier `*.NAME`, `NAME` (RFC 8555 7.1.4).
     pub identifier: Identifier,
+    /// Whether it stands for the wildcard `*.NAME` (then only dns-01 may validate it).
+    #[serde(default)]
+    pub wildcard: bool,
     /// pending, valid or invalid.
     pub status: String,
     #[serde(with = "time::serde::rfc3339")]
     pub expires: OffsetDateTime,
-    /// The http-01 challenge's token (base64url of 16 random bytes).
+    /// The challenges' token (base64url of 16 random bytes), one for all of them.
     pub token: String,
     /// When the challenge was validated, once `valid`.
     #[serde(with = "time::serde::rfc3339::option")]
     pub validated: Option<OffsetDateTime>,
+    /// The challenge that decided it (`http-01`, `dns-01`), once decided.
+    #[serde(default)]
+    pub challenge: Option<String>,
     /// Why the challenge failed, once `invalid`.
     pub error: Option<String>,
 }
 
-/// An identifier as an order keeps it: a `dns` name lowercased (no wildcard: that needs
-/// dns-01), an `ip` address as its canonical text (RFC 8738 3: `::1`, not `0::1`).
+/// An identifier as an order keeps it: a `dns` name lowercased (a wildcard `*.NAME` too:
+/// the policy's gate decides whether it may be certified), an `ip` address as its canonical
+/// text (RFC 8738 3: `::1`, not `0::1`).
 pub fn canonical(id: &Identifier) -> Result<Identifier, Problem> {
     match id.kind.as_str() {
         "dns" => {
             let value = id.value.to_ascii_lowercase();
-            if value.starts_with("*.") {
+            if value[value.starts_with("*.") as usize * 2..].contains('*') {
                 return Err(problem(
                     Kind::RejectedIdentifier,
-                    format!("{value}: wildcards need dns-01, which this server does not offer yet"),
+                    format!("{value}: only a leading *. label may be a wildcard"),
                 ));
             }
             // A host name, as a certificate may carry it (the SAN rules of `ca sign`): LDH
@@ -148,6 +158,30 @@ pub fn canonical(id: &Identifier) -> Result<Identifier, Problem> {
     }
 }
 
+/// The outcome of a key rollover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyChange {
+    Changed,
+    /// Another account (this id) has the new key.
+    InUse(String),
+}
+
+/// Contacts must be `mailto:` URLs of one address each.
+fn check_contacts(contact: &[String]) -> Result<(), Problem> {
+    for c in contact {
+        let ok = c.strip_prefix("mailto:").is_some_and(|a| {
+            a.contains('@') && a.len() < 256 && !a.contains(',') && !a.contains('?')
+        });
+        if !ok {
+            return Err(problem(
+                Kind::Malformed,
+                format!("contact {c:?} is not a mailto: URL of one address"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// What a newAccount request asks (RFC 8555 7.3).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -165,6 +199,18 @@ pub struct NewAccount {
 pub enum Registered {
     Existing(String),
     Created(String),
+}
+
+impl Authz {
+    /// The challenges it offers: a wildcard only dns-01 (RFC 8555 7.1.3), an address only
+    /// http-01 (RFC 8738 7: no dns-01 for IP identifiers), a name both.
+    pub fn challenges(&self) -> &'static [&'static str] {
+        match (self.identifier.kind.as_str(), self.wildcard) {
+            ("ip", _) => &["http-01"],
+            (_, true) => &["dns-01"],
+            _ => &["http-01", "dns-01"],
+        }
+    }
 }
 
 impl State {
@@ -204,17 +250,7 @@ impl State {
                 "no account has this key (onlyReturnExisting)",
             ));
         }
-        for c in &ask.contact {
-            let ok = c.strip_prefix("mailto:").is_some_and(|a| {
-                a.contains('@') && a.len() < 256 && !a.contains(',') && !a.contains('?')
-            });
-            if !ok {
-                return Err(problem(
-                    Kind::Malformed,
-                    format!("contact {c:?} is not a mailto: URL of one address"),
-                ));
-            }
-        }
+        check_contacts(&ask.contact)?;
         self.accounts.insert(
             id.clone(),
             Account {
@@ -226,6 +262,59 @@ impl State {
             },
         );
         Ok(Registered::Created(id))
+    }
+
+    /// Account update (RFC 8555 7.3.2, 7.3.6): new contacts, or `deactivated` for good. The
+    /// account must be valid; a deactivated account's requests are then `unauthorized`.
+    pub fn update_account(
+        &mut self,
+        id: &str,
+        contact: Option<Vec<String>>,
+        deactivate: bool,
+    ) -> Result<Account, Problem> {
+        self.account(id)?;
+        if let Some(c) = &contact {
+            check_contacts(c)?;
+        }
+        let account = self
+            .accounts
+            .get_mut(id)
+            .ok_or_else(|| problem(Kind::AccountDoesNotExist, "no such account"))?;
+        if let Some(c) = contact {
+            account.contact = c;
+        }
+        if deactivate {
+            account.status = "deactivated".into();
+        }
+        Ok(account.clone())
+    }
+
+    /// Key rollover (RFC 8555 7.3.5): account `id`'s key becomes `new`, unless another
+    /// account has it ([`KeyChange::InUse`]: a 409 naming it). `old` must be the key the
+    /// account has now.
+    pub fn change_key(&mut self, id: &str, old: &Jwk, new: &Jwk) -> Result<KeyChange, Problem> {
+        let current = self.account(id)?;
+        if current.thumbprint != old.thumbprint() {
+            return Err(problem(
+                Kind::Malformed,
+                "oldKey is not the account's current key",
+            ));
+        }
+        let thumbprint = new.thumbprint();
+        if let Some((other, _)) = self
+            .accounts
+            .iter()
+            .find(|(_, a)| a.thumbprint == thumbprint)
+        {
+            return Ok(KeyChange::InUse(other.clone()));
+        }
+        let account = self
+            .accounts
+            .get_mut(id)
+            .ok_or_else(|| problem(Kind::AccountDoesNotExist, "no such account"))?;
+        account.jwk = new.clone();
+        account.thumbprint = thumbprint;
+        Ok(KeyChange::Changed)
     }
 
     /// The account `id`, which must be valid.
@@ -271,15 +360,21 @@ impl State {
         let expires = now + ORDER_LIFETIME;
         let mut authorizations = Vec::new();
         for (identifier, (authz_id, token)) in names.iter().zip(authz_ids) {
+            let base = identifier.value.strip_prefix("*.");
             self.authorizations.insert(
                 authz_id.clone(),
                 Authz {
                     account: account.to_string(),
-                    identifier: identifier.clone(),
+                    identifier: Identifier {
+                        kind: identifier.kind.clone(),
+                        value: base.unwrap_or(&identifier.value).to_string(),
+                    },
+                    wildcard: base.is_some(),
                     status: "pending".into(),
                     expires,
                     token,
                     validated: None,
+                    challenge: None,
                     error: None,
                 },
             );
@@ -325,12 +420,14 @@ impl State {
         }
     }
 
-    /// Records the outcome of validating authorization `id`'s challenge (Err: why it
-    /// failed), and moves the orders that use it: all authorizations valid → `ready`, one
-    /// invalid → `invalid`. A challenge already decided is not decided again.
+    /// Records the outcome of validating authorization `id`'s challenge `challenge` (Err:
+    /// why it failed), and moves the orders that use it: all authorizations valid → `ready`,
+    /// one invalid → `invalid`. A challenge already decided is not decided again; one the
+    /// authorization does not offer is refused.
     pub fn record_validation(
         &mut self,
         id: &str,
+        challenge: &str,
         outcome: Result<(), Failure>,
         now: OffsetDateTime,
     ) -> Result<(), Problem> {
@@ -341,6 +438,13 @@ impl State {
         if authz.status != "pending" {
             return Ok(());
         }
+        if !authz.challenges().contains(&challenge) {
+            return Err(problem(
+                Kind::Malformed,
+                format!("this authorization offers no {challenge} challenge"),
+            ));
+        }
+        authz.challenge = Some(challenge.to_string());
         match outcome {
             Ok(()) if now < authz.expires => {
                 authz.status = "valid".into();

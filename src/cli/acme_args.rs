@@ -6,7 +6,7 @@ use clap::Args;
 #[derive(Debug, Args)]
 pub struct AcmeArgs {
     /// Also serve an ACME directory (RFC 8555, preview: http-01 for DNS names and IP
-    /// addresses) over HTTPS at /acme/directory. Loads the CA key (its passphrase once at
+    /// addresses, dns-01 for DNS names and wildcards) over HTTPS at /acme/directory. Loads the CA key (its passphrase once at
     /// start) and issues under the `acme` profile; needs one DIR.
     #[arg(long)]
     pub acme: bool,
@@ -25,7 +25,8 @@ pub struct AcmeArgs {
     /// Port http-01 challenges are fetched from (RFC 8555: 80; another for tests).
     #[arg(long, value_name = "PORT", default_value_t = 80, requires = "acme")]
     pub acme_http_port: u16,
-    /// DNS server (IP:PORT) that resolves the names to validate (default: the system's).
+    /// DNS server (IP:PORT) that resolves the names to validate and answers dns-01's TXT
+    /// queries (default: the system's).
     #[arg(long, value_name = "ADDR", requires = "acme")]
     pub acme_resolver: Option<std::net::SocketAddr>,
     /// The CA key's passphrase or token PIN, which only `--acme` reads (refused without it:

@@ -61,15 +61,17 @@ pub fn records(bytes: &[u8]) -> Vec<Record> {
 }
 
 /// Cross-checks the history against the index (SPEC.md CHECK-HISTORY): every certificate in
-/// index.log was issued by an operation an audit record names, every `revoke` record's serial
+/// index.log was issued by an operation an audit record names, every `revoke` (and
+/// `acme-revoke`) record's serial
 /// is revoked in the index (or was on a hold released since), every revocation was made by an
 /// operation that revokes, and every release of a hold by an `unhold` record (UNHOLD). A
 /// directory imported before import records named their serials is allowed the imported
 /// lines (which come first in index.log) without a record.
 pub fn cross_check(entries: &[crate::model::log::Entry], records: &[Record]) -> Vec<String> {
     use std::collections::{HashMap, HashSet};
-    let revokes =
-        |op: &str| op.starts_with("revoke") || op == "renew+revoke" || op == "import-openssl";
+    let revokes = |op: &str| {
+        op.starts_with("revoke") || ["renew+revoke", "import-openssl", "acme-revoke"].contains(&op)
+    };
     let mentioned: HashSet<&str> = records
         .iter()
         .flat_map(|r| r.serials.iter().map(String::as_str))
@@ -117,7 +119,8 @@ pub fn cross_check(entries: &[crate::model::log::Entry], records: &[Record]) -> 
             ));
         }
     }
-    for r in records.iter().filter(|r| r.operation.starts_with("revoke")) {
+    let revoke_record = |op: &str| op.starts_with("revoke") || op == "acme-revoke";
+    for r in records.iter().filter(|r| revoke_record(&r.operation)) {
         for s in &r.serials {
             if status.get(s.as_str()) != Some(&true) {
                 problems.push(format!(

@@ -97,9 +97,9 @@ fn an_order_becomes_ready_when_every_authorization_is_valid_then_valid_once() {
     assert_eq!(s.orders["O"].identifiers[1].value, "b.lab.test");
     let not_ready = s.finalize_check("O", "A", NOW).unwrap_err();
     assert_eq!(not_ready.kind, Kind::OrderNotReady);
-    s.record_validation("Z1", Ok(()), NOW).unwrap();
+    s.record_validation("Z1", "http-01", Ok(()), NOW).unwrap();
     assert_eq!(s.orders["O"].status, "pending");
-    s.record_validation("Z2", Ok(()), NOW).unwrap();
+    s.record_validation("Z2", "dns-01", Ok(()), NOW).unwrap();
     assert_eq!(s.orders["O"].status, "ready");
     assert_eq!(s.finalize_check("O", "A", NOW), Ok(true));
     assert!(
@@ -119,6 +119,7 @@ fn a_wrong_challenge_response_leaves_the_authorization_and_order_invalid() {
     let mut s = ordered();
     s.record_validation(
         "Z1",
+        "http-01",
         Err(Failure("the response was not the key authorization".into())),
         NOW,
     )
@@ -126,9 +127,9 @@ fn a_wrong_challenge_response_leaves_the_authorization_and_order_invalid() {
     assert_eq!(s.authorizations["Z1"].status, "invalid");
     assert_eq!(s.orders["O"].status, "invalid");
     // Decided once: a later success does not revive it.
-    s.record_validation("Z1", Ok(()), NOW).unwrap();
+    s.record_validation("Z1", "http-01", Ok(()), NOW).unwrap();
     assert_eq!(s.authorizations["Z1"].status, "invalid");
-    s.record_validation("Z2", Ok(()), NOW).unwrap();
+    s.record_validation("Z2", "dns-01", Ok(()), NOW).unwrap();
     assert_eq!(s.orders["O"].status, "invalid");
     assert_eq!(
         s.finalize_check("O", "A", NOW).unwrap_err().kind,
@@ -162,7 +163,7 @@ fn identifiers_outside_the_policy_or_not_dns_are_refused() {
         .unwrap_err();
     assert_eq!(err.kind, Kind::Malformed);
     let err = s
-        .new_order("A", &[dns("*.lab.test")], ids(), NOW, admit_lab)
+        .new_order("A", &[dns("*.*.lab.test")], ids(), NOW, admit_lab)
         .unwrap_err();
     assert_eq!(err.kind, Kind::RejectedIdentifier);
     let err = s
@@ -175,8 +176,8 @@ fn identifiers_outside_the_policy_or_not_dns_are_refused() {
 #[test]
 fn an_expired_ready_order_is_not_finalized_and_old_orders_are_pruned() {
     let mut s = ordered();
-    s.record_validation("Z1", Ok(()), NOW).unwrap();
-    s.record_validation("Z2", Ok(()), NOW).unwrap();
+    s.record_validation("Z1", "http-01", Ok(()), NOW).unwrap();
+    s.record_validation("Z2", "dns-01", Ok(()), NOW).unwrap();
     let later = NOW + ORDER_LIFETIME + time::Duration::seconds(1);
     assert_eq!(
         s.finalize_check("O", "A", later).unwrap_err().kind,
@@ -245,4 +246,58 @@ fn another_accounts_order_is_unauthorized() {
     assert_eq!(s.order("nope", "A").unwrap_err().kind, Kind::Malformed);
     assert_eq!(s.authz("nope", "A").unwrap_err().kind, Kind::Malformed);
     assert!(s.order("O", "A").is_ok());
+}
+
+#[test]
+fn a_wildcard_is_authorized_for_its_base_name_by_dns_01_only() {
+    let mut s = ordered();
+    let ids = ("W".to_string(), vec![("ZW".to_string(), "tw".to_string())]);
+    s.new_order("A", &[dns("*.Lab.test")], ids, NOW, admit_lab)
+        .unwrap();
+    assert_eq!(s.orders["W"].identifiers[0].value, "*.lab.test");
+    let z = &s.authorizations["ZW"];
+    assert_eq!(
+        (z.identifier.value.as_str(), z.wildcard),
+        ("lab.test", true)
+    );
+    assert_eq!(z.challenges(), &["dns-01"]);
+    assert_eq!(s.authorizations["Z1"].challenges(), &["http-01", "dns-01"]);
+    let err = s
+        .record_validation("ZW", "http-01", Ok(()), NOW)
+        .unwrap_err();
+    assert_eq!(err.kind, Kind::Malformed);
+    assert_eq!(s.authorizations["ZW"].status, "pending");
+    s.record_validation("ZW", "dns-01", Ok(()), NOW).unwrap();
+    assert_eq!(s.authorizations["ZW"].challenge.as_deref(), Some("dns-01"));
+    assert_eq!(s.orders["W"].status, "ready");
+    assert_eq!(State::parse(&s.to_bytes()).unwrap(), s);
+}
+
+#[test]
+fn a_key_change_needs_the_current_key_and_a_key_no_other_account_has() {
+    let mut s = ordered();
+    let new = Jwk::Okp {
+        crv: "Ed25519".into(),
+        x: super::super::b64url(&[9; 32]),
+    };
+    let err = s.change_key("A", &new, &new).unwrap_err();
+    assert_eq!(err.kind, Kind::Malformed, "oldKey is not the account's");
+    s.new_account(&new, &NewAccount::default(), "B".into(), NOW)
+        .unwrap();
+    assert_eq!(
+        s.change_key("A", &key(), &new),
+        Ok(KeyChange::InUse("B".into()))
+    );
+    s.update_account("B", None, true).unwrap();
+    let fresh = Jwk::Okp {
+        crv: "Ed25519".into(),
+        x: super::super::b64url(&[10; 32]),
+    };
+    assert_eq!(s.change_key("A", &key(), &fresh), Ok(KeyChange::Changed));
+    assert_eq!(s.accounts["A"].thumbprint, fresh.thumbprint());
+    assert_eq!(
+        s.change_key("B", &new, &key()).unwrap_err().kind,
+        Kind::Unauthorized,
+        "a deactivated account"
+    );
 }

@@ -10,7 +10,7 @@ use super::Acme;
 use super::ops::{self, Change};
 use crate::acme::jws::{self, Jwk, Signer};
 use crate::acme::problem::{Kind, Problem, problem};
-use crate::acme::state::{Authz, Identifier, NewAccount, Order, Registered};
+use crate::acme::state::{Account, Authz, Identifier, NewAccount, Order, Registered};
 
 /// An answer: status, headers, body.
 pub struct Reply {
@@ -20,7 +20,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn json(status: u16, v: &Value) -> Reply {
+    pub fn json(status: u16, v: &Value) -> Reply {
         Reply {
             status,
             headers: vec![("content-type", "application/json".into())],
@@ -28,7 +28,7 @@ impl Reply {
         }
     }
 
-    fn problem(p: &Problem) -> Reply {
+    pub fn problem(p: &Problem) -> Reply {
         Reply {
             status: p.kind.status(),
             headers: vec![("content-type", "application/problem+json".into())],
@@ -36,7 +36,7 @@ impl Reply {
         }
     }
 
-    fn located(mut self, url: String) -> Reply {
+    pub fn located(mut self, url: String) -> Reply {
         self.headers.push(("location", url));
         self
     }
@@ -87,6 +87,8 @@ fn directory(base: &str) -> Value {
         "newNonce": format!("{base}/acme/new-nonce"),
         "newAccount": format!("{base}/acme/new-account"),
         "newOrder": format!("{base}/acme/new-order"),
+        "revokeCert": format!("{base}/acme/revoke-cert"),
+        "keyChange": format!("{base}/acme/key-change"),
         "meta": {"externalAccountRequired": false},
     })
 }
@@ -112,28 +114,29 @@ fn post(acme: &Acme, path: &str, base: &str, body: &[u8]) -> Result<Reply, Probl
         let ask: NewAccount = parsed.json()?;
         return new_account(acme, base, jwk, &ask);
     }
+    if path == "/acme/revoke-cert" {
+        return super::revoke::revoke_cert(acme, base, &url, &parsed);
+    }
     let Signer::Kid(kid) = &parsed.signer else {
         return Err(problem(
             Kind::Malformed,
             "this request is signed with the account's kid, not a jwk",
         ));
     };
-    let account = kid
-        .strip_prefix(&format!("{base}/acme/acct/"))
-        .ok_or_else(|| {
-            problem(
-                Kind::AccountDoesNotExist,
-                "kid is not an account URL of this server",
-            )
-        })?
-        .to_string();
+    let account = account_id(base, kid)?;
     let jwk = ops::read(acme, |_, s| s.account(&account).map(|a| a.jwk.clone()))?;
     parsed.verify(&url, &jwk)?;
     let rest = &path["/acme/".len()..];
     let (kind, id) = rest.split_once('/').unwrap_or((rest, ""));
     match (kind, id) {
         ("new-order", "") => new_order(acme, base, &account, &parsed.json()?),
-        ("acct", a) if a == account => account_reply(acme, base, &account),
+        ("key-change", "") => super::account::key_change(acme, base, &account, &url, &parsed),
+        ("acct", a) if a == account && parsed.is_post_as_get() => {
+            account_reply(acme, base, &account)
+        }
+        ("acct", a) if a == account => {
+            super::account::update(acme, base, &account, &parsed.json()?)
+        }
         ("acct", a) if a == format!("{account}/orders") => orders_reply(acme, base, &account),
         ("acct", _) => Err(problem(
             Kind::Unauthorized,
@@ -161,6 +164,19 @@ fn post(acme: &Acme, path: &str, base: &str, body: &[u8]) -> Result<Reply, Probl
     }
 }
 
+/// The account id a `kid` names: an account URL of this server.
+pub fn account_id(base: &str, kid: &str) -> Result<String, Problem> {
+    kid.strip_prefix(&format!("{base}/acme/acct/"))
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+        .map(str::to_string)
+        .ok_or_else(|| {
+            problem(
+                Kind::AccountDoesNotExist,
+                "kid is not an account URL of this server",
+            )
+        })
+}
+
 /// newAccount (RFC 8555 7.3): 201 and the new account, or 200 and the existing one.
 fn new_account(acme: &Acme, base: &str, jwk: &Jwk, ask: &NewAccount) -> Result<Reply, Problem> {
     let fresh = acme.fresh_id();
@@ -183,15 +199,16 @@ fn new_account(acme: &Acme, base: &str, jwk: &Jwk, ask: &NewAccount) -> Result<R
 
 fn account_reply(acme: &Acme, base: &str, id: &str) -> Result<Reply, Problem> {
     ops::read(acme, |_, s| {
-        let a = s.account(id)?;
-        Ok(Reply::json(
-            200,
-            &json!({
-                "status": a.status,
-                "contact": a.contact,
-                "orders": format!("{base}/acme/acct/{id}/orders"),
-            }),
-        ))
+        Ok(Reply::json(200, &account_json(base, id, s.account(id)?)))
+    })
+}
+
+/// An account as its URL answers it (RFC 8555 7.1.2).
+pub fn account_json(base: &str, id: &str, a: &Account) -> Value {
+    json!({
+        "status": a.status,
+        "contact": a.contact,
+        "orders": format!("{base}/acme/acct/{id}/orders"),
     })
 }
 
@@ -235,28 +252,43 @@ fn new_order(acme: &Acme, base: &str, account: &str, ask: &Value) -> Result<Repl
 }
 
 /// A challenge answered (RFC 8555 7.5.1): validated now, outside the lock, and the outcome
-/// committed; the answer is the challenge with its new status.
+/// committed; the answer is the challenge with its new status. `path` is the authorization
+/// id (http-01) or `ID/dns-01`.
 fn challenge(
     acme: &Acme,
     base: &str,
     account: &str,
-    id: &str,
+    path: &str,
     respond: bool,
 ) -> Result<Reply, Problem> {
+    let (id, kind) = match path.split_once('/') {
+        None => (path, "http-01"),
+        Some((id, "dns-01")) => (id, "dns-01"),
+        Some(_) => return Err(problem(Kind::Malformed, "no such challenge")),
+    };
     let (authz, thumbprint) = ops::read(acme, |_, s| {
         Ok((
             s.authz(id, account)?.clone(),
             s.account(account)?.thumbprint.clone(),
         ))
     })?;
+    if !authz.challenges().contains(&kind) {
+        return Err(problem(
+            Kind::Malformed,
+            format!("this authorization offers no {kind} challenge"),
+        ));
+    }
     let authz = if respond && authz.status == "pending" {
         let key_authz = format!("{}.{thumbprint}", authz.token);
-        let outcome =
-            super::validate::http01(&acme.target, &authz.identifier, &authz.token, &key_authz);
+        let target = &acme.target;
+        let outcome = match kind {
+            "dns-01" => super::validate::dns01(target, &authz.identifier.value, &key_authz),
+            _ => super::validate::http01(target, &authz.identifier, &authz.token, &key_authz),
+        };
         ops::transact(acme, |_, state, env| {
             let pending = state.authz(id, account)?.status == "pending";
             if pending {
-                state.record_validation(id, outcome, env.now)?;
+                state.record_validation(id, kind, outcome, env.now)?;
             }
             let change = pending.then(|| Change::of("acme-validate", account));
             Ok((state.authz(id, account)?.clone(), change))
@@ -264,7 +296,7 @@ fn challenge(
     } else {
         authz
     };
-    let mut reply = Reply::json(200, &challenge_json(base, id, &authz));
+    let mut reply = Reply::json(200, &challenge_json(base, id, &authz, kind));
     reply
         .headers
         .push(("link", format!("<{base}/acme/authz/{id}>;rel=\"up\"")));
@@ -352,21 +384,46 @@ fn order_json(base: &str, id: &str, o: &Order) -> Value {
 }
 
 fn authz_json(base: &str, id: &str, a: &Authz) -> Value {
-    json!({
+    let challenges: Vec<Value> = a
+        .challenges()
+        .iter()
+        .map(|kind| challenge_json(base, id, a, kind))
+        .collect();
+    let mut v = json!({
         "status": a.status,
         "expires": crate::clock::fmt(a.expires),
         "identifier": a.identifier,
-        "challenges": [challenge_json(base, id, a)],
-    })
+        "challenges": challenges,
+    });
+    if a.wildcard {
+        v["wildcard"] = true.into();
+    }
+    v
 }
 
-fn challenge_json(base: &str, id: &str, a: &Authz) -> Value {
+/// Challenge `kind` of authorization `id`: the one that decided it carries its status
+/// (with `validated` or `error`); the others stay `pending`.
+fn challenge_json(base: &str, id: &str, a: &Authz, kind: &str) -> Value {
+    let url = match kind {
+        "http-01" => format!("{base}/acme/chall/{id}"),
+        other => format!("{base}/acme/chall/{id}/{other}"),
+    };
+    // acme.json of milestone 1 had http-01 alone and no `challenge`.
+    let decided = a.challenge.as_deref().unwrap_or("http-01") == kind;
+    let status = if decided {
+        a.status.as_str()
+    } else {
+        "pending"
+    };
     let mut v = json!({
-        "type": "http-01",
-        "url": format!("{base}/acme/chall/{id}"),
+        "type": kind,
+        "url": url,
         "token": a.token,
-        "status": a.status,
+        "status": status,
     });
+    if !decided {
+        return v;
+    }
     if let Some(t) = a.validated {
         v["validated"] = crate::clock::fmt(t).into();
     }

@@ -6,8 +6,11 @@
 //! is issued by this CA at start when it is missing or in the last third of its validity
 //! (tls.rs). handlers.rs answers the resources, validate.rs does http-01.
 
+pub mod account;
+pub mod dns;
 pub mod handlers;
 pub mod ops;
+pub mod revoke;
 pub mod tls;
 pub mod validate;
 

@@ -57,17 +57,29 @@ impl Change {
     }
 }
 
+/// What a transaction's function is given and returns: the snapshot, acme.json to change,
+/// the command's environment; a value and the change to commit, if any.
+pub type Step<'a, T> = dyn FnOnce(&Snapshot, &mut State, &Env) -> std::result::Result<(T, Option<Change>), Problem>
+    + 'a;
+
 /// Runs `f` on the state read under the exclusive lock; when it returns a change, commits it
 /// with the new acme.json in one journaled commit. One at a time in this process.
 pub fn transact<T>(
     acme: &Acme,
     f: impl FnOnce(&Snapshot, &mut State, &Env) -> std::result::Result<(T, Option<Change>), Problem>,
 ) -> std::result::Result<T, Problem> {
+    transact_reading(acme, Reads::SIGN, Box::new(f))
+}
+
+/// [`transact`] with index.log opened too (`reads`): revokeCert looks the certificate up.
+pub fn transact_reading<T>(
+    acme: &Acme,
+    reads: Reads,
+    f: Box<Step<'_, T>>,
+) -> std::result::Result<T, Problem> {
     let _one = acme.writer.lock().unwrap_or_else(|p| p.into_inner());
     let session = Session::open(&acme.dir, Access::Write, &acme.open).map_err(internal)?;
-    let snapshot = session
-        .snapshot(Reads::SIGN, &acme.pass)
-        .map_err(internal)?;
+    let snapshot = session.snapshot(reads, &acme.pass).map_err(internal)?;
     let env = Env {
         now: crate::clock::now().map_err(internal)?,
         ..acme.env.clone()
@@ -89,7 +101,9 @@ pub fn transact<T>(
             &env,
             change.log,
             writes,
-            (info, Some(change.account)),
+            // An empty account: a revocation signed by the certificate's key of a certificate
+            // no ACME account ordered.
+            (info, (!change.account.is_empty()).then_some(change.account)),
         )
         .map_err(internal)?;
         drop(snapshot);

@@ -1,14 +1,17 @@
-//! http-01 validation (RFC 8555 8.3): the server resolves the identifier — through
-//! `--acme-resolver` when given (a minimal DNS A query over UDP), else the system resolver —
-//! and fetches `http://NAME:PORT/.well-known/acme-challenge/TOKEN` from the addresses found,
-//! expecting exactly the key authorization `TOKEN.THUMBPRINT`. It goes only where the name
-//! points, follows no redirect, reads at most [`MAX_RESPONSE`] bytes and gives up after
-//! [`TIMEOUT`].
+//! Challenge validation. http-01 (RFC 8555 8.3): the server resolves the identifier —
+//! through `--acme-resolver` when given (a minimal DNS A query over UDP, dns.rs), else the
+//! system resolver — and fetches `http://NAME:PORT/.well-known/acme-challenge/TOKEN` from the
+//! addresses found, expecting exactly the key authorization `TOKEN.THUMBPRINT`. It goes only
+//! where the name points, follows no redirect, reads at most [`MAX_RESPONSE`] bytes and gives
+//! up after [`TIMEOUT`]. dns-01 (RFC 8555 8.4): a TXT query for `_acme-challenge.NAME` to
+//! `--acme-resolver` (else the first nameserver of /etc/resolv.conf) must find the
+//! base64url SHA-256 of the key authorization.
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+use super::dns;
 use crate::acme::state::{Failure, Identifier};
 
 /// Time allowed for each connection, and for each DNS answer.
@@ -57,15 +60,39 @@ pub fn http01(
     Err(fail(last))
 }
 
+/// Checks the dns-01 challenge of the name `name` (a wildcard's base name): a TXT record of
+/// `_acme-challenge.NAME` must be the base64url SHA-256 of `key_authz` (RFC 8555 8.4).
+pub fn dns01(target: &Target, name: &str, key_authz: &str) -> Result<(), Failure> {
+    let digest = ring::digest::digest(&ring::digest::SHA256, key_authz.as_bytes());
+    let expected = crate::acme::b64url(digest.as_ref());
+    let server = target
+        .resolver
+        .or_else(dns::system_resolver)
+        .ok_or_else(|| fail("no resolver for dns-01: give serve --acme-resolver ADDR"))?;
+    let qname = format!("_acme-challenge.{name}");
+    let found = dns::query_txt(server, &qname)?;
+    match found.contains(&expected) {
+        true => Ok(()),
+        false => Err(fail(format!(
+            "{qname} has no TXT record {expected:?} (found {:?})",
+            found
+                .iter()
+                .take(4)
+                .map(|t| t.chars().take(100).collect::<String>())
+                .collect::<Vec<_>>()
+        ))),
+    }
+}
+
 /// A failure in words.
-fn fail(s: impl Into<String>) -> Failure {
+pub fn fail(s: impl Into<String>) -> Failure {
     Failure(s.into())
 }
 
 /// The addresses of `name`.
 fn resolve(target: &Target, name: &str) -> Result<Vec<IpAddr>, Failure> {
     match target.resolver {
-        Some(server) => query_a(server, name),
+        Some(server) => dns::query_a(server, name),
         None => (name, target.http_port)
             .to_socket_addrs()
             .map(|a| a.map(|s| s.ip()).collect())
@@ -98,86 +125,4 @@ fn fetch(addr: SocketAddr, host: &str, token: &str) -> Result<String, Failure> {
         return Err(fail(format!("HTTP status {status}")));
     }
     Ok(body.chars().take(MAX_RESPONSE).collect())
-}
-
-/// A minimal DNS client (RFC 1035): one A query over UDP to `server`, the A records of the
-/// answer (CNAMEs are not followed).
-pub fn query_a(server: SocketAddr, name: &str) -> Result<Vec<IpAddr>, Failure> {
-    let io = |e: std::io::Error| fail(format!("asking {server} for {name}: {e}"));
-    let bind: SocketAddr = match server {
-        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        SocketAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
-    };
-    let sock = UdpSocket::bind(bind).map_err(io)?;
-    sock.set_read_timeout(Some(TIMEOUT)).map_err(io)?;
-    let id: u16 = ring::rand::generate::<[u8; 2]>(&ring::rand::SystemRandom::new())
-        .map(|r| u16::from_be_bytes(r.expose()))
-        .map_err(|_| fail("no randomness for the DNS query id"))?;
-    let mut q = Vec::with_capacity(64);
-    q.extend_from_slice(&id.to_be_bytes());
-    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in name.trim_end_matches('.').split('.') {
-        if label.is_empty() || label.len() > 63 {
-            return Err(fail(format!("{name} is not a DNS name")));
-        }
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.extend_from_slice(&[0, 0, 1, 0, 1]);
-    sock.send_to(&q, server).map_err(io)?;
-    let mut buf = [0u8; 1500];
-    loop {
-        let (n, from) = sock.recv_from(&mut buf).map_err(io)?;
-        if from != server || n < 12 || buf[..2] != id.to_be_bytes() {
-            continue;
-        }
-        return parse_answer(&buf[..n], q.len(), name);
-    }
-}
-
-/// The A records of a DNS answer whose question section ends at `question_end`.
-fn parse_answer(msg: &[u8], question_end: usize, name: &str) -> Result<Vec<IpAddr>, Failure> {
-    let rcode = msg[3] & 0x0f;
-    if rcode != 0 {
-        return Err(fail(format!(
-            "the resolver answered rcode {rcode} for {name}"
-        )));
-    }
-    let count = usize::from(u16::from_be_bytes([msg[6], msg[7]]));
-    let mut at = question_end;
-    let mut out = Vec::new();
-    for _ in 0..count {
-        // The owner name: a pointer (2 bytes) or labels.
-        loop {
-            let len = *msg.get(at).ok_or_else(|| fail("a truncated DNS answer"))?;
-            if len & 0xc0 == 0xc0 {
-                at += 2;
-                break;
-            }
-            at += 1 + usize::from(len);
-            if len == 0 {
-                break;
-            }
-        }
-        let fixed = msg
-            .get(at..at + 10)
-            .ok_or_else(|| fail("a truncated DNS answer"))?;
-        let (kind, len) = (
-            u16::from_be_bytes([fixed[0], fixed[1]]),
-            usize::from(u16::from_be_bytes([fixed[8], fixed[9]])),
-        );
-        let data = msg
-            .get(at + 10..at + 10 + len)
-            .ok_or_else(|| fail("a truncated DNS answer"))?;
-        if kind == 1 && len == 4 {
-            out.push(IpAddr::V4(Ipv4Addr::new(
-                data[0], data[1], data[2], data[3],
-            )));
-        }
-        at += 10 + len;
-    }
-    match out.is_empty() {
-        true => Err(fail(format!("{name} has no A record"))),
-        false => Ok(out),
-    }
 }
