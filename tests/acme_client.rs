@@ -26,6 +26,8 @@ pub struct Client {
     pub tls: Arc<rustls::ClientConfig>,
     pub port: u16,
     pub key: EcdsaKeyPair,
+    /// The account key as PKCS#8 DER (a CSR can be made with it).
+    pub pkcs8: Vec<u8>,
     pub kid: Option<String>,
 }
 
@@ -74,6 +76,7 @@ impl Client {
             tls: Arc::new(tls),
             port,
             key,
+            pkcs8: pkcs8.as_ref().to_vec(),
             kid: None,
         }
     }
@@ -304,6 +307,18 @@ fn two_finalizes_at_once_issue_once_and_hostile_jws_change_nothing_acme_finalize
         "ready"
     );
 
+    // A CSR of the account's own key is refused (badCSR), the order stays ready.
+    let own = rcgen::KeyPair::try_from(client.pkcs8.as_slice()).unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["web.lab.test".to_string()]).unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    let own_csr = params.serialize_request(&own).unwrap();
+    let a = client.post(&finalize, Some(&json!({"csr": b64(own_csr.der())})));
+    assert_eq!(a.json()["type"], "urn:ietf:params:acme:error:badCSR");
+    assert!(
+        String::from_utf8_lossy(&a.body).contains("account's key"),
+        "{}",
+        String::from_utf8_lossy(&a.body)
+    );
     // Two finalizes at once: one certificate.
     let client = Arc::new(client);
     let threads: Vec<_> = (0..2)

@@ -322,6 +322,18 @@ fn finalize(
         }
         let csr = crate::pki::csr::check_acme(&der)
             .map_err(|e| problem(Kind::BadCsr, crate::term::escape(&e.to_string())))?;
+        // The account key certified for TLS would sign ACME requests and TLS handshakes alike
+        // (review finding; Let's Encrypt refuses it too).
+        use x509_parser::prelude::FromDer;
+        let spki = x509_parser::x509::SubjectPublicKeyInfo::from_der(&csr.spki_der)
+            .map_err(|_| problem(Kind::BadCsr, "the CSR's public key does not parse"))?
+            .1;
+        if state.account(account)?.jwk.is_key_of(&spki) {
+            return Err(problem(
+                Kind::BadCsr,
+                "the CSR's key is this account's key: certify another key",
+            ));
+        }
         let names = state.orders[id].identifiers.clone();
         let (serial, change) = ops::issue(snapshot, &csr, &names, account, env)?;
         state.record_issued(id, &serial)?;
