@@ -20,7 +20,7 @@ fn status_json_reports_counts_counters_and_crl_status_json() {
     let s = env.status();
     assert_eq!(
         s["certificates"],
-        serde_json::json!({"total": 3, "valid": 2, "revoked": 1, "expired": 0})
+        serde_json::json!({"total": 3, "valid": 2, "revoked": 1, "held": 0, "expired": 0})
     );
     assert_eq!(s["crl"]["number"], "01");
     assert_eq!(s["next_serial"], env.counter());
@@ -34,7 +34,7 @@ fn status_json_reports_counts_counters_and_crl_status_json() {
     let later: serde_json::Value = serde_json::from_slice(&later.stdout).unwrap();
     assert_eq!(
         later["certificates"],
-        serde_json::json!({"total": 3, "valid": 0, "revoked": 1, "expired": 2})
+        serde_json::json!({"total": 3, "valid": 0, "revoked": 1, "held": 0, "expired": 2})
     );
     assert_eq!(later["crl"]["expired"], true);
     let text = String::from_utf8(env.ok(&["status"]).stdout).unwrap();

@@ -49,6 +49,17 @@ fn a_released_hold_is_valid_again_and_the_next_crl_omits_it_unhold() {
     assert!(crl_text(&env).contains("Certificate Hold"));
     let (ok, out) = verify(&env, &held, true);
     assert!(!ok && out.contains("certificate revoked"), "{out}");
+    // LIST-HELD, STATUS-HELD: the hold is shown as what it is, releasable.
+    let list = String::from_utf8(env.ok(&["list"]).stdout).unwrap();
+    let line = |s: &str| list.lines().find(|l| l.starts_with(s)).unwrap().to_string();
+    assert!(line(&serial).contains(" held "), "{list}");
+    assert!(line(&other).contains(" revoked "), "{list}");
+    assert_eq!(row(&env, &serial)["state"], "revoked");
+    let status = String::from_utf8(env.ok(&["status"]).stdout).unwrap();
+    assert!(status.contains("2 revoked (1 on hold)"), "{status}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&env.ok(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(json["certificates"]["held"], 1, "{json}");
 
     let out = env.ok(&["unhold", &serial]);
     let note = String::from_utf8_lossy(&out.stderr);

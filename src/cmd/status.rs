@@ -142,6 +142,9 @@ pub fn count(
                 .unwrap_or(Class::Valid);
             tally.add(class, -1);
             tally.counts.revoked += 1;
+            if r.reason == crate::pki::reason::Reason::CertificateHold {
+                tally.counts.held += 1;
+            }
             if !published(&serial, &r) {
                 tally.unpublished += 1;
             }

@@ -43,6 +43,16 @@ pub struct ThisCa {
 }
 
 impl<'a> Row<'a> {
+    /// The STATE column: the state's name, but `held` for a certificate on hold (LIST-HELD:
+    /// a certificateHold can be released, unlike the revocations the column calls
+    /// `revoked`). `--json` keeps `"state": "revoked"` with the reason beside it.
+    pub fn shown_state(&self) -> &'static str {
+        match (self.state, self.revocation_reason) {
+            (CertState::Revoked, Some("certificateHold")) => "held",
+            (state, _) => state.name(),
+        }
+    }
+
     pub fn new(e: &'a Entry, now: OffsetDateTime, ca: &'a ThisCa) -> Row<'a> {
         // The built-in sub-CA profile's name (a policy's own sub-ca profiles under other names are not
         // recognised here: the row does not hold the certificate).
@@ -104,7 +114,7 @@ pub fn write(
             out,
             "{:<width$}  {:<7}  {:<20}  {:<13}  {}{}",
             r.serial,
-            r.state.name(),
+            r.shown_state(),
             r.not_after,
             r.profile,
             crate::term::escape(&r.subject),

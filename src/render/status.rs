@@ -76,6 +76,8 @@ pub struct Counts {
     pub total: usize,
     pub valid: usize,
     pub revoked: usize,
+    /// Of `revoked`, those on certificateHold (releasable with `ca unhold`).
+    pub held: usize,
     pub expired: usize,
 }
 
@@ -186,9 +188,13 @@ pub fn text(report: &StatusReport) -> String {
             false => escape(&report.policy.profiles.join(", ")),
         }
     );
+    let held = match c.held {
+        0 => String::new(),
+        n => format!(" ({n} on hold)"),
+    };
     crate::outln!(
         out,
-        "certificates:  {} issued: {} valid, {} revoked, {} expired",
+        "certificates:  {} issued: {} valid, {} revoked{held}, {} expired",
         c.total,
         c.valid,
         c.revoked,
