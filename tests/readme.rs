@@ -43,9 +43,18 @@ fn the_readme_walk_through_runs_verbatim_docs_readme() {
     }
     assert!(!root.join("usr").exists() && !root.join("etc").exists());
     std::os::unix::fs::symlink(bin(), bin_dir.join("ca")).unwrap();
+    // The serve walk's port, 18080 in the README, is one free now: another server on the
+    // machine (an engineer's own `ca serve` from the README) made the walk fail on a 404.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
     let mut script = String::from("set -euo pipefail\n");
     for (line, block) in &blocks {
         let block = block
+            .replace("127.0.0.1:18080", &format!("127.0.0.1:{port}"))
             .replace(" /etc/", &format!(" {}/etc/", root.display()))
             .replace(" /usr/local/", &format!(" {}/usr/local/", root.display()))
             .replace("\"/usr/local/", &format!("\"{}/usr/local/", root.display()));
