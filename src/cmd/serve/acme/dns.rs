@@ -1,10 +1,12 @@
 //! A minimal DNS client (RFC 1035) for challenge validation: one query over UDP to one
 //! server, A records for http-01 and TXT records for dns-01. Bounded: one datagram of at most
-//! [`MAX_MESSAGE`] bytes is read (a truncated answer is a failure: TCP is not used), each
-//! answer waited for at most [`super::validate::TIMEOUT`], and an answer whose id or sender
-//! differs is ignored. CNAMEs are not followed.
+//! [`MAX_MESSAGE`] bytes is read (a truncated answer is a failure: TCP is not used), within
+//! [`super::validate::TIMEOUT`] in all, from the resolver alone (a connected socket); an
+//! answer with another id is ignored, one about another question refused, and only records
+//! owned by the name asked count: CNAMEs are not followed.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
 
 use super::validate::{TIMEOUT, fail};
 use crate::acme::state::Failure;
@@ -63,16 +65,52 @@ pub fn system_resolver() -> Option<SocketAddr> {
 
 /// One query of type `qtype` for `name`: the data of the answers of that type.
 fn query(server: SocketAddr, name: &str, qtype: u16) -> Result<Vec<Vec<u8>>, Failure> {
+    query_within(server, name, qtype, TIMEOUT)
+}
+
+/// [`query`], answered within `timeout` in all (review finding: every ignored datagram
+/// restarted a 10 s wait, so a sender of junk held the validation for as long as it kept
+/// sending). The socket is connected to `server`, so the kernel drops datagrams from any
+/// other address or port.
+fn query_within(
+    server: SocketAddr,
+    name: &str,
+    qtype: u16,
+    timeout: Duration,
+) -> Result<Vec<Vec<u8>>, Failure> {
     let io = |e: std::io::Error| fail(format!("asking {server} for {name}: {e}"));
     let bind: SocketAddr = match server {
         SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
         SocketAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
     };
     let sock = UdpSocket::bind(bind).map_err(io)?;
-    sock.set_read_timeout(Some(TIMEOUT)).map_err(io)?;
+    sock.connect(server).map_err(io)?;
     let id: u16 = ring::rand::generate::<[u8; 2]>(&ring::rand::SystemRandom::new())
         .map(|r| u16::from_be_bytes(r.expose()))
         .map_err(|_| fail("no randomness for the DNS query id"))?;
+    let q = question(id, name, qtype)?;
+    sock.send(&q).map_err(io)?;
+    let deadline = Instant::now() + timeout;
+    let mut buf = [0u8; MAX_MESSAGE];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(fail(format!(
+                "asking {server} for {name}: no answer within {} s",
+                timeout.as_secs()
+            )));
+        }
+        sock.set_read_timeout(Some(left)).map_err(io)?;
+        let n = sock.recv(&mut buf).map_err(io)?;
+        if n < 12 || buf[..2] != id.to_be_bytes() {
+            continue;
+        }
+        return parse_answer(&buf[..n], &q, name, qtype);
+    }
+}
+
+/// A query message: header (`id`, recursion desired, one question) and the question.
+fn question(id: u16, name: &str, qtype: u16) -> Result<Vec<u8>, Failure> {
     let mut q = Vec::with_capacity(64);
     q.extend_from_slice(&id.to_be_bytes());
     q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
@@ -86,25 +124,50 @@ fn query(server: SocketAddr, name: &str, qtype: u16) -> Result<Vec<Vec<u8>>, Fai
     q.push(0);
     q.extend_from_slice(&qtype.to_be_bytes());
     q.extend_from_slice(&[0, 1]);
-    sock.send_to(&q, server).map_err(io)?;
-    let mut buf = [0u8; MAX_MESSAGE];
-    loop {
-        let (n, from) = sock.recv_from(&mut buf).map_err(io)?;
-        if from != server || n < 12 || buf[..2] != id.to_be_bytes() {
-            continue;
-        }
-        return parse_answer(&buf[..n], q.len(), name, qtype);
-    }
+    Ok(q)
 }
 
-/// The data of the answers of type `qtype` in a DNS message whose question section ends at
-/// `question_end`.
-fn parse_answer(
-    msg: &[u8],
-    question_end: usize,
-    name: &str,
-    qtype: u16,
-) -> Result<Vec<Vec<u8>>, Failure> {
+/// A name at `at` in `msg` (lowercased, labels joined by dots; compression pointers
+/// followed, at most 16) and where the record goes on after it.
+fn read_name(msg: &[u8], mut at: usize) -> Result<(String, usize), Failure> {
+    let truncated = || fail("a truncated DNS answer");
+    let mut labels: Vec<String> = Vec::new();
+    let mut after = None;
+    let mut jumps = 0;
+    loop {
+        let len = *msg.get(at).ok_or_else(truncated)?;
+        match len {
+            0 => {
+                at += 1;
+                break;
+            }
+            l if l & 0xc0 == 0xc0 => {
+                let low = *msg.get(at + 1).ok_or_else(truncated)?;
+                after.get_or_insert(at + 2);
+                jumps += 1;
+                if jumps > 16 {
+                    return Err(fail("a DNS name whose pointers loop"));
+                }
+                at = usize::from(u16::from_be_bytes([l & 0x3f, low]));
+            }
+            l if l & 0xc0 != 0 => return Err(fail("a DNS label of an unknown kind")),
+            l => {
+                let label = msg
+                    .get(at + 1..at + 1 + usize::from(l))
+                    .ok_or_else(truncated)?;
+                labels.push(String::from_utf8_lossy(label).to_ascii_lowercase());
+                at += 1 + usize::from(l);
+            }
+        }
+    }
+    Ok((labels.join("."), after.unwrap_or(at)))
+}
+
+/// The data of the answers of type `qtype` owned by `name` in a DNS message that answers
+/// `query` (one question, the one asked: the same name, type and class). Records of other
+/// owners — a CNAME's target among them — do not count (review finding: a TXT record of
+/// `evil.example` after a CNAME validated `_acme-challenge.NAME`).
+fn parse_answer(msg: &[u8], query: &[u8], name: &str, qtype: u16) -> Result<Vec<Vec<u8>>, Failure> {
     let truncated = || fail("a truncated DNS answer");
     if msg[2] & 0x02 != 0 {
         return Err(fail(format!(
@@ -117,32 +180,32 @@ fn parse_answer(
             "the resolver answered rcode {rcode} for {name}"
         )));
     }
+    let asked = name.trim_end_matches('.').to_ascii_lowercase();
+    let (echoed, at) = read_name(msg, 12)?;
+    let tail = msg.get(at..at + 4).ok_or_else(truncated)?;
+    if msg[4..6] != [0, 1] || echoed != asked || tail != &query[query.len() - 4..] {
+        return Err(fail(format!(
+            "the resolver's answer is not about the question asked ({name})"
+        )));
+    }
     let count = usize::from(u16::from_be_bytes([msg[6], msg[7]]));
-    let mut at = question_end;
+    let mut at = at + 4;
     let mut out = Vec::new();
     for _ in 0..count {
-        // The owner name: a pointer (2 bytes) or labels.
-        loop {
-            let len = *msg.get(at).ok_or_else(truncated)?;
-            if len & 0xc0 == 0xc0 {
-                at += 2;
-                break;
-            }
-            at += 1 + usize::from(len);
-            if len == 0 {
-                break;
-            }
-        }
-        let fixed = msg.get(at..at + 10).ok_or_else(truncated)?;
+        let (owner, next) = read_name(msg, at)?;
+        let fixed = msg.get(next..next + 10).ok_or_else(truncated)?;
         let (kind, len) = (
             u16::from_be_bytes([fixed[0], fixed[1]]),
             usize::from(u16::from_be_bytes([fixed[8], fixed[9]])),
         );
-        let data = msg.get(at + 10..at + 10 + len).ok_or_else(truncated)?;
-        if kind == qtype {
+        let data = msg.get(next + 10..next + 10 + len).ok_or_else(truncated)?;
+        if kind == qtype && owner == asked {
             out.push(data.to_vec());
         }
-        at += 10 + len;
+        at = next + 10 + len;
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;
