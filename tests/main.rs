@@ -8,6 +8,7 @@ mod acme;
 mod acme_account;
 mod acme_client;
 mod acme_dns;
+mod acme_eab;
 mod acme_revoke;
 mod adopt;
 mod batch;

@@ -1,6 +1,9 @@
-//! `ca serve`'s ACME options (SPEC.md ACME-*), flattened into [`super::ServeArgs`].
+//! `ca serve`'s ACME options (SPEC.md ACME-*), flattened into [`super::ServeArgs`], and
+//! `ca acme`'s subcommands (ACME-EAB).
 
-use clap::Args;
+use clap::{Args, Subcommand};
+
+use super::MutationArgs;
 
 /// `--acme` and its options.
 #[derive(Debug, Args)]
@@ -29,4 +32,31 @@ pub struct AcmeArgs {
     /// queries (default: the system's).
     #[arg(long, value_name = "ADDR", requires = "acme")]
     pub acme_resolver: Option<std::net::SocketAddr>,
+    /// Refuse new accounts without an External Account Binding made with
+    /// `ca acme eab add` (each binding registers one account).
+    #[arg(long, requires = "acme")]
+    pub acme_eab_required: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AcmeCommand {
+    /// External Account Binding keys for `serve --acme` (RFC 8555 7.3.4).
+    #[command(subcommand)]
+    Eab(EabCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EabCommand {
+    /// Make an External Account Binding key (HS256): stored in acme.json by one audited
+    /// commit (needs the CA key) and printed once; it registers one ACME account.
+    Add(EabAddArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EabAddArgs {
+    /// The key id (1 to 64 of A-Z a-z 0-9 - _; default: 16 random bytes, base64url).
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    #[command(flatten)]
+    pub mutation: MutationArgs,
 }

@@ -38,6 +38,8 @@ pub struct Acme {
     pub listen: SocketAddr,
     pub target: validate::Target,
     pub tls: Arc<rustls::ServerConfig>,
+    /// `--acme-eab-required`: newAccount needs an External Account Binding.
+    pub eab_required: bool,
     /// The certificate served, replaced when it is renewed.
     current: Arc<tls::Current>,
     /// What the TLS certificate is renewed with: the command's context and the hosts.
@@ -108,6 +110,7 @@ pub fn prepare(args: &AcmeArgs, ctx: &super::super::Context, dir: PathBuf) -> Re
             resolver: args.acme_resolver,
         },
         tls: Arc::new(tls),
+        eab_required: args.acme_eab_required,
         current,
         ctx: ctx.clone(),
         hosts,
