@@ -146,7 +146,7 @@ fn dns01_validates_by_txt_record_and_authorizes_wildcards_acme_dns01() {
         .iter()
         .map(|c| c["type"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["http-01", "dns-01"]);
+    assert_eq!(kinds, ["http-01", "dns-01", "tls-alpn-01"]);
     std::fs::write(txt.join("_acme-challenge.web.lab.test"), "not-the-digest\n").unwrap();
     let dns01 = Client::path(authz["challenges"][1]["url"].as_str().unwrap());
     let c = client.post(&dns01, Some(&json!({}))).json();

@@ -6,6 +6,7 @@ mod harness;
 
 mod acme;
 mod acme_account;
+mod acme_alpn;
 mod acme_client;
 mod acme_dns;
 mod acme_eab;

@@ -209,13 +209,13 @@ pub enum Registered {
 }
 
 impl Authz {
-    /// The challenges it offers: a wildcard only dns-01 (RFC 8555 7.1.3), an address only
-    /// http-01 (RFC 8738 7: no dns-01 for IP identifiers), a name both.
+    /// The challenges it offers: a wildcard only dns-01 (RFC 8555 7.1.3), an address http-01
+    /// and tls-alpn-01 (RFC 8738 7: no dns-01 for IP identifiers), a name all three.
     pub fn challenges(&self) -> &'static [&'static str] {
         match (self.identifier.kind.as_str(), self.wildcard) {
-            ("ip", _) => &["http-01"],
+            ("ip", _) => &["http-01", "tls-alpn-01"],
             (_, true) => &["dns-01"],
-            _ => &["http-01", "dns-01"],
+            _ => &["http-01", "dns-01", "tls-alpn-01"],
         }
     }
 }

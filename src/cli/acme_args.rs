@@ -9,7 +9,7 @@ use super::MutationArgs;
 #[derive(Debug, Args)]
 pub struct AcmeArgs {
     /// Also serve an ACME directory (RFC 8555, preview: http-01 for DNS names and IP
-    /// addresses, dns-01 for DNS names and wildcards) over HTTPS at /acme/directory. Loads the CA key (its passphrase once at
+    /// addresses, dns-01 for DNS names and wildcards, tls-alpn-01) over HTTPS at /acme/directory. Loads the CA key (its passphrase once at
     /// start) and issues under the `acme` profile; needs one DIR.
     #[arg(long)]
     pub acme: bool,
@@ -28,6 +28,9 @@ pub struct AcmeArgs {
     /// Port http-01 challenges are fetched from (RFC 8555: 80; another for tests).
     #[arg(long, value_name = "PORT", default_value_t = 80, requires = "acme")]
     pub acme_http_port: u16,
+    /// Port tls-alpn-01 challenges are validated on (RFC 8737: 443; another for tests).
+    #[arg(long, value_name = "PORT", default_value_t = 443, requires = "acme")]
+    pub acme_tls_port: u16,
     /// DNS server (IP:PORT) that resolves the names to validate and answers dns-01's TXT
     /// queries (default: the system's).
     #[arg(long, value_name = "ADDR", requires = "acme")]

@@ -280,6 +280,7 @@ fn challenge(
     let (id, kind) = match path.split_once('/') {
         None => (path, "http-01"),
         Some((id, "dns-01")) => (id, "dns-01"),
+        Some((id, "tls-alpn-01")) => (id, "tls-alpn-01"),
         Some(_) => return Err(problem(Kind::Malformed, "no such challenge")),
     };
     let (authz, thumbprint) = ops::read(acme, |_, s| {
@@ -299,6 +300,11 @@ fn challenge(
         let target = &acme.target;
         let outcome = match kind {
             "dns-01" => super::validate::dns01(target, &authz.identifier.value, &key_authz),
+            "tls-alpn-01" => {
+                super::validate::addresses(target, &authz.identifier).and_then(|addrs| {
+                    super::alpn::tls_alpn01(target, &authz.identifier, &addrs, &key_authz)
+                })
+            }
             _ => super::validate::http01(target, &authz.identifier, &authz.token, &key_authz),
         };
         ops::transact(acme, |_, state, env| {

@@ -4,9 +4,11 @@
 //! order, a validated challenge, an issued certificate — is a journaled commit under the
 //! state directory's lock, like any `ca` command's (ops.rs). The server's own TLS certificate
 //! is issued by this CA at start when it is missing or in the last third of its validity
-//! (tls.rs). handlers.rs answers the resources, validate.rs does http-01.
+//! (tls.rs). handlers.rs answers the resources; validate.rs does http-01 and dns-01 (with
+//! dns.rs), alpn.rs tls-alpn-01; account.rs, revoke.rs the account changes and revokeCert.
 
 pub mod account;
+pub mod alpn;
 pub mod dns;
 pub mod handlers;
 pub mod ops;
@@ -107,6 +109,7 @@ pub fn prepare(args: &AcmeArgs, ctx: &super::super::Context, dir: PathBuf) -> Re
         listen: args.acme_listen,
         target: validate::Target {
             http_port: args.acme_http_port,
+            tls_port: args.acme_tls_port,
             resolver: args.acme_resolver,
         },
         tls: Arc::new(tls),
