@@ -268,6 +268,8 @@ fn lego_obtains_a_wildcard_by_dns01_through_exec_acme_dns01() {
         .env("EXEC_PATH", exec_script(tmp.path(), &txt))
         .env("EXEC_PROPAGATION_TIMEOUT", "30")
         .env("EXEC_POLLING_INTERVAL", "1")
+        // exec is a sequential provider: 60 s between the two names by default.
+        .env("EXEC_SEQUENCE_INTERVAL", "1")
         .args([
             "--server",
             &format!("https://localhost:{}/acme/directory", server.port),
