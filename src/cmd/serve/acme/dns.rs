@@ -146,3 +146,46 @@ fn parse_answer(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A response to a query of `question_len` bytes (12-byte header + question) with
+    /// `answers` records of type `kind`, each the given data.
+    fn message(flags: [u8; 2], kind: u16, answers: &[&[u8]]) -> (Vec<u8>, usize) {
+        let mut m = vec![0xab, 0xcd, flags[0], flags[1], 0, 1];
+        m.extend_from_slice(&(answers.len() as u16).to_be_bytes());
+        m.extend_from_slice(&[0, 0, 0, 0]);
+        m.extend_from_slice(b"\x01a\x04test\x00\x00\x10\x00\x01");
+        let question_end = m.len();
+        for data in answers {
+            m.extend_from_slice(&[0xc0, 12]);
+            m.extend_from_slice(&kind.to_be_bytes());
+            m.extend_from_slice(&[0, 1, 0, 0, 0, 60]);
+            m.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            m.extend_from_slice(data);
+        }
+        (m, question_end)
+    }
+
+    #[test]
+    fn txt_answers_are_read_and_bad_ones_refused() {
+        let (m, end) = message([0x81, 0x80], TXT, &[b"\x03abc\x02de", b"\x01x"]);
+        let data = parse_answer(&m, end, "a.test", TXT).unwrap();
+        assert_eq!(data.len(), 2);
+        assert_eq!(data[0], b"\x03abc\x02de");
+        // Records of another type are skipped.
+        assert!(parse_answer(&m, end, "a.test", A).unwrap().is_empty());
+        // Truncated (TC), an error rcode, a record cut short: failures, no panic.
+        let (tc, end) = message([0x83, 0x80], TXT, &[b"\x01x"]);
+        assert!(parse_answer(&tc, end, "a.test", TXT).is_err());
+        let (nx, end) = message([0x81, 0x83], TXT, &[]);
+        assert!(parse_answer(&nx, end, "a.test", TXT).is_err());
+        let (cut, end) = message([0x81, 0x80], TXT, &[b"\x05abcde"]);
+        assert!(parse_answer(&cut[..cut.len() - 2], end, "a.test", TXT).is_err());
+        for n in 12..m.len() {
+            let _ = parse_answer(&m[..n], end.min(n), "a.test", TXT);
+        }
+    }
+}
