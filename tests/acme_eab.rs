@@ -150,6 +150,43 @@ fn eab_required_refuses_accounts_without_a_valid_unused_binding_acme_eab() {
     assert!(check.status.success(), "{}", output_text(&check));
 }
 
+/// ACME-EAB: one binding sent by eight new keys at once registers one account.
+#[test]
+fn one_binding_sent_concurrently_registers_one_account_acme_eab() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ca");
+    lab_ca(&dir);
+    let (kid, key) = eab_add(&dir, "once");
+    let dns = Dns::start();
+    let ports = (free_port(), free_port());
+    let server = Server::start_with(ports, &dir, free_port(), &dns, &["--acme-eab-required"]);
+    let ca = dir.join("ca.crt");
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (ca, kid, key, port) = (ca.clone(), kid.clone(), key.clone(), server.port);
+            std::thread::spawn(move || {
+                let client = Client::new(&ca, port);
+                let url = client.url("/acme/new-account");
+                let eab = binding(&kid, &key, &url, &client.jwk());
+                let a = client.post(
+                    "/acme/new-account",
+                    Some(&json!({"externalAccountBinding": eab})),
+                );
+                a.status
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    let acme: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("acme.json")).unwrap()).unwrap();
+    assert_eq!(acme["accounts"].as_object().unwrap().len(), 1);
+}
+
 /// ACME-EAB with lego: `--eab --kid --hmac` registers against `--acme-eab-required` and
 /// obtains a certificate by http-01; without the binding lego refuses to register (it reads
 /// the directory's externalAccountRequired).
