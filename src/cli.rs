@@ -7,7 +7,7 @@ mod acme_args;
 mod args;
 mod convert;
 pub mod man;
-pub use acme_args::AcmeArgs;
+pub use acme_args::{AcmeArgs, AcmeCommand, EabAddArgs, EabCommand};
 pub use args::*;
 pub use convert::{constraints, sans, serial, sub_ca, sub_ca_ask};
 
@@ -173,6 +173,12 @@ pub enum Command {
         after_help = "Examples:\n  ca --dir ./pki policy show > policy.toml\n  ca --dir ./pki policy apply policy.toml --dry-run\n  ca --dir ./pki policy apply policy.toml\n  ca --dir ./pki policy edit          # $VISUAL or $EDITOR; applied on save"
     )]
     Policy(PolicyCommand),
+    /// ACME server administration: External Account Binding keys (`serve --acme`).
+    #[command(
+        subcommand,
+        after_help = "Example:\n  ca --dir ./issuing acme eab add --id lab-proxy\n  ca --dir ./issuing serve --acme --acme-eab-required\n  lego --eab --kid lab-proxy --hmac KEY ...\n\nPrints eab_kid=ID and eab_hmac_key=KEY (base64url) once: the key is stored in\nacme.json until one newAccount uses it."
+    )]
+    Acme(AcmeCommand),
     /// Copy the state directory, consistently (other commands wait), into a new directory
     /// DEST; `ca check` passes on the copy. ca.key is copied as it is on disk.
     #[command(
@@ -257,6 +263,7 @@ impl Command {
             Command::Policy(PolicyCommand::Apply(a)) => &a.mutation.key,
             Command::Policy(PolicyCommand::Edit(a)) => &a.mutation.key,
             Command::Policy(PolicyCommand::Show { .. }) => return None,
+            Command::Acme(AcmeCommand::Eab(EabCommand::Add(a))) => &a.mutation.key,
             Command::Upgrade(a) => &a.mutation.key,
             Command::Check(a) => &a.key,
             Command::InstallCa(a) => &a.mutation.key,

@@ -325,6 +325,9 @@ pub enum Refused {
     },
     #[error("--san applies to one certificate; sign several CSRs without it")]
     SanInBatch,
+    /// `ca acme eab add --id ID` with an id that is not allowed or already exists.
+    #[error("EAB key id {id:?}: {why}")]
+    EabId { id: String, why: &'static str },
     /// `ca ocsp` on a CA without ocsp.key and ocsp.crt (SPEC.md OCSP-PRESIGN).
     #[error(
         "{} has no OCSP responder: run `ca ocsp-responder renew` (it needs the CA key) first",

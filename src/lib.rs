@@ -141,6 +141,9 @@ pub fn run_with(cli: Cli, fixed: Option<Fixed>) -> Result<i32> {
         Command::Serve(a) => cmd::serve::run(a, &ctx)?,
         Command::Backup(a) => cmd::backup::run(a, &ctx)?,
         Command::Policy(a) => cmd::policy::run(a, &ctx)?,
+        Command::Acme(cli::AcmeCommand::Eab(cli::EabCommand::Add(a))) => {
+            cmd::acme_eab::run(a, &ctx)?
+        }
         Command::Completions { shell } => {
             term::print(&String::from_utf8_lossy(&cli::man::completions(*shell)))?;
         }

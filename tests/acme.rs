@@ -166,6 +166,17 @@ impl Server {
 
     /// [`Server::start`] with ACME on `ports.0` and OCSP/CRL (`--listen`) on `ports.1`.
     pub fn start_at(ports: (u16, u16), dir: &Path, http_port: u16, dns: &Dns) -> Server {
+        Server::start_with(ports, dir, http_port, dns, &[])
+    }
+
+    /// [`Server::start_at`] with more `serve` arguments.
+    pub fn start_with(
+        ports: (u16, u16),
+        dir: &Path,
+        http_port: u16,
+        dns: &Dns,
+        extra: &[&str],
+    ) -> Server {
         let (port, listen) = ports;
         let log = tempfile::NamedTempFile::new().unwrap();
         let child = clean_ca(dir)
@@ -175,6 +186,7 @@ impl Server {
             .arg(format!("127.0.0.1:{port}"))
             .args(["--acme-http-port", &http_port.to_string()])
             .args(["--acme-resolver", &dns.addr.to_string()])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log.reopen().unwrap())
@@ -196,7 +208,7 @@ impl Server {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 
-    fn directory(&self) -> String {
+    pub fn directory(&self) -> String {
         format!("https://localhost:{}/acme/directory", self.port)
     }
 }

@@ -194,6 +194,17 @@ fn key_rollover_moves_the_account_and_deactivation_ends_it_acme_account() {
         let a = client.post(p, payload);
         assert_eq!(kind(&a), "urn:ietf:params:acme:error:unauthorized", "{p}");
     }
+    let again = Client {
+        key: load(&new_der),
+        kid: None,
+        ..Client::new(&ca, server.port)
+    };
+    let a = again.post("/acme/new-account", Some(&json!({})));
+    assert_eq!(
+        kind(&a),
+        "urn:ietf:params:acme:error:unauthorized",
+        "its key again"
+    );
     assert_unchanged(&before, &snapshot(&dir));
     let acme = std::fs::read_to_string(dir.join("acme.json")).unwrap();
     assert!(acme.contains("\"status\": \"deactivated\""));

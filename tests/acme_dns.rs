@@ -146,7 +146,7 @@ fn dns01_validates_by_txt_record_and_authorizes_wildcards_acme_dns01() {
         .iter()
         .map(|c| c["type"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["http-01", "dns-01"]);
+    assert_eq!(kinds, ["http-01", "dns-01", "tls-alpn-01"]);
     std::fs::write(txt.join("_acme-challenge.web.lab.test"), "not-the-digest\n").unwrap();
     let dns01 = Client::path(authz["challenges"][1]["url"].as_str().unwrap());
     let c = client.post(&dns01, Some(&json!({}))).json();
@@ -268,6 +268,8 @@ fn lego_obtains_a_wildcard_by_dns01_through_exec_acme_dns01() {
         .env("EXEC_PATH", exec_script(tmp.path(), &txt))
         .env("EXEC_PROPAGATION_TIMEOUT", "30")
         .env("EXEC_POLLING_INTERVAL", "1")
+        // exec is a sequential provider: 60 s between the two names by default.
+        .env("EXEC_SEQUENCE_INTERVAL", "1")
         .args([
             "--server",
             &format!("https://localhost:{}/acme/directory", server.port),

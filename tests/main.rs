@@ -6,8 +6,10 @@ mod harness;
 
 mod acme;
 mod acme_account;
+mod acme_alpn;
 mod acme_client;
 mod acme_dns;
+mod acme_eab;
 mod acme_revoke;
 mod acme_subca;
 mod adopt;

@@ -7,6 +7,7 @@
 //! come in as arguments — and nothing here imports the rest of the crate but `pki`, so the
 //! serve layer (src/cmd/serve/acme/) and the state model both build on it without a cycle.
 
+pub mod eab;
 pub mod jws;
 pub mod nonce;
 pub mod problem;

@@ -41,6 +41,22 @@ pub struct State {
     pub accounts: BTreeMap<String, Account>,
     pub orders: BTreeMap<String, Order>,
     pub authorizations: BTreeMap<String, Authz>,
+    /// External Account Binding keys by key id (RFC 8555 7.3.4; `ca acme eab add`).
+    #[serde(default)]
+    pub eab: BTreeMap<String, Eab>,
+}
+
+/// An External Account Binding key: an HS256 MAC key the operator handed out, used by at
+/// most one newAccount, then forgotten (`key` null) with the account it bound recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Eab {
+    /// The MAC key, base64url of 32 random bytes; null once used.
+    pub key: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    /// The account it bound, once used.
+    pub account: Option<String>,
 }
 
 /// An account (RFC 8555 7.1.2).
@@ -192,6 +208,9 @@ pub struct NewAccount {
     pub only_return_existing: bool,
     #[serde(default)]
     pub terms_of_service_agreed: bool,
+    /// RFC 8555 7.3.4: a JWS MACed with a key of `eab` (checked by [`super::eab::verify`]).
+    #[serde(default)]
+    pub external_account_binding: Option<serde_json::Value>,
 }
 
 /// The answer to a newAccount: the account's id, and whether it was made now.
@@ -202,13 +221,13 @@ pub enum Registered {
 }
 
 impl Authz {
-    /// The challenges it offers: a wildcard only dns-01 (RFC 8555 7.1.3), an address only
-    /// http-01 (RFC 8738 7: no dns-01 for IP identifiers), a name both.
+    /// The challenges it offers: a wildcard only dns-01 (RFC 8555 7.1.3), an address http-01
+    /// and tls-alpn-01 (RFC 8738 7: no dns-01 for IP identifiers), a name all three.
     pub fn challenges(&self) -> &'static [&'static str] {
         match (self.identifier.kind.as_str(), self.wildcard) {
-            ("ip", _) => &["http-01"],
+            ("ip", _) => &["http-01", "tls-alpn-01"],
             (_, true) => &["dns-01"],
-            _ => &["http-01", "dns-01"],
+            _ => &["http-01", "dns-01", "tls-alpn-01"],
         }
     }
 }

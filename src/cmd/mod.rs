@@ -10,6 +10,7 @@
 //! session and `query` it into a report whose type, text and JSON live in the `render`
 //! module of the same name; they compose no output themselves. No command imports another.
 
+pub mod acme_eab;
 pub mod backup;
 pub mod check;
 pub mod crl;

@@ -261,7 +261,10 @@ fn a_wildcard_is_authorized_for_its_base_name_by_dns_01_only() {
         ("lab.test", true)
     );
     assert_eq!(z.challenges(), &["dns-01"]);
-    assert_eq!(s.authorizations["Z1"].challenges(), &["http-01", "dns-01"]);
+    assert_eq!(
+        s.authorizations["Z1"].challenges(),
+        &["http-01", "dns-01", "tls-alpn-01"]
+    );
     let err = s
         .record_validation("ZW", "http-01", Ok(()), NOW)
         .unwrap_err();

@@ -45,7 +45,7 @@ impl Reply {
 /// Answers one request: `base` is `https://HOST[:PORT]` as the client addressed it.
 pub fn answer(acme: &Acme, method: &str, path: &str, base: &str, body: &[u8]) -> Reply {
     let mut reply = match (method, path) {
-        ("GET", "/acme/directory") => Reply::json(200, &directory(base)),
+        ("GET", "/acme/directory") => Reply::json(200, &directory(base, acme.eab_required)),
         ("HEAD", "/acme/new-nonce") => Reply::empty(200),
         ("GET", "/acme/new-nonce") => Reply::empty(204),
         ("POST", _) if path.starts_with("/acme/") => {
@@ -82,14 +82,14 @@ impl Reply {
 }
 
 /// The directory (RFC 8555 7.1.1).
-fn directory(base: &str) -> Value {
+fn directory(base: &str, eab_required: bool) -> Value {
     json!({
         "newNonce": format!("{base}/acme/new-nonce"),
         "newAccount": format!("{base}/acme/new-account"),
         "newOrder": format!("{base}/acme/new-order"),
         "revokeCert": format!("{base}/acme/revoke-cert"),
         "keyChange": format!("{base}/acme/key-change"),
-        "meta": {"externalAccountRequired": false},
+        "meta": {"externalAccountRequired": eab_required},
     })
 }
 
@@ -112,7 +112,7 @@ fn post(acme: &Acme, path: &str, base: &str, body: &[u8]) -> Result<Reply, Probl
         };
         parsed.verify(&url, jwk)?;
         let ask: NewAccount = parsed.json()?;
-        return new_account(acme, base, jwk, &ask);
+        return new_account(acme, (base, &url), jwk, &ask);
     }
     if path == "/acme/revoke-cert" {
         return super::revoke::revoke_cert(acme, base, &url, &parsed);
@@ -177,13 +177,37 @@ pub fn account_id(base: &str, kid: &str) -> Result<String, Problem> {
         })
 }
 
-/// newAccount (RFC 8555 7.3): 201 and the new account, or 200 and the existing one.
-fn new_account(acme: &Acme, base: &str, jwk: &Jwk, ask: &NewAccount) -> Result<Reply, Problem> {
+/// newAccount (RFC 8555 7.3): 201 and the new account, or 200 and the existing one. A new
+/// account's External Account Binding (7.3.4) is checked under the lock and its key marked
+/// used in the same commit; without one, `--acme-eab-required` refuses it.
+fn new_account(
+    acme: &Acme,
+    (base, url): (&str, &str),
+    jwk: &Jwk,
+    ask: &NewAccount,
+) -> Result<Reply, Problem> {
     let fresh = acme.fresh_id();
     let (id, created) = ops::transact(acme, |_, state, env| {
         match state.new_account(jwk, ask, fresh, env.now)? {
             Registered::Existing(id) => Ok(((id, false), None)),
             Registered::Created(id) => {
+                match &ask.external_account_binding {
+                    Some(binding) => {
+                        let kid = crate::acme::eab::verify(binding, url, jwk, &state.eab)?;
+                        if let Some(e) = state.eab.get_mut(&kid) {
+                            e.key = None;
+                            e.account = Some(id.clone());
+                        }
+                    }
+                    None if acme.eab_required => {
+                        return Err(problem(
+                            Kind::ExternalAccountRequired,
+                            "this server registers only accounts with an External Account \
+                             Binding: ask the operator for one (ca acme eab add)",
+                        ));
+                    }
+                    None => {}
+                }
                 let change = Change::of("acme-account", &id);
                 Ok(((id, true), Some(change)))
             }
@@ -264,6 +288,7 @@ fn challenge(
     let (id, kind) = match path.split_once('/') {
         None => (path, "http-01"),
         Some((id, "dns-01")) => (id, "dns-01"),
+        Some((id, "tls-alpn-01")) => (id, "tls-alpn-01"),
         Some(_) => return Err(problem(Kind::Malformed, "no such challenge")),
     };
     let (authz, thumbprint) = ops::read(acme, |_, s| {
@@ -283,6 +308,11 @@ fn challenge(
         let target = &acme.target;
         let outcome = match kind {
             "dns-01" => super::validate::dns01(target, &authz.identifier.value, &key_authz),
+            "tls-alpn-01" => {
+                super::validate::addresses(target, &authz.identifier).and_then(|addrs| {
+                    super::alpn::tls_alpn01(target, &authz.identifier, &addrs, &key_authz)
+                })
+            }
             _ => super::validate::http01(target, &authz.identifier, &authz.token, &key_authz),
         };
         ops::transact(acme, |_, state, env| {

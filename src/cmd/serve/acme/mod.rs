@@ -4,9 +4,11 @@
 //! order, a validated challenge, an issued certificate — is a journaled commit under the
 //! state directory's lock, like any `ca` command's (ops.rs). The server's own TLS certificate
 //! is issued by this CA at start when it is missing or in the last third of its validity
-//! (tls.rs). handlers.rs answers the resources, validate.rs does http-01.
+//! (tls.rs). handlers.rs answers the resources; validate.rs does http-01 and dns-01 (with
+//! dns.rs), alpn.rs tls-alpn-01; account.rs, revoke.rs the account changes and revokeCert.
 
 pub mod account;
+pub mod alpn;
 pub mod dns;
 pub mod handlers;
 pub mod ops;
@@ -38,6 +40,8 @@ pub struct Acme {
     pub listen: SocketAddr,
     pub target: validate::Target,
     pub tls: Arc<rustls::ServerConfig>,
+    /// `--acme-eab-required`: newAccount needs an External Account Binding.
+    pub eab_required: bool,
     /// The certificate served, replaced when it is renewed.
     current: Arc<tls::Current>,
     /// What the TLS certificate is renewed with: the command's context and the hosts.
@@ -114,9 +118,11 @@ pub fn prepare(args: &AcmeArgs, ctx: &super::super::Context, dir: PathBuf) -> Re
         listen: args.acme_listen,
         target: validate::Target {
             http_port: args.acme_http_port,
+            tls_port: args.acme_tls_port,
             resolver: args.acme_resolver,
         },
         tls: Arc::new(tls),
+        eab_required: args.acme_eab_required,
         current,
         ctx: ctx.clone(),
         hosts,

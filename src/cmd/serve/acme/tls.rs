@@ -232,7 +232,7 @@ impl rustls::server::ResolvesServerCert for Current {
 /// ring, the crate's one crypto stack; rustls deprecates its ring provider only for lacking
 /// the post-quantum key exchange, which no ACME client needs.
 #[allow(deprecated)]
-fn provider() -> rustls::crypto::CryptoProvider {
+pub fn provider() -> rustls::crypto::CryptoProvider {
     rustls::crypto::ring::default_provider()
 }
 

@@ -24,6 +24,8 @@ pub const MAX_RESPONSE: usize = 8 * 1024;
 #[derive(Debug, Clone)]
 pub struct Target {
     pub http_port: u16,
+    /// Where tls-alpn-01 connects (`--acme-tls-port`, RFC 8737: 443).
+    pub tls_port: u16,
     pub resolver: Option<SocketAddr>,
 }
 
@@ -58,6 +60,16 @@ pub fn http01(
         }
     }
     Err(fail(last))
+}
+
+/// The addresses validation goes to for `id`: an `ip` identifier's own, a `dns` name's as
+/// resolved.
+pub fn addresses(target: &Target, id: &Identifier) -> Result<Vec<IpAddr>, Failure> {
+    match (id.kind.as_str(), id.value.parse::<IpAddr>()) {
+        ("ip", Ok(ip)) => Ok(vec![ip]),
+        ("ip", Err(_)) => Err(fail(format!("{} is not an IP address", id.value))),
+        _ => resolve(target, &id.value),
+    }
 }
 
 /// Checks the dns-01 challenge of the name `name` (a wildcard's base name): a TXT record of

@@ -109,3 +109,40 @@ fn junk_datagrams_do_not_extend_the_wait() {
     assert!(took < Duration::from_millis(1500), "{took:?}");
     junk.join().unwrap();
 }
+
+/// A response to the query `q` (a.test, TXT) with `answers` of type `kind`, by pointer.
+fn message(q: &[u8], flags: [u8; 2], kind: u16, answers: &[&[u8]]) -> Vec<u8> {
+    let mut m = q[..2].to_vec();
+    m.extend_from_slice(&flags);
+    m.extend_from_slice(&[0, 1]);
+    m.extend_from_slice(&(answers.len() as u16).to_be_bytes());
+    m.extend_from_slice(&[0, 0, 0, 0]);
+    m.extend_from_slice(&q[12..]);
+    for data in answers {
+        m.extend_from_slice(&record(&[0xc0, 12], kind, data));
+    }
+    m
+}
+
+#[test]
+fn txt_answers_are_read_and_bad_ones_refused() {
+    let q = question(0xabcd, "a.test", TXT).unwrap();
+    let m = message(&q, [0x81, 0x80], TXT, &[b"\x03abc\x02de", b"\x01x"]);
+    let data = parse_answer(&m, &q, "a.test", TXT).unwrap();
+    assert_eq!(data.len(), 2);
+    assert_eq!(data[0], b"\x03abc\x02de");
+    // Records of another type are skipped.
+    let a = question(0xabcd, "a.test", A).unwrap();
+    let m_a = message(&a, [0x81, 0x80], TXT, &[b"\x01x"]);
+    assert!(parse_answer(&m_a, &a, "a.test", A).unwrap().is_empty());
+    // Truncated (TC), an error rcode, a record cut short: failures, no panic.
+    let tc = message(&q, [0x83, 0x80], TXT, &[b"\x01x"]);
+    assert!(parse_answer(&tc, &q, "a.test", TXT).is_err());
+    let nx = message(&q, [0x81, 0x83], TXT, &[]);
+    assert!(parse_answer(&nx, &q, "a.test", TXT).is_err());
+    let cut = message(&q, [0x81, 0x80], TXT, &[b"\x05abcde"]);
+    assert!(parse_answer(&cut[..cut.len() - 2], &q, "a.test", TXT).is_err());
+    for n in 12..m.len() {
+        let _ = parse_answer(&m[..n], &q, "a.test", TXT);
+    }
+}
