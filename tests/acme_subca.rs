@@ -3,7 +3,8 @@
 //! trusts only the root verifies it; the startup line names the URL the certificate covers;
 //! the default `--acme-host localhost` on a name-constrained sub-CA is refused with a note
 //! naming `--acme-host`, nothing changed; an encrypted sub-CA key's passphrase is given as
-//! `serve --acme --passphrase-file FILE`.
+//! `serve --acme --passphrase-file FILE`; a revoked TLS certificate is reissued at the next
+//! start.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -110,4 +111,44 @@ fn an_issuing_sub_ca_serves_acme_with_its_chain_acme_tls_subca() {
     let _ = child.wait();
     assert!(answer.contains("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("newAccount"), "{answer}");
+
+    // A revoked TLS certificate is not served again: the next start issues a new one.
+    let tls_serials = || -> Vec<serde_json::Value> {
+        let out = clean_ca(&issuing)
+            .args(["list", "--json"])
+            .output()
+            .unwrap();
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        rows.into_iter()
+            .filter(|r| r["profile"] == "acme-tls")
+            .collect()
+    };
+    let first = tls_serials();
+    assert_eq!(first.len(), 1);
+    let serial = first[0]["serial"].as_str().unwrap();
+    ok(
+        &issuing,
+        &[
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+            "revoke",
+            serial,
+        ],
+    );
+    let log = tmp.path().join("again.log");
+    let mut child = serve(&issuing, &["acme.lab.test"], free_port(), &log, 60);
+    let started = wait_until(DEADLINE, || {
+        let t = std::fs::read_to_string(&log).unwrap_or_default();
+        t.contains("ACME directory at").then_some(())
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        started.is_some(),
+        "{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    let now = tls_serials();
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert!(now.iter().any(|r| r["state"] == "valid"), "{now:?}");
 }

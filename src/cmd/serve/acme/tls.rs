@@ -131,11 +131,31 @@ fn current(ctx: &crate::cmd::Context, dir: &Path, sans: &[San]) -> Result<Option
     let key = zeroize::Zeroizing::new(key);
     let ca = session.read(crate::model::layout::CERT)?;
     let chain = session.read_optional(crate::model::layout::CHAIN)?;
-    drop(session);
-    if !still_good(&cert, &ca, sans, ctx.now()?) {
+    if !still_good(&cert, &ca, sans, ctx.now()?) || revoked(&session, &cert, &ctx.pass)? {
         return Ok(None);
     }
+    drop(session);
     Ok(Some((served_chain(cert, &ca, chain.as_deref())?, key)))
+}
+
+/// Has index.log revoked `cert` (review finding: a TLS certificate revoked — by revokeCert
+/// with its own key, or `ca revoke` — was served on, across restarts, until its last third)?
+/// Then it is reissued like a missing one.
+fn revoked(session: &Session, cert: &[u8], pass: &crate::passphrase::Source) -> Result<bool> {
+    let Ok(der) = crate::pki::pem::decode_one(cert, &["CERTIFICATE"], 1 << 20) else {
+        return Ok(false); // not ours to judge here: still_good refused it already
+    };
+    let Ok(x509) = crate::pki::pem::certificate(&der) else {
+        return Ok(false);
+    };
+    let serial = crate::pki::serial::Serial::from_magnitude(x509.raw_serial());
+    let reads = crate::store::Reads {
+        key: false,
+        log: crate::store::LogReads::None,
+    };
+    let snapshot = session.snapshot(reads, pass)?;
+    let entry = crate::model::log::find(&session.open_log()?, &snapshot.header, &serial)?;
+    Ok(entry.is_some_and(|e| e.revoked.is_some()))
 }
 
 /// What the server presents (ACME-TLS): its certificate, then — for a sub-CA — ca.crt and
