@@ -292,6 +292,14 @@ impl State {
         deactivate: bool,
     ) -> Result<Account, Problem> {
         self.account(id)?;
+        if deactivate && contact.is_some() {
+            // One change per request, so that each is audited as what it is (review finding:
+            // both were made and only the deactivation recorded).
+            return Err(problem(
+                Kind::Malformed,
+                "deactivate an account alone: send the contact update first",
+            ));
+        }
         if let Some(c) = &contact {
             check_contacts(c)?;
         }
@@ -320,6 +328,12 @@ impl State {
             ));
         }
         let thumbprint = new.thumbprint();
+        if thumbprint == current.thumbprint {
+            return Err(problem(
+                Kind::Malformed,
+                "newKey is the account's current key already",
+            ));
+        }
         if let Some((other, _)) = self
             .accounts
             .iter()

@@ -304,3 +304,17 @@ fn a_key_change_needs_the_current_key_and_a_key_no_other_account_has() {
         "a deactivated account"
     );
 }
+
+/// Review findings: a deactivation that also changed `contact` made both changes and audited
+/// one; a key change to the key the account has was answered 409 "another account".
+#[test]
+fn one_account_change_per_request_and_no_change_to_the_same_key() {
+    let mut s = ordered();
+    let both = s.update_account("A", Some(vec!["mailto:new@lab.test".into()]), true);
+    assert_eq!(both.unwrap_err().kind, Kind::Malformed);
+    assert_eq!(s.accounts["A"].status, "valid");
+    assert!(s.accounts["A"].contact.is_empty());
+    let same = s.change_key("A", &key(), &key()).unwrap_err();
+    assert_eq!(same.kind, Kind::Malformed);
+    assert!(s.update_account("A", None, true).is_ok());
+}
