@@ -345,6 +345,16 @@ fn two_finalizes_at_once_issue_once_and_hostile_jws_change_nothing_acme_finalize
         .filter(|r| r["profile"] == "acme")
         .collect();
     assert_eq!(acme.len(), 1, "{rows}");
+    // LIST-ACME: the row names the account (the kid's last segment), and so does the table.
+    let kid = client.kid.clone().unwrap();
+    let account = kid.rsplit('/').next().unwrap();
+    assert_eq!(acme[0]["acme_account"], account, "{rows}");
+    let table = clean_ca(&dir).args(["list"]).output().unwrap();
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    assert!(
+        table.contains(&format!("(ACME account {account})")),
+        "{table}"
+    );
     let cert = client.post(
         &Client::path(answers[0]["certificate"].as_str().unwrap()),
         None,

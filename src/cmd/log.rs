@@ -5,8 +5,8 @@
 
 use super::Context;
 use crate::cli::JsonArgs;
-use crate::error::{Error, Result};
-use crate::model::audit::{AuditError, Record};
+use crate::error::Result;
+use crate::model::audit::{Record, verified_records};
 use crate::store::{AUDIT, Access, Session};
 
 /// Runs `ca log`.
@@ -17,35 +17,10 @@ pub fn run(args: &JsonArgs, ctx: &Context) -> Result<()> {
 }
 
 /// The records of audit.log, in order, only from the history the CA signed (VERIFIED-READ):
-/// the state is loaded (its checkpoint verified with ca.crt's key, audit.log as long as it
-/// records), and every record must chain to the one before it up to the signed
-/// `audit_head`. A line that is not a record, or a broken chain, is a state error.
+/// the state is loaded (its checkpoint verified with ca.crt's key), and every record must
+/// chain to the one before it up to the signed `audit_head` ([`verified_records`]).
 pub fn query(session: &Session) -> Result<Vec<Record>> {
     let state = session.verified_state()?;
     let bytes = session.read(AUDIT)?;
-    let path = session.dir().join(AUDIT);
-    let problems =
-        crate::model::audit::verify(&bytes, state.header.generation, &state.header.audit_head);
-    if let Some(first) = problems.first() {
-        return Err(Error::state(&path, AuditError::Unchained(first.clone())));
-    }
-    std::str::from_utf8(&bytes)
-        .map_err(|_| Error::state(&path, AuditError::NotUtf8))?
-        .lines()
-        .enumerate()
-        .map(|(i, l)| {
-            serde_json::from_str::<Record>(l).map_err(|e| {
-                let line = i + 1;
-                let (column, category) = (e.column(), e.classify().into());
-                Error::state(
-                    &path,
-                    AuditError::Line {
-                        line,
-                        column,
-                        category,
-                    },
-                )
-            })
-        })
-        .collect()
+    verified_records(&bytes, &state.header, &session.dir().join(AUDIT))
 }

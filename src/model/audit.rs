@@ -192,6 +192,41 @@ pub fn verify(bytes: &[u8], generation: u64, head: &str) -> Vec<String> {
     problems
 }
 
+/// The records of audit.log's `bytes`, in order, each chained to the one before it up to
+/// the signed `audit_head` of `header` (VERIFIED-READ): a line that is not a record, or a
+/// broken chain, is a state error naming `path`. `ca log` prints them; `ca list` takes the
+/// ACME account of a certificate from them.
+pub fn verified_records(
+    bytes: &[u8],
+    header: &crate::model::header::Header,
+    path: &std::path::Path,
+) -> crate::error::Result<Vec<Record>> {
+    use crate::error::Error;
+    let problems = verify(bytes, header.generation, &header.audit_head);
+    if let Some(first) = problems.first() {
+        return Err(Error::state(path, AuditError::Unchained(first.clone())));
+    }
+    std::str::from_utf8(bytes)
+        .map_err(|_| Error::state(path, AuditError::NotUtf8))?
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str::<Record>(l).map_err(|e| {
+                let line = i + 1;
+                let (column, category) = (e.column(), e.classify().into());
+                Error::state(
+                    path,
+                    AuditError::Line {
+                        line,
+                        column,
+                        category,
+                    },
+                )
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,6 +32,9 @@ pub struct Row<'a> {
     pub parent: Option<&'a str>,
     /// For a sub-CA: this CA's depth + 1 (a root's sub-CA is 1), else null.
     pub depth: Option<usize>,
+    /// For a certificate issued through ACME: the account it went to (audit.log's
+    /// `acme-issue` record), else null (LIST-ACME).
+    pub acme_account: Option<&'a str>,
 }
 
 /// Where this CA stands, for the rows of the sub-CAs it issued: its subject (RFC 4514) and
@@ -72,6 +75,7 @@ impl<'a> Row<'a> {
             sha256: &e.sha256,
             parent: sub_ca.then_some(ca.subject.as_str()),
             depth: sub_ca.then_some(ca.depth + 1),
+            acme_account: None,
         }
     }
 }
@@ -112,7 +116,7 @@ pub fn write(
     query(&mut |r| {
         writeln!(
             out,
-            "{:<width$}  {:<7}  {:<20}  {:<13}  {}{}",
+            "{:<width$}  {:<7}  {:<20}  {:<13}  {}{}{}",
             r.serial,
             r.shown_state(),
             r.not_after,
@@ -122,7 +126,10 @@ pub fn write(
                 String::new()
             } else {
                 crate::term::escape(&format!(" [{}]", r.sans.join(", ")))
-            }
+            },
+            r.acme_account
+                .map(|a| crate::term::escape(&format!(" (ACME account {a})")))
+                .unwrap_or_default()
         )
         .map_err(io)
     })
