@@ -503,3 +503,46 @@ fn an_ip_identifier_is_validated_at_its_address_and_issued_as_an_ip_san_acme_flo
     assert_eq!(a.json()["type"], "urn:ietf:params:acme:error:badNonce");
     drop(server);
 }
+
+/// ACME-LIMITS: an account's new orders beyond `--acme-order-limit` per hour are
+/// `rateLimited` (429) with a Retry-After, and change nothing; another account is not
+/// limited by it.
+#[test]
+fn new_orders_beyond_the_limit_are_rate_limited_acme_limits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ca");
+    lab_ca(&dir);
+    let dns = Dns::start();
+    let ports = (crate::acme::free_port(), crate::acme::free_port());
+    let server = Server::start_with(ports, &dir, 9, &dns, &["--acme-order-limit", "2"]);
+    let account = || {
+        let mut c = Client::new(&dir.join("ca.crt"), server.port);
+        let a = c.post(
+            "/acme/new-account",
+            Some(&json!({"termsOfServiceAgreed": true})),
+        );
+        c.kid = Some(a.header("location").unwrap());
+        c
+    };
+    let client = account();
+    let ask = json!({"identifiers": [{"type": "dns", "value": "web.lab.test"}]});
+    for _ in 0..2 {
+        assert_eq!(client.post("/acme/new-order", Some(&ask)).status, 201);
+    }
+    let before = snapshot(&dir);
+    let limited = client.post("/acme/new-order", Some(&ask));
+    assert_eq!(
+        limited.status,
+        429,
+        "{}",
+        String::from_utf8_lossy(&limited.body)
+    );
+    assert_eq!(
+        limited.json()["type"],
+        "urn:ietf:params:acme:error:rateLimited"
+    );
+    let wait: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&wait), "{wait}");
+    assert_unchanged(&before, &snapshot(&dir));
+    assert_eq!(account().post("/acme/new-order", Some(&ask)).status, 201);
+}

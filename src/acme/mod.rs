@@ -9,6 +9,7 @@
 
 pub mod eab;
 pub mod jws;
+pub mod limit;
 pub mod nonce;
 pub mod problem;
 pub mod state;

@@ -22,6 +22,7 @@ pub enum Kind {
     AlreadyRevoked,
     BadRevocationReason,
     ExternalAccountRequired,
+    RateLimited,
 }
 
 impl Kind {
@@ -44,6 +45,7 @@ impl Kind {
             Kind::AlreadyRevoked => "alreadyRevoked",
             Kind::BadRevocationReason => "badRevocationReason",
             Kind::ExternalAccountRequired => "externalAccountRequired",
+            Kind::RateLimited => "rateLimited",
         }
     }
 
@@ -54,6 +56,7 @@ impl Kind {
             Kind::ExternalAccountRequired => 403,
             Kind::OrderNotReady => 403,
             Kind::ServerInternal => 500,
+            Kind::RateLimited => 429,
             _ => 400,
         }
     }

@@ -39,6 +39,9 @@ pub struct AcmeArgs {
     /// `ca acme eab add` (each binding registers one account).
     #[arg(long, requires = "acme")]
     pub acme_eab_required: bool,
+    /// New orders an account may make per hour (rateLimited beyond, with Retry-After).
+    #[arg(long, value_name = "N", default_value_t = 100, requires = "acme")]
+    pub acme_order_limit: usize,
     /// The CA key's passphrase or token PIN, which only `--acme` reads (refused without it:
     /// plain serve never loads the CA key).
     #[command(flatten)]

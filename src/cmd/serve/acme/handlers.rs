@@ -259,6 +259,22 @@ fn new_order(acme: &Acme, base: &str, account: &str, ask: &Value) -> Result<Repl
             "notBefore and notAfter are not supported: the CA's acme profile sets the validity",
         ));
     }
+    // ACME-LIMITS: at most --acme-order-limit new orders per account per hour.
+    let admitted = acme
+        .order_limit
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .admit(account, crate::clock::now().map_err(ops::internal)?);
+    if let Err(wait) = admitted {
+        let max = acme.order_limit.lock().map(|w| w.max).unwrap_or_default();
+        let refused = problem(
+            Kind::RateLimited,
+            format!("at most {max} new orders per account per hour; retry after {wait} s"),
+        );
+        let mut reply = Reply::problem(&refused);
+        reply.headers.push(("retry-after", wait.to_string()));
+        return Ok(reply);
+    }
     let identifiers: Vec<Identifier> = serde_json::from_value(ask["identifiers"].clone())
         .map_err(|e| problem(Kind::Malformed, format!("identifiers: {e}")))?;
     let order_id = acme.fresh_id();

@@ -48,6 +48,8 @@ pub struct Acme {
     ctx: crate::cmd::Context,
     hosts: Vec<String>,
     nonces: Mutex<Book>,
+    /// New orders per account per hour (`--acme-order-limit`, ACME-LIMITS).
+    pub order_limit: Mutex<crate::acme::limit::Window>,
     /// One ACME commit at a time in this process (the lock orders it with other commands).
     writer: Mutex<()>,
 }
@@ -127,6 +129,10 @@ pub fn prepare(args: &AcmeArgs, ctx: &super::super::Context, dir: PathBuf) -> Re
         ctx: ctx.clone(),
         hosts,
         nonces: Mutex::new(Book::new(crate::acme::nonce::CAPACITY)),
+        order_limit: Mutex::new(crate::acme::limit::Window::new(
+            args.acme_order_limit,
+            time::Duration::hours(1),
+        )),
         writer: Mutex::new(()),
     })
 }
