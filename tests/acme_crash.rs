@@ -6,6 +6,7 @@
 
 use std::path::Path;
 use std::process::{Child, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -251,6 +252,7 @@ fn serve_aborted_at_every_mutation_of_a_finalize_issues_once_or_not_at_all_acme_
     assert!(per_finalize > 0);
 
     let (mut issued, mut not_issued) = (0, 0);
+    let mut outcomes = String::new();
     for n in 1..=per_finalize {
         let dir = tmp.path().join(format!("abort{n}"));
         copy_dir(&base, &dir);
@@ -288,6 +290,7 @@ fn serve_aborted_at_every_mutation_of_a_finalize_issues_once_or_not_at_all_acme_
         match stored.as_str() {
             "ready" => {
                 not_issued += 1;
+                outcomes.push_str(&format!(" {n}:ready"));
                 assert_eq!(serial, None, "{fault}");
                 assert!(
                     before_retry.is_empty(),
@@ -296,6 +299,7 @@ fn serve_aborted_at_every_mutation_of_a_finalize_issues_once_or_not_at_all_acme_
             }
             "valid" => {
                 issued += 1;
+                outcomes.push_str(&format!(" {n}:valid"));
                 let serial = serial.unwrap();
                 assert_eq!(before_retry, vec![serial.clone()], "{fault}");
                 assert_eq!(index_lines_naming(&dir, &serial), 1, "{fault}");
@@ -357,8 +361,82 @@ fn serve_aborted_at_every_mutation_of_a_finalize_issues_once_or_not_at_all_acme_
     );
     drop(serve);
     eprintln!(
-        "{per_finalize} aborts: {issued} left the order valid, {not_issued} ready; {:?}",
+        "{per_finalize} aborts: {issued} left the order valid, {not_issued} ready ({outcomes}); {:?}",
         started.elapsed()
     );
     assert!(started.elapsed() < Duration::from_secs(300));
+}
+
+/// ACME-FINALIZE: twenty accounts, each with a ready order, finalize at once from twenty
+/// threads: twenty valid orders with twenty distinct serials, each in index.log once and in
+/// `ca list` under the acme profile, each certificate verifying to the root; `ca check` ok.
+#[test]
+#[ignore = "full tier: twenty orders made ready take ~4 s"]
+fn twenty_clients_finalizing_at_once_get_distinct_recorded_serials_acme_finalize() {
+    let started = Instant::now();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ca");
+    lab_ca(&dir);
+    let dns = Dns::start();
+    let responder = Responder::start("");
+    let ports = (free_port(), free_port());
+    let serve = Serve::start(&dir, ports, responder.port, &dns, &[]);
+    let ready: Vec<(Client, String, String)> = (0..20)
+        .map(|i| {
+            let mut client = Client::new(&dir.join("ca.crt"), ports.0);
+            let (order, finalize) = ready_order(&mut client, &responder, &format!("w{i}.lab.test"));
+            (client, order, finalize)
+        })
+        .collect();
+    let made_ready = started.elapsed();
+    let barrier = Arc::new(std::sync::Barrier::new(20));
+    let threads: Vec<_> = ready
+        .into_iter()
+        .enumerate()
+        .map(|(i, (client, order, finalize))| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let body = json!({"csr": b64(&csr(&format!("w{i}.lab.test")))});
+                barrier.wait();
+                let a = client.post(&finalize, Some(&body));
+                assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+                let answer = a.json();
+                assert_eq!(answer["status"], "valid", "{answer}");
+                (client, order, answer)
+            })
+        })
+        .collect();
+    let done: Vec<(Client, String, Value)> =
+        threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let finalized = started.elapsed();
+    let mut serials = acme_serials(&dir);
+    assert_eq!(serials.len(), 20, "{serials:?}");
+    serials.sort();
+    serials.dedup();
+    assert_eq!(serials.len(), 20, "distinct serials");
+    for serial in &serials {
+        assert_eq!(index_lines_naming(&dir, serial), 1, "{serial}");
+    }
+    let state: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("acme.json")).unwrap()).unwrap();
+    let mut stored: Vec<String> = state["orders"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|o| {
+            assert_eq!(o["status"], "valid", "{o}");
+            o["certificate"].as_str().unwrap().to_string()
+        })
+        .collect();
+    stored.sort();
+    assert_eq!(stored, serials, "each order names its own certificate");
+    for (i, (client, _, answer)) in done.iter().enumerate() {
+        verify_order_certificate(client, answer, &dir, &tmp.path().join(format!("w{i}.pem")));
+    }
+    drop(serve);
+    assert_check_ok_at(&dir);
+    eprintln!(
+        "20 made ready in {made_ready:?}, finalized by {finalized:?}, all checked by {:?}",
+        started.elapsed()
+    );
 }
