@@ -1,8 +1,9 @@
 //! ACME-FINALIZE under crashes and concurrency (issue #30, "Crash and concurrency"): `serve
 //! --acme` aborted at every filesystem mutation of one finalize (debug-build
 //! `FILECA_FAULT=abort@K`) and restarted leaves the order issued once or not at all, and a
-//! client retry completes it (full tier); twenty accounts finalizing at once get twenty
-//! distinct serials, all recorded.
+//! client retry completes it; twenty accounts finalizing at once get twenty distinct serials,
+//! all recorded; an operator's `ca revoke` and `ca crl` interleaved with ACME finalizes all
+//! land. All full tier (each makes orders ready through the in-test client of acme_client.rs).
 
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::acme::{Dns, Responder, acme_serials, free_port, lab_ca};
-use crate::acme_client::{Client, b64, csr};
+use crate::acme_client::{Client, b64, csr as csr_der};
 use crate::harness::*;
 
 /// `ca serve --acme` on fixed ports with extra environment; killed when dropped.
@@ -220,7 +221,10 @@ fn serve_aborted_at_every_mutation_of_a_finalize_issues_once_or_not_at_all_acme_
         &[("FILECA_FAULT_TRACE", "1")],
     );
     let at_start = serve.mutations();
-    let a = client.post(&finalize, Some(&json!({"csr": b64(&csr("web.lab.test"))})));
+    let a = client.post(
+        &finalize,
+        Some(&json!({"csr": b64(&csr_der("web.lab.test"))})),
+    );
     assert_eq!(
         a.json()["status"],
         "valid",
@@ -267,7 +271,7 @@ fn serve_aborted_at_every_mutation_of_a_finalize_issues_once_or_not_at_all_acme_
         let answer = try_post(
             &client,
             &finalize,
-            &json!({"csr": b64(&csr("web.lab.test"))}),
+            &json!({"csr": b64(&csr_der("web.lab.test"))}),
         );
         assert!(
             answer.is_none_or(|status| status >= 500),
@@ -308,7 +312,10 @@ fn serve_aborted_at_every_mutation_of_a_finalize_issues_once_or_not_at_all_acme_
         }
         // The client's retry: finalize again while ready; fetch the valid order.
         let order = if stored == "ready" {
-            let a = client.post(&finalize, Some(&json!({"csr": b64(&csr("web.lab.test"))})));
+            let a = client.post(
+                &finalize,
+                Some(&json!({"csr": b64(&csr_der("web.lab.test"))})),
+            );
             a.json()
         } else {
             client.post(&order_path, None).json()
@@ -344,7 +351,10 @@ fn serve_aborted_at_every_mutation_of_a_finalize_issues_once_or_not_at_all_acme_
         &dns,
         &[("FILECA_FAULT", &fault)],
     );
-    let a = client.post(&finalize, Some(&json!({"csr": b64(&csr("web.lab.test"))})));
+    let a = client.post(
+        &finalize,
+        Some(&json!({"csr": b64(&csr_der("web.lab.test"))})),
+    );
     assert_eq!(
         a.json()["status"],
         "valid",
@@ -396,7 +406,7 @@ fn twenty_clients_finalizing_at_once_get_distinct_recorded_serials_acme_finalize
         .map(|(i, (client, order, finalize))| {
             let barrier = barrier.clone();
             std::thread::spawn(move || {
-                let body = json!({"csr": b64(&csr(&format!("w{i}.lab.test")))});
+                let body = json!({"csr": b64(&csr_der(&format!("w{i}.lab.test")))});
                 barrier.wait();
                 let a = client.post(&finalize, Some(&body));
                 assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
@@ -439,4 +449,141 @@ fn twenty_clients_finalizing_at_once_get_distinct_recorded_serials_acme_finalize
         "20 made ready in {made_ready:?}, finalized by {finalized:?}, all checked by {:?}",
         started.elapsed()
     );
+}
+
+/// The serials `ca list --json` shows with `profile` (uppercase hex) and their status.
+fn listed(dir: &Path) -> Vec<(String, String, String)> {
+    let out = clean_ca(dir).args(["list", "--json"]).output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["serial"].as_str().unwrap().to_uppercase(),
+                r["profile"].as_str().unwrap_or("").to_string(),
+                r["state"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// One operator command under a deadline; asserts it succeeds.
+fn operator(dir: &Path, args: &[&str]) {
+    let mut cmd = clean_ca(dir);
+    cmd.args(args);
+    let out = bounded(cmd, DEADLINE);
+    assert!(out.status.success(), "ca {args:?}: {}", output_text(&out));
+}
+
+/// ACME-FINALIZE with REVOKE-*, CRL-*: while eight ACME clients finalize at once, the
+/// operator revokes five certificates `ca sign` issued and publishes a CRL after each; then
+/// revokes one ACME certificate and publishes again. Every command succeeds (the commits are
+/// serialised, none lost): eight distinct ACME serials, the six revoked ones `revoked` in
+/// `ca list` and on the last CRL (which OpenSSL verifies against the root), no other serial on
+/// it, and `ca check` passes.
+#[test]
+#[ignore = "full tier: ~2 s, eight orders made ready and twelve operator commands"]
+fn operator_revokes_and_publishes_crls_while_acme_issues_acme_finalize() {
+    let started = Instant::now();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ca");
+    lab_ca(&dir);
+    for _ in 0..5 {
+        operator(&dir, &["sign", csr("p256-default.pem").to_str().unwrap()]);
+    }
+    let signed: Vec<String> = listed(&dir)
+        .into_iter()
+        .filter(|(_, p, _)| !p.starts_with("acme"))
+        .map(|(s, _, _)| s)
+        .collect();
+    assert_eq!(signed.len(), 5, "{signed:?}");
+    let dns = Dns::start();
+    let responder = Responder::start("");
+    let ports = (free_port(), free_port());
+    let serve = Serve::start(&dir, ports, responder.port, &dns, &[]);
+    let ready: Vec<(Client, String)> = (0..8)
+        .map(|i| {
+            let mut client = Client::new(&dir.join("ca.crt"), ports.0);
+            let (_, finalize) = ready_order(&mut client, &responder, &format!("op{i}.lab.test"));
+            (client, finalize)
+        })
+        .collect();
+    let barrier = Arc::new(std::sync::Barrier::new(9));
+    let clients: Vec<_> = ready
+        .into_iter()
+        .enumerate()
+        .map(|(i, (client, finalize))| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let body = json!({"csr": b64(&csr_der(&format!("op{i}.lab.test")))});
+                barrier.wait();
+                let a = client.post(&finalize, Some(&body));
+                assert_eq!(
+                    a.json()["status"],
+                    "valid",
+                    "{}",
+                    String::from_utf8_lossy(&a.body)
+                );
+            })
+        })
+        .collect();
+    let op_dir = dir.clone();
+    let op_serials = signed.clone();
+    let op = std::thread::spawn(move || {
+        barrier.wait();
+        for serial in &op_serials {
+            operator(&op_dir, &["revoke", serial, "--reason", "superseded"]);
+            operator(&op_dir, &["crl"]);
+        }
+    });
+    for t in clients {
+        t.join().unwrap();
+    }
+    op.join().unwrap();
+    let acme: Vec<String> = listed(&dir)
+        .into_iter()
+        .filter(|(_, p, _)| p == "acme")
+        .map(|(s, _, _)| s)
+        .collect();
+    let mut distinct = acme.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 8, "{acme:?}");
+    operator(&dir, &["revoke", &acme[0], "--reason", "keyCompromise"]);
+    operator(&dir, &["crl"]);
+    drop(serve);
+    let mut revoked = signed.clone();
+    revoked.push(acme[0].clone());
+    for (serial, _, status) in listed(&dir) {
+        let want = if revoked.contains(&serial) {
+            "revoked"
+        } else {
+            "valid"
+        };
+        assert_eq!(status, want, "{serial}");
+    }
+    let (ok, text) = openssl(&[
+        "crl",
+        "-in",
+        dir.join("ca.crl").to_str().unwrap(),
+        "-CAfile",
+        dir.join("ca.crt").to_str().unwrap(),
+        "-noout",
+        "-text",
+    ]);
+    assert!(ok && text.contains("verify OK"), "{text}");
+    let on_crl: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Serial Number: "))
+        .map(|s| s.trim().to_uppercase())
+        .collect();
+    let strip = |s: &str| s.trim_start_matches('0').to_string();
+    let mut want: Vec<String> = revoked.iter().map(|s| strip(s)).collect();
+    let mut got: Vec<String> = on_crl.iter().map(|s| strip(s)).collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "{text}");
+    assert_check_ok_at(&dir);
+    eprintln!("operator alongside ACME: {:?}", started.elapsed());
 }
