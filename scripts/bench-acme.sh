@@ -72,7 +72,11 @@ pids+=($!)
 PA=$(port); PL=$(port); PH=$(port)
 "$CA" --dir "$D" serve --exit-after 1800 --listen "127.0.0.1:$PL" --acme --acme-listen "127.0.0.1:$PA" \
     --acme-http-port "$PH" --acme-resolver "127.0.0.1:$PD" < /dev/null > /dev/null 2> "$work/serve.log" &
-pids+=($!)
+SERVE=$!
+pids+=($SERVE)
+cpu_ms() { # CPU time (user + system) of process $1 so far, in ms
+    python3 -c "import os; f=open('/proc/$1/stat').read().rsplit(')',1)[1].split(); print((int(f[11])+int(f[12]))*1000/os.sysconf('SC_CLK_TCK'))"
+}
 for _ in $(seq 600); do grep -q "ACME directory at" "$work/serve.log" && break; sleep 0.05; done
 grep -q "ACME directory at" "$work/serve.log" || { cat "$work/serve.log"; exit 1; }
 DIR_URL="https://localhost:$PA/acme/directory"
@@ -84,10 +88,15 @@ lego_run() { # name
 }
 lego_run warmup.lab.test # registers the account
 a0=$(wc -l < "$D/audit.log")
+c0=$(cpu_ms "$SERVE")
 t0=$(now)
-for i in $(seq "$ORDERS"); do lego_run "b$i.lab.test"; done
+TIMEFORMAT='%U %S'
+{ time (for i in $(seq "$ORDERS"); do lego_run "b$i.lab.test"; done) ; } 2> "$work/lego.cpu"
 t1=$(now)
+lego_cpu=$(python3 -c "u, s = open('$work/lego.cpu').read().split()[-2:]; print(f'{(float(u) + float(s)) * 1000 / $ORDERS:.1f}')")
 a1=$(wc -l < "$D/audit.log")
+c1=$(cpu_ms "$SERVE")
+serve_cpu=$(python3 -c "print(f'{($c1 - $c0) / $ORDERS:.1f}')")
 commits=$(python3 -c "print(f'{($a1 - $a0) / $ORDERS:.1f}')")
 issued=$(grep -c '"profile":"acme"' "$D/index.log" || true)
 [ "$issued" -ge $((ORDERS + 1)) ] || { echo "only $issued acme certificates in index.log"; exit 1; }
@@ -142,6 +151,8 @@ table=$(
     echo "|---|---:|"
     echo "| lego \`run\` in a loop, one process per order (account registered before) | $lego_rate orders/s ($ORDERS orders in $lego_total s, $lego_ms ms each) |"
     echo "| certbot \`certonly --standalone\`, new account each time, end to end | median $certbot_median s (runs: $certbot_list s) |"
+    echo "| CPU time of \`ca serve\` per lego order (user + system, /proc) | $serve_cpu ms |"
+    echo "| CPU time of lego (and its loop) per order (user + system) | $lego_cpu ms |"
     echo "| journaled commits (audit.log records) per lego order | $commits |"
     echo "| \`certbot --version\` (its interpreter start-up alone) | $certbot_start s |"
     echo "| \`lego --version\` (its start-up alone) | $lego_start ms |"
