@@ -525,6 +525,7 @@ fn operator_revokes_and_publishes_crls_while_acme_issues_acme_finalize() {
                     "{}",
                     String::from_utf8_lossy(&a.body)
                 );
+                started.elapsed()
             })
         })
         .collect();
@@ -532,15 +533,18 @@ fn operator_revokes_and_publishes_crls_while_acme_issues_acme_finalize() {
     let op_serials = signed.clone();
     let op = std::thread::spawn(move || {
         barrier.wait();
+        let from = started.elapsed();
         for serial in &op_serials {
             operator(&op_dir, &["revoke", serial, "--reason", "superseded"]);
             operator(&op_dir, &["crl"]);
         }
+        (from, started.elapsed())
     });
-    for t in clients {
-        t.join().unwrap();
-    }
-    op.join().unwrap();
+    let answered: Vec<Duration> = clients.into_iter().map(|t| t.join().unwrap()).collect();
+    let (op_from, op_to) = op.join().unwrap();
+    eprintln!(
+        "operator commands from {op_from:?} to {op_to:?}; finalizes answered at {answered:?}"
+    );
     let acme: Vec<String> = listed(&dir)
         .into_iter()
         .filter(|(_, p, _)| p == "acme")
