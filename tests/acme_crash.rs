@@ -192,8 +192,9 @@ fn index_lines_naming(dir: &Path, serial: &str) -> usize {
 /// ACME-FINALIZE, ACME-STATE: serve aborted at each mutation of a finalize (counted from
 /// FILECA_FAULT_TRACE), restarted without the fault: `ca check` passes, the order is `ready`
 /// with no certificate issued or `valid` naming the one certificate index.log records once,
-/// and the client's retry (finalize again when ready, fetch the order when valid) ends with
-/// exactly one acme certificate that OpenSSL verifies to the root.
+/// and the client's retry (finalize again: issued when ready, answered with the valid order
+/// and nothing issued when valid) ends with exactly one acme certificate that OpenSSL
+/// verifies to the root.
 #[test]
 #[ignore = "full tier: one serve process per mutation of a finalize"]
 fn serve_aborted_at_every_mutation_of_a_finalize_issues_once_or_not_at_all_acme_finalize() {
@@ -318,6 +319,14 @@ fn serve_aborted_at_every_mutation_of_a_finalize_issues_once_or_not_at_all_acme_
             );
             a.json()
         } else {
+            // A client that retries finalize anyway is answered with the valid order and its
+            // one certificate: nothing more is issued.
+            let again = client.post(
+                &finalize,
+                Some(&json!({"csr": b64(&csr_der("web.lab.test"))})),
+            );
+            let again = again.json();
+            assert_eq!(again["status"], "valid", "{fault}: {again}");
             client.post(&order_path, None).json()
         };
         assert_eq!(order["status"], "valid", "{fault}: {order}");
