@@ -459,7 +459,9 @@ fn a_wrong_challenge_response_leaves_the_authorization_invalid_acme_http01() {
 
 /// ACME-FINALIZE with certbot: certbot (standalone http-01) registers and obtains a
 /// certificate; its CSR has an empty subject, which the ACME gate accepts and names after the
-/// order; OpenSSL verifies the certificate to the root.
+/// order; OpenSSL verifies the certificate to the root. `certbot renew --force-renewal`
+/// obtains a second one (a new serial, verified); `certbot revoke` of it leaves it revoked in
+/// `ca list` and the first valid; `ca check` passes.
 #[test]
 #[ignore = "full tier: real-tool interop (certbot)"]
 fn certbot_obtains_a_certificate_by_http01_standalone_acme_finalize() {
@@ -516,4 +518,90 @@ fn certbot_obtains_a_certificate_by_http01_standalone_acme_finalize() {
         output_text(&subject)
     );
     assert_eq!(acme_serials(&dir).len(), 1);
+
+    // certbot renew --force-renewal: a second certificate from the same account, verified;
+    // then certbot revoke of it: `ca list` shows it revoked, the first one still valid.
+    let certbot = |args: &[&str]| {
+        let mut cmd = Command::new("certbot");
+        cmd.env("REQUESTS_CA_BUNDLE", dir.join("ca.crt"))
+            .args(args)
+            .args(["--non-interactive", "--server", &server.directory()]);
+        for (flag, sub) in [
+            ("--config-dir", "conf"),
+            ("--work-dir", "work"),
+            ("--logs-dir", "logs"),
+        ] {
+            cmd.arg(flag).arg(state.join(sub));
+        }
+        let out = bounded(cmd, Duration::from_secs(120));
+        assert!(
+            out.status.success(),
+            "certbot {args:?}: {}\n{}",
+            output_text(&out),
+            server.log()
+        );
+    };
+    let serial_of = |pem: &Path| {
+        let out = Command::new("openssl")
+            .args(["x509", "-noout", "-serial", "-in"])
+            .arg(pem)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .trim_start_matches("serial=")
+            .to_uppercase()
+    };
+    let first = serial_of(&cert);
+    certbot(&[
+        "renew",
+        "--force-renewal",
+        // Not run from a terminal, certbot renew otherwise sleeps up to 8 minutes first.
+        "--no-random-sleep-on-renew",
+        "--http-01-address",
+        "127.0.0.1",
+        "--http-01-port",
+        &http_port.to_string(),
+    ]);
+    let renewed = serial_of(&cert);
+    assert_ne!(
+        first, renewed,
+        "renew --force-renewal issued a new certificate"
+    );
+    let verify = Command::new("openssl")
+        .args(["verify", "-purpose", "sslserver", "-CAfile"])
+        .arg(dir.join("ca.crt"))
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", output_text(&verify));
+    let mut serials: Vec<String> = acme_serials(&dir)
+        .iter()
+        .map(|s| s.to_uppercase())
+        .collect();
+    serials.sort();
+    let mut want = vec![first.clone(), renewed.clone()];
+    want.sort();
+    assert_eq!(serials, want);
+    certbot(&[
+        "revoke",
+        "--cert-path",
+        cert.to_str().unwrap(),
+        "--reason",
+        "superseded",
+        "--no-delete-after-revoke",
+    ]);
+    let listed = clean_ca(&dir).args(["list", "--json"]).output().unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    for row in rows.as_array().unwrap() {
+        let serial = row["serial"].as_str().unwrap().to_uppercase();
+        if serial == renewed {
+            assert_eq!(row["state"], "revoked", "{row}");
+        } else if serial == first {
+            assert_eq!(row["state"], "valid", "{row}");
+        }
+    }
+    drop(server);
+    let check = clean_ca(&dir).args(["check"]).output().unwrap();
+    assert!(check.status.success(), "{}", output_text(&check));
 }

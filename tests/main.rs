@@ -8,6 +8,7 @@ mod acme;
 mod acme_account;
 mod acme_alpn;
 mod acme_client;
+mod acme_crash;
 mod acme_dns;
 mod acme_eab;
 mod acme_revoke;
