@@ -348,6 +348,15 @@ fn lego_obtains_certificates_by_http01_across_a_restart_acme_flow() {
         .output()
         .unwrap();
     assert!(verify.status.success(), "{}", output_text(&verify));
+    // The second verifier, GnuTLS, to the root as well.
+    let (ok, text) = crate::pkcs11::certtool(&[
+        "--verify",
+        "--load-ca-certificate",
+        dir.join("ca.crt").to_str().unwrap(),
+        "--infile",
+        cert.to_str().unwrap(),
+    ]);
+    assert!(ok && text.contains("Verified"), "certtool --verify: {text}");
     let serials = acme_serials(&dir);
     assert_eq!(serials.len(), 1, "{serials:?}");
     let audit = std::fs::read_to_string(dir.join("audit.log")).unwrap();
@@ -604,4 +613,39 @@ fn certbot_obtains_a_certificate_by_http01_standalone_acme_finalize() {
     drop(server);
     let check = clean_ca(&dir).args(["check"]).output().unwrap();
     assert!(check.status.success(), "{}", output_text(&check));
+}
+
+/// ACME-LIMITS: a client that connects to the ACME port and sends nothing (or stops in the
+/// middle of its TLS handshake) is disconnected after the first-byte timeout, and the server
+/// answers others meanwhile.
+#[test]
+#[ignore = "full tier: waits out the 10 s first-byte timeout"]
+fn a_silent_client_is_disconnected_acme_slow() {
+    use std::io::{Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ca");
+    lab_ca(&dir);
+    let dns = Dns::start();
+    let server = Server::start(&dir, free_port(), &dns);
+    let start = std::time::Instant::now();
+    let mut silent = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let mut half = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    // The first bytes of a TLS record header, then nothing.
+    half.write_all(&[0x16, 0x03, 0x01]).unwrap();
+    let text = tls_get(server.port, "/acme/directory", &dir.join("ca.crt"));
+    assert!(text.contains("HTTP/1.1 200"), "answered meanwhile: {text}");
+    for (name, s) in [("silent", &mut silent), ("half", &mut half)] {
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf);
+        assert!(
+            matches!(n, Ok(0)) || n.is_err(),
+            "{name}: the connection was closed, not answered: {n:?}"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(25),
+            "{name}: {:?}",
+            start.elapsed()
+        );
+    }
 }
