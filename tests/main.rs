@@ -13,6 +13,7 @@ mod acme_dns;
 mod acme_eab;
 mod acme_revoke;
 mod acme_subca;
+mod acme_token;
 mod adopt;
 mod batch;
 mod boundary;
