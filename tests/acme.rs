@@ -395,6 +395,46 @@ fn lego_obtains_certificates_by_http01_across_a_restart_acme_flow() {
         "one account across the restart"
     );
 
+    // lego renew: a 7-day certificate is within `--days 30` of its end, so lego orders a new
+    // one for the same name, which verifies as the first did.
+    let first = std::fs::read(&cert).unwrap();
+    let out = lego(
+        &server,
+        &dir,
+        &state,
+        &[
+            "--domains",
+            "web.lab.test",
+            "--http",
+            "--http.port",
+            &http,
+            "renew",
+            "--days",
+            "30",
+            // Without a terminal lego sleeps up to 8 minutes first (like certbot's renew).
+            "--no-random-sleep",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        output_text(&out),
+        server.log()
+    );
+    assert_ne!(
+        std::fs::read(&cert).unwrap(),
+        first,
+        "lego renew wrote a new certificate"
+    );
+    assert_eq!(acme_serials(&dir).len(), 3);
+    let verify = Command::new("openssl")
+        .args(["verify", "-purpose", "sslserver", "-CAfile"])
+        .arg(dir.join("ca.crt"))
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", output_text(&verify));
+
     // A name the acme profile does not allow.
     let before = std::fs::read(dir.join("index.log")).unwrap();
     let out = run(&server, "evil.example");
