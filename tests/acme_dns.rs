@@ -317,3 +317,59 @@ fn lego_obtains_a_wildcard_by_dns01_through_exec_acme_dns01() {
     assert!(verify.status.success(), "{}", output_text(&verify));
     assert_eq!(crate::acme::acme_serials(&dir).len(), 1);
 }
+
+/// ACME-DNS01 with certbot: `--manual --preferred-challenges dns` with a
+/// `--manual-auth-hook` that publishes `$CERTBOT_VALIDATION` into the test's DNS server.
+#[test]
+#[ignore = "full tier: real-tool interop (certbot)"]
+fn certbot_obtains_a_certificate_by_dns01_through_a_manual_hook_acme_dns01() {
+    require("certbot", "certbot");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ca");
+    lab_ca(&dir);
+    let txt = tmp.path().join("txt");
+    std::fs::create_dir(&txt).unwrap();
+    let dns = txt_dns(&txt);
+    let server = Server::start(&dir, free_port(), &dns);
+    let hook = tmp.path().join("hook.sh");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$CERTBOT_VALIDATION\" > '{}'/_acme-challenge.\"$CERTBOT_DOMAIN\"\n",
+            txt.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let state = tmp.path().join("certbot");
+    let mut cmd = std::process::Command::new("certbot");
+    cmd.env("REQUESTS_CA_BUNDLE", dir.join("ca.crt"))
+        .args(["certonly", "--manual", "--preferred-challenges", "dns"])
+        .arg("--manual-auth-hook")
+        .arg(&hook)
+        .args(["--non-interactive", "--agree-tos", "-m", "ops@lab.test"])
+        .args(["-d", "web.lab.test", "--server"])
+        .arg(format!("https://localhost:{}/acme/directory", server.port));
+    for (flag, sub) in [
+        ("--config-dir", "conf"),
+        ("--work-dir", "work"),
+        ("--logs-dir", "logs"),
+    ] {
+        cmd.arg(flag).arg(state.join(sub));
+    }
+    let out = bounded(cmd, Duration::from_secs(120));
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        output_text(&out),
+        server.log()
+    );
+    let verify = std::process::Command::new("openssl")
+        .args(["verify", "-purpose", "sslserver", "-CAfile"])
+        .arg(dir.join("ca.crt"))
+        .arg(state.join("conf/live/web.lab.test/cert.pem"))
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", output_text(&verify));
+}
