@@ -546,3 +546,38 @@ fn new_orders_beyond_the_limit_are_rate_limited_acme_limits() {
     assert_unchanged(&before, &snapshot(&dir));
     assert_eq!(account().post("/acme/new-order", Some(&ask)).status, 201);
 }
+
+/// ACME-TERMS: with `--acme-terms URL` the directory names the terms, and a newAccount that
+/// does not agree to them is `userActionRequired` (RFC 8555 7.3.3), nothing changed; one that
+/// agrees is created.
+#[test]
+fn new_accounts_must_agree_to_the_terms_when_there_are_some_acme_terms() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ca");
+    lab_ca(&dir);
+    let dns = Dns::start();
+    let ports = (crate::acme::free_port(), crate::acme::free_port());
+    let terms = "https://lab.test/acme-terms";
+    let server = Server::start_with(ports, &dir, 9, &dns, &["--acme-terms", terms]);
+    let client = Client::new(&dir.join("ca.crt"), server.port);
+    let directory = client.send("GET", "/acme/directory", b"");
+    assert_eq!(directory.json()["meta"]["termsOfService"], terms);
+    let before = snapshot(&dir);
+    let refused = client.post("/acme/new-account", Some(&json!({})));
+    assert_eq!(refused.status, 403);
+    assert_eq!(
+        refused.json()["type"],
+        "urn:ietf:params:acme:error:userActionRequired"
+    );
+    assert_unchanged(&before, &snapshot(&dir));
+    let agreed = client.post(
+        "/acme/new-account",
+        Some(&json!({"termsOfServiceAgreed": true})),
+    );
+    assert_eq!(
+        agreed.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&agreed.body)
+    );
+}

@@ -23,6 +23,7 @@ pub enum Kind {
     BadRevocationReason,
     ExternalAccountRequired,
     RateLimited,
+    UserActionRequired,
 }
 
 impl Kind {
@@ -46,6 +47,7 @@ impl Kind {
             Kind::BadRevocationReason => "badRevocationReason",
             Kind::ExternalAccountRequired => "externalAccountRequired",
             Kind::RateLimited => "rateLimited",
+            Kind::UserActionRequired => "userActionRequired",
         }
     }
 
@@ -54,6 +56,7 @@ impl Kind {
         match self {
             Kind::AccountDoesNotExist | Kind::Unauthorized => 403,
             Kind::ExternalAccountRequired => 403,
+            Kind::UserActionRequired => 403,
             Kind::OrderNotReady => 403,
             Kind::ServerInternal => 500,
             Kind::RateLimited => 429,

@@ -39,6 +39,10 @@ pub struct AcmeArgs {
     /// `ca acme eab add` (each binding registers one account).
     #[arg(long, requires = "acme")]
     pub acme_eab_required: bool,
+    /// URL of the terms of service new accounts must agree to (the directory's
+    /// meta.termsOfService; newAccount without termsOfServiceAgreed is then refused).
+    #[arg(long, value_name = "URL", requires = "acme")]
+    pub acme_terms: Option<String>,
     /// New orders an account may make per hour (rateLimited beyond, with Retry-After).
     #[arg(long, value_name = "N", default_value_t = 100, requires = "acme")]
     pub acme_order_limit: usize,

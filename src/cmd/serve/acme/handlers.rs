@@ -45,7 +45,7 @@ impl Reply {
 /// Answers one request: `base` is `https://HOST[:PORT]` as the client addressed it.
 pub fn answer(acme: &Acme, method: &str, path: &str, base: &str, body: &[u8]) -> Reply {
     let mut reply = match (method, path) {
-        ("GET", "/acme/directory") => Reply::json(200, &directory(base, acme.eab_required)),
+        ("GET", "/acme/directory") => Reply::json(200, &directory(base, acme)),
         ("HEAD", "/acme/new-nonce") => Reply::empty(200),
         ("GET", "/acme/new-nonce") => Reply::empty(204),
         ("POST", _) if path.starts_with("/acme/") => {
@@ -82,14 +82,18 @@ impl Reply {
 }
 
 /// The directory (RFC 8555 7.1.1).
-fn directory(base: &str, eab_required: bool) -> Value {
+fn directory(base: &str, acme: &Acme) -> Value {
+    let mut meta = json!({"externalAccountRequired": acme.eab_required});
+    if let Some(terms) = &acme.terms {
+        meta["termsOfService"] = json!(terms);
+    }
     json!({
         "newNonce": format!("{base}/acme/new-nonce"),
         "newAccount": format!("{base}/acme/new-account"),
         "newOrder": format!("{base}/acme/new-order"),
         "revokeCert": format!("{base}/acme/revoke-cert"),
         "keyChange": format!("{base}/acme/key-change"),
-        "meta": {"externalAccountRequired": eab_required},
+        "meta": meta,
     })
 }
 
@@ -191,6 +195,14 @@ fn new_account(
         match state.new_account(jwk, ask, fresh, env.now)? {
             Registered::Existing(id) => Ok(((id, false), None)),
             Registered::Created(id) => {
+                // RFC 8555 7.3: with terms of service, a new account must agree to them.
+                if acme.terms.is_some() && !ask.terms_of_service_agreed {
+                    return Err(problem(
+                        Kind::UserActionRequired,
+                        "agree to the terms of service (the directory's meta.termsOfService) \
+                         with termsOfServiceAgreed: true",
+                    ));
+                }
                 match &ask.external_account_binding {
                     Some(binding) => {
                         let kid = crate::acme::eab::verify(binding, url, jwk, &state.eab)?;

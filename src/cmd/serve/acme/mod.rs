@@ -42,6 +42,8 @@ pub struct Acme {
     pub tls: Arc<rustls::ServerConfig>,
     /// `--acme-eab-required`: newAccount needs an External Account Binding.
     pub eab_required: bool,
+    /// `--acme-terms URL`: the terms of service a new account must agree to.
+    pub terms: Option<String>,
     /// The certificate served, replaced when it is renewed.
     current: Arc<tls::Current>,
     /// What the TLS certificate is renewed with: the command's context and the hosts.
@@ -125,6 +127,7 @@ pub fn prepare(args: &AcmeArgs, ctx: &super::super::Context, dir: PathBuf) -> Re
         },
         tls: Arc::new(tls),
         eab_required: args.acme_eab_required,
+        terms: args.acme_terms.clone(),
         current,
         ctx: ctx.clone(),
         hosts,
