@@ -297,6 +297,42 @@ pub fn lego(server: &Server, dir: &Path, state: &Path, args: &[&str]) -> std::pr
     bounded(cmd, Duration::from_secs(90))
 }
 
+/// `certbot ARGS` against the server, non-interactive, its configuration, work and log
+/// directories under `state` and the root trusted; asserts it succeeded.
+#[track_caller]
+pub fn certbot(server: &Server, dir: &Path, state: &Path, args: &[&std::ffi::OsStr]) {
+    let mut cmd = Command::new("certbot");
+    cmd.env("REQUESTS_CA_BUNDLE", dir.join("ca.crt"))
+        .args(args)
+        .args(["--non-interactive", "--server", &server.directory()]);
+    for (flag, sub) in [
+        ("--config-dir", "conf"),
+        ("--work-dir", "work"),
+        ("--logs-dir", "logs"),
+    ] {
+        cmd.arg(flag).arg(state.join(sub));
+    }
+    let out = bounded(cmd, Duration::from_secs(120));
+    assert!(
+        out.status.success(),
+        "certbot {args:?}: {}\n{}",
+        output_text(&out),
+        server.log()
+    );
+}
+
+/// `openssl verify -purpose sslserver` of `cert` to `dir`'s ca.crt; asserts it verifies.
+#[track_caller]
+pub fn verify_server(dir: &Path, cert: &Path) {
+    let verify = Command::new("openssl")
+        .args(["verify", "-purpose", "sslserver", "-CAfile"])
+        .arg(dir.join("ca.crt"))
+        .arg(cert)
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", output_text(&verify));
+}
+
 /// The serials `ca list --json` shows with profile `acme`.
 pub fn acme_serials(dir: &Path) -> Vec<String> {
     let out = clean_ca(dir).args(["list", "--json"]).output().unwrap();
@@ -341,13 +377,7 @@ fn lego_obtains_certificates_by_http01_across_a_restart_acme_flow() {
         server.log()
     );
     let cert = state.join("certificates/web.lab.test.crt");
-    let verify = Command::new("openssl")
-        .args(["verify", "-purpose", "sslserver", "-CAfile"])
-        .arg(dir.join("ca.crt"))
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(verify.status.success(), "{}", output_text(&verify));
+    verify_server(&dir, &cert);
     // The second verifier, GnuTLS, to the root as well.
     let (ok, text) = crate::pkcs11::certtool(&[
         "--verify",
@@ -427,13 +457,7 @@ fn lego_obtains_certificates_by_http01_across_a_restart_acme_flow() {
         "lego renew wrote a new certificate"
     );
     assert_eq!(acme_serials(&dir).len(), 3);
-    let verify = Command::new("openssl")
-        .args(["verify", "-purpose", "sslserver", "-CAfile"])
-        .arg(dir.join("ca.crt"))
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(verify.status.success(), "{}", output_text(&verify));
+    verify_server(&dir, &cert);
 
     // A name the acme profile does not allow.
     let before = std::fs::read(dir.join("index.log")).unwrap();
@@ -522,40 +546,23 @@ fn certbot_obtains_a_certificate_by_http01_standalone_acme_finalize() {
     let http_port = free_port();
     let server = Server::start(&dir, http_port, &dns);
     let state = tmp.path().join("certbot");
-    let mut cmd = Command::new("certbot");
-    cmd.env("REQUESTS_CA_BUNDLE", dir.join("ca.crt"))
-        .args([
-            "certonly",
-            "--standalone",
-            "--non-interactive",
-            "--agree-tos",
-        ])
-        .args(["-m", "ops@lab.test", "-d", "web.lab.test"])
-        .args(["--http-01-address", "127.0.0.1"])
-        .args(["--http-01-port", &http_port.to_string()])
-        .args(["--server", &server.directory()]);
-    for (flag, sub) in [
-        ("--config-dir", "conf"),
-        ("--work-dir", "work"),
-        ("--logs-dir", "logs"),
-    ] {
-        cmd.arg(flag).arg(state.join(sub));
-    }
-    let out = bounded(cmd, Duration::from_secs(120));
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        output_text(&out),
-        server.log()
-    );
+    let port = http_port.to_string();
+    let args = [
+        "certonly",
+        "--standalone",
+        "--agree-tos",
+        "-m",
+        "ops@lab.test",
+        "-d",
+        "web.lab.test",
+        "--http-01-address",
+        "127.0.0.1",
+        "--http-01-port",
+        &port,
+    ];
+    certbot(&server, &dir, &state, &args.map(std::ffi::OsStr::new));
     let cert = state.join("conf/live/web.lab.test/cert.pem");
-    let verify = Command::new("openssl")
-        .args(["verify", "-purpose", "sslserver", "-CAfile"])
-        .arg(dir.join("ca.crt"))
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(verify.status.success(), "{}", output_text(&verify));
+    verify_server(&dir, &cert);
     let subject = Command::new("openssl")
         .args(["x509", "-noout", "-subject", "-in"])
         .arg(&cert)
@@ -571,24 +578,8 @@ fn certbot_obtains_a_certificate_by_http01_standalone_acme_finalize() {
     // certbot renew --force-renewal: a second certificate from the same account, verified;
     // then certbot revoke of it: `ca list` shows it revoked, the first one still valid.
     let certbot = |args: &[&str]| {
-        let mut cmd = Command::new("certbot");
-        cmd.env("REQUESTS_CA_BUNDLE", dir.join("ca.crt"))
-            .args(args)
-            .args(["--non-interactive", "--server", &server.directory()]);
-        for (flag, sub) in [
-            ("--config-dir", "conf"),
-            ("--work-dir", "work"),
-            ("--logs-dir", "logs"),
-        ] {
-            cmd.arg(flag).arg(state.join(sub));
-        }
-        let out = bounded(cmd, Duration::from_secs(120));
-        assert!(
-            out.status.success(),
-            "certbot {args:?}: {}\n{}",
-            output_text(&out),
-            server.log()
-        );
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+        certbot(&server, &dir, &state, &args);
     };
     let serial_of = |pem: &Path| {
         let out = Command::new("openssl")
@@ -617,13 +608,7 @@ fn certbot_obtains_a_certificate_by_http01_standalone_acme_finalize() {
         first, renewed,
         "renew --force-renewal issued a new certificate"
     );
-    let verify = Command::new("openssl")
-        .args(["verify", "-purpose", "sslserver", "-CAfile"])
-        .arg(dir.join("ca.crt"))
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(verify.status.success(), "{}", output_text(&verify));
+    verify_server(&dir, &cert);
     let mut serials: Vec<String> = acme_serials(&dir)
         .iter()
         .map(|s| s.to_uppercase())

@@ -343,33 +343,19 @@ fn certbot_obtains_a_certificate_by_dns01_through_a_manual_hook_acme_dns01() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
     let state = tmp.path().join("certbot");
-    let mut cmd = std::process::Command::new("certbot");
-    cmd.env("REQUESTS_CA_BUNDLE", dir.join("ca.crt"))
-        .args(["certonly", "--manual", "--preferred-challenges", "dns"])
-        .arg("--manual-auth-hook")
-        .arg(&hook)
-        .args(["--non-interactive", "--agree-tos", "-m", "ops@lab.test"])
-        .args(["-d", "web.lab.test", "--server"])
-        .arg(format!("https://localhost:{}/acme/directory", server.port));
-    for (flag, sub) in [
-        ("--config-dir", "conf"),
-        ("--work-dir", "work"),
-        ("--logs-dir", "logs"),
-    ] {
-        cmd.arg(flag).arg(state.join(sub));
-    }
-    let out = bounded(cmd, Duration::from_secs(120));
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        output_text(&out),
-        server.log()
-    );
-    let verify = std::process::Command::new("openssl")
-        .args(["verify", "-purpose", "sslserver", "-CAfile"])
-        .arg(dir.join("ca.crt"))
-        .arg(state.join("conf/live/web.lab.test/cert.pem"))
-        .output()
-        .unwrap();
-    assert!(verify.status.success(), "{}", output_text(&verify));
+    let args = [
+        "certonly".as_ref(),
+        "--manual".as_ref(),
+        "--preferred-challenges".as_ref(),
+        "dns".as_ref(),
+        "--manual-auth-hook".as_ref(),
+        hook.as_os_str(),
+        "--agree-tos".as_ref(),
+        "-m".as_ref(),
+        "ops@lab.test".as_ref(),
+        "-d".as_ref(),
+        "web.lab.test".as_ref(),
+    ];
+    crate::acme::certbot(&server, &dir, &state, &args);
+    crate::acme::verify_server(&dir, &state.join("conf/live/web.lab.test/cert.pem"));
 }
